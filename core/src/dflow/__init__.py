@@ -1,0 +1,1 @@
+"""dflow: scientific-computing workflows that run locally, on Slurm and on Argo."""

@@ -1,0 +1,93 @@
+"""The engine interface: what a workflow engine plugin implements.
+
+``Workflow`` methods delegate here; the engine is chosen by configuration
+(``dflow.toml`` ``engine = ...``, ``config["mode"]``, ``DFLOW_MODE``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .argo_objects import ArgoStep, ArgoWorkflow
+    from .model.workflow import Workflow
+
+
+class EngineError(RuntimeError):
+    """An engine could not do what was asked (the message says what and what to do)."""
+
+
+class Engine(abc.ABC):
+    """A workflow engine. Every method takes the workflow id it acts on."""
+
+    name: str = "engine"
+
+    @abc.abstractmethod
+    def submit(
+        self,
+        workflow: Workflow,
+        *,
+        reuse_step: Sequence[ArgoStep] | None = None,
+        wait: bool | None = None,
+    ) -> ArgoWorkflow:
+        """Submit (and, for synchronous engines, run) ``workflow``; set ``workflow.id``."""
+
+    @abc.abstractmethod
+    def query(self, workflow_id: str) -> ArgoWorkflow:
+        """The workflow with its status and nodes."""
+
+    def query_status(self, workflow_id: str) -> str:
+        return self.query(workflow_id).status.phase
+
+    def query_step(self, workflow_id: str, **filters: Any) -> list[ArgoStep]:
+        """Steps matching pydflow's filters (name, key, phase, id, type, parent_id, ...)."""
+        return self.query(workflow_id).get_step(**filters)
+
+    def query_global_outputs(self, workflow_id: str) -> Any:
+        return self.query(workflow_id).status.get("outputs")
+
+    def wait(self, workflow_id: str, interval: float = 1) -> str:
+        import time
+
+        while True:
+            phase = self.query_status(workflow_id)
+            if phase not in ("Pending", "Running", None):
+                return phase
+            time.sleep(interval)
+
+    def _unsupported(self, what: str) -> EngineError:
+        return EngineError(f"engine '{self.name}' does not support {what}")
+
+    def terminate(self, workflow_id: str) -> None:
+        raise self._unsupported("terminate")
+
+    def stop(self, workflow_id: str) -> None:
+        raise self._unsupported("stop")
+
+    def suspend(self, workflow_id: str) -> None:
+        raise self._unsupported("suspend")
+
+    def resume(self, workflow_id: str) -> None:
+        raise self._unsupported("resume")
+
+    def retry(self, workflow_id: str, step_ids: Sequence[str] | None = None) -> None:
+        raise self._unsupported("retry")
+
+    def resubmit(self, workflow_id: str) -> None:
+        raise self._unsupported("resubmit")
+
+    def delete(self, workflow_id: str) -> None:
+        raise self._unsupported("delete")
+
+    def logs(self, workflow_id: str, step_id: str | None = None) -> str:
+        raise self._unsupported("logs")
+
+    def query_workflows(self, labels: dict[str, str] | None = None) -> list[ArgoWorkflow]:
+        raise self._unsupported("listing workflows")
+
+    def query_archived_workflows(
+        self, labels: dict[str, str] | None = None, id: str | None = None
+    ) -> list[ArgoWorkflow]:
+        raise self._unsupported("archived workflows")

@@ -1,0 +1,1 @@
+"""OP authoring API."""

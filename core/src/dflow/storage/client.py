@@ -1,0 +1,35 @@
+"""The storage client interface (the seed's ``StorageClient``)."""
+
+from __future__ import annotations
+
+import abc
+
+
+class StorageClient(abc.ABC):
+    """An object store holding artifacts under string keys.
+
+    Keys are ``/``-separated. ``upload``/``download`` move one object (a file); callers walk
+    directories themselves. Implementations stream (never hold a large file in memory),
+    retry transient errors and raise :class:`dflow.storage.StorageError` subclasses with the
+    key and the store named in the message.
+    """
+
+    @abc.abstractmethod
+    def upload(self, key: str, path: str) -> None:
+        """Upload the local file ``path`` to ``key``."""
+
+    @abc.abstractmethod
+    def download(self, key: str, path: str) -> None:
+        """Download ``key`` to the local file ``path`` (parent dirs are created)."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str, recursive: bool = False) -> list[str]:
+        """Keys under ``prefix``; without ``recursive``, one level (``a/`` for deeper keys)."""
+
+    @abc.abstractmethod
+    def copy(self, src: str, dst: str) -> None:
+        """Server-side copy of one object."""
+
+    def get_md5(self, key: str) -> str:
+        """Hex MD5 of the object's content (optional)."""
+        raise NotImplementedError(f"{type(self).__name__} does not provide get_md5")
