@@ -1,0 +1,106 @@
+"""Executors: change how a script step runs.
+
+An executor has two faces. ``render(template)`` is the seed's extension point, used by the Argo
+engine to rewrite a script template. ``run(job)`` is used by the local engine: it runs one step's
+script somewhere else (a Slurm job, a DPDispatcher submission, a container) and waits for it.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+
+@attrs.frozen
+class ScriptJob:
+    """One step's script, ready to run: everything an executor needs, nothing engine-specific.
+
+    The script reads its inputs from ``workdir`` (``inputs`` lists them, relative to workdir)
+    and writes the files in ``outputs`` (relative to workdir); the executor must bring those back
+    into ``workdir`` before it returns. ``log_path`` receives the job's stdout and stderr.
+    """
+
+    name: str
+    workflow_id: str
+    script_path: Path
+    command: tuple[str, ...]
+    workdir: Path
+    log_path: Path
+    env: dict[str, str] = attrs.field(factory=dict)
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    timeout: float | None = None
+    cancelled: threading.Event = attrs.field(factory=threading.Event, eq=False)
+
+
+@attrs.frozen
+class JobResult:
+    """How a job ended. ``exit_code`` 0 is success; ``message`` carries the scheduler's reason."""
+
+    exit_code: int
+    message: str = ""
+    job_id: str | None = None
+    timed_out: bool = False
+
+
+class Executor(abc.ABC):
+    """Base class of executors (the seed's ``Executor``)."""
+
+    #: run the items of a sliced fan-out as one submission (see ``run_batch``)
+    merge_sliced_step: bool = False
+
+    def render(self, template):  # noqa: ANN001, ANN201 - template types live in the model
+        """Return the template to use on Argo (default: unchanged)."""
+        return template
+
+    def run(self, job: ScriptJob) -> JobResult:
+        """Run ``job`` and wait for it (local engine)."""
+        raise NotImplementedError(
+            f"executor {type(self).__name__} cannot run steps on the local engine"
+        )
+
+    def run_batch(self, jobs: Sequence[ScriptJob]) -> list[JobResult]:
+        """Run several jobs, as one submission where the backend allows it."""
+        return [self.run(job) for job in jobs]
+
+
+class RemoteExecutor(Executor):
+    """Base for executors that run a step's script on a remote host over SSH."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 22,
+        username: str = "root",
+        password: str | None = None,
+        private_key_file: str | None = None,
+        workdir: str = "~/dflow/workflows/{{workflow.name}}/{{pod.name}}",
+        command: list[str] | str | None = None,
+        remote_command: list[str] | str | None = None,
+        image: str | None = None,
+        image_pull_policy: str | None = None,
+        map_tmp_dir: bool = True,
+        docker_executable: str | None = None,
+        singularity_executable: str | None = None,
+        podman_executable: str | None = None,
+        action_retries: int = -1,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.private_key_file = private_key_file
+        self.workdir = workdir
+        self.command = command
+        self.remote_command = remote_command
+        self.image = image
+        self.image_pull_policy = image_pull_policy
+        self.map_tmp_dir = map_tmp_dir
+        self.docker_executable = docker_executable
+        self.singularity_executable = singularity_executable
+        self.podman_executable = podman_executable
+        self.action_retries = action_retries
