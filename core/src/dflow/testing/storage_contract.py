@@ -1,0 +1,251 @@
+"""A reusable pytest contract suite for :class:`dflow.storage.StorageClient` implementations.
+
+Subclass :class:`StorageContract` in a test module, override the ``client`` fixture (a client
+talking to a real server on loopback) and, when the store checks credentials, ``make_bad_client``::
+
+    from dflow.testing.storage_contract import StorageContract
+
+    class TestMyStore(StorageContract):
+        @pytest.fixture
+        def client(self, my_server):
+            return MyClient(endpoint=my_server.endpoint, ...)
+
+        def make_bad_client(self, client):
+            return MyClient(endpoint=..., secret_key="wrong")
+
+Every test works under a fresh random prefix, so the client (and its server) may be shared by the
+whole session. Class attributes tune the heavy cases: ``large_size`` (bytes of the streamed-file
+test), ``max_memory_growth`` (allowed growth of the process's peak RSS while moving it),
+``paging_keys`` (number of keys of the listing test, above S3's page of 1000).
+
+The artifact API tests (upload_artifact/download_artifact/copy_artifact) run on top of the same
+client; see :class:`ArtifactContract`, which :class:`StorageContract` includes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dflow.storage.client import StorageClient
+from dflow.storage.errors import AccessDenied, NotFound, StorageError
+from dflow.storage.transfer import md5_file, run_concurrently
+
+from .artifact_contract import ArtifactContract
+
+MiB = 1024 * 1024
+
+
+def _write_large(path: Path, size: int) -> str:
+    """Write ``size`` pseudo-random bytes in 1 MiB chunks (never all in memory); return md5."""
+    digest = hashlib.md5()
+    block = os.urandom(MiB)
+    with open(path, "wb") as f:
+        written = 0
+        i = 0
+        while written < size:
+            # vary each chunk so a store that dedups or mixes up parts is caught
+            chunk = (i.to_bytes(8, "big") + block[8:])[: size - written]
+            f.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+            i += 1
+    return digest.hexdigest()
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+class StorageContract(ArtifactContract):
+    """Behaviour every storage client must have. Override ``client`` (and ``make_bad_client``)."""
+
+    large_size: int = 64 * MiB
+    max_memory_growth: int = 48 * MiB
+    paging_keys: int = 1005
+
+    @pytest.fixture
+    def client(self) -> StorageClient:
+        raise NotImplementedError("override the 'client' fixture in your StorageContract subclass")
+
+    def make_bad_client(self, client: StorageClient) -> StorageClient | None:
+        """A client for the same store with a wrong secret, or None if the store has no auth."""
+        return None
+
+    @pytest.fixture
+    def prefix(self) -> str:
+        return f"contract-{uuid.uuid4().hex[:10]}/"
+
+    # -- upload / download -------------------------------------------------------------
+    def test_round_trip_binary(self, client, prefix, tmp_path):
+        data = bytes(range(256)) * 4000 + os.urandom(1234)
+        src = tmp_path / "src.bin"
+        src.write_bytes(data)
+        client.upload(prefix + "bin/data.bin", str(src))
+        dest = tmp_path / "out" / "deep" / "data.bin"  # parents are created
+        client.download(prefix + "bin/data.bin", str(dest))
+        assert dest.read_bytes() == data
+
+    def test_empty_file(self, client, prefix, tmp_path):
+        src = tmp_path / "empty"
+        src.write_bytes(b"")
+        client.upload(prefix + "empty", str(src))
+        dest = tmp_path / "got"
+        client.download(prefix + "empty", str(dest))
+        assert dest.exists() and dest.read_bytes() == b""
+        assert client.list(prefix, recursive=True) == [prefix + "empty"]
+
+    def test_nested_and_unicode_keys(self, client, prefix, tmp_path):
+        keys = ["a/b/c/d/e.txt", "données/日本語 file (1).txt", "sp ace/+plus&amp=.txt"]
+        for i, k in enumerate(keys):
+            src = tmp_path / f"s{i}"
+            src.write_text(f"content {k}", encoding="utf-8")
+            client.upload(prefix + k, str(src))
+        assert client.list(prefix, recursive=True) == sorted(prefix + k for k in keys)
+        for i, k in enumerate(keys):
+            dest = tmp_path / "out" / f"d{i}"
+            client.download(prefix + k, str(dest))
+            assert dest.read_text(encoding="utf-8") == f"content {k}"
+
+    def test_overwrite(self, client, prefix, tmp_path):
+        src = tmp_path / "f"
+        src.write_text("first version, longer")
+        client.upload(prefix + "f", str(src))
+        src.write_text("second")
+        client.upload(prefix + "f", str(src))
+        dest = tmp_path / "g"
+        client.download(prefix + "f", str(dest))
+        assert dest.read_text() == "second"
+
+    def test_download_missing_key(self, client, prefix, tmp_path):
+        dest = tmp_path / "keep.txt"
+        dest.write_text("untouched")
+        with pytest.raises(NotFound) as info:
+            client.download(prefix + "no/such/key.txt", str(dest))
+        assert prefix + "no/such/key.txt" in str(info.value)
+        assert dest.read_text() == "untouched"  # a failed download leaves no partial file
+        assert sorted(os.listdir(tmp_path)) == ["keep.txt"]
+
+    def test_upload_missing_local_path(self, client, prefix, tmp_path):
+        missing = tmp_path / "not-there.txt"
+        with pytest.raises(StorageError) as info:
+            client.upload(prefix + "x", str(missing))
+        assert "not-there.txt" in str(info.value)
+        assert client.list(prefix, recursive=True) == []
+
+    # -- list --------------------------------------------------------------------------
+    def _put(self, client, tmp_path, keys):
+        src = tmp_path / "tiny"
+        src.write_text("x")
+        run_concurrently(lambda k: client.upload(k, str(src)), keys, workers=16)
+
+    def test_list(self, client, prefix, tmp_path):
+        rels = ["a.txt", "b/c.txt", "b/d/e.txt", "bb.txt"]
+        self._put(client, tmp_path, [prefix + r for r in rels])
+        assert client.list(prefix) == [prefix + "a.txt", prefix + "b/", prefix + "bb.txt"]
+        assert client.list(prefix, recursive=True) == sorted(prefix + r for r in rels)
+        # a prefix is a string prefix, not a directory
+        assert client.list(prefix + "b") == [prefix + "b/", prefix + "bb.txt"]
+        assert client.list(prefix + "b", recursive=True) == [
+            prefix + "b/c.txt", prefix + "b/d/e.txt", prefix + "bb.txt"
+        ]
+        assert client.list(prefix + "b/") == [prefix + "b/c.txt", prefix + "b/d/"]
+        assert client.list(prefix + "nothing/") == []
+
+    def test_list_pages_beyond_1000(self, client, prefix, tmp_path):
+        keys = [f"{prefix}many/{i:05d}" for i in range(self.paging_keys)]
+        self._put(client, tmp_path, keys)
+        assert client.list(prefix + "many/", recursive=True) == keys
+        assert client.list(prefix + "many/") == keys
+
+    # -- copy, md5 ---------------------------------------------------------------------
+    def test_copy(self, client, prefix, tmp_path):
+        src = tmp_path / "f"
+        src.write_bytes(b"copy me" * 1000)
+        client.upload(prefix + "src/f", str(src))
+        client.copy(prefix + "src/f", prefix + "dst/deeper/f2")
+        dest = tmp_path / "out"
+        client.download(prefix + "dst/deeper/f2", str(dest))
+        assert dest.read_bytes() == b"copy me" * 1000
+        assert client.list(prefix, recursive=True) == [prefix + "dst/deeper/f2", prefix + "src/f"]
+
+    def test_copy_missing(self, client, prefix):
+        with pytest.raises(NotFound) as info:
+            client.copy(prefix + "missing", prefix + "dst")
+        assert prefix + "missing" in str(info.value)
+
+    def test_get_md5(self, client, prefix, tmp_path):
+        data = os.urandom(100_000)
+        src = tmp_path / "f"
+        src.write_bytes(data)
+        client.upload(prefix + "f", str(src))
+        try:
+            md5 = client.get_md5(prefix + "f")
+        except NotImplementedError:
+            pytest.skip(f"{type(client).__name__} does not provide get_md5")
+        assert md5 == hashlib.md5(data).hexdigest()
+        with pytest.raises(NotFound) as info:
+            client.get_md5(prefix + "nope")
+        assert prefix + "nope" in str(info.value)
+
+    # -- scale -------------------------------------------------------------------------
+    def test_large_file_streamed(self, client, prefix, tmp_path):
+        src = tmp_path / "large.bin"
+        md5 = _write_large(src, self.large_size)
+        before = _peak_rss()
+        client.upload(prefix + "large.bin", str(src))
+        dest = tmp_path / "large.out"
+        client.download(prefix + "large.bin", str(dest))
+        growth = _peak_rss() - before
+        assert dest.stat().st_size == self.large_size
+        assert md5_file(dest) == md5
+        assert growth < self.max_memory_growth, f"peak RSS grew by {growth / MiB:.0f} MiB"
+        try:
+            assert client.get_md5(prefix + "large.bin") == md5
+        except NotImplementedError:
+            pass
+
+    def test_concurrent_uploads(self, client, prefix, tmp_path):
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                src = tmp_path / f"c{i}"
+                src.write_bytes(f"file {i}".encode() * (i + 1))
+                client.upload(f"{prefix}conc/{i:02d}", str(src))
+            except BaseException as exc:  # collected: a thread's error must fail the test
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(24)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert client.list(prefix + "conc/", recursive=True) == [
+            f"{prefix}conc/{i:02d}" for i in range(24)
+        ]
+        for i in (0, 11, 23):
+            dest = tmp_path / f"back{i}"
+            client.download(f"{prefix}conc/{i:02d}", str(dest))
+            assert dest.read_bytes() == f"file {i}".encode() * (i + 1)
+
+    # -- credentials -------------------------------------------------------------------
+    def test_wrong_credentials(self, client, prefix, tmp_path):
+        bad = self.make_bad_client(client)
+        if bad is None:
+            pytest.skip("this store has no credentials")
+        src = tmp_path / "f"
+        src.write_text("x")
+        with pytest.raises(AccessDenied) as info:
+            bad.upload(prefix + "f", str(src))
+        message = str(info.value)
+        assert "secret" in message.lower() or "credential" in message.lower()
+        with pytest.raises(AccessDenied):
+            bad.list(prefix)
