@@ -1,0 +1,289 @@
+"""Query result objects built from Argo-format node dicts."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import pickle
+
+import pytest
+from dflow.argo_objects import (
+    ArgoObjectDict,
+    ArgoObjectList,
+    ArgoParameter,
+    ArgoStep,
+    ArgoWorkflow,
+)
+
+INT = json.dumps({"type": "int"})
+
+
+def node(id, display, type="Pod", phase="Succeeded", children=(), **extra):
+    d = {
+        "id": id,
+        "name": f"wf.{display}",
+        "displayName": display,
+        "type": type,
+        "phase": phase,
+        "templateName": display.split("(")[0],
+        "children": list(children),
+    }
+    d.update(extra)
+    return d
+
+
+@pytest.fixture
+def wf_dict():
+    # A Steps workflow as Argo reports it: root -> group -> hello(0), hello(1) -> group -> add
+    nodes = {
+        "wf": node(
+            "wf",
+            "wf",
+            "Steps",
+            children=["g0"],
+            outboundNodes=["add1"],
+            startedAt="2024-05-01T10:00:00Z",
+            finishedAt="2024-05-01T10:01:30Z",
+        ),
+        "g0": node(
+            "g0",
+            "[0]",
+            "StepGroup",
+            children=["h0", "h1"],
+            boundaryID="wf",
+            startedAt="2024-05-01T10:00:00Z",
+        ),
+        "h0": node(
+            "h0",
+            "hello(0:a)",
+            children=["g1"],
+            boundaryID="wf",
+            startedAt="2024-05-01T10:00:01Z",
+            finishedAt="2024-05-01T10:00:11Z",
+            inputs={
+                "parameters": [
+                    {"name": "dflow_key", "value": "hello-0"},
+                    {"name": "n", "value": "3", "description": INT},
+                ]
+            },
+            outputs={
+                "parameters": [
+                    {"name": "msg", "value": "hi"},
+                    {"name": "num", "value": "[1, 2]", "type": "list"},
+                ],
+                "artifacts": [{"name": "out", "s3": {"key": "wf/h0/out.tgz"}}],
+                "exitCode": "0",
+            },
+        ),
+        "h1": node(
+            "h1",
+            "hello(1:b)",
+            phase="Failed",
+            children=["g1"],
+            boundaryID="wf",
+            startedAt="2024-05-01T10:00:02Z",
+            finishedAt="2024-05-01T10:00:05Z",
+            inputs={"parameters": [{"name": "dflow_key", "value": "hello-1"}]},
+        ),
+        "g1": node(
+            "g1",
+            "[1]",
+            "StepGroup",
+            children=["add1"],
+            boundaryID="wf",
+            startedAt="2024-05-01T10:00:12Z",
+        ),
+        "add1": node(
+            "add1",
+            "add",
+            phase="Running",
+            boundaryID="wf",
+            startedAt="2024-05-01T10:00:13Z",
+            inputs={"parameters": [{"name": "dflow_key", "value": ""}]},
+        ),
+    }
+    return {
+        "metadata": {"name": "wf", "uid": "u-1"},
+        "status": {"phase": "Running", "startedAt": "2024-05-01T10:00:00Z", "nodes": nodes},
+    }
+
+
+def test_object_dict_attribute_access_and_recover():
+    d = ArgoObjectDict({"a": {"b": [{"c": 1}, 2]}, "items": 5})
+    assert d.a.b[0].c == 1
+    assert isinstance(d.a.b, ArgoObjectList)
+    assert d["items"] == 5
+    d.x = {"y": 2}
+    assert d["x"].y == 2
+    plain = d.recover()
+    assert plain == {"a": {"b": [{"c": 1}, 2]}, "items": 5, "x": {"y": 2}}
+    assert type(plain["a"]) is dict and type(plain["a"]["b"]) is list
+    with pytest.raises(AttributeError, match="no attribute or key 'missing'"):
+        _ = d.missing
+    assert not hasattr(d, "missing")
+    assert pickle.loads(pickle.dumps(d)).a.b[0].c == 1
+    assert copy.deepcopy(d) == d
+    assert json.loads(json.dumps(d)) == plain
+
+
+def test_parameter_value_decoded_by_type():
+    assert ArgoParameter({"name": "n", "value": "3", "description": INT}).value == 3
+    assert ArgoParameter({"name": "n", "value": "3"}).value == "3"
+    assert ArgoParameter({"name": "n", "value": "[1]", "type": "list"}).value == [1]
+    assert ArgoParameter({"name": "s", "value": "x", "type": "str"}).value == "x"
+    p = ArgoParameter({"name": "n", "value": "3", "description": INT})
+    assert p.recover() == {"name": "n", "value": "3", "description": INT}
+
+
+def test_workflow_id_from_metadata_or_top_level(wf_dict):
+    assert ArgoWorkflow(wf_dict).id == "wf"
+    assert ArgoWorkflow(wf_dict).uid == "u-1"
+    # pydflow's local submit built ArgoWorkflow({"id": ...}) and got id None
+    local = ArgoWorkflow({"id": "local-abc", "status": {"phase": "Succeeded"}})
+    assert local.id == "local-abc" and local.status.phase == "Succeeded"
+    assert ArgoWorkflow({"id": "x"}).status == {}
+
+
+def test_step_conveniences(wf_dict):
+    wf = ArgoWorkflow(wf_dict)
+    (h0,) = wf.get_step(id="h0")
+    assert h0.key == "hello-0"
+    assert h0.workflow_id == "wf"
+    assert h0.inputs.parameters["n"].value == 3
+    assert h0.outputs.parameters["msg"].value == "hi"
+    assert h0.outputs.parameters["num"].value == [1, 2]
+    assert h0.outputs.artifacts["out"].s3.key == "wf/h0/out.tgz"
+    assert h0.outputs.exitCode == "0"
+    assert h0.get_duration() == dt.timedelta(seconds=10)
+    (add,) = wf.get_step(name="add")
+    assert add.key is None  # an empty dflow_key means unkeyed
+    assert add.outputs.parameters == {} and add.outputs.artifacts == {}
+    assert add.get_duration() > dt.timedelta(days=1)  # running: counts up to now
+
+
+def test_get_step_filters(wf_dict):
+    wf = ArgoWorkflow(wf_dict)
+    assert [s.id for s in wf.get_step(name="hello")] == ["h0", "h1"]
+    assert [s.id for s in wf.get_step(name=["hello", "add"])] == ["h0", "h1", "add1"]
+    assert wf.get_step(name="hell") == []  # not a prefix match without "("
+    assert [s.id for s in wf.get_step(key=["hello-1", "nope"])] == ["h1"]
+    assert [s.id for s in wf.get_step(phase=["Failed", "Running"])] == ["h1", "add1"]
+    assert [s.id for s in wf.get_step(type="StepGroup")] == ["g0", "g1"]
+    assert [s.id for s in wf.get_step(name="hello", phase="Succeeded")] == ["h0"]
+    # start order
+    assert [s.id for s in wf.get_step()] == ["wf", "g0", "h0", "h1", "g1", "add1"]
+
+
+def test_sub_nodes_and_generation_order(wf_dict):
+    wf_dict["status"]["nodes"]["wf"]["startedAt"] = "2024-05-01T11:00:00Z"  # out of order
+    wf = ArgoWorkflow(wf_dict)
+    assert [s.id for s in wf.get_sub_nodes("g0")] == ["h0", "h1", "g1", "add1"]
+    assert [s.id for s in wf.get_step(sort_by_generation=True)] == [
+        "wf",
+        "g0",
+        "h0",
+        "h1",
+        "g1",
+        "add1",
+    ]
+    assert [s.id for s in wf.get_step(parent_id="wf", type="Pod")] == ["h0", "h1", "add1"]
+    assert [s.id for s in wf.get_step(parent_id="g1")] == ["add1"]
+    with pytest.raises(KeyError, match="no node 'zz'"):
+        wf.get_sub_nodes("zz")
+
+
+def test_sub_nodes_stop_at_template_boundary():
+    # a nested Steps node "inner" whose last pod links on to "after" in the outer template
+    nodes = {
+        "wf": node("wf", "wf", "Steps", children=["g0"]),
+        "g0": node("g0", "[0]", "StepGroup", children=["inner"], boundaryID="wf"),
+        "inner": node(
+            "inner", "inner", "Steps", children=["ig"], boundaryID="wf", outboundNodes=["p"]
+        ),
+        "ig": node("ig", "[0]", "StepGroup", children=["p"], boundaryID="inner"),
+        "p": node("p", "p", children=["g1"], boundaryID="inner"),
+        "g1": node("g1", "[1]", "StepGroup", children=["after"], boundaryID="wf"),
+        "after": node("after", "after", boundaryID="wf"),
+    }
+    wf = ArgoWorkflow({"metadata": {"name": "wf"}, "status": {"nodes": nodes}})
+    assert [s.id for s in wf.get_sub_nodes("inner")] == ["ig", "p"]
+    assert [s.id for s in wf.get_sub_nodes("wf")] == ["g0", "inner", "ig", "p", "g1", "after"]
+
+
+def test_modify_outputs_and_recover(wf_dict):
+    (h0,) = ArgoWorkflow(wf_dict).get_step(id="h0")
+    h0.modify_output_parameter("msg", {"a": 1})
+    assert h0.outputs.parameters["msg"].value == {"a": 1}
+    with pytest.raises(KeyError, match="no output parameter 'nope'.*has: msg, num"):
+        h0.modify_output_parameter("nope", 1)
+
+    class S3Like:
+        key = "new/key.tgz"
+        secret_key = "must-not-travel"
+
+    h0.modify_output_artifact("out", S3Like())
+    art = h0.outputs.artifacts["out"]
+    assert art.s3 == {"key": "new/key.tgz"} and art.modified.old_key == "wf/h0/out.tgz"
+    assert "must-not-travel" not in json.dumps(h0.recover())
+    h0.modify_output_artifact("out", {"s3": {"key": "k2"}})
+    assert h0.outputs.artifacts["out"].s3.key == "k2"
+    with pytest.raises(TypeError, match="expects a location dict"):
+        h0.modify_output_artifact("out", 3)
+    back = h0.recover()
+    assert back["inputs"]["parameters"][0] == {"name": "dflow_key", "value": "hello-0"}
+    assert {"name": "num", "value": "[1, 2]", "type": "list"} in back["outputs"]["parameters"]
+    assert {"name": "msg", "value": '{"a": 1}', "type": "dict"} in back["outputs"]["parameters"]
+    assert back["outputs"]["artifacts"][0]["name"] == "out"
+    # a recovered node builds the same step again
+    again = ArgoStep(back, "wf")
+    assert again.key == "hello-0" and again.outputs.parameters["msg"].value == {"a": 1}
+
+
+def test_big_parameter_read_lazily(tmp_path):
+    (tmp_path / "bp").mkdir()
+    (tmp_path / "bp" / "x").write_text("[1, 2, 3]")
+    (tmp_path / "bp" / ".dflow").mkdir()
+    (tmp_path / "bp" / ".dflow" / "catalog").write_text("ignored")
+    step = ArgoStep(
+        node(
+            "s",
+            "s",
+            outputs={
+                "artifacts": [
+                    {"name": "dflow_bigpar_x", "local_path": str(tmp_path / "bp"), "type": "list"}
+                ]
+            },
+        ),
+        "wf",
+    )
+    calls = []
+    step.set_artifact_loader(lambda art: calls.append(art.name) or "[4]")
+    p = step.outputs.parameters["x"]
+    assert calls == []
+    assert p.value == [4] and p["value"] == [4] and calls == ["dflow_bigpar_x"]
+    assert p.value == [4] and calls == ["dflow_bigpar_x"]  # read once
+    # the default loader reads local_path (the local engine's artifacts)
+    local = ArgoStep(step.recover(), "wf")
+    assert local.outputs.parameters["x"].value == [1, 2, 3]
+
+
+def test_retry_delegates_to_engine(wf_dict):
+    calls = []
+
+    class Engine:
+        def retry(self, workflow_id, step_ids=None):
+            calls.append((workflow_id, step_ids))
+
+    wf = ArgoWorkflow(wf_dict)
+    with pytest.raises(RuntimeError, match="not obtained from an engine"):
+        wf.get_step(id="h1")[0].retry()
+    wf.set_engine(Engine())
+    wf.get_step(id="h1")[0].retry()
+    assert calls == [("wf", ["h1"])]
+
+
+def test_durations_accept_epoch_numbers():
+    wf = ArgoWorkflow({"id": "w", "status": {"startedAt": 100.0, "finishedAt": 160.5}})
+    assert wf.get_duration() == dt.timedelta(seconds=60.5)
+    assert ArgoStep({"id": "s"}).get_duration() == dt.timedelta(0)
