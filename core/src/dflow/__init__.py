@@ -1,1 +1,101 @@
-"""dflow: scientific-computing workflows that run locally, on Slurm and on Argo."""
+"""dflow: scientific-computing workflows that run locally, on Slurm and on Argo.
+
+Names are imported on first use, so ``import dflow`` stays fast and a core-only install works:
+names that live in plugins (``SlurmJobTemplate``...) say which distribution to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # model
+    "AutonamedDict": "dflow.model.io",
+    "IfExpression": "dflow.model.io",
+    "InputArtifact": "dflow.model.io",
+    "InputParameter": "dflow.model.io",
+    "Inputs": "dflow.model.io",
+    "OutputArtifact": "dflow.model.io",
+    "OutputParameter": "dflow.model.io",
+    "Outputs": "dflow.model.io",
+    "if_expression": "dflow.model.io",
+    "OPTemplate": "dflow.model.op_template",
+    "ScriptOPTemplate": "dflow.model.op_template",
+    "PythonScriptOPTemplate": "dflow.model.op_template",
+    "ShellOPTemplate": "dflow.model.op_template",
+    "HTTPOPTemplate": "dflow.model.op_template",
+    "Secret": "dflow.model.op_template",
+    "DockerSecret": "dflow.model.op_template",
+    "randstr": "dflow.model.op_template",
+    "argo_len": "dflow.model.helpers",
+    "argo_range": "dflow.model.helpers",
+    "argo_sequence": "dflow.model.helpers",
+    "argo_sum": "dflow.model.helpers",
+    "argo_concat": "dflow.model.helpers",
+    "argo_enumerate": "dflow.model.helpers",
+    "Step": "dflow.model.step",
+    "Task": "dflow.model.step",
+    "HookStep": "dflow.model.step",
+    "Steps": "dflow.model.steps",
+    "DAG": "dflow.model.dag",
+    "Workflow": "dflow.model.workflow",
+    "query_workflows": "dflow.queries",
+    "query_archived_workflows": "dflow.queries",
+    "gen_code": "dflow.queries",
+    # extension points
+    "Executor": "dflow.executor",
+    "RemoteExecutor": "dflow.executor",
+    "ContainerExecutor": "dflow.executor",
+    "Context": "dflow.context",
+    "Resource": "dflow.resource",
+    "LineageClient": "dflow.lineage",
+    "hookimpl": "dflow.plugins",
+    # artifacts and storage
+    "S3Artifact": "dflow.storage",
+    "LocalArtifact": "dflow.storage",
+    "HTTPArtifact": "dflow.storage",
+    "CustomArtifact": "dflow.storage",
+    "upload_artifact": "dflow.storage",
+    "download_artifact": "dflow.storage",
+    "copy_artifact": "dflow.storage",
+    "upload_s3": "dflow.storage",
+    "download_s3": "dflow.storage",
+    "copy_s3": "dflow.storage",
+    "path_list_of_artifact": "dflow.storage",
+    "path_object_of_artifact": "dflow.storage",
+    # configuration
+    "config": "dflow.config",
+    "s3_config": "dflow.config",
+    "set_config": "dflow.config",
+    "set_s3_config": "dflow.config",
+    # query results
+    "ArgoStep": "dflow.argo_objects",
+    "ArgoWorkflow": "dflow.argo_objects",
+    "ValidationError": "dflow.validation",
+}
+
+#: names provided by plugins (resolved by dflow._compat with an install hint)
+_PLUGIN_NAMES = ("SlurmJob", "SlurmJobTemplate", "SlurmRemoteExecutor")
+
+__all__ = sorted([*_EXPORTS, *_PLUGIN_NAMES, "jsonpickle"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name == "jsonpickle":
+        value = importlib.import_module("jsonpickle")
+    elif name in _PLUGIN_NAMES:
+        from ._compat import lazy_attr
+
+        value = lazy_attr(name)
+    else:
+        raise AttributeError(f"module 'dflow' has no attribute '{name}'")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,25 @@
+"""pydflow import path `dflow.op_template` (the code lives in `dflow.model.op_template`)."""
+
+from .model.op_template import (
+    OPTemplate,
+    ScriptOPTemplate,
+    ShellOPTemplate,
+    PythonScriptOPTemplate,
+    ContainerOPTemplate,
+    HTTPOPTemplate,
+    Secret,
+    DockerSecret,
+    randstr,
+)
+
+__all__ = [
+    "OPTemplate",
+    "ScriptOPTemplate",
+    "ShellOPTemplate",
+    "PythonScriptOPTemplate",
+    "ContainerOPTemplate",
+    "HTTPOPTemplate",
+    "Secret",
+    "DockerSecret",
+    "randstr",
+]

@@ -1,0 +1,356 @@
+"""The checks behind :func:`dflow.validation.validate_workflow`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from ..model.dag import DAG
+from ..model.helpers import ArgoRange
+from ..model.io import (
+    MISSING,
+    ArgoVar,
+    ArtifactRef,
+    InputArtifact,
+    InputParameter,
+    OutputArtifact,
+    OutputParameter,
+)
+from ..model.op_template import OPTemplate, ScriptOPTemplate
+from ..model.step import KEY_RE, Step
+from ..model.steps import Steps
+from ..model.workflow import Workflow
+
+TEMPLATE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_VAR_RE = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
+_NODE_OUT_RE = re.compile(
+    r"^(steps|tasks)\.([a-zA-Z0-9][-a-zA-Z0-9]*)\.outputs\.(parameters|artifacts)\.([-\w]+)$"
+)
+_INPUT_RE = re.compile(r"^inputs\.(parameters|artifacts)\.([-\w]+)$")
+
+
+@attrs.frozen
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def _type_label(t: Any) -> str:
+    return t.__name__ if isinstance(t, type) else str(t).replace("typing.", "")
+
+
+def _literal_type_error(value: Any, expected: Any) -> str | None:
+    if expected is None or isinstance(value, ArgoVar | str) and expected is not str:
+        # strings may be templates ({{item}}), checked at run time
+        return None
+    from typeguard import TypeCheckError, check_type
+
+    try:
+        check_type(value, expected)
+    except TypeCheckError:
+        return f"expects {_type_label(expected)}, got {type(value).__name__} ({value!r:.60})"
+    except Exception:  # types typeguard cannot check statically
+        return None
+    return None
+
+
+def _compatible(produced: Any, expected: Any) -> bool:
+    if produced is None or expected is None or produced is expected:
+        return True
+    if isinstance(produced, type) and isinstance(expected, type):
+        if expected is float and produced is int:
+            return True
+        return issubclass(produced, expected)
+    return True  # generics: decided at run time
+
+
+class _Checker:
+    def __init__(self, workflow: Workflow) -> None:
+        self.wf = workflow
+        self.problems: list[Problem] = []
+        self.seen: set[int] = set()
+        self.template_names: dict[str, OPTemplate] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    # -- templates -----------------------------------------------------------------------
+
+    def template(self, tmpl: OPTemplate, path: str) -> None:
+        if id(tmpl) in self.seen:
+            return
+        self.seen.add(id(tmpl))
+        if not TEMPLATE_NAME_RE.match(tmpl.name):
+            self.add(path, f"template name '{tmpl.name}' is not a lower-case RFC 1123 name")
+        other = self.template_names.setdefault(tmpl.name, tmpl)
+        if other is not tmpl and not _same_template(other, tmpl):
+            self.add(path, f"two different templates are named '{tmpl.name}': rename one")
+        if isinstance(tmpl, Steps):
+            self.steps(tmpl, path)
+        elif isinstance(tmpl, DAG):
+            self.dag(tmpl, path)
+        self.template_outputs(tmpl, path)
+
+    def steps(self, tmpl: Steps, path: str) -> None:
+        earlier: dict[str, Step] = {}
+        for gi, group in enumerate(tmpl.steps):
+            names_in_group = {s.name for s in group}
+            for step in group:
+                spath = f"{path}[{gi}]/{step.name}"
+                if step.name in earlier:
+                    self.add(spath, f"step name '{step.name}' is used twice in '{tmpl.name}'")
+                for ref in sorted(step.referenced_nodes()):
+                    if ref in earlier:
+                        continue
+                    if ref in names_in_group:
+                        self.add(spath, f"refers to step '{ref}' of the same parallel group: "
+                                        "it may not have finished; move it to a later group")
+                    elif any(ref == s.name for g in tmpl.steps[gi + 1:] for s in g):
+                        self.add(spath, f"refers to step '{ref}', which runs later: "
+                                        "a step may only use steps of earlier groups")
+                    else:
+                        self.add(spath, f"refers to step '{ref}', which is not in steps "
+                                        f"'{tmpl.name}'")
+                self.step(step, spath, tmpl, earlier)
+            for step in group:
+                earlier[step.name] = step
+
+    def dag(self, tmpl: DAG, path: str) -> None:
+        by_name: dict[str, Step] = {}
+        for t in tmpl.tasks:
+            if t.name in by_name:
+                self.add(f"{path}/{t.name}", f"task name '{t.name}' is used twice in '{tmpl.name}'")
+            by_name[t.name] = t
+        graph: dict[str, set[str]] = {}
+        for t in tmpl.tasks:
+            deps = t.dependency_names()
+            for d in sorted(deps - by_name.keys()):
+                self.add(f"{path}/{t.name}", f"depends on task '{d}', which is not in DAG "
+                                              f"'{tmpl.name}'")
+            graph[t.name] = deps & by_name.keys()
+        cycle = _find_cycle(graph)
+        if cycle:
+            self.add(path, "dependency cycle: " + " -> ".join(cycle))
+        for t in tmpl.tasks:
+            scope = {n: by_name[n] for n in _closure(graph, t.name)}
+            self.step(t, f"{path}/{t.name}", tmpl, scope)
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def step(self, step: Step, path: str, parent: OPTemplate, scope: dict[str, Step]) -> None:
+        tmpl = step.template
+        if step.key is not None:
+            static = _VAR_RE.sub("0", re.sub(r"\{\{=.*?\}\}", "0", str(step.key)))
+            if not KEY_RE.match(static):
+                self.add(path, f"key '{step.key}' is not a lower-case RFC 1123 name "
+                               "(lower-case letters, digits, '-' and '.')")
+        slices = getattr(tmpl, "slices", None)
+        sliced = set(getattr(slices, "input_parameter", []) or [])
+        looped = step.with_param is not None or step.with_sequence is not None
+        for name, p in step.inputs.parameters.items():
+            ppath = f"{path}: input parameter '{name}'"
+            if not p.has_value:
+                self.add(path, f"input parameter '{name}' of template '{tmpl.name}' has no value "
+                               "and no default: pass parameters={" + repr(name) + ": ...}")
+                continue
+            self.value_refs(p.value, path, parent, scope)
+            expected = p.type
+            if name in sliced and isinstance(p.value, list | tuple):
+                for i, item in enumerate(p.value):
+                    err = _literal_type_error(item, expected)
+                    if err:
+                        self.add(path, f"input '{name}' item {i} {err}")
+                        break
+                continue
+            if isinstance(p.value, OutputParameter) and p.value.step is not None:
+                producer = p.value.step
+                if producer.with_param is not None or producer.with_sequence is not None:
+                    continue  # a fan-out's outputs are lists
+                if not _compatible(p.value.type, expected):
+                    self.add(path, f"input '{name}' expects {_type_label(expected)}, got output "
+                                   f"'{p.value.name}' ({_type_label(p.value.type)}) of "
+                                   f"{producer.kind} '{producer.name}'")
+            elif not isinstance(p.value, InputParameter | OutputParameter) and not looped:
+                err = _literal_type_error(p.value, expected)
+                if err:
+                    del ppath
+                    self.add(path, f"input '{name}' {err}")
+        for name, a in step.inputs.artifacts.items():
+            src = getattr(a, "source", None)
+            if src is None:
+                if not a.optional:
+                    self.add(path, f"input artifact '{name}' of template '{tmpl.name}' is required:"
+                                   " pass artifacts={" + repr(name) + ": ...} or mark it optional")
+                continue
+            if not _is_artifact_source(src):
+                self.add(path, f"input artifact '{name}' got {type(src).__name__} ({src!r:.40}): "
+                               "expected an uploaded artifact, an artifact of another step, "
+                               "or a list/dict of them")
+            self.value_refs(src, path, parent, scope)
+        for v in (step.when, step.with_param, step.key):
+            self.value_refs(v, path, parent, scope)
+        self.slice_lengths(step, path)
+        for hook in (step.success_hook, step.running_hook, step.failure_hook):
+            if hook is not None:
+                self.template(hook.template, f"{path}/{hook.name}")
+        self.template(tmpl, f"{path}/{tmpl.name}" if not isinstance(tmpl, ScriptOPTemplate)
+                      else path)
+
+    def value_refs(self, value: Any, path: str, parent: OPTemplate, scope: dict[str, Step]) -> None:
+        """References in a value: objects and ``{{...}}`` strings must resolve in scope."""
+        if isinstance(value, ArtifactRef):
+            value = value.artifact
+        if isinstance(value, InputParameter | InputArtifact) and value.step is None:
+            tmpl = value.template
+            if tmpl is not None and tmpl is not parent:
+                self.add(path, f"uses input '{value.name}' of template '{tmpl.name}', which is not "
+                               f"the enclosing template '{parent.name}'")
+            return
+        if isinstance(value, OutputParameter | OutputArtifact) and value.step is not None:
+            return  # scope of step objects is checked through referenced_nodes
+        if isinstance(value, dict):
+            for v in value.values():
+                self.value_refs(v, path, parent, scope)
+            return
+        if isinstance(value, list | tuple):
+            for v in value:
+                self.value_refs(v, path, parent, scope)
+            return
+        if not isinstance(value, str):
+            return
+        for var in _VAR_RE.findall(value):
+            m = _NODE_OUT_RE.match(var)
+            if m:
+                node = scope.get(m.group(2))
+                if node is None:
+                    continue  # reported by the steps/dag scope check
+                outs = getattr(node.outputs, m.group(3))
+                if m.group(4) not in outs:
+                    self.add(path, f"'{{{{{var}}}}}': {node.kind} '{node.name}' has no output "
+                                   f"{m.group(3)[:-1]} '{m.group(4)}'")
+                continue
+            m = _INPUT_RE.match(var)
+            if m and m.group(2) not in getattr(parent.inputs, m.group(1)):
+                self.add(path, f"'{{{{{var}}}}}': template '{parent.name}' has no input "
+                               f"{m.group(1)[:-1]} '{m.group(2)}'")
+
+    def slice_lengths(self, step: Step, path: str) -> None:
+        slices = getattr(step.template, "slices", None)
+        if slices is None:
+            return
+        lengths = {}
+        for name in slices.input_parameter:
+            p = step.inputs.parameters.get(name)
+            if p is None:
+                self.add(path, f"Slices names input parameter '{name}', which the OP does not have")
+            elif isinstance(p.value, list | tuple):
+                lengths[name] = len(p.value)
+        for name in slices.input_artifact:
+            a = step.inputs.artifacts.get(name)
+            if a is None:
+                self.add(path, f"Slices names input artifact '{name}', which the OP does not have")
+            elif isinstance(getattr(a, "source", None), list | tuple):
+                lengths[name] = len(a.source)
+        for name in slices.output_parameter:
+            if name not in step.outputs.parameters:
+                self.add(path, f"Slices names output parameter '{name}', which the OP does not have")
+        for name in slices.output_artifact:
+            if name not in step.outputs.artifacts:
+                self.add(path, f"Slices names output artifact '{name}', which the OP does not have")
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"'{k}' has {v}" for k, v in lengths.items())
+            self.add(path, f"sliced inputs differ in length: {listed}")
+        if isinstance(step.with_param, ArgoRange) and lengths and step.slices.group_size is None:
+            items = step.with_param.static_items()
+            if items is not None and items and max(items) >= min(lengths.values()):
+                self.add(path, f"with_param has {len(items)} items but sliced inputs have "
+                               f"{min(lengths.values())}")
+
+    def template_outputs(self, tmpl: OPTemplate, path: str) -> None:
+        if not isinstance(tmpl, Steps | DAG):
+            return
+        names = {s.name for s in tmpl.iter_steps()}
+        for name, out in tmpl.outputs.parameters.items():
+            src = out.value_from_parameter
+            if isinstance(src, OutputParameter) and src.step is not None and src.step.name not in names:
+                self.add(path, f"output parameter '{name}' comes from {src.step.kind} "
+                               f"'{src.step.name}', which is not in '{tmpl.name}'")
+            if src is None and out.value_from_expression is None and out.value is MISSING \
+                    and out.default is MISSING:
+                self.add(path, f"output parameter '{name}' has no source: set value_from_parameter"
+                               " or value_from_expression")
+        for name, out in tmpl.outputs.artifacts.items():
+            src = out._from
+            if isinstance(src, ArtifactRef):
+                src = src.artifact
+            if isinstance(src, OutputArtifact) and src.step is not None and src.step.name not in names:
+                self.add(path, f"output artifact '{name}' comes from {src.step.kind} "
+                               f"'{src.step.name}', which is not in '{tmpl.name}'")
+
+
+def _same_template(a: OPTemplate, b: OPTemplate) -> bool:
+    return type(a) is type(b) and getattr(a, "op_class", None) is getattr(b, "op_class", None) \
+        and getattr(a, "script", None) == getattr(b, "script", None)
+
+
+def _is_artifact_source(src: Any) -> bool:
+    if isinstance(src, InputArtifact | OutputArtifact | ArtifactRef | str):
+        return True
+    if isinstance(src, list | tuple):
+        return all(_is_artifact_source(s) for s in src)
+    if isinstance(src, dict):
+        return all(_is_artifact_source(s) for s in src.values())
+    return any(hasattr(src, a) for a in ("key", "local_path", "url", "get_urn"))
+
+
+def _closure(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph.get(start, ()))
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(graph.get(n, ()))
+    return seen
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for d in sorted(graph.get(n, ())):
+            if state.get(d) == 1:
+                return stack[stack.index(d):] + [d]
+            if d not in state:
+                found = visit(d)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def check_workflow(wf: Workflow) -> list[Problem]:
+    checker = _Checker(wf)
+    if wf.entrypoint is None:
+        checker.add(wf.name, "workflow has no steps")
+    else:
+        checker.template(wf.entrypoint, f"{wf.name}/{wf.entrypoint.name}")
+    if wf.on_exit is not None:
+        checker.template(wf.on_exit, f"{wf.name}/on-exit/{wf.on_exit.name}")
+    return checker.problems
