@@ -9,14 +9,38 @@ from __future__ import annotations
 
 from typing import Any
 
+import json
+
 import jsonpickle
+
+
+def _json_native(value: Any) -> bool:
+    if value is None or isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list):
+        return all(_json_native(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_native(v) for k, v in value.items())
+    return False
 
 
 def dump_value(value: Any, type_: Any = None) -> str:
     """The text form of a parameter value."""
     if isinstance(value, str) and type_ in (None, str):
         return value
-    return jsonpickle.dumps(value)
+    if _json_native(value):
+        return json.dumps(value)
+    return jsonpickle.dumps(value, keys=True)
+
+
+def _has_pickle_tags(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(k.startswith("py/") for k in value) or any(
+            _has_pickle_tags(v) for v in value.values()
+        )
+    if isinstance(value, list):
+        return any(_has_pickle_tags(v) for v in value)
+    return False
 
 
 def load_value(text: str, type_: Any = None) -> Any:
@@ -24,9 +48,12 @@ def load_value(text: str, type_: Any = None) -> Any:
     if type_ in (None, str, "str", repr(str)):
         return text
     try:
-        return jsonpickle.loads(text)
-    except Exception:  # a plain word for a non-str type: leave it to the type check to report
-        return text
+        value = json.loads(text)
+    except ValueError:
+        return text  # a plain word for a non-str type: the type check reports it
+    if _has_pickle_tags(value):
+        return jsonpickle.loads(text, keys=True)
+    return value
 
 
 def type_name(type_: Any) -> str | None:
