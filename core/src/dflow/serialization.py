@@ -35,7 +35,7 @@ def dump_value(value: Any, type_: Any = None) -> str:
 
 def _has_pickle_tags(value: Any) -> bool:
     if isinstance(value, dict):
-        return any(k.startswith("py/") for k in value) or any(
+        return any(k.startswith(("py/", "json://")) for k in value) or any(
             _has_pickle_tags(v) for v in value.values()
         )
     if isinstance(value, list):

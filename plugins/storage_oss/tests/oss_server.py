@@ -17,17 +17,25 @@ beyond what the protocol documents. What it implements, and checks as OSS does:
 
 Fault injection for tests: :meth:`OSSServer.corrupt_next_gets` flips a byte in the next object
 bodies sent (the CRC header still describes the stored data); :meth:`OSSServer.fail_next`
-answers the next requests with ``503 ServiceUnavailable``.
+answers the next requests with ``503 ServiceUnavailable``. Run as a process
+(``python oss_server.py --port 0``, prints ``READY <port>``), the same switches are the unsigned
+control paths ``POST /_dflow_test/corrupt?count=N`` and ``POST /_dflow_test/fail?count=N``.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import email.utils
 import hashlib
 import hmac
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -95,7 +103,7 @@ class OSSError(Exception):
 
 
 class OSSServer:
-    """An in-memory OSS server on ``127.0.0.1:<free port>``, run in a thread of this process."""
+    """The in-memory state of the server: credentials, buckets, uploads, pending faults."""
 
     def __init__(
         self,
@@ -112,34 +120,6 @@ class OSSServer:
         self.lock = threading.RLock()
         self._corrupt = 0
         self._fail = 0
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> OSSServer:
-        handler = type("_BoundHandler", (_Handler,), {"oss": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> OSSServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def endpoint(self) -> str:
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     # -- fault injection ------------------------------------------------------------------
     def corrupt_next_gets(self, count: int = 1) -> None:
@@ -334,6 +314,10 @@ class _Handler(BaseHTTPRequestHandler):
         bucket, _, raw_key = url.path.lstrip("/").partition("/")
         bucket, key = unquote(bucket), unquote(raw_key)
         body = self._read_body()
+        if url.path.startswith("/_dflow_test/") and method == "POST":
+            count = int(dict(params).get("count", "1"))
+            {"corrupt": self.oss.corrupt_next_gets, "fail": self.oss.fail_next}[key](count)
+            return self._send(204)
         with self.oss.lock:
             self.oss.requests.append((method, self.path))
         try:
@@ -603,3 +587,82 @@ class _Api:
             children.insert(0, ("EncodingType", "url"))
         self.h._send(200, _xml("CompleteMultipartUploadResult", children),
                      {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; print ``READY <port>`` once listening."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--access-key-id", default="dflow-test-ak")
+    parser.add_argument("--access-key-secret", default="dflow-test-secret")
+    parser.add_argument("--bucket", action="append", default=None)
+    parser.add_argument("--region", default="cn-dflow-test")
+    args = parser.parse_args(argv)
+    server = OSSServer(args.access_key_id, args.access_key_secret,
+                       tuple(args.bucket or ["dflow-test"]), args.region)
+    handler = type("_BoundHandler", (_Handler,), {"oss": server})
+    httpd = ThreadingHTTPServer(("127.0.0.1", args.port), handler)  # loopback only
+    httpd.daemon_threads = True
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())
+    print(f"READY {httpd.server_address[1]}", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    httpd.server_close()
+    sys.exit(0)
+
+
+class OSSServerProcess:
+    """Runs this module as a separate process on a free loopback port; stopped by its PID."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 20.0) -> OSSServerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--port", "0", *self.args],
+            stdout=subprocess.PIPE, text=True,
+        )
+        ready = threading.Timer(timeout, self.proc.kill)  # a hung start cannot hang the tests
+        ready.start()
+        line = self.proc.stdout.readline()
+        ready.cancel()
+        if not line.startswith("READY "):
+            self.stop()
+            raise RuntimeError(f"the OSS test server did not start (said {line!r})")
+        self.port = int(line.split()[1])
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _control(self, what: str, count: int) -> None:
+        request = urllib.request.Request(f"{self.endpoint}/_dflow_test/{what}?count={count}", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+
+    def corrupt_next_gets(self, count: int = 1) -> None:
+        """Flip one byte in the body of the next ``count`` GetObject answers."""
+        self._control("corrupt", count)
+
+    def fail_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` requests with 503 ServiceUnavailable."""
+        self._control("fail", count)
+
+
+if __name__ == "__main__":
+    main()
