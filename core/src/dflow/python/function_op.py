@@ -1,0 +1,153 @@
+"""``OP.function``: an OP class built from a type-annotated function.
+
+Inputs come from the parameter annotations (``Artifact(...)``, ``Parameter(...)``,
+``BigParameter(...)`` or plain types; a default value makes ``Parameter(default=...)``).
+Outputs come from the return annotation: a dict literal, a TypedDict, a NamedTuple,
+``Tuple[...]`` (outputs ``dflow_output_<i>``) or a single type (output ``dflow_output``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from abc import ABCMeta
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import SignatureError
+from .op import OP
+from .opio import OPIO, Artifact, OPIOSign, Parameter
+
+_EMPTY = inspect.Parameter.empty
+
+
+def _on_call_in_context(op: type[OP], args: tuple, kwargs: dict) -> Any:
+    """Called when a function OP is called; return ``NotImplemented`` to run the function.
+
+    The workflow model replaces this (``dflow.python.function_op._on_call_in_context = ...``)
+    so that a call inside ``with Workflow(...)``/``with DAG(...)`` creates a Task instead.
+    """
+    return NotImplemented
+
+
+class FunctionOPMeta(ABCMeta):
+    """Metaclass of function OPs: calling the class calls the function (or the context hook)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        result = _on_call_in_context(cls, args, kwargs)
+        if result is not NotImplemented:
+            return result
+        return cls.func(*args, **kwargs)
+
+
+def _annotations(func: Callable) -> dict[str, Any]:
+    try:
+        return inspect.get_annotations(func, eval_str=True)
+    except Exception as exc:  # a string annotation that does not evaluate
+        raise TypeError(
+            f"OP.function({func.__qualname__}): cannot evaluate its annotations ({exc}); "
+            "import the names used in them at module level"
+        ) from exc
+
+
+def _input_sign(func: Callable, annotations: dict[str, Any]) -> OPIOSign:
+    sign = OPIOSign()
+    for name, par in inspect.signature(func).parameters.items():
+        if par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD):
+            raise TypeError(f"OP.function({func.__qualname__}): *{name} is not supported")
+        if name not in annotations:
+            raise TypeError(
+                f"OP.function({func.__qualname__}): parameter '{name}' needs a type annotation"
+            )
+        ann = annotations[name]
+        if par.default is not _EMPTY:
+            if isinstance(ann, Artifact):
+                if par.default is not None:
+                    raise TypeError(
+                        f"OP.function({func.__qualname__}): artifact '{name}' may only "
+                        "default to None (meaning optional)"
+                    )
+                ann.optional = True
+            elif isinstance(ann, Parameter):
+                if not ann.has_default:
+                    ann.default = par.default
+            else:
+                ann = Parameter(ann, default=par.default)
+        sign[name] = ann
+    return sign
+
+
+def _is_namedtuple(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+def _output_sign(ret: Any) -> tuple[OPIOSign, str]:
+    """The output sign and how to turn a return value into outputs."""
+    if ret is _EMPTY or ret is None or ret is type(None):
+        return OPIOSign(), "none"
+    if isinstance(ret, Mapping):
+        return OPIOSign(dict(ret)), "dict"
+    if typing.is_typeddict(ret):
+        return OPIOSign(dict(ret.__annotations__)), "dict"
+    if _is_namedtuple(ret):
+        return OPIOSign(dict(ret.__annotations__)), "namedtuple"
+    if typing.get_origin(ret) is tuple and typing.get_args(ret) and ... not in typing.get_args(ret):
+        return OPIOSign(
+            {f"dflow_output_{i}": t for i, t in enumerate(typing.get_args(ret))}
+        ), "tuple"
+    return OPIOSign({"dflow_output": ret}), "single"
+
+
+def _outputs_of(op_name: str, form: str, result: Any) -> OPIO:
+    if form == "none":
+        return OPIO()
+    if form == "dict":
+        if not isinstance(result, Mapping):
+            raise SignatureError(
+                f"OP {op_name}: the function must return a dict of outputs, "
+                f"got {type(result).__name__}"
+            )
+        return OPIO(result)
+    if form == "namedtuple":
+        return OPIO(result._asdict() if hasattr(result, "_asdict") else result)
+    if form == "tuple":
+        if not isinstance(result, (tuple, list)):
+            raise SignatureError(
+                f"OP {op_name}: the function must return a tuple, got {type(result).__name__}"
+            )
+        return OPIO({f"dflow_output_{i}": v for i, v in enumerate(result)})
+    return OPIO({"dflow_output": result})
+
+
+def make_function_op(func: Callable, template_kwargs: dict[str, Any]) -> type[OP]:
+    """The OP class of ``func`` (see the module docstring)."""
+    if not callable(func):
+        raise TypeError(f"OP.function expects a function, got {func!r}")
+    annotations = _annotations(func)
+    input_sign = _input_sign(func, annotations)
+    output_sign, form = _output_sign(annotations.get("return", _EMPTY))
+    name = func.__name__
+
+    def get_input_sign(cls: type[OP]) -> OPIOSign:
+        return OPIOSign(input_sign)
+
+    def get_output_sign(cls: type[OP]) -> OPIOSign:
+        return OPIOSign(output_sign)
+
+    @OP.exec_sign_check
+    def execute(self: OP, op_in: OPIO) -> OPIO:
+        return _outputs_of(name, form, func(**op_in))
+
+    namespace = {
+        "__module__": func.__module__,
+        "__qualname__": func.__qualname__,
+        "__doc__": func.__doc__,
+        "__wrapped__": func,
+        "func": staticmethod(func),
+        "_template_kwargs": dict(template_kwargs),
+        "_output_form": form,
+        "get_input_sign": classmethod(get_input_sign),
+        "get_output_sign": classmethod(get_output_sign),
+        "execute": execute,
+    }
+    return FunctionOPMeta(name, (OP,), namespace)

@@ -1,0 +1,187 @@
+"""``run_op``: run a Python OP on an inputs directory and write its outputs directory.
+
+This is the one code path every engine uses (local workers, Argo containers, HPC jobs), so an
+OP behaves the same everywhere. It never raises and never exits: the outcome is an
+``OPResult``. It changes the process's working directory while the OP runs, so call it from
+one thread per process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..python.op import OP, make_instance, raw_execute
+from ..python.opio import OPIO, Artifact
+from ..python.sign_check import check_inputs, check_outputs
+from ..python.slices import Slices
+from .inputs import read_inputs, select_slice
+from .outputs import (
+    OutputContext,
+    write_artifact,
+    write_outputs,
+    write_parameter,
+    write_stacked_parameter,
+)
+from .result import SUCCEEDED, OPResult, failure
+
+
+@attrs.define
+class _Run:
+    """Everything one run shares between its slices."""
+
+    op: OP
+    name: str
+    in_sign: Mapping[str, Any]
+    out_sign: Mapping[str, Any]
+    ctx: OutputContext
+    slices: Slices | None
+    sliced_inputs: set[str]
+    tolerate_failures: bool = False  # success tag without raise_for_group: skip failed slices
+    slices_failed: bool = False
+
+
+def _abs(path: Path | str) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def run_op(
+    op: type[OP] | OP,
+    *,
+    inputs_dir: Path,
+    outputs_dir: Path,
+    workdir: Path,
+    slices: Slices | None = None,
+    slice_index: Any = None,
+    key: str | None = None,
+    workflow_name: str | None = None,
+    progress_file: Path | None = None,
+    success_tag: bool = False,
+    input_types: dict | None = None,
+) -> OPResult:
+    """Run ``op`` once (or once per slice of a group) and return how it ended.
+
+    ``slice_index`` (an int, or a list of ints for ``Slices(group_size=...)``) picks the items
+    of the inputs named in ``slices.input_parameter``/``input_artifact``.
+    """
+    inputs_dir, outputs_dir, workdir = _abs(inputs_dir), _abs(outputs_dir), _abs(workdir)
+    try:
+        run = _prepare(op, inputs_dir, outputs_dir, workdir, slices, slice_index is not None)
+        run.tolerate_failures = success_tag
+        if key is not None:
+            run.op.key = key
+        if workflow_name is not None:
+            run.op.workflow_name = workflow_name
+        if progress_file is not None:
+            object.__setattr__(run.op, "_progress_file", str(progress_file))
+        whole = read_inputs(run.name, run.in_sign, inputs_dir, run.sliced_inputs, input_types)
+    except (Exception, SystemExit) as exc:
+        run, result = None, failure(exc)
+    else:
+        if isinstance(slice_index, (list, tuple)):
+            from .group import run_group
+
+            result = run_group(run, whole, [int(i) for i in slice_index])
+        else:
+            result = _run_one(run, whole, None if slice_index is None else int(slice_index))
+    if success_tag:
+        outputs_dir.mkdir(parents=True, exist_ok=True)
+        succeeded = result.ok and not (run is not None and run.slices_failed)
+        (outputs_dir / "success_tag").write_text("true" if succeeded else "false")
+    return result
+
+
+def _prepare(
+    op: type[OP] | OP,
+    inputs_dir: Path,
+    outputs_dir: Path,
+    workdir: Path,
+    slices: Slices | None,
+    indexed: bool,
+) -> _Run:
+    instance = make_instance(op)
+    name = type(instance).__name__
+    in_sign, out_sign = instance.get_input_sign(), instance.get_output_sign()
+    sliced: set[str] = set()
+    if slices is not None:
+        instance.create_slice_dir = bool(slices.create_dir or instance.create_slice_dir)
+        if slices.pool_size is not None:
+            instance.pool_size = slices.pool_size
+        if indexed:
+            sliced.update(slices.input_parameter)
+            if not slices.sub_path:  # in sub_path mode the engine hands over one slice only
+                sliced.update(slices.input_artifact)
+    if inputs_dir.parent == outputs_dir.parent:
+        instance.tmp_root = str(inputs_dir.parent)
+    roots = [inputs_dir / "artifacts" / n for n, s in in_sign.items() if isinstance(s, Artifact)]
+    ctx = OutputContext(name, outputs_dir, workdir, roots)
+    return _Run(instance, name, in_sign, out_sign, ctx, slices, sliced)
+
+
+def slice_cwd(run: _Run, index: int | None) -> Path:
+    """The working directory of a slice: its own sub dir when slices create dirs."""
+    if index is not None and run.op.create_slice_dir:
+        return run.ctx.workdir / f"slice_{index}"
+    return run.ctx.workdir
+
+
+def execute_checked(run: _Run, op_in: Mapping[str, Any], cwd: Path) -> OPIO:
+    """Check the inputs, run ``execute`` in ``cwd``, check the outputs."""
+    op = run.op
+    object.__setattr__(op, "outputs", {})  # set_output values of this run only
+    checked = check_inputs(run.name, run.in_sign, op_in)
+    previous = os.getcwd()
+    cwd.mkdir(parents=True, exist_ok=True)
+    os.chdir(cwd)
+    try:
+        out = raw_execute(op)(checked)
+        return check_outputs(run.name, run.out_sign, out, op.__dict__.get("outputs"))
+    finally:
+        os.chdir(previous)
+
+
+def _run_one(run: _Run, whole: dict[str, Any], index: int | None) -> OPResult:
+    cwd = slice_cwd(run, index)
+    try:
+        op_in = (
+            select_slice(run.name, whole, run.sliced_inputs, index) if index is not None else whole
+        )
+        outputs = execute_checked(run, op_in, cwd)
+    except (Exception, SystemExit) as exc:
+        write_outputs(run.ctx, run.out_sign, run.op.__dict__.get("outputs") or {}, cwd, False)
+        return failure(exc)
+    try:
+        write_slice_outputs(run, [(index, outputs, cwd)])
+    except Exception as exc:
+        return failure(exc)
+    return SUCCEEDED
+
+
+def write_slice_outputs(run: _Run, done: list[tuple[int | None, Mapping[str, Any], Path]]) -> None:
+    """Write the outputs of the slices that succeeded: sliced outputs stacked with their
+    slice index as order, the others from the first slice."""
+    if not done:
+        return
+    sl = run.slices
+    stack_pars = set(sl.output_parameter) if sl is not None else set()
+    stack_arts = set(sl.output_artifact) if sl is not None else set()
+    first_index, first, first_cwd = done[0]
+    for name, sign in run.out_sign.items():
+        if name not in first:
+            continue
+        is_art = isinstance(sign, Artifact)
+        if first_index is not None and name in (stack_arts if is_art else stack_pars):
+            if is_art:
+                for index, outputs, cwd in done:
+                    write_artifact(run.ctx, name, sign, outputs[name], cwd, order=index)
+            else:
+                pairs = [(index, outputs[name]) for index, outputs, _ in done]
+                write_stacked_parameter(run.ctx, name, pairs)
+        elif is_art:
+            write_artifact(run.ctx, name, sign, first[name], first_cwd)
+        else:
+            write_parameter(run.ctx, name, sign, first[name])

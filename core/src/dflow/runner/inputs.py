@@ -1,0 +1,143 @@
+"""Read an OP's inputs from an inputs directory and cut them into slices.
+
+Layout: ``<inputs>/parameters/<name>`` holds a parameter's text (``dflow.serialization``),
+``<inputs>/artifacts/<name>`` an artifact (a file, or a dir, possibly with a catalog).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import catalog
+from ..python.errors import SignatureError
+from ..python.opio import Artifact, artifact_shape, sign_type, type_str
+from ..serialization import load_value
+
+
+def flatten_stacked(value: Any) -> Any:
+    """A list stacked by sliced steps (``[{"dflow_list_item": v, "order": i}]`` items, or
+    strings of such lists aggregated by a fan-out) as the plain list of values."""
+    if not isinstance(value, list) or not value:
+        return value
+    items: list = []
+    for v in value:
+        if isinstance(v, str) and v.startswith("[") and "dflow_list_item" in v:
+            try:
+                v = json.loads(v)
+            except ValueError:
+                return value
+        if isinstance(v, list) and all(isinstance(x, dict) and "dflow_list_item" in x for x in v):
+            items.extend(v)
+        elif isinstance(v, dict) and "dflow_list_item" in v:
+            items.append(v)
+        else:
+            return value
+    items.sort(key=lambda x: (x.get("order") is None, x.get("order") or 0))
+    return [x["dflow_list_item"] for x in items]
+
+
+def _leaf_type(tp: Any) -> type:
+    """str or Path: how the paths of an artifact type are handed to the OP."""
+    import typing
+
+    args = typing.get_args(tp)
+    candidates = [tp, *args] if args else [tp]
+    for c in candidates:
+        item = getattr(c, "item_type", None) or c
+        if item is str:
+            return str
+    return Path
+
+
+def _convert(obj: Any, leaf: type) -> Any:
+    if isinstance(obj, dict):
+        return {k: _convert(v, leaf) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_convert(v, leaf) for v in obj]
+    return str(obj) if leaf is str else Path(obj)
+
+
+def read_artifact(op_name: str, name: str, sign: Artifact, root: Path, whole_list: bool) -> Any:
+    """The path object of input artifact ``name`` shaped by its sign (``whole_list``: a
+    sliced artifact, returned as its whole list)."""
+    if catalog.detect_empty_dir() and not root.is_symlink():
+        catalog.remove_empty_dir_markers(root)
+    shape = artifact_shape(sign.type)
+    if shape == "hdf5":
+        from .hdf5 import read_hdf5
+
+        return read_hdf5(root)
+    obj = catalog.path_object(root)
+    leaf = _leaf_type(sign.type)
+    if whole_list:
+        if not isinstance(obj, list):
+            obj = [obj]
+        return _convert(obj, leaf)
+    if shape == "path":
+        return _convert(obj if isinstance(obj, Path) else root, leaf)
+    if shape in ("list", "set"):
+        if isinstance(obj, dict):
+            obj = list(obj.values())
+        obj = _convert(obj if isinstance(obj, list) else [obj], leaf)
+        return set(obj) if shape == "set" else obj
+    if not isinstance(obj, dict):
+        raise SignatureError(
+            f"OP {op_name}: input artifact '{name}' expects {type_str(sign.type)}, but the "
+            f"artifact at {root} holds {'a list' if isinstance(obj, list) else 'one path'}"
+        )
+    return _convert(obj, leaf)
+
+
+def read_inputs(
+    op_name: str,
+    sign: Mapping[str, Any],
+    inputs_dir: Path,
+    sliced: set[str],
+    input_types: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every declared input present in ``inputs_dir`` (sliced ones as their whole list)."""
+    values: dict[str, Any] = {}
+    par_dir = os.path.join(inputs_dir, "parameters")
+    art_dir = os.path.join(inputs_dir, "artifacts")
+    for name, s in sign.items():
+        if isinstance(s, Artifact):
+            root = Path(art_dir, name)
+            if os.path.lexists(root):
+                values[name] = read_artifact(op_name, name, s, root, name in sliced)
+            continue
+        path = os.path.join(par_dir, name)
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            continue
+        tp = (input_types or {}).get(name, sign_type(s))
+        value = load_value(text, list if name in sliced else tp)
+        values[name] = flatten_stacked(value) if isinstance(value, list) else value
+    return values
+
+
+def select_slice(
+    op_name: str, values: Mapping[str, Any], sliced: set[str], index: int
+) -> dict[str, Any]:
+    """The inputs of slice ``index``: the sliced inputs indexed, the others as they are."""
+    result = dict(values)
+    for name in sliced:
+        if name not in values:
+            continue
+        whole = values[name]
+        if not isinstance(whole, (list, tuple)):
+            raise SignatureError(
+                f"OP {op_name}: sliced input '{name}' must be a list, got {type(whole).__name__}"
+            )
+        if not -len(whole) <= index < len(whole):
+            raise SignatureError(
+                f"OP {op_name}: slice {index} is out of range for input '{name}' "
+                f"(a list of {len(whole)})"
+            )
+        result[name] = whole[index]
+    return result

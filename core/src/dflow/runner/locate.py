@@ -1,0 +1,65 @@
+"""Find the OP a runner command names: ``module:qualname`` or ``path/to/script.py:qualname``."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _attr(obj: Any, qualname: str, where: str) -> Any:
+    for part in qualname.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise LookupError(f"{where} has no attribute '{qualname}' (missing '{part}')") from None
+    return obj
+
+
+def _split(spec: str, what: str) -> tuple[str, str]:
+    target, sep, qualname = spec.rpartition(":")
+    if not sep or not target or not qualname:
+        raise ValueError(f"{what} must look like '<{what}>:<qualname>', got '{spec}'")
+    return target, qualname
+
+
+def locate_op(spec: str) -> Any:
+    """The object named ``module:qualname`` (imported; the module is cached by Python)."""
+    module_name, qualname = _split(spec, "module")
+    module = importlib.import_module(module_name)
+    return _attr(module, qualname, f"module '{module_name}'")
+
+
+def load_op_file(spec: str) -> Any:
+    """The object ``qualname`` defined in the Python file of ``path.py:qualname``.
+
+    The file is imported as a module named ``dflow_op_file_<stem>_<hash>``, not ``__main__``,
+    so its ``if __name__ == "__main__":`` block does not run. Its other top-level statements
+    do (keep workflow submission under that guard), and its own relative imports fail since it
+    is not part of a package; its directory is put on ``sys.path`` for its sibling imports.
+    """
+    path_text, qualname = _split(spec, "file")
+    path = Path(path_text).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"OP file '{path_text}' does not exist")
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    name = f"dflow_op_file_{path.stem.replace('-', '_')}_{digest}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec_obj = importlib.util.spec_from_file_location(name, path)
+        if spec_obj is None or spec_obj.loader is None:
+            raise ImportError(f"cannot import OP file '{path}'")
+        module = importlib.util.module_from_spec(spec_obj)
+        # registered before running it: pickling its OPs by reference (pools) needs the name
+        sys.modules[name] = module
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        try:
+            spec_obj.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return _attr(module, qualname, f"OP file '{path}'")

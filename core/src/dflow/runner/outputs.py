@@ -1,0 +1,164 @@
+"""Write an OP's outputs into an outputs directory.
+
+``<outputs>/parameters/<name>`` gets the parameter text; ``<outputs>/artifacts/<name>/`` gets
+copies of the returned files and dirs plus a catalog saying which path object they form.
+Where a returned path lands inside the artifact:
+
+* under an input artifact: its path below that artifact's root;
+* under the working directory: its path relative to the working directory;
+* anywhere else: its absolute path without the leading ``/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jsonpickle
+
+from .. import catalog
+from ..python.errors import SignatureError
+from ..python.opio import Artifact, artifact_has_hdf5, sign_type
+from ..serialization import dump_value
+
+
+@attrs.define
+class OutputContext:
+    """Where outputs go and how returned paths map to places inside artifacts."""
+
+    op_name: str
+    outputs_dir: Path
+    workdir: Path
+    input_roots: Sequence[Path] = ()
+
+    def rel_path(self, path: Path) -> str:
+        """Where ``path`` (absolute) lands inside an output artifact."""
+        for root in self.input_roots:
+            for base in (root, root.resolve()):
+                if path == base:
+                    return base.name
+                if path.is_relative_to(base):
+                    return path.relative_to(base).as_posix()
+        if path.is_relative_to(self.workdir):
+            return path.relative_to(self.workdir).as_posix() or "."
+        return path.as_posix().lstrip("/")
+
+
+def _map_leaves(obj: Any, fn: Callable[[Any], Any]) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _map_leaves(v, fn) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        seq = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
+        return [_map_leaves(v, fn) for v in seq]
+    return None if obj is None else fn(obj)
+
+
+def _copy(src: Path, dst: Path) -> None:
+    if src == dst:
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, dst)
+
+
+def write_artifact(
+    ctx: OutputContext,
+    name: str,
+    sign: Artifact,
+    value: Any,
+    cwd: Path,
+    order: Any = None,
+    strict: bool = True,
+) -> None:
+    """Copy the paths of ``value`` (relative ones are relative to ``cwd``) into the output
+    artifact ``name`` and record them in a catalog. ``order`` tags the items of a slice."""
+    root = ctx.outputs_dir / "artifacts" / name
+    root.mkdir(parents=True, exist_ok=True)
+    if value is None:
+        return
+    if artifact_has_hdf5(sign.type) and not _is_paths(value):
+        from .hdf5 import write_hdf5
+
+        write_hdf5(root, value, order)
+        return
+
+    def place(p: Any) -> str:
+        src = Path(p)
+        src = src if src.is_absolute() else cwd / src
+        src = Path(os.path.normpath(src))
+        if not os.path.lexists(src):
+            if strict:
+                raise SignatureError(
+                    f"OP {ctx.op_name}: output artifact '{name}': path '{p}' does not exist "
+                    f"(relative paths are relative to the working directory {cwd})"
+                )
+            return ""
+        rel = ctx.rel_path(src)
+        _copy(src, root / rel if rel != "." else root)
+        return rel
+
+    rel_obj = _map_leaves(value, place)
+    if not strict:
+        rel_obj = _map_leaves(rel_obj, lambda r: r or None)
+    items = catalog.items_for(rel_obj, Path("."), order=order)
+    if order is not None:
+        for it in items:
+            # a slice's items carry the slice index, so stacked slices stay in order
+            if not isinstance(it.get("order"), str):
+                it["order"] = order
+    if items:
+        catalog.write_catalog(root, items)
+    if catalog.detect_empty_dir():
+        catalog.mark_empty_dirs(root)
+
+
+def _is_paths(value: Any) -> bool:
+    if isinstance(value, (str, os.PathLike)):
+        return True
+    if isinstance(value, Mapping):
+        return all(_is_paths(v) for v in value.values())
+    if isinstance(value, (list, tuple, set)):
+        return all(_is_paths(v) for v in value)
+    return False
+
+
+def write_parameter(ctx: OutputContext, name: str, sign: Any, value: Any) -> None:
+    par_dir = ctx.outputs_dir / "parameters"
+    par_dir.mkdir(parents=True, exist_ok=True)
+    (par_dir / name).write_text(dump_value(value, sign_type(sign)))
+
+
+def write_stacked_parameter(ctx: OutputContext, name: str, pairs: list[tuple[Any, Any]]) -> None:
+    """A sliced output parameter: ``[{"dflow_list_item": value, "order": index}, ...]``."""
+    par_dir = ctx.outputs_dir / "parameters"
+    par_dir.mkdir(parents=True, exist_ok=True)
+    stacked = [{"dflow_list_item": v, "order": i} for i, v in pairs]
+    (par_dir / name).write_text(jsonpickle.dumps(stacked))
+
+
+def write_outputs(
+    ctx: OutputContext,
+    sign: Mapping[str, Any],
+    values: Mapping[str, Any],
+    cwd: Path,
+    strict: bool = True,
+) -> None:
+    """Write checked outputs (``strict=False``: best effort, for partial outputs on failure)."""
+    for name, value in values.items():
+        s = sign.get(name)
+        if s is None:
+            continue
+        try:
+            if isinstance(s, Artifact):
+                write_artifact(ctx, name, s, value, cwd, strict=strict)
+            else:
+                write_parameter(ctx, name, s, value)
+        except Exception:
+            if strict:
+                raise

@@ -1,0 +1,63 @@
+"""``OPResult``: how one run of an OP ended, and the exit code a container reports for it."""
+
+from __future__ import annotations
+
+import traceback as tb_module
+
+import attrs
+
+from ..python.errors import FatalError, SignatureError, TransientError
+
+#: exit codes, as pydflow's container script: 1 is retried by retry_on_transient_error
+EXIT_OK, EXIT_TRANSIENT, EXIT_FATAL = 0, 1, 2
+
+
+@attrs.frozen
+class OPResult:
+    """The outcome of ``run_op``.
+
+    ``error`` is None on success, else "transient", "fatal", "type" (inputs or outputs do not
+    match the signs) or "error" (any other exception). ``exit_code`` is 0, 2 for fatal, and 1
+    otherwise (pydflow exits 1 for every exception but ``FatalError``).
+    """
+
+    phase: str
+    error: str | None
+    message: str
+    exit_code: int
+    traceback: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.phase == "Succeeded"
+
+
+SUCCEEDED = OPResult("Succeeded", None, "", EXIT_OK)
+
+
+def error_kind(exc: BaseException) -> str:
+    if isinstance(exc, FatalError):
+        return "fatal"
+    if isinstance(exc, TransientError):
+        return "transient"
+    if isinstance(exc, SignatureError):
+        return "type"
+    return "error"
+
+
+def exit_code_of(kind: str) -> int:
+    return EXIT_FATAL if kind == "fatal" else EXIT_TRANSIENT
+
+
+def exception_message(exc: BaseException) -> str:
+    if isinstance(exc, SignatureError):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def failure(exc: BaseException, prefix: str = "") -> OPResult:
+    """The result of a run that raised ``exc``."""
+    kind = error_kind(exc)
+    trace = "".join(tb_module.format_exception(exc))
+    return OPResult("Failed", kind, prefix + exception_message(exc), exit_code_of(kind), trace)
