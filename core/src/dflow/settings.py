@@ -1,0 +1,268 @@
+"""The configuration file: which engine, storage and executor to use, and how to configure them.
+
+Found, in this order: the file named by ``$DFLOW_CONFIG``; else, walking up from the working
+directory, the nearest directory holding a ``dflow.toml`` or a ``pyproject.toml`` with a
+``[tool.dflow]`` table (``dflow.toml`` wins within one directory)::
+
+    engine = "local"            # or "argo", "debug", "default", a third-party engine
+    storage = "minio"           # optional
+    executor = "slurm"          # optional default executor for script steps
+
+    [engines.local]             # typed by the plugin's EngineRecord.config_type
+    workdir = "runs"
+
+    [config]                    # any dflow.config key
+    debug_failfast = true
+
+Plugin sections are structured into the plugin's attrs ``config_type`` by one strict cattrs
+converter; a wrong key or type is reported with the file and the key path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import threading
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
+
+from .config import ConfigError, apply_file_values, config, s3_config
+
+SETTINGS_FILE = "dflow.toml"
+#: plugin kind -> table holding its per-plugin sections
+SECTIONS: dict[str, str] = {
+    "engine": "engines",
+    "storage": "storages",
+    "executor": "executors",
+    "context": "contexts",
+    "renderer": "renderers",
+}
+
+
+class SettingsError(ConfigError):
+    """The configuration file is missing, malformed, or has a wrong key or value."""
+
+
+def _strict(kind: type, *also: type):  # noqa: ANN202
+    accepted = (kind, *also)
+
+    def structure(value: object, _: type) -> object:
+        if isinstance(value, bool) and kind is not bool:
+            raise TypeError(f"expected {kind.__name__}, got bool")
+        if not isinstance(value, accepted):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return kind(value)  # type: ignore[call-arg]
+
+    return structure
+
+
+converter = cattrs.Converter(forbid_extra_keys=True)
+"""The one converter for configuration: extra keys are errors, and so are coercions."""
+converter.register_structure_hook(str, _strict(str))
+converter.register_structure_hook(int, _strict(int))
+converter.register_structure_hook(float, _strict(float, int))
+converter.register_structure_hook(bool, _strict(bool))
+
+_EXTRA = "\0extra\0"
+
+
+def _format(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        return _EXTRA + json.dumps([sorted(exc.extra_fields), known])
+    if isinstance(exc, KeyError):
+        return "required key missing"
+    if isinstance(exc, TypeError | ValueError) and str(exc):
+        return str(exc)
+    return cattrs.v.format_exception(exc, type_)
+
+
+def _messages(exc: Exception, path: str) -> list[str]:
+    lines = []
+    for message in cattrs.transform_error(exc, path=path, format_exception=_format):
+        text, _, where = message.rpartition(" @ ")
+        where = where.lstrip(".$")
+        if text.startswith(_EXTRA):
+            extra, known = json.loads(text[len(_EXTRA) :])
+            for key in extra:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                lines.append(f"{where + '.' if where else ''}{key}: extra key{hint}")
+        else:
+            lines.append(f"{where or '(top level)'}: {text}")
+    return lines
+
+
+def structure(data: object, cls: type, *, source: str, path: str = "") -> Any:
+    """Structure ``data`` into ``cls``; errors name ``source`` (a file) and the key path."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:
+        lines = _messages(exc, path)
+        raise SettingsError("\n".join(f"{source}: {line}" for line in lines)) from None
+
+
+@attrs.frozen
+class _FileModel:
+    engine: str | None = None
+    storage: str | None = None
+    executor: str | None = None
+    engines: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    storages: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    executors: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    contexts: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    renderers: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    config: dict[str, Any] = attrs.Factory(dict)
+    s3_config: dict[str, Any] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class Settings:
+    """A loaded configuration file (or the empty settings when there is none)."""
+
+    path: Path | None = None
+    prefix: str = ""  # "tool.dflow." inside pyproject.toml
+    engine: str | None = None
+    storage: str | None = None
+    executor: str | None = None
+    sections: dict[str, dict[str, dict[str, Any]]] = attrs.Factory(dict)
+    config: dict[str, Any] = attrs.Factory(dict)
+    s3_config: dict[str, Any] = attrs.Factory(dict)
+
+    @property
+    def source(self) -> str:
+        return str(self.path) if self.path is not None else "(no configuration file)"
+
+    def section(self, kind: str, record: Any) -> tuple[str, dict[str, Any]] | None:
+        """(section name, raw table) configuring ``record`` of ``kind``, if the file has one."""
+        from .plugins.manager import CORE_ALIASES
+
+        table = self.sections.get(kind, {})
+        names = [record.name, *record.aliases]
+        names += [a for a, target in CORE_ALIASES.get(kind, {}).items() if target == record.name]
+        found = [n for n in dict.fromkeys(names) if n in table]
+        if len(found) > 1:
+            keys = " and ".join(f"[{self.prefix}{SECTIONS[kind]}.{n}]" for n in found)
+            raise SettingsError(
+                f"{self.source}: {keys} both configure {kind} '{record.name}'; keep one"
+            )
+        return (found[0], table[found[0]]) if found else None
+
+    def plugin_config(self, kind: str, name: str, record: Any = None) -> Any:
+        """The plugin's ``config_type`` instance built from its section (defaults if absent).
+
+        None when the plugin declares no config type. ``record`` defaults to the installed
+        record called ``name`` (so a missing plugin raises PluginNotFoundError).
+        """
+        if record is None:
+            from .plugins.manager import get_plugin_manager
+
+            record = get_plugin_manager().get(kind, name)
+        found = self.section(kind, record)
+        where = f"{self.prefix}{SECTIONS[kind]}.{found[0] if found else record.name}"
+        if record.config_type is None:
+            if found and found[1]:
+                raise SettingsError(
+                    f"{self.source}: {where}: {kind} '{record.name}' takes no configuration; "
+                    "remove the section"
+                )
+            return None
+        return structure(
+            found[1] if found else {}, record.config_type, source=self.source, path=where
+        )
+
+    def apply_config(self) -> None:
+        """Apply ``[config]``/``[s3_config]`` to :data:`dflow.config` (below env and code)."""
+        apply_file_values(config, self.config, "config")
+        apply_file_values(s3_config, self.s3_config, "s3_config")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: invalid TOML: {exc}") from None
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[Path, int], Settings] = {}
+_pyproject_cache: dict[tuple[Path, int], bool] = {}
+
+
+def _has_tool_dflow(path: Path) -> bool:
+    key = (path, path.stat().st_mtime_ns)
+    if key not in _pyproject_cache:
+        try:
+            data = _read_toml(path)
+        except SettingsError:
+            return False  # a broken pyproject.toml is not ours to report
+        _pyproject_cache[key] = isinstance(data.get("tool", {}).get("dflow"), dict)
+    return _pyproject_cache[key]
+
+
+def find_settings_file(start_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The configuration file that applies in ``start_dir`` (default: the working directory)."""
+    named = os.environ.get("DFLOW_CONFIG")
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise SettingsError(
+                f"DFLOW_CONFIG={named}: no such file; point it at a dflow.toml or unset it"
+            )
+        return path.resolve()
+    start = Path(start_dir if start_dir is not None else os.getcwd()).resolve()
+    for directory in (start, *start.parents):
+        candidate = directory / SETTINGS_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_dflow(pyproject):
+            return pyproject
+    return None
+
+
+def _parse(path: Path) -> Settings:
+    data = _read_toml(path)
+    prefix = ""
+    if path.name == "pyproject.toml":
+        prefix = "tool.dflow."
+        data = data.get("tool", {}).get("dflow", {})
+    model = structure(data, _FileModel, source=str(path), path=prefix.rstrip("."))
+    problems = []
+    for table, known in (("config", config), ("s3_config", s3_config)):
+        for key in getattr(model, table):
+            if key not in known:
+                close = difflib.get_close_matches(key, list(known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                problems.append(f"{path}: {prefix}{table}.{key}: unknown {table} key{hint}")
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return Settings(
+        path=path,
+        prefix=prefix,
+        engine=model.engine,
+        storage=model.storage,
+        executor=model.executor,
+        sections={kind: getattr(model, table) for kind, table in SECTIONS.items()},
+        config=model.config,
+        s3_config=model.s3_config,
+    )
+
+
+def load_settings(start_dir: str | os.PathLike[str] | None = None) -> Settings:
+    """The settings in effect (cached per file and modification time)."""
+    path = find_settings_file(start_dir)
+    if path is None:
+        return Settings()
+    key = (path, path.stat().st_mtime_ns)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _parse(path)
+        return _cache[key]
