@@ -265,7 +265,7 @@ class _Checker:
         if len(set(lengths.values())) > 1:
             listed = ", ".join(f"'{k}' has {v}" for k, v in lengths.items())
             self.add(path, f"sliced inputs differ in length: {listed}")
-        if isinstance(step.with_param, ArgoRange) and lengths and step.slices.group_size is None:
+        elif isinstance(step.with_param, ArgoRange) and lengths and step.slices.group_size is None:
             items = step.with_param.static_items()
             if items is not None and items and max(items) >= min(lengths.values()):
                 self.add(path, f"with_param has {len(items)} items but sliced inputs have "
