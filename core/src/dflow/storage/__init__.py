@@ -1,7 +1,15 @@
-"""Artifact storage: the client interface, the local store, errors and transfer helpers."""
+"""Artifact storage: the client interface, the local store, artifacts and the artifact API."""
 
 from __future__ import annotations
 
+from .api import (
+    copy_artifact,
+    download_artifact,
+    path_list_of_artifact,
+    path_object_of_artifact,
+    upload_artifact,
+)
+from .artifacts import CustomArtifact, HTTPArtifact, LocalArtifact, S3Artifact
 from .client import StorageClient
 from .errors import (
     AccessDenied,
@@ -13,9 +21,22 @@ from .errors import (
     Unreachable,
 )
 from .local import LocalStorageClient, LocalStorageConfig
+from .objects import copy_s3, download_s3, upload_s3
 
 __all__ = [
     "AccessDenied",
+    "CustomArtifact",
+    "HTTPArtifact",
+    "LocalArtifact",
+    "S3Artifact",
+    "copy_artifact",
+    "copy_s3",
+    "download_artifact",
+    "download_s3",
+    "path_list_of_artifact",
+    "path_object_of_artifact",
+    "upload_artifact",
+    "upload_s3",
     "BucketMissing",
     "CredentialsError",
     "IntegrityError",

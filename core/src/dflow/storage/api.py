@@ -1,0 +1,392 @@
+"""The artifact API: upload paths as an artifact, download it back in the same shape.
+
+An uploaded artifact is one directory mirroring the source paths (relative to the current
+directory; outside it, the absolute path minus the leading ``/``) plus a catalog
+(:mod:`dflow.catalog`) recording whether it was a list or a (nested) dict of paths. It is stored
+as one ``.tgz`` object (``archive="tar"``) or as one object per file (``archive=None``) under the
+key ``<prefix>upload/<uuid4>/<name>``.
+
+Uploads take a snapshot: the bytes are copied into the store at upload time (for the local store
+too, see :mod:`dflow.storage.local`), so changing a source file afterwards does not change the
+artifact. Every function takes ``storage_client=``; without it, the configured store is used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+import tempfile
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import catalog
+from .artifacts import CustomArtifact, HTTPArtifact, LocalArtifact, S3Artifact, config_dicts
+from .client import StorageClient
+from .errors import NotFound, StorageError
+from .local import LocalStorageClient
+from .objects import (
+    catalog_dir,
+    copy_s3,
+    download_text,
+    fetch_objects,
+    objects_under,
+    put_owned,
+    resolve_client,
+    upload_text,
+    upload_tree,
+)
+from .transfer import atomic_file, copy_stream
+
+ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
+
+
+# -- upload -----------------------------------------------------------------------------
+def _flatten(obj: Any) -> list[Any]:
+    if isinstance(obj, Mapping):
+        return [p for v in obj.values() for p in _flatten(v)]
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [p for v in obj for p in _flatten(v)]
+    return [] if obj is None else [obj]
+
+
+def _mirror_rel(path: str) -> str:
+    """Where ``path`` goes inside the artifact: relative to cwd, else absolute minus '/'."""
+    absolute = os.path.abspath(path)
+    rel = os.path.relpath(absolute, os.getcwd())
+    if rel == "." or rel == ".." or rel.startswith(".." + os.sep):
+        rel = absolute.lstrip(os.sep) or "root"
+    return rel.replace(os.sep, "/")
+
+
+def _link_into(src: str, dest: str) -> None:
+    # Overlapping inputs ("a" and "a/b.txt") merge: never write through a link into the source.
+    if not os.path.lexists(dest):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.symlink(src, dest)
+    elif os.path.isdir(dest) and not os.path.islink(dest) and os.path.isdir(src):
+        for name in os.listdir(src):
+            _link_into(os.path.join(src, name), os.path.join(dest, name))
+
+
+def _covered(stage: str, rel: str) -> bool:
+    parts = rel.split("/")
+    return any(os.path.islink(os.path.join(stage, *parts[:i])) for i in range(1, len(parts)))
+
+
+def _replace_paths(obj: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _replace_paths(v, mapping) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_replace_paths(v, mapping) for v in obj]
+    return None if obj is None else mapping[os.fspath(obj)]
+
+
+def upload_artifact(
+    path: Any,
+    archive: str | None = "default",
+    namespace: str | None = None,
+    dataset_name: str | None = None,
+    *,
+    storage_client: StorageClient | None = None,
+    **kwargs: Any,
+) -> S3Artifact:
+    """Upload a path, a list of paths or a (nested) dict of paths as one artifact.
+
+    ``archive``: ``"tar"`` (one ``.tgz``), None (one object per file) or ``"default"``
+    (``config["archive_mode"]``). With ``namespace`` and ``dataset_name`` the artifact is
+    registered with the lineage client and its URN set.
+    """
+    config, _ = config_dicts()
+    if archive == "default":
+        archive = config.get("archive_mode", "tar")
+    if archive not in ("tar", None):
+        raise ValueError(f"upload_artifact: archive must be 'tar', None or 'default', not {archive!r}")
+    if isinstance(path, str | os.PathLike):
+        path = [path]
+    elif isinstance(path, set | frozenset):
+        path = sorted(path, key=os.fspath)
+    sources = [os.fspath(p) for p in _flatten(path)]
+    missing = [p for p in sources if not os.path.exists(p)]
+    if missing:
+        raise NotFound(
+            f"upload_artifact: no such file or directory: {', '.join(map(repr, missing))}",
+            hint=f"paths are relative to the current directory {os.getcwd()}",
+        )
+    client = resolve_client(storage_client)
+    with tempfile.TemporaryDirectory() as tmp:
+        name = "tmp" + uuid.uuid4().hex[:8]
+        stage = os.path.join(tmp, name)
+        os.makedirs(stage)
+        mapping: dict[str, str] = {}
+        for src in sources:
+            rel = _mirror_rel(src)
+            mapping[src] = os.path.join(stage, *rel.split("/"))
+            if not _covered(stage, rel):
+                _link_into(os.path.abspath(src), mapping[src])
+        items = catalog.items_for(_replace_paths(path, mapping), Path(stage))
+        catalog.write_catalog(Path(stage), items)
+        key = f"upload/{uuid.uuid4()}/{name}"
+        if archive == "tar":
+            key += ".tgz"
+            tgz = os.path.join(tmp, name + ".tgz")
+            with tarfile.open(tgz, "w:gz", dereference=True, compresslevel=1) as tar:
+                tar.add(stage, arcname=name)
+            art = S3Artifact(key=key, path_list=items)
+            put_owned(client, art.key, tgz)
+        else:
+            art = S3Artifact(key=key, path_list=items)
+            upload_tree(client, stage, art.key)
+    if namespace and dataset_name:
+        from dflow.config import lineage_client
+
+        lineage = lineage_client()
+        if lineage is not None:
+            art.urn = lineage.register_artifact(
+                namespace=namespace, name=dataset_name, uri=art.key, **kwargs
+            )
+    return art
+
+
+# -- download ---------------------------------------------------------------------------
+def _key_of(artifact: Any) -> tuple[str, str | None, Any]:
+    """``(key, sub_path, slice)`` of an artifact-like value."""
+    if isinstance(artifact, S3Artifact):
+        return artifact.key, artifact.selected_path, artifact.slice
+    if isinstance(artifact, str):
+        return artifact, None, None
+    if isinstance(artifact, Mapping):
+        inner = artifact.get("s3") or artifact.get("oss") or artifact
+        if isinstance(inner, Mapping) and inner.get("key"):
+            return inner["key"], artifact.get("sub_path"), artifact.get("slice")
+    key = getattr(artifact, "key", None)
+    if isinstance(key, str) and key:
+        return key, getattr(artifact, "sub_path", None), getattr(artifact, "slice", None)
+    raise TypeError(f"cannot download {artifact!r}: not an artifact (no storage key)")
+
+
+def _as_str(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _as_str(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_as_str(v) for v in obj]
+    return os.fspath(obj)
+
+
+def _is_archive(key: str) -> bool:
+    return key.endswith(ARCHIVE_SUFFIXES)
+
+
+def _remote_items(client: StorageClient, key: str) -> list[dict]:
+    prefix = f"{key.rstrip('/')}/{catalog_dir()}/"
+    with tempfile.TemporaryDirectory() as tmp:
+        for obj in client.list(prefix, recursive=True):
+            dest = Path(tmp, catalog_dir(), obj[len(prefix) :].replace("/", "_"))
+            dest.parent.mkdir(exist_ok=True)
+            dest.write_text(download_text(client, obj), encoding="utf-8")
+        return catalog.read_catalog(Path(tmp))
+
+
+def _select(items: list[dict], sub: str | None, slice_: Any) -> tuple[list[str] | None, list[dict]]:
+    """Relative paths to fetch (None: everything) and the catalog items that describe them."""
+    if slice_ is not None:
+        chosen = items[slice_] if isinstance(slice_, slice) else [items[int(slice_)]]
+        return [it["dflow_list_item"] for it in chosen], chosen
+    if sub:
+        sub = sub.strip("/")
+        inside = [it for it in items if it["dflow_list_item"] == sub
+                  or it["dflow_list_item"].startswith(sub + "/")]
+        return [sub], inside
+    return None, items
+
+
+def download_artifact(
+    artifact: Any,
+    extract: bool = True,
+    sub_path: str | None = None,
+    slice: Any = None,
+    path: str = ".",
+    remove_catalog: bool = True,
+    *,
+    storage_client: StorageClient | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Download ``artifact`` into ``path``; return its path object (list or nested dict).
+
+    ``sub_path`` downloads one file or dir inside the artifact (kept at its relative place);
+    ``slice`` (an index or a slice) the items of a list artifact. ``.tgz`` artifacts are
+    extracted (without ``extract`` the archive itself is saved). The catalog is removed unless
+    ``remove_catalog`` is False.
+    """
+    path = os.fspath(path)
+    os.makedirs(path, exist_ok=True)
+    if isinstance(artifact, HTTPArtifact):
+        return [_download_http(artifact.url, path)]
+    if isinstance(artifact, CustomArtifact):
+        artifact.download(os.path.basename(path.rstrip("/")) or "artifact", path)
+        return [path]
+    if isinstance(artifact, LocalArtifact):
+        src = os.path.abspath(artifact.local_path)
+        if not os.path.exists(src):
+            raise NotFound(f"local artifact '{artifact.local_path}' does not exist")
+        client: StorageClient = LocalStorageClient(os.path.dirname(src))
+        key, sub0, slice0 = os.path.basename(src), artifact.selected_path, artifact.slice
+    else:
+        client = resolve_client(storage_client)
+        key, sub0, slice0 = _key_of(artifact)
+    sub = "/".join(p.strip("/") for p in (sub0, sub_path) if p) or None
+    slice_ = slice if slice is not None else slice0
+    if _is_archive(key):
+        if not extract:
+            dest = os.path.join(path, os.path.basename(key))
+            client.download(key, dest)
+            return [dest]
+        with tempfile.TemporaryDirectory(dir=path) as tmp:
+            root = _extract(client, key, tmp)
+            local = LocalStorageClient(os.path.dirname(root))
+            return _download_tree(local, os.path.basename(root), path, sub, slice_,
+                                  remove_catalog, fetch=_move)
+    objs, is_tree = objects_under(client, key)
+    if not is_tree:
+        dest = os.path.join(path, os.path.basename(key))
+        client.download(key, dest)
+        return [dest]
+    return _download_tree(client, key, path, sub, slice_, remove_catalog, objs=objs)
+
+
+def _move(src_key_path: str, dest: str) -> None:
+    with atomic_file(dest) as tmp:
+        os.replace(src_key_path, tmp)
+
+
+def _download_tree(
+    client: StorageClient, key: str, path: str, sub: str | None, slice_: Any,
+    remove_catalog: bool, objs: list[str] | None = None, fetch: Any = None,
+) -> Any:
+    key = key.rstrip("/")
+    if objs is None:
+        objs, _ = objects_under(client, key)
+    items = _remote_items(client, key)
+    wanted, chosen = _select(items, sub, slice_)
+    cat = catalog_dir() + "/"
+    pairs = []
+    for obj in objs:
+        rel = obj[len(key) + 1 :]
+        if rel.startswith(cat):
+            if remove_catalog or wanted is not None:
+                continue
+        elif wanted is not None and not any(rel == w or rel.startswith(w + "/") for w in wanted):
+            continue
+        pairs.append((obj, os.path.join(path, *rel.split("/"))))
+    if wanted is not None and not pairs:
+        raise NotFound(f"artifact '{key}' has no '{', '.join(wanted)}'", key=key)
+    if fetch is not None:
+        local = client  # an extracted archive: move files instead of copying them
+        fetch_objects(client, pairs, fetch=lambda o, d: fetch(local.local_path(o), d))
+    else:
+        fetch_objects(client, pairs)
+    if slice_ is not None:
+        return [os.path.join(path, *w.split("/")) for w in wanted or []]
+    if sub and not chosen:
+        return [os.path.join(path, *sub.split("/"))]
+    if not chosen:
+        return [path]
+    return _as_str(catalog.path_object(Path(path), chosen))
+
+
+def _extract(client: StorageClient, key: str, tmp: str) -> str:
+    """Download and extract the archive ``key`` under ``tmp``; return its content root."""
+    archive = os.path.join(tmp, "archive")
+    client.download(key, archive)
+    out = os.path.join(tmp, "x")
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(out, filter="data")
+    except tarfile.TarError as exc:
+        raise StorageError(f"artifact '{key}' is not a valid tar archive: {exc}", key=key)
+    finally:
+        os.unlink(archive)
+    catalog.mark_empty_dirs(Path(out))  # the tree walk that follows sees only files
+    entries = os.listdir(out)
+    # Argo and upload_artifact put everything in one top directory: merge it away
+    if len(entries) == 1 and os.path.isdir(os.path.join(out, entries[0])):
+        return os.path.join(out, entries[0])
+    return out
+
+
+def _download_http(url: str, path: str) -> str:
+    name = os.path.basename(urllib.parse.urlparse(url).path) or "index"
+    dest = os.path.join(path, name)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, atomic_file(dest) as tmp:
+            with open(tmp, "wb") as f:
+                copy_stream(resp, f)
+    except OSError as exc:
+        raise NotFound(f"cannot download HTTP artifact {url}: {exc}", key=url)
+    return dest
+
+
+# -- copy and catalogs ------------------------------------------------------------------
+def copy_artifact(
+    src: Any, dst: Any, sort: bool = False, *, storage_client: StorageClient | None = None
+) -> S3Artifact:
+    """Server-side copy of ``src`` into ``dst`` (artifacts or keys); return the destination.
+
+    With ``sort``, ``src``'s list items are appended after ``dst``'s (orders offset)."""
+    client = resolve_client(storage_client)
+    src_key, _, _ = _key_of(src)
+    dst_key, _, _ = _key_of(dst)
+    if not sort:
+        return S3Artifact(key=copy_s3(src_key, dst_key, storage_client=client))
+    if _is_archive(src_key) or _is_archive(dst_key):
+        raise StorageError("copy_artifact(sort=True) needs unarchived artifacts (archive=None)")
+    existing = _remote_items(client, dst_key) if client.list(dst_key.rstrip("/") + "/") else []
+    offset = 1 + max((it["order"] for it in existing if isinstance(it.get("order"), int)),
+                     default=-1)
+    items = [dict(it, order=it["order"] + offset) if isinstance(it.get("order"), int) else it
+             for it in _remote_items(client, src_key)]
+    key = copy_s3(src_key, dst_key, ignore_catalog=True, storage_client=client)
+    upload_text(client, f"{key}/{catalog_dir()}/{uuid.uuid4()}", json.dumps({"path_list": items}))
+    return S3Artifact(key=key)
+
+
+def path_list_of_artifact(art: Any, *, storage_client: StorageClient | None = None) -> list[dict]:
+    """The catalog items of a stored artifact, sorted by order ([] without a catalog)."""
+    client = resolve_client(storage_client)
+    key, _, _ = _key_of(art)
+    if not _is_archive(key):
+        return _remote_items(client, key)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = os.path.join(tmp, "archive")
+        client.download(key, archive)
+        cat_dir = Path(tmp, "cat", catalog_dir())
+        cat_dir.mkdir(parents=True)
+        with tarfile.open(archive, "r|*") as tar:  # stream: only catalog members are read
+            for member in tar:
+                parts = member.name.split("/")
+                if member.isfile() and catalog_dir() in parts[:-1]:
+                    data = tar.extractfile(member)
+                    if data is not None:
+                        (cat_dir / f"{len(os.listdir(cat_dir))}-{parts[-1]}").write_bytes(data.read())
+        return catalog.read_catalog(cat_dir.parent)
+
+
+def path_object_of_artifact(art: Any, *, storage_client: StorageClient | None = None) -> Any:
+    """The artifact's shape with relative paths (a list or nested dict); None without catalog."""
+    items = path_list_of_artifact(art, storage_client=storage_client)
+    if not items:
+        return None
+    return _as_str(catalog.path_object(Path(""), items))
+
+
+__all__ = [
+    "copy_artifact",
+    "download_artifact",
+    "path_list_of_artifact",
+    "path_object_of_artifact",
+    "upload_artifact",
+]

@@ -1,0 +1,216 @@
+"""Key-level operations over any :class:`StorageClient`: trees of objects under a key.
+
+``upload_s3``/``download_s3``/``copy_s3`` keep pydflow's names and signatures; the helpers
+below them are shared with the artifact API (:mod:`dflow.storage.api`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .artifacts import auto_prefix, config_dicts
+from .client import StorageClient
+from .errors import NotFound, StorageError
+from .transfer import EMPTY_DIR_MARKER, atomic_file, run_concurrently, walk_files
+
+
+def resolve_client(storage_client: StorageClient | None = None) -> StorageClient:
+    """``storage_client`` if given, else the configured one (``dflow.backends``)."""
+    if storage_client is not None:
+        return storage_client
+    from dflow.backends import get_storage_client  # lazy: backends loads the plugin system
+
+    return get_storage_client()
+
+
+def store_name(client: StorageClient) -> str:
+    return getattr(client, "store", None) or type(client).__name__
+
+
+def catalog_dir() -> str:
+    config, _ = config_dicts()
+    return config.get("catalog_dir_name") or ".dflow"
+
+
+def objects_under(client: StorageClient, key: str) -> tuple[list[str], bool]:
+    """The object keys making up ``key``: ``(keys, is_tree)``.
+
+    A tree is every object under ``key/``; otherwise ``key`` must be one object. Matching on
+    ``key/`` (not the bare string prefix) keeps ``upload/a`` from picking up ``upload/ab``.
+    """
+    key = key.rstrip("/")
+    tree = client.list(key + "/", recursive=True)
+    if tree:
+        return tree, True
+    if key in client.list(key):
+        return [key], False
+    raise NotFound(
+        f"nothing stored under key '{key}' in {store_name(client)}",
+        key=key, store=store_name(client),
+        hint="check the key; the artifact may have been deleted or never uploaded",
+    )
+
+
+def put_owned(client: StorageClient, key: str, path: str) -> None:
+    """Store a file the caller made for this purpose (moved in when the store can)."""
+    adopt = getattr(client, "adopt", None)
+    if adopt is not None:
+        adopt(key, path)
+    else:
+        client.upload(key, path)
+
+
+def upload_tree(client: StorageClient, root: str, key: str, workers: int = 16) -> int:
+    """Upload every file under ``root`` to ``key/<relpath>`` concurrently; return the count.
+
+    Symlinks are followed (the stored objects are copies); empty dirs become ``.empty_dir``
+    marker objects.
+    """
+    entries = walk_files(root)
+    if not entries:
+        entries = [("", EMPTY_DIR_MARKER)]
+    with tempfile.TemporaryDirectory() as tmp:
+        marker = os.path.join(tmp, EMPTY_DIR_MARKER)
+        open(marker, "wb").close()
+
+        def one(entry: tuple[str, str]) -> None:
+            client.upload(f"{key.rstrip('/')}/{entry[1]}", entry[0] or marker)
+
+        run_concurrently(one, entries, workers)
+    return len(entries)
+
+
+def fetch_objects(
+    client: StorageClient,
+    pairs: list[tuple[str, str]],
+    fetch: Callable[[str, str], None] | None = None,
+    workers: int = 16,
+) -> None:
+    """Download ``(key, local path)`` pairs concurrently; ``.empty_dir`` markers become dirs."""
+    fetch = fetch or client.download
+
+    def one(pair: tuple[str, str]) -> None:
+        obj, dest = pair
+        if os.path.basename(obj) == EMPTY_DIR_MARKER:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+        else:
+            fetch(obj, dest)
+
+    run_concurrently(one, pairs, workers)
+
+
+def _local_dest(path: str, rel: str) -> str:
+    parts = [p for p in rel.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise StorageError(f"refusing to write object path '{rel}' outside '{path}'")
+    return os.path.join(path, *parts)
+
+
+def upload_s3(
+    path: str,
+    key: str | None = None,
+    prefix: str | None = None,
+    debug_func: Any = None,
+    storage_client: StorageClient | None = None,
+    **kwargs: Any,
+) -> str:
+    """Upload a file (to ``key``) or a directory (to ``key/...``); return the key.
+
+    Without ``key`` it is ``<prefix or 'upload/<uuid4>/'><basename>``. ``debug_func`` is
+    accepted for pydflow compatibility and ignored: the local store is a storage client.
+    """
+    client = resolve_client(storage_client)
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise NotFound(f"cannot upload '{path}': no such file or directory", key=key)
+    if key is None:
+        base = prefix if prefix is not None else f"upload/{uuid.uuid4()}/"
+        key = base + os.path.basename(os.path.abspath(path))
+    key = auto_prefix(key)
+    if os.path.isdir(path):
+        upload_tree(client, path, key)
+    else:
+        client.upload(key, path)
+    return key
+
+
+def download_s3(
+    key: str,
+    path: str = ".",
+    recursive: bool = True,
+    skip_exists: bool = False,
+    keep_dir: bool = False,
+    storage_client: StorageClient | None = None,
+    **kwargs: Any,
+) -> str:
+    """Download the object ``key`` (to ``path/<basename>``) or the tree ``key/...`` (to
+    ``path/...``); with ``keep_dir`` the whole key is kept as a path under ``path``.
+    ``skip_exists`` leaves files that already exist locally. Returns ``path``."""
+    client = resolve_client(storage_client)
+    key = key.rstrip("/")
+    if recursive:
+        objs, is_tree = objects_under(client, key)
+    else:
+        objs, is_tree = [key], False
+    base = _local_dest(path, key) if keep_dir else path
+    if is_tree:
+        pairs = [(o, _local_dest(base, o[len(key) + 1 :])) for o in objs]
+    else:
+        dest = base if keep_dir else os.path.join(path, os.path.basename(key))
+        pairs = [(key, dest)]
+    if skip_exists:
+        pairs = [(o, d) for o, d in pairs if not os.path.exists(d)]
+    fetch_objects(client, pairs)
+    return path
+
+
+def copy_s3(
+    src_key: str,
+    dst_key: str,
+    recursive: bool = True,
+    ignore_catalog: bool = False,
+    storage_client: StorageClient | None = None,
+    **kwargs: Any,
+) -> str:
+    """Server-side copy of the object or tree ``src_key`` to ``dst_key``; return ``dst_key``.
+
+    ``ignore_catalog`` skips the tree's catalog files (the caller writes merged ones)."""
+    client = resolve_client(storage_client)
+    src_key, dst_key = src_key.rstrip("/"), auto_prefix(dst_key.rstrip("/"))
+    objs, is_tree = objects_under(client, src_key) if recursive else ([src_key], False)
+    if not is_tree:
+        client.copy(src_key, dst_key)
+        return dst_key
+    cat = catalog_dir() + "/"
+    pairs = []
+    for obj in objs:
+        rel = obj[len(src_key) + 1 :]
+        if ignore_catalog and rel.startswith(cat):
+            continue
+        pairs.append((obj, f"{dst_key}/{rel}"))
+    run_concurrently(lambda p: client.copy(*p), pairs, 16)
+    return dst_key
+
+
+def download_text(client: StorageClient, key: str) -> str:
+    """A small object's content as text (catalogs)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = os.path.join(tmp, "obj")
+        client.download(key, dest)
+        with open(dest, encoding="utf-8") as f:
+            return f.read()
+
+
+def upload_text(client: StorageClient, key: str, text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = os.path.join(tmp, "obj")
+        with atomic_file(dest) as t, open(t, "w", encoding="utf-8") as f:
+            f.write(text)
+        put_owned(client, key, dest)
+
+
+__all__ = ["copy_s3", "download_s3", "upload_s3"]
