@@ -104,3 +104,54 @@ class RemoteExecutor(Executor):
         self.singularity_executable = singularity_executable
         self.podman_executable = podman_executable
         self.action_retries = action_retries
+
+
+class ContainerExecutor(Executor):
+    """Run a script step in a container (docker, singularity or podman) on the local engine.
+
+    The step's workdir is mounted at the same path, so input and output paths stay valid.
+    """
+
+    def __init__(
+        self,
+        docker: str | None = None,
+        singularity: str | None = None,
+        podman: str | None = None,
+        image_pull_policy: str | None = None,
+        image: str | None = None,
+    ) -> None:
+        chosen = [n for n, v in (("docker", docker), ("singularity", singularity),
+                                 ("podman", podman)) if v]
+        if len(chosen) > 1:
+            raise ValueError(f"ContainerExecutor: give one of docker/singularity/podman, got {chosen}")
+        self.engine = chosen[0] if chosen else "docker"
+        self.executable = docker or singularity or podman or "docker"
+        self.image_pull_policy = image_pull_policy
+        self.image = image
+
+    def command_for(self, job: ScriptJob, image: str) -> list[str]:
+        """The container command line that runs ``job``'s script."""
+        wd = str(job.workdir)
+        script = str(job.script_path)
+        if self.engine == "singularity":
+            return [self.executable, "exec", "--bind", f"{wd}:{wd}", "--pwd", wd,
+                    f"docker://{image}", *job.command, script]
+        envs = [arg for k, v in job.env.items() for arg in ("-e", f"{k}={v}")]
+        pull = ["--pull", "always"] if self.image_pull_policy == "Always" else []
+        return [self.executable, "run", "--rm", *pull, "-v", f"{wd}:{wd}",
+                "-v", f"{script}:{script}", "-w", wd, *envs, image, *job.command, script]
+
+    def run(self, job: ScriptJob) -> JobResult:
+        import shutil
+        import subprocess
+
+        image = self.image or job.env.get("DFLOW_IMAGE")
+        if not image:
+            raise ValueError(f"step '{job.name}': ContainerExecutor needs the template's image")
+        if shutil.which(self.executable) is None:
+            return JobResult(127, f"{self.executable} is not installed or not on PATH")
+        with open(job.log_path, "ab") as log:
+            proc = subprocess.run(self.command_for(job, image), stdout=log,
+                                  stderr=subprocess.STDOUT, timeout=job.timeout)
+        return JobResult(proc.returncode, "" if proc.returncode == 0 else
+                         f"{self.engine} exited with {proc.returncode}")
