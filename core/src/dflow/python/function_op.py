@@ -81,6 +81,13 @@ def _is_namedtuple(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
 
 
+def _field_types(cls: type) -> dict[str, Any]:
+    try:  # string annotations (``from __future__ import annotations``) evaluated
+        return typing.get_type_hints(cls, include_extras=True)
+    except Exception:
+        return dict(cls.__annotations__)
+
+
 def _output_sign(ret: Any) -> tuple[OPIOSign, str]:
     """The output sign and how to turn a return value into outputs."""
     if ret is _EMPTY or ret is None or ret is type(None):
@@ -88,9 +95,9 @@ def _output_sign(ret: Any) -> tuple[OPIOSign, str]:
     if isinstance(ret, Mapping):
         return OPIOSign(dict(ret)), "dict"
     if typing.is_typeddict(ret):
-        return OPIOSign(dict(ret.__annotations__)), "dict"
+        return OPIOSign(_field_types(ret)), "dict"
     if _is_namedtuple(ret):
-        return OPIOSign(dict(ret.__annotations__)), "namedtuple"
+        return OPIOSign(_field_types(ret)), "namedtuple"
     if typing.get_origin(ret) is tuple and typing.get_args(ret) and ... not in typing.get_args(ret):
         return OPIOSign(
             {f"dflow_output_{i}": t for i, t in enumerate(typing.get_args(ret))}

@@ -102,18 +102,19 @@ class HDF5Datasets:
 _PATH_TYPES = (str, Path)
 
 
-def _is_union(tp: Any) -> bool:
+def is_union(tp: Any) -> bool:
+    """Whether ``tp`` is ``Union[...]`` or ``A | B``."""
     return typing.get_origin(tp) in (Union, types.UnionType)
 
 
 def _path_item(tp: Any) -> bool:
-    return tp in _PATH_TYPES or (_is_union(tp) and set(typing.get_args(tp)) <= set(_PATH_TYPES))
+    return tp in _PATH_TYPES or (is_union(tp) and set(typing.get_args(tp)) <= set(_PATH_TYPES))
 
 
 def artifact_shape(tp: Any) -> str | None:
     """The shape of an artifact type: "path", "list", "set", "dict", "nested", "hdf5", or None
     when the type is not allowed for an artifact."""
-    if _is_union(tp):
+    if is_union(tp):
         args = [a for a in typing.get_args(tp) if a is not HDF5Datasets]
         if len(args) == len(typing.get_args(tp)):
             return "path" if _path_item(tp) else None
@@ -135,7 +136,7 @@ def artifact_shape(tp: Any) -> str | None:
 
 def artifact_has_hdf5(tp: Any) -> bool:
     """Whether an artifact type is ``HDF5Datasets`` or a union with it."""
-    return tp is HDF5Datasets or (_is_union(tp) and HDF5Datasets in typing.get_args(tp))
+    return tp is HDF5Datasets or (is_union(tp) and HDF5Datasets in typing.get_args(tp))
 
 
 class Artifact:

@@ -119,7 +119,9 @@ def _check_all(op_name: str, kind: str, sign: Mapping[str, Any], values: Mapping
         if name in values:
             value = values[name]
         elif isinstance(s, Parameter) and s.has_default:
-            value = s.default
+            # the author's own default passes even when it is outside the type (x: int = None)
+            result[name] = s.default
+            continue
         elif isinstance(s, Artifact) and s.optional:
             value = None
         else:

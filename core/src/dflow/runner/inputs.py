@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import json
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import catalog
 from ..python.errors import SignatureError
-from ..python.opio import Artifact, artifact_shape, sign_type, type_str
+from ..python.opio import (
+    Artifact,
+    HDF5Datasets,
+    artifact_shape,
+    is_union,
+    sign_type,
+    type_str,
+)
 from ..serialization import load_value
 
 
@@ -42,15 +50,16 @@ def flatten_stacked(value: Any) -> Any:
 
 def _leaf_type(tp: Any) -> type:
     """str or Path: how the paths of an artifact type are handed to the OP."""
-    import typing
-
-    args = typing.get_args(tp)
-    candidates = [tp, *args] if args else [tp]
-    for c in candidates:
-        item = getattr(c, "item_type", None) or c
-        if item is str:
-            return str
-    return Path
+    if is_union(tp):  # Union[T, HDF5Datasets]
+        rest = [a for a in typing.get_args(tp) if a is not HDF5Datasets]
+        return str if rest == [str] else Path if len(rest) != 1 else _leaf_type(rest[0])
+    if tp in (str, Path):
+        return tp
+    item = getattr(tp, "item_type", None)  # NestedDict[...]
+    if item is None:
+        args = typing.get_args(tp)
+        item = args[-1] if args else Path  # the value type of Dict[str, T], List[T], Set[T]
+    return str if item is str else Path
 
 
 def _convert(obj: Any, leaf: type) -> Any:
