@@ -63,7 +63,10 @@ def get_engine(name: str | None = None) -> Engine:
     return _build(pm, "engine", record, settings)
 
 
-def _storage_name(settings: Settings) -> str:
+def storage_name(settings: Settings | None = None) -> str:
+    """The storage plugin name in effect: the file's ``storage``, else ``local`` (``minio``
+    when the engine is Argo, as in pydflow)."""
+    settings = settings if settings is not None else _settings()
     if settings.storage:
         return settings.storage
     # pydflow stored Argo artifacts in MinIO by default; the local engine keeps them on disk
@@ -102,7 +105,7 @@ def get_storage_client() -> StorageClient:
             s3_config["storage_client"] = client
             return client
         return _build(pm, "storage", pm.storage(env), settings)
-    return _build(pm, "storage", pm.storage(_storage_name(settings)), settings)
+    return _build(pm, "storage", pm.storage(storage_name(settings)), settings)
 
 
 def storage_kind() -> str:
@@ -114,7 +117,7 @@ def storage_kind() -> str:
         return get_plugin_manager().storage(env).artifact_kind
     if env:
         return s3_config.get("repo_type") or "s3"
-    return get_plugin_manager().storage(_storage_name(_settings())).artifact_kind
+    return get_plugin_manager().storage(storage_name(_settings())).artifact_kind
 
 
 def get_executor(name: str, **kwargs: Any) -> Executor:
@@ -139,3 +142,9 @@ def get_default_executor() -> Executor | None:
 def get_context(name: str, **kwargs: Any) -> Any:
     """A new workflow context ``name`` from its plugin: ``factory(**kwargs)``."""
     return get_plugin_manager().context(name).factory(**kwargs)
+
+
+def get_renderer(name: str) -> Any:
+    """The renderer ``name`` (e.g. ``argo``), built once per ``[renderers.<name>]`` config."""
+    pm = get_plugin_manager()
+    return _build(pm, "renderer", pm.renderer(name), _settings())

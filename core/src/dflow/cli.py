@@ -84,7 +84,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         engine = f"{requested} (from {source}): {exc}"
     print(f"engine:   {engine}")
     try:
-        print(f"storage:  {backends._storage_name(settings)} ({backends.storage_kind()})")
+        print(f"storage:  {backends.storage_name(settings)} ({backends.storage_kind()})")
     except PluginError as exc:
         print(f"storage:  {exc}")
     print(f"executor: {settings.executor or '-'}")

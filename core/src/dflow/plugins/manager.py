@@ -64,6 +64,7 @@ FIRST_PARTY: dict[str, dict[str, str]] = {
         "slurm-remote": "dflow-executor-slurm",
         "slurm-job": "dflow-executor-slurm",
     },
+    "renderer": {"argo": "dflow-engine-argo"},
 }
 
 #: pydflow's names for engines and stores, resolved when no plugin claims them itself.
