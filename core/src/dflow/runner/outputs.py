@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import jsonpickle
 
 from .. import catalog
 from ..python.errors import SignatureError
@@ -139,7 +138,7 @@ def write_stacked_parameter(ctx: OutputContext, name: str, pairs: list[tuple[Any
     par_dir = ctx.outputs_dir / "parameters"
     par_dir.mkdir(parents=True, exist_ok=True)
     stacked = [{"dflow_list_item": v, "order": i} for i, v in pairs]
-    (par_dir / name).write_text(jsonpickle.dumps(stacked))
+    (par_dir / name).write_text(dump_value(stacked, list))
 
 
 def write_outputs(
