@@ -135,9 +135,7 @@ def select_slice(
 ) -> dict[str, Any]:
     """The inputs of slice ``index``: the sliced inputs indexed, the others as they are."""
     result = dict(values)
-    for name in sliced:
-        if name not in values:
-            continue
+    for name in [n for n in values if n in sliced]:  # in sign order: stable messages
         whole = values[name]
         if not isinstance(whole, (list, tuple)):
             raise SignatureError(
