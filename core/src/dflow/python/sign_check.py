@@ -56,8 +56,23 @@ def artifact_value_ok(value: Any, sign: Artifact) -> bool:
     return False
 
 
+# what typeguard accepts for each (PEP 484's numeric tower: an int is a float)
+_BUILTIN_SCALARS: dict[Any, tuple[type, ...]] = {
+    int: (int,),
+    str: (str,),
+    bool: (bool,),
+    float: (float, int),
+    complex: (complex, float, int),
+    bytes: (bytes,),
+    dict: (dict,),
+    list: (list,),
+}
+
+
 def value_ok(value: Any, tp: Any) -> bool:
     """Whether a parameter value fits its declared type (typeguard, every item of a list)."""
+    if tp in _BUILTIN_SCALARS:  # the common case, without typeguard's machinery
+        return isinstance(value, _BUILTIN_SCALARS[tp])
     try:
         check_type(value, tp, collection_check_strategy=CollectionCheckStrategy.ALL_ITEMS)
     except TypeCheckError:

@@ -135,8 +135,11 @@ def execute_checked(run: _Run, op_in: Mapping[str, Any], cwd: Path) -> OPIO:
     object.__setattr__(op, "outputs", {})  # set_output values of this run only
     checked = check_inputs(run.name, run.in_sign, op_in)
     previous = os.getcwd()
-    cwd.mkdir(parents=True, exist_ok=True)
-    os.chdir(cwd)
+    try:
+        os.chdir(cwd)
+    except FileNotFoundError:
+        os.makedirs(cwd, exist_ok=True)
+        os.chdir(cwd)
     try:
         out = raw_execute(op)(checked)
         return check_outputs(run.name, run.out_sign, out, op.__dict__.get("outputs"))

@@ -34,6 +34,10 @@ class OutputContext:
     workdir: Path
     input_roots: Sequence[Path] = ()
 
+    @property
+    def parameters_dir(self) -> str:
+        return os.path.join(self.outputs_dir, "parameters")
+
     def rel_path(self, path: Path) -> str:
         """Where ``path`` (absolute) lands inside an output artifact."""
         for root in self.input_roots:
@@ -127,18 +131,25 @@ def _is_paths(value: Any) -> bool:
     return False
 
 
+def _write_text(dir_: str, name: str, text: str) -> None:
+    path = os.path.join(dir_, name)
+    try:
+        f = open(path, "w")
+    except FileNotFoundError:  # the first output: make the dir (cheaper than checking first)
+        os.makedirs(dir_, exist_ok=True)
+        f = open(path, "w")
+    with f:
+        f.write(text)
+
+
 def write_parameter(ctx: OutputContext, name: str, sign: Any, value: Any) -> None:
-    par_dir = ctx.outputs_dir / "parameters"
-    par_dir.mkdir(parents=True, exist_ok=True)
-    (par_dir / name).write_text(dump_value(value, sign_type(sign)))
+    _write_text(ctx.parameters_dir, name, dump_value(value, sign_type(sign)))
 
 
 def write_stacked_parameter(ctx: OutputContext, name: str, pairs: list[tuple[Any, Any]]) -> None:
     """A sliced output parameter: ``[{"dflow_list_item": value, "order": index}, ...]``."""
-    par_dir = ctx.outputs_dir / "parameters"
-    par_dir.mkdir(parents=True, exist_ok=True)
     stacked = [{"dflow_list_item": v, "order": i} for i, v in pairs]
-    (par_dir / name).write_text(dump_value(stacked, list))
+    _write_text(ctx.parameters_dir, name, dump_value(stacked, list))
 
 
 def write_outputs(
