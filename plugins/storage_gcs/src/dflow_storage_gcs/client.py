@@ -1,0 +1,204 @@
+"""``GCSClient``: dflow's :class:`~dflow.storage.StorageClient` for Google Cloud Storage.
+
+Integrity: uploads send a CRC32C the service checks (resumable ones compare the final
+object's), downloads are verified against the ``x-goog-hash`` GCS returns; a mismatch is
+retried ``integrity_retries`` times, then raised as :class:`~dflow.storage.IntegrityError`.
+Transient errors are retried by the SDK (exponential backoff, for ``retry_timeout`` seconds).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+from typing import Any
+
+import attrs
+from dflow.storage.client import StorageClient
+from dflow.storage.errors import NotFound, StorageError, describe_store
+from dflow.storage.transfer import atomic_file, retrying
+
+from ._errors import is_corruption, translate
+from .config import GCSConfig
+
+GOOGLE_ENDPOINT = "https://storage.googleapis.com"
+
+
+class _HashingWriter:
+    """A write-only sink that hashes what the SDK streams into it."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+
+    def write(self, data: bytes) -> int:
+        self.md5.update(data)
+        return len(data)
+
+
+class GCSClient(StorageClient):
+    """Objects in one GCS bucket, under an optional key prefix.
+
+    ``GCSClient(bucket_name=None, project=None, *, endpoint=None, credentials_file=None,
+    prefix="", anonymous=False, ...)``: any :class:`GCSConfig` field as a keyword.
+    """
+
+    def __init__(self, bucket_name: str | None = None, project: str | None = None, *,
+                 config: GCSConfig | None = None, **options: Any) -> None:
+        given = {k: v for k, v in dict(bucket_name=bucket_name, project=project).items() if v is not None}
+        self.config = attrs.evolve(config or GCSConfig(), **given, **options)
+        if not self.config.bucket_name:
+            from dflow.config import ConfigError
+
+            raise ConfigError("GCS storage: bucket_name is not set; pass GCSClient(bucket_name=...), "
+                              "set GCS_BUCKET_NAME, or set it in the [storage.gcs] section of dflow.toml")
+        endpoint = (self.config.endpoint or GOOGLE_ENDPOINT).rstrip("/")
+        self.endpoint = endpoint if "://" in endpoint else f"http://{endpoint}"
+        self.bucket_name = self.config.bucket_name
+        self.prefix = self.config.prefix
+        self.store = describe_store(self.endpoint, self.bucket_name)
+        self._client: Any = None
+        self._bucket: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: GCSConfig) -> GCSClient:
+        """The client a ``[storage.gcs]`` configuration section describes."""
+        return cls(config=config)
+
+    def __repr__(self) -> str:
+        return f"GCSClient(bucket_name={self.bucket_name!r}, endpoint={self.endpoint!r}, prefix={self.prefix!r})"
+
+    # -- SDK objects ------------------------------------------------------------------------
+    def _credentials(self) -> Any:
+        c = self.config
+        if c.credentials_file:
+            from google.oauth2 import service_account
+
+            return service_account.Credentials.from_service_account_file(c.credentials_file)
+        if c.anonymous or c.endpoint:  # emulators take no credentials
+            from google.auth.credentials import AnonymousCredentials
+
+            return AnonymousCredentials()
+        return None  # Application Default Credentials, resolved by the SDK
+
+    @property
+    def bucket(self) -> Any:
+        """The SDK's ``Bucket`` (built on first use, shared by threads)."""
+        with self._lock:
+            if self._bucket is None:
+                from google.cloud import storage
+
+                try:
+                    credentials = self._credentials()
+                    options = {"api_endpoint": self.endpoint} if self.config.endpoint else None
+                    self._client = storage.Client(project=self.config.project, credentials=credentials,
+                                                  client_options=options)
+                except Exception as exc:
+                    raise translate(exc, op="connect", key="", client=self) from exc
+                self._bucket = self._client.bucket(self.bucket_name)
+            return self._bucket
+
+    @property
+    def _retry(self) -> Any:
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        return DEFAULT_RETRY.with_timeout(self.config.retry_timeout)
+
+    def _kw(self) -> dict[str, Any]:
+        return {"retry": self._retry, "timeout": self.config.timeout}
+
+    def bucket_exists(self) -> bool:
+        """Whether the bucket exists (True when that cannot be told)."""
+        try:
+            return bool(self.bucket.exists(**self._kw()))
+        except Exception:
+            return True
+
+    def _full(self, key: str) -> str:
+        if not isinstance(key, str) or not key:
+            raise StorageError(f"invalid key {key!r}", key=str(key), store=self.store,
+                               hint="keys are non-empty '/'-separated strings")
+        return self.prefix + key
+
+    def _call(self, op: str, key: str, fn: Any) -> Any:
+        try:
+            return retrying(fn, what=f"GCS {op} of '{key}' in {self.store}",
+                            attempts=1 + max(0, self.config.integrity_retries), is_transient=is_corruption)
+        except Exception as exc:
+            raise translate(exc, op=op, key=key, client=self) from exc
+
+    # -- StorageClient ----------------------------------------------------------------------
+    def upload(self, key: str, path: str) -> None:
+        full = self._full(key)
+        if not os.path.isfile(path):
+            what = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
+            raise NotFound(f"cannot upload '{path}' to '{key}': the local path {what}",
+                           key=key, store=self.store, hint="pass the path of an existing file")
+        resumable = os.path.getsize(path) >= self.config.resumable_threshold
+        # a chunk size makes the SDK upload resumably, resending only unacknowledged chunks
+        chunk_size = self.config.part_size if resumable else None
+        self._call("upload", key, lambda: self.bucket.blob(full, chunk_size=chunk_size).upload_from_filename(
+            path, checksum="auto", **self._kw()))
+
+    def download(self, key: str, path: str) -> None:
+        full = self._full(key)
+
+        def fetch(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                self.bucket.blob(full).download_to_file(f, checksum="auto", **self._kw())
+
+        with atomic_file(path) as tmp:
+            self._call("download", key, lambda: fetch(tmp))
+
+    def list(self, prefix: str, recursive: bool = False) -> list[str]:
+        def fetch() -> list[str]:
+            pages = self.bucket.client.list_blobs(self.bucket_name, prefix=self.prefix + prefix,
+                                                  delimiter=None if recursive else "/", **self._kw())
+            names = [blob.name for blob in pages]  # prefixes are filled in as pages are read
+            return names + sorted(pages.prefixes)
+
+        cut = len(self.prefix)
+        return sorted(k[cut:] for k in self._call("list", prefix, fetch))
+
+    def copy(self, src: str, dst: str) -> None:
+        source, dest = self._full(src), self._full(dst)
+
+        def rewrite() -> None:  # server side; large objects take several calls
+            token = None
+            while True:
+                token, _, _ = self.bucket.blob(dest).rewrite(self.bucket.blob(source), token=token,
+                                                             **self._kw())
+                if token is None:
+                    return
+
+        self._call("copy", src, rewrite)
+
+    def get_md5(self, key: str) -> str:
+        full = self._full(key)
+        blob = self._call("get_md5", key, lambda: self.bucket.get_blob(full, **self._kw()))
+        if blob is None:
+            from google.api_core.exceptions import NotFound as GoogleNotFound
+
+            raise translate(GoogleNotFound(full), op="get_md5", key=key, client=self)
+        if blob.md5_hash:
+            return base64.b64decode(blob.md5_hash).hex()
+
+        def compute() -> str:  # composite objects carry no MD5: hash the content
+            sink = _HashingWriter()
+            blob.download_to_file(sink, checksum="auto", **self._kw())
+            return sink.md5.hexdigest()
+
+        return self._call("get_md5", key, compute)
+
+    def delete(self, key: str) -> None:
+        """Remove one object (no error if it does not exist)."""
+        from google.api_core.exceptions import NotFound as GoogleNotFound
+
+        full = self._full(key)
+        try:
+            self._call("delete", key, lambda: self.bucket.blob(full).delete(**self._kw()))
+        except NotFound:
+            pass
+        except GoogleNotFound:  # pragma: no cover - translated above
+            pass

@@ -1,0 +1,83 @@
+"""Fixtures: a real GCS emulator (gcp-storage-emulator) in its own process on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+BUCKET = "dflow-test"
+
+
+class GCSEmulator:
+    """``gcp-storage-emulator`` on ``127.0.0.1:<free port>``, in memory, stopped by its PID."""
+
+    def __init__(self, bucket: str = BUCKET) -> None:
+        self.bucket = bucket
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> GCSEmulator:
+        with socket.socket() as s:  # the emulator has no "port 0": pick a free one
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
+             "--port", str(self.port), "--in-memory", "--default-bucket", self.bucket, "-q"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gcp-storage-emulator exited: {self.proc.stderr.read().decode()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/storage/v1/b/{self.bucket}", timeout=2).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gcp-storage-emulator did not answer on {self.endpoint} within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    emulator = GCSEmulator().start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def make_client(gcs_emulator):
+    """Build a GCSClient for the emulator; keywords override the defaults."""
+    from dflow_storage_gcs import GCSClient
+
+    def make(**overrides):
+        options = dict(bucket_name=BUCKET, project="dflow-test", endpoint=gcs_emulator.endpoint,
+                       prefix="", resumable_threshold=4 * 1024 * 1024, part_size=1024 * 1024,
+                       retry_timeout=10.0)
+        options.update(overrides)
+        return GCSClient(**options)
+
+    return make
