@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -54,3 +57,46 @@ def make_job(tmp_path: Path) -> Callable[..., ScriptJob]:
         return ScriptJob(**fields)  # type: ignore[arg-type]
 
     return make
+
+
+def _submitted_id(log_path: Path, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log_path.exists():
+            found = re.search(r"submitted Slurm job (\d+)", log_path.read_text())
+            if found:
+                return found.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"no job id in {log_path}")
+
+
+@pytest.fixture
+def submitted_id() -> Callable[..., str]:
+    """Wait for the Slurm job id an executor writes to a step log, and return it."""
+    return _submitted_id
+
+
+@pytest.fixture(scope="session", autouse=True)
+def time_limited_job(local_slurm: LocalSlurm, tmp_path_factory: pytest.TempPathFactory):
+    """A job over its ``#SBATCH --time=1`` limit, started when this plugin's tests start.
+
+    Slurm counts time limits in minutes and checks them every 30 s, so reaching TIMEOUT takes
+    60-90 s: the job runs in the background while the other tests run, and
+    ``test_time_limit.py`` (collected last) collects its result.
+    """
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    root = tmp_path_factory.mktemp("time-limit")
+    script = root / "script.sh"
+    script.write_text("echo started\nsleep 300\n")
+    job = ScriptJob(
+        name="over-time", workflow_id="wf-test", script_path=script, command=("bash",),
+        workdir=root, log_path=root / "log.txt",
+    )
+    results: list = []
+    executor = SlurmJobTemplate(header="#SBATCH --time=1")
+    thread = threading.Thread(target=lambda: results.append(executor.run(job)), daemon=True)
+    thread.start()
+    yield job, thread, results
+    job.cancelled.set()
+    thread.join(15)
