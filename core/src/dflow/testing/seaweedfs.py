@@ -138,7 +138,7 @@ def start_seaweedfs(
     cmd = [
         find_weed(), "mini", f"-dir={directory / 'data'}",
         "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
-        "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        "-admin.ui=false", "-webdav=false", "-s3.autoCreateBucket=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
         f"-s3.config={s3_json}",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]

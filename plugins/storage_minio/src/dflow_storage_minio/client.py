@@ -1,0 +1,308 @@
+"""``MinioClient``: the :class:`dflow.storage.StorageClient` for S3-compatible stores (boto3).
+
+- Small files (below ``multipart_threshold``) go in one PUT with ``Content-MD5`` (the server
+  rejects corrupted bodies) and come back in one streamed GET hashed on the fly against the
+  ETag, which is the MD5 for single-part objects.
+- Large files go through boto3's managed transfer: multipart upload with ``max_concurrency``
+  parts in flight, parallel ranged GETs on download. Multipart ETags are not MD5s: the upload
+  hashes each part in a background thread and checks the composite ETag
+  (``md5(part md5s)-N``); the download checks the size.
+- Transient errors are retried by botocore (standard mode: exponential backoff); connection
+  attempts time out after ``connect_timeout``. Errors become :mod:`dflow.storage.errors`.
+- A failed multipart upload is aborted, so no partial object is left.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from dflow.storage import StorageClient
+from dflow.storage.errors import IntegrityError, NotFound
+from dflow.storage.transfer import CHUNK, atomic_file, md5_file, retrying
+
+from .config import MinioConfig
+from .errors import translate
+
+MD5_METADATA = "dflow-md5"
+
+
+def _s3_config() -> dict[str, Any]:
+    import importlib
+
+    return importlib.import_module("dflow.config").s3_config
+
+
+class MinioClient(StorageClient):
+    """An S3 bucket. Connection arguments left None come from ``dflow.s3_config`` at use."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        secure: bool | None = None,
+        bucket_name: str | None = None,
+        **settings: Any,
+    ) -> None:
+        self.config = MinioConfig(
+            endpoint=endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
+            bucket_name=bucket_name, **settings,
+        )
+        self._lock = threading.Lock()
+        self._cached: tuple[tuple, Any] | None = None
+
+    @classmethod
+    def from_config(cls, config: MinioConfig) -> MinioClient:
+        client = cls.__new__(cls)
+        client.config = config
+        client._lock = threading.Lock()
+        client._cached = None
+        if config.prefix is not None and not _s3_config().get("prefix"):
+            _s3_config()["prefix"] = config.prefix
+        return client
+
+    # -- settings and the boto3 client ------------------------------------------------
+    def _conn(self) -> tuple[str, str, str, bool, str]:
+        s3 = _s3_config()
+        c = self.config
+
+        def pick(value: Any, name: str) -> Any:
+            return s3.get(name) if value is None else value
+
+        return (pick(c.endpoint, "endpoint"), pick(c.access_key, "access_key"),
+                pick(c.secret_key, "secret_key"), bool(pick(c.secure, "secure")),
+                pick(c.bucket_name, "bucket_name"))
+
+    @property
+    def url(self) -> str:
+        endpoint, _, _, secure, _ = self._conn()
+        if "://" in endpoint:
+            return endpoint
+        return f"{'https' if secure else 'http'}://{endpoint}"
+
+    @property
+    def bucket(self) -> str:
+        return self._conn()[4]
+
+    @property
+    def store(self) -> str:
+        return f"bucket '{self.bucket}' at {self.url}"
+
+    def __repr__(self) -> str:
+        return f"MinioClient({self.store})"
+
+    @property
+    def s3(self) -> Any:
+        """The boto3 S3 client, rebuilt when the connection settings change."""
+        conn = self._conn()
+        with self._lock:
+            if self._cached is None or self._cached[0] != conn:
+                self._cached = (conn, self._make_boto(conn))
+            return self._cached[1]
+
+    def _make_boto(self, conn: tuple) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        _, access_key, secret_key, _, _ = conn
+        c = self.config
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=c.region,
+            config=Config(
+                s3={"addressing_style": c.addressing_style},
+                connect_timeout=c.connect_timeout,
+                read_timeout=c.read_timeout,
+                retries={"max_attempts": c.max_attempts, "mode": "standard"},
+                max_pool_connections=max(10, 2 * c.max_concurrency, 32),
+                # SeaweedFS and older MinIO do not accept the newer default checksums
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    def _transfer_config(self) -> Any:
+        from boto3.s3.transfer import TransferConfig
+
+        c = self.config
+        return TransferConfig(
+            multipart_threshold=c.multipart_threshold,
+            multipart_chunksize=c.multipart_chunksize,
+            max_concurrency=c.max_concurrency,
+            use_threads=c.max_concurrency > 1,
+        )
+
+    def _call(self, what: str, key: str, fn: Callable[[], Any], **ctx: Any) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            raise translate(exc, self, key, what, **ctx) from exc
+
+    # -- the StorageClient interface --------------------------------------------------
+    def upload(self, key: str, path: str, *, progress: Callable[[int], None] | None = None) -> None:
+        """Upload the file ``path``; ``progress(bytes)`` is called as data goes out."""
+        if not os.path.isfile(path):
+            what = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
+            raise NotFound(
+                f"cannot upload '{path}' to '{key}': the local path {what}",
+                key=key, store=self.store, hint="pass the path of an existing file",
+            )
+        size = os.path.getsize(path)
+        if size < self.config.multipart_threshold:
+            self._call("upload", key, lambda: self._put_small(key, path, progress), path=path)
+        else:
+            self._call("upload", key, lambda: self._put_large(key, path, size, progress), path=path)
+
+    def _put_small(self, key: str, path: str, progress: Callable[[int], None] | None) -> None:
+        md5 = md5_file(path)
+        with open(path, "rb") as body:
+            resp = self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body,
+                ContentMD5=base64.b64encode(bytes.fromhex(md5)).decode(),
+            )
+        if progress:
+            progress(os.path.getsize(path))
+        etag = resp.get("ETag", "").strip('"')
+        if self.config.verify_integrity and etag and "-" not in etag and etag != md5:
+            raise IntegrityError(f"upload of '{key}': server ETag {etag} != local MD5 {md5}",
+                                 key=key, store=self.store)
+
+    def _put_large(
+        self, key: str, path: str, size: int, progress: Callable[[int], None] | None
+    ) -> None:
+        from s3transfer.utils import ChunksizeAdjuster
+
+        part = ChunksizeAdjuster().adjust_chunksize(self.config.multipart_chunksize, size)
+        expected: dict[str, str] = {}
+        hasher = threading.Thread(target=lambda: expected.update(_composite_etag(path, part)),
+                                  daemon=True)
+        if self.config.verify_integrity:
+            hasher.start()  # hashes while the parts upload; the file is read from page cache
+        self.s3.upload_file(path, self.bucket, key, Config=self._transfer_config(),
+                            Callback=progress)
+        if not self.config.verify_integrity:
+            return
+        hasher.join()
+        etag = self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"].strip('"')
+        if etag not in (expected.get("composite"), expected.get("md5")):
+            raise IntegrityError(
+                f"upload of '{key}': server ETag {etag} does not match the local parts "
+                f"({expected.get('composite')})", key=key, store=self.store,
+            )
+
+    def download(self, key: str, path: str) -> None:
+        def attempt() -> None:
+            with atomic_file(path) as tmp:
+                self._call("download", key, lambda: self._get(key, tmp))
+
+        # a corrupted transfer is worth one more try; a missing key is not retried
+        retrying(attempt, what=f"download of '{key}' from {self.store}", attempts=2,
+                 is_transient=lambda e: isinstance(e, IntegrityError))
+
+    def _get(self, key: str, dest: str) -> None:
+        head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        size, etag = head["ContentLength"], head.get("ETag", "").strip('"')
+        if size >= self.config.multipart_threshold:
+            self.s3.download_file(self.bucket, key, dest, Config=self._transfer_config())
+            md5 = None
+        else:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            digest = hashlib.md5(usedforsecurity=False)
+            with open(dest, "wb") as f:
+                for chunk in body.iter_chunks(CHUNK):
+                    digest.update(chunk)
+                    f.write(chunk)
+            md5 = digest.hexdigest()
+        if not self.config.verify_integrity:
+            return
+        got = os.path.getsize(dest)
+        if got != size:
+            raise IntegrityError(f"download of '{key}': got {got} bytes, expected {size}",
+                                 key=key, store=self.store)
+        if md5 is not None and etag and "-" not in etag and md5 != etag:
+            raise IntegrityError(f"download of '{key}': MD5 {md5} != ETag {etag}",
+                                 key=key, store=self.store)
+
+    def list(self, prefix: str, recursive: bool = False) -> list[str]:
+        def run() -> list[str]:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+            if not recursive:
+                kwargs["Delimiter"] = "/"
+            out: list[str] = []
+            for page in self.s3.get_paginator("list_objects_v2").paginate(**kwargs):
+                out.extend(o["Key"] for o in page.get("Contents", []))
+                out.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+            return sorted(out)
+
+        return self._call("list", prefix, run)
+
+    def copy(self, src: str, dst: str) -> None:
+        source = {"Bucket": self.bucket, "Key": src}
+        self._call("copy", src, lambda: self.s3.copy(source, self.bucket, dst,
+                                                      Config=self._transfer_config()), dst=dst)
+
+    def get_md5(self, key: str) -> str:
+        head = self._call("get_md5", key, lambda: self.s3.head_object(Bucket=self.bucket, Key=key))
+        meta = head.get("Metadata") or {}
+        etag = head.get("ETag", "").strip('"')
+        if meta.get(MD5_METADATA):
+            return meta[MD5_METADATA]
+        if etag and "-" not in etag:
+            return etag
+        # a multipart object's ETag is not its MD5: hash the content as it streams by
+        def run() -> str:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            digest = hashlib.md5(usedforsecurity=False)
+            for chunk in body.iter_chunks(CHUNK):
+                digest.update(chunk)
+            return digest.hexdigest()
+
+        return self._call("get_md5", key, run)
+
+    # -- extras -----------------------------------------------------------------------
+    def create_bucket(self) -> None:
+        """Create the configured bucket if it does not exist."""
+        def run() -> None:
+            existing = [b["Name"] for b in self.s3.list_buckets().get("Buckets", [])]
+            if self.bucket not in existing:
+                self.s3.create_bucket(Bucket=self.bucket)
+
+        self._call("create_bucket", "", run)
+
+    def bucket_exists(self) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise
+
+
+def _composite_etag(path: str, part_size: int) -> dict[str, str]:
+    """Whole-file MD5 and the S3 multipart ETag for ``part_size`` parts, in one read."""
+    whole = hashlib.md5(usedforsecurity=False)
+    parts: list[bytes] = []
+    with open(path, "rb") as f:
+        while True:
+            part = hashlib.md5(usedforsecurity=False)
+            remaining = part_size
+            while remaining and (chunk := f.read(min(CHUNK, remaining))):
+                part.update(chunk)
+                whole.update(chunk)
+                remaining -= len(chunk)
+            if remaining == part_size:
+                break
+            parts.append(part.digest())
+    composite = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
+    return {"md5": whole.hexdigest(), "composite": f"{composite}-{len(parts)}"}
