@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-OPS_MODULE = '''
+OPS_MODULE = """
 from pathlib import Path
 from dflow.python.op import OP
 from dflow.python.opio import OPIO, OPIOSign
@@ -34,9 +34,9 @@ class Double(OP):
         if op_in["mode"] == "wrong":
             return OPIO(y="twice")
         return OPIO(y=2 * op_in["x"])
-'''
+"""
 
-SCRIPT = '''
+SCRIPT = """
 from pathlib import Path
 from dflow.python.op import OP
 from dflow.python.opio import Artifact
@@ -50,14 +50,21 @@ def shout(msg: str, n: int = 1) -> {"loud": str, "file": Artifact(Path)}:
 
 if __name__ == "__main__":
     raise SystemExit("the script's main block must not run")
-'''
+"""
 
 
 def _layout(root: Path, **params: str) -> list[str]:
     (root / "in/parameters").mkdir(parents=True)
     for name, text in params.items():
         (root / "in/parameters" / name).write_text(text)
-    return ["--inputs", str(root / "in"), "--outputs", str(root / "out"), "--workdir", str(root / "wd")]
+    return [
+        "--inputs",
+        str(root / "in"),
+        "--outputs",
+        str(root / "out"),
+        "--workdir",
+        str(root / "wd"),
+    ]
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -12,7 +12,15 @@ from typing import Any
 from typeguard import CollectionCheckStrategy, TypeCheckError, check_type
 
 from .errors import SignatureError
-from .opio import OPIO, Artifact, Parameter, artifact_shape, sign_type, type_str
+from .opio import (
+    OPIO,
+    Artifact,
+    Parameter,
+    artifact_has_hdf5,
+    artifact_shape,
+    sign_type,
+    type_str,
+)
 
 
 def _value_str(value: Any) -> str:
@@ -39,8 +47,10 @@ def _nested_ok(value: Any) -> bool:
 def artifact_value_ok(value: Any, sign: Artifact) -> bool:
     """Whether ``value`` fits the artifact sign (paths may be str or Path)."""
     shape = artifact_shape(sign.type)
+    if artifact_has_hdf5(sign.type) and isinstance(value, (list, tuple, Mapping)):
+        return True  # values stored as HDF5 datasets
     if shape == "hdf5":
-        return isinstance(value, (list, dict, Mapping)) or _is_path(value)
+        return _is_path(value)
     if shape == "path":
         return _is_path(value)
     if shape in ("list", "set"):

@@ -18,6 +18,7 @@ from ..python.errors import SignatureError
 from ..python.opio import (
     Artifact,
     HDF5Datasets,
+    artifact_has_hdf5,
     artifact_shape,
     is_union,
     sign_type,
@@ -70,13 +71,20 @@ def _convert(obj: Any, leaf: type) -> Any:
     return str(obj) if leaf is str else Path(obj)
 
 
+def _holds_hdf5(root: Path) -> bool:
+    """An artifact written from HDF5 datasets: .h5 files and no catalog."""
+    if root.is_file():
+        return root.suffix == ".h5"
+    return not catalog.read_catalog(root) and any(root.glob("*.h5"))
+
+
 def read_artifact(op_name: str, name: str, sign: Artifact, root: Path, whole_list: bool) -> Any:
     """The path object of input artifact ``name`` shaped by its sign (``whole_list``: a
     sliced artifact, returned as its whole list)."""
     if catalog.detect_empty_dir() and not root.is_symlink():
         catalog.remove_empty_dir_markers(root)
     shape = artifact_shape(sign.type)
-    if shape == "hdf5":
+    if shape == "hdf5" or (artifact_has_hdf5(sign.type) and _holds_hdf5(root)):
         from .hdf5 import read_hdf5
 
         return read_hdf5(root)

@@ -21,7 +21,7 @@ import attrs
 
 from .. import catalog
 from ..python.errors import SignatureError
-from ..python.opio import Artifact, artifact_has_hdf5, sign_type
+from ..python.opio import Artifact, HDF5Datasets, artifact_has_hdf5, sign_type
 from ..serialization import dump_value
 
 
@@ -85,7 +85,7 @@ def write_artifact(
     root.mkdir(parents=True, exist_ok=True)
     if value is None:
         return
-    if artifact_has_hdf5(sign.type) and not _is_paths(value):
+    if _as_hdf5(sign.type, value):
         from .hdf5 import write_hdf5
 
         write_hdf5(root, value, order)
@@ -119,6 +119,13 @@ def write_artifact(
         catalog.write_catalog(root, items)
     if catalog.detect_empty_dir():
         catalog.mark_empty_dirs(root)
+
+
+def _as_hdf5(tp: Any, value: Any) -> bool:
+    """Whether a returned value is stored as HDF5 datasets rather than copied as paths."""
+    if tp is HDF5Datasets:
+        return not isinstance(value, (str, os.PathLike))
+    return artifact_has_hdf5(tp) and not _is_paths(value)
 
 
 def _is_paths(value: Any) -> bool:
