@@ -1,7 +1,9 @@
 """Per-call overhead of ``dflow.runner.run_op`` for a trivial OP (one int in, one int out).
 
-Baseline: calling the OP's ``execute`` directly on an in-memory OPIO. The runner adds reading
-the parameter file, the sign checks, the chdir and writing the output file.
+Baselines: calling the OP's ``execute`` directly on an in-memory OPIO, and the bare file-system
+work of one call (mkdir of a fresh outputs dir, one small file). The runner adds reading the
+parameter file, the sign checks, the chdir and writing the output file. Temporary files are
+left in the temp dir and /dev/shm under ``dflow-bench-*``; remove them after.
 
     .venv/bin/python benchmarks/runner_overhead.py [calls]
 """
@@ -58,6 +60,19 @@ def _measure(base: Path, calls: int) -> float:
     return per_call
 
 
+def _fs_floor(base: Path, calls: int) -> float:
+    """The bare file-system work of one call: two mkdirs and one small file."""
+    root = Path(tempfile.mkdtemp(prefix="dflow-bench-fs-", dir=base))
+    names = iter(range(calls))
+
+    def write() -> None:
+        d = root / f"out{next(names)}" / "parameters"
+        d.mkdir(parents=True)
+        (d / "y").write_text("42")
+
+    return _per_call(write, calls)
+
+
 def main(calls: int = 5000) -> None:
     op = Inc()
     direct = _per_call(lambda: op.execute(OPIO(x=41)), calls)
@@ -66,9 +81,11 @@ def main(calls: int = 5000) -> None:
         if not base.is_dir():
             continue
         per_call = _measure(base, calls)
+        floor = _fs_floor(base, calls)
         print(
             f"run_op, outputs under {str(base):9}: {per_call * 1e6:8.1f} us/call "
-            f"({per_call / direct:.1f}x baseline, {calls} calls)"
+            f"({per_call / direct:.1f}x baseline; bare file writes {floor * 1e6:.1f} us, "
+            f"runner's own work ~{(per_call - floor) * 1e6:.0f} us)"
         )
 
 
