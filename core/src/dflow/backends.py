@@ -50,16 +50,18 @@ def engine_name(name: str | None = None) -> str:
     return get_plugin_manager().engine(requested_engine(name)).name
 
 
-def requested_engine(name: str | None = None) -> str:
+def requested_engine(name: str | None = None, settings: Settings | None = None) -> str:
     """The engine name asked for (argument, mode, file, default), before plugin lookup."""
-    return name or config.get("mode") or _settings().engine or "local"
+    if name or config.get("mode"):
+        return name or config["mode"]
+    return (settings if settings is not None else _settings()).engine or "local"
 
 
 def get_engine(name: str | None = None) -> Engine:
     """The engine instance for ``name`` (default: from configuration), built once per config."""
     pm = get_plugin_manager()
     settings = _settings()
-    record = pm.engine(requested_engine(name))
+    record = pm.engine(requested_engine(name, settings))
     return _build(pm, "engine", record, settings)
 
 
@@ -70,7 +72,7 @@ def storage_name(settings: Settings | None = None) -> str:
     if settings.storage:
         return settings.storage
     # pydflow stored Argo artifacts in MinIO by default; the local engine keeps them on disk
-    requested = requested_engine()
+    requested = requested_engine(None, settings)
     from .plugins.manager import CORE_ALIASES
 
     if CORE_ALIASES["engine"].get(requested, requested) == "argo":

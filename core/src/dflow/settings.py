@@ -217,15 +217,19 @@ def find_settings_file(start_dir: str | os.PathLike[str] | None = None) -> Path 
                 f"DFLOW_CONFIG={named}: no such file; point it at a dflow.toml or unset it"
             )
         return path.resolve()
-    start = Path(start_dir if start_dir is not None else os.getcwd()).resolve()
-    for directory in (start, *start.parents):
-        candidate = directory / SETTINGS_FILE
-        if candidate.is_file():
-            return candidate
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and _has_tool_dflow(pyproject):
-            return pyproject
-    return None
+    # os.path rather than pathlib: this runs on every backend lookup
+    directory = os.path.abspath(start_dir if start_dir is not None else os.getcwd())
+    while True:
+        candidate = os.path.join(directory, SETTINGS_FILE)
+        if os.path.isfile(candidate):
+            return Path(candidate)
+        pyproject = os.path.join(directory, "pyproject.toml")
+        if os.path.isfile(pyproject) and _has_tool_dflow(Path(pyproject)):
+            return Path(pyproject)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
 def _parse(path: Path) -> Settings:

@@ -150,6 +150,8 @@ class PluginManager:
 
     def load(self) -> None:
         """Register the builtin plugin and the allowed entry points (once)."""
+        if self._loaded:  # fast path: engines emit step events from many threads
+            return
         with self._lock:
             if self._loaded:
                 return
@@ -265,6 +267,9 @@ class PluginManager:
     def _table(self, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(name-or-alias -> record, record name -> providing plugin) for ``kind``."""
         self.load()
+        cached = self._tables.get(kind)
+        if cached is not None:
+            return cached
         with self._lock:
             if kind in self._tables:
                 return self._tables[kind]
