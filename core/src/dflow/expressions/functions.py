@@ -246,7 +246,10 @@ def _flatten(items: Any) -> list:
 
 
 def _jsonpath(document: Any, path: Any) -> Any:
-    data = parse_json(_string_arg("jsonpath", document))
+    try:
+        data = parse_json(_string_arg("jsonpath", document))
+    except json.JSONDecodeError as exc:
+        raise Problem(f"jsonpath: invalid JSON document: {exc.msg} at character {exc.pos}")
     return jsonpath_query(data, _string_arg("jsonpath", path))
 
 
@@ -254,7 +257,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     # Argo's additions
     "asInt": expr_int,
     "asFloat": expr_float,
-    "toJson": go_json,
+    "toJson": lambda value: go_json(value),
     "jsonpath": _jsonpath,
     # expr builtins
     "len": _len,

@@ -133,12 +133,12 @@ class Interpreter:
         if op in ("and", "&&", "or", "||"):
             left = self.eval(node.left)
             if not isinstance(left, bool):
-                raise Problem(f"invalid operation: {go_type(left)} {op} (needs bool)", node.pos)
+                raise Problem(f"operator {op!r} needs bool operands, got {go_type(left)}", node.pos)
             if (op in ("and", "&&")) != left:
                 return left  # short-circuit: false && x, true || x
             right = self.eval(node.right)
             if not isinstance(right, bool):
-                raise Problem(f"invalid operation: {op} {go_type(right)} (needs bool)", node.pos)
+                raise Problem(f"operator {op!r} needs bool operands, got {go_type(right)}", node.pos)
             return right
         if op == "??":
             try:

@@ -86,11 +86,12 @@ class _Parser:
             return self.fail("unexpected end of expression")
         return self.fail(f"unexpected token {tok.describe()}")
 
-    def expect(self, kind: str, value: str) -> Token:
+    def expect(self, kind: str, value: str, closing: str = "") -> Token:
         if not self.is_(kind, value):
+            wanted = f"{value!r} or {closing!r}" if closing else repr(value)
             if self.current.kind == "eof":
-                raise self.fail(f"unexpected end of expression (expected {value!r})")
-            raise self.fail(f"unexpected token {self.current.describe()} (expected {value!r})")
+                raise self.fail(f"unexpected end of expression (expected {wanted})")
+            raise self.fail(f"unexpected token {self.current.describe()} (expected {wanted})")
         return self.advance()
 
     # expressions ---------------------------------------------------------------------------
@@ -246,7 +247,7 @@ class _Parser:
         else:
             while not self.is_("bracket", ")"):
                 if len(args) > offset:
-                    self.expect("op", ",")
+                    self.expect("op", ",", ")")
                     if self.is_("bracket", ")"):
                         break
                 args.append(self.expression(0))
@@ -274,7 +275,7 @@ class _Parser:
         args: list = []
         while not self.is_("bracket", ")"):
             if args:
-                self.expect("op", ",")
+                self.expect("op", ",", ")")
                 if self.is_("bracket", ")"):
                     break
             args.append(self.expression(0))
@@ -286,7 +287,7 @@ class _Parser:
         items: list = []
         while not self.is_("bracket", "]"):
             if items:
-                self.expect("op", ",")
+                self.expect("op", ",", "]")
                 if self.is_("bracket", "]"):
                     break
             items.append(self.expression(0))
@@ -298,7 +299,7 @@ class _Parser:
         pairs: list = []
         while not self.is_("bracket", "}"):
             if pairs:
-                self.expect("op", ",")
+                self.expect("op", ",", "}")
                 if self.is_("bracket", "}"):
                     break
             tok = self.current
@@ -376,5 +377,5 @@ def _number(tok: Token) -> int | float:
 def parse(source: str) -> object:
     """Parse one expression (no braces) into an AST; cached by text."""
     if not source.strip():
-        raise Problem("empty expression", 0)
+        raise Problem("empty expression")
     return _Parser(source).parse()

@@ -359,8 +359,8 @@ SPRIG = SprigNamespace(
         "ternary": lambda vt, vf, cond: vt if cond is True else vf,
         "fromJson": _from_json,
         "mustFromJson": _must_from_json,
-        "toJson": go_json,
-        "mustToJson": go_json,
+        "toJson": lambda value: go_json(value),
+        "mustToJson": lambda value: go_json(value),
         "toRawJson": lambda v: go_json(v, escape_html=False),
         "toPrettyJson": to_json_indent,
     }
