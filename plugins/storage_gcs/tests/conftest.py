@@ -16,10 +16,14 @@ BUCKET = "dflow-test"
 
 
 class GCSEmulator:
-    """``gcp-storage-emulator`` on ``127.0.0.1:<free port>``, in memory, stopped by its PID."""
+    """``gcp-storage-emulator`` on ``127.0.0.1:<free port>``, stopped by its PID.
 
-    def __init__(self, bucket: str = BUCKET) -> None:
+    Objects are files under ``data_dir`` (``object_path``), so a test can damage one.
+    """
+
+    def __init__(self, data_dir: str, bucket: str = BUCKET) -> None:
         self.bucket = bucket
+        self.data_dir = data_dir
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
@@ -33,8 +37,9 @@ class GCSEmulator:
             self.port = s.getsockname()[1]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
-             "--port", str(self.port), "--in-memory", "--default-bucket", self.bucket, "-q"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+             "--port", str(self.port), "--default-bucket", self.bucket, "-q"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.data_dir,
+            env={**os.environ, "STORAGE_BASE": self.data_dir},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -47,6 +52,10 @@ class GCSEmulator:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"gcp-storage-emulator did not answer on {self.endpoint} within {timeout}s")
+
+    def object_path(self, name: str) -> str:
+        """Where the emulator keeps the bytes of object ``name``."""
+        return os.path.join(self.data_dir, ".cloudstorage", self.bucket, *name.split("/"))
 
     def stop(self) -> None:
         if self.proc is None:
@@ -62,8 +71,8 @@ class GCSEmulator:
 
 
 @pytest.fixture(scope="session")
-def gcs_emulator():
-    emulator = GCSEmulator().start()
+def gcs_emulator(tmp_path_factory):
+    emulator = GCSEmulator(str(tmp_path_factory.mktemp("gcs-emulator"))).start()
     yield emulator
     emulator.stop()
 

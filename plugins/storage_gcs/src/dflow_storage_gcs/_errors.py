@@ -46,12 +46,12 @@ def translate(exc: BaseException, *, op: str, key: str, client: Any) -> BaseExce
     if isinstance(exc, StorageError):
         return exc
     if is_corruption(exc):
+        first_line = (str(exc).strip().splitlines() or [""])[0].rstrip(":")
         return IntegrityError(f"GCS {op} of '{key}' in {store}: the data received does not match the "
-                              f"checksum GCS reported ({exc})", key=key, store=store)
+                              f"checksum GCS reported ({first_line})", key=key, store=store)
     if isinstance(exc, api.NotFound):
         if not client.bucket_exists():
-            return BucketMissing(f"GCS bucket '{client.bucket_name}' does not exist at {client.endpoint} "
-                                 f"({op} of '{key}')", key=key, store=store)
+            return BucketMissing(f"GCS {store} does not exist ({op} of '{key}')", key=key, store=store)
         return NotFound(f"no object '{key}' in {store}", key=key, store=store)
     if isinstance(exc, api.Forbidden | api.Unauthorized | auth.GoogleAuthError):
         return AccessDenied(f"GCS refused {op} of '{key}' in {store}: credentials rejected or not "

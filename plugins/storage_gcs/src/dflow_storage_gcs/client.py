@@ -193,12 +193,8 @@ class GCSClient(StorageClient):
 
     def delete(self, key: str) -> None:
         """Remove one object (no error if it does not exist)."""
-        from google.api_core.exceptions import NotFound as GoogleNotFound
-
         full = self._full(key)
         try:
             self._call("delete", key, lambda: self.bucket.blob(full).delete(**self._kw()))
         except NotFound:
-            pass
-        except GoogleNotFound:  # pragma: no cover - translated above
             pass

@@ -36,8 +36,7 @@ def translate(exc: BaseException, *, op: str, key: str, client: Any) -> BaseExce
     if isinstance(exc, StorageError) or not isinstance(exc, errors.OssError):
         return exc
     if isinstance(exc, errors.NoSuchBucket):
-        return BucketMissing(f"OSS bucket '{client.bucket_name}' does not exist at {client.endpoint} "
-                             f"({op} of '{key}')", key=key, store=store)
+        return BucketMissing(f"OSS {store} does not exist ({op} of '{key}')", key=key, store=store)
     if isinstance(exc, errors.NotFound):
         return NotFound(f"no object '{key}' in {store}", key=key, store=store)
     if isinstance(exc, errors.RequestError):
