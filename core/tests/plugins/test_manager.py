@@ -113,8 +113,12 @@ def test_misspelled_hook_fails_loudly_naming_plugin_and_hook(
     files = {"dflow_test_typo/__init__.py": "", "dflow_test_typo/plugin.py": source}
     make_dist("dflow-test-typo", "0.0.1", {"test-typo": "dflow_test_typo.plugin"}, files)
     monkeypatch.setenv("DFLOW_PLUGINS", "test-typo")
+    pm = PluginManager()
     with pytest.raises(PluginError) as err:
-        PluginManager().engines()
+        pm.engines()
+    with pytest.raises(PluginError) as again:  # and on every later lookup
+        pm.storage("local")
+    assert again.value is err.value
     assert str(err.value) == (
         "plugin 'test-typo' (dflow-test-typo 0.0.1) implements unknown hook 'dflow_engine' "
         "(did you mean 'dflow_engines'?). Fix the plugin, or disable it with "

@@ -144,27 +144,46 @@ class PluginManager:
         self.failures: list[PluginFailure] = []
         self._tables: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._loaded = False
+        self._loading = False
+        self._load_error: PluginError | None = None
         self._lock = threading.RLock()
 
     # -- loading ------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Register the builtin plugin and the allowed entry points (once)."""
+        """Register the builtin plugin and the allowed entry points (once).
+
+        A plugin error (an unknown hook, say) is raised again on every later lookup: a broken
+        installation must not half-work.
+        """
         if self._loaded:  # fast path: engines emit step events from many threads
+            if self._load_error is not None:
+                raise self._load_error
             return
         with self._lock:
-            if self._loaded:
+            if self._loaded or self._loading:  # done, or re-entered from a plugin's import
                 return
-            self._loaded = True
-            from . import builtin
-
-            self.register(builtin, "builtin", distribution="dflow-core", version=_core_version())
-            if self._use_entry_points:
-                self._load_entry_points()
+            self._loading = True
             try:
-                self._pm.check_pending()
-            except pluggy.PluginValidationError as exc:
-                raise PluginError(f"{exc}; fix the plugin or disable it with DFLOW_DISABLE_PLUGINS")
+                from . import builtin
+
+                self.register(
+                    builtin, "builtin", distribution="dflow-core", version=_core_version()
+                )
+                if self._use_entry_points:
+                    self._load_entry_points()
+                try:
+                    self._pm.check_pending()
+                except pluggy.PluginValidationError as exc:
+                    raise PluginError(
+                        f"{exc}; fix the plugin or disable it with DFLOW_DISABLE_PLUGINS"
+                    )
+            except PluginError as exc:
+                self._load_error = exc
+                raise
+            finally:
+                self._loading = False
+                self._loaded = True
 
     def _filters(self) -> tuple[set[str] | None, set[str]]:
         allow = self._allow if self._allow is not None else _split(os.environ.get("DFLOW_PLUGINS"))
