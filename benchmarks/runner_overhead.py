@@ -35,10 +35,11 @@ class Inc(OP):
 
 
 def _per_call(fn, calls: int) -> float:
-    start = time.perf_counter()
+    """CPU seconds (user + system) per call: stable on a busy machine, unlike wall time."""
+    start = time.process_time()
     for _ in range(calls):
         fn()
-    return (time.perf_counter() - start) / calls
+    return (time.process_time() - start) / calls
 
 
 def _measure(base: Path, calls: int) -> float:
@@ -76,14 +77,14 @@ def _fs_floor(base: Path, calls: int) -> float:
 def main(calls: int = 5000) -> None:
     op = Inc()
     direct = _per_call(lambda: op.execute(OPIO(x=41)), calls)
-    print(f"execute() directly (baseline):   {direct * 1e6:8.1f} us/call")
+    print(f"execute() directly (baseline):   {direct * 1e6:8.1f} us CPU/call")
     for base in (Path(tempfile.gettempdir()), Path("/dev/shm")):
         if not base.is_dir():
             continue
         per_call = _measure(base, calls)
         floor = _fs_floor(base, calls)
         print(
-            f"run_op, outputs under {str(base):9}: {per_call * 1e6:8.1f} us/call "
+            f"run_op, outputs under {str(base):9}: {per_call * 1e6:8.1f} us CPU/call "
             f"({per_call / direct:.1f}x baseline; bare file writes {floor * 1e6:.1f} us, "
             f"runner's own work ~{(per_call - floor) * 1e6:.0f} us)"
         )
