@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from dflow.expressions import evaluate
 
 
@@ -16,7 +15,9 @@ def same(actual, expected) -> bool:
     if isinstance(expected, list):
         return len(actual) == len(expected) and all(map(same, actual, expected))
     if isinstance(expected, dict):
-        return actual.keys() == expected.keys() and all(same(actual[k], expected[k]) for k in expected)
+        return actual.keys() == expected.keys() and all(
+            same(actual[k], expected[k]) for k in expected
+        )
     if isinstance(expected, float) and math.isnan(expected):
         return math.isnan(actual)
     return actual == expected

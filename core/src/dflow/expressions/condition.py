@@ -327,7 +327,7 @@ def evaluate_condition(when: str, scope: Mapping) -> bool:
         result = _evaluate(parse_condition(text))
     except Problem as exc:
         where = describe_position(text, exc.position)
-        syntax = exc.message.startswith(("unexpected", "invalid token")) or (
+        syntax = exc.message.startswith(("unexpected '", "invalid token")) or (
             "modifier" in exc.message
         )
         raise ExpressionError(

@@ -138,7 +138,9 @@ class Interpreter:
                 return left  # short-circuit: false && x, true || x
             right = self.eval(node.right)
             if not isinstance(right, bool):
-                raise Problem(f"operator {op!r} needs bool operands, got {go_type(right)}", node.pos)
+                raise Problem(
+                    f"operator {op!r} needs bool operands, got {go_type(right)}", node.pos
+                )
             return right
         if op == "??":
             try:

@@ -87,15 +87,6 @@ def scan_or_raise(text: str) -> tuple[Segment, ...]:
         )
 
 
-def evaluate_raw(expression: str, scope: Mapping) -> Any:
-    """Parse (cached) and evaluate; raises Problem/UnknownVariable without context."""
-    node = parse(expression)
-    try:
-        return Interpreter(scope).eval(node)
-    except RecursionError:
-        raise Problem("expression is nested too deeply")
-
-
 def evaluate_or_raise(expression: str, scope: Mapping, shown: str) -> Any:
     """Evaluate and turn internal problems into an ExpressionError naming ``shown``."""
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -38,7 +39,7 @@ def go_type(value: Any) -> str:
         return "string"
     if isinstance(value, list | tuple):
         return "[]interface {}"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "map[string]interface {}"
     if callable(value):
         return "func"
@@ -110,7 +111,7 @@ def go_sprint(value: Any) -> str:
         return value
     if isinstance(value, list | tuple):
         return "[" + " ".join(go_sprint(v) for v in value) + "]"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         items = sorted(value.items(), key=lambda kv: str(kv[0]))
         return "map[" + " ".join(f"{go_sprint(k)}:{go_sprint(v)}" for k, v in items) + "]"
     return str(value)
@@ -149,7 +150,7 @@ def go_json(value: Any, escape_html: bool = True) -> str:
         return _json_string(value, escape_html)
     if isinstance(value, list | tuple):
         return "[" + ",".join(go_json(v, escape_html) for v in value) + "]"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         items = sorted(value.items(), key=lambda kv: str(kv[0]))
         return (
             "{"
