@@ -343,7 +343,9 @@ SPRIG = SprigNamespace(
         "compact": lambda v: [x for x in _list(v, "compact") if not empty(x)],
         "has": lambda needle, v: needle in _list(v, "has"),
         "without": lambda v, *xs: [x for x in _list(v, "without") if x not in xs],
-        "slice": lambda v, *ix: _list(v, "slice")[slice(*(to_int64(i) for i in ix))],
+        "slice": lambda v, start=0, end=None: _list(v, "slice")[
+            to_int64(start) : None if end is None else to_int64(end)
+        ],
         # dicts
         "dict": _dict,
         "get": lambda d, k: d.get(k, "") if isinstance(d, Mapping) else "",
