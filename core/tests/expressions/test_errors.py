@@ -193,6 +193,12 @@ EVALUATE_ERRORS = [
         "(known: inputs, item, pod, steps, tasks, workflow)",
     ),
     ("1 +\n2 +", "cannot evaluate '1 +\n2 +': unexpected end of expression at line 2, column 4"),
+    # as in Argo, names are checked before evaluation, even in a branch never taken
+    (
+        "true || nosuch.var",
+        "cannot evaluate 'true || nosuch.var': unknown variable 'nosuch' "
+        "(known: inputs, item, pod, steps, tasks, workflow)",
+    ),
 ]
 
 

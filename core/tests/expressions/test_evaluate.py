@@ -98,7 +98,7 @@ COMPARISON_AND_LOGIC = [
     ("not false", True),
     ("!(1 > 2) && (2 >= 2 || false)", True),
     ("false && (1 / 'x' == 1)", False),
-    ("true || nosuch.var", True),
+    ("true || 1 / 'x' == 1", True),
     ("true || false && false", True),
     ("1 + 1 == 2 && 'a' < 'b'", True),
     ("2 in [1, 2, 3]", True),

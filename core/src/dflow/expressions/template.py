@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from .analysis import free_variables
 from .errors import ExpressionError, Problem, UnknownVariable, describe_position
 from .interpreter import Interpreter
 from .parser import parse
-from .scope import lookup_path
+from .scope import lookup_path, missing_message
 from .values import go_json, go_sprint
 
 
@@ -91,9 +92,15 @@ def evaluate_or_raise(expression: str, scope: Mapping, shown: str) -> Any:
     """Evaluate and turn internal problems into an ExpressionError naming ``shown``."""
     try:
         node = parse(expression)
+        names = free_variables(expression)
     except Problem as exc:
         where = describe_position(expression, exc.position)
         raise ExpressionError(shown, exc.message + where, exc.position)
+    # Like Argo (expr.Compile with the scope as env), every top-level name must exist,
+    # even in a branch that is never taken.
+    for name in names:
+        if name not in scope:
+            raise UnknownVariable(missing_message([], name, scope))
     try:
         return Interpreter(scope).eval(node)
     except UnknownVariable:
