@@ -95,6 +95,8 @@ def read_artifact(op_name: str, name: str, sign: Artifact, root: Path, whole_lis
             obj = [obj]
         return _convert(obj, leaf)
     if shape == "path":
+        if isinstance(obj, list) and len(obj) == 1:  # upload_artifact("f") catalogs ["f"]
+            obj = obj[0]
         return _convert(obj if isinstance(obj, Path) else root, leaf)
     if shape in ("list", "set"):
         if isinstance(obj, dict):
