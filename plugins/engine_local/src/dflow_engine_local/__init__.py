@@ -1,0 +1,17 @@
+"""dflow-engine-local: the embedded engine (``engine = "local"``, pydflow's ``mode = "debug"``)."""
+
+from __future__ import annotations
+
+__all__ = ["LocalEngine", "LocalEngineConfig"]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy: keep `import dflow_engine_local` light
+    if name == "LocalEngine":
+        from .engine import LocalEngine
+
+        return LocalEngine
+    if name == "LocalEngineConfig":
+        from .config import LocalEngineConfig
+
+        return LocalEngineConfig
+    raise AttributeError(name)

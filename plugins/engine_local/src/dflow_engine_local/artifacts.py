@@ -1,0 +1,173 @@
+"""Input artifact sources to local paths; stacking sliced output artifacts.
+
+A source is an uploaded artifact (``S3Artifact`` in the configured store, ``LocalArtifact``,
+``HTTPArtifact``), a reference to another step's or the template's artifact (possibly narrowed
+by ``.sub_path()`` or ``[i]``), a ``{{...}}`` string, or a list/dict of those. Objects in a
+remote store are downloaded once per key into ``<artifact dir>/.cache/`` (pydflow's
+``debug_s3``); keys of a local store are used in place.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from dflow import catalog
+from dflow.model.io import ArtifactRef, InputArtifact, OutputArtifact
+
+from .layout import place, resolve_source
+from .values import StepError, digest, parse_artifact_ref, render_text
+
+_download_lock = threading.Lock()
+
+
+def resolve_artifact(run: Any, frame: Any, source: Any, scope: dict, where: str) -> str | None:
+    """The local path of ``source`` (None for an absent optional artifact)."""
+    if source is None:
+        return None
+    if isinstance(source, ArtifactRef):
+        base = resolve_artifact(run, frame, source.artifact, scope, where)
+        if base is None:
+            return None
+        sub = render_text(str(source.sub_path), scope, where) if source.sub_path else None
+        index = source.slice
+        if isinstance(index, str):
+            index = int(render_text(index, scope, where))
+        return resolve_source(base, sub, index)
+    if isinstance(source, OutputArtifact):
+        if source.step is None:
+            raise StepError(f"{where}: output artifact '{source.name}' is not bound to a step")
+        res = frame.results.get(source.step.name)
+        if res is None:
+            raise StepError(f"{where}: step '{source.step.name}' has not run before this one")
+        path = res.arts.get(source.name)
+        if path is None:
+            raise StepError(
+                f"{where}: step '{source.step.name}' did not produce artifact '{source.name}'"
+            )
+        return path
+    if isinstance(source, InputArtifact):
+        if source.name not in frame.arts:
+            raise StepError(f"{where}: template has no input artifact '{source.name}'")
+        return frame.arts[source.name]
+    if isinstance(source, str):
+        ref = parse_artifact_ref(source)
+        if ref is None:
+            text = render_text(source, scope, where)
+            return os.path.abspath(text)
+        kind, step, name, sub = ref
+        if kind in ("steps", "tasks"):
+            res = frame.results.get(step)
+            path = res.arts.get(name) if res is not None else None
+        elif kind == "inputs":
+            path = frame.arts.get(name)
+        else:
+            path = run.globals["artifacts"].get(name, {}).get("local_path")
+        if path is None:
+            raise StepError(f"{where}: artifact {source!r} is not available")
+        return resolve_source(path, render_text(sub, scope, where) if sub else None)
+    if isinstance(source, list | tuple | dict):
+        return _combine(run, frame, source, scope, where)
+    return _stored(run, source, where)
+
+
+def _stored(run: Any, art: Any, where: str) -> str:
+    sub = getattr(art, "selected_path", None)
+    index = getattr(art, "slice", None)
+    if hasattr(art, "local_path") and not hasattr(art, "key"):
+        base = os.path.abspath(art.local_path)
+    elif hasattr(art, "key") and art.key:
+        base = _from_store(run, art)
+    elif hasattr(art, "url"):
+        base = _download(run, art, "http-" + digest(art.url))
+    else:
+        raise StepError(f"{where}: cannot use {art!r} as an artifact")
+    if not os.path.lexists(base):
+        raise StepError(f"{where}: input artifact {art!r} does not exist (looked at {base})")
+    return resolve_source(base, sub, int(index) if index is not None else None)
+
+
+def _from_store(run: Any, art: Any) -> str:
+    from dflow.backends import get_storage_client
+
+    client = get_storage_client()
+    local = getattr(client, "local_path", None)
+    key = art.key
+    if local is not None and not key.endswith(".tgz"):
+        return local(key.rstrip("/"))
+    return _download(run, art, "s3-" + digest(key))
+
+
+def _download(run: Any, art: Any, name: str) -> str:
+    """Fetch a remote (or archived) artifact once into the artifact cache."""
+    from dflow.storage.api import download_artifact
+
+    dest = os.path.join(run.settings.artifact_dir, ".cache", name)
+    done = dest + ".done"
+    with _download_lock:
+        if not os.path.exists(done):
+            plain = type(art).from_dict({k: v for k, v in art.to_dict().items()
+                                         if k not in ("sub_path", "slice")})
+            os.makedirs(dest, exist_ok=True)
+            download_artifact(plain, path=dest, remove_catalog=False)
+            Path(done).touch()
+    return dest
+
+
+def _combine(run: Any, frame: Any, source: Any, scope: dict, where: str) -> str:
+    """A list/dict of artifacts as one artifact dir: links plus a catalog."""
+    root = os.path.join(run.wf_dir, ".combined", digest(repr(_describe(source)) + where, 16))
+    if os.path.isdir(root):
+        return root
+    tmp = root + f".{os.getpid()}.tmp"
+    os.makedirs(tmp, exist_ok=True)
+    pairs = (list(enumerate(source)) if isinstance(source, list | tuple)
+             else list(source.items()))
+    items = []
+    for k, v in pairs:
+        path = resolve_artifact(run, frame, v, scope, where)
+        if path is None:
+            continue
+        entry = f"{k}/{os.path.basename(path.rstrip('/'))}"
+        place(path, os.path.join(tmp, entry), "symlink")
+        items.append({"dflow_list_item": entry, "order": k})
+    catalog.write_catalog(Path(tmp), items)
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        pass
+    return root
+
+
+def _describe(source: Any) -> Any:
+    if isinstance(source, dict):
+        return {k: _describe(v) for k, v in source.items()}
+    if isinstance(source, list | tuple):
+        return [_describe(v) for v in source]
+    return str(source) + repr(getattr(source, "key", getattr(source, "local_path", "")))
+
+
+def merge_stacked(run: Any, group: Any, name: str, sources: list[str]) -> str:
+    """One artifact dir holding every slice's files and catalog entries (links)."""
+    root = os.path.join(run.wf_dir, group.id, "outputs", "artifacts", name)
+    cat = catalog.catalog_dir_name()
+    os.makedirs(root, exist_ok=True)
+    for src in sources:
+        src = os.path.realpath(src)
+        if not os.path.isdir(src):
+            place(src, os.path.join(root, os.path.basename(src)), "symlink")
+            continue
+        for dirpath, dirnames, filenames in os.walk(src):
+            rel = os.path.relpath(dirpath, src)
+            for f in filenames:
+                target = os.path.join(root, rel, f) if rel != "." else os.path.join(root, f)
+                if rel.split(os.sep)[0] == cat:
+                    # catalog files have unique names: copies keep each slice's entries
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    if not os.path.exists(target):
+                        Path(target).write_bytes(Path(dirpath, f).read_bytes())
+                    continue
+                place(os.path.join(dirpath, f), target, "symlink")
+    return root

@@ -1,0 +1,286 @@
+"""``LocalEngine``: submit, query and control workflows on this machine.
+
+``submit`` runs the workflow in the calling process (synchronously, like pydflow's debug mode)
+or, with ``wait=False`` / ``config["detach"]``, in a forked background process whose output
+goes to ``<wf-dir>/log.txt``. Submitting a workflow whose id already has a journal resumes it:
+nodes journaled ``Succeeded`` are not run again. Any process can query or control a workflow
+by id (``Workflow(id=...)``) as long as it uses the same ``debug_workdir``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import shutil
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from dflow.engine import Engine, EngineError
+from dflow.model.op_template import randstr
+
+from .config import LocalEngineConfig, Resolved, resolve
+from .journal import DB_NAME, connect, read_meta
+from .layout import write_status, write_text
+from .query import build_workflow, global_outputs
+from .run import AlreadyRunning, Run, acquire_lock, is_running
+
+
+class LocalEngine(Engine):
+    """The embedded engine (``engine = "local"``; pydflow's ``mode = "debug"``)."""
+
+    name = "local"
+
+    def __init__(self, config: LocalEngineConfig | None = None) -> None:
+        self.config = config or LocalEngineConfig()
+        self._workflows: dict[str, Any] = {}  # id -> Workflow submitted from this process
+
+    # -- paths ------------------------------------------------------------------------------
+
+    def settings(self) -> Resolved:
+        return resolve(self.config)
+
+    def wf_dir(self, workflow_id: str, must_exist: bool = True) -> str:
+        path = os.path.join(self.settings().workdir, workflow_id)
+        if must_exist and not os.path.exists(os.path.join(path, DB_NAME)):
+            raise EngineError(
+                f"no local workflow '{workflow_id}' under {self.settings().workdir}: check the "
+                "id and that config['debug_workdir'] is the one used when it was submitted"
+            )
+        return path
+
+    # -- submit -----------------------------------------------------------------------------
+
+    def submit(self, workflow: Any, *, reuse_step: Sequence[Any] | None = None,
+               wait: bool | None = None) -> Any:
+        settings = self.settings()
+        wf_id = workflow.id or f"{workflow.name}-{randstr(5)}"
+        wf_dir = os.path.join(settings.workdir, wf_id)
+        os.makedirs(wf_dir, exist_ok=True)
+        if not reuse_step and _finished_ok(wf_dir):
+            workflow.id = wf_id
+            self._workflows[wf_id] = workflow
+            print(f"Workflow {wf_id} has already succeeded; nothing to run", file=sys.stderr)
+            return self.query(wf_id)
+        try:
+            lock_fd = acquire_lock(wf_dir)
+        except AlreadyRunning:
+            raise EngineError(
+                f"workflow '{wf_id}' is already running in another process; wait for it "
+                "(Workflow(id=...).wait()) or terminate it first"
+            ) from None
+        workflow.id = wf_id
+        workflow.uid = workflow.uid or wf_id
+        self._workflows[wf_id] = workflow
+        write_text(os.path.join(wf_dir, "type"), type(workflow.entrypoint).__name__)
+        background = wait is False or (wait is None and settings.detach)
+        if background:
+            self._fork_run(workflow, wf_id, wf_dir, settings, lock_fd, reuse_step)
+            return self.query(wf_id)
+        try:
+            self._run(workflow, wf_id, wf_dir, settings, lock_fd, reuse_step)
+        finally:
+            os.close(lock_fd)
+        return self.query(wf_id)
+
+    def _run(self, workflow: Any, wf_id: str, wf_dir: str, settings: Resolved, lock_fd: int,
+             reuse: Any) -> str:
+        write_text(os.path.join(wf_dir, "pid"), str(os.getpid()))
+        run = Run(workflow, wf_id, wf_dir, settings, lock_fd, list(reuse or []))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return run.execute()
+        # called from inside an event loop (a notebook): run on a thread of our own
+        box: list[Any] = []
+        t = threading.Thread(target=lambda: box.append(run.execute()))
+        t.start()
+        t.join()
+        return box[0] if box else "Error"
+
+    def _fork_run(self, workflow: Any, wf_id: str, wf_dir: str, settings: Resolved,
+                  lock_fd: int, reuse: Any) -> None:
+        # the journal must exist before the parent returns, so queries work at once
+        conn = connect(os.path.join(wf_dir, DB_NAME))
+        conn.execute("INSERT INTO meta(k, v) VALUES('status', '\"Running\"') "
+                     "ON CONFLICT(k) DO UPDATE SET v=excluded.v")
+        conn.close()
+        write_status(wf_dir, "Running")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the background runner
+            code = 0
+            try:
+                os.setsid()
+                if os.fork() != 0:
+                    os._exit(0)  # the grandchild runs; the parent reaps this child at once
+                log = os.open(os.path.join(wf_dir, "log.txt"),
+                              os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                os.dup2(log, 1)
+                os.dup2(log, 2)
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                phase = self._run(workflow, wf_id, wf_dir, settings, lock_fd, reuse)
+                code = 0 if phase == "Succeeded" else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 70
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        os.waitpid(pid, 0)
+        os.close(lock_fd)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def query(self, workflow_id: str) -> Any:
+        wf = build_workflow(workflow_id, self.wf_dir(workflow_id))
+        wf.set_engine(self)
+        return wf
+
+    def query_status(self, workflow_id: str) -> str:
+        from .query import workflow_phase
+
+        wf_dir = self.wf_dir(workflow_id)
+        conn = connect(os.path.join(wf_dir, DB_NAME), readonly=True)
+        try:
+            meta = {"status": read_meta(conn, "status"), "message": read_meta(conn, "message")}
+        finally:
+            conn.close()
+        return workflow_phase(meta, wf_dir)[0]
+
+    def query_global_outputs(self, workflow_id: str) -> Any:
+        return global_outputs(self.wf_dir(workflow_id))
+
+    def wait(self, workflow_id: str, interval: float = 1) -> str:
+        while True:
+            phase = self.query_status(workflow_id)
+            if phase not in ("Pending", "Running"):
+                return phase
+            time.sleep(min(interval, 0.5))
+
+    def logs(self, workflow_id: str, step_id: str | None = None) -> str:
+        wf_dir = self.wf_dir(workflow_id)
+        path = os.path.join(wf_dir, step_id, "log.txt") if step_id else os.path.join(
+            wf_dir, "log.txt")
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # -- control ----------------------------------------------------------------------------
+
+    def _request(self, workflow_id: str, action: str) -> bool:
+        """Ask the live runner to act; False when no process runs the workflow."""
+        wf_dir = self.wf_dir(workflow_id)
+        if not is_running(wf_dir):
+            return False
+        conn = connect(os.path.join(wf_dir, DB_NAME))
+        try:
+            conn.execute("INSERT INTO meta(k, v) VALUES('control', ?) "
+                         "ON CONFLICT(k) DO UPDATE SET v=excluded.v", (f'"{action}"',))
+        finally:
+            conn.close()
+        return True
+
+    def _mark_failed(self, workflow_id: str, message: str) -> None:
+        wf_dir = self.wf_dir(workflow_id)
+        conn = connect(os.path.join(wf_dir, DB_NAME))
+        try:
+            status = read_meta(conn, "status")
+            if status in (None, "Pending", "Running"):
+                for k, v in (("status", "Failed"), ("message", message)):
+                    conn.execute("INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE "
+                                 "SET v=excluded.v", (k, f'"{v}"'))
+                write_status(wf_dir, "Failed")
+        finally:
+            conn.close()
+
+    def terminate(self, workflow_id: str) -> None:
+        if not self._request(workflow_id, "terminate"):
+            self._mark_failed(workflow_id, "workflow terminated")
+
+    def stop(self, workflow_id: str) -> None:
+        if not self._request(workflow_id, "stop"):
+            self._mark_failed(workflow_id, "workflow stopped")
+
+    def suspend(self, workflow_id: str) -> None:
+        if not self._request(workflow_id, "suspend"):
+            raise EngineError(f"workflow '{workflow_id}' is not running: nothing to suspend")
+
+    def resume(self, workflow_id: str) -> None:
+        if not self._request(workflow_id, "resume"):
+            raise EngineError(
+                f"workflow '{workflow_id}' is not running: submit it again (same id) to "
+                "resume a stopped or killed run"
+            )
+
+    def _definition(self, workflow_id: str, what: str) -> Any:
+        wf = self._workflows.get(workflow_id)
+        if wf is None:
+            raise EngineError(
+                f"cannot {what} workflow '{workflow_id}' from this process: the local engine "
+                "needs the workflow's definition; build it again and call "
+                f"Workflow(..., id='{workflow_id}').submit() to resume it"
+            )
+        return wf
+
+    def retry(self, workflow_id: str, step_ids: Sequence[str] | None = None) -> None:
+        wf = self._definition(workflow_id, "retry")
+        if is_running(self.wf_dir(workflow_id)):
+            raise EngineError(f"workflow '{workflow_id}' is still running; wait for it first")
+        if step_ids:
+            self._forget(workflow_id, step_ids)
+        self.submit(wf)
+
+    def _forget(self, workflow_id: str, step_ids: Sequence[str]) -> None:
+        conn = sqlite3.connect(os.path.join(self.wf_dir(workflow_id), DB_NAME))
+        try:
+            with conn:
+                for sid in step_ids:
+                    conn.execute("UPDATE nodes SET phase='Failed' WHERE id=?", (sid,))
+        finally:
+            conn.close()
+
+    def resubmit(self, workflow_id: str) -> None:
+        wf = copy.copy(self._definition(workflow_id, "resubmit"))
+        wf.id = None
+        wf.uid = None
+        self.submit(wf)
+
+    def delete(self, workflow_id: str) -> None:
+        wf_dir = self.wf_dir(workflow_id)
+        if self._request(workflow_id, "terminate"):
+            deadline = time.monotonic() + 30
+            while is_running(wf_dir) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        shutil.rmtree(wf_dir, ignore_errors=True)
+        self._workflows.pop(workflow_id, None)
+
+    def query_workflows(self, labels: dict[str, str] | None = None) -> list[Any]:
+        root = self.settings().workdir
+        out = []
+        for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            if os.path.exists(os.path.join(root, name, DB_NAME)):
+                out.append(self.query(name))
+        return out
+
+
+def _finished_ok(wf_dir: str) -> bool:
+    path = os.path.join(wf_dir, DB_NAME)
+    if not os.path.exists(path):
+        return False
+    conn = connect(path, readonly=True)
+    try:
+        return read_meta(conn, "status") == "Succeeded"
+    finally:
+        conn.close()

@@ -1,0 +1,402 @@
+"""Walk a workflow: Steps groups, DAG dependencies, loops, conditions, template outputs.
+
+Everything runs on one asyncio event loop: structure nodes are coroutines (a 10,000-item
+fan-out costs coroutines, not threads or processes), leaves run in the warm pool or as
+subprocesses (:mod:`leaves`). Node ids are deterministic (the step's key, else a digest of
+its path in the workflow), so a resubmitted run finds its journaled nodes again: a node
+journaled ``Succeeded`` is not run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import attrs
+from dflow.model.dag import DAG
+from dflow.model.io import MISSING, OutputArtifact
+from dflow.model.steps import Steps
+from dflow.serialization import load_value
+
+from .artifacts import merge_stacked, resolve_artifact
+from .journal import Node
+from .leaves import LeafRunner
+from .values import (
+    Result,
+    StepError,
+    default_text,
+    item_label,
+    param_type,
+    parse_items,
+    render_text,
+    sequence_items,
+    value_text,
+    when_true,
+)
+
+FAILED = ("Failed", "Error")
+
+
+@attrs.define(eq=False)
+class Frame:
+    """One running instance of a Steps or DAG template."""
+
+    template: Any
+    node: Node
+    path: str
+    params: dict[str, str]
+    arts: dict[str, str | None]
+    kind: str  # "steps" | "tasks"
+    results: dict[str, Result] = attrs.field(factory=dict)
+    sem: asyncio.Semaphore | None = None
+
+    def scope(self, run: Any, item: Any = MISSING) -> dict[str, Any]:
+        scope = {
+            "inputs": {
+                "parameters": dict(self.params),
+                "artifacts": {k: v for k, v in self.arts.items() if v is not None},
+            },
+            self.kind: {name: r.scope() for name, r in self.results.items()},
+            "workflow": run.workflow_scope(),
+        }
+        if item is not MISSING:
+            scope["item"] = item
+        return scope
+
+
+class Interpreter(LeafRunner):
+    """Runs templates; the engine's :class:`~dflow_engine_local.run.Run` mixes this in."""
+
+    # -- template instances ----------------------------------------------------------------
+
+    async def run_frame(self, frame: Frame) -> Result:
+        """Run a Steps/DAG instance; return its Result with the template's outputs."""
+        tmpl = frame.template
+        if tmpl.parallelism:
+            frame.sem = asyncio.Semaphore(int(tmpl.parallelism))
+        if isinstance(tmpl, Steps):
+            phase, message = await self._run_steps(frame)
+        else:
+            phase, message = await self._run_dag(frame)
+        result = Result(phase, frame.node.id, message=message)
+        self.template_outputs(frame, result)
+        return result
+
+    async def _run_steps(self, frame: Frame) -> tuple[str, str]:
+        for gi, group in enumerate(frame.template.steps):
+            if self.stopping:
+                return "Failed", self.stop_message
+            results = await asyncio.gather(
+                *(self.run_step(frame, s, f"{frame.path}[{gi}].{s.name}") for s in group)
+            )
+            for s, r in zip(group, results, strict=True):
+                frame.results[s.name] = r
+            for s, r in zip(group, results, strict=True):
+                if r.phase in FAILED and not self.continues(s, r):
+                    return r.phase, f"child '{s.name}' failed: {r.message}".strip()
+        return "Succeeded", ""
+
+    async def _run_dag(self, frame: Frame) -> tuple[str, str]:
+        tasks = {t.name: t for t in frame.template.tasks}
+        deps = frame.template.dependency_graph()
+        running: dict[asyncio.Future, str] = {}
+        finished: set[str] = set()
+        failed: list[str] = []
+        pending = dict(tasks)
+        while pending or running:
+            for name in list(pending):
+                needs = deps.get(name, set()) & set(tasks)
+                if not needs <= finished:
+                    continue
+                task = pending.pop(name)
+                blocked = [d for d in needs if not self._dep_ok(tasks[d], frame.results[d])]
+                if blocked or self.stopping:
+                    why = (self.stop_message if self.stopping
+                           else f"dependency '{blocked[0]}' did not succeed")
+                    frame.results[name] = self.omitted(frame, task, why)
+                    finished.add(name)
+                    continue
+                fut = asyncio.ensure_future(self.run_step(frame, task, f"{frame.path}.{name}"))
+                running[fut] = name
+            if not running:
+                if pending:  # nothing runs and nothing can start: a cycle (validation's job)
+                    raise StepError(f"DAG '{frame.template.name}': cyclic dependencies among "
+                                    f"{', '.join(sorted(pending))}")
+                break
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for fut in done:
+                name = running.pop(fut)
+                res = fut.result()
+                frame.results[name] = res
+                finished.add(name)
+                if res.phase in FAILED and not self.continues(tasks[name], res):
+                    failed.append(name)
+        if failed:
+            r = frame.results[failed[0]]
+            return r.phase, f"child '{failed[0]}' failed: {r.message}".strip()
+        if self.stopping:
+            return "Failed", self.stop_message
+        return "Succeeded", ""
+
+    def _dep_ok(self, task: Any, res: Result) -> bool:
+        return res.ok or (res.phase in FAILED and self.continues(task, res))
+
+    @staticmethod
+    def continues(step: Any, res: Result) -> bool:
+        if res.phase == "Failed":
+            return bool(step.continue_on_failed)
+        if res.phase == "Error":
+            return bool(step.continue_on_error or step.continue_on_failed)
+        return True
+
+    def omitted(self, frame: Frame, step: Any, why: str) -> Result:
+        node = self.open_node(frame.node, f"{frame.path}.{step.name}", step.name, step.name,
+                              None, "Omitted", step.template)
+        self.transition(node, "Omitted", message=why)
+        return self.skipped_result(step, node.id, "Omitted", why)
+
+    def skipped_result(self, step: Any, node_id: str, phase: str, why: str = "") -> Result:
+        """A step that did not run: its outputs are the declared defaults."""
+        res = Result(phase, node_id, message=why)
+        for name, p in step.template.outputs.parameters.items():
+            d = default_text(getattr(p, "default", MISSING))
+            if d is not None:
+                res.params[name] = d
+                res.types[name] = param_type(p)
+        return res
+
+    # -- one step of a template -------------------------------------------------------------
+
+    async def run_step(self, frame: Frame, step: Any, path: str) -> Result:
+        """when, loops, hooks; then one instance (or one per loop item)."""
+        where = f"step '{step.name}'"
+        try:
+            scope = frame.scope(self)
+            if step.when is not None and not when_true(step.when, scope, where):
+                node = self.open_node(frame.node, path, step.name, step.name, None, "Skipped",
+                                      step.template)
+                self.transition(node, "Skipped", message=f"when '{step.when}' evaluated false")
+                return self.skipped_result(step, node.id, "Skipped")
+            items, indices = self.loop_items(frame, step, scope)
+        except StepError as exc:
+            return self.error_node(frame.node, path, step, str(exc))
+        if self.running_hook(step):
+            asyncio.ensure_future(self.run_hook(frame, step, step.running_hook, path, None))
+        if items is None:
+            res = await self.run_instance(frame, step, path, step.name, MISSING, None)
+        else:
+            res = await self.run_loop(frame, step, path, items, indices)
+        await self.after_hooks(frame, step, path, res)
+        return res
+
+    def running_hook(self, step: Any) -> bool:
+        return getattr(step, "running_hook", None) is not None
+
+    async def after_hooks(self, frame: Frame, step: Any, path: str, res: Result) -> None:
+        hook = step.success_hook if res.phase == "Succeeded" else (
+            step.failure_hook if res.phase in FAILED else None)
+        if hook is not None:
+            await self.run_hook(frame, step, hook, path, res)
+
+    async def run_hook(self, frame: Frame, step: Any, hook: Any, path: str,
+                       res: Result | None) -> None:
+        saved = frame.results.get(step.name)
+        if res is not None:
+            frame.results[step.name] = res
+        kind = "running" if res is None else ("succeeded" if res.ok else "failed")
+        if hook.expression:
+            scope = frame.scope(self)
+            if not when_true(hook.expression, scope, f"hook of step '{step.name}'"):
+                return
+        await self.run_instance(frame, hook, f"{path}.hooks.{kind}",
+                                f"{step.name}.hooks.{kind}", MISSING, None)
+        if saved is not None and res is None:
+            frame.results[step.name] = saved
+
+    def loop_items(self, frame: Frame, step: Any, scope: dict) -> tuple[list | None, list | None]:
+        """Loop items and, for sliced Python OPs, each item's slice index (or indices)."""
+        where = f"step '{step.name}'"
+        slices = step.slices
+        items: list | None = None
+        if step.with_param is not None:
+            if isinstance(step.with_param, list | tuple):
+                items = list(step.with_param)
+            else:
+                items = parse_items(value_text(step.with_param, scope, where), where)
+        elif step.with_sequence is not None:
+            items = sequence_items(step.with_sequence, scope, where)
+        elif slices is not None and slices.sub_path:
+            items = [{"order": i} for i in range(self.sub_path_count(frame, step, scope))]
+        if items is None or slices is None:
+            return items, None
+        indices = []
+        for it in items:
+            text = render_text(str(slices.slices), {**scope, "item": it}, where)
+            try:
+                indices.append(int(json.loads(text)))
+            except (ValueError, TypeError):
+                raise StepError(f"{where}: slice index {text!r} is not an integer") from None
+        if slices.group_size:
+            size = int(slices.group_size)
+            groups = [indices[i:i + size] for i in range(0, len(indices), size)]
+            return list(range(len(groups))), groups
+        return items, indices
+
+    def sub_path_count(self, frame: Frame, step: Any, scope: dict) -> int:
+        from dflow import catalog
+
+        lengths = {}
+        for name in step.slices.input_artifact:
+            art = step.inputs.artifacts[name]
+            path = resolve_artifact(self, frame, art.source, scope, f"step '{step.name}'")
+            if path is None:
+                continue
+            items = catalog.read_catalog(path)
+            lengths[name] = len(items) if items else 1
+        for name in step.slices.input_parameter:
+            p = step.inputs.parameters[name]
+            if p.has_value:
+                text = value_text(p.value, scope, f"step '{step.name}'")
+                lengths[name] = len(load_value(text, list))
+        if len(set(lengths.values())) > 1:
+            raise StepError(f"step '{step.name}': sliced inputs have different lengths {lengths}")
+        return next(iter(lengths.values()), 0)
+
+    async def run_loop(self, frame: Frame, step: Any, path: str, items: list,
+                       indices: list | None) -> Result:
+        group_type = "TaskGroup" if frame.kind == "tasks" else "StepGroup"
+        group = self.open_node(frame.node, path, step.name, step.name, None, group_type,
+                               step.template)
+        self.transition(group, "Running")
+        n = len(items)
+        results: list[Result | None] = [None] * n
+        limit = int(step.parallelism) if step.parallelism else max(n, 1)
+        limit = min(limit, n, 4 * self.settings.pool_workers + 16) or 1
+        it = iter(range(n))
+        failfast = self.settings.failfast and not step.continue_on_failed
+        abort = False
+
+        async def worker() -> None:
+            nonlocal abort
+            for i in it:
+                if abort:
+                    return
+                label = f"{step.name}({item_label(i, items[i])})"
+                res = await self.run_instance(
+                    frame, step, f"{path}({i})", label, items[i],
+                    indices[i] if indices is not None else None, group=group)
+                results[i] = res
+                if failfast and res.phase in FAILED:
+                    abort = True
+
+        await asyncio.gather(*(worker() for _ in range(limit)))
+        done = [r for r in results if r is not None]
+        res = Result("Succeeded", group.id)
+        ok = sum(1 for r in done if r.ok)
+        bad = [r for r in done if r.phase in FAILED]
+        threshold = None
+        if step.continue_on_num_success is not None:
+            threshold = int(step.continue_on_num_success)
+        elif step.continue_on_success_ratio is not None:
+            threshold = float(step.continue_on_success_ratio) * n
+        if threshold is not None:
+            if ok < threshold:
+                res.phase = "Failed"
+                res.message = f"{ok} of {n} items succeeded, fewer than required ({threshold:g})"
+        elif bad or len(done) < n:
+            res.phase = bad[0].phase if bad else "Failed"
+            first = bad[0].message if bad else "stopped"
+            res.message = f"{len(bad)} of {n} items failed; first: {first}"
+        self.aggregate(step, done, res, group)
+        self.transition(group, res.phase, message=res.message, outputs=self.outputs_json(res))
+        return res
+
+    def aggregate(self, step: Any, done: list[Result], res: Result, group: Node) -> None:
+        """Loop outputs: a JSON list per parameter; sliced outputs stacked in item order."""
+        slices = step.slices
+        stacked_p = set(slices.output_parameter) if slices is not None else set()
+        stacked_a = set(slices.output_artifact) if slices is not None else set()
+        oks = [r for r in done if r.ok]
+        for name, p in step.template.outputs.parameters.items():
+            tp = param_type(p)
+            if name in stacked_p:
+                pairs = []
+                for r in oks:
+                    text = r.params.get(name)
+                    if text is not None:
+                        pairs.extend(json.loads(text))
+                pairs.sort(key=lambda d: d.get("order", 0))
+                res.params[name] = json.dumps([d["dflow_list_item"] for d in pairs])
+                res.types[name] = "list"
+                continue
+            values = []
+            for r in done:
+                if name in r.params:
+                    v = r.params[name]
+                    values.append(load_value(v, tp) if tp not in (None, "str") else v)
+            res.params[name] = json.dumps(values)
+            res.types[name] = "list"
+        for name in step.template.outputs.artifacts:
+            if name in stacked_a:
+                srcs = [r.arts.get(name) for r in oks]
+                res.arts[name] = merge_stacked(self, group, name, [s for s in srcs if s])
+
+    # -- template outputs -------------------------------------------------------------------
+
+    def template_outputs(self, frame: Frame, res: Result) -> None:
+        tmpl = frame.template
+        scope = frame.scope(self)
+        where = f"template '{tmpl.name}'"
+        for name, p in tmpl.outputs.parameters.items():
+            text = None
+            try:
+                if p.value_from_parameter is not None:
+                    text = value_text(p.value_from_parameter, scope, where)
+                elif p.value_from_expression is not None:
+                    text = value_text(p.value_from_expression, scope, where)
+                elif p.value is not MISSING:
+                    text = value_text(p.value, scope, where)
+            except StepError:
+                text = None
+            if text is None:
+                text = default_text(getattr(p, "default", MISSING))
+            if text is not None:
+                res.params[name] = text
+                res.types[name] = param_type(p) or self._source_type(frame, p)
+        for name, a in tmpl.outputs.artifacts.items():
+            path = None
+            try:
+                if a._from is not None:
+                    path = resolve_artifact(self, frame, a._from, scope, where)
+                elif a.from_expression is not None:
+                    path = self._artifact_expression(frame, a.from_expression, scope, where)
+            except (StepError, KeyError):
+                path = None
+            res.arts[name] = path
+        self.publish_globals(tmpl, res)
+
+    def _source_type(self, frame: Frame, p: Any) -> str | None:
+        src = p.value_from_parameter
+        step = getattr(src, "step", None)
+        if step is not None and step.name in frame.results:
+            return frame.results[step.name].types.get(src.name)
+        return None
+
+    def _artifact_expression(self, frame: Frame, expr: Any, scope: dict, where: str) -> Any:
+        # if_expression(_if, art1, art2): pick the branch, then resolve the artifact itself
+        if hasattr(expr, "_if"):
+            cond = when_true(expr._if, scope, where)
+            chosen = expr._then if cond else expr._else
+            return resolve_artifact(self, frame, chosen, scope, where)
+        text = value_text(expr, scope, where)
+        return text or None
+
+    @staticmethod
+    def is_artifact(value: Any) -> bool:
+        return isinstance(value, OutputArtifact)
+
+    def instance_frame(self, tmpl: Any, node: Node, path: str, params: dict,
+                       arts: dict) -> Frame:
+        kind = "tasks" if isinstance(tmpl, DAG) else "steps"
+        return Frame(tmpl, node, path, params, arts, kind)

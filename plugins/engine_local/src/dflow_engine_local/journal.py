@@ -1,0 +1,230 @@
+"""The run journal: one SQLite database (WAL mode) per workflow, ``<wf-dir>/journal.db``.
+
+Only the runner process writes (from its event-loop thread); any process may read while it
+runs (WAL readers never block the writer). Every phase change is one UPDATE; the changes made
+in one turn of the event loop are committed together (``flush``), and a leaf step's terminal
+phase is committed before anything depends on it. SQLite makes each commit atomic, so after a
+SIGKILL the journal holds exactly the transitions committed before it: a step or slice
+journaled ``Succeeded`` is never run again, one journaled ``Running`` is run again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+DB_NAME = "journal.db"
+TERMINAL = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+CREATE TABLE IF NOT EXISTS nodes (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT,
+    path TEXT,
+    seq INTEGER,
+    name TEXT,
+    display_name TEXT,
+    key TEXT,
+    type TEXT,
+    phase TEXT,
+    template TEXT,
+    dir TEXT,
+    inputs TEXT,
+    outputs TEXT,
+    started TEXT,
+    finished TEXT,
+    message TEXT,
+    attempts INTEGER DEFAULT 0,
+    pid INTEGER,
+    progress TEXT
+);
+CREATE INDEX IF NOT EXISTS nodes_parent ON nodes(parent_id, seq);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    node_id TEXT, phase TEXT, at TEXT, message TEXT
+);
+"""
+
+NODE_FIELDS = (
+    "id", "parent_id", "path", "seq", "name", "display_name", "key", "type", "phase",
+    "template", "dir", "inputs", "outputs", "started", "finished", "message", "attempts",
+    "pid", "progress",
+)
+
+
+def now_iso() -> str:
+    """UTC now as Argo writes it (``2024-05-01T10:00:00.123456Z``)."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@attrs.define
+class Node:
+    """One journaled node (a step, a task, a template node, a loop item...)."""
+
+    id: str
+    parent_id: str | None = None
+    path: str = ""
+    seq: int = 0
+    name: str = ""
+    display_name: str = ""
+    key: str | None = None
+    type: str = "Pod"
+    phase: str = "Pending"
+    template: str = ""
+    dir: str | None = None
+    inputs: dict = attrs.field(factory=dict)
+    outputs: dict = attrs.field(factory=dict)
+    started: str | None = None
+    finished: str | None = None
+    message: str = ""
+    attempts: int = 0
+    pid: int | None = None
+    progress: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | tuple) -> Node:
+        d = dict(zip(NODE_FIELDS, row, strict=True))
+        d["inputs"] = json.loads(d["inputs"] or "{}")
+        d["outputs"] = json.loads(d["outputs"] or "{}")
+        d["message"] = d["message"] or ""
+        d["attempts"] = d["attempts"] or 0
+        return cls(**d)
+
+
+def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        if not os.path.exists(path):
+            raise FileNotFoundError(path)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a commit survives the death of the process (not a power cut)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Journal:
+    """Writer side of a workflow's journal (one per runner process)."""
+
+    def __init__(self, wf_dir: str) -> None:
+        self.path = os.path.join(wf_dir, DB_NAME)
+        self.conn = connect(self.path)
+        self._in_tx = False
+        self.cache: dict[str, Node] = {}
+        for row in self.conn.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes"):
+            node = Node.from_row(row)
+            self.cache[node.id] = node
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+
+    def flush(self) -> None:
+        """Commit what was written since the last flush (one atomic transaction)."""
+        if self._in_tx:
+            self.conn.execute("COMMIT")
+            self._in_tx = False
+
+    def close(self) -> None:
+        self.flush()
+        self.conn.close()
+
+    # -- workflow metadata ----------------------------------------------------------------
+
+    def set_meta(self, **values: Any) -> None:
+        self._begin()
+        for k, v in values.items():
+            self.conn.execute(
+                "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
+                (k, json.dumps(v)),
+            )
+
+    def get_meta(self, k: str, default: Any = None) -> Any:
+        return read_meta(self.conn, k, default)
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def get(self, node_id: str) -> Node | None:
+        return self.cache.get(node_id)
+
+    def put(self, node: Node) -> Node:
+        """Insert or replace ``node`` (all fields)."""
+        self._begin()
+        self.cache[node.id] = node
+        values = [getattr(node, f) for f in NODE_FIELDS]
+        values[NODE_FIELDS.index("inputs")] = json.dumps(node.inputs)
+        values[NODE_FIELDS.index("outputs")] = json.dumps(node.outputs)
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO nodes({', '.join(NODE_FIELDS)}) "
+            f"VALUES({', '.join('?' * len(NODE_FIELDS))})",
+            values,
+        )
+        return node
+
+    def update(self, node: Node, **changes: Any) -> Node:
+        """Change some fields of ``node``; a phase change is also recorded as an event."""
+        self._begin()
+        for k, v in changes.items():
+            setattr(node, k, v)
+        cols = ", ".join(f"{k}=?" for k in changes)
+        values = [json.dumps(v) if k in ("inputs", "outputs") else v for k, v in changes.items()]
+        self.conn.execute(f"UPDATE nodes SET {cols} WHERE id=?", (*values, node.id))
+        if "phase" in changes:
+            self.conn.execute(
+                "INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
+                (node.id, node.phase, now_iso(), node.message),
+            )
+        return node
+
+    def delete_below(self, node_id: str) -> None:
+        """Forget the descendants of ``node_id`` (a retried or re-expanded node)."""
+        self._begin()
+        stack = [node_id]
+        while stack:
+            current = stack.pop()
+            kids = [n.id for n in self.cache.values() if n.parent_id == current]
+            for k in kids:
+                self.cache.pop(k, None)
+                self.conn.execute("DELETE FROM nodes WHERE id=?", (k,))
+            stack.extend(kids)
+
+
+def read_meta(conn: sqlite3.Connection, k: str, default: Any = None) -> Any:
+    row = conn.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
+    return default if row is None else json.loads(row[0])
+
+
+def read_all(wf_dir: str) -> tuple[dict[str, Any], list[Node]]:
+    """(metadata, nodes) of a workflow, read with a read-only connection."""
+    conn = connect(os.path.join(wf_dir, DB_NAME), readonly=True)
+    try:
+        conn.execute("BEGIN")  # one consistent snapshot for both tables
+        meta = {k: json.loads(v) for k, v in conn.execute("SELECT k, v FROM meta")}
+        nodes = [
+            Node.from_row(r)
+            for r in conn.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes ORDER BY seq")
+        ]
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return meta, nodes
+
+
+def iter_children(nodes: list[Node], parent_id: str) -> Iterator[Node]:
+    for n in nodes:
+        if n.parent_id == parent_id:
+            yield n

@@ -1,0 +1,142 @@
+"""The seed's on-disk layout of a workflow run, so users can look inside.
+
+::
+
+    <workdir>/<wf-id>/
+        status  type  pid  journal.db  log.txt (detached runs)
+        outputs/parameters/<global name>, outputs/artifacts/<global name>
+        <step-dir>/                      # the step's key, or "<wf-id>-<name>-<hash>"
+            name  type  phase  log.txt  script
+            inputs/parameters/<name>     inputs/artifacts/<name> -> source
+            outputs/parameters/<name>    outputs/artifacts/<name>
+            workdir/                     # cwd of the step; container paths map below it
+
+The journal is the source of truth; these files mirror it and are written atomically
+(temporary file + rename), so a reader never sees a half-written phase.
+
+Container paths: a template path such as ``/tmp/inputs/artifacts/x`` or ``/data/in`` is mapped
+to ``workdir/tmp/inputs/artifacts/x`` / ``workdir/data/in`` (see :func:`host_path`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from dflow import catalog
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (parent dirs created)."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def read_text(path: str | os.PathLike, default: str | None = None) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def host_path(workdir: str | os.PathLike, container_path: str) -> str:
+    """Where a template's absolute path lives for a local step: below its workdir."""
+    rel = os.path.normpath(container_path).lstrip("/")
+    return os.path.join(workdir, rel)
+
+
+def place(src: str, dst: str, method: str) -> None:
+    """Make ``dst`` show ``src`` by ``method`` (symlink / link: hard links, else copies / copy).
+
+    An existing ``dst`` is replaced (a re-run step starts from its inputs again).
+    """
+    remove(dst)
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    src = os.path.abspath(src)
+    if method == "symlink":
+        os.symlink(src, dst)
+        return
+    if os.path.isdir(src):
+        if method == "link":
+            shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
+        else:
+            shutil.copytree(src, dst, symlinks=True)
+    elif method == "link":
+        _link_or_copy(src, dst)
+    else:
+        shutil.copy2(src, dst)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def remove(path: str) -> None:
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+
+
+def resolve_source(path: str, sub_path: str | None = None, index: int | None = None) -> str:
+    """The path of an artifact narrowed to ``sub_path`` and/or list item ``index``."""
+    if index is not None:
+        obj = catalog.path_object(Path(path))
+        if isinstance(obj, list):
+            if not -len(obj) <= index < len(obj):
+                raise IndexError(
+                    f"artifact {path} holds {len(obj)} items; item {index} does not exist"
+                )
+            path = str(obj[index])
+        elif isinstance(obj, dict):
+            path = str(obj[str(index)])
+        elif index != 0:
+            raise IndexError(f"artifact {path} holds one item; item {index} does not exist")
+    if sub_path:
+        path = os.path.join(path, sub_path)
+    return path
+
+
+class StepDir:
+    """Files of one step directory."""
+
+    def __init__(self, wf_dir: str, name: str) -> None:
+        self.root = os.path.join(wf_dir, name)
+        self.inputs = os.path.join(self.root, "inputs")
+        self.outputs = os.path.join(self.root, "outputs")
+        self.workdir = os.path.join(self.root, "workdir")
+        self.log = os.path.join(self.root, "log.txt")
+        self.script = os.path.join(self.root, "script")
+
+    def create(self, display_name: str, type_: str) -> None:
+        os.makedirs(self.root, exist_ok=True)
+        write_text(os.path.join(self.root, "name"), display_name)
+        write_text(os.path.join(self.root, "type"), type_)
+
+    def set_phase(self, phase: str) -> None:
+        write_text(os.path.join(self.root, "phase"), phase)
+
+    def reset_outputs(self) -> None:
+        """A step run again starts from empty outputs (its inputs are rewritten too)."""
+        remove(self.outputs)
+        os.makedirs(os.path.join(self.outputs, "parameters"), exist_ok=True)
+        os.makedirs(os.path.join(self.outputs, "artifacts"), exist_ok=True)
+
+    def write_parameter(self, io: str, name: str, text: str) -> None:
+        write_text(os.path.join(self.root, io, "parameters", name), text)
+
+    def artifact_path(self, io: str, name: str) -> str:
+        return os.path.join(self.root, io, "artifacts", name)
+
+
+def write_status(wf_dir: str, phase: str) -> None:
+    write_text(os.path.join(wf_dir, "status"), phase)

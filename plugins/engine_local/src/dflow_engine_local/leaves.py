@@ -1,0 +1,522 @@
+"""One instance of a step: its inputs, its node, and running its template.
+
+Leaves (Python OPs, scripts, HTTP) run with retries per the template's RetryPolicy:
+``transient`` retries a TransientError (a script's exit code 1) and, with
+``timeout_is_transient``, a timeout; ``failure`` retries any failure; ``error`` a dead worker;
+``always`` both. FatalError (exit code 2) is retried only by ``failure``/``always``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from typing import Any
+
+import attrs
+from dflow.model.io import MISSING
+from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
+from dflow.python.template import PythonOPTemplate
+from dflow.serialization import dump_value, load_value
+
+from . import scripts
+from .artifacts import resolve_artifact
+from .journal import TERMINAL, Node, now_iso
+from .layout import StepDir, host_path, place, remove, resolve_source, write_text
+from .pool import WorkerDied, WorkerTimeout
+from .values import Result, StepError, digest, param_type, render_text, value_text
+
+_SAFE = re.compile(r"[^a-z0-9-]+")
+
+
+@attrs.define
+class Outcome:
+    phase: str
+    kind: str | None = None  # transient | fatal | error | type | timeout | died | stopped
+    message: str = ""
+    exit_code: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.phase == "Succeeded"
+
+
+def _retryable(policy: Any, out: Outcome) -> bool:
+    if policy is None or out.kind == "stopped":
+        return False
+    on = policy.on
+    if on == "always":
+        return True
+    if on == "error":
+        return out.kind == "died"
+    if on == "failure":
+        return out.kind != "died"
+    if out.kind == "timeout":
+        return bool(policy.timeout_is_transient)
+    return out.kind == "transient"
+
+
+class LeafRunner:
+    """Mixed into the interpreter: node bookkeeping and leaf execution."""
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def node_id_for(self, name: str, path: str, key: str | None) -> str:
+        if key:
+            return key
+        return f"{self.wf_id}-{_SAFE.sub('-', name.lower()).strip('-')[:40]}-{digest(path)}"
+
+    def open_node(self, parent: Node | None, path: str, name: str, display: str,
+                  key: str | None, type_: str, template: Any, node_id: str | None = None,
+                  inputs: dict | None = None) -> Node:
+        node_id = node_id or self.node_id_for(display, path, key)
+        node = self.journal.get(node_id)
+        if node is None:
+            self.seq += 1
+            node = Node(id=node_id, parent_id=parent.id if parent else None, path=path,
+                        seq=self.seq, name=name, display_name=display, key=key, type=type_,
+                        phase="Pending", template=getattr(template, "name", ""),
+                        dir=node_id if type_ not in ("Skipped", "Omitted") else None,
+                        inputs=inputs or {})
+            self.journal.put(node)
+        else:
+            changes = {"type": type_}
+            if inputs is not None:
+                changes["inputs"] = inputs
+            if parent is not None and node.parent_id != parent.id:
+                changes["parent_id"] = parent.id
+            self.journal.update(node, **changes)
+        if node.dir:
+            sd = StepDir(self.wf_dir, node.dir)
+            sd.create(display, type_)
+            sd.set_phase(node.phase)
+        self.dirty()
+        return node
+
+    def transition(self, node: Node, phase: str, message: str | None = None,
+                   outputs: dict | None = None, **extra: Any) -> None:
+        changes: dict[str, Any] = {"phase": phase, **extra}
+        if message is not None:
+            changes["message"] = message
+        if outputs is not None:
+            changes["outputs"] = outputs
+        if phase == "Running" and not node.started:
+            changes["started"] = now_iso()
+        if phase in TERMINAL:
+            changes["finished"] = now_iso()
+            if not node.started:
+                changes["started"] = changes["finished"]
+        self.journal.update(node, **changes)
+        if node.dir:
+            StepDir(self.wf_dir, node.dir).set_phase(phase)
+        self.emit(node)
+        if phase in TERMINAL and node.type == "Pod":
+            self.journal.flush()  # a finished leaf is never run again after a crash
+        else:
+            self.dirty()
+
+    def error_node(self, parent: Node, path: str, step: Any, message: str) -> Result:
+        node = self.open_node(parent, path, step.name, step.name, None, "Pod", step.template)
+        self.transition(node, "Error", message=message)
+        return Result("Error", node.id, message=message)
+
+    @staticmethod
+    def outputs_json(res: Result) -> dict:
+        return {
+            "parameters": {k: {"value": v, "type": res.types.get(k)} for k, v in res.params.items()},
+            "artifacts": {k: {"local_path": v} for k, v in res.arts.items() if v is not None},
+        }
+
+    @staticmethod
+    def result_of(node: Node) -> Result:
+        outs = node.outputs or {}
+        params = {k: v["value"] for k, v in outs.get("parameters", {}).items()}
+        types = {k: v.get("type") for k, v in outs.get("parameters", {}).items()}
+        arts = {k: v.get("local_path") for k, v in outs.get("artifacts", {}).items()}
+        return Result(node.phase, node.id, params, types, arts, message=node.message)
+
+    # -- one instance ----------------------------------------------------------------------
+
+    async def run_instance(self, frame: Any, step: Any, path: str, display: str, item: Any,
+                           slice_index: Any, group: Node | None = None) -> Result:
+        parent = group or frame.node
+        where = f"step '{display}'"
+        tmpl = step.template
+        try:
+            scope = frame.scope(self, item)
+            key = render_text(step.key, scope, where) if step.key else None
+            node_id = self.node_id_for(display, path, key)
+            old = self.journal.get(node_id)
+            if old is not None and old.phase == "Succeeded":
+                res = self.result_of(old)
+                self.publish_globals(tmpl, res)
+                return res
+            params, types, shown = self.input_parameters(step, scope, where, slice_index)
+            arts = self.input_artifacts(frame, step, scope, where, slice_index)
+        except StepError as exc:
+            return self.error_node(parent, path, step, str(exc))
+        inputs = {
+            "parameters": {n: {"value": shown.get(n, v), "type": types.get(n)}
+                           for n, v in params.items()},
+            "artifacts": {n: {"local_path": p} for n, p in arts.items() if p is not None},
+        }
+        if key:
+            inputs["parameters"]["dflow_key"] = {"value": key, "type": None}
+        if isinstance(tmpl, ScriptOPTemplate | HTTPOPTemplate):
+            type_ = "Pod"
+        else:
+            type_ = "DAG" if hasattr(tmpl, "tasks") else "Steps"
+        node = self.open_node(parent, path, step.name, display, key, type_, tmpl, node_id,
+                              inputs)
+        sd = StepDir(self.wf_dir, node.dir)
+        self.write_inputs(sd, params, arts, group, step, slice_index)
+        if type_ != "Pod":
+            self.transition(node, "Running")
+            child = self.instance_frame(tmpl, node, path, params, arts)
+            try:
+                res = await self.run_frame(child)
+            except StepError as exc:
+                res = Result("Error", node.id, message=str(exc))
+            res.node_id = node.id
+            self.transition(node, res.phase, message=res.message, outputs=self.outputs_json(res))
+            return res
+        res = await self.run_leaf(frame, step, node, sd, params, types, arts, slice_index, key)
+        if res.ok:
+            self.publish_globals(tmpl, res)
+        return res
+
+    def input_parameters(self, step: Any, scope: dict, where: str, slice_index: Any
+                         ) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
+        tmpl = step.template
+        params, types, shown = {}, {}, {}
+        sliced = set(step.slices.input_parameter) if (step.slices is not None
+                                                      and slice_index is not None) else set()
+        for name, p in step.inputs.parameters.items():
+            value = p.value
+            if value is MISSING and name in tmpl.inputs.parameters:
+                value = tmpl.inputs.parameters[name].value
+            if value is MISSING:
+                raise StepError(f"{where}: input parameter '{name}' has no value and no default")
+            params[name] = value_text(value, scope, where)
+            types[name] = param_type(tmpl.inputs.parameters.get(name)) or param_type(p)
+            if name in sliced and isinstance(slice_index, int):
+                try:
+                    whole = self.parsed_list(params[name])
+                    shown[name] = dump_value(whole[slice_index])
+                except (ValueError, IndexError, TypeError):
+                    pass
+        return params, types, shown
+
+    def parsed_list(self, text: str) -> list:
+        # one parse per distinct list text, shared by every slice of a fan-out
+        cached = self._list_cache.get(id(text))
+        if cached is None or cached[0] is not text:
+            from dflow.runner.inputs import flatten_stacked
+
+            cached = (text, flatten_stacked(load_value(text, list)))
+            self._list_cache[id(text)] = cached
+        return cached[1]
+
+    def input_artifacts(self, frame: Any, step: Any, scope: dict, where: str,
+                        slice_index: Any) -> dict[str, str | None]:
+        tmpl = step.template
+        arts: dict[str, str | None] = {}
+        sub_sliced = (step.slices is not None and step.slices.sub_path
+                      and isinstance(slice_index, int))
+        for name, a in step.inputs.artifacts.items():
+            decl = tmpl.inputs.artifacts.get(name)
+            optional = bool(getattr(decl, "optional", False) or a.optional)
+            path = resolve_artifact(self, frame, a.source, scope, where)
+            if path is None:
+                if not optional:
+                    raise StepError(f"{where}: input artifact '{name}' has no source; give "
+                                    f"one in artifacts={{'{name}': ...}} or mark it optional")
+                arts[name] = None
+                continue
+            if sub_sliced and name in step.slices.input_artifact:
+                path = resolve_source(path, index=slice_index)
+            if not os.path.lexists(path) or not os.path.exists(path):
+                raise StepError(f"{where}: input artifact '{name}' does not exist: {path}")
+            arts[name] = path
+        return arts
+
+    def write_inputs(self, sd: StepDir, params: dict, arts: dict, group: Node | None,
+                     step: Any, slice_index: Any) -> None:
+        sliced = set(step.slices.input_parameter) if (step.slices is not None
+                                                      and slice_index is not None) else set()
+        for name, text in params.items():
+            if name in sliced and group is not None:
+                # the whole list is written once for the loop; each slice links to it
+                shared = os.path.join(self.wf_dir, group.dir, "inputs", "parameters", name)
+                if not os.path.exists(shared):
+                    write_text(shared, text)
+                target = os.path.join(sd.inputs, "parameters", name)
+                remove(target)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.symlink(shared, target)
+            else:
+                sd.write_parameter("inputs", name, text)
+        for name, path in arts.items():
+            if path is not None:
+                place(path, sd.artifact_path("inputs", name), self.settings.copy_method)
+
+    # -- leaves ------------------------------------------------------------------------------
+
+    def retry_policy(self, tmpl: Any) -> Any:
+        policy = getattr(tmpl, "retry_strategy", None)
+        from dflow.model.op_template import RetryPolicy, retry_policy_from
+
+        if policy is not None and not isinstance(policy, RetryPolicy):
+            policy = retry_policy_from(policy)
+        return policy
+
+    async def run_leaf(self, frame: Any, step: Any, node: Node, sd: StepDir, params: dict,
+                       types: dict, arts: dict, slice_index: Any, key: str | None) -> Result:
+        tmpl = step.template
+        policy = self.retry_policy(tmpl)
+        limit = policy.limit if policy is not None else 0
+        attempt = 0
+        while True:
+            attempt += 1
+            out = await self.gated(frame, lambda: self.attempt(
+                step, node, sd, params, arts, slice_index, key, attempt))
+            if out.ok or attempt > limit or not _retryable(policy, out):
+                break
+            self.journal.update(node, message=f"attempt {attempt} failed: {out.message}")
+        res = Result(out.phase, node.id, exit_code=out.exit_code, message=out.message)
+        if out.ok:
+            try:
+                self.collect_outputs(tmpl, sd, res)
+            except StepError as exc:
+                res.phase, res.message = "Failed", str(exc)
+        elif tmpl.outputs.parameters:
+            self.collect_outputs(tmpl, sd, res, strict=False)
+        self.transition(node, res.phase, message=res.message, outputs=self.outputs_json(res),
+                        attempts=attempt)
+        return res
+
+    async def gated(self, frame: Any, run: Any) -> Outcome:
+        """Wait for a free slot (suspend, workflow and template parallelism), then run."""
+        await self.resumed.wait()
+        if self.stopping:
+            return Outcome("Failed", "stopped", self.stop_message)
+        sems = [s for s in (self.wf_sem, frame.sem) if s is not None]
+        for s in sems:
+            await s.acquire()
+        try:
+            if self.stopping:
+                return Outcome("Failed", "stopped", self.stop_message)
+            return await run()
+        finally:
+            for s in reversed(sems):
+                s.release()
+
+    async def attempt(self, step: Any, node: Node, sd: StepDir, params: dict, arts: dict,
+                      slice_index: Any, key: str | None, attempt: int) -> Outcome:
+        tmpl = step.template
+        self.transition(node, "Running", attempts=attempt)
+        sd.reset_outputs()
+        display = node.display_name
+        if isinstance(tmpl, PythonOPTemplate) and self.executor_for(step) is None:
+            return await self.attempt_python(tmpl, node, sd, slice_index, key, display)
+        if isinstance(tmpl, ScriptOPTemplate):
+            return await self.attempt_script(step, tmpl, node, sd, params, arts, display)
+        if isinstance(tmpl, HTTPOPTemplate):
+            from .http import attempt_http
+
+            return await attempt_http(self, tmpl, sd, params, display)
+        return Outcome("Error", "error", f"step '{display}': template {tmpl!r} cannot run locally")
+
+    async def attempt_python(self, tmpl: Any, node: Node, sd: StepDir, slice_index: Any,
+                             key: str | None, display: str) -> Outcome:
+        timeout = tmpl.timeout_seconds
+        request = {
+            "template": self.registry_index[id(tmpl)],
+            "inputs_dir": sd.inputs, "outputs_dir": sd.outputs, "workdir": sd.workdir,
+            "slice_index": slice_index, "key": key, "workflow_name": self.wf_id,
+            "progress_file": os.path.join(sd.root, "progress"), "success_tag": False,
+            "log": sd.log, "env": self.env_strings(tmpl),
+            "sys_path": self.package_paths(tmpl),
+        }
+        try:
+            phase, error, message, code = await self.pool.run(request, timeout, self.cancel)
+        except WorkerDied as exc:
+            return Outcome("Error", "died", f"worker died (exit code {exc.exit_code}) while "
+                           f"running step '{display}'", exc.exit_code)
+        except WorkerTimeout:
+            return Outcome("Failed", "timeout", f"step '{display}' timed out after "
+                           f"{timeout:g} s (its worker was killed)")
+        except asyncio.CancelledError:
+            if self.stopping:
+                return Outcome("Failed", "stopped", self.stop_message)
+            raise
+        if phase == "Succeeded":
+            return Outcome("Succeeded", exit_code=0)
+        return Outcome("Failed", error, f"step '{display}' failed: {message}", code)
+
+    def env_strings(self, tmpl: Any) -> dict[str, str]:
+        env = {}
+        for k, v in (getattr(tmpl, "envs", None) or {}).items():
+            env[k] = v.value if hasattr(v, "value") and not isinstance(v, str) else str(v)
+        return {k: str(v) for k, v in env.items() if v is not None}
+
+    def package_paths(self, tmpl: Any) -> list[str]:
+        out = []
+        for p in getattr(tmpl, "python_packages", None) or []:
+            p = os.path.abspath(p)
+            out.append(os.path.dirname(p.rstrip("/")))
+        return out
+
+    def executor_for(self, step: Any) -> Any:
+        from dflow.executor import Executor
+
+        if isinstance(step.executor, Executor):
+            return step.executor
+        ctx = getattr(self.wf, "context", None)
+        if isinstance(ctx, Executor):
+            return ctx
+        return None
+
+    async def attempt_script(self, step: Any, tmpl: Any, node: Node, sd: StepDir,
+                             params: dict, arts: dict, display: str) -> Outcome:
+        executor = self.executor_for(step)
+        mapped = self.map_paths(tmpl, sd, arts, relative=executor is not None)
+        scope = {
+            "inputs": {"parameters": dict(params),
+                       "artifacts": {n: {"path": mapped.get(a.path, "")}
+                                     for n, a in tmpl.inputs.artifacts.items()}},
+            "outputs": {"parameters": {n: {"path": mapped.get(p.value_from_path or "", "")}
+                                       for n, p in tmpl.outputs.parameters.items()},
+                        "artifacts": {n: {"path": mapped.get(a.path or "", "")}
+                                      for n, a in tmpl.outputs.artifacts.items()}},
+            "workflow": self.workflow_scope(),
+            "pod": {"name": node.id},
+        }
+        text = scripts.paths_to_variables(tmpl.script, scripts.declared_paths(tmpl))
+        try:
+            text = render_text(text, scope, f"script of step '{display}'")
+        except StepError as exc:
+            return Outcome("Error", "error", str(exc))
+        write_text(sd.script, text)
+        env = {**os.environ, **self.env_strings(tmpl), "TMPDIR": os.path.join(sd.workdir, "tmp")}
+        os.makedirs(env["TMPDIR"], exist_ok=True)
+        timeout = tmpl.timeout_seconds
+        if executor is not None:
+            return await self.run_executor(executor, tmpl, node, sd, env, timeout, display, mapped)
+        try:
+            async with self.script_sem:
+                code, timed_out = await scripts.run_subprocess(
+                    [*tmpl.command, sd.script], sd.workdir, env, sd.log, timeout, self.cancel)
+        except asyncio.CancelledError:
+            if self.stopping:
+                return Outcome("Failed", "stopped", self.stop_message)
+            raise
+        if timed_out:
+            return Outcome("Failed", "timeout", f"step '{display}' timed out after {timeout:g} s "
+                           "(its process group was killed)")
+        if code == 0:
+            return Outcome("Succeeded", exit_code=0)
+        kind = "transient" if code == 1 else ("fatal" if code == 2 else "error")
+        tail = scripts.log_tail(sd.log)
+        return Outcome("Failed", kind, f"step '{display}': script exited with code {code}"
+                       + (f"; log tail:\n{tail}" if tail else ""), code)
+
+    async def run_executor(self, executor: Any, tmpl: Any, node: Node, sd: StepDir, env: dict,
+                           timeout: float | None, display: str, mapped: dict) -> Outcome:
+        from dflow.executor import ScriptJob
+
+        ins = tuple(mapped[a.path] for a in tmpl.inputs.artifacts.values() if a.path in mapped)
+        outs = tuple(mapped[p] for p in
+                     [x.value_from_path for x in tmpl.outputs.parameters.values()]
+                     + [x.path for x in tmpl.outputs.artifacts.values()] if p in mapped)
+        job = ScriptJob(name=node.id, workflow_id=self.wf_id, script_path=sd.script,
+                        command=tuple(tmpl.command), workdir=sd.workdir, log_path=sd.log,
+                        env={k: v for k, v in env.items() if k not in os.environ
+                             or os.environ[k] != v}, inputs=ins, outputs=outs, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, executor.run, job)
+        if result.exit_code == 0:
+            return Outcome("Succeeded", exit_code=0)
+        if result.timed_out:
+            return Outcome("Failed", "timeout", f"step '{display}' timed out: {result.message}")
+        kind = "transient" if result.exit_code == 1 else "fatal"
+        return Outcome("Failed", kind, f"step '{display}': job exited with code "
+                       f"{result.exit_code}: {result.message}", result.exit_code)
+
+    def map_paths(self, tmpl: Any, sd: StepDir, arts: dict, relative: bool) -> dict[str, str]:
+        """Container path -> local path (below the workdir); inputs placed, parents made."""
+        mapped: dict[str, str] = {}
+
+        def local(p: str) -> str:
+            host = host_path(sd.workdir, p)
+            mapped[p] = os.path.relpath(host, sd.workdir) if relative else host
+            return host
+
+        for name, a in tmpl.inputs.artifacts.items():
+            if a.path:
+                host = local(a.path)
+                if arts.get(name) is not None:
+                    place(sd.artifact_path("inputs", name), host, self.settings.copy_method
+                          if self.settings.copy_method != "symlink" else "symlink")
+        for p in tmpl.outputs.parameters.values():
+            if p.value_from_path:
+                remove(local(p.value_from_path))
+                os.makedirs(os.path.dirname(host_path(sd.workdir, p.value_from_path)),
+                            exist_ok=True)
+        for a in tmpl.outputs.artifacts.values():
+            if a.path:
+                host = local(a.path)
+                remove(host)
+                os.makedirs(os.path.dirname(host), exist_ok=True)
+        return mapped
+
+    def collect_outputs(self, tmpl: Any, sd: StepDir, res: Result, strict: bool = True) -> None:
+        python = isinstance(tmpl, PythonOPTemplate)
+        for name, p in tmpl.outputs.parameters.items():
+            if python:
+                path = os.path.join(sd.outputs, "parameters", name)
+            elif p.value_from_path:
+                path = host_path(sd.workdir, p.value_from_path)
+            else:
+                continue
+            text = None
+            try:
+                with open(path) as f:
+                    text = f.read()
+                if not python:
+                    text = text[:-1] if text.endswith("\n") else text
+                    sd.write_parameter("outputs", name, text)
+            except OSError:
+                d = getattr(p, "default", MISSING)
+                if d is not MISSING:
+                    text = dump_value(d)
+                    sd.write_parameter("outputs", name, text)
+                elif strict:
+                    where = p.value_from_path or path
+                    raise StepError(f"step '{sd_name(sd)}': output parameter '{name}' was not "
+                                    f"written (expected at {where})")
+            if text is not None:
+                res.params[name] = text
+                res.types[name] = param_type(p)
+        for name, a in tmpl.outputs.artifacts.items():
+            if python:
+                path = os.path.join(sd.outputs, "artifacts", name)
+            elif a.path:
+                path = host_path(sd.workdir, a.path)
+            else:
+                continue
+            if os.path.exists(path):
+                if not python:
+                    place(path, sd.artifact_path("outputs", name), "symlink")
+                res.arts[name] = path
+            elif strict and not a.optional:
+                raise StepError(f"step '{sd_name(sd)}': output artifact '{name}' was not "
+                                f"produced (expected at {a.path or path})")
+
+
+def sd_name(sd: StepDir) -> str:
+    try:
+        with open(os.path.join(sd.root, "name")) as f:
+            return f.read()
+    except OSError:
+        return os.path.basename(sd.root)

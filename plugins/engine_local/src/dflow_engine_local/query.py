@@ -1,0 +1,88 @@
+"""Query results from the journal: Argo-format dicts for ``ArgoWorkflow`` / ``ArgoStep``.
+
+Readable from any process while the run goes on (a read-only WAL snapshot).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dflow.argo_objects import ArgoObjectDict, ArgoParameter, ArgoWorkflow
+
+from .journal import Node, read_all
+from .layout import read_text
+from .run import is_running
+
+DEAD_MESSAGE = ("the process running this workflow died; submit it again with the same id "
+                "(Workflow(id=...).submit()) to resume it")
+
+
+def _io(section: dict) -> dict:
+    params = [dict(name=k, value=v.get("value"), **({"type": v["type"]} if v.get("type") else {}))
+              for k, v in (section.get("parameters") or {}).items()]
+    arts = [{"name": k, "local_path": v.get("local_path")}
+            for k, v in (section.get("artifacts") or {}).items()]
+    return {"parameters": params, "artifacts": arts}
+
+
+def node_dict(node: Node, children: list[str], wf_dir: str) -> dict[str, Any]:
+    d = {
+        "id": node.id, "name": node.path, "displayName": node.display_name, "type": node.type,
+        "phase": node.phase, "templateName": node.template, "startedAt": node.started,
+        "finishedAt": node.finished, "message": node.message, "children": children,
+        "boundaryID": node.parent_id, "inputs": _io(node.inputs), "outputs": _io(node.outputs),
+    }
+    if node.attempts:
+        d["attempts"] = node.attempts
+    progress = node.progress
+    if node.type == "Pod" and node.dir and node.phase == "Running":
+        progress = read_text(os.path.join(wf_dir, node.dir, "progress")) or progress
+    if progress:
+        d["progress"] = progress
+    if node.dir:
+        d["local_dir"] = os.path.join(wf_dir, node.dir)
+    return d
+
+
+def workflow_phase(meta: dict, wf_dir: str) -> tuple[str, str]:
+    phase = meta.get("status") or "Pending"
+    message = meta.get("message") or ""
+    if phase in ("Running", "Pending") and not is_running(wf_dir):
+        return "Failed", DEAD_MESSAGE
+    return phase, message
+
+
+def build_workflow(wf_id: str, wf_dir: str) -> ArgoWorkflow:
+    meta, nodes = read_all(wf_dir)
+    kids: dict[str, list[str]] = {}
+    for n in nodes:
+        if n.parent_id:
+            kids.setdefault(n.parent_id, []).append(n.id)
+    phase, message = workflow_phase(meta, wf_dir)
+    status = {
+        "phase": phase, "message": message, "startedAt": meta.get("startedAt"),
+        "finishedAt": meta.get("finishedAt"),
+        "nodes": {n.id: node_dict(n, kids.get(n.id, []), wf_dir) for n in nodes},
+        "outputs": _io(meta.get("global_outputs") or {}),
+    }
+    return ArgoWorkflow({"metadata": {"name": wf_id, "uid": wf_id}, "status": status})
+
+
+def global_outputs(wf_dir: str) -> ArgoObjectDict | None:
+    meta, _ = read_all(wf_dir)
+    g = meta.get("global_outputs")
+    if not g:
+        return None
+    params = ArgoObjectDict()
+    for k, v in g.get("parameters", {}).items():
+        d = {"name": k, "value": v.get("value")}
+        if v.get("type"):
+            d["type"] = v["type"]
+        dict.__setitem__(params, k, ArgoParameter(d))
+    arts = ArgoObjectDict({k: {"name": k, "local_path": v.get("local_path")}
+                           for k, v in g.get("artifacts", {}).items()})
+    out = ArgoObjectDict()
+    dict.__setitem__(out, "parameters", params)
+    dict.__setitem__(out, "artifacts", arts)
+    return out

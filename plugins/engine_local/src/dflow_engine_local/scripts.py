@@ -1,0 +1,127 @@
+"""Script steps (Shell / PythonScript templates): render the script, run it as a subprocess.
+
+Paths in scripts. A template declares where its inputs and outputs live in the container
+(``/tmp/inputs/artifacts/x``, ``/data/in``, ``/tmp/outputs/parameters/msg``). Locally each
+declared path maps to the same path below the step's workdir. The script text is never
+rewritten by blind substitution (pydflow replaced every ``/tmp`` substring): only
+
+* Argo variables (``{{inputs.parameters.x}}``, ``{{inputs.artifacts.x.path}}``,
+  ``{{outputs.parameters.x.path}}``, ``{{outputs.artifacts.x.path}}``, ``{{workflow.name}}``,
+  ``{{pod.name}}``) are substituted, as Argo does; and
+* the template's *declared* paths, where one occurs as a whole path (not as a prefix of a
+  longer name; a following ``/sub/path`` is kept), are first turned into the matching
+  variable. Any other text, including other ``/tmp/...`` strings, is left alone; ``TMPDIR``
+  points at the step's private ``workdir/tmp``.
+
+The subprocess runs in its own session (process group) with cwd = the step's workdir; its
+output goes to ``log.txt``; on timeout the whole group is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+from typing import Any
+
+from .pool import die_with_parent
+
+
+def declared_paths(template: Any) -> dict[str, str]:
+    """Container path -> Argo variable for every path the template declares."""
+    out: dict[str, str] = {}
+    for name, art in template.inputs.artifacts.items():
+        if art.path:
+            out[art.path] = "{{inputs.artifacts.%s.path}}" % name
+    for name, par in template.inputs.parameters.items():
+        if getattr(par, "save_as_artifact", False) and par.path:
+            out[par.path] = "{{inputs.parameters.%s.path}}" % name
+    for name, par in template.outputs.parameters.items():
+        if par.value_from_path:
+            out[par.value_from_path] = "{{outputs.parameters.%s.path}}" % name
+    for name, art in template.outputs.artifacts.items():
+        if art.path:
+            out[art.path] = "{{outputs.artifacts.%s.path}}" % name
+    return out
+
+
+def paths_to_variables(script: str, paths: dict[str, str]) -> str:
+    """Turn whole-path occurrences of declared paths into their variables (longest first)."""
+    if not paths:
+        return script
+    ordered = sorted(paths, key=len, reverse=True)
+    pattern = re.compile(
+        r"(?<![\w./-])(" + "|".join(re.escape(p.rstrip("/")) for p in ordered) + r")(?![\w.-])"
+    )
+    lookup = {p.rstrip("/"): v for p, v in paths.items()}
+    return pattern.sub(lambda m: lookup[m.group(1)], script)
+
+
+def _preexec() -> None:  # pragma: no cover - runs in the child before exec
+    die_with_parent()
+
+
+async def run_subprocess(
+    argv: list[str],
+    cwd: str,
+    env: dict[str, str],
+    log_path: str,
+    timeout: float | None,
+    cancel: asyncio.Event | None = None,
+) -> tuple[int, bool]:
+    """Run ``argv``; return (exit code, timed out). Cancellation kills the process group."""
+    with open(log_path, "ab") as log:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_preexec,
+        )
+    waiters = [asyncio.ensure_future(proc.wait())]
+    if cancel is not None:
+        waiters.append(asyncio.ensure_future(cancel.wait()))
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        await _kill_group(proc)
+        raise
+    finally:
+        for w in waiters[1:]:
+            w.cancel()
+    if waiters[0] in done:
+        return proc.returncode or 0, False
+    await _kill_group(proc)
+    if cancel is not None and cancel.is_set():
+        raise asyncio.CancelledError()
+    return proc.returncode if proc.returncode is not None else -9, True
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        try:
+            await asyncio.wait_for(proc.wait(), 2)
+            # the leader is gone; make sure no member of its group survives it
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        except TimeoutError:
+            continue
+        except (ProcessLookupError, PermissionError):
+            break
+    if proc.returncode is None:
+        await proc.wait()
+
+
+def log_tail(path: str, lines: int = 5) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 2000))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    tail = [ln for ln in text.splitlines() if ln.strip()][-lines:]
+    return "\n".join(tail)
