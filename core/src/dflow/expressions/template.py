@@ -6,6 +6,10 @@ The end of an expression tag is found by scanning the expression, skipping strin
 literals and counting braces, so map literals and predicates inside it
 (``{{=map(xs, {{'order': #}})}}``) do not end the tag early.
 
+Every top-level name an expression reads must be in the scope, even in a branch that is
+never taken (Argo compiles expressions against its variables first); a missing key deeper
+in a scope path is an error too, except under ``??`` or ``?.``.
+
 Rendering a value follows Argo (``json.Marshal`` of the result): strings are inserted as
 they are, ``true``/``false`` for bools, integers as digits, floats in Go's shortest form
 (``1`` for 1.0, ``0.5``, ``1e+21``), lists and maps as compact JSON with sorted keys. A nil
@@ -134,8 +138,9 @@ def _resolve(segment: Segment, scope: Mapping) -> Any:
 def render(text: str, scope: Mapping, *, strict: bool = True) -> str:
     """Substitute every ``{{...}}`` tag in ``text``.
 
-    With ``strict=False`` a tag that reads an unknown variable is left as written (useful
-    for ``{{workflow.name}}`` before the workflow id is known); other errors still raise.
+    With ``strict=False`` a tag that reads an unknown variable, or whose expression yields
+    nil, is left as written (useful for ``{{workflow.name}}`` before the workflow id is
+    known), as Argo does with unresolved tags; syntax and type errors still raise.
     """
     if "{{" not in text:
         return text
