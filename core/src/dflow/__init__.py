@@ -9,6 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# bound eagerly: the dicts must shadow the ``dflow.config`` submodule name whatever imports first
+from .config import config, s3_config, set_config, set_s3_config
+
 _EXPORTS: dict[str, str] = {
     # model
     "AutonamedDict": "dflow.model.io",
@@ -64,11 +67,6 @@ _EXPORTS: dict[str, str] = {
     "copy_s3": "dflow.storage",
     "path_list_of_artifact": "dflow.storage",
     "path_object_of_artifact": "dflow.storage",
-    # configuration
-    "config": "dflow.config",
-    "s3_config": "dflow.config",
-    "set_config": "dflow.config",
-    "set_s3_config": "dflow.config",
     # query results
     "ArgoStep": "dflow.argo_objects",
     "ArgoWorkflow": "dflow.argo_objects",
@@ -78,7 +76,8 @@ _EXPORTS: dict[str, str] = {
 #: names provided by plugins (resolved by dflow._compat with an install hint)
 _PLUGIN_NAMES = ("SlurmJob", "SlurmJobTemplate", "SlurmRemoteExecutor")
 
-__all__ = sorted([*_EXPORTS, *_PLUGIN_NAMES, "jsonpickle"])
+# plugin-provided names stay out of __all__ so ``from dflow import *`` works on a core install
+__all__ = sorted([*_EXPORTS, "config", "s3_config", "set_config", "set_s3_config", "jsonpickle"])
 
 
 def __getattr__(name: str) -> Any:

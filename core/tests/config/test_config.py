@@ -92,7 +92,7 @@ def _import_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     }
     environ.update(env)
     code = (
-        "import json, dflow.config as c\n"
+        "import json, importlib\nc = importlib.import_module('dflow.config')\n"
         "print(json.dumps({'config': c.config, 's3_config': c.s3_config}))"
     )
     return subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True)
@@ -181,7 +181,7 @@ def test_import_has_no_side_effects() -> None:
         "DFLOW_S3_STORAGE_CLIENT": "no.such.Client",
     }
     code = (
-        "import logging, tempfile, dflow, dflow.config as c\n"
+        "import logging, tempfile, dflow, importlib\nc = importlib.import_module('dflow.config')\n"
         "print(tempfile.tempdir, logging.getLogger().handlers, c.config['lineage'], "
         "c.s3_config['storage_client'], c.tempdir())"
     )
