@@ -18,10 +18,11 @@ BUCKET = "dflow-test"
 class GCSEmulator:
     """``gcp-storage-emulator`` on ``127.0.0.1:<free port>``, stopped by its PID.
 
-    Objects are files under ``data_dir`` (``object_path``), so a test can damage one.
+    In memory by default (its disk store rewrites an index per object: slow). With ``data_dir``
+    objects are files there (``object_path``), so a test can damage one.
     """
 
-    def __init__(self, data_dir: str, bucket: str = BUCKET) -> None:
+    def __init__(self, data_dir: str | None = None, bucket: str = BUCKET) -> None:
         self.bucket = bucket
         self.data_dir = data_dir
         self.proc: subprocess.Popen | None = None
@@ -37,9 +38,10 @@ class GCSEmulator:
             self.port = s.getsockname()[1]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
-             "--port", str(self.port), "--default-bucket", self.bucket, "-q"],
+             "--port", str(self.port), "--default-bucket", self.bucket, "-q",
+             *([] if self.data_dir else ["--in-memory"])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.data_dir,
-            env={**os.environ, "STORAGE_BASE": self.data_dir},
+            env={**os.environ, "STORAGE_BASE": self.data_dir or "."},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -71,7 +73,15 @@ class GCSEmulator:
 
 
 @pytest.fixture(scope="session")
-def gcs_emulator(tmp_path_factory):
+def gcs_emulator():
+    emulator = GCSEmulator().start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def gcs_disk_emulator(tmp_path_factory):
+    """An emulator keeping objects as files, for tests that damage stored bytes."""
     emulator = GCSEmulator(str(tmp_path_factory.mktemp("gcs-emulator"))).start()
     yield emulator
     emulator.stop()

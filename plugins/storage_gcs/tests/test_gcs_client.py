@@ -58,10 +58,10 @@ def test_unreachable_endpoint(make_client, prefix, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_damaged_object_raises_integrity_error(gcs_emulator, make_client, prefix, tmp_path):
-    client = make_client(integrity_retries=1)
+def test_damaged_object_raises_integrity_error(gcs_disk_emulator, make_client, prefix, tmp_path):
+    client = make_client(integrity_retries=1, endpoint=gcs_disk_emulator.endpoint)
     client.upload(prefix + "f", _file(tmp_path, "f", b"the stored bytes, checksummed at upload"))
-    stored = gcs_emulator.object_path(prefix + "f")
+    stored = gcs_disk_emulator.object_path(prefix + "f")
     damaged = bytearray(open(stored, "rb").read())
     damaged[0] ^= 0xFF
     with open(stored, "wb") as f:  # the emulator now serves bytes that differ from its CRC32C
