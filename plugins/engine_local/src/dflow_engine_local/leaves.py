@@ -291,8 +291,14 @@ class LeafRunner:
                 res.phase, res.message = "Failed", str(exc)
         elif tmpl.outputs.parameters:
             self.collect_outputs(tmpl, sd, res, strict=False)
+        progress = None
+        try:
+            with open(os.path.join(sd.root, "progress")) as f:
+                progress = f.read().strip() or None
+        except OSError:
+            pass
         self.transition(node, res.phase, message=res.message, outputs=self.outputs_json(res),
-                        attempts=attempt)
+                        attempts=attempt, progress=progress)
         return res
 
     async def gated(self, frame: Any, run: Any) -> Outcome:
@@ -456,8 +462,7 @@ class LeafRunner:
             if a.path:
                 host = local(a.path)
                 if arts.get(name) is not None:
-                    place(sd.artifact_path("inputs", name), host, self.settings.copy_method
-                          if self.settings.copy_method != "symlink" else "symlink")
+                    place(sd.artifact_path("inputs", name), host, self.settings.copy_method)
         for p in tmpl.outputs.parameters.values():
             if p.value_from_path:
                 remove(local(p.value_from_path))
