@@ -182,3 +182,22 @@ def test_constructing_a_python_op_template_does_no_io(tmp_path, monkeypatch):
     assert t.inputs.parameters["a"].type is int
     assert t.outputs.parameters["c"].value_from_path == "/tmp/outputs/parameters/c"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_function_op_called_in_a_workflow_block_adds_tasks(monkeypatch):
+    from dflow.python import OP
+
+    @OP.function
+    def add(a: int, b: int) -> {"c": int}:
+        return {"c": a + b}
+
+    assert add(a=1, b=2) == {"c": 3}  # outside a block the function runs
+    wf = Workflow(name="fn")
+    monkeypatch.setattr(wf, "submit", lambda: None)
+    with wf:
+        first = add(a=1, b=2)
+        add(a=first["c"], b=3)
+    assert [t.name for t in wf.entrypoint.tasks] == ["add", "add-2"]
+    assert wf.entrypoint.dependency_graph() == {"add": set(), "add-2": {"add"}}
+    with pytest.raises(TypeError, match="unexpected arguments \\['z'\\]"), Workflow(name="x"):
+        add(a=1, b=2, z=3)

@@ -39,3 +39,37 @@ def auto_add(node: Any) -> None:
     container = current()
     if container is not None:
         container.add(node)
+
+
+def call_in_context(op: Any, args: tuple, kwargs: dict) -> Any:
+    """A function OP called inside a ``with`` block: add a step running it.
+
+    Keyword arguments become parameters or artifacts according to the OP's input sign; the
+    result maps each output name to its reference, for wiring later calls.
+    """
+    from ..python.template import PythonOPTemplate
+    from .dag import DAG
+    from .step import Step, Task
+
+    if args:
+        raise TypeError(
+            f"{op.__name__}(...) inside a workflow block takes keyword arguments only"
+        )
+    container = current()
+    entry = getattr(container, "entrypoint", container)
+    is_dag = entry is None or isinstance(entry, DAG)
+    base = op.__name__.replace("_", "-").lower()
+    existing = {s.name for s in (entry.iter_steps() if entry is not None else [])}
+    name, i = base, 1
+    while name in existing:
+        i += 1
+        name = f"{base}-{i}"
+    template = PythonOPTemplate(op, **getattr(op, "_template_kwargs", {}))
+    params = {k: v for k, v in kwargs.items() if k in template.inputs.parameters}
+    arts = {k: v for k, v in kwargs.items() if k in template.inputs.artifacts}
+    unknown = set(kwargs) - set(params) - set(arts)
+    if unknown:
+        raise TypeError(f"{op.__name__}() got unexpected arguments {sorted(unknown)}")
+    node_type = Task if is_dag else Step
+    node = node_type(name, template, parameters=params, artifacts=arts)
+    return {**node.outputs.parameters, **node.outputs.artifacts}

@@ -24,10 +24,14 @@ _EMPTY = inspect.Parameter.empty
 def _on_call_in_context(op: type[OP], args: tuple, kwargs: dict) -> Any:
     """Called when a function OP is called; return ``NotImplemented`` to run the function.
 
-    The workflow model replaces this (``dflow.python.function_op._on_call_in_context = ...``)
-    so that a call inside ``with Workflow(...)``/``with DAG(...)`` creates a Task instead.
+    Inside ``with Workflow(...)``/``with DAG(...)``/``with Steps(...)`` the call creates a
+    step instead (see :func:`dflow.model.context.call_in_context`).
     """
-    return NotImplemented
+    from ..model import context
+
+    if context.current() is None:
+        return NotImplemented
+    return context.call_in_context(op, args, kwargs)
 
 
 class FunctionOPMeta(ABCMeta):
