@@ -64,17 +64,22 @@ def strict_definitions(definitions: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
+def _strict_schema_definitions(version: str) -> dict[str, Any]:
+    with open(data_file(f"schema-{version}.json"), encoding="utf-8") as f:
+        definitions = strict_definitions(json.load(f)["definitions"])
+    return definitions
+
+
+@functools.cache
 def workflow_validator(version: str, kind: str = "Workflow") -> Draft202012Validator:
     """A strict Draft 2020-12 validator for one kind of one Argo version."""
-    with open(data_file(f"schema-{version}.json"), encoding="utf-8") as f:
-        schema = json.load(f)
-    root = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$ref": f"#/definitions/io.argoproj.workflow.v1alpha1.{kind}",
-        "definitions": strict_definitions(schema["definitions"]),
-    }
-    Draft202012Validator.check_schema(root)
-    return Draft202012Validator(root)
+    return Draft202012Validator(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": f"#/definitions/io.argoproj.workflow.v1alpha1.{kind}",
+            "definitions": _strict_schema_definitions(version),
+        }
+    )
 
 
 def _path(error: Any) -> str:

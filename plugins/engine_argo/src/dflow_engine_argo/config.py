@@ -45,4 +45,5 @@ class ArgoConfig:
     retries: int = 3
     backoff: float = 0.5
     timeout: float = 30.0
+    poll_interval: float = 1.0
     lint: bool = True

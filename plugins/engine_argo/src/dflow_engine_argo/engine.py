@@ -1,0 +1,156 @@
+"""The Argo engine: submit manifests to an Argo Server and answer queries about workflows."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dflow.argo_objects import ArgoStep, ArgoWorkflow
+from dflow.engine import Engine, EngineError
+
+from .client import ArgoClient, ArgoNotFoundError
+from .config import ArgoConfig
+from .lint import check
+
+if TYPE_CHECKING:
+    from dflow.model.workflow import Workflow
+
+log = logging.getLogger(__name__)
+RUNNING_PHASES = ("Pending", "Running", None, "")
+
+
+class ArgoEngine(Engine):
+    """Runs workflows on Argo Workflows through the Argo Server REST API."""
+
+    name = "argo"
+
+    def __init__(self, config: ArgoConfig | None = None, client: ArgoClient | None = None) -> None:
+        self.config = config or ArgoConfig()
+        self.client = client or ArgoClient.from_config(self.config)
+
+    def __repr__(self) -> str:
+        return f"ArgoEngine(host={self.config.host!r}, namespace={self.config.namespace!r})"
+
+    # -- submission --------------------------------------------------------------------------
+    def render(
+        self, workflow: Workflow, reuse_step: Sequence[ArgoStep] | None = None
+    ) -> dict[str, Any]:
+        """The Argo manifest of ``workflow``."""
+        raise NotImplementedError("rendering lands in phase 2: use submit_manifest() meanwhile")
+
+    def submit(
+        self,
+        workflow: Workflow,
+        *,
+        reuse_step: Sequence[ArgoStep] | None = None,
+        wait: bool | None = None,
+    ) -> ArgoWorkflow:
+        manifest = self.render(workflow, reuse_step)
+        result = self.submit_manifest(manifest, wait=bool(wait))
+        workflow.id = result.id
+        if hasattr(workflow, "uid"):
+            workflow.uid = result.uid
+        return result
+
+    def submit_manifest(self, manifest: Mapping[str, Any], wait: bool = False) -> ArgoWorkflow:
+        """Lint (unless ``lint = false``) and submit an Argo Workflow manifest."""
+        if self.config.lint:
+            for note in check(dict(manifest)):
+                log.info("lint: %s", note)
+        created = self._wrap(self.client.create(manifest))
+        log.info("submitted workflow %s (uid %s) to %s", created.id, created.uid, self.config.host)
+        if wait:
+            self.wait(created.id)
+            return self.query(created.id)
+        return created
+
+    # -- queries -----------------------------------------------------------------------------
+    def _wrap(self, d: Mapping[str, Any]) -> ArgoWorkflow:
+        wf = ArgoWorkflow(d)
+        wf.set_engine(self)
+        return wf
+
+    def query(self, workflow_id: str, fields: str | None = None) -> ArgoWorkflow:
+        """The workflow; an archived one when the cluster no longer holds it."""
+        try:
+            return self._wrap(self.client.get(workflow_id, fields=fields))
+        except ArgoNotFoundError:
+            archived = self.client.list_archived(name=workflow_id)
+            if not archived:
+                raise
+            latest = max(archived, key=lambda w: w["metadata"].get("creationTimestamp") or "")
+            return self._wrap(self.client.get_archived(latest["metadata"]["uid"]))
+
+    def query_status(self, workflow_id: str) -> str:
+        return self.query(workflow_id, fields="status.phase")["status"].get("phase") or "Pending"
+
+    def query_global_outputs(self, workflow_id: str) -> Any:
+        return self.query(workflow_id, fields="status.outputs")["status"].get("outputs")
+
+    def wait(self, workflow_id: str, interval: float | None = None) -> str:
+        """Poll until the workflow finishes; returns its phase."""
+        interval = self.config.poll_interval if interval is None else interval
+        while True:
+            phase = self.query_status(workflow_id)
+            if phase not in RUNNING_PHASES:
+                return phase
+            time.sleep(interval)
+
+    def query_workflows(self, labels: dict[str, str] | None = None) -> list[ArgoWorkflow]:
+        return [self._wrap(w) for w in self.client.list(labels)]
+
+    def query_archived_workflows(
+        self, labels: dict[str, str] | None = None, id: str | None = None
+    ) -> list[ArgoWorkflow]:
+        return [self._wrap(w) for w in self.client.list_archived(labels, name=id)]
+
+    # -- actions -----------------------------------------------------------------------------
+    def terminate(self, workflow_id: str) -> None:
+        self.client.terminate(workflow_id)
+
+    def stop(self, workflow_id: str) -> None:
+        self.client.stop(workflow_id)
+
+    def suspend(self, workflow_id: str) -> None:
+        self.client.suspend(workflow_id)
+
+    def resume(self, workflow_id: str) -> None:
+        self.client.resume(workflow_id)
+
+    def retry(self, workflow_id: str, step_ids: Sequence[str] | None = None) -> None:
+        """Retry the failed nodes of a workflow, or re-run the given steps.
+
+        Argo retries every failed node; one step, even a succeeded one, is re-run with a node
+        field selector. Several steps can be given only when all of them failed (a field
+        selector cannot name several nodes).
+        """
+        ids = list(step_ids or [])
+        if len(ids) == 1:
+            self.client.retry(
+                workflow_id, restart_successful=True, node_field_selector=f"id={ids[0]}"
+            )
+            return
+        if ids:
+            phases = {s["id"]: s.get("phase") for s in self.query(workflow_id).get_step(id=ids)}
+            unfailed = [i for i in ids if phases.get(i) not in ("Failed", "Error")]
+            if unfailed:
+                raise EngineError(
+                    f"cannot retry steps {', '.join(unfailed)} of workflow '{workflow_id}' together "
+                    "with others: Argo re-runs several steps only when they failed; retry them "
+                    "one at a time"
+                )
+        self.client.retry(workflow_id)
+
+    def resubmit(self, workflow_id: str) -> None:
+        self.client.resubmit(workflow_id)
+
+    def delete(self, workflow_id: str) -> None:
+        self.client.delete(workflow_id)
+
+    def logs(self, workflow_id: str, step_id: str | None = None) -> str:
+        """The logs of a workflow (every pod) or of one step, as text."""
+        return "".join(
+            e.get("content", "") + "\n" for e in self.client.logs(workflow_id, pod_name=step_id)
+        )

@@ -1,0 +1,208 @@
+"""The REST client against the stand-in Argo Server (requests checked against Argo's swagger)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import warnings
+
+import pytest
+from argo_server import FakeArgoServer
+from conftest import TOKEN
+from dflow_engine_argo.client import (
+    ArgoAuthError,
+    ArgoClient,
+    ArgoConnectionError,
+    ArgoError,
+    ArgoNotFoundError,
+)
+
+MANIFEST = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Workflow",
+    "metadata": {"generateName": "hello-", "labels": {"team": "qa"}},
+    "spec": {
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [[{"name": "say", "template": "echo"}]]},
+            {
+                "name": "echo",
+                "container": {"image": "busybox", "command": ["echo", "hi"]},
+                "outputs": {
+                    "parameters": [{"name": "n", "valueFrom": {"path": "/tmp/n", "default": "3"}}]
+                },
+            },
+        ],
+    },
+}
+
+
+def test_create_get_list_delete(client, argo_server):
+    wf = client.create(MANIFEST)
+    name = wf["metadata"]["name"]
+    assert name.startswith("hello-") and wf["status"]["phase"] == "Pending"
+    req = argo_server.requests[-1]
+    assert (req["method"], req["path"]) == ("POST", "/api/v1/workflows/argo")
+    assert req["body"] == {"namespace": "argo", "workflow": MANIFEST}
+    assert req["headers"]["X-Team"] == "qa"
+    assert client.get(name, fields="status.phase") == {"status": {"phase": "Running"}}
+    assert argo_server.requests[-1]["query"] == {"fields": ["status.phase"]}
+    full = client.get(name)
+    assert full["status"]["phase"] == "Succeeded"
+    assert [n["displayName"] for n in full["status"]["nodes"].values()] == [name, "say"]
+    assert [w["metadata"]["name"] for w in client.list({"team": "qa"})] == [name]
+    assert argo_server.requests[-1]["query"] == {"listOptions.labelSelector": ["team=qa"]}
+    assert client.list({"team": "other"}) == []  # the server's "items": null
+    client.delete(name)
+    assert client.list() == []
+    # finished workflows are archived
+    (archived,) = client.list_archived(labels={"team": "qa"}, name=name)
+    assert client.get_archived(archived["metadata"]["uid"])["metadata"]["name"] == name
+    assert argo_server.requests[-2]["query"] == {
+        "listOptions.fieldSelector": [f"metadata.namespace=argo,metadata.name={name}"],
+        "listOptions.labelSelector": ["team=qa"],
+    }
+
+
+def test_actions_send_documented_bodies(client, argo_server):
+    name = client.create(MANIFEST)["metadata"]["name"]
+    argo_server.held.add(name)
+    client.suspend(name)
+    client.resume(name)
+    client.stop(name, message="enough")
+    assert client.get(name)["status"]["message"] == "enough"
+    client.retry(name, restart_successful=True, node_field_selector="id=x")
+    client.terminate(name)
+    assert client.get(name)["status"]["phase"] == "Failed"
+    new = client.resubmit(name, memoized=True)
+    assert new["metadata"]["name"].startswith(name + "-")
+    bodies = [
+        (r["path"].rsplit("/", 1)[1], r["body"])
+        for r in argo_server.requests
+        if r["method"] == "PUT"
+    ]
+    assert bodies == [
+        ("suspend", {"name": name, "namespace": "argo"}),
+        ("resume", {"name": name, "namespace": "argo"}),
+        ("stop", {"name": name, "namespace": "argo", "message": "enough"}),
+        (
+            "retry",
+            {
+                "name": name,
+                "namespace": "argo",
+                "restartSuccessful": True,
+                "nodeFieldSelector": "id=x",
+            },
+        ),
+        ("terminate", {"name": name, "namespace": "argo"}),
+        ("resubmit", {"name": name, "namespace": "argo", "memoized": True}),
+    ]
+    with pytest.raises(ArgoError, match=r"HTTP 400: workflow must be Failed/Error to retry"):
+        client.retry(new["metadata"]["name"])
+    with pytest.raises(ValueError, match="unknown workflow action 'explode'"):
+        client.action(name, "explode")
+
+
+def test_logs_stream(client, argo_server):
+    name = client.create(MANIFEST)["metadata"]["name"]
+    client.get(name)
+    entries = list(client.logs(name))
+    assert entries == [{"podName": f"{name}-1000", "content": f"hello from {name}-1000"}]
+    assert argo_server.requests[-1]["query"] == {"logOptions.container": ["main"]}
+    assert list(client.logs(name, pod_name="other")) == []
+
+
+def test_retries_on_503_then_succeeds(client, argo_server, caplog):
+    name = client.create(MANIFEST)["metadata"]["name"]
+    argo_server.fail(503, times=2)
+    with caplog.at_level(logging.WARNING):
+        assert client.get(name)["metadata"]["name"] == name
+    assert len(argo_server.requests) == 4  # create + 2 failures + success
+    assert "HTTP 503; retry 2/3" in caplog.text
+
+
+def test_gives_up_after_retries(client, argo_server):
+    argo_server.fail(502, times=10)
+    with pytest.raises(ArgoError, match="HTTP 502") as info:
+        client.list()
+    assert info.value.status == 502 and len(argo_server.requests) == 4
+
+
+def test_create_is_not_repeated_on_500(client, argo_server):
+    argo_server.fail(500, times=1)
+    with pytest.raises(ArgoError, match="HTTP 500"):
+        client.create(MANIFEST)
+    assert len(argo_server.requests) == 1  # the server may have acted: never submit twice
+    argo_server.fail(503, times=1)  # 503: it did not act, a retry is safe
+    assert client.create(MANIFEST)["metadata"]["name"].startswith("hello-")
+
+
+def test_wrong_token_message_never_shows_the_token(argo_server, caplog):
+    bad = ArgoClient(argo_server.url, "argo", "wrong-" + TOKEN, backoff=0.01)
+    with caplog.at_level(logging.DEBUG), pytest.raises(ArgoAuthError) as info:
+        bad.list()
+    message = str(info.value)
+    assert "refused the token (HTTP 401: token not valid)" in message
+    assert "set config['token'] or DFLOW_TOKEN" in message
+    assert TOKEN not in message and TOKEN not in caplog.text and TOKEN not in repr(bad)
+    assert all(TOKEN not in str(r["headers"]) for r in argo_server.requests)
+
+
+def test_forbidden(client, argo_server):
+    argo_server.fail(403)
+    with pytest.raises(ArgoAuthError, match="denied the request .*HTTP 403"):
+        client.get("x")
+
+
+def test_not_found_names_the_workflow(client):
+    with pytest.raises(
+        ArgoNotFoundError,
+        match="workflow 'ghost' not found on the Argo server at .*namespace 'argo'",
+    ):
+        client.get("ghost")
+    with pytest.raises(ArgoNotFoundError, match="archived workflow 'u-1' not found"):
+        client.get_archived("u-1")
+
+
+def test_connection_refused_names_the_host():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    c = ArgoClient(f"http://127.0.0.1:{port}", retries=1, backoff=0.01)
+    with pytest.raises(ArgoConnectionError) as info:
+        c.create(MANIFEST)
+    msg = str(info.value)
+    assert (
+        f"cannot connect to the Argo server at http://127.0.0.1:{port} (connection refused)" in msg
+    )
+    assert "port-forward" in msg and "DFLOW_HOST" in msg
+
+
+def test_tls_is_verified_by_default(self_signed_cert):
+    with FakeArgoServer(token=TOKEN, tls=self_signed_cert) as server:
+        assert server.url.startswith("https://")
+        with pytest.raises(
+            ArgoConnectionError,
+            match="TLS verification of the Argo server .* failed .*certificate verify failed.*ca_file",
+        ):
+            ArgoClient(server.url, token=TOKEN, retries=0).list()
+        assert ArgoClient(server.url, token=TOKEN, ca_file=self_signed_cert[0]).list() == []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # urllib3 rightly warns about unverified HTTPS
+            assert ArgoClient(server.url, token=TOKEN, verify_ssl=False).list() == []
+
+
+def test_server_rejects_requests_outside_the_spec(client, argo_server):
+    with pytest.raises(ArgoError, match="HTTP 400: query parameter 'bogus' is not declared"):
+        client.request("GET", "/api/v1/workflows/argo", params={"bogus": "1"})
+    with pytest.raises(ArgoError, match="HTTP 400: .*'workflowz' was unexpected"):
+        client.request("POST", "/api/v1/workflows/argo", body={"workflowz": {}})
+    with pytest.raises(
+        ArgoError,
+        match=r"HTTP 400: workflow.spec.templates.0: Additional properties are not allowed \('withParams'",
+    ):
+        client.create(
+            {"metadata": {"name": "x"}, "spec": {"templates": [{"name": "a", "withParams": "x"}]}}
+        )
+    assert len(argo_server.violations) == 3
+    argo_server.violations.clear()
