@@ -208,16 +208,17 @@ class MinioClient(StorageClient):
                  is_transient=lambda e: isinstance(e, IntegrityError))
 
     def _get(self, key: str, dest: str) -> None:
-        head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        size, etag = head["ContentLength"], head.get("ETag", "").strip('"')
+        # one request for small objects: the GET's headers tell the size before the body is read
+        resp = self.s3.get_object(Bucket=self.bucket, Key=key)
+        size, etag = resp["ContentLength"], resp.get("ETag", "").strip('"')
         if size >= self.config.multipart_threshold:
+            resp["Body"].close()
             self.s3.download_file(self.bucket, key, dest, Config=self._transfer_config())
             md5 = None
         else:
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
             digest = hashlib.md5(usedforsecurity=False)
             with open(dest, "wb") as f:
-                for chunk in body.iter_chunks(CHUNK):
+                for chunk in resp["Body"].iter_chunks(CHUNK):
                     digest.update(chunk)
                     f.write(chunk)
             md5 = digest.hexdigest()
