@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-MEMBERS := core $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
+PLUGINS := $(patsubst %/,%,$(sort $(dir $(wildcard plugins/*/pyproject.toml))))
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo test lint bench clean
@@ -15,7 +15,7 @@ $(STAMP): Makefile pyproject.toml core/pyproject.toml $(wildcard plugins/*/pypro
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q --python $(BIN)/python $(foreach m,$(MEMBERS),-e $(m)) \
+	$(BIN)/uv pip install -q --python $(BIN)/python -e "core[test]" $(foreach p,$(PLUGINS),-e "$(p)[test]") \
 	    "pytest>=8" "pytest-timeout>=2.3" "jsonschema>=4.20" "ruff>=0.6"
 	touch $(STAMP)
 
