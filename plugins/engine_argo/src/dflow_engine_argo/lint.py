@@ -21,6 +21,14 @@ from typing import Any
 import attrs
 
 from .lint_graph import check_dag, check_steps
+from .lint_templates import (
+    IS_VARIABLE,
+    LEAF_TYPES,
+    PARAM_NAME,
+    check_leaf,
+    check_outputs,
+    check_placement,
+)
 from .lint_vars import Scope, iter_strings, unresolved
 
 WORKFLOW_KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
@@ -31,16 +39,6 @@ TEMPLATE_TYPES = (
     "script",
     "resource",
     "dag",
-    "suspend",
-    "data",
-    "http",
-    "plugin",
-)
-LEAF_TYPES = (
-    "container",
-    "containerSet",
-    "script",
-    "resource",
     "suspend",
     "data",
     "http",
@@ -59,13 +57,9 @@ ARTIFACT_LOCATIONS = (
     "azure",
     "plugin",
 )
-RETRY_POLICIES = ("Always", "OnFailure", "OnError", "OnTransientError", "")
 POD_GC = ("", "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess")
-RESOURCE_ACTIONS = ("get", "create", "apply", "delete", "replace", "patch")
 FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
-PARAM_NAME = re.compile(r"[-a-zA-Z0-9_]+")
 METRIC_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-IS_VARIABLE = re.compile(r"{{[-a-zA-Z0-9]+(\.[-a-zA-Z0-9_]+)*}}")
 
 
 @attrs.frozen
@@ -462,15 +456,15 @@ class Linter:
                     f"{path}.inputs.artifacts[{i}].path",
                     "is only valid in container/script templates",
                 )
-        self.check_placement(tmpl, path, kind)
+        check_placement(self, tmpl, path, kind)
         scope = self.template_scope(tmpl, exit_handler)
         if kind == "steps":
             scope = check_steps(self, tmpl, path, scope)
         elif kind == "dag":
             scope = check_dag(self, tmpl, path, scope)
         elif kind:
-            self.check_leaf(tmpl, path, kind, scope)
-        self.check_outputs(tmpl, path, kind, scope)
+            check_leaf(self, tmpl, path, kind, scope)
+        check_outputs(self, tmpl, path, kind, scope)
         for i, metric in enumerate((tmpl.get("metrics") or {}).get("prometheus") or []):
             mpath = f"{path}.metrics.prometheus[{i}]"
             if not METRIC_NAME.fullmatch(metric.get("name") or ""):
@@ -480,130 +474,3 @@ class Linter:
                 )
             if not metric.get("help"):
                 self.error(f"{mpath}.help", "is required")
-
-    def check_placement(self, tmpl: dict[str, Any], path: str, kind: str | None) -> None:
-        if kind in ("steps", "dag"):
-            if tmpl.get("timeout"):
-                self.error(
-                    f"{path}.timeout",
-                    f"{kind} templates do not support timeout: set it on the leaf templates",
-                )
-            if tmpl.get("activeDeadlineSeconds") is not None:
-                self.error(f"{path}.activeDeadlineSeconds", "is only valid for leaf templates")
-        elif kind:
-            if tmpl.get("parallelism") is not None:
-                self.error(f"{path}.parallelism", "is only valid for steps and dag templates")
-        timeout = tmpl.get("timeout")
-        if isinstance(timeout, int) or (isinstance(timeout, str) and timeout.strip().isdigit()):
-            self.error(
-                f"{path}.timeout", f"'{timeout}' is not a duration: add a unit, e.g. '{timeout}s'"
-            )
-        ads = tmpl.get("activeDeadlineSeconds")
-        if isinstance(ads, int) and ads < 0:
-            self.error(
-                f"{path}.activeDeadlineSeconds", "must be a positive integer or an argo variable"
-            )
-        policy = (tmpl.get("retryStrategy") or {}).get("retryPolicy", "")
-        if policy not in RETRY_POLICIES:
-            self.error(
-                f"{path}.retryStrategy.retryPolicy",
-                f"'{policy}' is not one of {', '.join(RETRY_POLICIES[:-1])}",
-            )
-
-    def check_leaf(self, tmpl: dict[str, Any], path: str, kind: str, scope: Scope) -> None:
-        self.scan(tmpl, path, scope)
-        defaults = self.spec.get("templateDefaults") or {}
-        for k in ("container", "script"):
-            if kind == k and not tmpl[k].get("image") and not (defaults.get(k) or {}).get("image"):
-                self.error(f"{path}.{k}.image", "may not be empty")
-        if kind == "container":
-            mounts: dict[str, str] = {}
-            for i, m in enumerate(tmpl["container"].get("volumeMounts") or []):
-                where = f"{path}.container.volumeMounts[{i}].mountPath"
-                if m.get("mountPath") in mounts:
-                    self.error(
-                        where, f"'{m['mountPath']}' is already mounted by {mounts[m['mountPath']]}"
-                    )
-                mounts[m.get("mountPath")] = f"volume '{m.get('name')}'"
-            for i, a in enumerate((tmpl.get("inputs") or {}).get("artifacts") or []):
-                if a.get("path") in mounts:
-                    self.error(
-                        f"{path}.inputs.artifacts[{i}].path",
-                        f"'{a['path']}' is already mounted by {mounts[a['path']]}",
-                    )
-        if kind == "resource":
-            res = tmpl["resource"]
-            action = res.get("action")
-            if action not in RESOURCE_ACTIONS and not IS_VARIABLE.fullmatch(str(action)):
-                self.error(
-                    f"{path}.resource.action", f"must be one of: {', '.join(RESOURCE_ACTIONS)}"
-                )
-            if action not in ("get", "delete"):
-                if not res.get("manifest") and not res.get("manifestFrom"):
-                    self.error(f"{path}.resource", "needs manifest or manifestFrom")
-                if res.get("manifest") and res.get("manifestFrom"):
-                    self.error(f"{path}.resource", "set either manifest or manifestFrom, not both")
-            if res.get("manifest"):
-                self.check_yaml(res["manifest"], f"{path}.resource.manifest")
-
-    def check_yaml(self, text: str, path: str) -> None:
-        import yaml
-
-        try:
-            yaml.safe_load(re.sub(r"{{.*?}}", "placeholder", text, flags=re.S))
-        except yaml.YAMLError as exc:
-            self.error(path, f"must be valid YAML: {str(exc).splitlines()[0]}")
-
-    def check_outputs(
-        self, tmpl: dict[str, Any], path: str, kind: str | None, scope: Scope
-    ) -> None:
-        outputs = tmpl.get("outputs") or {}
-        opath = f"{path}.outputs"
-        self.check_names(outputs.get("parameters"), f"{opath}.parameters", "parameter")
-        self.check_names(outputs.get("artifacts"), f"{opath}.artifacts", "artifact")
-        if kind in ("steps", "dag"):
-            self.scan(outputs, opath, scope)
-        for i, a in enumerate(outputs.get("artifacts") or []):
-            apath = f"{opath}.artifacts[{i}]"
-            if kind in ("steps", "dag") and a.get("path"):
-                self.error(f"{apath}.path", "is only valid in container/script templates")
-            if kind in ("container", "script") and not a.get("path"):
-                self.error(f"{apath}.path", f"output artifact '{a.get('name')}' needs a path")
-            self.check_global_name(a, apath)
-        for i, p in enumerate(outputs.get("parameters") or []):
-            ppath = f"{opath}.parameters[{i}]"
-            vf = p.get("valueFrom")
-            if vf is not None and p.get("value") is not None:
-                self.error(ppath, "has both valueFrom and value: choose one")
-            elif vf is None and p.get("value") is None:
-                self.error(ppath, f"output parameter '{p.get('name')}' needs valueFrom or value")
-            elif vf is not None:
-                sources = [
-                    k
-                    for k in ("path", "jqFilter", "jsonPath", "parameter", "expression")
-                    if vf.get(k)
-                ]
-                sources += ["supplied"] if vf.get("supplied") is not None else []
-                if len(sources) != 1:
-                    self.error(
-                        f"{ppath}.valueFrom",
-                        "needs exactly one of path, jqFilter, jsonPath, parameter, expression, supplied",
-                    )
-                elif kind in ("container", "containerSet", "script") and not vf.get("path"):
-                    self.error(f"{ppath}.valueFrom.path", f"must be specified for {kind} templates")
-                elif kind == "resource" and not (vf.get("jqFilter") or vf.get("jsonPath")):
-                    self.error(
-                        f"{ppath}.valueFrom",
-                        "jqFilter or jsonPath must be specified for resource templates",
-                    )
-                elif kind in ("steps", "dag") and not (vf.get("parameter") or vf.get("expression")):
-                    self.error(
-                        f"{ppath}.valueFrom",
-                        f"parameter or expression must be specified for {kind} templates",
-                    )
-            self.check_global_name(p, ppath)
-
-    def check_global_name(self, item: dict[str, Any], path: str) -> None:
-        g = item.get("globalName")
-        if g and not IS_VARIABLE.fullmatch(g) and not PARAM_NAME.fullmatch(g):
-            self.error(f"{path}.globalName", f"'{g}' is invalid: use letters, digits, '_' and '-'")
