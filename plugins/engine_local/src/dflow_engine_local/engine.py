@@ -91,9 +91,7 @@ class LocalEngine(Engine):
              reuse: Any) -> str:
         write_text(os.path.join(wf_dir, "pid"), str(os.getpid()))
         run = Run(workflow, wf_id, wf_dir, settings, lock_fd, list(reuse or []))
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        if not _in_event_loop():
             return run.execute()
         # called from inside an event loop (a notebook): run on a thread of our own
         box: list[Any] = []
@@ -273,6 +271,14 @@ class LocalEngine(Engine):
             if os.path.exists(os.path.join(root, name, DB_NAME)):
                 out.append(self.query(name))
         return out
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _finished_ok(wf_dir: str) -> bool:

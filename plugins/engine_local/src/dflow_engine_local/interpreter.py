@@ -144,6 +144,9 @@ class Interpreter(LeafRunner):
 
     @staticmethod
     def continues(step: Any, res: Result) -> bool:
+        if res.phase in FAILED and (step.continue_on_num_success is not None
+                                    or step.continue_on_success_ratio is not None):
+            return False  # the success threshold decided, and it was not met
         if res.phase == "Failed":
             return bool(step.continue_on_failed)
         if res.phase == "Error":

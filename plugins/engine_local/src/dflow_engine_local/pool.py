@@ -214,6 +214,10 @@ def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
+    # print() goes to the log even when sys.stdout was replaced (pytest, notebooks)
+    streams = (sys.stdout, sys.stderr)
+    sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
     env_saved = {k: os.environ.get(k) for k in request["env"]}
     os.environ.update(request["env"])
     path_saved = list(sys.path)
@@ -240,6 +244,7 @@ def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])
