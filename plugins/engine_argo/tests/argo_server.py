@@ -29,6 +29,26 @@ from argo_schema import data_file, strict_definitions
 from jsonschema import Draft202012Validator
 
 SWAGGER = "swagger-v3.7.18.json"
+TOKEN = "s3cr3t-t0ken-value"  # the token tests configure; it must never show in output
+# a small valid workflow: one step calling a container template with a typed output
+MANIFEST: dict[str, Any] = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Workflow",
+    "metadata": {"generateName": "hello-", "labels": {"team": "qa"}},
+    "spec": {
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [[{"name": "say", "template": "echo"}]]},
+            {
+                "name": "echo",
+                "container": {"image": "busybox", "command": ["echo", "hi"]},
+                "outputs": {
+                    "parameters": [{"name": "n", "valueFrom": {"path": "/tmp/n", "default": "3"}}]
+                },
+            },
+        ],
+    },
+}
 
 
 @functools.cache

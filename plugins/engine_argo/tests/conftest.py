@@ -17,12 +17,10 @@ import ipaddress  # noqa: E402
 
 import pytest  # noqa: E402
 
-TOKEN = "s3cr3t-t0ken-value"
-
 
 @pytest.fixture
 def argo_server():
-    from argo_server import FakeArgoServer
+    from argo_server import TOKEN, FakeArgoServer
 
     with FakeArgoServer(token=TOKEN) as server:
         yield server
@@ -31,6 +29,7 @@ def argo_server():
 
 @pytest.fixture
 def client(argo_server):
+    from argo_server import TOKEN
     from dflow_engine_argo.client import ArgoClient
 
     return ArgoClient(argo_server.url, "argo", TOKEN, backoff=0.01, http_headers={"X-Team": "qa"})

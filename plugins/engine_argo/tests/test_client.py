@@ -7,8 +7,7 @@ import socket
 import warnings
 
 import pytest
-from argo_server import FakeArgoServer
-from conftest import TOKEN
+from argo_server import MANIFEST, TOKEN, FakeArgoServer
 from dflow_engine_argo.client import (
     ArgoAuthError,
     ArgoClient,
@@ -16,25 +15,6 @@ from dflow_engine_argo.client import (
     ArgoError,
     ArgoNotFoundError,
 )
-
-MANIFEST = {
-    "apiVersion": "argoproj.io/v1alpha1",
-    "kind": "Workflow",
-    "metadata": {"generateName": "hello-", "labels": {"team": "qa"}},
-    "spec": {
-        "entrypoint": "main",
-        "templates": [
-            {"name": "main", "steps": [[{"name": "say", "template": "echo"}]]},
-            {
-                "name": "echo",
-                "container": {"image": "busybox", "command": ["echo", "hi"]},
-                "outputs": {
-                    "parameters": [{"name": "n", "valueFrom": {"path": "/tmp/n", "default": "3"}}]
-                },
-            },
-        ],
-    },
-}
 
 
 def test_create_get_list_delete(client, argo_server):

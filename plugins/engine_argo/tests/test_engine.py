@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import TOKEN
+from argo_server import MANIFEST, TOKEN
 from dflow.argo_objects import ArgoStep, ArgoWorkflow
 from dflow.engine import EngineError
 from dflow_engine_argo.client import ArgoNotFoundError
 from dflow_engine_argo.config import ArgoConfig
 from dflow_engine_argo.engine import ArgoEngine
 from dflow_engine_argo.lint import LintError
-from test_client import MANIFEST
 
 TYPED = copy.deepcopy(MANIFEST)
 TYPED["spec"]["templates"][1]["outputs"]["parameters"][0]["description"] = '{"type": "int"}'
