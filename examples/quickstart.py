@@ -12,7 +12,6 @@ from pathlib import Path
 from dflow import (
     InputArtifact,
     InputParameter,
-    OutputArtifact,
     OutputParameter,
     ShellOPTemplate,
     Step,
@@ -35,7 +34,7 @@ def count_words() -> ShellOPTemplate:
         name="count-words",
         image="alpine:3",
         # Argo's path variables keep the script independent of where the engine runs it
-        script="wc -w < {{inputs.artifacts.text.path}} | tr -d ' ' "
+        script="cat {{inputs.artifacts.text.path}}/*.txt | wc -w | tr -d ' ' "
         "> {{outputs.parameters.count.path}}\n"
         "echo \"{{inputs.parameters.msg}}\" > {{outputs.parameters.echo.path}}",
     )
@@ -45,7 +44,6 @@ def count_words() -> ShellOPTemplate:
         "count": OutputParameter(value_from_path="/tmp/count", type=int),
         "echo": OutputParameter(value_from_path="/tmp/echo"),
     }
-    t.outputs.artifacts = {"text": OutputArtifact(path="/tmp/inputs/text")}
     return t
 
 

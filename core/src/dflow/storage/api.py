@@ -229,6 +229,11 @@ def download_artifact(
     if isinstance(artifact, CustomArtifact):
         artifact.download(os.path.basename(path.rstrip("/")) or "artifact", path)
         return [path]
+    if isinstance(artifact, Mapping) and artifact.get("local_path") and not (
+        artifact.get("s3") or artifact.get("oss") or artifact.get("key")
+    ):
+        # a step output queried from the local engine: the files are on this machine
+        artifact = LocalArtifact(artifact["local_path"])
     if isinstance(artifact, LocalArtifact):
         src = os.path.abspath(artifact.local_path)
         if not os.path.exists(src):
@@ -295,7 +300,8 @@ def _download_tree(
         return [os.path.join(path, *sub.split("/"))]
     if not chosen:
         return [path]
-    return _as_str(catalog.path_object(Path(path), chosen))
+    obj = _as_str(catalog.path_object(Path(path), chosen))
+    return [obj] if isinstance(obj, str) else obj  # pydflow always returns a list for paths
 
 
 def _extract(client: StorageClient, key: str, tmp: str) -> str:
