@@ -1,0 +1,278 @@
+"""dflow's local engine against pydflow's debug mode, on the same workload scripts.
+
+Workloads (``benchmarks/workloads/``, public pydflow API only, run with ``DFLOW_MODE=debug``):
+
+* (a) ``chain``: N chained function-OP steps passing a parameter and a file artifact;
+* (b) ``fanout``: N function-OP slices (Slices, stacked outputs) then a reduce step;
+* (c) ``fanout-big``: the same at 10,000 slices (ours only unless ``--pydflow-all``).
+
+Each run is a subprocess in a fresh directory with a time cap; peak memory is the largest sum
+over the run's process tree of PSS (RSS where PSS is unreadable), sampled from /proc. pydflow
+is installed once with uv into its own venv (default ``.work/bench/pydflow-venv``).
+
+    .venv/bin/python benchmarks/local_engine_bench.py            # full: 50 / 1,000 / 10,000
+    .venv/bin/python benchmarks/local_engine_bench.py --quick    # 20 / 200, no 10,000 run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import attrs
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOADS = Path(__file__).resolve().parent / "workloads"
+DEFAULT_VENV = ROOT / ".work" / "bench" / "pydflow-venv"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@attrs.define
+class Run:
+    """The outcome of one workload run under one implementation."""
+
+    seconds: float | None = None  # submit..finish, as the workload reported it
+    ok: bool = False
+    result: object = None
+    peak_mb: float | None = None
+    note: str = ""  # "did not finish in X s", "failed: ...", "skipped"
+    log: str = ""  # where the full output was kept (failures only)
+
+
+# -- memory of a process tree -----------------------------------------------------------
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # exited meanwhile
+            continue
+        # the command name may hold spaces and parentheses: split after the last ')'
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def _proc_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * PAGE / 2**20
+    except OSError:
+        return 0.0
+
+
+def tree_mb(root: int) -> float:
+    """Memory of ``root`` and all its descendants, in MiB (shared pages counted once, by PSS)."""
+    kids, total, todo = _children_map(), 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += _proc_mb(pid)
+        todo.extend(kids.get(pid, ()))
+    return total
+
+
+class PeakSampler(threading.Thread):
+    """Samples :func:`tree_mb` of a process every ``interval`` s and keeps the maximum."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0.0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.peak = max(self.peak, tree_mb(self.pid))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> float:
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
+# -- running one workload ---------------------------------------------------------------
+def run_workload(python: str, script: str, n: int, env: dict[str, str], cap: float,
+                 work: Path, label: str) -> Run:
+    """Run ``python workloads/<script> n`` in a fresh dir under ``work``, killed after ``cap`` s."""
+    rundir = work / f"{label}-{script.removesuffix('.py')}-{n}"
+    shutil.rmtree(rundir, ignore_errors=True)
+    rundir.mkdir(parents=True)
+    log_path = rundir / "output.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([python, str(WORKLOADS / script), str(n)], cwd=rundir, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        sampler = PeakSampler(proc.pid)
+        sampler.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=cap)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        # the whole session: pydflow's pool workers and step scripts too
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        peak = sampler.stop()
+    text = log_path.read_text(errors="replace")
+    run = Run(peak_mb=round(peak, 1))
+    lines = [ln for ln in text.splitlines() if ln.startswith("RESULT ")]
+    if timed_out:
+        run.note = f"did not finish in {cap:g} s"
+    elif not lines:
+        run.note = f"failed (exit code {proc.returncode}, no RESULT line)"
+    else:
+        data = json.loads(lines[-1][len("RESULT "):])
+        run.seconds, run.ok, run.result = data["seconds"], data["ok"], data["result"]
+        if not run.ok:
+            run.note = f"wrong or failed: {data['result']}"
+    if run.note:  # keep the output for the report; drop the (large) run directory
+        kept = work / "logs" / f"{rundir.name}.log"
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copy(log_path, kept)
+        run.log = str(kept)
+    shutil.rmtree(rundir, ignore_errors=True)
+    return run
+
+
+def ensure_pydflow(venv: Path, version: str) -> str:
+    """The venv's python, creating the venv and installing pydflow with uv the first time."""
+    python = venv / "bin" / "python"
+    marker = venv / f".pydflow-{version}"
+    if marker.exists():
+        return str(python)
+    if python.exists():  # made by hand or by an older run: reuse it if the version matches
+        probe = subprocess.run([str(python), "-c", "import importlib.metadata as m; "
+                                "print(m.version('pydflow'))"], capture_output=True, text=True)
+        if probe.stdout.strip() == version:
+            marker.touch()
+            return str(python)
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if uv is None:
+        sys.exit("error: uv not found next to this python or on PATH; run `make setup` first")
+    print(f"installing pydflow=={version} into {venv} (once)", flush=True)
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    subprocess.run([uv, "venv", "-q", "--clear", "--python", py, str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), f"pydflow=={version}"],
+                   check=True)
+    marker.touch()
+    return str(python)
+
+
+# -- the table ------------------------------------------------------------------------------
+def _secs(run: Run | None) -> str:
+    if run is None:
+        return "-"
+    if run.seconds is None or not run.ok:
+        return run.note.split(":")[0] if run.note else "-"
+    return f"{run.seconds:.2f}"
+
+
+def _ratio(ours: Run, theirs: Run | None, cap: float) -> str:
+    if theirs is None or ours.seconds is None or not ours.ok:
+        return "-"
+    if theirs.seconds is not None and theirs.ok:
+        return f"{theirs.seconds / ours.seconds:.1f}x"
+    if theirs.note.startswith("did not finish"):
+        return f">{cap / ours.seconds:.0f}x"
+    return "-"
+
+
+def print_table(rows: list[tuple[str, int, Run, Run | None]], cap: float) -> None:
+    head = ("workload", "N", "ours (s)", "pydflow (s)", "ratio", "ours peak MB",
+            "pydflow peak MB", "ms/step (ours)")
+    table = [head]
+    for name, n, ours, theirs in rows:
+        per_step = f"{ours.seconds / n * 1000:.1f}" if ours.ok and ours.seconds else "-"
+        table.append((name, str(n), _secs(ours), _secs(theirs), _ratio(ours, theirs, cap),
+                      f"{ours.peak_mb:.0f}" if ours.peak_mb else "-",
+                      f"{theirs.peak_mb:.0f}" if theirs and theirs.peak_mb else "-", per_step))
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for i, r in enumerate(table):
+        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
+                        for j, (c, w) in enumerate(zip(r, widths, strict=True))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    for name, _, ours, theirs in rows:
+        for label, run in (("ours", ours), ("pydflow", theirs)):
+            if run is not None and run.note and run.note != "skipped":
+                print(f"  {name} / {label}: {run.note}" + (f" (output: {run.log})" if run.log
+                                                           else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="chain 20, fan-out 200, no 10,000 run")
+    p.add_argument("--chain", type=int, help="steps of (a) (default 50; quick 20)")
+    p.add_argument("--fanout", type=int, help="slices of (b) (default 1000; quick 200)")
+    p.add_argument("--big", type=int, default=10_000, help="slices of (c) (default 10000)")
+    p.add_argument("--only", default="chain,fanout,big", help="comma list of chain,fanout,big")
+    p.add_argument("--pydflow-cap", type=float, help="seconds per pydflow run (600; quick 180)")
+    p.add_argument("--ours-cap", type=float, default=900, help="seconds per run of ours")
+    p.add_argument("--pydflow-all", action="store_true", help="run pydflow on (c) too")
+    p.add_argument("--no-pydflow", action="store_true", help="run ours only")
+    p.add_argument("--pydflow-venv", type=Path, default=DEFAULT_VENV)
+    p.add_argument("--pydflow-version", default="1.8.134")
+    p.add_argument("--workdir", type=Path, default=ROOT / ".work" / "bench" / "runs")
+    p.add_argument("--json", type=Path, help="also write the results to this file")
+    a = p.parse_args(argv)
+    cap = a.pydflow_cap or (180.0 if a.quick else 600.0)
+    plan = []
+    only = set(a.only.split(","))
+    if "chain" in only:
+        plan.append(("(a) chain", "chain.py", a.chain or (20 if a.quick else 50), True))
+    if "fanout" in only:
+        plan.append(("(b) fan-out", "fanout.py", a.fanout or (200 if a.quick else 1000), True))
+    if "big" in only and not a.quick:
+        plan.append(("(c) fan-out", "fanout.py", a.big, a.pydflow_all))
+
+    base_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    base_env["DFLOW_MODE"] = "debug"  # pydflow's switch; dflow reads it as the local engine
+    ours_env = dict(base_env)
+    pyd_python = None if a.no_pydflow else ensure_pydflow(a.pydflow_venv, a.pydflow_version)
+    # pydflow's debug mode starts each step as `python3` found on PATH: make it the venv's
+    pyd_env = dict(base_env, PATH=f"{a.pydflow_venv / 'bin'}{os.pathsep}{base_env['PATH']}")
+
+    rows, work = [], a.workdir
+    print(f"local engine vs pydflow {a.pydflow_version} debug mode; {os.cpu_count()} CPUs; "
+          f"pydflow cap {cap:g} s", flush=True)
+    for name, script, n, with_pydflow in plan:
+        print(f"  running {name} N={n}: ours ...", end="", flush=True)
+        ours = run_workload(sys.executable, script, n, ours_env, a.ours_cap, work, "ours")
+        print(f" {_secs(ours)}", end="", flush=True)
+        theirs = None
+        if pyd_python and with_pydflow:
+            print("; pydflow ...", end="", flush=True)
+            theirs = run_workload(pyd_python, script, n, pyd_env, cap, work, "pydflow")
+            print(f" {_secs(theirs)}", end="", flush=True)
+        print(flush=True)
+        rows.append((name, n, ours, theirs))
+    print()
+    print_table(rows, cap)
+    if a.json:
+        a.json.write_text(json.dumps([{"workload": r[0], "n": r[1], "ours": attrs.asdict(r[2]),
+                                       "pydflow": attrs.asdict(r[3]) if r[3] else None}
+                                      for r in rows], indent=2, default=str))
+    return 0 if all(r[2].ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

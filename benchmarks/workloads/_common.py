@@ -1,0 +1,57 @@
+"""Shared driver code of the workload scripts (no workflow API here: only timing and output).
+
+Each workload is run as ``python <script>.py N`` in a fresh, empty working directory and
+prints one JSON line prefixed with ``RESULT `` so the harness can find it among the engine's
+own output: ``{"seconds": submit..finish wall time, "ok": bool, "result": ..., "n": N}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+FINAL = ("Succeeded", "Failed", "Error", "Terminated", "Skipped")
+
+
+def n_from_argv(default: int) -> int:
+    """The workload size: the first command-line argument, or ``default``."""
+    if len(sys.argv) > 1:
+        try:
+            return int(sys.argv[1])
+        except ValueError:
+            sys.exit(f"usage: {sys.argv[0]} [N]: N must be an integer, got {sys.argv[1]!r}")
+    return default
+
+
+def run_and_report(n: int, wf: Any, check: Callable[[Any], tuple[bool, Any]]) -> None:
+    """Submit ``wf``, wait until it finishes, check its outputs and print the RESULT line.
+
+    pydflow's debug mode and the local engine both run ``submit`` synchronously; the wait
+    loop only matters if an engine returns early.
+    """
+    start = time.perf_counter()
+    status = "?"
+    try:
+        wf.submit()
+        status = wf.query_status()
+        while status not in FINAL:
+            time.sleep(0.05)
+            status = wf.query_status()
+    except Exception:
+        traceback.print_exc()
+    seconds = time.perf_counter() - start
+    ok, result = False, None
+    if status == "Succeeded":
+        try:
+            ok, result = check(wf)
+        except Exception as exc:
+            traceback.print_exc()
+            result = f"checking the outputs failed: {exc!r}"
+    else:
+        result = f"workflow status {status}"
+    print("RESULT " + json.dumps({"seconds": seconds, "ok": ok, "result": result, "n": n,
+                                  "status": status}), flush=True)
