@@ -1,0 +1,13 @@
+"""Render dflow workflows to Argo ``Workflow`` manifests, and read manifests back."""
+
+from __future__ import annotations
+
+from .renderer import ArgoRenderer
+from .values import RenderError
+
+__all__ = ["ArgoRenderer", "RenderError", "make_renderer"]
+
+
+def make_renderer(config: object = None) -> ArgoRenderer:
+    """Factory of the ``argo`` RendererRecord."""
+    return ArgoRenderer(config)

@@ -1,0 +1,485 @@
+"""One rendering pass over a workflow: templates, Steps groups and DAG tasks.
+
+Template names are stable: a Python OP template's random suffix is dropped (``add-x8k2p`` ->
+``add``), structurally equal leaf templates share one Argo template, and distinct templates
+with the same name get ``-2``, ``-3``... in traversal order. Steps/DAG templates are named
+before their bodies are rendered, so recursion references the template instead of unrolling.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+import attrs
+from dflow.model.dag import DAG
+from dflow.model.io import MISSING as _MISSING
+from dflow.model.io import ArgoVar, OutputArtifact, OutputParameter, _IOBase, to_expr
+from dflow.model.op_template import ScriptOPTemplate
+from dflow.model.steps import Steps
+
+from . import helpers
+from .leaf import LeafRenderer, Variant
+from .values import (
+    Locations,
+    RenderError,
+    artifact_argument,
+    big_parameter_argument,
+    default_text,
+    described,
+    loop_total,
+    text,
+    var,
+)
+
+_INVALID = re.compile(r"[^a-zA-Z0-9-]+")
+
+
+def sanitize(name: str) -> str:
+    return _INVALID.sub("-", str(name)).strip("-")[:100] or "template"
+
+
+def leaf_base(tmpl: Any) -> str:
+    """The Argo name of a leaf template, without the random suffix of an auto-named OP."""
+    name = tmpl.name
+    op = getattr(tmpl, "op_type", None)
+    if op is not None:
+        base = op.__name__.replace("_", "-").lower()
+        if name == base or re.fullmatch(re.escape(base) + r"-[a-z0-9]{5}", name):
+            name = base
+    return sanitize(name)
+
+
+@attrs.define
+class Node:
+    """A rendered step/task and the helper nodes around it."""
+
+    entry: dict[str, Any]
+    pre: list[dict[str, Any]] = attrs.field(factory=list)
+    post: list[dict[str, Any]] = attrs.field(factory=list)
+    helpers_deps: list[str] = attrs.field(factory=list)  # helper tasks the node waits for
+    check: str | None = None  # name of its success check (dependents wait for it)
+
+
+def _is_leaf(tmpl: Any) -> bool:
+    return not isinstance(tmpl, Steps | DAG)
+
+
+def _slices(step: Any) -> Any:
+    return getattr(step.template, "slices", None) if hasattr(step.template, "op_class") else None
+
+
+def _looped(step: Any) -> bool:
+    return step.with_param is not None or step.with_sequence is not None
+
+
+def sliced_outputs(step: Any) -> tuple[str, ...]:
+    sl = _slices(step)
+    if sl is None or not (_looped(step) or sl.sub_path):
+        return ()
+    return tuple(n for n in sl.output_artifact if n in step.template.outputs.artifacts)
+
+
+class RenderPass:
+    """State of one ``render`` call."""
+
+    def __init__(self, workflow: Any, *, locs: Locations, key_prefix: str, default_image: str,
+                 util_image: str, util_pull_policy: str | None) -> None:
+        self.workflow = workflow
+        self.locs = locs
+        self.key_prefix = key_prefix
+        self.default_image = default_image
+        self.util_image = util_image
+        self.util_pull_policy = util_pull_policy
+        self.templates: dict[str, dict[str, Any]] = {}
+        self.by_obj: dict[int, str] = {}
+        self.leaf_cache: dict[tuple, str] = {}
+        self.bodies: dict[tuple[str, str], str] = {}
+        self.packages: dict[str, list[str]] = {}
+        self.secrets: list[Any] = []
+        self.keep: list[Any] = []  # objects whose id() is used as a cache key stay alive
+        self.leaf = LeafRenderer(self)
+        ctx = getattr(workflow, "context", None)
+        from dflow.executor import Executor
+
+        self.default_executor = ctx if isinstance(ctx, Executor) else None
+        self.context = ctx if ctx is not None and not isinstance(ctx, Executor) else None
+
+    # -- names ------------------------------------------------------------------------------
+    def alloc(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.templates:
+            i += 1
+            name = f"{base}-{i}"
+        self.templates[name] = {}  # reserved; filled in when rendered
+        return name
+
+    def add_body(self, base: str, body: dict[str, Any]) -> str:
+        sig = (base, json.dumps(body, sort_keys=True, default=str))
+        name = self.bodies.get(sig)
+        if name is None:
+            name = self.alloc(base)
+            self.templates[name] = {"name": name, **body}
+            self.bodies[sig] = name
+        return name
+
+    # -- templates --------------------------------------------------------------------------
+    def template(self, tmpl: Any, step: Any = None) -> str:
+        if not _is_leaf(tmpl):
+            return self.composite(tmpl)
+        executor = None
+        if step is not None and isinstance(tmpl, ScriptOPTemplate):
+            executor = step.executor or self.default_executor
+        if executor is not None:
+            try:
+                tmpl = executor.render(copy.deepcopy(tmpl))
+            except NotImplementedError as exc:
+                raise RenderError(
+                    f"step '{step.name}': executor {type(executor).__name__} cannot render "
+                    f"templates for Argo ({exc or 'render() is not implemented'}); use it with "
+                    "the local engine or pick an executor that supports Argo"
+                ) from None
+            self.keep.append(tmpl)
+            if not _is_leaf(tmpl):
+                return self.composite(tmpl)
+        if self.context is not None and isinstance(tmpl, ScriptOPTemplate):
+            tmpl = self.context.render(copy.deepcopy(tmpl)) or tmpl
+            self.keep.append(tmpl)
+        variant = self.variant(step, tmpl) if step is not None else Variant()
+        resource = getattr(step, "use_resource", None) if step is not None else None
+        ck = (id(tmpl), variant, id(resource))
+        name = self.leaf_cache.get(ck)
+        if name is None:
+            body = self.leaf.body(tmpl, variant, resource)
+            base = leaf_base(tmpl) + ("-resource" if resource is not None else "")
+            name = self.add_body(base, body)
+            self.leaf_cache[ck] = name
+        return name
+
+    def variant(self, step: Any, tmpl: Any) -> Variant:
+        sl = getattr(tmpl, "slices", None) if hasattr(tmpl, "op_class") else None
+        sliced = sl is not None and (_looped(step) or sl.sub_path)
+        outs = sliced_outputs(step) if sliced else ()
+        group = int(sl.group_size) if sliced and sl.group_size and not sl.sub_path else None
+        tag = step.continue_on_num_success is not None or step.continue_on_success_ratio is not None
+        return Variant(keyed=step.key is not None, sliced=sliced, group_size=group,
+                       sliced_outputs=outs, success_tag=tag)
+
+    def composite(self, tmpl: Any) -> str:
+        name = self.by_obj.get(id(tmpl))
+        if name is not None:
+            return name
+        name = self.alloc(sanitize(tmpl.name))
+        self.by_obj[id(tmpl)] = name
+        self.keep.append(tmpl)
+        body: dict[str, Any] = {"name": name}
+        if tmpl.annotations:
+            body["metadata"] = {"annotations": {k: str(v) for k, v in tmpl.annotations.items()}}
+        inputs = self.composite_inputs(tmpl)
+        if inputs:
+            body["inputs"] = inputs
+        outputs = self.composite_outputs(tmpl)
+        if outputs:
+            body["outputs"] = outputs
+        if tmpl.parallelism is not None:
+            body["parallelism"] = int(tmpl.parallelism)
+        if tmpl.memoize_key:
+            body["memoize"] = {"key": tmpl.memoize_key,
+                               "cache": {"configMap": {"name": "dflow-memoize"}}}
+        if isinstance(tmpl, Steps):
+            body["steps"] = self.steps_groups(tmpl)
+        else:
+            body["dag"] = {"tasks": self.dag_tasks(tmpl)}
+        self.templates[name] = body
+        return name
+
+    def composite_inputs(self, tmpl: Any) -> dict[str, Any]:
+        params = []
+        for n, p in tmpl.inputs.parameters.items():
+            entry: dict[str, Any] = {"name": n}
+            if p.has_value:
+                entry["value"] = text(p.value)
+            params.append(described(entry, p.type))
+        arts = []
+        for n, a in tmpl.inputs.artifacts.items():
+            entry = {"name": n}
+            if a.optional:
+                entry["optional"] = True
+            arts.append(entry)
+        return {k: v for k, v in (("parameters", params), ("artifacts", arts)) if v}
+
+    def composite_outputs(self, tmpl: Any) -> dict[str, Any]:
+        where = f"template '{tmpl.name}'"
+        params = []
+        for n, p in tmpl.outputs.parameters.items():
+            vf: dict[str, Any] = {}
+            if p.value_from_parameter is not None:
+                vf["parameter"] = text(p.value_from_parameter)
+            elif p.value_from_expression is not None:
+                e = p.value_from_expression
+                vf["expression"] = e.expr if isinstance(e, ArgoVar) else str(e)
+            elif p.value is not _MISSING:
+                vf["expression"] = to_expr(p.value)
+            else:
+                raise RenderError(f"{where}: output parameter '{n}' needs value_from_parameter "
+                                  "or value_from_expression")
+            if p.default is not _MISSING:
+                vf["default"] = default_text(p.default)
+            entry: dict[str, Any] = {"name": n, "valueFrom": vf}
+            if p.global_name:
+                entry["globalName"] = p.global_name
+            params.append(described(entry, p.type))
+        arts = []
+        for n, a in tmpl.outputs.artifacts.items():
+            entry = {"name": n}
+            if a._from is not None:
+                src = a._from.artifact if hasattr(a._from, "artifact") else a._from
+                entry["from"] = self.ref_text(src) if isinstance(src, _IOBase) else str(src)
+            elif a.from_expression is not None:
+                e = a.from_expression
+                entry["fromExpression"] = e.expr if isinstance(e, ArgoVar) else str(e)
+            else:
+                raise RenderError(f"{where}: output artifact '{n}' needs _from or from_expression")
+            if a.global_name:
+                entry["globalName"] = a.global_name
+            if a.optional:
+                entry["optional"] = True
+            arts.append(entry)
+        return {k: v for k, v in (("parameters", params), ("artifacts", arts)) if v}
+
+    def ref_text(self, art: Any) -> str:
+        """A reference to an artifact; a sliced fan-out's output is its init step's artifact."""
+        step = getattr(art, "step", None)
+        if isinstance(art, OutputArtifact) and step is not None and art.name in sliced_outputs(step):
+            group = "tasks" if step.is_task else "steps"
+            return var(f"{group}.{step.name}-init-artifact.outputs.artifacts.{art.name}")
+        return str(art)
+
+    # -- steps and tasks --------------------------------------------------------------------
+    def node(self, step: Any, kind: str) -> Node:
+        tmpl = step.template
+        where = f"{kind[:-1]} '{step.name}'"
+        node = Node({"name": step.name})
+        params: list[dict[str, Any]] = []
+        arts: list[dict[str, Any]] = []
+        leaf = _is_leaf(tmpl)
+        for name, p in step.inputs.parameters.items():
+            if not p.has_value:
+                continue
+            decl = tmpl.inputs.parameters.get(name)
+            if leaf and decl is not None and decl.save_as_artifact:
+                arts.append(big_parameter_argument(name, p.value, self.ref_text))
+                continue
+            v = p.value
+            if isinstance(v, OutputParameter) and v.save_as_artifact and not v.save_both \
+                    and v.step is not None:
+                raise RenderError(
+                    f"{where}: parameter '{name}' reads big parameter '{v.name}' of step "
+                    f"'{v.step.name}', which is stored as a file: declare '{name}' as a "
+                    "BigParameter too (or save_both=True on the output)")
+            params.append({"name": name, "value": text(v)})
+        for name, a in step.inputs.artifacts.items():
+            entry = artifact_argument(name, a.source, self.locs, self.ref_text, where)
+            if entry is not None:
+                arts.append(entry)
+        with_param: Any = step.with_param
+        sl = _slices(step)
+        if sl is not None and (_looped(step) or sl.sub_path):
+            with_param = self.slice_node(step, kind, node, sl, params, arts, with_param)
+        if step.key is not None:
+            params.append({"name": "dflow_key", "value": text(step.key)})
+        entry = node.entry
+        entry["template"] = self.template(tmpl, step)
+        args = {k: v for k, v in (("parameters", params), ("artifacts", arts)) if v}
+        if args:
+            entry["arguments"] = args
+        if step.when is not None:
+            entry["when"] = text(step.when)
+        if with_param is not None:
+            entry["withParam"] = text(with_param)
+        elif step.with_sequence is not None:
+            entry["withSequence"] = step.with_sequence.rendered()
+        cont = {k: True for k, on in (("failed", step.continue_on_failed),
+                                      ("error", step.continue_on_error)) if on}
+        if cont:
+            entry["continueOn"] = cont
+        hooks = self.hooks(step, kind)
+        if hooks:
+            entry["hooks"] = hooks
+        if step.continue_on_num_success is not None or step.continue_on_success_ratio is not None:
+            self.check_node(step, kind, node)
+        return node
+
+    def slice_node(self, step: Any, kind: str, node: Node, sl: Any, params: list, arts: list,
+                   with_param: Any) -> Any:
+        where = f"{kind[:-1]} '{step.name}'"
+        if sl.sub_path:
+            if sl.group_size:
+                raise RenderError(f"{where}: Slices(sub_path=True, group_size=...) is not "
+                                  "supported by the Argo renderer; drop one of them")
+            names = [n for n in sl.input_artifact if any(a["name"] == n for a in arts)]
+            if not names:
+                raise RenderError(f"{where}: Slices(sub_path=True) needs a sliced input artifact")
+            init = f"{step.name}-slices-path"
+            init_arts = []
+            for a in arts:
+                if a["name"] in names:
+                    e = dict(a)
+                    e["subPath"] = (e.get("subPath", "").rstrip("/") + "/.dflow").lstrip("/")
+                    init_arts.append(e)
+                    a["subPath"] = (a.get("subPath", "").rstrip("/") + "/" + var(f"item.{a['name']}")).lstrip("/")
+            tname = self.add_body("dflow-slices-path", helpers.slices_path(
+                names, self.util_image_for(step), self.util_pull_for(step)))
+            node.pre.append({"name": init, "template": tname,
+                             "arguments": {"artifacts": init_arts}})
+            node.helpers_deps.append(init)
+            with_param = var(f"{kind}.{init}.outputs.parameters.dflow_slices_path")
+            params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
+        elif sl.group_size:
+            n = int(sl.group_size)
+            if with_param is None:
+                raise RenderError(f"{where}: Slices(group_size=...) needs with_param (a list or "
+                                  "argo_range), not with_sequence")
+            params.append({"name": "dflow_slice_index", "value": "{{item}}"})
+            params.append({"name": "dflow_group_items", "value": text(with_param)})
+            if isinstance(with_param, list | tuple):
+                with_param = list(range((len(with_param) + n - 1) // n))
+            else:
+                e = with_param.expr if isinstance(with_param, ArgoVar) else None
+                if e is None:
+                    raise RenderError(f"{where}: Slices(group_size=...) needs with_param as a "
+                                      "list, a parameter or argo_range(...)")
+                with_param = ArgoVar(
+                    f"toJson(sprig.untilStep(0, int((len(sprig.fromJson({e})) + {n - 1}) / {n}),"
+                    " 1))")
+        else:
+            params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
+        outs = sliced_outputs(step)
+        if outs:
+            init = f"{step.name}-init-artifact"
+            tname = self.add_body("dflow-init-artifact", helpers.init_artifact(
+                list(outs), self.locs, self.key_prefix, self.util_image_for(step),
+                self.util_pull_for(step)))
+            node.pre.append({"name": init, "template": tname})
+            node.helpers_deps.append(init)
+            params.append({"name": "dflow_artifact_key", "value":
+                           var(f"{kind}.{init}.outputs.parameters.dflow_artifact_key")})
+        return with_param
+
+    def util_image_for(self, step: Any) -> str:
+        return step.util_image or self.util_image
+
+    def util_pull_for(self, step: Any) -> str | None:
+        return step.util_image_pull_policy or self.util_pull_policy
+
+    def check_node(self, step: Any, kind: str, node: Node) -> None:
+        num, ratio = step.continue_on_num_success, step.continue_on_success_ratio
+        tname = self.add_body("dflow-check-success", helpers.check_success(
+            self.util_image_for(step), self.util_pull_for(step)))
+        name = f"{step.name}-check"
+        node.check = name
+        node.post.append({"name": name, "template": tname, "arguments": {"parameters": [
+            {"name": "tags", "value":
+             var(f"{kind}.{step.name}.outputs.parameters.dflow_success_tag")},
+            {"name": "total", "value": loop_total(step)},
+            {"name": "threshold", "value": str(num if num is not None else ratio)},
+            {"name": "mode", "value": "number" if num is not None else "ratio"},
+        ]}})
+
+    def hooks(self, step: Any, kind: str) -> dict[str, Any]:
+        out = {}
+        for attr, hook_name, phase in (("success_hook", "success", "Succeeded"),
+                                       ("running_hook", "running", "Running"),
+                                       ("failure_hook", "failure", "Failed")):
+            hook = getattr(step, attr, None)
+            if hook is None:
+                continue
+            expression = hook.expression or f"{kind}['{step.name}'].status == '{phase}'"
+            h: dict[str, Any] = {"template": self.template(hook.template, hook),
+                                 "expression": expression}
+            sub = self.node(hook, kind).entry.get("arguments")
+            if sub:
+                h["arguments"] = sub
+            out[hook_name] = h
+        return out
+
+    def steps_groups(self, tmpl: Steps) -> list[list[dict[str, Any]]]:
+        groups: list[list[dict[str, Any]]] = []
+        for group in tmpl.steps:
+            nodes = [self.node(s, "steps") for s in group]
+            pre = [e for n in nodes for e in n.pre]
+            post = [e for n in nodes for e in n.post]
+            if pre:
+                groups.append(pre)
+            groups.append([n.entry for n in nodes])
+            if post:
+                groups.append(post)
+        return groups
+
+    def dag_tasks(self, dag: DAG) -> list[dict[str, Any]]:
+        nodes = {t.name: self.node(t, "tasks") for t in dag.tasks}
+        deps = {t.name: sorted(t.dependency_names()) for t in dag.tasks}
+        explicit = {t.name: getattr(t, "argo_depends", None) for t in dag.tasks}
+        has_dependents = {d for ds in deps.values() for d in ds}
+        flags = {t.name: (t.continue_on_failed, t.continue_on_error) for t in dag.tasks}
+        legacy = any(any(flags[t.name]) and deps[t.name] and t.name not in has_dependents
+                     and nodes[t.name].check is None for t in dag.tasks)
+
+        def term(d: str) -> str:
+            node = nodes.get(d)
+            if node is not None and node.check is not None:
+                return node.check
+            failed, error = flags.get(d, (False, False))
+            extra = [s for s, on in ((".Failed", failed), (".Errored", error)) if on]
+            return f"({' || '.join([d] + [d + s for s in extra])})" if extra else d
+
+        out = []
+        for t in dag.tasks:
+            node = nodes[t.name]
+            names = [nodes[d].check or d if d in nodes else d for d in deps[t.name]]
+            terms = [term(d) for d in deps[t.name]]
+            for pre in node.pre:
+                if pre["template"].startswith("dflow-slices-path") and deps[t.name]:
+                    pre = self.with_deps(pre, names, " && ".join(terms), legacy)
+                out.append(pre)
+            names += node.helpers_deps
+            terms += node.helpers_deps
+            entry = node.entry
+            if legacy:
+                entry.pop("continueOn", None)
+                entry = self.with_deps(entry, names, "", True)
+                cont = {k: True for k, on in zip(("failed", "error"), flags[t.name], strict=True) if on}
+                if cont:
+                    entry["continueOn"] = cont
+            else:
+                entry.pop("continueOn", None)
+                depends = explicit[t.name] or " && ".join(terms)
+                entry = self.with_deps(entry, names, depends, False)
+            out.append(entry)
+            for post in node.post:
+                dep = f"({t.name} || {t.name}.Failed || {t.name}.Errored)"
+                out.append(self.with_deps(post, [t.name], dep, legacy))
+        return out
+
+    @staticmethod
+    def with_deps(entry: dict[str, Any], names: list[str], depends: str,
+                  legacy: bool) -> dict[str, Any]:
+        """``entry`` with ``depends`` (or legacy ``dependencies``) after its arguments."""
+        out: dict[str, Any] = {}
+        placed = False
+        for k, v in entry.items():
+            if k in ("when", "withParam", "withSequence", "continueOn", "hooks") and not placed:
+                placed = True
+                if legacy and names:
+                    out["dependencies"] = list(dict.fromkeys(names))
+                elif depends:
+                    out["depends"] = depends
+            out[k] = v
+        if not placed:
+            if legacy and names:
+                out["dependencies"] = list(dict.fromkeys(names))
+            elif depends:
+                out["depends"] = depends
+        return out

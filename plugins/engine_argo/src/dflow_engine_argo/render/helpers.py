@@ -1,0 +1,125 @@
+"""Helper templates the renderer adds around some steps.
+
+* ``dflow-init-artifact``: makes the storage prefix every item of a sliced fan-out writes
+  its output artifacts into, so they stack into one artifact (Argo does not aggregate
+  artifacts of loops). Its output artifacts *are* the stacked artifacts.
+* ``dflow-slices-path``: lists the catalog of artifacts for ``Slices(sub_path=True)``; its
+  output ``dflow_slices_path`` (``[{"order": i, <art>: <path>}, ...]``) drives the loop.
+* ``dflow-check-success``: fails unless enough items of a fan-out succeeded
+  (``continue_on_num_success`` / ``continue_on_success_ratio``).
+
+Their scripts read values from environment variables only (never pasted into source).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from .values import Locations, var
+
+INIT_ROOT = "/tmp/dflow"
+
+_SLICES_PATH_SCRIPT = '''\
+import json
+import os
+
+names = json.loads(os.environ["DFLOW_ARTIFACTS"])
+root = os.environ.get("DFLOW_TMP_ROOT") or "/tmp"
+items = {}
+for name in names:
+    art = os.path.join(root, "dflow", "in", name)
+    cat = os.path.join(art, ".dflow") if os.path.isdir(os.path.join(art, ".dflow")) else art
+    for f in sorted(os.listdir(cat)) if os.path.isdir(cat) else []:
+        with open(os.path.join(cat, f)) as fh:
+            for entry in json.load(fh).get("path_list", []):
+                order = entry.get("order")
+                items.setdefault(order, {"order": order})[name] = entry["dflow_list_item"]
+out = [items[k] for k in sorted(items, key=lambda o: (o is None, o))]
+os.makedirs(os.path.join(root, "dflow"), exist_ok=True)
+with open(os.path.join(root, "dflow", "slices_path"), "w") as fh:
+    json.dump(out, fh)
+'''
+
+_CHECK_SCRIPT = '''\
+import json
+import os
+import sys
+
+tags = json.loads(os.environ["DFLOW_TAGS"] or "[]")
+if isinstance(tags, str):
+    tags = [tags]
+ok = sum(1 for t in tags if str(t).strip().lower() == "true")
+total = int(os.environ.get("DFLOW_TOTAL") or len(tags))
+threshold = float(os.environ["DFLOW_THRESHOLD"])
+if os.environ["DFLOW_MODE"] == "ratio":
+    threshold *= total
+print(f"{ok} of {total} items succeeded (need {threshold:g})")
+sys.exit(0 if ok >= threshold else 1)
+'''
+
+
+def _util_script(image: str, command: list[str], source: str, env: list | None = None,
+                 pull_policy: str | None = None) -> dict[str, Any]:
+    script: dict[str, Any] = {"image": image}
+    if pull_policy:
+        script["imagePullPolicy"] = pull_policy
+    script["command"] = command
+    script["source"] = source
+    if env:
+        script["env"] = env
+    return script
+
+
+def init_artifact(names: list[str], locs: Locations, prefix: str, image: str,
+                  pull_policy: str | None = None) -> dict[str, Any]:
+    """Body of the template creating the shared prefix of sliced output artifacts."""
+    key = prefix + "{{workflow.name}}/{{pod.name}}"
+    lines = ["set -e"]
+    for n in names:
+        d = f"{INIT_ROOT}/out/{n}/.dflow"
+        # an empty catalog: the prefix exists even when no item writes anything
+        lines.append(f"mkdir -p {d} && printf '%s' '{{\"path_list\": []}}' > {d}/init")
+    lines.append(f"printf '%s' {shlex.quote(key)} > {INIT_ROOT}/key")
+    arts = []
+    for n in names:
+        entry: dict[str, Any] = {"name": n, "path": f"{INIT_ROOT}/out/{n}",
+                                 "archive": {"none": {}}}
+        entry.update(locs.of_key(f"{key}/{n}"))
+        arts.append(entry)
+    return {
+        "outputs": {
+            "parameters": [{"name": "dflow_artifact_key",
+                            "valueFrom": {"path": f"{INIT_ROOT}/key"}}],
+            "artifacts": arts,
+        },
+        "script": _util_script(image, ["sh"], "\n".join(lines) + "\n", None, pull_policy),
+    }
+
+
+def slices_path(names: list[str], image: str, pull_policy: str | None = None) -> dict[str, Any]:
+    """Body of the template listing the items of ``sub_path`` sliced artifacts."""
+    import json
+
+    return {
+        "inputs": {"artifacts": [{"name": n, "path": f"{INIT_ROOT}/in/{n}"} for n in names]},
+        "outputs": {"parameters": [{"name": "dflow_slices_path",
+                                    "valueFrom": {"path": f"{INIT_ROOT}/slices_path"}}]},
+        "script": _util_script(image, ["python3"], _SLICES_PATH_SCRIPT,
+                               [{"name": "DFLOW_ARTIFACTS", "value": json.dumps(names)}],
+                               pull_policy),
+    }
+
+
+def check_success(image: str, pull_policy: str | None = None) -> dict[str, Any]:
+    """Body of the template checking the success tags of a fan-out."""
+    names = ["tags", "total", "threshold", "mode"]
+    env = [{"name": f"DFLOW_{n.upper()}", "value": var(f"inputs.parameters.{n}")} for n in names]
+    return {
+        "inputs": {"parameters": [{"name": n} for n in names]},
+        "script": _util_script(image, ["python3"], _CHECK_SCRIPT, env, pull_policy),
+    }
+
+
+SLICES_PATH_SCRIPT = _SLICES_PATH_SCRIPT
+CHECK_SCRIPT = _CHECK_SCRIPT

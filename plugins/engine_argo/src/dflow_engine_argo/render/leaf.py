@@ -1,0 +1,363 @@
+"""Leaf templates: script, Python OP, HTTP and resource templates, and their IO."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import attrs
+from dflow.model.io import MISSING
+from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate, retry_policy_from
+
+from . import packages as pk
+from .pyscript import PACKAGES_ARTIFACT, RunnerSpec, runner_env, runner_script
+from .values import Locations, RenderError, default_text, described, text
+
+PROGRESS = "workflows.argoproj.io/progress"
+_POLICIES = {"failure": "OnFailure", "error": "OnError", "always": "Always"}
+
+
+@attrs.frozen
+class Variant:
+    """What a step adds to its leaf template (so equal variants share one Argo template)."""
+
+    keyed: bool = False
+    sliced: bool = False  # the slice index arrives in dflow_slice_index
+    group_size: int | None = None
+    sliced_outputs: tuple[str, ...] = ()  # output artifacts written under dflow_artifact_key
+    success_tag: bool = False
+
+
+def retry_strategy(policy: RetryPolicy | None) -> dict[str, Any] | None:
+    """Argo ``retryStrategy`` of a policy: TransientError is exit code 1, FatalError 2."""
+    if policy is None:
+        return None
+    out: dict[str, Any] = {"limit": int(policy.limit)}
+    if policy.on == "transient":
+        # a timed-out attempt has no exit code 2: retry it too when timeouts are transient
+        out["expression"] = (
+            "asInt(lastRetry.exitCode) != 2"
+            if policy.timeout_is_transient
+            else "asInt(lastRetry.exitCode) == 1"
+        )
+    else:
+        out["retryPolicy"] = _POLICIES.get(policy.on, "Always")
+    backoff = {
+        k: v
+        for k, v in (
+            ("duration", policy.backoff_duration),
+            ("factor", policy.backoff_factor),
+            ("maxDuration", policy.backoff_max_duration),
+        )
+        if v is not None
+    }
+    if backoff:
+        out["backoff"] = backoff
+    return out
+
+
+def timeout_text(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return f"{int(seconds) if float(seconds).is_integer() else seconds}s"
+
+
+def _k8s(value: Any, where: str) -> Any:
+    """Kubernetes objects as plain data (dicts pass through)."""
+    if value is None or isinstance(value, dict | list | str | int | float | bool):
+        if isinstance(value, list):
+            return [_k8s(v, where) for v in value]
+        return copy.deepcopy(value)
+    try:
+        from kubernetes.client import ApiClient  # optional: only for kubernetes model objects
+
+        return ApiClient().sanitize_for_serialization(value)
+    except ImportError:
+        raise RenderError(f"{where}: {type(value).__name__} is not plain data; pass a dict") from None
+
+
+def env_entries(envs: dict[str, Any], secrets: list) -> list[dict[str, Any]]:
+    """``env`` of a container: strings as values, Secrets as secretKeyRef (never the value)."""
+    out = []
+    for name, value in envs.items():
+        if type(value).__name__ == "Secret" and hasattr(value, "key"):
+            secrets.append(value)
+            out.append({"name": name, "valueFrom": {"secretKeyRef": {"name": value.name,
+                                                                     "key": value.key}}})
+        elif isinstance(value, dict):
+            out.append({"name": name, "valueFrom": copy.deepcopy(value)})
+        elif value is not None:
+            out.append({"name": name, "value": str(value)})
+    return out
+
+
+class LeafRenderer:
+    """Builds the body of leaf templates; ``owner`` is the workflow renderer state."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+
+    @property
+    def locs(self) -> Locations:
+        return self.owner.locs
+
+    # -- inputs and outputs ----------------------------------------------------------------
+    def inputs(self, tmpl: Any, variant: Variant, pod: bool) -> dict[str, Any]:
+        params, arts = [], []
+        for name, p in tmpl.inputs.parameters.items():
+            if pod and p.save_as_artifact:
+                path = p.path or f"{self.root(tmpl)}/inputs/parameters/{name}"
+                arts.append({"name": f"dflow_bigpar_{name}", "path": path})
+                continue
+            entry: dict[str, Any] = {"name": name}
+            if p.has_value:
+                entry["value"] = text(p.value)
+            params.append(described(entry, p.type))
+        extra = [("dflow_key", variant.keyed), ("dflow_slice_index", variant.sliced),
+                 ("dflow_group_items", bool(variant.group_size)),
+                 ("dflow_artifact_key", bool(variant.sliced_outputs))]
+        params += [{"name": n} for n, on in extra if on]
+        for name, a in tmpl.inputs.artifacts.items():
+            entry = {"name": name}
+            if pod:
+                if not a.path:
+                    raise RenderError(f"template '{tmpl.name}': input artifact '{name}' needs "
+                                      "a path")
+                entry["path"] = a.path
+            if a.optional:
+                entry["optional"] = True
+            if a.mode is not None:
+                entry["mode"] = int(a.mode)
+            if a.source is not None and hasattr(a.source, "key"):
+                entry.update(self.locs.of_key(a.source.full_key))
+            arts.append(entry)
+        out: dict[str, Any] = {}
+        if params:
+            out["parameters"] = params
+        if arts:
+            out["artifacts"] = arts
+        return out
+
+    def root(self, tmpl: Any) -> str:
+        return (getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/")
+
+    def outputs(self, tmpl: Any, variant: Variant) -> dict[str, Any]:
+        params, arts = [], []
+        for name, p in tmpl.outputs.parameters.items():
+            if not p.value_from_path:
+                raise RenderError(f"template '{tmpl.name}': output parameter '{name}' needs "
+                                  "value_from_path")
+            if p.save_as_artifact:
+                arts.append({"name": f"dflow_bigpar_{name}", "path": p.value_from_path})
+                if not p.save_both:
+                    continue
+            vf: dict[str, Any] = {"path": p.value_from_path}
+            if p.default is not MISSING:
+                vf["default"] = default_text(p.default)
+            entry: dict[str, Any] = {"name": name, "valueFrom": vf}
+            if p.global_name:
+                entry["globalName"] = p.global_name
+            params.append(described(entry, p.type))
+        if variant.success_tag:
+            params.append({"name": "dflow_success_tag", "valueFrom": {
+                "path": f"{self.root(tmpl)}/outputs/success_tag", "default": "false"}})
+        for name, a in tmpl.outputs.artifacts.items():
+            entry = {"name": name, "path": a.path}
+            if not a.path:
+                raise RenderError(f"template '{tmpl.name}': output artifact '{name}' needs a path")
+            if name in variant.sliced_outputs:
+                # every item of the fan-out writes into the one prefix its init step made
+                entry.update(self.locs.of_key("{{inputs.parameters.dflow_artifact_key}}/" + name))
+                entry["archive"] = {"none": {}}
+            else:
+                if a.archive is None:
+                    entry["archive"] = {"none": {}}
+                for target in a.save:
+                    if hasattr(target, "key") and target.key:
+                        entry.update(self.locs.of_key(target.full_key))
+            if a.global_name:
+                entry["globalName"] = a.global_name
+            if a.optional:
+                entry["optional"] = True
+            arts.append(entry)
+        out: dict[str, Any] = {}
+        if params:
+            out["parameters"] = params
+        if arts:
+            out["artifacts"] = arts
+        return out
+
+    # -- bodies ----------------------------------------------------------------------------
+    def body(self, tmpl: Any, variant: Variant, resource: Any = None) -> dict[str, Any]:
+        if resource is not None:
+            return self.resource_body(tmpl, resource, variant)
+        if isinstance(tmpl, HTTPOPTemplate):
+            return self.http_body(tmpl, variant)
+        if isinstance(tmpl, ScriptOPTemplate):
+            return self.script_body(tmpl, variant)
+        raise RenderError(f"template '{tmpl.name}': {type(tmpl).__name__} cannot be rendered "
+                          "to Argo (expected a script, Python OP, HTTP, Steps or DAG template)")
+
+    def _metadata(self, tmpl: Any, progress: bool) -> dict[str, Any]:
+        ann = {}
+        if progress and getattr(tmpl, "init_progress", None):
+            ann[PROGRESS] = str(tmpl.init_progress)
+        ann.update({k: str(v) for k, v in (tmpl.annotations or {}).items()})
+        meta: dict[str, Any] = {}
+        if ann:
+            meta["annotations"] = ann
+        if tmpl.labels:
+            meta["labels"] = {k: str(v) for k, v in tmpl.labels.items()}
+        return meta
+
+    def script_body(self, tmpl: ScriptOPTemplate, variant: Variant) -> dict[str, Any]:
+        is_python_op = hasattr(tmpl, "op_class")
+        where = f"template '{tmpl.name}'"
+        body: dict[str, Any] = {}
+        meta = self._metadata(tmpl, True)
+        if meta:
+            body["metadata"] = meta
+        inputs = self.inputs(tmpl, variant, pod=True)
+        if is_python_op:
+            source, env = self.python_script(tmpl, variant, inputs)
+        else:
+            source, env = self.plain_script(tmpl, variant), []
+        if inputs:
+            body["inputs"] = inputs
+        outputs = self.outputs(tmpl, variant)
+        if outputs:
+            body["outputs"] = outputs
+        script: dict[str, Any] = {"image": tmpl.image or self.owner.default_image}
+        if tmpl.image_pull_policy:
+            script["imagePullPolicy"] = tmpl.image_pull_policy
+        script["command"] = list(tmpl.command or ["sh"])
+        script["source"] = source
+        env += env_entries(tmpl.envs or {}, self.owner.secrets)
+        if env:
+            script["env"] = env
+        resources = {k: {n: str(v) for n, v in d.items()}
+                     for k, d in (("requests", tmpl.requests), ("limits", tmpl.limits)) if d}
+        if resources:
+            script["resources"] = resources
+        if tmpl.mounts:
+            script["volumeMounts"] = _k8s(list(tmpl.mounts), where)
+        body["script"] = script
+        for field, value in (("nodeSelector", tmpl.node_selector), ("tolerations", tmpl.tolerations),
+                             ("affinity", tmpl.affinity), ("volumes", tmpl.volumes or None),
+                             ("initContainers", tmpl.init_containers),
+                             ("sidecars", tmpl.sidecars)):
+            if value:
+                body[field] = _k8s(value, where)
+        t = timeout_text(tmpl.timeout_seconds)
+        if t:
+            body["timeout"] = t
+        policy = tmpl.retry_strategy
+        if policy is not None and not isinstance(policy, RetryPolicy):
+            policy = retry_policy_from(policy)
+        rs = retry_strategy(policy)
+        if rs:
+            body["retryStrategy"] = rs
+        if tmpl.memoize_key:
+            body["memoize"] = {"key": tmpl.memoize_key,
+                               "cache": {"configMap": {"name": "dflow-memoize"}}}
+        return body
+
+    def plain_script(self, tmpl: ScriptOPTemplate, variant: Variant) -> str:
+        source = tmpl.script or ""
+        if variant.success_tag:
+            shell = (tmpl.command or ["sh"])[0].rsplit("/", 1)[-1]
+            if shell not in ("sh", "bash", "ash", "dash", "zsh", "ksh"):
+                raise RenderError(
+                    f"template '{tmpl.name}': continue_on_num_success/ratio needs a Python OP "
+                    f"or a shell script (command {tmpl.command!r})"
+                )
+            tag = f"{self.root(tmpl)}/outputs/success_tag"
+            # the tag says whether the script ended with status 0, however it ended
+            source = (f"trap 'dflow_rc=$?; mkdir -p {self.root(tmpl)}/outputs; "
+                      f"[ $dflow_rc -eq 0 ] && echo true > {tag}; exit $dflow_rc' EXIT\n"
+                      + source)
+        return source
+
+    def python_script(self, tmpl: Any, variant: Variant, inputs: dict[str, Any]) -> tuple:
+        owner = self.owner
+        flag, spec, own_path = pk.op_location(tmpl.op_type)
+        paths = pk.runtime_paths() if tmpl.upload_dflow else []
+        for p in list(tmpl.python_packages or []):
+            paths.append(p.rstrip("/"))
+        if own_path is not None:
+            paths.append(own_path)
+        paths = list(dict.fromkeys(paths))
+        if flag == "--op-file" and own_path is None:
+            raise RenderError(f"template '{tmpl.name}': cannot locate the file of the OP")
+        key = None
+        if paths:
+            pk.check_unique(paths, f"template '{tmpl.name}'")
+            key = pk.packages_key(paths, owner.key_prefix)
+            owner.packages.setdefault(key, paths)
+            art = {"name": PACKAGES_ARTIFACT,
+                   "path": f"{self.root(tmpl)}/inputs/artifacts/{PACKAGES_ARTIFACT}"}
+            art.update(self.locs.of_key(key))
+            inputs.setdefault("artifacts", []).append(art)
+        sl = tmpl.slices
+        slices_args = None
+        if sl is not None and variant.sliced:
+            slices_args = {
+                k: v for k, v in attrs.asdict(sl).items()
+                if k not in ("slices", "group_size", "shuffle", "random_seed")
+                and v not in (None, False, [], "")
+            }
+        group_field = None
+        if variant.group_size and sl is not None and sl.slices not in ("{{item}}",):
+            inner = str(sl.slices)
+            if inner.startswith("{{item.") and inner.endswith("}}"):
+                group_field = inner[len("{{item."):-2]
+            else:
+                raise RenderError(f"template '{tmpl.name}': Slices(group_size=...) needs the "
+                                  "slice expression '{{item}}' or '{{item.<field>}}'")
+        params = [n for n, p in tmpl.inputs.parameters.items() if not p.save_as_artifact]
+        spec_obj = RunnerSpec(
+            op_flag=flag, op_spec=spec, tmp_root=self.root(tmpl), parameters=params,
+            slices=slices_args, sliced=variant.sliced, group_size=variant.group_size,
+            group_field=group_field, shuffle=bool(sl.shuffle) if sl is not None else False,
+            random_seed=int(sl.random_seed) if sl is not None else 0, keyed=variant.keyed,
+            success_tag=variant.success_tag or bool(getattr(tmpl, "success_tag", False)),
+            packages=bool(paths), pre_script=tmpl.pre_script or "",
+            post_script=tmpl.post_script or "",
+        )
+        return runner_script(spec_obj), runner_env(spec_obj)
+
+    def http_body(self, tmpl: HTTPOPTemplate, variant: Variant) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        meta = self._metadata(tmpl, False)
+        if meta:
+            body["metadata"] = meta
+        inputs = self.inputs(tmpl, variant, pod=False)
+        if inputs:
+            body["inputs"] = inputs
+        http: dict[str, Any] = {"method": (tmpl.method or "get").upper(), "url": tmpl.url}
+        if tmpl.headers:
+            http["headers"] = [{"name": k, "value": str(v)} for k, v in tmpl.headers.items()]
+        if tmpl.timeout is not None:
+            http["timeoutSeconds"] = int(float(str(tmpl.timeout).rstrip("s")))
+        if tmpl.success_condition:
+            http["successCondition"] = tmpl.success_condition
+        if tmpl.body is not None:
+            http["body"] = tmpl.body.decode() if isinstance(tmpl.body, bytes) else tmpl.body
+        if tmpl.insecure_skip_verify:
+            http["insecureSkipVerify"] = True
+        body["http"] = http
+        return body
+
+    def resource_body(self, tmpl: Any, resource: Any, variant: Variant) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        inputs = self.inputs(tmpl, variant, pod=False)
+        if inputs:
+            body["inputs"] = inputs
+        res: dict[str, Any] = {"action": resource.action or "create",
+                               "manifest": resource.get_manifest(tmpl)}
+        if resource.success_condition:
+            res["successCondition"] = resource.success_condition
+        if resource.failure_condition:
+            res["failureCondition"] = resource.failure_condition
+        body["resource"] = res
+        return body

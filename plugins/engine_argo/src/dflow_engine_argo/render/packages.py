@@ -1,0 +1,136 @@
+"""Which local Python code a Python OP needs in its container, and its content-hash key.
+
+The client's ``dflow`` (and its pure-Python dependencies) and the OP's own module travel as
+one input artifact, ``dflow_python_packages``. Rendering only computes the key (a hash of the
+files' contents, so the same code maps to the same key) and the local paths; the engine
+uploads ``{key: paths}`` at submit time, each path at the top level of the artifact (a
+directory ``dflow/`` or a file ``my_ops.py``), which the container puts on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+#: dflow and what ``python -m dflow.runner`` imports (pure Python, shipped with every OP)
+RUNTIME_PACKAGES = (
+    "dflow", "jsonpickle", "attr", "attrs", "cattrs", "pluggy", "typeguard",
+    "typing_extensions", "yaml",
+)  # fmt: skip
+_SKIP_DIRS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+_cache: dict[str, tuple[tuple, str]] = {}
+
+
+def module_path(name: str) -> str | None:
+    """The file (single module) or directory (package) of importable module ``name``."""
+    mod = sys.modules.get(name)
+    origin = getattr(mod, "__file__", None) if mod is not None else None
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        origin = spec.origin if spec is not None else None
+    if not origin or origin in ("built-in", "frozen"):
+        return None
+    if os.path.basename(origin) == "__init__.py":
+        return os.path.dirname(origin)
+    return origin if origin.endswith(".py") else None
+
+
+def _files(path: str) -> list[str]:
+    if os.path.isfile(path):
+        return [path]
+    out = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+        out += [os.path.join(root, f) for f in sorted(files) if not f.endswith((".pyc", ".pyo"))]
+    return out
+
+
+def content_hash(path: str) -> str:
+    """sha256 of the names and contents of the files under ``path`` (cached by mtime/size)."""
+    files = _files(path)
+    stamp = tuple((f, st.st_mtime_ns, st.st_size) for f in files for st in [os.stat(f)])
+    hit = _cache.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    h = hashlib.sha256()
+    base = os.path.dirname(path.rstrip("/"))
+    for f in files:
+        h.update(os.path.relpath(f, base).encode() + b"\0")
+        with open(f, "rb") as fh:
+            h.update(hashlib.sha256(fh.read()).digest())
+    digest = h.hexdigest()
+    _cache[path] = (stamp, digest)
+    return digest
+
+
+def packages_key(paths: Iterable[str], prefix: str = "") -> str:
+    """The storage key of the artifact holding ``paths``: ``<prefix>dflow/packages/<hash>``."""
+    h = hashlib.sha256()
+    for p in sorted(set(paths), key=os.path.basename):
+        h.update(os.path.basename(p.rstrip("/")).encode() + b"\0" + content_hash(p).encode())
+    return f"{prefix}dflow/packages/{h.hexdigest()[:32]}"
+
+
+def _in_site_packages(path: str) -> bool:
+    parts = path.replace("\\", "/").split("/")
+    return "site-packages" in parts or "dist-packages" in parts
+
+
+def op_location(op_type: type) -> tuple[str, str, str | None]:
+    """How the container finds an OP: (``"--op"`` or ``"--op-file"``, its spec, the local
+    path to ship or None).
+
+    An OP of an importable module is imported by name, and that module's top-level package
+    (or file) is shipped unless it is installed in site-packages (the image must have it).
+    An OP of ``__main__`` or of a file imported under another name is loaded from its file.
+    """
+    module = op_type.__module__
+    qualname = op_type.__qualname__
+    if "<locals>" in qualname:
+        raise ValueError(
+            f"OP {qualname} is defined inside a function: the Argo container cannot import it; "
+            "define it at module level"
+        )
+    top = module.split(".")[0]
+    top_path = module_path(top) if module != "__main__" else None
+    if top_path is not None:
+        stem = os.path.basename(top_path.rstrip("/"))
+        if stem.removesuffix(".py") == top:
+            return "--op", f"{module}:{qualname}", None if _in_site_packages(top_path) else top_path
+    mod = sys.modules.get(module)
+    file = getattr(mod, "__file__", None)
+    if not file or not file.endswith(".py"):
+        raise ValueError(
+            f"OP {qualname} of module '{module}' has no source file: the Argo container cannot "
+            "load it; put it in an importable module or in the image"
+        )
+    return "--op-file", f"{os.path.basename(file)}:{qualname}", os.path.abspath(file)
+
+
+def runtime_paths(names: Iterable[str] = RUNTIME_PACKAGES) -> list[str]:
+    """Local paths of the runtime packages that are importable here."""
+    out = []
+    for name in names:
+        path = module_path(name)
+        if path is not None:
+            out.append(path)
+    return out
+
+
+def check_unique(paths: list[str], where: Any) -> None:
+    seen: dict[str, str] = {}
+    for p in paths:
+        base = os.path.basename(p.rstrip("/"))
+        if base in seen and seen[base] != p:
+            raise ValueError(
+                f"{where}: python packages {seen[base]} and {p} have the same name '{base}' "
+                "and would overwrite each other in the container; rename one"
+            )
+        seen[base] = p
