@@ -2,21 +2,70 @@
 
 from __future__ import annotations
 
-import importlib.util
+import os
+import signal
+import subprocess
 import sys
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+SERVER = Path(__file__).with_name("oss_server.py")
 
-def _load_server_module():
-    name = "dflow_storage_oss_tests_oss_server"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("oss_server.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+
+class OSSServerProcess:
+    """Runs this module as a separate process on a free loopback port; stopped by its PID."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 20.0) -> OSSServerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SERVER), "--port", "0", *self.args],
+            stdout=subprocess.PIPE, text=True,
+        )
+        ready = threading.Timer(timeout, self.proc.kill)  # a hung start cannot hang the tests
+        ready.start()
+        line = self.proc.stdout.readline()
+        ready.cancel()
+        if not line.startswith("READY "):
+            self.stop()
+            raise RuntimeError(f"the OSS test server did not start (said {line!r})")
+        self.port = int(line.split()[1])
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _control(self, what: str, count: int) -> None:
+        request = urllib.request.Request(f"{self.endpoint}/_dflow_test/{what}?count={count}", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+
+    def corrupt_next_gets(self, count: int = 1) -> None:
+        """Flip one byte in the body of the next ``count`` GetObject answers."""
+        self._control("corrupt", count)
+
+    def fail_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` requests with 503 ServiceUnavailable."""
+        self._control("fail", count)
+
+
 
 
 ACCESS_KEY_ID = "dflow-test-ak"
@@ -28,8 +77,7 @@ REGION = "cn-dflow-test"
 @pytest.fixture(scope="session")
 def oss_server():
     """A running OSS test server (``.endpoint``, ``.corrupt_next_gets(n)``, ``.fail_next(n)``)."""
-    module = _load_server_module()
-    server = module.OSSServerProcess(
+    server = OSSServerProcess(
         "--access-key-id", ACCESS_KEY_ID, "--access-key-secret", ACCESS_KEY_SECRET,
         "--bucket", BUCKET, "--region", REGION,
     ).start()

@@ -18,8 +18,8 @@ beyond what the protocol documents. What it implements, and checks as OSS does:
 Fault injection for tests: :meth:`OSSServer.corrupt_next_gets` flips a byte in the next object
 bodies sent (the CRC header still describes the stored data); :meth:`OSSServer.fail_next`
 answers the next requests with ``503 ServiceUnavailable``. Run as a process
-(``python oss_server.py --port 0``, prints ``READY <port>``), the same switches are the unsigned
-control paths ``POST /_dflow_test/corrupt?count=N`` and ``POST /_dflow_test/fail?count=N``.
+(``python oss_server.py --port 0`` prints ``READY <port>``; ``OSSServerProcess`` in conftest.py
+starts it), the same switches are the unsigned control paths ``POST /_dflow_test/corrupt?count=N`` and ``POST /_dflow_test/fail?count=N``.
 """
 
 from __future__ import annotations
@@ -29,13 +29,10 @@ import base64
 import email.utils
 import hashlib
 import hmac
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -589,6 +586,13 @@ class _Api:
                      {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)})
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # a client closing a connection early (a ranged download abandoning a GET) is normal
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGTERM/SIGINT; print ``READY <port>`` once listening."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -601,7 +605,7 @@ def main(argv: list[str] | None = None) -> None:
     server = OSSServer(args.access_key_id, args.access_key_secret,
                        tuple(args.bucket or ["dflow-test"]), args.region)
     handler = type("_BoundHandler", (_Handler,), {"oss": server})
-    httpd = ThreadingHTTPServer(("127.0.0.1", args.port), handler)  # loopback only
+    httpd = _QuietServer(("127.0.0.1", args.port), handler)  # loopback only
     httpd.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())
     print(f"READY {httpd.server_address[1]}", flush=True)
@@ -611,57 +615,6 @@ def main(argv: list[str] | None = None) -> None:
         pass
     httpd.server_close()
     sys.exit(0)
-
-
-class OSSServerProcess:
-    """Runs this module as a separate process on a free loopback port; stopped by its PID."""
-
-    def __init__(self, *args: str) -> None:
-        self.args = args
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    def start(self, timeout: float = 20.0) -> OSSServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--port", "0", *self.args],
-            stdout=subprocess.PIPE, text=True,
-        )
-        ready = threading.Timer(timeout, self.proc.kill)  # a hung start cannot hang the tests
-        ready.start()
-        line = self.proc.stdout.readline()
-        ready.cancel()
-        if not line.startswith("READY "):
-            self.stop()
-            raise RuntimeError(f"the OSS test server did not start (said {line!r})")
-        self.port = int(line.split()[1])
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _control(self, what: str, count: int) -> None:
-        request = urllib.request.Request(f"{self.endpoint}/_dflow_test/{what}?count={count}", method="POST")
-        urllib.request.urlopen(request, timeout=10).close()
-
-    def corrupt_next_gets(self, count: int = 1) -> None:
-        """Flip one byte in the body of the next ``count`` GetObject answers."""
-        self._control("corrupt", count)
-
-    def fail_next(self, count: int = 1) -> None:
-        """Answer the next ``count`` requests with 503 ServiceUnavailable."""
-        self._control("fail", count)
 
 
 if __name__ == "__main__":
