@@ -201,7 +201,7 @@ class RenderPass:
             entry: dict[str, Any] = {"name": n}
             if p.has_value:
                 entry["value"] = text(p.value)
-            params.append(described(entry, p.type))
+            params.append(described(entry, p))
         arts = []
         for n, a in tmpl.inputs.artifacts.items():
             entry = {"name": n}
@@ -230,7 +230,7 @@ class RenderPass:
             entry: dict[str, Any] = {"name": n, "valueFrom": vf}
             if p.global_name:
                 entry["globalName"] = p.global_name
-            params.append(described(entry, p.type))
+            params.append(described(entry, p))
         arts = []
         for n, a in tmpl.outputs.artifacts.items():
             entry = {"name": n}
@@ -269,6 +269,8 @@ class RenderPass:
             if not p.has_value:
                 continue
             decl = tmpl.inputs.parameters.get(name)
+            if decl is not None and decl.has_value and text(decl.value) == text(p.value):
+                continue  # the template's default: Argo applies it
             if leaf and decl is not None and decl.save_as_artifact:
                 arts.append(big_parameter_argument(name, p.value, self.ref_text))
                 continue
@@ -282,6 +284,11 @@ class RenderPass:
             params.append({"name": name, "value": text(v)})
         for name, a in step.inputs.artifacts.items():
             entry = artifact_argument(name, a.source, self.locs, self.ref_text, where)
+            decl = tmpl.inputs.artifacts.get(name)
+            if entry is not None and decl is not None and decl.source is not None:
+                own = artifact_argument(name, decl.source, self.locs, self.ref_text, where)
+                if own == entry:
+                    continue  # the template's own location
             if entry is not None:
                 arts.append(entry)
         with_param: Any = step.with_param
@@ -426,6 +433,8 @@ class RenderPass:
         flags = {t.name: (t.continue_on_failed, t.continue_on_error) for t in dag.tasks}
         legacy = any(any(flags[t.name]) and deps[t.name] and t.name not in has_dependents
                      and nodes[t.name].check is None for t in dag.tasks)
+        legacy_names = {t.name: getattr(t, "argo_dependencies", None) for t in dag.tasks}
+        legacy = legacy or any(v is not None for v in legacy_names.values())
 
         def term(d: str) -> str:
             node = nodes.get(d)
@@ -439,6 +448,8 @@ class RenderPass:
         for t in dag.tasks:
             node = nodes[t.name]
             names = [nodes[d].check or d if d in nodes else d for d in deps[t.name]]
+            if legacy_names[t.name] is not None:
+                names = list(legacy_names[t.name])
             terms = [term(d) for d in deps[t.name]]
             for pre in node.pre:
                 if pre["template"].startswith("dflow-slices-path") and deps[t.name]:

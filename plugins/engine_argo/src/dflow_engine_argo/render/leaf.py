@@ -112,7 +112,7 @@ class LeafRenderer:
             entry: dict[str, Any] = {"name": name}
             if p.has_value:
                 entry["value"] = text(p.value)
-            params.append(described(entry, p.type))
+            params.append(described(entry, p))
         extra = [("dflow_key", variant.keyed), ("dflow_slice_index", variant.sliced),
                  ("dflow_group_items", bool(variant.group_size)),
                  ("dflow_artifact_key", bool(variant.sliced_outputs))]
@@ -157,7 +157,7 @@ class LeafRenderer:
             entry: dict[str, Any] = {"name": name, "valueFrom": vf}
             if p.global_name:
                 entry["globalName"] = p.global_name
-            params.append(described(entry, p.type))
+            params.append(described(entry, p))
         if variant.success_tag:
             params.append({"name": "dflow_success_tag", "valueFrom": {
                 "path": f"{self.root(tmpl)}/outputs/success_tag", "default": "false"}})
@@ -189,6 +189,9 @@ class LeafRenderer:
 
     # -- bodies ----------------------------------------------------------------------------
     def body(self, tmpl: Any, variant: Variant, resource: Any = None) -> dict[str, Any]:
+        raw = getattr(tmpl, "argo_body", None)
+        if raw is not None:  # a template read back from a manifest, kept verbatim
+            return copy.deepcopy(raw)
         if resource is not None:
             return self.resource_body(tmpl, resource, variant)
         if isinstance(tmpl, HTTPOPTemplate):

@@ -37,12 +37,26 @@ def text(value: Any) -> str:
     return render_value(value)
 
 
-def described(entry: dict[str, Any], type_: Any) -> dict[str, Any]:
+def described(entry: dict[str, Any], param: Any) -> dict[str, Any]:
     """Record a parameter's type in ``description`` (``{"type": "int"}``), as pydflow did."""
+    type_ = getattr(param, "type", None)
     name = type_name(type_) if type_ is not None else None
     if name:
         entry["description"] = json.dumps({"type": name})
+    elif getattr(param, "description", None):
+        entry["description"] = str(param.description)
     return entry
+
+
+class ArgoArtifact(dict):
+    """An Argo artifact location kept verbatim (read back from a manifest)."""
+
+
+class RawArtifact:
+    """Text given to a step as a file (Argo ``raw`` artifact)."""
+
+    def __init__(self, data: str) -> None:
+        self.data = data
 
 
 def default_text(value: Any) -> str:
@@ -108,6 +122,10 @@ def artifact_argument(
             sub_path = (m.group(2) or "").lstrip("/") or None
         else:
             entry["raw"] = {"data": source}
+    elif isinstance(source, ArgoArtifact):
+        entry.update({k: v for k, v in source.items() if k != "name"})
+    elif isinstance(source, RawArtifact):
+        entry["raw"] = {"data": source.data}
     elif isinstance(source, list | tuple | dict):
         raise RenderError(
             f"{where}: artifact '{name}' is a {type(source).__name__} of artifacts; the Argo "
