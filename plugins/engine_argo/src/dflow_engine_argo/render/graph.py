@@ -351,8 +351,10 @@ class RenderPass:
                                   "argo_range), not with_sequence")
             params.append({"name": "dflow_slice_index", "value": "{{item}}"})
             params.append({"name": "dflow_group_items", "value": text(with_param)})
-            if isinstance(with_param, list | tuple):
-                with_param = list(range((len(with_param) + n - 1) // n))
+            static = getattr(with_param, "static_items", lambda: None)()
+            if isinstance(with_param, list | tuple) or static is not None:
+                total = len(with_param) if static is None else len(static)
+                with_param = list(range((total + n - 1) // n))
             else:
                 e = with_param.expr if isinstance(with_param, ArgoVar) else None
                 if e is None:

@@ -75,12 +75,13 @@ def init_artifact(names: list[str], locs: Locations, prefix: str, image: str,
                   pull_policy: str | None = None) -> dict[str, Any]:
     """Body of the template creating the shared prefix of sliced output artifacts."""
     key = prefix + "{{workflow.name}}/{{pod.name}}"
-    lines = ["set -e"]
+    # DFLOW_TMP_ROOT (unset in the container) lets tests run the script in a sandbox
+    lines = ["set -e", 'R="${DFLOW_TMP_ROOT:-/tmp}/dflow"']
     for n in names:
-        d = f"{INIT_ROOT}/out/{n}/.dflow"
+        d = f'"$R/out/{n}/.dflow"'
         # an empty catalog: the prefix exists even when no item writes anything
         lines.append(f"mkdir -p {d} && printf '%s' '{{\"path_list\": []}}' > {d}/init")
-    lines.append(f"printf '%s' {shlex.quote(key)} > {INIT_ROOT}/key")
+    lines.append(f"printf '%s' {shlex.quote(key)} > \"$R/key\"")
     arts = []
     for n in names:
         entry: dict[str, Any] = {"name": n, "path": f"{INIT_ROOT}/out/{n}",

@@ -274,11 +274,11 @@ class LeafRenderer:
                     f"template '{tmpl.name}': continue_on_num_success/ratio needs a Python OP "
                     f"or a shell script (command {tmpl.command!r})"
                 )
-            tag = f"{self.root(tmpl)}/outputs/success_tag"
+            out = f'"${{DFLOW_TMP_ROOT:-{self.root(tmpl)}}}/outputs"'
             # the tag says whether the script ended with status 0, however it ended
-            source = (f"trap 'dflow_rc=$?; mkdir -p {self.root(tmpl)}/outputs; "
-                      f"[ $dflow_rc -eq 0 ] && echo true > {tag}; exit $dflow_rc' EXIT\n"
-                      + source)
+            source = (f"trap 'dflow_rc=$?; mkdir -p {out}; "
+                      f"[ $dflow_rc -eq 0 ] && echo true > {out}/success_tag; exit $dflow_rc' "
+                      "EXIT\n" + source)
         return source
 
     def python_script(self, tmpl: Any, variant: Variant, inputs: dict[str, Any]) -> tuple:

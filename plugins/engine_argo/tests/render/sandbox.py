@@ -1,0 +1,71 @@
+"""Run a rendered script template for real, laid out as the Argo container would see it.
+
+``substitute`` replaces ``{{inputs.parameters.x}}`` / ``{{workflow.name}}`` / ``{{pod.name}}``
+in the template's env values and source the way Argo does (plain text substitution inside
+JSON strings, so any value is safe there); ``run_template`` writes the source to a file and
+runs it with the template's command, ``DFLOW_TMP_ROOT`` pointing ``/tmp`` at the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+_VAR = re.compile(r"{{\s*([-a-zA-Z0-9_.]+)\s*}}")
+REPO = Path(__file__).resolve().parents[4]
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in values:
+            raise KeyError(f"unresolved Argo variable {{{{{name}}}}}")
+        return values[name]
+
+    return _VAR.sub(repl, text)
+
+
+def run_template(tmpl: dict[str, Any], root: Path, params: dict[str, str],
+                 workdir: Path | None = None, extra_env: dict[str, str] | None = None,
+                 ) -> subprocess.CompletedProcess:
+    """Run the script of ``tmpl`` with input parameters ``params`` (plus Argo globals)."""
+    values = {f"inputs.parameters.{k}": v for k, v in params.items()}
+    values.update({"workflow.name": "wf-test", "pod.name": "wf-test-123"})
+    for p in (tmpl.get("inputs") or {}).get("parameters") or []:
+        values.setdefault(f"inputs.parameters.{p['name']}", p.get("value", ""))
+    script = tmpl["script"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
+    for e in script.get("env") or []:
+        env[e["name"]] = substitute(e["value"], values)
+    env["DFLOW_TMP_ROOT"] = str(root)
+    env.update(extra_env or {})
+    src = root / "script"
+    src.write_text(substitute(script["source"], values))
+    command = list(script["command"])
+    if command[0].startswith("python"):
+        command[0] = sys.executable  # the image's python: here, the one with dflow installed
+    workdir = workdir or root / "cwd"
+    workdir.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([*command, str(src)], cwd=workdir, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def template(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    for t in manifest["spec"]["templates"]:
+        if t["name"] == name:
+            return t
+    raise KeyError(f"no template {name}: {[t['name'] for t in manifest['spec']['templates']]}")
+
+
+def place_packages(root: Path, paths: list[str]) -> None:
+    """Lay the packages artifact out as the engine uploads it: each path at the top level."""
+    dest = root / "inputs" / "artifacts" / "dflow_python_packages"
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in paths:
+        target = dest / os.path.basename(p.rstrip("/"))
+        if not target.exists():
+            target.symlink_to(p)
