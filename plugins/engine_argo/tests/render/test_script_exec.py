@@ -11,10 +11,9 @@ import json
 from pathlib import Path
 
 import argo_render_ops as ops
-from sandbox import place_packages, run_template, template
-
 from dflow import InputParameter, OutputParameter, ShellOPTemplate, Step, Workflow, argo_range
 from dflow.python import PythonOPTemplate, Slices
+from sandbox import place_packages, run_template, template
 
 NASTY = [
     "it's '''triple''' quoted",
