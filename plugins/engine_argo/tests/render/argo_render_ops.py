@@ -1,4 +1,4 @@
-# ruff: noqa: F821 - dict-literal return annotations name outputs, not types
+# ruff: noqa: F821, UP037 - dict-literal return annotations name outputs, they are not types
 """OPs for the renderer tests (an importable module, as in a user's package)."""
 
 from __future__ import annotations
@@ -9,29 +9,29 @@ from dflow.python import OP, Artifact, TransientError
 
 
 @OP.function
-def echo(text: str, n: int) -> {out: str, length: int}:
+def echo(text: str, n: int) -> {"out": str, "length": int}:
     return {"out": text * n, "length": len(text) * n}
 
 
 @OP.function
-def square(x: int) -> {y: int}:
+def square(x: int) -> {"y": int}:
     return {"y": x * x}
 
 
 @OP.function
-def write(msg: str) -> {file: Artifact(Path), length: int}:
+def write(msg: str) -> {"file": Artifact(Path), "length": int}:
     path = Path(f"{msg}.txt")
     path.write_text(msg)
     return {"file": path, "length": len(msg)}
 
 
 @OP.function
-def cat(files: Artifact(list[Path])) -> {text: str}:
+def cat(files: Artifact(list[Path])) -> {"text": str}:
     return {"text": "".join(Path(f).read_text() for f in sorted(files))}
 
 
 @OP.function
-def flaky(n: int) -> {n: int}:
+def flaky(n: int) -> {"n": int}:
     if n < 0:
         raise TransientError("negative")
     return {"n": n}
