@@ -27,9 +27,8 @@ GOLDEN = REPO / "plugins" / "engine_argo" / "tests" / "golden"
 sys.path.insert(0, str(REPO / "plugins" / "engine_argo" / "tests"))
 
 from argo_schema import assert_valid  # noqa: E402
-
 from dflow.model.dag import DAG  # noqa: E402
-from dflow.model.io import ArtifactRef, OutputArtifact, _IOBase, render_value  # noqa: E402
+from dflow.model.io import ArtifactRef, _IOBase, render_value  # noqa: E402
 from dflow.model.steps import Steps  # noqa: E402
 
 CASES = {
