@@ -73,6 +73,10 @@ class LocalEngine(Engine):
                 f"workflow '{wf_id}' is already running in another process; wait for it "
                 "(Workflow(id=...).wait()) or terminate it first"
             ) from None
+        # a new run starts with no pending request (a stale "terminate" must not stop it)
+        conn = connect(os.path.join(wf_dir, DB_NAME))
+        conn.execute("DELETE FROM meta WHERE k IN ('control', 'suspended')")
+        conn.close()
         workflow.id = wf_id
         workflow.uid = workflow.uid or wf_id
         self._workflows[wf_id] = workflow

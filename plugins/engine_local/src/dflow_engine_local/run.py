@@ -193,7 +193,7 @@ class Run(Interpreter):
         self.script_sem = asyncio.Semaphore(self.settings.pool_workers)
         started = self.journal.get_meta("startedAt") or now_iso()
         self.journal.set_meta(status="Running", startedAt=started, finishedAt=None,
-                              pid=os.getpid(), name=self.wf.name, control=None)
+                              pid=os.getpid(), name=self.wf.name)
         self.journal.flush()
         write_status(self.wf_dir, "Running")
         poller = asyncio.ensure_future(self._poll_control())
@@ -266,6 +266,7 @@ class Run(Interpreter):
             elif request == "resume":
                 self.resumed.set()
                 self.journal.set_meta(control=None, suspended=False)
+            self.journal.flush()  # never hold the write lock while idle: controllers write
 
 
 def ignore_sigpipe() -> None:
