@@ -37,6 +37,21 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     os.replace(tmp, path)
 
 
+def overwrite(path: str, text: str) -> None:
+    """Replace a small mirror file in place: write over it, then cut it to length.
+
+    Cheaper than write-and-rename (a rename per phase change dominated wide fan-outs), and a
+    reader never sees an empty file; the journal, not these files, is the source of truth.
+    """
+    data = text.encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
 def read_text(path: str | os.PathLike, default: str | None = None) -> str | None:
     try:
         with open(path) as f:
@@ -119,11 +134,11 @@ class StepDir:
 
     def create(self, display_name: str, type_: str) -> None:
         os.makedirs(self.root, exist_ok=True)
-        write_text(os.path.join(self.root, "name"), display_name)
-        write_text(os.path.join(self.root, "type"), type_)
+        overwrite(os.path.join(self.root, "name"), display_name)
+        overwrite(os.path.join(self.root, "type"), type_)
 
     def set_phase(self, phase: str) -> None:
-        write_text(os.path.join(self.root, "phase"), phase)
+        overwrite(os.path.join(self.root, "phase"), phase)
 
     def reset_outputs(self) -> None:
         """A step run again starts from empty outputs (its inputs are rewritten too)."""

@@ -197,7 +197,7 @@ class LeafRunner:
                 value = tmpl.inputs.parameters[name].value
             if value is MISSING:
                 raise StepError(f"{where}: input parameter '{name}' has no value and no default")
-            params[name] = value_text(value, scope, where)
+            params[name] = self.param_text(p, value, scope, where)
             types[name] = param_type(tmpl.inputs.parameters.get(name)) or param_type(p)
             if name in sliced and isinstance(slice_index, int):
                 try:
@@ -206,6 +206,17 @@ class LeafRunner:
                 except (ValueError, IndexError, TypeError):
                     pass
         return params, types, shown
+
+    def param_text(self, p: Any, value: Any, scope: dict, where: str) -> str:
+        """The text of a parameter value; literals are rendered once per step, not per item."""
+        if isinstance(value, str) or not isinstance(value, list | tuple | dict | int | float
+                                                    | bool | type(None)):
+            return value_text(value, scope, where)
+        cached = self._text_cache.get(id(p))
+        if cached is None or cached[0] is not value:
+            cached = (value, value_text(value, scope, where))
+            self._text_cache[id(p)] = cached
+        return cached[1]
 
     def parsed_list(self, text: str) -> list:
         # one parse per distinct list text, shared by every slice of a fan-out

@@ -104,6 +104,7 @@ class Run(Interpreter):
         self.run_exit_handler = True
         self._flush_scheduled = False
         self._list_cache: dict[int, tuple] = {}
+        self._text_cache: dict[int, tuple] = {}
         self.wf_params = {k: dump_value(v) for k, v in (wf.parameters or {}).items()}
         self.status = "Running"
         if reuse:
