@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 
-from dflow import Step, Workflow, argo_range
+from dflow import Step, Workflow
 from dflow.python import PythonOPTemplate, Slices
 from local_engine_ops import Square, Sum
 

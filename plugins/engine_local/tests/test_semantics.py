@@ -61,7 +61,7 @@ def _countdown():
                key="dec-{{inputs.parameters.n}}")
     loop.add(dec)
     again = Step("again", loop, parameters={"n": dec.outputs.parameters["c"]},
-                 when="%s > 0" % dec.outputs.parameters["c"])
+                 when=f"{dec.outputs.parameters['c']} > 0")
     loop.add(again)
     return loop
 
@@ -84,9 +84,9 @@ def test_conditional_outputs(workdir):
     steps = Steps("cond")
     steps.inputs.parameters["x"] = InputParameter(type=int)
     small = Step("small", PythonOPTemplate(Add), parameters={"a": 0, "b": 1},
-                 when="%s < 5" % steps.inputs.parameters["x"])
+                 when=f"{steps.inputs.parameters['x']} < 5")
     big = Step("big", PythonOPTemplate(Add), parameters={"a": 0, "b": 100},
-               when="%s >= 5" % steps.inputs.parameters["x"])
+               when=f"{steps.inputs.parameters['x']} >= 5")
     steps.add([small, big])
     steps.outputs.parameters["r"] = OutputParameter(
         value_from_expression=if_expression(

@@ -159,7 +159,7 @@ def merge_stacked(run: Any, group: Any, name: str, sources: list[str]) -> str:
         if not os.path.isdir(src):
             place(src, os.path.join(root, os.path.basename(src)), "symlink")
             continue
-        for dirpath, dirnames, filenames in os.walk(src):
+        for dirpath, _dirs, filenames in os.walk(src):
             rel = os.path.relpath(dirpath, src)
             for f in filenames:
                 target = os.path.join(root, rel, f) if rel != "." else os.path.join(root, f)

@@ -289,8 +289,8 @@ class LeafRunner:
         attempt = 0
         while True:
             attempt += 1
-            out = await self.gated(frame, lambda: self.attempt(
-                step, node, sd, params, arts, slice_index, key, attempt))
+            out = await self.gated(frame, lambda n=attempt: self.attempt(
+                step, node, sd, params, arts, slice_index, key, n))
             if out.ok or attempt > limit or not _retryable(policy, out):
                 break
             self.journal.update(node, message=f"attempt {attempt} failed: {out.message}")

@@ -33,16 +33,16 @@ def declared_paths(template: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, art in template.inputs.artifacts.items():
         if art.path:
-            out[art.path] = "{{inputs.artifacts.%s.path}}" % name
+            out[art.path] = f"{{{{inputs.artifacts.{name}.path}}}}"
     for name, par in template.inputs.parameters.items():
         if getattr(par, "save_as_artifact", False) and par.path:
-            out[par.path] = "{{inputs.parameters.%s.path}}" % name
+            out[par.path] = f"{{{{inputs.parameters.{name}.path}}}}"
     for name, par in template.outputs.parameters.items():
         if par.value_from_path:
-            out[par.value_from_path] = "{{outputs.parameters.%s.path}}" % name
+            out[par.value_from_path] = f"{{{{outputs.parameters.{name}.path}}}}"
     for name, art in template.outputs.artifacts.items():
         if art.path:
-            out[art.path] = "{{outputs.artifacts.%s.path}}" % name
+            out[art.path] = f"{{{{outputs.artifacts.{name}.path}}}}"
     return out
 
 
