@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,11 +35,21 @@ class ArgoEngine(Engine):
         return f"ArgoEngine(host={self.config.host!r}, namespace={self.config.namespace!r})"
 
     # -- submission --------------------------------------------------------------------------
+    def renderer(self) -> Any:
+        from .render import ArgoRenderer
+
+        return ArgoRenderer(self.config)
+
     def render(
         self, workflow: Workflow, reuse_step: Sequence[ArgoStep] | None = None
     ) -> dict[str, Any]:
-        """The Argo manifest of ``workflow``."""
-        raise NotImplementedError("rendering lands in phase 2: use submit_manifest() meanwhile")
+        """The Argo manifest of ``workflow`` (pure: no network call)."""
+        if reuse_step:
+            raise EngineError(
+                "reuse_step is not supported on the argo engine yet (it needs memoize "
+                "ConfigMaps); run the workflow on the local engine to reuse steps"
+            )
+        return self.renderer().render(workflow)
 
     def submit(
         self,
@@ -48,11 +59,46 @@ class ArgoEngine(Engine):
         wait: bool | None = None,
     ) -> ArgoWorkflow:
         manifest = self.render(workflow, reuse_step)
+        renderer = self.renderer()
+        missing = [s.name for s in renderer.secrets_to_create(workflow)
+                   if getattr(s, "value", None) is not None or hasattr(s, "password")]
+        if missing:
+            raise EngineError(
+                f"workflow '{workflow.name}' uses secrets {missing} that carry values; create "
+                "them in the namespace first (kubectl create secret ...) and refer to them by "
+                "name: dflow never sends secret values inside a manifest"
+            )
+        self.upload_packages(renderer.packages_to_upload(workflow))
         result = self.submit_manifest(manifest, wait=bool(wait))
         workflow.id = result.id
         if hasattr(workflow, "uid"):
             workflow.uid = result.uid
         return result
+
+    def upload_packages(self, packages: Mapping[str, Sequence[str]]) -> None:
+        """Upload the Python packages Python OPs import in their containers.
+
+        Keys are content hashes, so a key already in the store is skipped.
+        """
+        if not packages:
+            return
+        from dflow.backends import get_storage_client
+
+        client = get_storage_client()
+        for key, paths in packages.items():
+            if client.list(key.rstrip("/") + "/", recursive=False):
+                continue
+            for path in paths:
+                base = os.path.basename(os.path.normpath(path))
+                if os.path.isdir(path):
+                    for root, dirs, files in os.walk(path):
+                        dirs[:] = [d for d in dirs if d != "__pycache__"]
+                        for name in files:
+                            full = os.path.join(root, name)
+                            rel = os.path.relpath(full, path).replace(os.sep, "/")
+                            client.upload(f"{key}/{base}/{rel}", full)
+                else:
+                    client.upload(f"{key}/{base}", path)
 
     def submit_manifest(self, manifest: Mapping[str, Any], wait: bool = False) -> ArgoWorkflow:
         """Lint (unless ``lint = false``) and submit an Argo Workflow manifest."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dflow.plugins import hookimpl
-from dflow.plugins.records import EngineRecord
+from dflow.plugins.records import EngineRecord, RendererRecord
 
 from .config import ArgoConfig
 
@@ -25,5 +25,23 @@ def dflow_engines() -> list[EngineRecord]:
             config_type=ArgoConfig,
             description="Argo Workflows through the Argo Server REST API",
             aliases=("default",),
+        )
+    ]
+
+
+def _make_renderer(config: ArgoConfig | None = None) -> Any:
+    from .render import ArgoRenderer
+
+    return ArgoRenderer(config)
+
+
+@hookimpl
+def dflow_renderers() -> list[RendererRecord]:
+    return [
+        RendererRecord(
+            name="argo",
+            factory=_make_renderer,
+            config_type=ArgoConfig,
+            description="Argo Workflow manifests (to_yaml, lint, from_yaml)",
         )
     ]
