@@ -15,7 +15,7 @@ from dflow_engine_argo.engine import ArgoEngine
 
 
 @OP.function
-def double(x: int) -> {y: int}:
+def double(x: int) -> {"y": int}:
     return {"y": 2 * x}
 
 
