@@ -98,11 +98,11 @@ def test_retry_of_several_unfailed_steps_is_refused(engine):
         engine.retry(wf.id, step_ids=[step.id, wf.id])
 
 
-def test_submit_of_a_model_waits_for_the_renderer(engine):
+def test_submit_of_something_that_is_not_a_workflow_is_refused(engine):
     class Model:
         id = None
 
-    with pytest.raises(NotImplementedError, match="phase 2"):
+    with pytest.raises(Exception, match="Model"):
         engine.submit(Model())
 
 
