@@ -487,7 +487,8 @@ class LeafRunner:
         return mapped
 
     def collect_outputs(self, tmpl: Any, sd: StepDir, res: Result, strict: bool = True) -> None:
-        python = isinstance(tmpl, PythonOPTemplate)
+        # Python OPs and HTTP steps write outputs/ themselves; scripts write declared paths
+        python = isinstance(tmpl, PythonOPTemplate | HTTPOPTemplate)
         for name, p in tmpl.outputs.parameters.items():
             if python:
                 path = os.path.join(sd.outputs, "parameters", name)

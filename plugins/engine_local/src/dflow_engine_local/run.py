@@ -205,6 +205,7 @@ class Run(Interpreter):
         self.status = phase
         if self.wf.on_exit is not None and self.run_exit_handler:
             self.stopping = False
+            self.cancel = asyncio.Event()  # the handler itself must not be cancelled
             self.resumed.set()
             await self._run_exit_handler()
         self.journal.set_meta(status=phase, finishedAt=now_iso(), message=message)
