@@ -86,7 +86,7 @@ def ops_dir(tmp_path):
         ("ok", 0, ""),
         ("fatal", 2, "FatalError: cannot double"),
         ("transient", 1, "TransientError: try later"),
-        ("wrong", 1, "OP Double: output 'y' expects int, got str ('twice')"),
+        ("wrong", 3, "OP Double: output 'y' expects int, got str ('twice')"),
     ],
 )
 def test_module_op(ops_dir, mode, code, message):

@@ -109,7 +109,7 @@ def test_wrong_input_type_is_a_type_error(dirs):
         dirs.par(name, value, str if name in ("i", "s") else None)
     dirs.par("big", {})
     result = dirs.run(Params)
-    assert (result.phase, result.error, result.exit_code) == ("Failed", "type", 1)
+    assert (result.phase, result.error, result.exit_code) == ("Failed", "type", 3)
     assert result.message == "OP Params: input 'i' expects int, got str ('x')"
 
 
@@ -267,10 +267,10 @@ class Raise(OP):
     [
         ("transient", "transient", 1, "TransientError: disk busy"),
         ("fatal", "fatal", 2, "FatalError: bad input"),
-        ("value", "error", 1, "ValueError: boom"),
-        ("exit", "error", 1, "SystemExit: 3"),
-        ("wrong", "type", 1, "OP Raise: output 'n' expects int, got str ('3')"),
-        ("missing", "type", 1, "OP Raise: missing output 'n' (int) declared in get_output_sign"),
+        ("value", "error", 3, "ValueError: boom"),
+        ("exit", "error", 3, "SystemExit: 3"),
+        ("wrong", "type", 3, "OP Raise: output 'n' expects int, got str ('3')"),
+        ("missing", "type", 3, "OP Raise: missing output 'n' (int) declared in get_output_sign"),
     ],
 )
 def test_errors_become_results_and_keep_set_outputs(dirs, kind, error, code, message):

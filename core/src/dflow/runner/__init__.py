@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from .core import run_op
 from .locate import load_op_file, locate_op
-from .result import EXIT_FATAL, EXIT_OK, EXIT_TRANSIENT, OPResult
+from .result import EXIT_ERROR, EXIT_FATAL, EXIT_OK, EXIT_TRANSIENT, OPResult
 
 __all__ = [
     "EXIT_FATAL",
     "EXIT_OK",
     "EXIT_TRANSIENT",
+    "EXIT_ERROR",
     "OPResult",
     "load_op_file",
     "locate_op",

@@ -8,8 +8,10 @@ import attrs
 
 from ..python.errors import FatalError, SignatureError, TransientError
 
-#: exit codes, as pydflow's container script: 1 is retried by retry_on_transient_error
-EXIT_OK, EXIT_TRANSIENT, EXIT_FATAL = 0, 1, 2
+#: exit codes of a container or job: 1 is retried by retry_on_transient_error, 2 never. Any
+#: other exception exits 3, so a plain bug is not retried as if it were transient (pydflow
+#: exited 1 for every exception, which made retry_on_transient_error retry bugs too).
+EXIT_OK, EXIT_TRANSIENT, EXIT_FATAL, EXIT_ERROR = 0, 1, 2, 3
 
 
 @attrs.frozen
@@ -17,8 +19,8 @@ class OPResult:
     """The outcome of ``run_op``.
 
     ``error`` is None on success, else "transient", "fatal", "type" (inputs or outputs do not
-    match the signs) or "error" (any other exception). ``exit_code`` is 0, 2 for fatal, and 1
-    otherwise (pydflow exits 1 for every exception but ``FatalError``).
+    match the signs) or "error" (any other exception). ``exit_code`` is 0, 1 for transient,
+    2 for fatal and 3 for anything else.
     """
 
     phase: str
@@ -46,7 +48,7 @@ def error_kind(exc: BaseException) -> str:
 
 
 def exit_code_of(kind: str) -> int:
-    return EXIT_FATAL if kind == "fatal" else EXIT_TRANSIENT
+    return {"fatal": EXIT_FATAL, "transient": EXIT_TRANSIENT}.get(kind, EXIT_ERROR)
 
 
 def exception_message(exc: BaseException) -> str:
