@@ -334,8 +334,14 @@ class LeafRunner:
         self.transition(node, "Running", attempts=attempt)
         sd.reset_outputs()
         display = node.display_name
-        if isinstance(tmpl, PythonOPTemplate) and self.executor_for(step) is None:
-            return await self.attempt_python(tmpl, node, sd, slice_index, key, display)
+        if isinstance(tmpl, PythonOPTemplate):
+            executor = self.executor_for(step)
+            if executor is None:
+                return await self.attempt_python(tmpl, node, sd, slice_index, key, display)
+            from .remote_op import attempt_python_job
+
+            return await attempt_python_job(self, executor, tmpl, node, sd, slice_index, key,
+                                            display)
         if isinstance(tmpl, ScriptOPTemplate):
             return await self.attempt_script(step, tmpl, node, sd, params, arts, display)
         if isinstance(tmpl, HTTPOPTemplate):

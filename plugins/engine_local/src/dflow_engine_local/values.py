@@ -22,7 +22,7 @@ class StepError(RuntimeError):
     """A step cannot run (bad input at run time); the message names the step."""
 
 
-@attrs.define
+@attrs.define(slots=False)
 class Result:
     """How a step (or a loop, or a template) ended, and what it produced."""
 
@@ -39,6 +39,16 @@ class Result:
         return self.phase in OK_PHASES
 
     def scope(self) -> dict[str, Any]:
+        # memoized: a template's scope is rebuilt for every sibling step that starts
+        cached = self.__dict__.get("_scope_cache")
+        if cached is not None and cached[0] == (self.phase, len(self.params), len(self.arts)):
+            return cached[1]
+        scope = self._scope()
+        object.__setattr__(self, "_scope_cache",
+                           ((self.phase, len(self.params), len(self.arts)), scope))
+        return scope
+
+    def _scope(self) -> dict[str, Any]:
         return {
             "outputs": {
                 "parameters": dict(self.params),
