@@ -1,0 +1,32 @@
+"""Entry point: registers the ``nice`` executor. Light: imports only dflow."""
+
+from __future__ import annotations
+
+from dflow.plugins import hookimpl
+from dflow.plugins.records import ExecutorRecord
+
+
+def _make(config=None, **kwargs):  # noqa: ANN001, ANN202 - factory(config) or factory(**kwargs)
+    from .executor import NiceExecutor
+
+    if config is not None:
+        return NiceExecutor(niceness=config.niceness)
+    return NiceExecutor(**kwargs)
+
+
+def _config_type():  # noqa: ANN202
+    from .executor import NiceConfig
+
+    return NiceConfig
+
+
+@hookimpl
+def dflow_executors() -> list[ExecutorRecord]:
+    return [
+        ExecutorRecord(
+            name="nice",
+            factory=_make,
+            config_type=_config_type(),
+            description="run script steps at a lower CPU priority",
+        )
+    ]
