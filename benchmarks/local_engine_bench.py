@@ -43,6 +43,7 @@ class Run:
     result: object = None
     peak_mb: float | None = None
     note: str = ""  # "did not finish in X s", "failed: ...", "skipped"
+    marginal_ms: float | None = None  # (T(N) - T(N/2)) / (N - N/2): per step, startup excluded
     log: str = ""  # where the full output was kept (failures only)
 
 
@@ -137,6 +138,9 @@ def run_workload(python: str, script: str, n: int, env: dict[str, str], cap: flo
     lines = [ln for ln in text.splitlines() if ln.startswith("RESULT ")]
     if timed_out:
         run.note = f"did not finish in {cap:g} s"
+        done = _succeeded_steps(rundir)
+        if done:
+            run.note += f" ({done} of its steps had succeeded)"
     elif not lines:
         run.note = f"failed (exit code {proc.returncode}, no RESULT line)"
     else:
@@ -144,13 +148,29 @@ def run_workload(python: str, script: str, n: int, env: dict[str, str], cap: flo
         run.seconds, run.ok, run.result = data["seconds"], data["ok"], data["result"]
         if not run.ok:
             run.note = f"wrong or failed: {data['result']}"
-    if run.note:  # keep the output for the report; drop the (large) run directory
+    if run.note:  # keep the output for the report
         kept = work / "logs" / f"{rundir.name}.log"
         kept.parent.mkdir(exist_ok=True)
         shutil.copy(log_path, kept)
         run.log = str(kept)
+        if not timed_out:  # a failure: keep the workflow directory too, for the engine author
+            dest = work / "logs" / rundir.name
+            shutil.rmtree(dest, ignore_errors=True)
+            rundir.rename(dest)
+            run.log += f"; workflow directory: {dest}"
     shutil.rmtree(rundir, ignore_errors=True)
     return run
+
+
+def _succeeded_steps(rundir: Path) -> int:
+    """Steps whose ``phase`` file says Succeeded (the step-dir layout both engines share)."""
+    count = 0
+    for phase in rundir.glob("*/*/phase"):
+        try:
+            count += phase.read_text().strip() == "Succeeded"
+        except OSError:
+            pass
+    return count
 
 
 def ensure_pydflow(venv: Path, version: str) -> str:
@@ -198,13 +218,14 @@ def _ratio(ours: Run, theirs: Run | None, cap: float) -> str:
 
 def print_table(rows: list[tuple[str, int, Run, Run | None]], cap: float) -> None:
     head = ("workload", "N", "ours (s)", "pydflow (s)", "ratio", "ours peak MB",
-            "pydflow peak MB", "ms/step (ours)")
+            "pydflow peak MB", "ms/step (ours)", "marginal ms/step")
     table = [head]
     for name, n, ours, theirs in rows:
         per_step = f"{ours.seconds / n * 1000:.1f}" if ours.ok and ours.seconds else "-"
         table.append((name, str(n), _secs(ours), _secs(theirs), _ratio(ours, theirs, cap),
                       f"{ours.peak_mb:.0f}" if ours.peak_mb else "-",
-                      f"{theirs.peak_mb:.0f}" if theirs and theirs.peak_mb else "-", per_step))
+                      f"{theirs.peak_mb:.0f}" if theirs and theirs.peak_mb else "-", per_step,
+                      f"{ours.marginal_ms:.1f}" if ours.marginal_ms is not None else "-"))
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     for i, r in enumerate(table):
         print("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
@@ -258,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  running {name} N={n}: ours ...", end="", flush=True)
         ours = run_workload(sys.executable, script, n, ours_env, a.ours_cap, work, "ours")
         print(f" {_secs(ours)}", end="", flush=True)
+        if ours.ok and not name.startswith("(c)") and n >= 4:
+            # a second run at N/2: the difference is per-step cost without the fixed start-up
+            half = run_workload(sys.executable, script, n // 2, ours_env, a.ours_cap, work, "ours")
+            if half.ok:
+                ours.marginal_ms = (ours.seconds - half.seconds) / (n - n // 2) * 1000
         theirs = None
         if pyd_python and with_pydflow:
             print("; pydflow ...", end="", flush=True)

@@ -27,6 +27,19 @@ def n_from_argv(default: int) -> int:
     return default
 
 
+def _print_unsuccessful_steps(wf: Any) -> None:
+    """Name, phase and message of each step that did not succeed (for the failure report)."""
+    try:
+        for step in wf.query_step():
+            phase = getattr(step, "phase", None)
+            if phase not in ("Succeeded", "Skipped"):
+                message = getattr(step, "message", None)
+                print(f"step {getattr(step, 'displayName', '?')!r} (id {getattr(step, 'id', '?')}):"
+                      f" {phase}: {message}", file=sys.stderr, flush=True)
+    except Exception as exc:
+        print(f"could not query the steps: {exc!r}", file=sys.stderr, flush=True)
+
+
 def run_and_report(n: int, wf: Any, check: Callable[[Any], tuple[bool, Any]]) -> None:
     """Submit ``wf``, wait until it finishes, check its outputs and print the RESULT line.
 
@@ -53,5 +66,6 @@ def run_and_report(n: int, wf: Any, check: Callable[[Any], tuple[bool, Any]]) ->
             result = f"checking the outputs failed: {exc!r}"
     else:
         result = f"workflow status {status}"
+        _print_unsuccessful_steps(wf)
     print("RESULT " + json.dumps({"seconds": seconds, "ok": ok, "result": result, "n": n,
                                   "status": status}), flush=True)
