@@ -58,6 +58,11 @@ class LocalEngine(Engine):
     def submit(self, workflow: Any, *, reuse_step: Sequence[Any] | None = None,
                wait: bool | None = None) -> Any:
         settings = self.settings()
+        from dflow.context import Context
+
+        given = workflow
+        if isinstance(workflow.context, Context):  # a platform context renders the workflow
+            workflow = workflow.context.render(workflow) or workflow
         wf_id = workflow.id or f"{workflow.name}-{randstr(5)}"
         wf_dir = os.path.join(settings.workdir, wf_id)
         os.makedirs(wf_dir, exist_ok=True)
@@ -77,8 +82,8 @@ class LocalEngine(Engine):
         conn = connect(os.path.join(wf_dir, DB_NAME))
         conn.execute("DELETE FROM meta WHERE k IN ('control', 'suspended')")
         conn.close()
-        workflow.id = wf_id
-        workflow.uid = workflow.uid or wf_id
+        workflow.id = given.id = wf_id
+        workflow.uid = given.uid = workflow.uid or wf_id
         self._workflows[wf_id] = workflow
         write_text(os.path.join(wf_dir, "type"), type(workflow.entrypoint).__name__)
         background = wait is False or (wait is None and settings.detach)

@@ -398,7 +398,14 @@ class LeafRunner:
         ctx = getattr(self.wf, "context", None)
         if isinstance(ctx, Executor):
             return ctx
-        return None
+        if not hasattr(self, "_default_executor"):
+            try:  # `executor = "..."` in dflow.toml applies to every step without one
+                from dflow.backends import get_default_executor
+
+                self._default_executor = get_default_executor()
+            except Exception as exc:
+                raise StepError(f"the configured default executor cannot be built: {exc}")
+        return self._default_executor
 
     async def attempt_script(self, step: Any, tmpl: Any, node: Node, sd: StepDir,
                              params: dict, arts: dict, display: str) -> Outcome:

@@ -18,6 +18,7 @@ from dflow.model.dag import DAG
 from dflow.model.io import MISSING
 from dflow.model.step import HookStep
 from dflow.model.steps import Steps
+from dflow.plugins.records import StepEvent
 from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value
 
@@ -135,9 +136,7 @@ class Run(Interpreter):
         self.journal.flush()
 
     def emit(self, node: Any) -> None:
-        if self._observers:
-            from dflow.plugins.records import StepEvent
-
+        if self._pm is not None:
             self._pm.emit_step_event(StepEvent(self.wf_id, node.id, node.display_name,
                                                node.phase, node.key, node.type, node.message))
 
@@ -170,9 +169,8 @@ class Run(Interpreter):
             from dflow.plugins.manager import get_plugin_manager
 
             self._pm = get_plugin_manager()
-            self._observers = bool(self._pm.hook.dflow_step_event.get_hookimpls())
         except Exception:  # observers are optional; a broken plugin never stops a run
-            self._pm, self._observers = None, False
+            self._pm = None
         if self.registry:
             self.pool = WorkerPool(self.settings.pool_workers, self.registry, [self.lock_fd])
             self.pool.start()

@@ -1,0 +1,77 @@
+"""Query filters (lists, id, parent_id, generations), copy methods, step events."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from dflow import InputArtifact, ShellOPTemplate, Step, Steps, Workflow, upload_artifact
+from dflow.python import PythonOPTemplate
+from local_engine_ops import Add
+
+
+def _nested_workflow():
+    inner = Steps("inner")
+    inner.add(Step("leaf", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}, key="the-leaf"))
+    wf = Workflow("q")
+    wf.add(Step("top", PythonOPTemplate(Add), parameters={"a": 1, "b": 2}))
+    wf.add(Step("nest", inner))
+    return wf
+
+
+def test_filters_lists_ids_parents_generations(workdir):
+    wf = _nested_workflow()
+    wf.submit()
+    assert [s.displayName for s in wf.query_step(name=["top", "leaf"])] == ["top", "leaf"]
+    assert {s.type for s in wf.query_step(type=["Steps"])} == {"Steps"}
+    [nest] = wf.query_step(name="nest")
+    assert [s.key for s in wf.query_step(parent_id=nest.id)] == ["the-leaf"]
+    [leaf] = wf.query_step(id="the-leaf")
+    assert leaf.phase == "Succeeded" and leaf.get_duration().total_seconds() >= 0
+    gen = [s.displayName for s in wf.query_step(sort_by_generation=True)]
+    assert gen.index("nest") < gen.index("leaf")
+    assert wf.query_keys_of_steps() == ["the-leaf"]
+    assert wf.query().get_duration().total_seconds() > 0
+
+
+@pytest.mark.parametrize("method", ["symlink", "link", "copy"])
+def test_copy_methods(workdir, method):
+    from dflow.config import config
+
+    config["debug_copy_method"] = method
+    os.makedirs("src")
+    Path("src/f.txt").write_text("x")
+    t = ShellOPTemplate(name="cat", script="cat /tmp/inputs/artifacts/i/src/f.txt")
+    t.inputs.artifacts = {"i": InputArtifact(path="/tmp/inputs/artifacts/i")}
+    wf = Workflow("copy")
+    wf.add(Step("cat", t, artifacts={"i": upload_artifact("src", archive=None)}))
+    wf.submit()
+    [s] = wf.query_step(name="cat")
+    assert s.phase == "Succeeded"
+    placed = workdir / wf.id / s.id / "inputs" / "artifacts" / "i"
+    assert placed.is_symlink() == (method == "symlink")
+    assert (workdir / wf.id / s.id / "log.txt").read_text() == "x"
+
+
+def test_step_events_reach_observers(workdir):
+    from dflow.plugins import hookimpl
+    from dflow.plugins.manager import get_plugin_manager
+
+    seen = []
+
+    class Observer:
+        @hookimpl
+        def dflow_step_event(self, event):
+            seen.append((event.name, event.phase))
+
+    pm = get_plugin_manager()
+    obs = Observer()
+    pm.register(obs, name="test-observer")
+    try:
+        wf = Workflow("events")
+        wf.add(Step("one", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}))
+        wf.submit()
+    finally:
+        pm.unregister("test-observer")
+    assert ("one", "Running") in seen and ("one", "Succeeded") in seen
