@@ -35,3 +35,10 @@ def flaky(n: int) -> {"n": int}:
     if n < 0:
         raise TransientError("negative")
     return {"n": n}
+
+
+@OP.function
+def read(file: Artifact(Path)) -> {"text": str}:
+    p = Path(file)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    return {"text": "".join(f.read_text() for f in files)}

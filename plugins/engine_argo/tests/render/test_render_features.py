@@ -257,7 +257,7 @@ def test_artifact_locations_follow_the_storage(render, kind, field):
 def test_clear_errors(render):
     wf = Workflow(name="e")
     wf.add(Step("a", PythonOPTemplate(ops.cat), artifacts={"files": LocalArtifact("/x")}))
-    with pytest.raises(RenderError, match="LocalArtifact.*upload_artifact"):
+    with pytest.raises(RenderError, match="LocalArtifact '/x' does not exist"):
         ArgoRenderer().render(wf)
     wf = Workflow(name="e")
     wf.add(Step("a", PythonOPTemplate(ops.cat), artifacts={"files": HTTPArtifact("http://h/f")}))

@@ -20,7 +20,7 @@ from dflow.model.io import ArgoVar, OutputArtifact, OutputParameter, _IOBase, to
 from dflow.model.op_template import ScriptOPTemplate
 from dflow.model.steps import Steps
 
-from . import helpers
+from . import artargs, helpers
 from .leaf import LeafRenderer, Variant
 from .values import (
     Locations,
@@ -99,6 +99,7 @@ class RenderPass:
         self.bodies: dict[tuple[str, str], str] = {}
         self.packages: dict[str, list[str]] = {}
         self.secrets: list[Any] = []
+        self.local_uploads: dict[str, str] = {}  # storage key -> local path (LocalArtifacts)
         self.keep: list[Any] = []  # objects whose id() is used as a cache key stay alive
         self.leaf = LeafRenderer(self)
         ctx = getattr(workflow, "context", None)
@@ -164,8 +165,9 @@ class RenderPass:
         outs = sliced_outputs(step) if sliced else ()
         group = int(sl.group_size) if sliced and sl.group_size and not sl.sub_path else None
         tag = step.continue_on_num_success is not None or step.continue_on_success_ratio is not None
+        parts, art_slices = artargs.shapes(step) if hasattr(tmpl, "op_class") else ((), ())
         return Variant(keyed=step.key is not None, sliced=sliced, group_size=group,
-                       sliced_outputs=outs, success_tag=tag)
+                       sliced_outputs=outs, success_tag=tag, parts=parts, art_slices=art_slices)
 
     def composite(self, tmpl: Any) -> str:
         name = self.by_obj.get(id(tmpl))
@@ -282,11 +284,14 @@ class RenderPass:
                     f"'{v.step.name}', which is stored as a file: declare '{name}' as a "
                     "BigParameter too (or save_both=True on the output)")
             params.append({"name": name, "value": text(v)})
+        python_op = leaf and hasattr(tmpl, "op_class")
         for name, a in step.inputs.artifacts.items():
-            entry = artifact_argument(name, a.source, self.locs, self.ref_text, where)
+            if self.special_artifact(name, a.source, where, python_op, params, arts):
+                continue
+            entry = self.artifact_arg(name, a.source, where)
             decl = tmpl.inputs.artifacts.get(name)
             if entry is not None and decl is not None and decl.source is not None:
-                own = artifact_argument(name, decl.source, self.locs, self.ref_text, where)
+                own = self.artifact_arg(name, decl.source, where)
                 if own == entry:
                     continue  # the template's own location
             if entry is not None:
@@ -318,6 +323,39 @@ class RenderPass:
         if step.continue_on_num_success is not None or step.continue_on_success_ratio is not None:
             self.check_node(step, kind, node)
         return node
+
+    def artifact_arg(self, name: str, source: Any, where: str) -> dict[str, Any] | None:
+        return artifact_argument(name, source, self.locs, self.ref_text, where, self.local_key)
+
+    def local_key(self, art: Any) -> str:
+        return artargs.local_key(art, self.key_prefix, self.local_uploads)
+
+    def special_artifact(self, name: str, source: Any, where: str, python_op: bool,
+                         params: list, arts: list) -> bool:
+        """Render a list/dict of artifacts (parts) or an item of one (slice); False when
+        ``source`` is neither."""
+        if artargs.is_many(source):
+            if not python_op:
+                return False  # artifact_argument explains
+            for i, (_, part) in enumerate(artargs.parts(source, where, name)):
+                if artargs.is_many(part) or artargs.narrowed(part) is not None:
+                    raise RenderError(f"{where}: artifact '{name}': item {i} is itself sliced "
+                                      "or a list; on Argo parts are whole artifacts")
+                arts.append(self.artifact_arg(artargs.PART.format(name, i), part, where))
+            return True
+        cut = artargs.narrowed(source)
+        if cut is None or not python_op:
+            return False
+        whole, index, sub = cut
+        artargs.check_index(index, where, name)
+        entry = self.artifact_arg(name, whole, where)
+        if entry is None:
+            return True
+        arts.append(entry)
+        params.append({"name": artargs.SLICE_PARAM + name, "value": text(index)})
+        if sub:
+            params.append({"name": artargs.SUB_PARAM + name, "value": text(sub)})
+        return True
 
     def slice_node(self, step: Any, kind: str, node: Node, sl: Any, params: list, arts: list,
                    with_param: Any) -> Any:

@@ -9,6 +9,7 @@ import attrs
 from dflow.model.io import MISSING
 from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate, retry_policy_from
 
+from . import artargs
 from . import packages as pk
 from .pyscript import PACKAGES_ARTIFACT, RunnerSpec, runner_env, runner_script
 from .values import Locations, RenderError, default_text, described, text
@@ -26,6 +27,8 @@ class Variant:
     group_size: int | None = None
     sliced_outputs: tuple[str, ...] = ()  # output artifacts written under dflow_artifact_key
     success_tag: bool = False
+    parts: tuple = ()  # ((artifact, (order, ...)), ...): lists/dicts of artifacts, as parts
+    art_slices: tuple = ()  # ((artifact, has_sub_path), ...): items of artifacts
 
 
 def retry_strategy(policy: RetryPolicy | None) -> dict[str, Any] | None:
@@ -117,19 +120,38 @@ class LeafRenderer:
                  ("dflow_group_items", bool(variant.group_size)),
                  ("dflow_artifact_key", bool(variant.sliced_outputs))]
         params += [{"name": n} for n, on in extra if on]
+        parts = dict(variant.parts)
+        sliced = dict(variant.art_slices)
+        for name in sliced:
+            params.append({"name": artargs.SLICE_PARAM + name})
+            if sliced[name]:
+                params.append({"name": artargs.SUB_PARAM + name})
         for name, a in tmpl.inputs.artifacts.items():
+            if name in parts:
+                for i in range(len(parts[name])):
+                    part = artargs.PART.format(name, i)
+                    arts.append({"name": part,
+                                 "path": f"{self.root(tmpl)}/inputs/artifacts/{part}",
+                                 **({"optional": True} if a.optional else {})})
+                continue
             entry = {"name": name}
             if pod:
                 if not a.path:
                     raise RenderError(f"template '{tmpl.name}': input artifact '{name}' needs "
                                       "a path")
                 entry["path"] = a.path
+                if name in sliced:
+                    entry["path"] = f"{self.root(tmpl)}/inputs/artifacts/{artargs.WHOLE_PREFIX}{name}"
             if a.optional:
                 entry["optional"] = True
             if a.mode is not None:
                 entry["mode"] = int(a.mode)
             if a.source is not None and hasattr(a.source, "key"):
                 entry.update(self.locs.of_key(a.source.full_key))
+            elif type(a.source).__name__ == "LocalArtifact":
+                sel = a.source.selected_path
+                key = self.owner.local_key(a.source)
+                entry.update(self.locs.of_key(key + "/" + sel.strip("/") if sel else key))
             arts.append(entry)
         out: dict[str, Any] = {}
         if params:
@@ -324,7 +346,8 @@ class LeafRenderer:
             group_field=group_field, shuffle=bool(sl.shuffle) if sl is not None else False,
             random_seed=int(sl.random_seed) if sl is not None else 0, keyed=variant.keyed,
             success_tag=variant.success_tag or bool(getattr(tmpl, "success_tag", False)),
-            packages=bool(paths), pre_script=tmpl.pre_script or "",
+            packages=bool(paths), parts=variant.parts, art_slices=variant.art_slices,
+            pre_script=tmpl.pre_script or "",
             post_script=tmpl.post_script or "",
         )
         return runner_script(spec_obj), runner_env(spec_obj)

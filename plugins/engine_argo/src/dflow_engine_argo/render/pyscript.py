@@ -39,6 +39,8 @@ class RunnerSpec:
     keyed: bool = False
     success_tag: bool = False
     packages: bool = True
+    parts: Sequence = ()  # ((artifact, (order, ...)), ...) merged from dflow_<name>_<i>
+    art_slices: Sequence = ()  # ((artifact, has_sub_path), ...) narrowed to one item
     pre_script: str = ""
     post_script: str = ""
 
@@ -48,6 +50,66 @@ def _check_static(text: str, what: str) -> str:
         raise ValueError(f"{what} {text!r} contains '{{{{', which Argo would substitute")
     return text
 
+
+_PREPARE = '''\
+def dflow_prepare_artifacts(arts):
+    from pathlib import Path
+
+    from dflow import catalog
+
+    def unmark(path):
+        if catalog.detect_empty_dir() and os.path.isdir(path):
+            catalog.remove_empty_dir_markers(Path(path))
+
+    for name, orders in PARTS:
+        # the parts of a list/dict of artifacts, linked into one artifact with a catalog
+        dest = os.path.join(arts, name)
+        items = []
+        for i, order in enumerate(orders):
+            part = os.path.join(arts, "dflow_%s_%d" % (name, i))
+            if not os.path.lexists(part):
+                continue  # an optional part that was not given
+            unmark(part)
+            target = part
+            if os.path.isdir(part):
+                obj = catalog.path_object(Path(part))
+                if isinstance(obj, Path) and obj != Path(part):
+                    target = str(obj)  # one catalogued path, e.g. an uploaded file
+            entry = "%d/%s" % (i, os.path.basename(target))
+            os.makedirs(os.path.join(dest, str(i)), exist_ok=True)
+            os.symlink(os.path.abspath(target), os.path.join(dest, entry))
+            items.append({"dflow_list_item": entry, "order": order})
+        os.makedirs(dest, exist_ok=True)
+        catalog.write_catalog(Path(dest), items)
+    for name, has_sub in ART_SLICES:
+        # one item of a list/dict artifact (then a path inside it)
+        whole = os.path.join(arts, "dflow_whole_" + name)
+        if not os.path.lexists(whole):
+            continue
+        unmark(whole)
+        index = os.environ["DFLOW_AS_" + name]
+        obj = catalog.path_object(Path(whole))
+        try:
+            if isinstance(obj, list):
+                picked = obj[int(index)]
+            elif isinstance(obj, dict):
+                picked = obj
+                for k in index.split("."):
+                    picked = picked[k]
+            elif int(index) in (0, -1):
+                picked = obj
+            else:
+                raise IndexError(index)
+        except (IndexError, KeyError, ValueError):
+            size = len(obj) if isinstance(obj, list | dict) else 1
+            sys.exit("dflow: input artifact %r holds %d items; item %r does not exist"
+                     % (name, size, index))
+        if has_sub:
+            picked = os.path.join(str(picked), os.environ["DFLOW_AP_" + name])
+        os.symlink(os.path.abspath(str(picked)), os.path.join(arts, name))
+
+
+'''
 
 _BODY = '''\
 def dflow_main():
@@ -94,6 +156,19 @@ def dflow_main():
 '''
 
 
+_PREPARE_AT = "    op = os.path.join(PACKAGES, OP_SPEC)"
+_PREPARE_CALL = '    dflow_prepare_artifacts(os.path.join(ROOT, "inputs", "artifacts"))\n'
+
+
+def _static_parts(parts: Sequence) -> list:
+    for name, orders in parts:
+        _check_static(name, "artifact name")
+        for o in orders:
+            if isinstance(o, str):
+                _check_static(o, "dict key")
+    return [(n, list(orders)) for n, orders in parts]
+
+
 def runner_script(spec: RunnerSpec) -> str:
     """The Python source of the container script for ``spec``."""
     slices = None
@@ -118,9 +193,14 @@ def runner_script(spec: RunnerSpec) -> str:
         f"SUCCESS_TAG = {bool(spec.success_tag)!r}",
         "",
     ]
+    body = _BODY
+    if spec.parts or spec.art_slices:
+        lines[-1:-1] = [f"PARTS = {_static_parts(spec.parts)!r}",
+                        f"ART_SLICES = {[(n, bool(sub)) for n, sub in spec.art_slices]!r}"]
+        body = _PREPARE + body.replace(_PREPARE_AT, _PREPARE_CALL + _PREPARE_AT)
     if spec.pre_script:
         lines += [spec.pre_script.replace("{tmp_root}", spec.tmp_root), ""]
-    text = "\n".join(lines) + "\n" + _BODY + "code = dflow_main()\n"
+    text = "\n".join(lines) + "\n" + body + "code = dflow_main()\n"
     if spec.post_script:
         text += spec.post_script.replace("{tmp_root}", spec.tmp_root) + "\n"
     return text + "sys.exit(code)\n"
@@ -133,6 +213,12 @@ def runner_env(spec: RunnerSpec) -> list[dict[str, str]]:
         env.append({"name": "DFLOW_SLICE_INDEX", "value": "{{inputs.parameters.dflow_slice_index}}"})
     if spec.group_size:
         env.append({"name": "DFLOW_GROUP_ITEMS", "value": "{{inputs.parameters.dflow_group_items}}"})
+    for name, sub in spec.art_slices:
+        env.append({"name": "DFLOW_AS_" + name,
+                    "value": "{{inputs.parameters.dflow_artslice_" + name + "}}"})
+        if sub:
+            env.append({"name": "DFLOW_AP_" + name,
+                        "value": "{{inputs.parameters.dflow_artsub_" + name + "}}"})
     if spec.keyed:
         env.append({"name": "DFLOW_KEY", "value": "{{inputs.parameters.dflow_key}}"})
     env.append({"name": "DFLOW_WORKFLOW_NAME", "value": "{{workflow.name}}"})

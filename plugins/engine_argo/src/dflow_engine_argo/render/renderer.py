@@ -124,6 +124,18 @@ class ArgoRenderer:
         assert self._last is not None
         return {k: list(v) for k, v in self._last.packages.items()}
 
+    def local_artifacts_to_upload(self, workflow: Any) -> dict[str, str]:
+        """``{storage key: local path}`` of the LocalArtifacts the manifest reads.
+
+        Upload each key before submitting (skip it when it exists: keys are content hashes),
+        without archive and without a catalog: a file as the object ``key`` itself, a
+        directory's files under ``key/`` (its own ``.dflow`` catalog included), so the pod
+        gets the same file or directory the local engine would hand over.
+        """
+        self.render(workflow)
+        assert self._last is not None
+        return dict(self._last.local_uploads)
+
     def secrets_to_create(self, workflow: Any) -> list[Any]:
         """The ``Secret``/``DockerSecret`` objects the manifest refers to by name; those with
         a value must exist in the namespace before the workflow runs."""

@@ -83,12 +83,14 @@ def _is_s3(source: Any) -> bool:
 
 
 def artifact_argument(
-    name: str, source: Any, locs: Locations, ref_text: Any, where: str
+    name: str, source: Any, locs: Locations, ref_text: Any, where: str,
+    local_key: Any = None,
 ) -> dict[str, Any] | None:
     """The ``arguments.artifacts`` entry feeding artifact ``name`` from ``source``.
 
     ``ref_text(artifact)`` renders a reference to another step's or template's artifact
-    (the renderer redirects sliced outputs there).
+    (the renderer redirects sliced outputs there); ``local_key(local_artifact)`` is the
+    storage key a LocalArtifact is uploaded to (None: LocalArtifacts are refused).
     """
     if source is None:
         return None
@@ -111,10 +113,14 @@ def artifact_argument(
     elif type(source).__name__ == "HTTPArtifact":
         entry["http"] = {"url": source.url}
     elif type(source).__name__ == "LocalArtifact":
-        raise RenderError(
-            f"{where}: artifact '{name}' is a LocalArtifact ({source.local_path}), which only "
-            "exists on this machine: upload it with upload_artifact() to run on Argo"
-        )
+        if getattr(source, "slice", None) is not None or local_key is None:
+            raise RenderError(
+                f"{where}: artifact '{name}' is a LocalArtifact ({source.local_path}), which "
+                "only exists on this machine: upload it with upload_artifact() to run on Argo"
+            )
+        key = local_key(source)
+        sel = source.selected_path
+        entry.update(locs.of_key(key + "/" + sel.strip("/") if sel else key))
     elif isinstance(source, str):
         m = _VAR_WITH_SUBPATH.match(source)
         if m:
@@ -128,8 +134,9 @@ def artifact_argument(
         entry["raw"] = {"data": source.data}
     elif isinstance(source, list | tuple | dict):
         raise RenderError(
-            f"{where}: artifact '{name}' is a {type(source).__name__} of artifacts; the Argo "
-            "renderer needs one artifact: upload the files together with upload_artifact()"
+            f"{where}: artifact '{name}' is a {type(source).__name__} of artifacts; on Argo "
+            "only a Python OP step takes one (as parts): upload the files together with "
+            "upload_artifact() for other templates"
         )
     else:
         raise RenderError(
