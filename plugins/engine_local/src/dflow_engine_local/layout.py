@@ -142,9 +142,8 @@ class StepDir:
 
     def reset_outputs(self) -> None:
         """A step run again starts from empty outputs (its inputs are rewritten too)."""
-        remove(self.outputs)
-        os.makedirs(os.path.join(self.outputs, "parameters"), exist_ok=True)
-        os.makedirs(os.path.join(self.outputs, "artifacts"), exist_ok=True)
+        if os.path.lexists(self.outputs):  # writers create the dirs they need
+            remove(self.outputs)
 
     def write_parameter(self, io: str, name: str, text: str) -> None:
         write_text(os.path.join(self.root, io, "parameters", name), text)
