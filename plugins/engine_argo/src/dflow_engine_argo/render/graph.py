@@ -82,6 +82,38 @@ def sliced_outputs(step: Any) -> tuple[str, ...]:
     return tuple(n for n in sl.output_artifact if n in step.template.outputs.artifacts)
 
 
+def _number(value: Any) -> str:
+    """An expression of a withSequence bound (a literal, an expression or a parameter)."""
+    if isinstance(value, bool):
+        raise RenderError(f"argo_sequence bound {value!r} is not a number")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return value
+    if isinstance(value, ArgoVar):
+        return f"asInt({value.expr})"
+    return f"asInt({to_expr(value)})"
+
+
+def sequence_items(seq: Any, where: str) -> Any:
+    """The items of a ``withSequence`` as a list (literal bounds) or an expression, so that
+    ``Slices(group_size=...)`` can group them like a ``with_param`` list."""
+    if seq.format:
+        raise RenderError(f"{where}: Slices(group_size=...) with argo_sequence(format=...) "
+                          "has no integer items to slice with; drop format")
+    bounds = (seq.start, seq.count, seq.end)
+    if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in bounds):
+        start = seq.start or 0
+        if seq.count is not None:
+            return list(range(start, start + seq.count))
+        end = seq.end or 0
+        return list(range(start, end + 1) if end >= start else range(start, end - 1, -1))
+    start = _number(seq.start) if seq.start is not None else "0"
+    stop = (f"{start} + {_number(seq.count)}" if seq.count is not None
+            else f"{_number(seq.end if seq.end is not None else 0)} + 1")
+    return ArgoVar(f"toJson(sprig.untilStep({start}, {stop}, 1))")
+
+
 class RenderPass:
     """State of one ``render`` call."""
 
@@ -163,7 +195,7 @@ class RenderPass:
         sl = getattr(tmpl, "slices", None) if hasattr(tmpl, "op_class") else None
         sliced = sl is not None and (_looped(step) or sl.sub_path)
         outs = sliced_outputs(step) if sliced else ()
-        group = int(sl.group_size) if sliced and sl.group_size and not sl.sub_path else None
+        group = int(sl.group_size) if sliced and sl.group_size else None
         tag = step.continue_on_num_success is not None or step.continue_on_success_ratio is not None
         parts, art_slices = artargs.shapes(step) if hasattr(tmpl, "op_class") else ((), ())
         return Variant(keyed=step.key is not None, sliced=sliced, group_size=group,
@@ -361,9 +393,6 @@ class RenderPass:
                    with_param: Any) -> Any:
         where = f"{kind[:-1]} '{step.name}'"
         if sl.sub_path:
-            if sl.group_size:
-                raise RenderError(f"{where}: Slices(sub_path=True, group_size=...) is not "
-                                  "supported by the Argo renderer; drop one of them")
             names = [n for n in sl.input_artifact if any(a["name"] == n for a in arts)]
             if not names:
                 raise RenderError(f"{where}: Slices(sub_path=True) needs a sliced input artifact")
@@ -374,19 +403,32 @@ class RenderPass:
                     e = dict(a)
                     e["subPath"] = (e.get("subPath", "").rstrip("/") + "/.dflow").lstrip("/")
                     init_arts.append(e)
-                    a["subPath"] = (a.get("subPath", "").rstrip("/") + "/" + var(f"item.{a['name']}")).lstrip("/")
+                    if not sl.group_size:  # a group takes the whole artifact, picks by index
+                        a["subPath"] = (a.get("subPath", "").rstrip("/") + "/"
+                                        + var(f"item.{a['name']}")).lstrip("/")
             tname = self.add_body("dflow-slices-path", helpers.slices_path(
                 names, self.util_image_for(step), self.util_pull_for(step)))
             node.pre.append({"name": init, "template": tname,
                              "arguments": {"artifacts": init_arts}})
             node.helpers_deps.append(init)
             with_param = var(f"{kind}.{init}.outputs.parameters.dflow_slices_path")
-            params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
+            if sl.group_size:
+                n = int(sl.group_size)
+                count = (f"len(sprig.fromJson({kind}['{init}'].outputs.parameters"
+                         "['dflow_slices_path']))")
+                params.append({"name": "dflow_slice_index", "value": "{{item}}"})
+                params.append({"name": "dflow_group_items", "value": var(
+                    f"=toJson(sprig.untilStep(0, {count}, 1))")})
+                with_param = var(f"=toJson(sprig.untilStep(0, int(({count} + {n - 1}) / {n}), 1))")
+            else:
+                params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
         elif sl.group_size:
             n = int(sl.group_size)
+            if with_param is None and step.with_sequence is not None:
+                with_param = sequence_items(step.with_sequence, where)
             if with_param is None:
                 raise RenderError(f"{where}: Slices(group_size=...) needs with_param (a list or "
-                                  "argo_range), not with_sequence")
+                                  "argo_range) or with_sequence")
             params.append({"name": "dflow_slice_index", "value": "{{item}}"})
             params.append({"name": "dflow_group_items", "value": text(with_param)})
             static = getattr(with_param, "static_items", lambda: None)()

@@ -331,8 +331,13 @@ class LeafRenderer:
                 if k not in ("slices", "group_size", "shuffle", "random_seed")
                 and v not in (None, False, [], "")
             }
+            if variant.group_size:
+                # a group of sub-path slices gets the whole artifact and picks by position
+                slices_args.pop("sub_path", None)
         group_field = None
-        if variant.group_size and sl is not None and sl.slices not in ("{{item}}",):
+        if variant.group_size and sl is not None and sl.sub_path:
+            pass  # dflow_group_items holds positions
+        elif variant.group_size and sl is not None and sl.slices not in ("{{item}}",):
             inner = str(sl.slices)
             if inner.startswith("{{item.") and inner.endswith("}}"):
                 group_field = inner[len("{{item."):-2]
