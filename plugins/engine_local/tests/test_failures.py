@@ -136,3 +136,34 @@ def test_bad_input_rejected_before_anything_runs(workdir):
     with pytest.raises(ValidationError, match="msg"):
         wf.submit()
     assert not os.listdir(workdir) or all(not p.startswith("typed") for p in os.listdir(workdir))
+
+
+def test_template_and_step_parallelism_failfast_continue_on_error(workdir):
+    from dflow import Steps
+
+    log = workdir / "spans.txt"
+    t = ShellOPTemplate(name="span", script=(
+        f"echo start $(date +%s.%N) >> {log}; sleep 0.2; echo end $(date +%s.%N) >> {log}"))
+    t.inputs.parameters = {"i": InputParameter()}
+    inner = Steps("inner", parallelism=1)
+    inner.add([Step("a", t, parameters={"i": "a"}), Step("b", t, parameters={"i": "b"})])
+    wf = Workflow("tpar")
+    wf.add(Step("inner", inner))
+    wf.add(Step("loop", t, parameters={"i": "{{item}}"}, with_param=argo_range(3),
+                parallelism=1))
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    events = sorted((float(ts), kind) for kind, ts in
+                    (ln.split() for ln in log.read_text().splitlines()))
+    depth = peak = 0
+    for _, kind in events:
+        depth += 1 if kind == "start" else -1
+        peak = max(peak, depth)
+    assert peak == 1
+    wf2 = Workflow("errs")
+    wf2.add(Step("dies", PythonOPTemplate(Boom), parameters={"mode": "exit", "counter": ""},
+                 continue_on_error=True))
+    wf2.add(Step("next", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}))
+    wf2.submit()
+    assert wf2.query_status() == "Succeeded"
+    assert wf2.query_step(name="dies")[0].phase == "Error"

@@ -204,7 +204,12 @@ class Journal:
 
 
 def read_meta(conn: sqlite3.Connection, k: str, default: Any = None) -> Any:
-    row = conn.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
+    try:
+        row = conn.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
+    except sqlite3.OperationalError as exc:  # a journal being created: no tables yet
+        if "no such table" in str(exc):
+            return default
+        raise
     return default if row is None else json.loads(row[0])
 
 
@@ -219,6 +224,10 @@ def read_all(wf_dir: str) -> tuple[dict[str, Any], list[Node]]:
             for r in conn.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes ORDER BY seq")
         ]
         conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:  # a journal being created: no tables yet
+        if "no such table" not in str(exc):
+            raise
+        meta, nodes = {}, []
     finally:
         conn.close()
     return meta, nodes
