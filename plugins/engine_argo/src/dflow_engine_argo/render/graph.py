@@ -22,6 +22,7 @@ from dflow.model.steps import Steps
 
 from . import artargs, helpers
 from .leaf import LeafRenderer, Variant
+from .memoize import DEFAULT_MAX_AGE, cache
 from .values import (
     Locations,
     RenderError,
@@ -30,6 +31,7 @@ from .values import (
     default_text,
     described,
     loop_total,
+    sequence_items,
     text,
     var,
 )
@@ -82,38 +84,6 @@ def sliced_outputs(step: Any) -> tuple[str, ...]:
     return tuple(n for n in sl.output_artifact if n in step.template.outputs.artifacts)
 
 
-def _number(value: Any) -> str:
-    """An expression of a withSequence bound (a literal, an expression or a parameter)."""
-    if isinstance(value, bool):
-        raise RenderError(f"argo_sequence bound {value!r} is not a number")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return value
-    if isinstance(value, ArgoVar):
-        return f"asInt({value.expr})"
-    return f"asInt({to_expr(value)})"
-
-
-def sequence_items(seq: Any, where: str) -> Any:
-    """The items of a ``withSequence`` as a list (literal bounds) or an expression, so that
-    ``Slices(group_size=...)`` can group them like a ``with_param`` list."""
-    if seq.format:
-        raise RenderError(f"{where}: Slices(group_size=...) with argo_sequence(format=...) "
-                          "has no integer items to slice with; drop format")
-    bounds = (seq.start, seq.count, seq.end)
-    if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in bounds):
-        start = seq.start or 0
-        if seq.count is not None:
-            return list(range(start, start + seq.count))
-        end = seq.end or 0
-        return list(range(start, end + 1) if end >= start else range(start, end - 1, -1))
-    start = _number(seq.start) if seq.start is not None else "0"
-    stop = (f"{start} + {_number(seq.count)}" if seq.count is not None
-            else f"{_number(seq.end if seq.end is not None else 0)} + 1")
-    return ArgoVar(f"toJson(sprig.untilStep({start}, {stop}, 1))")
-
-
 class RenderPass:
     """State of one ``render`` call."""
 
@@ -132,6 +102,7 @@ class RenderPass:
         self.packages: dict[str, list[str]] = {}
         self.secrets: list[Any] = []
         self.local_uploads: dict[str, str] = {}  # storage key -> local path (LocalArtifacts)
+        self.memoize: dict[str, Any] | None = None  # memoize of keyed templates (reuse)
         self.keep: list[Any] = []  # objects whose id() is used as a cache key stay alive
         self.leaf = LeafRenderer(self)
         ctx = getattr(workflow, "context", None)
@@ -220,8 +191,8 @@ class RenderPass:
         if tmpl.parallelism is not None:
             body["parallelism"] = int(tmpl.parallelism)
         if tmpl.memoize_key:
-            body["memoize"] = {"key": tmpl.memoize_key,
-                               "cache": {"configMap": {"name": "dflow-memoize"}}}
+            body["memoize"] = {"key": tmpl.memoize_key, "maxAge": DEFAULT_MAX_AGE,
+                               "cache": cache("dflow-memoize")}
         if isinstance(tmpl, Steps):
             body["steps"] = self.steps_groups(tmpl)
         else:

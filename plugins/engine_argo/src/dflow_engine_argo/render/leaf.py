@@ -11,6 +11,7 @@ from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplat
 
 from . import artargs
 from . import packages as pk
+from .memoize import DEFAULT_MAX_AGE, cache
 from .pyscript import PACKAGES_ARTIFACT, RunnerSpec, runner_env, runner_script
 from .values import Locations, RenderError, default_text, described, text
 
@@ -229,16 +230,21 @@ class LeafRenderer:
             entry = {"name": name, "path": a.path}
             if not a.path:
                 raise RenderError(f"template '{tmpl.name}': output artifact '{name}' needs a path")
+            keys = self.save_keys(tmpl, name, a)
             if name in variant.sliced_outputs:
+                if keys:
+                    raise RenderError(
+                        f"template '{tmpl.name}': output artifact '{name}' is stacked by Slices "
+                        "and saved to a key; on Argo the items write into one shared prefix: "
+                        "drop save, or copy the stacked artifact in a later step")
                 # every item of the fan-out writes into the one prefix its init step made
                 entry.update(self.locs.of_key("{{inputs.parameters.dflow_artifact_key}}/" + name))
                 entry["archive"] = {"none": {}}
             else:
                 if a.archive is None:
                     entry["archive"] = {"none": {}}
-                for target in a.save:
-                    if hasattr(target, "key") and target.key:
-                        entry.update(self.locs.of_key(target.full_key))
+                if keys:
+                    entry.update(self.locs.of_key(keys[0]))
             if a.global_name:
                 entry["globalName"] = a.global_name
             if a.optional:
@@ -250,6 +256,25 @@ class LeafRenderer:
         if arts:
             out["artifacts"] = arts
         return out
+
+    @staticmethod
+    def save_keys(tmpl: Any, name: str, art: Any) -> list[str]:
+        """The storage key an output artifact is saved to (``save=[S3Artifact(key=...)]``);
+        Argo stores an output at one location."""
+        where = f"template '{tmpl.name}': output artifact '{name}'"
+        keys = []
+        for target in art.save:
+            if type(target).__name__ == "PVC":
+                raise RenderError(f"{where} is saved to PVC '{target.name}', which the Argo "
+                                  "renderer does not create: save it to a storage key instead")
+            key = getattr(target, "full_key", None)
+            if not key:
+                raise RenderError(f"{where}: cannot save to {target!r}; give S3Artifact(key=...)")
+            keys.append(key)
+        if len(keys) > 1:
+            raise RenderError(f"{where} is saved to {len(keys)} keys ({', '.join(keys)}); Argo "
+                              "stores an output at one location: keep one")
+        return keys
 
     # -- bodies ----------------------------------------------------------------------------
     def body(self, tmpl: Any, variant: Variant, resource: Any = None) -> dict[str, Any]:
@@ -324,9 +349,11 @@ class LeafRenderer:
         rs = retry_strategy(policy)
         if rs:
             body["retryStrategy"] = rs
-        if tmpl.memoize_key:
-            body["memoize"] = {"key": tmpl.memoize_key,
-                               "cache": {"configMap": {"name": "dflow-memoize"}}}
+        if variant.keyed and self.owner.memoize is not None:
+            body["memoize"] = copy.deepcopy(self.owner.memoize)
+        elif tmpl.memoize_key:
+            body["memoize"] = {"key": tmpl.memoize_key, "maxAge": DEFAULT_MAX_AGE,
+                               "cache": cache("dflow-memoize")}
         return body
 
     def plain_script(self, tmpl: ScriptOPTemplate, variant: Variant) -> str:

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from .graph import RenderPass, sanitize
+from .memoize import memoize_entries, memoize_field
 from .values import Locations, RenderError, text
 
 
@@ -65,8 +66,15 @@ class ArgoRenderer:
         )
         return rp
 
-    def render(self, workflow: Any) -> dict[str, Any]:
-        """The manifest of ``workflow`` (a dict in Argo's field order)."""
+    def render(self, workflow: Any, *, memoize_prefix: str | None = None,
+               configmap: str = "dflow", memoize_max_age: str | None = None) -> dict[str, Any]:
+        """The manifest of ``workflow`` (a dict in Argo's field order).
+
+        With ``memoize_prefix`` (reuse of steps, usually the new workflow's id), keyed
+        templates get ``memoize`` (key ``<prefix>-<step key>`` in ConfigMap
+        ``<configmap>-<prefix>``, ``maxAge`` ``memoize_max_age`` or a year); see
+        :meth:`memoize_entries`.
+        """
         if workflow.entrypoint is None:
             raise RenderError(f"workflow '{workflow.name}' has no steps: add some before rendering")
         ctx = getattr(workflow, "context", None)
@@ -75,6 +83,8 @@ class ArgoRenderer:
         if ctx is not None and not isinstance(ctx, Executor) and hasattr(ctx, "render"):
             workflow = ctx.render(workflow) or workflow
         rp = self._pass(workflow)
+        if memoize_prefix is not None:
+            rp.memoize = memoize_field(memoize_prefix, configmap, memoize_max_age)
         entry = rp.template(workflow.entrypoint)
         on_exit = rp.template(workflow.on_exit) if workflow.on_exit is not None else None
         meta: dict[str, Any] = (
@@ -135,6 +145,19 @@ class ArgoRenderer:
         self.render(workflow)
         assert self._last is not None
         return dict(self._last.local_uploads)
+
+    def memoize_entries(self, workflow: Any, reuse_step: Any, *,
+                        memoize_prefix: str | None = None, configmap: str = "dflow",
+                        now: Any = None) -> list[dict[str, Any]]:
+        """The cache ConfigMap manifests to create before submitting ``workflow`` rendered
+        with ``render(workflow, memoize_prefix=..., configmap=...)`` so that the keyed steps
+        of ``reuse_step`` (query results of an earlier run) are not run again. The prefix
+        defaults to the workflow's id (fix it before rendering, as pydflow does)."""
+        prefix = memoize_prefix or workflow.id
+        if not prefix:
+            raise RenderError(f"workflow '{workflow.name}': reusing steps needs the new "
+                              "workflow's id: set Workflow(id=...) or pass memoize_prefix")
+        return memoize_entries(reuse_step or [], prefix, configmap, now)
 
     def secrets_to_create(self, workflow: Any) -> list[Any]:
         """The ``Secret``/``DockerSecret`` objects the manifest refers to by name; those with

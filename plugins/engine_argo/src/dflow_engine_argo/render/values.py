@@ -15,6 +15,7 @@ from dflow.model.io import (
     OutputParameter,
     _IOBase,
     render_value,
+    to_expr,
 )
 from dflow.serialization import dump_value, type_name
 
@@ -180,6 +181,38 @@ def loop_total(step: Any) -> str:
         if all(isinstance(v, int | type(None)) for v in (seq.start, seq.end)):
             return str(int(seq.end or 0) - int(seq.start or 0) + 1)
     return ""
+
+
+def _number(value: Any) -> str:
+    """An expression of a withSequence bound (a literal, an expression or a parameter)."""
+    if isinstance(value, bool):
+        raise RenderError(f"argo_sequence bound {value!r} is not a number")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return value
+    if isinstance(value, ArgoVar):
+        return f"asInt({value.expr})"
+    return f"asInt({to_expr(value)})"
+
+
+def sequence_items(seq: Any, where: str) -> Any:
+    """The items of a ``withSequence`` as a list (literal bounds) or an expression, so that
+    ``Slices(group_size=...)`` can group them like a ``with_param`` list."""
+    if seq.format:
+        raise RenderError(f"{where}: Slices(group_size=...) with argo_sequence(format=...) "
+                          "has no integer items to slice with; drop format")
+    bounds = (seq.start, seq.count, seq.end)
+    if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in bounds):
+        start = seq.start or 0
+        if seq.count is not None:
+            return list(range(start, start + seq.count))
+        end = seq.end or 0
+        return list(range(start, end + 1) if end >= start else range(start, end - 1, -1))
+    start = _number(seq.start) if seq.start is not None else "0"
+    stop = (f"{start} + {_number(seq.count)}" if seq.count is not None
+            else f"{_number(seq.end if seq.end is not None else 0)} + 1")
+    return ArgoVar(f"toJson(sprig.untilStep({start}, {stop}, 1))")
 
 
 __all__ = [
