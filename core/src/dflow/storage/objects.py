@@ -6,16 +6,18 @@ below them are shared with the artifact API (:mod:`dflow.storage.api`).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .artifacts import auto_prefix, config_dicts
 from .client import StorageClient
 from .errors import NotFound, StorageError
-from .transfer import EMPTY_DIR_MARKER, atomic_file, run_concurrently, walk_files
+from .transfer import EMPTY_DIR_MARKER, atomic_file, run_concurrently, temp_name, walk_files
 
 
 def resolve_client(storage_client: StorageClient | None = None) -> StorageClient:
@@ -90,17 +92,84 @@ def fetch_objects(
     fetch: Callable[[str, str], None] | None = None,
     workers: int = 16,
 ) -> None:
-    """Download ``(key, local path)`` pairs concurrently; ``.empty_dir`` markers become dirs."""
+    """Download ``(key, local path)`` pairs concurrently; ``.empty_dir`` markers become dirs.
+
+    When the client offers ``download_new(key, path)`` (write straight to a path nobody reads
+    yet), files bound for directories that do not exist yet are written into a hidden staging
+    directory that is renamed into place once all succeeded: one rename for the whole tree
+    instead of a temporary file and a rename per file (each costs about as much CPU as the
+    transfer of a 100 KiB object), and a failed download leaves nothing half-done behind.
+    """
+    direct = getattr(client, "download_new", None) if fetch is None else None
     fetch = fetch or client.download
+    if direct is None or len(pairs) < 2:
+        def one(pair: tuple[str, str]) -> None:
+            obj, dest = pair
+            if os.path.basename(obj) == EMPTY_DIR_MARKER:
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+            else:
+                fetch(obj, dest)
 
-    def one(pair: tuple[str, str]) -> None:
-        obj, dest = pair
-        if os.path.basename(obj) == EMPTY_DIR_MARKER:
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-        else:
-            fetch(obj, dest)
+        run_concurrently(one, pairs, workers)
+        return
+    with staged(pairs) as jobs:
+        for parent in sorted({os.path.dirname(dest) for _, dest, _ in jobs}):
+            os.makedirs(parent, exist_ok=True)  # once per directory, before the pool starts
 
-    run_concurrently(one, pairs, workers)
+        def staged_one(job: tuple[str, str, bool]) -> None:
+            obj, dest, fresh = job
+            if os.path.basename(obj) != EMPTY_DIR_MARKER:
+                (direct if fresh else fetch)(obj, dest)
+
+        run_concurrently(staged_one, jobs, workers)
+
+
+@contextlib.contextmanager
+def staged(pairs: list[tuple[str, str]]) -> Iterator[list[tuple[str, str, bool]]]:
+    """Redirect destinations under not-yet-existing directories into staging directories.
+
+    Yields ``(key, path, fresh)``: ``fresh`` paths are inside a private staging directory.
+    On success each staging directory is renamed to its final name (merged file by file if
+    that name appeared meanwhile); on error the staging directories are removed.
+    """
+    dests = [os.path.abspath(dest) for _, dest in pairs]
+    root = os.path.commonpath([os.path.dirname(d) for d in dests])
+    while not os.path.isdir(root) and os.path.dirname(root) != root:
+        root = os.path.dirname(root)  # the deepest directory that exists
+    stages: dict[str, str | None] = {}
+    jobs = []
+    for (obj, dest), full in zip(pairs, dests, strict=True):
+        first, sep, rest = os.path.relpath(full, root).partition(os.sep)
+        if sep and first not in stages:
+            top = os.path.join(root, first)
+            stages[first] = None if os.path.lexists(top) else temp_name(top)
+        stage = stages.get(first) if sep else None
+        jobs.append((obj, os.path.join(stage, rest), True) if stage else (obj, dest, False))
+    try:
+        yield jobs
+    except BaseException:
+        for stage in stages.values():
+            if stage:
+                shutil.rmtree(stage, ignore_errors=True)
+        raise
+    for first, stage in stages.items():
+        if stage:
+            _move_into_place(stage, os.path.join(root, first))
+
+
+def _move_into_place(stage: str, final: str) -> None:
+    try:
+        os.rename(stage, final)
+        return
+    except OSError:
+        if not os.path.isdir(final):
+            raise
+    for dirpath, _, filenames in os.walk(stage):  # someone created ``final`` meanwhile
+        target = os.path.join(final, os.path.relpath(dirpath, stage))
+        os.makedirs(target, exist_ok=True)
+        for name in filenames:
+            os.replace(os.path.join(dirpath, name), os.path.join(target, name))
+    shutil.rmtree(stage, ignore_errors=True)
 
 
 def _local_dest(path: str, rel: str) -> str:
