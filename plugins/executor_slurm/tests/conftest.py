@@ -32,8 +32,20 @@ def local_slurm() -> Iterator[LocalSlurm]:
 
 
 @pytest.fixture(scope="session")
-def slurm_sshd(local_slurm: LocalSlurm) -> Iterator[LocalSshd]:
-    with LocalSshd(env=local_slurm.env) as sshd:
+def job_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty HOME for jobs: batch scripts run login shells (``#!/bin/bash -l``), which
+    must not depend on (or wait for) the developer's own dotfiles."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(job_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(job_home))
+
+
+@pytest.fixture(scope="session")
+def slurm_sshd(local_slurm: LocalSlurm, job_home: Path) -> Iterator[LocalSshd]:
+    with LocalSshd(env={**local_slurm.env, "HOME": str(job_home)}) as sshd:
         yield sshd
 
 

@@ -46,11 +46,11 @@ def test_success_brings_outputs_and_logs_job_id(local_slurm, make_job):
 
 
 def test_header_directives_reach_sbatch(local_slurm, make_job):
-    job = make_job(script="import os\nprint('cpus', os.environ['SLURM_CPUS_ON_NODE'])\n", outputs=())
-    result = SlurmJobTemplate(header="#SBATCH --cpus-per-task=2").run(job)
+    job = make_job(script="import os\nprint('mem', os.environ['SLURM_MEM_PER_NODE'])\n", outputs=())
+    result = SlurmJobTemplate(header="#SBATCH --mem=100").run(job)
 
     assert result.exit_code == 0, result.message
-    assert "cpus 2" in job.log_path.read_text()
+    assert "mem 100" in job.log_path.read_text()
 
 
 def test_failing_script_reports_exit_code_and_reason(local_slurm, make_job):

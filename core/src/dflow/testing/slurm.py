@@ -89,6 +89,29 @@ def _guard_pid_file(path: Path) -> None:
         )
 
 
+def reap_orphans(prefix: str) -> None:
+    """Stop daemons left by a test process that died without cleaning up (killed pytest).
+
+    A run dir ``<tmp>/<prefix>*`` names its owner in ``owner.pid``; when that process is gone,
+    each pid file's process is TERMed if its command line still mentions the run dir (so a
+    recycled PID is never hit), then the directory is removed.
+    """
+    for run_dir in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        try:
+            owner = int((run_dir / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if _pid_alive(owner):
+            continue
+        for pid_file in run_dir.rglob("*.pid"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                pid = int(pid_file.read_text().split()[0])
+                if pid != owner and str(run_dir) in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(pid, signal.SIGTERM)
+        time.sleep(0.5)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def _chown(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
     os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -151,8 +174,10 @@ class LocalSlurm:
         ensure_apt_packages("/usr/sbin/slurmctld", SLURM_PACKAGES)
         ensure_apt_packages("/usr/sbin/munged", SLURM_PACKAGES)
         if self.run_dir is None:
+            reap_orphans("dflow-slurm-")
             self.run_dir = Path(tempfile.mkdtemp(prefix="dflow-slurm-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "owner.pid").write_text(str(os.getpid()))
         self.run_dir.chmod(0o755)
         try:
             self._start_munged()
@@ -385,7 +410,9 @@ class LocalSshd:
     def start(self) -> None:
         """Generate keys and a configuration, start sshd, wait until it accepts connections."""
         ensure_apt_packages("/usr/sbin/sshd", SSHD_PACKAGES)
+        reap_orphans("dflow-sshd-")
         self.dir = Path(tempfile.mkdtemp(prefix="dflow-sshd-"))
+        (self.dir / "owner.pid").write_text(str(os.getpid()))
         for name in ("host_key", "client_key"):
             subprocess.run(
                 ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.dir / name)],
@@ -402,8 +429,10 @@ class LocalSshd:
             "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no",
             "Subsystem sftp internal-sftp", "LogLevel ERROR",
         ]
-        if self.env:
-            lines.append("SetEnv " + " ".join(f"{k}={v}" for k, v in self.env.items()))
+        # bash started by sshd sources ~/.bashrc only at SHLVL < 2: keep a developer's
+        # interactive setup (pyenv rehash, conda, ...) out of the test sessions
+        env = {"SHLVL": "1", **self.env}
+        lines.append("SetEnv " + " ".join(f"{k}={v}" for k, v in env.items()))
         (self.dir / "sshd_config").write_text("\n".join(lines) + "\n")
         log = open(self.dir / "sshd.log", "wb")
         with log:

@@ -1,0 +1,341 @@
+"""``DispatcherExecutor``: run script steps through DPDispatcher (Slurm, PBS, LSF, Shell, ...)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dflow.executor import Executor, JobResult, ScriptJob
+
+from . import quiet, staging
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def update_dict(base: dict, update: dict | None) -> dict:
+    """Deep-merge ``update`` into a copy of ``base`` (nested dicts merge, other values replace)."""
+    merged = copy.deepcopy(base)
+    for key, value in (update or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = update_dict(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+class DispatcherExecutor(Executor):
+    """Run a script step with DPDispatcher (pydflow's signature).
+
+    ``machine_dict``, ``resources_dict`` and ``task_dict`` are deep-merged over the defaults and
+    over the ``machine``/``resources`` sections of ``json_file``. Without ``host`` the machine
+    uses a LocalContext (submit from this machine); with ``host``, an SSHContext. A failing job
+    is resubmitted ``retry_on_submission_error`` times (0 by default; DPDispatcher's own default
+    is 3), unless ``machine_dict`` sets ``retry_count``. On the local engine ``run(job)`` submits
+    one task; ``run_batch(jobs)`` submits many in one Submission (``group_size`` tasks per job).
+    """
+
+    #: seconds between DPDispatcher's state checks (its own default is 30)
+    check_interval: float = 1.0
+    #: where submissions are staged (local_root, and remote_root for LocalContext); system tmp
+    stage_root: str | None = None
+
+    def __init__(
+        self,
+        host: str | None = None,
+        queue_name: str | None = None,
+        port: int = 22,
+        username: str = "root",
+        password: str | None = None,
+        private_key_file: str | None = None,
+        image: str | None = None,
+        image_pull_policy: str | None = None,
+        command: list[str] | str = "python3",
+        remote_command: list[str] | str | None = None,
+        map_tmp_dir: bool = True,
+        machine_dict: dict | None = None,
+        resources_dict: dict | None = None,
+        task_dict: dict | None = None,
+        json_file: str | None = None,
+        docker_executable: str | None = None,
+        singularity_executable: str | None = None,
+        container_args: str = "",
+        podman_executable: str | None = None,
+        remote_root: str | None = None,
+        retry_on_submission_error: int | None = None,
+        merge_sliced_step: bool = False,
+        pre_script: str = "",
+        post_script: str = "",
+        clean: bool = True,
+        remove_scheduling_strategies: bool = True,
+        envs: dict[str, str] | None = None,
+        merge_bohrium_job_group: bool = False,
+        terminate_grace_period: int | None = None,
+    ) -> None:
+        self.host = host
+        self.queue_name = queue_name
+        self.port = port
+        self.username = username
+        self.password = password
+        self.private_key_file = private_key_file
+        self.image = image
+        self.image_pull_policy = image_pull_policy
+        self.command = command
+        self.remote_command = remote_command
+        self.map_tmp_dir = map_tmp_dir
+        self.json_file = json_file
+        self.docker_executable = docker_executable
+        self.singularity_executable = singularity_executable
+        self.container_args = container_args
+        self.podman_executable = podman_executable
+        self.remote_root = remote_root
+        self.retry_on_submission_error = retry_on_submission_error
+        self.merge_sliced_step = merge_sliced_step
+        self.pre_script = pre_script
+        self.post_script = post_script
+        self.clean = clean
+        self.remove_scheduling_strategies = remove_scheduling_strategies
+        self.envs = dict(envs or {})
+        self.merge_bohrium_job_group = merge_bohrium_job_group
+        self.terminate_grace_period = terminate_grace_period
+
+        sections = self._json_sections(json_file)
+        self.machine_dict = update_dict(
+            update_dict(self._default_machine(), sections.get("machine")), machine_dict
+        )
+        self.resources_dict = update_dict(
+            update_dict(self._default_resources(), sections.get("resources")), resources_dict
+        )
+        self.task_dict = update_dict({"task_work_path": "./", "outlog": "log", "errlog": "log"}, task_dict)
+
+    def __repr__(self) -> str:
+        return f"DispatcherExecutor(host={self.host!r}, batch_type={self.machine_dict.get('batch_type')!r})"
+
+    @staticmethod
+    def _json_sections(json_file: str | None) -> dict[str, Any]:
+        if json_file is None:
+            return {}
+        try:
+            return json.loads(Path(json_file).read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(
+                f"DispatcherExecutor(json_file={json_file!r}): cannot read it as JSON ({err}); "
+                "give a JSON file with 'machine' and 'resources' sections"
+            ) from None
+
+    def _default_machine(self) -> dict[str, Any]:
+        retry = self.retry_on_submission_error
+        machine: dict[str, Any] = {"batch_type": "Slurm", "retry_count": retry if retry is not None else 0}
+        if self.host is None:
+            machine.update(context_type="LocalContext", local_root=".", remote_root=self.remote_root)
+            return machine
+        profile: dict[str, Any] = {
+            "hostname": self.host, "username": self.username, "port": self.port, "timeout": 10,
+        }
+        if self.password is not None:
+            profile["password"] = self.password
+        if self.private_key_file is not None:
+            profile["key_filename"] = self.private_key_file
+        home = "/root" if self.username == "root" else f"/home/{self.username}"
+        machine.update(
+            context_type="SSHContext", local_root=".", remote_profile=profile,
+            remote_root=self.remote_root or f"{home}/dflow/workflows",
+        )
+        return machine
+
+    def _default_resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = {
+            "number_node": 1, "cpu_per_node": 1, "group_size": 1,
+            "envs": {"PYTHONUNBUFFERED": "true", **self.envs},
+        }
+        if self.queue_name is not None:
+            resources["queue_name"] = self.queue_name
+        return resources
+
+    def render(self, template):  # noqa: ANN001, ANN201
+        raise NotImplementedError(
+            "DispatcherExecutor cannot render Argo templates yet; run the workflow on the "
+            "local engine"
+        )
+
+    def run(self, job: ScriptJob) -> JobResult:
+        """Run one step as a one-task Submission and wait for it."""
+        return self.run_batch([job])[0]
+
+    def run_batch(self, jobs: Sequence[ScriptJob]) -> list[JobResult]:
+        """Run ``jobs`` as ONE Submission of many tasks; one result per job, in order."""
+        jobs = list(jobs)
+        if not jobs:
+            return []
+        if any(job.cancelled.is_set() for job in jobs):
+            return [JobResult(143, "cancelled before submission: the workflow was terminated")] * len(jobs)
+        dp = quiet.dpdispatcher()
+        stage = Path(tempfile.mkdtemp(prefix="dflow-dispatcher-", dir=self.stage_root))
+        local_root = stage / "local"
+        machine_dict = update_dict(self.machine_dict, {"local_root": str(local_root)})
+        if machine_dict.get("remote_root") is None:
+            machine_dict["remote_root"] = str(stage / "remote")
+        resources_dict = update_dict(
+            {"envs": {"DFLOW_WORKFLOW": jobs[0].workflow_id}}, self.resources_dict
+        )
+        outlog, errlog = self.task_dict.get("outlog"), self.task_dict.get("errlog")
+        tasks, dirs = [], []
+        for index, job in enumerate(jobs):
+            command = self._command(job)
+            wrapper = staging.wrapper_script(job, command, self.pre_script, self.post_script)
+            task_dir = local_root / f"task.{index:04d}"
+            forward = staging.stage_task(job, task_dir, wrapper)
+            backward = list(dict.fromkeys([*job.outputs, staging.EXIT_FILE, *(n for n in (outlog, errlog) if n)]))
+            tasks.append(
+                dp.Task(
+                    command=f"bash {staging.WRAPPER}", task_work_path=f"{task_dir.name}/",
+                    forward_files=forward, backward_files=backward, outlog=outlog, errlog=errlog,
+                    task_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name),
+                )
+            )
+            dirs.append(task_dir)
+        try:
+            machine = dp.Machine.load_from_dict(machine_dict)
+            # the SSH session keeps its password; the profile dpdispatcher serialises into
+            # its submission records (remote root, ~/.dpdispatcher) must not carry it
+            profile = getattr(machine.context, "remote_profile", None)
+            if isinstance(profile, dict) and "password" in profile:
+                machine.context.remote_profile = {
+                    k: v for k, v in profile.items() if k != "password"
+                }
+            resources = dp.Resources.load_from_dict(resources_dict)
+            submission = dp.Submission(
+                work_base=".", machine=machine, resources=resources, task_list=tasks
+            )
+        except Exception as err:  # noqa: BLE001 - dpdispatcher reports bad dicts in many ways
+            shutil.rmtree(stage, ignore_errors=True)
+            message = f"DispatcherExecutor: invalid machine/resources settings: {err}"
+            for job in jobs:
+                _append(job.log_path, f"[dflow] {message}\n")
+            return [JobResult(1, message)] * len(jobs)
+        # which scheduler job runs which task (cancellation later drops tasks from jobs)
+        submission.generate_jobs()
+        owners = {
+            task.task_hash: dp_job
+            for dp_job in submission.belonging_jobs for task in dp_job.job_task_list
+        }
+        outcome = _Outcome()
+        name = f"dflow-dispatcher-{stage.name}"
+        worker = threading.Thread(
+            target=self._submit, args=(submission, outcome), name=name, daemon=True
+        )
+        lines: list[str] = []
+        with quiet.capture(lines, name):
+            worker.start()
+            stopped = _wait(worker, jobs, submission)
+        worker.join(5 if stopped else None)
+        if outcome.error is not None or stopped:
+            with contextlib.suppress(Exception):
+                submission.download_jobs(include_failed=True)
+        job_ids = {key: str(dp_job.job_id) or None for key, dp_job in owners.items()}
+        results = [
+            self._result(job, task, task_dir, job_ids.get(task.task_hash), outcome, stopped, lines, machine_dict)
+            for job, task, task_dir in zip(jobs, tasks, dirs, strict=True)
+        ]
+        if self.clean and not worker.is_alive():
+            with contextlib.suppress(Exception):
+                submission.clean_jobs()
+            shutil.rmtree(stage, ignore_errors=True)
+        return results
+
+    def _command(self, job: ScriptJob) -> list[str]:
+        command = self.remote_command
+        parts = (command.split() if isinstance(command, str) else list(command)) if command else list(job.command)
+        return staging.container_command(
+            parts, getattr(job, "image", None), self.docker_executable,
+            self.singularity_executable, self.podman_executable, self.container_args,
+        )
+
+    def _submit(self, submission: Any, outcome: _Outcome) -> None:
+        try:
+            submission.run_submission(
+                check_interval=self.check_interval, clean=False, continue_on_failure=True
+            )
+        except BaseException as err:  # noqa: BLE001 - reported per job by the caller
+            outcome.error = err
+
+    def _result(
+        self, job: ScriptJob, task: Any, task_dir: Path, job_id: str | None, outcome: _Outcome,
+        stopped: str | None, lines: list[str], machine: dict[str, Any],
+    ) -> JobResult:
+        code = staging.exit_code(task_dir)
+        missing = staging.collect_outputs(job, task_dir) if code == 0 else []
+        where = f"{machine.get('batch_type')} job {job_id or '(not submitted)'} via {machine.get('context_type')}"
+        if stopped == "timeout":
+            result = JobResult(124, f"dpdispatcher task {where} exceeded the step timeout of {job.timeout:g}s and was stopped", job_id, True)
+        elif stopped:
+            result = JobResult(143, f"dpdispatcher task {where} cancelled: the workflow was terminated", job_id)
+        elif code == 0 and not missing:
+            result = JobResult(0, f"dpdispatcher task finished ({where})", job_id)
+        elif code == 0:
+            result = JobResult(1, f"dpdispatcher task {where} did not produce: {', '.join(missing)}", job_id)
+        else:
+            detail = f": {_ANSI.sub('', str(outcome.error)).strip()[:1500]}" if outcome.error else ""
+            status = f"exit code {code}" if code is not None else "no exit code (the task did not finish)"
+            result = JobResult(code or 1, f"dpdispatcher task {where} failed with {status}{detail}", job_id)
+        logs = staging.read_logs(task_dir, task.outlog, task.errlog)
+        kept = "" if self.clean else f" (files kept in {task_dir})"
+        _append(
+            job.log_path,
+            f"[dflow] {where}, task {task.task_hash[:12]}{kept}\n{logs}"
+            + "".join(_ANSI.sub("", line) + "\n" for line in lines)
+            + f"[dflow] {result.message}\n",
+        )
+        return result
+
+
+class _Outcome:
+    error: BaseException | None = None
+
+
+def _wait(worker: threading.Thread, jobs: list[ScriptJob], submission: Any) -> str | None:
+    """Wait for the submission; stop it on cancellation or timeout. Returns why it stopped."""
+    timeouts = [job.timeout for job in jobs if job.timeout is not None]
+    deadline = time.monotonic() + min(timeouts) if timeouts else None
+    while worker.is_alive():
+        worker.join(0.1)
+        reason = None
+        if any(job.cancelled.is_set() for job in jobs):
+            reason = "cancelled"
+        elif deadline is not None and time.monotonic() > deadline:
+            reason = "timeout"
+        if reason and worker.is_alive():
+            # kills the scheduler jobs (scancel for Slurm) and lets run_submission return
+            with contextlib.suppress(Exception):
+                submission.remove_unfinished_tasks()
+            return reason
+    return None
+
+
+def _append(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8", errors="replace") as log:
+        log.write(text)
+
+
+class DispatcherArtifact:
+    """pydflow's ``DispatcherArtifact`` (a Bohrium/remote custom artifact): kept so that imports
+    work; downloading such artifacts is not supported by this plugin yet."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+    def download(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(
+            "DispatcherArtifact downloads are not supported yet; fetch the files with "
+            "DPDispatcher directly or declare them as step outputs"
+        )

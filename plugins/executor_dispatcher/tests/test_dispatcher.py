@@ -1,0 +1,132 @@
+"""DispatcherExecutor against the real local Slurm (and the Shell batch type)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from dflow_executor_dispatcher import DispatcherExecutor
+
+pytestmark = pytest.mark.slurm
+
+FAIL = "import sys\nprint('boom', file=sys.stderr)\nsys.exit(3)\n"
+SLEEP = "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n"
+
+
+def executor(**kwargs: object) -> DispatcherExecutor:
+    ex = DispatcherExecutor(**kwargs)  # type: ignore[arg-type]
+    ex.check_interval = 0.3
+    return ex
+
+
+@pytest.mark.parametrize("batch_type", ["Slurm", "Shell"])
+def test_run_one_step(local_slurm, make_job, batch_type):
+    job = make_job()
+    result = executor(machine_dict={"batch_type": batch_type}).run(job)
+
+    assert result.exit_code == 0, result.message
+    assert (job.workdir / "out" / "result.txt").read_text() == "PAYLOAD OF STEP"
+    log = job.log_path.read_text()
+    assert f"{batch_type} job {result.job_id} via LocalContext" in log
+    assert "hello hi step" in log and "to stderr" in log
+    # nothing of dpdispatcher's staging is left in the step's work directory
+    assert sorted(p.name for p in job.workdir.iterdir()) == ["input.txt", "out"]
+
+
+def test_slurm_job_id_is_a_real_slurm_job(local_slurm, make_job):
+    job = make_job()
+    result = executor().run(job)
+
+    record = local_slurm.run("scontrol", "-o", "show", "job", result.job_id).stdout
+    assert "JobState=COMPLETED" in record
+
+
+@pytest.mark.parametrize(("retries", "attempts"), [(None, 1), (1, 2)])
+def test_failure_reports_exit_code_and_follows_retry_setting(local_slurm, make_job, retries, attempts):
+    job = make_job(script=FAIL)
+    result = executor(retry_on_submission_error=retries).run(job)
+
+    assert result.exit_code == 3
+    assert f"failed {attempts} times" in result.message
+    log = job.log_path.read_text()
+    assert "boom" in log
+    assert len(re.findall(r"was submitted; job_id is|re-submit after terminated", log)) == attempts
+
+
+def test_missing_output_is_a_failure(local_slurm, make_job):
+    job = make_job(script="print('no outputs')\n")
+    result = executor(machine_dict={"batch_type": "Shell"}).run(job)
+
+    assert result.exit_code == 1
+    assert "did not produce: out" in result.message
+
+
+def test_run_batch_groups_tasks_into_fewer_slurm_jobs(local_slurm, make_job):
+    jobs = [make_job(f"item-{i}") for i in range(10)]
+    results = executor(resources_dict={"group_size": 5}, merge_sliced_step=True).run_batch(jobs)
+
+    assert [r.exit_code for r in results] == [0] * 10, [r.message for r in results]
+    for i, job in enumerate(jobs):
+        assert (job.workdir / "out" / "result.txt").read_text() == f"PAYLOAD OF ITEM-{i}"
+        assert f"hello hi item-{i}" in job.log_path.read_text()
+    assert len({r.job_id for r in results}) == 2
+
+
+def test_run_batch_reports_each_failure(local_slurm, make_job):
+    jobs = [make_job("ok-1"), make_job("bad", script=FAIL), make_job("ok-2")]
+    results = executor().run_batch(jobs)
+
+    assert [r.exit_code for r in results] == [0, 3, 0]
+    assert (jobs[0].workdir / "out" / "result.txt").exists()
+    assert (jobs[2].workdir / "out" / "result.txt").exists()
+    assert not (jobs[1].workdir / "out").exists()
+    assert "boom" in jobs[1].log_path.read_text()
+
+
+def test_cancel_stops_the_slurm_job(local_slurm, make_job):
+    job = make_job(script=SLEEP)
+    results = []
+    thread = threading.Thread(target=lambda: results.append(executor().run(job)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while "R" not in local_slurm.run("squeue", "-h", "-o", "%t", "-n", "step").stdout.split():
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.1)
+    (job_id,) = local_slurm.run("squeue", "-h", "-o", "%i", "-n", "step").stdout.split()
+    job.cancelled.set()
+    thread.join(15)
+
+    assert not thread.is_alive()
+    (result,) = results
+    assert result.exit_code == 143 and "cancelled" in result.message
+    assert result.job_id == job_id
+    assert "JobState=CANCELLED" in local_slurm.run("scontrol", "-o", "show", "job", job_id).stdout
+
+
+def test_step_timeout(local_slurm, make_job):
+    job = make_job(script=SLEEP, timeout=1.0)
+    result = executor(machine_dict={"batch_type": "Shell"}).run(job)
+
+    assert result.timed_out and "exceeded the step timeout of 1s" in result.message
+
+
+def test_ssh_context_over_the_test_sshd(local_slurm, slurm_sshd, make_job, tmp_path):
+    secret = "s3cret-Passw0rd"
+    job = make_job()
+    ex = executor(
+        host=slurm_sshd.host, port=slurm_sshd.port, username=slurm_sshd.user,
+        private_key_file=slurm_sshd.key_file, password=secret,
+        remote_root=str(tmp_path / "remote"), clean=False,
+    )
+    ex.stage_root = str(tmp_path)
+    result = ex.run(job)
+
+    assert result.exit_code == 0, result.message
+    assert (job.workdir / "out" / "result.txt").read_text() == "PAYLOAD OF STEP"
+    assert "Slurm job" in job.log_path.read_text() and "via SSHContext" in job.log_path.read_text()
+    written = [p for p in (tmp_path / "remote").rglob("*") if p.is_file()]
+    assert written, "clean=False keeps the remote files"
+    for path in [*written, job.log_path]:
+        assert secret not in path.read_text(errors="replace"), path
