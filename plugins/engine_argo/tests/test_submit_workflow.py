@@ -8,7 +8,7 @@ import pytest
 from argo_server import TOKEN
 from dflow import Secret, ShellOPTemplate, Step, Workflow, s3_config
 from dflow.engine import EngineError
-from dflow.python import OP, PythonOPTemplate
+from dflow.python import OP, Artifact, PythonOPTemplate
 from dflow.storage import LocalStorageClient
 from dflow_engine_argo.config import ArgoConfig
 from dflow_engine_argo.engine import ArgoEngine
@@ -17,6 +17,11 @@ from dflow_engine_argo.engine import ArgoEngine
 @OP.function
 def double(x: int) -> {"y": int}:
     return {"y": 2 * x}
+
+
+@OP.function
+def count(f: Artifact(str)) -> {"n": int}:
+    return {"n": 0}
 
 
 @pytest.fixture
@@ -85,3 +90,21 @@ def test_workflow_to_yaml_and_lint_through_the_renderer_plugin():
     wf.lint()
     again = Workflow.from_yaml(text)
     assert again.to_dict() == wf.to_dict()
+
+
+def test_local_artifacts_are_uploaded_at_submit(engine, argo_server, store, tmp_path):
+    from dflow import LocalArtifact
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("hello")
+    wf = Workflow(name="local-art")
+    wf.add(Step("count", PythonOPTemplate(count, image="python:3.11"),
+                artifacts={"f": LocalArtifact(str(data))}))
+    engine.submit(wf)
+    uploaded = [k for k in store.list("", recursive=True) if k.endswith("/a.txt")
+                and "/local/" in k]
+    assert len(uploaded) == 1
+    assert open(store.local_path(uploaded[0])).read() == "hello"
+    (posted,) = argo_server.workflows.values()
+    assert uploaded[0].rsplit("/a.txt", 1)[0] in repr(posted)

@@ -132,7 +132,8 @@ class Workflow:
     def to_yaml(self, **kwargs: Any) -> str:
         import yaml
 
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, **kwargs)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~3x faster
+        return yaml.dump(self.to_dict(), Dumper=dumper, sort_keys=False, **kwargs)
 
     def lint(self) -> None:
         """Render to Argo and run Argo's validator checks (argo engine plugin)."""

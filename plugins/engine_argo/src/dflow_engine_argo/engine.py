@@ -69,11 +69,31 @@ class ArgoEngine(Engine):
                 "name: dflow never sends secret values inside a manifest"
             )
         self.upload_packages(renderer.packages_to_upload(workflow))
+        self.upload_local_artifacts(renderer.local_artifacts_to_upload(workflow))
         result = self.submit_manifest(manifest, wait=bool(wait))
         workflow.id = result.id
         if hasattr(workflow, "uid"):
             workflow.uid = result.uid
         return result
+
+    def upload_local_artifacts(self, artifacts: Mapping[str, str]) -> None:
+        """Upload ``LocalArtifact`` inputs (content-hashed keys: a key already stored is kept)."""
+        if not artifacts:
+            return
+        from dflow.backends import get_storage_client
+
+        client = get_storage_client()
+        for key, path in artifacts.items():
+            if os.path.isdir(path):
+                if client.list(key.rstrip("/") + "/", recursive=False):
+                    continue
+                for root, _dirs, files in os.walk(path):
+                    for name in files:
+                        full = os.path.join(root, name)
+                        rel = os.path.relpath(full, path).replace(os.sep, "/")
+                        client.upload(f"{key}/{rel}", full)
+            elif not client.list(key, recursive=False):
+                client.upload(key, path)
 
     def upload_packages(self, packages: Mapping[str, Sequence[str]]) -> None:
         """Upload the Python packages Python OPs import in their containers.
