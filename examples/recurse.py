@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dflow import InputParameter, OutputParameter, Step, Steps, Workflow
+from dflow import InputParameter, Step, Steps, Workflow
 from dflow.python import OP, PythonOPTemplate
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 
-
 def outputs(step) -> dict:
     return {k: v.value for k, v in step.outputs.parameters.items() if not k.startswith("dflow_")}
 

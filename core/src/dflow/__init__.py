@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 # bound eagerly: the dicts must shadow the ``dflow.config`` submodule name whatever imports first
-from .config import config, s3_config, set_config, set_s3_config
+from .config import config, s3_config, set_config, set_s3_config  # noqa: F401
 
 _EXPORTS: dict[str, str] = {
     # model

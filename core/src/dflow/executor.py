@@ -47,7 +47,7 @@ class JobResult:
     timed_out: bool = False
 
 
-class Executor(abc.ABC):
+class Executor(abc.ABC):  # noqa: B024 - every method has a default; ABC marks the role
     """Base class of executors (the seed's ``Executor``)."""
 
     #: run the items of a sliced fan-out as one submission (see ``run_batch``)

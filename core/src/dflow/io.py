@@ -1,17 +1,17 @@
 """pydflow import path `dflow.io` (the code lives in `dflow.model.io`)."""
 
 from .model.io import (
-    ArgoVar,
-    IfExpression,
-    if_expression,
-    InputParameter,
-    InputArtifact,
-    OutputParameter,
-    OutputArtifact,
-    Inputs,
-    Outputs,
-    AutonamedDict,
     PVC,
+    ArgoVar,
+    AutonamedDict,
+    IfExpression,
+    InputArtifact,
+    InputParameter,
+    Inputs,
+    OutputArtifact,
+    OutputParameter,
+    Outputs,
+    if_expression,
 )
 
 __all__ = [

@@ -1,14 +1,14 @@
 """pydflow import path `dflow.op_template` (the code lives in `dflow.model.op_template`)."""
 
 from .model.op_template import (
-    OPTemplate,
-    ScriptOPTemplate,
-    ShellOPTemplate,
-    PythonScriptOPTemplate,
     ContainerOPTemplate,
-    HTTPOPTemplate,
-    Secret,
     DockerSecret,
+    HTTPOPTemplate,
+    OPTemplate,
+    PythonScriptOPTemplate,
+    ScriptOPTemplate,
+    Secret,
+    ShellOPTemplate,
     randstr,
 )
 

@@ -7,9 +7,8 @@ parameter files and manifests stay interchangeable.
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any
 
 import jsonpickle
 

@@ -1,8 +1,8 @@
 """pydflow import path `dflow.step` (the code lives in `dflow.model.step`)."""
 
 from .model.step import (
-    Step,
     HookStep,
+    Step,
 )
 
 __all__ = [
