@@ -121,8 +121,11 @@ def test_dag_unknown_dependency_and_cycle():
 
 def test_parameter_type_against_the_op_sign():
     wf = wf_of(Step("sq", PythonOPTemplate(square), parameters={"x": "three"}))
-    # a string may be a template ({{item}}), so only non-str literals are checked statically
-    assert messages(wf) == []
+    assert messages(wf) == ["wf/wf-steps[0]/sq: input 'x' expects int, got str ('three')"]
+    # parameters travel as text: "3" is an int; templates are checked at run time
+    assert messages(wf_of(Step("sq", PythonOPTemplate(square), parameters={"x": "3"}))) == []
+    assert messages(wf_of(Step("sq", PythonOPTemplate(square), parameters={"x": "{{item}}"}),
+                          )) == []
     wf = wf_of(Step("sq", PythonOPTemplate(square), parameters={"x": 2.5}))
     assert messages(wf) == ["wf/wf-steps[0]/sq: input 'x' expects int, got float (2.5)"]
 
@@ -170,8 +173,8 @@ def test_slice_lengths_and_slice_names():
     wf3 = wf_of(Step("add", t, parameters={"a": [1, 2], "b": [1, 2]}, with_param=argo_range(3)))
     assert messages(wf3) == ["wf/wf-steps[0]/add: with_param has 3 items but sliced inputs "
                              "have 2"]
-    wf4 = wf_of(Step("add", t, parameters={"a": [1, "x"], "b": [1, 2]}))
-    assert messages(wf4) == []  # strings may be templates
+    wf4 = wf_of(Step("add", t, parameters={"a": [1, "{{item}}"], "b": [1, 2]}))
+    assert messages(wf4) == []  # templates are checked at run time
     wf5 = wf_of(Step("add", t, parameters={"a": [1, 2.5], "b": [1, 2]}))
     assert messages(wf5) == ["wf/wf-steps[0]/add: input 'a' item 1 expects int, got float (2.5)"]
 

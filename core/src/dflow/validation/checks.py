@@ -45,9 +45,17 @@ def _type_label(t: Any) -> str:
 
 
 def _literal_type_error(value: Any, expected: Any) -> str | None:
-    if expected is None or isinstance(value, ArgoVar | str) and expected is not str:
-        # strings may be templates ({{item}}), checked at run time
+    if expected is None or isinstance(value, ArgoVar):
         return None
+    if isinstance(value, str) and expected is not str:
+        if "{{" in value:
+            return None  # a template ({{item}}...), checked at run time
+        # a parameter travels as text: "3" is a fine int, as on Argo
+        from ..serialization import load_value
+
+        decoded = load_value(value, expected)
+        if decoded is not value and _literal_type_error(decoded, expected) is None:
+            return None
     from typeguard import TypeCheckError, check_type
 
     try:
