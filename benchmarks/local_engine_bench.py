@@ -43,7 +43,7 @@ class Run:
     result: object = None
     peak_mb: float | None = None
     note: str = ""  # "did not finish in X s", "failed: ...", "skipped"
-    marginal_ms: float | None = None  # (T(N) - T(N/2)) / (N - N/2): per step, startup excluded
+    marginal_ms: float | None = None  # chain: (T(N) - T(N/2)) / (N - N/2), start-up excluded
     log: str = ""  # where the full output was kept (failures only)
 
 
@@ -215,7 +215,7 @@ def _secs(run: Run | None) -> str:
     if run is None:
         return "-"
     if run.seconds is None or not run.ok:
-        return run.note.split(":")[0] if run.note else "-"
+        return run.note.split(" (")[0].split(":")[0] if run.note else "-"
     return f"{run.seconds:.2f}"
 
 
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  running {name} N={n}: ours ...", end="", flush=True)
         ours = best_of(a.repeat, sys.executable, script, n, ours_env, a.ours_cap, work)
         print(f" {_secs(ours)}", end="", flush=True)
-        if ours.ok and not name.startswith("(c)") and n >= 4:
+        if ours.ok and script == "chain.py" and n >= 4:
             # a second run at N/2: the difference is per-step cost without the fixed start-up
             half = best_of(a.repeat, sys.executable, script, n // 2, ours_env, a.ours_cap, work)
             if half.ok:
