@@ -20,7 +20,8 @@ $(STAMP): Makefile pyproject.toml core/pyproject.toml $(wildcard plugins/*/pypro
 	touch $(STAMP)
 
 demo: $(STAMP)
-	cd examples && ../$(BIN)/python quickstart.py
+	mkdir -p .work/demo
+	cd .work/demo && ../../$(BIN)/python ../../examples/quickstart.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
