@@ -10,6 +10,7 @@ journaled ``Succeeded`` is not run again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -20,6 +21,7 @@ from dflow.model.steps import Steps
 from dflow.serialization import load_value
 
 from .artifacts import merge_stacked, resolve_artifact
+from .batch import fan_out_batch
 from .journal import Node
 from .leaves import LeafRunner
 from .values import (
@@ -279,6 +281,8 @@ class Interpreter(LeafRunner):
         it = iter(range(n))
         failfast = self.settings.failfast and not step.continue_on_failed
         abort = False
+        # merge_sliced_step: the running items' executor jobs go as one run_batch
+        batch = fan_out_batch(self, step)
 
         async def worker() -> None:
             nonlocal abort
@@ -286,9 +290,10 @@ class Interpreter(LeafRunner):
                 if abort:
                     return
                 label = f"{step.name}({item_label(i, items[i])})"
-                res = await self.run_instance(
-                    frame, step, f"{path}({i})", label, items[i],
-                    indices[i] if indices is not None else None, group=group)
+                with batch.item() if batch is not None else contextlib.nullcontext():
+                    res = await self.run_instance(
+                        frame, step, f"{path}({i})", label, items[i],
+                        indices[i] if indices is not None else None, group=group)
                 results[i] = res
                 if failfast and res.phase in FAILED:
                     abort = True

@@ -463,15 +463,10 @@ class LeafRunner:
                         command=tuple(tmpl.command), workdir=sd.workdir, log_path=sd.log,
                         env={k: v for k, v in env.items() if k not in os.environ
                              or os.environ[k] != v}, inputs=ins, outputs=outs, timeout=timeout)
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, executor.run, job)
-        if result.exit_code == 0:
-            return Outcome("Succeeded", exit_code=0)
-        if result.timed_out:
-            return Outcome("Failed", "timeout", f"step '{display}' timed out: {result.message}")
-        kind = "transient" if result.exit_code == 1 else "fatal"
-        return Outcome("Failed", kind, f"step '{display}': job exited with code "
-                       f"{result.exit_code}: {result.message}", result.exit_code)
+        from .batch import job_outcome, run_job
+
+        result = await run_job(self, executor, job)  # cancellation, timeout, merged fan-outs
+        return job_outcome(self, executor, result, display, python=False)
 
     def map_paths(self, tmpl: Any, sd: StepDir, arts: dict, relative: bool) -> dict[str, str]:
         """Container path -> local path (below the workdir); inputs placed, parents made."""

@@ -8,7 +8,6 @@ are moved into the step's ``outputs/``.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import os
@@ -57,8 +56,6 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
                              slice_index: Any, key: str | None, display: str) -> Any:
     from dflow.executor import ScriptJob
 
-    from .leaves import Outcome
-
     tmp = os.path.join(sd.workdir, "tmp")
     os.makedirs(tmp, exist_ok=True)
     place(sd.inputs, os.path.join(tmp, "inputs"), "copy")
@@ -79,17 +76,13 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
                     workdir=sd.workdir, log_path=sd.log, env=run.env_strings(tmpl),
                     inputs=("tmp/inputs",), outputs=("tmp/outputs",),
                     timeout=tmpl.timeout_seconds)
-    result = await asyncio.get_running_loop().run_in_executor(None, executor.run, job)
+    from .batch import job_outcome, run_job
+
+    result = await run_job(run, executor, job)
     produced = os.path.join(tmp, "outputs")
     if os.path.isdir(produced):
         for entry in os.listdir(produced):
             dest = os.path.join(sd.outputs, entry)
             remove(dest)
             shutil.move(os.path.join(produced, entry), dest)
-    if result.exit_code == 0:
-        return Outcome("Succeeded", exit_code=0)
-    if result.timed_out:
-        return Outcome("Failed", "timeout", f"step '{display}' timed out: {result.message}")
-    kind = {1: "transient", 2: "fatal"}.get(result.exit_code, "error")
-    return Outcome("Failed", kind, f"step '{display}' failed on {type(executor).__name__} "
-                   f"(exit code {result.exit_code}): {result.message}", result.exit_code)
+    return job_outcome(run, executor, result, display, python=True)

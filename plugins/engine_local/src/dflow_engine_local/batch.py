@@ -1,0 +1,195 @@
+"""Executor jobs from the local engine: their threads, cancellation, and merged fan-outs.
+
+Every job an executor runs (a script step, or a Python OP step as ``python -m dflow.runner``)
+goes through :func:`run_job`. The executor's blocking ``run`` works in a thread of its own;
+the engine watches the workflow's cancel event and the step's timeout meanwhile, and sets
+``job.cancelled`` when either fires, so the executor cancels the scheduler job (``scancel``)
+and returns with the scheduler's message.
+
+A fan-out (``with_param``, ``with_sequence`` or slices) of a leaf whose executor has
+``merge_sliced_step = True`` is run through a :class:`FanOutBatch`: the items' jobs are
+collected and given to ``executor.run_batch`` together (one DPDispatcher submission, grouped
+into scheduler jobs by its ``group_size``). A batch holds at most the items that run at once,
+so the fan-out's ``parallelism`` bounds it; retried items go in later, smaller batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+#: seconds past a job's own timeout before the engine cancels it (the executor's own timeout
+#: handling normally wins and reports the scheduler's view)
+TIMEOUT_GRACE = 5.0
+#: a batch is sent once every running item has its job in it, or after this quiet time
+#: (items can wait on a workflow/template semaphore held by the batch's own jobs)
+QUIET_SECONDS = 0.3
+
+_current: contextvars.ContextVar[FanOutBatch | None] = contextvars.ContextVar(
+    "dflow_fan_out_batch", default=None)
+
+
+async def run_job(run: Any, executor: Any, job: Any) -> Any:
+    """Run ``job`` on ``executor`` (in a merged batch when its fan-out has one)."""
+    batch = _current.get()
+    if batch is not None and batch.executor is executor:
+        return await batch.submit(job)
+    return await _in_thread(run, lambda: executor.run(job), [job], executor)
+
+
+async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
+                     executor: Any, batch: bool = False) -> Any:
+    from dflow.executor import JobResult
+
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def settle(value: Any) -> None:
+        if not done.done():
+            done.set_result(value)
+
+    def target() -> None:
+        try:
+            value = call()
+        except Exception as exc:  # a broken executor fails its steps, not the workflow
+            message = f"executor {type(executor).__name__} raised {type(exc).__name__}: {exc}"
+            for job in jobs:
+                _append(job.log_path, f"[dflow] {message}\n")
+            value = [JobResult(1, message)] * len(jobs) if batch else JobResult(1, message)
+        loop.call_soon_threadsafe(settle, value)
+
+    # a thread per job: the default pool (cpu + 4 threads) would queue long scheduler jobs
+    threading.Thread(target=target, daemon=True, name=f"dflow-job-{jobs[0].name}").start()
+    cancel = run.cancel
+    stop = asyncio.ensure_future(cancel.wait())
+    timeouts = [j.timeout for j in jobs if j.timeout is not None]
+    limit = min(timeouts) + TIMEOUT_GRACE if timeouts else None
+    try:
+        finished, _ = await asyncio.wait({done, stop}, timeout=limit,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        if done not in finished:
+            for job in jobs:  # the executor scancels and returns with the scheduler's message
+                job.cancelled.set()
+        return await asyncio.shield(done)
+    except asyncio.CancelledError:
+        for job in jobs:
+            job.cancelled.set()
+        raise
+    finally:
+        stop.cancel()
+
+
+def job_outcome(run: Any, executor: Any, result: Any, display: str, python: bool) -> Any:
+    """The step attempt's Outcome for an executor's JobResult."""
+    from .leaves import Outcome
+
+    if result.exit_code == 0:
+        return Outcome("Succeeded", exit_code=0)
+    where = f"step '{display}'"
+    if run.stopping:
+        return Outcome("Failed", "stopped", f"{where}: {run.stop_message}: {result.message}",
+                       result.exit_code)
+    if result.timed_out:
+        return Outcome("Failed", "timeout", f"{where} timed out: {result.message}")
+    if python:
+        kind = {1: "transient", 2: "fatal"}.get(result.exit_code, "error")
+        return Outcome("Failed", kind, f"{where} failed on {type(executor).__name__} "
+                       f"(exit code {result.exit_code}): {result.message}", result.exit_code)
+    kind = "transient" if result.exit_code == 1 else "fatal"
+    return Outcome("Failed", kind, f"{where}: job exited with code {result.exit_code}: "
+                   f"{result.message}", result.exit_code)
+
+
+class FanOutBatch:
+    """Collects the jobs of one fan-out's running items and sends them as one ``run_batch``."""
+
+    def __init__(self, run: Any, executor: Any) -> None:
+        self.run = run
+        self.executor = executor
+        self.active = 0
+        self.pending: list[tuple[Any, asyncio.Future]] = []
+        self.submissions = 0  # run_batch calls so far
+        self._timer: asyncio.TimerHandle | None = None
+
+    @contextlib.contextmanager
+    def item(self) -> Iterator[None]:
+        """Around one item's run: its jobs join this batch."""
+        self.active += 1
+        token = _current.set(self)
+        try:
+            yield
+        finally:
+            _current.reset(token)
+            self.active -= 1
+            self._maybe_send()
+
+    async def submit(self, job: Any) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        self.pending.append((job, fut))
+        self._maybe_send()
+        return await fut
+
+    def _maybe_send(self) -> None:
+        if not self.pending:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if len(self.pending) >= self.active:
+            self._send()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(QUIET_SECONDS, self._send)
+
+    def _send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        taken, self.pending = self.pending, []
+        if taken:
+            self.submissions += 1
+            asyncio.ensure_future(self._run(taken))
+
+    async def _run(self, taken: list[tuple[Any, asyncio.Future]]) -> None:
+        from dflow.executor import JobResult
+
+        jobs = [job for job, _ in taken]
+        try:
+            results = await _in_thread(self.run, lambda: self.executor.run_batch(jobs), jobs,
+                                       self.executor, batch=True)
+        except BaseException as exc:  # noqa: BLE001 - every waiting item must hear of it
+            results = [JobResult(1, f"batch of {len(jobs)} jobs failed: {exc}")] * len(jobs)
+        if not isinstance(results, list) or len(results) != len(jobs):
+            got = len(results) if isinstance(results, list) else type(results).__name__
+            message = (f"{type(self.executor).__name__}.run_batch returned {got} results "
+                       f"for {len(jobs)} jobs")
+            results = [JobResult(1, message)] * len(jobs)
+        for (_, fut), result in zip(taken, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+
+def fan_out_batch(run: Any, step: Any) -> FanOutBatch | None:
+    """A batch for ``step``'s fan-out when its executor merges sliced steps, else None."""
+    from dflow.model.op_template import ScriptOPTemplate
+    from dflow.python.template import PythonOPTemplate
+
+    from .values import StepError
+
+    if not isinstance(step.template, PythonOPTemplate | ScriptOPTemplate):
+        return None
+    try:
+        executor = run.executor_for(step)
+    except StepError:  # each item reports it
+        return None
+    if executor is None or not getattr(executor, "merge_sliced_step", False):
+        return None
+    return FanOutBatch(run, executor)
+
+
+def _append(path: Any, text: str) -> None:
+    with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as log:
+        log.write(text)
