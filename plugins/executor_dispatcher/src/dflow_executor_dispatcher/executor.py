@@ -45,6 +45,8 @@ class DispatcherExecutor(Executor):
 
     #: seconds between DPDispatcher's state checks (its own default is 30)
     check_interval: float = 1.0
+    #: the same in the pod of an Argo step (the scheduler is polled from the cluster)
+    argo_check_interval: float = 30.0
     #: where submissions are staged (local_root, and remote_root for LocalContext); system tmp
     stage_root: str | None = None
 
@@ -79,6 +81,10 @@ class DispatcherExecutor(Executor):
         envs: dict[str, str] | None = None,
         merge_bohrium_job_group: bool = False,
         terminate_grace_period: int | None = None,
+        password_secret: str | None = None,
+        password_secret_key: str = "password",
+        private_key_secret: str | None = None,
+        private_key_secret_key: str = "id_rsa",
     ) -> None:
         self.host = host
         self.queue_name = queue_name
@@ -106,6 +112,11 @@ class DispatcherExecutor(Executor):
         self.envs = dict(envs or {})
         self.merge_bohrium_job_group = merge_bohrium_job_group
         self.terminate_grace_period = terminate_grace_period
+        # on Argo, credentials come from Kubernetes secrets named here (see argo.py)
+        self.password_secret = password_secret
+        self.password_secret_key = password_secret_key
+        self.private_key_secret = private_key_secret
+        self.private_key_secret_key = private_key_secret_key
 
         sections = self._json_sections(json_file)
         self.machine_dict = update_dict(
@@ -161,10 +172,10 @@ class DispatcherExecutor(Executor):
         return resources
 
     def render(self, template):  # noqa: ANN001, ANN201
-        raise NotImplementedError(
-            "DispatcherExecutor cannot render Argo templates yet; run the workflow on the "
-            "local engine"
-        )
+        """The template of a pod running the step through DPDispatcher (Argo engine)."""
+        from . import argo
+
+        return argo.render(self, template)
 
     def run(self, job: ScriptJob) -> JobResult:
         """Run one step as a one-task Submission and wait for it."""

@@ -1,0 +1,174 @@
+"""HPC executors rendered for Argo: dispatcher pods, Slurm over SSH, wlm-operator SlurmJobs.
+
+Every manifest passes Argo's strict schemas (v3.7 and v4.1) and the linter. Generated scripts
+are executed: the dispatcher pod script runs here with the local DPDispatcher (Shell batch
+system, LocalContext) in a sandbox laid out as the pod sees it (``DFLOW_TMP_ROOT`` stands for
+the pod's ``/tmp``), with Argo's ``{{...}}`` substitution applied first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dflow import (
+    InputArtifact,
+    InputParameter,
+    OutputArtifact,
+    OutputParameter,
+    ShellOPTemplate,
+    Step,
+    Workflow,
+)
+from dflow.storage import S3Artifact
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "plugins" / "engine_argo" / "tests"))
+from argo_schema import assert_valid  # noqa: E402
+from dflow_engine_argo.lint import check  # noqa: E402
+from dflow_engine_argo.render import ArgoRenderer  # noqa: E402
+from dflow_executor_dispatcher import DispatcherExecutor  # noqa: E402
+
+_VAR = re.compile(r"{{\s*([-a-zA-Z0-9_.]+)\s*}}")
+SHELL_LOCAL = {"batch_type": "Shell", "context_type": "LocalContext"}
+# no single quote: the step's own shell script quotes the value with '...'
+NASTY = "a $(touch pwned) `x` \\ \"d\" {{not.a.var}} %s\nDFLOW_DISPATCHER_PY\nexit 3\n"
+
+
+def render(wf: Workflow) -> dict:
+    manifest = ArgoRenderer(artifact_kind="s3").render(wf)
+    assert_valid(manifest)
+    check(manifest)
+    return manifest
+
+
+def template(manifest: dict, name: str) -> dict:
+    for t in manifest["spec"]["templates"]:
+        if t["name"] == name:
+            return t
+    raise KeyError(name)
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    return _VAR.sub(lambda m: values[m.group(1)] if m.group(1) in values else m.group(0), text)
+
+
+def run_pod(tmpl: dict, root: Path, params: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a rendered script template as its container would, with /tmp at ``root``."""
+    values = {f"inputs.parameters.{k}": v for k, v in params.items()}
+    values.update({"workflow.name": "wf-test", "pod.name": "wf-test-123"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    for e in tmpl["script"].get("env") or []:
+        if "value" in e:
+            env[e["name"]] = substitute(e["value"], values)
+    env["DFLOW_TMP_ROOT"] = str(root)
+    script = root.parent / "argo-script"
+    script.write_text(substitute(tmpl["script"]["source"], values))
+    cwd = root.parent / "cwd"
+    cwd.mkdir(exist_ok=True)
+    return subprocess.run([*tmpl["script"]["command"], str(script)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def shell_step_template() -> ShellOPTemplate:
+    t = ShellOPTemplate(
+        name="hpc", image="alpine:3",
+        script=(
+            "mkdir -p /tmp/out\n"
+            "printf '%s' '{{inputs.parameters.msg}}' > /tmp/out/msg.txt\n"
+            "cat /tmp/inputs/artifacts/data > /tmp/out/copy.txt\n"
+            "echo -n 7 > /tmp/count\n"
+            "exit {{inputs.parameters.rc}}\n"
+        ),
+    )
+    t.inputs.parameters = {"msg": InputParameter(), "rc": InputParameter(value="0")}
+    t.inputs.artifacts = {"data": InputArtifact(path="/tmp/inputs/artifacts/data")}
+    t.outputs.parameters = {"count": OutputParameter(value_from_path="/tmp/count")}
+    t.outputs.artifacts = {"out": OutputArtifact(path="/tmp/out")}
+    return t
+
+
+def _sandbox(tmp_path: Path) -> Path:
+    root = tmp_path / "pod" / "tmp"
+    (root / "inputs" / "artifacts").mkdir(parents=True)
+    (root / "inputs" / "artifacts" / "data").write_text("payload\n")
+    return root
+
+
+# -- DispatcherExecutor ----------------------------------------------------------------------
+
+def _dispatcher_manifest(tmp_path: Path, **kw) -> dict:
+    ex = DispatcherExecutor(machine_dict={**SHELL_LOCAL, "remote_root": str(tmp_path / "remote")},
+                            image="registry.local/dpdispatcher:1", **kw)
+    ex.argo_check_interval = 0.2  # the Shell "scheduler" here is a local process
+    wf = Workflow(name="disp")
+    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
+                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    return render(wf)
+
+
+def test_dispatcher_pod_runs_the_script_through_dpdispatcher(tmp_path):
+    manifest = _dispatcher_manifest(tmp_path)
+    t = template(manifest, "hpc")
+    assert t["script"]["image"] == "registry.local/dpdispatcher:1"
+    assert t["script"]["command"] == ["sh"]
+    root = _sandbox(tmp_path)
+    proc = run_pod(t, root, {"msg": NASTY, "rc": "0"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # outputs are back at their pod paths, the values byte for byte
+    assert (root / "out" / "msg.txt").read_text() == NASTY
+    assert (root / "out" / "copy.txt").read_text() == "payload\n"
+    assert (root / "count").read_text() == "7"
+    assert not (root.parent / "cwd" / "pwned").exists()
+    assert not any((tmp_path / "remote").glob("*/pwned"))
+
+
+def test_dispatcher_pod_exits_with_the_script_status(tmp_path):
+    t = template(_dispatcher_manifest(tmp_path), "hpc")
+    root = _sandbox(tmp_path)
+    proc = run_pod(t, root, {"msg": "m", "rc": "2"})
+    # exit code 2 is a FatalError for the retry strategy: it must survive the dispatcher
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+
+
+def _all_text(manifest: dict) -> str:
+    return json.dumps(manifest)
+
+
+def test_dispatcher_credentials_come_from_secrets(tmp_path):
+    ex = DispatcherExecutor(host="hpc.example.org", username="alice", queue_name="cpu",
+                            password_secret="hpc-login", private_key_secret="hpc-key")
+    wf = Workflow(name="sec")
+    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
+                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    t = template(render(wf), "hpc")
+    assert {"name": "DFLOW_SSH_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "hpc-login", "key": "password"}}} in t["script"]["env"]
+    volume = next(v for v in t["volumes"] if v["name"] == "dflow-ssh-key")
+    assert volume["secret"]["secretName"] == "hpc-key" and volume["secret"]["defaultMode"] == 0o600
+    assert {"name": "dflow-ssh-key", "mountPath": "/root/.ssh", "readOnly": True} in t["script"]["volumeMounts"]
+    config = json.loads(eval(re.search(r"CONFIG = json.loads\((.*)\)\n", t["script"]["source"]).group(1)))
+    assert config["machine"]["remote_profile"] == {
+        "hostname": "hpc.example.org", "username": "alice", "port": 22, "timeout": 10,
+        "key_filename": "/root/.ssh/id_rsa"}
+    assert config["resources"]["queue_name"] == "cpu"
+
+
+@pytest.mark.parametrize("kw, needle", [
+    ({"host": "h", "password": "hunter2-secret"}, "plaintext password.*password_secret="),
+    ({"host": "h", "private_key_file": "/home/me/.ssh/id_rsa"}, "private_key_secret="),
+    ({"machine_dict": {"remote_profile": {"passphrase": "hunter2-secret"}}}, "remote_profile.passphrase"),
+])
+def test_dispatcher_refuses_plaintext_credentials(kw, needle):
+    wf = Workflow(name="sec")
+    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
+                artifacts={"data": S3Artifact(key="in/data")}, executor=DispatcherExecutor(**kw)))
+    with pytest.raises(ValueError, match=needle) as err:
+        ArgoRenderer(artifact_kind="s3").render(wf)
+    assert "hunter2" not in str(err.value)
