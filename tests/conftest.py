@@ -34,3 +34,44 @@ def in_tmp(tmp_path, monkeypatch):
 
     monkeypatch.setitem(config, "mode", "debug")
     return tmp_path
+
+
+# -- HPC workflows (test_hpc_workflows.py): the shared real Slurm ---------------------------
+
+
+@pytest.fixture(scope="session")
+def local_slurm():
+    """The process-wide throwaway Slurm (``SLURM_CONF`` set in ``os.environ`` while it runs)."""
+    from dflow.testing.slurm import shared_local_slurm
+
+    with shared_local_slurm() as slurm:
+        yield slurm
+
+
+@pytest.fixture
+def hpc_workdir(local_slurm, tmp_path, monkeypatch):
+    """Run workflows with the local engine under ``tmp_path``, their steps as Slurm jobs.
+
+    HOME is an empty directory: batch scripts may run login shells, which must not read (or
+    wait on) the developer's dotfiles.
+    """
+    from dflow.config import config
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    saved = dict(config)
+    config["mode"] = "local"
+    config["debug_workdir"] = str(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    try:
+        from dflow_engine_local.engine import LocalEngine
+        from dflow_engine_local.run import is_running
+
+        for wf_dir in tmp_path.iterdir():  # a failed assertion can leave a run behind
+            if (wf_dir / "journal.db").exists() and is_running(str(wf_dir)):
+                LocalEngine().terminate(wf_dir.name)
+    finally:
+        config.clear()
+        config.update(saved)

@@ -25,6 +25,7 @@ import json
 import os
 import threading
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,25 @@ converter.register_structure_hook(str, _strict(str))
 converter.register_structure_hook(int, _strict(int))
 converter.register_structure_hook(float, _strict(float, int))
 converter.register_structure_hook(bool, _strict(bool))
+
+
+def _is_command_union(type_: object) -> bool:
+    # pydflow's ``command: list[str] | str`` arguments (optionally ``| None``)
+    args = set(typing.get_args(type_))
+    return str in args and list[str] in args and args <= {str, list[str], type(None)}
+
+
+def _structure_command(value: object, type_: object) -> object:
+    if value is None and type(None) in typing.get_args(type_):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise TypeError(f"expected a string or a list of strings, got {type(value).__name__} {value!r}")
+
+
+converter.register_structure_hook_func(_is_command_union, _structure_command)
 
 _EXTRA = "\0extra\0"
 

@@ -107,10 +107,12 @@ def job_outcome(run: Any, executor: Any, result: Any, display: str, python: bool
 class FanOutBatch:
     """Collects the jobs of one fan-out's running items and sends them as one ``run_batch``."""
 
-    def __init__(self, run: Any, executor: Any) -> None:
+    def __init__(self, run: Any, executor: Any, items: int, workers: int) -> None:
         self.run = run
         self.executor = executor
-        self.active = 0
+        self.items, self.workers = items, workers
+        self.active = 0  # items running now
+        self.started = 0
         self.pending: list[tuple[Any, asyncio.Future]] = []
         self.submissions = 0  # run_batch calls so far
         self._timer: asyncio.TimerHandle | None = None
@@ -119,6 +121,7 @@ class FanOutBatch:
     def item(self) -> Iterator[None]:
         """Around one item's run: its jobs join this batch."""
         self.active += 1
+        self.started += 1
         token = _current.set(self)
         try:
             yield
@@ -139,7 +142,9 @@ class FanOutBatch:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if len(self.pending) >= self.active:
+        # every worker busy with an item, or about to take one, must have its job in
+        idle = max(0, min(self.workers - self.active, self.items - self.started))
+        if len(self.pending) >= self.active + idle:
             self._send()
         else:
             self._timer = asyncio.get_running_loop().call_later(QUIET_SECONDS, self._send)
@@ -172,8 +177,9 @@ class FanOutBatch:
                 fut.set_result(result)
 
 
-def fan_out_batch(run: Any, step: Any) -> FanOutBatch | None:
-    """A batch for ``step``'s fan-out when its executor merges sliced steps, else None."""
+def fan_out_batch(run: Any, step: Any, items: int, workers: int) -> FanOutBatch | None:
+    """A batch for ``step``'s fan-out of ``items`` run by ``workers`` coroutines when its
+    executor merges sliced steps, else None."""
     from dflow.model.op_template import ScriptOPTemplate
     from dflow.python.template import PythonOPTemplate
 
@@ -187,7 +193,7 @@ def fan_out_batch(run: Any, step: Any) -> FanOutBatch | None:
         return None
     if executor is None or not getattr(executor, "merge_sliced_step", False):
         return None
-    return FanOutBatch(run, executor)
+    return FanOutBatch(run, executor, items, workers)
 
 
 def _append(path: Any, text: str) -> None:

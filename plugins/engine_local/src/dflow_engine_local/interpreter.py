@@ -282,7 +282,7 @@ class Interpreter(LeafRunner):
         failfast = self.settings.failfast and not step.continue_on_failed
         abort = False
         # merge_sliced_step: the running items' executor jobs go as one run_batch
-        batch = fan_out_batch(self, step)
+        batch = fan_out_batch(self, step, n, limit)
 
         async def worker() -> None:
             nonlocal abort

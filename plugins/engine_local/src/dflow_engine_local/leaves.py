@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -459,8 +460,9 @@ class LeafRunner:
         outs = tuple(mapped[p] for p in
                      [x.value_from_path for x in tmpl.outputs.parameters.values()]
                      + [x.path for x in tmpl.outputs.artifacts.values()] if p in mapped)
-        job = ScriptJob(name=node.id, workflow_id=self.wf_id, script_path=sd.script,
-                        command=tuple(tmpl.command), workdir=sd.workdir, log_path=sd.log,
+        job = ScriptJob(name=node.id, workflow_id=self.wf_id, script_path=Path(sd.script),
+                        command=tuple(tmpl.command), workdir=Path(sd.workdir),
+                        log_path=Path(sd.log),
                         env={k: v for k, v in env.items() if k not in os.environ
                              or os.environ[k] != v}, inputs=ins, outputs=outs, timeout=timeout)
         from .batch import job_outcome, run_job

@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -72,8 +73,9 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
     for p in run.package_paths(tmpl):
         argv += ["--sys-path", p]
     write_text(sd.script, " ".join(shlex.quote(a) for a in argv) + "\n")
-    job = ScriptJob(name=node.id, workflow_id=run.wf_id, script_path=sd.script, command=("sh",),
-                    workdir=sd.workdir, log_path=sd.log, env=run.env_strings(tmpl),
+    job = ScriptJob(name=node.id, workflow_id=run.wf_id, script_path=Path(sd.script),
+                    command=("sh",), workdir=Path(sd.workdir), log_path=Path(sd.log),
+                    env=run.env_strings(tmpl),
                     inputs=("tmp/inputs",), outputs=("tmp/outputs",),
                     timeout=tmpl.timeout_seconds)
     from .batch import job_outcome, run_job

@@ -45,9 +45,12 @@ def wrapper_script(
     """The shell wrapper a task runs; ``$PWD`` in container commands stays unquoted."""
     exports = [f"export {k}={shlex.quote(v)}" for k, v in {"DFLOW_POD": job.name, **job.env}.items()]
     run = " ".join(part if "$PWD" in part else shlex.quote(part) for part in [*command, SCRIPT])
+    # the script writes its outputs where the step's workdir had them: their folders must exist
+    parents = sorted({os.path.dirname(name) for name in job.outputs} - {""})
+    mkdir = [f"mkdir -p {shlex.join(parents)}"] if parents else []
     return "\n".join(
         [
-            "#!/bin/bash", *exports, pre_script, run, "rc=$?", post_script,
+            "#!/bin/bash", *exports, *mkdir, pre_script, run, "rc=$?", post_script,
             f"echo $rc > {EXIT_FILE}", "exit $rc", "",
         ]
     )
