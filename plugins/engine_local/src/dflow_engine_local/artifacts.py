@@ -9,7 +9,9 @@ remote store are downloaded once per key into ``<artifact dir>/.cache/`` (pydflo
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -101,18 +103,39 @@ def _from_store(run: Any, art: Any) -> str:
 
 
 def _download(run: Any, art: Any, name: str) -> str:
-    """Fetch a remote (or archived) artifact once into the artifact cache."""
+    """Fetch a remote (or archived) artifact once into the artifact cache.
+
+    Every item of a fan-out resolves its inputs on the run's event loop, so one run never
+    downloads a key twice; an ``flock`` on ``<name>.lock`` serializes runs (processes) sharing
+    the artifact dir, and the download goes to a temporary dir renamed into place, so a
+    crashed download is never taken for a finished one.
+    """
     from dflow.storage.api import download_artifact
 
-    dest = os.path.join(run.settings.artifact_dir, ".cache", name)
-    done = dest + ".done"
+    cache = os.path.join(run.settings.artifact_dir, ".cache")
+    dest = os.path.join(cache, name)
+    if os.path.isdir(dest):
+        return dest
+    os.makedirs(cache, exist_ok=True)
     with _download_lock:
-        if not os.path.exists(done):
-            plain = type(art).from_dict({k: v for k, v in art.to_dict().items()
-                                         if k not in ("sub_path", "slice")})
-            os.makedirs(dest, exist_ok=True)
-            download_artifact(plain, path=dest, remove_catalog=False)
-            Path(done).touch()
+        fd = os.open(dest + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not os.path.isdir(dest):
+                plain = type(art).from_dict({k: v for k, v in art.to_dict().items()
+                                             if k not in ("sub_path", "slice")})
+                tmp = f"{dest}.{os.getpid()}.tmp"
+                if os.path.lexists(tmp):
+                    shutil.rmtree(tmp)
+                os.makedirs(tmp)
+                try:
+                    download_artifact(plain, path=tmp, remove_catalog=False)
+                except Exception as exc:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise StepError(f"cannot download input artifact {art!r}: {exc}") from exc
+                os.rename(tmp, dest)
+        finally:
+            os.close(fd)
     return dest
 
 

@@ -58,6 +58,8 @@ class LocalEngine(Engine):
     def submit(self, workflow: Any, *, reuse_step: Sequence[Any] | None = None,
                wait: bool | None = None) -> Any:
         settings = self.settings()
+        if settings.debug_s3:
+            _check_object_store()
         from dflow.context import Context
 
         given = workflow
@@ -286,6 +288,19 @@ class LocalEngine(Engine):
             if os.path.exists(os.path.join(root, name, DB_NAME)):
                 out.append(self.query(name))
         return out
+
+
+def _check_object_store() -> None:
+    """``debug_s3`` needs a real object store: refuse the local one before anything runs."""
+    from dflow.backends import get_storage_client
+
+    client = get_storage_client()
+    if getattr(client, "local_path", None) is not None:
+        raise EngineError(
+            "config['debug_s3'] is True but the artifact storage is the local directory store: "
+            "select an object store (storage = \"minio\" and a [storages.minio] section in "
+            "dflow.toml, or s3_config['storage_client']) or set debug_s3 to False"
+        )
 
 
 def _in_event_loop() -> bool:
