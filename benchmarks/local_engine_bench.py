@@ -45,6 +45,7 @@ class Run:
     note: str = ""  # "did not finish in X s", "failed: ...", "skipped"
     marginal_ms: float | None = None  # chain: (T(N) - T(N/2)) / (N - N/2), start-up excluded
     log: str = ""  # where the full output was kept (failures only)
+    tail: str = ""  # the last lines of the output of a failed run
 
 
 # -- memory of a process tree -----------------------------------------------------------
@@ -154,6 +155,7 @@ def run_workload(python: str, script: str, n: int, env: dict[str, str], cap: flo
         shutil.copy(log_path, kept)
         run.log = str(kept)
         if not timed_out:  # a failure: keep the workflow directory too, for the engine author
+            run.tail = "\n".join(text.splitlines()[-15:])
             dest = work / "logs" / rundir.name
             shutil.rmtree(dest, ignore_errors=True)
             rundir.rename(dest)
@@ -250,18 +252,27 @@ def print_table(rows: list[tuple[str, int, Run, Run | None]], cap: float) -> Non
             if run is not None and run.note and run.note != "skipped":
                 print(f"  {name} / {label}: {run.note}" + (f" (output: {run.log})" if run.log
                                                            else ""))
+                for line in run.tail.splitlines():
+                    print(f"    | {line}")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="chain 20, fan-out 200, no 10,000 run")
-    p.add_argument("--chain", type=int, help="steps of (a) (default 50; quick 20)")
-    p.add_argument("--fanout", type=int, help="slices of (b) (default 1000; quick 200)")
-    p.add_argument("--big", type=int, default=10_000, help="slices of (c) (default 10000)")
+    p.add_argument("--chain", type=_positive, help="steps of (a) (default 50; quick 20)")
+    p.add_argument("--fanout", type=_positive, help="slices of (b) (default 1000; quick 200)")
+    p.add_argument("--big", type=_positive, default=10_000, help="slices of (c) (default 10000)")
     p.add_argument("--only", default="chain,fanout,big", help="comma list of chain,fanout,big")
     p.add_argument("--pydflow-cap", type=float, help="seconds per pydflow run (600; quick 180)")
     p.add_argument("--ours-cap", type=float, default=900, help="seconds per run of ours")
-    p.add_argument("--repeat", type=int, default=1,
+    p.add_argument("--repeat", type=_positive, default=1,
                    help="runs of ours per workload, best kept (the machine may be shared)")
     p.add_argument("--pydflow-all", action="store_true", help="run pydflow on (c) too")
     p.add_argument("--no-pydflow", action="store_true", help="run ours only")
