@@ -300,3 +300,32 @@ def test_submission_error_fails_the_step_clearly(hpc_workdir):
     assert wf.query_status() == "Failed"
     [step] = wf.query_step(name="bad")
     assert "sbatch" in step.message and "nosuchpart" in step_log(hpc_workdir, wf, "bad")
+
+
+def test_merged_fan_out_maps_each_result_back_to_its_item(hpc_workdir):
+    t = ShellOPTemplate(
+        name="item",
+        script="echo \"item {{inputs.parameters.n}} on $(hostname)\"\n"
+               "[ {{inputs.parameters.n}} = 3 ] && { echo bad item; exit 5; }\n"
+               "echo $(({{inputs.parameters.n}} * 10)) > /tmp/out\n")
+    t.inputs.parameters = {"n": InputParameter()}
+    t.outputs.parameters = {"v": OutputParameter(value_from_path="/tmp/out")}
+    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell"}, merge_sliced_step=True,
+                            resources_dict={"group_size": 2})
+    wf = Workflow("hpc-merged-shell")
+    wf.add(Step("fan", t, parameters={"n": "{{item}}"}, with_param=[1, 2, 3, 4],
+                executor=ex, continue_on_failed=True))
+    wf.submit()
+    pods = {s.inputs.parameters["n"].value: s for s in wf.query_step(name="fan")
+            if s.type == "Pod"}
+    assert sorted(pods) == ["1", "2", "3", "4"]
+    assert pods["3"].phase == "Failed" and "exit code 5" in pods["3"].message
+    for n in ("1", "2", "4"):
+        assert pods[n].phase == "Succeeded", pods[n].message
+        assert pods[n].outputs.parameters["v"].value == str(int(n) * 10)
+        log = (hpc_workdir / wf.id / pods[n].id / "log.txt").read_text()
+        assert f"item {n} on" in log and "Shell job" in log
+    assert "bad item" in (hpc_workdir / wf.id / pods["3"].id / "log.txt").read_text()
+    shell_jobs = {re.search(r"Shell job (\d+)", (hpc_workdir / wf.id / p.id / "log.txt")
+                            .read_text()).group(1) for p in pods.values()}
+    assert len(shell_jobs) == 2  # one submission, two tasks per job
