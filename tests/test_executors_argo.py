@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from dflow import (
     InputArtifact,
     InputParameter,
@@ -172,3 +173,95 @@ def test_dispatcher_refuses_plaintext_credentials(kw, needle):
     with pytest.raises(ValueError, match=needle) as err:
         ArgoRenderer(artifact_kind="s3").render(wf)
     assert "hunter2" not in str(err.value)
+
+
+# -- Slurm ------------------------------------------------------------------------------------
+
+def _slurm_wf(executor=None, use_resource=None) -> Workflow:
+    wf = Workflow(name="slurm")
+    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
+                artifacts={"data": S3Artifact(key="in/data")}, executor=executor,
+                use_resource=use_resource))
+    return wf
+
+
+def test_slurm_job_resource_manifest_runs_its_batch_script(tmp_path):
+    from dflow_executor_slurm import SlurmJob
+
+    job = SlurmJob(header="#!/bin/sh\n#SBATCH --nodes=1", node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    m = render(_slurm_wf(use_resource=job))
+    res = template(m, "hpc-resource")["resource"]
+    assert res["successCondition"] == "status.status == Succeeded"
+    cr = yaml.safe_load(res["manifest"])
+    assert cr["apiVersion"] == "wlm.sylabs.io/v1alpha1" and cr["kind"] == "SlurmJob"
+    assert cr["spec"]["nodeSelector"] == {"kubernetes.io/hostname": "slurm-cpu"}
+    batch = cr["spec"]["batch"]
+    assert batch.startswith("#!/bin/sh\n#SBATCH --nodes=1\n")
+    # run the batch script as Slurm would, after Argo's substitution, in a work directory
+    (tmp_path / "tmp" / "inputs" / "artifacts").mkdir(parents=True)
+    (tmp_path / "tmp" / "inputs" / "artifacts" / "data").write_text("d")
+    text = substitute(batch, {"inputs.parameters.msg": "a $(x) `y`", "inputs.parameters.rc": "3"})
+    text = text.replace("/tmp/", f"{tmp_path}/tmp/")  # the job's /tmp, here
+    proc = subprocess.run(["sh", "-c", text], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert (tmp_path / "tmp" / "count").read_text() == "7"
+
+
+def test_slurm_remote_executor_renders_a_dispatcher_pod_with_sbatch_flags():
+    from dflow_executor_slurm import SlurmRemoteExecutor
+
+    ex = SlurmRemoteExecutor(host="login.hpc", username="bob", header="#!/bin/bash\n#SBATCH -p cpu\n#SBATCH -N 1",
+                             private_key_secret="bob-key")
+    t = template(render(_slurm_wf(ex)), "hpc")
+    config = json.loads(eval(re.search(r"CONFIG = json.loads\((.*)\)\n", t["script"]["source"]).group(1)))
+    assert config["machine"]["batch_type"] == "Slurm" and config["machine"]["context_type"] == "SSHContext"
+    assert config["machine"]["remote_root"] == "/home/bob/dflow/workflows/{{workflow.name}}"
+    assert config["machine"]["remote_profile"]["key_filename"] == "/root/.ssh/id_rsa"
+    assert config["resources"]["custom_flags"] == ["#SBATCH -p cpu", "#SBATCH -N 1"]
+    with pytest.raises(ValueError, match="password_secret="):
+        ArgoRenderer().render(_slurm_wf(SlurmRemoteExecutor(host="h", password="pw")))
+
+
+def test_slurm_job_template_prepare_run_collect(tmp_path):
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    ex = SlurmJobTemplate(header="#!/bin/sh\n#SBATCH -N 1", node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    m = render(_slurm_wf(ex))
+    steps = template(m, "hpc-slurm")
+    assert [s[0]["name"] for s in steps["steps"]] == ["slurm-prepare", "slurm-run", "slurm-collect"]
+    prepare, collect = template(m, "hpc-slurm-prepare"), template(m, "hpc-slurm-collect")
+    cr = yaml.safe_load(template(m, "hpc-slurm-run-resource")["resource"]["manifest"])
+    assert cr["spec"]["prepare"]["mount"]["hostPath"]["path"] == "/tmp/dflow-slurm/{{inputs.parameters.dflow_slurm_key}}/in"
+    # execute the chain: prepare pod -> (wlm-operator copies in/ to the job dir) -> job -> collect pod
+    node = tmp_path / "node"
+    pod = tmp_path / "pod"
+    (pod / "tmp" / "inputs" / "artifacts").mkdir(parents=True)
+    (pod / "tmp" / "inputs" / "artifacts" / "data").write_text("payload\n")
+
+    def as_pod(text, tmp=pod):  # absolute paths of the pod (not inside other paths), here
+        where = {"/dflow-slurm/": f"{node}/", "/tmp/": f"{tmp}/tmp/"}
+        return re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
+
+    values = {"inputs.parameters.msg": "m $(x)", "inputs.parameters.rc": "0",
+              "workflow.name": "wf", "pod.name": "wf-1"}
+    src = tmp_path / "prepare.sh"
+    src.write_text(as_pod(substitute(prepare["script"]["source"], values)))
+    proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    key = (pod / "tmp" / "dflow-slurm-key").read_text()
+    assert key == "wf/wf-1"
+    jobdir = tmp_path / "job"
+    import shutil
+
+    shutil.copytree(node / key / "in", jobdir)
+    proc = subprocess.run(["sh", "-c", cr["spec"]["batch"]], cwd=jobdir, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    shutil.copytree(jobdir / ".dflow-out", node / key / "out")
+    out = tmp_path / "collect"
+    src = tmp_path / "collect.sh"
+    src.write_text(as_pod(substitute(collect["script"]["source"],
+                                     {"inputs.parameters.dflow_slurm_key": key}), out))
+    proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "tmp" / "out" / "msg.txt").read_text() == "m $(x)"
+    assert (out / "tmp" / "count").read_text() == "7"

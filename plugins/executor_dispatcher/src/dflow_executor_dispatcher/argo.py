@@ -228,7 +228,8 @@ def pod_script(config: dict[str, Any], payload: str, python: str = "python3") ->
     """The pod's script: a shell header running the program; ``payload`` after it, unparsed."""
     config = {**config, "heredoc": HEREDOC, "password_env": PASSWORD_ENV}
     text = json.dumps(config, sort_keys=True)
-    if "{{" in text:
+    # {{workflow.name}} is welcome (Argo fills it in: a safe name); any other variable is not
+    if "{{" in text.replace("{{workflow.name}}", ""):
         raise ValueError(f"DispatcherExecutor settings contain '{{{{', which Argo would substitute: {text[:200]}")
     program = _PROGRAM.replace("__CONFIG__", repr(text))
     header = f'#!/bin/sh\nexec {shlex.quote(python)} - "$0" <<\'{HEREDOC}\'\n'
@@ -237,6 +238,9 @@ def pod_script(config: dict[str, Any], payload: str, python: str = "python3") ->
 
 def render(executor: Any, tmpl: Any) -> Any:
     """The dispatcher pod template replacing script template ``tmpl``."""
+    if not hasattr(tmpl, "script") or not hasattr(tmpl, "inputs"):
+        raise TypeError(f"DispatcherExecutor.render: expected a script template (ShellOPTemplate, "
+                        f"PythonOPTemplate...), got {type(tmpl).__name__}")
     what = f"DispatcherExecutor (template '{tmpl.name}')"
     check_credentials(executor, what)
     found = sensitive_keys(executor.machine_dict, "machine_dict")

@@ -93,10 +93,10 @@ class SlurmJobTemplate(Executor):
         self.podman_executable = podman_executable
 
     def render(self, template):  # noqa: ANN001, ANN201
-        raise NotImplementedError(
-            "SlurmJobTemplate cannot render Argo templates yet (wlm-operator virtual nodes); "
-            "run the workflow on the local engine, or use SlurmRemoteExecutor/DispatcherExecutor"
-        )
+        """Steps of prepare, a wlm-operator SlurmJob and collect (Argo engine)."""
+        from .argo import render_template
+
+        return render_template(self, template)
 
     def _shell(self) -> scheduler.Shell:
         return LocalShell()

@@ -128,6 +128,10 @@ class SlurmRemoteExecutor(RemoteExecutor):
         header: str = "",
         interval: int = 3,
         pvc: object | None = None,
+        password_secret: str | None = None,
+        password_secret_key: str = "password",
+        private_key_secret: str | None = None,
+        private_key_secret_key: str = "id_rsa",
     ) -> None:
         super().__init__(
             host, port, username, password, private_key_file, workdir, command, remote_command,
@@ -137,16 +141,21 @@ class SlurmRemoteExecutor(RemoteExecutor):
         self.header = header
         self.interval = interval
         self.pvc = pvc
+        # on Argo, credentials come from Kubernetes secrets named here (see argo.py)
+        self.password_secret = password_secret
+        self.password_secret_key = password_secret_key
+        self.private_key_secret = private_key_secret
+        self.private_key_secret_key = private_key_secret_key
 
     def __repr__(self) -> str:
         # never show the password
         return f"SlurmRemoteExecutor(host={self.host!r}, port={self.port}, username={self.username!r})"
 
     def render(self, template):  # noqa: ANN001, ANN201
-        raise NotImplementedError(
-            "SlurmRemoteExecutor cannot render Argo templates yet; run the workflow on the "
-            "local engine"
-        )
+        """A DPDispatcher pod submitting the step with sbatch over SSH (Argo engine)."""
+        from .argo import render_remote
+
+        return render_remote(self, template)
 
     def connect(self) -> SSHShell:
         """Open an SSH session to the login node."""

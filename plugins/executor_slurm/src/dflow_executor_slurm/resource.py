@@ -38,8 +38,7 @@ class SlurmJob:
         self.podman_executable = podman_executable
 
     def get_manifest(self, template):  # noqa: ANN001, ANN201
-        """The SlurmJob manifest for ``template`` (Argo rendering, a later phase)."""
-        raise NotImplementedError(
-            "SlurmJob manifests are not rendered yet (Argo engine); on the local engine use "
-            "Step(executor=SlurmJobTemplate(header=...))"
-        )
+        """The SlurmJob manifest (YAML text) running script template ``template``."""
+        from .argo import slurm_job_manifest
+
+        return slurm_job_manifest(self, template)

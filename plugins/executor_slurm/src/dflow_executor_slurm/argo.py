@@ -1,0 +1,294 @@
+"""Argo rendering of the Slurm executors.
+
+* :func:`slurm_job_manifest`: the ``wlm.sylabs.io/v1alpha1`` SlurmJob resource (wlm-operator)
+  of a script template, for ``Step(use_resource=SlurmJob(...))``. The batch script is the
+  ``header``, then the step's script written to a file through a quoted here-document (its
+  text is never parsed by the batch shell) and run with the template's command.
+* :func:`render_remote`: ``SlurmRemoteExecutor`` on Argo is a DPDispatcher pod (the
+  dflow-executor-dispatcher plugin) with a Slurm batch type over SSH: ``#SBATCH`` lines of
+  ``header`` become DPDispatcher's ``custom_flags``; credentials come from Kubernetes secrets.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import shlex
+from typing import Any
+
+import yaml
+
+API_VERSION = "wlm.sylabs.io/v1alpha1"
+
+
+def _command(remote_command: Any, tmpl: Any) -> list[str]:
+    if remote_command:
+        return shlex.split(remote_command) if isinstance(remote_command, str) else list(remote_command)
+    return list(getattr(tmpl, "command", None) or ["sh"])
+
+
+def _container(command: list[str], image: str | None, docker: str | None,
+               singularity: str | None, podman: str | None) -> list[str]:
+    engine = docker or podman
+    if not (engine or singularity):
+        return command
+    if not image:
+        raise ValueError("a container executable is set on the Slurm executor but the template "
+                         "has no image: give it an image or drop docker/singularity/podman_executable")
+    if engine:
+        return [engine, "run", "--rm", "-v", "$PWD:$PWD", "-w", "$PWD", image, *command]
+    return [singularity, "exec", image, *command]
+
+
+def batch_script(header: str, script: str, command: list[str]) -> str:
+    """``header``, the script as a file (quoted here-document), then the command running it."""
+    script = script if script.endswith("\n") else script + "\n"
+    tag = "DFLOW_SLURM_" + hashlib.sha256(script.encode()).hexdigest()[:16].upper()
+    run = " ".join(c if "$PWD" in c else shlex.quote(c) for c in command)
+    head = header.rstrip("\n") + "\n" if header else "#!/bin/sh\n"
+    return f"{head}cat > .dflow-script <<'{tag}'\n{script}{tag}\n{run} .dflow-script\n"
+
+
+def slurm_job_manifest(job: Any, tmpl: Any) -> str:
+    """The SlurmJob resource (YAML text) running script template ``tmpl``."""
+    if hasattr(tmpl, "op_class"):
+        raise NotImplementedError(
+            f"template '{tmpl.name}': SlurmJob resources run script templates "
+            "(ShellOPTemplate/PythonScriptOPTemplate); a Python OP needs its runner script, "
+            "which is made by the Argo renderer: use a script template"
+        )
+    command = _container(_command(job.remote_command, tmpl), getattr(tmpl, "image", None),
+                         job.docker_executable, job.singularity_executable, job.podman_executable)
+    spec: dict[str, Any] = {"batch": batch_script(job.header, tmpl.script or "", command)}
+    if job.node_selector:
+        spec["nodeSelector"] = {str(k): str(v) for k, v in job.node_selector.items()}
+    for field in ("prepare", "results"):
+        value = getattr(job, field)
+        if value is not None:
+            if not isinstance(value, dict) or "mount" not in value:
+                raise ValueError(f"SlurmJob({field}=...) must be a dict with 'mount' (a volume) "
+                                 f"and '{'to' if field == 'prepare' else 'from'}', got {value!r}")
+            spec[field] = value
+    manifest = {"apiVersion": API_VERSION, "kind": "SlurmJob",
+                "metadata": {"generateName": f"{tmpl.name}-"}, "spec": spec}
+    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
+
+
+def sbatch_flags(header: str) -> list[str]:
+    """The ``#SBATCH`` lines of a batch header, as DPDispatcher ``custom_flags``."""
+    return [line.strip() for line in header.splitlines() if line.strip().startswith("#SBATCH")]
+
+
+class _DispatcherView:
+    """The attributes the dispatcher renderer reads, from a SlurmRemoteExecutor."""
+
+    def __init__(self, ex: Any) -> None:
+        home = "/root" if ex.username == "root" else f"/home/{ex.username}"
+        workdir = ex.workdir.replace("~", home, 1) if ex.workdir.startswith("~") else ex.workdir
+        # DPDispatcher makes a directory per submission under the remote root
+        root = workdir.replace("/{{pod.name}}", "").replace("{{pod.name}}", "")
+        self.machine_dict = {
+            "batch_type": "Slurm", "context_type": "SSHContext", "local_root": ".",
+            "remote_root": root,
+            "retry_count": 0,
+            "remote_profile": {"hostname": ex.host, "username": ex.username, "port": ex.port,
+                               "timeout": 10},
+        }
+        self.resources_dict = {"number_node": 1, "cpu_per_node": 1, "group_size": 1,
+                               "custom_flags": sbatch_flags(ex.header),
+                               "envs": {"PYTHONUNBUFFERED": "true"}}
+        self.task_dict = {"task_work_path": "./", "outlog": "log", "errlog": "log"}
+        self.remove_scheduling_strategies = True
+        self.image, self.image_pull_policy = ex.image, ex.image_pull_policy
+        self.command = ex.command or "python3"
+        self.remote_command = ex.remote_command
+        self.docker_executable = ex.docker_executable
+        self.singularity_executable = ex.singularity_executable
+        self.podman_executable = ex.podman_executable
+        self.container_args = ""
+        self.pre_script = self.post_script = ""
+        self.clean = True
+        self.argo_check_interval = float(ex.interval)
+        self.password, self.private_key_file = ex.password, ex.private_key_file
+        for name in ("password_secret", "private_key_secret"):
+            setattr(self, name, getattr(ex, name, None))
+        self.password_secret_key = getattr(ex, "password_secret_key", "password")
+        self.private_key_secret_key = getattr(ex, "private_key_secret_key", "id_rsa")
+
+
+def render_remote(executor: Any, tmpl: Any) -> Any:
+    """``SlurmRemoteExecutor`` on Argo: a DPDispatcher pod submitting with sbatch over SSH."""
+    try:
+        from dflow_executor_dispatcher import argo as dispatcher_argo
+    except ImportError:
+        raise NotImplementedError(
+            "SlurmRemoteExecutor on Argo runs through DPDispatcher: install "
+            "dflow-executor-dispatcher (pip install dflow-executor-dispatcher)"
+        ) from None
+    return dispatcher_argo.render(_DispatcherView(executor), tmpl)
+
+
+# -- SlurmJobTemplate: prepare -> SlurmJob on a virtual node -> collect ----------------------
+
+HOST_DIR = "/tmp/dflow-slurm"  # on the node: shared by the prepare, job and collect pods
+MOUNT = "/dflow-slurm"  # where prepare and collect see it
+KEY_PATH = "/tmp/dflow-slurm-key"
+_PART = "dflow_slurm_part"  # marks the templates made here (never rendered again)
+
+
+def _volume(path: str, name: str = "dflow-slurm") -> dict[str, Any]:
+    return {"name": name, "hostPath": {"path": path, "type": "DirectoryOrCreate"}}
+
+
+def _io(tmpl: Any) -> tuple[list[str], list[str]]:
+    root = (getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/") or "/tmp"
+    ins = [f"{root}/inputs", *(a.path for a in tmpl.inputs.artifacts.values() if a.path)]
+    outs = [p.value_from_path for p in tmpl.outputs.parameters.values() if p.value_from_path]
+    outs += [a.path for a in tmpl.outputs.artifacts.values() if a.path]
+    return list(dict.fromkeys(ins)), list(dict.fromkeys(outs))
+
+
+def _copy_lines(pairs: list[tuple[str, str]]) -> list[str]:
+    out = []
+    for src, dst in pairs:
+        s, d = shlex.quote(src), shlex.quote(dst)
+        out.append(f'if [ -e {s} ]; then mkdir -p "$(dirname {d})" && cp -RL {s} {d}; fi')
+    return out
+
+
+def task_script(tmpl: Any, outputs: list[str], command: list[str]) -> str:
+    """What the Slurm job runs in its work directory (the ``in`` folder, copied there)."""
+    envs = [f"export {k}={shlex.quote(str(v))}" for k, v in (tmpl.envs or {}).items()
+            if isinstance(v, str | int | float)]
+    run = " ".join(c if "$PWD" in c else shlex.quote(c) for c in command)
+    root = (getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/") or "/tmp"
+    lines = [*envs, f'export DFLOW_TMP_ROOT="$PWD/{root.lstrip("/")}"', f"{run} .dflow-script",
+             "rc=$?", "mkdir -p .dflow-out"]
+    lines += _copy_lines([(p.lstrip("/"), ".dflow-out/" + p.lstrip("/")) for p in outputs])
+    lines.append("echo $rc > .dflow-out/.dflow-exit-code")
+    return "\n".join(lines) + "\n"
+
+
+def render_template(ex: Any, tmpl: Any) -> Any:
+    """``SlurmJobTemplate`` on Argo: a Steps template of prepare, run (a SlurmJob) and collect."""
+    if not hasattr(tmpl, "script") or not hasattr(tmpl, "inputs"):
+        raise TypeError(f"SlurmJobTemplate.render: expected a script template (ShellOPTemplate, "
+                        f"PythonOPTemplate...), got {type(tmpl).__name__}")
+    from dflow.model.io import InputParameter, OutputArtifact, OutputParameter
+    from dflow.model.op_template import ShellOPTemplate
+    from dflow.model.step import Step
+    from dflow.model.steps import Steps
+
+    if getattr(tmpl, _PART, False):
+        return tmpl
+    if hasattr(tmpl, "op_class"):
+        raise NotImplementedError(
+            "SlurmJobTemplate renders script templates for Argo; a Python OP's runner script "
+            "is made by the renderer: use a script template or DispatcherExecutor")
+    if not ex.node_selector:
+        raise ValueError(f"SlurmJobTemplate (template '{tmpl.name}'): give node_selector, the "
+                         "label of the wlm-operator virtual node of the Slurm partition")
+    ins, outs = _io(tmpl)
+    command = _container(_command(ex.remote_command, tmpl), tmpl.image, ex.docker_executable,
+                         ex.singularity_executable, ex.podman_executable)
+    key = "{{inputs.parameters.dflow_slurm_key}}"
+    mount = [{"name": "dflow-slurm", "mountPath": MOUNT}]
+
+    prep_lines = ["set -e", 'key="{{workflow.name}}/{{pod.name}}"', f'dir="{MOUNT}/$key/in"',
+                  'mkdir -p "$dir"']
+    for p in ins:
+        src, dst = shlex.quote(p), '"$dir"/' + shlex.quote(p.lstrip("/"))
+        prep_lines.append(f'if [ -e {src} ]; then mkdir -p "$(dirname {dst})" && cp -RL {src} {dst}; fi')
+    prep_lines += ["cat > \"$dir/.dflow-task.sh\" <<'DFLOW_SLURM_TASK'",
+                   task_script(tmpl, outs, command).rstrip("\n"), "DFLOW_SLURM_TASK",
+                   'mkdir -p "$(dirname ' + KEY_PATH + ')"', f'printf %s "$key" > {KEY_PATH}']
+    # the step's own script follows the exit line, byte for byte, never parsed by sh
+    skip = len("\n".join(prep_lines).split("\n")) + 2
+    prep_lines += [f"tail -n +{skip + 1} \"$0\" > \"$dir/.dflow-script\"", "exit 0"]
+    prepare = ShellOPTemplate(
+        name=f"{tmpl.name}-slurm-prepare", image=ex.prepare_image or "alpine:3",
+        image_pull_policy=ex.prepare_image_pull_policy,
+        script="\n".join(prep_lines) + "\n" + relative_paths(tmpl.script or "", [*ins, *outs]),
+        volumes=[_volume(HOST_DIR)], mounts=mount,
+    )
+    prepare.inputs = copy_inputs(tmpl)
+    prepare.outputs.parameters = {"dflow_slurm_key": OutputParameter(value_from_path=KEY_PATH)}
+
+    run = ShellOPTemplate(name=f"{tmpl.name}-slurm-run")
+    run.inputs.parameters = {"dflow_slurm_key": InputParameter()}
+    job = _RunJob(ex, key)
+
+    coll_lines = ["set -e", f'dir="{MOUNT}/{key}/out"']
+    coll_lines += _copy_lines([(f"{MOUNT}/{key}/out/" + p.lstrip("/"), p) for p in outs])
+    coll_lines += [f'rc=$(cat "{MOUNT}/{key}/out/.dflow-exit-code" 2>/dev/null || echo 1)',
+                   'echo "[dflow] Slurm job exit status: $rc"', 'exit "$rc"']
+    collect = ShellOPTemplate(
+        name=f"{tmpl.name}-slurm-collect", image=ex.collect_image or "alpine:3",
+        image_pull_policy=ex.collect_image_pull_policy, script="\n".join(coll_lines) + "\n",
+        volumes=[_volume(HOST_DIR)], mounts=mount,
+    )
+    collect.inputs.parameters = {"dflow_slurm_key": InputParameter()}
+    collect.outputs = copy.deepcopy(tmpl.outputs)
+    for t in (prepare, run, collect):
+        setattr(t, _PART, True)
+
+    steps = Steps(name=f"{tmpl.name}-slurm")
+    steps.inputs = copy_inputs(tmpl, paths=False)
+    s_prep = Step("slurm-prepare", prepare,
+                  parameters={n: steps.inputs.parameters[n] for n in tmpl.inputs.parameters},
+                  artifacts={n: steps.inputs.artifacts[n] for n in tmpl.inputs.artifacts})
+    key_ref = s_prep.outputs.parameters["dflow_slurm_key"]
+    s_run = Step("slurm-run", run, parameters={"dflow_slurm_key": key_ref}, use_resource=job)
+    s_coll = Step("slurm-collect", collect, parameters={"dflow_slurm_key": key_ref})
+    steps.add(s_prep)
+    steps.add(s_run)
+    steps.add(s_coll)
+    steps.outputs.parameters = {
+        n: OutputParameter(value_from_parameter=s_coll.outputs.parameters[n])
+        for n in tmpl.outputs.parameters}
+    steps.outputs.artifacts = {
+        n: OutputArtifact(_from=s_coll.outputs.artifacts[n]) for n in tmpl.outputs.artifacts}
+    return steps
+
+
+def relative_paths(script: str, paths: list[str]) -> str:
+    """The script's declared absolute paths made relative to the job's work directory."""
+    if not paths:
+        return script
+    alternatives = "|".join(re.escape(p) for p in sorted(set(paths), key=len, reverse=True))
+    # one pass, whole path components only: /tmp/out must not touch /tmp/outputs
+    pattern = re.compile(rf"(?<![\w./-])(?:{alternatives})(?![\w.-])")
+    return pattern.sub(lambda m: "./" + m.group(0).lstrip("/"), script)
+
+
+def copy_inputs(tmpl: Any, paths: bool = True) -> Any:
+    inputs = copy.deepcopy(tmpl.inputs)
+    if not paths:
+        for a in inputs.artifacts.values():
+            a.path = None
+    return inputs
+
+
+class _RunJob:
+    """The SlurmJob resource of the run step: the job's work directory comes from the
+    hostPath ``in`` folder of this invocation, its ``.dflow-out`` goes to ``out``."""
+
+    action = "create"
+    success_condition = "status.status == Succeeded"
+    failure_condition = "status.status == Failed"
+
+    def __init__(self, ex: Any, key: str) -> None:
+        self.ex, self.key = ex, key
+
+    def get_manifest(self, template: Any) -> str:
+        spec = {
+            "batch": (self.ex.header.rstrip("\n") + "\n" if self.ex.header else "#!/bin/sh\n")
+            + "sh .dflow-task.sh\n",
+            "nodeSelector": {str(k): str(v) for k, v in self.ex.node_selector.items()},
+            "prepare": {"to": ".", "mount": _volume(f"{HOST_DIR}/{self.key}/in", "in")},
+            "results": {"from": ".dflow-out", "mount": _volume(f"{HOST_DIR}/{self.key}/out", "out")},
+        }
+        manifest = {"apiVersion": API_VERSION, "kind": "SlurmJob",
+                    "metadata": {"generateName": f"{template.name}-"}, "spec": spec}
+        return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
