@@ -265,3 +265,34 @@ def test_slurm_job_template_prepare_run_collect(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "tmp" / "out" / "msg.txt").read_text() == "m $(x)"
     assert (out / "tmp" / "count").read_text() == "7"
+
+
+def test_dispatcher_runs_a_python_op_when_the_renderer_wraps_scripts(tmp_path):
+    from dflow.python import OP, PythonOPTemplate
+    from dflow_executor_dispatcher.argo import renderer_wraps_scripts
+
+    sys.path.insert(0, str(REPO / "plugins" / "engine_argo" / "tests" / "render"))
+    import argo_render_ops as ops
+    from sandbox import place_packages
+
+    assert OP  # the OPs come from an importable module, as in a user's package
+    ex = DispatcherExecutor(machine_dict={**SHELL_LOCAL, "remote_root": str(tmp_path / "remote")})
+    ex.argo_check_interval = 0.2
+    wf = Workflow(name="pyop")
+    wf.add(Step("sq", PythonOPTemplate(ops.echo), parameters={"text": NASTY, "n": 2}, executor=ex))
+    if not renderer_wraps_scripts():
+        with pytest.raises(Exception, match="wrap_script hook"):
+            ArgoRenderer(artifact_kind="s3").render(wf)
+        return
+    renderer = ArgoRenderer(artifact_kind="s3")
+    manifest = renderer.render(wf)
+    assert_valid(manifest)
+    check(manifest)
+    t = next(t for t in manifest["spec"]["templates"] if "script" in t)
+    root = tmp_path / "pod" / "tmp"
+    root.mkdir(parents=True)
+    key = t["inputs"]["artifacts"][-1]["s3"]["key"]
+    place_packages(root, renderer.packages_to_upload(wf)[key])
+    proc = run_pod(t, root, {"text": NASTY, "n": "2"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (root / "outputs" / "parameters" / "out").read_text() == NASTY * 2

@@ -236,6 +236,15 @@ def pod_script(config: dict[str, Any], payload: str, python: str = "python3") ->
     return f"{header}{program.strip()}\n{HEREDOC}\n{payload}"
 
 
+def renderer_wraps_scripts() -> bool:
+    """Whether the Argo renderer calls a template's ``wrap_script(source, env_names)``."""
+    try:
+        from dflow_engine_argo.render.leaf import LeafRenderer
+    except ImportError:
+        return False
+    return bool(getattr(LeafRenderer, "WRAP_SCRIPT", False))
+
+
 def render(executor: Any, tmpl: Any) -> Any:
     """The dispatcher pod template replacing script template ``tmpl``."""
     if not hasattr(tmpl, "script") or not hasattr(tmpl, "inputs"):
@@ -289,6 +298,10 @@ def render(executor: Any, tmpl: Any) -> Any:
     tmpl.command = ["sh"]
     if is_python_op:
         # the runner script is made by the renderer after render(): it calls this hook
+        if not renderer_wraps_scripts():
+            raise NotImplementedError(
+                "DispatcherExecutor needs dflow-engine-argo with the wrap_script hook to run "
+                "Python OPs (their script is made by the renderer); use a script template")
         tmpl.wrap_script = wrap
     else:
         payload = relative_paths(tmpl.script or "", [*inputs, *outputs])
