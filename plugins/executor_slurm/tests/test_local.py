@@ -123,6 +123,6 @@ def test_submission_error_is_reported(local_slurm, make_job):
     assert "Invalid partition name specified" in job.log_path.read_text()
 
 
-def test_render_is_not_available_yet():
-    with pytest.raises(NotImplementedError, match="local engine"):
+def test_render_needs_a_script_template():
+    with pytest.raises(TypeError):
         SlurmJobTemplate().render(object())

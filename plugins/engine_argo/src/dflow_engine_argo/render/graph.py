@@ -145,6 +145,10 @@ class RenderPass:
                     f"templates for Argo ({exc or 'render() is not implemented'}); use it with "
                     "the local engine or pick an executor that supports Argo"
                 ) from None
+            except (TypeError, ValueError) as exc:
+                raise RenderError(
+                    f"step '{step.name}': executor {type(executor).__name__}: {exc}"
+                ) from None
             self.keep.append(tmpl)
             if not _is_leaf(tmpl):
                 return self.composite(tmpl)

@@ -138,6 +138,8 @@ def python_success_tag(source: str, root: str) -> str:
 
 
 class LeafRenderer:
+    WRAP_SCRIPT = True  # executors may wrap the generated script (see script_body)
+
     """Builds the body of leaf templates; ``owner`` is the workflow renderer state."""
 
     def __init__(self, owner: Any) -> None:
@@ -323,8 +325,11 @@ class LeafRenderer:
         if tmpl.image_pull_policy:
             script["imagePullPolicy"] = tmpl.image_pull_policy
         script["command"] = list(tmpl.command or ["sh"])
-        script["source"] = source
         env += env_entries(tmpl.envs or {}, self.owner.secrets)
+        wrap = getattr(tmpl, "wrap_script", None)
+        if wrap is not None:  # an executor runs the script elsewhere (e.g. DPDispatcher)
+            source = wrap(source, [e["name"] for e in env])
+        script["source"] = source
         if env:
             script["env"] = env
         resources = {k: {n: str(v) for n, v in d.items()}
