@@ -14,6 +14,31 @@ import pytest
 from dflow import _compat
 
 
+_COMPAT = ("dflow.plugins.dispatcher", "dflow.plugins.oss", "dflow.plugins.bohrium")
+_PLUGINS = ("dflow_executor_dispatcher", "dflow_storage_oss", "dflow_executor_slurm")
+
+
+@pytest.fixture(autouse=True)
+def _restore_modules():
+    """Stand-in plugins must not leak: later tests import the real ones."""
+    import dflow.plugins as package
+
+    def owned(name: str) -> bool:
+        return name in _COMPAT or name.startswith(tuple(p for p in _PLUGINS))
+
+    saved = {k: v for k, v in sys.modules.items() if owned(k)}
+    attrs = {n: getattr(package, n) for n in ("dispatcher", "oss", "bohrium") if hasattr(package, n)}
+    yield
+    for name in [k for k in sys.modules if owned(k)]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+    for n in ("dispatcher", "oss", "bohrium"):
+        if n in attrs:
+            setattr(package, n, attrs[n])
+        elif hasattr(package, n):
+            delattr(package, n)
+
+
 def _block(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
     for module in modules:
         monkeypatch.setitem(sys.modules, module, None)  # import now raises ModuleNotFoundError
