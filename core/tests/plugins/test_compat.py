@@ -13,7 +13,6 @@ import dflow
 import pytest
 from dflow import _compat
 
-
 _COMPAT = ("dflow.plugins.dispatcher", "dflow.plugins.oss", "dflow.plugins.bohrium")
 _PLUGINS = ("dflow_executor_dispatcher", "dflow_storage_oss", "dflow_executor_slurm")
 
