@@ -22,6 +22,9 @@ from dflow.serialization import load_value
 
 from .artifacts import merge_stacked, resolve_artifact
 from .batch import fan_out_batch
+from .fanout import run_items
+from .hooks import fire as fire_hooks
+from .hooks import step_hooks
 from .journal import Node
 from .leaves import LeafRunner
 from .values import (
@@ -175,6 +178,22 @@ class Interpreter(LeafRunner):
 
     async def run_step(self, frame: Frame, step: Any, path: str) -> Result:
         """when, loops, hooks; then one instance (or one per loop item)."""
+        hooks = step_hooks(step)
+        if not hooks:
+            return await self._run_step(frame, step, path, None)
+        fired: set[str] = set()
+        started: list[asyncio.Future] = []
+
+        def running() -> None:
+            started.extend(fire_hooks(self, frame, step, path, hooks, fired,
+                                      Result("Running", None)))
+
+        res = await self._run_step(frame, step, path, running)
+        started.extend(fire_hooks(self, frame, step, path, hooks, fired, res))
+        await asyncio.gather(*started)
+        return res
+
+    async def _run_step(self, frame: Frame, step: Any, path: str, running: Any) -> Result:
         where = f"step '{step.name}'"
         try:
             scope = frame.scope(self)
@@ -186,38 +205,11 @@ class Interpreter(LeafRunner):
             items, indices = self.loop_items(frame, step, scope)
         except StepError as exc:
             return self.error_node(frame.node, path, step, str(exc))
-        if self.running_hook(step):
-            asyncio.ensure_future(self.run_hook(frame, step, step.running_hook, path, None))
+        if running is not None:
+            running()
         if items is None:
-            res = await self.run_instance(frame, step, path, step.name, MISSING, None)
-        else:
-            res = await self.run_loop(frame, step, path, items, indices)
-        await self.after_hooks(frame, step, path, res)
-        return res
-
-    def running_hook(self, step: Any) -> bool:
-        return getattr(step, "running_hook", None) is not None
-
-    async def after_hooks(self, frame: Frame, step: Any, path: str, res: Result) -> None:
-        hook = step.success_hook if res.phase == "Succeeded" else (
-            step.failure_hook if res.phase in FAILED else None)
-        if hook is not None:
-            await self.run_hook(frame, step, hook, path, res)
-
-    async def run_hook(self, frame: Frame, step: Any, hook: Any, path: str,
-                       res: Result | None) -> None:
-        saved = frame.results.get(step.name)
-        if res is not None:
-            frame.results[step.name] = res
-        kind = "running" if res is None else ("succeeded" if res.ok else "failed")
-        if hook.expression:
-            scope = frame.scope(self)
-            if not when_true(hook.expression, scope, f"hook of step '{step.name}'"):
-                return
-        await self.run_instance(frame, hook, f"{path}.hooks.{kind}",
-                                f"{step.name}.hooks.{kind}", MISSING, None)
-        if saved is not None and res is None:
-            frame.results[step.name] = saved
+            return await self.run_instance(frame, step, path, step.name, MISSING, None)
+        return await self.run_loop(frame, step, path, items, indices)
 
     def loop_items(self, frame: Frame, step: Any, scope: dict) -> tuple[list | None, list | None]:
         """Loop items and, for sliced Python OPs, each item's slice index (or indices)."""
@@ -278,27 +270,20 @@ class Interpreter(LeafRunner):
         results: list[Result | None] = [None] * n
         limit = int(step.parallelism) if step.parallelism else max(n, 1)
         limit = min(limit, n, 4 * self.settings.pool_workers + 16) or 1
-        it = iter(range(n))
         failfast = self.settings.failfast and not step.continue_on_failed
-        abort = False
         # merge_sliced_step: the running items' executor jobs go as one run_batch
         batch = fan_out_batch(self, step, n, limit)
 
-        async def worker() -> None:
-            nonlocal abort
-            for i in it:
-                if abort:
-                    return
-                label = f"{step.name}({item_label(i, items[i])})"
-                with batch.item() if batch is not None else contextlib.nullcontext():
-                    res = await self.run_instance(
-                        frame, step, f"{path}({i})", label, items[i],
-                        indices[i] if indices is not None else None, group=group)
-                results[i] = res
-                if failfast and res.phase in FAILED:
-                    abort = True
+        async def one(i: int) -> Result:
+            label = f"{step.name}({item_label(i, items[i])})"
+            with batch.item() if batch is not None else contextlib.nullcontext():
+                res = await self.run_instance(
+                    frame, step, f"{path}({i})", label, items[i],
+                    indices[i] if indices is not None else None, group=group)
+            results[i] = res
+            return res
 
-        await asyncio.gather(*(worker() for _ in range(limit)))
+        await run_items(self, group, n, limit, failfast, one)
         done = [r for r in results if r is not None]
         res = Result("Succeeded", group.id)
         ok = sum(1 for r in done if r.ok)
