@@ -134,7 +134,11 @@ class FanOutBatch:
         fut = asyncio.get_running_loop().create_future()
         self.pending.append((job, fut))
         self._maybe_send()
-        return await fut
+        try:
+            return await fut
+        except asyncio.CancelledError:  # debug_failfast stopping the fan-out: stop the job too
+            job.cancelled.set()
+            raise
 
     def _maybe_send(self) -> None:
         if not self.pending:
