@@ -71,12 +71,20 @@ def place(src: str, dst: str, method: str) -> None:
 
     An existing ``dst`` is replaced (a re-run step starts from its inputs again).
     """
-    remove(dst)
-    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     src = os.path.abspath(src)
     if method == "symlink":
+        # optimistic: one syscall when dst is new and its dir exists (the usual case)
+        try:
+            os.symlink(src, dst)
+            return
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+        except FileExistsError:
+            remove(dst)
         os.symlink(src, dst)
         return
+    remove(dst)
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     if os.path.isdir(src):
         if method == "link":
             shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
@@ -132,13 +140,14 @@ class StepDir:
         self.log = os.path.join(self.root, "log.txt")
         self.script = os.path.join(self.root, "script")
 
-    def create(self, display_name: str, type_: str) -> None:
+    def create(self, display_name: str, type_: str, mirror: Mirror | None = None) -> None:
         os.makedirs(self.root, exist_ok=True)
-        overwrite(os.path.join(self.root, "name"), display_name)
-        overwrite(os.path.join(self.root, "type"), type_)
+        put = mirror.put if mirror is not None else overwrite
+        put(os.path.join(self.root, "name"), display_name)
+        put(os.path.join(self.root, "type"), type_)
 
-    def set_phase(self, phase: str) -> None:
-        overwrite(os.path.join(self.root, "phase"), phase)
+    def set_phase(self, phase: str, mirror: Mirror | None = None) -> None:
+        (mirror.put if mirror is not None else overwrite)(os.path.join(self.root, "phase"), phase)
 
     def reset_outputs(self) -> None:
         """A step run again starts from empty outputs (its inputs are rewritten too)."""
@@ -150,6 +159,56 @@ class StepDir:
 
     def artifact_path(self, io: str, name: str) -> str:
         return os.path.join(self.root, io, "artifacts", name)
+
+
+class Mirror:
+    """Mirror-file writes (``name``, ``type``, ``phase``) deferred and coalesced.
+
+    A step's mirror files are not on its critical path: writes are queued per path and made
+    about a millisecond later, typically while the step's worker runs, and a phase changed
+    twice in that time (Pending, then Running) is written once. :meth:`flush` writes what is
+    queued (the run calls it at its end).
+    """
+
+    DELAY = 0.001
+
+    def __init__(self) -> None:
+        self.queued: dict[str, str] = {}
+        self._handle: object | None = None
+
+    def put(self, path: str, text: str) -> None:
+        self.queued[path] = text
+        if self._handle is None:
+            import asyncio
+
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # outside the run's loop (reuse): write now
+                self.flush()
+                return
+            self._handle = loop.call_later(self.DELAY, self.flush)
+
+    def flush(self) -> None:
+        self._handle = None
+        queued, self.queued = self.queued, {}
+        for path, text in queued.items():
+            try:
+                overwrite(path, text)
+            except FileNotFoundError:  # the step dir went away (a deleted workflow)
+                pass
+
+
+def write_new(path: str, text: str) -> None:
+    """Write a file of a step being set up (no reader yet): truncate in place, dirs on demand."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def write_status(wf_dir: str, phase: str) -> None:

@@ -23,7 +23,7 @@ from dflow.serialization import dump_value, load_value
 from . import scripts
 from .artifacts import resolve_artifact
 from .journal import TERMINAL, Node, now_iso
-from .layout import StepDir, host_path, place, remove, resolve_source, write_text
+from .layout import StepDir, host_path, place, remove, resolve_source, write_new, write_text
 from .pool import WorkerDied, WorkerTimeout
 from .values import Result, StepError, digest, param_type, render_text, value_text
 
@@ -89,8 +89,8 @@ class LeafRunner:
             self.journal.update(node, **changes)
         if node.dir:
             sd = StepDir(self.wf_dir, node.dir)
-            sd.create(display, type_)
-            sd.set_phase(node.phase)
+            sd.create(display, type_, self.mirror)
+            sd.set_phase(node.phase, self.mirror)
         self.dirty()
         return node
 
@@ -109,7 +109,7 @@ class LeafRunner:
                 changes["started"] = changes["finished"]
         self.journal.update(node, **changes)
         if node.dir:
-            StepDir(self.wf_dir, node.dir).set_phase(phase)
+            StepDir(self.wf_dir, node.dir).set_phase(phase, self.mirror)
         self.emit(node)
         if phase in TERMINAL and node.type == "Pod":
             self.journal.flush()  # a finished leaf is never run again after a crash
@@ -267,7 +267,7 @@ class LeafRunner:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 os.symlink(shared, target)
             else:
-                sd.write_parameter("inputs", name, text)
+                write_new(os.path.join(sd.inputs, "parameters", name), text)
         for name, path in arts.items():
             if path is not None:
                 place(path, sd.artifact_path("inputs", name), self.settings.copy_method)

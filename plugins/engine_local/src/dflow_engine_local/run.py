@@ -25,7 +25,7 @@ from dflow.serialization import dump_value
 from .config import Resolved
 from .interpreter import Interpreter
 from .journal import Journal, now_iso
-from .layout import write_status, write_text
+from .layout import Mirror, write_status, write_text
 from .pool import WorkerPool
 from .values import Result, param_type
 
@@ -104,6 +104,7 @@ class Run(Interpreter):
         self.stop_message = ""
         self.run_exit_handler = True
         self._flush_scheduled = False
+        self.mirror = Mirror()  # step dirs' name/type/phase files, written off the hot path
         self._list_cache: dict[int, tuple] = {}
         self._text_cache: dict[int, tuple] = {}
         self.wf_params = {k: dump_value(v) for k, v in (wf.parameters or {}).items()}
@@ -177,6 +178,7 @@ class Run(Interpreter):
         try:
             return asyncio.run(self._main())
         finally:
+            self.mirror.flush()
             if self.pool is not None:
                 self.pool.shutdown()
             self.journal.close()
@@ -208,6 +210,7 @@ class Run(Interpreter):
             await self._run_exit_handler()
         self.journal.set_meta(status=phase, finishedAt=now_iso(), message=message)
         self.journal.flush()
+        self.mirror.flush()
         write_status(self.wf_dir, phase)
         return phase
 
