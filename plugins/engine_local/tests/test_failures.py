@@ -51,9 +51,26 @@ def test_retries_transient_fatal_and_timeout(workdir):
     wf.submit()
     res = {s.displayName: s for s in wf.query_step(type="Pod")}
     assert res["flaky"].phase == "Succeeded" and open(c1).read() == "3"
+    assert res["flaky"].attempts == 3 and res["flaky"].outputs.parameters["out"].value == 3
     assert res["fatal"].phase == "Failed" and open(c2).read() == "1"
     assert res["slowfirst"].phase == "Succeeded" and open(c3).read() == "2"
     assert res["slownot"].phase == "Failed" and open(c4).read() == "1"
+    # opt-in ([engines.local] retry_nodes = true): a retried step is a Retry node whose
+    # children are its attempts, as Argo shows it
+    from dflow_engine_local.config import LocalEngineConfig
+    from dflow_engine_local.engine import LocalEngine
+
+    argo_like = LocalEngine(LocalEngineConfig(retry_nodes=True)).query(wf.id)
+    res = {s.displayName: s for s in argo_like.get_step(type=["Pod", "Retry"])}
+    assert res["flaky"].type == "Retry" and res["fatal"].type == "Pod"
+    attempts = [res[f"flaky({i})"] for i in range(3)]
+    assert res["flaky"].children == [a.id for a in attempts]
+    assert [a.phase for a in attempts] == ["Failed", "Failed", "Succeeded"]
+    assert attempts[0].message == "step 'flaky' failed: TransientError: flaky"
+    assert attempts[2].outputs.parameters["out"].value == res["flaky"].outputs.parameters[
+        "out"].value
+    assert [res[f"slowfirst({i})"].phase for i in range(2)] == ["Failed", "Succeeded"]
+    assert "timed out" in res["slowfirst(0)"].message
 
 
 def test_continue_on_failed_and_success_ratio_in_steps_and_dag(workdir):

@@ -25,7 +25,10 @@ class LocalEngineConfig:
     ``pool_workers``: warm worker processes / concurrent leaf steps (``debug_pool_workers``;
     None: the CPU count);
     ``failfast``: stop a fan-out at its first failed item (``debug_failfast``);
-    ``detach``: run in a background process (``detach``).
+    ``detach``: run in a background process (``detach``);
+    ``retry_nodes``: show a retried step as Argo does, a ``Retry`` node whose children are
+    its attempts ``<step>(i)`` (off by default: a retried step is one ``Pod`` node with
+    ``attempts``, which code written against earlier versions expects).
     """
 
     workdir: str | None = None
@@ -34,6 +37,7 @@ class LocalEngineConfig:
     pool_workers: int | None = None
     failfast: bool | None = None
     detach: bool | None = None
+    retry_nodes: bool = False
 
 
 @attrs.frozen
@@ -49,6 +53,7 @@ class Resolved:
     debug_s3: bool
     batch_size: int | None
     batch_interval: float
+    retry_nodes: bool = False
 
 
 def _config() -> dict[str, Any]:
@@ -89,4 +94,5 @@ def resolve(cfg: LocalEngineConfig | None) -> Resolved:
         debug_s3=bool(c.get("debug_s3", False)),
         batch_size=c.get("debug_batch_size"),
         batch_interval=float(c.get("debug_batch_interval") or 0),
+        retry_nodes=bool(cfg.retry_nodes),
     )

@@ -157,7 +157,8 @@ class LocalEngine(Engine):
     # -- queries ----------------------------------------------------------------------------
 
     def query(self, workflow_id: str) -> Any:
-        wf = build_workflow(workflow_id, self.wf_dir(workflow_id))
+        wf = build_workflow(workflow_id, self.wf_dir(workflow_id),
+                            retry_nodes=self.settings().retry_nodes)
         wf.set_engine(self)
         return wf
 

@@ -190,6 +190,12 @@ class Journal:
             )
         return node
 
+    def record(self, node: Node, phase: str, message: str) -> None:
+        """An event that is not a phase change of the node (a failed attempt before a retry)."""
+        self._begin()
+        self.conn.execute("INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
+                          (node.id, phase, now_iso(), message))
+
     def delete_below(self, node_id: str) -> None:
         """Forget the descendants of ``node_id`` (a retried or re-expanded node)."""
         self._begin()
@@ -213,16 +219,26 @@ def read_meta(conn: sqlite3.Connection, k: str, default: Any = None) -> Any:
     return default if row is None else json.loads(row[0])
 
 
-def read_all(wf_dir: str) -> tuple[dict[str, Any], list[Node]]:
-    """(metadata, nodes) of a workflow, read with a read-only connection."""
+def read_all(wf_dir: str, events: dict[str, list[tuple]] | None = None
+             ) -> tuple[dict[str, Any], list[Node]]:
+    """(metadata, nodes) of a workflow, read with a read-only connection.
+
+    With ``events``, it is filled with the (phase, at, message) events of every retried leaf
+    (``attempts > 1``), oldest first, from the same snapshot.
+    """
     conn = connect(os.path.join(wf_dir, DB_NAME), readonly=True)
     try:
-        conn.execute("BEGIN")  # one consistent snapshot for both tables
+        conn.execute("BEGIN")  # one consistent snapshot for all tables
         meta = {k: json.loads(v) for k, v in conn.execute("SELECT k, v FROM meta")}
         nodes = [
             Node.from_row(r)
             for r in conn.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes ORDER BY seq")
         ]
+        if events is not None and any(n.attempts > 1 for n in nodes):
+            for node_id, phase, at, message in conn.execute(
+                    "SELECT node_id, phase, at, message FROM events WHERE node_id IN "
+                    "(SELECT id FROM nodes WHERE attempts > 1) ORDER BY seq"):
+                events.setdefault(node_id, []).append((phase, at, message or ""))
         conn.execute("COMMIT")
     except sqlite3.OperationalError as exc:  # a journal being created: no tables yet
         if "no such table" not in str(exc):

@@ -295,6 +295,7 @@ class LeafRunner:
             if out.ok or attempt > limit or not _retryable(policy, out):
                 break
             self.journal.update(node, message=f"attempt {attempt} failed: {out.message}")
+            self.journal.record(node, out.phase, out.message)  # the attempt's end, for queries
         res = Result(out.phase, node.id, exit_code=out.exit_code, message=out.message)
         if out.ok:
             try:

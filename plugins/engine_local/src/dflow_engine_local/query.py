@@ -53,17 +53,63 @@ def workflow_phase(meta: dict, wf_dir: str) -> tuple[str, str]:
     return phase, message
 
 
-def build_workflow(wf_id: str, wf_dir: str) -> ArgoWorkflow:
-    meta, nodes = read_all(wf_dir)
+def retry_view(node: Node, wf_dir: str, events: list[tuple]) -> list[dict[str, Any]]:
+    """A retried leaf as Argo shows it: a ``Retry`` node whose children are the attempts.
+
+    The Retry node keeps the step's id, display name, key, inputs and outputs (so queries by
+    name or key and ``reuse_step`` find it); attempt ``i`` is a ``Pod`` named ``<step>(i)``
+    with its own phase, times and message (from the journal's events), the last one with the
+    step's outputs. Every attempt ran in the same step directory.
+    """
+    spans: list[dict[str, Any]] = []
+    for phase, at, message in events:
+        if phase == "Running":
+            if spans and spans[-1]["phase"] == "Running":  # a run died during that attempt
+                spans[-1].update(phase="Failed", finishedAt=at,
+                                 message="the run stopped during this attempt")
+            spans.append({"phase": "Running", "startedAt": at, "finishedAt": None,
+                          "message": ""})
+        elif spans and spans[-1]["phase"] == "Running":
+            spans[-1].update(phase=phase, finishedAt=at, message=message)
+    retry = node_dict(node, [], wf_dir)
+    out = [retry]
+    inputs = {"parameters": {k: v for k, v in (node.inputs.get("parameters") or {}).items()
+                             if k != "dflow_key"},
+              "artifacts": node.inputs.get("artifacts") or {}}
+    for i, span in enumerate(spans):
+        last = i == len(spans) - 1
+        d = node_dict(node, [], wf_dir)
+        d.update(id=f"{node.id}-{i}", name=f"{node.path}({i})",
+                 displayName=f"{node.display_name}({i})", type="Pod", boundaryID=node.parent_id,
+                 inputs=_io(inputs), outputs=_io(node.outputs if last else {}), **span)
+        if last and node.phase not in ("Running", "Pending"):
+            d.update(phase=node.phase, message=node.message)
+        d.pop("attempts", None)
+        out.append(d)
+    retry.update(type="Retry", children=[d["id"] for d in out[1:]])
+    retry.pop("local_dir", None)
+    return out
+
+
+def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWorkflow:
+    """The workflow as Argo reports it; ``retry_nodes``: retried steps as Retry nodes."""
+    events: dict[str, list[tuple]] = {}
+    meta, nodes = read_all(wf_dir, events if retry_nodes else None)
     kids: dict[str, list[str]] = {}
     for n in nodes:
         if n.parent_id:
             kids.setdefault(n.parent_id, []).append(n.id)
     phase, message = workflow_phase(meta, wf_dir)
+    out: dict[str, Any] = {}
+    for n in nodes:
+        if n.type == "Pod" and n.attempts > 1 and n.id in events:
+            for d in retry_view(n, wf_dir, events[n.id]):
+                out[d["id"]] = d
+        else:
+            out[n.id] = node_dict(n, kids.get(n.id, []), wf_dir)
     status = {
         "phase": phase, "message": message, "startedAt": meta.get("startedAt"),
-        "finishedAt": meta.get("finishedAt"),
-        "nodes": {n.id: node_dict(n, kids.get(n.id, []), wf_dir) for n in nodes},
+        "finishedAt": meta.get("finishedAt"), "nodes": out,
         "outputs": _io(meta.get("global_outputs") or {}),
     }
     return ArgoWorkflow({"metadata": {"name": wf_id, "uid": wf_id}, "status": status})
