@@ -164,3 +164,20 @@ def test_http_step(workdir):
         assert wf.query_step(name="get")[0].outputs.parameters["result"].value == "pong /ping"
     finally:
         server.shutdown()
+
+
+def test_script_output_parameters_lose_exactly_one_trailing_newline(workdir):
+    # Argo's executor: strings.TrimSuffix(value, "\n"), on file contents and on defaults
+    t = ShellOPTemplate(name="nl", script=(
+        "printf 'a\\n' > /tmp/one; printf 'b\\n\\n' > /tmp/two; printf 'c' > /tmp/none; "
+        "printf ' d \\n' > /tmp/spaces"))
+    t.outputs.parameters = {
+        n: OutputParameter(value_from_path=f"/tmp/{n}") for n in ("one", "two", "none", "spaces")}
+    t.outputs.parameters["missing"] = OutputParameter(value_from_path="/tmp/missing",
+                                                      default="e\n")
+    wf = Workflow("newlines")
+    wf.add(Step("nl", t))
+    wf.submit()
+    [s] = wf.query_step(name="nl")
+    got = {n: s.outputs.parameters[n].value for n in ("one", "two", "none", "spaces", "missing")}
+    assert got == {"one": "a", "two": "b\n", "none": "c", "spaces": " d ", "missing": "e"}

@@ -512,12 +512,16 @@ class LeafRunner:
                 with open(path) as f:
                     text = f.read()
                 if not python:
+                    # Argo's executor trims exactly one trailing newline ("for user
+                    # convenience"): "a\n" -> "a", "a\n\n" -> "a\n", "a" -> "a"
                     text = text[:-1] if text.endswith("\n") else text
                     sd.write_parameter("outputs", name, text)
             except OSError:
                 d = getattr(p, "default", MISSING)
                 if d is not MISSING:
                     text = dump_value(d)
+                    if not python:  # Argo trims the default the same way
+                        text = text[:-1] if text.endswith("\n") else text
                     sd.write_parameter("outputs", name, text)
                 elif strict:
                     where = p.value_from_path or path
