@@ -77,6 +77,10 @@ def storage_name(settings: Settings | None = None) -> str:
 
     if CORE_ALIASES["engine"].get(requested, requested) == "argo":
         return "minio"
+    from .config import config
+
+    if config.get("debug_s3"):  # pydflow: the local engine with artifacts in the real S3
+        return "minio"
     return "local"
 
 

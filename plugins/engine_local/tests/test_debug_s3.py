@@ -80,7 +80,11 @@ def test_debug_s3_with_the_local_store_is_refused(workdir):
     from dflow.config import config
     from dflow.engine import EngineError
 
+    from dflow.backends import storage_name
+
     config["debug_s3"] = True
+    assert storage_name() == "minio"  # pydflow's meaning: debug mode, real S3
+    (workdir / "dflow.toml").write_text('storage = "local"\n')  # ...unless told otherwise
     (workdir / "x.txt").write_text("1")
     step = Step("read", PythonOPTemplate(ReadNum), parameters={"i": 1},
                 artifacts={"data": upload_artifact(workdir / "x.txt")})
