@@ -69,7 +69,9 @@ def test_secret_values_are_never_sent(engine, argo_server, store):
                         envs={"TOKEN": Secret(value="hunter2", name="my-token")})
     wf = Workflow(name="with-secret")
     wf.add(Step("env", t))
-    with pytest.raises(EngineError, match=r"secrets \['my-token'\] that carry values"):
+    # a value must become a Kubernetes Secret first; without a Kubernetes API: a clear error
+    with pytest.raises(EngineError, match=r"no Kubernetes API is configured: set "
+                       r"k8s_api_server .* or k8s_config_file"):
         engine.submit(wf)
     assert argo_server.workflows == {}
     t.envs["TOKEN"] = Secret(name="my-token")  # a reference to an existing secret is fine
@@ -78,9 +80,14 @@ def test_secret_values_are_never_sent(engine, argo_server, store):
     assert "hunter2" not in repr(posted)
 
 
-def test_reuse_step_is_refused_clearly(engine, store):
-    with pytest.raises(EngineError, match="reuse_step is not supported on the argo engine"):
-        engine.submit(build(), reuse_step=[object()])
+def test_reuse_step_needs_a_kubernetes_api(engine, argo_server, store):
+    from dflow.argo_objects import ArgoStep
+
+    old = ArgoStep({"id": "old-1", "displayName": "first", "inputs": {"parameters": [
+        {"name": "dflow_key", "value": "first"}]}, "outputs": {}}, "old")
+    with pytest.raises(EngineError, match="k8s_api_server .* or k8s_config_file"):
+        engine.submit(build(), reuse_step=[old])
+    assert argo_server.workflows == {}
 
 
 def test_workflow_to_yaml_and_lint_through_the_renderer_plugin():

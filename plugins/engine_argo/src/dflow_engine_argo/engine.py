@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from dflow.argo_objects import ArgoStep, ArgoWorkflow
 from dflow.engine import Engine, EngineError
+from dflow.model.op_template import randstr
 
 from .client import ArgoClient, ArgoNotFoundError
 from .config import ArgoConfig
+from .k8s import KubeClient, docker_secret, opaque_secret
 from .lint import check
 
 if TYPE_CHECKING:
@@ -27,9 +29,15 @@ class ArgoEngine(Engine):
 
     name = "argo"
 
-    def __init__(self, config: ArgoConfig | None = None, client: ArgoClient | None = None) -> None:
+    def __init__(
+        self,
+        config: ArgoConfig | None = None,
+        client: ArgoClient | None = None,
+        kube: KubeClient | None = None,
+    ) -> None:
         self.config = config or ArgoConfig()
         self.client = client or ArgoClient.from_config(self.config)
+        self._kube = kube  # made on first need: most workflows never call Kubernetes
 
     def __repr__(self) -> str:
         return f"ArgoEngine(host={self.config.host!r}, namespace={self.config.namespace!r})"
@@ -43,12 +51,14 @@ class ArgoEngine(Engine):
     def render(
         self, workflow: Workflow, reuse_step: Sequence[ArgoStep] | None = None
     ) -> dict[str, Any]:
-        """The Argo manifest of ``workflow`` (pure: no network call)."""
+        """The Argo manifest of ``workflow`` (no network call).
+
+        With ``reuse_step`` the keyed templates get ``memoize`` against the workflow's cache
+        ConfigMap; the workflow's id is fixed first when it has none (as submit does).
+        """
         if reuse_step:
-            raise EngineError(
-                "reuse_step is not supported on the argo engine yet (it needs memoize "
-                "ConfigMaps); run the workflow on the local engine to reuse steps"
-            )
+            fix_id(workflow)
+            return self.renderer().render(workflow, memoize_prefix=workflow.id)
         return self.renderer().render(workflow)
 
     def submit(
@@ -58,23 +68,43 @@ class ArgoEngine(Engine):
         reuse_step: Sequence[ArgoStep] | None = None,
         wait: bool | None = None,
     ) -> ArgoWorkflow:
-        manifest = self.render(workflow, reuse_step)
+        """Render, create the Kubernetes objects the manifest needs, upload, then submit.
+
+        With ``reuse_step`` the workflow's id is fixed up front (``<name>-<random>``): the
+        memoize keys and cache ConfigMap embed it. The cache ConfigMap and the Secrets that
+        carry values are created (replaced when they exist) through the Kubernetes API; the
+        manifest only names them.
+        """
+        reuse = list(reuse_step or [])
         renderer = self.renderer()
-        missing = [s.name for s in renderer.secrets_to_create(workflow)
-                   if getattr(s, "value", None) is not None or hasattr(s, "password")]
-        if missing:
-            raise EngineError(
-                f"workflow '{workflow.name}' uses secrets {missing} that carry values; create "
-                "them in the namespace first (kubectl create secret ...) and refer to them by "
-                "name: dflow never sends secret values inside a manifest"
-            )
+        configmaps: list[dict[str, Any]] = []
+        if reuse:
+            # a fresh id per submission (pydflow's): resubmitting with reuse must not collide
+            workflow.id = f"{workflow.name}-{randstr(5)}"
+            configmaps = renderer.memoize_entries(workflow, reuse, memoize_prefix=workflow.id)
+        secrets = [_secret_manifest(s) for s in renderer.secrets_to_create(workflow)]
+        secrets = [s for s in secrets if s is not None]
+        manifest = self.render(workflow, reuse)
+        if self.config.lint:  # before anything is created: a refused manifest leaves nothing
+            for note in check(dict(manifest)):
+                log.info("lint: %s", note)
+        if configmaps or secrets:
+            kube = self.kube()
+            for obj in configmaps + secrets:
+                kube.apply(obj)
         self.upload_packages(renderer.packages_to_upload(workflow))
         self.upload_local_artifacts(renderer.local_artifacts_to_upload(workflow))
-        result = self.submit_manifest(manifest, wait=bool(wait))
+        result = self._create(manifest, wait=bool(wait))
         workflow.id = result.id
         if hasattr(workflow, "uid"):
             workflow.uid = result.uid
         return result
+
+    def kube(self) -> KubeClient:
+        """The Kubernetes API client (``k8s_api_server`` or ``k8s_config_file``)."""
+        if self._kube is None:
+            self._kube = KubeClient.from_config(self.config)
+        return self._kube
 
     def upload_local_artifacts(self, artifacts: Mapping[str, str]) -> None:
         """Upload ``LocalArtifact`` inputs (content-hashed keys: a key already stored is kept)."""
@@ -125,6 +155,9 @@ class ArgoEngine(Engine):
         if self.config.lint:
             for note in check(dict(manifest)):
                 log.info("lint: %s", note)
+        return self._create(manifest, wait)
+
+    def _create(self, manifest: Mapping[str, Any], wait: bool) -> ArgoWorkflow:
         created = self._wrap(self.client.create(manifest))
         log.info("submitted workflow %s (uid %s) to %s", created.id, created.uid, self.config.host)
         if wait:
@@ -220,3 +253,24 @@ class ArgoEngine(Engine):
         return "".join(
             e.get("content", "") + "\n" for e in self.client.logs(workflow_id, pod_name=step_id)
         )
+
+
+def fix_id(workflow: Workflow) -> str:
+    """Give ``workflow`` its id now (``<name>-<random>``) unless it has one."""
+    if not workflow.id:
+        workflow.id = f"{workflow.name}-{randstr(5)}"
+    return workflow.id
+
+
+def _secret_manifest(secret: Any) -> dict[str, Any] | None:
+    """The Secret to create for a ``Secret(value=...)`` or ``DockerSecret``; None for a
+    reference to an existing secret (no value)."""
+    if hasattr(secret, "password"):
+        from .render.graph import sanitize
+
+        # the name the manifest's imagePullSecrets uses
+        return docker_secret(sanitize(secret.name).lower(), secret.registry, secret.username,
+                             secret.password)
+    if getattr(secret, "value", None) is not None:
+        return opaque_secret(secret.name, {secret.key: secret.value})
+    return None
