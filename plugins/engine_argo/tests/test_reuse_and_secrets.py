@@ -63,10 +63,10 @@ def _engine(argo_server, **k8s):
 
 @pytest.fixture
 def engine(argo_server, kube_server):
-    eng = _engine(argo_server, k8s_api_server=kube_server.url)
-    # the Kubernetes API has its own token here (the Argo one is config['token'])
-    eng._kube = KubeClient(kube_server.url, "argo", K8S_TOKEN, backoff=0.01)
-    return eng
+    config = ArgoConfig(host=argo_server.url, namespace="argo", token=TOKEN, backoff=0.01,
+                        poll_interval=0.01, k8s_api_server=kube_server.url)
+    # the Kubernetes API has its own token here (k8s_api_server alone uses config['token'])
+    return ArgoEngine(config, kube=KubeClient(kube_server.url, "argo", K8S_TOKEN, backoff=0.01))
 
 
 def keyed(name: str = "reuse") -> Workflow:
@@ -235,3 +235,24 @@ def test_kubeconfig_current_context_with_ca_data(argo_server, self_signed_cert, 
         eng = _engine(argo_server, k8s_api_server=kube.url)
         with pytest.raises(EngineError, match="TLS verification of the Kubernetes API"):
             eng.submit(wf)
+
+
+def test_kube_client_errors_are_clear(kube_server):
+    kube = KubeClient(kube_server.url, "argo", K8S_TOKEN, backoff=0.01, retries=1)
+    assert kube.get("Secret", "absent") is None
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    with pytest.raises(EngineError, match=r"ConfigMap 'c' not found .* namespace 'argo'"):
+        kube.replace(cm)
+    kube_server.fail(403)
+    with pytest.raises(EngineError, match=r"denied POST ConfigMap 'c' in namespace 'argo' "
+                       r"\(HTTP 403.*RBAC permission"):
+        kube.create(cm)
+    kube.create(cm)
+    with pytest.raises(EngineError, match=r"ConfigMap 'c' already exists .*HTTP 409"):
+        kube.create(cm)
+    kube_server.fail(500, times=2)
+    with pytest.raises(EngineError, match="HTTP 500"):  # one retry, then the error
+        kube.get("ConfigMap", "c")
+    bad = dict(cm, spec={})
+    with pytest.raises(EngineError, match=r"HTTP 422.*unknown field\(s\) \['spec'\]"):
+        kube.apply(bad)
