@@ -77,10 +77,9 @@ def test_s3_input_downloaded_once_for_a_20_way_fan_out(s3_store, workdir):
 
 
 def test_debug_s3_with_the_local_store_is_refused(workdir):
+    from dflow.backends import storage_name
     from dflow.config import config
     from dflow.engine import EngineError
-
-    from dflow.backends import storage_name
 
     config["debug_s3"] = True
     assert storage_name() == "minio"  # pydflow's meaning: debug mode, real S3
