@@ -39,8 +39,7 @@ def test_slurm_job_id_is_a_real_slurm_job(local_slurm, make_job):
     job = make_job()
     result = executor().run(job)
 
-    record = local_slurm.run("scontrol", "-o", "show", "job", result.job_id).stdout
-    assert "JobState=COMPLETED" in record
+    assert "JobState=COMPLETED" in local_slurm.job_record(result.job_id, "COMPLETED")
 
 
 @pytest.mark.parametrize(("retries", "attempts"), [(None, 1), (1, 2)])
@@ -102,7 +101,7 @@ def test_cancel_stops_the_slurm_job(local_slurm, make_job):
     (result,) = results
     assert result.exit_code == 143 and "cancelled" in result.message
     assert result.job_id == job_id
-    assert "JobState=CANCELLED" in local_slurm.run("scontrol", "-o", "show", "job", job_id).stdout
+    assert "JobState=CANCELLED" in local_slurm.job_record(job_id, "CANCELLED")
 
 
 def test_step_timeout(local_slurm, make_job):

@@ -84,8 +84,7 @@ def test_step_timeout_cancels_the_job(local_slurm, make_job):
 
     assert result.timed_out
     assert "exceeded the step timeout of 1s" in result.message
-    record = local_slurm.run("scontrol", "-o", "show", "job", result.job_id).stdout
-    assert "JobState=CANCELLED" in record
+    assert "JobState=CANCELLED" in local_slurm.job_record(result.job_id, "CANCELLED")
 
 
 def test_terminated_workflow_cancels_promptly(local_slurm, make_job, submitted_id):

@@ -317,6 +317,16 @@ class LocalSlurm:
             check=check, timeout=30,
         )
 
+    def job_record(self, job_id: str, state: str | None = None, timeout: float = 15.0) -> str:
+        """``scontrol show job`` of ``job_id``; with ``state``, wait until the job reaches it
+        (scancel and job ends are asynchronous: a job is COMPLETING for a moment)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.run("scontrol", "-o", "show", "job", job_id).stdout
+            if state is None or f"JobState={state}" in record or time.monotonic() > deadline:
+                return record
+            time.sleep(0.2)
+
     def _wait_idle(self) -> None:
         def idle() -> bool:
             done = self.run("sinfo", "-h", "-N", "-o", "%T", check=False)
