@@ -38,14 +38,7 @@ def in_tmp(tmp_path, monkeypatch):
 
 # -- HPC workflows (test_hpc_workflows.py): the shared real Slurm ---------------------------
 
-
-@pytest.fixture(scope="session")
-def local_slurm():
-    """The process-wide throwaway Slurm (``SLURM_CONF`` set in ``os.environ`` while it runs)."""
-    from dflow.testing.slurm import shared_local_slurm
-
-    with shared_local_slurm() as slurm:
-        yield slurm
+from dflow.testing.slurm_fixtures import local_slurm  # noqa: E402, F401
 
 
 @pytest.fixture
