@@ -82,9 +82,12 @@ class ArgoEngine(Engine):
             # a fresh id per submission (pydflow's): resubmitting with reuse must not collide
             workflow.id = f"{workflow.name}-{randstr(5)}"
             configmaps = renderer.memoize_entries(workflow, reuse, memoize_prefix=workflow.id)
-        secrets = [_secret_manifest(s) for s in renderer.secrets_to_create(workflow)]
+            manifest = renderer.render(workflow, memoize_prefix=workflow.id)
+        else:
+            manifest = renderer.render(workflow)
+        # one render: what it needs (secrets, packages, local artifacts) comes from the same pass
+        secrets = [_secret_manifest(s) for s in renderer.last_secrets()]
         secrets = [s for s in secrets if s is not None]
-        manifest = self.render(workflow, reuse)
         if self.config.lint:  # before anything is created: a refused manifest leaves nothing
             for note in check(dict(manifest)):
                 log.info("lint: %s", note)
@@ -92,8 +95,8 @@ class ArgoEngine(Engine):
             kube = self.kube()
             for obj in configmaps + secrets:
                 kube.apply(obj)
-        self.upload_packages(renderer.packages_to_upload(workflow))
-        self.upload_local_artifacts(renderer.local_artifacts_to_upload(workflow))
+        self.upload_packages(renderer.last_packages())
+        self.upload_local_artifacts(renderer.last_local_artifacts())
         result = self._create(manifest, wait=bool(wait))
         workflow.id = result.id
         if hasattr(workflow, "uid"):
@@ -111,17 +114,13 @@ class ArgoEngine(Engine):
         if not artifacts:
             return
         from dflow.backends import get_storage_client
+        from dflow.storage.objects import upload_tree
 
         client = get_storage_client()
         for key, path in artifacts.items():
             if os.path.isdir(path):
-                if client.list(key.rstrip("/") + "/", recursive=False):
-                    continue
-                for root, _dirs, files in os.walk(path):
-                    for name in files:
-                        full = os.path.join(root, name)
-                        rel = os.path.relpath(full, path).replace(os.sep, "/")
-                        client.upload(f"{key}/{rel}", full)
+                if not client.list(key.rstrip("/") + "/", recursive=False):
+                    upload_tree(client, path, key)
             elif not client.list(key, recursive=False):
                 client.upload(key, path)
 

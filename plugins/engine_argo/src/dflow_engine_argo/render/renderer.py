@@ -131,8 +131,7 @@ class ArgoRenderer:
         archive, each path at the top level (``<key>/dflow/...``, ``<key>/my_ops.py``).
         """
         self.render(workflow)
-        assert self._last is not None
-        return {k: list(v) for k, v in self._last.packages.items()}
+        return self.last_packages()
 
     def local_artifacts_to_upload(self, workflow: Any) -> dict[str, str]:
         """``{storage key: local path}`` of the LocalArtifacts the manifest reads.
@@ -143,8 +142,25 @@ class ArgoRenderer:
         gets the same file or directory the local engine would hand over.
         """
         self.render(workflow)
-        assert self._last is not None
+        return self.last_local_artifacts()
+
+    # what the last render() needs before submit, without rendering again
+    def last_packages(self) -> dict[str, list[str]]:
+        assert self._last is not None, "render() first"
+        return {k: list(v) for k, v in self._last.packages.items()}
+
+    def last_local_artifacts(self) -> dict[str, str]:
+        assert self._last is not None, "render() first"
         return dict(self._last.local_uploads)
+
+    def last_secrets(self) -> list[Any]:
+        assert self._last is not None, "render() first"
+        seen, out = set(), []
+        for s in self._last.secrets:
+            if s.name not in seen:
+                seen.add(s.name)
+                out.append(s)
+        return out
 
     def memoize_entries(self, workflow: Any, reuse_step: Any, *,
                         memoize_prefix: str | None = None, configmap: str = "dflow",
@@ -163,13 +179,7 @@ class ArgoRenderer:
         """The ``Secret``/``DockerSecret`` objects the manifest refers to by name; those with
         a value must exist in the namespace before the workflow runs."""
         self.render(workflow)
-        assert self._last is not None
-        seen, out = set(), []
-        for s in self._last.secrets:
-            if s.name not in seen:
-                seen.add(s.name)
-                out.append(s)
-        return out
+        return self.last_secrets()
 
     def from_dict(self, manifest: dict[str, Any]) -> Any:
         """Best-effort dflow Workflow of a manifest (script, steps and DAG templates)."""
