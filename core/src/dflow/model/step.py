@@ -10,7 +10,7 @@ from typing import Any
 
 from . import context
 from .helpers import ArgoSequence, argo_len, argo_range
-from .io import ArgoVar, ArtifactRef, InputArtifact, OutputArtifact, OutputParameter, _IOBase
+from .io import ArgoVar, ArtifactRef, OutputArtifact, OutputParameter, _IOBase
 from .op_template import OPTemplate, randstr
 
 STEP_NAME_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
@@ -233,17 +233,9 @@ class HookStep(Step):
         self.expression = expression
         name = kwargs.pop("name", None) or f"hook-{randstr()}"
         # hooks are attached to a step, never auto-added to the open container
-        saved = context.current()
         context.push(None)
         try:
             super().__init__(name, template, **kwargs)
         finally:
             context.pop(None)
-        del saved
 
-
-def is_artifact_source(value: Any) -> bool:
-    """Whether a value can feed an input artifact."""
-    return value is None or isinstance(
-        value, InputArtifact | OutputArtifact | ArtifactRef | str | list | tuple | dict
-    ) or hasattr(value, "key") or hasattr(value, "local_path") or hasattr(value, "url")

@@ -161,7 +161,6 @@ class _Checker:
         sliced = set(getattr(slices, "input_parameter", []) or [])
         looped = step.with_param is not None or step.with_sequence is not None
         for name, p in step.inputs.parameters.items():
-            ppath = f"{path}: input parameter '{name}'"
             if not p.has_value:
                 self.add(path, f"input parameter '{name}' of template '{tmpl.name}' has no value "
                                "and no default: pass parameters={" + repr(name) + ": ...}")
@@ -186,7 +185,6 @@ class _Checker:
             elif not isinstance(p.value, InputParameter | OutputParameter) and not looped:
                 err = _literal_type_error(p.value, expected)
                 if err:
-                    del ppath
                     self.add(path, f"input '{name}' {err}")
         for name, a in step.inputs.artifacts.items():
             src = getattr(a, "source", None)
