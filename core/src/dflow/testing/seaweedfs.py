@@ -30,6 +30,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -123,8 +124,12 @@ def start_seaweedfs(
     access_key: str = "AK",
     secret_key: str = "SK",
     timeout: float = 30.0,
+    extra_args: Sequence[str] = (),
 ) -> SeaweedServer:
-    """Start ``weed mini`` with its data in ``directory``; return once S3 accepts writes."""
+    """Start ``weed mini`` with its data in ``directory``; return once S3 accepts writes.
+
+    ``extra_args`` are further ``weed mini`` flags (benchmarks tune the server with them).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     identities = {"identities": [{
@@ -141,6 +146,7 @@ def start_seaweedfs(
         "-admin.ui=false", "-webdav=false", "-s3.autoCreateBucket=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
         f"-s3.config={s3_json}",
         *(f"-{name}={port}" for name, port in ports.items()),
+        *extra_args,
     ]
     (directory / "data").mkdir(exist_ok=True)
     log = open(directory / "weed.log", "wb")  # noqa: SIM115 - owned by the child process
