@@ -23,40 +23,36 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-
-
-def timed(fn, repeat: int = 1) -> float:
-    """Best of ``repeat`` runs: the machine is shared, the minimum is the least noisy."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def write_file(path: Path, size: int) -> None:
-    block = os.urandom(MiB)
-    with open(path, "wb") as f:
-        for i in range(0, size, MiB):
-            f.write((i.to_bytes(8, "big") + block[8:])[: min(MiB, size - i)])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _storage_common import (  # noqa: E402
+    SMALL_FILE_SIZE,
+    CpuMeter,
+    MiB,
+    print_table,
+    timed,
+    write_large_file,
+    write_small_tree,
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="large file size in MiB")
     parser.add_argument("--files", type=int, default=10_000, help="number of small files")
-    parser.add_argument("--file-size", type=int, default=GiB // 10_000,
+    parser.add_argument("--file-size", type=int, default=SMALL_FILE_SIZE,
                         help="bytes per small file (default: 10,000 of them make 1 GiB)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the large-file case")
+    parser.add_argument("--quick", action="store_true", help="64 MiB and 500 files, one run")
+    parser.add_argument("--server-dir", default=None,
+                        help="where SeaweedFS keeps its data (default: a temporary directory)")
     args = parser.parse_args()
+    if args.quick:
+        args.size, args.files, args.repeat = 64, 500, 1
 
     import boto3
     from botocore.config import Config
@@ -65,18 +61,20 @@ def main() -> None:
     from dflow_storage_minio import MinioClient
 
     work = Path(tempfile.mkdtemp(prefix="dflow-storage-bench-"))
-    server = start_seaweedfs(work / "server")
+    server_dir = Path(tempfile.mkdtemp(prefix="seaweedfs-", dir=args.server_dir))
+    server = start_seaweedfs(server_dir)
     try:
         bucket = "bench"
-        client = MinioClient(endpoint=server.endpoint, access_key=server.access_key,
-                             secret_key=server.secret_key, secure=False, bucket_name=bucket)
+
+        def plugin(**options) -> MinioClient:
+            return MinioClient(endpoint=server.endpoint, access_key=server.access_key,
+                               secret_key=server.secret_key, secure=False, bucket_name=bucket,
+                               **options)
+
+        client = plugin()
         client.create_bucket()
-        boto_only = MinioClient(endpoint=server.endpoint, access_key=server.access_key,
-                                secret_key=server.secret_key, secure=False, bucket_name=bucket,
-                                lean_requests=False)
-        unchecked = MinioClient(endpoint=server.endpoint, access_key=server.access_key,
-                                secret_key=server.secret_key, secure=False, bucket_name=bucket,
-                                verify_integrity=False)
+        boto_only = plugin(lean_requests=False)
+        unchecked = plugin(verify_integrity=False)
         raw = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1",
                            aws_access_key_id=server.access_key,
                            aws_secret_access_key=server.secret_key,
@@ -86,7 +84,7 @@ def main() -> None:
 
         big = work / "big.bin"
         size = args.size * MiB
-        write_file(big, size)
+        write_large_file(big, size)
         mb = size / 1e6
         rows = []
         t_raw_up = t_raw_down = t_up = t_down = t_nc_up = t_nc_down = float("inf")
@@ -105,19 +103,22 @@ def main() -> None:
         rows.append(("  (no integrity check)", mb / t_nc_up, mb / t_raw_up, "boto3 upload_file"))
         rows.append(("  (no integrity check)", mb / t_nc_down, mb / t_raw_down,
                      "boto3 download_file"))
-        os.unlink(work / "raw.out")
-        os.unlink(work / "plugin.out")
+        for name in ("raw.out", "plugin.out", "nc.out", "big.bin"):
+            os.unlink(work / name)
 
         small = work / "small"
-        small.mkdir()
-        for i in range(args.files):
-            sub = small / f"d{i // 1000:02d}"
-            sub.mkdir(exist_ok=True)
-            (sub / f"f{i:05d}.bin").write_bytes(os.urandom(args.file_size))
-        files = sorted(p for p in small.rglob("*") if p.is_file())
+        files = write_small_tree(small, args.files, args.file_size)
         rels = [p.relative_to(small).as_posix() for p in files]
         smb = args.files * args.file_size / 1e6
         loop_key = f"loop-{uuid.uuid4().hex[:6]}"
+        notes: list[str] = []
+
+        def metered(label: str, fn) -> float:
+            with CpuMeter(server.pid) as meter:
+                fn()
+            notes.append(f"{label:<34}{meter.describe(args.files)}; two cores allow "
+                         f"{meter.bound * 1e3 / args.files:.2f} ms/object")
+            return meter.wall
 
         def loop_up() -> None:  # the honest baseline: one client, one call per object
             for p, rel in zip(files, rels, strict=True):
@@ -134,55 +135,53 @@ def main() -> None:
                     for chunk in body.iter_chunks(MiB):
                         f.write(chunk)
 
-        t_loop_up, t_loop_down = timed(loop_up), timed(loop_down)
+        t_loop_up = metered("sequential loop upload", loop_up)
+        t_loop_down = metered("sequential loop download", loop_down)
         shutil.rmtree(work / "loop.out")
         base = "sequential boto3 loop"
 
         def tree(name: str, storage_client, up_fn=None, down_fn=None) -> None:
             key = f"tree-{uuid.uuid4().hex[:6]}/small"
-            out = work / f"{name}.out"
+            out = work / f"tree-{uuid.uuid4().hex[:6]}.out"
             up_fn = up_fn or (lambda: upload_s3(str(small), key=key, storage_client=storage_client))
             down_fn = down_fn or (lambda k: download_s3(k, path=str(out),
                                                         storage_client=storage_client))
             result: list = []
-            t_up = timed(lambda: result.append(up_fn()))
-            t_down = timed(lambda: down_fn(result[-1] if result[-1] is not None else key))
+            t_up = metered(f"{name.strip()} upload", lambda: result.append(up_fn()))
+            t_down = metered(f"{name.strip()} download", lambda: down_fn(
+                result[-1] if result[-1] is not None else key, out))
             got = sum(1 for p in out.rglob("*") if p.is_file() and ".dflow" not in p.parts)
             assert got == args.files, f"{name}: downloaded {got} of {args.files} files"
             shutil.rmtree(out)
             rows.append((f"{name} upload", smb / t_up, smb / t_loop_up, base))
             rows.append((f"{name} download", smb / t_down, smb / t_loop_down, base))
 
-        n = f"{args.files} files"
-        tree(f"{n}", client)
-        tree("  boto3 in threads", boto_only)
+        def download_tree(storage_client):
+            return lambda k, out: download_s3(k, path=str(out), storage_client=storage_client)
 
-        def artifact(archive):
-            def up():
-                return upload_artifact(str(small), archive=archive, storage_client=client)
-
-            def down(art):
-                download_artifact(art, path=str(work / f"art-{archive}.out"),
-                                  storage_client=client)
-            return up, down
+        tree(f"{args.files} files", client, down_fn=download_tree(client))
+        tree("  boto3 in threads", boto_only, down_fn=download_tree(boto_only))
 
         for archive in (None, "tar"):
-            up, down = artifact(archive)
-            key = f"art-{archive}"
+            def up(archive=archive):
+                return upload_artifact(str(small), archive=archive, storage_client=client)
+
+            def down(art, out):
+                download_artifact(art, path=str(out), storage_client=client)
+
             start = len(rows)
-            tree(key, client, up, down)
-            label = "upload_artifact archive=None" if archive is None else "upload_artifact tar"
-            rows[start] = (label, *rows[start][1:])
+            tree(f"upload_artifact archive={archive}", client, up, down)
             rows[start + 1] = ("  download_artifact", *rows[start + 1][1:])
 
-        print(f"SeaweedFS {server.endpoint}; large file {args.size} MiB; "
-              f"{args.files} x {args.file_size} B small files")
-        print(f"{'workload':<30}{'plugin MB/s':>12}{'baseline MB/s':>15}{'ratio':>7}  baseline")
-        for name, ours, base, what in rows:
-            print(f"{name:<30}{ours:>12.1f}{base:>15.1f}{ours / base:>7.2f}  {what}")
+        print_table(f"SeaweedFS {server.endpoint} (data in {server_dir}); large file "
+                    f"{args.size} MiB; {args.files} x {args.file_size} B small files", rows)
+        print("\nCPU per object (this process = client; weed = server):")
+        for line in notes:
+            print("  " + line)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(server_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
+from .archive import write_tgz
 from .artifacts import CustomArtifact, HTTPArtifact, LocalArtifact, S3Artifact, config_dicts
 from .client import StorageClient
 from .errors import NotFound, StorageError
@@ -134,8 +135,7 @@ def upload_artifact(
         if archive == "tar":
             key += ".tgz"
             tgz = os.path.join(tmp, name + ".tgz")
-            with tarfile.open(tgz, "w:gz", dereference=True, compresslevel=1) as tar:
-                tar.add(stage, arcname=name)
+            write_tgz(stage, name, tgz)
             art = S3Artifact(key=key, path_list=items)
             put_owned(client, art.key, tgz)
         else:
