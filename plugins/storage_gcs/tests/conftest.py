@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -36,17 +37,21 @@ class GCSEmulator:
         with socket.socket() as s:  # the emulator has no "port 0": pick a free one
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
+        # a file, not a pipe nobody reads: tracebacks of clients hanging up early (a sliced
+        # download closes its first stream after one part) would fill a pipe and stall it
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
              "--port", str(self.port), "--default-bucket", self.bucket, "-q",
              *([] if self.data_dir else ["--in-memory"])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.data_dir,
+            stdout=subprocess.DEVNULL, stderr=self.log, cwd=self.data_dir,
             env={**os.environ, "STORAGE_BASE": self.data_dir or "."},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gcp-storage-emulator exited: {self.proc.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"gcp-storage-emulator exited: {self.log.read().decode()[-2000:]}")
             try:
                 urllib.request.urlopen(f"{self.endpoint}/storage/v1/b/{self.bucket}", timeout=2).close()
                 return self
@@ -69,7 +74,7 @@ class GCSEmulator:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        self.proc.stderr.close()
+        self.log.close()
 
 
 @pytest.fixture(scope="session")

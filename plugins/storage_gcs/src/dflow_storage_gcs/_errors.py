@@ -24,11 +24,13 @@ def is_corruption(exc: BaseException) -> bool:
     """A transfer whose checksum did not match: worth one more attempt."""
     from google.cloud.storage.exceptions import DataCorruption
 
+    from ._download import ChecksumMismatch
+
     try:
         from google.resumable_media.common import DataCorruption as LegacyDataCorruption
     except ImportError:  # pragma: no cover - newer releases fold resumable-media in
         LegacyDataCorruption = DataCorruption
-    return isinstance(exc, DataCorruption | LegacyDataCorruption)
+    return isinstance(exc, DataCorruption | LegacyDataCorruption | ChecksumMismatch)
 
 
 def _is_network(exc: BaseException | None) -> bool:

@@ -1,14 +1,16 @@
 """``GCSClient``: dflow's :class:`~dflow.storage.StorageClient` for Google Cloud Storage.
 
 Integrity: uploads send a CRC32C the service checks (resumable ones compare the final
-object's), downloads are verified against the ``x-goog-hash`` GCS returns; a mismatch is
-retried ``integrity_retries`` times, then raised as :class:`~dflow.storage.IntegrityError`.
+object's); downloads (:mod:`._download`: one streamed GET, or ranged parts in parallel for
+large objects) are verified against the CRC32C in the ``x-goog-hash`` GCS returns. A mismatch
+is retried ``integrity_retries`` times, then raised as :class:`~dflow.storage.IntegrityError`.
 Transient errors are retried by the SDK (exponential backoff, for ``retry_timeout`` seconds).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import threading
@@ -19,6 +21,7 @@ from dflow.storage.client import StorageClient
 from dflow.storage.errors import NotFound, StorageError, describe_store
 from dflow.storage.transfer import atomic_file, retrying
 
+from ._download import Downloader, NeedsSDK, parse_hashes
 from ._errors import is_corruption, translate
 from .config import GCSConfig
 
@@ -59,6 +62,7 @@ class GCSClient(StorageClient):
         self.store = describe_store(self.endpoint, self.bucket_name)
         self._client: Any = None
         self._bucket: Any = None
+        self._downloader: Downloader | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -142,14 +146,57 @@ class GCSClient(StorageClient):
             path, checksum="auto", **self._kw()))
 
     def download(self, key: str, path: str) -> None:
+        with atomic_file(path) as tmp:  # readers never see a partial file under ``path``
+            self.download_new(key, tmp)
+
+    def download_new(self, key: str, path: str) -> None:
+        """Download ``key`` straight into ``path``, a file nobody reads yet (removed on error).
+
+        :func:`dflow.storage.objects.fetch_objects` uses it for trees it stages in a hidden
+        directory, saving a temporary file and a rename per object.
+        """
         full = self._full(key)
 
-        def fetch(tmp: str) -> None:
-            with open(tmp, "wb") as f:
-                self.bucket.blob(full).download_to_file(f, checksum="auto", **self._kw())
+        def fetch() -> None:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            try:
+                self.downloader.fetch(full, fd)
+            except NeedsSDK:  # gzip-stored objects: the SDK decodes (and verifies) them
+                with os.fdopen(os.dup(fd), "wb") as f:
+                    f.truncate(0)
+                    self.bucket.blob(full).download_to_file(f, checksum="auto", **self._kw())
+            finally:
+                os.close(fd)
 
-        with atomic_file(path) as tmp:
-            self._call("download", key, lambda: fetch(tmp))
+        try:
+            self._call("download", key, fetch)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
+
+    @property
+    def downloader(self) -> Downloader:
+        """The verified streaming downloader, sharing the SDK client's HTTP session."""
+        bucket = self.bucket
+        with self._lock:
+            if self._downloader is None:
+                c = self.config
+                self._downloader = Downloader(
+                    bucket.client._http, self.endpoint, self.bucket_name, retry=self._retry,
+                    timeout=c.timeout, workers=c.download_workers,
+                    sliced_threshold=c.sliced_download_threshold, part_size=c.download_part_size,
+                    hashes_of=self._metadata_hashes)
+            return self._downloader
+
+    def _metadata_hashes(self, full: str) -> dict[str, bytes]:
+        blob = self.bucket.get_blob(full, **self._kw())
+        if blob is None:
+            from google.api_core.exceptions import NotFound as GoogleNotFound
+
+            raise GoogleNotFound(full)
+        return parse_hashes(",".join(f"{k}={v}" for k, v in (("crc32c", blob.crc32c), ("md5", blob.md5_hash))
+                                     if v))
 
     def list(self, prefix: str, recursive: bool = False) -> list[str]:
         def fetch() -> list[str]:
