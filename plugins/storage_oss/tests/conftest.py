@@ -61,11 +61,13 @@ class OSSServerProcess:
         """Flip one byte in the body of the next ``count`` GetObject answers."""
         self._control("corrupt", count)
 
+    def corrupt_next_puts(self, count: int = 1) -> None:
+        """Flip one byte in the body of the next ``count`` PutObject / UploadPart requests."""
+        self._control("corrupt-put", count)
+
     def fail_next(self, count: int = 1) -> None:
         """Answer the next ``count`` requests with 503 ServiceUnavailable."""
         self._control("fail", count)
-
-
 
 
 ACCESS_KEY_ID = "dflow-test-ak"

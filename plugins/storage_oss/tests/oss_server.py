@@ -16,10 +16,13 @@ beyond what the protocol documents. What it implements, and checks as OSS does:
   GetBucketInfo.
 
 Fault injection for tests: :meth:`OSSServer.corrupt_next_gets` flips a byte in the next object
-bodies sent (the CRC header still describes the stored data); :meth:`OSSServer.fail_next`
+bodies sent (the CRC header still describes the stored data); :meth:`OSSServer.corrupt_next_puts`
+flips a byte of the next PutObject / UploadPart bodies received, as a damaged network would
+(before ``Content-MD5`` is checked and the CRC computed); :meth:`OSSServer.fail_next`
 answers the next requests with ``503 ServiceUnavailable``. Run as a process
 (``python oss_server.py --port 0`` prints ``READY <port>``; ``OSSServerProcess`` in conftest.py
-starts it), the same switches are the unsigned control paths ``POST /_dflow_test/corrupt?count=N`` and ``POST /_dflow_test/fail?count=N``.
+starts it), the same switches are the unsigned control paths ``POST /_dflow_test/corrupt?count=N``,
+``POST /_dflow_test/corrupt-put?count=N`` and ``POST /_dflow_test/fail?count=N``.
 """
 
 from __future__ import annotations
@@ -57,11 +60,58 @@ _V1_SUBRESOURCES = frozenset(
 )
 
 
-def crc64(data: bytes) -> int:
-    """CRC-64/ECMA of ``data`` as OSS reports it in ``x-oss-hash-crc64ecma``."""
+def crc64_reference(data: bytes) -> int:
+    """CRC-64/ECMA of ``data`` as oss2 computes it (crcmod: the definition, ~0.4 GB/s)."""
     crc = crcmod.Crc(_CRC64_POLY, initCrc=0, rev=True, xorOut=_CRC64_XOROUT)
     crc.update(data)
     return crc.crcValue
+
+
+try:  # the same function at memory speed: the server's hashing should not bound benchmarks
+    from fastcrc import crc64 as _fastcrc64
+
+    def crc64(data: bytes) -> int:
+        """CRC-64/ECMA of ``data`` as OSS reports it in ``x-oss-hash-crc64ecma``."""
+        return _fastcrc64.xz(data)
+except ImportError:  # pragma: no cover - fastcrc comes with dflow-storage-oss
+    crc64 = crc64_reference
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total, row = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return total
+
+
+def crc64_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-64 of ``A + B`` from ``crc64(A)``, ``crc64(B)`` and ``len(B)``.
+
+    Appending ``len2`` zero bytes to A is a linear map over GF(2): built by squaring the
+    one-zero-bit operator (zlib's method), so the cost grows with log(len2), not len2.
+    """
+    if len2 == 0:
+        return crc1
+    odd = [0xC96C5795D7870F42] + [1 << n for n in range(63)]  # one zero bit (reflected poly)
+    even = [_gf2_times(odd, v) for v in odd]  # two zero bits
+    odd = [_gf2_times(even, v) for v in even]  # four zero bits
+    while True:
+        even = [_gf2_times(odd, v) for v in odd]  # 1, 4, 16... zero bytes
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = [_gf2_times(even, v) for v in even]
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
 
 
 def _http_date(ts: float) -> str:
@@ -88,7 +138,8 @@ class _Upload:
     key: str
     content_type: str
     meta: dict[str, str]
-    parts: dict[int, tuple[bytes, str, float]] = attrs.Factory(dict)
+    #: part number -> (data, MD5 ETag, mtime, CRC-64)
+    parts: dict[int, tuple[bytes, str, float, int]] = attrs.Factory(dict)
 
 
 class OSSError(Exception):
@@ -116,6 +167,7 @@ class OSSServer:
         self.requests: list[tuple[str, str]] = []  # (method, path?query) of each request seen
         self.lock = threading.RLock()
         self._corrupt = 0
+        self._corrupt_put = 0
         self._fail = 0
 
     # -- fault injection ------------------------------------------------------------------
@@ -123,6 +175,11 @@ class OSSServer:
         """Flip one byte in the body of the next ``count`` GetObject answers."""
         with self.lock:
             self._corrupt = count
+
+    def corrupt_next_puts(self, count: int = 1) -> None:
+        """Flip one byte in the body of the next ``count`` PutObject / UploadPart requests."""
+        with self.lock:
+            self._corrupt_put = count
 
     def fail_next(self, count: int = 1) -> None:
         """Answer the next ``count`` requests with 503 ServiceUnavailable."""
@@ -313,7 +370,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if url.path.startswith("/_dflow_test/") and method == "POST":
             count = int(dict(params).get("count", "1"))
-            {"corrupt": self.oss.corrupt_next_gets, "fail": self.oss.fail_next}[key](count)
+            {"corrupt": self.oss.corrupt_next_gets, "corrupt-put": self.oss.corrupt_next_puts,
+             "fail": self.oss.fail_next}[key](count)
             return self._send(204)
         with self.oss.lock:
             self.oss.requests.append((method, self.path))
@@ -326,20 +384,36 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(err, bucket, key)
 
 class _Api:
-    """The OSS operations, one request at a time (state guarded by the server's lock)."""
+    """The OSS operations. State changes hold the server's lock; hashing a request body and
+    sending the answer do not, so concurrent requests use both cores (hashlib, socket I/O)."""
 
     def __init__(self, handler: _Handler, bucket: str, key: str, params: dict, body: bytes) -> None:
         self.h, self.oss, self.bucket, self.key = handler, handler.oss, bucket, key
         self.params, self.body, self.headers = params, body, handler.headers
+        self.body_md5: bytes | None = None
+        self.body_crc: int | None = None
+        self.response: tuple = (500, b"", None, None)
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict | None = None, length=None) -> None:
+        self.response = (status, body, headers, length)
 
     def run(self, method: str) -> None:
         if not self.bucket:
             raise OSSError(400, "InvalidRequest", "This server only serves path-style bucket requests.")
+        if method == "PUT" and self.key and "x-oss-copy-source" not in self.headers:
+            if self.body and self.oss.take_fault("_corrupt_put"):
+                self.body = bytes([self.body[0] ^ 0xFF]) + self.body[1:]
+            self.body_md5 = hashlib.md5(self.body).digest()  # object or part data: hashed once
+            self.body_crc = crc64(self.body)
+        self._route(method)
+        self.h._send(*self.response)
+
+    def _route(self, method: str) -> None:
         p = self.params
         with self.oss.lock:
             if method == "PUT" and not self.key:
                 self.oss.buckets.setdefault(self.bucket, {})
-                return self.h._send(200)
+                return self._reply(200)
             if self.bucket not in self.oss.buckets:
                 raise OSSError(404, "NoSuchBucket", "The specified bucket does not exist.")
             self.objects = self.oss.buckets[self.bucket]
@@ -364,7 +438,7 @@ class _Api:
                     return self.complete(upload)
                 if method == "DELETE":
                     del self.oss.uploads[p["uploadId"]]
-                    return self.h._send(204)
+                    return self._reply(204)
             elif method == "PUT" and "x-oss-copy-source" in self.headers:
                 return self.copy_object()
             elif method == "PUT":
@@ -373,12 +447,12 @@ class _Api:
                 return self.get_object(method)
             elif method == "DELETE":
                 self.objects.pop(self.key, None)
-                return self.h._send(204)
+                return self._reply(204)
         raise OSSError(400, "NotImplemented", f"{method} {self.h.path} is not implemented here.")
 
     # -- helpers --------------------------------------------------------------------------
     def _check_md5(self, data: bytes) -> bytes:
-        digest = hashlib.md5(data).digest()
+        digest = self.body_md5 if data is self.body and self.body_md5 else hashlib.md5(data).digest()
         sent = self.headers.get("Content-MD5")
         if sent is not None and sent != base64.b64encode(digest).decode():
             raise OSSError(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
@@ -387,8 +461,9 @@ class _Api:
     def _meta(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-oss-meta-")}
 
-    def _store(self, data: bytes, etag: str, content_type: str, meta: dict, kind: str) -> _Object:
-        obj = _Object(data, etag, content_type, meta, time.time(), crc64(data), kind)
+    def _store(self, data: bytes, etag: str, content_type: str, meta: dict, kind: str,
+               crc: int | None = None) -> _Object:
+        obj = _Object(data, etag, content_type, meta, time.time(), crc64(data) if crc is None else crc, kind)
         self.objects[self.key] = obj
         return obj
 
@@ -412,8 +487,8 @@ class _Api:
     def put_object(self) -> None:
         digest = self._check_md5(self.body)
         content_type = self.headers.get("Content-Type", "application/octet-stream")
-        obj = self._store(self.body, digest.hex().upper(), content_type, self._meta(), "Normal")
-        self.h._send(200, headers=self._etag_headers(obj.etag, obj.crc))
+        obj = self._store(self.body, digest.hex().upper(), content_type, self._meta(), "Normal", self.body_crc)
+        self._reply(200, headers=self._etag_headers(obj.etag, obj.crc))
 
     def get_object(self, method: str) -> None:
         obj = self.objects.get(self.key)
@@ -440,20 +515,20 @@ class _Api:
                 start, end = int(first), min(int(last) if last else size - 1, size - 1)
             if start >= size or start > end:
                 raise OSSError(416, "InvalidRange", "The requested range cannot be satisfied.")
-            data, status = data[start : end + 1], 206
+            data, status = memoryview(data)[start : end + 1], 206  # a view: no copy of the range
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         if method == "GET" and data and self.oss.take_fault("_corrupt"):
-            data = bytes([data[0] ^ 0xFF]) + data[1:]
-        self.h._send(status, data if method == "GET" else b"", headers, length=len(data))
+            data = bytes([data[0] ^ 0xFF]) + bytes(data[1:])
+        self._reply(status, data if method == "GET" else b"", headers, length=len(data))
 
     def copy_object(self) -> None:
         src = self._source()
         replace = self.headers.get("x-oss-metadata-directive", "COPY").upper() == "REPLACE"
         meta = self._meta() if replace else dict(src.meta)
         content_type = self.headers.get("Content-Type", src.content_type) if replace else src.content_type
-        obj = self._store(src.data, src.etag, content_type, meta, src.kind)
+        obj = self._store(src.data, src.etag, content_type, meta, src.kind, src.crc)
         body = _xml("CopyObjectResult", [("ETag", f'"{obj.etag}"'), ("LastModified", _iso_date(obj.mtime))])
-        self.h._send(200, body, {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)})
+        self._reply(200, body, {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)})
 
     def delete_objects(self) -> None:
         self._check_md5(self.body)
@@ -467,13 +542,13 @@ class _Api:
         children = [] if quiet else deleted
         if self.params.get("encoding-type") == "url":
             children.append(("EncodingType", "url"))
-        self.h._send(200, _xml("DeleteResult", children), {"Content-Type": "application/xml"})
+        self._reply(200, _xml("DeleteResult", children), {"Content-Type": "application/xml"})
 
     def bucket_info(self) -> None:
         info = [("Name", self.bucket), ("Location", f"oss-{self.oss.region}"), ("StorageClass", "Standard"),
                 ("CreationDate", _iso_date(0)), ("Owner", [("ID", "dflow"), ("DisplayName", "dflow")]),
                 ("AccessControlList", [("Grant", "private")])]
-        self.h._send(200, _xml("BucketInfo", [("Bucket", info)]), {"Content-Type": "application/xml"})
+        self._reply(200, _xml("BucketInfo", [("Bucket", info)]), {"Content-Type": "application/xml"})
 
     # -- listing --------------------------------------------------------------------------
     def list_objects(self, v2: bool) -> None:
@@ -516,7 +591,7 @@ class _Api:
                 ("Key", self._enc(key)), ("LastModified", _iso_date(obj.mtime)), ("ETag", f'"{obj.etag}"'),
                 ("Type", obj.kind), ("Size", len(obj.data)), ("StorageClass", "Standard")]))
         children += [("CommonPrefixes", [("Prefix", self._enc(cp))]) for cp in prefixes]
-        self.h._send(200, _xml("ListBucketResult", children), {"Content-Type": "application/xml"})
+        self._reply(200, _xml("ListBucketResult", children), {"Content-Type": "application/xml"})
 
     # -- multipart ------------------------------------------------------------------------
     def initiate(self) -> None:
@@ -525,7 +600,7 @@ class _Api:
         self.oss.uploads[upload_id] = _Upload(self.key, content_type, self._meta())
         body = _xml("InitiateMultipartUploadResult",
                     [("Bucket", self.bucket), ("Key", self._enc(self.key)), ("UploadId", upload_id)])
-        self.h._send(200, body, {"Content-Type": "application/xml"})
+        self._reply(200, body, {"Content-Type": "application/xml"})
 
     def upload_part(self, upload: _Upload, number: int) -> None:
         if not 1 <= number <= 10000:
@@ -537,12 +612,12 @@ class _Api:
                 first, _, last = spec[6:].partition("-")
                 data = data[int(first) : int(last) + 1 if last else None]
             etag = hashlib.md5(data).hexdigest().upper()
-            upload.parts[number] = (data, etag, time.time())
+            upload.parts[number] = (data, etag, time.time(), crc64(data))
             body = _xml("CopyPartResult", [("LastModified", _iso_date(time.time())), ("ETag", f'"{etag}"')])
-            return self.h._send(200, body, {"Content-Type": "application/xml", "ETag": f'"{etag}"'})
+            return self._reply(200, body, {"Content-Type": "application/xml", "ETag": f'"{etag}"'})
         etag = self._check_md5(self.body).hex().upper()
-        upload.parts[number] = (self.body, etag, time.time())
-        self.h._send(200, headers=self._etag_headers(etag, crc64(self.body)))
+        upload.parts[number] = (self.body, etag, time.time(), self.body_crc)
+        self._reply(200, headers=self._etag_headers(etag, self.body_crc))
 
     def list_parts(self, upload: _Upload) -> None:
         marker = int(self.params.get("part-number-marker") or 0)
@@ -553,11 +628,11 @@ class _Api:
                     ("PartNumberMarker", marker), ("NextPartNumberMarker", page[-1] if page else marker),
                     ("MaxParts", max_parts), ("IsTruncated", str(truncated).lower())]
         for n in page:
-            data, etag, mtime = upload.parts[n]
+            data, etag, mtime, crc = upload.parts[n]
             children.append(("Part", [("PartNumber", n), ("LastModified", _iso_date(mtime)),
-                                      ("ETag", f'"{etag}"'), ("HashCrc64ecma", crc64(data)),
+                                      ("ETag", f'"{etag}"'), ("HashCrc64ecma", crc),
                                       ("Size", len(data))]))
-        self.h._send(200, _xml("ListPartsResult", children), {"Content-Type": "application/xml"})
+        self._reply(200, _xml("ListPartsResult", children), {"Content-Type": "application/xml"})
 
     def complete(self, upload: _Upload) -> None:
         if self.headers.get("x-oss-complete-all", "").lower() == "yes":
@@ -576,13 +651,16 @@ class _Api:
         data = b"".join(upload.parts[n][0] for n in chosen)
         md5s = b"".join(bytes.fromhex(upload.parts[n][1]) for n in chosen)
         etag = f"{hashlib.md5(md5s).hexdigest().upper()}-{len(chosen)}"
-        obj = self._store(data, etag, upload.content_type, upload.meta, "Multipart")
+        crc = 0
+        for n in chosen:  # the object's CRC from its parts' (as OSS does), not a second pass
+            crc = crc64_combine(crc, upload.parts[n][3], len(upload.parts[n][0]))
+        obj = self._store(data, etag, upload.content_type, upload.meta, "Multipart", crc)
         del self.oss.uploads[self.params["uploadId"]]
         children = [("Location", f"{self.h.headers.get('Host', '')}/{self.bucket}/{self._enc(self.key)}"),
                     ("Bucket", self.bucket), ("Key", self._enc(self.key)), ("ETag", f'"{etag}"')]
         if self.params.get("encoding-type") == "url":
             children.insert(0, ("EncodingType", "url"))
-        self.h._send(200, _xml("CompleteMultipartUploadResult", children),
+        self._reply(200, _xml("CompleteMultipartUploadResult", children),
                      {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)})
 
 

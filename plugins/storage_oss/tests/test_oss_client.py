@@ -189,3 +189,73 @@ def test_plugin_record_builds_a_client_from_config(oss_server, tmp_path):
     assert isinstance(client, OSSClient) and client.prefix == "cfg/"
     client.upload("k", _file(tmp_path, "f", b"via plugin"))
     assert client.list("", recursive=True) == ["k"]
+
+
+def test_corrupted_part_upload_is_retried(oss_server, make_client, prefix, tmp_path):
+    data = os.urandom(3 * MiB + 5)
+    client = make_client(multipart_threshold=MiB, part_size=MiB, workers=1)
+    oss_server.corrupt_next_puts(1)  # part 1 arrives damaged once: its CRC differs, it is re-sent
+    client.upload(prefix + "big", _file(tmp_path, "big", data))
+    client.download(prefix + "big", str(tmp_path / "out"))
+    assert (tmp_path / "out").read_bytes() == data
+
+
+def test_corrupted_part_upload_fails_clearly_and_leaves_no_object(oss_server, make_client, prefix, tmp_path):
+    client = make_client(multipart_threshold=MiB, part_size=MiB, workers=1, retries=2)
+    oss_server.corrupt_next_puts(2)  # both attempts at part 1
+    with pytest.raises(IntegrityError) as info:
+        client.upload(prefix + "big", _file(tmp_path, "big", os.urandom(3 * MiB)))
+    message = str(info.value)
+    assert f"OSS upload of '{prefix}big' in bucket 'dflow-test' at http://127.0.0.1:" in message
+    assert "does not match the checksum OSS reported" in message
+    assert f"upload of part 1 of '{prefix}big': CRC-64 of the data here is" in message
+    assert client.list(prefix, recursive=True) == []  # the multipart upload was aborted
+
+
+def test_corrupted_single_put_is_rejected_by_content_md5(oss_server, make_client, prefix, tmp_path):
+    client = make_client(retries=2)
+    oss_server.corrupt_next_puts(2)
+    with pytest.raises(IntegrityError) as info:
+        client.upload(prefix + "f", _file(tmp_path, "f", os.urandom(5000)))
+    assert "its MD5 does not match the Content-MD5 sent (InvalidDigest)" in str(info.value)
+    assert client.list(prefix, recursive=True) == []
+    oss_server.corrupt_next_puts(1)  # once: the retry goes through
+    client.upload(prefix + "f", _file(tmp_path, "f", b"second try"))
+    client.download(prefix + "f", str(tmp_path / "out"))
+    assert (tmp_path / "out").read_bytes() == b"second try"
+
+
+def test_streamed_put_between_inline_and_multipart(make_client, prefix, tmp_path, monkeypatch):
+    import dflow_storage_oss.client as module
+
+    monkeypatch.setattr(module, "INLINE", 1000)  # 5000 bytes: streamed from the file, CRC on the way
+    data = os.urandom(5000)
+    client = make_client()
+    client.upload(prefix + "f", _file(tmp_path, "f", data))
+    assert client.get_md5(prefix + "f") == hashlib.md5(data).hexdigest()
+    client.download(prefix + "f", str(tmp_path / "out"))
+    assert (tmp_path / "out").read_bytes() == data
+
+
+def test_crc64_matches_oss2_and_combines():
+    import oss2
+    from dflow_storage_oss import _crc
+
+    data = os.urandom(300_001)
+    reference = oss2.utils.Crc64()
+    reference.update(data)
+    assert _crc.crc64(data) == reference.crc
+    assert _crc.crc64(data[1000:], _crc.crc64(data[:1000])) == reference.crc
+    for cut in (0, 1, 150_000, 300_001):
+        head, tail = data[:cut], data[cut:]
+        assert _crc.combine(_crc.crc64(head), _crc.crc64(tail), len(tail)) == reference.crc
+
+
+def test_download_new_writes_in_place_and_cleans_up(make_client, prefix, tmp_path):
+    client = make_client()
+    client.upload(prefix + "f", _file(tmp_path, "f", b"direct"))
+    client.download_new(prefix + "f", str(tmp_path / "direct"))
+    assert (tmp_path / "direct").read_bytes() == b"direct"
+    with pytest.raises(NotFound):
+        client.download_new(prefix + "nope", str(tmp_path / "nope"))
+    assert not (tmp_path / "nope").exists()

@@ -17,13 +17,14 @@ _CREDENTIAL_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch")
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Network errors, 5xx/429 answers and CRC mismatches are worth another attempt."""
+    """Network errors, 5xx/429 answers and damaged data (a CRC mismatch, or a body OSS
+    rejected for its Content-MD5) are worth another attempt."""
     import oss2
 
     if isinstance(exc, oss2.exceptions.RequestError | oss2.exceptions.InconsistentError):
         return True
     if isinstance(exc, oss2.exceptions.ServerError):
-        return exc.status >= 500 or exc.status == 429
+        return exc.status >= 500 or exc.status == 429 or exc.code == "InvalidDigest"
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
@@ -47,6 +48,11 @@ def translate(exc: BaseException, *, op: str, key: str, client: Any) -> BaseExce
         return IntegrityError(
             f"OSS {op} of '{key}' in {store}: the data received does not match the checksum OSS "
             f"reported ({str(exc.body).removeprefix('InconsistentError: ')})",
+            key=key, store=store)
+    if isinstance(exc, errors.ServerError) and exc.code == "InvalidDigest":
+        return IntegrityError(
+            f"OSS {op} of '{key}' in {store}: OSS rejected the data it received, its MD5 does not "
+            "match the Content-MD5 sent (InvalidDigest): it was damaged on the way",
             key=key, store=store)
     if isinstance(exc, errors.ServerError):
         code, message = exc.code or f"HTTP {exc.status}", exc.message or ""

@@ -1,14 +1,19 @@
 """``OSSClient``: dflow's :class:`~dflow.storage.StorageClient` for Aliyun OSS, over oss2.
 
-Integrity: oss2 checks the CRC-64 OSS reports for every put, part and whole-object get; ranged
-downloads combine the CRCs of their ranges and compare them with the object's. The MD5 of each
-upload is sent as ``Content-MD5`` (single part, verified by OSS) and kept as the
-``x-oss-meta-dflow-md5`` metadata, so :meth:`OSSClient.get_md5` works for multipart objects too.
+Integrity: every put, part, completed multipart object and get is checked against the CRC-64
+OSS reports (computed here with fastcrc, see :mod:`._crc`, while the bytes stream: no extra
+pass over the file); ranged downloads and multipart uploads combine the CRCs of their pieces
+and compare them with the object's. A mismatch is retried, then raised as
+:class:`~dflow.storage.IntegrityError`. Single-part uploads also send ``Content-MD5`` (OSS
+rejects a damaged body) and keep the MD5 as ``x-oss-meta-dflow-md5`` for :meth:`get_md5`; a
+multipart object's MD5 is hashed from its content when asked for (an MD5 up front would cost
+a whole pass over the file before the first byte is sent).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -20,12 +25,15 @@ from dflow.storage.client import StorageClient
 from dflow.storage.errors import NotFound, StorageError, describe_store
 from dflow.storage.transfer import CHUNK, atomic_file, md5_file, retrying, run_concurrently
 
+from . import _crc
 from ._errors import is_transient, translate
 from .config import OSSConfig
 
 #: user metadata holding the hex MD5 of the uploaded content
 MD5_META = "x-oss-meta-dflow-md5"
 _HEX_MD5 = re.compile(r"[0-9A-Fa-f]{32}")
+#: files up to this size are read into memory once (hashed and sent from the buffer)
+INLINE = 8 * 1024 * 1024
 
 
 def _oss2() -> Any:
@@ -108,7 +116,8 @@ class OSSClient(StorageClient):
                 make_auth = oss2.AuthV4 if c.auth_version == "v4" else oss2.Auth
                 self._bucket = oss2.Bucket(
                     make_auth(c.access_key_id, c.access_key_secret), self.endpoint, c.bucket_name,
-                    connect_timeout=c.connect_timeout, enable_crc=True, region=c.region,
+                    # CRCs are computed here with fastcrc (see _crc) and compared with OSS's
+                    connect_timeout=c.connect_timeout, enable_crc=False, region=c.region,
                     session=oss2.Session(pool_size=max(32, 2 * c.workers)),
                 )
             return self._bucket
@@ -128,11 +137,6 @@ class OSSClient(StorageClient):
         except Exception as exc:
             raise translate(exc, op=op, key=key, client=self) from exc
 
-    def _checkpoints(self) -> Any:
-        root = self.config.checkpoint_dir or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dflow", "oss")
-        return _oss2().ResumableStore(root=root, dir="upload")
-
     # -- StorageClient ----------------------------------------------------------------------
     def upload(self, key: str, path: str) -> None:
         full = self._full(key)
@@ -140,27 +144,102 @@ class OSSClient(StorageClient):
             what = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
             raise NotFound(f"cannot upload '{path}' to '{key}': the local path {what}",
                            key=key, store=self.store, hint="pass the path of an existing file")
-        md5 = md5_file(path)
-        headers = {MD5_META: md5}
-        if os.path.getsize(path) < self.config.multipart_threshold:
-            headers["Content-MD5"] = base64.b64encode(bytes.fromhex(md5)).decode()
+        size = os.path.getsize(path)
+        if size >= self.config.multipart_threshold:
+            try:
+                self._upload_parts(key, full, path, size)
+            except Exception as exc:
+                error = translate(exc, op="upload", key=key, client=self)
+                if error is exc:
+                    raise
+                raise error from exc
+        elif size <= INLINE:
+            self._call("upload", key, lambda: self._put_inline(full, path))
+        else:
+            md5 = md5_file(path)  # Content-MD5 goes in the headers, before the streamed body
+            self._call("upload", key, lambda: self._put_streamed(full, path, md5))
 
-            def put() -> None:
-                with open(path, "rb") as f:
-                    self.bucket.put_object(full, f, headers=headers)
+    def _put_inline(self, full: str, path: str) -> None:
+        with open(path, "rb") as f:
+            data = f.read()
+        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        headers = {"Content-MD5": base64.b64encode(md5).decode(), MD5_META: md5.hex()}
+        result = self.bucket.put_object(full, data, headers=headers)
+        _crc.check(f"upload of '{full}'", _crc.crc64(data), result.crc, result.request_id)
 
-            self._call("upload", key, put)
-            return
-        c = self.config
-        store = self._checkpoints()  # a retried or re-run upload sends only the missing parts
-        self._call("upload", key, lambda: _oss2().resumable_upload(
-            self.bucket, full, path, store=store, headers=headers, multipart_threshold=0,
-            part_size=c.part_size, num_threads=c.workers))
+    def _put_streamed(self, full: str, path: str, md5: str) -> None:
+        headers = {"Content-Type": "application/octet-stream", MD5_META: md5,
+                   "Content-MD5": base64.b64encode(bytes.fromhex(md5)).decode()}
+        with open(path, "rb") as f:
+            reader = _CrcReader(f, os.fstat(f.fileno()).st_size)
+            result = self.bucket.put_object(full, reader, headers=headers)
+        _crc.check(f"upload of '{full}'", reader.crc, result.crc, result.request_id)
+
+    def _upload_parts(self, key: str, full: str, path: str, size: int) -> None:
+        """Multipart upload, ``workers`` parts in flight, each read into memory once.
+
+        Each part's CRC is compared with the one OSS reports for it (a mismatch retries that
+        part), and the CRC the completed object reports with the parts' combined CRC. No
+        whole-file hashing pass before the first byte is sent; on any failure the upload is
+        aborted, so no partial object appears.
+        """
+        oss2, c = _oss2(), self.config
+        step = max(c.part_size, -(-size // 10_000))  # OSS allows at most 10,000 parts
+        ranges = [(n, start, min(start + step, size)) for n, start in enumerate(range(0, size, step), 1)]
+        upload_id = self._call("upload", key, lambda: self.bucket.init_multipart_upload(
+            full, headers={"Content-Type": "application/octet-stream"}).upload_id)
+
+        def send(part: tuple[int, int, int]) -> Any:
+            number, start, end = part
+            with open(path, "rb") as f:
+                f.seek(start)
+                data = f.read(end - start)
+            if len(data) != end - start:
+                raise StorageError(f"'{path}' changed while it was uploaded to '{key}'", key=key,
+                                   store=self.store, hint="upload a file nobody is writing to")
+            crc = _crc.crc64(data)
+
+            def once() -> Any:
+                result = self.bucket.upload_part(full, upload_id, number, data)
+                _crc.check(f"upload of part {number} of '{full}'", crc, result.crc, result.request_id)
+                return result
+
+            result = retrying(once, what=f"OSS upload of part {number} of '{key}' in {self.store}",
+                              attempts=max(1, c.retries), is_transient=is_transient)
+            return oss2.models.PartInfo(number, result.etag, size=end - start, part_crc=crc)
+
+        try:
+            parts = run_concurrently(send, ranges, workers=c.workers)
+            whole = 0
+            for part in parts:
+                whole = _crc.combine(whole, part.part_crc, part.size)
+
+            def complete() -> None:
+                result = self.bucket.complete_multipart_upload(full, upload_id, parts)
+                _crc.check(f"upload of '{full}' (the completed object)", whole, result.crc, result.request_id)
+
+            self._call("upload", key, complete)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                self.bucket.abort_multipart_upload(full, upload_id)
+            raise
 
     def download(self, key: str, path: str) -> None:
         full = self._full(key)
         with atomic_file(path) as tmp:
             self._call("download", key, lambda: self._download_to(full, tmp))
+
+    def download_new(self, key: str, path: str) -> None:
+        """Download to ``path`` directly (no temporary name): for a path no reader looks at
+        until the caller renames its directory into place (``dflow.storage``'s tree downloads).
+        A failed download removes what it wrote."""
+        full = self._full(key)
+        try:
+            self._call("download", key, lambda: self._download_to(full, path))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
 
     def _download_to(self, full: str, tmp: str) -> None:
         oss2 = _oss2()
@@ -169,14 +248,15 @@ class OSSClient(StorageClient):
         if size is not None and size >= self.config.multipart_threshold and self.config.workers > 1:
             result.resp.response.close()  # large: fetch by ranges in parallel instead
             return self._download_ranges(full, tmp, size, result.etag, result.server_crc)
-        written = 0
+        written = crc = 0
         with open(tmp, "wb") as f:
             while chunk := result.read(CHUNK):
                 f.write(chunk)
+                crc = _crc.crc64(chunk, crc)
                 written += len(chunk)
         if size is not None and written != size:
             raise oss2.exceptions.InconsistentError(f"got {written} of {size} bytes", result.request_id)
-        oss2.utils.check_crc("download", result.client_crc, result.server_crc, result.request_id)
+        _crc.check(f"download of '{full}'", crc, result.server_crc, result.request_id)
 
     def _download_ranges(self, full: str, tmp: str, size: int, etag: str, server_crc: int | None) -> None:
         oss2 = _oss2()
@@ -193,14 +273,15 @@ class OSSClient(StorageClient):
                     # If-Match: a range of a newer version of the object must not be mixed in
                     got = self.bucket.get_object(full, byte_range=(start, end - 1),
                                                  headers={"If-Match": etag})
-                    offset = start
+                    offset, crc = start, 0
                     while chunk := got.read(CHUNK):
                         os.pwrite(fd, chunk, offset)
+                        crc = _crc.crc64(chunk, crc)
                         offset += len(chunk)
                     if offset != end:
                         raise oss2.exceptions.InconsistentError(
                             f"range {start}-{end - 1}: got {offset - start} bytes", got.request_id)
-                    return got.client_crc
+                    return crc
 
                 return retrying(once, what=f"OSS ranged get of '{full}'",
                                 attempts=max(1, self.config.retries), is_transient=is_transient)
@@ -208,10 +289,10 @@ class OSSClient(StorageClient):
             crcs = run_concurrently(fetch, parts, workers=self.config.workers)
         finally:
             os.close(fd)
-        combined, crc64 = 0, oss2.utils.Crc64()
+        combined = 0
         for (start, end), crc in zip(parts, crcs, strict=True):
-            combined = crc64.combine(combined, crc, end - start)
-        oss2.utils.check_crc("ranged download", combined, server_crc, None)
+            combined = _crc.combine(combined, crc, end - start)
+        _crc.check(f"ranged download of '{full}'", combined, server_crc, None)
 
     def list(self, prefix: str, recursive: bool = False) -> list[str]:
         full = self.prefix + prefix
@@ -270,13 +351,13 @@ class OSSClient(StorageClient):
         if head.object_type == "Normal" and _HEX_MD5.fullmatch(head.etag or ""):
             return head.etag.lower()  # a single-part object's ETag is its MD5
 
-        def compute() -> str:  # written by another tool in parts: hash the content
-            oss2 = _oss2()
+        def compute() -> str:  # uploaded in parts (here or by another tool): hash the content
             result = self.bucket.get_object(full)
-            digest = hashlib.md5(usedforsecurity=False)
+            digest, crc = hashlib.md5(usedforsecurity=False), 0
             while chunk := result.read(CHUNK):
                 digest.update(chunk)
-            oss2.utils.check_crc("get_md5", result.client_crc, result.server_crc, result.request_id)
+                crc = _crc.crc64(chunk, crc)
+            _crc.check(f"get_md5 of '{full}'", crc, result.server_crc, result.request_id)
             return digest.hexdigest()
 
         return self._call("get_md5", key, compute)
@@ -285,3 +366,18 @@ class OSSClient(StorageClient):
         """Remove one object (no error if it does not exist)."""
         full = self._full(key)
         self._call("delete", key, lambda: self.bucket.delete_object(full))
+
+
+class _CrcReader:
+    """A file's bytes for a streamed PUT, CRC-64 computed as they are read."""
+
+    def __init__(self, f: Any, size: int) -> None:
+        self._f, self._size, self.crc = f, size, 0
+
+    def __len__(self) -> int:  # requests sends Content-Length, not chunked encoding
+        return self._size
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._f.read(size)
+        self.crc = _crc.crc64(data, self.crc)
+        return data

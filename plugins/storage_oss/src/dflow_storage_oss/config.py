@@ -32,17 +32,18 @@ class OSSConfig:
     #: "v1" (HMAC-SHA1) or "v4" (OSS4-HMAC-SHA256, needs ``region``)
     auth_version: str = "v1"
     region: str | None = _env("OSS_REGION")
-    #: files at least this large are uploaded in parts (resumable), and downloaded by ranges
+    #: files at least this large are uploaded in parts, and downloaded by ranges in parallel
     multipart_threshold: int = 64 * MiB
     part_size: int = 16 * MiB
-    #: threads moving the parts of one large object
+    #: threads moving the parts of one large object (each holds one part in memory on upload)
     workers: int = 4
     #: objects above this are copied part by part (OSS's CopyObject stops at 1 GiB)
     copy_threshold: int = 1024 * MiB
     #: attempts per request for transient errors (network, 5xx, CRC mismatch)
     retries: int = 4
     connect_timeout: float = 10.0
-    #: where resumable uploads keep their checkpoints (default ~/.cache/dflow/oss)
+    #: unused: uploads no longer keep checkpoint files (a failed part is retried by itself and a
+    #: failed upload is aborted); accepted so that existing configurations still load
     checkpoint_dir: str | None = None
 
     def __attrs_post_init__(self) -> None:
