@@ -259,3 +259,38 @@ def test_download_new_writes_in_place_and_cleans_up(make_client, prefix, tmp_pat
     with pytest.raises(NotFound):
         client.download_new(prefix + "nope", str(tmp_path / "nope"))
     assert not (tmp_path / "nope").exists()
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_small_objects_through_lean_or_oss2_path(make_client, prefix, tmp_path, lean):
+    client = make_client(lean_requests=lean)
+    assert (client.lean is not None) is lean
+    data = os.urandom(70_000)
+    client.upload(prefix + "f.json", _file(tmp_path, "f", data))
+    head = client.bucket.head_object(prefix + "f.json")
+    assert head.content_type == "application/json"  # guessed from the key, as oss2 does
+    assert head.headers["x-oss-meta-dflow-md5"] == hashlib.md5(data).hexdigest()
+    for _ in range(3):  # the kept-alive connection is reused
+        client.download(prefix + "f.json", str(tmp_path / "out"))
+        assert (tmp_path / "out").read_bytes() == data
+    with pytest.raises(NotFound) as info:
+        client.download(prefix + "missing", str(tmp_path / "missing"))
+    assert f"no object '{prefix}missing'" in str(info.value)
+    client.download(prefix + "f.json", str(tmp_path / "again"))  # usable after an error answer
+    assert (tmp_path / "again").read_bytes() == data
+
+
+def test_lean_path_survives_a_server_closed_connection(oss_server, make_client, prefix, tmp_path):
+    client = make_client()
+    client.upload(prefix + "f", _file(tmp_path, "f", b"one"))
+    client.lean._local.conn.sock.close()  # as if the server had dropped the idle connection
+    client.upload(prefix + "f", _file(tmp_path, "f", b"two"))
+    client.download(prefix + "f", str(tmp_path / "out"))
+    assert (tmp_path / "out").read_bytes() == b"two"
+
+
+def test_proxy_in_the_environment_turns_the_lean_path_off(monkeypatch, make_client):
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert make_client().lean is None

@@ -15,9 +15,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import http.client
 import os
 import re
 import threading
+import urllib.request
 from typing import Any
 
 import attrs
@@ -27,6 +29,7 @@ from dflow.storage.transfer import CHUNK, atomic_file, md5_file, retrying, run_c
 
 from . import _crc
 from ._errors import is_transient, translate
+from ._lean import LeanObjects
 from .config import OSSConfig
 
 #: user metadata holding the hex MD5 of the uploaded content
@@ -40,6 +43,14 @@ def _oss2() -> Any:
     import oss2  # heavy: imported when a client is used, not when the plugin is loaded
 
     return oss2
+
+
+def _proxies(endpoint: str) -> bool:
+    """Whether the environment routes ``endpoint`` through a proxy (then requests does the talking)."""
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    proxies = urllib.request.getproxies()
+    wanted = {k: v for k, v in proxies.items() if k in ("http", "https", "all")}
+    return bool(wanted) and not urllib.request.proxy_bypass(host)
 
 
 def _repo_prefix() -> str:
@@ -82,6 +93,7 @@ class OSSClient(StorageClient):
         self.prefix = self.config.prefix
         self.store = describe_store(endpoint, self.bucket_name)
         self._bucket: Any = None
+        self._lean: LeanObjects | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -120,7 +132,15 @@ class OSSClient(StorageClient):
                     connect_timeout=c.connect_timeout, enable_crc=False, region=c.region,
                     session=oss2.Session(pool_size=max(32, 2 * c.workers)),
                 )
+                if c.lean_requests and not _proxies(self.endpoint):
+                    self._lean = LeanObjects(self._bucket, c.connect_timeout)
             return self._bucket
+
+    @property
+    def lean(self) -> LeanObjects | None:
+        """The lean single-object path, or None where oss2's requests session is used."""
+        _ = self.bucket
+        return self._lean
 
     # -- plumbing ---------------------------------------------------------------------------
     def _full(self, key: str) -> str:
@@ -164,8 +184,12 @@ class OSSClient(StorageClient):
             data = f.read()
         md5 = hashlib.md5(data, usedforsecurity=False).digest()
         headers = {"Content-MD5": base64.b64encode(md5).decode(), MD5_META: md5.hex()}
-        result = self.bucket.put_object(full, data, headers=headers)
-        _crc.check(f"upload of '{full}'", _crc.crc64(data), result.crc, result.request_id)
+        if self.lean is not None:
+            crc, request_id = self.lean.put(full, data, headers)
+        else:
+            result = self.bucket.put_object(full, data, headers=headers)
+            crc, request_id = result.crc, result.request_id
+        _crc.check(f"upload of '{full}'", _crc.crc64(data), crc, request_id)
 
     def _put_streamed(self, full: str, path: str, md5: str) -> None:
         headers = {"Content-Type": "application/octet-stream", MD5_META: md5,
@@ -242,21 +266,45 @@ class OSSClient(StorageClient):
             raise
 
     def _download_to(self, full: str, tmp: str) -> None:
-        oss2 = _oss2()
+        if self.lean is not None:
+            return self._download_lean(full, tmp)
         result = self.bucket.get_object(full)
         size = result.content_length
         if size is not None and size >= self.config.multipart_threshold and self.config.workers > 1:
             result.resp.response.close()  # large: fetch by ranges in parallel instead
             return self._download_ranges(full, tmp, size, result.etag, result.server_crc)
+        self._save(full, tmp, result.read, size, result.server_crc, result.request_id)
+
+    def _download_lean(self, full: str, tmp: str) -> None:
+        oss2, lean = _oss2(), self.lean
+        resp = lean.get(full)
+        size, headers = resp.length, resp.headers
+        crc = headers.get("x-oss-hash-crc64ecma")
+        server_crc, request_id = (int(crc) if crc else None), headers.get("x-oss-request-id", "")
+        if size is not None and size >= self.config.multipart_threshold and self.config.workers > 1:
+            lean.discard()  # large: fetch by ranges in parallel instead
+            etag = (headers.get("ETag") or "").strip('"')
+            return self._download_ranges(full, tmp, size, etag, server_crc)
+        try:
+            self._save(full, tmp, resp.read, size, server_crc, request_id)
+        except (OSError, http.client.HTTPException) as exc:
+            lean.discard()
+            if isinstance(exc, OSError) and not isinstance(exc, ConnectionError | TimeoutError):
+                raise  # a local write error: not the network's
+            raise oss2.exceptions.RequestError(exc) from exc
+
+    def _save(self, full: str, tmp: str, read: Any, size: int | None, server_crc: int | None,
+              request_id: str) -> None:
+        """Stream a body (``read(n)``) to ``tmp``, then check its length and CRC-64."""
         written = crc = 0
         with open(tmp, "wb") as f:
-            while chunk := result.read(CHUNK):
+            while chunk := read(CHUNK):
                 f.write(chunk)
                 crc = _crc.crc64(chunk, crc)
                 written += len(chunk)
         if size is not None and written != size:
-            raise oss2.exceptions.InconsistentError(f"got {written} of {size} bytes", result.request_id)
-        _crc.check(f"download of '{full}'", crc, result.server_crc, result.request_id)
+            raise _oss2().exceptions.InconsistentError(f"got {written} of {size} bytes", request_id)
+        _crc.check(f"download of '{full}'", crc, server_crc, request_id)
 
     def _download_ranges(self, full: str, tmp: str, size: int, etag: str, server_crc: int | None) -> None:
         oss2 = _oss2()

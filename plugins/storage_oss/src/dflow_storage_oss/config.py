@@ -42,6 +42,10 @@ class OSSConfig:
     #: attempts per request for transient errors (network, 5xx, CRC mismatch)
     retries: int = 4
     connect_timeout: float = 10.0
+    #: single-object PUTs and GETs on plain ``http.client`` connections (oss2 still builds and
+    #: signs them): a third of the client CPU per small object; off, or with a proxy, all
+    #: requests go through oss2's requests session
+    lean_requests: bool = True
     #: unused: uploads no longer keep checkpoint files (a failed part is retried by itself and a
     #: failed upload is aborted); accepted so that existing configurations still load
     checkpoint_dir: str | None = None
