@@ -299,6 +299,7 @@ def _xml(tag: str, children: list) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in separate writes: no delayed-ACK stalls
     oss: OSSServer  # set on the bound subclass
 
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
