@@ -294,3 +294,14 @@ def test_proxy_in_the_environment_turns_the_lean_path_off(monkeypatch, make_clie
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
     assert make_client().lean is None
+
+
+def test_completed_object_with_a_wrong_crc_is_removed(monkeypatch, make_client, prefix, tmp_path):
+    from dflow_storage_oss import _crc
+
+    client = make_client(multipart_threshold=MiB, part_size=MiB)
+    monkeypatch.setattr(_crc, "combine", lambda crc1, crc2, len2: 12345)  # as if a part went astray
+    with pytest.raises(IntegrityError) as info:
+        client.upload(prefix + "big", _file(tmp_path, "big", os.urandom(2 * MiB + 1)))
+    assert f"upload of '{prefix}big' (the completed object): CRC-64 of the data here is 12345" in str(info.value)
+    assert client.list(prefix, recursive=True) == []  # not left behind as if complete

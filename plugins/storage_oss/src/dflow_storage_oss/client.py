@@ -238,14 +238,17 @@ class OSSClient(StorageClient):
             for part in parts:
                 whole = _crc.combine(whole, part.part_crc, part.size)
 
-            def complete() -> None:
-                result = self.bucket.complete_multipart_upload(full, upload_id, parts)
-                _crc.check(f"upload of '{full}' (the completed object)", whole, result.crc, result.request_id)
-
-            self._call("upload", key, complete)
+            result = self._call("upload", key, lambda: self.bucket.complete_multipart_upload(
+                full, upload_id, parts))
         except BaseException:
             with contextlib.suppress(Exception):  # the first error is the one to report
                 self.bucket.abort_multipart_upload(full, upload_id)
+            raise
+        try:
+            _crc.check(f"upload of '{full}' (the completed object)", whole, result.crc, result.request_id)
+        except oss2.exceptions.InconsistentError:
+            with contextlib.suppress(Exception):  # a damaged object must not look complete
+                self.bucket.delete_object(full)
             raise
 
     def download(self, key: str, path: str) -> None:
