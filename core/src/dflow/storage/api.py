@@ -13,6 +13,7 @@ artifact. Every function takes ``storage_client=``; without it, the configured s
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tarfile
@@ -20,12 +21,13 @@ import tempfile
 import urllib.parse
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import catalog
-from .archive import write_tgz
+from .archive import extract_archive, open_tar_stream, write_tgz
 from .artifacts import CustomArtifact, HTTPArtifact, LocalArtifact, S3Artifact, config_dicts
 from .client import StorageClient
 from .errors import NotFound, StorageError
@@ -305,17 +307,13 @@ def _download_tree(
 
 
 def _extract(client: StorageClient, key: str, tmp: str) -> str:
-    """Download and extract the archive ``key`` under ``tmp``; return its content root."""
-    archive = os.path.join(tmp, "archive")
-    client.download(key, archive)
+    """Stream the archive ``key`` into ``tmp`` and extract it; return its content root."""
     out = os.path.join(tmp, "x")
     try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(out, filter="data")
-    except tarfile.TarError as exc:
+        with client.open_read(key, spool_dir=tmp) as stream:
+            extract_archive(stream, out)
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise StorageError(f"artifact '{key}' is not a valid tar archive: {exc}", key=key)
-    finally:
-        os.unlink(archive)
     catalog.mark_empty_dirs(Path(out))  # the tree walk that follows sees only files
     entries = os.listdir(out)
     # Argo and upload_artifact put everything in one top directory: merge it away
@@ -367,12 +365,10 @@ def path_list_of_artifact(art: Any, *, storage_client: StorageClient | None = No
     if not _is_archive(key):
         return _remote_items(client, key)
     with tempfile.TemporaryDirectory() as tmp:
-        archive = os.path.join(tmp, "archive")
-        client.download(key, archive)
         cat_dir = Path(tmp, "cat", catalog_dir())
         cat_dir.mkdir(parents=True)
-        with tarfile.open(archive, "r|*") as tar:  # stream: only catalog members are read
-            for member in tar:
+        with client.open_read(key, spool_dir=tmp) as stream, open_tar_stream(stream) as tar:
+            for member in tar:  # only catalog members are read out
                 parts = member.name.split("/")
                 if member.isfile() and catalog_dir() in parts[:-1]:
                     data = tar.extractfile(member)

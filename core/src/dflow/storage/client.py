@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import IO
 
 
 class StorageClient(abc.ABC):
@@ -33,3 +38,16 @@ class StorageClient(abc.ABC):
     def get_md5(self, key: str) -> str:
         """Hex MD5 of the object's content (optional)."""
         raise NotImplementedError(f"{type(self).__name__} does not provide get_md5")
+
+    @contextlib.contextmanager
+    def open_read(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
+        """The object as a readable binary stream; errors (integrity included) raise on read.
+
+        The default downloads into a temporary file in ``spool_dir`` and reads that; stores
+        that can stream (ranged GETs, a local file) override it.
+        """
+        with tempfile.TemporaryDirectory(dir=spool_dir) as tmp:
+            path = os.path.join(tmp, "object")
+            self.download(key, path)
+            with open(path, "rb") as f:
+                yield f

@@ -12,8 +12,11 @@ file the caller created for the purpose (a tarball, a catalog) without copying i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
+from typing import IO
 
 import attrs
 
@@ -96,6 +99,17 @@ class LocalStorageClient(StorageClient):
             raise self._missing(key)
         with atomic_file(path) as tmp:
             shutil.copyfile(src, tmp)
+
+    @contextlib.contextmanager
+    def open_read(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
+        """The stored file itself, opened for reading (objects are replaced, never rewritten)."""
+        src = self._path(key)
+        try:
+            f = open(src, "rb")  # noqa: SIM115 - closed by the with below
+        except (FileNotFoundError, IsADirectoryError):
+            raise self._missing(key) from None
+        with f:
+            yield f
 
     def copy(self, src: str, dst: str) -> None:
         source, dest = self._path(src), self._path(dst)

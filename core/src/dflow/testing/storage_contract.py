@@ -211,6 +211,27 @@ class StorageContract(ArtifactContract):
         except NotImplementedError:
             pass
 
+    def test_open_read_streams_small_and_large_objects(self, client, prefix, tmp_path):
+        small = tmp_path / "small.bin"
+        small.write_bytes(b"abc" * 1000)
+        client.upload(prefix + "small.bin", str(small))
+        with client.open_read(prefix + "small.bin") as stream:
+            assert stream.read() == b"abc" * 1000
+        large = tmp_path / "large.bin"
+        md5 = _write_large(large, self.large_size)
+        client.upload(prefix + "large.bin", str(large))
+        digest, total = hashlib.md5(usedforsecurity=False), 0
+        with client.open_read(prefix + "large.bin") as stream:
+            while chunk := stream.read(1_000_003):  # odd reads cross every range boundary
+                digest.update(chunk)
+                total += len(chunk)
+        assert (total, digest.hexdigest()) == (self.large_size, md5)
+
+    def test_open_read_missing_key(self, client, prefix):
+        with pytest.raises(NotFound) as info, client.open_read(prefix + "no/such.tgz") as stream:
+            stream.read()
+        assert prefix + "no/such.tgz" in str(info.value)
+
     def test_concurrent_uploads(self, client, prefix, tmp_path):
         errors: list[BaseException] = []
 

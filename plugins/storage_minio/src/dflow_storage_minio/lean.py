@@ -74,9 +74,10 @@ class LeanS3:
         return self._request("PUT", bucket, key, "PutObject", send, body=body, headers=headers,
                              before=rewind)
 
-    def get(self, bucket: str, key: str, handle: Callable[[http.client.HTTPResponse], Any]) -> Any:
+    def get(self, bucket: str, key: str, handle: Callable[[http.client.HTTPResponse], Any],
+            headers: dict[str, str] | None = None) -> Any:
         """GET the object and return ``handle(response)``; the handler reads the body."""
-        return self._request("GET", bucket, key, "GetObject", handle)
+        return self._request("GET", bucket, key, "GetObject", handle, headers=headers)
 
     def _request(
         self, method: str, bucket: str, key: str, operation: str,
