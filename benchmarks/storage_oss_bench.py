@@ -64,6 +64,7 @@ class Runner:
     def __init__(self, server_pid: int, repeat: int) -> None:
         self.server_pid, self.repeat = server_pid, repeat
         self.notes: list[str] = []
+        self.meters: dict[str, CpuMeter] = {}
 
     def run(self, label: str, fn: Callable[[], object], objects: int, cleanup: Callable[[], object] = lambda: None) -> float:
         best: CpuMeter | None = None
@@ -74,6 +75,7 @@ class Runner:
             if best is None or meter.wall < best.wall:
                 best = meter
             cleanup()
+        self.meters[label] = best
         self.notes.append(f"  {label:<40} {best.describe(objects)}; two-core bound "
                           f"{best.bound * 1e3 / objects:.2f} ms/object")
         return best.wall
@@ -175,6 +177,15 @@ def small_files(runner: Runner, client, bucket, work: Path, count: int, file_siz
         ("many files download", mb / t_down, mb / t_pool_down, "oss2 on 16 threads"),
     ])
     runner.flush()
+    for way, loop in (("upload", "oss2 put_object_from_file, for loop"),
+                      ("download", "oss2 get_object_to_file, for loop")):
+        server = runner.meters[f"{way}_s3 (OSSClient, 16 threads)"].server / count
+        loop_wall = runner.meters[loop].wall / count
+        cores = os.cpu_count() or 1
+        print(f"  {way}: the server alone needs {server * 1e3:.2f} ms CPU/object, so even a client costing "
+              f"nothing takes >= {server / cores * 1e3:.2f} ms/object on {cores} cores (>= "
+              f"{server * 1e3:.2f} if the server's GIL serializes it): at most "
+              f"{loop_wall * cores / server:.1f}x ({loop_wall / server:.1f}x) the loop's {loop_wall * 1e3:.2f} ms/object")
 
 
 def main() -> None:
