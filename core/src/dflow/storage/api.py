@@ -254,6 +254,9 @@ def download_artifact(
             return [dest]
         with tempfile.TemporaryDirectory(dir=path) as tmp:
             root = _extract(client, key, tmp)
+            if sub is None and slice_ is None:
+                return _adopt_tree(root, path, remove_catalog)
+            catalog.mark_empty_dirs(Path(root))  # the tree walk that follows sees only files
             local = LocalStorageClient(os.path.dirname(root))
             return _download_tree(local, os.path.basename(root), path, sub, slice_,
                                   remove_catalog, fetch=_move)
@@ -263,6 +266,34 @@ def download_artifact(
         client.download(key, dest)
         return [dest]
     return _download_tree(client, key, path, sub, slice_, remove_catalog, objs=objs)
+
+
+def _adopt_tree(root: str, path: str, remove_catalog: bool) -> Any:
+    """Move a whole extracted artifact into ``path``; return its path object.
+
+    Each top-level entry is renamed in one step when ``path`` does not have it yet (no
+    per-file work for a tree of thousands of files) and merged file by file when it does.
+    """
+    items = catalog.read_catalog(Path(root))
+    for name in sorted(os.listdir(root)):
+        if name == catalog_dir() and remove_catalog:
+            continue
+        _merge_into(os.path.join(root, name), os.path.join(path, name))
+    if not items:
+        return [path]
+    obj = _as_str(catalog.path_object(Path(path), items))
+    return [obj] if isinstance(obj, str) else obj  # pydflow always returns a list for paths
+
+
+def _merge_into(src: str, dest: str) -> None:
+    if not os.path.lexists(dest):
+        os.rename(src, dest)
+    elif os.path.isdir(src) and not os.path.islink(src) \
+            and os.path.isdir(dest) and not os.path.islink(dest):
+        for name in os.listdir(src):
+            _merge_into(os.path.join(src, name), os.path.join(dest, name))
+    else:
+        os.replace(src, dest)  # a file replaces the old one atomically
 
 
 def _move(src_key_path: str, dest: str) -> None:
@@ -314,7 +345,6 @@ def _extract(client: StorageClient, key: str, tmp: str) -> str:
             extract_archive(stream, out)
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise StorageError(f"artifact '{key}' is not a valid tar archive: {exc}", key=key)
-    catalog.mark_empty_dirs(Path(out))  # the tree walk that follows sees only files
     entries = os.listdir(out)
     # Argo and upload_artifact put everything in one top directory: merge it away
     if len(entries) == 1 and os.path.isdir(os.path.join(out, entries[0])):
