@@ -61,3 +61,40 @@ def test_a_tar_artifact_streams_into_place(bucket_client, tmp_path, monkeypatch)
         assert (out / "run" / rel).read_bytes() == data
     # nothing but the artifact is left in the destination (no archive, no staging dirs)
     assert sorted(os.listdir(out)) == ["run"]
+
+
+def test_a_corrupted_range_fails_a_large_download(bucket_client, tmp_path, monkeypatch):
+    from dflow_storage_minio.lean import LeanS3
+
+    key = "stream/large-corrupt.bin"
+    _upload(bucket_client, tmp_path, key, 12 * MiB + 5)  # multipart: 5 MiB parts in conftest
+    real_get = LeanS3.get
+
+    def corrupting_get(self, bucket, key, handle, headers=None):
+        if not (headers or {}).get("Range", "").startswith("bytes=0-"):
+            return real_get(self, bucket, key, handle, headers)
+
+        def flip_first_byte(resp):  # what a faulty network path would deliver
+            read, first = resp.read, [True]
+
+            def bad_read(n=-1):
+                data = read(n)
+                if first[0] and data:
+                    first[0] = False
+                    data = bytes([data[0] ^ 1]) + data[1:]
+                return data
+
+            resp.read = bad_read
+            return handle(resp)
+
+        return real_get(self, bucket, key, flip_first_byte, headers)
+
+    monkeypatch.setattr(LeanS3, "get", corrupting_get)
+    dest = tmp_path / "out" / "large.bin"
+    with pytest.raises(IntegrityError) as info:
+        bucket_client.download(key, str(dest))
+    assert key in str(info.value) and "does not match ETag" in str(info.value)
+    assert not dest.exists() and os.listdir(tmp_path / "out") == []  # nothing half-written left
+    monkeypatch.undo()
+    bucket_client.download(key, str(dest))
+    assert dest.read_bytes() == (tmp_path / "src.bin").read_bytes()
