@@ -125,7 +125,8 @@ def main() -> None:
         client = GCSClient(BUCKET, "bench", endpoint=endpoint)
         one_stream = GCSClient(BUCKET, "bench", endpoint=endpoint, download_workers=1)
         run = uuid.uuid4().hex[:8]
-        print(f"server: {args.server} (pid {pid}), {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+        print(f"server: {args.server} (pid {pid}), {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
+              flush=True)
 
         size = args.size * MiB
         large = work / "large.bin"
@@ -162,7 +163,8 @@ def main() -> None:
         ])
         for name in ("plugin up", "raw up"):
             m = meters[name]
-            print(f"  {name}: CPU client {m.client:.2f} s, server {m.server:.2f} s over {m.wall:.2f} s wall")
+            print(f"  {name}: CPU client {m.client:.2f} s, server {m.server:.2f} s over {m.wall:.2f} s wall",
+                  flush=True)
         large.unlink()
 
         small = work / "small"
@@ -178,33 +180,44 @@ def main() -> None:
             notes.append(f"  {label}: {meter.describe(args.files)}")
             return total / meter.wall
 
-        def sdk_get(rel: str, root: Path, tag: str) -> None:
-            raw.blob(f"{run}/{tag}/{rel}").download_to_filename(str(root / rel))
+        # each workload gets an empty bucket: both servers' cost per write grows with the
+        # objects already in the bucket, which would favour whichever workload ran first
+        def fresh_bucket(tag: str):
+            name = f"{BUCKET}-{tag}-{run}"
+            sdk.create_bucket(name)
+            return GCSClient(name, "bench", endpoint=endpoint), sdk.bucket(name)
 
         def prepare(root: Path) -> Path:
             for sub in {os.path.dirname(r) for r in rels}:
                 (root / sub).mkdir(parents=True, exist_ok=True)
             return root
 
-        up_tree = measure("upload_s3", lambda: upload_s3(str(small), key=f"{run}/tree", storage_client=client))
-        down_tree = measure("download_s3", lambda: download_s3(f"{run}/tree", str(work / "tree-out"),
-                                                               storage_client=client))
+        tree_client, _ = fresh_bucket("tree")
+        up_tree = measure("upload_s3", lambda: upload_s3(str(small), key="tree", storage_client=tree_client))
+        down_tree = measure("download_s3", lambda: download_s3("tree", str(work / "tree-out"),
+                                                               storage_client=tree_client))
+        _, seq = fresh_bucket("seq")
+        seq_root = prepare(work / "seq-out")
 
         def seq_up() -> None:
             for rel, path in zip(rels, paths, strict=True):
-                raw.blob(f"{run}/seq/{rel}").upload_from_filename(str(path))
+                seq.blob(rel).upload_from_filename(str(path))
 
-        seq_root = prepare(work / "seq-out")
+        def seq_down() -> None:
+            for rel in rels:
+                seq.blob(rel).download_to_filename(str(seq_root / rel))
+
         up_seq = measure("SDK loop upload", seq_up)
-        down_seq = measure("SDK loop download", lambda: [sdk_get(r, seq_root, "seq") for r in rels])
+        down_seq = measure("SDK loop download", seq_down)
 
+        _, pooled = fresh_bucket("pool")
         pool_root = prepare(work / "pool-out")
         with ThreadPoolExecutor(16) as pool:
             up_pool = measure("SDK x16 threads upload", lambda: list(pool.map(
-                lambda rp: raw.blob(f"{run}/pool/{rp[0]}").upload_from_filename(str(rp[1])),
+                lambda rp: pooled.blob(rp[0]).upload_from_filename(str(rp[1])),
                 zip(rels, paths, strict=True))))
             down_pool = measure("SDK x16 threads download", lambda: list(pool.map(
-                lambda r: sdk_get(r, pool_root, "pool"), rels)))
+                lambda r: pooled.blob(r).download_to_filename(str(pool_root / r)), rels)))
         rows += [
             ("upload_s3 (tree)", up_tree, up_seq, "sequential SDK upload_from_filename"),
             ("download_s3 (tree)", down_tree, down_seq, "sequential SDK download_to_filename"),
