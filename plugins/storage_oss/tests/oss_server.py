@@ -69,49 +69,58 @@ def crc64_reference(data: bytes) -> int:
 
 try:  # the same function at memory speed: the server's hashing should not bound benchmarks
     from fastcrc import crc64 as _fastcrc64
-
-    def crc64(data: bytes) -> int:
-        """CRC-64/ECMA of ``data`` as OSS reports it in ``x-oss-hash-crc64ecma``."""
-        return _fastcrc64.xz(data)
 except ImportError:  # pragma: no cover - fastcrc comes with dflow-storage-oss
-    crc64 = crc64_reference
+    _fastcrc64 = None
 
 
-def _gf2_times(matrix: list[int], vector: int) -> int:
-    total, row = 0, 0
-    while vector:
-        if vector & 1:
-            total ^= matrix[row]
-        vector >>= 1
-        row += 1
-    return total
+def crc64(data: bytes) -> int:
+    """CRC-64/ECMA of ``data`` as OSS reports it in ``x-oss-hash-crc64ecma``."""
+    return _fastcrc64.xz(data) if _fastcrc64 is not None else crc64_reference(data)
+
+
+def _crc64_from(data: bytes, crc: int) -> int:
+    """CRC-64 of ``data`` continued from ``crc`` (the CRC of what came before)."""
+    if _fastcrc64 is not None:
+        return _fastcrc64.xz(data, initial=crc)
+    state = crcmod.Crc(_CRC64_POLY, initCrc=0, rev=True, xorOut=_CRC64_XOROUT)
+    state.crcValue = crc
+    state.update(data)
+    return state.crcValue
 
 
 def crc64_combine(crc1: int, crc2: int, len2: int) -> int:
     """CRC-64 of ``A + B`` from ``crc64(A)``, ``crc64(B)`` and ``len(B)``.
 
-    Appending ``len2`` zero bytes to A is a linear map over GF(2): built by squaring the
-    one-zero-bit operator (zlib's method), so the cost grows with log(len2), not len2.
+    The CRC is affine in its starting value: the part that depends on ``crc1`` is the CRC of
+    ``len2`` zero bytes continued from ``crc1``, less the same continued from 0.
     """
     if len2 == 0:
         return crc1
-    odd = [0xC96C5795D7870F42] + [1 << n for n in range(63)]  # one zero bit (reflected poly)
-    even = [_gf2_times(odd, v) for v in odd]  # two zero bits
-    odd = [_gf2_times(even, v) for v in even]  # four zero bits
-    while True:
-        even = [_gf2_times(odd, v) for v in odd]  # 1, 4, 16... zero bytes
-        if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-        odd = [_gf2_times(even, v) for v in even]
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-    return crc1 ^ crc2
+    zeros = bytes(len2)
+    return _crc64_from(zeros, crc1) ^ _crc64_from(zeros, 0) ^ crc2
+
+
+class _Parts:
+    """An object's bytes kept as the parts it was uploaded in: completing copies nothing."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = [c for c in chunks if len(c)]
+        self.size = sum(len(c) for c in self.chunks)
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def _views(data: bytes | _Parts, start: int, stop: int) -> list[memoryview]:
+    """Views of ``data[start:stop]`` (no copies), one per part it spans."""
+    chunks = data.chunks if isinstance(data, _Parts) else [data]
+    views, offset = [], 0
+    for chunk in chunks:
+        lo, hi = max(start - offset, 0), min(stop - offset, len(chunk))
+        if lo < hi:
+            views.append(memoryview(chunk)[lo:hi])
+        offset += len(chunk)
+    return views
 
 
 def _http_date(ts: float) -> str:
@@ -124,7 +133,7 @@ def _iso_date(ts: float) -> str:
 
 @attrs.define
 class _Object:
-    data: bytes
+    data: bytes | _Parts
     etag: str
     content_type: str
     meta: dict[str, str]
@@ -334,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _send(self, status: int, body: bytes = b"", headers: dict | None = None, length=None) -> None:
+    def _send(self, status: int, body: bytes | list = b"", headers: dict | None = None, length=None) -> None:
         self.send_response(status)
         self.send_header("x-oss-request-id", self.request_id)
         self.send_header("Server", "dflow-oss-test-server")
@@ -343,9 +352,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         if self.command != "HEAD" and body:
-            view = memoryview(body)
-            for start in range(0, len(view), 1 << 20):
-                self.wfile.write(view[start : start + (1 << 20)])
+            for piece in body if isinstance(body, list) else [body]:  # bytes, or views of parts
+                view = memoryview(piece)
+                for start in range(0, len(view), 1 << 20):
+                    self.wfile.write(view[start : start + (1 << 20)])
 
     def _send_error(self, err: OSSError, bucket: str, key: str) -> None:
         children = [("Code", err.code), ("Message", err.message), ("RequestId", self.request_id),
@@ -506,7 +516,8 @@ class _Api:
             "x-oss-object-type": obj.kind,
             **obj.meta,
         }
-        data, status, size = obj.data, 200, len(obj.data)
+        status, size = 200, len(obj.data)
+        start, end = 0, size - 1
         spec = self.headers.get("Range", "")
         if spec.startswith("bytes=") and "," not in spec:
             first, _, last = spec[6:].partition("-")
@@ -516,11 +527,13 @@ class _Api:
                 start, end = int(first), min(int(last) if last else size - 1, size - 1)
             if start >= size or start > end:
                 raise OSSError(416, "InvalidRange", "The requested range cannot be satisfied.")
-            data, status = memoryview(data)[start : end + 1], 206  # a view: no copy of the range
+            status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        if method == "GET" and data and self.oss.take_fault("_corrupt"):
-            data = bytes([data[0] ^ 0xFF]) + bytes(data[1:])
-        self._reply(status, data if method == "GET" else b"", headers, length=len(data))
+        pieces = _views(obj.data, start, end + 1)  # no copy of the stored bytes
+        if method == "GET" and pieces and self.oss.take_fault("_corrupt"):
+            first_piece = pieces[0]
+            pieces[0] = memoryview(bytes([first_piece[0] ^ 0xFF]) + bytes(first_piece[1:]))
+        self._reply(status, pieces if method == "GET" else b"", headers, length=end + 1 - start)
 
     def copy_object(self) -> None:
         src = self._source()
@@ -607,11 +620,13 @@ class _Api:
         if not 1 <= number <= 10000:
             raise OSSError(400, "InvalidArgument", "Part number must be an integer between 1 and 10000.")
         if "x-oss-copy-source" in self.headers:
-            data = self._source().data
+            source = self._source().data
+            start, stop = 0, len(source)
             spec = self.headers.get("x-oss-copy-source-range", "")
             if spec.startswith("bytes="):
                 first, _, last = spec[6:].partition("-")
-                data = data[int(first) : int(last) + 1 if last else None]
+                start, stop = int(first), min(int(last) + 1 if last else stop, stop)
+            data = b"".join(_views(source, start, stop))
             etag = hashlib.md5(data).hexdigest().upper()
             upload.parts[number] = (data, etag, time.time(), crc64(data))
             body = _xml("CopyPartResult", [("LastModified", _iso_date(time.time())), ("ETag", f'"{etag}"')])
@@ -649,7 +664,7 @@ class _Api:
                 chosen.append(number)
         if not chosen:
             raise OSSError(400, "InvalidRequest", "A multipart upload needs at least one part.")
-        data = b"".join(upload.parts[n][0] for n in chosen)
+        data = _Parts([upload.parts[n][0] for n in chosen])
         md5s = b"".join(bytes.fromhex(upload.parts[n][1]) for n in chosen)
         etag = f"{hashlib.md5(md5s).hexdigest().upper()}-{len(chosen)}"
         crc = 0

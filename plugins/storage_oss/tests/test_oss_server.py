@@ -46,3 +46,23 @@ def test_plain_oss2_with_its_crc_checks_accepts_the_server(oss_server):
     got = bucket.get_object(key)
     assert got.read() == data  # the whole-object GET is CRC-checked by oss2 at the end
     assert got.server_crc == reference.crc
+
+
+def test_ranges_across_the_parts_of_a_multipart_object(oss_server):
+    import oss2
+
+    bucket = oss2.Bucket(oss2.Auth(ACCESS_KEY_ID, ACCESS_KEY_SECRET), oss_server.endpoint, BUCKET)
+    key = f"server-{os.urandom(4).hex()}/parts"
+    data = os.urandom(3 * 100_000 + 7)
+    upload_id = bucket.init_multipart_upload(key).upload_id
+    chunks = [data[:100_000], data[100_000:200_000], data[200_000:]]
+    parts = [oss2.models.PartInfo(n, bucket.upload_part(key, upload_id, n, chunk).etag)
+             for n, chunk in enumerate(chunks, 1)]
+    bucket.complete_multipart_upload(key, upload_id, parts)
+    for first, last in ((0, 299_999), (99_990, 200_010), (150_000, 150_000), (250_000, 300_006)):
+        assert bucket.get_object(key, byte_range=(first, last)).read() == data[first : last + 1]
+    assert bucket.get_object(key, byte_range=(None, 20)).read() == data[-20:]  # the last 20 bytes
+    copy_id = bucket.init_multipart_upload(key + "-copy").upload_id
+    etag = bucket.upload_part_copy(BUCKET, key, (99_000, 201_000), key + "-copy", copy_id, 1).etag
+    bucket.complete_multipart_upload(key + "-copy", copy_id, [oss2.models.PartInfo(1, etag)])
+    assert bucket.get_object(key + "-copy").read() == data[99_000:201_001]
