@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check core plugins tests benchmarks examples
 
 bench: $(STAMP)
+	$(BIN)/uv pip install -q --python $(BIN)/python -e "plugins/storage_gcs[test,bench]"
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

@@ -22,8 +22,6 @@ ROOT = HERE.parent
 # quick arguments of scripts that have no --quick option
 QUICK: dict[str, list[str]] = {
     "runner_overhead.py": ["1000"],
-    "storage_bench.py": ["--size", "64", "--files", "500", "--repeat", "1"],
-    "storage_oss_gcs_bench.py": ["--size", "32", "--files", "200"],
 }
 
 
