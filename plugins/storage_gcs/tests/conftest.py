@@ -16,6 +16,15 @@ import pytest
 BUCKET = "dflow-test"
 
 
+# The emulator serves one request at a time on http.server's HTTPServer, whose listen
+# backlog is 5: sixteen threads uploading at once overflow it and the kernel resets
+# connections for as long as the burst lasts. A deeper backlog lets requests wait their turn.
+_START_WITH_BACKLOG = (
+    "import sys, http.server; http.server.HTTPServer.request_queue_size = 128; "
+    "from gcp_storage_emulator.__main__ import main; main(sys.argv[1:])"
+)
+
+
 class GCSEmulator:
     """``gcp-storage-emulator`` on ``127.0.0.1:<free port>``, stopped by its PID.
 
@@ -41,7 +50,7 @@ class GCSEmulator:
         # download closes its first stream after one part) would fill a pipe and stall it
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
+            [sys.executable, "-c", _START_WITH_BACKLOG, "start", "--host", "127.0.0.1",
              "--port", str(self.port), "--default-bucket", self.bucket, "-q",
              *([] if self.data_dir else ["--in-memory"])],
             stdout=subprocess.DEVNULL, stderr=self.log, cwd=self.data_dir,

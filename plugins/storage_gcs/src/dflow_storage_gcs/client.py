@@ -53,6 +53,17 @@ def _settle_environment(session: Any, endpoint: str) -> None:
     if bundle and session.verify is True:
         session.verify = bundle
     session.trust_env = False
+    # Tree transfers run 16 threads: with requests' default pool of 10 connections per host,
+    # every extra thread opened (and threw away) a connection per object, and the bursts of
+    # new connections overflowed small servers' accept queues ("connection reset by peer").
+    from requests.adapters import HTTPAdapter
+
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE))
+
+
+#: keep-alive connections kept per host (at least the thread count of tree transfers)
+POOL_SIZE = 32
 
 
 class GCSClient(StorageClient):
@@ -145,7 +156,8 @@ class GCSClient(StorageClient):
     def _call(self, op: str, key: str, fn: Any) -> Any:
         try:
             return retrying(fn, what=f"GCS {op} of '{key}' in {self.store}",
-                            attempts=1 + max(0, self.config.integrity_retries), is_transient=is_corruption)
+                            attempts=1 + max(0, self.config.integrity_retries),
+                            is_transient=is_corruption)  # the SDK retries network errors
         except Exception as exc:
             raise translate(exc, op=op, key=key, client=self) from exc
 
