@@ -75,6 +75,46 @@ def resolve_artifact(run: Any, frame: Any, source: Any, scope: dict, where: str)
     return _stored(run, source, where)
 
 
+def pending_downloads(run: Any, source: Any) -> list[tuple[Any, str]]:
+    """``(artifact, cache name)`` of the remote artifacts in ``source`` not cached yet.
+
+    The scheduler fetches these on a thread before resolving a step's inputs, so a large
+    download does not stall every other step of the run (the event loop) while it lasts.
+    """
+    if isinstance(source, ArtifactRef):
+        return pending_downloads(run, source.artifact)
+    if isinstance(source, list | tuple):
+        return [p for item in source for p in pending_downloads(run, item)]
+    if isinstance(source, dict):
+        return [p for item in source.values() for p in pending_downloads(run, item)]
+    if source is None or isinstance(source, str | OutputArtifact | InputArtifact):
+        return []
+    if hasattr(source, "local_path") and not hasattr(source, "key"):
+        return []
+    if getattr(source, "key", None):
+        name = "s3-" + digest(source.key)
+        from dflow.backends import get_storage_client
+
+        if getattr(get_storage_client(), "local_path", None) is not None \
+                and not source.key.endswith(".tgz"):
+            return []  # a local store is read in place
+    elif getattr(source, "url", None):
+        name = "http-" + digest(source.url)
+    else:
+        return []
+    cached = os.path.join(run.settings.artifact_dir, ".cache", name)
+    return [] if os.path.isdir(cached) else [(source, name)]
+
+
+async def prefetch(run: Any, sources: list[Any]) -> None:
+    """Download the remote artifacts among ``sources`` into the cache, off the event loop."""
+    import asyncio
+
+    for source in sources:
+        for art, name in pending_downloads(run, source):
+            await asyncio.to_thread(_download, run, art, name)
+
+
 def _stored(run: Any, art: Any, where: str) -> str:
     sub = getattr(art, "selected_path", None)
     index = getattr(art, "slice", None)

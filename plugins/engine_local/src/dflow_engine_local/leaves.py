@@ -21,7 +21,7 @@ from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value, load_value
 
 from . import scripts
-from .artifacts import resolve_artifact
+from .artifacts import prefetch, resolve_artifact
 from .journal import TERMINAL, Node, now_iso
 from .layout import StepDir, host_path, place, remove, resolve_source, write_new, write_text
 from .pool import WorkerDied, WorkerTimeout
@@ -153,6 +153,7 @@ class LeafRunner:
                 self.publish_globals(tmpl, res)
                 return res
             params, types, shown = self.input_parameters(step, scope, where, slice_index)
+            await prefetch(self, [a.source for a in step.inputs.artifacts.values()])
             arts = self.input_artifacts(frame, step, scope, where, slice_index)
         except StepError as exc:
             return self.error_node(parent, path, step, str(exc))
