@@ -162,3 +162,85 @@ def test_extract_refuses_paths_outside_the_destination(tmp_path):
     with pytest.raises(tarfile.TarError, match="outside the destination"):
         extract_archive(str(tmp_path / "evil.tar"), str(tmp_path / "out"))
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def _read_in_odd_sizes(reader: archive.GunzipReader) -> bytes:
+    parts, sizes = [], [1, 7, 4096, 100_000, 3]
+    while True:
+        chunk = reader.read(sizes[len(parts) % len(sizes)])
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+
+
+def test_gunzip_reader_joins_members_and_skips_zero_padding():
+    a, b = os.urandom(300_000), b"text line\n" * 50_000
+    blob = gzip.compress(a) + b"\0" * 1000 + gzip.compress(b) + b"\0" * 10
+    assert _read_in_odd_sizes(archive.GunzipReader(io.BytesIO(blob))) == a + b
+    assert archive.GunzipReader(io.BytesIO(blob)).read() == a + b
+
+
+def test_gunzip_reader_rejects_a_truncated_or_corrupted_stream():
+    blob = gzip.compress(os.urandom(200_000))
+    with pytest.raises(EOFError, match="truncated"):
+        archive.GunzipReader(io.BytesIO(blob[:-100])).read()
+    bad_crc = blob[:-8] + bytes([blob[-8] ^ 0xFF]) + blob[-7:]
+    with pytest.raises(gzip.BadGzipFile, match="incorrect data check"):
+        archive.GunzipReader(io.BytesIO(bad_crc)).read()
+
+
+def test_gunzip_reader_holds_little_of_a_highly_compressible_stream():
+    reader = archive.GunzipReader(io.BytesIO(gzip.compress(b"\0" * (200 << 20))))
+    assert reader.read(10) == b"\0" * 10
+    assert len(reader._buf) <= archive.GunzipReader.OUT  # not the 200 MiB behind it
+
+
+def test_extract_sets_the_same_modes_as_the_data_filter(tmp_path):
+    out = io.BytesIO()
+    modes = [0o4777, 0o640, 0o600, 0o700, 0o444, 0o2755]
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for i, mode in enumerate(modes):
+            info = tarfile.TarInfo(f"d/f{i}")
+            info.size, info.mode, info.uid, info.uname = 3, mode, 4321, "someone"
+            tar.addfile(info, io.BytesIO(b"abc"))
+    (tmp_path / "m.tar").write_bytes(out.getvalue())
+    extract_archive(str(tmp_path / "m.tar"), str(tmp_path / "ours"))
+    with tarfile.open(tmp_path / "m.tar") as tar:
+        tar.extractall(tmp_path / "tarfile", filter="data")
+    for i in range(len(modes)):
+        ours, theirs = (os.stat(tmp_path / d / "d" / f"f{i}") for d in ("ours", "tarfile"))
+        assert oct(ours.st_mode) == oct(theirs.st_mode), f"mode {oct(modes[i])}"
+        assert ours.st_mtime == theirs.st_mtime
+
+
+def test_extract_does_not_write_through_symlinks_already_in_the_destination(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("keep")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "dir").symlink_to(outside)                 # a directory link out of dest
+    (dest / "leaf").symlink_to(outside / "secret")     # a file link out of dest
+    for name in ("dir/secret", "leaf"):
+        (tmp_path / "x.tar").write_bytes(_tar_bytes({"ok.txt": b"fine", name: b"overwritten"}))
+        with pytest.raises((OSError, tarfile.TarError)):
+            extract_archive(str(tmp_path / "x.tar"), str(dest))
+        assert (outside / "secret").read_text() == "keep", name
+
+
+def test_extract_follows_links_made_by_the_archive_only_inside(tmp_path):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in (("real/a.txt", b"a"),):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("alias")
+        link.type, link.linkname = tarfile.SYMTYPE, "real"
+        tar.addfile(link)
+        info = tarfile.TarInfo("alias/b.txt")  # through the archive's own (inside) link
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"b"))
+    (tmp_path / "l.tar").write_bytes(out.getvalue())
+    extract_archive(str(tmp_path / "l.tar"), str(tmp_path / "out"))
+    assert (tmp_path / "out" / "real" / "b.txt").read_bytes() == b"b"
