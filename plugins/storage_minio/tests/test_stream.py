@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 
 import pytest
-from dflow.storage import IntegrityError, download_artifact, upload_artifact
+from dflow.storage import IntegrityError, StorageError, download_artifact, upload_artifact
 
 MiB = 1024 * 1024
 
@@ -98,3 +99,53 @@ def test_a_corrupted_range_fails_a_large_download(bucket_client, tmp_path, monke
     monkeypatch.undo()
     bucket_client.download(key, str(dest))
     assert dest.read_bytes() == (tmp_path / "src.bin").read_bytes()
+
+
+def _open_uploads(client, key: str) -> list[str]:
+    listing = client.s3.list_multipart_uploads(Bucket=client.bucket, Prefix=key)
+    return [u["UploadId"] for u in listing.get("Uploads", [])]
+
+
+def test_open_write_sends_parts_while_the_caller_writes(bucket_client, tmp_path):
+    sent = threading.Event()
+    bucket_client.s3.meta.events.register("before-call.s3.UploadPart", lambda **_: sent.set())
+    data = os.urandom(20 * MiB + 5)
+    with bucket_client.open_write("write/big.bin") as out:
+        for start in range(0, 16 * MiB, MiB):
+            out.write(data[start:start + MiB])
+        assert sent.wait(30), "no part went out before the block ended: the object was held"
+        out.write(data[16 * MiB:])
+    head = bucket_client.s3.head_object(Bucket=bucket_client.bucket, Key="write/big.bin")
+    assert head["ETag"].strip('"').endswith("-5")  # 4 parts of 5 MiB and the rest
+    with bucket_client.open_read("write/big.bin") as stream:
+        assert stream.read() == data
+
+
+def test_open_write_aborts_the_upload_when_the_block_fails(bucket_client):
+    with pytest.raises(RuntimeError, match="simulation crashed"), \
+            bucket_client.open_write("write/aborted.bin") as out:
+        out.write(os.urandom(12 * MiB))  # past the threshold: a multipart upload is open
+        assert _open_uploads(bucket_client, "write/aborted.bin")
+        raise RuntimeError("simulation crashed")
+    assert _open_uploads(bucket_client, "write/aborted.bin") == []
+    assert bucket_client.list("write/aborted", recursive=True) == []
+
+
+def test_a_part_corrupted_on_the_way_is_refused(bucket_client):
+    def corrupt(request, **_):  # after Content-MD5 was set: what a faulty network delivers
+        body = request.body  # botocore hands the part over as a BytesIO
+        start = body.tell()
+        body.seek(start + 7)
+        flipped = body.read(1)[0] ^ 0xFF
+        body.seek(start + 7)
+        body.write(bytes([flipped]))
+        body.seek(start)
+
+    bucket_client.s3.meta.events.register("request-created.s3.UploadPart", corrupt)
+    with pytest.raises(StorageError) as info, \
+            bucket_client.open_write("write/corrupt.bin") as out:
+        out.write(os.urandom(12 * MiB))
+    assert "write/corrupt.bin" in str(info.value)
+    assert "md5" in str(info.value).lower()  # the server said why
+    assert bucket_client.list("write/corrupt", recursive=True) == []
+    assert _open_uploads(bucket_client, "write/corrupt.bin") == []

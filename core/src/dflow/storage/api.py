@@ -38,7 +38,6 @@ from .objects import (
     download_text,
     fetch_objects,
     objects_under,
-    put_owned,
     resolve_client,
     upload_text,
     upload_tree,
@@ -135,11 +134,11 @@ def upload_artifact(
         catalog.write_catalog(Path(stage), items)
         key = f"upload/{uuid.uuid4()}/{name}"
         if archive == "tar":
-            key += ".tgz"
-            tgz = os.path.join(tmp, name + ".tgz")
-            write_tgz(stage, name, tgz)
-            art = S3Artifact(key=key, path_list=items)
-            put_owned(client, art.key, tgz)
+            art = S3Artifact(key=key + ".tgz", path_list=items)
+            # the archive streams into the store as it is made (no local .tgz for stores
+            # that override open_write)
+            with client.open_write(art.key, spool_dir=tmp) as out:
+                write_tgz(stage, name, out)
         else:
             art = S3Artifact(key=key, path_list=items)
             upload_tree(client, stage, art.key)

@@ -136,12 +136,15 @@ class ParallelGzipWriter:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def write_tgz(src: str, arcname: str, dest: str, level: int = 1) -> None:
-    """Write the directory ``src`` as ``dest`` (a ``.tgz``), its content under ``arcname``.
+def write_tgz(src: str, arcname: str, dest: str | IO[bytes], level: int = 1) -> None:
+    """Write the directory ``src`` as ``dest`` (a ``.tgz`` path or a writable stream), its
+    content under ``arcname``.
 
     Symlinks are followed (the archive holds copies), like ``tar --dereference``.
     """
-    with open(dest, "wb") as f, ParallelGzipWriter(f, level) as gz:
+    with contextlib.ExitStack() as stack:
+        f = stack.enter_context(open(dest, "wb")) if isinstance(dest, str) else dest
+        gz = stack.enter_context(ParallelGzipWriter(f, level))
         # tarfile only writes and asks tell(); copying files in 1 MiB reads keeps it cheap
         with tarfile.open(fileobj=gz, mode="w", dereference=True,  # type: ignore[call-overload]
                           copybufsize=1024 * 1024) as tar:

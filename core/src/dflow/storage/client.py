@@ -51,3 +51,21 @@ class StorageClient(abc.ABC):
             self.download(key, path)
             with open(path, "rb") as f:
                 yield f
+
+    @contextlib.contextmanager
+    def open_write(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
+        """A writable binary stream that becomes the object ``key`` when the block ends.
+
+        If the block raises, nothing is stored. The default writes a temporary file in
+        ``spool_dir`` and uploads it (or moves it in, for a store with ``adopt``); stores that
+        can stream (multipart from memory) override it.
+        """
+        with tempfile.TemporaryDirectory(dir=spool_dir) as tmp:
+            path = os.path.join(tmp, "object")
+            with open(path, "wb") as f:
+                yield f
+            adopt = getattr(self, "adopt", None)
+            if adopt is not None:
+                adopt(key, path)
+            else:
+                self.upload(key, path)

@@ -232,6 +232,36 @@ class StorageContract(ArtifactContract):
             stream.read()
         assert prefix + "no/such.tgz" in str(info.value)
 
+    def test_open_write_streams_small_and_large_objects(self, client, prefix, tmp_path):
+        with client.open_write(prefix + "w/small.txt") as out:
+            out.write(b"hello ")
+            out.write(memoryview(b"world"))
+        with client.open_read(prefix + "w/small.txt") as stream:
+            assert stream.read() == b"hello world"
+        digest, total, i = hashlib.md5(usedforsecurity=False), 0, 0
+        block = os.urandom(MiB)
+        before = _peak_rss()
+        with client.open_write(prefix + "w/large.bin") as out:
+            while total < self.large_size:  # uneven writes, each one different
+                chunk = (i.to_bytes(8, "big") + block[8:])[: min(700_001, self.large_size - total)]
+                out.write(chunk)
+                digest.update(chunk)
+                total += len(chunk)
+                i += 1
+        growth = _peak_rss() - before
+        dest = tmp_path / "large.out"
+        client.download(prefix + "w/large.bin", str(dest))
+        assert (dest.stat().st_size, md5_file(dest)) == (self.large_size, digest.hexdigest())
+        assert growth < self.max_memory_growth, f"peak RSS grew by {growth / MiB:.0f} MiB"
+
+    def test_open_write_stores_nothing_when_the_block_fails(self, client, prefix):
+        for size in (10, self.large_size // 2):  # one PUT, and (for most stores) multipart
+            with pytest.raises(ZeroDivisionError), \
+                    client.open_write(f"{prefix}w/broken{size}.bin") as out:
+                out.write(os.urandom(size))
+                1 / 0  # noqa: B018 - the caller's block fails half-way
+        assert client.list(prefix + "w/", recursive=True) == []
+
     def test_concurrent_uploads(self, client, prefix, tmp_path):
         errors: list[BaseException] = []
 

@@ -212,6 +212,31 @@ class MinioClient(StorageClient):
             progress(size)
         self._check_etag(key, etag, md5.hex())
 
+    def put_data(self, key: str, data: bytes) -> None:
+        """Store ``data`` as ``key`` in one PUT with ``Content-MD5`` (errors untranslated)."""
+        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        lean = self.lean
+        if lean is not None:
+            etag = lean.put(self.bucket, key, data, len(data), md5)
+        else:
+            etag = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                      ContentMD5=base64.b64encode(md5).decode())["ETag"]
+        self._check_etag(key, etag.strip('"'), md5.hex())
+
+    @contextlib.contextmanager
+    def open_write(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
+        """Write the object as a stream: multipart from memory, no local file (see
+        :mod:`~dflow_storage_minio.stream_upload`); aborted if the block raises."""
+        from .stream_upload import MultipartWriter
+
+        writer = MultipartWriter(self, key)
+        try:
+            yield writer  # type: ignore[misc]
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+
     def _check_etag(self, key: str, etag: str, md5: str) -> None:
         if self.config.verify_integrity and etag and "-" not in etag and etag != md5:
             raise IntegrityError(f"upload of '{key}': server ETag {etag} != local MD5 {md5}",
