@@ -1,7 +1,8 @@
 """A reusable pytest contract suite for :class:`dflow.storage.StorageClient` implementations.
 
 Subclass :class:`StorageContract` in a test module, override the ``client`` fixture (a client
-talking to a real server on loopback) and, when the store checks credentials, ``make_bad_client``::
+talking to a real server on loopback) and ``make_bad_client`` (or, when the store checks no
+credentials, set ``test_wrong_credentials = None``)::
 
     from dflow.testing.storage_contract import StorageContract
 
@@ -75,7 +76,8 @@ class StorageContract(ArtifactContract):
         raise NotImplementedError("override the 'client' fixture in your StorageContract subclass")
 
     def make_bad_client(self, client: StorageClient) -> StorageClient | None:
-        """A client for the same store with a wrong secret, or None if the store has no auth."""
+        """A client for the same store with a wrong secret. A store (or a test server) that
+        checks no credentials sets ``test_wrong_credentials = None`` instead."""
         return None
 
     @pytest.fixture
@@ -290,8 +292,8 @@ class StorageContract(ArtifactContract):
     # -- credentials -------------------------------------------------------------------
     def test_wrong_credentials(self, client, prefix, tmp_path):
         bad = self.make_bad_client(client)
-        if bad is None:
-            pytest.skip("this store has no credentials")
+        assert bad is not None, ("make_bad_client() returned None: a store without credentials "
+                                 "sets test_wrong_credentials = None in its contract class")
         src = tmp_path / "f"
         src.write_text("x")
         with pytest.raises(AccessDenied) as info:
