@@ -26,7 +26,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO
+from typing import IO, Any
 
 #: bytes of tar stream per job on the pool: few enough jobs that scheduling costs nothing, and
 #: a handful in flight per thread stay well under 100 MB
@@ -146,9 +146,21 @@ def write_tgz(src: str, arcname: str, dest: str | IO[bytes], level: int = 1) -> 
         f = stack.enter_context(open(dest, "wb")) if isinstance(dest, str) else dest
         gz = stack.enter_context(ParallelGzipWriter(f, level))
         # tarfile only writes and asks tell(); copying files in 1 MiB reads keeps it cheap
-        with tarfile.open(fileobj=gz, mode="w", dereference=True,  # type: ignore[call-overload]
-                          copybufsize=1024 * 1024) as tar:
+        with _WholeSecondTar.open(fileobj=gz, mode="w", dereference=True,
+                                  copybufsize=1024 * 1024) as tar:
             tar.add(src, arcname=arcname)
+
+
+class _WholeSecondTar(tarfile.TarFile):
+    """Modification times in whole seconds, as GNU tar stores them. A fractional mtime makes
+    tarfile add a pax extended header to every member: a third more header work to write
+    and to read, and 1 KiB more per file."""
+
+    def gettarinfo(self, *args: Any, **kwargs: Any) -> tarfile.TarInfo:
+        info = super().gettarinfo(*args, **kwargs)
+        if info is not None:
+            info.mtime = int(info.mtime)
+        return info
 
 
 #: files up to this size are read into memory and written by the pool; larger ones stream
