@@ -106,7 +106,7 @@ def main() -> None:
     if args.quick:
         args.size, args.files = 64, 500
 
-    from dflow.storage import download_s3, upload_s3
+    from dflow.storage import download_artifact, download_s3, upload_artifact, upload_s3
     from dflow_storage_gcs import GCSClient
     from google.api_core.exceptions import Conflict
     from google.auth.credentials import AnonymousCredentials
@@ -196,6 +196,12 @@ def main() -> None:
         up_tree = measure("upload_s3", lambda: upload_s3(str(small), key="tree", storage_client=tree_client))
         down_tree = measure("download_s3", lambda: download_s3("tree", str(work / "tree-out"),
                                                                storage_client=tree_client))
+        tar_client, _ = fresh_bucket("tar")  # the default artifact path: one streamed .tgz
+        art: list = []
+        up_tar = measure("upload_artifact tar", lambda: art.append(upload_artifact(
+            str(small), archive="tar", storage_client=tar_client)))
+        down_tar = measure("download_artifact tar", lambda: download_artifact(
+            art[0], path=str(work / "tar-out"), storage_client=tar_client))
         _, seq = fresh_bucket("seq")
         seq_root = prepare(work / "seq-out")
 
@@ -221,6 +227,9 @@ def main() -> None:
         rows += [
             ("upload_s3 (tree)", up_tree, up_seq, "sequential SDK upload_from_filename"),
             ("download_s3 (tree)", down_tree, down_seq, "sequential SDK download_to_filename"),
+            ("upload_artifact archive=tar", up_tar, up_seq, "sequential SDK upload_from_filename"),
+            ("download_artifact archive=tar", down_tar, down_seq,
+             "sequential SDK download_to_filename"),
             ("SDK x16 threads upload", up_pool, up_seq, "sequential SDK upload_from_filename"),
             ("SDK x16 threads download", down_pool, down_seq, "sequential SDK download_to_filename"),
         ]

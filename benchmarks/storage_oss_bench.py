@@ -121,7 +121,7 @@ def large_file(runner: Runner, client, bucket, oss2, work: Path, size: int) -> N
 
 
 def small_files(runner: Runner, client, bucket, work: Path, count: int, file_size: int) -> None:
-    from dflow.storage import download_s3, upload_s3
+    from dflow.storage import download_artifact, download_s3, upload_artifact, upload_s3
     from dflow.storage.transfer import run_concurrently
 
     tree = work / "tree"
@@ -159,6 +159,12 @@ def small_files(runner: Runner, client, bucket, work: Path, count: int, file_siz
     shutil.rmtree(out, ignore_errors=True)
     t_down = runner.run("download_s3 (OSSClient, 16 threads)", lambda: download_s3(
         f"{run}/plugin", str(out), storage_client=client), count, cleanup_out)
+    art: list = []  # the default artifact path: one streamed .tgz
+    t_tar_up = runner.run("upload_artifact archive=tar", lambda: art.append(upload_artifact(
+        str(tree), archive="tar", storage_client=client)), count)
+    t_tar_down = runner.run("download_artifact archive=tar", lambda: download_artifact(
+        art[-1], path=str(out), storage_client=client), count, cleanup_out)
+    cleanup_out()
     t_loop_up = runner.run("oss2 put_object_from_file, for loop", loop_up, count)
     fresh_out()
     t_loop_down = runner.run("oss2 get_object_to_file, for loop", loop_down, count, fresh_out)
@@ -173,6 +179,8 @@ def small_files(runner: Runner, client, bucket, work: Path, count: int, file_siz
     print_table(f"\n{count} files of {file_size} B ({runner.repeat} run(s), best):", [
         ("many files upload", mb / t_up, mb / t_loop_up, "oss2 sequential loop (target 5x)"),
         ("many files download", mb / t_down, mb / t_loop_down, "oss2 sequential loop (target 5x)"),
+        ("upload_artifact archive=tar", mb / t_tar_up, mb / t_loop_up, "oss2 sequential loop"),
+        ("download_artifact archive=tar", mb / t_tar_down, mb / t_loop_down, "oss2 sequential loop"),
         ("many files upload", mb / t_up, mb / t_pool_up, "oss2 on 16 threads"),
         ("many files download", mb / t_down, mb / t_pool_down, "oss2 on 16 threads"),
     ])
