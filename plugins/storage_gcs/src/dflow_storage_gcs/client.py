@@ -1,7 +1,7 @@
 """``GCSClient``: dflow's :class:`~dflow.storage.StorageClient` for Google Cloud Storage.
 
 Integrity: uploads send a CRC32C the service checks (resumable ones compare the final
-object's); downloads (:mod:`._download`: one streamed GET, or ranged parts in parallel for
+object's; :meth:`GCSClient.open_write` streams through :mod:`._stream_upload`); downloads (:mod:`._download`: one streamed GET, or ranged parts in parallel for
 large objects) are verified against the CRC32C in the ``x-goog-hash`` GCS returns. A mismatch
 is retried ``integrity_retries`` times, then raised as :class:`~dflow.storage.IntegrityError`.
 Transient errors are retried by the SDK (exponential backoff, for ``retry_timeout`` seconds).
@@ -14,7 +14,8 @@ import contextlib
 import hashlib
 import os
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import attrs
 from dflow.storage.client import StorageClient
@@ -173,6 +174,21 @@ class GCSClient(StorageClient):
         chunk_size = self.config.part_size if resumable else None
         self._call("upload", key, lambda: self.bucket.blob(full, chunk_size=chunk_size).upload_from_filename(
             path, checksum="auto", **self._kw()))
+
+    @contextlib.contextmanager
+    def open_write(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
+        """Write the object as a stream: a resumable upload fed from memory, chunk by chunk,
+        CRC32C-checked (see :mod:`._stream_upload`); no local file, so ``spool_dir`` is unused.
+        If the block raises, the upload is cancelled and nothing is stored."""
+        from ._stream_upload import StreamWriter
+
+        writer = StreamWriter(self, key)
+        try:
+            yield writer  # type: ignore[misc]
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
 
     def download(self, key: str, path: str) -> None:
         with atomic_file(path) as tmp:  # readers never see a partial file under ``path``
