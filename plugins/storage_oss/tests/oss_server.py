@@ -12,8 +12,8 @@ beyond what the protocol documents. What it implements, and checks as OSS does:
 * errors as OSS XML bodies, and the base64 ``x-oss-err`` header for HEAD;
 * PutObject, GetObject (Range, If-Match), HeadObject, DeleteObject, DeleteMultipleObjects,
   ListObjects v1 and v2 (prefix, delimiter, paging, ``encoding-type=url``), CopyObject,
-  multipart (initiate, upload part, upload part copy, list parts, complete, abort), PutBucket and
-  GetBucketInfo.
+  multipart (initiate, upload part, upload part copy, list parts, complete, abort, and
+  ListMultipartUploads with prefix, delimiter, markers and paging), PutBucket and GetBucketInfo.
 
 Fault injection for tests: :meth:`OSSServer.corrupt_next_gets` flips a byte in the next object
 bodies sent (the CRC header still describes the stored data); :meth:`OSSServer.corrupt_next_puts`
@@ -144,9 +144,11 @@ class _Object:
 
 @attrs.define
 class _Upload:
+    bucket: str
     key: str
     content_type: str
     meta: dict[str, str]
+    initiated: float = attrs.Factory(time.time)
     #: part number -> (data, MD5 ETag, mtime, CRC-64)
     parts: dict[int, tuple[bytes, str, float, int]] = attrs.Factory(dict)
 
@@ -431,6 +433,8 @@ class _Api:
             if not self.key:
                 if method == "GET" and "bucketInfo" in p:
                     return self.bucket_info()
+                if method == "GET" and "uploads" in p:
+                    return self.list_uploads()
                 if method == "GET":
                     return self.list_objects(v2=p.get("list-type") == "2")
                 if method == "POST" and "delete" in p:
@@ -439,7 +443,7 @@ class _Api:
                 return self.initiate()
             elif "uploadId" in p:
                 upload = self.oss.uploads.get(p["uploadId"])
-                if upload is None or upload.key != self.key:
+                if upload is None or (upload.bucket, upload.key) != (self.bucket, self.key):
                     raise OSSError(404, "NoSuchUpload", "The specified upload does not exist.")
                 if method == "PUT" and "partNumber" in p:
                     return self.upload_part(upload, int(p["partNumber"]))
@@ -609,12 +613,61 @@ class _Api:
 
     # -- multipart ------------------------------------------------------------------------
     def initiate(self) -> None:
-        upload_id = uuid.uuid4().hex.upper()
+        # time first, as OSS's IDs: listing by upload ID lists a key's uploads oldest first
+        upload_id = f"{time.time_ns():016X}{uuid.uuid4().hex[:16].upper()}"
         content_type = self.headers.get("Content-Type", "application/octet-stream")
-        self.oss.uploads[upload_id] = _Upload(self.key, content_type, self._meta())
+        self.oss.uploads[upload_id] = _Upload(self.bucket, self.key, content_type, self._meta())
         body = _xml("InitiateMultipartUploadResult",
                     [("Bucket", self.bucket), ("Key", self._enc(self.key)), ("UploadId", upload_id)])
         self._reply(200, body, {"Content-Type": "application/xml"})
+
+    def list_uploads(self) -> None:
+        """ListMultipartUploads: uploads initiated and neither completed nor aborted, by key,
+        then oldest first; ``key-marker`` / ``upload-id-marker`` resume after an entry."""
+        p = self.params
+        prefix, delimiter = p.get("prefix", ""), p.get("delimiter", "")
+        key_marker = p.get("key-marker", "")
+        id_marker = p.get("upload-id-marker", "") if key_marker else ""  # ignored without a key
+        try:
+            max_uploads = int(p.get("max-uploads") or 1000)
+        except ValueError:
+            max_uploads = 0
+        if max_uploads < 1:
+            raise OSSError(400, "InvalidArgument", "max-uploads must be a positive integer.")
+        max_uploads = min(max_uploads, 1000)
+        entries = sorted((u.key, uid, u) for uid, u in self.oss.uploads.items()
+                         if u.bucket == self.bucket and u.key.startswith(prefix))
+        children, seen_prefixes, count, last, truncated = [], set(), 0, ("", ""), False
+        for key, uid, upload in entries:
+            cut = key.find(delimiter, len(prefix)) if delimiter else -1
+            common = key[: cut + len(delimiter)] if cut >= 0 else None
+            entry = key if common is None else common  # a common prefix is listed once, across pages too
+            if entry < key_marker or (entry == key_marker and (not id_marker or uid <= id_marker)):
+                continue
+            if common is not None and common in seen_prefixes:
+                continue
+            if count == max_uploads:
+                truncated = True
+                break
+            count += 1
+            if common is not None:
+                seen_prefixes.add(common)
+                children.append(("CommonPrefixes", [("Prefix", self._enc(common))]))
+                last = (common, "")
+            else:
+                children.append(("Upload", [("Key", self._enc(key)), ("UploadId", uid),
+                                            ("Initiated", _iso_date(upload.initiated))]))
+                last = (key, uid)
+        head = [("Bucket", self.bucket), ("KeyMarker", self._enc(key_marker)),
+                ("UploadIdMarker", id_marker),
+                ("NextKeyMarker", self._enc(last[0]) if truncated else ""),
+                ("NextUploadIdMarker", last[1] if truncated else ""),
+                ("Delimiter", self._enc(delimiter)), ("Prefix", self._enc(prefix)),
+                ("MaxUploads", max_uploads), ("IsTruncated", str(truncated).lower())]
+        if p.get("encoding-type") == "url":
+            head.insert(0, ("EncodingType", "url"))
+        self._reply(200, _xml("ListMultipartUploadsResult", head + children),
+                    {"Content-Type": "application/xml"})
 
     def upload_part(self, upload: _Upload, number: int) -> None:
         if not 1 <= number <= 10000:

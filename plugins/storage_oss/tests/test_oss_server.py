@@ -6,6 +6,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+import pytest
+
 ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUCKET = "dflow-test-ak", "dflow-test-secret", "dflow-test"  # as conftest.py
 
 MiB = 1024 * 1024
@@ -66,3 +68,29 @@ def test_ranges_across_the_parts_of_a_multipart_object(oss_server):
     etag = bucket.upload_part_copy(BUCKET, key, (99_000, 201_000), key + "-copy", copy_id, 1).etag
     bucket.complete_multipart_upload(key + "-copy", copy_id, [oss2.models.PartInfo(1, etag)])
     assert bucket.get_object(key + "-copy").read() == data[99_000:201_001]
+
+
+def test_list_multipart_uploads_pages_by_key_then_age(oss_server):
+    import oss2
+
+    bucket = oss2.Bucket(oss2.Auth(ACCESS_KEY_ID, ACCESS_KEY_SECRET), oss_server.endpoint, BUCKET)
+    base = f"server-{os.urandom(4).hex()}/"
+    keys = [base + "a", base + "a", base + "b", base + "dir/x", base + "dir/y", base + "c d"]
+    ids = [bucket.init_multipart_upload(key).upload_id for key in keys]
+    seen, key_marker, id_marker = [], "", ""
+    while True:  # two at a time, resuming after the last entry
+        page = bucket.list_multipart_uploads(prefix=base, key_marker=key_marker,
+                                             upload_id_marker=id_marker, max_uploads=2)
+        seen += [(u.key, u.upload_id) for u in page.upload_list]
+        if not page.is_truncated:
+            break
+        key_marker, id_marker = page.next_key_marker, page.next_upload_id_marker
+    assert seen == sorted(zip(keys, ids, strict=True))  # a key's uploads oldest first
+    grouped = bucket.list_multipart_uploads(prefix=base, delimiter="/")
+    assert grouped.prefix_list == [base + "dir/"]
+    assert [u.key for u in grouped.upload_list] == [base + "a", base + "a", base + "b", base + "c d"]
+    for key, upload_id in zip(keys, ids, strict=True):
+        bucket.abort_multipart_upload(key, upload_id)
+    assert bucket.list_multipart_uploads(prefix=base).upload_list == []
+    with pytest.raises(oss2.exceptions.NoSuchUpload):  # gone, and only under its own key
+        bucket.list_parts(keys[0], ids[0])

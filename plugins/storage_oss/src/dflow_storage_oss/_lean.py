@@ -69,7 +69,8 @@ class LeanObjects:
             conn.close()
             self._local.conn = None
 
-    def _send(self, method: str, key: str, body: bytes | None, headers: dict[str, str]) -> http.client.HTTPResponse:
+    def _send(self, method: str, key: str, body: bytes | list[bytes] | None,
+              headers: dict[str, str]) -> http.client.HTTPResponse:
         import oss2
 
         b = self.bucket
@@ -101,12 +102,15 @@ class LeanObjects:
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def put(self, key: str, data: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-        """PUT ``data``; return (the CRC-64 OSS reports, request id)."""
+    def put(self, key: str, chunks: list[bytes], headers: dict[str, str]) -> tuple[int | None, str]:
+        """PUT the concatenated ``chunks`` (sent one after the other, not joined); return (the
+        CRC-64 OSS reports, request id)."""
         import oss2
 
         headers = oss2.utils.set_content_type(dict(headers), key)  # as oss2's put_object does
-        resp = self._send("PUT", key, data, headers)
+        # given, so http.client sends the list as one body rather than chunked encoding
+        headers["Content-Length"] = str(sum(len(c) for c in chunks))
+        resp = self._send("PUT", key, chunks, headers)
         resp.read()
         crc = resp.headers.get("x-oss-hash-crc64ecma")
         return (int(crc) if crc else None), resp.headers.get("x-oss-request-id", "")

@@ -7,7 +7,8 @@ and compare them with the object's. A mismatch is retried, then raised as
 :class:`~dflow.storage.IntegrityError`. Single-part uploads also send ``Content-MD5`` (OSS
 rejects a damaged body) and keep the MD5 as ``x-oss-meta-dflow-md5`` for :meth:`get_md5`; a
 multipart object's MD5 is hashed from its content when asked for (an MD5 up front would cost
-a whole pass over the file before the first byte is sent).
+a whole pass over the file before the first byte is sent). :meth:`OSSClient.open_write`
+streams an object from memory, parts sent while the caller writes (see :mod:`._stream_upload`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import os
 import re
 import threading
 import urllib.request
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import attrs
 from dflow.storage.client import StorageClient
@@ -30,6 +32,7 @@ from dflow.storage.transfer import CHUNK, atomic_file, md5_file, retrying, run_c
 from . import _crc
 from ._errors import is_transient, translate
 from ._lean import LeanObjects
+from ._multipart import MAX_PARTS, MultipartUpload
 from .config import OSSConfig
 
 #: user metadata holding the hex MD5 of the uploaded content
@@ -181,15 +184,23 @@ class OSSClient(StorageClient):
 
     def _put_inline(self, full: str, path: str) -> None:
         with open(path, "rb") as f:
-            data = f.read()
-        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+            self._put_bytes(full, [f.read()])
+
+    def _put_bytes(self, full: str, chunks: list[bytes]) -> None:
+        """Store the concatenated ``chunks`` as object ``full`` in one PUT, with Content-MD5,
+        the MD5 kept as metadata and the CRC-64 checked (errors are oss2's, not translated)."""
+        digest, crc = hashlib.md5(usedforsecurity=False), 0
+        for chunk in chunks:
+            digest.update(chunk)
+            crc = _crc.crc64(chunk, crc)
+        md5 = digest.digest()
         headers = {"Content-MD5": base64.b64encode(md5).decode(), MD5_META: md5.hex()}
-        if self.lean is not None:
-            crc, request_id = self.lean.put(full, data, headers)
+        if self.lean is not None:  # sends the chunks as they are: no joined copy
+            server_crc, request_id = self.lean.put(full, chunks, headers)
         else:
-            result = self.bucket.put_object(full, data, headers=headers)
-            crc, request_id = result.crc, result.request_id
-        _crc.check(f"upload of '{full}'", _crc.crc64(data), crc, request_id)
+            result = self.bucket.put_object(full, b"".join(chunks), headers=headers)
+            server_crc, request_id = result.crc, result.request_id
+        _crc.check(f"upload of '{full}'", crc, server_crc, request_id)
 
     def _put_streamed(self, full: str, path: str, md5: str) -> None:
         headers = {"Content-Type": "application/octet-stream", MD5_META: md5,
@@ -202,16 +213,13 @@ class OSSClient(StorageClient):
     def _upload_parts(self, key: str, full: str, path: str, size: int) -> None:
         """Multipart upload, ``workers`` parts in flight, each read into memory once.
 
-        Each part's CRC is compared with the one OSS reports for it (a mismatch retries that
-        part), and the CRC the completed object reports with the parts' combined CRC. No
+        CRCs are checked per part and for the completed object (see :mod:`._multipart`). No
         whole-file hashing pass before the first byte is sent; on any failure the upload is
         aborted, so no partial object appears.
         """
-        oss2, c = _oss2(), self.config
-        step = max(c.part_size, -(-size // 10_000))  # OSS allows at most 10,000 parts
+        step = max(self.config.part_size, -(-size // MAX_PARTS))
         ranges = [(n, start, min(start + step, size)) for n, start in enumerate(range(0, size, step), 1)]
-        upload_id = self._call("upload", key, lambda: self.bucket.init_multipart_upload(
-            full, headers={"Content-Type": "application/octet-stream"}).upload_id)
+        upload = MultipartUpload(self, key, full)
 
         def send(part: tuple[int, int, int]) -> Any:
             number, start, end = part
@@ -221,34 +229,26 @@ class OSSClient(StorageClient):
             if len(data) != end - start:
                 raise StorageError(f"'{path}' changed while it was uploaded to '{key}'", key=key,
                                    store=self.store, hint="upload a file nobody is writing to")
-            crc = _crc.crc64(data)
-
-            def once() -> Any:
-                result = self.bucket.upload_part(full, upload_id, number, data)
-                _crc.check(f"upload of part {number} of '{full}'", crc, result.crc, result.request_id)
-                return result
-
-            result = retrying(once, what=f"OSS upload of part {number} of '{key}' in {self.store}",
-                              attempts=max(1, c.retries), is_transient=is_transient)
-            return oss2.models.PartInfo(number, result.etag, size=end - start, part_crc=crc)
+            return upload.send(number, data)
 
         try:
-            parts = run_concurrently(send, ranges, workers=c.workers)
-            whole = 0
-            for part in parts:
-                whole = _crc.combine(whole, part.part_crc, part.size)
-
-            result = self._call("upload", key, lambda: self.bucket.complete_multipart_upload(
-                full, upload_id, parts))
+            upload.complete(run_concurrently(send, ranges, workers=self.config.workers))
         except BaseException:
-            with contextlib.suppress(Exception):  # the first error is the one to report
-                self.bucket.abort_multipart_upload(full, upload_id)
+            upload.abort()
             raise
+
+    @contextlib.contextmanager
+    def open_write(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
+        """Write the object as a stream: multipart from memory, no local file (``spool_dir``
+        is not used; see :mod:`._stream_upload`). Nothing is stored if the block raises."""
+        from ._stream_upload import StreamWriter
+
+        writer = StreamWriter(self, key, self._full(key))
         try:
-            _crc.check(f"upload of '{full}' (the completed object)", whole, result.crc, result.request_id)
-        except oss2.exceptions.InconsistentError:
-            with contextlib.suppress(Exception):  # a damaged object must not look complete
-                self.bucket.delete_object(full)
+            yield writer  # type: ignore[misc]
+            writer.finish()
+        except BaseException:
+            writer.abort()
             raise
 
     def download(self, key: str, path: str) -> None:
