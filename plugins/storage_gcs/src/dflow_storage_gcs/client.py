@@ -170,7 +170,8 @@ class GCSClient(StorageClient):
             raise NotFound(f"cannot upload '{path}' to '{key}': the local path {what}",
                            key=key, store=self.store, hint="pass the path of an existing file")
         resumable = os.path.getsize(path) >= self.config.resumable_threshold
-        # a chunk size makes the SDK upload resumably, resending only unacknowledged chunks
+        # a chunk size makes the SDK upload resumably, resending only unacknowledged chunks;
+        # the SDK sends files of 8 MiB or less in one request whatever the chunk size
         chunk_size = self.config.part_size if resumable else None
         self._call("upload", key, lambda: self.bucket.blob(full, chunk_size=chunk_size).upload_from_filename(
             path, checksum="auto", **self._kw()))
