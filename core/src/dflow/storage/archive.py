@@ -34,36 +34,49 @@ BLOCK = 4 * 1024 * 1024
 #: each job is cut into pieces that are compressed or stored on their own, so a directory
 #: mixing text and binary files gets the right treatment for each region
 PIECE = 64 * 1024
-#: the head and the tail of each piece are test-compressed; a piece is stored when neither
-#: shrinks below this ratio (pieces often span a binary file's end and a text file's start)
+#: the head and the tail of each piece are test-compressed together; a piece is stored when
+#: they do not shrink below this ratio (a piece often spans a binary file's end and a text
+#: file's start: either half compressing well brings the pair below it)
 SAMPLE = 2 * 1024
 STORE_ABOVE = 0.9
 
 
 def _compressible(piece: memoryview) -> bool:
-    for sample in (piece[:SAMPLE], piece[-SAMPLE:]):
-        probe = zlib.compressobj(1, zlib.DEFLATED, -15)
-        if len(probe.compress(sample)) + len(probe.flush()) <= STORE_ABOVE * SAMPLE:
-            return True
-    return False
+    # head and tail in one probe: starting a zlib stream costs more than compressing 4 KiB
+    sample = b"".join((piece[:SAMPLE], piece[-SAMPLE:]))
+    return len(zlib.compress(sample, 1, -15)) <= STORE_ABOVE * len(sample)
 
 
 def deflate_block(data: bytes, level: int = 1) -> bytes:
     """Raw deflate of ``data`` ending in a sync flush; incompressible pieces are stored."""
-    out = []
+    out: list[bytes | memoryview] = []
     view = memoryview(data)
-    current, current_level = None, -1
+    current = None
     for start in range(0, len(data), PIECE):
         piece = view[start : start + PIECE]
-        piece_level = level if len(piece) <= 2 * SAMPLE or _compressible(piece) else 0
-        if piece_level != current_level:
-            if current is not None:
-                out.append(current.flush(zlib.Z_SYNC_FLUSH))
-            current, current_level = zlib.compressobj(piece_level, zlib.DEFLATED, -15), piece_level
-        out.append(current.compress(piece))  # type: ignore[union-attr]
+        if len(piece) <= 2 * SAMPLE or _compressible(piece):
+            if current is None:
+                current = zlib.compressobj(level, zlib.DEFLATED, -15)
+            out.append(current.compress(piece))
+            continue
+        if current is not None:  # end the compressed run on a byte boundary
+            out.append(current.flush(zlib.Z_SYNC_FLUSH))
+            current = None
+        out.extend(_stored(piece))
     if current is not None:
         out.append(current.flush(zlib.Z_SYNC_FLUSH))
     return b"".join(out)
+
+
+def _stored(piece: memoryview) -> list[bytes | memoryview]:
+    """``piece`` as deflate stored blocks (RFC 1951 3.2.4), built directly: zlib's level 0
+    copies through its window at a third of memcpy speed."""
+    parts: list[bytes | memoryview] = []
+    for start in range(0, len(piece), 0xFFFF):
+        chunk = piece[start : start + 0xFFFF]
+        n = len(chunk)
+        parts += (struct.pack("<BHH", 0, n, n ^ 0xFFFF), chunk)  # BFINAL=0, BTYPE=00
+    return parts
 
 
 #: gzip member header: magic, deflate, no flags, no mtime, no extra flags, OS unknown
