@@ -231,10 +231,9 @@ def test_extract_does_not_write_through_symlinks_already_in_the_destination(tmp_
 def test_extract_follows_links_made_by_the_archive_only_inside(tmp_path):
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in (("real/a.txt", b"a"),):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("real/a.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"a"))
         link = tarfile.TarInfo("alias")
         link.type, link.linkname = tarfile.SYMTYPE, "real"
         tar.addfile(link)

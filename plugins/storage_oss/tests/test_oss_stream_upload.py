@@ -166,7 +166,7 @@ def test_a_part_corrupted_once_is_sent_again(client, prefix, monkeypatch):
 def test_part_size_doubles_every_grow_every_parts(make_client, prefix, monkeypatch):
     step = 100 * 1024  # OSS's smallest part
     client = make_client(multipart_threshold=step, part_size=step, workers=2)
-    monkeypatch.setattr(stream_upload, "GROW_EVERY", 2)
+    monkeypatch.setattr(stream_upload.StreamWriter, "GROW_EVERY", 2)
     sent, _ = _record_parts(client, monkeypatch)
     data = os.urandom(14 * step + 3)
     with client.open_write(prefix + "grown.bin") as out:
@@ -179,7 +179,7 @@ def test_part_size_doubles_every_grow_every_parts(make_client, prefix, monkeypat
 
 
 def test_too_many_parts_fails_clearly(client, prefix, monkeypatch):
-    monkeypatch.setattr(stream_upload, "MAX_PARTS", 3)
+    monkeypatch.setattr(stream_upload.StreamWriter, "MAX_PARTS", 3)
     key = prefix + "huge.bin"
     with pytest.raises(StorageError) as info, client.open_write(key) as out:
         out.write(os.urandom(4 * MiB))

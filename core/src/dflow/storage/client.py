@@ -64,8 +64,6 @@ class StorageClient(abc.ABC):
             path = os.path.join(tmp, "object")
             with open(path, "wb") as f:
                 yield f
-            adopt = getattr(self, "adopt", None)
-            if adopt is not None:
-                adopt(key, path)
-            else:
-                self.upload(key, path)
+            from .objects import put_owned  # objects imports this module
+
+            put_owned(self, key, path)

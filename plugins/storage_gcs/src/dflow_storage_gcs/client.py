@@ -20,6 +20,7 @@ from typing import IO, Any
 import attrs
 from dflow.storage.client import StorageClient
 from dflow.storage.errors import NotFound, StorageError, describe_store
+from dflow.storage.parts import finish_or_abort
 from dflow.storage.transfer import atomic_file, retrying
 
 from ._download import Downloader, NeedsSDK, parse_hashes
@@ -183,13 +184,8 @@ class GCSClient(StorageClient):
         If the block raises, the upload is cancelled and nothing is stored."""
         from ._stream_upload import StreamWriter
 
-        writer = StreamWriter(self, key)
-        try:
+        with finish_or_abort(StreamWriter(self, key)) as writer:
             yield writer  # type: ignore[misc]
-            writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
 
     def download(self, key: str, path: str) -> None:
         with atomic_file(path) as tmp:  # readers never see a partial file under ``path``

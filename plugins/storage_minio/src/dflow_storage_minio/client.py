@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from dflow.storage import StorageClient
 from dflow.storage.errors import IntegrityError, NotFound, StorageError
+from dflow.storage.parts import finish_or_abort
 from dflow.storage.stream import RangedReader, multipart_etag
 from dflow.storage.transfer import CHUNK, atomic_file, md5_file, retrying, run_concurrently
 
@@ -229,13 +230,8 @@ class MinioClient(StorageClient):
         :mod:`~dflow_storage_minio.stream_upload`); aborted if the block raises."""
         from .stream_upload import MultipartWriter
 
-        writer = MultipartWriter(self, key)
-        try:
+        with finish_or_abort(MultipartWriter(self, key)) as writer:
             yield writer  # type: ignore[misc]
-            writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
 
     def _check_etag(self, key: str, etag: str, md5: str) -> None:
         if self.config.verify_integrity and etag and "-" not in etag and etag != md5:

@@ -27,6 +27,7 @@ from typing import IO, Any
 import attrs
 from dflow.storage.client import StorageClient
 from dflow.storage.errors import NotFound, StorageError, describe_store
+from dflow.storage.parts import finish_or_abort
 from dflow.storage.transfer import CHUNK, atomic_file, md5_file, retrying, run_concurrently
 
 from . import _crc
@@ -243,13 +244,8 @@ class OSSClient(StorageClient):
         is not used; see :mod:`._stream_upload`). Nothing is stored if the block raises."""
         from ._stream_upload import StreamWriter
 
-        writer = StreamWriter(self, key, self._full(key))
-        try:
+        with finish_or_abort(StreamWriter(self, key, self._full(key))) as writer:
             yield writer  # type: ignore[misc]
-            writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
 
     def download(self, key: str, path: str) -> None:
         full = self._full(key)
