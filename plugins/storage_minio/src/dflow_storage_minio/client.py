@@ -201,17 +201,16 @@ class MinioClient(StorageClient):
     ) -> None:
         lean = self.lean
         assert lean is not None
-        with open(path, "rb") as f:
-            if size <= INLINE:  # one read: the bytes are hashed and sent from memory
-                data = f.read()
-                md5 = hashlib.md5(data, usedforsecurity=False).digest()
-                etag = lean.put(self.bucket, key, data, len(data), md5)
-            else:
-                md5 = bytes.fromhex(md5_file(path))
+        if size <= INLINE:  # one read: the bytes are hashed and sent from memory
+            with open(path, "rb") as f:
+                self.put_data(key, f.read())
+        else:
+            md5 = bytes.fromhex(md5_file(path))
+            with open(path, "rb") as f:
                 etag = lean.put(self.bucket, key, f, size, md5)
+            self._check_etag(key, etag, md5.hex())
         if progress:
             progress(size)
-        self._check_etag(key, etag, md5.hex())
 
     def put_data(self, key: str, data: bytes) -> None:
         """Store ``data`` as ``key`` in one PUT with ``Content-MD5`` (errors untranslated)."""
