@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -28,13 +29,35 @@ def test_no_module_over_700_lines():
     assert big == [], "split these modules (STYLE.md): " + ", ".join(big)
 
 
+# SDKs that take from a tenth of a second to a second to import: loaded by the factory or
+# the first call that needs them, never by `import dflow`, `dflow --help` or an entry point
+HEAVY = ("boto3", "oss2", "google.cloud", "dpdispatcher", "paramiko", "requests", "jsonschema",
+         "kubernetes", "argo_workflows", "urllib3")
+
+
+def _heavy_loaded_by(code: str) -> list[str]:
+    code += f"\nimport sys\nprint(sorted(h for h in {HEAVY!r} if h in sys.modules))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
+
+
 def test_plugin_entry_modules_do_not_import_heavy_sdks():
-    heavy = ("boto3", "oss2", "google.cloud", "dpdispatcher", "paramiko", "requests", "jsonschema")
-    code = (
-        "import importlib.metadata as m, sys\n"
+    assert _heavy_loaded_by(
+        "import importlib.metadata as m\n"
         "for ep in m.entry_points(group='dflow'):\n"
         "    if ep.value.startswith('dflow_'): ep.load()\n"
-        f"print(sorted(h for h in {heavy!r} if h in sys.modules))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    ) == []
+
+
+def test_import_dflow_and_help_do_not_import_heavy_sdks():
+    assert _heavy_loaded_by(
+        "import dflow\n"
+        "from dflow import Workflow, Step, ShellOPTemplate\n"
+        "from dflow.python import OP, PythonOPTemplate\n"
+        "from dflow.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    ) == []
+
+
+def test_the_heavy_check_sees_a_heavy_import():
+    assert _heavy_loaded_by("import dflow, urllib3") == ["urllib3"]

@@ -181,7 +181,11 @@ class FakeKubeServer:
             if self._failures:
                 code = self._failures.pop(0)
                 return _status(code, "InternalError", f"injected failure {code}")
-        if self.token is not None and headers.get("Authorization") != f"Bearer {self.token}":
+        # header names and the auth scheme are case-insensitive (RFC 9110 §5.1, §11.1); the
+        # kubernetes package sends "authorization: bearer ..." from a service account
+        scheme, _, token = ({k.lower(): v for k, v in headers.items()}.get("authorization")
+                            or "").partition(" ")
+        if self.token is not None and (scheme.lower(), token) != ("bearer", self.token):
             return _status(401, "Unauthorized", "Unauthorized")
         m = _PATH.match(path.split("?", 1)[0])
         if not m:

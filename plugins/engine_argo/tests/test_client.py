@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 import warnings
@@ -92,29 +93,62 @@ def test_logs_stream(client, argo_server):
     assert list(client.logs(name, pod_name="other")) == []
 
 
-def test_retries_on_503_then_succeeds(client, argo_server, caplog):
+def _paced(argo_server, sleeps, **kwargs):
+    """A client whose pauses between attempts are recorded instead of slept."""
+    return ArgoClient(argo_server.url, "argo", TOKEN, sleep=sleeps.append, **kwargs)
+
+
+def test_retries_on_503_then_succeeds(argo_server, caplog):
+    sleeps: list[float] = []
+    client = _paced(argo_server, sleeps)
     name = client.create(MANIFEST)["metadata"]["name"]
     argo_server.fail(503, times=2)
     with caplog.at_level(logging.WARNING):
         assert client.get(name)["metadata"]["name"] == name
     assert len(argo_server.requests) == 4  # create + 2 failures + success
-    assert "HTTP 503; retry 2/3" in caplog.text
+    assert sleeps == [0.5, 1.0]  # backoff doubles from `backoff` (0.5 s by default)
+    assert "HTTP 503; retry 2/3 in 1s" in caplog.text
 
 
-def test_gives_up_after_retries(client, argo_server):
+def test_gives_up_after_retries_with_exponential_backoff(argo_server):
+    sleeps: list[float] = []
+    client = _paced(argo_server, sleeps, retries=4, backoff=0.25)
     argo_server.fail(502, times=10)
     with pytest.raises(ArgoError, match="HTTP 502") as info:
         client.list()
-    assert info.value.status == 502 and len(argo_server.requests) == 4
+    assert info.value.status == 502 and len(argo_server.requests) == 5
+    assert sleeps == [0.25, 0.5, 1.0, 2.0]  # one pause before each repeat, none after the last
 
 
-def test_create_is_not_repeated_on_500(client, argo_server):
+def test_create_is_not_repeated_on_500(argo_server):
+    sleeps: list[float] = []
+    client = _paced(argo_server, sleeps)
     argo_server.fail(500, times=1)
     with pytest.raises(ArgoError, match="HTTP 500"):
         client.create(MANIFEST)
-    assert len(argo_server.requests) == 1  # the server may have acted: never submit twice
+    assert len(argo_server.requests) == 1 and sleeps == []  # it may have acted: never twice
     argo_server.fail(503, times=1)  # 503: it did not act, a retry is safe
     assert client.create(MANIFEST)["metadata"]["name"].startswith("hello-")
+    assert sleeps == [0.5]
+
+
+def test_requests_are_made_by_the_argo_workflows_sdk(client, argo_server):
+    import argo_workflows
+
+    client.list()
+    agent = argo_server.requests[-1]["headers"]["User-Agent"]
+    assert agent == f"OpenAPI-Generator/{argo_workflows.__version__}/python"
+
+
+def test_v4_fields_unknown_to_the_sdk_models_are_sent_unchanged(client, argo_server):
+    # the SDK's models are v3.7's; a v4 field must reach the server as written, where the
+    # v3.7 swagger (the stand-in's) rejects it by name: nothing was dropped or renamed
+    v4 = copy.deepcopy(MANIFEST)
+    v4["spec"]["templates"][1]["podResources"] = {"limits": {"cpu": "1"}}
+    with pytest.raises(ArgoError, match=r"HTTP 400: .*'podResources' was unexpected"):
+        client.create(v4)
+    assert argo_server.requests[-1]["body"]["workflow"] == v4
+    argo_server.violations.clear()
 
 
 def test_wrong_token_message_never_shows_the_token(argo_server, caplog):
@@ -148,9 +182,11 @@ def test_connection_refused_names_the_host():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    c = ArgoClient(f"http://127.0.0.1:{port}", retries=1, backoff=0.01)
+    sleeps: list[float] = []
+    c = ArgoClient(f"http://127.0.0.1:{port}", retries=2, backoff=0.01, sleep=sleeps.append)
     with pytest.raises(ArgoConnectionError) as info:
-        c.create(MANIFEST)
+        c.create(MANIFEST)  # never reached the server: even a create is repeated
+    assert sleeps == [0.01, 0.02]
     msg = str(info.value)
     assert (
         f"cannot connect to the Argo server at http://127.0.0.1:{port} (connection refused)" in msg

@@ -19,7 +19,7 @@ from dflow.python import OP, PythonOPTemplate
 from dflow.storage import LocalStorageClient
 from dflow_engine_argo.config import ArgoConfig
 from dflow_engine_argo.engine import ArgoEngine
-from dflow_engine_argo.k8s import KubeClient
+from dflow_engine_argo.k8s import KubeClient, opaque_secret
 from dflow_engine_argo.lint import check
 from k8s_server import TOKEN as K8S_TOKEN
 from k8s_server import FakeKubeServer
@@ -253,6 +253,19 @@ def test_kube_client_errors_are_clear(kube_server):
     kube_server.fail(500, times=2)
     with pytest.raises(EngineError, match="HTTP 500"):  # one retry, then the error
         kube.get("ConfigMap", "c")
-    bad = dict(cm, spec={})
-    with pytest.raises(EngineError, match=r"HTTP 422.*unknown field\(s\) \['spec'\]"):
+    # an unknown field is refused by name, before sending (kubernetes >= 37 checks bodies
+    # against its models) or by the API server (HTTP 422); a Secret's values never show
+    bad = dict(opaque_secret("s", {"k": "hunter2"}), spec={})
+    with pytest.raises(EngineError, match=_unknown_spec("Secret 's'")) as info:
         kube.apply(bad)
+    assert "hunter2" not in str(info.value) and "aHVudGVyMg" not in str(info.value)
+    assert kube_server.get("argo", "secrets", "s") is None
+
+
+def _unknown_spec(subject: str) -> str:
+    import kubernetes
+
+    if int(kubernetes.__version__.split(".")[0]) >= 37:
+        return (rf"{subject} is invalid \(checked by the kubernetes package before sending it "
+                r"to http://127.0.0.1:\d+\): spec: Extra inputs are not permitted$")
+    return rf"rejected POST {subject}: HTTP 422: .*unknown field\(s\) \['spec'\]"

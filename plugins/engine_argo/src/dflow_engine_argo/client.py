@@ -1,26 +1,37 @@
-"""A small client of the Argo Server REST API (``/api/v1/workflows/...``) over ``requests``.
+"""Calls of the Argo Server REST API through the official ``argo-workflows`` SDK.
 
-TLS certificates are verified unless told otherwise (``verify_ssl=False``, or ``ca_file`` for a
-private CA). Idempotent calls are retried with exponential backoff on 5xx answers and
-connection errors; creating a workflow is retried only when the server cannot have acted on it
-(connection refused, 503). Errors say what failed and what to do; the token never appears in
-a message or a log line.
+The SDK, generated from Argo's swagger, builds each request: the operation's path and method,
+its query parameter names (``listOptions.labelSelector``...), the bearer token and TLS. Bodies
+and answers stay plain dicts. The SDK's typed models would check our manifests against its
+own (v3.7) models, which reject fields newer than the SDK, and would hand back snake_case
+objects, so every call passes ``_check_input_type=False`` (our dict is sent as it is) and
+``_preload_content=False`` (the raw answer is parsed as JSON, keeping Argo's camelCase).
+
+On top of the SDK: TLS verification on unless told otherwise (``verify_ssl=False``, or
+``ca_file`` for a private CA); idempotent calls retried with exponential backoff on 5xx
+answers and connection errors (the SDK's own urllib3 retries are off); creating a workflow
+retried only when the server cannot have acted on it (connection refused, 503); errors that
+say what failed and what to do. The token never appears in a message or a log line.
+
+``argo_workflows`` (and urllib3) are imported on the first call, never at import time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import requests
+import attrs
 from dflow.engine import EngineError
+
+from .retry import RETRY_STATUSES, Backoff
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = (500, 502, 503, 504)
 ACTIONS = ("terminate", "stop", "suspend", "resume", "retry", "resubmit")
 
 
@@ -48,6 +59,13 @@ def label_selector(labels: Mapping[str, str] | None) -> str | None:
     return ",".join(f"{k}={v}" for k, v in labels.items()) if labels else None
 
 
+@attrs.frozen
+class _Sdk:
+    api_client: Any
+    workflows: Any  # argo_workflows WorkflowServiceApi
+    archived: Any  # argo_workflows ArchivedWorkflowServiceApi
+
+
 class ArgoClient:
     """Calls of the Argo Server REST API for one host and namespace."""
 
@@ -63,21 +81,21 @@ class ArgoClient:
         retries: int = 3,
         backoff: float = 0.5,
         timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.host = host.rstrip("/")
         self.namespace = namespace
-        self.retries = retries
-        self.backoff = backoff
         self.timeout = timeout
-        self.session = requests.Session()
-        # passed on every call: a session-level setting loses to REQUESTS_CA_BUNDLE
-        self.verify: bool | str = ca_file if ca_file else verify_ssl
-        self.session.headers.update(dict(http_headers or {}))
-        self.session.headers["Accept"] = "application/json"
-        if token:
-            # a bare token or one with its scheme, as `argo auth token` prints it
-            value = token if token.lower().startswith("bearer ") else f"Bearer {token}"
-            self.session.headers["Authorization"] = value
+        self.backoff = Backoff(retries, backoff, sleep)
+        # a CA bundle means "verify against it", whatever verify_ssl says
+        self.verify_ssl = bool(ca_file) or verify_ssl
+        self.ca_file = ca_file
+        self.http_headers = dict(http_headers or {})
+        # a bare token or one with its scheme, as `argo auth token` prints it
+        self._authorization = (
+            (token if token.lower().startswith("bearer ") else f"Bearer {token}") if token else None
+        )
+        self._sdk: _Sdk | None = None
 
     @classmethod
     def from_config(cls, config: Any) -> ArgoClient:
@@ -97,7 +115,123 @@ class ArgoClient:
     def __repr__(self) -> str:
         return f"ArgoClient(host={self.host!r}, namespace={self.namespace!r})"
 
+    # -- the SDK -----------------------------------------------------------------------------
+    def sdk(self) -> _Sdk:
+        """The ``argo_workflows`` API objects, made (and the SDK imported) on first use."""
+        if self._sdk is None:
+            import argo_workflows
+            from argo_workflows.api.archived_workflow_service_api import (
+                ArchivedWorkflowServiceApi,
+            )
+            from argo_workflows.api.workflow_service_api import WorkflowServiceApi
+
+            cfg = argo_workflows.Configuration(host=self.host)
+            cfg.verify_ssl = self.verify_ssl
+            cfg.ssl_ca_cert = self.ca_file
+            cfg.retries = False  # ours decide (retry.py); urllib3 would repeat creates blindly
+            if self._authorization:
+                cfg.api_key["BearerToken"] = self._authorization
+            api = argo_workflows.ApiClient(cfg)
+            for name, value in self.http_headers.items():
+                api.set_default_header(name, value)
+            self._sdk = _Sdk(api, WorkflowServiceApi(api), ArchivedWorkflowServiceApi(api))
+        return self._sdk
+
     # -- transport ---------------------------------------------------------------------------
+    def _send(
+        self, what: str, call: Callable[..., Any], *, idempotent: bool = True, subject: str = ""
+    ) -> Any:
+        """Run one SDK call (``what`` is "METHOD path", for messages), retried as its kind
+        allows; returns the raw urllib3 response or raises :class:`ArgoError`."""
+        from argo_workflows.exceptions import ApiException
+        from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
+
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return call(_preload_content=False, _request_timeout=self.timeout)
+            except (ApiException, AttributeError) as exc:
+                status = _api_status(exc)
+                if status is None:
+                    raise
+                if status == 0:  # the SDK's wrapping of a TLS failure
+                    raise self._tls_error(exc) from None
+                if status in RETRY_STATUSES and self.backoff.allows(attempt):
+                    if idempotent or status == 503:  # 503: the server did not act on it
+                        self.backoff.pause(attempt, log, f"Argo {what}", f"HTTP {status}")
+                        continue
+                raise self._error(status, _api_body(exc), what, subject) from None
+            except ConnectTimeoutError as exc:
+                # refused, unresolvable or too slow to accept: the request never left here,
+                # so any call may be repeated (NewConnectionError is a ConnectTimeoutError)
+                if self.backoff.allows(attempt):
+                    self.backoff.pause(attempt, log, f"Argo {what}", _reason(exc))
+                    continue
+                raise ArgoConnectionError(
+                    f"cannot connect to the Argo server at {self.host} ({_reason(exc)}): check "
+                    "that it runs and that config['host'] / DFLOW_HOST is right; for a cluster, "
+                    "`kubectl -n argo port-forward svc/argo-server 2746:2746` makes it local"
+                ) from None
+            except ReadTimeoutError:
+                if idempotent and self.backoff.allows(attempt):
+                    self.backoff.pause(attempt, log, f"Argo {what}", "timed out")
+                    continue
+                raise ArgoConnectionError(
+                    f"the Argo server at {self.host} did not answer {what} within "
+                    f"{self.timeout}s (raise timeout in [engines.argo] for a slow server)"
+                ) from None
+            except HTTPError as exc:  # reset or cut mid-answer: the server may have acted
+                if idempotent and self.backoff.allows(attempt):
+                    self.backoff.pause(attempt, log, f"Argo {what}", _reason(exc))
+                    continue
+                raise ArgoConnectionError(
+                    f"the connection to the Argo server at {self.host} broke during {what} "
+                    f"({_reason(exc)}); check with `argo list -n {self.namespace}` whether it "
+                    "acted before repeating"
+                ) from None
+
+    def _tls_error(self, exc: BaseException) -> ArgoConnectionError:
+        return ArgoConnectionError(
+            f"TLS verification of the Argo server at {self.host} failed ({_reason(exc)}): "
+            "give its CA bundle with ca_file in [engines.argo] (or SSL_CERT_FILE); for a "
+            "server with a self-signed certificate you may set verify_ssl = false (not "
+            "recommended)"
+        )
+
+    def _error(self, code: int, body: str, what: str, subject: str) -> ArgoError:
+        try:
+            detail = json.loads(body).get("message") or body
+        except (ValueError, AttributeError):
+            detail = body
+        detail = (detail or "").strip()[:500]
+        if code in (401, 403):
+            verb = "refused the token" if code == 401 else "denied the request"
+            return ArgoAuthError(
+                f"the Argo server at {self.host} {verb} (HTTP {code}: {detail}): set "
+                "config['token'] or DFLOW_TOKEN (or token in [engines.argo]) to a valid bearer "
+                f"token with access to namespace '{self.namespace}'",
+                code,
+            )
+        if code == 404:
+            return ArgoNotFoundError(
+                f"{subject or what} not found on the Argo server at {self.host} (namespace "
+                f"'{self.namespace}'): check the id and the namespace ({detail})",
+                code,
+            )
+        return ArgoError(
+            f"the Argo server at {self.host} rejected {subject or what}: HTTP {code}: {detail}",
+            code,
+        )
+
+    def _json(self, what: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+        resp = self._send(what, call, **kwargs)
+        try:
+            data = resp.data
+        finally:
+            resp.release_conn()
+        return json.loads(data) if data and data.strip() else {}
+
     def request(
         self,
         method: str,
@@ -106,98 +240,29 @@ class ArgoClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         idempotent: bool = True,
-        stream: bool = False,
         subject: str = "",
-    ) -> requests.Response:
-        """One call, retried as its kind allows; raises :class:`ArgoError` on failure."""
-        url = self.host + path
-        params = {k: v for k, v in (params or {}).items() if v is not None}
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=body,
-                    timeout=self.timeout,
-                    stream=stream,
-                    verify=self.verify,
-                )
-            except requests.exceptions.SSLError as exc:
-                raise ArgoConnectionError(
-                    f"TLS verification of the Argo server at {self.host} failed ({_reason(exc)}): "
-                    "give its CA bundle with ca_file (or REQUESTS_CA_BUNDLE); for a server with "
-                    "a self-signed certificate you may set verify_ssl = false (not recommended)"
-                ) from None
-            except requests.exceptions.ConnectionError as exc:
-                # refused connections never reached the server: safe to retry any call
-                never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or _refused(exc)
-                if (idempotent or never_sent) and attempt <= self.retries:
-                    self._pause(attempt, method, path, _reason(exc))
-                    continue
-                raise ArgoConnectionError(
-                    f"cannot connect to the Argo server at {self.host} ({_reason(exc)}): check "
-                    "that it runs and that config['host'] / DFLOW_HOST is right; for a cluster, "
-                    "`kubectl -n argo port-forward svc/argo-server 2746:2746` makes it local"
-                ) from None
-            except requests.exceptions.Timeout:
-                if idempotent and attempt <= self.retries:
-                    self._pause(attempt, method, path, "timed out")
-                    continue
-                raise ArgoConnectionError(
-                    f"the Argo server at {self.host} did not answer {method} {path} within "
-                    f"{self.timeout}s (raise timeout in [engines.argo] for a slow server)"
-                ) from None
-            if resp.status_code in RETRY_STATUSES and attempt <= self.retries:
-                if idempotent or resp.status_code == 503:
-                    self._pause(attempt, method, path, f"HTTP {resp.status_code}")
-                    continue
-            if resp.status_code >= 400:
-                raise self._error(resp, method, path, subject)
-            return resp
+    ) -> Any:
+        """Any Argo Server call by path (an operation this client does not wrap): the
+        answer as JSON. Retries, errors and the token as for the other calls."""
+        query = [(k, v) for k, v in (params or {}).items() if v is not None]
+        api = self.sdk().api_client
 
-    def _pause(self, attempt: int, method: str, path: str, why: str) -> None:
-        delay = self.backoff * 2 ** (attempt - 1)
-        log.warning(
-            "Argo %s %s: %s; retry %d/%d in %.1fs", method, path, why, attempt, self.retries, delay
-        )
-        time.sleep(delay)
-
-    def _error(self, resp: requests.Response, method: str, path: str, subject: str) -> ArgoError:
-        try:
-            detail = resp.json().get("message") or resp.text
-        except ValueError:
-            detail = resp.text
-        detail = (detail or resp.reason or "").strip()[:500]
-        code = resp.status_code
-        if code in (401, 403):
-            what = "refused the token" if code == 401 else "denied the request"
-            return ArgoAuthError(
-                f"the Argo server at {self.host} {what} (HTTP {code}: {detail}): set "
-                "config['token'] or DFLOW_TOKEN (or token in [engines.argo]) to a valid bearer "
-                f"token with access to namespace '{self.namespace}'",
-                code,
+        def call(**opts: Any) -> Any:
+            return api.call_api(
+                path,
+                method,
+                query_params=query,
+                header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=opts["_preload_content"],
+                _request_timeout=opts["_request_timeout"],
             )
-        if code == 404:
-            subject = subject or f"{method} {path}"
-            return ArgoNotFoundError(
-                f"{subject} not found on the Argo server at {self.host} (namespace "
-                f"'{self.namespace}'): check the id and the namespace ({detail})",
-                code,
-            )
-        return ArgoError(
-            f"the Argo server at {self.host} rejected {subject or path}: HTTP {code}: {detail}",
-            code,
-        )
 
-    def _json(self, *args: Any, **kwargs: Any) -> Any:
-        resp = self.request(*args, **kwargs)
-        return resp.json() if resp.content else {}
+        return self._json(f"{method} {path}", call, idempotent=idempotent, subject=subject)
 
-    def _wf_path(self, name: str, action: str = "") -> str:
-        path = f"/api/v1/workflows/{self.namespace}/{name}"
+    def _wf_path(self, name: str = "", action: str = "") -> str:
+        path = f"/api/v1/workflows/{self.namespace}" + (f"/{name}" if name else "")
         return f"{path}/{action}" if action else path
 
     # -- workflows ---------------------------------------------------------------------------
@@ -206,35 +271,46 @@ class ArgoClient:
         body: dict[str, Any] = {"namespace": self.namespace, "workflow": dict(manifest)}
         if server_dry_run:
             body["serverDryRun"] = True
+        request = _request_model("WorkflowCreateRequest", body)
         # a fixed name makes a repeated create fail with "already exists" instead of duplicating
         fixed_name = bool((manifest.get("metadata") or {}).get("name"))
+        api = self.sdk().workflows
         return self._json(
-            "POST",
-            f"/api/v1/workflows/{self.namespace}",
-            body=body,
+            f"POST {self._wf_path()}",
+            lambda **o: api.create_workflow(self.namespace, request, **o),
             idempotent=fixed_name,
             subject="the workflow",
         )
 
     def get(self, name: str, fields: str | None = None) -> dict[str, Any]:
         """A workflow; ``fields`` selects parts, e.g. ``"status.phase"`` or ``"-status.nodes"``."""
+        api = self.sdk().workflows
+        opts = {"fields": fields} if fields else {}
         return self._json(
-            "GET", self._wf_path(name), params={"fields": fields}, subject=f"workflow '{name}'"
+            f"GET {self._wf_path(name)}",
+            lambda **o: api.get_workflow(self.namespace, name, **opts, **o),
+            subject=f"workflow '{name}'",
         )
 
     def list(
         self, labels: Mapping[str, str] | None = None, fields: str | None = None
     ) -> list[dict[str, Any]]:
         """Workflows of the namespace, optionally those with all of ``labels``."""
+        api = self.sdk().workflows
+        opts = _given(list_options_label_selector=label_selector(labels), fields=fields)
         data = self._json(
-            "GET",
-            f"/api/v1/workflows/{self.namespace}",
-            params={"listOptions.labelSelector": label_selector(labels), "fields": fields},
+            f"GET {self._wf_path()}",
+            lambda **o: api.list_workflows(self.namespace, **opts, **o),
         )
         return data.get("items") or []  # the server answers "items": null when empty
 
     def delete(self, name: str) -> None:
-        self.request("DELETE", self._wf_path(name), subject=f"workflow '{name}'")
+        api = self.sdk().workflows
+        self._json(
+            f"DELETE {self._wf_path(name)}",
+            lambda **o: api.delete_workflow(self.namespace, name, **o),
+            subject=f"workflow '{name}'",
+        )
 
     def action(self, name: str, action: str, **fields: Any) -> dict[str, Any]:
         """``PUT .../{name}/{action}`` with the documented request body."""
@@ -242,10 +318,11 @@ class ArgoClient:
             raise ValueError(f"unknown workflow action '{action}' (one of: {', '.join(ACTIONS)})")
         body = {"name": name, "namespace": self.namespace}
         body.update({k: v for k, v in fields.items() if v is not None})
+        method = getattr(self.sdk().workflows, f"{action}_workflow")
+        request = _request_model(f"Workflow{action.capitalize()}Request", body)
         return self._json(
-            "PUT",
-            self._wf_path(name, action),
-            body=body,
+            f"PUT {self._wf_path(name, action)}",
+            lambda **o: method(self.namespace, name, request, **o),
             # a resubmit creates a new workflow: never repeat it blindly
             idempotent=action != "resubmit",
             subject=f"workflow '{name}'",
@@ -291,15 +368,15 @@ class ArgoClient:
         grep: str | None = None,
     ) -> Iterator[dict[str, str]]:
         """Log entries (``{"podName", "content"}``) of a workflow or one pod, streamed."""
-        resp = self.request(
-            "GET",
-            self._wf_path(name, "log"),
-            params={"podName": pod_name, "logOptions.container": container, "grep": grep},
-            stream=True,
+        api = self.sdk().workflows
+        opts = _given(pod_name=pod_name, log_options_container=container, grep=grep)
+        resp = self._send(
+            f"GET {self._wf_path(name, 'log')}",
+            lambda **o: api.workflow_logs(self.namespace, name, **opts, **o),
             subject=f"workflow '{name}'",
         )
-        with resp:
-            for line in resp.iter_lines():
+        try:
+            for line in _lines(resp):
                 if not line.strip():
                     continue
                 entry = json.loads(line)
@@ -309,13 +386,15 @@ class ArgoClient:
                         f"log stream of workflow '{name}' failed: {err.get('message', err)}"
                     )
                 yield entry.get("result") or {}
+        finally:
+            resp.release_conn()
 
     # -- archived workflows ------------------------------------------------------------------
     def get_archived(self, uid: str) -> dict[str, Any]:
+        api = self.sdk().archived
         return self._json(
-            "GET",
-            f"/api/v1/archived-workflows/{uid}",
-            params={"namespace": self.namespace},
+            f"GET /api/v1/archived-workflows/{uid}",
+            lambda **o: api.get_archived_workflow(uid, namespace=self.namespace, **o),
             subject=f"archived workflow '{uid}'",
         )
 
@@ -325,34 +404,80 @@ class ArgoClient:
         selector = f"metadata.namespace={self.namespace}"
         if name:
             selector += f",metadata.name={name}"
+        api = self.sdk().archived
+        opts = _given(
+            list_options_field_selector=selector,
+            list_options_label_selector=label_selector(labels),
+        )
         data = self._json(
-            "GET",
-            "/api/v1/archived-workflows",
-            params={
-                "listOptions.fieldSelector": selector,
-                "listOptions.labelSelector": label_selector(labels),
-            },
+            "GET /api/v1/archived-workflows",
+            lambda **o: api.list_archived_workflows(**opts, **o),
         )
         return data.get("items") or []
 
 
-def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests/urllib3 error, without URLs' noise."""
-    inner: BaseException | None = exc
-    while inner is not None:
-        text = str(inner)
+def _given(**params: Any) -> dict[str, Any]:
+    # an optional parameter left out, not sent empty
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _request_model(name: str, body: Mapping[str, Any]) -> Any:
+    """The SDK's request model ``IoArgoprojWorkflowV1alpha1<name>`` around our dict.
+
+    ``_spec_property_naming`` takes Argo's camelCase names; ``_check_type=False`` keeps the
+    workflow a plain dict, serialised as it is: the SDK's Workflow model knows v3.7 fields
+    only and would refuse a v4 manifest. (Endpoint input checks cannot be switched off
+    instead: argo-workflows 6.7 then rejects its own defaults for ``_content_type`` and
+    ``_host_index``.)
+    """
+    import importlib
+
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    module = importlib.import_module(f"argo_workflows.model.io_argoproj_workflow_v1alpha1_{snake}")
+    cls = getattr(module, f"IoArgoprojWorkflowV1alpha1{name}")
+    return cls(**body, _check_type=False, _spec_property_naming=True)
+
+
+def _lines(resp: Any) -> Iterator[bytes]:
+    """The lines of a streamed answer, as they arrive."""
+    rest = b""
+    for chunk in resp.stream(1 << 16):
+        rest += chunk
+        *lines, rest = rest.split(b"\n")
+        yield from lines
+    if rest:
+        yield rest
+
+
+def _api_status(exc: BaseException) -> int | None:
+    """The HTTP status of an SDK error; 0 for a TLS failure; None when not the SDK's.
+
+    argo-workflows 6.x turns a TLS failure into ``ApiException(status=0)`` whose body is
+    None, then fails on ``body.decode()``: that AttributeError carries it as its context.
+    """
+    from argo_workflows.exceptions import ApiException
+
+    if isinstance(exc, AttributeError):
+        exc = exc.__context__  # type: ignore[assignment]
+    return exc.status if isinstance(exc, ApiException) else None
+
+
+def _api_body(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+
+
+def _reason(exc: BaseException | None) -> str:
+    """The innermost cause of a urllib3/SDK error, without URLs' noise."""
+    first = exc
+    while exc is not None:
+        text = str(exc) + " " + str(getattr(exc, "reason", "") or "")
         if "Connection refused" in text:
             return "connection refused"
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        if "certificate verify failed" in text:
             start = text.find("certificate verify failed")
-            return text[start:].split(")")[0] if start >= 0 else "certificate verify failed"
-        inner = (
-            inner.__cause__
-            or inner.__context__
-            or (inner.args[0] if inner.args and isinstance(inner.args[0], BaseException) else None)
-        )
-    return type(exc).__name__
-
-
-def _refused(exc: BaseException) -> bool:
-    return _reason(exc) == "connection refused"
+            return re.split(r" \(_ssl|\)|\n", text[start:])[0].strip()
+        if "Failed to resolve" in text or "Name or service not known" in text:
+            return "the host name does not resolve"
+        exc = exc.__cause__ or exc.__context__
+    return f"{type(first).__name__}: {str(first)[:200]}"

@@ -1,31 +1,33 @@
-"""A small Kubernetes REST client: the ConfigMaps and Secrets dflow creates before submitting.
+"""The ConfigMaps and Secrets dflow creates before submitting, through the ``kubernetes`` package.
 
-Reuse of steps needs a memoize cache ConfigMap and secrets with values need Secrets, both in
-the workflow's namespace, made through the Kubernetes API (``k8s_api_server`` with the dflow
-token, or the current context of the kubeconfig ``k8s_config_file``). TLS certificates are
-verified unless told otherwise; calls are retried on 5xx answers and connection errors (they
-are idempotent: create answers 409 on a repeat). Secret values never appear in a message or a
-log line, nor does the token.
+Reuse of steps needs memoize cache ConfigMaps and secrets with values need Secrets, both in
+the workflow's namespace. Credentials come from the official client's loaders (see
+:mod:`.k8s_credentials`: ``k8s_api_server`` with the token, a kubeconfig including ``exec``
+credential plugins, or the pod's service account); calls go through its ``CoreV1Api`` with
+our dict bodies and raw JSON answers (``_preload_content=False``), so what we send and read
+is exactly the Kubernetes object. TLS certificates are verified unless told otherwise; calls
+are retried with backoff on 5xx answers and connection errors (they are idempotent: create
+answers 409 on a repeat). Secret values never appear in a message or a log line, nor does
+the token. ``kubernetes`` is imported on the first call, never at import time.
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
+import json
 import logging
-import os
-import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import requests
 from dflow.engine import EngineError
+
+from .retry import RETRY_STATUSES, Backoff
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = (500, 502, 503, 504)
 _PLURAL = {"ConfigMap": "configmaps", "Secret": "secrets"}
+_SNAKE = {"ConfigMap": "config_map", "Secret": "secret"}
 
 
 class KubeError(EngineError):
@@ -45,7 +47,13 @@ class KubeNotFoundError(KubeError):
 
 
 class KubeClient:
-    """ConfigMaps and Secrets of one namespace through the Kubernetes REST API."""
+    """ConfigMaps and Secrets of one namespace through the Kubernetes API.
+
+    Either ``server`` with ``token`` / ``verify_ssl`` (True, False or a CA file) /
+    ``client_cert`` (cert file, key file), or a ready ``configuration`` (a
+    ``kubernetes.client.Configuration`` from a kubeconfig or a service account, see
+    :meth:`from_config`); ``origin`` names the setting it came from, for messages.
+    """
 
     def __init__(
         self,
@@ -59,83 +67,69 @@ class KubeClient:
         backoff: float = 0.5,
         timeout: float = 30.0,
         origin: str = "k8s_api_server",
+        sleep: Callable[[float], None] = time.sleep,
+        configuration: Any = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.namespace = namespace
-        self.retries = retries
-        self.backoff = backoff
         self.timeout = timeout
-        self.origin = origin  # the setting the server came from, for error messages
-        self.verify = verify_ssl
-        self.session = requests.Session()
-        self.session.headers["Accept"] = "application/json"
-        if client_cert:
-            self.session.cert = client_cert
-        if token:
-            value = token if token.lower().startswith("bearer ") else f"Bearer {token}"
-            self.session.headers["Authorization"] = value
+        self.origin = origin
+        self.backoff = Backoff(retries, backoff, sleep)
+        self._configuration = configuration
+        self._explicit = (token, verify_ssl, client_cert)
+        self._core: Any = None
 
     def __repr__(self) -> str:
         return f"KubeClient(server={self.server!r}, namespace={self.namespace!r})"
 
     @classmethod
-    def from_config(cls, config: Any) -> KubeClient:
-        """The client of an :class:`~dflow_engine_argo.config.ArgoConfig`: its kubeconfig
-        (``k8s_config_file``, current context) or else ``k8s_api_server`` with its token."""
+    def from_config(
+        cls,
+        config: Any,
+        *,
+        environ: Mapping[str, str] | None = None,
+        service_account_dir: str | None = None,
+    ) -> KubeClient:
+        """The client of an :class:`~dflow_engine_argo.config.ArgoConfig`.
+
+        Credentials, first found wins: ``k8s_api_server`` with ``token``; the kubeconfig
+        ``k8s_config_file``; ``$KUBECONFIG``; ``~/.kube/config``; the service account of the
+        pod this runs in. ``environ`` and ``service_account_dir`` stand in for the process
+        environment and ``/var/run/secrets/kubernetes.io/serviceaccount`` (for tests).
+        """
+        from .k8s_credentials import SERVICE_ACCOUNT_DIR, load
+
         common = {"retries": config.retries, "backoff": config.backoff, "timeout": config.timeout}
-        if config.k8s_config_file:
-            return cls._from_kubeconfig(config, common)
         if config.k8s_api_server:
             verify: bool | str = config.ca_file if config.ca_file else config.verify_ssl
-            return cls(config.k8s_api_server, config.namespace, config.token,
-                       verify_ssl=verify, **common)
-        raise EngineError(
-            "this workflow needs Kubernetes objects (a memoize ConfigMap for reuse_step, or "
-            "Secrets that carry values) but no Kubernetes API is configured: set "
-            "k8s_api_server (DFLOW_K8S_API_SERVER, with token) or k8s_config_file "
-            "(DFLOW_K8S_CONFIG_FILE, a kubeconfig) in config or in [engines.argo]"
-        )
+            return cls(config.k8s_api_server, config.namespace, config.token, verify_ssl=verify,
+                       **common)
+        configuration, origin = load(config, environ, service_account_dir or SERVICE_ACCOUNT_DIR)
+        return cls(configuration.host, config.namespace, origin=origin,
+                   configuration=configuration, **common)
 
-    @classmethod
-    def _from_kubeconfig(cls, config: Any, common: dict[str, Any]) -> KubeClient:
-        import yaml
+    # -- the kubernetes package --------------------------------------------------------------
+    def core(self) -> Any:
+        """The ``kubernetes.client.CoreV1Api``, made (and the package imported) on first use."""
+        if self._core is None:
+            from kubernetes import client
 
-        path = os.path.expanduser(config.k8s_config_file)
-        where = f"k8s_config_file {path}"
-        try:
-            with open(path, encoding="utf-8") as f:
-                kc = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise EngineError(f"cannot read {where}: {exc}") from None
-        name = kc.get("current-context")
-        context = _named(kc, "contexts", name, where, "context")
-        cluster = _named(kc, "clusters", context.get("cluster"), where, "cluster")
-        user = _named(kc, "users", context.get("user"), where, "user") if context.get(
-            "user") else {}
-        server = cluster.get("server")
-        if not server:
-            raise EngineError(f"{where}: cluster '{context.get('cluster')}' has no server")
-        verify: bool | str = config.ca_file if config.ca_file else config.verify_ssl
-        if cluster.get("insecure-skip-tls-verify"):
-            verify = False
-        elif cluster.get("certificate-authority-data"):
-            verify = _temp_file(base64.b64decode(cluster["certificate-authority-data"]))
-        elif cluster.get("certificate-authority"):
-            verify = _relative(path, cluster["certificate-authority"])
-        token = user.get("token")
-        if not token and user.get("tokenFile"):
-            with open(_relative(path, user["tokenFile"]), encoding="utf-8") as f:
-                token = f.read().strip()
-        cert = None
-        if user.get("client-certificate-data") and user.get("client-key-data"):
-            cert = (_temp_file(base64.b64decode(user["client-certificate-data"])),
-                    _temp_file(base64.b64decode(user["client-key-data"])))
-        elif user.get("client-certificate") and user.get("client-key"):
-            cert = (_relative(path, user["client-certificate"]),
-                    _relative(path, user["client-key"]))
-        namespace = config.namespace or context.get("namespace") or "default"
-        return cls(server, namespace, token or config.token, verify_ssl=verify,
-                   client_cert=cert, origin=where, **common)
+            cfg = self._configuration
+            if cfg is None:
+                cfg = client.Configuration()
+                cfg.host = self.server
+                token, verify, cert = self._explicit
+                if token:
+                    bearer = token if token.lower().startswith("bearer ") else f"Bearer {token}"
+                    cfg.api_key = {"authorization": bearer}
+                cfg.verify_ssl = bool(verify)
+                if isinstance(verify, str):
+                    cfg.ssl_ca_cert = verify
+                if cert:
+                    cfg.cert_file, cfg.key_file = cert
+            cfg.retries = False  # ours decide (retry.py)
+            self._core = client.CoreV1Api(client.ApiClient(cfg))
+        return self._core
 
     # -- calls -------------------------------------------------------------------------------
     def path(self, kind: str, name: str | None = None) -> str:
@@ -147,17 +141,17 @@ class KubeClient:
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""
         try:
-            return self._call("GET", self.path(kind, name), None, f"{kind} '{name}'").json()
+            return self._call("GET", kind, name, None, "read")
         except KubeNotFoundError:
             return None
 
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
-        return self._call("POST", self.path(kind), manifest, f"{kind} '{name}'").json()
+        return self._call("POST", kind, name, manifest, "create")
 
     def replace(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
-        return self._call("PUT", self.path(kind, name), manifest, f"{kind} '{name}'").json()
+        return self._call("PUT", kind, name, manifest, "replace")
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """Create the object, or replace it when one of that name exists (409)."""
@@ -172,56 +166,69 @@ class KubeClient:
             return self.replace(manifest)
 
     # -- transport ---------------------------------------------------------------------------
-    def _call(self, method: str, path: str, body: Any, subject: str) -> requests.Response:
+    def _call(self, method: str, kind: str, name: str, body: Any, verb: str) -> dict[str, Any]:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        path = self.path(kind, None if method == "POST" else name)
+        subject = f"{kind} '{name}'"
+        call = getattr(self.core(), f"{verb}_namespaced_{_SNAKE[kind]}")
+        args = (self.namespace, dict(body)) if method == "POST" else (name, self.namespace)
+        if method == "PUT":
+            args += (dict(body),)
         attempt = 0
         while True:
             attempt += 1
             try:
-                resp = self.session.request(method, self.server + path, json=body,
-                                            timeout=self.timeout, verify=self.verify)
-            except requests.exceptions.SSLError as exc:
-                raise KubeError(
-                    f"TLS verification of the Kubernetes API at {self.server} ({self.origin}) "
-                    f"failed ({_reason(exc)}): give its CA (ca_file, or certificate-authority "
-                    "in the kubeconfig); verify_ssl = false disables the check (not recommended)"
-                ) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if attempt <= self.retries:
-                    self._pause(attempt, method, path, _reason(exc))
+                resp = call(*args, _preload_content=False, _request_timeout=self.timeout)
+                break
+            except ApiException as exc:
+                if exc.status == 0:  # the package's wrapping of a TLS failure
+                    raise KubeError(
+                        f"TLS verification of the Kubernetes API at {self.server} "
+                        f"({self.origin}) failed ({_tls_reason(exc.reason)}): give its CA "
+                        "(ca_file, or certificate-authority in the kubeconfig); verify_ssl = "
+                        "false disables the check (not recommended)"
+                    ) from None
+                if exc.status in RETRY_STATUSES and self.backoff.allows(attempt):
+                    self.backoff.pause(attempt, log, f"Kubernetes {method} {path}",
+                                       f"HTTP {exc.status}")
+                    continue
+                raise self._error(exc.status, exc.body, method, subject,
+                                  _secrets_of(body)) from None
+            except HTTPError as exc:
+                if self.backoff.allows(attempt):
+                    self.backoff.pause(attempt, log, f"Kubernetes {method} {path}", _short(exc))
                     continue
                 raise KubeError(
                     f"cannot reach the Kubernetes API at {self.server} ({self.origin}) for "
-                    f"{subject}: {_reason(exc)}; check that the server runs and the setting"
+                    f"{subject}: {_short(exc)}; check that the server runs and the setting"
                 ) from None
-            if resp.status_code in RETRY_STATUSES and attempt <= self.retries:
-                self._pause(attempt, method, path, f"HTTP {resp.status_code}")
-                continue
-            if resp.status_code >= 400:
-                raise self._error(resp, method, subject, _secrets_of(body))
-            return resp
-
-    def _pause(self, attempt: int, method: str, path: str, why: str) -> None:
-        delay = self.backoff * 2 ** (attempt - 1)
-        log.warning("Kubernetes %s %s: %s; retry %d/%d in %.1fs", method, path, why, attempt,
-                    self.retries, delay)
-        time.sleep(delay)
-
-    def _error(self, resp: requests.Response, method: str, subject: str,
-               hidden: Iterable[str]) -> KubeError:
+            except ValueError as exc:
+                # kubernetes >= 37 checks the body against its models before sending
+                raise KubeError(
+                    f"{subject} is invalid (checked by the kubernetes package before sending "
+                    f"it to {self.server}): {_validation_summary(exc, _secrets_of(body))}"
+                ) from None
         try:
-            detail = resp.json().get("message") or resp.text
-        except ValueError:
-            detail = resp.text
-        detail = (detail or resp.reason or "").strip()[:500]
-        for value in hidden:  # an API server may echo what it rejects
-            detail = detail.replace(value, "<redacted>")
-        code = resp.status_code
+            return json.loads(resp.data)
+        finally:
+            resp.release_conn()
+
+    def _error(self, code: int, body: Any, method: str, subject: str,
+               hidden: Iterable[str]) -> KubeError:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+        try:
+            detail = json.loads(text).get("message") or text
+        except (ValueError, AttributeError):
+            detail = text
+        detail = _redact(detail.strip()[:500], hidden)  # an API server may echo what it rejects
         at = f"the Kubernetes API at {self.server} ({self.origin})"
         if code == 401:
             return KubeError(
                 f"{at} refused the credentials for {method} {subject} (HTTP 401: {detail}): "
                 "give a valid bearer token (config['token'] / DFLOW_TOKEN with k8s_api_server, "
-                "or the kubeconfig user's token)", code)
+                "or the kubeconfig user's token, client certificate or exec plugin)", code)
         if code == 403:
             return KubeError(
                 f"{at} denied {method} {subject} in namespace '{self.namespace}' (HTTP 403: "
@@ -238,32 +245,43 @@ class KubeClient:
         return KubeError(f"{at} rejected {method} {subject}: HTTP {code}: {detail}", code)
 
 
-def _named(kc: Mapping[str, Any], section: str, name: Any, where: str, what: str) -> dict:
-    for item in kc.get(section) or []:
-        if item.get("name") == name:
-            return dict(item.get(what) or {})
-    raise EngineError(f"{where}: no {what} named {name!r} (current-context "
-                      f"{kc.get('current-context')!r}); check the kubeconfig")
+def _redact(text: str, hidden: Iterable[str]) -> str:
+    for value in hidden:
+        text = text.replace(value, "<redacted>")
+    return text
 
 
-def _relative(kubeconfig: str, path: str) -> str:
-    # kubeconfig file references are relative to the kubeconfig's folder
-    return path if os.path.isabs(path) else os.path.join(os.path.dirname(kubeconfig), path)
-
-
-def _temp_file(data: bytes) -> str:
-    fd, path = tempfile.mkstemp(prefix="dflow-k8s-", suffix=".pem")  # mode 0600
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    atexit.register(_remove, path)
-    return path
-
-
-def _remove(path: str) -> None:
+def _validation_summary(exc: ValueError, hidden: Iterable[str]) -> str:
+    """``field: problem`` for each error of a pydantic ValidationError, without the input
+    values it would otherwise print (a Secret's data)."""
     try:
-        os.unlink(path)
-    except OSError:
-        pass
+        from pydantic import ValidationError
+    except ImportError:  # kubernetes < 37 does not use pydantic
+        return _redact(str(exc)[:500], hidden)
+    if not isinstance(exc, ValidationError):
+        return _redact(str(exc)[:500], hidden)
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = list(error["loc"])
+        if loc and isinstance(loc[0], int):
+            loc = loc[1:]  # the argument's position in the API method's call
+        parts.append(".".join(map(str, loc)) + ": " + error["msg"])
+    return "; ".join(parts)
+
+
+def _tls_reason(reason: Any) -> str:
+    text = str(reason or "")
+    start = text.find("certificate verify failed")
+    if start < 0:
+        return text.replace("\n", ": ")[:200]
+    return text[start:].split(" (_ssl")[0].split(")")[0].strip()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    return text if len(text) < 200 else text[:200] + "..."
 
 
 def _secrets_of(body: Any) -> list[str]:
@@ -280,11 +298,6 @@ def _secrets_of(body: Any) -> list[str]:
     return sorted((v for v in out if v), key=len, reverse=True)
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) < 200 else text[:200] + "..."
-
-
 def opaque_secret(name: str, data: Mapping[str, str]) -> dict[str, Any]:
     """An Opaque Secret manifest (values base64 in ``data``)."""
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque",
@@ -293,8 +306,6 @@ def opaque_secret(name: str, data: Mapping[str, str]) -> dict[str, Any]:
 
 def docker_secret(name: str, registry: str, username: str, password: str) -> dict[str, Any]:
     """A ``kubernetes.io/dockerconfigjson`` Secret manifest for one registry."""
-    import json
-
     auths = {"auths": {registry: {"username": username, "password": password,
                                   "auth": _b64(f"{username}:{password}")}}}
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
