@@ -185,19 +185,30 @@ class ArgoClient:
                 if idempotent and self.backoff.allows(attempt):
                     self.backoff.pause(attempt, log, f"Argo {what}", _reason(exc))
                     continue
+                hint = " (if it serves HTTPS, the host must start with https://)" if (
+                    self.host.startswith("http://")) else ""
                 raise ArgoConnectionError(
                     f"the connection to the Argo server at {self.host} broke during {what} "
-                    f"({_reason(exc)}); check with `argo list -n {self.namespace}` whether it "
-                    "acted before repeating"
+                    f"({_reason(exc)}){hint}; check with `argo list -n {self.namespace}` "
+                    "whether it acted before repeating"
                 ) from None
 
     def _tls_error(self, exc: BaseException) -> ArgoConnectionError:
-        return ArgoConnectionError(
-            f"TLS verification of the Argo server at {self.host} failed ({_reason(exc)}): "
-            "give its CA bundle with ca_file in [engines.argo] (or SSL_CERT_FILE); for a "
-            "server with a self-signed certificate you may set verify_ssl = false (not "
-            "recommended)"
-        )
+        text = _sdk_reason(exc)
+        if "certificate verify failed" in text:
+            return ArgoConnectionError(
+                f"TLS verification of the Argo server at {self.host} failed ({_reason(exc)}): "
+                "give its CA bundle with ca_file in [engines.argo] (or SSL_CERT_FILE); for a "
+                "server with a self-signed certificate you may set verify_ssl = false (not "
+                "recommended)"
+            )
+        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+            return ArgoConnectionError(
+                f"the Argo server at {self.host} does not speak TLS there: if it serves plain "
+                "HTTP (argo server --secure=false), the host must start with http://"
+            )
+        detail = text.replace("\n", ": ").strip()[:300]
+        return ArgoConnectionError(f"TLS with the Argo server at {self.host} failed ({detail})")
 
     def _error(self, code: int, body: str, what: str, subject: str) -> ArgoError:
         try:
@@ -205,6 +216,13 @@ class ArgoClient:
         except (ValueError, AttributeError):
             detail = body
         detail = (detail or "").strip()[:500]
+        if code == 401 and not self._authorization:
+            return ArgoAuthError(
+                f"the Argo server at {self.host} wants a token and none is set (HTTP 401: "
+                f"{detail}): set DFLOW_TOKEN (or config['token'], or token in [engines.argo]) "
+                f"to a bearer token with access to namespace '{self.namespace}'",
+                code,
+            )
         if code in (401, 403):
             verb = "refused the token" if code == 401 else "denied the request"
             return ArgoAuthError(
@@ -460,6 +478,15 @@ def _api_status(exc: BaseException) -> int | None:
     if isinstance(exc, AttributeError):
         exc = exc.__context__  # type: ignore[assignment]
     return exc.status if isinstance(exc, ApiException) else None
+
+
+def _sdk_reason(exc: BaseException) -> str:
+    """The ``reason`` of the SDK's ApiException behind ``exc`` (its TLS error text)."""
+    from argo_workflows.exceptions import ApiException
+
+    if isinstance(exc, AttributeError):
+        exc = exc.__context__  # type: ignore[assignment]
+    return str(exc.reason or "") if isinstance(exc, ApiException) else str(exc)
 
 
 def _api_body(exc: BaseException) -> str:
