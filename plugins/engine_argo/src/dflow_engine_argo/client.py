@@ -4,7 +4,8 @@ The SDK, generated from Argo's swagger, builds each request: the operation's pat
 its query parameter names (``listOptions.labelSelector``...), the bearer token and TLS. Bodies
 and answers stay plain dicts. The SDK's typed models would check our manifests against its
 own (v3.7) models, which reject fields newer than the SDK, and would hand back snake_case
-objects, so every call passes ``_check_input_type=False`` (our dict is sent as it is) and
+objects; so a body is our dict inside the SDK's request model built with
+``_check_type=False`` (serialised as it is, see :func:`_request_model`), and every call passes
 ``_preload_content=False`` (the raw answer is parsed as JSON, keeping Argo's camelCase).
 
 On top of the SDK: TLS verification on unless told otherwise (``verify_ssl=False``, or
@@ -20,39 +21,38 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
-from dflow.engine import EngineError
 
+from .argo_errors import (
+    ArgoAuthError,
+    ArgoConnectionError,
+    ArgoError,
+    ArgoNotFoundError,
+    api_body,
+    api_status,
+    http_error,
+    reason,
+    tls_error,
+)
 from .retry import RETRY_STATUSES, Backoff
+
+__all__ = [
+    "ACTIONS",
+    "ArgoAuthError",
+    "ArgoClient",
+    "ArgoConnectionError",
+    "ArgoError",
+    "ArgoNotFoundError",
+    "label_selector",
+]
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("terminate", "stop", "suspend", "resume", "retry", "resubmit")
-
-
-class ArgoError(EngineError):
-    """The Argo server failed or refused a call; ``status`` is the HTTP status (if any)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ArgoAuthError(ArgoError):
-    """401/403: the token is missing, wrong or lacks a permission."""
-
-
-class ArgoNotFoundError(ArgoError):
-    """404: no such workflow (or archived workflow)."""
-
-
-class ArgoConnectionError(ArgoError):
-    """The server could not be reached (refused, timed out, TLS failure)."""
 
 
 def label_selector(labels: Mapping[str, str] | None) -> str | None:
@@ -152,24 +152,25 @@ class ArgoClient:
             try:
                 return call(_preload_content=False, _request_timeout=self.timeout)
             except (ApiException, AttributeError) as exc:
-                status = _api_status(exc)
+                status = api_status(exc)
                 if status is None:
                     raise
                 if status == 0:  # the SDK's wrapping of a TLS failure
-                    raise self._tls_error(exc) from None
+                    raise tls_error(self.host, exc) from None
                 if status in RETRY_STATUSES and self.backoff.allows(attempt):
                     if idempotent or status == 503:  # 503: the server did not act on it
                         self.backoff.pause(attempt, log, f"Argo {what}", f"HTTP {status}")
                         continue
-                raise self._error(status, _api_body(exc), what, subject) from None
+                raise http_error(self.host, self.namespace, status, api_body(exc), subject or what,
+                                 token_set=bool(self._authorization)) from None
             except ConnectTimeoutError as exc:
                 # refused, unresolvable or too slow to accept: the request never left here,
                 # so any call may be repeated (NewConnectionError is a ConnectTimeoutError)
                 if self.backoff.allows(attempt):
-                    self.backoff.pause(attempt, log, f"Argo {what}", _reason(exc))
+                    self.backoff.pause(attempt, log, f"Argo {what}", reason(exc))
                     continue
                 raise ArgoConnectionError(
-                    f"cannot connect to the Argo server at {self.host} ({_reason(exc)}): check "
+                    f"cannot connect to the Argo server at {self.host} ({reason(exc)}): check "
                     "that it runs and that config['host'] / DFLOW_HOST is right; for a cluster, "
                     "`kubectl -n argo port-forward svc/argo-server 2746:2746` makes it local"
                 ) from None
@@ -183,64 +184,15 @@ class ArgoClient:
                 ) from None
             except HTTPError as exc:  # reset or cut mid-answer: the server may have acted
                 if idempotent and self.backoff.allows(attempt):
-                    self.backoff.pause(attempt, log, f"Argo {what}", _reason(exc))
+                    self.backoff.pause(attempt, log, f"Argo {what}", reason(exc))
                     continue
                 hint = " (if it serves HTTPS, the host must start with https://)" if (
                     self.host.startswith("http://")) else ""
                 raise ArgoConnectionError(
                     f"the connection to the Argo server at {self.host} broke during {what} "
-                    f"({_reason(exc)}){hint}; check with `argo list -n {self.namespace}` "
+                    f"({reason(exc)}){hint}; check with `argo list -n {self.namespace}` "
                     "whether it acted before repeating"
                 ) from None
-
-    def _tls_error(self, exc: BaseException) -> ArgoConnectionError:
-        text = _sdk_reason(exc)
-        if "certificate verify failed" in text:
-            return ArgoConnectionError(
-                f"TLS verification of the Argo server at {self.host} failed ({_reason(exc)}): "
-                "give its CA bundle with ca_file in [engines.argo] (or SSL_CERT_FILE); for a "
-                "server with a self-signed certificate you may set verify_ssl = false (not "
-                "recommended)"
-            )
-        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
-            return ArgoConnectionError(
-                f"the Argo server at {self.host} does not speak TLS there: if it serves plain "
-                "HTTP (argo server --secure=false), the host must start with http://"
-            )
-        detail = text.replace("\n", ": ").strip()[:300]
-        return ArgoConnectionError(f"TLS with the Argo server at {self.host} failed ({detail})")
-
-    def _error(self, code: int, body: str, what: str, subject: str) -> ArgoError:
-        try:
-            detail = json.loads(body).get("message") or body
-        except (ValueError, AttributeError):
-            detail = body
-        detail = (detail or "").strip()[:500]
-        if code == 401 and not self._authorization:
-            return ArgoAuthError(
-                f"the Argo server at {self.host} wants a token and none is set (HTTP 401: "
-                f"{detail}): set DFLOW_TOKEN (or config['token'], or token in [engines.argo]) "
-                f"to a bearer token with access to namespace '{self.namespace}'",
-                code,
-            )
-        if code in (401, 403):
-            verb = "refused the token" if code == 401 else "denied the request"
-            return ArgoAuthError(
-                f"the Argo server at {self.host} {verb} (HTTP {code}: {detail}): set "
-                "config['token'] or DFLOW_TOKEN (or token in [engines.argo]) to a valid bearer "
-                f"token with access to namespace '{self.namespace}'",
-                code,
-            )
-        if code == 404:
-            return ArgoNotFoundError(
-                f"{subject or what} not found on the Argo server at {self.host} (namespace "
-                f"'{self.namespace}'): check the id and the namespace ({detail})",
-                code,
-            )
-        return ArgoError(
-            f"the Argo server at {self.host} rejected {subject or what}: HTTP {code}: {detail}",
-            code,
-        )
 
     def _json(self, what: str, call: Callable[..., Any], **kwargs: Any) -> Any:
         resp = self._send(what, call, **kwargs)
@@ -465,46 +417,3 @@ def _lines(resp: Any) -> Iterator[bytes]:
         yield from lines
     if rest:
         yield rest
-
-
-def _api_status(exc: BaseException) -> int | None:
-    """The HTTP status of an SDK error; 0 for a TLS failure; None when not the SDK's.
-
-    argo-workflows 6.x turns a TLS failure into ``ApiException(status=0)`` whose body is
-    None, then fails on ``body.decode()``: that AttributeError carries it as its context.
-    """
-    from argo_workflows.exceptions import ApiException
-
-    if isinstance(exc, AttributeError):
-        exc = exc.__context__  # type: ignore[assignment]
-    return exc.status if isinstance(exc, ApiException) else None
-
-
-def _sdk_reason(exc: BaseException) -> str:
-    """The ``reason`` of the SDK's ApiException behind ``exc`` (its TLS error text)."""
-    from argo_workflows.exceptions import ApiException
-
-    if isinstance(exc, AttributeError):
-        exc = exc.__context__  # type: ignore[assignment]
-    return str(exc.reason or "") if isinstance(exc, ApiException) else str(exc)
-
-
-def _api_body(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-
-
-def _reason(exc: BaseException | None) -> str:
-    """The innermost cause of a urllib3/SDK error, without URLs' noise."""
-    first = exc
-    while exc is not None:
-        text = str(exc) + " " + str(getattr(exc, "reason", "") or "")
-        if "Connection refused" in text:
-            return "connection refused"
-        if "certificate verify failed" in text:
-            start = text.find("certificate verify failed")
-            return re.split(r" \(_ssl|\)|\n", text[start:])[0].strip()
-        if "Failed to resolve" in text or "Name or service not known" in text:
-            return "the host name does not resolve"
-        exc = exc.__cause__ or exc.__context__
-    return f"{type(first).__name__}: {str(first)[:200]}"
