@@ -104,7 +104,9 @@ class ArgoEngine(Engine):
         return result
 
     def kube(self) -> KubeClient:
-        """The Kubernetes API client (``k8s_api_server`` or ``k8s_config_file``)."""
+        """The Kubernetes API client: ``k8s_api_server`` with the token, else a kubeconfig
+        (``k8s_config_file``, ``$KUBECONFIG``, ``~/.kube/config``), else the pod's service
+        account (see :meth:`KubeClient.from_config`)."""
         if self._kube is None:
             self._kube = KubeClient.from_config(self.config)
         return self._kube
