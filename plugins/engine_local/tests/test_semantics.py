@@ -97,8 +97,8 @@ def test_conditional_outputs(workdir):
     wf.add([Step("lo", steps, parameters={"x": 2}), Step("hi", steps, parameters={"x": 9})])
     wf.submit()
     assert wf.query_status() == "Succeeded"
-    assert wf.query_step(name="lo")[0].outputs.parameters["r"].value == "1"
-    assert wf.query_step(name="hi")[0].outputs.parameters["r"].value == "100"
+    assert wf.query_step(name="lo")[0].outputs.parameters["r"].value == 1  # typed as c
+    assert wf.query_step(name="hi")[0].outputs.parameters["r"].value == 100
     assert wf.query_step(name="hi")[0].outputs.parameters["d"].value == "dflt"
 
 

@@ -153,22 +153,49 @@ class ArgoVar:
 
 
 class IfExpression(ArgoVar):
-    """``_if ? _then : _else`` (see :func:`if_expression`)."""
+    """``_if ? _then : _else`` (see :func:`if_expression`).
+
+    The text is built when read, so branches may be steps' outputs bound later.
+    """
 
     def __init__(self, _if: Any, _then: Any, _else: Any) -> None:
+        super().__init__(None)
         self._if, self._then, self._else = _if, _then, _else
-        cond = _if.expr if isinstance(_if, ArgoVar) else _render_condition(_if)
-        super().__init__(f"(({cond}) ? {to_expr(_then)} : {to_expr(_else)})")
+
+    @property
+    def condition(self) -> str:
+        """The expr-lang condition (see :func:`condition_expr`)."""
+        return condition_expr(self._if)
+
+    @property
+    def expr(self) -> str:
+        return f"(({self.condition}) ? {to_expr(self._then)} : {to_expr(self._else)})"
 
 
-def _render_condition(cond: Any) -> str:
+def condition_expr(cond: Any) -> str:
+    """The expr-lang text of a condition, as pydflow wrote it.
+
+    A parameter is true when its text is ``true`` (Argo keeps every value as text, and a bool
+    output is stored as ``true``/``false``, which expr-lang will not take as a condition); a
+    str is expression text, pasted as is; an ArgoVar (``p < 3``) is its expression.
+    """
     if isinstance(cond, bool):
         return "true" if cond else "false"
+    if isinstance(cond, InputParameter | OutputParameter):
+        return f"{cond.expr} == 'true'"
+    if isinstance(cond, ArgoVar):
+        return cond.expr
+    if isinstance(cond, str):
+        return cond
     return to_expr(cond)
 
 
 def if_expression(_if: Any, _then: Any, _else: Any) -> IfExpression:
-    """A conditional value: for ``when``, ``value_from_expression`` and ``from_expression``."""
+    """A conditional value: for ``when``, ``value_from_expression`` and ``from_expression``.
+
+    ``_if`` is a comparison (``p < 3``), a bool parameter, a bool or expression text;
+    ``_then``/``_else`` are parameters, artifacts (for ``from_expression``) or literals.
+    """
     return IfExpression(_if, _then, _else)
 
 
@@ -556,3 +583,56 @@ def _json_with_vars(value: Any) -> str:
 def iter_io(io: Inputs | Outputs) -> Iterable[tuple[str, Any]]:
     yield from io.parameters.items()
     yield from io.artifacts.items()
+
+
+# -- rules both engines follow ----------------------------------------------------------------
+
+
+def output_parameter_type(param: OutputParameter) -> Any:
+    """The type of an output parameter: declared, else its source's (as pydflow infers it).
+
+    A Steps/DAG output taken from another parameter (``value_from_parameter``) or chosen by an
+    :func:`if_expression` between parameters has that parameter's type, so a query returns
+    ``1`` rather than ``"1"``.
+    """
+    if param.type is not None:
+        return param.type
+    src = param.value_from_parameter
+    if isinstance(src, InputParameter | OutputParameter):
+        return src.type
+    expr = param.value_from_expression
+    if isinstance(expr, IfExpression):
+        for branch in (expr._then, expr._else):
+            if isinstance(branch, InputParameter | OutputParameter) and branch.type is not None:
+                return branch.type
+    return None
+
+
+# A Step copies its template's inputs when it is built; a template changed afterwards
+# (``tmpl.inputs.artifacts["x"].optional = True``, ``tmpl.inputs.parameters["p"].value = 1``, a
+# new input) still applies to the step, as it does on Argo, where the template declares its
+# inputs itself and the step only passes arguments.
+
+
+def step_input_names(step: Any, kind: str) -> list[str]:
+    """Names of a step's input ``kind`` ("parameters"/"artifacts"): the step's, then any the
+    template gained after the step was built."""
+    own = list(getattr(step.inputs, kind))
+    return own + [n for n in getattr(step.template.inputs, kind) if n not in own]
+
+
+def step_input_value(step: Any, name: str) -> Any:
+    """A step's value for input parameter ``name``: its argument, else the template's default
+    as it is now (MISSING when neither exists)."""
+    p = step.inputs.parameters.get(name)
+    if p is not None and p.value is not MISSING:
+        return p.value
+    decl = step.template.inputs.parameters.get(name)
+    return decl.value if decl is not None else MISSING
+
+
+def step_input_optional(step: Any, name: str) -> bool:
+    """Whether input artifact ``name`` of a step may be left without a source."""
+    a = step.inputs.artifacts.get(name)
+    decl = step.template.inputs.artifacts.get(name)
+    return bool((a is not None and a.optional) or (decl is not None and decl.optional))

@@ -17,6 +17,9 @@ from ..model.io import (
     InputParameter,
     OutputArtifact,
     OutputParameter,
+    step_input_names,
+    step_input_optional,
+    step_input_value,
 )
 from ..model.op_template import OPTemplate, ScriptOPTemplate
 from ..model.step import KEY_RE, Step
@@ -160,36 +163,37 @@ class _Checker:
         slices = getattr(tmpl, "slices", None)
         sliced = set(getattr(slices, "input_parameter", []) or [])
         looped = step.with_param is not None or step.with_sequence is not None
-        for name, p in step.inputs.parameters.items():
-            if not p.has_value:
+        for name in step_input_names(step, "parameters"):
+            value = step_input_value(step, name)
+            if value is MISSING:
                 self.add(path, f"input parameter '{name}' of template '{tmpl.name}' has no value "
                                "and no default: pass parameters={" + repr(name) + ": ...}")
                 continue
-            self.value_refs(p.value, path, parent, scope)
-            expected = p.type
-            if name in sliced and isinstance(p.value, list | tuple):
-                for i, item in enumerate(p.value):
+            self.value_refs(value, path, parent, scope)
+            expected = (step.inputs.parameters.get(name) or tmpl.inputs.parameters[name]).type
+            if name in sliced:  # a list of the expected type, checked item by item
+                for i, item in enumerate(value if isinstance(value, list | tuple) else []):
                     err = _literal_type_error(item, expected)
                     if err:
                         self.add(path, f"input '{name}' item {i} {err}")
                         break
                 continue
-            if isinstance(p.value, OutputParameter) and p.value.step is not None:
-                producer = p.value.step
+            if isinstance(value, OutputParameter) and value.step is not None:
+                producer = value.step
                 if producer.with_param is not None or producer.with_sequence is not None:
                     continue  # a fan-out's outputs are lists
-                if not _compatible(p.value.type, expected):
+                if not _compatible(value.type, expected):
                     self.add(path, f"input '{name}' expects {_type_label(expected)}, got output "
-                                   f"'{p.value.name}' ({_type_label(p.value.type)}) of "
+                                   f"'{value.name}' ({_type_label(value.type)}) of "
                                    f"{producer.kind} '{producer.name}'")
-            elif not isinstance(p.value, InputParameter | OutputParameter) and not looped:
-                err = _literal_type_error(p.value, expected)
+            elif not isinstance(value, InputParameter | OutputParameter) and not looped:
+                err = _literal_type_error(value, expected)
                 if err:
                     self.add(path, f"input '{name}' {err}")
-        for name, a in step.inputs.artifacts.items():
-            src = getattr(a, "source", None)
+        for name in step_input_names(step, "artifacts"):
+            src = getattr(step.inputs.artifacts.get(name), "source", None)
             if src is None:
-                if not a.optional:
+                if not step_input_optional(step, name):
                     self.add(path, f"input artifact '{name}' of template '{tmpl.name}' is required:"
                                    " pass artifacts={" + repr(name) + ": ...} or mark it optional")
                 continue

@@ -15,10 +15,11 @@ import json
 from typing import Any
 
 import attrs
+from dflow import expressions as ex
 from dflow.model.dag import DAG
-from dflow.model.io import MISSING, OutputArtifact
+from dflow.model.io import MISSING, ArgoVar, IfExpression, OutputArtifact, output_parameter_type
 from dflow.model.steps import Steps
-from dflow.serialization import load_value
+from dflow.serialization import load_value, type_name
 
 from .artifacts import merge_stacked, resolve_artifact
 from .batch import fan_out_batch
@@ -338,36 +339,79 @@ class Interpreter(LeafRunner):
     # -- template outputs -------------------------------------------------------------------
 
     def template_outputs(self, frame: Frame, res: Result) -> None:
+        """A Steps/DAG template's outputs, resolved in its scope once its steps are done.
+
+        Argo's rule (getTemplateOutputsFromScope, workflow/controller/operator.go, v3.7.18
+        and v4.1.2): a parameter that cannot be resolved (an expression that fails, a skipped
+        step's output) takes its ``default``, else the template's node errors; an artifact
+        that cannot be resolved is left out when ``optional`` (or when its step was skipped),
+        else the node errors. A template that failed reports what it could resolve.
+        """
         tmpl = frame.template
         scope = frame.scope(self)
         where = f"template '{tmpl.name}'"
+        problems: list[str] = []
         for name, p in tmpl.outputs.parameters.items():
-            text = None
             try:
-                if p.value_from_parameter is not None:
-                    text = value_text(p.value_from_parameter, scope, where)
-                elif p.value_from_expression is not None:
-                    text = value_text(p.value_from_expression, scope, where)
-                elif p.value is not MISSING:
-                    text = value_text(p.value, scope, where)
-            except StepError:
-                text = None
+                text = self._output_parameter(p, scope, where)
+                why = "it has no source"
+            except StepError as exc:
+                text, why = None, str(exc)
             if text is None:
-                text = default_text(getattr(p, "default", MISSING))
-            if text is not None:
-                res.params[name] = text
-                res.types[name] = param_type(p) or self._source_type(frame, p)
+                text = default_text(p.default)
+            if text is None:
+                problems.append(f"output parameter '{name}': {why} (give it a default)")
+                continue
+            res.params[name] = text
+            res.types[name] = (type_name(output_parameter_type(p))
+                               or self._source_type(frame, p))
         for name, a in tmpl.outputs.artifacts.items():
-            path = None
             try:
-                if a._from is not None:
-                    path = resolve_artifact(self, frame, a._from, scope, where)
-                elif a.from_expression is not None:
-                    path = self._artifact_expression(frame, a.from_expression, scope, where)
-            except (StepError, KeyError):
+                path = self._output_artifact(frame, a, scope, where)
+            except (StepError, KeyError) as exc:
                 path = None
+                if not a.optional and not self._from_skipped(frame, a):
+                    problems.append(f"output artifact '{name}': {exc} (or mark it optional)")
             res.arts[name] = path
+        if problems and res.ok:
+            res.phase = "Error"
+            res.message = f"{where}: cannot resolve " + "; ".join(problems)
         self.publish_globals(tmpl, res)
+
+    @staticmethod
+    def _output_parameter(p: Any, scope: dict, where: str) -> str | None:
+        if p.value_from_parameter is not None:
+            return value_text(p.value_from_parameter, scope, where)
+        expr = p.value_from_expression
+        if isinstance(expr, str) and not expr.lstrip().startswith("{{"):
+            expr = ArgoVar(expr)  # expression text, as Argo's valueFrom.expression takes it
+        if expr is not None:
+            return value_text(expr, scope, where)
+        if p.value is not MISSING:
+            return value_text(p.value, scope, where)
+        return None
+
+    def _output_artifact(self, frame: Frame, a: Any, scope: dict, where: str) -> str | None:
+        if a._from is not None:
+            return resolve_artifact(self, frame, a._from, scope, where)
+        if a.from_expression is not None:
+            return self._artifact_expression(frame, a.from_expression, scope, where)
+        return None
+
+    @staticmethod
+    def _from_skipped(frame: Frame, a: Any) -> bool:
+        """Whether an output artifact comes from a step that did not run (Argo puts an empty
+        artifact in the scope for it: no error, no artifact)."""
+        src = a._from
+        if isinstance(a.from_expression, IfExpression):
+            src = a.from_expression  # either branch: the one chosen was skipped, or errored
+        sources = [src._then, src._else] if isinstance(src, IfExpression) else [src]
+        for s in sources:
+            step = getattr(getattr(s, "artifact", s), "step", None)
+            res = frame.results.get(step.name) if step is not None else None
+            if res is not None and res.phase in ("Skipped", "Omitted"):
+                return True
+        return False
 
     def _source_type(self, frame: Frame, p: Any) -> str | None:
         src = p.value_from_parameter
@@ -377,9 +421,15 @@ class Interpreter(LeafRunner):
         return None
 
     def _artifact_expression(self, frame: Frame, expr: Any, scope: dict, where: str) -> Any:
-        # if_expression(_if, art1, art2): pick the branch, then resolve the artifact itself
-        if hasattr(expr, "_if"):
-            cond = when_true(expr._if, scope, where)
+        # if_expression(_if, art1, art2): the condition as rendered for Argo, then the artifact
+        if isinstance(expr, IfExpression):
+            try:
+                cond = ex.evaluate(expr.condition, scope)
+            except ex.ExpressionError as exc:
+                raise StepError(f"{where}: {exc}") from None
+            if not isinstance(cond, bool):
+                raise StepError(f"{where}: condition {expr.condition!r} gave {cond!r}, "
+                                "not true or false")
             chosen = expr._then if cond else expr._else
             return resolve_artifact(self, frame, chosen, scope, where)
         text = value_text(expr, scope, where)

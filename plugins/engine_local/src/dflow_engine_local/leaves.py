@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from dflow.model.io import MISSING
+from dflow.model.io import MISSING, step_input_names, step_input_optional, step_input_value
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value, load_value
@@ -193,10 +193,9 @@ class LeafRunner:
         params, types, shown = {}, {}, {}
         sliced = set(step.slices.input_parameter) if (step.slices is not None
                                                       and slice_index is not None) else set()
-        for name, p in step.inputs.parameters.items():
-            value = p.value
-            if value is MISSING and name in tmpl.inputs.parameters:
-                value = tmpl.inputs.parameters[name].value
+        for name in step_input_names(step, "parameters"):
+            p = step.inputs.parameters.get(name) or tmpl.inputs.parameters[name]
+            value = step_input_value(step, name)  # the template may have changed since
             if value is MISSING:
                 raise StepError(f"{where}: input parameter '{name}' has no value and no default")
             params[name] = self.param_text(p, value, scope, where)
@@ -232,16 +231,14 @@ class LeafRunner:
 
     def input_artifacts(self, frame: Any, step: Any, scope: dict, where: str,
                         slice_index: Any) -> dict[str, str | None]:
-        tmpl = step.template
         arts: dict[str, str | None] = {}
         sub_sliced = (step.slices is not None and step.slices.sub_path
                       and isinstance(slice_index, int))
-        for name, a in step.inputs.artifacts.items():
-            decl = tmpl.inputs.artifacts.get(name)
-            optional = bool(getattr(decl, "optional", False) or a.optional)
-            path = resolve_artifact(self, frame, a.source, scope, where)
+        for name in step_input_names(step, "artifacts"):
+            source = getattr(step.inputs.artifacts.get(name), "source", None)
+            path = resolve_artifact(self, frame, source, scope, where)
             if path is None:
-                if not optional:
+                if not step_input_optional(step, name):
                     raise StepError(f"{where}: input artifact '{name}' has no source; give "
                                     f"one in artifacts={{'{name}': ...}} or mark it optional")
                 arts[name] = None
