@@ -122,11 +122,20 @@ class LeafRunner:
         return Result("Error", node.id, message=message)
 
     @staticmethod
-    def outputs_json(res: Result) -> dict:
-        return {
+    def outputs_json(res: Result, tmpl: Any = None) -> dict:
+        """A node's outputs; with its template, each one's ``globalName`` (as Argo's node
+        outputs carry it: ``reuse_step`` presets the new workflow's global outputs from it)."""
+        out = {
             "parameters": {k: {"value": v, "type": res.types.get(k)} for k, v in res.params.items()},
             "artifacts": {k: {"local_path": v} for k, v in res.arts.items() if v is not None},
         }
+        if tmpl is not None:
+            for kind in ("parameters", "artifacts"):
+                for name, entry in out[kind].items():
+                    decl = getattr(tmpl.outputs, kind).get(name)
+                    if getattr(decl, "global_name", None):
+                        entry["globalName"] = decl.global_name
+        return out
 
     @staticmethod
     def result_of(node: Node) -> Result:
@@ -180,7 +189,8 @@ class LeafRunner:
             except StepError as exc:
                 res = Result("Error", node.id, message=str(exc))
             res.node_id = node.id
-            self.transition(node, res.phase, message=res.message, outputs=self.outputs_json(res))
+            self.transition(node, res.phase, message=res.message,
+                            outputs=self.outputs_json(res, tmpl))
             return res
         res = await self.run_leaf(frame, step, node, sd, params, types, arts, slice_index, key)
         if res.ok:
@@ -308,8 +318,8 @@ class LeafRunner:
                 progress = f.read().strip() or None
         except OSError:
             pass
-        self.transition(node, res.phase, message=res.message, outputs=self.outputs_json(res),
-                        attempts=attempt, progress=progress)
+        self.transition(node, res.phase, message=res.message,
+                        outputs=self.outputs_json(res, tmpl), attempts=attempt, progress=progress)
         return res
 
     async def gated(self, frame: Any, run: Any) -> Outcome:

@@ -19,9 +19,11 @@ DEAD_MESSAGE = ("the process running this workflow died; submit it again with th
 
 
 def _io(section: dict) -> dict:
-    params = [dict(name=k, value=v.get("value"), **({"type": v["type"]} if v.get("type") else {}))
+    params = [dict(name=k, value=v.get("value"), **({"type": v["type"]} if v.get("type") else {}),
+                   **({"globalName": v["globalName"]} if v.get("globalName") else {}))
               for k, v in (section.get("parameters") or {}).items()]
-    arts = [{"name": k, "local_path": v.get("local_path")}
+    arts = [{"name": k, "local_path": v.get("local_path"),
+             **({"globalName": v["globalName"]} if v.get("globalName") else {})}
             for k, v in (section.get("artifacts") or {}).items()]
     return {"parameters": params, "artifacts": arts}
 

@@ -2,16 +2,31 @@
 
 A step about to run whose key matches is then not run; its outputs are the reused step's
 (including values changed with ``modify_output_parameter`` / ``modify_output_artifact``).
+As pydflow does on Argo (it copies a modified artifact back to its key and presets the
+workflow's global outputs from the reused steps):
+
+- an artifact held in a store (a modified one, or one of a workflow run elsewhere) is fetched
+  once and linked at the reused step's ``outputs/artifacts/<name>``, so the steps that read
+  it get its files, never the stored archive;
+- the reused steps' outputs with a ``globalName`` are the new workflow's global outputs from
+  the start, whether or not the reused steps are reached.
 """
 
 from __future__ import annotations
 
+import os
+from types import SimpleNamespace
 from typing import Any
 
+from dflow.model.io import OutputArtifact, OutputParameter, Outputs
 from dflow.serialization import dump_value
 
+from .artifacts import resolve_artifact
 from .journal import Node, now_iso
-from .layout import StepDir
+from .layout import StepDir, place
+from .values import Result, StepError
+
+_STORES = ("s3", "oss", "gcs")
 
 
 def _params(section: Any) -> dict:
@@ -23,48 +38,85 @@ def _params(section: Any) -> dict:
             value = dump_value(p.value)
         out[name] = {"value": value if isinstance(value, str) else dump_value(value),
                      "type": d.get("type")}
+        if d.get("globalName"):
+            out[name]["globalName"] = d["globalName"]
     return out
 
 
-def _arts(section: Any) -> dict:
+def _stored_artifact(kind: str, key: str) -> Any:
+    from dflow.config import s3_config
+    from dflow.storage.artifacts import S3Artifact
+
+    repo_prefix = s3_config.get("repo_prefix") or ""
+    if kind == "oss" and repo_prefix and key.startswith(repo_prefix):
+        key = key[len(repo_prefix):]  # an Argo OSS location carries the repo prefix
+    return S3Artifact.from_dict({"key": key})
+
+
+def _arts(run: Any, sd: StepDir, step_name: str, section: Any) -> dict:
     out = {}
     for name, a in (section.get("artifacts") or {}).items():
+        where = f"reuse_step: step '{step_name}', artifact '{name}'"
+        stored = next(((k, a[k]["key"]) for k in _STORES
+                       if isinstance(a.get(k), dict) and a[k].get("key")), None)
         path = a.get("local_path")
-        if path is None:
-            for kind in ("s3", "oss", "gcs"):
-                if isinstance(a.get(kind), dict) and a[kind].get("key"):
-                    from dflow.backends import get_storage_client
-
-                    client = get_storage_client()
-                    if hasattr(client, "local_path"):
-                        path = client.local_path(a[kind]["key"])
+        fetched = stored is not None and (path is None or bool(a.get("modified")))
+        if fetched:
+            try:
+                path = resolve_artifact(run, None, _stored_artifact(*stored), {}, where)
+            except StepError as exc:
+                raise ValueError(str(exc)) from None
+        if path is not None and not os.path.exists(path):
+            raise ValueError(f"{where}: {path} does not exist (give modify_output_artifact an "
+                             "uploaded artifact or an existing path)")
+        if fetched or a.get("modified"):  # shown where the step's outputs are
+            place(path, sd.artifact_path("outputs", name), "symlink")
         out[name] = {"local_path": path}
+        if a.get("globalName"):
+            out[name]["globalName"] = a["globalName"]
     return out
+
+
+def _preset_globals(run: Any, outputs: dict) -> None:
+    params = {n: v for n, v in outputs["parameters"].items() if v.get("globalName")}
+    arts = {n: v for n, v in outputs["artifacts"].items()
+            if v.get("globalName") and v.get("local_path")}
+    if not params and not arts:
+        return
+    declared = SimpleNamespace(outputs=Outputs(
+        parameters={n: OutputParameter(global_name=v["globalName"]) for n, v in params.items()},
+        artifacts={n: OutputArtifact(global_name=v["globalName"]) for n, v in arts.items()}))
+    res = Result("Succeeded", params={n: v["value"] or "" for n, v in params.items()},
+                 types={n: v.get("type") for n, v in params.items()},
+                 arts={n: v["local_path"] for n, v in arts.items()})
+    run.publish_globals(declared, res)
 
 
 def apply_reuse(run: Any, steps: list[Any]) -> None:
     for step in steps:
         key = step.get("key")
+        name = step.get("displayName", step.get("id"))
         if not key:
             raise ValueError(
-                f"reuse_step: step '{step.get('displayName', step.get('id'))}' has no key; only "
+                f"reuse_step: step '{name}' has no key; only "
                 "steps created with Step(..., key=...) can be reused"
             )
         old = run.journal.get(key)
+        sd = StepDir(run.wf_dir, key)
         node = Node(id=key, parent_id=old.parent_id if old else None, path=old.path if old else "",
                     seq=old.seq if old else 0, name=step.get("name") or key,
                     display_name=step.get("displayName") or key, key=key,
                     type=step.get("type") or "Pod", phase="Succeeded",
                     template=step.get("templateName") or "", dir=key,
                     inputs={"parameters": _params(step["inputs"]), "artifacts": {}},
-                    outputs={"parameters": _params(step["outputs"]),
-                             "artifacts": _arts(step["outputs"])},
+                    outputs={"parameters": _params(step["outputs"]), "artifacts": {}},
                     started=step.get("startedAt") or now_iso(),
                     finished=step.get("finishedAt") or now_iso(), message="reused")
-        run.journal.put(node)
-        sd = StepDir(run.wf_dir, key)
         sd.create(node.display_name, node.type)
+        node.outputs["artifacts"] = _arts(run, sd, name, step["outputs"])
+        run.journal.put(node)
         sd.set_phase("Succeeded")
-        for name, v in node.outputs["parameters"].items():
-            sd.write_parameter("outputs", name, v["value"] or "")
+        for pname, v in node.outputs["parameters"].items():
+            sd.write_parameter("outputs", pname, v["value"] or "")
+        _preset_globals(run, node.outputs)
     run.journal.flush()
