@@ -21,7 +21,9 @@ class ScriptJob:
 
     The script reads its inputs from ``workdir`` (``inputs`` lists them, relative to workdir)
     and writes the files in ``outputs`` (relative to workdir); the executor must bring those back
-    into ``workdir`` before it returns. ``log_path`` receives the job's stdout and stderr.
+    into ``workdir`` before it returns. ``log_path`` receives the job's stdout and stderr (a
+    failed step's message shows its tail). ``cancelled`` is set when the job must stop (its
+    timeout, or the workflow stopped): cancel it and return.
     """
 
     name: str
@@ -58,7 +60,11 @@ class Executor(abc.ABC):  # noqa: B024 - every method has a default; ABC marks t
         return template
 
     def run(self, job: ScriptJob) -> JobResult:
-        """Run ``job`` and wait for it (local engine)."""
+        """Run ``job`` and wait for it (local engine).
+
+        Return a :class:`JobResult`; an exception (or any other value) fails the step with
+        a message naming this executor, it never stops the workflow.
+        """
         raise NotImplementedError(
             f"executor {type(self).__name__} cannot run steps on the local engine"
         )

@@ -22,9 +22,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import attrs
+
 #: seconds past a job's own timeout before the engine cancels it (the executor's own timeout
 #: handling normally wins and reports the scheduler's view)
 TIMEOUT_GRACE = 5.0
+#: seconds an executor has to return once its job is cancelled, before the step fails anyway
+CANCEL_GRACE = 30.0
 #: a batch is sent once every running item has its job in it, or after this quiet time
 #: (items can wait on a workflow/template semaphore held by the batch's own jobs)
 QUIET_SECONDS = 0.3
@@ -43,8 +47,16 @@ async def run_job(run: Any, executor: Any, job: Any) -> Any:
 
 async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
                      executor: Any, batch: bool = False) -> Any:
+    """Run ``call`` (an executor's ``run`` or ``run_batch``) on a thread of its own.
+
+    Whatever the executor does, the step ends: an exception of any kind, or a value that is
+    not a JobResult, fails its jobs with a message naming the executor; a job past its
+    timeout, or of a stopped workflow, is cancelled, and an executor that still has not
+    returned ``CANCEL_GRACE`` seconds later is given up on (its thread is left behind).
+    """
     from dflow.executor import JobResult
 
+    name = type(executor).__name__
     loop = asyncio.get_running_loop()
     done = loop.create_future()
 
@@ -52,14 +64,21 @@ async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
         if not done.done():
             done.set_result(value)
 
+    def failed(message: str) -> Any:
+        for job in jobs:
+            _append(job.log_path, f"[dflow] {message}\n")
+        return [JobResult(1, message)] * len(jobs) if batch else JobResult(1, message)
+
     def target() -> None:
         try:
             value = call()
-        except Exception as exc:  # a broken executor fails its steps, not the workflow
-            message = f"executor {type(executor).__name__} raised {type(exc).__name__}: {exc}"
-            for job in jobs:
-                _append(job.log_path, f"[dflow] {message}\n")
-            value = [JobResult(1, message)] * len(jobs) if batch else JobResult(1, message)
+            if not _results_ok(value, len(jobs) if batch else None):
+                what = "run_batch" if batch else "run"
+                value = failed(f"executor {name}.{what} returned {value!r:.80}, not "
+                               + (f"a list of {len(jobs)} JobResults" if batch else "a JobResult"))
+        # a broken executor (even one raising SystemExit) fails its steps, not the workflow
+        except BaseException as exc:  # noqa: BLE001
+            value = failed(f"executor {name} raised {type(exc).__name__}: {exc}")
         loop.call_soon_threadsafe(settle, value)
 
     # a thread per job: the default pool (cpu + 4 threads) would queue long scheduler jobs
@@ -71,10 +90,21 @@ async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
     try:
         finished, _ = await asyncio.wait({done, stop}, timeout=limit,
                                          return_when=asyncio.FIRST_COMPLETED)
-        if done not in finished:
-            for job in jobs:  # the executor scancels and returns with the scheduler's message
-                job.cancelled.set()
-        return await asyncio.shield(done)
+        if done in finished:
+            return done.result()
+        timed_out = stop not in finished
+        for job in jobs:  # the executor scancels and returns with the scheduler's message
+            job.cancelled.set()
+        try:
+            result = await asyncio.wait_for(asyncio.shield(done), CANCEL_GRACE)
+        except TimeoutError:
+            why = "timed out" if timed_out else "was stopped"
+            message = (f"the job {why} and executor {name} did not return within "
+                       f"{CANCEL_GRACE:g} s of being asked to cancel it (it may still run)")
+            result = failed(message)
+        if timed_out:  # the engine's own timeout: say so, whatever the executor reported
+            result = ([_timed_out(r) for r in result] if batch else _timed_out(result))
+        return result
     except asyncio.CancelledError:
         for job in jobs:
             job.cancelled.set()
@@ -83,25 +113,42 @@ async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
         stop.cancel()
 
 
-def job_outcome(run: Any, executor: Any, result: Any, display: str, python: bool) -> Any:
-    """The step attempt's Outcome for an executor's JobResult."""
+def _results_ok(value: Any, n: int | None) -> bool:
+    from dflow.executor import JobResult
+
+    if n is None:
+        return isinstance(value, JobResult)
+    return isinstance(value, list) and len(value) == n and all(
+        isinstance(v, JobResult) for v in value)
+
+
+def _timed_out(result: Any) -> Any:
+    return result if result.exit_code == 0 else attrs.evolve(result, timed_out=True)
+
+
+def job_outcome(run: Any, executor: Any, result: Any, display: str, python: bool,
+                log: Any = None) -> Any:
+    """The step attempt's Outcome for an executor's JobResult (with the job log's tail)."""
     from .leaves import Outcome
+    from .scripts import log_tail
 
     if result.exit_code == 0:
         return Outcome("Succeeded", exit_code=0)
     where = f"step '{display}'"
+    tail = log_tail(str(log)) if log is not None else ""
+    detail = result.message + (f"; log tail:\n{tail}" if tail else "")
     if run.stopping:
         return Outcome("Failed", "stopped", f"{where}: {run.stop_message}: {result.message}",
                        result.exit_code)
     if result.timed_out:
-        return Outcome("Failed", "timeout", f"{where} timed out: {result.message}")
+        return Outcome("Failed", "timeout", f"{where} timed out: {detail}")
     if python:
         kind = {1: "transient", 2: "fatal"}.get(result.exit_code, "error")
         return Outcome("Failed", kind, f"{where} failed on {type(executor).__name__} "
-                       f"(exit code {result.exit_code}): {result.message}", result.exit_code)
+                       f"(exit code {result.exit_code}): {detail}", result.exit_code)
     kind = "transient" if result.exit_code == 1 else "fatal"
     return Outcome("Failed", kind, f"{where}: job exited with code {result.exit_code}: "
-                   f"{result.message}", result.exit_code)
+                   f"{detail}", result.exit_code)
 
 
 class FanOutBatch:
@@ -171,11 +218,6 @@ class FanOutBatch:
                                        self.executor, batch=True)
         except BaseException as exc:  # noqa: BLE001 - every waiting item must hear of it
             results = [JobResult(1, f"batch of {len(jobs)} jobs failed: {exc}")] * len(jobs)
-        if not isinstance(results, list) or len(results) != len(jobs):
-            got = len(results) if isinstance(results, list) else type(results).__name__
-            message = (f"{type(self.executor).__name__}.run_batch returned {got} results "
-                       f"for {len(jobs)} jobs")
-            results = [JobResult(1, message)] * len(jobs)
         for (_, fut), result in zip(taken, results, strict=True):
             if not fut.done():
                 fut.set_result(result)

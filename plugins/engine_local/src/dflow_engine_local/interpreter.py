@@ -26,7 +26,7 @@ from .batch import fan_out_batch
 from .fanout import run_items
 from .hooks import fire as fire_hooks
 from .hooks import step_hooks
-from .journal import Node
+from .journal import TERMINAL, Node
 from .leaves import LeafRunner
 from .values import (
     Result,
@@ -147,6 +147,14 @@ class Interpreter(LeafRunner):
 
     def _dep_ok(self, task: Any, res: Result) -> bool:
         return res.ok or (res.phase in FAILED and self.continues(task, res))
+
+    def settle_unfinished(self, why: str) -> None:
+        """At the end of a run: every node still Pending or Running becomes Error, so a
+        finished workflow never shows a step running (an internal error cut it short)."""
+        for node in list(self.journal.cache.values()):
+            if node.phase not in TERMINAL:
+                self.transition(node, "Error", message=f"the run ended before this step "
+                                                       f"finished: {why}".rstrip(": "))
 
     @staticmethod
     def continues(step: Any, res: Result) -> bool:

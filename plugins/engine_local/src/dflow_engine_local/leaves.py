@@ -9,6 +9,7 @@ Leaves (Python OPs, scripts, HTTP) run with retries per the template's RetryPoli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -340,6 +341,18 @@ class LeafRunner:
 
     async def attempt(self, step: Any, node: Node, sd: StepDir, params: dict, arts: dict,
                       slice_index: Any, key: str | None, attempt: int) -> Outcome:
+        """One attempt; an unexpected exception is the step's Error, never a step left
+        Running in a finished workflow."""
+        try:
+            return await self._attempt(step, node, sd, params, arts, slice_index, key, attempt)
+        except Exception as exc:  # noqa: BLE001 - reported on the step, with its type
+            message = f"step '{node.display_name}': {type(exc).__name__}: {exc}"
+            with contextlib.suppress(OSError), open(sd.log, "a", encoding="utf-8") as log:
+                log.write(f"[dflow] {message}\n")
+            return Outcome("Error", "error", message)
+
+    async def _attempt(self, step: Any, node: Node, sd: StepDir, params: dict, arts: dict,
+                       slice_index: Any, key: str | None, attempt: int) -> Outcome:
         tmpl = step.template
         self.transition(node, "Running", attempts=attempt)
         sd.reset_outputs()
@@ -477,7 +490,7 @@ class LeafRunner:
         from .batch import job_outcome, run_job
 
         result = await run_job(self, executor, job)  # cancellation, timeout, merged fan-outs
-        return job_outcome(self, executor, result, display, python=False)
+        return job_outcome(self, executor, result, display, python=False, log=sd.log)
 
     def map_paths(self, tmpl: Any, sd: StepDir, arts: dict, relative: bool) -> dict[str, str]:
         """Container path -> local path (below the workdir); inputs placed, parents made."""

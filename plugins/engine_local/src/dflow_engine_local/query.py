@@ -109,6 +109,11 @@ def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWo
                 out[d["id"]] = d
         else:
             out[n.id] = node_dict(n, kids.get(n.id, []), wf_dir)
+    if message == DEAD_MESSAGE:  # the runner died: nothing of it is running any more
+        for d in out.values():
+            if d["phase"] in ("Pending", "Running"):
+                d.update(phase="Error", message="the process running this workflow died "
+                                                "while this step was unfinished")
     status = {
         "phase": phase, "message": message, "startedAt": meta.get("startedAt"),
         "finishedAt": meta.get("finishedAt"), "nodes": out,

@@ -1,8 +1,9 @@
 """Python OP steps sent to an executor (Slurm, DPDispatcher...): ``python -m dflow.runner``.
 
 The job's working directory holds ``tmp/inputs`` (the step's inputs, copied so a remote host
-receives real files) and gets ``tmp/outputs``; the OP is named ``module:qualname`` or, for
-OPs defined in a script or test file, ``path/to/file.py:qualname``. After the job its outputs
+receives real files), ``tmp/packages`` (the template's ``python_packages`` and the OP's own
+file, linked) and gets ``tmp/outputs``; the OP is named ``module:qualname`` or, for OPs
+defined in a script or test file, ``path/to/file.py:qualname``. After the job its outputs
 are moved into the step's ``outputs/``.
 """
 
@@ -53,30 +54,76 @@ def _findable(module: str) -> bool:
         return False
 
 
+def interpreter_lines(tmpl: Any) -> list[str]:
+    """Shell lines choosing the interpreter of a job, into ``$py``.
+
+    A template with its own command runs with it. The default (``python3``) would be
+    whatever ``python3`` comes first on the job's PATH, which, with a venv that is not
+    activated, is not the one that has dflow: use the interpreter running this workflow
+    where it exists (this host, a shared filesystem), else ``python3`` (a remote host).
+    """
+    command = list(tmpl.command or ["python3"])
+    if command != list(type(tmpl).default_command):
+        return [f"py={shlex.quote(command[0])}"]
+    return [f"py={shlex.quote(sys.executable)}", '[ -x "$py" ] || py=python3']
+
+
+def ship_packages(run: Any, tmpl: Any, argv: list[str], tmp: str) -> list[str]:
+    """Link the OP's file and python_packages (``upload_packages``) into ``tmp/packages``;
+    rewrite ``argv`` to use them. Returns the job inputs to send along (relative paths).
+
+    Links cost nothing where the job runs here; executors that send inputs to another
+    host send the files they point to, so an OP runs there as it does on Argo.
+    """
+    root = os.path.join(tmp, "packages")
+    remove(root)
+    shipped: list[str] = []
+    for i, pkg in enumerate(getattr(tmpl, "python_packages", None) or []):
+        pkg = os.path.abspath(pkg).rstrip("/")
+        if not os.path.exists(pkg):
+            continue
+        rel = f"tmp/packages/{i}"
+        place(pkg, os.path.join(tmp, "packages", str(i), os.path.basename(pkg)), "symlink")
+        argv += ["--sys-path", rel]
+        shipped.append(rel)
+    if "--op-file" in argv:
+        at = argv.index("--op-file") + 1
+        path, _, qualname = argv[at].rpartition(":")
+        rel = f"tmp/packages/op/{os.path.basename(path)}"
+        place(path, os.path.join(tmp, "packages", "op", os.path.basename(path)), "symlink")
+        argv[at] = f"{rel}:{qualname}"  # resolved by the runner: next to its siblings here
+        shipped.append(rel)
+    return shipped
+
+
 async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: Any,
                              slice_index: Any, key: str | None, display: str) -> Any:
     from dflow.executor import ScriptJob
 
     tmp = os.path.join(sd.workdir, "tmp")
     os.makedirs(tmp, exist_ok=True)
-    place(sd.inputs, os.path.join(tmp, "inputs"), "copy")
+    inputs = os.path.join(tmp, "inputs")
+    remove(inputs)
+    if os.path.isdir(sd.inputs):
+        place(sd.inputs, inputs, "copy")
+    else:  # an OP without inputs: nothing was written, the runner still reads the dir
+        os.makedirs(inputs)
     remove(os.path.join(tmp, "outputs"))
     os.makedirs(os.path.join(tmp, "outputs"))
-    python = tmpl.command[0] if tmpl.command else "python3"  # the template's interpreter
-    argv = [python, "-m", "dflow.runner", *op_spec(tmpl.op_type), "--inputs", "tmp/inputs",
+    argv = ["-m", "dflow.runner", *op_spec(tmpl.op_type), "--inputs", "tmp/inputs",
             "--outputs", "tmp/outputs", "--workdir", ".", "--workflow-name", run.wf_id]
     if slice_index is not None:
         argv += ["--slice-index", json.dumps(slice_index),
                  "--slices", json.dumps(attrs.asdict(tmpl.slices))]
     if key:
         argv += ["--key", key]
-    for p in run.package_paths(tmpl):
-        argv += ["--sys-path", p]
-    write_text(sd.script, " ".join(shlex.quote(a) for a in argv) + "\n")
+    shipped = ship_packages(run, tmpl, argv, tmp)
+    script = [*interpreter_lines(tmpl), '"$py" ' + " ".join(shlex.quote(a) for a in argv)]
+    write_text(sd.script, "\n".join(script) + "\n")
     job = ScriptJob(name=node.id, workflow_id=run.wf_id, script_path=Path(sd.script),
                     command=("sh",), workdir=Path(sd.workdir), log_path=Path(sd.log),
                     env=run.env_strings(tmpl),
-                    inputs=("tmp/inputs",), outputs=("tmp/outputs",),
+                    inputs=("tmp/inputs", *shipped), outputs=("tmp/outputs",),
                     timeout=tmpl.timeout_seconds)
     from .batch import job_outcome, run_job
 
@@ -87,4 +134,4 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
             dest = os.path.join(sd.outputs, entry)
             remove(dest)
             shutil.move(os.path.join(produced, entry), dest)
-    return job_outcome(run, executor, result, display, python=True)
+    return job_outcome(run, executor, result, display, python=True, log=sd.log)

@@ -208,6 +208,7 @@ class Run(Interpreter):
             self.cancel = asyncio.Event()  # the handler itself must not be cancelled
             self.resumed.set()
             await self._run_exit_handler()
+        self.settle_unfinished(message)
         self.journal.set_meta(status=phase, finishedAt=now_iso(), message=message)
         self.journal.flush()
         self.mirror.flush()
