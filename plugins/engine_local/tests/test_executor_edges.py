@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from dflow import ShellOPTemplate, Step, Workflow
 from dflow.executor import Executor, JobResult
-from dflow.python import OP, OPIO, OPIOSign, PythonOPTemplate
+from dflow.python import OP, OPIO, OPIOSign, PythonOPTemplate, upload_packages
 
 TERMINAL = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
 
@@ -71,6 +74,64 @@ def test_python_op_without_inputs_and_without_an_activated_venv(workdir, monkeyp
     phase, message = _phases(wf)["bad"]
     assert phase == "Failed"
     assert "ValueError: bad luck 42" in message  # the log's tail, not just the exit code
+
+
+class UsesPackage(OP):
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"x": int})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"v": int})
+
+    def execute(self, op_in):
+        import shipped_helper_xyz
+
+        return OPIO({"v": shipped_helper_xyz.VALUE + op_in["x"]})
+
+
+class Elsewhere(Executor):
+    """Like another host: runs a copy of the job's inputs, the client's files out of reach."""
+
+    def __init__(self, hide):
+        self.hide = hide
+
+    def run(self, job):
+        remote = Path(tempfile.mkdtemp())
+        for name in job.inputs:  # what a remote executor sends: the files links point to
+            src, dst = Path(job.workdir, name), remote / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(src, dst) if src.is_dir() else shutil.copyfile(src, dst)
+        away = self.hide.with_name(self.hide.name + "-away")
+        self.hide.rename(away)
+        try:
+            with open(job.log_path, "ab") as log:
+                code = subprocess.run([*job.command, str(job.script_path)], cwd=remote,
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      env={**os.environ, **job.env}).returncode
+        finally:
+            away.rename(self.hide)
+        for name in job.outputs:
+            if (remote / name).exists():
+                shutil.copytree(remote / name, Path(job.workdir, name), dirs_exist_ok=True)
+        return JobResult(code, "" if code == 0 else f"script exited with {code}")
+
+
+def test_upload_packages_reach_a_job_on_another_host(workdir, tmp_path):
+    pkg = tmp_path / "pkgs" / "shipped_helper_xyz"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("VALUE = 5\n")
+    upload_packages.append(str(pkg))
+    try:
+        tmpl = PythonOPTemplate(UsesPackage)
+    finally:
+        upload_packages.remove(str(pkg))
+    wf = Workflow("ship")
+    wf.add(Step("s", tmpl, parameters={"x": 1}, executor=Elsewhere(pkg.parent)))
+    wf.submit()
+    assert wf.query_status() == "Succeeded", _phases(wf)
+    assert wf.query_step(name="s")[0].outputs.parameters["v"].value == 6
 
 
 class Raises(Executor):
