@@ -110,7 +110,7 @@ def test_group_in_a_pool(dirs):
 
 
 def test_create_dir_gives_each_slice_its_own_dir(dirs):
-    (dirs / "inputs/parameters/x").write_text(dump_value([5, 5]))  # same file name per slice
+    (dirs / "inputs/parameters/x").write_text(dump_value([5] * 4))  # same file name per slice
     result = _run(dirs, _slices(create_dir=True, pool_size=1), [0, 1])
     assert result.ok, result.traceback
     items = catalog.read_catalog(dirs / "outputs/artifacts/log")
@@ -163,7 +163,8 @@ def test_sub_path_mode_does_not_index_artifacts(dirs):
 
 def test_stacked_inputs_are_flattened(dirs):
     # outputs of a sliced fan-out, aggregated by the engine: strings of stacked items
-    parts = [json.dumps([{"dflow_list_item": v, "order": i}]) for i, v in [(1, 2), (0, 1)]]
+    parts = [json.dumps([{"dflow_list_item": v, "order": i}])
+             for i, v in [(1, 2), (0, 1), (3, 4), (2, 3)]]  # one per data item
     (dirs / "inputs/parameters/x").write_text(json.dumps(parts))
     result = _run(dirs, _slices(), 0)
     assert result.ok, result.traceback

@@ -127,23 +127,37 @@ def argo_concat(param: Any) -> ArgoConcat:
 
 
 class ArgoEnumerate(ArgoVar):
-    """A JSON list of ``{"order": i, name: value[i]}`` over equal-length lists."""
+    """A JSON list of ``{"order": i, name: value[i]}`` over equal-length lists.
+
+    Lists given by position are named as pydflow names them: ``value`` for one,
+    ``value0``, ``value1``... for several. Lists of different lengths are an error: at once
+    for literal lists; at run time, for lists that are references, the expression gives a
+    message instead of a list, which both engines report as a with_param that is not a list.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         named = dict(kwargs)
-        for a in args:
-            named[a.name] = a
+        if len(args) == 1:
+            named["value"] = args[0]
+        else:
+            named.update({f"value{i}": a for i, a in enumerate(args)})
         if not named:
             raise TypeError("argo_enumerate needs at least one list")
+        literal = {k: len(v) for k, v in named.items() if isinstance(v, list | tuple)}
+        if len(set(literal.values())) > 1:
+            listed = ", ".join(f"'{k}' has {n}" for k, n in literal.items())
+            raise ValueError(f"argo_enumerate: the lists differ in length ({listed})")
         self.lists = named
-        first = next(iter(named.values()))
+        lengths = [f"len(sprig.fromJson({_json_text(v)}))" for v in named.values()]
         fields = ", ".join(
             f"'{k}': jsonpath({_json_text(v)}, '$')[#]" for k, v in named.items()
         )
-        super().__init__(
-            f"toJson(map(sprig.untilStep(0, len(sprig.fromJson({_json_text(first)})), 1), "
-            f"{{{{'order': #, {fields}}}}}))"
-        )
+        expr = f"toJson(map(sprig.untilStep(0, {lengths[0]}, 1), {{{{'order': #, {fields}}}}}))"
+        if len(named) > len(literal) and len(named) > 1:
+            same = " && ".join(f"{lengths[0]} == {n}" for n in lengths[1:])
+            message = f"argo_enumerate: the lists {', '.join(named)} differ in length"
+            expr = f"(({same}) ? {expr} : {to_expr(message)})"
+        super().__init__(expr)
 
 
 def _json_text(v: Any) -> str:

@@ -143,8 +143,16 @@ def read_inputs(
 def select_slice(
     op_name: str, values: Mapping[str, Any], sliced: set[str], index: int
 ) -> dict[str, Any]:
-    """The inputs of slice ``index``: the sliced inputs indexed, the others as they are."""
+    """The inputs of slice ``index``: the sliced inputs indexed, the others as they are.
+
+    Sliced inputs must be of equal length: a longer one is an error, never cut short.
+    """
     result = dict(values)
+    lengths = {n: len(v) for n, v in values.items() if n in sliced and isinstance(v, (list, tuple))}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"'{n}' has {k}" for n, k in lengths.items())
+        raise SignatureError(f"OP {op_name}: sliced inputs differ in length ({listed}); "
+                             "each sliced input needs one item per slice")
     for name in [n for n in values if n in sliced]:  # in sign order: stable messages
         whole = values[name]
         if not isinstance(whole, (list, tuple)):
