@@ -116,6 +116,9 @@ def test_super_op_outputs_declared_every_other_way(workdir):
         _else="other"))
     inner.outputs.artifacts["a"] = OutputArtifact(global_name="art-from-super")
     inner.outputs.artifacts["a"]._from = e.outputs.artifacts["a"]
+    inner.outputs.artifacts["b"] = OutputArtifact(
+        from_expression="steps['e'].outputs.parameters['o'] == 'x' ? "
+                        "steps['e'].outputs.artifacts['a'] : steps['e'].outputs.artifacts['a']")
     e.template.outputs.parameters["o"].global_name = "from-leaf"
     use = _echo("use", "{{workflow.outputs.parameters.from-leaf}}")
     wf = Workflow("ways")
@@ -127,6 +130,7 @@ def test_super_op_outputs_declared_every_other_way(workdir):
     assert sup.outputs.parameters["p"].value == "x"
     assert sup.outputs.parameters["q"].value == "x"
     assert (Path(sup.outputs.artifacts["a"].local_path) / "f.txt").read_text() == "x\n"
+    assert (Path(sup.outputs.artifacts["b"].local_path) / "f.txt").read_text() == "x\n"
     g = wf.query_global_outputs()
     assert g.parameters["from-super"].value == "x"
     assert g.parameters["from-leaf"].value == "x"

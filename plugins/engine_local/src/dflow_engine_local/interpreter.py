@@ -440,7 +440,9 @@ class Interpreter(LeafRunner):
                                 "not true or false")
             chosen = expr._then if cond else expr._else
             return resolve_artifact(self, frame, chosen, scope, where)
-        text = value_text(expr, scope, where)
+        if isinstance(expr, str) and not expr.lstrip().startswith("{{"):
+            expr = ArgoVar(expr)  # expression text, as Argo's fromExpression takes it
+        text = value_text(expr, scope, where)  # artifacts are local paths in the scope
         return text or None
 
     @staticmethod
