@@ -79,7 +79,8 @@ async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
         # a broken executor (even one raising SystemExit) fails its steps, not the workflow
         except BaseException as exc:  # noqa: BLE001
             value = failed(f"executor {name} raised {type(exc).__name__}: {exc}")
-        loop.call_soon_threadsafe(settle, value)
+        with contextlib.suppress(RuntimeError):  # the run ended: the step was given up on
+            loop.call_soon_threadsafe(settle, value)
 
     # a thread per job: the default pool (cpu + 4 threads) would queue long scheduler jobs
     threading.Thread(target=target, daemon=True, name=f"dflow-job-{jobs[0].name}").start()
