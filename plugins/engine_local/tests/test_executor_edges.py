@@ -33,6 +33,19 @@ class NoInputs(OP):
         return OPIO({"v": 3})
 
 
+class Utf8Mode(OP):
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"utf8": int})
+
+    def execute(self, op_in):
+        return OPIO({"utf8": sys.flags.utf8_mode})
+
+
 class Fails(OP):
     @classmethod
     def get_input_sign(cls):
@@ -67,10 +80,13 @@ def test_python_op_without_inputs_and_without_an_activated_venv(workdir, monkeyp
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     wf = Workflow("noin")
     wf.add([Step("ok", PythonOPTemplate(NoInputs), executor=Here()),
-            Step("bad", PythonOPTemplate(Fails), executor=Here(), continue_on_failed=True)])
+            Step("bad", PythonOPTemplate(Fails), executor=Here(), continue_on_failed=True),
+            Step("own-command", PythonOPTemplate(Utf8Mode, command=[sys.executable, "-X", "utf8"]),
+                 executor=Here())])
     wf.submit()
     assert wf.query_status() == "Succeeded", _phases(wf)
     assert wf.query_step(name="ok")[0].outputs.parameters["v"].value == 3
+    assert wf.query_step(name="own-command")[0].outputs.parameters["utf8"].value == 1
     phase, message = _phases(wf)["bad"]
     assert phase == "Failed"
     assert "ValueError: bad luck 42" in message  # the log's tail, not just the exit code

@@ -55,7 +55,7 @@ def _findable(module: str) -> bool:
 
 
 def interpreter_lines(tmpl: Any) -> list[str]:
-    """Shell lines choosing the interpreter of a job, into ``$py``.
+    """Shell lines putting the job's interpreter in ``$py`` (its own arguments in ``$@``).
 
     A template with its own command runs with it. The default (``python3``) would be
     whatever ``python3`` comes first on the job's PATH, which, with a venv that is not
@@ -63,9 +63,10 @@ def interpreter_lines(tmpl: Any) -> list[str]:
     where it exists (this host, a shared filesystem), else ``python3`` (a remote host).
     """
     command = list(tmpl.command or ["python3"])
+    args = f"set -- {shlex.join(command[1:])}" if command[1:] else "set --"
     if command != list(type(tmpl).default_command):
-        return [f"py={shlex.quote(command[0])}"]
-    return [f"py={shlex.quote(sys.executable)}", '[ -x "$py" ] || py=python3']
+        return [f"py={shlex.quote(command[0])}", args]
+    return [f"py={shlex.quote(sys.executable)}", '[ -x "$py" ] || py=python3', args]
 
 
 def ship_packages(run: Any, tmpl: Any, argv: list[str], tmp: str) -> list[str]:
@@ -118,7 +119,7 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
     if key:
         argv += ["--key", key]
     shipped = ship_packages(run, tmpl, argv, tmp)
-    script = [*interpreter_lines(tmpl), '"$py" ' + " ".join(shlex.quote(a) for a in argv)]
+    script = [*interpreter_lines(tmpl), '"$py" "$@" ' + shlex.join(argv)]
     write_text(sd.script, "\n".join(script) + "\n")
     job = ScriptJob(name=node.id, workflow_id=run.wf_id, script_path=Path(sd.script),
                     command=("sh",), workdir=Path(sd.workdir), log_path=Path(sd.log),
