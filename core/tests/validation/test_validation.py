@@ -181,10 +181,12 @@ def test_slice_lengths_and_slice_names():
 
 def test_invalid_key_and_template_name():
     t = shell(name="Bad_Name")
-    wf = wf_of(Step("a", t, parameters={"msg": "x"}, key="Key_{{item}}"))
-    assert messages(wf) == [
-        "wf/wf-steps[0]/a: key 'Key_{{item}}' is not a lower-case RFC 1123 name (lower-case "
-        "letters, digits, '-' and '.')",
+    step = Step("a", t, parameters={"msg": "x"}, key="k-{{item}}")
+    step.key = "Key_{{item}}"  # Step() refuses it; a key set afterwards is caught here
+    assert messages(wf_of(step)) == [
+        "wf/wf-steps[0]/a: key 'Key_{{item}}' is invalid: use lower-case letters, digits, '-' "
+        "and '.', starting with a letter or digit ({{item}} and other {{...}} parts are "
+        "allowed), e.g. 'iter-{{item}}'",
         "wf/wf-steps[0]/a: template name 'bad_name' is not a lower-case RFC 1123 name",
     ]
     assert messages(wf_of(Step("a", shell(), parameters={"msg": "x"}, key="sq-{{item}}"))) == []

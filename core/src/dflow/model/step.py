@@ -14,7 +14,57 @@ from .io import ArgoVar, ArtifactRef, OutputArtifact, OutputParameter, _IOBase
 from .op_template import OPTemplate, randstr
 
 STEP_NAME_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
-KEY_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+#: a key once its ``{{...}}`` parts are filled in: lower case, digits, '-' (and '.'). pydflow
+#: accepted a trailing '-' ("iter-"), so we do too; '.' is ours (keys are RFC 1123 subdomains).
+KEY_RE = re.compile(r"^[a-z0-9][-a-z0-9.]*$")
+_TAG_RE = re.compile(r"\{\{.*?\}\}")
+
+
+def key_problem(key: Any) -> str | None:
+    """Why ``key`` is not a valid step key, or None (``{{...}}`` parts stand for values)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) and not hasattr(key, "expr"):
+        return f"key must be a string, got {type(key).__name__} {key!r:.60}"
+    if KEY_RE.match(_TAG_RE.sub("0", str(key))):
+        return None
+    return (
+        f"key {str(key)!r} is invalid: use lower-case letters, digits, '-' and '.', starting "
+        "with a letter or digit ({{item}} and other {{...}} parts are allowed), "
+        "e.g. 'iter-{{item}}'"
+    )
+
+
+def check_key(key: Any, where: str) -> None:
+    """Raise ValueError naming ``where`` unless ``key`` is a valid step key."""
+    problem = key_problem(key)
+    if problem is not None:
+        raise ValueError(f"{where}: {problem}")
+
+
+def _is_composite(template: OPTemplate) -> bool:
+    from .dag import DAG
+    from .steps import Steps
+
+    return isinstance(template, Steps | DAG)
+
+
+def timeout_seconds(timeout: Any, where: str) -> float | None:
+    """A step timeout in seconds: a number, or text such as ``"30"``, ``"30s"``, ``"5m"``."""
+    if timeout is None:
+        return None
+    from .op_template import _timeout_seconds
+
+    try:
+        seconds = _timeout_seconds(timeout)
+    except (TypeError, ValueError):
+        seconds = None
+    if isinstance(timeout, bool) or seconds is None or not seconds > 0:
+        raise ValueError(
+            f"{where}: timeout {timeout!r} is invalid: give a positive number of seconds "
+            "(30, 2.5) or a duration text ('30s', '5m', '1h')"
+        )
+    return seconds
 _TASK_REF_RE = re.compile(r"tasks(?:\.([a-zA-Z0-9][-a-zA-Z0-9]*)|\['([^']+)'\])")
 _STEP_REF_RE = re.compile(r"steps(?:\.([a-zA-Z0-9][-a-zA-Z0-9]*)|\['([^']+)'\])")
 
@@ -57,6 +107,7 @@ class Step:
         running_hook: HookStep | None = None,
         failure_hook: HookStep | None = None,
         dependencies: list[Any] | None = None,
+        timeout: float | str | None = None,
     ) -> None:
         if not isinstance(name, str) or not STEP_NAME_RE.match(name):
             raise ValueError(
@@ -68,8 +119,19 @@ class Step:
                 f"{self.kind} '{name}': template must be an OP template (ShellOPTemplate, "
                 f"PythonOPTemplate, Steps, DAG...), got {type(template).__name__}"
             )
+        check_key(key, f"{self.kind} '{name}'")
+        seconds = timeout_seconds(timeout, f"{self.kind} '{name}'")
+        if seconds is not None and _is_composite(template):
+            # Argo accepts ``timeout`` on leaf templates only (workflow/validate/validate.go,
+            # v3.7.18 and v4.1.2: "... template doesn't support timeout field")
+            raise ValueError(
+                f"{self.kind} '{name}': timeout applies to script and Python OP steps, but "
+                f"template '{template.name}' is a {type(template).__name__}; set timeouts on "
+                "the steps inside it"
+            )
         self.name = name
         self.id = name
+        self.timeout = timeout
         if slices is not None:
             template = copy.deepcopy(template)
             template.slices = slices
@@ -106,6 +168,13 @@ class Step:
         context.auto_add(self)
 
     # -- arguments -----------------------------------------------------------------------
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        """Seconds this step may run: its own ``timeout``, else its template's (None: no limit)."""
+        if self.timeout is not None:
+            return timeout_seconds(self.timeout, f"{self.kind} '{self.name}'")
+        return getattr(self.template, "timeout_seconds", None)
 
     @property
     def slices(self) -> Any:

@@ -22,7 +22,7 @@ from ..model.io import (
     step_input_value,
 )
 from ..model.op_template import OPTemplate, ScriptOPTemplate
-from ..model.step import KEY_RE, Step
+from ..model.step import Step, key_problem
 from ..model.steps import Steps
 from ..model.workflow import Workflow
 
@@ -155,11 +155,9 @@ class _Checker:
 
     def step(self, step: Step, path: str, parent: OPTemplate, scope: dict[str, Step]) -> None:
         tmpl = step.template
-        if step.key is not None:
-            static = _VAR_RE.sub("0", re.sub(r"\{\{=.*?\}\}", "0", str(step.key)))
-            if not KEY_RE.match(static):
-                self.add(path, f"key '{step.key}' is not a lower-case RFC 1123 name "
-                               "(lower-case letters, digits, '-' and '.')")
+        problem = key_problem(step.key)  # the Step checks it too; it may have been set since
+        if problem is not None:
+            self.add(path, problem)
         slices = getattr(tmpl, "slices", None)
         sliced = set(getattr(slices, "input_parameter", []) or [])
         looped = step.with_param is not None or step.with_sequence is not None

@@ -360,11 +360,12 @@ class LeafRunner:
         if isinstance(tmpl, PythonOPTemplate):
             executor = self.executor_for(step)
             if executor is None:
-                return await self.attempt_python(tmpl, node, sd, slice_index, key, display)
+                return await self.attempt_python(tmpl, node, sd, slice_index, key, display,
+                                                 step.timeout_seconds)
             from .remote_op import attempt_python_job
 
             return await attempt_python_job(self, executor, tmpl, node, sd, slice_index, key,
-                                            display)
+                                            display, step.timeout_seconds)
         if isinstance(tmpl, ScriptOPTemplate):
             return await self.attempt_script(step, tmpl, node, sd, params, arts, display)
         if isinstance(tmpl, HTTPOPTemplate):
@@ -374,8 +375,7 @@ class LeafRunner:
         return Outcome("Error", "error", f"step '{display}': template {tmpl!r} cannot run locally")
 
     async def attempt_python(self, tmpl: Any, node: Node, sd: StepDir, slice_index: Any,
-                             key: str | None, display: str) -> Outcome:
-        timeout = tmpl.timeout_seconds
+                             key: str | None, display: str, timeout: float | None) -> Outcome:
         request = {
             "template": self.registry_index[id(tmpl)],
             "inputs_dir": sd.inputs, "outputs_dir": sd.outputs, "workdir": sd.workdir,
@@ -453,7 +453,7 @@ class LeafRunner:
         write_text(sd.script, text)
         env = {**os.environ, **self.env_strings(tmpl), "TMPDIR": os.path.join(sd.workdir, "tmp")}
         os.makedirs(env["TMPDIR"], exist_ok=True)
-        timeout = tmpl.timeout_seconds
+        timeout = step.timeout_seconds  # the step's own timeout, else its template's
         if executor is not None:
             return await self.run_executor(executor, tmpl, node, sd, env, timeout, display, mapped)
         try:

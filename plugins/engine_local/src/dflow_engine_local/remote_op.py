@@ -98,7 +98,8 @@ def ship_packages(run: Any, tmpl: Any, argv: list[str], tmp: str) -> list[str]:
 
 
 async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: Any,
-                             slice_index: Any, key: str | None, display: str) -> Any:
+                             slice_index: Any, key: str | None, display: str,
+                             timeout: float | None) -> Any:
     from dflow.executor import ScriptJob
 
     tmp = os.path.join(sd.workdir, "tmp")
@@ -125,7 +126,7 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
                     command=("sh",), workdir=Path(sd.workdir), log_path=Path(sd.log),
                     env=run.env_strings(tmpl),
                     inputs=("tmp/inputs", *shipped), outputs=("tmp/outputs",),
-                    timeout=tmpl.timeout_seconds)
+                    timeout=timeout)
     from .batch import job_outcome, run_job
 
     result = await run_job(run, executor, job)

@@ -21,7 +21,7 @@ from dflow.model.op_template import ScriptOPTemplate
 from dflow.model.steps import Steps
 
 from . import artargs, helpers
-from .leaf import LeafRenderer, Variant
+from .leaf import LeafRenderer, Variant, timeout_text
 from .memoize import DEFAULT_MAX_AGE, cache
 from .values import (
     Locations,
@@ -161,6 +161,8 @@ class RenderPass:
         name = self.leaf_cache.get(ck)
         if name is None:
             body = self.leaf.body(tmpl, variant, resource)
+            if variant.timeout is not None:  # Argo times out leaf templates only: a variant
+                body["timeout"] = timeout_text(variant.timeout)
             base = leaf_base(tmpl) + ("-resource" if resource is not None else "")
             name = self.add_body(base, body)
             self.leaf_cache[ck] = name
@@ -173,8 +175,10 @@ class RenderPass:
         group = int(sl.group_size) if sliced and sl.group_size else None
         tag = step.continue_on_num_success is not None or step.continue_on_success_ratio is not None
         parts, art_slices = artargs.shapes(step) if hasattr(tmpl, "op_class") else ((), ())
+        timeout = step.timeout_seconds if step.timeout is not None else None
         return Variant(keyed=step.key is not None, sliced=sliced, group_size=group,
-                       sliced_outputs=outs, success_tag=tag, parts=parts, art_slices=art_slices)
+                       sliced_outputs=outs, success_tag=tag, parts=parts, art_slices=art_slices,
+                       timeout=timeout)
 
     def composite(self, tmpl: Any) -> str:
         name = self.by_obj.get(id(tmpl))

@@ -30,6 +30,7 @@ class Variant:
     success_tag: bool = False
     parts: tuple = ()  # ((artifact, (order, ...)), ...): lists/dicts of artifacts, as parts
     art_slices: tuple = ()  # ((artifact, has_sub_path), ...): items of artifacts
+    timeout: float | None = None  # Step(timeout=): replaces the template's own timeout
 
 
 def retry_strategy(policy: RetryPolicy | None) -> dict[str, Any] | None:
