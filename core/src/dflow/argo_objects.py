@@ -34,8 +34,10 @@ A parameter value is always text (see :mod:`dflow.serialization`); its type come
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -243,6 +245,38 @@ def _as_list(v: str | Iterable[str] | None) -> list[str] | None:
     if v is None:
         return None
     return [v] if isinstance(v, str) else list(v)
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(name: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(name)
+    except re.error:
+        return None  # not a regular expression: it still matches literally
+
+
+def name_matches(shown: str, names: Iterable[str]) -> bool:
+    """Whether a node's display name matches one of ``names`` (``query_step(name=...)``).
+
+    A name matches the display name, or the part of it before a ``(`` (so ``hello`` matches
+    the loop item ``hello(0:1)`` and its retry ``hello(0:1)(0)``, as in pydflow), either
+    literally or as a regular expression over the whole part (``re.fullmatch``: ``hello``
+    never matches ``hello-world``; ``hel.*`` does). A name that is not a valid regular
+    expression matches literally only.
+    """
+    parts = [shown] + [shown[:i] for i, c in enumerate(shown) if c == "("]
+    for name in names:
+        if name in parts:
+            return True
+        pattern = _pattern(name)
+        if pattern is not None and any(pattern.fullmatch(p) for p in parts):
+            return True
+    return False
+
+
+def match(n: str, names: Iterable[str]) -> bool:
+    """pydflow's name filter (``dflow.argo_objects.match``): :func:`name_matches`."""
+    return name_matches(n, [names] if isinstance(names, str) else names)
 
 
 def _io_section(section: Any, loader: Callable[[Any], str]) -> ArgoObjectDict:
@@ -518,8 +552,9 @@ class ArgoWorkflow(ArgoObjectDict):
     ) -> list[ArgoStep]:
         """Steps matching every given filter; each filter takes one value or a list.
 
-        ``name`` matches the display name exactly or as ``name(`` (a loop item such as
-        ``hello(0:1)``); ``parent_id`` keeps the nodes below that node. Steps come in start
+        ``name`` is a step name or a regular expression matching the whole display name (see
+        :func:`name_matches`; a loop item ``hello(0:1)`` matches ``hello``); ``parent_id``
+        keeps the nodes below that node. Steps come in start
         order, or generation by generation with ``sort_by_generation``.
         """
         names, keys, phases = _as_list(name), _as_list(key), _as_list(phase)
@@ -536,8 +571,7 @@ class ArgoWorkflow(ArgoObjectDict):
 
         def keep(s: ArgoStep) -> bool:
             if names is not None:
-                shown = s.get("displayName") or s.get("name") or ""
-                if not any(shown == n or shown.startswith(n + "(") for n in names):
+                if not name_matches(s.get("displayName") or s.get("name") or "", names):
                     return False
             if keys is not None and s.get("key") not in keys:
                 return False
