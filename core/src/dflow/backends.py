@@ -29,9 +29,16 @@ _instances: weakref.WeakKeyDictionary[PluginManager, dict[tuple[str, str, str], 
 )
 
 
+_checked: set[tuple[int, int]] = set()  # (id of the manager, id of the settings) checked
+
+
 def _settings() -> Settings:
     settings = load_settings()
     settings.apply_config()
+    pm = get_plugin_manager()
+    if (id(pm), id(settings)) not in _checked:  # settings are cached per file version
+        settings.check_sections(pm)  # a misspelled [engines.locl] fails here, not silently
+        _checked.add((id(pm), id(settings)))
     return settings
 
 
@@ -114,7 +121,7 @@ def get_storage_client() -> StorageClient:
     return _build(pm, "storage", pm.storage(storage_name(settings)), settings)
 
 
-def storage_kind() -> str:
+def storage_kind(settings: Settings | None = None) -> str:
     """The artifact kind of the configured store (``s3``, ``oss``, ``gcs``, ``local``...)."""
     if s3_config.get("storage_client") is not None:
         return s3_config.get("repo_type") or "s3"
@@ -123,7 +130,7 @@ def storage_kind() -> str:
         return get_plugin_manager().storage(env).artifact_kind
     if env:
         return s3_config.get("repo_type") or "s3"
-    return get_plugin_manager().storage(storage_name(_settings())).artifact_kind
+    return get_plugin_manager().storage(storage_name(settings)).artifact_kind
 
 
 def get_executor(name: str, **kwargs: Any) -> Executor:

@@ -63,14 +63,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     from . import backends
-    from .config import config
+    from .config import ConfigError, config
     from .plugins.manager import PluginError, get_plugin_manager
-    from .settings import load_settings
+    from .settings import SECTIONS, load_settings
 
     settings = load_settings()
+    settings.apply_config()
     pm = get_plugin_manager()
     print(f"file:     {settings.source}")
-    requested = backends.requested_engine(args.engine)
+    requested = backends.requested_engine(args.engine, settings)
     source = (
         "argument"
         if args.engine
@@ -84,18 +85,25 @@ def cmd_config(args: argparse.Namespace) -> int:
         engine = f"{requested} (from {source}): {exc}"
     print(f"engine:   {engine}")
     try:
-        print(f"storage:  {backends.storage_name(settings)} ({backends.storage_kind()})")
-    except PluginError as exc:
+        kind = backends.storage_kind(settings)
+        print(f"storage:  {backends.storage_name(settings)} ({kind})")
+    except (PluginError, ConfigError) as exc:
         print(f"storage:  {exc}")
     print(f"executor: {settings.executor or '-'}")
     status = 0
+    try:
+        settings.check_sections(pm)
+    except ConfigError as exc:  # the same error a run would raise
+        print(f"error:    {exc}")
+        status = 1
     for kind, sections in settings.sections.items():
         for name in sections:
+            table = f"[{settings.prefix}{SECTIONS[kind]}.{name}]"  # as the file spells it
             try:
                 cfg = settings.plugin_config(kind, name)
-                print(f"[{kind} {name}] {cfg!r}")
+                print(f"{table} {cfg!r}")
             except Exception as exc:  # report every section, not just the first bad one
-                print(f"[{kind} {name}] error: {exc}")
+                print(f"{table} error: {exc}")
                 status = 1
     return status
 

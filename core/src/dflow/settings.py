@@ -197,6 +197,37 @@ class Settings:
             found[1] if found else {}, record.config_type, source=self.source, path=where
         )
 
+    def check_sections(self, pm: Any) -> None:
+        """Raise :class:`SettingsError` for a plugin section no plugin answers to.
+
+        A section named after a first-party plugin that is not installed here is accepted
+        (one file may serve machines with different plugins); any other name is a typo.
+        """
+        from .plugins.manager import CORE_ALIASES, FIRST_PARTY, PluginError
+
+        problems = []
+        for kind, table in self.sections.items():
+            if not table:
+                continue
+            try:
+                records = pm.records(kind)
+            except PluginError:
+                continue  # a broken installation is reported by the lookup that needs it
+            known = {n for rec in records.values() for n in (rec.name, *rec.aliases)}
+            known |= set(CORE_ALIASES.get(kind, {})) | set(FIRST_PARTY.get(kind, {}))
+            for name in table:
+                if name in known:
+                    continue
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f" (did you mean [{self.prefix}{SECTIONS[kind]}.{close[0]}]?)" if close else ""
+                installed = ", ".join(sorted(records)) or "none"
+                problems.append(
+                    f"{self.source}: [{self.prefix}{SECTIONS[kind]}.{name}]: no {kind} named "
+                    f"'{name}'{hint}; installed {kind}s: {installed}"
+                )
+        if problems:
+            raise SettingsError("\n".join(problems))
+
     def apply_config(self) -> None:
         """Apply ``[config]``/``[s3_config]`` to :data:`dflow.config` (below env and code)."""
         apply_file_values(config, self.config, "config")
@@ -258,6 +289,14 @@ def _parse(path: Path) -> Settings:
     if path.name == "pyproject.toml":
         prefix = "tool.dflow."
         data = data.get("tool", {}).get("dflow", {})
+    for kind in ("engine", "storage", "executor"):
+        value = data.get(kind)
+        if isinstance(value, dict):  # [storage.minio] where [storages.minio] was meant
+            names = ", ".join(f"[{prefix}{SECTIONS[kind]}.{n}]" for n in value) or "a table"
+            raise SettingsError(
+                f"{path}: {prefix}{kind} must be a {kind} name ({kind} = \"...\"); plugin "
+                f"settings go in [{prefix}{SECTIONS[kind]}.<name>] tables: rename it to {names}"
+            )
     model = structure(data, _FileModel, source=str(path), path=prefix.rstrip("."))
     problems = []
     for table, known in (("config", config), ("s3_config", s3_config)):

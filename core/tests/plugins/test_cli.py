@@ -92,7 +92,7 @@ def test_config_shows_resolution(tmp_path: Path, echo_site: Path) -> None:
     assert "engine:   echo-engine (from file)" in result.stdout
     assert "storage:  local (local)" in result.stdout
     assert "executor: echo-executor" in result.stdout
-    assert "[executor echo-executor] EchoConfig(prefix='echo', repeat=2)" in result.stdout
+    assert "[executors.echo-executor] EchoConfig(prefix='echo', repeat=2)" in result.stdout
 
     result = dflow("config", cwd=tmp_path, site=echo_site, DFLOW_MODE="debug")
     # dflow-engine-local is either not installed, or installed and left out by DFLOW_PLUGINS

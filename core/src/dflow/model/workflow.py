@@ -178,6 +178,9 @@ class Workflow:
             raise ValueError(f"workflow '{self.name}' has no steps: add some before submit()")
         engine = self.engine
         self.validate()
+        from ..config_keys import active_components, warn_ignored
+
+        warn_ignored(active_components(engine.name))  # keys set that this run would ignore
         return engine.submit(self, reuse_step=reuse_step, wait=wait)
 
     def _require_id(self) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
+from ..config import tempdir  # DFLOW_TEMPDIR
 from .archive import extract_archive, open_tar_stream, write_tgz
 from .artifacts import CustomArtifact, HTTPArtifact, LocalArtifact, S3Artifact, config_dicts
 from .client import StorageClient
@@ -120,7 +121,7 @@ def upload_artifact(
             hint=f"paths are relative to the current directory {os.getcwd()}",
         )
     client = resolve_client(storage_client)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=tempdir()) as tmp:
         name = "tmp" + uuid.uuid4().hex[:8]
         stage = os.path.join(tmp, name)
         os.makedirs(stage)
@@ -184,7 +185,7 @@ def _is_archive(key: str) -> bool:
 
 def _remote_items(client: StorageClient, key: str) -> list[dict]:
     prefix = f"{key.rstrip('/')}/{catalog_dir()}/"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=tempdir()) as tmp:
         for obj in client.list(prefix, recursive=True):
             dest = Path(tmp, catalog_dir(), obj[len(prefix) :].replace("/", "_"))
             dest.parent.mkdir(exist_ok=True)
@@ -393,7 +394,7 @@ def path_list_of_artifact(art: Any, *, storage_client: StorageClient | None = No
     key, _, _ = _key_of(art)
     if not _is_archive(key):
         return _remote_items(client, key)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=tempdir()) as tmp:
         cat_dir = Path(tmp, "cat", catalog_dir())
         cat_dir.mkdir(parents=True)
         with client.open_read(key, spool_dir=tmp) as stream, open_tar_stream(stream) as tar:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..config import tempdir  # DFLOW_TEMPDIR
 from .artifacts import auto_prefix, config_dicts
 from .client import StorageClient
 from .errors import NotFound, StorageError
@@ -75,7 +76,7 @@ def upload_tree(client: StorageClient, root: str, key: str, workers: int = 16) -
     entries = walk_files(root)
     if not entries:
         entries = [("", EMPTY_DIR_MARKER)]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=tempdir()) as tmp:
         marker = os.path.join(tmp, EMPTY_DIR_MARKER)
         open(marker, "wb").close()
 
@@ -267,7 +268,7 @@ def copy_s3(
 
 def download_text(client: StorageClient, key: str) -> str:
     """A small object's content as text (catalogs)."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=tempdir()) as tmp:
         dest = os.path.join(tmp, "obj")
         client.download(key, dest)
         with open(dest, encoding="utf-8") as f:
@@ -275,7 +276,7 @@ def download_text(client: StorageClient, key: str) -> str:
 
 
 def upload_text(client: StorageClient, key: str, text: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=tempdir()) as tmp:
         dest = os.path.join(tmp, "obj")
         with atomic_file(dest) as t, open(t, "w", encoding="utf-8") as f:
             f.write(text)

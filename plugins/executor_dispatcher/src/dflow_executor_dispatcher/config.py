@@ -1,4 +1,4 @@
-"""Configuration section for the dispatcher executor (``[executor.dispatcher]``)."""
+"""Configuration section for the dispatcher executor (``[executors.dispatcher]``)."""
 
 from __future__ import annotations
 

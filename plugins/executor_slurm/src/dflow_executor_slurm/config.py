@@ -7,7 +7,7 @@ import attrs
 
 @attrs.frozen
 class SlurmConfig:
-    """``[executor.slurm]``: arguments of :class:`~dflow_executor_slurm.SlurmJobTemplate`."""
+    """``[executors.slurm]``: arguments of :class:`~dflow_executor_slurm.SlurmJobTemplate`."""
 
     header: str = ""
     node_selector: dict[str, str] | None = None
@@ -24,7 +24,7 @@ class SlurmConfig:
 
 @attrs.frozen
 class SlurmRemoteConfig:
-    """``[executor.slurm-remote]``: arguments of :class:`~dflow_executor_slurm.SlurmRemoteExecutor`.
+    """``[executors.slurm-remote]``: arguments of :class:`~dflow_executor_slurm.SlurmRemoteExecutor`.
 
     Prefer ``private_key_file`` to ``password`` in a config file.
     """

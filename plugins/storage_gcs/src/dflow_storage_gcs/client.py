@@ -83,7 +83,7 @@ class GCSClient(StorageClient):
             from dflow.config import ConfigError
 
             raise ConfigError("GCS storage: bucket_name is not set; pass GCSClient(bucket_name=...), "
-                              "set GCS_BUCKET_NAME, or set it in the [storage.gcs] section of dflow.toml")
+                              "set GCS_BUCKET_NAME, or set it in the [storages.gcs] section of dflow.toml")
         endpoint = (self.config.endpoint or GOOGLE_ENDPOINT).rstrip("/")
         self.endpoint = endpoint if "://" in endpoint else f"http://{endpoint}"
         self.bucket_name = self.config.bucket_name
@@ -96,7 +96,7 @@ class GCSClient(StorageClient):
 
     @classmethod
     def from_config(cls, config: GCSConfig) -> GCSClient:
-        """The client a ``[storage.gcs]`` configuration section describes."""
+        """The client a ``[storages.gcs]`` configuration section describes."""
         return cls(config=config)
 
     def __repr__(self) -> str:

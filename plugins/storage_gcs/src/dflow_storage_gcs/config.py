@@ -1,4 +1,4 @@
-"""Configuration of the ``gcs`` storage (the ``[storage.gcs]`` section of ``dflow.toml``)."""
+"""Configuration of the ``gcs`` storage (the ``[storages.gcs]`` section of ``dflow.toml``)."""
 
 from __future__ import annotations
 

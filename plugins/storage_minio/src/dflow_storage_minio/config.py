@@ -1,4 +1,4 @@
-"""Configuration of the ``minio`` storage (``[storage.minio]`` in ``dflow.toml``)."""
+"""Configuration of the ``minio`` storage (``[storages.minio]`` in ``dflow.toml``)."""
 
 from __future__ import annotations
 

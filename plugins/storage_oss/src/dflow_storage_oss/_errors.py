@@ -59,7 +59,7 @@ def translate(exc: BaseException, *, op: str, key: str, client: Any) -> BaseExce
         if exc.status == 403:
             if code in _CREDENTIAL_CODES:
                 hint = ("check access_key_id and access_key_secret (OSS_ACCESS_KEY_ID / "
-                        "OSS_ACCESS_KEY_SECRET or the [storage.oss] section)")
+                        "OSS_ACCESS_KEY_SECRET or the [storages.oss] section)")
             else:
                 hint = (f"the credentials of access key '{client.config.access_key_id}' are not "
                         "allowed this operation; check its RAM policy for the bucket")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class StreamWriter(PartedWriter):
     """A write-only stream that becomes object ``full`` (dflow key ``key``) on :meth:`finish`."""
 
-    PART_SIZE_HINT = "raise part_size in the [storage.oss] section"
+    PART_SIZE_HINT = "raise part_size in the [storages.oss] section"
 
     def __init__(self, client: OSSClient, key: str, full: str) -> None:
         c = client.config

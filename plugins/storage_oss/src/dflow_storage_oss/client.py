@@ -102,7 +102,7 @@ class OSSClient(StorageClient):
 
     @classmethod
     def from_config(cls, config: OSSConfig) -> OSSClient:
-        """The client a ``[storage.oss]`` configuration section describes."""
+        """The client a ``[storages.oss]`` configuration section describes."""
         return cls(config=config)
 
     def __repr__(self) -> str:
@@ -117,7 +117,7 @@ class OSSClient(StorageClient):
             if not getattr(self.config, field):
                 raise ConfigError(
                     f"OSS storage: {field} is not set; pass OSSClient({field}=...), set {env}, "
-                    f"or set {field} in the [storage.oss] section of dflow.toml"
+                    f"or set {field} in the [storages.oss] section of dflow.toml"
                 )
         if self.config.auth_version == "v4" and not self.config.region:
             raise ConfigError("OSS storage: auth_version 'v4' needs region (or OSS_REGION), e.g. 'cn-hangzhou'")

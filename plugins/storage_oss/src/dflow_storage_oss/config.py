@@ -1,4 +1,4 @@
-"""Configuration of the ``oss`` storage (the ``[storage.oss]`` section of ``dflow.toml``)."""
+"""Configuration of the ``oss`` storage (the ``[storages.oss]`` section of ``dflow.toml``)."""
 
 from __future__ import annotations
 

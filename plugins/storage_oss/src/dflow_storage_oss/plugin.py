@@ -22,6 +22,6 @@ def dflow_storage_clients() -> list[StorageRecord]:
             factory=_make_client,
             config_type=OSSConfig,
             artifact_kind="oss",
-            description="Aliyun OSS bucket (oss2), configured by OSS_* env vars or [storage.oss]",
+            description="Aliyun OSS bucket (oss2), configured by OSS_* env vars or [storages.oss]",
         )
     ]
