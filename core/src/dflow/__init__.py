@@ -71,6 +71,8 @@ _EXPORTS: dict[str, str] = {
     "ArgoStep": "dflow.argo_objects",
     "ArgoWorkflow": "dflow.argo_objects",
     "ValidationError": "dflow.validation",
+    # importable from pydflow's package, outside its __all__
+    "import_func": "dflow.utils",
 }
 
 #: names provided by plugins (resolved by dflow._compat with an install hint)
@@ -90,6 +92,18 @@ def __getattr__(name: str) -> Any:
         from ._compat import lazy_attr
 
         value = lazy_attr(name)
+    elif name == "log_level":  # pydflow read LOG_LEVEL at import; the dflow command applies it
+        import os
+
+        return os.environ.get("LOG_LEVEL")
+    elif name == "parse_repo":
+        from ._compat import not_provided
+
+        raise not_provided(
+            "dflow.parse_repo",
+            "the artifact-repositories ConfigMap is not read: choose the store in dflow.toml "
+            "(storage = ..., [storages.<name>]) and pass Workflow(artifact_repo_key=...) for Argo",
+        )
     else:
         raise AttributeError(f"module 'dflow' has no attribute '{name}'")
     globals()[name] = value

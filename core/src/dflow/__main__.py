@@ -6,4 +6,5 @@ import sys
 
 from dflow.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing dflow.__main__ (pydflow scripts may) runs nothing
+    sys.exit(main())

@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
+import logging
 import os
 import re
 from collections import deque
@@ -45,6 +46,8 @@ from typing import Any
 from .serialization import dump_value, load_value, type_name
 
 BIGPAR_PREFIX = "dflow_bigpar_"
+
+logger = logging.getLogger(__name__)
 
 
 def _wrap(value: Any) -> Any:
@@ -239,6 +242,40 @@ def duration(started: Any, finished: Any) -> _dt.timedelta:
         return _dt.timedelta(0)
     end = parse_time(finished) or _dt.datetime.now(_dt.UTC)
     return end - start
+
+
+def get_duration(status: Any) -> _dt.timedelta:
+    """Run time of a node or workflow status (``startedAt``/``finishedAt``; up to now)."""
+    return duration(status.get("startedAt"), status.get("finishedAt"))
+
+
+# Argo's pod names (workflow/util/pod_name.go, v3.7.18 and v4.1.2: GeneratePodName, "v2" names)
+max_k8s_resource_name_length = 253
+k8s_naming_hash_length = 10
+FNV_32_PRIME = 0x01000193
+FNV1_32_INIT = 0x811C9DC5
+
+
+def fnva(data: bytes, hval_init: int, fnv_prime: int, fnv_size: int) -> int:
+    """FNV-1a of ``data`` (xor each byte in, then multiply), modulo ``fnv_size``."""
+    hval = hval_init
+    for byte in data:
+        hval = ((hval ^ byte) * fnv_prime) % fnv_size
+    return hval
+
+
+def get_hash(node_name: str) -> int:
+    """32-bit FNV-1a of a node name, as Argo hashes it into pod names."""
+    return fnva(node_name.encode(), FNV1_32_INIT, FNV_32_PRIME, 2**32)
+
+
+def get_pod_name(wf_name: str, node_name: str, template_name: str, node_id: str = "") -> str:
+    """The pod Argo creates for node ``node_name``: ``<wf>-<template>-<fnv32a(node name)>``."""
+    if wf_name == node_name:
+        return wf_name
+    prefix = f"{wf_name}-{template_name}" if template_name else wf_name
+    limit = max_k8s_resource_name_length - k8s_naming_hash_length - 1
+    return f"{prefix[:limit]}-{get_hash(node_name)}"
 
 
 def _as_list(v: str | Iterable[str] | None) -> list[str] | None:

@@ -161,3 +161,14 @@ class ContainerExecutor(Executor):
                                   stderr=subprocess.STDOUT, timeout=job.timeout)
         return JobResult(proc.returncode, "" if proc.returncode == 0 else
                          f"{self.engine} exited with {proc.returncode}")
+
+
+from ._compat import module_getattr  # noqa: E402
+
+_SCRIPTS = (
+    "an executor's render(template) rewrites a template for Argo and run(job) runs a step "
+    "locally (see Executor); the generated scripts are the executor plugin's own"
+)
+__getattr__ = module_getattr(
+    __name__, refused={"render_script_with_tmp_root": _SCRIPTS, "run_script": _SCRIPTS}
+)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._compat import refused_function
+
 
 def query_workflows(labels: dict[str, str] | None = None, fields: Any = None) -> list:
     """Workflows of the configured engine, filtered by labels."""
@@ -19,8 +21,8 @@ def query_archived_workflows(labels: dict[str, str] | None = None, id: str | Non
     return get_engine().query_archived_workflows(labels, id)
 
 
-def gen_code(graph: Any) -> str:
-    """pydflow's graph-to-code generator: not part of this release."""
-    raise NotImplementedError(
-        "gen_code (dflow's graph format -> Python) is not supported; build workflows in Python"
-    )
+gen_code = refused_function(
+    "dflow.gen_code",
+    "dflow has no graph format to generate code from; write the workflow in Python, or keep "
+    "its Argo manifest (Workflow.to_yaml() / Workflow.from_yaml())",
+)

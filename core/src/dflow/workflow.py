@@ -7,3 +7,23 @@ from .model.workflow import (
 __all__ = [
     "Workflow",
 ]
+
+import logging  # noqa: E402
+
+from ._compat import module_getattr  # noqa: E402
+from .model.op_template import DockerSecret  # noqa: E402
+from .queries import query_archived_workflows, query_workflows  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+__all__ += ["DockerSecret", "query_archived_workflows", "query_workflows"]
+
+_NO_REPO = (
+    "the artifact-repositories ConfigMap is not read: choose the store in dflow.toml "
+    "(storage = ..., [storages.<name>]) and pass Workflow(artifact_repo_key=...) for Argo"
+)
+__getattr__ = module_getattr(__name__, refused={
+    "parse_repo": _NO_REPO,
+    "get_argo_api_client": "the argo engine plugin owns its client (dflow_engine_argo.client); "
+                           "use Workflow methods or dflow.backends.get_engine('argo')",
+})

@@ -124,7 +124,7 @@ def test_upload_s3_download_s3(tmp_path):
     download_s3(key, path=str(out), storage_client=client)
     assert (out / "s" / "f").read_text() == "f"
     download_s3(key, path=str(out / "kept"), keep_dir=True, storage_client=client)
-    assert (out / "kept" / key / "s" / "f").read_text() == "f"
+    assert (out / "kept" / "d" / "s" / "f").read_text() == "f"  # pydflow: the basename is kept
     fkey = upload_s3(str(d / "s" / "f"), key="single/f", storage_client=client)
     download_s3(fkey, path=str(out / "one"), storage_client=client)
     assert (out / "one" / "f").read_text() == "f"

@@ -218,3 +218,16 @@ def _type_str(tp: Any) -> str:
 
 
 type_str = _type_str
+
+
+NestedDictBase = NestedDict
+NestedDictStr = NestedDict[str]
+NestedDictPath = NestedDict[Path]
+
+from .._compat import module_getattr  # noqa: E402
+
+__getattr__ = module_getattr(__name__, refused={
+    "ArtifactAllowedTypes": "Artifact(type) checks its type itself: str, Path, List/Set/Dict "
+                            "of them, NestedDict[str|Path], HDF5Datasets",
+    "HDF5Dataset": "mark the artifact with HDF5Datasets; its items arrive as plain values",
+})

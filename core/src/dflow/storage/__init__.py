@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .api import (
+    catalog_of_artifact,
     copy_artifact,
     download_artifact,
     path_list_of_artifact,
@@ -26,6 +27,7 @@ from .objects import copy_s3, download_s3, upload_s3
 __all__ = [
     "AccessDenied",
     "CustomArtifact",
+    "catalog_of_artifact",
     "HTTPArtifact",
     "LocalArtifact",
     "S3Artifact",

@@ -220,10 +220,18 @@ def download_artifact(
     """Download ``artifact`` into ``path``; return its path object (list or nested dict).
 
     ``sub_path`` downloads one file or dir inside the artifact (kept at its relative place);
-    ``slice`` (an index or a slice) the items of a list artifact. ``.tgz`` artifacts are
-    extracted (without ``extract`` the archive itself is saved). The catalog is removed unless
-    ``remove_catalog`` is False.
+    ``slice`` (an index or a slice) the items of a list artifact. With ``sub_path`` or an
+    index ``slice`` the one local path is returned (as pydflow does), not a list. ``.tgz``
+    artifacts are extracted (without ``extract`` the archive itself is saved). The catalog is
+    removed unless ``remove_catalog`` is False.
     """
+    got = _download(artifact, extract, sub_path, slice, path, remove_catalog, storage_client)
+    one = sub_path is not None or isinstance(slice, int)
+    return got[0] if one and isinstance(got, list) and len(got) == 1 else got
+
+
+def _download(artifact: Any, extract: bool, sub_path: str | None, slice: Any, path: str,
+              remove_catalog: bool, storage_client: StorageClient | None) -> Any:
     path = os.fspath(path)
     os.makedirs(path, exist_ok=True)
     if isinstance(artifact, HTTPArtifact):
@@ -388,8 +396,13 @@ def copy_artifact(
     return S3Artifact(key=key)
 
 
-def path_list_of_artifact(art: Any, *, storage_client: StorageClient | None = None) -> list[dict]:
-    """The catalog items of a stored artifact, sorted by order ([] without a catalog)."""
+def catalog_of_artifact(art: Any, storage_client: StorageClient | None = None,
+                        **kwargs: Any) -> list[dict]:
+    """The catalog items of a stored artifact, sorted by order ([] without a catalog).
+
+    Each item is ``{"dflow_list_item": <path in the artifact>, "order": <order>}``; a packed
+    (``.tgz``) artifact is read for its catalog members only.
+    """
     client = resolve_client(storage_client)
     key, _, _ = _key_of(art)
     if not _is_archive(key):
@@ -407,15 +420,23 @@ def path_list_of_artifact(art: Any, *, storage_client: StorageClient | None = No
         return catalog.read_catalog(cat_dir.parent)
 
 
-def path_object_of_artifact(art: Any, *, storage_client: StorageClient | None = None) -> Any:
-    """The artifact's shape with relative paths (a list or nested dict); None without catalog."""
-    items = path_list_of_artifact(art, storage_client=storage_client)
+def path_list_of_artifact(art: Any, storage_client: StorageClient | None = None,
+                          **kwargs: Any) -> list[Any]:
+    """The paths in a stored artifact, in catalog order (pydflow: ``dflow_list_item`` values)."""
+    return [item.get("dflow_list_item") for item in catalog_of_artifact(art, storage_client)]
+
+
+def path_object_of_artifact(art: Any, storage_client: StorageClient | None = None,
+                            **kwargs: Any) -> Any:
+    """The artifact's shape with relative paths (a list or nested dict); [] without catalog."""
+    items = catalog_of_artifact(art, storage_client)
     if not items:
-        return None
+        return []
     return _as_str(catalog.path_object(Path(""), items))
 
 
 __all__ = [
+    "catalog_of_artifact",
     "copy_artifact",
     "download_artifact",
     "path_list_of_artifact",

@@ -199,6 +199,7 @@ def upload_s3(
         raise NotFound(f"cannot upload '{path}': no such file or directory", key=key)
     if key is None:
         base = prefix if prefix is not None else f"upload/{uuid.uuid4()}/"
+        base = base if base.endswith("/") else base + "/"  # pydflow: prefix "data" -> "data/"
         key = base + os.path.basename(os.path.abspath(path))
     key = auto_prefix(key)
     if os.path.isdir(path):
@@ -218,24 +219,40 @@ def download_s3(
     **kwargs: Any,
 ) -> str:
     """Download the object ``key`` (to ``path/<basename>``) or the tree ``key/...`` (to
-    ``path/...``); with ``keep_dir`` the whole key is kept as a path under ``path``.
-    ``skip_exists`` leaves files that already exist locally. Returns ``path``."""
+    ``path/...``, or ``path/<basename>/...`` with ``keep_dir``). ``skip_exists`` leaves local
+    files whose MD5 matches the stored object's. Returns ``path`` (the file's path when not
+    ``recursive``), as pydflow does."""
     client = resolve_client(storage_client)
     key = key.rstrip("/")
-    if recursive:
-        objs, is_tree = objects_under(client, key)
-    else:
-        objs, is_tree = [key], False
-    base = _local_dest(path, key) if keep_dir else path
+    if not recursive:
+        dest = os.path.join(path, os.path.basename(key))
+        fetch_objects(client, [(key, dest)])
+        return dest
+    objs, is_tree = objects_under(client, key)
     if is_tree:
+        base = os.path.join(path, os.path.basename(key)) if keep_dir else path
         pairs = [(o, _local_dest(base, o[len(key) + 1 :])) for o in objs]
     else:
-        dest = base if keep_dir else os.path.join(path, os.path.basename(key))
-        pairs = [(key, dest)]
+        pairs = [(key, os.path.join(path, os.path.basename(key)))]
     if skip_exists:
-        pairs = [(o, d) for o, d in pairs if not os.path.exists(d)]
+        pairs = [(o, d) for o, d in pairs if not _same_md5(client, o, d)]
     fetch_objects(client, pairs)
     return path
+
+
+def _same_md5(client: StorageClient, key: str, local: str) -> bool:
+    if not os.path.isfile(local):
+        return False
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(local, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    try:
+        return client.get_md5(key) == digest.hexdigest()
+    except StorageError:
+        return False  # no MD5 to compare with: download again
 
 
 def copy_s3(

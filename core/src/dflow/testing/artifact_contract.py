@@ -16,6 +16,7 @@ from dflow.config import s3_config
 from dflow.storage import (
     NotFound,
     S3Artifact,
+    catalog_of_artifact,
     copy_artifact,
     download_artifact,
     path_list_of_artifact,
@@ -115,7 +116,7 @@ class ArtifactContract:
         assert _tree(out) == {"d": None, "d/sub": None, "d/sub/b.txt": "b"}
         out2 = tmp_path / "out2"
         got = download_artifact(art, sub_path="foo.txt", path=str(out2), storage_client=client)
-        assert got == [str(out2 / "foo.txt")]
+        assert got == str(out2 / "foo.txt")  # pydflow returns the one path, not a list
         assert _tree(out2) == {"foo.txt": "foo"}
 
     @ARCHIVES
@@ -124,18 +125,19 @@ class ArtifactContract:
             Path(f"f{i}.txt").write_text(str(i))
         art = upload_artifact(["f0.txt", "f1.txt", "f2.txt"], archive=archive, storage_client=client)
         out = tmp_path / "out"
-        assert download_artifact(art, slice=1, path=str(out), storage_client=client) == [
-            str(out / "f1.txt")
-        ]
+        assert download_artifact(art, slice=1, path=str(out), storage_client=client) == str(
+            out / "f1.txt"
+        )
         assert _tree(out) == {"f1.txt": "1"}
         out2 = tmp_path / "out2"
         assert download_artifact(art[2], path=str(out2), storage_client=client) == [
             str(out2 / "f2.txt")
         ]
-        items = path_list_of_artifact(art, storage_client=client)
+        items = catalog_of_artifact(art, storage_client=client)
         assert [(it["dflow_list_item"], it["order"]) for it in items] == [
             ("f0.txt", 0), ("f1.txt", 1), ("f2.txt", 2)
         ]
+        assert path_list_of_artifact(art, storage_client=client) == ["f0.txt", "f1.txt", "f2.txt"]
 
     def test_keep_catalog_and_no_extract(self, client, work, tmp_path):
         art = upload_artifact(["foo.txt"], archive=None, storage_client=client)
