@@ -133,9 +133,11 @@ def test_parameter_type_against_the_op_sign():
 def test_parameter_type_of_a_reference_against_the_op_sign():
     h = Step("hello", PythonOPTemplate(hello), parameters={"name": "a"})
     sq = Step("square", PythonOPTemplate(square), parameters={"x": h.outputs.parameters["msg"]})
-    assert messages(wf_of(h, sq)) == [
-        "wf/wf-steps[1]/square: input 'x' expects int, got output 'msg' (str) of step 'hello'"
-    ]
+    # a str output may hold "3": only the run can tell, so it is a warning
+    [problem] = problems_of(wf_of(h, sq))
+    assert (problem.severity, str(problem)) == ("warning", (
+        "wf/wf-steps[1]/square: input 'x' expects int, got output 'msg' (str) of step 'hello': "
+        "this works only if the text is JSON of type int"))
 
 
 def test_missing_required_inputs():
@@ -234,8 +236,8 @@ def test_duplicate_step_names_and_different_templates_with_one_name():
     a = Step("a", shell(name="same"), parameters={"msg": "x"})
     a2 = Step("a", shell(name="same", script="other"), parameters={"msg": "y"})
     msgs = messages(wf_of(a, a2))
-    assert "wf/wf-steps[1]/a: step name 'a' is used twice in 'wf-steps'" in msgs
-    assert "wf/wf-steps[1]/a: two different templates are named 'same': rename one" in msgs
+    # two templates may share a name (both engines tell them apart); two steps may not
+    assert msgs == ["wf/wf-steps[1]/a: step name 'a' is used twice in 'wf-steps'"]
 
 
 def test_dag_task_reference_must_be_a_dependency_output():

@@ -25,6 +25,7 @@ from ..model.op_template import OPTemplate, ScriptOPTemplate
 from ..model.step import Step, key_problem
 from ..model.steps import Steps
 from ..model.workflow import Workflow
+from .types import ERROR, OK, Stacked, label, produced_type, verdict
 
 TEMPLATE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _VAR_RE = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
@@ -36,15 +37,15 @@ _INPUT_RE = re.compile(r"^inputs\.(parameters|artifacts)\.([-\w]+)$")
 
 @attrs.frozen
 class Problem:
+    """One finding: an ``error`` (the workflow cannot run as written) or a ``warning`` (it
+    depends on values only known at run time)."""
+
     path: str
     message: str
+    severity: str = "error"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
-
-
-def _type_label(t: Any) -> str:
-    return t.__name__ if isinstance(t, type) else str(t).replace("typing.", "")
 
 
 def _literal_type_error(value: Any, expected: Any) -> str | None:
@@ -64,20 +65,10 @@ def _literal_type_error(value: Any, expected: Any) -> str | None:
     try:
         check_type(value, expected)
     except TypeCheckError:
-        return f"expects {_type_label(expected)}, got {type(value).__name__} ({value!r:.60})"
+        return f"expects {label(expected)}, got {type(value).__name__} ({value!r:.60})"
     except Exception:  # types typeguard cannot check statically
         return None
     return None
-
-
-def _compatible(produced: Any, expected: Any) -> bool:
-    if produced is None or expected is None or produced is expected:
-        return True
-    if isinstance(produced, type) and isinstance(expected, type):
-        if expected is float and produced is int:
-            return True
-        return issubclass(produced, expected)
-    return True  # generics: decided at run time
 
 
 class _Checker:
@@ -85,10 +76,9 @@ class _Checker:
         self.wf = workflow
         self.problems: list[Problem] = []
         self.seen: set[int] = set()
-        self.template_names: dict[str, OPTemplate] = {}
 
-    def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
+    def add(self, path: str, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(path, message, severity))
 
     # -- templates -----------------------------------------------------------------------
 
@@ -98,9 +88,8 @@ class _Checker:
         self.seen.add(id(tmpl))
         if not TEMPLATE_NAME_RE.match(tmpl.name):
             self.add(path, f"template name '{tmpl.name}' is not a lower-case RFC 1123 name")
-        other = self.template_names.setdefault(tmpl.name, tmpl)
-        if other is not tmpl and not _same_template(other, tmpl):
-            self.add(path, f"two different templates are named '{tmpl.name}': rename one")
+        # two different templates may share a name: engines tell them apart (the Argo
+        # renderer gives the second one a "-2" suffix)
         if isinstance(tmpl, Steps):
             self.steps(tmpl, path)
         elif isinstance(tmpl, DAG):
@@ -169,21 +158,17 @@ class _Checker:
                 continue
             self.value_refs(value, path, parent, scope)
             expected = (step.inputs.parameters.get(name) or tmpl.inputs.parameters[name]).type
-            if name in sliced:  # a list of the expected type, checked item by item
-                for i, item in enumerate(value if isinstance(value, list | tuple) else []):
+            if name in sliced and isinstance(value, list | tuple):
+                for i, item in enumerate(value):  # a list of the expected type, item by item
                     err = _literal_type_error(item, expected)
                     if err:
                         self.add(path, f"input '{name}' item {i} {err}")
                         break
                 continue
             if isinstance(value, OutputParameter) and value.step is not None:
-                producer = value.step
-                if producer.with_param is not None or producer.with_sequence is not None:
-                    continue  # a fan-out's outputs are lists
-                if not _compatible(value.type, expected):
-                    self.add(path, f"input '{name}' expects {_type_label(expected)}, got output "
-                                   f"'{value.name}' ({_type_label(value.type)}) of "
-                                   f"{producer.kind} '{producer.name}'")
+                # a sliced input takes the list of its items
+                self.reference_type(step, name, value, Stacked(expected) if name in sliced
+                                    else expected, path)
             elif not isinstance(value, InputParameter | OutputParameter) and not looped:
                 err = _literal_type_error(value, expected)
                 if err:
@@ -208,6 +193,21 @@ class _Checker:
                 self.template(hook.template, f"{path}/{hook.name}")
         self.template(tmpl, f"{path}/{tmpl.name}" if not isinstance(tmpl, ScriptOPTemplate)
                       else path)
+
+    def reference_type(self, step: Step, name: str, ref: OutputParameter, expected: Any,
+                       path: str) -> None:
+        produced = produced_type(ref)
+        found = verdict(produced, expected)
+        if found == OK:
+            return
+        producer = ref.step
+        what = (f"input '{name}' expects {label(expected)}, got output '{ref.name}' "
+                f"({label(produced)}) of {producer.kind} '{producer.name}'")
+        if found == ERROR:
+            self.add(path, what)
+        else:
+            self.add(path, f"{what}: this works only if the text is JSON of type "
+                           f"{label(expected)}", "warning")
 
     def value_refs(self, value: Any, path: str, parent: OPTemplate, scope: dict[str, Step]) -> None:
         """References in a value: objects and ``{{...}}`` strings must resolve in scope."""
@@ -299,11 +299,6 @@ class _Checker:
             if isinstance(src, OutputArtifact) and src.step is not None and src.step.name not in names:
                 self.add(path, f"output artifact '{name}' comes from {src.step.kind} "
                                f"'{src.step.name}', which is not in '{tmpl.name}'")
-
-
-def _same_template(a: OPTemplate, b: OPTemplate) -> bool:
-    return type(a) is type(b) and getattr(a, "op_class", None) is getattr(b, "op_class", None) \
-        and getattr(a, "script", None) == getattr(b, "script", None)
 
 
 def _is_artifact_source(src: Any) -> bool:
