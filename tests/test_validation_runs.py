@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
+from typing import List  # noqa: UP035
 
 import pytest
 from dflow import OutputParameter, ShellOPTemplate, Step, Steps, Workflow
-from dflow.python import OP, PythonOPTemplate, Slices
+from dflow.python import OP, Artifact, PythonOPTemplate, Slices
 from dflow.validation import ValidationWarning
 
 
@@ -99,3 +101,20 @@ def test_two_templates_with_one_name(local):
         t.outputs.parameters = {"o": OutputParameter(value_from_path="/tmp/out.txt")}
     wf = _run(Step("a", one), Step("b", two))
     assert (_out(wf, "a", "o"), _out(wf, "b", "o")) == ("one", "two")
+
+
+@OP.function
+def write(text: str) -> {"f": Artifact(Path)}:
+    Path("f.txt").write_text(text)
+    return {"f": Path("f.txt")}
+
+
+@OP.function
+def cat(files: Artifact(List[Path])) -> {"text": str}:  # noqa: UP006 - pydflow style
+    return {"text": "".join(Path(f).read_text() for f in files)}
+
+
+def test_a_none_part_of_a_list_of_artifacts_is_left_out(local):
+    w = Step("w", PythonOPTemplate(write), parameters={"text": "B"})
+    c = Step("c", PythonOPTemplate(cat), artifacts={"files": [w.outputs.artifacts["f"], None]})
+    assert _out(_run(w, c), "c", "text") == "B"

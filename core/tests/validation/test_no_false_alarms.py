@@ -115,6 +115,16 @@ def test_two_templates_with_one_name_are_fine():
     assert problems(Step("a", a), Step("b", b, parameters={"x": 1})) == []
 
 
+def test_none_parts_of_a_list_or_dict_of_artifacts_are_left_out():
+    write = op("Write", {}, {"f": Artifact(Path)})
+    cat = op("Cat", {"files": Artifact(List[Path])}, {})
+    w = Step("w", PythonOPTemplate(write))
+    parts = [w.outputs.artifacts["f"], None]
+    assert problems(w, Step("c", PythonOPTemplate(cat), artifacts={"files": parts})) == []
+    named = {"a": w.outputs.artifacts["f"], "b": None}
+    assert problems(w, Step("c", PythonOPTemplate(cat), artifacts={"files": named})) == []
+
+
 # -- errors that are certain stay errors --------------------------------------------------------
 
 

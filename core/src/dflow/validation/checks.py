@@ -304,10 +304,10 @@ class _Checker:
 def _is_artifact_source(src: Any) -> bool:
     if isinstance(src, InputArtifact | OutputArtifact | ArtifactRef | str):
         return True
-    if isinstance(src, list | tuple):
-        return all(_is_artifact_source(s) for s in src)
+    if isinstance(src, list | tuple):  # a None part is left out (as a None argument is)
+        return all(s is None or _is_artifact_source(s) for s in src)
     if isinstance(src, dict):
-        return all(_is_artifact_source(s) for s in src.values())
+        return all(s is None or _is_artifact_source(s) for s in src.values())
     return any(hasattr(src, a) for a in ("key", "local_path", "url", "get_urn"))
 
 

@@ -195,6 +195,9 @@ def _combine(run: Any, frame: Any, source: Any, scope: dict, where: str) -> str:
             continue
         entry = f"{k}/{os.path.basename(path.rstrip('/'))}"
         place(path, os.path.join(tmp, entry), "symlink")
+        inner = catalog.read_catalog(Path(path)) if os.path.isdir(path) else []
+        if len(inner) == 1:  # a step's output artifact: the one path its catalog names
+            entry = f"{entry}/{inner[0]['dflow_list_item']}"
         items.append({"dflow_list_item": entry, "order": k})
     catalog.write_catalog(Path(tmp), items)
     try:
