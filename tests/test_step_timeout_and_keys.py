@@ -142,3 +142,33 @@ def test_step_names_pydflow_accepts_stay_accepted(name):
 def test_key_of_a_task_is_checked_too():
     with pytest.raises(ValueError, match=r"task 't': key 'Bad' is invalid"):
         Task("t", ShellOPTemplate(name="t", script="true"), key="Bad")
+
+
+def test_step_timeout_bounds_an_http_step_on_the_local_engine(local):
+    import http.server
+    import threading
+
+    from dflow.model.op_template import HTTPOPTemplate
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server hook
+            time.sleep(3)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"late")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        t = HTTPOPTemplate(url=f"http://127.0.0.1:{server.server_port}/x", timeout=30)
+        wf = Workflow("http-timeout")
+        wf.add(Step("get", t, timeout=0.5))
+        wf.submit()
+        [s] = wf.query_step(name="get")
+        assert s.phase == "Failed" and "timed out" in s.message
+    finally:
+        server.shutdown()
+        server.server_close()

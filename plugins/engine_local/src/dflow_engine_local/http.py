@@ -19,7 +19,8 @@ from .layout import write_text
 from .values import render_text
 
 
-async def attempt_http(run: Any, tmpl: Any, sd: Any, params: dict, display: str) -> Any:
+async def attempt_http(run: Any, tmpl: Any, sd: Any, params: dict, display: str,
+                       step_timeout: Any = None) -> Any:
     from .leaves import Outcome
 
     where = f"step '{display}'"
@@ -33,6 +34,10 @@ async def attempt_http(run: Any, tmpl: Any, sd: Any, params: dict, display: str)
     except Exception as exc:
         return Outcome("Error", "error", str(exc))
     timeout = float(tmpl.timeout) if tmpl.timeout else 30.0
+    if step_timeout is not None:  # Step(timeout=) replaces the template's
+        from dflow.model.step import timeout_seconds
+
+        timeout = timeout_seconds(step_timeout, where) or timeout
 
     def send() -> tuple[int, str]:
         req = urllib.request.Request(url, data=body, headers=headers,

@@ -371,7 +371,7 @@ class LeafRunner:
         if isinstance(tmpl, HTTPOPTemplate):
             from .http import attempt_http
 
-            return await attempt_http(self, tmpl, sd, params, display)
+            return await attempt_http(self, tmpl, sd, params, display, step.timeout)
         return Outcome("Error", "error", f"step '{display}': template {tmpl!r} cannot run locally")
 
     async def attempt_python(self, tmpl: Any, node: Node, sd: StepDir, slice_index: Any,
