@@ -30,6 +30,11 @@ class ArgoConfig:
     ``dflow.config`` (``DFLOW_HOST``, ``DFLOW_NAMESPACE``, ``DFLOW_TOKEN``...). TLS
     certificates are verified unless ``verify_ssl = false``; ``ca_file`` names a CA bundle
     for a server with a private certificate.
+
+    ``service_account_name`` is the ``spec.serviceAccountName`` of every rendered workflow
+    (pydflow's fixed ``argo``); ``""`` leaves it out, so pods run as the namespace's default
+    service account. It applies to ``Workflow.to_yaml()`` too: without a
+    ``[renderers.argo]`` section the renderer takes the ``[engines.argo]`` one.
     """
 
     host: str = _default("host", "https://127.0.0.1:2746")
@@ -47,3 +52,4 @@ class ArgoConfig:
     timeout: float = 30.0
     poll_interval: float = 1.0
     lint: bool = True
+    service_account_name: str = "argo"

@@ -16,32 +16,46 @@ def _make_engine(config: ArgoConfig | None = None) -> Any:
     return ArgoEngine(config or ArgoConfig())
 
 
+ENGINE = EngineRecord(
+    name="argo",
+    factory=_make_engine,
+    config_type=ArgoConfig,
+    description="Argo Workflows through the Argo Server REST API",
+    aliases=("default",),
+)
+
+
 @hookimpl
 def dflow_engines() -> list[EngineRecord]:
-    return [
-        EngineRecord(
-            name="argo",
-            factory=_make_engine,
-            config_type=ArgoConfig,
-            description="Argo Workflows through the Argo Server REST API",
-            aliases=("default",),
-        )
-    ]
+    return [ENGINE]
 
 
 def _make_renderer(config: ArgoConfig | None = None) -> Any:
     from .render import ArgoRenderer
 
-    return ArgoRenderer(config)
+    return ArgoRenderer(config, settings=lambda: renderer_config(config))
+
+
+def renderer_config(config: ArgoConfig | None) -> ArgoConfig:
+    """``config`` (from ``[renderers.argo]``) when the file has that section, else the
+    ``[engines.argo]`` section: what the engine puts into manifests at submit (the service
+    account...) must also be what ``Workflow.to_yaml()`` shows."""
+    from dflow.settings import load_settings
+
+    settings = load_settings()
+    if config is not None and settings.section("renderer", RENDERER) is not None:
+        return config
+    return settings.plugin_config("engine", ENGINE.name, ENGINE)
+
+
+RENDERER = RendererRecord(
+    name="argo",
+    factory=_make_renderer,
+    config_type=ArgoConfig,
+    description="Argo Workflow manifests (to_yaml, lint, from_yaml)",
+)
 
 
 @hookimpl
 def dflow_renderers() -> list[RendererRecord]:
-    return [
-        RendererRecord(
-            name="argo",
-            factory=_make_renderer,
-            config_type=ArgoConfig,
-            description="Argo Workflow manifests (to_yaml, lint, from_yaml)",
-        )
-    ]
+    return [RENDERER]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .graph import RenderPass, sanitize
 from .memoize import memoize_entries, memoize_field
 from .values import Locations, RenderError, text
+
+DEFAULT_SERVICE_ACCOUNT = "argo"  # pydflow's fixed spec.serviceAccountName
 
 
 def _config_dicts() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -33,7 +36,8 @@ class ArgoRenderer:
     the engine uploads and creates them at submit time.
 
     Options: ``default_image`` (script templates without an image; default
-    ``python:<client major.minor>``, matching the shipped dflow), ``service_account_name``,
+    ``python:<client major.minor>``, matching the shipped dflow), ``service_account_name``
+    (default: the config's, else ``argo`` as in pydflow; ``""`` omits it),
     ``artifact_kind`` (``s3``/``oss``/``gcs``; default: the configured storage plugin's).
     """
 
@@ -44,13 +48,22 @@ class ArgoRenderer:
         default_image: str | None = None,
         service_account_name: str | None = None,
         artifact_kind: str | None = None,
+        settings: Callable[[], Any] | None = None,
     ) -> None:
         self.default_image = default_image or f"python:{sys.version_info[0]}.{sys.version_info[1]}"
-        self.service_account_name = service_account_name or getattr(
-            config, "service_account_name", None
-        )
+        self.config = config
+        self._service_account = service_account_name
+        self._settings = settings  # re-read at each render: the configuration file may change
         self.artifact_kind = artifact_kind
         self._last: RenderPass | None = None
+
+    @property
+    def service_account_name(self) -> str | None:
+        """``spec.serviceAccountName`` (None: left out)."""
+        if self._service_account is not None:
+            return self._service_account or None
+        config = self._settings() if self._settings is not None else self.config
+        return getattr(config, "service_account_name", DEFAULT_SERVICE_ACCOUNT) or None
 
     # -- rendering --------------------------------------------------------------------------
     def _pass(self, workflow: Any) -> RenderPass:
@@ -99,8 +112,9 @@ class ArgoRenderer:
             spec["arguments"] = {"parameters": [
                 {"name": k, "value": text(v)} for k, v in workflow.parameters.items()
             ]}
-        if self.service_account_name:
-            spec["serviceAccountName"] = self.service_account_name
+        account = self.service_account_name
+        if account:
+            spec["serviceAccountName"] = account
         if workflow.parallelism is not None:
             spec["parallelism"] = int(workflow.parallelism)
         if on_exit:
