@@ -197,6 +197,11 @@ class PythonOPTemplate(ScriptOPTemplate):
                     d = getattr(sign, "default", MISSING)
                     if type(d).__name__ not in ("_Missing", "Missing"):
                         default = d
+                elif default is MISSING:
+                    # pydflow: an output typed by a bare type defaults to None, so references
+                    # to it resolve when the OP failed or was skipped (Parameter(...) without
+                    # a default keeps none)
+                    default = None
                 outputs.parameters[name] = OutputParameter(
                     value_from_path=f"{root}/outputs/parameters/{name}",
                     type=getattr(sign, "type", sign) if kind != "type" else sign,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argo_render_ops as ops
 import pytest
 from dflow import (
-    DAG,
     HTTPOPTemplate,
     InputArtifact,
     InputParameter,
@@ -15,7 +14,6 @@ from dflow import (
     ShellOPTemplate,
     Step,
     Steps,
-    Task,
     Workflow,
     argo_sequence,
     if_expression,
@@ -49,39 +47,6 @@ def test_names_are_stable_and_templates_shared(render):
     assert m1 == m2
     assert [t["name"] for t in m1["spec"]["templates"]] == ["names-steps", "square", "echo"]
     assert m1["metadata"] == {"generateName": "names-"}
-
-
-def test_dag_depends_with_continue_on(render):
-    dag = DAG(name="d")
-    a = Task("a", shell(), continue_on_failed=True)
-    b = Task("b", shell(), parameters={"msg": a.outputs.parameters["out"]}, continue_on_error=True)
-    c = Task("c", shell(), dependencies=[b], when=f"{a.outputs.parameters['out']} == hi")
-    dag.add([a, b, c])
-    tasks = template(render(Workflow(name="dag", dag=dag)), "d")["dag"]["tasks"]
-    assert [t.get("depends") for t in tasks] == [
-        None, "(a || a.Failed)", "(a || a.Failed) && (b || b.Errored)"]  # c reads a in when
-    assert not any("continueOn" in t for t in tasks)
-
-
-def test_dag_leaf_with_continue_on_uses_dependencies(render):
-    dag = DAG(name="d")
-    a = Task("a", shell())
-    b = Task("b", shell(), dependencies=[a], continue_on_failed=True)
-    dag.add([a, b])
-    tasks = template(render(Workflow(name="dag", dag=dag)), "d")["dag"]["tasks"]
-    assert tasks[1]["dependencies"] == ["a"] and tasks[1]["continueOn"] == {"failed": True}
-
-
-def test_dag_success_ratio_check_gates_dependents(render):
-    dag = DAG(name="d")
-    a = Task("a", PythonOPTemplate(ops.square), parameters={"x": "{{item}}"},
-             with_param=[1, 2, 3], continue_on_num_success=2)
-    b = Task("b", PythonOPTemplate(ops.cat), dependencies=[a],
-             artifacts={"files": S3Artifact(key="k")})
-    dag.add([a, b])
-    tasks = template(render(Workflow(name="dag", dag=dag)), "d")["dag"]["tasks"]
-    assert [(t["name"], t.get("depends")) for t in tasks] == [
-        ("a", None), ("a-check", "(a || a.Failed || a.Errored)"), ("b", "a-check")]
 
 
 def test_recursion_references_the_template(render):

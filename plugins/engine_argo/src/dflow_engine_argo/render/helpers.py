@@ -7,6 +7,8 @@
   output ``dflow_slices_path`` (``[{"order": i, <art>: <path>}, ...]``) drives the loop.
 * ``dflow-check-success``: fails unless enough items of a fan-out succeeded
   (``continue_on_num_success`` / ``continue_on_success_ratio``).
+* ``dflow-continue``: a pod-less no-op (``suspend`` for 0 s) that keeps a continued failure
+  of a DAG task from failing the DAG (see ``dagtasks``).
 
 Their scripts read values from environment variables only (never pasted into source).
 """
@@ -120,6 +122,13 @@ def check_success(image: str, pull_policy: str | None = None) -> dict[str, Any]:
         "inputs": {"parameters": [{"name": n} for n in names]},
         "script": _util_script(image, ["python3"], _CHECK_SCRIPT, env, pull_policy),
     }
+
+
+def continue_sink() -> dict[str, Any]:
+    """Body of the no-op that ends at once without a pod: a suspend of 0 s is resumed on the
+    controller's first pass (``workflow/controller/operator.go`` ``executeSuspend``: deadline
+    ``startedAt + duration`` already passed; v3.7.18 and v4.1.2)."""
+    return {"suspend": {"duration": "0"}}
 
 
 SLICES_PATH_SCRIPT = _SLICES_PATH_SCRIPT
