@@ -42,3 +42,8 @@ def read(file: Artifact(Path)) -> {"text": str}:
     p = Path(file)
     files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
     return {"text": "".join(f.read_text() for f in files)}
+
+
+@OP.function
+def name_of(file: Artifact(Path)) -> {"name": str, "text": str}:
+    return {"name": Path(file).name, "text": Path(file).read_text()}

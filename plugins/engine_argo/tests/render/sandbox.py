@@ -16,17 +16,50 @@ from pathlib import Path
 from typing import Any
 
 _VAR = re.compile(r"{{\s*([-a-zA-Z0-9_.]+)\s*}}")
+_EXPR = re.compile(r"{{=(.*?)}}")
 REPO = Path(__file__).resolve().parents[4]
 
 
+def _scope(values: dict[str, str]) -> dict[str, Any]:
+    scope: dict[str, Any] = {}
+    for dotted, value in values.items():
+        *parents, leaf = dotted.split(".")
+        node = scope
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return scope
+
+
 def substitute(text: str, values: dict[str, str]) -> str:
+    """``{{name}}`` and ``{{=expression}}`` tags replaced as Argo does (an expression's
+    string result verbatim, any other result as JSON)."""
+    import json
+
+    from dflow.expressions import evaluate
+
     def repl(m: re.Match) -> str:
         name = m.group(1)
         if name not in values:
             raise KeyError(f"unresolved Argo variable {{{{{name}}}}}")
         return values[name]
 
-    return _VAR.sub(repl, text)
+    def expr(m: re.Match) -> str:
+        value = evaluate(m.group(1), _scope(values))
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+    return _VAR.sub(repl, _EXPR.sub(expr, text))
+
+
+def place_raw_artifacts(tmpl: dict[str, Any], root: Path, params: dict[str, str]) -> None:
+    """Write the template's ``raw`` input artifacts where Argo puts them (``/tmp`` is
+    ``root``), after substituting the template's input parameters."""
+    values = {f"inputs.parameters.{k}": v for k, v in params.items()}
+    for a in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        if "raw" in a:
+            path = Path(str(root) + substitute(a["path"], values).removeprefix("/tmp"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(substitute(a["raw"]["data"], values))
 
 
 def run_template(tmpl: dict[str, Any], root: Path, params: dict[str, str],

@@ -178,7 +178,7 @@ def test_init_artifact_and_slices_path_helpers(render, tmp_path):
         {"order": 0, "files": "d/a.txt"}, {"order": 1, "files": "d/b.txt"}]
     entry = manifest["spec"]["templates"][0]["steps"][-1][0]
     assert entry["withParam"] == "{{steps.cat-slices-path.outputs.parameters.dflow_slices_path}}"
-    assert entry["arguments"]["artifacts"][0]["subPath"] == "{{item.files}}"
+    assert entry["arguments"]["artifacts"][0]["s3"]["key"] == "in/x/{{item.files}}"
 
 
 def test_outputs_of_steps_template(render):

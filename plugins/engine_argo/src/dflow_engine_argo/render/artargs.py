@@ -26,6 +26,8 @@ PART = "dflow_{}_{}"
 WHOLE_PREFIX = "dflow_whole_"
 SLICE_PARAM = "dflow_artslice_"
 SUB_PARAM = "dflow_artsub_"
+SUB_PATH_PARAM = "dflow_{}_sub_path"  # Slices(sub_path=True): the item's path (pydflow's name)
+_KEYED = ("s3", "oss", "gcs", "azure", "hdfs", "artifactory")
 
 
 def is_many(source: Any) -> bool:
@@ -75,6 +77,45 @@ def narrowed(source: Any) -> tuple[Any, Any, str | None] | None:
             {k: v for k, v in source.to_dict().items() if k not in ("slice", "sub_path")})
         return whole, index, source.selected_path
     return None
+
+
+def narrow(entry: dict[str, Any], sub: str, where: str) -> dict[str, Any]:
+    """A copy of artifact argument ``entry`` narrowed to ``sub`` inside it.
+
+    Argo applies ``subPath`` to ``from``/``fromExpression`` artifacts only
+    (``workflow/controller/scope.go`` ``resolveArtifact``, v3.7.18 and v4.1.2); a located
+    artifact is narrowed in its key, as pydflow does.
+    """
+    out = dict(entry)
+    if "from" in out or "fromExpression" in out:
+        out["subPath"] = _join(out.get("subPath", ""), sub)
+        return out
+    for kind in _KEYED:
+        if isinstance(out.get(kind), dict) and "key" in out[kind]:
+            loc = dict(out[kind])
+            loc["key"] = _join(loc["key"], sub)
+            out[kind] = loc
+            return out
+    raise RenderError(f"{where}: artifact '{entry['name']}' ({', '.join(sorted(out))}) cannot "
+                      "be sliced by sub path on Argo: give an uploaded artifact (S3Artifact, "
+                      "upload_artifact) or another step's output")
+
+
+def sub_path_item(name: str, path: str, catalog_dir: str) -> tuple[str, dict[str, Any]]:
+    """Where one item of a ``Slices(sub_path=True)`` artifact lands in the pod, and the raw
+    catalog artifact naming it: the item keeps its path (and so its own file name) inside the
+    artifact, as in pydflow, and the runner finds it through the catalog."""
+    param = SUB_PATH_PARAM.format(name)
+    item = f"{path.rstrip('/')}/{{{{inputs.parameters.{param}}}}}"
+    # toJson: the item's path is quoted as JSON whatever characters it holds
+    data = ('{"path_list": [{"dflow_list_item": '
+            f"{{{{=toJson(inputs.parameters['{param}'])}}}}}}]}}")
+    return item, {"name": f"dflow_{name}_catalog",
+                  "path": f"{path.rstrip('/')}/{catalog_dir}/slice", "raw": {"data": data}}
+
+
+def _join(base: str, sub: str) -> str:
+    return (base.rstrip("/") + "/" + sub.lstrip("/")).lstrip("/") if base else sub
 
 
 def check_index(index: Any, where: str, name: str) -> None:

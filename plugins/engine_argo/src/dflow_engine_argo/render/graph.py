@@ -77,6 +77,13 @@ def _looped(step: Any) -> bool:
     return step.with_param is not None or step.with_sequence is not None
 
 
+def sub_path_names(step: Any) -> tuple[str, ...]:
+    """The input artifacts a ``Slices(sub_path=True)`` step hands over one item at a time."""
+    sl = _slices(step)
+    return tuple(n for n in sl.input_artifact if n in step.inputs.artifacts
+                 and step.inputs.artifacts[n].source is not None)
+
+
 def sliced_outputs(step: Any) -> tuple[str, ...]:
     sl = _slices(step)
     if sl is None or not (_looped(step) or sl.sub_path):
@@ -88,13 +95,15 @@ class RenderPass:
     """State of one ``render`` call."""
 
     def __init__(self, workflow: Any, *, locs: Locations, key_prefix: str, default_image: str,
-                 util_image: str, util_pull_policy: str | None) -> None:
+                 util_image: str, util_pull_policy: str | None,
+                 catalog_dir: str = ".dflow") -> None:
         self.workflow = workflow
         self.locs = locs
         self.key_prefix = key_prefix
         self.default_image = default_image
         self.util_image = util_image
         self.util_pull_policy = util_pull_policy
+        self.catalog_dir = catalog_dir
         self.templates: dict[str, dict[str, Any]] = {}
         self.by_obj: dict[int, str] = {}
         self.leaf_cache: dict[tuple, str] = {}
@@ -176,9 +185,10 @@ class RenderPass:
         tag = step.continue_on_num_success is not None or step.continue_on_success_ratio is not None
         parts, art_slices = artargs.shapes(step) if hasattr(tmpl, "op_class") else ((), ())
         timeout = step.timeout_seconds if step.timeout is not None else None
+        subs = sub_path_names(step) if sliced and sl.sub_path and not group else ()
         return Variant(keyed=step.key is not None, sliced=sliced, group_size=group,
                        sliced_outputs=outs, success_tag=tag, parts=parts, art_slices=art_slices,
-                       timeout=timeout)
+                       timeout=timeout, sub_path_arts=subs)
 
     def composite(self, tmpl: Any) -> str:
         name = self.by_obj.get(id(tmpl))
@@ -372,21 +382,27 @@ class RenderPass:
                    with_param: Any) -> Any:
         where = f"{kind[:-1]} '{step.name}'"
         if sl.sub_path:
-            names = [n for n in sl.input_artifact if any(a["name"] == n for a in arts)]
+            names = list(sub_path_names(step))
             if not names:
                 raise RenderError(f"{where}: Slices(sub_path=True) needs a sliced input artifact")
+            for n in names:
+                if not any(a["name"] == n for a in arts):  # the template's own location
+                    own = step.template.inputs.artifacts[n].source
+                    arts.append(self.artifact_arg(n, own, where))
             init = f"{step.name}-slices-path"
             init_arts = []
-            for a in arts:
+            for i, a in enumerate(arts):
                 if a["name"] in names:
-                    e = dict(a)
-                    e["subPath"] = (e.get("subPath", "").rstrip("/") + "/.dflow").lstrip("/")
-                    init_arts.append(e)
-                    if not sl.group_size:  # a group takes the whole artifact, picks by index
-                        a["subPath"] = (a.get("subPath", "").rstrip("/") + "/"
-                                        + var(f"item.{a['name']}")).lstrip("/")
+                    # the helper reads the catalog only; each item then gets only its own
+                    # path (a group takes the whole artifact and picks by position)
+                    init_arts.append(artargs.narrow(a, self.catalog_dir, where))
+                    if not sl.group_size:
+                        item = var(f"item.{a['name']}")
+                        arts[i] = artargs.narrow(a, item, where)
+                        params.append({"name": artargs.SUB_PATH_PARAM.format(a["name"]),
+                                       "value": item})
             tname = self.add_body("dflow-slices-path", helpers.slices_path(
-                names, self.util_image_for(step), self.util_pull_for(step)))
+                names, self.util_image_for(step), self.util_pull_for(step), self.catalog_dir))
             node.pre.append({"name": init, "template": tname,
                              "arguments": {"artifacts": init_arts}})
             node.helpers_deps.append(init)
@@ -429,7 +445,7 @@ class RenderPass:
             init = f"{step.name}-init-artifact"
             tname = self.add_body("dflow-init-artifact", helpers.init_artifact(
                 list(outs), self.locs, self.key_prefix, self.util_image_for(step),
-                self.util_pull_for(step)))
+                self.util_pull_for(step), self.catalog_dir))
             node.pre.append({"name": init, "template": tname})
             node.helpers_deps.append(init)
             params.append({"name": "dflow_artifact_key", "value":

@@ -27,11 +27,12 @@ import json
 import os
 
 names = json.loads(os.environ["DFLOW_ARTIFACTS"])
+catalog = os.environ.get("DFLOW_CATALOG_DIR_NAME") or ".dflow"
 root = os.environ.get("DFLOW_TMP_ROOT") or "/tmp"
 items = {}
 for name in names:
     art = os.path.join(root, "dflow", "in", name)
-    cat = os.path.join(art, ".dflow") if os.path.isdir(os.path.join(art, ".dflow")) else art
+    cat = os.path.join(art, catalog) if os.path.isdir(os.path.join(art, catalog)) else art
     for f in sorted(os.listdir(cat)) if os.path.isdir(cat) else []:
         with open(os.path.join(cat, f)) as fh:
             for entry in json.load(fh).get("path_list", []):
@@ -74,13 +75,13 @@ def _util_script(image: str, command: list[str], source: str, env: list | None =
 
 
 def init_artifact(names: list[str], locs: Locations, prefix: str, image: str,
-                  pull_policy: str | None = None) -> dict[str, Any]:
+                  pull_policy: str | None = None, catalog_dir: str = ".dflow") -> dict[str, Any]:
     """Body of the template creating the shared prefix of sliced output artifacts."""
     key = prefix + "{{workflow.name}}/{{pod.name}}"
     # DFLOW_TMP_ROOT (unset in the container) lets tests run the script in a sandbox
     lines = ["set -e", 'R="${DFLOW_TMP_ROOT:-/tmp}/dflow"']
     for n in names:
-        d = f'"$R/out/{n}/.dflow"'
+        d = f'"$R/out/{n}/{catalog_dir}"'
         # an empty catalog: the prefix exists even when no item writes anything
         lines.append(f"mkdir -p {d} && printf '%s' '{{\"path_list\": []}}' > {d}/init")
     lines.append(f"printf '%s' {shlex.quote(key)} > \"$R/key\"")
@@ -100,17 +101,19 @@ def init_artifact(names: list[str], locs: Locations, prefix: str, image: str,
     }
 
 
-def slices_path(names: list[str], image: str, pull_policy: str | None = None) -> dict[str, Any]:
+def slices_path(names: list[str], image: str, pull_policy: str | None = None,
+                catalog_dir: str = ".dflow") -> dict[str, Any]:
     """Body of the template listing the items of ``sub_path`` sliced artifacts."""
     import json
 
+    env = [{"name": "DFLOW_ARTIFACTS", "value": json.dumps(names)}]
+    if catalog_dir != ".dflow":
+        env.append({"name": "DFLOW_CATALOG_DIR_NAME", "value": catalog_dir})
     return {
         "inputs": {"artifacts": [{"name": n, "path": f"{INIT_ROOT}/in/{n}"} for n in names]},
         "outputs": {"parameters": [{"name": "dflow_slices_path",
                                     "valueFrom": {"path": f"{INIT_ROOT}/slices_path"}}]},
-        "script": _util_script(image, ["python3"], _SLICES_PATH_SCRIPT,
-                               [{"name": "DFLOW_ARTIFACTS", "value": json.dumps(names)}],
-                               pull_policy),
+        "script": _util_script(image, ["python3"], _SLICES_PATH_SCRIPT, env, pull_policy),
     }
 
 

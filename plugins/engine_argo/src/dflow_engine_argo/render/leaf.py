@@ -31,6 +31,7 @@ class Variant:
     parts: tuple = ()  # ((artifact, (order, ...)), ...): lists/dicts of artifacts, as parts
     art_slices: tuple = ()  # ((artifact, has_sub_path), ...): items of artifacts
     timeout: float | None = None  # Step(timeout=): replaces the template's own timeout
+    sub_path_arts: tuple[str, ...] = ()  # Slices(sub_path=True): one item each, at its path
 
 
 def retry_strategy(policy: RetryPolicy | None) -> dict[str, Any] | None:
@@ -166,6 +167,7 @@ class LeafRenderer:
                  ("dflow_group_items", bool(variant.group_size)),
                  ("dflow_artifact_key", bool(variant.sliced_outputs))]
         params += [{"name": n} for n, on in extra if on]
+        params += [{"name": artargs.SUB_PATH_PARAM.format(n)} for n in variant.sub_path_arts]
         parts = dict(variant.parts)
         sliced = dict(variant.art_slices)
         for name in sliced:
@@ -188,6 +190,10 @@ class LeafRenderer:
                 entry["path"] = a.path
                 if name in sliced:
                     entry["path"] = f"{self.root(tmpl)}/inputs/artifacts/{artargs.WHOLE_PREFIX}{name}"
+                if name in variant.sub_path_arts:
+                    entry["path"], catalog = artargs.sub_path_item(
+                        name, a.path, self.owner.catalog_dir)
+                    arts.append(catalog)
             if a.optional:
                 entry["optional"] = True
             if a.mode is not None:

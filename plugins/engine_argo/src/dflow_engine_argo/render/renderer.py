@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,15 @@ def _config_dicts() -> tuple[dict[str, Any], dict[str, Any]]:
     from dflow.config import config, s3_config
 
     return config, s3_config
+
+
+def _catalog_dir(name: Any) -> str:
+    name = name or ".dflow"
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name in (
+            ".", ".."):
+        raise RenderError(f"config['catalog_dir_name'] = {name!r}: expected a plain directory "
+                          "name (letters, digits, '.', '_', '-'), e.g. '.dflow'")
+    return name
 
 
 def _storage_kind() -> str:
@@ -76,6 +86,7 @@ class ArgoRenderer:
             default_image=self.default_image,
             util_image=config.get("util_image") or "python:3.11",
             util_pull_policy=config.get("util_image_pull_policy"),
+            catalog_dir=_catalog_dir(config.get("catalog_dir_name")),
         )
         return rp
 
