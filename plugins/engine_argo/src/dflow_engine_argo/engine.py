@@ -97,6 +97,7 @@ class ArgoEngine(Engine):
                 kube.apply(obj)
         self.upload_packages(renderer.last_packages())
         self.upload_local_artifacts(renderer.last_local_artifacts())
+        self.upload_data(renderer.last_data_uploads())
         result = self._create(manifest, wait=bool(wait))
         workflow.id = result.id
         if hasattr(workflow, "uid"):
@@ -124,6 +125,25 @@ class ArgoEngine(Engine):
                 if not client.list(key.rstrip("/") + "/", recursive=False):
                     upload_tree(client, path, key)
             elif not client.list(key, recursive=False):
+                client.upload(key, path)
+
+    def upload_data(self, data: Mapping[str, str]) -> None:
+        """Upload texts (BigParameter literals) as plain objects; keys are content hashes, so
+        a key already stored is kept."""
+        if not data:
+            return
+        import tempfile
+
+        from dflow.backends import get_storage_client
+
+        client = get_storage_client()
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, (key, text) in enumerate(data.items()):
+                if client.list(key, recursive=False):
+                    continue
+                path = os.path.join(tmp, str(i))
+                with open(path, "w", encoding="utf-8", newline="") as f:
+                    f.write(text)
                 client.upload(key, path)
 
     def upload_packages(self, packages: Mapping[str, Sequence[str]]) -> None:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from dflow.python import OP, Artifact, TransientError
+from dflow.python import OP, OPIO, Artifact, BigParameter, OPIOSign, TransientError
 
 
 @OP.function
@@ -47,3 +48,20 @@ def read(file: Artifact(Path)) -> {"text": str}:
 @OP.function
 def name_of(file: Artifact(Path)) -> {"name": str, "text": str}:
     return {"name": Path(file).name, "text": Path(file).read_text()}
+
+
+class Big(OP):
+    """A BigParameter in (``text``, with a default) and out (``echo``)."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"text": BigParameter(str), "extra": BigParameter(dict, default={"a": 1})})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"echo": BigParameter(str), "n": int})
+
+    @OP.exec_sign_check
+    def execute(self, op_in):
+        return OPIO({"echo": op_in["text"] + json.dumps(op_in["extra"], sort_keys=True),
+                     "n": len(op_in["text"])})

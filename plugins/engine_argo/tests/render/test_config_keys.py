@@ -7,10 +7,10 @@ from __future__ import annotations
 import argo_render_ops as ops
 import pytest
 import yaml
-from dflow import ShellOPTemplate, Step, Workflow
+from dflow import OutputArtifact, ShellOPTemplate, Step, Workflow
 from dflow.python import PythonOPTemplate
 from dflow_engine_argo.config import ArgoConfig
-from dflow_engine_argo.render import ArgoRenderer
+from dflow_engine_argo.render import ArgoRenderer, RenderError
 from sandbox import template
 
 
@@ -62,7 +62,60 @@ def test_service_account_of_a_bad_type_is_refused(tmp_path, monkeypatch):
 
 
 def _shell(name="sh", **kw):
-    return ShellOPTemplate(name=name, image="alpine:3", script="echo hi", **kw)
+    t = ShellOPTemplate(name=name, image="alpine:3", script="echo hi > /tmp/o", **kw)
+    t.outputs.artifacts = {"o": OutputArtifact(path="/tmp/o")}
+    return t
+
+
+def _outputs(m, name):
+    return {a["name"]: a for a in template(m, name)["outputs"].get("artifacts", [])}
+
+
+def test_archive_mode_none_applies_to_outputs_at_render_time(render, monkeypatch):
+    """Regression: config["archive_mode"] = None was ignored; outputs were still tarred."""
+    from dflow.config import config
+
+    wf = _wf(Step("w", PythonOPTemplate(ops.write), parameters={"msg": "m"}), Step("sh", _shell()))
+    assert "archive" not in _outputs(render(wf), "write")["file"]
+    monkeypatch.setitem(config, "archive_mode", None)  # after the OP was defined
+    m = render(wf)
+    assert _outputs(m, "write")["file"]["archive"] == {"none": {}}
+    assert _outputs(m, "sh")["o"]["archive"] == {"none": {}}
+    tar = PythonOPTemplate(ops.write, output_artifact_archive={"file": "tar"})
+    assert "archive" not in _outputs(render(_wf(Step("w", tar, parameters={"msg": "m"}))),
+                                      "write")["file"]
+    monkeypatch.setitem(config, "archive_mode", "zip")
+    with pytest.raises(RenderError, match="archive_mode.*'zip'"):
+        ArgoRenderer().render(wf)
+
+
+@pytest.mark.parametrize("kind", ["s3", "oss", "gcs"])
+def test_prefix_applies_to_step_outputs(render, monkeypatch, kind):
+    """Regression: s3_config["prefix"] did not reach step outputs (Argo's keyFormat applied)."""
+    from dflow.config import config, s3_config
+
+    monkeypatch.setitem(s3_config, "prefix", "team/")
+    monkeypatch.setitem(s3_config, "repo_prefix", "repo/")
+    wf = _wf(Step("w", PythonOPTemplate(ops.write), parameters={"msg": "m"}), Step("sh", _shell()))
+    m = render(wf, artifact_kind=kind)
+    key = "repo/team/{{workflow.name}}/{{pod.name}}/"
+    assert _outputs(m, "write")["file"][kind] == {"key": key + "file.tgz"}
+    assert _outputs(m, "sh")["o"][kind] == {"key": key + "o.tgz"}
+    monkeypatch.setitem(config, "archive_mode", None)
+    m = render(wf, artifact_kind=kind)
+    assert _outputs(m, "write")["file"][kind] == {"key": key + "file"}
+    pkg = next(a for a in template(m, "write")["inputs"]["artifacts"]
+               if a["name"] == "dflow_python_packages")
+    assert pkg[kind]["key"].removeprefix("repo/").startswith("team/dflow/packages/")
+    monkeypatch.setitem(s3_config, "prefix", "")
+    assert kind not in _outputs(render(wf, artifact_kind=kind), "write")["file"]
+
+
+def test_big_parameter_outputs_are_plain_files(render):
+    m = render(_wf(Step("big", PythonOPTemplate(ops.Big), parameters={"text": "t"})))
+    assert _outputs(m, "big")["dflow_bigpar_echo"] == {
+        "name": "dflow_bigpar_echo", "path": "/tmp/outputs/parameters/echo",
+        "archive": {"none": {}}}
 
 
 __all__ = ["template"]

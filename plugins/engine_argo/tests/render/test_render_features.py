@@ -112,21 +112,6 @@ def test_conditional_outputs_and_optional_artifacts(render):
                                                "archive": {"none": {}}, "globalName": "g"}
 
 
-def test_big_parameters_travel_as_artifacts(render):
-    from dflow.python import OP, BigParameter
-
-    p = PythonOPTemplate(ops.echo)
-    p.inputs.parameters["text"].save_as_artifact = True
-    p.inputs.parameters["text"].path = "/tmp/inputs/parameters/text"
-    m = render(Workflow(name="big", steps=Steps(name="s", steps=[
-        Step("e", p, parameters={"text": "x" * 10, "n": 1})])))
-    args = template(m, "s")["steps"][0][0]["arguments"]
-    assert args["artifacts"] == [{"name": "dflow_bigpar_text", "raw": {"data": "x" * 10}}]
-    assert {"name": "dflow_bigpar_text", "path": "/tmp/inputs/parameters/text"} in template(
-        m, "echo")["inputs"]["artifacts"]
-    del OP, BigParameter
-
-
 def test_retry_timeout_resources_envs_and_secrets(render):
     t = shell("res", timeout=90, requests={"cpu": 1}, limits={"memory": "1Gi"},
               envs={"A": "1", "TOKEN": Secret(name="tok", key="value")},

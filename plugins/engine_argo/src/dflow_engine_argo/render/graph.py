@@ -9,6 +9,7 @@ before their bodies are rendered, so recursion references the template instead o
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from typing import Any
@@ -96,7 +97,7 @@ class RenderPass:
 
     def __init__(self, workflow: Any, *, locs: Locations, key_prefix: str, default_image: str,
                  util_image: str, util_pull_policy: str | None,
-                 catalog_dir: str = ".dflow") -> None:
+                 catalog_dir: str = ".dflow", archive_mode: str | None = "tar") -> None:
         self.workflow = workflow
         self.locs = locs
         self.key_prefix = key_prefix
@@ -104,6 +105,7 @@ class RenderPass:
         self.util_image = util_image
         self.util_pull_policy = util_pull_policy
         self.catalog_dir = catalog_dir
+        self.archive_mode = archive_mode
         self.templates: dict[str, dict[str, Any]] = {}
         self.by_obj: dict[int, str] = {}
         self.leaf_cache: dict[tuple, str] = {}
@@ -111,6 +113,7 @@ class RenderPass:
         self.packages: dict[str, list[str]] = {}
         self.secrets: list[Any] = []
         self.local_uploads: dict[str, str] = {}  # storage key -> local path (LocalArtifacts)
+        self.data_uploads: dict[str, str] = {}  # storage key -> text (BigParameter literals)
         self.memoize: dict[str, Any] | None = None  # memoize of keyed templates (reuse)
         self.keep: list[Any] = []  # objects whose id() is used as a cache key stay alive
         self.leaf = LeafRenderer(self)
@@ -295,7 +298,8 @@ class RenderPass:
             if decl is not None and decl.has_value and text(decl.value) == text(p.value):
                 continue  # the template's default: Argo applies it
             if leaf and decl is not None and decl.save_as_artifact:
-                arts.append(big_parameter_argument(name, p.value, self.ref_text))
+                arts.append(big_parameter_argument(name, p.value, self.ref_text,
+                                                   self.upload_text))
                 continue
             v = p.value
             if isinstance(v, OutputParameter) and v.save_as_artifact and not v.save_both \
@@ -347,6 +351,14 @@ class RenderPass:
 
     def artifact_arg(self, name: str, source: Any, where: str) -> dict[str, Any] | None:
         return artifact_argument(name, source, self.locs, self.ref_text, where, self.local_key)
+
+    def upload_text(self, data: str) -> dict[str, Any]:
+        """The location of ``data`` in the store, recorded for the engine to upload before
+        submitting (content-hashed key: the same text is stored once)."""
+        digest = hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+        key = f"{self.key_prefix}dflow/bigpar/{digest}"
+        self.data_uploads[key] = data
+        return self.locs.of_key(key)
 
     def local_key(self, art: Any) -> str:
         return artargs.local_key(art, self.key_prefix, self.local_uploads)

@@ -13,7 +13,7 @@ from . import artargs
 from . import packages as pk
 from .memoize import DEFAULT_MAX_AGE, cache
 from .pyscript import PACKAGES_ARTIFACT, RunnerSpec, runner_env, runner_script
-from .values import Locations, RenderError, default_text, described, text
+from .values import Locations, RenderError, big_literal, default_text, described, text
 
 PROGRESS = "workflows.argoproj.io/progress"
 _POLICIES = {"failure": "OnFailure", "error": "OnError", "always": "Always"}
@@ -157,7 +157,9 @@ class LeafRenderer:
         for name, p in tmpl.inputs.parameters.items():
             if pod and p.save_as_artifact:
                 path = p.path or f"{self.root(tmpl)}/inputs/parameters/{name}"
-                arts.append({"name": f"dflow_bigpar_{name}", "path": path})
+                default = big_literal(text(p.value), self.owner.upload_text) if p.has_value \
+                    else {}
+                arts.append({"name": f"dflow_bigpar_{name}", "path": path, **default})
                 continue
             entry: dict[str, Any] = {"name": name}
             if p.has_value:
@@ -222,7 +224,9 @@ class LeafRenderer:
                 raise RenderError(f"template '{tmpl.name}': output parameter '{name}' needs "
                                   "value_from_path")
             if p.save_as_artifact:
-                arts.append({"name": f"dflow_bigpar_{name}", "path": p.value_from_path})
+                # a plain file, as pydflow stores it: readable without unpacking
+                arts.append({"name": f"dflow_bigpar_{name}", "path": p.value_from_path,
+                             **self.stored(f"dflow_bigpar_{name}", None)})
                 if not p.save_both:
                     continue
             vf: dict[str, Any] = {"path": p.value_from_path}
@@ -249,11 +253,10 @@ class LeafRenderer:
                 # every item of the fan-out writes into the one prefix its init step made
                 entry.update(self.locs.of_key("{{inputs.parameters.dflow_artifact_key}}/" + name))
                 entry["archive"] = {"none": {}}
+            elif keys:
+                entry.update(self.stored(name, self.archive_of(a), keys[0]))
             else:
-                if a.archive is None:
-                    entry["archive"] = {"none": {}}
-                if keys:
-                    entry.update(self.locs.of_key(keys[0]))
+                entry.update(self.stored(name, self.archive_of(a)))
             if a.global_name:
                 entry["globalName"] = a.global_name
             if a.optional:
@@ -264,6 +267,28 @@ class LeafRenderer:
             out["parameters"] = params
         if arts:
             out["artifacts"] = arts
+        return out
+
+    def archive_of(self, art: Any) -> str | None:
+        """``"tar"`` or None: an artifact's ``archive``, ``"default"`` being
+        ``config["archive_mode"]`` at render time."""
+        archive = getattr(art, "archive", "default")
+        return self.owner.archive_mode if archive == "default" else archive
+
+    def stored(self, name: str, archive: str | None, key: str | None = None) -> dict[str, Any]:
+        """``archive`` and location of an output artifact: ``key`` when it is saved to one;
+        under ``s3_config["prefix"]`` the key Argo would make, prefixed (an ``archiveLocation``
+        holding only a key would be replaced by the repository's, prefix lost:
+        ``workflow/controller/workflowpod.go`` ``addArchiveLocation``, v3.7.18 and v4.1.2);
+        else nothing (the artifact repository's ``keyFormat`` applies)."""
+        out: dict[str, Any] = {}
+        if archive is None:
+            out["archive"] = {"none": {}}
+        if key is not None:
+            out.update(self.locs.of_key(key))
+        elif self.owner.key_prefix:
+            base = f"{self.owner.key_prefix}{{{{workflow.name}}}}/{{{{pod.name}}}}/{name}"
+            out.update(self.locs.of_output(base + (".tgz" if archive is not None else "")))
         return out
 
     @staticmethod

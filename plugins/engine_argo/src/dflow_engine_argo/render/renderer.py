@@ -29,6 +29,12 @@ def _catalog_dir(name: Any) -> str:
     return name
 
 
+def _archive_mode(mode: Any) -> str | None:
+    if mode not in ("tar", None):
+        raise RenderError(f"config['archive_mode'] = {mode!r}: expected 'tar' or None")
+    return mode
+
+
 def _storage_kind() -> str:
     try:
         from dflow.backends import storage_kind
@@ -87,6 +93,7 @@ class ArgoRenderer:
             util_image=config.get("util_image") or "python:3.11",
             util_pull_policy=config.get("util_image_pull_policy"),
             catalog_dir=_catalog_dir(config.get("catalog_dir_name")),
+            archive_mode=_archive_mode(config.get("archive_mode", "tar")),
         )
         return rp
 
@@ -177,6 +184,12 @@ class ArgoRenderer:
     def last_local_artifacts(self) -> dict[str, str]:
         assert self._last is not None, "render() first"
         return dict(self._last.local_uploads)
+
+    def last_data_uploads(self) -> dict[str, str]:
+        """``{storage key: text}`` of the BigParameter literals the last manifest reads: upload
+        each as one plain object before submitting (keys are content hashes)."""
+        assert self._last is not None, "render() first"
+        return dict(self._last.data_uploads)
 
     def last_secrets(self) -> list[Any]:
         assert self._last is not None, "render() first"

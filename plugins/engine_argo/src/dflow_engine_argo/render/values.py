@@ -78,6 +78,11 @@ class Locations:
             return {"oss": {"key": self.repo_prefix + key}}
         return {self.kind: {"key": key}}
 
+    def of_output(self, key: str) -> dict[str, Any]:
+        """A key the renderer makes for a step's output, under the repository's prefix for
+        every kind (pydflow's ``archiveLocation``: ``<repo_prefix><prefix>...``)."""
+        return {self.kind: {"key": self.repo_prefix + key}}
+
 
 def _is_s3(source: Any) -> bool:
     return type(source).__name__ == "S3Artifact" and getattr(source, "key", None) is not None
@@ -153,13 +158,25 @@ def is_reference(value: Any) -> bool:
     return isinstance(value, _IOBase)
 
 
-def big_parameter_argument(name: str, value: Any, ref_text: Any) -> dict[str, Any]:
-    """A BigParameter input is a file: from another step's big output, or raw text."""
+def big_parameter_argument(name: str, value: Any, ref_text: Any,
+                           upload: Any = None) -> dict[str, Any]:
+    """A BigParameter input is a file: from another step's big output, raw text when it holds
+    ``{{...}}`` references (Argo substitutes them), else a literal uploaded to the store
+    (``upload(text)`` gives its key), as pydflow does: a big literal must not make a big
+    manifest (etcd refuses objects over about 1.5 MiB)."""
     if isinstance(value, OutputParameter) and value.step is not None and value.save_as_artifact:
         art = OutputArtifact(name=f"dflow_bigpar_{value.name}")
         art.step = value.step
         return {"name": f"dflow_bigpar_{name}", "from": ref_text(art)}
-    return {"name": f"dflow_bigpar_{name}", "raw": {"data": text(value)}}
+    return {"name": f"dflow_bigpar_{name}", **big_literal(text(value), upload)}
+
+
+def big_literal(data: str, upload: Any) -> dict[str, Any]:
+    """The source of a BigParameter's text: ``raw`` when Argo must substitute references in
+    it (or nothing uploads), else the location ``upload(data)`` returns."""
+    if "{{" in data or upload is None:
+        return {"raw": {"data": data}}
+    return upload(data)
 
 
 def loop_total(step: Any) -> str:
