@@ -49,7 +49,8 @@ def test_an_uploaded_artifact_is_narrowed_in_its_key(render):
 
 
 def test_another_steps_output_is_narrowed_by_sub_path(render):
-    first = Step("write", PythonOPTemplate(ops.write), parameters={"msg": "m"})
+    first = Step("write", PythonOPTemplate(ops.write, output_artifact_archive={"file": None}),
+                 parameters={"msg": "m"})
     m = render(_wf(first, _step(first.outputs.artifacts["file"])))
     helper, item = (g[0] for g in m["spec"]["templates"][0]["steps"][1:])
     ref = "{{steps.write.outputs.artifacts.file}}"
@@ -108,3 +109,10 @@ def test_a_custom_catalog_dir_name_reaches_the_helpers(render, monkeypatch):
 def test_an_http_artifact_cannot_be_sliced_by_sub_path():
     with pytest.raises(RenderError, match="artifact 'file'.*cannot be sliced by sub path"):
         ArgoRenderer().render(_wf(_step(HTTPArtifact(url="https://example.com/x"))))
+
+
+def test_a_tarred_output_cannot_be_sliced_by_sub_path():
+    first = Step("write", PythonOPTemplate(ops.write), parameters={"msg": "m"})
+    with pytest.raises(RenderError, match="output artifact 'file' of step 'write', which Argo "
+                       "stores as one tar archive: declare it unarchived"):
+        ArgoRenderer().render(_wf(first, _step(first.outputs.artifacts["file"])))

@@ -398,6 +398,7 @@ class RenderPass:
             if not names:
                 raise RenderError(f"{where}: Slices(sub_path=True) needs a sliced input artifact")
             for n in names:
+                self.check_unarchived(step, n, where)
                 if not any(a["name"] == n for a in arts):  # the template's own location
                     own = step.template.inputs.artifacts[n].source
                     arts.append(self.artifact_arg(n, own, where))
@@ -463,6 +464,21 @@ class RenderPass:
             params.append({"name": "dflow_artifact_key", "value":
                            var(f"{kind}.{init}.outputs.parameters.dflow_artifact_key")})
         return with_param
+
+    def check_unarchived(self, step: Any, name: str, where: str) -> None:
+        """Items of a sub_path slice are paths inside the stored artifact: a tarred output
+        has none (Argo stores it as one ``.tgz`` object)."""
+        src = step.inputs.artifacts[name].source
+        up = getattr(src, "step", None)
+        if not isinstance(src, OutputArtifact) or up is None or not _is_leaf(up.template) \
+                or src.name in sliced_outputs(up):
+            return
+        decl = up.template.outputs.artifacts.get(src.name)
+        if decl is not None and self.leaf.archive_of(decl) is not None:
+            raise RenderError(
+                f"{where}: Slices(sub_path=True) over output artifact '{src.name}' of "
+                f"{up.kind} '{up.name}', which Argo stores as one tar archive: declare it "
+                "unarchived (Artifact(..., archive=None)) or set config['archive_mode'] = None")
 
     def util_image_for(self, step: Any) -> str:
         return step.util_image or self.util_image
