@@ -95,10 +95,14 @@ def test_reuse_steps_of_a_queried_run(engine, argo_server, kube_server, store, v
     new = keyed()
     result = engine.submit(new, reuse_step=reused)
     assert new.id == result.id and new.id.startswith("reuse-") and new.id != old.id
-    cm = kube_server.get("argo", "configmaps", f"dflow-{new.id}")
-    assert cm["metadata"]["labels"] == {"workflows.argoproj.io/configmap-type": "Cache"}
-    assert sorted(cm["data"]) == [f"{new.id}-first", f"{new.id}-second"]
-    first = json.loads(cm["data"][f"{new.id}-first"])
+    # one cache ConfigMap per key: a ConfigMap holds at most 1 MiB
+    assert kube_server.get("argo", "configmaps", f"dflow-{new.id}") is None
+    maps = {k: kube_server.get("argo", "configmaps", f"dflow-{new.id}-{k}")
+            for k in ("first", "second")}
+    for k, cm in maps.items():
+        assert cm["metadata"]["labels"] == {"workflows.argoproj.io/configmap-type": "Cache"}
+        assert list(cm["data"]) == [f"{new.id}-{k}"]
+    first = json.loads(maps["first"]["data"][f"{new.id}-first"])
     assert first["nodeID"] == reused[0].id
     assert first["outputs"]["parameters"][0]["name"] == "y"
     assert first["outputs"]["parameters"][0]["value"] == "40"  # the modified value
@@ -108,7 +112,8 @@ def test_reuse_steps_of_a_queried_run(engine, argo_server, kube_server, store, v
     memoized = {t["name"]: t["memoize"] for t in manifest["spec"]["templates"] if "memoize" in t}
     assert memoized and all(
         m["key"] == f"{new.id}-{{{{inputs.parameters.dflow_key}}}}"
-        and m["cache"] == {"configMap": {"name": f"dflow-{new.id}"}} for m in memoized.values())
+        and m["cache"] == {"configMap": {"name": f"dflow-{new.id}-{{{{inputs.parameters.dflow_key}}}}"}}
+        for m in memoized.values())
     assert "plain" not in memoized  # no key, nothing to reuse
     del manifest["status"]
     for field in ("namespace", "uid", "creationTimestamp"):
@@ -131,7 +136,7 @@ def test_reuse_of_constructed_steps_and_resubmission(engine, argo_server, kube_s
     engine.submit(wf, reuse_step=[step])  # a fresh id per submission: no collision
     assert wf.id != first_id
     for wid in (first_id, wf.id):
-        cm = kube_server.get("argo", "configmaps", f"dflow-{wid}")
+        cm = kube_server.get("argo", "configmaps", f"dflow-{wid}-first")
         assert json.loads(cm["data"][f"{wid}-first"])["outputs"]["parameters"] == [
             {"name": "y", "value": "4"}]
         assert _posted(argo_server, wid)["metadata"]["name"] == wid

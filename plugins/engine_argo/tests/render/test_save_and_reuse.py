@@ -8,7 +8,7 @@ import json
 
 import argo_render_ops as ops
 import pytest
-from dflow import OutputArtifact, ShellOPTemplate, Step, Workflow, argo_range
+from dflow import InputParameter, OutputArtifact, ShellOPTemplate, Step, Steps, Workflow, argo_range
 from dflow.argo_objects import ArgoStep
 from dflow.python import PythonOPTemplate, Slices
 from dflow.storage import S3Artifact
@@ -84,10 +84,11 @@ def test_keyed_templates_are_memoized_on_request(render):
     check(m)
     assert template(m, "square")["memoize"] == {
         "key": "reuse-abc12-{{inputs.parameters.dflow_key}}", "maxAge": "8760h",
-        "cache": {"configMap": {"name": "dflow-reuse-abc12"}}}
+        "cache": {"configMap": {"name": "dflow-reuse-abc12-{{inputs.parameters.dflow_key}}"}}}
     assert "memoize" not in template(m, "echo")  # no key, nothing to reuse
     m2 = ArgoRenderer().render(wf, memoize_prefix="p", configmap="cache", memoize_max_age="1h")
-    assert template(m2, "square")["memoize"]["cache"]["configMap"]["name"] == "cache-p"
+    assert template(m2, "square")["memoize"]["cache"]["configMap"]["name"] == (
+        "cache-p-{{inputs.parameters.dflow_key}}")
     assert template(m2, "square")["memoize"]["maxAge"] == "1h"
     with pytest.raises(RenderError, match="not a valid Kubernetes name"):
         ArgoRenderer().render(wf, memoize_prefix="Bad_Prefix")
@@ -111,10 +112,11 @@ def test_memoize_entries_are_argo_cache_entries():
     steps = [_old_step("sq-0", 0), _old_step("sq-1", 1), _old_step(None, 9)]
     steps[1].modify_output_parameter("y", 100)
     steps[1].modify_output_artifact("log", S3Artifact(key="new/log"))
-    [cm] = ArgoRenderer().memoize_entries(wf, steps, now=now)
-    assert cm["metadata"] == {"name": "dflow-reuse-abc12",
+    # one ConfigMap per key (a ConfigMap holds at most 1 MiB); no key: skipped
+    cm0, cm = ArgoRenderer().memoize_entries(wf, steps, now=now)
+    assert cm["metadata"] == {"name": "dflow-reuse-abc12-sq-1",
                               "labels": {"workflows.argoproj.io/configmap-type": "Cache"}}
-    assert sorted(cm["data"]) == ["reuse-abc12-sq-0", "reuse-abc12-sq-1"]  # no key: skipped
+    assert list(cm0["data"]) == ["reuse-abc12-sq-0"] and list(cm["data"]) == ["reuse-abc12-sq-1"]
     entry = json.loads(cm["data"]["reuse-abc12-sq-1"])
     assert entry == {
         "nodeID": "old-wf-sq-1",
@@ -133,3 +135,35 @@ def test_memoize_entries_are_argo_cache_entries():
         ArgoRenderer().memoize_entries(wf, [local])
     with pytest.raises(RenderError, match="reused twice"):
         ArgoRenderer().memoize_entries(wf, [_old_step("sq-0", 0), _old_step("sq-0", 1)])
+
+
+def test_one_cache_configmap_per_key_stays_under_the_size_limit():
+    """Regression: one ConfigMap for all keys; 2,000 reused steps with 1 kB of outputs each
+    made one 2 MB ConfigMap, over Kubernetes' 1 MiB limit."""
+    steps = [_old_step(f"sq-{i}", "x" * 1000) for i in range(2000)]
+    maps = ArgoRenderer().memoize_entries(_keyed_wf(), steps)
+    assert len(maps) == 2000
+    assert max(len(json.dumps(m["data"])) for m in maps) < 2000
+    with pytest.raises(RenderError, match="cache ConfigMap name .*'Upper'.* lower-case keys"):
+        ArgoRenderer().memoize_entries(_keyed_wf(), [_old_step("Upper", 1)])
+
+
+def test_keyed_super_op_declares_its_key_and_is_memoized(render):
+    """Regression: a keyed Steps/DAG step passed dflow_key to a template that did not declare
+    it, so the node had no key (query_step(key=) and reuse could not find it)."""
+    inner = Steps(name="inner")
+    inner.inputs.parameters = {"x": InputParameter()}
+    inner.add(Step("sq", PythonOPTemplate(ops.square), parameters={"x": inner.inputs.parameters["x"]}))
+    wf = Workflow(name="sup", id="sup-abc12")
+    wf.add([Step("k", inner, parameters={"x": 1}, key="k-1"),
+            Step("plain", inner, parameters={"x": 2})])
+    m = render(wf)
+    by_step = {s["name"]: s["template"] for s in template(m, "sup-steps")["steps"][0]}
+    keyed, plain = template(m, by_step["k"]), template(m, by_step["plain"])
+    assert {"name": "dflow_key"} in keyed["inputs"]["parameters"]
+    assert {"name": "dflow_key"} not in plain["inputs"]["parameters"]
+    assert "memoize" not in keyed
+    m = ArgoRenderer().render(wf, memoize_prefix="sup-abc12")
+    by_step = {s["name"]: s["template"] for s in template(m, "sup-steps")["steps"][0]}
+    assert template(m, by_step["k"])["memoize"]["key"] == "sup-abc12-{{inputs.parameters.dflow_key}}"
+    assert "memoize" not in template(m, by_step["plain"])  # unkeyed calls never share a cache

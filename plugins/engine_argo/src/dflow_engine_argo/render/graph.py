@@ -107,7 +107,7 @@ class RenderPass:
         self.catalog_dir = catalog_dir
         self.archive_mode = archive_mode
         self.templates: dict[str, dict[str, Any]] = {}
-        self.by_obj: dict[int, str] = {}
+        self.by_obj: dict[tuple[int, bool], str] = {}
         self.leaf_cache: dict[tuple, str] = {}
         self.bodies: dict[tuple[str, str], str] = {}
         self.packages: dict[str, list[str]] = {}
@@ -143,8 +143,9 @@ class RenderPass:
 
     # -- templates --------------------------------------------------------------------------
     def template(self, tmpl: Any, step: Any = None) -> str:
+        keyed = step is not None and step.key is not None
         if not _is_leaf(tmpl):
-            return self.composite(tmpl)
+            return self.composite(tmpl, keyed)
         executor = None
         if step is not None and isinstance(tmpl, ScriptOPTemplate):
             executor = step.executor or self.default_executor
@@ -163,7 +164,7 @@ class RenderPass:
                 ) from None
             self.keep.append(tmpl)
             if not _is_leaf(tmpl):
-                return self.composite(tmpl)
+                return self.composite(tmpl, keyed)
         if self.context is not None and isinstance(tmpl, ScriptOPTemplate):
             tmpl = self.context.render(copy.deepcopy(tmpl)) or tmpl
             self.keep.append(tmpl)
@@ -193,17 +194,21 @@ class RenderPass:
                        sliced_outputs=outs, success_tag=tag, parts=parts, art_slices=art_slices,
                        timeout=timeout, sub_path_arts=subs)
 
-    def composite(self, tmpl: Any) -> str:
-        name = self.by_obj.get(id(tmpl))
+    def composite(self, tmpl: Any, keyed: bool = False) -> str:
+        """The Steps/DAG template; a keyed step's variant declares ``dflow_key`` (so the node
+        records its key for ``query_step(key=)``) and, when reusing, is memoized by it."""
+        name = self.by_obj.get((id(tmpl), keyed))
         if name is not None:
             return name
         name = self.alloc(sanitize(tmpl.name))
-        self.by_obj[id(tmpl)] = name
+        self.by_obj[(id(tmpl), keyed)] = name
         self.keep.append(tmpl)
         body: dict[str, Any] = {"name": name}
         if tmpl.annotations:
             body["metadata"] = {"annotations": {k: str(v) for k, v in tmpl.annotations.items()}}
         inputs = self.composite_inputs(tmpl)
+        if keyed:
+            inputs.setdefault("parameters", []).append({"name": "dflow_key"})
         if inputs:
             body["inputs"] = inputs
         outputs = self.composite_outputs(tmpl)
@@ -211,7 +216,9 @@ class RenderPass:
             body["outputs"] = outputs
         if tmpl.parallelism is not None:
             body["parallelism"] = int(tmpl.parallelism)
-        if tmpl.memoize_key:
+        if keyed and self.memoize is not None:
+            body["memoize"] = copy.deepcopy(self.memoize)
+        elif tmpl.memoize_key:
             body["memoize"] = {"key": tmpl.memoize_key, "maxAge": DEFAULT_MAX_AGE,
                                "cache": cache("dflow-memoize")}
         if isinstance(tmpl, Steps):

@@ -1,10 +1,14 @@
 """Reuse of steps on Argo through memoization (pydflow's ``submit(reuse_step=...)``).
 
-A keyed template rendered with a memoize prefix gets ``memoize`` with the key
-``<prefix>-{{inputs.parameters.dflow_key}}`` in one cache ConfigMap ``<configmap>-<prefix>``;
-when that ConfigMap holds an entry for the key, Argo skips the pod and takes the entry's
-outputs. :func:`memoize_entries` builds that ConfigMap from the steps of an earlier run
-(pure data: the engine creates it through the Kubernetes API before submitting).
+A keyed template (leaf, Steps or DAG) rendered with a memoize prefix gets ``memoize`` with the
+key ``<prefix>-{{inputs.parameters.dflow_key}}`` in the cache ConfigMap
+``<configmap>-<prefix>-{{inputs.parameters.dflow_key}}``: one ConfigMap per key, as pydflow
+does, since a ConfigMap holds at most 1 MiB (``MaxSecretSize`` in Kubernetes'
+``core/validation``) and one for a whole fan-out would overflow. When a ConfigMap holds an
+entry for the key, Argo skips the node and takes the entry's outputs
+(``workflow/controller/operator.go`` ``executeTemplate``, memoization, v3.7.18 and v4.1.2).
+:func:`memoize_entries` builds the ConfigMaps from the steps of an earlier run (pure data: the
+engine creates them through the Kubernetes API before submitting).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ def memoize_field(prefix: str, configmap: str, max_age: str | None) -> dict[str,
     """The ``memoize`` of a keyed template."""
     key = f"{prefix}-{{{{inputs.parameters.dflow_key}}}}"
     return {"key": key, "maxAge": max_age or DEFAULT_MAX_AGE, "cache": cache(
-        configmap_name(configmap, prefix))}
+        configmap_name(configmap, prefix) + "-{{inputs.parameters.dflow_key}}")}
 
 
 def cache(name: str) -> dict[str, Any]:
@@ -69,11 +73,10 @@ def _outputs(step: Any, where: str) -> dict[str, Any]:
 
 def memoize_entries(reuse_step: Iterable[Any], prefix: str, configmap: str = "dflow",
                     now: _dt.datetime | None = None) -> list[dict[str, Any]]:
-    """The cache ConfigMap (a list of one manifest, empty without keyed steps) that makes
-    the keyed steps of ``reuse_step`` hits; steps without a key cannot be reused and are
-    skipped, as pydflow does."""
+    """The cache ConfigMaps (one per keyed step of ``reuse_step``) that make those steps hits;
+    steps without a key cannot be reused and are skipped, as pydflow does."""
     stamp = (now or _dt.datetime.now(_dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    data: dict[str, str] = {}
+    maps: dict[str, dict[str, Any]] = {}
     for step in reuse_step:
         key = step.get("key") if hasattr(step, "get") else getattr(step, "key", None)
         if not key:
@@ -83,15 +86,18 @@ def memoize_entries(reuse_step: Iterable[Any], prefix: str, configmap: str = "df
         if not _KEY.match(entry_key) or len(entry_key) > 253:
             raise RenderError(f"{where}: memoize key {entry_key!r} is not a valid ConfigMap key "
                               "(letters, digits, '-', '.', '_')")
-        if entry_key in data:
+        name = f"{configmap_name(configmap, prefix)}-{key}"
+        if len(name) > 253 or not _NAME.match(name):
+            raise RenderError(f"{where}: cache ConfigMap name {name!r} (from key '{key}') is not "
+                              "a valid Kubernetes name: use lower-case keys (letters, digits, '-')")
+        if name in maps:
             raise RenderError(f"{where}: key '{key}' is reused twice; keys must be unique")
-        data[entry_key] = json.dumps({
-            "nodeID": step.get("id") or "", "outputs": _outputs(step, where),
-            "creationTimestamp": stamp, "lastHitTimestamp": stamp,
-        }, separators=(",", ":"))
-    if not data:
-        return []
-    return [{"apiVersion": "v1", "kind": "ConfigMap",
-             "metadata": {"name": configmap_name(configmap, prefix),
-                          "labels": {CACHE_LABEL: "Cache"}},
-             "data": data}]
+        maps[name] = {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {CACHE_LABEL: "Cache"}},
+            "data": {entry_key: json.dumps({
+                "nodeID": step.get("id") or "", "outputs": _outputs(step, where),
+                "creationTimestamp": stamp, "lastHitTimestamp": stamp,
+            }, separators=(",", ":"))},
+        }
+    return list(maps.values())
