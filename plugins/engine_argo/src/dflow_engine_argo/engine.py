@@ -58,7 +58,8 @@ class ArgoEngine(Engine):
         """
         if reuse_step:
             fix_id(workflow)
-            return self.renderer().render(workflow, memoize_prefix=workflow.id)
+            return self.renderer().render(workflow, memoize_prefix=workflow.id,
+                                          reuse_step=reuse_step)
         return self.renderer().render(workflow)
 
     def submit(
@@ -78,11 +79,13 @@ class ArgoEngine(Engine):
         reuse = list(reuse_step or [])
         renderer = self.renderer()
         configmaps: list[dict[str, Any]] = []
+        copies: list[tuple[str, str]] = []
         if reuse:
             # a fresh id per submission (pydflow's): resubmitting with reuse must not collide
             workflow.id = f"{workflow.name}-{randstr(5)}"
-            configmaps = renderer.memoize_entries(workflow, reuse, memoize_prefix=workflow.id)
-            manifest = renderer.render(workflow, memoize_prefix=workflow.id)
+            plan = renderer.reuse_plan(workflow, reuse, memoize_prefix=workflow.id)
+            configmaps, copies = plan.configmaps, plan.copies
+            manifest = renderer.render(workflow, memoize_prefix=workflow.id, reuse_step=reuse)
         else:
             manifest = renderer.render(workflow)
         # one render: what it needs (secrets, packages, local artifacts) comes from the same pass
@@ -91,6 +94,8 @@ class ArgoEngine(Engine):
         if self.config.lint:  # before anything is created: a refused manifest leaves nothing
             for note in check(dict(manifest)):
                 log.info("lint: %s", note)
+        if copies:  # stored outputs the reused steps hand over, before any cache entry
+            self.copy_stored(copies)
         if configmaps or secrets:
             kube = self.kube()
             for obj in configmaps + secrets:
@@ -126,6 +131,23 @@ class ArgoEngine(Engine):
                     upload_tree(client, path, key)
             elif not client.list(key, recursive=False):
                 client.upload(key, path)
+
+    def copy_stored(self, copies: Sequence[tuple[str, str]]) -> None:
+        """Server-side copies of stored objects or trees, keys taken as they are (no prefix
+        added: they come from manifests and node outputs)."""
+        from dflow.backends import get_storage_client
+        from dflow.storage.objects import objects_under
+
+        client = get_storage_client()
+        for src, dst in copies:
+            src, dst = src.rstrip("/"), dst.rstrip("/")
+            log.info("reuse: copying %s -> %s", src, dst)
+            objs, is_tree = objects_under(client, src)
+            if not is_tree:
+                client.copy(src, dst)
+                continue
+            for obj in objs:
+                client.copy(obj, dst + obj[len(src):])
 
     def upload_data(self, data: Mapping[str, str]) -> None:
         """Upload texts (BigParameter literals) as plain objects; keys are content hashes, so

@@ -265,7 +265,7 @@ class Linter:
             for kind in ("parameters", "artifacts"):
                 for out in outputs.get(kind) or []:
                     g = out.get("globalName")
-                    if g and IS_VARIABLE.fullmatch(g):
+                    if g and IS_VARIABLE.search(g):  # validate.go isParameter: MatchString
                         any_global = True
                     elif g:
                         names.add(f"workflow.outputs.{kind}.{g}")

@@ -152,5 +152,7 @@ def check_outputs(
 
 def check_global_name(linter: Linter, item: dict[str, Any], path: str) -> None:
     g = item.get("globalName")
-    if g and not IS_VARIABLE.fullmatch(g) and not PARAM_NAME.fullmatch(g):
+    # a globalName holding a variable anywhere is checked at run time only
+    # (workflow/validate/validate.go isParameter: MatchString, v3.7.18 and v4.1.2)
+    if g and not IS_VARIABLE.search(g) and not PARAM_NAME.fullmatch(g):
         linter.error(f"{path}.globalName", f"'{g}' is invalid: use letters, digits, '_' and '-'")

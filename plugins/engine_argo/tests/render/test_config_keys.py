@@ -9,6 +9,7 @@ import pytest
 import yaml
 from dflow import OutputArtifact, ShellOPTemplate, Step, Workflow
 from dflow.python import PythonOPTemplate
+from dflow.storage import S3Artifact
 from dflow_engine_argo.config import ArgoConfig
 from dflow_engine_argo.render import ArgoRenderer, RenderError
 from sandbox import template
@@ -116,6 +117,46 @@ def test_big_parameter_outputs_are_plain_files(render):
     assert _outputs(m, "big")["dflow_bigpar_echo"] == {
         "name": "dflow_bigpar_echo", "path": "/tmp/outputs/parameters/echo",
         "archive": {"none": {}}}
+
+
+def test_workflow_annotations_are_defaults_the_workflow_overrides(render, monkeypatch):
+    from dflow.config import config
+
+    monkeypatch.setitem(config, "workflow_annotations", {"team": "qa", "cost": "1"})
+    m = render(_wf(_square(), annotations={"cost": "2"}))
+    assert m["metadata"]["annotations"] == {"team": "qa", "cost": "2"}
+
+
+def test_repo_key_and_repo_type(render, monkeypatch):
+    from dflow.config import s3_config
+
+    monkeypatch.setitem(s3_config, "repo_key", "team-repo")
+    monkeypatch.setitem(s3_config, "repo_type", "oss")
+    monkeypatch.setitem(s3_config, "repo_prefix", "r/")
+    wf = _wf(Step("w", PythonOPTemplate(ops.write, output_artifact_save={
+        "file": [S3Artifact(key="out/f")]}), parameters={"msg": "m"}))
+    m = ArgoRenderer().render(wf)
+    assert m["spec"]["artifactRepositoryRef"] == {"key": "team-repo"}
+    assert _outputs(m, "write")["file"]["oss"] == {"key": "r/out/f"}
+    wf.artifact_repo_key = "own"
+    assert ArgoRenderer().render(wf)["spec"]["artifactRepositoryRef"] == {"key": "own"}
+    monkeypatch.setitem(s3_config, "repo_type", "ftp")
+    with pytest.raises(RenderError, match="repo_type.*'ftp'"):
+        ArgoRenderer().render(wf)
+
+
+def test_save_keys_in_global_outputs(render, monkeypatch):
+    from dflow.config import config
+
+    wf = _wf(Step("sq", PythonOPTemplate(ops.square), parameters={"x": 2}, key="sq-1"),
+             Step("plain", _shell()))
+    assert "dflow_global" not in str(render(wf))
+    monkeypatch.setitem(config, "save_keys_in_global_outputs", True)
+    m = render(wf)
+    params = template(m, "square")["outputs"]["parameters"]
+    assert {"name": "dflow_global", "value": "{{pod.name}}",
+            "globalName": "dflow_key_{{inputs.parameters.dflow_key}}"} in params
+    assert "dflow_global" not in str(template(m, "sh"))  # no key
 
 
 __all__ = ["template"]

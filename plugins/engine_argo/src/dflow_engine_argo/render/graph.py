@@ -38,6 +38,7 @@ from .values import (
 )
 
 _INVALID = re.compile(r"[^a-zA-Z0-9-]+")
+_ITEM_TAG = re.compile(r"{{=?\s*item[^}]*}}")
 
 
 def sanitize(name: str) -> str:
@@ -78,6 +79,12 @@ def _looped(step: Any) -> bool:
     return step.with_param is not None or step.with_sequence is not None
 
 
+def group_key(key: str) -> str:
+    """The key of a keyed fan-out as a whole: its items' key with ``{{item...}}`` read as
+    ``group`` (pydflow's ``dflow_group_key``)."""
+    return _ITEM_TAG.sub("group", key)
+
+
 def sub_path_names(step: Any) -> tuple[str, ...]:
     """The input artifacts a ``Slices(sub_path=True)`` step hands over one item at a time."""
     sl = _slices(step)
@@ -97,7 +104,8 @@ class RenderPass:
 
     def __init__(self, workflow: Any, *, locs: Locations, key_prefix: str, default_image: str,
                  util_image: str, util_pull_policy: str | None,
-                 catalog_dir: str = ".dflow", archive_mode: str | None = "tar") -> None:
+                 catalog_dir: str = ".dflow", archive_mode: str | None = "tar",
+                 save_keys: bool = False) -> None:
         self.workflow = workflow
         self.locs = locs
         self.key_prefix = key_prefix
@@ -106,6 +114,7 @@ class RenderPass:
         self.util_pull_policy = util_pull_policy
         self.catalog_dir = catalog_dir
         self.archive_mode = archive_mode
+        self.save_keys = save_keys
         self.templates: dict[str, dict[str, Any]] = {}
         self.by_obj: dict[tuple[int, bool], str] = {}
         self.leaf_cache: dict[tuple, str] = {}
@@ -463,10 +472,19 @@ class RenderPass:
         outs = sliced_outputs(step)
         if outs:
             init = f"{step.name}-init-artifact"
+            keyed = step.key is not None
             tname = self.add_body("dflow-init-artifact", helpers.init_artifact(
                 list(outs), self.locs, self.key_prefix, self.util_image_for(step),
-                self.util_pull_for(step), self.catalog_dir))
-            node.pre.append({"name": init, "template": tname})
+                self.util_pull_for(step), self.catalog_dir, keyed,
+                copy.deepcopy(self.memoize) if keyed else None))
+            pre: dict[str, Any] = {"name": init, "template": tname}
+            if keyed:
+                group = group_key(text(step.key))
+                pre["arguments"] = {"parameters": [
+                    {"name": "dflow_group_key", "value": group},
+                    {"name": "dflow_key", "value": f"{group}-init-artifact"}]}
+                params.append({"name": "dflow_group_key", "value": group})
+            node.pre.append(pre)
             node.helpers_deps.append(init)
             params.append({"name": "dflow_artifact_key", "value":
                            var(f"{kind}.{init}.outputs.parameters.dflow_artifact_key")})

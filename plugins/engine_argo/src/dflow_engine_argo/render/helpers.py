@@ -15,7 +15,6 @@ Their scripts read values from environment variables only (never pasted into sou
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from .values import Locations, var
@@ -75,30 +74,42 @@ def _util_script(image: str, command: list[str], source: str, env: list | None =
 
 
 def init_artifact(names: list[str], locs: Locations, prefix: str, image: str,
-                  pull_policy: str | None = None, catalog_dir: str = ".dflow") -> dict[str, Any]:
-    """Body of the template creating the shared prefix of sliced output artifacts."""
-    key = prefix + "{{workflow.name}}/{{pod.name}}"
+                  pull_policy: str | None = None, catalog_dir: str = ".dflow",
+                  keyed: bool = False, memoize: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Body of the template creating the shared prefix of sliced output artifacts.
+
+    ``keyed`` (a keyed fan-out): the prefix is ``<workflow>/<group key>`` rather than the pod's
+    name, and the step records ``dflow_key`` (``<group key>-init-artifact``) so that reusing the
+    fan-out can point it at the prefix of the earlier run (``memoize``), pydflow's scheme.
+    """
+    where = "{{inputs.parameters.dflow_group_key}}" if keyed else "{{pod.name}}"
+    key = prefix + "{{workflow.name}}/" + where
     # DFLOW_TMP_ROOT (unset in the container) lets tests run the script in a sandbox
     lines = ["set -e", 'R="${DFLOW_TMP_ROOT:-/tmp}/dflow"']
     for n in names:
         d = f'"$R/out/{n}/{catalog_dir}"'
         # an empty catalog: the prefix exists even when no item writes anything
         lines.append(f"mkdir -p {d} && printf '%s' '{{\"path_list\": []}}' > {d}/init")
-    lines.append(f"printf '%s' {shlex.quote(key)} > \"$R/key\"")
+    # the key arrives in the environment: no value is ever pasted into the script
+    lines.append('printf \'%s\' "$DFLOW_ARTIFACT_KEY" > "$R/key"')
     arts = []
     for n in names:
         entry: dict[str, Any] = {"name": n, "path": f"{INIT_ROOT}/out/{n}",
                                  "archive": {"none": {}}}
         entry.update(locs.of_key(f"{key}/{n}"))
         arts.append(entry)
-    return {
-        "outputs": {
-            "parameters": [{"name": "dflow_artifact_key",
-                            "valueFrom": {"path": f"{INIT_ROOT}/key"}}],
-            "artifacts": arts,
-        },
-        "script": _util_script(image, ["sh"], "\n".join(lines) + "\n", None, pull_policy),
+    body: dict[str, Any] = {}
+    if keyed:
+        body["inputs"] = {"parameters": [{"name": "dflow_group_key"}, {"name": "dflow_key"}]}
+    body["outputs"] = {
+        "parameters": [{"name": "dflow_artifact_key", "valueFrom": {"path": f"{INIT_ROOT}/key"}}],
+        "artifacts": arts,
     }
+    if memoize is not None:
+        body["memoize"] = memoize
+    body["script"] = _util_script(image, ["sh"], "\n".join(lines) + "\n",
+                                  [{"name": "DFLOW_ARTIFACT_KEY", "value": key}], pull_policy)
+    return body
 
 
 def slices_path(names: list[str], image: str, pull_policy: str | None = None,

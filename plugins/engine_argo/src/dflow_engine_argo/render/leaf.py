@@ -165,7 +165,9 @@ class LeafRenderer:
             if p.has_value:
                 entry["value"] = text(p.value)
             params.append(described(entry, p))
-        extra = [("dflow_key", variant.keyed), ("dflow_slice_index", variant.sliced),
+        extra = [("dflow_key", variant.keyed),
+                 ("dflow_group_key", variant.keyed and bool(variant.sliced_outputs)),
+                 ("dflow_slice_index", variant.sliced),
                  ("dflow_group_items", bool(variant.group_size)),
                  ("dflow_artifact_key", bool(variant.sliced_outputs))]
         params += [{"name": n} for n, on in extra if on]
@@ -236,6 +238,11 @@ class LeafRenderer:
             if p.global_name:
                 entry["globalName"] = p.global_name
             params.append(described(entry, p))
+        if variant.keyed and self.owner.save_keys:
+            # config["save_keys_in_global_outputs"]: key -> pod name among the global outputs
+            # (pydflow's dflow_global), so a step is found by key without listing every node
+            params.append({"name": "dflow_global", "value": "{{pod.name}}",
+                           "globalName": "dflow_key_{{inputs.parameters.dflow_key}}"})
         if variant.success_tag:
             params.append({"name": "dflow_success_tag", "valueFrom": {
                 "path": f"{self.root(tmpl)}/outputs/success_tag", "default": "false"}})

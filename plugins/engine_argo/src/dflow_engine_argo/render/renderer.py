@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .graph import RenderPass, sanitize
-from .memoize import memoize_entries, memoize_field
+from .memoize import ReusePlan, memoize_field, plan_reuse, reused_global_outputs
 from .values import Locations, RenderError, text
 
 DEFAULT_SERVICE_ACCOUNT = "argo"  # pydflow's fixed spec.serviceAccountName
@@ -33,6 +33,16 @@ def _archive_mode(mode: Any) -> str | None:
     if mode not in ("tar", None):
         raise RenderError(f"config['archive_mode'] = {mode!r}: expected 'tar' or None")
     return mode
+
+
+def _repo_type(kind: Any) -> str | None:
+    """``s3_config["repo_type"]`` when set to another kind than the default ``s3`` (pydflow:
+    ``oss`` renders ``oss:`` locations); None: the storage plugin decides."""
+    if kind in (None, "", "s3"):
+        return None
+    if kind not in ("oss", "gcs"):
+        raise RenderError(f"s3_config['repo_type'] = {kind!r}: expected 's3', 'oss' or 'gcs'")
+    return kind
 
 
 def _storage_kind() -> str:
@@ -84,7 +94,7 @@ class ArgoRenderer:
     # -- rendering --------------------------------------------------------------------------
     def _pass(self, workflow: Any) -> RenderPass:
         config, s3 = _config_dicts()
-        kind = self.artifact_kind or _storage_kind()
+        kind = self.artifact_kind or _repo_type(s3.get("repo_type")) or _storage_kind()
         rp = RenderPass(
             workflow,
             locs=Locations(kind, s3.get("repo_prefix") or ""),
@@ -94,17 +104,20 @@ class ArgoRenderer:
             util_pull_policy=config.get("util_image_pull_policy"),
             catalog_dir=_catalog_dir(config.get("catalog_dir_name")),
             archive_mode=_archive_mode(config.get("archive_mode", "tar")),
+            save_keys=bool(config.get("save_keys_in_global_outputs")),
         )
         return rp
 
     def render(self, workflow: Any, *, memoize_prefix: str | None = None,
-               configmap: str = "dflow", memoize_max_age: str | None = None) -> dict[str, Any]:
+               configmap: str = "dflow", memoize_max_age: str | None = None,
+               reuse_step: Any = None) -> dict[str, Any]:
         """The manifest of ``workflow`` (a dict in Argo's field order).
 
         With ``memoize_prefix`` (reuse of steps, usually the new workflow's id), keyed
         templates get ``memoize`` (key ``<prefix>-<step key>`` in ConfigMap
-        ``<configmap>-<prefix>``, ``maxAge`` ``memoize_max_age`` or a year); see
-        :meth:`memoize_entries`.
+        ``<configmap>-<prefix>-<step key>``, ``maxAge`` ``memoize_max_age`` or a year); see
+        :meth:`memoize_entries`. The global outputs of ``reuse_step`` are preset in
+        ``status.outputs``.
         """
         if workflow.entrypoint is None:
             raise RenderError(f"workflow '{workflow.name}' has no steps: add some before rendering")
@@ -121,8 +134,11 @@ class ArgoRenderer:
         meta: dict[str, Any] = (
             {"name": workflow.id} if workflow.id else {"generateName": f"{workflow.name}-"}
         )
-        if workflow.annotations:
-            meta["annotations"] = {k: str(v) for k, v in workflow.annotations.items()}
+        # config["workflow_annotations"] first, the workflow's own win (pydflow's order)
+        annotations = {**(_config_dicts()[0].get("workflow_annotations") or {}),
+                       **(workflow.annotations or {})}
+        if annotations:
+            meta["annotations"] = {k: str(v) for k, v in annotations.items()}
         if workflow.labels:
             meta["labels"] = {k: str(v) for k, v in workflow.labels.items()}
         spec: dict[str, Any] = {"entrypoint": entry}
@@ -142,12 +158,19 @@ class ArgoRenderer:
         pull = _pull_secrets(workflow.image_pull_secrets, rp.secrets)
         if pull:
             spec["imagePullSecrets"] = pull
-        if workflow.artifact_repo_key:
-            spec["artifactRepositoryRef"] = {"key": workflow.artifact_repo_key}
+        # s3_config["repo_key"] names the repository pydflow read keys and prefixes from:
+        # the workflow uses that repository too, so the two always agree
+        repo_key = workflow.artifact_repo_key or _config_dicts()[1].get("repo_key")
+        if repo_key:
+            spec["artifactRepositoryRef"] = {"key": repo_key}
         spec["templates"] = list(rp.templates.values())
         self._last = rp
-        return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": meta,
-                "spec": spec}
+        manifest = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": meta,
+                    "spec": spec}
+        reused = reused_global_outputs(reuse_step or [])
+        if reused:
+            manifest["status"] = {"outputs": reused}
+        return manifest
 
     def lint(self, workflow: Any) -> list[Any]:
         """Render, then run the Argo validator checks; raise ``LintError`` on problems and
@@ -207,11 +230,23 @@ class ArgoRenderer:
         with ``render(workflow, memoize_prefix=..., configmap=...)`` so that the keyed steps
         of ``reuse_step`` (query results of an earlier run) are not run again. The prefix
         defaults to the workflow's id (fix it before rendering, as pydflow does)."""
+        return self.reuse_plan(workflow, reuse_step, memoize_prefix=memoize_prefix,
+                               configmap=configmap, now=now).configmaps
+
+    def reuse_plan(self, workflow: Any, reuse_step: Any, *, memoize_prefix: str | None = None,
+                   configmap: str = "dflow", now: Any = None) -> ReusePlan:
+        """The cache ConfigMaps and the storage copies (``config["overwrite_reused_artifact"]``,
+        modified artifacts of fan-out items) that reusing ``reuse_step`` needs; see
+        :func:`~.memoize.plan_reuse`."""
         prefix = memoize_prefix or workflow.id
         if not prefix:
             raise RenderError(f"workflow '{workflow.name}': reusing steps needs the new "
                               "workflow's id: set Workflow(id=...) or pass memoize_prefix")
-        return memoize_entries(reuse_step or [], prefix, configmap, now)
+        config, s3 = _config_dicts()
+        rp = self._pass(workflow)
+        return plan_reuse(reuse_step or [], prefix, configmap,
+                          overwrite=bool(config.get("overwrite_reused_artifact", True)),
+                          locs=rp.locs, key_prefix=rp.key_prefix, now=now)
 
     def secrets_to_create(self, workflow: Any) -> list[Any]:
         """The ``Secret``/``DockerSecret`` objects the manifest refers to by name; those with
