@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import attrs
@@ -423,7 +424,14 @@ class LeafRenderer:
         flag, spec, own_path = pk.op_location(tmpl.op_type)
         paths = pk.runtime_paths() if tmpl.upload_dflow else []
         for p in list(tmpl.python_packages or []):
-            paths.append(p.rstrip("/"))
+            # relative to the working directory, as in pydflow; absolute, so that the OP's
+            # own file given again (python_packages=["ops.py"]) is shipped once
+            path = os.path.abspath(os.fspath(p))
+            if not os.path.exists(path):
+                raise RenderError(f"template '{tmpl.name}': python_packages entry {p!r} does not "
+                                  f"exist (looked for {path}); give an existing file or package "
+                                  "directory")
+            paths.append(path)
         if own_path is not None:
             paths.append(own_path)
         paths = list(dict.fromkeys(paths))
