@@ -142,6 +142,20 @@ def _all_text(manifest: dict) -> str:
     return json.dumps(manifest)
 
 
+def test_dispatcher_image_comes_from_the_config(monkeypatch):
+    """Regression: config["dispatcher_image"] (and its pull policy) was ignored."""
+    from dflow.config import config
+
+    monkeypatch.setitem(config, "dispatcher_image", "registry.local/dpd:2")
+    monkeypatch.setitem(config, "dispatcher_image_pull_policy", "Always")
+    wf = Workflow(name="img")
+    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
+                artifacts={"data": S3Artifact(key="in/data")},
+                executor=DispatcherExecutor(host="h", queue_name="q")))
+    script = template(render(wf), "hpc")["script"]
+    assert (script["image"], script["imagePullPolicy"]) == ("registry.local/dpd:2", "Always")
+
+
 def test_dispatcher_credentials_come_from_secrets(tmp_path):
     ex = DispatcherExecutor(host="hpc.example.org", username="alice", queue_name="cpu",
                             password_secret="hpc-login", private_key_secret="hpc-key")
@@ -265,6 +279,93 @@ def test_slurm_job_template_prepare_run_collect(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "tmp" / "out" / "msg.txt").read_text() == "m $(x)"
     assert (out / "tmp" / "count").read_text() == "7"
+
+
+def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
+    """Regression: SlurmJobTemplate refused Python OPs ("a Python OP needs its runner
+    script"); pydflow supports them. The chain runs here: the prepare pod (packages, values
+    from its environment), the job's batch script in its work directory, the collect pod."""
+    import shutil
+
+    from dflow.config import config
+    from dflow.python import PythonOPTemplate
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    sys.path.insert(0, str(REPO / "plugins" / "engine_argo" / "tests" / "render"))
+    import argo_render_ops as ops
+    from sandbox import place_packages
+
+    monkeypatch.setitem(config, "util_image", "registry.local/util:1")
+    ex = SlurmJobTemplate(header="#!/bin/sh\n#SBATCH -N 1",
+                          node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    wf = Workflow(name="pyslurm")
+    wf.add(Step("echo", PythonOPTemplate(ops.echo, image="python:3.8"),
+                parameters={"text": NASTY, "n": 2}, executor=ex, key="echo-1"))
+    renderer = ArgoRenderer(artifact_kind="s3")
+    m = renderer.render(wf)
+    assert_valid(m)
+    check(m)
+    steps = template(m, "echo-slurm")
+    assert {"name": "dflow_key"} in steps["inputs"]["parameters"]  # a keyed super-OP variant
+    prepare = template(m, "echo-slurm-prepare")
+    assert prepare["script"]["image"] == "registry.local/util:1"  # config["util_image"]
+    assert prepare["script"]["command"] == ["sh"]
+    cr = yaml.safe_load(template(m, "echo-slurm-run-resource")["resource"]["manifest"])
+    node, pod, job, out = (tmp_path / n for n in ("node", "pod", "job", "collect"))
+    pkg = next(a for a in prepare["inputs"]["artifacts"] if a["name"] == "dflow_python_packages")
+    place_packages(pod / "tmp", renderer.packages_to_upload(wf)[pkg["s3"]["key"]])
+
+    def as_pod(text, tmp=pod):  # absolute paths of the pod (not those under "$dir"), here
+        where = {"/dflow-slurm/": f"{node}/", "/tmp/": f"{tmp}/tmp/"}
+        text = text.replace('"$dir"/', "\0")
+        text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
+        return text.replace("\0", '"$dir"/')
+
+    values = {"inputs.parameters.text": NASTY, "inputs.parameters.n": "2", "workflow.name": "wf",
+              "pod.name": "wf-1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
+    for e in prepare["script"]["env"]:
+        env[e["name"]] = substitute(e["value"], values)
+    src = tmp_path / "prepare.sh"
+    src.write_text(as_pod(substitute(prepare["script"]["source"], values)))
+    proc = subprocess.run(["sh", str(src)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    key = (pod / "tmp" / "dflow-slurm-key").read_text()
+    shutil.copytree(node / key / "in", job)
+    # the Slurm node's python3: here, the one with the client's packages importable
+    batch = cr["spec"]["batch"]
+    job_env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
+    job_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{job_env.get('PATH', '')}"
+    proc = subprocess.run(["sh", "-c", batch], cwd=job, capture_output=True, text=True,
+                          env=job_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shutil.copytree(job / ".dflow-out", node / key / "out")
+    collect = template(m, "echo-slurm-collect")
+    src = tmp_path / "collect.sh"
+    src.write_text(as_pod(substitute(collect["script"]["source"],
+                                     {"inputs.parameters.dflow_slurm_key": key}), out))
+    proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "tmp" / "outputs" / "parameters" / "out").read_text() == NASTY * 2
+    assert (out / "tmp" / "outputs" / "parameters" / "length").read_text() == str(len(NASTY) * 2)
+
+
+def test_slurm_job_template_refuses_what_only_an_op_pod_does():
+    from dflow.python import PythonOPTemplate, Slices
+    from dflow_engine_argo.render import RenderError
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    sys.path.insert(0, str(REPO / "plugins" / "engine_argo" / "tests" / "render"))
+    import argo_render_ops as ops
+
+    ex = SlurmJobTemplate(node_selector={"k": "v"})
+    wf = Workflow(name="pyslurm")
+    wf.add(Step("sq", PythonOPTemplate(ops.square, slices=Slices(input_parameter=["x"],
+                                                                   output_parameter=["y"])),
+                parameters={"x": [1, 2]}, executor=ex))
+    with pytest.raises(RenderError, match="step 'sq': executor SlurmJobTemplate runs the step "
+                       "as a Steps template on Argo, which cannot take Slices"):
+        ArgoRenderer(artifact_kind="s3").render(wf)
 
 
 def test_dispatcher_runs_a_python_op_when_the_renderer_wraps_scripts(tmp_path):

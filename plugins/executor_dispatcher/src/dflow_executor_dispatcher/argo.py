@@ -236,6 +236,16 @@ def pod_script(config: dict[str, Any], payload: str, python: str = "python3") ->
     return f"{header}{program.strip()}\n{HEREDOC}\n{payload}"
 
 
+def dispatcher_image() -> tuple[str, str | None]:
+    """``config["dispatcher_image"]`` and its pull policy (pydflow's defaults for the pod)."""
+    try:
+        from dflow.config import config
+    except ImportError:
+        return DEFAULT_IMAGE, None
+    return (config.get("dispatcher_image") or DEFAULT_IMAGE,
+            config.get("dispatcher_image_pull_policy"))
+
+
 def renderer_wraps_scripts() -> bool:
     """Whether the Argo renderer calls a template's ``wrap_script(source, env_names)``."""
     try:
@@ -293,8 +303,9 @@ def render(executor: Any, tmpl: Any) -> Any:
         return pod_script({**config, "env": [n for n in env_names if n != PASSWORD_ENV]}, source, python)
 
     is_python_op = hasattr(tmpl, "op_class")
-    tmpl.image = executor.image or DEFAULT_IMAGE
-    tmpl.image_pull_policy = executor.image_pull_policy or tmpl.image_pull_policy
+    image, pull = dispatcher_image()
+    tmpl.image = executor.image or image
+    tmpl.image_pull_policy = executor.image_pull_policy or pull or tmpl.image_pull_policy
     tmpl.command = ["sh"]
     if is_python_op:
         # the runner script is made by the renderer after render(): it calls this hook

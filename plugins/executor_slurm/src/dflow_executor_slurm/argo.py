@@ -170,22 +170,72 @@ def task_script(tmpl: Any, outputs: list[str], command: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A Python OP's runner script reads values the renderer hands over in environment variables:
+# the prepare pod writes each one to .dflow-env/<NAME> (exact bytes), and this launcher, run by
+# the job's Python, puts them back before it starts the script
+LAUNCHER = ".dflow-launch.py"
+_LAUNCHER_SOURCE = """\
+import os
+import sys
+
+env = dict(os.environb)
+folder = ".dflow-env"
+for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+    with open(os.path.join(folder, name), "rb") as f:
+        env[name.encode()] = f.read()
+os.execve(sys.executable, [sys.executable] + sys.argv[1:], env)
+"""
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _prepare_script(tmpl: Any, ins: list[str], outs: list[str], command: list[str],
+                    payload: str, env_names: list[str] | None = None) -> str:
+    """The prepare pod's script: inputs and the task into the hostPath ``in`` folder (and,
+    for a Python OP, its environment and the launcher), then the step's script, after the
+    exit line, byte for byte, never parsed by sh."""
+    lines = ["set -e", 'key="{{workflow.name}}/{{pod.name}}"', f'dir="{MOUNT}/$key/in"',
+             'mkdir -p "$dir"']
+    for p in ins:
+        src, dst = shlex.quote(p), '"$dir"/' + shlex.quote(p.lstrip("/"))
+        lines.append(f'if [ -e {src} ]; then mkdir -p "$(dirname {dst})" && cp -RL {src} {dst}; fi')
+    if env_names is not None:
+        lines.append('mkdir -p "$dir/.dflow-env"')
+        for name in env_names:
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"SlurmJobTemplate: environment variable name {name!r}")
+            lines.append(f'printf \'%s\' "${{{name}}}" > "$dir/.dflow-env/{name}"')
+        lines += [f"cat > \"$dir/{LAUNCHER}\" <<'DFLOW_SLURM_LAUNCHER'",
+                  _LAUNCHER_SOURCE.rstrip("\n"), "DFLOW_SLURM_LAUNCHER"]
+    lines += ["cat > \"$dir/.dflow-task.sh\" <<'DFLOW_SLURM_TASK'",
+              task_script(tmpl, outs, command).rstrip("\n"), "DFLOW_SLURM_TASK",
+              'mkdir -p "$(dirname ' + KEY_PATH + ')"', f'printf %s "$key" > {KEY_PATH}']
+    skip = len("\n".join(lines).split("\n")) + 2
+    lines += [f"tail -n +{skip + 1} \"$0\" > \"$dir/.dflow-script\"", "exit 0"]
+    return "\n".join(lines) + "\n" + payload
+
+
 def render_template(ex: Any, tmpl: Any) -> Any:
-    """``SlurmJobTemplate`` on Argo: a Steps template of prepare, run (a SlurmJob) and collect."""
+    """``SlurmJobTemplate`` on Argo: a Steps template of prepare, run (a SlurmJob) and collect.
+
+    A Python OP's runner script is made by the Argo renderer after this: the prepare step is
+    then a copy of the OP template whose ``wrap_script`` (called by the renderer with the
+    script and the names of its environment variables) makes the prepare pod's script.
+    """
     if not hasattr(tmpl, "script") or not hasattr(tmpl, "inputs"):
         raise TypeError(f"SlurmJobTemplate.render: expected a script template (ShellOPTemplate, "
                         f"PythonOPTemplate...), got {type(tmpl).__name__}")
-    from dflow.model.io import InputParameter, OutputArtifact, OutputParameter
+    from dflow.model.io import InputParameter, OutputArtifact, OutputParameter, Outputs
     from dflow.model.op_template import ShellOPTemplate
     from dflow.model.step import Step
     from dflow.model.steps import Steps
 
     if getattr(tmpl, _PART, False):
         return tmpl
-    if hasattr(tmpl, "op_class"):
+    is_python_op = hasattr(tmpl, "op_class")
+    if is_python_op and not renderer_wraps_scripts():
         raise NotImplementedError(
-            "SlurmJobTemplate renders script templates for Argo; a Python OP's runner script "
-            "is made by the renderer: use a script template or DispatcherExecutor")
+            "SlurmJobTemplate needs dflow-engine-argo with the wrap_script hook to run Python "
+            "OPs (their script is made by the renderer)")
     if not ex.node_selector:
         raise ValueError(f"SlurmJobTemplate (template '{tmpl.name}'): give node_selector, the "
                          "label of the wlm-operator virtual node of the Slurm partition")
@@ -194,25 +244,29 @@ def render_template(ex: Any, tmpl: Any) -> Any:
                          ex.singularity_executable, ex.podman_executable)
     key = "{{inputs.parameters.dflow_slurm_key}}"
     mount = [{"name": "dflow-slurm", "mountPath": MOUNT}]
+    image, pull = _util_image(ex.prepare_image, ex.prepare_image_pull_policy)
+    if is_python_op:
+        prepare = copy.deepcopy(tmpl)
+        prepare.name = f"{tmpl.name}-slurm-prepare"
+        launch = [*command, LAUNCHER]
 
-    prep_lines = ["set -e", 'key="{{workflow.name}}/{{pod.name}}"', f'dir="{MOUNT}/$key/in"',
-                  'mkdir -p "$dir"']
-    for p in ins:
-        src, dst = shlex.quote(p), '"$dir"/' + shlex.quote(p.lstrip("/"))
-        prep_lines.append(f'if [ -e {src} ]; then mkdir -p "$(dirname {dst})" && cp -RL {src} {dst}; fi')
-    prep_lines += ["cat > \"$dir/.dflow-task.sh\" <<'DFLOW_SLURM_TASK'",
-                   task_script(tmpl, outs, command).rstrip("\n"), "DFLOW_SLURM_TASK",
-                   'mkdir -p "$(dirname ' + KEY_PATH + ')"', f'printf %s "$key" > {KEY_PATH}']
-    # the step's own script follows the exit line, byte for byte, never parsed by sh
-    skip = len("\n".join(prep_lines).split("\n")) + 2
-    prep_lines += [f"tail -n +{skip + 1} \"$0\" > \"$dir/.dflow-script\"", "exit 0"]
-    prepare = ShellOPTemplate(
-        name=f"{tmpl.name}-slurm-prepare", image=ex.prepare_image or "alpine:3",
-        image_pull_policy=ex.prepare_image_pull_policy,
-        script="\n".join(prep_lines) + "\n" + relative_paths(tmpl.script or "", [*ins, *outs]),
-        volumes=[_volume(HOST_DIR)], mounts=mount,
-    )
-    prepare.inputs = copy_inputs(tmpl)
+        def wrap(source: str, env_names: list[str]) -> str:
+            return _prepare_script(tmpl, ins, outs, launch, source, env_names)
+
+        prepare.wrap_script = wrap
+        prepare.image, prepare.image_pull_policy, prepare.command = image, pull, ["sh"]
+        prepare.volumes, prepare.mounts = [_volume(HOST_DIR)], mount
+        # the job's policies are the step's: the prepare pod is not retried nor timed out by them
+        prepare.retry_strategy = prepare.timeout = prepare.memoize_key = None
+        prepare.outputs = Outputs()
+    else:
+        prepare = ShellOPTemplate(
+            name=f"{tmpl.name}-slurm-prepare", image=image, image_pull_policy=pull,
+            script=_prepare_script(tmpl, ins, outs, command,
+                                   relative_paths(tmpl.script or "", [*ins, *outs])),
+            volumes=[_volume(HOST_DIR)], mounts=mount,
+        )
+        prepare.inputs = copy_inputs(tmpl)
     prepare.outputs.parameters = {"dflow_slurm_key": OutputParameter(value_from_path=KEY_PATH)}
 
     run = ShellOPTemplate(name=f"{tmpl.name}-slurm-run")
@@ -223,10 +277,10 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     coll_lines += _copy_lines([(f"{MOUNT}/{key}/out/" + p.lstrip("/"), p) for p in outs])
     coll_lines += [f'rc=$(cat "{MOUNT}/{key}/out/.dflow-exit-code" 2>/dev/null || echo 1)',
                    'echo "[dflow] Slurm job exit status: $rc"', 'exit "$rc"']
+    image, pull = _util_image(ex.collect_image, ex.collect_image_pull_policy)
     collect = ShellOPTemplate(
-        name=f"{tmpl.name}-slurm-collect", image=ex.collect_image or "alpine:3",
-        image_pull_policy=ex.collect_image_pull_policy, script="\n".join(coll_lines) + "\n",
-        volumes=[_volume(HOST_DIR)], mounts=mount,
+        name=f"{tmpl.name}-slurm-collect", image=image, image_pull_policy=pull,
+        script="\n".join(coll_lines) + "\n", volumes=[_volume(HOST_DIR)], mounts=mount,
     )
     collect.inputs.parameters = {"dflow_slurm_key": InputParameter()}
     collect.outputs = copy.deepcopy(tmpl.outputs)
@@ -250,6 +304,27 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     steps.outputs.artifacts = {
         n: OutputArtifact(_from=s_coll.outputs.artifacts[n]) for n in tmpl.outputs.artifacts}
     return steps
+
+
+def _util_image(image: str | None, pull: str | None) -> tuple[str, str | None]:
+    """The image of the prepare/collect pods: the executor's, else ``config["util_image"]``
+    (and its pull policy), as pydflow does."""
+    if image:
+        return image, pull
+    try:
+        from dflow.config import config
+    except ImportError:
+        return "alpine:3", pull
+    return config.get("util_image") or "alpine:3", pull or config.get("util_image_pull_policy")
+
+
+def renderer_wraps_scripts() -> bool:
+    """Whether the Argo renderer calls a template's ``wrap_script(source, env_names)``."""
+    try:
+        from dflow_engine_argo.render.leaf import LeafRenderer
+    except ImportError:
+        return False
+    return bool(getattr(LeafRenderer, "WRAP_SCRIPT", False))
 
 
 def relative_paths(script: str, paths: list[str]) -> str:

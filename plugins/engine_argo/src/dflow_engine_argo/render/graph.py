@@ -160,7 +160,9 @@ class RenderPass:
             executor = step.executor or self.default_executor
         if executor is not None:
             try:
-                tmpl = executor.render(copy.deepcopy(tmpl))
+                mine = copy.deepcopy(tmpl)
+                mine.name = leaf_base(tmpl)  # what the executor derives names from is stable
+                tmpl = executor.render(mine)
             except NotImplementedError as exc:
                 raise RenderError(
                     f"step '{step.name}': executor {type(executor).__name__} cannot render "
@@ -173,6 +175,7 @@ class RenderPass:
                 ) from None
             self.keep.append(tmpl)
             if not _is_leaf(tmpl):
+                self.check_whole_step(step, executor)
                 return self.composite(tmpl, keyed)
         if self.context is not None and isinstance(tmpl, ScriptOPTemplate):
             tmpl = self.context.render(copy.deepcopy(tmpl)) or tmpl
@@ -189,6 +192,20 @@ class RenderPass:
             name = self.add_body(base, body)
             self.leaf_cache[ck] = name
         return name
+
+    def check_whole_step(self, step: Any, executor: Any) -> None:
+        """An executor that turns a step into a Steps/DAG template runs it whole: what only a
+        Python OP's own pod does (slices, lists or items of artifacts, success tags) is not
+        available there."""
+        v = self.variant(step, step.template)
+        used = [what for what, on in (("Slices", v.sliced), ("lists of artifacts", v.parts),
+                                      ("items of artifacts", v.art_slices),
+                                      ("continue_on_num_success/ratio", v.success_tag)) if on]
+        if used:
+            raise RenderError(
+                f"step '{step.name}': executor {type(executor).__name__} runs the step as a "
+                f"Steps template on Argo, which cannot take {', '.join(used)}; use "
+                "DispatcherExecutor for it, or a step per item")
 
     def variant(self, step: Any, tmpl: Any) -> Variant:
         sl = getattr(tmpl, "slices", None) if hasattr(tmpl, "op_class") else None
