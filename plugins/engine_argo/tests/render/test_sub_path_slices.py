@@ -116,3 +116,9 @@ def test_a_tarred_output_cannot_be_sliced_by_sub_path():
     with pytest.raises(RenderError, match="output artifact 'file' of step 'write', which Argo "
                        "stores as one tar archive: declare it unarchived"):
         ArgoRenderer().render(_wf(first, _step(first.outputs.artifacts["file"])))
+
+
+def test_the_manifest_reads_back_unchanged(render):
+    r = ArgoRenderer(artifact_kind="s3")
+    m = r.render(_wf(_step(S3Artifact(key="upload/u1/tmpx"))))
+    assert r.render(r.from_dict(m)) == m

@@ -436,7 +436,7 @@ class RenderPass:
                     own = step.template.inputs.artifacts[n].source
                     arts.append(self.artifact_arg(n, own, where))
             init = f"{step.name}-slices-path"
-            init_arts = []
+            init_arts, sub_params = [], []
             for i, a in enumerate(arts):
                 if a["name"] in names:
                     # the helper reads the catalog only; each item then gets only its own
@@ -445,8 +445,8 @@ class RenderPass:
                     if not sl.group_size:
                         item = var(f"item.{a['name']}")
                         arts[i] = artargs.narrow(a, item, where)
-                        params.append({"name": artargs.SUB_PATH_PARAM.format(a["name"]),
-                                       "value": item})
+                        sub_params.append({"name": artargs.SUB_PATH_PARAM.format(a["name"]),
+                                           "value": item})
             tname = self.add_body("dflow-slices-path", helpers.slices_path(
                 names, self.util_image_for(step), self.util_pull_for(step), self.catalog_dir))
             node.pre.append({"name": init, "template": tname,
@@ -463,6 +463,7 @@ class RenderPass:
                 with_param = var(f"=toJson(sprig.untilStep(0, int(({count} + {n - 1}) / {n}), 1))")
             else:
                 params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
+            params += sub_params  # in the order the template declares them
         elif sl.group_size:
             n = int(sl.group_size)
             if with_param is None and step.with_sequence is not None:

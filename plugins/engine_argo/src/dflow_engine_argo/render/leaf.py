@@ -14,7 +14,15 @@ from . import artargs
 from . import packages as pk
 from .memoize import DEFAULT_MAX_AGE, cache
 from .pyscript import PACKAGES_ARTIFACT, RunnerSpec, runner_env, runner_script
-from .values import Locations, RenderError, big_literal, default_text, described, text
+from .values import (
+    Locations,
+    RawArtifact,
+    RenderError,
+    big_literal,
+    default_text,
+    described,
+    text,
+)
 
 PROGRESS = "workflows.argoproj.io/progress"
 _POLICIES = {"failure": "OnFailure", "error": "OnError", "always": "Always"}
@@ -203,7 +211,9 @@ class LeafRenderer:
                 entry["optional"] = True
             if a.mode is not None:
                 entry["mode"] = int(a.mode)
-            if a.source is not None and hasattr(a.source, "key"):
+            if isinstance(a.source, RawArtifact):  # a manifest read back: kept as it was
+                entry["raw"] = {"data": a.source.data}
+            elif a.source is not None and hasattr(a.source, "key"):
                 entry.update(self.locs.of_key(a.source.full_key))
             elif type(a.source).__name__ == "LocalArtifact":
                 sel = a.source.selected_path

@@ -158,7 +158,7 @@ class _Reader:
         for a in inputs.get("artifacts") or []:
             art = InputArtifact(path=a.get("path"), optional=bool(a.get("optional")),
                                 mode=a.get("mode"))
-            art.source = _location(a)
+            art.source = RawArtifact(a["raw"].get("data", "")) if "raw" in a else _location(a)
             arts[a["name"]] = art
         t.inputs.artifacts = arts
         params = {}
