@@ -122,3 +122,9 @@ def test_the_manifest_reads_back_unchanged(render):
     r = ArgoRenderer(artifact_kind="s3")
     m = r.render(_wf(_step(S3Artifact(key="upload/u1/tmpx"))))
     assert r.render(r.from_dict(m)) == m
+
+
+def test_an_uploaded_tar_archive_cannot_be_sliced_by_sub_path():
+    with pytest.raises(RenderError, match=r"artifact 'file' stored as one tar archive "
+                       r"\(upload/u/tmpx.tgz\): upload it unarchived"):
+        ArgoRenderer().render(_wf(_step(S3Artifact(key="upload/u/tmpx.tgz"))))

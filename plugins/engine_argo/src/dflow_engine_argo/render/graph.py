@@ -512,6 +512,11 @@ class RenderPass:
         """Items of a sub_path slice are paths inside the stored artifact: a tarred output
         has none (Argo stores it as one ``.tgz`` object)."""
         src = step.inputs.artifacts[name].source
+        key = getattr(src, "full_key", None) if not isinstance(src, str) else None
+        if isinstance(key, str) and key.endswith((".tgz", ".tar.gz")):
+            raise RenderError(
+                f"{where}: Slices(sub_path=True) over artifact '{name}' stored as one tar archive "
+                f"({key}): upload it unarchived (upload_artifact(..., archive=None))")
         up = getattr(src, "step", None)
         if not isinstance(src, OutputArtifact) or up is None or not _is_leaf(up.template) \
                 or src.name in sliced_outputs(up):
