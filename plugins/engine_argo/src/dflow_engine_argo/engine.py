@@ -72,9 +72,11 @@ class ArgoEngine(Engine):
         """Render, create the Kubernetes objects the manifest needs, upload, then submit.
 
         With ``reuse_step`` the workflow's id is fixed up front (``<name>-<random>``): the
-        memoize keys and cache ConfigMap embed it. The cache ConfigMap and the Secrets that
-        carry values are created (replaced when they exist) through the Kubernetes API; the
-        manifest only names them.
+        memoize keys and cache ConfigMaps (one per key) embed it; stored outputs the reuse
+        needs are copied first (see ``ArgoRenderer.reuse_plan``). The cache ConfigMaps and the
+        Secrets that carry values are created (replaced when they exist) through the Kubernetes
+        API; the manifest only names them. BigParameter literals, packages and LocalArtifacts
+        are uploaded under content-hashed keys.
         """
         reuse = list(reuse_step or [])
         renderer = self.renderer()
