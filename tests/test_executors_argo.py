@@ -252,9 +252,11 @@ def test_slurm_job_template_prepare_run_collect(tmp_path):
     (pod / "tmp" / "inputs" / "artifacts").mkdir(parents=True)
     (pod / "tmp" / "inputs" / "artifacts" / "data").write_text("payload\n")
 
-    def as_pod(text, tmp=pod):  # absolute paths of the pod (not inside other paths), here
+    def as_pod(text, tmp=pod):  # absolute paths of the pod (not those under "$dir"), here
         where = {"/dflow-slurm/": f"{node}/", "/tmp/": f"{tmp}/tmp/"}
-        return re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
+        text = text.replace('"$dir"/', "\0")
+        text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
+        return text.replace("\0", '"$dir"/')
 
     values = {"inputs.parameters.msg": "m $(x)", "inputs.parameters.rc": "0",
               "workflow.name": "wf", "pod.name": "wf-1"}
@@ -278,6 +280,7 @@ def test_slurm_job_template_prepare_run_collect(tmp_path):
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "tmp" / "out" / "msg.txt").read_text() == "m $(x)"
+    assert (out / "tmp" / "out" / "copy.txt").read_text() == "payload\n"  # the input reached the job
     assert (out / "tmp" / "count").read_text() == "7"
 
 
