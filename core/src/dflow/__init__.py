@@ -1,7 +1,8 @@
 """dflow: scientific-computing workflows that run locally, on Slurm and on Argo.
 
 Names are imported on first use, so ``import dflow`` stays fast and a core-only install works:
-names that live in plugins (``SlurmJobTemplate``...) say which distribution to install.
+names that live in plugins (``SlurmJobTemplate``...) say which distribution to install. This
+module is part of the pod runtime (Python 3.7+, see :mod:`dflow.runner.podimport`).
 """
 
 from __future__ import annotations
@@ -86,12 +87,11 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is not None:
         value = getattr(importlib.import_module(module), name)
-    elif name == "jsonpickle":
-        value = importlib.import_module("jsonpickle")
-    elif name in _PLUGIN_NAMES:
-        from ._compat import lazy_attr
-
-        value = lazy_attr(name)
+    elif name == "jsonpickle" or name in _PLUGIN_NAMES:
+        try:
+            value = _optional(name)
+        except Exception as exc:
+            value = _in_pod_placeholder(name, exc)
     elif name == "log_level":  # pydflow read LOG_LEVEL at import; the dflow command applies it
         import os
 
@@ -108,6 +108,25 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'dflow' has no attribute '{name}'")
     globals()[name] = value
     return value
+
+
+def _optional(name: str) -> Any:
+    if name == "jsonpickle":
+        return importlib.import_module("jsonpickle")
+    from ._compat import lazy_attr
+
+    return lazy_attr(name)
+
+
+def _in_pod_placeholder(name: str, exc: Exception) -> Any:
+    """Inside ``python -m dflow.runner`` a name that cannot import is an inert placeholder
+    (see :mod:`dflow.runner.podimport`); elsewhere the error propagates."""
+    import sys
+
+    podimport = sys.modules.get("dflow.runner.podimport")
+    if podimport is None or not podimport.installed():
+        raise exc
+    return podimport.placeholder(f"dflow.{name}", f"it did not import ({type(exc).__name__}: {exc})")
 
 
 def __dir__() -> list[str]:

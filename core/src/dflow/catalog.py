@@ -106,7 +106,7 @@ def path_object(root: Path, items: list[dict] | None = None) -> Any:
         return root / items[0]["dflow_list_item"]
     if any(isinstance(o, str) for o in orders):
         result: dict = {}
-        for i, (it, o) in enumerate(zip(items, orders, strict=True)):
+        for i, (it, o) in enumerate(zip(items, orders)):
             _set_nested(result, str(o if o is not None else i), root / it["dflow_list_item"])
         return result
     return [root / it["dflow_list_item"] for it in items]

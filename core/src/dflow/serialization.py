@@ -3,18 +3,28 @@
 A ``str`` is stored verbatim; every other value as jsonpickle (plain JSON for JSON-native
 values, so Argo expressions can read lists and numbers). This is pydflow's convention, kept so
 parameter files and manifests stay interchangeable.
+
+Part of the pod runtime: jsonpickle is used when it imports (the client, modern images), and
+plain-JSON values need nothing else. Without jsonpickle (an old image: jsonpickle 4 needs
+Python 3.8), a value that needs it (a tuple, a set, an object...) is a clear error.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
-import jsonpickle
+try:
+    import jsonpickle
+except Exception:  # not installed, or it does not import on this Python
+    jsonpickle = None
+
+_JSON_SCALARS = (str, bool, int, float)
 
 
 def _json_native(value: Any) -> bool:
-    if value is None or isinstance(value, str | bool | int | float):
+    if value is None or isinstance(value, _JSON_SCALARS):
         return True
     if isinstance(value, list):
         return all(_json_native(v) for v in value)
@@ -23,13 +33,29 @@ def _json_native(value: Any) -> bool:
     return False
 
 
+def _no_jsonpickle(what: str) -> RuntimeError:
+    return RuntimeError(
+        f"{what} needs jsonpickle, which is not importable in this Python "
+        f"({sys.version.split()[0]} at {sys.executable}): install jsonpickle in the image "
+        "(pip install jsonpickle), or use plain JSON values (str, int, float, bool, None, "
+        "lists and dicts of them)"
+    )
+
+
 def dump_value(value: Any, type_: Any = None) -> str:
     """The text form of a parameter value."""
     if isinstance(value, str) and type_ in (None, str):
         return value
     if _json_native(value):
         return json.dumps(value)
+    if jsonpickle is None:
+        raise _no_jsonpickle(f"a value of type {type(value).__name__} ({_short(value)})")
     return jsonpickle.dumps(value, keys=True)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _has_pickle_tags(value: Any) -> bool:
@@ -51,6 +77,8 @@ def load_value(text: str, type_: Any = None) -> Any:
     except ValueError:
         return text  # a plain word for a non-str type: the type check reports it
     if _has_pickle_tags(value):
+        if jsonpickle is None:
+            raise _no_jsonpickle(f"the jsonpickle-encoded value {_short(text)}")
         return jsonpickle.loads(text, keys=True)
     return value
 

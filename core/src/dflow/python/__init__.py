@@ -1,4 +1,8 @@
-"""OP authoring: ``OP``, ``OPIO``, signs, ``PythonOPTemplate``, ``Slices``."""
+"""OP authoring: ``OP``, ``OPIO``, signs, ``PythonOPTemplate``, ``Slices``.
+
+Everything here but ``PythonOPTemplate`` (``dflow.python.template``, which needs the model) is
+part of the pod runtime and imports on Python 3.7+ with the standard library alone.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +21,14 @@ _EXPORTS = {
     "TransientError": "dflow.python.errors",
     "FatalError": "dflow.python.errors",
     "PythonOPTemplate": "dflow.python.template",
-    "upload_packages": "dflow.python.template",
     "Slices": "dflow.python.slices",
 }
 
-__all__ = sorted(_EXPORTS)
+#: paths (files or package dirs) shipped with every PythonOPTemplate (pydflow's global list;
+#: defined here so that ``upload_packages.append(...)`` in an OP's module also runs in a pod)
+upload_packages: list[str] = []
+
+__all__ = sorted([*_EXPORTS, "upload_packages"])
 
 
 def __getattr__(name: str) -> Any:

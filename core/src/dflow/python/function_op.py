@@ -9,6 +9,7 @@ Outputs come from the return annotation: a dict literal, a TypedDict, a NamedTup
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from abc import ABCMeta
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from typing import Any
 from .errors import SignatureError
 from .op import OP
 from .opio import OPIO, Artifact, OPIOSign, Parameter
+from .typecheck import get_args, get_origin, is_typeddict
 
 _EMPTY = inspect.Parameter.empty
 
@@ -25,11 +27,12 @@ def _on_call_in_context(op: type[OP], args: tuple, kwargs: dict) -> Any:
     """Called when a function OP is called; return ``NotImplemented`` to run the function.
 
     Inside ``with Workflow(...)``/``with DAG(...)``/``with Steps(...)`` the call creates a
-    step instead (see :func:`dflow.model.context.call_in_context`).
+    step instead (see :func:`dflow.model.context.call_in_context`). No such block can be
+    open unless the model's context module was imported, which never happens in a pod.
     """
-    from ..model import context
-
-    if context.current() is None:
+    context = sys.modules.get("dflow.model.context")
+    current = getattr(context, "current", None)
+    if current is None or getattr(current, "_dflow_client_only", False) or current() is None:
         return NotImplemented
     return context.call_in_context(op, args, kwargs)
 
@@ -44,9 +47,19 @@ class FunctionOPMeta(ABCMeta):
         return cls.func(*args, **kwargs)
 
 
+def _get_annotations(func: Callable) -> dict[str, Any]:
+    """``inspect.get_annotations(func, eval_str=True)`` (3.10+), also on older Pythons."""
+    if hasattr(inspect, "get_annotations"):
+        return inspect.get_annotations(func, eval_str=True)
+    target = inspect.unwrap(func)
+    scope = getattr(target, "__globals__", {})
+    return {name: eval(value, scope) if isinstance(value, str) else value  # noqa: S307
+            for name, value in dict(getattr(func, "__annotations__", {}) or {}).items()}
+
+
 def _annotations(func: Callable) -> dict[str, Any]:
     try:
-        return inspect.get_annotations(func, eval_str=True)
+        return _get_annotations(func)
     except Exception as exc:  # a string annotation that does not evaluate
         raise TypeError(
             f"OP.function({func.__qualname__}): cannot evaluate its annotations ({exc}); "
@@ -88,6 +101,11 @@ def _is_namedtuple(tp: Any) -> bool:
 def _field_types(cls: type) -> dict[str, Any]:
     try:  # string annotations (``from __future__ import annotations``) evaluated
         return typing.get_type_hints(cls, include_extras=True)
+    except TypeError:  # before 3.9: no include_extras
+        try:
+            return typing.get_type_hints(cls)
+        except Exception:
+            return dict(cls.__annotations__)
     except Exception:
         return dict(cls.__annotations__)
 
@@ -98,14 +116,12 @@ def _output_sign(ret: Any) -> tuple[OPIOSign, str]:
         return OPIOSign(), "none"
     if isinstance(ret, Mapping):
         return OPIOSign(dict(ret)), "dict"
-    if typing.is_typeddict(ret):
+    if is_typeddict(ret):
         return OPIOSign(_field_types(ret)), "dict"
     if _is_namedtuple(ret):
         return OPIOSign(_field_types(ret)), "namedtuple"
-    if typing.get_origin(ret) is tuple and typing.get_args(ret) and ... not in typing.get_args(ret):
-        return OPIOSign(
-            {f"dflow_output_{i}": t for i, t in enumerate(typing.get_args(ret))}
-        ), "tuple"
+    if get_origin(ret) is tuple and get_args(ret) and ... not in get_args(ret):
+        return OPIOSign({f"dflow_output_{i}": t for i, t in enumerate(get_args(ret))}), "tuple"
     return OPIOSign({"dflow_output": ret}), "single"
 
 

@@ -7,11 +7,11 @@ An ``OPIOSign`` maps each input or output name to its sign: a plain type (a para
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Union
+
+from .typecheck import get_args, get_origin, is_union
 
 
 class _Missing:
@@ -102,21 +102,16 @@ class HDF5Datasets:
 _PATH_TYPES = (str, Path)
 
 
-def is_union(tp: Any) -> bool:
-    """Whether ``tp`` is ``Union[...]`` or ``A | B``."""
-    return typing.get_origin(tp) in (Union, types.UnionType)
-
-
 def _path_item(tp: Any) -> bool:
-    return tp in _PATH_TYPES or (is_union(tp) and set(typing.get_args(tp)) <= set(_PATH_TYPES))
+    return tp in _PATH_TYPES or (is_union(tp) and set(get_args(tp)) <= set(_PATH_TYPES))
 
 
 def artifact_shape(tp: Any) -> str | None:
     """The shape of an artifact type: "path", "list", "set", "dict", "nested", "hdf5", or None
     when the type is not allowed for an artifact."""
     if is_union(tp):
-        args = [a for a in typing.get_args(tp) if a is not HDF5Datasets]
-        if len(args) == len(typing.get_args(tp)):
+        args = [a for a in get_args(tp) if a is not HDF5Datasets]
+        if len(args) == len(get_args(tp)):
             return "path" if _path_item(tp) else None
         rest = Union[tuple(args)] if len(args) > 1 else args[0]  # noqa: UP007 - runtime union
         return artifact_shape(rest)
@@ -126,7 +121,7 @@ def artifact_shape(tp: Any) -> str | None:
         return "path"
     if isinstance(tp, type) and issubclass(tp, NestedDict) and tp.item_type is not None:
         return "nested"
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    origin, args = get_origin(tp), get_args(tp)
     if origin in (list, set) and len(args) == 1 and _path_item(args[0]):
         return "list" if origin is list else "set"
     if origin is dict and len(args) == 2 and args[0] is str and _path_item(args[1]):
@@ -136,7 +131,7 @@ def artifact_shape(tp: Any) -> str | None:
 
 def artifact_has_hdf5(tp: Any) -> bool:
     """Whether an artifact type is ``HDF5Datasets`` or a union with it."""
-    return tp is HDF5Datasets or (is_union(tp) and HDF5Datasets in typing.get_args(tp))
+    return tp is HDF5Datasets or (is_union(tp) and HDF5Datasets in get_args(tp))
 
 
 class Artifact:
@@ -209,7 +204,7 @@ def sign_type(sign: Any) -> Any:
 
 def _type_str(tp: Any) -> str:
     """A short readable name of a type: ``int``, ``List[Path]``, ``NestedDict[str]``."""
-    if isinstance(tp, type) and not typing.get_args(tp):
+    if isinstance(tp, type) and not get_args(tp):
         return tp.__qualname__ if tp.__module__ not in ("builtins", "pathlib") else tp.__name__
     text = repr(tp)
     for prefix in ("typing.", "pathlib.", "dflow.python.opio."):

@@ -9,8 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from typeguard import CollectionCheckStrategy, TypeCheckError, check_type
-
+from . import typecheck
 from .errors import SignatureError
 from .opio import (
     OPIO,
@@ -80,16 +79,11 @@ _BUILTIN_SCALARS: dict[Any, tuple[type, ...]] = {
 
 
 def value_ok(value: Any, tp: Any) -> bool:
-    """Whether a parameter value fits its declared type (typeguard, every item of a list)."""
+    """Whether a parameter value fits its declared type (typeguard's rules, every item of a
+    list; see :mod:`dflow.python.typecheck`)."""
     if tp in _BUILTIN_SCALARS:  # the common case, without typeguard's machinery
         return isinstance(value, _BUILTIN_SCALARS[tp])
-    try:
-        check_type(value, tp, collection_check_strategy=CollectionCheckStrategy.ALL_ITEMS)
-    except TypeCheckError:
-        return False
-    except TypeError:  # typeguard cannot check this annotation: accept, like pydflow
-        return True
-    return True
+    return typecheck.value_ok(value, tp)
 
 
 def _check(op_name: str, kind: str, name: str, sign: Any, value: Any) -> None:

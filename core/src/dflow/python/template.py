@@ -19,10 +19,8 @@ from ..model.io import (
     Outputs,
 )
 from ..model.op_template import ScriptOPTemplate, randstr, retry_policy_from
+from . import upload_packages
 from .slices import Slices
-
-#: paths (files or package dirs) shipped with every PythonOPTemplate (pydflow's global list)
-upload_packages: list[str] = []
 
 
 def _sign_kind(sign: Any) -> str:

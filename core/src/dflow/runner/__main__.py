@@ -1,7 +1,8 @@
 """``python -m dflow.runner``: run one Python OP (what Argo containers and HPC jobs call).
 
-Exits with the ``OPResult`` exit code (0 ok, 1 transient or other error, 2 fatal) and prints
-the failure message to stderr.
+Exits with the ``OPResult`` exit code (0 ok, 1 transient, 2 fatal, 3 any other error) and
+prints the failure message to stderr. Runs on Python 3.7+ with the pod runtime alone; names of
+client-side dflow that the OP's module uses resolve as :mod:`dflow.runner.podimport` says.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     for entry in reversed(args.sys_path):
         sys.path.insert(0, entry)
+    from . import podimport
+
+    podimport.install()  # client-only dflow names in the OP's module become placeholders
     from ..python.slices import Slices
     from . import load_op_file, locate_op, run_op
 

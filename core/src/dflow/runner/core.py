@@ -8,12 +8,11 @@ one thread per process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import attrs
 
 from ..python.op import OP, make_instance, raw_execute
 from ..python.opio import OPIO, Artifact
@@ -30,7 +29,7 @@ from .outputs import (
 from .result import SUCCEEDED, OPResult, failure
 
 
-@attrs.define
+@dataclasses.dataclass
 class _Run:
     """Everything one run shares between its slices."""
 

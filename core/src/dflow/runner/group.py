@@ -19,11 +19,11 @@ from .inputs import select_slice
 from .outputs import write_outputs
 from .result import SUCCEEDED, OPResult, error_kind, exception_message, exit_code_of, failure
 
-# (index, outputs or None, cwd, error: (kind, message, traceback) or None)
-_SliceResult = tuple[int, Mapping[str, Any] | None, Path, tuple[str, str, str] | None]
 
-
-def _run_slice(run: _Run, whole: dict[str, Any], index: int) -> _SliceResult:
+def _run_slice(
+    run: _Run, whole: dict[str, Any], index: int
+) -> tuple[int, Mapping[str, Any] | None, Path, tuple[str, str, str] | None]:
+    """(index, outputs or None, cwd, error: (kind, message, traceback) or None)."""
     cwd = slice_cwd(run, index)
     try:
         op_in = select_slice(run.name, whole, run.sliced_inputs, index)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from ..python.opio import (
     sign_type,
     type_str,
 )
+from ..python.typecheck import get_args
 from ..serialization import load_value
 
 
@@ -52,13 +52,13 @@ def flatten_stacked(value: Any) -> Any:
 def _leaf_type(tp: Any) -> type:
     """str or Path: how the paths of an artifact type are handed to the OP."""
     if is_union(tp):  # Union[T, HDF5Datasets]
-        rest = [a for a in typing.get_args(tp) if a is not HDF5Datasets]
+        rest = [a for a in get_args(tp) if a is not HDF5Datasets]
         return str if rest == [str] else Path if len(rest) != 1 else _leaf_type(rest[0])
     if tp in (str, Path):
         return tp
     item = getattr(tp, "item_type", None)  # NestedDict[...]
     if item is None:
-        args = typing.get_args(tp)
+        args = get_args(tp)
         item = args[-1] if args else Path  # the value type of Dict[str, T], List[T], Set[T]
     return str if item is str else Path
 

@@ -11,13 +11,12 @@ Where a returned path lands inside the artifact:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import attrs
 
 from .. import catalog
 from ..python.errors import SignatureError
@@ -25,7 +24,16 @@ from ..python.opio import Artifact, HDF5Datasets, artifact_has_hdf5, sign_type
 from ..serialization import dump_value
 
 
-@attrs.define
+def _is_relative_to(path: Path, base: Path) -> bool:
+    """``path.is_relative_to(base)`` (3.9+)."""
+    try:
+        path.relative_to(base)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclasses.dataclass
 class OutputContext:
     """Where outputs go and how returned paths map to places inside artifacts."""
 
@@ -44,9 +52,9 @@ class OutputContext:
             for base in (root, root.resolve()):
                 if path == base:
                     return base.name
-                if path.is_relative_to(base):
+                if _is_relative_to(path, base):
                     return path.relative_to(base).as_posix()
-        if path.is_relative_to(self.workdir):
+        if _is_relative_to(path, self.workdir):
             return path.relative_to(self.workdir).as_posix() or "."
         return path.as_posix().lstrip("/")
 
@@ -65,9 +73,26 @@ def _copy(src: Path, dst: Path) -> None:
         return
     dst.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
-        shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+        _merge_tree(src, dst)
     else:
         shutil.copy2(src, dst)
+
+
+def _merge_tree(src: Path, dst: Path) -> None:
+    """``shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)`` (that flag is 3.8+)."""
+    if not os.path.isdir(dst):
+        shutil.copytree(src, dst, symlinks=True)
+        return
+    for entry in os.scandir(src):
+        target = dst / entry.name
+        if entry.is_dir(follow_symlinks=False):
+            _merge_tree(Path(entry.path), target)
+        elif entry.is_symlink():
+            if os.path.lexists(target):
+                os.unlink(target)
+            os.symlink(os.readlink(entry.path), target)
+        else:
+            shutil.copy2(entry.path, target)
 
 
 def write_artifact(

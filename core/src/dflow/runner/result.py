@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import traceback as tb_module
-
-import attrs
 
 from ..python.errors import FatalError, SignatureError, TransientError
 
@@ -14,7 +13,7 @@ from ..python.errors import FatalError, SignatureError, TransientError
 EXIT_OK, EXIT_TRANSIENT, EXIT_FATAL, EXIT_ERROR = 0, 1, 2, 3
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class OPResult:
     """The outcome of ``run_op``.
 
@@ -61,5 +60,5 @@ def exception_message(exc: BaseException) -> str:
 def failure(exc: BaseException, prefix: str = "") -> OPResult:
     """The result of a run that raised ``exc``."""
     kind = error_kind(exc)
-    trace = "".join(tb_module.format_exception(exc))
+    trace = "".join(tb_module.format_exception(type(exc), exc, exc.__traceback__))
     return OPResult("Failed", kind, prefix + exception_message(exc), exit_code_of(kind), trace)

@@ -460,7 +460,7 @@ class LeafRenderer:
         slices_args = None
         if sl is not None and variant.sliced:
             slices_args = {
-                k: v for k, v in attrs.asdict(sl).items()
+                k: v for k, v in sl.to_dict().items()
                 if k not in ("slices", "group_size", "shuffle", "random_seed")
                 and v not in (None, False, [], "")
             }
