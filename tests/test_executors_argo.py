@@ -69,6 +69,11 @@ def run_pod(tmpl: dict, root: Path, params: dict[str, str], timeout: float = 60)
         if "value" in e:
             env[e["name"]] = substitute(e["value"], values)
     env["DFLOW_TMP_ROOT"] = str(root)
+    for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        if "raw" in art:  # Argo's executor writes raw data (input parameters) to the path
+            dest = root / art["path"].removeprefix("/tmp/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(substitute(art["raw"]["data"], values))
     script = root.parent / "argo-script"
     script.write_text(substitute(tmpl["script"]["source"], values))
     cwd = root.parent / "cwd"

@@ -173,7 +173,8 @@ class ArgoEngine(Engine):
     def upload_packages(self, packages: Mapping[str, Sequence[str]]) -> None:
         """Upload the Python packages Python OPs import in their containers.
 
-        Keys are content hashes, so a key already in the store is skipped.
+        Keys are content hashes, so a key already in the store is skipped. Symbolic links
+        are followed: the pod runtime and the dependencies are trees of links.
         """
         if not packages:
             return
@@ -186,7 +187,7 @@ class ArgoEngine(Engine):
             for path in paths:
                 base = os.path.basename(os.path.normpath(path))
                 if os.path.isdir(path):
-                    for root, dirs, files in os.walk(path):
+                    for root, dirs, files in os.walk(path, followlinks=True):
                         dirs[:] = [d for d in dirs if d != "__pycache__"]
                         for name in files:
                             full = os.path.join(root, name)

@@ -65,3 +65,20 @@ class Big(OP):
     def execute(self, op_in):
         return OPIO({"echo": op_in["text"] + json.dumps(op_in["extra"], sort_keys=True),
                      "n": len(op_in["text"])})
+class WhoAmI(OP):
+    """Says which step runs it (the key and workflow name the engine gives the OP)."""
+
+    @classmethod
+    def get_input_sign(cls):
+        from dflow.python import OPIOSign
+
+        return OPIOSign({"text": str})
+
+    @classmethod
+    def get_output_sign(cls):
+        from dflow.python import OPIOSign
+
+        return OPIOSign({"key": str, "workflow": str})
+
+    def execute(self, op_in):
+        return {"key": str(self.key), "workflow": str(self.workflow_name)}

@@ -108,12 +108,16 @@ def test_group_of_slices_runs_its_share(render, tmp_path):
 
 
 def test_keyed_step_passes_key_to_the_op(render, tmp_path):
-    step = Step("echo", PythonOPTemplate(ops.echo), parameters={"text": "a", "n": 1},
-                key="echo-{{item}}", with_param=argo_range(2))
-    tmpl, root = _sandbox(render, _wf(step), "echo", tmp_path)
-    assert {"name": "DFLOW_KEY", "value": "{{inputs.parameters.dflow_key}}"} in tmpl["script"]["env"]
-    proc = run_template(tmpl, root, {"text": "a", "n": "1", "dflow_key": "echo-1"})
+    step = Step("who", PythonOPTemplate(ops.WhoAmI), parameters={"text": "a"},
+                key="who-{{item}}", with_param=argo_range(2))
+    tmpl, root = _sandbox(render, _wf(step), "whoami", tmp_path)
+    # the key arrives as a file like every input parameter; only the workflow name is in env
+    assert tmpl["script"]["env"] == [{"name": "DFLOW_WORKFLOW_NAME", "value": "{{workflow.name}}"}]
+    proc = run_template(tmpl, root, {"text": "a", "dflow_key": "who-1"})
     assert proc.returncode == 0, proc.stderr
+    out = root / "outputs" / "parameters"
+    assert (out / "key").read_text() == "who-1"
+    assert (out / "workflow").read_text() == "wf-test"
 
 
 def _helper(manifest, prefix):

@@ -13,8 +13,15 @@ from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplat
 from . import artargs
 from . import packages as pk
 from .memoize import DEFAULT_MAX_AGE, cache
-from .pyscript import PACKAGES_ARTIFACT, RunnerSpec, runner_env, runner_script
+from .pyscript import (
+    PACKAGES_ARTIFACT,
+    RunnerSpec,
+    parameter_artifacts,
+    runner_env,
+    runner_script,
+)
 from .values import (
+    ArgoArtifact,
     Locations,
     RawArtifact,
     RenderError,
@@ -219,6 +226,8 @@ class LeafRenderer:
                 sel = a.source.selected_path
                 key = self.owner.local_key(a.source)
                 entry.update(self.locs.of_key(key + "/" + sel.strip("/") if sel else key))
+            elif isinstance(a.source, ArgoArtifact):  # read from a manifest (e.g. raw data)
+                entry.update(copy.deepcopy(dict(a.source)))
             arts.append(entry)
         out: dict[str, Any] = {}
         if params:
@@ -431,8 +440,22 @@ class LeafRenderer:
 
     def python_script(self, tmpl: Any, variant: Variant, inputs: dict[str, Any]) -> tuple:
         owner = self.owner
-        flag, spec, own_path = pk.op_location(tmpl.op_type)
-        paths = pk.runtime_paths() if tmpl.upload_dflow else []
+        try:
+            flag, spec, own_path = pk.op_location(tmpl.op_type)
+        except ValueError as exc:  # no source to ship (e.g. an OP of __main__ without one)
+            raise RenderError(f"template '{tmpl.name}': {exc}") from None
+        # every input parameter reaches the pod as a file (see pyscript), before the packages
+        params = [p["name"] for p in inputs.get("parameters", [])
+                  if p["name"] != "dflow_artifact_key"]
+        taken = {a["name"] for a in inputs.get("artifacts", [])}
+        raw = parameter_artifacts(self.root(tmpl), params)
+        clash = sorted(taken & {a["name"] for a in raw})
+        if clash:
+            raise RenderError(f"template '{tmpl.name}': input artifact name '{clash[0]}' is "
+                              "reserved for a parameter's file; rename the artifact")
+        if raw:
+            inputs.setdefault("artifacts", []).extend(raw)
+        paths = pk.dflow_paths(bool(tmpl.upload_dflow))
         for p in list(tmpl.python_packages or []):
             # relative to the working directory, as in pydflow; absolute, so that the OP's
             # own file given again (python_packages=["ops.py"]) is shipped once
@@ -477,7 +500,6 @@ class LeafRenderer:
             else:
                 raise RenderError(f"template '{tmpl.name}': Slices(group_size=...) needs the "
                                   "slice expression '{{item}}' or '{{item.<field>}}'")
-        params = [n for n, p in tmpl.inputs.parameters.items() if not p.save_as_artifact]
         spec_obj = RunnerSpec(
             op_flag=flag, op_spec=spec, tmp_root=self.root(tmpl), parameters=params,
             slices=slices_args, sliced=variant.sliced, group_size=variant.group_size,

@@ -1,10 +1,20 @@
 """Which local Python code a Python OP needs in its container, and its content-hash key.
 
-The client's ``dflow`` (and its pure-Python dependencies) and the OP's own module travel as
-one input artifact, ``dflow_python_packages``. Rendering only computes the key (a hash of the
-files' contents, so the same code maps to the same key) and the local paths; the engine
-uploads ``{key: paths}`` at submit time, each path at the top level of the artifact (a
-directory ``dflow/`` or a file ``my_ops.py``), which the container puts on ``sys.path``.
+One input artifact, ``dflow_python_packages``, carries it; each path below lands at its top
+level, and the container script puts the artifact first on ``sys.path``:
+
+* ``dflow/``: the pod runtime (:mod:`dflow.shipping.runtime`, Python 3.7+, standard library
+  only), always; with ``upload_dflow=True`` (the default) the client's whole ``dflow`` instead;
+* ``dflow_deps/`` (``upload_dflow=True`` only): dflow's pure-Python dependencies, which the
+  script appends to the END of ``sys.path``: the image's own versions win, ours fill gaps (a
+  shipped typing_extensions must not shadow the one an image's pydantic needs);
+* the OP's module (:func:`op_location`), or for an OP of ``__main__`` (a script, a notebook)
+  the selection of its code made by :mod:`dflow.shipping.mainsource`; and ``python_packages``.
+
+Our ``dflow`` comes first, so it shadows a dflow installed in the image (pydflow). Rendering
+only computes the key (a hash of the files' contents, so the same code maps to the same key)
+and the local paths; the engine uploads ``{key: paths}`` at submit time, following symbolic
+links (the runtime and deps directories are trees of links).
 """
 
 from __future__ import annotations
@@ -16,11 +26,11 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-#: dflow and what ``python -m dflow.runner`` imports (pure Python, shipped with every OP)
-RUNTIME_PACKAGES = (
-    "dflow", "jsonpickle", "attr", "attrs", "cattrs", "pluggy", "typeguard",
-    "typing_extensions", "yaml",
+#: dflow's pure-Python dependencies, shipped in ``dflow_deps/`` with ``upload_dflow=True``
+DEPENDENCIES = (
+    "jsonpickle", "attr", "attrs", "cattrs", "pluggy", "typeguard", "typing_extensions", "yaml",
 )  # fmt: skip
+DEPS_DIR = "dflow_deps"
 _SKIP_DIRS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 _cache: dict[str, tuple[tuple, str]] = {}
 
@@ -46,7 +56,7 @@ def _files(path: str) -> list[str]:
     if os.path.isfile(path):
         return [path]
     out = []
-    for root, dirs, files in os.walk(path):
+    for root, dirs, files in os.walk(path, followlinks=True):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
         out += [os.path.join(root, f) for f in sorted(files) if not f.endswith((".pyc", ".pyo"))]
     return out
@@ -89,7 +99,9 @@ def op_location(op_type: type) -> tuple[str, str, str | None]:
 
     An OP of an importable module is imported by name, and that module's top-level package
     (or file) is shipped unless it is installed in site-packages (the image must have it).
-    An OP of ``__main__`` or of a file imported under another name is loaded from its file.
+    An OP of ``__main__`` (a script or a notebook) is loaded from the selection of its code
+    (:mod:`dflow.shipping.mainsource`), never running the script's workflow code; an OP of
+    a file imported under another name, from that file.
     """
     module = op_type.__module__
     qualname = op_type.__qualname__
@@ -104,6 +116,13 @@ def op_location(op_type: type) -> tuple[str, str, str | None]:
         stem = os.path.basename(top_path.rstrip("/"))
         if stem.removesuffix(".py") == top:
             return "--op", f"{module}:{qualname}", None if _in_site_packages(top_path) else top_path
+    if module == "__main__":
+        from dflow.config import tempdir
+        from dflow.shipping.mainsource import main_source
+
+        source = main_source(op_type)
+        path = source.write(os.path.join(tempdir(), "dflow-main-sources"))
+        return "--op-file", f"{source.file_name}:{qualname}", path
     mod = sys.modules.get(module)
     file = getattr(mod, "__file__", None)
     if not file or not file.endswith(".py"):
@@ -114,14 +133,21 @@ def op_location(op_type: type) -> tuple[str, str, str | None]:
     return "--op-file", f"{os.path.basename(file)}:{qualname}", os.path.abspath(file)
 
 
-def runtime_paths(names: Iterable[str] = RUNTIME_PACKAGES) -> list[str]:
-    """Local paths of the runtime packages that are importable here."""
-    out = []
-    for name in names:
+def dflow_paths(upload_dflow: bool) -> list[str]:
+    """What a Python OP ships of dflow: the pod runtime, or the whole dflow and its
+    dependencies (see the module docstring)."""
+    from dflow.shipping.runtime import link_tree, runtime_dir
+
+    if not upload_dflow:
+        return [runtime_dir()]
+    deps = {}
+    for name in DEPENDENCIES:
         path = module_path(name)
         if path is not None:
-            out.append(path)
-    return out
+            deps[os.path.basename(path)] = path
+    dflow_dir = module_path("dflow")
+    assert dflow_dir is not None
+    return [dflow_dir, link_tree("dflow-deps", DEPS_DIR, deps)]
 
 
 def check_unique(paths: list[str], where: Any) -> None:

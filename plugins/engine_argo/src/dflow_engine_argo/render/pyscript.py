@@ -1,11 +1,21 @@
 """The container script of a Python OP: a few lines that call ``python -m dflow.runner``.
 
 Nothing a user or an upstream step controls is ever pasted into Python source (pydflow's
-quoting bug #8): parameter values reach the container as environment variables
-(``DFLOW_P_<name>: "{{inputs.parameters.<name>}}"``, substituted by Argo inside a JSON
-string, so any text is safe), and the script copies their exact bytes into the runner's
-``inputs/parameters/<name>`` files. The static parts (names, the OP's location, flags) are
+quoting bug #8), nor into an environment variable (Argo and Linux cap one at 131,072 bytes:
+a 4,000-item stacked output is ~200 kB). Every input parameter of the template reaches the
+container as a file: a raw input artifact ``{path: <tmp_root>/inputs/parameters/<name>, raw:
+{data: "{{inputs.parameters.<name>}}"}}`` (:func:`parameter_artifacts`). Argo substitutes
+the value into the template's JSON text, escaped (``SubstituteParams`` in
+``workflow/common/util.go`` at v3.7.18 and v4.1.2), and its executor writes ``raw.data`` to
+the path byte for byte (``workflow/artifacts/raw/raw.go``, ``loadArtifact`` in
+``workflow/executor/executor.go``, v4.1.2). The runner reads those files. Only the workflow
+name travels in the environment. The static parts (names, the OP's location, flags) are
 Python literals made with :func:`repr`, and never contain ``{{`` (Argo would substitute it).
+
+The script itself runs on the image's Python, 3.7 or newer (see :mod:`dflow.runner.podimport`).
+It puts the shipped packages first on ``sys.path`` before anything else (``pre_script``
+included), so the shipped ``dflow`` shadows one installed in the image, and appends
+``dflow_deps`` last (see :mod:`.packages`).
 
 ``DFLOW_TMP_ROOT`` overrides the template's ``tmp_root`` at run time: tests run the script in a
 sandbox with it; in a container it is unset.
@@ -15,11 +25,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
-PARAM_ENV = "DFLOW_P_"
+from .packages import DEPS_DIR
+
 PACKAGES_ARTIFACT = "dflow_python_packages"
+#: the raw input artifact that carries input parameter <name> (names of artifacts and
+#: parameters share Argo's rule ``^[-a-zA-Z0-9_]+$``, validate.go at v4.1.2)
+PARAM_ARTIFACT = "dflow_par_{}"
 
 
 @attrs.frozen
@@ -29,7 +44,7 @@ class RunnerSpec:
     op_flag: str  # "--op" or "--op-file"
     op_spec: str  # module:qualname, or file.py:qualname inside the packages artifact
     tmp_root: str = "/tmp"
-    parameters: Sequence[str] = ()  # parameters passed through env vars
+    parameters: Sequence[str] = ()  # input parameters, as files (raw artifacts)
     slices: dict | None = None  # Slices(...) arguments for --slices
     sliced: bool = False  # DFLOW_SLICE_INDEX carries the slice index (or the group index)
     group_size: int | None = None
@@ -87,7 +102,7 @@ def dflow_prepare_artifacts(arts):
         if not os.path.lexists(whole):
             continue
         unmark(whole)
-        index = os.environ["DFLOW_AS_" + name]
+        index = dflow_value("dflow_artslice_" + name)
         obj = catalog.path_object(Path(whole))
         try:
             if isinstance(obj, list):
@@ -101,39 +116,39 @@ def dflow_prepare_artifacts(arts):
             else:
                 raise IndexError(index)
         except (IndexError, KeyError, ValueError):
-            size = len(obj) if isinstance(obj, list | dict) else 1
+            size = len(obj) if isinstance(obj, (list, dict)) else 1
             sys.exit("dflow: input artifact %r holds %d items; item %r does not exist"
                      % (name, size, index))
         if has_sub:
-            picked = os.path.join(str(picked), os.environ["DFLOW_AP_" + name])
+            picked = os.path.join(str(picked), dflow_value("dflow_artsub_" + name))
         os.symlink(os.path.abspath(str(picked)), os.path.join(arts, name))
 
 
 '''
 
 _BODY = '''\
+def dflow_value(name, default=None):
+    # an input parameter: Argo wrote it to this file (a raw input artifact)
+    try:
+        with open(os.path.join(ROOT, "inputs", "parameters", name), encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return default
+
+
 def dflow_main():
-    pardir = os.path.join(ROOT, "inputs", "parameters")
-    os.makedirs(pardir, exist_ok=True)
-    for name in PARAMETERS:
-        # exact bytes of the value Argo substituted into the environment variable
-        with open(os.path.join(pardir, name), "wb") as f:
-            f.write(os.environb[("DFLOW_P_" + name).encode()])
-    if os.path.isdir(PACKAGES):
-        sys.path.insert(0, PACKAGES)
-        os.environ["PYTHONPATH"] = PACKAGES + os.pathsep + os.environ.get("PYTHONPATH", "")
     op = os.path.join(PACKAGES, OP_SPEC) if OP_FLAG == "--op-file" else OP_SPEC
     argv = [OP_FLAG, op, "--inputs", os.path.join(ROOT, "inputs"),
             "--outputs", os.path.join(ROOT, "outputs"), "--workdir", os.getcwd()]
     if SLICES is not None:
         argv += ["--slices", SLICES]
-    index = os.environ.get("DFLOW_SLICE_INDEX", "")
+    index = dflow_value("dflow_slice_index", "") if SLICED else ""
     if index != "":
         if GROUP_SIZE:
             import json
             import random
 
-            items = json.loads(os.environ["DFLOW_GROUP_ITEMS"])
+            items = json.loads(dflow_value("dflow_group_items"))
             order = list(range(len(items)))
             if SHUFFLE:
                 random.Random(RANDOM_SEED).shuffle(order)
@@ -141,7 +156,7 @@ def dflow_main():
             picked = [items[i][GROUP_FIELD] if GROUP_FIELD else items[i] for i in group]
             index = json.dumps([int(i) for i in picked])
         argv += ["--slice-index", index]
-    key = os.environ.get("DFLOW_KEY", "")
+    key = dflow_value("dflow_key", "") if KEYED else ""
     if key:
         argv += ["--key", key]
     if os.environ.get("DFLOW_WORKFLOW_NAME"):
@@ -153,6 +168,15 @@ def dflow_main():
     return main(argv)
 
 
+'''
+
+_PATHS = '''\
+if os.path.isdir(PACKAGES):
+    # ours first: the shipped dflow shadows a dflow installed in the image (pydflow)
+    sys.path.insert(0, PACKAGES)
+    os.environ["PYTHONPATH"] = PACKAGES + os.pathsep + os.environ.get("PYTHONPATH", "")
+    if os.path.isdir(os.path.join(PACKAGES, DEPS)):
+        sys.path.append(os.path.join(PACKAGES, DEPS))  # the image's own versions first
 '''
 
 
@@ -179,15 +203,16 @@ def runner_script(spec: RunnerSpec) -> str:
     _check_static(spec.op_spec, "OP")
     _check_static(spec.tmp_root, "tmp_root")
     lines = [
-        "# generated by dflow: run one OP with dflow.runner; values arrive in env variables",
+        "# generated by dflow: run one OP with dflow.runner; input parameters arrive as files",
         "import os",
         "import sys",
         "",
         f"ROOT = os.environ.get('DFLOW_TMP_ROOT') or {spec.tmp_root.rstrip('/') or '/'!r}",
         f"PACKAGES = os.path.join(ROOT, 'inputs', 'artifacts', {PACKAGES_ARTIFACT!r})",
-        f"PARAMETERS = {list(spec.parameters)!r}",
+        f"DEPS = {DEPS_DIR!r}",
         f"OP_FLAG, OP_SPEC = {spec.op_flag!r}, {spec.op_spec!r}",
         f"SLICES = {_check_static(slices, 'slices') if slices else None!r}",
+        f"SLICED, KEYED = {bool(spec.sliced)!r}, {bool(spec.keyed)!r}",
         f"GROUP_SIZE, GROUP_FIELD = {spec.group_size!r}, {spec.group_field!r}",
         f"SHUFFLE, RANDOM_SEED = {bool(spec.shuffle)!r}, {int(spec.random_seed)!r}",
         f"SUCCESS_TAG = {bool(spec.success_tag)!r}",
@@ -198,6 +223,7 @@ def runner_script(spec: RunnerSpec) -> str:
         lines[-1:-1] = [f"PARTS = {_static_parts(spec.parts)!r}",
                         f"ART_SLICES = {[(n, bool(sub)) for n, sub in spec.art_slices]!r}"]
         body = _PREPARE + body.replace(_PREPARE_AT, _PREPARE_CALL + _PREPARE_AT)
+    lines.append(_PATHS)
     if spec.pre_script:
         lines += [spec.pre_script.replace("{tmp_root}", spec.tmp_root), ""]
     text = "\n".join(lines) + "\n" + body + "code = dflow_main()\n"
@@ -206,20 +232,19 @@ def runner_script(spec: RunnerSpec) -> str:
     return text + "sys.exit(code)\n"
 
 
+def parameter_artifacts(tmp_root: str, names: Sequence[str]) -> list[dict[str, Any]]:
+    """The raw input artifacts that write input parameters ``names`` into files.
+
+    Argo's executor probes an input artifact for a gzip tarball (``isTarball``, via
+    ``unarchiveArtifact`` in executor.go at v4.1.2), but raw data is the UTF-8 text of a JSON
+    string, which never starts with gzip's magic bytes 0x1f 0x8b (0x8b cannot follow an ASCII
+    byte in UTF-8): the file is written as is without an ``archive`` field.
+    """
+    root = tmp_root.rstrip("/")
+    return [{"name": PARAM_ARTIFACT.format(n), "path": f"{root}/inputs/parameters/{n}",
+             "raw": {"data": "{{inputs.parameters." + n + "}}"}} for n in names]
+
+
 def runner_env(spec: RunnerSpec) -> list[dict[str, str]]:
-    """The env entries that carry the dynamic values (Argo substitutes the variables)."""
-    env = [{"name": PARAM_ENV + n, "value": "{{inputs.parameters." + n + "}}"} for n in spec.parameters]
-    if spec.sliced:
-        env.append({"name": "DFLOW_SLICE_INDEX", "value": "{{inputs.parameters.dflow_slice_index}}"})
-    if spec.group_size:
-        env.append({"name": "DFLOW_GROUP_ITEMS", "value": "{{inputs.parameters.dflow_group_items}}"})
-    for name, sub in spec.art_slices:
-        env.append({"name": "DFLOW_AS_" + name,
-                    "value": "{{inputs.parameters.dflow_artslice_" + name + "}}"})
-        if sub:
-            env.append({"name": "DFLOW_AP_" + name,
-                        "value": "{{inputs.parameters.dflow_artsub_" + name + "}}"})
-    if spec.keyed:
-        env.append({"name": "DFLOW_KEY", "value": "{{inputs.parameters.dflow_key}}"})
-    env.append({"name": "DFLOW_WORKFLOW_NAME", "value": "{{workflow.name}}"})
-    return env
+    """The env entries of the container: only the workflow's name (a short, safe value)."""
+    return [{"name": "DFLOW_WORKFLOW_NAME", "value": "{{workflow.name}}"}]

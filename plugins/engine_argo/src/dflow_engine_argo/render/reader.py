@@ -30,7 +30,7 @@ from dflow.model.workflow import Workflow
 from .leaf import PROGRESS
 from .values import ArgoArtifact, RawArtifact, RenderError
 
-_LOCATIONS = ("s3", "oss", "gcs", "git", "http", "artifactory", "hdfs", "azure", "plugin")
+_LOCATIONS = ("s3", "oss", "gcs", "git", "http", "artifactory", "hdfs", "azure", "plugin", "raw")
 _HOOKS = {"success": "success_hook", "running": "running_hook", "failure": "failure_hook"}
 _POLICIES = {"OnFailure": "failure", "OnError": "error", "Always": "always",
              "OnTransientError": "transient"}
