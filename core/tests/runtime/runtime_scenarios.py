@@ -8,7 +8,6 @@ an inputs directory, runs the runner, and checks the exit code and the outputs d
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import subprocess
@@ -17,23 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from dflow.testing.pythons import POD_PYTHONS, pyenv_python
 
 HERE = Path(__file__).resolve().parent
 RUNNER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
           "from dflow.runner.__main__ import main; sys.exit(main(sys.argv[1:]))")
 
 
-#: the Pythons the pod runtime supports: an image's python3 may be any of them
-VERSIONS = ("3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+VERSIONS = POD_PYTHONS
 
 
 def interpreter(version: str) -> str:
     """The pyenv interpreter of ``version`` (the test is skipped, not passed, without it)."""
-    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    found = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", "python")))
-    if not found:
-        pytest.skip(f"no pyenv Python {version} under {root}/versions")
-    return found[-1]
+    python = pyenv_python(version)
+    if python is None:
+        pytest.skip(f"no pyenv Python {version}")
+    return python
 
 
 def isolated(python: str, packages: str, *args: str, cwd: Path, env: dict | None = None,

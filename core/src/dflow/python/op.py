@@ -131,9 +131,12 @@ def raw_execute(op: OP) -> Callable[[OPIO], OPIO]:
 
 def make_instance(op: type[OP] | OP) -> OP:
     """An instance of ``op`` (given as a class or an instance); function OPs included, whose
-    class call runs the function instead."""
+    class call runs the function instead. A plain annotated function is made an OP as
+    ``OP.function`` would (``MyOp = OP.function(f)`` ships as ``f`` from a script)."""
     if isinstance(op, OP):
         return op
+    if callable(op) and not isinstance(op, type) and hasattr(op, "__annotations__"):
+        op = OP.function(op)
     if not (isinstance(op, type) and issubclass(op, OP)):
         raise TypeError(f"expected an OP class or instance, got {op!r}")
     return type.__call__(op)

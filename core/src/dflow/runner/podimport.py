@@ -9,7 +9,9 @@ runtime (:data:`RUNTIME_MODULES`, Python 3.7+, standard library only) and, unles
 The rule, active only in ``python -m dflow.runner`` (never in the client):
 
 * A runtime module imports as usual; an error there is an error.
-* Any other ``dflow.*`` module is imported for real when it can be, so on a 3.10+ image with
+* Any other ``dflow.*`` module, and dflow's plugin packages (``dflow_engine_*``,
+  ``dflow_storage_*``, ``dflow_executor_*``), is imported for real when it can be, so on a
+  3.10+ image with
   the full dflow shipped the real ``Workflow`` is used. When it is not shipped, raises while
   importing (an old Python, a missing dependency) or ends up holding placeholders itself, it
   becomes a placeholder module.
@@ -55,6 +57,8 @@ RUNTIME_MODULES = (
     "dflow.runner.result",
 )
 _RUNTIME = frozenset(RUNTIME_MODULES)
+#: dflow's plugin distributions: client-side too (a script importing them may be shipped)
+_PLUGIN_PREFIXES = ("dflow_engine_", "dflow_storage_", "dflow_executor_")
 
 
 class ClientOnlyError(RuntimeError):
@@ -228,15 +232,18 @@ class _NotShipped:
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
-        _make_placeholder(module, f"{module.__name__} is not in the pod (only dflow's pod "
-                                  "runtime is shipped: upload_dflow=False)")
+        if module.__name__.startswith("dflow."):
+            why = "only dflow's pod runtime is shipped: upload_dflow=False"
+        else:
+            why = "dflow's plugins are not shipped to pods"
+        _make_placeholder(module, f"{module.__name__} is not in the pod ({why})")
 
 
 class _Finder:
     """Meta path finder for client-only ``dflow.*`` modules (see the module docstring)."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if not fullname.startswith("dflow.") or fullname in _RUNTIME:
+        if fullname in _RUNTIME or not (fullname.startswith(("dflow.",) + _PLUGIN_PREFIXES)):
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):

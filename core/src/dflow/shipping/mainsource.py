@@ -10,7 +10,9 @@ allows), so the shipped file holds a selection of the script's top-level stateme
   ``while`` blocks, and except statements that use ``get_ipython``;
 * the statement defining the OP (its class, its ``@OP.function`` function, or the assignment
   binding it);
-* after it: imports, function and class definitions only.
+* after it: function and class definitions, and imports, which move to the end of the file,
+  each in ``try: ... except ImportError: pass`` (a later cell's ``import matplotlib`` must
+  not stop an OP in an image without it; a function that needs it fails when called).
 
 Dropped lines are blanked, so line numbers in the pod's tracebacks are the script's. The file
 is imported under another name than ``__main__`` (:func:`dflow.runner.locate.load_op_file`).
@@ -104,6 +106,7 @@ def select(cells: Sequence[str], cell: int, line: int, qualname: str) -> str:
     """The shipped text of ``cells`` (one per script) for the OP named ``qualname`` whose
     definition holds ``line`` of ``cells[cell]`` (see the module docstring)."""
     out: list[str] = []
+    late_imports: list[str] = []
     top = qualname.split(".")[0]
     for index, text in enumerate(cells):
         lines = text.splitlines()
@@ -127,12 +130,19 @@ def select(cells: Sequence[str], cell: int, line: int, qualname: str) -> str:
                 keep.update(range(start, end + 1))
                 state, found = "after", True
                 continue
-            if state in ("before", "cell") and _keep_before(stmt) or (
+            if state == "after" and isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                if getattr(stmt, "module", None) != "__future__":
+                    late_imports.append("\n".join(lines[start - 1:end]))
+            elif state in ("before", "cell") and _keep_before(stmt) or (
                     state == "after" and isinstance(stmt, _DEFINITIONS)):
                 keep.update(range(start, end + 1))
         if not found:
             raise SourceError(f"line {line} of the code defining OP {qualname} holds no statement")
         out += [ln if i in keep else "" for i, ln in enumerate(lines, 1)]
+    for statement in late_imports:
+        body = "\n".join("    " + ln for ln in statement.splitlines())
+        out += ["try:  # dflow: an import from after the OP's definition, optional in a pod",
+                body, "except ImportError:", "    pass"]
     return "\n".join(out) + "\n"
 
 
