@@ -69,3 +69,37 @@ def link_tree(prefix: str, name: str, entries: Mapping[str, str]) -> str:
 def runtime_dir() -> str:
     """The ``dflow`` directory holding only the pod runtime (see the module docstring)."""
     return link_tree("dflow-runtime", "dflow", runtime_files())
+
+
+#: where a job's working directory holds the pod runtime (:func:`stage_runtime`)
+JOB_PACKAGES = os.path.join("tmp", "dflow_packages")
+
+
+def stage_runtime(workdir: str) -> str:
+    """Copy the pod runtime into ``<workdir>/tmp/dflow_packages/dflow`` for an HPC job (hard
+    links where possible, real files: the job may run on another host); the directory to put
+    first on the job's ``PYTHONPATH``, relative to ``workdir``. A remote ``python3`` of 3.7+
+    then needs nothing installed to run ``python -m dflow.runner``."""
+    dest = os.path.join(workdir, JOB_PACKAGES)
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(runtime_dir(), os.path.join(dest, "dflow"), copy_function=_link_or_copy)
+    return JOB_PACKAGES
+
+
+def main_op_args(op_type: type) -> list[str] | None:
+    """For an OP of ``__main__``: the runner's ``--op-file`` arguments naming the selection
+    of its code (:mod:`dflow.shipping.mainsource`), saved under dflow's temp dir; else None."""
+    if op_type.__module__ != "__main__":
+        return None
+    from .mainsource import main_source
+
+    path = main_source(op_type).write(os.path.join(tempdir(), "dflow-main-sources"))
+    return ["--op-file", f"{path}:{op_type.__qualname__}"]
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    # a hard link where it can (a fan-out stages the runtime once per job), else a copy
+    try:
+        os.link(os.path.realpath(src), dst)
+    except OSError:
+        shutil.copy2(src, dst)

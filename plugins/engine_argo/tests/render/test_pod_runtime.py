@@ -279,3 +279,13 @@ def test_ops_defined_in_a_notebook_render_and_run(tmp_path, monkeypatch):
         assert "a cell that only prints" not in proc.stdout
         results[name] = _outputs(root)
     assert results == {"greet": {"text": "hello, notebook!"}, "double": {"y": "42"}}
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6"])
+def test_too_old_python_says_so(version, render, tmp_path):
+    tmpl, root, _ = _report_pod(render, tmp_path)
+    proc = run_template(tmpl, root, PARAMS, python=python_image(version))  # 2.7 has no -I
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (f"dflow: the OP needs Python 3.7 or newer in its image, "
+                                   f"which has Python {Path(python_image(version)).parts[-3]}: "
+                                   "use another image (e.g. python:3.8)")

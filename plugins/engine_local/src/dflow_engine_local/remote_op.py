@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from .layout import place, remove, write_text
 
 
@@ -110,20 +112,27 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
         os.makedirs(inputs)
     remove(os.path.join(tmp, "outputs"))
     os.makedirs(os.path.join(tmp, "outputs"))
-    argv = ["-m", "dflow.runner", *op_spec(tmpl.op_type), "--inputs", "tmp/inputs",
+    from dflow.shipping.runtime import main_op_args, stage_runtime
+
+    # the pod runtime travels with the job (any python3 of 3.7+ runs it), and an OP of
+    # __main__ as the selection of its code, never the whole script
+    runtime = stage_runtime(sd.workdir)
+    op_args = main_op_args(tmpl.op_type) or op_spec(tmpl.op_type)
+    argv = ["-m", "dflow.runner", *op_args, "--inputs", "tmp/inputs",
             "--outputs", "tmp/outputs", "--workdir", ".", "--workflow-name", run.wf_id]
     if slice_index is not None:
         argv += ["--slice-index", json.dumps(slice_index),
-                 "--slices", json.dumps(tmpl.slices.to_dict())]
+                 "--slices", json.dumps(attrs.asdict(tmpl.slices))]
     if key:
         argv += ["--key", key]
     shipped = ship_packages(run, tmpl, argv, tmp)
-    script = [*interpreter_lines(tmpl), '"$py" "$@" ' + shlex.join(argv)]
+    path = f'PYTHONPATH="$PWD/{runtime}${{PYTHONPATH:+:$PYTHONPATH}}" '
+    script = [*interpreter_lines(tmpl), path + '"$py" "$@" ' + shlex.join(argv)]
     write_text(sd.script, "\n".join(script) + "\n")
     job = ScriptJob(name=node.id, workflow_id=run.wf_id, script_path=Path(sd.script),
                     command=("sh",), workdir=Path(sd.workdir), log_path=Path(sd.log),
                     env=run.env_strings(tmpl),
-                    inputs=("tmp/inputs", *shipped), outputs=("tmp/outputs",),
+                    inputs=("tmp/inputs", runtime, *shipped), outputs=("tmp/outputs",),
                     timeout=timeout)
     from .batch import job_outcome, run_job
 
