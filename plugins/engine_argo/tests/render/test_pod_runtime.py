@@ -210,7 +210,11 @@ def test_op_of_a_script_that_submits_unguarded_runs_without_the_script(
     assert "'--op-file', 'dflow_main_flow_" in tmpl["script"]["source"]
     [pkg] = [a for a in tmpl["inputs"]["artifacts"] if a["name"] == "dflow_python_packages"]
     root = tmp_path / "pod" / "tmp"
-    _download(store, pkg["s3"]["key"], root / "inputs" / "artifacts" / "dflow_python_packages")
+    shipped = root / "inputs" / "artifacts" / "dflow_python_packages"
+    _download(store, pkg["s3"]["key"], shipped)
+    # the engine uploaded the trees of links with their contents
+    assert (shipped / "dflow" / "model" / "workflow.py").is_file()
+    assert (shipped / "dflow_deps" / "jsonpickle" / "__init__.py").is_file()
     run = run_template(tmpl, root, {"msg": "hello"}, python=python_image("3.8"), isolated=True,
                        workdir=tmp_path / "pod" / "cwd")
     assert run.returncode == 0, run.stdout + run.stderr
