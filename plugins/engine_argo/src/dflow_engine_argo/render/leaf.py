@@ -162,6 +162,8 @@ class LeafRenderer:
 
     def __init__(self, owner: Any) -> None:
         self.owner = owner
+        # one render pass hashes each set of shipped packages once (hundreds of files)
+        self._package_keys: dict[tuple, str] = {}
 
     @property
     def locs(self) -> Locations:
@@ -473,7 +475,10 @@ class LeafRenderer:
         key = None
         if paths:
             pk.check_unique(paths, f"template '{tmpl.name}'")
-            key = pk.packages_key(paths, owner.key_prefix)
+            memo = (tuple(paths), owner.key_prefix)
+            key = self._package_keys.get(memo)
+            if key is None:
+                key = self._package_keys[memo] = pk.packages_key(paths, owner.key_prefix)
             owner.packages.setdefault(key, paths)
             art = {"name": PACKAGES_ARTIFACT,
                    "path": f"{self.root(tmpl)}/inputs/artifacts/{PACKAGES_ARTIFACT}"}
