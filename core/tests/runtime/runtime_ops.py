@@ -8,7 +8,7 @@ placeholders (dflow.runner.podimport).
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from dflow import Step, Workflow, upload_artifact  # noqa: F401 - client names, as users write
 from dflow.python import (
@@ -148,6 +148,21 @@ class Client(OP):
     def execute(self, op_in):
         upload_artifact("somewhere.txt")
         return OPIO()
+
+
+class Pair(OP):
+    """A tuple in and out: jsonpickle's format, which needs jsonpickle."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"pair": Tuple[int, int]})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"swapped": Tuple[int, int]})
+
+    def execute(self, op_in):
+        return OPIO({"swapped": op_in["pair"][::-1]})
 
 
 @OP.function

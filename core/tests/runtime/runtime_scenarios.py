@@ -166,6 +166,14 @@ def _check_bad_type(out: Path, err: str) -> None:
     assert "OP Types: input 'li' expects List[int], got list ([1, 'two'])" in err, err
 
 
+def _check_no_jsonpickle(out: Path, err: str) -> None:
+    assert "the jsonpickle-encoded value '{\"py/tuple\": [1, 2]}' needs jsonpickle, which is " \
+           "not importable in this Python (3." in err, err
+    assert "install jsonpickle in the image (pip install jsonpickle), or use plain JSON " \
+           "values" in err, err
+    assert not (out / "parameters").exists()
+
+
 def _check_add(out: Path, err: str) -> None:
     assert _params(out) == {"sum": "5"}
 
@@ -193,6 +201,8 @@ SCENARIOS = [
     Scenario("big parameter", "runtime_ops:Big", setup=_big_setup, check=_check_big),
     Scenario("function OP", "runtime_ops:add", {"a": "5"}, check=_check_add),
     Scenario("client call", "runtime_ops:Client", exit_code=3, check=_check_client),
+    Scenario("jsonpickle value, no jsonpickle", "runtime_ops:Pair",
+             {"pair": '{"py/tuple": [1, 2]}'}, exit_code=3, check=_check_no_jsonpickle),
 ]
 
 
