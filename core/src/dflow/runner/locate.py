@@ -38,8 +38,9 @@ def load_op_file(spec: str) -> Any:
 
     The file is imported as a module named ``dflow_op_file_<stem>_<hash>``, not ``__main__``,
     so its ``if __name__ == "__main__":`` block does not run. Its other top-level statements
-    do (keep workflow submission under that guard), and its own relative imports fail since it
-    is not part of a package; its directory is put on ``sys.path`` for its sibling imports.
+    do: for an OP of a script the engines ship the selection of the script's code made by
+    :mod:`dflow.shipping.mainsource` (no workflow code), not the script. Its own relative
+    imports fail since it is not part of a package; its directory is put on ``sys.path``.
     """
     path_text, qualname = _split(spec, "file")
     path = Path(path_text).resolve()
