@@ -248,7 +248,10 @@ class _Finder:
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
-            spec = finder.find_spec(fullname, path, target)
+            try:
+                spec = finder.find_spec(fullname, path, target)
+            except (ImportError, TypeError, ValueError):  # a finder of another age or kind
+                continue
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
                     spec.loader = _Guard(spec.loader)
