@@ -174,11 +174,14 @@ class ArgoEngine(Engine):
         """Upload the Python packages Python OPs import in their containers.
 
         Keys are content hashes, so a key already in the store is skipped. Symbolic links
-        are followed: the pod runtime and the dependencies are trees of links.
+        are followed (the pod runtime and the dependencies are trees of links); the files are
+        those the key hashes (:func:`.render.packages.shipped_files`).
         """
         if not packages:
             return
         from dflow.backends import get_storage_client
+
+        from .render.packages import shipped_files
 
         client = get_storage_client()
         for key, paths in packages.items():
@@ -187,12 +190,9 @@ class ArgoEngine(Engine):
             for path in paths:
                 base = os.path.basename(os.path.normpath(path))
                 if os.path.isdir(path):
-                    for root, dirs, files in os.walk(path, followlinks=True):
-                        dirs[:] = [d for d in dirs if d != "__pycache__"]
-                        for name in files:
-                            full = os.path.join(root, name)
-                            rel = os.path.relpath(full, path).replace(os.sep, "/")
-                            client.upload(f"{key}/{base}/{rel}", full)
+                    for full in shipped_files(path):
+                        rel = os.path.relpath(full, path).replace(os.sep, "/")
+                        client.upload(f"{key}/{base}/{rel}", full)
                 else:
                     client.upload(f"{key}/{base}", path)
 

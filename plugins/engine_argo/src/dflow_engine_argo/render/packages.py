@@ -52,19 +52,26 @@ def module_path(name: str) -> str | None:
     return origin if origin.endswith(".py") else None
 
 
-def _files(path: str) -> list[str]:
+#: not shipped: bytecode, and compiled extensions (built for the client's Python, useless in
+#: an image of another one: PyYAML's 2.7 MB _yaml falls back to pure Python there)
+_SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd")
+
+
+def shipped_files(path: str) -> list[str]:
+    """The files of ``path`` (a file or a directory, links followed) that are shipped."""
     if os.path.isfile(path):
         return [path]
     out = []
     for root, dirs, files in os.walk(path, followlinks=True):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-        out += [os.path.join(root, f) for f in sorted(files) if not f.endswith((".pyc", ".pyo"))]
+        out += [os.path.join(root, f) for f in sorted(files) if not f.endswith(_SKIP_SUFFIXES)]
     return out
+
 
 
 def content_hash(path: str) -> str:
     """sha256 of the names and contents of the files under ``path`` (cached by mtime/size)."""
-    files = _files(path)
+    files = shipped_files(path)
     stamp = tuple((f, st.st_mtime_ns, st.st_size) for f in files for st in [os.stat(f)])
     hit = _cache.get(path)
     if hit is not None and hit[0] == stamp:
