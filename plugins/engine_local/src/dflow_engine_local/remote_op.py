@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from .layout import place, remove, write_text
 
 
@@ -122,7 +120,7 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
             "--outputs", "tmp/outputs", "--workdir", ".", "--workflow-name", run.wf_id]
     if slice_index is not None:
         argv += ["--slice-index", json.dumps(slice_index),
-                 "--slices", json.dumps(attrs.asdict(tmpl.slices))]
+                 "--slices", json.dumps(tmpl.slices.to_dict())]
     if key:
         argv += ["--key", key]
     shipped = ship_packages(run, tmpl, argv, tmp)
