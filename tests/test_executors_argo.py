@@ -334,6 +334,11 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
     for e in prepare["script"]["env"]:
         env[e["name"]] = substitute(e["value"], values)
+    for art in prepare["inputs"].get("artifacts", []):  # Argo writes raw artifacts in the pod
+        if "raw" in art:
+            dest = pod / art["path"].lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(substitute(art["raw"]["data"], values))
     src = tmp_path / "prepare.sh"
     src.write_text(as_pod(substitute(prepare["script"]["source"], values)))
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True, env=env)

@@ -33,8 +33,10 @@ from typing import Any
 #: alone (typeguard, jsonpickle and h5py are used when importable)
 RUNTIME_MODULES = (
     "dflow",
+    "dflow._compat",
     "dflow.catalog",
     "dflow.config",
+    "dflow.config_keys",
     "dflow.serialization",
     "dflow.python",
     "dflow.python.errors",
