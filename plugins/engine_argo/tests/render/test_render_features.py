@@ -112,6 +112,25 @@ def test_conditional_outputs_and_optional_artifacts(render):
                                                "archive": {"none": {}}, "globalName": "g"}
 
 
+def test_super_op_outputs_carry_their_sources_type(render):
+    """A Steps output taken from an int output (directly or through if_expression) is
+    described as int, so Argo queries return 1, not "1", as on the local engine."""
+    inner = Steps(name="typed")
+    sq = Step("sq", PythonOPTemplate(ops.square, image="python:3.8"), parameters={"x": 3})
+    inner.add(sq)
+    y = sq.outputs.parameters["y"]
+    inner.outputs.parameters = {
+        "direct": OutputParameter(value_from_parameter=y),
+        "chosen": OutputParameter(value_from_expression=if_expression(
+            _if=y > 4, _then=y, _else=sq.outputs.parameters["y"])),
+    }
+    wf = Workflow(name="typed")
+    wf.add(Step("main", inner))
+    out = {p["name"]: p for p in template(render(wf), "typed")["outputs"]["parameters"]}
+    assert out["direct"]["description"] == '{"type": "int"}'
+    assert out["chosen"]["description"] == '{"type": "int"}'
+
+
 def test_retry_timeout_resources_envs_and_secrets(render):
     t = shell("res", timeout=90, requests={"cpu": 1}, limits={"memory": "1Gi"},
               envs={"A": "1", "TOKEN": Secret(name="tok", key="value")},

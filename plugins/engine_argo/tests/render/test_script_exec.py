@@ -198,7 +198,8 @@ def test_outputs_of_steps_template(render):
     manifest = render(_wf(Step("main", inner, parameters={"x": 3})))
     out = template(manifest, "inner")["outputs"]["parameters"][0]
     assert out == {"name": "y", "valueFrom": {"parameter": "{{steps.sq.outputs.parameters.y}}",
-                                              "default": "0"}, "globalName": "final"}
+                                              "default": "0"}, "globalName": "final",
+                   "description": '{"type": "int"}'}
 
 
 def test_op_defined_in_a_script_is_loaded_from_its_file(render, tmp_path):

@@ -17,7 +17,14 @@ from typing import Any
 import attrs
 from dflow.model.dag import DAG
 from dflow.model.io import MISSING as _MISSING
-from dflow.model.io import ArgoVar, OutputArtifact, OutputParameter, _IOBase, to_expr
+from dflow.model.io import (
+    ArgoVar,
+    OutputArtifact,
+    OutputParameter,
+    _IOBase,
+    output_parameter_type,
+    to_expr,
+)
 from dflow.model.op_template import ScriptOPTemplate
 from dflow.model.steps import Steps
 
@@ -289,7 +296,8 @@ class RenderPass:
             entry: dict[str, Any] = {"name": n, "valueFrom": vf}
             if p.global_name:
                 entry["globalName"] = p.global_name
-            params.append(described(entry, p))
+            # the source's type, as the local engine types it (one rule: output_parameter_type)
+            params.append(described(entry, p, output_parameter_type(p)))
         arts = []
         for n, a in tmpl.outputs.artifacts.items():
             entry = {"name": n}

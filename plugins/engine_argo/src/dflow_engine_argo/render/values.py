@@ -38,9 +38,10 @@ def text(value: Any) -> str:
     return render_value(value)
 
 
-def described(entry: dict[str, Any], param: Any) -> dict[str, Any]:
-    """Record a parameter's type in ``description`` (``{"type": "int"}``), as pydflow did."""
-    type_ = getattr(param, "type", None)
+def described(entry: dict[str, Any], param: Any, type_: Any = None) -> dict[str, Any]:
+    """Record a parameter's type in ``description`` (``{"type": "int"}``), as pydflow did
+    (``type_``: the type when it is inferred rather than declared)."""
+    type_ = type_ if type_ is not None else getattr(param, "type", None)
     name = type_name(type_) if type_ is not None else None
     if name:
         entry["description"] = json.dumps({"type": name})
