@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--op", help="the OP as module:qualname (imported)")
     which.add_argument("--op-file", help="the OP as path/to/script.py:qualname")
     p.add_argument("--inputs", required=True, help="inputs dir (parameters/, artifacts/)")
+    p.add_argument("--parameters", help="input parameters dir (default: <inputs>/parameters)")
     p.add_argument("--outputs", required=True, help="outputs dir (written)")
     p.add_argument("--workdir", required=True, help="working directory of the OP")
     p.add_argument("--slice-index", help="JSON: an int, or a list of ints for a group")
@@ -78,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress_file=args.progress_file,
         success_tag=args.success_tag,
         input_types={k: _TYPE_NAMES.get(v, v) for k, v in input_types.items()},
+        parameters_dir=args.parameters,
     )
     if not result.ok:
         if result.traceback:

@@ -61,11 +61,13 @@ def run_op(
     progress_file: Path | None = None,
     success_tag: bool = False,
     input_types: dict | None = None,
+    parameters_dir: Path | None = None,
 ) -> OPResult:
     """Run ``op`` once (or once per slice of a group) and return how it ended.
 
     ``slice_index`` (an int, or a list of ints for ``Slices(group_size=...)``) picks the items
-    of the inputs named in ``slices.input_parameter``/``input_artifact``.
+    of the inputs named in ``slices.input_parameter``/``input_artifact``. Input parameters
+    are read from ``parameters_dir`` if given, else from ``<inputs_dir>/parameters``.
     """
     inputs_dir, outputs_dir, workdir = _abs(inputs_dir), _abs(outputs_dir), _abs(workdir)
     try:
@@ -77,7 +79,8 @@ def run_op(
             run.op.workflow_name = workflow_name
         if progress_file is not None:
             object.__setattr__(run.op, "_progress_file", str(progress_file))
-        whole = read_inputs(run.name, run.in_sign, inputs_dir, run.sliced_inputs, input_types)
+        whole = read_inputs(run.name, run.in_sign, inputs_dir, run.sliced_inputs, input_types,
+                            parameters_dir)
     except (Exception, SystemExit) as exc:
         run, result = None, failure(exc)
     else:

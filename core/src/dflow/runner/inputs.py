@@ -117,10 +117,12 @@ def read_inputs(
     inputs_dir: Path,
     sliced: set[str],
     input_types: Mapping[str, Any] | None = None,
+    parameters_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Every declared input present in ``inputs_dir`` (sliced ones as their whole list)."""
+    """Every declared input present in ``inputs_dir`` (sliced ones as their whole list);
+    parameters are read from ``parameters_dir`` when given."""
     values: dict[str, Any] = {}
-    par_dir = os.path.join(inputs_dir, "parameters")
+    par_dir = os.fspath(parameters_dir) if parameters_dir else os.path.join(inputs_dir, "parameters")
     art_dir = os.path.join(inputs_dir, "artifacts")
     for name, s in sign.items():
         if isinstance(s, Artifact):
