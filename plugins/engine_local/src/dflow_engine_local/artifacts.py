@@ -217,7 +217,9 @@ def _describe(source: Any) -> Any:
 
 def merge_stacked(run: Any, group: Any, name: str, sources: list[str]) -> str:
     """One artifact dir holding every slice's files and catalog entries (links)."""
-    root = os.path.join(run.wf_dir, group.id, "outputs", "artifacts", name)
+    from .stepfiles import groups_dir
+
+    root = os.path.join(groups_dir(run, group), "outputs", "artifacts", name)
     cat = catalog.catalog_dir_name()
     os.makedirs(root, exist_ok=True)
     for src in sources:

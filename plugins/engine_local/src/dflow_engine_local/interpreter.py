@@ -288,7 +288,7 @@ class Interpreter(LeafRunner):
             with batch.item() if batch is not None else contextlib.nullcontext():
                 res = await self.run_instance(
                     frame, step, f"{path}({i})", label, items[i],
-                    indices[i] if indices is not None else None, group=group)
+                    indices[i] if indices is not None else None, group=group, index=i)
             results[i] = res
             return res
 

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     message TEXT,
     attempts INTEGER DEFAULT 0,
     pid INTEGER,
-    progress TEXT
+    progress TEXT,
+    ord TEXT
 );
 CREATE INDEX IF NOT EXISTS nodes_parent ON nodes(parent_id, seq);
 CREATE TABLE IF NOT EXISTS events (
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS events (
 NODE_FIELDS = (
     "id", "parent_id", "path", "seq", "name", "display_name", "key", "type", "phase",
     "template", "dir", "inputs", "outputs", "started", "finished", "message", "attempts",
-    "pid", "progress",
+    "pid", "progress", "ord",
 )
 
 
@@ -87,6 +88,7 @@ class Node:
     attempts: int = 0
     pid: int | None = None
     progress: str | None = None
+    ord: str | None = None  # position in its parent's ``children`` file ("1-0", "2-0-3")
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | tuple) -> Node:
@@ -110,6 +112,9 @@ def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
         # WAL + NORMAL: a commit survives the death of the process (not a power cut)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(nodes)")}
+        if "ord" not in columns:  # a journal written before the column existed
+            conn.execute("ALTER TABLE nodes ADD COLUMN ord TEXT")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
 
@@ -122,9 +127,11 @@ class Journal:
         self.conn = connect(self.path)
         self._in_tx = False
         self.cache: dict[str, Node] = {}
+        self.by_path: dict[str, str] = {}  # node path -> id: a resumed run finds its ids again
         for row in self.conn.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes"):
             node = Node.from_row(row)
             self.cache[node.id] = node
+            self.by_path.setdefault(node.path, node.id)
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -165,6 +172,7 @@ class Journal:
         """Insert or replace ``node`` (all fields)."""
         self._begin()
         self.cache[node.id] = node
+        self.by_path.setdefault(node.path, node.id)
         values = [getattr(node, f) for f in NODE_FIELDS]
         values[NODE_FIELDS.index("inputs")] = json.dumps(node.inputs)
         values[NODE_FIELDS.index("outputs")] = json.dumps(node.outputs)
@@ -204,7 +212,9 @@ class Journal:
             current = stack.pop()
             kids = [n.id for n in self.cache.values() if n.parent_id == current]
             for k in kids:
-                self.cache.pop(k, None)
+                gone = self.cache.pop(k, None)
+                if gone is not None and self.by_path.get(gone.path) == k:
+                    del self.by_path[gone.path]
                 self.conn.execute("DELETE FROM nodes WHERE id=?", (k,))
             stack.extend(kids)
 
@@ -232,7 +242,7 @@ def read_all(wf_dir: str, events: dict[str, list[tuple]] | None = None
         meta = {k: json.loads(v) for k, v in conn.execute("SELECT k, v FROM meta")}
         nodes = [
             Node.from_row(r)
-            for r in conn.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes ORDER BY seq")
+            for r in conn.execute(f"SELECT {_columns(conn)} FROM nodes ORDER BY seq")
         ]
         if events is not None and any(n.attempts > 1 for n in nodes):
             for node_id, phase, at, message in conn.execute(
@@ -247,6 +257,12 @@ def read_all(wf_dir: str, events: dict[str, list[tuple]] | None = None
     finally:
         conn.close()
     return meta, nodes
+
+
+def _columns(conn: sqlite3.Connection) -> str:
+    """NODE_FIELDS as a select list (NULL for a column an older journal does not have)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(nodes)")}
+    return ", ".join(f if f in have or not have else f"NULL AS {f}" for f in NODE_FIELDS)
 
 
 def iter_children(nodes: list[Node], parent_id: str) -> Iterator[Node]:

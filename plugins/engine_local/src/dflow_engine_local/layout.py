@@ -1,18 +1,28 @@
-"""The seed's on-disk layout of a workflow run, so users can look inside.
+"""pydflow's debug-mode on-disk layout of a workflow run, so users and scripts can look inside.
 
 ::
 
     <workdir>/<wf-id>/
-        status  type  pid  journal.db  log.txt (detached runs)
-        outputs/parameters/<global name>, outputs/artifacts/<global name>
-        <step-dir>/                      # the step's key, or "<wf-id>-<name>-<hash>"
-            name  type  phase  log.txt  script
-            inputs/parameters/<name>     inputs/artifacts/<name> -> source
-            outputs/parameters/<name>    outputs/artifacts/<name>
-            workdir/                     # cwd of the step; container paths map below it
+        status  type  pid  children  children.lock  log.txt (detached runs)
+        journal.db  runner.lock          # the engine's own state (journal = source of truth)
+        outputs/parameters/<global name> -> <step-dir>/outputs/parameters/<name>
+        outputs/artifacts/<global name>  -> <step-dir>/outputs/artifacts/<name>
+        <step-dir>/                      # the step's key, or "<wf-id>-<step name>-<5 chars>"
+            name  type  phase            # every step: Pod, Steps or DAG
+            children  children.lock      # Steps / DAG steps: {"<order>": "<step-dir>"}
+            inputs/parameters/<name>     inputs/parameters/.dflow/<name>  {"type": "int"}
+            inputs/artifacts/<name> -> the artifact
+            outputs/parameters/<name>    outputs/parameters/.dflow/<name>
+            outputs/artifacts/<name>     outputs/artifacts/.dflow/<name>  {"globalName": ...}
+            script  pid  log.txt  workdir/   # Pod steps; workdir is the step's cwd, below it
+                                             # workdir/tmp the container's /tmp
+        .groups/<loop-id>/               # a fan-out's shared inputs and stacked outputs
+        .combined/<digest>/              # lists/dicts of artifacts given as one input
 
-The journal is the source of truth; these files mirror it and are written atomically
-(temporary file + rename), so a reader never sees a half-written phase.
+Step dirs are flat whatever the nesting; ``children`` files hold the tree (order
+``"<group>-<index>[-<item>]"`` in Steps, ``"<task>[-<item>]"`` in a DAG). Small mirror files
+(``name``, ``type``, ``phase``, ``children``) are written off the critical path (:class:`Mirror`);
+the journal, not these files, is the source of truth, and a resumed run rewrites them from it.
 
 Container paths: a template path such as ``/tmp/inputs/artifacts/x`` or ``/data/in`` is mapped
 to ``workdir/tmp/inputs/artifacts/x`` / ``workdir/data/in`` (see :func:`host_path`).
@@ -23,14 +33,19 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dflow import catalog
 
+if TYPE_CHECKING:
+    from .mirror import Mirror
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (parent dirs created)."""
+
+def write_text(path: str | os.PathLike, text: str, make_dirs: bool = True) -> None:
+    """Write ``text`` to ``path`` atomically (parent dirs created unless ``make_dirs=False``)."""
     path = os.fspath(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if make_dirs:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
         f.write(text)
@@ -130,7 +145,11 @@ def resolve_source(path: str, sub_path: str | None = None, index: int | None = N
 
 
 class StepDir:
-    """Files of one step directory."""
+    """Files of one step directory.
+
+    Methods taking a ``mirror`` queue their writes on it (files no step reads: metadata,
+    empty dirs, copies of outputs); without one they write at once.
+    """
 
     def __init__(self, wf_dir: str, name: str) -> None:
         self.root = os.path.join(wf_dir, name)
@@ -139,11 +158,21 @@ class StepDir:
         self.workdir = os.path.join(self.root, "workdir")
         self.log = os.path.join(self.root, "log.txt")
         self.script = os.path.join(self.root, "script")
+        self.pid = os.path.join(self.root, "pid")
 
-    def create(self, display_name: str, type_: str, mirror: Mirror | None = None) -> None:
-        os.makedirs(self.root, exist_ok=True)
+    def tmp(self, tmp_root: str = "/tmp") -> str:
+        """The host dir of a Python OP's ``tmp_root`` (its ``inputs/`` and ``outputs/``)."""
+        return host_path(self.workdir, tmp_root)
+
+    def create(self, name: str, type_: str, mirror: Mirror | None = None) -> None:
+        try:
+            os.mkdir(self.root)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(self.root, exist_ok=True)
         put = mirror.put if mirror is not None else overwrite
-        put(os.path.join(self.root, "name"), display_name)
+        put(os.path.join(self.root, "name"), name)
         put(os.path.join(self.root, "type"), type_)
 
     def set_phase(self, phase: str, mirror: Mirror | None = None) -> None:
@@ -154,48 +183,16 @@ class StepDir:
         if os.path.lexists(self.outputs):  # writers create the dirs they need
             remove(self.outputs)
 
-    def write_parameter(self, io: str, name: str, text: str) -> None:
-        write_text(os.path.join(self.root, io, "parameters", name), text)
+    def write_parameter(self, io: str, name: str, text: str, meta: str | None = None,
+                        mirror: Mirror | None = None) -> None:
+        """A parameter's text and, with ``meta``, its ``.dflow/<name>`` metadata."""
+        write = mirror.write if mirror is not None else write_new
+        write(os.path.join(self.root, io, "parameters", name), text)
+        if meta is not None:
+            write(os.path.join(self.root, io, "parameters", ".dflow", name), meta)
 
     def artifact_path(self, io: str, name: str) -> str:
         return os.path.join(self.root, io, "artifacts", name)
-
-
-class Mirror:
-    """Mirror-file writes (``name``, ``type``, ``phase``) deferred and coalesced.
-
-    A step's mirror files are not on its critical path: writes are queued per path and made
-    about a millisecond later, typically while the step's worker runs, and a phase changed
-    twice in that time (Pending, then Running) is written once. :meth:`flush` writes what is
-    queued (the run calls it at its end).
-    """
-
-    DELAY = 0.001
-
-    def __init__(self) -> None:
-        self.queued: dict[str, str] = {}
-        self._handle: object | None = None
-
-    def put(self, path: str, text: str) -> None:
-        self.queued[path] = text
-        if self._handle is None:
-            import asyncio
-
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # outside the run's loop (reuse): write now
-                self.flush()
-                return
-            self._handle = loop.call_later(self.DELAY, self.flush)
-
-    def flush(self) -> None:
-        self._handle = None
-        queued, self.queued = self.queued, {}
-        for path, text in queued.items():
-            try:
-                overwrite(path, text)
-            except FileNotFoundError:  # the step dir went away (a deleted workflow)
-                pass
 
 
 def write_new(path: str, text: str) -> None:

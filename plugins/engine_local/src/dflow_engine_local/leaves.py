@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -24,11 +25,32 @@ from dflow.serialization import dump_value, load_value
 from . import scripts
 from .artifacts import prefetch, resolve_artifact
 from .journal import TERMINAL, Node, now_iso
-from .layout import StepDir, host_path, place, remove, resolve_source, write_new, write_text
+from .layout import StepDir, host_path, place, remove, resolve_source, write_text
 from .pool import WorkerDied, WorkerTimeout
-from .values import Result, StepError, digest, param_type, render_text, value_text
+from .stepfiles import (
+    children_holder,
+    input_type,
+    order_of,
+    python_script,
+    record_outputs,
+    reset_outputs,
+    write_inputs,
+)
+from .values import Result, StepError, param_type, render_text, value_text
 
-_SAFE = re.compile(r"[^a-z0-9-]+")
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def suffix(text: str) -> str:
+    """Five characters of [0-9a-z] from ``text`` (pydflow's random step-dir suffix, made
+    deterministic so a resumed run finds a step's directory again)."""
+    n = int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big")
+    out = []
+    for _ in range(5):
+        n, r = divmod(n, 36)
+        out.append(_BASE36[r])
+    return "".join(out)
 
 
 @attrs.define
@@ -64,36 +86,66 @@ class LeafRunner:
     # -- nodes ------------------------------------------------------------------------------
 
     def node_id_for(self, name: str, path: str, key: str | None) -> str:
+        """The step's id and directory name: its key, or ``<wf-id>-<step name>-<5 chars>``."""
         if key:
             return key
-        return f"{self.wf_id}-{_SAFE.sub('-', name.lower()).strip('-')[:40]}-{digest(path)}"
+        known = self.journal.by_path.get(path)
+        if known is not None:
+            return known
+        base = f"{self.wf_id}-{_SAFE.sub('-', name).strip('-')}-"
+        salt = path
+        while True:  # 36**5 names: a wide fan-out may meet a taken one, then salt again
+            candidate = base + suffix(salt)
+            if candidate not in self.journal.cache:
+                return candidate
+            salt += "#"
 
     def open_node(self, parent: Node | None, path: str, name: str, display: str,
                   key: str | None, type_: str, template: Any, node_id: str | None = None,
-                  inputs: dict | None = None) -> Node:
-        node_id = node_id or self.node_id_for(display, path, key)
+                  inputs: dict | None = None, order: str | None = None) -> Node:
+        node_id = node_id or self.node_id_for(name, path, key)
         node = self.journal.get(node_id)
         if node is None:
             self.seq += 1
+            # pydflow's layout: a dir per step, none for the workflow's own template, a loop
+            # or a step that did not run
+            has_dir = parent is not None and type_ not in ("Skipped", "Omitted", "StepGroup",
+                                                           "TaskGroup")
             node = Node(id=node_id, parent_id=parent.id if parent else None, path=path,
                         seq=self.seq, name=name, display_name=display, key=key, type=type_,
                         phase="Pending", template=getattr(template, "name", ""),
-                        dir=node_id if type_ not in ("Skipped", "Omitted") else None,
-                        inputs=inputs or {})
+                        dir=node_id if has_dir else None, inputs=inputs or {}, ord=order)
             self.journal.put(node)
         else:
-            changes = {"type": type_}
+            changes: dict[str, Any] = {"type": type_}
             if inputs is not None:
                 changes["inputs"] = inputs
             if parent is not None and node.parent_id != parent.id:
                 changes["parent_id"] = parent.id
+            if order is not None and node.ord != order:
+                changes["ord"] = order
             self.journal.update(node, **changes)
         if node.dir:
             sd = StepDir(self.wf_dir, node.dir)
-            sd.create(display, type_, self.mirror)
+            sd.create(name, type_, self.mirror)
             sd.set_phase(node.phase, self.mirror)
+            if node.ord:
+                self.mirror.add_child(children_holder(self, node), node.ord, node.dir)
         self.dirty()
         return node
+
+    def adopt(self, node: Node, parent: Node, order: str | None) -> None:
+        """A step done before (an earlier run, ``reuse_step``) is a child here as well."""
+        changes: dict[str, Any] = {}
+        if node.parent_id != parent.id:
+            changes["parent_id"] = parent.id
+        if order is not None and node.ord != order:
+            changes["ord"] = order
+        if changes:
+            self.journal.update(node, **changes)
+            self.dirty()
+        if node.dir and node.ord:
+            self.mirror.add_child(children_holder(self, node), node.ord, node.dir)
 
     def transition(self, node: Node, phase: str, message: str | None = None,
                    outputs: dict | None = None, **extra: Any) -> None:
@@ -149,16 +201,19 @@ class LeafRunner:
     # -- one instance ----------------------------------------------------------------------
 
     async def run_instance(self, frame: Any, step: Any, path: str, display: str, item: Any,
-                           slice_index: Any, group: Node | None = None) -> Result:
+                           slice_index: Any, group: Node | None = None,
+                           index: int | None = None) -> Result:
+        """Run one instance of ``step`` (``index``: its item number in a loop)."""
         parent = group or frame.node
         where = f"step '{display}'"
         tmpl = step.template
         try:
             scope = frame.scope(self, item)
             key = render_text(step.key, scope, where) if step.key else None
-            node_id = self.node_id_for(display, path, key)
+            node_id = self.node_id_for(step.name, path, key)
             old = self.journal.get(node_id)
             if old is not None and old.phase == "Succeeded":
+                self.adopt(old, parent, order_of(self, frame, step, index))
                 res = self.result_of(old)
                 self.publish_globals(tmpl, res)
                 return res
@@ -179,9 +234,9 @@ class LeafRunner:
         else:
             type_ = "DAG" if hasattr(tmpl, "tasks") else "Steps"
         node = self.open_node(parent, path, step.name, display, key, type_, tmpl, node_id,
-                              inputs)
+                              inputs, order_of(self, frame, step, index))
         sd = StepDir(self.wf_dir, node.dir)
-        self.write_inputs(sd, params, arts, group, step, slice_index)
+        write_inputs(self, sd, step, params, types, arts, group, slice_index, key)
         if type_ != "Pod":
             self.transition(node, "Running")
             child = self.instance_frame(tmpl, node, path, params, arts)
@@ -190,6 +245,7 @@ class LeafRunner:
             except StepError as exc:
                 res = Result("Error", node.id, message=str(exc))
             res.node_id = node.id
+            record_outputs(self, sd, tmpl, res)
             self.transition(node, res.phase, message=res.message,
                             outputs=self.outputs_json(res, tmpl))
             return res
@@ -210,7 +266,7 @@ class LeafRunner:
             if value is MISSING:
                 raise StepError(f"{where}: input parameter '{name}' has no value and no default")
             params[name] = self.param_text(p, value, scope, where)
-            types[name] = param_type(tmpl.inputs.parameters.get(name)) or param_type(p)
+            types[name] = input_type(self, step, name)
             if name in sliced and isinstance(slice_index, int):
                 try:
                     whole = self.parsed_list(params[name])
@@ -261,26 +317,6 @@ class LeafRunner:
             arts[name] = path
         return arts
 
-    def write_inputs(self, sd: StepDir, params: dict, arts: dict, group: Node | None,
-                     step: Any, slice_index: Any) -> None:
-        sliced = set(step.slices.input_parameter) if (step.slices is not None
-                                                      and slice_index is not None) else set()
-        for name, text in params.items():
-            if name in sliced and group is not None:
-                # the whole list is written once for the loop; each slice links to it
-                shared = os.path.join(self.wf_dir, group.dir, "inputs", "parameters", name)
-                if not os.path.exists(shared):
-                    write_text(shared, text)
-                target = os.path.join(sd.inputs, "parameters", name)
-                remove(target)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                os.symlink(shared, target)
-            else:
-                write_new(os.path.join(sd.inputs, "parameters", name), text)
-        for name, path in arts.items():
-            if path is not None:
-                place(path, sd.artifact_path("inputs", name), self.settings.copy_method)
-
     # -- leaves ------------------------------------------------------------------------------
 
     def retry_policy(self, tmpl: Any) -> Any:
@@ -308,11 +344,11 @@ class LeafRunner:
         res = Result(out.phase, node.id, exit_code=out.exit_code, message=out.message)
         if out.ok:
             try:
-                self.collect_outputs(tmpl, sd, res)
+                self.collect_outputs(tmpl, sd, res, display=node.display_name)
             except StepError as exc:
                 res.phase, res.message = "Failed", str(exc)
         elif tmpl.outputs.parameters:
-            self.collect_outputs(tmpl, sd, res, strict=False)
+            self.collect_outputs(tmpl, sd, res, strict=False, display=node.display_name)
         progress = None
         try:
             with open(os.path.join(sd.root, "progress")) as f:
@@ -354,8 +390,9 @@ class LeafRunner:
     async def _attempt(self, step: Any, node: Node, sd: StepDir, params: dict, arts: dict,
                        slice_index: Any, key: str | None, attempt: int) -> Outcome:
         tmpl = step.template
+        if node.attempts:  # an attempt before this one (or a run before this one) wrote some
+            reset_outputs(self, sd, tmpl)
         self.transition(node, "Running", attempts=attempt)
-        sd.reset_outputs()
         display = node.display_name
         if isinstance(tmpl, PythonOPTemplate):
             executor = self.executor_for(step)
@@ -376,14 +413,17 @@ class LeafRunner:
 
     async def attempt_python(self, tmpl: Any, node: Node, sd: StepDir, slice_index: Any,
                              key: str | None, display: str, timeout: float | None) -> Outcome:
+        tmp = sd.tmp(tmpl.tmp_root)  # the OP's tmp_root: workdir/tmp, as in pydflow
         request = {
             "template": self.registry_index[id(tmpl)],
-            "inputs_dir": sd.inputs, "outputs_dir": sd.outputs, "workdir": sd.workdir,
+            "inputs_dir": os.path.join(tmp, "inputs"), "outputs_dir": os.path.join(tmp, "outputs"),
+            "parameters_dir": os.path.join(sd.inputs, "parameters"), "workdir": sd.workdir,
             "slice_index": slice_index, "key": key, "workflow_name": self.wf_id,
             "progress_file": os.path.join(sd.root, "progress"), "success_tag": False,
-            "log": sd.log, "env": self.env_strings(tmpl),
+            "log": sd.log, "pid_file": sd.pid, "env": self.env_strings(tmpl),
             "sys_path": self.package_paths(tmpl),
         }
+        self.mirror.write(sd.script, python_script(self, tmpl, request))
         try:
             phase, error, message, code = await self.pool.run(request, timeout, self.cancel)
         except WorkerDied as exc:
@@ -459,7 +499,8 @@ class LeafRunner:
         try:
             async with self.script_sem:
                 code, timed_out = await scripts.run_subprocess(
-                    [*tmpl.command, sd.script], sd.workdir, env, sd.log, timeout, self.cancel)
+                    [*tmpl.command, sd.script], sd.workdir, env, sd.log, timeout, self.cancel,
+                    pid_path=sd.pid)
         except asyncio.CancelledError:
             if self.stopping:
                 return Outcome("Failed", "stopped", self.stop_message)
@@ -518,12 +559,20 @@ class LeafRunner:
                 os.makedirs(os.path.dirname(host), exist_ok=True)
         return mapped
 
-    def collect_outputs(self, tmpl: Any, sd: StepDir, res: Result, strict: bool = True) -> None:
-        # Python OPs and HTTP steps write outputs/ themselves; scripts write declared paths
-        python = isinstance(tmpl, PythonOPTemplate | HTTPOPTemplate)
+    def collect_outputs(self, tmpl: Any, sd: StepDir, res: Result, strict: bool = True,
+                        display: str | None = None) -> None:
+        """Read what the step produced into ``res``; record it in the step's ``outputs/``."""
+        who = display or sd_name(sd)
+        # Python OPs write <tmp_root>/outputs, HTTP steps outputs/, scripts their declared paths
+        if isinstance(tmpl, PythonOPTemplate):
+            produced: str | None = os.path.join(sd.tmp(tmpl.tmp_root), "outputs")
+        elif isinstance(tmpl, HTTPOPTemplate):
+            produced = sd.outputs
+        else:
+            produced = None
         for name, p in tmpl.outputs.parameters.items():
-            if python:
-                path = os.path.join(sd.outputs, "parameters", name)
+            if produced is not None:
+                path = os.path.join(produced, "parameters", name)
             elif p.value_from_path:
                 path = host_path(sd.workdir, p.value_from_path)
             else:
@@ -532,39 +581,36 @@ class LeafRunner:
             try:
                 with open(path) as f:
                     text = f.read()
-                if not python:
+                if produced is None:
                     # Argo's executor trims exactly one trailing newline ("for user
                     # convenience"): "a\n" -> "a", "a\n\n" -> "a\n", "a" -> "a"
                     text = text[:-1] if text.endswith("\n") else text
-                    sd.write_parameter("outputs", name, text)
             except OSError:
                 d = getattr(p, "default", MISSING)
                 if d is not MISSING:
                     text = dump_value(d)
-                    if not python:  # Argo trims the default the same way
+                    if produced is None:  # Argo trims the default the same way
                         text = text[:-1] if text.endswith("\n") else text
-                    sd.write_parameter("outputs", name, text)
                 elif strict:
                     where = p.value_from_path or path
-                    raise StepError(f"step '{sd_name(sd)}': output parameter '{name}' was not "
+                    raise StepError(f"step '{who}': output parameter '{name}' was not "
                                     f"written (expected at {where})")
             if text is not None:
                 res.params[name] = text
                 res.types[name] = param_type(p)
         for name, a in tmpl.outputs.artifacts.items():
-            if python:
-                path = os.path.join(sd.outputs, "artifacts", name)
+            if produced is not None:
+                path = os.path.join(produced, "artifacts", name)
             elif a.path:
                 path = host_path(sd.workdir, a.path)
             else:
                 continue
             if os.path.exists(path):
-                if not python:
-                    place(path, sd.artifact_path("outputs", name), "symlink")
                 res.arts[name] = path
             elif strict and not a.optional:
-                raise StepError(f"step '{sd_name(sd)}': output artifact '{name}' was not "
+                raise StepError(f"step '{who}': output artifact '{name}' was not "
                                 f"produced (expected at {a.path or path})")
+        record_outputs(self, sd, tmpl, res)
 
 
 def sd_name(sd: StepDir) -> str:

@@ -207,6 +207,9 @@ def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
     from dflow.runner import run_op
 
     template = registry[request["template"]]
+    if request.get("pid_file"):  # the step's ``pid`` file names the process running it
+        with open(request["pid_file"], "w") as f:
+            f.write(str(os.getpid()))
     log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -237,6 +240,7 @@ def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
             workflow_name=request["workflow_name"],
             progress_file=request["progress_file"],
             success_tag=request["success_tag"],
+            parameters_dir=request.get("parameters_dir"),
         )
         if result.traceback:
             sys.stderr.write(result.traceback)

@@ -3,8 +3,8 @@
 The job's working directory holds ``tmp/inputs`` (the step's inputs, copied so a remote host
 receives real files), ``tmp/packages`` (the template's ``python_packages`` and the OP's own
 file, linked) and gets ``tmp/outputs``; the OP is named ``module:qualname`` or, for OPs
-defined in a script or test file, ``path/to/file.py:qualname``. After the job its outputs
-are moved into the step's ``outputs/``.
+defined in a script or test file, ``path/to/file.py:qualname``. The step's outputs are read
+from ``tmp/outputs`` (or the template's ``tmp_root``), as for a step run in the pool.
 """
 
 from __future__ import annotations
@@ -135,10 +135,10 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
     from .batch import job_outcome, run_job
 
     result = await run_job(run, executor, job)
-    produced = os.path.join(tmp, "outputs")
-    if os.path.isdir(produced):
-        for entry in os.listdir(produced):
-            dest = os.path.join(sd.outputs, entry)
-            remove(dest)
-            shutil.move(os.path.join(produced, entry), dest)
+    own = sd.tmp(tmpl.tmp_root)
+    if own != tmp and os.path.isdir(os.path.join(tmp, "outputs")):
+        # where a pool worker would have written them: the template's tmp_root
+        remove(os.path.join(own, "outputs"))
+        os.makedirs(own, exist_ok=True)
+        shutil.move(os.path.join(tmp, "outputs"), os.path.join(own, "outputs"))
     return job_outcome(run, executor, result, display, python=True, log=sd.log)

@@ -24,6 +24,7 @@ from dflow.serialization import dump_value
 from .artifacts import resolve_artifact
 from .journal import Node, now_iso
 from .layout import StepDir, place
+from .stepfiles import write_node_files
 from .values import Result, StepError
 
 _STORES = ("s3", "oss", "gcs")
@@ -112,11 +113,8 @@ def apply_reuse(run: Any, steps: list[Any]) -> None:
                     outputs={"parameters": _params(step["outputs"]), "artifacts": {}},
                     started=step.get("startedAt") or now_iso(),
                     finished=step.get("finishedAt") or now_iso(), message="reused")
-        sd.create(node.display_name, node.type)
         node.outputs["artifacts"] = _arts(run, sd, name, step["outputs"])
         run.journal.put(node)
-        sd.set_phase("Succeeded")
-        for pname, v in node.outputs["parameters"].items():
-            sd.write_parameter("outputs", pname, v["value"] or "")
+        write_node_files(sd, node, node.display_name)  # its phase last
         _preset_globals(run, node.outputs)
     run.journal.flush()

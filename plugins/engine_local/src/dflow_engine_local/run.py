@@ -25,8 +25,10 @@ from dflow.serialization import dump_value
 from .config import Resolved
 from .interpreter import Interpreter
 from .journal import Journal, now_iso
-from .layout import Mirror, write_status, write_text
+from .layout import place, write_status, write_text
+from .mirror import Mirror
 from .pool import WorkerPool
+from .stepfiles import restore_files
 from .values import Result, param_type
 
 LOCK_NAME = "runner.lock"
@@ -104,7 +106,12 @@ class Run(Interpreter):
         self.stop_message = ""
         self.run_exit_handler = True
         self._flush_scheduled = False
-        self.mirror = Mirror()  # step dirs' name/type/phase files, written off the hot path
+        self.mirror = Mirror()  # step dirs' name/type/phase/children, written off the hot path
+        self.orders: dict[int, dict[int, str]] = {}  # template -> step -> "children" order
+        self.op_specs: dict[int, list[str]] = {}  # template -> how its script names the OP
+        self.inner_types: dict[int, dict[str, str]] = {}  # Steps/DAG -> input types it implies
+        if self.journal.cache:
+            restore_files(self)
         self._list_cache: dict[int, tuple] = {}
         self._text_cache: dict[int, tuple] = {}
         self.wf_params = {k: dump_value(v) for k, v in (wf.parameters or {}).items()}
@@ -142,22 +149,30 @@ class Run(Interpreter):
                                                node.phase, node.key, node.type, node.message))
 
     def publish_globals(self, tmpl: Any, res: Result) -> None:
+        """Global outputs: journaled, and linked as ``<wf>/outputs/{parameters,artifacts}/<g>``
+        to the producing step's ``outputs/`` entry (a file of their own when no step dir
+        holds them: the workflow's own template)."""
+        node = self.journal.get(res.node_id) if res.node_id else None
+        step_dir = os.path.join(self.wf_dir, node.dir) if node is not None and node.dir else None
         changed = False
         for name, p in tmpl.outputs.parameters.items():
             g = getattr(p, "global_name", None)
             if g and name in res.params:
                 self.globals["parameters"][g] = {"value": res.params[name],
                                                  "type": res.types.get(name) or param_type(p)}
-                write_text(os.path.join(self.wf_dir, "outputs", "parameters", g), res.params[name])
+                path = os.path.join(self.wf_dir, "outputs", "parameters", g)
+                if step_dir is not None:
+                    place(os.path.join(step_dir, "outputs", "parameters", name), path, "symlink")
+                else:
+                    write_text(path, res.params[name])
                 changed = True
         for name, a in tmpl.outputs.artifacts.items():
             g = getattr(a, "global_name", None)
             if g and res.arts.get(name):
                 self.globals["artifacts"][g] = {"local_path": res.arts[name]}
-                link = os.path.join(self.wf_dir, "outputs", "artifacts", g)
-                from .layout import place
-
-                place(res.arts[name], link, "symlink")
+                target = (os.path.join(step_dir, "outputs", "artifacts", name)
+                          if step_dir is not None else res.arts[name])
+                place(target, os.path.join(self.wf_dir, "outputs", "artifacts", g), "symlink")
                 changed = True
         if changed:
             self.journal.set_meta(global_outputs=self.globals)
@@ -178,7 +193,7 @@ class Run(Interpreter):
         try:
             return asyncio.run(self._main())
         finally:
-            self.mirror.flush()
+            self.mirror.flush_all()
             if self.pool is not None:
                 self.pool.shutdown()
             self.journal.close()
@@ -211,7 +226,7 @@ class Run(Interpreter):
         self.settle_unfinished(message)
         self.journal.set_meta(status=phase, finishedAt=now_iso(), message=message)
         self.journal.flush()
-        self.mirror.flush()
+        self.mirror.flush_all()
         write_status(self.wf_dir, phase)
         return phase
 

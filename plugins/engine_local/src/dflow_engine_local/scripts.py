@@ -69,13 +69,19 @@ async def run_subprocess(
     log_path: str,
     timeout: float | None,
     cancel: asyncio.Event | None = None,
+    pid_path: str | None = None,
 ) -> tuple[int, bool]:
-    """Run ``argv``; return (exit code, timed out). Cancellation kills the process group."""
+    """Run ``argv``; return (exit code, timed out). Cancellation kills the process group.
+
+    ``pid_path`` gets the process id (pydflow's step ``pid`` file)."""
     with open(log_path, "ab") as log:
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_preexec,
         )
+    if pid_path is not None:
+        with open(pid_path, "w") as f:
+            f.write(str(proc.pid))
     waiters = [asyncio.ensure_future(proc.wait())]
     if cancel is not None:
         waiters.append(asyncio.ensure_future(cancel.wait()))

@@ -1,0 +1,290 @@
+"""The files of a step directory, as pydflow's debug mode lays them out (see :mod:`layout`).
+
+Inputs (parameters with their ``.dflow`` type metadata, ``dflow_key``, artifact links, a Python
+OP's ``workdir/tmp/inputs``), outputs published from a Result (parameters, ``.dflow``
+metadata with the global name, artifact links), the ``script`` of a Python OP step,
+``children`` entries, and the files a resumed run rewrites from the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import attrs
+from dflow.model.dag import DAG
+from dflow.model.io import InputParameter, OutputParameter
+from dflow.model.steps import Steps
+from dflow.python.template import PythonOPTemplate
+
+from .journal import Node
+from .layout import StepDir, overwrite, place, read_text, remove, write_new, write_text
+from .values import param_type
+
+STRUCTURES = ("Steps", "DAG")
+
+
+def type_text(name: str | None) -> str | None:
+    """A recorded type name (``dflow.serialization.type_name``) as pydflow's metadata spells
+    it: ``int``, ``typing.List`` (for ``List[int]``), ``mymodule.MyClass``."""
+    if not name:
+        return None
+    if name.startswith("<class '") and name.endswith("'>"):
+        name = name[8:-2]
+    return name.split("[", 1)[0]
+
+
+def meta_text(type_name: str | None, global_name: str | None = None) -> str | None:
+    """The ``.dflow/<name>`` metadata of a parameter, or None when there is nothing to say."""
+    meta = {}
+    spelled = type_text(type_name)
+    if spelled:
+        meta["type"] = spelled
+    if global_name:
+        meta["globalName"] = global_name
+    return json.dumps(meta) if meta else None
+
+
+def input_type(run: Any, step: Any, name: str) -> str | None:
+    """The type of a step's input parameter, as pydflow types it: the template's or the
+    step's declaration, else the type of the parameter passed in, else (an untyped input of a
+    Steps/DAG template) the type of a parameter inside the template that it is passed to."""
+    tmpl = step.template
+    param = step.inputs.parameters.get(name)
+    found = param_type(tmpl.inputs.parameters.get(name)) or param_type(param)
+    if found:
+        return found
+    value = getattr(param, "value", None)
+    if isinstance(value, InputParameter | OutputParameter) and param_type(value):
+        return param_type(value)
+    if not isinstance(tmpl, Steps | DAG):
+        return None
+    inner = run.inner_types.get(id(tmpl))
+    if inner is None:
+        inner = {}
+        for s in (tmpl.tasks if isinstance(tmpl, DAG) else tmpl.iter_steps()):
+            for n, p in s.inputs.parameters.items():
+                v = p.value
+                if isinstance(v, InputParameter) and tmpl.inputs.parameters.get(v.name) is v:
+                    t = param_type(s.template.inputs.parameters.get(n)) or param_type(p)
+                    if t:
+                        inner.setdefault(v.name, t)
+        run.inner_types[id(tmpl)] = inner
+    return inner.get(name)
+
+
+def groups_dir(run: Any, group: Node) -> str:
+    """Where a fan-out keeps what its items share (pydflow has no dir for the loop itself)."""
+    return os.path.join(run.wf_dir, ".groups", group.id)
+
+
+def mkdirs(*paths: str) -> None:
+    """Make these dirs in order, parents first (one syscall each, none for a stat)."""
+    for path in paths:
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+
+
+def write_inputs(run: Any, sd: StepDir, step: Any, params: dict, types: dict, arts: dict,
+                 group: Node | None, slice_index: Any, key: str | None) -> None:
+    """``inputs/`` of a step about to run (and a Python OP's ``<tmp_root>/inputs``).
+
+    What the step reads is written now; metadata and empty dirs go through the mirror."""
+    tmpl, mirror = step.template, run.mirror
+    pars = os.path.join(sd.inputs, "parameters")
+    mkdirs(sd.inputs, pars)
+    sliced = set(step.slices.input_parameter) if (step.slices is not None
+                                                  and slice_index is not None) else set()
+    typed = False
+    for name, text in params.items():
+        if name in sliced and group is not None:
+            # the whole list is written once for the loop; each slice links to it
+            shared = os.path.join(groups_dir(run, group), "inputs", "parameters", name)
+            if not os.path.exists(shared):
+                write_text(shared, text)
+            place(shared, os.path.join(pars, name), "symlink")
+        else:
+            write_new(os.path.join(pars, name), text)
+        meta = meta_text(types.get(name))
+        if meta is not None:
+            if not typed:
+                mirror.mkdir(os.path.join(pars, ".dflow"))
+                typed = True
+            mirror.write(os.path.join(pars, ".dflow", name), meta)
+    if key:
+        mirror.write(os.path.join(pars, "dflow_key"), key)
+    given = {n: p for n, p in arts.items() if p is not None}
+    if given:
+        mkdirs(os.path.join(sd.inputs, "artifacts"))
+        for name, path in given.items():
+            place(path, sd.artifact_path("inputs", name), "symlink")
+    else:
+        mirror.mkdir(os.path.join(sd.inputs, "artifacts"))
+    if given and isinstance(tmpl, PythonOPTemplate):
+        # the OP reads its artifacts where its template says: <tmp_root>/inputs/artifacts/x
+        dest = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
+        chain = [dest]
+        while chain[-1] != sd.root:
+            chain.append(os.path.dirname(chain[-1]))
+        mkdirs(*reversed(chain[:-1]))  # workdir, workdir/tmp, .../inputs, .../artifacts
+        for name in given:
+            place(sd.artifact_path("inputs", name), os.path.join(dest, name),
+                  run.settings.copy_method)
+
+
+def record_outputs(run: Any, sd: StepDir, tmpl: Any, res: Any) -> None:
+    """``outputs/`` of a finished step from its Result, through the mirror: parameter files
+    with metadata, links to the artifacts (``.dflow/<name>`` holds a global name)."""
+    mirror = run.mirror
+    if not res.ok and not res.params and not any(res.arts.values()):
+        return  # as in pydflow, a step that failed without outputs has no outputs/
+    mirror.mkdir(sd.outputs, os.path.join(sd.outputs, "parameters"),
+                 os.path.join(sd.outputs, "artifacts"))
+    declared = tmpl.outputs.parameters
+    typed = False
+    for name, text in res.params.items():
+        global_name = getattr(declared.get(name), "global_name", None)
+        meta = meta_text(res.types.get(name), global_name)
+        if meta is not None and not typed:
+            mirror.mkdir(os.path.join(sd.outputs, "parameters", ".dflow"))
+            typed = True
+        sd.write_parameter("outputs", name, text, meta, mirror)
+    for name, path in res.arts.items():
+        if path is None:
+            continue
+        link = sd.artifact_path("outputs", name)
+        if os.path.abspath(path) != link:
+            mirror.link(path, link)
+        global_name = getattr(tmpl.outputs.artifacts.get(name), "global_name", None)
+        if global_name:  # (rare: the write makes the .dflow dir)
+            mirror.write(os.path.join(sd.outputs, "artifacts", ".dflow", name),
+                         json.dumps({"globalName": global_name}))
+
+
+def reset_outputs(run: Any, sd: StepDir, tmpl: Any) -> None:
+    """A step run again (a retry, a resumed run) starts from empty outputs."""
+    run.mirror.flush()  # nothing queued for the last attempt may land after this
+    sd.reset_outputs()
+    if isinstance(tmpl, PythonOPTemplate):
+        produced = os.path.join(sd.tmp(tmpl.tmp_root), "outputs")
+        if os.path.lexists(produced):
+            remove(produced)
+
+
+# -- the script of a Python OP step ------------------------------------------------------------
+
+_SCRIPT = """\
+#!{python}
+# dflow's local engine ran this step's OP in a worker process of its pool. This script runs
+# it again the same way, on the same inputs: python3 script
+import os
+import sys
+
+from dflow.runner.__main__ import main
+
+os.environ.update({env!r})
+sys.exit(main({argv!r}))
+"""
+
+
+def python_script(run: Any, tmpl: Any, request: dict) -> str:
+    """A runnable ``script`` equivalent to the pool request of a Python OP step."""
+    spec = run.op_specs.get(id(tmpl))
+    if spec is None:
+        from .remote_op import op_spec
+
+        try:
+            spec = op_spec(tmpl.op_type)
+        except (ValueError, TypeError, OSError) as exc:
+            spec = ["--op", f"<unavailable: {exc}>"]
+        run.op_specs[id(tmpl)] = spec
+    argv = [*spec, "--inputs", request["inputs_dir"], "--parameters",
+            request["parameters_dir"], "--outputs", request["outputs_dir"],
+            "--workdir", request["workdir"], "--workflow-name", request["workflow_name"]]
+    if request["slice_index"] is not None:
+        argv += ["--slice-index", json.dumps(request["slice_index"]),
+                 "--slices", json.dumps(attrs.asdict(tmpl.slices))]
+    if request["key"]:
+        argv += ["--key", request["key"]]
+    for p in request["sys_path"]:
+        argv += ["--sys-path", p]
+    return _SCRIPT.format(python=sys.executable, env=request["env"], argv=argv)
+
+
+# -- children ----------------------------------------------------------------------------------
+
+def order_of(run: Any, frame: Any, step: Any, index: int | None) -> str | None:
+    """The step's key in its parent's ``children``: ``"<group>-<i>"`` in Steps, ``"<task>"``
+    in a DAG, ``-<item>`` appended for a loop item; None for hooks and exit handlers."""
+    tmpl = frame.template
+    orders = run.orders.get(id(tmpl))
+    if orders is None:
+        if hasattr(tmpl, "tasks"):
+            orders = {id(t): str(i) for i, t in enumerate(tmpl.tasks)}
+        else:
+            orders = {id(s): f"{gi}-{si}" for gi, group in enumerate(tmpl.steps)
+                      for si, s in enumerate(group)}
+        run.orders[id(tmpl)] = orders
+    base = orders.get(id(step))
+    if base is None:
+        return None
+    return base if index is None else f"{base}-{index}"
+
+
+def children_holder(run: Any, node: Node) -> str:
+    """The dir whose ``children`` lists ``node``: its Steps/DAG step's, or the workflow's."""
+    parent = run.journal.get(node.parent_id) if node.parent_id else None
+    while parent is not None and parent.type not in STRUCTURES:
+        parent = run.journal.get(parent.parent_id) if parent.parent_id else None
+    if parent is None or not parent.dir:
+        return run.wf_dir
+    return os.path.join(run.wf_dir, parent.dir)
+
+
+def restore_files(run: Any) -> None:
+    """A resumed run: the step files say what the journal says.
+
+    The mirror writes a step's files in order, its phase last; a run killed at any point
+    leaves the files of some steps behind the journal, and only those (their ``phase`` file
+    differs) are rewritten, from the journal. ``children`` files are rebuilt whole.
+    """
+    for node in list(run.journal.cache.values()):
+        if not node.dir:
+            continue
+        sd = StepDir(run.wf_dir, node.dir)
+        if os.path.isdir(sd.root) and read_text(os.path.join(sd.root, "phase")) != node.phase:
+            write_node_files(sd, node, inputs=False)
+        if node.ord:
+            run.mirror.add_child(children_holder(run, node), node.ord, node.dir, schedule=False)
+    run.mirror.flush_children()
+
+
+def write_node_files(sd: StepDir, node: Node, name: str | None = None,
+                     inputs: bool = True) -> None:
+    """A step's files from its journal record, now: a reused step (``reuse_step``), or one a
+    killed run left behind the journal (``inputs=False``: they were written before it ran, a
+    sliced one links to its loop's whole list; only their metadata may lag). Its ``phase``
+    is written last."""
+    os.makedirs(sd.root, exist_ok=True)
+    overwrite(os.path.join(sd.root, "name"), name or node.name)
+    overwrite(os.path.join(sd.root, "type"), node.type)
+    for io, section in (("inputs", node.inputs), ("outputs", node.outputs)):
+        for kind in ("parameters", "artifacts"):
+            os.makedirs(os.path.join(sd.root, io, kind), exist_ok=True)
+        for pname, p in (section.get("parameters") or {}).items():
+            value = p.get("value")
+            meta = None if pname == "dflow_key" else meta_text(
+                p.get("type"), p.get("globalName") if io == "outputs" else None)
+            if io == "inputs" and not inputs:
+                if meta is not None:
+                    write_new(os.path.join(sd.inputs, "parameters", ".dflow", pname), meta)
+                continue
+            sd.write_parameter(io, pname, value if isinstance(value, str) else "", meta)
+        for aname, a in (section.get("artifacts") or {}).items():
+            if a.get("local_path"):
+                place(a["local_path"], sd.artifact_path(io, aname), "symlink")
+    overwrite(os.path.join(sd.root, "phase"), node.phase)
