@@ -49,8 +49,12 @@ def test_copy_methods(workdir, method):
     wf.submit()
     [s] = wf.query_step(name="cat")
     assert s.phase == "Succeeded"
-    placed = workdir / wf.id / s.id / "inputs" / "artifacts" / "i"
+    # as in pydflow: the step's inputs/ links to the artifact; the method places it in workdir
+    assert (workdir / wf.id / s.id / "inputs" / "artifacts" / "i").is_symlink()
+    placed = workdir / wf.id / s.id / "workdir" / "tmp" / "inputs" / "artifacts" / "i"
     assert placed.is_symlink() == (method == "symlink")
+    linked = (placed / "src" / "f.txt").stat().st_nlink > 1
+    assert linked == (method != "copy") or method == "symlink"
     assert (workdir / wf.id / s.id / "log.txt").read_text() == "x"
 
 
