@@ -2,9 +2,9 @@
 
 pydflow 1.8.134's sdist on PyPI ships its ``tests/``. At test time the sdist is downloaded once
 into ``.work/pydflow-sdist/`` (``pip download --no-deps --no-binary :all:``; the cached file is
-reused), its ``tests/`` are extracted into a temporary directory, and they run there with this
-interpreter's pytest and ``DFLOW_MODE=debug``, as pydflow's own CI runs them. None of pydflow's
-files is kept in this repository.
+reused, see ``pydflow_ref.py``), its ``tests/`` are extracted into a temporary directory, and
+they run there with this interpreter's pytest and ``DFLOW_MODE=debug``, as pydflow's own CI
+runs them. None of pydflow's files is kept in this repository.
 
 One test, one count: every test of the suite must pass, except those listed in ``KNOWN`` (each
 with the reason and the work that removes it). A known failure that starts passing fails this
@@ -16,14 +16,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / ".work" / "pydflow-sdist"
-VERSION = "1.8.134"
-SDIST = f"pydflow-{VERSION}.tar.gz"
+sys.path.insert(0, str(Path(__file__).parent))
+from pydflow_ref import SDIST, VERSION, extract_tests  # noqa: E402
+
 SUITE_SIZE = 10  # the test functions in pydflow 1.8.134's tests/
 
 # test id -> why it fails today (remove the entry when the fix lands)
@@ -33,35 +31,6 @@ KNOWN: dict[str, str] = {
         "'msg'); the local engine's interpreter fix is on the 'semantics' branch"
     ),
 }
-
-
-def sdist() -> Path:
-    """The cached sdist, downloaded from PyPI the first time."""
-    path = CACHE / SDIST
-    if path.is_file():
-        return path
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-           "--no-deps", "--no-binary", ":all:", "--dest", str(CACHE), f"pydflow=={VERSION}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0 or not path.is_file():
-        raise AssertionError(
-            f"cannot download pydflow {VERSION}'s sdist from PyPI ({' '.join(cmd)} exited with "
-            f"{proc.returncode}):\n{proc.stderr.strip()[-2000:]}\nThis gate needs PyPI; or put "
-            f"{SDIST} into {CACHE} by hand."
-        )
-    return path
-
-
-def extract_tests(archive: Path, dest: Path) -> Path:
-    """Extract ``<sdist>/tests/*`` into ``dest/tests`` and return that dir."""
-    prefix = f"pydflow-{VERSION}/tests/"
-    with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if m.name.startswith(prefix) and m.isfile()]
-        for m in members:
-            m.name = "tests/" + m.name[len(prefix):]
-        tar.extractall(dest, members=members, filter="data")
-    return dest / "tests"
 
 
 def outcomes(junit: Path) -> dict[str, str]:
@@ -82,7 +51,7 @@ def outcomes(junit: Path) -> dict[str, str]:
 
 
 def test_pydflow_suite_passes_on_the_local_engine(tmp_path):
-    tests = extract_tests(sdist(), tmp_path)
+    tests = extract_tests(tmp_path)
     names = sorted(p.name for p in tests.glob("test_*.py"))
     assert names, f"no test files in {SDIST}"
     (tmp_path / "pytest.ini").write_text("[pytest]\n")  # none of our config applies

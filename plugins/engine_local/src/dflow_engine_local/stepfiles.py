@@ -124,16 +124,26 @@ def write_inputs(run: Any, sd: StepDir, step: Any, params: dict, types: dict, ar
             place(path, sd.artifact_path("inputs", name), "symlink")
     else:
         mirror.mkdir(os.path.join(sd.inputs, "artifacts"))
-    if given and isinstance(tmpl, PythonOPTemplate):
+    if not isinstance(tmpl, PythonOPTemplate):
+        return
+    tmp = sd.tmp(tmpl.tmp_root)
+    if not given:  # pydflow makes the OP's tmp_root for every step
+        mirror.mkdir(*_down_to(sd.root, tmp))
+    else:
         # the OP reads its artifacts where its template says: <tmp_root>/inputs/artifacts/x
-        dest = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
-        chain = [dest]
-        while chain[-1] != sd.root:
-            chain.append(os.path.dirname(chain[-1]))
-        mkdirs(*reversed(chain[:-1]))  # workdir, workdir/tmp, .../inputs, .../artifacts
+        dest = os.path.join(tmp, "inputs", "artifacts")
+        mkdirs(*_down_to(sd.root, dest))  # workdir, workdir/tmp, .../inputs, .../artifacts
         for name in given:
             place(sd.artifact_path("inputs", name), os.path.join(dest, name),
                   run.settings.copy_method)
+
+
+def _down_to(root: str, path: str) -> list[str]:
+    """The dirs from below ``root`` down to ``path``, parents first."""
+    chain = [path]
+    while os.path.dirname(chain[-1]) != root:
+        chain.append(os.path.dirname(chain[-1]))
+    return chain[::-1]
 
 
 def record_outputs(run: Any, sd: StepDir, tmpl: Any, res: Any) -> None:
