@@ -349,6 +349,8 @@ class LeafRunner:
                 res.phase, res.message = "Failed", str(exc)
         elif tmpl.outputs.parameters:
             self.collect_outputs(tmpl, sd, res, strict=False, display=node.display_name)
+        else:
+            record_outputs(self, sd, tmpl, res)
         progress = None
         try:
             with open(os.path.join(sd.root, "progress")) as f:

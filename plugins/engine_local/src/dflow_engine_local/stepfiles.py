@@ -8,6 +8,7 @@ metadata with the global name, artifact links), the ``script`` of a Python OP st
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -36,6 +37,7 @@ def type_text(name: str | None) -> str | None:
     return name.split("[", 1)[0]
 
 
+@functools.lru_cache(maxsize=256)
 def meta_text(type_name: str | None, global_name: str | None = None) -> str | None:
     """The ``.dflow/<name>`` metadata of a parameter, or None when there is nothing to say."""
     meta = {}
@@ -126,12 +128,9 @@ def write_inputs(run: Any, sd: StepDir, step: Any, params: dict, types: dict, ar
         mirror.mkdir(os.path.join(sd.inputs, "artifacts"))
     if not isinstance(tmpl, PythonOPTemplate):
         return
-    tmp = sd.tmp(tmpl.tmp_root)
-    if not given:  # pydflow makes the OP's tmp_root for every step
-        mirror.mkdir(*_down_to(sd.root, tmp))
-    else:
+    if given:
         # the OP reads its artifacts where its template says: <tmp_root>/inputs/artifacts/x
-        dest = os.path.join(tmp, "inputs", "artifacts")
+        dest = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
         mkdirs(*_down_to(sd.root, dest))  # workdir, workdir/tmp, .../inputs, .../artifacts
         for name in given:
             place(sd.artifact_path("inputs", name), os.path.join(dest, name),
@@ -150,6 +149,9 @@ def record_outputs(run: Any, sd: StepDir, tmpl: Any, res: Any) -> None:
     """``outputs/`` of a finished step from its Result, through the mirror: parameter files
     with metadata, links to the artifacts (``.dflow/<name>`` holds a global name)."""
     mirror = run.mirror
+    if not res.ok and isinstance(tmpl, PythonOPTemplate):
+        # pydflow makes a Python OP's tmp_root for every step (one that succeeded wrote there)
+        mirror.mkdir(*_down_to(sd.root, sd.tmp(tmpl.tmp_root)))
     if not res.ok and not res.params and not any(res.arts.values()):
         return  # as in pydflow, a step that failed without outputs has no outputs/
     mirror.mkdir(sd.outputs, os.path.join(sd.outputs, "parameters"),
