@@ -11,8 +11,9 @@ kept in ``.work/pydflow-layout/``, keyed by the workflow's files; a changed work
 under pydflow again.
 
 Workflows: ``tests/pydflow_layout/s*.py`` (ours: chains, shell and Python script templates,
-fan-outs, keys, conditions, nested keyed Steps/DAG, global outputs, failures) and four of
-pydflow's own tests from its sdist (test_python, test_dag, test_recurse, test_reuse).
+fan-outs, keys, conditions, nested keyed Steps/DAG, global outputs, failures) and five of
+pydflow's own tests from its sdist (test_python, test_dag, test_recurse, test_reuse,
+test_conditional_outputs).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pydflow_ref import VERSION, WORK, extract_tests, pydflow_python, run_env, tree  # noqa: E402
 
 SCENARIOS = Path(__file__).parent / "pydflow_layout"
-SDIST_TESTS = ("test_python", "test_dag", "test_recurse", "test_reuse")
+SDIST_TESTS = ("test_python", "test_dag", "test_recurse", "test_reuse",
+               "test_conditional_outputs")
 REFERENCE = WORK / "pydflow-layout"
 
 # name -> (side whose line it is, pattern of the line, why the difference is kept)
@@ -53,6 +55,11 @@ KEPT: dict[str, tuple[str, str, str]] = {
         "both", r"^L \S+/inputs/artifacts/\w+ -> <ROOT>/(upload/<uuid>/<tmp>|\.cache/<key>)$",
         "upload_artifact archives into the local store (pydflow debug mode: a tree of links "
         "under upload/); the engine unpacks it once into <artifact dir>/.cache"),
+    "failed step's outputs": (
+        "dflow", r"^[DF] WF/<boom@1-0>/outputs(/|$)",
+        "a failed step keeps its partial outputs and its outputs' declared defaults (an output "
+        "typed by a bare type defaults to None), as Argo does and the journal records them; "
+        "pydflow's debug mode writes no outputs for a failed step"),
     "trailing newline": (
         "both", r"^F \S+/outputs/parameters/r = hello(\\n)?$",
         "a script's output parameter file loses one trailing newline, as Argo's executor "

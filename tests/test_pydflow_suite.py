@@ -25,12 +25,7 @@ from pydflow_ref import SDIST, VERSION, extract_tests  # noqa: E402
 SUITE_SIZE = 10  # the test functions in pydflow 1.8.134's tests/
 
 # test id -> why it fails today (remove the entry when the fix lands)
-KNOWN: dict[str, str] = {
-    "test_conditional_outputs.py::test_conditional_outputs": (
-        "a Steps template's output parameter from if_expression(...) is not set (KeyError: "
-        "'msg'); the local engine's interpreter fix is on the 'semantics' branch"
-    ),
-}
+KNOWN: dict[str, str] = {}
 
 
 def outcomes(junit: Path) -> dict[str, str]:
@@ -79,4 +74,4 @@ def test_pydflow_suite_passes_on_the_local_engine(tmp_path):
     )
     assert not fixed, f"now passing, remove from KNOWN: {fixed}"
     passed = sum(1 for v in results.values() if v == "passed")
-    assert passed == SUITE_SIZE - len(KNOWN)
+    assert passed == SUITE_SIZE - len(KNOWN), results

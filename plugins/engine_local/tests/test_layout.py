@@ -26,6 +26,7 @@ from dflow import (
     InputParameter,
     Inputs,
     OutputParameter,
+    ShellOPTemplate,
     Step,
     Steps,
     Task,
@@ -180,17 +181,28 @@ def test_nested_keyed_steps_and_dags(workdir):
     assert os.readlink(g) == str(ik / "outputs/parameters/z") and g.read_text() == "16"
 
 
-def test_failed_step_keeps_inputs_and_log_and_has_no_outputs(workdir):
+def test_failed_steps_keep_inputs_log_and_what_the_journal_says_of_outputs(workdir):
+    sh = ShellOPTemplate(name="fail", script="echo {{inputs.parameters.p}}; exit 3")
+    sh.inputs.parameters = {"p": InputParameter()}
     wf = Workflow("fails")
-    wf.add(Step("boom", PythonOPTemplate(Boom), parameters={"mode": "raise", "counter": ""}))
+    wf.add([Step("sh", sh, parameters={"p": "hi"}),
+            Step("boom", PythonOPTemplate(Boom), parameters={"mode": "raise", "counter": ""})])
     wf.submit()
-    [s] = wf.query_step(name="boom")
+    assert (workdir / wf.id / "status").read_text() == "Failed"
+    [s] = wf.query_step(name="sh")
     sd = workdir / wf.id / s.id
     assert (sd / "phase").read_text() == "Failed"
-    assert (sd / "inputs/parameters/mode").read_text() == "raise"
+    assert (sd / "inputs/parameters/p").read_text() == "hi"
+    assert (sd / "log.txt").read_text() == "hi\n"
+    assert not (sd / "outputs").exists()  # no outputs, no outputs/ (as in pydflow)
+    [b] = wf.query_step(name="boom")
+    sd = workdir / wf.id / b.id
     assert "boom on purpose" in (sd / "log.txt").read_text()
-    assert not (sd / "outputs").exists()
-    assert (workdir / wf.id / "status").read_text() == "Failed"
+    assert (sd / "workdir/tmp").is_dir()
+    # the declared default of its output (None for a bare type) is its output, as Argo has it
+    assert b.outputs.parameters["out"].value is None
+    assert (sd / "outputs/parameters/out").read_text() == "null"
+    assert files_match_journal(workdir / wf.id) == []
 
 
 def read(path: Path) -> str | None:

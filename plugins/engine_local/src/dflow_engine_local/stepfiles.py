@@ -14,7 +14,6 @@ import os
 import sys
 from typing import Any
 
-import attrs
 from dflow.model.dag import DAG
 from dflow.model.io import InputParameter, OutputParameter
 from dflow.model.steps import Steps
@@ -219,7 +218,7 @@ def python_script(run: Any, tmpl: Any, request: dict) -> str:
             "--workdir", request["workdir"], "--workflow-name", request["workflow_name"]]
     if request["slice_index"] is not None:
         argv += ["--slice-index", json.dumps(request["slice_index"]),
-                 "--slices", json.dumps(attrs.asdict(tmpl.slices))]
+                 "--slices", json.dumps(tmpl.slices.to_dict())]
     if request["key"]:
         argv += ["--key", request["key"]]
     for p in request["sys_path"]:
