@@ -86,8 +86,9 @@ def finish(proc: subprocess.Popen, script: bool) -> dict:
 
 
 def reference_file(case: str, files: list[Path]) -> Path:
+    """Where pydflow's side of ``case`` is kept: keyed by its files and the normalizer."""
     digest = hashlib.sha1(VERSION.encode())
-    for f in files:
+    for f in [Path(__file__).with_name("pydflow_ref.py"), *files]:
         digest.update(f.read_bytes())
     return REFERENCE / f"{case}-{digest.hexdigest()[:12]}.json"
 
