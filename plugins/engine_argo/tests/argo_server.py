@@ -10,6 +10,10 @@ can be told to fail (``fail(503, times=2)``), and moves submitted workflows thro
 Pending -> Running -> Succeeded, one phase per GET, with nodes built from the manifest, so
 that wait and query tests see real transitions without sleeping. It tests our client, not
 Argo.
+
+With ``emulator=`` (a :class:`conformance.server.EmulatedArgo`) nothing is invented: created
+workflows run on the emulated controller and pods, GETs serve their real status (checked
+against the swagger too), and the workflow actions act on the controller.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from argo_schema import data_file, strict_definitions
 from jsonschema import Draft202012Validator
 
 SWAGGER = "swagger-v3.7.18.json"
+WORKFLOW_REF = "#/definitions/io.argoproj.workflow.v1alpha1.Workflow"
 TOKEN = "s3cr3t-t0ken-value"  # the token tests configure; it must never show in output
 # a small valid workflow: one step calling a container template with a typed output
 MANIFEST: dict[str, Any] = {
@@ -109,9 +114,11 @@ class FakeArgoServer:
     """The server and its in-memory state; use as a context manager (or start/stop)."""
 
     def __init__(
-        self, token: str | None = "test-token", tls: tuple[str, str] | None = None
+        self, token: str | None = "test-token", tls: tuple[str, str] | None = None,
+        emulator: Any = None,
     ) -> None:
         self.token = token
+        self.emulator = emulator  # conformance.server.EmulatedArgo: workflows really run
         self.tls = tls
         self.workflows: dict[tuple[str, str], dict[str, Any]] = {}
         self.archived: dict[str, dict[str, Any]] = {}
@@ -235,6 +242,11 @@ class FakeArgoServer:
         return 404, {"code": 5, "message": f'workflows.argoproj.io "{name}" not found'}
 
     def _advance(self, wf: dict[str, Any]) -> None:
+        if self.emulator is not None:
+            self.emulator.refresh(wf)
+            if wf["status"].get("phase") in ("Succeeded", "Failed", "Error"):
+                self.archived[wf["metadata"]["uid"]] = json.loads(json.dumps(wf))
+            return
         status = wf["status"]
         name = wf["metadata"]["name"]
         if wf["spec"].get("suspend"):
@@ -258,10 +270,12 @@ class FakeArgoServer:
                 "message": f'workflows.argoproj.io "{meta["name"]}" already exists',
             }
         meta.update(namespace=params["namespace"], uid=str(uuid.uuid4()), creationTimestamp=_now())
-        wf["status"] = {"phase": "Pending"}
+        wf["status"] = {**(wf.get("status") or {}), "phase": "Pending"}  # memoized resubmit
         if body.get("serverDryRun"):
             return 200, wf
         self.workflows[key] = wf
+        if self.emulator is not None:
+            self.emulator.submit(json.loads(json.dumps(wf)))
         return 200, wf
 
     def op_GetWorkflow(self, params, query, body):
@@ -285,6 +299,8 @@ class FakeArgoServer:
     def op_DeleteWorkflow(self, params, query, body):
         if self.workflows.pop((params["namespace"], params["name"]), None) is None:
             return self._not_found(params["name"])
+        if self.emulator is not None:
+            self.emulator.delete(params["namespace"], params["name"])
         return 200, {}
 
     def _act(self, params: dict[str, str], change: Any) -> tuple[int, Any]:
@@ -295,23 +311,35 @@ class FakeArgoServer:
         return (400, {"code": 9, "message": problem}) if problem else (200, wf)
 
     def op_TerminateWorkflow(self, params, query, body):
+        if self.emulator is not None:
+            return self._act(params, lambda wf: self.emulator.shutdown(wf, "Terminate"))
         return self._act(
             params, lambda wf: _finish(wf, "Failed", "Stopped with strategy 'Terminate'")
         )
 
     def op_StopWorkflow(self, params, query, body):
+        if self.emulator is not None:
+            return self._act(params, lambda wf: self.emulator.shutdown(wf, "Stop"))
         return self._act(
             params,
             lambda wf: _finish(wf, "Failed", body.get("message") or "Stopped with strategy 'Stop'"),
         )
 
     def op_SuspendWorkflow(self, params, query, body):
+        if self.emulator is not None:
+            return self._act(params, lambda wf: self.emulator.suspend(wf, True))
         return self._act(params, lambda wf: wf["spec"].update(suspend=True))
 
     def op_ResumeWorkflow(self, params, query, body):
+        if self.emulator is not None:
+            return self._act(params, lambda wf: self.emulator.suspend(wf, False))
         return self._act(params, lambda wf: wf["spec"].pop("suspend", None) and None)
 
     def op_RetryWorkflow(self, params, query, body):
+        if self.emulator is not None:
+            return self._act(params, lambda wf: self.emulator.retry(
+                wf, bool(body.get("restartSuccessful")), body.get("nodeFieldSelector") or ""))
+
         def retry(wf):
             if wf["status"]["phase"] not in ("Failed", "Error"):
                 return f"workflow must be Failed/Error to retry (it is {wf['status']['phase']})"
@@ -324,6 +352,11 @@ class FakeArgoServer:
         old = self._find(params)
         if old is None:
             return self._not_found(params["name"])
+        if self.emulator is not None:
+            new = self.emulator.resubmit(old, bool(body.get("memoized")))
+            if isinstance(new, str):
+                return 400, {"code": 9, "message": new}
+            return self.op_CreateWorkflow(params, query, {"workflow": new})
         new = {"metadata": {"generateName": params["name"] + "-",
                             "labels": old["metadata"].get("labels") or {}},
                "spec": json.loads(json.dumps(old["spec"]))}  # fmt: skip
@@ -334,6 +367,10 @@ class FakeArgoServer:
         if wf is None:
             return self._not_found(params["name"])
         pod = (query.get("podName") or [None])[0]
+        if self.emulator is not None:
+            lines = [json.dumps({"result": {"podName": p, "content": c}})
+                     for p, c in self.emulator.logs(wf, pod)]
+            return 200, "\n".join(lines) + "\n" if lines else ""
         pods = [n["id"] for n in (wf["status"].get("nodes") or {}).values() if n["type"] == "Pod"]
         lines = [
             json.dumps({"result": {"podName": p, "content": f"hello from {p}"}})
