@@ -128,6 +128,12 @@ class PodRequest:
     keep: bool = False
     #: seconds between SIGTERM and SIGKILL when the pod is killed (terminationGracePeriod)
     grace: float = 2.0
+    #: the workflow's ``spec.volumes`` (a template's volumeMounts may name them); emptyDir and
+    #: hostPath volumes are emulated
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    #: the controller's progress ticks in seconds (patch, file read): defaults 1m and 3s
+    #: (controller.go v3.7.18); progress read from the file reaches the node only at a patch
+    progress_ticks: tuple[float, float] = (60.0, 3.0)
 
 
 @dataclass
@@ -139,7 +145,8 @@ class PodResult:
     exit_code: int | None
     outputs: dict[str, Any]
     log: str
-    progress: str | None = None  # last "N/M" line of ARGO_PROGRESS_FILE
+    progress: str | None = None  # last "N/M" of ARGO_PROGRESS_FILE reported at a patch tick
+    killed: str | None = None  # "deadline" or "cancel" when the pod was killed
     started_at: str = ""  # RFC 3339, whole seconds, UTC
     finished_at: str = ""
     #: the template as the executor saw it (archive location set, pod params substituted)

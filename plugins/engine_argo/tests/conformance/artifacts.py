@@ -1,0 +1,283 @@
+"""Artifact drivers and archives as Argo's executor uses them (S3 through boto3, raw, http).
+
+Each function follows one piece of Argo's source, cited beside it. Errors carry Argo's texts
+(the node message quotes them); :class:`NotFound` is Argo's ``CodeNotFound``, which makes an
+``optional`` artifact skipped rather than failed.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import os
+import posixpath
+import shutil
+import tarfile
+import threading
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from conformance.common import HarnessError
+
+_local = threading.local()
+
+
+class ArtifactError(Exception):
+    """An artifact could not be loaded or saved; the text is what Argo reports."""
+
+
+class NotFound(ArtifactError):
+    """argoerrs.CodeNotFound: the object, file or URL does not exist."""
+
+
+def s3_client(s3: dict[str, Any], repo: Any) -> Any:
+    """A boto3 client for an ``s3`` location; credentials are the repository's (the
+    emulation has no Kubernetes secrets to read ``accessKeySecret`` from)."""
+    import boto3
+    from botocore.config import Config
+
+    endpoint = s3.get("endpoint") or repo.endpoint
+    scheme = "http" if s3.get("insecure", repo.insecure) else "https"
+    key = (endpoint, scheme, repo.access_key)
+    cache = _local.__dict__.setdefault("clients", {})
+    if key not in cache:  # boto3 clients are not shared between threads
+        cache[key] = boto3.session.Session().client(
+            "s3", endpoint_url=f"{scheme}://{endpoint}", aws_access_key_id=repo.access_key,
+            aws_secret_access_key=repo.secret_key, region_name=s3.get("region") or repo.region,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+    return cache[key]
+
+
+def _code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _message(exc: Exception) -> str:
+    # minio-go reports the server's <Message> (e.g. "The specified key does not exist.")
+    err = getattr(exc, "response", {}).get("Error", {})
+    return err.get("Message") or err.get("Code") or str(exc)
+
+
+# -- locations (pkg/apis/workflow/v1alpha1/workflow_types.go, v3.7.18) ----------------------
+
+def has_location(art: dict[str, Any] | None) -> bool:
+    """ArtifactLocation.HasLocation (workflow_types.go, v3.7.18): s3 needs endpoint, bucket
+    and key; raw and http are always complete."""
+    art = art or {}
+    if "s3" in art:
+        s3 = art["s3"] or {}
+        return bool(s3.get("endpoint") and s3.get("bucket") and s3.get("key"))
+    return "raw" in art or bool((art.get("http") or {}).get("url"))
+
+
+def has_key(art: dict[str, Any]) -> bool:
+    return bool((art.get("s3") or {}).get("key"))
+
+
+def relocate(art: dict[str, Any], location: dict[str, Any] | None) -> dict[str, Any]:
+    """Artifact.Relocate: a key-only artifact takes the archive location's bucket/endpoint."""
+    if has_location(art):
+        return art
+    if not (location or {}).get("s3"):
+        raise ArtifactError("template artifact location not set")
+    out = copy.deepcopy(art)
+    out["s3"] = {**location["s3"], "key": (art.get("s3") or {}).get("key", "")}
+    return out
+
+
+# -- S3 (workflow/artifacts/s3/s3.go, v3.7.18) ------------------------------------------------
+
+def load_s3(client: Any, bucket: str, key: str, path: Path) -> None:
+    """loadS3Artifact: the object at ``key``; NoSuchKey -> the keys under ``key/`` as a
+    directory (IsDirectory/GetDirectory); neither -> NotFound with the original message."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.download_file(bucket, key, str(path))
+        return
+    except ClientError as exc:
+        if _code(exc) not in ("NoSuchKey", "404", "NotFound"):
+            raise ArtifactError(f"failed to get file: {_message(exc)}") from exc
+        original = "The specified key does not exist."
+    keys = list_directory(client, bucket, key)
+    if not keys:
+        raise NotFound(original)
+    for obj in keys:
+        # GetDirectory trims the key as given (not cleaned) and joins the rest to the path
+        local = Path(os.path.normpath(os.path.join(path, obj[len(key):].lstrip("/"))))
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            client.download_file(bucket, obj, str(local))
+        except ClientError as exc:
+            raise ArtifactError(f"failed to get directory: {_message(exc)}") from exc
+
+
+def list_directory(client: Any, bucket: str, key: str) -> list[str]:
+    """ListDirectory: every key under ``clean(key) + "/"``, "directory" marker keys skipped."""
+    from botocore.exceptions import ClientError
+
+    prefix = posixpath.normpath(key) + "/" if key else ""
+    out: list[str] = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            out += [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+    except ClientError as exc:
+        raise ArtifactError(f"failed to test if {key} is a directory: {_message(exc)}") from exc
+    return out
+
+
+def save_s3(client: Any, bucket: str, key: str, path: Path) -> None:
+    """saveS3Artifact: a file to ``key``; a directory as one object per file under ``key/``
+    (PutDirectory: symlinks skipped)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        if not path.is_dir():
+            client.upload_file(str(path), bucket, key)
+            return
+        for root, _dirs, files in os.walk(path):
+            for name in sorted(files):
+                local = Path(root, name)
+                if local.is_symlink():
+                    continue
+                client.upload_file(str(local), bucket,
+                                   posixpath.join(key, local.relative_to(path).as_posix()))
+    except ClientError as exc:
+        kind = "directory" if path.is_dir() else "file"
+        raise ArtifactError(f"failed to put {kind}: {_message(exc)}") from exc
+
+
+# -- raw and http (workflow/artifacts/{raw/raw.go,http/http.go}, v3.7.18) ----------------------
+
+def load_raw(data: str, path: Path) -> None:
+    path.write_text(data)
+
+
+def load_http(http: dict[str, Any], path: Path) -> None:
+    """retrieveContent: 404 is NotFound (an optional artifact is skipped), other non-2xx fail."""
+    url = http["url"]
+    req = urllib.request.Request(url, headers={h["name"]: h["value"] for h in http.get("headers") or []})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp, open(path, "wb") as out:
+            shutil.copyfileobj(resp, out)
+    except urllib.error.HTTPError as exc:
+        status = f"{exc.code} {exc.reason}"
+        if exc.code == 404:
+            raise NotFound(status) from exc
+        raise ArtifactError(f"loading content from {url} failed with reason: {status}") from exc
+
+
+def load(art: dict[str, Any], path: Path, repo: Any) -> None:
+    """Fetch ``art`` (already relocated to its full location) to ``path``."""
+    if "s3" in art:
+        s3 = art["s3"]
+        load_s3(s3_client(s3, repo), s3.get("bucket") or repo.bucket, s3["key"], path)
+    elif "raw" in art:
+        load_raw(art["raw"].get("data", ""), path)
+    elif "http" in art:
+        load_http(art["http"], path)
+    else:
+        kinds = sorted(set(art) - {"name", "path", "mode", "optional", "archive", "from",
+                                   "subPath", "recurseMode", "globalName", "description"})
+        raise HarnessError(f"input artifact {art.get('name')!r}: the emulation loads s3, raw and "
+                           f"http artifacts, not {kinds}")
+
+
+# -- archives (workflow/executor/executor.go, util/archive/archive.go, v3.7.18) ---------------
+
+def is_tarball(path: Path) -> bool:
+    """isTarball: detected by content (a gzip stream whose first tar header reads), not by name."""
+    if not path.is_file():
+        return False
+    try:
+        with gzip.open(path) as gz, tarfile.open(fileobj=gz, mode="r|") as tar:
+            return tar.next() is not None
+    except (OSError, EOFError, tarfile.TarError):
+        return False
+
+
+def untar(tar_path: Path, dest: Path) -> None:
+    """untar + unpack: extract into ``dest.tmpdir``; a single top-level entry becomes ``dest``
+    itself, several make ``dest`` a directory of them. Entries escaping ``dest`` are refused."""
+    tmp = Path(str(dest) + ".tmpdir")
+    tmp.mkdir(parents=True, exist_ok=True)
+    with gzip.open(tar_path) as gz, tarfile.open(fileobj=gz, mode="r|") as tar:
+        for member in tar:
+            target = Path(os.path.normpath(os.path.join(tmp, member.name)))
+            if not str(target).startswith(str(tmp) + os.sep):
+                raise ArtifactError(f"illegal file path: {member.name}")
+            if member.issym():
+                link = member.linkname if os.path.isabs(member.linkname) else \
+                    os.path.join(target.parent, member.linkname)
+                if not os.path.normpath(link).startswith(str(tmp) + os.sep):
+                    raise ArtifactError(f"illegal symlink target: {member.name} -> {member.linkname}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(member.linkname, target)
+            elif member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif member.isfile():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                src = tar.extractfile(member)
+                with open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                os.chmod(target, member.mode & 0o7777)
+                os.utime(target, (member.mtime, member.mtime))
+            # other types (hard links, devices) are ignored, as Argo's untar ignores them
+    _unpack(tmp, dest)
+
+
+def unzip(zip_path: Path, dest: Path) -> None:
+    tmp = Path(str(dest) + ".tmpdir")
+    tmp.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            target = Path(os.path.normpath(os.path.join(tmp, info.filename)))
+            if not str(target).startswith(str(tmp) + os.sep):
+                raise ArtifactError(f"{target}: Illegal file path")
+            zf.extract(info, tmp)
+    _unpack(tmp, dest)
+
+
+def _unpack(tmp: Path, dest: Path) -> None:
+    entries = os.listdir(tmp)
+    if len(entries) == 1:
+        os.rename(tmp / entries[0], dest)
+        tmp.rmdir()
+    else:
+        os.rename(tmp, dest)
+
+
+def tar_gz(src: Path, dst: Path, level: int = 6) -> None:
+    """TarGzToWriter: a file as one entry named after it; a directory as its base name and
+    everything under it (symlinks stored as links). Missing source -> NotFound."""
+    src = Path(os.path.abspath(src))
+    if not src.exists():
+        raise NotFound(f"stat {src}: no such file or directory")
+    if not (src.is_file() or src.is_dir()):
+        raise ArtifactError(f"{src} is not a regular file or directory")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=level,
+                                               mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        if src.is_file():
+            tar.add(src, arcname=src.name, recursive=False)
+            return
+        for root, dirs, files in os.walk(src):
+            dirs.sort()
+            rel = Path(root).relative_to(src)
+            tar.add(root, arcname=(Path(src.name) / rel).as_posix(), recursive=False)
+            for name in sorted(files) + [d for d in dirs if Path(root, d).is_symlink()]:
+                tar.add(Path(root, name), arcname=(Path(src.name) / rel / name).as_posix(),
+                        recursive=False)
+
+
+def chmod(path: Path, mode: int, recurse: bool) -> None:
+    """chmod of ``mode`` on the loaded artifact, and everything under it with recurseMode."""
+    os.chmod(path, mode)
+    if recurse:
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                os.chmod(os.path.join(root, name), mode)
