@@ -53,6 +53,9 @@ class Cluster:
     # where memoization caches (ConfigMaps) live
     kube_objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     pods_started: list[str] = field(default_factory=list)  # pod names, for figures in tests
+    running: int = 0  # pods running now, and the most at once (for parallelism tests)
+    max_running: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -359,6 +362,7 @@ class Operator:
             repository=self.cluster.repository,
             deadline=None if deadline is None else max(1.0, deadline - time.time()),
             global_params=dict(self.globals), cancel=cancel,
+            volumes=copy.deepcopy(self.spec.get("volumes") or []),
             include_script_output=self.include_script_output(node_name, boundary_id))
         run = PodRun(name, None, threading.Event(), cancel, on_exit)  # type: ignore[arg-type]
         self.pods[nid] = run
@@ -366,11 +370,17 @@ class Operator:
         self.cluster.pods_started.append(name)
 
         def work() -> Any:
+            cluster = self.cluster
+            with cluster.lock:
+                cluster.running += 1
+                cluster.max_running = max(cluster.max_running, cluster.running)
             run.started.set()
             self.kick()
             try:
-                return self.cluster.run_pod(request)
+                return cluster.run_pod(request)
             finally:
+                with cluster.lock:
+                    cluster.running -= 1
                 self.kick()
 
         run.future = self.cluster.pool.submit(work)

@@ -60,7 +60,7 @@ def compact(value: Any, sort_keys: bool = False) -> str:
 def item_string(value: Any) -> str:
     """Item.String: strings without their quotes, anything else as compact JSON."""
     text = compact(value)
-    return text[1:-1] if isinstance(value, str) else text
+    return text[1:-1] if isinstance(value, str) and not isinstance(value, RawNumber) else text
 
 
 def node_name(name: str, index: int, desc: str) -> str:

@@ -11,7 +11,9 @@ trees the client reads are valid Argo responses. Test code only.
 
 from __future__ import annotations
 
+import copy
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -52,6 +54,26 @@ class EmulatedArgo:
 
     def operator(self, namespace: str, name: str) -> Operator:
         return self.operators[(namespace, name)]
+
+    def run(self, manifest: dict[str, Any], timeout: float = 120,
+            namespace: str = "argo") -> dict[str, Any]:
+        """Submit ``manifest`` directly to the controller, wait for it, return the workflow
+        as persisted (for tests of the controller without the API in front)."""
+        wf = copy.deepcopy(manifest)
+        meta = wf.setdefault("metadata", {})
+        if not meta.get("name"):
+            meta["name"] = (meta.get("generateName") or "wf-") + uuid.uuid4().hex[:5]
+        meta.update(namespace=namespace, uid=str(uuid.uuid4()))
+        self.submit(wf)
+        op = self.operator(namespace, meta["name"])
+        op.join(timeout)
+        if op.error:
+            raise AssertionError(f"the emulated controller crashed:\n{op.error}")
+        snap = op.snapshot()
+        if snap["status"].get("phase") not in FINISHED:
+            raise AssertionError(f"workflow {meta['name']} did not finish in {timeout} s: "
+                                 f"{snap['status'].get('phase')}")
+        return snap
 
     # -- hooks the server calls --------------------------------------------------------------
     def submit(self, wf: dict[str, Any]) -> None:
