@@ -12,10 +12,8 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 from argo_schema import ARGO_DATA
-
 from conformance.nodes import fnv32a, node_id, pod_name
 from conformance.retry import formulate_retry
 
