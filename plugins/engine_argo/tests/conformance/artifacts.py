@@ -96,6 +96,8 @@ def load_s3(client: Any, bucket: str, key: str, path: Path) -> None:
     from botocore.exceptions import ClientError
 
     try:
+        if key.endswith("/") and _seaweed_directory(client, bucket, key):
+            raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
         client.download_file(bucket, key, str(path))
         return
     except ClientError as exc:
@@ -113,6 +115,19 @@ def load_s3(client: Any, bucket: str, key: str, path: Path) -> None:
             client.download_file(bucket, obj, str(local))
         except ClientError as exc:
             raise ArtifactError(f"failed to get directory: {_message(exc)}") from exc
+
+
+def _seaweed_directory(client: Any, bucket: str, key: str) -> bool:
+    """SeaweedFS answers ``prefix/`` with its directory entry (an empty application/x-directory
+    object) where S3 and MinIO answer NoSuchKey (no marker object was written): read it as
+    S3 would, so the emulation follows Argo against a standard S3."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return False
+    return head.get("ContentType") == "application/x-directory" and not head.get("ContentLength")
 
 
 def list_directory(client: Any, bucket: str, key: str) -> list[str]:

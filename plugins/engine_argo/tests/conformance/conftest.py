@@ -1,0 +1,52 @@
+"""Fixtures of the Argo conformance harness: one SeaweedFS per session, a bucket per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+
+def _needs_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the pod emulation needs root (mount namespaces)")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """A real S3 server (SeaweedFS) on 127.0.0.1, shared by the session."""
+    from dflow.testing.seaweedfs import start_seaweedfs
+
+    server = start_seaweedfs(tmp_path_factory.mktemp("conformance-seaweedfs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def argo_repository(seaweedfs):
+    """The emulated controller's artifact repository: a fresh bucket of the session's server."""
+    from conformance.pod import ArtifactRepository
+
+    _needs_root()
+    repo = ArtifactRepository.for_seaweedfs(seaweedfs, f"argo-{uuid.uuid4().hex[:10]}")
+    s3_of(repo).create_bucket(Bucket=repo.bucket)
+    return repo
+
+
+def s3_of(repo):
+    """A boto3 S3 client of ``repo``'s server (for tests to put and read objects)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=f"http://{repo.endpoint}",
+                        aws_access_key_id=repo.access_key, aws_secret_access_key=repo.secret_key,
+                        region_name=repo.region, config=Config(s3={"addressing_style": "path"}))
+
+
+@pytest.fixture
+def s3(argo_repository):
+    """A boto3 client of the test's repository; ``s3.bucket`` is its bucket."""
+    client = s3_of(argo_repository)
+    client.bucket = argo_repository.bucket
+    return client
