@@ -1,4 +1,5 @@
-"""Fixtures of the Argo conformance harness: one SeaweedFS per session, a bucket per test."""
+"""Fixtures of the pod emulation's tests: a fresh bucket per test on the session's SeaweedFS
+(``seaweedfs`` comes from ../conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,9 @@ def _needs_root() -> None:
         pytest.skip("the pod emulation needs root (mount namespaces)")
 
 
-@pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory):
-    """A real S3 server (SeaweedFS) on 127.0.0.1, shared by the session."""
-    from dflow.testing.seaweedfs import start_seaweedfs
-
-    server = start_seaweedfs(tmp_path_factory.mktemp("conformance-seaweedfs"))
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def argo_repository(seaweedfs):
-    """The emulated controller's artifact repository: a fresh bucket of the session's server."""
+def repo(seaweedfs):
+    """An artifact repository of its own for the test: a fresh bucket of the session's server."""
     from conformance.pod import ArtifactRepository
 
     _needs_root()
@@ -45,8 +36,8 @@ def s3_of(repo):
 
 
 @pytest.fixture
-def s3(argo_repository):
+def s3(repo):
     """A boto3 client of the test's repository; ``s3.bucket`` is its bucket."""
-    client = s3_of(argo_repository)
-    client.bucket = argo_repository.bucket
+    client = s3_of(repo)
+    client.bucket = repo.bucket
     return client

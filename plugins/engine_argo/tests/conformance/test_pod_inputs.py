@@ -60,88 +60,88 @@ def tree(result) -> dict:
     return json.loads(result.log)
 
 
-def test_a_tarball_with_one_root_directory_is_unwrapped(argo_repository, s3):
+def test_a_tarball_with_one_root_directory_is_unwrapped(repo, s3):
     s3.put_object(Bucket=s3.bucket, Key="a/data.tgz",
                   Body=tgz({"data": None, "data/x.txt": "X", "data/sub/y.txt": "Y"}))
-    assert tree(run_with(argo_repository, {"s3": {"key": "a/data.tgz"}})) == {
+    assert tree(run_with(repo, {"s3": {"key": "a/data.tgz"}})) == {
         "x.txt": "X", "sub": "<dir>", "sub/y.txt": "Y"}
 
 
-def test_a_tarball_with_one_root_file_becomes_that_file(argo_repository, s3):
+def test_a_tarball_with_one_root_file_becomes_that_file(repo, s3):
     s3.put_object(Bucket=s3.bucket, Key="a/one.tgz", Body=tgz({"only.txt": "O"}))
-    assert tree(run_with(argo_repository, {"s3": {"key": "a/one.tgz"}})) == {".": "O"}
+    assert tree(run_with(repo, {"s3": {"key": "a/one.tgz"}})) == {".": "O"}
 
 
-def test_a_tarball_with_several_roots_becomes_a_directory_of_them(argo_repository, s3):
+def test_a_tarball_with_several_roots_becomes_a_directory_of_them(repo, s3):
     s3.put_object(Bucket=s3.bucket, Key="a/two.tgz", Body=tgz({"p.txt": "P", "q.txt": "Q"}))
-    assert tree(run_with(argo_repository, {"s3": {"key": "a/two.tgz"}})) == {
+    assert tree(run_with(repo, {"s3": {"key": "a/two.tgz"}})) == {
         "p.txt": "P", "q.txt": "Q"}
 
 
-def test_tarballs_are_detected_by_content_not_by_name(argo_repository, s3):
+def test_tarballs_are_detected_by_content_not_by_name(repo, s3):
     s3.put_object(Bucket=s3.bucket, Key="a/plain.tgz", Body=b"not gzip at all")
     s3.put_object(Bucket=s3.bucket, Key="a/packed.bin", Body=tgz({"z.txt": "Z"}))
-    assert tree(run_with(argo_repository, {"s3": {"key": "a/plain.tgz"}})) == {
+    assert tree(run_with(repo, {"s3": {"key": "a/plain.tgz"}})) == {
         ".": "not gzip at all"}
-    assert tree(run_with(argo_repository, {"s3": {"key": "a/packed.bin"}})) == {".": "Z"}
+    assert tree(run_with(repo, {"s3": {"key": "a/packed.bin"}})) == {".": "Z"}
 
 
-def test_archive_none_keeps_a_tarball_packed(argo_repository, s3):
+def test_archive_none_keeps_a_tarball_packed(repo, s3):
     body = tgz({"z.txt": "Z"})
     s3.put_object(Bucket=s3.bucket, Key="a/keep.tgz", Body=body)
     src = "import sys; sys.stdout.write(str(len(open('/tmp/in', 'rb').read())))"
-    result = run_with(argo_repository, {"s3": {"key": "a/keep.tgz"}, "archive": {"none": {}}}, src)
+    result = run_with(repo, {"s3": {"key": "a/keep.tgz"}, "archive": {"none": {}}}, src)
     assert result.phase == "Succeeded" and result.log == str(len(body))
 
 
-def test_a_key_prefix_is_downloaded_as_a_directory(argo_repository, s3):
+def test_a_key_prefix_is_downloaded_as_a_directory(repo, s3):
     for key, body in {"pkg/k/a.txt": "A", "pkg/k/d/b.txt": "B", "pkg/kk/no.txt": "N"}.items():
         s3.put_object(Bucket=s3.bucket, Key=key, Body=body.encode())
     for key in ("pkg/k", "pkg/k/"):
-        assert tree(run_with(argo_repository, {"s3": {"key": key}})) == {
+        assert tree(run_with(repo, {"s3": {"key": key}})) == {
             "a.txt": "A", "d": "<dir>", "d/b.txt": "B"}
 
 
-def test_a_missing_key_fails_the_init_container(argo_repository):
-    result = run_with(argo_repository, {"s3": {"key": "nowhere/x.tgz"}})
+def test_a_missing_key_fails_the_init_container(repo):
+    result = run_with(repo, {"s3": {"key": "nowhere/x.tgz"}})
     assert result.phase == "Error"
     assert result.message == ("init: Error (exit code 64): artifact in failed to load: "
                               "The specified key does not exist.")
     assert result.exit_code is None and result.log == ""
 
 
-def test_an_absent_optional_artifact_is_skipped(argo_repository):
+def test_an_absent_optional_artifact_is_skipped(repo):
     src = "import os; print(os.path.exists('/tmp/in'))"
     for art in ({"optional": True}, {"optional": True, "s3": {"key": "nowhere"}}):
-        result = run_with(argo_repository, art, src)
+        result = run_with(repo, art, src)
         assert (result.phase, result.log) == ("Succeeded", "False\n")
 
 
-def test_a_required_artifact_not_supplied_fails(argo_repository):
-    result = run_with(argo_repository, {}, "print(1)")
+def test_a_required_artifact_not_supplied_fails(repo):
+    result = run_with(repo, {}, "print(1)")
     assert (result.phase, result.message) == (
         "Error", "init: Error (exit code 64): required artifact 'in' not supplied")
 
 
-def test_raw_data_is_written_and_mode_applied(argo_repository):
+def test_raw_data_is_written_and_mode_applied(repo):
     src = "import os; print(open('/tmp/in').read(), oct(os.stat('/tmp/in').st_mode & 0o777))"
-    result = run_with(argo_repository, {"raw": {"data": "hi there"}, "mode": 0o750}, src)
+    result = run_with(repo, {"raw": {"data": "hi there"}, "mode": 0o750}, src)
     assert result.log == "hi there 0o750\n"
 
 
-def test_sub_path_is_the_controllers_job_not_the_pods(argo_repository, s3):
+def test_sub_path_is_the_controllers_job_not_the_pods(repo, s3):
     # scope.go resolveArtifact appends subPath to the key; the executor never reads subPath
     s3.put_object(Bucket=s3.bucket, Key="sp/whole.txt", Body=b"whole")
-    result = run_with(argo_repository, {"s3": {"key": "sp/whole.txt"}, "subPath": "part"})
+    result = run_with(repo, {"s3": {"key": "sp/whole.txt"}, "subPath": "part"})
     assert tree(result) == {".": "whole"}
 
 
-def test_input_artifacts_are_mounts_like_volumes(argo_repository, s3):
+def test_input_artifacts_are_mounts_like_volumes(repo, s3):
     # an input artifact is a volume mount in the container: it cannot be renamed away
     s3.put_object(Bucket=s3.bucket, Key="m/f.txt", Body=b"F")
     src = ("import os\ntry:\n    os.rename('/tmp/in', '/tmp/moved')\n    print('moved')\n"
            "except OSError as e:\n    print(e.errno)\n")
-    result = run_with(argo_repository, {"s3": {"key": "m/f.txt"}}, src)
+    result = run_with(repo, {"s3": {"key": "m/f.txt"}}, src)
     assert result.log.strip() == "16"  # EBUSY
 
 
@@ -167,12 +167,12 @@ def http_files():
     server.shutdown()
 
 
-def test_http_artifacts_are_fetched_and_untarred(argo_repository, http_files):
+def test_http_artifacts_are_fetched_and_untarred(repo, http_files):
     base = http_files["url"].decode()
     http_files["/d.tgz"] = tgz({"d": None, "d/h.txt": "H"})
-    assert tree(run_with(argo_repository, {"http": {"url": base + "/d.tgz"}})) == {"h.txt": "H"}
-    missing = run_with(argo_repository, {"http": {"url": base + "/none"}})
+    assert tree(run_with(repo, {"http": {"url": base + "/d.tgz"}})) == {"h.txt": "H"}
+    missing = run_with(repo, {"http": {"url": base + "/none"}})
     assert missing.message == "init: Error (exit code 64): artifact in failed to load: 404 Not Found"
-    optional = run_with(argo_repository, {"http": {"url": base + "/none"}, "optional": True},
+    optional = run_with(repo, {"http": {"url": base + "/none"}, "optional": True},
                         "print('ran')")
     assert (optional.phase, optional.log) == ("Succeeded", "ran\n")

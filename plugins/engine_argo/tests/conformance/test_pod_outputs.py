@@ -41,8 +41,8 @@ def keys(s3) -> list[str]:
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s3.bucket).get("Contents", []))
 
 
-def test_parameters_come_from_files_with_one_newline_trimmed(argo_repository):
-    result = run(argo_repository, {"parameters": [
+def test_parameters_come_from_files_with_one_newline_trimmed(repo):
+    result = run(repo, {"parameters": [
         {"name": "p", "valueFrom": {"path": "/tmp/out/p"}, "description": "kept"}]})
     assert result.phase == "Succeeded"
     assert result.outputs["parameters"] == [
@@ -51,12 +51,12 @@ def test_parameters_come_from_files_with_one_newline_trimmed(argo_repository):
     assert result.outputs["exitCode"] == "0"
 
 
-def test_a_missing_parameter_file_takes_the_default_or_errors(argo_repository):
-    with_default = run(argo_repository, {"parameters": [
+def test_a_missing_parameter_file_takes_the_default_or_errors(repo):
+    with_default = run(repo, {"parameters": [
         {"name": "m", "valueFrom": {"path": "/tmp/none", "default": "dflt"}}]})
     assert with_default.phase == "Succeeded"
     assert with_default.outputs["parameters"][0]["value"] == "dflt"
-    without = run(argo_repository, {"parameters": [
+    without = run(repo, {"parameters": [
         {"name": "m", "valueFrom": {"path": "/tmp/none"}},
         {"name": "p", "valueFrom": {"path": "/tmp/out/p"}}]})
     assert without.phase == "Error" and without.exit_code == 0
@@ -66,8 +66,8 @@ def test_a_missing_parameter_file_takes_the_default_or_errors(argo_repository):
     assert [p.get("value") for p in without.outputs["parameters"]] == [None, None]
 
 
-def test_outputs_are_collected_even_when_main_fails(argo_repository, s3):
-    result = run(argo_repository, {
+def test_outputs_are_collected_even_when_main_fails(repo, s3):
+    result = run(repo, {
         "parameters": [{"name": "p", "valueFrom": {"path": "/tmp/out/p"}}],
         "artifacts": [{"name": "f", "path": "/tmp/out/file.txt"}]},
         WRITE + "raise SystemExit(2)\n")
@@ -77,8 +77,8 @@ def test_outputs_are_collected_even_when_main_fails(argo_repository, s3):
     assert result.outputs["exitCode"] == "2"
 
 
-def test_artifacts_are_tgz_under_the_key_format(argo_repository, s3):
-    result = run(argo_repository, {"artifacts": [
+def test_artifacts_are_tgz_under_the_key_format(repo, s3):
+    result = run(repo, {"artifacts": [
         {"name": "d", "path": "/tmp/out/dir"}, {"name": "f", "path": "/tmp/out/file.txt"}]})
     assert result.phase == "Succeeded", result.message
     assert result.outputs["artifacts"] == [
@@ -90,8 +90,8 @@ def test_artifacts_are_tgz_under_the_key_format(argo_repository, s3):
     assert members(s3, "wf-out/wf-out-w-7/f.tgz") == {"file.txt": "F"}
 
 
-def test_archive_none_saves_plain_objects(argo_repository, s3):
-    result = run(argo_repository, {"artifacts": [
+def test_archive_none_saves_plain_objects(repo, s3):
+    result = run(repo, {"artifacts": [
         {"name": "d", "path": "/tmp/out/dir", "archive": {"none": {}}},
         {"name": "f", "path": "/tmp/out/file.txt", "archive": {"none": {}}}]})
     assert [a["s3"]["key"] for a in result.outputs["artifacts"]] == [
@@ -102,28 +102,28 @@ def test_archive_none_saves_plain_objects(argo_repository, s3):
     assert body == b"F"
 
 
-def test_an_explicit_key_is_kept(argo_repository, s3):
-    result = run(argo_repository, {"artifacts": [
+def test_an_explicit_key_is_kept(repo, s3):
+    result = run(repo, {"artifacts": [
         {"name": "f", "path": "/tmp/out/file.txt", "s3": {"key": "fixed/{{pod.name}}.tgz"}}]})
     assert result.outputs["artifacts"][0]["s3"] == {"key": "fixed/wf-out-w-7.tgz"}
     assert members(s3, "fixed/wf-out-w-7.tgz") == {"file.txt": "F"}
 
 
-def test_the_repository_key_format_is_substituted(seaweedfs, argo_repository, s3):
-    repo = ArtifactRepository.for_seaweedfs(seaweedfs, argo_repository.bucket,
+def test_the_repository_key_format_is_substituted(seaweedfs, repo, s3):
+    repo = ArtifactRepository.for_seaweedfs(seaweedfs, repo.bucket,
                                             key_format="runs/{{workflow.name}}/x/{{pod.name}}")
     result = run(repo, {"artifacts": [{"name": "f", "path": "/tmp/out/file.txt"}]})
     assert result.template["archiveLocation"]["s3"]["key"] == "runs/wf-out/x/wf-out-w-7"
     assert keys(s3) == ["runs/wf-out/x/wf-out-w-7/f.tgz"]
 
 
-def test_missing_artifacts_optional_or_not(argo_repository, s3):
-    optional = run(argo_repository, {"artifacts": [
+def test_missing_artifacts_optional_or_not(repo, s3):
+    optional = run(repo, {"artifacts": [
         {"name": "o", "path": "/tmp/none", "optional": True},
         {"name": "f", "path": "/tmp/out/file.txt"}]})
     assert optional.phase == "Succeeded"
     assert [a["name"] for a in optional.outputs["artifacts"]] == ["f"]
-    required = run(argo_repository, {"artifacts": [
+    required = run(repo, {"artifacts": [
         {"name": "o", "path": "/tmp/none"}, {"name": "g", "path": "/tmp/gone"}]})
     assert required.phase == "Error" and "artifacts" not in required.outputs
     assert required.message == (
@@ -132,26 +132,26 @@ def test_missing_artifacts_optional_or_not(argo_repository, s3):
         "directory; ")
 
 
-def test_outputs_inside_an_input_artifact_are_read_from_its_volume(argo_repository, s3):
+def test_outputs_inside_an_input_artifact_are_read_from_its_volume(repo, s3):
     tmpl = {"name": "v",
             "inputs": {"artifacts": [{"name": "i", "path": "/tmp/in", "raw": {"data": "seed"}}]},
             "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/in"}},
                                        {"name": "q", "valueFrom": {"path": "/tmp/in.x"}}]},
             "script": {"image": "alpine:3", "command": ["sh"], "source": "echo -n grown >> /tmp/in"}}
-    result = run_pod(PodRequest(tmpl, "wf", "wf-v-1", "wf-1", argo_repository))
+    result = run_pod(PodRequest(tmpl, "wf", "wf-v-1", "wf-1", repo))
     assert result.message == ("wait: Error (exit code 64): open "
                               "/var/run/argo/outputs/parameters/tmp/in.x: no such file or directory")
     assert result.outputs["parameters"][0]["value"] == "seedgrown"
 
 
-def test_the_script_result_is_captured_when_referenced(argo_repository):
-    result = run(argo_repository, {}, "print('line1')\nprint('line2')", include_script_output=True)
+def test_the_script_result_is_captured_when_referenced(repo):
+    result = run(repo, {}, "print('line1')\nprint('line2')", include_script_output=True)
     assert result.outputs["result"] == "line1\nline2"
-    assert "result" not in run(argo_repository, {}, "print('x')").outputs
+    assert "result" not in run(repo, {}, "print('x')").outputs
 
 
-def test_logs_are_archived_when_the_repository_says_so(seaweedfs, argo_repository, s3):
-    repo = ArtifactRepository.for_seaweedfs(seaweedfs, argo_repository.bucket, archive_logs=True)
+def test_logs_are_archived_when_the_repository_says_so(seaweedfs, repo, s3):
+    repo = ArtifactRepository.for_seaweedfs(seaweedfs, repo.bucket, archive_logs=True)
     result = run(repo, {}, "import sys; print('out'); print('err', file=sys.stderr)")
     assert result.outputs["artifacts"] == [
         {"name": "main-logs", "s3": {"key": "wf-out/wf-out-w-7/main.log"}}]
@@ -160,10 +160,10 @@ def test_logs_are_archived_when_the_repository_says_so(seaweedfs, argo_repositor
 
 
 @pytest.mark.parametrize("ticks, expected", [((0.4, 0.1), "3/4"), ((60.0, 3.0), None)])
-def test_progress_reaches_the_node_at_patch_ticks(argo_repository, ticks, expected):
+def test_progress_reaches_the_node_at_patch_ticks(repo, ticks, expected):
     src = ("import os, time\nfor i in range(1, 4):\n"
            "    open(os.environ['ARGO_PROGRESS_FILE'], 'a').write('%d/4\\n' % i)\n"
            "    time.sleep(0.3)\ntime.sleep(1.5)\n")
-    result = run(argo_repository, {}, src, progress_ticks=ticks)
+    result = run(repo, {}, src, progress_ticks=ticks)
     assert result.phase == "Succeeded"
     assert result.progress == expected

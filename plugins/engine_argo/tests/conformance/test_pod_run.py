@@ -29,55 +29,55 @@ def run(repo, tmpl: dict, **kwargs):
 
 @pytest.mark.parametrize("tag, version", [("python:3.7", "3.7"), ("python:3.13-slim", "3.13"),
                                           ("python:3.8", "3.8")])
-def test_python_is_the_images_version(argo_repository, tag, version):
+def test_python_is_the_images_version(repo, tag, version):
     src = ("import sys, sysconfig; print('%d.%d' % sys.version_info[:2], sys.executable, "
            "sysconfig.get_paths()['purelib'])")
-    result = run(argo_repository, script(src, tag))
+    result = run(repo, script(src, tag))
     assert result.phase == "Succeeded", result.log
     assert result.log.split() == [version, "/usr/local/bin/python3",
                                   f"/usr/local/lib/python{version}/site-packages"]
 
 
-def test_the_clients_packages_are_not_in_the_image(argo_repository):
+def test_the_clients_packages_are_not_in_the_image(repo):
     # pyenv's own 3.11 has attrs installed; a python:3.11 image does not
     src = "import importlib.util as u; print([u.find_spec(m) is None for m in ('attrs', 'dflow')])"
-    result = run(argo_repository, script(src, "python:3.11"))
+    result = run(repo, script(src, "python:3.11"))
     assert result.log.strip() == "[True, True]"
 
 
-def test_an_image_without_python_has_sh_but_no_python(argo_repository):
-    ok = run(argo_repository, script("echo $((6 * 7))", "alpine:3.19", ["sh"]))
+def test_an_image_without_python_has_sh_but_no_python(repo):
+    ok = run(repo, script("echo $((6 * 7))", "alpine:3.19", ["sh"]))
     assert (ok.phase, ok.log) == ("Succeeded", "42\n")
-    bad = run(argo_repository, script("print(1)", "alpine:3.19"))
+    bad = run(repo, script("print(1)", "alpine:3.19"))
     assert (bad.phase, bad.exit_code, bad.message) == ("Failed", 127, "main: Error (exit code 127)")
     assert "python3: not found" in bad.log
 
 
-def test_container_templates_run_command_and_args(argo_repository):
+def test_container_templates_run_command_and_args(repo):
     tmpl = {"name": "c", "container": {"image": "python:3.9", "command": ["python3", "-c"],
                                        "args": ["import sys; print(sys.argv[1:])", "a b", "c"]}}
-    assert run(argo_repository, tmpl).log == "['a b', 'c']\n"
+    assert run(repo, tmpl).log == "['a b', 'c']\n"
     # without a command the image's ENTRYPOINT (none for python images) runs, and the image's
     # CMD (python3) is dropped because args are given: Argo runs "-c" (workflowpod.go)
     bare = {"name": "c", "container": {"image": "python:3.9", "args": ["-c", "print('cmd')"]}}
-    result = run(argo_repository, bare)
+    result = run(repo, bare)
     assert (result.phase, result.exit_code) == ("Failed", 64)
     assert result.message.endswith('exec: "-c": executable file not found in $PATH')
 
 
-def test_the_script_is_staged_where_argo_puts_it(argo_repository):
-    result = run(argo_repository, script("import sys; print(sys.argv)"))
+def test_the_script_is_staged_where_argo_puts_it(repo):
+    result = run(repo, script("import sys; print(sys.argv)"))
     assert result.log == "['/argo/staging/script']\n"
 
 
-def test_tmp_and_the_root_filesystem_are_private_to_the_pod(argo_repository, tmp_path):
+def test_tmp_and_the_root_filesystem_are_private_to_the_pod(repo, tmp_path):
     marker = f"conformance-{uuid.uuid4().hex}"
     host_tmp = Path("/tmp", marker)
     host_tmp.write_text("host")
     try:
         src = (f"import os; print(os.listdir('/tmp'), os.getcwd()); open('/{marker}', 'w')\n"
                f"os.makedirs('/root/{marker}'); open('/tmp/{marker}', 'w')")
-        result = run(argo_repository, script(src))
+        result = run(repo, script(src))
         assert result.phase == "Succeeded", result.log
         assert result.log == "[] /\n"  # a fresh /tmp, the image's WORKDIR
         assert not Path("/", marker).exists() and not Path("/root", marker).exists()
@@ -86,47 +86,47 @@ def test_tmp_and_the_root_filesystem_are_private_to_the_pod(argo_repository, tmp
         host_tmp.unlink()
 
 
-def test_argo_sets_its_variables_and_substitutes_pod_name(argo_repository):
+def test_argo_sets_its_variables_and_substitutes_pod_name(repo):
     src = ("import json, os; print(json.dumps({k: v for k, v in os.environ.items() "
            "if k.startswith('ARGO_') or k in ('MY', 'HOSTNAME', 'PATH')}))")
     tmpl = script(src, env=[{"name": "MY", "value": "{{pod.name}}/{{workflow.name}}"}])
-    env = json.loads(run(argo_repository, tmpl, deadline=600).log)
+    env = json.loads(run(repo, tmpl, deadline=600).log)
     assert env["MY"] == "wf-run-t-42/wf-run" and env["HOSTNAME"] == "wf-run-t-42"
     assert env["ARGO_CONTAINER_NAME"] == "main" and env["ARGO_NODE_ID"] == "wf-run-42"
     assert env["ARGO_PROGRESS_FILE"] == "/var/run/argo/progress"
     assert env["ARGO_INCLUDE_SCRIPT_OUTPUT"] == "false" and env["ARGO_DEADLINE"] != \
         "0001-01-01T00:00:00Z"
     assert env["PATH"].startswith("/usr/local/bin:") and "ARGO_WORKFLOW_NAME" not in env
-    v4 = json.loads(run(argo_repository, tmpl, argo_version="v4.1.2").log)
+    v4 = json.loads(run(repo, tmpl, argo_version="v4.1.2").log)
     assert v4["ARGO_WORKFLOW_NAME"] == "wf-run" and v4["ARGO_DEADLINE"] == "0001-01-01T00:00:00Z"
 
 
-def test_an_environment_variable_over_the_exec_limit_fails_the_container(argo_repository):
+def test_an_environment_variable_over_the_exec_limit_fails_the_container(repo):
     # Linux refuses one "NAME=value" string of 128 KiB or more (MAX_ARG_STRLEN), so a real
     # node cannot start the container; a value just under it passes
     src = "import os; print(len(os.environ['BIG']))"
-    fits = run(argo_repository, script(src, env=[{"name": "BIG", "value": "x" * 131000}]))
+    fits = run(repo, script(src, env=[{"name": "BIG", "value": "x" * 131000}]))
     assert (fits.phase, fits.log) == ("Succeeded", "131000\n")
-    big = run(argo_repository, script(src, env=[{"name": "BIG", "value": "x" * 131072}]))
+    big = run(repo, script(src, env=[{"name": "BIG", "value": "x" * 131072}]))
     assert big.phase == "Failed" and big.exit_code == 128 and big.outputs == {"exitCode": "128"}
     assert big.message.startswith("main: StartError (exit code 128): failed to create containerd")
     assert "argument list too long" in big.message
 
 
-def test_long_container_args_are_offloaded_to_files(argo_repository):
+def test_long_container_args_are_offloaded_to_files(repo):
     tmpl = {"name": "c", "container": {"image": "python:3.11", "command": ["python3", "-c"],
                                        "args": ["import sys; a = sys.argv[1]; "
                                                 "print(a, len(open(a[1:]).read()))", "y" * 200000]}}
-    result = run(argo_repository, tmpl)
+    result = run(repo, tmpl)
     assert (result.phase, result.log) == ("Succeeded", "@/tmp/argo_arg_1.txt 200000\n")
 
 
-def test_the_deadline_kills_the_whole_process_group(argo_repository):
+def test_the_deadline_kills_the_whole_process_group(repo):
     src = ("sleep 30 &\necho $! > /tmp/child\necho started\nwait")
     tmpl = script(src, "alpine:3", ["sh"])
     tmpl["outputs"] = {"parameters": [{"name": "child", "valueFrom": {"path": "/tmp/child"}}]}
     t0 = time.monotonic()
-    result = run(argo_repository, tmpl, deadline=1.5, grace=0.5)
+    result = run(repo, tmpl, deadline=1.5, grace=0.5)
     assert time.monotonic() - t0 < 20
     assert (result.phase, result.message, result.killed) == (
         "Failed", "Pod was active on the node longer than the specified deadline", "deadline")
@@ -135,52 +135,52 @@ def test_the_deadline_kills_the_whole_process_group(argo_repository):
     assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text().lower()
 
 
-def test_a_cancelled_pod_is_killed(argo_repository):
+def test_a_cancelled_pod_is_killed(repo):
     cancel = threading.Event()
     threading.Timer(1.0, cancel.set).start()
-    result = run(argo_repository, script("import time; time.sleep(60)"), cancel=cancel, grace=0.5)
+    result = run(repo, script("import time; time.sleep(60)"), cancel=cancel, grace=0.5)
     assert result.phase == "Failed" and result.killed == "cancel"
     assert result.exit_code in (137, 143)
 
 
-def test_exit_codes_and_missing_commands(argo_repository):
-    failed = run(argo_repository, script("import sys; print('bye'); sys.exit(3)"))
+def test_exit_codes_and_missing_commands(repo):
+    failed = run(repo, script("import sys; print('bye'); sys.exit(3)"))
     assert (failed.phase, failed.message, failed.exit_code) == (
         "Failed", "main: Error (exit code 3)", 3)
     assert failed.outputs == {"exitCode": "3"} and failed.log == "bye\n"
-    missing = run(argo_repository, script("x", command=["no-such-interpreter"]))
+    missing = run(repo, script("x", command=["no-such-interpreter"]))
     assert (missing.phase, missing.exit_code) == ("Failed", 64)
     assert missing.message == ('main: Error (exit code 64): failed to find name in PATH: exec: '
                                '"no-such-interpreter": executable file not found in $PATH')
 
 
-def test_a_template_too_big_for_its_configmap_is_refused(argo_repository):
-    result = run(argo_repository, script("#" + "x" * (1024 * 1024) + "\nprint(1)"))
+def test_a_template_too_big_for_its_configmap_is_refused(repo):
+    result = run(repo, script("#" + "x" * (1024 * 1024) + "\nprint(1)"))
     assert (result.phase, result.exit_code) == ("Error", None)
     assert result.message == ('ConfigMap "wf-run-t-42" is invalid: []: Too long: must have at '
                               'most 1048576 bytes')
-    offloaded = run(argo_repository, script("#" + "x" * 200000 + "\nprint(1)"))
+    offloaded = run(repo, script("#" + "x" * 200000 + "\nprint(1)"))
     assert offloaded.phase == "Succeeded"
     assert any("ARGO_TEMPLATE offloaded" in line for line in offloaded.executor_log)
 
 
-def test_empty_dir_volumes_are_shared_mounts(argo_repository):
+def test_empty_dir_volumes_are_shared_mounts(repo):
     tmpl = script("echo v > /data/f; ls /data", "alpine:3", ["sh"],
                   volumeMounts=[{"name": "scratch", "mountPath": "/data"}])
     tmpl["volumes"] = [{"name": "scratch", "emptyDir": {}}]
     tmpl["outputs"] = {"parameters": [{"name": "f", "valueFrom": {"path": "/data/f"}}]}
-    result = run(argo_repository, tmpl)
+    result = run(repo, tmpl)
     assert result.outputs["parameters"][0]["value"] == "v"
 
 
-def test_unknown_images_and_template_kinds_are_harness_errors(argo_repository):
+def test_unknown_images_and_template_kinds_are_harness_errors(repo):
     with pytest.raises(HarnessError, match="not known to the conformance harness"):
         resolve_image("example.com/team/tool:1.0")
     with pytest.raises(HarnessError, match="only container and script templates"):
-        run(argo_repository, {"name": "s", "steps": []})
+        run(repo, {"name": "s", "steps": []})
 
 
-def test_a_registered_image_adds_site_directories(argo_repository):
+def test_a_registered_image_adds_site_directories(repo):
     from conformance.common import cache_dir
     from conformance.images import python_image, register_image
 
@@ -189,6 +189,6 @@ def test_a_registered_image_adds_site_directories(argo_repository):
     (lib / "imagelib.py").write_text("WHERE = 'in the image'\n")
     register_image("example.com/with-lib:1", python_image("example.com/with-lib:1", "3.10",
                                                           site=(str(lib),)))
-    result = run(argo_repository, script("import imagelib; print(imagelib.WHERE)",
+    result = run(repo, script("import imagelib; print(imagelib.WHERE)",
                                          "example.com/with-lib:1"))
     assert result.log == "in the image\n"
