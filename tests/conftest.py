@@ -68,3 +68,16 @@ def hpc_workdir(local_slurm, tmp_path, monkeypatch):
     finally:
         config.clear()
         config.update(saved)
+
+
+# -- the Argo conformance harness (test_conformance.py): plugins/engine_argo/tests/conformance --
+
+_ARGO_TESTS = str(Path(__file__).resolve().parents[1] / "plugins" / "engine_argo" / "tests")
+if _ARGO_TESTS not in sys.path:
+    sys.path.insert(0, _ARGO_TESTS)
+from conformance.fixtures import (  # noqa: E402, F401
+    argo_repository,
+    emulated_argo,
+    emulated_server,
+    seaweedfs,
+)

@@ -74,47 +74,11 @@ def self_signed_cert(tmp_path_factory):
     return str(cert_file), str(key_file)
 
 
+
 # -- the Argo conformance harness (conformance/): real pods, an emulated controller ---------
-
-
-@pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory):
-    """A real S3 server (SeaweedFS) for the session, stopped by PID."""
-    from dflow.testing.seaweedfs import start_seaweedfs
-
-    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def argo_repository(seaweedfs):
-    """The emulated cluster's artifact repository: a fresh bucket on the session's server."""
-    from conformance.pod import ArtifactRepository
-    from dflow_storage_minio import MinioClient
-
-    bucket = "argo-artifacts"
-    MinioClient(endpoint=seaweedfs.endpoint, access_key=seaweedfs.access_key,
-                secret_key=seaweedfs.secret_key, secure=False,
-                bucket_name=bucket).create_bucket()
-    return ArtifactRepository.for_seaweedfs(seaweedfs, bucket)
-
-
-@pytest.fixture
-def emulated_argo(argo_repository):
-    """An emulated Argo cluster (controller + pods) on the session's SeaweedFS."""
-    from conformance.server import EmulatedArgo
-
-    with EmulatedArgo(argo_repository) as emulated:
-        yield emulated
-    assert emulated.violations == [], "responses broke the Argo API spec"
-
-
-@pytest.fixture
-def emulated_server(emulated_argo):
-    """The stand-in Argo Server in front of the emulated cluster."""
-    from argo_server import TOKEN, FakeArgoServer
-
-    with FakeArgoServer(token=TOKEN, emulator=emulated_argo) as server:
-        yield server
-    assert server.violations == [], "requests broke the Argo API spec"
+from conformance.fixtures import (  # noqa: E402, F401
+    argo_repository,
+    emulated_argo,
+    emulated_server,
+    seaweedfs,
+)

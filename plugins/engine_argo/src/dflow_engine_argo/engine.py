@@ -232,7 +232,12 @@ class ArgoEngine(Engine):
         return self.query(workflow_id, fields="status.phase")["status"].get("phase") or "Pending"
 
     def query_global_outputs(self, workflow_id: str) -> Any:
-        return self.query(workflow_id, fields="status.outputs")["status"].get("outputs")
+        """The workflow's global outputs as a step's outputs (``parameters``/``artifacts``
+        keyed by name, values decoded), as pydflow and the local engine return them."""
+        outputs = self.query(workflow_id, fields="status.outputs")["status"].get("outputs")
+        if not outputs:
+            return None
+        return ArgoStep({"outputs": outputs}, workflow_id).outputs
 
     def wait(self, workflow_id: str, interval: float | None = None) -> str:
         """Poll until the workflow finishes; returns its phase."""

@@ -53,6 +53,7 @@ class Cluster:
     # where memoization caches (ConfigMaps) live
     kube_objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     pods_started: list[str] = field(default_factory=list)  # pod names, for figures in tests
+    pod_seconds: list[tuple[str, float]] = field(default_factory=list)  # (template, s)
     running: int = 0  # pods running now, and the most at once (for parallelism tests)
     max_running: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -376,11 +377,14 @@ class Operator:
                 cluster.max_running = max(cluster.max_running, cluster.running)
             run.started.set()
             self.kick()
+            start = time.monotonic()
             try:
                 return cluster.run_pod(request)
             finally:
                 with cluster.lock:
                     cluster.running -= 1
+                    cluster.pod_seconds.append((tmpl.get("name") or "",
+                                                time.monotonic() - start))
                 self.kick()
 
         run.future = self.cluster.pool.submit(work)
