@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import hashlib
 import os
 import posixpath
 import shutil
@@ -17,10 +18,11 @@ import threading
 import urllib.error
 import urllib.request
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from conformance.common import HarnessError
+from conformance.common import HarnessError, cache_dir
 
 _local = threading.local()
 
@@ -96,49 +98,68 @@ def load_s3(client: Any, bucket: str, key: str, path: Path) -> None:
     from botocore.exceptions import ClientError
 
     try:
-        if key.endswith("/") and _seaweed_directory(client, bucket, key):
-            raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
-        client.download_file(bucket, key, str(path))
-        return
+        resp = client.get_object(Bucket=bucket, Key=key)
+        # SeaweedFS answers "prefix/" with its directory entry (an empty application/x-directory
+        # object) where S3 and MinIO answer NoSuchKey: read it as S3 would
+        if not (key.endswith("/") and resp.get("ContentType") == "application/x-directory"
+                and not resp.get("ContentLength")):
+            _write(resp["Body"], path)
+            return
     except ClientError as exc:
         if _code(exc) not in ("NoSuchKey", "404", "NotFound"):
             raise ArtifactError(f"failed to get file: {_message(exc)}") from exc
-        original = "The specified key does not exist."
-    keys = list_directory(client, bucket, key)
-    if not keys:
-        raise NotFound(original)
-    for obj in keys:
+    objects = list_directory(client, bucket, key)
+    if not objects:
+        raise NotFound("The specified key does not exist.")
+
+    def get(obj: dict[str, Any]) -> None:
         # GetDirectory trims the key as given (not cleaned) and joins the rest to the path
-        local = Path(os.path.normpath(os.path.join(path, obj[len(key):].lstrip("/"))))
+        local = Path(os.path.normpath(os.path.join(path, obj["Key"][len(key):].lstrip("/"))))
         local.parent.mkdir(parents=True, exist_ok=True)
         try:
-            client.download_file(bucket, obj, str(local))
+            _fetch(client, bucket, obj, local)
         except ClientError as exc:
             raise ArtifactError(f"failed to get directory: {_message(exc)}") from exc
 
-
-def _seaweed_directory(client: Any, bucket: str, key: str) -> bool:
-    """SeaweedFS answers ``prefix/`` with its directory entry (an empty application/x-directory
-    object) where S3 and MinIO answer NoSuchKey (no marker object was written): read it as
-    S3 would, so the emulation follows Argo against a standard S3."""
-    from botocore.exceptions import ClientError
-
-    try:
-        head = client.head_object(Bucket=bucket, Key=key)
-    except ClientError:
-        return False
-    return head.get("ContentType") == "application/x-directory" and not head.get("ContentLength")
+    # GetDirectory fetches one by one; in parallel here, only to keep the tests fast
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(get, objects))
 
 
-def list_directory(client: Any, bucket: str, key: str) -> list[str]:
-    """ListDirectory: every key under ``clean(key) + "/"``, "directory" marker keys skipped."""
+def _write(body: Any, path: Path) -> None:
+    tmp = Path(f"{path}.part")
+    with open(tmp, "wb") as out:
+        shutil.copyfileobj(body, out, 1 << 20)
+    os.replace(tmp, path)
+
+
+def _fetch(client: Any, bucket: str, obj: dict[str, Any], path: Path) -> None:
+    """GET one listed object. Its content is cached under the object's identity (endpoint,
+    bucket, key, ETag, size, mtime from the listing), so the same dflow packages are not
+    fetched again by every pod of a session; the listing itself always hits the server."""
+    if os.environ.get("DFLOW_CONFORMANCE_OBJECT_CACHE", "1") == "0":
+        _write(client.get_object(Bucket=bucket, Key=obj["Key"])["Body"], path)
+        return
+    ident = repr((client.meta.endpoint_url, bucket, obj["Key"], obj.get("ETag"), obj.get("Size"),
+                  str(obj.get("LastModified"))))
+    cached = cache_dir() / "objects" / hashlib.sha256(ident.encode()).hexdigest()
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        part = Path(f"{cached}.{threading.get_ident()}")
+        _write(client.get_object(Bucket=bucket, Key=obj["Key"])["Body"], part)
+        os.replace(part, cached)
+    shutil.copyfile(cached, path)
+
+
+def list_directory(client: Any, bucket: str, key: str) -> list[dict[str, Any]]:
+    """ListDirectory: every object under ``clean(key) + "/"``, "directory" marker keys skipped."""
     from botocore.exceptions import ClientError
 
     prefix = posixpath.normpath(key) + "/" if key else ""
-    out: list[str] = []
+    out: list[dict[str, Any]] = []
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            out += [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+            out += [o for o in page.get("Contents", []) if not o["Key"].endswith("/")]
     except ClientError as exc:
         raise ArtifactError(f"failed to test if {key} is a directory: {_message(exc)}") from exc
     return out

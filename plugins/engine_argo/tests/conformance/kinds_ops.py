@@ -1,0 +1,22 @@
+# ruff: noqa: F821 - dict-literal return annotations name outputs, they are not types
+"""OPs the pod-kind tests render and run in emulated pods (shipped to the pod as a module;
+importable by the Python 3.7 of a python:3.7 image)."""
+
+from pathlib import Path
+
+from dflow.python import OP, Artifact
+
+
+@OP.function
+def scale(x: int, data: Artifact(Path)) -> {"y": int, "report": Artifact(Path)}:
+    import sys
+
+    text = Path(data).read_text()
+    out = Path("report.txt")
+    out.write_text("%s|%d|%d.%d" % (text, x, sys.version_info[0], sys.version_info[1]))
+    return {"y": x * int(text), "report": out}
+
+
+@OP.function
+def shout(word: str) -> {"loud": str}:
+    return {"loud": word.upper()}

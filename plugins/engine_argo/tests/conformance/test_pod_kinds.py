@@ -1,0 +1,199 @@
+"""Every kind of template the Argo engine renders, run as an emulated pod.
+
+The workflow is rendered by ``ArgoRenderer``; the step's arguments are bound to the template
+as the controller binds them (ProcessArgs of the controller emulation); the packages a Python
+OP imports are uploaded by the engine's own ``upload_packages``; then :func:`run_pod` runs the
+pod (image Python from pyenv, artifacts from SeaweedFS) and the test reads the node outputs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import types
+
+import pytest
+from dflow import (
+    InputArtifact,
+    InputParameter,
+    OutputArtifact,
+    OutputParameter,
+    ShellOPTemplate,
+    Step,
+    Workflow,
+)
+from dflow.python import PythonOPTemplate, Slices
+from dflow.storage import S3Artifact
+
+from conformance.common import cache_dir
+from conformance.execute import process_args
+from conformance.images import python_image, register_image
+from conformance.pod import PodRequest, run_pod
+from conformance.templating import replace_object
+
+WORKFLOW = "kinds-x1y2z"
+
+
+@pytest.fixture(scope="module")
+def repo(seaweedfs):
+    """One bucket for the module: the packages are uploaded once, as for one user's runs."""
+    from conformance.conftest import s3_of
+    from conformance.pod import ArtifactRepository
+
+    repo = ArtifactRepository.for_seaweedfs(seaweedfs, "conformance-kinds")
+    s3_of(repo).create_bucket(Bucket=repo.bucket)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def store(repo):
+    """dflow's storage is the minio plugin on that bucket (what the engine uploads to)."""
+    from dflow.config import s3_config
+    from dflow_storage_minio import MinioClient
+
+    client = MinioClient(endpoint=repo.endpoint, access_key=repo.access_key,
+                         secret_key=repo.secret_key, secure=False, bucket_name=repo.bucket)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(s3_config, "storage_client", client)
+        mp.setitem(s3_config, "prefix", "")
+        yield client
+
+
+def render(wf: Workflow, store) -> dict:
+    from dflow_engine_argo.engine import ArgoEngine
+    from dflow_engine_argo.render import ArgoRenderer
+
+    renderer = ArgoRenderer(artifact_kind="s3")
+    manifest = renderer.render(wf)
+    # the engine's own upload (it only needs the storage client configured above)
+    ArgoEngine.upload_packages(None, renderer.last_packages())  # type: ignore[arg-type]
+    return manifest
+
+
+def bound(manifest: dict, step: str, item: str | None = None) -> dict:
+    """The template of ``step`` with its arguments bound, as the controller hands it to a pod."""
+    templates = {t["name"]: t for t in manifest["spec"]["templates"]}
+    entry = next(s for t in manifest["spec"]["templates"] for group in t.get("steps") or []
+                 for s in group if s["name"] == step)
+    local = {"item": item} if item is not None else {}
+    entry = replace_object(entry, local)
+    op = types.SimpleNamespace(globals={"workflow.name": WORKFLOW, "workflow.namespace": "argo"})
+    return process_args(op, templates[entry["template"]], entry.get("arguments") or {}, local)
+
+
+def run(repo, tmpl: dict, pod: str = "p"):
+    return run_pod(PodRequest(tmpl, WORKFLOW, f"{WORKFLOW}-{pod}-1", f"{WORKFLOW}-1", repo))
+
+
+def param(result, name: str) -> str:
+    return next(p["value"] for p in result.outputs["parameters"] if p["name"] == name)
+
+
+def read_tgz(s3, key: str) -> dict[str, str]:
+    body = s3.get_object(Bucket=s3.bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read().decode() for m in tar if m.isfile()}
+
+
+def artifact_key(result, name: str) -> str:
+    return next(a for a in result.outputs["artifacts"] if a["name"] == name)["s3"]["key"]
+
+
+def _old_python(minor: int, missing: str):
+    return pytest.param(f"python:3.{minor}", marks=pytest.mark.xfail(strict=True, reason=(
+        f"pod runtime (packages): the client's packages shipped to the pod do not import on "
+        f"Python 3.{minor} ({missing})")))
+
+
+@pytest.mark.parametrize("image", [
+    _old_python(7, "attrs needs typing.Literal"),
+    _old_python(8, "typeguard needs types.UnionType"),
+    _old_python(9, "typeguard needs types.UnionType"),
+    *(f"python:3.{minor}" for minor in range(10, 14))])
+def test_python_op(image, repo, s3, store):
+    from conformance.kinds_ops import scale
+
+    s3.put_object(Bucket=s3.bucket, Key="in/seven.txt", Body=b"7")
+    wf = Workflow(name="kinds")
+    wf.add(Step("scale", PythonOPTemplate(scale, image=image), parameters={"x": 6},
+                artifacts={"data": S3Artifact(key="in/seven.txt")}))
+    result = run(repo, bound(render(wf, store), "scale"), pod=image.replace(":", "").replace(".", ""))
+    assert result.phase == "Succeeded", result.log
+    assert param(result, "y") == "42"
+    version = image.split(":")[1]
+    files = read_tgz(s3, artifact_key(result, "report"))
+    # the directory of the output: the file and dflow's catalog of it
+    assert files["report/report.txt"] == f"7|6|{version}"
+    assert sorted(files) == ["report/.dflow/" + n.split("/")[-1] for n in files
+                             if n.startswith("report/.dflow/")] + ["report/report.txt"]
+
+
+def test_sliced_python_op(repo, s3, store):
+    from conformance.kinds_ops import shout
+
+    wf = Workflow(name="kinds")
+    wf.add(Step("shout", PythonOPTemplate(shout, image="python:3.11",
+                                          slices=Slices(input_parameter=["word"],
+                                                        output_parameter=["loud"])),
+                parameters={"word": ["ab", "cd", "ef"]}))
+    manifest = render(wf, store)
+    results = [run(repo, bound(manifest, "shout", item=str(i)), pod=f"s{i}") for i in range(3)]
+    assert [r.phase for r in results] == ["Succeeded"] * 3, [r.log for r in results]
+    # each slice's value as dflow stacks it later: a one-item list carrying its order
+    assert [json.loads(param(r, "loud")) for r in results] == [
+        [{"dflow_list_item": w, "order": i}] for i, w in enumerate(["AB", "CD", "EF"])]
+
+
+def shell_template(image: str = "alpine:3") -> ShellOPTemplate:
+    t = ShellOPTemplate(
+        name="hpc", image=image,
+        script=("mkdir -p /tmp/out\n"
+                "printf '%s' '{{inputs.parameters.msg}}' > /tmp/out/msg.txt\n"
+                "cat /tmp/inputs/artifacts/data > /tmp/out/copy.txt\n"
+                "echo -n 7 > /tmp/count\n"
+                "exit {{inputs.parameters.rc}}\n"))
+    t.inputs.parameters = {"msg": InputParameter(), "rc": InputParameter(value="0")}
+    t.inputs.artifacts = {"data": InputArtifact(path="/tmp/inputs/artifacts/data")}
+    t.outputs.parameters = {"count": OutputParameter(value_from_path="/tmp/count")}
+    t.outputs.artifacts = {"out": OutputArtifact(path="/tmp/out")}
+    return t
+
+
+@pytest.mark.parametrize("rc, phase", [("0", "Succeeded"), ("2", "Failed")])
+def test_shell_script(rc, phase, repo, s3, store):
+    s3.put_object(Bucket=s3.bucket, Key="in/data", Body=b"payload\n")
+    wf = Workflow(name="kinds")
+    wf.add(Step("run", shell_template(), parameters={"msg": "a $(x) `y`", "rc": rc},
+                artifacts={"data": S3Artifact(key="in/data")}))
+    result = run(repo, bound(render(wf, store), "run"), pod=f"shell{rc}")
+    assert (result.phase, result.exit_code) == (phase, int(rc))
+    assert param(result, "count") == "7"
+    assert read_tgz(s3, artifact_key(result, "out")) == {
+        "out/msg.txt": "a $(x) `y`", "out/copy.txt": "payload\n"}
+
+
+@pytest.fixture(scope="module")
+def dispatcher_image():
+    """An image with DPDispatcher, as the dispatcher's default image has (pip, cached)."""
+    name = "conformance.test/dpdispatcher:1.1"
+    register_image(name, python_image(name, "3.11", requirements=("dpdispatcher==1.1.0",)))
+    return name
+
+
+def test_dispatcher_wrapper(dispatcher_image, repo, s3, store):
+    from dflow_executor_dispatcher import DispatcherExecutor
+
+    s3.put_object(Bucket=s3.bucket, Key="in/data", Body=b"payload\n")
+    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell", "context_type": "LocalContext",
+                                          "remote_root": "/tmp/remote"}, image=dispatcher_image)
+    ex.argo_check_interval = 0.2
+    wf = Workflow(name="kinds")
+    wf.add(Step("run", shell_template(), parameters={"msg": "via dpdispatcher", "rc": "0"},
+                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    result = run(repo, bound(render(wf, store), "run"), pod="dispatcher")
+    assert result.phase == "Succeeded", result.log
+    assert param(result, "count") == "7"
+    assert read_tgz(s3, artifact_key(result, "out")) == {
+        "out/msg.txt": "via dpdispatcher", "out/copy.txt": "payload\n"}
+    assert (cache_dir() / "images").exists()
