@@ -296,6 +296,10 @@ def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[
             src.mkdir(parents=True, exist_ok=True)
         elif "hostPath" in vol:
             src = Path(vol["hostPath"]["path"])
+            if vol["hostPath"].get("type") == "DirectoryOrCreate":
+                src.mkdir(parents=True, exist_ok=True)
+            elif not src.exists():
+                raise HarnessError(f"hostPath volume {m['name']!r}: {src} does not exist here")
         else:
             raise HarnessError(f"volume {m['name']!r}: only emptyDir and hostPath volumes are "
                                f"emulated, not {sorted(set(vol) - {'name'})}")

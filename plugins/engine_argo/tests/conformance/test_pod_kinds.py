@@ -197,3 +197,74 @@ def test_dispatcher_wrapper(dispatcher_image, repo, s3, store):
     assert read_tgz(s3, artifact_key(result, "out")) == {
         "out/msg.txt": "via dpdispatcher", "out/copy.txt": "payload\n"}
     assert (cache_dir() / "images").exists()
+
+
+def test_slurm_job_template_prepare_and_collect_pods(repo, s3, store, tmp_path):
+    """SlurmJobTemplate: a prepare pod lays the job out on the node's hostPath, wlm-operator
+    runs the batch script there (played here by sh in a copy, as its prepare/results mounts
+    do), a collect pod reads the results back."""
+    import shutil
+    import subprocess
+
+    import yaml
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    s3.put_object(Bucket=s3.bucket, Key="in/data", Body=b"payload\n")
+    ex = SlurmJobTemplate(header="#!/bin/sh\n#SBATCH -N 1",
+                          node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    wf = Workflow(name="kinds")
+    wf.add(Step("run", shell_template(), parameters={"msg": "m $(x)", "rc": "0"},
+                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    manifest = render(wf, store)
+    node = tmp_path / "node"  # the node's /tmp/dflow-slurm
+
+    def on_node(tmpl: dict) -> dict:
+        for vol in tmpl.get("volumes") or []:
+            vol["hostPath"]["path"] = str(node)
+        return tmpl
+
+    # the steps template passes the step's arguments on to prepare: bound here directly
+    prepare = on_node(process_args(types.SimpleNamespace(globals={"workflow.name": WORKFLOW}),
+                                   {t["name"]: t for t in manifest["spec"]["templates"]}
+                                   ["hpc-slurm-prepare"],
+                                   {"parameters": [{"name": "msg", "value": "m $(x)"}],
+                                    "artifacts": [{"name": "data", "s3": {"key": "in/data"}}]},
+                                   {}))
+    first = run(repo, prepare, pod="prepare")
+    assert first.phase == "Succeeded", first.log
+    key = param(first, "dflow_slurm_key")
+    assert key == f"{WORKFLOW}/{WORKFLOW}-prepare-1"
+    templates = {t["name"]: t for t in manifest["spec"]["templates"]}
+    job = yaml.safe_load(templates["hpc-slurm-run-resource"]["resource"]["manifest"])
+    workdir = tmp_path / "job"
+    shutil.copytree(node / key / "in", workdir)
+    done = subprocess.run(["sh", "-c", job["spec"]["batch"]], cwd=workdir, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    shutil.copytree(workdir / ".dflow-out", node / key / "out")
+    collect = on_node(process_args(types.SimpleNamespace(globals={"workflow.name": WORKFLOW}),
+                                   templates["hpc-slurm-collect"],
+                                   {"parameters": [{"name": "dflow_slurm_key", "value": key}]}, {}))
+    last = run(repo, collect, pod="collect")
+    assert last.phase == "Succeeded", last.log
+    assert param(last, "count") == "7"
+    assert read_tgz(s3, artifact_key(last, "out")) == {"out/msg.txt": "m $(x)",
+                                                        "out/copy.txt": "payload\n"}
+
+
+def test_dispatcher_wrapper_of_a_python_op(dispatcher_image, repo, s3, store):
+    from dflow_executor_dispatcher import DispatcherExecutor
+
+    from conformance.kinds_ops import scale
+
+    s3.put_object(Bucket=s3.bucket, Key="in/seven.txt", Body=b"7")
+    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell", "context_type": "LocalContext",
+                                          "remote_root": "/tmp/remote"}, image=dispatcher_image)
+    ex.argo_check_interval = 0.2
+    wf = Workflow(name="kinds")
+    wf.add(Step("scale", PythonOPTemplate(scale), parameters={"x": 6},
+                artifacts={"data": S3Artifact(key="in/seven.txt")}, executor=ex))
+    result = run(repo, bound(render(wf, store), "scale"), pod="dispatcher-op")
+    assert result.phase == "Succeeded", result.log
+    assert param(result, "y") == "42"
+    assert read_tgz(s3, artifact_key(result, "report"))["report/report.txt"] == "7|6|3.11"
