@@ -26,14 +26,24 @@ from dflow import (
     Step,
     Steps,
     Workflow,
+    argo_len,
     argo_range,
     download_artifact,
     upload_artifact,
 )
-from dflow.python import PythonOPTemplate
+from dflow.python import PythonOPTemplate, Slices, upload_packages
 
 sys.path.insert(0, str(Path(__file__).parent))  # OPs live in a module the pods can import
-from conformance_ops import maybe_read  # noqa: E402
+from conformance_ops import (  # noqa: E402
+    Counter,
+    gather,
+    make_files,
+    maybe_read,
+    numbers,
+    shout_file,
+    triple,
+    use_helper,
+)
 
 CASES: dict[str, Callable[[Any], Any]] = {}
 EXPECTED: dict[str, Any] = {}
@@ -286,6 +296,104 @@ def guide_global_outputs(run: Run) -> Any:
     return {"phase": phase, "global": got}
 
 
+@case({"phase": "Succeeded", "summary": "FILE 0,FILE 1,FILE 2|FILE 0,FILE 1,FILE 2|3,6,9,12,15",
+       "pods": 3})
+def guide_slices_sub_path_and_group_size(run: Run) -> Any:
+    """3.2.1: sub-path slices of an unarchived list artifact; group_size items per pod; the
+    stacked outputs read by a following step."""
+    wf = Workflow(name="slices2")
+    make = Step("make", PythonOPTemplate(make_files), parameters={"n": 3})
+    shout = Step("shout", PythonOPTemplate(shout_file, slices=Slices(
+        sub_path=True, input_artifact=["file"], output_parameter=["loud"],
+        output_artifact=["copy"])), artifacts={"file": make.outputs.artifacts["files"]})
+    nums = Step("nums", PythonOPTemplate(numbers), parameters={"n": 5})
+    tri = Step("tri", PythonOPTemplate(triple, slices=Slices(
+        "{{item}}", input_parameter=["data"], output_parameter=["t"], group_size=2)),
+        parameters={"data": nums.outputs.parameters["data"]},
+        with_param=argo_range(argo_len(nums.outputs.parameters["data"])))
+    both = Step("gather", PythonOPTemplate(gather),
+                parameters={"louds": shout.outputs.parameters["loud"],
+                            "ts": tri.outputs.parameters["t"]},
+                artifacts={"copies": shout.outputs.artifacts["copy"]})
+    wf.add([make, nums])
+    wf.add([shout, tri])
+    wf.add(both)
+    phase = run.submit(wf)
+    groups = [s for s in wf.query_step(type="Pod") if s.displayName.startswith("tri(")]
+    return {"phase": phase, "pods": len(groups),
+            "summary": wf.query_step(name="gather")[0].outputs.parameters["summary"].value}
+
+
+@case({"phase": "Succeeded", "counted": 4, "progress": "4/4"})
+def guide_progress(run: Run) -> Any:
+    """3.2.3: an OP's progress_total/progress_current reach its step."""
+    wf = Workflow(name="progress")
+    wf.add(Step("count", PythonOPTemplate(Counter)))
+    phase = run.submit(wf)
+    step = wf.query_step(name="count")[0]
+    return {"phase": phase, "counted": step.outputs.parameters["counted"].value,
+            "progress": step.get("progress")}
+
+
+@case({"phase": "Succeeded", "y": 42})
+def guide_upload_packages(run: Run) -> Any:
+    """3.2.4: a local package reaches the pods through upload_packages."""
+    pkg = run.workdir / "pkgs" / "conformance_helper"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("def double(x):\n    return 2 * x\n")
+    upload_packages.append(str(pkg))
+    sys.path.insert(0, str(pkg.parent))  # the local engine imports it from here
+    try:
+        wf = Workflow(name="packages")
+        wf.add(Step("use", PythonOPTemplate(use_helper), parameters={"x": 21}))
+        phase = run.submit(wf)
+    finally:
+        upload_packages.remove(str(pkg))
+        sys.path.remove(str(pkg.parent))
+        sys.modules.pop("conformance_helper", None)
+    return {"phase": phase, "y": wf.query_step(name="use")[0].outputs.parameters["y"].value}
+
+
+@case({"phase": "Succeeded", "dup": {"msg": "ab ab "}, "bar": "x\nx\n"})
+def guide_image_python38(run: Run) -> Any:
+    """A Python OP in a python:3.8 image (the pod runs the shipped dflow under 3.8)."""
+    ex = run.example("quickstart")
+    Path("foo.txt").write_text("x\n")
+    wf = Workflow(name="py38")
+    wf.add(Step("dup", PythonOPTemplate(ex.duplicate, image="python:3.8"),
+                parameters={"msg": "ab ", "num": 2}, artifacts={"foo": upload_artifact("foo.txt")}))
+    phase = run.submit(wf)
+    dup = wf.query_step(name="dup")[0]
+    return {"phase": phase, "dup": params(dup), "bar": run.text(dup.outputs.artifacts["bar"])}
+
+
+@case({"first": "Failed", "second": "Succeeded", "runs": "1", "retried": "Succeeded"})
+def guide_retry_failed_workflow(run: Run) -> Any:
+    """3.1.1 workflow management: retry re-runs the failed step, keeping the succeeded one."""
+    once = sh("once", "echo run >> {{inputs.parameters.dir}}/runs")
+    once.inputs.parameters = {"dir": InputParameter()}
+    gate = sh("gate", "test -e {{inputs.parameters.dir}}/open")
+    gate.inputs.parameters = {"dir": InputParameter()}
+    run.share_workdir(once)
+    run.share_workdir(gate)
+    wf = Workflow(name="again")
+    wf.add(Step("once", once, parameters={"dir": str(run.workdir)}))
+    wf.add(Step("gate", gate, parameters={"dir": str(run.workdir)}))
+    first = run.submit(wf)
+    (run.workdir / "open").write_text("")
+    wf.retry()
+    second = wf.wait(interval=0.05)
+    return {"first": first, "second": second,
+            "runs": str(len((run.workdir / "runs").read_text().split())),
+            "retried": wf.query_step(name="gate")[0].phase}
+
+
+XFAIL[("guide_image_python38", "argo")] = (
+    "pod runtime (packages): the client's own typeguard (for Python 3.11: types.UnionType) is "
+    "shipped to a python:3.8 image, where importing the runner fails; the shipped runtime "
+    "must import under 3.7+")
+
+
 # -- the test ----------------------------------------------------------------------------------
 
 
@@ -309,6 +417,9 @@ def run(request, tmp_path, monkeypatch, example):
     from argo_server import TOKEN
 
     server = request.getfixturevalue("emulated_server")
+    # progress reaches a node only when the executor reports it (every minute by default);
+    # the cluster reports often, as an admin sets ARGO_PROGRESS_PATCH_TICK_DURATION
+    server.emulator.cluster.progress_ticks = (0.2, 0.1)
     seaweed = request.getfixturevalue("seaweedfs")
     repo = request.getfixturevalue("argo_repository")
     monkeypatch.setitem(config, "mode", "default")

@@ -54,6 +54,9 @@ class Cluster:
     kube_objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     pods_started: list[str] = field(default_factory=list)  # pod names, for figures in tests
     pod_seconds: list[tuple[str, float]] = field(default_factory=list)  # (template, s)
+    # the executor's progress ticks (patch, file read), ARGO_PROGRESS_PATCH_TICK_DURATION and
+    # ARGO_PROGRESS_FILE_TICK_DURATION of the controller (controller.go v3.7.18: 1m, 3s)
+    progress_ticks: tuple[float, float] = (60.0, 3.0)
     running: int = 0  # pods running now, and the most at once (for parallelism tests)
     max_running: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -364,6 +367,7 @@ class Operator:
             deadline=None if deadline is None else max(1.0, deadline - time.time()),
             global_params=dict(self.globals), cancel=cancel,
             volumes=copy.deepcopy(self.spec.get("volumes") or []),
+            progress_ticks=self.cluster.progress_ticks,
             include_script_output=self.include_script_output(node_name, boundary_id))
         run = PodRun(name, None, threading.Event(), cancel, on_exit)  # type: ignore[arg-type]
         self.pods[nid] = run
