@@ -133,15 +133,24 @@ def test_missing_artifacts_optional_or_not(repo, s3):
 
 
 def test_outputs_inside_an_input_artifact_are_read_from_its_volume(repo, s3):
+    # isBaseImagePath: a path on the input artifact's volume is read by wait directly
+    # (/mainctrfs/...), not from the emissary's copy in /var/run/argo
+    s3.put_object(Bucket=s3.bucket, Key="vol/in/seed.txt", Body=b"seed")
+    src = "echo -n grown >> /tmp/in/seed.txt; mkdir /tmp/in/made; echo m > /tmp/in/made/m"
     tmpl = {"name": "v",
-            "inputs": {"artifacts": [{"name": "i", "path": "/tmp/in", "raw": {"data": "seed"}}]},
-            "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/in"}},
-                                       {"name": "q", "valueFrom": {"path": "/tmp/in.x"}}]},
-            "script": {"image": "alpine:3", "command": ["sh"], "source": "echo -n grown >> /tmp/in"}}
+            "inputs": {"artifacts": [{"name": "i", "path": "/tmp/in", "s3": {"key": "vol/in"}}]},
+            "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/in/seed.txt"}},
+                                       {"name": "q", "valueFrom": {"path": "/tmp/in/none"}}],
+                        "artifacts": [{"name": "a", "path": "/tmp/in/made", "archive": {"none": {}}},
+                                      {"name": "b", "path": "/tmp/in/gone", "archive": {"none": {}},
+                                       "optional": True}]},
+            "script": {"image": "alpine:3", "command": ["sh"], "source": src}}
     result = run_pod(PodRequest(tmpl, "wf", "wf-v-1", "wf-1", repo))
-    assert result.message == ("wait: Error (exit code 64): open "
-                              "/var/run/argo/outputs/parameters/tmp/in.x: no such file or directory")
+    assert result.message == ("wait: Error (exit code 64): open /mainctrfs/tmp/in/none: no such "
+                              "file or directory")
     assert result.outputs["parameters"][0]["value"] == "seedgrown"
+    assert [a["s3"]["key"] for a in result.outputs["artifacts"]] == ["wf/wf-v-1/made"]
+    assert keys(s3) == ["vol/in/seed.txt", "wf/wf-v-1/made/m"]
 
 
 def test_the_script_result_is_captured_when_referenced(repo):
@@ -159,7 +168,7 @@ def test_logs_are_archived_when_the_repository_says_so(seaweedfs, repo, s3):
     assert sorted(body.decode().split()) == ["err", "out"]
 
 
-@pytest.mark.parametrize("ticks, expected", [((0.4, 0.1), "3/4"), ((60.0, 3.0), None)])
+@pytest.mark.parametrize("ticks, expected", [((0.4, 0.1), "3/4"), ((60.0, 0.1), None)])
 def test_progress_reaches_the_node_at_patch_ticks(repo, ticks, expected):
     src = ("import os, time\nfor i in range(1, 4):\n"
            "    open(os.environ['ARGO_PROGRESS_FILE'], 'a').write('%d/4\\n' % i)\n"

@@ -89,9 +89,13 @@ def test_tmp_and_the_root_filesystem_are_private_to_the_pod(repo, tmp_path):
 def test_argo_sets_its_variables_and_substitutes_pod_name(repo):
     src = ("import json, os; print(json.dumps({k: v for k, v in os.environ.items() "
            "if k.startswith('ARGO_') or k in ('MY', 'HOSTNAME', 'PATH')}))")
-    tmpl = script(src, env=[{"name": "MY", "value": "{{pod.name}}/{{workflow.name}}"}])
-    env = json.loads(run(repo, tmpl, deadline=600).log)
-    assert env["MY"] == "wf-run-t-42/wf-run" and env["HOSTNAME"] == "wf-run-t-42"
+    # substitutePodParams: pod.name, the globals and the inputs (workflowpod.go)
+    tmpl = script(src, env=[{"name": "MY", "value": "{{pod.name}}/{{workflow.name}}/"
+                             "{{workflow.parameters.g}}/{{inputs.parameters.i}}/{{other}}"}])
+    tmpl["inputs"] = {"parameters": [{"name": "i", "value": "iv"}]}
+    env = json.loads(run(repo, tmpl, deadline=600, global_params={
+        "workflow.parameters.g": "gv"}).log)
+    assert env["MY"] == "wf-run-t-42/wf-run/gv/iv/{{other}}" and env["HOSTNAME"] == "wf-run-t-42"
     assert env["ARGO_CONTAINER_NAME"] == "main" and env["ARGO_NODE_ID"] == "wf-run-42"
     assert env["ARGO_PROGRESS_FILE"] == "/var/run/argo/progress"
     assert env["ARGO_INCLUDE_SCRIPT_OUTPUT"] == "false" and env["ARGO_DEADLINE"] != \
