@@ -41,3 +41,25 @@ def s3(repo):
     client = s3_of(repo)
     client.bucket = repo.bucket
     return client
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures of the session: how many pods the emulation ran, at which Python versions."""
+    import sys
+    from collections import Counter
+
+    podrun = sys.modules.get("conformance.podrun")
+    runs = list(getattr(podrun, "RUNS", []))
+    if not runs:
+        return
+    versions = Counter(v for v, _, _ in runs)
+    phases = Counter(p for _, _, p in runs)
+    by_version = ", ".join(f"{v}: {n}" for v, n in sorted(versions.items(), key=_version_key))
+    terminalreporter.write_line(
+        f"Argo conformance harness: {len(runs)} pods (Python {by_version}); "
+        + ", ".join(f"{p} {n}" for p, n in sorted(phases.items())))
+
+
+def _version_key(item):
+    version = item[0]
+    return (1, ()) if version == "none" else (0, tuple(int(x) for x in version.split(".")))

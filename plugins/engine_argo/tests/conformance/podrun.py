@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,10 @@ from conformance.common import (
 from conformance.pod import ARGO_VERSIONS, PodRequest, PodResult
 
 EMISSARY = str(Path(__file__).with_name("emissary.py"))
+#: every pod run in this process: (image's Python version or "none", template kind, phase),
+#: for the figures the test session prints
+RUNS: list[tuple[str, str, str]] = []
+_runs_lock = threading.Lock()
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
@@ -85,10 +90,14 @@ def run(req: PodRequest) -> PodResult:
     if len(template_json) > MAX_ENV_VAR_LEN:
         pod.log.append(f"init: ARGO_TEMPLATE offloaded ({len(template_json)} bytes)")
     try:
-        return _run(req, pod, image, started)
+        result = _run(req, pod, image, started)
     finally:
         if not req.keep:
             remove(pod.dir)
+    with _runs_lock:
+        RUNS.append((image.version or "none", "script" if "script" in tmpl else "container",
+                     result.phase))
+    return result
 
 
 def _run(req: PodRequest, pod: Pod, image: images.Image, started: float) -> PodResult:
