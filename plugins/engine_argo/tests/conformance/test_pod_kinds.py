@@ -268,3 +268,36 @@ def test_dispatcher_wrapper_of_a_python_op(dispatcher_image, repo, s3, store):
     assert result.phase == "Succeeded", result.log
     assert param(result, "y") == "42"
     assert read_tgz(s3, artifact_key(result, "report"))["report/report.txt"] == "7|6|3.11"
+
+
+PYDFLOW_IMAGE = "dptechnology/dflow:pydflow-1.8.134"
+
+
+@pytest.fixture(scope="module")
+def pydflow_image():
+    """An image with pydflow 1.8.134 (dptechnology/dflow's content), pip-installed once."""
+    image = python_image(PYDFLOW_IMAGE, "3.11", requirements=("pydflow==1.8.134",))
+    register_image(PYDFLOW_IMAGE, image)
+    return image
+
+
+def test_a_pod_rendered_by_pydflow_runs_in_a_pydflow_image(pydflow_image, repo, s3):
+    """An oracle we did not write: pydflow renders a Python OP step (and uploads its package
+    as a tarball of several roots); the emulated pod runs pydflow's own script."""
+    import subprocess
+    from pathlib import Path
+
+    from conformance.images import prefix
+
+    s3.put_object(Bucket=s3.bucket, Key="in/seven.txt", Body=b"7")
+    ops = Path(__file__).with_name("pydflow_ops.py")
+    python = prefix(pydflow_image) / "bin" / "python"
+    proc = subprocess.run([str(python), str(ops), repo.endpoint, repo.bucket, PYDFLOW_IMAGE],
+                          capture_output=True, text=True, cwd=ops.parent, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads(proc.stdout)
+    result = run(repo, bound(manifest, "scale"), pod="pydflow")
+    assert result.phase == "Succeeded", result.log
+    assert param(result, "y") == "42"
+    files = read_tgz(s3, artifact_key(result, "report"))
+    assert files["report/report.txt"] == "7|6|3.11"
