@@ -78,6 +78,7 @@ if _ARGO_TESTS not in sys.path:
 from conformance.fixtures import (  # noqa: E402, F401
     argo_repository,
     emulated_argo,
+    emulated_kube,
     emulated_server,
     seaweedfs,
 )

@@ -79,6 +79,7 @@ def self_signed_cert(tmp_path_factory):
 from conformance.fixtures import (  # noqa: E402, F401
     argo_repository,
     emulated_argo,
+    emulated_kube,
     emulated_server,
     seaweedfs,
 )

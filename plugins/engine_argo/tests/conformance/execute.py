@@ -22,6 +22,7 @@ from .templating import TemplateError, evaluate, replace_object
 if TYPE_CHECKING:
     from .controller import Operator
 
+CACHE_LABEL = "workflows.argoproj.io/configmap-type"
 TEMPLATE_KINDS = ("container", "script", "steps", "dag", "resource", "suspend", "data",
                   "http", "plugin", "containerSet")
 
@@ -201,7 +202,10 @@ def execute_template(op: Operator, name: str, holder: dict[str, Any], args: dict
     if err is not None:
         return node, err
     if processed.get("memoize") and node is None:
-        node = memoize(op, name, holder, processed, opts)
+        try:
+            node = memoize(op, name, holder, processed, opts)
+        except TemplateError as err:
+            return init_or_error(op, node, name, holder, opts, err), err
         if fulfilled(node):
             return node, None
     retry_name = ""
@@ -455,6 +459,12 @@ def memoize(op: Operator, name: str, holder: dict[str, Any], tmpl: dict[str, Any
     cm_name = memo["cache"]["configMap"]["name"]
     cm = op.cluster.kube_objects.get((op.cluster.namespace, "configmaps", cm_name))
     entry = None
+    label = ((cm or {}).get("metadata") or {}).get("labels", {}).get(CACHE_LABEL)
+    if cm is not None and label != "Cache":  # validateConfigmap (configmap_cache.go, v3.7.18)
+        raise TemplateError(
+            f"memoization configmap doesn't have {CACHE_LABEL} label, refusing to use it"
+            if label is None else
+            f"memoization configmap doesn't have label {CACHE_LABEL} = Cache, refusing to use it")
     if cm is not None:
         raw = (cm.get("data") or {}).get(memo["key"])
         if raw:
@@ -490,7 +500,7 @@ def save_memoized(op: Operator, node: dict[str, Any]) -> None:
     cm = op.cluster.kube_objects.setdefault(key, {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": status["cacheName"], "namespace": op.cluster.namespace,
-                     "labels": {"workflows.argoproj.io/configmap-type": "Cache"}}})
+                     "labels": {CACHE_LABEL: "Cache"}}})
     stamp = now()
     cm.setdefault("data", {})[status["key"]] = json.dumps({
         "nodeID": node["id"], "outputs": node.get("outputs"),

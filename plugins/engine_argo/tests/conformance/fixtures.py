@@ -3,7 +3,8 @@
 ``seaweedfs`` (session): a real S3 server; ``argo_repository`` (session): its bucket as the
 emulated cluster's artifact repository; ``emulated_argo``: an emulated Argo cluster
 (controller + pods), closed after the test, whose served workflows must match the swagger;
-``emulated_server``: the stand-in Argo Server in front of it.
+``emulated_server``: the stand-in Argo Server in front of it; ``emulated_kube``: its stand-in
+kube-apiserver.
 """
 
 from __future__ import annotations
@@ -47,11 +48,23 @@ def argo_repository(seaweedfs):
 
 
 @pytest.fixture
-def emulated_argo(argo_repository):
-    """An emulated Argo cluster (controller + pods) on the session's SeaweedFS."""
+def emulated_kube():
+    """The stand-in kube-apiserver of the emulated cluster (ConfigMaps, Secrets), accepting
+    the Argo token as dflow's Kubernetes client sends it with ``k8s_api_server``."""
+    from argo_server import TOKEN
+    from k8s_server import FakeKubeServer
+
+    with FakeKubeServer(token=TOKEN) as kube:
+        yield kube
+
+
+@pytest.fixture
+def emulated_argo(argo_repository, emulated_kube):
+    """An emulated Argo cluster (controller + pods) on the session's SeaweedFS; memoize
+    caches are ConfigMaps of the stand-in kube-apiserver."""
     from conformance.server import EmulatedArgo
 
-    with EmulatedArgo(argo_repository) as emulated:
+    with EmulatedArgo(argo_repository, kube_objects=emulated_kube.objects) as emulated:
         yield emulated
     assert emulated.violations == [], "responses broke the Argo API spec"
 
