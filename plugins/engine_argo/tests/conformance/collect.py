@@ -69,7 +69,7 @@ def parse_progress(text: str) -> bool:
 def collect(req: PodRequest, pod: Pod, main: Main) -> tuple[dict[str, Any], str | None]:
     """The node's outputs (``outputs`` of the template with values and keys filled in) and
     the wait container's first error, if any."""
-    if main.start_error is not None:
+    if main.start_error is not None or main.exit_code is None:
         return {}, None  # the pod is torn down before wait gets anything to collect
     tmpl = pod.template
     outputs = copy.deepcopy(tmpl.get("outputs") or {})

@@ -365,6 +365,9 @@ def _supervise(req: PodRequest, pod: Pod, cmd: list[str], env: dict[str, str],
     ctr_dir = pod.var_run_argo / "ctr" / MAIN
     errors = pod.path("emissary.err")
     deadline = _deadline(req, pod.template)
+    if req.cancel is not None and req.cancel.is_set():
+        main.killed = "cancel"  # stopped while init ran: main never starts
+        return main
     with open(errors, "wb") as err:
         try:
             proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=err,
@@ -443,6 +446,8 @@ def verdict(main: Main, wait_error: str | None) -> tuple[str, str]:
     exit code), wait, in that order of preference."""
     if main.killed == "deadline":
         return "Failed", DEADLINE_MESSAGE
+    if main.killed == "cancel" and main.exit_code is None:
+        return "Failed", "pod deleted"
     if main.start_error is not None:
         return "Failed", f"main: StartError (exit code {main.exit_code}): {main.start_error}"
     if main.exit_code:

@@ -176,3 +176,36 @@ def test_progress_reaches_the_node_at_patch_ticks(repo, ticks, expected):
     result = run(repo, {}, src, progress_ticks=ticks)
     assert result.phase == "Succeeded"
     assert result.progress == expected
+
+
+def test_a_templates_own_archive_location_is_used_only_when_complete(repo, s3):
+    # addArchiveLocation (workflowpod.go): a location with endpoint, bucket and key is the
+    # template's own; anything less is replaced by the repository's
+    art = {"artifacts": [{"name": "f", "path": "/tmp/out/file.txt"}]}
+    own = {"s3": {"endpoint": repo.endpoint, "bucket": repo.bucket, "insecure": True,
+                  "key": "mine/{{pod.name}}"}}
+    for location, key in ((own, "mine/wf-out-w-7/f.tgz"),
+                          ({"s3": {"key": "partial/{{pod.name}}"}}, "wf-out/wf-out-w-7/f.tgz")):
+        tmpl = {"name": "w", "outputs": art, "archiveLocation": location,
+                "script": {"image": "python:3.12", "command": ["python3"], "source": WRITE}}
+        result = run_pod(PodRequest(tmpl, "wf-out", "wf-out-w-7", "wf-out-7", repo))
+        assert result.outputs["artifacts"][0]["s3"]["key"] == key
+        assert key in keys(s3)
+
+
+def test_pods_run_concurrently_from_threads(repo, s3):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int):
+        tmpl = {"name": "w", "outputs": {
+            "parameters": [{"name": "p", "valueFrom": {"path": "/tmp/p"}}],
+            "artifacts": [{"name": "a", "path": "/tmp/p"}]},
+            "script": {"image": "python:3.12", "command": ["python3"],
+                       "source": f"import time; time.sleep(0.5); open('/tmp/p', 'w').write('{i}')"}}
+        return run_pod(PodRequest(tmpl, "wf-c", f"wf-c-w-{i}", f"wf-c-{i}", repo))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, range(4)))
+    assert [r.outputs["parameters"][0]["value"] for r in results] == ["0", "1", "2", "3"]
+    assert keys(s3) == [f"wf-c/wf-c-w-{i}/a.tgz" for i in range(4)]
+    assert [members(s3, f"wf-c/wf-c-w-{i}/a.tgz") for i in range(4)] == [{"p": str(i)} for i in range(4)]

@@ -145,6 +145,9 @@ def test_a_cancelled_pod_is_killed(repo):
     result = run(repo, script("import time; time.sleep(60)"), cancel=cancel, grace=0.5)
     assert result.phase == "Failed" and result.killed == "cancel"
     assert result.exit_code in (137, 143)
+    cancel.set()  # stopped before main starts: main never runs
+    early = run(repo, script("print('ran')"), cancel=cancel)
+    assert (early.phase, early.exit_code, early.log, early.outputs) == ("Failed", None, "", {})
 
 
 def test_exit_codes_and_missing_commands(repo):
