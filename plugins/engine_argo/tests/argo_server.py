@@ -371,7 +371,10 @@ class FakeArgoServer:
             lines = [json.dumps({"result": {"podName": p, "content": c}})
                      for p, c in self.emulator.logs(wf, pod)]
             return 200, "\n".join(lines) + "\n" if lines else ""
-        pods = [n["id"] for n in (wf["status"].get("nodes") or {}).values() if n["type"] == "Pod"]
+        from conformance.nodes import pod_name  # pod names v2, as the controller names pods
+
+        pods = [pod_name(wf["metadata"]["name"], n["name"], n.get("templateName") or "")
+                for n in (wf["status"].get("nodes") or {}).values() if n["type"] == "Pod"]
         lines = [
             json.dumps({"result": {"podName": p, "content": f"hello from {p}"}})
             for p in pods if pod in (None, p)

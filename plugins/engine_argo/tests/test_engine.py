@@ -6,6 +6,7 @@ import copy
 
 import pytest
 from argo_server import MANIFEST, TOKEN
+from conformance.nodes import fnv32a
 from dflow.argo_objects import ArgoStep, ArgoWorkflow
 from dflow.engine import EngineError
 from dflow_engine_argo.client import ArgoNotFoundError
@@ -40,8 +41,9 @@ def test_submit_manifest_wait_and_query(engine, argo_server):
     assert step.outputs.parameters["n"].value == 3  # decoded from its description's type
     assert engine.query_step(wf.id, key="say-key")[0].id == step.id
     assert engine.query_status(wf.id) == "Succeeded"
-    assert engine.logs(wf.id) == f"hello from {step.id}\n"
-    assert engine.logs(wf.id, step_id=step.id) == f"hello from {step.id}\n"
+    pod = f"{wf.id}-echo-{fnv32a(step.name)}"  # a step's logs are its pod's (names v2)
+    assert engine.logs(wf.id) == f"hello from {pod}\n"
+    assert engine.logs(wf.id, step_id=step.id) == f"hello from {pod}\n"
     assert [w.id for w in engine.query_workflows({"team": "qa"})] == [wf.id]
 
 

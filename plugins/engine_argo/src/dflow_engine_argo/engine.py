@@ -300,10 +300,35 @@ class ArgoEngine(Engine):
         self.client.delete(workflow_id)
 
     def logs(self, workflow_id: str, step_id: str | None = None) -> str:
-        """The logs of a workflow (every pod) or of one step, as text."""
+        """The logs of a workflow (every pod) or of one step (by its node id), as text."""
+        pod = None
+        if step_id is not None:
+            wf = self.query(workflow_id)
+            node = (wf["status"].get("nodes") or {}).get(step_id)
+            if node is None:
+                raise EngineError(f"workflow '{workflow_id}' has no step with id '{step_id}'")
+            pod = pod_name(wf, node)
         return "".join(
-            e.get("content", "") + "\n" for e in self.client.logs(workflow_id, pod_name=step_id)
+            e.get("content", "") + "\n" for e in self.client.logs(workflow_id, pod_name=pod)
         )
+
+
+def pod_name(workflow: Mapping[str, Any], node: Mapping[str, Any]) -> str:
+    """The pod of a Pod node: its id with pod names v1, else ``<wf>-<template>-<fnv32a of
+    the node name>`` (workflow/util/pod_name.go GeneratePodName, Argo v3.7.18 and v4.1.2;
+    the format is the workflow's ``workflows.argoproj.io/pod-name-format`` annotation)."""
+    name = workflow["metadata"]["name"]
+    annotations = workflow["metadata"].get("annotations") or {}
+    if annotations.get("workflows.argoproj.io/pod-name-format") == "v1":
+        return node["id"]
+    if node["name"] == name:
+        return name
+    h = 0x811C9DC5
+    for byte in node["name"].encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    template = (node.get("templateRef") or {}).get("template") or node.get("templateName")
+    prefix = f"{name}-{template}" if template else name
+    return f"{prefix[:253 - 10 - 1]}-{h}"
 
 
 def fix_id(workflow: Workflow) -> str:
