@@ -101,7 +101,8 @@ spec:
 """)
     wf = engine.submit_manifest(manifest)
     engine.suspend(wf.id)
-    time.sleep(2.5)  # long enough for step a to end: step b must not start while suspended
+    # the pass that sees step a finished leaves step b alone while the workflow is suspended
+    wait_until(lambda: steps_by_name(engine, wf.id)[f"{wf.id}[0].a"].phase == "Succeeded")
     names = steps_by_name(engine, wf.id)
     assert f"{wf.id}[1].b" not in names and engine.query_status(wf.id) == "Running"
     engine.resume(wf.id)
