@@ -79,6 +79,24 @@ def has_key(art: dict[str, Any]) -> bool:
     return bool((art.get("s3") or {}).get("key"))
 
 
+def clean_path(art: dict[str, Any]) -> str:
+    """Artifact.CleanPath: the cleaned path; a ``..`` that leaves the directory before it is
+    refused (directory traversal), an empty path is an error."""
+    path = art.get("path") or ""
+    if not path:
+        raise ArtifactError(f"Artifact '{art.get('name')}' did not specify a path")
+    safe = ""
+    if "/../" in path:
+        safe = path[:path.index("/../")]
+    elif path.endswith("/.."):
+        safe = path[:-3]
+    cleaned = posixpath.normpath(path)
+    if safe and (not cleaned.startswith(safe + "/") or len(cleaned) <= len(safe) + 1):
+        raise ArtifactError(f"Artifact '{art.get('name')}' attempted to use a path containing "
+                            "'..'. Directory traversal is not permitted")
+    return cleaned
+
+
 def relocate(art: dict[str, Any], location: dict[str, Any] | None) -> dict[str, Any]:
     """Artifact.Relocate: a key-only artifact takes the archive location's bucket/endpoint."""
     if has_location(art):
@@ -133,6 +151,28 @@ def _write(body: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+_pruned: list[bool] = []
+
+
+def prune_object_cache(max_age: float = 3 * 86400) -> None:
+    """Drop cached objects not used for ``max_age`` seconds (once per process)."""
+    if _pruned:
+        return
+    _pruned.append(True)
+    import time
+
+    folder = cache_dir() / "objects"
+    if not folder.is_dir():
+        return
+    limit = time.time() - max_age
+    for entry in os.scandir(folder):
+        try:
+            if entry.stat().st_mtime < limit:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
 def _fetch(client: Any, bucket: str, obj: dict[str, Any], path: Path) -> None:
     """GET one listed object. Its content is cached under the object's identity (endpoint,
     bucket, key, ETag, size, mtime from the listing), so the same dflow packages are not
@@ -142,8 +182,11 @@ def _fetch(client: Any, bucket: str, obj: dict[str, Any], path: Path) -> None:
         return
     ident = repr((client.meta.endpoint_url, bucket, obj["Key"], obj.get("ETag"), obj.get("Size"),
                   str(obj.get("LastModified"))))
+    prune_object_cache()
     cached = cache_dir() / "objects" / hashlib.sha256(ident.encode()).hexdigest()
-    if not cached.exists():
+    if cached.exists():
+        os.utime(cached)  # in use: keep it
+    else:
         cached.parent.mkdir(parents=True, exist_ok=True)
         part = Path(f"{cached}.{threading.get_ident()}")
         _write(client.get_object(Bucket=bucket, Key=obj["Key"])["Body"], part)

@@ -156,6 +156,7 @@ def save_parameters(pod: Pod, parameters: list[dict[str, Any]]) -> str | None:
 def save_artifact(req: PodRequest, pod: Pod, art: dict[str, Any]) -> dict[str, Any] | None:
     """saveArtifact: stage (stageArchiveFile) then upload (saveArtifactFromFile). Returns the
     artifact as the node records it, None for an absent optional one."""
+    art = {**art, "path": artifacts.clean_path(art)}
     try:
         file_name, local = _stage(pod, art)
     except artifacts.NotFound:

@@ -179,7 +179,7 @@ def save_outputs(spec: dict) -> None:
     container (it may be optional or have a default)."""
     for path in spec["parameters"]:
         if os.path.isfile(path) or os.path.isdir(path):
-            dst = f"{VAR_RUN_ARGO}/outputs/parameters/{path.lstrip('/')}"
+            dst = f"{VAR_RUN_ARGO}/outputs/parameters/{path}"  # "parameters//tmp/x", as Argo
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             if os.path.isdir(path):
                 raise OSError(f"failed to copy {path} to {dst}: read {path}: is a directory")

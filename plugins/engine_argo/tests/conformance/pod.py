@@ -128,9 +128,13 @@ class PodRequest:
     keep: bool = False
     #: seconds between SIGTERM and SIGKILL when the pod is killed (terminationGracePeriod)
     grace: float = 2.0
-    #: the workflow's ``spec.volumes`` (a template's volumeMounts may name them); emptyDir and
-    #: hostPath volumes are emulated
+    #: the workflow's ``spec.volumes`` (a template's volumeMounts may name them); emptyDir,
+    #: hostPath, secret and configMap volumes are emulated
     volumes: list[dict[str, Any]] = field(default_factory=list)
+    #: the namespace's Secrets and ConfigMaps (name -> data as text), for env ``valueFrom``
+    #: and ``secret``/``configMap`` volumes
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     #: the controller's progress ticks in seconds (patch, file read): defaults 1m and 3s
     #: (controller.go v3.7.18); progress read from the file reaches the node only at a patch
     progress_ticks: tuple[float, float] = (60.0, 3.0)

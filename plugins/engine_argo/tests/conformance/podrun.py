@@ -187,8 +187,10 @@ def load_inputs(req: PodRequest, pod: Pod) -> str | None:
                 pod.log.append(f"init: ignoring optional artifact '{name}' which was not supplied")
                 continue
             return f"required artifact '{name}' not supplied"
-        if not art.get("path"):
-            return f"Artifact '{name}' did not specify a path"
+        try:
+            art = {**art, "path": artifacts.clean_path(art)}
+        except artifacts.ArtifactError as exc:
+            return str(exc)
         dest = pod.inputs / name
         tmp = Path(str(dest) + ".tmp")
         try:
@@ -303,6 +305,8 @@ def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[
         if "emptyDir" in vol:
             src = pod.path("volumes", m["name"])
             src.mkdir(parents=True, exist_ok=True)
+        elif "secret" in vol or "configMap" in vol:
+            src = _projected(req, pod, m["name"], vol)
         elif "hostPath" in vol:
             src = Path(vol["hostPath"]["path"])
             if vol["hostPath"].get("type") == "DirectoryOrCreate":
@@ -310,13 +314,44 @@ def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[
             elif not src.exists():
                 raise HarnessError(f"hostPath volume {m['name']!r}: {src} does not exist here")
         else:
-            raise HarnessError(f"volume {m['name']!r}: only emptyDir and hostPath volumes are "
-                               f"emulated, not {sorted(set(vol) - {'name'})}")
+            raise HarnessError(f"volume {m['name']!r}: emptyDir, hostPath, secret and configMap "
+                               f"volumes are emulated, not {sorted(set(vol) - {'name'})}")
         if m.get("subPath"):
             src = src / m["subPath"]
             src.mkdir(parents=True, exist_ok=True)
         out.append((str(src), m["mountPath"]))
     return out
+
+
+def _lookup(req: PodRequest, ref: dict[str, Any], secret: bool) -> dict[str, str] | None:
+    """The data of the Secret/ConfigMap ``ref`` names; a missing one keeps a real pod Pending
+    (CreateContainerConfigError), which this emulation cannot return: a harness error."""
+    kind = "secret" if secret else "configmap"
+    data = (req.secrets if secret else req.config_maps).get(ref.get("name") or ref.get("secretName"))
+    if data is None and not ref.get("optional"):
+        raise HarnessError(f'{kind} "{ref.get("name") or ref.get("secretName")}" not found: the '
+                           "pod would stay Pending (CreateContainerConfigError); give it in "
+                           f"PodRequest.{'secrets' if secret else 'config_maps'}")
+    return data
+
+
+def _projected(req: PodRequest, pod: Pod, name: str, vol: dict[str, Any]) -> Path:
+    """A secret or configMap volume: one file per key (or per ``items`` entry) with its mode."""
+    secret = "secret" in vol
+    ref = vol["secret"] if secret else vol["configMap"]
+    data = _lookup(req, ref, secret) or {}
+    src = pod.path("volumes", name)
+    src.mkdir(parents=True, exist_ok=True)
+    mode = ref.get("defaultMode", 0o644)
+    items = ref.get("items") or [{"key": k, "path": k} for k in data]
+    for item in items:
+        if item["key"] not in data:
+            raise HarnessError(f"volume {name!r}: key {item['key']!r} is not in {sorted(data)}")
+        target = src / item["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(data[item["key"]])
+        target.chmod(item.get("mode", mode))
+    return src
 
 
 def _go_duration(seconds: float) -> str:
@@ -334,6 +369,14 @@ def environment(req: PodRequest, tmpl: dict[str, Any], ctr: dict[str, Any], imag
             env[e["name"]] = str(e.get("value", ""))
         elif (e["valueFrom"].get("fieldRef") or {}).get("fieldPath") == "metadata.name":
             env[e["name"]] = req.pod_name
+        elif "secretKeyRef" in e["valueFrom"] or "configMapKeyRef" in e["valueFrom"]:
+            secret = "secretKeyRef" in e["valueFrom"]
+            ref = e["valueFrom"]["secretKeyRef" if secret else "configMapKeyRef"]
+            data = _lookup(req, ref, secret)
+            if data is not None and ref["key"] in data:
+                env[e["name"]] = data[ref["key"]]
+            elif not ref.get("optional"):
+                raise HarnessError(f"env {e['name']!r}: key {ref['key']!r} not in {ref['name']!r}")
         else:
             raise HarnessError(f"env {e['name']!r}: valueFrom {e['valueFrom']} is not emulated")
     deadline = _deadline(req, tmpl)

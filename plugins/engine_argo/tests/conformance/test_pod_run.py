@@ -199,3 +199,32 @@ def test_a_registered_image_adds_site_directories(repo):
     result = run(repo, script("import imagelib; print(imagelib.WHERE)",
                                          "example.com/with-lib:1"))
     assert result.log == "in the image\n"
+
+
+def test_secrets_and_config_maps_as_env_and_volumes(repo):
+    src = "echo $PASS $MODE; cat /keys/id_rsa; stat -c %a /keys/id_rsa; cat /cfg/c.ini"
+    tmpl = script(src, "alpine:3", ["sh"], env=[
+        {"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "login", "key": "password"}}},
+        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}},
+        {"name": "GONE", "valueFrom": {"secretKeyRef": {"name": "login", "key": "no",
+                                                        "optional": True}}}],
+        volumeMounts=[{"name": "key", "mountPath": "/keys"}, {"name": "cfg", "mountPath": "/cfg"}])
+    tmpl["volumes"] = [
+        {"name": "key", "secret": {"secretName": "ssh", "defaultMode": 0o600}},
+        {"name": "cfg", "configMap": {"name": "settings", "items": [{"key": "ini",
+                                                                    "path": "c.ini"}]}}]
+    result = run(repo, tmpl, secrets={"login": {"password": "pw"}, "ssh": {"id_rsa": "KEY"}},
+                 config_maps={"settings": {"mode": "fast", "ini": "[a]"}})
+    assert (result.phase, result.log) == ("Succeeded", "pw fast\nKEY600\n[a]")
+    with pytest.raises(HarnessError, match='secret "ssh" not found'):
+        run(repo, tmpl)
+
+
+def test_artifact_paths_may_not_escape_with_dot_dot(repo):
+    tmpl = script("print(1)")
+    tmpl["inputs"] = {"artifacts": [{"name": "a", "path": "/tmp/safe/../../etc/x",
+                                     "raw": {"data": "x"}}]}
+    result = run(repo, tmpl)
+    assert (result.phase, result.message) == ("Error", (
+        "init: Error (exit code 64): Artifact 'a' attempted to use a path containing '..'. "
+        "Directory traversal is not permitted"))
