@@ -14,8 +14,9 @@ from conformance import artifacts
 from conformance.common import VAR_RUN_ARGO
 
 if TYPE_CHECKING:
+    from conformance.container import Main
     from conformance.pod import PodRequest
-    from conformance.podrun import Main, Pod
+    from conformance.podrun import Pod
 
 MAIN_FS = "/mainctrfs"  # common.ExecutorMainFilesystemDir: volumes mirrored into wait
 _MAX_RESULT = 256 * 1024  # CaptureScriptResult keeps the last 256 kB
