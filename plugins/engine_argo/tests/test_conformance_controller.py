@@ -197,6 +197,10 @@ spec:
         template: sq
         arguments: {parameters: [{name: x, value: "{{item}}"}]}
         withSequence: {count: "2", start: "7", format: "%02d"}
+      - name: many
+        template: sq
+        arguments: {parameters: [{name: x, value: "{{item}}"}]}
+        withSequence: {count: "12"}
       - name: none
         template: sq
         arguments: {parameters: [{name: x, value: "{{item}}"}]}
@@ -204,6 +208,9 @@ spec:
     - - name: total
         template: sum
         arguments: {parameters: [{name: xs, value: "{{steps.sq.outputs.parameters.y}}"}]}
+      - name: ordered
+        template: sum
+        arguments: {parameters: [{name: xs, value: "{{steps.many.outputs.parameters.y}}"}]}
   - name: gen
     script: {image: alpine:3, command: [sh], source: "echo '[1, 2.50, 3]'"}
   - name: sq
@@ -233,6 +240,8 @@ def test_loops_names_aggregates_and_empty_lists(emulated_argo):
     # processAggregateNodeOutputs: a JSON list in loop order (the executor trims one "\n")
     total = n["loops[2].total"]
     assert total["outputs"]["parameters"][0]["value"] == '["1x","2.50x","3x"]'
+    ordered = json.loads(n["loops[2].ordered"]["outputs"]["parameters"][0]["value"])
+    assert ordered == [f"{i}x" for i in range(12)]  # by loop index: 10 after 9, not after 1
 
 
 CONDITIONS = """
@@ -283,6 +292,8 @@ spec:
       - {name: D, template: ok, depends: "B || C"}
       - {name: E, template: ok, depends: "!A.Succeeded && B.Succeeded"}
       - {name: F, template: ok, dependencies: [A]}
+      - {name: G, template: ok, when: "false"}
+      - {name: H, template: ok, dependencies: [G]}
   - name: ok
     container: {image: alpine:3, command: [sh, -c], args: ["true"]}
   - name: fail
@@ -294,13 +305,15 @@ def test_dag_enhanced_depends(emulated_argo):
     wf = emulated_argo.run(y(DAG))
     n = nodes_by_name(wf)
     phases = {k.split(".")[-1]: v["phase"] for k, v in n.items() if "." in k}
+    # dependencies: [G] means G.Succeeded || G.Skipped || G.Daemoned (ancestry.go)
     assert phases == {"A": "Failed", "B": "Succeeded", "C": "Omitted", "D": "Succeeded",
-                      "E": "Succeeded", "F": "Omitted"}
+                      "E": "Succeeded", "F": "Omitted", "G": "Skipped", "H": "Succeeded"}
     assert n["dag.C"]["message"] == "omitted: depends condition not met"
     assert n["dag.C"]["type"] == "Skipped"
     # assessDAGPhase: an omitted leaf inherits its branch's phase (A failed): the DAG fails
     assert wf["status"]["phase"] == "Failed" and n["dag"]["phase"] == "Failed"
-    assert sorted(n["dag"]["children"]) == [n["dag.A"]["id"]]
+    assert sorted(n["dag"]["children"]) == sorted([n["dag.A"]["id"], n["dag.G"]["id"]])
+    assert n["dag.G"]["children"] == [n["dag.H"]["id"]]
     # a task hangs from the outbound nodes of every task its depends names
     assert sorted(n["dag.A"]["children"]) == sorted(n[f"dag.{t}"]["id"] for t in "BCEF")
     assert sorted(n["dag.B"]["children"]) == sorted(n[f"dag.{t}"]["id"] for t in "DE")
@@ -315,6 +328,7 @@ spec:
     steps:
     - - {name: flaky, template: flaky}
       - {name: stop, template: stop}
+      - {name: never, template: never}
   - name: flaky
     retryStrategy: {limit: 4, retryPolicy: Always, backoff: {duration: "1", factor: "1"}}
     container:
@@ -322,6 +336,9 @@ spec:
       command: [sh, -c]
       args: ["test {{retries}} -ge 2 || exit 5; echo {{retries}} > /tmp/n"]
     outputs: {parameters: [{name: n, valueFrom: {path: /tmp/n}}]}
+  - name: never
+    retryStrategy: {limit: "2"}
+    container: {image: alpine:3, command: [sh, -c], args: ["exit 1"]}
   - name: stop
     retryStrategy: {limit: 5, expression: "asInt(lastRetry.exitCode) == 9"}
     container: {image: alpine:3, command: [sh, -c], args: ["exit $(( {{retries}} == 0 ? 9 : 7 ))"]}
@@ -342,11 +359,16 @@ def test_retry_nodes_attempts_and_expression(emulated_argo):
     stop = n["retries[0].stop"]
     assert [n[f"retries[0].stop({i})"]["outputs"]["exitCode"] for i in range(2)] == ["9", "7"]
     assert "retries[0].stop(2)" not in n
+    # limit 2: the first run and two retries, then "No more retries left"
+    never = n["retries[0].never"]
+    assert len(never["children"]) == 3 and "retries[0].never(3)" not in n
+    assert (never["phase"], never["message"]) == ("Failed", "No more retries left")
     assert (stop["phase"], stop["message"]) == (
         "Failed", "retryStrategy.expression evaluated to false")
     assert wf["status"]["phase"] == "Failed"
     # the step group fails on its failed child; the workflow takes its message
-    assert wf["status"]["message"] == f"child '{stop['id']}' failed"
+    assert wf["status"]["message"] in (f"child '{stop['id']}' failed",
+                                       f"child '{never['id']}' failed")
 
 
 EXIT = """

@@ -67,7 +67,7 @@ def test_logs_of_a_step_by_its_id(engine):
 
 
 @pytest.mark.parametrize(("action", "exit_runs"), [("terminate", False), ("stop", True)])
-def test_terminate_and_stop_a_running_workflow(engine, action, exit_runs):
+def test_terminate_and_stop_a_running_workflow(engine, emulated_argo, action, exit_runs):
     wf = engine.submit_manifest(SLEEPY)
     wait_until(lambda: any(s.phase == "Running" and s.name.endswith(".nap")
                            for s in engine.query_step(wf.id)))
@@ -84,6 +84,8 @@ def test_terminate_and_stop_a_running_workflow(engine, action, exit_runs):
     assert steps[f"{wf.id}[0].hi"].phase == "Succeeded"
     # Stop still runs the exit handler; Terminate does not (ShouldExecute, v3.7.18)
     assert (f"{wf.id}.onExit" in steps) is exit_runs
+    # and the sleeping pod was killed, not left to sleep its 60 s
+    wait_until(lambda: emulated_argo.cluster.running == 0, timeout=30)
 
 
 def test_suspend_holds_new_pods_until_resume(engine, emulated_server):
