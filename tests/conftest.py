@@ -82,3 +82,9 @@ from conformance.fixtures import (  # noqa: E402, F401
     emulated_server,
     seaweedfs,
 )
+
+
+def pytest_terminal_summary(terminalreporter):
+    from conformance.fixtures import write_summary
+
+    write_summary(terminalreporter)

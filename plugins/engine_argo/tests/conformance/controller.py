@@ -39,6 +39,9 @@ ERR_PARALLELISM = ControllerError("Max parallelism reached")
 ERR_TIMEOUT = ControllerError("timeout")
 ERR_DEADLINE = ControllerError("Deadline exceeded")
 ERR_REQUEUE = ControllerError("requeue")
+#: every workflow the emulated controller finished in this process: (templates, nodes, phase),
+#: for the session's figures
+RUNS: list[tuple[int, int, str]] = []
 
 
 @dataclass
@@ -110,6 +113,8 @@ class Operator:
                     self.publish()
                     done = self.wf["status"].get("phase") in ("Succeeded", "Failed", "Error")
                 if done and not self._running_pods():
+                    RUNS.append((len(self.templates), len(self.status["nodes"]),
+                                 self.status["phase"]))
                     return
                 wait = 0.5 if self.requeue_at is None else max(
                     0.0, min(0.5, self.requeue_at - time.monotonic()))

@@ -77,3 +77,29 @@ def emulated_server(emulated_argo):
     with FakeArgoServer(token=TOKEN, emulator=emulated_argo) as server:
         yield server
     assert server.violations == [], "requests broke the Argo API spec"
+
+
+_summary_written = []
+
+
+def write_summary(terminalreporter) -> None:
+    """The controller half's figures, once per session (both conftests call this)."""
+    import sys
+
+    controller = sys.modules.get("conformance.controller")
+    runs = list(getattr(controller, "RUNS", []))
+    if not runs or _summary_written:
+        return
+    _summary_written.append(True)
+    phases: dict[str, int] = {}
+    for _, _, phase in runs:
+        phases[phase] = phases.get(phase, 0) + 1
+    podrun = sys.modules.get("conformance.podrun")
+    versions: dict[str, int] = {}
+    for version, *_ in getattr(podrun, "RUNS", []):
+        versions[version] = versions.get(version, 0) + 1
+    terminalreporter.write_line(
+        f"Argo conformance harness: the emulated controller ran {len(runs)} workflows "
+        f"({sum(t for t, _, _ in runs)} templates, {sum(n for _, n, _ in runs)} nodes; "
+        + ", ".join(f"{p} {n}" for p, n in sorted(phases.items()))
+        + f"), pods by image Python: {dict(sorted(versions.items()))}")
