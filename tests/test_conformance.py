@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from dflow import (
     DAG,
+    InputArtifact,
     InputParameter,
     OutputArtifact,
     OutputParameter,
@@ -471,6 +472,42 @@ def guide_dag_conditional_artifact(run: Run) -> Any:
         main = wf.query_step(name="main")[0]
         out[n] = [run.text(main.outputs.artifacts["chosen"]), wf.query_step(name=skipped)[0].phase]
     return out
+
+
+DISPATCHER_IMAGE = "conformance.test/dpdispatcher:1.1"
+
+
+@case({"phase": "Succeeded", "count": "7", "out": {"copy.txt": "payload\n", "msg.txt": "hi"}})
+def guide_dispatcher_executor(run: Run) -> Any:
+    """3.1.14/3.1.15: a script step run through DPDispatcher (Shell batch system, local
+    context): on one machine locally, inside the step's pod (an image with dpdispatcher) on
+    Argo."""
+    from dflow_executor_dispatcher import DispatcherExecutor
+
+    if run.engine == "argo":
+        from conformance.images import python_image, register_image
+
+        register_image(DISPATCHER_IMAGE, python_image(
+            DISPATCHER_IMAGE, "3.11", requirements=("dpdispatcher==1.1.0",)))
+    t = ShellOPTemplate(name="hpc", image="alpine:3", script=(
+        "mkdir -p /tmp/out\nprintf '%s' '{{inputs.parameters.msg}}' > /tmp/out/msg.txt\n"
+        "cat /tmp/inputs/artifacts/data/* > /tmp/out/copy.txt\necho -n 7 > /tmp/count\n"))
+    t.inputs.parameters = {"msg": InputParameter()}
+    t.inputs.artifacts = {"data": InputArtifact(path="/tmp/inputs/artifacts/data")}
+    t.outputs.parameters = {"count": OutputParameter(value_from_path="/tmp/count")}
+    t.outputs.artifacts = {"out": OutputArtifact(path="/tmp/out")}
+    Path("data.txt").write_text("payload\n")
+    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell", "context_type": "LocalContext",
+                                          "remote_root": str(run.workdir / "remote")},
+                            image=DISPATCHER_IMAGE)
+    ex.argo_check_interval = 0.2  # the Shell "scheduler" is a local process
+    wf = Workflow(name="disp")
+    wf.add(Step("run", t, parameters={"msg": "hi"},
+                artifacts={"data": upload_artifact("data.txt")}, executor=ex))
+    phase = run.submit(wf)
+    step = wf.query_step(name="run")[0]
+    return {"phase": phase, "count": step.outputs.parameters["count"].value,
+            "out": run.text(step.outputs.artifacts["out"])}
 
 
 XFAIL[("guide_image_python38", "argo")] = (
