@@ -63,3 +63,6 @@ def pytest_terminal_summary(terminalreporter):
 def _version_key(item):
     version = item[0]
     return (1, ()) if version == "none" else (0, tuple(int(x) for x in version.split(".")))
+
+
+from dflow.testing.slurm_fixtures import job_home, local_slurm, slurm_sshd  # noqa: E402, F401

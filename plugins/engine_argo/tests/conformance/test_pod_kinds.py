@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 import types
 
@@ -301,3 +302,37 @@ def test_a_pod_rendered_by_pydflow_runs_in_a_pydflow_image(pydflow_image, repo, 
     assert param(result, "y") == "42"
     files = read_tgz(s3, artifact_key(result, "report"))
     assert files["report/report.txt"] == "7|6|3.11"
+
+
+@pytest.mark.slurm
+def test_slurm_remote_executor_pod_submits_over_ssh(dispatcher_image, repo, s3, store,
+                                                      local_slurm, slurm_sshd, tmp_path):
+    """SlurmRemoteExecutor: the DPDispatcher pod reads its key from a Secret volume, connects
+    to a real sshd and submits to a real Slurm with sbatch, then brings the outputs back."""
+    from pathlib import Path
+
+    from dflow_executor_slurm import SlurmRemoteExecutor
+
+    s3.put_object(Bucket=s3.bucket, Key="in/data", Body=b"payload\n")
+    remote = tmp_path / "remote"
+    ex = SlurmRemoteExecutor(host=slurm_sshd.host, port=slurm_sshd.port,
+                             username=slurm_sshd.user, private_key_secret="hpc-key",
+                             workdir=f"{remote}/{{{{workflow.name}}}}/{{{{pod.name}}}}",
+                             header="#!/bin/sh\n#SBATCH -N 1", interval=1)
+    ex.image = dispatcher_image
+    wf = Workflow(name="kinds")
+    wf.add(Step("run", shell_template(), parameters={"msg": "through Slurm", "rc": "0"},
+                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    tmpl = bound(render(wf, store), "run")
+    assert tmpl["script"]["image"] == dispatcher_image
+    key = Path(slurm_sshd.key_file).read_text()
+    result = run_pod(PodRequest(tmpl, WORKFLOW, f"{WORKFLOW}-slurm-1", f"{WORKFLOW}-1", repo,
+                                secrets={"hpc-key": {"id_rsa": key}}))
+    assert result.phase == "Succeeded", result.log
+    assert param(result, "count") == "7"
+    assert read_tgz(s3, artifact_key(result, "out")) == {
+        "out/msg.txt": "through Slurm", "out/copy.txt": "payload\n"}
+    # the job really ran on Slurm, in the remote work directory on the "login node"
+    job_id = re.search(r"job_id is (\d+)", result.log).group(1)
+    record = local_slurm.job_record(job_id, "COMPLETED")
+    assert "JobState=COMPLETED" in record and f"WorkDir={remote / WORKFLOW}/" in record

@@ -91,6 +91,9 @@ class _DispatcherView:
         self.machine_dict = {
             "batch_type": "Slurm", "context_type": "SSHContext", "local_root": ".",
             "remote_root": root,
+            # the work directory is made with its parents, as the local engine's mkdir -p does
+            # (DPDispatcher's SSHContext makes only the last level unless asked)
+            "create_remote_root": True,
             "retry_count": 0,
             "remote_profile": {"hostname": ex.host, "username": ex.username, "port": ex.port,
                                "timeout": 10},
