@@ -114,7 +114,7 @@ def test_recorded_node_ids_and_display_names():
                 if boundary is not None and "displayName" in node:
                     rest = node["name"][len(boundary["name"]):]
                     want = re.sub(r"^(\[\d+\])?\.", "", rest, count=1)
-                    if node["displayName"] != want and not node["name"].endswith(".onExit"):
+                    if node["displayName"] != want:
                         failures.append(f"{path.name}: {node['name']} displayed "
                                         f"{node['displayName']!r}, rule gives {want!r}")
     assert failures == []
@@ -411,6 +411,43 @@ def test_on_exit_sees_status_and_failures(emulated_argo):
         ("boom", "Failed", pod_name("exits", boom["name"], "boom")),
         ("exits", "Failed", "exits")]
     assert wf["status"]["phase"] == "Failed"
+
+
+HOOKS = """
+metadata: {name: hooked}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: a
+        template: ok
+        hooks:
+          exit: {template: echo, arguments: {parameters: [{name: v, value: "{{steps.a.outputs.parameters.out}}"}]}}
+          done: {template: echo, expression: "steps.a.status == 'Succeeded'", arguments: {parameters: [{name: v, value: late}]}}
+          never: {template: echo, expression: "steps.a.status == 'Failed'"}
+  - name: ok
+    container: {image: alpine:3, command: [sh, -c], args: ["echo -n fine > /tmp/out"]}
+    outputs: {parameters: [{name: out, valueFrom: {path: /tmp/out}}]}
+  - name: echo
+    inputs: {parameters: [{name: v, value: none}]}
+    container: {image: alpine:3, command: [sh, -c], args: ["echo {{inputs.parameters.v}}"]}
+"""
+
+
+def test_lifecycle_hooks_and_step_exit_handlers(emulated_argo):
+    wf = emulated_argo.run(y(HOOKS))
+    n = nodes_by_name(wf)
+    assert wf["status"]["phase"] == "Succeeded"
+    a = n["hooked[0].a"]
+    exit_node, done = n["hooked[0].a.onExit"], n["hooked[0].a.hooks.done"]
+    # runOnExitNode / executeTmplLifeCycleHook: hooked children of the step, in its boundary
+    assert sorted(a["children"]) == sorted([exit_node["id"], done["id"]])
+    assert exit_node["nodeFlag"] == {"hooked": True} and done["nodeFlag"] == {"hooked": True}
+    assert exit_node["inputs"]["parameters"] == [{"name": "v", "value": "fine"}]
+    assert done["inputs"]["parameters"] == [{"name": "v", "value": "late"}]
+    assert "hooked[0].a.hooks.never" not in n
+    assert (exit_node["displayName"], done["displayName"]) == ("a.onExit", "a.hooks.done")
 
 
 def test_parallelism_limits_running_pods(emulated_argo):
