@@ -4,6 +4,7 @@ progress (cmd/argoexec/commands/wait.go and workflow/executor/executor.go, v3.7.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import posixpath
 import shutil
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from conformance.pod import PodRequest
     from conformance.podrun import Pod
 
+# etcd's default --max-request-bytes (1.5 MiB): no Kubernetes object is stored above it
+ETCD_MAX_REQUEST_BYTES = 1536 * 1024
 MAIN_FS = "/mainctrfs"  # common.ExecutorMainFilesystemDir: volumes mirrored into wait
 _MAX_RESULT = 256 * 1024  # CaptureScriptResult keeps the last 256 kB
 
@@ -102,6 +105,11 @@ def collect(req: PodRequest, pod: Pod, main: Main) -> tuple[dict[str, Any], str 
         outputs["artifacts"] = saved
     else:
         outputs.pop("artifacts", None)
+    # ReportOutputs: the outputs travel in a WorkflowTaskResult, which etcd refuses above its
+    # request limit (not a transient error: the outputs are lost and wait fails)
+    if len(json.dumps({"outputs": outputs})) > ETCD_MAX_REQUEST_BYTES:
+        errors.append("etcdserver: request is too large")
+        outputs = {}
     return outputs, (errors[0] if errors else None)
 
 

@@ -209,3 +209,16 @@ def test_pods_run_concurrently_from_threads(repo, s3):
     assert [r.outputs["parameters"][0]["value"] for r in results] == ["0", "1", "2", "3"]
     assert keys(s3) == [f"wf-c/wf-c-w-{i}/a.tgz" for i in range(4)]
     assert [members(s3, f"wf-c/wf-c-w-{i}/a.tgz") for i in range(4)] == [{"p": str(i)} for i in range(4)]
+
+
+def test_outputs_too_big_for_a_task_result_are_lost(repo):
+    # a 2 MB parameter cannot be reported (etcd refuses the WorkflowTaskResult): on Argo a
+    # big value must travel as an artifact (dflow's BigParameter)
+    src = "open('/tmp/p', 'w').write('x' * 2_000_000)"
+    result = run(repo, {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/p"}}]}, src)
+    assert (result.phase, result.message) == (
+        "Error", "wait: Error (exit code 64): etcdserver: request is too large")
+    assert result.outputs == {"exitCode": "0"}
+    fits = run(repo, {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/p"}}]},
+               "open('/tmp/p', 'w').write('x' * 1_000_000)")
+    assert fits.phase == "Succeeded" and len(fits.outputs["parameters"][0]["value"]) == 1_000_000
