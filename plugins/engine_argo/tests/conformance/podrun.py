@@ -120,6 +120,9 @@ def prepare(req: PodRequest) -> dict[str, Any]:
                                     "data", "containerSet"})
         raise HarnessError(f"template {tmpl.get('name')!r} ({kinds}): only container and "
                            "script templates run as pods in this emulation")
+    unsupported = [k for k in ("sidecars", "initContainers", "daemon") if tmpl.get(k)]
+    if unsupported:
+        raise HarnessError(f"template {tmpl.get('name')!r}: {unsupported} are not emulated")
     add_archive_location(tmpl, req.repository)
     from conformance.templating import replace_object
 

@@ -185,6 +185,8 @@ def test_unknown_images_and_template_kinds_are_harness_errors(repo):
         resolve_image("example.com/team/tool:1.0")
     with pytest.raises(HarnessError, match="only container and script templates"):
         run(repo, {"name": "s", "steps": []})
+    with pytest.raises(HarnessError, match=r"\['sidecars'\] are not emulated"):
+        run(repo, {**script("print(1)"), "sidecars": [{"name": "db", "image": "redis"}]})
 
 
 def test_a_registered_image_adds_site_directories(repo):
