@@ -80,7 +80,8 @@ class Run:
     def submit(self, wf: Workflow, **kwargs: Any) -> str:
         wf.submit(**kwargs)
         self.submitted.append(wf)
-        return wf.wait(interval=0.05)
+        wf.wait(interval=0.05)
+        return wf.query_status()
 
     def explain(self) -> str:
         """The steps that did not succeed, with their messages (and pod logs on Argo)."""

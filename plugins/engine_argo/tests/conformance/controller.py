@@ -257,11 +257,12 @@ class Operator:
                 from .nodes import pod_name
 
                 tmpl = n.get("templateName") or ""
-                items.append({"displayName": n.get("displayName"), "message": n.get("message"),
-                              "templateName": tmpl, "phase": n["phase"],
-                              "podName": pod_name(self.name, n["name"], tmpl),
-                              "finishedAt": n.get("finishedAt")})
-        return json.dumps(json.dumps(items, separators=(",", ":")))
+                items.append({"displayName": n.get("displayName") or "",
+                              "message": n.get("message") or "", "templateName": tmpl,
+                              "phase": n["phase"], "podName": pod_name(self.name, n["name"], tmpl),
+                              "finishedAt": n.get("finishedAt") or None})
+        return json.dumps(json.dumps(items, separators=(",", ":"), ensure_ascii=False),
+                          ensure_ascii=False)
 
     def set_globals(self) -> None:
         """setGlobalParameters + setGlobalRuntimeParameters (operator.go, v3.7.18)."""
