@@ -69,8 +69,9 @@ class Run:
     """Submits workflows on one engine and reads results the way a user does."""
 
     def __init__(self, engine: str, workdir: Path, example: Callable, hostpath: bool,
-                 emulator: Any = None) -> None:
+                 emulator: Any = None, monkeypatch: Any = None) -> None:
         self.engine = engine
+        self.monkeypatch = monkeypatch
         self.workdir = workdir
         self.example = example
         self.hostpath = hostpath  # pods see the workdir only through a hostPath mount
@@ -125,6 +126,26 @@ def example_quickstart(run: Run) -> Any:
     ex = run.example("quickstart")
     Path("foo.txt").write_text("one two three\n")
     wf = ex.build(upload_artifact("foo.txt"))
+    phase = run.submit(wf)
+    dup, count = wf.query_step(key="dup")[0], wf.query_step(name="count")[0]
+    return {"phase": phase, "dup": params(dup), "count": params(count),
+            "bar": run.text(dup.outputs.artifacts["bar"])}
+
+
+@case({"phase": "Succeeded", "dup": {"msg": "Hi Hi "}, "count": {"count": 4, "echo": "Hi Hi "},
+       "bar": "one two\n" * 2})
+def guide_storage_prefix_and_archive_mode(run: Run) -> Any:
+    """3.1.2/3.1.20: artifacts under a key prefix (``s3_config["prefix"]``) and stored without
+    archive (``config["archive_mode"] = None``); the quick start must not notice."""
+    from dflow import config, s3_config
+
+    run.monkeypatch.setitem(s3_config, "prefix", "team-a/")
+    run.monkeypatch.setitem(config, "archive_mode", None)
+    ex = run.example("quickstart")
+    Path("foo.txt").write_text("one two\n")
+    wf = ex.build(upload_artifact("foo.txt"))
+    dup = next(s for s in wf.entrypoint.iter_steps() if s.name == "duplicate")
+    dup.inputs.parameters["msg"].value, dup.inputs.parameters["num"].value = "Hi ", 2
     phase = run.submit(wf)
     dup, count = wf.query_step(key="dup")[0], wf.query_step(name="count")[0]
     return {"phase": phase, "dup": params(dup), "count": params(count),
@@ -553,7 +574,7 @@ def run(request, tmp_path, monkeypatch, example):
     monkeypatch.chdir(tmp_path)
     if engine == "local":
         monkeypatch.setitem(config, "mode", "debug")
-        return Run("local", tmp_path, example, hostpath=False)
+        return Run("local", tmp_path, example, hostpath=False, monkeypatch=monkeypatch)
     from argo_server import TOKEN
 
     server = request.getfixturevalue("emulated_server")
@@ -573,7 +594,8 @@ def run(request, tmp_path, monkeypatch, example):
                        "secret_key": seaweed.secret_key, "secure": False,
                        "bucket_name": repo.bucket, "prefix": ""}.items():
         monkeypatch.setitem(s3_config, key, value)
-    return Run("argo", tmp_path, example, hostpath=True, emulator=server.emulator)
+    return Run("argo", tmp_path, example, hostpath=True, emulator=server.emulator,
+               monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize(("name", "engine"), list(_params()))
