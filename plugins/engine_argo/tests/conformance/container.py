@@ -241,7 +241,7 @@ def _supervise(req: PodRequest, pod: Pod, cmd: list[str], env: dict[str, str],
             main.exit_code = 128
             return main
     sampler = collect.ProgressSampler(pod.var_run_argo / "progress", req.progress_ticks)
-    escalate: list[float] = []  # when to SIGKILL the process group, then the emissary
+    escalate: list[float] = []  # when to SIGKILL the container
     while True:
         try:
             code = proc.wait(timeout=0.05)
@@ -260,16 +260,12 @@ def _supervise(req: PodRequest, pod: Pod, cmd: list[str], env: dict[str, str],
                 # command's process group), SIGKILL after the grace period
                 pod.log.append(f"main: killed ({main.killed}): SIGTERM")
                 _signal(proc.pid, signal.SIGTERM)
-                escalate = [now + req.grace, now + 2 * req.grace]
+                escalate = [now + req.grace]
         elif escalate and now >= escalate[0]:
-            escalate.pop(0)
-            child = ctr_dir / "pid"
-            if escalate and child.exists():
-                pod.log.append("main: SIGKILL to the command after the grace period")
-                _signal(-int(child.read_text()), signal.SIGKILL)
-            elif not escalate:
-                pod.log.append("main: SIGKILL to the container")
-                _signal(proc.pid, signal.SIGKILL)
+            escalate.clear()
+            # the grace period is over: the container is killed, PID 1 and all with it
+            pod.log.append("main: SIGKILL after the grace period")
+            _signal(proc.pid, signal.SIGKILL)
     main.ran_for = time.time() - started
     main.progress = sampler.reported
     if code == 125 and not ctr_dir.exists():
@@ -288,9 +284,6 @@ def _supervise(req: PodRequest, pod: Pod, cmd: list[str], env: dict[str, str],
 
 def _signal(pid: int, sig: int) -> None:
     try:
-        if pid < 0:
-            os.killpg(-pid, sig)
-        else:
-            os.kill(pid, sig)
+        os.kill(pid, sig)
     except ProcessLookupError:
         pass

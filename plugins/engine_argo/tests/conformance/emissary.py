@@ -4,9 +4,10 @@ Run by :mod:`conformance.podrun` as ``python -I emissary.py SPEC.json`` with exa
 container's environment (so the kernel refuses an oversized variable at this exec, as it
 refuses the container's first exec on a real node). As root it:
 
-1. enters a private mount namespace and mounts an overlay whose lower layer is the machine's
-   root, so everything the container writes stays in the pod's upper directory (a container's
-   writable layer); ``/dev``, ``/proc`` and ``/sys`` are bound in;
+1. enters private mount and PID namespaces (its child is the container's PID 1: whatever the
+   command leaves running dies with it) and mounts an overlay whose lower layer is the
+   machine's root, so everything the container writes stays in the pod's upper directory (a
+   container's writable layer); ``/dev`` and ``/sys`` are bound in, ``/proc`` is the pod's own;
 2. binds the pod's volumes: the image at ``/usr/local``, the ``/tmp`` sandbox,
    ``/var/run/argo``, ``/argo/staging`` and each input artifact at its path (volumeMounts of
    the ``input-artifacts`` volume, controller/workflowpod.go v3.7.18), then chroots into it;
@@ -24,11 +25,12 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # -I leaves the tests dir off
@@ -36,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # -I leaves the te
 from conformance.artifacts import ArtifactError, tar_gz  # noqa: E402
 from conformance.common import MAIN, VAR_RUN_ARGO  # noqa: E402
 
-_CLONE_NEWNS = 0x00020000
+_CLONE_NEWNS, _CLONE_NEWPID = 0x00020000, 0x20000000
+_PR_SET_PDEATHSIG = 1
 _MS_RDONLY, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 4096, 16384, 1 << 18
 _libc = ctypes.CDLL(None, use_errno=True)
 _CTR = f"{VAR_RUN_ARGO}/ctr/{MAIN}"
@@ -91,16 +94,16 @@ def _mountpoint(merged: str, target: str, is_dir: bool) -> str:
 
 
 def enter(spec: dict) -> None:
-    """Steps 1-2: the container's root filesystem, then chroot into it."""
-    if _libc.unshare(_CLONE_NEWNS) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed: the harness needs root")
+    """Steps 1-2 (as PID 1 of the pod's PID namespace): the container's root filesystem, its
+    own /proc, then chroot into it."""
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing propagates back to the machine
     root = spec["root"]
     merged = root["merged"]
     _mount("overlay", merged, "overlay", 0,
            f"lowerdir=/,upperdir={root['upper']},workdir={root['work']}")
-    for system in ("dev", "proc", "sys"):
+    for system in ("dev", "sys"):
         _mount(f"/{system}", _mountpoint(merged, system, True), None, _MS_BIND | _MS_REC)
+    _mount("proc", _mountpoint(merged, "proc", True), "proc", 0)  # the pod's processes only
     # parents before children: /tmp before an input artifact under /tmp
     for src, target in sorted(spec["mounts"], key=lambda m: m[1].count("/")):
         _mount(src, _mountpoint(merged, target, os.path.isdir(src)), None, _MS_BIND)
@@ -130,10 +133,11 @@ def run(spec: dict) -> int:
     if exe is None:
         _terminate(f'failed to find name in PATH: exec: "{name}": executable file not found in $PATH')
         return 64
-    with open(f"{_CTR}/stdout", "wb") as stdout, open(f"{_CTR}/combined", "wb") as combined:
+    # unbuffered: the log survives the container being killed, as the runtime's log does
+    with open(f"{_CTR}/stdout", "wb", buffering=0) as stdout, \
+            open(f"{_CTR}/combined", "wb", buffering=0) as combined:
         child = subprocess.Popen([exe, *args], executable=exe, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
-        Path(_CTR, "pid").write_text(str(child.pid))
 
         def forward(signum, _frame):
             try:
@@ -143,8 +147,19 @@ def run(spec: dict) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, forward)
-        _pump(child, stdout, combined)
+        lock = threading.Lock()
+        pumps = [threading.Thread(target=_pump, args=(pipe, files, lock), daemon=True)
+                 for pipe, files in ((child.stdout, (stdout, combined)), (child.stderr, (combined,)))]
+        for pump in pumps:
+            pump.start()
+        # osspecific.Wait waits for the process, not for its pipes: what it started in the
+        # background may hold them open; it dies with the container
         code = child.wait()
+        until = time.monotonic() + 0.2  # what is already in the pipes
+        for pump in pumps:
+            pump.join(max(0.0, until - time.monotonic()))
+        with lock:
+            _closed.append(True)
     exit_code = code if code >= 0 else 137  # a signal: ExitCode() is -1 -> 137
     Path(_CTR, "exitcode").write_text(str(exit_code))
     try:
@@ -155,23 +170,19 @@ def run(spec: dict) -> int:
     return exit_code
 
 
-def _pump(child: subprocess.Popen, stdout, combined) -> None:
-    sel = selectors.DefaultSelector()
-    sel.register(child.stdout, selectors.EVENT_READ, stdout)
-    sel.register(child.stderr, selectors.EVENT_READ, None)
-    while sel.get_map():
-        for key, _ in sel.select():
-            try:
-                data = os.read(key.fd, 65536)
-            except InterruptedError:
-                continue
-            if not data:
-                sel.unregister(key.fileobj)
-                continue
-            if key.data is not None:
-                key.data.write(data)
-            combined.write(data)
-    combined.flush()
+_closed: list[bool] = []
+
+
+def _pump(pipe, files, lock: threading.Lock) -> None:
+    while True:
+        data = os.read(pipe.fileno(), 65536)
+        if not data:
+            return
+        with lock:
+            if _closed:
+                return
+            for f in files:
+                f.write(data)
 
 
 def save_outputs(spec: dict) -> None:
@@ -191,13 +202,35 @@ def save_outputs(spec: dict) -> None:
 
 
 def main() -> int:
+    """Unshare the mount and PID namespaces and fork the container's PID 1: when it exits,
+    the kernel kills whatever the command left behind, as when a container stops. This
+    process stays outside to pass signals in; if it is killed, PID 1 dies with it."""
     spec = json.loads(Path(sys.argv[1]).read_text())
-    try:
-        enter(spec)
-    except OSError as exc:
-        print(f"conformance harness: cannot set up the container: {exc}", file=sys.stderr)
+    if _libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID) != 0:
+        print("conformance harness: unshare(mount, pid) failed: the harness needs root "
+              f"({os.strerror(ctypes.get_errno())})", file=sys.stderr)
         return 125
-    return run(spec)
+    pid = os.fork()
+    if pid == 0:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        try:
+            enter(spec)
+        except OSError as exc:
+            print(f"conformance harness: cannot set up the container: {exc}", file=sys.stderr)
+            os._exit(125)
+        os._exit(run(spec))
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, forward)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 137
 
 
 if __name__ == "__main__":

@@ -125,18 +125,48 @@ def test_long_container_args_are_offloaded_to_files(repo):
     assert (result.phase, result.log) == ("Succeeded", "@/tmp/argo_arg_1.txt 200000\n")
 
 
-def test_the_deadline_kills_the_whole_process_group(repo):
-    src = ("sleep 30 &\necho $! > /tmp/child\necho started\nwait")
-    tmpl = script(src, "alpine:3", ["sh"])
-    tmpl["outputs"] = {"parameters": [{"name": "child", "valueFrom": {"path": "/tmp/child"}}]}
+def _processes_with(marker: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if marker in proc.joinpath("cmdline").read_bytes().decode(errors="replace"):
+                found.append(proc.name)
+        except OSError:
+            continue
+    return found
+
+
+def test_the_deadline_kills_the_pod_and_everything_it_started(repo):
+    marker = f"conformance-{uuid.uuid4().hex}"
+    # a background job, and one that escapes into its own session (nohup setsid ...)
+    src = (f"sh -c 'sleep 30; echo {marker}' &\nsetsid sh -c 'sleep 30; echo {marker}' &\n"
+           "echo started\nsleep 30")
     t0 = time.monotonic()
-    result = run(repo, tmpl, deadline=1.5, grace=0.5)
+    result = run(repo, script(src, "alpine:3", ["sh"]), deadline=1.5, grace=2)
     assert time.monotonic() - t0 < 20
     assert (result.phase, result.message, result.killed) == (
         "Failed", "Pod was active on the node longer than the specified deadline", "deadline")
     assert result.log == "started\n"
-    child = int(result.outputs["parameters"][0]["value"])
-    assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text().lower()
+    assert _processes_with(marker) == []
+
+
+def test_a_pod_ends_with_its_main_process_and_takes_the_rest_along(repo):
+    # the emissary waits for the process, not for the pipes a background child keeps open;
+    # what is left dies with the container (its PID 1)
+    marker = f"conformance-{uuid.uuid4().hex}"
+    t0 = time.monotonic()
+    result = run(repo, script(f"setsid sh -c 'sleep 30; echo {marker}' &\necho done", "alpine:3",
+                              ["sh"]))
+    assert time.monotonic() - t0 < 20
+    assert (result.phase, result.log) == ("Succeeded", "done\n")
+    assert _processes_with(marker) == []
+
+
+def test_a_pod_sees_only_its_own_processes(repo):
+    result = run(repo, script("import os; print(sorted(int(p) for p in os.listdir('/proc') "
+                              "if p.isdigit()))"))
+    pids = json.loads(result.log)
+    assert 1 in pids and len(pids) <= 3  # PID 1 (the emissary), python, nothing else
 
 
 def test_a_cancelled_pod_is_killed(repo):
