@@ -34,8 +34,9 @@ What happens, in the order of a real pod (each rule cites Argo's source beside i
    directory, ``raw``, ``http``), gzip'd tarballs detected by content and untarred with the
    single-root rule, ``mode`` applied, absent ``optional`` ones skipped.
 3. *main* under the emissary (cmd/argoexec/commands/emissary.go): ``command + args``
-   (+ ``/argo/staging/script`` for a script), in a private mount namespace whose root is an
-   overlay of the machine's root (writes stay in the pod), ``/tmp`` an empty per-pod sandbox,
+   (+ ``/argo/staging/script`` for a script), in private mount and PID namespaces (what the
+   command leaves running dies with the pod) whose root is an overlay of the machine's root
+   (writes stay in the pod), ``/tmp`` an empty per-pod sandbox,
    input artifacts mounted at their paths, ``/usr/local`` the image (see
    :mod:`conformance.images`: ``python``/``python3`` are a pyenv interpreter of the image's
    version with nothing of the client's site-packages). The environment is the template's
