@@ -12,6 +12,13 @@ reading finished pods back into their nodes. Retries, ``when``, loops, ``depends
 
 ``Operator.run()`` drives the passes until the workflow is fulfilled; the stand-in Argo
 Server runs it on a thread and serves :meth:`Operator.snapshot`.
+
+Modules: ``execute`` (executeTemplate, ProcessArgs), ``steps``, ``dag``, ``hooks`` (exit
+handlers, lifecycle hooks), ``retries`` (retryStrategy), ``limits`` (parallelism, failFast),
+``memo`` (memoization), ``pods`` (pod creation and reconciliation), ``scope`` and
+``templating`` (variables and ``{{...}}`` substitution), ``items`` (loops), ``nodes`` (names,
+ids, phases), ``retry`` (the API's retry and resubmit), ``server`` (the stand-in server's
+emulated cluster).
 """
 
 from __future__ import annotations
@@ -22,13 +29,15 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .nodes import Nodes, duration_seconds, failed_or_error, fulfilled, now, parse_time
 from .pod import ArtifactRepository, PodRequest, PodResult, run_pod
-from .templating import TemplateError
+
+if TYPE_CHECKING:
+    from .pods import PodRun
 
 
 class ControllerError(Exception):
@@ -63,15 +72,6 @@ class Cluster:
     running: int = 0  # pods running now, and the most at once (for parallelism tests)
     max_running: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass
-class PodRun:
-    name: str
-    future: Future
-    started: threading.Event
-    cancel: threading.Event
-    on_exit: bool = False
 
 
 class Operator:
@@ -197,9 +197,11 @@ class Operator:
             self.mark_workflow("Running")
             self.set_globals()
         else:
+            from . import pods
+
             self.set_globals()
-            self.reconcile_pods()
-            self.fail_nodes_without_pods()
+            pods.reconcile_pods(self)
+            pods.fail_nodes_without_pods(self)
         if self.spec.get("suspend"):
             return
         self.active_pods = self.count_active_pods("")
@@ -349,92 +351,12 @@ class Operator:
                     n["progress"] = f"{d}/{o}"
         self.status["progress"] = f"{total[0]}/{total[1]}"
 
-    # -- pods --------------------------------------------------------------------------------
+    # -- pods (pods.py) ---------------------------------------------------------------------
     def create_pod(self, node_name: str, tmpl: dict[str, Any], on_exit: bool,
                    execution_deadline: float | None, boundary_id: str = "") -> None:
-        """createWorkflowPod (workflowpod.go, v3.7.18): no pod while shutting down, else the
-        pod runs on the pool (the pod emulation adds the archive location and substitutes the
-        pod parameters, as createWorkflowPod goes on to do)."""
-        from .nodes import pod_name
-        from .pod import PodRequest
+        from . import pods
 
-        nid = self.nodes.id(node_name)
-        if nid in self.pods:
-            return  # "Skipped pod creation: already exists"
-        if not self.should_execute(on_exit):
-            self.nodes.mark(node_name, "Failed", f"workflow shutdown with strategy: {self.shutdown}")
-            return
-        name = pod_name(self.name, node_name, tmpl.get("name") or "")
-        deadline = self.pod_deadline(node_name, tmpl, on_exit, execution_deadline)
-        cancel = threading.Event()
-        request = PodRequest(
-            template=copy.deepcopy(tmpl), workflow_name=self.name, pod_name=name, node_id=nid,
-            repository=self.cluster.repository,
-            deadline=None if deadline is None else max(1.0, deadline - time.time()),
-            global_params=dict(self.globals), cancel=cancel,
-            volumes=copy.deepcopy(self.spec.get("volumes") or []),
-            progress_ticks=self.cluster.progress_ticks,
-            include_script_output=self.include_script_output(node_name, boundary_id))
-        run = PodRun(name, None, threading.Event(), cancel, on_exit)  # type: ignore[arg-type]
-        self.pods[nid] = run
-        self.active_pods += 1
-        self.cluster.pods_started.append(name)
-
-        def work() -> Any:
-            cluster = self.cluster
-            with cluster.lock:
-                cluster.running += 1
-                cluster.max_running = max(cluster.max_running, cluster.running)
-            run.started.set()
-            self.kick()
-            start = time.monotonic()
-            try:
-                return cluster.run_pod(request)
-            finally:
-                with cluster.lock:
-                    cluster.running -= 1
-                    cluster.pod_seconds.append((tmpl.get("name") or "",
-                                                time.monotonic() - start))
-                self.kick()
-
-        run.future = self.cluster.pool.submit(work)
-
-    def include_script_output(self, node_name: str, boundary_id: str) -> bool:
-        """includeScriptOutput with hasOutputResultRef (operator.go, v3.7.18): the stdout
-        is kept as ``outputs.result`` when the boundary's template references it."""
-        import re
-
-        from .execute import step_name
-
-        boundary = self.nodes.get(boundary_id) if boundary_id else None
-        parent = self.template((boundary or {}).get("templateName"))
-        if parent is None:
-            return False
-        name = re.escape(step_name(node_name))
-        kind = "tasks" if parent.get("dag") is not None else "steps"
-        text = json.dumps(parent)
-        return bool(re.search(rf"{kind}\.{name}\.outputs\.result", text) or re.search(
-            rf"{kind}\[['\"]{name}['\"]\]\.outputs.result", text))
-
-    def pod_deadline(self, node_name: str, tmpl: dict[str, Any], on_exit: bool,
-                     execution_deadline: float | None) -> float | None:
-        """activeDeadlineSeconds of the pod (workflowpod.go, v3.7.18): the template's, capped
-        by the workflow's deadline and by the template ``timeout`` from the node's start."""
-        deadlines = []
-        ads = tmpl.get("activeDeadlineSeconds")
-        if ads is not None:
-            deadlines.append(time.time() + float(ads))
-        wfd = self.workflow_deadline()
-        if wfd is not None and not on_exit:
-            deadlines.append(wfd)
-        if execution_deadline:
-            deadlines.append(execution_deadline)
-        node = self.nodes.by_name(node_name)
-        if tmpl.get("timeout") and node is not None:
-            start = parse_time(node.get("startedAt"))
-            if start is not None:
-                deadlines.append(start.timestamp() + parse_duration(tmpl["timeout"]))
-        return min(deadlines) if deadlines else None
+        pods.create_pod(self, node_name, tmpl, on_exit, execution_deadline, boundary_id)
 
     def workflow_deadline(self) -> float | None:
         """getWorkflowDeadline (operator.go, v3.7.18): startedAt + activeDeadlineSeconds."""
@@ -443,48 +365,6 @@ class Operator:
         if ads is None or started is None:
             return None
         return started.timestamp() + float(ads)
-
-    def reconcile_pods(self) -> None:
-        """podReconciliation + assessNodeStatus (operator.go, v3.7.18): a started pod's node
-        is Running, a finished pod's node takes its phase, message, outputs and exit code."""
-        for nid, run in list(self.pods.items()):
-            node = self.nodes.get(nid)
-            if node is None or fulfilled(node):
-                continue
-            self.apply_execution_control(node, run)
-            if run.future.done():
-                self.finish_pod(node, run)
-            elif run.started.is_set() and node["phase"] == "Pending":
-                node["phase"] = "Running"
-                node.pop("message", None)
-
-    def finish_pod(self, node: dict[str, Any], run: PodRun) -> None:
-        """assessNodeStatus (operator.go, v3.7.18) for a finished pod: phase, message,
-        outputs with the exit code, progress and finish time; then globals and memoization."""
-        try:
-            result = run.future.result()
-        except Exception:  # a bug of the emulation shows as the node's error
-            node["phase"] = "Error"
-            node["message"] = "pod emulation failed: " + traceback.format_exc(limit=4)
-            node.setdefault("finishedAt", now())
-            return
-        node["phase"] = result.phase
-        if result.message:
-            node["message"] = result.message
-        else:
-            node.pop("message", None)
-        if result.outputs:
-            node["outputs"] = copy.deepcopy(result.outputs)
-        if result.progress:
-            node["progress"] = result.progress
-        node["hostNodeName"] = "conformance"
-        node["finishedAt"] = result.finished_at or now()
-        self.logs[node["id"]] = result.log
-        self.add_outputs_to_global(node.get("outputs"))
-        if node["phase"] == "Succeeded":
-            from .execute import save_memoized
-
-            save_memoized(self, node)
 
     def add_outputs_to_global(self, outputs: dict[str, Any] | None) -> None:
         """addOutputsToGlobalScope (operator.go) with AddParamToGlobalScope (workflow/util/
@@ -515,41 +395,6 @@ class Operator:
             else:
                 arts.append(art)
 
-    def apply_execution_control(self, node: dict[str, Any], run: PodRun) -> None:
-        """applyExecutionControl (exec_control.go, v3.7.18): a shutdown or a passed workflow
-        deadline stops the pod; its node fails with Argo's message."""
-        if run.future.done():
-            return
-        if self.shutdown and not self.should_execute(run.on_exit):
-            run.cancel.set()
-            self.nodes.mark(node["name"], "Failed",
-                            f"workflow shutdown with strategy:  {self.shutdown}")
-            return
-        wfd = self.workflow_deadline()
-        if wfd is not None and time.time() > wfd and not run.on_exit:
-            run.cancel.set()
-            self.nodes.mark(node["name"], "Failed", "Step exceeded its deadline")
-
-    def fail_nodes_without_pods(self) -> None:
-        """failNodesWithoutCreatedPodsAfterDeadlineOrShutdown (operator.go, v3.7.18)."""
-        wfd = self.workflow_deadline()
-        for node in list(self.status["nodes"].values()):
-            if fulfilled(node):
-                continue
-            if wfd is not None and time.time() > wfd and node["phase"] == "Pending" \
-                    and node["id"] not in self.pods and not self.in_exit_handler(node):
-                self.nodes.mark(node["name"], "Failed", "Step exceeded its deadline")
-
-    def in_exit_handler(self, node: dict[str, Any]) -> bool:
-        """NodeStatus.IsPartOfExitHandler: the node or a boundary above it is an onExit node."""
-        seen = 0
-        while node is not None and seen < 1000:
-            if node["name"].endswith(".onExit"):
-                return True
-            node = self.nodes.get(node.get("boundaryID") or "")
-            seen += 1
-        return False
-
     def count_active_pods(self, boundary_id: str) -> int:
         """getActivePods (operator.go, v3.7.18): Pending/Running pods under a boundary."""
         count = 0
@@ -574,30 +419,6 @@ class Operator:
     def template(self, name: str | None) -> dict[str, Any] | None:
         t = self.templates.get(name or "")
         return copy.deepcopy(t) if t is not None else None
-
-
-def parse_duration(text: Any) -> float:
-    """ParseStringToDuration (workflow_types.go, v3.7.18): ``30``, ``30s``, ``1m30s``, ``2h``."""
-    s = str(text).strip()
-    if s.lstrip("-").isdigit():
-        return float(s)
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    total, num = 0.0, ""
-    i = 0
-    while i < len(s):
-        if s[i].isdigit() or s[i] == ".":
-            num += s[i]
-            i += 1
-            continue
-        unit = next((u for u in ("ns", "us", "µs", "ms", "s", "m", "h") if s.startswith(u, i)),
-                    None)
-        if unit is None or not num:
-            raise TemplateError(f"invalid duration {text!r}")
-        total += float(num) * units[unit]
-        num, i = "", i + len(unit)
-    if num:
-        raise TemplateError(f"invalid duration {text!r}: missing unit")
-    return total
 
 
 def _progress(text: str) -> tuple[int, int]:

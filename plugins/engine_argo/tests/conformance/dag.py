@@ -9,7 +9,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import hooks
-from .execute import Opts, execute_template, save_memoized
+from .execute import Opts, execute_template
+from .memo import save_memoized
 from .nodes import failed_or_error, fulfilled
 from .scope import Scope, add_aggregate, add_outputs, build_local, template_outputs
 from .steps import continues_on, expand, should_execute, should_expand

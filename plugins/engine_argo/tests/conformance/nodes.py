@@ -13,6 +13,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from .templating import TemplateError
+
 FULFILLED = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
 COMPLETED = ("Succeeded", "Failed", "Error", "Skipped")
 # operator.go (v3.7.18) stepsOrDagSeparator: "[0]." or "." after the boundary's name
@@ -220,3 +222,27 @@ def duration_seconds(node: dict[str, Any]) -> float:
 def loop_index(name: str) -> int:
     """parseLoopIndex (operator.go, v3.7.18): ``x(3:item)`` -> 3."""
     return int(name.split("(")[-1].split(":", 1)[0])
+
+
+def parse_duration(text: Any) -> float:
+    """ParseStringToDuration (workflow_types.go, v3.7.18): ``30``, ``30s``, ``1m30s``, ``2h``."""
+    s = str(text).strip()
+    if s.lstrip("-").isdigit():
+        return float(s)
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    total, num = 0.0, ""
+    i = 0
+    while i < len(s):
+        if s[i].isdigit() or s[i] == ".":
+            num += s[i]
+            i += 1
+            continue
+        unit = next((u for u in ("ns", "us", "µs", "ms", "s", "m", "h") if s.startswith(u, i)),
+                    None)
+        if unit is None or not num:
+            raise TemplateError(f"invalid duration {text!r}")
+        total += float(num) * units[unit]
+        num, i = "", i + len(unit)
+    if num:
+        raise TemplateError(f"invalid duration {text!r}: missing unit")
+    return total

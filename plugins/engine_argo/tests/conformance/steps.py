@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from dflow.expressions import ExpressionError, evaluate_condition
 
 from . import hooks, items
-from .execute import Opts, execute_template, save_memoized
+from .execute import Opts, execute_template
+from .memo import save_memoized
 from .nodes import failed_or_error, fulfilled
 from .scope import Scope, add_aggregate, add_outputs, build_local, template_outputs
 from .templating import TemplateError, replace, replace_object
