@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conformance import artifacts
-from conformance.common import VAR_RUN_ARGO
+from conformance.common import VAR_RUN_ARGO, HarnessError
 
 if TYPE_CHECKING:
     from conformance.container import Main
@@ -201,7 +201,7 @@ def _stage(pod: Pod, art: dict[str, Any]) -> tuple[str, Path]:
     path, name = art["path"], art["name"]
     strategy = art.get("archive") or {"tar": {}}
     if "zip" in strategy:
-        raise artifacts.ArtifactError(f"artifact {name}: zip archives are not emulated")
+        raise HarnessError(f"output artifact {name}: zip archives are not emulated")
     level = 6  # gzip.DefaultCompression
     if "tar" in strategy and (strategy["tar"] or {}).get("compressionLevel") is not None:
         level = int(strategy["tar"]["compressionLevel"])
