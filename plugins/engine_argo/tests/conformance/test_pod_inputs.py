@@ -176,3 +176,30 @@ def test_http_artifacts_are_fetched_and_untarred(repo, http_files):
     optional = run_with(repo, {"http": {"url": base + "/none"}, "optional": True},
                         "print('ran')")
     assert (optional.phase, optional.log) == ("Succeeded", "ran\n")
+
+
+def _with_link(name: str, target: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for entry, kind in (("d", tarfile.DIRTYPE), ("d/f.txt", tarfile.REGTYPE)):
+            info = tarfile.TarInfo(entry)
+            info.type = kind
+            info.size = 1 if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(b"F") if info.size else None)
+        link = tarfile.TarInfo(name)
+        link.type, link.linkname = tarfile.SYMTYPE, target
+        tar.addfile(link)
+    return buf.getvalue()
+
+
+def test_symlinks_in_a_tarball_must_stay_inside_it(repo, s3):
+    # untar (executor.go, v3.7.18): a link to a file of the artifact is kept, one that points
+    # outside (an absolute path, or ../..) fails the pod
+    s3.put_object(Bucket=s3.bucket, Key="l/inside.tgz", Body=_with_link("d/l", "f.txt"))
+    inside = run_with(repo, {"s3": {"key": "l/inside.tgz"}},
+                      "import os; print(os.readlink('/tmp/in/l'), open('/tmp/in/l').read())")
+    assert (inside.phase, inside.log) == ("Succeeded", "f.txt F\n")
+    s3.put_object(Bucket=s3.bucket, Key="l/abs.tgz", Body=_with_link("d/l", "/etc/passwd"))
+    outside = run_with(repo, {"s3": {"key": "l/abs.tgz"}}, "print(1)")
+    assert (outside.phase, outside.message) == (
+        "Error", "init: Error (exit code 64): illegal symlink target: d/l -> /etc/passwd")
