@@ -116,11 +116,9 @@ def collect(req: PodRequest, pod: Pod, main: Main) -> tuple[dict[str, Any], str 
 def shared_path(pod: Pod, path: str) -> tuple[Path, str] | None:
     """isBaseImagePath, inverted: where wait reads ``path`` when it lies on a volume it shares
     with main (a volumeMount or an input artifact), as (file here, path wait sees)."""
-    ctr = pod.template.get("script") or pod.template.get("container") or {}
-    for m in ctr.get("volumeMounts") or []:
-        mount = m["mountPath"].rstrip("/")
+    for mount_path, src in pod.volumes:  # FindOverlappingVolume
+        mount = mount_path.rstrip("/")
         if path == mount or path.startswith(mount + "/"):
-            src = pod.path("volumes", m["name"], m.get("subPath") or "")
             return src / path[len(mount):].lstrip("/"), MAIN_FS + path
     for art in (pod.template.get("inputs") or {}).get("artifacts") or []:
         where = art.get("path")

@@ -79,7 +79,8 @@ def run_main(req: PodRequest, pod: Pod, image: images.Image, started: float) -> 
     if "script" in tmpl:
         mounts.append((str(pod.path("staging")), STAGING_DIR))
     mounts += [(str(src), path) for path, src in pod.mounted_inputs()]
-    mounts += volume_mounts(req, pod, ctr)
+    pod.volumes = volume_mounts(req, pod, ctr)
+    mounts += [(str(src), path) for path, src in pod.volumes]
     outputs = tmpl.get("outputs") or {}
     spec = {
         "root": {k: str(pod.path("root", k)) for k in ("upper", "work", "merged")},
@@ -107,8 +108,9 @@ def _offload_args(argv: list[str], n_command: int, sandbox: Path) -> list[str]:
     return argv[:n_command] + args
 
 
-def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[str, str]]:
-    """The container's volumeMounts of emptyDir and hostPath volumes (template's or workflow's)."""
+def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[str, Path]]:
+    """(mount path, directory here) of the container's volumeMounts: emptyDir, hostPath,
+    secret and configMap volumes of the template or the workflow."""
     volumes = {v["name"]: v for v in [*req.volumes, *(pod.template.get("volumes") or [])]}
     out = []
     for m in ctr.get("volumeMounts") or []:
@@ -133,7 +135,7 @@ def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[
         if m.get("subPath"):
             src = src / m["subPath"]
             src.mkdir(parents=True, exist_ok=True)
-        out.append((str(src), m["mountPath"]))
+        out.append((m["mountPath"], src))
     return out
 
 

@@ -44,6 +44,8 @@ class Pod:
     dir: Path
     template: dict[str, Any]
     log: list[str] = field(default_factory=list)
+    #: (mount path, directory here) of the container's volumeMounts, once main is set up
+    volumes: list[tuple[str, Path]] = field(default_factory=list)
 
     def path(self, *parts: str) -> Path:
         return self.dir.joinpath(*parts)

@@ -201,13 +201,24 @@ def test_a_template_too_big_for_its_configmap_is_refused(repo):
     assert any("ARGO_TEMPLATE offloaded" in line for line in offloaded.executor_log)
 
 
-def test_empty_dir_volumes_are_shared_mounts(repo):
-    tmpl = script("echo v > /data/f; ls /data", "alpine:3", ["sh"],
-                  volumeMounts=[{"name": "scratch", "mountPath": "/data"}])
-    tmpl["volumes"] = [{"name": "scratch", "emptyDir": {}}]
-    tmpl["outputs"] = {"parameters": [{"name": "f", "valueFrom": {"path": "/data/f"}}]}
+def test_volumes_are_mounts_and_wait_reads_them_directly(repo, tmp_path):
+    host = tmp_path / "node-dir"
+    host.mkdir()
+    (host / "seed").write_text("from the node")
+    tmpl = script("echo v > /data/f; cat /node/seed; echo h > /node/out", "alpine:3", ["sh"],
+                  volumeMounts=[{"name": "scratch", "mountPath": "/data"},
+                                {"name": "node", "mountPath": "/node"}])
+    tmpl["volumes"] = [{"name": "scratch", "emptyDir": {}},
+                       {"name": "node", "hostPath": {"path": str(host)}}]
+    tmpl["outputs"] = {"parameters": [{"name": "f", "valueFrom": {"path": "/data/f"}},
+                                      {"name": "h", "valueFrom": {"path": "/node/out"}},
+                                      {"name": "m", "valueFrom": {"path": "/node/missing"}}]}
     result = run(repo, tmpl)
-    assert result.outputs["parameters"][0]["value"] == "v"
+    assert result.log == "from the node"
+    assert [p.get("value") for p in result.outputs["parameters"]] == ["v", "h", None]
+    assert (host / "out").read_text() == "h\n"  # a hostPath volume is the node's directory
+    assert result.message == ("wait: Error (exit code 64): open /mainctrfs/node/missing: no "
+                              "such file or directory")
 
 
 def test_unknown_images_and_template_kinds_are_harness_errors(repo):
