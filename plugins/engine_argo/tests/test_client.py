@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 from argo_server import MANIFEST, TOKEN, FakeArgoServer
+from conformance.nodes import fnv32a
 from dflow_engine_argo.client import (
     ArgoAuthError,
     ArgoClient,
@@ -88,7 +89,8 @@ def test_logs_stream(client, argo_server):
     name = client.create(MANIFEST)["metadata"]["name"]
     client.get(name)
     entries = list(client.logs(name))
-    assert entries == [{"podName": f"{name}-1000", "content": f"hello from {name}-1000"}]
+    pod = f"{name}-echo-{fnv32a(name + '.say')}"  # pod names v2: <wf>-<template>-<hash>
+    assert entries == [{"podName": pod, "content": f"hello from {pod}"}]
     assert argo_server.requests[-1]["query"] == {"logOptions.container": ["main"]}
     assert list(client.logs(name, pod_name="other")) == []
 
