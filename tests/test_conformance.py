@@ -496,6 +496,21 @@ def guide_dag_conditional_artifact(run: Run) -> Any:
     return out
 
 
+@case({"phase": "Succeeded", "token": "s3cr3t value", "plain": "on"})
+def guide_secret_environment(run: Run) -> Any:
+    """3.1.17: a step's environment from a Secret (a Kubernetes Secret on Argo, never in the
+    manifest) and from a plain value."""
+    from dflow import Secret
+
+    t = sh("env", "printf '%s' \"$TOKEN\" > /tmp/token; printf '%s' \"$PLAIN\" > /tmp/plain",
+           token=None, plain=None)
+    t.envs = {"TOKEN": Secret("s3cr3t value"), "PLAIN": "on"}
+    wf = Workflow(name="secret")
+    wf.add(Step("env", t))
+    phase = run.submit(wf)
+    return {"phase": phase, **params(wf.query_step(name="env")[0])}
+
+
 DISPATCHER_IMAGE = "conformance.test/dpdispatcher:1.1"
 
 

@@ -58,6 +58,8 @@ def create_pod(op: Operator, node_name: str, tmpl: dict[str, Any], on_exit: bool
         deadline=None if deadline is None else max(1.0, deadline - time.time()),
         global_params=dict(op.globals), cancel=cancel,
         volumes=copy.deepcopy(op.spec.get("volumes") or []),
+        secrets=namespace_objects(op, "secrets"),
+        config_maps=namespace_objects(op, "configmaps"),
         progress_ticks=op.cluster.progress_ticks,
         include_script_output=include_script_output(op, node_name, boundary_id))
     run = PodRun(name, None, threading.Event(), cancel, on_exit)  # type: ignore[arg-type]
@@ -83,6 +85,22 @@ def create_pod(op: Operator, node_name: str, tmpl: dict[str, Any], on_exit: bool
             op.kick()
 
     run.future = op.cluster.pool.submit(work)
+
+def namespace_objects(op: Operator, plural: str) -> dict[str, dict[str, str]]:
+    """The workflow namespace's Secrets or ConfigMaps as the kubelet reads them (name ->
+    key -> text; Secret data is base64 in the API)."""
+    import base64
+
+    out = {}
+    for (namespace, kind, name), obj in list(op.cluster.kube_objects.items()):
+        if namespace != op.cluster.namespace or kind != plural:
+            continue
+        data = dict(obj.get("data") or {})
+        if plural == "secrets":
+            data = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
+        out[name] = data
+    return out
+
 
 def include_script_output(op: Operator, node_name: str, boundary_id: str) -> bool:
     """includeScriptOutput with hasOutputResultRef (operator.go, v3.7.18): the stdout
