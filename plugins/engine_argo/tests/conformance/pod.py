@@ -20,7 +20,8 @@ API (what the controller emulation codes against)::
     result.log        # the main container's stdout+stderr
 
     resolve_image("python:3.8-slim")  # -> Image(python=<pyenv 3.8 interpreter>, ...)
-    register_image("dflow-test/pydflow:1.8.134", Image(..., requirements=("pydflow==1.8.134",)))
+    register_image("team/pydflow:1.8.134",  # pip-installed into a cached venv
+                   python_image("team/pydflow:1.8.134", "3.11", requirements=("pydflow==1.8.134",)))
 
 What happens, in the order of a real pod (each rule cites Argo's source beside its code):
 
@@ -37,24 +38,31 @@ What happens, in the order of a real pod (each rule cites Argo's source beside i
    (+ ``/argo/staging/script`` for a script), in private mount and PID namespaces (what the
    command leaves running dies with the pod) whose root is an overlay of the machine's root
    (writes stay in the pod), ``/tmp`` an empty per-pod sandbox,
-   input artifacts mounted at their paths, ``/usr/local`` the image (see
-   :mod:`conformance.images`: ``python``/``python3`` are a pyenv interpreter of the image's
-   version with nothing of the client's site-packages). The environment is the template's
-   plus Argo's (``ARGO_CONTAINER_NAME``, ``ARGO_NODE_ID``, ``ARGO_DEADLINE``,
+   input artifacts and volumes (emptyDir, hostPath, secret, configMap) mounted at their
+   paths, ``/usr/local`` the image (see :mod:`conformance.images`: ``python``/``python3`` are
+   a pyenv interpreter of the image's version with nothing of the client's site-packages).
+   The environment is the image's, the template's (``valueFrom`` secrets and ConfigMaps too)
+   and Argo's (``ARGO_CONTAINER_NAME``, ``ARGO_NODE_ID``, ``ARGO_DEADLINE``,
    ``ARGO_PROGRESS_FILE``...); the kernel enforces the exec limits a real node has (one
-   variable of 128 KiB or more cannot be passed). The deadline kills the process group.
-   Output files are copied to ``/var/run/argo/outputs`` as the emissary does, even on failure.
+   variable of 128 KiB or more cannot be passed: StartError). The deadline or ``cancel``
+   stops the container (SIGTERM, SIGKILL after ``grace``). Output files are copied to
+   ``/var/run/argo/outputs`` as the emissary does, even on failure.
 4. *wait* (executor.go ``SaveParameters``/``SaveArtifacts``/``CaptureScriptResult``): output
    parameters read (``valueFrom.path``; a missing file takes ``valueFrom.default`` or errors),
    output artifacts saved to S3 (tgz by default, ``archive: {none: {}}`` as plain objects,
    explicit keys kept, absent ``optional`` ones skipped), the main log saved when
-   ``archiveLogs``; progress read from ``ARGO_PROGRESS_FILE``.
+   ``archiveLogs``; progress read from ``ARGO_PROGRESS_FILE``; outputs too big for a
+   WorkflowTaskResult (etcd's 1.5 MiB) lost with an error.
 5. Phase and message as the controller infers them from the containers
    (operator.go ``inferFailedReason``).
 
-Needs root (mount namespaces) and pyenv interpreters 3.7-3.13. A problem of the test setup
-(unknown image, an artifact kind this emulation does not cover) raises :class:`HarnessError`
-rather than producing a phase a real cluster would not.
+Needs root (mount and PID namespaces, overlayfs) and pyenv interpreters 3.7-3.13. A problem
+of the test setup (unknown image, a missing Secret, an artifact kind or template feature this
+emulation does not cover: sidecars, daemons, zip outputs, oss/gcs/git artifacts) raises
+:class:`HarnessError` rather than producing a phase a real cluster would not. Deliberate
+differences: the main container gets no ARGO_TEMPLATE/ARGO_POD_NAME (v3.7.18 gives them to
+init and wait only); objects listed under a key prefix are cached by ETag across pods (the
+listing always hits the server); SeaweedFS's directory entries read as absent keys, as S3's.
 """
 
 from __future__ import annotations
@@ -65,10 +73,10 @@ from pathlib import Path
 from typing import Any
 
 from conformance.common import HarnessError
-from conformance.images import Image, register_image, resolve_image
+from conformance.images import Image, python_image, register_image, resolve_image
 
 __all__ = ["ARGO_VERSIONS", "ArtifactRepository", "HarnessError", "Image", "PodRequest",
-           "PodResult", "register_image", "resolve_image", "run_pod"]
+           "PodResult", "python_image", "register_image", "resolve_image", "run_pod"]
 
 #: the Argo versions whose behaviour is emulated (pod-side differences are small: v4 adds
 #: ARGO_WORKFLOW_NAME to the main container's environment)
