@@ -547,12 +547,6 @@ def guide_dispatcher_executor(run: Run) -> Any:
             "out": run.text(step.outputs.artifacts["out"])}
 
 
-XFAIL[("guide_image_python38", "argo")] = (
-    "pod runtime (packages): the client's own typeguard (for Python 3.11: types.UnionType) is "
-    "shipped to a python:3.8 image, where importing the runner fails; the shipped runtime "
-    "must import under 3.7+")
-
-
 # -- the test ----------------------------------------------------------------------------------
 
 

@@ -314,21 +314,16 @@ class ArgoEngine(Engine):
 
 
 def pod_name(workflow: Mapping[str, Any], node: Mapping[str, Any]) -> str:
-    """The pod of a Pod node: its id with pod names v1, else ``<wf>-<template>-<fnv32a of
-    the node name>`` (workflow/util/pod_name.go GeneratePodName, Argo v3.7.18 and v4.1.2;
-    the format is the workflow's ``workflows.argoproj.io/pod-name-format`` annotation)."""
-    name = workflow["metadata"]["name"]
+    """The pod of a Pod node: its id when the workflow asks for pod names v1 (annotation
+    ``workflows.argoproj.io/pod-name-format``), else Argo's v2 name (``get_pod_name``;
+    workflow/util/pod_name.go, v3.7.18 and v4.1.2)."""
+    from dflow.argo_objects import get_pod_name
+
     annotations = workflow["metadata"].get("annotations") or {}
     if annotations.get("workflows.argoproj.io/pod-name-format") == "v1":
         return node["id"]
-    if node["name"] == name:
-        return name
-    h = 0x811C9DC5
-    for byte in node["name"].encode():
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    template = (node.get("templateRef") or {}).get("template") or node.get("templateName")
-    prefix = f"{name}-{template}" if template else name
-    return f"{prefix[:253 - 10 - 1]}-{h}"
+    template = (node.get("templateRef") or {}).get("template") or node.get("templateName") or ""
+    return get_pod_name(workflow["metadata"]["name"], node["name"], template, node["id"])
 
 
 def fix_id(workflow: Workflow) -> str:
