@@ -101,17 +101,7 @@ def artifact_key(result, name: str) -> str:
     return next(a for a in result.outputs["artifacts"] if a["name"] == name)["s3"]["key"]
 
 
-def _old_python(minor: int, missing: str):
-    return pytest.param(f"python:3.{minor}", marks=pytest.mark.xfail(strict=True, reason=(
-        f"pod runtime (packages): the client's packages shipped to the pod do not import on "
-        f"Python 3.{minor} ({missing})")))
-
-
-@pytest.mark.parametrize("image", [
-    _old_python(7, "attrs needs typing.Literal"),
-    _old_python(8, "typeguard needs types.UnionType"),
-    _old_python(9, "typeguard needs types.UnionType"),
-    *(f"python:3.{minor}" for minor in range(10, 14))])
+@pytest.mark.parametrize("image", [f"python:3.{minor}" for minor in range(7, 14)])
 def test_python_op(image, repo, s3, store):
     from conformance.kinds_ops import scale
 
