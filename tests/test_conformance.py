@@ -308,10 +308,6 @@ def guide_str_output_keeps_its_newline(run: Run) -> Any:
     return {"phase": phase, "got": wf.query_step(name="read")[0].outputs.parameters["got"].value}
 
 
-XFAIL[("guide_str_output_keeps_its_newline", "argo")] = (
-    "pod runtime (runner outputs): Argo's wait container trims one trailing newline of an "
-    "output parameter file (executor.go SaveParameters, TrimSuffix), so a str output "
-    "'line\\n' reads back as 'line'; the runner must write values that survive it")
 
 
 @case({"phase": "Succeeded", "keys": ["sq-0", "sq-1", "sq-2"], "sq-2": 4})

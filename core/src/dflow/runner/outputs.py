@@ -175,7 +175,11 @@ def _write_text(dir_: str, name: str, text: str) -> None:
 
 
 def write_parameter(ctx: OutputContext, name: str, sign: Any, value: Any) -> None:
-    _write_text(ctx.parameters_dir, name, dump_value(value, sign_type(sign)))
+    text = dump_value(value, sign_type(sign))
+    # Argo's wait container trims one trailing newline of an output parameter file
+    # (workflow/executor/executor.go SaveParameters, strings.TrimSuffix, v3.7.18); every engine
+    # reads the files by that rule, so one more keeps the value the OP returned ("a\n")
+    _write_text(ctx.parameters_dir, name, text + "\n" if text.endswith("\n") else text)
 
 
 def write_stacked_parameter(ctx: OutputContext, name: str, pairs: list[tuple[Any, Any]]) -> None:

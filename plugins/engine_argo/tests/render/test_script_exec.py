@@ -55,6 +55,7 @@ def test_parameters_arrive_byte_for_byte(render, tmp_path):
         given = (sandbox / "inputs" / "parameters" / "text").read_bytes().decode()
         assert given == value  # exactly what Argo substituted
         out = (sandbox / "outputs" / "parameters" / "out").read_bytes().decode()
+        out = out[:-1] if out.endswith("\n") else out  # the wait container trims one "\n"
         # the runner reads parameter files in text mode (universal newlines): \r\n -> \n
         assert out == value.replace("\r\n", "\n") * 2
         assert json.loads((sandbox / "outputs" / "parameters" / "length").read_text()) == (

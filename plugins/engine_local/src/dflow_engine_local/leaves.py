@@ -583,16 +583,15 @@ class LeafRunner:
             try:
                 with open(path) as f:
                     text = f.read()
-                if produced is None:
-                    # Argo's executor trims exactly one trailing newline ("for user
-                    # convenience"): "a\n" -> "a", "a\n\n" -> "a\n", "a" -> "a"
-                    text = text[:-1] if text.endswith("\n") else text
+                # Argo's executor trims exactly one trailing newline ("for user
+                # convenience"): "a\n" -> "a", "a\n\n" -> "a\n", "a" -> "a"; the OP runner
+                # writes one more, so a Python OP's value survives it on both engines
+                text = text[:-1] if text.endswith("\n") else text
             except OSError:
                 d = getattr(p, "default", MISSING)
                 if d is not MISSING:
                     text = dump_value(d)
-                    if produced is None:  # Argo trims the default the same way
-                        text = text[:-1] if text.endswith("\n") else text
+                    text = text[:-1] if text.endswith("\n") else text  # Argo trims it too
                 elif strict:
                     where = p.value_from_path or path
                     raise StepError(f"step '{who}': output parameter '{name}' was not "
