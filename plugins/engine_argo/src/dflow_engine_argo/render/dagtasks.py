@@ -1,10 +1,10 @@
 """DAG tasks and their ``depends``: pydflow's semantics, in a form Argo accepts.
 
-* A task runs when each task it depends on **Succeeded** (``a.Succeeded``, pydflow's
-  ``(a.Succeeded)``); Argo's bare ``a`` would also run it after a Skipped ``a``
-  (``workflow/common/ancestry.go`` ``expandDependency``, v3.7.18 and v4.1.2).
-* A dependency with ``continue_on_failed`` / ``continue_on_error`` also lets its dependents
-  run when it Failed / Errored (``a.Succeeded || a.Failed``), as the local engine does.
+* The terms come from :mod:`dflow.semantics`, the rule the local engine evaluates too: a task
+  runs when each task it depends on **Succeeded** (``a.Succeeded``, pydflow's
+  ``(a.Succeeded)``; Argo's bare ``a`` would also run it after a Skipped ``a``), or also
+  Failed / Errored when that task has ``continue_on_failed`` / ``continue_on_error``
+  (``a.Succeeded || a.Failed``).
 * Argo refuses ``continueOn`` in a DAG that uses ``depends`` (``workflow/validate/validate.go``
   ``validateDAG``, v3.7.18 and v4.1.2), and only a *target* task's ``continueOn`` keeps its
   failure from failing the DAG (``workflow/controller/dag.go`` ``assessDAGPhase``). So in a DAG
@@ -20,20 +20,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from dflow.semantics import dependency_term, depends_term
+
 from . import helpers
 
 CONTINUE_SUFFIX = "-continue"
 
 
-def _term(name: str, failed: bool = False, error: bool = False) -> str:
-    parts = [f"{name}.Succeeded"] + [f"{name}{s}" for s, on in ((".Failed", failed),
-                                                                 (".Errored", error)) if on]
-    return parts[0] if len(parts) == 1 else f"({' || '.join(parts)})"
-
-
 def dag_tasks(rp: Any, dag: Any) -> list[dict[str, Any]]:
     """The ``dag.tasks`` of ``dag``, with helper tasks; ``rp`` is the RenderPass."""
     nodes = {t.name: rp.node(t, "tasks") for t in dag.tasks}
+    by_name = {t.name: t for t in dag.tasks}
     deps = {t.name: sorted(t.dependency_names()) for t in dag.tasks}
     flags = {t.name: (bool(t.continue_on_failed), bool(t.continue_on_error)) for t in dag.tasks}
     explicit = {t.name: getattr(t, "argo_depends", None) for t in dag.tasks}
@@ -45,10 +42,9 @@ def dag_tasks(rp: Any, dag: Any) -> list[dict[str, Any]]:
         n.pre or n.post or n.helpers_deps for n in nodes.values())
 
     def term(d: str) -> str:
-        node = nodes.get(d)
-        if node is not None and node.check is not None:
-            return _term(node.check)  # the success check decides for its fan-out
-        return _term(d, *flags.get(d, (False, False)))
+        if d not in by_name:
+            return depends_term(d)
+        return dependency_term(by_name[d], nodes[d].check)  # a success check decides its fan-out
 
     out = []
     for t in dag.tasks:
@@ -58,7 +54,7 @@ def dag_tasks(rp: Any, dag: Any) -> list[dict[str, Any]]:
             if pre["template"].startswith("dflow-slices-path") and terms:
                 pre = with_deps(pre, [], " && ".join(terms), False)
             out.append(pre)
-        terms += [_term(h) for h in node.helpers_deps]
+        terms += [depends_term(h) for h in node.helpers_deps]
         entry = node.entry
         if uses_depends:
             cont = entry.pop("continueOn", None)
@@ -68,7 +64,7 @@ def dag_tasks(rp: Any, dag: Any) -> list[dict[str, Any]]:
                 entry = _sink(rp, t.name, *flags[t.name])
         out.append(entry)
         for post in node.post:
-            dep = _term(t.name, True, True)
+            dep = depends_term(t.name, failed=True, errored=True)
             out.append(with_deps(post, [], dep, False))
     return out
 
