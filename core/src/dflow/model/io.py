@@ -553,18 +553,19 @@ def render_value(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         return value
-    if isinstance(value, list | tuple | dict) and _contains_var(value):
+    if isinstance(value, list | tuple | dict) and contains_var(value):
         return _json_with_vars(value)
     return dump_value(value)
 
 
-def _contains_var(value: Any) -> bool:
+def contains_var(value: Any) -> bool:
+    """Whether a list/dict literal holds a reference (substituted when the step runs)."""
     if isinstance(value, ArgoVar):
         return True
     if isinstance(value, dict):
-        return any(_contains_var(v) for v in value.values())
+        return any(contains_var(v) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(_contains_var(v) for v in value)
+        return any(contains_var(v) for v in value)
     return False
 
 

@@ -17,8 +17,22 @@ from typing import Any
 import attrs
 from dflow import expressions as ex
 from dflow.model.dag import DAG
-from dflow.model.io import MISSING, ArgoVar, IfExpression, OutputArtifact, output_parameter_type
+from dflow.model.io import (
+    MISSING,
+    ArgoVar,
+    IfExpression,
+    OutputArtifact,
+    contains_var,
+    output_parameter_type,
+)
 from dflow.model.steps import Steps
+from dflow.semantics import (
+    EMPTY_LOOP_MESSAGE,
+    OMITTED_MESSAGE,
+    continues,
+    depends_expression,
+    depends_met,
+)
 from dflow.serialization import load_value, type_name
 
 from .artifacts import merge_stacked, resolve_artifact
@@ -99,7 +113,7 @@ class Interpreter(LeafRunner):
             for s, r in zip(group, results, strict=True):
                 frame.results[s.name] = r
             for s, r in zip(group, results, strict=True):
-                if r.phase in FAILED and not self.continues(s, r):
+                if not continues(s, r.phase):
                     return r.phase, f"child '{s.name}' failed: {r.message}".strip()
         return "Succeeded", ""
 
@@ -116,10 +130,8 @@ class Interpreter(LeafRunner):
                 if not needs <= finished:
                     continue
                 task = pending.pop(name)
-                blocked = [d for d in needs if not self._dep_ok(tasks[d], frame.results[d])]
-                if blocked or self.stopping:
-                    why = (self.stop_message if self.stopping
-                           else f"dependency '{blocked[0]}' did not succeed")
+                if self.stopping or not self._depends_met(frame, task, tasks, needs):
+                    why = self.stop_message if self.stopping else OMITTED_MESSAGE
                     frame.results[name] = self.omitted(frame, task, why)
                     finished.add(name)
                     continue
@@ -136,7 +148,7 @@ class Interpreter(LeafRunner):
                 res = fut.result()
                 frame.results[name] = res
                 finished.add(name)
-                if res.phase in FAILED and not self.continues(tasks[name], res):
+                if not continues(tasks[name], res.phase):
                     failed.append(name)
         if failed:
             r = frame.results[failed[0]]
@@ -145,8 +157,17 @@ class Interpreter(LeafRunner):
             return "Failed", self.stop_message
         return "Succeeded", ""
 
-    def _dep_ok(self, task: Any, res: Result) -> bool:
-        return res.ok or (res.phase in FAILED and self.continues(task, res))
+    @staticmethod
+    def _depends_met(frame: Frame, task: Any, tasks: dict, needs: set[str]) -> bool:
+        """The ``depends`` the Argo renderer writes for ``task``, evaluated on the phases its
+        dependencies ended in (a Skipped or Omitted dependency omits it)."""
+        if not needs:
+            return True
+        try:
+            return depends_met(depends_expression(task, tasks),
+                               {d: frame.results[d].phase for d in needs})
+        except ValueError as exc:
+            raise StepError(f"task '{task.name}': {exc}") from None
 
     def settle_unfinished(self, why: str) -> None:
         """At the end of a run: every node still Pending or Running becomes Error, so a
@@ -156,20 +177,10 @@ class Interpreter(LeafRunner):
                 self.transition(node, "Error", message=f"the run ended before this step "
                                                        f"finished: {why}".rstrip(": "))
 
-    @staticmethod
-    def continues(step: Any, res: Result) -> bool:
-        if res.phase in FAILED and (step.continue_on_num_success is not None
-                                    or step.continue_on_success_ratio is not None):
-            return False  # the success threshold decided, and it was not met
-        if res.phase == "Failed":
-            return bool(step.continue_on_failed)
-        if res.phase == "Error":
-            return bool(step.continue_on_error or step.continue_on_failed)
-        return True
-
     def omitted(self, frame: Frame, step: Any, why: str) -> Result:
+        # Argo's omitted node: type Skipped, phase Omitted (dag.go executeDAGTask, v3.7.18)
         node = self.open_node(frame.node, f"{frame.path}.{step.name}", step.name, step.name,
-                              None, "Omitted", step.template)
+                              None, "Skipped", step.template)
         self.transition(node, "Omitted", message=why)
         return self.skipped_result(step, node.id, "Omitted", why)
 
@@ -214,6 +225,13 @@ class Interpreter(LeafRunner):
             items, indices = self.loop_items(frame, step, scope)
         except StepError as exc:
             return self.error_node(frame.node, path, step, str(exc))
+        if items is not None and not items:
+            # a loop without items is skipped, its dependents in a DAG omitted (Argo:
+            # workflow/controller/dag.go executeDAGTask and steps.go expandStepGroup, v3.7.18)
+            node = self.open_node(frame.node, path, step.name, step.name, None, "Skipped",
+                                  step.template)
+            self.transition(node, "Skipped", message=EMPTY_LOOP_MESSAGE)
+            return self.skipped_result(step, node.id, "Skipped", EMPTY_LOOP_MESSAGE)
         if running is not None:
             running()
         if items is None:
@@ -226,9 +244,9 @@ class Interpreter(LeafRunner):
         slices = step.slices
         items: list | None = None
         if step.with_param is not None:
-            if isinstance(step.with_param, list | tuple):
+            if isinstance(step.with_param, list | tuple) and not contains_var(step.with_param):
                 items = list(step.with_param)
-            else:
+            else:  # a list holding references is substituted as Argo does, then parsed
                 items = parse_items(value_text(step.with_param, scope, where), where)
         elif step.with_sequence is not None:
             items = sequence_items(step.with_sequence, scope, where)
