@@ -144,6 +144,14 @@ def resolve_source(path: str, sub_path: str | None = None, index: int | None = N
     return path
 
 
+def sub_path_item(path: str, index: int) -> tuple[str, str]:
+    """Item ``index`` of the artifact at ``path``: its local path, and its path inside the
+    artifact ("" when the artifact has no catalog and so is its only item)."""
+    item = resolve_source(path, index=index)
+    rel = os.path.relpath(item, path)
+    return item, "" if rel == os.curdir else Path(rel).as_posix()
+
+
 class StepDir:
     """Files of one step directory.
 

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from dflow.model.io import MISSING, step_input_names, step_input_optional, step_input_value
+from dflow.model.io import (
+    MISSING,
+    render_value,
+    step_input_names,
+    step_input_optional,
+    step_input_value,
+)
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value, load_value
@@ -25,7 +31,7 @@ from dflow.serialization import dump_value, load_value
 from . import scripts
 from .artifacts import prefetch, resolve_artifact
 from .journal import TERMINAL, Node, now_iso
-from .layout import StepDir, host_path, place, remove, resolve_source, write_text
+from .layout import StepDir, host_path, place, remove, sub_path_item, write_text
 from .pool import WorkerDied, WorkerTimeout
 from .stepfiles import (
     children_holder,
@@ -219,7 +225,7 @@ class LeafRunner:
                 return res
             params, types, shown = self.input_parameters(step, scope, where, slice_index)
             await prefetch(self, [a.source for a in step.inputs.artifacts.values()])
-            arts = self.input_artifacts(frame, step, scope, where, slice_index)
+            arts, items = self.input_artifacts(frame, step, scope, where, slice_index)
         except StepError as exc:
             return self.error_node(parent, path, step, str(exc))
         inputs = {
@@ -236,7 +242,7 @@ class LeafRunner:
         node = self.open_node(parent, path, step.name, display, key, type_, tmpl, node_id,
                               inputs, order_of(self, frame, step, index))
         sd = StepDir(self.wf_dir, node.dir)
-        write_inputs(self, sd, step, params, types, arts, group, slice_index, key)
+        write_inputs(self, sd, step, params, types, arts, group, slice_index, key, items)
         if type_ != "Pod":
             self.transition(node, "Running")
             child = self.instance_frame(tmpl, node, path, params, arts)
@@ -276,15 +282,16 @@ class LeafRunner:
         return params, types, shown
 
     def param_text(self, p: Any, value: Any, scope: dict, where: str) -> str:
-        """The text of a parameter value; literals are rendered once per step, not per item."""
+        """The text of a parameter value; literals are dumped once per step, not per item
+        (the text is rendered per item: a list may hold ``{{item}}`` or a reference)."""
         if isinstance(value, str) or not isinstance(value, list | tuple | dict | int | float
                                                     | bool | type(None)):
             return value_text(value, scope, where)
         cached = self._text_cache.get(id(p))
         if cached is None or cached[0] is not value:
-            cached = (value, value_text(value, scope, where))
+            cached = (value, render_value(value))
             self._text_cache[id(p)] = cached
-        return cached[1]
+        return render_text(cached[1], scope, where)
 
     def parsed_list(self, text: str) -> list:
         # one parse per distinct list text, shared by every slice of a fan-out
@@ -296,9 +303,12 @@ class LeafRunner:
             self._list_cache[id(text)] = cached
         return cached[1]
 
-    def input_artifacts(self, frame: Any, step: Any, scope: dict, where: str,
-                        slice_index: Any) -> dict[str, str | None]:
+    def input_artifacts(self, frame: Any, step: Any, scope: dict, where: str, slice_index: Any
+                        ) -> tuple[dict[str, str | None], dict[str, str]]:
+        """The local path of each input artifact, and for a ``Slices(sub_path=True)`` item
+        the item's path inside its artifact (by input name)."""
         arts: dict[str, str | None] = {}
+        items: dict[str, str] = {}
         sub_sliced = (step.slices is not None and step.slices.sub_path
                       and isinstance(slice_index, int))
         for name in step_input_names(step, "artifacts"):
@@ -311,11 +321,16 @@ class LeafRunner:
                 arts[name] = None
                 continue
             if sub_sliced and name in step.slices.input_artifact:
-                path = resolve_source(path, index=slice_index)
+                try:
+                    path, item = sub_path_item(path, slice_index)
+                except IndexError as exc:
+                    raise StepError(f"{where}: input artifact '{name}': {exc}") from None
+                if item:
+                    items[name] = item
             if not os.path.lexists(path) or not os.path.exists(path):
                 raise StepError(f"{where}: input artifact '{name}' does not exist: {path}")
             arts[name] = path
-        return arts
+        return arts, items
 
     # -- leaves ------------------------------------------------------------------------------
 

@@ -103,11 +103,17 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
     tmp = os.path.join(sd.workdir, "tmp")
     os.makedirs(tmp, exist_ok=True)
     inputs = os.path.join(tmp, "inputs")
-    remove(inputs)
+    fresh = inputs + ".new"
+    remove(fresh)
     if os.path.isdir(sd.inputs):
-        place(sd.inputs, inputs, "copy")
+        place(sd.inputs, fresh, "copy")
     else:  # an OP without inputs: nothing was written, the runner still reads the dir
-        os.makedirs(inputs)
+        os.makedirs(fresh)
+    staged = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
+    if os.path.isdir(staged):  # the artifacts as the OP sees them (sub_path items in place)
+        place(staged, os.path.join(fresh, "artifacts"), "copy")
+    remove(inputs)
+    os.rename(fresh, inputs)
     remove(os.path.join(tmp, "outputs"))
     os.makedirs(os.path.join(tmp, "outputs"))
     from dflow.shipping.runtime import main_op_args, stage_runtime

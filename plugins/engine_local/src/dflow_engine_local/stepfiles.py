@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from dflow import catalog
 from dflow.model.dag import DAG
 from dflow.model.io import InputParameter, OutputParameter
 from dflow.model.steps import Steps
@@ -91,10 +92,12 @@ def mkdirs(*paths: str) -> None:
 
 
 def write_inputs(run: Any, sd: StepDir, step: Any, params: dict, types: dict, arts: dict,
-                 group: Node | None, slice_index: Any, key: str | None) -> None:
+                 group: Node | None, slice_index: Any, key: str | None,
+                 items: dict[str, str] | None = None) -> None:
     """``inputs/`` of a step about to run (and a Python OP's ``<tmp_root>/inputs``).
 
-    What the step reads is written now; metadata and empty dirs go through the mirror."""
+    ``items``: the path inside its artifact of each ``Slices(sub_path=True)`` item. What the
+    step reads is written now; metadata and empty dirs go through the mirror."""
     tmpl, mirror = step.template, run.mirror
     pars = os.path.join(sd.inputs, "parameters")
     mkdirs(sd.inputs, pars)
@@ -132,8 +135,22 @@ def write_inputs(run: Any, sd: StepDir, step: Any, params: dict, types: dict, ar
         dest = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
         mkdirs(*_down_to(sd.root, dest))  # workdir, workdir/tmp, .../inputs, .../artifacts
         for name in given:
-            place(sd.artifact_path("inputs", name), os.path.join(dest, name),
-                  run.settings.copy_method)
+            item = (items or {}).get(name)
+            if item:
+                place_item(sd.artifact_path("inputs", name), os.path.join(dest, name), item,
+                           run.settings.copy_method)
+            else:
+                place(sd.artifact_path("inputs", name), os.path.join(dest, name),
+                      run.settings.copy_method)
+
+
+def place_item(src: str, root: str, item: str, method: str) -> None:
+    """A ``Slices(sub_path=True)`` item as the OP sees it on Argo too: at ``root/<item>``
+    (its path inside the artifact, so its own file name) with a catalog naming it."""
+    remove(root)  # a re-run starts from its inputs again
+    place(src, os.path.join(root, *item.split("/")), method)
+    write_text(os.path.join(root, catalog.catalog_dir_name(), "slice"),
+               json.dumps({"path_list": [{"dflow_list_item": item}]}))
 
 
 def _down_to(root: str, path: str) -> list[str]:
