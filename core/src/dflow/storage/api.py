@@ -244,12 +244,14 @@ def _download(artifact: Any, extract: bool, sub_path: str | None, slice: Any, pa
     ):
         # a step output queried from the local engine: the files are on this machine
         artifact = LocalArtifact(artifact["local_path"])
+    place = None
     if isinstance(artifact, LocalArtifact):
         src = os.path.abspath(artifact.local_path)
         if not os.path.exists(src):
             raise NotFound(f"local artifact '{artifact.local_path}' does not exist")
         client: StorageClient = LocalStorageClient(os.path.dirname(src))
         key, sub0, slice0 = os.path.basename(src), artifact.selected_path, artifact.slice
+        place = _local_placer(client)
     else:
         client = resolve_client(storage_client)
         key, sub0, slice0 = _key_of(artifact)
@@ -271,9 +273,42 @@ def _download(artifact: Any, extract: bool, sub_path: str | None, slice: Any, pa
     objs, is_tree = objects_under(client, key)
     if not is_tree:
         dest = os.path.join(path, os.path.basename(key))
-        client.download(key, dest)
+        (place or client.download)(key, dest)
         return [dest]
-    return _download_tree(client, key, path, sub, slice_, remove_catalog, objs=objs)
+    return _download_tree(client, key, path, sub, slice_, remove_catalog, objs=objs,
+                          place=place)
+
+
+COPY_METHODS = ("symlink", "link", "copy")
+
+
+def _local_placer(client: LocalStorageClient) -> Any:
+    """How the files of a local artifact (a local engine step's output) reach the download
+    dir: ``config["debug_copy_method"]``, as pydflow's debug mode: ``symlink`` (the default)
+    links each file, ``link`` hard-links it (a copy where that fails), ``copy`` copies it."""
+    from ..config import config
+
+    method = config.get("debug_copy_method") or "symlink"
+    if method not in COPY_METHODS:
+        raise ValueError(f"config['debug_copy_method'] = {method!r} is not valid: use one of "
+                         f"{', '.join(COPY_METHODS)}")
+    if method == "copy":
+        return None
+
+    def place(key: str, dest: str) -> None:
+        src = client.local_path(key)
+        if os.path.exists(dest) and os.path.samefile(src, dest):
+            return  # downloaded onto itself: nothing to do (a link would point at itself)
+        with atomic_file(dest) as tmp:
+            if method == "symlink":
+                os.symlink(src, tmp)
+                return
+            try:
+                os.link(os.path.realpath(src), tmp)
+            except OSError:  # another filesystem, or links not allowed: copy
+                client.download(key, tmp)
+
+    return place
 
 
 def _adopt_tree(root: str, path: str, remove_catalog: bool) -> Any:
@@ -311,7 +346,7 @@ def _move(src_key_path: str, dest: str) -> None:
 
 def _download_tree(
     client: StorageClient, key: str, path: str, sub: str | None, slice_: Any,
-    remove_catalog: bool, objs: list[str] | None = None, fetch: Any = None,
+    remove_catalog: bool, objs: list[str] | None = None, fetch: Any = None, place: Any = None,
 ) -> Any:
     key = key.rstrip("/")
     if objs is None:
@@ -334,7 +369,7 @@ def _download_tree(
         local = client  # an extracted archive: move files instead of copying them
         fetch_objects(client, pairs, fetch=lambda o, d: fetch(local.local_path(o), d))
     else:
-        fetch_objects(client, pairs)
+        fetch_objects(client, pairs, fetch=place)  # place: a local artifact's files linked
     if slice_ is not None:
         return [os.path.join(path, *w.split("/")) for w in wanted or []]
     if sub and not chosen:
