@@ -161,7 +161,7 @@ KEYS: tuple[Key, ...] = (
     _k(_C, "detach", "DFLOW_DETACH", False, boolize, [_LOCAL],
        "run local workflows in the background"),
     _k(_C, "debug_copy_method", "DFLOW_DEBUG_COPY_METHOD", "symlink", _text, [_LOCAL],
-       "how input artifacts are placed in step directories"),
+       "how input artifacts are placed in step directories (and local outputs downloaded)"),
     _k(_C, "debug_pool_workers", "DFLOW_DEBUG_POOL_WORKERS", None,
        _int("DFLOW_DEBUG_POOL_WORKERS"), [_LOCAL], "concurrent local steps"),
     _k(_C, "debug_batch_size", "DFLOW_DEBUG_BATCH_SIZE", None, _int("DFLOW_DEBUG_BATCH_SIZE"),
