@@ -12,3 +12,10 @@ def where_is(file: Artifact(Path)) -> {"name": str, "text": str, "where": str}:
     """The item's file name, its text, and its path below ``inputs/artifacts/``."""
     return {"name": Path(file).name, "text": Path(file).read_text(),
             "where": str(file).split("/inputs/artifacts/", 1)[1]}
+
+
+@OP.function
+def joined(names: list, texts: list, wheres: list) -> {"summary": str}:
+    """The stacked outputs of a fan-out, one ``name:text:where`` per item."""
+    # (no zip(strict=): pods may run a Python older than 3.10)
+    return {"summary": ",".join(f"{n}:{t}:{w}" for n, t, w in zip(names, texts, wheres))}  # noqa: B905

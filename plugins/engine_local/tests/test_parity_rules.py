@@ -3,7 +3,9 @@ renderer gives values and artifacts), checked on the local engine.
 
 The Argo side of each rule is checked on the rendered manifest and in the pod sandbox
 (``plugins/engine_argo/tests/render/test_dag_semantics.py``, ``test_sub_path_slices.py``);
-``tests/test_engine_parity.py`` runs the same workflows through both.
+``tests/test_engine_parity.py`` checks the local runs against the rendered manifests, and
+``tests/test_conformance_parity.py`` runs the same workflows on both engines (Argo through the
+conformance harness).
 """
 
 from __future__ import annotations

@@ -1,0 +1,142 @@
+"""The rules the local engine shares with Argo (``dflow.semantics`` and the shapes the renderer
+gives values and artifacts), run on both engines through the acceptance machinery of
+``test_conformance.py``: ``local`` is the local engine, ``argo`` is ArgoEngine -> the stand-in
+Argo Server -> the conformance harness's emulated controller -> real pods. Each case returns
+what a user sees and must equal the expected value on both.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dflow import (
+    DAG,
+    InputParameter,
+    OutputParameter,
+    ShellOPTemplate,
+    Step,
+    Task,
+    Workflow,
+    upload_artifact,
+)
+from dflow.python import PythonOPTemplate, Slices
+
+sys.path.insert(0, str(Path(__file__).parent))
+from parity_ops import joined, where_is  # noqa: E402
+from test_conformance import Run  # noqa: E402
+from test_conformance import run as engine_run  # noqa: E402, F401 (the engines' fixture)
+
+CASES: dict[str, Callable[[Run], Any]] = {}
+EXPECTED: dict[str, Any] = {}
+
+
+def case(expected: Any) -> Callable:
+    def register(fn: Callable) -> Callable:
+        CASES[fn.__name__] = fn
+        EXPECTED[fn.__name__] = expected
+        return fn
+
+    return register
+
+
+def _echo() -> ShellOPTemplate:
+    """Writes its input ``x`` (default ``"0"``) to its output ``y`` (default ``"none"``)."""
+    t = ShellOPTemplate(name="echo", image="alpine:3",
+                        script="echo {{inputs.parameters.x}} > /tmp/y")
+    t.inputs.parameters = {"x": InputParameter(value="0")}
+    t.outputs.parameters = {"y": OutputParameter(value_from_path="/tmp/y", default="none")}
+    return t
+
+
+def _nodes(wf: Workflow, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    return {n: [(s.type, s.phase) for s in wf.query_step(name=n)][0] for n in names}
+
+
+@case({"phase": "Succeeded", "nodes": {
+    "a": ("Skipped", "Skipped"), "b": ("Skipped", "Omitted"), "c": ("Skipped", "Omitted"),
+    "d": ("Pod", "Succeeded")}, "b_message": "omitted: depends condition not met"})
+def dag_task_after_a_skipped_one(run: Run) -> Any:
+    """A task runs when its dependencies Succeeded: after a skipped one it is omitted."""
+    tmpl = _echo()
+    dag = DAG("d")
+    a = Task("a", tmpl, when="1 > 2")
+    b = Task("b", tmpl, parameters={"x": a.outputs.parameters["y"]})
+    dag.add([a, b, Task("c", tmpl, dependencies=[b]), Task("d", tmpl, parameters={"x": 4})])
+    wf = Workflow(name="skipdag", dag=dag)
+    phase = run.submit(wf)
+    return {"phase": phase, "nodes": _nodes(wf, ("a", "b", "c", "d")),
+            "b_message": wf.query_step(name="b")[0].get("message")}
+
+
+@case({"phase": "Succeeded", "nodes": {"e": ("Skipped", "Skipped"), "f": ("Skipped", "Omitted")},
+       "after": "none"})
+def loop_without_items_is_skipped(run: Run) -> Any:
+    """A loop without items is skipped: its DAG dependents are omitted, a following step reads
+    its outputs' defaults."""
+    tmpl = _echo()
+    dag = DAG("d")
+    e = Task("e", tmpl, parameters={"x": "{{item}}"}, with_param=[])
+    dag.add([e, Task("f", tmpl, dependencies=[e])])
+    wf = Workflow(name="emptydag", dag=dag)
+    phase = run.submit(wf)
+    steps = Workflow(name="emptysteps")
+    first = Step("a", tmpl, parameters={"x": "{{item}}"}, with_param=[])
+    steps.add(first)
+    steps.add(Step("b", tmpl, parameters={"x": first.outputs.parameters["y"]}))
+    run.submit(steps)
+    return {"phase": phase, "nodes": _nodes(wf, ("e", "f")),
+            "after": steps.query_step(name="b")[0].outputs.parameters["y"].value}
+
+
+@case({"phase": "Succeeded", "items": [["t1(0:7)", "7"], ["t1(1:5)", "5"]],
+       "lists": ['["7", "1"]', '["7", "2"]']})
+def references_inside_lists(run: Run) -> Any:
+    """``with_param`` and list parameters holding references, substituted per item."""
+    tmpl = _echo()
+    dag = DAG("d")
+    t0 = Task("t0", tmpl, parameters={"x": 7})
+    t1 = Task("t1", tmpl, parameters={"x": "{{item}}"},
+              with_param=[t0.outputs.parameters["y"], 5])
+    t2 = Task("t2", tmpl, parameters={"x": [t0.outputs.parameters["y"], "{{item}}"]},
+              with_param=[1, 2])
+    dag.add([t0, t1, t2])
+    wf = Workflow(name="listref", dag=dag)
+    phase = run.submit(wf)
+    items = sorted([s.displayName, s.inputs.parameters["x"].value]
+                   for s in wf.query_step(name="t1", type="Pod"))
+    lists = sorted(s.inputs.parameters["x"].value for s in wf.query_step(name="t2", type="Pod"))
+    return {"phase": phase, "items": items, "lists": lists}
+
+
+@case({"phase": "Succeeded",
+       "summary": "a.txt:A:file/data/a.txt,b.txt:B:file/data/sub dir/b.txt"})
+def sub_path_item_under_its_own_name(run: Run) -> Any:
+    """``Slices(sub_path=True)``: the OP sees each item at ``inputs/artifacts/<name>/<item
+    path>``, so under its own file name."""
+    Path("data/sub dir").mkdir(parents=True)
+    Path("data/a.txt").write_text("A")
+    Path("data/sub dir/b.txt").write_text("B")
+    art = upload_artifact(["data/a.txt", "data/sub dir/b.txt"], archive=None)
+    names = Step("names", PythonOPTemplate(where_is, slices=Slices(
+        sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"])),
+        artifacts={"file": art})
+    outs = names.outputs.parameters
+    wf = Workflow(name="subpath")
+    wf.add(names)
+    wf.add(Step("join", PythonOPTemplate(joined), parameters={
+        "names": outs["name"], "texts": outs["text"], "wheres": outs["where"]}))
+    phase = run.submit(wf)
+    return {"phase": phase,
+            "summary": wf.query_step(name="join")[0].outputs.parameters["summary"].value}
+
+
+@pytest.mark.parametrize(("name", "engine"), [
+    pytest.param(n, e, id=f"{n}-{e}") for n in sorted(CASES) for e in ("local", "argo")])
+def test_shared_rules_on_both_engines(name, engine, request):
+    run = request.getfixturevalue("engine_run")  # reads `name` and `engine` from the params
+    got = CASES[name](run)
+    assert got == EXPECTED[name], run.explain()
