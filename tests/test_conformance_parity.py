@@ -92,6 +92,29 @@ def loop_without_items_is_skipped(run: Run) -> Any:
             "after": steps.query_step(name="b")[0].outputs.parameters["y"].value}
 
 
+def _bad_loop(**cont: bool) -> Workflow:
+    """A task whose loop items cannot be read (an Error), and a task after it."""
+    tmpl = _echo()
+    dag = DAG("d")
+    t0 = Task("t0", tmpl, parameters={"x": "not-a-list"})
+    h = Task("h", tmpl, parameters={"x": "{{item}}"}, with_param=t0.outputs.parameters["y"],
+             **cont)
+    dag.add([t0, h, Task("i", tmpl, dependencies=[h])])
+    return Workflow(name="errdag", dag=dag)
+
+
+@case({"on_failed": ["Error", "Error", "Omitted"], "on_error": ["Succeeded", "Error", "Succeeded"]})
+def an_error_is_continued_by_continue_on_error_only(run: Run) -> Any:
+    """``continue_on_failed`` continues a Failed task, ``continue_on_error`` an Errored one."""
+    out = {}
+    for key, cont in (("on_failed", {"continue_on_failed": True}),
+                      ("on_error", {"continue_on_error": True})):
+        wf = _bad_loop(**cont)
+        phase = run.submit(wf)
+        out[key] = [phase, *(wf.query_step(name=n)[0].phase for n in ("h", "i"))]
+    return out
+
+
 @case({"phase": "Succeeded", "items": [["t1(0:7)", "7"], ["t1(1:5)", "5"]],
        "lists": ['["7", "1"]', '["7", "2"]']})
 def references_inside_lists(run: Run) -> Any:
