@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from dflow import (
@@ -26,6 +28,7 @@ from dflow import (
     download_artifact,
     upload_artifact,
 )
+from dflow.executor import Executor, JobResult
 from dflow.python import OP, Artifact, PythonOPTemplate, Slices
 from dflow.semantics import EMPTY_LOOP_MESSAGE, OMITTED_MESSAGE
 
@@ -161,6 +164,32 @@ def test_a_sub_path_item_keeps_its_own_name(workdir):
         assert where.endswith(f"/workdir/tmp/inputs/artifacts/file/{item}"), where
         catalog = Path(where[: -len(item)]) / ".dflow" / "slice"
         assert json.loads(catalog.read_text()) == {"path_list": [{"dflow_list_item": item}]}
+
+
+class _Here(Executor):
+    """Runs each job where it is (a scheduler on a shared filesystem)."""
+
+    def run(self, job):
+        with open(job.log_path, "ab") as log:
+            proc = subprocess.run([*job.command, str(job.script_path)], cwd=job.workdir,
+                                  stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, **job.env})
+        return JobResult(proc.returncode)
+
+
+def test_a_sub_path_item_keeps_its_name_in_an_executor_job(workdir):
+    Path("a.txt").write_text("A")
+    art = upload_artifact(["a.txt"], archive=None)
+    step = Step("names", PythonOPTemplate(name_of, command=[sys.executable], slices=Slices(
+        sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"])),
+        artifacts={"file": art}, executor=_Here())
+    wf = Workflow("subpath-job")
+    wf.add(step)
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    group = [s for s in wf.query_step(name="names") if s.type == "StepGroup"][0]
+    assert group.outputs.parameters["name"].value == ["a.txt"]
+    assert group.outputs.parameters["where"].value[0].endswith("tmp/inputs/artifacts/file/a.txt")
 
 
 # -- 3. references inside list literals -----------------------------------------------------
