@@ -45,8 +45,8 @@ def test_an_ignored_key_warns_once_at_submit(local):
         _wf().submit()
     messages = sorted(str(w.message) for w in record)
     assert messages == [
-        "config['dispatcher_image'] is set but dflow ignores it: pass "
-        "DispatcherExecutor(image=...)",
+        "config['dispatcher_image'] is set but only the argo engine reads it (default image of "
+        "DispatcherExecutor pods (DispatcherExecutor(image=...))), which this run does not use",
         "config['host'] is set but only the argo engine reads it (Argo Server URL), which this "
         "run does not use",
     ]
@@ -73,3 +73,19 @@ def test_misspelled_engine_section_stops_submit(local):
     with pytest.raises(SettingsError, match=r"\[engines\.locl\]: no engine named 'locl' \(did "
                                             r"you mean \[engines\.local\]\?\)"):
         _wf().submit()
+
+
+def test_to_yaml_warns_about_keys_the_manifest_does_not_reflect(local):
+    """Nothing accepted in config is silently ignored by to_dict()/to_yaml() (issue 10 item 6):
+    a key the Argo renderer honours shows in the manifest, one it ignores warns."""
+    pytest.importorskip("dflow_engine_argo")
+    from dflow.config import config
+
+    config["workflow_annotations"] = {"team": "qa"}
+    config["save_path_as_parameter"] = True
+    with pytest.warns(IgnoredConfigWarning) as record:
+        manifest = _wf().to_dict()
+    assert manifest["metadata"]["annotations"] == {"team": "qa"}
+    assert [str(w.message) for w in record] == [
+        "config['save_path_as_parameter'] is set but dflow ignores it: "
+        "dflow_<artifact>_path_list parameters are not produced"]

@@ -138,12 +138,12 @@ KEYS: tuple[Key, ...] = (
        "remote executors take their image as an argument: image=..."),
     _k(_C, "extender_image_pull_policy", "DFLOW_EXTENDER_IMAGE_PULL_POLICY", None, _text, [],
        "remote executors take it as an argument: image_pull_policy=..."),
-    _k(_C, "dispatcher_image", "DFLOW_DISPATCHER_IMAGE", "dptechnology/dpdispatcher", _text, [],
-       "pass DispatcherExecutor(image=...)"),
+    _k(_C, "dispatcher_image", "DFLOW_DISPATCHER_IMAGE", "dptechnology/dpdispatcher", _text,
+       [_ARGO], "default image of DispatcherExecutor pods (DispatcherExecutor(image=...))"),
     _k(_C, "dispatcher_image_pull_policy", "DFLOW_DISPATCHER_IMAGE_PULL_POLICY", None, _text,
-       [], "pass DispatcherExecutor(image_pull_policy=...)"),
+       [_ARGO], "default pull policy of DispatcherExecutor pods"),
     _k(_C, "save_keys_in_global_outputs", "DFLOW_SAVE_KEYS_IN_GLOBAL_OUTPUTS", False, boolize,
-       [], "query_step(key=...) needs no global outputs"),
+       [_ARGO], "dflow_key_<key> global outputs of keyed pod steps"),
     # None: the engine named in dflow.toml, else "local" (pydflow defaulted to Argo)
     _k(_C, "mode", "DFLOW_MODE", None, _text, ["core"], "the engine ('debug'/'local', "
        "'default'/'argo', or a plugin's name)"),
@@ -154,10 +154,10 @@ KEYS: tuple[Key, ...] = (
     _k(_C, "http_headers", "DFLOW_HTTP_HEADERS", {}, split_headers, [_ARGO],
        "extra headers on every Argo/Kubernetes request"),
     _k(_C, "workflow_annotations", "DFLOW_WORKFLOW_ANNOTATIONS", {},
-       _json("DFLOW_WORKFLOW_ANNOTATIONS"), [],
-       "pass Workflow(annotations=...)"),
-    _k(_C, "overwrite_reused_artifact", "DFLOW_OVERWRITE_REUSED_ARTIFACT", True, boolize, [],
-       "reused artifacts are referenced, never overwritten"),
+       _json("DFLOW_WORKFLOW_ANNOTATIONS"), [_ARGO],
+       "default annotations of Argo workflows (Workflow(annotations=...) adds to them)"),
+    _k(_C, "overwrite_reused_artifact", "DFLOW_OVERWRITE_REUSED_ARTIFACT", True, boolize,
+       [_ARGO], "reused sliced outputs referenced in place (False: copied for the new run)"),
     _k(_C, "detach", "DFLOW_DETACH", False, boolize, [_LOCAL],
        "run local workflows in the background"),
     _k(_C, "debug_copy_method", "DFLOW_DEBUG_COPY_METHOD", "symlink", _text, [_LOCAL],
@@ -196,9 +196,9 @@ KEYS: tuple[Key, ...] = (
     _k(_S, "secret_key", "DFLOW_S3_SECRET_KEY", "password", _text, [_MINIO], "S3 secret key"),
     _k(_S, "secure", "DFLOW_S3_SECURE", False, boolize, [_MINIO], "https to the S3 endpoint"),
     _k(_S, "bucket_name", "DFLOW_S3_BUCKET_NAME", "my-bucket", _text, [_MINIO], "S3 bucket"),
-    _k(_S, "repo_key", "DFLOW_S3_REPO_KEY", None, _text, [],
-       "the artifact-repositories ConfigMap is not read: choose the store in dflow.toml and "
-       "pass Workflow(artifact_repo_key=...)"),
+    _k(_S, "repo_key", "DFLOW_S3_REPO_KEY", None, _text, [_ARGO],
+       "default artifactRepositoryRef key of Argo workflows (the ConfigMap itself is not "
+       "read: choose the store in dflow.toml)"),
     _k(_S, "repo", "DFLOW_S3_REPO", None, _json("DFLOW_S3_REPO"), [],
        "the artifact-repositories ConfigMap is not read: choose the store in dflow.toml"),
     _k(_S, "repo_type", "DFLOW_S3_REPO_TYPE", "s3", _text, ["core"],
@@ -249,8 +249,10 @@ def _who(components: Iterable[str]) -> str:
 
 
 def ignored_keys(active: Iterable[str], config: dict[str, Any] | None = None,
-                 s3_config: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-    """``(label, message)`` for each key that is set but read by none of ``active``."""
+                 s3_config: dict[str, Any] | None = None,
+                 unread_only: bool = False) -> list[tuple[str, str]]:
+    """``(label, message)`` for each key that is set but read by none of ``active``
+    (``unread_only``: only the keys no component reads at all)."""
     from .config import config as current
     from .config import s3_config as current_s3
 
@@ -261,7 +263,7 @@ def ignored_keys(active: Iterable[str], config: dict[str, Any] | None = None,
     for key in KEYS:
         if key.honoured_by & active or key.table == _E and "cli" in key.honoured_by:
             continue
-        if not _is_set(key, values):
+        if not _is_set(key, values) or unread_only and key.honoured_by:
             continue
         how = f" (set by {key.env})" if key.env and key.env in os.environ else ""
         if not key.honoured_by:
@@ -282,10 +284,10 @@ def ignored_keys(active: Iterable[str], config: dict[str, Any] | None = None,
 _warned: set[str] = set()
 
 
-def warn_ignored(active: Iterable[str]) -> list[str]:
+def warn_ignored(active: Iterable[str], unread_only: bool = False) -> list[str]:
     """Warn (:class:`IgnoredConfigWarning`, once per key and process) about ignored keys."""
     messages = []
-    for label, message in ignored_keys(active):
+    for label, message in ignored_keys(active, unread_only=unread_only):
         if label not in _warned:
             _warned.add(label)
             warnings.warn(message, IgnoredConfigWarning, stacklevel=3)

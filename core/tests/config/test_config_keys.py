@@ -56,11 +56,12 @@ def test_nothing_set_nothing_reported(monkeypatch):
 
 def test_a_set_key_no_component_reads_is_reported_with_what_to_do(monkeypatch):
     _clean_env(monkeypatch)
-    cfg = dict(default_config(), workflow_annotations={"team": "x"}, raise_for_group=True)
+    cfg = dict(default_config(), save_path_as_parameter=True, raise_for_group=True,
+               workflow_annotations={"team": "x"})  # the Argo renderer reads the last one
     got = dict(ignored_keys({"engine:argo"}, cfg, default_s3_config()))
     assert got == {
-        "config['workflow_annotations']": "config['workflow_annotations'] is set but dflow "
-        "ignores it: pass Workflow(annotations=...)",
+        "config['save_path_as_parameter']": "config['save_path_as_parameter'] is set but dflow "
+        "ignores it: dflow_<artifact>_path_list parameters are not produced",
         "config['raise_for_group']": "config['raise_for_group'] is set but dflow ignores it: "
         "set Slices(raise_for_group=True) on the template",
     }

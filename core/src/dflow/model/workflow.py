@@ -122,7 +122,12 @@ class Workflow:
 
     def to_dict(self) -> dict:
         """The Argo manifest (needs the argo engine plugin; no network call)."""
-        return self._renderer().render(self)
+        from ..config_keys import active_components, warn_ignored
+
+        manifest = self._renderer().render(self)
+        # keys set that nothing reads (a manifest naturally leaves out the local engine's keys)
+        warn_ignored(active_components("argo"), unread_only=True)
+        return manifest
 
     def to_json(self, **kwargs: Any) -> str:
         import json
