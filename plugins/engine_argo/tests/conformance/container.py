@@ -76,6 +76,9 @@ def run_main(req: PodRequest, pod: Pod, image: images.Image, started: float) -> 
     (pod.var_run_argo / "ctr").mkdir(parents=True)
     mounts = [(str(images.prefix(image)), "/usr/local"), (str(sandbox), "/tmp"),
               (str(pod.var_run_argo), VAR_RUN_ARGO)]
+    # an image's extra site dirs are part of the image: visible at their paths even where the
+    # checkout (and so .work/) lies under /tmp, which the pod replaces with its sandbox
+    mounts += [(site, site) for site in image.site]
     if "script" in tmpl:
         mounts.append((str(pod.path("staging")), STAGING_DIR))
     mounts += [(str(src), path) for path, src in pod.mounted_inputs()]
