@@ -27,7 +27,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check core plugins tests benchmarks examples
+	$(BIN)/ruff check core plugins tests benchmarks examples templates
+	$(BIN)/ruff format --check core plugins tests benchmarks examples templates
 
 bench: $(STAMP)
 	$(BIN)/uv pip install -q --python $(BIN)/python -e "plugins/storage_gcs[test,bench]"

@@ -91,8 +91,10 @@ class CpuMeter:
     def describe(self, objects: int) -> str:
         """CPU per object of client and server, e.g. for a footnote under a table."""
         per = 1e3 / max(objects, 1)
-        return (f"wall {self.wall * per:.2f} ms/object; CPU client {self.client * per:.2f} + "
-                f"server {self.server * per:.2f} ms/object")
+        return (
+            f"wall {self.wall * per:.2f} ms/object; CPU client {self.client * per:.2f} + "
+            f"server {self.server * per:.2f} ms/object"
+        )
 
 
 def print_table(title: str, rows: list[tuple[str, float, float, str]]) -> None:

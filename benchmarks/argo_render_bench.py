@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 N_STEPS, FAN_OUT = 1000, 10_000
 
 # the same workflow for both libraries: module-level OP, 1,000 chained steps, one fan-out
-WORKFLOW_SOURCE = '''
+WORKFLOW_SOURCE = """
 from dflow import Step, Workflow, argo_range
 from dflow.python import OP, OPIO, OPIOSign, PythonOPTemplate
 
@@ -54,9 +54,11 @@ def build(n_steps, fan_out, **kw):
         prev = step
     wf.add(Step("fan", tmpl, parameters={"x": "{{item}}"}, with_param=argo_range(fan_out)))
     return wf
-'''
+"""
 
-PYDFLOW_SCRIPT = WORKFLOW_SOURCE + '''
+PYDFLOW_SCRIPT = (
+    WORKFLOW_SOURCE
+    + """
 import sys, time
 sys.modules["bench_wf"] = sys.modules[__name__]
 t0 = time.perf_counter()
@@ -65,7 +67,8 @@ t1 = time.perf_counter()
 text = wf.to_yaml()
 t2 = time.perf_counter()
 print(t1 - t0, t2 - t1, len(text))
-'''
+"""
+)
 
 
 def best(fn, repeat=3):
@@ -95,18 +98,23 @@ def main() -> None:
     t_render, manifest = best(lambda: renderer.render(wf))
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available
     t_yaml, text = best(lambda: yaml.dump(manifest, Dumper=dumper, sort_keys=False), 1)
-    t_schema, errors = best(lambda: schema_errors(manifest, "v4.1.2") +
-                            schema_errors(manifest, "v3.7.18"), 1)
+    t_schema, errors = best(
+        lambda: schema_errors(manifest, "v4.1.2") + schema_errors(manifest, "v3.7.18"), 1
+    )
     t_lint, issues = best(lambda: lint(manifest), 1)
     assert not errors and not [i for i in issues if i.severity == "error"], (errors, issues)
     size = len(json.dumps(manifest))
     print(f"dflow: {N_STEPS} steps + {FAN_OUT}-item fan-out")
-    print(f"  build {t_build * 1000:8.1f} ms   render {t_render * 1000:8.1f} ms   "
-          f"yaml {t_yaml * 1000:8.1f} ms")
+    print(
+        f"  build {t_build * 1000:8.1f} ms   render {t_render * 1000:8.1f} ms   "
+        f"yaml {t_yaml * 1000:8.1f} ms"
+    )
     print(f"  render + schemas + lint {(t_render + t_schema + t_lint) * 1000:8.1f} ms")
     print(f"  strict schemas (2 versions) {t_schema * 1000:8.1f} ms   lint {t_lint * 1000:8.1f} ms")
-    print(f"  manifest {size / 1024:.0f} KiB JSON, {len(text) / 1024:.0f} KiB YAML, "
-          f"{len(manifest['spec']['templates'])} templates")
+    print(
+        f"  manifest {size / 1024:.0f} KiB JSON, {len(text) / 1024:.0f} KiB YAML, "
+        f"{len(manifest['spec']['templates'])} templates"
+    )
     py = REPO / ".work" / "pydflow-venv" / "bin" / "python"
     if not py.exists():
         print("pydflow baseline skipped: create .work/pydflow-venv (see the docstring)")
@@ -117,18 +125,23 @@ def main() -> None:
         # a file, not -c: pydflow inlines the OP's source (else it pickles and uploads it)
         script = Path(tmp) / "pydflow_bench.py"
         script.write_text(PYDFLOW_SCRIPT % (N_STEPS, FAN_OUT))
-        proc = subprocess.run([str(py), str(script)], capture_output=True, text=True, cwd=tmp,
-                              timeout=600)
+        proc = subprocess.run(
+            [str(py), str(script)], capture_output=True, text=True, cwd=tmp, timeout=600
+        )
     if proc.returncode != 0:
         print("pydflow baseline failed:\n" + proc.stderr[-2000:])
         return
     p_build, p_yaml, p_size = proc.stdout.split()[-3:]
     p_build, p_yaml = float(p_build), float(p_yaml)
     ours = t_render + t_yaml
-    print(f"pydflow: build {p_build * 1000:8.1f} ms   to_yaml {p_yaml * 1000:8.1f} ms   "
-          f"manifest {int(p_size) / 1024:.0f} KiB YAML")
-    print(f"render+yaml: dflow {ours * 1000:.1f} ms vs pydflow to_yaml {p_yaml * 1000:.1f} ms "
-          f"-> {p_yaml / ours:.1f}x faster")
+    print(
+        f"pydflow: build {p_build * 1000:8.1f} ms   to_yaml {p_yaml * 1000:8.1f} ms   "
+        f"manifest {int(p_size) / 1024:.0f} KiB YAML"
+    )
+    print(
+        f"render+yaml: dflow {ours * 1000:.1f} ms vs pydflow to_yaml {p_yaml * 1000:.1f} ms "
+        f"-> {p_yaml / ours:.1f}x faster"
+    )
 
 
 if __name__ == "__main__":

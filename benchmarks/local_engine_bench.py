@@ -110,16 +110,23 @@ class PeakSampler(threading.Thread):
 
 
 # -- running one workload ---------------------------------------------------------------
-def run_workload(python: str, script: str, n: int, env: dict[str, str], cap: float,
-                 work: Path, label: str) -> Run:
+def run_workload(
+    python: str, script: str, n: int, env: dict[str, str], cap: float, work: Path, label: str
+) -> Run:
     """Run ``python workloads/<script> n`` in a fresh dir under ``work``, killed after ``cap`` s."""
     rundir = work / f"{label}-{script.removesuffix('.py')}-{n}"
     shutil.rmtree(rundir, ignore_errors=True)
     rundir.mkdir(parents=True)
     log_path = rundir / "output.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([python, str(WORKLOADS / script), str(n)], cwd=rundir, env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [python, str(WORKLOADS / script), str(n)],
+            cwd=rundir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         sampler = PeakSampler(proc.pid)
         sampler.start()
         timed_out = False
@@ -145,7 +152,7 @@ def run_workload(python: str, script: str, n: int, env: dict[str, str], cap: flo
     elif not lines:
         run.note = f"failed (exit code {proc.returncode}, no RESULT line)"
     else:
-        data = json.loads(lines[-1][len("RESULT "):])
+        data = json.loads(lines[-1][len("RESULT ") :])
         run.seconds, run.ok, run.result = data["seconds"], data["ok"], data["result"]
         if not run.ok:
             run.note = f"wrong or failed: {data['result']}"
@@ -164,8 +171,9 @@ def run_workload(python: str, script: str, n: int, env: dict[str, str], cap: flo
     return run
 
 
-def best_of(repeat: int, python: str, script: str, n: int, env: dict[str, str], cap: float,
-            work: Path) -> Run:
+def best_of(
+    repeat: int, python: str, script: str, n: int, env: dict[str, str], cap: float, work: Path
+) -> Run:
     """The fastest successful of ``repeat`` runs of ours (the first failure is returned)."""
     best: Run | None = None
     for _ in range(max(1, repeat)):
@@ -195,8 +203,11 @@ def ensure_pydflow(venv: Path, version: str) -> str:
     if marker.exists():
         return str(python)
     if python.exists():  # made by hand or by an older run: reuse it if the version matches
-        probe = subprocess.run([str(python), "-c", "import importlib.metadata as m; "
-                                "print(m.version('pydflow'))"], capture_output=True, text=True)
+        probe = subprocess.run(
+            [str(python), "-c", "import importlib.metadata as m; print(m.version('pydflow'))"],
+            capture_output=True,
+            text=True,
+        )
         if probe.stdout.strip() == version:
             marker.touch()
             return str(python)
@@ -206,8 +217,9 @@ def ensure_pydflow(venv: Path, version: str) -> str:
     print(f"installing pydflow=={version} into {venv} (once)", flush=True)
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     subprocess.run([uv, "venv", "-q", "--clear", "--python", py, str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), f"pydflow=={version}"],
-                   check=True)
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(python), f"pydflow=={version}"], check=True
+    )
     marker.touch()
     return str(python)
 
@@ -232,26 +244,49 @@ def _ratio(ours: Run, theirs: Run | None, cap: float) -> str:
 
 
 def print_table(rows: list[tuple[str, int, Run, Run | None]], cap: float) -> None:
-    head = ("workload", "N", "ours (s)", "pydflow (s)", "ratio", "ours peak MB",
-            "pydflow peak MB", "ms/step (ours)", "marginal ms/step")
+    head = (
+        "workload",
+        "N",
+        "ours (s)",
+        "pydflow (s)",
+        "ratio",
+        "ours peak MB",
+        "pydflow peak MB",
+        "ms/step (ours)",
+        "marginal ms/step",
+    )
     table = [head]
     for name, n, ours, theirs in rows:
         per_step = f"{ours.seconds / n * 1000:.1f}" if ours.ok and ours.seconds else "-"
-        table.append((name, str(n), _secs(ours), _secs(theirs), _ratio(ours, theirs, cap),
-                      f"{ours.peak_mb:.0f}" if ours.peak_mb else "-",
-                      f"{theirs.peak_mb:.0f}" if theirs and theirs.peak_mb else "-", per_step,
-                      f"{ours.marginal_ms:.1f}" if ours.marginal_ms is not None else "-"))
+        table.append(
+            (
+                name,
+                str(n),
+                _secs(ours),
+                _secs(theirs),
+                _ratio(ours, theirs, cap),
+                f"{ours.peak_mb:.0f}" if ours.peak_mb else "-",
+                f"{theirs.peak_mb:.0f}" if theirs and theirs.peak_mb else "-",
+                per_step,
+                f"{ours.marginal_ms:.1f}" if ours.marginal_ms is not None else "-",
+            )
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     for i, r in enumerate(table):
-        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
-                        for j, (c, w) in enumerate(zip(r, widths, strict=True))))
+        print(
+            "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
         if i == 0:
             print("  ".join("-" * w for w in widths))
     for name, _, ours, theirs in rows:
         for label, run in (("ours", ours), ("pydflow", theirs)):
             if run is not None and run.note and run.note != "skipped":
-                print(f"  {name} / {label}: {run.note}" + (f" (output: {run.log})" if run.log
-                                                           else ""))
+                print(
+                    f"  {name} / {label}: {run.note}" + (f" (output: {run.log})" if run.log else "")
+                )
                 for line in run.tail.splitlines():
                     print(f"    | {line}")
 
@@ -272,8 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="chain,fanout,big", help="comma list of chain,fanout,big")
     p.add_argument("--pydflow-cap", type=float, help="seconds per pydflow run (600; quick 180)")
     p.add_argument("--ours-cap", type=float, default=900, help="seconds per run of ours")
-    p.add_argument("--repeat", type=_positive, default=1,
-                   help="runs of ours per workload, best kept (the machine may be shared)")
+    p.add_argument(
+        "--repeat",
+        type=_positive,
+        default=1,
+        help="runs of ours per workload, best kept (the machine may be shared)",
+    )
     p.add_argument("--pydflow-all", action="store_true", help="run pydflow on (c) too")
     p.add_argument("--no-pydflow", action="store_true", help="run ours only")
     p.add_argument("--pydflow-venv", type=Path, default=DEFAULT_VENV)
@@ -300,11 +339,18 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, work = [], a.workdir
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True).stdout.strip() or "?"
+    head = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        or "?"
+    )
     print(f"dflow at commit {head}")
-    print(f"local engine vs pydflow {a.pydflow_version} debug mode; {os.cpu_count()} CPUs, "
-          f"load average {load}; pydflow cap {cap:g} s", flush=True)
+    print(
+        f"local engine vs pydflow {a.pydflow_version} debug mode; {os.cpu_count()} CPUs, "
+        f"load average {load}; pydflow cap {cap:g} s",
+        flush=True,
+    )
     for name, script, n, with_pydflow in plan:
         print(f"  running {name} N={n}: ours ...", end="", flush=True)
         ours = best_of(a.repeat, sys.executable, script, n, ours_env, a.ours_cap, work)
@@ -323,12 +369,26 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, n, ours, theirs))
     print()
     print_table(rows, cap)
-    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"(above {os.cpu_count()}, other work shared the CPUs and the times are inflated)")
+    print(
+        f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"(above {os.cpu_count()}, other work shared the CPUs and the times are inflated)"
+    )
     if a.json:
-        a.json.write_text(json.dumps([{"workload": r[0], "n": r[1], "ours": attrs.asdict(r[2]),
-                                       "pydflow": attrs.asdict(r[3]) if r[3] else None}
-                                      for r in rows], indent=2, default=str))
+        a.json.write_text(
+            json.dumps(
+                [
+                    {
+                        "workload": r[0],
+                        "n": r[1],
+                        "ours": attrs.asdict(r[2]),
+                        "pydflow": attrs.asdict(r[3]) if r[3] else None,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+                default=str,
+            )
+        )
     return 0 if all(r[2].ok for r in rows) else 1
 
 

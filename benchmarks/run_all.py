@@ -27,8 +27,9 @@ QUICK: dict[str, list[str]] = {
 
 def scripts() -> list[Path]:
     """The benchmark scripts: every ``*.py`` here except this driver and private modules."""
-    return sorted(p for p in HERE.glob("*.py")
-                  if p.name != Path(__file__).name and not p.name.startswith("_"))
+    return sorted(
+        p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_")
+    )
 
 
 def quick_args(script: Path) -> list[str]:

@@ -32,8 +32,13 @@ def make_jobs(root: Path, count: int, tag: str) -> list[ScriptJob]:
         script.write_text(SCRIPT)
         jobs.append(
             ScriptJob(
-                name=f"{tag}-{i}", workflow_id="bench", script_path=script, command=("bash",),
-                workdir=workdir, log_path=workdir.parent / f"log-{i:03d}.txt", outputs=("out.txt",),
+                name=f"{tag}-{i}",
+                workflow_id="bench",
+                script_path=script,
+                command=("bash",),
+                workdir=workdir,
+                log_path=workdir.parent / f"log-{i:03d}.txt",
+                outputs=("out.txt",),
             )
         )
     return jobs
@@ -81,12 +86,16 @@ def main() -> None:
         assert all((job.workdir / "out.txt").read_text().strip() == "42" for job in jobs)
 
     print(f"{args.jobs} jobs on a local Slurm ({os.cpu_count()} CPUs)")
-    print(f"  one sbatch per job (SlurmJobTemplate):   {baseline:7.2f} s, {baseline_jobs:3d} Slurm jobs")
+    print(
+        f"  one sbatch per job (SlurmJobTemplate):   {baseline:7.2f} s, {baseline_jobs:3d} Slurm jobs"
+    )
     print(
         f"  DispatcherExecutor.run_batch, group {args.group_size:<3d}: {batched:7.2f} s, "
         f"{batched_jobs:3d} Slurm jobs"
     )
-    print(f"  speed-up: {baseline / batched:.1f}x wall time, {baseline_jobs / max(batched_jobs, 1):.0f}x fewer jobs")
+    print(
+        f"  speed-up: {baseline / batched:.1f}x wall time, {baseline_jobs / max(batched_jobs, 1):.0f}x fewer jobs"
+    )
 
 
 if __name__ == "__main__":

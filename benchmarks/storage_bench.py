@@ -47,12 +47,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="large file size in MiB")
     parser.add_argument("--files", type=int, default=10_000, help="number of small files")
-    parser.add_argument("--file-size", type=int, default=SMALL_FILE_SIZE,
-                        help="bytes per small file (default: 10,000 of them make 1 GiB)")
+    parser.add_argument(
+        "--file-size",
+        type=int,
+        default=SMALL_FILE_SIZE,
+        help="bytes per small file (default: 10,000 of them make 1 GiB)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of the large-file case")
     parser.add_argument("--quick", action="store_true", help="64 MiB and 500 files, one run")
-    parser.add_argument("--server-dir", default=None,
-                        help="where SeaweedFS keeps its data (default: a temporary directory)")
+    parser.add_argument(
+        "--server-dir",
+        default=None,
+        help="where SeaweedFS keeps its data (default: a temporary directory)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.size, args.files, args.repeat = 64, 500, 1
@@ -70,20 +77,31 @@ def main() -> None:
         bucket = "bench"
 
         def plugin(**options) -> MinioClient:
-            return MinioClient(endpoint=server.endpoint, access_key=server.access_key,
-                               secret_key=server.secret_key, secure=False, bucket_name=bucket,
-                               **options)
+            return MinioClient(
+                endpoint=server.endpoint,
+                access_key=server.access_key,
+                secret_key=server.secret_key,
+                secure=False,
+                bucket_name=bucket,
+                **options,
+            )
 
         client = plugin()
         client.create_bucket()
         boto_only = plugin(lean_requests=False)
         unchecked = plugin(verify_integrity=False)
-        raw = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1",
-                           aws_access_key_id=server.access_key,
-                           aws_secret_access_key=server.secret_key,
-                           config=Config(s3={"addressing_style": "path"},
-                                         request_checksum_calculation="when_required",
-                                         response_checksum_validation="when_required"))
+        raw = boto3.client(
+            "s3",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=server.access_key,
+            aws_secret_access_key=server.secret_key,
+            config=Config(
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
 
         big = work / "big.bin"
         size = args.size * MiB
@@ -95,17 +113,22 @@ def main() -> None:
             t_raw_up = min(t_raw_up, timed(lambda: raw.upload_file(str(big), bucket, "raw/big")))
             t_up = min(t_up, timed(lambda: client.upload("plugin/big.bin", str(big))))
             t_nc_up = min(t_nc_up, timed(lambda: unchecked.upload("plugin/nc.bin", str(big))))
-            t_nc_down = min(t_nc_down, timed(
-                lambda: unchecked.download("plugin/nc.bin", str(work / "nc.out"))))
-            t_raw_down = min(t_raw_down, timed(
-                lambda: raw.download_file(bucket, "raw/big", str(work / "raw.out"))))
-            t_down = min(t_down, timed(
-                lambda: client.download("plugin/big.bin", str(work / "plugin.out"))))
+            t_nc_down = min(
+                t_nc_down, timed(lambda: unchecked.download("plugin/nc.bin", str(work / "nc.out")))
+            )
+            t_raw_down = min(
+                t_raw_down,
+                timed(lambda: raw.download_file(bucket, "raw/big", str(work / "raw.out"))),
+            )
+            t_down = min(
+                t_down, timed(lambda: client.download("plugin/big.bin", str(work / "plugin.out")))
+            )
         rows.append(("one file upload", mb / t_up, mb / t_raw_up, "boto3 upload_file"))
         rows.append(("one file download", mb / t_down, mb / t_raw_down, "boto3 download_file"))
         rows.append(("  (no integrity check)", mb / t_nc_up, mb / t_raw_up, "boto3 upload_file"))
-        rows.append(("  (no integrity check)", mb / t_nc_down, mb / t_raw_down,
-                     "boto3 download_file"))
+        rows.append(
+            ("  (no integrity check)", mb / t_nc_down, mb / t_raw_down, "boto3 download_file")
+        )
 
         small = work / "small"
         files = write_small_tree(small, args.files, args.file_size)
@@ -117,8 +140,10 @@ def main() -> None:
         def metered(label: str, fn) -> float:
             with CpuMeter(server.pid) as meter:
                 fn()
-            notes.append(f"{label:<42}{meter.describe(args.files)}; two cores allow "
-                         f"{meter.bound * 1e3 / args.files:.2f} ms/object")
+            notes.append(
+                f"{label:<42}{meter.describe(args.files)}; two cores allow "
+                f"{meter.bound * 1e3 / args.files:.2f} ms/object"
+            )
             return meter.wall
 
         def loop_up() -> None:  # the honest baseline: one client, one call per object
@@ -144,12 +169,15 @@ def main() -> None:
             key = f"tree-{uuid.uuid4().hex[:6]}/small"
             out = work / f"tree-{uuid.uuid4().hex[:6]}.out"
             up_fn = up_fn or (lambda: upload_s3(str(small), key=key, storage_client=storage_client))
-            down_fn = down_fn or (lambda k: download_s3(k, path=str(out),
-                                                        storage_client=storage_client))
+            down_fn = down_fn or (
+                lambda k: download_s3(k, path=str(out), storage_client=storage_client)
+            )
             result: list = []
             t_up = metered(f"{name.strip()} upload", lambda: result.append(up_fn()))
-            t_down = metered(f"{name.strip()} download", lambda: down_fn(
-                result[-1] if result[-1] is not None else key, out))
+            t_down = metered(
+                f"{name.strip()} download",
+                lambda: down_fn(result[-1] if result[-1] is not None else key, out),
+            )
             got = sum(1 for p in out.rglob("*") if p.is_file() and ".dflow" not in p.parts)
             assert got == args.files, f"{name}: downloaded {got} of {args.files} files"
             rows.append((f"{name} upload", smb / t_up, smb / t_loop_up, base))
@@ -162,6 +190,7 @@ def main() -> None:
         tree("  boto3 in threads", boto_only, down_fn=download_tree(boto_only))
 
         for archive in (None, "tar"):
+
             def up(archive=archive):
                 return upload_artifact(str(small), archive=archive, storage_client=client)
 
@@ -172,8 +201,11 @@ def main() -> None:
             tree(f"upload_artifact archive={archive}", client, up, down)
             rows[start + 1] = ("  download_artifact", *rows[start + 1][1:])
 
-        print_table(f"SeaweedFS {server.endpoint} (data in {server_dir}); large file "
-                    f"{args.size} MiB; {args.files} x {args.file_size} B small files", rows)
+        print_table(
+            f"SeaweedFS {server.endpoint} (data in {server_dir}); large file "
+            f"{args.size} MiB; {args.files} x {args.file_size} B small files",
+            rows,
+        )
         print("\nCPU per object (this process = client; weed = server):")
         for line in notes:
             print("  " + line)

@@ -64,9 +64,24 @@ class FakeGCS:
             port = s.getsockname()[1]
         self.endpoint = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
-            [str(_get_binary_path()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
-             "-external-url", self.endpoint, "-backend", "memory", "-log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                str(_get_binary_path()),
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(port),
+                "-external-url",
+                self.endpoint,
+                "-backend",
+                "memory",
+                "-log-level",
+                "error",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(300):
             try:
                 urllib.request.urlopen(self.endpoint + "/storage/v1/b", timeout=1).close()
@@ -87,7 +102,8 @@ def start_server(kind: str):
         server = FakeGCS().start()
     else:
         spec = importlib.util.spec_from_file_location(
-            "gcs_bench_conftest", HERE.parent / "plugins/storage_gcs/tests/conftest.py")
+            "gcs_bench_conftest", HERE.parent / "plugins/storage_gcs/tests/conftest.py"
+        )
         conftest = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(conftest)
         server = conftest.GCSEmulator(bucket=BUCKET).start()
@@ -98,8 +114,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="MiB of the large file")
     parser.add_argument("--files", type=int, default=10_000, help="number of small files")
-    parser.add_argument("--file-size", type=int, default=SMALL_FILE_SIZE, help="bytes per small file")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of the large-file case (best kept)")
+    parser.add_argument(
+        "--file-size", type=int, default=SMALL_FILE_SIZE, help="bytes per small file"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of the large-file case (best kept)"
+    )
     parser.add_argument("--quick", action="store_true", help="64 MiB and 500 files (for run_all)")
     parser.add_argument("--server", choices=["emulator", "fake-gcs"], default="fake-gcs")
     args = parser.parse_args()
@@ -115,8 +135,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dflow-gcs-bench-"))
     server, endpoint, pid = start_server(args.server)
     try:
-        sdk = storage.Client(project="bench", credentials=AnonymousCredentials(),
-                             client_options={"api_endpoint": endpoint})
+        sdk = storage.Client(
+            project="bench",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": endpoint},
+        )
         try:
             sdk.create_bucket(BUCKET)
         except Conflict:
@@ -125,8 +148,10 @@ def main() -> None:
         client = GCSClient(BUCKET, "bench", endpoint=endpoint)
         one_stream = GCSClient(BUCKET, "bench", endpoint=endpoint, download_workers=1)
         run = uuid.uuid4().hex[:8]
-        print(f"server: {args.server} (pid {pid}), {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
-              flush=True)
+        print(
+            f"server: {args.server} (pid {pid}), {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
 
         size = args.size * MiB
         large = work / "large.bin"
@@ -141,13 +166,16 @@ def main() -> None:
                 dest = work / f"{fresh().replace('/', '-')}.out"
                 fn(str(dest))
                 dest.unlink()
+
             return timed(once, args.repeat)
 
         client.upload(f"{run}/large", str(large))
         meters = {}
         t = {}
-        for name, fn in (("plugin up", lambda: client.upload(fresh(), str(large))),
-                         ("raw up", lambda: raw.blob(fresh()).upload_from_filename(str(large)))):
+        for name, fn in (
+            ("plugin up", lambda: client.upload(fresh(), str(large))),
+            ("raw up", lambda: raw.blob(fresh()).upload_from_filename(str(large))),
+        ):
             meters[name] = CpuMeter(pid)
             with meters[name]:
                 t[name] = timed(fn, args.repeat)
@@ -155,16 +183,25 @@ def main() -> None:
         t["one stream down"] = down(lambda p: one_stream.download(f"{run}/large", p))
         t["raw down"] = down(lambda p: raw.blob(f"{run}/large").download_to_filename(p))
         mb = size / MiB
-        print_table(f"\none file of {args.size} MiB (best of {args.repeat}; MB/s = MiB/s)", [
-            ("upload", mb / t["plugin up"], mb / t["raw up"], "SDK upload_from_filename"),
-            ("download", mb / t["plugin down"], mb / t["raw down"], "SDK download_to_filename"),
-            ("download, download_workers=1", mb / t["one stream down"], mb / t["raw down"],
-             "SDK download_to_filename"),
-        ])
+        print_table(
+            f"\none file of {args.size} MiB (best of {args.repeat}; MB/s = MiB/s)",
+            [
+                ("upload", mb / t["plugin up"], mb / t["raw up"], "SDK upload_from_filename"),
+                ("download", mb / t["plugin down"], mb / t["raw down"], "SDK download_to_filename"),
+                (
+                    "download, download_workers=1",
+                    mb / t["one stream down"],
+                    mb / t["raw down"],
+                    "SDK download_to_filename",
+                ),
+            ],
+        )
         for name in ("plugin up", "raw up"):
             m = meters[name]
-            print(f"  {name}: CPU client {m.client:.2f} s, server {m.server:.2f} s over {m.wall:.2f} s wall",
-                  flush=True)
+            print(
+                f"  {name}: CPU client {m.client:.2f} s, server {m.server:.2f} s over {m.wall:.2f} s wall",
+                flush=True,
+            )
         large.unlink()
 
         small = work / "small"
@@ -193,15 +230,27 @@ def main() -> None:
             return root
 
         tree_client, _ = fresh_bucket("tree")
-        up_tree = measure("upload_s3", lambda: upload_s3(str(small), key="tree", storage_client=tree_client))
-        down_tree = measure("download_s3", lambda: download_s3("tree", str(work / "tree-out"),
-                                                               storage_client=tree_client))
+        up_tree = measure(
+            "upload_s3", lambda: upload_s3(str(small), key="tree", storage_client=tree_client)
+        )
+        down_tree = measure(
+            "download_s3",
+            lambda: download_s3("tree", str(work / "tree-out"), storage_client=tree_client),
+        )
         tar_client, _ = fresh_bucket("tar")  # the default artifact path: one streamed .tgz
         art: list = []
-        up_tar = measure("upload_artifact tar", lambda: art.append(upload_artifact(
-            str(small), archive="tar", storage_client=tar_client)))
-        down_tar = measure("download_artifact tar", lambda: download_artifact(
-            art[0], path=str(work / "tar-out"), storage_client=tar_client))
+        up_tar = measure(
+            "upload_artifact tar",
+            lambda: art.append(
+                upload_artifact(str(small), archive="tar", storage_client=tar_client)
+            ),
+        )
+        down_tar = measure(
+            "download_artifact tar",
+            lambda: download_artifact(
+                art[0], path=str(work / "tar-out"), storage_client=tar_client
+            ),
+        )
         _, seq = fresh_bucket("seq")
         seq_root = prepare(work / "seq-out")
 
@@ -219,19 +268,40 @@ def main() -> None:
         _, pooled = fresh_bucket("pool")
         pool_root = prepare(work / "pool-out")
         with ThreadPoolExecutor(16) as pool:
-            up_pool = measure("SDK x16 threads upload", lambda: list(pool.map(
-                lambda rp: pooled.blob(rp[0]).upload_from_filename(str(rp[1])),
-                zip(rels, paths, strict=True))))
-            down_pool = measure("SDK x16 threads download", lambda: list(pool.map(
-                lambda r: pooled.blob(r).download_to_filename(str(pool_root / r)), rels)))
+            up_pool = measure(
+                "SDK x16 threads upload",
+                lambda: list(
+                    pool.map(
+                        lambda rp: pooled.blob(rp[0]).upload_from_filename(str(rp[1])),
+                        zip(rels, paths, strict=True),
+                    )
+                ),
+            )
+            down_pool = measure(
+                "SDK x16 threads download",
+                lambda: list(
+                    pool.map(
+                        lambda r: pooled.blob(r).download_to_filename(str(pool_root / r)), rels
+                    )
+                ),
+            )
         rows += [
             ("upload_s3 (tree)", up_tree, up_seq, "sequential SDK upload_from_filename"),
             ("download_s3 (tree)", down_tree, down_seq, "sequential SDK download_to_filename"),
             ("upload_artifact archive=tar", up_tar, up_seq, "sequential SDK upload_from_filename"),
-            ("download_artifact archive=tar", down_tar, down_seq,
-             "sequential SDK download_to_filename"),
+            (
+                "download_artifact archive=tar",
+                down_tar,
+                down_seq,
+                "sequential SDK download_to_filename",
+            ),
             ("SDK x16 threads upload", up_pool, up_seq, "sequential SDK upload_from_filename"),
-            ("SDK x16 threads download", down_pool, down_seq, "sequential SDK download_to_filename"),
+            (
+                "SDK x16 threads download",
+                down_pool,
+                down_seq,
+                "sequential SDK download_to_filename",
+            ),
         ]
         print_table(f"\n{args.files} files of {args.file_size} B ({total:.0f} MiB)", rows)
         print("\n".join(notes))

@@ -66,7 +66,13 @@ class Runner:
         self.notes: list[str] = []
         self.meters: dict[str, CpuMeter] = {}
 
-    def run(self, label: str, fn: Callable[[], object], objects: int, cleanup: Callable[[], object] = lambda: None) -> float:
+    def run(
+        self,
+        label: str,
+        fn: Callable[[], object],
+        objects: int,
+        cleanup: Callable[[], object] = lambda: None,
+    ) -> float:
         best: CpuMeter | None = None
         for _ in range(self.repeat):
             meter = CpuMeter(self.server_pid)
@@ -76,8 +82,10 @@ class Runner:
                 best = meter
             cleanup()
         self.meters[label] = best
-        self.notes.append(f"  {label:<40} {best.describe(objects)}; two-core bound "
-                          f"{best.bound * 1e3 / objects:.2f} ms/object")
+        self.notes.append(
+            f"  {label:<40} {best.describe(objects)}; two-core bound "
+            f"{best.bound * 1e3 / objects:.2f} ms/object"
+        )
         return best.wall
 
     def flush(self) -> None:
@@ -99,24 +107,55 @@ def large_file(runner: Runner, client, bucket, oss2, work: Path, size: int) -> N
 
     ck = str(work / "oss2-checkpoints")
     # uploads first (each key then serves its download), alternating plugin and baselines
-    t_raw_up = runner.run("oss2 put_object_from_file", lambda: bucket.put_object_from_file(f"{run}/raw", str(big)), 1)
+    t_raw_up = runner.run(
+        "oss2 put_object_from_file", lambda: bucket.put_object_from_file(f"{run}/raw", str(big)), 1
+    )
     t_up = runner.run("OSSClient.upload", lambda: client.upload(f"{run}/plugin", str(big)), 1)
-    t_res_up = runner.run("oss2 resumable_upload (4 threads)", lambda: oss2.resumable_upload(
-        bucket, f"{run}/resumable", str(big), store=oss2.ResumableStore(root=ck), num_threads=4), 1)
-    t_raw_down = runner.run("oss2 get_object_to_file",
-                            lambda: bucket.get_object_to_file(f"{run}/raw", str(out)), 1, rm_out)
-    t_down = runner.run("OSSClient.download", lambda: client.download(f"{run}/plugin", str(out)), 1, rm_out)
-    t_res_down = runner.run("oss2 resumable_download (4 threads)", lambda: oss2.resumable_download(
-        bucket, f"{run}/raw", str(out), store=oss2.ResumableDownloadStore(root=ck), num_threads=4), 1, rm_out)
+    t_res_up = runner.run(
+        "oss2 resumable_upload (4 threads)",
+        lambda: oss2.resumable_upload(
+            bucket, f"{run}/resumable", str(big), store=oss2.ResumableStore(root=ck), num_threads=4
+        ),
+        1,
+    )
+    t_raw_down = runner.run(
+        "oss2 get_object_to_file",
+        lambda: bucket.get_object_to_file(f"{run}/raw", str(out)),
+        1,
+        rm_out,
+    )
+    t_down = runner.run(
+        "OSSClient.download", lambda: client.download(f"{run}/plugin", str(out)), 1, rm_out
+    )
+    t_res_down = runner.run(
+        "oss2 resumable_download (4 threads)",
+        lambda: oss2.resumable_download(
+            bucket,
+            f"{run}/raw",
+            str(out),
+            store=oss2.ResumableDownloadStore(root=ck),
+            num_threads=4,
+        ),
+        1,
+        rm_out,
+    )
     for key in ("raw", "plugin", "resumable"):
         bucket.delete_object(f"{run}/{key}")  # the server keeps objects in memory
     big.unlink()
-    print_table(f"\nOne file of {size // MiB} MiB ({runner.repeat} run(s), best):", [
-        ("one file upload", mb / t_up, mb / t_raw_up, "oss2 put_object_from_file"),
-        ("one file download", mb / t_down, mb / t_raw_down, "oss2 get_object_to_file"),
-        ("one file upload", mb / t_up, mb / t_res_up, "oss2 resumable_upload, 4 threads"),
-        ("one file download", mb / t_down, mb / t_res_down, "oss2 resumable_download, 4 threads"),
-    ])
+    print_table(
+        f"\nOne file of {size // MiB} MiB ({runner.repeat} run(s), best):",
+        [
+            ("one file upload", mb / t_up, mb / t_raw_up, "oss2 put_object_from_file"),
+            ("one file download", mb / t_down, mb / t_raw_down, "oss2 get_object_to_file"),
+            ("one file upload", mb / t_up, mb / t_res_up, "oss2 resumable_upload, 4 threads"),
+            (
+                "one file download",
+                mb / t_down,
+                mb / t_res_down,
+                "oss2 resumable_download, 4 threads",
+            ),
+        ],
+    )
     runner.flush()
 
 
@@ -145,25 +184,44 @@ def small_files(runner: Runner, client, bucket, work: Path, count: int, file_siz
             bucket.get_object_to_file(f"{run}/loop/{rel}", str(out / rel))
 
     def pool_up() -> None:
-        run_concurrently(lambda i: bucket.put_object_from_file(f"{run}/pool/{rels[i]}", str(paths[i])),
-                         range(count), 16)
+        run_concurrently(
+            lambda i: bucket.put_object_from_file(f"{run}/pool/{rels[i]}", str(paths[i])),
+            range(count),
+            16,
+        )
 
     def pool_down() -> None:
-        run_concurrently(lambda rel: bucket.get_object_to_file(f"{run}/pool/{rel}", str(out / rel)), rels, 16)
+        run_concurrently(
+            lambda rel: bucket.get_object_to_file(f"{run}/pool/{rel}", str(out / rel)), rels, 16
+        )
 
     def cleanup_out() -> None:
         shutil.rmtree(out, ignore_errors=True)
 
-    t_up = runner.run("upload_s3 (OSSClient, 16 threads)", lambda: upload_s3(
-        str(tree), f"{run}/plugin", storage_client=client), count)
+    t_up = runner.run(
+        "upload_s3 (OSSClient, 16 threads)",
+        lambda: upload_s3(str(tree), f"{run}/plugin", storage_client=client),
+        count,
+    )
     shutil.rmtree(out, ignore_errors=True)
-    t_down = runner.run("download_s3 (OSSClient, 16 threads)", lambda: download_s3(
-        f"{run}/plugin", str(out), storage_client=client), count, cleanup_out)
+    t_down = runner.run(
+        "download_s3 (OSSClient, 16 threads)",
+        lambda: download_s3(f"{run}/plugin", str(out), storage_client=client),
+        count,
+        cleanup_out,
+    )
     art: list = []  # the default artifact path: one streamed .tgz
-    t_tar_up = runner.run("upload_artifact archive=tar", lambda: art.append(upload_artifact(
-        str(tree), archive="tar", storage_client=client)), count)
-    t_tar_down = runner.run("download_artifact archive=tar", lambda: download_artifact(
-        art[-1], path=str(out), storage_client=client), count, cleanup_out)
+    t_tar_up = runner.run(
+        "upload_artifact archive=tar",
+        lambda: art.append(upload_artifact(str(tree), archive="tar", storage_client=client)),
+        count,
+    )
+    t_tar_down = runner.run(
+        "download_artifact archive=tar",
+        lambda: download_artifact(art[-1], path=str(out), storage_client=client),
+        count,
+        cleanup_out,
+    )
     cleanup_out()
     t_loop_up = runner.run("oss2 put_object_from_file, for loop", loop_up, count)
     fresh_out()
@@ -176,31 +234,50 @@ def small_files(runner: Runner, client, bucket, work: Path, count: int, file_siz
         keys = [k for k in client.list(f"{run}/{part}/", recursive=True)]
         for start in range(0, len(keys), 1000):
             bucket.batch_delete_objects(keys[start : start + 1000])
-    print_table(f"\n{count} files of {file_size} B ({runner.repeat} run(s), best):", [
-        ("many files upload", mb / t_up, mb / t_loop_up, "oss2 sequential loop (target 5x)"),
-        ("many files download", mb / t_down, mb / t_loop_down, "oss2 sequential loop (target 5x)"),
-        ("upload_artifact archive=tar", mb / t_tar_up, mb / t_loop_up, "oss2 sequential loop"),
-        ("download_artifact archive=tar", mb / t_tar_down, mb / t_loop_down, "oss2 sequential loop"),
-        ("many files upload", mb / t_up, mb / t_pool_up, "oss2 on 16 threads"),
-        ("many files download", mb / t_down, mb / t_pool_down, "oss2 on 16 threads"),
-    ])
+    print_table(
+        f"\n{count} files of {file_size} B ({runner.repeat} run(s), best):",
+        [
+            ("many files upload", mb / t_up, mb / t_loop_up, "oss2 sequential loop (target 5x)"),
+            (
+                "many files download",
+                mb / t_down,
+                mb / t_loop_down,
+                "oss2 sequential loop (target 5x)",
+            ),
+            ("upload_artifact archive=tar", mb / t_tar_up, mb / t_loop_up, "oss2 sequential loop"),
+            (
+                "download_artifact archive=tar",
+                mb / t_tar_down,
+                mb / t_loop_down,
+                "oss2 sequential loop",
+            ),
+            ("many files upload", mb / t_up, mb / t_pool_up, "oss2 on 16 threads"),
+            ("many files download", mb / t_down, mb / t_pool_down, "oss2 on 16 threads"),
+        ],
+    )
     runner.flush()
-    for way, loop in (("upload", "oss2 put_object_from_file, for loop"),
-                      ("download", "oss2 get_object_to_file, for loop")):
+    for way, loop in (
+        ("upload", "oss2 put_object_from_file, for loop"),
+        ("download", "oss2 get_object_to_file, for loop"),
+    ):
         server = runner.meters[f"{way}_s3 (OSSClient, 16 threads)"].server / count
         loop_wall = runner.meters[loop].wall / count
         cores = os.cpu_count() or 1
-        print(f"  {way}: the server alone needs {server * 1e3:.2f} ms CPU/object, so even a client costing "
-              f"nothing takes >= {server / cores * 1e3:.2f} ms/object on {cores} cores (>= "
-              f"{server * 1e3:.2f} if the server's GIL serializes it): at most "
-              f"{loop_wall * cores / server:.1f}x ({loop_wall / server:.1f}x) the loop's {loop_wall * 1e3:.2f} ms/object")
+        print(
+            f"  {way}: the server alone needs {server * 1e3:.2f} ms CPU/object, so even a client costing "
+            f"nothing takes >= {server / cores * 1e3:.2f} ms/object on {cores} cores (>= "
+            f"{server * 1e3:.2f} if the server's GIL serializes it): at most "
+            f"{loop_wall * cores / server:.1f}x ({loop_wall / server:.1f}x) the loop's {loop_wall * 1e3:.2f} ms/object"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="MiB of the one file (1024)")
     parser.add_argument("--files", type=int, default=10_000, help="number of small files (10,000)")
-    parser.add_argument("--file-size", type=int, default=SMALL_FILE_SIZE, help="bytes per small file")
+    parser.add_argument(
+        "--file-size", type=int, default=SMALL_FILE_SIZE, help="bytes per small file"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each row; the best is shown")
     parser.add_argument("--quick", action="store_true", help="64 MiB and 500 files")
     args = parser.parse_args()
@@ -212,14 +289,19 @@ def main() -> None:
 
     conftest = _load(ROOT / "plugins/storage_oss/tests/conftest.py", "bench_oss_conftest")
     load = os.getloadavg()
-    print(f"OSSClient vs oss2 {oss2.__version__} on the OSS test server; {os.cpu_count()} cores, "
-          f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(
+        f"OSSClient vs oss2 {oss2.__version__} on the OSS test server; {os.cpu_count()} cores, "
+        f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     work = Path(tempfile.mkdtemp(prefix="dflow-oss-bench-"))
-    server = conftest.OSSServerProcess("--access-key-id", AK, "--access-key-secret", SECRET,
-                                       "--bucket", BUCKET).start()
+    server = conftest.OSSServerProcess(
+        "--access-key-id", AK, "--access-key-secret", SECRET, "--bucket", BUCKET
+    ).start()
     try:
         client = OSSClient(server.endpoint, BUCKET, AK, SECRET, prefix="")
-        bucket = oss2.Bucket(oss2.Auth(AK, SECRET), server.endpoint, BUCKET)  # enable_crc: oss2's default
+        bucket = oss2.Bucket(
+            oss2.Auth(AK, SECRET), server.endpoint, BUCKET
+        )  # enable_crc: oss2's default
         runner = Runner(server.proc.pid, args.repeat)
         large_file(runner, client, bucket, oss2, work, args.size * MiB)
         small_files(runner, client, bucket, work, args.files, args.file_size)

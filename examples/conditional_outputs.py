@@ -19,21 +19,31 @@ def label(num: int, name: str) -> {"msg": str}:
 def build(seed: int = 7) -> Workflow:
     inner = Steps(name="pick")
     inner.inputs.parameters = {"seed": InputParameter(type=int)}
-    gen = Step("gen", PythonOPTemplate(random_num), parameters={"seed": inner.inputs.parameters["seed"]})
+    gen = Step(
+        "gen", PythonOPTemplate(random_num), parameters={"seed": inner.inputs.parameters["seed"]}
+    )
     inner.add(gen)
-    low = Step("low", PythonOPTemplate(label), parameters={"num": gen.outputs.parameters["num"],
-                                                           "name": "low"},
-               when="%s < 5" % gen.outputs.parameters["num"])
-    high = Step("high", PythonOPTemplate(label), parameters={"num": gen.outputs.parameters["num"],
-                                                             "name": "high"},
-                when="%s >= 5" % gen.outputs.parameters["num"])
+    low = Step(
+        "low",
+        PythonOPTemplate(label),
+        parameters={"num": gen.outputs.parameters["num"], "name": "low"},
+        when="%s < 5" % gen.outputs.parameters["num"],
+    )
+    high = Step(
+        "high",
+        PythonOPTemplate(label),
+        parameters={"num": gen.outputs.parameters["num"], "name": "high"},
+        when="%s >= 5" % gen.outputs.parameters["num"],
+    )
     inner.add([low, high])
     inner.outputs.parameters = {
-        "msg": OutputParameter(value_from_expression=if_expression(
-            _if=gen.outputs.parameters["num"] < 5,
-            _then=low.outputs.parameters["msg"],
-            _else=high.outputs.parameters["msg"],
-        ))
+        "msg": OutputParameter(
+            value_from_expression=if_expression(
+                _if=gen.outputs.parameters["num"] < 5,
+                _then=low.outputs.parameters["msg"],
+                _else=high.outputs.parameters["msg"],
+            )
+        )
     }
     wf = Workflow(name="conditional")
     wf.add(Step("main", inner, parameters={"seed": seed}))

@@ -35,12 +35,30 @@ def maybe_fail(i: int) -> {"i": int}:
 
 def build(workdir: str = ".") -> Workflow:
     wf = Workflow(name="errors")
-    wf.add(Step("retry", PythonOPTemplate(flaky, retry_on_transient_error=3),
-                parameters={"marker": f"{workdir}/flaky-attempts"}))
-    wf.add(Step("timeout", PythonOPTemplate(slow, timeout=1), parameters={"seconds": 30},
-                continue_on_failed=True))
-    wf.add(Step("ratio", PythonOPTemplate(maybe_fail), parameters={"i": "{{item}}"},
-                with_param=argo_range(8), continue_on_success_ratio=0.7))
+    wf.add(
+        Step(
+            "retry",
+            PythonOPTemplate(flaky, retry_on_transient_error=3),
+            parameters={"marker": f"{workdir}/flaky-attempts"},
+        )
+    )
+    wf.add(
+        Step(
+            "timeout",
+            PythonOPTemplate(slow, timeout=1),
+            parameters={"seconds": 30},
+            continue_on_failed=True,
+        )
+    )
+    wf.add(
+        Step(
+            "ratio",
+            PythonOPTemplate(maybe_fail),
+            parameters={"i": "{{item}}"},
+            with_param=argo_range(8),
+            continue_on_success_ratio=0.7,
+        )
+    )
     return wf
 
 

@@ -23,13 +23,25 @@ def square(x: int) -> {"y": int}:
 
 def build(n: int = 4) -> Workflow:
     make = Step("make", PythonOPTemplate(make_list), parameters={"n": n})
-    each = Step("shout", PythonOPTemplate(shout), parameters={"msg": "{{item}}"},
-                with_param=make.outputs.parameters["items"])
-    rng = Step("square", PythonOPTemplate(square), parameters={"x": "{{item}}"},
-               with_param=argo_range(n), key="square-{{item}}")
-    seq = Step("seq", PythonOPTemplate(shout), parameters={"msg": "{{item}}"},
-               with_sequence=argo_sequence(argo_len(make.outputs.parameters["items"]),
-                                           format="no-%02d"))
+    each = Step(
+        "shout",
+        PythonOPTemplate(shout),
+        parameters={"msg": "{{item}}"},
+        with_param=make.outputs.parameters["items"],
+    )
+    rng = Step(
+        "square",
+        PythonOPTemplate(square),
+        parameters={"x": "{{item}}"},
+        with_param=argo_range(n),
+        key="square-{{item}}",
+    )
+    seq = Step(
+        "seq",
+        PythonOPTemplate(shout),
+        parameters={"msg": "{{item}}"},
+        with_sequence=argo_sequence(argo_len(make.outputs.parameters["items"]), format="no-%02d"),
+    )
     wf = Workflow(name="loops")
     wf.add(make)
     wf.add([each, rng, seq])
@@ -42,7 +54,9 @@ def main() -> None:
     print(wf.query_status())
     for name in ("shout", "square", "seq"):
         step = wf.query_step(name=name)[0]
-        print(f"  {name}: {[p.value for p in [step.outputs.parameters[k] for k in step.outputs.parameters]]}")
+        print(
+            f"  {name}: {[p.value for p in [step.outputs.parameters[k] for k in step.outputs.parameters]]}"
+        )
 
 
 if __name__ == "__main__":

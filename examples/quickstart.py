@@ -36,7 +36,7 @@ def count_words() -> ShellOPTemplate:
         # Argo's path variables keep the script independent of where the engine runs it
         script="cat {{inputs.artifacts.text.path}}/*.txt | wc -w | tr -d ' ' "
         "> {{outputs.parameters.count.path}}\n"
-        "echo \"{{inputs.parameters.msg}}\" > {{outputs.parameters.echo.path}}",
+        'echo "{{inputs.parameters.msg}}" > {{outputs.parameters.echo.path}}',
     )
     t.inputs.parameters = {"msg": InputParameter()}
     t.inputs.artifacts = {"text": InputArtifact(path="/tmp/inputs/text")}
@@ -73,8 +73,9 @@ def main() -> None:
     wf.submit()
     print(f"workflow {wf.id}: {wf.query_status()}")
     for step in wf.query_step(type="Pod"):
-        params = {k: v.value for k, v in step.outputs.parameters.items()
-                  if not k.startswith("dflow_")}
+        params = {
+            k: v.value for k, v in step.outputs.parameters.items() if not k.startswith("dflow_")
+        }
         print(f"  {step.displayName:<10} {step.phase:<10} {params}")
     dup = wf.query_step(key="dup")[0]
     files = download_artifact(dup.outputs.artifacts["bar"], path="downloaded")

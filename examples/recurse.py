@@ -14,14 +14,22 @@ def plus_one(iter: int) -> {"iter": int}:  # noqa: A002
 def build(limit: int = 3) -> Workflow:
     loop = Steps(name="iter")
     loop.inputs.parameters = {"iter": InputParameter(type=int), "limit": InputParameter(type=int)}
-    add = Step("add", PythonOPTemplate(plus_one),
-               parameters={"iter": loop.inputs.parameters["iter"]},
-               key="iter-{{inputs.parameters.iter}}")
+    add = Step(
+        "add",
+        PythonOPTemplate(plus_one),
+        parameters={"iter": loop.inputs.parameters["iter"]},
+        key="iter-{{inputs.parameters.iter}}",
+    )
     loop.add(add)
-    nxt = Step("next", loop,
-               parameters={"iter": add.outputs.parameters["iter"],
-                           "limit": loop.inputs.parameters["limit"]},
-               when="%s < %s" % (add.outputs.parameters["iter"], loop.inputs.parameters["limit"]))
+    nxt = Step(
+        "next",
+        loop,
+        parameters={
+            "iter": add.outputs.parameters["iter"],
+            "limit": loop.inputs.parameters["limit"],
+        },
+        when="%s < %s" % (add.outputs.parameters["iter"], loop.inputs.parameters["limit"]),
+    )
     loop.add(nxt)
     wf = Workflow(name="recurse")
     wf.add(Step("start", loop, parameters={"iter": 0, "limit": limit}))

@@ -25,14 +25,20 @@ def build(words: list[str] | None = None) -> Workflow:
     words = words or ["alpha", "beta", "gamma"]
     fan = Step(
         "write",
-        PythonOPTemplate(write, slices=Slices(input_parameter=["msg"],
-                                              output_artifact=["file"],
-                                              output_parameter=["length"])),
+        PythonOPTemplate(
+            write,
+            slices=Slices(
+                input_parameter=["msg"], output_artifact=["file"], output_parameter=["length"]
+            ),
+        ),
         parameters={"msg": words},
     )
-    reduce = Step("total", PythonOPTemplate(total),
-                  parameters={"lengths": fan.outputs.parameters["length"]},
-                  artifacts={"files": fan.outputs.artifacts["file"]})
+    reduce = Step(
+        "total",
+        PythonOPTemplate(total),
+        parameters={"lengths": fan.outputs.parameters["length"]},
+        artifacts={"files": fan.outputs.artifacts["file"]},
+    )
     wf = Workflow(name="slices")
     wf.add(fan)
     wf.add(reduce)
@@ -43,8 +49,10 @@ def main() -> None:
     wf = build()
     wf.submit()
     step = wf.query_step(name="total")[0]
-    print(f"{wf.query_status()}: sum={step.outputs.parameters['sum'].value} "
-          f"text={step.outputs.parameters['text'].value}")
+    print(
+        f"{wf.query_status()}: sum={step.outputs.parameters['sum'].value} "
+        f"text={step.outputs.parameters['text'].value}"
+    )
 
 
 if __name__ == "__main__":

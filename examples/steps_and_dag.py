@@ -20,8 +20,11 @@ def build_steps() -> Workflow:
     add_t, double_t = PythonOPTemplate(add), PythonOPTemplate(double)
     inner = Steps(name="add-then-double")
     inner.inputs.parameters = {"a": InputParameter(type=int), "b": InputParameter(type=int)}
-    s1 = Step("add", add_t, parameters={"a": inner.inputs.parameters["a"],
-                                         "b": inner.inputs.parameters["b"]})
+    s1 = Step(
+        "add",
+        add_t,
+        parameters={"a": inner.inputs.parameters["a"], "b": inner.inputs.parameters["b"]},
+    )
     s2 = Step("double", double_t, parameters={"x": s1.outputs.parameters["c"]})
     inner.add(s1)
     inner.add(s2)
@@ -29,11 +32,21 @@ def build_steps() -> Workflow:
         "result": OutputParameter(value_from_parameter=s2.outputs.parameters["y"], type=int)
     }
     wf = Workflow(name="steps")
-    first = [Step("left", inner, parameters={"a": 1, "b": 2}),
-             Step("right", inner, parameters={"a": 10, "b": 20})]
+    first = [
+        Step("left", inner, parameters={"a": 1, "b": 2}),
+        Step("right", inner, parameters={"a": 10, "b": 20}),
+    ]
     wf.add(first)
-    wf.add(Step("total", add_t, parameters={"a": first[0].outputs.parameters["result"],
-                                             "b": first[1].outputs.parameters["result"]}))
+    wf.add(
+        Step(
+            "total",
+            add_t,
+            parameters={
+                "a": first[0].outputs.parameters["result"],
+                "b": first[1].outputs.parameters["result"],
+            },
+        )
+    )
     return wf
 
 
@@ -43,8 +56,9 @@ def build_dag() -> Workflow:
     a = Task("a", add_t, parameters={"a": 1, "b": 1})
     b = Task("b", double_t, parameters={"x": a.outputs.parameters["c"]})
     c = Task("c", double_t, parameters={"x": a.outputs.parameters["c"]})
-    d = Task("d", add_t, parameters={"a": b.outputs.parameters["y"],
-                                     "b": c.outputs.parameters["y"]})
+    d = Task(
+        "d", add_t, parameters={"a": b.outputs.parameters["y"], "b": c.outputs.parameters["y"]}
+    )
     e = Task("e", add_t, parameters={"a": 0, "b": 0}, dependencies=[d])
     dag.add([a, b, c, d, e])
     return Workflow(name="dag", dag=dag)
@@ -60,7 +74,9 @@ def main() -> None:
     print(f"steps: {wf.query_status()}, total = {total}")  # (1+2)*2 + (10+20)*2 = 66
     wf = build_dag()
     wf.submit()
-    print(f"dag: {wf.query_status()}, d = {wf.query_step(name='d')[0].outputs.parameters['c'].value}")
+    print(
+        f"dag: {wf.query_status()}, d = {wf.query_step(name='d')[0].outputs.parameters['c'].value}"
+    )
 
 
 if __name__ == "__main__":

@@ -122,10 +122,18 @@ def _foo() -> Any:
 def basics() -> tuple:
     """§1.2: a class OP and a function OP, a parameter and an artifact each."""
     wf = Workflow(name="hello-world")
-    step0 = Step("step0", PythonOPTemplate(SimpleExample, image="python:3.8"),
-                 parameters={"msg": "HelloWorld!"}, artifacts={"foo": _foo()})
-    step1 = Step("step1", PythonOPTemplate(simple_function), parameters={
-        "msg": step0.outputs.parameters["msg"]}, artifacts={"foo": step0.outputs.artifacts["bar"]})
+    step0 = Step(
+        "step0",
+        PythonOPTemplate(SimpleExample, image="python:3.8"),
+        parameters={"msg": "HelloWorld!"},
+        artifacts={"foo": _foo()},
+    )
+    step1 = Step(
+        "step1",
+        PythonOPTemplate(simple_function),
+        parameters={"msg": step0.outputs.parameters["msg"]},
+        artifacts={"foo": step0.outputs.artifacts["bar"]},
+    )
     wf.add(step0)
     wf.add(step1)
 
@@ -137,20 +145,31 @@ def basics() -> tuple:
 
 def steps_template() -> tuple:
     """§3.1.3: a Steps template with inputs and outputs, used as a step."""
-    steps = Steps(name="inner", inputs=Inputs(
-        parameters={"msg": InputParameter()}, artifacts={"foo": InputArtifact()}),
-        outputs=Outputs(parameters={"msg": OutputParameter()},
-                        artifacts={"bar": OutputArtifact()}))
-    step = Step("copy", PythonOPTemplate(SimpleExample), parameters={
-        "msg": steps.inputs.parameters["msg"]}, artifacts={"foo": steps.inputs.artifacts["foo"]})
+    steps = Steps(
+        name="inner",
+        inputs=Inputs(parameters={"msg": InputParameter()}, artifacts={"foo": InputArtifact()}),
+        outputs=Outputs(parameters={"msg": OutputParameter()}, artifacts={"bar": OutputArtifact()}),
+    )
+    step = Step(
+        "copy",
+        PythonOPTemplate(SimpleExample),
+        parameters={"msg": steps.inputs.parameters["msg"]},
+        artifacts={"foo": steps.inputs.artifacts["foo"]},
+    )
     steps.add(step)
     steps.outputs.parameters["msg"].value_from_parameter = step.outputs.parameters["msg"]
     steps.outputs.artifacts["bar"]._from = step.outputs.artifacts["bar"]
     wf = Workflow("steps")
     outer = Step("outer", steps, parameters={"msg": "hi"}, artifacts={"foo": _foo()})
     wf.add(outer)
-    wf.add(Step("after", PythonOPTemplate(simple_function), parameters={
-        "msg": outer.outputs.parameters["msg"]}, artifacts={"foo": outer.outputs.artifacts["bar"]}))
+    wf.add(
+        Step(
+            "after",
+            PythonOPTemplate(simple_function),
+            parameters={"msg": outer.outputs.parameters["msg"]},
+            artifacts={"foo": outer.outputs.artifacts["bar"]},
+        )
+    )
     return wf, "Succeeded", lambda wf: _assert_eq(_out(wf, "after", "msg"), "hihi")
 
 
@@ -159,8 +178,12 @@ def dag() -> tuple:
     d = DAG("dag")
     t1 = Task("t1", PythonOPTemplate(add), parameters={"a": 1, "b": 2})
     t2 = Task("t2", PythonOPTemplate(add), parameters={"a": 3, "b": 4})
-    t3 = Task("t3", PythonOPTemplate(add), parameters={
-        "a": t1.outputs.parameters["c"], "b": t2.outputs.parameters["c"]}, dependencies=[t1, t2])
+    t3 = Task(
+        "t3",
+        PythonOPTemplate(add),
+        parameters={"a": t1.outputs.parameters["c"], "b": t2.outputs.parameters["c"]},
+        dependencies=[t1, t2],
+    )
     d.add([t1, t2, t3])
     return Workflow("dag", dag=d), "Succeeded", lambda wf: _assert_eq(_out(wf, "t3", "c"), 10)
 
@@ -170,15 +193,24 @@ def conditional() -> tuple:
     steps = Steps("cond", outputs=Outputs(parameters={"c": OutputParameter()}))
     a = Step("a", PythonOPTemplate(add), parameters={"a": 1, "b": 1})
     steps.add(a)
-    big = Step("big", PythonOPTemplate(add), parameters={"a": a.outputs.parameters["c"], "b": 100},
-               when=f"{a.outputs.parameters['c']} > 1")
-    small = Step("small", PythonOPTemplate(add), parameters={"a": a.outputs.parameters["c"],
-                                                             "b": 0},
-                 when=f"{a.outputs.parameters['c']} <= 1")
+    big = Step(
+        "big",
+        PythonOPTemplate(add),
+        parameters={"a": a.outputs.parameters["c"], "b": 100},
+        when=f"{a.outputs.parameters['c']} > 1",
+    )
+    small = Step(
+        "small",
+        PythonOPTemplate(add),
+        parameters={"a": a.outputs.parameters["c"], "b": 0},
+        when=f"{a.outputs.parameters['c']} <= 1",
+    )
     steps.add([big, small])
     steps.outputs.parameters["c"].value_from_expression = if_expression(
-        _if=a.outputs.parameters["c"] > 1, _then=big.outputs.parameters["c"],
-        _else=small.outputs.parameters["c"])
+        _if=a.outputs.parameters["c"] > 1,
+        _then=big.outputs.parameters["c"],
+        _else=small.outputs.parameters["c"],
+    )
     wf = Workflow("conditional")
     wf.add(Step("run", steps))
     return wf, "Succeeded", lambda wf: _assert_eq(int(_out(wf, "run", "c")), 102)
@@ -187,13 +219,22 @@ def conditional() -> tuple:
 def loops() -> tuple:
     """§3.1.6: ``with_param`` over an input list and ``with_sequence`` over its length."""
     steps = Steps("loops", inputs=Inputs(parameters={"msg_list": InputParameter()}))
-    by_param = Step("by-param", PythonOPTemplate(add), parameters={"a": "{{item}}", "b": 1},
-                    with_param=steps.inputs.parameters["msg_list"])
-    by_seq = Step("by-seq", PythonOPTemplate(add), parameters={"a": "{{item}}", "b": 10},
-                  with_sequence=argo_sequence(argo_len(steps.inputs.parameters["msg_list"])))
+    by_param = Step(
+        "by-param",
+        PythonOPTemplate(add),
+        parameters={"a": "{{item}}", "b": 1},
+        with_param=steps.inputs.parameters["msg_list"],
+    )
+    by_seq = Step(
+        "by-seq",
+        PythonOPTemplate(add),
+        parameters={"a": "{{item}}", "b": 10},
+        with_sequence=argo_sequence(argo_len(steps.inputs.parameters["msg_list"])),
+    )
     steps.add([by_param, by_seq])
-    steps.add(Step("sum", PythonOPTemplate(total), parameters={
-        "xs": by_param.outputs.parameters["c"]}))
+    steps.add(
+        Step("sum", PythonOPTemplate(total), parameters={"xs": by_param.outputs.parameters["c"]})
+    )
     wf = Workflow("loops")
     wf.add(Step("run", steps, parameters={"msg_list": [1, 2, 3]}))
     return wf, "Succeeded", lambda wf: _assert_eq(_out(wf, "sum", "s"), 9)
@@ -202,8 +243,15 @@ def loops() -> tuple:
 def timeout_and_continue() -> tuple:
     """§3.1.7-3.1.8: a step timeout; ``continue_on_failed`` lets the workflow go on."""
     wf = Workflow("timeouts")
-    wf.add(Step("slow", PythonOPTemplate(nap), parameters={"seconds": 5}, timeout=1,
-                continue_on_failed=True))
+    wf.add(
+        Step(
+            "slow",
+            PythonOPTemplate(nap),
+            parameters={"seconds": 5},
+            timeout=1,
+            continue_on_failed=True,
+        )
+    )
     wf.add(Step("next", PythonOPTemplate(add), parameters={"a": 1, "b": 1}))
 
     def check(wf: Workflow) -> None:
@@ -217,8 +265,15 @@ def timeout_and_continue() -> tuple:
 def success_ratio() -> tuple:
     """§3.1.9: continue when enough parallel steps succeed."""
     wf = Workflow("ratio")
-    wf.add(Step("fan", PythonOPTemplate(fails_on), parameters={"i": "{{item}}", "bad": 1},
-                with_param=argo_range(4), continue_on_success_ratio=0.7))
+    wf.add(
+        Step(
+            "fan",
+            PythonOPTemplate(fails_on),
+            parameters={"i": "{{item}}", "bad": 1},
+            with_param=argo_range(4),
+            continue_on_success_ratio=0.7,
+        )
+    )
     wf.add(Step("next", PythonOPTemplate(add), parameters={"a": 1, "b": 1}))
     return wf, "Succeeded", lambda wf: _assert_eq(_out(wf, "next", "c"), 2)
 
@@ -243,8 +298,15 @@ def optional_artifact_and_default() -> tuple:
 def keys() -> tuple:
     """§3.1.12: keys, with ``{{item}}``, found by ``query_step(key=...)``."""
     wf = Workflow("keys")
-    wf.add(Step("fan", PythonOPTemplate(add), parameters={"a": "{{item}}", "b": 0},
-                with_param=argo_range(3), key="add-{{item}}"))
+    wf.add(
+        Step(
+            "fan",
+            PythonOPTemplate(add),
+            parameters={"a": "{{item}}", "b": 0},
+            with_param=argo_range(3),
+            key="add-{{item}}",
+        )
+    )
 
     def check(wf: Workflow) -> None:
         [two] = wf.query_step(key="add-2")
@@ -259,12 +321,26 @@ def slices() -> tuple:
         Path(f"d{i}.txt").write_text(f"data{i}")
     data = upload_artifact([f"d{i}.txt" for i in range(3)])
     wf = Workflow("slices")
-    par = Step("parallel-tasks", PythonOPTemplate(write_slice, slices=Slices(
-        "{{item}}", input_parameter=["msg"], input_artifact=["data"], output_artifact=["log"])),
-        parameters={"msg": ["a", "b", "c"]}, artifacts={"data": data})
+    par = Step(
+        "parallel-tasks",
+        PythonOPTemplate(
+            write_slice,
+            slices=Slices(
+                "{{item}}",
+                input_parameter=["msg"],
+                input_artifact=["data"],
+                output_artifact=["log"],
+            ),
+        ),
+        parameters={"msg": ["a", "b", "c"]},
+        artifacts={"data": data},
+    )
     wf.add(par)
-    wf.add(Step("count", PythonOPTemplate(count_logs), artifacts={
-        "logs": par.outputs.artifacts["log"]}))
+    wf.add(
+        Step(
+            "count", PythonOPTemplate(count_logs), artifacts={"logs": par.outputs.artifacts["log"]}
+        )
+    )
 
     def check(wf: Workflow) -> None:
         assert _out(wf, "count", "n") == 3
@@ -284,5 +360,16 @@ def _assert_eq(got: Any, want: Any) -> None:
     assert got == want, f"{got!r} != {want!r}"
 
 
-BUILDERS = (basics, steps_template, dag, conditional, loops, timeout_and_continue,
-            success_ratio, optional_artifact_and_default, keys, slices, progress)
+BUILDERS = (
+    basics,
+    steps_template,
+    dag,
+    conditional,
+    loops,
+    timeout_and_continue,
+    success_ratio,
+    optional_artifact_and_default,
+    keys,
+    slices,
+    progress,
+)

@@ -10,8 +10,11 @@ from dflow.python import OP, Artifact
 @OP.function
 def where_is(file: Artifact(Path)) -> {"name": str, "text": str, "where": str}:
     """The item's file name, its text, and its path below ``inputs/artifacts/``."""
-    return {"name": Path(file).name, "text": Path(file).read_text(),
-            "where": str(file).split("/inputs/artifacts/", 1)[1]}
+    return {
+        "name": Path(file).name,
+        "text": Path(file).read_text(),
+        "where": str(file).split("/inputs/artifacts/", 1)[1],
+    }
 
 
 @OP.function

@@ -37,12 +37,25 @@ def sdist() -> Path:
     if path.is_file():
         return path
     cache.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-           "--no-deps", "--no-binary", ":all:", "--dest", str(cache), f"pydflow=={VERSION}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--dest",
+        str(cache),
+        f"pydflow=={VERSION}",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or not path.is_file():
-        _fail(f"download pydflow {VERSION}'s sdist from PyPI (or put {SDIST} into {cache})",
-              cmd, proc)
+        _fail(
+            f"download pydflow {VERSION}'s sdist from PyPI (or put {SDIST} into {cache})", cmd, proc
+        )
     return path
 
 
@@ -52,7 +65,7 @@ def extract_tests(dest: Path) -> Path:
     with tarfile.open(sdist()) as tar:
         members = [m for m in tar.getmembers() if m.name.startswith(prefix) and m.isfile()]
         for m in members:
-            m.name = "tests/" + m.name[len(prefix):]
+            m.name = "tests/" + m.name[len(prefix) :]
         tar.extractall(dest, members=members, filter="data")
     return dest / "tests"
 
@@ -67,12 +80,15 @@ def pydflow_python() -> Path:
     base = getattr(sys, "_base_executable", sys.executable)
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if uv is not None:
-        steps = [[uv, "venv", "-q", "--clear", "--python", base, str(venv)],
-                 [uv, "pip", "install", "-q", "--python", str(python),
-                  f"pydflow=={VERSION}", "pytest"]]
+        steps = [
+            [uv, "venv", "-q", "--clear", "--python", base, str(venv)],
+            [uv, "pip", "install", "-q", "--python", str(python), f"pydflow=={VERSION}", "pytest"],
+        ]
     else:
-        steps = [[base, "-m", "venv", "--clear", str(venv)],
-                 [str(python), "-m", "pip", "install", "-q", f"pydflow=={VERSION}", "pytest"]]
+        steps = [
+            [base, "-m", "venv", "--clear", str(venv)],
+            [str(python), "-m", "pip", "install", "-q", f"pydflow=={VERSION}", "pytest"],
+        ]
     for cmd in steps:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
         if proc.returncode != 0:
@@ -113,10 +129,10 @@ def tree(root: Path) -> list[str]:
             if "children" in files:
                 for order, d in json.loads(Path(holder, "children").read_text()).items():
                     if d.startswith(wf + "-"):
-                        names[d] = f"<{d[len(wf) + 1:-6]}@{order}>"
+                        names[d] = f"<{d[len(wf) + 1 : -6]}@{order}>"
         for d in os.listdir(root / wf):
             if d.startswith(wf + "-") and d not in names:
-                names[d] = f"<{d[len(wf) + 1:-6]}@?>"
+                names[d] = f"<{d[len(wf) + 1 : -6]}@?>"
 
     def norm(text: str) -> str:
         text = text.replace(str(root), "<ROOT>").replace("//", "/")
@@ -143,8 +159,10 @@ def tree(root: Path) -> list[str]:
                     lines.append(f"F {rel}")
                 elif name == "children":
                     kids = json.loads(path.read_text())
-                    lines.append(f"F {rel} = " + json.dumps(
-                        {k: names.get(v, v) for k, v in sorted(kids.items())}))
+                    lines.append(
+                        f"F {rel} = "
+                        + json.dumps({k: names.get(v, v) for k, v in sorted(kids.items())})
+                    )
                 else:
                     text = path.read_text(errors="replace").replace("\n", "\\n")
                     lines.append(f"F {rel} = {norm(text)}")

@@ -70,8 +70,11 @@ def test_keys_the_local_engine_reads_do_not_warn(local):
 
 def test_misspelled_engine_section_stops_submit(local):
     Path("dflow.toml").write_text('engine = "local"\n[engines.locl]\nworkdir = "runs"\n')
-    with pytest.raises(SettingsError, match=r"\[engines\.locl\]: no engine named 'locl' \(did "
-                                            r"you mean \[engines\.local\]\?\)"):
+    with pytest.raises(
+        SettingsError,
+        match=r"\[engines\.locl\]: no engine named 'locl' \(did "
+        r"you mean \[engines\.local\]\?\)",
+    ):
         _wf().submit()
 
 
@@ -88,4 +91,5 @@ def test_to_yaml_warns_about_keys_the_manifest_does_not_reflect(local):
     assert manifest["metadata"]["annotations"] == {"team": "qa"}
     assert [str(w.message) for w in record] == [
         "config['save_path_as_parameter'] is set but dflow ignores it: "
-        "dflow_<artifact>_path_list parameters are not produced"]
+        "dflow_<artifact>_path_list parameters are not produced"
+    ]

@@ -68,8 +68,15 @@ def case(expected: Any) -> Callable:
 class Run:
     """Submits workflows on one engine and reads results the way a user does."""
 
-    def __init__(self, engine: str, workdir: Path, example: Callable, hostpath: bool,
-                 emulator: Any = None, monkeypatch: Any = None) -> None:
+    def __init__(
+        self,
+        engine: str,
+        workdir: Path,
+        example: Callable,
+        hostpath: bool,
+        emulator: Any = None,
+        monkeypatch: Any = None,
+    ) -> None:
         self.engine = engine
         self.monkeypatch = monkeypatch
         self.workdir = workdir
@@ -120,20 +127,36 @@ def params(step: Any) -> dict[str, Any]:
 # -- examples/ ----------------------------------------------------------------------------------
 
 
-@case({"phase": "Succeeded", "dup": {"msg": "Hello Hello Hello "},
-       "count": {"count": 9, "echo": "Hello Hello Hello "}, "bar": "one two three\n" * 3})
+@case(
+    {
+        "phase": "Succeeded",
+        "dup": {"msg": "Hello Hello Hello "},
+        "count": {"count": 9, "echo": "Hello Hello Hello "},
+        "bar": "one two three\n" * 3,
+    }
+)
 def example_quickstart(run: Run) -> Any:
     ex = run.example("quickstart")
     Path("foo.txt").write_text("one two three\n")
     wf = ex.build(upload_artifact("foo.txt"))
     phase = run.submit(wf)
     dup, count = wf.query_step(key="dup")[0], wf.query_step(name="count")[0]
-    return {"phase": phase, "dup": params(dup), "count": params(count),
-            "bar": run.text(dup.outputs.artifacts["bar"])}
+    return {
+        "phase": phase,
+        "dup": params(dup),
+        "count": params(count),
+        "bar": run.text(dup.outputs.artifacts["bar"]),
+    }
 
 
-@case({"phase": "Succeeded", "dup": {"msg": "Hi Hi "}, "count": {"count": 4, "echo": "Hi Hi "},
-       "bar": "one two\n" * 2})
+@case(
+    {
+        "phase": "Succeeded",
+        "dup": {"msg": "Hi Hi "},
+        "count": {"count": 4, "echo": "Hi Hi "},
+        "bar": "one two\n" * 2,
+    }
+)
 def guide_storage_prefix_and_archive_mode(run: Run) -> Any:
     """3.1.2/3.1.20: artifacts under a key prefix (``s3_config["prefix"]``) and stored without
     archive (``config["archive_mode"] = None``); the quick start must not notice."""
@@ -148,8 +171,12 @@ def guide_storage_prefix_and_archive_mode(run: Run) -> Any:
     dup.inputs.parameters["msg"].value, dup.inputs.parameters["num"].value = "Hi ", 2
     phase = run.submit(wf)
     dup, count = wf.query_step(key="dup")[0], wf.query_step(name="count")[0]
-    return {"phase": phase, "dup": params(dup), "count": params(count),
-            "bar": run.text(dup.outputs.artifacts["bar"])}
+    return {
+        "phase": phase,
+        "dup": params(dup),
+        "count": params(count),
+        "bar": run.text(dup.outputs.artifacts["bar"]),
+    }
 
 
 @case({"steps": ["Succeeded", 66, "Steps", 6], "dag": ["Succeeded", 8, "Succeeded"]})
@@ -158,12 +185,19 @@ def example_steps_and_dag(run: Run) -> Any:
     wf = ex.build_steps()
     phase = run.submit(wf)
     left = wf.query_step(name="left")[0]
-    steps = [phase, wf.query_step(name="total")[0].outputs.parameters["c"].value, left.type,
-             left.outputs.parameters["result"].value]
+    steps = [
+        phase,
+        wf.query_step(name="total")[0].outputs.parameters["c"].value,
+        left.type,
+        left.outputs.parameters["result"].value,
+    ]
     wf = ex.build_dag()
     phase = run.submit(wf)
-    dag = [phase, wf.query_step(name="d")[0].outputs.parameters["c"].value,
-           wf.query_step(name="e")[0].phase]
+    dag = [
+        phase,
+        wf.query_step(name="d")[0].outputs.parameters["c"].value,
+        wf.query_step(name="e")[0].phase,
+    ]
     return {"steps": steps, "dag": dag}
 
 
@@ -171,8 +205,11 @@ def example_steps_and_dag(run: Run) -> Any:
 def example_recurse(run: Run) -> Any:
     wf = run.example("recurse").build(limit=4)
     phase = run.submit(wf)
-    return {"phase": phase, "keys": sorted(s.key for s in wf.query_step(name="add")),
-            "last": [s.outputs.parameters["iter"].value for s in wf.query_step(key="iter-3")]}
+    return {
+        "phase": phase,
+        "keys": sorted(s.key for s in wf.query_step(name="add")),
+        "last": [s.outputs.parameters["iter"].value for s in wf.query_step(key="iter-3")],
+    }
 
 
 @case([["high:7", "Skipped"], ["low:2", "Skipped"]])
@@ -181,25 +218,41 @@ def example_conditional_outputs(run: Run) -> Any:
     for seed, skipped in ((7, "low"), (12, "high")):
         wf = run.example("conditional_outputs").build(seed)
         run.submit(wf)
-        out.append([wf.query_step(name="main")[0].outputs.parameters["msg"].value,
-                    wf.query_step(name=skipped)[0].phase])
+        out.append(
+            [
+                wf.query_step(name="main")[0].outputs.parameters["msg"].value,
+                wf.query_step(name=skipped)[0].phase,
+            ]
+        )
     return out
 
 
-@case({"phase": "Succeeded", "shouted": ["ITEM-0", "ITEM-1", "ITEM-2", "ITEM-3"],
-       "squares": {"square-0": 0, "square-1": 1, "square-2": 4, "square-3": 9},
-       "seq": ["NO-00", "NO-01", "NO-02", "NO-03"]})
+@case(
+    {
+        "phase": "Succeeded",
+        "shouted": ["ITEM-0", "ITEM-1", "ITEM-2", "ITEM-3"],
+        "squares": {"square-0": 0, "square-1": 1, "square-2": 4, "square-3": 9},
+        "seq": ["NO-00", "NO-01", "NO-02", "NO-03"],
+    }
+)
 def example_loops(run: Run) -> Any:
     wf = run.example("loops").build(n=4)
     phase = run.submit(wf)
     pods = wf.query_step(type="Pod")
-    return {"phase": phase,
-            "shouted": sorted(s.outputs.parameters["out"].value
-                              for s in wf.query_step(name="shout", type="Pod")),
-            "squares": {s.key: s.outputs.parameters["y"].value for s in pods
-                        if s.key and s.key.startswith("square-")},
-            "seq": sorted(s.outputs.parameters["out"].value for s in pods
-                          if s.displayName.startswith("seq"))}
+    return {
+        "phase": phase,
+        "shouted": sorted(
+            s.outputs.parameters["out"].value for s in wf.query_step(name="shout", type="Pod")
+        ),
+        "squares": {
+            s.key: s.outputs.parameters["y"].value
+            for s in pods
+            if s.key and s.key.startswith("square-")
+        },
+        "seq": sorted(
+            s.outputs.parameters["out"].value for s in pods if s.displayName.startswith("seq")
+        ),
+    }
 
 
 @case({"phase": "Succeeded", "total": {"sum": 14, "text": "alphabetagamma"}})
@@ -209,19 +262,30 @@ def example_slices(run: Run) -> Any:
     return {"phase": phase, "total": params(wf.query_step(name="total")[0])}
 
 
-@case({"phase": "Succeeded", "attempts": 3, "marker": "3", "timeout": "Failed",
-       "ratio": ["Failed"] * 2 + ["Succeeded"] * 6})
+@case(
+    {
+        "phase": "Succeeded",
+        "attempts": 3,
+        "marker": "3",
+        "timeout": "Failed",
+        "ratio": ["Failed"] * 2 + ["Succeeded"] * 6,
+    }
+)
 def example_error_handling(run: Run) -> Any:
     """3.1.7 timeout, 3.1.8 continue on failed, 3.1.9 success ratio, 3.2.2 retries."""
     wf = run.example("error_handling").build(str(run.workdir))
-    run.share_workdir(wf.query_template("flaky") if hasattr(wf, "query_template")
-                      else _template_of(wf, "retry"))
+    run.share_workdir(
+        wf.query_template("flaky") if hasattr(wf, "query_template") else _template_of(wf, "retry")
+    )
     phase = run.submit(wf)
     ratio = [s.phase for s in wf.query_step(type="Pod") if s.displayName.startswith("ratio(")]
-    return {"phase": phase,
-            "attempts": wf.query_step(name="retry")[0].outputs.parameters["attempts"].value,
-            "marker": (run.workdir / "flaky-attempts").read_text(),
-            "timeout": wf.query_step(name="timeout")[0].phase, "ratio": sorted(ratio)}
+    return {
+        "phase": phase,
+        "attempts": wf.query_step(name="retry")[0].outputs.parameters["attempts"].value,
+        "marker": (run.workdir / "flaky-attempts").read_text(),
+        "timeout": wf.query_step(name="timeout")[0].phase,
+        "ratio": sorted(ratio),
+    }
 
 
 def _template_of(wf: Workflow, step: str) -> Any:
@@ -234,26 +298,44 @@ def _template_of(wf: Workflow, step: str) -> Any:
 def sh(name: str, script: str, image: str = "alpine:3", **outputs: Any) -> ShellOPTemplate:
     t = ShellOPTemplate(name=name, image=image, script=script)
     for out, default in outputs.items():
-        t.outputs.parameters[out] = OutputParameter(value_from_path=f"/tmp/{out}",
-                                                    default=default)
+        t.outputs.parameters[out] = OutputParameter(value_from_path=f"/tmp/{out}", default=default)
     return t
 
 
-@case({"phase": "Succeeded", "steps": {"ok": "Succeeded", "odd": "Failed"},
-       "loop": ["Failed", "Failed", "Succeeded", "Succeeded"]})
+@case(
+    {
+        "phase": "Succeeded",
+        "steps": {"ok": "Succeeded", "odd": "Failed"},
+        "loop": ["Failed", "Failed", "Succeeded", "Succeeded"],
+    }
+)
 def guide_continue_on_failed_and_success_number(run: Run) -> Any:
     """3.1.8 continue_on_failed, 3.1.9 continue_on_num_success."""
     fail = sh("fail-odd", "test $(( {{inputs.parameters.i}} % 2 )) -eq 0")
     fail.inputs.parameters = {"i": InputParameter()}
     wf = Workflow(name="continue")
-    wf.add([Step("ok", fail, parameters={"i": 2}),
-            Step("odd", fail, parameters={"i": 1}, continue_on_failed=True)])
-    wf.add(Step("loop", fail, parameters={"i": "{{item}}"}, with_param=argo_range(4),
-                continue_on_num_success=2))
+    wf.add(
+        [
+            Step("ok", fail, parameters={"i": 2}),
+            Step("odd", fail, parameters={"i": 1}, continue_on_failed=True),
+        ]
+    )
+    wf.add(
+        Step(
+            "loop",
+            fail,
+            parameters={"i": "{{item}}"},
+            with_param=argo_range(4),
+            continue_on_num_success=2,
+        )
+    )
     phase = run.submit(wf)
     loop = sorted(s.phase for s in wf.query_step(type="Pod") if s.displayName.startswith("loop("))
-    return {"phase": phase, "loop": loop,
-            "steps": {s: wf.query_step(name=s)[0].phase for s in ("ok", "odd")}}
+    return {
+        "phase": phase,
+        "loop": loop,
+        "steps": {s: wf.query_step(name=s)[0].phase for s in ("ok", "odd")},
+    }
 
 
 @case({"phase": "Succeeded", "with": "payload", "without": "nothing"})
@@ -262,37 +344,61 @@ def guide_optional_input_artifact(run: Run) -> Any:
     Path("payload.txt").write_text("payload")
     tmpl = PythonOPTemplate(maybe_read)
     wf = Workflow(name="optional")
-    wf.add([Step("with", tmpl, artifacts={"data": upload_artifact("payload.txt")}),
-            Step("without", tmpl)])
+    wf.add(
+        [
+            Step("with", tmpl, artifacts={"data": upload_artifact("payload.txt")}),
+            Step("without", tmpl),
+        ]
+    )
     phase = run.submit(wf)
-    return {"phase": phase,
-            **{s: wf.query_step(name=s)[0].outputs.parameters["got"].value
-               for s in ("with", "without")}}
+    return {
+        "phase": phase,
+        **{
+            s: wf.query_step(name=s)[0].outputs.parameters["got"].value for s in ("with", "without")
+        },
+    }
 
 
-@case({"phase": "Succeeded", "written": "yes", "missing": "fallback", "skipped": "Skipped",
-       "inner": "fallback"})
+@case(
+    {
+        "phase": "Succeeded",
+        "written": "yes",
+        "missing": "fallback",
+        "skipped": "Skipped",
+        "inner": "fallback",
+    }
+)
 def guide_output_parameter_defaults(run: Run) -> Any:
     """3.1.11: the default of an output parameter a step did not write, or of a skipped step
     read by its Steps template's output."""
-    tmpl = sh("maybe-write", "test {{inputs.parameters.w}} = 1 && echo yes > /tmp/out || true",
-              out="fallback")
+    tmpl = sh(
+        "maybe-write",
+        "test {{inputs.parameters.w}} = 1 && echo yes > /tmp/out || true",
+        out="fallback",
+    )
     tmpl.inputs.parameters = {"w": InputParameter()}
     inner = Steps("inner")
     skipped = Step("skipped", tmpl, parameters={"w": 1}, when="1 == 2")
     inner.add(skipped)
     inner.outputs.parameters["res"] = OutputParameter(
-        value_from_parameter=skipped.outputs.parameters["out"], default="outer")
+        value_from_parameter=skipped.outputs.parameters["out"], default="outer"
+    )
     wf = Workflow(name="defaults")
-    wf.add([Step("written", tmpl, parameters={"w": 1}),
+    wf.add(
+        [
+            Step("written", tmpl, parameters={"w": 1}),
             Step("missing", tmpl, parameters={"w": 0}),
-            Step("inner", inner)])
+            Step("inner", inner),
+        ]
+    )
     phase = run.submit(wf)
-    got = {s: wf.query_step(name=s)[0].outputs.parameters["out"].value
-           for s in ("written", "missing")}
+    got = {
+        s: wf.query_step(name=s)[0].outputs.parameters["out"].value for s in ("written", "missing")
+    }
     skip = wf.query_step(name="skipped")[0]
-    got["skipped"] = skip.phase if "out" not in skip.outputs.parameters else \
-        skip.outputs.parameters["out"].value
+    got["skipped"] = (
+        skip.phase if "out" not in skip.outputs.parameters else skip.outputs.parameters["out"].value
+    )
     got["inner"] = wf.query_step(name="inner")[0].outputs.parameters["res"].value
     return {"phase": phase, **got}
 
@@ -302,12 +408,11 @@ def guide_str_output_keeps_its_newline(run: Run) -> Any:
     """A str output parameter of a Python OP reads back as the OP returned it."""
     Path("line.txt").write_text("line\n")
     wf = Workflow(name="newline")
-    wf.add(Step("read", PythonOPTemplate(maybe_read),
-                artifacts={"data": upload_artifact("line.txt")}))
+    wf.add(
+        Step("read", PythonOPTemplate(maybe_read), artifacts={"data": upload_artifact("line.txt")})
+    )
     phase = run.submit(wf)
     return {"phase": phase, "got": wf.query_step(name="read")[0].outputs.parameters["got"].value}
-
-
 
 
 @case({"phase": "Succeeded", "keys": ["sq-0", "sq-1", "sq-2"], "sq-2": 4})
@@ -315,12 +420,22 @@ def guide_keys(run: Run) -> Any:
     """3.1.12: keys name steps, a loop's item included."""
     ex = run.example("loops")
     wf = Workflow(name="keys")
-    wf.add(Step("sq", PythonOPTemplate(ex.square), parameters={"x": "{{item}}"},
-                with_param=argo_range(3), key="sq-{{item}}"))
+    wf.add(
+        Step(
+            "sq",
+            PythonOPTemplate(ex.square),
+            parameters={"x": "{{item}}"},
+            with_param=argo_range(3),
+            key="sq-{{item}}",
+        )
+    )
     phase = run.submit(wf)
     (two,) = wf.query_step(key="sq-2")
-    return {"phase": phase, "keys": sorted(s.key for s in wf.query_step(type="Pod")),
-            "sq-2": two.outputs.parameters["y"].value}
+    return {
+        "phase": phase,
+        "keys": sorted(s.key for s in wf.query_step(type="Pod")),
+        "sq-2": two.outputs.parameters["y"].value,
+    }
 
 
 @case({"phase": "Succeeded", "global": {"answer": "42"}})
@@ -336,32 +451,59 @@ def guide_global_outputs(run: Run) -> Any:
     return {"phase": phase, "global": got}
 
 
-@case({"phase": "Succeeded", "summary": "FILE 0,FILE 1,FILE 2|FILE 0,FILE 1,FILE 2|3,6,9,12,15",
-       "pods": 3})
+@case(
+    {
+        "phase": "Succeeded",
+        "summary": "FILE 0,FILE 1,FILE 2|FILE 0,FILE 1,FILE 2|3,6,9,12,15",
+        "pods": 3,
+    }
+)
 def guide_slices_sub_path_and_group_size(run: Run) -> Any:
     """3.2.1: sub-path slices of an unarchived list artifact; group_size items per pod; the
     stacked outputs read by a following step."""
     wf = Workflow(name="slices2")
     make = Step("make", PythonOPTemplate(make_files), parameters={"n": 3})
-    shout = Step("shout", PythonOPTemplate(shout_file, slices=Slices(
-        sub_path=True, input_artifact=["file"], output_parameter=["loud"],
-        output_artifact=["copy"])), artifacts={"file": make.outputs.artifacts["files"]})
+    shout = Step(
+        "shout",
+        PythonOPTemplate(
+            shout_file,
+            slices=Slices(
+                sub_path=True,
+                input_artifact=["file"],
+                output_parameter=["loud"],
+                output_artifact=["copy"],
+            ),
+        ),
+        artifacts={"file": make.outputs.artifacts["files"]},
+    )
     nums = Step("nums", PythonOPTemplate(numbers), parameters={"n": 5})
-    tri = Step("tri", PythonOPTemplate(triple, slices=Slices(
-        "{{item}}", input_parameter=["data"], output_parameter=["t"], group_size=2)),
+    tri = Step(
+        "tri",
+        PythonOPTemplate(
+            triple,
+            slices=Slices(
+                "{{item}}", input_parameter=["data"], output_parameter=["t"], group_size=2
+            ),
+        ),
         parameters={"data": nums.outputs.parameters["data"]},
-        with_param=argo_range(argo_len(nums.outputs.parameters["data"])))
-    both = Step("gather", PythonOPTemplate(gather),
-                parameters={"louds": shout.outputs.parameters["loud"],
-                            "ts": tri.outputs.parameters["t"]},
-                artifacts={"copies": shout.outputs.artifacts["copy"]})
+        with_param=argo_range(argo_len(nums.outputs.parameters["data"])),
+    )
+    both = Step(
+        "gather",
+        PythonOPTemplate(gather),
+        parameters={"louds": shout.outputs.parameters["loud"], "ts": tri.outputs.parameters["t"]},
+        artifacts={"copies": shout.outputs.artifacts["copy"]},
+    )
     wf.add([make, nums])
     wf.add([shout, tri])
     wf.add(both)
     phase = run.submit(wf)
     groups = [s for s in wf.query_step(type="Pod") if s.displayName.startswith("tri(")]
-    return {"phase": phase, "pods": len(groups),
-            "summary": wf.query_step(name="gather")[0].outputs.parameters["summary"].value}
+    return {
+        "phase": phase,
+        "pods": len(groups),
+        "summary": wf.query_step(name="gather")[0].outputs.parameters["summary"].value,
+    }
 
 
 @case({"phase": "Succeeded", "counted": 4, "progress": "4/4"})
@@ -371,8 +513,11 @@ def guide_progress(run: Run) -> Any:
     wf.add(Step("count", PythonOPTemplate(Counter)))
     phase = run.submit(wf)
     step = wf.query_step(name="count")[0]
-    return {"phase": phase, "counted": step.outputs.parameters["counted"].value,
-            "progress": step.get("progress")}
+    return {
+        "phase": phase,
+        "counted": step.outputs.parameters["counted"].value,
+        "progress": step.get("progress"),
+    }
 
 
 @case({"phase": "Succeeded", "y": 42})
@@ -400,8 +545,14 @@ def guide_image_python38(run: Run) -> Any:
     ex = run.example("quickstart")
     Path("foo.txt").write_text("x\n")
     wf = Workflow(name="py38")
-    wf.add(Step("dup", PythonOPTemplate(ex.duplicate, image="python:3.8"),
-                parameters={"msg": "ab ", "num": 2}, artifacts={"foo": upload_artifact("foo.txt")}))
+    wf.add(
+        Step(
+            "dup",
+            PythonOPTemplate(ex.duplicate, image="python:3.8"),
+            parameters={"msg": "ab ", "num": 2},
+            artifacts={"foo": upload_artifact("foo.txt")},
+        )
+    )
     phase = run.submit(wf)
     dup = wf.query_step(name="dup")[0]
     return {"phase": phase, "dup": params(dup), "bar": run.text(dup.outputs.artifacts["bar"])}
@@ -423,17 +574,23 @@ def guide_retry_failed_workflow(run: Run) -> Any:
     (run.workdir / "open").write_text("")
     wf.retry()
     second = wf.wait(interval=0.05)
-    return {"first": first, "second": second,
-            "runs": str(len((run.workdir / "runs").read_text().split())),
-            "retried": wf.query_step(name="gate")[0].phase}
+    return {
+        "first": first,
+        "second": second,
+        "runs": str(len((run.workdir / "runs").read_text().split())),
+        "retried": wf.query_step(name="gate")[0].phase,
+    }
 
 
 @case({"phase": "Succeeded", "first": [9, 10], "reused": [100, 101], "runs": "1"})
 def guide_reuse_steps(run: Run) -> Any:
     """3.1.13: a new workflow reuses a step of an old one, with a modified output."""
-    counted = sh("counted", "echo run >> {{inputs.parameters.dir}}/runs; "
-                 "echo $(( {{inputs.parameters.x}} * {{inputs.parameters.x}} )) > /tmp/y",
-                 y=None)
+    counted = sh(
+        "counted",
+        "echo run >> {{inputs.parameters.dir}}/runs; "
+        "echo $(( {{inputs.parameters.x}} * {{inputs.parameters.x}} )) > /tmp/y",
+        y=None,
+    )
     counted.inputs.parameters = {"dir": InputParameter(), "x": InputParameter(type=int)}
     counted.outputs.parameters["y"].type = int
     run.share_workdir(counted)
@@ -442,8 +599,12 @@ def guide_reuse_steps(run: Run) -> Any:
     def build() -> Workflow:
         wf = Workflow(name="reuse")
         sq = Step("sq", counted, parameters={"dir": str(run.workdir), "x": 3}, key="sq")
-        plus = Step("plus", PythonOPTemplate(add),
-                    parameters={"a": sq.outputs.parameters["y"], "b": 1}, key="plus")
+        plus = Step(
+            "plus",
+            PythonOPTemplate(add),
+            parameters={"a": sq.outputs.parameters["y"], "b": 1},
+            key="plus",
+        )
         wf.add(sq)
         wf.add(plus)
         return wf
@@ -451,15 +612,22 @@ def guide_reuse_steps(run: Run) -> Any:
     first = build()
     run.submit(first)
     old = first.query_step(key="sq")[0]
-    before = [old.outputs.parameters["y"].value,
-              first.query_step(key="plus")[0].outputs.parameters["c"].value]
+    before = [
+        old.outputs.parameters["y"].value,
+        first.query_step(key="plus")[0].outputs.parameters["c"].value,
+    ]
     old.modify_output_parameter("y", 100)
     second = build()
     phase = run.submit(second, reuse_step=[old])
-    return {"phase": phase, "first": before,
-            "reused": [second.query_step(key="sq")[0].outputs.parameters["y"].value,
-                       second.query_step(key="plus")[0].outputs.parameters["c"].value],
-            "runs": str(len((run.workdir / "runs").read_text().split()))}
+    return {
+        "phase": phase,
+        "first": before,
+        "reused": [
+            second.query_step(key="sq")[0].outputs.parameters["y"].value,
+            second.query_step(key="plus")[0].outputs.parameters["c"].value,
+        ],
+        "runs": str(len((run.workdir / "runs").read_text().split())),
+    }
 
 
 @case({3: ["low\n", "Skipped"], 8: ["high\n", "Skipped"]})
@@ -469,8 +637,9 @@ def guide_dag_conditional_artifact(run: Run) -> Any:
     gen = sh("gen", "printf {{inputs.parameters.n}} > /tmp/num", num=None)
     gen.inputs.parameters = {"n": InputParameter()}
     gen.outputs.parameters["num"].type = int
-    writer = ShellOPTemplate(name="writer", image="alpine:3",
-                             script="echo {{inputs.parameters.word}} > /tmp/out.txt")
+    writer = ShellOPTemplate(
+        name="writer", image="alpine:3", script="echo {{inputs.parameters.word}} > /tmp/out.txt"
+    )
     writer.inputs.parameters = {"word": InputParameter()}
     writer.outputs.artifacts = {"out": OutputArtifact(path="/tmp/out.txt")}
     out = {}
@@ -482,8 +651,15 @@ def guide_dag_conditional_artifact(run: Run) -> Any:
         low = Task("low", writer, parameters={"word": "low"}, when=f"{num} < 5")
         high = Task("high", writer, parameters={"word": "high"}, when=f"{num} >= 5")
         dag.add([g, low, high])
-        dag.outputs.artifacts = {"chosen": OutputArtifact(from_expression=if_expression(
-            _if=num < 5, _then=low.outputs.artifacts["out"], _else=high.outputs.artifacts["out"]))}
+        dag.outputs.artifacts = {
+            "chosen": OutputArtifact(
+                from_expression=if_expression(
+                    _if=num < 5,
+                    _then=low.outputs.artifacts["out"],
+                    _else=high.outputs.artifacts["out"],
+                )
+            )
+        }
         wf = Workflow(name="dagcond")
         wf.add(Step("main", dag, parameters={"n": n}))
         run.submit(wf)
@@ -498,8 +674,12 @@ def guide_secret_environment(run: Run) -> Any:
     manifest) and from a plain value."""
     from dflow import Secret
 
-    t = sh("env", "printf '%s' \"$TOKEN\" > /tmp/token; printf '%s' \"$PLAIN\" > /tmp/plain",
-           token=None, plain=None)
+    t = sh(
+        "env",
+        "printf '%s' \"$TOKEN\" > /tmp/token; printf '%s' \"$PLAIN\" > /tmp/plain",
+        token=None,
+        plain=None,
+    )
     t.envs = {"TOKEN": Secret("s3cr3t value"), "PLAIN": "on"}
     wf = Workflow(name="secret")
     wf.add(Step("env", t))
@@ -520,27 +700,49 @@ def guide_dispatcher_executor(run: Run) -> Any:
     if run.engine == "argo":
         from conformance.images import python_image, register_image
 
-        register_image(DISPATCHER_IMAGE, python_image(
-            DISPATCHER_IMAGE, "3.11", requirements=("dpdispatcher==1.1.0",)))
-    t = ShellOPTemplate(name="hpc", image="alpine:3", script=(
-        "mkdir -p /tmp/out\nprintf '%s' '{{inputs.parameters.msg}}' > /tmp/out/msg.txt\n"
-        "cat /tmp/inputs/artifacts/data/* > /tmp/out/copy.txt\necho -n 7 > /tmp/count\n"))
+        register_image(
+            DISPATCHER_IMAGE,
+            python_image(DISPATCHER_IMAGE, "3.11", requirements=("dpdispatcher==1.1.0",)),
+        )
+    t = ShellOPTemplate(
+        name="hpc",
+        image="alpine:3",
+        script=(
+            "mkdir -p /tmp/out\nprintf '%s' '{{inputs.parameters.msg}}' > /tmp/out/msg.txt\n"
+            "cat /tmp/inputs/artifacts/data/* > /tmp/out/copy.txt\necho -n 7 > /tmp/count\n"
+        ),
+    )
     t.inputs.parameters = {"msg": InputParameter()}
     t.inputs.artifacts = {"data": InputArtifact(path="/tmp/inputs/artifacts/data")}
     t.outputs.parameters = {"count": OutputParameter(value_from_path="/tmp/count")}
     t.outputs.artifacts = {"out": OutputArtifact(path="/tmp/out")}
     Path("data.txt").write_text("payload\n")
-    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell", "context_type": "LocalContext",
-                                          "remote_root": str(run.workdir / "remote")},
-                            image=DISPATCHER_IMAGE)
+    ex = DispatcherExecutor(
+        machine_dict={
+            "batch_type": "Shell",
+            "context_type": "LocalContext",
+            "remote_root": str(run.workdir / "remote"),
+        },
+        image=DISPATCHER_IMAGE,
+    )
     ex.argo_check_interval = 0.2  # the Shell "scheduler" is a local process
     wf = Workflow(name="disp")
-    wf.add(Step("run", t, parameters={"msg": "hi"},
-                artifacts={"data": upload_artifact("data.txt")}, executor=ex))
+    wf.add(
+        Step(
+            "run",
+            t,
+            parameters={"msg": "hi"},
+            artifacts={"data": upload_artifact("data.txt")},
+            executor=ex,
+        )
+    )
     phase = run.submit(wf)
     step = wf.query_step(name="run")[0]
-    return {"phase": phase, "count": step.outputs.parameters["count"].value,
-            "out": run.text(step.outputs.artifacts["out"])}
+    return {
+        "phase": phase,
+        "count": step.outputs.parameters["count"].value,
+        "out": run.text(step.outputs.artifacts["out"]),
+    }
 
 
 # -- the test ----------------------------------------------------------------------------------
@@ -591,16 +793,21 @@ def run(request, tmp_path, monkeypatch, example):
     monkeypatch.setitem(config, "mode", "default")
     monkeypatch.setitem(config, "host", server.url)
     monkeypatch.setitem(config, "token", TOKEN)
-    monkeypatch.setitem(config, "k8s_api_server",
-                        request.getfixturevalue("emulated_kube").url)
+    monkeypatch.setitem(config, "k8s_api_server", request.getfixturevalue("emulated_kube").url)
     if request.node.callspec.params["name"] in V4_API:
         _v4_api(request, monkeypatch)
-    for key, value in {"endpoint": seaweed.endpoint, "access_key": seaweed.access_key,
-                       "secret_key": seaweed.secret_key, "secure": False,
-                       "bucket_name": repo.bucket, "prefix": ""}.items():
+    for key, value in {
+        "endpoint": seaweed.endpoint,
+        "access_key": seaweed.access_key,
+        "secret_key": seaweed.secret_key,
+        "secure": False,
+        "bucket_name": repo.bucket,
+        "prefix": "",
+    }.items():
         monkeypatch.setitem(s3_config, key, value)
-    return Run("argo", tmp_path, example, hostpath=True, emulator=server.emulator,
-               monkeypatch=monkeypatch)
+    return Run(
+        "argo", tmp_path, example, hostpath=True, emulator=server.emulator, monkeypatch=monkeypatch
+    )
 
 
 @pytest.mark.parametrize(("name", "engine"), list(_params()))

@@ -45,8 +45,9 @@ def case(expected: Any) -> Callable:
 
 def _echo() -> ShellOPTemplate:
     """Writes its input ``x`` (default ``"0"``) to its output ``y`` (default ``"none"``)."""
-    t = ShellOPTemplate(name="echo", image="alpine:3",
-                        script="echo {{inputs.parameters.x}} > /tmp/y")
+    t = ShellOPTemplate(
+        name="echo", image="alpine:3", script="echo {{inputs.parameters.x}} > /tmp/y"
+    )
     t.inputs.parameters = {"x": InputParameter(value="0")}
     t.outputs.parameters = {"y": OutputParameter(value_from_path="/tmp/y", default="none")}
     return t
@@ -56,9 +57,18 @@ def _nodes(wf: Workflow, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     return {n: [(s.type, s.phase) for s in wf.query_step(name=n)][0] for n in names}
 
 
-@case({"phase": "Succeeded", "nodes": {
-    "a": ("Skipped", "Skipped"), "b": ("Skipped", "Omitted"), "c": ("Skipped", "Omitted"),
-    "d": ("Pod", "Succeeded")}, "b_message": "omitted: depends condition not met"})
+@case(
+    {
+        "phase": "Succeeded",
+        "nodes": {
+            "a": ("Skipped", "Skipped"),
+            "b": ("Skipped", "Omitted"),
+            "c": ("Skipped", "Omitted"),
+            "d": ("Pod", "Succeeded"),
+        },
+        "b_message": "omitted: depends condition not met",
+    }
+)
 def dag_task_after_a_skipped_one(run: Run) -> Any:
     """A task runs when its dependencies Succeeded: after a skipped one it is omitted."""
     tmpl = _echo()
@@ -68,12 +78,20 @@ def dag_task_after_a_skipped_one(run: Run) -> Any:
     dag.add([a, b, Task("c", tmpl, dependencies=[b]), Task("d", tmpl, parameters={"x": 4})])
     wf = Workflow(name="skipdag", dag=dag)
     phase = run.submit(wf)
-    return {"phase": phase, "nodes": _nodes(wf, ("a", "b", "c", "d")),
-            "b_message": wf.query_step(name="b")[0].get("message")}
+    return {
+        "phase": phase,
+        "nodes": _nodes(wf, ("a", "b", "c", "d")),
+        "b_message": wf.query_step(name="b")[0].get("message"),
+    }
 
 
-@case({"phase": "Succeeded", "nodes": {"e": ("Skipped", "Skipped"), "f": ("Skipped", "Omitted")},
-       "after": "none"})
+@case(
+    {
+        "phase": "Succeeded",
+        "nodes": {"e": ("Skipped", "Skipped"), "f": ("Skipped", "Omitted")},
+        "after": "none",
+    }
+)
 def loop_without_items_is_skipped(run: Run) -> Any:
     """A loop without items is skipped: its DAG dependents are omitted, a following step reads
     its outputs' defaults."""
@@ -88,8 +106,11 @@ def loop_without_items_is_skipped(run: Run) -> Any:
     steps.add(first)
     steps.add(Step("b", tmpl, parameters={"x": first.outputs.parameters["y"]}))
     run.submit(steps)
-    return {"phase": phase, "nodes": _nodes(wf, ("e", "f")),
-            "after": steps.query_step(name="b")[0].outputs.parameters["y"].value}
+    return {
+        "phase": phase,
+        "nodes": _nodes(wf, ("e", "f")),
+        "after": steps.query_step(name="b")[0].outputs.parameters["y"].value,
+    }
 
 
 def _bad_loop(**cont: bool) -> Workflow:
@@ -97,8 +118,7 @@ def _bad_loop(**cont: bool) -> Workflow:
     tmpl = _echo()
     dag = DAG("d")
     t0 = Task("t0", tmpl, parameters={"x": "not-a-list"})
-    h = Task("h", tmpl, parameters={"x": "{{item}}"}, with_param=t0.outputs.parameters["y"],
-             **cont)
+    h = Task("h", tmpl, parameters={"x": "{{item}}"}, with_param=t0.outputs.parameters["y"], **cont)
     dag.add([t0, h, Task("i", tmpl, dependencies=[h])])
     return Workflow(name="errdag", dag=dag)
 
@@ -107,36 +127,44 @@ def _bad_loop(**cont: bool) -> Workflow:
 def an_error_is_continued_by_continue_on_error_only(run: Run) -> Any:
     """``continue_on_failed`` continues a Failed task, ``continue_on_error`` an Errored one."""
     out = {}
-    for key, cont in (("on_failed", {"continue_on_failed": True}),
-                      ("on_error", {"continue_on_error": True})):
+    for key, cont in (
+        ("on_failed", {"continue_on_failed": True}),
+        ("on_error", {"continue_on_error": True}),
+    ):
         wf = _bad_loop(**cont)
         phase = run.submit(wf)
         out[key] = [phase, *(wf.query_step(name=n)[0].phase for n in ("h", "i"))]
     return out
 
 
-@case({"phase": "Succeeded", "items": [["t1(0:7)", "7"], ["t1(1:5)", "5"]],
-       "lists": ['["7", "1"]', '["7", "2"]']})
+@case(
+    {
+        "phase": "Succeeded",
+        "items": [["t1(0:7)", "7"], ["t1(1:5)", "5"]],
+        "lists": ['["7", "1"]', '["7", "2"]'],
+    }
+)
 def references_inside_lists(run: Run) -> Any:
     """``with_param`` and list parameters holding references, substituted per item."""
     tmpl = _echo()
     dag = DAG("d")
     t0 = Task("t0", tmpl, parameters={"x": 7})
-    t1 = Task("t1", tmpl, parameters={"x": "{{item}}"},
-              with_param=[t0.outputs.parameters["y"], 5])
-    t2 = Task("t2", tmpl, parameters={"x": [t0.outputs.parameters["y"], "{{item}}"]},
-              with_param=[1, 2])
+    t1 = Task("t1", tmpl, parameters={"x": "{{item}}"}, with_param=[t0.outputs.parameters["y"], 5])
+    t2 = Task(
+        "t2", tmpl, parameters={"x": [t0.outputs.parameters["y"], "{{item}}"]}, with_param=[1, 2]
+    )
     dag.add([t0, t1, t2])
     wf = Workflow(name="listref", dag=dag)
     phase = run.submit(wf)
-    items = sorted([s.displayName, s.inputs.parameters["x"].value]
-                   for s in wf.query_step(name="t1", type="Pod"))
+    items = sorted(
+        [s.displayName, s.inputs.parameters["x"].value]
+        for s in wf.query_step(name="t1", type="Pod")
+    )
     lists = sorted(s.inputs.parameters["x"].value for s in wf.query_step(name="t2", type="Pod"))
     return {"phase": phase, "items": items, "lists": lists}
 
 
-@case({"phase": "Succeeded",
-       "summary": "a.txt:A:file/data/a.txt,b.txt:B:file/data/sub dir/b.txt"})
+@case({"phase": "Succeeded", "summary": "a.txt:A:file/data/a.txt,b.txt:B:file/data/sub dir/b.txt"})
 def sub_path_item_under_its_own_name(run: Run) -> Any:
     """``Slices(sub_path=True)``: the OP sees each item at ``inputs/artifacts/<name>/<item
     path>``, so under its own file name."""
@@ -144,21 +172,37 @@ def sub_path_item_under_its_own_name(run: Run) -> Any:
     Path("data/a.txt").write_text("A")
     Path("data/sub dir/b.txt").write_text("B")
     art = upload_artifact(["data/a.txt", "data/sub dir/b.txt"], archive=None)
-    names = Step("names", PythonOPTemplate(where_is, slices=Slices(
-        sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"])),
-        artifacts={"file": art})
+    names = Step(
+        "names",
+        PythonOPTemplate(
+            where_is,
+            slices=Slices(
+                sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"]
+            ),
+        ),
+        artifacts={"file": art},
+    )
     outs = names.outputs.parameters
     wf = Workflow(name="subpath")
     wf.add(names)
-    wf.add(Step("join", PythonOPTemplate(joined), parameters={
-        "names": outs["name"], "texts": outs["text"], "wheres": outs["where"]}))
+    wf.add(
+        Step(
+            "join",
+            PythonOPTemplate(joined),
+            parameters={"names": outs["name"], "texts": outs["text"], "wheres": outs["where"]},
+        )
+    )
     phase = run.submit(wf)
-    return {"phase": phase,
-            "summary": wf.query_step(name="join")[0].outputs.parameters["summary"].value}
+    return {
+        "phase": phase,
+        "summary": wf.query_step(name="join")[0].outputs.parameters["summary"].value,
+    }
 
 
-@pytest.mark.parametrize(("name", "engine"), [
-    pytest.param(n, e, id=f"{n}-{e}") for n in sorted(CASES) for e in ("local", "argo")])
+@pytest.mark.parametrize(
+    ("name", "engine"),
+    [pytest.param(n, e, id=f"{n}-{e}") for n in sorted(CASES) for e in ("local", "argo")],
+)
 def test_shared_rules_on_both_engines(name, engine, request):
     run = request.getfixturevalue("engine_run")  # reads `name` and `engine` from the params
     got = CASES[name](run)

@@ -57,9 +57,13 @@ def argo_starts(depends: str, phases: dict[str, str]) -> bool:
     scope = {}
     for name, phase in phases.items():
         scope[name.replace("-", "_")] = {
-            "Succeeded": phase == "Succeeded", "Failed": phase == "Failed",
-            "Errored": phase == "Error", "Skipped": phase == "Skipped",
-            "Omitted": phase == "Omitted", "Daemoned": False}
+            "Succeeded": phase == "Succeeded",
+            "Failed": phase == "Failed",
+            "Errored": phase == "Error",
+            "Skipped": phase == "Skipped",
+            "Omitted": phase == "Omitted",
+            "Daemoned": False,
+        }
     return evaluate(depends.replace("-", "_"), scope) is True
 
 
@@ -83,8 +87,9 @@ def _continued_failure():
 
 def _error(**cont):
     t0 = Task("t0", _echo(), parameters={"x": "not-a-list"})
-    h = Task("h", _echo(), parameters={"x": "{{item}}"}, with_param=t0.outputs.parameters["y"],
-             **cont)
+    h = Task(
+        "h", _echo(), parameters={"x": "{{item}}"}, with_param=t0.outputs.parameters["y"], **cont
+    )
     return [t0, h, Task("i", _echo(), dependencies=[h])]
 
 
@@ -100,8 +105,11 @@ def _empty_loop():
 CASES = {
     "skipped": (_skipped_chain, "Succeeded", {"a": "Skipped", "b": "Omitted", "c": "Omitted"}),
     "continued-failure": (_continued_failure, "Succeeded", {"f": "Failed"}),
-    "error-on-failed": (lambda: _error(continue_on_failed=True), "Error",
-                        {"h": "Error", "i": "Omitted"}),
+    "error-on-failed": (
+        lambda: _error(continue_on_failed=True),
+        "Error",
+        {"h": "Error", "i": "Omitted"},
+    ),
     "error-on-error": (lambda: _error(continue_on_error=True), "Succeeded", {"h": "Error"}),
     "empty-loop": (_empty_loop, "Succeeded", {"e": "Skipped", "f": "Omitted"}),
 }
@@ -118,8 +126,11 @@ def test_dag_tasks_run_where_argo_would_start_them(local):
         wf.submit()
         if wf.query_status() != status:
             disagreements.append(f"{case}: workflow {wf.query_status()}, expected {status}")
-        phases = {s.displayName: s.phase for s in wf.query_step() if s.displayName in
-                  {t.name for t in dag.tasks}}
+        phases = {
+            s.displayName: s.phase
+            for s in wf.query_step()
+            if s.displayName in {t.name for t in dag.tasks}
+        }
         expected = {t.name: argo_phases.get(t.name, "Succeeded") for t in dag.tasks}
         if phases != expected:
             disagreements.append(f"{case}: phases {phases}, Argo's {expected}")
@@ -130,30 +141,39 @@ def test_dag_tasks_run_where_argo_would_start_them(local):
             starts = "depends" not in entry or argo_starts(entry["depends"], phases)
             ran = phases[name] != "Omitted"
             if starts != ran:
-                disagreements.append(f"{case}: task {name} {phases[name]} locally; Argo "
-                                     f"{'starts' if starts else 'omits'} it "
-                                     f"(depends {entry.get('depends')!r}, phases {phases})")
+                disagreements.append(
+                    f"{case}: task {name} {phases[name]} locally; Argo "
+                    f"{'starts' if starts else 'omits'} it "
+                    f"(depends {entry.get('depends')!r}, phases {phases})"
+                )
     assert disagreements == [], "\n".join(disagreements)
 
 
 def test_loop_items_with_references_are_argo_s(local):
     t0 = Task("t0", _echo(), parameters={"x": 7})
-    t1 = Task("t1", _echo(), parameters={"x": "{{item}}"},
-              with_param=[t0.outputs.parameters["y"], 5])
+    t1 = Task(
+        "t1", _echo(), parameters={"x": "{{item}}"}, with_param=[t0.outputs.parameters["y"], 5]
+    )
     dag = DAG("d")
     dag.add([t0, t1])
     wf = Workflow("parity-items", dag=dag)
     manifest = ArgoRenderer().render(wf)
-    entry = next(t for t in next(t for t in manifest["spec"]["templates"]
-                                 if t["name"] == "d")["dag"]["tasks"] if t["name"] == "t1")
+    entry = next(
+        t
+        for t in next(t for t in manifest["spec"]["templates"] if t["name"] == "d")["dag"]["tasks"]
+        if t["name"] == "t1"
+    )
     wf.submit()
     assert wf.query_status() == "Succeeded"
     y = wf.query_step(name="t0")[0].outputs.parameters["y"].value
-    argo_items = json.loads(render(entry["withParam"],
-                                   {"tasks": {"t0": {"outputs": {"parameters": {"y": y}}}}}))
+    argo_items = json.loads(
+        render(entry["withParam"], {"tasks": {"t0": {"outputs": {"parameters": {"y": y}}}}})
+    )
     assert argo_items == ["7", 5]
-    ran = sorted((s.displayName, s.inputs.parameters["x"].value)
-                 for s in wf.query_step(name="t1", type="Pod"))
+    ran = sorted(
+        (s.displayName, s.inputs.parameters["x"].value)
+        for s in wf.query_step(name="t1", type="Pod")
+    )
     assert ran == [(f"t1({i}:{v})", str(v)) for i, v in enumerate(argo_items)]
 
 
@@ -181,8 +201,14 @@ def _argo_sub_path_items(manifest, renderer, wf, key, sandbox):
         place_raw_artifacts(tmpl, root, params)
         proc = run_template(tmpl, root, params)
         assert proc.returncode == 0, proc.stderr
-        outs.append({name: json.loads((root / "outputs" / "parameters" / name).read_text())[0]
-                     ["dflow_list_item"] for name in ("name", "text", "where")})
+        outs.append(
+            {
+                name: json.loads((root / "outputs" / "parameters" / name).read_text())[0][
+                    "dflow_list_item"
+                ]
+                for name in ("name", "text", "where")
+            }
+        )
     return outs
 
 
@@ -193,17 +219,37 @@ def test_a_sub_path_item_is_seen_alike(local):
     (data / "b.txt").write_text("B")
     art = upload_artifact(["data/a.txt", "data/sub dir/b.txt"], archive=None)
     wf = Workflow("parity-subpath")
-    wf.add(Step("names", PythonOPTemplate(where_is, slices=Slices(
-        sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"])),
-        artifacts={"file": art}))
+    wf.add(
+        Step(
+            "names",
+            PythonOPTemplate(
+                where_is,
+                slices=Slices(
+                    sub_path=True,
+                    input_artifact=["file"],
+                    output_parameter=["name", "text", "where"],
+                ),
+            ),
+            artifacts={"file": art},
+        )
+    )
     renderer = ArgoRenderer(artifact_kind="s3")
     manifest = renderer.render(wf)
     wf.submit()
     assert wf.query_status() == "Succeeded"
     group = next(s for s in wf.query_step(name="names") if s.type == "StepGroup")
-    ours = [dict(zip(("name", "text", "where"), values, strict=True)) for values in zip(
-        *(group.outputs.parameters[k].value for k in ("name", "text", "where")), strict=True)]
+    ours = [
+        dict(zip(("name", "text", "where"), values, strict=True))
+        for values in zip(
+            *(group.outputs.parameters[k].value for k in ("name", "text", "where")), strict=True
+        )
+    ]
     argo = _argo_sub_path_items(manifest, renderer, wf, art.key, local / "argo")
-    assert ours == argo == [
-        {"name": "a.txt", "text": "A", "where": "file/data/a.txt"},
-        {"name": "b.txt", "text": "B", "where": "file/data/sub dir/b.txt"}]
+    assert (
+        ours
+        == argo
+        == [
+            {"name": "a.txt", "text": "A", "where": "file/data/a.txt"},
+            {"name": "b.txt", "text": "B", "where": "file/data/sub dir/b.txt"},
+        ]
+    )

@@ -107,14 +107,17 @@ def test_golden_manifest(case, argo_render, example):
     assert path.exists(), f"no golden file {path}: run with DFLOW_REGENERATE_GOLDEN=1"
     assert got == yaml.safe_load(path.read_text()), (
         f"{case}: the rendered manifest differs from {path.name}; if intended, regenerate "
-        "with DFLOW_REGENERATE_GOLDEN=1 and review the diff")
+        "with DFLOW_REGENERATE_GOLDEN=1 and review the diff"
+    )
     # the manifest reads back into a workflow that renders to the same manifest
     assert normalise(argo_render.render(argo_render.from_dict(manifest))) == got
 
 
 # -- graph parity: what runs, with which inputs wired to which outputs --------------------------
 
-_REF = re.compile(r"^{{(steps|tasks)\.([-a-zA-Z0-9]+)\.outputs\.(parameters|artifacts)\.([-\w]+)}}$")
+_REF = re.compile(
+    r"^{{(steps|tasks)\.([-a-zA-Z0-9]+)\.outputs\.(parameters|artifacts)\.([-\w]+)}}$"
+)
 
 
 def _source_text(value) -> str:
@@ -154,13 +157,23 @@ def model_graph(wf) -> set:
         seen.add(id(tmpl))
         nodes = tmpl.iter_steps()
         for s in nodes:
-            ins = {n: _source_text(p.value) for n, p in s.inputs.parameters.items() if p.has_value
-                   and not (n in s.template.inputs.parameters
-                            and s.template.inputs.parameters[n].has_value
-                            and render_value(s.template.inputs.parameters[n].value)
-                            == render_value(p.value))}
-            ins.update({n: _source_text(a.source) for n, a in s.inputs.artifacts.items()
-                        if a.source is not None})
+            ins = {
+                n: _source_text(p.value)
+                for n, p in s.inputs.parameters.items()
+                if p.has_value
+                and not (
+                    n in s.template.inputs.parameters
+                    and s.template.inputs.parameters[n].has_value
+                    and render_value(s.template.inputs.parameters[n].value) == render_value(p.value)
+                )
+            }
+            ins.update(
+                {
+                    n: _source_text(a.source)
+                    for n, a in s.inputs.artifacts.items()
+                    if a.source is not None
+                }
+            )
             out.add((path, s.name, tuple(sorted(ins.items()))))
             if isinstance(s.template, Steps | DAG):
                 walk(s.template, f"{path}/{s.name}")
@@ -179,13 +192,18 @@ def manifest_graph(manifest) -> set:
         seen.add(name)
         t = templates[name]
         entries = [e for g in t.get("steps") or [] for e in g] + (t.get("dag") or {}).get(
-            "tasks", [])
+            "tasks", []
+        )
         for e in entries:
             if e["template"].startswith("dflow-"):
                 continue  # renderer helpers (init-artifact, checks)
             args = e.get("arguments") or {}
-            ins = {a["name"]: _manifest_source(a) for kind in ("parameters", "artifacts")
-                   for a in args.get(kind) or [] if not a["name"].startswith("dflow_")}
+            ins = {
+                a["name"]: _manifest_source(a)
+                for kind in ("parameters", "artifacts")
+                for a in args.get(kind) or []
+                if not a["name"].startswith("dflow_")
+            }
             out.add((path, e["name"], tuple(sorted(ins.items()))))
             if "steps" in templates[e["template"]] or "dag" in templates[e["template"]]:
                 walk(e["template"], f"{path}/{e['name']}")

@@ -52,14 +52,21 @@ def test_loops(in_tmp, example):
     wf = example("loops").build(n=4)
     wf.submit()
     assert wf.query_status() == "Succeeded"
-    shouted = sorted(s.outputs.parameters["out"].value
-                     for s in wf.query_step(name="shout", type="Pod"))
+    shouted = sorted(
+        s.outputs.parameters["out"].value for s in wf.query_step(name="shout", type="Pod")
+    )
     assert shouted == ["ITEM-0", "ITEM-1", "ITEM-2", "ITEM-3"]
-    squares = {s.key: s.outputs.parameters["y"].value for s in wf.query_step(type="Pod")
-               if s.key and s.key.startswith("square-")}
+    squares = {
+        s.key: s.outputs.parameters["y"].value
+        for s in wf.query_step(type="Pod")
+        if s.key and s.key.startswith("square-")
+    }
     assert squares == {"square-0": 0, "square-1": 1, "square-2": 4, "square-3": 9}
-    seq = sorted(s.outputs.parameters["out"].value for s in wf.query_step(type="Pod")
-                 if s.displayName.startswith("seq"))
+    seq = sorted(
+        s.outputs.parameters["out"].value
+        for s in wf.query_step(type="Pod")
+        if s.displayName.startswith("seq")
+    )
     assert seq == ["NO-00", "NO-01", "NO-02", "NO-03"]
 
 

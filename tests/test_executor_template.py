@@ -30,12 +30,24 @@ SCRIPT = textwrap.dedent(
 def _install(tmp_path):
     """The template installed for real; a work dir whose dflow.toml selects it."""
     site = tmp_path / "site"
-    subprocess.run([str(UV), "pip", "install", "--quiet", "--no-deps", "--target", str(site),
-                    str(ROOT / "templates" / "executor-plugin")], check=True)
+    subprocess.run(
+        [
+            str(UV),
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(ROOT / "templates" / "executor-plugin"),
+        ],
+        check=True,
+    )
     work = tmp_path / "work"
     work.mkdir()
-    (work / "dflow.toml").write_text('engine = "local"\nexecutor = "nice"\n\n'
-                                     "[executors.nice]\nniceness = 7\n")
+    (work / "dflow.toml").write_text(
+        'engine = "local"\nexecutor = "nice"\n\n[executors.nice]\nniceness = 7\n'
+    )
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("DFLOW_MODE", None)
     return work, env
@@ -43,11 +55,23 @@ def _install(tmp_path):
 
 def test_template_executor_is_installed_and_selected_by_config(tmp_path):
     work, env = _install(tmp_path)
-    listed = subprocess.run([sys.executable, "-m", "dflow", "plugins"], cwd=work, env=env,
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "dflow", "plugins"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "executor-nice" in listed and "dflow-executor-nice" in listed
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "RESULT Succeeded 7" in proc.stdout
     logs = list(work.glob("nice-*/*/log.txt"))
@@ -101,8 +125,9 @@ def test_template_executor_runs_python_ops_from_a_venv_that_is_not_activated(tmp
     work, env = _install(tmp_path)
     (work / "ops.py").write_text(PYTHON_OPS)
     env["PATH"] = "/usr/bin:/bin"
-    proc = subprocess.run([sys.executable, "ops.py"], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "ops.py"], cwd=work, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert "RESULT Succeeded 3" in proc.stdout, proc.stdout
     assert "ValueError: bad luck 42" in proc.stdout

@@ -38,14 +38,14 @@ from dflow_executor_dispatcher import DispatcherExecutor  # noqa: E402
 _VAR = re.compile(r"{{\s*([-a-zA-Z0-9_.]+)\s*}}")
 SHELL_LOCAL = {"batch_type": "Shell", "context_type": "LocalContext"}
 # no single quote: the step's own shell script quotes the value with '...'
-NASTY = "a $(touch pwned) `x` \\ \"d\" {{not.a.var}} %s\nDFLOW_DISPATCHER_PY\nexit 3\n"
-
+NASTY = 'a $(touch pwned) `x` \\ "d" {{not.a.var}} %s\nDFLOW_DISPATCHER_PY\nexit 3\n'
 
 
 def argo_reads(path: Path) -> str:
     """An output parameter as Argo's wait container reads it: one trailing newline trimmed."""
     text = path.read_text()
     return text[:-1] if text.endswith("\n") else text
+
 
 def render(wf: Workflow) -> dict:
     manifest = ArgoRenderer(artifact_kind="s3").render(wf)
@@ -65,7 +65,9 @@ def substitute(text: str, values: dict[str, str]) -> str:
     return _VAR.sub(lambda m: values[m.group(1)] if m.group(1) in values else m.group(0), text)
 
 
-def run_pod(tmpl: dict, root: Path, params: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+def run_pod(
+    tmpl: dict, root: Path, params: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run a rendered script template as its container would, with /tmp at ``root``."""
     values = {f"inputs.parameters.{k}": v for k, v in params.items()}
     values.update({"workflow.name": "wf-test", "pod.name": "wf-test-123"})
@@ -84,13 +86,20 @@ def run_pod(tmpl: dict, root: Path, params: dict[str, str], timeout: float = 60)
     script.write_text(substitute(tmpl["script"]["source"], values))
     cwd = root.parent / "cwd"
     cwd.mkdir(exist_ok=True)
-    return subprocess.run([*tmpl["script"]["command"], str(script)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*tmpl["script"]["command"], str(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def shell_step_template() -> ShellOPTemplate:
     t = ShellOPTemplate(
-        name="hpc", image="alpine:3",
+        name="hpc",
+        image="alpine:3",
         script=(
             "mkdir -p /tmp/out\n"
             "printf '%s' '{{inputs.parameters.msg}}' > /tmp/out/msg.txt\n"
@@ -115,13 +124,24 @@ def _sandbox(tmp_path: Path) -> Path:
 
 # -- DispatcherExecutor ----------------------------------------------------------------------
 
+
 def _dispatcher_manifest(tmp_path: Path, **kw) -> dict:
-    ex = DispatcherExecutor(machine_dict={**SHELL_LOCAL, "remote_root": str(tmp_path / "remote")},
-                            image="registry.local/dpdispatcher:1", **kw)
+    ex = DispatcherExecutor(
+        machine_dict={**SHELL_LOCAL, "remote_root": str(tmp_path / "remote")},
+        image="registry.local/dpdispatcher:1",
+        **kw,
+    )
     ex.argo_check_interval = 0.2  # the Shell "scheduler" here is a local process
     wf = Workflow(name="disp")
-    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
-                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    wf.add(
+        Step(
+            "run",
+            shell_step_template(),
+            parameters={"msg": "x"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=ex,
+        )
+    )
     return render(wf)
 
 
@@ -160,41 +180,82 @@ def test_dispatcher_image_comes_from_the_config(monkeypatch):
     monkeypatch.setitem(config, "dispatcher_image", "registry.local/dpd:2")
     monkeypatch.setitem(config, "dispatcher_image_pull_policy", "Always")
     wf = Workflow(name="img")
-    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
-                artifacts={"data": S3Artifact(key="in/data")},
-                executor=DispatcherExecutor(host="h", queue_name="q")))
+    wf.add(
+        Step(
+            "run",
+            shell_step_template(),
+            parameters={"msg": "x"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=DispatcherExecutor(host="h", queue_name="q"),
+        )
+    )
     script = template(render(wf), "hpc")["script"]
     assert (script["image"], script["imagePullPolicy"]) == ("registry.local/dpd:2", "Always")
 
 
 def test_dispatcher_credentials_come_from_secrets(tmp_path):
-    ex = DispatcherExecutor(host="hpc.example.org", username="alice", queue_name="cpu",
-                            password_secret="hpc-login", private_key_secret="hpc-key")
+    ex = DispatcherExecutor(
+        host="hpc.example.org",
+        username="alice",
+        queue_name="cpu",
+        password_secret="hpc-login",
+        private_key_secret="hpc-key",
+    )
     wf = Workflow(name="sec")
-    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
-                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    wf.add(
+        Step(
+            "run",
+            shell_step_template(),
+            parameters={"msg": "x"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=ex,
+        )
+    )
     t = template(render(wf), "hpc")
-    assert {"name": "DFLOW_SSH_PASSWORD", "valueFrom": {"secretKeyRef": {
-        "name": "hpc-login", "key": "password"}}} in t["script"]["env"]
+    assert {
+        "name": "DFLOW_SSH_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "hpc-login", "key": "password"}},
+    } in t["script"]["env"]
     volume = next(v for v in t["volumes"] if v["name"] == "dflow-ssh-key")
     assert volume["secret"]["secretName"] == "hpc-key" and volume["secret"]["defaultMode"] == 0o600
-    assert {"name": "dflow-ssh-key", "mountPath": "/root/.ssh", "readOnly": True} in t["script"]["volumeMounts"]
-    config = json.loads(eval(re.search(r"CONFIG = json.loads\((.*)\)\n", t["script"]["source"]).group(1)))
+    assert {"name": "dflow-ssh-key", "mountPath": "/root/.ssh", "readOnly": True} in t["script"][
+        "volumeMounts"
+    ]
+    config = json.loads(
+        eval(re.search(r"CONFIG = json.loads\((.*)\)\n", t["script"]["source"]).group(1))
+    )
     assert config["machine"]["remote_profile"] == {
-        "hostname": "hpc.example.org", "username": "alice", "port": 22, "timeout": 10,
-        "key_filename": "/root/.ssh/id_rsa"}
+        "hostname": "hpc.example.org",
+        "username": "alice",
+        "port": 22,
+        "timeout": 10,
+        "key_filename": "/root/.ssh/id_rsa",
+    }
     assert config["resources"]["queue_name"] == "cpu"
 
 
-@pytest.mark.parametrize("kw, needle", [
-    ({"host": "h", "password": "hunter2-secret"}, "plaintext password.*password_secret="),
-    ({"host": "h", "private_key_file": "/home/me/.ssh/id_rsa"}, "private_key_secret="),
-    ({"machine_dict": {"remote_profile": {"passphrase": "hunter2-secret"}}}, "remote_profile.passphrase"),
-])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        ({"host": "h", "password": "hunter2-secret"}, "plaintext password.*password_secret="),
+        ({"host": "h", "private_key_file": "/home/me/.ssh/id_rsa"}, "private_key_secret="),
+        (
+            {"machine_dict": {"remote_profile": {"passphrase": "hunter2-secret"}}},
+            "remote_profile.passphrase",
+        ),
+    ],
+)
 def test_dispatcher_refuses_plaintext_credentials(kw, needle):
     wf = Workflow(name="sec")
-    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
-                artifacts={"data": S3Artifact(key="in/data")}, executor=DispatcherExecutor(**kw)))
+    wf.add(
+        Step(
+            "run",
+            shell_step_template(),
+            parameters={"msg": "x"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=DispatcherExecutor(**kw),
+        )
+    )
     with pytest.raises(ValueError, match=needle) as err:
         ArgoRenderer(artifact_kind="s3").render(wf)
     assert "hunter2" not in str(err.value)
@@ -202,18 +263,28 @@ def test_dispatcher_refuses_plaintext_credentials(kw, needle):
 
 # -- Slurm ------------------------------------------------------------------------------------
 
+
 def _slurm_wf(executor=None, use_resource=None) -> Workflow:
     wf = Workflow(name="slurm")
-    wf.add(Step("run", shell_step_template(), parameters={"msg": "x"},
-                artifacts={"data": S3Artifact(key="in/data")}, executor=executor,
-                use_resource=use_resource))
+    wf.add(
+        Step(
+            "run",
+            shell_step_template(),
+            parameters={"msg": "x"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=executor,
+            use_resource=use_resource,
+        )
+    )
     return wf
 
 
 def test_slurm_job_resource_manifest_runs_its_batch_script(tmp_path):
     from dflow_executor_slurm import SlurmJob
 
-    job = SlurmJob(header="#!/bin/sh\n#SBATCH --nodes=1", node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    job = SlurmJob(
+        header="#!/bin/sh\n#SBATCH --nodes=1", node_selector={"kubernetes.io/hostname": "slurm-cpu"}
+    )
     m = render(_slurm_wf(use_resource=job))
     res = template(m, "hpc-resource")["resource"]
     assert res["successCondition"] == "status.status == Succeeded"
@@ -235,11 +306,20 @@ def test_slurm_job_resource_manifest_runs_its_batch_script(tmp_path):
 def test_slurm_remote_executor_renders_a_dispatcher_pod_with_sbatch_flags():
     from dflow_executor_slurm import SlurmRemoteExecutor
 
-    ex = SlurmRemoteExecutor(host="login.hpc", username="bob", header="#!/bin/bash\n#SBATCH -p cpu\n#SBATCH -N 1",
-                             private_key_secret="bob-key")
+    ex = SlurmRemoteExecutor(
+        host="login.hpc",
+        username="bob",
+        header="#!/bin/bash\n#SBATCH -p cpu\n#SBATCH -N 1",
+        private_key_secret="bob-key",
+    )
     t = template(render(_slurm_wf(ex)), "hpc")
-    config = json.loads(eval(re.search(r"CONFIG = json.loads\((.*)\)\n", t["script"]["source"]).group(1)))
-    assert config["machine"]["batch_type"] == "Slurm" and config["machine"]["context_type"] == "SSHContext"
+    config = json.loads(
+        eval(re.search(r"CONFIG = json.loads\((.*)\)\n", t["script"]["source"]).group(1))
+    )
+    assert (
+        config["machine"]["batch_type"] == "Slurm"
+        and config["machine"]["context_type"] == "SSHContext"
+    )
     assert config["machine"]["remote_root"] == "/home/bob/dflow/workflows/{{workflow.name}}"
     assert config["machine"]["remote_profile"]["key_filename"] == "/root/.ssh/id_rsa"
     assert config["resources"]["custom_flags"] == ["#SBATCH -p cpu", "#SBATCH -N 1"]
@@ -250,13 +330,18 @@ def test_slurm_remote_executor_renders_a_dispatcher_pod_with_sbatch_flags():
 def test_slurm_job_template_prepare_run_collect(tmp_path):
     from dflow_executor_slurm import SlurmJobTemplate
 
-    ex = SlurmJobTemplate(header="#!/bin/sh\n#SBATCH -N 1", node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    ex = SlurmJobTemplate(
+        header="#!/bin/sh\n#SBATCH -N 1", node_selector={"kubernetes.io/hostname": "slurm-cpu"}
+    )
     m = render(_slurm_wf(ex))
     steps = template(m, "hpc-slurm")
     assert [s[0]["name"] for s in steps["steps"]] == ["slurm-prepare", "slurm-run", "slurm-collect"]
     prepare, collect = template(m, "hpc-slurm-prepare"), template(m, "hpc-slurm-collect")
     cr = yaml.safe_load(template(m, "hpc-slurm-run-resource")["resource"]["manifest"])
-    assert cr["spec"]["prepare"]["mount"]["hostPath"]["path"] == "/tmp/dflow-slurm/{{inputs.parameters.dflow_slurm_key}}/in"
+    assert (
+        cr["spec"]["prepare"]["mount"]["hostPath"]["path"]
+        == "/tmp/dflow-slurm/{{inputs.parameters.dflow_slurm_key}}/in"
+    )
     # execute the chain: prepare pod -> (wlm-operator copies in/ to the job dir) -> job -> collect pod
     node = tmp_path / "node"
     pod = tmp_path / "pod"
@@ -269,8 +354,12 @@ def test_slurm_job_template_prepare_run_collect(tmp_path):
         text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
         return text.replace("\0", '"$dir"/')
 
-    values = {"inputs.parameters.msg": "m $(x)", "inputs.parameters.rc": "0",
-              "workflow.name": "wf", "pod.name": "wf-1"}
+    values = {
+        "inputs.parameters.msg": "m $(x)",
+        "inputs.parameters.rc": "0",
+        "workflow.name": "wf",
+        "pod.name": "wf-1",
+    }
     src = tmp_path / "prepare.sh"
     src.write_text(as_pod(substitute(prepare["script"]["source"], values)))
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
@@ -281,17 +370,24 @@ def test_slurm_job_template_prepare_run_collect(tmp_path):
     import shutil
 
     shutil.copytree(node / key / "in", jobdir)
-    proc = subprocess.run(["sh", "-c", cr["spec"]["batch"]], cwd=jobdir, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["sh", "-c", cr["spec"]["batch"]], cwd=jobdir, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     shutil.copytree(jobdir / ".dflow-out", node / key / "out")
     out = tmp_path / "collect"
     src = tmp_path / "collect.sh"
-    src.write_text(as_pod(substitute(collect["script"]["source"],
-                                     {"inputs.parameters.dflow_slurm_key": key}), out))
+    src.write_text(
+        as_pod(
+            substitute(collect["script"]["source"], {"inputs.parameters.dflow_slurm_key": key}), out
+        )
+    )
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "tmp" / "out" / "msg.txt").read_text() == "m $(x)"
-    assert (out / "tmp" / "out" / "copy.txt").read_text() == "payload\n"  # the input reached the job
+    assert (
+        out / "tmp" / "out" / "copy.txt"
+    ).read_text() == "payload\n"  # the input reached the job
     assert (out / "tmp" / "count").read_text() == "7"
 
 
@@ -310,11 +406,19 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
     from sandbox import place_packages
 
     monkeypatch.setitem(config, "util_image", "registry.local/util:1")
-    ex = SlurmJobTemplate(header="#!/bin/sh\n#SBATCH -N 1",
-                          node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    ex = SlurmJobTemplate(
+        header="#!/bin/sh\n#SBATCH -N 1", node_selector={"kubernetes.io/hostname": "slurm-cpu"}
+    )
     wf = Workflow(name="pyslurm")
-    wf.add(Step("echo", PythonOPTemplate(ops.echo, image="python:3.8"),
-                parameters={"text": NASTY, "n": 2}, executor=ex, key="echo-1"))
+    wf.add(
+        Step(
+            "echo",
+            PythonOPTemplate(ops.echo, image="python:3.8"),
+            parameters={"text": NASTY, "n": 2},
+            executor=ex,
+            key="echo-1",
+        )
+    )
     renderer = ArgoRenderer(artifact_kind="s3")
     m = renderer.render(wf)
     assert_valid(m)
@@ -335,8 +439,12 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
         text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
         return text.replace("\0", '"$dir"/')
 
-    values = {"inputs.parameters.text": NASTY, "inputs.parameters.n": "2", "workflow.name": "wf",
-              "pod.name": "wf-1"}
+    values = {
+        "inputs.parameters.text": NASTY,
+        "inputs.parameters.n": "2",
+        "workflow.name": "wf",
+        "pod.name": "wf-1",
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
     for e in prepare["script"]["env"]:
         env[e["name"]] = substitute(e["value"], values)
@@ -355,14 +463,16 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
     batch = cr["spec"]["batch"]
     job_env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
     job_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{job_env.get('PATH', '')}"
-    proc = subprocess.run(["sh", "-c", batch], cwd=job, capture_output=True, text=True,
-                          env=job_env)
+    proc = subprocess.run(["sh", "-c", batch], cwd=job, capture_output=True, text=True, env=job_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     shutil.copytree(job / ".dflow-out", node / key / "out")
     collect = template(m, "echo-slurm-collect")
     src = tmp_path / "collect.sh"
-    src.write_text(as_pod(substitute(collect["script"]["source"],
-                                     {"inputs.parameters.dflow_slurm_key": key}), out))
+    src.write_text(
+        as_pod(
+            substitute(collect["script"]["source"], {"inputs.parameters.dflow_slurm_key": key}), out
+        )
+    )
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert argo_reads(out / "tmp" / "outputs" / "parameters" / "out") == NASTY * 2
@@ -379,11 +489,21 @@ def test_slurm_job_template_refuses_what_only_an_op_pod_does():
 
     ex = SlurmJobTemplate(node_selector={"k": "v"})
     wf = Workflow(name="pyslurm")
-    wf.add(Step("sq", PythonOPTemplate(ops.square, slices=Slices(input_parameter=["x"],
-                                                                   output_parameter=["y"])),
-                parameters={"x": [1, 2]}, executor=ex))
-    with pytest.raises(RenderError, match="step 'sq': executor SlurmJobTemplate runs the step "
-                       "as a Steps template on Argo, which cannot take Slices"):
+    wf.add(
+        Step(
+            "sq",
+            PythonOPTemplate(
+                ops.square, slices=Slices(input_parameter=["x"], output_parameter=["y"])
+            ),
+            parameters={"x": [1, 2]},
+            executor=ex,
+        )
+    )
+    with pytest.raises(
+        RenderError,
+        match="step 'sq': executor SlurmJobTemplate runs the step "
+        "as a Steps template on Argo, which cannot take Slices",
+    ):
         ArgoRenderer(artifact_kind="s3").render(wf)
 
 

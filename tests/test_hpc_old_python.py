@@ -21,7 +21,7 @@ pytest.importorskip("dflow_executor_dispatcher")
 
 pytestmark = pytest.mark.timeout(180)
 
-SCRIPT = '''\
+SCRIPT = """\
 import json
 import sys
 
@@ -63,7 +63,7 @@ step = [s for s in wf.query_step(name="shout") if s.type == "StepGroup"][0]
 print(json.dumps({"phase": wf.query_status(),
                   "out": step.outputs.parameters["out"].value,
                   "python": step.outputs.parameters["python"].value}))
-'''
+"""
 
 
 @pytest.mark.parametrize("kind", ["slurm", "shell"])
@@ -75,10 +75,21 @@ def test_script_op_runs_as_a_job_on_python_3_7(kind, local_slurm, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DFLOW_", "PYTHON"))}
-    env.update(local_slurm.env, HOME=str(home), DFLOW_MODE="local",
-               DFLOW_DEBUG_WORKDIR=str(tmp_path / "runs"), DFLOW_TEMPDIR=str(tmp_path / "t"))
-    proc = subprocess.run([sys.executable, "flow.py", remote, kind], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=170)
+    env.update(
+        local_slurm.env,
+        HOME=str(home),
+        DFLOW_MODE="local",
+        DFLOW_DEBUG_WORKDIR=str(tmp_path / "runs"),
+        DFLOW_TEMPDIR=str(tmp_path / "t"),
+    )
+    proc = subprocess.run(
+        [sys.executable, "flow.py", remote, kind],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("script ran") == 1  # the jobs never ran the script
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -108,14 +119,25 @@ def test_argo_dispatcher_pod_runs_the_op_on_a_remote_python_3_7(tmp_path):
     from argo_schema import assert_valid
     from sandbox import place_packages, run_template, template
 
-    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell", "context_type": "LocalContext",
-                                          "remote_root": str(tmp_path / "remote")},
-                            remote_command=[remote, "-I", "-S"])
+    ex = DispatcherExecutor(
+        machine_dict={
+            "batch_type": "Shell",
+            "context_type": "LocalContext",
+            "remote_root": str(tmp_path / "remote"),
+        },
+        remote_command=[remote, "-I", "-S"],
+    )
     ex.argo_check_interval = 0.2
     wf = Workflow(name="disp37")
-    wf.add(Step("report", PythonOPTemplate(pod_ops.Report),
-                parameters={"n": 1, "items": [1], "weights": {}, "text": "t"},
-                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    wf.add(
+        Step(
+            "report",
+            PythonOPTemplate(pod_ops.Report),
+            parameters={"n": 1, "items": [1], "weights": {}, "text": "t"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=ex,
+        )
+    )
     renderer = ArgoRenderer(artifact_kind="s3")
     manifest = renderer.render(wf)
     assert_valid(manifest)
@@ -127,10 +149,17 @@ def test_argo_dispatcher_pod_runs_the_op_on_a_remote_python_3_7(tmp_path):
     place_packages(root, renderer.packages_to_upload(wf)[pkg["s3"]["key"]])
     env_path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     items = json.dumps(list(range(30000)))  # > 128 kB: only a file carries it
-    proc = run_template(tmpl, root, {"n": "2", "items": items, "weights": '{"w": 0.5}',
-                                     "text": "abc"}, extra_env={"PATH": env_path})
+    proc = run_template(
+        tmpl,
+        root,
+        {"n": "2", "items": items, "weights": '{"w": 0.5}', "text": "abc"},
+        extra_env={"PATH": env_path},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = {p.name: p.read_text() for p in (root / "outputs" / "parameters").iterdir()}
-    assert (out["python"], out["total"], out["text"]) == ("3.7", str(2 * sum(range(30000)) + 0.5),
-                                                          "cba")
+    assert (out["python"], out["total"], out["text"]) == (
+        "3.7",
+        str(2 * sum(range(30000)) + 0.5),
+        "cba",
+    )
     assert (root / "outputs" / "artifacts" / "copy" / "copy.txt").read_text() == "DATA"

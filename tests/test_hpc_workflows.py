@@ -51,8 +51,13 @@ class Shout(OP):
         text = (op_in["data"] / "data.txt").read_text()
         Path("shout.txt").write_text(text.upper())
         print("shouting in job", os.environ.get("SLURM_JOB_ID"))
-        return OPIO({"msg": op_in["msg"].upper(), "data": Path("shout.txt"),
-                     "job": os.environ.get("SLURM_JOB_ID", "")})
+        return OPIO(
+            {
+                "msg": op_in["msg"].upper(),
+                "data": Path("shout.txt"),
+                "job": os.environ.get("SLURM_JOB_ID", ""),
+            }
+        )
 
 
 class Square(OP):
@@ -71,9 +76,9 @@ class Square(OP):
 def writer() -> ShellOPTemplate:
     t = ShellOPTemplate(
         name="writer",
-        script="echo \"writer runs in job ${SLURM_JOB_ID:-none}\"\n"
-               "printf '%s' '{{inputs.parameters.who}} says hi' > /tmp/msg\n"
-               "mkdir -p /tmp/files && echo 'some data' > /tmp/files/data.txt\n",
+        script='echo "writer runs in job ${SLURM_JOB_ID:-none}"\n'
+        "printf '%s' '{{inputs.parameters.who}} says hi' > /tmp/msg\n"
+        "mkdir -p /tmp/files && echo 'some data' > /tmp/files/data.txt\n",
     )
     t.inputs.parameters = {"who": InputParameter()}
     t.outputs.parameters = {"msg": OutputParameter(value_from_path="/tmp/msg")}
@@ -91,9 +96,13 @@ def reader() -> ShellOPTemplate:
 def chain(wf: Workflow, executor=None) -> None:
     """shell -> Python OP -> shell, outputs passed along; ``executor`` per step (or none)."""
     a = Step("write", writer(), parameters={"who": "alice"}, executor=executor)
-    b = Step("shout", PythonOPTemplate(Shout, command=[sys.executable]),
-             parameters={"msg": a.outputs.parameters["msg"]},
-             artifacts={"data": a.outputs.artifacts["files"]}, executor=executor)
+    b = Step(
+        "shout",
+        PythonOPTemplate(Shout, command=[sys.executable]),
+        parameters={"msg": a.outputs.parameters["msg"]},
+        artifacts={"data": a.outputs.artifacts["files"]},
+        executor=executor,
+    )
     c = Step("read", reader(), artifacts={"f": b.outputs.artifacts["data"]}, executor=executor)
     wf.add(a)
     wf.add(b)
@@ -184,9 +193,16 @@ def test_chain_through_dispatcher(hpc_workdir, batch_type):
 
 def test_merged_sliced_fan_out_goes_as_two_slurm_jobs(hpc_workdir):
     ex = DispatcherExecutor(merge_sliced_step=True, resources_dict={"group_size": 5})
-    fan = Step("sq", PythonOPTemplate(Square, command=[sys.executable], slices=Slices(
-        input_parameter=["x"], output_parameter=["y"])),
-        parameters={"x": list(range(10))}, executor=ex)
+    fan = Step(
+        "sq",
+        PythonOPTemplate(
+            Square,
+            command=[sys.executable],
+            slices=Slices(input_parameter=["x"], output_parameter=["y"]),
+        ),
+        parameters={"x": list(range(10))},
+        executor=ex,
+    )
     wf = Workflow("hpc-merged")
     wf.add(fan)
     wf.submit()
@@ -202,7 +218,8 @@ def test_merged_sliced_fan_out_goes_as_two_slurm_jobs(hpc_workdir):
 
 def test_default_executor_from_dflow_toml(hpc_workdir):
     (hpc_workdir / "dflow.toml").write_text(
-        'executor = "slurm"\n\n[executors.slurm]\nheader = "#SBATCH --comment=from-toml"\n')
+        'executor = "slurm"\n\n[executors.slurm]\nheader = "#SBATCH --comment=from-toml"\n'
+    )
     wf = Workflow("hpc-toml")
     chain(wf)  # no executor on the steps
     wf.submit()
@@ -220,9 +237,11 @@ def test_workflow_context_executor_applies_to_every_step(hpc_workdir):
 
 def test_transient_failure_is_retried_as_a_new_job(hpc_workdir):
     t = ShellOPTemplate(
-        name="flaky", retry_strategy={"limit": 1, "retryPolicy": "OnTransientError"},
+        name="flaky",
+        retry_strategy={"limit": 1, "retryPolicy": "OnTransientError"},
         script=f"if [ ! -e {hpc_workdir}/tried ]; then touch {hpc_workdir}/tried; "
-               "echo first try fails; exit 1; fi\necho second try works\n")
+        "echo first try fails; exit 1; fi\necho second try works\n",
+    )
     wf = Workflow("hpc-retry")
     wf.add(Step("flaky", t, executor=SlurmJobTemplate()))
     wf.submit()
@@ -305,19 +324,30 @@ def test_submission_error_fails_the_step_clearly(hpc_workdir):
 def test_merged_fan_out_maps_each_result_back_to_its_item(hpc_workdir):
     t = ShellOPTemplate(
         name="item",
-        script="echo \"item {{inputs.parameters.n}} on $(hostname)\"\n"
-               "[ {{inputs.parameters.n}} = 3 ] && { echo bad item; exit 5; }\n"
-               "echo $(({{inputs.parameters.n}} * 10)) > /tmp/out\n")
+        script='echo "item {{inputs.parameters.n}} on $(hostname)"\n'
+        "[ {{inputs.parameters.n}} = 3 ] && { echo bad item; exit 5; }\n"
+        "echo $(({{inputs.parameters.n}} * 10)) > /tmp/out\n",
+    )
     t.inputs.parameters = {"n": InputParameter()}
     t.outputs.parameters = {"v": OutputParameter(value_from_path="/tmp/out")}
-    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell"}, merge_sliced_step=True,
-                            resources_dict={"group_size": 2})
+    ex = DispatcherExecutor(
+        machine_dict={"batch_type": "Shell"},
+        merge_sliced_step=True,
+        resources_dict={"group_size": 2},
+    )
     wf = Workflow("hpc-merged-shell")
-    wf.add(Step("fan", t, parameters={"n": "{{item}}"}, with_param=[1, 2, 3, 4],
-                executor=ex, continue_on_failed=True))
+    wf.add(
+        Step(
+            "fan",
+            t,
+            parameters={"n": "{{item}}"},
+            with_param=[1, 2, 3, 4],
+            executor=ex,
+            continue_on_failed=True,
+        )
+    )
     wf.submit()
-    pods = {s.inputs.parameters["n"].value: s for s in wf.query_step(name="fan")
-            if s.type == "Pod"}
+    pods = {s.inputs.parameters["n"].value: s for s in wf.query_step(name="fan") if s.type == "Pod"}
     assert sorted(pods) == ["1", "2", "3", "4"]
     assert pods["3"].phase == "Failed" and "exit code 5" in pods["3"].message
     for n in ("1", "2", "4"):
@@ -326,6 +356,8 @@ def test_merged_fan_out_maps_each_result_back_to_its_item(hpc_workdir):
         log = (hpc_workdir / wf.id / pods[n].id / "log.txt").read_text()
         assert f"item {n} on" in log and "Shell job" in log
     assert "bad item" in (hpc_workdir / wf.id / pods["3"].id / "log.txt").read_text()
-    shell_jobs = {re.search(r"Shell job (\d+)", (hpc_workdir / wf.id / p.id / "log.txt")
-                            .read_text()).group(1) for p in pods.values()}
+    shell_jobs = {
+        re.search(r"Shell job (\d+)", (hpc_workdir / wf.id / p.id / "log.txt").read_text()).group(1)
+        for p in pods.values()
+    }
     assert len(shell_jobs) == 2  # one submission, two tasks per job

@@ -32,38 +32,49 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pydflow_ref import VERSION, WORK, extract_tests, pydflow_python, run_env, tree  # noqa: E402
 
 SCENARIOS = Path(__file__).parent / "pydflow_layout"
-SDIST_TESTS = ("test_python", "test_dag", "test_recurse", "test_reuse",
-               "test_conditional_outputs")
+SDIST_TESTS = ("test_python", "test_dag", "test_recurse", "test_reuse", "test_conditional_outputs")
 REFERENCE = WORK / "pydflow-layout"
 
 # name -> (side whose line it is, pattern of the line, why the difference is kept)
 KEPT: dict[str, tuple[str, str, str]] = {
     "packages artifact": (
-        "pydflow", r"dflow_python_packages",
+        "pydflow",
+        r"dflow_python_packages",
         "pydflow ships dflow and upload_packages to every step as an artifact; our Python OPs "
-        "run in the engine's worker pool with the submitting interpreter's modules"),
+        "run in the engine's worker pool with the submitting interpreter's modules",
+    ),
     "empty tmp dirs": (
-        "pydflow", r"^D \S+/workdir/tmp/(inputs|inputs/artifacts|outputs/artifacts)$",
+        "pydflow",
+        r"^D \S+/workdir/tmp/(inputs|inputs/artifacts|outputs/artifacts)$",
         "pydflow's step script always makes them (its packages artifact is an input); ours "
-        "exist when the OP has input / output artifacts"),
+        "exist when the OP has input / output artifacts",
+    ),
     "catalog order": (
-        "both", r'/\.dflow/<uuid> = \{"path_list": \[\{"dflow_list_item": "[^"]*"(, "order": 0)?'
-                r'\}\]\}$',
+        "both",
+        r'/\.dflow/<uuid> = \{"path_list": \[\{"dflow_list_item": "[^"]*"(, "order": 0)?'
+        r"\}\]\}$",
         "core's catalog writes no order for an artifact holding one path (pydflow: order 0); "
-        "both read either"),
+        "both read either",
+    ),
     "uploaded artifact": (
-        "both", r"^L \S+/inputs/artifacts/\w+ -> <ROOT>/(upload/<uuid>/<tmp>|\.cache/<key>)$",
+        "both",
+        r"^L \S+/inputs/artifacts/\w+ -> <ROOT>/(upload/<uuid>/<tmp>|\.cache/<key>)$",
         "upload_artifact archives into the local store (pydflow debug mode: a tree of links "
-        "under upload/); the engine unpacks it once into <artifact dir>/.cache"),
+        "under upload/); the engine unpacks it once into <artifact dir>/.cache",
+    ),
     "failed step's outputs": (
-        "dflow", r"^[DF] WF/<boom@1-0>/outputs(/|$)",
+        "dflow",
+        r"^[DF] WF/<boom@1-0>/outputs(/|$)",
         "a failed step keeps its partial outputs and its outputs' declared defaults (an output "
         "typed by a bare type defaults to None), as Argo does and the journal records them; "
-        "pydflow's debug mode writes no outputs for a failed step"),
+        "pydflow's debug mode writes no outputs for a failed step",
+    ),
     "trailing newline": (
-        "both", r"^F \S+/outputs/parameters/r = hello(\\n)?$",
+        "both",
+        r"^F \S+/outputs/parameters/r = hello(\\n)?$",
         "a script's output parameter file loses one trailing newline, as Argo's executor "
-        "trims it (pydflow's debug mode keeps it)"),
+        "trims it (pydflow's debug mode keeps it)",
+    ),
 }
 
 
@@ -71,8 +82,14 @@ def start(python: Path, argv: list[str], cwd: Path, files: list[Path]) -> subpro
     cwd.mkdir(parents=True)
     for f in files:
         shutil.copy(f, cwd)
-    return subprocess.Popen([str(python), *argv], cwd=cwd, env=run_env(python), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [str(python), *argv],
+        cwd=cwd,
+        env=run_env(python),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def finish(proc: subprocess.Popen, script: bool) -> dict:
@@ -80,8 +97,7 @@ def finish(proc: subprocess.Popen, script: bool) -> dict:
     out, _ = proc.communicate(timeout=600)
     found = re.findall(r"^RESULT (.*)$", out, re.M)
     if proc.returncode != 0 or (script and not found):
-        raise AssertionError(f"{' '.join(proc.args)} exited with {proc.returncode}:\n"
-                             f"{out[-4000:]}")
+        raise AssertionError(f"{' '.join(proc.args)} exited with {proc.returncode}:\n{out[-4000:]}")
     return json.loads(found[-1]) if found else {}
 
 
@@ -105,24 +121,31 @@ def test_layout_is_pydflows(tmp_path):
     ours = Path(sys.executable)
     sdist_tests = extract_tests(tmp_path / "sdist")
     cases: dict[str, tuple[list[Path], list[str]]] = {
-        p.stem: ([SCENARIOS / "ops.py", p], [p.name]) for p in sorted(SCENARIOS.glob("s*.py"))}
+        p.stem: ([SCENARIOS / "ops.py", p], [p.name]) for p in sorted(SCENARIOS.glob("s*.py"))
+    }
     for name in SDIST_TESTS:
-        cases[name] = ([sdist_tests / f"{name}.py"],
-                       ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"{name}.py"])
+        cases[name] = (
+            [sdist_tests / f"{name}.py"],
+            ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"{name}.py"],
+        )
     differences: dict[str, list[str]] = {}
     used: set[str] = set()
     for case, (files, argv) in cases.items():
         cached = reference_file(case, files)
-        sides = {"dflow": ours} if cached.is_file() else {"pydflow": pydflow_python(),
-                                                          "dflow": ours}
-        procs = {side: start(python, argv, tmp_path / case / side, files)
-                 for side, python in sides.items()}  # both at once: the CPUs are two
+        sides = (
+            {"dflow": ours} if cached.is_file() else {"pydflow": pydflow_python(), "dflow": ours}
+        )
+        procs = {
+            side: start(python, argv, tmp_path / case / side, files)
+            for side, python in sides.items()
+        }  # both at once: the CPUs are two
         results = {side: finish(proc, argv[0].endswith(".py")) for side, proc in procs.items()}
         listings = {side: set(tree(tmp_path / case / side)) for side in sides}
         if "pydflow" in sides:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps({"tree": sorted(listings["pydflow"]),
-                                          "result": results["pydflow"]}))
+            cached.write_text(
+                json.dumps({"tree": sorted(listings["pydflow"]), "result": results["pydflow"]})
+            )
         else:
             reference = json.loads(cached.read_text())
             listings["pydflow"], results["pydflow"] = set(reference["tree"]), reference["result"]
@@ -140,5 +163,6 @@ def test_layout_is_pydflows(tmp_path):
             differences[case] = diff
     report = "\n".join(f"{case}:\n  " + "\n  ".join(d) for case, d in differences.items())
     assert not differences, (
-        f"{len(differences)} of {len(cases)} workflows lay out differently:\n{report}")
+        f"{len(differences)} of {len(cases)} workflows lay out differently:\n{report}"
+    )
     assert set(KEPT) <= used, f"no longer differ, remove from KEPT: {set(KEPT) - used}"

@@ -54,10 +54,25 @@ def test_pydflow_suite_passes_on_the_local_engine(tmp_path):
     env = {**os.environ, "DFLOW_MODE": "debug"}
     env.pop("DFLOW_CONFIG", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c",
-         str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), f"--junitxml={junit}",
-         "tests"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            str(tmp_path / "pytest.ini"),
+            "--rootdir",
+            str(tmp_path),
+            f"--junitxml={junit}",
+            "tests",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert junit.is_file(), f"pytest did not run the suite:\n{proc.stdout[-3000:]}{proc.stderr}"
     results = outcomes(junit)

@@ -26,9 +26,13 @@ def test_names_and_regular_expressions_on_the_local_engine(local):
     echo = ShellOPTemplate(name="echo", script="echo {{inputs.parameters.x}}")
     echo.inputs.parameters = {"x": InputParameter()}
     wf = Workflow("names")
-    wf.add([Step("hello", echo, parameters={"x": "{{item}}"}, with_param=[1, 2]),
+    wf.add(
+        [
+            Step("hello", echo, parameters={"x": "{{item}}"}, with_param=[1, 2]),
             Step("hello-world", echo, parameters={"x": 0}),
-            Step("bye", echo, parameters={"x": 0})])
+            Step("bye", echo, parameters={"x": 0}),
+        ]
+    )
     wf.submit()
     assert wf.query_status() == "Succeeded"
 

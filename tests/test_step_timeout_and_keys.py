@@ -68,8 +68,12 @@ def test_step_timeout_kills_a_script_step_on_the_local_engine(local):
 def test_step_timeout_overrides_the_template_timeout(local):
     t = PythonOPTemplate(nap, timeout=1)
     wf = Workflow("override")
-    wf.add([Step("short", t, parameters={"seconds": 3}),
-            Step("long", t, parameters={"seconds": 1.5}, timeout="30s")])
+    wf.add(
+        [
+            Step("short", t, parameters={"seconds": 3}),
+            Step("long", t, parameters={"seconds": 1.5}, timeout="30s"),
+        ]
+    )
     wf.submit()
     phases = {s.displayName: (s.phase, s.message) for s in wf.query_step(type="Pod")}
     assert phases["short"][0] == "Failed"
@@ -113,8 +117,10 @@ def test_bad_step_timeout_is_refused_when_built(bad):
 
 
 def test_step_timeout_on_steps_template_is_refused():
-    with pytest.raises(ValueError, match="timeout applies to script and Python OP steps, but "
-                                         "template 'inner' is a Steps"):
+    with pytest.raises(
+        ValueError,
+        match="timeout applies to script and Python OP steps, but template 'inner' is a Steps",
+    ):
         Step("s", Steps("inner"), timeout=3)
 
 
@@ -126,10 +132,18 @@ def test_invalid_key_is_refused_when_the_step_is_built(key):
         Step("s", ShellOPTemplate(name="t", script="true"), key=key)
 
 
-@pytest.mark.parametrize("key", [
-    "iter-{{item}}", "{{item}}", "123-name", "a.b", "iter-", "sq-{{=item * 2}}",
-    "x-{{inputs.parameters.i}}-y",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "iter-{{item}}",
+        "{{item}}",
+        "123-name",
+        "a.b",
+        "iter-",
+        "sq-{{=item * 2}}",
+        "x-{{inputs.parameters.i}}-y",
+    ],
+)
 def test_keys_pydflow_accepts_stay_accepted(key):
     assert Step("s", ShellOPTemplate(name="t", script="true"), key=key).key == key
 

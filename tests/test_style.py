@@ -17,6 +17,14 @@ def test_ruff_is_clean():
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
+def test_ruff_format_is_clean():
+    ruff = Path(sys.executable).with_name("ruff")
+    proc = subprocess.run(
+        [str(ruff), "format", "--check", *SOURCES], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, "run `ruff format`: " + proc.stdout[-4000:]
+
+
 def test_no_module_over_700_lines():
     big = []
     for path in ROOT.glob("*/**/*.py"):
@@ -31,8 +39,18 @@ def test_no_module_over_700_lines():
 
 # SDKs that take from a tenth of a second to a second to import: loaded by the factory or
 # the first call that needs them, never by `import dflow`, `dflow --help` or an entry point
-HEAVY = ("boto3", "oss2", "google.cloud", "dpdispatcher", "paramiko", "requests", "jsonschema",
-         "kubernetes", "argo_workflows", "urllib3")
+HEAVY = (
+    "boto3",
+    "oss2",
+    "google.cloud",
+    "dpdispatcher",
+    "paramiko",
+    "requests",
+    "jsonschema",
+    "kubernetes",
+    "argo_workflows",
+    "urllib3",
+)
 
 
 def _heavy_loaded_by(code: str) -> list[str]:
@@ -42,21 +60,27 @@ def _heavy_loaded_by(code: str) -> list[str]:
 
 
 def test_plugin_entry_modules_do_not_import_heavy_sdks():
-    assert _heavy_loaded_by(
-        "import importlib.metadata as m\n"
-        "for ep in m.entry_points(group='dflow'):\n"
-        "    if ep.value.startswith('dflow_'): ep.load()\n"
-    ) == []
+    assert (
+        _heavy_loaded_by(
+            "import importlib.metadata as m\n"
+            "for ep in m.entry_points(group='dflow'):\n"
+            "    if ep.value.startswith('dflow_'): ep.load()\n"
+        )
+        == []
+    )
 
 
 def test_import_dflow_and_help_do_not_import_heavy_sdks():
-    assert _heavy_loaded_by(
-        "import dflow\n"
-        "from dflow import Workflow, Step, ShellOPTemplate\n"
-        "from dflow.python import OP, PythonOPTemplate\n"
-        "from dflow.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-    ) == []
+    assert (
+        _heavy_loaded_by(
+            "import dflow\n"
+            "from dflow import Workflow, Step, ShellOPTemplate\n"
+            "from dflow.python import OP, PythonOPTemplate\n"
+            "from dflow.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        )
+        == []
+    )
 
 
 def test_the_heavy_check_sees_a_heavy_import():

@@ -67,17 +67,21 @@ def _out(wf, name, param):
 
 def test_sliced_int_outputs_arrive_as_a_list(local):
     sq = Step("sq", PythonOPTemplate(square, slices=SLICES), parameters={"x": [1, 2, 3]})
-    wf = _run(sq, Step("sum", PythonOPTemplate(total), parameters={"ys": sq.outputs.parameters["y"]}))
+    wf = _run(
+        sq, Step("sum", PythonOPTemplate(total), parameters={"ys": sq.outputs.parameters["y"]})
+    )
     assert _out(wf, "sum", "s") == 14 and wf.caught == []
 
 
 @pytest.mark.parametrize(("maker", "warned"), [(make_list, False), (make_text, True)])
 def test_a_list_or_json_text_output_feeds_a_sliced_input(local, maker, warned):
     mk = Step("mk", PythonOPTemplate(maker), parameters={"n": 3})
-    sq = Step("sq", PythonOPTemplate(square, slices=SLICES), parameters={
-        "x": mk.outputs.parameters["xs"]})
-    wf = _run(mk, sq, Step("sum", PythonOPTemplate(total), parameters={
-        "ys": sq.outputs.parameters["y"]}))
+    sq = Step(
+        "sq", PythonOPTemplate(square, slices=SLICES), parameters={"x": mk.outputs.parameters["xs"]}
+    )
+    wf = _run(
+        mk, sq, Step("sum", PythonOPTemplate(total), parameters={"ys": sq.outputs.parameters["y"]})
+    )
     assert _out(wf, "sum", "s") == 14
     assert bool(wf.caught) is warned  # JSON text: a warning, and the run goes on
 
@@ -87,10 +91,13 @@ def test_a_steps_output_filled_by_an_inner_fan_out(local):
     sq = Step("sq", PythonOPTemplate(square, slices=SLICES), parameters={"x": [1, 2]})
     inner.add(sq)
     inner.outputs.parameters["ys"] = OutputParameter(
-        value_from_parameter=sq.outputs.parameters["y"], type=int)
+        value_from_parameter=sq.outputs.parameters["y"], type=int
+    )
     outer = Step("outer", inner)
-    wf = _run(outer, Step("sum", PythonOPTemplate(total), parameters={
-        "ys": outer.outputs.parameters["ys"]}))
+    wf = _run(
+        outer,
+        Step("sum", PythonOPTemplate(total), parameters={"ys": outer.outputs.parameters["ys"]}),
+    )
     assert _out(wf, "sum", "s") == 5
 
 

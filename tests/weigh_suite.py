@@ -68,7 +68,9 @@ sys.meta_path.insert(0, _StubLint())
 def collected(roots: list[str]) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *roots],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     return [line for line in out.stdout.splitlines() if "::" in line]
 
@@ -84,9 +86,21 @@ def passed_with(site: str, root: str) -> set[str]:
         for extra in ([], ["--noconftest"]):
             path = os.pathsep.join([tmp] + ([str(ROOT / root)] if extra else []))
             subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra,
-                 "--continue-on-collection-errors", f"--junitxml={report}", root],
-                cwd=ROOT, env={**os.environ, "PYTHONPATH": path}, capture_output=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    *extra,
+                    "--continue-on-collection-errors",
+                    f"--junitxml={report}",
+                    root,
+                ],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": path},
+                capture_output=True,
             )
             if report.exists():
                 break
@@ -101,8 +115,11 @@ def passed_with(site: str, root: str) -> set[str]:
 
 
 def main(roots: list[str]) -> None:
-    roots = roots or ["core/tests", *sorted(str(p.relative_to(ROOT)) for p in
-                                            ROOT.glob("plugins/*/tests")), "tests"]
+    roots = roots or [
+        "core/tests",
+        *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("plugins/*/tests")),
+        "tests",
+    ]
     total = collected(roots)
     no_product = set().union(*(passed_with(BLOCK_DFLOW, r) for r in roots))
     lint_run = any(LINT_TESTS.startswith(r.rstrip("/")) for r in roots)

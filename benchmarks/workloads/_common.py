@@ -34,8 +34,12 @@ def _print_unsuccessful_steps(wf: Any) -> None:
             phase = getattr(step, "phase", None)
             if phase not in ("Succeeded", "Skipped"):
                 message = getattr(step, "message", None)
-                print(f"step {getattr(step, 'displayName', '?')!r} (id {getattr(step, 'id', '?')}):"
-                      f" {phase}: {message}", file=sys.stderr, flush=True)
+                print(
+                    f"step {getattr(step, 'displayName', '?')!r} (id {getattr(step, 'id', '?')}):"
+                    f" {phase}: {message}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     except Exception as exc:
         print(f"could not query the steps: {exc!r}", file=sys.stderr, flush=True)
 
@@ -67,5 +71,8 @@ def run_and_report(n: int, wf: Any, check: Callable[[Any], tuple[bool, Any]]) ->
     else:
         result = f"workflow status {status}"
         _print_unsuccessful_steps(wf)
-    print("RESULT " + json.dumps({"seconds": seconds, "ok": ok, "result": result, "n": n,
-                                  "status": status}), flush=True)
+    print(
+        "RESULT "
+        + json.dumps({"seconds": seconds, "ok": ok, "result": result, "n": n, "status": status}),
+        flush=True,
+    )

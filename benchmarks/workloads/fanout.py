@@ -31,7 +31,8 @@ def square(x: int) -> {"y": int, "out": Artifact(Path)}:  # noqa: F821
 
 @OP.function
 def reduce(
-    ys: List[int], files: Artifact(List[Path])  # noqa: UP006
+    ys: List[int],  # noqa: UP006
+    files: Artifact(List[Path]),  # noqa: UP006
 ) -> {"sum_y": int, "sum_x": int, "count": int}:  # noqa: F821
     return {
         "sum_y": sum(int(y) for y in ys),

@@ -81,8 +81,10 @@ def test_binary_is_stored_and_text_is_compressed(tmp_path):
     assert gzip.decompress(packed_noise) == noise
 
 
-@pytest.mark.skipif(shutil.which("tar") is None or shutil.which("gzip") is None,
-                    reason="GNU tar and gzip are not installed")
+@pytest.mark.skipif(
+    shutil.which("tar") is None or shutil.which("gzip") is None,
+    reason="GNU tar and gzip are not installed",
+)
 def test_gnu_tar_and_gzip_read_the_archive(tmp_path, monkeypatch):
     monkeypatch.setattr(archive, "BLOCK", 128 * 1024)
     src = tmp_path / "src"
@@ -219,8 +221,8 @@ def test_extract_does_not_write_through_symlinks_already_in_the_destination(tmp_
     (outside / "secret").write_text("keep")
     dest = tmp_path / "out"
     dest.mkdir()
-    (dest / "dir").symlink_to(outside)                 # a directory link out of dest
-    (dest / "leaf").symlink_to(outside / "secret")     # a file link out of dest
+    (dest / "dir").symlink_to(outside)  # a directory link out of dest
+    (dest / "leaf").symlink_to(outside / "secret")  # a file link out of dest
     for name in ("dir/secret", "leaf"):
         (tmp_path / "x.tar").write_bytes(_tar_bytes({"ok.txt": b"fine", name: b"overwritten"}))
         with pytest.raises((OSError, tarfile.TarError)):

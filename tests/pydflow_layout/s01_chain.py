@@ -1,4 +1,5 @@
 """Python OPs chained by a parameter and an artifact."""
+
 from dflow import Step, Workflow
 from dflow.python import PythonOPTemplate
 from ops import Cat, Dup, result

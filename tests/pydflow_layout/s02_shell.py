@@ -1,4 +1,5 @@
 """A shell template: input parameter and artifact, output parameter and artifact."""
+
 from pathlib import Path
 
 from dflow import (
@@ -16,9 +17,11 @@ from ops import result
 Path("in").mkdir(exist_ok=True)
 Path("in/a.txt").write_text("A")
 sh = ShellOPTemplate(
-    name="sh", image="alpine",
+    name="sh",
+    image="alpine",
     script="cat /tmp/in/a.txt > /tmp/out.txt; echo {{inputs.parameters.p}} >> /tmp/out.txt; "
-           "mkdir -p /tmp/od; cp /tmp/out.txt /tmp/od/x.txt")
+    "mkdir -p /tmp/od; cp /tmp/out.txt /tmp/od/x.txt",
+)
 sh.inputs.parameters = {"p": InputParameter()}
 sh.inputs.artifacts = {"i": InputArtifact(path="/tmp/in")}
 sh.outputs.parameters = {"r": OutputParameter(value_from_path="/tmp/out.txt")}

@@ -1,4 +1,5 @@
 """A step that fails after one that succeeded: the workflow fails."""
+
 from dflow import Step, Workflow
 from dflow.python import PythonOPTemplate
 from ops import Boom, Square, result

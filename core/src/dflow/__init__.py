@@ -126,7 +126,9 @@ def _in_pod_placeholder(name: str, exc: Exception) -> Any:
     podimport = sys.modules.get("dflow.runner.podimport")
     if podimport is None or not podimport.installed():
         raise exc
-    return podimport.placeholder(f"dflow.{name}", f"it did not import ({type(exc).__name__}: {exc})")
+    return podimport.placeholder(
+        f"dflow.{name}", f"it did not import ({type(exc).__name__}: {exc})"
+    )
 
 
 def __dir__() -> list[str]:

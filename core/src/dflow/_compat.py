@@ -75,6 +75,7 @@ def module_getattr(
 
     return __getattr__
 
+
 #: name in ``dflow`` -> (plugin module, distribution)
 PLUGIN_NAMES: dict[str, tuple[str, str]] = {
     "SlurmJob": ("dflow_executor_slurm", "dflow-executor-slurm"),

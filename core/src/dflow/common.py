@@ -20,11 +20,26 @@ from .storage import CustomArtifact, HTTPArtifact, LocalArtifact, S3Artifact
 from .utils import import_func
 
 __all__ = [
-    "CustomArtifact", "HTTPArtifact", "LineageClient", "LocalArtifact", "S3Artifact",
-    "field_errmsg", "field_regex", "import_func", "input_artifact_pattern",
-    "input_parameter_pattern", "jsonpickle", "key_errmsg", "key_regex", "param_errmsg",
-    "param_regex", "step_output_artifact_pattern", "step_output_parameter_pattern",
-    "subdomain_errmsg", "subdomain_regex", "task_output_artifact_pattern",
+    "CustomArtifact",
+    "HTTPArtifact",
+    "LineageClient",
+    "LocalArtifact",
+    "S3Artifact",
+    "field_errmsg",
+    "field_regex",
+    "import_func",
+    "input_artifact_pattern",
+    "input_parameter_pattern",
+    "jsonpickle",
+    "key_errmsg",
+    "key_regex",
+    "param_errmsg",
+    "param_regex",
+    "step_output_artifact_pattern",
+    "step_output_parameter_pattern",
+    "subdomain_errmsg",
+    "subdomain_regex",
+    "task_output_artifact_pattern",
     "task_output_parameter_pattern",
 ]
 

@@ -109,8 +109,15 @@ _ARGO, _LOCAL = "engine:argo", "engine:local"
 _MINIO = "storage:minio"
 
 
-def _k(table: str, name: str, env: str | None, default: Any, parse: Callable[[str], Any],
-       by: Iterable[str], note: str) -> Key:
+def _k(
+    table: str,
+    name: str,
+    env: str | None,
+    default: Any,
+    parse: Callable[[str], Any],
+    by: Iterable[str],
+    note: str,
+) -> Key:
     return Key(name, table, env, default, parse, frozenset(by), note)
 
 
@@ -237,7 +244,8 @@ def _is_set(key: Key, values: dict[str, dict[str, Any]]) -> bool:
         return False
     current = values[key.table].get(key.name, key.default)
     return json.dumps(current, sort_keys=True, default=repr) != json.dumps(
-        key.default, sort_keys=True, default=repr)
+        key.default, sort_keys=True, default=repr
+    )
 
 
 def _who(components: Iterable[str]) -> str:
@@ -248,16 +256,21 @@ def _who(components: Iterable[str]) -> str:
     return " and ".join(names)
 
 
-def ignored_keys(active: Iterable[str], config: dict[str, Any] | None = None,
-                 s3_config: dict[str, Any] | None = None,
-                 unread_only: bool = False) -> list[tuple[str, str]]:
+def ignored_keys(
+    active: Iterable[str],
+    config: dict[str, Any] | None = None,
+    s3_config: dict[str, Any] | None = None,
+    unread_only: bool = False,
+) -> list[tuple[str, str]]:
     """``(label, message)`` for each key that is set but read by none of ``active``
     (``unread_only``: only the keys no component reads at all)."""
     from .config import config as current
     from .config import s3_config as current_s3
 
-    values = {_C: current if config is None else config,
-              _S: current_s3 if s3_config is None else s3_config}
+    values = {
+        _C: current if config is None else config,
+        _S: current_s3 if s3_config is None else s3_config,
+    }
     active = set(active) | {"core"}
     out = []
     for key in KEYS:
@@ -269,15 +282,19 @@ def ignored_keys(active: Iterable[str], config: dict[str, Any] | None = None,
         if not key.honoured_by:
             why = f"dflow ignores it: {key.note}"
         else:
-            why = (f"only {_who(key.honoured_by)} reads it ({key.note}), which this run "
-                   "does not use")
+            why = f"only {_who(key.honoured_by)} reads it ({key.note}), which this run does not use"
         out.append((key.label, f"{key.label} is set{how} but {why}"))
     for env in sorted(os.environ):
         if env.startswith("DFLOW_") and env not in _DOCUMENTED_ENV:
             close = difflib.get_close_matches(env, sorted(_DOCUMENTED_ENV), n=1, cutoff=0.9)
             if close:  # a typo of a documented variable (dflow sets others for its steps)
-                out.append((env, f"environment variable {env} is not read by dflow; did you "
-                                 f"mean {close[0]}?"))
+                out.append(
+                    (
+                        env,
+                        f"environment variable {env} is not read by dflow; did you "
+                        f"mean {close[0]}?",
+                    )
+                )
     return out
 
 

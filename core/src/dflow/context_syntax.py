@@ -14,6 +14,7 @@ _INSTEAD = (
 )
 __getattr__ = module_getattr(
     __name__,
-    refused={n: _INSTEAD for n in ("GLOBAL_CONTEXT", "GLOBAL_RANGE_CONTEXT", "Range_Context",
-                                   "dflow")},
+    refused={
+        n: _INSTEAD for n in ("GLOBAL_CONTEXT", "GLOBAL_RANGE_CONTEXT", "Range_Context", "dflow")
+    },
 )

@@ -126,10 +126,15 @@ class ContainerExecutor(Executor):
         image_pull_policy: str | None = None,
         image: str | None = None,
     ) -> None:
-        chosen = [n for n, v in (("docker", docker), ("singularity", singularity),
-                                 ("podman", podman)) if v]
+        chosen = [
+            n
+            for n, v in (("docker", docker), ("singularity", singularity), ("podman", podman))
+            if v
+        ]
         if len(chosen) > 1:
-            raise ValueError(f"ContainerExecutor: give one of docker/singularity/podman, got {chosen}")
+            raise ValueError(
+                f"ContainerExecutor: give one of docker/singularity/podman, got {chosen}"
+            )
         self.engine = chosen[0] if chosen else "docker"
         self.executable = docker or singularity or podman or "docker"
         self.image_pull_policy = image_pull_policy
@@ -140,12 +145,35 @@ class ContainerExecutor(Executor):
         wd = str(job.workdir)
         script = str(job.script_path)
         if self.engine == "singularity":
-            return [self.executable, "exec", "--bind", f"{wd}:{wd}", "--pwd", wd,
-                    f"docker://{image}", *job.command, script]
+            return [
+                self.executable,
+                "exec",
+                "--bind",
+                f"{wd}:{wd}",
+                "--pwd",
+                wd,
+                f"docker://{image}",
+                *job.command,
+                script,
+            ]
         envs = [arg for k, v in job.env.items() for arg in ("-e", f"{k}={v}")]
         pull = ["--pull", "always"] if self.image_pull_policy == "Always" else []
-        return [self.executable, "run", "--rm", *pull, "-v", f"{wd}:{wd}",
-                "-v", f"{script}:{script}", "-w", wd, *envs, image, *job.command, script]
+        return [
+            self.executable,
+            "run",
+            "--rm",
+            *pull,
+            "-v",
+            f"{wd}:{wd}",
+            "-v",
+            f"{script}:{script}",
+            "-w",
+            wd,
+            *envs,
+            image,
+            *job.command,
+            script,
+        ]
 
     def run(self, job: ScriptJob) -> JobResult:
         import shutil
@@ -157,10 +185,16 @@ class ContainerExecutor(Executor):
         if shutil.which(self.executable) is None:
             return JobResult(127, f"{self.executable} is not installed or not on PATH")
         with open(job.log_path, "ab") as log:
-            proc = subprocess.run(self.command_for(job, image), stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=job.timeout)
-        return JobResult(proc.returncode, "" if proc.returncode == 0 else
-                         f"{self.engine} exited with {proc.returncode}")
+            proc = subprocess.run(
+                self.command_for(job, image),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=job.timeout,
+            )
+        return JobResult(
+            proc.returncode,
+            "" if proc.returncode == 0 else f"{self.engine} exited with {proc.returncode}",
+        )
 
 
 from ._compat import module_getattr  # noqa: E402

@@ -43,13 +43,23 @@ NotAllowedInputArtifactPath = list(FORBIDDEN_ARTIFACT_PATHS)
 convert_value_to_str = render_value
 
 __all__ += [
-    "InputArtifacts", "InputParameters", "NotAllowedInputArtifactPath", "ObjectDict",
-    "OutputArtifacts", "OutputParameters", "convert_value_to_str", "to_expr", "type_to_str",
+    "InputArtifacts",
+    "InputParameters",
+    "NotAllowedInputArtifactPath",
+    "ObjectDict",
+    "OutputArtifacts",
+    "OutputParameters",
+    "convert_value_to_str",
+    "to_expr",
+    "type_to_str",
 ]
 
 from ._compat import module_getattr  # noqa: E402
 
-__getattr__ = module_getattr(__name__, refused={
-    "Expression": "expressions are ArgoVar objects (parameter arithmetic, if_expression), "
-                  "evaluated with dflow.expressions on both engines",
-})
+__getattr__ = module_getattr(
+    __name__,
+    refused={
+        "Expression": "expressions are ArgoVar objects (parameter arithmetic, if_expression), "
+        "evaluated with dflow.expressions on both engines",
+    },
+)

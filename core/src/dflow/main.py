@@ -10,6 +10,8 @@ __all__ = ["main"]
 _INSTEAD = "run the `dflow` command (or dflow.cli.main(argv)); its helpers are internal"
 __getattr__ = module_getattr(
     __name__,
-    refused={n: _INSTEAD for n in ("format_print_table", "format_time_delta", "main_parser",
-                                   "parse_args")},
+    refused={
+        n: _INSTEAD
+        for n in ("format_print_table", "format_time_delta", "main_parser", "parse_args")
+    },
 )

@@ -26,8 +26,11 @@ __all__ = [
 
 from ._compat import module_getattr  # noqa: E402
 
-__getattr__ = module_getattr(__name__, refused={
-    "get_k8s_client": "the argo engine plugin talks to Kubernetes itself (dflow_engine_argo.k8s),"
-                      " configured by config['k8s_api_server'] / config['k8s_config_file'] or "
-                      "[engines.argo] in dflow.toml",
-})
+__getattr__ = module_getattr(
+    __name__,
+    refused={
+        "get_k8s_client": "the argo engine plugin talks to Kubernetes itself (dflow_engine_argo.k8s),"
+        " configured by config['k8s_api_server'] / config['k8s_config_file'] or "
+        "[engines.argo] in dflow.toml",
+    },
+)

@@ -81,15 +81,18 @@ def dependency_term(dep: Any, name: str | None = None) -> str:
     name = name or dep.name
     if has_threshold(dep):
         return depends_term(name)  # the threshold decides; Failed means it was not met
-    return depends_term(name, failed=bool(dep.continue_on_failed),
-                        errored=bool(dep.continue_on_error))
+    return depends_term(
+        name, failed=bool(dep.continue_on_failed), errored=bool(dep.continue_on_error)
+    )
 
 
 def depends_expression(task: Any, tasks: Mapping[str, Any]) -> str:
     """The ``depends`` of ``task`` in a DAG whose tasks are ``tasks`` (by name): the terms
     of its dependencies in name order, joined by ``&&`` ("" without dependencies)."""
-    terms = [dependency_term(tasks[d]) if d in tasks else depends_term(d)
-             for d in sorted(task.dependency_names())]
+    terms = [
+        dependency_term(tasks[d]) if d in tasks else depends_term(d)
+        for d in sorted(task.dependency_names())
+    ]
     return " && ".join(terms)
 
 

@@ -219,7 +219,9 @@ class Settings:
                 if name in known:
                     continue
                 close = difflib.get_close_matches(name, sorted(known), n=1)
-                hint = f" (did you mean [{self.prefix}{SECTIONS[kind]}.{close[0]}]?)" if close else ""
+                hint = (
+                    f" (did you mean [{self.prefix}{SECTIONS[kind]}.{close[0]}]?)" if close else ""
+                )
                 installed = ", ".join(sorted(records)) or "none"
                 problems.append(
                     f"{self.source}: [{self.prefix}{SECTIONS[kind]}.{name}]: no {kind} named "
@@ -294,7 +296,7 @@ def _parse(path: Path) -> Settings:
         if isinstance(value, dict):  # [storage.minio] where [storages.minio] was meant
             names = ", ".join(f"[{prefix}{SECTIONS[kind]}.{n}]" for n in value) or "a table"
             raise SettingsError(
-                f"{path}: {prefix}{kind} must be a {kind} name ({kind} = \"...\"); plugin "
+                f'{path}: {prefix}{kind} must be a {kind} name ({kind} = "..."); plugin '
                 f"settings go in [{prefix}{SECTIONS[kind]}.<name>] tables: rename it to {names}"
             )
     model = structure(data, _FileModel, source=str(path), path=prefix.rstrip("."))

@@ -10,6 +10,7 @@ _INSTEAD = (
 )
 __getattr__ = module_getattr(
     __name__,
-    refused={n: _INSTEAD for n in ("CheckNumSuccess", "CheckSuccessRatio",
-                                   "InitArtifactForSlices")},
+    refused={
+        n: _INSTEAD for n in ("CheckNumSuccess", "CheckSuccessRatio", "InitArtifactForSlices")
+    },
 )

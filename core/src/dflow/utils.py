@@ -42,16 +42,53 @@ from .storage import (
 from .storage.api import catalog_of_artifact
 
 __all__ = [
-    "ArtifactDict", "ArtifactList", "ArtifactPosixPath", "ArtifactSet", "ArtifactStr",
-    "ArtifactWindowsPath", "CommandError", "ProcessPoolExecutor", "StorageClient", "TempDir",
-    "Variable", "append_item", "artifact_classes", "assemble_path_object",
-    "assemble_path_object_from_catalog", "catalog_of_artifact", "catalog_of_local_artifact",
-    "convert_dflow_list", "copy_artifact", "copy_file", "copy_s3", "dict2list",
-    "download_artifact", "download_s3", "evalable_repr", "expand", "find_subclass", "flatten",
-    "force_link", "force_move", "get_key", "get_md5", "import_func", "link", "linktree",
-    "merge_dir", "path_list_of_artifact", "path_object_of_artifact", "randstr",
-    "remove_empty_dir_tag", "run_command", "set_directory", "set_key", "subclass_or_none",
-    "try_link", "upload_artifact", "upload_s3",
+    "ArtifactDict",
+    "ArtifactList",
+    "ArtifactPosixPath",
+    "ArtifactSet",
+    "ArtifactStr",
+    "ArtifactWindowsPath",
+    "CommandError",
+    "ProcessPoolExecutor",
+    "StorageClient",
+    "TempDir",
+    "Variable",
+    "append_item",
+    "artifact_classes",
+    "assemble_path_object",
+    "assemble_path_object_from_catalog",
+    "catalog_of_artifact",
+    "catalog_of_local_artifact",
+    "convert_dflow_list",
+    "copy_artifact",
+    "copy_file",
+    "copy_s3",
+    "dict2list",
+    "download_artifact",
+    "download_s3",
+    "evalable_repr",
+    "expand",
+    "find_subclass",
+    "flatten",
+    "force_link",
+    "force_move",
+    "get_key",
+    "get_md5",
+    "import_func",
+    "link",
+    "linktree",
+    "merge_dir",
+    "path_list_of_artifact",
+    "path_object_of_artifact",
+    "randstr",
+    "remove_empty_dir_tag",
+    "run_command",
+    "set_directory",
+    "set_key",
+    "subclass_or_none",
+    "try_link",
+    "upload_artifact",
+    "upload_s3",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,7 +123,7 @@ def get_key(artifact: Any, raise_error: bool = True) -> str | None:
         key = loc.get("key") if isinstance(loc, dict) else getattr(loc, "key", None)
         if key is not None:
             prefix = _repo_prefix() if kind == "oss" else ""
-            return key[len(prefix):] if prefix and key.startswith(prefix) else key
+            return key[len(prefix) :] if prefix and key.startswith(prefix) else key
     key = artifact.get("key") if isinstance(artifact, dict) else getattr(artifact, "key", None)
     if key is None and raise_error:
         raise FileNotFoundError(f"the artifact {artifact!r:.80} has no key in the storage")
@@ -348,17 +385,28 @@ def run_command(
     """
     if print_oe:
         stdout, stderr = sys.stdout, sys.stderr
-    args: list[str] = [cmd] if isinstance(cmd, str) and shell else (
-        cmd.split() if isinstance(cmd, str) else [str(c) for c in cmd])
+    args: list[str] = (
+        [cmd]
+        if isinstance(cmd, str) and shell
+        else (cmd.split() if isinstance(cmd, str) else [str(c) for c in cmd])
+    )
     if try_bash:
         flag = "-lc" if login and interactive else "-c"
         line = " ".join(args)
-        args = [f"if command -v bash >/dev/null 2>&1; then bash {flag} {shlex.quote(line)}; "
-                f"else {line}; fi"]
+        args = [
+            f"if command -v bash >/dev/null 2>&1; then bash {flag} {shlex.quote(line)}; "
+            f"else {line}; fi"
+        ]
         shell = True
     encoding = sys.stdout.encoding or "utf-8"
-    with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, shell=shell, **kwargs) as proc:
+    with subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        shell=shell,
+        **kwargs,
+    ) as proc:
         if stdout is None and stderr is None:
             raw_out, raw_err = proc.communicate(input.encode(encoding) if input else None)
             out, err = raw_out.decode(encoding), raw_err.decode(encoding)
@@ -370,8 +418,13 @@ def run_command(
     return code, out, err
 
 
-def _tee(proc: subprocess.Popen, input: str | None, stdout: Any, stderr: Any,  # noqa: A002
-         encoding: str) -> tuple[str, str]:
+def _tee(
+    proc: subprocess.Popen,
+    input: str | None,
+    stdout: Any,
+    stderr: Any,  # noqa: A002
+    encoding: str,
+) -> tuple[str, str]:
     """Read both pipes line by line, echoing each line to its stream as it arrives."""
     import threading
 
@@ -388,8 +441,10 @@ def _tee(proc: subprocess.Popen, input: str | None, stdout: Any, stderr: Any,  #
                 sink.write(line)
                 sink.flush()
 
-    threads = [threading.Thread(target=pump, args=(proc.stdout, stdout, "out")),
-               threading.Thread(target=pump, args=(proc.stderr, stderr, "err"))]
+    threads = [
+        threading.Thread(target=pump, args=(proc.stdout, stdout, "out")),
+        threading.Thread(target=pump, args=(proc.stderr, stderr, "err")),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -453,8 +508,13 @@ def evalable_repr(obj: Any, imports: set) -> str:
     if isinstance(obj, set):
         return "{" + ", ".join(evalable_repr(v, imports) for v in obj) + "}" if obj else "set()"
     if isinstance(obj, dict):
-        return "{" + ", ".join(f"{evalable_repr(k, imports)}: {evalable_repr(v, imports)}"
-                               for k, v in obj.items()) + "}"
+        return (
+            "{"
+            + ", ".join(
+                f"{evalable_repr(k, imports)}: {evalable_repr(v, imports)}" for k, v in obj.items()
+            )
+            + "}"
+        )
     if hasattr(obj, "evalable_repr"):
         return obj.evalable_repr(imports)
     import jsonpickle
@@ -499,6 +559,10 @@ class ArtifactDict(dict):
 
 
 artifact_classes: dict[type, type] = {
-    str: ArtifactStr, PosixPath: ArtifactPosixPath, WindowsPath: ArtifactWindowsPath,
-    list: ArtifactList, set: ArtifactSet, dict: ArtifactDict,
+    str: ArtifactStr,
+    PosixPath: ArtifactPosixPath,
+    WindowsPath: ArtifactWindowsPath,
+    list: ArtifactList,
+    set: ArtifactSet,
+    dict: ArtifactDict,
 }

@@ -22,8 +22,11 @@ _NO_REPO = (
     "the artifact-repositories ConfigMap is not read: choose the store in dflow.toml "
     "(storage = ..., [storages.<name>]) and pass Workflow(artifact_repo_key=...) for Argo"
 )
-__getattr__ = module_getattr(__name__, refused={
-    "parse_repo": _NO_REPO,
-    "get_argo_api_client": "the argo engine plugin owns its client (dflow_engine_argo.client); "
-                           "use Workflow methods or dflow.backends.get_engine('argo')",
-})
+__getattr__ = module_getattr(
+    __name__,
+    refused={
+        "parse_repo": _NO_REPO,
+        "get_argo_api_client": "the argo engine plugin owns its client (dflow_engine_argo.client); "
+        "use Workflow methods or dflow.backends.get_engine('argo')",
+    },
+)

@@ -57,22 +57,31 @@ def module_names(name: str) -> dict[str, str]:
     is_package = spec.submodule_search_locations is not None
     names: dict[str, str] = {}
     for node in tree.body:
-        source_kind = ("class" if isinstance(node, ast.ClassDef) else "function"
-                       if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else "value")
+        source_kind = (
+            "class"
+            if isinstance(node, ast.ClassDef)
+            else "function"
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            else "value"
+        )
         for bound in _bound(node):
             if bound == "__all__":
                 names.update(dict.fromkeys(ast.literal_eval(node.value), "value"))
             elif not bound.startswith("_"):
                 names[bound] = source_kind
         if is_package and isinstance(node, ast.ImportFrom) and node.level > 0:
-            names.update(dict.fromkeys(
-                (a.asname or a.name for a in node.names if not a.name.startswith("_")), "value"))
+            names.update(
+                dict.fromkeys(
+                    (a.asname or a.name for a in node.names if not a.name.startswith("_")), "value"
+                )
+            )
     try:
         module = importlib.import_module(name)
     except ImportError:
         return dict(sorted(names.items()))
-    return {n: _kind(getattr(module, n)) if hasattr(module, n) else k
-            for n, k in sorted(names.items())}
+    return {
+        n: _kind(getattr(module, n)) if hasattr(module, n) else k for n, k in sorted(names.items())
+    }
 
 
 def main() -> int:

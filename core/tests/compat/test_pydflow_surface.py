@@ -99,14 +99,22 @@ def test_star_imports_work():
         assert set(importlib.import_module(module).__all__) <= set(namespace)
 
 
-@pytest.mark.parametrize(("statement", "message"), [
-    ("from dflow.step import render_expr", "dflow.step.render_expr is not provided by dflow: "
-                                           "expressions are evaluated with dflow.expressions"),
-    ("from dflow.util_ops import CheckSuccessRatio", "the engines stack sliced outputs"),
-    ("import dflow.plugins.ray", "dflow.plugins.ray is not provided by dflow: dflow has no Ray "
-                                 "executor"),
-    ("from dflow import parse_repo", "choose the store in dflow.toml"),
-])
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        (
+            "from dflow.step import render_expr",
+            "dflow.step.render_expr is not provided by dflow: "
+            "expressions are evaluated with dflow.expressions",
+        ),
+        ("from dflow.util_ops import CheckSuccessRatio", "the engines stack sliced outputs"),
+        (
+            "import dflow.plugins.ray",
+            "dflow.plugins.ray is not provided by dflow: dflow has no Ray executor",
+        ),
+        ("from dflow import parse_repo", "choose the store in dflow.toml"),
+    ],
+)
 def test_refusals_show_their_message_on_import(statement, message):
     with pytest.raises(ImportError, match=re.escape(message)):
         exec(statement, {})  # noqa: S102

@@ -43,11 +43,14 @@ def test_regular_expressions_match_the_whole_display_name():
     assert items == ["odd-or-even(0:1)", "odd-or-even(1:2)"]
     assert wf.get_step(name="odd") == []  # fullmatch: no match on a prefix
     assert wf.get_step(name="odd-or") == []
-    assert [s.displayName for s in wf.get_step(name=r"odd-or-even\(1:.*\)")] == [
-        "odd-or-even(1:2)"]
+    assert [s.displayName for s in wf.get_step(name=r"odd-or-even\(1:.*\)")] == ["odd-or-even(1:2)"]
     both = {s.displayName for s in wf.get_step(name="odd-or-even|parameter-aggregation-dag-.*")}
-    assert both == {"odd-or-even", "odd-or-even(0:1)", "odd-or-even(1:2)",
-                    "parameter-aggregation-dag-h8b82"}
+    assert both == {
+        "odd-or-even",
+        "odd-or-even(0:1)",
+        "odd-or-even(1:2)",
+        "parameter-aggregation-dag-h8b82",
+    }
 
 
 def test_names_lists_and_invalid_patterns():
@@ -67,8 +70,20 @@ def test_pydflow_match_function_is_the_same_rule():
 
 @pytest.mark.parametrize("name", ["hello", ["hello"], ("hello", "x")])
 def test_name_accepts_a_string_or_a_list(name):
-    wf = ArgoWorkflow({"metadata": {"name": "w"}, "status": {"nodes": {
-        "a": {"id": "a", "displayName": "hello(0:0)", "type": "Pod", "phase": "Succeeded"},
-        "b": {"id": "b", "displayName": "hello2", "type": "Pod", "phase": "Succeeded"},
-    }}})
+    wf = ArgoWorkflow(
+        {
+            "metadata": {"name": "w"},
+            "status": {
+                "nodes": {
+                    "a": {
+                        "id": "a",
+                        "displayName": "hello(0:0)",
+                        "type": "Pod",
+                        "phase": "Succeeded",
+                    },
+                    "b": {"id": "b", "displayName": "hello2", "type": "Pod", "phase": "Succeeded"},
+                }
+            },
+        }
+    )
     assert [s.id for s in wf.get_step(name=name)] == ["a"]

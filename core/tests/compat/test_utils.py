@@ -73,17 +73,27 @@ def test_catalog_items():
     items = [{"dflow_list_item": "b", "order": 1}, {"dflow_list_item": "a", "order": 0}]
     assert convert_dflow_list(list(items)) == ["a", "b"]
     catalog = [{"dflow_list_item": None, "order": 0}]
-    for item in ({"dflow_list_item": "x", "order": 0}, {"dflow_list_item": "y", "order": 1},
-                 {"dflow_list_item": "y", "order": 1}, {"dflow_list_item": None, "order": 1}):
+    for item in (
+        {"dflow_list_item": "x", "order": 0},
+        {"dflow_list_item": "y", "order": 1},
+        {"dflow_list_item": "y", "order": 1},
+        {"dflow_list_item": None, "order": 1},
+    ):
         append_item(catalog, item)
     assert catalog == [{"dflow_list_item": "x", "order": 0}, {"dflow_list_item": "y", "order": 1}]
     assert assemble_path_object_from_catalog(list(items), "/root") == ["/root/a", "/root/b"]
-    nested = [{"dflow_list_item": "p", "order": "x.y"}, {"dflow_list_item": "q", "order": "x.z"},
-              {"dflow_list_item": "r", "order": "w"}]
+    nested = [
+        {"dflow_list_item": "p", "order": "x.y"},
+        {"dflow_list_item": "q", "order": "x.z"},
+        {"dflow_list_item": "r", "order": "w"},
+    ]
     assert assemble_path_object_from_catalog(nested, "/r") == {
-        "x": {"y": "/r/p", "z": "/r/q"}, "w": "/r/r"}
-    assert assemble_path_object_from_catalog([{"dflow_list_item": "p", "order": "0"},
-                                              {"dflow_list_item": "q", "order": "1"}]) == ["p", "q"]
+        "x": {"y": "/r/p", "z": "/r/q"},
+        "w": "/r/r",
+    }
+    assert assemble_path_object_from_catalog(
+        [{"dflow_list_item": "p", "order": "0"}, {"dflow_list_item": "q", "order": "1"}]
+    ) == ["p", "q"]
     assert assemble_path_object_from_catalog([]) == []
 
 
@@ -91,13 +101,17 @@ def test_local_catalogs_and_empty_dir_tags(tmp_path):
     art = tmp_path / "art"
     (art / ".dflow").mkdir(parents=True)
     (art / "sub").mkdir()
-    (art / ".dflow" / "c1").write_text(json.dumps({"path_list": [
-        {"dflow_list_item": "sub/f", "order": 1}]}))
-    (art / ".dflow" / "c2").write_text(json.dumps({"path_list": [
-        {"dflow_list_item": "g", "order": 0}]}))
+    (art / ".dflow" / "c1").write_text(
+        json.dumps({"path_list": [{"dflow_list_item": "sub/f", "order": 1}]})
+    )
+    (art / ".dflow" / "c2").write_text(
+        json.dumps({"path_list": [{"dflow_list_item": "g", "order": 0}]})
+    )
     (art / "sub" / ".empty_dir").write_text("")
     assert sorted(catalog_of_local_artifact(art), key=lambda i: i["order"]) == [
-        {"dflow_list_item": "g", "order": 0}, {"dflow_list_item": "sub/f", "order": 1}]
+        {"dflow_list_item": "g", "order": 0},
+        {"dflow_list_item": "sub/f", "order": 1},
+    ]
     assert assemble_path_object(art) == [f"{art}/g", f"{art}/sub/f"]
     assert catalog_of_local_artifact(tmp_path / "nope") == []
     remove_empty_dir_tag(art)
@@ -123,7 +137,10 @@ def test_run_command_return_shape_and_errors(tmp_path):
     assert run_command("echo $((1+2)) | tr 3 x", shell=True) == (0, "x\n", "")
     assert run_command("cat", input="abc\n") == (0, "abc\n", "")
     assert run_command("sh -c 'echo o; echo e >&2; exit 4'", raise_error=False, shell=True) == (
-        4, "o\n", "e\n")
+        4,
+        "o\n",
+        "e\n",
+    )
     with pytest.raises(AssertionError) as err:  # pydflow raised AssertionError
         run_command("false")
     assert isinstance(err.value, CommandError) and "exit code 1" in str(err.value)
@@ -190,7 +207,8 @@ def test_small_helpers():
     assert subclass_or_none(B(), A) is B and subclass_or_none(1, A) is None
     imports: set = set()
     assert evalable_repr([1, "a", None, {"k": {2, 3}}, set(), Variable("x+1")], imports) == (
-        "[1, 'a', None, {'k': {2, 3}}, set(), x+1]")
+        "[1, 'a', None, {'k': {2, 3}}, set(), x+1]"
+    )
     assert imports == set()
     text = evalable_repr(Path("p"), imports)
     assert text.startswith("jsonpickle.loads(") and imports == {(None, "jsonpickle")}
@@ -257,36 +275,46 @@ def test_catalogs_and_path_lists_of_stored_artifacts(store, archive):
     art = upload_artifact(["a.txt", "d/b.txt"], archive=archive, storage_client=store)
     # pydflow read no catalog inside a .tgz (it returned []); we read it
     assert catalog_of_artifact(art, storage_client=store) == [
-        {"dflow_list_item": "a.txt", "order": 0}, {"dflow_list_item": "d/b.txt", "order": 1}]
+        {"dflow_list_item": "a.txt", "order": 0},
+        {"dflow_list_item": "d/b.txt", "order": 1},
+    ]
     assert path_list_of_artifact(art, storage_client=store) == ["a.txt", "d/b.txt"]
     assert path_object_of_artifact(art, storage_client=store) == ["a.txt", "d/b.txt"]
-    nested = upload_artifact({"x": "a.txt", "y": {"z": "d/e/c.txt"}}, archive=archive,
-                             storage_client=store)
+    nested = upload_artifact(
+        {"x": "a.txt", "y": {"z": "d/e/c.txt"}}, archive=archive, storage_client=store
+    )
     assert path_object_of_artifact(nested, storage_client=store) == {
-        "x": "a.txt", "y": {"z": "d/e/c.txt"}}
+        "x": "a.txt",
+        "y": {"z": "d/e/c.txt"},
+    }
 
 
 @pytest.mark.parametrize("archive", [None, "tar"])
 def test_download_artifact_returns_the_one_path_of_a_slice_or_sub_path(store, tmp_path, archive):
     art = upload_artifact(["a.txt", "d"], archive=archive, storage_client=store)
-    for i, (kw, rel, files) in enumerate([
-        ({"slice": 0}, "a.txt", ["a.txt"]),
-        ({"slice": 1}, "d", ["d/b.txt", "d/e/c.txt"]),
-        ({"sub_path": "d"}, "d", ["d/b.txt", "d/e/c.txt"]),
-        ({"sub_path": "d/e/c.txt"}, "d/e/c.txt", ["d/e/c.txt"]),
-    ]):
+    for i, (kw, rel, files) in enumerate(
+        [
+            ({"slice": 0}, "a.txt", ["a.txt"]),
+            ({"slice": 1}, "d", ["d/b.txt", "d/e/c.txt"]),
+            ({"sub_path": "d"}, "d", ["d/b.txt", "d/e/c.txt"]),
+            ({"sub_path": "d/e/c.txt"}, "d/e/c.txt", ["d/e/c.txt"]),
+        ]
+    ):
         out = tmp_path / f"out{i}"
         assert download_artifact(art, path=str(out), storage_client=store, **kw) == str(out / rel)
         assert _files(out) == files
     out = tmp_path / "all"
     assert download_artifact(art, path=str(out), storage_client=store) == [
-        str(out / "a.txt"), str(out / "d")]
+        str(out / "a.txt"),
+        str(out / "d"),
+    ]
 
 
 def test_minio_client_is_the_plugins(monkeypatch):
     monkeypatch.setitem(sys.modules, "dflow_storage_minio", None)
     import dflow.utils
 
-    with pytest.raises(ImportError, match="needs the dflow-storage-minio plugin: pip install "
-                                          "dflow-storage-minio"):
+    with pytest.raises(
+        ImportError, match="needs the dflow-storage-minio plugin: pip install dflow-storage-minio"
+    ):
         dflow.utils.MinioClient  # noqa: B018

@@ -47,8 +47,9 @@ def _install_validate_engine(records: list[dict]) -> None:
             return self.query(workflow.id)
 
         def query(self, workflow_id: str) -> ArgoWorkflow:
-            return ArgoWorkflow({"metadata": {"name": workflow_id},
-                                 "status": {"phase": "Succeeded", "nodes": {}}})
+            return ArgoWorkflow(
+                {"metadata": {"name": workflow_id}, "status": {"phase": "Succeeded", "nodes": {}}}
+            )
 
     class Plugin:
         @hookimpl
@@ -77,9 +78,15 @@ def _run_entry(run: Any, records: list[dict], label: str) -> dict | None:
         run()
     except ValidationError as exc:
         wf = _failing_workflow(exc)
-        records.append({"workflow": wf, "errors": [str(p) for p in exc.problems
-                                                   if getattr(p, "severity", "error") == "error"],
-                        "warnings": []})
+        records.append(
+            {
+                "workflow": wf,
+                "errors": [
+                    str(p) for p in exc.problems if getattr(p, "severity", "error") == "error"
+                ],
+                "warnings": [],
+            }
+        )
     except BaseException as exc:  # the script failed before submitting: report why
         if len(records) == before:
             lines = traceback.format_exception_only(type(exc), exc)
@@ -134,16 +141,24 @@ def main(argv: list[str] | None = None) -> int:
     for script in scripts:
         with tempfile.TemporaryDirectory() as work:
             proc = subprocess.run(
-                [sys.executable, __file__, "--one", str(script.resolve())], cwd=work,
-                capture_output=True, text=True, timeout=300,
+                [sys.executable, __file__, "--one", str(script.resolve())],
+                cwd=work,
+                capture_output=True,
+                text=True,
+                timeout=300,
                 env={**os.environ, "DFLOW_DEBUG_WORKDIR": work},
             )
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{"script"')]
         if lines:
             results.append(json.loads(lines[-1]))
         else:
-            results.append({"script": str(script), "workflows": [],
-                            "failed": [{"entry": "*", "failed": proc.stderr[-400:]}]})
+            results.append(
+                {
+                    "script": str(script),
+                    "workflows": [],
+                    "failed": [{"entry": "*", "failed": proc.stderr[-400:]}],
+                }
+            )
     n_wf = sum(len(r["workflows"]) for r in results)
     n_err = sum(1 for r in results for w in r["workflows"] if w["errors"])
     n_warn = sum(1 for r in results for w in r["workflows"] if w["warnings"])
@@ -154,10 +169,14 @@ def main(argv: list[str] | None = None) -> int:
             for e in w["warnings"]:
                 print(f"warning {Path(r['script']).name}: {e}")
         for f in r["failed"]:
-            print(f"no-run  {Path(r['script']).name} [{f['entry']}]: {f['failed'].splitlines()[-1]}")
-    print(f"{len(results)} scripts, {n_wf} workflows validated: {n_err} with errors, "
-          f"{n_warn} with warnings; {sum(len(r['failed']) for r in results)} entries did not "
-          "reach submit")
+            print(
+                f"no-run  {Path(r['script']).name} [{f['entry']}]: {f['failed'].splitlines()[-1]}"
+            )
+    print(
+        f"{len(results)} scripts, {n_wf} workflows validated: {n_err} with errors, "
+        f"{n_warn} with warnings; {sum(len(r['failed']) for r in results)} entries did not "
+        "reach submit"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -56,8 +56,12 @@ def test_nothing_set_nothing_reported(monkeypatch):
 
 def test_a_set_key_no_component_reads_is_reported_with_what_to_do(monkeypatch):
     _clean_env(monkeypatch)
-    cfg = dict(default_config(), save_path_as_parameter=True, raise_for_group=True,
-               workflow_annotations={"team": "x"})  # the Argo renderer reads the last one
+    cfg = dict(
+        default_config(),
+        save_path_as_parameter=True,
+        raise_for_group=True,
+        workflow_annotations={"team": "x"},
+    )  # the Argo renderer reads the last one
     got = dict(ignored_keys({"engine:argo"}, cfg, default_s3_config()))
     assert got == {
         "config['save_path_as_parameter']": "config['save_path_as_parameter'] is set but dflow "
@@ -72,8 +76,10 @@ def test_a_key_of_another_engine_is_reported_naming_its_reader(monkeypatch):
     monkeypatch.setenv("DFLOW_HOST", "https://argo.example:2746")
     cfg = dict(default_config(), host="https://argo.example:2746", debug_workdir="runs")
     local = dict(ignored_keys({"engine:local", "storage:local"}, cfg, default_s3_config()))
-    assert local == {"config['host']": "config['host'] is set (set by DFLOW_HOST) but only "
-                     "the argo engine reads it (Argo Server URL), which this run does not use"}
+    assert local == {
+        "config['host']": "config['host'] is set (set by DFLOW_HOST) but only "
+        "the argo engine reads it (Argo Server URL), which this run does not use"
+    }
     argo = dict(ignored_keys({"engine:argo", "storage:minio"}, cfg, default_s3_config()))
     assert list(argo) == ["config['debug_workdir']"]
     assert "only the local engine reads it" in argo["config['debug_workdir']"]
@@ -92,8 +98,12 @@ def test_a_misspelled_variable_gets_a_did_you_mean(monkeypatch):
     monkeypatch.setenv("DFLOW_DEBUG_WORKDIRR", "runs")
     monkeypatch.setenv("DFLOW_TMP_ROOT", "/x")  # set by dflow for steps: not a typo
     assert ignored_keys({"engine:local"}, default_config(), default_s3_config()) == [
-        ("DFLOW_DEBUG_WORKDIRR", "environment variable DFLOW_DEBUG_WORKDIRR is not read by "
-                                 "dflow; did you mean DFLOW_DEBUG_WORKDIR?")]
+        (
+            "DFLOW_DEBUG_WORKDIRR",
+            "environment variable DFLOW_DEBUG_WORKDIRR is not read by "
+            "dflow; did you mean DFLOW_DEBUG_WORKDIR?",
+        )
+    ]
 
 
 def test_warnings_are_given_once_per_key(monkeypatch):
@@ -114,21 +124,26 @@ def test_misspelled_plugin_section_fails_the_run_not_only_dflow_config(toy_pm, w
         backends.get_engine()
     assert str(err.value) == (
         f"{workdir / 'dflow.toml'}: [engines.locl]: no engine named 'locl' (did you mean "
-        "[engines.local]?); installed engines: argo, local")
+        "[engines.local]?); installed engines: argo, local"
+    )
 
 
 def test_sections_of_uninstalled_first_party_plugins_are_accepted(toy_pm, workdir):
     Path("dflow.toml").write_text(
         '[engines.local]\nworkdir = "w"\n[storages.gcs]\nbucket = "b"\n'
-        '[executors.dispatcher]\nhost = "h"\n[engines.debug]\n')
+        '[executors.dispatcher]\nhost = "h"\n[engines.debug]\n'
+    )
     load_settings().check_sections(toy_pm)  # gcs, dispatcher: not installed here, not typos
 
 
 def test_pyproject_sections_are_named_as_written(toy_pm, workdir):
     Path("pyproject.toml").write_text('[tool.dflow.storages.minoi]\nendpoint = "e"\n')
-    with pytest.raises(SettingsError, match=r"\[tool\.dflow\.storages\.minoi\]: no storage named "
-                                            r"'minoi' \(did you mean \[tool\.dflow\.storages"
-                                            r"\.minio\]\?\)"):
+    with pytest.raises(
+        SettingsError,
+        match=r"\[tool\.dflow\.storages\.minoi\]: no storage named "
+        r"'minoi' \(did you mean \[tool\.dflow\.storages"
+        r"\.minio\]\?\)",
+    ):
         backends.get_storage_client()
 
 
@@ -138,7 +153,8 @@ def test_singular_table_says_which_table_the_loader_reads(toy_pm, workdir):
         load_settings()
     assert str(err.value).endswith(
         'storage must be a storage name (storage = "..."); plugin settings go in '
-        "[storages.<name>] tables: rename it to [storages.minio]")
+        "[storages.<name>] tables: rename it to [storages.minio]"
+    )
 
 
 def test_dflow_tempdir_holds_the_staging_of_uploads(workdir, monkeypatch):

@@ -36,8 +36,12 @@ def echo_template(name: str = "echo") -> ShellOPTemplate:
 def test_step_references_render_as_argo_variables():
     t = echo_template()
     a = Step("a", t, parameters={"msg": "hi"})
-    b = Step("b", t, parameters={"msg": a.outputs.parameters["out"]},
-             artifacts={"data": a.outputs.artifacts["res"]})
+    b = Step(
+        "b",
+        t,
+        parameters={"msg": a.outputs.parameters["out"]},
+        artifacts={"data": a.outputs.artifacts["res"]},
+    )
     assert str(a.outputs.parameters["out"]) == "{{steps.a.outputs.parameters.out}}"
     assert a.outputs.parameters["out"].expr == "steps['a'].outputs.parameters['out']"
     assert render_value(b.inputs.parameters["msg"].value) == "{{steps.a.outputs.parameters.out}}"

@@ -10,7 +10,9 @@ from dflow.runner.inputs import select_slice
 
 
 def test_argo_enumerate_names_positional_lists_as_pydflow():
-    assert render(str(argo_enumerate([1, 2])), {}) == '[{"order":0,"value":1},{"order":1,"value":2}]'
+    assert (
+        render(str(argo_enumerate([1, 2])), {}) == '[{"order":0,"value":1},{"order":1,"value":2}]'
+    )
     assert render(str(argo_enumerate([1], ["a"])), {}) == '[{"order":0,"value0":1,"value1":"a"}]'
 
 
@@ -26,8 +28,14 @@ def test_argo_enumerate_lists_of_different_lengths():
 
 def test_sliced_inputs_of_different_lengths():
     values = {"a": [1, 2], "b": [10, 20, 30], "c": "whole"}
-    with pytest.raises(SignatureError, match=r"sliced inputs differ in length \('a' has 2, "
-                                             r"'b' has 3\)"):
+    with pytest.raises(
+        SignatureError,
+        match=r"sliced inputs differ in length \('a' has 2, "
+        r"'b' has 3\)",
+    ):
         select_slice("Op", values, {"a", "b"}, 0)
-    assert select_slice("Op", {"a": [1, 2], "b": [3, 4], "c": "w"}, {"a", "b"}, 1) == \
-        {"a": 2, "b": 4, "c": "w"}
+    assert select_slice("Op", {"a": [1, 2], "b": [3, 4], "c": "w"}, {"a", "b"}, 1) == {
+        "a": 2,
+        "b": 4,
+        "c": "w",
+    }

@@ -29,10 +29,14 @@ def test_terms_admit_success_and_the_continued_failures_only():
     assert [p for p in PHASES if depends_met(dependency_term(plain), {"a": p})] == ["Succeeded"]
     failed = Task("a", _shell(), continue_on_failed=True)
     assert [p for p in PHASES if depends_met(dependency_term(failed), {"a": p})] == [
-        "Succeeded", "Failed"]
+        "Succeeded",
+        "Failed",
+    ]
     errored = Task("a", _shell(), continue_on_error=True)
     assert [p for p in PHASES if depends_met(dependency_term(errored), {"a": p})] == [
-        "Succeeded", "Error"]
+        "Succeeded",
+        "Error",
+    ]
 
 
 def test_a_threshold_decides_alone():

@@ -23,8 +23,10 @@ from dflow.model.io import (
 
 def _tmpl():
     t = ShellOPTemplate(name="t", script="true")
-    t.outputs.parameters = {"flag": OutputParameter(value_from_path="/tmp/f", type=bool),
-                            "n": OutputParameter(value_from_path="/tmp/n", type=int)}
+    t.outputs.parameters = {
+        "flag": OutputParameter(value_from_path="/tmp/f", type=bool),
+        "n": OutputParameter(value_from_path="/tmp/n", type=int),
+    }
     return t
 
 
@@ -44,8 +46,9 @@ def test_if_expression_condition_forms():
     assert if_expression(True, 1, 2).condition == "true"
     assert if_expression(n < 3, 1, 2).condition == "asFloat(steps['a'].outputs.parameters['n']) < 3"
     # expression text is pasted as is (pydflow); quoting it made every condition a string
-    assert if_expression("inputs.parameters['x'] > 1", 1, 2).condition == \
-        "inputs.parameters['x'] > 1"
+    assert (
+        if_expression("inputs.parameters['x'] > 1", 1, 2).condition == "inputs.parameters['x'] > 1"
+    )
 
 
 def test_output_parameter_type_follows_its_source():

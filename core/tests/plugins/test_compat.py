@@ -26,7 +26,9 @@ def _restore_modules():
         return name in _COMPAT or name.startswith(tuple(p for p in _PLUGINS))
 
     saved = {k: v for k, v in sys.modules.items() if owned(k)}
-    attrs = {n: getattr(package, n) for n in ("dispatcher", "oss", "bohrium") if hasattr(package, n)}
+    attrs = {
+        n: getattr(package, n) for n in ("dispatcher", "oss", "bohrium") if hasattr(package, n)
+    }
     yield
     for name in [k for k in sys.modules if owned(k)]:
         del sys.modules[name]

@@ -163,8 +163,10 @@ def test_sub_path_mode_does_not_index_artifacts(dirs):
 
 def test_stacked_inputs_are_flattened(dirs):
     # outputs of a sliced fan-out, aggregated by the engine: strings of stacked items
-    parts = [json.dumps([{"dflow_list_item": v, "order": i}])
-             for i, v in [(1, 2), (0, 1), (3, 4), (2, 3)]]  # one per data item
+    parts = [
+        json.dumps([{"dflow_list_item": v, "order": i}])
+        for i, v in [(1, 2), (0, 1), (3, 4), (2, 3)]
+    ]  # one per data item
     (dirs / "inputs/parameters/x").write_text(json.dumps(parts))
     result = _run(dirs, _slices(), 0)
     assert result.ok, result.traceback

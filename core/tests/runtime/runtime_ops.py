@@ -29,25 +29,53 @@ class Types(OP):
 
     @classmethod
     def get_input_sign(cls):
-        return OPIOSign({
-            "i": int, "f": float, "s": str, "b": bool, "l": list, "d": dict,
-            "li": List[int], "ds": Dict[str, float], "opt": Optional[int],
-            "u": Union[int, str], "nested": Dict[str, List[int]],
-            "dflt": Parameter(int, default=5),
-        })
+        return OPIOSign(
+            {
+                "i": int,
+                "f": float,
+                "s": str,
+                "b": bool,
+                "l": list,
+                "d": dict,
+                "li": List[int],
+                "ds": Dict[str, float],
+                "opt": Optional[int],
+                "u": Union[int, str],
+                "nested": Dict[str, List[int]],
+                "dflt": Parameter(int, default=5),
+            }
+        )
 
     @classmethod
     def get_output_sign(cls):
-        return OPIOSign({"i": int, "f": float, "s": str, "b": bool, "l": list, "d": dict,
-                         "li": List[int], "seen": str})
+        return OPIOSign(
+            {
+                "i": int,
+                "f": float,
+                "s": str,
+                "b": bool,
+                "l": list,
+                "d": dict,
+                "li": List[int],
+                "seen": str,
+            }
+        )
 
     @OP.exec_sign_check
     def execute(self, op_in):
         seen = {k: type(v).__name__ for k, v in sorted(op_in.items())}
-        return OPIO({"i": op_in["i"] + op_in["dflt"], "f": op_in["f"] * 2, "s": op_in["s"] * 2,
-                     "b": not op_in["b"], "l": op_in["l"] + [op_in["opt"]],
-                     "d": dict(op_in["d"], u=op_in["u"]), "li": [x * 2 for x in op_in["li"]],
-                     "seen": json.dumps(seen, sort_keys=True)})
+        return OPIO(
+            {
+                "i": op_in["i"] + op_in["dflt"],
+                "f": op_in["f"] * 2,
+                "s": op_in["s"] * 2,
+                "b": not op_in["b"],
+                "l": op_in["l"] + [op_in["opt"]],
+                "d": dict(op_in["d"], u=op_in["u"]),
+                "li": [x * 2 for x in op_in["li"]],
+                "seen": json.dumps(seen, sort_keys=True),
+            }
+        )
 
 
 class Files(OP):
@@ -55,13 +83,25 @@ class Files(OP):
 
     @classmethod
     def get_input_sign(cls):
-        return OPIOSign({"file": Artifact(Path), "dir": Artifact(Path),
-                         "many": Artifact(List[Path]), "named": Artifact(Dict[str, str])})
+        return OPIOSign(
+            {
+                "file": Artifact(Path),
+                "dir": Artifact(Path),
+                "many": Artifact(List[Path]),
+                "named": Artifact(Dict[str, str]),
+            }
+        )
 
     @classmethod
     def get_output_sign(cls):
-        return OPIOSign({"total": Artifact(Path), "copies": Artifact(List[Path]),
-                         "by_key": Artifact(Dict[str, Path]), "kinds": str})
+        return OPIOSign(
+            {
+                "total": Artifact(Path),
+                "copies": Artifact(List[Path]),
+                "by_key": Artifact(Dict[str, Path]),
+                "kinds": str,
+            }
+        )
 
     def execute(self, op_in):
         texts = [op_in["file"].read_text(), (op_in["dir"] / "inner.txt").read_text()]
@@ -78,8 +118,14 @@ class Files(OP):
             Path("keys", k).write_text(k)
             by_key[k] = Path("keys", k)
         kinds = [type(op_in[n]).__name__ for n in ("file", "dir", "many", "named")]
-        return OPIO({"total": Path("total.txt"), "copies": copies, "by_key": by_key,
-                     "kinds": ",".join(kinds)})
+        return OPIO(
+            {
+                "total": Path("total.txt"),
+                "copies": copies,
+                "by_key": by_key,
+                "kinds": ",".join(kinds),
+            }
+        )
 
 
 class Square(OP):

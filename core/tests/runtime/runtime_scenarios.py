@@ -19,8 +19,10 @@ import pytest
 from dflow.testing.pythons import POD_PYTHONS, pyenv_python
 
 HERE = Path(__file__).resolve().parent
-RUNNER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-          "from dflow.runner.__main__ import main; sys.exit(main(sys.argv[1:]))")
+RUNNER = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from dflow.runner.__main__ import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 VERSIONS = POD_PYTHONS
@@ -34,11 +36,18 @@ def interpreter(version: str) -> str:
     return python
 
 
-def isolated(python: str, packages: str, *args: str, cwd: Path, env: dict | None = None,
-             code: str = RUNNER) -> subprocess.CompletedProcess:
+def isolated(
+    python: str, packages: str, *args: str, cwd: Path, env: dict | None = None, code: str = RUNNER
+) -> subprocess.CompletedProcess:
     """``python -I -S -c code packages args...`` with only ``packages`` on the path."""
-    return subprocess.run([python, "-I", "-S", "-B", "-c", code, packages, *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [python, "-I", "-S", "-B", "-c", code, packages, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 @dataclass
@@ -70,14 +79,34 @@ def _check_types(out: Path, err: str) -> None:
     assert json.loads(p["l"]) == [1, "x", None] and json.loads(p["li"]) == [2, 4], p
     assert json.loads(p["d"]) == {"k": [1], "u": "text"}, p
     assert json.loads(p["seen"]) == {
-        "b": "bool", "d": "dict", "dflt": "int", "ds": "dict", "f": "float", "i": "int",
-        "l": "list", "li": "list", "nested": "dict", "opt": "NoneType", "s": "str",
-        "u": "str"}, p["seen"]
+        "b": "bool",
+        "d": "dict",
+        "dflt": "int",
+        "ds": "dict",
+        "f": "float",
+        "i": "int",
+        "l": "list",
+        "li": "list",
+        "nested": "dict",
+        "opt": "NoneType",
+        "s": "str",
+        "u": "str",
+    }, p["seen"]
 
 
-TYPES = {"i": "1", "f": "2.5", "s": "ab", "b": "true", "l": '[1, "x"]', "d": '{"k": [1]}',
-         "li": "[1, 2]", "ds": '{"a": 1, "b": 0.5}', "opt": "null", "u": "text",
-         "nested": '{"a": [1, 2], "b": []}'}
+TYPES = {
+    "i": "1",
+    "f": "2.5",
+    "s": "ab",
+    "b": "true",
+    "l": '[1, "x"]',
+    "d": '{"k": [1]}',
+    "li": "[1, 2]",
+    "ds": '{"a": 1, "b": 0.5}',
+    "opt": "null",
+    "u": "text",
+    "nested": '{"a": [1, 2], "b": []}',
+}
 
 
 def _files_setup(root: Path) -> None:
@@ -86,8 +115,10 @@ def _files_setup(root: Path) -> None:
     (arts / "file").write_text("F")
     (arts / "dir").mkdir()
     (arts / "dir" / "inner.txt").write_text("D")
-    for name, entries in (("many", [("0/a.txt", 0, "A"), ("1/b.txt", 1, "B")]),
-                          ("named", [("x/x.txt", "x", "X"), ("y/y.txt", "y", "Y")])):
+    for name, entries in (
+        ("many", [("0/a.txt", 0, "A"), ("1/b.txt", 1, "B")]),
+        ("named", [("x/x.txt", "x", "X"), ("y/y.txt", "y", "Y")]),
+    ):
         cat = arts / name / ".dflow"
         cat.mkdir(parents=True)
         items = []
@@ -101,11 +132,15 @@ def _files_setup(root: Path) -> None:
 def _check_files(out: Path, err: str) -> None:
     arts = out / "artifacts"
     assert (arts / "total" / "total.txt").read_text() == "F+D+A+B+X+Y"
-    assert _catalog(arts / "copies") == [{"dflow_list_item": "copy0.txt", "order": 0},
-                                         {"dflow_list_item": "copy1.txt", "order": 1}]
+    assert _catalog(arts / "copies") == [
+        {"dflow_list_item": "copy0.txt", "order": 0},
+        {"dflow_list_item": "copy1.txt", "order": 1},
+    ]
     assert (arts / "copies" / "copy1.txt").read_text() == "B"
-    assert _catalog(arts / "by_key") == [{"dflow_list_item": "keys/x", "order": "x"},
-                                         {"dflow_list_item": "keys/y", "order": "y"}]
+    assert _catalog(arts / "by_key") == [
+        {"dflow_list_item": "keys/x", "order": "x"},
+        {"dflow_list_item": "keys/y", "order": "y"},
+    ]
     assert _params(out)["kinds"] == "PosixPath,PosixPath,list,dict", _params(out)
 
 
@@ -122,8 +157,9 @@ def _check_slice(out: Path, err: str) -> None:
 
 
 def _check_group(out: Path, err: str) -> None:
-    assert _stacked(out, "y") == [{"dflow_list_item": v, "order": i}
-                                  for i, v in enumerate([4, 9, 16])]
+    assert _stacked(out, "y") == [
+        {"dflow_list_item": v, "order": i} for i, v in enumerate([4, 9, 16])
+    ]
 
 
 def _check_pool(out: Path, err: str) -> None:
@@ -167,10 +203,13 @@ def _check_bad_type(out: Path, err: str) -> None:
 
 
 def _check_no_jsonpickle(out: Path, err: str) -> None:
-    assert "the jsonpickle-encoded value '{\"py/tuple\": [1, 2]}' needs jsonpickle, which is " \
-           "not importable in this Python (3." in err, err
-    assert "install jsonpickle in the image (pip install jsonpickle), or use plain JSON " \
-           "values" in err, err
+    assert (
+        "the jsonpickle-encoded value '{\"py/tuple\": [1, 2]}' needs jsonpickle, which is "
+        "not importable in this Python (3." in err
+    ), err
+    assert (
+        "install jsonpickle in the image (pip install jsonpickle), or use plain JSON values" in err
+    ), err
     assert not (out / "parameters").exists()
 
 
@@ -180,29 +219,73 @@ def _check_add(out: Path, err: str) -> None:
 
 SCENARIOS = [
     Scenario("types", "runtime_ops:Types", TYPES, check=_check_types),
-    Scenario("wrong type", "runtime_ops:Types", dict(TYPES, li='[1, "two"]'), exit_code=3,
-             check=_check_bad_type),
+    Scenario(
+        "wrong type",
+        "runtime_ops:Types",
+        dict(TYPES, li='[1, "two"]'),
+        exit_code=3,
+        check=_check_bad_type,
+    ),
     Scenario("artifacts", "runtime_ops:Files", setup=_files_setup, check=_check_files),
-    Scenario("slice", "runtime_ops:Square", {"x": "[1, 3, 5]", "label": "s"},
-             args=("--slices", SLICES, "--slice-index", "1"), check=_check_slice),
-    Scenario("group", "runtime_ops:Square", {"x": "[2, 3, 4]", "label": "g"},
-             args=("--slices", SLICES, "--slice-index", "[0, 1, 2]"), check=_check_group),
-    Scenario("pool", "runtime_ops:Square", {"x": "[2, 3, 4]", "label": "p"},
-             args=("--slices", POOL, "--slice-index", "[0, 1, 2]"), check=_check_pool),
-    Scenario("success tag", "runtime_ops:Square", {"x": "[2, 13]", "label": "t"},
-             args=("--slices", SLICES, "--slice-index", "[0, 1]", "--success-tag"),
-             check=_check_tolerated),
-    Scenario("set_output, error", "runtime_ops:Partial", {"how": "error"}, exit_code=3,
-             check=_partial(3, "RuntimeError: boom")),
-    Scenario("transient", "runtime_ops:Partial", {"how": "transient"}, exit_code=1,
-             check=_partial(1, "TransientError: try again")),
-    Scenario("fatal", "runtime_ops:Partial", {"how": "fatal"}, exit_code=2,
-             check=_partial(2, "FatalError: give up")),
+    Scenario(
+        "slice",
+        "runtime_ops:Square",
+        {"x": "[1, 3, 5]", "label": "s"},
+        args=("--slices", SLICES, "--slice-index", "1"),
+        check=_check_slice,
+    ),
+    Scenario(
+        "group",
+        "runtime_ops:Square",
+        {"x": "[2, 3, 4]", "label": "g"},
+        args=("--slices", SLICES, "--slice-index", "[0, 1, 2]"),
+        check=_check_group,
+    ),
+    Scenario(
+        "pool",
+        "runtime_ops:Square",
+        {"x": "[2, 3, 4]", "label": "p"},
+        args=("--slices", POOL, "--slice-index", "[0, 1, 2]"),
+        check=_check_pool,
+    ),
+    Scenario(
+        "success tag",
+        "runtime_ops:Square",
+        {"x": "[2, 13]", "label": "t"},
+        args=("--slices", SLICES, "--slice-index", "[0, 1]", "--success-tag"),
+        check=_check_tolerated,
+    ),
+    Scenario(
+        "set_output, error",
+        "runtime_ops:Partial",
+        {"how": "error"},
+        exit_code=3,
+        check=_partial(3, "RuntimeError: boom"),
+    ),
+    Scenario(
+        "transient",
+        "runtime_ops:Partial",
+        {"how": "transient"},
+        exit_code=1,
+        check=_partial(1, "TransientError: try again"),
+    ),
+    Scenario(
+        "fatal",
+        "runtime_ops:Partial",
+        {"how": "fatal"},
+        exit_code=2,
+        check=_partial(2, "FatalError: give up"),
+    ),
     Scenario("big parameter", "runtime_ops:Big", setup=_big_setup, check=_check_big),
     Scenario("function OP", "runtime_ops:add", {"a": "5"}, check=_check_add),
     Scenario("client call", "runtime_ops:Client", exit_code=3, check=_check_client),
-    Scenario("jsonpickle value, no jsonpickle", "runtime_ops:Pair",
-             {"pair": '{"py/tuple": [1, 2]}'}, exit_code=3, check=_check_no_jsonpickle),
+    Scenario(
+        "jsonpickle value, no jsonpickle",
+        "runtime_ops:Pair",
+        {"pair": '{"py/tuple": [1, 2]}'},
+        exit_code=3,
+        check=_check_no_jsonpickle,
+    ),
 ]
 
 
@@ -216,9 +299,22 @@ def run_scenario(python: str, packages: str, sc: Scenario, root: Path) -> str | 
     for name, text in sc.params.items():
         (pdir / name).write_text(text)
     (root / "work").mkdir()
-    proc = isolated(python, packages, "--op", sc.op, "--sys-path", str(HERE),
-                    "--inputs", str(root / "inputs"), "--outputs", str(root / "outputs"),
-                    "--workdir", str(root / "work"), *sc.args, cwd=root / "work")
+    proc = isolated(
+        python,
+        packages,
+        "--op",
+        sc.op,
+        "--sys-path",
+        str(HERE),
+        "--inputs",
+        str(root / "inputs"),
+        "--outputs",
+        str(root / "outputs"),
+        "--workdir",
+        str(root / "work"),
+        *sc.args,
+        cwd=root / "work",
+    )
     if proc.returncode != sc.exit_code:
         return f"exit code {proc.returncode}, expected {sc.exit_code}:\n{proc.stderr[-3000:]}"
     try:

@@ -29,11 +29,13 @@ print(json.dumps([t.BACKEND, s.jsonpickle is None, others]))
 @pytest.mark.parametrize("version", VERSIONS)
 def test_pod_runtime_imports_and_runs_ops(version, runtime_packages, tmp_path):
     python = interpreter(version)
-    proc = isolated(python, runtime_packages, json.dumps(RUNTIME_MODULES), cwd=tmp_path,
-                    code=IMPORT_ALL)
+    proc = isolated(
+        python, runtime_packages, json.dumps(RUNTIME_MODULES), cwd=tmp_path, code=IMPORT_ALL
+    )
     assert proc.returncode == 0, proc.stderr
     backend, no_jsonpickle, others = json.loads(proc.stdout)
     assert (backend, no_jsonpickle, others) == ("stdlib", True, [])
     failures = run_scenarios(python, runtime_packages, tmp_path)
     assert not failures, f"{len(failures)} scenario(s) failed on {python}:\n\n" + "\n\n".join(
-        failures)
+        failures
+    )

@@ -10,7 +10,7 @@ import json
 
 from runtime_scenarios import interpreter, isolated
 
-IN_POD = r'''
+IN_POD = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from dflow.runner import podimport
@@ -52,9 +52,9 @@ def enter():
 out["with"] = error(enter)
 out["chain"] = error(lambda: tmpl.inputs.parameters["x"].set(1))
 print(json.dumps(out))
-'''
+"""
 
-WITHOUT_RULE = r'''
+WITHOUT_RULE = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
 from dflow.python import OP, Slices
@@ -62,7 +62,7 @@ try:
     from dflow import Workflow
 except ImportError as exc:
     print(type(exc).__name__, exc)
-'''
+"""
 
 
 def test_client_names_are_inert_in_a_pod_and_say_why_when_used(runtime_packages, tmp_path):
@@ -74,21 +74,24 @@ def test_client_names_are_inert_in_a_pod_and_say_why_when_used(runtime_packages,
     assert out["constructed"] == "<client-only dflow.python.template.PythonOPTemplate instance>"
     assert out["upload_packages"] == ["ops.py"] and out["config"] is True
     assert out["placeholders"] == [True] * 7 + [False, False]  # Slices and OP are real
-    for key, name in (("method", "dflow.model.workflow.Workflow(...).submit"),
-                      ("function", "dflow.storage.upload_artifact"),
-                      ("with", "with dflow.model.workflow.Workflow(...)"),
-                      ("chain", "dflow.python.template.PythonOPTemplate(...).inputs"
-                                ".parameters['x'].set")):
+    for key, name in (
+        ("method", "dflow.model.workflow.Workflow(...).submit"),
+        ("function", "dflow.storage.upload_artifact"),
+        ("with", "with dflow.model.workflow.Workflow(...)"),
+        ("chain", "dflow.python.template.PythonOPTemplate(...).inputs.parameters['x'].set"),
+    ):
         text = out[key]
-        assert text.startswith(f"{name} is client-side dflow and cannot run inside this pod, "
-                               f"which runs the OP with Python 3.8."), text
-        assert "is not in the pod (only dflow's pod runtime is shipped: upload_dflow=False)" \
-            in text, text
-        assert "under `if __name__ == \"__main__\":`" in text
+        assert text.startswith(
+            f"{name} is client-side dflow and cannot run inside this pod, "
+            f"which runs the OP with Python 3.8."
+        ), text
+        assert (
+            "is not in the pod (only dflow's pod runtime is shipped: upload_dflow=False)" in text
+        ), text
+        assert 'under `if __name__ == "__main__":`' in text
 
 
-def test_outside_the_runner_a_missing_client_module_is_an_import_error(runtime_packages,
-                                                                        tmp_path):
+def test_outside_the_runner_a_missing_client_module_is_an_import_error(runtime_packages, tmp_path):
     proc = isolated(interpreter("3.8"), runtime_packages, code=WITHOUT_RULE, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ModuleNotFoundError No module named 'dflow.model'"

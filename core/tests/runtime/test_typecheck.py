@@ -29,42 +29,113 @@ if hasattr(typing, "TypedDict"):  # 3.8+
 
 # (value, type): what OP signs use, and the corners where typeguard has an opinion
 CASES = [
-    ("1", "int"), ("True", "int"), ("1.5", "int"), ("'1'", "int"),
-    ("1", "float"), ("1.5", "float"), ("True", "float"), ("'x'", "float"),
-    ("1", "complex"), ("1.5", "complex"), ("1j", "complex"), ("None", "complex"),
-    ("'x'", "str"), ("b'x'", "str"), ("True", "bool"), ("1", "bool"),
-    ("b'x'", "bytes"), ("bytearray(b'x')", "bytes"), ("'x'", "bytes"),
-    ("[1]", "list"), ("(1,)", "list"), ("{'a': 1}", "dict"), ("[('a', 1)]", "dict"),
-    ("{1}", "set"), ("frozenset({1})", "set"), ("[1]", "set"), ("(1,)", "tuple"),
-    ("None", "None"), ("None", "type(None)"), ("0", "None"),
-    ("[1, 2]", "List[int]"), ("[1, 'a']", "List[int]"), ("[]", "List[int]"),
-    ("[1, 2.5]", "List[float]"), ("[[1], [2, 3]]", "List[List[int]]"), ("[[1], ['x']]", "List[List[int]]"),
-    ("(1, 2)", "List[int]"), ("[1]", "List"), ("['a', None]", "List[Optional[str]]"),
-    ("{'a': 1.5, 'b': 2}", "Dict[str, float]"), ("{1: 1}", "Dict[str, int]"),
-    ("{'a': 'x'}", "Dict[str, int]"), ("{'a': [1]}", "Dict[str, List[int]]"),
-    ("{'a': {'b': 1}}", "Dict[str, Dict[str, int]]"), ("{'a': 1}", "Dict"),
-    ("{'a': 1}", "Mapping[str, int]"), ("{'a': 'x'}", "abc.Mapping[str, int]"),
-    ("{1, 2}", "Set[int]"), ("frozenset({1})", "Set[int]"), ("{1, 'a'}", "Set[int]"),
-    ("frozenset({1})", "FrozenSet[int]"), ("{1}", "FrozenSet[int]"),
-    ("(1, 'a')", "Tuple[int, str]"), ("(1, 2)", "Tuple[int, str]"), ("[1, 'a']", "Tuple[int, str]"),
-    ("(1, 2, 3)", "Tuple[int, ...]"), ("(1, 'a')", "Tuple[int, ...]"), ("()", "Tuple[()]"),
-    ("(1,)", "Tuple[()]"), ("(1,)", "Tuple[int]"),
-    ("[1, 2]", "Sequence[int]"), ("'ab'", "Sequence[str]"), ("(1, 'a')", "Sequence[int]"),
-    ("1", "Iterable[int]"), ("[1]", "Iterable[int]"), ("{'a'}", "Collection[str]"),
-    ("None", "Optional[int]"), ("1", "Optional[int]"), ("'1'", "Optional[int]"),
-    ("1", "Union[int, str]"), ("'a'", "Union[int, str]"), ("1.5", "Union[int, str]"),
-    ("[1, 'a']", "List[Union[int, str]]"), ("None", "Union[None, List[int]]"),
-    ("1", "int | None"), ("None", "int | str"), ("[1]", "list[int]"), ("['a']", "list[int]"),
-    ("{'a': 1}", "dict[str, int]"), ("(1, 'a')", "tuple[int, str]"), ("()", "tuple[()]"),
-    ("1", "Literal[1, 2]"), ("3", "Literal[1, 2]"), ("True", "Literal[1]"), ("'a'", "Literal['a']"),
-    ("1", "Any"), ("None", "Any"), ("object()", "object"),
-    ("Path('a')", "Path"), ("'a'", "Path"), ("{'a': 'b'}", "NestedDict[str]"),
-    ("int", "Type[int]"), ("bool", "Type[int]"), ("str", "Type[int]"), ("1", "Type[int]"),
-    ("len", "Callable"), ("1", "Callable[[int], int]"), ("1", "'int'"),
-    ("{'a': 1, 'b': 'x'}", "TD"), ("{'a': 1}", "TD"), ("{'a': 'x', 'b': 'x'}", "TD"),
-    ("{'a': 1, 'b': 'x', 'c': 0}", "TD"), ("[{'a': 1, 'b': 'x'}]", "List[TD]"),
-    ("1", "NewType('Id', int)"), ("'1'", "NewType('Id', int)"),
-    ("1", "Annotated[int, 'meta']"), ("'1'", "Annotated[int, 'meta']"),
+    ("1", "int"),
+    ("True", "int"),
+    ("1.5", "int"),
+    ("'1'", "int"),
+    ("1", "float"),
+    ("1.5", "float"),
+    ("True", "float"),
+    ("'x'", "float"),
+    ("1", "complex"),
+    ("1.5", "complex"),
+    ("1j", "complex"),
+    ("None", "complex"),
+    ("'x'", "str"),
+    ("b'x'", "str"),
+    ("True", "bool"),
+    ("1", "bool"),
+    ("b'x'", "bytes"),
+    ("bytearray(b'x')", "bytes"),
+    ("'x'", "bytes"),
+    ("[1]", "list"),
+    ("(1,)", "list"),
+    ("{'a': 1}", "dict"),
+    ("[('a', 1)]", "dict"),
+    ("{1}", "set"),
+    ("frozenset({1})", "set"),
+    ("[1]", "set"),
+    ("(1,)", "tuple"),
+    ("None", "None"),
+    ("None", "type(None)"),
+    ("0", "None"),
+    ("[1, 2]", "List[int]"),
+    ("[1, 'a']", "List[int]"),
+    ("[]", "List[int]"),
+    ("[1, 2.5]", "List[float]"),
+    ("[[1], [2, 3]]", "List[List[int]]"),
+    ("[[1], ['x']]", "List[List[int]]"),
+    ("(1, 2)", "List[int]"),
+    ("[1]", "List"),
+    ("['a', None]", "List[Optional[str]]"),
+    ("{'a': 1.5, 'b': 2}", "Dict[str, float]"),
+    ("{1: 1}", "Dict[str, int]"),
+    ("{'a': 'x'}", "Dict[str, int]"),
+    ("{'a': [1]}", "Dict[str, List[int]]"),
+    ("{'a': {'b': 1}}", "Dict[str, Dict[str, int]]"),
+    ("{'a': 1}", "Dict"),
+    ("{'a': 1}", "Mapping[str, int]"),
+    ("{'a': 'x'}", "abc.Mapping[str, int]"),
+    ("{1, 2}", "Set[int]"),
+    ("frozenset({1})", "Set[int]"),
+    ("{1, 'a'}", "Set[int]"),
+    ("frozenset({1})", "FrozenSet[int]"),
+    ("{1}", "FrozenSet[int]"),
+    ("(1, 'a')", "Tuple[int, str]"),
+    ("(1, 2)", "Tuple[int, str]"),
+    ("[1, 'a']", "Tuple[int, str]"),
+    ("(1, 2, 3)", "Tuple[int, ...]"),
+    ("(1, 'a')", "Tuple[int, ...]"),
+    ("()", "Tuple[()]"),
+    ("(1,)", "Tuple[()]"),
+    ("(1,)", "Tuple[int]"),
+    ("[1, 2]", "Sequence[int]"),
+    ("'ab'", "Sequence[str]"),
+    ("(1, 'a')", "Sequence[int]"),
+    ("1", "Iterable[int]"),
+    ("[1]", "Iterable[int]"),
+    ("{'a'}", "Collection[str]"),
+    ("None", "Optional[int]"),
+    ("1", "Optional[int]"),
+    ("'1'", "Optional[int]"),
+    ("1", "Union[int, str]"),
+    ("'a'", "Union[int, str]"),
+    ("1.5", "Union[int, str]"),
+    ("[1, 'a']", "List[Union[int, str]]"),
+    ("None", "Union[None, List[int]]"),
+    ("1", "int | None"),
+    ("None", "int | str"),
+    ("[1]", "list[int]"),
+    ("['a']", "list[int]"),
+    ("{'a': 1}", "dict[str, int]"),
+    ("(1, 'a')", "tuple[int, str]"),
+    ("()", "tuple[()]"),
+    ("1", "Literal[1, 2]"),
+    ("3", "Literal[1, 2]"),
+    ("True", "Literal[1]"),
+    ("'a'", "Literal['a']"),
+    ("1", "Any"),
+    ("None", "Any"),
+    ("object()", "object"),
+    ("Path('a')", "Path"),
+    ("'a'", "Path"),
+    ("{'a': 'b'}", "NestedDict[str]"),
+    ("int", "Type[int]"),
+    ("bool", "Type[int]"),
+    ("str", "Type[int]"),
+    ("1", "Type[int]"),
+    ("len", "Callable"),
+    ("1", "Callable[[int], int]"),
+    ("1", "'int'"),
+    ("{'a': 1, 'b': 'x'}", "TD"),
+    ("{'a': 1}", "TD"),
+    ("{'a': 'x', 'b': 'x'}", "TD"),
+    ("{'a': 1, 'b': 'x', 'c': 0}", "TD"),
+    ("[{'a': 1, 'b': 'x'}]", "List[TD]"),
+    ("1", "NewType('Id', int)"),
+    ("'1'", "NewType('Id', int)"),
+    ("1", "Annotated[int, 'meta']"),
+    ("'1'", "Annotated[int, 'meta']"),
 ]
 
 VERDICTS = """\
@@ -90,9 +161,12 @@ def _typeguard_verdicts() -> list[bool]:
 
 
 def _disagreements(verdicts: dict[str, bool], expected: list[bool], where: str) -> list[str]:
-    return [f"{where}: {CASES[int(i)][0]} as {CASES[int(i)][1]}: typeguard says "
-            f"{expected[int(i)]}, stdlib says {ok}"
-            for i, ok in verdicts.items() if ok != expected[int(i)]]
+    return [
+        f"{where}: {CASES[int(i)][0]} as {CASES[int(i)][1]}: typeguard says "
+        f"{expected[int(i)]}, stdlib says {ok}"
+        for i, ok in verdicts.items()
+        if ok != expected[int(i)]
+    ]
 
 
 @pytest.mark.filterwarnings("ignore::typeguard.TypeHintWarning")  # the case "'int'"
@@ -102,8 +176,10 @@ def test_stdlib_checker_agrees_with_typeguard_here():
     assert expected.count(True) > 40 and expected.count(False) > 40  # both sides covered
     scope: dict = {}
     exec(SETUP, scope)
-    verdicts = {str(i): typecheck.stdlib_ok(eval(v, scope), eval(t, scope))
-                for i, (v, t) in enumerate(CASES)}
+    verdicts = {
+        str(i): typecheck.stdlib_ok(eval(v, scope), eval(t, scope))
+        for i, (v, t) in enumerate(CASES)
+    }
     wrong = _disagreements(verdicts, expected, sys.version.split()[0])
     assert not wrong, f"{len(wrong)} of {len(CASES)} cases disagree:\n" + "\n".join(wrong)
 
@@ -115,9 +191,13 @@ def test_stdlib_checker_agrees_with_typeguard_on_every_interpreter(runtime_packa
     wrong, checked = [], {}
     for version in VERSIONS:
         python = interpreter(version)
-        proc = subprocess.run([python, "-I", "-S", "-B", "-c", code, runtime_packages,
-                               json.dumps(CASES)], capture_output=True, text=True, timeout=60,
-                              cwd=tmp_path)
+        proc = subprocess.run(
+            [python, "-I", "-S", "-B", "-c", code, runtime_packages, json.dumps(CASES)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
         assert proc.returncode == 0, proc.stderr
         verdicts = json.loads(proc.stdout)
         checked[version] = len(verdicts)
@@ -125,4 +205,3 @@ def test_stdlib_checker_agrees_with_typeguard_on_every_interpreter(runtime_packa
     assert not wrong, f"{len(wrong)} verdicts disagree:\n" + "\n".join(wrong)
     # only the 3.9/3.10 spellings and Literal/TypedDict/Annotated are missing on old Pythons
     assert min(checked.values()) >= len(CASES) - 25, checked
-

@@ -19,11 +19,15 @@ from dflow.validation import ValidationError, ValidationWarning, problems_of
 
 def op(name: str, ins: dict, outs: dict) -> type[OP]:
     """An OP class with these signs (the tests only build workflows)."""
-    return type(name, (OP,), {
-        "get_input_sign": classmethod(lambda cls: OPIOSign(ins)),
-        "get_output_sign": classmethod(lambda cls: OPIOSign(outs)),
-        "execute": lambda self, op_in: OPIO(),
-    })
+    return type(
+        name,
+        (OP,),
+        {
+            "get_input_sign": classmethod(lambda cls: OPIOSign(ins)),
+            "get_output_sign": classmethod(lambda cls: OPIOSign(outs)),
+            "execute": lambda self, op_in: OPIO(),
+        },
+    )
 
 
 Square = op("Square", {"x": int}, {"y": int})
@@ -48,8 +52,9 @@ def test_an_int_output_of_a_sliced_step_is_a_list_downstream(consumer):
     sq = sliced_square(parameters={"x": [1, 2, 3]})  # the loop is inferred from the list
     total = Step("sum", PythonOPTemplate(consumer), parameters={"ys": sq.outputs.parameters["y"]})
     assert problems(sq, total) == []
-    fan = Step("fan", PythonOPTemplate(Square), parameters={"x": "{{item}}"},
-               with_param=argo_range(3))
+    fan = Step(
+        "fan", PythonOPTemplate(Square), parameters={"x": "{{item}}"}, with_param=argo_range(3)
+    )
     total = Step("sum", PythonOPTemplate(consumer), parameters={"ys": fan.outputs.parameters["y"]})
     assert problems(fan, total) == []
 
@@ -59,9 +64,13 @@ def test_outputs_of_a_sub_path_sliced_step_are_lists(tmp_path, monkeypatch):
     Path("a").mkdir()
     Path("a/1").write_text("1")
     count = op("Count", {"f": Artifact(Path)}, {"y": int})
-    step = Step("count", PythonOPTemplate(count, slices=Slices(
-        sub_path=True, input_artifact=["f"], output_parameter=["y"])),
-        artifacts={"f": upload_artifact(["a/1"], archive=None)})
+    step = Step(
+        "count",
+        PythonOPTemplate(
+            count, slices=Slices(sub_path=True, input_artifact=["f"], output_parameter=["y"])
+        ),
+        artifacts={"f": upload_artifact(["a/1"], archive=None)},
+    )
     total = Step("sum", PythonOPTemplate(SumBare), parameters={"ys": step.outputs.parameters["y"]})
     assert problems(step, total) == []
 
@@ -71,9 +80,12 @@ def test_a_steps_output_filled_by_an_inner_fan_out_is_a_list():
     sq = sliced_square(parameters={"x": [1, 2]})
     inner.add(sq)
     inner.outputs.parameters["ys"] = OutputParameter(
-        value_from_parameter=sq.outputs.parameters["y"], type=int)  # typed as the item
+        value_from_parameter=sq.outputs.parameters["y"], type=int
+    )  # typed as the item
     outer = Step("outer", inner)
-    total = Step("sum", PythonOPTemplate(SumBare), parameters={"ys": outer.outputs.parameters["ys"]})
+    total = Step(
+        "sum", PythonOPTemplate(SumBare), parameters={"ys": outer.outputs.parameters["ys"]}
+    )
     assert problems(outer, total) == []
 
 
@@ -88,9 +100,15 @@ def test_a_str_output_holding_json_is_a_warning_and_the_run_goes_on():
     make = op("Make", {}, {"xs": str})
     mk = Step("mk", PythonOPTemplate(make))
     sq = sliced_square(parameters={"x": mk.outputs.parameters["xs"]})
-    assert problems(mk, sq) == [("warning", (
-        "wf/wf-steps[1]/sq: input 'x' expects list of int, got output 'xs' (str) of step 'mk': "
-        "this works only if the text is JSON of type list of int"))]
+    assert problems(mk, sq) == [
+        (
+            "warning",
+            (
+                "wf/wf-steps[1]/sq: input 'x' expects list of int, got output 'xs' (str) of step 'mk': "
+                "this works only if the text is JSON of type list of int"
+            ),
+        )
+    ]
     wf = Workflow("wf")
     wf.add([mk])
     wf.add(sq)
@@ -103,8 +121,10 @@ def test_optional_and_union_inputs_take_their_members(expected):
     make = op("Make", {}, {"n": int})
     opt = op("Opt", {"x": expected}, {})
     mk = Step("mk", PythonOPTemplate(make))
-    assert problems(mk, Step("o", PythonOPTemplate(opt), parameters={
-        "x": mk.outputs.parameters["n"]})) == []
+    assert (
+        problems(mk, Step("o", PythonOPTemplate(opt), parameters={"x": mk.outputs.parameters["n"]}))
+        == []
+    )
 
 
 def test_two_templates_with_one_name_are_fine():
@@ -132,29 +152,47 @@ def test_none_parts_of_a_list_or_dict_of_artifacts_are_left_out():
 def test_a_concrete_mismatch_is_an_error(produced, label):
     make = op("Make", {}, {"n": produced})
     mk = Step("mk", PythonOPTemplate(make))
-    assert problems(mk, Step("sq", PythonOPTemplate(Square), parameters={
-        "x": mk.outputs.parameters["n"]})) == [("error", (
-            f"wf/wf-steps[1]/sq: input 'x' expects int, got output 'n' ({label}) of step 'mk'"))]
+    assert problems(
+        mk, Step("sq", PythonOPTemplate(Square), parameters={"x": mk.outputs.parameters["n"]})
+    ) == [
+        (
+            "error",
+            (f"wf/wf-steps[1]/sq: input 'x' expects int, got output 'n' ({label}) of step 'mk'"),
+        )
+    ]
 
 
 def test_a_single_value_cannot_be_sliced_and_a_list_is_not_an_int():
     make = op("Make", {}, {"n": int})
     mk = Step("mk", PythonOPTemplate(make))
-    assert problems(mk, sliced_square(parameters={"x": mk.outputs.parameters["n"]})) == [(
-        "error", "wf/wf-steps[1]/sq: input 'x' expects list of int, got output 'n' (int) of "
-                 "step 'mk'")]
+    assert problems(mk, sliced_square(parameters={"x": mk.outputs.parameters["n"]})) == [
+        (
+            "error",
+            "wf/wf-steps[1]/sq: input 'x' expects list of int, got output 'n' (int) of step 'mk'",
+        )
+    ]
     sq = sliced_square(parameters={"x": [1, 2]})
-    assert problems(sq, Step("again", PythonOPTemplate(Square), parameters={
-        "x": sq.outputs.parameters["y"]})) == [(
-            "error", "wf/wf-steps[1]/again: input 'x' expects int, got output 'y' (list of int) "
-                     "of step 'sq'")]
+    assert problems(
+        sq, Step("again", PythonOPTemplate(Square), parameters={"x": sq.outputs.parameters["y"]})
+    ) == [
+        (
+            "error",
+            "wf/wf-steps[1]/again: input 'x' expects int, got output 'y' (list of int) "
+            "of step 'sq'",
+        )
+    ]
 
 
 def test_literals_missing_outputs_and_cycles_are_errors():
     wf = Workflow("wf")
     wf.add(Step("sq", PythonOPTemplate(Square), parameters={"x": "three"}))
-    wf.add(Step("echo", PythonOPTemplate(Square), parameters={
-        "x": "{{steps.sq.outputs.parameters.nope}}"}))
+    wf.add(
+        Step(
+            "echo",
+            PythonOPTemplate(Square),
+            parameters={"x": "{{steps.sq.outputs.parameters.nope}}"},
+        )
+    )
     with pytest.raises(ValidationError) as err:
         wf.validate()
     assert [str(p) for p in err.value.problems] == [

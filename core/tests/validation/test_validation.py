@@ -57,8 +57,12 @@ def wf_of(*groups, name="wf"):
 
 def test_a_valid_workflow_has_no_problems():
     a = Step("a", shell(), parameters={"msg": "x"})
-    b = Step("b", shell(), parameters={"msg": a.outputs.parameters["out"]},
-             artifacts={"data": a.outputs.artifacts["res"]})
+    b = Step(
+        "b",
+        shell(),
+        parameters={"msg": a.outputs.parameters["out"]},
+        artifacts={"data": a.outputs.artifacts["res"]},
+    )
     wf = wf_of(a, b)
     assert messages(wf) == []
     wf.validate()
@@ -85,8 +89,9 @@ def test_reference_to_a_later_step():
 def test_reference_to_a_step_outside_the_template():
     stranger = Step("stranger", shell(), parameters={"msg": "x"})
     b = Step("b", shell(), parameters={"msg": stranger.outputs.parameters["out"]})
-    assert messages(wf_of(b)) == ["wf/wf-steps[0]/b: refers to step 'stranger', which is not in "
-                                  "steps 'wf-steps'"]
+    assert messages(wf_of(b)) == [
+        "wf/wf-steps[0]/b: refers to step 'stranger', which is not in steps 'wf-steps'"
+    ]
 
 
 def test_reference_to_an_output_the_step_does_not_have():
@@ -124,8 +129,14 @@ def test_parameter_type_against_the_op_sign():
     assert messages(wf) == ["wf/wf-steps[0]/sq: input 'x' expects int, got str ('three')"]
     # parameters travel as text: "3" is an int; templates are checked at run time
     assert messages(wf_of(Step("sq", PythonOPTemplate(square), parameters={"x": "3"}))) == []
-    assert messages(wf_of(Step("sq", PythonOPTemplate(square), parameters={"x": "{{item}}"}),
-                          )) == []
+    assert (
+        messages(
+            wf_of(
+                Step("sq", PythonOPTemplate(square), parameters={"x": "{{item}}"}),
+            )
+        )
+        == []
+    )
     wf = wf_of(Step("sq", PythonOPTemplate(square), parameters={"x": 2.5}))
     assert messages(wf) == ["wf/wf-steps[0]/sq: input 'x' expects int, got float (2.5)"]
 
@@ -135,9 +146,13 @@ def test_parameter_type_of_a_reference_against_the_op_sign():
     sq = Step("square", PythonOPTemplate(square), parameters={"x": h.outputs.parameters["msg"]})
     # a str output may hold "3": only the run can tell, so it is a warning
     [problem] = problems_of(wf_of(h, sq))
-    assert (problem.severity, str(problem)) == ("warning", (
-        "wf/wf-steps[1]/square: input 'x' expects int, got output 'msg' (str) of step 'hello': "
-        "this works only if the text is JSON of type int"))
+    assert (problem.severity, str(problem)) == (
+        "warning",
+        (
+            "wf/wf-steps[1]/square: input 'x' expects int, got output 'msg' (str) of step 'hello': "
+            "this works only if the text is JSON of type int"
+        ),
+    )
 
 
 def test_missing_required_inputs():
@@ -166,15 +181,16 @@ def test_slice_lengths_and_slice_names():
 
     t = PythonOPTemplate(add, slices=Slices(input_parameter=["a", "b"], output_parameter=["c"]))
     wf = wf_of(Step("add", t, parameters={"a": [1, 2, 3], "b": [1, 2]}))
-    assert messages(wf) == ["wf/wf-steps[0]/add: sliced inputs differ in length: 'a' has 3, "
-                            "'b' has 2"]
+    assert messages(wf) == [
+        "wf/wf-steps[0]/add: sliced inputs differ in length: 'a' has 3, 'b' has 2"
+    ]
     t2 = PythonOPTemplate(add, slices=Slices(input_parameter=["z"], output_parameter=["c"]))
     wf2 = wf_of(Step("add", t2, parameters={"a": 1, "b": 2}, with_param=argo_range(2)))
-    assert messages(wf2) == ["wf/wf-steps[0]/add: Slices names input parameter 'z', which the "
-                             "OP does not have"]
+    assert messages(wf2) == [
+        "wf/wf-steps[0]/add: Slices names input parameter 'z', which the OP does not have"
+    ]
     wf3 = wf_of(Step("add", t, parameters={"a": [1, 2], "b": [1, 2]}, with_param=argo_range(3)))
-    assert messages(wf3) == ["wf/wf-steps[0]/add: with_param has 3 items but sliced inputs "
-                             "have 2"]
+    assert messages(wf3) == ["wf/wf-steps[0]/add: with_param has 3 items but sliced inputs have 2"]
     wf4 = wf_of(Step("add", t, parameters={"a": [1, "{{item}}"], "b": [1, 2]}))
     assert messages(wf4) == []  # templates are checked at run time
     wf5 = wf_of(Step("add", t, parameters={"a": [1, 2.5], "b": [1, 2]}))
@@ -217,8 +233,14 @@ def test_recursive_templates_are_checked_once():
     loop = Steps(name="loop")
     loop.inputs.parameters = {"i": InputParameter()}
     loop.add(Step("body", shell(), parameters={"msg": "{{inputs.parameters.i}}"}))
-    loop.add(Step("next", loop, parameters={"i": "{{=asInt(inputs.parameters.i) + 1}}"},
-                  when="{{inputs.parameters.i}} < 3"))
+    loop.add(
+        Step(
+            "next",
+            loop,
+            parameters={"i": "{{=asInt(inputs.parameters.i) + 1}}"},
+            when="{{inputs.parameters.i}} < 3",
+        )
+    )
     assert messages(wf_of(Step("start", loop, parameters={"i": 0}))) == []
 
 
@@ -245,5 +267,7 @@ def test_dag_task_reference_must_be_a_dependency_output():
     b = Task("b", DAG(name="empty"), dependencies=[a])
     c = Task("c", shell(), parameters={"msg": "{{tasks.a.outputs.parameters.missing}}"})
     msgs = messages(wf_of(a, b, c))
-    assert "wf/wf-dag/c: '{{tasks.a.outputs.parameters.missing}}': task 'a' has no output " \
-           "parameter 'missing'" in msgs
+    assert (
+        "wf/wf-dag/c: '{{tasks.a.outputs.parameters.missing}}': task 'a' has no output "
+        "parameter 'missing'" in msgs
+    )

@@ -114,7 +114,9 @@ class FakeArgoServer:
     """The server and its in-memory state; use as a context manager (or start/stop)."""
 
     def __init__(
-        self, token: str | None = "test-token", tls: tuple[str, str] | None = None,
+        self,
+        token: str | None = "test-token",
+        tls: tuple[str, str] | None = None,
         emulator: Any = None,
     ) -> None:
         self.token = token
@@ -337,8 +339,12 @@ class FakeArgoServer:
 
     def op_RetryWorkflow(self, params, query, body):
         if self.emulator is not None:
-            return self._act(params, lambda wf: self.emulator.retry(
-                wf, bool(body.get("restartSuccessful")), body.get("nodeFieldSelector") or ""))
+            return self._act(
+                params,
+                lambda wf: self.emulator.retry(
+                    wf, bool(body.get("restartSuccessful")), body.get("nodeFieldSelector") or ""
+                ),
+            )
 
         def retry(wf):
             if wf["status"]["phase"] not in ("Failed", "Error"):
@@ -368,13 +374,18 @@ class FakeArgoServer:
             return self._not_found(params["name"])
         pod = (query.get("podName") or [None])[0]
         if self.emulator is not None:
-            lines = [json.dumps({"result": {"podName": p, "content": c}})
-                     for p, c in self.emulator.logs(wf, pod)]
+            lines = [
+                json.dumps({"result": {"podName": p, "content": c}})
+                for p, c in self.emulator.logs(wf, pod)
+            ]
             return 200, "\n".join(lines) + "\n" if lines else ""
         from conformance.nodes import pod_name  # pod names v2, as the controller names pods
 
-        pods = [pod_name(wf["metadata"]["name"], n["name"], n.get("templateName") or "")
-                for n in (wf["status"].get("nodes") or {}).values() if n["type"] == "Pod"]
+        pods = [
+            pod_name(wf["metadata"]["name"], n["name"], n.get("templateName") or "")
+            for n in (wf["status"].get("nodes") or {}).values()
+            if n["type"] == "Pod"
+        ]
         lines = [
             json.dumps({"result": {"podName": p, "content": f"hello from {p}"}})
             for p in pods if pod in (None, p)

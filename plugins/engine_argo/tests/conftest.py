@@ -74,7 +74,6 @@ def self_signed_cert(tmp_path_factory):
     return str(cert_file), str(key_file)
 
 
-
 # -- the Argo conformance harness (conformance/): real pods, an emulated controller ---------
 from conformance.fixtures import (  # noqa: E402, F401
     argo_repository,

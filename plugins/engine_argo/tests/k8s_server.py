@@ -37,15 +37,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOKEN = "k8s-t0ken-value"
-_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>configmaps|secrets)"
-                   r"(?:/(?P<name>[^/]+))?$")
+_PATH = re.compile(
+    r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>configmaps|secrets)"
+    r"(?:/(?P<name>[^/]+))?$"
+)
 _KIND = {"configmaps": "ConfigMap", "secrets": "Secret"}
 _TOP = {
     "ConfigMap": {"apiVersion", "kind", "metadata", "data", "binaryData", "immutable"},
     "Secret": {"apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"},
 }
-_META = {"name", "generateName", "namespace", "labels", "annotations", "resourceVersion", "uid",
-         "creationTimestamp", "finalizers", "ownerReferences"}
+_META = {
+    "name",
+    "generateName",
+    "namespace",
+    "labels",
+    "annotations",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "finalizers",
+    "ownerReferences",
+}
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
@@ -55,8 +67,15 @@ class Invalid(Exception):
 
 
 def _status(code: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:
-    return code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                  "message": message, "reason": reason, "code": code}
+    return code, {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 def _check_map(obj: dict[str, Any], field: str, base64_values: bool) -> None:
@@ -67,8 +86,10 @@ def _check_map(obj: dict[str, Any], field: str, base64_values: bool) -> None:
         raise Invalid(f"{field}: must be a map of strings")
     for k, v in value.items():
         if not _KEY.match(k) or len(k) > 253:
-            raise Invalid(f"{field}[{k}]: a valid config key must consist of alphanumeric "
-                          "characters, '-', '_' or '.'")
+            raise Invalid(
+                f"{field}[{k}]: a valid config key must consist of alphanumeric "
+                "characters, '-', '_' or '.'"
+            )
         if not isinstance(v, str):
             raise Invalid(f"{field}[{k}]: must be a string")
         if base64_values:
@@ -96,15 +117,19 @@ def validate(body: Any, kind: str, namespace: str, name: str | None) -> None:
         raise Invalid(f"metadata: unknown field(s) {sorted(set(meta) - _META)}")
     mname = meta.get("name")
     if not isinstance(mname, str) or len(mname) > 253 or not _NAME.match(mname):
-        raise Invalid(f"metadata.name: Invalid value: {mname!r}: a lowercase RFC 1123 subdomain "
-                      "is required")
+        raise Invalid(
+            f"metadata.name: Invalid value: {mname!r}: a lowercase RFC 1123 subdomain is required"
+        )
     if name is not None and mname != name:
-        raise Invalid(f"metadata.name: Invalid value: {mname!r}: does not match the path's {name!r}")
+        raise Invalid(
+            f"metadata.name: Invalid value: {mname!r}: does not match the path's {name!r}"
+        )
     if meta.get("namespace") not in (None, namespace):
         raise Invalid("metadata.namespace: does not match the namespace of the request")
     for field in ("labels", "annotations"):
         if meta.get(field) is not None and not all(
-                isinstance(v, str) for v in dict(meta[field]).values()):
+            isinstance(v, str) for v in dict(meta[field]).values()
+        ):
             raise Invalid(f"metadata.{field}: values must be strings")
     if kind == "ConfigMap":
         _check_map(body, "data", False)
@@ -123,8 +148,9 @@ def validate(body: Any, kind: str, namespace: str, name: str | None) -> None:
         try:
             auths = json.loads(raw or "")["auths"]
         except (ValueError, KeyError, TypeError):
-            raise Invalid("data[.dockerconfigjson]: must be a JSON docker config with "
-                          "'auths'") from None
+            raise Invalid(
+                "data[.dockerconfigjson]: must be a JSON docker config with 'auths'"
+            ) from None
         if not isinstance(auths, dict):
             raise Invalid("data[.dockerconfigjson]: 'auths' must be a map")
 
@@ -148,8 +174,9 @@ class FakeKubeServer:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*self.tls)
             self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -170,8 +197,9 @@ class FakeKubeServer:
     def get(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
         return self.objects.get((namespace, plural, name))
 
-    def handle(self, method: str, path: str, headers: dict[str, str],
-               raw: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any]:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -183,8 +211,9 @@ class FakeKubeServer:
                 return _status(code, "InternalError", f"injected failure {code}")
         # header names and the auth scheme are case-insensitive (RFC 9110 §5.1, §11.1); the
         # kubernetes package sends "authorization: bearer ..." from a service account
-        scheme, _, token = ({k.lower(): v for k, v in headers.items()}.get("authorization")
-                            or "").partition(" ")
+        scheme, _, token = (
+            {k.lower(): v for k, v in headers.items()}.get("authorization") or ""
+        ).partition(" ")
         if self.token is not None and (scheme.lower(), token) != ("bearer", self.token):
             return _status(401, "Unauthorized", "Unauthorized")
         m = _PATH.match(path.split("?", 1)[0])
@@ -201,7 +230,7 @@ class FakeKubeServer:
         try:
             validate(body, kind, ns, name)
         except Invalid as exc:
-            return _status(422, "Invalid", f'{kind} is invalid: {exc}')
+            return _status(422, "Invalid", f"{kind} is invalid: {exc}")
         key = (ns, plural, body["metadata"]["name"])
         with self._lock:
             if method == "POST" and key in self.objects:
@@ -218,8 +247,11 @@ def _store(body: dict[str, Any], namespace: str, old: dict[str, Any] | None) -> 
     meta = obj["metadata"]
     meta["namespace"] = namespace
     meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
-    meta["creationTimestamp"] = (old["metadata"]["creationTimestamp"] if old else
-                                 datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    meta["creationTimestamp"] = (
+        old["metadata"]["creationTimestamp"]
+        if old
+        else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     meta["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1 if old else 1)
     if obj["kind"] == "Secret":
         obj.setdefault("type", "Opaque")

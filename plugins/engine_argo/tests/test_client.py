@@ -213,19 +213,28 @@ def test_tls_is_verified_by_default(self_signed_cert):
 def test_scheme_mismatches_are_named(self_signed_cert):
     with FakeArgoServer(token=TOKEN) as plain:
         https = plain.url.replace("http://", "https://")
-        with pytest.raises(ArgoConnectionError, match=r"does not speak TLS there: if it serves "
-                           r"plain HTTP .*the host must start with http://$"):
+        with pytest.raises(
+            ArgoConnectionError,
+            match=r"does not speak TLS there: if it serves "
+            r"plain HTTP .*the host must start with http://$",
+        ):
             ArgoClient(https, token=TOKEN, retries=0).list()
     with FakeArgoServer(token=TOKEN, tls=self_signed_cert) as tls:
         http = tls.url.replace("https://", "http://")
-        with pytest.raises(ArgoConnectionError, match=r"broke during GET .*\(if it serves "
-                           r"HTTPS, the host must start with https://\)"):
+        with pytest.raises(
+            ArgoConnectionError,
+            match=r"broke during GET .*\(if it serves "
+            r"HTTPS, the host must start with https://\)",
+        ):
             ArgoClient(http, token=TOKEN, retries=0).list()
 
 
 def test_missing_token_says_none_is_set(argo_server):
-    with pytest.raises(ArgoAuthError, match=r"wants a token and none is set \(HTTP 401: token "
-                       r"not valid\): set DFLOW_TOKEN"):
+    with pytest.raises(
+        ArgoAuthError,
+        match=r"wants a token and none is set \(HTTP 401: token "
+        r"not valid\): set DFLOW_TOKEN",
+    ):
         ArgoClient(argo_server.url, "argo", None, retries=0).list()
 
 

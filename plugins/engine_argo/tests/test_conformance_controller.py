@@ -21,10 +21,29 @@ RECORDED = ARGO_DATA / "status-v4.1"
 # finished workflows of sh/echo containers (no http templates, no images with their own tools);
 # left out: util-bd0e774a2f (hand-written node ids), dag-067ab3b4e4 (recorded mid-pass: the
 # workflow Succeeded while its DAG node is still Running without outputs)
-RERUN = ("util-44694aaa2c", "util-5477a6e989", "util-5a4db728cd",
-         "util-6138b7cb02", "util-653d3180bf", "util-d37328aa18", "util-fefcbef7ad")
-COMPARED = ("name", "displayName", "type", "phase", "boundaryID", "children", "outboundNodes",
-            "templateName", "templateScope", "message", "inputs", "outputs")
+RERUN = (
+    "util-44694aaa2c",
+    "util-5477a6e989",
+    "util-5a4db728cd",
+    "util-6138b7cb02",
+    "util-653d3180bf",
+    "util-d37328aa18",
+    "util-fefcbef7ad",
+)
+COMPARED = (
+    "name",
+    "displayName",
+    "type",
+    "phase",
+    "boundaryID",
+    "children",
+    "outboundNodes",
+    "templateName",
+    "templateScope",
+    "message",
+    "inputs",
+    "outputs",
+)
 
 
 def recorded(name: str) -> dict:
@@ -80,8 +99,10 @@ def test_recorded_trees_rerun_to_the_same_nodes(emulated_argo):
     failures = {}
     for name in RERUN:
         want = recorded(name)
-        manifest = {"metadata": {"name": want["metadata"]["name"]},
-                    "spec": json.loads(json.dumps(want["spec"]))}
+        manifest = {
+            "metadata": {"name": want["metadata"]["name"]},
+            "spec": json.loads(json.dumps(want["spec"])),
+        }
         got = emulated_argo.run(manifest)
         diff = _differences(want, got)
         if diff:
@@ -91,8 +112,7 @@ def test_recorded_trees_rerun_to_the_same_nodes(emulated_argo):
 
 
 # fixtures whose node ids were written by hand (1234567890, "G0")
-HAND_WRITTEN = {"dag-734113c6d9", "operator-0367318efc", "operator-cbea114ad8",
-                "util-bd0e774a2f"}
+HAND_WRITTEN = {"dag-734113c6d9", "operator-0367318efc", "operator-cbea114ad8", "util-bd0e774a2f"}
 
 
 def test_recorded_node_ids_and_display_names():
@@ -112,11 +132,13 @@ def test_recorded_node_ids_and_display_names():
                     failures.append(f"{path.name}: {node['name']} has id {nid}")
                 boundary = nodes.get(node.get("boundaryID") or "")
                 if boundary is not None and "displayName" in node:
-                    rest = node["name"][len(boundary["name"]):]
+                    rest = node["name"][len(boundary["name"]) :]
                     want = re.sub(r"^(\[\d+\])?\.", "", rest, count=1)
                     if node["displayName"] != want:
-                        failures.append(f"{path.name}: {node['name']} displayed "
-                                        f"{node['displayName']!r}, rule gives {want!r}")
+                        failures.append(
+                            f"{path.name}: {node['name']} displayed "
+                            f"{node['displayName']!r}, rule gives {want!r}"
+                        )
     assert failures == []
     assert (trees, checked) == (83, 390)
 
@@ -160,8 +182,10 @@ def test_steps_tree_outputs_and_global_outputs(emulated_argo):
     wf = emulated_argo.run(y(STEPS))
     assert wf["status"]["phase"] == "Succeeded"
     n = nodes_by_name(wf)
-    assert n["steps-x.c" if False else "steps-x[1].c"]["outputs"]["parameters"][0]["value"] \
+    assert (
+        n["steps-x.c" if False else "steps-x[1].c"]["outputs"]["parameters"][0]["value"]
         == "one+two"
+    )
     root, sg0, sg1 = n["steps-x"], n["steps-x[0]"], n["steps-x[1]"]
     a, b, c = n["steps-x[0].a"], n["steps-x[0].b"], n["steps-x[1].c"]
     assert (root["type"], sg0["type"], a["type"]) == ("Steps", "StepGroup", "Pod")
@@ -171,7 +195,8 @@ def test_steps_tree_outputs_and_global_outputs(emulated_argo):
     assert root["outboundNodes"] == [c["id"]]
     assert (a["displayName"], sg1["displayName"], a["boundaryID"]) == ("a", "[1]", root["id"])
     assert root["outputs"]["parameters"] == [
-        {"name": "joined", "globalName": "joined", "value": "one+two"}]
+        {"name": "joined", "globalName": "joined", "value": "one+two"}
+    ]
     assert wf["status"]["outputs"]["parameters"] == [{"name": "joined", "value": "one+two"}]
     assert wf["status"]["progress"] == "3/3" and root["progress"] == "3/3"
     assert c["inputs"]["parameters"] == [{"name": "v", "value": "one+two"}]
@@ -230,13 +255,22 @@ def test_loops_names_aggregates_and_empty_lists(emulated_argo):
     n = nodes_by_name(wf)
     # generateNodeName/processItem (operator.go): numbers as written, maps as sorted k:v
     # without parentheses, sequences formatted
-    for name in ("loops[1].sq(0:1)", "loops[1].sq(1:2.50)", "loops[1].sq(2:3)",
-                 "loops[1].map(0:n:5,s:ab)", "loops[1].seq(0:07)", "loops[1].seq(1:08)"):
+    for name in (
+        "loops[1].sq(0:1)",
+        "loops[1].sq(1:2.50)",
+        "loops[1].sq(2:3)",
+        "loops[1].map(0:n:5,s:ab)",
+        "loops[1].seq(0:07)",
+        "loops[1].seq(1:08)",
+    ):
         assert n[name]["type"] == "Pod" and n[name]["phase"] == "Succeeded", name
     assert n["loops[1].sq(1:2.50)"]["inputs"]["parameters"][0]["value"] == "2.50"
     empty = n["loops[1].none"]
     assert (empty["type"], empty["phase"], empty["message"]) == (
-        "Skipped", "Skipped", "Skipped, empty params")
+        "Skipped",
+        "Skipped",
+        "Skipped, empty params",
+    )
     # processAggregateNodeOutputs: a JSON list in loop order (the executor trims one "\n")
     total = n["loops[2].total"]
     assert total["outputs"]["parameters"][0]["value"] == '["1x","2.50x","3x"]'
@@ -271,7 +305,10 @@ def test_when_skips_and_continue_on_failed(emulated_argo):
     assert wf["status"]["phase"] == "Succeeded"
     tails = n["cond[1].tails"]
     assert (tails["type"], tails["phase"], tails["message"]) == (
-        "Skipped", "Skipped", "when 'heads == tails' evaluated false")
+        "Skipped",
+        "Skipped",
+        "when 'heads == tails' evaluated false",
+    )
     assert n["cond[1].heads"]["phase"] == "Succeeded"
     bad = n["cond[1].bad"]
     assert bad["phase"] == "Failed" and bad["outputs"]["exitCode"] == "3"
@@ -306,8 +343,16 @@ def test_dag_enhanced_depends(emulated_argo):
     n = nodes_by_name(wf)
     phases = {k.split(".")[-1]: v["phase"] for k, v in n.items() if "." in k}
     # dependencies: [G] means G.Succeeded || G.Skipped || G.Daemoned (ancestry.go)
-    assert phases == {"A": "Failed", "B": "Succeeded", "C": "Omitted", "D": "Succeeded",
-                      "E": "Succeeded", "F": "Omitted", "G": "Skipped", "H": "Succeeded"}
+    assert phases == {
+        "A": "Failed",
+        "B": "Succeeded",
+        "C": "Omitted",
+        "D": "Succeeded",
+        "E": "Succeeded",
+        "F": "Omitted",
+        "G": "Skipped",
+        "H": "Succeeded",
+    }
     assert n["dag.C"]["message"] == "omitted: depends condition not met"
     assert n["dag.C"]["type"] == "Skipped"
     # assessDAGPhase: an omitted leaf inherits its branch's phase (A failed): the DAG fails
@@ -364,11 +409,15 @@ def test_retry_nodes_attempts_and_expression(emulated_argo):
     assert len(never["children"]) == 3 and "retries[0].never(3)" not in n
     assert (never["phase"], never["message"]) == ("Failed", "No more retries left")
     assert (stop["phase"], stop["message"]) == (
-        "Failed", "retryStrategy.expression evaluated to false")
+        "Failed",
+        "retryStrategy.expression evaluated to false",
+    )
     assert wf["status"]["phase"] == "Failed"
     # the step group fails on its failed child; the workflow takes its message
-    assert wf["status"]["message"] in (f"child '{stop['id']}' failed",
-                                       f"child '{never['id']}' failed")
+    assert wf["status"]["message"] in (
+        f"child '{stop['id']}' failed",
+        f"child '{never['id']}' failed",
+    )
 
 
 EXIT = """
@@ -409,7 +458,8 @@ def test_on_exit_sees_status_and_failures(emulated_argo):
     assert sorted((f["displayName"], f["phase"], f["podName"]) for f in failures) == [
         ("[0]", "Failed", pod_name("exits", "exits[0]", "")),
         ("boom", "Failed", pod_name("exits", boom["name"], "boom")),
-        ("exits", "Failed", "exits")]
+        ("exits", "Failed", "exits"),
+    ]
     assert wf["status"]["phase"] == "Failed"
 
 
@@ -476,7 +526,8 @@ spec:
 
 
 def test_template_timeout_fails_the_pod(emulated_argo):
-    wf = emulated_argo.run(y("""
+    wf = emulated_argo.run(
+        y("""
 metadata: {name: slow}
 spec:
   entrypoint: main
@@ -486,19 +537,26 @@ spec:
   - name: nap
     timeout: 1s
     container: {image: alpine:3, command: [sh, -c], args: ["sleep 30"]}
-"""))
+""")
+    )
     nap = nodes_by_name(wf)["slow[0].nap"]
     assert nap["phase"] == "Failed" and wf["status"]["phase"] == "Failed"
     assert "deadline" in nap["message"].lower()
 
 
 def test_memoized_step_takes_cached_outputs(emulated_argo):
-    entry = {"nodeID": "old-123", "outputs": {"parameters": [{"name": "out", "value": "cached"}]},
-             "creationTimestamp": "2099-01-01T00:00:00Z", "lastHitTimestamp": "2099-01-01T00:00:00Z"}
+    entry = {
+        "nodeID": "old-123",
+        "outputs": {"parameters": [{"name": "out", "value": "cached"}]},
+        "creationTimestamp": "2099-01-01T00:00:00Z",
+        "lastHitTimestamp": "2099-01-01T00:00:00Z",
+    }
     emulated_argo.cluster.kube_objects[("argo", "configmaps", "cache")] = {
         "metadata": {"name": "cache", "labels": {"workflows.argoproj.io/configmap-type": "Cache"}},
-        "data": {"k-1": json.dumps(entry)}}
-    wf = emulated_argo.run(y("""
+        "data": {"k-1": json.dumps(entry)},
+    }
+    wf = emulated_argo.run(
+        y("""
 metadata: {name: memo}
 spec:
   entrypoint: main
@@ -511,7 +569,8 @@ spec:
     memoize: {key: "k-{{inputs.parameters.k}}", maxAge: "1h", cache: {configMap: {name: cache}}}
     container: {image: alpine:3, command: [sh, -c], args: ["echo fresh > /tmp/out"]}
     outputs: {parameters: [{name: out, valueFrom: {path: /tmp/out}}]}
-"""))
+""")
+    )
     n = nodes_by_name(wf)
     hit, miss = n["memo[0].hit"], n["memo[0].miss"]
     assert hit["memoizationStatus"] == {"hit": True, "key": "k-1", "cacheName": "cache"}
@@ -519,8 +578,9 @@ spec:
     assert miss["memoizationStatus"]["hit"] is False
     assert miss["outputs"]["parameters"][0]["value"] == "fresh"
     assert not any(p.endswith(str(fnv32a(hit["name"]))) for p in emulated_argo.cluster.pods_started)
-    saved = json.loads(emulated_argo.cluster.kube_objects[("argo", "configmaps", "cache")]
-                       ["data"]["k-2"])
+    saved = json.loads(
+        emulated_argo.cluster.kube_objects[("argo", "configmaps", "cache")]["data"]["k-2"]
+    )
     assert saved["nodeID"] == miss["id"] and saved["outputs"] == miss["outputs"]
 
 

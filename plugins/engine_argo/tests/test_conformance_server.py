@@ -19,8 +19,15 @@ from dflow_engine_argo.engine import ArgoEngine
 
 @pytest.fixture
 def engine(emulated_server):
-    return ArgoEngine(ArgoConfig(host=emulated_server.url, namespace="argo", token=TOKEN,
-                                 backoff=0.01, poll_interval=0.05))
+    return ArgoEngine(
+        ArgoConfig(
+            host=emulated_server.url,
+            namespace="argo",
+            token=TOKEN,
+            backoff=0.01,
+            poll_interval=0.05,
+        )
+    )
 
 
 def wait_until(check, timeout: float = 60) -> None:
@@ -55,9 +62,20 @@ spec:
 
 
 def test_logs_of_a_step_by_its_id(engine):
-    wf = engine.submit_manifest({**SLEEPY, "spec": {**SLEEPY["spec"], "templates": [
-        t if t["name"] != "nap" else {**t, "container": {**t["container"], "args": ["true"]}}
-        for t in SLEEPY["spec"]["templates"]]}})
+    wf = engine.submit_manifest(
+        {
+            **SLEEPY,
+            "spec": {
+                **SLEEPY["spec"],
+                "templates": [
+                    t
+                    if t["name"] != "nap"
+                    else {**t, "container": {**t["container"], "args": ["true"]}}
+                    for t in SLEEPY["spec"]["templates"]
+                ],
+            },
+        }
+    )
     assert engine.wait(wf.id, interval=0.05) == "Succeeded"
     hi = steps_by_name(engine, wf.id)[f"{wf.id}[0].hi"]
     pod = pod_name(wf.id, hi.name, "say")
@@ -69,8 +87,11 @@ def test_logs_of_a_step_by_its_id(engine):
 @pytest.mark.parametrize(("action", "exit_runs"), [("terminate", False), ("stop", True)])
 def test_terminate_and_stop_a_running_workflow(engine, emulated_argo, action, exit_runs):
     wf = engine.submit_manifest(SLEEPY)
-    wait_until(lambda: any(s.phase == "Running" and s.name.endswith(".nap")
-                           for s in engine.query_step(wf.id)))
+    wait_until(
+        lambda: any(
+            s.phase == "Running" and s.name.endswith(".nap") for s in engine.query_step(wf.id)
+        )
+    )
     getattr(engine, action)(wf.id)
     assert engine.wait(wf.id, interval=0.05) == "Failed"
     done = engine.query(wf.id)
@@ -80,7 +101,9 @@ def test_terminate_and_stop_a_running_workflow(engine, emulated_argo, action, ex
     nap = steps[f"{wf.id}[1].nap"]
     # exec_control.go (v3.7.18): the pod is killed, its node failed with this message
     assert (nap.phase, nap.get("message")) == (
-        "Failed", f"workflow shutdown with strategy:  {strategy}")
+        "Failed",
+        f"workflow shutdown with strategy:  {strategy}",
+    )
     assert steps[f"{wf.id}[0].hi"].phase == "Succeeded"
     # Stop still runs the exit handler; Terminate does not (ShouldExecute, v3.7.18)
     assert (f"{wf.id}.onExit" in steps) is exit_runs
@@ -185,7 +208,10 @@ def test_resubmit_memoized_skips_succeeded_pods(engine, emulated_server, tmp_pat
     count = steps[f"{new_id}.count"]
     # FormulateResubmitWorkflow (util.go, v3.7.18): succeeded pods come back Skipped
     assert (count.type, count.phase, count.get("message")) == (
-        "Skipped", "Skipped", f"original pod: {old_count.id}")
+        "Skipped",
+        "Skipped",
+        f"original pod: {old_count.id}",
+    )
     assert (tmp_path / "count").read_text() == "x\n"
     labels = engine.query(new_id).metadata.labels
     assert labels["workflows.argoproj.io/resubmitted-from-workflow"] == wf.id

@@ -43,18 +43,22 @@ def kube_tls(self_signed_cert):
 def _config(**k8s) -> ArgoConfig:
     k8s.setdefault("k8s_api_server", None)
     k8s.setdefault("k8s_config_file", None)
-    return ArgoConfig(host="http://127.0.0.1:1", namespace="argo", token=None, backoff=0.01,
-                      **k8s)
+    return ArgoConfig(host="http://127.0.0.1:1", namespace="argo", token=None, backoff=0.01, **k8s)
 
 
 def _kubeconfig(server, ca_file, user, current="test"):
     ca = base64.b64encode(open(ca_file, "rb").read()).decode()
     return {
-        "apiVersion": "v1", "kind": "Config", "current-context": current,
-        "contexts": [{"name": "other", "context": {"cluster": "nowhere", "user": "u"}},
-                     {"name": "test", "context": {"cluster": "c", "user": "u"}}],
-        "clusters": [{"name": "c", "cluster": {"server": server,
-                                               "certificate-authority-data": ca}}],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": current,
+        "contexts": [
+            {"name": "other", "context": {"cluster": "nowhere", "user": "u"}},
+            {"name": "test", "context": {"cluster": "c", "user": "u"}},
+        ],
+        "clusters": [
+            {"name": "c", "cluster": {"server": server, "certificate-authority-data": ca}}
+        ],
         "users": [{"name": "u", "user": user}],
     }
 
@@ -65,9 +69,15 @@ def _plugin(tmp_path, expires: datetime.datetime, fail: str = "") -> tuple[dict,
     script.chmod(0o755)
     runs = tmp_path / "runs"
     env = [{"name": "TOKEN", "value": TOKEN}] + ([{"name": "FAIL", "value": fail}] if fail else [])
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script),
-                     "args": [str(runs), expires.strftime("%Y-%m-%dT%H:%M:%SZ")], "env": env,
-                     "interactiveMode": "Never"}}
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": str(script),
+            "args": [str(runs), expires.strftime("%Y-%m-%dT%H:%M:%SZ")],
+            "env": env,
+            "interactiveMode": "Never",
+        }
+    }
     return user, runs
 
 
@@ -108,10 +118,14 @@ def test_failing_exec_plugin_says_why(kube_tls, self_signed_cert, tmp_path):
     with pytest.raises(EngineError) as info:
         KubeClient.from_config(_config(k8s_config_file=str(path)), environ={})
     msg = str(info.value)
-    assert msg.startswith(f"k8s_config_file {path}: the current context's user has no "
-                          "credentials: exec: process returned 1. error: SSO session expired")
+    assert msg.startswith(
+        f"k8s_config_file {path}: the current context's user has no "
+        "credentials: exec: process returned 1. error: SSO session expired"
+    )
     assert "run its command by hand" in msg
-    assert logging.getLogger().handlers == handlers  # the loader's errors were collected, then let go
+    assert (
+        logging.getLogger().handlers == handlers
+    )  # the loader's errors were collected, then let go
     assert kube_tls.requests == []
 
 
@@ -132,7 +146,8 @@ def test_home_kubeconfig_then_service_account(kube_tls, self_signed_cert, tmp_pa
     home = tmp_path / "home"
     (home / ".kube").mkdir(parents=True)
     (home / ".kube" / "config").write_text(
-        json.dumps(_kubeconfig(kube_tls.url, self_signed_cert[0], {"token": TOKEN})))
+        json.dumps(_kubeconfig(kube_tls.url, self_signed_cert[0], {"token": TOKEN}))
+    )
     kube = KubeClient.from_config(_config(), environ={"HOME": str(home)})
     assert kube.origin == f"kubeconfig {home}/.kube/config"
     kube.apply(SECRET)
@@ -143,8 +158,11 @@ def test_home_kubeconfig_then_service_account(kube_tls, self_signed_cert, tmp_pa
     (sa / "token").write_text(TOKEN)
     (sa / "ca.crt").write_bytes(open(self_signed_cert[0], "rb").read())
     port = kube_tls.url.rsplit(":", 1)[1]
-    pod_env = {"HOME": str(tmp_path), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
-               "KUBERNETES_SERVICE_PORT": port}
+    pod_env = {
+        "HOME": str(tmp_path),
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        "KUBERNETES_SERVICE_PORT": port,
+    }
     kube = KubeClient.from_config(_config(), environ=pod_env, service_account_dir=str(sa))
     assert kube.origin == f"the pod's service account ({sa})"
     assert kube.server == kube_tls.url
@@ -153,8 +171,11 @@ def test_home_kubeconfig_then_service_account(kube_tls, self_signed_cert, tmp_pa
     assert base64.b64decode(stored["data"]["password"]) == b"rotated"
 
     (sa / "token").unlink()
-    with pytest.raises(EngineError, match=r"cannot use the pod's service account .*token file "
-                       r"does not exist.*automountServiceAccountToken"):
+    with pytest.raises(
+        EngineError,
+        match=r"cannot use the pod's service account .*token file "
+        r"does not exist.*automountServiceAccountToken",
+    ):
         KubeClient.from_config(_config(), environ=pod_env, service_account_dir=str(sa))
 
 
@@ -172,8 +193,13 @@ def test_nothing_configured_lists_every_way(tmp_path):
     with pytest.raises(EngineError) as info:
         KubeClient.from_config(_config(), environ={"HOME": str(tmp_path)})
     msg = str(info.value)
-    for way in ("k8s_api_server (DFLOW_K8S_API_SERVER, with token)", "k8s_config_file",
-                "KUBECONFIG", f"there is no {tmp_path}/.kube/config", "not a pod"):
+    for way in (
+        "k8s_api_server (DFLOW_K8S_API_SERVER, with token)",
+        "k8s_config_file",
+        "KUBECONFIG",
+        f"there is no {tmp_path}/.kube/config",
+        "not a pod",
+    ):
         assert way in msg
 
 
@@ -181,10 +207,23 @@ def test_bad_kubeconfigs_are_named(tmp_path):
     with pytest.raises(EngineError, match=r"k8s_config_file .*/absent: no such file"):
         KubeClient.from_config(_config(k8s_config_file=str(tmp_path / "absent")), environ={})
     path = tmp_path / "config"
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "x",
-                                "contexts": [], "clusters": [], "users": []}))
-    with pytest.raises(EngineError, match=r"cannot use k8s_config_file .*config: .*x.*"
-                       r"kubectl config view"):
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "contexts": [],
+                "clusters": [],
+                "users": [],
+            }
+        )
+    )
+    with pytest.raises(
+        EngineError,
+        match=r"cannot use k8s_config_file .*config: .*x.*"
+        r"kubectl config view",
+    ):
         KubeClient.from_config(_config(k8s_config_file=str(path)), environ={})
 
 

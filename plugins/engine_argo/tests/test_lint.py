@@ -69,8 +69,12 @@ def test_argo_examples_pass():
     failing = {n: e for n, d in EXAMPLES if (e := errors(d))}
     assert (len(EXAMPLES), failing) == (442, {})
     kinds = Counter(d["kind"] for _, d in EXAMPLES)
-    assert kinds == {"Workflow": 395, "WorkflowTemplate": 25, "ClusterWorkflowTemplate": 12,
-                     "CronWorkflow": 10}
+    assert kinds == {
+        "Workflow": 395,
+        "WorkflowTemplate": 25,
+        "ClusterWorkflowTemplate": 12,
+        "CronWorkflow": 10,
+    }
     # templates of other resources (templateRef, workflowTemplateRef) are notes, not checked
     notes = {n: ns for n, d in EXAMPLES if (ns := [i for i in lint(d) if i.severity == "note"])}
     assert (len(notes), sum(map(len, notes.values()))) == (34, 68)
@@ -91,22 +95,31 @@ def _duplicate_template(doc: dict[str, Any]) -> str | None:
         return None
     templates.append(copy.deepcopy(templates[-1]))
     n = len(templates) - 1
-    return (f"{base}.templates[{n}].name: template name '{templates[n]['name']}' is not unique "
-            f"(also templates[{n - 1}])")
+    return (
+        f"{base}.templates[{n}].name: template name '{templates[n]['name']}' is not unique "
+        f"(also templates[{n - 1}])"
+    )
 
 
 def _misspelt_template_reference(doc: dict[str, Any]) -> str | None:
     base, spec = spec_of(doc)
     for i, tmpl in enumerate(spec.get("templates") or []):
-        calls = [(f"steps[{g}][{j}]", call) for g, group in enumerate(tmpl.get("steps") or [])
-                 for j, call in enumerate(group or [])]
-        calls += [(f"dag.tasks[{j}]", task)
-                  for j, task in enumerate((tmpl.get("dag") or {}).get("tasks") or [])]
+        calls = [
+            (f"steps[{g}][{j}]", call)
+            for g, group in enumerate(tmpl.get("steps") or [])
+            for j, call in enumerate(group or [])
+        ]
+        calls += [
+            (f"dag.tasks[{j}]", task)
+            for j, task in enumerate((tmpl.get("dag") or {}).get("tasks") or [])
+        ]
         for where, call in calls:
             if call.get("template"):
                 call["template"] += "-typo"
-                return (f"{base}.templates[{i}].{where}.template: template "
-                        f"'{call['template']}' is not defined")
+                return (
+                    f"{base}.templates[{i}].{where}.template: template "
+                    f"'{call['template']}' is not defined"
+                )
     return None
 
 

@@ -57,25 +57,46 @@ def store(tmp_path, monkeypatch):
 
 
 def _engine(argo_server, **k8s):
-    return ArgoEngine(ArgoConfig(host=argo_server.url, namespace="argo", token=TOKEN,
-                                 backoff=0.01, poll_interval=0.01, **k8s))
+    return ArgoEngine(
+        ArgoConfig(
+            host=argo_server.url,
+            namespace="argo",
+            token=TOKEN,
+            backoff=0.01,
+            poll_interval=0.01,
+            **k8s,
+        )
+    )
 
 
 @pytest.fixture
 def engine(argo_server, kube_server):
-    config = ArgoConfig(host=argo_server.url, namespace="argo", token=TOKEN, backoff=0.01,
-                        poll_interval=0.01, k8s_api_server=kube_server.url)
+    config = ArgoConfig(
+        host=argo_server.url,
+        namespace="argo",
+        token=TOKEN,
+        backoff=0.01,
+        poll_interval=0.01,
+        k8s_api_server=kube_server.url,
+    )
     # the Kubernetes API has its own token here (k8s_api_server alone uses config['token'])
     return ArgoEngine(config, kube=KubeClient(kube_server.url, "argo", K8S_TOKEN, backoff=0.01))
 
 
 def keyed(name: str = "reuse") -> Workflow:
     wf = Workflow(name=name)
-    first = Step("first", PythonOPTemplate(double, image="python:3.11"), parameters={"x": 2},
-                 key="first")
+    first = Step(
+        "first", PythonOPTemplate(double, image="python:3.11"), parameters={"x": 2}, key="first"
+    )
     wf.add(first)
-    wf.add(Step("second", PythonOPTemplate(double, image="python:3.11"),
-                parameters={"x": first.outputs.parameters["y"]}, key="second"))
+    wf.add(
+        Step(
+            "second",
+            PythonOPTemplate(double, image="python:3.11"),
+            parameters={"x": first.outputs.parameters["y"]},
+            key="second",
+        )
+    )
     wf.add(Step("plain", ShellOPTemplate(name="plain", image="alpine:3", script="echo hi")))
     return wf
 
@@ -97,8 +118,9 @@ def test_reuse_steps_of_a_queried_run(engine, argo_server, kube_server, store, v
     assert new.id == result.id and new.id.startswith("reuse-") and new.id != old.id
     # one cache ConfigMap per key: a ConfigMap holds at most 1 MiB
     assert kube_server.get("argo", "configmaps", f"dflow-{new.id}") is None
-    maps = {k: kube_server.get("argo", "configmaps", f"dflow-{new.id}-{k}")
-            for k in ("first", "second")}
+    maps = {
+        k: kube_server.get("argo", "configmaps", f"dflow-{new.id}-{k}") for k in ("first", "second")
+    }
     for k, cm in maps.items():
         assert cm["metadata"]["labels"] == {"workflows.argoproj.io/configmap-type": "Cache"}
         assert list(cm["data"]) == [f"{new.id}-{k}"]
@@ -112,24 +134,37 @@ def test_reuse_steps_of_a_queried_run(engine, argo_server, kube_server, store, v
     memoized = {t["name"]: t["memoize"] for t in manifest["spec"]["templates"] if "memoize" in t}
     assert memoized and all(
         m["key"] == f"{new.id}-{{{{inputs.parameters.dflow_key}}}}"
-        and m["cache"] == {"configMap": {"name": f"dflow-{new.id}-{{{{inputs.parameters.dflow_key}}}}"}}
-        for m in memoized.values())
+        and m["cache"]
+        == {"configMap": {"name": f"dflow-{new.id}-{{{{inputs.parameters.dflow_key}}}}"}}
+        for m in memoized.values()
+    )
     assert "plain" not in memoized  # no key, nothing to reuse
     del manifest["status"]
     for field in ("namespace", "uid", "creationTimestamp"):
         manifest["metadata"].pop(field, None)
     assert schema_errors(manifest, "v4.1.2") == [] and crd_errors(manifest) == []
     assert [e.split(": ", 1)[1] for e in schema_errors(manifest, "v3.7.18")] == [
-        "'key' is a required property"] * len(memoized)
+        "'key' is a required property"
+    ] * len(memoized)
     check(manifest)
 
 
-def test_reuse_of_constructed_steps_and_resubmission(engine, argo_server, kube_server, store,
-                                                     v4_argo_api):
-    step = ArgoStep({"id": "old-1", "displayName": "first", "type": "Pod", "phase": "Succeeded",
-                     "inputs": {"parameters": [{"name": "x", "value": "2"},
-                                               {"name": "dflow_key", "value": "first"}]},
-                     "outputs": {"parameters": [{"name": "y", "value": "4"}]}}, "old")
+def test_reuse_of_constructed_steps_and_resubmission(
+    engine, argo_server, kube_server, store, v4_argo_api
+):
+    step = ArgoStep(
+        {
+            "id": "old-1",
+            "displayName": "first",
+            "type": "Pod",
+            "phase": "Succeeded",
+            "inputs": {
+                "parameters": [{"name": "x", "value": "2"}, {"name": "dflow_key", "value": "first"}]
+            },
+            "outputs": {"parameters": [{"name": "y", "value": "4"}]},
+        },
+        "old",
+    )
     wf = keyed()
     engine.submit(wf, reuse_step=[step])
     first_id = wf.id
@@ -138,14 +173,19 @@ def test_reuse_of_constructed_steps_and_resubmission(engine, argo_server, kube_s
     for wid in (first_id, wf.id):
         cm = kube_server.get("argo", "configmaps", f"dflow-{wid}-first")
         assert json.loads(cm["data"][f"{wid}-first"])["outputs"]["parameters"] == [
-            {"name": "y", "value": "4"}]
+            {"name": "y", "value": "4"}
+        ]
         assert _posted(argo_server, wid)["metadata"]["name"] == wid
 
 
 def test_secret_value_becomes_an_opaque_secret(engine, argo_server, kube_server, store, caplog):
     caplog.set_level(logging.DEBUG)
-    t = ShellOPTemplate(name="env", image="alpine:3", script="echo $TOKEN",
-                        envs={"TOKEN": Secret(value="hunter2", name="my-token", key="tok")})
+    t = ShellOPTemplate(
+        name="env",
+        image="alpine:3",
+        script="echo $TOKEN",
+        envs={"TOKEN": Secret(value="hunter2", name="my-token", key="tok")},
+    )
     wf = Workflow(name="with-secret")
     wf.add(Step("env", t))
     engine.submit(wf)
@@ -155,17 +195,25 @@ def test_secret_value_becomes_an_opaque_secret(engine, argo_server, kube_server,
     posted = _posted(argo_server, wf.id)
     (tmpl,) = [x for x in posted["spec"]["templates"] if x["name"] == "env"]
     env = (tmpl.get("script") or tmpl.get("container"))["env"]
-    assert {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "my-token", "key": "tok"}}} \
-        in env
+    assert {
+        "name": "TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "my-token", "key": "tok"}},
+    } in env
     text = repr(posted) + caplog.text
     assert "hunter2" not in text and base64.b64encode(b"hunter2").decode() not in text
 
 
 def test_docker_secret_is_a_dockerconfigjson_pull_secret(engine, argo_server, kube_server, store):
-    wf = Workflow(name="private", image_pull_secrets=DockerSecret(
-        "registry.example.com", "bob", "pa55word", name="regcred"))
-    wf.add(Step("plain", ShellOPTemplate(name="plain", image="registry.example.com/a:1",
-                                         script="echo hi")))
+    wf = Workflow(
+        name="private",
+        image_pull_secrets=DockerSecret("registry.example.com", "bob", "pa55word", name="regcred"),
+    )
+    wf.add(
+        Step(
+            "plain",
+            ShellOPTemplate(name="plain", image="registry.example.com/a:1", script="echo hi"),
+        )
+    )
     engine.submit(wf)
     secret = kube_server.get("argo", "secrets", "regcred")
     assert secret["type"] == "kubernetes.io/dockerconfigjson"
@@ -179,10 +227,20 @@ def test_docker_secret_is_a_dockerconfigjson_pull_secret(engine, argo_server, ku
 
 
 def test_existing_secret_is_replaced(engine, argo_server, kube_server, store):
-    engine.kube().create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-token"},
-                          "stringData": {"secret": "old"}})
-    t = ShellOPTemplate(name="env", image="alpine:3", script="echo $T",
-                        envs={"T": Secret(value="new", name="my-token")})
+    engine.kube().create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "my-token"},
+            "stringData": {"secret": "old"},
+        }
+    )
+    t = ShellOPTemplate(
+        name="env",
+        image="alpine:3",
+        script="echo $T",
+        envs={"T": Secret(value="new", name="my-token")},
+    )
     wf = Workflow(name="replace")
     wf.add(Step("env", t))
     kube_server.fail(503, times=2)  # retried
@@ -195,8 +253,12 @@ def test_existing_secret_is_replaced(engine, argo_server, kube_server, store):
 
 def test_refused_credentials_submit_nothing(argo_server, kube_server, store):
     eng = _engine(argo_server, k8s_api_server=kube_server.url)  # the Argo token: refused
-    t = ShellOPTemplate(name="env", image="alpine:3", script="echo $T",
-                        envs={"T": Secret(value="hunter2", name="my-token")})
+    t = ShellOPTemplate(
+        name="env",
+        image="alpine:3",
+        script="echo $T",
+        envs={"T": Secret(value="hunter2", name="my-token")},
+    )
     wf = Workflow(name="refused")
     wf.add(Step("env", t))
     with pytest.raises(EngineError) as info:
@@ -208,8 +270,12 @@ def test_refused_credentials_submit_nothing(argo_server, kube_server, store):
 
 
 def test_bad_names_are_rejected_by_the_api(engine, argo_server, kube_server, store):
-    t = ShellOPTemplate(name="env", image="alpine:3", script="echo $T",
-                        envs={"T": Secret(value="hunter2", name="Not_Valid")})
+    t = ShellOPTemplate(
+        name="env",
+        image="alpine:3",
+        script="echo $T",
+        envs={"T": Secret(value="hunter2", name="Not_Valid")},
+    )
     wf = Workflow(name="bad")
     wf.add(Step("env", t))
     with pytest.raises(EngineError, match=r"rejected POST Secret 'Not_Valid': HTTP 422") as info:
@@ -218,19 +284,31 @@ def test_bad_names_are_rejected_by_the_api(engine, argo_server, kube_server, sto
     assert argo_server.workflows == {}
 
 
-def test_kubeconfig_current_context_with_ca_data(argo_server, self_signed_cert, store,
-                                                 tmp_path):
+def test_kubeconfig_current_context_with_ca_data(argo_server, self_signed_cert, store, tmp_path):
     cert, key = self_signed_cert
     with FakeKubeServer(tls=(cert, key)) as kube:
         ca = base64.b64encode(open(cert, "rb").read()).decode()
         kubeconfig = tmp_path / "config"
-        kubeconfig.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "test",
-            "contexts": [{"name": "other", "context": {"cluster": "nowhere", "user": "u"}},
-                         {"name": "test", "context": {"cluster": "c", "user": "u"}}],
-            "clusters": [{"name": "c", "cluster": {"server": kube.url,
-                                                   "certificate-authority-data": ca}}],
-            "users": [{"name": "u", "user": {"token": K8S_TOKEN}}]}))
+        kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "test",
+                    "contexts": [
+                        {"name": "other", "context": {"cluster": "nowhere", "user": "u"}},
+                        {"name": "test", "context": {"cluster": "c", "user": "u"}},
+                    ],
+                    "clusters": [
+                        {
+                            "name": "c",
+                            "cluster": {"server": kube.url, "certificate-authority-data": ca},
+                        }
+                    ],
+                    "users": [{"name": "u", "user": {"token": K8S_TOKEN}}],
+                }
+            )
+        )
         eng = _engine(argo_server, k8s_config_file=str(kubeconfig))
         wf = Workflow(name="kc", image_pull_secrets=DockerSecret("r.io", "u", "p", name="rc"))
         wf.add(Step("plain", ShellOPTemplate(name="plain", image="r.io/a:1", script="echo")))
@@ -249,8 +327,11 @@ def test_kube_client_errors_are_clear(kube_server):
     with pytest.raises(EngineError, match=r"ConfigMap 'c' not found .* namespace 'argo'"):
         kube.replace(cm)
     kube_server.fail(403)
-    with pytest.raises(EngineError, match=r"denied POST ConfigMap 'c' in namespace 'argo' "
-                       r"\(HTTP 403.*RBAC permission"):
+    with pytest.raises(
+        EngineError,
+        match=r"denied POST ConfigMap 'c' in namespace 'argo' "
+        r"\(HTTP 403.*RBAC permission",
+    ):
         kube.create(cm)
     kube.create(cm)
     with pytest.raises(EngineError, match=r"ConfigMap 'c' already exists .*HTTP 409"):
@@ -271,6 +352,8 @@ def _unknown_spec(subject: str) -> str:
     import kubernetes
 
     if int(kubernetes.__version__.split(".")[0]) >= 37:
-        return (rf"{subject} is invalid \(checked by the kubernetes package before sending it "
-                r"to http://127.0.0.1:\d+\): spec: Extra inputs are not permitted$")
+        return (
+            rf"{subject} is invalid \(checked by the kubernetes package before sending it "
+            r"to http://127.0.0.1:\d+\): spec: Extra inputs are not permitted$"
+        )
     return rf"rejected POST {subject}: HTTP 422: .*unknown field\(s\) \['spec'\]"

@@ -33,16 +33,24 @@ def store(tmp_path, monkeypatch):
 
 @pytest.fixture
 def engine(argo_server):
-    return ArgoEngine(ArgoConfig(host=argo_server.url, namespace="argo", token=TOKEN,
-                                 backoff=0.01, poll_interval=0.01))
+    return ArgoEngine(
+        ArgoConfig(
+            host=argo_server.url, namespace="argo", token=TOKEN, backoff=0.01, poll_interval=0.01
+        )
+    )
 
 
 def build() -> Workflow:
     wf = Workflow(name="submit-me", labels={"team": "qa"})
     first = Step("first", PythonOPTemplate(double, image="python:3.11"), parameters={"x": 2})
     wf.add(first)
-    wf.add(Step("second", PythonOPTemplate(double, image="python:3.11"),
-                parameters={"x": first.outputs.parameters["y"]}))
+    wf.add(
+        Step(
+            "second",
+            PythonOPTemplate(double, image="python:3.11"),
+            parameters={"x": first.outputs.parameters["y"]},
+        )
+    )
     return wf
 
 
@@ -59,19 +67,27 @@ def test_submit_renders_uploads_packages_once_and_creates(engine, argo_server, s
     assert f"{prefix}/dflow/runner/__main__.py" in keys  # the runner travels with the OP
     before = {k: os.stat(store.local_path(k)).st_mtime_ns for k in keys}
     engine.submit(build())  # same content hash: nothing uploaded again
-    assert {k: os.stat(store.local_path(k)).st_mtime_ns for k in store.list("", recursive=True)} \
-        == before
+    assert {
+        k: os.stat(store.local_path(k)).st_mtime_ns for k in store.list("", recursive=True)
+    } == before
     assert engine.wait(wf.id, interval=0) == "Succeeded"
 
 
 def test_secret_values_are_never_sent(engine, argo_server, store):
-    t = ShellOPTemplate(name="env", image="alpine", script="echo $TOKEN",
-                        envs={"TOKEN": Secret(value="hunter2", name="my-token")})
+    t = ShellOPTemplate(
+        name="env",
+        image="alpine",
+        script="echo $TOKEN",
+        envs={"TOKEN": Secret(value="hunter2", name="my-token")},
+    )
     wf = Workflow(name="with-secret")
     wf.add(Step("env", t))
     # a value must become a Kubernetes Secret first; without a Kubernetes API: a clear error
-    with pytest.raises(EngineError, match=r"no Kubernetes API is configured: set "
-                       r"k8s_api_server .* or k8s_config_file"):
+    with pytest.raises(
+        EngineError,
+        match=r"no Kubernetes API is configured: set "
+        r"k8s_api_server .* or k8s_config_file",
+    ):
         engine.submit(wf)
     assert argo_server.workflows == {}
     t.envs["TOKEN"] = Secret(name="my-token")  # a reference to an existing secret is fine
@@ -83,8 +99,15 @@ def test_secret_values_are_never_sent(engine, argo_server, store):
 def test_reuse_step_needs_a_kubernetes_api(engine, argo_server, store):
     from dflow.argo_objects import ArgoStep
 
-    old = ArgoStep({"id": "old-1", "displayName": "first", "inputs": {"parameters": [
-        {"name": "dflow_key", "value": "first"}]}, "outputs": {}}, "old")
+    old = ArgoStep(
+        {
+            "id": "old-1",
+            "displayName": "first",
+            "inputs": {"parameters": [{"name": "dflow_key", "value": "first"}]},
+            "outputs": {},
+        },
+        "old",
+    )
     with pytest.raises(EngineError, match="k8s_api_server .* or k8s_config_file"):
         engine.submit(build(), reuse_step=[old])
     assert argo_server.workflows == {}
@@ -106,11 +129,17 @@ def test_local_artifacts_are_uploaded_at_submit(engine, argo_server, store, tmp_
     data.mkdir()
     (data / "a.txt").write_text("hello")
     wf = Workflow(name="local-art")
-    wf.add(Step("count", PythonOPTemplate(count, image="python:3.11"),
-                artifacts={"f": LocalArtifact(str(data))}))
+    wf.add(
+        Step(
+            "count",
+            PythonOPTemplate(count, image="python:3.11"),
+            artifacts={"f": LocalArtifact(str(data))},
+        )
+    )
     engine.submit(wf)
-    uploaded = [k for k in store.list("", recursive=True) if k.endswith("/a.txt")
-                and "/local/" in k]
+    uploaded = [
+        k for k in store.list("", recursive=True) if k.endswith("/a.txt") and "/local/" in k
+    ]
     assert len(uploaded) == 1
     assert open(store.local_path(uploaded[0])).read() == "hello"
     (posted,) = argo_server.workflows.values()

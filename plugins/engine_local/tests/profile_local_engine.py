@@ -47,8 +47,11 @@ def chain_seconds(n: int, seed: object) -> float:
 
 
 def fan_seconds(n: int) -> float:
-    fan = Step("sq", PythonOPTemplate(Square, slices=Slices(
-        input_parameter=["x"], output_parameter=["y"])), parameters={"x": list(range(n))})
+    fan = Step(
+        "sq",
+        PythonOPTemplate(Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+        parameters={"x": list(range(n))},
+    )
     red = Step("sum", PythonOPTemplate(Sum), parameters={"xs": fan.outputs.parameters["y"]})
     wf = Workflow("fan")
     wf.add(fan)
@@ -86,9 +89,11 @@ def main() -> None:
     if a.what in ("chain", "all"):
         t50 = min(chain_seconds(50, seed) for _ in range(a.repeat))
         t100 = min(chain_seconds(100, seed) for _ in range(a.repeat))
-        print(f"chain of 50: {t50 * 1000 / 50:.1f} ms/step (best of {a.repeat}, pool start "
-              f"included); marginal (T100-T50)/50: {(t100 - t50) * 1000 / 50:.1f} ms/step; "
-              f"load {os.getloadavg()[0]:.1f}")
+        print(
+            f"chain of 50: {t50 * 1000 / 50:.1f} ms/step (best of {a.repeat}, pool start "
+            f"included); marginal (T100-T50)/50: {(t100 - t50) * 1000 / 50:.1f} ms/step; "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
     if a.what in ("fan", "all"):
         print(f"{a.slices}-slice fan-out + reduce: {fan_seconds(a.slices):.2f} s")
 

@@ -22,19 +22,24 @@ from local_engine_ops import Hello
 def test_python_and_shell_steps(workdir):
     Path("foo.txt").write_text("Hi\n")
     art = upload_artifact("foo.txt")
-    hello = Step("hello", PythonOPTemplate(Hello), parameters={"msg": "ab", "num": 3},
-                 artifacts={"foo": art})
+    hello = Step(
+        "hello", PythonOPTemplate(Hello), parameters={"msg": "ab", "num": 3}, artifacts={"foo": art}
+    )
     shell = ShellOPTemplate(
         name="count",
         script="wc -l < /tmp/inputs/artifacts/bar/output.txt | tr -d ' ' > /tmp/outputs/parameters/n\n"
-               "echo {{inputs.parameters.msg}} > /tmp/outputs/artifacts/copy\n",
+        "echo {{inputs.parameters.msg}} > /tmp/outputs/artifacts/copy\n",
     )
     shell.inputs.parameters = {"msg": InputParameter()}
     shell.inputs.artifacts = {"bar": InputArtifact(path="/tmp/inputs/artifacts/bar")}
     shell.outputs.parameters = {"n": OutputParameter(value_from_path="/tmp/outputs/parameters/n")}
     shell.outputs.artifacts = {"copy": OutputArtifact(path="/tmp/outputs/artifacts/copy")}
-    count = Step("count", shell, parameters={"msg": hello.outputs.parameters["msg"]},
-                 artifacts={"bar": hello.outputs.artifacts["bar"]})
+    count = Step(
+        "count",
+        shell,
+        parameters={"msg": hello.outputs.parameters["msg"]},
+        artifacts={"bar": hello.outputs.artifacts["bar"]},
+    )
     wf = Workflow("basic")
     wf.add(hello)
     wf.add(count)

@@ -63,8 +63,13 @@ def test_s3_input_downloaded_once_for_a_20_way_fan_out(s3_store, workdir):
     assert isinstance(art, S3Artifact) and art.key.startswith("upload/")
     assert s3_store.list(art.key)  # really in the bucket, not on disk
     os.remove(src / "num.txt")  # the run can only read the object store's copy
-    step = Step("read", PythonOPTemplate(ReadNum), parameters={"i": "{{item}}"},
-                artifacts={"data": art.sub_path("src/num.txt")}, with_param=list(range(20)))
+    step = Step(
+        "read",
+        PythonOPTemplate(ReadNum),
+        parameters={"i": "{{item}}"},
+        artifacts={"data": art.sub_path("src/num.txt")},
+        with_param=list(range(20)),
+    )
     wf = Workflow("s3in")
     wf.add(step)
     wf.submit()
@@ -85,8 +90,12 @@ def test_debug_s3_with_the_local_store_is_refused(workdir):
     assert storage_name() == "minio"  # pydflow's meaning: debug mode, real S3
     (workdir / "dflow.toml").write_text('storage = "local"\n')  # ...unless told otherwise
     (workdir / "x.txt").write_text("1")
-    step = Step("read", PythonOPTemplate(ReadNum), parameters={"i": 1},
-                artifacts={"data": upload_artifact(workdir / "x.txt")})
+    step = Step(
+        "read",
+        PythonOPTemplate(ReadNum),
+        parameters={"i": 1},
+        artifacts={"data": upload_artifact(workdir / "x.txt")},
+    )
     wf = Workflow("nos3")
     wf.add(step)
     with pytest.raises(EngineError, match="debug_s3.*storage"):

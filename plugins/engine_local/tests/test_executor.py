@@ -20,9 +20,13 @@ class SubprocessExecutor(Executor):
     def run(self, job):
         self.jobs.append(job)
         with open(job.log_path, "ab") as log:
-            proc = subprocess.run([*job.command, str(job.script_path)], cwd=job.workdir,
-                                  stdout=log, stderr=subprocess.STDOUT,
-                                  env={**__import__("os").environ, **job.env})
+            proc = subprocess.run(
+                [*job.command, str(job.script_path)],
+                cwd=job.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**__import__("os").environ, **job.env},
+            )
         return JobResult(proc.returncode, job_id=str(len(self.jobs)))
 
 
@@ -31,8 +35,12 @@ def test_script_and_python_steps_through_an_executor(workdir):
     t = ShellOPTemplate(name="echo", script="echo hi > /tmp/outputs/parameters/o")
     t.outputs.parameters = {"o": OutputParameter(value_from_path="/tmp/outputs/parameters/o")}
     a = Step("sh", t, executor=ex)
-    b = Step("py", PythonOPTemplate(Add, command=[sys.executable]),
-             parameters={"a": 20, "b": 22}, executor=ex)
+    b = Step(
+        "py",
+        PythonOPTemplate(Add, command=[sys.executable]),
+        parameters={"a": 20, "b": 22},
+        executor=ex,
+    )
     wf = Workflow("exec")
     wf.add([a, b])
     wf.submit()

@@ -64,9 +64,13 @@ class Here(Executor):
 
     def run(self, job):
         with open(job.log_path, "ab") as log:
-            code = subprocess.run([*job.command, str(job.script_path)], cwd=job.workdir,
-                                  stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, **job.env}).returncode
+            code = subprocess.run(
+                [*job.command, str(job.script_path)],
+                cwd=job.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **job.env},
+            ).returncode
         return JobResult(code, "" if code == 0 else f"script exited with {code}")
 
 
@@ -79,10 +83,17 @@ def test_python_op_without_inputs_and_without_an_activated_venv(workdir, monkeyp
     a PATH that does not hold the venv, only 'script exited with 1'."""
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     wf = Workflow("noin")
-    wf.add([Step("ok", PythonOPTemplate(NoInputs), executor=Here()),
+    wf.add(
+        [
+            Step("ok", PythonOPTemplate(NoInputs), executor=Here()),
             Step("bad", PythonOPTemplate(Fails), executor=Here(), continue_on_failed=True),
-            Step("own-command", PythonOPTemplate(Utf8Mode, command=[sys.executable, "-X", "utf8"]),
-                 executor=Here())])
+            Step(
+                "own-command",
+                PythonOPTemplate(Utf8Mode, command=[sys.executable, "-X", "utf8"]),
+                executor=Here(),
+            ),
+        ]
+    )
     wf.submit()
     assert wf.query_status() == "Succeeded", _phases(wf)
     assert wf.query_step(name="ok")[0].outputs.parameters["v"].value == 3
@@ -123,9 +134,13 @@ class Elsewhere(Executor):
         self.hide.rename(away)
         try:
             with open(job.log_path, "ab") as log:
-                code = subprocess.run([*job.command, str(job.script_path)], cwd=remote,
-                                      stdout=log, stderr=subprocess.STDOUT,
-                                      env={**os.environ, **job.env}).returncode
+                code = subprocess.run(
+                    [*job.command, str(job.script_path)],
+                    cwd=remote,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **job.env},
+                ).returncode
         finally:
             away.rename(self.hide)
         for name in job.outputs:
@@ -174,9 +189,13 @@ def test_a_step_never_stays_running_whatever_the_executor_does(workdir, monkeypa
     t = ShellOPTemplate(name="sh", script="echo hi")
     slow = ShellOPTemplate(name="slow", script="echo hi", timeout=1)
     wf = Workflow("broken-executors")
-    wf.add([Step("raises", t, executor=Raises(), continue_on_failed=True),
+    wf.add(
+        [
+            Step("raises", t, executor=Raises(), continue_on_failed=True),
             Step("returns-none", t, executor=ReturnsNothing(), continue_on_failed=True),
-            Step("ignores-cancel", slow, executor=IgnoresCancel(), continue_on_failed=True)])
+            Step("ignores-cancel", slow, executor=IgnoresCancel(), continue_on_failed=True),
+        ]
+    )
     wf.submit()
     phases = _phases(wf)
     assert wf.query_status() == "Succeeded", phases

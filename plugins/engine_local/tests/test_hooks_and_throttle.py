@@ -17,11 +17,19 @@ def test_running_hook_runs_while_the_step_runs(workdir):
     mark = workdir / "marks.txt"
     # the step waits (up to 20 s) for the running hook's mark: it can only see it if the hook
     # ran while the step was running
-    waits = ShellOPTemplate(name="waits", script=(
-        f"for i in $(seq 200); do [ -s {mark} ] && break; sleep 0.1; done; "
-        f"cp {mark} {workdir}/seen.txt"))
-    step = Step("slow", waits, running_hook=HookStep(_marker(mark, "running")),
-                success_hook=HookStep(_marker(mark, "success")))
+    waits = ShellOPTemplate(
+        name="waits",
+        script=(
+            f"for i in $(seq 200); do [ -s {mark} ] && break; sleep 0.1; done; "
+            f"cp {mark} {workdir}/seen.txt"
+        ),
+    )
+    step = Step(
+        "slow",
+        waits,
+        running_hook=HookStep(_marker(mark, "running")),
+        success_hook=HookStep(_marker(mark, "success")),
+    )
     wf = Workflow("runhook")
     wf.add(step)
     wf.submit()
@@ -36,14 +44,33 @@ def test_hook_expressions_fire_once_when_true(workdir):
     mark = workdir / "marks.txt"
     add = PythonOPTemplate(Add)
     # an expression replaces the slot's default: this "success" hook fires at Running
-    a = Step("a", add, parameters={"a": 1, "b": 2}, success_hook=HookStep(
-        _marker(mark, "a-running"), expression="steps['a'].status == 'Running'"))
-    b = Step("b", add, parameters={"a": 1, "b": 2}, success_hook=HookStep(
-        _marker(mark, "b-is-3"), expression="steps['b'].outputs.parameters['c'] == '3'"),
-        failure_hook=HookStep(_marker(mark, "b-is-4"),
-                              expression="steps.b.outputs.parameters.c == '4'"))
-    c = Step("c", add, parameters={"a": 1, "b": 1}, running_hook=HookStep(
-        _marker(mark, "never"), expression="steps['nope'].status == 'Running'"))
+    a = Step(
+        "a",
+        add,
+        parameters={"a": 1, "b": 2},
+        success_hook=HookStep(
+            _marker(mark, "a-running"), expression="steps['a'].status == 'Running'"
+        ),
+    )
+    b = Step(
+        "b",
+        add,
+        parameters={"a": 1, "b": 2},
+        success_hook=HookStep(
+            _marker(mark, "b-is-3"), expression="steps['b'].outputs.parameters['c'] == '3'"
+        ),
+        failure_hook=HookStep(
+            _marker(mark, "b-is-4"), expression="steps.b.outputs.parameters.c == '4'"
+        ),
+    )
+    c = Step(
+        "c",
+        add,
+        parameters={"a": 1, "b": 1},
+        running_hook=HookStep(
+            _marker(mark, "never"), expression="steps['nope'].status == 'Running'"
+        ),
+    )
     wf = Workflow("exprhooks")
     wf.add([a, b, c])
     wf.submit()
@@ -59,10 +86,15 @@ def test_hook_expressions_fire_once_when_true(workdir):
 def test_dag_default_hook_expression_uses_tasks(workdir):
     mark = workdir / "marks.txt"
     dag = DAG("d")
-    t = Task("t", PythonOPTemplate(Add), parameters={"a": 1, "b": 1},
-             running_hook=HookStep(_marker(mark, "t-running")),
-             success_hook=HookStep(_marker(mark, "t-done"),
-                                   expression="tasks['t'].outputs.parameters['c'] == '2'"))
+    t = Task(
+        "t",
+        PythonOPTemplate(Add),
+        parameters={"a": 1, "b": 1},
+        running_hook=HookStep(_marker(mark, "t-running")),
+        success_hook=HookStep(
+            _marker(mark, "t-done"), expression="tasks['t'].outputs.parameters['c'] == '2'"
+        ),
+    )
     dag.add(t)
     wf = Workflow("daghooks")
     wf.add(Step("inner", dag))
@@ -78,8 +110,12 @@ def test_failfast_fails_the_fan_out_at_its_first_failure(workdir):
     config["debug_failfast"] = True
     # item 0 fails at once; item 1 would sleep 60 s; the rest wait for a worker
     modes = ["raise"] + ["sleep"] * 9
-    step = Step("fan", PythonOPTemplate(Boom), parameters={"mode": "{{item}}", "counter": ""},
-                with_param=modes)
+    step = Step(
+        "fan",
+        PythonOPTemplate(Boom),
+        parameters={"mode": "{{item}}", "counter": ""},
+        with_param=modes,
+    )
     wf = Workflow("failfast")
     wf.add(step)
     wf.add(Step("after", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}))
@@ -107,8 +143,12 @@ def test_batch_size_and_interval_throttle_item_starts(workdir):
 
     config["debug_batch_size"] = 2
     config["debug_batch_interval"] = 0.4
-    step = Step("fan", PythonOPTemplate(Add), parameters={"a": "{{item}}", "b": 1},
-                with_param=list(range(6)))
+    step = Step(
+        "fan",
+        PythonOPTemplate(Add),
+        parameters={"a": "{{item}}", "b": 1},
+        with_param=list(range(6)),
+    )
     wf = Workflow("batched")
     wf.add(step)
     wf.submit()
@@ -117,8 +157,11 @@ def test_batch_size_and_interval_throttle_item_starts(workdir):
     assert group.outputs.parameters["c"].value == [1, 2, 3, 4, 5, 6]
 
     def started(i):
-        [s] = [s for s in wf.query_step(name="fan", type="Pod")
-               if s.displayName.startswith(f"fan({i}:")]
+        [s] = [
+            s
+            for s in wf.query_step(name="fan", type="Pod")
+            if s.displayName.startswith(f"fan({i}:")
+        ]
         return dt.datetime.fromisoformat(s.startedAt.replace("Z", "+00:00"))
 
     # batch k starts no earlier than k intervals after the first (a lower bound: sleeps

@@ -58,8 +58,12 @@ def children(path: Path) -> dict[str, str]:
 
 def test_pod_step_dir_is_pydflows(workdir):
     Path("foo.txt").write_text("Hi\n")
-    step = Step("hello", PythonOPTemplate(Hello), parameters={"msg": "ab", "num": 3},
-                artifacts={"foo": upload_artifact("foo.txt")})
+    step = Step(
+        "hello",
+        PythonOPTemplate(Hello),
+        parameters={"msg": "ab", "num": 3},
+        artifacts={"foo": upload_artifact("foo.txt")},
+    )
     wf = Workflow("pod")
     wf.add(step)
     wf.submit()
@@ -72,41 +76,82 @@ def test_pod_step_dir_is_pydflows(workdir):
     name = kids["0-0"]
     assert re.fullmatch(rf"{wf.id}-hello-[0-9a-z]{{5}}", name)
     # one dir per step, none for the workflow's own template
-    assert set(os.listdir(wf_dir)) == {"status", "type", "pid", "children", "children.lock",
-                                       name} | ENGINE_FILES
+    assert (
+        set(os.listdir(wf_dir))
+        == {"status", "type", "pid", "children", "children.lock", name} | ENGINE_FILES
+    )
     sd = wf_dir / name
     [h] = wf.query_step(name="hello")
     assert h.id == name
     assert listing(sd) - {"log.txt"} == {
-        "name", "type", "phase", "pid", "script",
-        "inputs/", "inputs/parameters/", "inputs/parameters/msg", "inputs/parameters/num",
-        "inputs/parameters/.dflow/", "inputs/parameters/.dflow/msg",
-        "inputs/parameters/.dflow/num", "inputs/artifacts/", "inputs/artifacts/foo",
-        "outputs/", "outputs/parameters/", "outputs/parameters/msg",
-        "outputs/parameters/.dflow/", "outputs/parameters/.dflow/msg", "outputs/artifacts/",
+        "name",
+        "type",
+        "phase",
+        "pid",
+        "script",
+        "inputs/",
+        "inputs/parameters/",
+        "inputs/parameters/msg",
+        "inputs/parameters/num",
+        "inputs/parameters/.dflow/",
+        "inputs/parameters/.dflow/msg",
+        "inputs/parameters/.dflow/num",
+        "inputs/artifacts/",
+        "inputs/artifacts/foo",
+        "outputs/",
+        "outputs/parameters/",
+        "outputs/parameters/msg",
+        "outputs/parameters/.dflow/",
+        "outputs/parameters/.dflow/msg",
+        "outputs/artifacts/",
         "outputs/artifacts/bar",
-        "workdir/", "workdir/output.txt", "workdir/tmp/", "workdir/tmp/inputs/",
-        "workdir/tmp/inputs/artifacts/", "workdir/tmp/inputs/artifacts/foo",
-        "workdir/tmp/outputs/", "workdir/tmp/outputs/parameters/",
-        "workdir/tmp/outputs/parameters/msg", "workdir/tmp/outputs/artifacts/",
-        "workdir/tmp/outputs/artifacts/bar/", "workdir/tmp/outputs/artifacts/bar/output.txt",
+        "workdir/",
+        "workdir/output.txt",
+        "workdir/tmp/",
+        "workdir/tmp/inputs/",
+        "workdir/tmp/inputs/artifacts/",
+        "workdir/tmp/inputs/artifacts/foo",
+        "workdir/tmp/outputs/",
+        "workdir/tmp/outputs/parameters/",
+        "workdir/tmp/outputs/parameters/msg",
+        "workdir/tmp/outputs/artifacts/",
+        "workdir/tmp/outputs/artifacts/bar/",
+        "workdir/tmp/outputs/artifacts/bar/output.txt",
         "workdir/tmp/outputs/artifacts/bar/.dflow/",
-    } | {f"workdir/tmp/outputs/artifacts/bar/.dflow/{c}"
-         for c in os.listdir(sd / "workdir/tmp/outputs/artifacts/bar/.dflow")}
-    text = {p: (sd / p).read_text() for p in (
-        "name", "type", "phase", "inputs/parameters/msg", "inputs/parameters/num",
-        "inputs/parameters/.dflow/msg", "inputs/parameters/.dflow/num",
-        "outputs/parameters/msg", "outputs/parameters/.dflow/msg")}
+    } | {
+        f"workdir/tmp/outputs/artifacts/bar/.dflow/{c}"
+        for c in os.listdir(sd / "workdir/tmp/outputs/artifacts/bar/.dflow")
+    }
+    text = {
+        p: (sd / p).read_text()
+        for p in (
+            "name",
+            "type",
+            "phase",
+            "inputs/parameters/msg",
+            "inputs/parameters/num",
+            "inputs/parameters/.dflow/msg",
+            "inputs/parameters/.dflow/num",
+            "outputs/parameters/msg",
+            "outputs/parameters/.dflow/msg",
+        )
+    }
     assert text == {
-        "name": "hello", "type": "Pod", "phase": "Succeeded",
-        "inputs/parameters/msg": "ab", "inputs/parameters/num": "3",
+        "name": "hello",
+        "type": "Pod",
+        "phase": "Succeeded",
+        "inputs/parameters/msg": "ab",
+        "inputs/parameters/num": "3",
         "inputs/parameters/.dflow/msg": '{"type": "str"}',
         "inputs/parameters/.dflow/num": '{"type": "int"}',
-        "outputs/parameters/msg": "ababab", "outputs/parameters/.dflow/msg": '{"type": "str"}',
+        "outputs/parameters/msg": "ababab",
+        "outputs/parameters/.dflow/msg": '{"type": "str"}',
     }
     # links as pydflow makes them: the input where the OP reads it, the output where it wrote
     assert os.readlink(sd / "workdir/tmp/inputs/artifacts/foo") == str(sd / "inputs/artifacts/foo")
-    assert os.readlink(sd / "outputs/artifacts/bar") == str(sd / "workdir/tmp/outputs/artifacts/bar")
+    assert os.readlink(sd / "outputs/artifacts/bar") == str(
+        sd / "workdir/tmp/outputs/artifacts/bar"
+    )
     assert (sd / "outputs/artifacts/bar/output.txt").read_text() == "Hi\n" * 3
     assert int((sd / "pid").read_text()) != os.getpid()  # the worker that ran it
 
@@ -121,8 +166,9 @@ def test_script_runs_the_step_again(workdir):
     assert produced.read_text() == "5"
     produced.unlink()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), *sys.path])}
-    run = subprocess.run([sys.executable, str(sd / "script")], cwd="/", env=env,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(sd / "script")], cwd="/", env=env, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
     assert produced.read_text() == "5"
 
@@ -130,20 +176,25 @@ def test_script_runs_the_step_again(workdir):
 def test_nested_keyed_steps_and_dags(workdir):
     dag = DAG(name="inner")
     dag.inputs.parameters = {"x": InputParameter(type=int)}
-    t1 = Task("t1", PythonOPTemplate(Square), parameters={"x": dag.inputs.parameters["x"]},
-              key="t1-key")
+    t1 = Task(
+        "t1", PythonOPTemplate(Square), parameters={"x": dag.inputs.parameters["x"]}, key="t1-key"
+    )
     t2 = Task("t2", PythonOPTemplate(Square), parameters={"x": t1.outputs.parameters["y"]})
     dag.add(t1)
     dag.add(t2)
-    dag.outputs.parameters = {"z": OutputParameter(value_from_parameter=t2.outputs.parameters["y"],
-                                                   global_name="zz")}
+    dag.outputs.parameters = {
+        "z": OutputParameter(value_from_parameter=t2.outputs.parameters["y"], global_name="zz")
+    }
     outer = Steps(name="outer", inputs=Inputs(parameters={"x": InputParameter()}))
     inner = Step("inner", dag, parameters={"x": outer.inputs.parameters["x"]}, key="inner-key")
     outer.add(inner)
     wf = Workflow("nested")
     wf.add(Step("outer", outer, parameters={"x": 2}))
-    wf.add(Step("fan", PythonOPTemplate(Square), parameters={"x": "{{item}}"},
-                with_param=argo_range(3)))
+    wf.add(
+        Step(
+            "fan", PythonOPTemplate(Square), parameters={"x": "{{item}}"}, with_param=argo_range(3)
+        )
+    )
     wf.submit()
     assert wf.query_status() == "Succeeded"
     wf_dir = workdir / wf.id
@@ -153,17 +204,33 @@ def test_nested_keyed_steps_and_dags(workdir):
     assert re.fullmatch(rf"{wf.id}-outer-[0-9a-z]{{5}}", top["0-0"])
     assert children(outer_dir) == {"0-0": "inner-key"}
     inner_kids = children(wf_dir / "inner-key")
-    assert inner_kids["0"] == "t1-key" and re.fullmatch(rf"{wf.id}-t2-[0-9a-z]{{5}}",
-                                                        inner_kids["1"])
+    assert inner_kids["0"] == "t1-key" and re.fullmatch(
+        rf"{wf.id}-t2-[0-9a-z]{{5}}", inner_kids["1"]
+    )
     # a Steps/DAG step: name, type, phase, children, its own inputs and outputs
     ik = wf_dir / "inner-key"
-    assert {p: (ik / p).read_text() for p in (
-        "name", "type", "phase", "inputs/parameters/x", "inputs/parameters/.dflow/x",
-        "inputs/parameters/dflow_key", "outputs/parameters/z", "outputs/parameters/.dflow/z")} == {
-        "name": "inner", "type": "DAG", "phase": "Succeeded", "inputs/parameters/x": "2",
-        "inputs/parameters/.dflow/x": '{"type": "int"}', "inputs/parameters/dflow_key": "inner-key",
+    assert {
+        p: (ik / p).read_text()
+        for p in (
+            "name",
+            "type",
+            "phase",
+            "inputs/parameters/x",
+            "inputs/parameters/.dflow/x",
+            "inputs/parameters/dflow_key",
+            "outputs/parameters/z",
+            "outputs/parameters/.dflow/z",
+        )
+    } == {
+        "name": "inner",
+        "type": "DAG",
+        "phase": "Succeeded",
+        "inputs/parameters/x": "2",
+        "inputs/parameters/.dflow/x": '{"type": "int"}',
+        "inputs/parameters/dflow_key": "inner-key",
         "outputs/parameters/z": "16",
-        "outputs/parameters/.dflow/z": '{"type": "int", "globalName": "zz"}'}
+        "outputs/parameters/.dflow/z": '{"type": "int", "globalName": "zz"}',
+    }
     assert not (ik / "workdir").exists() and not (ik / "script").exists()
     # an untyped Steps input takes the type of the parameter it is passed to, as in pydflow
     assert (outer_dir / "inputs/parameters/.dflow/x").read_text() == '{"type": "int"}'
@@ -185,8 +252,12 @@ def test_failed_steps_keep_inputs_log_and_what_the_journal_says_of_outputs(workd
     sh = ShellOPTemplate(name="fail", script="echo {{inputs.parameters.p}}; exit 3")
     sh.inputs.parameters = {"p": InputParameter()}
     wf = Workflow("fails")
-    wf.add([Step("sh", sh, parameters={"p": "hi"}),
-            Step("boom", PythonOPTemplate(Boom), parameters={"mode": "raise", "counter": ""})])
+    wf.add(
+        [
+            Step("sh", sh, parameters={"p": "hi"}),
+            Step("boom", PythonOPTemplate(Boom), parameters={"mode": "raise", "counter": ""}),
+        ]
+    )
     wf.submit()
     assert (workdir / wf.id / "status").read_text() == "Failed"
     [s] = wf.query_step(name="sh")
@@ -215,7 +286,9 @@ def read(path: Path) -> str | None:
 def files_match_journal(wf_dir: Path) -> list[str]:
     """Where the step files disagree with the journal (empty: they agree)."""
     conn = sqlite3.connect(f"file:{wf_dir / 'journal.db'}?mode=ro", uri=True)
-    rows = conn.execute("SELECT id, parent_id, type, phase, dir, ord, outputs FROM nodes").fetchall()
+    rows = conn.execute(
+        "SELECT id, parent_id, type, phase, dir, ord, outputs FROM nodes"
+    ).fetchall()
     conn.close()
     nodes = {r[0]: r for r in rows}
     problems = []
@@ -295,16 +368,20 @@ KILLED = textwrap.dedent("""
 
 def test_files_agree_with_the_journal_after_sigkill_and_resume(workdir):
     script = workdir / "run.py"
-    script.write_text(KILLED.format(tests=os.path.dirname(__file__), workdir=str(workdir),
-                                    out=str(workdir / "lines.txt")))
+    script.write_text(
+        KILLED.format(
+            tests=os.path.dirname(__file__), workdir=str(workdir), out=str(workdir / "lines.txt")
+        )
+    )
     db = workdir / "killed-1" / "journal.db"
     proc = subprocess.Popen([sys.executable, str(script)])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            done = conn.execute("SELECT count(*) FROM nodes WHERE type='Pod' AND "
-                                "phase='Succeeded'").fetchone()[0]
+            done = conn.execute(
+                "SELECT count(*) FROM nodes WHERE type='Pod' AND phase='Succeeded'"
+            ).fetchone()[0]
             conn.close()
         except sqlite3.Error:
             done = 0
@@ -326,8 +403,12 @@ def test_files_agree_with_the_journal_after_sigkill_and_resume(workdir):
 def test_reused_step_dir_and_children(workdir):
     def build():
         a = Step("a", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}, key="step-a")
-        b = Step("b", PythonOPTemplate(Add), parameters={"a": a.outputs.parameters["c"], "b": 1},
-                 key="step-b")
+        b = Step(
+            "b",
+            PythonOPTemplate(Add),
+            parameters={"a": a.outputs.parameters["c"], "b": 1},
+            key="step-b",
+        )
         wf = Workflow("reuse")
         wf.add(a)
         wf.add(b)
@@ -342,11 +423,25 @@ def test_reused_step_dir_and_children(workdir):
     wf_dir = workdir / wf2.id
     assert children(wf_dir) == {"0-0": "step-a", "1-0": "step-b"}
     sd = wf_dir / "step-a"
-    assert {p: (sd / p).read_text() for p in (
-        "name", "type", "phase", "inputs/parameters/a", "inputs/parameters/.dflow/a",
-        "outputs/parameters/c", "outputs/parameters/.dflow/c")} == {
-        "name": "a", "type": "Pod", "phase": "Succeeded", "inputs/parameters/a": "1",
-        "inputs/parameters/.dflow/a": '{"type": "int"}', "outputs/parameters/c": "40",
-        "outputs/parameters/.dflow/c": '{"type": "int"}'}
+    assert {
+        p: (sd / p).read_text()
+        for p in (
+            "name",
+            "type",
+            "phase",
+            "inputs/parameters/a",
+            "inputs/parameters/.dflow/a",
+            "outputs/parameters/c",
+            "outputs/parameters/.dflow/c",
+        )
+    } == {
+        "name": "a",
+        "type": "Pod",
+        "phase": "Succeeded",
+        "inputs/parameters/a": "1",
+        "inputs/parameters/.dflow/a": '{"type": "int"}',
+        "outputs/parameters/c": "40",
+        "outputs/parameters/.dflow/c": '{"type": "int"}',
+    }
     assert (wf_dir / "step-b/outputs/parameters/c").read_text() == "41"
     assert files_match_journal(wf_dir) == []

@@ -35,8 +35,7 @@ from dflow.semantics import EMPTY_LOOP_MESSAGE, OMITTED_MESSAGE
 
 def _echo(name="echo"):
     """Writes its input ``x`` to its output ``y`` (default ``"none"``)."""
-    t = ShellOPTemplate(name=name, image="alpine:3",
-                        script="echo {{inputs.parameters.x}} > /tmp/y")
+    t = ShellOPTemplate(name=name, image="alpine:3", script="echo {{inputs.parameters.x}} > /tmp/y")
     t.inputs.parameters = {"x": InputParameter()}
     t.outputs.parameters = {"y": OutputParameter(value_from_path="/tmp/y", default="none")}
     return t
@@ -52,6 +51,7 @@ def _one(wf, name):
 
 
 # -- 1. a DAG task runs when its dependencies Succeeded -------------------------------------
+
 
 def test_a_task_after_a_skipped_one_is_omitted(workdir):
     """Regression: the local engine ran the dependents of a Skipped task (pydflow's
@@ -87,8 +87,9 @@ def _bad_loop(**cont):
     """A task whose loop items cannot be read (an Error at run time), and a dependent."""
     dag = DAG("d")
     t0 = Task("t0", _echo(), parameters={"x": "not-a-list"})
-    a = Task("a", _echo(), parameters={"x": "{{item}}"}, with_param=t0.outputs.parameters["y"],
-             **cont)
+    a = Task(
+        "a", _echo(), parameters={"x": "{{item}}"}, with_param=t0.outputs.parameters["y"], **cont
+    )
     b = Task("b", _echo(), parameters={"x": 2}, dependencies=[a])
     dag.add([t0, a, b])
     return Workflow("errdag", dag=dag)
@@ -123,8 +124,7 @@ def test_a_loop_without_items_is_skipped(workdir):
     wf.submit()
     assert wf.query_status() == "Succeeded"
     a_step = _one(wf, "a")
-    assert (a_step.type, a_step.phase, a_step.message) == ("Skipped", "Skipped",
-                                                            EMPTY_LOOP_MESSAGE)
+    assert (a_step.type, a_step.phase, a_step.message) == ("Skipped", "Skipped", EMPTY_LOOP_MESSAGE)
     assert _one(wf, "b").phase == "Omitted"
     wf = Workflow("emptysteps")
     first = Step("a", _echo(), parameters={"x": "{{item}}"}, with_param=[])
@@ -136,6 +136,7 @@ def test_a_loop_without_items_is_skipped(workdir):
 
 
 # -- 2. Slices(sub_path=True): the item under its own name -----------------------------------
+
 
 @OP.function
 def name_of(file: Artifact(Path)) -> {"name": str, "text": str, "where": str}:
@@ -149,9 +150,16 @@ def test_a_sub_path_item_keeps_its_own_name(workdir):
     Path("data/a.txt").write_text("A")
     Path('data/sub dir/"q" b.txt').write_text("B")
     art = upload_artifact(["data/a.txt", 'data/sub dir/"q" b.txt'], archive=None)
-    step = Step("names", PythonOPTemplate(name_of, slices=Slices(
-        sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"])),
-        artifacts={"file": art})
+    step = Step(
+        "names",
+        PythonOPTemplate(
+            name_of,
+            slices=Slices(
+                sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"]
+            ),
+        ),
+        artifacts={"file": art},
+    )
     wf = Workflow("subpath")
     wf.add(step)
     wf.submit()
@@ -171,18 +179,31 @@ class _Here(Executor):
 
     def run(self, job):
         with open(job.log_path, "ab") as log:
-            proc = subprocess.run([*job.command, str(job.script_path)], cwd=job.workdir,
-                                  stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, **job.env})
+            proc = subprocess.run(
+                [*job.command, str(job.script_path)],
+                cwd=job.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **job.env},
+            )
         return JobResult(proc.returncode)
 
 
 def test_a_sub_path_item_keeps_its_name_in_an_executor_job(workdir):
     Path("a.txt").write_text("A")
     art = upload_artifact(["a.txt"], archive=None)
-    step = Step("names", PythonOPTemplate(name_of, command=[sys.executable], slices=Slices(
-        sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"])),
-        artifacts={"file": art}, executor=_Here())
+    step = Step(
+        "names",
+        PythonOPTemplate(
+            name_of,
+            command=[sys.executable],
+            slices=Slices(
+                sub_path=True, input_artifact=["file"], output_parameter=["name", "text", "where"]
+            ),
+        ),
+        artifacts={"file": art},
+        executor=_Here(),
+    )
     wf = Workflow("subpath-job")
     wf.add(step)
     wf.submit()
@@ -194,6 +215,7 @@ def test_a_sub_path_item_keeps_its_name_in_an_executor_job(workdir):
 
 # -- 3. references inside list literals -----------------------------------------------------
 
+
 def test_references_inside_lists_are_substituted(workdir):
     """Regression: ``with_param=[t0.outputs.parameters["y"], 5]`` failed with ``TypeError:
     Object of type OutputParameter is not JSON serializable``; a list parameter holding
@@ -201,10 +223,12 @@ def test_references_inside_lists_are_substituted(workdir):
     Argo substitutes the ``{{=toJson(...)}}`` placeholders the renderer writes."""
     dag = DAG("d")
     t0 = Task("t0", _echo(), parameters={"x": 7})
-    t1 = Task("t1", _echo(), parameters={"x": "{{item}}"},
-              with_param=[t0.outputs.parameters["y"], 5])
-    t2 = Task("t2", _echo(), parameters={"x": [t0.outputs.parameters["y"], "{{item}}"]},
-              with_param=[1, 2])
+    t1 = Task(
+        "t1", _echo(), parameters={"x": "{{item}}"}, with_param=[t0.outputs.parameters["y"], 5]
+    )
+    t2 = Task(
+        "t2", _echo(), parameters={"x": [t0.outputs.parameters["y"], "{{item}}"]}, with_param=[1, 2]
+    )
     dag.add([t0, t1, t2])
     wf = Workflow("listref", dag=dag)
     wf.submit()
@@ -214,18 +238,22 @@ def test_references_inside_lists_are_substituted(workdir):
     assert t1s["t1"].outputs.parameters["y"].value == ["7", "5"]
     t2s = _steps(wf, "t2")
     assert [t2s[f"t2({i}:{i + 1})"].inputs.parameters["x"].value for i in range(2)] == [
-        '["7", "1"]', '["7", "2"]']
+        '["7", "1"]',
+        '["7", "2"]',
+    ]
 
 
 # -- 4. download_artifact of a local step's output: debug_copy_method -----------------------
+
 
 def test_download_links_a_local_output_as_pydflow(workdir):
     """Regression: the files were copied; pydflow's debug mode links them per
     ``config["debug_copy_method"]`` (default ``symlink``)."""
     from dflow.config import config
 
-    t = ShellOPTemplate(name="w", image="alpine:3",
-                        script="mkdir -p /tmp/out/sub && echo x > /tmp/out/sub/x.txt")
+    t = ShellOPTemplate(
+        name="w", image="alpine:3", script="mkdir -p /tmp/out/sub && echo x > /tmp/out/sub/x.txt"
+    )
     t.outputs.artifacts = {"out": OutputArtifact(path="/tmp/out")}
     wf = Workflow("dl")
     wf.add(Step("w", t))

@@ -17,9 +17,11 @@ from local_engine_ops import Square, Sum
 
 def test_thousand_way_fan_out_ten_times(workdir):
     for run in range(10):
-        fan = Step("sq", PythonOPTemplate(Square, slices=Slices(
-            input_parameter=["x"], output_parameter=["y"])),
-            parameters={"x": list(range(1000))})
+        fan = Step(
+            "sq",
+            PythonOPTemplate(Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+            parameters={"x": list(range(1000))},
+        )
         total = Step("sum", PythonOPTemplate(Sum), parameters={"xs": fan.outputs.parameters["y"]})
         wf = Workflow(f"wide{run}")
         wf.add(fan)
@@ -54,7 +56,8 @@ def _succeeded_slices(db: str) -> set[int]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = conn.execute(
-            "SELECT display_name FROM nodes WHERE type='Pod' AND phase='Succeeded'").fetchall()
+            "SELECT display_name FROM nodes WHERE type='Pod' AND phase='Succeeded'"
+        ).fetchall()
     finally:
         conn.close()
     return {int(r[0].split("(")[1].split(":")[0]) for r in rows}
@@ -63,8 +66,7 @@ def _succeeded_slices(db: str) -> set[int]:
 def test_sigkill_mid_fan_out_then_resume(workdir):
     out = str(workdir / "lines.txt")
     script = workdir / "run.py"
-    script.write_text(SCRIPT.format(tests=os.path.dirname(__file__), workdir=str(workdir),
-                                    out=out))
+    script.write_text(SCRIPT.format(tests=os.path.dirname(__file__), workdir=str(workdir), out=out))
     db = str(workdir / "killme-1" / "journal.db")
     proc = subprocess.Popen([sys.executable, str(script)])
     deadline = time.monotonic() + 60

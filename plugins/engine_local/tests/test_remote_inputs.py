@@ -39,8 +39,9 @@ def test_a_slow_download_does_not_hold_back_other_steps(workdir):
     server = _serve_after(marker, b"42\n")
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/data.txt"
-        reader = ShellOPTemplate(name="reader", image="alpine",
-                                 script="cat /tmp/in/data.txt > /tmp/out.txt")
+        reader = ShellOPTemplate(
+            name="reader", image="alpine", script="cat /tmp/in/data.txt > /tmp/out.txt"
+        )
         reader.inputs.artifacts = {"data": InputArtifact(path="/tmp/in")}
         toucher = ShellOPTemplate(name="toucher", image="alpine", script=f"touch {marker}")
         dag = DAG(name="both")

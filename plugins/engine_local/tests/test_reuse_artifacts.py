@@ -18,22 +18,37 @@ from dflow import (
 
 
 def _build(tag):
-    prod = ShellOPTemplate(name="prod", script=(
-        "mkdir -p /tmp/o && echo original > /tmp/o/f.txt && echo 5 > /tmp/g"))
+    prod = ShellOPTemplate(
+        name="prod", script=("mkdir -p /tmp/o && echo original > /tmp/o/f.txt && echo 5 > /tmp/g")
+    )
     prod.outputs.artifacts = {"o": OutputArtifact(path="/tmp/o", global_name="gart")}
     prod.outputs.parameters = {"g": OutputParameter(value_from_path="/tmp/g", global_name="gpar")}
-    cons = ShellOPTemplate(name="cons", script=(
-        "find -L /tmp/i -name f.txt -exec cat {} + > /tmp/r; echo {{inputs.parameters.gp}} > /tmp/gp"))
+    cons = ShellOPTemplate(
+        name="cons",
+        script=(
+            "find -L /tmp/i -name f.txt -exec cat {} + > /tmp/r; echo {{inputs.parameters.gp}} > /tmp/gp"
+        ),
+    )
     cons.inputs.artifacts = {"i": InputArtifact(path="/tmp/i")}
     cons.inputs.parameters = {"gp": InputParameter()}
-    cons.outputs.parameters = {"r": OutputParameter(value_from_path="/tmp/r"),
-                               "gp": OutputParameter(value_from_path="/tmp/gp")}
+    cons.outputs.parameters = {
+        "r": OutputParameter(value_from_path="/tmp/r"),
+        "gp": OutputParameter(value_from_path="/tmp/gp"),
+    }
     # the first step reads the global output before the reused step is reached
-    early = Step("early", cons, artifacts={"i": upload_artifact("seed")},
-                 parameters={"gp": "{{workflow.outputs.parameters.gpar}}"})
+    early = Step(
+        "early",
+        cons,
+        artifacts={"i": upload_artifact("seed")},
+        parameters={"gp": "{{workflow.outputs.parameters.gpar}}"},
+    )
     a = Step("a", prod, key="prod-key")
-    b = Step("b", cons, artifacts={"i": a.outputs.artifacts["o"]},
-             parameters={"gp": a.outputs.parameters["g"]})
+    b = Step(
+        "b",
+        cons,
+        artifacts={"i": a.outputs.artifacts["o"]},
+        parameters={"gp": a.outputs.parameters["g"]},
+    )
     wf = Workflow(f"reuse-{tag}")
     if tag != "first":
         wf.add(early)
@@ -68,5 +83,6 @@ def test_modified_artifact_and_reused_globals_reach_the_new_workflow(workdir):
         assert b.outputs.parameters["gp"].value == "9"
         g = wf.query_global_outputs()
         assert g.parameters["gpar"].value == 9
-        assert (Path(g.artifacts["gart"].local_path) / "new" / "f.txt").read_text() == \
-            f"modified {mode}\n"
+        assert (
+            Path(g.artifacts["gart"].local_path) / "new" / "f.txt"
+        ).read_text() == f"modified {mode}\n"

@@ -42,26 +42,39 @@ class Pair(OP):
 def test_sliced_inputs_of_different_lengths_fail_the_step(workdir):
     lists = Step("lists", PythonOPTemplate(Lists))
     two, three = lists.outputs.parameters["two"], lists.outputs.parameters["three"]
-    add = PythonOPTemplate(Add, slices=Slices(input_parameter=["a", "b"],
-                                              output_parameter=["c"]))
-    grouped = PythonOPTemplate(Add, slices=Slices(input_parameter=["a", "b"],
-                                                  output_parameter=["c"], group_size=2))
-    pair = PythonOPTemplate(Pair, slices=Slices(input_parameter=["x"], input_artifact=["f"],
-                                                output_parameter=["y"]))
+    add = PythonOPTemplate(Add, slices=Slices(input_parameter=["a", "b"], output_parameter=["c"]))
+    grouped = PythonOPTemplate(
+        Add, slices=Slices(input_parameter=["a", "b"], output_parameter=["c"], group_size=2)
+    )
+    pair = PythonOPTemplate(
+        Pair, slices=Slices(input_parameter=["x"], input_artifact=["f"], output_parameter=["y"])
+    )
     echo = ShellOPTemplate(name="echo", script="echo {{inputs.parameters.v}}")
     echo.inputs.parameters = {"v": InputParameter()}
     wf = Workflow("lengths")
     wf.add(lists)
-    wf.add([
-        Step("longer-second", add, parameters={"a": two, "b": three}, continue_on_failed=True),
-        Step("grouped", grouped, parameters={"a": two, "b": three}, continue_on_failed=True),
-        Step("art-vs-param", pair, parameters={"x": two},
-             artifacts={"f": lists.outputs.artifacts["files"]}, continue_on_failed=True),
-        # its items cannot be listed: an Error, which only continue_on_error continues (Argo)
-        Step("enumerate", echo, parameters={"v": "{{item.a}}"},
-             with_param=argo_enumerate(a=two, b=three), continue_on_error=True),
-        Step("equal", add, parameters={"a": two, "b": [5, 6]}),
-    ])
+    wf.add(
+        [
+            Step("longer-second", add, parameters={"a": two, "b": three}, continue_on_failed=True),
+            Step("grouped", grouped, parameters={"a": two, "b": three}, continue_on_failed=True),
+            Step(
+                "art-vs-param",
+                pair,
+                parameters={"x": two},
+                artifacts={"f": lists.outputs.artifacts["files"]},
+                continue_on_failed=True,
+            ),
+            # its items cannot be listed: an Error, which only continue_on_error continues (Argo)
+            Step(
+                "enumerate",
+                echo,
+                parameters={"v": "{{item.a}}"},
+                with_param=argo_enumerate(a=two, b=three),
+                continue_on_error=True,
+            ),
+            Step("equal", add, parameters={"a": two, "b": [5, 6]}),
+        ]
+    )
     wf.submit()
     assert wf.query_status() == "Succeeded"
     for name in ("longer-second", "grouped", "art-vs-param"):

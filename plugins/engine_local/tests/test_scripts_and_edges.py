@@ -31,15 +31,21 @@ from local_engine_ops import Add
 
 def test_declared_paths_mapped_other_text_untouched(workdir):
     Path("in.txt").write_text("payload")
-    t = ShellOPTemplate(name="paths", script=(
-        "mkdir -p /data/out && cat /data/in/in.txt > /data/out/copy.txt\n"
-        "echo /tmp/data/not-declared > /tmp/outputs/parameters/literal\n"
-        "echo $TMPDIR > /tmp/outputs/parameters/tmpdir\n"
-        "echo {{inputs.artifacts.src.path}} > /tmp/outputs/parameters/var\n"))
+    t = ShellOPTemplate(
+        name="paths",
+        script=(
+            "mkdir -p /data/out && cat /data/in/in.txt > /data/out/copy.txt\n"
+            "echo /tmp/data/not-declared > /tmp/outputs/parameters/literal\n"
+            "echo $TMPDIR > /tmp/outputs/parameters/tmpdir\n"
+            "echo {{inputs.artifacts.src.path}} > /tmp/outputs/parameters/var\n"
+        ),
+    )
     t.inputs.artifacts = {"src": InputArtifact(path="/data/in")}
     t.outputs.artifacts = {"dst": OutputArtifact(path="/data/out")}
-    t.outputs.parameters = {n: OutputParameter(value_from_path=f"/tmp/outputs/parameters/{n}")
-                            for n in ("literal", "tmpdir", "var")}
+    t.outputs.parameters = {
+        n: OutputParameter(value_from_path=f"/tmp/outputs/parameters/{n}")
+        for n in ("literal", "tmpdir", "var")
+    }
     wf = Workflow("paths")
     wf.add(Step("p", t, artifacts={"src": upload_artifact("in.txt")}))
     wf.submit()
@@ -63,8 +69,10 @@ def test_script_timeout_kills_the_process_group(workdir):
     assert s.phase == "Failed" and "timed out after 1 s" in s.message
     child = int(pidfile.read_text())
     time.sleep(0.2)
-    assert not os.path.exists(f"/proc/{child}") or "Z" in Path(f"/proc/{child}/stat").read_text(
-    ).split()[2]
+    assert (
+        not os.path.exists(f"/proc/{child}")
+        or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+    )
 
 
 def test_stop_runs_exit_handler_and_terminate_does_not(workdir):
@@ -87,7 +95,8 @@ def test_dead_runner_reported_and_double_submit_refused(workdir):
         f"config['mode'] = 'local'; config['debug_workdir'] = {str(workdir)!r}\n"
         "wf = Workflow('dead', id='dead-1')\n"
         "wf.add(Step('s', ShellOPTemplate(name='s', script='sleep 60')))\n"
-        "wf.submit()\n")
+        "wf.submit()\n"
+    )
     proc = subprocess.Popen([sys.executable, str(script)])
     wf = Workflow("dead", id="dead-1")
     wf.add(Step("s", ShellOPTemplate(name="s", script="true")))
@@ -112,18 +121,26 @@ def test_dead_runner_reported_and_double_submit_refused(workdir):
 def test_global_artifact_from_expression_and_reused_artifact(workdir):
     Path("a.txt").write_text("A")
     Path("b.txt").write_text("B")
-    t = ShellOPTemplate(name="cp", script="mkdir -p /tmp/outputs/artifacts/o && cp /tmp/inputs/artifacts/i/* /tmp/outputs/artifacts/o")
+    t = ShellOPTemplate(
+        name="cp",
+        script="mkdir -p /tmp/outputs/artifacts/o && cp /tmp/inputs/artifacts/i/* /tmp/outputs/artifacts/o",
+    )
     t.inputs.artifacts = {"i": InputArtifact(path="/tmp/inputs/artifacts/i")}
-    t.outputs.artifacts = {"o": OutputArtifact(path="/tmp/outputs/artifacts/o",
-                                               global_name="final")}
+    t.outputs.artifacts = {
+        "o": OutputArtifact(path="/tmp/outputs/artifacts/o", global_name="final")
+    }
     inner = Steps("pick")
     inner.inputs.parameters["x"] = InputParameter()
     s1 = Step("s1", t, artifacts={"i": upload_artifact("a.txt")}, key="copy-a")
     s2 = Step("s2", t, artifacts={"i": upload_artifact("b.txt")})
     inner.add([s1, s2])
-    inner.outputs.artifacts["chosen"] = OutputArtifact(from_expression=if_expression(
-        _if=inner.inputs.parameters["x"] == "a", _then=s1.outputs.artifacts["o"],
-        _else=s2.outputs.artifacts["o"]))
+    inner.outputs.artifacts["chosen"] = OutputArtifact(
+        from_expression=if_expression(
+            _if=inner.inputs.parameters["x"] == "a",
+            _then=s1.outputs.artifacts["o"],
+            _else=s2.outputs.artifacts["o"],
+        )
+    )
     wf = Workflow("arts")
     wf.add(Step("pick", inner, parameters={"x": "a"}))
     wf.submit()
@@ -168,13 +185,17 @@ def test_http_step(workdir):
 
 def test_script_output_parameters_lose_exactly_one_trailing_newline(workdir):
     # Argo's executor: strings.TrimSuffix(value, "\n"), on file contents and on defaults
-    t = ShellOPTemplate(name="nl", script=(
-        "printf 'a\\n' > /tmp/one; printf 'b\\n\\n' > /tmp/two; printf 'c' > /tmp/none; "
-        "printf ' d \\n' > /tmp/spaces"))
+    t = ShellOPTemplate(
+        name="nl",
+        script=(
+            "printf 'a\\n' > /tmp/one; printf 'b\\n\\n' > /tmp/two; printf 'c' > /tmp/none; "
+            "printf ' d \\n' > /tmp/spaces"
+        ),
+    )
     t.outputs.parameters = {
-        n: OutputParameter(value_from_path=f"/tmp/{n}") for n in ("one", "two", "none", "spaces")}
-    t.outputs.parameters["missing"] = OutputParameter(value_from_path="/tmp/missing",
-                                                      default="e\n")
+        n: OutputParameter(value_from_path=f"/tmp/{n}") for n in ("one", "two", "none", "spaces")
+    }
+    t.outputs.parameters["missing"] = OutputParameter(value_from_path="/tmp/missing", default="e\n")
     wf = Workflow("newlines")
     wf.add(Step("nl", t))
     wf.submit()

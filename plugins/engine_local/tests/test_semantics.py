@@ -31,7 +31,8 @@ def _shell(name, script, ins=(), outs=(), in_arts=(), out_arts=()):
     t = ShellOPTemplate(name=name, script=script)
     t.inputs.parameters = {n: InputParameter() for n in ins}
     t.outputs.parameters = {
-        n: OutputParameter(value_from_path=f"/tmp/outputs/parameters/{n}") for n in outs}
+        n: OutputParameter(value_from_path=f"/tmp/outputs/parameters/{n}") for n in outs
+    }
     t.inputs.artifacts = {n: InputArtifact(path=f"/tmp/inputs/artifacts/{n}") for n in in_arts}
     t.outputs.artifacts = {n: OutputArtifact(path=f"/tmp/outputs/artifacts/{n}") for n in out_arts}
     return t
@@ -57,11 +58,19 @@ def _countdown():
     """A recursive Steps: n -> n-1 until n reaches 0 (`when` breaks the loop)."""
     loop = Steps("countdown")
     loop.inputs.parameters["n"] = InputParameter(type=int)
-    dec = Step("dec", PythonOPTemplate(Add), parameters={"a": loop.inputs.parameters["n"], "b": -1},
-               key="dec-{{inputs.parameters.n}}")
+    dec = Step(
+        "dec",
+        PythonOPTemplate(Add),
+        parameters={"a": loop.inputs.parameters["n"], "b": -1},
+        key="dec-{{inputs.parameters.n}}",
+    )
     loop.add(dec)
-    again = Step("again", loop, parameters={"n": dec.outputs.parameters["c"]},
-                 when=f"{dec.outputs.parameters['c']} > 0")
+    again = Step(
+        "again",
+        loop,
+        parameters={"n": dec.outputs.parameters["c"]},
+        when=f"{dec.outputs.parameters['c']} > 0",
+    )
     loop.add(again)
     return loop
 
@@ -83,15 +92,26 @@ def test_nested_recursion_with_when(workdir):
 def test_conditional_outputs(workdir):
     steps = Steps("cond")
     steps.inputs.parameters["x"] = InputParameter(type=int)
-    small = Step("small", PythonOPTemplate(Add), parameters={"a": 0, "b": 1},
-                 when=f"{steps.inputs.parameters['x']} < 5")
-    big = Step("big", PythonOPTemplate(Add), parameters={"a": 0, "b": 100},
-               when=f"{steps.inputs.parameters['x']} >= 5")
+    small = Step(
+        "small",
+        PythonOPTemplate(Add),
+        parameters={"a": 0, "b": 1},
+        when=f"{steps.inputs.parameters['x']} < 5",
+    )
+    big = Step(
+        "big",
+        PythonOPTemplate(Add),
+        parameters={"a": 0, "b": 100},
+        when=f"{steps.inputs.parameters['x']} >= 5",
+    )
     steps.add([small, big])
     steps.outputs.parameters["r"] = OutputParameter(
         value_from_expression=if_expression(
             _if=steps.inputs.parameters["x"] < 5,
-            _then=small.outputs.parameters["c"], _else=big.outputs.parameters["c"]))
+            _then=small.outputs.parameters["c"],
+            _else=big.outputs.parameters["c"],
+        )
+    )
     steps.outputs.parameters["d"] = OutputParameter(default="dflt")
     wf = Workflow("cond")
     wf.add([Step("lo", steps, parameters={"x": 2}), Step("hi", steps, parameters={"x": 9})])
@@ -106,19 +126,42 @@ def test_with_param_forms_and_sequence(workdir):
     gen = _shell("gen", "echo '[1, 2, 3]' > /tmp/outputs/parameters/xs", outs=["xs"])
     g = Step("gen", gen)
     lit = Step("lit", PythonOPTemplate(Square), parameters={"x": "{{item}}"}, with_param=[1, 2])
-    out = Step("fromout", PythonOPTemplate(Square), parameters={"x": "{{item}}"},
-               with_param=g.outputs.parameters["xs"])
-    rng = Step("rng", PythonOPTemplate(Square), parameters={"x": "{{item}}"},
-               with_param=argo_range(4), key="rng-{{item}}")
-    enum = Step("enum", PythonOPTemplate(Add),
-                parameters={"a": "{{item.order}}", "b": "{{item.v}}"},
-                with_param=argo_enumerate(v=[10, 20]))
-    seq = Step("seq", PythonOPTemplate(Square), parameters={"x": "{{item}}"},
-               with_sequence=argo_sequence(count=argo_len(g.outputs.parameters["xs"]), start=2))
-    fmt = Step("fmt", _shell("echo", "echo {{inputs.parameters.v}} > /tmp/outputs/parameters/v",
-                             ins=["v"], outs=["v"]),
-               parameters={"v": "{{item}}"}, with_sequence=argo_sequence(end=3, start=1,
-                                                                          format="i%02d"))
+    out = Step(
+        "fromout",
+        PythonOPTemplate(Square),
+        parameters={"x": "{{item}}"},
+        with_param=g.outputs.parameters["xs"],
+    )
+    rng = Step(
+        "rng",
+        PythonOPTemplate(Square),
+        parameters={"x": "{{item}}"},
+        with_param=argo_range(4),
+        key="rng-{{item}}",
+    )
+    enum = Step(
+        "enum",
+        PythonOPTemplate(Add),
+        parameters={"a": "{{item.order}}", "b": "{{item.v}}"},
+        with_param=argo_enumerate(v=[10, 20]),
+    )
+    seq = Step(
+        "seq",
+        PythonOPTemplate(Square),
+        parameters={"x": "{{item}}"},
+        with_sequence=argo_sequence(count=argo_len(g.outputs.parameters["xs"]), start=2),
+    )
+    fmt = Step(
+        "fmt",
+        _shell(
+            "echo",
+            "echo {{inputs.parameters.v}} > /tmp/outputs/parameters/v",
+            ins=["v"],
+            outs=["v"],
+        ),
+        parameters={"v": "{{item}}"},
+        with_sequence=argo_sequence(end=3, start=1, format="i%02d"),
+    )
     wf = Workflow("loops")
     wf.add(g)
     wf.add([lit, out, rng, enum, seq, fmt])
@@ -146,17 +189,46 @@ def test_slices_stacking_and_sub_path(workdir):
         Path(f"d{i}.txt").write_text(f"{i}")
         files.append(f"d{i}.txt")
     arts = upload_artifact(files, archive=None)
-    sl = Step("sl", PythonOPTemplate(Duplicate, slices=Slices(
-        "{{item}}", input_parameter=["msg"], input_artifact=["data"],
-        output_parameter=["msg"], output_artifact=["log"])),
-        parameters={"msg": ["a", "b", "c"]}, artifacts={"data": arts}, with_param=argo_range(3))
-    sub = Step("sub", PythonOPTemplate(Duplicate, slices=Slices(
-        sub_path=True, input_parameter=["msg"], input_artifact=["data"],
-        output_parameter=["msg"], output_artifact=["log"], create_dir=True)),
-        parameters={"msg": ["x", "y", "z"]}, artifacts={"data": arts})
-    grp = Step("grp", PythonOPTemplate(Square, slices=Slices(
-        input_parameter=["x"], output_parameter=["y"], group_size=2, pool_size=2)),
-        parameters={"x": [1, 2, 3, 4, 5]})
+    sl = Step(
+        "sl",
+        PythonOPTemplate(
+            Duplicate,
+            slices=Slices(
+                "{{item}}",
+                input_parameter=["msg"],
+                input_artifact=["data"],
+                output_parameter=["msg"],
+                output_artifact=["log"],
+            ),
+        ),
+        parameters={"msg": ["a", "b", "c"]},
+        artifacts={"data": arts},
+        with_param=argo_range(3),
+    )
+    sub = Step(
+        "sub",
+        PythonOPTemplate(
+            Duplicate,
+            slices=Slices(
+                sub_path=True,
+                input_parameter=["msg"],
+                input_artifact=["data"],
+                output_parameter=["msg"],
+                output_artifact=["log"],
+                create_dir=True,
+            ),
+        ),
+        parameters={"msg": ["x", "y", "z"]},
+        artifacts={"data": arts},
+    )
+    grp = Step(
+        "grp",
+        PythonOPTemplate(
+            Square,
+            slices=Slices(input_parameter=["x"], output_parameter=["y"], group_size=2, pool_size=2),
+        ),
+        parameters={"x": [1, 2, 3, 4, 5]},
+    )
     total = Step("total", PythonOPTemplate(Sum), parameters={"xs": grp.outputs.parameters["y"]})
     wf = Workflow("slices")
     wf.add([sl, sub, grp])
@@ -179,8 +251,12 @@ def test_slices_stacking_and_sub_path(workdir):
 def test_reuse_step_with_modified_output(workdir):
     def build():
         a = Step("a", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}, key="step-a")
-        b = Step("b", PythonOPTemplate(Add), parameters={"a": a.outputs.parameters["c"], "b": 1},
-                 key="step-b")
+        b = Step(
+            "b",
+            PythonOPTemplate(Add),
+            parameters={"a": a.outputs.parameters["c"], "b": 1},
+            key="step-b",
+        )
         wf = Workflow("reuse")
         wf.add(a)
         wf.add(b)
@@ -211,8 +287,10 @@ def test_optional_artifact_defaults_bigparameter_globals_progress(workdir):
     wf.submit()
     assert wf.query_status() == "Succeeded"
     assert wf.query_step(name="opt")[0].outputs.parameters["has"].value is False
-    assert wf.query_step(name="big")[0].outputs.parameters["data"].value == {"k": [1, 2],
-                                                                             "seen": True}
+    assert wf.query_step(name="big")[0].outputs.parameters["data"].value == {
+        "k": [1, 2],
+        "seen": True,
+    }
     g = wf.query_global_outputs()
     assert g.parameters["the-sum"].value == 5
     assert wf.query_step(name="prog")[0].progress == "4/4"
@@ -220,10 +298,14 @@ def test_optional_artifact_defaults_bigparameter_globals_progress(workdir):
 
 
 def test_python_script_template_and_workflow_parameters(workdir):
-    t = PythonScriptOPTemplate(name="py", script=(
-        "import os\n"
-        "open('/tmp/outputs/parameters/o', 'w').write('{{inputs.parameters.p}}-' "
-        "+ '{{workflow.parameters.suffix}}' + str(os.getcwd().endswith('workdir')))\n"))
+    t = PythonScriptOPTemplate(
+        name="py",
+        script=(
+            "import os\n"
+            "open('/tmp/outputs/parameters/o', 'w').write('{{inputs.parameters.p}}-' "
+            "+ '{{workflow.parameters.suffix}}' + str(os.getcwd().endswith('workdir')))\n"
+        ),
+    )
     t.inputs.parameters = {"p": InputParameter()}
     t.outputs.parameters = {"o": OutputParameter(value_from_path="/tmp/outputs/parameters/o")}
     steps = Steps("main")

@@ -35,41 +35,73 @@ class Coin(OP):
 
     @classmethod
     def get_output_sign(cls):
-        return OPIOSign({"is_head": bool, "msg1": str, "msg2": str, "n1": int, "n2": int,
-                         "foo": Artifact(Path), "bar": Artifact(Path)})
+        return OPIOSign(
+            {
+                "is_head": bool,
+                "msg1": str,
+                "msg2": str,
+                "n1": int,
+                "n2": int,
+                "foo": Artifact(Path),
+                "bar": Artifact(Path),
+            }
+        )
 
     def execute(self, op_in):
         Path("foo.txt").write_text("head")
         Path("bar.txt").write_text("tail")
-        return OPIO({"is_head": op_in["heads"], "msg1": "head", "msg2": "tail", "n1": 1, "n2": 2,
-                     "foo": Path("foo.txt"), "bar": Path("bar.txt")})
+        return OPIO(
+            {
+                "is_head": op_in["heads"],
+                "msg1": "head",
+                "msg2": "tail",
+                "n1": 1,
+                "n2": 2,
+                "foo": Path("foo.txt"),
+                "bar": Path("bar.txt"),
+            }
+        )
 
 
 def _read(local_path):
     path = Path(local_path)
-    return (path / "foo.txt" if (path / "foo.txt").exists() else
-            path / "bar.txt" if (path / "bar.txt").exists() else path).read_text()
+    return (
+        path / "foo.txt"
+        if (path / "foo.txt").exists()
+        else path / "bar.txt"
+        if (path / "bar.txt").exists()
+        else path
+    ).read_text()
 
 
 def _coin_steps(kind):
     """pydflow's shape: outputs declared empty, their sources set after the steps are added."""
-    outs = Outputs(parameters={"msg": OutputParameter(), "n": OutputParameter()},
-                   artifacts={"res": OutputArtifact()})
+    outs = Outputs(
+        parameters={"msg": OutputParameter(), "n": OutputParameter()},
+        artifacts={"res": OutputArtifact()},
+    )
     tmpl = (Steps if kind == "steps" else DAG)(f"coin-{kind}", outputs=outs)
     tmpl.inputs.parameters["heads"] = InputParameter(type=bool)
     make = Step if kind == "steps" else Task
-    coin = make("coin", PythonOPTemplate(Coin),
-                parameters={"heads": tmpl.inputs.parameters["heads"]})
+    coin = make(
+        "coin", PythonOPTemplate(Coin), parameters={"heads": tmpl.inputs.parameters["heads"]}
+    )
     tmpl.add(coin)
     tmpl.outputs.parameters["msg"].value_from_expression = if_expression(
-        _if=coin.outputs.parameters["is_head"], _then=coin.outputs.parameters["msg1"],
-        _else=coin.outputs.parameters["msg2"])
+        _if=coin.outputs.parameters["is_head"],
+        _then=coin.outputs.parameters["msg1"],
+        _else=coin.outputs.parameters["msg2"],
+    )
     tmpl.outputs.parameters["n"].value_from_expression = if_expression(
-        _if=coin.outputs.parameters["is_head"], _then=coin.outputs.parameters["n1"],
-        _else=coin.outputs.parameters["n2"])
+        _if=coin.outputs.parameters["is_head"],
+        _then=coin.outputs.parameters["n1"],
+        _else=coin.outputs.parameters["n2"],
+    )
     tmpl.outputs.artifacts["res"].from_expression = if_expression(
-        _if=coin.outputs.parameters["is_head"], _then=coin.outputs.artifacts["foo"],
-        _else=coin.outputs.artifacts["bar"])
+        _if=coin.outputs.parameters["is_head"],
+        _then=coin.outputs.artifacts["foo"],
+        _else=coin.outputs.artifacts["bar"],
+    )
     return tmpl
 
 
@@ -79,8 +111,12 @@ def test_conditional_outputs_on_a_bool_parameter(workdir):
     wf = Workflow("cond")
     for kind in ("steps", "dag"):
         tmpl = _coin_steps(kind)
-        wf.add([Step(f"{kind}-h", tmpl, parameters={"heads": True}),
-                Step(f"{kind}-t", tmpl, parameters={"heads": False})])
+        wf.add(
+            [
+                Step(f"{kind}-h", tmpl, parameters={"heads": True}),
+                Step(f"{kind}-t", tmpl, parameters={"heads": False}),
+            ]
+        )
     wf.submit()
     assert wf.query_status() == "Succeeded"
     for kind in ("steps", "dag"):
@@ -94,8 +130,9 @@ def test_conditional_outputs_on_a_bool_parameter(workdir):
 
 
 def _echo(name, value="{{inputs.parameters.v}}"):
-    t = ShellOPTemplate(name=name, script=f"echo {value} > /tmp/o; mkdir -p /tmp/a; "
-                                          f"echo {value} > /tmp/a/f.txt")
+    t = ShellOPTemplate(
+        name=name, script=f"echo {value} > /tmp/o; mkdir -p /tmp/a; echo {value} > /tmp/a/f.txt"
+    )
     t.inputs.parameters = {"v": InputParameter()}
     t.outputs.parameters = {"o": OutputParameter(value_from_path="/tmp/o")}
     t.outputs.artifacts = {"a": OutputArtifact(path="/tmp/a")}
@@ -111,14 +148,19 @@ def test_super_op_outputs_declared_every_other_way(workdir):
     inner.add(e)
     inner.outputs.parameters["p"] = OutputParameter(global_name="from-super")
     inner.outputs.parameters["p"].value_from_parameter = e.outputs.parameters["o"]
-    inner.outputs.parameters["q"] = OutputParameter(value_from_expression=if_expression(
-        _if="steps['e'].outputs.parameters['o'] == 'x'", _then=e.outputs.parameters["o"],
-        _else="other"))
+    inner.outputs.parameters["q"] = OutputParameter(
+        value_from_expression=if_expression(
+            _if="steps['e'].outputs.parameters['o'] == 'x'",
+            _then=e.outputs.parameters["o"],
+            _else="other",
+        )
+    )
     inner.outputs.artifacts["a"] = OutputArtifact(global_name="art-from-super")
     inner.outputs.artifacts["a"]._from = e.outputs.artifacts["a"]
     inner.outputs.artifacts["b"] = OutputArtifact(
         from_expression="steps['e'].outputs.parameters['o'] == 'x' ? "
-                        "steps['e'].outputs.artifacts['a'] : steps['e'].outputs.artifacts['a']")
+        "steps['e'].outputs.artifacts['a'] : steps['e'].outputs.artifacts['a']"
+    )
     e.template.outputs.parameters["o"].global_name = "from-leaf"
     use = _echo("use", "{{workflow.outputs.parameters.from-leaf}}")
     wf = Workflow("ways")
@@ -147,7 +189,8 @@ def test_unresolvable_super_op_output_errors_unless_it_has_a_default(workdir):
         s.add(skipped)
         kwargs = {} if default is None else {"default": default}
         s.outputs.parameters["p"] = OutputParameter(
-            value_from_parameter=skipped.outputs.parameters["o"], **kwargs)
+            value_from_parameter=skipped.outputs.parameters["o"], **kwargs
+        )
         s.outputs.artifacts["a"] = OutputArtifact(_from=skipped.outputs.artifacts["a"])
         return s
 
@@ -171,7 +214,8 @@ def test_output_defaults_when_expression_fails_or_step_is_skipped(workdir):
     a = Step("a", PythonOPTemplate(Add), parameters={"a": 1, "b": 1})
     s.add(a)
     s.outputs.parameters["bad"] = OutputParameter(
-        value_from_expression="steps['nope'].outputs.parameters['c']", default="fallback")
+        value_from_expression="steps['nope'].outputs.parameters['c']", default="fallback"
+    )
     leaf = _echo("leafdef")
     leaf.outputs.parameters["o"].default = "leaf-default"  # set after the template was built
     sup = Step("sup", s, parameters={"x": 1})
@@ -181,8 +225,12 @@ def test_output_defaults_when_expression_fails_or_step_is_skipped(workdir):
     reader = _echo("reader", "{{inputs.parameters.v}}")
     wf = Workflow("defaults")
     wf.add([sup, skipped_sup, skipped_leaf])
-    wf.add([Step("read-sup", reader, parameters={"v": skipped_sup.outputs.parameters["bad"]}),
-            Step("read-leaf", reader, parameters={"v": skipped_leaf.outputs.parameters["o"]})])
+    wf.add(
+        [
+            Step("read-sup", reader, parameters={"v": skipped_sup.outputs.parameters["bad"]}),
+            Step("read-leaf", reader, parameters={"v": skipped_leaf.outputs.parameters["o"]}),
+        ]
+    )
     wf.submit()
     assert wf.query_status() == "Succeeded"
     assert wf.query_step(name="sup")[0].outputs.parameters["bad"].value == "fallback2"
@@ -194,13 +242,19 @@ def test_output_defaults_when_expression_fails_or_step_is_skipped(workdir):
 def test_template_changed_after_its_step_was_built(workdir):
     """On Argo the template declares its inputs and the step passes arguments, so a change
     to the template after ``Step(...)`` applies; it does here too."""
-    t = ShellOPTemplate(name="late", script=(
-        "ls /tmp/in > /dev/null 2>&1 && echo has > /tmp/o || echo none > /tmp/o; "
-        "echo {{inputs.parameters.p}}-{{inputs.parameters.q}} > /tmp/pq"))
+    t = ShellOPTemplate(
+        name="late",
+        script=(
+            "ls /tmp/in > /dev/null 2>&1 && echo has > /tmp/o || echo none > /tmp/o; "
+            "echo {{inputs.parameters.p}}-{{inputs.parameters.q}} > /tmp/pq"
+        ),
+    )
     t.inputs.artifacts = {"x": InputArtifact(path="/tmp/in")}
     t.inputs.parameters = {"p": InputParameter()}
-    t.outputs.parameters = {"o": OutputParameter(value_from_path="/tmp/o"),
-                            "pq": OutputParameter(value_from_path="/tmp/pq")}
+    t.outputs.parameters = {
+        "o": OutputParameter(value_from_path="/tmp/o"),
+        "pq": OutputParameter(value_from_path="/tmp/pq"),
+    }
     s = Step("s", t)
     t.inputs.artifacts["x"].optional = True
     t.inputs.parameters["p"].value = "late"

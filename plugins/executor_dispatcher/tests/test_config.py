@@ -14,14 +14,24 @@ from dflow_executor_dispatcher.plugin import dflow_executors
 def test_defaults_for_a_remote_host():
     ex = DispatcherExecutor(host="1.2.3.4", username="me", queue_name="V100", private_key_file="k")
     assert ex.machine_dict == {
-        "batch_type": "Slurm", "context_type": "SSHContext", "local_root": ".", "retry_count": 0,
+        "batch_type": "Slurm",
+        "context_type": "SSHContext",
+        "local_root": ".",
+        "retry_count": 0,
         "remote_profile": {
-            "hostname": "1.2.3.4", "username": "me", "port": 22, "timeout": 10, "key_filename": "k",
+            "hostname": "1.2.3.4",
+            "username": "me",
+            "port": 22,
+            "timeout": 10,
+            "key_filename": "k",
         },
         "remote_root": "/home/me/dflow/workflows",
     }
     assert ex.resources_dict == {
-        "number_node": 1, "cpu_per_node": 1, "group_size": 1, "queue_name": "V100",
+        "number_node": 1,
+        "cpu_per_node": 1,
+        "group_size": 1,
+        "queue_name": "V100",
         "envs": {"PYTHONUNBUFFERED": "true"},
     }
     assert ex.task_dict == {"task_work_path": "./", "outlog": "log", "errlog": "log"}
@@ -35,17 +45,28 @@ def test_without_host_submits_from_this_machine():
 
 def test_merge_order_defaults_then_json_file_then_explicit(tmp_path):
     path = tmp_path / "dispatcher.json"
-    path.write_text(json.dumps({
-        "machine": {"batch_type": "PBS", "remote_profile": {"port": 2222, "timeout": 30}},
-        "resources": {"cpu_per_node": 4, "envs": {"A": "json"}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "machine": {"batch_type": "PBS", "remote_profile": {"port": 2222, "timeout": 30}},
+                "resources": {"cpu_per_node": 4, "envs": {"A": "json"}},
+            }
+        )
+    )
     ex = DispatcherExecutor(
-        host="h", json_file=str(path), envs={"B": "arg"},
+        host="h",
+        json_file=str(path),
+        envs={"B": "arg"},
         machine_dict={"remote_profile": {"timeout": 60}, "retry_count": 2},
         resources_dict={"envs": {"A": "explicit"}},
     )
     assert ex.machine_dict["batch_type"] == "PBS"
-    assert ex.machine_dict["remote_profile"] == {"hostname": "h", "username": "root", "port": 2222, "timeout": 60}
+    assert ex.machine_dict["remote_profile"] == {
+        "hostname": "h",
+        "username": "root",
+        "port": 2222,
+        "timeout": 60,
+    }
     assert ex.machine_dict["retry_count"] == 2
     assert ex.resources_dict["cpu_per_node"] == 4
     assert ex.resources_dict["envs"] == {"PYTHONUNBUFFERED": "true", "B": "arg", "A": "explicit"}
@@ -73,7 +94,11 @@ def test_password_is_not_in_repr():
 
 
 def test_plugin_record_and_entry_point():
-    (entry,) = [ep for ep in importlib.metadata.entry_points(group="dflow") if ep.name == "executor-dispatcher"]
+    (entry,) = [
+        ep
+        for ep in importlib.metadata.entry_points(group="dflow")
+        if ep.name == "executor-dispatcher"
+    ]
     assert entry.value == "dflow_executor_dispatcher.plugin"
     (record,) = dflow_executors()
     assert record.name == "dispatcher" and record.config_type is DispatcherConfig

@@ -43,7 +43,9 @@ def test_slurm_job_id_is_a_real_slurm_job(local_slurm, make_job):
 
 
 @pytest.mark.parametrize(("retries", "attempts"), [(None, 1), (1, 2)])
-def test_failure_reports_exit_code_and_follows_retry_setting(local_slurm, make_job, retries, attempts):
+def test_failure_reports_exit_code_and_follows_retry_setting(
+    local_slurm, make_job, retries, attempts
+):
     job = make_job(script=FAIL)
     result = executor(retry_on_submission_error=retries).run(job)
 
@@ -115,9 +117,13 @@ def test_ssh_context_over_the_test_sshd(local_slurm, slurm_sshd, make_job, tmp_p
     secret = "s3cret-Passw0rd"
     job = make_job()
     ex = executor(
-        host=slurm_sshd.host, port=slurm_sshd.port, username=slurm_sshd.user,
-        private_key_file=slurm_sshd.key_file, password=secret,
-        remote_root=str(tmp_path / "remote"), clean=False,
+        host=slurm_sshd.host,
+        port=slurm_sshd.port,
+        username=slurm_sshd.user,
+        private_key_file=slurm_sshd.key_file,
+        password=secret,
+        remote_root=str(tmp_path / "remote"),
+        clean=False,
     )
     ex.stage_root = str(tmp_path)
     result = ex.run(job)

@@ -79,8 +79,12 @@ def time_limited_job(local_slurm: LocalSlurm, tmp_path_factory: pytest.TempPathF
     script = root / "script.sh"
     script.write_text("echo started\nsleep 300\n")
     job = ScriptJob(
-        name="over-time", workflow_id="wf-test", script_path=script, command=("bash",),
-        workdir=root, log_path=root / "log.txt",
+        name="over-time",
+        workflow_id="wf-test",
+        script_path=script,
+        command=("bash",),
+        workdir=root,
+        log_path=root / "log.txt",
     )
     results: list = []
     executor = SlurmJobTemplate(header="#SBATCH --time=1")

@@ -99,7 +99,9 @@ def test_terminated_workflow_cancels_promptly(local_slurm, make_job, submitted_i
     (result,) = results
     assert result.exit_code != 0 and "cancelled" in result.message
     deadline = time.monotonic() + 15
-    while "JobState=CANCELLED" not in local_slurm.run("scontrol", "-o", "show", "job", job_id).stdout:
+    while (
+        "JobState=CANCELLED" not in local_slurm.run("scontrol", "-o", "show", "job", job_id).stdout
+    ):
         assert time.monotonic() < deadline, "the Slurm job was not cancelled"
         time.sleep(0.2)
 

@@ -33,11 +33,17 @@ def test_records_and_factories():
 def test_pydflow_signatures():
     job = SlurmJob(header="#SBATCH -N 1", node_selector={"k": "v"}, workdir="w")
     assert (job.header, job.node_selector, job.workdir, job.map_tmp_dir) == (
-        "#SBATCH -N 1", {"k": "v"}, "w", True,
+        "#SBATCH -N 1",
+        {"k": "v"},
+        "w",
+        True,
     )
     template = SlurmJobTemplate(header="h", node_selector={"a": "b"}, prepare_image="img")
     assert template.workdir == "dflow/workflows/{{workflow.name}}/{{pod.name}}"
     remote = SlurmRemoteExecutor("host", username="u", header="h", interval=5, pvc="p")
     assert (remote.port, remote.workdir, remote.interval, remote.pvc) == (
-        22, "~/dflow/workflows/{{workflow.name}}/{{pod.name}}", 5, "p",
+        22,
+        "~/dflow/workflows/{{workflow.name}}/{{pod.name}}",
+        5,
+        "p",
     )

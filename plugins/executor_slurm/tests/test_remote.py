@@ -14,8 +14,11 @@ pytestmark = pytest.mark.slurm
 def remote(slurm_sshd, tmp_path):
     def make(**kwargs: object) -> SlurmRemoteExecutor:
         args: dict[str, object] = dict(
-            host=slurm_sshd.host, port=slurm_sshd.port, username=slurm_sshd.user,
-            private_key_file=slurm_sshd.key_file, interval=1,
+            host=slurm_sshd.host,
+            port=slurm_sshd.port,
+            username=slurm_sshd.user,
+            private_key_file=slurm_sshd.key_file,
+            interval=1,
             workdir=str(tmp_path / "remote" / "{{workflow.name}}" / "{{pod.name}}"),
         )
         args.update(kwargs)
@@ -81,8 +84,11 @@ def test_cancel_over_ssh(remote, make_job, local_slurm, submitted_id):
 def test_unreachable_host_is_a_clear_failure(make_job, slurm_sshd, tmp_path):
     job = make_job()
     executor = SlurmRemoteExecutor(
-        host="127.0.0.1", port=slurm_sshd.port, username="root",
-        private_key_file=str(tmp_path / "no-such-key"), action_retries=0,
+        host="127.0.0.1",
+        port=slurm_sshd.port,
+        username="root",
+        private_key_file=str(tmp_path / "no-such-key"),
+        action_retries=0,
     )
     result = executor.run(job)
 

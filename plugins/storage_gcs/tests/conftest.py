@@ -50,24 +50,43 @@ class GCSEmulator:
         # download closes its first stream after one part) would fill a pipe and stall it
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _START_WITH_BACKLOG, "start", "--host", "127.0.0.1",
-             "--port", str(self.port), "--default-bucket", self.bucket, "-q",
-             *([] if self.data_dir else ["--in-memory"])],
-            stdout=subprocess.DEVNULL, stderr=self.log, cwd=self.data_dir,
+            [
+                sys.executable,
+                "-c",
+                _START_WITH_BACKLOG,
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--default-bucket",
+                self.bucket,
+                "-q",
+                *([] if self.data_dir else ["--in-memory"]),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            cwd=self.data_dir,
             env={**os.environ, "STORAGE_BASE": self.data_dir or "."},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.log.seek(0)
-                raise RuntimeError(f"gcp-storage-emulator exited: {self.log.read().decode()[-2000:]}")
+                raise RuntimeError(
+                    f"gcp-storage-emulator exited: {self.log.read().decode()[-2000:]}"
+                )
             try:
-                urllib.request.urlopen(f"{self.endpoint}/storage/v1/b/{self.bucket}", timeout=2).close()
+                urllib.request.urlopen(
+                    f"{self.endpoint}/storage/v1/b/{self.bucket}", timeout=2
+                ).close()
                 return self
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gcp-storage-emulator did not answer on {self.endpoint} within {timeout}s")
+        raise RuntimeError(
+            f"gcp-storage-emulator did not answer on {self.endpoint} within {timeout}s"
+        )
 
     def object_path(self, name: str) -> str:
         """Where the emulator keeps the bytes of object ``name``."""
@@ -107,9 +126,15 @@ def make_client(gcs_emulator):
     from dflow_storage_gcs import GCSClient
 
     def make(**overrides):
-        options = dict(bucket_name=BUCKET, project="dflow-test", endpoint=gcs_emulator.endpoint,
-                       prefix="", resumable_threshold=4 * 1024 * 1024, part_size=1024 * 1024,
-                       retry_timeout=10.0)
+        options = dict(
+            bucket_name=BUCKET,
+            project="dflow-test",
+            endpoint=gcs_emulator.endpoint,
+            prefix="",
+            resumable_threshold=4 * 1024 * 1024,
+            part_size=1024 * 1024,
+            retry_timeout=10.0,
+        )
         options.update(overrides)
         return GCSClient(**options)
 

@@ -26,10 +26,12 @@ def _file(tmp_path, name, data):
 
 def test_missing_bucket(make_client, prefix, tmp_path):
     client = make_client(bucket_name="no-such-bucket")
-    for action in (lambda: client.upload(prefix + "f", _file(tmp_path, "f", b"x")),
-                   lambda: client.download(prefix + "f", str(tmp_path / "out")),
-                   lambda: client.list(prefix),
-                   lambda: client.get_md5(prefix + "f")):
+    for action in (
+        lambda: client.upload(prefix + "f", _file(tmp_path, "f", b"x")),
+        lambda: client.download(prefix + "f", str(tmp_path / "out")),
+        lambda: client.list(prefix),
+        lambda: client.get_md5(prefix + "f"),
+    ):
         with pytest.raises(BucketMissing) as info:
             action()
         assert "GCS bucket 'no-such-bucket' at http://127.0.0.1:" in str(info.value)
@@ -97,7 +99,9 @@ def test_prefix_is_applied_and_stripped(make_client, prefix, tmp_path):
     client = make_client(prefix="repo-root/")
     client.upload(prefix + "a/b", _file(tmp_path, "f", b"x"))
     assert client.list(prefix) == [prefix + "a/"]
-    assert make_client().list("repo-root/" + prefix, recursive=True) == ["repo-root/" + prefix + "a/b"]
+    assert make_client().list("repo-root/" + prefix, recursive=True) == [
+        "repo-root/" + prefix + "a/b"
+    ]
 
 
 def test_configuration_errors(monkeypatch):
@@ -124,8 +128,16 @@ def test_plugin_record_builds_a_client_from_config(gcs_emulator, tmp_path):
     record = manager.storage("gcs")
     assert record.artifact_kind == "gcs" and record.config_type is GCSConfig
     assert manager.provider("storage", "gcs").distribution == "dflow-storage-gcs"
-    config = structure({"bucket_name": "dflow-test", "endpoint": gcs_emulator.endpoint, "prefix": "cfg/",
-                        "project": "p"}, GCSConfig, source="test")
+    config = structure(
+        {
+            "bucket_name": "dflow-test",
+            "endpoint": gcs_emulator.endpoint,
+            "prefix": "cfg/",
+            "project": "p",
+        },
+        GCSConfig,
+        source="test",
+    )
     client = record.factory(config)
     assert isinstance(client, GCSClient) and client.prefix == "cfg/"
     key = f"plugin-{os.urandom(4).hex()}"

@@ -33,7 +33,10 @@ def test_crc32c_combine_matches_the_crc_of_the_concatenation():
 
 
 def test_parse_hashes():
-    assert parse_hashes("crc32c=AAAAAQ==,md5=AAECAw==") == {"crc32c": b"\0\0\0\1", "md5": b"\0\1\2\3"}
+    assert parse_hashes("crc32c=AAAAAQ==,md5=AAECAw==") == {
+        "crc32c": b"\0\0\0\1",
+        "md5": b"\0\1\2\3",
+    }
     assert parse_hashes(None) == {} and parse_hashes("other=xx") == {}
 
 
@@ -58,8 +61,13 @@ def test_download_replaces_an_existing_file_whole(make_client, prefix, tmp_path)
 
 def test_damaged_ranged_part_is_detected(gcs_disk_emulator, make_client, prefix, tmp_path):
     data = os.urandom(3 * MiB + 100)
-    client = make_client(endpoint=gcs_disk_emulator.endpoint, integrity_retries=0,
-                         sliced_download_threshold=MiB, download_part_size=MiB, download_workers=4)
+    client = make_client(
+        endpoint=gcs_disk_emulator.endpoint,
+        integrity_retries=0,
+        sliced_download_threshold=MiB,
+        download_part_size=MiB,
+        download_workers=4,
+    )
     client.upload(prefix + "f", _file(tmp_path, "f", data))
     stored = gcs_disk_emulator.object_path(prefix + "f")
     damaged = bytearray(data)
@@ -86,5 +94,8 @@ def test_tree_download_goes_through_staging(make_client, prefix, tmp_path):
     key = upload_s3(str(src), key=prefix + "tree", storage_client=client)
     download_s3(key, str(tmp_path / "dst"), storage_client=client)
     for rel, data in files.items():
-        assert hashlib.md5((tmp_path / "dst" / rel).read_bytes()).digest() == hashlib.md5(data).digest()
+        assert (
+            hashlib.md5((tmp_path / "dst" / rel).read_bytes()).digest()
+            == hashlib.md5(data).digest()
+        )
     assert sorted(os.listdir(tmp_path / "dst")) == ["d0", "d1", "d2"]

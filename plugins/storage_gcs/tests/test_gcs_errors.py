@@ -13,9 +13,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from dflow.storage import AccessDenied
 
-BODY = json.dumps({"error": {"code": 401, "message": "Invalid Credentials", "errors": [
-    {"domain": "global", "reason": "authError", "message": "Invalid Credentials",
-     "locationType": "header", "location": "Authorization"}]}}).encode()
+BODY = json.dumps(
+    {
+        "error": {
+            "code": 401,
+            "message": "Invalid Credentials",
+            "errors": [
+                {
+                    "domain": "global",
+                    "reason": "authError",
+                    "message": "Invalid Credentials",
+                    "locationType": "header",
+                    "location": "Authorization",
+                }
+            ],
+        }
+    }
+).encode()
 
 
 class _Refuse(BaseHTTPRequestHandler):
@@ -48,8 +62,9 @@ def refusing_endpoint():
     server.server_close()
 
 
-def test_refused_credentials_name_the_object_the_bucket_and_the_fix(make_client, refusing_endpoint,
-                                                                   tmp_path):
+def test_refused_credentials_name_the_object_the_bucket_and_the_fix(
+    make_client, refusing_endpoint, tmp_path
+):
     client = make_client(endpoint=refusing_endpoint, retry_timeout=2.0)
     src = tmp_path / "f.txt"
     src.write_text("x")

@@ -36,17 +36,23 @@ class Wire:
         headers = dict(headers or {})
         if self.damage is not None and isinstance(data, bytes):
             data = self.damage(method, headers, data)
-        resp = type(self.session).request(self.session, method, url, data=data, headers=headers,
-                                          **kwargs)
+        resp = type(self.session).request(
+            self.session, method, url, data=data, headers=headers, **kwargs
+        )
         self.calls.append((method, url, headers, len(data) if isinstance(data, bytes) else 0))
-        if method == "PUT" and headers.get("content-range", "").endswith("/*") \
-                and resp.status_code == 308:
+        if (
+            method == "PUT"
+            and headers.get("content-range", "").endswith("/*")
+            and resp.status_code == 308
+        ):
             self.chunk_sent.set()
         return resp
 
     def sent(self) -> int:
         """Bytes of object data sent in resumable chunks so far."""
-        return sum(size for method, _, h, size in self.calls if method == "PUT" and "content-range" in h)
+        return sum(
+            size for method, _, h, size in self.calls if method == "PUT" and "content-range" in h
+        )
 
     def puts(self) -> list[tuple[str, dict]]:
         return [(url, h) for method, url, h, _ in self.calls if method == "PUT"]
@@ -72,13 +78,13 @@ def test_chunks_go_out_while_the_caller_is_still_writing(make_client, monkeypatc
     wire = Wire(client, monkeypatch)
     data = os.urandom(7 * MiB + 12345)
     with client.open_write(prefix + "big.bin") as out:
-        out.write(data[:3 * MiB])
+        out.write(data[: 3 * MiB])
         assert not wire.chunk_sent.is_set()  # below the resumable threshold: still held
-        out.write(memoryview(data)[3 * MiB:6 * MiB + 7])
+        out.write(memoryview(data)[3 * MiB : 6 * MiB + 7])
         assert wire.chunk_sent.wait(30), "no chunk was sent while the block was running"
         # every full chunk is already out: only the partial one is held in memory
         assert wire.sent() == 6 * MiB
-        out.write(bytearray(data[6 * MiB + 7:]))
+        out.write(bytearray(data[6 * MiB + 7 :]))
     assert _read(client, prefix + "big.bin") == data
     url, last = wire.puts()[-1]
     assert last["content-range"] == f"bytes {7 * MiB}-{len(data) - 1}/{len(data)}"
@@ -93,7 +99,7 @@ def test_sizes_around_the_threshold_and_chunks(make_client, monkeypatch, prefix,
     data = os.urandom(size)
     with client.open_write(prefix + "f") as out:
         for i in range(0, size, 700_001):  # uneven writes across chunk boundaries
-            out.write(data[i:i + 700_001])
+            out.write(data[i : i + 700_001])
     assert _read(client, prefix + "f") == data
     if size < 4 * MiB:  # one request from memory
         assert [m for m, *_ in wire.calls if m in ("POST", "PUT")] == ["POST"]
@@ -104,8 +110,10 @@ def test_sizes_around_the_threshold_and_chunks(make_client, monkeypatch, prefix,
 def test_failing_block_cancels_the_session_and_stores_nothing(make_client, monkeypatch, prefix):
     client = make_client()
     wire = Wire(client, monkeypatch)
-    with pytest.raises(KeyError, match="the caller's own error"), \
-            client.open_write(prefix + "broken.bin") as out:
+    with (
+        pytest.raises(KeyError, match="the caller's own error"),
+        client.open_write(prefix + "broken.bin") as out,
+    ):
         out.write(os.urandom(6 * MiB + 100))
         assert wire.chunk_sent.is_set()  # more than a chunk is already in the session
         raise KeyError("the caller's own error")

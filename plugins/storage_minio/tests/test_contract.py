@@ -14,6 +14,11 @@ class TestMinioOnSeaweedFS(StorageContract):
 
     def make_bad_client(self, client):
         server_endpoint = client.config.endpoint
-        return type(client)(endpoint=server_endpoint, access_key=client.config.access_key,
-                            secret_key="wrong-secret", secure=False, bucket_name=client.bucket,
-                            max_attempts=1)
+        return type(client)(
+            endpoint=server_endpoint,
+            access_key=client.config.access_key,
+            secret_key="wrong-secret",
+            secure=False,
+            bucket_name=client.bucket,
+            max_attempts=1,
+        )

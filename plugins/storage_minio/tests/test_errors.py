@@ -39,8 +39,9 @@ def test_wrong_secret_is_a_clear_error(client_factory, bucket_client, tmp_path):
 
 
 def test_wrong_secret_on_multipart_upload(client_factory, bucket_client, tmp_path):
-    bad = client_factory(bucket_client.bucket, secret_key="nope", max_attempts=1,
-                         multipart_threshold=5 * MiB)
+    bad = client_factory(
+        bucket_client.bucket, secret_key="nope", max_attempts=1, multipart_threshold=5 * MiB
+    )
     src = tmp_path / "big"
     src.write_bytes(os.urandom(6 * MiB))
     with pytest.raises(AccessDenied, match="wrong access_key/secret_key"):
@@ -61,8 +62,14 @@ def test_missing_bucket(client_factory, tmp_path):
 
 def test_unreachable_endpoint(tmp_path):
     (port,) = free_ports(1)  # nothing listens there
-    client = MinioClient(endpoint=f"127.0.0.1:{port}", access_key="a", secret_key="b",
-                         bucket_name="bkt", max_attempts=1, connect_timeout=1)
+    client = MinioClient(
+        endpoint=f"127.0.0.1:{port}",
+        access_key="a",
+        secret_key="b",
+        bucket_name="bkt",
+        max_attempts=1,
+        connect_timeout=1,
+    )
     with pytest.raises(Unreachable) as info:
         client.list("any/")
     assert f"127.0.0.1:{port}" in str(info.value)
@@ -79,8 +86,12 @@ def test_missing_key_and_bad_local_paths(bucket_client, tmp_path):
 
 
 def test_aborted_multipart_leaves_no_object(client_factory, bucket_client, tmp_path):
-    client = client_factory(bucket_client.bucket, multipart_threshold=5 * MiB,
-                            multipart_chunksize=5 * MiB, max_concurrency=2)
+    client = client_factory(
+        bucket_client.bucket,
+        multipart_threshold=5 * MiB,
+        multipart_chunksize=5 * MiB,
+        max_concurrency=2,
+    )
     src = tmp_path / "big"
     src.write_bytes(os.urandom(12 * MiB))
     key = f"aborted-{uuid.uuid4().hex[:8]}/big"
@@ -99,8 +110,9 @@ def test_aborted_multipart_leaves_no_object(client_factory, bucket_client, tmp_p
 
 
 def test_multipart_md5_and_etag(client_factory, bucket_client, tmp_path):
-    client = client_factory(bucket_client.bucket, multipart_threshold=5 * MiB,
-                            multipart_chunksize=5 * MiB)
+    client = client_factory(
+        bucket_client.bucket, multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB
+    )
     data = os.urandom(11 * MiB + 3)
     src = tmp_path / "big"
     src.write_bytes(data)

@@ -29,7 +29,8 @@ def test_awkward_keys_agree_with_boto3(bucket_client, tmp_path):
         bucket_client.download(base + key + ".boto", str(tmp_path / f"out{i}"))
         assert (tmp_path / f"out{i}").read_bytes() == b"from boto3 " + key.encode()
     assert bucket_client.list(base, recursive=True) == sorted(
-        [base + k for k in AWKWARD] + [base + k + ".boto" for k in AWKWARD])
+        [base + k for k in AWKWARD] + [base + k + ".boto" for k in AWKWARD]
+    )
 
 
 def test_empty_and_binary_objects(bucket_client, tmp_path):
@@ -68,8 +69,14 @@ def test_connection_closed_by_the_server_is_replaced(bucket_client, tmp_path):
 
 def test_unreachable_endpoint_on_the_lean_path(tmp_path):
     (port,) = free_ports(1)
-    client = MinioClient(endpoint=f"127.0.0.1:{port}", access_key="a", secret_key="b",
-                         bucket_name="bkt", max_attempts=2, connect_timeout=1)
+    client = MinioClient(
+        endpoint=f"127.0.0.1:{port}",
+        access_key="a",
+        secret_key="b",
+        bucket_name="bkt",
+        max_attempts=2,
+        connect_timeout=1,
+    )
     src = tmp_path / "f"
     src.write_text("x")
     with pytest.raises(Unreachable, match=f"127.0.0.1:{port}"):

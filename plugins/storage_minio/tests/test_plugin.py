@@ -21,8 +21,12 @@ def test_entry_point_registers_minio_with_s3_alias():
 def test_factory_builds_a_client(seaweedfs, bucket_client, tmp_path):
     pm = PluginManager(allow={"storage-minio"})
     pm.load()
-    config = MinioConfig(endpoint=seaweedfs.endpoint, access_key=seaweedfs.access_key,
-                         secret_key=seaweedfs.secret_key, bucket_name=bucket_client.bucket)
+    config = MinioConfig(
+        endpoint=seaweedfs.endpoint,
+        access_key=seaweedfs.access_key,
+        secret_key=seaweedfs.secret_key,
+        bucket_name=bucket_client.bucket,
+    )
     client = pm.storage("minio").factory(config)
     assert isinstance(client, MinioClient)
     src = tmp_path / "f"

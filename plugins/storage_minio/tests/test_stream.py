@@ -112,9 +112,9 @@ def test_open_write_sends_parts_while_the_caller_writes(bucket_client, tmp_path)
     data = os.urandom(20 * MiB + 5)
     with bucket_client.open_write("write/big.bin") as out:
         for start in range(0, 16 * MiB, MiB):
-            out.write(data[start:start + MiB])
+            out.write(data[start : start + MiB])
         assert sent.wait(30), "no part went out before the block ended: the object was held"
-        out.write(data[16 * MiB:])
+        out.write(data[16 * MiB :])
     head = bucket_client.s3.head_object(Bucket=bucket_client.bucket, Key="write/big.bin")
     assert head["ETag"].strip('"').endswith("-5")  # 4 parts of 5 MiB and the rest
     with bucket_client.open_read("write/big.bin") as stream:
@@ -122,8 +122,10 @@ def test_open_write_sends_parts_while_the_caller_writes(bucket_client, tmp_path)
 
 
 def test_open_write_aborts_the_upload_when_the_block_fails(bucket_client):
-    with pytest.raises(RuntimeError, match="simulation crashed"), \
-            bucket_client.open_write("write/aborted.bin") as out:
+    with (
+        pytest.raises(RuntimeError, match="simulation crashed"),
+        bucket_client.open_write("write/aborted.bin") as out,
+    ):
         out.write(os.urandom(12 * MiB))  # past the threshold: a multipart upload is open
         assert _open_uploads(bucket_client, "write/aborted.bin")
         raise RuntimeError("simulation crashed")
@@ -142,8 +144,7 @@ def test_a_part_corrupted_on_the_way_is_refused(bucket_client):
         body.seek(start)
 
     bucket_client.s3.meta.events.register("request-created.s3.UploadPart", corrupt)
-    with pytest.raises(StorageError) as info, \
-            bucket_client.open_write("write/corrupt.bin") as out:
+    with pytest.raises(StorageError) as info, bucket_client.open_write("write/corrupt.bin") as out:
         out.write(os.urandom(12 * MiB))
     assert "write/corrupt.bin" in str(info.value)
     assert "md5" in str(info.value).lower()  # the server said why

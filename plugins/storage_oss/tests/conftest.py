@@ -26,7 +26,8 @@ class OSSServerProcess:
     def start(self, timeout: float = 20.0) -> OSSServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, str(SERVER), "--port", "0", *self.args],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         ready = threading.Timer(timeout, self.proc.kill)  # a hung start cannot hang the tests
         ready.start()
@@ -54,7 +55,9 @@ class OSSServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def _control(self, what: str, count: int) -> None:
-        request = urllib.request.Request(f"{self.endpoint}/_dflow_test/{what}?count={count}", method="POST")
+        request = urllib.request.Request(
+            f"{self.endpoint}/_dflow_test/{what}?count={count}", method="POST"
+        )
         urllib.request.urlopen(request, timeout=10).close()
 
     def corrupt_next_gets(self, count: int = 1) -> None:
@@ -80,8 +83,14 @@ REGION = "cn-dflow-test"
 def oss_server():
     """A running OSS test server (``.endpoint``, ``.corrupt_next_gets(n)``, ``.fail_next(n)``)."""
     server = OSSServerProcess(
-        "--access-key-id", ACCESS_KEY_ID, "--access-key-secret", ACCESS_KEY_SECRET,
-        "--bucket", BUCKET, "--region", REGION,
+        "--access-key-id",
+        ACCESS_KEY_ID,
+        "--access-key-secret",
+        ACCESS_KEY_SECRET,
+        "--bucket",
+        BUCKET,
+        "--region",
+        REGION,
     ).start()
     yield server
     server.stop()
@@ -94,9 +103,15 @@ def make_client(oss_server, tmp_path):
 
     def make(**overrides):
         options = dict(
-            endpoint=oss_server.endpoint, bucket_name=BUCKET, access_key_id=ACCESS_KEY_ID,
-            access_key_secret=ACCESS_KEY_SECRET, prefix="", checkpoint_dir=str(tmp_path / "ckpt"),
-            multipart_threshold=8 * 1024 * 1024, part_size=2 * 1024 * 1024, retries=3,
+            endpoint=oss_server.endpoint,
+            bucket_name=BUCKET,
+            access_key_id=ACCESS_KEY_ID,
+            access_key_secret=ACCESS_KEY_SECRET,
+            prefix="",
+            checkpoint_dir=str(tmp_path / "ckpt"),
+            multipart_threshold=8 * 1024 * 1024,
+            part_size=2 * 1024 * 1024,
+            retries=3,
         )
         options.update(overrides)
         return OSSClient(**options)

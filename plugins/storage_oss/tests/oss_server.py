@@ -213,14 +213,18 @@ class OSSServer:
         if auth.startswith("OSS4-HMAC-SHA256 "):
             return self._check_v4(method, bucket, key, params, headers, auth)
         if not auth.startswith("OSS "):
-            raise OSSError(400, "InvalidArgument", f"Unsupported Authorization header {auth[:20]!r}")
+            raise OSSError(
+                400, "InvalidArgument", f"Unsupported Authorization header {auth[:20]!r}"
+            )
         access_key_id, _, signature = auth[4:].rpartition(":")
         secret = self._secret(access_key_id)
         sub = sorted((k, v) for k, v in params if k in _V1_SUBRESOURCES)
         resource = f"/{bucket}/{key}" if bucket else "/"
         if sub:
             resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in sub)
-        oss_headers = sorted((k.lower(), v) for k, v in headers.items() if k.lower().startswith("x-oss-"))
+        oss_headers = sorted(
+            (k.lower(), v) for k, v in headers.items() if k.lower().startswith("x-oss-")
+        )
         to_sign = "\n".join(
             [
                 method,
@@ -242,11 +246,15 @@ class OSSServer:
     def _secret(self, access_key_id: str) -> str:
         secret = self.credentials.get(access_key_id)
         if secret is None:
-            raise OSSError(403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist.")
+            raise OSSError(
+                403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist."
+            )
         return secret
 
     def _check_v4(self, method, bucket, key, params, headers, auth) -> None:
-        fields = dict(part.strip().split("=", 1) for part in auth[len("OSS4-HMAC-SHA256 ") :].split(","))
+        fields = dict(
+            part.strip().split("=", 1) for part in auth[len("OSS4-HMAC-SHA256 ") :].split(",")
+        )
         access_key_id, date, region, product, _ = fields["Credential"].split("/")
         secret = self._secret(access_key_id)
         additional = [h for h in fields.get("AdditionalHeaders", "").split(";") if h]
@@ -256,12 +264,14 @@ class OSSServer:
 
         uri = enc(f"/{bucket}/{key}" if bucket else "/", True)
         query = "&".join(
-            f"{k}={v}" if v else k for k, v in sorted((enc(k, False), enc(v, False)) for k, v in params)
+            f"{k}={v}" if v else k
+            for k, v in sorted((enc(k, False), enc(v, False)) for k, v in params)
         )
         signed = sorted(
             (k.lower(), v)
             for k, v in headers.items()
-            if k.lower().startswith("x-oss-") or k.lower() in ("content-type", "content-md5")
+            if k.lower().startswith("x-oss-")
+            or k.lower() in ("content-type", "content-md5")
             or k.lower() in additional
         )
         canonical = "\n".join(
@@ -276,8 +286,12 @@ class OSSServer:
         )
         scope = f"{date}/{region}/{product}/aliyun_v4_request"
         to_sign = "\n".join(
-            ["OSS4-HMAC-SHA256", headers.get("x-oss-date", ""), scope,
-             hashlib.sha256(canonical.encode()).hexdigest()]
+            [
+                "OSS4-HMAC-SHA256",
+                headers.get("x-oss-date", ""),
+                scope,
+                hashlib.sha256(canonical.encode()).hexdigest(),
+            ]
         )
         signing_key = ("aliyun_v4" + secret).encode()
         for part in (date, region, product, "aliyun_v4_request"):
@@ -345,7 +359,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _send(self, status: int, body: bytes | list = b"", headers: dict | None = None, length=None) -> None:
+    def _send(
+        self, status: int, body: bytes | list = b"", headers: dict | None = None, length=None
+    ) -> None:
         self.send_response(status)
         self.send_header("x-oss-request-id", self.request_id)
         self.send_header("Server", "dflow-oss-test-server")
@@ -360,8 +376,12 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(view[start : start + (1 << 20)])
 
     def _send_error(self, err: OSSError, bucket: str, key: str) -> None:
-        children = [("Code", err.code), ("Message", err.message), ("RequestId", self.request_id),
-                    ("HostId", self.headers.get("Host", ""))]
+        children = [
+            ("Code", err.code),
+            ("Message", err.message),
+            ("RequestId", self.request_id),
+            ("HostId", self.headers.get("Host", "")),
+        ]
         if bucket:
             children.append(("BucketName", bucket))
         if key:
@@ -383,8 +403,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if url.path.startswith("/_dflow_test/") and method == "POST":
             count = int(dict(params).get("count", "1"))
-            {"corrupt": self.oss.corrupt_next_gets, "corrupt-put": self.oss.corrupt_next_puts,
-             "fail": self.oss.fail_next}[key](count)
+            {
+                "corrupt": self.oss.corrupt_next_gets,
+                "corrupt-put": self.oss.corrupt_next_puts,
+                "fail": self.oss.fail_next,
+            }[key](count)
             return self._send(204)
         with self.oss.lock:
             self.oss.requests.append((method, self.path))
@@ -395,6 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
             _Api(self, bucket, key, dict(params), body).run(method)
         except OSSError as err:
             self._send_error(err, bucket, key)
+
 
 class _Api:
     """The OSS operations. State changes hold the server's lock; hashing a request body and
@@ -407,12 +431,16 @@ class _Api:
         self.body_crc: int | None = None
         self.response: tuple = (500, b"", None, None)
 
-    def _reply(self, status: int, body: bytes = b"", headers: dict | None = None, length=None) -> None:
+    def _reply(
+        self, status: int, body: bytes = b"", headers: dict | None = None, length=None
+    ) -> None:
         self.response = (status, body, headers, length)
 
     def run(self, method: str) -> None:
         if not self.bucket:
-            raise OSSError(400, "InvalidRequest", "This server only serves path-style bucket requests.")
+            raise OSSError(
+                400, "InvalidRequest", "This server only serves path-style bucket requests."
+            )
         if method == "PUT" and self.key and "x-oss-copy-source" not in self.headers:
             if self.body and self.oss.take_fault("_corrupt_put"):
                 self.body = bytes([self.body[0] ^ 0xFF]) + self.body[1:]
@@ -467,18 +495,31 @@ class _Api:
 
     # -- helpers --------------------------------------------------------------------------
     def _check_md5(self, data: bytes) -> bytes:
-        digest = self.body_md5 if data is self.body and self.body_md5 else hashlib.md5(data).digest()
+        digest = (
+            self.body_md5 if data is self.body and self.body_md5 else hashlib.md5(data).digest()
+        )
         sent = self.headers.get("Content-MD5")
         if sent is not None and sent != base64.b64encode(digest).decode():
             raise OSSError(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
         return digest
 
     def _meta(self) -> dict[str, str]:
-        return {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-oss-meta-")}
+        return {
+            k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-oss-meta-")
+        }
 
-    def _store(self, data: bytes, etag: str, content_type: str, meta: dict, kind: str,
-               crc: int | None = None) -> _Object:
-        obj = _Object(data, etag, content_type, meta, time.time(), crc64(data) if crc is None else crc, kind)
+    def _store(
+        self,
+        data: bytes,
+        etag: str,
+        content_type: str,
+        meta: dict,
+        kind: str,
+        crc: int | None = None,
+    ) -> _Object:
+        obj = _Object(
+            data, etag, content_type, meta, time.time(), crc64(data) if crc is None else crc, kind
+        )
         self.objects[self.key] = obj
         return obj
 
@@ -502,7 +543,9 @@ class _Api:
     def put_object(self) -> None:
         digest = self._check_md5(self.body)
         content_type = self.headers.get("Content-Type", "application/octet-stream")
-        obj = self._store(self.body, digest.hex().upper(), content_type, self._meta(), "Normal", self.body_crc)
+        obj = self._store(
+            self.body, digest.hex().upper(), content_type, self._meta(), "Normal", self.body_crc
+        )
         self._reply(200, headers=self._etag_headers(obj.etag, obj.crc))
 
     def get_object(self, method: str) -> None:
@@ -543,10 +586,16 @@ class _Api:
         src = self._source()
         replace = self.headers.get("x-oss-metadata-directive", "COPY").upper() == "REPLACE"
         meta = self._meta() if replace else dict(src.meta)
-        content_type = self.headers.get("Content-Type", src.content_type) if replace else src.content_type
+        content_type = (
+            self.headers.get("Content-Type", src.content_type) if replace else src.content_type
+        )
         obj = self._store(src.data, src.etag, content_type, meta, src.kind, src.crc)
-        body = _xml("CopyObjectResult", [("ETag", f'"{obj.etag}"'), ("LastModified", _iso_date(obj.mtime))])
-        self._reply(200, body, {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)})
+        body = _xml(
+            "CopyObjectResult", [("ETag", f'"{obj.etag}"'), ("LastModified", _iso_date(obj.mtime))]
+        )
+        self._reply(
+            200, body, {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)}
+        )
 
     def delete_objects(self) -> None:
         self._check_md5(self.body)
@@ -563,10 +612,17 @@ class _Api:
         self._reply(200, _xml("DeleteResult", children), {"Content-Type": "application/xml"})
 
     def bucket_info(self) -> None:
-        info = [("Name", self.bucket), ("Location", f"oss-{self.oss.region}"), ("StorageClass", "Standard"),
-                ("CreationDate", _iso_date(0)), ("Owner", [("ID", "dflow"), ("DisplayName", "dflow")]),
-                ("AccessControlList", [("Grant", "private")])]
-        self._reply(200, _xml("BucketInfo", [("Bucket", info)]), {"Content-Type": "application/xml"})
+        info = [
+            ("Name", self.bucket),
+            ("Location", f"oss-{self.oss.region}"),
+            ("StorageClass", "Standard"),
+            ("CreationDate", _iso_date(0)),
+            ("Owner", [("ID", "dflow"), ("DisplayName", "dflow")]),
+            ("AccessControlList", [("Grant", "private")]),
+        ]
+        self._reply(
+            200, _xml("BucketInfo", [("Bucket", info)]), {"Content-Type": "application/xml"}
+        )
 
     # -- listing --------------------------------------------------------------------------
     def list_objects(self, v2: bool) -> None:
@@ -589,8 +645,13 @@ class _Api:
                 break
             (prefixes if cut >= 0 else contents).append(entry)
             last = entry
-        children = [("Name", self.bucket), ("Prefix", self._enc(prefix)), ("MaxKeys", max_keys),
-                    ("Delimiter", self._enc(delimiter)), ("IsTruncated", str(truncated).lower())]
+        children = [
+            ("Name", self.bucket),
+            ("Prefix", self._enc(prefix)),
+            ("MaxKeys", max_keys),
+            ("Delimiter", self._enc(delimiter)),
+            ("IsTruncated", str(truncated).lower()),
+        ]
         if p.get("encoding-type") == "url":
             children.append(("EncodingType", "url"))
         if v2:
@@ -598,16 +659,28 @@ class _Api:
             if token:
                 children.append(("ContinuationToken", token))
             if truncated:
-                children.append(("NextContinuationToken", base64.urlsafe_b64encode(last.encode()).decode()))
+                children.append(
+                    ("NextContinuationToken", base64.urlsafe_b64encode(last.encode()).decode())
+                )
         else:
             children.append(("Marker", self._enc(p.get("marker", ""))))
             if truncated:
                 children.append(("NextMarker", self._enc(last)))
         for key in contents:
             obj = self.objects[key]
-            children.append(("Contents", [
-                ("Key", self._enc(key)), ("LastModified", _iso_date(obj.mtime)), ("ETag", f'"{obj.etag}"'),
-                ("Type", obj.kind), ("Size", len(obj.data)), ("StorageClass", "Standard")]))
+            children.append(
+                (
+                    "Contents",
+                    [
+                        ("Key", self._enc(key)),
+                        ("LastModified", _iso_date(obj.mtime)),
+                        ("ETag", f'"{obj.etag}"'),
+                        ("Type", obj.kind),
+                        ("Size", len(obj.data)),
+                        ("StorageClass", "Standard"),
+                    ],
+                )
+            )
         children += [("CommonPrefixes", [("Prefix", self._enc(cp))]) for cp in prefixes]
         self._reply(200, _xml("ListBucketResult", children), {"Content-Type": "application/xml"})
 
@@ -617,8 +690,10 @@ class _Api:
         upload_id = f"{time.time_ns():016X}{uuid.uuid4().hex[:16].upper()}"
         content_type = self.headers.get("Content-Type", "application/octet-stream")
         self.oss.uploads[upload_id] = _Upload(self.bucket, self.key, content_type, self._meta())
-        body = _xml("InitiateMultipartUploadResult",
-                    [("Bucket", self.bucket), ("Key", self._enc(self.key)), ("UploadId", upload_id)])
+        body = _xml(
+            "InitiateMultipartUploadResult",
+            [("Bucket", self.bucket), ("Key", self._enc(self.key)), ("UploadId", upload_id)],
+        )
         self._reply(200, body, {"Content-Type": "application/xml"})
 
     def list_uploads(self) -> None:
@@ -635,13 +710,18 @@ class _Api:
         if max_uploads < 1:
             raise OSSError(400, "InvalidArgument", "max-uploads must be a positive integer.")
         max_uploads = min(max_uploads, 1000)
-        entries = sorted((u.key, uid, u) for uid, u in self.oss.uploads.items()
-                         if u.bucket == self.bucket and u.key.startswith(prefix))
+        entries = sorted(
+            (u.key, uid, u)
+            for uid, u in self.oss.uploads.items()
+            if u.bucket == self.bucket and u.key.startswith(prefix)
+        )
         children, seen_prefixes, count, last, truncated = [], set(), 0, ("", ""), False
         for key, uid, upload in entries:
             cut = key.find(delimiter, len(prefix)) if delimiter else -1
             common = key[: cut + len(delimiter)] if cut >= 0 else None
-            entry = key if common is None else common  # a common prefix is listed once, across pages too
+            entry = (
+                key if common is None else common
+            )  # a common prefix is listed once, across pages too
             if entry < key_marker or (entry == key_marker and (not id_marker or uid <= id_marker)):
                 continue
             if common is not None and common in seen_prefixes:
@@ -655,23 +735,41 @@ class _Api:
                 children.append(("CommonPrefixes", [("Prefix", self._enc(common))]))
                 last = (common, "")
             else:
-                children.append(("Upload", [("Key", self._enc(key)), ("UploadId", uid),
-                                            ("Initiated", _iso_date(upload.initiated))]))
+                children.append(
+                    (
+                        "Upload",
+                        [
+                            ("Key", self._enc(key)),
+                            ("UploadId", uid),
+                            ("Initiated", _iso_date(upload.initiated)),
+                        ],
+                    )
+                )
                 last = (key, uid)
-        head = [("Bucket", self.bucket), ("KeyMarker", self._enc(key_marker)),
-                ("UploadIdMarker", id_marker),
-                ("NextKeyMarker", self._enc(last[0]) if truncated else ""),
-                ("NextUploadIdMarker", last[1] if truncated else ""),
-                ("Delimiter", self._enc(delimiter)), ("Prefix", self._enc(prefix)),
-                ("MaxUploads", max_uploads), ("IsTruncated", str(truncated).lower())]
+        head = [
+            ("Bucket", self.bucket),
+            ("KeyMarker", self._enc(key_marker)),
+            ("UploadIdMarker", id_marker),
+            ("NextKeyMarker", self._enc(last[0]) if truncated else ""),
+            ("NextUploadIdMarker", last[1] if truncated else ""),
+            ("Delimiter", self._enc(delimiter)),
+            ("Prefix", self._enc(prefix)),
+            ("MaxUploads", max_uploads),
+            ("IsTruncated", str(truncated).lower()),
+        ]
         if p.get("encoding-type") == "url":
             head.insert(0, ("EncodingType", "url"))
-        self._reply(200, _xml("ListMultipartUploadsResult", head + children),
-                    {"Content-Type": "application/xml"})
+        self._reply(
+            200,
+            _xml("ListMultipartUploadsResult", head + children),
+            {"Content-Type": "application/xml"},
+        )
 
     def upload_part(self, upload: _Upload, number: int) -> None:
         if not 1 <= number <= 10000:
-            raise OSSError(400, "InvalidArgument", "Part number must be an integer between 1 and 10000.")
+            raise OSSError(
+                400, "InvalidArgument", "Part number must be an integer between 1 and 10000."
+            )
         if "x-oss-copy-source" in self.headers:
             source = self._source().data
             start, stop = 0, len(source)
@@ -682,7 +780,9 @@ class _Api:
             data = b"".join(_views(source, start, stop))
             etag = hashlib.md5(data).hexdigest().upper()
             upload.parts[number] = (data, etag, time.time(), crc64(data))
-            body = _xml("CopyPartResult", [("LastModified", _iso_date(time.time())), ("ETag", f'"{etag}"')])
+            body = _xml(
+                "CopyPartResult", [("LastModified", _iso_date(time.time())), ("ETag", f'"{etag}"')]
+            )
             return self._reply(200, body, {"Content-Type": "application/xml", "ETag": f'"{etag}"'})
         etag = self._check_md5(self.body).hex().upper()
         upload.parts[number] = (self.body, etag, time.time(), self.body_crc)
@@ -693,14 +793,29 @@ class _Api:
         max_parts = min(int(self.params.get("max-parts") or 1000), 1000)
         numbers = [n for n in sorted(upload.parts) if n > marker]
         page, truncated = numbers[:max_parts], len(numbers) > max_parts
-        children = [("Bucket", self.bucket), ("Key", upload.key), ("UploadId", self.params["uploadId"]),
-                    ("PartNumberMarker", marker), ("NextPartNumberMarker", page[-1] if page else marker),
-                    ("MaxParts", max_parts), ("IsTruncated", str(truncated).lower())]
+        children = [
+            ("Bucket", self.bucket),
+            ("Key", upload.key),
+            ("UploadId", self.params["uploadId"]),
+            ("PartNumberMarker", marker),
+            ("NextPartNumberMarker", page[-1] if page else marker),
+            ("MaxParts", max_parts),
+            ("IsTruncated", str(truncated).lower()),
+        ]
         for n in page:
             data, etag, mtime, crc = upload.parts[n]
-            children.append(("Part", [("PartNumber", n), ("LastModified", _iso_date(mtime)),
-                                      ("ETag", f'"{etag}"'), ("HashCrc64ecma", crc),
-                                      ("Size", len(data))]))
+            children.append(
+                (
+                    "Part",
+                    [
+                        ("PartNumber", n),
+                        ("LastModified", _iso_date(mtime)),
+                        ("ETag", f'"{etag}"'),
+                        ("HashCrc64ecma", crc),
+                        ("Size", len(data)),
+                    ],
+                )
+            )
         self._reply(200, _xml("ListPartsResult", children), {"Content-Type": "application/xml"})
 
     def complete(self, upload: _Upload) -> None:
@@ -709,11 +824,18 @@ class _Api:
         else:
             chosen = []
             for node in ElementTree.fromstring(self.body).findall("Part"):
-                number, etag = int(node.findtext("PartNumber")), (node.findtext("ETag") or "").strip('"')
+                number, etag = (
+                    int(node.findtext("PartNumber")),
+                    (node.findtext("ETag") or "").strip('"'),
+                )
                 if number not in upload.parts or upload.parts[number][1] != etag.upper():
-                    raise OSSError(400, "InvalidPart", f"Part {number} was not uploaded or its ETag differs.")
+                    raise OSSError(
+                        400, "InvalidPart", f"Part {number} was not uploaded or its ETag differs."
+                    )
                 if chosen and number <= chosen[-1]:
-                    raise OSSError(400, "InvalidPartOrder", "The list of parts was not in ascending order.")
+                    raise OSSError(
+                        400, "InvalidPartOrder", "The list of parts was not in ascending order."
+                    )
                 chosen.append(number)
         if not chosen:
             raise OSSError(400, "InvalidRequest", "A multipart upload needs at least one part.")
@@ -725,12 +847,19 @@ class _Api:
             crc = crc64_combine(crc, upload.parts[n][3], len(upload.parts[n][0]))
         obj = self._store(data, etag, upload.content_type, upload.meta, "Multipart", crc)
         del self.oss.uploads[self.params["uploadId"]]
-        children = [("Location", f"{self.h.headers.get('Host', '')}/{self.bucket}/{self._enc(self.key)}"),
-                    ("Bucket", self.bucket), ("Key", self._enc(self.key)), ("ETag", f'"{etag}"')]
+        children = [
+            ("Location", f"{self.h.headers.get('Host', '')}/{self.bucket}/{self._enc(self.key)}"),
+            ("Bucket", self.bucket),
+            ("Key", self._enc(self.key)),
+            ("ETag", f'"{etag}"'),
+        ]
         if self.params.get("encoding-type") == "url":
             children.insert(0, ("EncodingType", "url"))
-        self._reply(200, _xml("CompleteMultipartUploadResult", children),
-                     {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)})
+        self._reply(
+            200,
+            _xml("CompleteMultipartUploadResult", children),
+            {"Content-Type": "application/xml", **self._etag_headers(obj.etag, obj.crc)},
+        )
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -749,8 +878,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bucket", action="append", default=None)
     parser.add_argument("--region", default="cn-dflow-test")
     args = parser.parse_args(argv)
-    server = OSSServer(args.access_key_id, args.access_key_secret,
-                       tuple(args.bucket or ["dflow-test"]), args.region)
+    server = OSSServer(
+        args.access_key_id,
+        args.access_key_secret,
+        tuple(args.bucket or ["dflow-test"]),
+        args.region,
+    )
     handler = type("_BoundHandler", (_Handler,), {"oss": server})
     httpd = _QuietServer(("127.0.0.1", args.port), handler)  # loopback only
     httpd.daemon_threads = True

@@ -134,8 +134,12 @@ def test_get_md5_of_objects_written_by_other_tools(make_client, prefix):
     client.bucket.put_object(prefix + "plain", data)  # no dflow metadata: the ETag is the MD5
     assert client.get_md5(prefix + "plain") == hashlib.md5(data).hexdigest()
     upload_id = client.bucket.init_multipart_upload(prefix + "parts").upload_id
-    parts = [oss2.models.PartInfo(n, client.bucket.upload_part(prefix + "parts", upload_id, n, chunk).etag)
-             for n, chunk in ((1, data[:150_000]), (2, data[150_000:]))]
+    parts = [
+        oss2.models.PartInfo(
+            n, client.bucket.upload_part(prefix + "parts", upload_id, n, chunk).etag
+        )
+        for n, chunk in ((1, data[:150_000]), (2, data[150_000:]))
+    ]
     client.bucket.complete_multipart_upload(prefix + "parts", upload_id, parts)
     assert client.get_md5(prefix + "parts") == hashlib.md5(data).hexdigest()  # hashed
 
@@ -144,7 +148,9 @@ def test_prefix_is_applied_and_stripped(make_client, prefix, tmp_path):
     client = make_client(prefix="repo-root/")
     client.upload(prefix + "a/b", _file(tmp_path, "f", b"x"))
     assert client.list(prefix, recursive=True) == [prefix + "a/b"]
-    assert make_client().list("repo-root/" + prefix, recursive=True) == ["repo-root/" + prefix + "a/b"]
+    assert make_client().list("repo-root/" + prefix, recursive=True) == [
+        "repo-root/" + prefix + "a/b"
+    ]
 
 
 def test_pydflow_constructor_reads_env(monkeypatch, oss_server):
@@ -157,7 +163,10 @@ def test_pydflow_constructor_reads_env(monkeypatch, oss_server):
     monkeypatch.setitem(s3_config, "repo_prefix", "from-s3-config/")
     client = OSSClient()
     assert (client.endpoint, client.bucket_name, client.prefix) == (
-        oss_server.endpoint, "dflow-test", "from-s3-config/")
+        oss_server.endpoint,
+        "dflow-test",
+        "from-s3-config/",
+    )
     assert isinstance(client.list("x/"), list)
 
 
@@ -168,8 +177,12 @@ def test_missing_configuration_says_what_to_set(monkeypatch):
         OSSClient(endpoint="oss-cn-hangzhou.aliyuncs.com", bucket_name="b", access_key_id="ak")
     assert "access_key_secret is not set" in str(info.value)
     assert "OSS_ACCESS_KEY_SECRET" in str(info.value)
-    client = OSSClient(endpoint="oss-cn-hangzhou.aliyuncs.com", bucket_name="b", access_key_id="a",
-                       access_key_secret="s")
+    client = OSSClient(
+        endpoint="oss-cn-hangzhou.aliyuncs.com",
+        bucket_name="b",
+        access_key_id="a",
+        access_key_secret="s",
+    )
     assert client.endpoint == "https://oss-cn-hangzhou.aliyuncs.com"  # no network until used
 
 
@@ -181,9 +194,15 @@ def test_plugin_record_builds_a_client_from_config(oss_server, tmp_path):
     assert record.artifact_kind == "oss" and record.config_type is OSSConfig
     assert manager.provider("storage", "oss").distribution == "dflow-storage-oss"
     config = structure(
-        {"endpoint": oss_server.endpoint, "bucket_name": "dflow-test", "access_key_id": "dflow-test-ak",
-         "access_key_secret": "dflow-test-secret", "prefix": "cfg/"},
-        OSSConfig, source="test",
+        {
+            "endpoint": oss_server.endpoint,
+            "bucket_name": "dflow-test",
+            "access_key_id": "dflow-test-ak",
+            "access_key_secret": "dflow-test-secret",
+            "prefix": "cfg/",
+        },
+        OSSConfig,
+        source="test",
     )
     client = record.factory(config)
     assert isinstance(client, OSSClient) and client.prefix == "cfg/"
@@ -200,7 +219,9 @@ def test_corrupted_part_upload_is_retried(oss_server, make_client, prefix, tmp_p
     assert (tmp_path / "out").read_bytes() == data
 
 
-def test_corrupted_part_upload_fails_clearly_and_leaves_no_object(oss_server, make_client, prefix, tmp_path):
+def test_corrupted_part_upload_fails_clearly_and_leaves_no_object(
+    oss_server, make_client, prefix, tmp_path
+):
     client = make_client(multipart_threshold=MiB, part_size=MiB, workers=1, retries=2)
     oss_server.corrupt_next_puts(2)  # both attempts at part 1
     with pytest.raises(IntegrityError) as info:
@@ -228,7 +249,9 @@ def test_corrupted_single_put_is_rejected_by_content_md5(oss_server, make_client
 def test_streamed_put_between_inline_and_multipart(make_client, prefix, tmp_path, monkeypatch):
     import dflow_storage_oss.client as module
 
-    monkeypatch.setattr(module, "INLINE", 1000)  # 5000 bytes: streamed from the file, CRC on the way
+    monkeypatch.setattr(
+        module, "INLINE", 1000
+    )  # 5000 bytes: streamed from the file, CRC on the way
     data = os.urandom(5000)
     client = make_client()
     client.upload(prefix + "f", _file(tmp_path, "f", data))
@@ -303,5 +326,8 @@ def test_completed_object_with_a_wrong_crc_is_removed(monkeypatch, make_client, 
     monkeypatch.setattr(_crc, "combine", lambda crc1, crc2, len2: 12345)  # as if a part went astray
     with pytest.raises(IntegrityError) as info:
         client.upload(prefix + "big", _file(tmp_path, "big", os.urandom(2 * MiB + 1)))
-    assert f"upload of '{prefix}big' (the completed object): CRC-64 of the data here is 12345" in str(info.value)
+    assert (
+        f"upload of '{prefix}big' (the completed object): CRC-64 of the data here is 12345"
+        in str(info.value)
+    )
     assert client.list(prefix, recursive=True) == []  # not left behind as if complete

@@ -62,7 +62,9 @@ def _corrupt_parts(monkeypatch, count: int) -> list[str]:
 
     def send(self, request, *args, **kwargs):
         with lock:
-            hit = request.method == "PUT" and "partNumber=" in request.url and len(corrupted) < count
+            hit = (
+                request.method == "PUT" and "partNumber=" in request.url and len(corrupted) < count
+            )
             if hit:
                 corrupted.append(request.url)
         if hit:
@@ -81,11 +83,11 @@ def test_parts_go_out_while_the_caller_writes(client, prefix, monkeypatch):
     data = os.urandom(9 * MiB + 5)
     with client.open_write(key) as out:
         for start in range(0, 4 * MiB, 256 * 1024):
-            out.write(data[start:start + 256 * 1024])
+            out.write(data[start : start + 256 * 1024])
         assert stored.wait(30), "no part was stored before the block ended: the object was held"
         [upload_id] = _open_uploads(client, key)  # the server has the upload and its parts
         assert client.bucket.list_parts(key, upload_id).parts
-        out.write(memoryview(data)[4 * MiB:])
+        out.write(memoryview(data)[4 * MiB :])
     assert out.closed
     head = client.bucket.head_object(key)
     assert head.object_type == "Multipart" and head.etag.endswith("-10")  # 9 parts of 1 MiB + 5 B
@@ -97,8 +99,13 @@ def test_parts_go_out_while_the_caller_writes(client, prefix, monkeypatch):
 
 @pytest.mark.parametrize("auth,lean", [("v1", True), ("v4", True), ("v1", False)])
 def test_below_the_threshold_is_one_put_with_md5(make_client, prefix, monkeypatch, auth, lean):
-    client = make_client(multipart_threshold=2 * MiB, part_size=MiB, auth_version=auth,
-                         region="cn-dflow-test", lean_requests=lean)
+    client = make_client(
+        multipart_threshold=2 * MiB,
+        part_size=MiB,
+        auth_version=auth,
+        region="cn-dflow-test",
+        lean_requests=lean,
+    )
     assert (client.lean is not None) is lean  # lean: the held part and the rest, sent unjoined
     key = prefix + "small.json"
     sent, _ = _record_parts(client, monkeypatch)
@@ -109,7 +116,9 @@ def test_below_the_threshold_is_one_put_with_md5(make_client, prefix, monkeypatc
     assert sent == []
     head = client.bucket.head_object(key)
     assert head.object_type == "Normal"
-    assert client.get_md5(key) == head.headers["x-oss-meta-dflow-md5"] == hashlib.md5(data).hexdigest()
+    assert (
+        client.get_md5(key) == head.headers["x-oss-meta-dflow-md5"] == hashlib.md5(data).hexdigest()
+    )
     with client.open_read(key) as stream:
         assert stream.read() == data
 
@@ -171,7 +180,7 @@ def test_part_size_doubles_every_grow_every_parts(make_client, prefix, monkeypat
     data = os.urandom(14 * step + 3)
     with client.open_write(prefix + "grown.bin") as out:
         for start in range(0, len(data), 70_001):  # writes that straddle part boundaries
-            out.write(data[start:start + 70_001])
+            out.write(data[start : start + 70_001])
     sizes = [size for _, size in sorted(sent)]
     assert sizes == [step, step, 2 * step, 2 * step, 4 * step, 4 * step, 3]
     with client.open_read(prefix + "grown.bin") as stream:

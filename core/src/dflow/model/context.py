@@ -52,9 +52,7 @@ def call_in_context(op: Any, args: tuple, kwargs: dict) -> Any:
     from .step import Step, Task
 
     if args:
-        raise TypeError(
-            f"{op.__name__}(...) inside a workflow block takes keyword arguments only"
-        )
+        raise TypeError(f"{op.__name__}(...) inside a workflow block takes keyword arguments only")
     container = current()
     entry = getattr(container, "entrypoint", container)
     is_dag = entry is None or isinstance(entry, DAG)

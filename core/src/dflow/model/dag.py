@@ -40,7 +40,9 @@ class DAG(OPTemplate):
                 )
             if t.parallelism is not None:
                 self.parallelism = (
-                    t.parallelism if self.parallelism is None else min(self.parallelism, t.parallelism)
+                    t.parallelism
+                    if self.parallelism is None
+                    else min(self.parallelism, t.parallelism)
                 )
             self.tasks.append(t)
 

@@ -149,9 +149,7 @@ class ArgoEnumerate(ArgoVar):
             raise ValueError(f"argo_enumerate: the lists differ in length ({listed})")
         self.lists = named
         lengths = [f"len(sprig.fromJson({_json_text(v)}))" for v in named.values()]
-        fields = ", ".join(
-            f"'{k}': jsonpath({_json_text(v)}, '$')[#]" for k, v in named.items()
-        )
+        fields = ", ".join(f"'{k}': jsonpath({_json_text(v)}, '$')[#]" for k, v in named.items())
         expr = f"toJson(map(sprig.untilStep(0, {lengths[0]}, 1), {{{{'order': #, {fields}}}}}))"
         if len(named) > len(literal) and len(named) > 1:
             same = " && ".join(f"{lengths[0]} == {n}" for n in lengths[1:])

@@ -65,6 +65,8 @@ def timeout_seconds(timeout: Any, where: str) -> float | None:
             "(30, 2.5) or a duration text ('30s', '5m', '1h')"
         )
     return seconds
+
+
 _TASK_REF_RE = re.compile(r"tasks(?:\.([a-zA-Z0-9][-a-zA-Z0-9]*)|\['([^']+)'\])")
 _STEP_REF_RE = re.compile(r"steps(?:\.([a-zA-Z0-9][-a-zA-Z0-9]*)|\['([^']+)'\])")
 
@@ -307,4 +309,3 @@ class HookStep(Step):
             super().__init__(name, template, **kwargs)
         finally:
             context.pop(None)
-

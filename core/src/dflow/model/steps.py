@@ -40,7 +40,9 @@ class Steps(OPTemplate):
                 )
             if s.parallelism is not None:
                 self.parallelism = (
-                    s.parallelism if self.parallelism is None else min(self.parallelism, s.parallelism)
+                    s.parallelism
+                    if self.parallelism is None
+                    else min(self.parallelism, s.parallelism)
                 )
         self.steps.append(group)
 

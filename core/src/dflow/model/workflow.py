@@ -225,8 +225,14 @@ class Workflow:
             sort_by_generation=sort_by_generation,
         )
 
-    def query_step_by_key(self, key: Any, name: Any = None, phase: Any = None, id: Any = None,  # noqa: A002
-                          type: Any = None) -> list[ArgoStep]:  # noqa: A002
+    def query_step_by_key(
+        self,
+        key: Any,
+        name: Any = None,
+        phase: Any = None,
+        id: Any = None,  # noqa: A002
+        type: Any = None,
+    ) -> list[ArgoStep]:  # noqa: A002
         return self.query_step(name=name, key=key, phase=phase, id=id, type=type)
 
     def query_keys_of_steps(self) -> list[str]:

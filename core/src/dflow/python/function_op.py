@@ -53,8 +53,10 @@ def _get_annotations(func: Callable) -> dict[str, Any]:
         return inspect.get_annotations(func, eval_str=True)
     target = inspect.unwrap(func)
     scope = getattr(target, "__globals__", {})
-    return {name: eval(value, scope) if isinstance(value, str) else value  # noqa: S307
-            for name, value in dict(getattr(func, "__annotations__", {}) or {}).items()}
+    return {
+        name: eval(value, scope) if isinstance(value, str) else value  # noqa: S307
+        for name, value in dict(getattr(func, "__annotations__", {}) or {}).items()
+    }
 
 
 def _annotations(func: Callable) -> dict[str, Any]:

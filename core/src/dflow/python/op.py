@@ -144,11 +144,14 @@ def make_instance(op: type[OP] | OP) -> OP:
 
 from .._compat import module_getattr  # noqa: E402
 
-__getattr__ = module_getattr(__name__, refused={
-    "get_sign_from_func": "OP.function builds the signs from a function's annotations",
-    "type2opiosign": "OP.function reads the return annotation (dict, TypedDict, NamedTuple, "
-                     "Tuple or a single type)",
-    "get_source_code": "engines import an OP by module, or ship its source file; inspect."
-                       "getsource gives an OP's source",
-    "iwd": "use os.getcwd() (dflow does not record the working directory at import)",
-})
+__getattr__ = module_getattr(
+    __name__,
+    refused={
+        "get_sign_from_func": "OP.function builds the signs from a function's annotations",
+        "type2opiosign": "OP.function reads the return annotation (dict, TypedDict, NamedTuple, "
+        "Tuple or a single type)",
+        "get_source_code": "engines import an OP by module, or ship its source file; inspect."
+        "getsource gives an OP's source",
+        "iwd": "use os.getcwd() (dflow does not record the working directory at import)",
+    },
+)

@@ -221,8 +221,11 @@ NestedDictPath = NestedDict[Path]
 
 from .._compat import module_getattr  # noqa: E402
 
-__getattr__ = module_getattr(__name__, refused={
-    "ArtifactAllowedTypes": "Artifact(type) checks its type itself: str, Path, List/Set/Dict "
-                            "of them, NestedDict[str|Path], HDF5Datasets",
-    "HDF5Dataset": "mark the artifact with HDF5Datasets; its items arrive as plain values",
-})
+__getattr__ = module_getattr(
+    __name__,
+    refused={
+        "ArtifactAllowedTypes": "Artifact(type) checks its type itself: str, Path, List/Set/Dict "
+        "of them, NestedDict[str|Path], HDF5Datasets",
+        "HDF5Dataset": "mark the artifact with HDF5Datasets; its items arrive as plain values",
+    },
+)

@@ -14,7 +14,7 @@ __all__ = ["FatalError", "PythonOPTemplate", "Slices", "TransientError", "upload
 _REFUSED = {
     "PicklableFunctionOP": "function OPs (OP.function) run as they are on every engine",
     "handle_packages_script": "python_packages and upload_packages are put on sys.path by "
-                              "the engine that runs the step",
+    "the engine that runs the step",
 }
 
 

@@ -135,8 +135,17 @@ class PythonOPTemplate(ScriptOPTemplate):
             output_artifact_global_name or {},
             output_parameter_global_name or {},
         )
-        if any((input_artifact_slices, input_parameter_slices, output_artifact_slices,
-                output_parameter_slices)) and slices is None:
+        if (
+            any(
+                (
+                    input_artifact_slices,
+                    input_parameter_slices,
+                    output_artifact_slices,
+                    output_parameter_slices,
+                )
+            )
+            and slices is None
+        ):
             self.slices = Slices(
                 input_parameter=list(input_parameter_slices or []),
                 input_artifact=list(input_artifact_slices or []),

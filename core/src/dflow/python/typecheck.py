@@ -66,8 +66,12 @@ def is_typeddict(tp: Any) -> bool:
     """Whether ``tp`` is a TypedDict class (typing's or typing_extensions')."""
     if hasattr(typing, "is_typeddict") and typing.is_typeddict(tp):
         return True
-    return (isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__total__")
-            and hasattr(tp, "__annotations__"))
+    return (
+        isinstance(tp, type)
+        and issubclass(tp, dict)
+        and hasattr(tp, "__total__")
+        and hasattr(tp, "__annotations__")
+    )
 
 
 def value_ok(value: Any, tp: Any) -> bool:
@@ -88,12 +92,25 @@ def typeguard_ok(value: Any, tp: Any) -> bool:
     return True
 
 
-_NUMBERS = {float: (int, float), complex: (int, float, complex),
-            bytes: (bytes, bytearray, memoryview)}
+_NUMBERS = {
+    float: (int, float),
+    complex: (int, float, complex),
+    bytes: (bytes, bytearray, memoryview),
+}
 # origins typeguard checks item by item; the others only with isinstance
-_ITEMS = {list: "seq", tuple: "tuple", set: "set", frozenset: "set", cabc.Set: "set",
-          cabc.MutableSet: "set", dict: "map", cabc.Mapping: "map", cabc.MutableMapping: "map",
-          cabc.Sequence: "seq", cabc.MutableSequence: "seq"}
+_ITEMS = {
+    list: "seq",
+    tuple: "tuple",
+    set: "set",
+    frozenset: "set",
+    cabc.Set: "set",
+    cabc.MutableSet: "set",
+    dict: "map",
+    cabc.Mapping: "map",
+    cabc.MutableMapping: "map",
+    cabc.Sequence: "seq",
+    cabc.MutableSequence: "seq",
+}
 
 
 def stdlib_ok(value: Any, tp: Any) -> bool:
@@ -126,8 +143,9 @@ def stdlib_ok(value: Any, tp: Any) -> bool:
     if _ANNOTATED is not None and origin is _ANNOTATED:
         return stdlib_ok(value, args[0])
     if origin in (type, typing.Type):
-        return isinstance(value, type) and (not args or not isinstance(args[0], type)
-                                            or issubclass(value, args[0]))
+        return isinstance(value, type) and (
+            not args or not isinstance(args[0], type) or issubclass(value, args[0])
+        )
     if origin is cabc.Callable:
         return callable(value)
     if not isinstance(origin, type):
@@ -183,5 +201,13 @@ def _typeddict_ok(value: Any, tp: Any) -> bool:
     return all(stdlib_ok(v, hints[k]) for k, v in value.items())
 
 
-__all__ = ["BACKEND", "get_args", "get_origin", "is_typeddict", "is_union", "stdlib_ok",
-           "typeguard_ok", "value_ok"]
+__all__ = [
+    "BACKEND",
+    "get_args",
+    "get_origin",
+    "is_typeddict",
+    "is_union",
+    "stdlib_ok",
+    "typeguard_ok",
+    "value_ok",
+]

@@ -79,8 +79,9 @@ def run_op(
             run.op.workflow_name = workflow_name
         if progress_file is not None:
             object.__setattr__(run.op, "_progress_file", str(progress_file))
-        whole = read_inputs(run.name, run.in_sign, inputs_dir, run.sliced_inputs, input_types,
-                            parameters_dir)
+        whole = read_inputs(
+            run.name, run.in_sign, inputs_dir, run.sliced_inputs, input_types, parameters_dir
+        )
     except (Exception, SystemExit) as exc:
         run, result = None, failure(exc)
     else:

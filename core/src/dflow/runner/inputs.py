@@ -122,7 +122,9 @@ def read_inputs(
     """Every declared input present in ``inputs_dir`` (sliced ones as their whole list);
     parameters are read from ``parameters_dir`` when given."""
     values: dict[str, Any] = {}
-    par_dir = os.fspath(parameters_dir) if parameters_dir else os.path.join(inputs_dir, "parameters")
+    par_dir = (
+        os.fspath(parameters_dir) if parameters_dir else os.path.join(inputs_dir, "parameters")
+    )
     art_dir = os.path.join(inputs_dir, "artifacts")
     for name, s in sign.items():
         if isinstance(s, Artifact):
@@ -153,8 +155,10 @@ def select_slice(
     lengths = {n: len(v) for n, v in values.items() if n in sliced and isinstance(v, (list, tuple))}
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"'{n}' has {k}" for n, k in lengths.items())
-        raise SignatureError(f"OP {op_name}: sliced inputs differ in length ({listed}); "
-                             "each sliced input needs one item per slice")
+        raise SignatureError(
+            f"OP {op_name}: sliced inputs differ in length ({listed}); "
+            "each sliced input needs one item per slice"
+        )
     for name in [n for n in values if n in sliced]:  # in sign order: stable messages
         whole = values[name]
         if not isinstance(whole, (list, tuple)):

@@ -75,7 +75,7 @@ def client_only_error(name: str, reason: str) -> ClientOnlyError:
     return ClientOnlyError(
         f"{name} is client-side dflow and cannot run inside this pod, which runs the OP with "
         f"{_python()}: {reason}. Keep workflow code (building, submitting, uploading) under "
-        "`if __name__ == \"__main__\":` or out of the OP's module; to use the client in an OP, "
+        '`if __name__ == "__main__":` or out of the OP\'s module; to use the client in an OP, '
         "ship the full dflow (upload_dflow=True) to an image with Python 3.10+"
     )
 
@@ -164,8 +164,11 @@ def placeholder(name: str, reason: str) -> Any:
         return Stub(name, reason)
     cls = _classes.get(name)
     if cls is None:
-        cls = _InertMeta(short, (Inert,), {"_dflow_name": name, "_dflow_reason": reason,
-                                           "__module__": name.rsplit(".", 1)[0]})
+        cls = _InertMeta(
+            short,
+            (Inert,),
+            {"_dflow_name": name, "_dflow_reason": reason, "__module__": name.rsplit(".", 1)[0]},
+        )
         _classes[name] = cls
     return cls
 
@@ -207,8 +210,9 @@ class _Guard:
         try:
             self.loader.exec_module(module)
         except Exception as exc:
-            _make_placeholder(module, f"{module.__name__} did not import "
-                                      f"({type(exc).__name__}: {exc})")
+            _make_placeholder(
+                module, f"{module.__name__} did not import ({type(exc).__name__}: {exc})"
+            )
             return
         for value in list(vars(module).values()):
             if is_placeholder(value) and value is not module:

@@ -97,8 +97,11 @@ def _keep_before(stmt: ast.stmt) -> bool:
 def _binds(stmt: ast.stmt, name: str) -> bool:
     if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
         return stmt.name == name
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else (
-        [stmt.target] if isinstance(stmt, ast.AnnAssign) else [])
+    targets = (
+        stmt.targets
+        if isinstance(stmt, ast.Assign)
+        else ([stmt.target] if isinstance(stmt, ast.AnnAssign) else [])
+    )
     return any(isinstance(t, ast.Name) and t.id == name for t in targets)
 
 
@@ -132,17 +135,24 @@ def select(cells: Sequence[str], cell: int, line: int, qualname: str) -> str:
                 continue
             if state == "after" and isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 if getattr(stmt, "module", None) != "__future__":
-                    late_imports.append("\n".join(lines[start - 1:end]))
-            elif state in ("before", "cell") and _keep_before(stmt) or (
-                    state == "after" and isinstance(stmt, _DEFINITIONS)):
+                    late_imports.append("\n".join(lines[start - 1 : end]))
+            elif (
+                state in ("before", "cell")
+                and _keep_before(stmt)
+                or (state == "after" and isinstance(stmt, _DEFINITIONS))
+            ):
                 keep.update(range(start, end + 1))
         if not found:
             raise SourceError(f"line {line} of the code defining OP {qualname} holds no statement")
         out += [ln if i in keep else "" for i, ln in enumerate(lines, 1)]
     for statement in late_imports:
         body = "\n".join("    " + ln for ln in statement.splitlines())
-        out += ["try:  # dflow: an import from after the OP's definition, optional in a pod",
-                body, "except ImportError:", "    pass"]
+        out += [
+            "try:  # dflow: an import from after the OP's definition, optional in a pod",
+            body,
+            "except ImportError:",
+            "    pass",
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -108,7 +108,9 @@ def upload_artifact(
     if archive == "default":
         archive = config.get("archive_mode", "tar")
     if archive not in ("tar", None):
-        raise ValueError(f"upload_artifact: archive must be 'tar', None or 'default', not {archive!r}")
+        raise ValueError(
+            f"upload_artifact: archive must be 'tar', None or 'default', not {archive!r}"
+        )
     if isinstance(path, str | os.PathLike):
         path = [path]
     elif isinstance(path, set | frozenset):
@@ -200,8 +202,11 @@ def _select(items: list[dict], sub: str | None, slice_: Any) -> tuple[list[str] 
         return [it["dflow_list_item"] for it in chosen], chosen
     if sub:
         sub = sub.strip("/")
-        inside = [it for it in items if it["dflow_list_item"] == sub
-                  or it["dflow_list_item"].startswith(sub + "/")]
+        inside = [
+            it
+            for it in items
+            if it["dflow_list_item"] == sub or it["dflow_list_item"].startswith(sub + "/")
+        ]
         return [sub], inside
     return None, items
 
@@ -230,8 +235,15 @@ def download_artifact(
     return got[0] if one and isinstance(got, list) and len(got) == 1 else got
 
 
-def _download(artifact: Any, extract: bool, sub_path: str | None, slice: Any, path: str,
-              remove_catalog: bool, storage_client: StorageClient | None) -> Any:
+def _download(
+    artifact: Any,
+    extract: bool,
+    sub_path: str | None,
+    slice: Any,
+    path: str,
+    remove_catalog: bool,
+    storage_client: StorageClient | None,
+) -> Any:
     path = os.fspath(path)
     os.makedirs(path, exist_ok=True)
     if isinstance(artifact, HTTPArtifact):
@@ -239,8 +251,10 @@ def _download(artifact: Any, extract: bool, sub_path: str | None, slice: Any, pa
     if isinstance(artifact, CustomArtifact):
         artifact.download(os.path.basename(path.rstrip("/")) or "artifact", path)
         return [path]
-    if isinstance(artifact, Mapping) and artifact.get("local_path") and not (
-        artifact.get("s3") or artifact.get("oss") or artifact.get("key")
+    if (
+        isinstance(artifact, Mapping)
+        and artifact.get("local_path")
+        and not (artifact.get("s3") or artifact.get("oss") or artifact.get("key"))
     ):
         # a step output queried from the local engine: the files are on this machine
         artifact = LocalArtifact(artifact["local_path"])
@@ -268,15 +282,15 @@ def _download(artifact: Any, extract: bool, sub_path: str | None, slice: Any, pa
                 return _adopt_tree(root, path, remove_catalog)
             catalog.mark_empty_dirs(Path(root))  # the tree walk that follows sees only files
             local = LocalStorageClient(os.path.dirname(root))
-            return _download_tree(local, os.path.basename(root), path, sub, slice_,
-                                  remove_catalog, fetch=_move)
+            return _download_tree(
+                local, os.path.basename(root), path, sub, slice_, remove_catalog, fetch=_move
+            )
     objs, is_tree = objects_under(client, key)
     if not is_tree:
         dest = os.path.join(path, os.path.basename(key))
         (place or client.download)(key, dest)
         return [dest]
-    return _download_tree(client, key, path, sub, slice_, remove_catalog, objs=objs,
-                          place=place)
+    return _download_tree(client, key, path, sub, slice_, remove_catalog, objs=objs, place=place)
 
 
 COPY_METHODS = ("symlink", "link", "copy")
@@ -290,8 +304,10 @@ def _local_placer(client: LocalStorageClient) -> Any:
 
     method = config.get("debug_copy_method") or "symlink"
     if method not in COPY_METHODS:
-        raise ValueError(f"config['debug_copy_method'] = {method!r} is not valid: use one of "
-                         f"{', '.join(COPY_METHODS)}")
+        raise ValueError(
+            f"config['debug_copy_method'] = {method!r} is not valid: use one of "
+            f"{', '.join(COPY_METHODS)}"
+        )
     if method == "copy":
         return None
 
@@ -331,8 +347,12 @@ def _adopt_tree(root: str, path: str, remove_catalog: bool) -> Any:
 def _merge_into(src: str, dest: str) -> None:
     if not os.path.lexists(dest):
         os.rename(src, dest)
-    elif os.path.isdir(src) and not os.path.islink(src) \
-            and os.path.isdir(dest) and not os.path.islink(dest):
+    elif (
+        os.path.isdir(src)
+        and not os.path.islink(src)
+        and os.path.isdir(dest)
+        and not os.path.islink(dest)
+    ):
         for name in os.listdir(src):
             _merge_into(os.path.join(src, name), os.path.join(dest, name))
     else:
@@ -345,8 +365,15 @@ def _move(src_key_path: str, dest: str) -> None:
 
 
 def _download_tree(
-    client: StorageClient, key: str, path: str, sub: str | None, slice_: Any,
-    remove_catalog: bool, objs: list[str] | None = None, fetch: Any = None, place: Any = None,
+    client: StorageClient,
+    key: str,
+    path: str,
+    sub: str | None,
+    slice_: Any,
+    remove_catalog: bool,
+    objs: list[str] | None = None,
+    fetch: Any = None,
+    place: Any = None,
 ) -> Any:
     key = key.rstrip("/")
     if objs is None:
@@ -422,17 +449,21 @@ def copy_artifact(
     if _is_archive(src_key) or _is_archive(dst_key):
         raise StorageError("copy_artifact(sort=True) needs unarchived artifacts (archive=None)")
     existing = _remote_items(client, dst_key) if client.list(dst_key.rstrip("/") + "/") else []
-    offset = 1 + max((it["order"] for it in existing if isinstance(it.get("order"), int)),
-                     default=-1)
-    items = [dict(it, order=it["order"] + offset) if isinstance(it.get("order"), int) else it
-             for it in _remote_items(client, src_key)]
+    offset = 1 + max(
+        (it["order"] for it in existing if isinstance(it.get("order"), int)), default=-1
+    )
+    items = [
+        dict(it, order=it["order"] + offset) if isinstance(it.get("order"), int) else it
+        for it in _remote_items(client, src_key)
+    ]
     key = copy_s3(src_key, dst_key, ignore_catalog=True, storage_client=client)
     upload_text(client, f"{key}/{catalog_dir()}/{uuid.uuid4()}", json.dumps({"path_list": items}))
     return S3Artifact(key=key)
 
 
-def catalog_of_artifact(art: Any, storage_client: StorageClient | None = None,
-                        **kwargs: Any) -> list[dict]:
+def catalog_of_artifact(
+    art: Any, storage_client: StorageClient | None = None, **kwargs: Any
+) -> list[dict]:
     """The catalog items of a stored artifact, sorted by order ([] without a catalog).
 
     Each item is ``{"dflow_list_item": <path in the artifact>, "order": <order>}``; a packed
@@ -451,18 +482,22 @@ def catalog_of_artifact(art: Any, storage_client: StorageClient | None = None,
                 if member.isfile() and catalog_dir() in parts[:-1]:
                     data = tar.extractfile(member)
                     if data is not None:
-                        (cat_dir / f"{len(os.listdir(cat_dir))}-{parts[-1]}").write_bytes(data.read())
+                        (cat_dir / f"{len(os.listdir(cat_dir))}-{parts[-1]}").write_bytes(
+                            data.read()
+                        )
         return catalog.read_catalog(cat_dir.parent)
 
 
-def path_list_of_artifact(art: Any, storage_client: StorageClient | None = None,
-                          **kwargs: Any) -> list[Any]:
+def path_list_of_artifact(
+    art: Any, storage_client: StorageClient | None = None, **kwargs: Any
+) -> list[Any]:
     """The paths in a stored artifact, in catalog order (pydflow: ``dflow_list_item`` values)."""
     return [item.get("dflow_list_item") for item in catalog_of_artifact(art, storage_client)]
 
 
-def path_object_of_artifact(art: Any, storage_client: StorageClient | None = None,
-                            **kwargs: Any) -> Any:
+def path_object_of_artifact(
+    art: Any, storage_client: StorageClient | None = None, **kwargs: Any
+) -> Any:
     """The artifact's shape with relative paths (a list or nested dict); [] without catalog."""
     items = catalog_of_artifact(art, storage_client)
     if not items:

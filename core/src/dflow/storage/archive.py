@@ -159,8 +159,9 @@ def write_tgz(src: str, arcname: str, dest: str | IO[bytes], level: int = 1) -> 
         f = stack.enter_context(open(dest, "wb")) if isinstance(dest, str) else dest
         gz = stack.enter_context(ParallelGzipWriter(f, level))
         # tarfile only writes and asks tell(); copying files in 1 MiB reads keeps it cheap
-        with _WholeSecondTar.open(fileobj=gz, mode="w", dereference=True,
-                                  copybufsize=1024 * 1024) as tar:
+        with _WholeSecondTar.open(
+            fileobj=gz, mode="w", dereference=True, copybufsize=1024 * 1024
+        ) as tar:
             tar.add(src, arcname=arcname)
 
 
@@ -221,8 +222,10 @@ class GunzipReader(io.RawIOBase):
         else:
             data = d.unconsumed_tail or self._raw.read(self.CHUNK)
             if not data:
-                raise EOFError("the gzip stream ended before its end-of-stream marker "
-                               "(a truncated download or file)")
+                raise EOFError(
+                    "the gzip stream ended before its end-of-stream marker "
+                    "(a truncated download or file)"
+                )
         try:
             out = d.decompress(data, self.OUT)
         except zlib.error as exc:  # a wrong CRC-32 or length lands here too
@@ -245,7 +248,7 @@ class GunzipReader(io.RawIOBase):
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(b))
-        b[:len(data)] = data
+        b[: len(data)] = data
         return len(data)
 
 
@@ -265,11 +268,11 @@ def open_tar_stream(src: str | IO[bytes]) -> Iterator[tarfile.TarFile]:
         raw = stack.enter_context(open(src, "rb")) if isinstance(src, str) else src
         buffered = raw if hasattr(raw, "peek") else stack.enter_context(io.BufferedReader(raw))
         if buffered.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[union-attr]
-            yield stack.enter_context(tarfile.open(fileobj=GunzipReader(buffered), mode="r|",
-                                                   bufsize=TAR_READ))
+            yield stack.enter_context(
+                tarfile.open(fileobj=GunzipReader(buffered), mode="r|", bufsize=TAR_READ)
+            )
         else:
-            yield stack.enter_context(tarfile.open(fileobj=buffered, mode="r|*",
-                                                   bufsize=TAR_READ))
+            yield stack.enter_context(tarfile.open(fileobj=buffered, mode="r|*", bufsize=TAR_READ))
 
 
 def extract_archive(src: str | IO[bytes], dest: str, workers: int | None = None) -> int:
@@ -286,8 +289,10 @@ def extract_archive(src: str | IO[bytes], dest: str, workers: int | None = None)
     trusted = {""}  # member directories checked to resolve inside dest
     gate = threading.BoundedSemaphore(MAX_IN_FLIGHT // SMALL_MEMBER)
     written = 0
-    with open_tar_stream(src) as tar, \
-            ThreadPoolExecutor(workers, thread_name_prefix="dflow-untar") as pool:
+    with (
+        open_tar_stream(src) as tar,
+        ThreadPoolExecutor(workers, thread_name_prefix="dflow-untar") as pool,
+    ):
         pending: list[Future[None]] = []
         for member in tar:
             member = _data_filter(member, dest, trusted)
@@ -331,8 +336,13 @@ def _data_filter(member: tarfile.TarInfo, dest: str, trusted: set[str]) -> tarfi
     cannot redirect it either.
     """
     parent, _, base = member.name.rpartition("/")
-    if not (member.isreg() and member.size <= SMALL_MEMBER and parent in trusted
-            and base not in ("", ".", "..") and not member.name.startswith(("/", os.sep))):
+    if not (
+        member.isreg()
+        and member.size <= SMALL_MEMBER
+        and parent in trusted
+        and base not in ("", ".", "..")
+        and not member.name.startswith(("/", os.sep))
+    ):
         return tarfile.data_filter(member, dest)
     mode = member.mode
     if mode is not None:  # the same mode rules as the data filter
@@ -349,18 +359,24 @@ def _trust(rel: str, dest: str, trusted: set[str]) -> None:
         trusted.add(rel)
 
 
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) \
+_CREATE = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_TRUNC
+    | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
+)
 
 
-def _write_member(path: str, data: bytes, member: tarfile.TarInfo,
-                  gate: threading.BoundedSemaphore) -> None:
+def _write_member(
+    path: str, data: bytes, member: tarfile.TarInfo, gate: threading.BoundedSemaphore
+) -> None:
     try:
         fd = os.open(path, _CREATE, 0o600)
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             if member.mode is not None:
                 os.fchmod(fd, member.mode)
             os.utime(fd, (member.mtime, member.mtime))
@@ -371,6 +387,10 @@ def _write_member(path: str, data: bytes, member: tarfile.TarInfo,
 
 
 __all__ = [
-    "GunzipReader", "ParallelGzipWriter", "deflate_block", "extract_archive", "open_tar_stream",
+    "GunzipReader",
+    "ParallelGzipWriter",
+    "deflate_block",
+    "extract_archive",
+    "open_tar_stream",
     "write_tgz",
 ]

@@ -158,8 +158,11 @@ class LocalArtifact:
         self.slice = slice
 
     def sub_path(self, path: str) -> LocalArtifact:
-        return LocalArtifact(self.local_path, sub_path=_join(self._sub_path or "", path).lstrip("/"),
-                             slice=self.slice)
+        return LocalArtifact(
+            self.local_path,
+            sub_path=_join(self._sub_path or "", path).lstrip("/"),
+            slice=self.slice,
+        )
 
     @property
     def selected_path(self) -> str | None:

@@ -56,7 +56,9 @@ CredentialsError = AccessDenied
 class Unreachable(StorageError, ConnectionError):
     """The store's endpoint did not answer (after retries)."""
 
-    default_hint = "check the endpoint (host:port, secure=http/https) and that the server is running"
+    default_hint = (
+        "check the endpoint (host:port, secure=http/https) and that the server is running"
+    )
 
 
 class IntegrityError(StorageError):

@@ -56,13 +56,17 @@ class LocalStorageClient(StorageClient):
     def _path(self, key: str) -> str:
         if not isinstance(key, str) or not key.strip("/"):
             raise StorageError(
-                f"invalid key {key!r}", key=str(key), store=self.store,
+                f"invalid key {key!r}",
+                key=str(key),
+                store=self.store,
                 hint="keys are non-empty '/'-separated strings",
             )
         parts = key.strip("/").split("/")
         if any(p in ("", ".", "..") for p in parts):
             raise StorageError(
-                f"invalid key {key!r}", key=key, store=self.store,
+                f"invalid key {key!r}",
+                key=key,
+                store=self.store,
                 hint="keys must not contain empty, '.' or '..' segments",
             )
         return os.path.join(self.root, *parts)
@@ -76,7 +80,9 @@ class LocalStorageClient(StorageClient):
             what = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
             raise NotFound(
                 f"cannot upload '{path}' to '{key}': the local path {what}",
-                key=key, store=self.store, hint="pass the path of an existing file",
+                key=key,
+                store=self.store,
+                hint="pass the path of an existing file",
             )
         self._check_parent(key, dest)
         with atomic_file(dest) as tmp:
@@ -163,7 +169,8 @@ class LocalStorageClient(StorageClient):
         if os.path.isdir(dest):
             raise StorageError(
                 f"cannot write object '{key}': a prefix '{key}/' already holds objects",
-                key=key, store=self.store,
+                key=key,
+                store=self.store,
                 hint="a local store cannot hold both 'k' and 'k/...'; choose another key",
             )
         parent = os.path.dirname(dest)
@@ -172,7 +179,8 @@ class LocalStorageClient(StorageClient):
                 rel = os.path.relpath(parent, self.root).replace(os.sep, "/")
                 raise StorageError(
                     f"cannot write object '{key}': '{rel}' is an object, not a prefix",
-                    key=key, store=self.store,
+                    key=key,
+                    store=self.store,
                     hint="a local store cannot hold both 'k' and 'k/...'; choose another key",
                 )
             parent = os.path.dirname(parent)

@@ -53,7 +53,8 @@ def objects_under(client: StorageClient, key: str) -> tuple[list[str], bool]:
         return [key], False
     raise NotFound(
         f"nothing stored under key '{key}' in {store_name(client)}",
-        key=key, store=store_name(client),
+        key=key,
+        store=store_name(client),
         hint="check the key; the artifact may have been deleted or never uploaded",
     )
 
@@ -104,6 +105,7 @@ def fetch_objects(
     direct = getattr(client, "download_new", None) if fetch is None else None
     fetch = fetch or client.download
     if direct is None or len(pairs) < 2:
+
         def one(pair: tuple[str, str]) -> None:
             obj, dest = pair
             if os.path.basename(obj) == EMPTY_DIR_MARKER:

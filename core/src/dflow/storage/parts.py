@@ -54,8 +54,16 @@ class PartedWriter(io.RawIOBase):
     #: what to change when ``MAX_PARTS`` parts are not enough
     PART_SIZE_HINT = "raise the part size in the store's configuration"
 
-    def __init__(self, key: str, store: str, *, part_size: int, threshold: int, workers: int,
-                 thread_name: str) -> None:
+    def __init__(
+        self,
+        key: str,
+        store: str,
+        *,
+        part_size: int,
+        threshold: int,
+        workers: int,
+        thread_name: str,
+    ) -> None:
         super().__init__()
         self.key, self.store = key, store
         self._part_size = part_size
@@ -118,7 +126,7 @@ class PartedWriter(io.RawIOBase):
         pos = 0
         while pos < n:
             take = min(n - pos, self._part_size - self._pending)
-            self._chunks.append(data if take == n else data[pos:pos + take])
+            self._chunks.append(data if take == n else data[pos : pos + take])
             self._pending += take
             pos += take
             if self._pending >= self._part_size:
@@ -146,9 +154,13 @@ class PartedWriter(io.RawIOBase):
         assert self._pool is not None
         number = len(self._parts) + 1
         if number > self.MAX_PARTS:
-            raise StorageError(f"upload of '{self.key}' to {self.store}: more than "
-                               f"{self.MAX_PARTS} parts (the store's limit)", key=self.key,
-                               store=self.store, hint=self.PART_SIZE_HINT)
+            raise StorageError(
+                f"upload of '{self.key}' to {self.store}: more than "
+                f"{self.MAX_PARTS} parts (the store's limit)",
+                key=self.key,
+                store=self.store,
+                hint=self.PART_SIZE_HINT,
+            )
         self._slots.acquire()  # blocks the writer while `workers` parts are in flight
         try:
             self._raise_failed()  # a part may have failed while the writer waited

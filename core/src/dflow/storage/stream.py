@@ -25,8 +25,13 @@ class RangedReader(io.RawIOBase):
     """
 
     def __init__(
-        self, fetch: Callable[[int, int], bytes], size: int, *, part: int = 16 * 1024 * 1024,
-        ahead: int = 4, verify: Callable[[list[bytes], str], None] | None = None,
+        self,
+        fetch: Callable[[int, int], bytes],
+        size: int,
+        *,
+        part: int = 16 * 1024 * 1024,
+        ahead: int = 4,
+        verify: Callable[[list[bytes], str], None] | None = None,
     ) -> None:
         super().__init__()
         self._fetch, self._size, self._part = fetch, size, max(1, part)

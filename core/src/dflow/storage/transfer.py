@@ -70,7 +70,9 @@ def retrying(
             if attempt >= attempts or not is_transient(exc):
                 raise
             delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-            log.warning("%s failed (%s); retry %d/%d in %.2fs", what, exc, attempt, attempts - 1, delay)
+            log.warning(
+                "%s failed (%s); retry %d/%d in %.2fs", what, exc, attempt, attempts - 1, delay
+            )
             time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 

@@ -60,7 +60,9 @@ class ArtifactContract:
         assert art.key.startswith("upload/")
         assert art.key.endswith(".tgz") == (archive == "tar")
         out = tmp_path / "out"
-        assert download_artifact(art, path=str(out), storage_client=client) == [str(out / "foo.txt")]
+        assert download_artifact(art, path=str(out), storage_client=client) == [
+            str(out / "foo.txt")
+        ]
         assert _tree(out) == {"foo.txt": "foo"}  # the catalog is removed
 
     @ARCHIVES
@@ -69,7 +71,11 @@ class ArtifactContract:
         out = tmp_path / "out"
         assert download_artifact(art, path=str(out), storage_client=client) == [str(out / "d")]
         assert _tree(out) == {
-            "d": None, "d/a.txt": "a", "d/sub": None, "d/sub/b.txt": "b", "d/empty": None,
+            "d": None,
+            "d/a.txt": "a",
+            "d/sub": None,
+            "d/sub/b.txt": "b",
+            "d/empty": None,
         }
 
     @ARCHIVES
@@ -85,7 +91,8 @@ class ArtifactContract:
         got = download_artifact(art, path=str(out2), storage_client=client)
         assert got == {"x": str(out2 / "foo.txt"), "y": {"z": str(out2 / "d" / "a.txt")}}
         assert path_object_of_artifact(art, storage_client=client) == {
-            "x": "foo.txt", "y": {"z": "d/a.txt"},
+            "x": "foo.txt",
+            "y": {"z": "d/a.txt"},
         }
 
     def test_artifact_outside_cwd_uses_absolute_path(self, client, work, tmp_path):
@@ -123,7 +130,9 @@ class ArtifactContract:
     def test_slice(self, client, work, tmp_path, archive):
         for i in range(3):
             Path(f"f{i}.txt").write_text(str(i))
-        art = upload_artifact(["f0.txt", "f1.txt", "f2.txt"], archive=archive, storage_client=client)
+        art = upload_artifact(
+            ["f0.txt", "f1.txt", "f2.txt"], archive=archive, storage_client=client
+        )
         out = tmp_path / "out"
         assert download_artifact(art, slice=1, path=str(out), storage_client=client) == str(
             out / "f1.txt"
@@ -135,7 +144,9 @@ class ArtifactContract:
         ]
         items = catalog_of_artifact(art, storage_client=client)
         assert [(it["dflow_list_item"], it["order"]) for it in items] == [
-            ("f0.txt", 0), ("f1.txt", 1), ("f2.txt", 2)
+            ("f0.txt", 0),
+            ("f1.txt", 1),
+            ("f2.txt", 2),
         ]
         assert path_list_of_artifact(art, storage_client=client) == ["f0.txt", "f1.txt", "f2.txt"]
 
@@ -166,15 +177,20 @@ class ArtifactContract:
         copy_artifact(second, dst, sort=True, storage_client=client)
         out = tmp_path / "out"
         assert download_artifact(S3Artifact(key=dst), path=str(out), storage_client=client) == [
-            str(out / "foo.txt"), str(out / "d" / "a.txt"), str(out / "d" / "sub" / "b.txt")
+            str(out / "foo.txt"),
+            str(out / "d" / "a.txt"),
+            str(out / "d" / "sub" / "b.txt"),
         ]
 
     def test_missing_paths_and_keys(self, client, work, tmp_path):
         with pytest.raises(NotFound, match="nope.txt"):
             upload_artifact(["foo.txt", "nope.txt"], storage_client=client)
         with pytest.raises(NotFound, match="upload/no-such-key"):
-            download_artifact(S3Artifact(key="upload/no-such-key"), path=str(tmp_path / "o"),
-                              storage_client=client)
+            download_artifact(
+                S3Artifact(key="upload/no-such-key"),
+                path=str(tmp_path / "o"),
+                storage_client=client,
+            )
         with pytest.raises(ValueError, match="archive must be"):
             upload_artifact("foo.txt", archive="zip", storage_client=client)
 

@@ -24,8 +24,12 @@ def pyenv_python(version: str) -> str | None:
     """The newest pyenv interpreter of ``version`` (``$PYENV_ROOT`` or ``~/.pyenv``), or None."""
     root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     found = glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", "python"))
-    found = [f for f in found if os.path.basename(os.path.dirname(os.path.dirname(f)))
-             .split(".")[:2] == version.split(".")[:2]]
+    found = [
+        f
+        for f in found
+        if os.path.basename(os.path.dirname(os.path.dirname(f))).split(".")[:2]
+        == version.split(".")[:2]
+    ]
     if not found:
         return None
     return max(found, key=lambda f: [int(x) for x in f.split("/")[-3].split(".") if x.isdigit()])
@@ -43,10 +47,21 @@ def venv_image(python: str, packages: Sequence[str], cache: Path | str) -> str:
             shutil.rmtree(home, ignore_errors=True)
             subprocess.run([python, "-m", "venv", str(home)], check=True)
             proc = subprocess.run(
-                [str(home / "bin" / "python"), "-m", "pip", "install", "-q",
-                 "--disable-pip-version-check", *packages], capture_output=True, text=True)
+                [
+                    str(home / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    *packages,
+                ],
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode != 0:
-                raise RuntimeError(f"pip install {' '.join(packages)} into {home} failed:\n"
-                                   f"{proc.stderr[-3000:]}")
+                raise RuntimeError(
+                    f"pip install {' '.join(packages)} into {home} failed:\n{proc.stderr[-3000:]}"
+                )
             done.write_text(" ".join(packages))
     return str(home / "bin" / "python")

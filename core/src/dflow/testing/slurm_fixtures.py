@@ -53,9 +53,15 @@ def make_script_job(
     script_path = root / name / "script.py"
     script_path.write_text(script)
     fields: dict[str, object] = dict(
-        name=name, workflow_id="wf-test", script_path=script_path, command=command,
-        workdir=workdir, log_path=root / name / "log.txt", env=env or {},
-        inputs=("input.txt",), outputs=("out",),
+        name=name,
+        workflow_id="wf-test",
+        script_path=script_path,
+        command=command,
+        workdir=workdir,
+        log_path=root / name / "log.txt",
+        env=env or {},
+        inputs=("input.txt",),
+        outputs=("out",),
     )
     fields.update(kwargs)
     return ScriptJob(**fields)  # type: ignore[arg-type]

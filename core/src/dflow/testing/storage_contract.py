@@ -155,7 +155,9 @@ class StorageContract(ArtifactContract):
         # a prefix is a string prefix, not a directory
         assert client.list(prefix + "b") == [prefix + "b/", prefix + "bb.txt"]
         assert client.list(prefix + "b", recursive=True) == [
-            prefix + "b/c.txt", prefix + "b/d/e.txt", prefix + "bb.txt"
+            prefix + "b/c.txt",
+            prefix + "b/d/e.txt",
+            prefix + "bb.txt",
         ]
         assert client.list(prefix + "b/") == [prefix + "b/c.txt", prefix + "b/d/"]
         assert client.list(prefix + "nothing/") == []
@@ -258,8 +260,10 @@ class StorageContract(ArtifactContract):
 
     def test_open_write_stores_nothing_when_the_block_fails(self, client, prefix):
         for size in (10, self.large_size // 2):  # one PUT, and (for most stores) multipart
-            with pytest.raises(ZeroDivisionError), \
-                    client.open_write(f"{prefix}w/broken{size}.bin") as out:
+            with (
+                pytest.raises(ZeroDivisionError),
+                client.open_write(f"{prefix}w/broken{size}.bin") as out,
+            ):
                 out.write(os.urandom(size))
                 1 / 0  # noqa: B018 - the caller's block fails half-way
         assert client.list(prefix + "w/", recursive=True) == []
@@ -292,8 +296,10 @@ class StorageContract(ArtifactContract):
     # -- credentials -------------------------------------------------------------------
     def test_wrong_credentials(self, client, prefix, tmp_path):
         bad = self.make_bad_client(client)
-        assert bad is not None, ("make_bad_client() returned None: a store without credentials "
-                                 "sets test_wrong_credentials = None in its contract class")
+        assert bad is not None, (
+            "make_bad_client() returned None: a store without credentials "
+            "sets test_wrong_credentials = None in its contract class"
+        )
         src = tmp_path / "f"
         src.write_text("x")
         with pytest.raises(AccessDenied) as info:

@@ -108,14 +108,21 @@ class _Checker:
                     if ref in earlier:
                         continue
                     if ref in names_in_group:
-                        self.add(spath, f"refers to step '{ref}' of the same parallel group: "
-                                        "it may not have finished; move it to a later group")
-                    elif any(ref == s.name for g in tmpl.steps[gi + 1:] for s in g):
-                        self.add(spath, f"refers to step '{ref}', which runs later: "
-                                        "a step may only use steps of earlier groups")
+                        self.add(
+                            spath,
+                            f"refers to step '{ref}' of the same parallel group: "
+                            "it may not have finished; move it to a later group",
+                        )
+                    elif any(ref == s.name for g in tmpl.steps[gi + 1 :] for s in g):
+                        self.add(
+                            spath,
+                            f"refers to step '{ref}', which runs later: "
+                            "a step may only use steps of earlier groups",
+                        )
                     else:
-                        self.add(spath, f"refers to step '{ref}', which is not in steps "
-                                        f"'{tmpl.name}'")
+                        self.add(
+                            spath, f"refers to step '{ref}', which is not in steps '{tmpl.name}'"
+                        )
                 self.step(step, spath, tmpl, earlier)
             for step in group:
                 earlier[step.name] = step
@@ -130,8 +137,9 @@ class _Checker:
         for t in tmpl.tasks:
             deps = t.dependency_names()
             for d in sorted(deps - by_name.keys()):
-                self.add(f"{path}/{t.name}", f"depends on task '{d}', which is not in DAG "
-                                              f"'{tmpl.name}'")
+                self.add(
+                    f"{path}/{t.name}", f"depends on task '{d}', which is not in DAG '{tmpl.name}'"
+                )
             graph[t.name] = deps & by_name.keys()
         cycle = _find_cycle(graph)
         if cycle:
@@ -153,8 +161,11 @@ class _Checker:
         for name in step_input_names(step, "parameters"):
             value = step_input_value(step, name)
             if value is MISSING:
-                self.add(path, f"input parameter '{name}' of template '{tmpl.name}' has no value "
-                               "and no default: pass parameters={" + repr(name) + ": ...}")
+                self.add(
+                    path,
+                    f"input parameter '{name}' of template '{tmpl.name}' has no value "
+                    "and no default: pass parameters={" + repr(name) + ": ...}",
+                )
                 continue
             self.value_refs(value, path, parent, scope)
             expected = (step.inputs.parameters.get(name) or tmpl.inputs.parameters[name]).type
@@ -167,8 +178,9 @@ class _Checker:
                 continue
             if isinstance(value, OutputParameter) and value.step is not None:
                 # a sliced input takes the list of its items
-                self.reference_type(step, name, value, Stacked(expected) if name in sliced
-                                    else expected, path)
+                self.reference_type(
+                    step, name, value, Stacked(expected) if name in sliced else expected, path
+                )
             elif not isinstance(value, InputParameter | OutputParameter) and not looped:
                 err = _literal_type_error(value, expected)
                 if err:
@@ -177,13 +189,19 @@ class _Checker:
             src = getattr(step.inputs.artifacts.get(name), "source", None)
             if src is None:
                 if not step_input_optional(step, name):
-                    self.add(path, f"input artifact '{name}' of template '{tmpl.name}' is required:"
-                                   " pass artifacts={" + repr(name) + ": ...} or mark it optional")
+                    self.add(
+                        path,
+                        f"input artifact '{name}' of template '{tmpl.name}' is required:"
+                        " pass artifacts={" + repr(name) + ": ...} or mark it optional",
+                    )
                 continue
             if not _is_artifact_source(src):
-                self.add(path, f"input artifact '{name}' got {type(src).__name__} ({src!r:.40}): "
-                               "expected an uploaded artifact, an artifact of another step, "
-                               "or a list/dict of them")
+                self.add(
+                    path,
+                    f"input artifact '{name}' got {type(src).__name__} ({src!r:.40}): "
+                    "expected an uploaded artifact, an artifact of another step, "
+                    "or a list/dict of them",
+                )
             self.value_refs(src, path, parent, scope)
         for v in (step.when, step.with_param, step.key):
             self.value_refs(v, path, parent, scope)
@@ -191,23 +209,30 @@ class _Checker:
         for hook in (step.success_hook, step.running_hook, step.failure_hook):
             if hook is not None:
                 self.template(hook.template, f"{path}/{hook.name}")
-        self.template(tmpl, f"{path}/{tmpl.name}" if not isinstance(tmpl, ScriptOPTemplate)
-                      else path)
+        self.template(
+            tmpl, f"{path}/{tmpl.name}" if not isinstance(tmpl, ScriptOPTemplate) else path
+        )
 
-    def reference_type(self, step: Step, name: str, ref: OutputParameter, expected: Any,
-                       path: str) -> None:
+    def reference_type(
+        self, step: Step, name: str, ref: OutputParameter, expected: Any, path: str
+    ) -> None:
         produced = produced_type(ref)
         found = verdict(produced, expected)
         if found == OK:
             return
         producer = ref.step
-        what = (f"input '{name}' expects {label(expected)}, got output '{ref.name}' "
-                f"({label(produced)}) of {producer.kind} '{producer.name}'")
+        what = (
+            f"input '{name}' expects {label(expected)}, got output '{ref.name}' "
+            f"({label(produced)}) of {producer.kind} '{producer.name}'"
+        )
         if found == ERROR:
             self.add(path, what)
         else:
-            self.add(path, f"{what}: this works only if the text is JSON of type "
-                           f"{label(expected)}", "warning")
+            self.add(
+                path,
+                f"{what}: this works only if the text is JSON of type {label(expected)}",
+                "warning",
+            )
 
     def value_refs(self, value: Any, path: str, parent: OPTemplate, scope: dict[str, Step]) -> None:
         """References in a value: objects and ``{{...}}`` strings must resolve in scope."""
@@ -216,8 +241,11 @@ class _Checker:
         if isinstance(value, InputParameter | InputArtifact) and value.step is None:
             tmpl = value.template
             if tmpl is not None and tmpl is not parent:
-                self.add(path, f"uses input '{value.name}' of template '{tmpl.name}', which is not "
-                               f"the enclosing template '{parent.name}'")
+                self.add(
+                    path,
+                    f"uses input '{value.name}' of template '{tmpl.name}', which is not "
+                    f"the enclosing template '{parent.name}'",
+                )
             return
         if isinstance(value, OutputParameter | OutputArtifact) and value.step is not None:
             return  # scope of step objects is checked through referenced_nodes
@@ -239,13 +267,19 @@ class _Checker:
                     continue  # reported by the steps/dag scope check
                 outs = getattr(node.outputs, m.group(3))
                 if m.group(4) not in outs:
-                    self.add(path, f"'{{{{{var}}}}}': {node.kind} '{node.name}' has no output "
-                                   f"{m.group(3)[:-1]} '{m.group(4)}'")
+                    self.add(
+                        path,
+                        f"'{{{{{var}}}}}': {node.kind} '{node.name}' has no output "
+                        f"{m.group(3)[:-1]} '{m.group(4)}'",
+                    )
                 continue
             m = _INPUT_RE.match(var)
             if m and m.group(2) not in getattr(parent.inputs, m.group(1)):
-                self.add(path, f"'{{{{{var}}}}}': template '{parent.name}' has no input "
-                               f"{m.group(1)[:-1]} '{m.group(2)}'")
+                self.add(
+                    path,
+                    f"'{{{{{var}}}}}': template '{parent.name}' has no input "
+                    f"{m.group(1)[:-1]} '{m.group(2)}'",
+                )
 
     def slice_lengths(self, step: Step, path: str) -> None:
         slices = getattr(step.template, "slices", None)
@@ -266,7 +300,9 @@ class _Checker:
                 lengths[name] = len(a.source)
         for name in slices.output_parameter:
             if name not in step.outputs.parameters:
-                self.add(path, f"Slices names output parameter '{name}', which the OP does not have")
+                self.add(
+                    path, f"Slices names output parameter '{name}', which the OP does not have"
+                )
         for name in slices.output_artifact:
             if name not in step.outputs.artifacts:
                 self.add(path, f"Slices names output artifact '{name}', which the OP does not have")
@@ -276,8 +312,11 @@ class _Checker:
         elif isinstance(step.with_param, ArgoRange) and lengths and step.slices.group_size is None:
             items = step.with_param.static_items()
             if items is not None and items and max(items) >= min(lengths.values()):
-                self.add(path, f"with_param has {len(items)} items but sliced inputs have "
-                               f"{min(lengths.values())}")
+                self.add(
+                    path,
+                    f"with_param has {len(items)} items but sliced inputs have "
+                    f"{min(lengths.values())}",
+                )
 
     def template_outputs(self, tmpl: OPTemplate, path: str) -> None:
         if not isinstance(tmpl, Steps | DAG):
@@ -285,20 +324,41 @@ class _Checker:
         names = {s.name for s in tmpl.iter_steps()}
         for name, out in tmpl.outputs.parameters.items():
             src = out.value_from_parameter
-            if isinstance(src, OutputParameter) and src.step is not None and src.step.name not in names:
-                self.add(path, f"output parameter '{name}' comes from {src.step.kind} "
-                               f"'{src.step.name}', which is not in '{tmpl.name}'")
-            if src is None and out.value_from_expression is None and out.value is MISSING \
-                    and out.default is MISSING:
-                self.add(path, f"output parameter '{name}' has no source: set value_from_parameter"
-                               " or value_from_expression")
+            if (
+                isinstance(src, OutputParameter)
+                and src.step is not None
+                and src.step.name not in names
+            ):
+                self.add(
+                    path,
+                    f"output parameter '{name}' comes from {src.step.kind} "
+                    f"'{src.step.name}', which is not in '{tmpl.name}'",
+                )
+            if (
+                src is None
+                and out.value_from_expression is None
+                and out.value is MISSING
+                and out.default is MISSING
+            ):
+                self.add(
+                    path,
+                    f"output parameter '{name}' has no source: set value_from_parameter"
+                    " or value_from_expression",
+                )
         for name, out in tmpl.outputs.artifacts.items():
             src = out._from
             if isinstance(src, ArtifactRef):
                 src = src.artifact
-            if isinstance(src, OutputArtifact) and src.step is not None and src.step.name not in names:
-                self.add(path, f"output artifact '{name}' comes from {src.step.kind} "
-                               f"'{src.step.name}', which is not in '{tmpl.name}'")
+            if (
+                isinstance(src, OutputArtifact)
+                and src.step is not None
+                and src.step.name not in names
+            ):
+                self.add(
+                    path,
+                    f"output artifact '{name}' comes from {src.step.kind} "
+                    f"'{src.step.name}', which is not in '{tmpl.name}'",
+                )
 
 
 def _is_artifact_source(src: Any) -> bool:
@@ -331,7 +391,7 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for d in sorted(graph.get(n, ())):
             if state.get(d) == 1:
-                return stack[stack.index(d):] + [d]
+                return stack[stack.index(d) :] + [d]
             if d not in state:
                 found = visit(d)
                 if found:

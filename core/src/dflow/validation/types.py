@@ -33,8 +33,11 @@ def label(t: Any) -> str:
     """A type as users write it: ``int``, ``List[int]``, ``list of int``."""
     if isinstance(t, Stacked):
         return repr(t)
-    return t.__name__ if isinstance(t, type) and not typing.get_args(t) else (
-        str(t).replace("typing.", ""))
+    return (
+        t.__name__
+        if isinstance(t, type) and not typing.get_args(t)
+        else (str(t).replace("typing.", ""))
+    )
 
 
 def fans_out(step: Any) -> bool:

@@ -161,8 +161,14 @@ class ArgoClient:
                     if idempotent or status == 503:  # 503: the server did not act on it
                         self.backoff.pause(attempt, log, f"Argo {what}", f"HTTP {status}")
                         continue
-                raise http_error(self.host, self.namespace, status, api_body(exc), subject or what,
-                                 token_set=bool(self._authorization)) from None
+                raise http_error(
+                    self.host,
+                    self.namespace,
+                    status,
+                    api_body(exc),
+                    subject or what,
+                    token_set=bool(self._authorization),
+                ) from None
             except ConnectTimeoutError as exc:
                 # refused, unresolvable or too slow to accept: the request never left here,
                 # so any call may be repeated (NewConnectionError is a ConnectTimeoutError)
@@ -186,8 +192,11 @@ class ArgoClient:
                 if idempotent and self.backoff.allows(attempt):
                     self.backoff.pause(attempt, log, f"Argo {what}", reason(exc))
                     continue
-                hint = " (if it serves HTTPS, the host must start with https://)" if (
-                    self.host.startswith("http://")) else ""
+                hint = (
+                    " (if it serves HTTPS, the host must start with https://)"
+                    if (self.host.startswith("http://"))
+                    else ""
+                )
                 raise ArgoConnectionError(
                     f"the connection to the Argo server at {self.host} broke during {what} "
                     f"({reason(exc)}){hint}; check with `argo list -n {self.namespace}` "

@@ -58,8 +58,9 @@ class ArgoEngine(Engine):
         """
         if reuse_step:
             fix_id(workflow)
-            return self.renderer().render(workflow, memoize_prefix=workflow.id,
-                                          reuse_step=reuse_step)
+            return self.renderer().render(
+                workflow, memoize_prefix=workflow.id, reuse_step=reuse_step
+            )
         return self.renderer().render(workflow)
 
     def submit(
@@ -149,7 +150,7 @@ class ArgoEngine(Engine):
                 client.copy(src, dst)
                 continue
             for obj in objs:
-                client.copy(obj, dst + obj[len(src):])
+                client.copy(obj, dst + obj[len(src) :])
 
     def upload_data(self, data: Mapping[str, str]) -> None:
         """Upload texts (BigParameter literals) as plain objects; keys are content hashes, so
@@ -340,8 +341,9 @@ def _secret_manifest(secret: Any) -> dict[str, Any] | None:
         from .render.graph import sanitize
 
         # the name the manifest's imagePullSecrets uses
-        return docker_secret(sanitize(secret.name).lower(), secret.registry, secret.username,
-                             secret.password)
+        return docker_secret(
+            sanitize(secret.name).lower(), secret.registry, secret.username, secret.password
+        )
     if getattr(secret, "value", None) is not None:
         return opaque_secret(secret.name, {secret.key: secret.value})
     return None

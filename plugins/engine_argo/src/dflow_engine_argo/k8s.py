@@ -102,11 +102,17 @@ class KubeClient:
         common = {"retries": config.retries, "backoff": config.backoff, "timeout": config.timeout}
         if config.k8s_api_server:
             verify: bool | str = config.ca_file if config.ca_file else config.verify_ssl
-            return cls(config.k8s_api_server, config.namespace, config.token, verify_ssl=verify,
-                       **common)
+            return cls(
+                config.k8s_api_server, config.namespace, config.token, verify_ssl=verify, **common
+            )
         configuration, origin = load(config, environ, service_account_dir or SERVICE_ACCOUNT_DIR)
-        return cls(configuration.host, config.namespace, origin=origin,
-                   configuration=configuration, **common)
+        return cls(
+            configuration.host,
+            config.namespace,
+            origin=origin,
+            configuration=configuration,
+            **common,
+        )
 
     # -- the kubernetes package --------------------------------------------------------------
     def core(self) -> Any:
@@ -157,12 +163,20 @@ class KubeClient:
         """Create the object, or replace it when one of that name exists (409)."""
         try:
             created = self.create(manifest)
-            log.info("created %s %s in namespace %s", manifest["kind"],
-                     manifest["metadata"]["name"], self.namespace)
+            log.info(
+                "created %s %s in namespace %s",
+                manifest["kind"],
+                manifest["metadata"]["name"],
+                self.namespace,
+            )
             return created
         except KubeConflictError:
-            log.info("replacing existing %s %s in namespace %s", manifest["kind"],
-                     manifest["metadata"]["name"], self.namespace)
+            log.info(
+                "replacing existing %s %s in namespace %s",
+                manifest["kind"],
+                manifest["metadata"]["name"],
+                self.namespace,
+            )
             return self.replace(manifest)
 
     # -- transport ---------------------------------------------------------------------------
@@ -191,11 +205,13 @@ class KubeClient:
                         "false disables the check (not recommended)"
                     ) from None
                 if exc.status in RETRY_STATUSES and self.backoff.allows(attempt):
-                    self.backoff.pause(attempt, log, f"Kubernetes {method} {path}",
-                                       f"HTTP {exc.status}")
+                    self.backoff.pause(
+                        attempt, log, f"Kubernetes {method} {path}", f"HTTP {exc.status}"
+                    )
                     continue
-                raise self._error(exc.status, exc.body, method, subject,
-                                  _secrets_of(body)) from None
+                raise self._error(
+                    exc.status, exc.body, method, subject, _secrets_of(body)
+                ) from None
             except HTTPError as exc:
                 if self.backoff.allows(attempt):
                     self.backoff.pause(attempt, log, f"Kubernetes {method} {path}", _short(exc))
@@ -215,8 +231,9 @@ class KubeClient:
         finally:
             resp.release_conn()
 
-    def _error(self, code: int, body: Any, method: str, subject: str,
-               hidden: Iterable[str]) -> KubeError:
+    def _error(
+        self, code: int, body: Any, method: str, subject: str, hidden: Iterable[str]
+    ) -> KubeError:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
         try:
             detail = json.loads(text).get("message") or text
@@ -228,20 +245,27 @@ class KubeClient:
             return KubeError(
                 f"{at} refused the credentials for {method} {subject} (HTTP 401: {detail}): "
                 "give a valid bearer token (config['token'] / DFLOW_TOKEN with k8s_api_server, "
-                "or the kubeconfig user's token, client certificate or exec plugin)", code)
+                "or the kubeconfig user's token, client certificate or exec plugin)",
+                code,
+            )
         if code == 403:
             return KubeError(
                 f"{at} denied {method} {subject} in namespace '{self.namespace}' (HTTP 403: "
                 f"{detail}): the account needs RBAC permission to create/update configmaps "
-                "and secrets there", code)
+                "and secrets there",
+                code,
+            )
         if code == 404:
             return KubeNotFoundError(
                 f"{subject} not found at {at} in namespace '{self.namespace}' (HTTP 404: "
-                f"{detail}): check that the namespace exists", code)
+                f"{detail}): check that the namespace exists",
+                code,
+            )
         if code == 409:
             return KubeConflictError(
                 f"{subject} already exists in namespace '{self.namespace}' (HTTP 409: {detail})",
-                code)
+                code,
+            )
         return KubeError(f"{at} rejected {method} {subject}: HTTP {code}: {detail}", code)
 
 
@@ -300,17 +324,33 @@ def _secrets_of(body: Any) -> list[str]:
 
 def opaque_secret(name: str, data: Mapping[str, str]) -> dict[str, Any]:
     """An Opaque Secret manifest (values base64 in ``data``)."""
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque",
-            "data": {k: _b64(v) for k, v in data.items()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": "Opaque",
+        "data": {k: _b64(v) for k, v in data.items()},
+    }
 
 
 def docker_secret(name: str, registry: str, username: str, password: str) -> dict[str, Any]:
     """A ``kubernetes.io/dockerconfigjson`` Secret manifest for one registry."""
-    auths = {"auths": {registry: {"username": username, "password": password,
-                                  "auth": _b64(f"{username}:{password}")}}}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-            "type": "kubernetes.io/dockerconfigjson",
-            "data": {".dockerconfigjson": _b64(json.dumps(auths))}}
+    auths = {
+        "auths": {
+            registry: {
+                "username": username,
+                "password": password,
+                "auth": _b64(f"{username}:{password}"),
+            }
+        }
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": _b64(json.dumps(auths))},
+    }
 
 
 def _b64(text: str) -> str:

@@ -47,9 +47,13 @@ def s3_client(s3: dict[str, Any], repo: Any) -> Any:
     cache = _local.__dict__.setdefault("clients", {})
     if key not in cache:  # boto3 clients are not shared between threads
         cache[key] = boto3.session.Session().client(
-            "s3", endpoint_url=f"{scheme}://{endpoint}", aws_access_key_id=repo.access_key,
-            aws_secret_access_key=repo.secret_key, region_name=s3.get("region") or repo.region,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+            "s3",
+            endpoint_url=f"{scheme}://{endpoint}",
+            aws_access_key_id=repo.access_key,
+            aws_secret_access_key=repo.secret_key,
+            region_name=s3.get("region") or repo.region,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        )
     return cache[key]
 
 
@@ -64,6 +68,7 @@ def _message(exc: Exception) -> str:
 
 
 # -- locations (pkg/apis/workflow/v1alpha1/workflow_types.go, v3.7.18) ----------------------
+
 
 def has_location(art: dict[str, Any] | None) -> bool:
     """ArtifactLocation.HasLocation (workflow_types.go, v3.7.18): s3 needs endpoint, bucket
@@ -87,13 +92,15 @@ def clean_path(art: dict[str, Any]) -> str:
         raise ArtifactError(f"Artifact '{art.get('name')}' did not specify a path")
     safe = ""
     if "/../" in path:
-        safe = path[:path.index("/../")]
+        safe = path[: path.index("/../")]
     elif path.endswith("/.."):
         safe = path[:-3]
     cleaned = posixpath.normpath(path)
     if safe and (not cleaned.startswith(safe + "/") or len(cleaned) <= len(safe) + 1):
-        raise ArtifactError(f"Artifact '{art.get('name')}' attempted to use a path containing "
-                            "'..'. Directory traversal is not permitted")
+        raise ArtifactError(
+            f"Artifact '{art.get('name')}' attempted to use a path containing "
+            "'..'. Directory traversal is not permitted"
+        )
     return cleaned
 
 
@@ -110,6 +117,7 @@ def relocate(art: dict[str, Any], location: dict[str, Any] | None) -> dict[str, 
 
 # -- S3 (workflow/artifacts/s3/s3.go, v3.7.18) ------------------------------------------------
 
+
 def load_s3(client: Any, bucket: str, key: str, path: Path) -> None:
     """loadS3Artifact: the object at ``key``; NoSuchKey -> the keys under ``key/`` as a
     directory (IsDirectory/GetDirectory); neither -> NotFound with the original message."""
@@ -119,8 +127,11 @@ def load_s3(client: Any, bucket: str, key: str, path: Path) -> None:
         resp = client.get_object(Bucket=bucket, Key=key)
         # SeaweedFS answers "prefix/" with its directory entry (an empty application/x-directory
         # object) where S3 and MinIO answer NoSuchKey: read it as S3 would
-        if not (key.endswith("/") and resp.get("ContentType") == "application/x-directory"
-                and not resp.get("ContentLength")):
+        if not (
+            key.endswith("/")
+            and resp.get("ContentType") == "application/x-directory"
+            and not resp.get("ContentLength")
+        ):
             _write(resp["Body"], path)
             return
     except ClientError as exc:
@@ -132,7 +143,7 @@ def load_s3(client: Any, bucket: str, key: str, path: Path) -> None:
 
     def get(obj: dict[str, Any]) -> None:
         # GetDirectory trims the key as given (not cleaned) and joins the rest to the path
-        local = Path(os.path.normpath(os.path.join(path, obj["Key"][len(key):].lstrip("/"))))
+        local = Path(os.path.normpath(os.path.join(path, obj["Key"][len(key) :].lstrip("/"))))
         local.parent.mkdir(parents=True, exist_ok=True)
         try:
             _fetch(client, bucket, obj, local)
@@ -180,8 +191,16 @@ def _fetch(client: Any, bucket: str, obj: dict[str, Any], path: Path) -> None:
     if os.environ.get("DFLOW_CONFORMANCE_OBJECT_CACHE", "1") == "0":
         _write(client.get_object(Bucket=bucket, Key=obj["Key"])["Body"], path)
         return
-    ident = repr((client.meta.endpoint_url, bucket, obj["Key"], obj.get("ETag"), obj.get("Size"),
-                  str(obj.get("LastModified"))))
+    ident = repr(
+        (
+            client.meta.endpoint_url,
+            bucket,
+            obj["Key"],
+            obj.get("ETag"),
+            obj.get("Size"),
+            str(obj.get("LastModified")),
+        )
+    )
     prune_object_cache()
     cached = cache_dir() / "objects" / hashlib.sha256(ident.encode()).hexdigest()
     if cached.exists():
@@ -222,14 +241,16 @@ def save_s3(client: Any, bucket: str, key: str, path: Path) -> None:
                 local = Path(root, name)
                 if local.is_symlink():
                     continue
-                client.upload_file(str(local), bucket,
-                                   posixpath.join(key, local.relative_to(path).as_posix()))
+                client.upload_file(
+                    str(local), bucket, posixpath.join(key, local.relative_to(path).as_posix())
+                )
     except ClientError as exc:
         kind = "directory" if path.is_dir() else "file"
         raise ArtifactError(f"failed to put {kind}: {_message(exc)}") from exc
 
 
 # -- raw and http (workflow/artifacts/{raw/raw.go,http/http.go}, v3.7.18) ----------------------
+
 
 def load_raw(data: str, path: Path) -> None:
     path.write_text(data)
@@ -238,7 +259,9 @@ def load_raw(data: str, path: Path) -> None:
 def load_http(http: dict[str, Any], path: Path) -> None:
     """retrieveContent: 404 is NotFound (an optional artifact is skipped), other non-2xx fail."""
     url = http["url"]
-    req = urllib.request.Request(url, headers={h["name"]: h["value"] for h in http.get("headers") or []})
+    req = urllib.request.Request(
+        url, headers={h["name"]: h["value"] for h in http.get("headers") or []}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp, open(path, "wb") as out:
             shutil.copyfileobj(resp, out)
@@ -259,13 +282,29 @@ def load(art: dict[str, Any], path: Path, repo: Any) -> None:
     elif "http" in art:
         load_http(art["http"], path)
     else:
-        kinds = sorted(set(art) - {"name", "path", "mode", "optional", "archive", "from",
-                                   "subPath", "recurseMode", "globalName", "description"})
-        raise HarnessError(f"input artifact {art.get('name')!r}: the emulation loads s3, raw and "
-                           f"http artifacts, not {kinds}")
+        kinds = sorted(
+            set(art)
+            - {
+                "name",
+                "path",
+                "mode",
+                "optional",
+                "archive",
+                "from",
+                "subPath",
+                "recurseMode",
+                "globalName",
+                "description",
+            }
+        )
+        raise HarnessError(
+            f"input artifact {art.get('name')!r}: the emulation loads s3, raw and "
+            f"http artifacts, not {kinds}"
+        )
 
 
 # -- archives (workflow/executor/executor.go, util/archive/archive.go, v3.7.18) ---------------
+
 
 def is_tarball(path: Path) -> bool:
     """isTarball: detected by content (a gzip stream whose first tar header reads), not by name."""
@@ -289,10 +328,15 @@ def untar(tar_path: Path, dest: Path) -> None:
             if not str(target).startswith(str(tmp) + os.sep):
                 raise ArtifactError(f"illegal file path: {member.name}")
             if member.issym():
-                link = member.linkname if os.path.isabs(member.linkname) else \
-                    os.path.join(target.parent, member.linkname)
+                link = (
+                    member.linkname
+                    if os.path.isabs(member.linkname)
+                    else os.path.join(target.parent, member.linkname)
+                )
                 if not os.path.normpath(link).startswith(str(tmp) + os.sep):
-                    raise ArtifactError(f"illegal symlink target: {member.name} -> {member.linkname}")
+                    raise ArtifactError(
+                        f"illegal symlink target: {member.name} -> {member.linkname}"
+                    )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(member.linkname, target)
             elif member.isdir():
@@ -338,9 +382,11 @@ def tar_gz(src: Path, dst: Path, level: int = 6) -> None:
     if not (src.is_file() or src.is_dir()):
         raise ArtifactError(f"{src} is not a regular file or directory")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(dst, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=level,
-                                               mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        open(dst, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=level, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+    ):
         if src.is_file():
             tar.add(src, arcname=src.name, recursive=False)
             return
@@ -349,8 +395,11 @@ def tar_gz(src: Path, dst: Path, level: int = 6) -> None:
             rel = Path(root).relative_to(src)
             tar.add(root, arcname=(Path(src.name) / rel).as_posix(), recursive=False)
             for name in sorted(files) + [d for d in dirs if Path(root, d).is_symlink()]:
-                tar.add(Path(root, name), arcname=(Path(src.name) / rel / name).as_posix(),
-                        recursive=False)
+                tar.add(
+                    Path(root, name),
+                    arcname=(Path(src.name) / rel / name).as_posix(),
+                    recursive=False,
+                )
 
 
 def chmod(path: Path, mode: int, recurse: bool) -> None:

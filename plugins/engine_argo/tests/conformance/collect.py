@@ -119,7 +119,7 @@ def shared_path(pod: Pod, path: str) -> tuple[Path, str] | None:
     for mount_path, src in pod.volumes:  # FindOverlappingVolume
         mount = mount_path.rstrip("/")
         if path == mount or path.startswith(mount + "/"):
-            return src / path[len(mount):].lstrip("/"), MAIN_FS + path
+            return src / path[len(mount) :].lstrip("/"), MAIN_FS + path
     for art in (pod.template.get("inputs") or {}).get("artifacts") or []:
         where = art.get("path")
         if not where:
@@ -129,7 +129,7 @@ def shared_path(pod: Pod, path: str) -> tuple[Path, str] | None:
                 return None  # not supplied: the path is the image's again
             return pod.inputs / art["name"], MAIN_FS + path
         if path.startswith(where + "/"):
-            return pod.inputs / art["name"] / path[len(where) + 1:], MAIN_FS + path
+            return pod.inputs / art["name"] / path[len(where) + 1 :], MAIN_FS + path
     return None
 
 
@@ -190,7 +190,8 @@ def _archive_key(pod: Pod) -> str:
         raise artifacts.ArtifactError(
             "You need to configure artifact storage. More information on how to do this can be "
             "found in the docs: https://argo-workflows.readthedocs.io/en/latest/"
-            "configure-artifact-repository/")
+            "configure-artifact-repository/"
+        )
     return location["s3"]["key"]
 
 
@@ -222,8 +223,9 @@ def _stage(pod: Pod, art: dict[str, Any]) -> tuple[str, Path]:
     rel = path.rstrip("/").lstrip("/")
     source = pod.var_run_argo / "outputs" / "artifacts" / f"{rel}.tgz"
     if not source.exists():
-        raise artifacts.NotFound(f"open {VAR_RUN_ARGO}/outputs/artifacts/{rel}.tgz: "
-                                 "no such file or directory")
+        raise artifacts.NotFound(
+            f"open {VAR_RUN_ARGO}/outputs/artifacts/{rel}.tgz: no such file or directory"
+        )
     local = work / f"{name}.tgz"
     shutil.copyfile(source, local)
     if "tar" in strategy:

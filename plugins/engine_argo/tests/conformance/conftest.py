@@ -30,9 +30,14 @@ def s3_of(repo):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=f"http://{repo.endpoint}",
-                        aws_access_key_id=repo.access_key, aws_secret_access_key=repo.secret_key,
-                        region_name=repo.region, config=Config(s3={"addressing_style": "path"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://{repo.endpoint}",
+        aws_access_key_id=repo.access_key,
+        aws_secret_access_key=repo.secret_key,
+        region_name=repo.region,
+        config=Config(s3={"addressing_style": "path"}),
+    )
 
 
 @pytest.fixture
@@ -57,7 +62,8 @@ def pytest_terminal_summary(terminalreporter):
     by_version = ", ".join(f"{v}: {n}" for v, n in sorted(versions.items(), key=_version_key))
     terminalreporter.write_line(
         f"Argo conformance harness: {len(runs)} pods (Python {by_version}); "
-        + ", ".join(f"{p} {n}" for p, n in sorted(phases.items())))
+        + ", ".join(f"{p} {n}" for p, n in sorted(phases.items()))
+    )
 
 
 def _version_key(item):

@@ -41,6 +41,7 @@ def container_of(tmpl: dict[str, Any]) -> dict[str, Any]:
 
 # -- main: the container started by the kubelet, argoexec emissary inside ---------------------
 
+
 @dataclass
 class Main:
     exit_code: int | None = None
@@ -74,8 +75,11 @@ def run_main(req: PodRequest, pod: Pod, image: images.Image, started: float) -> 
     for sub in ("upper", "work", "merged"):
         pod.path("root", sub).mkdir(parents=True)
     (pod.var_run_argo / "ctr").mkdir(parents=True)
-    mounts = [(str(images.prefix(image)), "/usr/local"), (str(sandbox), "/tmp"),
-              (str(pod.var_run_argo), VAR_RUN_ARGO)]
+    mounts = [
+        (str(images.prefix(image)), "/usr/local"),
+        (str(sandbox), "/tmp"),
+        (str(pod.var_run_argo), VAR_RUN_ARGO),
+    ]
     # an image's extra site dirs are part of the image: visible at their paths even where the
     # checkout (and so .work/) lies under /tmp, which the pod replaces with its sandbox
     mounts += [(site, site) for site in image.site]
@@ -87,9 +91,14 @@ def run_main(req: PodRequest, pod: Pod, image: images.Image, started: float) -> 
     outputs = tmpl.get("outputs") or {}
     spec = {
         "root": {k: str(pod.path("root", k)) for k in ("upper", "work", "merged")},
-        "mounts": mounts, "command": argv, "cwd": ctr.get("workingDir") or image.workdir,
-        "parameters": [p["valueFrom"]["path"] for p in outputs.get("parameters") or []
-                       if (p.get("valueFrom") or {}).get("path")],
+        "mounts": mounts,
+        "command": argv,
+        "cwd": ctr.get("workingDir") or image.workdir,
+        "parameters": [
+            p["valueFrom"]["path"]
+            for p in outputs.get("parameters") or []
+            if (p.get("valueFrom") or {}).get("path")
+        ],
         "artifacts": [a["path"] for a in outputs.get("artifacts") or [] if a.get("path")],
     }
     spec_file = pod.path("emissary.json")
@@ -119,8 +128,9 @@ def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[
     for m in ctr.get("volumeMounts") or []:
         vol = volumes.get(m["name"])
         if vol is None:
-            raise HarnessError(f"volumeMount {m['name']!r}: no such volume in the template or "
-                               "PodRequest.volumes")
+            raise HarnessError(
+                f"volumeMount {m['name']!r}: no such volume in the template or PodRequest.volumes"
+            )
         if "emptyDir" in vol:
             src = pod.path("volumes", m["name"])
             src.mkdir(parents=True, exist_ok=True)
@@ -133,8 +143,10 @@ def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[
             elif not src.exists():
                 raise HarnessError(f"hostPath volume {m['name']!r}: {src} does not exist here")
         else:
-            raise HarnessError(f"volume {m['name']!r}: emptyDir, hostPath, secret and configMap "
-                               f"volumes are emulated, not {sorted(set(vol) - {'name'})}")
+            raise HarnessError(
+                f"volume {m['name']!r}: emptyDir, hostPath, secret and configMap "
+                f"volumes are emulated, not {sorted(set(vol) - {'name'})}"
+            )
         if m.get("subPath"):
             src = src / m["subPath"]
             src.mkdir(parents=True, exist_ok=True)
@@ -146,11 +158,15 @@ def _lookup(req: PodRequest, ref: dict[str, Any], secret: bool) -> dict[str, str
     """The data of the Secret/ConfigMap ``ref`` names; a missing one keeps a real pod Pending
     (CreateContainerConfigError), which this emulation cannot return: a harness error."""
     kind = "secret" if secret else "configmap"
-    data = (req.secrets if secret else req.config_maps).get(ref.get("name") or ref.get("secretName"))
+    data = (req.secrets if secret else req.config_maps).get(
+        ref.get("name") or ref.get("secretName")
+    )
     if data is None and not ref.get("optional"):
-        raise HarnessError(f'{kind} "{ref.get("name") or ref.get("secretName")}" not found: the '
-                           "pod would stay Pending (CreateContainerConfigError); give it in "
-                           f"PodRequest.{'secrets' if secret else 'config_maps'}")
+        raise HarnessError(
+            f'{kind} "{ref.get("name") or ref.get("secretName")}" not found: the '
+            "pod would stay Pending (CreateContainerConfigError); give it in "
+            f"PodRequest.{'secrets' if secret else 'config_maps'}"
+        )
     return data
 
 
@@ -178,8 +194,9 @@ def _go_duration(seconds: float) -> str:
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
-def environment(req: PodRequest, tmpl: dict[str, Any], ctr: dict[str, Any], image: images.Image,
-                started: float) -> dict[str, str]:
+def environment(
+    req: PodRequest, tmpl: dict[str, Any], ctr: dict[str, Any], image: images.Image, started: float
+) -> dict[str, str]:
     """The image's ENV, what the kubelet sets, the container's env, then Argo's variables
     (workflowpod.go createWorkflowPod, v3.7.18; v4.1.2 adds ARGO_WORKFLOW_NAME)."""
     env = {**image.env, "HOSTNAME": req.pod_name[:63], "HOME": "/root"}
@@ -220,8 +237,9 @@ def _deadline(req: PodRequest, tmpl: dict[str, Any]) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
-def _supervise(req: PodRequest, pod: Pod, cmd: list[str], env: dict[str, str],
-               started: float) -> Main:
+def _supervise(
+    req: PodRequest, pod: Pod, cmd: list[str], env: dict[str, str], started: float
+) -> Main:
     """Start the container, kill it at the deadline or on cancel, sample progress."""
     main = Main()
     ctr_dir = pod.var_run_argo / "ctr" / MAIN
@@ -232,17 +250,26 @@ def _supervise(req: PodRequest, pod: Pod, cmd: list[str], env: dict[str, str],
         return main
     with open(errors, "wb") as err:
         try:
-            proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=err,
-                                    stderr=err, cwd="/", start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+                cwd="/",
+                start_new_session=True,
+            )
         except OSError as exc:
             if exc.errno != errno.E2BIG:
                 raise
             # the container's first exec fails on the node as it fails here; containerd
             # reports it as StartError, exit code 128
-            main.start_error = ('failed to create containerd task: failed to create shim task: '
-                                'OCI runtime create failed: runc create failed: unable to start '
-                                'container process: exec: "/var/run/argo/argoexec": argument '
-                                'list too long: unknown')
+            main.start_error = (
+                "failed to create containerd task: failed to create shim task: "
+                "OCI runtime create failed: runc create failed: unable to start "
+                'container process: exec: "/var/run/argo/argoexec": argument '
+                "list too long: unknown"
+            )
             main.exit_code = 128
             return main
     sampler = collect.ProgressSampler(pod.var_run_argo / "progress", req.progress_ticks)

@@ -113,11 +113,15 @@ class Operator:
                     self.publish()
                     done = self.wf["status"].get("phase") in ("Succeeded", "Failed", "Error")
                 if done and not self._running_pods():
-                    RUNS.append((len(self.templates), len(self.status["nodes"]),
-                                 self.status["phase"]))
+                    RUNS.append(
+                        (len(self.templates), len(self.status["nodes"]), self.status["phase"])
+                    )
                     return
-                wait = 0.5 if self.requeue_at is None else max(
-                    0.0, min(0.5, self.requeue_at - time.monotonic()))
+                wait = (
+                    0.5
+                    if self.requeue_at is None
+                    else max(0.0, min(0.5, self.requeue_at - time.monotonic()))
+                )
                 self.wake.wait(wait)
                 self.wake.clear()
         except Exception:  # a bug here must show, not leave a workflow Running forever
@@ -212,9 +216,15 @@ class Operator:
             if err not in (ERR_PARALLELISM, ERR_DEADLINE):
                 self.mark_workflow("Error", f"error in entry template execution: {err}")
             return
-        phase = {"Pending": "Pending", "Running": "Running", "Succeeded": "Succeeded",
-                 "Skipped": "Succeeded", "Failed": "Failed", "Error": "Error",
-                 "Omitted": "Succeeded"}[node["phase"]]
+        phase = {
+            "Pending": "Pending",
+            "Running": "Running",
+            "Succeeded": "Succeeded",
+            "Skipped": "Succeeded",
+            "Failed": "Failed",
+            "Error": "Error",
+            "Omitted": "Succeeded",
+        }[node["phase"]]
         self.globals["workflow.status"] = phase
         self.globals["workflow.failures"] = self.failures()
         done, herr = hooks.workflow_hooks(self)
@@ -228,11 +238,15 @@ class Operator:
             exit_node = self.nodes.by_name(exit_name)
             if exit_node is not None or self.should_execute(True):
                 hook = (self.spec.get("hooks") or {}).get("exit") or {
-                    "template": self.spec.get("onExit")}
+                    "template": self.spec.get("onExit")
+                }
                 exit_node, err = execute.execute_template(
-                    self, exit_name, {"template": hook.get("template")},
+                    self,
+                    exit_name,
+                    {"template": hook.get("template")},
                     hook.get("arguments") or {},
-                    execute.Opts(on_exit=True, flag={"hooked": True}))
+                    execute.Opts(on_exit=True, flag={"hooked": True}),
+                )
                 if err is not None:
                     if err not in (ERR_PARALLELISM, ERR_DEADLINE):
                         self.mark_workflow("Error", f"error in exit template execution : {err}")
@@ -244,8 +258,10 @@ class Operator:
             message = f"Stopped with strategy '{self.shutdown}'"
         if phase == "Succeeded":
             if exit_node is not None and failed_or_error(exit_node):
-                self.mark_workflow("Failed" if exit_node["phase"] == "Failed" else "Error",
-                                   exit_node.get("message") or "")
+                self.mark_workflow(
+                    "Failed" if exit_node["phase"] == "Failed" else "Error",
+                    exit_node.get("message") or "",
+                )
             else:
                 self.mark_workflow("Succeeded")
         else:
@@ -259,12 +275,19 @@ class Operator:
                 from .nodes import pod_name
 
                 tmpl = n.get("templateName") or ""
-                items.append({"displayName": n.get("displayName") or "",
-                              "message": n.get("message") or "", "templateName": tmpl,
-                              "phase": n["phase"], "podName": pod_name(self.name, n["name"], tmpl),
-                              "finishedAt": n.get("finishedAt") or None})
-        return json.dumps(json.dumps(items, separators=(",", ":"), ensure_ascii=False),
-                          ensure_ascii=False)
+                items.append(
+                    {
+                        "displayName": n.get("displayName") or "",
+                        "message": n.get("message") or "",
+                        "templateName": tmpl,
+                        "phase": n["phase"],
+                        "podName": pod_name(self.name, n["name"], tmpl),
+                        "finishedAt": n.get("finishedAt") or None,
+                    }
+                )
+        return json.dumps(
+            json.dumps(items, separators=(",", ":"), ensure_ascii=False), ensure_ascii=False
+        )
 
     def set_globals(self) -> None:
         """setGlobalParameters + setGlobalRuntimeParameters (operator.go, v3.7.18)."""
@@ -352,8 +375,14 @@ class Operator:
         self.status["progress"] = f"{total[0]}/{total[1]}"
 
     # -- pods (pods.py) ---------------------------------------------------------------------
-    def create_pod(self, node_name: str, tmpl: dict[str, Any], on_exit: bool,
-                   execution_deadline: float | None, boundary_id: str = "") -> None:
+    def create_pod(
+        self,
+        node_name: str,
+        tmpl: dict[str, Any],
+        on_exit: bool,
+        execution_deadline: float | None,
+        boundary_id: str = "",
+    ) -> None:
         from . import pods
 
         pods.create_pod(self, node_name, tmpl, on_exit, execution_deadline, boundary_id)
@@ -378,8 +407,9 @@ class Operator:
             params = self.status.setdefault("outputs", {}).setdefault("parameters", [])
             found = next((g for g in params if g["name"] == p["globalName"]), None)
             if found is None:
-                params.append({"name": p["globalName"], **({"value": value} if value is not None
-                                                           else {})})
+                params.append(
+                    {"name": p["globalName"], **({"value": value} if value is not None else {})}
+                )
             elif value is not None:
                 found["value"] = value
         for a in (outputs or {}).get("artifacts") or []:
@@ -399,9 +429,12 @@ class Operator:
         """getActivePods (operator.go, v3.7.18): Pending/Running pods under a boundary."""
         count = 0
         for n in self.status["nodes"].values():
-            if n["type"] == "Pod" and n["phase"] in ("Pending", "Running") and (
-                    not boundary_id or n.get("boundaryID") == boundary_id) \
-                    and n["id"] in self.pods:  # only pods that were created
+            if (
+                n["type"] == "Pod"
+                and n["phase"] in ("Pending", "Running")
+                and (not boundary_id or n.get("boundaryID") == boundary_id)
+                and n["id"] in self.pods
+            ):  # only pods that were created
                 count += 1
         return count
 

@@ -26,8 +26,9 @@ _TASK = re.compile(r"([a-zA-Z0-9][-a-zA-Z0-9]*?\.[A-Z][a-zA-Z]+)|([a-zA-Z0-9][-a
 class DagContext:
     """dagContext (dag.go, v3.7.18)."""
 
-    def __init__(self, op: Operator, name: str, node: dict[str, Any], tmpl: dict[str, Any],
-                 on_exit: bool) -> None:
+    def __init__(
+        self, op: Operator, name: str, node: dict[str, Any], tmpl: dict[str, Any], on_exit: bool
+    ) -> None:
         self.op = op
         self.boundary_name = name
         self.boundary_id = node["id"]
@@ -57,7 +58,8 @@ class DagContext:
             return self._deps[task]
         t = self.tasks[task]
         depends = t.get("depends") or " && ".join(
-            expand_dependency(d, self.tasks[d]) for d in t.get("dependencies") or [])
+            expand_dependency(d, self.tasks[d]) for d in t.get("dependencies") or []
+        )
         deps: dict[str, None] = {}
         bare: list[tuple[int, int, str]] = []
         for m in _TASK.finditer(depends):
@@ -115,8 +117,9 @@ def leaf_tasks(ctx: DagContext) -> list[str]:
     return sorted(t for t, is_leaf in leaf.items() if is_leaf)
 
 
-def execute_dag(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any],
-                opts: Opts) -> tuple[dict[str, Any], Exception | None]:
+def execute_dag(
+    op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any], opts: Opts
+) -> tuple[dict[str, Any], Exception | None]:
     """executeDAG (dag.go, v3.7.18)."""
     from .execute import initialize_executable
 
@@ -133,8 +136,9 @@ def execute_dag(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str,
         if tnode is not None:
             scope = local_scope(op, ctx, ctx.tasks[task])
             scope.add(f"tasks.{task}.status", tnode["phase"])
-            _, err = hooks.template_hooks(op, scope, ctx.tasks[task].get("hooks"), tnode,
-                                          ctx.boundary_id, "tasks." + task)
+            _, err = hooks.template_hooks(
+                op, scope, ctx.tasks[task].get("hooks"), tnode, ctx.boundary_id, "tasks." + task
+            )
             if err is not None:
                 op.nodes.mark_error(name, str(err))
                 return node, err
@@ -160,8 +164,9 @@ def execute_dag(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str,
         if tnode["type"] == "TaskGroup":
             add_aggregate(scope, prefix, [op.nodes.get(c) for c in tnode.get("children") or []])
         build_local(op.nodes, scope, prefix, tnode)
-        scope.add_skipped_outputs(prefix, tnode, op.template(ctx.tasks[tname].get("template")),
-                                  False)
+        scope.add_skipped_outputs(
+            prefix, tnode, op.template(ctx.tasks[tname].get("template")), False
+        )
         op.add_outputs_to_global(tnode.get("outputs"))
     try:
         outputs = template_outputs(tmpl, scope)
@@ -175,8 +180,7 @@ def execute_dag(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str,
     return op.nodes.mark(name, "Succeeded"), None
 
 
-def assess(ctx: DagContext, targets: list[str], shutdown: bool
-           ) -> tuple[str, dict[str, str]]:
+def assess(ctx: DagContext, targets: list[str], shutdown: bool) -> tuple[str, dict[str, str]]:
     """assessDAGPhase (dag.go, v3.7.18): a breadth-first walk from the DAG's children; an
     omitted task takes the phase of its branch; failFast (default true) stops at a failure."""
     if shutdown:
@@ -276,13 +280,15 @@ def local_scope(op: Operator, ctx: DagContext, task: dict[str, Any]) -> Scope:
             raise TemplateError(f"Ancestor task node {anc} not found")
         prefix = f"tasks.{anc}"
         if anode["type"] == "TaskGroup":
-            kids = [n for n in op.status["nodes"].values()
-                    if n.get("boundaryID") == ctx.boundary_id
-                    and n["name"].startswith(anode["name"] + "(")]
+            kids = [
+                n
+                for n in op.status["nodes"].values()
+                if n.get("boundaryID") == ctx.boundary_id
+                and n["name"].startswith(anode["name"] + "(")
+            ]
             add_aggregate(scope, prefix, kids)
         build_local(op.nodes, scope, prefix, anode)
-        scope.add_skipped_outputs(prefix, anode, op.template(ctx.tasks[anc].get("template")),
-                                  False)
+        scope.add_skipped_outputs(prefix, anode, op.template(ctx.tasks[anc].get("template")), False)
     return scope
 
 
@@ -306,10 +312,16 @@ def evaluate_depends(ctx: DagContext, task: str) -> tuple[bool, bool]:
                 any_ok = any_ok or (k is not None and k["phase"] == "Succeeded")
                 all_failed = all_failed and k is not None and k["phase"] == "Failed"
         phase = dnode["phase"]
-        env[key] = {"Succeeded": phase == "Succeeded", "Failed": phase == "Failed",
-                    "Errored": phase == "Error", "Skipped": phase == "Skipped",
-                    "Omitted": phase == "Omitted", "Daemoned": False,
-                    "AnySucceeded": any_ok, "AllFailed": all_failed}
+        env[key] = {
+            "Succeeded": phase == "Succeeded",
+            "Failed": phase == "Failed",
+            "Errored": phase == "Error",
+            "Skipped": phase == "Skipped",
+            "Omitted": phase == "Omitted",
+            "Daemoned": False,
+            "AnySucceeded": any_ok,
+            "AllFailed": all_failed,
+        }
     logic = ctx.depends_logic(task).replace("-", "_")
     try:
         result = evaluate(logic, {f"{k}.{r}": v for k, res in env.items() for r, v in res.items()})
@@ -322,8 +334,11 @@ def hooks_fulfilled(op: Operator, node: dict[str, Any]) -> bool:
     """CheckAllHooksFullfilled (workflow/common/util.go, v3.7.18)."""
     for cid in node.get("children") or []:
         child = op.nodes.get(cid)
-        if child is not None and (child.get("nodeFlag") or {}).get("hooked") \
-                and not fulfilled(child):
+        if (
+            child is not None
+            and (child.get("nodeFlag") or {}).get("hooked")
+            and not fulfilled(child)
+        ):
             return False
     return True
 
@@ -341,8 +356,9 @@ def execute_task(op: Operator, ctx: DagContext, task_name: str) -> None:
     if node is not None and (fulfilled(node) or node["phase"] == "Running"):
         scope = local_scope(op, ctx, task)
         scope.add(f"tasks.{task_name}.status", node["phase"])
-        done, err = hooks.template_hooks(op, scope, task.get("hooks"), node, ctx.boundary_id,
-                                         "tasks." + task_name)
+        done, err = hooks.template_hooks(
+            op, scope, task.get("hooks"), node, ctx.boundary_id, "tasks." + task_name
+        )
         if err is not None:
             op.nodes.mark_error(node["name"], str(err))
         if not done:
@@ -351,8 +367,9 @@ def execute_task(op: Operator, ctx: DagContext, task_name: str) -> None:
         if node["phase"] in ("Succeeded", "Failed", "Error", "Skipped"):
             scope = local_scope(op, ctx, task)
             scope.add(f"tasks.{task_name}.status", node["phase"])
-            hooks.run_on_exit(op, task, node, ctx.boundary_id, "tasks." + task_name, scope,
-                              ctx.on_exit)
+            hooks.run_on_exit(
+                op, task, node, ctx.boundary_id, "tasks." + task_name, scope, ctx.on_exit
+            )
         return
     node_name = ctx.task_node_name(task_name)
     deps = ctx.dependencies(task_name)
@@ -362,8 +379,9 @@ def execute_task(op: Operator, ctx: DagContext, task_name: str) -> None:
 
     def connect(child_name: str) -> None:
         if not deps or group is not None:
-            op.nodes.add_child(group["name"] if group is not None else ctx.boundary_name,
-                               child_name)
+            op.nodes.add_child(
+                group["name"] if group is not None else ctx.boundary_name, child_name
+            )
             return
         for dep in deps:
             dnode = ctx.task_node(dep)
@@ -371,8 +389,16 @@ def execute_task(op: Operator, ctx: DagContext, task_name: str) -> None:
                 op.nodes.add_child(op.nodes.get(out)["name"], child_name)
 
     def skipped(phase: str, message: str) -> None:
-        op.nodes.initialize(node_name, "Skipped", op.scope_name, task.get("template"),
-                            ctx.boundary_id, phase, {}, message)
+        op.nodes.initialize(
+            node_name,
+            "Skipped",
+            op.scope_name,
+            task.get("template"),
+            ctx.boundary_id,
+            phase,
+            {},
+            message,
+        )
         connect(node_name)
 
     if ctx.depends_logic(task_name):
@@ -405,8 +431,15 @@ def execute_task(op: Operator, ctx: DagContext, task_name: str) -> None:
             skipped("Skipped", "Skipped, empty params")
         elif group is None:
             connect(node_name)
-            group = op.nodes.initialize(node_name, "TaskGroup", op.scope_name,
-                                        task.get("template"), ctx.boundary_id, "Running", {})
+            group = op.nodes.initialize(
+                node_name,
+                "TaskGroup",
+                op.scope_name,
+                task.get("template"),
+                ctx.boundary_id,
+                "Running",
+                {},
+            )
     for t in expanded:
         tname = ctx.task_node_name(t["name"])
         tnode = op.nodes.by_name(tname)
@@ -415,18 +448,42 @@ def execute_task(op: Operator, ctx: DagContext, task_name: str) -> None:
             try:
                 proceed = should_execute(t.get("when"))
             except TemplateError as err:
-                op.nodes.initialize(tname, "Skipped", op.scope_name, task.get("template"),
-                                    ctx.boundary_id, "Error", {}, str(err))
+                op.nodes.initialize(
+                    tname,
+                    "Skipped",
+                    op.scope_name,
+                    task.get("template"),
+                    ctx.boundary_id,
+                    "Error",
+                    {},
+                    str(err),
+                )
                 continue
             if not proceed:
-                op.nodes.initialize(tname, "Skipped", op.scope_name, task.get("template"),
-                                    ctx.boundary_id, "Skipped", {},
-                                    f"when '{t['when']}' evaluated false")
+                op.nodes.initialize(
+                    tname,
+                    "Skipped",
+                    op.scope_name,
+                    task.get("template"),
+                    ctx.boundary_id,
+                    "Skipped",
+                    {},
+                    f"when '{t['when']}' evaluated false",
+                )
                 continue
-        holder = {"template": t.get("template"), "inline": t.get("inline"), "_kind": "task",
-                  "name": t["name"]}
-        tnode, err = execute_template(op, tname, holder, t.get("arguments") or {},
-                                      Opts(boundary_id=ctx.boundary_id, on_exit=ctx.on_exit))
+        holder = {
+            "template": t.get("template"),
+            "inline": t.get("inline"),
+            "_kind": "task",
+            "name": t["name"],
+        }
+        tnode, err = execute_template(
+            op,
+            tname,
+            holder,
+            t.get("arguments") or {},
+            Opts(boundary_id=ctx.boundary_id, on_exit=ctx.on_exit),
+        )
         if err is not None:
             if err is ERR_DEADLINE:
                 return
@@ -441,8 +498,9 @@ def execute_task(op: Operator, ctx: DagContext, task_name: str) -> None:
         if tnode["phase"] in ("Succeeded", "Failed", "Error", "Skipped"):
             scope = local_scope(op, ctx, task)
             scope.add(f"tasks.{task_name}.status", tnode["phase"])
-            has, exit_node, err = hooks.run_on_exit(op, task, tnode, ctx.boundary_id,
-                                                    "tasks." + task_name, scope, ctx.on_exit)
+            has, exit_node, err = hooks.run_on_exit(
+                op, task, tnode, ctx.boundary_id, "tasks." + task_name, scope, ctx.on_exit
+            )
             if has and (exit_node is None or not fulfilled(exit_node) or err is not None):
                 return
     if group is not None:
@@ -456,16 +514,18 @@ def execute_task(op: Operator, ctx: DagContext, task_name: str) -> None:
         op.nodes.mark(group["name"], phase)
 
 
-def resolve_dependency_references(op: Operator, ctx: DagContext, task: dict[str, Any]
-                                  ) -> dict[str, Any]:
+def resolve_dependency_references(
+    op: Operator, ctx: DagContext, task: dict[str, Any]
+) -> dict[str, Any]:
     """resolveDependencyReferences (dag.go, v3.7.18)."""
     scope = local_scope(op, ctx, task)
     params = scope.parameters(op.globals)
     task = copy.deepcopy(task)
     hooks_ = task.pop("hooks", None)
     if task.get("when"):
-        when = json.loads(replace(json.dumps(task["when"]), params,
-                                  strict_prefixes=("tasks", "steps")))
+        when = json.loads(
+            replace(json.dumps(task["when"]), params, strict_prefixes=("tasks", "steps"))
+        )
         try:
             proceed = should_execute(when)
         except TemplateError:

@@ -99,8 +99,13 @@ def enter(spec: dict) -> None:
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing propagates back to the machine
     root = spec["root"]
     merged = root["merged"]
-    _mount("overlay", merged, "overlay", 0,
-           f"lowerdir=/,upperdir={root['upper']},workdir={root['work']}")
+    _mount(
+        "overlay",
+        merged,
+        "overlay",
+        0,
+        f"lowerdir=/,upperdir={root['upper']},workdir={root['work']}",
+    )
     for system in ("dev", "sys"):
         _mount(f"/{system}", _mountpoint(merged, system, True), None, _MS_BIND | _MS_REC)
     _mount("proc", _mountpoint(merged, "proc", True), "proc", 0)  # the pod's processes only
@@ -131,13 +136,23 @@ def run(spec: dict) -> int:
     name, args = spec["command"][0], spec["command"][1:]
     exe = look_path(name)
     if exe is None:
-        _terminate(f'failed to find name in PATH: exec: "{name}": executable file not found in $PATH')
+        _terminate(
+            f'failed to find name in PATH: exec: "{name}": executable file not found in $PATH'
+        )
         return 64
     # unbuffered: the log survives the container being killed, as the runtime's log does
-    with open(f"{_CTR}/stdout", "wb", buffering=0) as stdout, \
-            open(f"{_CTR}/combined", "wb", buffering=0) as combined:
-        child = subprocess.Popen([exe, *args], executable=exe, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
+    with (
+        open(f"{_CTR}/stdout", "wb", buffering=0) as stdout,
+        open(f"{_CTR}/combined", "wb", buffering=0) as combined,
+    ):
+        child = subprocess.Popen(
+            [exe, *args],
+            executable=exe,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            process_group=0,
+        )
 
         def forward(signum, _frame):
             try:
@@ -148,8 +163,10 @@ def run(spec: dict) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, forward)
         lock = threading.Lock()
-        pumps = [threading.Thread(target=_pump, args=(pipe, files, lock), daemon=True)
-                 for pipe, files in ((child.stdout, (stdout, combined)), (child.stderr, (combined,)))]
+        pumps = [
+            threading.Thread(target=_pump, args=(pipe, files, lock), daemon=True)
+            for pipe, files in ((child.stdout, (stdout, combined)), (child.stderr, (combined,)))
+        ]
         for pump in pumps:
             pump.start()
         # osspecific.Wait waits for the process, not for its pipes: what it started in the
@@ -207,8 +224,11 @@ def main() -> int:
     process stays outside to pass signals in; if it is killed, PID 1 dies with it."""
     spec = json.loads(Path(sys.argv[1]).read_text())
     if _libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID) != 0:
-        print("conformance harness: unshare(mount, pid) failed: the harness needs root "
-              f"({os.strerror(ctypes.get_errno())})", file=sys.stderr)
+        print(
+            "conformance harness: unshare(mount, pid) failed: the harness needs root "
+            f"({os.strerror(ctypes.get_errno())})",
+            file=sys.stderr,
+        )
         return 125
     pid = os.fork()
     if pid == 0:

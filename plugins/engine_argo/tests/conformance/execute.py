@@ -25,6 +25,7 @@ from .templating import TemplateError, replace_object
 if TYPE_CHECKING:
     from .controller import Operator
 
+
 @dataclass
 class Opts:
     """executeTemplateOpts (operator.go, v3.7.18)."""
@@ -41,8 +42,13 @@ def _text(value: Any) -> Any:
     return json.dumps(value)
 
 
-def process_args(op: Operator, tmpl: dict[str, Any], args: dict[str, Any],
-                 local: dict[str, str], validate_only: bool = False) -> dict[str, Any]:
+def process_args(
+    op: Operator,
+    tmpl: dict[str, Any],
+    args: dict[str, Any],
+    local: dict[str, str],
+    validate_only: bool = False,
+) -> dict[str, Any]:
     """ProcessArgs (workflow/common/util.go, v3.7.18): inputs from arguments or defaults,
     input artifacts from arguments, then SubstituteParams."""
     tmpl = copy.deepcopy(tmpl)
@@ -55,8 +61,10 @@ def process_args(op: Operator, tmpl: dict[str, Any], args: dict[str, Any],
         arg = arg_params.get(p["name"])
         if arg is not None and arg.get("value") == ABSENT_OPTIONAL:
             if p.get("value") is None and p.get("valueFrom") is None:
-                raise TemplateError(f"inputs.parameters.{p['name']}: argument references an "
-                                    "absent optional (skipped/omitted node output with no default)")
+                raise TemplateError(
+                    f"inputs.parameters.{p['name']}: argument references an "
+                    "absent optional (skipped/omitted node output with no default)"
+                )
         elif arg is not None:
             if arg.get("value") is not None:
                 p["value"] = _text(arg["value"])
@@ -68,8 +76,10 @@ def process_args(op: Operator, tmpl: dict[str, Any], args: dict[str, Any],
             value = ((cm or {}).get("data") or {}).get(ref["key"])
             if value is None:
                 if p["valueFrom"].get("default") is None:
-                    raise TemplateError(f"unable to retrieve inputs.parameters.{p['name']} from "
-                                        f"ConfigMap {ref['name']}")
+                    raise TemplateError(
+                        f"unable to retrieve inputs.parameters.{p['name']} from "
+                        f"ConfigMap {ref['name']}"
+                    )
                 value = p["valueFrom"]["default"]
             p["value"] = _text(value)
     locations = ("s3", "oss", "gcs", "http", "git", "raw", "hdfs", "azure", "artifactory")
@@ -79,8 +89,11 @@ def process_args(op: Operator, tmpl: dict[str, Any], args: dict[str, Any],
         if not a.get("optional") and not has_location:
             if arg is None:
                 raise TemplateError(f"inputs.artifacts.{a['name']} was not supplied")
-            if not any(k in arg for k in locations) and not validate_only and not (
-                    arg.get("from") and arg.get("fromExpression")):
+            if (
+                not any(k in arg for k in locations)
+                and not validate_only
+                and not (arg.get("from") and arg.get("fromExpression"))
+            ):
                 raise TemplateError(f"inputs.artifacts.{a['name']} missing location information")
         if arg is not None:
             new = copy.deepcopy(arg)
@@ -93,8 +106,9 @@ def process_args(op: Operator, tmpl: dict[str, Any], args: dict[str, Any],
     return substitute_params(tmpl, op.globals, local)
 
 
-def substitute_params(tmpl: dict[str, Any], globals_: dict[str, str],
-                      local: dict[str, str]) -> dict[str, Any]:
+def substitute_params(
+    tmpl: dict[str, Any], globals_: dict[str, str], local: dict[str, str]
+) -> dict[str, Any]:
     """SubstituteParams (workflow/common/util.go, v3.7.18): globals and locals first, then
     inputs and the ``.path`` of declared inputs and outputs."""
     values: dict[str, Any] = {**globals_, **local}
@@ -105,8 +119,7 @@ def substitute_params(tmpl: dict[str, Any], globals_: dict[str, str],
             raise TemplateError(f"inputs.parameters.{p['name']} had no value")
         if p.get("value") is not None:
             values["inputs.parameters." + p["name"]] = _text(p["value"])
-    values["inputs.parameters"] = json.dumps(inputs.get("parameters") or [],
-                                             separators=(",", ":"))
+    values["inputs.parameters"] = json.dumps(inputs.get("parameters") or [], separators=(",", ":"))
     for a in inputs.get("artifacts") or []:
         if a.get("path"):
             values[f"inputs.artifacts.{a['name']}.path"] = a["path"]
@@ -120,34 +133,67 @@ def substitute_params(tmpl: dict[str, Any], globals_: dict[str, str],
     return replace_object(tmpl, values)
 
 
-def init_or_error(op: Operator, node: dict[str, Any] | None, name: str, holder: dict[str, Any],
-                  opts: Opts, err: Exception) -> dict[str, Any]:
+def init_or_error(
+    op: Operator,
+    node: dict[str, Any] | None,
+    name: str,
+    holder: dict[str, Any],
+    opts: Opts,
+    err: Exception,
+) -> dict[str, Any]:
     """initializeNodeOrMarkError (operator.go, v3.7.18)."""
     if node is not None:
         return op.nodes.mark_error(name, str(err))
-    return op.nodes.initialize(name, "Skipped", op.scope_name, holder.get("template"),
-                               opts.boundary_id, "Error", opts.flag, str(err))
+    return op.nodes.initialize(
+        name,
+        "Skipped",
+        op.scope_name,
+        holder.get("template"),
+        opts.boundary_id,
+        "Error",
+        opts.flag,
+        str(err),
+    )
 
 
-def initialize_executable(op: Operator, name: str, type_: str, tmpl: dict[str, Any],
-                          holder: dict[str, Any], opts: Opts, phase: str,
-                          message: str | None = None) -> dict[str, Any]:
+def initialize_executable(
+    op: Operator,
+    name: str,
+    type_: str,
+    tmpl: dict[str, Any],
+    holder: dict[str, Any],
+    opts: Opts,
+    phase: str,
+    message: str | None = None,
+) -> dict[str, Any]:
     """initializeExecutableNode (operator.go, v3.7.18): the node keeps the template's
     resolved inputs."""
-    node = op.nodes.initialize(name, type_, op.scope_name, holder.get("template"),
-                               opts.boundary_id, phase, opts.flag, message)
+    node = op.nodes.initialize(
+        name,
+        type_,
+        op.scope_name,
+        holder.get("template"),
+        opts.boundary_id,
+        phase,
+        opts.flag,
+        message,
+    )
     inputs = tmpl.get("inputs") or {}
     if inputs.get("parameters") or inputs.get("artifacts"):
         node["inputs"] = copy.deepcopy(inputs)
     memo = tmpl.get("memoize")
     if memo and "memoizationStatus" not in node:
-        node["memoizationStatus"] = {"hit": False, "key": memo["key"],
-                                     "cacheName": memo["cache"]["configMap"]["name"]}
+        node["memoizationStatus"] = {
+            "hit": False,
+            "key": memo["key"],
+            "cacheName": memo["cache"]["configMap"]["name"],
+        }
     return node
 
 
-def execute_template(op: Operator, name: str, holder: dict[str, Any], args: dict[str, Any],
-                     opts: Opts) -> tuple[dict[str, Any] | None, Exception | None]:
+def execute_template(
+    op: Operator, name: str, holder: dict[str, Any], args: dict[str, Any], opts: Opts
+) -> tuple[dict[str, Any] | None, Exception | None]:
     """executeTemplate (operator.go, v3.7.18). Returns (node, err) as the Go code does."""
     from . import dag, steps
     from .controller import ERR_TIMEOUT
@@ -192,8 +238,9 @@ def execute_template(op: Operator, name: str, holder: dict[str, Any], args: dict
     retry_name = ""
     if processed.get("retryStrategy"):
         retry_name = name
-        parent = node or initialize_executable(op, name, "Retry", processed, holder, opts,
-                                               "Running")
+        parent = node or initialize_executable(
+            op, name, "Retry", processed, holder, opts, "Running"
+        )
         if opts.flag is None:
             opts.flag = {}
         opts.flag["retried"] = True
@@ -234,18 +281,31 @@ def execute_template(op: Operator, name: str, holder: dict[str, Any], args: dict
         elif kind == "suspend":
             node = execute_suspend(op, name, processed, holder, opts)
         else:
-            err = TemplateError(f"Template '{processed.get('name')}' missing specification"
-                                if not kind else f"{kind} templates are not emulated")
-            return op.nodes.initialize(name, "Skipped", op.scope_name, holder.get("template"),
-                                       opts.boundary_id, "Error", opts.flag,
-                                       str(err)), err
+            err = TemplateError(
+                f"Template '{processed.get('name')}' missing specification"
+                if not kind
+                else f"{kind} templates are not emulated"
+            )
+            return op.nodes.initialize(
+                name,
+                "Skipped",
+                op.scope_name,
+                holder.get("template"),
+                opts.boundary_id,
+                "Error",
+                opts.flag,
+                str(err),
+            ), err
     except TemplateError as exc:
         err = exc
     if err is not None:
         node = op.nodes.mark_error(name, str(err))
         policy = (processed.get("retryStrategy") or {}).get("retryPolicy") or "OnFailure"
         if not processed.get("retryStrategy") or policy not in (
-                "Always", "OnError", "OnTransientError"):
+            "Always",
+            "OnError",
+            "OnTransientError",
+        ):
             return node, err
     node = op.nodes.by_name(node["name"]) if node is not None else op.nodes.by_name(name)
     if retry_name:
@@ -258,8 +318,9 @@ def execute_template(op: Operator, name: str, holder: dict[str, Any], args: dict
     return node, None
 
 
-def execute_pod(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any],
-                opts: Opts) -> dict[str, Any]:
+def execute_pod(
+    op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any], opts: Opts
+) -> dict[str, Any]:
     """executeContainer / executeScript (operator.go, v3.7.18): a Pod node, then its pod."""
     node = op.nodes.by_name(name)
     if node is None:
@@ -289,8 +350,9 @@ def step_name(node_name: str) -> str:
     return node_name[:end].rsplit(".", 1)[-1]
 
 
-def execute_suspend(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any],
-                    opts: Opts) -> dict[str, Any]:
+def execute_suspend(
+    op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any], opts: Opts
+) -> dict[str, Any]:
     """executeSuspend (operator.go, v3.7.18): a ``duration`` resumes by itself."""
     node = op.nodes.by_name(name)
     if node is None:

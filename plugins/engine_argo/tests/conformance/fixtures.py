@@ -41,9 +41,13 @@ def argo_repository(seaweedfs):
 
     bucket = "argo-artifacts"
     # an existing bucket is kept: two conftests may both ask for it
-    MinioClient(endpoint=seaweedfs.endpoint, access_key=seaweedfs.access_key,
-                secret_key=seaweedfs.secret_key, secure=False,
-                bucket_name=bucket).create_bucket()
+    MinioClient(
+        endpoint=seaweedfs.endpoint,
+        access_key=seaweedfs.access_key,
+        secret_key=seaweedfs.secret_key,
+        secure=False,
+        bucket_name=bucket,
+    ).create_bucket()
     return ArtifactRepository.for_seaweedfs(seaweedfs, bucket)
 
 
@@ -102,4 +106,5 @@ def write_summary(terminalreporter) -> None:
         f"Argo conformance harness: the emulated controller ran {len(runs)} workflows "
         f"({sum(t for t, _, _ in runs)} templates, {sum(n for _, n, _ in runs)} nodes; "
         + ", ".join(f"{p} {n}" for p, n in sorted(phases.items()))
-        + f"), pods by image Python: {dict(sorted(versions.items()))}")
+        + f"), pods by image Python: {dict(sorted(versions.items()))}"
+    )

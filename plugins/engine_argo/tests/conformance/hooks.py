@@ -31,21 +31,30 @@ def _evaluate_bool(expression: str, params: dict[str, Any]) -> bool:
     return value
 
 
-def resolve_exit_arguments(op: Operator, args: dict[str, Any], prefix: str,
-                           outputs: dict[str, Any] | None, scope: Scope | None
-                           ) -> dict[str, Any]:
+def resolve_exit_arguments(
+    op: Operator,
+    args: dict[str, Any],
+    prefix: str,
+    outputs: dict[str, Any] | None,
+    scope: Scope | None,
+) -> dict[str, Any]:
     """resolveExitTmplArgument (exit_handler.go, v3.7.18): a hook's arguments may read the
     outputs of the step it hangs from."""
     scope = scope if scope is not None else Scope()
     for p in (outputs or {}).get("parameters") or []:
         value = p.get("value")
-        scope.add(f"{prefix}.outputs.parameters.{p['name']}",
-                  "" if value is None else value if isinstance(value, str) else json.dumps(value))
+        scope.add(
+            f"{prefix}.outputs.parameters.{p['name']}",
+            "" if value is None else value if isinstance(value, str) else json.dumps(value),
+        )
     for a in (outputs or {}).get("artifacts") or []:
         scope.add(f"{prefix}.outputs.artifacts.{a['name']}", a)
     args = scope.mark_absent_optional_args(args)
-    new = json.loads(replace(json.dumps(args, ensure_ascii=False), scope.parameters(op.globals),
-                             strict_prefixes=()))
+    new = json.loads(
+        replace(
+            json.dumps(args, ensure_ascii=False), scope.parameters(op.globals), strict_prefixes=()
+        )
+    )
     for i, art in enumerate(new.get("artifacts") or []):
         if not art.get("from") and not art.get("fromExpression"):
             continue
@@ -61,9 +70,15 @@ def resolve_exit_arguments(op: Operator, args: dict[str, Any], prefix: str,
     return new
 
 
-def run_on_exit(op: Operator, step: dict[str, Any], parent: dict[str, Any], boundary_id: str,
-                prefix: str, scope: Scope | None, on_exit: bool
-                ) -> tuple[bool, dict[str, Any] | None, Exception | None]:
+def run_on_exit(
+    op: Operator,
+    step: dict[str, Any],
+    parent: dict[str, Any],
+    boundary_id: str,
+    prefix: str,
+    scope: Scope | None,
+    on_exit: bool,
+) -> tuple[bool, dict[str, Any] | None, Exception | None]:
     """runOnExitNode (exit_handler.go, v3.7.18): ``<parent>.onExit`` once the step is done."""
     from .execute import Opts, execute_template
 
@@ -76,7 +91,8 @@ def run_on_exit(op: Operator, step: dict[str, Any], parent: dict[str, Any], boun
         outputs = last.get("outputs")
     try:
         if hook.get("expression") and not _evaluate_bool(
-                hook["expression"], (scope or Scope()).parameters(op.globals)):
+            hook["expression"], (scope or Scope()).parameters(op.globals)
+        ):
             return False, None, None
         args = hook.get("arguments") or {}
         if args.get("parameters") or args.get("artifacts"):
@@ -84,16 +100,25 @@ def run_on_exit(op: Operator, step: dict[str, Any], parent: dict[str, Any], boun
     except TemplateError as err:
         return True, None, err
     name = on_exit_name(parent["name"])
-    node, err = execute_template(op, name, {"template": hook.get("template")}, args,
-                                 Opts(boundary_id=boundary_id, on_exit=True,
-                                      flag={"hooked": True}))
+    node, err = execute_template(
+        op,
+        name,
+        {"template": hook.get("template")},
+        args,
+        Opts(boundary_id=boundary_id, on_exit=True, flag={"hooked": True}),
+    )
     op.nodes.add_child(parent["name"], name)
     return True, node, err
 
 
-def template_hooks(op: Operator, scope: Scope, hooks: dict[str, Any] | None,
-                   parent: dict[str, Any], boundary_id: str, prefix: str
-                   ) -> tuple[bool, Exception | None]:
+def template_hooks(
+    op: Operator,
+    scope: Scope,
+    hooks: dict[str, Any] | None,
+    parent: dict[str, Any],
+    boundary_id: str,
+    prefix: str,
+) -> tuple[bool, Exception | None]:
     """executeTmplLifeCycleHook (hooks.go, v3.7.18): hooks other than ``exit`` run when
     their expression holds (and keep running once started)."""
     from .execute import Opts, execute_template
@@ -122,8 +147,13 @@ def template_hooks(op: Operator, scope: Scope, hooks: dict[str, Any] | None,
                 args = resolve_exit_arguments(op, args, prefix, outputs, scope)
             except TemplateError as err:
                 return False, err
-        node, err = execute_template(op, node_name, {"template": hook.get("template")}, args,
-                                     Opts(boundary_id=boundary_id, flag={"hooked": True}))
+        node, err = execute_template(
+            op,
+            node_name,
+            {"template": hook.get("template")},
+            args,
+            Opts(boundary_id=boundary_id, flag={"hooked": True}),
+        )
         if err is not None:
             return False, err
         op.nodes.add_child(parent["name"], node_name)
@@ -148,9 +178,13 @@ def workflow_hooks(op: Operator) -> tuple[bool, Exception | None]:
         except TemplateError as err:
             return True, err
         if execute or existing is not None:
-            node, err = execute_template(op, node_name, {"template": hook.get("template")},
-                                         hook.get("arguments") or {},
-                                         Opts(flag={"hooked": True}))
+            node, err = execute_template(
+                op,
+                node_name,
+                {"template": hook.get("template")},
+                hook.get("arguments") or {},
+                Opts(flag={"hooked": True}),
+            )
             if err is not None:
                 return True, err
             op.nodes.add_child(op.name, node_name)

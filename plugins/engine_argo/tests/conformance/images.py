@@ -66,7 +66,8 @@ def pyenv_python(version: str) -> str:
     root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     found = sorted(
         (tuple(int(x) for x in d.name.split(".")), d)
-        for d in root.glob(version + ".*") if re.fullmatch(r"\d+\.\d+\.\d+", d.name)
+        for d in root.glob(version + ".*")
+        if re.fullmatch(r"\d+\.\d+\.\d+", d.name)
     )
     for _, d in reversed(found):
         exe = d / "bin" / f"python{version}"
@@ -74,7 +75,8 @@ def pyenv_python(version: str) -> str:
             return str(exe)
     raise HarnessError(
         f"no Python {version} interpreter for image python:{version}: expected pyenv's "
-        f"{root}/{version}.N/bin/python{version} (pyenv install {version})")
+        f"{root}/{version}.N/bin/python{version} (pyenv install {version})"
+    )
 
 
 def _newest_python() -> str:
@@ -102,7 +104,8 @@ def resolve_image(name: str) -> Image:
         return Image(name, None, env={"PATH": _SYSTEM_PATH})
     raise HarnessError(
         f"image {name!r} is not known to the conformance harness: use python:3.X[-variant], "
-        "an image without Python (alpine, busybox...), or register_image(name, Image(...))")
+        "an image without Python (alpine, busybox...), or register_image(name, Image(...))"
+    )
 
 
 def _python_image(name: str, exe: str, **kwargs) -> Image:
@@ -113,8 +116,9 @@ def _python_image(name: str, exe: str, **kwargs) -> Image:
     return Image(name, exe, env=env, cmd=("python3",), **kwargs)
 
 
-def python_image(name: str, version: str, *, requirements: tuple[str, ...] = (),
-                 site: tuple[str, ...] = ()) -> Image:
+def python_image(
+    name: str, version: str, *, requirements: tuple[str, ...] = (), site: tuple[str, ...] = ()
+) -> Image:
     """An image of Python ``version`` with extra ``requirements`` or ``site`` dirs (to register)."""
     return _python_image(name, pyenv_python(version), requirements=requirements, site=site)
 
@@ -148,11 +152,25 @@ def _build(image: Image, target: Path) -> None:
     _run([image.python, "-m", "venv", str(target)], image)
     py = target / "bin" / "python"
     if image.requirements:
-        _run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-              *image.requirements], image)
+        _run(
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                *image.requirements,
+            ],
+            image,
+        )
     if image.site:
-        out = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         Path(out.stdout.strip(), "_conformance_site.pth").write_text("\n".join(image.site) + "\n")
 
 
@@ -160,5 +178,7 @@ def _run(cmd: list[str], image: Image) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise HarnessError(f"building image {image.name!r} failed: {' '.join(cmd)}\n"
-                           f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise HarnessError(
+            f"building image {image.name!r} failed: {' '.join(cmd)}\n"
+            f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )

@@ -52,8 +52,11 @@ def compact(value: Any, sort_keys: bool = False) -> str:
         return "[" + ",".join(compact(v) for v in value) + "]"
     if isinstance(value, dict):
         keys = sorted(value) if sort_keys else list(value)
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{compact(value[k])}"
-                              for k in keys) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{compact(value[k])}" for k in keys)
+            + "}"
+        )
     return json.dumps(value)
 
 
@@ -84,12 +87,14 @@ def item_values(index: int, name: str, item: Any) -> tuple[str, dict[str, str]]:
     if isinstance(item, list):
         desc = "[" + " ".join(item_string(v) for v in item) + "]"  # fmt.Sprint of []Item
         return node_name(name, index, desc), {"item": compact(item)}
-    raise TemplateError(f"withItems[{index}] expected string, number, list, or map. "
-                        f"received: {item!r}")
+    raise TemplateError(
+        f"withItems[{index}] expected string, number, list, or map. received: {item!r}"
+    )
 
 
 def expand_sequence(seq: dict[str, Any]) -> list[Any]:
     """expandSequence (operator.go, v3.7.18): inclusive ``start``..``end`` or ``count``."""
+
     def num(key: str) -> int:
         try:
             return int(str(seq[key]))

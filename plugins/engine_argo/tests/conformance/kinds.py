@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-TEMPLATE_KINDS = ("container", "script", "steps", "dag", "resource", "suspend", "data",
-                  "http", "plugin", "containerSet")
+TEMPLATE_KINDS = (
+    "container",
+    "script",
+    "steps",
+    "dag",
+    "resource",
+    "suspend",
+    "data",
+    "http",
+    "plugin",
+    "containerSet",
+)
 
 
 def template_type(tmpl: dict[str, Any]) -> str:
@@ -16,8 +26,13 @@ def template_type(tmpl: dict[str, Any]) -> str:
 def node_type(tmpl: dict[str, Any]) -> str:
     """GetNodeType (workflow/util/util.go, v3.7.18)."""
     kind = template_type(tmpl)
-    return {"steps": "Steps", "dag": "DAG", "suspend": "Suspend", "http": "HTTP",
-            "plugin": "Plugin"}.get(kind, "Pod")
+    return {
+        "steps": "Steps",
+        "dag": "DAG",
+        "suspend": "Suspend",
+        "http": "HTTP",
+        "plugin": "Plugin",
+    }.get(kind, "Pod")
 
 
 def is_pod_type(tmpl: dict[str, Any]) -> bool:

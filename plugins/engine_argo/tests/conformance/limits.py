@@ -11,8 +11,9 @@ if TYPE_CHECKING:
     from .controller import Operator
 
 
-def check_parallelism(op: Operator, tmpl: dict[str, Any], node: dict[str, Any] | None,
-                      boundary_id: str) -> Exception | None:
+def check_parallelism(
+    op: Operator, tmpl: dict[str, Any], node: dict[str, Any] | None, boundary_id: str
+) -> Exception | None:
     """checkParallelism (operator.go, v3.7.18): workflow and template parallelism, failFast."""
     from .controller import ERR_PARALLELISM
 
@@ -25,8 +26,9 @@ def check_parallelism(op: Operator, tmpl: dict[str, Any], node: dict[str, Any] |
             if op.count_active_pods(node["id"]) == 0:
                 fail_fast_mark(op, node, kind)
             return ERR_PARALLELISM
-        if tmpl.get("parallelism") is not None and \
-                op.count_active_pods(node["id"]) >= int(tmpl["parallelism"]):
+        if tmpl.get("parallelism") is not None and op.count_active_pods(node["id"]) >= int(
+            tmpl["parallelism"]
+        ):
             return ERR_PARALLELISM
     if boundary_id and (node is None or node["phase"] not in ("Pending", "Running")):
         boundary = op.nodes.get(boundary_id)
@@ -37,8 +39,9 @@ def check_parallelism(op: Operator, tmpl: dict[str, Any], node: dict[str, Any] |
                 if op.count_active_pods(boundary_id) == 0:
                     fail_fast_mark(op, boundary, bkind)
                 return ERR_PARALLELISM
-            if btmpl.get("parallelism") is not None and \
-                    op.count_active_children(boundary_id) >= int(btmpl["parallelism"]):
+            if btmpl.get("parallelism") is not None and op.count_active_children(
+                boundary_id
+            ) >= int(btmpl["parallelism"]):
                 return ERR_PARALLELISM
     return None
 
@@ -53,8 +56,13 @@ def fail_fast(tmpl: dict[str, Any]) -> bool:
 
 def unsuccessful_children(op: Operator, boundary_id: str) -> int:
     """getUnsuccessfulChildren (node_counters.go, v3.7.18)."""
-    return sum(1 for n in op.status["nodes"].values() if n.get("boundaryID") == boundary_id
-               and n["type"] in ("Pod", "Steps", "DAG") and n["phase"] in ("Failed", "Error"))
+    return sum(
+        1
+        for n in op.status["nodes"].values()
+        if n.get("boundaryID") == boundary_id
+        and n["type"] in ("Pod", "Steps", "DAG")
+        and n["phase"] in ("Failed", "Error")
+    )
 
 
 def fail_fast_mark(op: Operator, node: dict[str, Any], kind: str) -> None:

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 CACHE_LABEL = "workflows.argoproj.io/configmap-type"
 
 
-def memoize(op: Operator, name: str, holder: dict[str, Any], tmpl: dict[str, Any],
-            opts: Opts) -> dict[str, Any]:
+def memoize(
+    op: Operator, name: str, holder: dict[str, Any], tmpl: dict[str, Any], opts: Opts
+) -> dict[str, Any]:
     """The memoization cache check of executeTemplate with configMapCache.Load (v3.7.18):
     a hit makes a Succeeded node with the cached outputs and no pod."""
     memo = tmpl["memoize"]
@@ -30,8 +31,9 @@ def memoize(op: Operator, name: str, holder: dict[str, Any], tmpl: dict[str, Any
     if cm is not None and label != "Cache":  # validateConfigmap (configmap_cache.go, v3.7.18)
         raise TemplateError(
             f"memoization configmap doesn't have {CACHE_LABEL} label, refusing to use it"
-            if label is None else
-            f"memoization configmap doesn't have label {CACHE_LABEL} = Cache, refusing to use it")
+            if label is None
+            else f"memoization configmap doesn't have label {CACHE_LABEL} = Cache, refusing to use it"
+        )
     if cm is not None:
         raw = (cm.get("data") or {}).get(memo["key"])
         if raw:
@@ -64,11 +66,24 @@ def save_memoized(op: Operator, node: dict[str, Any]) -> None:
     if not status or status.get("hit"):
         return
     key = (op.cluster.namespace, "configmaps", status["cacheName"])
-    cm = op.cluster.kube_objects.setdefault(key, {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": status["cacheName"], "namespace": op.cluster.namespace,
-                     "labels": {CACHE_LABEL: "Cache"}}})
+    cm = op.cluster.kube_objects.setdefault(
+        key,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": status["cacheName"],
+                "namespace": op.cluster.namespace,
+                "labels": {CACHE_LABEL: "Cache"},
+            },
+        },
+    )
     stamp = now()
-    cm.setdefault("data", {})[status["key"]] = json.dumps({
-        "nodeID": node["id"], "outputs": node.get("outputs"),
-        "creationTimestamp": stamp, "lastHitTimestamp": stamp})
+    cm.setdefault("data", {})[status["key"]] = json.dumps(
+        {
+            "nodeID": node["id"],
+            "outputs": node.get("outputs"),
+            "creationTimestamp": stamp,
+            "lastHitTimestamp": stamp,
+        }
+    )

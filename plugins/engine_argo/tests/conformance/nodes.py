@@ -96,17 +96,29 @@ class Nodes:
     def get(self, nid: str) -> dict[str, Any] | None:
         return self.nodes.get(nid)
 
-    def initialize(self, name: str, type_: str, template_scope: str, template_name: str | None,
-                   boundary_id: str, phase: str, flag: dict[str, bool] | None = None,
-                   message: str | None = None) -> dict[str, Any]:
+    def initialize(
+        self,
+        name: str,
+        type_: str,
+        template_scope: str,
+        template_name: str | None,
+        boundary_id: str,
+        phase: str,
+        flag: dict[str, bool] | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
         """initializeNode (workflow/controller/operator.go, v3.7.18): display name is the
         name minus its boundary's name and the ``[i].``/``.`` separator."""
         nid = self.id(name)
         if nid in self.nodes:
             raise AssertionError(f"node {name} already initialized")
         node: dict[str, Any] = {
-            "id": nid, "name": name, "type": type_, "templateScope": template_scope,
-            "phase": phase, "startedAt": now(),
+            "id": nid,
+            "name": name,
+            "type": type_,
+            "templateScope": template_scope,
+            "phase": phase,
+            "startedAt": now(),
         }
         if template_name:
             node["templateName"] = template_name
@@ -116,7 +128,7 @@ class Nodes:
             node["nodeFlag"] = flag
         boundary = self.nodes.get(boundary_id) if boundary_id else None
         if boundary is not None:
-            display = name[len(boundary["name"]):] if name.startswith(boundary["name"]) else name
+            display = name[len(boundary["name"]) :] if name.startswith(boundary["name"]) else name
             node["displayName"] = _SEPARATOR.sub("", display, count=1)
         else:
             node["displayName"] = name
@@ -180,8 +192,7 @@ class Nodes:
             out += self.outbound(o)
         return out
 
-    def children_fulfilled(self, node: dict[str, Any], seen: dict[str, bool] | None = None
-                           ) -> bool:
+    def children_fulfilled(self, node: dict[str, Any], seen: dict[str, bool] | None = None) -> bool:
         """childrenFulfilled (operator.go, v3.7.18): every descendant is fulfilled."""
         seen = {} if seen is None else seen
         if node["id"] in seen:
@@ -200,8 +211,11 @@ class Nodes:
 
     def retry_children(self, node: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
         """getChildNodeIdsAndLastRetriedNode (operator.go, v3.7.18): attempts, hooks excluded."""
-        ids = [c for c in node.get("children") or []
-               if not ((self.nodes.get(c) or {}).get("nodeFlag") or {}).get("hooked")]
+        ids = [
+            c
+            for c in node.get("children") or []
+            if not ((self.nodes.get(c) or {}).get("nodeFlag") or {}).get("hooked")
+        ]
         last = self.nodes.get(ids[-1]) if ids else None
         return ids, last
 
@@ -237,8 +251,9 @@ def parse_duration(text: Any) -> float:
             num += s[i]
             i += 1
             continue
-        unit = next((u for u in ("ns", "us", "µs", "ms", "s", "m", "h") if s.startswith(u, i)),
-                    None)
+        unit = next(
+            (u for u in ("ns", "us", "µs", "ms", "s", "m", "h") if s.startswith(u, i)), None
+        )
         if unit is None or not num:
             raise TemplateError(f"invalid duration {text!r}")
         total += float(num) * units[unit]

@@ -75,8 +75,18 @@ from typing import Any
 from conformance.common import HarnessError
 from conformance.images import Image, python_image, register_image, resolve_image
 
-__all__ = ["ARGO_VERSIONS", "ArtifactRepository", "HarnessError", "Image", "PodRequest",
-           "PodResult", "python_image", "register_image", "resolve_image", "run_pod"]
+__all__ = [
+    "ARGO_VERSIONS",
+    "ArtifactRepository",
+    "HarnessError",
+    "Image",
+    "PodRequest",
+    "PodResult",
+    "python_image",
+    "register_image",
+    "resolve_image",
+    "run_pod",
+]
 
 #: the Argo versions whose behaviour is emulated (pod-side differences are small: v4 adds
 #: ARGO_WORKFLOW_NAME to the main container's environment)
@@ -106,8 +116,13 @@ class ArtifactRepository:
         location a template gets, its key still the unsubstituted key format."""
         return {
             "archiveLogs": self.archive_logs,
-            "s3": {"endpoint": self.endpoint, "bucket": self.bucket, "insecure": self.insecure,
-                   "region": self.region, "key": self.key_format},
+            "s3": {
+                "endpoint": self.endpoint,
+                "bucket": self.bucket,
+                "insecure": self.insecure,
+                "region": self.region,
+                "key": self.key_format,
+            },
         }
 
 

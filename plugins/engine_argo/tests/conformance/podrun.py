@@ -60,9 +60,11 @@ class Pod:
 
     def mounted_inputs(self) -> list[tuple[str, Path]]:
         """(path in the container, directory here) of each loaded input artifact."""
-        return [(a["path"], self.inputs / a["name"])
-                for a in (self.template.get("inputs") or {}).get("artifacts") or []
-                if a.get("path") and (self.inputs / a["name"]).exists()]
+        return [
+            (a["path"], self.inputs / a["name"])
+            for a in (self.template.get("inputs") or {}).get("artifacts") or []
+            if a.get("path") and (self.inputs / a["name"]).exists()
+        ]
 
 
 def run(req: PodRequest) -> PodResult:
@@ -72,10 +74,20 @@ def run(req: PodRequest) -> PodResult:
     if len("ARGO_TEMPLATE") + len(template_json) > MAX_CONFIGMAP_BYTES:
         # workflowpod.go (v3.7.18): a template over MaxEnvVarLen goes to a ConfigMap, which the
         # API server refuses above 1 MiB: the pod is never created
-        msg = (f'ConfigMap "{req.pod_name}" is invalid: []: Too long: must have at most '
-               f"{MAX_CONFIGMAP_BYTES} bytes")
-        return PodResult("Error", msg, None, {}, "", started_at=rfc3339(started),
-                         finished_at=rfc3339(), template=tmpl)
+        msg = (
+            f'ConfigMap "{req.pod_name}" is invalid: []: Too long: must have at most '
+            f"{MAX_CONFIGMAP_BYTES} bytes"
+        )
+        return PodResult(
+            "Error",
+            msg,
+            None,
+            {},
+            "",
+            started_at=rfc3339(started),
+            finished_at=rfc3339(),
+            template=tmpl,
+        )
     image = images.resolve_image(container_of(tmpl).get("image") or "")
     root = Path(req.workdir) if req.workdir else cache_dir() / "pods"
     root.mkdir(parents=True, exist_ok=True)
@@ -88,8 +100,9 @@ def run(req: PodRequest) -> PodResult:
         if not req.keep:
             remove(pod.dir)
     with _runs_lock:
-        RUNS.append((image.version or "none", "script" if "script" in tmpl else "container",
-                     result.phase))
+        RUNS.append(
+            (image.version or "none", "script" if "script" in tmpl else "container", result.phase)
+        )
     return result
 
 
@@ -97,20 +110,41 @@ def _run(req: PodRequest, pod: Pod, image: images.Image, started: float) -> PodR
     init_error = load_inputs(req, pod)
     if init_error is not None:
         pod.log.append(f"init: {init_error}")
-        return PodResult("Error", f"init: Error (exit code 64): {init_error}", None, {}, "",
-                         started_at=rfc3339(started), finished_at=rfc3339(),
-                         template=pod.template, executor_log=pod.log, pod_dir=pod.dir)
+        return PodResult(
+            "Error",
+            f"init: Error (exit code 64): {init_error}",
+            None,
+            {},
+            "",
+            started_at=rfc3339(started),
+            finished_at=rfc3339(),
+            template=pod.template,
+            executor_log=pod.log,
+            pod_dir=pod.dir,
+        )
     main = run_main(req, pod, image, started)
     outputs, wait_error = collect.collect(req, pod, main)
     if main.exit_code is not None:
         outputs["exitCode"] = str(main.exit_code)  # assessNodeStatus: the controller adds it
     phase, message = verdict(main, wait_error)
-    return PodResult(phase, message, main.exit_code, outputs, main.log, progress=main.progress,
-                     killed=main.killed, started_at=rfc3339(started), finished_at=rfc3339(),
-                     template=pod.template, executor_log=pod.log, pod_dir=pod.dir)
+    return PodResult(
+        phase,
+        message,
+        main.exit_code,
+        outputs,
+        main.log,
+        progress=main.progress,
+        killed=main.killed,
+        started_at=rfc3339(started),
+        finished_at=rfc3339(),
+        template=pod.template,
+        executor_log=pod.log,
+        pod_dir=pod.dir,
+    )
 
 
 # -- createWorkflowPod (controller/workflowpod.go, v3.7.18) -----------------------------------
+
 
 def prepare(req: PodRequest) -> dict[str, Any]:
     """addArchiveLocation then substitutePodParams, on a copy of the template."""
@@ -118,10 +152,14 @@ def prepare(req: PodRequest) -> dict[str, Any]:
         raise HarnessError(f"argo_version {req.argo_version!r}: one of {ARGO_VERSIONS}")
     tmpl = copy.deepcopy(req.template)
     if "script" not in tmpl and "container" not in tmpl:
-        kinds = sorted(set(tmpl) & {"steps", "dag", "resource", "suspend", "http", "plugin",
-                                    "data", "containerSet"})
-        raise HarnessError(f"template {tmpl.get('name')!r} ({kinds}): only container and "
-                           "script templates run as pods in this emulation")
+        kinds = sorted(
+            set(tmpl)
+            & {"steps", "dag", "resource", "suspend", "http", "plugin", "data", "containerSet"}
+        )
+        raise HarnessError(
+            f"template {tmpl.get('name')!r} ({kinds}): only container and "
+            "script templates run as pods in this emulation"
+        )
     unsupported = [k for k in ("sidecars", "initContainers", "daemon") if tmpl.get(k)]
     if unsupported:
         raise HarnessError(f"template {tmpl.get('name')!r}: {unsupported} are not emulated")
@@ -148,8 +186,9 @@ def add_archive_location(tmpl: dict[str, Any], repo: Any) -> None:
     if artifacts.has_location(current):
         return
     archive_logs = bool(repo.archive_logs or current.get("archiveLogs"))
-    arts = ((tmpl.get("inputs") or {}).get("artifacts") or []) + \
-        ((tmpl.get("outputs") or {}).get("artifacts") or [])
+    arts = ((tmpl.get("inputs") or {}).get("artifacts") or []) + (
+        (tmpl.get("outputs") or {}).get("artifacts") or []
+    )
     if archive_logs or any(not artifacts.has_location(a) for a in arts):
         tmpl["archiveLocation"] = {**repo.location(), "archiveLogs": archive_logs}
 
@@ -161,6 +200,7 @@ def _simplified(tmpl: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- init: StageFiles, LoadArtifacts (workflow/executor/executor.go, v3.7.18) -----------------
+
 
 def load_inputs(req: PodRequest, pod: Pod) -> str | None:
     """Stage the script and load the input artifacts; the init container's error, if any."""
@@ -218,6 +258,7 @@ def load_inputs(req: PodRequest, pod: Pod) -> str | None:
 
 
 # -- the verdict (controller/operator.go inferFailedReason, v3.7.18) ---------------------------
+
 
 def verdict(main: Main, wait_error: str | None) -> tuple[str, str]:
     """Phase and message: the pod's own message first (the deadline), then init, main (its

@@ -35,8 +35,14 @@ class PodRun:
     on_exit: bool = False
 
 
-def create_pod(op: Operator, node_name: str, tmpl: dict[str, Any], on_exit: bool,
-               execution_deadline: float | None, boundary_id: str = "") -> None:
+def create_pod(
+    op: Operator,
+    node_name: str,
+    tmpl: dict[str, Any],
+    on_exit: bool,
+    execution_deadline: float | None,
+    boundary_id: str = "",
+) -> None:
     """createWorkflowPod (workflowpod.go, v3.7.18): no pod while shutting down, else the
     pod runs on the pool (the pod emulation adds the archive location and substitutes the
     pod parameters, as createWorkflowPod goes on to do)."""
@@ -53,15 +59,20 @@ def create_pod(op: Operator, node_name: str, tmpl: dict[str, Any], on_exit: bool
     deadline = pod_deadline(op, node_name, tmpl, on_exit, execution_deadline)
     cancel = threading.Event()
     request = PodRequest(
-        template=copy.deepcopy(tmpl), workflow_name=op.name, pod_name=name, node_id=nid,
+        template=copy.deepcopy(tmpl),
+        workflow_name=op.name,
+        pod_name=name,
+        node_id=nid,
         repository=op.cluster.repository,
         deadline=None if deadline is None else max(1.0, deadline - time.time()),
-        global_params=dict(op.globals), cancel=cancel,
+        global_params=dict(op.globals),
+        cancel=cancel,
         volumes=copy.deepcopy(op.spec.get("volumes") or []),
         secrets=namespace_objects(op, "secrets"),
         config_maps=namespace_objects(op, "configmaps"),
         progress_ticks=op.cluster.progress_ticks,
-        include_script_output=include_script_output(op, node_name, boundary_id))
+        include_script_output=include_script_output(op, node_name, boundary_id),
+    )
     run = PodRun(name, None, threading.Event(), cancel, on_exit)  # type: ignore[arg-type]
     op.pods[nid] = run
     op.active_pods += 1
@@ -80,11 +91,11 @@ def create_pod(op: Operator, node_name: str, tmpl: dict[str, Any], on_exit: bool
         finally:
             with cluster.lock:
                 cluster.running -= 1
-                cluster.pod_seconds.append((tmpl.get("name") or "",
-                                            time.monotonic() - start))
+                cluster.pod_seconds.append((tmpl.get("name") or "", time.monotonic() - start))
             op.kick()
 
     run.future = op.cluster.pool.submit(work)
+
 
 def namespace_objects(op: Operator, plural: str) -> dict[str, dict[str, str]]:
     """The workflow namespace's Secrets or ConfigMaps as the kubelet reads them (name ->
@@ -115,11 +126,19 @@ def include_script_output(op: Operator, node_name: str, boundary_id: str) -> boo
     name = re.escape(step_name(node_name))
     kind = "tasks" if parent.get("dag") is not None else "steps"
     text = json.dumps(parent)
-    return bool(re.search(rf"{kind}\.{name}\.outputs\.result", text) or re.search(
-        rf"{kind}\[['\"]{name}['\"]\]\.outputs.result", text))
+    return bool(
+        re.search(rf"{kind}\.{name}\.outputs\.result", text)
+        or re.search(rf"{kind}\[['\"]{name}['\"]\]\.outputs.result", text)
+    )
 
-def pod_deadline(op: Operator, node_name: str, tmpl: dict[str, Any], on_exit: bool,
-                 execution_deadline: float | None) -> float | None:
+
+def pod_deadline(
+    op: Operator,
+    node_name: str,
+    tmpl: dict[str, Any],
+    on_exit: bool,
+    execution_deadline: float | None,
+) -> float | None:
     """activeDeadlineSeconds of the pod (workflowpod.go, v3.7.18): the template's, capped
     by the workflow's deadline and by the template ``timeout`` from the node's start."""
     deadlines = []
@@ -138,6 +157,7 @@ def pod_deadline(op: Operator, node_name: str, tmpl: dict[str, Any], on_exit: bo
             deadlines.append(start.timestamp() + parse_duration(tmpl["timeout"]))
     return min(deadlines) if deadlines else None
 
+
 def reconcile_pods(op: Operator) -> None:
     """podReconciliation + assessNodeStatus (operator.go, v3.7.18): a started pod's node
     is Running, a finished pod's node takes its phase, message, outputs and exit code."""
@@ -151,6 +171,7 @@ def reconcile_pods(op: Operator) -> None:
         elif run.started.is_set() and node["phase"] == "Pending":
             node["phase"] = "Running"
             node.pop("message", None)
+
 
 def finish_pod(op: Operator, node: dict[str, Any], run: PodRun) -> None:
     """assessNodeStatus (operator.go, v3.7.18) for a finished pod: phase, message,
@@ -180,6 +201,7 @@ def finish_pod(op: Operator, node: dict[str, Any], run: PodRun) -> None:
 
         save_memoized(op, node)
 
+
 def apply_execution_control(op: Operator, node: dict[str, Any], run: PodRun) -> None:
     """applyExecutionControl (exec_control.go, v3.7.18): a shutdown or a passed workflow
     deadline stops the pod; its node fails with Argo's message."""
@@ -187,13 +209,13 @@ def apply_execution_control(op: Operator, node: dict[str, Any], run: PodRun) -> 
         return
     if op.shutdown and not op.should_execute(run.on_exit):
         run.cancel.set()
-        op.nodes.mark(node["name"], "Failed",
-                        f"workflow shutdown with strategy:  {op.shutdown}")
+        op.nodes.mark(node["name"], "Failed", f"workflow shutdown with strategy:  {op.shutdown}")
         return
     wfd = op.workflow_deadline()
     if wfd is not None and time.time() > wfd and not run.on_exit:
         run.cancel.set()
         op.nodes.mark(node["name"], "Failed", "Step exceeded its deadline")
+
 
 def fail_nodes_without_pods(op: Operator) -> None:
     """failNodesWithoutCreatedPodsAfterDeadlineOrShutdown (operator.go, v3.7.18)."""
@@ -201,9 +223,15 @@ def fail_nodes_without_pods(op: Operator) -> None:
     for node in list(op.status["nodes"].values()):
         if fulfilled(node):
             continue
-        if wfd is not None and time.time() > wfd and node["phase"] == "Pending" \
-                and node["id"] not in op.pods and not in_exit_handler(op, node):
+        if (
+            wfd is not None
+            and time.time() > wfd
+            and node["phase"] == "Pending"
+            and node["id"] not in op.pods
+            and not in_exit_handler(op, node)
+        ):
             op.nodes.mark(node["name"], "Failed", "Step exceeded its deadline")
+
 
 def in_exit_handler(op: Operator, node: dict[str, Any]) -> bool:
     """NodeStatus.IsPartOfExitHandler: the node or a boundary above it is an onExit node."""
@@ -214,4 +242,3 @@ def in_exit_handler(op: Operator, node: dict[str, Any]) -> bool:
         node = op.nodes.get(node.get("boundaryID") or "")
         seen += 1
     return False
-

@@ -32,12 +32,25 @@ def render(endpoint: str, bucket: str, image: str) -> dict:
     from dflow import S3Artifact, Step, Workflow, s3_config
     from dflow.python import PythonOPTemplate, upload_packages
 
-    s3_config.update({"endpoint": endpoint, "access_key": "AK", "secret_key": "SK",
-                      "secure": False, "bucket_name": bucket})
+    s3_config.update(
+        {
+            "endpoint": endpoint,
+            "access_key": "AK",
+            "secret_key": "SK",
+            "secure": False,
+            "bucket_name": bucket,
+        }
+    )
     upload_packages.append(sys.modules[__name__].__file__)
     wf = Workflow("pyd")
-    wf.add(Step("scale", PythonOPTemplate(Scale, image=image), parameters={"x": 6},
-                artifacts={"data": S3Artifact(key="in/seven.txt")}))
+    wf.add(
+        Step(
+            "scale",
+            PythonOPTemplate(Scale, image=image),
+            parameters={"x": 6},
+            artifacts={"data": S3Artifact(key="in/seven.txt")},
+        )
+    )
     return wf.to_dict()
 
 

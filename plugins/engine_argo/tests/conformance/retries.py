@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 
 def last_retry_params(last: dict[str, Any] | None) -> dict[str, str]:
     """The ``lastRetry.*`` variables of the next attempt (operator.go, v3.7.18)."""
-    out = {"lastRetry.exitCode": "0", "lastRetry.duration": "0", "lastRetry.status": "",
-           "lastRetry.message": ""}
+    out = {
+        "lastRetry.exitCode": "0",
+        "lastRetry.duration": "0",
+        "lastRetry.status": "",
+        "lastRetry.message": "",
+    }
     if last is not None:
         code = (last.get("outputs") or {}).get("exitCode")
         if code is not None:
@@ -37,8 +41,9 @@ def _go_float(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def process_retries(op: Operator, node: dict[str, Any], strategy: dict[str, Any], opts: Opts
-                    ) -> tuple[dict[str, Any], bool, Exception | None]:
+def process_retries(
+    op: Operator, node: dict[str, Any], strategy: dict[str, Any], opts: Opts
+) -> tuple[dict[str, Any], bool, Exception | None]:
     """processNodeRetries (operator.go, v3.7.18): decide whether another attempt starts."""
     if fulfilled(node):
         return node, True, None
@@ -53,8 +58,11 @@ def process_retries(op: Operator, node: dict[str, Any], strategy: dict[str, Any]
         return op.nodes.mark(name, "Succeeded"), True, None
     wfd = op.workflow_deadline()
     if op.shutdown or (wfd is not None and time.time() > wfd):
-        msg = (f"Stopped with strategy '{op.shutdown}'" if op.shutdown else
-               f"retry exceeded workflow deadline {datetime.fromtimestamp(wfd, UTC)}")
+        msg = (
+            f"Stopped with strategy '{op.shutdown}'"
+            if op.shutdown
+            else f"retry exceeded workflow deadline {datetime.fromtimestamp(wfd, UTC)}"
+        )
         return op.nodes.mark(name, last["phase"], msg), True, None
     backoff = strategy.get("backoff")
     limit = strategy.get("limit")
@@ -78,8 +86,11 @@ def process_retries(op: Operator, node: dict[str, Any], strategy: dict[str, Any]
         finished = parse_time(last.get("finishedAt")).timestamp()
         waiting = finished + wait
         if max_deadline is not None and waiting > max_deadline:
-            return op.nodes.mark(name, last["phase"], "Backoff would exceed max duration limit"
-                                 ), True, None
+            return (
+                op.nodes.mark(name, last["phase"], "Backoff would exceed max duration limit"),
+                True,
+                None,
+            )
         if time.time() < waiting and limit_n is not None and len(ids) <= limit_n:
             op.requeue_after(waiting - time.time())
             return op.nodes.mark(name, node["phase"], f"Backoff for {_humanize(wait)}"), False, None
@@ -93,8 +104,7 @@ def process_retries(op: Operator, node: dict[str, Any], strategy: dict[str, Any]
         on_failed = on_error = False  # our pods never fail with a transient error message
     elif policy not in ("Always", "OnError", "OnFailure"):
         return node, False, TemplateError(f"{policy} is not a valid RetryPolicy")
-    if (last["phase"] == "Failed" and not on_failed) or (last["phase"] == "Error"
-                                                          and not on_error):
+    if (last["phase"] == "Failed" and not on_failed) or (last["phase"] == "Error" and not on_error):
         return op.nodes.mark(name, last["phase"], last.get("message") or ""), True, None
     if limit_n is not None and len(ids) > limit_n:
         return op.nodes.mark(name, last["phase"], "No more retries left"), True, None
@@ -108,8 +118,11 @@ def process_retries(op: Operator, node: dict[str, Any], strategy: dict[str, Any]
         except TemplateError as exc:
             return node, False, exc
         if go_on is not True:
-            return op.nodes.mark(name, last["phase"],
-                                 "retryStrategy.expression evaluated to false"), True, None
+            return (
+                op.nodes.mark(name, last["phase"], "retryStrategy.expression evaluated to false"),
+                True,
+                None,
+            )
     return node, True, None
 
 

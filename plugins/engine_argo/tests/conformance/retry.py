@@ -19,9 +19,13 @@ _SELECTOR = re.compile(r"^\s*([\w.\-]+)\s*(==|!=|=)\s*(.*?)\s*$")
 
 def selector_matches(selector: str, node: dict[str, Any]) -> bool:
     """SelectorMatchesNode (workflow/util/util.go, v3.7.18) for ``k=v,k!=v`` selectors."""
-    fields = {"displayName": node.get("displayName", ""),
-              "templateName": node.get("templateName", ""), "phase": node.get("phase", ""),
-              "name": node.get("name", ""), "id": node.get("id", "")}
+    fields = {
+        "displayName": node.get("displayName", ""),
+        "templateName": node.get("templateName", ""),
+        "phase": node.get("phase", ""),
+        "name": node.get("name", ""),
+        "id": node.get("id", ""),
+    }
     for p in (node.get("inputs") or {}).get("parameters") or []:
         fields[f"inputs.parameters.{p['name']}.value"] = str(p.get("value", ""))
     for term in selector.split(","):
@@ -119,7 +123,8 @@ def _descendant_succeeded(nodes: dict[str, Any], node: dict[str, Any], reset: se
     for c in node.get("children") or []:
         child = nodes[c]
         if (c not in reset and child["phase"] == "Succeeded") or _descendant_succeeded(
-                nodes, child, reset):
+            nodes, child, reset
+        ):
             return True
     return False
 
@@ -135,16 +140,19 @@ def _reset_node(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def formulate_retry(wf: dict[str, Any], restart_successful: bool = False,
-                    selector: str = "") -> tuple[dict[str, Any], list[str]]:
+def formulate_retry(
+    wf: dict[str, Any], restart_successful: bool = False, selector: str = ""
+) -> tuple[dict[str, Any], list[str]]:
     """FormulateRetryWorkflow (util.go, v3.7.18): failed nodes (and ``selector``'s when
     ``restart_successful``) are removed with what depends on them, their groups reset to
     Running; succeeded nodes are kept. Returns the workflow and the pods to delete."""
     phase = wf["status"].get("phase")
     if phase == "Succeeded":
         if not restart_successful or not selector:
-            raise TemplateError("To retry a succeeded workflow, set the options "
-                                "restartSuccessful and nodeFieldSelector")
+            raise TemplateError(
+                "To retry a succeeded workflow, set the options "
+                "restartSuccessful and nodeFieldSelector"
+            )
     elif phase not in ("Failed", "Error"):
         raise TemplateError(f"Cannot retry a workflow in phase {phase}")
     name = wf["metadata"]["name"]
@@ -168,8 +176,11 @@ def formulate_retry(wf: dict[str, Any], restart_successful: bool = False,
         if n["phase"] in ("Failed", "Error") and n["type"] in EXECUTIONS:
             node = n
             if (n.get("nodeFlag") or {}).get("retried"):
-                node = next(p for p in old.values() if nid in (p.get("children") or [])
-                            and p["type"] == "Retry")
+                node = next(
+                    p
+                    for p in old.values()
+                    if nid in (p.get("children") or []) and p["type"] == "Retry"
+                )
             if not _descendant_succeeded(old, node, delete_ids):
                 failed.add(nid)
     delete_ids |= failed
@@ -197,8 +208,7 @@ def formulate_retry(wf: dict[str, Any], restart_successful: bool = False,
             st["nodes"][nid] = copy.deepcopy(n)
     for nid, n in st["nodes"].items():
         n["children"] = [c for c in old[nid].get("children") or [] if c not in to_delete]
-        n["outboundNodes"] = [c for c in old[nid].get("outboundNodes") or []
-                              if c not in to_delete]
+        n["outboundNodes"] = [c for c in old[nid].get("outboundNodes") or [] if c not in to_delete]
         for key in ("children", "outboundNodes"):
             if not n[key]:
                 n.pop(key)
@@ -215,9 +225,14 @@ def formulate_resubmit(wf: dict[str, Any], memoized: bool = False) -> dict[str, 
             raise TemplateError("workflow must be Failed/Error to resubmit in memoized mode")
         suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
         new_meta["name"] = new_meta["generateName"] + suffix
-    skip = ("workflows.argoproj.io/creator", "workflows.argoproj.io/creator-email",
-            "workflows.argoproj.io/creator-preferred-username", "workflows.argoproj.io/phase",
-            "workflows.argoproj.io/completed", "workflows.argoproj.io/workflow-archiving-status")
+    skip = (
+        "workflows.argoproj.io/creator",
+        "workflows.argoproj.io/creator-email",
+        "workflows.argoproj.io/creator-preferred-username",
+        "workflows.argoproj.io/phase",
+        "workflows.argoproj.io/completed",
+        "workflows.argoproj.io/workflow-archiving-status",
+    )
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in skip}
     labels["workflows.argoproj.io/resubmitted-from-workflow"] = meta["name"]
     new_meta["labels"] = labels
@@ -227,15 +242,19 @@ def formulate_resubmit(wf: dict[str, Any], memoized: bool = False) -> dict[str, 
     if spec.get("activeDeadlineSeconds") == 0:
         spec.pop("activeDeadlineSeconds")
     spec.pop("shutdown", None)
-    new = {"apiVersion": wf.get("apiVersion", "argoproj.io/v1alpha1"), "kind": "Workflow",
-           "metadata": new_meta, "spec": spec}
+    new = {
+        "apiVersion": wf.get("apiVersion", "argoproj.io/v1alpha1"),
+        "kind": "Workflow",
+        "metadata": new_meta,
+        "spec": spec,
+    }
     if not memoized:
         return new
     old_name, new_name = meta["name"], new_meta["name"]
     old_nodes = wf["status"]["nodes"]
 
     def rename(text: str) -> str:
-        return new_name + text[len(old_name):] if text.startswith(old_name) else text
+        return new_name + text[len(old_name) :] if text.startswith(old_name) else text
 
     def convert(nid: str) -> str:
         return node_id(new_name, rename(old_nodes[nid]["name"]))

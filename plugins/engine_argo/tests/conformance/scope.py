@@ -38,8 +38,13 @@ class Scope:
         out.update({k: v for k, v in self.values.items() if v is None or isinstance(v, str)})
         return out
 
-    def add_skipped_outputs(self, prefix: str, node: dict[str, Any], tmpl: dict[str, Any] | None,
-                            include_artifacts: bool) -> None:
+    def add_skipped_outputs(
+        self,
+        prefix: str,
+        node: dict[str, Any],
+        tmpl: dict[str, Any] | None,
+        include_artifacts: bool,
+    ) -> None:
         """addSkippedNodeOutputsToScope (scope.go, v3.7.18): declared outputs of a skipped or
         omitted node become their default, or an absent optional."""
         if node.get("outputs") or node.get("phase") not in ("Skipped", "Omitted") or not tmpl:
@@ -47,8 +52,10 @@ class Scope:
         outputs = tmpl.get("outputs") or {}
         for p in outputs.get("parameters") or []:
             default = (p.get("valueFrom") or {}).get("default")
-            self.add(f"{prefix}.outputs.parameters.{p['name']}",
-                     None if default is None else _text(default))
+            self.add(
+                f"{prefix}.outputs.parameters.{p['name']}",
+                None if default is None else _text(default),
+            )
         if include_artifacts:
             for a in outputs.get("artifacts") or []:
                 self.add(f"{prefix}.outputs.artifacts.{a['name']}", {})
@@ -64,8 +71,12 @@ class Scope:
             v = p.get("value")
             if isinstance(v, str) and v.startswith("{{") and v.endswith("}}"):
                 key = v[2:-2].strip()
-                if "{{" not in key and "}}" not in key and key in self.values \
-                        and self.values[key] is None:
+                if (
+                    "{{" not in key
+                    and "}}" not in key
+                    and key in self.values
+                    and self.values[key] is None
+                ):
                     p["value"] = ABSENT_OPTIONAL
         return out
 
@@ -101,7 +112,12 @@ class Scope:
             raise TemplateError(f"Variable {{{{{art}}}}} is not an artifact")
         out = copy.deepcopy(val)
         if art.get("subPath"):
-            sub = json.loads(replace(json.dumps(art["subPath"]), self.parameters(), ))
+            sub = json.loads(
+                replace(
+                    json.dumps(art["subPath"]),
+                    self.parameters(),
+                )
+            )
             try:
                 append_to_key(out, sub)
             except TemplateError:
@@ -117,8 +133,9 @@ def append_to_key(art: dict[str, Any], sub: str) -> None:
             loc = art[kind]
             if kind in ("s3", "oss", "gcs", "azure"):
                 field = "blob" if kind == "azure" else "key"
-                loc[field] = f"{loc.get(field, '').rstrip('/')}/{sub.lstrip('/')}" \
-                    if loc.get(field) else sub
+                loc[field] = (
+                    f"{loc.get(field, '').rstrip('/')}/{sub.lstrip('/')}" if loc.get(field) else sub
+                )
                 return
             raise TemplateError(f"{kind} artifacts do not support subPath")
     raise TemplateError("artifact has no location to append a subPath to")
@@ -172,8 +189,11 @@ def add_aggregate(scope: Scope, prefix: str, children: list[dict[str, Any]]) -> 
     as JSON lists in loop order; hooks and retry attempts left out."""
     if not children:
         return
-    kept = [c for c in children if not ((c.get("nodeFlag") or {}).get("hooked")
-                                        or (c.get("nodeFlag") or {}).get("retried"))]
+    kept = [
+        c
+        for c in children
+        if not ((c.get("nodeFlag") or {}).get("hooked") or (c.get("nodeFlag") or {}).get("retried"))
+    ]
     kept.sort(key=lambda c: loop_index(c["name"]))
     params: list[dict[str, str]] = []
     lists: dict[str, list[str]] = {}
@@ -189,8 +209,9 @@ def add_aggregate(scope: Scope, prefix: str, children: list[dict[str, Any]]) -> 
                 lists.setdefault(p["name"], []).append(entry[p["name"]])
             params.append(entry)
         if outputs.get("result") is not None:
-            results.append(json.loads(outputs["result"]) if _is_json(outputs["result"])
-                           else outputs["result"])
+            results.append(
+                json.loads(outputs["result"]) if _is_json(outputs["result"]) else outputs["result"]
+            )
     scope.add(f"{prefix}.outputs.result", _compact(results))
     scope.add(f"{prefix}.outputs.parameters", _compact(params))
     for name, values in lists.items():
@@ -248,7 +269,8 @@ def template_outputs(tmpl: dict[str, Any], scope: Scope) -> dict[str, Any] | Non
             if val is None:
                 raise TemplateError(
                     f"output parameter {p['name']!r}: {vf.get('parameter')!r} is an absent "
-                    "optional (skipped/omitted node output with no default)")
+                    "optional (skipped/omitted node output with no default)"
+                )
             out = {k: v for k, v in p.items() if k != "valueFrom"}
             out["value"] = _text(val)
             outputs["parameters"].append(out)

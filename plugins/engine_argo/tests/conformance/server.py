@@ -28,13 +28,21 @@ FINISHED = ("Succeeded", "Failed", "Error")
 class EmulatedArgo:
     """A cluster with an emulated workflow controller, for :class:`FakeArgoServer`."""
 
-    def __init__(self, repository: ArtifactRepository, *, max_pods: int = 4,
-                 kube_objects: dict[tuple[str, str, str], dict[str, Any]] | None = None,
-                 **cluster: Any) -> None:
+    def __init__(
+        self,
+        repository: ArtifactRepository,
+        *,
+        max_pods: int = 4,
+        kube_objects: dict[tuple[str, str, str], dict[str, Any]] | None = None,
+        **cluster: Any,
+    ) -> None:
         self.pool = ThreadPoolExecutor(max_pods, thread_name_prefix="argo-pod")
-        self.cluster = Cluster(repository=repository, pool=self.pool,
-                               kube_objects=kube_objects if kube_objects is not None else {},
-                               **cluster)
+        self.cluster = Cluster(
+            repository=repository,
+            pool=self.pool,
+            kube_objects=kube_objects if kube_objects is not None else {},
+            **cluster,
+        )
         self.operators: dict[tuple[str, str], Operator] = {}
         self.violations: list[str] = []
         self._lock = threading.Lock()
@@ -55,8 +63,9 @@ class EmulatedArgo:
     def operator(self, namespace: str, name: str) -> Operator:
         return self.operators[(namespace, name)]
 
-    def run(self, manifest: dict[str, Any], timeout: float = 120,
-            namespace: str = "argo") -> dict[str, Any]:
+    def run(
+        self, manifest: dict[str, Any], timeout: float = 120, namespace: str = "argo"
+    ) -> dict[str, Any]:
         """Submit ``manifest`` directly to the controller, wait for it, return the workflow
         as persisted (for tests of the controller without the API in front)."""
         wf = copy.deepcopy(manifest)
@@ -71,8 +80,10 @@ class EmulatedArgo:
             raise AssertionError(f"the emulated controller crashed:\n{op.error}")
         snap = op.snapshot()
         if snap["status"].get("phase") not in FINISHED:
-            raise AssertionError(f"workflow {meta['name']} did not finish in {timeout} s: "
-                                 f"{snap['status'].get('phase')}")
+            raise AssertionError(
+                f"workflow {meta['name']} did not finish in {timeout} s: "
+                f"{snap['status'].get('phase')}"
+            )
         return snap
 
     # -- hooks the server calls --------------------------------------------------------------
@@ -123,8 +134,10 @@ class EmulatedArgo:
         op = self.operator(wf["metadata"]["namespace"], wf["metadata"]["name"])
         with op.lock:
             if op.status.get("phase") in FINISHED:
-                return (f"cannot shutdown a completed workflow: workflow: "
-                        f"\"{op.name}\", namespace: \"{wf['metadata']['namespace']}\"")
+                return (
+                    f"cannot shutdown a completed workflow: workflow: "
+                    f'"{op.name}", namespace: "{wf["metadata"]["namespace"]}"'
+                )
             op.spec["shutdown"] = strategy
         op.kick()
         return None

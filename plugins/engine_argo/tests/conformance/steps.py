@@ -27,8 +27,11 @@ def should_execute(when: str | None) -> bool:
     try:
         result = evaluate_condition(when, {})
     except ExpressionError as exc:
-        hint = " (hint: try wrapping the affected expression in quotes (\"))" \
-            if "token" in str(exc).lower() else ""
+        hint = (
+            ' (hint: try wrapping the affected expression in quotes ("))'
+            if "token" in str(exc).lower()
+            else ""
+        )
         raise TemplateError(f"Invalid 'when' expression '{when}': {exc}{hint}")
     if not isinstance(result, bool):
         raise TemplateError(f"Expected boolean evaluation for '{when}'. Got {result}")
@@ -39,15 +42,17 @@ def continues_on(step: dict[str, Any], phase: str) -> bool:
     """WorkflowStep.ContinuesOn / DAGTask.ContinuesOn (workflow_types.go, v3.7.18)."""
     cont = step.get("continueOn") or {}
     return (phase == "Failed" and bool(cont.get("failed"))) or (
-        phase == "Error" and bool(cont.get("error")))
+        phase == "Error" and bool(cont.get("error"))
+    )
 
 
 def should_expand(step: dict[str, Any]) -> bool:
     return bool(step.get("withItems") or step.get("withParam") or step.get("withSequence"))
 
 
-def execute_steps(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any],
-                  opts: Opts) -> tuple[dict[str, Any], Exception | None]:
+def execute_steps(
+    op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any], opts: Opts
+) -> tuple[dict[str, Any], Exception | None]:
     """executeSteps (steps.go, v3.7.18)."""
     from .execute import initialize_executable
 
@@ -61,8 +66,9 @@ def execute_steps(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[st
         sg_name = f"{name}[{i}]"
         sg = op.nodes.by_name(sg_name)
         if sg is None:
-            op.nodes.initialize(sg_name, "StepGroup", op.scope_name, None, node["id"],
-                                "Running", {})
+            op.nodes.initialize(
+                sg_name, "StepGroup", op.scope_name, None, node["id"], "Running", {}
+            )
         elif not fulfilled(sg):
             op.nodes.mark(sg_name, "Running")
         if i == 0:
@@ -85,10 +91,13 @@ def execute_steps(op: Operator, name: str, tmpl: dict[str, Any], holder: dict[st
             child = op.nodes.by_name(child_name)
             prefix = f"steps.{step['name']}"
             if child is None:  # expanded by a loop: aggregate its children's outputs
-                expanded = [n for n in op.status["nodes"].values()
-                            if n.get("boundaryID") == node["id"]
-                            and n["name"].startswith(child_name + "(")
-                            and n["type"] != "Skipped"]
+                expanded = [
+                    n
+                    for n in op.status["nodes"].values()
+                    if n.get("boundaryID") == node["id"]
+                    and n["name"].startswith(child_name + "(")
+                    and n["type"] != "Skipped"
+                ]
                 add_aggregate(scope, prefix, expanded)
                 build_local(op.nodes, scope, prefix, sg)
             else:
@@ -122,8 +131,9 @@ def update_outbound(op: Operator, name: str, tmpl: dict[str, Any]) -> None:
     op.nodes.by_name(name)["outboundNodes"] = outbound
 
 
-def execute_step_group(op: Operator, group: list[dict[str, Any]], sg_name: str,
-                       ctx: dict[str, Any]) -> dict[str, Any]:
+def execute_step_group(
+    op: Operator, group: list[dict[str, Any]], sg_name: str, ctx: dict[str, Any]
+) -> dict[str, Any]:
     """executeStepGroup (steps.go, v3.7.18)."""
     from .controller import ERR_DEADLINE, ERR_PARALLELISM, ERR_REQUEUE, ERR_TIMEOUT
 
@@ -147,22 +157,46 @@ def execute_step_group(op: Operator, group: list[dict[str, Any]], sg_name: str,
         try:
             proceed = should_execute(step.get("when"))
         except TemplateError as err:
-            op.nodes.initialize(child_name, "Skipped", op.scope_name, step.get("template"),
-                                ctx["boundary"], "Error", {}, str(err))
+            op.nodes.initialize(
+                child_name,
+                "Skipped",
+                op.scope_name,
+                step.get("template"),
+                ctx["boundary"],
+                "Error",
+                {},
+                str(err),
+            )
             op.nodes.add_child(sg_name, child_name)
             op.nodes.mark_error(child_name, str(err))
             return op.nodes.mark_error(sg_name, str(err))
         if not proceed:
             if op.nodes.by_name(child_name) is None:
-                op.nodes.initialize(child_name, "Skipped", op.scope_name, step.get("template"),
-                                    ctx["boundary"], "Skipped", {},
-                                    f"when '{step['when']}' evaluated false")
+                op.nodes.initialize(
+                    child_name,
+                    "Skipped",
+                    op.scope_name,
+                    step.get("template"),
+                    ctx["boundary"],
+                    "Skipped",
+                    {},
+                    f"when '{step['when']}' evaluated false",
+                )
                 op.nodes.add_child(sg_name, child_name)
             continue
-        holder = {"template": step.get("template"), "inline": step.get("inline"),
-                  "_kind": "step", "name": step["name"]}
-        child, err = execute_template(op, child_name, holder, step.get("arguments") or {},
-                                      Opts(boundary_id=ctx["boundary"], on_exit=ctx["on_exit"]))
+        holder = {
+            "template": step.get("template"),
+            "inline": step.get("inline"),
+            "_kind": "step",
+            "name": step["name"],
+        }
+        child, err = execute_template(
+            op,
+            child_name,
+            holder,
+            step.get("arguments") or {},
+            Opts(boundary_id=ctx["boundary"], on_exit=ctx["on_exit"]),
+        )
         if err is not None:
             if err is ERR_DEADLINE:
                 return node
@@ -171,7 +205,8 @@ def execute_step_group(op: Operator, group: list[dict[str, Any]], sg_name: str,
             if err not in (ERR_PARALLELISM, ERR_REQUEUE):
                 op.nodes.add_child(sg_name, child_name)
                 return op.nodes.mark_error(
-                    sg_name, f"step group deemed errored due to child {child_name} error: {err}")
+                    sg_name, f"step group deemed errored due to child {child_name} error: {err}"
+                )
         if child is not None:
             node_steps[child["name"]] = step
             op.nodes.add_child(sg_name, child_name)
@@ -181,8 +216,9 @@ def execute_step_group(op: Operator, group: list[dict[str, Any]], sg_name: str,
         child = op.nodes.get(cid)
         step = node_steps.get(child["name"], {})
         scope.add(f"steps.{child['displayName']}.status", child["phase"])
-        done, err = hooks.template_hooks(op, scope, step.get("hooks"), child, ctx["boundary"],
-                                         "steps." + step.get("name", ""))
+        done, err = hooks.template_hooks(
+            op, scope, step.get("hooks"), child, ctx["boundary"], "steps." + step.get("name", "")
+        )
         if err is not None:
             op.nodes.mark_error(sg_name, str(err))
         if not done:
@@ -190,9 +226,15 @@ def execute_step_group(op: Operator, group: list[dict[str, Any]], sg_name: str,
         if not fulfilled(child):
             completed = False
         elif child["phase"] in ("Succeeded", "Failed", "Error", "Skipped"):
-            has, exit_node, err = hooks.run_on_exit(op, step, child, ctx["boundary"],
-                                                    "steps." + step.get("name", ""), scope,
-                                                    ctx["on_exit"])
+            has, exit_node, err = hooks.run_on_exit(
+                op,
+                step,
+                child,
+                ctx["boundary"],
+                "steps." + step.get("name", ""),
+                scope,
+                ctx["on_exit"],
+            )
             if err is not None:
                 return node
             if has and (exit_node is None or not fulfilled(exit_node)):
@@ -209,8 +251,9 @@ def execute_step_group(op: Operator, group: list[dict[str, Any]], sg_name: str,
     return op.nodes.mark(sg_name, "Succeeded")
 
 
-def resolve_references(op: Operator, group: list[dict[str, Any]], scope: Scope
-                       ) -> list[dict[str, Any]]:
+def resolve_references(
+    op: Operator, group: list[dict[str, Any]], scope: Scope
+) -> list[dict[str, Any]]:
     """resolveReferences (steps.go, v3.7.18): ``when`` first, then outputs of earlier steps
     (strictly: an unresolved ``steps.``/``tasks.`` tag waits), then artifacts."""
     out = []
@@ -219,8 +262,9 @@ def resolve_references(op: Operator, group: list[dict[str, Any]], scope: Scope
         step = copy.deepcopy(step)
         hooks_ = step.pop("hooks", None)
         if step.get("when"):
-            when = json.loads(replace(json.dumps(step["when"]), params,
-                                      strict_prefixes=("steps", "tasks")))
+            when = json.loads(
+                replace(json.dumps(step["when"]), params, strict_prefixes=("steps", "tasks"))
+            )
             try:
                 proceed = should_execute(when)
             except TemplateError:
@@ -257,8 +301,9 @@ def resolve_references(op: Operator, group: list[dict[str, Any]], scope: Scope
     return out
 
 
-def expand_step_group(op: Operator, sg_name: str, group: list[dict[str, Any]],
-                      ctx: dict[str, Any]) -> list[dict[str, Any]]:
+def expand_step_group(
+    op: Operator, sg_name: str, group: list[dict[str, Any]], ctx: dict[str, Any]
+) -> list[dict[str, Any]]:
     """expandStepGroup (steps.go, v3.7.18): an empty loop becomes a Skipped node."""
     out = []
     for step in group:
@@ -269,8 +314,16 @@ def expand_step_group(op: Operator, sg_name: str, group: list[dict[str, Any]],
         if not expanded:
             child_name = f"{sg_name}.{step['name']}"
             if op.nodes.by_name(child_name) is None:
-                op.nodes.initialize(child_name, "Skipped", op.scope_name, step.get("template"),
-                                    ctx["boundary"], "Skipped", {}, "Skipped, empty params")
+                op.nodes.initialize(
+                    child_name,
+                    "Skipped",
+                    op.scope_name,
+                    step.get("template"),
+                    ctx["boundary"],
+                    "Skipped",
+                    {},
+                    "Skipped, empty params",
+                )
                 op.nodes.add_child(sg_name, child_name)
         out += expanded
     return out
@@ -286,8 +339,10 @@ def expand(step: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]
             values = items.parse_items(step["withParam"])
         except ValueError as exc:
             if _must_execute(when):
-                raise TemplateError("withParam value could not be parsed as a JSON list: "
-                                    f"{step['withParam'].strip()}: {exc}")
+                raise TemplateError(
+                    "withParam value could not be parsed as a JSON list: "
+                    f"{step['withParam'].strip()}: {exc}"
+                )
             values = []
     elif step.get("withSequence"):
         try:

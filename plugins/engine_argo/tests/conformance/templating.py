@@ -21,8 +21,16 @@ from dflow.expressions.errors import Problem, UnknownVariable
 from dflow.expressions.template import evaluate_or_raise
 
 # expression_template.go (v3.7.18) variablesToCheck: late-bound names an expression may wait for
-LATE_BOUND = ("item", "retries", "lastRetry.exitCode", "lastRetry.status",
-              "lastRetry.duration", "lastRetry.message", "workflow.status", "workflow.failures")
+LATE_BOUND = (
+    "item",
+    "retries",
+    "lastRetry.exitCode",
+    "lastRetry.status",
+    "lastRetry.duration",
+    "lastRetry.message",
+    "workflow.status",
+    "workflow.failures",
+)
 
 
 class TemplateError(Exception):
@@ -121,8 +129,9 @@ def _expression(raw: str, flat: Mapping[str, Any], strict: Callable[[str], bool]
         if allow_unresolved:
             return tag
         message = getattr(exc, "message", str(exc))
-        raise TemplateError(f"failed to evaluate expression: {message}",
-                            isinstance(exc, UnknownVariable))
+        raise TemplateError(
+            f"failed to evaluate expression: {message}", isinstance(exc, UnknownVariable)
+        )
     if result is None:
         if allow_unresolved:
             return tag
@@ -132,8 +141,13 @@ def _expression(raw: str, flat: Mapping[str, Any], strict: Callable[[str], bool]
     return _escape(_go_json(result))
 
 
-def replace(text: str, flat: Mapping[str, Any], *, allow_unresolved: bool = True,
-            strict_prefixes: tuple[str, ...] | None = None) -> str:
+def replace(
+    text: str,
+    flat: Mapping[str, Any],
+    *,
+    allow_unresolved: bool = True,
+    strict_prefixes: tuple[str, ...] | None = None,
+) -> str:
     """Template.Replace / ReplaceStrict over JSON text ``text``.
 
     ``allow_unresolved=False`` makes every unknown tag an error (Replace(m, false));
@@ -147,7 +161,8 @@ def replace(text: str, flat: Mapping[str, Any], *, allow_unresolved: bool = True
     if strict_prefixes is not None:
         if strict_prefixes:
             strict = re.compile(
-                r"^(" + "|".join(map(re.escape, strict_prefixes)) + r")(\.|$)").match
+                r"^(" + "|".join(map(re.escape, strict_prefixes)) + r")(\.|$)"
+            ).match
         unresolved_artifacts = True
     elif not allow_unresolved:
         strict = lambda _: True  # noqa: E731
@@ -160,9 +175,9 @@ def replace(text: str, flat: Mapping[str, Any], *, allow_unresolved: bool = True
             break
         k = text.find("}}", j + 2)
         if k < 0:  # fasttemplate: an unclosed tag is an error
-            raise TemplateError(f"cannot find end tag='}}}}' in the template={text[j:j + 40]!r}")
+            raise TemplateError(f"cannot find end tag='}}}}' in the template={text[j : j + 40]!r}")
         out.append(text[i:j])
-        tag = text[j + 2:k]
+        tag = text[j + 2 : k]
         if tag.startswith("="):
             out.append(_expression(tag, flat, strict))
         else:
@@ -171,19 +186,28 @@ def replace(text: str, flat: Mapping[str, Any], *, allow_unresolved: bool = True
     return "".join(out)
 
 
-def _simple(tag: str, flat: Mapping[str, Any], strict: Callable[[str], bool] | None,
-            unresolved_artifacts: bool) -> str:
+def _simple(
+    tag: str,
+    flat: Mapping[str, Any],
+    strict: Callable[[str], bool] | None,
+    unresolved_artifacts: bool,
+) -> str:
     """simpleReplaceStrict (simple_template.go, v3.7.18)."""
     key = tag.strip()
     if key not in flat:
-        if strict is not None and strict(key) and (
-                not unresolved_artifacts or ".outputs.artifacts." not in key):
+        if (
+            strict is not None
+            and strict(key)
+            and (not unresolved_artifacts or ".outputs.artifacts." not in key)
+        ):
             raise TemplateError(f"failed to resolve {{{{{tag}}}}}", missing=True)
         return "{{" + tag + "}}"
     value = flat[key]
     if value is None:
-        raise TemplateError(f"unable to substitute {{{{{tag}}}}}: output is an absent optional "
-                            "(skipped/omitted node with no default)")
+        raise TemplateError(
+            f"unable to substitute {{{{{tag}}}}}: output is an absent optional "
+            "(skipped/omitted node with no default)"
+        )
     if not isinstance(value, str):
         raise TemplateError(f"failed to resolve {{{{{tag}}}}} to string")
     return _escape(value)

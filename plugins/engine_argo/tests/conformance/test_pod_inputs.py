@@ -50,8 +50,11 @@ def tgz(entries: dict[str, str | None]) -> bytes:
 
 
 def run_with(repo, artifact: dict, source: str = LIST_TREE, image: str = "python:3.11"):
-    tmpl = {"name": "t", "inputs": {"artifacts": [{"name": "in", "path": "/tmp/in", **artifact}]},
-            "script": {"image": image, "command": ["python3"], "source": source}}
+    tmpl = {
+        "name": "t",
+        "inputs": {"artifacts": [{"name": "in", "path": "/tmp/in", **artifact}]},
+        "script": {"image": image, "command": ["python3"], "source": source},
+    }
     return run_pod(PodRequest(tmpl, "wf", "wf-t-1", "wf-1", repo))
 
 
@@ -61,10 +64,16 @@ def tree(result) -> dict:
 
 
 def test_a_tarball_with_one_root_directory_is_unwrapped(repo, s3):
-    s3.put_object(Bucket=s3.bucket, Key="a/data.tgz",
-                  Body=tgz({"data": None, "data/x.txt": "X", "data/sub/y.txt": "Y"}))
+    s3.put_object(
+        Bucket=s3.bucket,
+        Key="a/data.tgz",
+        Body=tgz({"data": None, "data/x.txt": "X", "data/sub/y.txt": "Y"}),
+    )
     assert tree(run_with(repo, {"s3": {"key": "a/data.tgz"}})) == {
-        "x.txt": "X", "sub": "<dir>", "sub/y.txt": "Y"}
+        "x.txt": "X",
+        "sub": "<dir>",
+        "sub/y.txt": "Y",
+    }
 
 
 def test_a_tarball_with_one_root_file_becomes_that_file(repo, s3):
@@ -74,15 +83,13 @@ def test_a_tarball_with_one_root_file_becomes_that_file(repo, s3):
 
 def test_a_tarball_with_several_roots_becomes_a_directory_of_them(repo, s3):
     s3.put_object(Bucket=s3.bucket, Key="a/two.tgz", Body=tgz({"p.txt": "P", "q.txt": "Q"}))
-    assert tree(run_with(repo, {"s3": {"key": "a/two.tgz"}})) == {
-        "p.txt": "P", "q.txt": "Q"}
+    assert tree(run_with(repo, {"s3": {"key": "a/two.tgz"}})) == {"p.txt": "P", "q.txt": "Q"}
 
 
 def test_tarballs_are_detected_by_content_not_by_name(repo, s3):
     s3.put_object(Bucket=s3.bucket, Key="a/plain.tgz", Body=b"not gzip at all")
     s3.put_object(Bucket=s3.bucket, Key="a/packed.bin", Body=tgz({"z.txt": "Z"}))
-    assert tree(run_with(repo, {"s3": {"key": "a/plain.tgz"}})) == {
-        ".": "not gzip at all"}
+    assert tree(run_with(repo, {"s3": {"key": "a/plain.tgz"}})) == {".": "not gzip at all"}
     assert tree(run_with(repo, {"s3": {"key": "a/packed.bin"}})) == {".": "Z"}
 
 
@@ -99,14 +106,18 @@ def test_a_key_prefix_is_downloaded_as_a_directory(repo, s3):
         s3.put_object(Bucket=s3.bucket, Key=key, Body=body.encode())
     for key in ("pkg/k", "pkg/k/"):
         assert tree(run_with(repo, {"s3": {"key": key}})) == {
-            "a.txt": "A", "d": "<dir>", "d/b.txt": "B"}
+            "a.txt": "A",
+            "d": "<dir>",
+            "d/b.txt": "B",
+        }
 
 
 def test_a_missing_key_fails_the_init_container(repo):
     result = run_with(repo, {"s3": {"key": "nowhere/x.tgz"}})
     assert result.phase == "Error"
-    assert result.message == ("init: Error (exit code 64): artifact in failed to load: "
-                              "The specified key does not exist.")
+    assert result.message == (
+        "init: Error (exit code 64): artifact in failed to load: The specified key does not exist."
+    )
     assert result.exit_code is None and result.log == ""
 
 
@@ -120,7 +131,9 @@ def test_an_absent_optional_artifact_is_skipped(repo):
 def test_a_required_artifact_not_supplied_fails(repo):
     result = run_with(repo, {}, "print(1)")
     assert (result.phase, result.message) == (
-        "Error", "init: Error (exit code 64): required artifact 'in' not supplied")
+        "Error",
+        "init: Error (exit code 64): required artifact 'in' not supplied",
+    )
 
 
 def test_raw_data_is_written_and_mode_applied(repo):
@@ -139,8 +152,10 @@ def test_sub_path_is_the_controllers_job_not_the_pods(repo, s3):
 def test_input_artifacts_are_mounts_like_volumes(repo, s3):
     # an input artifact is a volume mount in the container: it cannot be renamed away
     s3.put_object(Bucket=s3.bucket, Key="m/f.txt", Body=b"F")
-    src = ("import os\ntry:\n    os.rename('/tmp/in', '/tmp/moved')\n    print('moved')\n"
-           "except OSError as e:\n    print(e.errno)\n")
+    src = (
+        "import os\ntry:\n    os.rename('/tmp/in', '/tmp/moved')\n    print('moved')\n"
+        "except OSError as e:\n    print(e.errno)\n"
+    )
     result = run_with(repo, {"s3": {"key": "m/f.txt"}}, src)
     assert result.log.strip() == "16"  # EBUSY
 
@@ -172,9 +187,10 @@ def test_http_artifacts_are_fetched_and_untarred(repo, http_files):
     http_files["/d.tgz"] = tgz({"d": None, "d/h.txt": "H"})
     assert tree(run_with(repo, {"http": {"url": base + "/d.tgz"}})) == {"h.txt": "H"}
     missing = run_with(repo, {"http": {"url": base + "/none"}})
-    assert missing.message == "init: Error (exit code 64): artifact in failed to load: 404 Not Found"
-    optional = run_with(repo, {"http": {"url": base + "/none"}, "optional": True},
-                        "print('ran')")
+    assert (
+        missing.message == "init: Error (exit code 64): artifact in failed to load: 404 Not Found"
+    )
+    optional = run_with(repo, {"http": {"url": base + "/none"}, "optional": True}, "print('ran')")
     assert (optional.phase, optional.log) == ("Succeeded", "ran\n")
 
 
@@ -196,10 +212,15 @@ def test_symlinks_in_a_tarball_must_stay_inside_it(repo, s3):
     # untar (executor.go, v3.7.18): a link to a file of the artifact is kept, one that points
     # outside (an absolute path, or ../..) fails the pod
     s3.put_object(Bucket=s3.bucket, Key="l/inside.tgz", Body=_with_link("d/l", "f.txt"))
-    inside = run_with(repo, {"s3": {"key": "l/inside.tgz"}},
-                      "import os; print(os.readlink('/tmp/in/l'), open('/tmp/in/l').read())")
+    inside = run_with(
+        repo,
+        {"s3": {"key": "l/inside.tgz"}},
+        "import os; print(os.readlink('/tmp/in/l'), open('/tmp/in/l').read())",
+    )
     assert (inside.phase, inside.log) == ("Succeeded", "f.txt F\n")
     s3.put_object(Bucket=s3.bucket, Key="l/abs.tgz", Body=_with_link("d/l", "/etc/passwd"))
     outside = run_with(repo, {"s3": {"key": "l/abs.tgz"}}, "print(1)")
     assert (outside.phase, outside.message) == (
-        "Error", "init: Error (exit code 64): illegal symlink target: d/l -> /etc/passwd")
+        "Error",
+        "init: Error (exit code 64): illegal symlink target: d/l -> /etc/passwd",
+    )

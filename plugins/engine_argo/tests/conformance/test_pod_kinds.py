@@ -53,8 +53,13 @@ def store(repo):
     from dflow.config import s3_config
     from dflow_storage_minio import MinioClient
 
-    client = MinioClient(endpoint=repo.endpoint, access_key=repo.access_key,
-                         secret_key=repo.secret_key, secure=False, bucket_name=repo.bucket)
+    client = MinioClient(
+        endpoint=repo.endpoint,
+        access_key=repo.access_key,
+        secret_key=repo.secret_key,
+        secure=False,
+        bucket_name=repo.bucket,
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(s3_config, "storage_client", client)
         mp.setitem(s3_config, "prefix", "")
@@ -75,8 +80,13 @@ def render(wf: Workflow, store) -> dict:
 def bound(manifest: dict, step: str, item: str | None = None) -> dict:
     """The template of ``step`` with its arguments bound, as the controller hands it to a pod."""
     templates = {t["name"]: t for t in manifest["spec"]["templates"]}
-    entry = next(s for t in manifest["spec"]["templates"] for group in t.get("steps") or []
-                 for s in group if s["name"] == step)
+    entry = next(
+        s
+        for t in manifest["spec"]["templates"]
+        for group in t.get("steps") or []
+        for s in group
+        if s["name"] == step
+    )
     local = {"item": item} if item is not None else {}
     entry = replace_object(entry, local)
     op = types.SimpleNamespace(globals={"workflow.name": WORKFLOW, "workflow.namespace": "argo"})
@@ -107,43 +117,64 @@ def test_python_op(image, repo, s3, store):
 
     s3.put_object(Bucket=s3.bucket, Key="in/seven.txt", Body=b"7")
     wf = Workflow(name="kinds")
-    wf.add(Step("scale", PythonOPTemplate(scale, image=image), parameters={"x": 6},
-                artifacts={"data": S3Artifact(key="in/seven.txt")}))
-    result = run(repo, bound(render(wf, store), "scale"), pod=image.replace(":", "").replace(".", ""))
+    wf.add(
+        Step(
+            "scale",
+            PythonOPTemplate(scale, image=image),
+            parameters={"x": 6},
+            artifacts={"data": S3Artifact(key="in/seven.txt")},
+        )
+    )
+    result = run(
+        repo, bound(render(wf, store), "scale"), pod=image.replace(":", "").replace(".", "")
+    )
     assert result.phase == "Succeeded", result.log
     assert param(result, "y") == "42"
     version = image.split(":")[1]
     files = read_tgz(s3, artifact_key(result, "report"))
     # the directory of the output: the file and dflow's catalog of it
     assert files["report/report.txt"] == f"7|6|{version}"
-    assert sorted(files) == ["report/.dflow/" + n.split("/")[-1] for n in files
-                             if n.startswith("report/.dflow/")] + ["report/report.txt"]
+    assert sorted(files) == [
+        "report/.dflow/" + n.split("/")[-1] for n in files if n.startswith("report/.dflow/")
+    ] + ["report/report.txt"]
 
 
 def test_sliced_python_op(repo, s3, store):
     from conformance.kinds_ops import shout
 
     wf = Workflow(name="kinds")
-    wf.add(Step("shout", PythonOPTemplate(shout, image="python:3.11",
-                                          slices=Slices(input_parameter=["word"],
-                                                        output_parameter=["loud"])),
-                parameters={"word": ["ab", "cd", "ef"]}))
+    wf.add(
+        Step(
+            "shout",
+            PythonOPTemplate(
+                shout,
+                image="python:3.11",
+                slices=Slices(input_parameter=["word"], output_parameter=["loud"]),
+            ),
+            parameters={"word": ["ab", "cd", "ef"]},
+        )
+    )
     manifest = render(wf, store)
     results = [run(repo, bound(manifest, "shout", item=str(i)), pod=f"s{i}") for i in range(3)]
     assert [r.phase for r in results] == ["Succeeded"] * 3, [r.log for r in results]
     # each slice's value as dflow stacks it later: a one-item list carrying its order
     assert [json.loads(param(r, "loud")) for r in results] == [
-        [{"dflow_list_item": w, "order": i}] for i, w in enumerate(["AB", "CD", "EF"])]
+        [{"dflow_list_item": w, "order": i}] for i, w in enumerate(["AB", "CD", "EF"])
+    ]
 
 
 def shell_template(image: str = "alpine:3") -> ShellOPTemplate:
     t = ShellOPTemplate(
-        name="hpc", image=image,
-        script=("mkdir -p /tmp/out\n"
-                "printf '%s' '{{inputs.parameters.msg}}' > /tmp/out/msg.txt\n"
-                "cat /tmp/inputs/artifacts/data > /tmp/out/copy.txt\n"
-                "echo -n 7 > /tmp/count\n"
-                "exit {{inputs.parameters.rc}}\n"))
+        name="hpc",
+        image=image,
+        script=(
+            "mkdir -p /tmp/out\n"
+            "printf '%s' '{{inputs.parameters.msg}}' > /tmp/out/msg.txt\n"
+            "cat /tmp/inputs/artifacts/data > /tmp/out/copy.txt\n"
+            "echo -n 7 > /tmp/count\n"
+            "exit {{inputs.parameters.rc}}\n"
+        ),
+    )
     t.inputs.parameters = {"msg": InputParameter(), "rc": InputParameter(value="0")}
     t.inputs.artifacts = {"data": InputArtifact(path="/tmp/inputs/artifacts/data")}
     t.outputs.parameters = {"count": OutputParameter(value_from_path="/tmp/count")}
@@ -155,13 +186,21 @@ def shell_template(image: str = "alpine:3") -> ShellOPTemplate:
 def test_shell_script(rc, phase, repo, s3, store):
     s3.put_object(Bucket=s3.bucket, Key="in/data", Body=b"payload\n")
     wf = Workflow(name="kinds")
-    wf.add(Step("run", shell_template(), parameters={"msg": "a $(x) `y`", "rc": rc},
-                artifacts={"data": S3Artifact(key="in/data")}))
+    wf.add(
+        Step(
+            "run",
+            shell_template(),
+            parameters={"msg": "a $(x) `y`", "rc": rc},
+            artifacts={"data": S3Artifact(key="in/data")},
+        )
+    )
     result = run(repo, bound(render(wf, store), "run"), pod=f"shell{rc}")
     assert (result.phase, result.exit_code) == (phase, int(rc))
     assert param(result, "count") == "7"
     assert read_tgz(s3, artifact_key(result, "out")) == {
-        "out/msg.txt": "a $(x) `y`", "out/copy.txt": "payload\n"}
+        "out/msg.txt": "a $(x) `y`",
+        "out/copy.txt": "payload\n",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -176,17 +215,32 @@ def test_dispatcher_wrapper(dispatcher_image, repo, s3, store):
     from dflow_executor_dispatcher import DispatcherExecutor
 
     s3.put_object(Bucket=s3.bucket, Key="in/data", Body=b"payload\n")
-    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell", "context_type": "LocalContext",
-                                          "remote_root": "/tmp/remote"}, image=dispatcher_image)
+    ex = DispatcherExecutor(
+        machine_dict={
+            "batch_type": "Shell",
+            "context_type": "LocalContext",
+            "remote_root": "/tmp/remote",
+        },
+        image=dispatcher_image,
+    )
     ex.argo_check_interval = 0.2
     wf = Workflow(name="kinds")
-    wf.add(Step("run", shell_template(), parameters={"msg": "via dpdispatcher", "rc": "0"},
-                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    wf.add(
+        Step(
+            "run",
+            shell_template(),
+            parameters={"msg": "via dpdispatcher", "rc": "0"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=ex,
+        )
+    )
     result = run(repo, bound(render(wf, store), "run"), pod="dispatcher")
     assert result.phase == "Succeeded", result.log
     assert param(result, "count") == "7"
     assert read_tgz(s3, artifact_key(result, "out")) == {
-        "out/msg.txt": "via dpdispatcher", "out/copy.txt": "payload\n"}
+        "out/msg.txt": "via dpdispatcher",
+        "out/copy.txt": "payload\n",
+    }
     assert (cache_dir() / "images").exists()
 
 
@@ -201,11 +255,19 @@ def test_slurm_job_template_prepare_and_collect_pods(repo, s3, store, tmp_path):
     from dflow_executor_slurm import SlurmJobTemplate
 
     s3.put_object(Bucket=s3.bucket, Key="in/data", Body=b"payload\n")
-    ex = SlurmJobTemplate(header="#!/bin/sh\n#SBATCH -N 1",
-                          node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    ex = SlurmJobTemplate(
+        header="#!/bin/sh\n#SBATCH -N 1", node_selector={"kubernetes.io/hostname": "slurm-cpu"}
+    )
     wf = Workflow(name="kinds")
-    wf.add(Step("run", shell_template(), parameters={"msg": "m $(x)", "rc": "0"},
-                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    wf.add(
+        Step(
+            "run",
+            shell_template(),
+            parameters={"msg": "m $(x)", "rc": "0"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=ex,
+        )
+    )
     manifest = render(wf, store)
     node = tmp_path / "node"  # the node's /tmp/dflow-slurm
 
@@ -215,12 +277,17 @@ def test_slurm_job_template_prepare_and_collect_pods(repo, s3, store, tmp_path):
         return tmpl
 
     # the steps template passes the step's arguments on to prepare: bound here directly
-    prepare = on_node(process_args(types.SimpleNamespace(globals={"workflow.name": WORKFLOW}),
-                                   {t["name"]: t for t in manifest["spec"]["templates"]}
-                                   ["hpc-slurm-prepare"],
-                                   {"parameters": [{"name": "msg", "value": "m $(x)"}],
-                                    "artifacts": [{"name": "data", "s3": {"key": "in/data"}}]},
-                                   {}))
+    prepare = on_node(
+        process_args(
+            types.SimpleNamespace(globals={"workflow.name": WORKFLOW}),
+            {t["name"]: t for t in manifest["spec"]["templates"]}["hpc-slurm-prepare"],
+            {
+                "parameters": [{"name": "msg", "value": "m $(x)"}],
+                "artifacts": [{"name": "data", "s3": {"key": "in/data"}}],
+            },
+            {},
+        )
+    )
     first = run(repo, prepare, pod="prepare")
     assert first.phase == "Succeeded", first.log
     key = param(first, "dflow_slurm_key")
@@ -229,18 +296,26 @@ def test_slurm_job_template_prepare_and_collect_pods(repo, s3, store, tmp_path):
     job = yaml.safe_load(templates["hpc-slurm-run-resource"]["resource"]["manifest"])
     workdir = tmp_path / "job"
     shutil.copytree(node / key / "in", workdir)
-    done = subprocess.run(["sh", "-c", job["spec"]["batch"]], cwd=workdir, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["sh", "-c", job["spec"]["batch"]], cwd=workdir, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     shutil.copytree(workdir / ".dflow-out", node / key / "out")
-    collect = on_node(process_args(types.SimpleNamespace(globals={"workflow.name": WORKFLOW}),
-                                   templates["hpc-slurm-collect"],
-                                   {"parameters": [{"name": "dflow_slurm_key", "value": key}]}, {}))
+    collect = on_node(
+        process_args(
+            types.SimpleNamespace(globals={"workflow.name": WORKFLOW}),
+            templates["hpc-slurm-collect"],
+            {"parameters": [{"name": "dflow_slurm_key", "value": key}]},
+            {},
+        )
+    )
     last = run(repo, collect, pod="collect")
     assert last.phase == "Succeeded", last.log
     assert param(last, "count") == "7"
-    assert read_tgz(s3, artifact_key(last, "out")) == {"out/msg.txt": "m $(x)",
-                                                        "out/copy.txt": "payload\n"}
+    assert read_tgz(s3, artifact_key(last, "out")) == {
+        "out/msg.txt": "m $(x)",
+        "out/copy.txt": "payload\n",
+    }
 
 
 def test_dispatcher_wrapper_of_a_python_op(dispatcher_image, repo, s3, store):
@@ -249,12 +324,25 @@ def test_dispatcher_wrapper_of_a_python_op(dispatcher_image, repo, s3, store):
     from conformance.kinds_ops import scale
 
     s3.put_object(Bucket=s3.bucket, Key="in/seven.txt", Body=b"7")
-    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell", "context_type": "LocalContext",
-                                          "remote_root": "/tmp/remote"}, image=dispatcher_image)
+    ex = DispatcherExecutor(
+        machine_dict={
+            "batch_type": "Shell",
+            "context_type": "LocalContext",
+            "remote_root": "/tmp/remote",
+        },
+        image=dispatcher_image,
+    )
     ex.argo_check_interval = 0.2
     wf = Workflow(name="kinds")
-    wf.add(Step("scale", PythonOPTemplate(scale), parameters={"x": 6},
-                artifacts={"data": S3Artifact(key="in/seven.txt")}, executor=ex))
+    wf.add(
+        Step(
+            "scale",
+            PythonOPTemplate(scale),
+            parameters={"x": 6},
+            artifacts={"data": S3Artifact(key="in/seven.txt")},
+            executor=ex,
+        )
+    )
     result = run(repo, bound(render(wf, store), "scale"), pod="dispatcher-op")
     assert result.phase == "Succeeded", result.log
     assert param(result, "y") == "42"
@@ -283,8 +371,13 @@ def test_a_pod_rendered_by_pydflow_runs_in_a_pydflow_image(pydflow_image, repo, 
     s3.put_object(Bucket=s3.bucket, Key="in/seven.txt", Body=b"7")
     ops = Path(__file__).with_name("pydflow_ops.py")
     python = prefix(pydflow_image) / "bin" / "python"
-    proc = subprocess.run([str(python), str(ops), repo.endpoint, repo.bucket, PYDFLOW_IMAGE],
-                          capture_output=True, text=True, cwd=ops.parent, timeout=300)
+    proc = subprocess.run(
+        [str(python), str(ops), repo.endpoint, repo.bucket, PYDFLOW_IMAGE],
+        capture_output=True,
+        text=True,
+        cwd=ops.parent,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = json.loads(proc.stdout)
     result = run(repo, bound(manifest, "scale"), pod="pydflow")
@@ -295,8 +388,9 @@ def test_a_pod_rendered_by_pydflow_runs_in_a_pydflow_image(pydflow_image, repo, 
 
 
 @pytest.mark.slurm
-def test_slurm_remote_executor_pod_submits_over_ssh(dispatcher_image, repo, s3, store,
-                                                      local_slurm, slurm_sshd, tmp_path):
+def test_slurm_remote_executor_pod_submits_over_ssh(
+    dispatcher_image, repo, s3, store, local_slurm, slurm_sshd, tmp_path
+):
     """SlurmRemoteExecutor: the DPDispatcher pod reads its key from a Secret volume, connects
     to a real sshd and submits to a real Slurm with sbatch, then brings the outputs back."""
     from pathlib import Path
@@ -305,23 +399,45 @@ def test_slurm_remote_executor_pod_submits_over_ssh(dispatcher_image, repo, s3, 
 
     s3.put_object(Bucket=s3.bucket, Key="in/data", Body=b"payload\n")
     remote = tmp_path / "remote"
-    ex = SlurmRemoteExecutor(host=slurm_sshd.host, port=slurm_sshd.port,
-                             username=slurm_sshd.user, private_key_secret="hpc-key",
-                             workdir=f"{remote}/{{{{workflow.name}}}}/{{{{pod.name}}}}",
-                             header="#!/bin/sh\n#SBATCH -N 1", interval=1)
+    ex = SlurmRemoteExecutor(
+        host=slurm_sshd.host,
+        port=slurm_sshd.port,
+        username=slurm_sshd.user,
+        private_key_secret="hpc-key",
+        workdir=f"{remote}/{{{{workflow.name}}}}/{{{{pod.name}}}}",
+        header="#!/bin/sh\n#SBATCH -N 1",
+        interval=1,
+    )
     ex.image = dispatcher_image
     wf = Workflow(name="kinds")
-    wf.add(Step("run", shell_template(), parameters={"msg": "through Slurm", "rc": "0"},
-                artifacts={"data": S3Artifact(key="in/data")}, executor=ex))
+    wf.add(
+        Step(
+            "run",
+            shell_template(),
+            parameters={"msg": "through Slurm", "rc": "0"},
+            artifacts={"data": S3Artifact(key="in/data")},
+            executor=ex,
+        )
+    )
     tmpl = bound(render(wf, store), "run")
     assert tmpl["script"]["image"] == dispatcher_image
     key = Path(slurm_sshd.key_file).read_text()
-    result = run_pod(PodRequest(tmpl, WORKFLOW, f"{WORKFLOW}-slurm-1", f"{WORKFLOW}-1", repo,
-                                secrets={"hpc-key": {"id_rsa": key}}))
+    result = run_pod(
+        PodRequest(
+            tmpl,
+            WORKFLOW,
+            f"{WORKFLOW}-slurm-1",
+            f"{WORKFLOW}-1",
+            repo,
+            secrets={"hpc-key": {"id_rsa": key}},
+        )
+    )
     assert result.phase == "Succeeded", result.log
     assert param(result, "count") == "7"
     assert read_tgz(s3, artifact_key(result, "out")) == {
-        "out/msg.txt": "through Slurm", "out/copy.txt": "payload\n"}
+        "out/msg.txt": "through Slurm",
+        "out/copy.txt": "payload\n",
+    }
     # the job really ran on Slurm, in the remote work directory on the "login node"
     job_id = re.search(r"job_id is (\d+)", result.log).group(1)
     record = local_slurm.job_record(job_id, "COMPLETED")

@@ -19,23 +19,31 @@ from conformance.pod import HarnessError, PodRequest, resolve_image, run_pod
 
 
 def script(source: str, image: str = "python:3.11", command=("python3",), **extra) -> dict:
-    return {"name": "t", "script": {"image": image, "command": list(command), "source": source,
-                                    **extra}}
+    return {
+        "name": "t",
+        "script": {"image": image, "command": list(command), "source": source, **extra},
+    }
 
 
 def run(repo, tmpl: dict, **kwargs):
     return run_pod(PodRequest(tmpl, "wf-run", "wf-run-t-42", "wf-run-42", repo, **kwargs))
 
 
-@pytest.mark.parametrize("tag, version", [("python:3.7", "3.7"), ("python:3.13-slim", "3.13"),
-                                          ("python:3.8", "3.8")])
+@pytest.mark.parametrize(
+    "tag, version", [("python:3.7", "3.7"), ("python:3.13-slim", "3.13"), ("python:3.8", "3.8")]
+)
 def test_python_is_the_images_version(repo, tag, version):
-    src = ("import sys, sysconfig; print('%d.%d' % sys.version_info[:2], sys.executable, "
-           "sysconfig.get_paths()['purelib'])")
+    src = (
+        "import sys, sysconfig; print('%d.%d' % sys.version_info[:2], sys.executable, "
+        "sysconfig.get_paths()['purelib'])"
+    )
     result = run(repo, script(src, tag))
     assert result.phase == "Succeeded", result.log
-    assert result.log.split() == [version, "/usr/local/bin/python3",
-                                  f"/usr/local/lib/python{version}/site-packages"]
+    assert result.log.split() == [
+        version,
+        "/usr/local/bin/python3",
+        f"/usr/local/lib/python{version}/site-packages",
+    ]
 
 
 def test_the_clients_packages_are_not_in_the_image(repo):
@@ -54,8 +62,14 @@ def test_an_image_without_python_has_sh_but_no_python(repo):
 
 
 def test_container_templates_run_command_and_args(repo):
-    tmpl = {"name": "c", "container": {"image": "python:3.9", "command": ["python3", "-c"],
-                                       "args": ["import sys; print(sys.argv[1:])", "a b", "c"]}}
+    tmpl = {
+        "name": "c",
+        "container": {
+            "image": "python:3.9",
+            "command": ["python3", "-c"],
+            "args": ["import sys; print(sys.argv[1:])", "a b", "c"],
+        },
+    }
     assert run(repo, tmpl).log == "['a b', 'c']\n"
     # without a command the image's ENTRYPOINT (none for python images) runs, and the image's
     # CMD (python3) is dropped because args are given: Argo runs "-c" (workflowpod.go)
@@ -75,8 +89,10 @@ def test_tmp_and_the_root_filesystem_are_private_to_the_pod(repo, tmp_path):
     host_tmp = Path("/tmp", marker)
     host_tmp.write_text("host")
     try:
-        src = (f"import os; print(os.listdir('/tmp'), os.getcwd()); open('/{marker}', 'w')\n"
-               f"os.makedirs('/root/{marker}'); open('/tmp/{marker}', 'w')")
+        src = (
+            f"import os; print(os.listdir('/tmp'), os.getcwd()); open('/{marker}', 'w')\n"
+            f"os.makedirs('/root/{marker}'); open('/tmp/{marker}', 'w')"
+        )
         result = run(repo, script(src))
         assert result.phase == "Succeeded", result.log
         assert result.log == "[] /\n"  # a fresh /tmp, the image's WORKDIR
@@ -87,19 +103,32 @@ def test_tmp_and_the_root_filesystem_are_private_to_the_pod(repo, tmp_path):
 
 
 def test_argo_sets_its_variables_and_substitutes_pod_name(repo):
-    src = ("import json, os; print(json.dumps({k: v for k, v in os.environ.items() "
-           "if k.startswith('ARGO_') or k in ('MY', 'HOSTNAME', 'PATH')}))")
+    src = (
+        "import json, os; print(json.dumps({k: v for k, v in os.environ.items() "
+        "if k.startswith('ARGO_') or k in ('MY', 'HOSTNAME', 'PATH')}))"
+    )
     # substitutePodParams: pod.name, the globals and the inputs (workflowpod.go)
-    tmpl = script(src, env=[{"name": "MY", "value": "{{pod.name}}/{{workflow.name}}/"
-                             "{{workflow.parameters.g}}/{{inputs.parameters.i}}/{{other}}"}])
+    tmpl = script(
+        src,
+        env=[
+            {
+                "name": "MY",
+                "value": "{{pod.name}}/{{workflow.name}}/"
+                "{{workflow.parameters.g}}/{{inputs.parameters.i}}/{{other}}",
+            }
+        ],
+    )
     tmpl["inputs"] = {"parameters": [{"name": "i", "value": "iv"}]}
-    env = json.loads(run(repo, tmpl, deadline=600, global_params={
-        "workflow.parameters.g": "gv"}).log)
+    env = json.loads(
+        run(repo, tmpl, deadline=600, global_params={"workflow.parameters.g": "gv"}).log
+    )
     assert env["MY"] == "wf-run-t-42/wf-run/gv/iv/{{other}}" and env["HOSTNAME"] == "wf-run-t-42"
     assert env["ARGO_CONTAINER_NAME"] == "main" and env["ARGO_NODE_ID"] == "wf-run-42"
     assert env["ARGO_PROGRESS_FILE"] == "/var/run/argo/progress"
-    assert env["ARGO_INCLUDE_SCRIPT_OUTPUT"] == "false" and env["ARGO_DEADLINE"] != \
-        "0001-01-01T00:00:00Z"
+    assert (
+        env["ARGO_INCLUDE_SCRIPT_OUTPUT"] == "false"
+        and env["ARGO_DEADLINE"] != "0001-01-01T00:00:00Z"
+    )
     assert env["PATH"].startswith("/usr/local/bin:") and "ARGO_WORKFLOW_NAME" not in env
     v4 = json.loads(run(repo, tmpl, argo_version="v4.1.2").log)
     assert v4["ARGO_WORKFLOW_NAME"] == "wf-run" and v4["ARGO_DEADLINE"] == "0001-01-01T00:00:00Z"
@@ -118,9 +147,17 @@ def test_an_environment_variable_over_the_exec_limit_fails_the_container(repo):
 
 
 def test_long_container_args_are_offloaded_to_files(repo):
-    tmpl = {"name": "c", "container": {"image": "python:3.11", "command": ["python3", "-c"],
-                                       "args": ["import sys; a = sys.argv[1]; "
-                                                "print(a, len(open(a[1:]).read()))", "y" * 200000]}}
+    tmpl = {
+        "name": "c",
+        "container": {
+            "image": "python:3.11",
+            "command": ["python3", "-c"],
+            "args": [
+                "import sys; a = sys.argv[1]; print(a, len(open(a[1:]).read()))",
+                "y" * 200000,
+            ],
+        },
+    }
     result = run(repo, tmpl)
     assert (result.phase, result.log) == ("Succeeded", "@/tmp/argo_arg_1.txt 200000\n")
 
@@ -139,13 +176,18 @@ def _processes_with(marker: str) -> list[str]:
 def test_the_deadline_kills_the_pod_and_everything_it_started(repo):
     marker = f"conformance-{uuid.uuid4().hex}"
     # a background job, and one that escapes into its own session (nohup setsid ...)
-    src = (f"sh -c 'sleep 30; echo {marker}' &\nsetsid sh -c 'sleep 30; echo {marker}' &\n"
-           "echo started\nsleep 30")
+    src = (
+        f"sh -c 'sleep 30; echo {marker}' &\nsetsid sh -c 'sleep 30; echo {marker}' &\n"
+        "echo started\nsleep 30"
+    )
     t0 = time.monotonic()
     result = run(repo, script(src, "alpine:3", ["sh"]), deadline=1.5, grace=2)
     assert time.monotonic() - t0 < 20
     assert (result.phase, result.message, result.killed) == (
-        "Failed", "Pod was active on the node longer than the specified deadline", "deadline")
+        "Failed",
+        "Pod was active on the node longer than the specified deadline",
+        "deadline",
+    )
     assert result.log == "started\n"
     assert _processes_with(marker) == []
 
@@ -155,16 +197,18 @@ def test_a_pod_ends_with_its_main_process_and_takes_the_rest_along(repo):
     # what is left dies with the container (its PID 1)
     marker = f"conformance-{uuid.uuid4().hex}"
     t0 = time.monotonic()
-    result = run(repo, script(f"setsid sh -c 'sleep 30; echo {marker}' &\necho done", "alpine:3",
-                              ["sh"]))
+    result = run(
+        repo, script(f"setsid sh -c 'sleep 30; echo {marker}' &\necho done", "alpine:3", ["sh"])
+    )
     assert time.monotonic() - t0 < 20
     assert (result.phase, result.log) == ("Succeeded", "done\n")
     assert _processes_with(marker) == []
 
 
 def test_a_pod_sees_only_its_own_processes(repo):
-    result = run(repo, script("import os; print(sorted(int(p) for p in os.listdir('/proc') "
-                              "if p.isdigit()))"))
+    result = run(
+        repo, script("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
+    )
     pids = json.loads(result.log)
     assert 1 in pids and len(pids) <= 3  # PID 1 (the emissary), python, nothing else
 
@@ -183,19 +227,25 @@ def test_a_cancelled_pod_is_killed(repo):
 def test_exit_codes_and_missing_commands(repo):
     failed = run(repo, script("import sys; print('bye'); sys.exit(3)"))
     assert (failed.phase, failed.message, failed.exit_code) == (
-        "Failed", "main: Error (exit code 3)", 3)
+        "Failed",
+        "main: Error (exit code 3)",
+        3,
+    )
     assert failed.outputs == {"exitCode": "3"} and failed.log == "bye\n"
     missing = run(repo, script("x", command=["no-such-interpreter"]))
     assert (missing.phase, missing.exit_code) == ("Failed", 64)
-    assert missing.message == ('main: Error (exit code 64): failed to find name in PATH: exec: '
-                               '"no-such-interpreter": executable file not found in $PATH')
+    assert missing.message == (
+        "main: Error (exit code 64): failed to find name in PATH: exec: "
+        '"no-such-interpreter": executable file not found in $PATH'
+    )
 
 
 def test_a_template_too_big_for_its_configmap_is_refused(repo):
     result = run(repo, script("#" + "x" * (1024 * 1024) + "\nprint(1)"))
     assert (result.phase, result.exit_code) == ("Error", None)
-    assert result.message == ('ConfigMap "wf-run-t-42" is invalid: []: Too long: must have at '
-                              'most 1048576 bytes')
+    assert result.message == (
+        'ConfigMap "wf-run-t-42" is invalid: []: Too long: must have at most 1048576 bytes'
+    )
     offloaded = run(repo, script("#" + "x" * 200000 + "\nprint(1)"))
     assert offloaded.phase == "Succeeded"
     assert any("ARGO_TEMPLATE offloaded" in line for line in offloaded.executor_log)
@@ -205,20 +255,33 @@ def test_volumes_are_mounts_and_wait_reads_them_directly(repo, tmp_path):
     host = tmp_path / "node-dir"
     host.mkdir()
     (host / "seed").write_text("from the node")
-    tmpl = script("echo v > /data/f; cat /node/seed; echo h > /node/out", "alpine:3", ["sh"],
-                  volumeMounts=[{"name": "scratch", "mountPath": "/data"},
-                                {"name": "node", "mountPath": "/node"}])
-    tmpl["volumes"] = [{"name": "scratch", "emptyDir": {}},
-                       {"name": "node", "hostPath": {"path": str(host)}}]
-    tmpl["outputs"] = {"parameters": [{"name": "f", "valueFrom": {"path": "/data/f"}},
-                                      {"name": "h", "valueFrom": {"path": "/node/out"}},
-                                      {"name": "m", "valueFrom": {"path": "/node/missing"}}]}
+    tmpl = script(
+        "echo v > /data/f; cat /node/seed; echo h > /node/out",
+        "alpine:3",
+        ["sh"],
+        volumeMounts=[
+            {"name": "scratch", "mountPath": "/data"},
+            {"name": "node", "mountPath": "/node"},
+        ],
+    )
+    tmpl["volumes"] = [
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "node", "hostPath": {"path": str(host)}},
+    ]
+    tmpl["outputs"] = {
+        "parameters": [
+            {"name": "f", "valueFrom": {"path": "/data/f"}},
+            {"name": "h", "valueFrom": {"path": "/node/out"}},
+            {"name": "m", "valueFrom": {"path": "/node/missing"}},
+        ]
+    }
     result = run(repo, tmpl)
     assert result.log == "from the node"
     assert [p.get("value") for p in result.outputs["parameters"]] == ["v", "h", None]
     assert (host / "out").read_text() == "h\n"  # a hostPath volume is the node's directory
-    assert result.message == ("wait: Error (exit code 64): open /mainctrfs/node/missing: no "
-                              "such file or directory")
+    assert result.message == (
+        "wait: Error (exit code 64): open /mainctrfs/node/missing: no such file or directory"
+    )
 
 
 def test_unknown_images_and_template_kinds_are_harness_errors(repo):
@@ -237,27 +300,42 @@ def test_a_registered_image_adds_site_directories(repo):
     lib = cache_dir() / "test-site"  # not under /tmp: the pod has its own /tmp
     lib.mkdir(parents=True, exist_ok=True)
     (lib / "imagelib.py").write_text("WHERE = 'in the image'\n")
-    register_image("example.com/with-lib:1", python_image("example.com/with-lib:1", "3.10",
-                                                          site=(str(lib),)))
-    result = run(repo, script("import imagelib; print(imagelib.WHERE)",
-                                         "example.com/with-lib:1"))
+    register_image(
+        "example.com/with-lib:1", python_image("example.com/with-lib:1", "3.10", site=(str(lib),))
+    )
+    result = run(repo, script("import imagelib; print(imagelib.WHERE)", "example.com/with-lib:1"))
     assert result.log == "in the image\n"
 
 
 def test_secrets_and_config_maps_as_env_and_volumes(repo):
     src = "echo $PASS $MODE; cat /keys/id_rsa; stat -c %a /keys/id_rsa; cat /cfg/c.ini"
-    tmpl = script(src, "alpine:3", ["sh"], env=[
-        {"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "login", "key": "password"}}},
-        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}},
-        {"name": "GONE", "valueFrom": {"secretKeyRef": {"name": "login", "key": "no",
-                                                        "optional": True}}}],
-        volumeMounts=[{"name": "key", "mountPath": "/keys"}, {"name": "cfg", "mountPath": "/cfg"}])
+    tmpl = script(
+        src,
+        "alpine:3",
+        ["sh"],
+        env=[
+            {"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "login", "key": "password"}}},
+            {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}},
+            {
+                "name": "GONE",
+                "valueFrom": {"secretKeyRef": {"name": "login", "key": "no", "optional": True}},
+            },
+        ],
+        volumeMounts=[{"name": "key", "mountPath": "/keys"}, {"name": "cfg", "mountPath": "/cfg"}],
+    )
     tmpl["volumes"] = [
         {"name": "key", "secret": {"secretName": "ssh", "defaultMode": 0o600}},
-        {"name": "cfg", "configMap": {"name": "settings", "items": [{"key": "ini",
-                                                                    "path": "c.ini"}]}}]
-    result = run(repo, tmpl, secrets={"login": {"password": "pw"}, "ssh": {"id_rsa": "KEY"}},
-                 config_maps={"settings": {"mode": "fast", "ini": "[a]"}})
+        {
+            "name": "cfg",
+            "configMap": {"name": "settings", "items": [{"key": "ini", "path": "c.ini"}]},
+        },
+    ]
+    result = run(
+        repo,
+        tmpl,
+        secrets={"login": {"password": "pw"}, "ssh": {"id_rsa": "KEY"}},
+        config_maps={"settings": {"mode": "fast", "ini": "[a]"}},
+    )
     assert (result.phase, result.log) == ("Succeeded", "pw fast\nKEY600\n[a]")
     with pytest.raises(HarnessError, match='secret "ssh" not found'):
         run(repo, tmpl)
@@ -265,9 +343,14 @@ def test_secrets_and_config_maps_as_env_and_volumes(repo):
 
 def test_artifact_paths_may_not_escape_with_dot_dot(repo):
     tmpl = script("print(1)")
-    tmpl["inputs"] = {"artifacts": [{"name": "a", "path": "/tmp/safe/../../etc/x",
-                                     "raw": {"data": "x"}}]}
+    tmpl["inputs"] = {
+        "artifacts": [{"name": "a", "path": "/tmp/safe/../../etc/x", "raw": {"data": "x"}}]
+    }
     result = run(repo, tmpl)
-    assert (result.phase, result.message) == ("Error", (
-        "init: Error (exit code 64): Artifact 'a' attempted to use a path containing '..'. "
-        "Directory traversal is not permitted"))
+    assert (result.phase, result.message) == (
+        "Error",
+        (
+            "init: Error (exit code 64): Artifact 'a' attempted to use a path containing '..'. "
+            "Directory traversal is not permitted"
+        ),
+    )

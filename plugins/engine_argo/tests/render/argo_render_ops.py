@@ -63,8 +63,14 @@ class Big(OP):
 
     @OP.exec_sign_check
     def execute(self, op_in):
-        return OPIO({"echo": op_in["text"] + json.dumps(op_in["extra"], sort_keys=True),
-                     "n": len(op_in["text"])})
+        return OPIO(
+            {
+                "echo": op_in["text"] + json.dumps(op_in["extra"], sort_keys=True),
+                "n": len(op_in["text"]),
+            }
+        )
+
+
 class WhoAmI(OP):
     """Says which step runs it (the key and workflow name the engine gives the OP)."""
 

@@ -15,25 +15,49 @@ class Report(OP):
 
     @classmethod
     def get_input_sign(cls):
-        return OPIOSign({"n": int, "items": List[int], "weights": Dict[str, float], "text": str,
-                         "data": Artifact(Path)})
+        return OPIOSign(
+            {
+                "n": int,
+                "items": List[int],
+                "weights": Dict[str, float],
+                "text": str,
+                "data": Artifact(Path),
+            }
+        )
 
     @classmethod
     def get_output_sign(cls):
-        return OPIOSign({"total": float, "text": str, "python": str, "dflow_file": str,
-                         "workflow_class": str, "copy": Artifact(Path)})
+        return OPIOSign(
+            {
+                "total": float,
+                "text": str,
+                "python": str,
+                "dflow_file": str,
+                "workflow_class": str,
+                "copy": Artifact(Path),
+            }
+        )
 
     def execute(self, op_in):
         import dflow
 
         total = op_in["n"] * sum(op_in["items"]) + sum(op_in["weights"].values())
         Path("copy.txt").write_text(op_in["data"].read_text().upper())
-        client = "placeholder" if getattr(Workflow, "_dflow_client_only", False) else (
-            Workflow.__module__ + "." + Workflow.__name__)
-        return OPIO({"total": total, "text": op_in["text"][::-1],
-                     "python": "%d.%d" % sys.version_info[:2],
-                     "dflow_file": os.path.realpath(dflow.__file__),
-                     "workflow_class": client, "copy": Path("copy.txt")})
+        client = (
+            "placeholder"
+            if getattr(Workflow, "_dflow_client_only", False)
+            else (Workflow.__module__ + "." + Workflow.__name__)
+        )
+        return OPIO(
+            {
+                "total": total,
+                "text": op_in["text"][::-1],
+                "python": "%d.%d" % sys.version_info[:2],
+                "dflow_file": os.path.realpath(dflow.__file__),
+                "workflow_class": client,
+                "copy": Path("copy.txt"),
+            }
+        )
 
 
 class Count(OP):
@@ -48,8 +72,13 @@ class Count(OP):
         return OPIOSign({"count": int, "last": int, "text_length": int})
 
     def execute(self, op_in):
-        return OPIO({"count": len(op_in["values"]), "last": op_in["values"][-1],
-                     "text_length": len(op_in["text"])})
+        return OPIO(
+            {
+                "count": len(op_in["values"]),
+                "last": op_in["values"][-1],
+                "text_length": len(op_in["text"]),
+            }
+        )
 
 
 # module-level client code, as in many users' OP modules

@@ -72,11 +72,12 @@ def in_sandbox(path: str, root: Path, tmp_root: str = "/tmp") -> Path:
     prefix = tmp_root.rstrip("/")
     if path != prefix and not path.startswith(prefix + "/"):
         raise ValueError(f"{path} is outside tmp_root {tmp_root}")
-    return root / path[len(prefix):].lstrip("/")
+    return root / path[len(prefix) :].lstrip("/")
 
 
-def write_raw_artifacts(tmpl: dict[str, Any], root: Path, values: dict[str, str],
-                        tmp_root: str = "/tmp") -> None:
+def write_raw_artifacts(
+    tmpl: dict[str, Any], root: Path, values: dict[str, str], tmp_root: str = "/tmp"
+) -> None:
     """Write each raw input artifact's (substituted) data to its path, as Argo's executor."""
     for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
         if "raw" in art:
@@ -85,10 +86,16 @@ def write_raw_artifacts(tmpl: dict[str, Any], root: Path, values: dict[str, str]
             dest.write_bytes(substitute(art["raw"]["data"], values).encode())
 
 
-def run_template(tmpl: dict[str, Any], root: Path, params: dict[str, str],
-                 workdir: Path | None = None, extra_env: dict[str, str] | None = None,
-                 python: str | None = None, isolated: bool = False, tmp_root: str = "/tmp",
-                 ) -> subprocess.CompletedProcess:
+def run_template(
+    tmpl: dict[str, Any],
+    root: Path,
+    params: dict[str, str],
+    workdir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    python: str | None = None,
+    isolated: bool = False,
+    tmp_root: str = "/tmp",
+) -> subprocess.CompletedProcess:
     """Run the script of ``tmpl`` with input parameters ``params`` (plus Argo globals)."""
     values = {f"inputs.parameters.{k}": v for k, v in params.items()}
     values.update({"workflow.name": "wf-test", "pod.name": "wf-test-123"})
@@ -108,8 +115,9 @@ def run_template(tmpl: dict[str, Any], root: Path, params: dict[str, str],
         command[0:1] = [python or sys.executable, *(["-I", "-S"] if isolated else [])]
     workdir = workdir or root / "cwd"
     workdir.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([*command, str(src)], cwd=workdir, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [*command, str(src)], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def template(manifest: dict[str, Any], name: str) -> dict[str, Any]:

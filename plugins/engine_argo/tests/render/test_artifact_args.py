@@ -52,12 +52,17 @@ def _catalogued(art: Path, items: dict[str, str], orders=None) -> None:
 
 def test_list_of_artifacts_travels_as_parts_and_is_merged(render, tmp_path):
     first = Step("w", PythonOPTemplate(ops.write), parameters={"msg": "b"})
-    step = Step("cat", PythonOPTemplate(ops.cat), artifacts={"files": [
-        S3Artifact(key="in/a"), first.outputs.artifacts["file"], None]})
+    step = Step(
+        "cat",
+        PythonOPTemplate(ops.cat),
+        artifacts={"files": [S3Artifact(key="in/a"), first.outputs.artifacts["file"], None]},
+    )
     manifest, tmpl, root = _sandbox(render, _wf(first, step), "cat", tmp_path)
     args = template(manifest, "arts-steps")["steps"][1][0]["arguments"]["artifacts"]
-    assert args == [{"name": "dflow_files_0", "s3": {"key": "in/a"}},
-                    {"name": "dflow_files_1", "from": "{{steps.w.outputs.artifacts.file}}"}]
+    assert args == [
+        {"name": "dflow_files_0", "s3": {"key": "in/a"}},
+        {"name": "dflow_files_1", "from": "{{steps.w.outputs.artifacts.file}}"},
+    ]
     names = [a["name"] for a in tmpl["inputs"]["artifacts"]]
     assert names == ["dflow_files_0", "dflow_files_1", "dflow_python_packages"]
     arts = root / "inputs" / "artifacts"
@@ -69,18 +74,28 @@ def test_list_of_artifacts_travels_as_parts_and_is_merged(render, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (root / "outputs" / "parameters" / "text").read_text() == "AB"
     merged = json.loads(next((arts / "files" / ".dflow").iterdir()).read_text())
-    assert merged == {"path_list": [{"dflow_list_item": "0/dflow_files_0", "order": 0},
-                                    {"dflow_list_item": "1/b.txt", "order": 1}]}
+    assert merged == {
+        "path_list": [
+            {"dflow_list_item": "0/dflow_files_0", "order": 0},
+            {"dflow_list_item": "1/b.txt", "order": 1},
+        ]
+    }
     assert not (arts / "dflow_files_1" / ".empty_dir").exists()
 
 
 def test_dict_of_artifacts_keeps_its_keys(render, tmp_path):
-    nested = Step("nested", PythonOPTemplate(ops.cat), artifacts={"files": {
-        "x": S3Artifact(key="k/x"), "nested": {"y": S3Artifact(key="k/y")}}})
+    nested = Step(
+        "nested",
+        PythonOPTemplate(ops.cat),
+        artifacts={"files": {"x": S3Artifact(key="k/x"), "nested": {"y": S3Artifact(key="k/y")}}},
+    )
     source = template(render(_wf(nested)), "cat")["script"]["source"]
     assert "PARTS = [('files', ['x', 'nested.y'])]" in source  # dotted orders: nested dicts
-    step = Step("keys", PythonOPTemplate(ops.cat), artifacts={"files": {
-        "x": S3Artifact(key="k/x"), "y": S3Artifact(key="k/y")}})
+    step = Step(
+        "keys",
+        PythonOPTemplate(ops.cat),
+        artifacts={"files": {"x": S3Artifact(key="k/x"), "y": S3Artifact(key="k/y")}},
+    )
     manifest, tmpl, root = _sandbox(render, _wf(step), "cat", tmp_path)
     arts = root / "inputs" / "artifacts"
     arts.mkdir(parents=True, exist_ok=True)
@@ -93,9 +108,12 @@ def test_dict_of_artifacts_keeps_its_keys(render, tmp_path):
 
 
 def test_slices_over_a_list_of_artifacts(render, tmp_path):
-    step = Step("each", PythonOPTemplate(ops.read, slices=Slices(input_artifact=["file"])),
-                artifacts={"file": [S3Artifact(key="k/0"), S3Artifact(key="k/1")]},
-                with_param=argo_range(2))
+    step = Step(
+        "each",
+        PythonOPTemplate(ops.read, slices=Slices(input_artifact=["file"])),
+        artifacts={"file": [S3Artifact(key="k/0"), S3Artifact(key="k/1")]},
+        with_param=argo_range(2),
+    )
     manifest, tmpl, root = _sandbox(render, _wf(step), "read", tmp_path)
     arts = root / "inputs" / "artifacts"
     arts.mkdir(parents=True, exist_ok=True)
@@ -111,17 +129,24 @@ def test_item_and_sub_path_of_an_artifact(render, tmp_path):
     out = first.outputs.artifacts["file"]
     step = Step("pick", PythonOPTemplate(ops.cat), artifacts={"files": out[1]})
     sub = Step("sub", PythonOPTemplate(ops.cat), artifacts={"files": out.sub_path("d/e")})
-    dyn = Step("dyn", PythonOPTemplate(ops.cat), artifacts={"files": out["{{item}}"]},
-               with_param=argo_range(2))
+    dyn = Step(
+        "dyn",
+        PythonOPTemplate(ops.cat),
+        artifacts={"files": out["{{item}}"]},
+        with_param=argo_range(2),
+    )
     manifest, tmpl, root = _sandbox(render, _wf(first, [step, sub, dyn]), "cat", tmp_path)
     entries = template(manifest, "arts-steps")["steps"][1]
     assert entries[0]["arguments"] == {
         "parameters": [{"name": "dflow_artslice_files", "value": "1"}],
-        "artifacts": [{"name": "files", "from": "{{steps.w.outputs.artifacts.file}}"}]}
+        "artifacts": [{"name": "files", "from": "{{steps.w.outputs.artifacts.file}}"}],
+    }
     assert entries[1]["arguments"]["artifacts"] == [
-        {"name": "files", "from": "{{steps.w.outputs.artifacts.file}}", "subPath": "d/e"}]
+        {"name": "files", "from": "{{steps.w.outputs.artifacts.file}}", "subPath": "d/e"}
+    ]
     assert entries[2]["arguments"]["parameters"] == [
-        {"name": "dflow_artslice_files", "value": "{{item}}"}]
+        {"name": "dflow_artslice_files", "value": "{{item}}"}
+    ]
     assert entries[0]["template"] == entries[2]["template"] != entries[1]["template"]
     arts = root / "inputs" / "artifacts"
     _catalogued(arts / "dflow_whole_files", {"a.txt": "A", "b.txt": "B"})
@@ -140,8 +165,10 @@ def test_item_of_a_stored_artifact_then_a_path_inside(render, tmp_path):
     manifest, tmpl, root = _sandbox(render, _wf(step), "read", tmp_path)
     args = template(manifest, "arts-steps")["steps"][0][0]["arguments"]
     assert args["artifacts"] == [{"name": "file", "s3": {"key": "data/sets"}}]
-    assert args["parameters"] == [{"name": "dflow_artslice_file", "value": "0"},
-                                  {"name": "dflow_artsub_file", "value": "inner"}]
+    assert args["parameters"] == [
+        {"name": "dflow_artslice_file", "value": "0"},
+        {"name": "dflow_artsub_file", "value": "inner"},
+    ]
     arts = root / "inputs" / "artifacts"
     # a list of dirs: item 0 is set0/, then the path inner/ inside it
     (arts / "dflow_whole_file" / "set0" / "inner").mkdir(parents=True)
@@ -149,7 +176,8 @@ def test_item_of_a_stored_artifact_then_a_path_inside(render, tmp_path):
     (arts / "dflow_whole_file" / "set0" / "other.txt").write_text("not this")
     (arts / "dflow_whole_file" / ".dflow").mkdir()
     (arts / "dflow_whole_file" / ".dflow" / "c").write_text(
-        json.dumps({"path_list": [{"dflow_list_item": "set0", "order": 0}]}))
+        json.dumps({"path_list": [{"dflow_list_item": "set0", "order": 0}]})
+    )
     proc = run_template(tmpl, root, {"dflow_artslice_file": "0", "dflow_artsub_file": "inner"})
     assert proc.returncode == 0, proc.stderr
     assert (root / "outputs" / "parameters" / "text").read_text() == "X"
@@ -171,8 +199,11 @@ def test_local_artifacts_become_uploads(render, tmp_path):
     assert ArgoRenderer(artifact_kind="s3").local_artifacts_to_upload(wf) == uploads
     (data / "x.txt").write_text("changed")
     assert ArgoRenderer(artifact_kind="s3").local_artifacts_to_upload(wf) != uploads
-    sub = Step("sub", PythonOPTemplate(ops.cat), artifacts={
-        "files": LocalArtifact(str(data)).sub_path("x.txt")})
+    sub = Step(
+        "sub",
+        PythonOPTemplate(ops.cat),
+        artifacts={"files": LocalArtifact(str(data)).sub_path("x.txt")},
+    )
     arg = render(_wf(sub))["spec"]["templates"][0]["steps"][0][0]["arguments"]["artifacts"][0]
     assert arg["s3"]["key"].endswith("/data/x.txt")
 

@@ -26,7 +26,9 @@ def _wf(*steps):
 
 
 def _args(m, i=0):
-    return {a["name"]: a for a in m["spec"]["templates"][0]["steps"][i][0]["arguments"]["artifacts"]}
+    return {
+        a["name"]: a for a in m["spec"]["templates"][0]["steps"][i][0]["arguments"]["artifacts"]
+    }
 
 
 def test_a_literal_is_uploaded_not_embedded(render):
@@ -40,14 +42,18 @@ def test_a_literal_is_uploaded_not_embedded(render):
     uploads = render.renderer.last_data_uploads()
     assert uploads[key] == text
     # the template's default travels the same way (before: not supplied at all)
-    default = {a["name"]: a for a in template(m, "big")["inputs"]["artifacts"]}["dflow_bigpar_extra"]
+    default = {a["name"]: a for a in template(m, "big")["inputs"]["artifacts"]}[
+        "dflow_bigpar_extra"
+    ]
     assert uploads[default["s3"]["key"]] == '{"a": 1}'
 
 
 def test_the_same_text_is_stored_once_and_the_prefix_applies(render, monkeypatch):
     monkeypatch.setitem(s3_config, "prefix", "team/")
-    wf = _wf(Step("a", PythonOPTemplate(ops.Big), parameters={"text": "same"}),
-             Step("b", PythonOPTemplate(ops.Big), parameters={"text": "same"}))
+    wf = _wf(
+        Step("a", PythonOPTemplate(ops.Big), parameters={"text": "same"}),
+        Step("b", PythonOPTemplate(ops.Big), parameters={"text": "same"}),
+    )
     m = render(wf)
     keys = {_args(m, i)["dflow_bigpar_text"]["s3"]["key"] for i in (0, 1)}
     assert len(keys) == 1 and keys.pop().startswith("team/dflow/bigpar/")
@@ -55,15 +61,21 @@ def test_the_same_text_is_stored_once_and_the_prefix_applies(render, monkeypatch
 
 def test_references_stay_raw_or_from(render):
     first = Step("first", PythonOPTemplate(ops.Big), parameters={"text": "t"})
-    second = Step("second", PythonOPTemplate(ops.Big),
-                  parameters={"text": first.outputs.parameters["echo"]})
-    third = Step("third", PythonOPTemplate(ops.Big),
-                 parameters={"text": first.outputs.parameters["n"]})
+    second = Step(
+        "second", PythonOPTemplate(ops.Big), parameters={"text": first.outputs.parameters["echo"]}
+    )
+    third = Step(
+        "third", PythonOPTemplate(ops.Big), parameters={"text": first.outputs.parameters["n"]}
+    )
     m = render(_wf(first, second, third))
     assert _args(m, 1)["dflow_bigpar_text"] == {
-        "name": "dflow_bigpar_text", "from": "{{steps.first.outputs.artifacts.dflow_bigpar_echo}}"}
+        "name": "dflow_bigpar_text",
+        "from": "{{steps.first.outputs.artifacts.dflow_bigpar_echo}}",
+    }
     assert _args(m, 2)["dflow_bigpar_text"] == {
-        "name": "dflow_bigpar_text", "raw": {"data": "{{steps.first.outputs.parameters.n}}"}}
+        "name": "dflow_bigpar_text",
+        "raw": {"data": "{{steps.first.outputs.parameters.n}}"},
+    }
 
 
 def test_the_op_reads_the_uploaded_text(render, tmp_path):
@@ -71,12 +83,15 @@ def test_the_op_reads_the_uploaded_text(render, tmp_path):
     m = render(wf)
     tmpl = template(m, "big")
     arts = {a["name"]: a for a in tmpl["inputs"]["artifacts"]}
-    place_packages(tmp_path, ArgoRenderer().packages_to_upload(wf)[
-        arts["dflow_python_packages"]["s3"]["key"]])
+    place_packages(
+        tmp_path, ArgoRenderer().packages_to_upload(wf)[arts["dflow_python_packages"]["s3"]["key"]]
+    )
     uploads = render.renderer.last_data_uploads()
     # Argo downloads each key to its artifact's path: the step's argument and the default
-    for name, key in (("dflow_bigpar_text", _args(m)["dflow_bigpar_text"]["s3"]["key"]),
-                      ("dflow_bigpar_extra", arts["dflow_bigpar_extra"]["s3"]["key"])):
+    for name, key in (
+        ("dflow_bigpar_text", _args(m)["dflow_bigpar_text"]["s3"]["key"]),
+        ("dflow_bigpar_extra", arts["dflow_bigpar_extra"]["s3"]["key"]),
+    ):
         path = tmp_path / arts[name]["path"].removeprefix("/tmp/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(uploads[key])
@@ -93,11 +108,13 @@ def store(tmp_path, monkeypatch):
 
 
 def test_submit_uploads_the_literal_before_creating(argo_server, store):
-    engine = ArgoEngine(ArgoConfig(host=argo_server.url, namespace="argo", token=TOKEN,
-                                   backoff=0.01))
+    engine = ArgoEngine(
+        ArgoConfig(host=argo_server.url, namespace="argo", token=TOKEN, backoff=0.01)
+    )
     text = "y" * 200_000
-    engine.submit(_wf(Step("big", PythonOPTemplate(ops.Big, image="python:3.11"),
-                           parameters={"text": text})))
+    engine.submit(
+        _wf(Step("big", PythonOPTemplate(ops.Big, image="python:3.11"), parameters={"text": text}))
+    )
     (posted,) = argo_server.workflows.values()
     assert text not in json.dumps(posted)
     stored = [k for k in store.list("dflow/bigpar/", recursive=True)]

@@ -47,8 +47,10 @@ def test_engines_section_reaches_to_yaml_and_the_engine(tmp_path, monkeypatch):
     engine = ArgoEngine(renderer_config(None), client=object())
     assert engine.render(wf)["spec"]["serviceAccountName"] == "wf-runner"
     # a [renderers.argo] section, when there is one, configures to_yaml()
-    toml.write_text('[engines.argo]\nservice_account_name = "wf-runner"\n'
-                    '[renderers.argo]\nservice_account_name = ""\n')
+    toml.write_text(
+        '[engines.argo]\nservice_account_name = "wf-runner"\n'
+        '[renderers.argo]\nservice_account_name = ""\n'
+    )
     assert "serviceAccountName" not in wf.to_dict()["spec"]
 
 
@@ -83,8 +85,10 @@ def test_archive_mode_none_applies_to_outputs_at_render_time(render, monkeypatch
     assert _outputs(m, "write")["file"]["archive"] == {"none": {}}
     assert _outputs(m, "sh")["o"]["archive"] == {"none": {}}
     tar = PythonOPTemplate(ops.write, output_artifact_archive={"file": "tar"})
-    assert "archive" not in _outputs(render(_wf(Step("w", tar, parameters={"msg": "m"}))),
-                                      "write")["file"]
+    assert (
+        "archive"
+        not in _outputs(render(_wf(Step("w", tar, parameters={"msg": "m"}))), "write")["file"]
+    )
     monkeypatch.setitem(config, "archive_mode", "zip")
     with pytest.raises(RenderError, match="archive_mode.*'zip'"):
         ArgoRenderer().render(wf)
@@ -105,8 +109,11 @@ def test_prefix_applies_to_step_outputs(render, monkeypatch, kind):
     monkeypatch.setitem(config, "archive_mode", None)
     m = render(wf, artifact_kind=kind)
     assert _outputs(m, "write")["file"][kind] == {"key": key + "file"}
-    pkg = next(a for a in template(m, "write")["inputs"]["artifacts"]
-               if a["name"] == "dflow_python_packages")
+    pkg = next(
+        a
+        for a in template(m, "write")["inputs"]["artifacts"]
+        if a["name"] == "dflow_python_packages"
+    )
     assert pkg[kind]["key"].removeprefix("repo/").startswith("team/dflow/packages/")
     monkeypatch.setitem(s3_config, "prefix", "")
     assert kind not in _outputs(render(wf, artifact_kind=kind), "write")["file"]
@@ -115,8 +122,10 @@ def test_prefix_applies_to_step_outputs(render, monkeypatch, kind):
 def test_big_parameter_outputs_are_plain_files(render):
     m = render(_wf(Step("big", PythonOPTemplate(ops.Big), parameters={"text": "t"})))
     assert _outputs(m, "big")["dflow_bigpar_echo"] == {
-        "name": "dflow_bigpar_echo", "path": "/tmp/outputs/parameters/echo",
-        "archive": {"none": {}}}
+        "name": "dflow_bigpar_echo",
+        "path": "/tmp/outputs/parameters/echo",
+        "archive": {"none": {}},
+    }
 
 
 def test_workflow_annotations_are_defaults_the_workflow_overrides(render, monkeypatch):
@@ -133,8 +142,13 @@ def test_repo_key_and_repo_type(render, monkeypatch):
     monkeypatch.setitem(s3_config, "repo_key", "team-repo")
     monkeypatch.setitem(s3_config, "repo_type", "oss")
     monkeypatch.setitem(s3_config, "repo_prefix", "r/")
-    wf = _wf(Step("w", PythonOPTemplate(ops.write, output_artifact_save={
-        "file": [S3Artifact(key="out/f")]}), parameters={"msg": "m"}))
+    wf = _wf(
+        Step(
+            "w",
+            PythonOPTemplate(ops.write, output_artifact_save={"file": [S3Artifact(key="out/f")]}),
+            parameters={"msg": "m"},
+        )
+    )
     m = ArgoRenderer().render(wf)
     assert m["spec"]["artifactRepositoryRef"] == {"key": "team-repo"}
     assert _outputs(m, "write")["file"]["oss"] == {"key": "r/out/f"}
@@ -148,14 +162,19 @@ def test_repo_key_and_repo_type(render, monkeypatch):
 def test_save_keys_in_global_outputs(render, monkeypatch):
     from dflow.config import config
 
-    wf = _wf(Step("sq", PythonOPTemplate(ops.square), parameters={"x": 2}, key="sq-1"),
-             Step("plain", _shell()))
+    wf = _wf(
+        Step("sq", PythonOPTemplate(ops.square), parameters={"x": 2}, key="sq-1"),
+        Step("plain", _shell()),
+    )
     assert "dflow_global" not in str(render(wf))
     monkeypatch.setitem(config, "save_keys_in_global_outputs", True)
     m = render(wf)
     params = template(m, "square")["outputs"]["parameters"]
-    assert {"name": "dflow_global", "value": "{{pod.name}}",
-            "globalName": "dflow_key_{{inputs.parameters.dflow_key}}"} in params
+    assert {
+        "name": "dflow_global",
+        "value": "{{pod.name}}",
+        "globalName": "dflow_key_{{inputs.parameters.dflow_key}}",
+    } in params
     assert "dflow_global" not in str(template(m, "sh"))  # no key
 
 

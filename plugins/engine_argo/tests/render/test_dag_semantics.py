@@ -22,8 +22,10 @@ RESULTS = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned")
 
 def runs(depends: str, **phases: str) -> bool:
     """Whether Argo starts a task with ``depends`` given its dependencies' phases."""
-    scope = {name.replace("-", "_"): {r: phase == r.replace("Errored", "Error")
-                                      for r in RESULTS} for name, phase in phases.items()}
+    scope = {
+        name.replace("-", "_"): {r: phase == r.replace("Errored", "Error") for r in RESULTS}
+        for name, phase in phases.items()
+    }
     return bool(evaluate(depends.replace("-", "_"), scope))
 
 
@@ -58,7 +60,10 @@ def test_continued_dependencies_let_dependents_run(render):
     dag.add([a, b, c])
     tasks = tasks_of(render, dag)
     assert [t.get("depends") for t in tasks] == [
-        None, "(a.Succeeded || a.Failed)", "(a.Succeeded || a.Failed) && (b.Succeeded || b.Errored)"]
+        None,
+        "(a.Succeeded || a.Failed)",
+        "(a.Succeeded || a.Failed) && (b.Succeeded || b.Errored)",
+    ]
     assert not any("continueOn" in t for t in tasks)  # Argo refuses it next to depends
     c_dep = tasks[2]["depends"]
     assert runs(c_dep, a="Failed", b="Error") and runs(c_dep, a="Succeeded", b="Succeeded")
@@ -78,14 +83,17 @@ def test_a_continued_task_nothing_depends_on_keeps_its_continue(render):
     m = render(Workflow(name="dag", dag=dag))
     tasks = template(m, "d")["dag"]["tasks"]
     assert [(t["name"], t["template"], t.get("depends")) for t in tasks] == [
-        ("a", "hello", None), ("b", "hello", "a.Succeeded"),
-        ("c", "hello", None), ("c-continue", "dflow-continue", "c.Failed"),
-        ("d", "hello", "a.Succeeded"), ("d-continue", "dflow-continue", "d.Failed || d.Errored")]
+        ("a", "hello", None),
+        ("b", "hello", "a.Succeeded"),
+        ("c", "hello", None),
+        ("c-continue", "dflow-continue", "c.Failed"),
+        ("d", "hello", "a.Succeeded"),
+        ("d-continue", "dflow-continue", "d.Failed || d.Errored"),
+    ]
     # the sink is the target task Argo assesses instead: it runs exactly when the failure is
     # to be continued, and has no pod
     assert runs("c.Failed", c="Failed") and not runs("c.Failed", c="Error")
-    assert template(m, "dflow-continue") == {"name": "dflow-continue",
-                                             "suspend": {"duration": "0"}}
+    assert template(m, "dflow-continue") == {"name": "dflow-continue", "suspend": {"duration": "0"}}
     assert render.renderer.render(render.renderer.from_dict(m)) == m  # reads back unchanged
 
 
@@ -93,8 +101,10 @@ def test_a_dag_without_depends_keeps_plain_continue_on(render):
     dag = DAG(name="d")
     dag.add([Task("a", shell(), continue_on_failed=True), Task("b", shell())])
     tasks = tasks_of(render, dag)
-    assert tasks == [{"name": "a", "template": "hello", "continueOn": {"failed": True}},
-                     {"name": "b", "template": "hello"}]
+    assert tasks == [
+        {"name": "a", "template": "hello", "continueOn": {"failed": True}},
+        {"name": "b", "template": "hello"},
+    ]
 
 
 def test_steps_keep_continue_on(render):
@@ -107,15 +117,23 @@ def test_steps_keep_continue_on(render):
 
 def test_dag_success_ratio_check_gates_dependents(render):
     dag = DAG(name="d")
-    a = Task("a", PythonOPTemplate(ops.square), parameters={"x": "{{item}}"},
-             with_param=[1, 2, 3], continue_on_num_success=2)
-    b = Task("b", PythonOPTemplate(ops.cat), dependencies=[a],
-             artifacts={"files": S3Artifact(key="k")})
+    a = Task(
+        "a",
+        PythonOPTemplate(ops.square),
+        parameters={"x": "{{item}}"},
+        with_param=[1, 2, 3],
+        continue_on_num_success=2,
+    )
+    b = Task(
+        "b", PythonOPTemplate(ops.cat), dependencies=[a], artifacts={"files": S3Artifact(key="k")}
+    )
     dag.add([a, b])
     tasks = tasks_of(render, dag)
     assert [(t["name"], t.get("depends")) for t in tasks] == [
-        ("a", None), ("a-check", "(a.Succeeded || a.Failed || a.Errored)"),
-        ("b", "a-check.Succeeded")]
+        ("a", None),
+        ("a-check", "(a.Succeeded || a.Failed || a.Errored)"),
+        ("b", "a-check.Succeeded"),
+    ]
     assert not runs(tasks[1]["depends"], a="Skipped")  # nothing to check: no false failure
 
 
@@ -137,10 +155,13 @@ def test_python_op_outputs_keep_a_default_as_pydflow(render):
     """Outputs typed by a bare type default to null (pydflow's valueFrom.default 'null'), so
     a downstream reference resolves when the OP failed or was skipped; a Parameter without a
     default keeps none."""
-    m = render(Workflow(name="outs", steps=Steps(name="s", steps=[
-        Step("o", PythonOPTemplate(Outs))])))
-    defaults = {p["name"]: p["valueFrom"].get("default")
-                for p in template(m, "outs")["outputs"]["parameters"]}
+    m = render(
+        Workflow(name="outs", steps=Steps(name="s", steps=[Step("o", PythonOPTemplate(Outs))]))
+    )
+    defaults = {
+        p["name"]: p["valueFrom"].get("default")
+        for p in template(m, "outs")["outputs"]["parameters"]
+    }
     assert defaults == {"s": "null", "i": "null", "p": "3", "q": None}
 
 

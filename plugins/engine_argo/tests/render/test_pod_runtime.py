@@ -27,18 +27,23 @@ PARAMS = {"n": "2", "items": "[1, 2, 3]", "weights": '{"a": 0.5, "b": 1}', "text
 
 def _report_pod(render, tmp_path: Path, **template_kwargs):
     wf = Workflow(name="pod")
-    wf.add(Step("report", PythonOPTemplate(pod_ops.Report, image="python:3.8", **template_kwargs),
-                parameters={"n": 2, "items": [1, 2, 3], "weights": {"a": 0.5, "b": 1},
-                            "text": "x"},
-                artifacts={"data": S3Artifact(key="in/data.txt")}))
+    wf.add(
+        Step(
+            "report",
+            PythonOPTemplate(pod_ops.Report, image="python:3.8", **template_kwargs),
+            parameters={"n": 2, "items": [1, 2, 3], "weights": {"a": 0.5, "b": 1}, "text": "x"},
+            artifacts={"data": S3Artifact(key="in/data.txt")},
+        )
+    )
     manifest = render(wf)
     tmpl = template(manifest, "report")
     root = tmp_path / "tmp"
     (root / "inputs" / "artifacts").mkdir(parents=True)
     (root / "inputs" / "artifacts" / "data").write_text("payload")
     packages = render.renderer.packages_to_upload(wf)
-    [key] = [a["s3"]["key"] for a in tmpl["inputs"]["artifacts"]
-             if a["name"] == "dflow_python_packages"]
+    [key] = [
+        a["s3"]["key"] for a in tmpl["inputs"]["artifacts"] if a["name"] == "dflow_python_packages"
+    ]
     place_packages(root, packages[key])
     return tmpl, root, packages[key]
 
@@ -87,8 +92,12 @@ def test_client_names_are_real_where_the_client_imports(render, tmp_path):
 
 def test_pydflow_image_with_upload_dflow_false_runs_our_runtime(render, tmp_path):
     python = pydflow_image("3.8")
-    image_dflow = subprocess.run([python, "-c", "import dflow; print(dflow.__file__)"],
-                                 capture_output=True, text=True, check=True).stdout.strip()
+    image_dflow = subprocess.run(
+        [python, "-c", "import dflow; print(dflow.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert "site-packages" in image_dflow  # pydflow is installed in this "image"
     tmpl, root, paths = _report_pod(render, tmp_path, upload_dflow=False)
     shipped = Path(paths[0])
@@ -108,8 +117,13 @@ def test_parameters_beyond_the_environment_limit_reach_the_op(render, tmp_path):
         subprocess.run(["true"], env={"X": stacked})
     assert exc.value.errno == errno.E2BIG
     wf = Workflow(name="big")
-    wf.add(Step("count", PythonOPTemplate(pod_ops.Count, image="python:3.8"),
-                parameters={"values": [1], "text": "t"}))
+    wf.add(
+        Step(
+            "count",
+            PythonOPTemplate(pod_ops.Count, image="python:3.8"),
+            parameters={"values": [1], "text": "t"},
+        )
+    )
     manifest = render(wf)
     tmpl = template(manifest, "count")
     assert "{{inputs.parameters" not in json.dumps(tmpl["script"].get("env"))
@@ -117,11 +131,11 @@ def test_parameters_beyond_the_environment_limit_reach_the_op(render, tmp_path):
     root.mkdir()
     packages = render.renderer.packages_to_upload(wf)
     place_packages(root, packages[tmpl["inputs"]["artifacts"][-1]["s3"]["key"]])
-    proc = run_template(tmpl, root, {"values": stacked, "text": big_text},
-                        python=python_image("3.8"), isolated=True)
+    proc = run_template(
+        tmpl, root, {"values": stacked, "text": big_text}, python=python_image("3.8"), isolated=True
+    )
     assert proc.returncode == 0, proc.stderr
-    assert _outputs(root) == {"count": "4000", "last": "1003999",
-                              "text_length": str(len(big_text))}
+    assert _outputs(root) == {"count": "4000", "last": "1003999", "text_length": str(len(big_text))}
 
 
 # -- an OP defined in the script the user runs ------------------------------------------------
@@ -173,13 +187,14 @@ def seaweedfs(tmp_path_factory):
 
 def _download(client, prefix: str, dest: Path) -> None:
     for key in client.list(prefix.rstrip("/") + "/", recursive=True):
-        target = dest / key[len(prefix.rstrip("/")) + 1:]
+        target = dest / key[len(prefix.rstrip("/")) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
         client.download(key, str(target))
 
 
 def test_op_of_a_script_that_submits_unguarded_runs_without_the_script(
-        argo_server, seaweedfs, tmp_path):
+    argo_server, seaweedfs, tmp_path
+):
     """The script is run for real: it submits to the stand-in Argo server (requests checked
     against Argo's swagger) and uploads the packages to SeaweedFS; the pod then gets them
     from there, as Argo's executor would."""
@@ -189,19 +204,36 @@ def test_op_of_a_script_that_submits_unguarded_runs_without_the_script(
     from argo_server import TOKEN
     from dflow_storage_minio import MinioClient
 
-    store = MinioClient(endpoint=seaweedfs.endpoint, secure=False, bucket_name="pods",
-                        access_key=seaweedfs.access_key, secret_key=seaweedfs.secret_key)
+    store = MinioClient(
+        endpoint=seaweedfs.endpoint,
+        secure=False,
+        bucket_name="pods",
+        access_key=seaweedfs.access_key,
+        secret_key=seaweedfs.secret_key,
+    )
     store.create_bucket()
     client_dir = tmp_path / "client"
     client_dir.mkdir()
     (client_dir / "flow.py").write_text(SCRIPT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
-    env.update(DFLOW_MODE="argo", DFLOW_HOST=argo_server.url, DFLOW_TOKEN=TOKEN,
-               DFLOW_S3_ENDPOINT=seaweedfs.endpoint, DFLOW_S3_ACCESS_KEY=seaweedfs.access_key,
-               DFLOW_S3_SECRET_KEY=seaweedfs.secret_key, DFLOW_S3_BUCKET_NAME="pods",
-               DFLOW_TEMPDIR=str(tmp_path / "dflow-tmp"))
-    proc = subprocess.run([sys.executable, "flow.py"], cwd=client_dir, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env.update(
+        DFLOW_MODE="argo",
+        DFLOW_HOST=argo_server.url,
+        DFLOW_TOKEN=TOKEN,
+        DFLOW_S3_ENDPOINT=seaweedfs.endpoint,
+        DFLOW_S3_ACCESS_KEY=seaweedfs.access_key,
+        DFLOW_S3_SECRET_KEY=seaweedfs.secret_key,
+        DFLOW_S3_BUCKET_NAME="pods",
+        DFLOW_TEMPDIR=str(tmp_path / "dflow-tmp"),
+    )
+    proc = subprocess.run(
+        [sys.executable, "flow.py"],
+        cwd=client_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("top-level code ran") == 1  # once, in the client
     [manifest] = argo_server.workflows.values()
@@ -215,8 +247,14 @@ def test_op_of_a_script_that_submits_unguarded_runs_without_the_script(
     # the engine uploaded the trees of links with their contents
     assert (shipped / "dflow" / "model" / "workflow.py").is_file()
     assert (shipped / "dflow_deps" / "jsonpickle" / "__init__.py").is_file()
-    run = run_template(tmpl, root, {"msg": "hello"}, python=python_image("3.8"), isolated=True,
-                       workdir=tmp_path / "pod" / "cwd")
+    run = run_template(
+        tmpl,
+        root,
+        {"msg": "hello"},
+        python=python_image("3.8"),
+        isolated=True,
+        workdir=tmp_path / "pod" / "cwd",
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert _outputs(root) == {"out": "shout: HELLO!"}
     assert "top-level code ran" not in run.stdout
@@ -265,8 +303,9 @@ def test_ops_defined_in_a_notebook_render_and_run(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DFLOW_TEMPDIR", str(tmp_path / "dflow-tmp"))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     rendered = json.loads((tmp_path / "rendered.json").read_text())
     manifest = rendered["manifest"]
     assert_valid(manifest)
@@ -290,6 +329,8 @@ def test_too_old_python_says_so(version, render, tmp_path):
     tmpl, root, _ = _report_pod(render, tmp_path)
     proc = run_template(tmpl, root, PARAMS, python=python_image(version))  # 2.7 has no -I
     assert proc.returncode == 1
-    assert proc.stderr.strip() == (f"dflow: the OP needs Python 3.7 or newer in its image, "
-                                   f"which has Python {Path(python_image(version)).parts[-3]}: "
-                                   "use another image (e.g. python:3.8)")
+    assert proc.stderr.strip() == (
+        f"dflow: the OP needs Python 3.7 or newer in its image, "
+        f"which has Python {Path(python_image(version)).parts[-3]}: "
+        "use another image (e.g. python:3.8)"
+    )

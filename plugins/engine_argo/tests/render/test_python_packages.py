@@ -12,13 +12,13 @@ from dflow.python import PythonOPTemplate
 from dflow_engine_argo.render import ArgoRenderer, RenderError
 from sandbox import place_packages, run_template, template
 
-OPS = '''from dflow.python import OP
+OPS = """from dflow.python import OP
 
 
 @OP.function
 def triple(x: int) -> {"y": int}:
     return {"y": 3 * x}
-'''
+"""
 
 
 @pytest.fixture
@@ -37,8 +37,13 @@ def test_a_relative_package_naming_the_ops_module_is_shipped_once(render, ops_mo
     """Regression: "ops.py" and the OP's own absolute path were both shipped as 'ops.py' and
     rendering failed ("would overwrite each other")."""
     wf = Workflow(name="pkgs")
-    wf.add(Step("t", PythonOPTemplate(ops_module.triple, python_packages=[
-        "dflow_test_triple_ops.py"]), parameters={"x": 2}))
+    wf.add(
+        Step(
+            "t",
+            PythonOPTemplate(ops_module.triple, python_packages=["dflow_test_triple_ops.py"]),
+            parameters={"x": 2},
+        )
+    )
     m = render(wf)
     (paths,) = ArgoRenderer().packages_to_upload(wf).values()
     own = [p for p in paths if p.endswith("dflow_test_triple_ops.py")]
@@ -53,8 +58,16 @@ def test_a_relative_package_naming_the_ops_module_is_shipped_once(render, ops_mo
 
 def test_a_missing_package_is_named(ops_module):
     wf = Workflow(name="pkgs")
-    wf.add(Step("t", PythonOPTemplate(ops_module.triple, python_packages=["nope.py"]),
-                parameters={"x": 2}))
-    with pytest.raises(RenderError, match=r"python_packages entry 'nope.py' does not exist "
-                       r"\(looked for .*/work/nope.py\)"):
+    wf.add(
+        Step(
+            "t",
+            PythonOPTemplate(ops_module.triple, python_packages=["nope.py"]),
+            parameters={"x": 2},
+        )
+    )
+    with pytest.raises(
+        RenderError,
+        match=r"python_packages entry 'nope.py' does not exist "
+        r"\(looked for .*/work/nope.py\)",
+    ):
         ArgoRenderer().render(wf)

@@ -38,8 +38,12 @@ def shell(name="hello", **kw):
 def test_names_are_stable_and_templates_shared(render):
     def build():
         wf = Workflow(name="names")
-        wf.add([Step("a", PythonOPTemplate(ops.square), parameters={"x": 1}),
-                Step("b", PythonOPTemplate(ops.square), parameters={"x": 2})])
+        wf.add(
+            [
+                Step("a", PythonOPTemplate(ops.square), parameters={"x": 1}),
+                Step("b", PythonOPTemplate(ops.square), parameters={"x": 2}),
+            ]
+        )
         wf.add(Step("c", PythonOPTemplate(ops.echo), parameters={"text": "x", "n": 1}))
         return wf
 
@@ -54,8 +58,14 @@ def test_recursion_references_the_template(render):
     loop.inputs.parameters = {"i": InputParameter()}
     s = Step("sq", PythonOPTemplate(ops.square), parameters={"x": loop.inputs.parameters["i"]})
     loop.add(s)
-    loop.add(Step("next", loop, parameters={"i": s.outputs.parameters["y"]},
-                  when=s.outputs.parameters["y"] < 100))
+    loop.add(
+        Step(
+            "next",
+            loop,
+            parameters={"i": s.outputs.parameters["y"]},
+            when=s.outputs.parameters["y"] < 100,
+        )
+    )
     wf = Workflow(name="rec")
     wf.add(Step("start", loop, parameters={"i": 2}))
     m = render(wf)
@@ -66,21 +76,38 @@ def test_recursion_references_the_template(render):
 
 def test_sequence_hooks_on_exit_and_workflow_fields(render):
     hook = HookStep(shell("notify"), parameters={"msg": "done"})
-    s = Step("seq", shell(), parameters={"msg": "{{item}}"},
-             with_sequence=argo_sequence(count=3, format="n%02d"), success_hook=hook)
-    wf = Workflow(name="fields", on_exit=shell("bye"), parallelism=2, pod_gc_strategy="OnPodSuccess",
-                  image_pull_secrets=["regcred", DockerSecret("r.io", "u", "p", name="dock")],
-                  parameters={"n": 3, "who": "me"}, labels={"team": "x"}, artifact_repo_key="repo")
+    s = Step(
+        "seq",
+        shell(),
+        parameters={"msg": "{{item}}"},
+        with_sequence=argo_sequence(count=3, format="n%02d"),
+        success_hook=hook,
+    )
+    wf = Workflow(
+        name="fields",
+        on_exit=shell("bye"),
+        parallelism=2,
+        pod_gc_strategy="OnPodSuccess",
+        image_pull_secrets=["regcred", DockerSecret("r.io", "u", "p", name="dock")],
+        parameters={"n": 3, "who": "me"},
+        labels={"team": "x"},
+        artifact_repo_key="repo",
+    )
     wf.add(s)
     m = render(wf, service_account_name="argo")
     entry = m["spec"]["templates"][0]["steps"][0][0]
     assert entry["withSequence"] == {"count": "3", "format": "n%02d"}
     assert entry["hooks"]["success"]["expression"] == "steps['seq'].status == 'Succeeded'"
-    assert entry["hooks"]["success"]["arguments"] == {"parameters": [{"name": "msg", "value": "done"}]}
+    assert entry["hooks"]["success"]["arguments"] == {
+        "parameters": [{"name": "msg", "value": "done"}]
+    }
     spec = m["spec"]
     assert spec["onExit"] == "bye" and spec["parallelism"] == 2
     assert spec["imagePullSecrets"] == [{"name": "regcred"}, {"name": "dock"}]
-    assert spec["arguments"]["parameters"] == [{"name": "n", "value": "3"}, {"name": "who", "value": "me"}]
+    assert spec["arguments"]["parameters"] == [
+        {"name": "n", "value": "3"},
+        {"name": "who", "value": "me"},
+    ]
     assert spec["serviceAccountName"] == "argo" and spec["artifactRepositoryRef"] == {"key": "repo"}
     assert [s.name for s in ArgoRenderer().secrets_to_create(wf)] == ["dock"]
 
@@ -94,12 +121,25 @@ def test_conditional_outputs_and_optional_artifacts(render):
     a = Step("a", t, artifacts={"data": inner.inputs.artifacts["data"]})
     b = Step("b", t)
     inner.add([a, b])
-    inner.outputs.parameters = {"out": OutputParameter(value_from_expression=if_expression(
-        _if=a.outputs.parameters["out"] == "x", _then=a.outputs.parameters["out"],
-        _else=b.outputs.parameters["out"]), default="none")}
-    inner.outputs.artifacts = {"res": OutputArtifact(from_expression=if_expression(
-        _if=a.outputs.parameters["out"] == "x", _then=a.outputs.artifacts["res"],
-        _else=b.outputs.artifacts["res"]))}
+    inner.outputs.parameters = {
+        "out": OutputParameter(
+            value_from_expression=if_expression(
+                _if=a.outputs.parameters["out"] == "x",
+                _then=a.outputs.parameters["out"],
+                _else=b.outputs.parameters["out"],
+            ),
+            default="none",
+        )
+    }
+    inner.outputs.artifacts = {
+        "res": OutputArtifact(
+            from_expression=if_expression(
+                _if=a.outputs.parameters["out"] == "x",
+                _then=a.outputs.artifacts["res"],
+                _else=b.outputs.artifacts["res"],
+            )
+        )
+    }
     wf = Workflow(name="cond")
     wf.add(Step("main", inner))
     m = render(wf)
@@ -108,8 +148,12 @@ def test_conditional_outputs_and_optional_artifacts(render):
     assert "fromExpression" in out["artifacts"][0]
     leaf = template(m, "maybe")
     assert leaf["inputs"]["artifacts"] == [{"name": "data", "path": "/tmp/data", "optional": True}]
-    assert leaf["outputs"]["artifacts"][0] == {"name": "res", "path": "/tmp/res",
-                                               "archive": {"none": {}}, "globalName": "g"}
+    assert leaf["outputs"]["artifacts"][0] == {
+        "name": "res",
+        "path": "/tmp/res",
+        "archive": {"none": {}},
+        "globalName": "g",
+    }
 
 
 def test_super_op_outputs_carry_their_sources_type(render):
@@ -121,8 +165,11 @@ def test_super_op_outputs_carry_their_sources_type(render):
     y = sq.outputs.parameters["y"]
     inner.outputs.parameters = {
         "direct": OutputParameter(value_from_parameter=y),
-        "chosen": OutputParameter(value_from_expression=if_expression(
-            _if=y > 4, _then=y, _else=sq.outputs.parameters["y"])),
+        "chosen": OutputParameter(
+            value_from_expression=if_expression(
+                _if=y > 4, _then=y, _else=sq.outputs.parameters["y"]
+            )
+        ),
     }
     wf = Workflow(name="typed")
     wf.add(Step("main", inner))
@@ -132,21 +179,34 @@ def test_super_op_outputs_carry_their_sources_type(render):
 
 
 def test_retry_timeout_resources_envs_and_secrets(render):
-    t = shell("res", timeout=90, requests={"cpu": 1}, limits={"memory": "1Gi"},
-              envs={"A": "1", "TOKEN": Secret(name="tok", key="value")},
-              retry_strategy={"limit": 2, "retryPolicy": "OnError"}, node_selector={"k": "v"})
+    t = shell(
+        "res",
+        timeout=90,
+        requests={"cpu": 1},
+        limits={"memory": "1Gi"},
+        envs={"A": "1", "TOKEN": Secret(name="tok", key="value")},
+        retry_strategy={"limit": 2, "retryPolicy": "OnError"},
+        node_selector={"k": "v"},
+    )
     m = render(Workflow(name="r", steps=Steps(name="s", steps=[Step("a", t)])))
     leaf = template(m, "res")
-    assert leaf["timeout"] == "90s" and leaf["retryStrategy"] == {"limit": 2, "retryPolicy": "OnError"}
+    assert leaf["timeout"] == "90s" and leaf["retryStrategy"] == {
+        "limit": 2,
+        "retryPolicy": "OnError",
+    }
     assert leaf["script"]["resources"] == {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}
-    assert leaf["script"]["env"] == [{"name": "A", "value": "1"}, {"name": "TOKEN", "valueFrom": {
-        "secretKeyRef": {"name": "tok", "key": "value"}}}]
+    assert leaf["script"]["env"] == [
+        {"name": "A", "value": "1"},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "value"}}},
+    ]
     secret = Secret(value="s3cr3t-value", name="pw")
     t2 = shell("sec", envs={"PW": secret})
     m2 = render(Workflow(name="r", steps=Steps(name="s", steps=[Step("a", t2)])))
     assert "s3cr3t-value" not in str(m2)
     p = PythonOPTemplate(ops.flaky, retry_on_transient_error=1, timeout_as_transient_error=True)
-    m3 = render(Workflow(name="r", steps=Steps(name="s", steps=[Step("a", p, parameters={"n": 1})])))
+    m3 = render(
+        Workflow(name="r", steps=Steps(name="s", steps=[Step("a", p, parameters={"n": 1})]))
+    )
     assert template(m3, "flaky")["retryStrategy"]["expression"] == "asInt(lastRetry.exitCode) != 2"
 
 
@@ -182,8 +242,9 @@ def test_executors_and_contexts(render):
     assert names == ["x", "x-2"]
     assert template(m, "x")["script"]["source"].startswith("set -x\n")
     assert not template(m, "x-2")["script"]["source"].startswith("set -x")
-    assert template(render(Workflow(name="c", context=Wrap(), steps=Steps(
-        name="s", steps=[Step("a", t)]))), "x")["script"]["source"].startswith("set -x\n")
+    assert template(
+        render(Workflow(name="c", context=Wrap(), steps=Steps(name="s", steps=[Step("a", t)]))), "x"
+    )["script"]["source"].startswith("set -x\n")
     wf = Workflow(name="ex")
     wf.add(Step("a", t, executor=NoArgo()))
     with pytest.raises(RenderError, match="step 'a': executor NoArgo cannot render.*local only"):
@@ -200,8 +261,13 @@ class Job(Resource):
 
 
 def test_resource_and_http_templates(render):
-    h = HTTPOPTemplate(url="https://example.org/{{inputs.parameters.q}}", name="get",
-                       headers={"Accept": "json"}, timeout=10, success_condition="response.statusCode == 200")
+    h = HTTPOPTemplate(
+        url="https://example.org/{{inputs.parameters.q}}",
+        name="get",
+        headers={"Accept": "json"},
+        timeout=10,
+        success_condition="response.statusCode == 200",
+    )
     h.inputs.parameters = {"q": InputParameter()}
     wf = Workflow(name="rh")
     wf.add([Step("job", shell(), use_resource=Job()), Step("web", h, parameters={"q": "x"})])
@@ -209,9 +275,13 @@ def test_resource_and_http_templates(render):
     res = template(m, "hello-resource")["resource"]
     assert res["action"] == "create" and res["successCondition"] == "status.succeeded > 0"
     http = template(m, "get")["http"]
-    assert http == {"method": "GET", "url": "https://example.org/{{inputs.parameters.q}}",
-                     "headers": [{"name": "Accept", "value": "json"}], "timeoutSeconds": 10,
-                     "successCondition": "response.statusCode == 200"}
+    assert http == {
+        "method": "GET",
+        "url": "https://example.org/{{inputs.parameters.q}}",
+        "headers": [{"name": "Accept", "value": "json"}],
+        "timeoutSeconds": 10,
+        "successCondition": "response.statusCode == 200",
+    }
 
 
 @pytest.mark.parametrize("kind,field", [("s3", "s3"), ("oss", "oss"), ("gcs", "gcs")])
@@ -231,7 +301,8 @@ def test_clear_errors(render):
     wf = Workflow(name="e")
     wf.add(Step("a", PythonOPTemplate(ops.cat), artifacts={"files": HTTPArtifact("http://h/f")}))
     assert render(wf)["spec"]["templates"][0]["steps"][0][0]["arguments"]["artifacts"] == [
-        {"name": "files", "http": {"url": "http://h/f"}}]
+        {"name": "files", "http": {"url": "http://h/f"}}
+    ]
     with pytest.raises(RenderError, match="has no steps"):
         ArgoRenderer().render(Workflow(name="empty"))
 

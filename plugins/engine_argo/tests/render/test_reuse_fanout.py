@@ -24,21 +24,45 @@ from sandbox import run_template, template
 
 def _fanout():
     wf = Workflow(name="fan", id="fan-new01")
-    wf.add(Step("write", PythonOPTemplate(ops.write, slices=Slices(
-        input_parameter=["msg"], output_artifact=["file"], output_parameter=["length"])),
-        parameters={"msg": ["a", "b", "c"]}, with_param=argo_range(3), key="w-{{item}}"))
+    wf.add(
+        Step(
+            "write",
+            PythonOPTemplate(
+                ops.write,
+                slices=Slices(
+                    input_parameter=["msg"], output_artifact=["file"], output_parameter=["length"]
+                ),
+            ),
+            parameters={"msg": ["a", "b", "c"]},
+            with_param=argo_range(3),
+            key="w-{{item}}",
+        )
+    )
     return wf
 
 
 def _item(i, old="fan-old01", modified=None):
     stack = f"{old}/w-group"
-    step = ArgoStep({
-        "id": f"{old}-{i}", "displayName": f"write({i})", "type": "Pod", "phase": "Succeeded",
-        "inputs": {"parameters": [{"name": "dflow_key", "value": f"w-{i}"},
-                                  {"name": "dflow_group_key", "value": "w-group"},
-                                  {"name": "dflow_artifact_key", "value": stack}]},
-        "outputs": {"parameters": [{"name": "length", "value": "1", "globalName": "len"}],
-                    "artifacts": [{"name": "file", "s3": {"key": f"{stack}/file"}}]}}, old)
+    step = ArgoStep(
+        {
+            "id": f"{old}-{i}",
+            "displayName": f"write({i})",
+            "type": "Pod",
+            "phase": "Succeeded",
+            "inputs": {
+                "parameters": [
+                    {"name": "dflow_key", "value": f"w-{i}"},
+                    {"name": "dflow_group_key", "value": "w-group"},
+                    {"name": "dflow_artifact_key", "value": stack},
+                ]
+            },
+            "outputs": {
+                "parameters": [{"name": "length", "value": "1", "globalName": "len"}],
+                "artifacts": [{"name": "file", "s3": {"key": f"{stack}/file"}}],
+            },
+        },
+        old,
+    )
     if modified:
         step.modify_output_artifact("file", S3Artifact(key=modified))
     return step
@@ -49,31 +73,40 @@ def test_a_keyed_fanout_stacks_under_its_group_key(render, tmp_path):
     init, item = (g[0] for g in m["spec"]["templates"][0]["steps"])
     assert init["arguments"]["parameters"] == [
         {"name": "dflow_group_key", "value": "w-group"},
-        {"name": "dflow_key", "value": "w-group-init-artifact"}]
+        {"name": "dflow_key", "value": "w-group-init-artifact"},
+    ]
     assert {"name": "dflow_group_key", "value": "w-group"} in item["arguments"]["parameters"]
     helper = template(m, init["template"])
     assert {p["name"] for p in helper["inputs"]["parameters"]} == {"dflow_group_key", "dflow_key"}
     assert helper["outputs"]["artifacts"][0]["s3"]["key"] == (
-        "{{workflow.name}}/{{inputs.parameters.dflow_group_key}}/file")
+        "{{workflow.name}}/{{inputs.parameters.dflow_group_key}}/file"
+    )
     proc = run_template(helper, tmp_path, {"dflow_group_key": "w-group"})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "dflow" / "key").read_text() == "wf-test/w-group"
     reuse = ArgoRenderer().render(_fanout(), memoize_prefix="fan-new01")
     assert template(reuse, init["template"])["memoize"]["key"] == (
-        "fan-new01-{{inputs.parameters.dflow_key}}")
+        "fan-new01-{{inputs.parameters.dflow_key}}"
+    )
 
 
 def test_reuse_points_the_new_init_step_at_the_earlier_stack():
     plan = ArgoRenderer(artifact_kind="s3").reuse_plan(
-        _fanout(), [_item(0), _item(1, modified="fixed/file")])
+        _fanout(), [_item(0), _item(1, modified="fixed/file")]
+    )
     maps = {cm["metadata"]["name"]: cm for cm in plan.configmaps}
-    assert sorted(maps) == ["dflow-fan-new01-w-0", "dflow-fan-new01-w-1",
-                            "dflow-fan-new01-w-group-init-artifact"]
-    init = json.loads(maps["dflow-fan-new01-w-group-init-artifact"]["data"][
-        "fan-new01-w-group-init-artifact"])["outputs"]
+    assert sorted(maps) == [
+        "dflow-fan-new01-w-0",
+        "dflow-fan-new01-w-1",
+        "dflow-fan-new01-w-group-init-artifact",
+    ]
+    init = json.loads(
+        maps["dflow-fan-new01-w-group-init-artifact"]["data"]["fan-new01-w-group-init-artifact"]
+    )["outputs"]
     assert init["parameters"] == [{"name": "dflow_artifact_key", "value": "fan-old01/w-group"}]
-    assert init["artifacts"] == [{"name": "file", "s3": {"key": "fan-old01/w-group/file"},
-                                  "archive": {"none": {}}}]
+    assert init["artifacts"] == [
+        {"name": "file", "s3": {"key": "fan-old01/w-group/file"}, "archive": {"none": {}}}
+    ]
     # the modified artifact goes back into the shared stack, which downstream steps read
     assert plan.copies == [("fixed/file", "fan-old01/w-group/file")]
     item1 = json.loads(maps["dflow-fan-new01-w-1"]["data"]["fan-new01-w-1"])["outputs"]
@@ -88,14 +121,17 @@ def test_without_overwrite_the_stacks_are_copied_to_the_new_run(monkeypatch):
     plan = ArgoRenderer(artifact_kind="s3").reuse_plan(_fanout(), [_item(0), _item(1)])
     assert plan.copies == [("fan-old01/w-group/file", "team/fan-new01/w-group/file")]
     assert [cm["metadata"]["name"] for cm in plan.configmaps] == [
-        "dflow-fan-new01-w-0", "dflow-fan-new01-w-1"]  # the init step runs
+        "dflow-fan-new01-w-0",
+        "dflow-fan-new01-w-1",
+    ]  # the init step runs
     item = json.loads(plan.configmaps[0]["data"]["fan-new01-w-0"])["outputs"]
     assert item["artifacts"][0]["s3"]["key"] == "team/fan-new01/w-group/file"
 
 
 def test_reused_global_outputs_are_preset():
-    m = ArgoRenderer(artifact_kind="s3").render(_fanout(), memoize_prefix="fan-new01",
-                                                reuse_step=[_item(0)])
+    m = ArgoRenderer(artifact_kind="s3").render(
+        _fanout(), memoize_prefix="fan-new01", reuse_step=[_item(0)]
+    )
     assert m["status"] == {"outputs": {"parameters": [{"name": "len", "value": "1"}]}}
     # (v3.7.18's swagger wants a memoize configMap.key its controller ignores: memoize.py)
     assert schema_errors(m, "v4.1.2") == []
@@ -131,8 +167,10 @@ def test_submit_copies_the_modified_artifact_back(store, argo_server, v4_api, tm
     (tmp_path / "f.txt").write_text("fixed")
     store.upload("fixed/file/f.txt", str(tmp_path / "f.txt"))
     with FakeKubeServer() as kube:
-        engine = ArgoEngine(ArgoConfig(host=argo_server.url, token=TOKEN, backoff=0.01),
-                            kube=KubeClient(kube.url, "argo", K8S_TOKEN, backoff=0.01))
+        engine = ArgoEngine(
+            ArgoConfig(host=argo_server.url, token=TOKEN, backoff=0.01),
+            kube=KubeClient(kube.url, "argo", K8S_TOKEN, backoff=0.01),
+        )
         wf = _fanout()
         engine.submit(wf, reuse_step=[_item(0, modified="fixed/file")])
         assert kube.get("argo", "configmaps", f"dflow-{wf.id}-w-group-init-artifact")

@@ -30,8 +30,12 @@ def _sandbox(render, wf, name, tmp_path):
     manifest = render(wf)
     root = tmp_path / "tmp"
     root.mkdir()
-    place_packages(root, render.renderer.packages_to_upload(wf)[
-        template(manifest, name)["inputs"]["artifacts"][-1]["s3"]["key"]])
+    place_packages(
+        root,
+        render.renderer.packages_to_upload(wf)[
+            template(manifest, name)["inputs"]["artifacts"][-1]["s3"]["key"]
+        ],
+    )
     return template(manifest, name), root
 
 
@@ -59,13 +63,15 @@ def test_parameters_arrive_byte_for_byte(render, tmp_path):
         # the runner reads parameter files in text mode (universal newlines): \r\n -> \n
         assert out == value.replace("\r\n", "\n") * 2
         assert json.loads((sandbox / "outputs" / "parameters" / "length").read_text()) == (
-            len(value.replace("\r\n", "\n")) * 2)
+            len(value.replace("\r\n", "\n")) * 2
+        )
         assert not (sandbox / "cwd" / "pwned").exists()
 
 
 def test_transient_error_exits_1_and_retry_strategy_retries_exit_1(render, tmp_path):
-    wf = _wf(Step("flaky", PythonOPTemplate(ops.flaky, retry_on_transient_error=2),
-                  parameters={"n": -1}))
+    wf = _wf(
+        Step("flaky", PythonOPTemplate(ops.flaky, retry_on_transient_error=2), parameters={"n": -1})
+    )
     tmpl, root = _sandbox(render, wf, "flaky", tmp_path)
     assert tmpl["retryStrategy"] == {"limit": 2, "expression": "asInt(lastRetry.exitCode) == 1"}
     proc = run_template(tmpl, root, {"n": "-1"})
@@ -74,14 +80,25 @@ def test_transient_error_exits_1_and_retry_strategy_retries_exit_1(render, tmp_p
 
 
 def test_sliced_item_writes_stacked_outputs(render, tmp_path):
-    step = Step("write", PythonOPTemplate(ops.write, slices=Slices(
-        input_parameter=["msg"], output_artifact=["file"], output_parameter=["length"])),
-        parameters={"msg": ["alpha", "beta", "gamma"]})
+    step = Step(
+        "write",
+        PythonOPTemplate(
+            ops.write,
+            slices=Slices(
+                input_parameter=["msg"], output_artifact=["file"], output_parameter=["length"]
+            ),
+        ),
+        parameters={"msg": ["alpha", "beta", "gamma"]},
+    )
     tmpl, root = _sandbox(render, _wf(step), "write", tmp_path)
     assert tmpl["outputs"]["artifacts"][0]["s3"]["key"] == (
-        "{{inputs.parameters.dflow_artifact_key}}/file")
-    proc = run_template(tmpl, root, {"msg": '["alpha", "beta", "gamma"]',
-                                     "dflow_slice_index": "1", "dflow_artifact_key": "k"})
+        "{{inputs.parameters.dflow_artifact_key}}/file"
+    )
+    proc = run_template(
+        tmpl,
+        root,
+        {"msg": '["alpha", "beta", "gamma"]', "dflow_slice_index": "1", "dflow_artifact_key": "k"},
+    )
     assert proc.returncode == 0, proc.stderr
     stacked = json.loads((root / "outputs" / "parameters" / "length").read_text())
     assert stacked == [{"dflow_list_item": 4, "order": 1}]
@@ -92,25 +109,37 @@ def test_sliced_item_writes_stacked_outputs(render, tmp_path):
 
 
 def test_group_of_slices_runs_its_share(render, tmp_path):
-    step = Step("square", PythonOPTemplate(ops.square, slices=Slices(
-        input_parameter=["x"], output_parameter=["y"], group_size=2)),
-        parameters={"x": [1, 2, 3, 4, 5]})
+    step = Step(
+        "square",
+        PythonOPTemplate(
+            ops.square, slices=Slices(input_parameter=["x"], output_parameter=["y"], group_size=2)
+        ),
+        parameters={"x": [1, 2, 3, 4, 5]},
+    )
     manifest = render(_wf(step))
     entry = manifest["spec"]["templates"][0]["steps"][0][0]
     assert entry["withParam"] == "[0, 1, 2]"  # ceil(5 / 2) groups
     args = {p["name"]: p["value"] for p in entry["arguments"]["parameters"]}
-    assert args["dflow_group_items"] == '{{=toJson(sprig.untilStep(0, 5, 1))}}'
+    assert args["dflow_group_items"] == "{{=toJson(sprig.untilStep(0, 5, 1))}}"
     tmpl, root = _sandbox(render, _wf(step), "square", tmp_path)
-    proc = run_template(tmpl, root, {"x": "[1, 2, 3, 4, 5]", "dflow_slice_index": "1",
-                                     "dflow_group_items": "[0, 1, 2, 3, 4]"})
+    proc = run_template(
+        tmpl,
+        root,
+        {"x": "[1, 2, 3, 4, 5]", "dflow_slice_index": "1", "dflow_group_items": "[0, 1, 2, 3, 4]"},
+    )
     assert proc.returncode == 0, proc.stderr
     stacked = json.loads((root / "outputs" / "parameters" / "y").read_text())
     assert sorted((s["order"], s["dflow_list_item"]) for s in stacked) == [(2, 9), (3, 16)]
 
 
 def test_keyed_step_passes_key_to_the_op(render, tmp_path):
-    step = Step("who", PythonOPTemplate(ops.WhoAmI), parameters={"text": "a"},
-                key="who-{{item}}", with_param=argo_range(2))
+    step = Step(
+        "who",
+        PythonOPTemplate(ops.WhoAmI),
+        parameters={"text": "a"},
+        key="who-{{item}}",
+        with_param=argo_range(2),
+    )
     tmpl, root = _sandbox(render, _wf(step), "whoami", tmp_path)
     # the key arrives as a file like every input parameter; only the workflow name is in env
     assert tmpl["script"]["env"] == [{"name": "DFLOW_WORKFLOW_NAME", "value": "{{workflow.name}}"}]
@@ -126,27 +155,37 @@ def _helper(manifest, prefix):
 
 
 def test_check_template_counts_success_tags(render, tmp_path):
-    step = Step("sq", PythonOPTemplate(ops.square), parameters={"x": "{{item}}"},
-                with_param=argo_range(3), continue_on_success_ratio=0.6)
+    step = Step(
+        "sq",
+        PythonOPTemplate(ops.square),
+        parameters={"x": "{{item}}"},
+        with_param=argo_range(3),
+        continue_on_success_ratio=0.6,
+    )
     manifest = render(_wf(step))
     check = _helper(manifest, "dflow-check-success")
     groups = manifest["spec"]["templates"][0]["steps"]
     assert [[s["name"] for s in g] for g in groups] == [["sq"], ["sq-check"]]
-    cases = [('["true", "false", "true"]', "0.6", 0), ('["true", "false", "false"]', "0.6", 1),
-             ('["true"]', "0.6", 1)]
+    cases = [
+        ('["true", "false", "true"]', "0.6", 0),
+        ('["true", "false", "false"]', "0.6", 1),
+        ('["true"]', "0.6", 1),
+    ]
     for i, (tags, threshold, rc) in enumerate(cases):
         root = tmp_path / str(i)
         root.mkdir()
-        proc = run_template(check, root, {"tags": tags, "total": "3", "threshold": threshold,
-                                          "mode": "ratio"})
+        proc = run_template(
+            check, root, {"tags": tags, "total": "3", "threshold": threshold, "mode": "ratio"}
+        )
         assert proc.returncode == rc, proc.stdout + proc.stderr
 
 
 def test_shell_success_tag_follows_exit_status(render, tmp_path):
     t = ShellOPTemplate(name="sh", image="alpine:3", script="test {{inputs.parameters.x}} -lt 2")
     t.inputs.parameters = {"x": InputParameter()}
-    step = Step("sh", t, parameters={"x": "{{item}}"}, with_param=argo_range(3),
-                continue_on_num_success=1)
+    step = Step(
+        "sh", t, parameters={"x": "{{item}}"}, with_param=argo_range(3), continue_on_num_success=1
+    )
     manifest = render(_wf(step))
     tmpl = template(manifest, "sh")
     assert tmpl["outputs"]["parameters"][-1]["valueFrom"]["default"] == "false"
@@ -162,10 +201,18 @@ def test_shell_success_tag_follows_exit_status(render, tmp_path):
 def test_init_artifact_and_slices_path_helpers(render, tmp_path):
     from dflow.storage import S3Artifact
 
-    step = Step("write", PythonOPTemplate(ops.write, slices=Slices(
-        input_parameter=["msg"], output_artifact=["file"])), parameters={"msg": ["a", "b"]})
-    cat = Step("cat", PythonOPTemplate(ops.cat, slices=Slices(
-        sub_path=True, input_artifact=["files"])), artifacts={"files": S3Artifact(key="in/x")})
+    step = Step(
+        "write",
+        PythonOPTemplate(
+            ops.write, slices=Slices(input_parameter=["msg"], output_artifact=["file"])
+        ),
+        parameters={"msg": ["a", "b"]},
+    )
+    cat = Step(
+        "cat",
+        PythonOPTemplate(ops.cat, slices=Slices(sub_path=True, input_artifact=["files"])),
+        artifacts={"files": S3Artifact(key="in/x")},
+    )
     manifest = render(_wf(step, cat))
     init = _helper(manifest, "dflow-init-artifact")
     proc = run_template(init, tmp_path, {})
@@ -175,12 +222,22 @@ def test_init_artifact_and_slices_path_helpers(render, tmp_path):
     sp = _helper(manifest, "dflow-slices-path")
     catalog = tmp_path / "dflow" / "in" / "files"  # subPath .dflow: the catalog files only
     catalog.mkdir(parents=True)
-    (catalog / "c1").write_text(json.dumps({"path_list": [
-        {"dflow_list_item": "d/b.txt", "order": 1}, {"dflow_list_item": "d/a.txt", "order": 0}]}))
+    (catalog / "c1").write_text(
+        json.dumps(
+            {
+                "path_list": [
+                    {"dflow_list_item": "d/b.txt", "order": 1},
+                    {"dflow_list_item": "d/a.txt", "order": 0},
+                ]
+            }
+        )
+    )
     proc = run_template(sp, tmp_path, {})
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "dflow" / "slices_path").read_text()) == [
-        {"order": 0, "files": "d/a.txt"}, {"order": 1, "files": "d/b.txt"}]
+        {"order": 0, "files": "d/a.txt"},
+        {"order": 1, "files": "d/b.txt"},
+    ]
     entry = manifest["spec"]["templates"][0]["steps"][-1][0]
     assert entry["withParam"] == "{{steps.cat-slices-path.outputs.parameters.dflow_slices_path}}"
     assert entry["arguments"]["artifacts"][0]["s3"]["key"] == "in/x/{{item.files}}"
@@ -194,20 +251,27 @@ def test_outputs_of_steps_template(render):
     inner.inputs.parameters = {"x": InputParameter(type=int)}
     s = Step("sq", PythonOPTemplate(ops.square), parameters={"x": inner.inputs.parameters["x"]})
     inner.add(s)
-    inner.outputs.parameters = {"y": OutputParameter(value_from_parameter=s.outputs.parameters["y"],
-                                                     default=0, global_name="final")}
+    inner.outputs.parameters = {
+        "y": OutputParameter(
+            value_from_parameter=s.outputs.parameters["y"], default=0, global_name="final"
+        )
+    }
     manifest = render(_wf(Step("main", inner, parameters={"x": 3})))
     out = template(manifest, "inner")["outputs"]["parameters"][0]
-    assert out == {"name": "y", "valueFrom": {"parameter": "{{steps.sq.outputs.parameters.y}}",
-                                              "default": "0"}, "globalName": "final",
-                   "description": '{"type": "int"}'}
+    assert out == {
+        "name": "y",
+        "valueFrom": {"parameter": "{{steps.sq.outputs.parameters.y}}", "default": "0"},
+        "globalName": "final",
+        "description": '{"type": "int"}',
+    }
 
 
 def test_op_defined_in_a_script_is_loaded_from_its_file(render, tmp_path):
     script = tmp_path / "my_flow.py"
     script.write_text(
         "from dflow.python import OP\n\n"
-        "@OP.function\ndef shout(msg: str) -> {'out': str}:\n    return {'out': msg.upper()}\n")
+        "@OP.function\ndef shout(msg: str) -> {'out': str}:\n    return {'out': msg.upper()}\n"
+    )
     import importlib.util
     import sys
 

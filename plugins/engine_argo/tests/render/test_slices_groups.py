@@ -35,17 +35,29 @@ def _ready(render, wf, manifest, name, tmp_path):
 
 
 def test_group_size_over_a_static_sequence(render, tmp_path):
-    step = Step("sq", PythonOPTemplate(ops.square, slices=Slices(
-        input_parameter=["x"], output_parameter=["y"], group_size=2)),
-        parameters={"x": [10, 11, 12, 13, 14, 15]}, with_sequence=argo_sequence(start=1, end=5))
+    step = Step(
+        "sq",
+        PythonOPTemplate(
+            ops.square, slices=Slices(input_parameter=["x"], output_parameter=["y"], group_size=2)
+        ),
+        parameters={"x": [10, 11, 12, 13, 14, 15]},
+        with_sequence=argo_sequence(start=1, end=5),
+    )
     wf = _wf(step)
     manifest = render(wf)
     entry = manifest["spec"]["templates"][0]["steps"][0][0]
     assert "withSequence" not in entry and entry["withParam"] == "[0, 1, 2]"
     assert _args(entry)["dflow_group_items"] == "[1, 2, 3, 4, 5]"
     tmpl, root = _ready(render, wf, manifest, "square", tmp_path)
-    proc = run_template(tmpl, root, {"x": "[10, 11, 12, 13, 14, 15]", "dflow_slice_index": "1",
-                                     "dflow_group_items": "[1, 2, 3, 4, 5]"})
+    proc = run_template(
+        tmpl,
+        root,
+        {
+            "x": "[10, 11, 12, 13, 14, 15]",
+            "dflow_slice_index": "1",
+            "dflow_group_items": "[1, 2, 3, 4, 5]",
+        },
+    )
     assert proc.returncode == 0, proc.stderr
     stacked = json.loads((root / "outputs" / "parameters" / "y").read_text())
     # group 1 holds sequence items 3 and 4: slices 3 and 4 of x
@@ -54,26 +66,40 @@ def test_group_size_over_a_static_sequence(render, tmp_path):
 
 def test_group_size_over_a_dynamic_sequence(render):
     first = Step("w", PythonOPTemplate(ops.write), parameters={"msg": "abc"})
-    step = Step("sq", PythonOPTemplate(ops.square, slices=Slices(
-        input_parameter=["x"], output_parameter=["y"], group_size=4)),
+    step = Step(
+        "sq",
+        PythonOPTemplate(
+            ops.square, slices=Slices(input_parameter=["x"], output_parameter=["y"], group_size=4)
+        ),
         parameters={"x": list(range(10))},
-        with_sequence=argo_sequence(count=first.outputs.parameters["length"]))
+        with_sequence=argo_sequence(count=first.outputs.parameters["length"]),
+    )
     entry = render(_wf(first, step))["spec"]["templates"][0]["steps"][1][0]
     items = _args(entry)["dflow_group_items"]
     assert items.startswith("{{=toJson(sprig.untilStep(0, 0 + asInt(") and "length" in items
     assert entry["withParam"].startswith("{{=toJson(sprig.untilStep(0, int((len(sprig.fromJson(")
     assert entry["withParam"].endswith(" + 3) / 4), 1))}}")
     with pytest.raises(RenderError, match="format=.*drop format"):
-        bad = Step("sq", PythonOPTemplate(ops.square, slices=Slices(
-            input_parameter=["x"], group_size=2)), parameters={"x": [1, 2]},
-            with_sequence=argo_sequence(count=2, format="%02d"))
+        bad = Step(
+            "sq",
+            PythonOPTemplate(ops.square, slices=Slices(input_parameter=["x"], group_size=2)),
+            parameters={"x": [1, 2]},
+            with_sequence=argo_sequence(count=2, format="%02d"),
+        )
         ArgoRenderer().render(_wf(bad))
 
 
 def test_sub_path_slices_in_groups(render, tmp_path):
-    step = Step("rd", PythonOPTemplate(ops.read, slices=Slices(
-        sub_path=True, input_artifact=["file"], output_parameter=["text"], group_size=2)),
-        artifacts={"file": S3Artifact(key="data/set")})
+    step = Step(
+        "rd",
+        PythonOPTemplate(
+            ops.read,
+            slices=Slices(
+                sub_path=True, input_artifact=["file"], output_parameter=["text"], group_size=2
+            ),
+        ),
+        artifacts={"file": S3Artifact(key="data/set")},
+    )
     wf = _wf(step)
     manifest = render(wf)
     groups = manifest["spec"]["templates"][0]["steps"]

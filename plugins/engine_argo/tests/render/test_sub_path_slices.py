@@ -21,9 +21,16 @@ from sandbox import place_packages, place_raw_artifacts, run_template, template
 
 
 def _step(source, **slices):
-    return Step("names", PythonOPTemplate(ops.name_of, slices=Slices(
-        sub_path=True, input_artifact=["file"], output_parameter=["name", "text"], **slices)),
-        artifacts={"file": source})
+    return Step(
+        "names",
+        PythonOPTemplate(
+            ops.name_of,
+            slices=Slices(
+                sub_path=True, input_artifact=["file"], output_parameter=["name", "text"], **slices
+            ),
+        ),
+        artifacts={"file": source},
+    )
 
 
 def _wf(*steps):
@@ -38,25 +45,36 @@ def test_an_uploaded_artifact_is_narrowed_in_its_key(render):
     downloaded the whole artifact (and the helper the whole artifact instead of its catalog)."""
     m = render(_wf(_step(S3Artifact(key="upload/u1/tmpx"))))
     helper, item = (g[0] for g in m["spec"]["templates"][0]["steps"])
-    assert helper["arguments"]["artifacts"] == [{"name": "file",
-                                                 "s3": {"key": "upload/u1/tmpx/.dflow"}}]
-    assert item["arguments"]["artifacts"] == [{"name": "file",
-                                               "s3": {"key": "upload/u1/tmpx/{{item.file}}"}}]
+    assert helper["arguments"]["artifacts"] == [
+        {"name": "file", "s3": {"key": "upload/u1/tmpx/.dflow"}}
+    ]
+    assert item["arguments"]["artifacts"] == [
+        {"name": "file", "s3": {"key": "upload/u1/tmpx/{{item.file}}"}}
+    ]
     assert {"name": "dflow_file_sub_path", "value": "{{item.file}}"} in item["arguments"][
-        "parameters"]
-    assert not any("subPath" in a for g in m["spec"]["templates"][0]["steps"] for s in g
-                   for a in (s.get("arguments") or {}).get("artifacts") or [])
+        "parameters"
+    ]
+    assert not any(
+        "subPath" in a
+        for g in m["spec"]["templates"][0]["steps"]
+        for s in g
+        for a in (s.get("arguments") or {}).get("artifacts") or []
+    )
 
 
 def test_another_steps_output_is_narrowed_by_sub_path(render):
-    first = Step("write", PythonOPTemplate(ops.write, output_artifact_archive={"file": None}),
-                 parameters={"msg": "m"})
+    first = Step(
+        "write",
+        PythonOPTemplate(ops.write, output_artifact_archive={"file": None}),
+        parameters={"msg": "m"},
+    )
     m = render(_wf(first, _step(first.outputs.artifacts["file"])))
     helper, item = (g[0] for g in m["spec"]["templates"][0]["steps"][1:])
     ref = "{{steps.write.outputs.artifacts.file}}"
     assert helper["arguments"]["artifacts"] == [{"name": "file", "from": ref, "subPath": ".dflow"}]
-    assert item["arguments"]["artifacts"] == [{"name": "file", "from": ref,
-                                               "subPath": "{{item.file}}"}]
+    assert item["arguments"]["artifacts"] == [
+        {"name": "file", "from": ref, "subPath": "{{item.file}}"}
+    ]
 
 
 @pytest.mark.parametrize("kind", ["s3", "oss", "gcs"])
@@ -71,10 +89,14 @@ def test_the_op_sees_the_item_under_its_own_name(render, tmp_path):
     m = render(wf)
     tmpl = template(m, "name-of")
     arts = {a["name"]: a for a in tmpl["inputs"]["artifacts"]}
-    assert arts["file"]["path"] == "/tmp/inputs/artifacts/file/{{inputs.parameters.dflow_file_sub_path}}"
+    assert (
+        arts["file"]["path"]
+        == "/tmp/inputs/artifacts/file/{{inputs.parameters.dflow_file_sub_path}}"
+    )
     assert arts["dflow_file_catalog"]["path"] == "/tmp/inputs/artifacts/file/.dflow/slice"
-    place_packages(tmp_path, ArgoRenderer().packages_to_upload(wf)[
-        arts["dflow_python_packages"]["s3"]["key"]])
+    place_packages(
+        tmp_path, ArgoRenderer().packages_to_upload(wf)[arts["dflow_python_packages"]["s3"]["key"]]
+    )
     # the item Argo downloaded from key upload/u1/tmpx/<item> to the substituted path; an item
     # path with JSON-special characters survives the catalog
     item = 'data/sub dir/"q" b.txt'
@@ -113,8 +135,11 @@ def test_an_http_artifact_cannot_be_sliced_by_sub_path():
 
 def test_a_tarred_output_cannot_be_sliced_by_sub_path():
     first = Step("write", PythonOPTemplate(ops.write), parameters={"msg": "m"})
-    with pytest.raises(RenderError, match="output artifact 'file' of step 'write', which Argo "
-                       "stores as one tar archive: declare it unarchived"):
+    with pytest.raises(
+        RenderError,
+        match="output artifact 'file' of step 'write', which Argo "
+        "stores as one tar archive: declare it unarchived",
+    ):
         ArgoRenderer().render(_wf(first, _step(first.outputs.artifacts["file"])))
 
 
@@ -125,6 +150,9 @@ def test_the_manifest_reads_back_unchanged(render):
 
 
 def test_an_uploaded_tar_archive_cannot_be_sliced_by_sub_path():
-    with pytest.raises(RenderError, match=r"artifact 'file' stored as one tar archive "
-                       r"\(upload/u/tmpx.tgz\): upload it unarchived"):
+    with pytest.raises(
+        RenderError,
+        match=r"artifact 'file' stored as one tar archive "
+        r"\(upload/u/tmpx.tgz\): upload it unarchived",
+    ):
         ArgoRenderer().render(_wf(_step(S3Artifact(key="upload/u/tmpx.tgz"))))

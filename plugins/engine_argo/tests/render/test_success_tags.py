@@ -22,15 +22,22 @@ print("ok", x, __name__)
 def test_python_script_success_tag(render, tmp_path):
     t = PythonScriptOPTemplate(name="py", image="python:3.11", script=SCRIPT)
     t.inputs.parameters = {"x": InputParameter()}
-    step = Step("py", t, parameters={"x": "{{item}}"}, with_param=argo_range(4),
-                continue_on_success_ratio=0.5)
+    step = Step(
+        "py",
+        t,
+        parameters={"x": "{{item}}"},
+        with_param=argo_range(4),
+        continue_on_success_ratio=0.5,
+    )
     wf = Workflow(name="tags")
     wf.add(step)
     manifest = render(wf)
     tmpl = template(manifest, "py")
     assert tmpl["script"]["source"].endswith(SCRIPT)
-    assert tmpl["outputs"]["parameters"][-1] == {"name": "dflow_success_tag", "valueFrom": {
-        "path": "/tmp/outputs/success_tag", "default": "false"}}
+    assert tmpl["outputs"]["parameters"][-1] == {
+        "name": "dflow_success_tag",
+        "valueFrom": {"path": "/tmp/outputs/success_tag", "default": "false"},
+    }
     expected = {"0": (0, True), "1": (3, False), "2": (1, False), "3": (0, True)}
     for x, (rc, tagged) in expected.items():
         root = tmp_path / x
@@ -44,4 +51,4 @@ def test_python_script_success_tag(render, tmp_path):
         if x == "2":
             # the traceback points at the script's own line (6 of SCRIPT)
             line = tmpl["script"]["source"].count("\n") - SCRIPT.count("\n") + 6
-            assert f'line {line}' in proc.stderr and "two is bad" in proc.stderr
+            assert f"line {line}" in proc.stderr and "two is bad" in proc.stderr

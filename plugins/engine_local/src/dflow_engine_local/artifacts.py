@@ -95,8 +95,9 @@ def pending_downloads(run: Any, source: Any) -> list[tuple[Any, str]]:
         name = "s3-" + digest(source.key)
         from dflow.backends import get_storage_client
 
-        if getattr(get_storage_client(), "local_path", None) is not None \
-                and not source.key.endswith(".tgz"):
+        if getattr(
+            get_storage_client(), "local_path", None
+        ) is not None and not source.key.endswith(".tgz"):
             return []  # a local store is read in place
     elif getattr(source, "url", None):
         name = "http-" + digest(source.url)
@@ -162,8 +163,9 @@ def _download(run: Any, art: Any, name: str) -> str:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if not os.path.isdir(dest):
-                plain = type(art).from_dict({k: v for k, v in art.to_dict().items()
-                                             if k not in ("sub_path", "slice")})
+                plain = type(art).from_dict(
+                    {k: v for k, v in art.to_dict().items() if k not in ("sub_path", "slice")}
+                )
                 tmp = f"{dest}.{os.getpid()}.tmp"
                 if os.path.lexists(tmp):
                     shutil.rmtree(tmp)
@@ -186,8 +188,7 @@ def _combine(run: Any, frame: Any, source: Any, scope: dict, where: str) -> str:
         return root
     tmp = root + f".{os.getpid()}.tmp"
     os.makedirs(tmp, exist_ok=True)
-    pairs = (list(enumerate(source)) if isinstance(source, list | tuple)
-             else list(source.items()))
+    pairs = list(enumerate(source)) if isinstance(source, list | tuple) else list(source.items())
     items = []
     for k, v in pairs:
         path = resolve_artifact(run, frame, v, scope, where)

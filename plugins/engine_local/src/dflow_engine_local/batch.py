@@ -34,7 +34,8 @@ CANCEL_GRACE = 30.0
 QUIET_SECONDS = 0.3
 
 _current: contextvars.ContextVar[FanOutBatch | None] = contextvars.ContextVar(
-    "dflow_fan_out_batch", default=None)
+    "dflow_fan_out_batch", default=None
+)
 
 
 async def run_job(run: Any, executor: Any, job: Any) -> Any:
@@ -45,8 +46,9 @@ async def run_job(run: Any, executor: Any, job: Any) -> Any:
     return await _in_thread(run, lambda: executor.run(job), [job], executor)
 
 
-async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
-                     executor: Any, batch: bool = False) -> Any:
+async def _in_thread(
+    run: Any, call: Callable[[], Any], jobs: Sequence[Any], executor: Any, batch: bool = False
+) -> Any:
     """Run ``call`` (an executor's ``run`` or ``run_batch``) on a thread of its own.
 
     Whatever the executor does, the step ends: an exception of any kind, or a value that is
@@ -74,8 +76,10 @@ async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
             value = call()
             if not _results_ok(value, len(jobs) if batch else None):
                 what = "run_batch" if batch else "run"
-                value = failed(f"executor {name}.{what} returned {value!r:.80}, not "
-                               + (f"a list of {len(jobs)} JobResults" if batch else "a JobResult"))
+                value = failed(
+                    f"executor {name}.{what} returned {value!r:.80}, not "
+                    + (f"a list of {len(jobs)} JobResults" if batch else "a JobResult")
+                )
         # a broken executor (even one raising SystemExit) fails its steps, not the workflow
         except BaseException as exc:  # noqa: BLE001
             value = failed(f"executor {name} raised {type(exc).__name__}: {exc}")
@@ -89,8 +93,9 @@ async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
     timeouts = [j.timeout for j in jobs if j.timeout is not None]
     limit = min(timeouts) + TIMEOUT_GRACE if timeouts else None
     try:
-        finished, _ = await asyncio.wait({done, stop}, timeout=limit,
-                                         return_when=asyncio.FIRST_COMPLETED)
+        finished, _ = await asyncio.wait(
+            {done, stop}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+        )
         if done in finished:
             return done.result()
         timed_out = stop not in finished
@@ -100,11 +105,13 @@ async def _in_thread(run: Any, call: Callable[[], Any], jobs: Sequence[Any],
             result = await asyncio.wait_for(asyncio.shield(done), CANCEL_GRACE)
         except TimeoutError:
             why = "timed out" if timed_out else "was stopped"
-            message = (f"the job {why} and executor {name} did not return within "
-                       f"{CANCEL_GRACE:g} s of being asked to cancel it (it may still run)")
+            message = (
+                f"the job {why} and executor {name} did not return within "
+                f"{CANCEL_GRACE:g} s of being asked to cancel it (it may still run)"
+            )
             result = failed(message)
         if timed_out:  # the engine's own timeout: say so, whatever the executor reported
-            result = ([_timed_out(r) for r in result] if batch else _timed_out(result))
+            result = [_timed_out(r) for r in result] if batch else _timed_out(result)
         return result
     except asyncio.CancelledError:
         for job in jobs:
@@ -119,16 +126,18 @@ def _results_ok(value: Any, n: int | None) -> bool:
 
     if n is None:
         return isinstance(value, JobResult)
-    return isinstance(value, list) and len(value) == n and all(
-        isinstance(v, JobResult) for v in value)
+    return (
+        isinstance(value, list) and len(value) == n and all(isinstance(v, JobResult) for v in value)
+    )
 
 
 def _timed_out(result: Any) -> Any:
     return result if result.exit_code == 0 else attrs.evolve(result, timed_out=True)
 
 
-def job_outcome(run: Any, executor: Any, result: Any, display: str, python: bool,
-                log: Any = None) -> Any:
+def job_outcome(
+    run: Any, executor: Any, result: Any, display: str, python: bool, log: Any = None
+) -> Any:
     """The step attempt's Outcome for an executor's JobResult (with the job log's tail)."""
     from .leaves import Outcome
     from .scripts import log_tail
@@ -139,17 +148,26 @@ def job_outcome(run: Any, executor: Any, result: Any, display: str, python: bool
     tail = log_tail(str(log)) if log is not None else ""
     detail = result.message + (f"; log tail:\n{tail}" if tail else "")
     if run.stopping:
-        return Outcome("Failed", "stopped", f"{where}: {run.stop_message}: {result.message}",
-                       result.exit_code)
+        return Outcome(
+            "Failed", "stopped", f"{where}: {run.stop_message}: {result.message}", result.exit_code
+        )
     if result.timed_out:
         return Outcome("Failed", "timeout", f"{where} timed out: {detail}")
     if python:
         kind = {1: "transient", 2: "fatal"}.get(result.exit_code, "error")
-        return Outcome("Failed", kind, f"{where} failed on {type(executor).__name__} "
-                       f"(exit code {result.exit_code}): {detail}", result.exit_code)
+        return Outcome(
+            "Failed",
+            kind,
+            f"{where} failed on {type(executor).__name__} (exit code {result.exit_code}): {detail}",
+            result.exit_code,
+        )
     kind = "transient" if result.exit_code == 1 else "fatal"
-    return Outcome("Failed", kind, f"{where}: job exited with code {result.exit_code}: "
-                   f"{detail}", result.exit_code)
+    return Outcome(
+        "Failed",
+        kind,
+        f"{where}: job exited with code {result.exit_code}: {detail}",
+        result.exit_code,
+    )
 
 
 class FanOutBatch:
@@ -215,8 +233,9 @@ class FanOutBatch:
 
         jobs = [job for job, _ in taken]
         try:
-            results = await _in_thread(self.run, lambda: self.executor.run_batch(jobs), jobs,
-                                       self.executor, batch=True)
+            results = await _in_thread(
+                self.run, lambda: self.executor.run_batch(jobs), jobs, self.executor, batch=True
+            )
         except BaseException as exc:  # noqa: BLE001 - every waiting item must hear of it
             results = [JobResult(1, f"batch of {len(jobs)} jobs failed: {exc}")] * len(jobs)
         for (_, fut), result in zip(taken, results, strict=True):

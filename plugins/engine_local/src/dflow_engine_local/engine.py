@@ -55,8 +55,9 @@ class LocalEngine(Engine):
 
     # -- submit -----------------------------------------------------------------------------
 
-    def submit(self, workflow: Any, *, reuse_step: Sequence[Any] | None = None,
-               wait: bool | None = None) -> Any:
+    def submit(
+        self, workflow: Any, *, reuse_step: Sequence[Any] | None = None, wait: bool | None = None
+    ) -> Any:
         settings = self.settings()
         if settings.debug_s3:
             _check_object_store()
@@ -98,8 +99,9 @@ class LocalEngine(Engine):
             os.close(lock_fd)
         return self.query(wf_id)
 
-    def _run(self, workflow: Any, wf_id: str, wf_dir: str, settings: Resolved, lock_fd: int,
-             reuse: Any) -> str:
+    def _run(
+        self, workflow: Any, wf_id: str, wf_dir: str, settings: Resolved, lock_fd: int, reuse: Any
+    ) -> str:
         write_text(os.path.join(wf_dir, "pid"), str(os.getpid()))
         run = Run(workflow, wf_id, wf_dir, settings, lock_fd, list(reuse or []))
         if not _in_event_loop():
@@ -111,12 +113,15 @@ class LocalEngine(Engine):
         t.join()
         return box[0] if box else "Error"
 
-    def _fork_run(self, workflow: Any, wf_id: str, wf_dir: str, settings: Resolved,
-                  lock_fd: int, reuse: Any) -> None:
+    def _fork_run(
+        self, workflow: Any, wf_id: str, wf_dir: str, settings: Resolved, lock_fd: int, reuse: Any
+    ) -> None:
         # the journal must exist before the parent returns, so queries work at once
         conn = connect(os.path.join(wf_dir, DB_NAME))
-        conn.execute("INSERT INTO meta(k, v) VALUES('status', '\"Running\"') "
-                     "ON CONFLICT(k) DO UPDATE SET v=excluded.v")
+        conn.execute(
+            "INSERT INTO meta(k, v) VALUES('status', '\"Running\"') "
+            "ON CONFLICT(k) DO UPDATE SET v=excluded.v"
+        )
         conn.close()
         write_status(wf_dir, "Running")
         sys.stdout.flush()
@@ -128,8 +133,9 @@ class LocalEngine(Engine):
                 os.setsid()
                 if os.fork() != 0:
                     os._exit(0)  # the grandchild runs; the parent reaps this child at once
-                log = os.open(os.path.join(wf_dir, "log.txt"),
-                              os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                log = os.open(
+                    os.path.join(wf_dir, "log.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+                )
                 os.dup2(log, 1)
                 os.dup2(log, 2)
                 devnull = os.open(os.devnull, os.O_RDONLY)
@@ -157,8 +163,9 @@ class LocalEngine(Engine):
     # -- queries ----------------------------------------------------------------------------
 
     def query(self, workflow_id: str) -> Any:
-        wf = build_workflow(workflow_id, self.wf_dir(workflow_id),
-                            retry_nodes=self.settings().retry_nodes)
+        wf = build_workflow(
+            workflow_id, self.wf_dir(workflow_id), retry_nodes=self.settings().retry_nodes
+        )
         wf.set_engine(self)
         return wf
 
@@ -185,8 +192,9 @@ class LocalEngine(Engine):
 
     def logs(self, workflow_id: str, step_id: str | None = None) -> str:
         wf_dir = self.wf_dir(workflow_id)
-        path = os.path.join(wf_dir, step_id, "log.txt") if step_id else os.path.join(
-            wf_dir, "log.txt")
+        path = (
+            os.path.join(wf_dir, step_id, "log.txt") if step_id else os.path.join(wf_dir, "log.txt")
+        )
         try:
             with open(path) as f:
                 return f.read()
@@ -202,8 +210,11 @@ class LocalEngine(Engine):
             return False
         conn = connect(os.path.join(wf_dir, DB_NAME))
         try:
-            conn.execute("INSERT INTO meta(k, v) VALUES('control', ?) "
-                         "ON CONFLICT(k) DO UPDATE SET v=excluded.v", (f'"{action}"',))
+            conn.execute(
+                "INSERT INTO meta(k, v) VALUES('control', ?) "
+                "ON CONFLICT(k) DO UPDATE SET v=excluded.v",
+                (f'"{action}"',),
+            )
         finally:
             conn.close()
         return True
@@ -215,8 +226,11 @@ class LocalEngine(Engine):
             status = read_meta(conn, "status")
             if status in (None, "Pending", "Running"):
                 for k, v in (("status", "Failed"), ("message", message)):
-                    conn.execute("INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE "
-                                 "SET v=excluded.v", (k, f'"{v}"'))
+                    conn.execute(
+                        "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE "
+                        "SET v=excluded.v",
+                        (k, f'"{v}"'),
+                    )
                 write_status(wf_dir, "Failed")
         finally:
             conn.close()
@@ -299,7 +313,7 @@ def _check_object_store() -> None:
     if getattr(client, "local_path", None) is not None:
         raise EngineError(
             "config['debug_s3'] is True but the artifact storage is the local directory store: "
-            "select an object store (storage = \"minio\" and a [storages.minio] section in "
+            'select an object store (storage = "minio" and a [storages.minio] section in '
             "dflow.toml, or s3_config['storage_client']) or set debug_s3 to False"
         )
 

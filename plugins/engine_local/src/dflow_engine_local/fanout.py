@@ -35,8 +35,9 @@ class Throttle:
             await asyncio.sleep(delay)
 
 
-async def run_items(run: Any, group: Node, n: int, limit: int, failfast: bool,
-                    one: Callable[[int], Awaitable[Any]]) -> None:
+async def run_items(
+    run: Any, group: Node, n: int, limit: int, failfast: bool, one: Callable[[int], Awaitable[Any]]
+) -> None:
     """Run ``one(i)`` for every item, ``limit`` at a time, per the run's settings."""
     settings = run.settings
     throttle = Throttle(settings.batch_size, settings.batch_interval)
@@ -72,8 +73,12 @@ async def run_items(run: Any, group: Node, n: int, limit: int, failfast: bool,
     for t in tasks:
         t.cancel()
     await everything
-    fail_unfinished(run, group, "not finished: another item failed and debug_failfast "
-                    "stops the fan-out at its first failure")
+    fail_unfinished(
+        run,
+        group,
+        "not finished: another item failed and debug_failfast "
+        "stops the fan-out at its first failure",
+    )
 
 
 def fail_unfinished(run: Any, root: Node, message: str) -> None:

@@ -44,8 +44,9 @@ def step_hooks(step: Any) -> list[tuple[str, Any, tuple[str, ...]]]:
     return out
 
 
-def fire(run: Any, frame: Any, step: Any, path: str, hooks: list, fired: set[str],
-         res: Result) -> list[asyncio.Future]:
+def fire(
+    run: Any, frame: Any, step: Any, path: str, hooks: list, fired: set[str], res: Result
+) -> list[asyncio.Future]:
     """Start every hook not yet fired whose expression holds now that ``step`` is ``res``."""
     saved = frame.results.get(step.name, MISSING)
     frame.results[step.name] = res
@@ -68,16 +69,37 @@ def fire(run: Any, frame: Any, step: Any, path: str, hooks: list, fired: set[str
                     if res.phase == "Running":
                         continue  # outputs and later steps do not exist yet: not true yet
                     fired.add(name)
-                    node = run.open_node(frame.node, f"{path}.hooks.{name}", hook.name,
-                                         f"{step.name}.hooks.{name}", None, "Pod",
-                                         hook.template)
-                    run.transition(node, "Error", message=(
-                        f"hook '{name}' of step '{step.name}': cannot evaluate expression "
-                        f"{str(expr)!r}: {exc}"))
+                    node = run.open_node(
+                        frame.node,
+                        f"{path}.hooks.{name}",
+                        hook.name,
+                        f"{step.name}.hooks.{name}",
+                        None,
+                        "Pod",
+                        hook.template,
+                    )
+                    run.transition(
+                        node,
+                        "Error",
+                        message=(
+                            f"hook '{name}' of step '{step.name}': cannot evaluate expression "
+                            f"{str(expr)!r}: {exc}"
+                        ),
+                    )
                     continue
             fired.add(name)
-            started.append(asyncio.ensure_future(run.run_instance(
-                frame, hook, f"{path}.hooks.{name}", f"{step.name}.hooks.{name}", MISSING, None)))
+            started.append(
+                asyncio.ensure_future(
+                    run.run_instance(
+                        frame,
+                        hook,
+                        f"{path}.hooks.{name}",
+                        f"{step.name}.hooks.{name}",
+                        MISSING,
+                        None,
+                    )
+                )
+            )
     finally:
         if res.phase == "Running":  # only a final result stays in the scope
             if saved is MISSING:

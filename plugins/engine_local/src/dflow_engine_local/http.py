@@ -19,8 +19,9 @@ from .layout import write_text
 from .values import render_text
 
 
-async def attempt_http(run: Any, tmpl: Any, sd: Any, params: dict, display: str,
-                       step_timeout: Any = None) -> Any:
+async def attempt_http(
+    run: Any, tmpl: Any, sd: Any, params: dict, display: str, step_timeout: Any = None
+) -> Any:
     from .leaves import Outcome
 
     where = f"step '{display}'"
@@ -40,8 +41,9 @@ async def attempt_http(run: Any, tmpl: Any, sd: Any, params: dict, display: str,
         timeout = timeout_seconds(step_timeout, where) or timeout
 
     def send() -> tuple[int, str]:
-        req = urllib.request.Request(url, data=body, headers=headers,
-                                     method=(tmpl.method or "get").upper())
+        req = urllib.request.Request(
+            url, data=body, headers=headers, method=(tmpl.method or "get").upper()
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, resp.read().decode(errors="replace")
@@ -55,15 +57,19 @@ async def attempt_http(run: Any, tmpl: Any, sd: Any, params: dict, display: str,
     write_text(sd.log, f"{tmpl.method.upper()} {url} -> {status}\n{text}\n")
     sd.write_parameter("outputs", "result", text)
     for name in tmpl.outputs.parameters:
-        value = text if name in ("result", "body") else str(status) if name == "status_code" \
-            else None
+        value = (
+            text if name in ("result", "body") else str(status) if name == "status_code" else None
+        )
         if value is not None:
             sd.write_parameter("outputs", name, value)
     ok = 200 <= status < 300
     if tmpl.success_condition:
         try:
-            ok = bool(ex.evaluate(tmpl.success_condition,
-                                  {"response": {"statusCode": status, "body": text}}))
+            ok = bool(
+                ex.evaluate(
+                    tmpl.success_condition, {"response": {"statusCode": status, "body": text}}
+                )
+            )
         except ex.ExpressionError as exc:
             return Outcome("Error", "error", f"{where}: success_condition: {exc}")
     if ok:

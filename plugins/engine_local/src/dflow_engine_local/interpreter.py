@@ -139,8 +139,10 @@ class Interpreter(LeafRunner):
                 running[fut] = name
             if not running:
                 if pending:  # nothing runs and nothing can start: a cycle (validation's job)
-                    raise StepError(f"DAG '{frame.template.name}': cyclic dependencies among "
-                                    f"{', '.join(sorted(pending))}")
+                    raise StepError(
+                        f"DAG '{frame.template.name}': cyclic dependencies among "
+                        f"{', '.join(sorted(pending))}"
+                    )
                 break
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for fut in done:
@@ -164,8 +166,9 @@ class Interpreter(LeafRunner):
         if not needs:
             return True
         try:
-            return depends_met(depends_expression(task, tasks),
-                               {d: frame.results[d].phase for d in needs})
+            return depends_met(
+                depends_expression(task, tasks), {d: frame.results[d].phase for d in needs}
+            )
         except ValueError as exc:
             raise StepError(f"task '{task.name}': {exc}") from None
 
@@ -174,13 +177,23 @@ class Interpreter(LeafRunner):
         finished workflow never shows a step running (an internal error cut it short)."""
         for node in list(self.journal.cache.values()):
             if node.phase not in TERMINAL:
-                self.transition(node, "Error", message=f"the run ended before this step "
-                                                       f"finished: {why}".rstrip(": "))
+                self.transition(
+                    node,
+                    "Error",
+                    message=f"the run ended before this step finished: {why}".rstrip(": "),
+                )
 
     def omitted(self, frame: Frame, step: Any, why: str) -> Result:
         # Argo's omitted node: type Skipped, phase Omitted (dag.go executeDAGTask, v3.7.18)
-        node = self.open_node(frame.node, f"{frame.path}.{step.name}", step.name, step.name,
-                              None, "Skipped", step.template)
+        node = self.open_node(
+            frame.node,
+            f"{frame.path}.{step.name}",
+            step.name,
+            step.name,
+            None,
+            "Skipped",
+            step.template,
+        )
         self.transition(node, "Omitted", message=why)
         return self.skipped_result(step, node.id, "Omitted", why)
 
@@ -205,8 +218,9 @@ class Interpreter(LeafRunner):
         started: list[asyncio.Future] = []
 
         def running() -> None:
-            started.extend(fire_hooks(self, frame, step, path, hooks, fired,
-                                      Result("Running", None)))
+            started.extend(
+                fire_hooks(self, frame, step, path, hooks, fired, Result("Running", None))
+            )
 
         res = await self._run_step(frame, step, path, running)
         started.extend(fire_hooks(self, frame, step, path, hooks, fired, res))
@@ -218,8 +232,9 @@ class Interpreter(LeafRunner):
         try:
             scope = frame.scope(self)
             if step.when is not None and not when_true(step.when, scope, where):
-                node = self.open_node(frame.node, path, step.name, step.name, None, "Skipped",
-                                      step.template)
+                node = self.open_node(
+                    frame.node, path, step.name, step.name, None, "Skipped", step.template
+                )
                 self.transition(node, "Skipped", message=f"when '{step.when}' evaluated false")
                 return self.skipped_result(step, node.id, "Skipped")
             items, indices = self.loop_items(frame, step, scope)
@@ -228,8 +243,9 @@ class Interpreter(LeafRunner):
         if items is not None and not items:
             # a loop without items is skipped, its dependents in a DAG omitted (Argo:
             # workflow/controller/dag.go executeDAGTask and steps.go expandStepGroup, v3.7.18)
-            node = self.open_node(frame.node, path, step.name, step.name, None, "Skipped",
-                                  step.template)
+            node = self.open_node(
+                frame.node, path, step.name, step.name, None, "Skipped", step.template
+            )
             self.transition(node, "Skipped", message=EMPTY_LOOP_MESSAGE)
             return self.skipped_result(step, node.id, "Skipped", EMPTY_LOOP_MESSAGE)
         if running is not None:
@@ -263,7 +279,7 @@ class Interpreter(LeafRunner):
                 raise StepError(f"{where}: slice index {text!r} is not an integer") from None
         if slices.group_size:
             size = int(slices.group_size)
-            groups = [indices[i:i + size] for i in range(0, len(indices), size)]
+            groups = [indices[i : i + size] for i in range(0, len(indices), size)]
             return list(range(len(groups))), groups
         return items, indices
 
@@ -287,11 +303,13 @@ class Interpreter(LeafRunner):
             raise StepError(f"step '{step.name}': sliced inputs have different lengths {lengths}")
         return next(iter(lengths.values()), 0)
 
-    async def run_loop(self, frame: Frame, step: Any, path: str, items: list,
-                       indices: list | None) -> Result:
+    async def run_loop(
+        self, frame: Frame, step: Any, path: str, items: list, indices: list | None
+    ) -> Result:
         group_type = "TaskGroup" if frame.kind == "tasks" else "StepGroup"
-        group = self.open_node(frame.node, path, step.name, step.name, None, group_type,
-                               step.template)
+        group = self.open_node(
+            frame.node, path, step.name, step.name, None, group_type, step.template
+        )
         self.transition(group, "Running")
         n = len(items)
         results: list[Result | None] = [None] * n
@@ -305,8 +323,15 @@ class Interpreter(LeafRunner):
             label = f"{step.name}({item_label(i, items[i])})"
             with batch.item() if batch is not None else contextlib.nullcontext():
                 res = await self.run_instance(
-                    frame, step, f"{path}({i})", label, items[i],
-                    indices[i] if indices is not None else None, group=group, index=i)
+                    frame,
+                    step,
+                    f"{path}({i})",
+                    label,
+                    items[i],
+                    indices[i] if indices is not None else None,
+                    group=group,
+                    index=i,
+                )
             results[i] = res
             return res
 
@@ -389,8 +414,7 @@ class Interpreter(LeafRunner):
                 problems.append(f"output parameter '{name}': {why} (give it a default)")
                 continue
             res.params[name] = text
-            res.types[name] = (type_name(output_parameter_type(p))
-                               or self._source_type(frame, p))
+            res.types[name] = type_name(output_parameter_type(p)) or self._source_type(frame, p)
         for name, a in tmpl.outputs.artifacts.items():
             try:
                 path = self._output_artifact(frame, a, scope, where)
@@ -454,8 +478,9 @@ class Interpreter(LeafRunner):
             except ex.ExpressionError as exc:
                 raise StepError(f"{where}: {exc}") from None
             if not isinstance(cond, bool):
-                raise StepError(f"{where}: condition {expr.condition!r} gave {cond!r}, "
-                                "not true or false")
+                raise StepError(
+                    f"{where}: condition {expr.condition!r} gave {cond!r}, not true or false"
+                )
             chosen = expr._then if cond else expr._else
             return resolve_artifact(self, frame, chosen, scope, where)
         if isinstance(expr, str) and not expr.lstrip().startswith("{{"):
@@ -467,7 +492,6 @@ class Interpreter(LeafRunner):
     def is_artifact(value: Any) -> bool:
         return isinstance(value, OutputArtifact)
 
-    def instance_frame(self, tmpl: Any, node: Node, path: str, params: dict,
-                       arts: dict) -> Frame:
+    def instance_frame(self, tmpl: Any, node: Node, path: str, params: dict, arts: dict) -> Frame:
         kind = "tasks" if isinstance(tmpl, DAG) else "steps"
         return Frame(tmpl, node, path, params, arts, kind)

@@ -54,9 +54,26 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 NODE_FIELDS = (
-    "id", "parent_id", "path", "seq", "name", "display_name", "key", "type", "phase",
-    "template", "dir", "inputs", "outputs", "started", "finished", "message", "attempts",
-    "pid", "progress", "ord",
+    "id",
+    "parent_id",
+    "path",
+    "seq",
+    "name",
+    "display_name",
+    "key",
+    "type",
+    "phase",
+    "template",
+    "dir",
+    "inputs",
+    "outputs",
+    "started",
+    "finished",
+    "message",
+    "attempts",
+    "pid",
+    "progress",
+    "ord",
 )
 
 
@@ -104,8 +121,9 @@ def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         if not os.path.exists(path):
             raise FileNotFoundError(path)
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False
+        )
     else:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -201,8 +219,10 @@ class Journal:
     def record(self, node: Node, phase: str, message: str) -> None:
         """An event that is not a phase change of the node (a failed attempt before a retry)."""
         self._begin()
-        self.conn.execute("INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
-                          (node.id, phase, now_iso(), message))
+        self.conn.execute(
+            "INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
+            (node.id, phase, now_iso(), message),
+        )
 
     def delete_below(self, node_id: str) -> None:
         """Forget the descendants of ``node_id`` (a retried or re-expanded node)."""
@@ -229,8 +249,9 @@ def read_meta(conn: sqlite3.Connection, k: str, default: Any = None) -> Any:
     return default if row is None else json.loads(row[0])
 
 
-def read_all(wf_dir: str, events: dict[str, list[tuple]] | None = None
-             ) -> tuple[dict[str, Any], list[Node]]:
+def read_all(
+    wf_dir: str, events: dict[str, list[tuple]] | None = None
+) -> tuple[dict[str, Any], list[Node]]:
     """(metadata, nodes) of a workflow, read with a read-only connection.
 
     With ``events``, it is filled with the (phase, at, message) events of every retried leaf
@@ -246,8 +267,9 @@ def read_all(wf_dir: str, events: dict[str, list[tuple]] | None = None
         ]
         if events is not None and any(n.attempts > 1 for n in nodes):
             for node_id, phase, at, message in conn.execute(
-                    "SELECT node_id, phase, at, message FROM events WHERE node_id IN "
-                    "(SELECT id FROM nodes WHERE attempts > 1) ORDER BY seq"):
+                "SELECT node_id, phase, at, message FROM events WHERE node_id IN "
+                "(SELECT id FROM nodes WHERE attempts > 1) ORDER BY seq"
+            ):
                 events.setdefault(node_id, []).append((phase, at, message or ""))
         conn.execute("COMMIT")
     except sqlite3.OperationalError as exc:  # a journal being created: no tables yet

@@ -191,8 +191,9 @@ class StepDir:
         if os.path.lexists(self.outputs):  # writers create the dirs they need
             remove(self.outputs)
 
-    def write_parameter(self, io: str, name: str, text: str, meta: str | None = None,
-                        mirror: Mirror | None = None) -> None:
+    def write_parameter(
+        self, io: str, name: str, text: str, meta: str | None = None, mirror: Mirror | None = None
+    ) -> None:
         """A parameter's text and, with ``meta``, its ``.dflow/<name>`` metadata."""
         write = mirror.write if mirror is not None else write_new
         write(os.path.join(self.root, io, "parameters", name), text)

@@ -19,19 +19,17 @@ from typing import Any
 import attrs
 from dflow.model.io import (
     MISSING,
-    render_value,
     step_input_names,
-    step_input_optional,
     step_input_value,
 )
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
-from dflow.serialization import dump_value, load_value
+from dflow.serialization import dump_value
 
 from . import scripts
-from .artifacts import prefetch, resolve_artifact
+from .artifacts import prefetch
 from .journal import TERMINAL, Node, now_iso
-from .layout import StepDir, host_path, place, remove, sub_path_item, write_text
+from .layout import StepDir, write_text
 from .pool import WorkerDied, WorkerTimeout
 from .stepfiles import (
     children_holder,
@@ -42,7 +40,8 @@ from .stepfiles import (
     reset_outputs,
     write_inputs,
 )
-from .values import Result, StepError, param_type, render_text, value_text
+from .stepio import input_artifacts, map_paths, read_outputs
+from .values import Result, StepError, render_text
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -106,21 +105,46 @@ class LeafRunner:
                 return candidate
             salt += "#"
 
-    def open_node(self, parent: Node | None, path: str, name: str, display: str,
-                  key: str | None, type_: str, template: Any, node_id: str | None = None,
-                  inputs: dict | None = None, order: str | None = None) -> Node:
+    def open_node(
+        self,
+        parent: Node | None,
+        path: str,
+        name: str,
+        display: str,
+        key: str | None,
+        type_: str,
+        template: Any,
+        node_id: str | None = None,
+        inputs: dict | None = None,
+        order: str | None = None,
+    ) -> Node:
         node_id = node_id or self.node_id_for(name, path, key)
         node = self.journal.get(node_id)
         if node is None:
             self.seq += 1
             # pydflow's layout: a dir per step, none for the workflow's own template, a loop
             # or a step that did not run
-            has_dir = parent is not None and type_ not in ("Skipped", "Omitted", "StepGroup",
-                                                           "TaskGroup")
-            node = Node(id=node_id, parent_id=parent.id if parent else None, path=path,
-                        seq=self.seq, name=name, display_name=display, key=key, type=type_,
-                        phase="Pending", template=getattr(template, "name", ""),
-                        dir=node_id if has_dir else None, inputs=inputs or {}, ord=order)
+            has_dir = parent is not None and type_ not in (
+                "Skipped",
+                "Omitted",
+                "StepGroup",
+                "TaskGroup",
+            )
+            node = Node(
+                id=node_id,
+                parent_id=parent.id if parent else None,
+                path=path,
+                seq=self.seq,
+                name=name,
+                display_name=display,
+                key=key,
+                type=type_,
+                phase="Pending",
+                template=getattr(template, "name", ""),
+                dir=node_id if has_dir else None,
+                inputs=inputs or {},
+                ord=order,
+            )
             self.journal.put(node)
         else:
             changes: dict[str, Any] = {"type": type_}
@@ -153,8 +177,14 @@ class LeafRunner:
         if node.dir and node.ord:
             self.mirror.add_child(children_holder(self, node), node.ord, node.dir)
 
-    def transition(self, node: Node, phase: str, message: str | None = None,
-                   outputs: dict | None = None, **extra: Any) -> None:
+    def transition(
+        self,
+        node: Node,
+        phase: str,
+        message: str | None = None,
+        outputs: dict | None = None,
+        **extra: Any,
+    ) -> None:
         changes: dict[str, Any] = {"phase": phase, **extra}
         if message is not None:
             changes["message"] = message
@@ -185,7 +215,9 @@ class LeafRunner:
         """A node's outputs; with its template, each one's ``globalName`` (as Argo's node
         outputs carry it: ``reuse_step`` presets the new workflow's global outputs from it)."""
         out = {
-            "parameters": {k: {"value": v, "type": res.types.get(k)} for k, v in res.params.items()},
+            "parameters": {
+                k: {"value": v, "type": res.types.get(k)} for k, v in res.params.items()
+            },
             "artifacts": {k: {"local_path": v} for k, v in res.arts.items() if v is not None},
         }
         if tmpl is not None:
@@ -206,9 +238,17 @@ class LeafRunner:
 
     # -- one instance ----------------------------------------------------------------------
 
-    async def run_instance(self, frame: Any, step: Any, path: str, display: str, item: Any,
-                           slice_index: Any, group: Node | None = None,
-                           index: int | None = None) -> Result:
+    async def run_instance(
+        self,
+        frame: Any,
+        step: Any,
+        path: str,
+        display: str,
+        item: Any,
+        slice_index: Any,
+        group: Node | None = None,
+        index: int | None = None,
+    ) -> Result:
         """Run one instance of ``step`` (``index``: its item number in a loop)."""
         parent = group or frame.node
         where = f"step '{display}'"
@@ -225,12 +265,13 @@ class LeafRunner:
                 return res
             params, types, shown = self.input_parameters(step, scope, where, slice_index)
             await prefetch(self, [a.source for a in step.inputs.artifacts.values()])
-            arts, items = self.input_artifacts(frame, step, scope, where, slice_index)
+            arts, items = input_artifacts(self, frame, step, scope, where, slice_index)
         except StepError as exc:
             return self.error_node(parent, path, step, str(exc))
         inputs = {
-            "parameters": {n: {"value": shown.get(n, v), "type": types.get(n)}
-                           for n, v in params.items()},
+            "parameters": {
+                n: {"value": shown.get(n, v), "type": types.get(n)} for n, v in params.items()
+            },
             "artifacts": {n: {"local_path": p} for n, p in arts.items() if p is not None},
         }
         if key:
@@ -239,8 +280,18 @@ class LeafRunner:
             type_ = "Pod"
         else:
             type_ = "DAG" if hasattr(tmpl, "tasks") else "Steps"
-        node = self.open_node(parent, path, step.name, display, key, type_, tmpl, node_id,
-                              inputs, order_of(self, frame, step, index))
+        node = self.open_node(
+            parent,
+            path,
+            step.name,
+            display,
+            key,
+            type_,
+            tmpl,
+            node_id,
+            inputs,
+            order_of(self, frame, step, index),
+        )
         sd = StepDir(self.wf_dir, node.dir)
         write_inputs(self, sd, step, params, types, arts, group, slice_index, key, items)
         if type_ != "Pod":
@@ -252,85 +303,39 @@ class LeafRunner:
                 res = Result("Error", node.id, message=str(exc))
             res.node_id = node.id
             record_outputs(self, sd, tmpl, res)
-            self.transition(node, res.phase, message=res.message,
-                            outputs=self.outputs_json(res, tmpl))
+            self.transition(
+                node, res.phase, message=res.message, outputs=self.outputs_json(res, tmpl)
+            )
             return res
         res = await self.run_leaf(frame, step, node, sd, params, types, arts, slice_index, key)
         if res.ok:
             self.publish_globals(tmpl, res)
         return res
 
-    def input_parameters(self, step: Any, scope: dict, where: str, slice_index: Any
-                         ) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
+    def input_parameters(
+        self, step: Any, scope: dict, where: str, slice_index: Any
+    ) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
         tmpl = step.template
         params, types, shown = {}, {}, {}
-        sliced = set(step.slices.input_parameter) if (step.slices is not None
-                                                      and slice_index is not None) else set()
+        sliced = (
+            set(step.slices.input_parameter)
+            if (step.slices is not None and slice_index is not None)
+            else set()
+        )
         for name in step_input_names(step, "parameters"):
             p = step.inputs.parameters.get(name) or tmpl.inputs.parameters[name]
             value = step_input_value(step, name)  # the template may have changed since
             if value is MISSING:
                 raise StepError(f"{where}: input parameter '{name}' has no value and no default")
-            params[name] = self.param_text(p, value, scope, where)
+            params[name] = self.texts.param_text(p, value, scope, where)
             types[name] = input_type(self, step, name)
             if name in sliced and isinstance(slice_index, int):
                 try:
-                    whole = self.parsed_list(params[name])
+                    whole = self.texts.parsed_list(params[name])
                     shown[name] = dump_value(whole[slice_index])
                 except (ValueError, IndexError, TypeError):
                     pass
         return params, types, shown
-
-    def param_text(self, p: Any, value: Any, scope: dict, where: str) -> str:
-        """The text of a parameter value; literals are dumped once per step, not per item
-        (the text is rendered per item: a list may hold ``{{item}}`` or a reference)."""
-        if isinstance(value, str) or not isinstance(value, list | tuple | dict | int | float
-                                                    | bool | type(None)):
-            return value_text(value, scope, where)
-        cached = self._text_cache.get(id(p))
-        if cached is None or cached[0] is not value:
-            cached = (value, render_value(value))
-            self._text_cache[id(p)] = cached
-        return render_text(cached[1], scope, where)
-
-    def parsed_list(self, text: str) -> list:
-        # one parse per distinct list text, shared by every slice of a fan-out
-        cached = self._list_cache.get(id(text))
-        if cached is None or cached[0] is not text:
-            from dflow.runner.inputs import flatten_stacked
-
-            cached = (text, flatten_stacked(load_value(text, list)))
-            self._list_cache[id(text)] = cached
-        return cached[1]
-
-    def input_artifacts(self, frame: Any, step: Any, scope: dict, where: str, slice_index: Any
-                        ) -> tuple[dict[str, str | None], dict[str, str]]:
-        """The local path of each input artifact, and for a ``Slices(sub_path=True)`` item
-        the item's path inside its artifact (by input name)."""
-        arts: dict[str, str | None] = {}
-        items: dict[str, str] = {}
-        sub_sliced = (step.slices is not None and step.slices.sub_path
-                      and isinstance(slice_index, int))
-        for name in step_input_names(step, "artifacts"):
-            source = getattr(step.inputs.artifacts.get(name), "source", None)
-            path = resolve_artifact(self, frame, source, scope, where)
-            if path is None:
-                if not step_input_optional(step, name):
-                    raise StepError(f"{where}: input artifact '{name}' has no source; give "
-                                    f"one in artifacts={{'{name}': ...}} or mark it optional")
-                arts[name] = None
-                continue
-            if sub_sliced and name in step.slices.input_artifact:
-                try:
-                    path, item = sub_path_item(path, slice_index)
-                except IndexError as exc:
-                    raise StepError(f"{where}: input artifact '{name}': {exc}") from None
-                if item:
-                    items[name] = item
-            if not os.path.lexists(path) or not os.path.exists(path):
-                raise StepError(f"{where}: input artifact '{name}' does not exist: {path}")
-            arts[name] = path
-        return arts, items
 
     # -- leaves ------------------------------------------------------------------------------
 
@@ -342,16 +347,28 @@ class LeafRunner:
             policy = retry_policy_from(policy)
         return policy
 
-    async def run_leaf(self, frame: Any, step: Any, node: Node, sd: StepDir, params: dict,
-                       types: dict, arts: dict, slice_index: Any, key: str | None) -> Result:
+    async def run_leaf(
+        self,
+        frame: Any,
+        step: Any,
+        node: Node,
+        sd: StepDir,
+        params: dict,
+        types: dict,
+        arts: dict,
+        slice_index: Any,
+        key: str | None,
+    ) -> Result:
         tmpl = step.template
         policy = self.retry_policy(tmpl)
         limit = policy.limit if policy is not None else 0
         attempt = 0
         while True:
             attempt += 1
-            out = await self.gated(frame, lambda n=attempt: self.attempt(
-                step, node, sd, params, arts, slice_index, key, n))
+            out = await self.gated(
+                frame,
+                lambda n=attempt: self.attempt(step, node, sd, params, arts, slice_index, key, n),
+            )
             if out.ok or attempt > limit or not _retryable(policy, out):
                 break
             self.journal.update(node, message=f"attempt {attempt} failed: {out.message}")
@@ -372,8 +389,14 @@ class LeafRunner:
                 progress = f.read().strip() or None
         except OSError:
             pass
-        self.transition(node, res.phase, message=res.message,
-                        outputs=self.outputs_json(res, tmpl), attempts=attempt, progress=progress)
+        self.transition(
+            node,
+            res.phase,
+            message=res.message,
+            outputs=self.outputs_json(res, tmpl),
+            attempts=attempt,
+            progress=progress,
+        )
         return res
 
     async def gated(self, frame: Any, run: Any) -> Outcome:
@@ -392,8 +415,17 @@ class LeafRunner:
             for s in reversed(sems):
                 s.release()
 
-    async def attempt(self, step: Any, node: Node, sd: StepDir, params: dict, arts: dict,
-                      slice_index: Any, key: str | None, attempt: int) -> Outcome:
+    async def attempt(
+        self,
+        step: Any,
+        node: Node,
+        sd: StepDir,
+        params: dict,
+        arts: dict,
+        slice_index: Any,
+        key: str | None,
+        attempt: int,
+    ) -> Outcome:
         """One attempt; an unexpected exception is the step's Error, never a step left
         Running in a finished workflow."""
         try:
@@ -404,8 +436,17 @@ class LeafRunner:
                 log.write(f"[dflow] {message}\n")
             return Outcome("Error", "error", message)
 
-    async def _attempt(self, step: Any, node: Node, sd: StepDir, params: dict, arts: dict,
-                       slice_index: Any, key: str | None, attempt: int) -> Outcome:
+    async def _attempt(
+        self,
+        step: Any,
+        node: Node,
+        sd: StepDir,
+        params: dict,
+        arts: dict,
+        slice_index: Any,
+        key: str | None,
+        attempt: int,
+    ) -> Outcome:
         tmpl = step.template
         if node.attempts:  # an attempt before this one (or a run before this one) wrote some
             reset_outputs(self, sd, tmpl)
@@ -414,12 +455,14 @@ class LeafRunner:
         if isinstance(tmpl, PythonOPTemplate):
             executor = self.executor_for(step)
             if executor is None:
-                return await self.attempt_python(tmpl, node, sd, slice_index, key, display,
-                                                 step.timeout_seconds)
+                return await self.attempt_python(
+                    tmpl, node, sd, slice_index, key, display, step.timeout_seconds
+                )
             from .remote_op import attempt_python_job
 
-            return await attempt_python_job(self, executor, tmpl, node, sd, slice_index, key,
-                                            display, step.timeout_seconds)
+            return await attempt_python_job(
+                self, executor, tmpl, node, sd, slice_index, key, display, step.timeout_seconds
+            )
         if isinstance(tmpl, ScriptOPTemplate):
             return await self.attempt_script(step, tmpl, node, sd, params, arts, display)
         if isinstance(tmpl, HTTPOPTemplate):
@@ -428,27 +471,49 @@ class LeafRunner:
             return await attempt_http(self, tmpl, sd, params, display, step.timeout)
         return Outcome("Error", "error", f"step '{display}': template {tmpl!r} cannot run locally")
 
-    async def attempt_python(self, tmpl: Any, node: Node, sd: StepDir, slice_index: Any,
-                             key: str | None, display: str, timeout: float | None) -> Outcome:
+    async def attempt_python(
+        self,
+        tmpl: Any,
+        node: Node,
+        sd: StepDir,
+        slice_index: Any,
+        key: str | None,
+        display: str,
+        timeout: float | None,
+    ) -> Outcome:
         tmp = sd.tmp(tmpl.tmp_root)  # the OP's tmp_root: workdir/tmp, as in pydflow
         request = {
             "template": self.registry_index[id(tmpl)],
-            "inputs_dir": os.path.join(tmp, "inputs"), "outputs_dir": os.path.join(tmp, "outputs"),
-            "parameters_dir": os.path.join(sd.inputs, "parameters"), "workdir": sd.workdir,
-            "slice_index": slice_index, "key": key, "workflow_name": self.wf_id,
-            "progress_file": os.path.join(sd.root, "progress"), "success_tag": False,
-            "log": sd.log, "pid_file": sd.pid, "env": self.env_strings(tmpl),
+            "inputs_dir": os.path.join(tmp, "inputs"),
+            "outputs_dir": os.path.join(tmp, "outputs"),
+            "parameters_dir": os.path.join(sd.inputs, "parameters"),
+            "workdir": sd.workdir,
+            "slice_index": slice_index,
+            "key": key,
+            "workflow_name": self.wf_id,
+            "progress_file": os.path.join(sd.root, "progress"),
+            "success_tag": False,
+            "log": sd.log,
+            "pid_file": sd.pid,
+            "env": self.env_strings(tmpl),
             "sys_path": self.package_paths(tmpl),
         }
         self.mirror.write(sd.script, python_script(self, tmpl, request))
         try:
             phase, error, message, code = await self.pool.run(request, timeout, self.cancel)
         except WorkerDied as exc:
-            return Outcome("Error", "died", f"worker died (exit code {exc.exit_code}) while "
-                           f"running step '{display}'", exc.exit_code)
+            return Outcome(
+                "Error",
+                "died",
+                f"worker died (exit code {exc.exit_code}) while running step '{display}'",
+                exc.exit_code,
+            )
         except WorkerTimeout:
-            return Outcome("Failed", "timeout", f"step '{display}' timed out after "
-                           f"{timeout:g} s (its worker was killed)")
+            return Outcome(
+                "Failed",
+                "timeout",
+                f"step '{display}' timed out after {timeout:g} s (its worker was killed)",
+            )
         except asyncio.CancelledError:
             if self.stopping:
                 return Outcome("Failed", "stopped", self.stop_message)
@@ -487,18 +552,28 @@ class LeafRunner:
                 raise StepError(f"the configured default executor cannot be built: {exc}")
         return self._default_executor
 
-    async def attempt_script(self, step: Any, tmpl: Any, node: Node, sd: StepDir,
-                             params: dict, arts: dict, display: str) -> Outcome:
+    async def attempt_script(
+        self, step: Any, tmpl: Any, node: Node, sd: StepDir, params: dict, arts: dict, display: str
+    ) -> Outcome:
         executor = self.executor_for(step)
-        mapped = self.map_paths(tmpl, sd, arts, relative=executor is not None)
+        mapped = map_paths(tmpl, sd, arts, executor is not None, self.settings.copy_method)
         scope = {
-            "inputs": {"parameters": dict(params),
-                       "artifacts": {n: {"path": mapped.get(a.path, "")}
-                                     for n, a in tmpl.inputs.artifacts.items()}},
-            "outputs": {"parameters": {n: {"path": mapped.get(p.value_from_path or "", "")}
-                                       for n, p in tmpl.outputs.parameters.items()},
-                        "artifacts": {n: {"path": mapped.get(a.path or "", "")}
-                                      for n, a in tmpl.outputs.artifacts.items()}},
+            "inputs": {
+                "parameters": dict(params),
+                "artifacts": {
+                    n: {"path": mapped.get(a.path, "")} for n, a in tmpl.inputs.artifacts.items()
+                },
+            },
+            "outputs": {
+                "parameters": {
+                    n: {"path": mapped.get(p.value_from_path or "", "")}
+                    for n, p in tmpl.outputs.parameters.items()
+                },
+                "artifacts": {
+                    n: {"path": mapped.get(a.path or "", "")}
+                    for n, a in tmpl.outputs.artifacts.items()
+                },
+            },
             "workflow": self.workflow_scope(),
             "pod": {"name": node.id},
         }
@@ -516,116 +591,78 @@ class LeafRunner:
         try:
             async with self.script_sem:
                 code, timed_out = await scripts.run_subprocess(
-                    [*tmpl.command, sd.script], sd.workdir, env, sd.log, timeout, self.cancel,
-                    pid_path=sd.pid)
+                    [*tmpl.command, sd.script],
+                    sd.workdir,
+                    env,
+                    sd.log,
+                    timeout,
+                    self.cancel,
+                    pid_path=sd.pid,
+                )
         except asyncio.CancelledError:
             if self.stopping:
                 return Outcome("Failed", "stopped", self.stop_message)
             raise
         if timed_out:
-            return Outcome("Failed", "timeout", f"step '{display}' timed out after {timeout:g} s "
-                           "(its process group was killed)")
+            return Outcome(
+                "Failed",
+                "timeout",
+                f"step '{display}' timed out after {timeout:g} s (its process group was killed)",
+            )
         if code == 0:
             return Outcome("Succeeded", exit_code=0)
         kind = "transient" if code == 1 else ("fatal" if code == 2 else "error")
         tail = scripts.log_tail(sd.log)
-        return Outcome("Failed", kind, f"step '{display}': script exited with code {code}"
-                       + (f"; log tail:\n{tail}" if tail else ""), code)
+        return Outcome(
+            "Failed",
+            kind,
+            f"step '{display}': script exited with code {code}"
+            + (f"; log tail:\n{tail}" if tail else ""),
+            code,
+        )
 
-    async def run_executor(self, executor: Any, tmpl: Any, node: Node, sd: StepDir, env: dict,
-                           timeout: float | None, display: str, mapped: dict) -> Outcome:
+    async def run_executor(
+        self,
+        executor: Any,
+        tmpl: Any,
+        node: Node,
+        sd: StepDir,
+        env: dict,
+        timeout: float | None,
+        display: str,
+        mapped: dict,
+    ) -> Outcome:
         from dflow.executor import ScriptJob
 
         ins = tuple(mapped[a.path] for a in tmpl.inputs.artifacts.values() if a.path in mapped)
-        outs = tuple(mapped[p] for p in
-                     [x.value_from_path for x in tmpl.outputs.parameters.values()]
-                     + [x.path for x in tmpl.outputs.artifacts.values()] if p in mapped)
-        job = ScriptJob(name=node.id, workflow_id=self.wf_id, script_path=Path(sd.script),
-                        command=tuple(tmpl.command), workdir=Path(sd.workdir),
-                        log_path=Path(sd.log),
-                        env={k: v for k, v in env.items() if k not in os.environ
-                             or os.environ[k] != v}, inputs=ins, outputs=outs, timeout=timeout)
+        outs = tuple(
+            mapped[p]
+            for p in [x.value_from_path for x in tmpl.outputs.parameters.values()]
+            + [x.path for x in tmpl.outputs.artifacts.values()]
+            if p in mapped
+        )
+        job = ScriptJob(
+            name=node.id,
+            workflow_id=self.wf_id,
+            script_path=Path(sd.script),
+            command=tuple(tmpl.command),
+            workdir=Path(sd.workdir),
+            log_path=Path(sd.log),
+            env={k: v for k, v in env.items() if k not in os.environ or os.environ[k] != v},
+            inputs=ins,
+            outputs=outs,
+            timeout=timeout,
+        )
         from .batch import job_outcome, run_job
 
         result = await run_job(self, executor, job)  # cancellation, timeout, merged fan-outs
         return job_outcome(self, executor, result, display, python=False, log=sd.log)
 
-    def map_paths(self, tmpl: Any, sd: StepDir, arts: dict, relative: bool) -> dict[str, str]:
-        """Container path -> local path (below the workdir); inputs placed, parents made."""
-        mapped: dict[str, str] = {}
-
-        def local(p: str) -> str:
-            host = host_path(sd.workdir, p)
-            mapped[p] = os.path.relpath(host, sd.workdir) if relative else host
-            return host
-
-        for name, a in tmpl.inputs.artifacts.items():
-            if a.path:
-                host = local(a.path)
-                if arts.get(name) is not None:
-                    place(sd.artifact_path("inputs", name), host, self.settings.copy_method)
-        for p in tmpl.outputs.parameters.values():
-            if p.value_from_path:
-                remove(local(p.value_from_path))
-                os.makedirs(os.path.dirname(host_path(sd.workdir, p.value_from_path)),
-                            exist_ok=True)
-        for a in tmpl.outputs.artifacts.values():
-            if a.path:
-                host = local(a.path)
-                remove(host)
-                os.makedirs(os.path.dirname(host), exist_ok=True)
-        return mapped
-
-    def collect_outputs(self, tmpl: Any, sd: StepDir, res: Result, strict: bool = True,
-                        display: str | None = None) -> None:
+    def collect_outputs(
+        self, tmpl: Any, sd: StepDir, res: Result, strict: bool = True, display: str | None = None
+    ) -> None:
         """Read what the step produced into ``res``; record it in the step's ``outputs/``."""
-        who = display or sd_name(sd)
-        # Python OPs write <tmp_root>/outputs, HTTP steps outputs/, scripts their declared paths
-        if isinstance(tmpl, PythonOPTemplate):
-            produced: str | None = os.path.join(sd.tmp(tmpl.tmp_root), "outputs")
-        elif isinstance(tmpl, HTTPOPTemplate):
-            produced = sd.outputs
-        else:
-            produced = None
-        for name, p in tmpl.outputs.parameters.items():
-            if produced is not None:
-                path = os.path.join(produced, "parameters", name)
-            elif p.value_from_path:
-                path = host_path(sd.workdir, p.value_from_path)
-            else:
-                continue
-            text = None
-            try:
-                with open(path) as f:
-                    text = f.read()
-                # Argo's executor trims exactly one trailing newline ("for user
-                # convenience"): "a\n" -> "a", "a\n\n" -> "a\n", "a" -> "a"; the OP runner
-                # writes one more, so a Python OP's value survives it on both engines
-                text = text[:-1] if text.endswith("\n") else text
-            except OSError:
-                d = getattr(p, "default", MISSING)
-                if d is not MISSING:
-                    text = dump_value(d)
-                    text = text[:-1] if text.endswith("\n") else text  # Argo trims it too
-                elif strict:
-                    where = p.value_from_path or path
-                    raise StepError(f"step '{who}': output parameter '{name}' was not "
-                                    f"written (expected at {where})")
-            if text is not None:
-                res.params[name] = text
-                res.types[name] = param_type(p)
-        for name, a in tmpl.outputs.artifacts.items():
-            if produced is not None:
-                path = os.path.join(produced, "artifacts", name)
-            elif a.path:
-                path = host_path(sd.workdir, a.path)
-            else:
-                continue
-            if os.path.exists(path):
-                res.arts[name] = path
-            elif strict and not a.optional:
-                raise StepError(f"step '{who}': output artifact '{name}' was not "
-                                f"produced (expected at {a.path or path})")
+        read_outputs(tmpl, sd, res, display or sd_name(sd), strict)
         record_outputs(self, sd, tmpl, res)
 
 

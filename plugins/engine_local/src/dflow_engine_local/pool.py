@@ -99,8 +99,9 @@ class WorkerPool:
         for w in self.workers:
             self.idle.put_nowait(w)
 
-    async def run(self, request: dict[str, Any], timeout: float | None,
-                  cancel: asyncio.Event | None = None) -> tuple:
+    async def run(
+        self, request: dict[str, Any], timeout: float | None, cancel: asyncio.Event | None = None
+    ) -> tuple:
         """Serve ``request`` on an idle worker; raise WorkerDied / WorkerTimeout."""
         assert self.idle is not None
         worker = await self.idle.get()
@@ -130,8 +131,9 @@ class WorkerPool:
             cancel_task = asyncio.ensure_future(cancel.wait())
             waiters.append(cancel_task)
         try:
-            done, _ = await asyncio.wait(waiters, timeout=timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         except asyncio.CancelledError:
             loop.remove_reader(fd)
             self._kill(worker)

@@ -14,26 +14,48 @@ from .journal import Node, read_all
 from .layout import read_text
 from .run import is_running
 
-DEAD_MESSAGE = ("the process running this workflow died; submit it again with the same id "
-                "(Workflow(id=...).submit()) to resume it")
+DEAD_MESSAGE = (
+    "the process running this workflow died; submit it again with the same id "
+    "(Workflow(id=...).submit()) to resume it"
+)
 
 
 def _io(section: dict) -> dict:
-    params = [dict(name=k, value=v.get("value"), **({"type": v["type"]} if v.get("type") else {}),
-                   **({"globalName": v["globalName"]} if v.get("globalName") else {}))
-              for k, v in (section.get("parameters") or {}).items()]
-    arts = [{"name": k, "local_path": v.get("local_path"),
-             **({"globalName": v["globalName"]} if v.get("globalName") else {})}
-            for k, v in (section.get("artifacts") or {}).items()]
+    params = [
+        dict(
+            name=k,
+            value=v.get("value"),
+            **({"type": v["type"]} if v.get("type") else {}),
+            **({"globalName": v["globalName"]} if v.get("globalName") else {}),
+        )
+        for k, v in (section.get("parameters") or {}).items()
+    ]
+    arts = [
+        {
+            "name": k,
+            "local_path": v.get("local_path"),
+            **({"globalName": v["globalName"]} if v.get("globalName") else {}),
+        }
+        for k, v in (section.get("artifacts") or {}).items()
+    ]
     return {"parameters": params, "artifacts": arts}
 
 
 def node_dict(node: Node, children: list[str], wf_dir: str) -> dict[str, Any]:
     d = {
-        "id": node.id, "name": node.path, "displayName": node.display_name, "type": node.type,
-        "phase": node.phase, "templateName": node.template, "startedAt": node.started,
-        "finishedAt": node.finished, "message": node.message, "children": children,
-        "boundaryID": node.parent_id, "inputs": _io(node.inputs), "outputs": _io(node.outputs),
+        "id": node.id,
+        "name": node.path,
+        "displayName": node.display_name,
+        "type": node.type,
+        "phase": node.phase,
+        "templateName": node.template,
+        "startedAt": node.started,
+        "finishedAt": node.finished,
+        "message": node.message,
+        "children": children,
+        "boundaryID": node.parent_id,
+        "inputs": _io(node.inputs),
+        "outputs": _io(node.outputs),
     }
     if node.attempts:
         d["attempts"] = node.attempts
@@ -67,23 +89,33 @@ def retry_view(node: Node, wf_dir: str, events: list[tuple]) -> list[dict[str, A
     for phase, at, message in events:
         if phase == "Running":
             if spans and spans[-1]["phase"] == "Running":  # a run died during that attempt
-                spans[-1].update(phase="Failed", finishedAt=at,
-                                 message="the run stopped during this attempt")
-            spans.append({"phase": "Running", "startedAt": at, "finishedAt": None,
-                          "message": ""})
+                spans[-1].update(
+                    phase="Failed", finishedAt=at, message="the run stopped during this attempt"
+                )
+            spans.append({"phase": "Running", "startedAt": at, "finishedAt": None, "message": ""})
         elif spans and spans[-1]["phase"] == "Running":
             spans[-1].update(phase=phase, finishedAt=at, message=message)
     retry = node_dict(node, [], wf_dir)
     out = [retry]
-    inputs = {"parameters": {k: v for k, v in (node.inputs.get("parameters") or {}).items()
-                             if k != "dflow_key"},
-              "artifacts": node.inputs.get("artifacts") or {}}
+    inputs = {
+        "parameters": {
+            k: v for k, v in (node.inputs.get("parameters") or {}).items() if k != "dflow_key"
+        },
+        "artifacts": node.inputs.get("artifacts") or {},
+    }
     for i, span in enumerate(spans):
         last = i == len(spans) - 1
         d = node_dict(node, [], wf_dir)
-        d.update(id=f"{node.id}-{i}", name=f"{node.path}({i})",
-                 displayName=f"{node.display_name}({i})", type="Pod", boundaryID=node.parent_id,
-                 inputs=_io(inputs), outputs=_io(node.outputs if last else {}), **span)
+        d.update(
+            id=f"{node.id}-{i}",
+            name=f"{node.path}({i})",
+            displayName=f"{node.display_name}({i})",
+            type="Pod",
+            boundaryID=node.parent_id,
+            inputs=_io(inputs),
+            outputs=_io(node.outputs if last else {}),
+            **span,
+        )
         if last and node.phase not in ("Running", "Pending"):
             d.update(phase=node.phase, message=node.message)
         d.pop("attempts", None)
@@ -112,11 +144,16 @@ def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWo
     if message == DEAD_MESSAGE:  # the runner died: nothing of it is running any more
         for d in out.values():
             if d["phase"] in ("Pending", "Running"):
-                d.update(phase="Error", message="the process running this workflow died "
-                                                "while this step was unfinished")
+                d.update(
+                    phase="Error",
+                    message="the process running this workflow died while this step was unfinished",
+                )
     status = {
-        "phase": phase, "message": message, "startedAt": meta.get("startedAt"),
-        "finishedAt": meta.get("finishedAt"), "nodes": out,
+        "phase": phase,
+        "message": message,
+        "startedAt": meta.get("startedAt"),
+        "finishedAt": meta.get("finishedAt"),
+        "nodes": out,
         "outputs": _io(meta.get("global_outputs") or {}),
     }
     return ArgoWorkflow({"metadata": {"name": wf_id, "uid": wf_id}, "status": status})
@@ -133,8 +170,12 @@ def global_outputs(wf_dir: str) -> ArgoObjectDict | None:
         if v.get("type"):
             d["type"] = v["type"]
         dict.__setitem__(params, k, ArgoParameter(d))
-    arts = ArgoObjectDict({k: {"name": k, "local_path": v.get("local_path")}
-                           for k, v in g.get("artifacts", {}).items()})
+    arts = ArgoObjectDict(
+        {
+            k: {"name": k, "local_path": v.get("local_path")}
+            for k, v in g.get("artifacts", {}).items()
+        }
+    )
     out = ArgoObjectDict()
     dict.__setitem__(out, "parameters", params)
     dict.__setitem__(out, "artifacts", arts)

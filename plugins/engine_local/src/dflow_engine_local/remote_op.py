@@ -24,9 +24,12 @@ from .layout import place, remove, write_text
 def op_spec(op_type: type) -> list[str]:
     module = op_type.__module__
     mod = sys.modules.get(module)
-    importable = module != "__main__" and mod is not None and getattr(
-        mod, "__spec__", None) is not None and "." not in op_type.__qualname__.replace(
-        op_type.__name__, "")
+    importable = (
+        module != "__main__"
+        and mod is not None
+        and getattr(mod, "__spec__", None) is not None
+        and "." not in op_type.__qualname__.replace(op_type.__name__, "")
+    )
     if importable and module.split(".")[0] in sys.modules and _findable(module):
         spec = ["--op", f"{module}:{op_type.__qualname__}"]
         origin = getattr(mod, "__file__", None)
@@ -95,9 +98,17 @@ def ship_packages(run: Any, tmpl: Any, argv: list[str], tmp: str) -> list[str]:
     return shipped
 
 
-async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: Any,
-                             slice_index: Any, key: str | None, display: str,
-                             timeout: float | None) -> Any:
+async def attempt_python_job(
+    run: Any,
+    executor: Any,
+    tmpl: Any,
+    node: Any,
+    sd: Any,
+    slice_index: Any,
+    key: str | None,
+    display: str,
+    timeout: float | None,
+) -> Any:
     from dflow.executor import ScriptJob
 
     tmp = os.path.join(sd.workdir, "tmp")
@@ -122,22 +133,44 @@ async def attempt_python_job(run: Any, executor: Any, tmpl: Any, node: Any, sd: 
     # __main__ as the selection of its code, never the whole script
     runtime = stage_runtime(sd.workdir)
     op_args = main_op_args(tmpl.op_type) or op_spec(tmpl.op_type)
-    argv = ["-m", "dflow.runner", *op_args, "--inputs", "tmp/inputs",
-            "--outputs", "tmp/outputs", "--workdir", ".", "--workflow-name", run.wf_id]
+    argv = [
+        "-m",
+        "dflow.runner",
+        *op_args,
+        "--inputs",
+        "tmp/inputs",
+        "--outputs",
+        "tmp/outputs",
+        "--workdir",
+        ".",
+        "--workflow-name",
+        run.wf_id,
+    ]
     if slice_index is not None:
-        argv += ["--slice-index", json.dumps(slice_index),
-                 "--slices", json.dumps(tmpl.slices.to_dict())]
+        argv += [
+            "--slice-index",
+            json.dumps(slice_index),
+            "--slices",
+            json.dumps(tmpl.slices.to_dict()),
+        ]
     if key:
         argv += ["--key", key]
     shipped = ship_packages(run, tmpl, argv, tmp)
     path = f'PYTHONPATH="$PWD/{runtime}${{PYTHONPATH:+:$PYTHONPATH}}" '
     script = [*interpreter_lines(tmpl), path + '"$py" "$@" ' + shlex.join(argv)]
     write_text(sd.script, "\n".join(script) + "\n")
-    job = ScriptJob(name=node.id, workflow_id=run.wf_id, script_path=Path(sd.script),
-                    command=("sh",), workdir=Path(sd.workdir), log_path=Path(sd.log),
-                    env=run.env_strings(tmpl),
-                    inputs=("tmp/inputs", runtime, *shipped), outputs=("tmp/outputs",),
-                    timeout=timeout)
+    job = ScriptJob(
+        name=node.id,
+        workflow_id=run.wf_id,
+        script_path=Path(sd.script),
+        command=("sh",),
+        workdir=Path(sd.workdir),
+        log_path=Path(sd.log),
+        env=run.env_strings(tmpl),
+        inputs=("tmp/inputs", runtime, *shipped),
+        outputs=("tmp/outputs",),
+        timeout=timeout,
+    )
     from .batch import job_outcome, run_job
 
     result = await run_job(run, executor, job)

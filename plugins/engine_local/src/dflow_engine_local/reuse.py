@@ -37,8 +37,10 @@ def _params(section: Any) -> dict:
         value = d.get("value")
         if value is None and hasattr(p, "value"):
             value = dump_value(p.value)
-        out[name] = {"value": value if isinstance(value, str) else dump_value(value),
-                     "type": d.get("type")}
+        out[name] = {
+            "value": value if isinstance(value, str) else dump_value(value),
+            "type": d.get("type"),
+        }
         if d.get("globalName"):
             out[name]["globalName"] = d["globalName"]
     return out
@@ -50,7 +52,7 @@ def _stored_artifact(kind: str, key: str) -> Any:
 
     repo_prefix = s3_config.get("repo_prefix") or ""
     if kind == "oss" and repo_prefix and key.startswith(repo_prefix):
-        key = key[len(repo_prefix):]  # an Argo OSS location carries the repo prefix
+        key = key[len(repo_prefix) :]  # an Argo OSS location carries the repo prefix
     return S3Artifact.from_dict({"key": key})
 
 
@@ -58,8 +60,10 @@ def _arts(run: Any, sd: StepDir, step_name: str, section: Any) -> dict:
     out = {}
     for name, a in (section.get("artifacts") or {}).items():
         where = f"reuse_step: step '{step_name}', artifact '{name}'"
-        stored = next(((k, a[k]["key"]) for k in _STORES
-                       if isinstance(a.get(k), dict) and a[k].get("key")), None)
+        stored = next(
+            ((k, a[k]["key"]) for k in _STORES if isinstance(a.get(k), dict) and a[k].get("key")),
+            None,
+        )
         path = a.get("local_path")
         fetched = stored is not None and (path is None or bool(a.get("modified")))
         if fetched:
@@ -68,8 +72,10 @@ def _arts(run: Any, sd: StepDir, step_name: str, section: Any) -> dict:
             except StepError as exc:
                 raise ValueError(str(exc)) from None
         if path is not None and not os.path.exists(path):
-            raise ValueError(f"{where}: {path} does not exist (give modify_output_artifact an "
-                             "uploaded artifact or an existing path)")
+            raise ValueError(
+                f"{where}: {path} does not exist (give modify_output_artifact an "
+                "uploaded artifact or an existing path)"
+            )
         if fetched or a.get("modified"):  # shown where the step's outputs are
             place(path, sd.artifact_path("outputs", name), "symlink")
         out[name] = {"local_path": path}
@@ -80,16 +86,23 @@ def _arts(run: Any, sd: StepDir, step_name: str, section: Any) -> dict:
 
 def _preset_globals(run: Any, outputs: dict) -> None:
     params = {n: v for n, v in outputs["parameters"].items() if v.get("globalName")}
-    arts = {n: v for n, v in outputs["artifacts"].items()
-            if v.get("globalName") and v.get("local_path")}
+    arts = {
+        n: v for n, v in outputs["artifacts"].items() if v.get("globalName") and v.get("local_path")
+    }
     if not params and not arts:
         return
-    declared = SimpleNamespace(outputs=Outputs(
-        parameters={n: OutputParameter(global_name=v["globalName"]) for n, v in params.items()},
-        artifacts={n: OutputArtifact(global_name=v["globalName"]) for n, v in arts.items()}))
-    res = Result("Succeeded", params={n: v["value"] or "" for n, v in params.items()},
-                 types={n: v.get("type") for n, v in params.items()},
-                 arts={n: v["local_path"] for n, v in arts.items()})
+    declared = SimpleNamespace(
+        outputs=Outputs(
+            parameters={n: OutputParameter(global_name=v["globalName"]) for n, v in params.items()},
+            artifacts={n: OutputArtifact(global_name=v["globalName"]) for n, v in arts.items()},
+        )
+    )
+    res = Result(
+        "Succeeded",
+        params={n: v["value"] or "" for n, v in params.items()},
+        types={n: v.get("type") for n, v in params.items()},
+        arts={n: v["local_path"] for n, v in arts.items()},
+    )
     run.publish_globals(declared, res)
 
 
@@ -104,15 +117,24 @@ def apply_reuse(run: Any, steps: list[Any]) -> None:
             )
         old = run.journal.get(key)
         sd = StepDir(run.wf_dir, key)
-        node = Node(id=key, parent_id=old.parent_id if old else None, path=old.path if old else "",
-                    seq=old.seq if old else 0, name=step.get("name") or key,
-                    display_name=step.get("displayName") or key, key=key,
-                    type=step.get("type") or "Pod", phase="Succeeded",
-                    template=step.get("templateName") or "", dir=key,
-                    inputs={"parameters": _params(step["inputs"]), "artifacts": {}},
-                    outputs={"parameters": _params(step["outputs"]), "artifacts": {}},
-                    started=step.get("startedAt") or now_iso(),
-                    finished=step.get("finishedAt") or now_iso(), message="reused")
+        node = Node(
+            id=key,
+            parent_id=old.parent_id if old else None,
+            path=old.path if old else "",
+            seq=old.seq if old else 0,
+            name=step.get("name") or key,
+            display_name=step.get("displayName") or key,
+            key=key,
+            type=step.get("type") or "Pod",
+            phase="Succeeded",
+            template=step.get("templateName") or "",
+            dir=key,
+            inputs={"parameters": _params(step["inputs"]), "artifacts": {}},
+            outputs={"parameters": _params(step["outputs"]), "artifacts": {}},
+            started=step.get("startedAt") or now_iso(),
+            finished=step.get("finishedAt") or now_iso(),
+            message="reused",
+        )
         node.outputs["artifacts"] = _arts(run, sd, name, step["outputs"])
         run.journal.put(node)
         write_node_files(sd, node, node.display_name)  # its phase last

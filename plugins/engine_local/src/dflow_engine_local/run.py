@@ -29,6 +29,7 @@ from .layout import place, write_status, write_text
 from .mirror import Mirror
 from .pool import WorkerPool
 from .stepfiles import restore_files
+from .stepio import TextCache
 from .values import Result, param_type
 
 LOCK_NAME = "runner.lock"
@@ -90,8 +91,15 @@ def collect_templates(wf: Any) -> list[Any]:
 class Run(Interpreter):
     """Runs ``wf`` as workflow ``wf_id`` in ``wf_dir`` (resuming what its journal holds)."""
 
-    def __init__(self, wf: Any, wf_id: str, wf_dir: str, settings: Resolved, lock_fd: int,
-                 reuse: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        wf: Any,
+        wf_id: str,
+        wf_dir: str,
+        settings: Resolved,
+        lock_fd: int,
+        reuse: list[Any] | None = None,
+    ) -> None:
         self.wf, self.wf_id, self.wf_dir, self.settings = wf, wf_id, wf_dir, settings
         self.lock_fd = lock_fd
         self.journal = Journal(wf_dir)
@@ -101,7 +109,8 @@ class Run(Interpreter):
         self.registry_index = {id(t): i for i, t in enumerate(self.registry)}
         self.pool: WorkerPool | None = None
         self.globals: dict[str, dict] = self.journal.get_meta(
-            "global_outputs", {"parameters": {}, "artifacts": {}})
+            "global_outputs", {"parameters": {}, "artifacts": {}}
+        )
         self.stopping = False
         self.stop_message = ""
         self.run_exit_handler = True
@@ -112,8 +121,7 @@ class Run(Interpreter):
         self.inner_types: dict[int, dict[str, str]] = {}  # Steps/DAG -> input types it implies
         if self.journal.cache:
             restore_files(self)
-        self._list_cache: dict[int, tuple] = {}
-        self._text_cache: dict[int, tuple] = {}
+        self.texts = TextCache()
         self.wf_params = {k: dump_value(v) for k, v in (wf.parameters or {}).items()}
         self.status = "Running"
         if reuse:
@@ -145,8 +153,17 @@ class Run(Interpreter):
 
     def emit(self, node: Any) -> None:
         if self._pm is not None:
-            self._pm.emit_step_event(StepEvent(self.wf_id, node.id, node.display_name,
-                                               node.phase, node.key, node.type, node.message))
+            self._pm.emit_step_event(
+                StepEvent(
+                    self.wf_id,
+                    node.id,
+                    node.display_name,
+                    node.phase,
+                    node.key,
+                    node.type,
+                    node.message,
+                )
+            )
 
     def publish_globals(self, tmpl: Any, res: Result) -> None:
         """Global outputs: journaled, and linked as ``<wf>/outputs/{parameters,artifacts}/<g>``
@@ -158,8 +175,10 @@ class Run(Interpreter):
         for name, p in tmpl.outputs.parameters.items():
             g = getattr(p, "global_name", None)
             if g and name in res.params:
-                self.globals["parameters"][g] = {"value": res.params[name],
-                                                 "type": res.types.get(name) or param_type(p)}
+                self.globals["parameters"][g] = {
+                    "value": res.params[name],
+                    "type": res.types.get(name) or param_type(p),
+                }
                 path = os.path.join(self.wf_dir, "outputs", "parameters", g)
                 if step_dir is not None:
                     place(os.path.join(step_dir, "outputs", "parameters", name), path, "symlink")
@@ -170,8 +189,11 @@ class Run(Interpreter):
             g = getattr(a, "global_name", None)
             if g and res.arts.get(name):
                 self.globals["artifacts"][g] = {"local_path": res.arts[name]}
-                target = (os.path.join(step_dir, "outputs", "artifacts", name)
-                          if step_dir is not None else res.arts[name])
+                target = (
+                    os.path.join(step_dir, "outputs", "artifacts", name)
+                    if step_dir is not None
+                    else res.arts[name]
+                )
                 place(target, os.path.join(self.wf_dir, "outputs", "artifacts", g), "symlink")
                 changed = True
         if changed:
@@ -208,8 +230,9 @@ class Run(Interpreter):
         self.wf_sem = asyncio.Semaphore(int(par)) if par else None
         self.script_sem = asyncio.Semaphore(self.settings.pool_workers)
         started = self.journal.get_meta("startedAt") or now_iso()
-        self.journal.set_meta(status="Running", startedAt=started, finishedAt=None,
-                              pid=os.getpid(), name=self.wf.name)
+        self.journal.set_meta(
+            status="Running", startedAt=started, finishedAt=None, pid=os.getpid(), name=self.wf.name
+        )
         self.journal.flush()
         write_status(self.wf_dir, "Running")
         poller = asyncio.ensure_future(self._poll_control())
@@ -238,11 +261,17 @@ class Run(Interpreter):
                 params[name] = self.wf_params[name]
             elif p.value is not MISSING:
                 params[name] = dump_value(p.value)
-        root = self.open_node(None, "main", self.wf_id, self.wf_id, None,
-                              "DAG" if isinstance(entry, DAG) else "Steps", entry,
-                              node_id=self.wf_id,
-                              inputs={"parameters": {k: {"value": v, "type": None}
-                                                     for k, v in params.items()}})
+        root = self.open_node(
+            None,
+            "main",
+            self.wf_id,
+            self.wf_id,
+            None,
+            "DAG" if isinstance(entry, DAG) else "Steps",
+            entry,
+            node_id=self.wf_id,
+            inputs={"parameters": {k: {"value": v, "type": None} for k, v in params.items()}},
+        )
         self.transition(root, "Running")
         frame = self.instance_frame(entry, root, "main", params, {})
         try:
@@ -275,8 +304,9 @@ class Run(Interpreter):
                 if not self.stopping:
                     self.stopping = True
                     self.run_exit_handler = request == "stop"
-                    self.stop_message = f"workflow {request}ped" if request == "stop" \
-                        else "workflow terminated"
+                    self.stop_message = (
+                        f"workflow {request}ped" if request == "stop" else "workflow terminated"
+                    )
                     self.cancel.set()
                     self.resumed.set()
             elif request == "suspend":

@@ -76,8 +76,14 @@ async def run_subprocess(
     ``pid_path`` gets the process id (pydflow's step ``pid`` file)."""
     with open(log_path, "ab") as log:
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_preexec,
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_preexec,
         )
     if pid_path is not None:
         with open(pid_path, "w") as f:

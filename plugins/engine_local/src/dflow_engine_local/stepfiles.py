@@ -66,7 +66,7 @@ def input_type(run: Any, step: Any, name: str) -> str | None:
     inner = run.inner_types.get(id(tmpl))
     if inner is None:
         inner = {}
-        for s in (tmpl.tasks if isinstance(tmpl, DAG) else tmpl.iter_steps()):
+        for s in tmpl.tasks if isinstance(tmpl, DAG) else tmpl.iter_steps():
             for n, p in s.inputs.parameters.items():
                 v = p.value
                 if isinstance(v, InputParameter) and tmpl.inputs.parameters.get(v.name) is v:
@@ -91,9 +91,18 @@ def mkdirs(*paths: str) -> None:
             pass
 
 
-def write_inputs(run: Any, sd: StepDir, step: Any, params: dict, types: dict, arts: dict,
-                 group: Node | None, slice_index: Any, key: str | None,
-                 items: dict[str, str] | None = None) -> None:
+def write_inputs(
+    run: Any,
+    sd: StepDir,
+    step: Any,
+    params: dict,
+    types: dict,
+    arts: dict,
+    group: Node | None,
+    slice_index: Any,
+    key: str | None,
+    items: dict[str, str] | None = None,
+) -> None:
     """``inputs/`` of a step about to run (and a Python OP's ``<tmp_root>/inputs``).
 
     ``items``: the path inside its artifact of each ``Slices(sub_path=True)`` item. What the
@@ -101,8 +110,11 @@ def write_inputs(run: Any, sd: StepDir, step: Any, params: dict, types: dict, ar
     tmpl, mirror = step.template, run.mirror
     pars = os.path.join(sd.inputs, "parameters")
     mkdirs(sd.inputs, pars)
-    sliced = set(step.slices.input_parameter) if (step.slices is not None
-                                                  and slice_index is not None) else set()
+    sliced = (
+        set(step.slices.input_parameter)
+        if (step.slices is not None and slice_index is not None)
+        else set()
+    )
     typed = False
     for name, text in params.items():
         if name in sliced and group is not None:
@@ -137,11 +149,18 @@ def write_inputs(run: Any, sd: StepDir, step: Any, params: dict, types: dict, ar
         for name in given:
             item = (items or {}).get(name)
             if item:
-                place_item(sd.artifact_path("inputs", name), os.path.join(dest, name), item,
-                           run.settings.copy_method)
+                place_item(
+                    sd.artifact_path("inputs", name),
+                    os.path.join(dest, name),
+                    item,
+                    run.settings.copy_method,
+                )
             else:
-                place(sd.artifact_path("inputs", name), os.path.join(dest, name),
-                      run.settings.copy_method)
+                place(
+                    sd.artifact_path("inputs", name),
+                    os.path.join(dest, name),
+                    run.settings.copy_method,
+                )
 
 
 def place_item(src: str, root: str, item: str, method: str) -> None:
@@ -149,8 +168,10 @@ def place_item(src: str, root: str, item: str, method: str) -> None:
     (its path inside the artifact, so its own file name) with a catalog naming it."""
     remove(root)  # a re-run starts from its inputs again
     place(src, os.path.join(root, *item.split("/")), method)
-    write_text(os.path.join(root, catalog.catalog_dir_name(), "slice"),
-               json.dumps({"path_list": [{"dflow_list_item": item}]}))
+    write_text(
+        os.path.join(root, catalog.catalog_dir_name(), "slice"),
+        json.dumps({"path_list": [{"dflow_list_item": item}]}),
+    )
 
 
 def _down_to(root: str, path: str) -> list[str]:
@@ -170,8 +191,9 @@ def record_outputs(run: Any, sd: StepDir, tmpl: Any, res: Any) -> None:
         mirror.mkdir(*_down_to(sd.root, sd.tmp(tmpl.tmp_root)))
     if not res.ok and not res.params and not any(res.arts.values()):
         return  # as in pydflow, a step that failed without outputs has no outputs/
-    mirror.mkdir(sd.outputs, os.path.join(sd.outputs, "parameters"),
-                 os.path.join(sd.outputs, "artifacts"))
+    mirror.mkdir(
+        sd.outputs, os.path.join(sd.outputs, "parameters"), os.path.join(sd.outputs, "artifacts")
+    )
     declared = tmpl.outputs.parameters
     typed = False
     for name, text in res.params.items():
@@ -189,8 +211,10 @@ def record_outputs(run: Any, sd: StepDir, tmpl: Any, res: Any) -> None:
             mirror.link(path, link)
         global_name = getattr(tmpl.outputs.artifacts.get(name), "global_name", None)
         if global_name:  # (rare: the write makes the .dflow dir)
-            mirror.write(os.path.join(sd.outputs, "artifacts", ".dflow", name),
-                         json.dumps({"globalName": global_name}))
+            mirror.write(
+                os.path.join(sd.outputs, "artifacts", ".dflow", name),
+                json.dumps({"globalName": global_name}),
+            )
 
 
 def reset_outputs(run: Any, sd: StepDir, tmpl: Any) -> None:
@@ -230,12 +254,26 @@ def python_script(run: Any, tmpl: Any, request: dict) -> str:
         except (ValueError, TypeError, OSError) as exc:
             spec = ["--op", f"<unavailable: {exc}>"]
         run.op_specs[id(tmpl)] = spec
-    argv = [*spec, "--inputs", request["inputs_dir"], "--parameters",
-            request["parameters_dir"], "--outputs", request["outputs_dir"],
-            "--workdir", request["workdir"], "--workflow-name", request["workflow_name"]]
+    argv = [
+        *spec,
+        "--inputs",
+        request["inputs_dir"],
+        "--parameters",
+        request["parameters_dir"],
+        "--outputs",
+        request["outputs_dir"],
+        "--workdir",
+        request["workdir"],
+        "--workflow-name",
+        request["workflow_name"],
+    ]
     if request["slice_index"] is not None:
-        argv += ["--slice-index", json.dumps(request["slice_index"]),
-                 "--slices", json.dumps(tmpl.slices.to_dict())]
+        argv += [
+            "--slice-index",
+            json.dumps(request["slice_index"]),
+            "--slices",
+            json.dumps(tmpl.slices.to_dict()),
+        ]
     if request["key"]:
         argv += ["--key", request["key"]]
     for p in request["sys_path"]:
@@ -244,6 +282,7 @@ def python_script(run: Any, tmpl: Any, request: dict) -> str:
 
 
 # -- children ----------------------------------------------------------------------------------
+
 
 def order_of(run: Any, frame: Any, step: Any, index: int | None) -> str | None:
     """The step's key in its parent's ``children``: ``"<group>-<i>"`` in Steps, ``"<task>"``
@@ -254,8 +293,11 @@ def order_of(run: Any, frame: Any, step: Any, index: int | None) -> str | None:
         if hasattr(tmpl, "tasks"):
             orders = {id(t): str(i) for i, t in enumerate(tmpl.tasks)}
         else:
-            orders = {id(s): f"{gi}-{si}" for gi, group in enumerate(tmpl.steps)
-                      for si, s in enumerate(group)}
+            orders = {
+                id(s): f"{gi}-{si}"
+                for gi, group in enumerate(tmpl.steps)
+                for si, s in enumerate(group)
+            }
         run.orders[id(tmpl)] = orders
     base = orders.get(id(step))
     if base is None:
@@ -291,8 +333,7 @@ def restore_files(run: Any) -> None:
     run.mirror.flush_children()
 
 
-def write_node_files(sd: StepDir, node: Node, name: str | None = None,
-                     inputs: bool = True) -> None:
+def write_node_files(sd: StepDir, node: Node, name: str | None = None, inputs: bool = True) -> None:
     """A step's files from its journal record, now: a reused step (``reuse_step``), or one a
     killed run left behind the journal (``inputs=False``: they were written before it ran, a
     sliced one links to its loop's whole list; only their metadata may lag). Its ``phase``
@@ -305,8 +346,11 @@ def write_node_files(sd: StepDir, node: Node, name: str | None = None,
             os.makedirs(os.path.join(sd.root, io, kind), exist_ok=True)
         for pname, p in (section.get("parameters") or {}).items():
             value = p.get("value")
-            meta = None if pname == "dflow_key" else meta_text(
-                p.get("type"), p.get("globalName") if io == "outputs" else None)
+            meta = (
+                None
+                if pname == "dflow_key"
+                else meta_text(p.get("type"), p.get("globalName") if io == "outputs" else None)
+            )
             if io == "inputs" and not inputs:
                 if meta is not None:
                     write_new(os.path.join(sd.inputs, "parameters", ".dflow", pname), meta)

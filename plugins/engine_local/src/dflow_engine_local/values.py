@@ -44,8 +44,9 @@ class Result:
         if cached is not None and cached[0] == (self.phase, len(self.params), len(self.arts)):
             return cached[1]
         scope = self._scope()
-        object.__setattr__(self, "_scope_cache",
-                           ((self.phase, len(self.params), len(self.arts)), scope))
+        object.__setattr__(
+            self, "_scope_cache", ((self.phase, len(self.params), len(self.arts)), scope)
+        )
         return scope
 
     def _scope(self) -> dict[str, Any]:

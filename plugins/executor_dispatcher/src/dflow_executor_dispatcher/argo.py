@@ -30,7 +30,7 @@ HEREDOC = "DFLOW_DISPATCHER_PY"
 _SENSITIVE = ("password", "passphrase", "token", "secret", "ticket", "authorization", "access_key")
 
 # The program run in the pod; CONFIG is a JSON literal made at render time (static values).
-_PROGRAM = r'''
+_PROGRAM = r"""
 import json, os, shlex, shutil, signal, sys, tempfile
 
 CONFIG = json.loads(__CONFIG__)
@@ -145,7 +145,7 @@ def main():
 
 
 sys.exit(main())
-'''
+"""
 
 
 def check_credentials(executor: Any, what: str) -> None:
@@ -179,16 +179,25 @@ def sensitive_keys(data: Any, where: str = "") -> list[str]:
     return found
 
 
-def secret_wiring(tmpl: Any, password_secret: str | None, password_key: str,
-                  key_secret: str | None, key_name: str) -> str | None:
+def secret_wiring(
+    tmpl: Any, password_secret: str | None, password_key: str, key_secret: str | None, key_name: str
+) -> str | None:
     """Add the secret env and volume to ``tmpl``; the key's path in the pod, if any."""
     if password_secret:
         tmpl.envs[PASSWORD_ENV] = {"secretKeyRef": {"name": password_secret, "key": password_key}}
     if not key_secret:
         return None
-    tmpl.volumes = [*tmpl.volumes, {"name": "dflow-ssh-key", "secret": {
-        "secretName": key_secret, "defaultMode": 0o600,
-        "items": [{"key": key_name, "path": key_name, "mode": 0o600}]}}]
+    tmpl.volumes = [
+        *tmpl.volumes,
+        {
+            "name": "dflow-ssh-key",
+            "secret": {
+                "secretName": key_secret,
+                "defaultMode": 0o600,
+                "items": [{"key": key_name, "path": key_name, "mode": 0o600}],
+            },
+        },
+    ]
     tmpl.mounts = [*tmpl.mounts, {"name": "dflow-ssh-key", "mountPath": SSH_DIR, "readOnly": True}]
     return f"{SSH_DIR}/{key_name}"
 
@@ -230,9 +239,11 @@ def pod_script(config: dict[str, Any], payload: str, python: str = "python3") ->
     text = json.dumps(config, sort_keys=True)
     # {{workflow.name}} is welcome (Argo fills it in: a safe name); any other variable is not
     if "{{" in text.replace("{{workflow.name}}", ""):
-        raise ValueError(f"DispatcherExecutor settings contain '{{{{', which Argo would substitute: {text[:200]}")
+        raise ValueError(
+            f"DispatcherExecutor settings contain '{{{{', which Argo would substitute: {text[:200]}"
+        )
     program = _PROGRAM.replace("__CONFIG__", repr(text))
-    header = f'#!/bin/sh\nexec {shlex.quote(python)} - "$0" <<\'{HEREDOC}\'\n'
+    header = f"#!/bin/sh\nexec {shlex.quote(python)} - \"$0\" <<'{HEREDOC}'\n"
     return f"{header}{program.strip()}\n{HEREDOC}\n{payload}"
 
 
@@ -242,8 +253,10 @@ def dispatcher_image() -> tuple[str, str | None]:
         from dflow.config import config
     except ImportError:
         return DEFAULT_IMAGE, None
-    return (config.get("dispatcher_image") or DEFAULT_IMAGE,
-            config.get("dispatcher_image_pull_policy"))
+    return (
+        config.get("dispatcher_image") or DEFAULT_IMAGE,
+        config.get("dispatcher_image_pull_policy"),
+    )
 
 
 def renderer_wraps_scripts() -> bool:
@@ -258,8 +271,10 @@ def renderer_wraps_scripts() -> bool:
 def render(executor: Any, tmpl: Any) -> Any:
     """The dispatcher pod template replacing script template ``tmpl``."""
     if not hasattr(tmpl, "script") or not hasattr(tmpl, "inputs"):
-        raise TypeError(f"DispatcherExecutor.render: expected a script template (ShellOPTemplate, "
-                        f"PythonOPTemplate...), got {type(tmpl).__name__}")
+        raise TypeError(
+            f"DispatcherExecutor.render: expected a script template (ShellOPTemplate, "
+            f"PythonOPTemplate...), got {type(tmpl).__name__}"
+        )
     what = f"DispatcherExecutor (template '{tmpl.name}')"
     check_credentials(executor, what)
     found = sensitive_keys(executor.machine_dict, "machine_dict")
@@ -271,7 +286,8 @@ def render(executor: Any, tmpl: Any) -> Any:
         )
     machine = json.loads(json.dumps(executor.machine_dict))
     key_path = secret_wiring(
-        tmpl, getattr(executor, "password_secret", None),
+        tmpl,
+        getattr(executor, "password_secret", None),
         getattr(executor, "password_secret_key", "password"),
         getattr(executor, "private_key_secret", None),
         getattr(executor, "private_key_secret_key", "id_rsa"),
@@ -283,24 +299,39 @@ def render(executor: Any, tmpl: Any) -> Any:
         resources.pop("strategy", None)
     inputs, outputs, required = io_paths(tmpl)
     remote = executor.remote_command
-    command = (shlex.split(remote) if isinstance(remote, str) else list(remote)) if remote \
+    command = (
+        (shlex.split(remote) if isinstance(remote, str) else list(remote))
+        if remote
         else list(tmpl.command or ["sh"])
+    )
     command = staging.container_command(
-        command, tmpl.image, executor.docker_executable, executor.singularity_executable,
-        executor.podman_executable, executor.container_args,
+        command,
+        tmpl.image,
+        executor.docker_executable,
+        executor.singularity_executable,
+        executor.podman_executable,
+        executor.container_args,
     )
     config = {
-        "machine": machine, "resources": resources, "task": executor.task_dict,
+        "machine": machine,
+        "resources": resources,
+        "task": executor.task_dict,
         "tmp_root": (getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/") or "/tmp",
-        "inputs": inputs, "outputs": outputs, "required": required, "command": command,
-        "pre_script": executor.pre_script or "", "post_script": executor.post_script or "",
+        "inputs": inputs,
+        "outputs": outputs,
+        "required": required,
+        "command": command,
+        "pre_script": executor.pre_script or "",
+        "post_script": executor.post_script or "",
         "clean": bool(executor.clean),
         "check_interval": float(getattr(executor, "argo_check_interval", 30.0)),
     }
     python = executor.command if isinstance(executor.command, str) else shlex.join(executor.command)
 
     def wrap(source: str, env_names: list[str]) -> str:
-        return pod_script({**config, "env": [n for n in env_names if n != PASSWORD_ENV]}, source, python)
+        return pod_script(
+            {**config, "env": [n for n in env_names if n != PASSWORD_ENV]}, source, python
+        )
 
     is_python_op = hasattr(tmpl, "op_class")
     image, pull = dispatcher_image()
@@ -312,7 +343,8 @@ def render(executor: Any, tmpl: Any) -> Any:
         if not renderer_wraps_scripts():
             raise NotImplementedError(
                 "DispatcherExecutor needs dflow-engine-argo with the wrap_script hook to run "
-                "Python OPs (their script is made by the renderer); use a script template")
+                "Python OPs (their script is made by the renderer); use a script template"
+            )
         tmpl.wrap_script = wrap
     else:
         payload = relative_paths(tmpl.script or "", [*inputs, *outputs])

@@ -125,7 +125,9 @@ class DispatcherExecutor(Executor):
         self.resources_dict = update_dict(
             update_dict(self._default_resources(), sections.get("resources")), resources_dict
         )
-        self.task_dict = update_dict({"task_work_path": "./", "outlog": "log", "errlog": "log"}, task_dict)
+        self.task_dict = update_dict(
+            {"task_work_path": "./", "outlog": "log", "errlog": "log"}, task_dict
+        )
 
     def __repr__(self) -> str:
         return f"DispatcherExecutor(host={self.host!r}, batch_type={self.machine_dict.get('batch_type')!r})"
@@ -144,12 +146,20 @@ class DispatcherExecutor(Executor):
 
     def _default_machine(self) -> dict[str, Any]:
         retry = self.retry_on_submission_error
-        machine: dict[str, Any] = {"batch_type": "Slurm", "retry_count": retry if retry is not None else 0}
+        machine: dict[str, Any] = {
+            "batch_type": "Slurm",
+            "retry_count": retry if retry is not None else 0,
+        }
         if self.host is None:
-            machine.update(context_type="LocalContext", local_root=".", remote_root=self.remote_root)
+            machine.update(
+                context_type="LocalContext", local_root=".", remote_root=self.remote_root
+            )
             return machine
         profile: dict[str, Any] = {
-            "hostname": self.host, "username": self.username, "port": self.port, "timeout": 10,
+            "hostname": self.host,
+            "username": self.username,
+            "port": self.port,
+            "timeout": 10,
         }
         if self.password is not None:
             profile["password"] = self.password
@@ -157,14 +167,18 @@ class DispatcherExecutor(Executor):
             profile["key_filename"] = self.private_key_file
         home = "/root" if self.username == "root" else f"/home/{self.username}"
         machine.update(
-            context_type="SSHContext", local_root=".", remote_profile=profile,
+            context_type="SSHContext",
+            local_root=".",
+            remote_profile=profile,
             remote_root=self.remote_root or f"{home}/dflow/workflows",
         )
         return machine
 
     def _default_resources(self) -> dict[str, Any]:
         resources: dict[str, Any] = {
-            "number_node": 1, "cpu_per_node": 1, "group_size": 1,
+            "number_node": 1,
+            "cpu_per_node": 1,
+            "group_size": 1,
             "envs": {"PYTHONUNBUFFERED": "true", **self.envs},
         }
         if self.queue_name is not None:
@@ -187,7 +201,9 @@ class DispatcherExecutor(Executor):
         if not jobs:
             return []
         if any(job.cancelled.is_set() for job in jobs):
-            return [JobResult(143, "cancelled before submission: the workflow was terminated")] * len(jobs)
+            return [
+                JobResult(143, "cancelled before submission: the workflow was terminated")
+            ] * len(jobs)
         dp = quiet.dpdispatcher()
         stage = Path(tempfile.mkdtemp(prefix="dflow-dispatcher-", dir=self.stage_root))
         local_root = stage / "local"
@@ -204,11 +220,19 @@ class DispatcherExecutor(Executor):
             wrapper = staging.wrapper_script(job, command, self.pre_script, self.post_script)
             task_dir = local_root / f"task.{index:04d}"
             forward = staging.stage_task(job, task_dir, wrapper)
-            backward = list(dict.fromkeys([*job.outputs, staging.EXIT_FILE, *(n for n in (outlog, errlog) if n)]))
+            backward = list(
+                dict.fromkeys(
+                    [*job.outputs, staging.EXIT_FILE, *(n for n in (outlog, errlog) if n)]
+                )
+            )
             tasks.append(
                 dp.Task(
-                    command=f"bash {staging.WRAPPER}", task_work_path=f"{task_dir.name}/",
-                    forward_files=forward, backward_files=backward, outlog=outlog, errlog=errlog,
+                    command=f"bash {staging.WRAPPER}",
+                    task_work_path=f"{task_dir.name}/",
+                    forward_files=forward,
+                    backward_files=backward,
+                    outlog=outlog,
+                    errlog=errlog,
                     task_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name),
                 )
             )
@@ -236,7 +260,8 @@ class DispatcherExecutor(Executor):
         submission.generate_jobs()
         owners = {
             task.task_hash: dp_job
-            for dp_job in submission.belonging_jobs for task in dp_job.job_task_list
+            for dp_job in submission.belonging_jobs
+            for task in dp_job.job_task_list
         }
         outcome = _Outcome()
         name = f"dflow-dispatcher-{stage.name}"
@@ -253,7 +278,16 @@ class DispatcherExecutor(Executor):
                 submission.download_jobs(include_failed=True)
         job_ids = {key: str(dp_job.job_id) or None for key, dp_job in owners.items()}
         results = [
-            self._result(job, task, task_dir, job_ids.get(task.task_hash), outcome, stopped, lines, machine_dict)
+            self._result(
+                job,
+                task,
+                task_dir,
+                job_ids.get(task.task_hash),
+                outcome,
+                stopped,
+                lines,
+                machine_dict,
+            )
             for job, task, task_dir in zip(jobs, tasks, dirs, strict=True)
         ]
         if self.clean and not worker.is_alive():
@@ -264,10 +298,18 @@ class DispatcherExecutor(Executor):
 
     def _command(self, job: ScriptJob) -> list[str]:
         command = self.remote_command
-        parts = (command.split() if isinstance(command, str) else list(command)) if command else list(job.command)
+        parts = (
+            (command.split() if isinstance(command, str) else list(command))
+            if command
+            else list(job.command)
+        )
         return staging.container_command(
-            parts, getattr(job, "image", None), self.docker_executable,
-            self.singularity_executable, self.podman_executable, self.container_args,
+            parts,
+            getattr(job, "image", None),
+            self.docker_executable,
+            self.singularity_executable,
+            self.podman_executable,
+            self.container_args,
         )
 
     def _submit(self, submission: Any, outcome: _Outcome) -> None:
@@ -279,24 +321,48 @@ class DispatcherExecutor(Executor):
             outcome.error = err
 
     def _result(
-        self, job: ScriptJob, task: Any, task_dir: Path, job_id: str | None, outcome: _Outcome,
-        stopped: str | None, lines: list[str], machine: dict[str, Any],
+        self,
+        job: ScriptJob,
+        task: Any,
+        task_dir: Path,
+        job_id: str | None,
+        outcome: _Outcome,
+        stopped: str | None,
+        lines: list[str],
+        machine: dict[str, Any],
     ) -> JobResult:
         code = staging.exit_code(task_dir)
         missing = staging.collect_outputs(job, task_dir) if code == 0 else []
         where = f"{machine.get('batch_type')} job {job_id or '(not submitted)'} via {machine.get('context_type')}"
         if stopped == "timeout":
-            result = JobResult(124, f"dpdispatcher task {where} exceeded the step timeout of {job.timeout:g}s and was stopped", job_id, True)
+            result = JobResult(
+                124,
+                f"dpdispatcher task {where} exceeded the step timeout of {job.timeout:g}s and was stopped",
+                job_id,
+                True,
+            )
         elif stopped:
-            result = JobResult(143, f"dpdispatcher task {where} cancelled: the workflow was terminated", job_id)
+            result = JobResult(
+                143, f"dpdispatcher task {where} cancelled: the workflow was terminated", job_id
+            )
         elif code == 0 and not missing:
             result = JobResult(0, f"dpdispatcher task finished ({where})", job_id)
         elif code == 0:
-            result = JobResult(1, f"dpdispatcher task {where} did not produce: {', '.join(missing)}", job_id)
+            result = JobResult(
+                1, f"dpdispatcher task {where} did not produce: {', '.join(missing)}", job_id
+            )
         else:
-            detail = f": {_ANSI.sub('', str(outcome.error)).strip()[:1500]}" if outcome.error else ""
-            status = f"exit code {code}" if code is not None else "no exit code (the task did not finish)"
-            result = JobResult(code or 1, f"dpdispatcher task {where} failed with {status}{detail}", job_id)
+            detail = (
+                f": {_ANSI.sub('', str(outcome.error)).strip()[:1500]}" if outcome.error else ""
+            )
+            status = (
+                f"exit code {code}"
+                if code is not None
+                else "no exit code (the task did not finish)"
+            )
+            result = JobResult(
+                code or 1, f"dpdispatcher task {where} failed with {status}{detail}", job_id
+            )
         logs = staging.read_logs(task_dir, task.outlog, task.errlog)
         kept = "" if self.clean else f" (files kept in {task_dir})"
         _append(

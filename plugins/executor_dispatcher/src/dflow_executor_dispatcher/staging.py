@@ -21,8 +21,12 @@ EXIT_FILE = ".dflow-exit-code"
 
 
 def container_command(
-    command: list[str], image: str | None, docker: str | None, singularity: str | None,
-    podman: str | None, args: str,
+    command: list[str],
+    image: str | None,
+    docker: str | None,
+    singularity: str | None,
+    podman: str | None,
+    args: str,
 ) -> list[str]:
     """Wrap ``command`` to run inside ``image`` when a container executable is configured."""
     engine = docker or podman
@@ -39,19 +43,27 @@ def container_command(
     return [singularity, "exec", *extra, image, *command]  # type: ignore[list-item]
 
 
-def wrapper_script(
-    job: ScriptJob, command: list[str], pre_script: str, post_script: str
-) -> str:
+def wrapper_script(job: ScriptJob, command: list[str], pre_script: str, post_script: str) -> str:
     """The shell wrapper a task runs; ``$PWD`` in container commands stays unquoted."""
-    exports = [f"export {k}={shlex.quote(v)}" for k, v in {"DFLOW_POD": job.name, **job.env}.items()]
+    exports = [
+        f"export {k}={shlex.quote(v)}" for k, v in {"DFLOW_POD": job.name, **job.env}.items()
+    ]
     run = " ".join(part if "$PWD" in part else shlex.quote(part) for part in [*command, SCRIPT])
     # the script writes its outputs where the step's workdir had them: their folders must exist
     parents = sorted({os.path.dirname(name) for name in job.outputs} - {""})
     mkdir = [f"mkdir -p {shlex.join(parents)}"] if parents else []
     return "\n".join(
         [
-            "#!/bin/bash", *exports, *mkdir, pre_script, run, "rc=$?", post_script,
-            f"echo $rc > {EXIT_FILE}", "exit $rc", "",
+            "#!/bin/bash",
+            *exports,
+            *mkdir,
+            pre_script,
+            run,
+            "rc=$?",
+            post_script,
+            f"echo $rc > {EXIT_FILE}",
+            "exit $rc",
+            "",
         ]
     )
 

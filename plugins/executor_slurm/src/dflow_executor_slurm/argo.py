@@ -24,18 +24,27 @@ API_VERSION = "wlm.sylabs.io/v1alpha1"
 
 def _command(remote_command: Any, tmpl: Any) -> list[str]:
     if remote_command:
-        return shlex.split(remote_command) if isinstance(remote_command, str) else list(remote_command)
+        return (
+            shlex.split(remote_command) if isinstance(remote_command, str) else list(remote_command)
+        )
     return list(getattr(tmpl, "command", None) or ["sh"])
 
 
-def _container(command: list[str], image: str | None, docker: str | None,
-               singularity: str | None, podman: str | None) -> list[str]:
+def _container(
+    command: list[str],
+    image: str | None,
+    docker: str | None,
+    singularity: str | None,
+    podman: str | None,
+) -> list[str]:
     engine = docker or podman
     if not (engine or singularity):
         return command
     if not image:
-        raise ValueError("a container executable is set on the Slurm executor but the template "
-                         "has no image: give it an image or drop docker/singularity/podman_executable")
+        raise ValueError(
+            "a container executable is set on the Slurm executor but the template "
+            "has no image: give it an image or drop docker/singularity/podman_executable"
+        )
     if engine:
         return [engine, "run", "--rm", "-v", "$PWD:$PWD", "-w", "$PWD", image, *command]
     return [singularity, "exec", image, *command]
@@ -58,8 +67,13 @@ def slurm_job_manifest(job: Any, tmpl: Any) -> str:
             "(ShellOPTemplate/PythonScriptOPTemplate); a Python OP needs its runner script, "
             "which is made by the Argo renderer: use a script template"
         )
-    command = _container(_command(job.remote_command, tmpl), getattr(tmpl, "image", None),
-                         job.docker_executable, job.singularity_executable, job.podman_executable)
+    command = _container(
+        _command(job.remote_command, tmpl),
+        getattr(tmpl, "image", None),
+        job.docker_executable,
+        job.singularity_executable,
+        job.podman_executable,
+    )
     spec: dict[str, Any] = {"batch": batch_script(job.header, tmpl.script or "", command)}
     if job.node_selector:
         spec["nodeSelector"] = {str(k): str(v) for k, v in job.node_selector.items()}
@@ -67,11 +81,17 @@ def slurm_job_manifest(job: Any, tmpl: Any) -> str:
         value = getattr(job, field)
         if value is not None:
             if not isinstance(value, dict) or "mount" not in value:
-                raise ValueError(f"SlurmJob({field}=...) must be a dict with 'mount' (a volume) "
-                                 f"and '{'to' if field == 'prepare' else 'from'}', got {value!r}")
+                raise ValueError(
+                    f"SlurmJob({field}=...) must be a dict with 'mount' (a volume) "
+                    f"and '{'to' if field == 'prepare' else 'from'}', got {value!r}"
+                )
             spec[field] = value
-    manifest = {"apiVersion": API_VERSION, "kind": "SlurmJob",
-                "metadata": {"generateName": f"{tmpl.name}-"}, "spec": spec}
+    manifest = {
+        "apiVersion": API_VERSION,
+        "kind": "SlurmJob",
+        "metadata": {"generateName": f"{tmpl.name}-"},
+        "spec": spec,
+    }
     return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
 
 
@@ -89,18 +109,28 @@ class _DispatcherView:
         # DPDispatcher makes a directory per submission under the remote root
         root = workdir.replace("/{{pod.name}}", "").replace("{{pod.name}}", "")
         self.machine_dict = {
-            "batch_type": "Slurm", "context_type": "SSHContext", "local_root": ".",
+            "batch_type": "Slurm",
+            "context_type": "SSHContext",
+            "local_root": ".",
             "remote_root": root,
             # the work directory is made with its parents, as the local engine's mkdir -p does
             # (DPDispatcher's SSHContext makes only the last level unless asked)
             "create_remote_root": True,
             "retry_count": 0,
-            "remote_profile": {"hostname": ex.host, "username": ex.username, "port": ex.port,
-                               "timeout": 10},
+            "remote_profile": {
+                "hostname": ex.host,
+                "username": ex.username,
+                "port": ex.port,
+                "timeout": 10,
+            },
         }
-        self.resources_dict = {"number_node": 1, "cpu_per_node": 1, "group_size": 1,
-                               "custom_flags": sbatch_flags(ex.header),
-                               "envs": {"PYTHONUNBUFFERED": "true"}}
+        self.resources_dict = {
+            "number_node": 1,
+            "cpu_per_node": 1,
+            "group_size": 1,
+            "custom_flags": sbatch_flags(ex.header),
+            "envs": {"PYTHONUNBUFFERED": "true"},
+        }
         self.task_dict = {"task_work_path": "./", "outlog": "log", "errlog": "log"}
         self.remove_scheduling_strategies = True
         self.image, self.image_pull_policy = ex.image, ex.image_pull_policy
@@ -162,12 +192,20 @@ def _copy_lines(pairs: list[tuple[str, str]]) -> list[str]:
 
 def task_script(tmpl: Any, outputs: list[str], command: list[str]) -> str:
     """What the Slurm job runs in its work directory (the ``in`` folder, copied there)."""
-    envs = [f"export {k}={shlex.quote(str(v))}" for k, v in (tmpl.envs or {}).items()
-            if isinstance(v, str | int | float)]
+    envs = [
+        f"export {k}={shlex.quote(str(v))}"
+        for k, v in (tmpl.envs or {}).items()
+        if isinstance(v, str | int | float)
+    ]
     run = " ".join(c if "$PWD" in c else shlex.quote(c) for c in command)
     root = (getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/") or "/tmp"
-    lines = [*envs, f'export DFLOW_TMP_ROOT="$PWD/{root.lstrip("/")}"', f"{run} .dflow-script",
-             "rc=$?", "mkdir -p .dflow-out"]
+    lines = [
+        *envs,
+        f'export DFLOW_TMP_ROOT="$PWD/{root.lstrip("/")}"',
+        f"{run} .dflow-script",
+        "rc=$?",
+        "mkdir -p .dflow-out",
+    ]
     lines += _copy_lines([(p.lstrip("/"), ".dflow-out/" + p.lstrip("/")) for p in outputs])
     lines.append("echo $rc > .dflow-out/.dflow-exit-code")
     return "\n".join(lines) + "\n"
@@ -191,13 +229,23 @@ os.execve(sys.executable, [sys.executable] + sys.argv[1:], env)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _prepare_script(tmpl: Any, ins: list[str], outs: list[str], command: list[str],
-                    payload: str, env_names: list[str] | None = None) -> str:
+def _prepare_script(
+    tmpl: Any,
+    ins: list[str],
+    outs: list[str],
+    command: list[str],
+    payload: str,
+    env_names: list[str] | None = None,
+) -> str:
     """The prepare pod's script: inputs and the task into the hostPath ``in`` folder (and,
     for a Python OP, its environment and the launcher), then the step's script, after the
     exit line, byte for byte, never parsed by sh."""
-    lines = ["set -e", 'key="{{workflow.name}}/{{pod.name}}"', f'dir="{MOUNT}/$key/in"',
-             'mkdir -p "$dir"']
+    lines = [
+        "set -e",
+        'key="{{workflow.name}}/{{pod.name}}"',
+        f'dir="{MOUNT}/$key/in"',
+        'mkdir -p "$dir"',
+    ]
     for p in ins:
         src, dst = shlex.quote(p), '"$dir"/' + shlex.quote(p.lstrip("/"))
         lines.append(f'if [ -e {src} ]; then mkdir -p "$(dirname {dst})" && cp -RL {src} {dst}; fi')
@@ -207,13 +255,20 @@ def _prepare_script(tmpl: Any, ins: list[str], outs: list[str], command: list[st
             if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"SlurmJobTemplate: environment variable name {name!r}")
             lines.append(f'printf \'%s\' "${{{name}}}" > "$dir/.dflow-env/{name}"')
-        lines += [f"cat > \"$dir/{LAUNCHER}\" <<'DFLOW_SLURM_LAUNCHER'",
-                  _LAUNCHER_SOURCE.rstrip("\n"), "DFLOW_SLURM_LAUNCHER"]
-    lines += ["cat > \"$dir/.dflow-task.sh\" <<'DFLOW_SLURM_TASK'",
-              task_script(tmpl, outs, command).rstrip("\n"), "DFLOW_SLURM_TASK",
-              'mkdir -p "$(dirname ' + KEY_PATH + ')"', f'printf %s "$key" > {KEY_PATH}']
+        lines += [
+            f"cat > \"$dir/{LAUNCHER}\" <<'DFLOW_SLURM_LAUNCHER'",
+            _LAUNCHER_SOURCE.rstrip("\n"),
+            "DFLOW_SLURM_LAUNCHER",
+        ]
+    lines += [
+        "cat > \"$dir/.dflow-task.sh\" <<'DFLOW_SLURM_TASK'",
+        task_script(tmpl, outs, command).rstrip("\n"),
+        "DFLOW_SLURM_TASK",
+        'mkdir -p "$(dirname ' + KEY_PATH + ')"',
+        f'printf %s "$key" > {KEY_PATH}',
+    ]
     skip = len("\n".join(lines).split("\n")) + 2
-    lines += [f"tail -n +{skip + 1} \"$0\" > \"$dir/.dflow-script\"", "exit 0"]
+    lines += [f'tail -n +{skip + 1} "$0" > "$dir/.dflow-script"', "exit 0"]
     return "\n".join(lines) + "\n" + payload
 
 
@@ -225,8 +280,10 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     script and the names of its environment variables) makes the prepare pod's script.
     """
     if not hasattr(tmpl, "script") or not hasattr(tmpl, "inputs"):
-        raise TypeError(f"SlurmJobTemplate.render: expected a script template (ShellOPTemplate, "
-                        f"PythonOPTemplate...), got {type(tmpl).__name__}")
+        raise TypeError(
+            f"SlurmJobTemplate.render: expected a script template (ShellOPTemplate, "
+            f"PythonOPTemplate...), got {type(tmpl).__name__}"
+        )
     from dflow.model.io import InputParameter, OutputArtifact, OutputParameter, Outputs
     from dflow.model.op_template import ShellOPTemplate
     from dflow.model.step import Step
@@ -238,13 +295,21 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     if is_python_op and not renderer_wraps_scripts():
         raise NotImplementedError(
             "SlurmJobTemplate needs dflow-engine-argo with the wrap_script hook to run Python "
-            "OPs (their script is made by the renderer)")
+            "OPs (their script is made by the renderer)"
+        )
     if not ex.node_selector:
-        raise ValueError(f"SlurmJobTemplate (template '{tmpl.name}'): give node_selector, the "
-                         "label of the wlm-operator virtual node of the Slurm partition")
+        raise ValueError(
+            f"SlurmJobTemplate (template '{tmpl.name}'): give node_selector, the "
+            "label of the wlm-operator virtual node of the Slurm partition"
+        )
     ins, outs = _io(tmpl)
-    command = _container(_command(ex.remote_command, tmpl), tmpl.image, ex.docker_executable,
-                         ex.singularity_executable, ex.podman_executable)
+    command = _container(
+        _command(ex.remote_command, tmpl),
+        tmpl.image,
+        ex.docker_executable,
+        ex.singularity_executable,
+        ex.podman_executable,
+    )
     key = "{{inputs.parameters.dflow_slurm_key}}"
     mount = [{"name": "dflow-slurm", "mountPath": MOUNT}]
     image, pull = _util_image(ex.prepare_image, ex.prepare_image_pull_policy)
@@ -264,10 +329,14 @@ def render_template(ex: Any, tmpl: Any) -> Any:
         prepare.outputs = Outputs()
     else:
         prepare = ShellOPTemplate(
-            name=f"{tmpl.name}-slurm-prepare", image=image, image_pull_policy=pull,
-            script=_prepare_script(tmpl, ins, outs, command,
-                                   relative_paths(tmpl.script or "", [*ins, *outs])),
-            volumes=[_volume(HOST_DIR)], mounts=mount,
+            name=f"{tmpl.name}-slurm-prepare",
+            image=image,
+            image_pull_policy=pull,
+            script=_prepare_script(
+                tmpl, ins, outs, command, relative_paths(tmpl.script or "", [*ins, *outs])
+            ),
+            volumes=[_volume(HOST_DIR)],
+            mounts=mount,
         )
         prepare.inputs = copy_inputs(tmpl)
     prepare.outputs.parameters = {"dflow_slurm_key": OutputParameter(value_from_path=KEY_PATH)}
@@ -278,12 +347,19 @@ def render_template(ex: Any, tmpl: Any) -> Any:
 
     coll_lines = ["set -e", f'dir="{MOUNT}/{key}/out"']
     coll_lines += _copy_lines([(f"{MOUNT}/{key}/out/" + p.lstrip("/"), p) for p in outs])
-    coll_lines += [f'rc=$(cat "{MOUNT}/{key}/out/.dflow-exit-code" 2>/dev/null || echo 1)',
-                   'echo "[dflow] Slurm job exit status: $rc"', 'exit "$rc"']
+    coll_lines += [
+        f'rc=$(cat "{MOUNT}/{key}/out/.dflow-exit-code" 2>/dev/null || echo 1)',
+        'echo "[dflow] Slurm job exit status: $rc"',
+        'exit "$rc"',
+    ]
     image, pull = _util_image(ex.collect_image, ex.collect_image_pull_policy)
     collect = ShellOPTemplate(
-        name=f"{tmpl.name}-slurm-collect", image=image, image_pull_policy=pull,
-        script="\n".join(coll_lines) + "\n", volumes=[_volume(HOST_DIR)], mounts=mount,
+        name=f"{tmpl.name}-slurm-collect",
+        image=image,
+        image_pull_policy=pull,
+        script="\n".join(coll_lines) + "\n",
+        volumes=[_volume(HOST_DIR)],
+        mounts=mount,
     )
     collect.inputs.parameters = {"dflow_slurm_key": InputParameter()}
     collect.outputs = copy.deepcopy(tmpl.outputs)
@@ -292,9 +368,12 @@ def render_template(ex: Any, tmpl: Any) -> Any:
 
     steps = Steps(name=f"{tmpl.name}-slurm")
     steps.inputs = copy_inputs(tmpl, paths=False)
-    s_prep = Step("slurm-prepare", prepare,
-                  parameters={n: steps.inputs.parameters[n] for n in tmpl.inputs.parameters},
-                  artifacts={n: steps.inputs.artifacts[n] for n in tmpl.inputs.artifacts})
+    s_prep = Step(
+        "slurm-prepare",
+        prepare,
+        parameters={n: steps.inputs.parameters[n] for n in tmpl.inputs.parameters},
+        artifacts={n: steps.inputs.artifacts[n] for n in tmpl.inputs.artifacts},
+    )
     key_ref = s_prep.outputs.parameters["dflow_slurm_key"]
     s_run = Step("slurm-run", run, parameters={"dflow_slurm_key": key_ref}, use_resource=job)
     s_coll = Step("slurm-collect", collect, parameters={"dflow_slurm_key": key_ref})
@@ -303,9 +382,11 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     steps.add(s_coll)
     steps.outputs.parameters = {
         n: OutputParameter(value_from_parameter=s_coll.outputs.parameters[n])
-        for n in tmpl.outputs.parameters}
+        for n in tmpl.outputs.parameters
+    }
     steps.outputs.artifacts = {
-        n: OutputArtifact(_from=s_coll.outputs.artifacts[n]) for n in tmpl.outputs.artifacts}
+        n: OutputArtifact(_from=s_coll.outputs.artifacts[n]) for n in tmpl.outputs.artifacts
+    }
     return steps
 
 
@@ -365,8 +446,15 @@ class _RunJob:
             + "sh .dflow-task.sh\n",
             "nodeSelector": {str(k): str(v) for k, v in self.ex.node_selector.items()},
             "prepare": {"to": ".", "mount": _volume(f"{HOST_DIR}/{self.key}/in", "in")},
-            "results": {"from": ".dflow-out", "mount": _volume(f"{HOST_DIR}/{self.key}/out", "out")},
+            "results": {
+                "from": ".dflow-out",
+                "mount": _volume(f"{HOST_DIR}/{self.key}/out", "out"),
+            },
         }
-        manifest = {"apiVersion": API_VERSION, "kind": "SlurmJob",
-                    "metadata": {"generateName": f"{template.name}-"}, "spec": spec}
+        manifest = {
+            "apiVersion": API_VERSION,
+            "kind": "SlurmJob",
+            "metadata": {"generateName": f"{template.name}-"},
+            "spec": spec,
+        }
         return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)

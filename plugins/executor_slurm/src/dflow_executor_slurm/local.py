@@ -34,8 +34,12 @@ class LocalShell:
 
 
 def container_command(
-    command: list[str], workdir: str, image: str | None, docker: str | None,
-    singularity: str | None, podman: str | None,
+    command: list[str],
+    workdir: str,
+    image: str | None,
+    docker: str | None,
+    singularity: str | None,
+    podman: str | None,
 ) -> list[str]:
     """Wrap ``command`` to run inside ``image`` when a container executable is configured."""
     engine = docker or podman
@@ -110,13 +114,18 @@ class SlurmJobTemplate(Executor):
         stage.mkdir(parents=True, exist_ok=True)
         command = scheduler.split_command(self.remote_command) or list(job.command)
         command = container_command(
-            command, workdir, getattr(job, "image", None), self.docker_executable,
-            self.singularity_executable, self.podman_executable,
+            command,
+            workdir,
+            getattr(job, "image", None),
+            self.docker_executable,
+            self.singularity_executable,
+            self.podman_executable,
         )
         script = stage / "job.sh"
         script.write_text(
             scheduler.batch_script(
-                self.header, workdir,
+                self.header,
+                workdir,
                 scheduler.run_line(command, str(Path(job.script_path).resolve()), job.env),
             )
         )
@@ -125,7 +134,11 @@ class SlurmJobTemplate(Executor):
         try:
             job_id = scheduler.submit(
                 shell,
-                [f"--job-name={scheduler.sbatch_name(job)}", f"--output={out_pattern}", str(script)],
+                [
+                    f"--job-name={scheduler.sbatch_name(job)}",
+                    f"--output={out_pattern}",
+                    str(script),
+                ],
                 retries=self.submit_retries,
             )
         except scheduler.SubmitError as err:
@@ -139,4 +152,3 @@ class SlurmJobTemplate(Executor):
             f"[dflow] output of Slurm job {job_id}:\n{output or ''}[dflow] {result.message}",
         )
         return result
-

@@ -22,8 +22,14 @@ class SSHShell:
     """
 
     def __init__(
-        self, host: str, port: int, username: str, password: str | None,
-        private_key_file: str | None, attempts: int = 3, timeout: float = 30.0,
+        self,
+        host: str,
+        port: int,
+        username: str,
+        password: str | None,
+        private_key_file: str | None,
+        attempts: int = 3,
+        timeout: float = 30.0,
     ) -> None:
         import paramiko
 
@@ -35,8 +41,13 @@ class SSHShell:
             client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
             try:
                 client.connect(
-                    host, port=port, username=username, password=password,
-                    key_filename=private_key_file, timeout=timeout, allow_agent=False,
+                    host,
+                    port=port,
+                    username=username,
+                    password=password,
+                    key_filename=private_key_file,
+                    timeout=timeout,
+                    allow_agent=False,
                     look_for_keys=password is None and private_key_file is None,
                 )
                 break
@@ -134,9 +145,21 @@ class SlurmRemoteExecutor(RemoteExecutor):
         private_key_secret_key: str = "id_rsa",
     ) -> None:
         super().__init__(
-            host, port, username, password, private_key_file, workdir, command, remote_command,
-            image, image_pull_policy, map_tmp_dir, docker_executable, singularity_executable,
-            podman_executable, action_retries,
+            host,
+            port,
+            username,
+            password,
+            private_key_file,
+            workdir,
+            command,
+            remote_command,
+            image,
+            image_pull_policy,
+            map_tmp_dir,
+            docker_executable,
+            singularity_executable,
+            podman_executable,
+            action_retries,
         )
         self.header = header
         self.interval = interval
@@ -149,7 +172,9 @@ class SlurmRemoteExecutor(RemoteExecutor):
 
     def __repr__(self) -> str:
         # never show the password
-        return f"SlurmRemoteExecutor(host={self.host!r}, port={self.port}, username={self.username!r})"
+        return (
+            f"SlurmRemoteExecutor(host={self.host!r}, port={self.port}, username={self.username!r})"
+        )
 
     def render(self, template):  # noqa: ANN001, ANN201
         """A DPDispatcher pod submitting the step with sbatch over SSH (Argo engine)."""
@@ -205,13 +230,16 @@ class SlurmRemoteExecutor(RemoteExecutor):
         batch = posixpath.join(workdir, ".dflow", "job.sh")
         shell.write_text(
             batch,
-            scheduler.batch_script(self.header, workdir, scheduler.run_line(command, script, job.env)),
+            scheduler.batch_script(
+                self.header, workdir, scheduler.run_line(command, script, job.env)
+            ),
             0o755,
         )
         output = posixpath.join(workdir, ".dflow", "slurm-%j.out")
         try:
             job_id = scheduler.submit(
-                shell, [f"--job-name={scheduler.sbatch_name(job)}", f"--output={output}", batch],
+                shell,
+                [f"--job-name={scheduler.sbatch_name(job)}", f"--output={output}", batch],
                 retries=self.submit_retries,
             )
         except scheduler.SubmitError as err:
@@ -222,11 +250,14 @@ class SlurmRemoteExecutor(RemoteExecutor):
         )
         result = scheduler.watch(shell, job_id, job, float(self.interval))
         missing = [
-            name for name in job.outputs
+            name
+            for name in job.outputs
             if not shell.get(posixpath.join(workdir, name), Path(job.workdir) / name)
         ]
         text = shell.read_text(output.replace("%j", job_id)) or ""
-        note = f"[dflow] outputs missing on {shell.target}: {', '.join(missing)}\n" if missing else ""
+        note = (
+            f"[dflow] outputs missing on {shell.target}: {', '.join(missing)}\n" if missing else ""
+        )
         scheduler.append_log(
             job.log_path,
             f"[dflow] output of Slurm job {job_id}:\n{text}{note}[dflow] {result.message}",

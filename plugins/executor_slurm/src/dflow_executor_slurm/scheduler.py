@@ -18,8 +18,15 @@ from dflow.executor import JobResult, ScriptJob
 #: states after which a job never runs again
 TERMINAL_STATES = frozenset(
     {
-        "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
-        "PREEMPTED", "BOOT_FAIL", "DEADLINE",
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
     }
 )
 #: sbatch errors worth another try: the controller is busy or briefly unreachable
@@ -107,19 +114,25 @@ def watch(shell: Shell, job_id: str, job: ScriptJob, interval: float = 1.0) -> J
     while True:
         record = job_record(shell, job_id)
         if record is None:
-            return JobResult(1, f"Slurm job {job_id} left the controller before its end was seen", job_id)
+            return JobResult(
+                1, f"Slurm job {job_id} left the controller before its end was seen", job_id
+            )
         if record.get("JobState") in TERMINAL_STATES:
             return result_from_record(job_id, record)
         if job.timeout is not None and time.monotonic() - started > job.timeout:
             cancel(shell, job_id)
             _settle(shell, job_id)
             return JobResult(
-                124, f"Slurm job {job_id} exceeded the step timeout of {job.timeout:g}s and was cancelled",
-                job_id, timed_out=True,
+                124,
+                f"Slurm job {job_id} exceeded the step timeout of {job.timeout:g}s and was cancelled",
+                job_id,
+                timed_out=True,
             )
         if job.cancelled.wait(delay):
             cancel(shell, job_id)
-            return JobResult(143, f"Slurm job {job_id} cancelled: the workflow was terminated", job_id)
+            return JobResult(
+                143, f"Slurm job {job_id} cancelled: the workflow was terminated", job_id
+            )
         delay = min(interval, delay * 1.5)
 
 

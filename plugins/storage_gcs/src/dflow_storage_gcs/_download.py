@@ -78,9 +78,19 @@ class Downloader:
     object's metadata hashes in the same form as :func:`parse_hashes`.
     """
 
-    def __init__(self, session: Any, endpoint: str, bucket: str, *, retry: Any, timeout: float,
-                 workers: int, sliced_threshold: int, part_size: int,
-                 hashes_of: Callable[[str], dict[str, bytes]]) -> None:
+    def __init__(
+        self,
+        session: Any,
+        endpoint: str,
+        bucket: str,
+        *,
+        retry: Any,
+        timeout: float,
+        workers: int,
+        sliced_threshold: int,
+        part_size: int,
+        hashes_of: Callable[[str], dict[str, bytes]],
+    ) -> None:
         self.session, self.retry, self.timeout = session, retry, timeout
         self.base = f"{endpoint}/download/storage/v1/b/{quote(bucket, safe='')}/o/"
         self.workers, self.sliced_threshold, self.part_size = workers, sliced_threshold, part_size
@@ -126,7 +136,9 @@ class Downloader:
 
         def part(i: int) -> tuple[int, Any]:
             start, end = bounds[i]
-            return end - start, _Part(self, url, fd, start, end, first if i == 0 else None, use_md5).run()
+            return end - start, _Part(
+                self, url, fd, start, end, first if i == 0 else None, use_md5
+            ).run()
 
         if len(bounds) == 1:
             results = [part(0)]
@@ -139,7 +151,9 @@ class Downloader:
         return size
 
     @staticmethod
-    def _verify(name: str, size: int, results: list[tuple[int, Any]], expected: dict[str, bytes]) -> None:
+    def _verify(
+        name: str, size: int, results: list[tuple[int, Any]], expected: dict[str, bytes]
+    ) -> None:
         if "crc32c" in expected:
             crc = int.from_bytes(results[0][1].digest(), "big")
             for length, digest in results[1:]:
@@ -148,19 +162,23 @@ class Downloader:
         elif "md5" in expected:
             got, want, kind = results[0][1].digest(), expected["md5"], "md5"
         else:
-            raise ChecksumMismatch(f"GCS reported no checksum for '{name}': cannot verify the download")
+            raise ChecksumMismatch(
+                f"GCS reported no checksum for '{name}': cannot verify the download"
+            )
         if got != want:
             parts = f" ({len(results)} ranged parts combined)" if len(results) > 1 else ""
             raise ChecksumMismatch(
                 f"{kind} of the {size} bytes received{parts} is {base64.b64encode(got).decode()}, "
-                f"GCS reported {base64.b64encode(want).decode()}")
+                f"GCS reported {base64.b64encode(want).decode()}"
+            )
 
 
 class _Part:
     """Bytes ``[start, end)`` into ``fd``, hashed; resumes after a network error."""
 
-    def __init__(self, owner: Downloader, url: str, fd: int, start: int, end: int, resp: Any,
-                 use_md5: bool) -> None:
+    def __init__(
+        self, owner: Downloader, url: str, fd: int, start: int, end: int, resp: Any, use_md5: bool
+    ) -> None:
         self.owner, self.url, self.fd, self.end, self.resp = owner, url, fd, end, resp
         self.offset = start
         self.digest = hashlib.md5(usedforsecurity=False) if use_md5 else google_crc32c.Checksum()

@@ -36,7 +36,9 @@ def is_corruption(exc: BaseException) -> bool:
 def _is_network(exc: BaseException | None) -> bool:
     import requests
 
-    return isinstance(exc, ConnectionError | TimeoutError | requests.ConnectionError | requests.Timeout)
+    return isinstance(
+        exc, ConnectionError | TimeoutError | requests.ConnectionError | requests.Timeout
+    )
 
 
 def translate(exc: BaseException, *, op: str, key: str, client: Any) -> BaseException:
@@ -49,24 +51,47 @@ def translate(exc: BaseException, *, op: str, key: str, client: Any) -> BaseExce
         return exc
     if is_corruption(exc):
         first_line = (str(exc).strip().splitlines() or [""])[0].rstrip(":")
-        return IntegrityError(f"GCS {op} of '{key}' in {store}: the data received does not match the "
-                              f"checksum GCS reported ({first_line})", key=key, store=store)
+        return IntegrityError(
+            f"GCS {op} of '{key}' in {store}: the data received does not match the "
+            f"checksum GCS reported ({first_line})",
+            key=key,
+            store=store,
+        )
     if isinstance(exc, api.NotFound):
         if not client.bucket_exists():
-            return BucketMissing(f"GCS {store} does not exist ({op} of '{key}')", key=key, store=store)
+            return BucketMissing(
+                f"GCS {store} does not exist ({op} of '{key}')", key=key, store=store
+            )
         return NotFound(f"no object '{key}' in {store}", key=key, store=store)
     if isinstance(exc, api.Forbidden | api.Unauthorized | auth.GoogleAuthError):
-        return AccessDenied(f"GCS refused {op} of '{key}' in {store}: credentials rejected or not "
-                            f"allowed ({getattr(exc, 'message', exc)})", key=key, store=store,
-                            hint=_CREDENTIALS_HINT)
+        return AccessDenied(
+            f"GCS refused {op} of '{key}' in {store}: credentials rejected or not "
+            f"allowed ({getattr(exc, 'message', exc)})",
+            key=key,
+            store=store,
+            hint=_CREDENTIALS_HINT,
+        )
     cause = exc.cause if isinstance(exc, api.RetryError) else exc
     if _is_network(cause):
-        return Unreachable(f"cannot reach GCS endpoint {client.endpoint} ({op} of '{key}': "
-                           f"{type(cause).__name__})", key=key, store=store)
+        return Unreachable(
+            f"cannot reach GCS endpoint {client.endpoint} ({op} of '{key}': "
+            f"{type(cause).__name__})",
+            key=key,
+            store=store,
+        )
     if isinstance(exc, api.RetryError):
-        return StorageError(f"GCS {op} of '{key}' in {store} kept failing for retry_timeout="
-                            f"{client.config.retry_timeout}s: {cause}", key=key, store=store, hint="")
+        return StorageError(
+            f"GCS {op} of '{key}' in {store} kept failing for retry_timeout="
+            f"{client.config.retry_timeout}s: {cause}",
+            key=key,
+            store=store,
+            hint="",
+        )
     if isinstance(exc, api.GoogleAPICallError):
-        return StorageError(f"GCS {op} of '{key}' failed in {store}: HTTP {exc.code}: {exc.message}",
-                            key=key, store=store, hint="")
+        return StorageError(
+            f"GCS {op} of '{key}' failed in {store}: HTTP {exc.code}: {exc.message}",
+            key=key,
+            store=store,
+            hint="",
+        )
     return exc

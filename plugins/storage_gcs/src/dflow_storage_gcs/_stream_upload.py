@@ -74,8 +74,9 @@ class _DeclareHash:
     def __init__(self, session: Any, crc32c: str) -> None:
         self.session, self.crc32c = session, crc32c
 
-    def request(self, method: str, url: str, data: Any = None, headers: Any = None,
-                **kwargs: Any) -> Any:
+    def request(
+        self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
+    ) -> Any:
         headers = {**(headers or {}), "x-goog-hash": f"crc32c={self.crc32c}"}
         return self.session.request(method, url, data=data, headers=headers, **kwargs)
 
@@ -142,12 +143,14 @@ class StreamWriter(io.RawIOBase):
         blob = c.bucket.blob(self._name)
         # the SDK's own start of a resumable upload (as its BlobWriter does): it builds the URL,
         # headers and metadata. checksum=None: the SDK would hash every chunk again
-        options = dict(chunk_size=self._chunk_size, timeout=c.config.timeout, checksum=None,
-                       retry=c._retry)
+        options = dict(
+            chunk_size=self._chunk_size, timeout=c.config.timeout, checksum=None, retry=c._retry
+        )
         if "num_retries" in inspect.signature(blob._initiate_resumable_upload).parameters:
             options["num_retries"] = None  # 2.x releases require it
         self._upload, self._transport = blob._initiate_resumable_upload(
-            c.bucket.client, self._source, None, None, **options)
+            c.bucket.client, self._source, None, None, **options
+        )
 
     def _send_held(self) -> None:
         if self._upload is None:
@@ -167,8 +170,11 @@ class StreamWriter(io.RawIOBase):
             raise StorageError(
                 f"GCS upload of '{self._key}' in {self._client.store}: the server kept "
                 f"{self._upload.bytes_uploaded} bytes after a chunk ending at byte "
-                f"{self._source.tell()} (sent from {start})", key=self._key,
-                store=self._client.store, hint="retry the upload")
+                f"{self._source.tell()} (sent from {start})",
+                key=self._key,
+                store=self._client.store,
+                hint="retry the upload",
+            )
         return resp
 
     def finish(self) -> None:
@@ -184,9 +190,13 @@ class StreamWriter(io.RawIOBase):
                 self._send_held()
                 resp = self._transmit(self._take(), _DeclareHash(self._transport, crc))
                 if not self._upload.finished:
-                    raise StorageError(f"GCS did not finalize the upload of '{self._key}' in "
-                                       f"{self._client.store} after its last byte",
-                                       key=self._key, store=self._client.store, hint="")
+                    raise StorageError(
+                        f"GCS did not finalize the upload of '{self._key}' in "
+                        f"{self._client.store} after its last byte",
+                        key=self._key,
+                        store=self._client.store,
+                        hint="",
+                    )
                 resource = resp.json()
         except BaseException as exc:
             raise self._failed(exc)
@@ -197,8 +207,9 @@ class StreamWriter(io.RawIOBase):
         c = self._client
         blob = c.bucket.blob(self._name)
         blob.crc32c = crc  # sent in the metadata: GCS refuses content that does not match
-        blob.upload_from_string(data, content_type="application/octet-stream", checksum=None,
-                                **c._kw())
+        blob.upload_from_string(
+            data, content_type="application/octet-stream", checksum=None, **c._kw()
+        )
         return {"crc32c": blob.crc32c, "generation": blob.generation}
 
     def _verify(self, resource: dict[str, Any], crc: str) -> None:
@@ -209,15 +220,18 @@ class StreamWriter(io.RawIOBase):
         c = self._client
         removed = "the object was removed"
         try:
-            c.bucket.blob(self._name).delete(if_generation_match=resource.get("generation"),
-                                             **c._kw())
+            c.bucket.blob(self._name).delete(
+                if_generation_match=resource.get("generation"), **c._kw()
+            )
         except Exception as exc:  # the mismatch is the error to report
             removed = f"removing the object failed too ({type(exc).__name__}: {exc})"
         got = f"crc32c {stored}" if stored else "no crc32c"
         raise IntegrityError(
             f"GCS upload of '{self._key}' in {c.store}: the stored object has {got}, but the "
-            f"{self._size} bytes written have crc32c {crc}; {removed}", key=self._key,
-            store=c.store)
+            f"{self._size} bytes written have crc32c {crc}; {removed}",
+            key=self._key,
+            store=c.store,
+        )
 
     # -- failure ----------------------------------------------------------------------------
     def _check(self) -> None:
@@ -244,9 +258,12 @@ class StreamWriter(io.RawIOBase):
             exc = api.from_http_response(exc.response)
         if isinstance(exc, api.BadRequest) and "crc32c" in str(exc.message).lower():
             store = self._client.store
-            return IntegrityError(f"GCS refused the upload of '{self._key}' in {store}: the bytes "
-                                  f"it received do not match their crc32c ({exc.message})",
-                                  key=self._key, store=store)
+            return IntegrityError(
+                f"GCS refused the upload of '{self._key}' in {store}: the bytes "
+                f"it received do not match their crc32c ({exc.message})",
+                key=self._key,
+                store=store,
+            )
         return translate(exc, op="upload", key=self._key, client=self._client)
 
     def abort(self) -> None:

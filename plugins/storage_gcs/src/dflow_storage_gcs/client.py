@@ -75,15 +75,25 @@ class GCSClient(StorageClient):
     prefix="", anonymous=False, ...)``: any :class:`GCSConfig` field as a keyword.
     """
 
-    def __init__(self, bucket_name: str | None = None, project: str | None = None, *,
-                 config: GCSConfig | None = None, **options: Any) -> None:
-        given = {k: v for k, v in dict(bucket_name=bucket_name, project=project).items() if v is not None}
+    def __init__(
+        self,
+        bucket_name: str | None = None,
+        project: str | None = None,
+        *,
+        config: GCSConfig | None = None,
+        **options: Any,
+    ) -> None:
+        given = {
+            k: v for k, v in dict(bucket_name=bucket_name, project=project).items() if v is not None
+        }
         self.config = attrs.evolve(config or GCSConfig(), **given, **options)
         if not self.config.bucket_name:
             from dflow.config import ConfigError
 
-            raise ConfigError("GCS storage: bucket_name is not set; pass GCSClient(bucket_name=...), "
-                              "set GCS_BUCKET_NAME, or set it in the [storages.gcs] section of dflow.toml")
+            raise ConfigError(
+                "GCS storage: bucket_name is not set; pass GCSClient(bucket_name=...), "
+                "set GCS_BUCKET_NAME, or set it in the [storages.gcs] section of dflow.toml"
+            )
         endpoint = (self.config.endpoint or GOOGLE_ENDPOINT).rstrip("/")
         self.endpoint = endpoint if "://" in endpoint else f"http://{endpoint}"
         self.bucket_name = self.config.bucket_name
@@ -125,8 +135,9 @@ class GCSClient(StorageClient):
                 try:
                     credentials = self._credentials()
                     options = {"api_endpoint": self.endpoint} if self.config.endpoint else None
-                    self._client = storage.Client(project=self.config.project, credentials=credentials,
-                                                  client_options=options)
+                    self._client = storage.Client(
+                        project=self.config.project, credentials=credentials, client_options=options
+                    )
                 except Exception as exc:
                     raise translate(exc, op="connect", key="", client=self) from exc
                 _settle_environment(self._client._http, self.endpoint)
@@ -151,15 +162,22 @@ class GCSClient(StorageClient):
 
     def _full(self, key: str) -> str:
         if not isinstance(key, str) or not key:
-            raise StorageError(f"invalid key {key!r}", key=str(key), store=self.store,
-                               hint="keys are non-empty '/'-separated strings")
+            raise StorageError(
+                f"invalid key {key!r}",
+                key=str(key),
+                store=self.store,
+                hint="keys are non-empty '/'-separated strings",
+            )
         return self.prefix + key
 
     def _call(self, op: str, key: str, fn: Any) -> Any:
         try:
-            return retrying(fn, what=f"GCS {op} of '{key}' in {self.store}",
-                            attempts=1 + max(0, self.config.integrity_retries),
-                            is_transient=is_corruption)  # the SDK retries network errors
+            return retrying(
+                fn,
+                what=f"GCS {op} of '{key}' in {self.store}",
+                attempts=1 + max(0, self.config.integrity_retries),
+                is_transient=is_corruption,
+            )  # the SDK retries network errors
         except Exception as exc:
             raise translate(exc, op=op, key=key, client=self) from exc
 
@@ -168,14 +186,23 @@ class GCSClient(StorageClient):
         full = self._full(key)
         if not os.path.isfile(path):
             what = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
-            raise NotFound(f"cannot upload '{path}' to '{key}': the local path {what}",
-                           key=key, store=self.store, hint="pass the path of an existing file")
+            raise NotFound(
+                f"cannot upload '{path}' to '{key}': the local path {what}",
+                key=key,
+                store=self.store,
+                hint="pass the path of an existing file",
+            )
         resumable = os.path.getsize(path) >= self.config.resumable_threshold
         # a chunk size makes the SDK upload resumably, resending only unacknowledged chunks;
         # the SDK sends files of 8 MiB or less in one request whatever the chunk size
         chunk_size = self.config.part_size if resumable else None
-        self._call("upload", key, lambda: self.bucket.blob(full, chunk_size=chunk_size).upload_from_filename(
-            path, checksum="auto", **self._kw()))
+        self._call(
+            "upload",
+            key,
+            lambda: self.bucket.blob(full, chunk_size=chunk_size).upload_from_filename(
+                path, checksum="auto", **self._kw()
+            ),
+        )
 
     @contextlib.contextmanager
     def open_write(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
@@ -225,10 +252,16 @@ class GCSClient(StorageClient):
             if self._downloader is None:
                 c = self.config
                 self._downloader = Downloader(
-                    bucket.client._http, self.endpoint, self.bucket_name, retry=self._retry,
-                    timeout=c.timeout, workers=c.download_workers,
-                    sliced_threshold=c.sliced_download_threshold, part_size=c.download_part_size,
-                    hashes_of=self._metadata_hashes)
+                    bucket.client._http,
+                    self.endpoint,
+                    self.bucket_name,
+                    retry=self._retry,
+                    timeout=c.timeout,
+                    workers=c.download_workers,
+                    sliced_threshold=c.sliced_download_threshold,
+                    part_size=c.download_part_size,
+                    hashes_of=self._metadata_hashes,
+                )
             return self._downloader
 
     def _metadata_hashes(self, full: str) -> dict[str, bytes]:
@@ -237,13 +270,18 @@ class GCSClient(StorageClient):
             from google.api_core.exceptions import NotFound as GoogleNotFound
 
             raise GoogleNotFound(full)
-        return parse_hashes(",".join(f"{k}={v}" for k, v in (("crc32c", blob.crc32c), ("md5", blob.md5_hash))
-                                     if v))
+        return parse_hashes(
+            ",".join(f"{k}={v}" for k, v in (("crc32c", blob.crc32c), ("md5", blob.md5_hash)) if v)
+        )
 
     def list(self, prefix: str, recursive: bool = False) -> list[str]:
         def fetch() -> list[str]:
-            pages = self.bucket.client.list_blobs(self.bucket_name, prefix=self.prefix + prefix,
-                                                  delimiter=None if recursive else "/", **self._kw())
+            pages = self.bucket.client.list_blobs(
+                self.bucket_name,
+                prefix=self.prefix + prefix,
+                delimiter=None if recursive else "/",
+                **self._kw(),
+            )
             names = [blob.name for blob in pages]  # prefixes are filled in as pages are read
             return names + sorted(pages.prefixes)
 
@@ -256,8 +294,9 @@ class GCSClient(StorageClient):
         def rewrite() -> None:  # server side; large objects take several calls
             token = None
             while True:
-                token, _, _ = self.bucket.blob(dest).rewrite(self.bucket.blob(source), token=token,
-                                                             **self._kw())
+                token, _, _ = self.bucket.blob(dest).rewrite(
+                    self.bucket.blob(source), token=token, **self._kw()
+                )
                 if token is None:
                     return
 

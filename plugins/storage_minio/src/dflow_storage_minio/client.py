@@ -60,8 +60,12 @@ class MinioClient(StorageClient):
         **settings: Any,
     ) -> None:
         self.config = MinioConfig(
-            endpoint=endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
-            bucket_name=bucket_name, **settings,
+            endpoint=endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            bucket_name=bucket_name,
+            **settings,
         )
         self._init_state()
 
@@ -87,9 +91,13 @@ class MinioClient(StorageClient):
         def pick(value: Any, name: str) -> Any:
             return s3.get(name) if value is None else value
 
-        return (pick(c.endpoint, "endpoint"), pick(c.access_key, "access_key"),
-                pick(c.secret_key, "secret_key"), bool(pick(c.secure, "secure")),
-                pick(c.bucket_name, "bucket_name"))
+        return (
+            pick(c.endpoint, "endpoint"),
+            pick(c.access_key, "access_key"),
+            pick(c.secret_key, "secret_key"),
+            bool(pick(c.secure, "secure")),
+            pick(c.bucket_name, "bucket_name"),
+        )
 
     @property
     def url(self) -> str:
@@ -130,13 +138,24 @@ class MinioClient(StorageClient):
     def _make_lean(self, conn: tuple) -> LeanS3 | None:
         c = self.config
         _, access_key, secret_key, _, _ = conn
-        if not c.lean_requests or c.addressing_style not in ("path", "virtual") \
-                or not access_key or not secret_key or _proxied(self.url):
+        if (
+            not c.lean_requests
+            or c.addressing_style not in ("path", "virtual")
+            or not access_key
+            or not secret_key
+            or _proxied(self.url)
+        ):
             return None
-        return LeanS3(self.url, access_key, secret_key, region=c.region,
-                      virtual_host=c.addressing_style == "virtual",
-                      connect_timeout=c.connect_timeout, read_timeout=c.read_timeout,
-                      max_attempts=c.max_attempts)
+        return LeanS3(
+            self.url,
+            access_key,
+            secret_key,
+            region=c.region,
+            virtual_host=c.addressing_style == "virtual",
+            connect_timeout=c.connect_timeout,
+            read_timeout=c.read_timeout,
+            max_attempts=c.max_attempts,
+        )
 
     def _make_boto(self, conn: tuple) -> Any:
         import boto3
@@ -186,7 +205,9 @@ class MinioClient(StorageClient):
             what = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
             raise NotFound(
                 f"cannot upload '{path}' to '{key}': the local path {what}",
-                key=key, store=self.store, hint="pass the path of an existing file",
+                key=key,
+                store=self.store,
+                hint="pass the path of an existing file",
             )
         size = os.path.getsize(path)
         if size < self.config.multipart_threshold:
@@ -219,8 +240,9 @@ class MinioClient(StorageClient):
         if lean is not None:
             etag = lean.put(self.bucket, key, data, len(data), md5)
         else:
-            etag = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data,
-                                      ContentMD5=base64.b64encode(md5).decode())["ETag"]
+            etag = self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentMD5=base64.b64encode(md5).decode()
+            )["ETag"]
         self._check_etag(key, etag.strip('"'), md5.hex())
 
     @contextlib.contextmanager
@@ -234,8 +256,11 @@ class MinioClient(StorageClient):
 
     def _check_etag(self, key: str, etag: str, md5: str) -> None:
         if self.config.verify_integrity and etag and "-" not in etag and etag != md5:
-            raise IntegrityError(f"upload of '{key}': server ETag {etag} != local MD5 {md5}",
-                                 key=key, store=self.store)
+            raise IntegrityError(
+                f"upload of '{key}': server ETag {etag} != local MD5 {md5}",
+                key=key,
+                store=self.store,
+            )
 
     def _put_small(
         self, key: str, path: str, size: int, progress: Callable[[int], None] | None
@@ -243,7 +268,9 @@ class MinioClient(StorageClient):
         md5 = md5_file(path)
         with open(path, "rb") as body:
             resp = self.s3.put_object(
-                Bucket=self.bucket, Key=key, Body=body,
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
                 ContentMD5=base64.b64encode(bytes.fromhex(md5)).decode(),
             )
         if progress:
@@ -257,12 +284,14 @@ class MinioClient(StorageClient):
 
         part = ChunksizeAdjuster().adjust_chunksize(self.config.multipart_chunksize, size)
         expected: dict[str, str] = {}
-        hasher = threading.Thread(target=lambda: expected.update(_composite_etag(path, part)),
-                                  daemon=True)
+        hasher = threading.Thread(
+            target=lambda: expected.update(_composite_etag(path, part)), daemon=True
+        )
         if self.config.verify_integrity:
             hasher.start()  # hashes while the parts upload; the file is read from page cache
-        self.s3.upload_file(path, self.bucket, key, Config=self._transfer_config(),
-                            Callback=progress)
+        self.s3.upload_file(
+            path, self.bucket, key, Config=self._transfer_config(), Callback=progress
+        )
         if not self.config.verify_integrity:
             return
         hasher.join()
@@ -270,7 +299,9 @@ class MinioClient(StorageClient):
         if etag not in (expected.get("composite"), expected.get("md5")):
             raise IntegrityError(
                 f"upload of '{key}': server ETag {etag} does not match the local parts "
-                f"({expected.get('composite')})", key=key, store=self.store,
+                f"({expected.get('composite')})",
+                key=key,
+                store=self.store,
             )
 
     def download(self, key: str, path: str) -> None:
@@ -279,15 +310,22 @@ class MinioClient(StorageClient):
                 self._call("download", key, lambda: self._get(key, tmp))
 
         # a corrupted transfer is worth one more try; a missing key is not retried
-        retrying(attempt, what=f"download of '{key}' from {self.store}", attempts=2,
-                 is_transient=lambda e: isinstance(e, IntegrityError))
+        retrying(
+            attempt,
+            what=f"download of '{key}' from {self.store}",
+            attempts=2,
+            is_transient=lambda e: isinstance(e, IntegrityError),
+        )
 
     def download_new(self, key: str, path: str) -> None:
         """Download to ``path`` in a directory that exists and nobody reads yet (a staging
         directory of :func:`dflow.storage.objects.fetch_objects`): no temporary name."""
-        retrying(lambda: self._call("download", key, lambda: self._get(key, path)),
-                 what=f"download of '{key}' from {self.store}", attempts=2,
-                 is_transient=lambda e: isinstance(e, IntegrityError))
+        retrying(
+            lambda: self._call("download", key, lambda: self._get(key, path)),
+            what=f"download of '{key}' from {self.store}",
+            attempts=2,
+            is_transient=lambda e: isinstance(e, IntegrityError),
+        )
 
     def _get(self, key: str, dest: str) -> None:
         # one request for small objects: the GET's headers tell the size before the body is read
@@ -309,11 +347,13 @@ class MinioClient(StorageClient):
             return
         got = os.path.getsize(dest)
         if got != size:
-            raise IntegrityError(f"download of '{key}': got {got} bytes, expected {size}",
-                                 key=key, store=self.store)
+            raise IntegrityError(
+                f"download of '{key}': got {got} bytes, expected {size}", key=key, store=self.store
+            )
         if md5 is not None and etag and "-" not in etag and md5 != etag:
-            raise IntegrityError(f"download of '{key}': MD5 {md5} != ETag {etag}",
-                                 key=key, store=self.store)
+            raise IntegrityError(
+                f"download of '{key}': MD5 {md5} != ETag {etag}", key=key, store=self.store
+            )
 
     def _get_large(self, key: str, dest: str, size: int, etag: str) -> None:
         """Parallel ranged GETs written in place; the parts' MD5s rebuild the ETag."""
@@ -324,7 +364,9 @@ class MinioClient(StorageClient):
             f.truncate(size)
             digests = run_concurrently(
                 lambda start: self._range_into(key, f.fileno(), start, min(start + part, size)),
-                range(0, size, part), max(1, self.config.max_concurrency))
+                range(0, size, part),
+                max(1, self.config.max_concurrency),
+            )
         if not self.config.verify_integrity or not etag:
             return
         count = etag.partition("-")[2]
@@ -335,11 +377,15 @@ class MinioClient(StorageClient):
         else:
             return  # uploaded in parts of another size: the ranges' lengths were checked
         if got != etag:
-            raise IntegrityError(f"download of '{key}': the data read does not match ETag "
-                                 f"{etag} (got {got})", key=key, store=self.store)
+            raise IntegrityError(
+                f"download of '{key}': the data read does not match ETag {etag} (got {got})",
+                key=key,
+                store=self.store,
+            )
 
     def _range_into(self, key: str, fd: int, start: int, end: int) -> bytes:
         """GET bytes ``start``..``end - 1`` into ``fd`` at their offset; return their MD5."""
+
         def save(chunks: Iterator[bytes]) -> bytes:
             digest, pos = hashlib.md5(usedforsecurity=False), start
             for chunk in chunks:
@@ -347,15 +393,20 @@ class MinioClient(StorageClient):
                 digest.update(chunk)
                 pos += len(chunk)
             if pos != end:
-                raise IntegrityError(f"download of '{key}': bytes {start}-{end - 1} came back "
-                                     f"{pos - start} bytes long", key=key, store=self.store)
+                raise IntegrityError(
+                    f"download of '{key}': bytes {start}-{end - 1} came back "
+                    f"{pos - start} bytes long",
+                    key=key,
+                    store=self.store,
+                )
             return digest.digest()
 
         headers = {"Range": f"bytes={start}-{end - 1}"}
         lean = self.lean
         if lean is not None:
-            return lean.get(self.bucket, key, lambda r: save(iter(lambda: r.read(CHUNK), b"")),
-                            headers=headers)
+            return lean.get(
+                self.bucket, key, lambda r: save(iter(lambda: r.read(CHUNK), b"")), headers=headers
+            )
         body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=headers["Range"])["Body"]
         return save(body.iter_chunks(CHUNK))
 
@@ -387,14 +438,20 @@ class MinioClient(StorageClient):
             if not self.config.verify_integrity or not etag:
                 return
             count = etag.partition("-")[2]
-            expected = md5 if not count else multipart_etag(parts) if count == str(len(parts)) \
-                else etag  # parts of another size: the size check is all there is
+            expected = (
+                md5 if not count else multipart_etag(parts) if count == str(len(parts)) else etag
+            )  # parts of another size: the size check is all there is
             if expected != etag:
-                raise IntegrityError(f"download of '{key}': the data read does not match "
-                                     f"ETag {etag} (got {expected})", key=key, store=self.store)
+                raise IntegrityError(
+                    f"download of '{key}': the data read does not match "
+                    f"ETag {etag} (got {expected})",
+                    key=key,
+                    store=self.store,
+                )
 
-        reader = RangedReader(fetch, size, part=part, ahead=max(1, self.config.max_concurrency // 2),
-                              verify=verify)
+        reader = RangedReader(
+            fetch, size, part=part, ahead=max(1, self.config.max_concurrency // 2), verify=verify
+        )
         with io.BufferedReader(reader, CHUNK) as stream:
             yield stream
 
@@ -403,7 +460,9 @@ class MinioClient(StorageClient):
         lean = self.lean
         if lean is not None:
             return lean.get(self.bucket, key, lambda resp: resp.read(), headers=headers)
-        return self.s3.get_object(Bucket=self.bucket, Key=key, Range=headers["Range"])["Body"].read()
+        return self.s3.get_object(Bucket=self.bucket, Key=key, Range=headers["Range"])[
+            "Body"
+        ].read()
 
     def list(self, prefix: str, recursive: bool = False) -> list[str]:
         def run() -> list[str]:
@@ -420,8 +479,12 @@ class MinioClient(StorageClient):
 
     def copy(self, src: str, dst: str) -> None:
         source = {"Bucket": self.bucket, "Key": src}
-        self._call("copy", src, lambda: self.s3.copy(source, self.bucket, dst,
-                                                      Config=self._transfer_config()), dst=dst)
+        self._call(
+            "copy",
+            src,
+            lambda: self.s3.copy(source, self.bucket, dst, Config=self._transfer_config()),
+            dst=dst,
+        )
 
     def get_md5(self, key: str) -> str:
         head = self._call("get_md5", key, lambda: self.s3.head_object(Bucket=self.bucket, Key=key))
@@ -431,6 +494,7 @@ class MinioClient(StorageClient):
             return meta[MD5_METADATA]
         if etag and "-" not in etag:
             return etag
+
         # a multipart object's ETag is not its MD5: hash the content as it streams by
         def run() -> str:
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
@@ -444,6 +508,7 @@ class MinioClient(StorageClient):
     # -- extras -----------------------------------------------------------------------
     def create_bucket(self) -> None:
         """Create the configured bucket if it does not exist."""
+
         def run() -> None:
             existing = [b["Name"] for b in self.s3.list_buckets().get("Buckets", [])]
             if self.bucket not in existing:

@@ -40,9 +40,17 @@ class LeanS3:
     """PUT/GET of whole objects on ``url`` (``http(s)://host[:port]``), path or virtual style."""
 
     def __init__(
-        self, url: str, access_key: str, secret_key: str, *, region: str = "us-east-1",
-        virtual_host: bool = False, connect_timeout: float = 5.0, read_timeout: float = 60.0,
-        max_attempts: int = 4, pool_size: int = 32,
+        self,
+        url: str,
+        access_key: str,
+        secret_key: str,
+        *,
+        region: str = "us-east-1",
+        virtual_host: bool = False,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 4,
+        pool_size: int = 32,
     ) -> None:
         parts = urlsplit(url)
         self.url, self.scheme, self.netloc = url, parts.scheme, parts.netloc
@@ -71,18 +79,31 @@ class LeanS3:
             if hasattr(body, "seek"):
                 body.seek(start)
 
-        return self._request("PUT", bucket, key, "PutObject", send, body=body, headers=headers,
-                             before=rewind)
+        return self._request(
+            "PUT", bucket, key, "PutObject", send, body=body, headers=headers, before=rewind
+        )
 
-    def get(self, bucket: str, key: str, handle: Callable[[http.client.HTTPResponse], Any],
-            headers: dict[str, str] | None = None) -> Any:
+    def get(
+        self,
+        bucket: str,
+        key: str,
+        handle: Callable[[http.client.HTTPResponse], Any],
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """GET the object and return ``handle(response)``; the handler reads the body."""
         return self._request("GET", bucket, key, "GetObject", handle, headers=headers)
 
     def _request(
-        self, method: str, bucket: str, key: str, operation: str,
-        handle: Callable[[http.client.HTTPResponse], Any], *, body: Any = None,
-        headers: dict[str, str] | None = None, before: Callable[[], None] | None = None,
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        operation: str,
+        handle: Callable[[http.client.HTTPResponse], Any],
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        before: Callable[[], None] | None = None,
     ) -> Any:
         host, path = self._target(bucket, key)
         attempt = stale = 0
@@ -93,8 +114,9 @@ class LeanS3:
                     self._connect(conn)
                 if before:
                     before()
-                conn.request(method, path, body=body,
-                             headers=self._sign(method, host, path, headers or {}))
+                conn.request(
+                    method, path, body=body, headers=self._sign(method, host, path, headers or {})
+                )
                 resp = conn.getresponse()
                 if resp.status >= 300:
                     payload = resp.read()
@@ -102,7 +124,8 @@ class LeanS3:
                     error = _client_error(resp, payload, operation)
                     attempt += 1
                     if attempt < self.max_attempts and (
-                        resp.status in _RETRY_STATUS or _code(error) in ("SlowDown", "RequestTimeout")
+                        resp.status in _RETRY_STATUS
+                        or _code(error) in ("SlowDown", "RequestTimeout")
                     ):
                         _backoff(attempt)
                         continue
@@ -145,15 +168,21 @@ class LeanS3:
     def _sign(self, method: str, host: str, path: str, extra: dict[str, str]) -> dict[str, str]:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         scope = f"{stamp[:8]}/{self.region}/s3/aws4_request"
-        canonical = (f"{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{_UNSIGNED}\n"
-                     f"x-amz-date:{stamp}\n\n{_SIGNED}\n{_UNSIGNED}")
-        to_sign = (f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n"
-                   f"{hashlib.sha256(canonical.encode()).hexdigest()}")
+        canonical = (
+            f"{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{_UNSIGNED}\n"
+            f"x-amz-date:{stamp}\n\n{_SIGNED}\n{_UNSIGNED}"
+        )
+        to_sign = (
+            f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        )
         signature = hmac.new(self._key(stamp[:8]), to_sign.encode(), hashlib.sha256).hexdigest()
         return {
-            **extra, "Host": host, "x-amz-date": stamp, "x-amz-content-sha256": _UNSIGNED,
+            **extra,
+            "Host": host,
+            "x-amz-date": stamp,
+            "x-amz-content-sha256": _UNSIGNED,
             "Authorization": f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
-                             f"SignedHeaders={_SIGNED}, Signature={signature}",
+            f"SignedHeaders={_SIGNED}, Signature={signature}",
         }
 
     # -- the connection pool ----------------------------------------------------------
@@ -165,18 +194,21 @@ class LeanS3:
                 return idle.pop(), True
         # http.client splits "host:port" itself (IPv6 brackets included)
         if self._ssl is not None:
-            return http.client.HTTPSConnection(host, timeout=self.connect_timeout,
-                                               context=self._ssl, blocksize=BLOCK), False
-        return http.client.HTTPConnection(host, timeout=self.connect_timeout,
-                                          blocksize=BLOCK), False
+            return http.client.HTTPSConnection(
+                host, timeout=self.connect_timeout, context=self._ssl, blocksize=BLOCK
+            ), False
+        return http.client.HTTPConnection(
+            host, timeout=self.connect_timeout, blocksize=BLOCK
+        ), False
 
     def _connect(self, conn: http.client.HTTPConnection) -> None:
         conn.connect()  # within connect_timeout; then each read may take read_timeout
         conn.sock.settimeout(self.read_timeout)
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def _checkin(self, host: str, conn: http.client.HTTPConnection,
-                 resp: http.client.HTTPResponse) -> None:
+    def _checkin(
+        self, host: str, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse
+    ) -> None:
         if resp.will_close or not resp.isclosed():
             conn.close()
             return
@@ -198,7 +230,7 @@ class LeanS3:
 
 def _backoff(attempt: int) -> None:
     # botocore's standard mode: random jitter up to 2**attempt * 50 ms, capped at 20 s
-    time.sleep(random.random() * min(20.0, 0.05 * 2 ** attempt))
+    time.sleep(random.random() * min(20.0, 0.05 * 2**attempt))
 
 
 def _is_local(exc: BaseException) -> bool:
@@ -216,9 +248,13 @@ def _client_error(resp: http.client.HTTPResponse, payload: bytes, operation: str
 
     code = _field(payload, "Code") or str(resp.status)
     return ClientError(
-        {"Error": {"Code": code, "Message": _field(payload, "Message") or resp.reason},
-         "ResponseMetadata": {"HTTPStatusCode": resp.status,
-                              "RequestId": resp.getheader("x-amz-request-id", "")}},
+        {
+            "Error": {"Code": code, "Message": _field(payload, "Message") or resp.reason},
+            "ResponseMetadata": {
+                "HTTPStatusCode": resp.status,
+                "RequestId": resp.getheader("x-amz-request-id", ""),
+            },
+        },
         operation,
     )
 

@@ -30,9 +30,14 @@ class MultipartWriter(PartedWriter):
 
     def __init__(self, client: MinioClient, key: str) -> None:
         c = client.config
-        super().__init__(key, client.store, part_size=c.multipart_chunksize,
-                         threshold=c.multipart_threshold, workers=c.max_concurrency,
-                         thread_name="dflow-s3-part")
+        super().__init__(
+            key,
+            client.store,
+            part_size=c.multipart_chunksize,
+            threshold=c.multipart_threshold,
+            workers=c.max_concurrency,
+            thread_name="dflow-s3-part",
+        )
         self._client = client
         self._upload_id: str | None = None
 
@@ -44,29 +49,43 @@ class MultipartWriter(PartedWriter):
         c = self._client
         md5 = hashlib.md5(part, usedforsecurity=False).digest()
         resp = c.s3.upload_part(
-            Bucket=c.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number,
-            Body=part, ContentMD5=base64.b64encode(md5).decode(),
+            Bucket=c.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=part,
+            ContentMD5=base64.b64encode(md5).decode(),
         )
         etag = resp["ETag"].strip('"')
         if c.config.verify_integrity and etag != md5.hex():
-            raise IntegrityError(f"upload of '{self.key}': part {number} came back with ETag "
-                                 f"{etag}, not its MD5 {md5.hex()}", key=self.key, store=self.store)
+            raise IntegrityError(
+                f"upload of '{self.key}': part {number} came back with ETag "
+                f"{etag}, not its MD5 {md5.hex()}",
+                key=self.key,
+                store=self.store,
+            )
         return md5, etag
 
     def _complete(self, sent: list[tuple[bytes, str]]) -> None:
         c = self._client
         resp = c.s3.complete_multipart_upload(
-            Bucket=c.bucket, Key=self.key, UploadId=self._upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": i, "ETag": etag}
-                                       for i, (_, etag) in enumerate(sent, 1)]},
+            Bucket=c.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={
+                "Parts": [{"PartNumber": i, "ETag": etag} for i, (_, etag) in enumerate(sent, 1)]
+            },
         )
         expected = multipart_etag([md5 for md5, _ in sent])
         etag = resp.get("ETag", "").strip('"')
         if c.config.verify_integrity and etag and etag != expected:
             c.s3.delete_object(Bucket=c.bucket, Key=self.key)
-            raise IntegrityError(f"upload of '{self.key}': server ETag {etag} does not match "
-                                 f"the parts sent ({expected}); the object was removed",
-                                 key=self.key, store=self.store)
+            raise IntegrityError(
+                f"upload of '{self.key}': server ETag {etag} does not match "
+                f"the parts sent ({expected}); the object was removed",
+                key=self.key,
+                store=self.store,
+            )
 
     def _put_whole(self, chunks: list[bytes]) -> None:
         self._client.put_data(self.key, b"".join(chunks))

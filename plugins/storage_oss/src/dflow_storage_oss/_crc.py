@@ -46,4 +46,5 @@ def check(what: str, ours: int | None, theirs: int | None, request_id: str | Non
         import oss2
 
         raise oss2.exceptions.InconsistentError(
-            f"{what}: CRC-64 of the data here is {ours}, OSS reported {theirs}", request_id or "")
+            f"{what}: CRC-64 of the data here is {ours}, OSS reported {theirs}", request_id or ""
+        )

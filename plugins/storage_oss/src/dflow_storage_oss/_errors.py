@@ -42,29 +42,50 @@ def translate(exc: BaseException, *, op: str, key: str, client: Any) -> BaseExce
         return NotFound(f"no object '{key}' in {store}", key=key, store=store)
     if isinstance(exc, errors.RequestError):
         reason = type(getattr(exc, "exception", exc)).__name__
-        return Unreachable(f"cannot reach OSS endpoint {client.endpoint} ({op} of '{key}': {reason})",
-                           key=key, store=store)
+        return Unreachable(
+            f"cannot reach OSS endpoint {client.endpoint} ({op} of '{key}': {reason})",
+            key=key,
+            store=store,
+        )
     if isinstance(exc, errors.InconsistentError):
         return IntegrityError(
             f"OSS {op} of '{key}' in {store}: the data received does not match the checksum OSS "
             f"reported ({str(exc.body).removeprefix('InconsistentError: ')})",
-            key=key, store=store)
+            key=key,
+            store=store,
+        )
     if isinstance(exc, errors.ServerError) and exc.code == "InvalidDigest":
         return IntegrityError(
             f"OSS {op} of '{key}' in {store}: OSS rejected the data it received, its MD5 does not "
             "match the Content-MD5 sent (InvalidDigest): it was damaged on the way",
-            key=key, store=store)
+            key=key,
+            store=store,
+        )
     if isinstance(exc, errors.ServerError):
         code, message = exc.code or f"HTTP {exc.status}", exc.message or ""
         if exc.status == 403:
             if code in _CREDENTIAL_CODES:
-                hint = ("check access_key_id and access_key_secret (OSS_ACCESS_KEY_ID / "
-                        "OSS_ACCESS_KEY_SECRET or the [storages.oss] section)")
+                hint = (
+                    "check access_key_id and access_key_secret (OSS_ACCESS_KEY_ID / "
+                    "OSS_ACCESS_KEY_SECRET or the [storages.oss] section)"
+                )
             else:
-                hint = (f"the credentials of access key '{client.config.access_key_id}' are not "
-                        "allowed this operation; check its RAM policy for the bucket")
-            return AccessDenied(f"OSS refused {op} of '{key}' in {store}: {code}: {message}",
-                                key=key, store=store, hint=hint)
-        return StorageError(f"OSS {op} of '{key}' failed in {store}: HTTP {exc.status} {code}: {message}",
-                            key=key, store=store, hint="")
-    return StorageError(f"OSS {op} of '{key}' failed in {store}: {exc}", key=key, store=store, hint="")
+                hint = (
+                    f"the credentials of access key '{client.config.access_key_id}' are not "
+                    "allowed this operation; check its RAM policy for the bucket"
+                )
+            return AccessDenied(
+                f"OSS refused {op} of '{key}' in {store}: {code}: {message}",
+                key=key,
+                store=store,
+                hint=hint,
+            )
+        return StorageError(
+            f"OSS {op} of '{key}' failed in {store}: HTTP {exc.status} {code}: {message}",
+            key=key,
+            store=store,
+            hint="",
+        )
+    return StorageError(
+        f"OSS {op} of '{key}' failed in {store}: {exc}", key=key, store=store, hint=""
+    )

@@ -17,8 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 #: an idle keep-alive connection the server closed shows up as one of these on reuse
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-          http.client.CannotSendRequest)
+_STALE = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    http.client.CannotSendRequest,
+)
 
 
 class _Answer:
@@ -56,7 +60,9 @@ class LeanObjects:
             if conn is not None:
                 conn.close()
             if self._https:
-                conn = http.client.HTTPSConnection(self._netloc, timeout=self.timeout, context=self._ssl)
+                conn = http.client.HTTPSConnection(
+                    self._netloc, timeout=self.timeout, context=self._ssl
+                )
             else:
                 conn = http.client.HTTPConnection(self._netloc, timeout=self.timeout)
             self._local.conn = conn
@@ -69,14 +75,22 @@ class LeanObjects:
             conn.close()
             self._local.conn = None
 
-    def _send(self, method: str, key: str, body: bytes | list[bytes] | None,
-              headers: dict[str, str]) -> http.client.HTTPResponse:
+    def _send(
+        self, method: str, key: str, body: bytes | list[bytes] | None, headers: dict[str, str]
+    ) -> http.client.HTTPResponse:
         import oss2
 
         b = self.bucket
-        req = oss2.http.Request(method, b._make_url(b.bucket_name, key), data=body, headers=headers,
-                                app_name=b.app_name, region=b.region, product=b.product,
-                                cloudbox_id=b.cloudbox_id)
+        req = oss2.http.Request(
+            method,
+            b._make_url(b.bucket_name, key),
+            data=body,
+            headers=headers,
+            app_name=b.app_name,
+            region=b.region,
+            product=b.product,
+            cloudbox_id=b.cloudbox_id,
+        )
         b.auth._sign_request(req, b.bucket_name, key)
         split = urlsplit(req.url)
         target = split.path + ("?" + split.query if split.query else "")

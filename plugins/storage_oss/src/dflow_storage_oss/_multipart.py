@@ -30,8 +30,15 @@ class MultipartUpload:
     def __init__(self, client: OSSClient, key: str, full: str) -> None:
         self.client, self.key, self.full = client, key, full
         self.finished = False
-        self.upload_id: str = client._call("upload", key, lambda: client.bucket.init_multipart_upload(
-            full, headers={"Content-Type": "application/octet-stream"}).upload_id)
+        self.upload_id: str = client._call(
+            "upload",
+            key,
+            lambda: (
+                client.bucket.init_multipart_upload(
+                    full, headers={"Content-Type": "application/octet-stream"}
+                ).upload_id
+            ),
+        )
 
     def send(self, number: int, data: bytes) -> Any:
         """Upload part ``number``, retried while it fails transiently or comes back with
@@ -43,11 +50,17 @@ class MultipartUpload:
 
         def once() -> Any:
             result = c.bucket.upload_part(self.full, self.upload_id, number, data)
-            _crc.check(f"upload of part {number} of '{self.full}'", crc, result.crc, result.request_id)
+            _crc.check(
+                f"upload of part {number} of '{self.full}'", crc, result.crc, result.request_id
+            )
             return result
 
-        result = retrying(once, what=f"OSS upload of part {number} of '{self.key}' in {c.store}",
-                          attempts=max(1, c.config.retries), is_transient=is_transient)
+        result = retrying(
+            once,
+            what=f"OSS upload of part {number} of '{self.key}' in {c.store}",
+            attempts=max(1, c.config.retries),
+            is_transient=is_transient,
+        )
         return oss2.models.PartInfo(number, result.etag, size=len(data), part_crc=crc)
 
     def complete(self, parts: list[Any], crc: int | None = None) -> None:
@@ -60,12 +73,19 @@ class MultipartUpload:
             crc = 0
             for part in parts:
                 crc = _crc.combine(crc, part.part_crc, part.size)
-        result = c._call("upload", self.key, lambda: c.bucket.complete_multipart_upload(
-            self.full, self.upload_id, parts))
+        result = c._call(
+            "upload",
+            self.key,
+            lambda: c.bucket.complete_multipart_upload(self.full, self.upload_id, parts),
+        )
         self.finished = True
         try:
-            _crc.check(f"upload of '{self.full}' (the completed object)", crc, result.crc,
-                       result.request_id)
+            _crc.check(
+                f"upload of '{self.full}' (the completed object)",
+                crc,
+                result.crc,
+                result.request_id,
+            )
         except oss2.exceptions.InconsistentError:
             with contextlib.suppress(Exception):  # a damaged object must not look complete
                 c.bucket.delete_object(self.full)

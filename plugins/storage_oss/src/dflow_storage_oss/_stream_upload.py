@@ -29,9 +29,14 @@ class StreamWriter(PartedWriter):
 
     def __init__(self, client: OSSClient, key: str, full: str) -> None:
         c = client.config
-        super().__init__(key, client.store, part_size=c.part_size,
-                         threshold=c.multipart_threshold, workers=c.workers,
-                         thread_name="dflow-oss-part")
+        super().__init__(
+            key,
+            client.store,
+            part_size=c.part_size,
+            threshold=c.multipart_threshold,
+            workers=c.workers,
+            thread_name="dflow-oss-part",
+        )
         self._client, self._full = client, full
         self._crc = 0  # CRC-64 of everything written
         self._upload: MultipartUpload | None = None

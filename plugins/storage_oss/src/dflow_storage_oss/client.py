@@ -82,8 +82,12 @@ class OSSClient(StorageClient):
         config: OSSConfig | None = None,
         **options: Any,
     ) -> None:
-        given = dict(endpoint=endpoint, bucket_name=bucket_name, access_key_id=access_key_id,
-                     access_key_secret=access_key_secret)
+        given = dict(
+            endpoint=endpoint,
+            bucket_name=bucket_name,
+            access_key_id=access_key_id,
+            access_key_secret=access_key_secret,
+        )
         given = {k: v for k, v in given.items() if v is not None}
         if config is None and "prefix" not in options:
             options["prefix"] = _repo_prefix()
@@ -111,16 +115,21 @@ class OSSClient(StorageClient):
     def _check_config(self) -> None:
         from dflow.config import ConfigError
 
-        for field, env in (("endpoint", "OSS_ENDPOINT"), ("bucket_name", "OSS_BUCKET_NAME"),
-                           ("access_key_id", "OSS_ACCESS_KEY_ID"),
-                           ("access_key_secret", "OSS_ACCESS_KEY_SECRET")):
+        for field, env in (
+            ("endpoint", "OSS_ENDPOINT"),
+            ("bucket_name", "OSS_BUCKET_NAME"),
+            ("access_key_id", "OSS_ACCESS_KEY_ID"),
+            ("access_key_secret", "OSS_ACCESS_KEY_SECRET"),
+        ):
             if not getattr(self.config, field):
                 raise ConfigError(
                     f"OSS storage: {field} is not set; pass OSSClient({field}=...), set {env}, "
                     f"or set {field} in the [storages.oss] section of dflow.toml"
                 )
         if self.config.auth_version == "v4" and not self.config.region:
-            raise ConfigError("OSS storage: auth_version 'v4' needs region (or OSS_REGION), e.g. 'cn-hangzhou'")
+            raise ConfigError(
+                "OSS storage: auth_version 'v4' needs region (or OSS_REGION), e.g. 'cn-hangzhou'"
+            )
 
     @property
     def bucket(self) -> Any:
@@ -131,9 +140,13 @@ class OSSClient(StorageClient):
                 c = self.config
                 make_auth = oss2.AuthV4 if c.auth_version == "v4" else oss2.Auth
                 self._bucket = oss2.Bucket(
-                    make_auth(c.access_key_id, c.access_key_secret), self.endpoint, c.bucket_name,
+                    make_auth(c.access_key_id, c.access_key_secret),
+                    self.endpoint,
+                    c.bucket_name,
                     # CRCs are computed here with fastcrc (see _crc) and compared with OSS's
-                    connect_timeout=c.connect_timeout, enable_crc=False, region=c.region,
+                    connect_timeout=c.connect_timeout,
+                    enable_crc=False,
+                    region=c.region,
                     session=oss2.Session(pool_size=max(32, 2 * c.workers)),
                 )
                 if c.lean_requests and not _proxies(self.endpoint):
@@ -149,15 +162,23 @@ class OSSClient(StorageClient):
     # -- plumbing ---------------------------------------------------------------------------
     def _full(self, key: str) -> str:
         if not isinstance(key, str) or not key:
-            raise StorageError(f"invalid key {key!r}", key=str(key), store=self.store,
-                               hint="keys are non-empty '/'-separated strings")
+            raise StorageError(
+                f"invalid key {key!r}",
+                key=str(key),
+                store=self.store,
+                hint="keys are non-empty '/'-separated strings",
+            )
         return self.prefix + key
 
     def _call(self, op: str, key: str, fn: Any) -> Any:
         """Run ``fn`` with retries on transient errors; raise dflow's errors for oss2's."""
         try:
-            return retrying(fn, what=f"OSS {op} of '{key}' in {self.store}",
-                            attempts=max(1, self.config.retries), is_transient=is_transient)
+            return retrying(
+                fn,
+                what=f"OSS {op} of '{key}' in {self.store}",
+                attempts=max(1, self.config.retries),
+                is_transient=is_transient,
+            )
         except Exception as exc:
             raise translate(exc, op=op, key=key, client=self) from exc
 
@@ -166,8 +187,12 @@ class OSSClient(StorageClient):
         full = self._full(key)
         if not os.path.isfile(path):
             what = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
-            raise NotFound(f"cannot upload '{path}' to '{key}': the local path {what}",
-                           key=key, store=self.store, hint="pass the path of an existing file")
+            raise NotFound(
+                f"cannot upload '{path}' to '{key}': the local path {what}",
+                key=key,
+                store=self.store,
+                hint="pass the path of an existing file",
+            )
         size = os.path.getsize(path)
         if size >= self.config.multipart_threshold:
             try:
@@ -204,8 +229,11 @@ class OSSClient(StorageClient):
         _crc.check(f"upload of '{full}'", crc, server_crc, request_id)
 
     def _put_streamed(self, full: str, path: str, md5: str) -> None:
-        headers = {"Content-Type": "application/octet-stream", MD5_META: md5,
-                   "Content-MD5": base64.b64encode(bytes.fromhex(md5)).decode()}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            MD5_META: md5,
+            "Content-MD5": base64.b64encode(bytes.fromhex(md5)).decode(),
+        }
         with open(path, "rb") as f:
             reader = _CrcReader(f, os.fstat(f.fileno()).st_size)
             result = self.bucket.put_object(full, reader, headers=headers)
@@ -219,7 +247,9 @@ class OSSClient(StorageClient):
         aborted, so no partial object appears.
         """
         step = max(self.config.part_size, -(-size // MAX_PARTS))
-        ranges = [(n, start, min(start + step, size)) for n, start in enumerate(range(0, size, step), 1)]
+        ranges = [
+            (n, start, min(start + step, size)) for n, start in enumerate(range(0, size, step), 1)
+        ]
         upload = MultipartUpload(self, key, full)
 
         def send(part: tuple[int, int, int]) -> Any:
@@ -228,8 +258,12 @@ class OSSClient(StorageClient):
                 f.seek(start)
                 data = f.read(end - start)
             if len(data) != end - start:
-                raise StorageError(f"'{path}' changed while it was uploaded to '{key}'", key=key,
-                                   store=self.store, hint="upload a file nobody is writing to")
+                raise StorageError(
+                    f"'{path}' changed while it was uploaded to '{key}'",
+                    key=key,
+                    store=self.store,
+                    hint="upload a file nobody is writing to",
+                )
             return upload.send(number, data)
 
         try:
@@ -292,8 +326,15 @@ class OSSClient(StorageClient):
                 raise  # a local write error: not the network's
             raise oss2.exceptions.RequestError(exc) from exc
 
-    def _save(self, full: str, tmp: str, read: Any, size: int | None, server_crc: int | None,
-              request_id: str) -> None:
+    def _save(
+        self,
+        full: str,
+        tmp: str,
+        read: Any,
+        size: int | None,
+        server_crc: int | None,
+        request_id: str,
+    ) -> None:
         """Stream a body (``read(n)``) to ``tmp``, then check its length and CRC-64."""
         written = crc = 0
         with open(tmp, "wb") as f:
@@ -305,7 +346,9 @@ class OSSClient(StorageClient):
             raise _oss2().exceptions.InconsistentError(f"got {written} of {size} bytes", request_id)
         _crc.check(f"download of '{full}'", crc, server_crc, request_id)
 
-    def _download_ranges(self, full: str, tmp: str, size: int, etag: str, server_crc: int | None) -> None:
+    def _download_ranges(
+        self, full: str, tmp: str, size: int, etag: str, server_crc: int | None
+    ) -> None:
         oss2 = _oss2()
         step = self.config.part_size
         parts = [(start, min(start + step, size)) for start in range(0, size, step)]
@@ -318,8 +361,9 @@ class OSSClient(StorageClient):
                 def once() -> int:
                     start, end = part
                     # If-Match: a range of a newer version of the object must not be mixed in
-                    got = self.bucket.get_object(full, byte_range=(start, end - 1),
-                                                 headers={"If-Match": etag})
+                    got = self.bucket.get_object(
+                        full, byte_range=(start, end - 1), headers={"If-Match": etag}
+                    )
                     offset, crc = start, 0
                     while chunk := got.read(CHUNK):
                         os.pwrite(fd, chunk, offset)
@@ -327,11 +371,16 @@ class OSSClient(StorageClient):
                         offset += len(chunk)
                     if offset != end:
                         raise oss2.exceptions.InconsistentError(
-                            f"range {start}-{end - 1}: got {offset - start} bytes", got.request_id)
+                            f"range {start}-{end - 1}: got {offset - start} bytes", got.request_id
+                        )
                     return crc
 
-                return retrying(once, what=f"OSS ranged get of '{full}'",
-                                attempts=max(1, self.config.retries), is_transient=is_transient)
+                return retrying(
+                    once,
+                    what=f"OSS ranged get of '{full}'",
+                    attempts=max(1, self.config.retries),
+                    is_transient=is_transient,
+                )
 
             crcs = run_concurrently(fetch, parts, workers=self.config.workers)
         finally:
@@ -346,8 +395,16 @@ class OSSClient(StorageClient):
         found: list[str] = []
         token = ""
         while True:
-            page = self._call("list", prefix, lambda t=token: self.bucket.list_objects_v2(
-                prefix=full, delimiter="" if recursive else "/", continuation_token=t, max_keys=1000))
+            page = self._call(
+                "list",
+                prefix,
+                lambda t=token: self.bucket.list_objects_v2(
+                    prefix=full,
+                    delimiter="" if recursive else "/",
+                    continuation_token=t,
+                    max_keys=1000,
+                ),
+            )
             found += [obj.key for obj in page.object_list]
             found += page.prefix_list
             if not page.is_truncated:
@@ -366,8 +423,11 @@ class OSSClient(StorageClient):
 
     def _copy_parts(self, source: str, dest: str, head: Any) -> None:
         oss2 = _oss2()
-        keep = {k: v for k, v in head.headers.items()
-                if k.lower().startswith("x-oss-meta-") or k.lower() == "content-type"}
+        keep = {
+            k: v
+            for k, v in head.headers.items()
+            if k.lower().startswith("x-oss-meta-") or k.lower() == "content-type"
+        }
         upload_id = self.bucket.init_multipart_upload(dest, headers=keep).upload_id
         size, step = head.content_length, self.config.part_size
         ranges = list(enumerate(range(0, size, step), start=1))
@@ -376,10 +436,13 @@ class OSSClient(StorageClient):
             number, start = item
             end = min(start + step, size) - 1
             result = retrying(
-                lambda: self.bucket.upload_part_copy(self.bucket_name, source, (start, end), dest,
-                                                     upload_id, number),
-                what=f"OSS part copy of '{source}'", attempts=max(1, self.config.retries),
-                is_transient=is_transient)
+                lambda: self.bucket.upload_part_copy(
+                    self.bucket_name, source, (start, end), dest, upload_id, number
+                ),
+                what=f"OSS part copy of '{source}'",
+                attempts=max(1, self.config.retries),
+                is_transient=is_transient,
+            )
             return oss2.models.PartInfo(number, result.etag)
 
         try:

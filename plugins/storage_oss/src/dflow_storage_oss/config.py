@@ -54,4 +54,6 @@ class OSSConfig:
         if self.auth_version not in ("v1", "v4"):
             raise ValueError(f"OSS auth_version must be 'v1' or 'v4', not {self.auth_version!r}")
         if self.part_size < 100 * 1024:
-            raise ValueError(f"OSS part_size must be at least 100 KiB (OSS's minimum), not {self.part_size}")
+            raise ValueError(
+                f"OSS part_size must be at least 100 KiB (OSS's minimum), not {self.part_size}"
+            )

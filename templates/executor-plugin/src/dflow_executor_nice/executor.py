@@ -32,8 +32,14 @@ class NiceExecutor(Executor):
         with open(job.log_path, "ab") as log:
             log.write(f"[nice] running at niceness {self.niceness}\n".encode())
             log.flush()
-            proc = subprocess.Popen(cmd, cwd=job.workdir, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=job.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             deadline = None if job.timeout is None else time.monotonic() + job.timeout
             while (code := proc.poll()) is None:
                 if job.cancelled.is_set() or (deadline and time.monotonic() > deadline):

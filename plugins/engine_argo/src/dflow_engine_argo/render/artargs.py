@@ -46,7 +46,8 @@ def parts(source: Any, where: str, name: str) -> list[tuple[int | str, Any]]:
         if is_many(item):
             raise RenderError(
                 f"{where}: artifact '{name}' is a list holding a {type(item).__name__}; on "
-                "Argo a list of artifacts must be flat: pass a flat list or a dict of lists' items")
+                "Argo a list of artifacts must be flat: pass a flat list or a dict of lists' items"
+            )
         if item is not None:
             out.append((i, item))
     return out
@@ -62,7 +63,8 @@ def _dict_parts(src: dict, prefix: str, out: list, where: str, name: str) -> Non
         elif isinstance(v, list | tuple):
             raise RenderError(
                 f"{where}: artifact '{name}': item {key!r} is a list; on Argo a dict of artifacts "
-                "holds single artifacts (or nested dicts): give each item its own key")
+                "holds single artifacts (or nested dicts): give each item its own key"
+            )
         elif v is not None:
             out.append((key, v))
 
@@ -74,7 +76,8 @@ def narrowed(source: Any) -> tuple[Any, Any, str | None] | None:
     index = getattr(source, "slice", None)
     if index is not None and hasattr(source, "selected_path") and not isinstance(source, str):
         whole = source.__class__.from_dict(
-            {k: v for k, v in source.to_dict().items() if k not in ("slice", "sub_path")})
+            {k: v for k, v in source.to_dict().items() if k not in ("slice", "sub_path")}
+        )
         return whole, index, source.selected_path
     return None
 
@@ -96,9 +99,11 @@ def narrow(entry: dict[str, Any], sub: str, where: str) -> dict[str, Any]:
             loc["key"] = _join(loc["key"], sub)
             out[kind] = loc
             return out
-    raise RenderError(f"{where}: artifact '{entry['name']}' ({', '.join(sorted(out))}) cannot "
-                      "be sliced by sub path on Argo: give an uploaded artifact (S3Artifact, "
-                      "upload_artifact) or another step's output")
+    raise RenderError(
+        f"{where}: artifact '{entry['name']}' ({', '.join(sorted(out))}) cannot "
+        "be sliced by sub path on Argo: give an uploaded artifact (S3Artifact, "
+        "upload_artifact) or another step's output"
+    )
 
 
 def sub_path_item(name: str, path: str, catalog_dir: str) -> tuple[str, dict[str, Any]]:
@@ -108,10 +113,14 @@ def sub_path_item(name: str, path: str, catalog_dir: str) -> tuple[str, dict[str
     param = SUB_PATH_PARAM.format(name)
     item = f"{path.rstrip('/')}/{{{{inputs.parameters.{param}}}}}"
     # toJson: the item's path is quoted as JSON whatever characters it holds
-    data = ('{"path_list": [{"dflow_list_item": '
-            f"{{{{=toJson(inputs.parameters['{param}'])}}}}}}]}}")
-    return item, {"name": f"dflow_{name}_catalog",
-                  "path": f"{path.rstrip('/')}/{catalog_dir}/slice", "raw": {"data": data}}
+    data = (
+        f'{{"path_list": [{{"dflow_list_item": {{{{=toJson(inputs.parameters[\'{param}\'])}}}}}}]}}'
+    )
+    return item, {
+        "name": f"dflow_{name}_catalog",
+        "path": f"{path.rstrip('/')}/{catalog_dir}/slice",
+        "raw": {"data": data},
+    }
 
 
 def _join(base: str, sub: str) -> str:
@@ -122,7 +131,8 @@ def check_index(index: Any, where: str, name: str) -> None:
     if isinstance(index, bool) or not isinstance(index, int | str):
         raise RenderError(
             f"{where}: artifact '{name}' takes item {index!r}; on Argo an item is an int, a "
-            "dict key or a '{{...}}' string (slices like [1:3] are not supported)")
+            "dict key or a '{{...}}' string (slices like [1:3] are not supported)"
+        )
 
 
 def shapes(step: Any) -> tuple[tuple, tuple]:
@@ -145,8 +155,10 @@ def local_key(art: Any, prefix: str, uploads: dict[str, str]) -> str:
     """The storage key of a LocalArtifact's content (recorded in ``uploads``)."""
     path = os.path.abspath(art.local_path)
     if not os.path.exists(path):
-        raise RenderError(f"LocalArtifact {art.local_path!r} does not exist: create it or fix "
-                          "the path before rendering for Argo")
+        raise RenderError(
+            f"LocalArtifact {art.local_path!r} does not exist: create it or fix "
+            "the path before rendering for Argo"
+        )
     digest = pk.content_hash(path)[:32]
     key = f"{prefix}dflow/local/{digest}/{os.path.basename(path.rstrip('/')) or 'root'}"
     uploads[key] = path

@@ -38,8 +38,11 @@ def dag_tasks(rp: Any, dag: Any) -> list[dict[str, Any]]:
     if any(v is not None for v in legacy_names.values()):
         return _legacy(rp, dag, nodes, deps, flags, legacy_names)
     has_dependents = {d for ds in deps.values() for d in ds}
-    uses_depends = any(deps.values()) or any(explicit.values()) or any(
-        n.pre or n.post or n.helpers_deps for n in nodes.values())
+    uses_depends = (
+        any(deps.values())
+        or any(explicit.values())
+        or any(n.pre or n.post or n.helpers_deps for n in nodes.values())
+    )
 
     def term(d: str) -> str:
         if d not in by_name:
@@ -72,13 +75,15 @@ def dag_tasks(rp: Any, dag: Any) -> list[dict[str, Any]]:
 def _sink(rp: Any, name: str, failed: bool, error: bool) -> dict[str, Any]:
     """The task that absorbs ``name``'s continued failure (see the module docstring)."""
     tname = rp.add_body("dflow-continue", helpers.continue_sink())
-    depends = " || ".join(f"{name}{s}" for s, on in ((".Failed", failed), (".Errored", error))
-                          if on)
+    depends = " || ".join(
+        f"{name}{s}" for s, on in ((".Failed", failed), (".Errored", error)) if on
+    )
     return {"name": name + CONTINUE_SUFFIX, "template": tname, "depends": depends}
 
 
-def _legacy(rp: Any, dag: Any, nodes: dict, deps: dict, flags: dict,
-            legacy_names: dict) -> list[dict[str, Any]]:
+def _legacy(
+    rp: Any, dag: Any, nodes: dict, deps: dict, flags: dict, legacy_names: dict
+) -> list[dict[str, Any]]:
     """A DAG read back from a manifest with ``dependencies``: rendered with them again."""
     out = []
     for t in dag.tasks:
@@ -102,8 +107,9 @@ def _legacy(rp: Any, dag: Any, nodes: dict, deps: dict, flags: dict,
     return out
 
 
-def with_deps(entry: dict[str, Any], names: list[str], depends: str,
-              legacy: bool) -> dict[str, Any]:
+def with_deps(
+    entry: dict[str, Any], names: list[str], depends: str, legacy: bool
+) -> dict[str, Any]:
     """``entry`` with ``depends`` (or legacy ``dependencies``) after its arguments."""
     out: dict[str, Any] = {}
     placed = False

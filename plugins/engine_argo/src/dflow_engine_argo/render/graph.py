@@ -95,8 +95,11 @@ def group_key(key: str) -> str:
 def sub_path_names(step: Any) -> tuple[str, ...]:
     """The input artifacts a ``Slices(sub_path=True)`` step hands over one item at a time."""
     sl = _slices(step)
-    return tuple(n for n in sl.input_artifact if n in step.inputs.artifacts
-                 and step.inputs.artifacts[n].source is not None)
+    return tuple(
+        n
+        for n in sl.input_artifact
+        if n in step.inputs.artifacts and step.inputs.artifacts[n].source is not None
+    )
 
 
 def sliced_outputs(step: Any) -> tuple[str, ...]:
@@ -109,10 +112,19 @@ def sliced_outputs(step: Any) -> tuple[str, ...]:
 class RenderPass:
     """State of one ``render`` call."""
 
-    def __init__(self, workflow: Any, *, locs: Locations, key_prefix: str, default_image: str,
-                 util_image: str, util_pull_policy: str | None,
-                 catalog_dir: str = ".dflow", archive_mode: str | None = "tar",
-                 save_keys: bool = False) -> None:
+    def __init__(
+        self,
+        workflow: Any,
+        *,
+        locs: Locations,
+        key_prefix: str,
+        default_image: str,
+        util_image: str,
+        util_pull_policy: str | None,
+        catalog_dir: str = ".dflow",
+        archive_mode: str | None = "tar",
+        save_keys: bool = False,
+    ) -> None:
         self.workflow = workflow
         self.locs = locs
         self.key_prefix = key_prefix
@@ -205,14 +217,22 @@ class RenderPass:
         Python OP's own pod does (slices, lists or items of artifacts, success tags) is not
         available there."""
         v = self.variant(step, step.template)
-        used = [what for what, on in (("Slices", v.sliced), ("lists of artifacts", v.parts),
-                                      ("items of artifacts", v.art_slices),
-                                      ("continue_on_num_success/ratio", v.success_tag)) if on]
+        used = [
+            what
+            for what, on in (
+                ("Slices", v.sliced),
+                ("lists of artifacts", v.parts),
+                ("items of artifacts", v.art_slices),
+                ("continue_on_num_success/ratio", v.success_tag),
+            )
+            if on
+        ]
         if used:
             raise RenderError(
                 f"step '{step.name}': executor {type(executor).__name__} runs the step as a "
                 f"Steps template on Argo, which cannot take {', '.join(used)}; use "
-                "DispatcherExecutor for it, or a step per item")
+                "DispatcherExecutor for it, or a step per item"
+            )
 
     def variant(self, step: Any, tmpl: Any) -> Variant:
         sl = getattr(tmpl, "slices", None) if hasattr(tmpl, "op_class") else None
@@ -223,9 +243,17 @@ class RenderPass:
         parts, art_slices = artargs.shapes(step) if hasattr(tmpl, "op_class") else ((), ())
         timeout = step.timeout_seconds if step.timeout is not None else None
         subs = sub_path_names(step) if sliced and sl.sub_path and not group else ()
-        return Variant(keyed=step.key is not None, sliced=sliced, group_size=group,
-                       sliced_outputs=outs, success_tag=tag, parts=parts, art_slices=art_slices,
-                       timeout=timeout, sub_path_arts=subs)
+        return Variant(
+            keyed=step.key is not None,
+            sliced=sliced,
+            group_size=group,
+            sliced_outputs=outs,
+            success_tag=tag,
+            parts=parts,
+            art_slices=art_slices,
+            timeout=timeout,
+            sub_path_arts=subs,
+        )
 
     def composite(self, tmpl: Any, keyed: bool = False) -> str:
         """The Steps/DAG template; a keyed step's variant declares ``dflow_key`` (so the node
@@ -252,8 +280,11 @@ class RenderPass:
         if keyed and self.memoize is not None:
             body["memoize"] = copy.deepcopy(self.memoize)
         elif tmpl.memoize_key:
-            body["memoize"] = {"key": tmpl.memoize_key, "maxAge": DEFAULT_MAX_AGE,
-                               "cache": cache("dflow-memoize")}
+            body["memoize"] = {
+                "key": tmpl.memoize_key,
+                "maxAge": DEFAULT_MAX_AGE,
+                "cache": cache("dflow-memoize"),
+            }
         if isinstance(tmpl, Steps):
             body["steps"] = self.steps_groups(tmpl)
         else:
@@ -289,8 +320,10 @@ class RenderPass:
             elif p.value is not _MISSING:
                 vf["expression"] = to_expr(p.value)
             else:
-                raise RenderError(f"{where}: output parameter '{n}' needs value_from_parameter "
-                                  "or value_from_expression")
+                raise RenderError(
+                    f"{where}: output parameter '{n}' needs value_from_parameter "
+                    "or value_from_expression"
+                )
             if p.default is not _MISSING:
                 vf["default"] = default_text(p.default)
             entry: dict[str, Any] = {"name": n, "valueFrom": vf}
@@ -319,7 +352,11 @@ class RenderPass:
     def ref_text(self, art: Any) -> str:
         """A reference to an artifact; a sliced fan-out's output is its init step's artifact."""
         step = getattr(art, "step", None)
-        if isinstance(art, OutputArtifact) and step is not None and art.name in sliced_outputs(step):
+        if (
+            isinstance(art, OutputArtifact)
+            and step is not None
+            and art.name in sliced_outputs(step)
+        ):
             group = "tasks" if step.is_task else "steps"
             return var(f"{group}.{step.name}-init-artifact.outputs.artifacts.{art.name}")
         return str(art)
@@ -339,16 +376,20 @@ class RenderPass:
             if decl is not None and decl.has_value and text(decl.value) == text(p.value):
                 continue  # the template's default: Argo applies it
             if leaf and decl is not None and decl.save_as_artifact:
-                arts.append(big_parameter_argument(name, p.value, self.ref_text,
-                                                   self.upload_text))
+                arts.append(big_parameter_argument(name, p.value, self.ref_text, self.upload_text))
                 continue
             v = p.value
-            if isinstance(v, OutputParameter) and v.save_as_artifact and not v.save_both \
-                    and v.step is not None:
+            if (
+                isinstance(v, OutputParameter)
+                and v.save_as_artifact
+                and not v.save_both
+                and v.step is not None
+            ):
                 raise RenderError(
                     f"{where}: parameter '{name}' reads big parameter '{v.name}' of step "
                     f"'{v.step.name}', which is stored as a file: declare '{name}' as a "
-                    "BigParameter too (or save_both=True on the output)")
+                    "BigParameter too (or save_both=True on the output)"
+                )
             params.append({"name": name, "value": text(v)})
         python_op = leaf and hasattr(tmpl, "op_class")
         for name, a in step.inputs.artifacts.items():
@@ -379,8 +420,11 @@ class RenderPass:
             entry["withParam"] = text(with_param)
         elif step.with_sequence is not None:
             entry["withSequence"] = step.with_sequence.rendered()
-        cont = {k: True for k, on in (("failed", step.continue_on_failed),
-                                      ("error", step.continue_on_error)) if on}
+        cont = {
+            k: True
+            for k, on in (("failed", step.continue_on_failed), ("error", step.continue_on_error))
+            if on
+        }
         if cont:
             entry["continueOn"] = cont
         hooks = self.hooks(step, kind)
@@ -404,8 +448,9 @@ class RenderPass:
     def local_key(self, art: Any) -> str:
         return artargs.local_key(art, self.key_prefix, self.local_uploads)
 
-    def special_artifact(self, name: str, source: Any, where: str, python_op: bool,
-                         params: list, arts: list) -> bool:
+    def special_artifact(
+        self, name: str, source: Any, where: str, python_op: bool, params: list, arts: list
+    ) -> bool:
         """Render a list/dict of artifacts (parts) or an item of one (slice); False when
         ``source`` is neither."""
         if artargs.is_many(source):
@@ -413,8 +458,10 @@ class RenderPass:
                 return False  # artifact_argument explains
             for i, (_, part) in enumerate(artargs.parts(source, where, name)):
                 if artargs.is_many(part) or artargs.narrowed(part) is not None:
-                    raise RenderError(f"{where}: artifact '{name}': item {i} is itself sliced "
-                                      "or a list; on Argo parts are whole artifacts")
+                    raise RenderError(
+                        f"{where}: artifact '{name}': item {i} is itself sliced "
+                        "or a list; on Argo parts are whole artifacts"
+                    )
                 arts.append(self.artifact_arg(artargs.PART.format(name, i), part, where))
             return True
         cut = artargs.narrowed(source)
@@ -431,8 +478,9 @@ class RenderPass:
             params.append({"name": artargs.SUB_PARAM + name, "value": text(sub)})
         return True
 
-    def slice_node(self, step: Any, kind: str, node: Node, sl: Any, params: list, arts: list,
-                   with_param: Any) -> Any:
+    def slice_node(
+        self, step: Any, kind: str, node: Node, sl: Any, params: list, arts: list, with_param: Any
+    ) -> Any:
         where = f"{kind[:-1]} '{step.name}'"
         if sl.sub_path:
             names = list(sub_path_names(step))
@@ -453,21 +501,32 @@ class RenderPass:
                     if not sl.group_size:
                         item = var(f"item.{a['name']}")
                         arts[i] = artargs.narrow(a, item, where)
-                        sub_params.append({"name": artargs.SUB_PATH_PARAM.format(a["name"]),
-                                           "value": item})
-            tname = self.add_body("dflow-slices-path", helpers.slices_path(
-                names, self.util_image_for(step), self.util_pull_for(step), self.catalog_dir))
-            node.pre.append({"name": init, "template": tname,
-                             "arguments": {"artifacts": init_arts}})
+                        sub_params.append(
+                            {"name": artargs.SUB_PATH_PARAM.format(a["name"]), "value": item}
+                        )
+            tname = self.add_body(
+                "dflow-slices-path",
+                helpers.slices_path(
+                    names, self.util_image_for(step), self.util_pull_for(step), self.catalog_dir
+                ),
+            )
+            node.pre.append(
+                {"name": init, "template": tname, "arguments": {"artifacts": init_arts}}
+            )
             node.helpers_deps.append(init)
             with_param = var(f"{kind}.{init}.outputs.parameters.dflow_slices_path")
             if sl.group_size:
                 n = int(sl.group_size)
-                count = (f"len(sprig.fromJson({kind}['{init}'].outputs.parameters"
-                         "['dflow_slices_path']))")
+                count = (
+                    f"len(sprig.fromJson({kind}['{init}'].outputs.parameters['dflow_slices_path']))"
+                )
                 params.append({"name": "dflow_slice_index", "value": "{{item}}"})
-                params.append({"name": "dflow_group_items", "value": var(
-                    f"=toJson(sprig.untilStep(0, {count}, 1))")})
+                params.append(
+                    {
+                        "name": "dflow_group_items",
+                        "value": var(f"=toJson(sprig.untilStep(0, {count}, 1))"),
+                    }
+                )
                 with_param = var(f"=toJson(sprig.untilStep(0, int(({count} + {n - 1}) / {n}), 1))")
             else:
                 params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
@@ -477,8 +536,10 @@ class RenderPass:
             if with_param is None and step.with_sequence is not None:
                 with_param = sequence_items(step.with_sequence, where)
             if with_param is None:
-                raise RenderError(f"{where}: Slices(group_size=...) needs with_param (a list or "
-                                  "argo_range) or with_sequence")
+                raise RenderError(
+                    f"{where}: Slices(group_size=...) needs with_param (a list or "
+                    "argo_range) or with_sequence"
+                )
             params.append({"name": "dflow_slice_index", "value": "{{item}}"})
             params.append({"name": "dflow_group_items", "value": text(with_param)})
             static = getattr(with_param, "static_items", lambda: None)()
@@ -488,32 +549,51 @@ class RenderPass:
             else:
                 e = with_param.expr if isinstance(with_param, ArgoVar) else None
                 if e is None:
-                    raise RenderError(f"{where}: Slices(group_size=...) needs with_param as a "
-                                      "list, a parameter or argo_range(...)")
+                    raise RenderError(
+                        f"{where}: Slices(group_size=...) needs with_param as a "
+                        "list, a parameter or argo_range(...)"
+                    )
                 with_param = ArgoVar(
                     f"toJson(sprig.untilStep(0, int((len(sprig.fromJson({e})) + {n - 1}) / {n}),"
-                    " 1))")
+                    " 1))"
+                )
         else:
             params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
         outs = sliced_outputs(step)
         if outs:
             init = f"{step.name}-init-artifact"
             keyed = step.key is not None
-            tname = self.add_body("dflow-init-artifact", helpers.init_artifact(
-                list(outs), self.locs, self.key_prefix, self.util_image_for(step),
-                self.util_pull_for(step), self.catalog_dir, keyed,
-                copy.deepcopy(self.memoize) if keyed else None))
+            tname = self.add_body(
+                "dflow-init-artifact",
+                helpers.init_artifact(
+                    list(outs),
+                    self.locs,
+                    self.key_prefix,
+                    self.util_image_for(step),
+                    self.util_pull_for(step),
+                    self.catalog_dir,
+                    keyed,
+                    copy.deepcopy(self.memoize) if keyed else None,
+                ),
+            )
             pre: dict[str, Any] = {"name": init, "template": tname}
             if keyed:
                 group = group_key(text(step.key))
-                pre["arguments"] = {"parameters": [
-                    {"name": "dflow_group_key", "value": group},
-                    {"name": "dflow_key", "value": f"{group}-init-artifact"}]}
+                pre["arguments"] = {
+                    "parameters": [
+                        {"name": "dflow_group_key", "value": group},
+                        {"name": "dflow_key", "value": f"{group}-init-artifact"},
+                    ]
+                }
                 params.append({"name": "dflow_group_key", "value": group})
             node.pre.append(pre)
             node.helpers_deps.append(init)
-            params.append({"name": "dflow_artifact_key", "value":
-                           var(f"{kind}.{init}.outputs.parameters.dflow_artifact_key")})
+            params.append(
+                {
+                    "name": "dflow_artifact_key",
+                    "value": var(f"{kind}.{init}.outputs.parameters.dflow_artifact_key"),
+                }
+            )
         return with_param
 
     def check_unarchived(self, step: Any, name: str, where: str) -> None:
@@ -524,17 +604,23 @@ class RenderPass:
         if isinstance(key, str) and key.endswith((".tgz", ".tar.gz")):
             raise RenderError(
                 f"{where}: Slices(sub_path=True) over artifact '{name}' stored as one tar archive "
-                f"({key}): upload it unarchived (upload_artifact(..., archive=None))")
+                f"({key}): upload it unarchived (upload_artifact(..., archive=None))"
+            )
         up = getattr(src, "step", None)
-        if not isinstance(src, OutputArtifact) or up is None or not _is_leaf(up.template) \
-                or src.name in sliced_outputs(up):
+        if (
+            not isinstance(src, OutputArtifact)
+            or up is None
+            or not _is_leaf(up.template)
+            or src.name in sliced_outputs(up)
+        ):
             return
         decl = up.template.outputs.artifacts.get(src.name)
         if decl is not None and self.leaf.archive_of(decl) is not None:
             raise RenderError(
                 f"{where}: Slices(sub_path=True) over output artifact '{src.name}' of "
                 f"{up.kind} '{up.name}', which Argo stores as one tar archive: declare it "
-                "unarchived (Artifact(..., archive=None)) or set config['archive_mode'] = None")
+                "unarchived (Artifact(..., archive=None)) or set config['archive_mode'] = None"
+            )
 
     def util_image_for(self, step: Any) -> str:
         return step.util_image or self.util_image
@@ -544,29 +630,47 @@ class RenderPass:
 
     def check_node(self, step: Any, kind: str, node: Node) -> None:
         num, ratio = step.continue_on_num_success, step.continue_on_success_ratio
-        tname = self.add_body("dflow-check-success", helpers.check_success(
-            self.util_image_for(step), self.util_pull_for(step)))
+        tname = self.add_body(
+            "dflow-check-success",
+            helpers.check_success(self.util_image_for(step), self.util_pull_for(step)),
+        )
         name = f"{step.name}-check"
         node.check = name
-        node.post.append({"name": name, "template": tname, "arguments": {"parameters": [
-            {"name": "tags", "value":
-             var(f"{kind}.{step.name}.outputs.parameters.dflow_success_tag")},
-            {"name": "total", "value": loop_total(step)},
-            {"name": "threshold", "value": str(num if num is not None else ratio)},
-            {"name": "mode", "value": "number" if num is not None else "ratio"},
-        ]}})
+        node.post.append(
+            {
+                "name": name,
+                "template": tname,
+                "arguments": {
+                    "parameters": [
+                        {
+                            "name": "tags",
+                            "value": var(
+                                f"{kind}.{step.name}.outputs.parameters.dflow_success_tag"
+                            ),
+                        },
+                        {"name": "total", "value": loop_total(step)},
+                        {"name": "threshold", "value": str(num if num is not None else ratio)},
+                        {"name": "mode", "value": "number" if num is not None else "ratio"},
+                    ]
+                },
+            }
+        )
 
     def hooks(self, step: Any, kind: str) -> dict[str, Any]:
         out = {}
-        for attr, hook_name, phase in (("success_hook", "success", "Succeeded"),
-                                       ("running_hook", "running", "Running"),
-                                       ("failure_hook", "failure", "Failed")):
+        for attr, hook_name, phase in (
+            ("success_hook", "success", "Succeeded"),
+            ("running_hook", "running", "Running"),
+            ("failure_hook", "failure", "Failed"),
+        ):
             hook = getattr(step, attr, None)
             if hook is None:
                 continue
             expression = hook.expression or f"{kind}['{step.name}'].status == '{phase}'"
-            h: dict[str, Any] = {"template": self.template(hook.template, hook),
-                                 "expression": expression}
+            h: dict[str, Any] = {
+                "template": self.template(hook.template, hook),
+                "expression": expression,
+            }
             sub = self.node(hook, kind).entry.get("arguments")
             if sub:
                 h["arguments"] = sub

@@ -21,7 +21,7 @@ from .values import Locations, var
 
 INIT_ROOT = "/tmp/dflow"
 
-_SLICES_PATH_SCRIPT = '''\
+_SLICES_PATH_SCRIPT = """\
 import json
 import os
 
@@ -41,9 +41,9 @@ out = [items[k] for k in sorted(items, key=lambda o: (o is None, o))]
 os.makedirs(os.path.join(root, "dflow"), exist_ok=True)
 with open(os.path.join(root, "dflow", "slices_path"), "w") as fh:
     json.dump(out, fh)
-'''
+"""
 
-_CHECK_SCRIPT = '''\
+_CHECK_SCRIPT = """\
 import json
 import os
 import sys
@@ -58,11 +58,16 @@ if os.environ["DFLOW_MODE"] == "ratio":
     threshold *= total
 print(f"{ok} of {total} items succeeded (need {threshold:g})")
 sys.exit(0 if ok >= threshold else 1)
-'''
+"""
 
 
-def _util_script(image: str, command: list[str], source: str, env: list | None = None,
-                 pull_policy: str | None = None) -> dict[str, Any]:
+def _util_script(
+    image: str,
+    command: list[str],
+    source: str,
+    env: list | None = None,
+    pull_policy: str | None = None,
+) -> dict[str, Any]:
     script: dict[str, Any] = {"image": image}
     if pull_policy:
         script["imagePullPolicy"] = pull_policy
@@ -73,9 +78,16 @@ def _util_script(image: str, command: list[str], source: str, env: list | None =
     return script
 
 
-def init_artifact(names: list[str], locs: Locations, prefix: str, image: str,
-                  pull_policy: str | None = None, catalog_dir: str = ".dflow",
-                  keyed: bool = False, memoize: dict[str, Any] | None = None) -> dict[str, Any]:
+def init_artifact(
+    names: list[str],
+    locs: Locations,
+    prefix: str,
+    image: str,
+    pull_policy: str | None = None,
+    catalog_dir: str = ".dflow",
+    keyed: bool = False,
+    memoize: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Body of the template creating the shared prefix of sliced output artifacts.
 
     ``keyed`` (a keyed fan-out): the prefix is ``<workflow>/<group key>`` rather than the pod's
@@ -94,8 +106,7 @@ def init_artifact(names: list[str], locs: Locations, prefix: str, image: str,
     lines.append('printf \'%s\' "$DFLOW_ARTIFACT_KEY" > "$R/key"')
     arts = []
     for n in names:
-        entry: dict[str, Any] = {"name": n, "path": f"{INIT_ROOT}/out/{n}",
-                                 "archive": {"none": {}}}
+        entry: dict[str, Any] = {"name": n, "path": f"{INIT_ROOT}/out/{n}", "archive": {"none": {}}}
         entry.update(locs.of_key(f"{key}/{n}"))
         arts.append(entry)
     body: dict[str, Any] = {}
@@ -107,13 +118,19 @@ def init_artifact(names: list[str], locs: Locations, prefix: str, image: str,
     }
     if memoize is not None:
         body["memoize"] = memoize
-    body["script"] = _util_script(image, ["sh"], "\n".join(lines) + "\n",
-                                  [{"name": "DFLOW_ARTIFACT_KEY", "value": key}], pull_policy)
+    body["script"] = _util_script(
+        image,
+        ["sh"],
+        "\n".join(lines) + "\n",
+        [{"name": "DFLOW_ARTIFACT_KEY", "value": key}],
+        pull_policy,
+    )
     return body
 
 
-def slices_path(names: list[str], image: str, pull_policy: str | None = None,
-                catalog_dir: str = ".dflow") -> dict[str, Any]:
+def slices_path(
+    names: list[str], image: str, pull_policy: str | None = None, catalog_dir: str = ".dflow"
+) -> dict[str, Any]:
     """Body of the template listing the items of ``sub_path`` sliced artifacts."""
     import json
 
@@ -122,8 +139,11 @@ def slices_path(names: list[str], image: str, pull_policy: str | None = None,
         env.append({"name": "DFLOW_CATALOG_DIR_NAME", "value": catalog_dir})
     return {
         "inputs": {"artifacts": [{"name": n, "path": f"{INIT_ROOT}/in/{n}"} for n in names]},
-        "outputs": {"parameters": [{"name": "dflow_slices_path",
-                                    "valueFrom": {"path": f"{INIT_ROOT}/slices_path"}}]},
+        "outputs": {
+            "parameters": [
+                {"name": "dflow_slices_path", "valueFrom": {"path": f"{INIT_ROOT}/slices_path"}}
+            ]
+        },
         "script": _util_script(image, ["python3"], _SLICES_PATH_SCRIPT, env, pull_policy),
     }
 

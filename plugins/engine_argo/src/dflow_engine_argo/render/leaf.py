@@ -95,7 +95,9 @@ def _k8s(value: Any, where: str) -> Any:
 
         return ApiClient().sanitize_for_serialization(value)
     except ImportError:
-        raise RenderError(f"{where}: {type(value).__name__} is not plain data; pass a dict") from None
+        raise RenderError(
+            f"{where}: {type(value).__name__} is not plain data; pass a dict"
+        ) from None
 
 
 def env_entries(envs: dict[str, Any], secrets: list) -> list[dict[str, Any]]:
@@ -104,8 +106,12 @@ def env_entries(envs: dict[str, Any], secrets: list) -> list[dict[str, Any]]:
     for name, value in envs.items():
         if type(value).__name__ == "Secret" and hasattr(value, "key"):
             secrets.append(value)
-            out.append({"name": name, "valueFrom": {"secretKeyRef": {"name": value.name,
-                                                                     "key": value.key}}})
+            out.append(
+                {
+                    "name": name,
+                    "valueFrom": {"secretKeyRef": {"name": value.name, "key": value.key}},
+                }
+            )
         elif isinstance(value, dict):
             out.append({"name": name, "valueFrom": copy.deepcopy(value)})
         elif value is not None:
@@ -175,19 +181,20 @@ class LeafRenderer:
         for name, p in tmpl.inputs.parameters.items():
             if pod and p.save_as_artifact:
                 path = p.path or f"{self.root(tmpl)}/inputs/parameters/{name}"
-                default = big_literal(text(p.value), self.owner.upload_text) if p.has_value \
-                    else {}
+                default = big_literal(text(p.value), self.owner.upload_text) if p.has_value else {}
                 arts.append({"name": f"dflow_bigpar_{name}", "path": path, **default})
                 continue
             entry: dict[str, Any] = {"name": name}
             if p.has_value:
                 entry["value"] = text(p.value)
             params.append(described(entry, p))
-        extra = [("dflow_key", variant.keyed),
-                 ("dflow_group_key", variant.keyed and bool(variant.sliced_outputs)),
-                 ("dflow_slice_index", variant.sliced),
-                 ("dflow_group_items", bool(variant.group_size)),
-                 ("dflow_artifact_key", bool(variant.sliced_outputs))]
+        extra = [
+            ("dflow_key", variant.keyed),
+            ("dflow_group_key", variant.keyed and bool(variant.sliced_outputs)),
+            ("dflow_slice_index", variant.sliced),
+            ("dflow_group_items", bool(variant.group_size)),
+            ("dflow_artifact_key", bool(variant.sliced_outputs)),
+        ]
         params += [{"name": n} for n, on in extra if on]
         params += [{"name": artargs.SUB_PATH_PARAM.format(n)} for n in variant.sub_path_arts]
         parts = dict(variant.parts)
@@ -200,21 +207,29 @@ class LeafRenderer:
             if name in parts:
                 for i in range(len(parts[name])):
                     part = artargs.PART.format(name, i)
-                    arts.append({"name": part,
-                                 "path": f"{self.root(tmpl)}/inputs/artifacts/{part}",
-                                 **({"optional": True} if a.optional else {})})
+                    arts.append(
+                        {
+                            "name": part,
+                            "path": f"{self.root(tmpl)}/inputs/artifacts/{part}",
+                            **({"optional": True} if a.optional else {}),
+                        }
+                    )
                 continue
             entry = {"name": name}
             if pod:
                 if not a.path:
-                    raise RenderError(f"template '{tmpl.name}': input artifact '{name}' needs "
-                                      "a path")
+                    raise RenderError(
+                        f"template '{tmpl.name}': input artifact '{name}' needs a path"
+                    )
                 entry["path"] = a.path
                 if name in sliced:
-                    entry["path"] = f"{self.root(tmpl)}/inputs/artifacts/{artargs.WHOLE_PREFIX}{name}"
+                    entry["path"] = (
+                        f"{self.root(tmpl)}/inputs/artifacts/{artargs.WHOLE_PREFIX}{name}"
+                    )
                 if name in variant.sub_path_arts:
                     entry["path"], catalog = artargs.sub_path_item(
-                        name, a.path, self.owner.catalog_dir)
+                        name, a.path, self.owner.catalog_dir
+                    )
                     arts.append(catalog)
             if a.optional:
                 entry["optional"] = True
@@ -245,12 +260,18 @@ class LeafRenderer:
         params, arts = [], []
         for name, p in tmpl.outputs.parameters.items():
             if not p.value_from_path:
-                raise RenderError(f"template '{tmpl.name}': output parameter '{name}' needs "
-                                  "value_from_path")
+                raise RenderError(
+                    f"template '{tmpl.name}': output parameter '{name}' needs value_from_path"
+                )
             if p.save_as_artifact:
                 # a plain file, as pydflow stores it: readable without unpacking
-                arts.append({"name": f"dflow_bigpar_{name}", "path": p.value_from_path,
-                             **self.stored(f"dflow_bigpar_{name}", None)})
+                arts.append(
+                    {
+                        "name": f"dflow_bigpar_{name}",
+                        "path": p.value_from_path,
+                        **self.stored(f"dflow_bigpar_{name}", None),
+                    }
+                )
                 if not p.save_both:
                     continue
             vf: dict[str, Any] = {"path": p.value_from_path}
@@ -263,11 +284,23 @@ class LeafRenderer:
         if variant.keyed and self.owner.save_keys:
             # config["save_keys_in_global_outputs"]: key -> pod name among the global outputs
             # (pydflow's dflow_global), so a step is found by key without listing every node
-            params.append({"name": "dflow_global", "value": "{{pod.name}}",
-                           "globalName": "dflow_key_{{inputs.parameters.dflow_key}}"})
+            params.append(
+                {
+                    "name": "dflow_global",
+                    "value": "{{pod.name}}",
+                    "globalName": "dflow_key_{{inputs.parameters.dflow_key}}",
+                }
+            )
         if variant.success_tag:
-            params.append({"name": "dflow_success_tag", "valueFrom": {
-                "path": f"{self.root(tmpl)}/outputs/success_tag", "default": "false"}})
+            params.append(
+                {
+                    "name": "dflow_success_tag",
+                    "valueFrom": {
+                        "path": f"{self.root(tmpl)}/outputs/success_tag",
+                        "default": "false",
+                    },
+                }
+            )
         for name, a in tmpl.outputs.artifacts.items():
             entry = {"name": name, "path": a.path}
             if not a.path:
@@ -278,7 +311,8 @@ class LeafRenderer:
                     raise RenderError(
                         f"template '{tmpl.name}': output artifact '{name}' is stacked by Slices "
                         "and saved to a key; on Argo the items write into one shared prefix: "
-                        "drop save, or copy the stacked artifact in a later step")
+                        "drop save, or copy the stacked artifact in a later step"
+                    )
                 # every item of the fan-out writes into the one prefix its init step made
                 entry.update(self.locs.of_key("{{inputs.parameters.dflow_artifact_key}}/" + name))
                 entry["archive"] = {"none": {}}
@@ -328,15 +362,19 @@ class LeafRenderer:
         keys = []
         for target in art.save:
             if type(target).__name__ == "PVC":
-                raise RenderError(f"{where} is saved to PVC '{target.name}', which the Argo "
-                                  "renderer does not create: save it to a storage key instead")
+                raise RenderError(
+                    f"{where} is saved to PVC '{target.name}', which the Argo "
+                    "renderer does not create: save it to a storage key instead"
+                )
             key = getattr(target, "full_key", None)
             if not key:
                 raise RenderError(f"{where}: cannot save to {target!r}; give S3Artifact(key=...)")
             keys.append(key)
         if len(keys) > 1:
-            raise RenderError(f"{where} is saved to {len(keys)} keys ({', '.join(keys)}); Argo "
-                              "stores an output at one location: keep one")
+            raise RenderError(
+                f"{where} is saved to {len(keys)} keys ({', '.join(keys)}); Argo "
+                "stores an output at one location: keep one"
+            )
         return keys
 
     # -- bodies ----------------------------------------------------------------------------
@@ -350,8 +388,10 @@ class LeafRenderer:
             return self.http_body(tmpl, variant)
         if isinstance(tmpl, ScriptOPTemplate):
             return self.script_body(tmpl, variant)
-        raise RenderError(f"template '{tmpl.name}': {type(tmpl).__name__} cannot be rendered "
-                          "to Argo (expected a script, Python OP, HTTP, Steps or DAG template)")
+        raise RenderError(
+            f"template '{tmpl.name}': {type(tmpl).__name__} cannot be rendered "
+            "to Argo (expected a script, Python OP, HTTP, Steps or DAG template)"
+        )
 
     def _metadata(self, tmpl: Any, progress: bool) -> dict[str, Any]:
         ann = {}
@@ -393,17 +433,24 @@ class LeafRenderer:
         script["source"] = source
         if env:
             script["env"] = env
-        resources = {k: {n: str(v) for n, v in d.items()}
-                     for k, d in (("requests", tmpl.requests), ("limits", tmpl.limits)) if d}
+        resources = {
+            k: {n: str(v) for n, v in d.items()}
+            for k, d in (("requests", tmpl.requests), ("limits", tmpl.limits))
+            if d
+        }
         if resources:
             script["resources"] = resources
         if tmpl.mounts:
             script["volumeMounts"] = _k8s(list(tmpl.mounts), where)
         body["script"] = script
-        for field, value in (("nodeSelector", tmpl.node_selector), ("tolerations", tmpl.tolerations),
-                             ("affinity", tmpl.affinity), ("volumes", tmpl.volumes or None),
-                             ("initContainers", tmpl.init_containers),
-                             ("sidecars", tmpl.sidecars)):
+        for field, value in (
+            ("nodeSelector", tmpl.node_selector),
+            ("tolerations", tmpl.tolerations),
+            ("affinity", tmpl.affinity),
+            ("volumes", tmpl.volumes or None),
+            ("initContainers", tmpl.init_containers),
+            ("sidecars", tmpl.sidecars),
+        ):
             if value:
                 body[field] = _k8s(value, where)
         t = timeout_text(tmpl.timeout_seconds)
@@ -418,8 +465,11 @@ class LeafRenderer:
         if variant.keyed and self.owner.memoize is not None:
             body["memoize"] = copy.deepcopy(self.owner.memoize)
         elif tmpl.memoize_key:
-            body["memoize"] = {"key": tmpl.memoize_key, "maxAge": DEFAULT_MAX_AGE,
-                               "cache": cache("dflow-memoize")}
+            body["memoize"] = {
+                "key": tmpl.memoize_key,
+                "maxAge": DEFAULT_MAX_AGE,
+                "cache": cache("dflow-memoize"),
+            }
         return body
 
     def plain_script(self, tmpl: ScriptOPTemplate, variant: Variant) -> str:
@@ -435,9 +485,11 @@ class LeafRenderer:
                 )
             out = f'"${{DFLOW_TMP_ROOT:-{self.root(tmpl)}}}/outputs"'
             # the tag says whether the script ended with status 0, however it ended
-            source = (f"trap 'dflow_rc=$?; mkdir -p {out}; "
-                      f"[ $dflow_rc -eq 0 ] && echo true > {out}/success_tag; exit $dflow_rc' "
-                      "EXIT\n" + source)
+            source = (
+                f"trap 'dflow_rc=$?; mkdir -p {out}; "
+                f"[ $dflow_rc -eq 0 ] && echo true > {out}/success_tag; exit $dflow_rc' "
+                "EXIT\n" + source
+            )
         return source
 
     def python_script(self, tmpl: Any, variant: Variant, inputs: dict[str, Any]) -> tuple:
@@ -447,14 +499,17 @@ class LeafRenderer:
         except ValueError as exc:  # no source to ship (e.g. an OP of __main__ without one)
             raise RenderError(f"template '{tmpl.name}': {exc}") from None
         # every input parameter reaches the pod as a file (see pyscript), before the packages
-        params = [p["name"] for p in inputs.get("parameters", [])
-                  if p["name"] != "dflow_artifact_key"]
+        params = [
+            p["name"] for p in inputs.get("parameters", []) if p["name"] != "dflow_artifact_key"
+        ]
         taken = {a["name"] for a in inputs.get("artifacts", [])}
         raw = parameter_artifacts(self.root(tmpl), params)
         clash = sorted(taken & {a["name"] for a in raw})
         if clash:
-            raise RenderError(f"template '{tmpl.name}': input artifact name '{clash[0]}' is "
-                              "reserved for a parameter's file; rename the artifact")
+            raise RenderError(
+                f"template '{tmpl.name}': input artifact name '{clash[0]}' is "
+                "reserved for a parameter's file; rename the artifact"
+            )
         if raw:
             inputs.setdefault("artifacts", []).extend(raw)
         paths = pk.dflow_paths(bool(tmpl.upload_dflow))
@@ -463,9 +518,11 @@ class LeafRenderer:
             # own file given again (python_packages=["ops.py"]) is shipped once
             path = os.path.abspath(os.fspath(p))
             if not os.path.exists(path):
-                raise RenderError(f"template '{tmpl.name}': python_packages entry {p!r} does not "
-                                  f"exist (looked for {path}); give an existing file or package "
-                                  "directory")
+                raise RenderError(
+                    f"template '{tmpl.name}': python_packages entry {p!r} does not "
+                    f"exist (looked for {path}); give an existing file or package "
+                    "directory"
+                )
             paths.append(path)
         if own_path is not None:
             paths.append(own_path)
@@ -480,15 +537,18 @@ class LeafRenderer:
             if key is None:
                 key = self._package_keys[memo] = pk.packages_key(paths, owner.key_prefix)
             owner.packages.setdefault(key, paths)
-            art = {"name": PACKAGES_ARTIFACT,
-                   "path": f"{self.root(tmpl)}/inputs/artifacts/{PACKAGES_ARTIFACT}"}
+            art = {
+                "name": PACKAGES_ARTIFACT,
+                "path": f"{self.root(tmpl)}/inputs/artifacts/{PACKAGES_ARTIFACT}",
+            }
             art.update(self.locs.of_key(key))
             inputs.setdefault("artifacts", []).append(art)
         sl = tmpl.slices
         slices_args = None
         if sl is not None and variant.sliced:
             slices_args = {
-                k: v for k, v in sl.to_dict().items()
+                k: v
+                for k, v in sl.to_dict().items()
                 if k not in ("slices", "group_size", "shuffle", "random_seed")
                 and v not in (None, False, [], "")
             }
@@ -501,17 +561,28 @@ class LeafRenderer:
         elif variant.group_size and sl is not None and sl.slices not in ("{{item}}",):
             inner = str(sl.slices)
             if inner.startswith("{{item.") and inner.endswith("}}"):
-                group_field = inner[len("{{item."):-2]
+                group_field = inner[len("{{item.") : -2]
             else:
-                raise RenderError(f"template '{tmpl.name}': Slices(group_size=...) needs the "
-                                  "slice expression '{{item}}' or '{{item.<field>}}'")
+                raise RenderError(
+                    f"template '{tmpl.name}': Slices(group_size=...) needs the "
+                    "slice expression '{{item}}' or '{{item.<field>}}'"
+                )
         spec_obj = RunnerSpec(
-            op_flag=flag, op_spec=spec, tmp_root=self.root(tmpl), parameters=params,
-            slices=slices_args, sliced=variant.sliced, group_size=variant.group_size,
-            group_field=group_field, shuffle=bool(sl.shuffle) if sl is not None else False,
-            random_seed=int(sl.random_seed) if sl is not None else 0, keyed=variant.keyed,
+            op_flag=flag,
+            op_spec=spec,
+            tmp_root=self.root(tmpl),
+            parameters=params,
+            slices=slices_args,
+            sliced=variant.sliced,
+            group_size=variant.group_size,
+            group_field=group_field,
+            shuffle=bool(sl.shuffle) if sl is not None else False,
+            random_seed=int(sl.random_seed) if sl is not None else 0,
+            keyed=variant.keyed,
             success_tag=variant.success_tag or bool(getattr(tmpl, "success_tag", False)),
-            packages=bool(paths), parts=variant.parts, art_slices=variant.art_slices,
+            packages=bool(paths),
+            parts=variant.parts,
+            art_slices=variant.art_slices,
             pre_script=tmpl.pre_script or "",
             post_script=tmpl.post_script or "",
         )
@@ -544,8 +615,10 @@ class LeafRenderer:
         inputs = self.inputs(tmpl, variant, pod=False)
         if inputs:
             body["inputs"] = inputs
-        res: dict[str, Any] = {"action": resource.action or "create",
-                               "manifest": resource.get_manifest(tmpl)}
+        res: dict[str, Any] = {
+            "action": resource.action or "create",
+            "manifest": resource.get_manifest(tmpl),
+        }
         if resource.success_condition:
             res["successCondition"] = resource.success_condition
         if resource.failure_condition:

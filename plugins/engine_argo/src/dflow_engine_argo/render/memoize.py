@@ -32,16 +32,21 @@ _KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 def configmap_name(configmap: str, prefix: str) -> str:
     name = f"{configmap}-{prefix}".lower()
     if len(name) > 253 or not _NAME.match(name):
-        raise RenderError(f"memoize ConfigMap name {name!r} is not a valid Kubernetes name: "
-                          "use a lower-case memoize_prefix/configmap (letters, digits, '-')")
+        raise RenderError(
+            f"memoize ConfigMap name {name!r} is not a valid Kubernetes name: "
+            "use a lower-case memoize_prefix/configmap (letters, digits, '-')"
+        )
     return name
 
 
 def memoize_field(prefix: str, configmap: str, max_age: str | None) -> dict[str, Any]:
     """The ``memoize`` of a keyed template."""
     key = f"{prefix}-{{{{inputs.parameters.dflow_key}}}}"
-    return {"key": key, "maxAge": max_age or DEFAULT_MAX_AGE, "cache": cache(
-        configmap_name(configmap, prefix) + "-{{inputs.parameters.dflow_key}}")}
+    return {
+        "key": key,
+        "maxAge": max_age or DEFAULT_MAX_AGE,
+        "cache": cache(configmap_name(configmap, prefix) + "-{{inputs.parameters.dflow_key}}"),
+    }
 
 
 def cache(name: str) -> dict[str, Any]:
@@ -54,15 +59,22 @@ def cache(name: str) -> dict[str, Any]:
 def _outputs(step: Any, where: str) -> dict[str, Any]:
     node = step.recover() if hasattr(step, "recover") else dict(step)
     outputs = dict(node.get("outputs") or {})
-    params = [{k: v for k, v in p.items() if k in ("name", "value", "valueFrom", "description",
-                                                    "globalName")}
-              for p in outputs.get("parameters") or []]
+    params = [
+        {
+            k: v
+            for k, v in p.items()
+            if k in ("name", "value", "valueFrom", "description", "globalName")
+        }
+        for p in outputs.get("parameters") or []
+    ]
     arts = []
     for a in outputs.get("artifacts") or []:
         if "local_path" in a:
-            raise RenderError(f"{where}: output artifact '{a.get('name')}' is a local path "
-                              f"({a['local_path']}); Argo can reuse stored artifacts only: "
-                              "upload it and modify_output_artifact(name, S3Artifact(key=...))")
+            raise RenderError(
+                f"{where}: output artifact '{a.get('name')}' is a local path "
+                f"({a['local_path']}); Argo can reuse stored artifacts only: "
+                "upload it and modify_output_artifact(name, S3Artifact(key=...))"
+            )
         arts.append({k: v for k, v in a.items() if k != "modified"})
     out: dict[str, Any] = {}
     if params:
@@ -99,9 +111,16 @@ def _input(node: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def plan_reuse(reuse_step: Iterable[Any], prefix: str, configmap: str = "dflow", *,
-               overwrite: bool = True, locs: Locations | None = None, key_prefix: str = "",
-               now: _dt.datetime | None = None) -> ReusePlan:
+def plan_reuse(
+    reuse_step: Iterable[Any],
+    prefix: str,
+    configmap: str = "dflow",
+    *,
+    overwrite: bool = True,
+    locs: Locations | None = None,
+    key_prefix: str = "",
+    now: _dt.datetime | None = None,
+) -> ReusePlan:
     """The cache ConfigMaps (one per key) that make the keyed steps of ``reuse_step`` hits,
     and the copies they need; steps without a key cannot be reused and are skipped, as
     pydflow does.
@@ -138,12 +157,18 @@ def plan_reuse(reuse_step: Iterable[Any], prefix: str, configmap: str = "dflow",
                 if current != old:  # modified: its content goes into the shared prefix
                     copies.append((current, old))
                     art[kind] = {**art[kind], "key": old}
-                init = inits.setdefault(group, {"parameters": [
-                    {"name": "dflow_artifact_key", "value": stack}], "artifacts": [],
-                    "exitCode": "0"})
+                init = inits.setdefault(
+                    group,
+                    {
+                        "parameters": [{"name": "dflow_artifact_key", "value": stack}],
+                        "artifacts": [],
+                        "exitCode": "0",
+                    },
+                )
                 if all(a["name"] != art["name"] for a in init["artifacts"]):
-                    init["artifacts"].append({"name": art["name"], kind: {"key": old},
-                                              "archive": {"none": {}}})
+                    init["artifacts"].append(
+                        {"name": art["name"], kind: {"key": old}, "archive": {"none": {}}}
+                    )
             else:
                 dest = locs.of_key(f"{key_prefix}{prefix}/{group}/{art['name']}")[kind]["key"]
                 if (current, dest) not in copies:
@@ -151,35 +176,67 @@ def plan_reuse(reuse_step: Iterable[Any], prefix: str, configmap: str = "dflow",
                 art[kind] = {**art[kind], "key": dest}
         _add_entry(maps, configmap, prefix, key, step.get("id") or "", outputs, stamp, where)
     for group, outputs in inits.items():
-        _add_entry(maps, configmap, prefix, f"{group}-init-artifact", f"dflow-{group}", outputs,
-                   stamp, f"fan-out '{group}'")
+        _add_entry(
+            maps,
+            configmap,
+            prefix,
+            f"{group}-init-artifact",
+            f"dflow-{group}",
+            outputs,
+            stamp,
+            f"fan-out '{group}'",
+        )
     return ReusePlan(list(maps.values()), copies)
 
 
-def _add_entry(maps: dict[str, dict[str, Any]], configmap: str, prefix: str, key: str,
-               node_id: str, outputs: dict[str, Any], stamp: str, where: str) -> None:
+def _add_entry(
+    maps: dict[str, dict[str, Any]],
+    configmap: str,
+    prefix: str,
+    key: str,
+    node_id: str,
+    outputs: dict[str, Any],
+    stamp: str,
+    where: str,
+) -> None:
     entry_key = f"{prefix}-{key}"
     if not _KEY.match(entry_key) or len(entry_key) > 253:
-        raise RenderError(f"{where}: memoize key {entry_key!r} is not a valid ConfigMap key "
-                          "(letters, digits, '-', '.', '_')")
+        raise RenderError(
+            f"{where}: memoize key {entry_key!r} is not a valid ConfigMap key "
+            "(letters, digits, '-', '.', '_')"
+        )
     name = f"{configmap_name(configmap, prefix)}-{key}"
     if len(name) > 253 or not _NAME.match(name):
-        raise RenderError(f"{where}: cache ConfigMap name {name!r} (from key '{key}') is not "
-                          "a valid Kubernetes name: use lower-case keys (letters, digits, '-')")
+        raise RenderError(
+            f"{where}: cache ConfigMap name {name!r} (from key '{key}') is not "
+            "a valid Kubernetes name: use lower-case keys (letters, digits, '-')"
+        )
     if name in maps:
         raise RenderError(f"{where}: key '{key}' is reused twice; keys must be unique")
     maps[name] = {
-        "apiVersion": "v1", "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
         "metadata": {"name": name, "labels": {CACHE_LABEL: "Cache"}},
-        "data": {entry_key: json.dumps({
-            "nodeID": node_id, "outputs": outputs,
-            "creationTimestamp": stamp, "lastHitTimestamp": stamp,
-        }, separators=(",", ":"))},
+        "data": {
+            entry_key: json.dumps(
+                {
+                    "nodeID": node_id,
+                    "outputs": outputs,
+                    "creationTimestamp": stamp,
+                    "lastHitTimestamp": stamp,
+                },
+                separators=(",", ":"),
+            )
+        },
     }
 
 
-def memoize_entries(reuse_step: Iterable[Any], prefix: str, configmap: str = "dflow",
-                    now: _dt.datetime | None = None) -> list[dict[str, Any]]:
+def memoize_entries(
+    reuse_step: Iterable[Any],
+    prefix: str,
+    configmap: str = "dflow",
+    now: _dt.datetime | None = None,
+) -> list[dict[str, Any]]:
     """The cache ConfigMaps of :func:`plan_reuse` (its copies left out)."""
     return plan_reuse(reuse_step, prefix, configmap, now=now).configmaps
 
@@ -199,12 +256,16 @@ def reused_global_outputs(reuse_step: Iterable[Any]) -> dict[str, Any]:
         outputs = _outputs(step, where)
         for p in outputs.get("parameters") or []:
             if p.get("globalName") and p["name"] != "dflow_global":
-                params[p["globalName"]] = {"name": p["globalName"], **{
-                    k: v for k, v in p.items() if k in ("value", "description")}}
+                params[p["globalName"]] = {
+                    "name": p["globalName"],
+                    **{k: v for k, v in p.items() if k in ("value", "description")},
+                }
         for a in outputs.get("artifacts") or []:
             if a.get("globalName"):
-                arts[a["globalName"]] = {**{k: v for k, v in a.items() if k != "globalName"},
-                                         "name": a["globalName"]}
+                arts[a["globalName"]] = {
+                    **{k: v for k, v in a.items() if k != "globalName"},
+                    "name": a["globalName"],
+                }
     out: dict[str, Any] = {}
     if params:
         out["parameters"] = list(params.values())

@@ -68,7 +68,6 @@ def shipped_files(path: str) -> list[str]:
     return out
 
 
-
 def content_hash(path: str) -> str:
     """sha256 of the names and contents of the files under ``path`` (cached by mtime/size)."""
     files = shipped_files(path)

@@ -66,7 +66,7 @@ def _check_static(text: str, what: str) -> str:
     return text
 
 
-_PREPARE = '''\
+_PREPARE = """\
 def dflow_prepare_artifacts(arts):
     from pathlib import Path
 
@@ -124,9 +124,9 @@ def dflow_prepare_artifacts(arts):
         os.symlink(os.path.abspath(str(picked)), os.path.join(arts, name))
 
 
-'''
+"""
 
-_BODY = '''\
+_BODY = """\
 def dflow_value(name, default=None):
     # an input parameter: Argo wrote it to this file (a raw input artifact)
     try:
@@ -168,16 +168,16 @@ def dflow_main():
     return main(argv)
 
 
-'''
+"""
 
-_PATHS = '''\
+_PATHS = """\
 if os.path.isdir(PACKAGES):
     # ours first: the shipped dflow shadows a dflow installed in the image (pydflow)
     sys.path.insert(0, PACKAGES)
     os.environ["PYTHONPATH"] = PACKAGES + os.pathsep + os.environ.get("PYTHONPATH", "")
     if os.path.isdir(os.path.join(PACKAGES, DEPS)):
         sys.path.append(os.path.join(PACKAGES, DEPS))  # the image's own versions first
-'''
+"""
 
 
 _PREPARE_AT = "    op = os.path.join(PACKAGES, OP_SPEC)"
@@ -224,8 +224,10 @@ def runner_script(spec: RunnerSpec) -> str:
     ]
     body = _BODY
     if spec.parts or spec.art_slices:
-        lines[-1:-1] = [f"PARTS = {_static_parts(spec.parts)!r}",
-                        f"ART_SLICES = {[(n, bool(sub)) for n, sub in spec.art_slices]!r}"]
+        lines[-1:-1] = [
+            f"PARTS = {_static_parts(spec.parts)!r}",
+            f"ART_SLICES = {[(n, bool(sub)) for n, sub in spec.art_slices]!r}",
+        ]
         body = _PREPARE + body.replace(_PREPARE_AT, _PREPARE_CALL + _PREPARE_AT)
     lines.append(_PATHS)
     if spec.pre_script:
@@ -245,8 +247,14 @@ def parameter_artifacts(tmp_root: str, names: Sequence[str]) -> list[dict[str, A
     byte in UTF-8): the file is written as is without an ``archive`` field.
     """
     root = tmp_root.rstrip("/")
-    return [{"name": PARAM_ARTIFACT.format(n), "path": f"{root}/inputs/parameters/{n}",
-             "raw": {"data": "{{inputs.parameters." + n + "}}"}} for n in names]
+    return [
+        {
+            "name": PARAM_ARTIFACT.format(n),
+            "path": f"{root}/inputs/parameters/{n}",
+            "raw": {"data": "{{inputs.parameters." + n + "}}"},
+        }
+        for n in names
+    ]
 
 
 def runner_env(spec: RunnerSpec) -> list[dict[str, str]]:

@@ -32,8 +32,12 @@ from .values import ArgoArtifact, RawArtifact, RenderError
 
 _LOCATIONS = ("s3", "oss", "gcs", "git", "http", "artifactory", "hdfs", "azure", "plugin", "raw")
 _HOOKS = {"success": "success_hook", "running": "running_hook", "failure": "failure_hook"}
-_POLICIES = {"OnFailure": "failure", "OnError": "error", "Always": "always",
-             "OnTransientError": "transient"}
+_POLICIES = {
+    "OnFailure": "failure",
+    "OnError": "error",
+    "Always": "always",
+    "OnTransientError": "transient",
+}
 
 
 class _Verbatim(OPTemplate):
@@ -64,9 +68,19 @@ def _retry(rs: dict[str, Any] | None) -> RetryPolicy | None:
         return None
     expr = rs.get("expression") or ""
     backoff = rs.get("backoff") or {}
-    on = "transient" if "lastRetry.exitCode" in expr else _POLICIES.get(rs.get("retryPolicy"), "always")
-    return RetryPolicy(int(rs.get("limit") or 0), on, "!= 2" in expr,
-                       backoff.get("duration"), backoff.get("factor"), backoff.get("maxDuration"))
+    on = (
+        "transient"
+        if "lastRetry.exitCode" in expr
+        else _POLICIES.get(rs.get("retryPolicy"), "always")
+    )
+    return RetryPolicy(
+        int(rs.get("limit") or 0),
+        on,
+        "!= 2" in expr,
+        backoff.get("duration"),
+        backoff.get("factor"),
+        backoff.get("maxDuration"),
+    )
 
 
 class _Reader:
@@ -86,8 +100,10 @@ class _Reader:
         body = {k: v for k, v in raw.items() if k != "name"}
         if "steps" in raw or "dag" in raw:
             obj: OPTemplate = (Steps if "steps" in raw else DAG)(
-                name=name, parallelism=raw.get("parallelism"),
-                annotations=(raw.get("metadata") or {}).get("annotations"))
+                name=name,
+                parallelism=raw.get("parallelism"),
+                annotations=(raw.get("metadata") or {}).get("annotations"),
+            )
             obj.memoize_key = (raw.get("memoize") or {}).get("key")
             self.objs[name] = obj  # before the body: recursion finds it
             self.io(obj, raw, pod=False)
@@ -122,14 +138,26 @@ class _Reader:
                 envs[e["name"]] = e.get("value", "")
         res = s.get("resources") or {}
         t = cls(
-            name=name, image=s.get("image"), command=command, script=s.get("source", ""),
-            annotations=ann, labels=meta.get("labels"), init_progress=progress,
-            image_pull_policy=s.get("imagePullPolicy"), requests=res.get("requests"),
-            limits=res.get("limits"), envs=envs, mounts=s.get("volumeMounts"),
-            node_selector=raw.get("nodeSelector"), tolerations=raw.get("tolerations"),
-            affinity=raw.get("affinity"), volumes=raw.get("volumes"),
-            init_containers=raw.get("initContainers"), sidecars=raw.get("sidecars"),
-            timeout=raw.get("timeout"), retry_strategy=_retry(raw.get("retryStrategy")),
+            name=name,
+            image=s.get("image"),
+            command=command,
+            script=s.get("source", ""),
+            annotations=ann,
+            labels=meta.get("labels"),
+            init_progress=progress,
+            image_pull_policy=s.get("imagePullPolicy"),
+            requests=res.get("requests"),
+            limits=res.get("limits"),
+            envs=envs,
+            mounts=s.get("volumeMounts"),
+            node_selector=raw.get("nodeSelector"),
+            tolerations=raw.get("tolerations"),
+            affinity=raw.get("affinity"),
+            volumes=raw.get("volumes"),
+            init_containers=raw.get("initContainers"),
+            sidecars=raw.get("sidecars"),
+            timeout=raw.get("timeout"),
+            retry_strategy=_retry(raw.get("retryStrategy")),
             memoize_key=(raw.get("memoize") or {}).get("key"),
         )
         self.io(t, raw, pod=True)
@@ -138,10 +166,14 @@ class _Reader:
     def http(self, name: str, raw: dict[str, Any]) -> OPTemplate:
         h = raw["http"]
         t = HTTPOPTemplate(
-            url=h["url"], name=name, method=(h.get("method") or "GET").lower(),
+            url=h["url"],
+            name=name,
+            method=(h.get("method") or "GET").lower(),
             headers={x["name"]: x.get("value", "") for x in h.get("headers") or []},
-            timeout=h.get("timeoutSeconds"), success_condition=h.get("successCondition"),
-            body=h.get("body"), insecure_skip_verify=bool(h.get("insecureSkipVerify")),
+            timeout=h.get("timeoutSeconds"),
+            success_condition=h.get("successCondition"),
+            body=h.get("body"),
+            insecure_skip_verify=bool(h.get("insecureSkipVerify")),
             annotations=(raw.get("metadata") or {}).get("annotations"),
         )
         self.io(t, raw, pod=False)
@@ -150,14 +182,16 @@ class _Reader:
     def io(self, t: OPTemplate, raw: dict[str, Any], pod: bool) -> None:
         inputs, outputs = raw.get("inputs") or {}, raw.get("outputs") or {}
         t.inputs.parameters = {
-            p["name"]: InputParameter(description=p.get("description"),
-                                      **({"value": p["value"]} if "value" in p else {}))
+            p["name"]: InputParameter(
+                description=p.get("description"), **({"value": p["value"]} if "value" in p else {})
+            )
             for p in inputs.get("parameters") or []
         }
         arts = {}
         for a in inputs.get("artifacts") or []:
-            art = InputArtifact(path=a.get("path"), optional=bool(a.get("optional")),
-                                mode=a.get("mode"))
+            art = InputArtifact(
+                path=a.get("path"), optional=bool(a.get("optional")), mode=a.get("mode")
+            )
             art.source = RawArtifact(a["raw"].get("data", "")) if "raw" in a else _location(a)
             arts[a["name"]] = art
         t.inputs.artifacts = arts
@@ -168,18 +202,26 @@ class _Reader:
             if "default" in vf:
                 kw["default"] = vf["default"]
             params[p["name"]] = OutputParameter(
-                value_from_path=vf.get("path"), value_from_parameter=vf.get("parameter"),
-                value_from_expression=vf.get("expression"), global_name=p.get("globalName"),
-                description=p.get("description"), **kw)
+                value_from_path=vf.get("path"),
+                value_from_parameter=vf.get("parameter"),
+                value_from_expression=vf.get("expression"),
+                global_name=p.get("globalName"),
+                description=p.get("description"),
+                **kw,
+            )
         t.outputs.parameters = params
         out_arts = {}
         for a in outputs.get("artifacts") or []:
             loc = _location(a)
             out_arts[a["name"]] = OutputArtifact(
-                path=a.get("path"), _from=a.get("from"), from_expression=a.get("fromExpression"),
+                path=a.get("path"),
+                _from=a.get("from"),
+                from_expression=a.get("fromExpression"),
                 archive=None if "none" in (a.get("archive") or {}) else "default",
-                global_name=a.get("globalName"), optional=bool(a.get("optional")),
-                save=[loc] if loc is not None and hasattr(loc, "key") else None)
+                global_name=a.get("globalName"),
+                optional=bool(a.get("optional")),
+                save=[loc] if loc is not None and hasattr(loc, "key") else None,
+            )
         t.outputs.artifacts = out_arts
 
     # -- steps and tasks --------------------------------------------------------------------
@@ -197,8 +239,10 @@ class _Reader:
 
     def step(self, e: dict[str, Any], cls: type, hook_expression: str | None = None) -> Any:
         if "template" not in e:
-            raise RenderError(f"from_dict: step '{e.get('name')}' has no template (templateRef "
-                              "and inline templates are not supported)")
+            raise RenderError(
+                f"from_dict: step '{e.get('name')}' has no template (templateRef "
+                "and inline templates are not supported)"
+            )
         tmpl = self.template(e["template"])
         args = e.get("arguments") or {}
         params = {p["name"]: p.get("value", "") for p in args.get("parameters") or []}
@@ -211,8 +255,11 @@ class _Reader:
             else:
                 src = _location(a)
                 if a.get("subPath"):
-                    src = ArgoArtifact({**src, "subPath": a["subPath"]}) if isinstance(
-                        src, ArgoArtifact) else src.sub_path(a["subPath"])
+                    src = (
+                        ArgoArtifact({**src, "subPath": a["subPath"]})
+                        if isinstance(src, ArgoArtifact)
+                        else src.sub_path(a["subPath"])
+                    )
             arts[a["name"]] = src
         for n in list(params) + list(arts):  # undeclared arguments: declare them (lax Argo)
             if n in params and n not in tmpl.inputs.parameters:
@@ -225,18 +272,28 @@ class _Reader:
         for hook_name, hook in (e.get("hooks") or {}).items():
             if hook_name in _HOOKS and "template" in hook:
                 kw[_HOOKS[hook_name]] = self.step(
-                    {"name": f"{e['name']}-{hook_name}", **hook}, HookStep,
-                    hook.get("expression"))
+                    {"name": f"{e['name']}-{hook_name}", **hook}, HookStep, hook.get("expression")
+                )
         if cls is HookStep:
-            return HookStep(tmpl, expression=hook_expression, name=e["name"], parameters=params,
-                            artifacts=arts)
+            return HookStep(
+                tmpl, expression=hook_expression, name=e["name"], parameters=params, artifacts=arts
+            )
         return cls(
-            e["name"], tmpl, parameters=params, artifacts=arts, when=e.get("when"),
+            e["name"],
+            tmpl,
+            parameters=params,
+            artifacts=arts,
+            when=e.get("when"),
             with_param=e.get("withParam"),
-            with_sequence=ArgoSequence(**{k: seq.get(k) for k in ("count", "start", "end",
-                                                                   "format")}) if seq else None,
-            continue_on_failed=bool(cont.get("failed")), continue_on_error=bool(cont.get("error")),
-            **kw)
+            with_sequence=ArgoSequence(
+                **{k: seq.get(k) for k in ("count", "start", "end", "format")}
+            )
+            if seq
+            else None,
+            continue_on_failed=bool(cont.get("failed")),
+            continue_on_error=bool(cont.get("error")),
+            **kw,
+        )
 
     def workflow(self, manifest: dict[str, Any]) -> Workflow:
         meta = manifest.get("metadata") or {}
@@ -246,13 +303,15 @@ class _Reader:
             raise RenderError("from_dict: the entrypoint must be a steps or dag template")
         args = (self.spec.get("arguments") or {}).get("parameters") or []
         wf = Workflow(
-            name=name, steps=entry if isinstance(entry, Steps) else None,
-            dag=entry if isinstance(entry, DAG) else None, id=meta.get("name"),
-            annotations=meta.get("annotations"), labels=meta.get("labels"),
+            name=name,
+            steps=entry if isinstance(entry, Steps) else None,
+            dag=entry if isinstance(entry, DAG) else None,
+            id=meta.get("name"),
+            annotations=meta.get("annotations"),
+            labels=meta.get("labels"),
             parallelism=self.spec.get("parallelism"),
             pod_gc_strategy=(self.spec.get("podGC") or {}).get("strategy"),
-            image_pull_secrets=[s["name"] for s in self.spec.get("imagePullSecrets") or []]
-            or None,
+            image_pull_secrets=[s["name"] for s in self.spec.get("imagePullSecrets") or []] or None,
             artifact_repo_key=(self.spec.get("artifactRepositoryRef") or {}).get("key"),
             parameters={p["name"]: p.get("value", "") for p in args},
             on_exit=self.template(self.spec["onExit"]) if self.spec.get("onExit") else None,

@@ -22,10 +22,15 @@ def _config_dicts() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _catalog_dir(name: Any) -> str:
     name = name or ".dflow"
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name in (
-            ".", ".."):
-        raise RenderError(f"config['catalog_dir_name'] = {name!r}: expected a plain directory "
-                          "name (letters, digits, '.', '_', '-'), e.g. '.dflow'")
+    if (
+        not isinstance(name, str)
+        or not re.fullmatch(r"[A-Za-z0-9._-]+", name)
+        or name in (".", "..")
+    ):
+        raise RenderError(
+            f"config['catalog_dir_name'] = {name!r}: expected a plain directory "
+            "name (letters, digits, '.', '_', '-'), e.g. '.dflow'"
+        )
     return name
 
 
@@ -108,9 +113,15 @@ class ArgoRenderer:
         )
         return rp
 
-    def render(self, workflow: Any, *, memoize_prefix: str | None = None,
-               configmap: str = "dflow", memoize_max_age: str | None = None,
-               reuse_step: Any = None) -> dict[str, Any]:
+    def render(
+        self,
+        workflow: Any,
+        *,
+        memoize_prefix: str | None = None,
+        configmap: str = "dflow",
+        memoize_max_age: str | None = None,
+        reuse_step: Any = None,
+    ) -> dict[str, Any]:
         """The manifest of ``workflow`` (a dict in Argo's field order).
 
         With ``memoize_prefix`` (reuse of steps, usually the new workflow's id), keyed
@@ -135,17 +146,21 @@ class ArgoRenderer:
             {"name": workflow.id} if workflow.id else {"generateName": f"{workflow.name}-"}
         )
         # config["workflow_annotations"] first, the workflow's own win (pydflow's order)
-        annotations = {**(_config_dicts()[0].get("workflow_annotations") or {}),
-                       **(workflow.annotations or {})}
+        annotations = {
+            **(_config_dicts()[0].get("workflow_annotations") or {}),
+            **(workflow.annotations or {}),
+        }
         if annotations:
             meta["annotations"] = {k: str(v) for k, v in annotations.items()}
         if workflow.labels:
             meta["labels"] = {k: str(v) for k, v in workflow.labels.items()}
         spec: dict[str, Any] = {"entrypoint": entry}
         if workflow.parameters:
-            spec["arguments"] = {"parameters": [
-                {"name": k, "value": text(v)} for k, v in workflow.parameters.items()
-            ]}
+            spec["arguments"] = {
+                "parameters": [
+                    {"name": k, "value": text(v)} for k, v in workflow.parameters.items()
+                ]
+            }
         account = self.service_account_name
         if account:
             spec["serviceAccountName"] = account
@@ -165,8 +180,12 @@ class ArgoRenderer:
             spec["artifactRepositoryRef"] = {"key": repo_key}
         spec["templates"] = list(rp.templates.values())
         self._last = rp
-        manifest = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": meta,
-                    "spec": spec}
+        manifest = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": meta,
+            "spec": spec,
+        }
         reused = reused_global_outputs(reuse_step or [])
         if reused:
             manifest["status"] = {"outputs": reused}
@@ -223,30 +242,52 @@ class ArgoRenderer:
                 out.append(s)
         return out
 
-    def memoize_entries(self, workflow: Any, reuse_step: Any, *,
-                        memoize_prefix: str | None = None, configmap: str = "dflow",
-                        now: Any = None) -> list[dict[str, Any]]:
+    def memoize_entries(
+        self,
+        workflow: Any,
+        reuse_step: Any,
+        *,
+        memoize_prefix: str | None = None,
+        configmap: str = "dflow",
+        now: Any = None,
+    ) -> list[dict[str, Any]]:
         """The cache ConfigMap manifests to create before submitting ``workflow`` rendered
         with ``render(workflow, memoize_prefix=..., configmap=...)`` so that the keyed steps
         of ``reuse_step`` (query results of an earlier run) are not run again. The prefix
         defaults to the workflow's id (fix it before rendering, as pydflow does)."""
-        return self.reuse_plan(workflow, reuse_step, memoize_prefix=memoize_prefix,
-                               configmap=configmap, now=now).configmaps
+        return self.reuse_plan(
+            workflow, reuse_step, memoize_prefix=memoize_prefix, configmap=configmap, now=now
+        ).configmaps
 
-    def reuse_plan(self, workflow: Any, reuse_step: Any, *, memoize_prefix: str | None = None,
-                   configmap: str = "dflow", now: Any = None) -> ReusePlan:
+    def reuse_plan(
+        self,
+        workflow: Any,
+        reuse_step: Any,
+        *,
+        memoize_prefix: str | None = None,
+        configmap: str = "dflow",
+        now: Any = None,
+    ) -> ReusePlan:
         """The cache ConfigMaps and the storage copies (``config["overwrite_reused_artifact"]``,
         modified artifacts of fan-out items) that reusing ``reuse_step`` needs; see
         :func:`~.memoize.plan_reuse`."""
         prefix = memoize_prefix or workflow.id
         if not prefix:
-            raise RenderError(f"workflow '{workflow.name}': reusing steps needs the new "
-                              "workflow's id: set Workflow(id=...) or pass memoize_prefix")
+            raise RenderError(
+                f"workflow '{workflow.name}': reusing steps needs the new "
+                "workflow's id: set Workflow(id=...) or pass memoize_prefix"
+            )
         config, s3 = _config_dicts()
         rp = self._pass(workflow)
-        return plan_reuse(reuse_step or [], prefix, configmap,
-                          overwrite=bool(config.get("overwrite_reused_artifact", True)),
-                          locs=rp.locs, key_prefix=rp.key_prefix, now=now)
+        return plan_reuse(
+            reuse_step or [],
+            prefix,
+            configmap,
+            overwrite=bool(config.get("overwrite_reused_artifact", True)),
+            locs=rp.locs,
+            key_prefix=rp.key_prefix,
+            now=now,
+        )
 
     def secrets_to_create(self, workflow: Any) -> list[Any]:
         """The ``Secret``/``DockerSecret`` objects the manifest refers to by name; those with

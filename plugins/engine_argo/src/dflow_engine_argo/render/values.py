@@ -90,7 +90,11 @@ def _is_s3(source: Any) -> bool:
 
 
 def artifact_argument(
-    name: str, source: Any, locs: Locations, ref_text: Any, where: str,
+    name: str,
+    source: Any,
+    locs: Locations,
+    ref_text: Any,
+    where: str,
     local_key: Any = None,
 ) -> dict[str, Any] | None:
     """The ``arguments.artifacts`` entry feeding artifact ``name`` from ``source``.
@@ -114,8 +118,10 @@ def artifact_argument(
         entry["from"] = ref_text(source)
     elif _is_s3(source):
         if getattr(source, "slice", None) is not None:
-            raise RenderError(f"{where}: artifact '{name}': slices of an S3Artifact are not "
-                              "supported on Argo; use Slices(input_artifact=[...]) instead")
+            raise RenderError(
+                f"{where}: artifact '{name}': slices of an S3Artifact are not "
+                "supported on Argo; use Slices(input_artifact=[...]) instead"
+            )
         entry.update(locs.of_key(source.full_key))
     elif type(source).__name__ == "HTTPArtifact":
         entry["http"] = {"url": source.url}
@@ -159,8 +165,9 @@ def is_reference(value: Any) -> bool:
     return isinstance(value, _IOBase)
 
 
-def big_parameter_argument(name: str, value: Any, ref_text: Any,
-                           upload: Any = None) -> dict[str, Any]:
+def big_parameter_argument(
+    name: str, value: Any, ref_text: Any, upload: Any = None
+) -> dict[str, Any]:
     """A BigParameter input is a file: from another step's big output, raw text when it holds
     ``{{...}}`` references (Argo substitutes them), else a literal uploaded to the store
     (``upload(text)`` gives its key), as pydflow does: a big literal must not make a big
@@ -218,8 +225,10 @@ def sequence_items(seq: Any, where: str) -> Any:
     """The items of a ``withSequence`` as a list (literal bounds) or an expression, so that
     ``Slices(group_size=...)`` can group them like a ``with_param`` list."""
     if seq.format:
-        raise RenderError(f"{where}: Slices(group_size=...) with argo_sequence(format=...) "
-                          "has no integer items to slice with; drop format")
+        raise RenderError(
+            f"{where}: Slices(group_size=...) with argo_sequence(format=...) "
+            "has no integer items to slice with; drop format"
+        )
     bounds = (seq.start, seq.count, seq.end)
     if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in bounds):
         start = seq.start or 0
@@ -228,8 +237,11 @@ def sequence_items(seq: Any, where: str) -> Any:
         end = seq.end or 0
         return list(range(start, end + 1) if end >= start else range(start, end - 1, -1))
     start = _number(seq.start) if seq.start is not None else "0"
-    stop = (f"{start} + {_number(seq.count)}" if seq.count is not None
-            else f"{_number(seq.end if seq.end is not None else 0)} + 1")
+    stop = (
+        f"{start} + {_number(seq.count)}"
+        if seq.count is not None
+        else f"{_number(seq.end if seq.end is not None else 0)} + 1"
+    )
     return ArgoVar(f"toJson(sprig.untilStep({start}, {stop}, 1))")
 
 
