@@ -3,10 +3,13 @@
     .venv/bin/python benchmarks/argo_render_bench.py
 
 Prints the time of each phase and the manifest size, then runs the same workflow through
-pydflow's ``to_yaml()`` (a separate venv, ``.work/pydflow-venv``; created with
-``uv venv .work/pydflow-venv && uv pip install --python .work/pydflow-venv/bin/python pydflow``,
-``upload_dflow=False`` so nothing touches the network) and prints both times and the ratio.
+pydflow's ``to_yaml()`` (pydflow 1.8.134 in its own venv, ``.work/bench/pydflow-venv``, made
+once as ``local_engine_bench.py`` does; ``upload_dflow=False`` so nothing touches the network) and prints both times and the ratio.
 Targets: render under 1 s, manifest under ~1 MB, faster than pydflow.
+
+Then the growth check: a 1,000-item and a 100,000-item sliced fan-out whose items come from a
+previous step's output parameter, rendered and linted; the issue's targets are render + lint
+under 2 s at 100,000 items and a manifest whose size does not depend on the item count.
 """
 
 from __future__ import annotations
@@ -53,6 +56,33 @@ def build(n_steps, fan_out, **kw):
         wf.add(step)
         prev = step
     wf.add(Step("fan", tmpl, parameters={"x": "{{item}}"}, with_param=argo_range(fan_out)))
+    return wf
+
+
+class Count(OP):
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"n": int})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"xs": list})
+
+    @OP.exec_sign_check
+    def execute(self, op_in):
+        return OPIO({"xs": list(range(op_in["n"]))})
+
+
+def build_sliced(n_items):
+    from dflow.python import Slices
+
+    wf = Workflow(name="growth")
+    count = Step("count", PythonOPTemplate(Count, image="python:3.11"), parameters={"n": n_items})
+    sliced = PythonOPTemplate(
+        AddOne, image="python:3.11", slices=Slices(input_parameter=["x"], output_parameter=["y"])
+    )
+    wf.add(count)
+    wf.add(Step("fan", sliced, parameters={"x": count.outputs.parameters["xs"]}))
     return wf
 """
 
@@ -115,10 +145,10 @@ def main() -> None:
         f"  manifest {size / 1024:.0f} KiB JSON, {len(text) / 1024:.0f} KiB YAML, "
         f"{len(manifest['spec']['templates'])} templates"
     )
-    py = REPO / ".work" / "pydflow-venv" / "bin" / "python"
-    if not py.exists():
-        print("pydflow baseline skipped: create .work/pydflow-venv (see the docstring)")
-        return
+    growth(mod, renderer, lint)
+    from local_engine_bench import DEFAULT_VENV, ensure_pydflow
+
+    py = ensure_pydflow(DEFAULT_VENV, "1.8.134")
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,6 +171,26 @@ def main() -> None:
     print(
         f"render+yaml: dflow {ours * 1000:.1f} ms vs pydflow to_yaml {p_yaml * 1000:.1f} ms "
         f"-> {p_yaml / ours:.1f}x faster"
+    )
+
+
+def growth(mod, renderer, lint) -> None:
+    """Render + lint time and manifest size of a sliced fan-out at 1,000 and 100,000 items."""
+    sizes = []
+    for n in (1_000, 100_000):
+        wf = mod.build_sliced(n)
+        t, manifest = best(lambda wf=wf: renderer.render(wf))
+        t_lint, _ = best(lambda manifest=manifest: lint(manifest), 1)
+        sizes.append(len(json.dumps(manifest)))
+        print(
+            f"sliced fan-out of {n:,} items from a step output: render + lint "
+            f"{(t + t_lint) * 1000:.1f} ms (target < 2000), manifest {sizes[-1]:,} B"
+        )
+    # the literal n itself is two digits longer; anything beyond that grows with the items
+    grown = sizes[1] - sizes[0] - (len(str(100_000)) - len(str(1_000)))
+    same = "the same" if grown == 0 else f"{grown:+,} B"
+    print(
+        f"  manifest size at 100,000 vs 1,000 items, beside n's digits: {same} (target: the same)"
     )
 
 

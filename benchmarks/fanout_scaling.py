@@ -1,0 +1,88 @@
+"""Fan-out growth: time per slice and peak memory as the fan-out grows from 10 to 100,000 slices.
+
+    .venv/bin/python benchmarks/fanout_scaling.py                  # 10 .. 10,000
+    .venv/bin/python benchmarks/fanout_scaling.py --max 100000     # the full range (minutes)
+    .venv/bin/python benchmarks/fanout_scaling.py --quick          # 10 .. 1,000
+
+Runs ``workloads/fanout.py N`` (the same workload as ``local_engine_bench.py`` (b)) for each N
+in 10, 100, 1k, 10k, 100k up to ``--max``, on the local engine, and prints per N: wall time,
+ms per slice, the peak memory of the whole process tree, and the growth factor against the
+previous N (time(10N)/time(N): 10 means the cost per slice is flat; more means something grows
+faster than linearly). pydflow's debug mode runs the smallest sizes as the baseline in the same
+run (``--pydflow-max``, default 100: it takes about 0.15-0.3 s per slice).
+
+The issue's targets: time(100k)/time(10k) within 11x, 100,000 slices under 3 minutes with the
+whole process tree under 1 GB. They are printed beside the numbers, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from local_engine_bench import DEFAULT_VENV, ROOT, Run, ensure_pydflow, run_workload  # noqa: E402
+
+SIZES = (10, 100, 1_000, 10_000, 100_000)
+
+
+def _row(n: int, run: Run, prev: tuple[int, Run] | None) -> str:
+    if not run.ok or run.seconds is None:
+        return f"{n:>8,}  {run.note or 'failed'}"
+    growth = ""
+    if prev is not None and prev[1].ok and prev[1].seconds:
+        growth = f"{run.seconds / prev[1].seconds:7.1f}x"
+    per = run.seconds / n * 1000
+    return f"{n:>8,}  {run.seconds:9.2f}  {per:9.3f}  {run.peak_mb or 0:9.0f}  {growth:>8}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--max", type=int, default=10_000, help="largest N (default 10000)")
+    p.add_argument("--quick", action="store_true", help="stop at 1,000 slices; pydflow at 10")
+    p.add_argument("--pydflow-max", type=int, default=100, help="largest N run under pydflow")
+    p.add_argument("--no-pydflow", action="store_true")
+    p.add_argument("--cap", type=float, default=900, help="seconds per run")
+    p.add_argument("--workdir", type=Path, default=ROOT / ".work" / "bench" / "scaling")
+    a = p.parse_args(argv)
+    top = 1_000 if a.quick else a.max
+    pyd_top = 10 if a.quick else a.pydflow_max
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["DFLOW_MODE"] = "debug"  # pydflow's switch; dflow reads it as the local engine
+    pyd_python = None if a.no_pydflow else ensure_pydflow(DEFAULT_VENV, "1.8.134")
+    pyd_env = dict(env, PATH=f"{DEFAULT_VENV / 'bin'}{os.pathsep}{env['PATH']}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"fan-out scaling on the local engine; {os.cpu_count()} CPUs, load average {load}")
+    print(f"{'N':>8}  {'seconds':>9}  {'ms/slice':>9}  {'peak MB':>9}  {'growth':>8}")
+    prev: tuple[int, Run] | None = None
+    results: dict[int, Run] = {}
+    for n in (s for s in SIZES if s <= top):
+        run = run_workload(sys.executable, "fanout.py", n, env, a.cap, a.workdir, "ours")
+        print(_row(n, run, prev), flush=True)
+        results[n], prev = run, (n, run)
+        if not run.ok:
+            break
+    if pyd_python:
+        print("pydflow 1.8.134 debug mode, the same workload:")
+        for n in (s for s in SIZES if s <= pyd_top):
+            theirs = run_workload(pyd_python, "fanout.py", n, pyd_env, a.cap, a.workdir, "pydflow")
+            ours = results.get(n)
+            ratio = ""
+            if theirs.ok and ours and ours.ok and ours.seconds:
+                ratio = f"  (dflow {theirs.seconds / ours.seconds:.0f}x faster)"
+            print(_row(n, theirs, None) + ratio, flush=True)
+    big, ten = results.get(100_000), results.get(10_000)
+    if big and ten and big.ok and ten.ok and big.seconds and ten.seconds:
+        print(
+            f"time(100k)/time(10k) = {big.seconds / ten.seconds:.1f} (target <= 11); "
+            f"100k in {big.seconds:.0f} s (target < 180), peak {big.peak_mb:.0f} MB (target < 1024)"
+        )
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 0 if all(r.ok for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
