@@ -61,6 +61,14 @@ def translate(exc: BaseException, *, op: str, key: str, client: Any) -> BaseExce
             key=key,
             store=store,
         )
+    if isinstance(exc, errors.ServerError) and exc.status == 412:
+        # only ranged reads pinned with If-Match send a precondition
+        return StorageError(
+            f"OSS {op} of '{key}' in {store}: the object was overwritten while it was being read",
+            key=key,
+            store=store,
+            hint="read it again once the writer has finished",
+        )
     if isinstance(exc, errors.ServerError):
         code, message = exc.code or f"HTTP {exc.status}", exc.message or ""
         if exc.status == 403:
