@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import google_crc32c
+from dflow.storage.stream import RangedReader
 from dflow.storage.transfer import run_concurrently
 
 CHUNK = 1024 * 1024
@@ -149,6 +150,48 @@ class Downloader:
                 first.close()
         self._verify(name, size, results, expected or self.hashes_of(name))
         return size
+
+    def stream(
+        self, name: str, size: int, generation: int | None, crc32c: str | None
+    ) -> RangedReader:
+        """Object ``name`` as a stream of ranged GETs fetched ahead in parallel, in order.
+
+        Each range is pinned to ``generation`` (the version whose metadata gave ``size`` and
+        ``crc32c``); the ranges' CRC32Cs are combined and compared with ``crc32c`` when the last
+        byte is read, before the reader sees the end of the stream.
+        """
+        url = self.base + quote(name, safe="") + "?alt=media"
+        if generation:
+            url += f"&generation={generation}"
+        step = max(CHUNK, self.part_size)
+        crcs: dict[int, int] = {}
+
+        def fetch(start: int, end: int) -> bytes:
+            def once() -> bytes:
+                resp = self._get(url, start, end)
+                try:
+                    data = resp.raw.read(end - start)
+                finally:
+                    resp.close()
+                crcs[start] = google_crc32c.value(data)
+                return data
+
+            return bytes(self.retry(once)())
+
+        def verify(_parts: list[bytes], _md5: str) -> None:
+            if crc32c is None:
+                raise ChecksumMismatch(f"GCS reported no CRC32C for '{name}': cannot verify it")
+            crc = 0
+            for start in sorted(crcs):
+                crc = crc32c_combine(crc, crcs[start], min(step, size - start))
+            got, want = crc.to_bytes(4, "big"), base64.b64decode(crc32c)
+            if got != want:
+                raise ChecksumMismatch(
+                    f"crc32c of the {size} bytes streamed ({len(crcs)} ranges combined) is "
+                    f"{base64.b64encode(got).decode()}, GCS reported {crc32c}"
+                )
+
+        return RangedReader(fetch, size, part=step, ahead=max(1, self.workers), verify=verify)
 
     @staticmethod
     def _verify(

@@ -2,7 +2,8 @@
 
 Integrity: uploads send a CRC32C the service checks (resumable ones compare the final
 object's; :meth:`GCSClient.open_write` streams through :mod:`._stream_upload`); downloads (:mod:`._download`: one streamed GET, or ranged parts in parallel for
-large objects) are verified against the CRC32C in the ``x-goog-hash`` GCS returns. A mismatch
+large objects; :meth:`GCSClient.open_read` streams one as ranges pinned to its generation) are
+verified against the CRC32C in the ``x-goog-hash`` GCS returns (or in the object's metadata). A mismatch
 is retried ``integrity_retries`` times, then raised as :class:`~dflow.storage.IntegrityError`.
 Transient errors are retried by the SDK (exponential backoff, for ``retry_timeout`` seconds).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import os
 import threading
 from collections.abc import Iterator
@@ -23,11 +25,34 @@ from dflow.storage.errors import NotFound, StorageError, describe_store
 from dflow.storage.parts import finish_or_abort
 from dflow.storage.transfer import atomic_file, retrying
 
-from ._download import Downloader, NeedsSDK, parse_hashes
+from ._download import CHUNK, Downloader, NeedsSDK, parse_hashes
 from ._errors import is_corruption, translate
 from .config import GCSConfig
 
 GOOGLE_ENDPOINT = "https://storage.googleapis.com"
+
+
+class _Translating(io.RawIOBase):
+    """A read-only stream whose errors are raised as dflow's storage errors."""
+
+    def __init__(self, inner: IO[bytes], translate: Any) -> None:
+        super().__init__()
+        self._inner, self._translate = inner, translate
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._inner.readinto(buffer)
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._inner.read(size)
+        except Exception as exc:
+            raise self._translate(exc) from exc
 
 
 class _HashingWriter:
@@ -243,6 +268,36 @@ class GCSClient(StorageClient):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             raise
+
+    @contextlib.contextmanager
+    def open_read(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
+        """Stream the object by parallel ranged GETs pinned to its generation (no spool file).
+
+        A gzip-encoded object (decoded by the SDK) is spooled as the default does.
+        """
+        full = self._full(key)
+
+        def metadata() -> Any:
+            blob = self.bucket.get_blob(full, **self._kw())
+            if blob is None:
+                from google.api_core.exceptions import NotFound as GoogleNotFound
+
+                raise GoogleNotFound(full)
+            return blob
+
+        blob = self._call("download", key, metadata)
+        if blob.content_encoding not in (None, "", "identity"):
+            with super().open_read(key, spool_dir) as stream:
+                yield stream
+            return
+        reader = self.downloader.stream(full, blob.size or 0, blob.generation, blob.crc32c)
+        try:
+            with io.BufferedReader(reader, CHUNK) as stream:
+                yield _Translating(
+                    stream, lambda exc: translate(exc, op="download", key=key, client=self)
+                )
+        finally:
+            reader.close()
 
     @property
     def downloader(self) -> Downloader:
