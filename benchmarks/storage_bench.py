@@ -10,7 +10,8 @@ Two workloads, each uploaded then downloaded:
   baseline, a sequential loop of single-object calls on one boto3 client (``put_object`` /
   ``get_object`` in a ``for`` loop), measured in the same run. Target: at least 5x faster than
   the loop. Also shown: the same tree with ``lean_requests=False`` (boto3 calls on the
-  plugin's thread pool), and ``upload_artifact``/``download_artifact`` with ``archive=None``
+  plugin's thread pool), with ``upload_checksum="crc32"`` (a CRC-32 header the server checks
+  instead of Content-MD5), and ``upload_artifact``/``download_artifact`` with ``archive=None``
   (one object per file) and ``archive="tar"`` (one ``.tgz``).
 
 Outputs are deleted only at the end: on this machine's ext4 (mounted with ``discard``),
@@ -90,6 +91,7 @@ def main() -> None:
         client.create_bucket()
         boto_only = plugin(lean_requests=False)
         unchecked = plugin(verify_integrity=False)
+        crc32 = plugin(upload_checksum="crc32")
         raw = boto3.client(
             "s3",
             endpoint_url=server.url,
@@ -188,6 +190,7 @@ def main() -> None:
 
         tree(f"{args.files} files", client, down_fn=download_tree(client))
         tree("  boto3 in threads", boto_only, down_fn=download_tree(boto_only))
+        tree("  upload_checksum=crc32", crc32, down_fn=download_tree(crc32))
 
         for archive in (None, "tar"):
 

@@ -22,6 +22,7 @@ import hashlib
 import io
 import os
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -226,24 +227,25 @@ class MinioClient(StorageClient):
             with open(path, "rb") as f:
                 self.put_data(key, f.read())
         else:
-            md5 = bytes.fromhex(md5_file(path))
             with open(path, "rb") as f:
-                etag = lean.put(self.bucket, key, f, size, md5)
-            self._check_etag(key, etag, md5.hex())
+                headers, md5 = checksum_headers(self.config.upload_checksum, f)
+                f.seek(0)
+                etag = lean.put(self.bucket, key, f, size, headers)
+            self._check_etag(key, etag, md5)
         if progress:
             progress(size)
 
     def put_data(self, key: str, data: bytes) -> None:
-        """Store ``data`` as ``key`` in one PUT with ``Content-MD5`` (errors untranslated)."""
-        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        """Store ``data`` as ``key`` in one PUT carrying its checksum (errors untranslated)."""
+        headers, md5 = checksum_headers(self.config.upload_checksum, data)
         lean = self.lean
         if lean is not None:
-            etag = lean.put(self.bucket, key, data, len(data), md5)
+            etag = lean.put(self.bucket, key, data, len(data), headers)
         else:
             etag = self.s3.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentMD5=base64.b64encode(md5).decode()
+                Bucket=self.bucket, Key=key, Body=data, **_boto_checksum(headers)
             )["ETag"]
-        self._check_etag(key, etag.strip('"'), md5.hex())
+        self._check_etag(key, etag.strip('"'), md5)
 
     @contextlib.contextmanager
     def open_write(self, key: str, spool_dir: str | None = None) -> Iterator[IO[bytes]]:
@@ -254,8 +256,9 @@ class MinioClient(StorageClient):
         with finish_or_abort(MultipartWriter(self, key)) as writer:
             yield writer  # type: ignore[misc]
 
-    def _check_etag(self, key: str, etag: str, md5: str) -> None:
-        if self.config.verify_integrity and etag and "-" not in etag and etag != md5:
+    def _check_etag(self, key: str, etag: str, md5: str | None) -> None:
+        """Compare a single-part ETag with the local MD5 (None: the server checked a CRC)."""
+        if md5 and self.config.verify_integrity and etag and "-" not in etag and etag != md5:
             raise IntegrityError(
                 f"upload of '{key}': server ETag {etag} != local MD5 {md5}",
                 key=key,
@@ -265,13 +268,11 @@ class MinioClient(StorageClient):
     def _put_small(
         self, key: str, path: str, size: int, progress: Callable[[int], None] | None
     ) -> None:
-        md5 = md5_file(path)
         with open(path, "rb") as body:
+            headers, md5 = checksum_headers(self.config.upload_checksum, body)
+            body.seek(0)
             resp = self.s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentMD5=base64.b64encode(bytes.fromhex(md5)).decode(),
+                Bucket=self.bucket, Key=key, Body=body, **_boto_checksum(headers)
             )
         if progress:
             progress(size)
@@ -572,3 +573,31 @@ def _composite_etag(path: str, part_size: int) -> dict[str, str]:
             parts.append(part.digest())
     composite = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
     return {"md5": whole.hexdigest(), "composite": f"{composite}-{len(parts)}"}
+
+
+def checksum_headers(kind: str, body: bytes | IO[bytes]) -> tuple[dict[str, str], str | None]:
+    """The header a one-request upload of ``body`` carries, and its hex MD5 (None for CRC-32).
+
+    The server refuses a body whose checksum differs (S3's PutObject: ``Content-MD5`` and
+    ``x-amz-checksum-crc32``), so a CRC-32 upload needs no ETag comparison afterwards.
+    """
+    chunks: Iterator[bytes] = (
+        iter((body,)) if isinstance(body, bytes) else iter(lambda: body.read(CHUNK), b"")
+    )
+    if kind == "crc32":
+        crc = 0
+        for chunk in chunks:
+            crc = zlib.crc32(chunk, crc)
+        value = base64.b64encode(crc.to_bytes(4, "big")).decode()
+        return {"x-amz-checksum-crc32": value}, None
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunk in chunks:
+        digest.update(chunk)
+    return {"Content-MD5": base64.b64encode(digest.digest()).decode()}, digest.hexdigest()
+
+
+def _boto_checksum(headers: dict[str, str]) -> dict[str, str]:
+    """:func:`checksum_headers` as boto3 ``put_object`` arguments."""
+    if "x-amz-checksum-crc32" in headers:
+        return {"ChecksumCRC32": headers["x-amz-checksum-crc32"]}
+    return {"ContentMD5": headers["Content-MD5"]}

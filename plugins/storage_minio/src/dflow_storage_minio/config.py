@@ -37,6 +37,12 @@ class MinioConfig:
     addressing_style: str = "path"
     #: check MD5s/ETags of uploads and downloads
     verify_integrity: bool = True
+    #: the checksum a single-request upload carries: "md5" (``Content-MD5``, checked by every
+    #: S3 server) or "crc32" (``x-amz-checksum-crc32``: about 0.2 ms less CPU per 100 kB object;
+    #: only for servers that check it: AWS S3, SeaweedFS, recent MinIO and Ceph)
+    upload_checksum: str = attrs.field(
+        default="md5", validator=attrs.validators.in_(("md5", "crc32"))
+    )
     #: move small objects with lean SigV4 requests instead of botocore (about 3x less CPU);
     #: off, every request goes through boto3
     lean_requests: bool = True

@@ -6,8 +6,9 @@ response parsing); this path spends about 0.4 ms, so a tree of many small files 
 faster on the same cores. Large objects keep boto3's managed transfer.
 
 What it does: SigV4 header signing (the signing key is cached per day) with
-``UNSIGNED-PAYLOAD`` plus ``Content-MD5``, so the server still rejects a corrupted body;
-keep-alive connections shared by all threads through a small pool; retries like botocore's
+``UNSIGNED-PAYLOAD`` plus ``Content-MD5`` (or ``x-amz-checksum-crc32``), so the server still
+rejects a corrupted body; keep-alive connections shared by all threads through a small pool;
+retries like botocore's
 standard mode (a stale pooled connection is replaced at once; connection errors, 5xx and
 ``SlowDown`` are retried with backoff). Errors are raised as the botocore exceptions boto3
 would raise, so :func:`dflow_storage_minio.errors.translate` reports both paths the same way.
@@ -15,7 +16,6 @@ would raise, so :func:`dflow_storage_minio.errors.translate` reports both paths 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import http.client
@@ -32,7 +32,6 @@ from urllib.parse import quote, urlsplit
 #: request bodies and responses move in blocks of this size
 BLOCK = 1024 * 1024
 _RETRY_STATUS = {500, 502, 503, 504}
-_SIGNED = "host;x-amz-content-sha256;x-amz-date"
 _UNSIGNED = "UNSIGNED-PAYLOAD"
 
 
@@ -66,9 +65,15 @@ class LeanS3:
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
 
     # -- requests ---------------------------------------------------------------------
-    def put(self, bucket: str, key: str, body: bytes | IO[bytes], size: int, md5: bytes) -> str:
-        """Store ``body`` (bytes, or a seekable file of ``size`` bytes); return the ETag."""
-        headers = {"Content-Length": str(size), "Content-MD5": base64.b64encode(md5).decode()}
+    def put(
+        self, bucket: str, key: str, body: bytes | IO[bytes], size: int, checksum: dict[str, str]
+    ) -> str:
+        """Store ``body`` (bytes, or a seekable file of ``size`` bytes); return the ETag.
+
+        ``checksum`` is the integrity header the server checks (``Content-MD5`` or
+        ``x-amz-checksum-crc32``), see :func:`dflow_storage_minio.client.checksum_headers`.
+        """
+        headers = {"Content-Length": str(size), **checksum}
         start = body.tell() if hasattr(body, "tell") else 0
 
         def send(resp: http.client.HTTPResponse) -> str:
@@ -168,10 +173,14 @@ class LeanS3:
     def _sign(self, method: str, host: str, path: str, extra: dict[str, str]) -> dict[str, str]:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         scope = f"{stamp[:8]}/{self.region}/s3/aws4_request"
-        canonical = (
-            f"{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{_UNSIGNED}\n"
-            f"x-amz-date:{stamp}\n\n{_SIGNED}\n{_UNSIGNED}"
-        )
+        # SigV4 signs every x-amz-* header sent (x-amz-checksum-crc32 included)
+        amz = {k.lower(): v.strip() for k, v in extra.items() if k.lower().startswith("x-amz-")}
+        amz.update({"x-amz-content-sha256": _UNSIGNED, "x-amz-date": stamp})
+        names = sorted(["host", *amz])
+        values = {"host": host, **amz}
+        signed = ";".join(names)
+        lines = "".join(f"{n}:{values[n]}\n" for n in names)
+        canonical = f"{method}\n{path}\n\n{lines}\n{signed}\n{_UNSIGNED}"
         to_sign = (
             f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         )
@@ -182,7 +191,7 @@ class LeanS3:
             "x-amz-date": stamp,
             "x-amz-content-sha256": _UNSIGNED,
             "Authorization": f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
-            f"SignedHeaders={_SIGNED}, Signature={signature}",
+            f"SignedHeaders={signed}, Signature={signature}",
         }
 
     # -- the connection pool ----------------------------------------------------------
