@@ -292,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-d", "--detach", action="store_true")
     p.add_argument("-n", "--name", help="workflow id")
     p.set_defaults(func=cmd_submit)
+    from .graph import cli as graph_cli  # pictures and the HTML report
+
+    graph_cli.add_graph_command(sub)
+    graph_cli.add_report_command(sub)
     return parser
 
 

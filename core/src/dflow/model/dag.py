@@ -53,6 +53,24 @@ class DAG(OPTemplate):
         """Task name -> names of the tasks it waits for."""
         return {t.name: t.dependency_names() for t in self.tasks}
 
+    def to_mermaid(self) -> str:
+        """A mermaid flowchart of this template's graph."""
+        from ..graph import draw
+
+        return draw(self, "mermaid")
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text of this template's graph."""
+        from ..graph import draw
+
+        return draw(self, "dot")
+
+    def to_svg(self) -> str:
+        """An SVG picture of this template's graph (no Graphviz needed)."""
+        from ..graph import draw
+
+        return draw(self, "svg")
+
     def __enter__(self) -> DAG:
         context.push(self)
         return self

@@ -50,6 +50,24 @@ class Steps(OPTemplate):
         for group in self.steps:
             yield from group
 
+    def to_mermaid(self) -> str:
+        """A mermaid flowchart of this template's graph."""
+        from ..graph import draw
+
+        return draw(self, "mermaid")
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text of this template's graph."""
+        from ..graph import draw
+
+        return draw(self, "dot")
+
+    def to_svg(self) -> str:
+        """An SVG picture of this template's graph (no Graphviz needed)."""
+        from ..graph import draw
+
+        return draw(self, "svg")
+
     def __enter__(self) -> Steps:
         context.push(self)
         return self

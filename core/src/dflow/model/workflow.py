@@ -162,6 +162,32 @@ class Workflow:
 
         return cls.from_dict(yaml.safe_load(text))
 
+    # -- pictures and the report (dflow.graph) -------------------------------------------
+
+    def to_mermaid(self, phases: bool | None = None) -> str:
+        """A mermaid flowchart of the graph; coloured by phase once submitted (``phases``)."""
+        from ..graph import draw
+
+        return draw(self, "mermaid", phases)
+
+    def to_dot(self, phases: bool | None = None) -> str:
+        """Graphviz DOT text of the graph; coloured by phase once submitted (``phases``)."""
+        from ..graph import draw
+
+        return draw(self, "dot", phases)
+
+    def to_svg(self, phases: bool | None = None) -> str:
+        """An SVG picture of the graph (no Graphviz needed); coloured by phase once submitted."""
+        from ..graph import draw
+
+        return draw(self, "svg", phases)
+
+    def report(self, path: str | None = None) -> str:
+        """Write the self-contained HTML report of this (submitted) run; returns its path."""
+        from ..graph.report import write_report
+
+        return write_report(self, path)
+
     # -- running and querying ------------------------------------------------------------
 
     @property

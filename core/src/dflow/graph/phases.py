@@ -1,0 +1,125 @@
+"""The phases of a run, per graph node, from ``query_step()`` results (both engines).
+
+Every queried step (an ``ArgoStep``) is placed on the graph by its *path*: the step names from
+the workflow root, found through ``boundaryID`` (the enclosing Steps/DAG node) and the step name
+that starts its ``displayName`` (``square(3:3)`` and retry attempts ``square(0)`` are instances
+of ``square``). Fan-out items, retry attempts and loop groups fold onto one node.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+PHASES = ("Succeeded", "Failed", "Error", "Skipped", "Running", "Pending", "Omitted")
+#: node types that only group others (Argo: StepGroup per Steps group, TaskGroup per DAG loop)
+GROUP_TYPES = ("StepGroup", "TaskGroup")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*")
+
+
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of an ``ArgoStep`` (a dict with attribute access) or of a plain dict."""
+    value = obj.get(name, default) if isinstance(obj, Mapping) else default
+    return default if value is None else value
+
+
+@attrs.frozen
+class NodeStatus:
+    """What a run did at one graph node: its instances' phases folded into one."""
+
+    phase: str
+    counts: dict[str, int]
+    steps: tuple[Any, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """``998 Succeeded, 2 Failed`` (most frequent first)."""
+        ordered = sorted(self.counts.items(), key=lambda kv: (-kv[1], PHASES.index(kv[0])))
+        return ", ".join(f"{n} {phase}" for phase, n in ordered)
+
+
+def fold_phase(phases: Iterable[str]) -> str:
+    """One phase for many instances: what needs attention first (running, then errors)."""
+    seen = set(phases)
+    for phase in ("Running", "Pending", "Error", "Failed", "Succeeded", "Skipped", "Omitted"):
+        if phase in seen:
+            return phase
+    return "Pending"
+
+
+def step_name(step: Any) -> str | None:
+    """The step name of a queried node (``square`` for ``square(3:3)(0)``); None for a
+    StepGroup (``[0]``)."""
+    m = _NAME_RE.match(str(field(step, "displayName", "") or field(step, "name", "")))
+    return m.group(0) if m else None
+
+
+def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str, tuple]:
+    """Node id -> path of step names from the root (the root itself has path ``()``)."""
+    by_id = {field(s, "id"): s for s in steps}
+    paths: dict[str, tuple] = {}
+
+    def path_of(node_id: str, depth: int = 0) -> tuple | None:
+        if node_id in paths:
+            return paths[node_id]
+        node = by_id.get(node_id)
+        if node is None or depth > 200:
+            return None
+        boundary = field(node, "boundaryID")
+        if node_id == workflow_id or (not boundary and field(node, "type") in ("Steps", "DAG")):
+            paths[node_id] = ()
+            return ()
+        name = step_name(node)
+        if not boundary or name is None:
+            # an exit handler or hook outside the entrypoint: hang it under the root by name
+            found = (name,) if name else None
+        else:
+            parent = by_id.get(boundary)
+            base = path_of(boundary, depth + 1)
+            if base is None:
+                return None
+            same = parent is not None and field(parent, "type") in GROUP_TYPES
+            # the local engine's loop items sit inside their group node, named like it
+            found = base if same and step_name(parent) == name else (*base, name)
+        if found is not None:
+            paths[node_id] = found
+        return found
+
+    for node_id in by_id:
+        path_of(node_id)
+    return paths
+
+
+def collect(steps: Iterable[Any], workflow_id: str | None = None) -> dict[tuple, NodeStatus]:
+    """Path -> folded status of the nodes at that path."""
+    steps = list(steps)
+    attempts = {
+        child
+        for s in steps
+        if field(s, "type") == "Retry"
+        for child in field(s, "children", []) or []
+    }
+    paths = step_paths(steps, workflow_id)
+    instances: dict[tuple, list[Any]] = {}
+    groups: dict[tuple, list[Any]] = {}
+    for s in steps:
+        path = paths.get(field(s, "id"))
+        if path is None or field(s, "id") in attempts:
+            continue
+        kind = groups if field(s, "type") in GROUP_TYPES else instances
+        kind.setdefault(path, []).append(s)
+    out = {}
+    for path in set(instances) | set(groups):
+        found = instances.get(path) or groups[path]
+        counts: dict[str, int] = {}
+        for s in found:
+            phase = field(s, "phase", "Pending")
+            counts[phase] = counts.get(phase, 0) + 1
+        out[path] = NodeStatus(fold_phase(counts), counts, tuple(found))
+    return out
