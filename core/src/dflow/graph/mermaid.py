@@ -1,21 +1,21 @@
 """Mermaid flowchart text (``wf.to_mermaid()``): clusters are subgraphs, conditions edge labels.
 
-Labels are written with mermaid's entity codes (``#60;`` for ``<``), so a step name or a
-condition can never close a label or inject markup into the rendered page.
+Labels are HTML-escaped (mermaid renders labels as HTML), ``#`` too: mermaid reads ``#name;``
+as its own entity codes, which its renderer leaves mangled in edge labels (mermaid 11). So a
+step name or a condition can never close a label or inject markup into the rendered page.
 """
 
 from __future__ import annotations
 
-import re
-
 from . import style
 from .model import Graph, Node
 
-_SAFE = re.compile(r"[A-Za-z0-9 _.,:=()×↻+\-]")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "#": "&num;"}
+_ESCAPES["`"] = "&grave;"  # a leading backtick would start a markdown string
 
 
 def _text(text: str) -> str:
-    return "".join(c if _SAFE.match(c) else f"#{ord(c)};" for c in text)
+    return "".join(_ESCAPES.get(c, c) for c in text)
 
 
 def _label(lines: list[str]) -> str:
