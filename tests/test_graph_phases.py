@@ -1,0 +1,143 @@
+"""After a run, the same graph coloured by phase, from ``query_step()``, on both engines.
+
+``local`` is the local engine; ``argo`` is ArgoEngine -> the stand-in Argo Server -> the
+conformance harness's emulated controller and real pods (artifacts on SeaweedFS), as in
+tests/test_conformance.py: a test emulation of Argo, not an engine.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from dflow import DAG, InputParameter, ShellOPTemplate, Step, Task, Workflow, argo_range
+from dflow.graph import build_graph, phases_of
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+#: path -> (folded phase, counts) that a user sees on either engine
+EXPECTED = {
+    "": ("Succeeded", {"Succeeded": 1}),
+    "square": ("Failed", {"Succeeded": 3, "Failed": 1}),
+    "never": ("Skipped", {"Skipped": 1}),
+    "one": ("Succeeded", {"Succeeded": 1}),
+    "inner": ("Succeeded", {"Succeeded": 1}),
+    "inner/t1": ("Succeeded", {"Succeeded": 1}),
+    "inner/t2": ("Failed", {"Failed": 1}),
+}
+
+
+def phased_workflow() -> Workflow:
+    """square ×4 (item 2 fails, continued), a skipped and a plain step, a DAG with a failure."""
+    t = ShellOPTemplate(
+        name="sq",
+        image="alpine:3",
+        script='if [ "{{inputs.parameters.x}}" = 2 ]; then echo "item two fails"; exit 1; fi\n'
+        "echo done {{inputs.parameters.x}}",
+    )
+    t.inputs.parameters["x"] = InputParameter()
+    dag = DAG("inner-dag")
+    t1 = Task("t1", t, parameters={"x": 1})
+    dag.add([t1, Task("t2", t, parameters={"x": 2}, dependencies=[t1], continue_on_failed=True)])
+    wf = Workflow("phased")
+    wf.add(
+        Step(
+            "square",
+            t,
+            parameters={"x": "{{item}}"},
+            with_param=argo_range(4),
+            continue_on_failed=True,
+        )
+    )
+    wf.add(
+        [Step("never", t, parameters={"x": 0}, when="1 > 2"), Step("one", t, parameters={"x": 1})]
+    )
+    wf.add(Step("inner", dag))
+    return wf
+
+
+@pytest.fixture(params=["local", "argo"])
+def engine(request, tmp_path, monkeypatch):
+    """Configure dflow for one engine (as tests/test_conformance.py's ``run`` fixture)."""
+    from dflow import config, s3_config
+
+    monkeypatch.chdir(tmp_path)
+    if request.param == "local":
+        monkeypatch.setitem(config, "mode", "debug")
+        return "local"
+    from argo_server import TOKEN
+
+    server = request.getfixturevalue("emulated_server")
+    seaweed = request.getfixturevalue("seaweedfs")
+    repo = request.getfixturevalue("argo_repository")
+    monkeypatch.setitem(config, "mode", "default")
+    monkeypatch.setitem(config, "host", server.url)
+    monkeypatch.setitem(config, "token", TOKEN)
+    monkeypatch.setitem(config, "k8s_api_server", request.getfixturevalue("emulated_kube").url)
+    for key, value in {
+        "endpoint": seaweed.endpoint,
+        "access_key": seaweed.access_key,
+        "secret_key": seaweed.secret_key,
+        "secure": False,
+        "bucket_name": repo.bucket,
+        "prefix": "",
+    }.items():
+        monkeypatch.setitem(s3_config, key, value)
+    return "argo"
+
+
+def _run(wf: Workflow) -> Workflow:
+    wf.submit()
+    wf.wait(interval=0.05)
+    return wf
+
+
+def test_phases_per_node_agree_on_both_engines(engine):
+    wf = _run(phased_workflow())
+    status = phases_of(wf)
+    drawn = {n.path for n in build_graph(wf).nodes()}
+    got = {"/".join(path): (s.phase, s.counts) for path, s in status.items() if path in drawn}
+    assert got == EXPECTED
+    assert status[("square",)].summary() == "3 Succeeded, 1 Failed"
+    # the picture: every node coloured, the fan-out still one node with its counts
+    root = ET.fromstring(wf.to_svg())
+    shown = {
+        g.get("data-path"): g.get("data-phase")
+        for g in root.iter(f"{SVG_NS}g")
+        if g.get("class", "").startswith(("node", "cluster"))
+    }
+    assert shown == {path: phase for path, (phase, _) in EXPECTED.items()}
+    square = next(g for g in root.iter(f"{SVG_NS}g") if g.get("data-path") == "square")
+    assert "".join(square.itertext()).count("square ×4") == 1
+    assert "3 Succeeded, 1 Failed" in "".join(square.itertext())
+    mermaid = wf.to_mermaid()
+    assert "classDef Failed fill:#f8d7da" in mermaid and "classDef Skipped" in mermaid
+    assert "classDef Failed fill:#f8d7da" not in wf.to_mermaid(phases=False)
+
+
+def test_a_run_known_by_id_is_drawn_from_what_the_engine_reports(engine, capsys):
+    wf = _run(phased_workflow())
+    handle = Workflow(id=wf.id)
+    assert handle.entrypoint is None
+    drawn = ET.fromstring(handle.to_svg())
+    paths = {
+        g.get("data-path"): g.get("data-phase")
+        for g in drawn.iter(f"{SVG_NS}g")
+        if g.get("class", "").startswith(("node", "cluster"))
+    }
+    # Argo's manifest adds a helper task beside a DAG task that continues on failure
+    extra = {"inner/t2-continue": "Succeeded"} if engine == "argo" else {}
+    assert paths == {path: phase for path, (phase, _) in EXPECTED.items()} | extra
+    static = {"/".join(n.path): n.label for n in build_graph(wf).nodes()}
+    text = "".join(drawn.itertext())
+    assert all(label in text for label in static.values() if label != "phased")
+    # the Steps groups keep their order: square, then never/one, then inner
+    mermaid = handle.to_mermaid()
+    # DAG edges come from Argo's node links (t1 -> t2 -> t2-continue); the local engine
+    # records none
+    assert mermaid.count("-->") == 4 + (2 if engine == "argo" else 0)
+    from dflow.cli import main
+
+    capsys.readouterr()
+    assert main(["graph", wf.id, "--format", "mermaid"]) == 0
+    assert "square ×4<br/>3 Succeeded, 1 Failed" in capsys.readouterr().out
