@@ -181,7 +181,9 @@ def build_report(workflow: Any, now: dt.datetime | None = None) -> str:
             f'<p class="note">{len(leaves) - MAX_ROWS} more steps not shown; '
             f"<code>dflow get {escape(str(wf_id))}</code> lists them all.</p>"
         )
-    others = [s for s in leaves if s not in failed and field(s, "type") == "Pod"][:MAX_LOGS]
+    others = [s for s in leaves if field(s, "phase") not in FAILED and field(s, "type") == "Pod"][
+        :MAX_LOGS
+    ]
     if others:
         body.append("<h2>Logs</h2>")
         for s in others:

@@ -110,7 +110,8 @@ def render(graph: Graph, status: style.Status | None = None) -> str:
         place(box, MARGIN, y)
         y += box.h + 20
     phases = style.used_phases(graph, status)
-    width = max(b.w for b in boxes) + 2 * MARGIN
+    legend_width = sum(30 + len(p) * 7 for p in phases)
+    width = max(max(b.w for b in boxes), legend_width) + 2 * MARGIN
     height = y - 20 + MARGIN + (LEGEND_HEIGHT if phases else 0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_fmt(width)}" height="{_fmt(height)}"'
