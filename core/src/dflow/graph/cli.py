@@ -105,7 +105,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_graph_command(sub: Any) -> None:
     """Register ``dflow graph`` on the ``dflow`` parser's subcommands."""
-    p = sub.add_parser("graph", help="draw a workflow (by id, or built by a script.py)")
+    p = sub.add_parser(
+        "graph",
+        help="draw a workflow (by id, or built by a script.py)",
+        description="Draw a submitted workflow (by id, coloured by phase) or the workflow a "
+        "script builds. A script is imported with __name__ != '__main__' (code under "
+        "'if __name__ == \"__main__\":' does not run) and the Workflow objects in its "
+        "module-level variables are drawn; pick one with --workflow when there are several.",
+    )
     p.add_argument("target", help="workflow id, or a Python script that builds a Workflow")
     p.add_argument("-f", "--format", choices=FORMATS, default="mermaid")
     p.add_argument("-o", "--output", help="write to this file (default: stdout)")

@@ -30,6 +30,7 @@ class Route:
 
     points: list[tuple[float, float]]
     label: str | None
+    label_at: tuple[float, float] = (0.0, 0.0)  # start of the label's baseline
 
 
 @attrs.define
@@ -155,7 +156,11 @@ def layout(
             cx, top, _ = centre[dummy]
             pts.append((cx, top))
         pts.append((centre[chain[-1]][0], centre[chain[-1]][1]))
-        box.routes.append(Route(pts, label))
+        (x1, y1), (x2, y2) = pts[-2], pts[-1]
+        at = (x1 + (x2 - x1) * 0.75 + 4, y1 + (y2 - y1) * 0.75)
+        if label:  # the cluster grows to hold a label that passes its right edge
+            box.w = max(box.w, at[0] + text_width(label) * 0.85 + CLUSTER_PAD)
+        box.routes.append(Route(pts, label, at))
     return box
 
 
@@ -165,5 +170,6 @@ def place(box: Box, dx: float = 0.0, dy: float = 0.0) -> None:
     box.y += dy
     for route in box.routes:
         route.points = [(x + box.x, y + box.y) for x, y in route.points]
+        route.label_at = (route.label_at[0] + box.x, route.label_at[1] + box.y)
     for child in box.children:
         place(child, box.x, box.y)

@@ -88,11 +88,9 @@ def _edge(route: Route, out: list[str]) -> None:
         d = "M" + " L".join(f"{_fmt(x)},{_fmt(y)}" for x, y in pts)
     out.append(f'<path class="edge" d="{d}" marker-end="url(#arrow)"/>')
     if route.label:
-        (x1, y1), (x2, y2) = pts[-2], pts[-1]
-        lx, ly = x1 + (x2 - x1) * 0.75, y1 + (y2 - y1) * 0.75
+        x, y = route.label_at
         out.append(
-            f'<text class="edge-label" x="{_fmt(lx + 4)}" y="{_fmt(ly)}">'
-            f"{escape(route.label)}</text>"
+            f'<text class="edge-label" x="{_fmt(x)}" y="{_fmt(y)}">{escape(route.label)}</text>'
         )
 
 
