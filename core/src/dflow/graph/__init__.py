@@ -7,10 +7,11 @@ so do ``dflow graph`` and ``dflow report``. Pass ``status=phases_of(wf)`` (or
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .model import Edge, Graph, Node, build_graph
-from .phases import NodeStatus, collect
+if TYPE_CHECKING:
+    from .model import Edge, Graph, Node, build_graph
+    from .phases import NodeStatus, collect
 
 __all__ = [
     "Edge",
@@ -24,10 +25,29 @@ __all__ = [
 ]
 
 FORMATS = ("mermaid", "dot", "svg")
+# the model loads on first use, so `dflow --help` (which registers `dflow graph`) stays light
+_LAZY = {
+    "Edge": "model",
+    "Graph": "model",
+    "Node": "model",
+    "build_graph": "model",
+    "NodeStatus": "phases",
+    "collect": "phases",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def phases_of(workflow: Any) -> dict[tuple, NodeStatus]:
     """The phases of a submitted workflow's steps, per graph path (``query_step()``)."""
+    from .phases import collect
+
     return collect(workflow.query_step(), workflow.id)
 
 
@@ -46,6 +66,8 @@ def draw(source: Any, fmt: str, phases: bool | None = None) -> str:
     phases (default: when it has been submitted). A ``Workflow(id=...)`` handle without steps
     is drawn from what the engine reports."""
     from ..model.workflow import Workflow
+    from .model import build_graph
+    from .phases import collect
 
     if not isinstance(source, Workflow):
         return render(build_graph(source), fmt)
