@@ -8,6 +8,7 @@ tests/test_conformance.py: a test emulation of Argo, not an engine.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from dflow import DAG, InputParameter, ShellOPTemplate, Step, Task, Workflow, argo_range
@@ -24,11 +25,13 @@ EXPECTED = {
     "inner": ("Succeeded", {"Succeeded": 1}),
     "inner/t1": ("Succeeded", {"Succeeded": 1}),
     "inner/t2": ("Failed", {"Failed": 1}),
+    "onExit": ("Succeeded", {"Succeeded": 1}),
 }
 
 
 def phased_workflow() -> Workflow:
-    """square ×4 (item 2 fails, continued), a skipped and a plain step, a DAG with a failure."""
+    """square ×4 (item 2 fails, continued), a skipped and a plain step, a DAG with a failure,
+    an exit handler."""
     t = ShellOPTemplate(
         name="sq",
         image="alpine:3",
@@ -39,7 +42,8 @@ def phased_workflow() -> Workflow:
     dag = DAG("inner-dag")
     t1 = Task("t1", t, parameters={"x": 1})
     dag.add([t1, Task("t2", t, parameters={"x": 2}, dependencies=[t1], continue_on_failed=True)])
-    wf = Workflow("phased")
+    cleanup = ShellOPTemplate(name="cleanup", image="alpine:3", script="echo cleaning up")
+    wf = Workflow("phased", on_exit=cleanup)
     wf.add(
         Step(
             "square",
@@ -141,3 +145,32 @@ def test_a_run_known_by_id_is_drawn_from_what_the_engine_reports(engine, capsys)
     capsys.readouterr()
     assert main(["graph", wf.id, "--format", "mermaid"]) == 0
     assert "square ×4<br/>3 Succeeded, 1 Failed" in capsys.readouterr().out
+
+
+def test_retries_and_hooks_in_a_tree_recorded_from_argo():
+    """Argo's own controller test (status-v4.1): a DAG whose tasks retry and have exit
+    handlers; a Retry node stands for its attempts, ``X.onExit`` is not an attempt of X."""
+    import yaml
+    from dflow.graph import collect
+    from dflow.graph.runtime import graph_from_steps
+
+    recorded = Path(__file__).parents[1] / "../shared/argo/status-v4.1/exit_handler-0edd1194c3.yaml"
+    manifest = yaml.safe_load(recorded.read_text())
+    nodes = list(manifest["status"]["nodes"].values())
+    wf_id = manifest["metadata"]["name"]
+    got = {"/".join(p): (s.phase, s.counts) for p, s in collect(nodes, wf_id).items()}
+    assert got == {
+        "": ("Running", {"Running": 1}),
+        "Execute": ("Running", {"Running": 1}),
+        "Execute/Python2Compile": ("Succeeded", {"Succeeded": 1}),
+        "Execute/Python2Compile.onExit": ("Succeeded", {"Succeeded": 1}),
+        "Execute/DependencyTesting": ("Succeeded", {"Succeeded": 1}),
+        "Execute/DependencyTesting.onExit": ("Succeeded", {"Succeeded": 1}),
+    }
+    execute = graph_from_steps(nodes, wf_id).root.children[0]
+    names = {c.id: c.name for c in execute.children}
+    assert sorted((names[e.src], names[e.dst]) for e in execute.edges) == [
+        ("DependencyTesting", "DependencyTesting.onExit"),
+        ("Python2Compile", "DependencyTesting"),
+        ("Python2Compile", "Python2Compile.onExit"),
+    ]

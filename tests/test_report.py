@@ -149,8 +149,8 @@ def test_report_renders_in_headless_chromium(tmp_path, monkeypatch):
     shown = browser.load(page)
     assert shown.console == ()
     dom = shown.dom
-    assert re.search(r'<table id="steps">.*<tbody>(<tr>.*?</tr>){8}</tbody>', dom, re.S)
-    assert dom.count('class="node op') == 5 and "<svg" in dom
+    assert re.search(r'<table id="steps">.*<tbody>(<tr>.*?</tr>){9}</tbody>', dom, re.S)
+    assert dom.count('class="node op') == 6 and "<svg" in dom  # 5 steps + exit handler
     assert "square ×4" in dom and "3 Succeeded, 1 Failed" in dom
     png = browser.screenshot(page, ARTIFACTS / "report.png", size=(1200, 1400))
     assert png.stat().st_size > 10_000

@@ -60,9 +60,33 @@ def step_name(step: Any) -> str | None:
     return m.group(0) if m else None
 
 
+def _hook_suffix(step: Any, name: str) -> str:
+    """``.onExit`` (or ``.hooks.running``...) when a node runs a hook of step ``name``."""
+    display = str(field(step, "displayName", "") or "")
+    rest = display[len(name) :] if display.startswith(name) else ""
+    return rest if rest.startswith(".") else ""
+
+
 def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str, tuple]:
-    """Node id -> path of step names from the root (the root itself has path ``()``)."""
+    """Node id -> path of step names from the root (the root itself has path ``()``).
+
+    The workflow's exit handler has path ``("onExit",)``; a step's hook or exit handler gets
+    its own path (``(..., "square.onExit")``), never counted as an instance of the step.
+    """
     by_id = {field(s, "id"): s for s in steps}
+    root = workflow_id if workflow_id in by_id else None
+    if root is None:
+        root = next(
+            (
+                i
+                for i, s in by_id.items()
+                if not field(s, "boundaryID")
+                and field(s, "type") in ("Steps", "DAG")
+                and not str(field(s, "displayName", "")).endswith(".onExit")
+            ),
+            None,
+        )
+    root_names = {workflow_id, field(by_id.get(root, {}), "displayName")} - {None}
     paths: dict[str, tuple] = {}
 
     def path_of(node_id: str, depth: int = 0) -> tuple | None:
@@ -71,24 +95,31 @@ def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str
         node = by_id.get(node_id)
         if node is None or depth > 200:
             return None
-        boundary = field(node, "boundaryID")
-        if node_id == workflow_id or (not boundary and field(node, "type") in ("Steps", "DAG")):
+        if node_id == root:
             paths[node_id] = ()
             return ()
+        boundary = field(node, "boundaryID")
+        display = str(field(node, "displayName", "") or "")
         name = step_name(node)
-        if not boundary or name is None:
-            # an exit handler or hook outside the entrypoint: hang it under the root by name
-            found = (name,) if name else None
+        if display.endswith(".onExit") and (not boundary or display[:-7] in root_names):
+            found: tuple | None = ("onExit",)  # Argo: no boundary; local: under the root
+        elif not boundary or name is None:
+            return None  # a StepGroup (``[0]``) or a node outside the workflow's tree
         else:
             parent = by_id.get(boundary)
             base = path_of(boundary, depth + 1)
             if base is None:
                 return None
+            hook = _hook_suffix(node, name)
             same = parent is not None and field(parent, "type") in GROUP_TYPES
             # the local engine's loop items sit inside their group node, named like it
-            found = base if same and step_name(parent) == name else (*base, name)
-        if found is not None:
-            paths[node_id] = found
+            if hook:
+                found = (*base, name + hook)
+            elif same and step_name(parent) == name:
+                found = base
+            else:
+                found = (*base, name)
+        paths[node_id] = found
         return found
 
     for node_id in by_id:
@@ -99,13 +130,16 @@ def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str
 def collect(steps: Iterable[Any], workflow_id: str | None = None) -> dict[tuple, NodeStatus]:
     """Path -> folded status of the nodes at that path."""
     steps = list(steps)
+    paths = step_paths(steps, workflow_id)
+    # a Retry node stands for its attempts (its children at the same path; a child at another
+    # path is the step's hook or exit handler)
     attempts = {
         child
         for s in steps
         if field(s, "type") == "Retry"
         for child in field(s, "children", []) or []
+        if paths.get(child) == paths.get(field(s, "id"))
     }
-    paths = step_paths(steps, workflow_id)
     instances: dict[tuple, list[Any]] = {}
     groups: dict[tuple, list[Any]] = {}
     for s in steps:

@@ -17,6 +17,7 @@ from .model import Edge, Graph, Node
 from .phases import GROUP_TYPES, collect, field, step_paths
 
 _ITEM_RE = re.compile(r"\(\d+:")
+EXIT = ("onExit",)  # the workflow's exit handler (see phases.step_paths)
 
 
 def _group_index(step: Any, name: str) -> int:
@@ -33,9 +34,13 @@ def graph_from_steps(
     status = collect(steps, workflow_id)
     paths = step_paths(steps, workflow_id)
     ids: dict[tuple, str] = {path: f"n{i}" for i, path in enumerate(sorted(status, key=len))}
+    at_path: dict[tuple, list[Any]] = {}
+    for s in steps:
+        if field(s, "id") in paths:
+            at_path.setdefault(paths[field(s, "id")], []).append(s)
     kids: dict[tuple, list[tuple]] = {}
     for path in status:
-        if path:
+        if path and path != EXIT:
             kids.setdefault(path[:-1], []).append(path)
 
     def kind_of(path: tuple) -> str:
@@ -70,7 +75,7 @@ def graph_from_steps(
             sibling = {p: n for p, n in zip(children, nodes, strict=True)}
             seen = set()
             for p, n in sibling.items():
-                for s in status[p].steps:
+                for s in at_path.get(p, ()):  # retry attempts link to dependents too
                     for child in field(s, "children", []) or []:
                         target = sibling.get(paths.get(child, ()))
                         if target is not None and target is not n and (n.id, target.id) not in seen:
@@ -84,4 +89,4 @@ def graph_from_steps(
         raise ValueError(
             f"workflow {workflow_id or ''}: no steps reported yet (pending?); try again later"
         )
-    return Graph(build(()))
+    return Graph(build(()), build(EXIT) if EXIT in status else None)
