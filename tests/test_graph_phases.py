@@ -7,6 +7,8 @@ tests/test_conformance.py: a test emulation of Argo, not an engine.
 
 from __future__ import annotations
 
+import re
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -174,3 +176,19 @@ def test_retries_and_hooks_in_a_tree_recorded_from_argo():
         ("Python2Compile", "DependencyTesting"),
         ("Python2Compile", "Python2Compile.onExit"),
     ]
+
+
+def test_coloured_mermaid_parses_in_mermaid(tmp_path, monkeypatch):
+    from dflow import config
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_graph import _run_mermaid
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(config, "mode", "debug")
+    wf = _run(phased_workflow())
+    rendered = _run_mermaid([wf.to_mermaid(), Workflow(id=wf.id).to_mermaid()], tmp_path)
+    for svg in rendered["results"]:
+        assert svg.startswith("<svg"), svg
+        assert "3 Succeeded, 1 Failed" in svg
+        assert re.search(r"fill:#f8d7da", svg)  # the Failed class reached the picture
