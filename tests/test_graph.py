@@ -74,6 +74,20 @@ def nested_workflow(condition: str | None = None) -> Workflow:
     return wf
 
 
+def parallel_workflow() -> Workflow:
+    """Two groups of three parallel steps: they meet at one join point."""
+    t = echo()
+    wf = Workflow("parallel")
+    wf.add([Step(f"a{i}", t) for i in range(3)])
+    wf.add(
+        [
+            Step(f"b{i}", t, when="{{workflow.parameters.go}} == yes" if i == 2 else None)
+            for i in range(3)
+        ]
+    )
+    return wf
+
+
 # -- the model ------------------------------------------------------------------------------
 
 
@@ -106,6 +120,23 @@ def test_graph_folds_fanouts_nests_templates_and_keeps_order():
     assert edges(()) == [("outer", "dd", None), ("outer", "z", None)]  # dd, z side by side
     assert edges(("outer",)) == [("a", "b", None), ("a", "c", "a.y > 3")]
     assert edges(("dd",)) == [("t1", "t2", None), ("t1", "t3", None)]
+
+
+def test_two_parallel_groups_meet_at_a_join_point():
+    graph = build_graph(parallel_workflow())
+    names = {c.id: c.name or c.kind for c in graph.root.children}
+    assert sorted((names[e.src], names[e.dst], e.label) for e in graph.root.edges) == [
+        ("a0", "join", None),
+        ("a1", "join", None),
+        ("a2", "join", None),
+        ("join", "b0", None),
+        ("join", "b1", None),
+        ("join", "b2", "workflow.go == yes"),
+    ]
+    boxes = _boxes(parallel_workflow().to_svg())
+    circle = ET.fromstring(parallel_workflow().to_svg()).find(f".//{SVG_NS}circle[@class='join']")
+    cy = float(circle.get("cy"))
+    assert all(boxes[f"a{i}"][1] + boxes[f"a{i}"][3] < cy < boxes[f"b{i}"][1] for i in range(3))
 
 
 def test_recursive_template_is_drawn_once_with_a_marker():
@@ -217,9 +248,15 @@ const texts = {json.dumps(texts)};
 
 def test_mermaid_output_parses_and_renders_in_mermaid(tmp_path):
     hostile = nested_workflow(condition='"<script>alert(1)</script>" == "{{inputs.parameters.n}}"')
-    texts = [nested_workflow().to_mermaid(), hostile.to_mermaid(), "flowchart TB\n  n1 --> \n"]
+    texts = [
+        nested_workflow().to_mermaid(),
+        hostile.to_mermaid(),
+        "flowchart TB\n  n1 --> \n",
+        parallel_workflow().to_mermaid(),
+    ]
     got = _run_mermaid(texts, tmp_path)
-    ok, hostile_svg, broken = got["results"]
+    ok, hostile_svg, broken, parallel = got["results"]
+    assert parallel.startswith("<svg") and "workflow.go == yes" in parallel
     assert ok.startswith("<svg") and "b ×1000" in ok and "a.y &gt; 3" in ok
     assert hostile_svg.startswith("<svg") and "<script" not in hostile_svg
     assert broken.startswith("error: Parse error")  # the check can fail
@@ -241,6 +278,12 @@ def test_dot_output_is_read_by_graphviz(tmp_path):
     classes = [g.get("class") for g in svg.iter(f"{SVG_NS}g")]
     assert (classes.count("cluster"), classes.count("node"), classes.count("edge")) == (3, 7, 6)
     assert "b ×1000" in done.stdout and "a.y &gt; 3" in done.stdout
+    done = subprocess.run(
+        [dot, "-Tsvg"], input=parallel_workflow().to_dot(), capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    classes = [g.get("class") for g in ET.fromstring(done.stdout).iter(f"{SVG_NS}g")]
+    assert (classes.count("node"), classes.count("edge")) == (7, 6)  # 6 steps + the join
     bad = subprocess.run([dot, "-Tsvg"], input=text[:-3], capture_output=True, text=True)
     assert bad.returncode != 0  # the check can fail
 

@@ -16,8 +16,10 @@ def _quote(text: str) -> str:
 
 def _anchor(node: Node) -> str:
     """A node inside a cluster that edges can attach to (its first leaf, or its own point)."""
+    if not node.is_cluster:
+        return node.id
     for child in node.walk():
-        if not child.is_cluster:
+        if not child.is_cluster and child.kind != "join":
             return child.id
     return f"{node.id}_empty"
 
@@ -34,6 +36,9 @@ def render(graph: Graph, status: style.Status | None = None, rankdir: str = "TB"
     def emit(node: Node, indent: str, has_incoming: bool) -> None:
         fill, stroke = style.colors(node, status)
         label = _quote("\n".join(style.lines(node, status, has_incoming)))
+        if node.kind == "join":
+            out.append(f'{indent}{node.id} [shape=point, width=0.08, color="#78909c"];')
+            return
         if not node.is_cluster:
             shape = ", peripheries=2" if node.kind == "recursion" else ""
             out.append(

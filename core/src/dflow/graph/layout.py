@@ -21,6 +21,7 @@ NODE_PAD_X, NODE_PAD_Y = 12, 9
 CLUSTER_PAD, HEADER = 14, 22
 GAP_X, GAP_Y, LABEL_GAP = 22, 34, 18
 DUMMY_WIDTH = 6
+JOIN_SIZE = 8
 SWEEPS = 4
 
 
@@ -102,6 +103,8 @@ def layout(
     """Lay out ``node`` and everything inside it; ``lines_of(node, has_incoming)`` gives the
     text lines of each node."""
     lines = lines_of(node, has_incoming)
+    if node.kind == "join":
+        return Box(node, lines, w=JOIN_SIZE, h=JOIN_SIZE)
     if not node.is_cluster:
         w = max(60.0, max(text_width(t) for t in lines) + 2 * NODE_PAD_X)
         return Box(node, lines, w=w, h=len(lines) * LINE_HEIGHT + 2 * NODE_PAD_Y)

@@ -31,6 +31,9 @@ def render(graph: Graph, status: style.Status | None = None, direction: str = "T
         phase = style.phase_of(node, status)
         if phase:
             classes.setdefault(phase, []).append(node.id)
+        if node.kind == "join":
+            out.append(f"{indent}{node.id}(( ))")  # a small circle, as Argo's UI draws it
+            return
         label = _label(style.lines(node, status, has_incoming))
         if not node.is_cluster:
             shape = f"[[{label}]]" if node.kind == "recursion" else f"[{label}]"

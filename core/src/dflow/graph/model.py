@@ -15,8 +15,9 @@ from typing import Any
 
 import attrs
 
-#: node kinds: a leaf step, a nested Steps or DAG (drawn as a cluster), a recursive call
-KINDS = ("op", "steps", "dag", "recursion")
+#: node kinds: a leaf step, a nested Steps or DAG (drawn as a cluster), a recursive call, and
+#: the point where a group of parallel steps joins before the next group (not a step)
+KINDS = ("op", "steps", "dag", "recursion", "join")
 
 
 @attrs.frozen
@@ -137,6 +138,24 @@ def _sequence_count(seq: Any) -> str:
     return str(abs(end - start) + 1)
 
 
+def link_groups(
+    groups: list[list[Node]], new_id: Any, path: tuple[str, ...]
+) -> tuple[list[Node], list[Edge]]:
+    """Edges that run the groups of a Steps template in order. Between two groups of several
+    steps, a join point replaces the every-to-every edges (as Argo's UI draws its StepGroup)."""
+    joins: list[Node] = []
+    edges: list[Edge] = []
+    for i, (before, after) in enumerate(zip(groups, groups[1:], strict=False)):
+        if len(before) > 1 and len(after) > 1:
+            join = Node(new_id(), (*path, f"[{i}]"), "", "", "join")
+            joins.append(join)
+            edges += [Edge(a.id, join.id) for a in before]
+            edges += [Edge(join.id, b.id, b.when) for b in after]
+        else:
+            edges += [Edge(a.id, b.id, b.when) for b in after for a in before]
+    return joins, edges
+
+
 # -- building from the model -----------------------------------------------------------------
 
 
@@ -179,16 +198,10 @@ class _Builder:
         )
 
     def steps_body(self, steps: Any, path: tuple[str, ...]) -> tuple[tuple[Node, ...], tuple]:
-        children: list[Node] = []
-        edges: list[Edge] = []
-        previous: list[Node] = []
-        for group in steps.steps:
-            nodes = [self.step_node(s, path) for s in group]
-            # groups run in order: every step of a group waits for the whole group before it
-            edges += [Edge(a.id, b.id, b.when) for b in nodes for a in previous]
-            children += nodes
-            previous = nodes
-        return tuple(children), tuple(edges)
+        groups = [[self.step_node(s, path) for s in group] for group in steps.steps]
+        # groups run in order: every step of a group waits for the whole group before it
+        joins, edges = link_groups(groups, self.new_id, path)
+        return tuple(n for group in groups for n in group) + tuple(joins), tuple(edges)
 
     def dag_body(self, dag: Any, path: tuple[str, ...]) -> tuple[tuple[Node, ...], tuple]:
         nodes = {t.name: self.step_node(t, path) for t in dag.tasks}

@@ -9,11 +9,12 @@ recorded by either engine, so edges carry no labels.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from .model import Edge, Graph, Node
+from .model import Edge, Graph, Node, link_groups
 from .phases import GROUP_TYPES, collect, field, step_paths
 
 _ITEM_RE = re.compile(r"\(\d+:")
@@ -34,6 +35,7 @@ def graph_from_steps(
     status = collect(steps, workflow_id)
     paths = step_paths(steps, workflow_id)
     ids: dict[tuple, str] = {path: f"n{i}" for i, path in enumerate(sorted(status, key=len))}
+    join_ids = itertools.count()
     at_path: dict[tuple, list[Any]] = {}
     for s in steps:
         if field(s, "id") in paths:
@@ -69,8 +71,8 @@ def graph_from_steps(
             for p, n in zip(children, nodes, strict=True):
                 groups.setdefault(_group_index(first(p), p[-1]), []).append(n)
             ordered = [groups[k] for k in sorted(groups)]
-            for before, after in zip(ordered, ordered[1:], strict=False):
-                edges += [Edge(a.id, b.id) for b in after for a in before]
+            joins, edges = link_groups(ordered, lambda: f"j{next(join_ids)}", path)
+            nodes += joins
         elif kind == "dag":
             sibling = {p: n for p, n in zip(children, nodes, strict=True)}
             seen = set()

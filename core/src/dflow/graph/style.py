@@ -48,6 +48,8 @@ def title(node: Node) -> str:
 
 def lines(node: Node, status: Status | None, has_incoming: bool) -> list[str]:
     """Text lines of a node: title, its condition when no edge carries it, run summary."""
+    if node.kind == "join":
+        return []
     out = [title(node)]
     if node.when and not has_incoming:
         out.append(f"if {node.when}")

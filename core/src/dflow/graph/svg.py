@@ -40,6 +40,13 @@ def _tooltip(box: Box, status: style.Status | None) -> str:
 
 def _node(box: Box, status: style.Status | None, out: list[str]) -> None:
     node = box.node
+    if node.kind == "join":
+        r = box.w / 2
+        out.append(
+            f'<circle class="join" cx="{_fmt(box.x + r)}" cy="{_fmt(box.y + r)}" r="{_fmt(r)}"'
+            ' fill="#78909c"/>'
+        )
+        return
     fill, stroke = style.colors(node, status)
     phase = style.phase_of(node, status)
     kind = "cluster" if node.is_cluster else "node"
