@@ -87,6 +87,13 @@ def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str
             None,
         )
     root_names = {workflow_id, field(by_id.get(root, {}), "displayName")} - {None}
+    # an attempt of a retried step: Argo gives it no boundary when the entrypoint retries
+    retried = {
+        child: node_id
+        for node_id, s in by_id.items()
+        if field(s, "type") == "Retry"
+        for child in field(s, "children", []) or []
+    }
     paths: dict[str, tuple] = {}
 
     def path_of(node_id: str, depth: int = 0) -> tuple | None:
@@ -101,8 +108,11 @@ def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str
         boundary = field(node, "boundaryID")
         display = str(field(node, "displayName", "") or "")
         name = step_name(node)
+        retry = by_id.get(retried.get(node_id))
         if display.endswith(".onExit") and (not boundary or display[:-7] in root_names):
             found: tuple | None = ("onExit",)  # Argo: no boundary; local: under the root
+        elif not boundary and retry is not None and step_name(retry) == name:
+            found = path_of(retried[node_id], depth + 1)
         elif not boundary or name is None:
             return None  # a StepGroup (``[0]``) or a node outside the workflow's tree
         else:
