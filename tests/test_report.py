@@ -76,11 +76,7 @@ def test_report_shows_failures_values_logs_and_artifacts(engine, tmp_path):  # n
     assert '<g class="node op phase-Failed" data-path="break"' in page
 
 
-def test_report_of_a_running_workflow(tmp_path, monkeypatch):
-    from dflow import config
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(config, "mode", "debug")
+def test_report_of_a_running_workflow(engine, tmp_path):  # noqa: F811
     slow = ShellOPTemplate(name="slow", image="alpine:3", script="echo started; sleep 30")
     wf = Workflow("running")
     wf.add(Step("slow", slow))
@@ -95,6 +91,7 @@ def test_report_of_a_running_workflow(tmp_path, monkeypatch):
         wf.terminate()
     assert "The workflow is still running: this is a snapshot." in page
     assert '<g class="node op phase-Running" data-path="slow"' in page
+    assert "Running</span></h1>" in page
 
 
 def test_dflow_report_command(tmp_path, monkeypatch, capsys):
