@@ -32,6 +32,7 @@ class Route:
     points: list[tuple[float, float]]
     label: str | None
     label_at: tuple[float, float] = (0.0, 0.0)  # start of the label's baseline
+    arrow: bool = True  # no arrowhead into a join point
 
 
 @attrs.define
@@ -163,7 +164,8 @@ def layout(
         at = (x1 + (x2 - x1) * 0.75 + 4, y1 + (y2 - y1) * 0.75)
         if label:  # the cluster grows to hold a label that passes its right edge
             box.w = max(box.w, at[0] + text_width(label) * 0.85 + CLUSTER_PAD)
-        box.routes.append(Route(pts, label, at))
+        into_join = chain[-1] in boxes and boxes[chain[-1]].node.kind == "join"
+        box.routes.append(Route(pts, label, at, arrow=not into_join))
     return box
 
 

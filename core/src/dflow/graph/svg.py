@@ -93,7 +93,8 @@ def _edge(route: Route, out: list[str]) -> None:
         )
     else:
         d = "M" + " L".join(f"{_fmt(x)},{_fmt(y)}" for x, y in pts)
-    out.append(f'<path class="edge" d="{d}" marker-end="url(#arrow)"/>')
+    marker = ' marker-end="url(#arrow)"' if route.arrow else ""
+    out.append(f'<path class="edge" d="{d}"{marker}/>')
     if route.label:
         x, y = route.label_at
         out.append(
