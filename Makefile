@@ -1,25 +1,37 @@
 # Two entry points (see README.md):
-#   make demo   set everything up and run a real workflow on the local engine
-#   make test   set everything up and run the whole test suite
+#   make demo   install only what the demo needs (core + the local engine) and run a real workflow
+#   make test   install everything (all plugins, test servers' clients, tools) and run the suite
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 PLUGINS := $(patsubst %/,%,$(sort $(dir $(wildcard plugins/*/pyproject.toml))))
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: setup demo test lint bench clean
 
 setup: $(STAMP)
 
-$(STAMP): Makefile pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+# the venv and uv, shared by both installs
+define make_venv
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv
+endef
+
+$(STAMP): Makefile pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	$(make_venv)
 	$(BIN)/uv pip install -q --python $(BIN)/python -e "core[test]" $(foreach p,$(PLUGINS),-e "$(p)[test]") \
 	    "pytest>=8" "pytest-timeout>=2.3" "jsonschema>=4.20" "ruff>=0.6"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# the lean first run: core and the local engine, nothing else (a full install also serves)
+$(DEMO_STAMP): Makefile core/pyproject.toml plugins/engine_local/pyproject.toml
+	$(make_venv)
+	$(BIN)/uv pip install -q --python $(BIN)/python -e core -e plugins/engine_local
+	touch $(DEMO_STAMP)
+
+demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	mkdir -p .work/demo
 	cd .work/demo && ../../$(BIN)/python ../../examples/quickstart.py
 
