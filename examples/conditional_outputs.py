@@ -50,11 +50,12 @@ def build(seed: int = 7) -> Workflow:
     return wf
 
 
-def main() -> None:
+def main() -> Workflow:
     wf = build()
     wf.submit()
     step = wf.query_step(name="main")[0]
     print(f"{wf.query_status()}: {step.outputs.parameters['msg'].value}")  # high:7
+    return wf
 
 
 if __name__ == "__main__":

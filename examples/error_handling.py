@@ -62,12 +62,13 @@ def build(workdir: str = ".") -> Workflow:
     return wf
 
 
-def main() -> None:
+def main() -> Workflow:
     wf = build(str(Path.cwd()))
     wf.submit()
     for s in wf.query_step(type="Pod"):
         print(f"  {s.displayName:<24} {s.phase}")
     print(wf.query_status())
+    return wf
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def build(n: int = 4) -> Workflow:
     return wf
 
 
-def main() -> None:
+def main() -> Workflow:
     wf = build()
     wf.submit()
     print(wf.query_status())
@@ -57,6 +57,7 @@ def main() -> None:
         print(
             f"  {name}: {[p.value for p in [step.outputs.parameters[k] for k in step.outputs.parameters]]}"
         )
+    return wf
 
 
 if __name__ == "__main__":

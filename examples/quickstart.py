@@ -67,7 +67,7 @@ def build(foo) -> Workflow:
     return wf
 
 
-def main() -> None:
+def main() -> Workflow:
     Path("foo.txt").write_text("one two three\n")
     wf = build(upload_artifact("foo.txt"))
     wf.submit()
@@ -81,6 +81,7 @@ def main() -> None:
     files = download_artifact(dup.outputs.artifacts["bar"], path="downloaded")
     print(f"  downloaded {files}: {Path(files[0]).read_text().split()}")
     assert wf.query_status() == "Succeeded"
+    return wf
 
 
 if __name__ == "__main__":

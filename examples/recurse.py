@@ -36,11 +36,12 @@ def build(limit: int = 3) -> Workflow:
     return wf
 
 
-def main() -> None:
+def main() -> Workflow:
     wf = build()
     wf.submit()
     keys = sorted(s.key for s in wf.query_step(name="add"))
     print(f"{wf.query_status()}: ran {keys}")
+    return wf
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def build(words: list[str] | None = None) -> Workflow:
     return wf
 
 
-def main() -> None:
+def main() -> Workflow:
     wf = build()
     wf.submit()
     step = wf.query_step(name="total")[0]
@@ -53,6 +53,7 @@ def main() -> None:
         f"{wf.query_status()}: sum={step.outputs.parameters['sum'].value} "
         f"text={step.outputs.parameters['text'].value}"
     )
+    return wf
 
 
 if __name__ == "__main__":

@@ -67,16 +67,17 @@ def build_dag() -> Workflow:
 build = build_steps
 
 
-def main() -> None:
+def main() -> list[Workflow]:
     wf = build_steps()
     wf.submit()
     total = wf.query_step(name="total")[0].outputs.parameters["c"].value
     print(f"steps: {wf.query_status()}, total = {total}")  # (1+2)*2 + (10+20)*2 = 66
-    wf = build_dag()
-    wf.submit()
+    dag = build_dag()
+    dag.submit()
     print(
-        f"dag: {wf.query_status()}, d = {wf.query_step(name='d')[0].outputs.parameters['c'].value}"
+        f"dag: {dag.query_status()}, d = {dag.query_step(name='d')[0].outputs.parameters['c'].value}"
     )
+    return [wf, dag]
 
 
 if __name__ == "__main__":

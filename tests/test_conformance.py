@@ -816,7 +816,30 @@ def test_same_results_on_both_engines(name, engine, run):
     assert got == EXPECTED[name], run.explain()
 
 
+# examples of the user guide (issue 13) the harness does not run yet; each runs on the local
+# engine in tests/test_examples_guide.py. A case added above removes its name from here.
+NOT_YET_ON_THE_HARNESS = {
+    "argo_submit",  # renders and lints only: it is the Argo submission itself
+    "dispatcher",
+    "executors",
+    "local_engine",
+    "names",
+    "optional_artifacts",
+    "output_defaults",
+    "progress",
+    "python_packages",
+    "reuse",
+    "slurm",  # renders and lints only: needs a Slurm cluster
+    "storage",
+    "subpath_slices",
+    "upload_download",
+    "workflow_management",
+}
+
+
 def test_cases_cover_every_example():
     examples = {p.stem for p in (Path(__file__).parents[1] / "examples").glob("*.py")}
-    assert {n.removeprefix("example_") for n in CASES if n.startswith("example_")} == examples
+    covered = {n.removeprefix("example_") for n in CASES if n.startswith("example_")}
+    assert covered == examples - NOT_YET_ON_THE_HARNESS
+    assert not covered & NOT_YET_ON_THE_HARNESS
     assert json.dumps(sorted(CASES))  # names are plain
