@@ -33,7 +33,7 @@ $(DEMO_STAMP): Makefile core/pyproject.toml plugins/engine_local/pyproject.toml
 
 demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	mkdir -p .work/demo
-	cd .work/demo && ../../$(BIN)/python ../../examples/quickstart.py
+	cd .work/demo && $(abspath $(BIN))/python ../../examples/quickstart.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -254,3 +254,35 @@ def test_plugin_example_installs_and_runs(tmp_path):
     shown = documented_output()["plugin/use_nice"]
     assert shown == ["default: niceness 7", "by-name: niceness 5"]
     assert _missing_lines(shown, ran.stdout, []) == [], ran.stdout
+
+
+# -- make demo: the lean first run ----------------------------------------------------------
+
+
+@pytest.mark.timeout(900)
+def test_make_demo_installs_only_core_and_the_local_engine(tmp_path):
+    """``make demo`` into a fresh venv: the quickstart succeeds with dflow-core and
+    dflow-engine-local installed, and no other plugin, test server client or tool."""
+    if shutil.which("make") is None:
+        pytest.fail("make is needed (it is the documented entry point)")
+    venv = tmp_path / "venv"
+    base = sys._base_executable  # the interpreter the project venv was made from
+    proc = subprocess.run(
+        ["make", "-C", str(REPO), "demo", f"VENV={venv}", f"PYTHON={base}"],
+        capture_output=True,
+        text=True,
+        timeout=800,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^workflow quickstart-\w+: Succeeded$", proc.stdout, re.M), proc.stdout
+    listed = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = {line.split("==")[0].lower() for line in listed.stdout.splitlines() if "==" in line}
+    assert {n for n in names if n.startswith("dflow")} == {"dflow-core", "dflow-engine-local"}
+    heavy = {"boto3", "oss2", "google-cloud-storage", "dpdispatcher", "paramiko", "pytest", "ruff"}
+    assert names & heavy == set()
+    assert not (venv / ".installed").exists()  # the full install's stamp: not made by demo
