@@ -2,10 +2,8 @@
 
     python examples/names.py
 
-Names are checked where they are written (workflows, steps, parameters and artifacts) with an
-error that says the rule; keys, which may hold ``{{...}}`` references, are checked by
-``validate()`` (called by ``submit()``) when they are plain text, and by the engine when a
-rendered key breaks the rule.
+Names are checked where they are written (workflows, steps, parameters, artifacts and the
+text of keys outside their ``{{...}}`` references), with an error that says the rule.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ def mistakes() -> list[str]:
         lambda: Workflow(name="My_Workflow"),
         lambda: Step("my step", template),
         lambda: setattr(template.inputs, "parameters", {"my param": InputParameter()}),
+        lambda: Step("ok", template, key="My_Key"),
     ):
         try:
             make()
