@@ -40,6 +40,14 @@ CASES = {
     "error_handling": lambda m: m.build(),
     "recurse": lambda m: m.build(),
     "slices": lambda m: m.build(),
+    "optional_artifacts": lambda m: m.build(_s3("upload/optional/settings.txt")),
+    "output_defaults": lambda m: m.build(),
+    "reuse": lambda m: m.build(),
+    "executors": lambda m: m.build(),
+    "progress": lambda m: m.build(),
+    "workflow_management": lambda m: m.build(),
+    "names": lambda m: m.build(),
+    "argo_submit": lambda m: m.build(),
 }
 
 
