@@ -17,6 +17,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,8 +59,14 @@ def _literal(value: Any) -> str:
     return f"`{text}`"
 
 
+def _md(text: str) -> str:
+    """reST literals and roles to Markdown (``x`` and :class:`~a.B` -> `x` and `B`)."""
+    text = re.sub(r":\w+:`~[\w.]*?(\w+)`", r"`\1`", text)
+    return re.sub(r":\w+:`([\w.]+)`", r"`\1`", text).replace("``", "`")
+
+
 def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return _md(" ".join(str(text).split())).replace("|", "\\|")
 
 
 def _field_comments(cls: type) -> dict[str, str]:
@@ -80,6 +87,25 @@ def _field_comments(cls: type) -> dict[str, str]:
             if name.isidentifier() and pending:
                 out[name] = " ".join(pending)
         pending = []
+    return out
+
+
+def _docstring_mentions(cls: type) -> dict[str, str]:
+    """For each field the class docstring names (``name``), the first sentence naming it."""
+    text = " ".join(inspect.cleandoc(cls.__doc__ or "").split())
+    sentences: list[str] = []
+    for piece in re.split(r"(?<=[.;])\s+", text):
+        if sentences and sentences[-1].count("(") > sentences[-1].count(")"):
+            sentences[-1] += " " + piece  # a ';' inside parentheses ends no sentence
+        else:
+            sentences.append(piece)
+    out: dict[str, str] = {}
+    for field in attrs.fields(cls):
+        mark = f"``{field.name}``"
+        # a sentence naming many fields says something general (shown above the table)
+        found = next((x for x in sentences if mark in x and x.count("``") <= 4), None)
+        if found is not None:
+            out[field.name] = found.rstrip(";").removeprefix(f"{mark}: ")
     return out
 
 
@@ -135,7 +161,7 @@ def _fallback(kind: str, plugin: str, name: str) -> Key | None:
 
 
 def _plugin_rows(kind: str, plugin: str, cls: type) -> Iterator[str]:
-    comments = _field_comments(cls)
+    comments = {**_docstring_mentions(cls), **_field_comments(cls)}
     for field in attrs.fields(cls):
         type_text = (
             field.type if isinstance(field.type, str) else inspect.formatannotation(field.type)
@@ -180,8 +206,7 @@ def _plugins() -> Iterator[tuple[str, str, Any]]:
 
 
 def _doc(cls: type) -> str:
-    # reST literals to Markdown; paragraphs kept
-    return inspect.cleandoc(cls.__doc__ or "").replace("``", "`")
+    return _md(inspect.cleandoc(cls.__doc__ or ""))  # paragraphs kept
 
 
 def _core_section() -> list[str]:
