@@ -11,7 +11,10 @@ The guide's pages link the examples they explain and show their output in blocks
 examples/<name>.py`` on the local engine (one test, listing the failures): it must exit 0,
 every workflow it ran must end ``Succeeded``, an example that needs a cluster (and so only
 renders) must return manifests that pass Argo's schema, and every line of its output blocks
-must be in what it printed, with workflow ids shown as ``<id>``.
+must be in what it printed, with workflow ids shown as ``<id>``. The other tests check that
+every example is linked, every section of the seed's guide has a page, every link resolves,
+the plugin example installs and works as a real distribution, and ``make demo`` installs only
+core and the local engine.
 """
 
 from __future__ import annotations
