@@ -289,3 +289,12 @@ def test_make_demo_installs_only_core_and_the_local_engine(tmp_path):
     heavy = {"boto3", "oss2", "google-cloud-storage", "dpdispatcher", "paramiko", "pytest", "ruff"}
     assert names & heavy == set()
     assert not (venv / ".installed").exists()  # the full install's stamp: not made by demo
+
+
+def test_writing_a_plugin_lists_every_hook():
+    from dflow.plugins import hookspecs
+
+    hooks = sorted(n for n in vars(hookspecs) if n.startswith("dflow_"))
+    assert len(hooks) >= 6
+    page = (DOCS / "writing-a-plugin.md").read_text()
+    assert [h for h in hooks if f"| `{h}` |" not in page] == [], "hooks missing from the table"
