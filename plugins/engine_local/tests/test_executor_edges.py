@@ -226,12 +226,12 @@ def test_an_internal_error_is_the_steps_error(workdir, monkeypatch):
 
 def test_a_bug_in_the_engine_leaves_no_step_running(workdir, monkeypatch):
     from dflow import Steps
-    from dflow_engine_local.interpreter import Interpreter
+    from dflow_engine_local import interpreter
 
-    def broken(self, frame, res):
+    def broken(ctx, frame, res):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(Interpreter, "template_outputs", broken)
+    monkeypatch.setattr(interpreter, "template_outputs", broken)
     inner = Steps("inner")
     inner.add(Step("leaf", ShellOPTemplate(name="sh", script="echo hi")))
     wf = Workflow("bug")

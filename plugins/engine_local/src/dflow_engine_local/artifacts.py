@@ -20,17 +20,21 @@ from dflow import catalog
 from dflow.model.io import ArtifactRef, InputArtifact, OutputArtifact
 
 from .layout import place, resolve_source
+from .state import Frame, RunContext
+from .stepfiles import groups_dir
 from .values import StepError, digest, parse_artifact_ref, render_text
 
 _download_lock = threading.Lock()
 
 
-def resolve_artifact(run: Any, frame: Any, source: Any, scope: dict, where: str) -> str | None:
+def resolve_artifact(
+    ctx: RunContext, frame: Frame | None, source: Any, scope: dict, where: str
+) -> str | None:
     """The local path of ``source`` (None for an absent optional artifact)."""
     if source is None:
         return None
     if isinstance(source, ArtifactRef):
-        base = resolve_artifact(run, frame, source.artifact, scope, where)
+        base = resolve_artifact(ctx, frame, source.artifact, scope, where)
         if base is None:
             return None
         sub = render_text(str(source.sub_path), scope, where) if source.sub_path else None
@@ -66,27 +70,27 @@ def resolve_artifact(run: Any, frame: Any, source: Any, scope: dict, where: str)
         elif kind == "inputs":
             path = frame.arts.get(name)
         else:
-            path = run.globals["artifacts"].get(name, {}).get("local_path")
+            path = ctx.globals["artifacts"].get(name, {}).get("local_path")
         if path is None:
             raise StepError(f"{where}: artifact {source!r} is not available")
         return resolve_source(path, render_text(sub, scope, where) if sub else None)
     if isinstance(source, list | tuple | dict):
-        return _combine(run, frame, source, scope, where)
-    return _stored(run, source, where)
+        return _combine(ctx, frame, source, scope, where)
+    return _stored(ctx, source, where)
 
 
-def pending_downloads(run: Any, source: Any) -> list[tuple[Any, str]]:
+def pending_downloads(ctx: RunContext, source: Any) -> list[tuple[Any, str]]:
     """``(artifact, cache name)`` of the remote artifacts in ``source`` not cached yet.
 
     The scheduler fetches these on a thread before resolving a step's inputs, so a large
     download does not stall every other step of the run (the event loop) while it lasts.
     """
     if isinstance(source, ArtifactRef):
-        return pending_downloads(run, source.artifact)
+        return pending_downloads(ctx, source.artifact)
     if isinstance(source, list | tuple):
-        return [p for item in source for p in pending_downloads(run, item)]
+        return [p for item in source for p in pending_downloads(ctx, item)]
     if isinstance(source, dict):
-        return [p for item in source.values() for p in pending_downloads(run, item)]
+        return [p for item in source.values() for p in pending_downloads(ctx, item)]
     if source is None or isinstance(source, str | OutputArtifact | InputArtifact):
         return []
     if hasattr(source, "local_path") and not hasattr(source, "key"):
@@ -103,28 +107,28 @@ def pending_downloads(run: Any, source: Any) -> list[tuple[Any, str]]:
         name = "http-" + digest(source.url)
     else:
         return []
-    cached = os.path.join(run.settings.artifact_dir, ".cache", name)
+    cached = os.path.join(ctx.settings.artifact_dir, ".cache", name)
     return [] if os.path.isdir(cached) else [(source, name)]
 
 
-async def prefetch(run: Any, sources: list[Any]) -> None:
+async def prefetch(ctx: RunContext, sources: list[Any]) -> None:
     """Download the remote artifacts among ``sources`` into the cache, off the event loop."""
     import asyncio
 
     for source in sources:
-        for art, name in pending_downloads(run, source):
-            await asyncio.to_thread(_download, run, art, name)
+        for art, name in pending_downloads(ctx, source):
+            await asyncio.to_thread(_download, ctx, art, name)
 
 
-def _stored(run: Any, art: Any, where: str) -> str:
+def _stored(ctx: RunContext, art: Any, where: str) -> str:
     sub = getattr(art, "selected_path", None)
     index = getattr(art, "slice", None)
     if hasattr(art, "local_path") and not hasattr(art, "key"):
         base = os.path.abspath(art.local_path)
     elif hasattr(art, "key") and art.key:
-        base = _from_store(run, art)
+        base = _from_store(ctx, art)
     elif hasattr(art, "url"):
-        base = _download(run, art, "http-" + digest(art.url))
+        base = _download(ctx, art, "http-" + digest(art.url))
     else:
         raise StepError(f"{where}: cannot use {art!r} as an artifact")
     if not os.path.lexists(base):
@@ -132,7 +136,7 @@ def _stored(run: Any, art: Any, where: str) -> str:
     return resolve_source(base, sub, int(index) if index is not None else None)
 
 
-def _from_store(run: Any, art: Any) -> str:
+def _from_store(ctx: RunContext, art: Any) -> str:
     from dflow.backends import get_storage_client
 
     client = get_storage_client()
@@ -140,10 +144,10 @@ def _from_store(run: Any, art: Any) -> str:
     key = art.key
     if local is not None and not key.endswith(".tgz"):
         return local(key.rstrip("/"))
-    return _download(run, art, "s3-" + digest(key))
+    return _download(ctx, art, "s3-" + digest(key))
 
 
-def _download(run: Any, art: Any, name: str) -> str:
+def _download(ctx: RunContext, art: Any, name: str) -> str:
     """Fetch a remote (or archived) artifact once into the artifact cache.
 
     Every item of a fan-out resolves its inputs on the run's event loop, so one run never
@@ -153,7 +157,7 @@ def _download(run: Any, art: Any, name: str) -> str:
     """
     from dflow.storage.api import download_artifact
 
-    cache = os.path.join(run.settings.artifact_dir, ".cache")
+    cache = os.path.join(ctx.settings.artifact_dir, ".cache")
     dest = os.path.join(cache, name)
     if os.path.isdir(dest):
         return dest
@@ -181,9 +185,9 @@ def _download(run: Any, art: Any, name: str) -> str:
     return dest
 
 
-def _combine(run: Any, frame: Any, source: Any, scope: dict, where: str) -> str:
+def _combine(ctx: RunContext, frame: Frame | None, source: Any, scope: dict, where: str) -> str:
     """A list/dict of artifacts as one artifact dir: links plus a catalog."""
-    root = os.path.join(run.wf_dir, ".combined", digest(repr(_describe(source)) + where, 16))
+    root = os.path.join(ctx.wf_dir, ".combined", digest(repr(_describe(source)) + where, 16))
     if os.path.isdir(root):
         return root
     tmp = root + f".{os.getpid()}.tmp"
@@ -191,7 +195,7 @@ def _combine(run: Any, frame: Any, source: Any, scope: dict, where: str) -> str:
     pairs = list(enumerate(source)) if isinstance(source, list | tuple) else list(source.items())
     items = []
     for k, v in pairs:
-        path = resolve_artifact(run, frame, v, scope, where)
+        path = resolve_artifact(ctx, frame, v, scope, where)
         if path is None:
             continue
         entry = f"{k}/{os.path.basename(path.rstrip('/'))}"
@@ -216,11 +220,10 @@ def _describe(source: Any) -> Any:
     return str(source) + repr(getattr(source, "key", getattr(source, "local_path", "")))
 
 
-def merge_stacked(run: Any, group: Any, name: str, sources: list[str]) -> str:
+def merge_stacked(ctx: RunContext, group: Any, name: str, sources: list[str]) -> str:
     """One artifact dir holding every slice's files and catalog entries (links)."""
-    from .stepfiles import groups_dir
 
-    root = os.path.join(groups_dir(run, group), "outputs", "artifacts", name)
+    root = os.path.join(groups_dir(ctx, group), "outputs", "artifacts", name)
     cat = catalog.catalog_dir_name()
     os.makedirs(root, exist_ok=True)
     for src in sources:

@@ -23,6 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
+from dflow.model.step import Step
+
+from .outcome import Outcome
+from .scripts import log_tail
+from .state import RunContext, executor_for
+from .values import StepError
 
 #: seconds past a job's own timeout before the engine cancels it (the executor's own timeout
 #: handling normally wins and reports the scheduler's view)
@@ -38,16 +44,20 @@ _current: contextvars.ContextVar[FanOutBatch | None] = contextvars.ContextVar(
 )
 
 
-async def run_job(run: Any, executor: Any, job: Any) -> Any:
+async def run_job(ctx: RunContext, executor: Any, job: Any) -> Any:
     """Run ``job`` on ``executor`` (in a merged batch when its fan-out has one)."""
     batch = _current.get()
     if batch is not None and batch.executor is executor:
         return await batch.submit(job)
-    return await _in_thread(run, lambda: executor.run(job), [job], executor)
+    return await _in_thread(ctx, lambda: executor.run(job), [job], executor)
 
 
 async def _in_thread(
-    run: Any, call: Callable[[], Any], jobs: Sequence[Any], executor: Any, batch: bool = False
+    ctx: RunContext,
+    call: Callable[[], Any],
+    jobs: Sequence[Any],
+    executor: Any,
+    batch: bool = False,
 ) -> Any:
     """Run ``call`` (an executor's ``run`` or ``run_batch``) on a thread of its own.
 
@@ -88,7 +98,7 @@ async def _in_thread(
 
     # a thread per job: the default pool (cpu + 4 threads) would queue long scheduler jobs
     threading.Thread(target=target, daemon=True, name=f"dflow-job-{jobs[0].name}").start()
-    cancel = run.cancel
+    cancel = ctx.control.cancel
     stop = asyncio.ensure_future(cancel.wait())
     timeouts = [j.timeout for j in jobs if j.timeout is not None]
     limit = min(timeouts) + TIMEOUT_GRACE if timeouts else None
@@ -136,20 +146,21 @@ def _timed_out(result: Any) -> Any:
 
 
 def job_outcome(
-    run: Any, executor: Any, result: Any, display: str, python: bool, log: Any = None
+    ctx: RunContext, executor: Any, result: Any, display: str, python: bool, log: Any = None
 ) -> Any:
     """The step attempt's Outcome for an executor's JobResult (with the job log's tail)."""
-    from .leaves import Outcome
-    from .scripts import log_tail
 
     if result.exit_code == 0:
         return Outcome("Succeeded", exit_code=0)
     where = f"step '{display}'"
     tail = log_tail(str(log)) if log is not None else ""
     detail = result.message + (f"; log tail:\n{tail}" if tail else "")
-    if run.stopping:
+    if ctx.control.stopping:
         return Outcome(
-            "Failed", "stopped", f"{where}: {run.stop_message}: {result.message}", result.exit_code
+            "Failed",
+            "stopped",
+            f"{where}: {ctx.control.stop_message}: {result.message}",
+            result.exit_code,
         )
     if result.timed_out:
         return Outcome("Failed", "timeout", f"{where} timed out: {detail}")
@@ -173,8 +184,8 @@ def job_outcome(
 class FanOutBatch:
     """Collects the jobs of one fan-out's running items and sends them as one ``run_batch``."""
 
-    def __init__(self, run: Any, executor: Any, items: int, workers: int) -> None:
-        self.run = run
+    def __init__(self, ctx: RunContext, executor: Any, items: int, workers: int) -> None:
+        self.ctx = ctx
         self.executor = executor
         self.items, self.workers = items, workers
         self.active = 0  # items running now
@@ -234,7 +245,7 @@ class FanOutBatch:
         jobs = [job for job, _ in taken]
         try:
             results = await _in_thread(
-                self.run, lambda: self.executor.run_batch(jobs), jobs, self.executor, batch=True
+                self.ctx, lambda: self.executor.run_batch(jobs), jobs, self.executor, batch=True
             )
         except BaseException as exc:  # noqa: BLE001 - every waiting item must hear of it
             results = [JobResult(1, f"batch of {len(jobs)} jobs failed: {exc}")] * len(jobs)
@@ -243,23 +254,21 @@ class FanOutBatch:
                 fut.set_result(result)
 
 
-def fan_out_batch(run: Any, step: Any, items: int, workers: int) -> FanOutBatch | None:
+def fan_out_batch(ctx: RunContext, step: Step, items: int, workers: int) -> FanOutBatch | None:
     """A batch for ``step``'s fan-out of ``items`` run by ``workers`` coroutines when its
     executor merges sliced steps, else None."""
     from dflow.model.op_template import ScriptOPTemplate
     from dflow.python.template import PythonOPTemplate
 
-    from .values import StepError
-
     if not isinstance(step.template, PythonOPTemplate | ScriptOPTemplate):
         return None
     try:
-        executor = run.executor_for(step)
+        executor = executor_for(ctx, step)
     except StepError:  # each item reports it
         return None
     if executor is None or not getattr(executor, "merge_sliced_step", False):
         return None
-    return FanOutBatch(run, executor, items, workers)
+    return FanOutBatch(ctx, executor, items, workers)
 
 
 def _append(path: Any, text: str) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .journal import TERMINAL, Node
+from .state import RunContext
 
 FAILED = ("Failed", "Error")
 
@@ -36,10 +37,15 @@ class Throttle:
 
 
 async def run_items(
-    run: Any, group: Node, n: int, limit: int, failfast: bool, one: Callable[[int], Awaitable[Any]]
+    ctx: RunContext,
+    group: Node,
+    n: int,
+    limit: int,
+    failfast: bool,
+    one: Callable[[int], Awaitable[Any]],
 ) -> None:
     """Run ``one(i)`` for every item, ``limit`` at a time, per the run's settings."""
-    settings = run.settings
+    settings = ctx.settings
     throttle = Throttle(settings.batch_size, settings.batch_interval)
     it = iter(range(n))
     failed = asyncio.Event()
@@ -74,17 +80,17 @@ async def run_items(
         t.cancel()
     await everything
     fail_unfinished(
-        run,
+        ctx,
         group,
         "not finished: another item failed and debug_failfast "
         "stops the fan-out at its first failure",
     )
 
 
-def fail_unfinished(run: Any, root: Node, message: str) -> None:
+def fail_unfinished(ctx: RunContext, root: Node, message: str) -> None:
     """Journal every unfinished node below ``root`` as Failed (cancelled work)."""
     kids: dict[str, list[Node]] = {}
-    for node in run.journal.cache.values():
+    for node in ctx.journal.cache.values():
         if node.parent_id:
             kids.setdefault(node.parent_id, []).append(node)
     stack = list(kids.get(root.id, []))
@@ -92,4 +98,4 @@ def fail_unfinished(run: Any, root: Node, message: str) -> None:
         node = stack.pop()
         stack.extend(kids.get(node.id, []))
         if node.phase not in TERMINAL:
-            run.transition(node, "Failed", message=message)
+            ctx.nodes.transition(node, "Failed", message=message)

@@ -19,12 +19,18 @@ has finished gives the hook an ``Error`` node saying why. The step itself is unc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dflow import expressions as ex
 from dflow.model.io import MISSING
+from dflow.model.step import Step
 
+from .state import Frame, RunContext
 from .values import Result
+
+#: how a hook's step is run: the walker's ``run_instance(frame, step, path, display, item, slice)``
+RunInstance = Callable[[Frame, Step, str, str, Any, Any], Awaitable[Result]]
 
 #: (attribute, Argo hook name, phases that fire the default expression)
 SLOTS = (
@@ -34,7 +40,7 @@ SLOTS = (
 )
 
 
-def step_hooks(step: Any) -> list[tuple[str, Any, tuple[str, ...]]]:
+def step_hooks(step: Step) -> list[tuple[str, Any, tuple[str, ...]]]:
     """(name, HookStep, default phases) of each hook the step declares."""
     out = []
     for attr, name, phases in SLOTS:
@@ -45,7 +51,14 @@ def step_hooks(step: Any) -> list[tuple[str, Any, tuple[str, ...]]]:
 
 
 def fire(
-    run: Any, frame: Any, step: Any, path: str, hooks: list, fired: set[str], res: Result
+    ctx: RunContext,
+    frame: Frame,
+    step: Step,
+    path: str,
+    hooks: list,
+    fired: set[str],
+    res: Result,
+    run_instance: RunInstance,
 ) -> list[asyncio.Future]:
     """Start every hook not yet fired whose expression holds now that ``step`` is ``res``."""
     saved = frame.results.get(step.name, MISSING)
@@ -61,7 +74,7 @@ def fire(
                 if res.phase not in phases:
                     continue
             else:
-                scope = scope if scope is not None else frame.scope(run)
+                scope = scope if scope is not None else frame.scope(ctx)
                 try:
                     if ex.evaluate(str(expr), scope) is not True:
                         continue
@@ -69,7 +82,7 @@ def fire(
                     if res.phase == "Running":
                         continue  # outputs and later steps do not exist yet: not true yet
                     fired.add(name)
-                    node = run.open_node(
+                    node = ctx.nodes.open(
                         frame.node,
                         f"{path}.hooks.{name}",
                         hook.name,
@@ -78,7 +91,7 @@ def fire(
                         "Pod",
                         hook.template,
                     )
-                    run.transition(
+                    ctx.nodes.transition(
                         node,
                         "Error",
                         message=(
@@ -90,7 +103,7 @@ def fire(
             fired.add(name)
             started.append(
                 asyncio.ensure_future(
-                    run.run_instance(
+                    run_instance(
                         frame,
                         hook,
                         f"{path}.hooks.{name}",

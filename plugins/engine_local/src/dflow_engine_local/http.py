@@ -15,17 +15,17 @@ from typing import Any
 
 from dflow import expressions as ex
 
-from .layout import write_text
+from .layout import StepDir, write_text
+from .outcome import Outcome
+from .state import RunContext, workflow_scope
 from .values import render_text
 
 
 async def attempt_http(
-    run: Any, tmpl: Any, sd: Any, params: dict, display: str, step_timeout: Any = None
-) -> Any:
-    from .leaves import Outcome
-
+    ctx: RunContext, tmpl: Any, sd: StepDir, params: dict, display: str, step_timeout: Any = None
+) -> Outcome:
     where = f"step '{display}'"
-    scope = {"inputs": {"parameters": dict(params)}, "workflow": run.workflow_scope()}
+    scope = {"inputs": {"parameters": dict(params)}, "workflow": workflow_scope(ctx)}
     try:
         url = render_text(tmpl.url, scope, where)
         headers = {k: render_text(str(v), scope, where) for k, v in tmpl.headers.items()}

@@ -14,17 +14,9 @@ import contextlib
 import json
 from typing import Any
 
-import attrs
-from dflow import expressions as ex
 from dflow.model.dag import DAG
-from dflow.model.io import (
-    MISSING,
-    ArgoVar,
-    IfExpression,
-    OutputArtifact,
-    contains_var,
-    output_parameter_type,
-)
+from dflow.model.io import MISSING, contains_var, step_input_names, step_input_value
+from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.model.steps import Steps
 from dflow.semantics import (
     EMPTY_LOOP_MESSAGE,
@@ -33,60 +25,45 @@ from dflow.semantics import (
     depends_expression,
     depends_met,
 )
-from dflow.serialization import load_value, type_name
+from dflow.serialization import dump_value, load_value
 
-from .artifacts import merge_stacked, resolve_artifact
+from .artifacts import prefetch, resolve_artifact
+from .attempts import Leaf
 from .batch import fan_out_batch
 from .fanout import run_items
 from .hooks import fire as fire_hooks
 from .hooks import step_hooks
-from .journal import TERMINAL, Node
-from .leaves import LeafRunner
+from .journal import Node
+from .layout import StepDir
+from .leaves import run_leaf
+from .nodes import outputs_json, result_of
+from .outputs import aggregate, skipped_result, template_outputs
+from .state import Frame, RunContext
+from .stepfiles import input_type, order_of, record_outputs, write_inputs
+from .stepio import input_artifacts
 from .values import (
     Result,
     StepError,
-    default_text,
     item_label,
-    param_type,
     parse_items,
     render_text,
     sequence_items,
     value_text,
     when_true,
 )
+from .wfglobals import publish_globals
 
 FAILED = ("Failed", "Error")
 
 
-@attrs.define(eq=False)
-class Frame:
-    """One running instance of a Steps or DAG template."""
+class Walker:
+    """Walks Steps/DAG templates of one run: groups, dependencies, loops, conditions, hooks;
+    each leaf goes to :func:`leaves.run_leaf`, each Steps/DAG step to a frame of its own."""
 
-    template: Any
-    node: Node
-    path: str
-    params: dict[str, str]
-    arts: dict[str, str | None]
-    kind: str  # "steps" | "tasks"
-    results: dict[str, Result] = attrs.field(factory=dict)
-    sem: asyncio.Semaphore | None = None
-
-    def scope(self, run: Any, item: Any = MISSING) -> dict[str, Any]:
-        scope = {
-            "inputs": {
-                "parameters": dict(self.params),
-                "artifacts": {k: v for k, v in self.arts.items() if v is not None},
-            },
-            self.kind: {name: r.scope() for name, r in self.results.items()},
-            "workflow": run.workflow_scope(),
-        }
-        if item is not MISSING:
-            scope["item"] = item
-        return scope
-
-
-class Interpreter(LeafRunner):
-    """Runs templates; the engine's :class:`~dflow_engine_local.run.Run` mixes this in."""
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.nodes = ctx.nodes
+        self.control = ctx.control
 
     # -- template instances ----------------------------------------------------------------
 
@@ -100,13 +77,13 @@ class Interpreter(LeafRunner):
         else:
             phase, message = await self._run_dag(frame)
         result = Result(phase, frame.node.id, message=message)
-        self.template_outputs(frame, result)
+        template_outputs(self.ctx, frame, result)
         return result
 
     async def _run_steps(self, frame: Frame) -> tuple[str, str]:
         for gi, group in enumerate(frame.template.steps):
-            if self.stopping:
-                return "Failed", self.stop_message
+            if self.control.stopping:
+                return "Failed", self.control.stop_message
             results = await asyncio.gather(
                 *(self.run_step(frame, s, f"{frame.path}[{gi}].{s.name}") for s in group)
             )
@@ -130,8 +107,8 @@ class Interpreter(LeafRunner):
                 if not needs <= finished:
                     continue
                 task = pending.pop(name)
-                if self.stopping or not self._depends_met(frame, task, tasks, needs):
-                    why = self.stop_message if self.stopping else OMITTED_MESSAGE
+                if self.control.stopping or not self._depends_met(frame, task, tasks, needs):
+                    why = self.control.stop_message if self.control.stopping else OMITTED_MESSAGE
                     frame.results[name] = self.omitted(frame, task, why)
                     finished.add(name)
                     continue
@@ -155,8 +132,8 @@ class Interpreter(LeafRunner):
         if failed:
             r = frame.results[failed[0]]
             return r.phase, f"child '{failed[0]}' failed: {r.message}".strip()
-        if self.stopping:
-            return "Failed", self.stop_message
+        if self.control.stopping:
+            return "Failed", self.control.stop_message
         return "Succeeded", ""
 
     @staticmethod
@@ -172,20 +149,9 @@ class Interpreter(LeafRunner):
         except ValueError as exc:
             raise StepError(f"task '{task.name}': {exc}") from None
 
-    def settle_unfinished(self, why: str) -> None:
-        """At the end of a run: every node still Pending or Running becomes Error, so a
-        finished workflow never shows a step running (an internal error cut it short)."""
-        for node in list(self.journal.cache.values()):
-            if node.phase not in TERMINAL:
-                self.transition(
-                    node,
-                    "Error",
-                    message=f"the run ended before this step finished: {why}".rstrip(": "),
-                )
-
     def omitted(self, frame: Frame, step: Any, why: str) -> Result:
         # Argo's omitted node: type Skipped, phase Omitted (dag.go executeDAGTask, v3.7.18)
-        node = self.open_node(
+        node = self.nodes.open(
             frame.node,
             f"{frame.path}.{step.name}",
             step.name,
@@ -194,18 +160,8 @@ class Interpreter(LeafRunner):
             "Skipped",
             step.template,
         )
-        self.transition(node, "Omitted", message=why)
-        return self.skipped_result(step, node.id, "Omitted", why)
-
-    def skipped_result(self, step: Any, node_id: str, phase: str, why: str = "") -> Result:
-        """A step that did not run: its outputs are the declared defaults."""
-        res = Result(phase, node_id, message=why)
-        for name, p in step.template.outputs.parameters.items():
-            d = default_text(getattr(p, "default", MISSING))
-            if d is not None:
-                res.params[name] = d
-                res.types[name] = param_type(p)
-        return res
+        self.nodes.transition(node, "Omitted", message=why)
+        return skipped_result(step, node.id, "Omitted", why)
 
     # -- one step of a template -------------------------------------------------------------
 
@@ -219,35 +175,48 @@ class Interpreter(LeafRunner):
 
         def running() -> None:
             started.extend(
-                fire_hooks(self, frame, step, path, hooks, fired, Result("Running", None))
+                fire_hooks(
+                    self.ctx,
+                    frame,
+                    step,
+                    path,
+                    hooks,
+                    fired,
+                    Result("Running", None),
+                    self.run_instance,
+                )
             )
 
         res = await self._run_step(frame, step, path, running)
-        started.extend(fire_hooks(self, frame, step, path, hooks, fired, res))
+        started.extend(
+            fire_hooks(self.ctx, frame, step, path, hooks, fired, res, self.run_instance)
+        )
         await asyncio.gather(*started)
         return res
 
     async def _run_step(self, frame: Frame, step: Any, path: str, running: Any) -> Result:
         where = f"step '{step.name}'"
         try:
-            scope = frame.scope(self)
+            scope = frame.scope(self.ctx)
             if step.when is not None and not when_true(step.when, scope, where):
-                node = self.open_node(
+                node = self.nodes.open(
                     frame.node, path, step.name, step.name, None, "Skipped", step.template
                 )
-                self.transition(node, "Skipped", message=f"when '{step.when}' evaluated false")
-                return self.skipped_result(step, node.id, "Skipped")
+                self.nodes.transition(
+                    node, "Skipped", message=f"when '{step.when}' evaluated false"
+                )
+                return skipped_result(step, node.id, "Skipped")
             items, indices = self.loop_items(frame, step, scope)
         except StepError as exc:
-            return self.error_node(frame.node, path, step, str(exc))
+            return self.nodes.error(frame.node, path, step, str(exc))
         if items is not None and not items:
             # a loop without items is skipped, its dependents in a DAG omitted (Argo:
             # workflow/controller/dag.go executeDAGTask and steps.go expandStepGroup, v3.7.18)
-            node = self.open_node(
+            node = self.nodes.open(
                 frame.node, path, step.name, step.name, None, "Skipped", step.template
             )
-            self.transition(node, "Skipped", message=EMPTY_LOOP_MESSAGE)
-            return self.skipped_result(step, node.id, "Skipped", EMPTY_LOOP_MESSAGE)
+            self.nodes.transition(node, "Skipped", message=EMPTY_LOOP_MESSAGE)
+            return skipped_result(step, node.id, "Skipped", EMPTY_LOOP_MESSAGE)
         if running is not None:
             running()
         if items is None:
@@ -289,7 +258,7 @@ class Interpreter(LeafRunner):
         lengths = {}
         for name in step.slices.input_artifact:
             art = step.inputs.artifacts[name]
-            path = resolve_artifact(self, frame, art.source, scope, f"step '{step.name}'")
+            path = resolve_artifact(self.ctx, frame, art.source, scope, f"step '{step.name}'")
             if path is None:
                 continue
             items = catalog.read_catalog(path)
@@ -307,17 +276,17 @@ class Interpreter(LeafRunner):
         self, frame: Frame, step: Any, path: str, items: list, indices: list | None
     ) -> Result:
         group_type = "TaskGroup" if frame.kind == "tasks" else "StepGroup"
-        group = self.open_node(
+        group = self.nodes.open(
             frame.node, path, step.name, step.name, None, group_type, step.template
         )
-        self.transition(group, "Running")
+        self.nodes.transition(group, "Running")
         n = len(items)
         results: list[Result | None] = [None] * n
         limit = int(step.parallelism) if step.parallelism else max(n, 1)
-        limit = min(limit, n, 4 * self.settings.pool_workers + 16) or 1
-        failfast = self.settings.failfast and not step.continue_on_failed
+        limit = min(limit, n, 4 * self.ctx.settings.pool_workers + 16) or 1
+        failfast = self.ctx.settings.failfast and not step.continue_on_failed
         # merge_sliced_step: the running items' executor jobs go as one run_batch
-        batch = fan_out_batch(self, step, n, limit)
+        batch = fan_out_batch(self.ctx, step, n, limit)
 
         async def one(i: int) -> Result:
             label = f"{step.name}({item_label(i, items[i])})"
@@ -335,7 +304,7 @@ class Interpreter(LeafRunner):
             results[i] = res
             return res
 
-        await run_items(self, group, n, limit, failfast, one)
+        await run_items(self.ctx, group, n, limit, failfast, one)
         done = [r for r in results if r is not None]
         res = Result("Succeeded", group.id)
         ok = sum(1 for r in done if r.ok)
@@ -353,145 +322,112 @@ class Interpreter(LeafRunner):
             res.phase = bad[0].phase if bad else "Failed"
             first = bad[0].message if bad else "stopped"
             res.message = f"{len(bad)} of {n} items failed; first: {first}"
-        self.aggregate(step, done, res, group)
-        self.transition(group, res.phase, message=res.message, outputs=self.outputs_json(res))
+        aggregate(self.ctx, step, done, res, group)
+        self.nodes.transition(group, res.phase, message=res.message, outputs=outputs_json(res))
         return res
-
-    def aggregate(self, step: Any, done: list[Result], res: Result, group: Node) -> None:
-        """Loop outputs: a JSON list per parameter; sliced outputs stacked in item order."""
-        slices = step.slices
-        stacked_p = set(slices.output_parameter) if slices is not None else set()
-        stacked_a = set(slices.output_artifact) if slices is not None else set()
-        oks = [r for r in done if r.ok]
-        for name, p in step.template.outputs.parameters.items():
-            tp = param_type(p)
-            if name in stacked_p:
-                pairs = []
-                for r in oks:
-                    text = r.params.get(name)
-                    if text is not None:
-                        pairs.extend(json.loads(text))
-                pairs.sort(key=lambda d: d.get("order", 0))
-                res.params[name] = json.dumps([d["dflow_list_item"] for d in pairs])
-                res.types[name] = "list"
-                continue
-            values = []
-            for r in done:
-                if name in r.params:
-                    v = r.params[name]
-                    values.append(load_value(v, tp) if tp not in (None, "str") else v)
-            res.params[name] = json.dumps(values)
-            res.types[name] = "list"
-        for name in step.template.outputs.artifacts:
-            if name in stacked_a:
-                srcs = [r.arts.get(name) for r in oks]
-                res.arts[name] = merge_stacked(self, group, name, [s for s in srcs if s])
-
-    # -- template outputs -------------------------------------------------------------------
-
-    def template_outputs(self, frame: Frame, res: Result) -> None:
-        """A Steps/DAG template's outputs, resolved in its scope once its steps are done.
-
-        Argo's rule (getTemplateOutputsFromScope, workflow/controller/operator.go, v3.7.18
-        and v4.1.2): a parameter that cannot be resolved (an expression that fails, a skipped
-        step's output) takes its ``default``, else the template's node errors; an artifact
-        that cannot be resolved is left out when ``optional`` (or when its step was skipped),
-        else the node errors. A template that failed reports what it could resolve.
-        """
-        tmpl = frame.template
-        scope = frame.scope(self)
-        where = f"template '{tmpl.name}'"
-        problems: list[str] = []
-        for name, p in tmpl.outputs.parameters.items():
-            try:
-                text = self._output_parameter(p, scope, where)
-                why = "it has no source"
-            except StepError as exc:
-                text, why = None, str(exc)
-            if text is None:
-                text = default_text(p.default)
-            if text is None:
-                problems.append(f"output parameter '{name}': {why} (give it a default)")
-                continue
-            res.params[name] = text
-            res.types[name] = type_name(output_parameter_type(p)) or self._source_type(frame, p)
-        for name, a in tmpl.outputs.artifacts.items():
-            try:
-                path = self._output_artifact(frame, a, scope, where)
-            except (StepError, KeyError) as exc:
-                path = None
-                if not a.optional and not self._from_skipped(frame, a):
-                    problems.append(f"output artifact '{name}': {exc} (or mark it optional)")
-            res.arts[name] = path
-        if problems and res.ok:
-            res.phase = "Error"
-            res.message = f"{where}: cannot resolve " + "; ".join(problems)
-        self.publish_globals(tmpl, res)
-
-    @staticmethod
-    def _output_parameter(p: Any, scope: dict, where: str) -> str | None:
-        if p.value_from_parameter is not None:
-            return value_text(p.value_from_parameter, scope, where)
-        expr = p.value_from_expression
-        if isinstance(expr, str) and not expr.lstrip().startswith("{{"):
-            expr = ArgoVar(expr)  # expression text, as Argo's valueFrom.expression takes it
-        if expr is not None:
-            return value_text(expr, scope, where)
-        if p.value is not MISSING:
-            return value_text(p.value, scope, where)
-        return None
-
-    def _output_artifact(self, frame: Frame, a: Any, scope: dict, where: str) -> str | None:
-        if a._from is not None:
-            return resolve_artifact(self, frame, a._from, scope, where)
-        if a.from_expression is not None:
-            return self._artifact_expression(frame, a.from_expression, scope, where)
-        return None
-
-    @staticmethod
-    def _from_skipped(frame: Frame, a: Any) -> bool:
-        """Whether an output artifact comes from a step that did not run (Argo puts an empty
-        artifact in the scope for it: no error, no artifact)."""
-        src = a._from
-        if isinstance(a.from_expression, IfExpression):
-            src = a.from_expression  # either branch: the one chosen was skipped, or errored
-        sources = [src._then, src._else] if isinstance(src, IfExpression) else [src]
-        for s in sources:
-            step = getattr(getattr(s, "artifact", s), "step", None)
-            res = frame.results.get(step.name) if step is not None else None
-            if res is not None and res.phase in ("Skipped", "Omitted"):
-                return True
-        return False
-
-    def _source_type(self, frame: Frame, p: Any) -> str | None:
-        src = p.value_from_parameter
-        step = getattr(src, "step", None)
-        if step is not None and step.name in frame.results:
-            return frame.results[step.name].types.get(src.name)
-        return None
-
-    def _artifact_expression(self, frame: Frame, expr: Any, scope: dict, where: str) -> Any:
-        # if_expression(_if, art1, art2): the condition as rendered for Argo, then the artifact
-        if isinstance(expr, IfExpression):
-            try:
-                cond = ex.evaluate(expr.condition, scope)
-            except ex.ExpressionError as exc:
-                raise StepError(f"{where}: {exc}") from None
-            if not isinstance(cond, bool):
-                raise StepError(
-                    f"{where}: condition {expr.condition!r} gave {cond!r}, not true or false"
-                )
-            chosen = expr._then if cond else expr._else
-            return resolve_artifact(self, frame, chosen, scope, where)
-        if isinstance(expr, str) and not expr.lstrip().startswith("{{"):
-            expr = ArgoVar(expr)  # expression text, as Argo's fromExpression takes it
-        text = value_text(expr, scope, where)  # artifacts are local paths in the scope
-        return text or None
-
-    @staticmethod
-    def is_artifact(value: Any) -> bool:
-        return isinstance(value, OutputArtifact)
 
     def instance_frame(self, tmpl: Any, node: Node, path: str, params: dict, arts: dict) -> Frame:
         kind = "tasks" if isinstance(tmpl, DAG) else "steps"
         return Frame(tmpl, node, path, params, arts, kind)
+
+    # -- one instance ----------------------------------------------------------------------
+
+    async def run_instance(
+        self,
+        frame: Any,
+        step: Any,
+        path: str,
+        display: str,
+        item: Any,
+        slice_index: Any,
+        group: Node | None = None,
+        index: int | None = None,
+    ) -> Result:
+        """Run one instance of ``step`` (``index``: its item number in a loop)."""
+        parent = group or frame.node
+        where = f"step '{display}'"
+        tmpl = step.template
+        try:
+            scope = frame.scope(self.ctx, item)
+            key = render_text(step.key, scope, where) if step.key else None
+            node_id = self.nodes.node_id_for(step.name, path, key)
+            old = self.ctx.journal.get(node_id)
+            if old is not None and old.phase == "Succeeded":
+                self.nodes.adopt(old, parent, order_of(self.ctx, frame, step, index))
+                res = result_of(old)
+                publish_globals(self.ctx, tmpl, res)
+                return res
+            params, types, shown = self.input_parameters(step, scope, where, slice_index)
+            await prefetch(self.ctx, [a.source for a in step.inputs.artifacts.values()])
+            arts, items = input_artifacts(self.ctx, frame, step, scope, where, slice_index)
+        except StepError as exc:
+            return self.nodes.error(parent, path, step, str(exc))
+        inputs = {
+            "parameters": {
+                n: {"value": shown.get(n, v), "type": types.get(n)} for n, v in params.items()
+            },
+            "artifacts": {n: {"local_path": p} for n, p in arts.items() if p is not None},
+        }
+        if key:
+            inputs["parameters"]["dflow_key"] = {"value": key, "type": None}
+        if isinstance(tmpl, ScriptOPTemplate | HTTPOPTemplate):
+            type_ = "Pod"
+        else:
+            type_ = "DAG" if hasattr(tmpl, "tasks") else "Steps"
+        node = self.nodes.open(
+            parent,
+            path,
+            step.name,
+            display,
+            key,
+            type_,
+            tmpl,
+            node_id,
+            inputs,
+            order_of(self.ctx, frame, step, index),
+        )
+        sd = StepDir(self.ctx.wf_dir, node.dir)
+        write_inputs(self.ctx, sd, step, params, types, arts, group, slice_index, key, items)
+        if type_ != "Pod":
+            self.nodes.transition(node, "Running")
+            child = self.instance_frame(tmpl, node, path, params, arts)
+            try:
+                res = await self.run_frame(child)
+            except StepError as exc:
+                res = Result("Error", node.id, message=str(exc))
+            res.node_id = node.id
+            record_outputs(self.ctx, sd, tmpl, res)
+            self.nodes.transition(
+                node, res.phase, message=res.message, outputs=outputs_json(res, tmpl)
+            )
+            return res
+        leaf = Leaf(step, node, sd, params, arts, slice_index, key)
+        res = await run_leaf(self.ctx, frame, leaf)
+        if res.ok:
+            publish_globals(self.ctx, tmpl, res)
+        return res
+
+    def input_parameters(
+        self, step: Any, scope: dict, where: str, slice_index: Any
+    ) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
+        tmpl = step.template
+        params, types, shown = {}, {}, {}
+        sliced = (
+            set(step.slices.input_parameter)
+            if (step.slices is not None and slice_index is not None)
+            else set()
+        )
+        for name in step_input_names(step, "parameters"):
+            p = step.inputs.parameters.get(name) or tmpl.inputs.parameters[name]
+            value = step_input_value(step, name)  # the template may have changed since
+            if value is MISSING:
+                raise StepError(f"{where}: input parameter '{name}' has no value and no default")
+            params[name] = self.ctx.texts.param_text(p, value, scope, where)
+            types[name] = input_type(self.ctx, step, name)
+            if name in sliced and isinstance(slice_index, int):
+                try:
+                    whole = self.ctx.texts.parsed_list(params[name])
+                    shown[name] = dump_value(whole[slice_index])
+                except (ValueError, IndexError, TypeError):
+                    pass
+        return params, types, shown

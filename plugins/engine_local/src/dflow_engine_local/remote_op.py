@@ -18,7 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .batch import job_outcome, run_job
 from .layout import place, remove, write_text
+from .state import RunContext
+from .values import env_strings
 
 
 def op_spec(op_type: type) -> list[str]:
@@ -70,7 +73,7 @@ def interpreter_lines(tmpl: Any) -> list[str]:
     return [f"py={shlex.quote(sys.executable)}", '[ -x "$py" ] || py=python3', args]
 
 
-def ship_packages(run: Any, tmpl: Any, argv: list[str], tmp: str) -> list[str]:
+def ship_packages(ctx: RunContext, tmpl: Any, argv: list[str], tmp: str) -> list[str]:
     """Link the OP's file and python_packages (``upload_packages``) into ``tmp/packages``;
     rewrite ``argv`` to use them. Returns the job inputs to send along (relative paths).
 
@@ -99,7 +102,7 @@ def ship_packages(run: Any, tmpl: Any, argv: list[str], tmp: str) -> list[str]:
 
 
 async def attempt_python_job(
-    run: Any,
+    ctx: RunContext,
     executor: Any,
     tmpl: Any,
     node: Any,
@@ -144,7 +147,7 @@ async def attempt_python_job(
         "--workdir",
         ".",
         "--workflow-name",
-        run.wf_id,
+        ctx.wf_id,
     ]
     if slice_index is not None:
         argv += [
@@ -155,29 +158,28 @@ async def attempt_python_job(
         ]
     if key:
         argv += ["--key", key]
-    shipped = ship_packages(run, tmpl, argv, tmp)
+    shipped = ship_packages(ctx, tmpl, argv, tmp)
     path = f'PYTHONPATH="$PWD/{runtime}${{PYTHONPATH:+:$PYTHONPATH}}" '
     script = [*interpreter_lines(tmpl), path + '"$py" "$@" ' + shlex.join(argv)]
     write_text(sd.script, "\n".join(script) + "\n")
     job = ScriptJob(
         name=node.id,
-        workflow_id=run.wf_id,
+        workflow_id=ctx.wf_id,
         script_path=Path(sd.script),
         command=("sh",),
         workdir=Path(sd.workdir),
         log_path=Path(sd.log),
-        env=run.env_strings(tmpl),
+        env=env_strings(tmpl),
         inputs=("tmp/inputs", runtime, *shipped),
         outputs=("tmp/outputs",),
         timeout=timeout,
     )
-    from .batch import job_outcome, run_job
 
-    result = await run_job(run, executor, job)
+    result = await run_job(ctx, executor, job)
     own = sd.tmp(tmpl.tmp_root)
     if own != tmp and os.path.isdir(os.path.join(tmp, "outputs")):
         # where a pool worker would have written them: the template's tmp_root
         remove(os.path.join(own, "outputs"))
         os.makedirs(own, exist_ok=True)
         shutil.move(os.path.join(tmp, "outputs"), os.path.join(own, "outputs"))
-    return job_outcome(run, executor, result, display, python=True, log=sd.log)
+    return job_outcome(ctx, executor, result, display, python=True, log=sd.log)

@@ -24,8 +24,10 @@ from dflow.serialization import dump_value
 from .artifacts import resolve_artifact
 from .journal import Node, now_iso
 from .layout import StepDir, place
+from .state import RunContext
 from .stepfiles import write_node_files
 from .values import Result, StepError
+from .wfglobals import publish_globals
 
 _STORES = ("s3", "oss", "gcs")
 
@@ -56,7 +58,7 @@ def _stored_artifact(kind: str, key: str) -> Any:
     return S3Artifact.from_dict({"key": key})
 
 
-def _arts(run: Any, sd: StepDir, step_name: str, section: Any) -> dict:
+def _arts(ctx: RunContext, sd: StepDir, step_name: str, section: Any) -> dict:
     out = {}
     for name, a in (section.get("artifacts") or {}).items():
         where = f"reuse_step: step '{step_name}', artifact '{name}'"
@@ -68,7 +70,7 @@ def _arts(run: Any, sd: StepDir, step_name: str, section: Any) -> dict:
         fetched = stored is not None and (path is None or bool(a.get("modified")))
         if fetched:
             try:
-                path = resolve_artifact(run, None, _stored_artifact(*stored), {}, where)
+                path = resolve_artifact(ctx, None, _stored_artifact(*stored), {}, where)
             except StepError as exc:
                 raise ValueError(str(exc)) from None
         if path is not None and not os.path.exists(path):
@@ -84,7 +86,7 @@ def _arts(run: Any, sd: StepDir, step_name: str, section: Any) -> dict:
     return out
 
 
-def _preset_globals(run: Any, outputs: dict) -> None:
+def _preset_globals(ctx: RunContext, outputs: dict) -> None:
     params = {n: v for n, v in outputs["parameters"].items() if v.get("globalName")}
     arts = {
         n: v for n, v in outputs["artifacts"].items() if v.get("globalName") and v.get("local_path")
@@ -103,10 +105,10 @@ def _preset_globals(run: Any, outputs: dict) -> None:
         types={n: v.get("type") for n, v in params.items()},
         arts={n: v["local_path"] for n, v in arts.items()},
     )
-    run.publish_globals(declared, res)
+    publish_globals(ctx, declared, res)
 
 
-def apply_reuse(run: Any, steps: list[Any]) -> None:
+def apply_reuse(ctx: RunContext, steps: list[Any]) -> None:
     for step in steps:
         key = step.get("key")
         name = step.get("displayName", step.get("id"))
@@ -115,8 +117,8 @@ def apply_reuse(run: Any, steps: list[Any]) -> None:
                 f"reuse_step: step '{name}' has no key; only "
                 "steps created with Step(..., key=...) can be reused"
             )
-        old = run.journal.get(key)
-        sd = StepDir(run.wf_dir, key)
+        old = ctx.journal.get(key)
+        sd = StepDir(ctx.wf_dir, key)
         node = Node(
             id=key,
             parent_id=old.parent_id if old else None,
@@ -135,8 +137,8 @@ def apply_reuse(run: Any, steps: list[Any]) -> None:
             finished=step.get("finishedAt") or now_iso(),
             message="reused",
         )
-        node.outputs["artifacts"] = _arts(run, sd, name, step["outputs"])
-        run.journal.put(node)
+        node.outputs["artifacts"] = _arts(ctx, sd, name, step["outputs"])
+        ctx.journal.put(node)
         write_node_files(sd, node, node.display_name)  # its phase last
-        _preset_globals(run, node.outputs)
-    run.journal.flush()
+        _preset_globals(ctx, node.outputs)
+    ctx.journal.flush()

@@ -12,25 +12,31 @@ import asyncio
 import fcntl
 import os
 import signal
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from dflow.model.dag import DAG
 from dflow.model.io import MISSING
 from dflow.model.step import HookStep
 from dflow.model.steps import Steps
+from dflow.model.workflow import Workflow
 from dflow.plugins.records import StepEvent
 from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value
 
 from .config import Resolved
-from .interpreter import Interpreter
-from .journal import Journal, now_iso
-from .layout import place, write_status, write_text
+from .interpreter import Walker
+from .journal import Journal, Node, now_iso
+from .layout import write_status
 from .mirror import Mirror
+from .nodes import NodeBook, outputs_json
 from .pool import WorkerPool
+from .state import RunContext
 from .stepfiles import restore_files
-from .stepio import TextCache
-from .values import Result, param_type
+from .values import Result
+
+if TYPE_CHECKING:
+    from dflow.plugins.manager import PluginManager
 
 LOCK_NAME = "runner.lock"
 POLL_SECONDS = 0.2
@@ -66,7 +72,7 @@ def is_running(wf_dir: str) -> bool:
     return False
 
 
-def collect_templates(wf: Any) -> list[Any]:
+def collect_templates(wf: Workflow) -> list[Any]:
     """Every template reachable from the workflow (recursion-safe), Python OPs first."""
     seen: dict[int, Any] = {}
     stack = [wf.entrypoint] + ([wf.on_exit] if wf.on_exit is not None else [])
@@ -88,234 +94,179 @@ def collect_templates(wf: Any) -> list[Any]:
     return list(seen.values())
 
 
-class Run(Interpreter):
-    """Runs ``wf`` as workflow ``wf_id`` in ``wf_dir`` (resuming what its journal holds)."""
+class Run:
+    """Runs ``wf`` as workflow ``wf_id`` in ``wf_dir`` (resuming what its journal holds).
+
+    The composition root: builds the run's :class:`RunContext`, starts the pool, hands the
+    entry template to the :class:`Walker`, polls control requests, runs the exit handler.
+    """
 
     def __init__(
         self,
-        wf: Any,
+        wf: Workflow,
         wf_id: str,
         wf_dir: str,
         settings: Resolved,
         lock_fd: int,
         reuse: list[Any] | None = None,
     ) -> None:
-        self.wf, self.wf_id, self.wf_dir, self.settings = wf, wf_id, wf_dir, settings
-        self.lock_fd = lock_fd
-        self.journal = Journal(wf_dir)
-        self.seq = max((n.seq for n in self.journal.cache.values()), default=0)
-        templates = collect_templates(wf)
-        self.registry = [t for t in templates if isinstance(t, PythonOPTemplate)]
-        self.registry_index = {id(t): i for i, t in enumerate(self.registry)}
-        self.pool: WorkerPool | None = None
-        self.globals: dict[str, dict] = self.journal.get_meta(
-            "global_outputs", {"parameters": {}, "artifacts": {}}
+        journal = Journal(wf_dir)
+        mirror = Mirror()
+        nodes = NodeBook(
+            journal,
+            mirror,
+            wf_id,
+            wf_dir,
+            seq=max((n.seq for n in journal.cache.values()), default=0),
         )
-        self.stopping = False
-        self.stop_message = ""
-        self.run_exit_handler = True
-        self._flush_scheduled = False
-        self.mirror = Mirror()  # step dirs' name/type/phase/children, written off the hot path
-        self.orders: dict[int, dict[int, str]] = {}  # template -> step -> "children" order
-        self.op_specs: dict[int, list[str]] = {}  # template -> how its script names the OP
-        self.inner_types: dict[int, dict[str, str]] = {}  # Steps/DAG -> input types it implies
-        if self.journal.cache:
-            restore_files(self)
-        self.texts = TextCache()
-        self.wf_params = {k: dump_value(v) for k, v in (wf.parameters or {}).items()}
-        self.status = "Running"
+        registry = [t for t in collect_templates(wf) if isinstance(t, PythonOPTemplate)]
+        self.ctx = RunContext(
+            wf=wf,
+            wf_id=wf_id,
+            wf_dir=wf_dir,
+            settings=settings,
+            journal=journal,
+            mirror=mirror,
+            nodes=nodes,
+            pool=WorkerPool(settings.pool_workers, registry, [lock_fd]) if registry else None,
+            registry_index={id(t): i for i, t in enumerate(registry)},
+            wf_params={k: dump_value(v) for k, v in (wf.parameters or {}).items()},
+            globals=journal.get_meta("global_outputs", {"parameters": {}, "artifacts": {}}),
+        )
+        if journal.cache:
+            restore_files(self.ctx)
         if reuse:
             from .reuse import apply_reuse
 
-            apply_reuse(self, reuse)
-
-    # -- helpers used by the interpreter -------------------------------------------------
-
-    def workflow_scope(self) -> dict[str, Any]:
-        return {
-            "name": self.wf_id,
-            "parameters": self.wf_params,
-            "status": self.status,
-            "outputs": {
-                "parameters": {k: v["value"] for k, v in self.globals["parameters"].items()},
-                "artifacts": {k: v["local_path"] for k, v in self.globals["artifacts"].items()},
-            },
-        }
-
-    def dirty(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self.journal.flush()
-
-    def emit(self, node: Any) -> None:
-        if self._pm is not None:
-            self._pm.emit_step_event(
-                StepEvent(
-                    self.wf_id,
-                    node.id,
-                    node.display_name,
-                    node.phase,
-                    node.key,
-                    node.type,
-                    node.message,
-                )
-            )
-
-    def publish_globals(self, tmpl: Any, res: Result) -> None:
-        """Global outputs: journaled, and linked as ``<wf>/outputs/{parameters,artifacts}/<g>``
-        to the producing step's ``outputs/`` entry (a file of their own when no step dir
-        holds them: the workflow's own template)."""
-        node = self.journal.get(res.node_id) if res.node_id else None
-        step_dir = os.path.join(self.wf_dir, node.dir) if node is not None and node.dir else None
-        changed = False
-        for name, p in tmpl.outputs.parameters.items():
-            g = getattr(p, "global_name", None)
-            if g and name in res.params:
-                self.globals["parameters"][g] = {
-                    "value": res.params[name],
-                    "type": res.types.get(name) or param_type(p),
-                }
-                path = os.path.join(self.wf_dir, "outputs", "parameters", g)
-                if step_dir is not None:
-                    place(os.path.join(step_dir, "outputs", "parameters", name), path, "symlink")
-                else:
-                    write_text(path, res.params[name])
-                changed = True
-        for name, a in tmpl.outputs.artifacts.items():
-            g = getattr(a, "global_name", None)
-            if g and res.arts.get(name):
-                self.globals["artifacts"][g] = {"local_path": res.arts[name]}
-                target = (
-                    os.path.join(step_dir, "outputs", "artifacts", name)
-                    if step_dir is not None
-                    else res.arts[name]
-                )
-                place(target, os.path.join(self.wf_dir, "outputs", "artifacts", g), "symlink")
-                changed = True
-        if changed:
-            self.journal.set_meta(global_outputs=self.globals)
-
-    # -- the run ---------------------------------------------------------------------------
+            apply_reuse(self.ctx, reuse)
+        self.walker = Walker(self.ctx)
 
     def execute(self) -> str:
         """Run to the end; return the workflow phase."""
+        ctx = self.ctx
         try:
             from dflow.plugins.manager import get_plugin_manager
 
-            self._pm = get_plugin_manager()
+            ctx.nodes.on_event = partial(_emit, get_plugin_manager(), ctx.wf_id)
         except Exception:  # observers are optional; a broken plugin never stops a run
-            self._pm = None
-        if self.registry:
-            self.pool = WorkerPool(self.settings.pool_workers, self.registry, [self.lock_fd])
-            self.pool.start()
+            pass
+        if ctx.pool is not None:
+            ctx.pool.start()
         try:
             return asyncio.run(self._main())
         finally:
-            self.mirror.flush_all()
-            if self.pool is not None:
-                self.pool.shutdown()
-            self.journal.close()
+            ctx.mirror.flush_all()
+            if ctx.pool is not None:
+                ctx.pool.shutdown()
+            ctx.journal.close()
 
     async def _main(self) -> str:
-        if self.pool is not None:
-            self.pool.bind()
-        self.cancel = asyncio.Event()
-        self.resumed = asyncio.Event()
-        self.resumed.set()
-        par = self.wf.parallelism
-        self.wf_sem = asyncio.Semaphore(int(par)) if par else None
-        self.script_sem = asyncio.Semaphore(self.settings.pool_workers)
-        started = self.journal.get_meta("startedAt") or now_iso()
-        self.journal.set_meta(
-            status="Running", startedAt=started, finishedAt=None, pid=os.getpid(), name=self.wf.name
+        ctx, control = self.ctx, self.ctx.control
+        wf = ctx.wf
+        if ctx.pool is not None:
+            ctx.pool.bind()
+        control.cancel = asyncio.Event()
+        control.resumed = asyncio.Event()
+        control.resumed.set()
+        par = wf.parallelism
+        control.wf_sem = asyncio.Semaphore(int(par)) if par else None
+        control.script_sem = asyncio.Semaphore(ctx.settings.pool_workers)
+        started = ctx.journal.get_meta("startedAt") or now_iso()
+        ctx.journal.set_meta(
+            status="Running", startedAt=started, finishedAt=None, pid=os.getpid(), name=wf.name
         )
-        self.journal.flush()
-        write_status(self.wf_dir, "Running")
+        ctx.journal.flush()
+        write_status(ctx.wf_dir, "Running")
         poller = asyncio.ensure_future(self._poll_control())
         try:
             phase, message = await self._run_entry()
         finally:
             poller.cancel()
-        self.status = phase
-        if self.wf.on_exit is not None and self.run_exit_handler:
-            self.stopping = False
-            self.cancel = asyncio.Event()  # the handler itself must not be cancelled
-            self.resumed.set()
+        control.status = phase
+        if wf.on_exit is not None and control.run_exit_handler:
+            control.stopping = False
+            control.cancel = asyncio.Event()  # the handler itself must not be cancelled
+            control.resumed.set()
             await self._run_exit_handler()
-        self.settle_unfinished(message)
-        self.journal.set_meta(status=phase, finishedAt=now_iso(), message=message)
-        self.journal.flush()
-        self.mirror.flush_all()
-        write_status(self.wf_dir, phase)
+        ctx.nodes.settle_unfinished(message)
+        ctx.journal.set_meta(status=phase, finishedAt=now_iso(), message=message)
+        ctx.journal.flush()
+        ctx.mirror.flush_all()
+        write_status(ctx.wf_dir, phase)
         return phase
 
     async def _run_entry(self) -> tuple[str, str]:
-        entry = self.wf.entrypoint
+        ctx = self.ctx
+        entry = ctx.wf.entrypoint
         params = {}
         for name, p in entry.inputs.parameters.items():
-            if name in self.wf_params:
-                params[name] = self.wf_params[name]
+            if name in ctx.wf_params:
+                params[name] = ctx.wf_params[name]
             elif p.value is not MISSING:
                 params[name] = dump_value(p.value)
-        root = self.open_node(
+        root = ctx.nodes.open(
             None,
             "main",
-            self.wf_id,
-            self.wf_id,
+            ctx.wf_id,
+            ctx.wf_id,
             None,
             "DAG" if isinstance(entry, DAG) else "Steps",
             entry,
-            node_id=self.wf_id,
+            node_id=ctx.wf_id,
             inputs={"parameters": {k: {"value": v, "type": None} for k, v in params.items()}},
         )
-        self.transition(root, "Running")
-        frame = self.instance_frame(entry, root, "main", params, {})
+        ctx.nodes.transition(root, "Running")
+        frame = self.walker.instance_frame(entry, root, "main", params, {})
         try:
-            res = await self.run_frame(frame)
+            res = await self.walker.run_frame(frame)
         except Exception as exc:  # a bug or bad input deep inside: the run fails, clearly
             res = Result("Error", root.id, message=f"{type(exc).__name__}: {exc}")
-        self.transition(root, res.phase, message=res.message, outputs=self.outputs_json(res))
+        ctx.nodes.transition(root, res.phase, message=res.message, outputs=outputs_json(res))
         return res.phase, res.message
 
     async def _run_exit_handler(self) -> None:
         from dflow.model import context
 
+        ctx = self.ctx
         context.push(None)
         try:
-            hook = HookStep(self.wf.on_exit, name="onexit")
+            hook = HookStep(ctx.wf.on_exit, name="onexit")
         finally:
             context.pop(None)
-        root = self.journal.get(self.wf_id)
-        frame = self.instance_frame(self.wf.entrypoint, root, "onexit", {}, {})
-        await self.run_instance(frame, hook, "main.onExit", f"{self.wf_id}.onExit", MISSING, None)
+        root = ctx.journal.get(ctx.wf_id)
+        assert root is not None  # opened by _run_entry
+        frame = self.walker.instance_frame(ctx.wf.entrypoint, root, "onexit", {}, {})
+        await self.walker.run_instance(
+            frame, hook, "main.onExit", f"{ctx.wf_id}.onExit", MISSING, None
+        )
 
     async def _poll_control(self) -> None:
+        journal, control = self.ctx.journal, self.ctx.control
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            self.journal.flush()
-            request = self.journal.get_meta("control")
+            journal.flush()
+            request = journal.get_meta("control")
             if not request:
                 continue
             if request in ("terminate", "stop"):
-                if not self.stopping:
-                    self.stopping = True
-                    self.run_exit_handler = request == "stop"
-                    self.stop_message = (
-                        f"workflow {request}ped" if request == "stop" else "workflow terminated"
+                if not control.stopping:
+                    control.stop(
+                        f"workflow {request}ped" if request == "stop" else "workflow terminated",
+                        exit_handler=request == "stop",
                     )
-                    self.cancel.set()
-                    self.resumed.set()
             elif request == "suspend":
-                self.resumed.clear()
-                self.journal.set_meta(suspended=True)
+                control.resumed.clear()
+                journal.set_meta(suspended=True)
             elif request == "resume":
-                self.resumed.set()
-                self.journal.set_meta(control=None, suspended=False)
-            self.journal.flush()  # never hold the write lock while idle: controllers write
+                control.resumed.set()
+                journal.set_meta(control=None, suspended=False)
+            journal.flush()  # never hold the write lock while idle: controllers write
+
+
+def _emit(pm: PluginManager, wf_id: str, node: Node) -> None:
+    pm.emit_step_event(
+        StepEvent(wf_id, node.id, node.display_name, node.phase, node.key, node.type, node.message)
+    )
 
 
 def ignore_sigpipe() -> None:

@@ -17,14 +17,16 @@ from typing import Any
 from dflow import catalog
 from dflow.model.dag import DAG
 from dflow.model.io import InputParameter, OutputParameter
+from dflow.model.step import Step
 from dflow.model.steps import Steps
 from dflow.python.template import PythonOPTemplate
 
 from .journal import Node
 from .layout import StepDir, overwrite, place, read_text, remove, write_new, write_text
+from .nodes import children_holder
+from .remote_op import op_spec
+from .state import Frame, RunContext
 from .values import param_type
-
-STRUCTURES = ("Steps", "DAG")
 
 
 def type_text(name: str | None) -> str | None:
@@ -49,7 +51,7 @@ def meta_text(type_name: str | None, global_name: str | None = None) -> str | No
     return json.dumps(meta) if meta else None
 
 
-def input_type(run: Any, step: Any, name: str) -> str | None:
+def input_type(ctx: RunContext, step: Step, name: str) -> str | None:
     """The type of a step's input parameter, as pydflow types it: the template's or the
     step's declaration, else the type of the parameter passed in, else (an untyped input of a
     Steps/DAG template) the type of a parameter inside the template that it is passed to."""
@@ -63,7 +65,7 @@ def input_type(run: Any, step: Any, name: str) -> str | None:
         return param_type(value)
     if not isinstance(tmpl, Steps | DAG):
         return None
-    inner = run.inner_types.get(id(tmpl))
+    inner = ctx.inner_types.get(id(tmpl))
     if inner is None:
         inner = {}
         for s in tmpl.tasks if isinstance(tmpl, DAG) else tmpl.iter_steps():
@@ -73,13 +75,13 @@ def input_type(run: Any, step: Any, name: str) -> str | None:
                     t = param_type(s.template.inputs.parameters.get(n)) or param_type(p)
                     if t:
                         inner.setdefault(v.name, t)
-        run.inner_types[id(tmpl)] = inner
+        ctx.inner_types[id(tmpl)] = inner
     return inner.get(name)
 
 
-def groups_dir(run: Any, group: Node) -> str:
+def groups_dir(ctx: RunContext, group: Node) -> str:
     """Where a fan-out keeps what its items share (pydflow has no dir for the loop itself)."""
-    return os.path.join(run.wf_dir, ".groups", group.id)
+    return os.path.join(ctx.wf_dir, ".groups", group.id)
 
 
 def mkdirs(*paths: str) -> None:
@@ -92,9 +94,9 @@ def mkdirs(*paths: str) -> None:
 
 
 def write_inputs(
-    run: Any,
+    ctx: RunContext,
     sd: StepDir,
-    step: Any,
+    step: Step,
     params: dict,
     types: dict,
     arts: dict,
@@ -107,7 +109,7 @@ def write_inputs(
 
     ``items``: the path inside its artifact of each ``Slices(sub_path=True)`` item. What the
     step reads is written now; metadata and empty dirs go through the mirror."""
-    tmpl, mirror = step.template, run.mirror
+    tmpl, mirror = step.template, ctx.mirror
     pars = os.path.join(sd.inputs, "parameters")
     mkdirs(sd.inputs, pars)
     sliced = (
@@ -119,7 +121,7 @@ def write_inputs(
     for name, text in params.items():
         if name in sliced and group is not None:
             # the whole list is written once for the loop; each slice links to it
-            shared = os.path.join(groups_dir(run, group), "inputs", "parameters", name)
+            shared = os.path.join(groups_dir(ctx, group), "inputs", "parameters", name)
             if not os.path.exists(shared):
                 write_text(shared, text)
             place(shared, os.path.join(pars, name), "symlink")
@@ -153,13 +155,13 @@ def write_inputs(
                     sd.artifact_path("inputs", name),
                     os.path.join(dest, name),
                     item,
-                    run.settings.copy_method,
+                    ctx.settings.copy_method,
                 )
             else:
                 place(
                     sd.artifact_path("inputs", name),
                     os.path.join(dest, name),
-                    run.settings.copy_method,
+                    ctx.settings.copy_method,
                 )
 
 
@@ -182,10 +184,10 @@ def _down_to(root: str, path: str) -> list[str]:
     return chain[::-1]
 
 
-def record_outputs(run: Any, sd: StepDir, tmpl: Any, res: Any) -> None:
+def record_outputs(ctx: RunContext, sd: StepDir, tmpl: Any, res: Any) -> None:
     """``outputs/`` of a finished step from its Result, through the mirror: parameter files
     with metadata, links to the artifacts (``.dflow/<name>`` holds a global name)."""
-    mirror = run.mirror
+    mirror = ctx.mirror
     if not res.ok and isinstance(tmpl, PythonOPTemplate):
         # pydflow makes a Python OP's tmp_root for every step (one that succeeded wrote there)
         mirror.mkdir(*_down_to(sd.root, sd.tmp(tmpl.tmp_root)))
@@ -217,9 +219,9 @@ def record_outputs(run: Any, sd: StepDir, tmpl: Any, res: Any) -> None:
             )
 
 
-def reset_outputs(run: Any, sd: StepDir, tmpl: Any) -> None:
+def reset_outputs(ctx: RunContext, sd: StepDir, tmpl: Any) -> None:
     """A step run again (a retry, a resumed run) starts from empty outputs."""
-    run.mirror.flush()  # nothing queued for the last attempt may land after this
+    ctx.mirror.flush()  # nothing queued for the last attempt may land after this
     sd.reset_outputs()
     if isinstance(tmpl, PythonOPTemplate):
         produced = os.path.join(sd.tmp(tmpl.tmp_root), "outputs")
@@ -243,17 +245,15 @@ sys.exit(main({argv!r}))
 """
 
 
-def python_script(run: Any, tmpl: Any, request: dict) -> str:
+def python_script(ctx: RunContext, tmpl: Any, request: dict) -> str:
     """A runnable ``script`` equivalent to the pool request of a Python OP step."""
-    spec = run.op_specs.get(id(tmpl))
+    spec = ctx.op_specs.get(id(tmpl))
     if spec is None:
-        from .remote_op import op_spec
-
         try:
             spec = op_spec(tmpl.op_type)
         except (ValueError, TypeError, OSError) as exc:
             spec = ["--op", f"<unavailable: {exc}>"]
-        run.op_specs[id(tmpl)] = spec
+        ctx.op_specs[id(tmpl)] = spec
     argv = [
         *spec,
         "--inputs",
@@ -284,11 +284,11 @@ def python_script(run: Any, tmpl: Any, request: dict) -> str:
 # -- children ----------------------------------------------------------------------------------
 
 
-def order_of(run: Any, frame: Any, step: Any, index: int | None) -> str | None:
+def order_of(ctx: RunContext, frame: Frame, step: Step, index: int | None) -> str | None:
     """The step's key in its parent's ``children``: ``"<group>-<i>"`` in Steps, ``"<task>"``
     in a DAG, ``-<item>`` appended for a loop item; None for hooks and exit handlers."""
     tmpl = frame.template
-    orders = run.orders.get(id(tmpl))
+    orders = ctx.orders.get(id(tmpl))
     if orders is None:
         if hasattr(tmpl, "tasks"):
             orders = {id(t): str(i) for i, t in enumerate(tmpl.tasks)}
@@ -298,39 +298,31 @@ def order_of(run: Any, frame: Any, step: Any, index: int | None) -> str | None:
                 for gi, group in enumerate(tmpl.steps)
                 for si, s in enumerate(group)
             }
-        run.orders[id(tmpl)] = orders
+        ctx.orders[id(tmpl)] = orders
     base = orders.get(id(step))
     if base is None:
         return None
     return base if index is None else f"{base}-{index}"
 
 
-def children_holder(run: Any, node: Node) -> str:
-    """The dir whose ``children`` lists ``node``: its Steps/DAG step's, or the workflow's."""
-    parent = run.journal.get(node.parent_id) if node.parent_id else None
-    while parent is not None and parent.type not in STRUCTURES:
-        parent = run.journal.get(parent.parent_id) if parent.parent_id else None
-    if parent is None or not parent.dir:
-        return run.wf_dir
-    return os.path.join(run.wf_dir, parent.dir)
-
-
-def restore_files(run: Any) -> None:
+def restore_files(ctx: RunContext) -> None:
     """A resumed run: the step files say what the journal says.
 
     The mirror writes a step's files in order, its phase last; a run killed at any point
     leaves the files of some steps behind the journal, and only those (their ``phase`` file
     differs) are rewritten, from the journal. ``children`` files are rebuilt whole.
     """
-    for node in list(run.journal.cache.values()):
+    for node in list(ctx.journal.cache.values()):
         if not node.dir:
             continue
-        sd = StepDir(run.wf_dir, node.dir)
+        sd = StepDir(ctx.wf_dir, node.dir)
         if os.path.isdir(sd.root) and read_text(os.path.join(sd.root, "phase")) != node.phase:
             write_node_files(sd, node, inputs=False)
         if node.ord:
-            run.mirror.add_child(children_holder(run, node), node.ord, node.dir, schedule=False)
-    run.mirror.flush_children()
+            ctx.mirror.add_child(
+                children_holder(ctx.journal, ctx.wf_dir, node), node.ord, node.dir, schedule=False
+            )
+    ctx.mirror.flush_children()
 
 
 def write_node_files(sd: StepDir, node: Node, name: str | None = None, inputs: bool = True) -> None:

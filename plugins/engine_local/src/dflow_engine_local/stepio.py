@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dflow.model.io import MISSING, render_value, step_input_names, step_input_optional
+from dflow.model.io import MISSING, step_input_names, step_input_optional
 from dflow.model.op_template import HTTPOPTemplate
+from dflow.model.step import Step
 from dflow.python.template import PythonOPTemplate
-from dflow.serialization import dump_value, load_value
+from dflow.serialization import dump_value
 
 from .artifacts import resolve_artifact
 from .layout import StepDir, host_path, place, remove, sub_path_item
-from .values import Result, StepError, param_type, render_text, value_text
+from .state import Frame, RunContext
+from .values import Result, StepError, param_type
 
 
 def map_paths(
@@ -100,39 +102,8 @@ def read_outputs(tmpl: Any, sd: StepDir, res: Result, who: str, strict: bool = T
             )
 
 
-class TextCache:
-    """Parameter texts and parsed lists, computed once per step rather than once per item."""
-
-    def __init__(self) -> None:
-        self._text: dict[int, tuple] = {}
-        self._list: dict[int, tuple] = {}
-
-    def param_text(self, p: Any, value: Any, scope: dict, where: str) -> str:
-        """The text of a parameter value; literals are dumped once per step, not per item
-        (the text is rendered per item: a list may hold ``{{item}}`` or a reference)."""
-        if isinstance(value, str) or not isinstance(
-            value, list | tuple | dict | int | float | bool | type(None)
-        ):
-            return value_text(value, scope, where)
-        cached = self._text.get(id(p))
-        if cached is None or cached[0] is not value:
-            cached = (value, render_value(value))
-            self._text[id(p)] = cached
-        return render_text(cached[1], scope, where)
-
-    def parsed_list(self, text: str) -> list:
-        # one parse per distinct list text, shared by every slice of a fan-out
-        cached = self._list.get(id(text))
-        if cached is None or cached[0] is not text:
-            from dflow.runner.inputs import flatten_stacked
-
-            cached = (text, flatten_stacked(load_value(text, list)))
-            self._list[id(text)] = cached
-        return cached[1]
-
-
 def input_artifacts(
-    run: Any, frame: Any, step: Any, scope: dict, where: str, slice_index: Any
+    ctx: RunContext, frame: Frame, step: Step, scope: dict, where: str, slice_index: Any
 ) -> tuple[dict[str, str | None], dict[str, str]]:
     """The local path of each input artifact, and for a ``Slices(sub_path=True)`` item
     the item's path inside its artifact (by input name)."""
@@ -141,7 +112,7 @@ def input_artifacts(
     sub_sliced = step.slices is not None and step.slices.sub_path and isinstance(slice_index, int)
     for name in step_input_names(step, "artifacts"):
         source = getattr(step.inputs.artifacts.get(name), "source", None)
-        path = resolve_artifact(run, frame, source, scope, where)
+        path = resolve_artifact(ctx, frame, source, scope, where)
         if path is None:
             if not step_input_optional(step, name):
                 raise StepError(

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from typing import Any
 
 import attrs
 from dflow import expressions as ex
 from dflow.model.io import MISSING, ArgoVar, render_value
-from dflow.serialization import dump_value, type_name
+from dflow.serialization import dump_value, load_value, type_name
 
 OK_PHASES = ("Succeeded", "Skipped")
 
@@ -175,3 +176,51 @@ def parse_artifact_ref(text: str) -> tuple[str, str, str, str | None] | None:
     if m.group(4):
         return "inputs", "", m.group(4), sub
     return "workflow", "", m.group(5), sub
+
+
+class TextCache:
+    """Parameter texts and parsed lists, computed once per step rather than once per item."""
+
+    def __init__(self) -> None:
+        self._text: dict[int, tuple] = {}
+        self._list: dict[int, tuple] = {}
+
+    def param_text(self, p: Any, value: Any, scope: dict, where: str) -> str:
+        """The text of a parameter value; literals are dumped once per step, not per item
+        (the text is rendered per item: a list may hold ``{{item}}`` or a reference)."""
+        if isinstance(value, str) or not isinstance(
+            value, list | tuple | dict | int | float | bool | type(None)
+        ):
+            return value_text(value, scope, where)
+        cached = self._text.get(id(p))
+        if cached is None or cached[0] is not value:
+            cached = (value, render_value(value))
+            self._text[id(p)] = cached
+        return render_text(cached[1], scope, where)
+
+    def parsed_list(self, text: str) -> list:
+        # one parse per distinct list text, shared by every slice of a fan-out
+        cached = self._list.get(id(text))
+        if cached is None or cached[0] is not text:
+            from dflow.runner.inputs import flatten_stacked
+
+            cached = (text, flatten_stacked(load_value(text, list)))
+            self._list[id(text)] = cached
+        return cached[1]
+
+
+def env_strings(tmpl: Any) -> dict[str, str]:
+    """The template's ``envs`` as strings (a Secret or other value object by its value)."""
+    env = {}
+    for k, v in (getattr(tmpl, "envs", None) or {}).items():
+        env[k] = v.value if hasattr(v, "value") and not isinstance(v, str) else str(v)
+    return {k: str(v) for k, v in env.items() if v is not None}
+
+
+def package_paths(tmpl: Any) -> list[str]:
+    """The dirs to put on ``sys.path`` for the template's ``python_packages``."""
+    out = []
+    for p in getattr(tmpl, "python_packages", None) or []:
+        p = os.path.abspath(p)
+        out.append(os.path.dirname(p.rstrip("/")))
+    return out

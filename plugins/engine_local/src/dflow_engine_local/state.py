@@ -1,0 +1,132 @@
+"""What one run owns, as records every part of the engine takes explicitly.
+
+:class:`RunContext` is fixed for the run (the workflow, its directory, the journal, the pool,
+the caches); :class:`Control` is the one mutable part (stop and suspend requests, the
+workflow's slots, its status); :class:`Frame` is one running Steps/DAG instance. Parts of the
+engine are functions of these records (or, for the walker, a class holding one), never a
+class mixed into another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from dflow.model.io import MISSING
+from dflow.model.step import Step
+from dflow.model.workflow import Workflow
+
+from .config import Resolved
+from .journal import Journal, Node
+from .mirror import Mirror
+from .nodes import NodeBook
+from .values import Result, StepError, TextCache
+
+if TYPE_CHECKING:
+    from dflow.executor import Executor
+
+    from .pool import WorkerPool
+
+
+@attrs.define
+class Control:
+    """The run's mutable state: stop/suspend requests, the workflow's slots, its status."""
+
+    stopping: bool = False
+    stop_message: str = ""
+    run_exit_handler: bool = True
+    status: str = "Running"
+    cancel: asyncio.Event = attrs.field(factory=asyncio.Event)
+    resumed: asyncio.Event = attrs.field(factory=asyncio.Event)
+    wf_sem: asyncio.Semaphore | None = None
+    script_sem: asyncio.Semaphore | None = None
+    default_executor: Any = MISSING  # built on first use: dflow.toml's ``executor``
+
+    def stop(self, message: str, exit_handler: bool) -> None:
+        self.stopping = True
+        self.run_exit_handler = exit_handler
+        self.stop_message = message
+        self.cancel.set()
+        self.resumed.set()
+
+
+@attrs.frozen(eq=False)
+class RunContext:
+    """Everything a run of ``wf`` as ``wf_id`` in ``wf_dir`` owns."""
+
+    wf: Workflow
+    wf_id: str
+    wf_dir: str
+    settings: Resolved
+    journal: Journal
+    mirror: Mirror  # step dirs' name/type/phase/children, written off the hot path
+    nodes: NodeBook
+    pool: WorkerPool | None
+    registry_index: dict[int, int]  # Python OP template -> its index in the pool's registry
+    wf_params: dict[str, str]
+    globals: dict[str, dict]  # the workflow's global outputs, as journaled
+    control: Control = attrs.field(factory=Control)
+    texts: TextCache = attrs.field(factory=TextCache)
+    orders: dict[int, dict[int, str]] = attrs.field(factory=dict)  # template -> step -> order
+    op_specs: dict[int, list[str]] = attrs.field(factory=dict)  # template -> its OP's spec
+    inner_types: dict[int, dict[str, str]] = attrs.field(factory=dict)  # Steps/DAG -> types
+
+
+def workflow_scope(ctx: RunContext) -> dict[str, Any]:
+    """``{{workflow.*}}``: name, parameters, status and global outputs so far."""
+    return {
+        "name": ctx.wf_id,
+        "parameters": ctx.wf_params,
+        "status": ctx.control.status,
+        "outputs": {
+            "parameters": {k: v["value"] for k, v in ctx.globals["parameters"].items()},
+            "artifacts": {k: v["local_path"] for k, v in ctx.globals["artifacts"].items()},
+        },
+    }
+
+
+def executor_for(ctx: RunContext, step: Step) -> Executor | None:
+    """The executor that runs ``step``: its own, the workflow's ``context=`` when that is an
+    executor, else ``executor = "..."`` from dflow.toml (None: run here)."""
+    from dflow.executor import Executor
+
+    if isinstance(step.executor, Executor):
+        return step.executor
+    if isinstance(ctx.wf.context, Executor):
+        return ctx.wf.context
+    if ctx.control.default_executor is MISSING:
+        try:  # `executor = "..."` in dflow.toml applies to every step without one
+            from dflow.backends import get_default_executor
+
+            ctx.control.default_executor = get_default_executor()
+        except Exception as exc:
+            raise StepError(f"the configured default executor cannot be built: {exc}") from None
+    return ctx.control.default_executor
+
+
+@attrs.define(eq=False)
+class Frame:
+    """One running instance of a Steps or DAG template."""
+
+    template: Any  # Steps | DAG
+    node: Node
+    path: str
+    params: dict[str, str]
+    arts: dict[str, str | None]
+    kind: str  # "steps" | "tasks"
+    results: dict[str, Result] = attrs.field(factory=dict)
+    sem: asyncio.Semaphore | None = None
+
+    def scope(self, ctx: RunContext, item: Any = MISSING) -> dict[str, Any]:
+        scope = {
+            "inputs": {
+                "parameters": dict(self.params),
+                "artifacts": {k: v for k, v in self.arts.items() if v is not None},
+            },
+            self.kind: {name: r.scope() for name, r in self.results.items()},
+            "workflow": workflow_scope(ctx),
+        }
+        if item is not MISSING:
+            scope["item"] = item
+        return scope
