@@ -45,7 +45,7 @@ def resolve_artifact(
     if isinstance(source, OutputArtifact):
         if source.step is None:
             raise StepError(f"{where}: output artifact '{source.name}' is not bound to a step")
-        res = frame.results.get(source.step.name)
+        res = _scope(frame, where).results.get(source.step.name)
         if res is None:
             raise StepError(f"{where}: step '{source.step.name}' has not run before this one")
         path = res.arts.get(source.name)
@@ -55,9 +55,9 @@ def resolve_artifact(
             )
         return path
     if isinstance(source, InputArtifact):
-        if source.name not in frame.arts:
+        if source.name not in _scope(frame, where).arts:
             raise StepError(f"{where}: template has no input artifact '{source.name}'")
-        return frame.arts[source.name]
+        return _scope(frame, where).arts[source.name]
     if isinstance(source, str):
         ref = parse_artifact_ref(source)
         if ref is None:
@@ -65,10 +65,10 @@ def resolve_artifact(
             return os.path.abspath(text)
         kind, step, name, sub = ref
         if kind in ("steps", "tasks"):
-            res = frame.results.get(step)
+            res = _scope(frame, where).results.get(step)
             path = res.arts.get(name) if res is not None else None
         elif kind == "inputs":
-            path = frame.arts.get(name)
+            path = _scope(frame, where).arts.get(name)
         else:
             path = ctx.globals["artifacts"].get(name, {}).get("local_path")
         if path is None:
@@ -77,6 +77,12 @@ def resolve_artifact(
     if isinstance(source, list | tuple | dict):
         return _combine(ctx, frame, source, scope, where)
     return _stored(ctx, source, where)
+
+
+def _scope(frame: Frame | None, where: str) -> Frame:
+    if frame is None:  # reuse_step resolves stored artifacts only, outside any template
+        raise StepError(f"{where}: a step's inputs or outputs are referenced outside a template")
+    return frame
 
 
 def pending_downloads(ctx: RunContext, source: Any) -> list[tuple[Any, str]]:

@@ -68,7 +68,8 @@ async def run_items(
     everything = asyncio.ensure_future(asyncio.gather(*tasks, return_exceptions=True))
     first = asyncio.ensure_future(failed.wait())
     try:
-        await asyncio.wait([everything, first], return_when=asyncio.FIRST_COMPLETED)
+        either: list[asyncio.Future[Any]] = [everything, first]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     finally:
         first.cancel()
     if everything.done():

@@ -42,7 +42,7 @@ SLOTS = (
 
 def step_hooks(step: Step) -> list[tuple[str, Any, tuple[str, ...]]]:
     """(name, HookStep, default phases) of each hook the step declares."""
-    out = []
+    out: list[tuple[str, Any, tuple[str, ...]]] = []
     for attr, name, phases in SLOTS:
         hook = getattr(step, attr, None)
         if hook is not None:
@@ -63,7 +63,7 @@ def fire(
     """Start every hook not yet fired whose expression holds now that ``step`` is ``res``."""
     saved = frame.results.get(step.name, MISSING)
     frame.results[step.name] = res
-    started = []
+    started: list[asyncio.Future] = []
     try:
         scope = None
         for name, hook, phases in hooks:

@@ -122,9 +122,9 @@ class Walker:
                     )
                 break
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
-                name = running.pop(fut)
-                res = fut.result()
+            for ended in done:
+                name = running.pop(ended)
+                res = ended.result()
                 frame.results[name] = res
                 finished.add(name)
                 if not continues(tasks[name], res.phase):
@@ -309,7 +309,7 @@ class Walker:
         res = Result("Succeeded", group.id)
         ok = sum(1 for r in done if r.ok)
         bad = [r for r in done if r.phase in FAILED]
-        threshold = None
+        threshold: float | None = None
         if step.continue_on_num_success is not None:
             threshold = int(step.continue_on_num_success)
         elif step.continue_on_success_ratio is not None:
@@ -362,7 +362,7 @@ class Walker:
             arts, items = input_artifacts(self.ctx, frame, step, scope, where, slice_index)
         except StepError as exc:
             return self.nodes.error(parent, path, step, str(exc))
-        inputs = {
+        inputs: dict[str, dict[str, dict[str, Any]]] = {
             "parameters": {
                 n: {"value": shown.get(n, v), "type": types.get(n)} for n, v in params.items()
             },
@@ -386,6 +386,7 @@ class Walker:
             inputs,
             order_of(self.ctx, frame, step, index),
         )
+        assert node.dir is not None  # a step (not a loop, not skipped) has its dir
         sd = StepDir(self.ctx.wf_dir, node.dir)
         write_inputs(self.ctx, sd, step, params, types, arts, group, slice_index, key, items)
         if type_ != "Pod":

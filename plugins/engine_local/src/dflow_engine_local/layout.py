@@ -33,12 +33,17 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from dflow import catalog
 
-if TYPE_CHECKING:
-    from .mirror import Mirror
+
+class Mirror(Protocol):
+    """Where small step files are queued to be written off the hot path (:mod:`mirror`)."""
+
+    def put(self, path: str, text: str) -> None: ...
+
+    def write(self, path: str, text: str) -> None: ...
 
 
 def write_text(path: str | os.PathLike, text: str, make_dirs: bool = True) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from dflow.model.op_template import OPTemplate
 
@@ -30,7 +31,7 @@ async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
     number = 0
     while True:
         number += 1
-        out = await gated(ctx, frame, lambda n=number: attempt(ctx, leaf, n))
+        out = await gated(ctx, frame, partial(attempt, ctx, leaf, number))
         if out.ok or number > limit or not retryable(policy, out):
             break
         ctx.journal.update(node, message=f"attempt {number} failed: {out.message}")
@@ -62,7 +63,7 @@ async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
     return res
 
 
-async def gated(ctx: RunContext, frame: Frame, run: Callable[[], Awaitable[Outcome]]) -> Outcome:
+async def gated(ctx: RunContext, frame: Frame, call: Callable[[], Awaitable[Outcome]]) -> Outcome:
     """Wait for a free slot (suspend, workflow and template parallelism), then run."""
     control = ctx.control
     await control.resumed.wait()
@@ -74,7 +75,7 @@ async def gated(ctx: RunContext, frame: Frame, run: Callable[[], Awaitable[Outco
     try:
         if control.stopping:
             return Outcome("Failed", "stopped", control.stop_message)
-        return await run()
+        return await call()
     finally:
         for s in reversed(sems):
             s.release()

@@ -209,7 +209,7 @@ class NodeBook:
 def outputs_json(res: Result, tmpl: Any = None) -> dict:
     """A node's outputs; with its template, each one's ``globalName`` (as Argo's node
     outputs carry it: ``reuse_step`` presets the new workflow's global outputs from it)."""
-    out = {
+    out: dict[str, dict[str, dict[str, Any]]] = {
         "parameters": {k: {"value": v, "type": res.types.get(k)} for k, v in res.params.items()},
         "artifacts": {k: {"local_path": v} for k, v in res.arts.items() if v is not None},
     }

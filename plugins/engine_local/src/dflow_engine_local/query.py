@@ -42,7 +42,7 @@ def _io(section: dict) -> dict:
 
 
 def node_dict(node: Node, children: list[str], wf_dir: str) -> dict[str, Any]:
-    d = {
+    d: dict[str, Any] = {
         "id": node.id,
         "name": node.path,
         "displayName": node.display_name,

@@ -68,7 +68,7 @@ def _arts(ctx: RunContext, sd: StepDir, step_name: str, section: Any) -> dict:
         )
         path = a.get("local_path")
         fetched = stored is not None and (path is None or bool(a.get("modified")))
-        if fetched:
+        if stored is not None and fetched:
             try:
                 path = resolve_artifact(ctx, None, _stored_artifact(*stored), {}, where)
             except StepError as exc:

@@ -33,12 +33,13 @@ def publish_globals(ctx: RunContext, tmpl: OPTemplate, res: Result) -> None:
             changed = True
     for name, a in tmpl.outputs.artifacts.items():
         g = getattr(a, "global_name", None)
-        if g and res.arts.get(name):
-            ctx.globals["artifacts"][g] = {"local_path": res.arts[name]}
+        produced = res.arts.get(name)
+        if g and produced:
+            ctx.globals["artifacts"][g] = {"local_path": produced}
             target = (
                 os.path.join(step_dir, "outputs", "artifacts", name)
                 if step_dir is not None
-                else res.arts[name]
+                else produced
             )
             place(target, os.path.join(ctx.wf_dir, "outputs", "artifacts", g), "symlink")
             changed = True
