@@ -27,7 +27,7 @@ from .layout import StepDir, write_text
 from .outcome import Outcome
 from .pool import WorkerDied, WorkerTimeout
 from .remote_op import attempt_python_job
-from .state import RunContext, executor_for, workflow_scope
+from .state import RunContext, executor_for, leaf_template, workflow_scope
 from .stepfiles import python_script, reset_outputs
 from .stepio import map_paths
 from .values import StepError, env_strings, package_paths, render_text
@@ -64,7 +64,7 @@ async def attempt(ctx: RunContext, leaf: Leaf, number: int) -> Outcome:
 
 async def _attempt(ctx: RunContext, leaf: Leaf, number: int) -> Outcome:
     step, node, sd = leaf.step, leaf.node, leaf.sd
-    tmpl = step.template
+    tmpl = leaf_template(ctx, step.template)  # as the workflow's context renders it
     if node.attempts:  # an attempt before this one (or a run before this one) wrote some
         reset_outputs(ctx, sd, tmpl)
     ctx.nodes.transition(node, "Running", attempts=number)
@@ -98,7 +98,7 @@ async def attempt_python(
     assert ctx.pool is not None  # a run with Python OPs has a pool
     tmp = sd.tmp(tmpl.tmp_root)  # the OP's tmp_root: workdir/tmp, as in pydflow
     request = {
-        "template": ctx.registry_index[id(tmpl)],
+        "template": ctx.registry_index[id(leaf.step.template)],  # the pool holds the original
         "inputs_dir": os.path.join(tmp, "inputs"),
         "outputs_dir": os.path.join(tmp, "outputs"),
         "parameters_dir": os.path.join(sd.inputs, "parameters"),

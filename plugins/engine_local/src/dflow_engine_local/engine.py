@@ -61,11 +61,10 @@ class LocalEngine(Engine):
         settings = self.settings()
         if settings.debug_s3:
             _check_object_store()
-        from dflow.context import Context
+        from dflow.contexts import render_workflow
 
         given = workflow
-        if isinstance(workflow.context, Context):  # a platform context renders the workflow
-            workflow = workflow.context.render(workflow) or workflow
+        workflow = render_workflow(workflow)  # its script templates: state.leaf_template
         wf_id = workflow.id or f"{workflow.name}-{randstr(5)}"
         wf_dir = os.path.join(settings.workdir, wf_id)
         os.makedirs(wf_dir, exist_ok=True)

@@ -15,6 +15,7 @@ import signal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from dflow import contexts
 from dflow.model.dag import DAG
 from dflow.model.io import MISSING
 from dflow.model.step import HookStep
@@ -132,6 +133,7 @@ class Run:
             registry_index={id(t): i for i, t in enumerate(registry)},
             wf_params={k: dump_value(v) for k, v in (wf.parameters or {}).items()},
             globals=journal.get_meta("global_outputs", {"parameters": {}, "artifacts": {}}),
+            context=contexts.workflow_context(wf),
         )
         if journal.cache:
             restore_files(self.ctx)

@@ -13,7 +13,9 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from dflow import contexts
 from dflow.model.io import MISSING
+from dflow.model.op_template import OPTemplate
 from dflow.model.step import Step
 from dflow.model.workflow import Workflow
 
@@ -71,6 +73,8 @@ class RunContext:
     orders: dict[int, dict[int, str]] = attrs.field(factory=dict)  # template -> step -> order
     op_specs: dict[int, list[str]] = attrs.field(factory=dict)  # template -> its OP's spec
     inner_types: dict[int, dict[str, str]] = attrs.field(factory=dict)  # Steps/DAG -> types
+    context: Any = None  # Workflow(context=) when it renders templates (dflow.contexts)
+    rendered: dict[int, OPTemplate] = attrs.field(factory=dict)  # template -> as it runs
 
 
 def workflow_scope(ctx: RunContext) -> dict[str, Any]:
@@ -84,6 +88,17 @@ def workflow_scope(ctx: RunContext) -> dict[str, Any]:
             "artifacts": {k: v["local_path"] for k, v in ctx.globals["artifacts"].items()},
         },
     }
+
+
+def leaf_template(ctx: RunContext, tmpl: OPTemplate) -> OPTemplate:
+    """``tmpl`` as it runs: rendered by the workflow's context (once per template and run;
+    :func:`dflow.contexts.render_template` says which templates and how, for both engines)."""
+    if ctx.context is None:
+        return tmpl
+    found = ctx.rendered.get(id(tmpl))
+    if found is None:
+        found = ctx.rendered[id(tmpl)] = contexts.render_template(ctx.context, tmpl)
+    return found
 
 
 def executor_for(ctx: RunContext, step: Step) -> Executor | None:

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 import attrs
+from dflow import contexts
 from dflow.model.dag import DAG
 from dflow.model.io import MISSING as _MISSING
 from dflow.model.io import (
@@ -149,7 +150,7 @@ class RenderPass:
         from dflow.executor import Executor
 
         self.default_executor = ctx if isinstance(ctx, Executor) else None
-        self.context = ctx if ctx is not None and not isinstance(ctx, Executor) else None
+        self.context = contexts.workflow_context(workflow)
 
     # -- names ------------------------------------------------------------------------------
     def alloc(self, base: str) -> str:
@@ -196,8 +197,8 @@ class RenderPass:
             if not _is_leaf(tmpl):
                 self.check_whole_step(step, executor)
                 return self.composite(tmpl, keyed)
-        if self.context is not None and isinstance(tmpl, ScriptOPTemplate):
-            tmpl = self.context.render(copy.deepcopy(tmpl)) or tmpl
+        if self.context is not None and contexts.applies_to(tmpl):
+            tmpl = contexts.render_template(self.context, tmpl)
             self.keep.append(tmpl)
         variant = self.variant(step, tmpl) if step is not None else Variant()
         resource = getattr(step, "use_resource", None) if step is not None else None

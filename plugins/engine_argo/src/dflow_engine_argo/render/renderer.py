@@ -132,11 +132,9 @@ class ArgoRenderer:
         """
         if workflow.entrypoint is None:
             raise RenderError(f"workflow '{workflow.name}' has no steps: add some before rendering")
-        ctx = getattr(workflow, "context", None)
-        from dflow.executor import Executor
+        from dflow.contexts import render_workflow
 
-        if ctx is not None and not isinstance(ctx, Executor) and hasattr(ctx, "render"):
-            workflow = ctx.render(workflow) or workflow
+        workflow = render_workflow(workflow)  # one rule for both engines
         rp = self._pass(workflow)
         if memoize_prefix is not None:
             rp.memoize = memoize_field(memoize_prefix, configmap, memoize_max_age)
