@@ -119,3 +119,26 @@ def test_a_context_leaves_steps_and_dag_templates_alone():
     copy = contexts.render_template(ctx, script)
     assert copy is not script and copy.envs["GREETING"] == "from-context"
     assert ctx.rendered == ["greet"]
+
+
+def test_the_configured_default_executor_renders_for_argo_as_a_context_executor(local):
+    """``executor = "slurm"`` in dflow.toml is the default executor of every step on Argo as
+    on the local engine (``tests/test_hpc_workflows.py`` runs it there): the manifest is the
+    one ``Workflow(context=SlurmJobTemplate(...))`` renders."""
+    slurm = pytest.importorskip("dflow_executor_slurm")
+    selector = {"vk": "slurm-p1"}
+
+    def manifest(context=None):
+        wf = Workflow("ctx-exec", context=context)
+        wf.add(Step("greet", _greet()))
+        return ArgoRenderer().render(wf)
+
+    plain = manifest()
+    given = manifest(slurm.SlurmJobTemplate(header="#SBATCH -p p1", node_selector=selector))
+    (local / "dflow.toml").write_text(
+        'executor = "slurm"\n\n[executors.slurm]\nheader = "#SBATCH -p p1"\n'
+        'node_selector = {"vk" = "slurm-p1"}\n'
+    )
+    configured = manifest()
+    assert configured != plain
+    assert configured["spec"]["templates"] == given["spec"]["templates"]

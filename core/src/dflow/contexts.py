@@ -1,7 +1,8 @@
 """How ``Workflow(context=...)`` applies, one rule for every engine.
 
 A context that is an :class:`~dflow.executor.Executor` is the default executor of the steps
-that name none. Any other context renders the workflow once, before it runs
+that name none (:func:`default_executor`; without one, ``executor = "..."`` of the
+configuration file is). Any other context renders the workflow once, before it runs
 (:func:`render_workflow`), then each script template (Python OPs included) that a step runs,
 on a copy, so the user's template is never changed (:func:`render_template`); Steps, DAG and
 HTTP templates are left alone. pydflow does the same in debug mode (the step's template is
@@ -11,9 +12,12 @@ rendered by the workflow's context) and when it builds Argo's manifest.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dflow.model.op_template import OPTemplate, ScriptOPTemplate
+
+if TYPE_CHECKING:
+    from dflow.executor import Executor
 
 
 def workflow_context(workflow: Any) -> Any:
@@ -30,6 +34,18 @@ def workflow_context(workflow: Any) -> Any:
             "dflow.Context (render(template_or_workflow)) or a dflow.Executor"
         )
     return ctx
+
+
+def default_executor(workflow: Any) -> Executor | None:
+    """The executor of the workflow's steps that name none: ``context=`` when it is an
+    executor, else the configuration's ``executor = "..."`` (built each call), else None."""
+    from dflow.backends import get_default_executor
+    from dflow.executor import Executor
+
+    ctx = getattr(workflow, "context", None)
+    if isinstance(ctx, Executor):
+        return ctx
+    return get_default_executor()
 
 
 def render_workflow(workflow: Any) -> Any:

@@ -102,19 +102,15 @@ def leaf_template(ctx: RunContext, tmpl: OPTemplate) -> OPTemplate:
 
 
 def executor_for(ctx: RunContext, step: Step) -> Executor | None:
-    """The executor that runs ``step``: its own, the workflow's ``context=`` when that is an
-    executor, else ``executor = "..."`` from dflow.toml (None: run here)."""
+    """The executor that runs ``step``: its own, else the workflow's default
+    (:func:`dflow.contexts.default_executor`, built once per run); None: run here."""
     from dflow.executor import Executor
 
     if isinstance(step.executor, Executor):
         return step.executor
-    if isinstance(ctx.wf.context, Executor):
-        return ctx.wf.context
     if ctx.control.default_executor is MISSING:
-        try:  # `executor = "..."` in dflow.toml applies to every step without one
-            from dflow.backends import get_default_executor
-
-            ctx.control.default_executor = get_default_executor()
+        try:
+            ctx.control.default_executor = contexts.default_executor(ctx.wf)
         except Exception as exc:
             raise StepError(f"the configured default executor cannot be built: {exc}") from None
     return ctx.control.default_executor

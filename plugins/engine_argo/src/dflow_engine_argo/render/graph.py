@@ -146,10 +146,10 @@ class RenderPass:
         self.memoize: dict[str, Any] | None = None  # memoize of keyed templates (reuse)
         self.keep: list[Any] = []  # objects whose id() is used as a cache key stay alive
         self.leaf = LeafRenderer(self)
-        ctx = getattr(workflow, "context", None)
-        from dflow.executor import Executor
-
-        self.default_executor = ctx if isinstance(ctx, Executor) else None
+        try:  # the same default as on the local engine: context=, else dflow.toml's
+            self.default_executor = contexts.default_executor(workflow)
+        except Exception as exc:
+            raise RenderError(f"the configured default executor cannot be built: {exc}") from None
         self.context = contexts.workflow_context(workflow)
 
     # -- names ------------------------------------------------------------------------------
