@@ -19,6 +19,7 @@ from typing import Any
 from dflow import catalog
 from dflow.model.io import ArtifactRef, InputArtifact, OutputArtifact
 
+from .journal import Node
 from .layout import place, resolve_source
 from .state import Frame, RunContext
 from .stepfiles import groups_dir
@@ -226,7 +227,7 @@ def _describe(source: Any) -> Any:
     return str(source) + repr(getattr(source, "key", getattr(source, "local_path", "")))
 
 
-def merge_stacked(ctx: RunContext, group: Any, name: str, sources: list[str]) -> str:
+def merge_stacked(ctx: RunContext, group: Node, name: str, sources: list[str]) -> str:
     """One artifact dir holding every slice's files and catalog entries (links)."""
 
     root = os.path.join(groups_dir(ctx, group), "outputs", "artifacts", name)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
+from dflow.executor import Executor, JobResult
 from dflow.model.step import Step
 
 from .outcome import Outcome
@@ -56,7 +57,7 @@ async def _in_thread(
     ctx: RunContext,
     call: Callable[[], Any],
     jobs: Sequence[Any],
-    executor: Any,
+    executor: Executor,
     batch: bool = False,
 ) -> Any:
     """Run ``call`` (an executor's ``run`` or ``run_batch``) on a thread of its own.
@@ -146,8 +147,13 @@ def _timed_out(result: Any) -> Any:
 
 
 def job_outcome(
-    ctx: RunContext, executor: Any, result: Any, display: str, python: bool, log: Any = None
-) -> Any:
+    ctx: RunContext,
+    executor: Executor,
+    result: JobResult,
+    display: str,
+    python: bool,
+    log: Any = None,
+) -> Outcome:
     """The step attempt's Outcome for an executor's JobResult (with the job log's tail)."""
 
     if result.exit_code == 0:
@@ -184,7 +190,7 @@ def job_outcome(
 class FanOutBatch:
     """Collects the jobs of one fan-out's running items and sends them as one ``run_batch``."""
 
-    def __init__(self, ctx: RunContext, executor: Any, items: int, workers: int) -> None:
+    def __init__(self, ctx: RunContext, executor: Executor, items: int, workers: int) -> None:
         self.ctx = ctx
         self.executor = executor
         self.items, self.workers = items, workers

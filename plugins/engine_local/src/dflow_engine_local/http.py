@@ -14,6 +14,7 @@ import urllib.request
 from typing import Any
 
 from dflow import expressions as ex
+from dflow.model.op_template import HTTPOPTemplate
 
 from .layout import StepDir, write_text
 from .outcome import Outcome
@@ -22,7 +23,12 @@ from .values import render_text
 
 
 async def attempt_http(
-    ctx: RunContext, tmpl: Any, sd: StepDir, params: dict, display: str, step_timeout: Any = None
+    ctx: RunContext,
+    tmpl: HTTPOPTemplate,
+    sd: StepDir,
+    params: dict,
+    display: str,
+    step_timeout: Any = None,
 ) -> Outcome:
     where = f"step '{display}'"
     scope = {"inputs": {"parameters": dict(params)}, "workflow": workflow_scope(ctx)}

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from dflow.model.dag import DAG
 from dflow.model.io import MISSING, contains_var, step_input_names, step_input_value
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
+from dflow.model.step import Step
 from dflow.model.steps import Steps
 from dflow.semantics import (
     EMPTY_LOOP_MESSAGE,
@@ -38,7 +40,7 @@ from .layout import StepDir
 from .leaves import run_leaf
 from .nodes import outputs_json, result_of
 from .outputs import aggregate, skipped_result, template_outputs
-from .state import Frame, RunContext
+from .state import Frame, RunContext, SliceIndex
 from .stepfiles import input_type, order_of, record_outputs, write_inputs
 from .stepio import input_artifacts
 from .values import (
@@ -137,7 +139,7 @@ class Walker:
         return "Succeeded", ""
 
     @staticmethod
-    def _depends_met(frame: Frame, task: Any, tasks: dict, needs: set[str]) -> bool:
+    def _depends_met(frame: Frame, task: Step, tasks: dict, needs: set[str]) -> bool:
         """The ``depends`` the Argo renderer writes for ``task``, evaluated on the phases its
         dependencies ended in (a Skipped or Omitted dependency omits it)."""
         if not needs:
@@ -149,7 +151,7 @@ class Walker:
         except ValueError as exc:
             raise StepError(f"task '{task.name}': {exc}") from None
 
-    def omitted(self, frame: Frame, step: Any, why: str) -> Result:
+    def omitted(self, frame: Frame, step: Step, why: str) -> Result:
         # Argo's omitted node: type Skipped, phase Omitted (dag.go executeDAGTask, v3.7.18)
         node = self.nodes.open(
             frame.node,
@@ -165,7 +167,7 @@ class Walker:
 
     # -- one step of a template -------------------------------------------------------------
 
-    async def run_step(self, frame: Frame, step: Any, path: str) -> Result:
+    async def run_step(self, frame: Frame, step: Step, path: str) -> Result:
         """when, loops, hooks; then one instance (or one per loop item)."""
         hooks = step_hooks(step)
         if not hooks:
@@ -194,7 +196,9 @@ class Walker:
         await asyncio.gather(*started)
         return res
 
-    async def _run_step(self, frame: Frame, step: Any, path: str, running: Any) -> Result:
+    async def _run_step(
+        self, frame: Frame, step: Step, path: str, running: Callable[[], None] | None
+    ) -> Result:
         where = f"step '{step.name}'"
         try:
             scope = frame.scope(self.ctx)
@@ -223,7 +227,7 @@ class Walker:
             return await self.run_instance(frame, step, path, step.name, MISSING, None)
         return await self.run_loop(frame, step, path, items, indices)
 
-    def loop_items(self, frame: Frame, step: Any, scope: dict) -> tuple[list | None, list | None]:
+    def loop_items(self, frame: Frame, step: Step, scope: dict) -> tuple[list | None, list | None]:
         """Loop items and, for sliced Python OPs, each item's slice index (or indices)."""
         where = f"step '{step.name}'"
         slices = step.slices
@@ -252,7 +256,7 @@ class Walker:
             return list(range(len(groups))), groups
         return items, indices
 
-    def sub_path_count(self, frame: Frame, step: Any, scope: dict) -> int:
+    def sub_path_count(self, frame: Frame, step: Step, scope: dict) -> int:
         from dflow import catalog
 
         lengths = {}
@@ -273,7 +277,7 @@ class Walker:
         return next(iter(lengths.values()), 0)
 
     async def run_loop(
-        self, frame: Frame, step: Any, path: str, items: list, indices: list | None
+        self, frame: Frame, step: Step, path: str, items: list, indices: list | None
     ) -> Result:
         group_type = "TaskGroup" if frame.kind == "tasks" else "StepGroup"
         group = self.nodes.open(
@@ -326,7 +330,9 @@ class Walker:
         self.nodes.transition(group, res.phase, message=res.message, outputs=outputs_json(res))
         return res
 
-    def instance_frame(self, tmpl: Any, node: Node, path: str, params: dict, arts: dict) -> Frame:
+    def instance_frame(
+        self, tmpl: Steps | DAG, node: Node, path: str, params: dict, arts: dict
+    ) -> Frame:
         kind = "tasks" if isinstance(tmpl, DAG) else "steps"
         return Frame(tmpl, node, path, params, arts, kind)
 
@@ -334,12 +340,12 @@ class Walker:
 
     async def run_instance(
         self,
-        frame: Any,
-        step: Any,
+        frame: Frame,
+        step: Step,
         path: str,
         display: str,
         item: Any,
-        slice_index: Any,
+        slice_index: SliceIndex,
         group: Node | None = None,
         index: int | None = None,
     ) -> Result:
@@ -409,7 +415,7 @@ class Walker:
         return res
 
     def input_parameters(
-        self, step: Any, scope: dict, where: str, slice_index: Any
+        self, step: Step, scope: dict, where: str, slice_index: SliceIndex
     ) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
         tmpl = step.template
         params, types, shown = {}, {}, {}

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+from dflow.model.op_template import OPTemplate
 from dflow.model.step import Step
 
 from .journal import TERMINAL, Journal, Node, now_iso
@@ -93,7 +94,7 @@ class NodeBook:
         display: str,
         key: str | None,
         type_: str,
-        template: Any,
+        template: OPTemplate,
         node_id: str | None = None,
         inputs: dict | None = None,
         order: str | None = None,
@@ -206,7 +207,7 @@ class NodeBook:
                 )
 
 
-def outputs_json(res: Result, tmpl: Any = None) -> dict:
+def outputs_json(res: Result, tmpl: OPTemplate | None = None) -> dict:
     """A node's outputs; with its template, each one's ``globalName`` (as Argo's node
     outputs carry it: ``reuse_step`` presets the new workflow's global outputs from it)."""
     out: dict[str, dict[str, dict[str, Any]]] = {

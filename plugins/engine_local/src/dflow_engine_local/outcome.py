@@ -8,10 +8,8 @@ RetryPolicy: ``transient`` retries a TransientError (a script's exit code 1) and
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
-from dflow.model.op_template import RetryPolicy, retry_policy_from
+from dflow.model.op_template import OPTemplate, RetryPolicy, retry_policy_from
 
 
 @attrs.frozen
@@ -26,7 +24,7 @@ class Outcome:
         return self.phase == "Succeeded"
 
 
-def retry_policy(tmpl: Any) -> RetryPolicy | None:
+def retry_policy(tmpl: OPTemplate) -> RetryPolicy | None:
     """The template's retry policy as a RetryPolicy (pydflow also accepts Argo's dict)."""
     policy = getattr(tmpl, "retry_strategy", None)
     if policy is not None and not isinstance(policy, RetryPolicy):

@@ -18,9 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dflow.executor import Executor
+from dflow.python.template import PythonOPTemplate
+
 from .batch import job_outcome, run_job
-from .layout import place, remove, write_text
-from .state import RunContext
+from .journal import Node
+from .layout import StepDir, place, remove, write_text
+from .state import RunContext, SliceIndex
 from .values import env_strings
 
 
@@ -103,11 +107,11 @@ def ship_packages(ctx: RunContext, tmpl: Any, argv: list[str], tmp: str) -> list
 
 async def attempt_python_job(
     ctx: RunContext,
-    executor: Any,
-    tmpl: Any,
-    node: Any,
-    sd: Any,
-    slice_index: Any,
+    executor: Executor,
+    tmpl: PythonOPTemplate,
+    node: Node,
+    sd: StepDir,
+    slice_index: SliceIndex,
     key: str | None,
     display: str,
     timeout: float | None,

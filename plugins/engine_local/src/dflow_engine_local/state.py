@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from dflow import contexts
+from dflow.model.dag import DAG
 from dflow.model.io import MISSING
 from dflow.model.op_template import OPTemplate
 from dflow.model.step import Step
+from dflow.model.steps import Steps
 from dflow.model.workflow import Workflow
 
 from .config import Resolved
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
     from dflow.executor import Executor
 
     from .pool import WorkerPool
+
+
+#: a sliced step's slice: an item's index, a group's indices, or None (not sliced)
+SliceIndex = int | list[int] | None
 
 
 @attrs.define
@@ -120,7 +126,7 @@ def executor_for(ctx: RunContext, step: Step) -> Executor | None:
 class Frame:
     """One running instance of a Steps or DAG template."""
 
-    template: Any  # Steps | DAG
+    template: Steps | DAG
     node: Node
     path: str
     params: dict[str, str]

@@ -12,11 +12,11 @@ import functools
 import json
 import os
 import sys
-from typing import Any
 
 from dflow import catalog
 from dflow.model.dag import DAG
 from dflow.model.io import InputParameter, OutputParameter
+from dflow.model.op_template import OPTemplate
 from dflow.model.step import Step
 from dflow.model.steps import Steps
 from dflow.python.template import PythonOPTemplate
@@ -25,8 +25,8 @@ from .journal import Node
 from .layout import StepDir, overwrite, place, read_text, remove, write_new, write_text
 from .nodes import children_holder
 from .remote_op import op_spec
-from .state import Frame, RunContext
-from .values import param_type
+from .state import Frame, RunContext, SliceIndex
+from .values import Result, param_type
 
 
 def type_text(name: str | None) -> str | None:
@@ -101,7 +101,7 @@ def write_inputs(
     types: dict,
     arts: dict,
     group: Node | None,
-    slice_index: Any,
+    slice_index: SliceIndex,
     key: str | None,
     items: dict[str, str] | None = None,
 ) -> None:
@@ -184,7 +184,7 @@ def _down_to(root: str, path: str) -> list[str]:
     return chain[::-1]
 
 
-def record_outputs(ctx: RunContext, sd: StepDir, tmpl: Any, res: Any) -> None:
+def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) -> None:
     """``outputs/`` of a finished step from its Result, through the mirror: parameter files
     with metadata, links to the artifacts (``.dflow/<name>`` holds a global name)."""
     mirror = ctx.mirror
@@ -219,7 +219,7 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: Any, res: Any) -> None:
             )
 
 
-def reset_outputs(ctx: RunContext, sd: StepDir, tmpl: Any) -> None:
+def reset_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate) -> None:
     """A step run again (a retry, a resumed run) starts from empty outputs."""
     ctx.mirror.flush()  # nothing queued for the last attempt may land after this
     sd.reset_outputs()
@@ -245,7 +245,7 @@ sys.exit(main({argv!r}))
 """
 
 
-def python_script(ctx: RunContext, tmpl: Any, request: dict) -> str:
+def python_script(ctx: RunContext, tmpl: PythonOPTemplate, request: dict) -> str:
     """A runnable ``script`` equivalent to the pool request of a Python OP step."""
     spec = ctx.op_specs.get(id(tmpl))
     if spec is None:

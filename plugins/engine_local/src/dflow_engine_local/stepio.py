@@ -7,22 +7,21 @@ Pure functions of the template, the step directory and the result: the engine re
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dflow.model.io import MISSING, step_input_names, step_input_optional
-from dflow.model.op_template import HTTPOPTemplate
+from dflow.model.op_template import HTTPOPTemplate, OPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
 from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value
 
 from .artifacts import resolve_artifact
 from .layout import StepDir, host_path, place, remove, sub_path_item
-from .state import Frame, RunContext
+from .state import Frame, RunContext, SliceIndex
 from .values import Result, StepError, param_type
 
 
 def map_paths(
-    tmpl: Any, sd: StepDir, arts: dict, relative: bool, copy_method: str
+    tmpl: ScriptOPTemplate, sd: StepDir, arts: dict, relative: bool, copy_method: str
 ) -> dict[str, str]:
     """Container path -> local path (below the workdir); inputs placed, parents made."""
     mapped: dict[str, str] = {}
@@ -49,7 +48,7 @@ def map_paths(
     return mapped
 
 
-def read_outputs(tmpl: Any, sd: StepDir, res: Result, who: str, strict: bool = True) -> None:
+def read_outputs(tmpl: OPTemplate, sd: StepDir, res: Result, who: str, strict: bool = True) -> None:
     """Read what the step produced into ``res`` (``strict``: a missing output is an error)."""
     # Python OPs write <tmp_root>/outputs, HTTP steps outputs/, scripts their declared paths
     if isinstance(tmpl, PythonOPTemplate):
@@ -103,7 +102,7 @@ def read_outputs(tmpl: Any, sd: StepDir, res: Result, who: str, strict: bool = T
 
 
 def input_artifacts(
-    ctx: RunContext, frame: Frame, step: Step, scope: dict, where: str, slice_index: Any
+    ctx: RunContext, frame: Frame, step: Step, scope: dict, where: str, slice_index: SliceIndex
 ) -> tuple[dict[str, str | None], dict[str, str]]:
     """The local path of each input artifact, and for a ``Slices(sub_path=True)`` item
     the item's path inside its artifact (by input name)."""
@@ -121,7 +120,7 @@ def input_artifacts(
                 )
             arts[name] = None
             continue
-        if sub_sliced and name in step.slices.input_artifact:
+        if sub_sliced and isinstance(slice_index, int) and name in step.slices.input_artifact:
             try:
                 path, item = sub_path_item(path, slice_index)
             except IndexError as exc:
