@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dflow.model.dag import DAG
-from dflow.model.io import MISSING, contains_var, step_input_names, step_input_value
+from dflow.model.io import MISSING, contains_var
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
 from dflow.model.steps import Steps
@@ -27,7 +27,7 @@ from dflow.semantics import (
     depends_expression,
     depends_met,
 )
-from dflow.serialization import dump_value, load_value
+from dflow.serialization import load_value
 
 from .artifacts import prefetch, resolve_artifact
 from .attempts import Leaf
@@ -41,8 +41,8 @@ from .leaves import run_leaf
 from .nodes import outputs_json, result_of
 from .outputs import aggregate, skipped_result, template_outputs
 from .state import Frame, RunContext, SliceIndex
-from .stepfiles import input_type, order_of, record_outputs, write_inputs
-from .stepio import input_artifacts
+from .stepfiles import order_of, record_outputs, write_inputs
+from .stepio import input_artifacts, input_parameters
 from .values import (
     Result,
     StepError,
@@ -363,7 +363,7 @@ class Walker:
                 res = result_of(old)
                 publish_globals(self.ctx, tmpl, res)
                 return res
-            params, types, shown = self.input_parameters(step, scope, where, slice_index)
+            params, types, shown = input_parameters(self.ctx, step, scope, where, slice_index)
             await prefetch(self.ctx, [a.source for a in step.inputs.artifacts.values()])
             arts, items = input_artifacts(self.ctx, frame, step, scope, where, slice_index)
         except StepError as exc:
@@ -413,28 +413,3 @@ class Walker:
         if res.ok:
             publish_globals(self.ctx, tmpl, res)
         return res
-
-    def input_parameters(
-        self, step: Step, scope: dict, where: str, slice_index: SliceIndex
-    ) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
-        tmpl = step.template
-        params, types, shown = {}, {}, {}
-        sliced = (
-            set(step.slices.input_parameter)
-            if (step.slices is not None and slice_index is not None)
-            else set()
-        )
-        for name in step_input_names(step, "parameters"):
-            p = step.inputs.parameters.get(name) or tmpl.inputs.parameters[name]
-            value = step_input_value(step, name)  # the template may have changed since
-            if value is MISSING:
-                raise StepError(f"{where}: input parameter '{name}' has no value and no default")
-            params[name] = self.ctx.texts.param_text(p, value, scope, where)
-            types[name] = input_type(self.ctx, step, name)
-            if name in sliced and isinstance(slice_index, int):
-                try:
-                    whole = self.ctx.texts.parsed_list(params[name])
-                    shown[name] = dump_value(whole[slice_index])
-                except (ValueError, IndexError, TypeError):
-                    pass
-        return params, types, shown

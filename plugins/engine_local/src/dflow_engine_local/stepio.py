@@ -1,4 +1,5 @@
-"""A leaf step's files: where its container paths live below the workdir, and what it produced.
+"""A step's inputs (parameter texts, artifact paths) and a leaf's files: where its container
+paths live below the workdir, and what it produced.
 
 Pure functions of the template, the step directory and the result: the engine records what
 ``read_outputs`` found (``stepfiles.record_outputs``).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from dflow.model.io import MISSING, step_input_names, step_input_optional
+from dflow.model.io import MISSING, step_input_names, step_input_optional, step_input_value
 from dflow.model.op_template import HTTPOPTemplate, OPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
 from dflow.python.template import PythonOPTemplate
@@ -17,6 +18,7 @@ from dflow.serialization import dump_value
 from .artifacts import resolve_artifact
 from .layout import StepDir, host_path, place, remove, sub_path_item
 from .state import Frame, RunContext, SliceIndex
+from .stepfiles import input_type
 from .values import Result, StepError, param_type
 
 
@@ -131,3 +133,30 @@ def input_artifacts(
             raise StepError(f"{where}: input artifact '{name}' does not exist: {path}")
         arts[name] = path
     return arts, items
+
+
+def input_parameters(
+    ctx: RunContext, step: Step, scope: dict, where: str, slice_index: SliceIndex
+) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
+    """Each input parameter's text, its type, and (a sliced item) the item's value as shown."""
+    tmpl = step.template
+    params, types, shown = {}, {}, {}
+    sliced = (
+        set(step.slices.input_parameter)
+        if (step.slices is not None and slice_index is not None)
+        else set()
+    )
+    for name in step_input_names(step, "parameters"):
+        p = step.inputs.parameters.get(name) or tmpl.inputs.parameters[name]
+        value = step_input_value(step, name)  # the template may have changed since
+        if value is MISSING:
+            raise StepError(f"{where}: input parameter '{name}' has no value and no default")
+        params[name] = ctx.texts.param_text(p, value, scope, where)
+        types[name] = input_type(ctx, step, name)
+        if name in sliced and isinstance(slice_index, int):
+            try:
+                whole = ctx.texts.parsed_list(params[name])
+                shown[name] = dump_value(whole[slice_index])
+            except (ValueError, IndexError, TypeError):
+                pass
+    return params, types, shown
