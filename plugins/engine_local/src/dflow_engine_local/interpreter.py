@@ -1,4 +1,4 @@
-"""Walk a workflow: Steps groups, DAG dependencies, loops, conditions, template outputs.
+"""Walk a workflow: Steps groups, DAG dependencies, loops, conditions, hooks (:class:`Walker`).
 
 Everything runs on one asyncio event loop: structure nodes are coroutines (a 10,000-item
 fan-out costs coroutines, not threads or processes), leaves run in the warm pool or as
