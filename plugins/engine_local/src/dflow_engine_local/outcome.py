@@ -9,7 +9,7 @@ RetryPolicy: ``transient`` retries a TransientError (a script's exit code 1) and
 from __future__ import annotations
 
 import attrs
-from dflow.model.op_template import OPTemplate, RetryPolicy, retry_policy_from
+from dflow.model.op_template import OPTemplate, RetryPolicy, ScriptOPTemplate
 
 
 @attrs.frozen
@@ -25,11 +25,9 @@ class Outcome:
 
 
 def retry_policy(tmpl: OPTemplate) -> RetryPolicy | None:
-    """The template's retry policy as a RetryPolicy (pydflow also accepts Argo's dict)."""
-    policy = getattr(tmpl, "retry_strategy", None)
-    if policy is not None and not isinstance(policy, RetryPolicy):
-        policy = retry_policy_from(policy)
-    return policy
+    """The template's retry policy (core's reading of ``retry_strategy``, as the Argo
+    renderer's); HTTP templates have none."""
+    return tmpl.retry_policy if isinstance(tmpl, ScriptOPTemplate) else None
 
 
 def retryable(policy: RetryPolicy | None, out: Outcome) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 from dflow.model.io import MISSING
-from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate, retry_policy_from
+from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate
 
 from . import artargs
 from . import packages as pk
@@ -456,10 +456,7 @@ class LeafRenderer:
         t = timeout_text(tmpl.timeout_seconds)
         if t:
             body["timeout"] = t
-        policy = tmpl.retry_strategy
-        if policy is not None and not isinstance(policy, RetryPolicy):
-            policy = retry_policy_from(policy)
-        rs = retry_strategy(policy)
+        rs = retry_strategy(tmpl.retry_policy)  # core's reading, as the local engine's
         if rs:
             body["retryStrategy"] = rs
         if variant.keyed and self.owner.memoize is not None:
