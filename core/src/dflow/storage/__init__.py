@@ -11,7 +11,7 @@ from .api import (
     upload_artifact,
 )
 from .artifacts import CustomArtifact, HTTPArtifact, LocalArtifact, S3Artifact
-from .client import StorageClient
+from .client import StorageCapabilities, StorageClient
 from .errors import (
     AccessDenied,
     BucketMissing,
@@ -45,6 +45,7 @@ __all__ = [
     "LocalStorageClient",
     "LocalStorageConfig",
     "NotFound",
+    "StorageCapabilities",
     "StorageClient",
     "StorageError",
     "Unreachable",

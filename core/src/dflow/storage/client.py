@@ -1,4 +1,4 @@
-"""The storage client interface (the seed's ``StorageClient``)."""
+"""The storage client interface (the seed's ``StorageClient``) and what a client can do."""
 
 from __future__ import annotations
 
@@ -7,7 +7,25 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, ClassVar
+
+import attrs
+
+
+@attrs.frozen
+class StorageCapabilities:
+    """What a :class:`StorageClient` does beyond the four required methods.
+
+    Callers read these flags instead of probing a client for methods: the optional methods
+    exist on every client (with defaults), the flags say whether they are more than the default.
+    """
+
+    direct_download: bool = False
+    """``download_new`` writes straight to a path nobody reads yet (no temporary file and
+    rename); callers then stage whole directories and rename them once."""
+    local_files: bool = False
+    """``local_path(key)`` is the file holding the object on this machine: readers may use it
+    in place instead of downloading a copy."""
 
 
 class StorageClient(abc.ABC):
@@ -17,7 +35,15 @@ class StorageClient(abc.ABC):
     directories themselves. Implementations stream (never hold a large file in memory),
     retry transient errors and raise :class:`dflow.storage.StorageError` subclasses with the
     key and the store named in the message.
+
+    The other methods have defaults; a client that does better says so in ``capabilities``.
     """
+
+    capabilities: ClassVar[StorageCapabilities] = StorageCapabilities()
+    """What this client does beyond the defaults (see :class:`StorageCapabilities`)."""
+
+    store: str = ""
+    """The store as error messages name it (endpoint and bucket); empty: the class name."""
 
     @abc.abstractmethod
     def upload(self, key: str, path: str) -> None:
@@ -34,6 +60,29 @@ class StorageClient(abc.ABC):
     @abc.abstractmethod
     def copy(self, src: str, dst: str) -> None:
         """Server-side copy of one object."""
+
+    def adopt(self, key: str, path: str) -> None:
+        """Store ``path``, a file the caller made for this purpose, as ``key``.
+
+        The caller gives the file up: a store on the same filesystem moves it in. The default
+        uploads it.
+        """
+        self.upload(key, path)
+
+    def download_new(self, key: str, path: str) -> None:
+        """Download ``key`` to ``path``, a path no one reads until this returns.
+
+        Without :attr:`StorageCapabilities.direct_download` this is :meth:`download`.
+        """
+        self.download(key, path)
+
+    def local_path(self, key: str) -> str:
+        """The local file holding ``key``; only for clients with
+        :attr:`StorageCapabilities.local_files`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} keeps objects remotely: download '{key}' instead of "
+            "asking for its local path (capabilities.local_files is False)"
+        )
 
     def get_md5(self, key: str) -> str:
         """Hex MD5 of the object's content (optional)."""
@@ -64,6 +113,4 @@ class StorageClient(abc.ABC):
             path = os.path.join(tmp, "object")
             with open(path, "wb") as f:
                 yield f
-            from .objects import put_owned  # objects imports this module
-
-            put_owned(self, key, path)
+            self.adopt(key, path)

@@ -20,7 +20,7 @@ from typing import IO
 
 import attrs
 
-from .client import StorageClient
+from .client import StorageCapabilities, StorageClient
 from .errors import NotFound, StorageError
 from .transfer import TMP_PREFIX, atomic_file, md5_file
 
@@ -35,8 +35,11 @@ class LocalStorageConfig:
 class LocalStorageClient(StorageClient):
     """Objects stored as files under ``root`` (created on first write)."""
 
+    capabilities = StorageCapabilities(local_files=True)
+
     def __init__(self, root: str | os.PathLike[str] = ".") -> None:
         self.root = os.path.abspath(os.fspath(root))
+        self.store = f"local store {self.root}"
 
     @classmethod
     def from_config(cls, config: LocalStorageConfig | None) -> LocalStorageClient:
@@ -44,10 +47,6 @@ class LocalStorageClient(StorageClient):
 
     def __repr__(self) -> str:
         return f"LocalStorageClient({self.root!r})"
-
-    @property
-    def store(self) -> str:
-        return f"local store {self.root}"
 
     def local_path(self, key: str) -> str:
         """The file (or directory, for a prefix) holding ``key``; it may not exist."""

@@ -31,7 +31,7 @@ def resolve_client(storage_client: StorageClient | None = None) -> StorageClient
 
 
 def store_name(client: StorageClient) -> str:
-    return getattr(client, "store", None) or type(client).__name__
+    return client.store or type(client).__name__
 
 
 def catalog_dir() -> str:
@@ -57,15 +57,6 @@ def objects_under(client: StorageClient, key: str) -> tuple[list[str], bool]:
         store=store_name(client),
         hint="check the key; the artifact may have been deleted or never uploaded",
     )
-
-
-def put_owned(client: StorageClient, key: str, path: str) -> None:
-    """Store a file the caller made for this purpose (moved in when the store can)."""
-    adopt = getattr(client, "adopt", None)
-    if adopt is not None:
-        adopt(key, path)
-    else:
-        client.upload(key, path)
 
 
 def upload_tree(client: StorageClient, root: str, key: str, workers: int = 16) -> int:
@@ -96,15 +87,15 @@ def fetch_objects(
 ) -> None:
     """Download ``(key, local path)`` pairs concurrently; ``.empty_dir`` markers become dirs.
 
-    When the client offers ``download_new(key, path)`` (write straight to a path nobody reads
+    When the client's ``download_new(key, path)`` is direct (writes straight to a path nobody reads
     yet), files bound for directories that do not exist yet are written into a hidden staging
     directory that is renamed into place once all succeeded: one rename for the whole tree
     instead of a temporary file and a rename per file (each costs about as much CPU as the
     transfer of a 100 KiB object), and a failed download leaves nothing half-done behind.
     """
-    direct = getattr(client, "download_new", None) if fetch is None else None
+    direct = client.download_new if fetch is None else None
     fetch = fetch or client.download
-    if direct is None or len(pairs) < 2:
+    if direct is None or not client.capabilities.direct_download or len(pairs) < 2:
 
         def one(pair: tuple[str, str]) -> None:
             obj, dest = pair
@@ -299,7 +290,7 @@ def upload_text(client: StorageClient, key: str, text: str) -> None:
         dest = os.path.join(tmp, "obj")
         with atomic_file(dest) as t, open(t, "w", encoding="utf-8") as f:
             f.write(text)
-        put_owned(client, key, dest)
+        client.adopt(key, dest)
 
 
 __all__ = ["copy_s3", "download_s3", "upload_s3"]

@@ -106,9 +106,7 @@ def pending_downloads(ctx: RunContext, source: Any) -> list[tuple[Any, str]]:
         name = "s3-" + digest(source.key)
         from dflow.backends import get_storage_client
 
-        if getattr(
-            get_storage_client(), "local_path", None
-        ) is not None and not source.key.endswith(".tgz"):
+        if get_storage_client().capabilities.local_files and not source.key.endswith(".tgz"):
             return []  # a local store is read in place
     elif getattr(source, "url", None):
         name = "http-" + digest(source.url)
@@ -147,10 +145,9 @@ def _from_store(ctx: RunContext, art: Any) -> str:
     from dflow.backends import get_storage_client
 
     client = get_storage_client()
-    local = getattr(client, "local_path", None)
     key = art.key
-    if local is not None and not key.endswith(".tgz"):
-        return local(key.rstrip("/"))
+    if client.capabilities.local_files and not key.endswith(".tgz"):
+        return client.local_path(key.rstrip("/"))
     return _download(ctx, art, "s3-" + digest(key))
 
 

@@ -309,7 +309,7 @@ def _check_object_store() -> None:
     from dflow.backends import get_storage_client
 
     client = get_storage_client()
-    if getattr(client, "local_path", None) is not None:
+    if client.capabilities.local_files:
         raise EngineError(
             "config['debug_s3'] is True but the artifact storage is the local directory store: "
             'select an object store (storage = "minio" and a [storages.minio] section in '

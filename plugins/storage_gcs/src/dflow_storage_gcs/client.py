@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import attrs
-from dflow.storage.client import StorageClient
+from dflow.storage.client import StorageCapabilities, StorageClient
 from dflow.storage.errors import NotFound, StorageError, describe_store
 from dflow.storage.parts import finish_or_abort
 from dflow.storage.transfer import atomic_file, retrying
@@ -99,6 +99,8 @@ class GCSClient(StorageClient):
     ``GCSClient(bucket_name=None, project=None, *, endpoint=None, credentials_file=None,
     prefix="", anonymous=False, ...)``: any :class:`GCSConfig` field as a keyword.
     """
+
+    capabilities = StorageCapabilities(direct_download=True)
 
     def __init__(
         self,

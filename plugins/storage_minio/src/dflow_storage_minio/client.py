@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from dflow.storage import StorageClient
+from dflow.storage.client import StorageCapabilities, StorageClient
 from dflow.storage.errors import IntegrityError, NotFound, StorageError
 from dflow.storage.parts import finish_or_abort
 from dflow.storage.stream import RangedReader, multipart_etag
@@ -50,6 +50,8 @@ def _s3_config() -> dict[str, Any]:
 
 class MinioClient(StorageClient):
     """An S3 bucket. Connection arguments left None come from ``dflow.s3_config`` at use."""
+
+    capabilities = StorageCapabilities(direct_download=True)
 
     def __init__(
         self,

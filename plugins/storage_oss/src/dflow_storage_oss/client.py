@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import attrs
-from dflow.storage.client import StorageClient
+from dflow.storage.client import StorageCapabilities, StorageClient
 from dflow.storage.errors import NotFound, StorageError, describe_store
 from dflow.storage.parts import finish_or_abort
 from dflow.storage.stream import RangedReader
@@ -73,6 +73,8 @@ class OSSClient(StorageClient):
     keys get pydflow's ``s3_config["repo_prefix"]``. Other :class:`OSSConfig` fields
     (``prefix``, ``part_size``, ``auth_version``, ...) may be passed as keywords.
     """
+
+    capabilities = StorageCapabilities(direct_download=True)
 
     def __init__(
         self,
