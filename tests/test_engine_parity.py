@@ -121,7 +121,7 @@ def test_dag_tasks_run_where_argo_would_start_them(local):
         dag = DAG("d")
         dag.add(build())
         wf = Workflow(f"parity-{case}", dag=dag)
-        manifest = ArgoRenderer().render(wf)
+        manifest = ArgoRenderer().manifest(wf)
         rendered = next(t for t in manifest["spec"]["templates"] if t["name"] == "d")
         wf.submit()
         if wf.query_status() != status:
@@ -157,7 +157,7 @@ def test_loop_items_with_references_are_argo_s(local):
     dag = DAG("d")
     dag.add([t0, t1])
     wf = Workflow("parity-items", dag=dag)
-    manifest = ArgoRenderer().render(wf)
+    manifest = ArgoRenderer().manifest(wf)
     entry = next(
         t
         for t in next(t for t in manifest["spec"]["templates"] if t["name"] == "d")["dag"]["tasks"]
@@ -234,7 +234,7 @@ def test_a_sub_path_item_is_seen_alike(local):
         )
     )
     renderer = ArgoRenderer(artifact_kind="s3")
-    manifest = renderer.render(wf)
+    manifest = renderer.manifest(wf)
     wf.submit()
     assert wf.query_status() == "Succeeded"
     group = next(s for s in wf.query_step(name="names") if s.type == "StepGroup")

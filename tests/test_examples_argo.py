@@ -104,7 +104,7 @@ def test_golden_manifest(case, argo_render, example):
     from dflow_engine_argo.lint import check
 
     wf = CASES[case](example(case.split("-")[0]))
-    manifest = argo_render.render(wf)
+    manifest = argo_render.manifest(wf)
     assert_valid(manifest)
     check(manifest)
     got = normalise(manifest)
@@ -118,7 +118,7 @@ def test_golden_manifest(case, argo_render, example):
         "with DFLOW_REGENERATE_GOLDEN=1 and review the diff"
     )
     # the manifest reads back into a workflow that renders to the same manifest
-    assert normalise(argo_render.render(argo_render.from_dict(manifest))) == got
+    assert normalise(argo_render.manifest(argo_render.from_dict(manifest))) == got
 
 
 # -- graph parity: what runs, with which inputs wired to which outputs --------------------------
@@ -223,4 +223,4 @@ def manifest_graph(manifest) -> set:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_graph_parity(case, argo_render, example):
     wf = CASES[case](example(case.split("-")[0]))
-    assert manifest_graph(argo_render.render(wf)) == model_graph(wf)
+    assert manifest_graph(argo_render.manifest(wf)) == model_graph(wf)

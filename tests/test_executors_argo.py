@@ -48,7 +48,7 @@ def argo_reads(path: Path) -> str:
 
 
 def render(wf: Workflow) -> dict:
-    manifest = ArgoRenderer(artifact_kind="s3").render(wf)
+    manifest = ArgoRenderer(artifact_kind="s3").manifest(wf)
     assert_valid(manifest)
     check(manifest)
     return manifest
@@ -257,7 +257,7 @@ def test_dispatcher_refuses_plaintext_credentials(kw, needle):
         )
     )
     with pytest.raises(ValueError, match=needle) as err:
-        ArgoRenderer(artifact_kind="s3").render(wf)
+        ArgoRenderer(artifact_kind="s3").manifest(wf)
     assert "hunter2" not in str(err.value)
 
 
@@ -324,7 +324,7 @@ def test_slurm_remote_executor_renders_a_dispatcher_pod_with_sbatch_flags():
     assert config["machine"]["remote_profile"]["key_filename"] == "/root/.ssh/id_rsa"
     assert config["resources"]["custom_flags"] == ["#SBATCH -p cpu", "#SBATCH -N 1"]
     with pytest.raises(ValueError, match="password_secret="):
-        ArgoRenderer().render(_slurm_wf(SlurmRemoteExecutor(host="h", password="pw")))
+        ArgoRenderer().manifest(_slurm_wf(SlurmRemoteExecutor(host="h", password="pw")))
 
 
 def test_slurm_job_template_prepare_run_collect(tmp_path):
@@ -420,7 +420,7 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
         )
     )
     renderer = ArgoRenderer(artifact_kind="s3")
-    m = renderer.render(wf)
+    m = renderer.manifest(wf)
     assert_valid(m)
     check(m)
     steps = template(m, "echo-slurm")
@@ -504,7 +504,7 @@ def test_slurm_job_template_refuses_what_only_an_op_pod_does():
         match="step 'sq': executor SlurmJobTemplate runs the step "
         "as a Steps template on Argo, which cannot take Slices",
     ):
-        ArgoRenderer(artifact_kind="s3").render(wf)
+        ArgoRenderer(artifact_kind="s3").manifest(wf)
 
 
 def test_dispatcher_runs_a_python_op_when_the_renderer_wraps_scripts(tmp_path):
@@ -522,10 +522,10 @@ def test_dispatcher_runs_a_python_op_when_the_renderer_wraps_scripts(tmp_path):
     wf.add(Step("sq", PythonOPTemplate(ops.echo), parameters={"text": NASTY, "n": 2}, executor=ex))
     if not renderer_wraps_scripts():
         with pytest.raises(Exception, match="wrap_script hook"):
-            ArgoRenderer(artifact_kind="s3").render(wf)
+            ArgoRenderer(artifact_kind="s3").manifest(wf)
         return
     renderer = ArgoRenderer(artifact_kind="s3")
-    manifest = renderer.render(wf)
+    manifest = renderer.manifest(wf)
     assert_valid(manifest)
     check(manifest)
     t = next(t for t in manifest["spec"]["templates"] if "script" in t)

@@ -139,7 +139,7 @@ def test_argo_dispatcher_pod_runs_the_op_on_a_remote_python_3_7(tmp_path):
         )
     )
     renderer = ArgoRenderer(artifact_kind="s3")
-    manifest = renderer.render(wf)
+    manifest = renderer.manifest(wf)
     assert_valid(manifest)
     tmpl = template(manifest, "report")
     root = tmp_path / "pod" / "tmp"

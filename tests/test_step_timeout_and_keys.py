@@ -89,7 +89,7 @@ def test_step_timeout_renders_a_leaf_variant_for_argo():
     wf.add(Step("a", sleepy, timeout=2.5))
     wf.add(Step("b", sleepy))
     wf.add(Step("c", sleepy, timeout="5m"))
-    manifest = ArgoRenderer(artifact_kind="s3").render(wf)
+    manifest = ArgoRenderer(artifact_kind="s3").manifest(wf)
     assert_valid(manifest)
     check(manifest)
     templates = {t["name"]: t for t in manifest["spec"]["templates"]}
@@ -103,7 +103,7 @@ def test_step_timeout_renders_a_leaf_variant_for_argo():
 def test_step_timeout_in_a_dag_renders_on_the_task_template():
     dag = DAG("d")
     dag.add(Task("t", ShellOPTemplate(name="echo", image="alpine", script="echo"), timeout=7))
-    manifest = ArgoRenderer(artifact_kind="s3").render(Workflow("dagtmo", dag=dag))
+    manifest = ArgoRenderer(artifact_kind="s3").manifest(Workflow("dagtmo", dag=dag))
     assert_valid(manifest)
     [echo] = [t for t in manifest["spec"]["templates"] if t["name"].startswith("echo")]
     assert echo["timeout"] == "7s"

@@ -20,6 +20,7 @@ from .settings import Settings, load_settings
 if TYPE_CHECKING:
     from .engine import Engine
     from .executor import Executor
+    from .rendering import Renderer
     from .storage.client import StorageClient
 
 _lock = threading.Lock()
@@ -157,7 +158,17 @@ def get_context(name: str, **kwargs: Any) -> Any:
     return get_plugin_manager().context(name).factory(**kwargs)
 
 
-def get_renderer(name: str) -> Any:
+def get_renderer(name: str) -> Renderer:
     """The renderer ``name`` (e.g. ``argo``), built once per ``[renderers.<name>]`` config."""
+    from .rendering import Renderer
+
     pm = get_plugin_manager()
-    return _build(pm, "renderer", pm.renderer(name), _settings())
+    renderer = _build(pm, "renderer", pm.renderer(name), _settings())
+    if not isinstance(renderer, Renderer):
+        provider = pm.provider("renderer", name)
+        raise TypeError(
+            f"renderer '{name}' of {provider.distribution} (plugin '{provider.name}') built a "
+            f"{type(renderer).__name__}, which lacks render/lint/from_dict of "
+            "dflow.rendering.Renderer; fix the plugin's factory"
+        )
+    return renderer

@@ -19,6 +19,7 @@ from .steps import Steps
 if TYPE_CHECKING:
     from ..argo_objects import ArgoStep, ArgoWorkflow
     from ..engine import Engine
+    from ..rendering import Renderer
 
 WORKFLOW_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -115,7 +116,7 @@ class Workflow:
 
         validate_workflow(self)
 
-    def _renderer(self) -> Any:
+    def _renderer(self) -> Renderer:
         from ..backends import get_renderer
 
         return get_renderer("argo")
@@ -124,7 +125,7 @@ class Workflow:
         """The Argo manifest (needs the argo engine plugin; no network call)."""
         from ..config_keys import active_components, warn_ignored
 
-        manifest = self._renderer().render(self)
+        manifest = self._renderer().render(self).manifest
         # keys set that nothing reads (a manifest naturally leaves out the local engine's keys)
         warn_ignored(active_components("argo"), unread_only=True)
         return manifest
@@ -140,8 +141,9 @@ class Workflow:
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~3x faster
         return yaml.dump(self.to_dict(), Dumper=dumper, sort_keys=False, **kwargs)
 
-    def lint(self) -> None:
-        """Render to Argo and run Argo's validator checks (argo engine plugin)."""
+    def lint(self) -> list[Any]:
+        """Render to Argo and run Argo's validator checks (argo engine plugin); raise on
+        problems, return the notes."""
         return self._renderer().lint(self)
 
     @classmethod

@@ -20,6 +20,8 @@ from .lint import check
 if TYPE_CHECKING:
     from dflow.model.workflow import Workflow
 
+    from .render import ArgoRenderer
+
 log = logging.getLogger(__name__)
 RUNNING_PHASES = ("Pending", "Running", None, "")
 
@@ -43,7 +45,7 @@ class ArgoEngine(Engine):
         return f"ArgoEngine(host={self.config.host!r}, namespace={self.config.namespace!r})"
 
     # -- submission --------------------------------------------------------------------------
-    def renderer(self) -> Any:
+    def renderer(self) -> ArgoRenderer:
         from .render import ArgoRenderer
 
         return ArgoRenderer(self.config)
@@ -58,10 +60,10 @@ class ArgoEngine(Engine):
         """
         if reuse_step:
             fix_id(workflow)
-            return self.renderer().render(
+            return self.renderer().manifest(
                 workflow, memoize_prefix=workflow.id, reuse_step=reuse_step
             )
-        return self.renderer().render(workflow)
+        return self.renderer().manifest(workflow)
 
     def submit(
         self,
@@ -88,12 +90,12 @@ class ArgoEngine(Engine):
             workflow.id = f"{workflow.name}-{randstr(5)}"
             plan = renderer.reuse_plan(workflow, reuse, memoize_prefix=workflow.id)
             configmaps, copies = plan.configmaps, plan.copies
-            manifest = renderer.render(workflow, memoize_prefix=workflow.id, reuse_step=reuse)
+            rendering = renderer.render(workflow, memoize_prefix=workflow.id, reuse_step=reuse)
         else:
-            manifest = renderer.render(workflow)
+            rendering = renderer.render(workflow)
         # one render: what it needs (secrets, packages, local artifacts) comes from the same pass
-        secrets = [_secret_manifest(s) for s in renderer.last_secrets()]
-        secrets = [s for s in secrets if s is not None]
+        manifest = rendering.manifest
+        secrets = [m for m in map(_secret_manifest, rendering.secrets) if m is not None]
         if self.config.lint:  # before anything is created: a refused manifest leaves nothing
             for note in check(dict(manifest)):
                 log.info("lint: %s", note)
@@ -103,9 +105,9 @@ class ArgoEngine(Engine):
             kube = self.kube()
             for obj in configmaps + secrets:
                 kube.apply(obj)
-        self.upload_packages(renderer.last_packages())
-        self.upload_local_artifacts(renderer.last_local_artifacts())
-        self.upload_data(renderer.last_data_uploads())
+        self.upload_packages(rendering.packages)
+        self.upload_local_artifacts(rendering.local_artifacts)
+        self.upload_data(rendering.data)
         result = self._create(manifest, wait=bool(wait))
         workflow.id = result.id
         if hasattr(workflow, "uid"):

@@ -71,10 +71,10 @@ def render(wf: Workflow, store) -> dict:
     from dflow_engine_argo.render import ArgoRenderer
 
     renderer = ArgoRenderer(artifact_kind="s3")
-    manifest = renderer.render(wf)
+    rendering = renderer.render(wf)
     # the engine's own upload (it only needs the storage client configured above)
-    ArgoEngine.upload_packages(None, renderer.last_packages())  # type: ignore[arg-type]
-    return manifest
+    ArgoEngine.upload_packages(None, rendering.packages)  # type: ignore[arg-type]
+    return rendering.manifest
 
 
 def bound(manifest: dict, step: str, item: str | None = None) -> dict:

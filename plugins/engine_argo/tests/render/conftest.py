@@ -23,7 +23,7 @@ def render():
 
     def _render(wf, **options):
         r = ArgoRenderer(**options) if options else renderer
-        manifest = r.render(wf)
+        manifest = r.manifest(wf)
         assert_valid(manifest)
         check(manifest)
         return manifest

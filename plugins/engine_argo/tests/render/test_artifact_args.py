@@ -215,13 +215,13 @@ def test_clear_errors_for_templates_that_cannot_reassemble(render):
     sh.inputs.artifacts = {"f": InputArtifact(path="/tmp/f")}
     wf = _wf(Step("s", sh, artifacts={"f": [S3Artifact(key="a"), S3Artifact(key="b")]}))
     with pytest.raises(RenderError, match="step 's': artifact 'f' is a list.*Python OP"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)
     wf = _wf(Step("s", sh, artifacts={"f": S3Artifact(key="a")[1]}))
     with pytest.raises(RenderError, match="slices of an S3Artifact"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)
     wf = _wf(Step("s", PythonOPTemplate(ops.cat), artifacts={"files": [[S3Artifact(key="a")]]}))
     with pytest.raises(RenderError, match="must be flat"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)
     wf = _wf(Step("s", PythonOPTemplate(ops.cat), artifacts={"files": S3Artifact(key="a")[1:3]}))
     with pytest.raises(RenderError, match=r"slices like \[1:3\] are not supported"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)

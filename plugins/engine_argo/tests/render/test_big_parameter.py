@@ -39,7 +39,7 @@ def test_a_literal_is_uploaded_not_embedded(render):
     assert len(json.dumps(m)) < 100_000
     key = _args(m)["dflow_bigpar_text"]["s3"]["key"]
     assert key.startswith("dflow/bigpar/") and "raw" not in _args(m)["dflow_bigpar_text"]
-    uploads = render.renderer.last_data_uploads()
+    uploads = render.renderer.render(wf).data
     assert uploads[key] == text
     # the template's default travels the same way (before: not supplied at all)
     default = {a["name"]: a for a in template(m, "big")["inputs"]["artifacts"]}[
@@ -86,7 +86,7 @@ def test_the_op_reads_the_uploaded_text(render, tmp_path):
     place_packages(
         tmp_path, ArgoRenderer().packages_to_upload(wf)[arts["dflow_python_packages"]["s3"]["key"]]
     )
-    uploads = render.renderer.last_data_uploads()
+    uploads = render.renderer.render(wf).data
     # Argo downloads each key to its artifact's path: the step's argument and the default
     for name, key in (
         ("dflow_bigpar_text", _args(m)["dflow_bigpar_text"]["s3"]["key"]),

@@ -29,7 +29,7 @@ def _square():
 def test_service_account_defaults_to_argo_as_pydflow(render):
     assert render(_wf(_square()))["spec"]["serviceAccountName"] == "argo"
     assert render(_wf(_square()), service_account_name="")["spec"].get("serviceAccountName") is None
-    m = ArgoRenderer(ArgoConfig(service_account_name="runner")).render(_wf(_square()))
+    m = ArgoRenderer(ArgoConfig(service_account_name="runner")).manifest(_wf(_square()))
     assert m["spec"]["serviceAccountName"] == "runner"
 
 
@@ -91,7 +91,7 @@ def test_archive_mode_none_applies_to_outputs_at_render_time(render, monkeypatch
     )
     monkeypatch.setitem(config, "archive_mode", "zip")
     with pytest.raises(RenderError, match="archive_mode.*'zip'"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)
 
 
 @pytest.mark.parametrize("kind", ["s3", "oss", "gcs"])
@@ -149,14 +149,14 @@ def test_repo_key_and_repo_type(render, monkeypatch):
             parameters={"msg": "m"},
         )
     )
-    m = ArgoRenderer().render(wf)
+    m = ArgoRenderer().manifest(wf)
     assert m["spec"]["artifactRepositoryRef"] == {"key": "team-repo"}
     assert _outputs(m, "write")["file"]["oss"] == {"key": "r/out/f"}
     wf.artifact_repo_key = "own"
-    assert ArgoRenderer().render(wf)["spec"]["artifactRepositoryRef"] == {"key": "own"}
+    assert ArgoRenderer().manifest(wf)["spec"]["artifactRepositoryRef"] == {"key": "own"}
     monkeypatch.setitem(s3_config, "repo_type", "ftp")
     with pytest.raises(RenderError, match="repo_type.*'ftp'"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)
 
 
 def test_save_keys_in_global_outputs(render, monkeypatch):

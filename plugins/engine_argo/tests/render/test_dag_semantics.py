@@ -94,7 +94,7 @@ def test_a_continued_task_nothing_depends_on_keeps_its_continue(render):
     # to be continued, and has no pod
     assert runs("c.Failed", c="Failed") and not runs("c.Failed", c="Error")
     assert template(m, "dflow-continue") == {"name": "dflow-continue", "suspend": {"duration": "0"}}
-    assert render.renderer.render(render.renderer.from_dict(m)) == m  # reads back unchanged
+    assert render.renderer.manifest(render.renderer.from_dict(m)) == m  # reads back unchanged
 
 
 def test_a_dag_without_depends_keeps_plain_continue_on(render):

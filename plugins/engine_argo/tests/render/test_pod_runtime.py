@@ -289,7 +289,7 @@ CELLS = [
     "wf.add(Step('greet', PythonOPTemplate(Greet, image='python:3.8'), parameters={'name': 'nb'}))\n"
     "wf.add(Step('double', PythonOPTemplate(double, image='python:3.8'), parameters={'x': 21}))\n"
     "renderer = ArgoRenderer(artifact_kind='s3')\n"
-    "Path('rendered.json').write_text(json.dumps({'manifest': renderer.render(wf),\n"
+    "Path('rendered.json').write_text(json.dumps({'manifest': renderer.manifest(wf),\n"
     "                                             'packages': renderer.packages_to_upload(wf)}))",
 ]
 

@@ -70,4 +70,4 @@ def test_a_missing_package_is_named(ops_module):
         match=r"python_packages entry 'nope.py' does not exist "
         r"\(looked for .*/work/nope.py\)",
     ):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)

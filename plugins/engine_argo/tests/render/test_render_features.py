@@ -248,7 +248,7 @@ def test_executors_and_contexts(render):
     wf = Workflow(name="ex")
     wf.add(Step("a", t, executor=NoArgo()))
     with pytest.raises(RenderError, match="step 'a': executor NoArgo cannot render.*local only"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)
 
 
 class Job(Resource):
@@ -297,18 +297,18 @@ def test_clear_errors(render):
     wf = Workflow(name="e")
     wf.add(Step("a", PythonOPTemplate(ops.cat), artifacts={"files": LocalArtifact("/x")}))
     with pytest.raises(RenderError, match="LocalArtifact '/x' does not exist"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)
     wf = Workflow(name="e")
     wf.add(Step("a", PythonOPTemplate(ops.cat), artifacts={"files": HTTPArtifact("http://h/f")}))
     assert render(wf)["spec"]["templates"][0]["steps"][0][0]["arguments"]["artifacts"] == [
         {"name": "files", "http": {"url": "http://h/f"}}
     ]
     with pytest.raises(RenderError, match="has no steps"):
-        ArgoRenderer().render(Workflow(name="empty"))
+        ArgoRenderer().manifest(Workflow(name="empty"))
 
 
 def test_lint_method_and_named_workflow(render):
     wf = Workflow(name="n", id="n-abc12")
     wf.add(Step("a", shell()))
-    assert ArgoRenderer().render(wf)["metadata"] == {"name": "n-abc12"}
+    assert ArgoRenderer().manifest(wf)["metadata"] == {"name": "n-abc12"}
     assert ArgoRenderer().lint(wf) == []

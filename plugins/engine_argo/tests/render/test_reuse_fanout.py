@@ -84,7 +84,7 @@ def test_a_keyed_fanout_stacks_under_its_group_key(render, tmp_path):
     proc = run_template(helper, tmp_path, {"dflow_group_key": "w-group"})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "dflow" / "key").read_text() == "wf-test/w-group"
-    reuse = ArgoRenderer().render(_fanout(), memoize_prefix="fan-new01")
+    reuse = ArgoRenderer().manifest(_fanout(), memoize_prefix="fan-new01")
     assert template(reuse, init["template"])["memoize"]["key"] == (
         "fan-new01-{{inputs.parameters.dflow_key}}"
     )
@@ -129,7 +129,7 @@ def test_without_overwrite_the_stacks_are_copied_to_the_new_run(monkeypatch):
 
 
 def test_reused_global_outputs_are_preset():
-    m = ArgoRenderer(artifact_kind="s3").render(
+    m = ArgoRenderer(artifact_kind="s3").manifest(
         _fanout(), memoize_prefix="fan-new01", reuse_step=[_item(0)]
     )
     assert m["status"] == {"outputs": {"parameters": [{"name": "len", "value": "1"}]}}

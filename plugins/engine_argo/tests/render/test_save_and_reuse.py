@@ -62,19 +62,19 @@ def test_save_errors():
     sh = ShellOPTemplate(name="sh", image="alpine:3", script="echo x > /tmp/o")
     sh.outputs.artifacts = {"o": OutputArtifact(path="/tmp/o").pvc()}
     with pytest.raises(RenderError, match="output artifact 'o' is saved to PVC"):
-        ArgoRenderer().render(_wf(Step("a", sh)))
+        ArgoRenderer().manifest(_wf(Step("a", sh)))
     sh.outputs.artifacts = {
         "o": OutputArtifact(path="/tmp/o", save=[S3Artifact(key="a"), S3Artifact(key="b")])
     }
     with pytest.raises(RenderError, match="saved to 2 keys .*keep one"):
-        ArgoRenderer().render(_wf(Step("a", sh)))
+        ArgoRenderer().manifest(_wf(Step("a", sh)))
     p = PythonOPTemplate(
         ops.write,
         slices=Slices(input_parameter=["msg"], output_artifact=["file"]),
         output_artifact_save={"file": [S3Artifact(key="k")]},
     )
     with pytest.raises(RenderError, match="stacked by Slices and saved to a key"):
-        ArgoRenderer().render(_wf(Step("a", p, parameters={"msg": ["x", "y"]})))
+        ArgoRenderer().manifest(_wf(Step("a", p, parameters={"msg": ["x", "y"]})))
 
 
 def _keyed_wf():
@@ -95,7 +95,7 @@ def _keyed_wf():
 def test_keyed_templates_are_memoized_on_request(render):
     wf = _keyed_wf()
     assert "memoize" not in template(render(wf), "square")  # not without a prefix
-    m = ArgoRenderer(artifact_kind="s3").render(wf, memoize_prefix="reuse-abc12")
+    m = ArgoRenderer(artifact_kind="s3").manifest(wf, memoize_prefix="reuse-abc12")
     from argo_schema import crd_errors, schema_errors
     from dflow_engine_argo.lint import check
 
@@ -112,13 +112,13 @@ def test_keyed_templates_are_memoized_on_request(render):
         "cache": {"configMap": {"name": "dflow-reuse-abc12-{{inputs.parameters.dflow_key}}"}},
     }
     assert "memoize" not in template(m, "echo")  # no key, nothing to reuse
-    m2 = ArgoRenderer().render(wf, memoize_prefix="p", configmap="cache", memoize_max_age="1h")
+    m2 = ArgoRenderer().manifest(wf, memoize_prefix="p", configmap="cache", memoize_max_age="1h")
     assert template(m2, "square")["memoize"]["cache"]["configMap"]["name"] == (
         "cache-p-{{inputs.parameters.dflow_key}}"
     )
     assert template(m2, "square")["memoize"]["maxAge"] == "1h"
     with pytest.raises(RenderError, match="not a valid Kubernetes name"):
-        ArgoRenderer().render(wf, memoize_prefix="Bad_Prefix")
+        ArgoRenderer().manifest(wf, memoize_prefix="Bad_Prefix")
 
 
 def _old_step(key, y, art_key="old-wf/pod/file"):
@@ -215,7 +215,7 @@ def test_keyed_super_op_declares_its_key_and_is_memoized(render):
     assert {"name": "dflow_key"} in keyed["inputs"]["parameters"]
     assert {"name": "dflow_key"} not in plain["inputs"]["parameters"]
     assert "memoize" not in keyed
-    m = ArgoRenderer().render(wf, memoize_prefix="sup-abc12")
+    m = ArgoRenderer().manifest(wf, memoize_prefix="sup-abc12")
     by_step = {s["name"]: s["template"] for s in template(m, "sup-steps")["steps"][0]}
     assert (
         template(m, by_step["k"])["memoize"]["key"] == "sup-abc12-{{inputs.parameters.dflow_key}}"

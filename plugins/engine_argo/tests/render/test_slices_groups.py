@@ -86,7 +86,7 @@ def test_group_size_over_a_dynamic_sequence(render):
             parameters={"x": [1, 2]},
             with_sequence=argo_sequence(count=2, format="%02d"),
         )
-        ArgoRenderer().render(_wf(bad))
+        ArgoRenderer().manifest(_wf(bad))
 
 
 def test_sub_path_slices_in_groups(render, tmp_path):

@@ -125,12 +125,12 @@ def test_a_custom_catalog_dir_name_reaches_the_helpers(render, monkeypatch):
     assert arts["dflow_file_catalog"]["path"] == "/tmp/inputs/artifacts/file/.cat/slice"
     monkeypatch.setitem(config, "catalog_dir_name", "../up")
     with pytest.raises(RenderError, match="catalog_dir_name.*plain directory name"):
-        ArgoRenderer().render(_wf(_step(S3Artifact(key="k"))))
+        ArgoRenderer().manifest(_wf(_step(S3Artifact(key="k"))))
 
 
 def test_an_http_artifact_cannot_be_sliced_by_sub_path():
     with pytest.raises(RenderError, match="artifact 'file'.*cannot be sliced by sub path"):
-        ArgoRenderer().render(_wf(_step(HTTPArtifact(url="https://example.com/x"))))
+        ArgoRenderer().manifest(_wf(_step(HTTPArtifact(url="https://example.com/x"))))
 
 
 def test_a_tarred_output_cannot_be_sliced_by_sub_path():
@@ -140,13 +140,13 @@ def test_a_tarred_output_cannot_be_sliced_by_sub_path():
         match="output artifact 'file' of step 'write', which Argo "
         "stores as one tar archive: declare it unarchived",
     ):
-        ArgoRenderer().render(_wf(first, _step(first.outputs.artifacts["file"])))
+        ArgoRenderer().manifest(_wf(first, _step(first.outputs.artifacts["file"])))
 
 
 def test_the_manifest_reads_back_unchanged(render):
     r = ArgoRenderer(artifact_kind="s3")
-    m = r.render(_wf(_step(S3Artifact(key="upload/u1/tmpx"))))
-    assert r.render(r.from_dict(m)) == m
+    m = r.manifest(_wf(_step(S3Artifact(key="upload/u1/tmpx"))))
+    assert r.manifest(r.from_dict(m)) == m
 
 
 def test_an_uploaded_tar_archive_cannot_be_sliced_by_sub_path():
@@ -155,4 +155,4 @@ def test_an_uploaded_tar_archive_cannot_be_sliced_by_sub_path():
         match=r"artifact 'file' stored as one tar archive "
         r"\(upload/u/tmpx.tgz\): upload it unarchived",
     ):
-        ArgoRenderer().render(_wf(_step(S3Artifact(key="upload/u/tmpx.tgz"))))
+        ArgoRenderer().manifest(_wf(_step(S3Artifact(key="upload/u/tmpx.tgz"))))

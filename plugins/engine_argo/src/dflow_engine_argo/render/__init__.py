@@ -5,9 +5,4 @@ from __future__ import annotations
 from .renderer import ArgoRenderer
 from .values import RenderError
 
-__all__ = ["ArgoRenderer", "RenderError", "make_renderer"]
-
-
-def make_renderer(config: object = None) -> ArgoRenderer:
-    """Factory of the ``argo`` RendererRecord."""
-    return ArgoRenderer(config)
+__all__ = ["ArgoRenderer", "RenderError"]

@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dflow.rendering import Rendering
+
+from ..config import ArgoConfig
 from .graph import RenderPass, sanitize
 from .memoize import ReusePlan, memoize_field, plan_reuse, reused_global_outputs
 from .values import Locations, RenderError, text
 
-DEFAULT_SERVICE_ACCOUNT = "argo"  # pydflow's fixed spec.serviceAccountName
+if TYPE_CHECKING:
+    from dflow.model.workflow import Workflow
 
 
 def _config_dicts() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -62,9 +66,9 @@ def _storage_kind() -> str:
 class ArgoRenderer:
     """Render workflows to ``argoproj.io/v1alpha1`` ``Workflow`` manifests.
 
-    Pure: no network, no uploads. The local code Python OPs need is only listed
-    (:meth:`packages_to_upload`) and Kubernetes secrets only named (:meth:`secrets_to_create`);
-    the engine uploads and creates them at submit time.
+    Pure: no network, no uploads. :meth:`render` returns a :class:`dflow.rendering.Rendering`:
+    the manifest, plus the local code Python OPs need and the secrets it names, which the
+    engine uploads and creates at submit time.
 
     Options: ``default_image`` (script templates without an image; default
     ``python:<client major.minor>``, matching the shipped dflow), ``service_account_name``
@@ -74,19 +78,18 @@ class ArgoRenderer:
 
     def __init__(
         self,
-        config: Any = None,
+        config: ArgoConfig | None = None,
         *,
         default_image: str | None = None,
         service_account_name: str | None = None,
         artifact_kind: str | None = None,
-        settings: Callable[[], Any] | None = None,
+        settings: Callable[[], ArgoConfig] | None = None,
     ) -> None:
         self.default_image = default_image or f"python:{sys.version_info[0]}.{sys.version_info[1]}"
         self.config = config
         self._service_account = service_account_name
         self._settings = settings  # re-read at each render: the configuration file may change
         self.artifact_kind = artifact_kind
-        self._last: RenderPass | None = None
 
     @property
     def service_account_name(self) -> str | None:
@@ -94,10 +97,10 @@ class ArgoRenderer:
         if self._service_account is not None:
             return self._service_account or None
         config = self._settings() if self._settings is not None else self.config
-        return getattr(config, "service_account_name", DEFAULT_SERVICE_ACCOUNT) or None
+        return (config or ArgoConfig()).service_account_name or None
 
     # -- rendering --------------------------------------------------------------------------
-    def _pass(self, workflow: Any) -> RenderPass:
+    def _pass(self, workflow: Workflow) -> RenderPass:
         config, s3 = _config_dicts()
         kind = self.artifact_kind or _repo_type(s3.get("repo_type")) or _storage_kind()
         rp = RenderPass(
@@ -115,14 +118,14 @@ class ArgoRenderer:
 
     def render(
         self,
-        workflow: Any,
+        workflow: Workflow,
         *,
         memoize_prefix: str | None = None,
         configmap: str = "dflow",
         memoize_max_age: str | None = None,
         reuse_step: Any = None,
-    ) -> dict[str, Any]:
-        """The manifest of ``workflow`` (a dict in Argo's field order).
+    ) -> Rendering:
+        """The manifest of ``workflow`` (a dict in Argo's field order) and what it needs.
 
         With ``memoize_prefix`` (reuse of steps, usually the new workflow's id), keyed
         templates get ``memoize`` (key ``<prefix>-<step key>`` in ConfigMap
@@ -177,8 +180,7 @@ class ArgoRenderer:
         if repo_key:
             spec["artifactRepositoryRef"] = {"key": repo_key}
         spec["templates"] = list(rp.templates.values())
-        self._last = rp
-        manifest = {
+        manifest: dict[str, Any] = {
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Workflow",
             "metadata": meta,
@@ -187,25 +189,34 @@ class ArgoRenderer:
         reused = reused_global_outputs(reuse_step or [])
         if reused:
             manifest["status"] = {"outputs": reused}
-        return manifest
+        return Rendering(
+            manifest,
+            packages=rp.packages,
+            local_artifacts=dict(rp.local_uploads),
+            data=dict(rp.data_uploads),
+            secrets=_unique_by_name(rp.secrets),
+        )
 
-    def lint(self, workflow: Any) -> list[Any]:
+    def manifest(self, workflow: Workflow, **options: Any) -> dict[str, Any]:
+        """``render(workflow, **options).manifest``."""
+        return self.render(workflow, **options).manifest
+
+    def lint(self, workflow: Workflow) -> list[Any]:
         """Render, then run the Argo validator checks; raise ``LintError`` on problems and
         return the notes (unchecked references)."""
         from ..lint import check
 
-        return check(self.render(workflow))
+        return check(self.manifest(workflow))
 
-    def packages_to_upload(self, workflow: Any) -> dict[str, list[str]]:
+    def packages_to_upload(self, workflow: Workflow) -> dict[str, list[str]]:
         """``{storage key: [local paths]}`` the manifest's Python OPs download at run time.
 
         Upload each key once (skip it when it exists: keys are content hashes), without
         archive, each path at the top level (``<key>/dflow/...``, ``<key>/my_ops.py``).
         """
-        self.render(workflow)
-        return self.last_packages()
+        return {k: list(v) for k, v in self.render(workflow).packages.items()}
 
-    def local_artifacts_to_upload(self, workflow: Any) -> dict[str, str]:
+    def local_artifacts_to_upload(self, workflow: Workflow) -> dict[str, str]:
         """``{storage key: local path}`` of the LocalArtifacts the manifest reads.
 
         Upload each key before submitting (skip it when it exists: keys are content hashes),
@@ -213,36 +224,11 @@ class ArgoRenderer:
         directory's files under ``key/`` (its own ``.dflow`` catalog included), so the pod
         gets the same file or directory the local engine would hand over.
         """
-        self.render(workflow)
-        return self.last_local_artifacts()
-
-    # what the last render() needs before submit, without rendering again
-    def last_packages(self) -> dict[str, list[str]]:
-        assert self._last is not None, "render() first"
-        return {k: list(v) for k, v in self._last.packages.items()}
-
-    def last_local_artifacts(self) -> dict[str, str]:
-        assert self._last is not None, "render() first"
-        return dict(self._last.local_uploads)
-
-    def last_data_uploads(self) -> dict[str, str]:
-        """``{storage key: text}`` of the BigParameter literals the last manifest reads: upload
-        each as one plain object before submitting (keys are content hashes)."""
-        assert self._last is not None, "render() first"
-        return dict(self._last.data_uploads)
-
-    def last_secrets(self) -> list[Any]:
-        assert self._last is not None, "render() first"
-        seen, out = set(), []
-        for s in self._last.secrets:
-            if s.name not in seen:
-                seen.add(s.name)
-                out.append(s)
-        return out
+        return dict(self.render(workflow).local_artifacts)
 
     def memoize_entries(
         self,
-        workflow: Any,
+        workflow: Workflow,
         reuse_step: Any,
         *,
         memoize_prefix: str | None = None,
@@ -259,7 +245,7 @@ class ArgoRenderer:
 
     def reuse_plan(
         self,
-        workflow: Any,
+        workflow: Workflow,
         reuse_step: Any,
         *,
         memoize_prefix: str | None = None,
@@ -287,17 +273,26 @@ class ArgoRenderer:
             now=now,
         )
 
-    def secrets_to_create(self, workflow: Any) -> list[Any]:
+    def secrets_to_create(self, workflow: Workflow) -> list[Any]:
         """The ``Secret``/``DockerSecret`` objects the manifest refers to by name; those with
         a value must exist in the namespace before the workflow runs."""
-        self.render(workflow)
-        return self.last_secrets()
+        return list(self.render(workflow).secrets)
 
-    def from_dict(self, manifest: dict[str, Any]) -> Any:
+    def from_dict(self, manifest: dict[str, Any]) -> Workflow:
         """Best-effort dflow Workflow of a manifest (script, steps and DAG templates)."""
         from .reader import workflow_from_manifest
 
         return workflow_from_manifest(manifest)
+
+
+def _unique_by_name(secrets: list[Any]) -> list[Any]:
+    seen: set[str] = set()
+    out = []
+    for s in secrets:
+        if s.name not in seen:
+            seen.add(s.name)
+            out.append(s)
+    return out
 
 
 def _pull_secrets(value: Any, secrets: list) -> list[dict[str, str]]:
