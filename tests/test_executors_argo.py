@@ -327,6 +327,21 @@ def test_slurm_remote_executor_renders_a_dispatcher_pod_with_sbatch_flags():
         ArgoRenderer().manifest(_slurm_wf(SlurmRemoteExecutor(host="h", password="pw")))
 
 
+def test_slurm_remote_executor_without_the_dispatcher_plugin_says_what_to_install():
+    """The Slurm plugin reaches DPDispatcher through core's executor registry, not an import."""
+    from dflow.plugins.manager import PluginManager, reset_plugin_manager
+    from dflow_engine_argo.render import RenderError
+    from dflow_executor_slurm import SlurmRemoteExecutor
+
+    ex = SlurmRemoteExecutor(host="h", private_key_secret="k")
+    reset_plugin_manager(PluginManager(deny=["executor-dispatcher"]))
+    try:
+        with pytest.raises(RenderError, match="pip install dflow-executor-dispatcher"):
+            ArgoRenderer().manifest(_slurm_wf(ex))
+    finally:
+        reset_plugin_manager()
+
+
 def test_slurm_job_template_prepare_run_collect(tmp_path):
     from dflow_executor_slurm import SlurmJobTemplate
 
@@ -507,9 +522,8 @@ def test_slurm_job_template_refuses_what_only_an_op_pod_does():
         ArgoRenderer(artifact_kind="s3").manifest(wf)
 
 
-def test_dispatcher_runs_a_python_op_when_the_renderer_wraps_scripts(tmp_path):
+def test_dispatcher_runs_a_python_op_through_the_declared_wrap_script(tmp_path):
     from dflow.python import OP, PythonOPTemplate
-    from dflow_executor_dispatcher.argo import renderer_wraps_scripts
 
     sys.path.insert(0, str(REPO / "plugins" / "engine_argo" / "tests" / "render"))
     import argo_render_ops as ops
@@ -520,10 +534,6 @@ def test_dispatcher_runs_a_python_op_when_the_renderer_wraps_scripts(tmp_path):
     ex.argo_check_interval = 0.2
     wf = Workflow(name="pyop")
     wf.add(Step("sq", PythonOPTemplate(ops.echo), parameters={"text": NASTY, "n": 2}, executor=ex))
-    if not renderer_wraps_scripts():
-        with pytest.raises(Exception, match="wrap_script hook"):
-            ArgoRenderer(artifact_kind="s3").manifest(wf)
-        return
     renderer = ArgoRenderer(artifact_kind="s3")
     manifest = renderer.manifest(wf)
     assert_valid(manifest)

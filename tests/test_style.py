@@ -85,3 +85,47 @@ def test_import_dflow_and_help_do_not_import_heavy_sdks():
 
 def test_the_heavy_check_sees_a_heavy_import():
     assert _heavy_loaded_by("import dflow, urllib3") == ["urllib3"]
+
+
+def cross_plugin_imports(sources: dict[str, dict[str, str]]) -> list[str]:
+    """``plugin -> {path: source}`` to the imports of another plugin's top-level module."""
+    owners = {f"dflow_{plugin}": plugin for plugin in sources}
+    found = []
+    for plugin, files in sources.items():
+        for path, text in files.items():
+            for node in ast.walk(ast.parse(text, path)):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    owner = owners.get(name.split(".")[0])
+                    if owner is not None and owner != plugin:
+                        found.append(f"{path}:{node.lineno} imports {name} (plugin {owner})")
+    return found
+
+
+def test_no_plugin_imports_another_plugin():
+    """Plugins meet in core (protocols, records, the plugin manager), never in each other."""
+    sources = {
+        d.name: {
+            str(p.relative_to(ROOT)): p.read_text(encoding="utf-8")
+            for p in (d / "src").rglob("*.py")
+        }
+        for d in sorted((ROOT / "plugins").iterdir())
+        if (d / "src").is_dir()
+    }
+    assert len(sources) >= 7
+    assert cross_plugin_imports(sources) == []
+
+
+def test_the_cross_plugin_check_sees_an_import_inside_a_function():
+    sources = {
+        "executor_slurm": {"a.py": "def f():\n    from dflow_executor_dispatcher import argo\n"},
+        "executor_dispatcher": {"b.py": "import dflow_executor_dispatcher.argo\nimport dflow\n"},
+    }
+    assert cross_plugin_imports(sources) == [
+        "a.py:2 imports dflow_executor_dispatcher (plugin executor_dispatcher)"
+    ]

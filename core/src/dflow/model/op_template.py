@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import random
 import string
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -132,10 +133,20 @@ class OPTemplate:
         return f"<{type(self).__name__} {self.name}>"
 
 
+ScriptWrapper = Callable[[str, list[str]], str]
+"""``wrap(script, env_names) -> script``: see :attr:`ScriptOPTemplate.wrap_script`."""
+
+
 class ScriptOPTemplate(OPTemplate):
     """A script run by ``command`` (``["sh"]``, ``["python3"]``...) in ``image`` (on Argo)."""
 
     default_command: tuple[str, ...] = ()
+
+    wrap_script: ScriptWrapper | None = None
+    """Set by an executor's ``render()`` whose job wraps a script that does not exist yet (a
+    Python OP's runner, made by the renderer): every renderer of script templates calls
+    ``wrap_script(script, names of the container's environment variables)`` and runs what it
+    returns (DPDispatcher and Slurm executors submit the script from inside the pod)."""
 
     def __init__(
         self,
@@ -188,6 +199,7 @@ class ScriptOPTemplate(OPTemplate):
         self.init_containers = init_containers
         self.sidecars = sidecars
         self.script_rendered = script_rendered
+        self.wrap_script = None
 
     @property
     def timeout_seconds(self) -> float | None:

@@ -259,15 +259,6 @@ def dispatcher_image() -> tuple[str, str | None]:
     )
 
 
-def renderer_wraps_scripts() -> bool:
-    """Whether the Argo renderer calls a template's ``wrap_script(source, env_names)``."""
-    try:
-        from dflow_engine_argo.render.leaf import LeafRenderer
-    except ImportError:
-        return False
-    return bool(getattr(LeafRenderer, "WRAP_SCRIPT", False))
-
-
 def render(executor: Any, tmpl: Any) -> Any:
     """The dispatcher pod template replacing script template ``tmpl``."""
     if not hasattr(tmpl, "script") or not hasattr(tmpl, "inputs"):
@@ -324,7 +315,7 @@ def render(executor: Any, tmpl: Any) -> Any:
         "pre_script": executor.pre_script or "",
         "post_script": executor.post_script or "",
         "clean": bool(executor.clean),
-        "check_interval": float(getattr(executor, "argo_check_interval", 30.0)),
+        "check_interval": float(executor.argo_check_interval),
     }
     python = executor.command if isinstance(executor.command, str) else shlex.join(executor.command)
 
@@ -339,12 +330,7 @@ def render(executor: Any, tmpl: Any) -> Any:
     tmpl.image_pull_policy = executor.image_pull_policy or pull or tmpl.image_pull_policy
     tmpl.command = ["sh"]
     if is_python_op:
-        # the runner script is made by the renderer after render(): it calls this hook
-        if not renderer_wraps_scripts():
-            raise NotImplementedError(
-                "DispatcherExecutor needs dflow-engine-argo with the wrap_script hook to run "
-                "Python OPs (their script is made by the renderer); use a script template"
-            )
+        # the runner script is made by the renderer after render(): it calls wrap_script
         tmpl.wrap_script = wrap
     else:
         payload = relative_paths(tmpl.script or "", [*inputs, *outputs])

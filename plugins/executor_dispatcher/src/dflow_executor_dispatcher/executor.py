@@ -41,6 +41,7 @@ class DispatcherExecutor(Executor):
     is resubmitted ``retry_on_submission_error`` times (0 by default; DPDispatcher's own default
     is 3), unless ``machine_dict`` sets ``retry_count``. On the local engine ``run(job)`` submits
     one task; ``run_batch(jobs)`` submits many in one Submission (``group_size`` tasks per job).
+    ``argo_check_interval`` (not in pydflow) sets the class attribute of that name per executor.
     """
 
     #: seconds between DPDispatcher's state checks (its own default is 30)
@@ -85,6 +86,7 @@ class DispatcherExecutor(Executor):
         password_secret_key: str = "password",
         private_key_secret: str | None = None,
         private_key_secret_key: str = "id_rsa",
+        argo_check_interval: float | None = None,
     ) -> None:
         self.host = host
         self.queue_name = queue_name
@@ -117,6 +119,8 @@ class DispatcherExecutor(Executor):
         self.password_secret_key = password_secret_key
         self.private_key_secret = private_key_secret
         self.private_key_secret_key = private_key_secret_key
+        if argo_check_interval is not None:
+            self.argo_check_interval = float(argo_check_interval)
 
         sections = self._json_sections(json_file)
         self.machine_dict = update_dict(

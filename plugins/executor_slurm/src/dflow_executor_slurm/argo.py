@@ -100,21 +100,20 @@ def sbatch_flags(header: str) -> list[str]:
     return [line.strip() for line in header.splitlines() if line.strip().startswith("#SBATCH")]
 
 
-class _DispatcherView:
-    """The attributes the dispatcher renderer reads, from a SlurmRemoteExecutor."""
-
-    def __init__(self, ex: Any) -> None:
-        home = "/root" if ex.username == "root" else f"/home/{ex.username}"
-        workdir = ex.workdir.replace("~", home, 1) if ex.workdir.startswith("~") else ex.workdir
-        # DPDispatcher makes a directory per submission under the remote root
-        root = workdir.replace("/{{pod.name}}", "").replace("{{pod.name}}", "")
-        self.machine_dict = {
+def _dispatcher_options(ex: Any) -> dict[str, Any]:
+    """The DispatcherExecutor arguments equivalent to SlurmRemoteExecutor ``ex``."""
+    home = "/root" if ex.username == "root" else f"/home/{ex.username}"
+    workdir = ex.workdir.replace("~", home, 1) if ex.workdir.startswith("~") else ex.workdir
+    # DPDispatcher makes a directory per submission under the remote root
+    root = workdir.replace("/{{pod.name}}", "").replace("{{pod.name}}", "")
+    return {
+        "machine_dict": {
             "batch_type": "Slurm",
             "context_type": "SSHContext",
             "local_root": ".",
             "remote_root": root,
-            # the work directory is made with its parents, as the local engine's mkdir -p does
-            # (DPDispatcher's SSHContext makes only the last level unless asked)
+            # the work directory is made with its parents, as the local engine's mkdir -p
+            # does (DPDispatcher's SSHContext makes only the last level unless asked)
             "create_remote_root": True,
             "retry_count": 0,
             "remote_profile": {
@@ -123,43 +122,45 @@ class _DispatcherView:
                 "port": ex.port,
                 "timeout": 10,
             },
-        }
-        self.resources_dict = {
-            "number_node": 1,
-            "cpu_per_node": 1,
-            "group_size": 1,
-            "custom_flags": sbatch_flags(ex.header),
-            "envs": {"PYTHONUNBUFFERED": "true"},
-        }
-        self.task_dict = {"task_work_path": "./", "outlog": "log", "errlog": "log"}
-        self.remove_scheduling_strategies = True
-        self.image, self.image_pull_policy = ex.image, ex.image_pull_policy
-        self.command = ex.command or "python3"
-        self.remote_command = ex.remote_command
-        self.docker_executable = ex.docker_executable
-        self.singularity_executable = ex.singularity_executable
-        self.podman_executable = ex.podman_executable
-        self.container_args = ""
-        self.pre_script = self.post_script = ""
-        self.clean = True
-        self.argo_check_interval = float(ex.interval)
-        self.password, self.private_key_file = ex.password, ex.private_key_file
-        for name in ("password_secret", "private_key_secret"):
-            setattr(self, name, getattr(ex, name, None))
-        self.password_secret_key = getattr(ex, "password_secret_key", "password")
-        self.private_key_secret_key = getattr(ex, "private_key_secret_key", "id_rsa")
+        },
+        "resources_dict": {"custom_flags": sbatch_flags(ex.header)},
+        "remove_scheduling_strategies": True,
+        "image": ex.image,
+        "image_pull_policy": ex.image_pull_policy,
+        "command": ex.command or "python3",
+        "remote_command": ex.remote_command,
+        "docker_executable": ex.docker_executable,
+        "singularity_executable": ex.singularity_executable,
+        "podman_executable": ex.podman_executable,
+        "clean": True,
+        "argo_check_interval": float(ex.interval),
+        # refused on Argo (plaintext credentials), with the dispatcher's message
+        "password": ex.password,
+        "private_key_file": ex.private_key_file,
+        "password_secret": ex.password_secret,
+        "password_secret_key": ex.password_secret_key,
+        "private_key_secret": ex.private_key_secret,
+        "private_key_secret_key": ex.private_key_secret_key,
+    }
 
 
 def render_remote(executor: Any, tmpl: Any) -> Any:
-    """``SlurmRemoteExecutor`` on Argo: a DPDispatcher pod submitting with sbatch over SSH."""
+    """``SlurmRemoteExecutor`` on Argo: a DPDispatcher pod submitting with sbatch over SSH.
+
+    The pod is the ``dispatcher`` executor's, found through core's executor registry (no
+    plugin imports another).
+    """
+    from dflow.backends import get_executor
+    from dflow.plugins.manager import PluginNotFoundError
+
     try:
-        from dflow_executor_dispatcher import argo as dispatcher_argo
-    except ImportError:
+        dispatcher = get_executor("dispatcher", **_dispatcher_options(executor))
+    except PluginNotFoundError:
         raise NotImplementedError(
             "SlurmRemoteExecutor on Argo runs through DPDispatcher: install "
             "dflow-executor-dispatcher (pip install dflow-executor-dispatcher)"
         ) from None
-    return dispatcher_argo.render(_DispatcherView(executor), tmpl)
+    return dispatcher.render(tmpl)
 
 
 # -- SlurmJobTemplate: prepare -> SlurmJob on a virtual node -> collect ----------------------
@@ -292,11 +293,6 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     if getattr(tmpl, _PART, False):
         return tmpl
     is_python_op = hasattr(tmpl, "op_class")
-    if is_python_op and not renderer_wraps_scripts():
-        raise NotImplementedError(
-            "SlurmJobTemplate needs dflow-engine-argo with the wrap_script hook to run Python "
-            "OPs (their script is made by the renderer)"
-        )
     if not ex.node_selector:
         raise ValueError(
             f"SlurmJobTemplate (template '{tmpl.name}'): give node_selector, the "
@@ -400,15 +396,6 @@ def _util_image(image: str | None, pull: str | None) -> tuple[str, str | None]:
     except ImportError:
         return "alpine:3", pull
     return config.get("util_image") or "alpine:3", pull or config.get("util_image_pull_policy")
-
-
-def renderer_wraps_scripts() -> bool:
-    """Whether the Argo renderer calls a template's ``wrap_script(source, env_names)``."""
-    try:
-        from dflow_engine_argo.render.leaf import LeafRenderer
-    except ImportError:
-        return False
-    return bool(getattr(LeafRenderer, "WRAP_SCRIPT", False))
 
 
 def relative_paths(script: str, paths: list[str]) -> str:

@@ -162,8 +162,6 @@ def python_success_tag(source: str, root: str) -> str:
 
 
 class LeafRenderer:
-    WRAP_SCRIPT = True  # executors may wrap the generated script (see script_body)
-
     """Builds the body of leaf templates; ``owner`` is the workflow renderer state."""
 
     def __init__(self, owner: Any) -> None:
@@ -427,9 +425,8 @@ class LeafRenderer:
             script["imagePullPolicy"] = tmpl.image_pull_policy
         script["command"] = list(tmpl.command or ["sh"])
         env += env_entries(tmpl.envs or {}, self.owner.secrets)
-        wrap = getattr(tmpl, "wrap_script", None)
-        if wrap is not None:  # an executor runs the script elsewhere (e.g. DPDispatcher)
-            source = wrap(source, [e["name"] for e in env])
+        if tmpl.wrap_script is not None:  # an executor runs it elsewhere (e.g. DPDispatcher)
+            source = tmpl.wrap_script(source, [e["name"] for e in env])
         script["source"] = source
         if env:
             script["env"] = env
