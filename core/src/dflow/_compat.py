@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class NotProvidedError(ImportError):
@@ -76,17 +76,56 @@ def module_getattr(
     return __getattr__
 
 
-#: name in ``dflow`` -> (plugin module, distribution)
+class Distribution(NamedTuple):
+    """One of our plugin distributions: what it is called and what it provides."""
+
+    name: str  # for pip install
+    package: str  # for import
+    provides: dict[str, tuple[str, ...]]  # plugin kind -> names (aliases included)
+    exports: tuple[str, ...] = ()  # pydflow names it provides (dflow.X, dflow.plugins.y.X)
+
+
+#: THE table of which first-party distribution provides which name; everything else
+#: (install hints of the plugin manager, of ``dflow.X`` and of the pydflow modules) derives
+#: from it
+FIRST_PARTY: tuple[Distribution, ...] = (
+    Distribution("dflow-engine-local", "dflow_engine_local", {"engine": ("local", "debug")}),
+    Distribution(
+        "dflow-engine-argo",
+        "dflow_engine_argo",
+        {"engine": ("argo", "default"), "renderer": ("argo",)},
+    ),
+    Distribution(
+        "dflow-storage-minio", "dflow_storage_minio", {"storage": ("minio", "s3")}, ("MinioClient",)
+    ),
+    Distribution("dflow-storage-oss", "dflow_storage_oss", {"storage": ("oss",)}, ("OSSClient",)),
+    Distribution("dflow-storage-gcs", "dflow_storage_gcs", {"storage": ("gcs",)}),
+    Distribution(
+        "dflow-executor-dispatcher",
+        "dflow_executor_dispatcher",
+        {"executor": ("dispatcher",)},
+        ("DispatcherExecutor",),
+    ),
+    Distribution(
+        "dflow-executor-slurm",
+        "dflow_executor_slurm",
+        {"executor": ("slurm", "slurm-remote", "slurm-job")},
+        ("SlurmJob", "SlurmJobTemplate", "SlurmRemoteExecutor"),
+    ),
+)
+
+#: plugin package -> distribution
+PLUGIN_MODULES: dict[str, str] = {d.package: d.name for d in FIRST_PARTY}
+
+#: pydflow name -> (plugin package, distribution)
 PLUGIN_NAMES: dict[str, tuple[str, str]] = {
-    "SlurmJob": ("dflow_executor_slurm", "dflow-executor-slurm"),
-    "SlurmJobTemplate": ("dflow_executor_slurm", "dflow-executor-slurm"),
-    "SlurmRemoteExecutor": ("dflow_executor_slurm", "dflow-executor-slurm"),
-    "DispatcherExecutor": ("dflow_executor_dispatcher", "dflow-executor-dispatcher"),
-    "OSSClient": ("dflow_storage_oss", "dflow-storage-oss"),
+    name: (d.package, d.name) for d in FIRST_PARTY for name in d.exports
 }
 
-#: plugin module -> distribution, for the compatibility modules under dflow.plugins
-PLUGIN_MODULES: dict[str, str] = {module: dist for module, dist in PLUGIN_NAMES.values()}
+
+def plugin_names(package: str) -> dict[str, tuple[str, str]]:
+    """The pydflow names ``package`` provides, as :func:`module_getattr` takes them."""
+    return {n: where for n, where in PLUGIN_NAMES.items() if where[0] == package}
 
 
 def _distribution(module: str) -> str:

@@ -49,7 +49,7 @@ def _build(pm: PluginManager, kind: str, record: Any, settings: Settings) -> Any
     with _lock:
         cache = _instances.setdefault(pm, {})
         if key not in cache:
-            cache[key] = record.factory(cfg)
+            cache[key] = record.build(cfg)
         return cache[key]
 
 
@@ -140,8 +140,8 @@ def get_executor(name: str, **kwargs: Any) -> Executor:
     pm = get_plugin_manager()
     record = pm.executor(name)
     if kwargs or record.config_type is None:
-        return record.factory(**kwargs)
-    return record.factory(_settings().plugin_config("executor", name, record))
+        return record.build(**kwargs)
+    return record.build(_settings().plugin_config("executor", name, record))
 
 
 def get_default_executor() -> Executor | None:
@@ -151,11 +151,6 @@ def get_default_executor() -> Executor | None:
         return None
     pm = get_plugin_manager()
     return _build(pm, "executor", pm.executor(settings.executor), settings)
-
-
-def get_context(name: str, **kwargs: Any) -> Any:
-    """A new workflow context ``name`` from its plugin: ``factory(**kwargs)``."""
-    return get_plugin_manager().context(name).factory(**kwargs)
 
 
 def get_renderer(name: str) -> Renderer:

@@ -55,7 +55,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for failure in pm.failures:
         print(f"failed: {failure.name} ({failure.distribution} {failure.version}): {failure.error}")
     if args.verbose:
-        for kind in ("engine", "storage", "executor", "context", "renderer"):
+        for kind in ("engine", "storage", "executor", "renderer"):
             names = sorted(pm.records(kind))
             print(f"{kind}s: {', '.join(names) or '-'}")
     return 0

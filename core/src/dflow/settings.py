@@ -41,7 +41,6 @@ SECTIONS: dict[str, str] = {
     "engine": "engines",
     "storage": "storages",
     "executor": "executors",
-    "context": "contexts",
     "renderer": "renderers",
 }
 
@@ -136,7 +135,6 @@ class _FileModel:
     engines: dict[str, dict[str, Any]] = attrs.Factory(dict)
     storages: dict[str, dict[str, Any]] = attrs.Factory(dict)
     executors: dict[str, dict[str, Any]] = attrs.Factory(dict)
-    contexts: dict[str, dict[str, Any]] = attrs.Factory(dict)
     renderers: dict[str, dict[str, Any]] = attrs.Factory(dict)
     config: dict[str, Any] = attrs.Factory(dict)
     s3_config: dict[str, Any] = attrs.Factory(dict)

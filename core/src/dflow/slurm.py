@@ -6,10 +6,6 @@ saying what to install.
 
 from __future__ import annotations
 
-from ._compat import module_getattr
+from ._compat import module_getattr, plugin_names
 
-_PLUGIN = ("dflow_executor_slurm", "dflow-executor-slurm")
-__getattr__ = module_getattr(
-    __name__,
-    plugins={n: _PLUGIN for n in ("SlurmJob", "SlurmJobTemplate", "SlurmRemoteExecutor")},
-)
+__getattr__ = module_getattr(__name__, plugins=plugin_names("dflow_executor_slurm"))

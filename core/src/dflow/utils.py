@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path, PosixPath, WindowsPath
 from typing import Any
 
-from ._compat import module_getattr
+from ._compat import module_getattr, plugin_names
 from .catalog import EMPTY_DIR_MARKER, catalog_dir_name
 from .model.op_template import randstr
 from .storage import (
@@ -94,9 +94,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # MinioClient lives in the storage plugin (boto3): imported on first use, with an install hint
-__getattr__ = module_getattr(
-    __name__, plugins={"MinioClient": ("dflow_storage_minio", "dflow-storage-minio")}
-)
+__getattr__ = module_getattr(__name__, plugins=plugin_names("dflow_storage_minio"))
 
 
 class TempDir(tempfile.TemporaryDirectory):

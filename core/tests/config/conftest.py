@@ -34,6 +34,19 @@ class Built:
     config: object
 
 
+class ToyRenderer(Built):
+    """A :class:`dflow.rendering.Renderer`."""
+
+    def render(self, workflow: object) -> object:
+        return workflow
+
+    def lint(self, workflow: object) -> list:
+        return []
+
+    def from_dict(self, manifest: dict) -> object:
+        return manifest
+
+
 class ToyPlugin:
     @hookimpl
     def dflow_engines(self) -> list[EngineRecord]:
@@ -57,7 +70,10 @@ class ToyPlugin:
 
     @hookimpl
     def dflow_renderers(self) -> list[RendererRecord]:
-        return [RendererRecord(name="argo", factory=lambda c: Built("argo-renderer", c))]
+        return [
+            RendererRecord(name="argo", factory=lambda c: ToyRenderer("argo-renderer", c)),
+            RendererRecord(name="half", factory=lambda c: Built("half-renderer", c)),
+        ]
 
 
 @pytest.fixture

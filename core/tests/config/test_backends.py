@@ -138,3 +138,9 @@ def test_renderer(toy_pm: PluginManager) -> None:
     assert backends.get_renderer("argo").name == "argo-renderer"
     with pytest.raises(PluginNotFoundError, match="no renderer named 'cwl'"):
         backends.get_renderer("cwl")
+    with pytest.raises(TypeError) as err:  # Workflow.to_dict() would fail later, less clearly
+        backends.get_renderer("half")
+    assert str(err.value) == (
+        "renderer 'half' of dflow-toy (plugin 'toy') built a Built, which lacks "
+        "render/lint/from_dict of dflow.rendering.Renderer; fix the plugin's factory"
+    )

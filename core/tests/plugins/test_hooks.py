@@ -9,7 +9,6 @@ import pytest
 from dflow.plugins import hookimpl
 from dflow.plugins.manager import PluginManager
 from dflow.plugins.records import (
-    ContextRecord,
     EngineRecord,
     ExecutorRecord,
     RendererRecord,
@@ -42,10 +41,6 @@ class Everything:
         yield ExecutorRecord(name="toy-exec", factory=lambda **kw: ("executor", kw))
 
     @hookimpl
-    def dflow_contexts(self) -> list[ContextRecord]:
-        return [ContextRecord(name="toy-ctx", factory=lambda **kw: ("context", kw))]
-
-    @hookimpl
     def dflow_renderers(self) -> list[RendererRecord]:
         return [RendererRecord(name="toy-yaml", factory=lambda cfg: "renderer")]
 
@@ -73,13 +68,8 @@ def test_dflow_storage_clients(pm: PluginManager, plugin: Everything) -> None:
 
 
 def test_dflow_executors(pm: PluginManager, plugin: Everything) -> None:
-    assert pm.executor("toy-exec").factory(host="h") == ("executor", {"host": "h"})
+    assert pm.executor("toy-exec").build(host="h") == ("executor", {"host": "h"})
     assert list(pm.executors()) == ["toy-exec"]
-
-
-def test_dflow_contexts(pm: PluginManager, plugin: Everything) -> None:
-    assert pm.context("toy-ctx").factory() == ("context", {})
-    assert list(pm.contexts()) == ["toy-ctx"]
 
 
 def test_dflow_renderers(pm: PluginManager, plugin: Everything) -> None:
@@ -105,9 +95,12 @@ def test_dflow_step_event(
     pm.register(Failing(), "failing")
     pm.register(NoArgs(), "noargs")
     event = StepEvent(workflow_id="wf-1", step_id="wf-1-1", name="hello", phase="Succeeded")
-    with caplog.at_level(logging.ERROR, logger="dflow.plugins"):
+    with caplog.at_level(logging.WARNING, logger="dflow.plugins"):
         pm.emit_step_event(event)
     assert plugin.events == [event]
     assert NoArgs.calls == 1
-    assert "'failing': dflow_step_event observer failed on wf-1/hello (Succeeded)" in caplog.text
+    assert (
+        "'failing' (registered directly): hook dflow_step_event raised on wf-1/hello "
+        "(Succeeded) and is skipped: ValueError: observer bug"
+    ) in caplog.text
     assert "observer bug" in caplog.text

@@ -19,7 +19,6 @@ def _hookspecs() -> list[str]:
 
 def test_the_hookspecs_are_the_designed_ones() -> None:
     assert _hookspecs() == [
-        "dflow_contexts",
         "dflow_engines",
         "dflow_executors",
         "dflow_renderers",

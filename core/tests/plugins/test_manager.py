@@ -55,12 +55,11 @@ def test_builtin_plugin_provides_local_storage(pm: PluginManager) -> None:
 def test_entry_point_plugin_is_found_through_its_metadata(with_echo: Path) -> None:
     pm = PluginManager()
     assert pm.executor("echo-executor").name == "echo-executor"
-    assert pm.context("echo-context").name == "echo-context"
     assert pm.engine("echo-engine").config_type.__name__ == "EchoEngineConfig"
     rows = {p.name: p for p in pm.describe()}
     assert rows["test-echo"].distribution == "dflow-test-echo"
     assert rows["test-echo"].version == "0.3.1"
-    assert rows["test-echo"].hooks == ("dflow_contexts", "dflow_engines", "dflow_executors")
+    assert rows["test-echo"].hooks == ("dflow_engines", "dflow_executors")
 
 
 def test_nothing_is_loaded_before_the_first_lookup(with_echo: Path) -> None:
@@ -296,3 +295,38 @@ def test_process_wide_manager_is_lazy_and_resettable(clean_env: None) -> None:
     assert get_plugin_manager() is mine
     reset_plugin_manager()
     assert get_plugin_manager() is not mine
+
+
+RAISING_HOOK = {
+    "dflow_test_raising/__init__.py": "",
+    "dflow_test_raising/plugin.py": (
+        "from dflow import hookimpl\n\n\n"
+        "@hookimpl\n"
+        "def dflow_engines():\n"
+        "    raise KeyError('HPC_ENDPOINT')\n"
+    ),
+}
+
+
+def test_a_plugin_whose_hook_raises_is_named_and_the_others_still_work(
+    with_echo: Path, make_dist, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_dist(
+        "dflow-test-raising", "0.9", {"test-raising": "dflow_test_raising.plugin"}, RAISING_HOOK
+    )
+    monkeypatch.setenv("DFLOW_PLUGINS", "test-echo,test-raising")
+    pm = PluginManager()
+    with caplog.at_level(logging.WARNING, logger="dflow.plugins"):
+        assert pm.engine("echo-engine").name == "echo-engine"  # the same hook, another plugin
+        assert pm.executor("echo-executor").name == "echo-executor"
+        with pytest.raises(PluginNotFoundError) as err:
+            pm.engine("hpc")
+    assert str(err.value) == (
+        "no engine named 'hpc' is installed; installed: echo-engine; it may come from a broken "
+        "plugin: plugin 'test-raising' (dflow-test-raising 0.9) failed: "
+        "dflow_engines: KeyError('HPC_ENDPOINT')"
+    )
+    assert (
+        "dflow plugin 'test-raising' (dflow-test-raising 0.9): hook dflow_engines raised and is "
+        "skipped: KeyError: 'HPC_ENDPOINT'"
+    ) in caplog.text

@@ -64,10 +64,6 @@ def test_no_default_executor_without_a_file(with_echo: Path) -> None:
     assert backends.get_default_executor() is None
 
 
-def test_context_from_plugin(with_echo: Path) -> None:
-    assert backends.get_context("echo-context", label="x").label == "x"
-
-
 def test_engine_from_plugin_with_its_section(with_echo: Path, tmp_path: Path) -> None:
     Path("dflow.toml").write_text(
         f'engine = "echo-engine"\n[engines.echo-engine]\nworkdir = "{tmp_path}"\n'

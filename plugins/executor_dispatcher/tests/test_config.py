@@ -102,7 +102,7 @@ def test_plugin_record_and_entry_point():
     assert entry.value == "dflow_executor_dispatcher.plugin"
     (record,) = dflow_executors()
     assert record.name == "dispatcher" and record.config_type is DispatcherConfig
-    ex = record.factory(DispatcherConfig(host="h", queue_name="q"))
+    ex = record.build(DispatcherConfig(host="h", queue_name="q"))
     assert isinstance(ex, DispatcherExecutor) and ex.resources_dict["queue_name"] == "q"
     assert record.factory(merge_sliced_step=True).merge_sliced_step is True
 

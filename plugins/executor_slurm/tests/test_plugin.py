@@ -20,11 +20,11 @@ def test_records_and_factories():
     records = {record.name: record for record in dflow_executors()}
     assert set(records) == {"slurm", "slurm-remote"}
 
-    slurm = records["slurm"].factory(SlurmConfig(header="#SBATCH -N 1"))
+    slurm = records["slurm"].build(SlurmConfig(header="#SBATCH -N 1"))
     assert isinstance(slurm, SlurmJobTemplate) and slurm.header == "#SBATCH -N 1"
     assert records["slurm"].factory(header="x").header == "x"
 
-    remote = records["slurm-remote"].factory(SlurmRemoteConfig(host="login", password="pw"))
+    remote = records["slurm-remote"].build(SlurmRemoteConfig(host="login", password="pw"))
     assert isinstance(remote, SlurmRemoteExecutor)
     assert (remote.host, remote.port, remote.interval) == ("login", 22, 3)
     assert "pw" not in repr(SlurmRemoteConfig(host="login", password="pw"))

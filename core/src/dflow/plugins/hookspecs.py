@@ -10,7 +10,6 @@ from __future__ import annotations
 import pluggy
 
 from .records import (
-    ContextRecord,
     EngineRecord,
     ExecutorRecord,
     RendererRecord,
@@ -39,6 +38,7 @@ def dflow_engines() -> list[EngineRecord]:
             return [EngineRecord(name="my-engine", factory=lambda cfg: MyEngine(cfg.workdir),
                                  config_type=MyEngineConfig, aliases=("mine",))]
     """
+    raise NotImplementedError  # a specification: pluggy calls the implementations
 
 
 @_hookspec
@@ -55,15 +55,16 @@ def dflow_storage_clients() -> list[StorageRecord]:
             return [StorageRecord(name="webdav", factory=make_webdav_client,
                                   config_type=WebDAVConfig, artifact_kind="http")]
     """
+    raise NotImplementedError  # a specification: pluggy calls the implementations
 
 
 @_hookspec
 def dflow_executors() -> list[ExecutorRecord]:
     """Executors (how a script step runs: Slurm, DPDispatcher, a container, ...).
 
-    ``factory(**kwargs)`` returns a :class:`dflow.executor.Executor`; with ``config_type``,
-    ``factory(config)`` builds the default executor named by ``executor = "<name>"`` in
-    ``dflow.toml``.
+    ``factory(**kwargs)`` returns a :class:`dflow.executor.Executor`. With ``config_type``, the
+    default executor named by ``executor = "<name>"`` in ``dflow.toml`` is built with the fields
+    of its ``[executors.<name>]`` section as keywords.
 
     Example::
 
@@ -71,23 +72,13 @@ def dflow_executors() -> list[ExecutorRecord]:
         def dflow_executors():
             return [ExecutorRecord(name="pbs", factory=PBSExecutor, config_type=PBSConfig)]
     """
-
-
-@_hookspec
-def dflow_contexts() -> list[ContextRecord]:
-    """Workflow contexts (``Workflow(context=...)``), e.g. a platform that annotates workflows.
-
-    Example::
-
-        @hookimpl
-        def dflow_contexts():
-            return [ContextRecord(name="my-platform", factory=MyPlatformContext)]
-    """
+    raise NotImplementedError  # a specification: pluggy calls the implementations
 
 
 @_hookspec
 def dflow_renderers() -> list[RendererRecord]:
-    """Renderers: ``factory(config)`` returns an object with ``render(workflow) -> dict``.
+    """Renderers: ``factory(config)`` returns a :class:`dflow.rendering.Renderer`, whose
+    ``render(workflow)`` returns a :class:`dflow.rendering.Rendering`.
 
     Example::
 
@@ -95,6 +86,7 @@ def dflow_renderers() -> list[RendererRecord]:
         def dflow_renderers():
             return [RendererRecord(name="cwl", factory=lambda cfg: CWLRenderer())]
     """
+    raise NotImplementedError  # a specification: pluggy calls the implementations
 
 
 @_hookspec

@@ -1,7 +1,9 @@
 """Loading plugins and resolving names: the one place that knows which plugin provides what.
 
 Entry points of the ``dflow`` group are loaded lazily (at the first lookup), one at a time; a
-plugin that fails to import is logged with its distribution and version and skipped. Operators
+plugin that fails to import is logged with its distribution and version and skipped. Hooks are
+called through pluggy (``pm.hook``), one plugin at a time in :meth:`PluginManager.call`, so a
+plugin whose hook raises is named, logged and skipped without hiding the others. Operators
 filter plugins with ``DFLOW_PLUGINS`` (allow-list of entry-point names) and
 ``DFLOW_DISABLE_PLUGINS`` (deny-list; ``*`` or ``all`` disables every external plugin). Core's
 own :mod:`dflow.plugins.builtin` is always registered.
@@ -20,9 +22,9 @@ from typing import Any
 import attrs
 import pluggy
 
+from .._compat import FIRST_PARTY as _DISTRIBUTIONS
 from . import hookspecs
 from .records import (
-    ContextRecord,
     EngineRecord,
     ExecutorRecord,
     RendererRecord,
@@ -40,32 +42,15 @@ KINDS: dict[str, tuple[str, type]] = {
     "engine": ("dflow_engines", EngineRecord),
     "storage": ("dflow_storage_clients", StorageRecord),
     "executor": ("dflow_executors", ExecutorRecord),
-    "context": ("dflow_contexts", ContextRecord),
     "renderer": ("dflow_renderers", RendererRecord),
 }
 
-#: Our first-party names -> the distribution that provides them (for "pip install" hints).
-FIRST_PARTY: dict[str, dict[str, str]] = {
-    "engine": {
-        "local": "dflow-engine-local",
-        "debug": "dflow-engine-local",
-        "argo": "dflow-engine-argo",
-        "default": "dflow-engine-argo",
-    },
-    "storage": {
-        "minio": "dflow-storage-minio",
-        "s3": "dflow-storage-minio",
-        "oss": "dflow-storage-oss",
-        "gcs": "dflow-storage-gcs",
-    },
-    "executor": {
-        "dispatcher": "dflow-executor-dispatcher",
-        "slurm": "dflow-executor-slurm",
-        "slurm-remote": "dflow-executor-slurm",
-        "slurm-job": "dflow-executor-slurm",
-    },
-    "renderer": {"argo": "dflow-engine-argo"},
-}
+#: Our first-party names -> the distribution that provides them (for "pip install" hints),
+#: by kind; a view of the one table, ``dflow._compat.FIRST_PARTY``.
+FIRST_PARTY: dict[str, dict[str, str]] = {}
+for _dist in _DISTRIBUTIONS:
+    for _kind, _names in _dist.provides.items():
+        FIRST_PARTY.setdefault(_kind, {}).update(dict.fromkeys(_names, _dist.name))
 
 #: pydflow's names for engines and stores, resolved when no plugin claims them itself.
 CORE_ALIASES: dict[str, dict[str, str]] = {
@@ -99,12 +84,13 @@ class PluginInfo:
 
 @attrs.frozen
 class PluginFailure:
-    """An entry point that could not be loaded (or whose hook raised), and why."""
+    """An entry point that could not be loaded (or whose ``hook`` raised), and why."""
 
     name: str
     distribution: str
     version: str
     error: str
+    hook: str | None = None
 
 
 def _split(value: str | None) -> set[str] | None:
@@ -143,6 +129,7 @@ class PluginManager:
         self._skipped: dict[str, PluginInfo] = {}  # filtered out by allow/deny lists
         self.failures: list[PluginFailure] = []
         self._tables: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._callers: dict[tuple[str, str], Any] = {}  # (hook, plugin) -> pluggy subset caller
         self._loaded = False
         self._loading = False
         self._load_error: PluginError | None = None
@@ -261,6 +248,7 @@ class PluginManager:
                 hooks.append(caller.name)
             self._info[label] = PluginInfo(label, dist, version, tuple(sorted(hooks)))
             self._tables.clear()
+            self._callers.clear()
             return label
 
     def _unknown_hook_message(self, where: str, label: str, hook: str) -> str:
@@ -280,6 +268,7 @@ class PluginManager:
             self._pm.unregister(name=name)
             self._info.pop(name, None)
             self._tables.clear()
+            self._callers.clear()
 
     # -- name resolution ----------------------------------------------------------------------
 
@@ -297,7 +286,7 @@ class PluginManager:
             owners: dict[str, PluginInfo] = {}
             for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
                 info = self._info.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?", "")
-                for record in self._call_records(impl, info, hook_name, record_type):
+                for record in self._records_of(info, hook_name, record_type):
                     for key in (record.name, *record.aliases):
                         if key in owners and table[key] is not record:
                             other = owners[key]
@@ -312,25 +301,48 @@ class PluginManager:
             self._tables[kind] = (table, owners)
             return table, owners
 
-    def _call_records(self, impl: Any, info: PluginInfo, hook: str, record_type: type) -> list:
+    def call(
+        self, hook: str, plugin: str, *, about: str = "", **kwargs: Any
+    ) -> tuple[bool, list[Any]]:
+        """Call ``hook`` of one registered ``plugin`` through pluggy: ``(ok, results)``.
+
+        The one place a plugin's exception is caught: it is logged with the plugin's name,
+        distribution and version (and ``about``, what the call was for), recorded in
+        :attr:`failures` (once per plugin and hook), and ``(False, [])`` returned, so one
+        broken plugin never hides the others.
+        """
+        key = (hook, plugin)
+        caller = self._callers.get(key)
+        if caller is None:
+            others = [p for name, p in self._pm.list_name_plugin() if name != plugin]
+            caller = self._callers[key] = self._pm.subset_hook_caller(hook, others)
         try:
-            result = impl.function()
+            return True, caller(**kwargs)
         except Exception as exc:
+            info = self._info.get(plugin) or PluginInfo(plugin, "registered directly", "")
             log.warning(
-                "dflow plugin %r (%s %s): hook %s raised and is skipped: %s: %s",
+                "dflow plugin %r (%s): hook %s raised%s and is skipped: %s: %s",
                 info.name,
-                info.distribution,
-                info.version,
+                f"{info.distribution} {info.version}".strip(),
                 hook,
+                f" on {about}" if about else "",
                 type(exc).__name__,
                 exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
             )
-            self.failures.append(
-                PluginFailure(info.name, info.distribution, info.version, f"{hook}: {exc!r}")
-            )
+            if not any(f.name == info.name and f.hook == hook for f in self.failures):
+                self.failures.append(
+                    PluginFailure(
+                        info.name, info.distribution, info.version, f"{hook}: {exc!r}", hook
+                    )
+                )
+            return False, []
+
+    def _records_of(self, info: PluginInfo, hook: str, record_type: type) -> list:
+        ok, results = self.call(hook, info.name)
+        if not ok or not results:
             return []
-        if result is None:
-            return []
+        [result] = results  # one plugin: pluggy collected its one non-None return value
         if isinstance(result, record_type) or isinstance(result, dict | str):
             raise PluginError(
                 f"hook {hook} of plugin '{info.name}' ({info.distribution}) returned "
@@ -373,7 +385,14 @@ class PluginManager:
         if dist is None:
             close = difflib.get_close_matches(name, list(table), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            return f"no {kind} named '{name}' is installed{hint}; installed: {installed}"
+            hook = KINDS[kind][0]
+            broken = [  # a plugin that failed to load, or to list names of this kind
+                f"plugin '{f.name}' ({f.distribution} {f.version}) failed: {f.error}"
+                for f in self.failures
+                if f.hook in (None, hook)
+            ]
+            failed = f"; it may come from a broken plugin: {'; '.join(broken)}" if broken else ""
+            return f"no {kind} named '{name}' is installed{hint}; installed: {installed}{failed}"
         for failure in self.failures:
             if failure.distribution == dist:
                 return (
@@ -397,9 +416,6 @@ class PluginManager:
     def executor(self, name: str) -> ExecutorRecord:
         return self.get("executor", name)
 
-    def context(self, name: str) -> ContextRecord:
-        return self.get("context", name)
-
     def renderer(self, name: str) -> RendererRecord:
         return self.get("renderer", name)
 
@@ -412,9 +428,6 @@ class PluginManager:
     def executors(self) -> dict[str, ExecutorRecord]:
         return self.records("executor")
 
-    def contexts(self) -> dict[str, ContextRecord]:
-        return self.records("context")
-
     def renderers(self) -> dict[str, RendererRecord]:
         return self.records("renderer")
 
@@ -424,16 +437,8 @@ class PluginManager:
         """Deliver ``event`` to every observer; an observer's exception is logged, not raised."""
         self.load()
         for impl in self._pm.hook.dflow_step_event.get_hookimpls():
-            try:
-                impl.function(*[{"event": event}[arg] for arg in impl.argnames])
-            except Exception:
-                log.exception(
-                    "dflow plugin %r: dflow_step_event observer failed on %s/%s (%s)",
-                    impl.plugin_name,
-                    event.workflow_id,
-                    event.name,
-                    event.phase,
-                )
+            about = f"{event.workflow_id}/{event.name} ({event.phase})"
+            self.call("dflow_step_event", impl.plugin_name, about=about, event=event)
 
     def describe(self) -> list[PluginInfo]:
         """Registered plugins: entry-point name, distribution, version, hooks implemented."""

@@ -1,7 +1,8 @@
 """Frozen records that plugins yield from their hooks.
 
 A record names one thing a plugin provides (an engine, a storage client, an executor, ...),
-how to build it, and the attrs class that types its configuration section.
+how to build it, and the attrs class that types its configuration section. Core builds every
+kind through the record's :meth:`~_Record.build`: one calling convention per kind.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ class _Record:
     config_type: type | None = None
     description: str = ""
     aliases: tuple[str, ...] = ()
+
+    def build(self, config: Any) -> Any:
+        """``factory(config)``: ``config`` is an instance of ``config_type`` (or None)."""
+        return self.factory(config)
 
 
 @attrs.frozen
@@ -43,19 +48,21 @@ class StorageRecord(_Record):
 class ExecutorRecord(_Record):
     """An executor: ``factory(**kwargs)`` returns a :class:`dflow.executor.Executor`.
 
-    With ``config_type``, ``factory(config)`` builds the default executor named in the
-    config file (``executor = "<name>"``).
+    Executors take keyword arguments (a user's ``get_executor(name, **kwargs)``); the
+    default executor of the config file (``executor = "<name>"``) gets the fields of its
+    ``config_type`` section as keywords.
     """
 
-
-@attrs.frozen
-class ContextRecord(_Record):
-    """A workflow context: ``factory(**kwargs)`` returns a :class:`dflow.context.Context`."""
+    def build(self, config: Any = None, **kwargs: Any) -> Any:
+        """``factory(**kwargs)``, or ``factory(**fields of config)`` without kwargs."""
+        if not kwargs and config is not None:
+            kwargs = attrs.asdict(config, recurse=False)
+        return self.factory(**kwargs)
 
 
 @attrs.frozen
 class RendererRecord(_Record):
-    """A renderer: ``factory(config)`` returns an object with ``render(workflow) -> dict``."""
+    """A renderer: ``factory(config)`` returns a :class:`dflow.rendering.Renderer`."""
 
 
 @attrs.frozen

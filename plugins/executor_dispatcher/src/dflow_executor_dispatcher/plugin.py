@@ -5,22 +5,22 @@ Light on purpose: dpdispatcher is imported when a step runs, not when plugins lo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import attrs
 from dflow import hookimpl
 from dflow.plugins.records import ExecutorRecord
 
 from .config import DispatcherConfig
 
-
-def make_dispatcher(config: DispatcherConfig | None = None, /, **kwargs: Any):  # noqa: ANN201
-    """Build a :class:`~dflow_executor_dispatcher.DispatcherExecutor` (from a config section,
-    keyword arguments, or both: keywords win)."""
+if TYPE_CHECKING:
     from .executor import DispatcherExecutor
 
-    if config is not None:
-        kwargs = {**attrs.asdict(config, recurse=False), **kwargs}
+
+def make_dispatcher(**kwargs: Any) -> DispatcherExecutor:
+    """Build a :class:`~dflow_executor_dispatcher.DispatcherExecutor` (keywords: the user's,
+    or the fields of the ``[executors.dispatcher]`` section)."""
+    from .executor import DispatcherExecutor
+
     return DispatcherExecutor(**kwargs)
 
 

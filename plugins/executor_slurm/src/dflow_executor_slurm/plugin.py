@@ -5,32 +5,32 @@ Light on purpose: the executor modules (and paramiko) are imported when an execu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import attrs
 from dflow import hookimpl
 from dflow.plugins.records import ExecutorRecord
 
 from .config import SlurmConfig, SlurmRemoteConfig
 
-
-def _from_config(kwargs: dict[str, Any], config: object | None) -> dict[str, Any]:
-    # factory(config) builds the config file's default; factory(**kwargs) a user's own
-    return {**attrs.asdict(config, recurse=False), **kwargs} if config is not None else kwargs
-
-
-def make_slurm(config: SlurmConfig | None = None, /, **kwargs: Any):  # noqa: ANN201
-    """Build a :class:`~dflow_executor_slurm.SlurmJobTemplate`."""
+if TYPE_CHECKING:
     from .local import SlurmJobTemplate
-
-    return SlurmJobTemplate(**_from_config(kwargs, config))
-
-
-def make_slurm_remote(config: SlurmRemoteConfig | None = None, /, **kwargs: Any):  # noqa: ANN201
-    """Build a :class:`~dflow_executor_slurm.SlurmRemoteExecutor`."""
     from .remote import SlurmRemoteExecutor
 
-    return SlurmRemoteExecutor(**_from_config(kwargs, config))
+
+def make_slurm(**kwargs: Any) -> SlurmJobTemplate:
+    """Build a :class:`~dflow_executor_slurm.SlurmJobTemplate` (keywords: the user's, or the
+    fields of the ``[executors.slurm]`` section)."""
+    from .local import SlurmJobTemplate
+
+    return SlurmJobTemplate(**kwargs)
+
+
+def make_slurm_remote(**kwargs: Any) -> SlurmRemoteExecutor:
+    """Build a :class:`~dflow_executor_slurm.SlurmRemoteExecutor` (keywords: the user's, or
+    the fields of the ``[executors.slurm-remote]`` section)."""
+    from .remote import SlurmRemoteExecutor
+
+    return SlurmRemoteExecutor(**kwargs)
 
 
 @hookimpl

@@ -6,11 +6,9 @@ from dflow.plugins import hookimpl
 from dflow.plugins.records import ExecutorRecord
 
 
-def _make(config=None, **kwargs):  # noqa: ANN001, ANN202 - factory(config) or factory(**kwargs)
+def _make(**kwargs):  # noqa: ANN003, ANN202 - keywords: the user's, or [executors.nice]'s fields
     from .executor import NiceExecutor
 
-    if config is not None:
-        return NiceExecutor(niceness=config.niceness)
     return NiceExecutor(**kwargs)
 
 
