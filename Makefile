@@ -22,7 +22,8 @@ endef
 $(STAMP): Makefile pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(make_venv)
 	$(BIN)/uv pip install -q --python $(BIN)/python -e "core[test]" $(foreach p,$(PLUGINS),-e "$(p)[test]") \
-	    "pytest>=8" "pytest-timeout>=2.3" "jsonschema>=4.20" "ruff>=0.6"
+	    "pytest>=8" "pytest-timeout>=2.3" "jsonschema>=4.20" "ruff>=0.6" \
+	    "mypy>=1.16" types-PyYAML types-paramiko
 	touch $(STAMP)
 
 # the lean first run: core and the local engine, nothing else (a full install also serves)
@@ -36,11 +37,13 @@ demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	cd .work/demo && $(abspath $(BIN))/python ../../examples/quickstart.py
 
 test: $(STAMP)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core plugins tests benchmarks examples templates
 	$(BIN)/ruff format --check core plugins tests benchmarks examples templates
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/uv pip install -q --python $(BIN)/python -e "plugins/storage_gcs[test,bench]"

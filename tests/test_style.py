@@ -129,3 +129,65 @@ def test_the_cross_plugin_check_sees_an_import_inside_a_function():
     assert cross_plugin_imports(sources) == [
         "a.py:2 imports dflow_executor_dispatcher (plugin executor_dispatcher)"
     ]
+
+
+def _mypy() -> str:
+    return str(Path(sys.executable).with_name("mypy"))
+
+
+def test_mypy_is_clean():
+    """Core and every plugin type-check ([tool.mypy] in pyproject.toml); `make lint` runs it too."""
+    proc = subprocess.run([_mypy()], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, "mypy (see [tool.mypy]):\n" + proc.stdout[-6000:] + proc.stderr
+
+
+def _lazy_exports(init: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """``_EXPORTS`` of a package ``__init__`` and the names its TYPE_CHECKING block imports."""
+    tree = ast.parse(init.read_text(encoding="utf-8"))
+    exports: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    package = ".".join(init.relative_to(ROOT / "core" / "src").parent.parts)
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            if isinstance(target, ast.Name) and target.id == "_EXPORTS" and node.value:
+                exports = ast.literal_eval(node.value)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.level == 1
+                for alias in imp.names:
+                    assert alias.asname == alias.name, f"{alias.name}: re-export as itself"
+                    typed[alias.name] = f"{package}.{imp.module}"
+    return exports, typed
+
+
+def test_the_type_checking_blocks_list_every_lazy_export():
+    """Type checkers see through the lazy ``__getattr__`` exports (``from dflow import Step``)."""
+    for init in ("core/src/dflow/__init__.py", "core/src/dflow/python/__init__.py"):
+        exports, typed = _lazy_exports(ROOT / init)
+        assert exports and typed == exports, init
+
+
+def test_mypy_sees_the_types_of_dflow_names_in_a_user_script(tmp_path):
+    script = tmp_path / "user.py"
+    script.write_text(
+        "from dflow import Step, Workflow\n"
+        "from dflow.python import PythonOPTemplate\n"
+        "reveal_type(Step)\n"
+        "reveal_type(PythonOPTemplate)\n"
+        "Workflow('wf').add(Step(name=1, template=None))\n"
+    )
+    (tmp_path / "mypy.ini").write_text("[mypy]\n")
+    cache = ROOT / ".work" / "mypy-user-cache"
+    proc = subprocess.run(
+        [_mypy(), "--config-file", "mypy.ini", "--cache-dir", str(cache), "user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    out = proc.stdout
+    assert 'user.py:3: note: Revealed type is "def (name: str, template: ' in out, out
+    assert '-> dflow.model.step.Step"' in out
+    assert '-> dflow.python.template.PythonOPTemplate"' in out
+    assert 'user.py:5: error: Argument "name" to "Step" has incompatible type "int"' in out
+    assert 'Argument "template" to "Step" has incompatible type "None"' in out

@@ -8,7 +8,7 @@ module is part of the pod runtime (Python 3.7+, see :mod:`dflow.runner.podimport
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # bound eagerly: the dicts must shadow the ``dflow.config`` submodule name whatever imports first
 from .config import config, s3_config, set_config, set_s3_config  # noqa: F401
@@ -75,6 +75,72 @@ _EXPORTS: dict[str, str] = {
     # importable from pydflow's package, outside its __all__
     "import_func": "dflow.utils",
 }
+
+if TYPE_CHECKING:  # what type checkers see of the lazy exports (a test keeps them equal)
+    from .argo_objects import ArgoStep as ArgoStep, ArgoWorkflow as ArgoWorkflow
+    from .context import Context as Context
+    from .executor import (
+        ContainerExecutor as ContainerExecutor,
+        Executor as Executor,
+        RemoteExecutor as RemoteExecutor,
+    )
+    from .lineage import LineageClient as LineageClient
+    from .model.dag import DAG as DAG
+    from .model.helpers import (
+        argo_concat as argo_concat,
+        argo_enumerate as argo_enumerate,
+        argo_len as argo_len,
+        argo_range as argo_range,
+        argo_sequence as argo_sequence,
+        argo_sum as argo_sum,
+    )
+    from .model.io import (
+        AutonamedDict as AutonamedDict,
+        if_expression as if_expression,
+        IfExpression as IfExpression,
+        InputArtifact as InputArtifact,
+        InputParameter as InputParameter,
+        Inputs as Inputs,
+        OutputArtifact as OutputArtifact,
+        OutputParameter as OutputParameter,
+        Outputs as Outputs,
+    )
+    from .model.op_template import (
+        DockerSecret as DockerSecret,
+        HTTPOPTemplate as HTTPOPTemplate,
+        OPTemplate as OPTemplate,
+        PythonScriptOPTemplate as PythonScriptOPTemplate,
+        randstr as randstr,
+        ScriptOPTemplate as ScriptOPTemplate,
+        Secret as Secret,
+        ShellOPTemplate as ShellOPTemplate,
+    )
+    from .model.step import HookStep as HookStep, Step as Step, Task as Task
+    from .model.steps import Steps as Steps
+    from .model.workflow import Workflow as Workflow
+    from .plugins import hookimpl as hookimpl
+    from .queries import (
+        gen_code as gen_code,
+        query_archived_workflows as query_archived_workflows,
+        query_workflows as query_workflows,
+    )
+    from .resource import Resource as Resource
+    from .storage import (
+        copy_artifact as copy_artifact,
+        copy_s3 as copy_s3,
+        CustomArtifact as CustomArtifact,
+        download_artifact as download_artifact,
+        download_s3 as download_s3,
+        HTTPArtifact as HTTPArtifact,
+        LocalArtifact as LocalArtifact,
+        path_list_of_artifact as path_list_of_artifact,
+        path_object_of_artifact as path_object_of_artifact,
+        S3Artifact as S3Artifact,
+        upload_artifact as upload_artifact,
+        upload_s3 as upload_s3,
+    )
+    from .utils import import_func as import_func
+    from .validation import ValidationError as ValidationError
 
 #: names provided by plugins (resolved by dflow._compat with an install hint)
 _PLUGIN_NAMES = ("SlurmJob", "SlurmJobTemplate", "SlurmRemoteExecutor")

@@ -177,7 +177,7 @@ class ArgoBigParameter(ArgoParameter):
         self._loader = loader
 
     @property
-    def value(self) -> Any:  # type: ignore[override]
+    def value(self) -> Any:
         if "value" not in self:
             text = self._loader(self._artifact)
             dict.__setitem__(self, "value", load_value(text, _declared_type(self._artifact)))

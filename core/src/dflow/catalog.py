@@ -28,10 +28,9 @@ def _config() -> Mapping[str, Any]:
     global _config_module
     if _config_module is None:
         try:  # by module path: ``dflow.config`` may also be the name of the dict
-            module = importlib.import_module("dflow.config")
+            _config_module = importlib.import_module("dflow.config")
         except ImportError:
-            module = False
-        _config_module = module
+            _config_module = False
     if _config_module is False:
         return {}
     return getattr(_config_module, "config", {})

@@ -101,7 +101,7 @@ class Key(NamedTuple):
 
     @property
     def label(self) -> str:
-        return self.env if self.table == "env" else f"{self.table}[{self.name!r}]"
+        return (self.env or self.name) if self.table == "env" else f"{self.table}[{self.name!r}]"
 
 
 _C, _S, _E = "config", "s3_config", "env"

@@ -57,7 +57,7 @@ def _strict(kind: type, *also: type):  # noqa: ANN202
             raise TypeError(f"expected {kind.__name__}, got bool")
         if not isinstance(value, accepted):
             raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
-        return kind(value)  # type: ignore[call-arg]
+        return kind(value)
 
     return structure
 

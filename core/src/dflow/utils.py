@@ -524,9 +524,8 @@ def evalable_repr(obj: Any, imports: set) -> str:
 class ProcessPoolExecutor(concurrent.futures.ProcessPoolExecutor):
     """A process pool that does not wait for its workers when the ``with`` block ends."""
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: Any) -> None:
         self.shutdown(wait=False)
-        return False
 
 
 # -- path types of artifacts ---------------------------------------------------------------------

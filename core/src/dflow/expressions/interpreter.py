@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import nodes as n
@@ -220,7 +220,7 @@ class Interpreter:
             self.frames.pop()
 
 
-_DISPATCH = {
+_DISPATCH: dict[type, Callable[[Interpreter, Any], Any]] = {
     n.Literal: Interpreter.literal,
     n.Identifier: Interpreter.identifier,
     n.Pointer: Interpreter.pointer,

@@ -49,6 +49,8 @@ def go_type(value: Any) -> str:
 def _digits_and_exponent(value: float) -> tuple[str, int]:
     """Shortest round-trip digits of abs(value) and its decimal exponent (d.ddd x 10^exp)."""
     _, digits, exp = Decimal(repr(abs(value))).as_tuple()
+    if not isinstance(exp, int):  # 'n', 'N', 'F': callers handle nan and infinities first
+        raise ValueError(f"{value!r} is not a finite number")
     text = "".join(map(str, digits)).rstrip("0") or "0"
     # as_tuple gives value = int(digits) * 10**exp; convert to scientific exponent.
     exponent = len(digits) + exp - 1

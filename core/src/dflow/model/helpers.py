@@ -81,7 +81,7 @@ class ArgoLen(ArgoVar):
     def __init__(self, param: Any) -> None:
         self.param = param
         if isinstance(param, list | tuple):
-            self.static = len(param)
+            self.static: int | None = len(param)
             super().__init__(str(len(param)))
         elif isinstance(param, ArgoConcat):
             self.static = None

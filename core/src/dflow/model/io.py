@@ -12,7 +12,7 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..serialization import dump_value
 
@@ -467,7 +467,7 @@ class AutonamedDict(dict):
         value.step = self._step
         super().__setitem__(key, value)
 
-    def update(self, *args: Any, **kw: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kw: Any) -> None:
         for k, v in dict(*args, **kw).items():
             self[k] = v
 
@@ -497,6 +497,17 @@ class OutputArtifacts(AutonamedDict):
 class _IOSet:
     _param_type: type[AutonamedDict]
     _art_type: type[AutonamedDict]
+
+    if TYPE_CHECKING:  # what __setattr__ does: any mapping assigned becomes an AutonamedDict
+
+        @property
+        def parameters(self) -> AutonamedDict: ...
+        @parameters.setter
+        def parameters(self, value: Mapping[str, Any]) -> None: ...
+        @property
+        def artifacts(self) -> AutonamedDict: ...
+        @artifacts.setter
+        def artifacts(self, value: Mapping[str, Any]) -> None: ...
 
     def __init__(
         self,

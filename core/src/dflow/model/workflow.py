@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import context
 from .dag import DAG
@@ -96,7 +96,8 @@ class Workflow:
                 self.entrypoint = DAG(f"{self.name}-dag")
             else:
                 self.entrypoint = Steps(f"{self.name}-steps")
-        self.entrypoint.add(step)
+        # Steps.add refuses tasks and DAG.add steps, each with a clear error
+        cast(Any, self.entrypoint).add(step)
 
     def __enter__(self) -> Workflow:
         context.push(self)

@@ -7,7 +7,7 @@ part of the pod runtime and imports on Python 3.7+ with the standard library alo
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "OP": "dflow.python.op",
@@ -23,6 +23,21 @@ _EXPORTS = {
     "PythonOPTemplate": "dflow.python.template",
     "Slices": "dflow.python.slices",
 }
+
+if TYPE_CHECKING:  # what type checkers see of the lazy exports (a test keeps them equal)
+    from .errors import FatalError as FatalError, TransientError as TransientError
+    from .op import OP as OP
+    from .opio import (
+        Artifact as Artifact,
+        BigParameter as BigParameter,
+        HDF5Datasets as HDF5Datasets,
+        NestedDict as NestedDict,
+        OPIO as OPIO,
+        OPIOSign as OPIOSign,
+        Parameter as Parameter,
+    )
+    from .slices import Slices as Slices
+    from .template import PythonOPTemplate as PythonOPTemplate
 
 #: paths (files or package dirs) shipped with every PythonOPTemplate (pydflow's global list;
 #: defined here so that ``upload_packages.append(...)`` in an OP's module also runs in a pod)

@@ -13,7 +13,7 @@ import sys
 import typing
 from abc import ABCMeta
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .errors import SignatureError
 from .op import OP
@@ -23,7 +23,7 @@ from .typecheck import get_args, get_origin, is_typeddict
 _EMPTY = inspect.Parameter.empty
 
 
-def _on_call_in_context(op: type[OP], args: tuple, kwargs: dict) -> Any:
+def _on_call_in_context(op: type, args: tuple, kwargs: dict) -> Any:
     """Called when a function OP is called; return ``NotImplemented`` to run the function.
 
     Inside ``with Workflow(...)``/``with DAG(...)``/``with Steps(...)`` the call creates a
@@ -31,6 +31,8 @@ def _on_call_in_context(op: type[OP], args: tuple, kwargs: dict) -> Any:
     open unless the model's context module was imported, which never happens in a pod.
     """
     context = sys.modules.get("dflow.model.context")
+    if context is None:
+        return NotImplemented
     current = getattr(context, "current", None)
     if current is None or getattr(current, "_dflow_client_only", False) or current() is None:
         return NotImplemented
@@ -39,6 +41,8 @@ def _on_call_in_context(op: type[OP], args: tuple, kwargs: dict) -> Any:
 
 class FunctionOPMeta(ABCMeta):
     """Metaclass of function OPs: calling the class calls the function (or the context hook)."""
+
+    func: Callable[..., Any]  # the decorated function (a staticmethod of the class)
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         result = _on_call_in_context(cls, args, kwargs)
@@ -179,4 +183,4 @@ def make_function_op(func: Callable, template_kwargs: dict[str, Any]) -> type[OP
         "get_output_sign": classmethod(get_output_sign),
         "execute": execute,
     }
-    return FunctionOPMeta(name, (OP,), namespace)
+    return cast("type[OP]", FunctionOPMeta(name, (OP,), namespace))

@@ -6,7 +6,7 @@ import functools
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from .opio import OPIO, OPIOSign
 from .sign_check import check_inputs, check_outputs
@@ -125,7 +125,7 @@ def raw_execute(op: OP) -> Callable[[OPIO], OPIO]:
     """``op.execute`` without the ``exec_sign_check`` wrapper (the runner checks itself)."""
     method = type(op).execute
     if getattr(method, "_dflow_sign_checked", False):
-        return functools.partial(method.__wrapped__, op)
+        return functools.partial(cast(Any, method).__wrapped__, op)
     return op.execute
 
 

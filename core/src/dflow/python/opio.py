@@ -110,10 +110,10 @@ def artifact_shape(tp: Any) -> str | None:
     """The shape of an artifact type: "path", "list", "set", "dict", "nested", "hdf5", or None
     when the type is not allowed for an artifact."""
     if is_union(tp):
-        args = [a for a in get_args(tp) if a is not HDF5Datasets]
-        if len(args) == len(get_args(tp)):
+        members = [a for a in get_args(tp) if a is not HDF5Datasets]
+        if len(members) == len(get_args(tp)):
             return "path" if _path_item(tp) else None
-        rest = Union[tuple(args)] if len(args) > 1 else args[0]  # noqa: UP007 - runtime union
+        rest = Union[tuple(members)] if len(members) > 1 else members[0]  # noqa: UP007 - runtime union
         return artifact_shape(rest)
     if tp is HDF5Datasets:
         return "hdf5"
@@ -216,8 +216,8 @@ type_str = _type_str
 
 
 NestedDictBase = NestedDict
-NestedDictStr = NestedDict[str]
-NestedDictPath = NestedDict[Path]
+NestedDictStr = NestedDict.__class_getitem__(str)  # NestedDict[str]: not a generic to mypy
+NestedDictPath = NestedDict.__class_getitem__(Path)
 
 from .._compat import module_getattr  # noqa: E402
 

@@ -7,7 +7,7 @@ them call the OP runner (``dflow.runner``), so an OP behaves the same everywhere
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model.io import (
     MISSING,
@@ -21,6 +21,9 @@ from ..model.io import (
 from ..model.op_template import ScriptOPTemplate, randstr, retry_policy_from
 from . import upload_packages
 from .slices import Slices
+
+if TYPE_CHECKING:
+    from .op import OP
 
 
 def _sign_kind(sign: Any) -> str:
@@ -154,7 +157,7 @@ class PythonOPTemplate(ScriptOPTemplate):
             )
 
     @property
-    def op_type(self) -> type:
+    def op_type(self) -> type[OP]:
         return self.op_class if isinstance(self.op_class, type) else type(self.op_class)
 
     def _build_io(

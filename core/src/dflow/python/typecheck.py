@@ -20,8 +20,9 @@ import collections.abc as cabc
 import sys
 import types
 import typing
-from typing import Any, Union
+from typing import Any, Callable, Union
 
+check_type: Callable[..., Any] | None
 try:  # typeguard 4's API; 2.x/3.x have another one, and 4.6 imports on 3.10+ only
     from typeguard import CollectionCheckStrategy, TypeCheckError, check_type
 except Exception:  # not installed, an older API, or a SyntaxError/ImportError on this Python
@@ -83,6 +84,7 @@ def value_ok(value: Any, tp: Any) -> bool:
 
 def typeguard_ok(value: Any, tp: Any) -> bool:
     """typeguard's answer (an annotation it cannot check is accepted)."""
+    assert check_type is not None, "typeguard 4 is not importable here: use value_ok"
     try:
         check_type(value, tp, collection_check_strategy=CollectionCheckStrategy.ALL_ITEMS)
     except TypeCheckError:

@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if slices_args is not None and not isinstance(slices_args, dict):
         raise SystemExit("dflow.runner: --slices must be a JSON object of Slices arguments")
     input_types = _json(args.input_types, "input-types") or {}
+    if not isinstance(input_types, dict):
+        raise SystemExit("dflow.runner: --input-types must be a JSON object of type names")
     try:
         op = locate_op(args.op) if args.op else load_op_file(args.op_file)
         slices = Slices(**slices_args) if slices_args is not None else None

@@ -83,7 +83,7 @@ def run_op(
             run.name, run.in_sign, inputs_dir, run.sliced_inputs, input_types, parameters_dir
         )
     except (Exception, SystemExit) as exc:
-        run, result = None, failure(exc)
+        result, slices_failed = failure(exc), False
     else:
         if isinstance(slice_index, (list, tuple)):
             from .group import run_group
@@ -91,9 +91,10 @@ def run_op(
             result = run_group(run, whole, [int(i) for i in slice_index])
         else:
             result = _run_one(run, whole, None if slice_index is None else int(slice_index))
+        slices_failed = run.slices_failed
     if success_tag:
         outputs_dir.mkdir(parents=True, exist_ok=True)
-        succeeded = result.ok and not (run is not None and run.slices_failed)
+        succeeded = result.ok and not slices_failed
         (outputs_dir / "success_tag").write_text("true" if succeeded else "false")
     return result
 

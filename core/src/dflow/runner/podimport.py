@@ -24,10 +24,11 @@ The rule, active only in ``python -m dflow.runner`` (never in the client):
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 import types
-from typing import Any
+from typing import Any, cast
 
 #: the modules of the pod runtime: they import on CPython 3.7+ with the standard library
 #: alone (typeguard, jsonpickle and h5py are used when importable)
@@ -109,8 +110,8 @@ class Stub:
     def __enter__(self) -> Any:
         raise client_only_error(f"with {self._name}", self._reason)
 
-    def __exit__(self, *exc: Any) -> bool:
-        return False
+    def __exit__(self, *exc: Any) -> None:
+        pass  # never entered: __enter__ raises
 
     def __repr__(self) -> str:
         return f"<client-only {self._name}>"
@@ -147,8 +148,8 @@ class Inert(metaclass=_InertMeta):
     def __enter__(self) -> Any:
         raise client_only_error(f"with {self._dflow_name}(...)", self._dflow_reason)
 
-    def __exit__(self, *exc: Any) -> bool:
-        return False
+    def __exit__(self, *exc: Any) -> None:
+        pass  # never entered: __enter__ raises
 
     def __repr__(self) -> str:
         return f"<client-only {self._dflow_name} instance>"
@@ -193,8 +194,7 @@ def _make_placeholder(module: types.ModuleType, reason: str) -> None:
             raise AttributeError(f"module '{name}' has no attribute '{short}'")
         return placeholder(f"{name}.{short}", reason)
 
-    module.__dflow_client_only__ = reason  # type: ignore[attr-defined]
-    module.__getattr__ = attr  # type: ignore[attr-defined]  # PEP 562
+    vars(module).update(__dflow_client_only__=reason, __getattr__=attr)  # PEP 562
 
 
 class _Guard:
@@ -227,11 +227,11 @@ def _reason_of(value: Any) -> str:
     if isinstance(value, Stub):
         return value._reason
     if isinstance(value, type):
-        return value._dflow_reason
+        return cast(Any, value)._dflow_reason  # a placeholder class (see placeholder)
     return vars(value)["__dflow_client_only__"]
 
 
-class _NotShipped:
+class _NotShipped(importlib.abc.Loader):
     """The loader of a ``dflow.*`` module that is not in the pod at all."""
 
     def create_module(self, spec: Any) -> None:
@@ -260,7 +260,7 @@ class _Finder:
                 continue
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Guard(spec.loader)
+                    spec.loader = cast(Any, _Guard(spec.loader))  # a loader by duck typing
                 return spec
         return importlib.util.spec_from_loader(fullname, _NotShipped(), is_package=True)
 

@@ -146,10 +146,10 @@ def select(cells: Sequence[str], cell: int, line: int, qualname: str) -> str:
             raise SourceError(f"line {line} of the code defining OP {qualname} holds no statement")
         out += [ln if i in keep else "" for i, ln in enumerate(lines, 1)]
     for statement in late_imports:
-        body = "\n".join("    " + ln for ln in statement.splitlines())
+        indented = "\n".join("    " + ln for ln in statement.splitlines())
         out += [
             "try:  # dflow: an import from after the OP's definition, optional in a pod",
-            body,
+            indented,
             "except ImportError:",
             "    pass",
         ]

@@ -140,11 +140,11 @@ def upload_artifact(
             art = S3Artifact(key=key + ".tgz", path_list=items)
             # the archive streams into the store as it is made (no local .tgz for stores
             # that override open_write)
-            with client.open_write(art.key, spool_dir=tmp) as out:
+            with client.open_write(key + ".tgz", spool_dir=tmp) as out:
                 write_tgz(stage, name, out)
         else:
             art = S3Artifact(key=key, path_list=items)
-            upload_tree(client, stage, art.key)
+            upload_tree(client, stage, key)
     if namespace and dataset_name:
         from dflow.config import lineage_client
 
@@ -160,6 +160,11 @@ def upload_artifact(
 def _key_of(artifact: Any) -> tuple[str, str | None, Any]:
     """``(key, sub_path, slice)`` of an artifact-like value."""
     if isinstance(artifact, S3Artifact):
+        if not artifact.key:
+            raise NotFound(
+                "download_artifact: the S3Artifact has no key",
+                hint="give S3Artifact(key=...), or download a step's output artifact",
+            )
         return artifact.key, artifact.selected_path, artifact.slice
     if isinstance(artifact, str):
         return artifact, None, None
@@ -263,9 +268,10 @@ def _download(
         src = os.path.abspath(artifact.local_path)
         if not os.path.exists(src):
             raise NotFound(f"local artifact '{artifact.local_path}' does not exist")
-        client: StorageClient = LocalStorageClient(os.path.dirname(src))
+        local = LocalStorageClient(os.path.dirname(src))
+        client: StorageClient = local
         key, sub0, slice0 = os.path.basename(src), artifact.selected_path, artifact.slice
-        place = _local_placer(client)
+        place = _local_placer(local)
     else:
         client = resolve_client(storage_client)
         key, sub0, slice0 = _key_of(artifact)

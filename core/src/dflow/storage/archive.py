@@ -26,7 +26,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any
+from typing import IO, Any, cast
 
 #: bytes of tar stream per job on the pool: few enough jobs that scheduling costs nothing, and
 #: a handful in flight per thread stay well under 100 MB
@@ -159,8 +159,10 @@ def write_tgz(src: str, arcname: str, dest: str | IO[bytes], level: int = 1) -> 
         f = stack.enter_context(open(dest, "wb")) if isinstance(dest, str) else dest
         gz = stack.enter_context(ParallelGzipWriter(f, level))
         # tarfile only writes and asks tell(); copying files in 1 MiB reads keeps it cheap
-        with _WholeSecondTar.open(
-            fileobj=gz, mode="w", dereference=True, copybufsize=1024 * 1024
+        # what open(mode="w") makes (typeshed's open lacks copybufsize); the writer has no
+        # read/seek, which typeshed's file protocol asks for and mode "w" never uses
+        with _WholeSecondTar(
+            fileobj=cast(Any, gz), mode="w", dereference=True, copybufsize=1024 * 1024
         ) as tar:
             tar.add(src, arcname=arcname)
 
@@ -265,9 +267,9 @@ def open_tar_stream(src: str | IO[bytes]) -> Iterator[tarfile.TarFile]:
     forever on a gzip file of several members (as ``cat a.gz b.gz`` makes).
     """
     with contextlib.ExitStack() as stack:
-        raw = stack.enter_context(open(src, "rb")) if isinstance(src, str) else src
+        raw: Any = stack.enter_context(open(src, "rb")) if isinstance(src, str) else src
         buffered = raw if hasattr(raw, "peek") else stack.enter_context(io.BufferedReader(raw))
-        if buffered.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[union-attr]
+        if buffered.peek(2)[:2] == b"\x1f\x8b":
             yield stack.enter_context(
                 tarfile.open(fileobj=GunzipReader(buffered), mode="r|", bufsize=TAR_READ)
             )
@@ -350,7 +352,9 @@ def _data_filter(member: tarfile.TarInfo, dest: str, trusted: set[str]) -> tarfi
         if not mode & 0o100:
             mode &= ~0o111
         mode |= 0o600
-    return member.replace(mode=mode, uid=None, gid=None, uname=None, gname=None, deep=False)
+    # None unsets owner fields, as tarfile.data_filter does (typeshed types them as set)
+    unset: dict[str, Any] = {"uid": None, "gid": None, "uname": None, "gname": None}
+    return member.replace(mode=mode, **unset, deep=False)
 
 
 def _trust(rel: str, dest: str, trusted: set[str]) -> None:

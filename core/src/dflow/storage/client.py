@@ -42,8 +42,13 @@ class StorageClient(abc.ABC):
     capabilities: ClassVar[StorageCapabilities] = StorageCapabilities()
     """What this client does beyond the defaults (see :class:`StorageCapabilities`)."""
 
-    store: str = ""
-    """The store as error messages name it (endpoint and bucket); empty: the class name."""
+    @property
+    def store(self) -> str:
+        """The store as error messages name it (endpoint and bucket).
+
+        Override it, or shadow it with a class attribute (``store: str = ""``) set in
+        ``__init__``."""
+        return type(self).__name__
 
     @abc.abstractmethod
     def upload(self, key: str, path: str) -> None:

@@ -12,6 +12,7 @@ file the caller created for the purpose (a tarball, a catalog) without copying i
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import shutil
@@ -36,6 +37,7 @@ class LocalStorageClient(StorageClient):
     """Objects stored as files under ``root`` (created on first write)."""
 
     capabilities = StorageCapabilities(local_files=True)
+    store: str = ""  # set in __init__
 
     def __init__(self, root: str | os.PathLike[str] = ".") -> None:
         self.root = os.path.abspath(os.fspath(root))
@@ -150,8 +152,8 @@ class LocalStorageClient(StorageClient):
                 out.append(key)
         return sorted(out)
 
-    def _walk(self, directory: str, lead: str) -> list[str]:
-        out = []
+    def _walk(self, directory: str, lead: str) -> builtins.list[str]:  # list: the method
+        out: builtins.list[str] = []
         for dirpath, _dirnames, filenames in os.walk(directory):
             rel = os.path.relpath(dirpath, directory)
             sub = lead if rel == "." else lead + rel.replace(os.sep, "/") + "/"

@@ -31,7 +31,7 @@ def resolve_client(storage_client: StorageClient | None = None) -> StorageClient
 
 
 def store_name(client: StorageClient) -> str:
-    return client.store or type(client).__name__
+    return client.store or type(client).__name__  # an empty store: a client not set up yet
 
 
 def catalog_dir() -> str:

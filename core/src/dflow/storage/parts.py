@@ -116,7 +116,7 @@ class PartedWriter(io.RawIOBase):
     def tell(self) -> int:
         return self._written
 
-    def write(self, data: Any) -> int:  # type: ignore[override]
+    def write(self, data: Any) -> int:
         self._raise_failed()
         if not isinstance(data, bytes):
             data = bytes(data)  # the caller may reuse its buffer: a held part must not change

@@ -57,7 +57,7 @@ class ArtifactContract:
     @ARCHIVES
     def test_artifact_file(self, client, work, tmp_path, archive):
         art = upload_artifact("foo.txt", archive=archive, storage_client=client)
-        assert art.key.startswith("upload/")
+        assert art.key and art.key.startswith("upload/")
         assert art.key.endswith(".tgz") == (archive == "tar")
         out = tmp_path / "out"
         assert download_artifact(art, path=str(out), storage_client=client) == [
@@ -157,7 +157,8 @@ class ArtifactContract:
         assert len(os.listdir(out / ".dflow")) == 1
         tar = upload_artifact(["foo.txt"], archive="tar", storage_client=client)
         got = download_artifact(tar, extract=False, path=str(out), storage_client=client)
-        assert got == [str(out / os.path.basename(tar.key))] and got[0].endswith(".tgz")
+        assert tar.key and got == [str(out / os.path.basename(tar.key))]
+        assert got[0].endswith(".tgz")
 
     @ARCHIVES
     def test_copy_artifact(self, client, work, tmp_path, archive):
@@ -198,7 +199,7 @@ class ArtifactContract:
         monkeypatch.setitem(s3_config, "prefix", "team/")
         monkeypatch.setitem(s3_config, "secret_key", "s3cr3t-value")
         art = upload_artifact("foo.txt", archive=None, storage_client=client)
-        assert art.key.startswith("team/upload/")
+        assert art.key and art.key.startswith("team/upload/")
         assert S3Artifact(key=art.key).key == art.key  # not prefixed twice
         data = art.to_dict()
         assert "s3cr3t-value" not in repr(data) and "secret_key" not in data

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 SLURM_PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 SSHD_PACKAGES = ("openssh-server",)
@@ -191,7 +192,7 @@ class LocalSlurm:
             self.stop()
             raise
 
-    def _spawn(self, cmd: list[str], name: str, **kwargs: object) -> None:
+    def _spawn(self, cmd: list[str], name: str, **kwargs: Any) -> None:
         log = open(self.run_dir / f"{name}.out", "ab")  # type: ignore[operator]
         with log:
             proc = subprocess.Popen(
@@ -200,7 +201,7 @@ class LocalSlurm:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                **kwargs,  # type: ignore[arg-type]
+                **kwargs,
             )
         proc.dflow_name = name  # type: ignore[attr-defined]
         self._procs.append(proc)
@@ -372,8 +373,16 @@ class LocalSlurm:
             self.run_dir = None
 
 
+class _Shared:
+    """The process's shared LocalSlurm, how many users it has, and the SLURM_CONF it hid."""
+
+    slurm: LocalSlurm | None = None
+    users: int = 0
+    saved: str | None = None
+
+
 _shared_lock = threading.Lock()
-_shared: dict[str, object] = {"slurm": None, "users": 0, "saved": None}
+_shared = _Shared()
 
 
 @contextlib.contextmanager
@@ -384,27 +393,26 @@ def shared_local_slurm() -> Iterator[LocalSlurm]:
     library that does) reaches it. Made for session-scoped pytest fixtures in several conftests.
     """
     with _shared_lock:
-        if _shared["slurm"] is None:
-            slurm = LocalSlurm()
-            slurm.start()
-            _shared["slurm"] = slurm
-            _shared["saved"] = os.environ.get("SLURM_CONF")
-            os.environ.update(slurm.env)
-        _shared["users"] = int(_shared["users"]) + 1  # type: ignore[call-overload]
+        if _shared.slurm is None:
+            started = LocalSlurm()
+            started.start()
+            _shared.slurm = started
+            _shared.saved = os.environ.get("SLURM_CONF")
+            os.environ.update(started.env)
+        slurm = _shared.slurm
+        _shared.users += 1
     try:
-        yield _shared["slurm"]  # type: ignore[misc]
+        yield slurm
     finally:
         with _shared_lock:
-            _shared["users"] = int(_shared["users"]) - 1  # type: ignore[call-overload]
-            if _shared["users"] == 0:
-                slurm = _shared["slurm"]
-                _shared["slurm"] = None
-                saved = _shared["saved"]
-                if saved is None:
+            _shared.users -= 1
+            if _shared.users == 0:
+                _shared.slurm = None
+                if _shared.saved is None:
                     os.environ.pop("SLURM_CONF", None)
                 else:
-                    os.environ["SLURM_CONF"] = saved  # type: ignore[assignment]
-                slurm.stop()  # type: ignore[union-attr]
+                    os.environ["SLURM_CONF"] = _shared.saved
+                slurm.stop()
 
 
 class LocalSshd:

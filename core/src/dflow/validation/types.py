@@ -92,7 +92,7 @@ def verdict(produced: Any, expected: Any) -> str:
             return OK  # the list arrives as its JSON text
         return verdict(list, expected)
     if _origin(expected) is typing.Union:
-        return min((verdict(produced, m) for m in typing.get_args(expected)), key=_RANK.get)
+        return min((verdict(produced, m) for m in typing.get_args(expected)), key=_RANK.__getitem__)
     if _origin(produced) is typing.Union:
         found = {verdict(m, expected) for m in typing.get_args(produced)}
         return found.pop() if len(found) == 1 else UNSURE

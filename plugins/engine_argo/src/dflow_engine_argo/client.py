@@ -19,6 +19,7 @@ say what failed and what to do. The token never appears in a message or a log li
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import time
@@ -324,7 +325,7 @@ class ArgoClient:
         name: str,
         restart_successful: bool | None = None,
         node_field_selector: str | None = None,
-        parameters: list[str] | None = None,
+        parameters: builtins.list[str] | None = None,  # list: the method below
     ) -> dict[str, Any]:
         return self.action(
             name,
@@ -335,7 +336,7 @@ class ArgoClient:
         )
 
     def resubmit(
-        self, name: str, memoized: bool | None = None, parameters: list[str] | None = None
+        self, name: str, memoized: bool | None = None, parameters: builtins.list[str] | None = None
     ) -> dict[str, Any]:
         return self.action(name, "resubmit", memoized=memoized, parameters=parameters)
 
@@ -379,7 +380,7 @@ class ArgoClient:
 
     def list_archived(
         self, labels: Mapping[str, str] | None = None, name: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         selector = f"metadata.namespace={self.namespace}"
         if name:
             selector += f",metadata.name={name}"

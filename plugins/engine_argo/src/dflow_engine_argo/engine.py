@@ -210,6 +210,8 @@ class ArgoEngine(Engine):
         created = self._wrap(self.client.create(manifest))
         log.info("submitted workflow %s (uid %s) to %s", created.id, created.uid, self.config.host)
         if wait:
+            if not created.id:
+                raise EngineError(f"{self.config.host} created a workflow without a name")
             self.wait(created.id)
             return self.query(created.id)
         return created
@@ -228,7 +230,9 @@ class ArgoEngine(Engine):
             archived = self.client.list_archived(name=workflow_id)
             if not archived:
                 raise
-            latest = max(archived, key=lambda w: w["metadata"].get("creationTimestamp") or "")
+            latest: dict[str, Any] = max(
+                archived, key=lambda w: w["metadata"].get("creationTimestamp") or ""
+            )
             return self._wrap(self.client.get_archived(latest["metadata"]["uid"]))
 
     def query_status(self, workflow_id: str) -> str:

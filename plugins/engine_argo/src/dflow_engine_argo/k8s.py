@@ -187,9 +187,11 @@ class KubeClient:
         path = self.path(kind, None if method == "POST" else name)
         subject = f"{kind} '{name}'"
         call = getattr(self.core(), f"{verb}_namespaced_{_SNAKE[kind]}")
-        args = (self.namespace, dict(body)) if method == "POST" else (name, self.namespace)
+        args: list[Any] = (
+            [self.namespace, dict(body)] if method == "POST" else [name, self.namespace]
+        )
         if method == "PUT":
-            args += (dict(body),)
+            args.append(dict(body))
         attempt = 0
         while True:
             attempt += 1

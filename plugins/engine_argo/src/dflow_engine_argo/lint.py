@@ -237,7 +237,7 @@ class Linter:
             tmpl = self.templates[name][1]
             calls = [s for g in tmpl.get("steps") or [] for s in (g if isinstance(g, list) else [])]
             calls += (tmpl.get("dag") or {}).get("tasks") or []
-            todo += [c.get("template") for c in calls if isinstance(c, dict) and c.get("template")]
+            todo += [c["template"] for c in calls if isinstance(c, dict) and c.get("template")]
         return out
 
     def build_globals(self) -> None:

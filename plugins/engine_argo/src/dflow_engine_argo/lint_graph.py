@@ -192,7 +192,7 @@ def check_dag(linter: Linter, tmpl: dict[str, Any], path: str, scope: Scope) -> 
                 f"{tpath}.name",
                 f"task name '{name}' cannot begin with a digit when using 'depends' or 'dependencies'",
             )
-        pairs = [(d, None) for d in task.get("dependencies") or []]
+        pairs: list[tuple[str, str | None]] = [(d, None) for d in task.get("dependencies") or []]
         if task.get("depends"):
             pairs += parse_depends(task["depends"])
         deps[name] = []
@@ -210,9 +210,9 @@ def check_dag(linter: Linter, tmpl: dict[str, Any], path: str, scope: Scope) -> 
                     f"'{dep}.{result}' is not a task result (one of: {', '.join(DEPENDS_RESULTS)})",
                 )
             if result in ("AnySucceeded", "AllFailed"):
-                other = tasks[by_name[dep]]
+                looped = tasks[by_name[dep]]
                 if not (
-                    other.get("withItems") or other.get("withParam") or other.get("withSequence")
+                    looped.get("withItems") or looped.get("withParam") or looped.get("withSequence")
                 ):
                     linter.error(where, f"'{dep}.{result}' needs task '{dep}' to loop over items")
             if dep not in deps[name]:

@@ -52,7 +52,8 @@ def iter_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 def find_tags(text: str) -> tuple[list[str], bool]:
     """The ``{{...}}`` tags of a string, and whether a ``{{`` is never closed."""
-    tags, pos = [], 0
+    tags: list[str] = []
+    pos = 0
     while True:
         start = text.find("{{", pos)
         if start < 0:

@@ -47,6 +47,7 @@ def _container(
         )
     if engine:
         return [engine, "run", "--rm", "-v", "$PWD:$PWD", "-w", "$PWD", image, *command]
+    assert singularity is not None  # checked above: one of them is set
     return [singularity, "exec", image, *command]
 
 

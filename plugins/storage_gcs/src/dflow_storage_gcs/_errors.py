@@ -26,11 +26,14 @@ def is_corruption(exc: BaseException) -> bool:
 
     from ._download import ChecksumMismatch
 
+    kinds: tuple[type, ...] = (DataCorruption, ChecksumMismatch)
     try:
         from google.resumable_media.common import DataCorruption as LegacyDataCorruption
     except ImportError:  # pragma: no cover - newer releases fold resumable-media in
-        LegacyDataCorruption = DataCorruption
-    return isinstance(exc, DataCorruption | LegacyDataCorruption | ChecksumMismatch)
+        pass
+    else:
+        kinds += (LegacyDataCorruption,)
+    return isinstance(exc, kinds)
 
 
 def _is_network(exc: BaseException | None) -> bool:

@@ -106,7 +106,7 @@ class StreamWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: Any) -> int:  # type: ignore[override]
+    def write(self, data: Any) -> int:
         self._check()
         # bytes are immutable, so kept as they are; other buffers may be reused by the caller
         # (google_crc32c also takes bytes only)
@@ -118,9 +118,10 @@ class StreamWriter(io.RawIOBase):
         try:
             while view:
                 room = self._chunk_size - self._filled
-                piece, view = view[:room], view[room:]
+                piece: memoryview | bytes = view[:room]
+                view = view[room:]
                 if len(piece) < room and n > self._chunk_size:
-                    piece = piece.tobytes()  # a view of the rest would keep all of ``data`` alive
+                    piece = bytes(piece)  # a view of the rest would keep all of ``data`` alive
                 self._pieces.append(piece)
                 self._filled += len(piece)
                 if self._filled == self._chunk_size:

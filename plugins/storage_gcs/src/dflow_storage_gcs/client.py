@@ -101,6 +101,7 @@ class GCSClient(StorageClient):
     """
 
     capabilities = StorageCapabilities(direct_download=True)
+    store: str = ""  # set in __init__
 
     def __init__(
         self,
@@ -110,7 +111,7 @@ class GCSClient(StorageClient):
         config: GCSConfig | None = None,
         **options: Any,
     ) -> None:
-        given = {
+        given: dict[str, Any] = {
             k: v for k, v in dict(bucket_name=bucket_name, project=project).items() if v is not None
         }
         self.config = attrs.evolve(config or GCSConfig(), **given, **options)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import attrs
 
 MiB = 1024 * 1024
 
 
-def _env(*names: str) -> attrs.Factory:
+def _env(*names: str) -> Any:  # an attrs default: attrs.Factory
     return attrs.Factory(lambda: next((os.environ[n] for n in names if os.environ.get(n)), None))
 
 

@@ -272,7 +272,7 @@ def _code(error: Exception) -> str:
     return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
 
 
-def _connection_error(exc: BaseException, url: str, connected: bool) -> Exception:
+def _connection_error(exc: BaseException, url: str, connected: bool) -> BaseException:
     from botocore.exceptions import (
         ConnectionClosedError,
         EndpointConnectionError,

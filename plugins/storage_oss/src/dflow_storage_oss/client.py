@@ -75,6 +75,7 @@ class OSSClient(StorageClient):
     """
 
     capabilities = StorageCapabilities(direct_download=True)
+    store: str = ""  # set in __init__
 
     def __init__(
         self,
@@ -86,7 +87,7 @@ class OSSClient(StorageClient):
         config: OSSConfig | None = None,
         **options: Any,
     ) -> None:
-        given = dict(
+        given: dict[str, Any] = dict(
             endpoint=endpoint,
             bucket_name=bucket_name,
             access_key_id=access_key_id,
@@ -97,7 +98,7 @@ class OSSClient(StorageClient):
             options["prefix"] = _repo_prefix()
         self.config = attrs.evolve(config or OSSConfig(), **given, **options)
         self._check_config()
-        endpoint = self.config.endpoint.rstrip("/")
+        endpoint = (self.config.endpoint or "").rstrip("/")  # _check_config: it is set
         if "://" not in endpoint:
             endpoint = ("https://" if self.config.secure else "http://") + endpoint
         self.endpoint = endpoint
@@ -344,8 +345,9 @@ class OSSClient(StorageClient):
             yield stream
 
     def _download_to(self, full: str, tmp: str) -> None:
-        if self.lean is not None:
-            return self._download_lean(full, tmp)
+        lean = self.lean
+        if lean is not None:
+            return self._download_lean(lean, full, tmp)
         result = self.bucket.get_object(full)
         size = result.content_length
         if size is not None and size >= self.config.multipart_threshold and self.config.workers > 1:
@@ -353,8 +355,8 @@ class OSSClient(StorageClient):
             return self._download_ranges(full, tmp, size, result.etag, result.server_crc)
         self._save(full, tmp, result.read, size, result.server_crc, result.request_id)
 
-    def _download_lean(self, full: str, tmp: str) -> None:
-        oss2, lean = _oss2(), self.lean
+    def _download_lean(self, lean: LeanObjects, full: str, tmp: str) -> None:
+        oss2 = _oss2()
         resp = lean.get(full)
         size, headers = resp.length, resp.headers
         crc = headers.get("x-oss-hash-crc64ecma")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import attrs
 
 MiB = 1024 * 1024
 
 
-def _env(name: str) -> attrs.Factory:
+def _env(name: str) -> Any:  # an attrs default: attrs.Factory
     return attrs.Factory(lambda: os.environ.get(name))
 
 

@@ -239,11 +239,13 @@ class RenderPass:
         sl = getattr(tmpl, "slices", None) if hasattr(tmpl, "op_class") else None
         sliced = sl is not None and (_looped(step) or sl.sub_path)
         outs = sliced_outputs(step) if sliced else ()
-        group = int(sl.group_size) if sliced and sl.group_size else None
+        group = int(sl.group_size) if sl is not None and sliced and sl.group_size else None
         tag = step.continue_on_num_success is not None or step.continue_on_success_ratio is not None
         parts, art_slices = artargs.shapes(step) if hasattr(tmpl, "op_class") else ((), ())
         timeout = step.timeout_seconds if step.timeout is not None else None
-        subs = sub_path_names(step) if sliced and sl.sub_path and not group else ()
+        subs = (
+            sub_path_names(step) if sl is not None and sliced and sl.sub_path and not group else ()
+        )
         return Variant(
             keyed=step.key is not None,
             sliced=sliced,
@@ -517,7 +519,7 @@ class RenderPass:
             node.helpers_deps.append(init)
             with_param = var(f"{kind}.{init}.outputs.parameters.dflow_slices_path")
             if sl.group_size:
-                n = int(sl.group_size)
+                size = int(sl.group_size)
                 count = (
                     f"len(sprig.fromJson({kind}['{init}'].outputs.parameters['dflow_slices_path']))"
                 )
@@ -528,12 +530,14 @@ class RenderPass:
                         "value": var(f"=toJson(sprig.untilStep(0, {count}, 1))"),
                     }
                 )
-                with_param = var(f"=toJson(sprig.untilStep(0, int(({count} + {n - 1}) / {n}), 1))")
+                with_param = var(
+                    f"=toJson(sprig.untilStep(0, int(({count} + {size - 1}) / {size}), 1))"
+                )
             else:
                 params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
             params += sub_params  # in the order the template declares them
         elif sl.group_size:
-            n = int(sl.group_size)
+            size = int(sl.group_size)
             if with_param is None and step.with_sequence is not None:
                 with_param = sequence_items(step.with_sequence, where)
             if with_param is None:
@@ -546,7 +550,7 @@ class RenderPass:
             static = getattr(with_param, "static_items", lambda: None)()
             if isinstance(with_param, list | tuple) or static is not None:
                 total = len(with_param) if static is None else len(static)
-                with_param = list(range((total + n - 1) // n))
+                with_param = list(range((total + size - 1) // size))
             else:
                 e = with_param.expr if isinstance(with_param, ArgoVar) else None
                 if e is None:
@@ -555,7 +559,7 @@ class RenderPass:
                         "list, a parameter or argo_range(...)"
                     )
                 with_param = ArgoVar(
-                    f"toJson(sprig.untilStep(0, int((len(sprig.fromJson({e})) + {n - 1}) / {n}),"
+                    f"toJson(sprig.untilStep(0, int((len(sprig.fromJson({e})) + {size - 1}) / {size}),"
                     " 1))"
                 )
         else:

@@ -71,7 +71,7 @@ def _retry(rs: dict[str, Any] | None) -> RetryPolicy | None:
     on = (
         "transient"
         if "lastRetry.exitCode" in expr
-        else _POLICIES.get(rs.get("retryPolicy"), "always")
+        else _POLICIES.get(str(rs.get("retryPolicy")), "always")
     )
     return RetryPolicy(
         int(rs.get("limit") or 0),
