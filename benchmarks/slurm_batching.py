@@ -44,7 +44,7 @@ def make_jobs(root: Path, count: int, tag: str) -> list[ScriptJob]:
     return jobs
 
 
-def slurm_job_ids(slurm) -> set[str]:  # noqa: ANN001
+def slurm_job_ids(slurm) -> set[str]:
     out = slurm.run("squeue", "-h", "-t", "all", "-o", "%i").stdout
     return set(out.split())
 

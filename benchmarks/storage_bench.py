@@ -33,7 +33,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _storage_common import (  # noqa: E402
+from _storage_common import (
     SMALL_FILE_SIZE,
     CpuMeter,
     MiB,

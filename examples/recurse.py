@@ -7,7 +7,7 @@ from dflow.python import OP, PythonOPTemplate
 
 
 @OP.function
-def plus_one(iter: int) -> {"iter": int}:  # noqa: A002
+def plus_one(iter: int) -> {"iter": int}:
     return {"iter": iter + 1}
 
 

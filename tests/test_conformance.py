@@ -39,7 +39,7 @@ from dflow import (
 from dflow.python import PythonOPTemplate, Slices, upload_packages
 
 sys.path.insert(0, str(Path(__file__).parent))  # OPs live in a module the pods can import
-from conformance_ops import (  # noqa: E402
+from conformance_ops import (
     Counter,
     gather,
     make_files,

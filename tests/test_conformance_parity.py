@@ -26,9 +26,9 @@ from dflow import (
 from dflow.python import PythonOPTemplate, Slices
 
 sys.path.insert(0, str(Path(__file__).parent))
-from parity_ops import joined, where_is  # noqa: E402
-from test_conformance import Run  # noqa: E402
-from test_conformance import run as engine_run  # noqa: E402, F401 (the engines' fixture)
+from parity_ops import joined, where_is  # the engines' fixture
+from test_conformance import Run
+from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
 CASES: dict[str, Callable[[Run], Any]] = {}
 EXPECTED: dict[str, Any] = {}

@@ -10,7 +10,7 @@ import pytest
 from dflow.validation import problems_of
 
 sys.path.insert(0, str(Path(__file__).parent))
-from guide_workflows import BUILDERS  # noqa: E402
+from guide_workflows import BUILDERS
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from dflow.python import OP, OPIO, Artifact, OPIOSign, PythonOPTemplate, Slices
 pytest.importorskip("dflow_executor_slurm")
 pytest.importorskip("dflow_executor_dispatcher")
 
-from dflow_executor_dispatcher import DispatcherExecutor  # noqa: E402
-from dflow_executor_slurm import SlurmJobTemplate  # noqa: E402
+from dflow_executor_dispatcher import DispatcherExecutor
+from dflow_executor_slurm import SlurmJobTemplate
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pydflow_ref import VERSION, WORK, extract_tests, pydflow_python, run_env, tree  # noqa: E402
+from pydflow_ref import VERSION, WORK, extract_tests, pydflow_python, run_env, tree
 
 SCENARIOS = Path(__file__).parent / "pydflow_layout"
 SDIST_TESTS = ("test_python", "test_dag", "test_recurse", "test_reuse", "test_conditional_outputs")

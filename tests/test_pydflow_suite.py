@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pydflow_ref import SDIST, VERSION, extract_tests  # noqa: E402
+from pydflow_ref import SDIST, VERSION, extract_tests
 
 SUITE_SIZE = 10  # the test functions in pydflow 1.8.134's tests/
 

@@ -165,7 +165,7 @@ def test_step_timeout_bounds_an_http_step_on_the_local_engine(local):
     from dflow.model.op_template import HTTPOPTemplate
 
     class Slow(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the http.server hook
+        def do_GET(self):  # the http.server hook
             time.sleep(3)
             self.send_response(200)
             self.end_headers()

@@ -11,8 +11,12 @@ import abc
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from .model.op_template import OPTemplate
 
 
 @attrs.frozen
@@ -55,7 +59,7 @@ class Executor(abc.ABC):  # noqa: B024 - every method has a default; ABC marks t
     #: run the items of a sliced fan-out as one submission (see ``run_batch``)
     merge_sliced_step: bool = False
 
-    def render(self, template):  # noqa: ANN001, ANN201 - template types live in the model
+    def render(self, template: OPTemplate) -> OPTemplate:
         """Return the template to use on Argo (default: unchanged)."""
         return template
 

@@ -35,8 +35,8 @@ __all__ = [
     "PVC",
 ]
 
-from .argo_objects import ArgoObjectDict as ObjectDict  # noqa: E402
-from .python.opio import type_str as type_to_str  # noqa: E402
+from .argo_objects import ArgoObjectDict as ObjectDict
+from .python.opio import type_str as type_to_str
 
 #: input artifacts may not be mounted at these paths
 NotAllowedInputArtifactPath = list(FORBIDDEN_ARTIFACT_PATHS)

@@ -24,7 +24,7 @@ __all__ = [
     "randstr",
 ]
 
-from ._compat import module_getattr  # noqa: E402
+from ._compat import module_getattr
 
 __getattr__ = module_getattr(
     __name__,

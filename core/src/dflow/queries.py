@@ -14,7 +14,7 @@ def query_workflows(labels: dict[str, str] | None = None, fields: Any = None) ->
     return get_engine().query_workflows(labels)
 
 
-def query_archived_workflows(labels: dict[str, str] | None = None, id: str | None = None) -> list:  # noqa: A002
+def query_archived_workflows(labels: dict[str, str] | None = None, id: str | None = None) -> list:
     """Archived workflows (Argo)."""
     from .backends import get_engine
 

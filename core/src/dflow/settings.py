@@ -49,7 +49,7 @@ class SettingsError(ConfigError):
     """The configuration file is missing, malformed, or has a wrong key or value."""
 
 
-def _strict(kind: type, *also: type):  # noqa: ANN202
+def _strict(kind: type, *also: type):
     accepted = (kind, *also)
 
     def structure(value: object, _: type) -> object:

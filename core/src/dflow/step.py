@@ -10,7 +10,7 @@ __all__ = [
     "HookStep",
 ]
 
-from .model.helpers import (  # noqa: E402
+from .model.helpers import (
     argo_concat,
     argo_enumerate,
     argo_len,

@@ -363,7 +363,7 @@ class CommandError(AssertionError):
 def run_command(
     cmd: list[Any] | str,
     raise_error: bool = True,
-    input: str | None = None,  # noqa: A002
+    input: str | None = None,
     try_bash: bool = False,
     login: bool = True,
     interactive: bool = True,
@@ -420,7 +420,7 @@ def _tee(
     proc: subprocess.Popen,
     input: str | None,
     stdout: Any,
-    stderr: Any,  # noqa: A002
+    stderr: Any,
     encoding: str,
 ) -> tuple[str, str]:
     """Read both pipes line by line, echoing each line to its stream as it arrives."""

@@ -8,11 +8,11 @@ __all__ = [
     "Workflow",
 ]
 
-import logging  # noqa: E402
+import logging
 
-from ._compat import module_getattr  # noqa: E402
-from .model.op_template import DockerSecret  # noqa: E402
-from .queries import query_archived_workflows, query_workflows  # noqa: E402
+from ._compat import module_getattr
+from .model.op_template import DockerSecret
+from .queries import query_archived_workflows, query_workflows
 
 logger = logging.getLogger(__name__)
 

@@ -192,7 +192,7 @@ def test_import_has_no_side_effects() -> None:
 
 
 @pytest.fixture
-def restore_config():  # noqa: ANN201
+def restore_config():
     saved, saved_s3 = dict(config), dict(s3_config)
     yield
     config.clear()
@@ -246,7 +246,7 @@ def test_file_values_sit_below_environment_and_code(
 
 def test_lineage_client_from_environment(
     restore_config: None, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:  # noqa: ANN001
+) -> None:
     (tmp_path / "my_lineage_mod.py").write_text("class Lineage:\n    kind = 'mine'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("DFLOW_LINEAGE", "my_lineage_mod.Lineage")

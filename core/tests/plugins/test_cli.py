@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 
-def dflow(*args: str, cwd: Path, site: Path | None = None, **env: str):  # noqa: ANN202
+def dflow(*args: str, cwd: Path, site: Path | None = None, **env: str):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
     environ["DFLOW_PLUGINS"] = "test-echo"
     if site is not None:

@@ -37,7 +37,7 @@ class Everything:
         return [StorageRecord(name="toy-store", factory=lambda cfg: "store", artifact_kind="gcs")]
 
     @hookimpl
-    def dflow_executors(self):  # a generator is a valid result too  # noqa: ANN201
+    def dflow_executors(self):  # a generator is a valid result too
         yield ExecutorRecord(name="toy-exec", factory=lambda **kw: ("executor", kw))
 
     @hookimpl

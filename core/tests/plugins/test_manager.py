@@ -24,7 +24,7 @@ BROKEN = {
 }
 
 
-def _plugin(**hooks):  # noqa: ANN003, ANN202
+def _plugin(**hooks):
     """A plugin object implementing the given hooks (name -> list of records)."""
 
     class Plugin:
@@ -32,7 +32,7 @@ def _plugin(**hooks):  # noqa: ANN003, ANN202
 
     for hook, records in hooks.items():
 
-        def impl(records=records):  # noqa: ANN001, ANN202 - defaults are not hook arguments
+        def impl(records=records):  # defaults are not hook arguments
             return records
 
         impl.__name__ = hook
@@ -128,7 +128,7 @@ def test_misspelled_hook_fails_loudly_naming_plugin_and_hook(
 def test_wrong_hook_arguments_are_rejected(pm: PluginManager) -> None:
     class Observer:
         @hookimpl
-        def dflow_step_event(self, evt):  # noqa: ANN001, ANN201
+        def dflow_step_event(self, evt):
             pass
 
     with pytest.raises(PluginError, match=r"plugin 'observer' \(registered directly\) is invalid"):
@@ -269,7 +269,7 @@ def test_hook_that_raises_is_logged_and_skipped(
 ) -> None:
     class Raising:
         @hookimpl
-        def dflow_engines(self):  # noqa: ANN201
+        def dflow_engines(self):
             raise RuntimeError("cannot list engines")
 
     pm.register(Raising(), "raising", distribution="dist-r", version="3")

@@ -1,6 +1,6 @@
 """``OP.function``: signs from annotations, outputs from the return annotation."""
 
-# ruff: noqa: UP006, UP035, UP037 - pydflow forms; UP037 would unquote dict-literal keys
+# ruff: noqa: UP006, UP035 - pydflow forms; UP037 would unquote dict-literal keys
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def copy_msg(
     times: int = 2,
     big: BigParameter(dict) = None,
     extra: Artifact(list[Path]) = None,
-) -> {"msg": str, "bar": Artifact(Path)}:  # noqa: F821 - dict keys, not names
+) -> {"msg": str, "bar": Artifact(Path)}:  # dict keys, not names
     """Repeat the message."""
     return {"msg": msg * times, "bar": foo}
 
@@ -151,7 +151,7 @@ def test_bad_functions_are_reported():
 
 def test_dict_return_must_be_a_dict():
     @OP.function
-    def wrong(x: int) -> {"y": int}:  # noqa: F821
+    def wrong(x: int) -> {"y": int}:
         return x
 
     with pytest.raises(SignatureError, match="the function must return a dict of outputs"):

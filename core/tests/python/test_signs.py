@@ -1,6 +1,6 @@
 """Signs (Artifact, Parameter, OPIO) and the checks of ``@OP.exec_sign_check``."""
 
-# ruff: noqa: UP006, UP007, UP035, UP045 - the typing forms are what pydflow users write
+# ruff: noqa: UP006, UP035, UP045 - the typing forms are what pydflow users write
 
 from __future__ import annotations
 

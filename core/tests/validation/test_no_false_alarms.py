@@ -1,4 +1,4 @@
-# ruff: noqa: UP006, UP007, UP045 - typing.List/Optional/Union, as pydflow users write them
+# ruff: noqa: UP006, UP045 - typing.List/Optional/Union, as pydflow users write them
 """Validation never rejects a workflow that runs: each class of false alarm found, as a test.
 
 Every workflow here runs correctly (``tests/test_validation_runs.py`` runs the same shapes on

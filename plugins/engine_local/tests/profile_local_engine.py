@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from dflow import Step, Workflow, config, upload_artifact  # noqa: E402
-from dflow.python import OP, Artifact, PythonOPTemplate, Slices  # noqa: E402
-from local_engine_ops import Square, Sum  # noqa: E402
+from dflow import Step, Workflow, config, upload_artifact
+from dflow.python import OP, Artifact, PythonOPTemplate, Slices
+from local_engine_ops import Square, Sum
 
 
 @OP.function
-def inc(x: int, inp: Artifact(Path)) -> {"y": int, "out": Artifact(Path)}:  # noqa: F821
+def inc(x: int, inp: Artifact(Path)) -> {"y": int, "out": Artifact(Path)}:
     value = int(Path(inp).read_text())
     Path("out.txt").write_text(str(value + 1))
     return {"y": x + 1, "out": Path("out.txt")}

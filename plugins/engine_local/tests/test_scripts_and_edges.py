@@ -159,7 +159,7 @@ def test_global_artifact_from_expression_and_reused_artifact(workdir):
 
 def test_http_step(workdir):
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"pong " + self.path.encode())

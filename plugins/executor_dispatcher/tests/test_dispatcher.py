@@ -16,7 +16,7 @@ SLEEP = "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n"
 
 
 def executor(**kwargs: object) -> DispatcherExecutor:
-    ex = DispatcherExecutor(**kwargs)  # type: ignore[arg-type]
+    ex = DispatcherExecutor(**kwargs)
     ex.check_interval = 0.3
     return ex
 

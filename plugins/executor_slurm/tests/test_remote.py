@@ -22,7 +22,7 @@ def remote(slurm_sshd, tmp_path):
             workdir=str(tmp_path / "remote" / "{{workflow.name}}" / "{{pod.name}}"),
         )
         args.update(kwargs)
-        return SlurmRemoteExecutor(**args)  # type: ignore[arg-type]
+        return SlurmRemoteExecutor(**args)
 
     return make
 

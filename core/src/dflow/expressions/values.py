@@ -180,12 +180,6 @@ def to_int(value: Any) -> int:
     raise TypeError(f"invalid operation: int({go_type(value)})")
 
 
-def to_float(value: Any) -> float:
-    if is_number(value):
-        return float(value)
-    raise TypeError(f"invalid operation: float({go_type(value)})")
-
-
 def deep_equal(left: Any, right: Any) -> bool:
     """expr's runtime.Equal: numbers compare by value across int/float, others strictly."""
     if is_number(left) and is_number(right):

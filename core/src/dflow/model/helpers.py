@@ -70,7 +70,7 @@ class ArgoSequence:
         return out
 
 
-def argo_sequence(count: Any = None, start: Any = None, end: Any = None, format: str | None = None):  # noqa: A002, ANN201
+def argo_sequence(count: Any = None, start: Any = None, end: Any = None, format: str | None = None):
     """A numeric sequence for ``with_sequence``."""
     return ArgoSequence(count=count, start=start, end=end, format=format)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..serialization import dump_value
@@ -25,7 +25,7 @@ class _Missing:
 
     _instance = None
 
-    def __new__(cls):  # noqa: D102
+    def __new__(cls):
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -36,7 +36,7 @@ class _Missing:
     def __bool__(self) -> bool:
         return False
 
-    def __deepcopy__(self, memo):  # noqa: ANN001
+    def __deepcopy__(self, memo):
         return self
 
     def __copy__(self):
@@ -394,7 +394,7 @@ class OutputArtifact(_IOBase):
     def __getitem__(self, index: Any) -> ArtifactRef:  # type: ignore[override]
         return ArtifactRef(self, slice=index)
 
-    def pvc(self, size: str = "1Gi", storage_class: str | None = None, access_modes=None):  # noqa: ANN001, ANN201
+    def pvc(self, size: str = "1Gi", storage_class: str | None = None, access_modes=None):
         self.save.append(PVC(f"{self.name}-pvc", "", size, storage_class, access_modes))
         return self
 
@@ -590,11 +590,6 @@ def _json_with_vars(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_json_with_vars(v) for v in value) + "]"
     return json.dumps(value)
-
-
-def iter_io(io: Inputs | Outputs) -> Iterable[tuple[str, Any]]:
-    yield from io.parameters.items()
-    yield from io.artifacts.items()
 
 
 # -- rules both engines follow ----------------------------------------------------------------

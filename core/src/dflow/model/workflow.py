@@ -33,7 +33,7 @@ class Workflow:
         steps: Steps | None = None,
         dag: DAG | None = None,
         namespace: str | None = None,
-        id: str | None = None,  # noqa: A002
+        id: str | None = None,
         uid: str | None = None,
         host: str | None = None,
         token: str | None = None,
@@ -238,8 +238,8 @@ class Workflow:
         name: Any = None,
         key: Any = None,
         phase: Any = None,
-        id: Any = None,  # noqa: A002
-        type: Any = None,  # noqa: A002
+        id: Any = None,
+        type: Any = None,
         parent_id: Any = None,
         sort_by_generation: bool = False,
     ) -> list[ArgoStep]:
@@ -259,9 +259,9 @@ class Workflow:
         key: Any,
         name: Any = None,
         phase: Any = None,
-        id: Any = None,  # noqa: A002
+        id: Any = None,
         type: Any = None,
-    ) -> list[ArgoStep]:  # noqa: A002
+    ) -> list[ArgoStep]:
         return self.query_step(name=name, key=key, phase=phase, id=id, type=type)
 
     def query_keys_of_steps(self) -> list[str]:

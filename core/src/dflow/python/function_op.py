@@ -58,7 +58,7 @@ def _get_annotations(func: Callable) -> dict[str, Any]:
     target = inspect.unwrap(func)
     scope = getattr(target, "__globals__", {})
     return {
-        name: eval(value, scope) if isinstance(value, str) else value  # noqa: S307
+        name: eval(value, scope) if isinstance(value, str) else value
         for name, value in dict(getattr(func, "__annotations__", {}) or {}).items()
     }
 

@@ -27,8 +27,8 @@ class OP(ABC):
     progress_current: int = 0
     key: str | None = None
     workflow_name: str | None = None
-    outputs: dict[str, Any] = {}  # noqa: RUF012 - pydflow's class attribute; set_output copies
-    slices: dict[str, Any] = {}  # noqa: RUF012
+    outputs: dict[str, Any] = {}  # pydflow's class attribute; set_output copies
+    slices: dict[str, Any] = {}
     tmp_root: str = "/tmp"
     create_slice_dir: bool = False
     pool_size: int | None = None

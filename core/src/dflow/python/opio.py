@@ -113,7 +113,7 @@ def artifact_shape(tp: Any) -> str | None:
         members = [a for a in get_args(tp) if a is not HDF5Datasets]
         if len(members) == len(get_args(tp)):
             return "path" if _path_item(tp) else None
-        rest = Union[tuple(members)] if len(members) > 1 else members[0]  # noqa: UP007 - runtime union
+        rest = Union[tuple(members)] if len(members) > 1 else members[0]  # runtime union
         return artifact_shape(rest)
     if tp is HDF5Datasets:
         return "hdf5"

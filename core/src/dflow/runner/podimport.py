@@ -276,9 +276,3 @@ def install() -> None:
 
 def installed() -> bool:
     return _finder in sys.meta_path
-
-
-def uninstall() -> None:
-    """Turn the rule off (tests)."""
-    while _finder in sys.meta_path:
-        sys.meta_path.remove(_finder)

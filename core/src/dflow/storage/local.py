@@ -112,7 +112,7 @@ class LocalStorageClient(StorageClient):
         """The stored file itself, opened for reading (objects are replaced, never rewritten)."""
         src = self._path(key)
         try:
-            f = open(src, "rb")  # noqa: SIM115 - closed by the with below
+            f = open(src, "rb")  # closed by the with below
         except (FileNotFoundError, IsADirectoryError):
             raise self._missing(key) from None
         with f:

@@ -169,7 +169,7 @@ def start_seaweedfs(
         *extra_args,
     ]
     (directory / "data").mkdir(exist_ok=True)
-    log = open(directory / "weed.log", "wb")  # noqa: SIM115 - owned by the child process
+    log = open(directory / "weed.log", "wb")  # owned by the child process
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     server = SeaweedServer(

@@ -299,7 +299,7 @@ class LocalSlurm:
                 return max(1, min(1024, int(word.split("=", 1)[1])))
         return 1024
 
-    def _wait(self, ready, what: str) -> None:  # noqa: ANN001
+    def _wait(self, ready, what: str) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if ready():

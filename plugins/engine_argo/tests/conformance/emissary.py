@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # -I leaves the tests dir off
 
-from conformance.artifacts import ArtifactError, tar_gz  # noqa: E402
-from conformance.common import MAIN, VAR_RUN_ARGO  # noqa: E402
+from conformance.artifacts import ArtifactError, tar_gz
+from conformance.common import MAIN, VAR_RUN_ARGO
 
 _CLONE_NEWNS, _CLONE_NEWPID = 0x00020000, 0x20000000
 _PR_SET_PDEATHSIG = 1

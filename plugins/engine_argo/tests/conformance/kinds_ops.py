@@ -1,4 +1,3 @@
-# ruff: noqa: F821 - dict-literal return annotations name outputs, they are not types
 """OPs the pod-kind tests render and run in emulated pods (shipped to the pod as a module;
 importable by the Python 3.7 of a python:3.7 image)."""
 

@@ -73,7 +73,7 @@ def create_pod(
         progress_ticks=op.cluster.progress_ticks,
         include_script_output=include_script_output(op, node_name, boundary_id),
     )
-    run = PodRun(name, None, threading.Event(), cancel, on_exit)  # type: ignore[arg-type]
+    run = PodRun(name, None, threading.Event(), cancel, on_exit)
     op.pods[nid] = run
     op.active_pods += 1
     op.cluster.pods_started.append(name)

@@ -166,7 +166,7 @@ def http_files():
     files: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             body = files.get(self.path)
             self.send_response(200 if body is not None else 404)
             self.end_headers()

@@ -73,7 +73,7 @@ def render(wf: Workflow, store) -> dict:
     renderer = ArgoRenderer(artifact_kind="s3")
     rendering = renderer.render(wf)
     # the engine's own upload (it only needs the storage client configured above)
-    ArgoEngine.upload_packages(None, rendering.packages)  # type: ignore[arg-type]
+    ArgoEngine.upload_packages(None, rendering.packages)
     return rendering.manifest
 
 

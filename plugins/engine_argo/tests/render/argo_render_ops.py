@@ -1,4 +1,3 @@
-# ruff: noqa: F821, UP037 - dict-literal return annotations name outputs, they are not types
 """OPs for the renderer tests (an importable module, as in a user's package)."""
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ class DispatcherExecutor(Executor):
             resources["queue_name"] = self.queue_name
         return resources
 
-    def render(self, template):  # noqa: ANN001, ANN201
+    def render(self, template):
         """The template of a pod running the step through DPDispatcher (Argo engine)."""
         from . import argo
 
@@ -254,7 +254,7 @@ class DispatcherExecutor(Executor):
             submission = dp.Submission(
                 work_base=".", machine=machine, resources=resources, task_list=tasks
             )
-        except Exception as err:  # noqa: BLE001 - dpdispatcher reports bad dicts in many ways
+        except Exception as err:  # dpdispatcher reports bad dicts in many ways
             shutil.rmtree(stage, ignore_errors=True)
             message = f"DispatcherExecutor: invalid machine/resources settings: {err}"
             for job in jobs:
@@ -321,7 +321,7 @@ class DispatcherExecutor(Executor):
             submission.run_submission(
                 check_interval=self.check_interval, clean=False, continue_on_failure=True
             )
-        except BaseException as err:  # noqa: BLE001 - reported per job by the caller
+        except BaseException as err:  # reported per job by the caller
             outcome.error = err
 
     def _result(

@@ -96,7 +96,7 @@ class SlurmJobTemplate(Executor):
         self.singularity_executable = singularity_executable
         self.podman_executable = podman_executable
 
-    def render(self, template):  # noqa: ANN001, ANN201
+    def render(self, template):
         """Steps of prepare, a wlm-operator SlurmJob and collect (Argo engine)."""
         from .argo import render_template
 

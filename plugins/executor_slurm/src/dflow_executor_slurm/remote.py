@@ -176,7 +176,7 @@ class SlurmRemoteExecutor(RemoteExecutor):
             f"SlurmRemoteExecutor(host={self.host!r}, port={self.port}, username={self.username!r})"
         )
 
-    def render(self, template):  # noqa: ANN001, ANN201
+    def render(self, template):
         """A DPDispatcher pod submitting the step with sbatch over SSH (Argo engine)."""
         from .argo import render_remote
 

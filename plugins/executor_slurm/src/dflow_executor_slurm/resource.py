@@ -37,7 +37,7 @@ class SlurmJob:
         self.singularity_executable = singularity_executable
         self.podman_executable = podman_executable
 
-    def get_manifest(self, template):  # noqa: ANN001, ANN201
+    def get_manifest(self, template):
         """The SlurmJob manifest (YAML text) running script template ``template``."""
         from .argo import slurm_job_manifest
 

@@ -6,13 +6,13 @@ from dflow.plugins import hookimpl
 from dflow.plugins.records import ExecutorRecord
 
 
-def _make(**kwargs):  # noqa: ANN003, ANN202 - keywords: the user's, or [executors.nice]'s fields
+def _make(**kwargs):  # keywords: the user's, or [executors.nice]'s fields
     from .executor import NiceExecutor
 
     return NiceExecutor(**kwargs)
 
 
-def _config_type():  # noqa: ANN202
+def _config_type():
     from .executor import NiceConfig
 
     return NiceConfig

@@ -7,7 +7,7 @@ does, since a ConfigMap holds at most 1 MiB (``MaxSecretSize`` in Kubernetes'
 ``core/validation``) and one for a whole fan-out would overflow. When a ConfigMap holds an
 entry for the key, Argo skips the node and takes the entry's outputs
 (``workflow/controller/operator.go`` ``executeTemplate``, memoization, v3.7.18 and v4.1.2).
-:func:`memoize_entries` builds the ConfigMaps from the steps of an earlier run (pure data: the
+:func:`plan_reuse` builds the ConfigMaps from the steps of an earlier run (pure data: the
 engine creates them through the Kubernetes API before submitting).
 """
 
@@ -229,16 +229,6 @@ def _add_entry(
             )
         },
     }
-
-
-def memoize_entries(
-    reuse_step: Iterable[Any],
-    prefix: str,
-    configmap: str = "dflow",
-    now: _dt.datetime | None = None,
-) -> list[dict[str, Any]]:
-    """The cache ConfigMaps of :func:`plan_reuse` (its copies left out)."""
-    return plan_reuse(reuse_step, prefix, configmap, now=now).configmaps
 
 
 def reused_global_outputs(reuse_step: Iterable[Any]) -> dict[str, Any]:
