@@ -191,3 +191,12 @@ def test_mypy_sees_the_types_of_dflow_names_in_a_user_script(tmp_path):
     assert '-> dflow.python.template.PythonOPTemplate"' in out
     assert 'user.py:5: error: Argument "name" to "Step" has incompatible type "int"' in out
     assert 'Argument "template" to "Step" has incompatible type "None"' in out
+
+
+def test_every_distribution_ships_py_typed():
+    """PEP 561: type checkers read a distribution's annotations only with a py.typed marker
+    (hatch puts every file of the package directory in the wheel)."""
+    packages = [ROOT / "core" / "src" / "dflow"]
+    packages += [p for p in sorted(ROOT.glob("plugins/*/src/*")) if (p / "__init__.py").exists()]
+    assert len(packages) >= 8
+    assert [p for p in packages if not (p / "py.typed").is_file()] == []
