@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from local_engine_bench import DEFAULT_VENV, ROOT, Run, ensure_pydflow, run_workload  # noqa: E402
+from local_engine_bench import DEFAULT_VENV, ROOT, Run, ensure_pydflow, run_workload
 
 SIZES = (10, 100, 1_000, 10_000, 100_000)
 

@@ -19,7 +19,7 @@ from dflow.graph import collect
 QUICK = ["--repeat", "2"]
 
 
-def _best(fn, repeat: int) -> float:  # noqa: ANN001
+def _best(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

@@ -19,7 +19,7 @@ from dflow import InputParameter, OutputArtifact, ShellOPTemplate, Step, Workflo
 from dflow.testing import browser
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_graph_phases import engine, phased_workflow  # noqa: E402, F401
+from test_graph_phases import engine, phased_workflow  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / ".work" / "artifacts"

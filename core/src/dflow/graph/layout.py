@@ -138,7 +138,7 @@ def layout(
     row_w = [sum(size[n][0] for n in r) + GAP_X * max(len(r) - 1, 0) for r in rows]
     inner_w = max([*row_w, max(text_width(t) for t in lines)], default=0.0)
     centre: dict[str, tuple[float, float, float]] = {}  # id -> (x centre, top, bottom)
-    y = header + CLUSTER_PAD
+    y: float = header + CLUSTER_PAD
     for k, row in enumerate(rows):
         if k in labelled:
             y += LABEL_GAP

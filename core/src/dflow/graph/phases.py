@@ -67,8 +67,9 @@ def _hook_suffix(step: Any, name: str) -> str:
     return rest if rest.startswith(".") else ""
 
 
-def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str, tuple]:
-    """Node id -> path of step names from the root (the root itself has path ``()``).
+def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str, tuple | None]:
+    """Node id -> path of step names from the root (the root itself has path ``()``; None for
+    a StepGroup or a node outside the workflow's tree).
 
     The workflow's exit handler has path ``("onExit",)``; a step's hook or exit handler gets
     its own path (``(..., "square.onExit")``), never counted as an instance of the step.
@@ -94,7 +95,7 @@ def step_paths(steps: Iterable[Any], workflow_id: str | None = None) -> dict[str
         if field(s, "type") == "Retry"
         for child in field(s, "children", []) or []
     }
-    paths: dict[str, tuple] = {}
+    paths: dict[str, tuple | None] = {}
 
     def path_of(node_id: str, depth: int = 0) -> tuple | None:
         if node_id in paths:

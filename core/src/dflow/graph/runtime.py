@@ -38,8 +38,9 @@ def graph_from_steps(
     join_ids = itertools.count()
     at_path: dict[tuple, list[Any]] = {}
     for s in steps:
-        if field(s, "id") in paths:
-            at_path.setdefault(paths[field(s, "id")], []).append(s)
+        at = paths.get(field(s, "id"))
+        if at is not None:
+            at_path.setdefault(at, []).append(s)
     kids: dict[tuple, list[tuple]] = {}
     for path in status:
         if path and path != EXIT:
@@ -79,7 +80,8 @@ def graph_from_steps(
             for p, n in sibling.items():
                 for s in at_path.get(p, ()):  # retry attempts link to dependents too
                     for child in field(s, "children", []) or []:
-                        target = sibling.get(paths.get(child, ()))
+                        to = paths.get(child)
+                        target = sibling.get(to) if to is not None else None
                         if target is not None and target is not n and (n.id, target.id) not in seen:
                             seen.add((n.id, target.id))
                             edges.append(Edge(n.id, target.id))

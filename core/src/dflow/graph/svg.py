@@ -105,13 +105,13 @@ def _edge(route: Route, out: list[str]) -> None:
 def render(graph: Graph, status: style.Status | None = None) -> str:
     """A standalone SVG document of the graph; coloured by phase when ``status`` is given."""
 
-    def lines_of(node, has_incoming):  # noqa: ANN001, ANN202
+    def lines_of(node, has_incoming):
         return style.lines(node, status, has_incoming)
 
     boxes = [layout(graph.root, lines_of)]
     if graph.on_exit is not None:
         boxes.append(layout(graph.on_exit, lines_of, True))
-    y = MARGIN
+    y: float = MARGIN
     for box in boxes:
         place(box, MARGIN, y)
         y += box.h + 20

@@ -17,7 +17,7 @@ import io
 import os
 import threading
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import attrs
 from dflow.storage.client import StorageCapabilities, StorageClient
@@ -35,7 +35,7 @@ GOOGLE_ENDPOINT = "https://storage.googleapis.com"
 class _Translating(io.RawIOBase):
     """A read-only stream whose errors are raised as dflow's storage errors."""
 
-    def __init__(self, inner: IO[bytes], translate: Any) -> None:
+    def __init__(self, inner: io.BufferedIOBase, translate: Any) -> None:
         super().__init__()
         self._inner, self._translate = inner, translate
 
@@ -296,8 +296,11 @@ class GCSClient(StorageClient):
         reader = self.downloader.stream(full, blob.size or 0, blob.generation, blob.crc32c)
         try:
             with io.BufferedReader(reader, CHUNK) as stream:
-                yield _Translating(
-                    stream, lambda exc: translate(exc, op="download", key=key, client=self)
+                yield cast(  # a binary stream: io.RawIOBase is not typeshed's IO[bytes]
+                    IO[bytes],
+                    _Translating(
+                        stream, lambda exc: translate(exc, op="download", key=key, client=self)
+                    ),
                 )
         finally:
             reader.close()
