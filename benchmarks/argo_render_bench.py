@@ -179,7 +179,7 @@ def growth(mod, renderer, lint) -> None:
     sizes = []
     for n in (1_000, 100_000):
         wf = mod.build_sliced(n)
-        t, manifest = best(lambda wf=wf: renderer.render(wf))
+        t, manifest = best(lambda wf=wf: renderer.manifest(wf))
         t_lint, _ = best(lambda manifest=manifest: lint(manifest), 1)
         sizes.append(len(json.dumps(manifest)))
         print(
