@@ -268,6 +268,24 @@ class StorageContract(ArtifactContract):
                 1 / 0  # noqa: B018 - the caller's block fails half-way
         assert client.list(prefix + "w/", recursive=True) == []
 
+    def test_optional_methods_keep_what_the_capabilities_promise(self, client, prefix, tmp_path):
+        src = tmp_path / "owned.bin"
+        src.write_bytes(b"owned")
+        client.adopt(prefix + "o/owned.bin", str(src))  # the file is given up, moved or not
+        new = tmp_path / "fresh" / "owned.bin"
+        new.parent.mkdir()
+        client.download_new(prefix + "o/owned.bin", str(new))
+        assert new.read_bytes() == b"owned"
+        direct = type(client).download_new is not StorageClient.download_new
+        assert client.capabilities.direct_download == direct, "capabilities.direct_download"
+        if client.capabilities.local_files:
+            with open(client.local_path(prefix + "o/owned.bin"), "rb") as f:
+                assert f.read() == b"owned"
+        else:
+            with pytest.raises(NotImplementedError, match="keeps objects remotely"):
+                client.local_path(prefix + "o/owned.bin")
+        assert client.store and isinstance(client.store, str)
+
     def test_concurrent_uploads(self, client, prefix, tmp_path):
         errors: list[BaseException] = []
 
