@@ -39,7 +39,7 @@ class NiceExecutor(Executor):
         message = "" if proc.returncode == 0 else f"nice: script exited with {proc.returncode}"
         return JobResult(proc.returncode, message)
 
-    def render(self, template):  # noqa: ANN001, ANN201 - on Argo: prefix the command
+    def render(self, template):  # on Argo: prefix the command
         template.command = ["nice", "-n", str(self.increment), *template.command]
         return template
 

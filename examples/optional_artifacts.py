@@ -33,7 +33,7 @@ def shell_template() -> ShellOPTemplate:
     return t
 
 
-def build(settings=None) -> Workflow:  # noqa: ANN001 - an artifact or None
+def build(settings=None) -> Workflow:  # settings: an artifact or None
     wf = Workflow(name="optional-artifacts")
     with_file = {"config": settings} if settings is not None else {}
     wf.add(

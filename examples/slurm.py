@@ -37,7 +37,7 @@ def job_id() -> ShellOPTemplate:
     return t
 
 
-def build(executor) -> Workflow:  # noqa: ANN001 - any executor
+def build(executor) -> Workflow:  # any executor
     wf = Workflow(name="slurm")
     wf.add(
         [

@@ -31,7 +31,7 @@ def merge(summaries: Artifact(list[Path]), words: list) -> {"report": str, "tota
     return {"report": "; ".join(lines), "total": sum(words)}
 
 
-def build(texts, names: list[str]) -> Workflow:  # noqa: ANN001 - an uploaded artifact
+def build(texts, names: list[str]) -> Workflow:  # texts: an uploaded artifact
     fan = Step(
         "count",
         PythonOPTemplate(

@@ -132,7 +132,8 @@ class _Recorder(dict):
 def _run_factory(factory: Any) -> tuple[Any, list[str], list[str]]:
     """Call an attrs default factory with an empty environment and pydflow's default config;
     return its value and the environment variables and config keys it read."""
-    config_module = importlib.import_module("dflow.config")  # the package attr is the dict
+    # by module path (the package attr is the dict); Any: its dicts are swapped for recorders
+    config_module: Any = importlib.import_module("dflow.config")
     env = _Recorder()
     conf = _Recorder({k.name: k.default for k in KEYS if k.table == "config"})
     saved_env, saved_conf = os.environ, config_module.config

@@ -42,6 +42,6 @@ class NiceExecutor(Executor):
         message = "" if proc.returncode == 0 else f"script exited with {proc.returncode}"
         return JobResult(proc.returncode, message)
 
-    def render(self, template):  # noqa: ANN001, ANN201 - on Argo: prefix the command
+    def render(self, template):  # on Argo: prefix the command
         template.command = ["nice", "-n", str(self.config.increment), *template.command]
         return template

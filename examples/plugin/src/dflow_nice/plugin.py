@@ -6,11 +6,11 @@ from dflow import hookimpl
 from dflow.plugins.records import ExecutorRecord
 
 
-def _make(config=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
+def _make(**kwargs):  # the user's keywords, or the fields of [executors.nice]
     # imported when an executor is built, not when dflow lists plugins
     from dflow_nice import NiceExecutor
 
-    return NiceExecutor(config, **kwargs)
+    return NiceExecutor(**kwargs)
 
 
 @hookimpl
