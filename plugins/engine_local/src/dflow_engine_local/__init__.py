@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["LocalEngine", "LocalEngineConfig"]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy: keep `import dflow_engine_local` light
+def __getattr__(name: str):
     if name == "LocalEngine":
         from .engine import LocalEngine
 

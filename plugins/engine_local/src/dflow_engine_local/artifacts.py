@@ -44,7 +44,7 @@ def resolve_artifact(
             index = int(render_text(index, scope, where))
         return resolve_source(base, sub, index)
     if isinstance(source, OutputArtifact):
-        if source.step is None:
+        if source.step is None or source.name is None:
             raise StepError(f"{where}: output artifact '{source.name}' is not bound to a step")
         res = _scope(frame, where).results.get(source.step.name)
         if res is None:

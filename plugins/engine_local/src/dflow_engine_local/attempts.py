@@ -55,7 +55,7 @@ async def attempt(ctx: RunContext, leaf: Leaf, number: int) -> Outcome:
     step left Running in a finished workflow."""
     try:
         return await _attempt(ctx, leaf, number)
-    except Exception as exc:  # noqa: BLE001 - reported on the step, with its type
+    except Exception as exc:
         message = f"step '{leaf.display}': {type(exc).__name__}: {exc}"
         with contextlib.suppress(OSError), open(leaf.sd.log, "a", encoding="utf-8") as log:
             log.write(f"[dflow] {message}\n")

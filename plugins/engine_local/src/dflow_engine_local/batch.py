@@ -92,7 +92,7 @@ async def _in_thread(
                     + (f"a list of {len(jobs)} JobResults" if batch else "a JobResult")
                 )
         # a broken executor (even one raising SystemExit) fails its steps, not the workflow
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             value = failed(f"executor {name} raised {type(exc).__name__}: {exc}")
         with contextlib.suppress(RuntimeError):  # the run ended: the step was given up on
             loop.call_soon_threadsafe(settle, value)
@@ -253,7 +253,7 @@ class FanOutBatch:
             results = await _in_thread(
                 self.ctx, lambda: self.executor.run_batch(jobs), jobs, self.executor, batch=True
             )
-        except BaseException as exc:  # noqa: BLE001 - every waiting item must hear of it
+        except BaseException as exc:
             results = [JobResult(1, f"batch of {len(jobs)} jobs failed: {exc}")] * len(jobs)
         for (_, fut), result in zip(taken, results, strict=True):
             if not fut.done():

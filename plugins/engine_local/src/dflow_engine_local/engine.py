@@ -141,8 +141,8 @@ class LocalEngine(Engine):
                 os.dup2(devnull, 0)
                 # drop every other inherited descriptor (the caller's pipes, sockets, capture
                 # files): a background run must never keep its parent's output open
-                sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-                sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+                sys.stdout = open(1, "w", buffering=1, closefd=False)
+                sys.stderr = open(2, "w", buffering=1, closefd=False)
                 os.closerange(3, lock_fd)
                 os.closerange(lock_fd + 1, os.sysconf("SC_OPEN_MAX"))
                 phase = self._run(workflow, wf_id, wf_dir, settings, lock_fd, reuse)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from dflow.model.dag import DAG
@@ -83,6 +84,7 @@ class Walker:
         return result
 
     async def _run_steps(self, frame: Frame) -> tuple[str, str]:
+        assert isinstance(frame.template, Steps)
         for gi, group in enumerate(frame.template.steps):
             if self.control.stopping:
                 return "Failed", self.control.stop_message
@@ -97,6 +99,7 @@ class Walker:
         return "Succeeded", ""
 
     async def _run_dag(self, frame: Frame) -> tuple[str, str]:
+        assert isinstance(frame.template, DAG)
         tasks = {t.name: t for t in frame.template.tasks}
         deps = frame.template.dependency_graph()
         running: dict[asyncio.Future, str] = {}
@@ -265,7 +268,7 @@ class Walker:
             path = resolve_artifact(self.ctx, frame, art.source, scope, f"step '{step.name}'")
             if path is None:
                 continue
-            items = catalog.read_catalog(path)
+            items = catalog.read_catalog(Path(path))
             lengths[name] = len(items) if items else 1
         for name in step.slices.input_parameter:
             p = step.inputs.parameters[name]
@@ -361,7 +364,7 @@ class Walker:
             if old is not None and old.phase == "Succeeded":
                 self.nodes.adopt(old, parent, order_of(self.ctx, frame, step, index))
                 res = result_of(old)
-                publish_globals(self.ctx, tmpl, res)
+                publish_globals(self.ctx, tmpl.outputs, res)
                 return res
             params, types, shown = input_parameters(self.ctx, step, scope, where, slice_index)
             await prefetch(self.ctx, [a.source for a in step.inputs.artifacts.values()])
@@ -396,6 +399,7 @@ class Walker:
         sd = StepDir(self.ctx.wf_dir, node.dir)
         write_inputs(self.ctx, sd, step, params, types, arts, group, slice_index, key, items)
         if type_ != "Pod":
+            assert isinstance(tmpl, Steps | DAG)  # type_ is "Steps" or "DAG"
             self.nodes.transition(node, "Running")
             child = self.instance_frame(tmpl, node, path, params, arts)
             try:
@@ -411,5 +415,5 @@ class Walker:
         leaf = Leaf(step, node, sd, params, arts, slice_index, key)
         res = await run_leaf(self.ctx, frame, leaf)
         if res.ok:
-            publish_globals(self.ctx, tmpl, res)
+            publish_globals(self.ctx, tmpl.outputs, res)
         return res

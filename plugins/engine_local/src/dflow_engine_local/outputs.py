@@ -102,7 +102,7 @@ def template_outputs(ctx: RunContext, frame: Frame, res: Result) -> None:
     if problems and res.ok:
         res.phase = "Error"
         res.message = f"{where}: cannot resolve " + "; ".join(problems)
-    publish_globals(ctx, tmpl, res)
+    publish_globals(ctx, tmpl.outputs, res)
 
 
 def _output_parameter(p: Any, scope: dict, where: str) -> str | None:

@@ -221,8 +221,8 @@ def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
     os.close(log_fd)
     # print() goes to the log even when sys.stdout was replaced (pytest, notebooks)
     streams = (sys.stdout, sys.stderr)
-    sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
-    sys.stderr = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115
+    sys.stdout = open(1, "w", closefd=False, buffering=1)
+    sys.stderr = open(2, "w", closefd=False, buffering=1)
     env_saved = {k: os.environ.get(k) for k in request["env"]}
     os.environ.update(request["env"])
     path_saved = list(sys.path)

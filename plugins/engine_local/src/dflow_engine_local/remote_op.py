@@ -154,6 +154,7 @@ async def attempt_python_job(
         ctx.wf_id,
     ]
     if slice_index is not None:
+        assert tmpl.slices is not None  # a slice index exists only for a sliced template
         argv += [
             "--slice-index",
             json.dumps(slice_index),

@@ -15,7 +15,6 @@ workflow's global outputs from the reused steps):
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 from typing import Any
 
 from dflow.model.io import OutputArtifact, OutputParameter, Outputs
@@ -93,11 +92,9 @@ def _preset_globals(ctx: RunContext, outputs: dict) -> None:
     }
     if not params and not arts:
         return
-    declared = SimpleNamespace(
-        outputs=Outputs(
-            parameters={n: OutputParameter(global_name=v["globalName"]) for n, v in params.items()},
-            artifacts={n: OutputArtifact(global_name=v["globalName"]) for n, v in arts.items()},
-        )
+    declared = Outputs(
+        parameters={n: OutputParameter(global_name=v["globalName"]) for n, v in params.items()},
+        artifacts={n: OutputArtifact(global_name=v["globalName"]) for n, v in arts.items()},
     )
     res = Result(
         "Succeeded",

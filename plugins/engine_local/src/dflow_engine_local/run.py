@@ -200,6 +200,7 @@ class Run:
     async def _run_entry(self) -> tuple[str, str]:
         ctx = self.ctx
         entry = ctx.wf.entrypoint
+        assert entry is not None  # Workflow.__init__ makes one
         params = {}
         for name, p in entry.inputs.parameters.items():
             if name in ctx.wf_params:
@@ -231,6 +232,7 @@ class Run:
 
         ctx = self.ctx
         context.push(None)
+        assert ctx.wf.on_exit is not None and ctx.wf.entrypoint is not None  # checked by run()
         try:
             hook = HookStep(ctx.wf.on_exit, name="onexit")
         finally:

@@ -70,11 +70,13 @@ def input_type(ctx: RunContext, step: Step, name: str) -> str | None:
         inner = {}
         for s in tmpl.tasks if isinstance(tmpl, DAG) else tmpl.iter_steps():
             for n, p in s.inputs.parameters.items():
-                v = p.value
-                if isinstance(v, InputParameter) and tmpl.inputs.parameters.get(v.name) is v:
-                    t = param_type(s.template.inputs.parameters.get(n)) or param_type(p)
-                    if t:
-                        inner.setdefault(v.name, t)
+                src = p.value
+                if isinstance(src, InputParameter) and src.name is not None:
+                    outer = src.name
+                    if tmpl.inputs.parameters.get(outer) is src:
+                        t = param_type(s.template.inputs.parameters.get(n)) or param_type(p)
+                        if t:
+                            inner.setdefault(outer, t)
         ctx.inner_types[id(tmpl)] = inner
     return inner.get(name)
 
@@ -268,6 +270,7 @@ def python_script(ctx: RunContext, tmpl: PythonOPTemplate, request: dict) -> str
         request["workflow_name"],
     ]
     if request["slice_index"] is not None:
+        assert tmpl.slices is not None  # a slice index exists only for a sliced template
         argv += [
             "--slice-index",
             json.dumps(request["slice_index"]),

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import os
 
-from dflow.model.op_template import OPTemplate
+from dflow.model.io import Outputs
 
 from .layout import place, write_text
 from .state import RunContext
 from .values import Result, param_type
 
 
-def publish_globals(ctx: RunContext, tmpl: OPTemplate, res: Result) -> None:
+def publish_globals(ctx: RunContext, outputs: Outputs, res: Result) -> None:
     """Global outputs: journaled, and linked as ``<wf>/outputs/{parameters,artifacts}/<g>``
     to the producing step's ``outputs/`` entry (a file of their own when no step dir
     holds them: the workflow's own template)."""
     node = ctx.journal.get(res.node_id) if res.node_id else None
     step_dir = os.path.join(ctx.wf_dir, node.dir) if node is not None and node.dir else None
     changed = False
-    for name, p in tmpl.outputs.parameters.items():
+    for name, p in outputs.parameters.items():
         g = getattr(p, "global_name", None)
         if g and name in res.params:
             ctx.globals["parameters"][g] = {
@@ -31,7 +31,7 @@ def publish_globals(ctx: RunContext, tmpl: OPTemplate, res: Result) -> None:
             else:
                 write_text(path, res.params[name])
             changed = True
-    for name, a in tmpl.outputs.artifacts.items():
+    for name, a in outputs.artifacts.items():
         g = getattr(a, "global_name", None)
         produced = res.arts.get(name)
         if g and produced:
