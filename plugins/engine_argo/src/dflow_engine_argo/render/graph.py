@@ -88,8 +88,7 @@ def _looped(step: Any) -> bool:
 
 
 def group_key(key: str) -> str:
-    """The key of a keyed fan-out as a whole: its items' key with ``{{item...}}`` read as
-    ``group`` (pydflow's ``dflow_group_key``)."""
+    """A keyed fan-out's key as a whole: ``{{item...}}`` read as ``group`` (dflow_group_key)."""
     return _ITEM_TAG.sub("group", key)
 
 
