@@ -62,7 +62,7 @@ def test_a_context_renders_each_script_template_on_both_engines(local):
     wf = Workflow("ctx-parity", context=Greeting())
     wf.add(Step("greet", tmpl))
 
-    manifest = ArgoRenderer().render(wf)
+    manifest = ArgoRenderer().manifest(wf)
     argo_tmpl = template(manifest, "greet")
     root = local / "argo"
     root.mkdir()
@@ -89,7 +89,7 @@ def test_a_context_renders_python_op_templates_on_both_engines(local):
     tmpl = PythonOPTemplate(greeting)
     wf = Workflow("ctx-parity-py", context=Greeting())
     wf.add(Step("greet", tmpl))
-    manifest = ArgoRenderer().render(wf)
+    manifest = ArgoRenderer().manifest(wf)
     [argo_tmpl] = [t for t in manifest["spec"]["templates"] if "script" in t]
     argo_env = {e["name"]: e.get("value") for e in argo_tmpl["script"].get("env", [])}
     wf.submit()
@@ -103,7 +103,7 @@ def test_a_context_that_cannot_render_is_refused_alike(local):
     wf = Workflow("ctx-bad", context=object())
     wf.add(Step("greet", _greet()))
     with pytest.raises(TypeError, match=r"context=.* has no render\(\)"):
-        ArgoRenderer().render(wf)
+        ArgoRenderer().manifest(wf)
     with pytest.raises(TypeError, match=r"context=.* has no render\(\)"):
         wf.submit()
 
@@ -131,7 +131,7 @@ def test_the_configured_default_executor_renders_for_argo_as_a_context_executor(
     def manifest(context=None):
         wf = Workflow("ctx-exec", context=context)
         wf.add(Step("greet", _greet()))
-        return ArgoRenderer().render(wf)
+        return ArgoRenderer().manifest(wf)
 
     plain = manifest()
     given = manifest(slurm.SlurmJobTemplate(header="#SBATCH -p p1", node_selector=selector))
