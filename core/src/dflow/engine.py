@@ -57,6 +57,10 @@ class Engine(abc.ABC):
                 return phase
             time.sleep(interval)
 
+    def location(self, workflow_id: str) -> str:
+        """Where a user looks at the workflow: its directory, its page in a UI ("" if none)."""
+        return ""
+
     def _unsupported(self, what: str) -> EngineError:
         return EngineError(f"engine '{self.name}' does not support {what}")
 

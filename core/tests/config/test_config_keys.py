@@ -36,8 +36,12 @@ def test_every_key_is_declared_once_with_its_components():
         assert all(_COMPONENT.match(c) for c in key.honoured_by), key
 
 
+#: keys dflow adds to pydflow's config (what the user sees of a run)
+OURS = {"quiet", "raise_on_failure", "progress_interval"}
+
+
 def test_every_pydflow_key_and_variable_is_accepted():
-    assert _pydflow_keys("config") == {k.name for k in KEYS if k.table == "config"}
+    assert _pydflow_keys("config") | OURS == {k.name for k in KEYS if k.table == "config"}
     assert _pydflow_keys("s3_config") == {k.name for k in KEYS if k.table == "s3_config"}
     envs = {k.env for k in KEYS if k.env}
     assert {"DFLOW_S3_STORAGE_CLIENT", "DFLOW_TEMPDIR", "DFLOW_LINEAGE", "LOG_LEVEL"} <= envs

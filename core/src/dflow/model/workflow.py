@@ -25,7 +25,9 @@ WORKFLOW_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0
 
 
 class Workflow:
-    """A workflow (pydflow's signature, plus ``engine=`` to pick an engine by name)."""
+    """A workflow (pydflow's signature, plus ``engine=`` to pick an engine by name and
+    ``raise_on_failure=True`` to make submit()/wait() raise
+    :class:`dflow.reporting.WorkflowFailed` when the run fails)."""
 
     def __init__(
         self,
@@ -49,6 +51,7 @@ class Workflow:
         parameters: dict[str, Any] | None = None,
         on_exit: OPTemplate | None = None,
         engine: str | Engine | None = None,
+        raise_on_failure: bool | None = None,
     ) -> None:
         if not isinstance(name, str) or not WORKFLOW_NAME_RE.match(name):
             raise ValueError(
@@ -77,6 +80,8 @@ class Workflow:
         self.parameters = dict(parameters or {})
         self.on_exit = on_exit
         self._engine = engine
+        # None: config["raise_on_failure"] decides (pydflow never raises: submit() returns)
+        self.raise_on_failure = raise_on_failure
 
     # -- building ------------------------------------------------------------------------
 
@@ -215,7 +220,19 @@ class Workflow:
         from ..config_keys import active_components, warn_ignored
 
         warn_ignored(active_components(engine.name))  # keys set that this run would ignore
-        return engine.submit(self, reuse_step=reuse_step, wait=wait)
+        with self._session(engine, None) as session:
+            result = engine.submit(self, reuse_step=reuse_step, wait=wait)
+        session.finish(self.id or result.id, result.get("status", {}).get("phase"))
+        return result
+
+    def _session(self, engine: Engine, workflow_id: str | None) -> Any:
+        from ..config import config
+        from ..reporting import Session
+
+        raise_on = self.raise_on_failure
+        if raise_on is None:
+            raise_on = bool(config.get("raise_on_failure"))
+        return Session(engine, workflow_id, raise_on)
 
     def _require_id(self) -> str:
         if not self.id:
@@ -225,7 +242,13 @@ class Workflow:
         return self.id
 
     def wait(self, interval: float = 1) -> str:
-        return self.engine.wait(self._require_id(), interval)
+        """Wait for the run to end (showing its progress); its phase."""
+        workflow_id = self._require_id()
+        with self._session(self.engine, workflow_id) as session:
+            session.announced = True  # submit() said where it runs
+            phase = self.engine.wait(workflow_id, interval)
+        session.finish(workflow_id, phase)
+        return phase
 
     def query(self, fields: Any = None, retry: int = 3) -> ArgoWorkflow:
         return self.engine.query(self._require_id())

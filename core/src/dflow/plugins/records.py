@@ -67,7 +67,13 @@ class RendererRecord(_Record):
 
 @attrs.frozen
 class StepEvent:
-    """A step changed phase. Delivered to the ``dflow_step_event`` hook of observers."""
+    """A step changed phase. Delivered to the ``dflow_step_event`` hook of observers.
+
+    Every engine emits the same events (the local engine as it runs, the Argo engine from the
+    statuses it polls): one per phase change of a node, parents opened before their children.
+    ``parent_id`` is the node that holds this one (a fan-out's items share it); None for the
+    workflow's root node.
+    """
 
     workflow_id: str
     step_id: str
@@ -76,3 +82,4 @@ class StepEvent:
     key: str | None = None
     type: str = "Pod"
     message: str = ""
+    parent_id: str | None = None

@@ -247,13 +247,28 @@ class ArgoEngine(Engine):
         return ArgoStep({"outputs": outputs}, workflow_id).outputs
 
     def wait(self, workflow_id: str, interval: float | None = None) -> str:
-        """Poll until the workflow finishes; returns its phase."""
+        """Poll until the workflow finishes; returns its phase.
+
+        Each poll's node phases become ``dflow_step_event`` events (one per change, in the
+        order the nodes changed), the stream the local engine emits as it runs.
+        """
+        from dflow.events import PhaseTracker, emit
+
         interval = self.config.poll_interval if interval is None else interval
+        tracker = PhaseTracker(workflow_id)
         while True:
-            phase = self.query_status(workflow_id)
+            wf = self.query(workflow_id)
+            status = wf.get("status") or {}
+            emit(tracker.changes((status.get("nodes") or {}).values()))
+            phase = status.get("phase") or "Pending"
             if phase not in RUNNING_PHASES:
                 return phase
             time.sleep(interval)
+
+    def location(self, workflow_id: str) -> str:
+        """The workflow's page in the Argo UI (served by the Argo Server)."""
+        host = self.config.host.rstrip("/")
+        return f"{host}/workflows/{self.config.namespace}/{workflow_id}"
 
     def query_workflows(self, labels: dict[str, str] | None = None) -> list[ArgoWorkflow]:
         return [self._wrap(w) for w in self.client.list(labels)]

@@ -183,11 +183,23 @@ class LocalEngine(Engine):
         return global_outputs(self.wf_dir(workflow_id))
 
     def wait(self, workflow_id: str, interval: float = 1) -> str:
+        """Poll until the workflow finishes. While another process runs it, each poll's phase
+        changes become ``dflow_step_event`` events, as on the Argo engine."""
+        from dflow.events import PhaseTracker, emit
+
+        tracker = PhaseTracker(workflow_id)
         while True:
             phase = self.query_status(workflow_id)
             if phase not in ("Pending", "Running"):
+                if tracker.phases:  # close what was reported open
+                    emit(tracker.changes(self.query(workflow_id).get_step()))
                 return phase
+            emit(tracker.changes(self.query(workflow_id).get_step()))
             time.sleep(min(interval, 0.5))
+
+    def location(self, workflow_id: str) -> str:
+        """The workflow's directory (steps' inputs, outputs and logs)."""
+        return os.path.join(self.settings().workdir, workflow_id)
 
     def logs(self, workflow_id: str, step_id: str | None = None) -> str:
         wf_dir = self.wf_dir(workflow_id)

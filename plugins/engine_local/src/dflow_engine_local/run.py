@@ -269,7 +269,16 @@ class Run:
 
 def _emit(pm: PluginManager, wf_id: str, node: Node) -> None:
     pm.emit_step_event(
-        StepEvent(wf_id, node.id, node.display_name, node.phase, node.key, node.type, node.message)
+        StepEvent(
+            wf_id,
+            node.id,
+            node.display_name,
+            node.phase,
+            node.key,
+            node.type,
+            node.message,
+            node.parent_id,
+        )
     )
 
 
