@@ -16,6 +16,7 @@ from .plugins.records import StepEvent
 
 log = logging.getLogger(__name__)
 
+HOLDERS = frozenset(("StepGroup", "TaskGroup", "Retry"))
 TERMINAL = frozenset(("Succeeded", "Failed", "Error", "Skipped", "Omitted"))
 
 
@@ -40,10 +41,17 @@ class PhaseTracker:
         """The events between the last snapshot and ``nodes`` (Argo ``status.nodes`` values or
         :class:`~dflow.argo_objects.ArgoStep` objects), in the order they happened."""
         nodes = [n for n in nodes if _field(n, "id")]
+        # containment, not Argo's children graph (which also links a step to the next group):
+        # a group's or retry's children are inside it, any other node is inside its boundary
         parents: dict[str, str] = {}
         for n in nodes:
-            for child in _field(n, "children") or ():
-                parents[child] = _field(n, "id")
+            if _field(n, "type") in HOLDERS:
+                for child in _field(n, "children") or ():
+                    parents[child] = _field(n, "id")
+        for n in nodes:
+            node_id, boundary = _field(n, "id"), _field(n, "boundaryID")
+            if node_id not in parents and boundary and boundary != node_id:
+                parents[node_id] = boundary
         depth: dict[str, int] = {}
 
         def depth_of(node_id: str) -> int:
@@ -79,14 +87,18 @@ class PhaseTracker:
             key=_field(n, "key") or _key_param(n),
             type=_field(n, "type") or "Pod",
             message=_field(n, "message") or "",
-            parent_id=parent or _field(n, "boundaryID") or None,
+            parent_id=parent,
         )
 
 
 def _key_param(node: Any) -> str | None:
     """An Argo node's step key: its ``dflow_key`` input parameter (as the renderer sets it)."""
-    for p in (_field(node, "inputs") or {}).get("parameters") or ():
-        if p.get("name") == "dflow_key":
+    params = _field(_field(node, "inputs") or {}, "parameters") or ()
+    if isinstance(params, Mapping):  # ArgoStep: keyed by name
+        found = params.get("dflow_key")
+        return (_field(found, "value") or None) if found is not None else None
+    for p in params:  # Argo's status: a list of {name, value}
+        if isinstance(p, Mapping) and p.get("name") == "dflow_key":
             return p.get("value") or None
     return None
 

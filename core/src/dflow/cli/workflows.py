@@ -44,10 +44,12 @@ def since_time(text: str) -> _dt.datetime:
         return _dt.datetime.now(_dt.UTC) - _dt.timedelta(seconds=back)
     t = parse_time(text)
     if t is None:
-        raise SystemExit(
+        print(
             f"dflow list: error: --since {text!r}: give a duration (30m, 2h, 7d) or an ISO "
-            "date/time (2026-12-01 or 2026-12-01T08:00)"
+            "date/time (2026-12-01 or 2026-12-01T08:00)",
+            file=sys.stderr,
         )
+        raise SystemExit(2)  # a usage error, as argparse exits
     return t
 
 

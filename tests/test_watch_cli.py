@@ -1,0 +1,159 @@
+"""The dflow command as a user runs it (a subprocess) on local runs: list, get, logs, wait,
+watch, submit, --version; and what a script's submit() prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from dflow import InputParameter, ShellOPTemplate, Step, Workflow, argo_range
+
+    hello = ShellOPTemplate(name="hello", image="alpine", script="echo hello")
+    item = ShellOPTemplate(
+        name="item",
+        image="alpine",
+        script="sleep {{inputs.parameters.nap}}; echo item {{inputs.parameters.i}}; "
+        "test {{inputs.parameters.i}} -ne 1",
+    )
+    item.inputs.parameters = {"i": InputParameter(), "nap": InputParameter()}
+    wf = Workflow(name="demo", id=sys.argv[1])
+    wf.add(Step("hello", hello))
+    wf.add(
+        Step(
+            "item",
+            item,
+            parameters={"i": "{{item}}", "nap": sys.argv[2]},
+            with_param=argo_range(int(sys.argv[3])),
+        )
+    )
+    if sys.argv[4] == "yaml":
+        print(wf.to_yaml())
+    else:
+        wf.submit(wait=sys.argv[4] != "detach")
+        print("status:", wf.query_status())
+    """
+)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
+    env.update({"DFLOW_MODE": "local", **extra})
+    return env
+
+
+def dflow(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dflow", *args],
+        cwd=cwd,
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def script(cwd: Path, wf_id: str, nap: str, n: int, how: str) -> subprocess.CompletedProcess:
+    (cwd / "wf.py").write_text(SCRIPT)
+    return subprocess.run(
+        [sys.executable, "wf.py", wf_id, nap, str(n), how],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def failed(tmp_path_factory) -> Path:
+    """A folder holding one finished local run, ``demo-1``: item(1:1) of 3 failed."""
+    cwd = tmp_path_factory.mktemp("runs")
+    result = script(cwd, "demo-1", "0", 3, "run")
+    assert result.stdout.strip() == "status: Failed", result.stderr
+    return cwd
+
+
+def test_a_failing_script_says_where_and_why(failed: Path) -> None:
+    # the script ran again: already a journal; run a fresh id to see the first run's output
+    result = script(failed, "demo-2", "0", 3, "run")
+    err = result.stderr
+    assert result.returncode == 0  # pydflow's contract: submit() returns
+    assert f"dflow: workflow demo-2 running on the local engine: {failed / 'demo-2'}" in err
+    assert "dflow: workflow demo-2 Failed: " in err
+    assert "  step item(1:1) (demo-2-" in err and ") Failed: " in err
+    assert "    | item 1" in err
+    assert "    more: dflow logs demo-2 demo-2-" in err
+    assert "Traceback" not in err
+
+
+def test_list_in_an_empty_folder(tmp_path: Path) -> None:
+    result = dflow("list", cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "No workflows yet.\n")
+
+
+def test_list_get_logs_wait(failed: Path) -> None:
+    out = dflow("list", cwd=failed).stdout.splitlines()
+    assert out[0].split() == ["NAME", "STATUS", "CREATED", "DURATION"]
+    row = [line.split() for line in out if line.startswith("demo-1 ")][0]
+    assert row[1] == "Failed" and row[2].startswith("20") and row[4].endswith("s")
+    assert "demo-1" not in dflow("list", "--status", "Running", cwd=failed).stdout
+    assert "demo-1" in dflow("list", "-s", "failed", "--since", "1h", cwd=failed).stdout
+    assert "demo-1" not in dflow("list", "--since", "2999-01-01", cwd=failed).stdout
+    bad = dflow("list", "--since", "yesterday", cwd=failed)
+    assert bad.returncode == 2 and "give a duration (30m, 2h, 7d)" in bad.stderr
+
+    out = dflow("get", "demo-1", cwd=failed).stdout
+    assert "Name:     demo-1" in out and "Status:   Failed" in out
+    assert "Created:  20" in out and "Duration: " in out
+    rows = [line.split() for line in out.splitlines()]
+    assert ["item", "(3)", "2", "Succeeded,", "1", "Failed"] in rows
+    failed_row = [r for r in rows if r and r[0] == "item(1:1)"][0]
+    assert failed_row[2] == "Failed" and "exit" in " ".join(failed_row[3:]).lower()
+
+    logs = dflow("logs", "demo-1", "item(1:1)", cwd=failed)
+    assert logs.returncode == 0 and logs.stdout.strip() == "item 1"
+    every = dflow("logs", "demo-1", cwd=failed).stdout
+    assert "==> item(2:2) (demo-1-" in every and "item 2" in every and "hello" in every
+    missing = dflow("logs", "demo-1", "nope", cwd=failed)
+    assert missing.returncode == 1
+    assert (
+        "workflow 'demo-1' has no step 'nope'" in missing.stderr and "item(0:0)" in missing.stderr
+    )
+
+    waited = dflow("wait", "demo-1", cwd=failed)
+    assert (waited.returncode, waited.stdout) == (1, "workflow demo-1: Failed\n")
+    assert "dflow: workflow demo-1 Failed" in waited.stderr and "    | item 1" in waited.stderr
+
+
+def test_watch_a_run_from_another_process(tmp_path: Path) -> None:
+    started = script(tmp_path, "slow-1", "2", 3, "detach")
+    assert started.stdout.strip() == "status: Running", started.stderr
+    watched = dflow("watch", "slow-1", "-i", "0.2", cwd=tmp_path, DFLOW_PROGRESS_INTERVAL="1")
+    assert watched.returncode == 1  # it fails: item 1
+    lines = watched.stderr.splitlines()
+    assert any(line.startswith("[dflow] slow-1 Running ") for line in lines), watched.stderr
+    assert any("[dflow] item (3): " in line and "running" in line for line in lines)
+    assert "dflow: workflow slow-1 Failed" in watched.stderr
+
+
+def test_submit_yaml_exits_non_zero_on_failure(tmp_path: Path) -> None:
+    made = script(tmp_path, "yaml-1", "0", 2, "yaml")
+    (tmp_path / "wf.yaml").write_text(made.stdout)
+    result = dflow("submit", "wf.yaml", "-n", "yaml-1", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == "Workflow yaml-1 submitted: Failed\n"
+    assert "dflow: workflow yaml-1 Failed" in result.stderr
+
+
+def test_version_names_core_and_plugins(tmp_path: Path) -> None:
+    out = dflow("--version", cwd=tmp_path).stdout.splitlines()
+    assert out[0].startswith("dflow-core ")
+    assert any(line.startswith("dflow-engine-local ") for line in out)
