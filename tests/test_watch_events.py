@@ -16,7 +16,8 @@ from dflow.plugins.manager import get_plugin_manager
 from dflow.reporting import WorkflowFailed
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_conformance import Run, run, sh  # noqa: E402, F401  (run: the two-engine fixture)
+from test_conformance import Run, sh  # noqa: E402
+from test_conformance import run as run  # noqa: E402, F401  (the two-engine fixture)
 
 
 class Recorder:
@@ -39,7 +40,7 @@ def _workflow() -> Workflow:
 
 
 @pytest.mark.parametrize(("name", "engine"), [("events", "local"), ("events", "argo")])
-def test_step_events_and_failure_report(name, engine, run: Run, capsys) -> None:
+def test_step_events_and_failure_report(name, engine, run: Run, capsys) -> None:  # noqa: F811
     recorder = Recorder()
     pm = get_plugin_manager()
     label = pm.register(recorder, "test-recorder")
