@@ -16,15 +16,18 @@ SCRIPT = textwrap.dedent(
     import sys
     from dflow import InputParameter, ShellOPTemplate, Step, Workflow, argo_range
 
-    hello = ShellOPTemplate(name="hello", image="alpine", script="echo hello")
+    gate = sys.argv[5] if len(sys.argv) > 5 else "/nonexistent"
+    hello = ShellOPTemplate(
+        name="hello", image="alpine", script=f"echo hello; echo run >> {gate}.runs"
+    )
     item = ShellOPTemplate(
         name="item",
         image="alpine",
         script="sleep {{inputs.parameters.nap}}; echo item {{inputs.parameters.i}}; "
-        "test {{inputs.parameters.i}} -ne 1",
+        f"test {{{{inputs.parameters.i}}}} -ne 1 || test -e {gate}",
     )
     item.inputs.parameters = {"i": InputParameter(), "nap": InputParameter()}
-    wf = Workflow(name="demo", id=sys.argv[1])
+    wf = Workflow(name="demo", id=None if sys.argv[1] == "-" else sys.argv[1])
     wf.add(Step("hello", hello))
     wf.add(
         Step(
@@ -39,6 +42,7 @@ SCRIPT = textwrap.dedent(
     else:
         wf.submit(wait=sys.argv[4] != "detach")
         print("status:", wf.query_status())
+        print("id:", wf.id)
     """
 )
 
@@ -60,10 +64,12 @@ def dflow(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def script(cwd: Path, wf_id: str, nap: str, n: int, how: str) -> subprocess.CompletedProcess:
+def script(
+    cwd: Path, wf_id: str, nap: str, n: int, how: str, *gate: str
+) -> subprocess.CompletedProcess:
     (cwd / "wf.py").write_text(SCRIPT)
     return subprocess.run(
-        [sys.executable, "wf.py", wf_id, nap, str(n), how],
+        [sys.executable, "wf.py", wf_id, nap, str(n), how, *gate],
         cwd=cwd,
         env=_env(),
         capture_output=True,
@@ -77,7 +83,7 @@ def failed(tmp_path_factory) -> Path:
     """A folder holding one finished local run, ``demo-1``: item(1:1) of 3 failed."""
     cwd = tmp_path_factory.mktemp("runs")
     result = script(cwd, "demo-1", "0", 3, "run")
-    assert result.stdout.strip() == "status: Failed", result.stderr
+    assert result.stdout.splitlines()[0] == "status: Failed", result.stderr
     return cwd
 
 
@@ -135,7 +141,7 @@ def test_list_get_logs_wait(failed: Path) -> None:
 
 def test_watch_a_run_from_another_process(tmp_path: Path) -> None:
     started = script(tmp_path, "slow-1", "2", 3, "detach")
-    assert started.stdout.strip() == "status: Running", started.stderr
+    assert started.stdout.splitlines()[0] == "status: Running", started.stderr
     watched = dflow("watch", "slow-1", "-i", "0.2", cwd=tmp_path, DFLOW_PROGRESS_INTERVAL="1")
     assert watched.returncode == 1  # it fails: item 1
     lines = watched.stderr.splitlines()
@@ -157,3 +163,40 @@ def test_version_names_core_and_plugins(tmp_path: Path) -> None:
     out = dflow("--version", cwd=tmp_path).stdout.splitlines()
     assert out[0].startswith("dflow-core ")
     assert any(line.startswith("dflow-engine-local ") for line in out)
+
+
+def test_retry_and_resubmit_a_local_run_from_the_command_line(tmp_path: Path) -> None:
+    gate = tmp_path / "open"
+    first = script(tmp_path, "-", "0", 3, "run", str(gate))
+    assert first.stdout.splitlines()[0] == "status: Failed", first.stderr
+    wf_id = first.stdout.splitlines()[1].removeprefix("id: ")
+    gate.write_text("")  # what made item 1 fail is fixed
+
+    retried = dflow("retry", wf_id, cwd=tmp_path)
+    assert retried.returncode == 0, retried.stderr
+    assert f"dflow: retry of {wf_id}: running {sys.executable} {tmp_path / 'wf.py'} -" in (
+        retried.stderr
+    )
+    out = dflow("get", wf_id, cwd=tmp_path).stdout
+    assert "Status:   Succeeded" in out
+    assert (tmp_path / "open.runs").read_text() == "run\n"  # hello succeeded: not run again
+
+    again = dflow("resubmit", wf_id, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    names = [line.split()[0] for line in dflow("list", cwd=tmp_path).stdout.splitlines()[1:]]
+    assert len(names) == 2 and wf_id in names  # a new run, next to the first
+    assert (tmp_path / "open.runs").read_text() == "run\nrun\n"
+
+
+def test_retry_without_a_script_says_what_to_do(tmp_path: Path) -> None:
+    code = SCRIPT.replace('sys.argv[1] == "-"', "True").replace("sys.argv[2]", "'0'")
+    code = code.replace("int(sys.argv[3])", "2").replace("sys.argv[4]", "'run'")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=_env(), capture_output=True, text=True
+    )
+    wf_id = done.stdout.splitlines()[1].removeprefix("id: ")
+    result = dflow("retry", wf_id, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"cannot retry workflow '{wf_id}' from here: it was not submitted by a script" in (
+        result.stderr
+    )

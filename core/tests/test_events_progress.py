@@ -61,3 +61,17 @@ def test_progress_folds_a_fan_out_into_one_line() -> None:
     assert (line.label, line.total, line.done, line.failed, line.running) == ("square", 4, 1, 1, 1)
     assert describe(line, line.first + 2).startswith("square (4): 1/4 done, 1 failed, 1 running, ")
     assert model.summary().startswith("wf Running ")
+
+
+def test_a_group_states_its_fan_out_size() -> None:
+    model = ProgressModel("wf")
+    tracker = PhaseTracker("wf")
+    snapshot = [
+        _node("wf", "Running", "Steps", children=["g"]),
+        _node("g", "Running", "StepGroup", children=["i0"], boundaryID="wf", progress="0/10"),
+        _node("i0", "Succeeded", name="square(0:0)"),
+    ]
+    for event in tracker.changes(snapshot):
+        model.apply(event)
+    [line] = model.lines()
+    assert (line.total, line.done) == (10, 1)  # the items not opened yet count

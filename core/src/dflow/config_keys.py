@@ -232,6 +232,8 @@ KEYS: tuple[Key, ...] = (
        "LineageClient class path, instantiated on first use"),
     _k(_E, "DFLOW_S3_STORAGE_CLIENT", "DFLOW_S3_STORAGE_CLIENT", None, _text, ["core"],
        "storage plugin name or StorageClient class path"),
+    _k(_E, "DFLOW_RESUME_ID", "DFLOW_RESUME_ID", None, _text, [_LOCAL],
+       "set by `dflow retry`: '<name>=<id>', the run a script's submit resumes"),
     _k(_E, "DFLOW_TEMPDIR", "DFLOW_TEMPDIR", None, _text, ["core"],
        "where dflow puts temporary files"),
     _k(_E, "LOG_LEVEL", "LOG_LEVEL", None, _text, ["cli"],

@@ -88,6 +88,7 @@ class PhaseTracker:
             type=_field(n, "type") or "Pod",
             message=_field(n, "message") or "",
             parent_id=parent,
+            progress=_field(n, "progress") or "",
         )
 
 

@@ -40,7 +40,8 @@ class Line:
     depth: int
     container: bool
     phase: str = "Pending"
-    total: int = 0
+    total: int = 0  # the fan-out's size when its group states it, else the items seen
+    seen: int = 0
     done: int = 0
     failed: int = 0
     running: int = 0
@@ -73,6 +74,7 @@ class ProgressModel:
         self._parents: dict[str, str | None] = {}
         self._lines: dict[str, Line] = {}
         self._retries: set[str] = set()
+        self._group_sizes: dict[str, int] = {}  # group node -> its fan-out's size
         self._lock = threading.Lock()
 
     def apply(self, event: StepEvent) -> None:
@@ -87,6 +89,8 @@ class ProgressModel:
             if event.parent_id is None:
                 self.root_phase = event.phase
                 return
+            if event.type in GROUP_TYPES and event.progress:
+                self._group_sizes[event.step_id] = _size(event.progress)
             known = self._nodes.get(event.step_id)
             key = known[0] if known else self._line_key(event, now)
             self._nodes[event.step_id] = (key, event.phase)
@@ -98,7 +102,9 @@ class ProgressModel:
                 line.phase = event.phase
                 return
             if known is None:
-                line.total += 1
+                line.seen += 1
+                size = self._group_sizes.get(event.parent_id or "", 0)
+                line.total = max(line.seen, size, line.total)
             else:
                 self._count(line, known[1], -1)
             self._count(line, event.phase, 1)
@@ -154,6 +160,14 @@ class ProgressModel:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+
+def _size(progress: str) -> int:
+    """``"3/1000"`` -> 1000 (0 when unreadable)."""
+    try:
+        return int(progress.partition("/")[2])
+    except ValueError:
+        return 0
 
 
 def _clock(seconds: float) -> str:

@@ -72,7 +72,8 @@ class StepEvent:
     Every engine emits the same events (the local engine as it runs, the Argo engine from the
     statuses it polls): one per phase change of a node, parents opened before their children.
     ``parent_id`` is the node that holds this one (a fan-out's items share it); None for the
-    workflow's root node.
+    workflow's root node. ``progress`` is Argo's ``done/total`` of the node when known (a
+    fan-out's group states its size).
     """
 
     workflow_id: str
@@ -83,3 +84,4 @@ class StepEvent:
     type: str = "Pod"
     message: str = ""
     parent_id: str | None = None
+    progress: str = ""

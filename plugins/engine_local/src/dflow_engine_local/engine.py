@@ -27,6 +27,7 @@ from .config import LocalEngineConfig, Resolved, resolve
 from .journal import DB_NAME, connect, read_meta
 from .layout import write_status, write_text
 from .query import build_workflow, global_outputs
+from .relaunch import launch_record, pinned_id, relaunch, save_launch
 from .run import AlreadyRunning, Run, acquire_lock, is_running
 
 
@@ -65,7 +66,7 @@ class LocalEngine(Engine):
 
         given = workflow
         workflow = render_workflow(workflow)  # its script templates: state.leaf_template
-        wf_id = workflow.id or f"{workflow.name}-{randstr(5)}"
+        wf_id = workflow.id or pinned_id(workflow.name) or f"{workflow.name}-{randstr(5)}"
         wf_dir = os.path.join(settings.workdir, wf_id)
         os.makedirs(wf_dir, exist_ok=True)
         if not reuse_step and _finished_ok(wf_dir):
@@ -84,6 +85,7 @@ class LocalEngine(Engine):
         conn = connect(os.path.join(wf_dir, DB_NAME))
         conn.execute("DELETE FROM meta WHERE k IN ('control', 'suspended')")
         conn.close()
+        save_launch(wf_dir, launch_record(workflow))  # so `dflow retry ID` can run it again
         workflow.id = given.id = wf_id
         workflow.uid = given.uid = workflow.uid or wf_id
         self._workflows[wf_id] = workflow
@@ -276,11 +278,16 @@ class LocalEngine(Engine):
         return wf
 
     def retry(self, workflow_id: str, step_ids: Sequence[str] | None = None) -> None:
-        wf = self._definition(workflow_id, "retry")
+        """Run the failed steps again (and ``step_ids``); from another process than the one
+        that submitted it, by running its script again (see :mod:`.relaunch`)."""
+        wf = self._workflows.get(workflow_id)
         if is_running(self.wf_dir(workflow_id)):
             raise EngineError(f"workflow '{workflow_id}' is still running; wait for it first")
         if step_ids:
             self._forget(workflow_id, step_ids)
+        if wf is None:
+            relaunch(self.wf_dir(workflow_id), workflow_id, "retry")
+            return
         self.submit(wf)
 
     def _forget(self, workflow_id: str, step_ids: Sequence[str]) -> None:
@@ -293,6 +300,9 @@ class LocalEngine(Engine):
             conn.close()
 
     def resubmit(self, workflow_id: str) -> None:
+        if workflow_id not in self._workflows:
+            relaunch(self.wf_dir(workflow_id), workflow_id, "resubmit")
+            return
         wf = copy.copy(self._definition(workflow_id, "resubmit"))
         wf.id = None
         wf.uid = None

@@ -286,8 +286,9 @@ class Walker:
         group = self.nodes.open(
             frame.node, path, step.name, step.name, None, group_type, step.template
         )
-        self.nodes.transition(group, "Running")
         n = len(items)
+        # a fan-out's size, as Argo's node progress states it: live views show done/total
+        self.nodes.transition(group, "Running", progress=f"0/{n}")
         results: list[Result | None] = [None] * n
         limit = int(step.parallelism) if step.parallelism else max(n, 1)
         limit = min(limit, n, 4 * self.ctx.settings.pool_workers + 16) or 1
@@ -330,7 +331,13 @@ class Walker:
             first = bad[0].message if bad else "stopped"
             res.message = f"{len(bad)} of {n} items failed; first: {first}"
         aggregate(self.ctx, step, done, res, group)
-        self.nodes.transition(group, res.phase, message=res.message, outputs=outputs_json(res))
+        self.nodes.transition(
+            group,
+            res.phase,
+            message=res.message,
+            outputs=outputs_json(res),
+            progress=f"{len(done)}/{n}",
+        )
         return res
 
     def instance_frame(

@@ -278,6 +278,7 @@ def _emit(pm: PluginManager, wf_id: str, node: Node) -> None:
             node.type,
             node.message,
             node.parent_id,
+            node.progress or "",
         )
     )
 
