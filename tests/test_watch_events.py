@@ -100,3 +100,24 @@ def test_quiet_keeps_only_the_failure(in_tmp, capsys, monkeypatch) -> None:
     err = capsys.readouterr().err
     assert "running on the local engine" not in err and "[dflow]" not in err
     assert err.startswith(f"dflow: workflow {wf.id} Failed")
+
+
+@pytest.mark.parametrize(("name", "engine"), [("watch", "local"), ("watch", "argo")])
+def test_dflow_watch_shows_progress(name, engine, run: Run, capsys, monkeypatch) -> None:  # noqa: F811
+    from dflow.cli import main
+
+    monkeypatch.setitem(config, "progress_interval", 1)
+    slow = sh("slow", "sleep 2; test {{inputs.parameters.i}} -ne 1")
+    slow.inputs.parameters = {"i": InputParameter()}
+    run.share_workdir(slow)
+    wf = Workflow(name="watched")
+    wf.add(Step("slow", slow, parameters={"i": "{{item}}"}, with_param=argo_range(3)))
+    wf.submit(wait=False)  # the local engine runs it in the background
+    capsys.readouterr()
+    assert main(["watch", wf.id, "-i", "0.1"]) == 1  # it fails: item 1
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert any(line.startswith(f"[dflow] {wf.id} Running ") for line in lines), err
+    assert any(line.startswith("[dflow] slow (3): ") for line in lines), err
+    assert f"dflow: workflow {wf.id} Failed" in err
+    assert "  step slow(1:1) (" in err
