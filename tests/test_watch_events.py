@@ -91,6 +91,22 @@ def test_step_events_and_failure_report(name, engine, run: Run, capsys) -> None:
     assert "    | item 1" in err  # the last lines of its log
     assert f"    more: dflow logs {wf.id} {step.id}" in err
 
+    # dflow get: the tree by containment, the fan-out folded
+    from dflow.cli import main
+
+    assert main(["get", wf.id]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    steps = rows[rows.index(next(r for r in rows if r.startswith("STEP"))) + 1 :]
+    assert [r.split()[0] for r in steps[:2]] == [wf.id, "hello"]
+    assert steps[1].startswith("  hello ")
+    assert steps[2].startswith("  item (3) ") and steps[2].split()[2:] == [
+        "2",
+        "Succeeded,",
+        "1",
+        "Failed",
+    ]
+    assert steps[3].startswith("    item(1:1) ") and len(steps) == 4
+
 
 def test_quiet_keeps_only_the_failure(in_tmp, capsys, monkeypatch) -> None:
     monkeypatch.setitem(config, "quiet", True)

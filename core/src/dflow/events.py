@@ -26,6 +26,26 @@ def _field(node: Any, name: str) -> Any:
     return getattr(node, name, None)
 
 
+def containers(nodes: Iterable[Any]) -> dict[str, str]:
+    """Node id -> the node that contains it (absent for the root).
+
+    Containment, not Argo's ``children`` graph, which also links a step to the group that runs
+    after it: a Step/Task group's or a retry's children are inside it, any other node is inside
+    its ``boundaryID`` (the Steps/DAG node whose template it runs in).
+    """
+    nodes = list(nodes)
+    parents: dict[str, str] = {}
+    for n in nodes:
+        if _field(n, "type") in HOLDERS:
+            for child in _field(n, "children") or ():
+                parents[child] = _field(n, "id")
+    for n in nodes:
+        node_id, boundary = _field(n, "id"), _field(n, "boundaryID")
+        if node_id not in parents and boundary and boundary != node_id:
+            parents[node_id] = boundary
+    return parents
+
+
 class PhaseTracker:
     """Diffs successive snapshots of one workflow's nodes into step events.
 
@@ -41,17 +61,7 @@ class PhaseTracker:
         """The events between the last snapshot and ``nodes`` (Argo ``status.nodes`` values or
         :class:`~dflow.argo_objects.ArgoStep` objects), in the order they happened."""
         nodes = [n for n in nodes if _field(n, "id")]
-        # containment, not Argo's children graph (which also links a step to the next group):
-        # a group's or retry's children are inside it, any other node is inside its boundary
-        parents: dict[str, str] = {}
-        for n in nodes:
-            if _field(n, "type") in HOLDERS:
-                for child in _field(n, "children") or ():
-                    parents[child] = _field(n, "id")
-        for n in nodes:
-            node_id, boundary = _field(n, "id"), _field(n, "boundaryID")
-            if node_id not in parents and boundary and boundary != node_id:
-                parents[node_id] = boundary
+        parents = containers(nodes)
         depth: dict[str, int] = {}
 
         def depth_of(node_id: str) -> int:

@@ -13,6 +13,7 @@ on a terminal, plain lines otherwise); ``config["quiet"]`` keeps only failures.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -190,6 +191,7 @@ class Session:
         self.raise_on_failure = raise_on_failure
         self.announced = False
         self.started = time.monotonic()
+        self.pid = os.getpid()
         self.view: Any = None
         self._label: str | None = None
 
@@ -197,6 +199,8 @@ class Session:
 
     @hookimpl
     def dflow_step_event(self, event: StepEvent) -> None:
+        if os.getpid() != self.pid:  # a background run forked while the session was open
+            return
         if self.workflow_id is None and event.parent_id is None:
             self.workflow_id = event.workflow_id
         if event.workflow_id != self.workflow_id:

@@ -103,11 +103,14 @@ def _phase_counts(steps: Sequence[Any]) -> str:
 
 def step_rows(steps: Sequence[Any], shown_failures: int = 3) -> list[tuple[str, ...]]:
     """The steps as a tree: (STEP, ID, PHASE, DURATION, MESSAGE) rows, fan-outs folded."""
+    from ..events import containers
+
     by_id = {get(s, "id"): s for s in steps}
-    parent: dict[str, str] = {}
-    for s in steps:
-        for c in get(s, "children", []) or []:
-            parent.setdefault(c, get(s, "id"))
+    parent = containers(steps)
+    inside: dict[str, list[str]] = {}
+    for s in sorted(steps, key=lambda s: (get(s, "startedAt") or "~", get(s, "name") or "")):
+        if get(s, "id") in parent:
+            inside.setdefault(parent[get(s, "id")], []).append(get(s, "id"))
     roots = [s for s in steps if get(s, "id") not in parent]
     rows: list[tuple[str, ...]] = []
 
@@ -125,7 +128,7 @@ def step_rows(steps: Sequence[Any], shown_failures: int = 3) -> list[tuple[str, 
 
     def children(s: Any) -> list[Any]:
         out = []
-        for c in get(s, "children", []) or []:
+        for c in inside.get(get(s, "id"), []):
             node = by_id.get(c)
             if node is None:
                 continue

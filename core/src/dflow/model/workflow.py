@@ -222,7 +222,8 @@ class Workflow:
         warn_ignored(active_components(engine.name))  # keys set that this run would ignore
         with self._session(engine, None) as session:
             result = engine.submit(self, reuse_step=reuse_step, wait=wait)
-        session.finish(self.id or result.id, result.get("status", {}).get("phase"))
+        status = (result.get("status") if isinstance(result, dict) else None) or {}
+        session.finish(self.id or result.id, status.get("phase"))
         return result
 
     def _session(self, engine: Engine, workflow_id: str | None) -> Any:
