@@ -200,3 +200,15 @@ def test_retry_without_a_script_says_what_to_do(tmp_path: Path) -> None:
     assert f"cannot retry workflow '{wf_id}' from here: it was not submitted by a script" in (
         result.stderr
     )
+
+
+def test_logs_follow_prints_until_the_run_ends(tmp_path: Path) -> None:
+    started = script(tmp_path, "slow-2", "1", 3, "detach")
+    assert started.stdout.splitlines()[0] == "status: Running", started.stderr
+    followed = dflow("logs", "slow-2", "-f", "-i", "0.2", cwd=tmp_path)
+    assert followed.returncode == 0, followed.stderr
+    out = followed.stdout
+    for k in range(3):
+        assert f"==> item({k}:{k}) (slow-2-" in out and f"item {k}\n" in out
+    assert out.count("==> item(0:0) ") == 1  # each step's header once, its text once
+    assert out.count("item 0\n") == 1

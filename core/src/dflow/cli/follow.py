@@ -37,13 +37,11 @@ def resolve_step(engine: Any, workflow_id: str, step: str) -> Any:
 
 
 def _texts(engine: Any, workflow_id: str, step: Any) -> list[tuple[str, str]]:
-    """(header, log text) for one step, or for every pod step of the workflow."""
+    """(header, log text) for one step, or for the workflow's own log and every pod step."""
     if step is not None:
         return [("", engine.logs(workflow_id, get(step, "id")))]
-    whole = engine.logs(workflow_id)
-    if whole.strip():
-        return [("", whole)]
-    out = []
+    whole = engine.logs(workflow_id)  # a background run's own output, when it has one
+    out = [(f"==> {workflow_id} <==", whole)] if whole.strip() else []
     for s in engine.query_step(workflow_id):
         if get(s, "type") == "Pod" and get(s, "phase") not in ("Pending", "Skipped", "Omitted"):
             header = f"==> {get(s, 'displayName')} ({get(s, 'id')}) {get(s, 'phase')} <=="
@@ -64,7 +62,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             if new:
                 sys.stdout.write(new if new.endswith("\n") else new + "\n")
                 sys.stdout.flush()
-            printed[header] = len(text) if new.endswith("\n") or not new else len(text)
+            printed[header] = len(text)
         if not args.follow or engine.query_status(args.id) not in RUNNING:
             return 0
         time.sleep(args.interval)
