@@ -36,16 +36,17 @@ def resolve_step(engine: Any, workflow_id: str, step: str) -> Any:
     )
 
 
-def _texts(engine: Any, workflow_id: str, step: Any) -> list[tuple[str, str]]:
-    """(header, log text) for one step, or for the workflow's own log and every pod step."""
+def _texts(engine: Any, workflow_id: str, step: Any) -> list[tuple[str, str, str]]:
+    """(key, header, log text) for one step, or for the workflow's own log and every pod
+    step (the key stays the same while a step's phase, in its header, changes)."""
     if step is not None:
-        return [("", engine.logs(workflow_id, get(step, "id")))]
+        return [("", "", engine.logs(workflow_id, get(step, "id")))]
     whole = engine.logs(workflow_id)  # a background run's own output, when it has one
-    out = [(f"==> {workflow_id} <==", whole)] if whole.strip() else []
+    out = [("", f"==> {workflow_id} <==", whole)] if whole.strip() else []
     for s in engine.query_step(workflow_id):
         if get(s, "type") == "Pod" and get(s, "phase") not in ("Pending", "Skipped", "Omitted"):
             header = f"==> {get(s, 'displayName')} ({get(s, 'id')}) {get(s, 'phase')} <=="
-            out.append((header, engine.logs(workflow_id, get(s, "id"))))
+            out.append((get(s, "id"), header, engine.logs(workflow_id, get(s, "id"))))
     return out
 
 
@@ -53,16 +54,18 @@ def cmd_logs(args: argparse.Namespace) -> int:
     engine = engine_of(args)
     step = resolve_step(engine, args.id, args.step) if args.step else None
     printed: dict[str, int] = {}
+    last = None  # whose text was printed last: a header whenever that changes (as tail -f)
     while True:
-        for header, text in _texts(engine, args.id, step):
-            done = printed.get(header, -1)
-            if done < 0 and header:
+        for key, header, text in _texts(engine, args.id, step):
+            new = text[printed.get(key, 0) :]
+            printed[key] = len(text)
+            if not new:
+                continue
+            if header and key != last:
                 print(header)
-            new = text[max(done, 0) :]
-            if new:
-                sys.stdout.write(new if new.endswith("\n") else new + "\n")
-                sys.stdout.flush()
-            printed[header] = len(text)
+            last = key
+            sys.stdout.write(new if new.endswith("\n") else new + "\n")
+            sys.stdout.flush()
         if not args.follow or engine.query_status(args.id) not in RUNNING:
             return 0
         time.sleep(args.interval)
