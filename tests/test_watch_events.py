@@ -16,8 +16,8 @@ from dflow.plugins.manager import get_plugin_manager
 from dflow.reporting import WorkflowFailed
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_conformance import Run, sh  # noqa: E402
-from test_conformance import run as run  # noqa: E402, F401  (the two-engine fixture)
+from test_conformance import Run, sh
+from test_conformance import run as run
 
 
 class Recorder:
@@ -25,7 +25,7 @@ class Recorder:
         self.events = []
 
     @hookimpl
-    def dflow_step_event(self, event) -> None:  # noqa: ANN001
+    def dflow_step_event(self, event) -> None:
         self.events.append(event)
 
 
@@ -40,7 +40,7 @@ def _workflow() -> Workflow:
 
 
 @pytest.mark.parametrize(("name", "engine"), [("events", "local"), ("events", "argo")])
-def test_step_events_and_failure_report(name, engine, run: Run, capsys) -> None:  # noqa: F811
+def test_step_events_and_failure_report(name, engine, run: Run, capsys) -> None:
     recorder = Recorder()
     pm = get_plugin_manager()
     label = pm.register(recorder, "test-recorder")
@@ -119,7 +119,7 @@ def test_quiet_keeps_only_the_failure(in_tmp, capsys, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(("name", "engine"), [("watch", "local"), ("watch", "argo")])
-def test_dflow_watch_shows_progress(name, engine, run: Run, capsys, monkeypatch) -> None:  # noqa: F811
+def test_dflow_watch_shows_progress(name, engine, run: Run, capsys, monkeypatch) -> None:
     from dflow.cli import main
 
     monkeypatch.setitem(config, "progress_interval", 1)

@@ -82,7 +82,7 @@ class PhaseTracker:
             terminal = phase in TERMINAL
             # parents open before their children and close after them; Argo stamps seconds
             when = (_field(n, "finishedAt") if terminal else _field(n, "startedAt")) or ""
-            d = depth.get(node_id) if node_id in depth else depth_of(node_id)
+            d = depth[node_id] if node_id in depth else depth_of(node_id)
             order = (when, terminal, -d if terminal else d)
             found.append((order, self._event(n, node_id, phase, parents.get(node_id))))
         found.sort(key=lambda pair: pair[0])

@@ -64,8 +64,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         if statuses and phase.lower() not in statuses:
             continue
         when = created(wf)
-        if since is not None and (parse_time(when) is None or parse_time(when) < since):
-            continue
+        if since is not None:
+            at = parse_time(when)
+            if at is None or at < since:
+                continue
         started, finished = get(wf, "status.startedAt"), get(wf, "status.finishedAt")
         rows.append((wf_name(wf), phase, short_time(when), duration(started, finished), when))
     if not rows:
