@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import catalog
 from ..config import tempdir  # DFLOW_TEMPDIR
-from .archive import extract_archive, open_tar_stream, write_tgz
+from .archive import UnsafeArchive, content_root, extract_archive, open_tar_stream, write_tgz
 from .artifacts import CustomArtifact, HTTPArtifact, LocalArtifact, S3Artifact, config_dicts
 from .client import StorageClient
 from .errors import NotFound, StorageError
@@ -43,6 +43,7 @@ from .objects import (
     upload_text,
     upload_tree,
 )
+from .paths import local_path_under
 from .transfer import atomic_file, copy_stream
 
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
@@ -279,7 +280,7 @@ def _download(
     slice_ = slice if slice is not None else slice0
     if _is_archive(key):
         if not extract:
-            dest = os.path.join(path, os.path.basename(key))
+            dest = local_path_under(path, os.path.basename(key), f"object key '{key}'")
             client.download(key, dest)
             return [dest]
         with tempfile.TemporaryDirectory(dir=path) as tmp:
@@ -293,7 +294,7 @@ def _download(
             )
     objs, is_tree = objects_under(client, key)
     if not is_tree:
-        dest = os.path.join(path, os.path.basename(key))
+        dest = local_path_under(path, os.path.basename(key), f"object key '{key}'")
         (place or client.download)(key, dest)
         return [dest]
     return _download_tree(client, key, path, sub, slice_, remove_catalog, objs=objs, place=place)
@@ -395,7 +396,7 @@ def _download_tree(
                 continue
         elif wanted is not None and not any(rel == w or rel.startswith(w + "/") for w in wanted):
             continue
-        pairs.append((obj, os.path.join(path, *rel.split("/"))))
+        pairs.append((obj, local_path_under(path, rel, f"object key '{obj}'")))
     if wanted is not None and not pairs:
         raise NotFound(f"artifact '{key}' has no '{', '.join(wanted)}'", key=key)
     if fetch is not None:
@@ -418,14 +419,12 @@ def _extract(client: StorageClient, key: str, tmp: str) -> str:
     out = os.path.join(tmp, "x")
     try:
         with client.open_read(key, spool_dir=tmp) as stream:
-            extract_archive(stream, out)
+            extract_archive(stream, out, name=key, merge_top=True)
+    except UnsafeArchive:
+        raise
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise StorageError(f"artifact '{key}' is not a valid tar archive: {exc}", key=key)
-    entries = os.listdir(out)
-    # Argo and upload_artifact put everything in one top directory: merge it away
-    if len(entries) == 1 and os.path.isdir(os.path.join(out, entries[0])):
-        return os.path.join(out, entries[0])
-    return out
+    return content_root(out)
 
 
 def _download_http(url: str, path: str) -> str:

@@ -10,7 +10,8 @@ compress is stored (deflate level 0: a copy) instead of being squeezed for nothi
 
 The result is an ordinary single-member ``.tgz``: every reader takes it, including tarfile's
 streaming mode (``r|gz``), which cannot read multi-member gzip files.
-:func:`extract_archive` is the matching fast reader.
+:func:`extract_archive` is the matching fast reader, which refuses any member that could
+land outside its destination.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ import struct
 import tarfile
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, cast
+
+from .errors import StorageError
+from .paths import Layout, UnsafePath
 
 #: bytes of tar stream per job on the pool: few enough jobs that scheduling costs nothing, and
 #: a handful in flight per thread stay well under 100 MB
@@ -277,18 +281,43 @@ def open_tar_stream(src: str | IO[bytes]) -> Iterator[tarfile.TarFile]:
             yield stack.enter_context(tarfile.open(fileobj=buffered, mode="r|*", bufsize=TAR_READ))
 
 
-def extract_archive(src: str | IO[bytes], dest: str, workers: int | None = None) -> int:
+class UnsafeArchive(StorageError, tarfile.TarError):
+    """An archive member would be written outside the destination, or is not plain data."""
+
+    default_hint = (
+        "the archive was refused and nothing of it was kept; recreate it from plain files "
+        "and directories (links relative and inside)"
+    )
+
+
+def extract_archive(
+    src: str | IO[bytes],
+    dest: str,
+    workers: int | None = None,
+    *,
+    name: str | None = None,
+    merge_top: bool = False,
+) -> int:
     """Extract a tar archive (plain or gzip, a path or a readable stream) into ``dest``.
 
-    Members pass tarfile's ``data`` filter (nothing outside ``dest``, no devices, sane
-    modes), as ``extractall(filter="data")`` would. The archive is read once, front to back,
-    while a worker thread writes the regular files: creating and filling a file costs more
-    system time than decompressing it. Returns the number of files written.
+    Safe by construction, on every Python whatever its ``tarfile``: each member is resolved
+    against :class:`~dflow.storage.paths.Layout`, the map of what this extraction created,
+    so no link is followed on disk while writing. Refused with :class:`UnsafeArchive`,
+    naming the member and the archive (``name``, else ``src``): ``..``, absolute paths, paths
+    over PATH_MAX, absolute links or links leading out of ``dest`` (also through a chain of
+    links), hard links to anything but a file of the archive, devices and fifos, a member
+    replacing another. With ``merge_top`` links must also stay inside the top directory
+    :func:`content_root` merges away. Modes follow tarfile's ``data`` filter.
+
+    The archive is read once, front to back, while a worker thread writes the small regular
+    files: creating and filling a file costs more system time than decompressing it. Returns
+    the number of regular files written.
     """
-    dest = os.path.realpath(dest)
+    dest = os.path.realpath(dest)  # ours, not the archive's: resolving it is safe
     os.makedirs(dest, exist_ok=True)
+    label = name or (src if isinstance(src, str) else "archive")
+    layout = Layout(dest)
     workers = workers or EXTRACT_WORKERS
-    trusted = {""}  # member directories checked to resolve inside dest
     gate = threading.BoundedSemaphore(MAX_IN_FLIGHT // SMALL_MEMBER)
     written = 0
     with (
@@ -297,28 +326,36 @@ def extract_archive(src: str | IO[bytes], dest: str, workers: int | None = None)
     ):
         pending: list[Future[None]] = []
         for member in tar:
-            member = _data_filter(member, dest, trusted)
-            target = os.path.join(dest, member.name)
-            if member.isreg() and member.size <= SMALL_MEMBER:
-                parent = member.name.rpartition("/")[0]
-                if parent not in trusted:
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    _trust(parent, dest, trusted)
-                data = tar.extractfile(member).read()  # type: ignore[union-attr]
-                gate.acquire()
-                pending.append(pool.submit(_write_member, target, data, member, gate))
-                written += 1
-            elif member.isdir():
-                os.makedirs(target, exist_ok=True)
-                _trust(member.name, dest, trusted)
-            else:  # large files, links: tarfile itself, in order (links may need earlier files)
-                for done in pending:
-                    done.result()
-                pending.clear()
-                if not member.isreg():  # a link can redirect a directory checked before
-                    trusted.intersection_update({""})
-                tar.extract(member, dest, set_attrs=True, filter="fully_trusted")
-                written += member.isreg()
+            what = f"member '{member.name}' of '{label}'"
+            try:
+                if member.isreg():
+                    target = layout.place(member.name, "file", what)
+                    mode = _data_mode(member.mode)
+                    if member.size <= SMALL_MEMBER:
+                        data = tar.extractfile(member).read()  # type: ignore[union-attr]
+                        gate.acquire()
+                        pending.append(
+                            pool.submit(_write_member, target, data, mode, member.mtime, gate)
+                        )
+                    else:
+                        _stream_member(target, tar.extractfile(member), mode, member.mtime)  # type: ignore[arg-type]
+                    written += 1
+                elif member.isdir():
+                    layout.place(member.name, "dir", what)
+                elif member.issym():
+                    os.symlink(member.linkname, layout.add_link(member.name, member.linkname, what))
+                elif member.islnk():
+                    source = layout.hard_link_source(member.linkname, what)
+                    target = layout.place(member.name, "file", what)
+                    for done in pending:  # the file linked to may still be being written
+                        done.result()
+                    pending.clear()
+                    os.link(source, target, follow_symlinks=False)
+                else:
+                    kind = "a device" if member.isdev() else "a fifo" if member.isfifo() else None
+                    raise UnsafePath(f"{what} is {kind or f'of tar type {member.type!r}'}")
+            except UnsafePath as exc:
+                raise UnsafeArchive(f"refused {exc.reason}", key=label) from None
             if len(pending) > 4096:  # keep the list short; result() raises a failed write
                 finished = [f for f in pending if f.done()]
                 for f in finished:
@@ -326,73 +363,78 @@ def extract_archive(src: str | IO[bytes], dest: str, workers: int | None = None)
                 pending = [f for f in pending if not f.done()]
         for done in pending:
             done.result()
+    if merge_top:
+        root = os.path.relpath(content_root(dest), dest)
+        try:
+            layout.check_links(() if root == "." else (root,), f"archive '{label}'")
+        except UnsafePath as exc:
+            raise UnsafeArchive(f"refused {exc.reason}", key=label) from None
     return written
 
 
-def _data_filter(member: tarfile.TarInfo, dest: str, trusted: set[str]) -> tarfile.TarInfo:
-    """``tarfile.data_filter``, skipping its two ``realpath()`` calls (nine ``lstat()``
-    here, most of the CPU of an extraction of many small files) when they cannot change the
-    answer: a small regular file, by a plain name, in a directory already checked.
-
-    Such a file is written with ``O_NOFOLLOW``, so a symlink left at its place in ``dest``
-    cannot redirect it either.
-    """
-    parent, _, base = member.name.rpartition("/")
-    if not (
-        member.isreg()
-        and member.size <= SMALL_MEMBER
-        and parent in trusted
-        and base not in ("", ".", "..")
-        and not member.name.startswith(("/", os.sep))
-    ):
-        return tarfile.data_filter(member, dest)
-    mode = member.mode
-    if mode is not None:  # the same mode rules as the data filter
-        mode &= 0o755
-        if not mode & 0o100:
-            mode &= ~0o111
-        mode |= 0o600
-    # None unsets owner fields, as tarfile.data_filter does (typeshed types them as set)
-    unset: dict[str, Any] = {"uid": None, "gid": None, "uname": None, "gname": None}
-    return member.replace(mode=mode, **unset, deep=False)
+def content_root(dest: str) -> str:
+    """The directory an extracted artifact's content is taken from: Argo and
+    ``upload_artifact`` put everything in one top directory, which is merged away."""
+    entries = os.listdir(dest)
+    top = os.path.join(dest, entries[0]) if len(entries) == 1 else ""
+    if top and os.path.isdir(top) and not os.path.islink(top):
+        return top
+    return dest
 
 
-def _trust(rel: str, dest: str, trusted: set[str]) -> None:
-    real = os.path.realpath(os.path.join(dest, rel))
-    if os.path.commonpath([real, dest]) == dest:
-        trusted.add(rel)
+def _data_mode(mode: int | None) -> int | None:
+    """The mode tarfile's ``data`` filter keeps: no set-id bits, no write for others, always
+    readable and writable by the owner, executable only where the owner may execute."""
+    if mode is None:
+        return None
+    mode &= 0o755
+    if not mode & 0o100:
+        mode &= ~0o111
+    return mode | 0o600
 
 
 _CREATE = (
     os.O_WRONLY
     | os.O_CREAT
-    | os.O_TRUNC
+    | os.O_EXCL
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
 
 
 def _write_member(
-    path: str, data: bytes, member: tarfile.TarInfo, gate: threading.BoundedSemaphore
+    path: str, data: bytes, mode: int | None, mtime: float, gate: threading.BoundedSemaphore
 ) -> None:
     try:
-        fd = os.open(path, _CREATE, 0o600)
-        try:
+        _write_file(path, [data], mode, mtime)
+    finally:
+        gate.release()
+
+
+def _stream_member(path: str, src: IO[bytes], mode: int | None, mtime: float) -> None:
+    _write_file(path, iter(lambda: src.read(1024 * 1024), b""), mode, mtime)
+
+
+def _write_file(path: str, chunks: Iterable[bytes], mode: int | None, mtime: float) -> None:
+    # O_NOFOLLOW: the layout checked every directory above; the name itself is never a link
+    fd = os.open(path, _CREATE, 0o600)
+    try:
+        for data in chunks:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            if member.mode is not None:
-                os.fchmod(fd, member.mode)
-            os.utime(fd, (member.mtime, member.mtime))
-        finally:
-            os.close(fd)
+        if mode is not None:
+            os.fchmod(fd, mode)
+        os.utime(fd, (mtime, mtime))
     finally:
-        gate.release()
+        os.close(fd)
 
 
 __all__ = [
     "GunzipReader",
     "ParallelGzipWriter",
+    "UnsafeArchive",
+    "content_root",
     "deflate_block",
     "extract_archive",
     "open_tar_stream",

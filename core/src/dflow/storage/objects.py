@@ -18,6 +18,7 @@ from ..config import tempdir  # DFLOW_TEMPDIR
 from .artifacts import auto_prefix, config_dicts
 from .client import StorageClient
 from .errors import NotFound, StorageError
+from .paths import local_path_under
 from .transfer import EMPTY_DIR_MARKER, atomic_file, run_concurrently, temp_name, walk_files
 
 
@@ -166,13 +167,6 @@ def _move_into_place(stage: str, final: str) -> None:
     shutil.rmtree(stage, ignore_errors=True)
 
 
-def _local_dest(path: str, rel: str) -> str:
-    parts = [p for p in rel.split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise StorageError(f"refusing to write object path '{rel}' outside '{path}'")
-    return os.path.join(path, *parts)
-
-
 def upload_s3(
     path: str,
     key: str | None = None,
@@ -218,15 +212,19 @@ def download_s3(
     client = resolve_client(storage_client)
     key = key.rstrip("/")
     if not recursive:
-        dest = os.path.join(path, os.path.basename(key))
+        dest = local_path_under(path, os.path.basename(key), f"object key '{key}'")
         fetch_objects(client, [(key, dest)])
         return dest
     objs, is_tree = objects_under(client, key)
     if is_tree:
-        base = os.path.join(path, os.path.basename(key)) if keep_dir else path
-        pairs = [(o, _local_dest(base, o[len(key) + 1 :])) for o in objs]
+        base = (
+            local_path_under(path, os.path.basename(key), f"object key '{key}'")
+            if keep_dir
+            else path
+        )
+        pairs = [(o, local_path_under(base, o[len(key) + 1 :], f"object key '{o}'")) for o in objs]
     else:
-        pairs = [(key, os.path.join(path, os.path.basename(key)))]
+        pairs = [(key, local_path_under(path, os.path.basename(key), f"object key '{key}'"))]
     if skip_exists:
         pairs = [(o, d) for o, d in pairs if not _same_md5(client, o, d)]
     fetch_objects(client, pairs)
