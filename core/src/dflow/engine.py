@@ -7,8 +7,11 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from .names import workflow_id_problem
 
 if TYPE_CHECKING:
     from .argo_objects import ArgoStep, ArgoWorkflow
@@ -19,10 +22,68 @@ class EngineError(RuntimeError):
     """An engine could not do what was asked (the message says what and what to do)."""
 
 
+class InvalidWorkflowId(EngineError, ValueError):
+    """A workflow id that is not a name (it would become a path: ``..``, ``/``, ``.``)."""
+
+
+#: the methods whose first argument is a workflow id
+BY_ID = (
+    "query",
+    "query_status",
+    "query_step",
+    "query_global_outputs",
+    "wait",
+    "terminate",
+    "stop",
+    "suspend",
+    "resume",
+    "retry",
+    "resubmit",
+    "delete",
+    "logs",
+)
+
+
+def _checking_id(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def checked(self: Engine, workflow_id: Any, *args: Any, **kwargs: Any) -> Any:
+        problem = workflow_id_problem(workflow_id)
+        if problem is not None:
+            raise InvalidWorkflowId(f"{self.name} engine, {method.__name__}(): {problem}")
+        return method(self, workflow_id, *args, **kwargs)
+
+    return checked
+
+
+def _checking_submit(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def checked(self: Engine, workflow: Any, *args: Any, **kwargs: Any) -> Any:
+        wf_id = getattr(workflow, "id", None)
+        problem = None if wf_id is None else workflow_id_problem(wf_id)
+        if problem is not None:
+            raise InvalidWorkflowId(f"{self.name} engine, submit(): {problem}")
+        return method(self, workflow, *args, **kwargs)
+
+    return checked
+
+
 class Engine(abc.ABC):
-    """A workflow engine. Every method takes the workflow id it acts on."""
+    """A workflow engine. Every method takes the workflow id it acts on.
+
+    Ids reach an engine checked: every :data:`BY_ID` method and ``submit`` (for a
+    ``workflow.id`` given) a subclass defines is wrapped to refuse an id that is not a name
+    (:func:`dflow.names.workflow_id_problem`) before the engine turns it into a path.
+    """
 
     name: str = "engine"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr in BY_ID:
+            if attr in cls.__dict__:
+                setattr(cls, attr, _checking_id(cls.__dict__[attr]))
+        if "submit" in cls.__dict__:
+            cls.submit = _checking_submit(cls.__dict__["submit"])  # type: ignore[method-assign]
 
     @abc.abstractmethod
     def submit(

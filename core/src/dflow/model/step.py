@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .. import names
 from . import context
 from .helpers import ArgoSequence, argo_len, argo_range
 from .io import ArgoVar, ArtifactRef, OutputArtifact, OutputParameter, _IOBase
@@ -16,7 +17,7 @@ from .op_template import OPTemplate, randstr
 STEP_NAME_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
 #: a key once its ``{{...}}`` parts are filled in: lower case, digits, '-' (and '.'). pydflow
 #: accepted a trailing '-' ("iter-"), so we do too; '.' is ours (keys are RFC 1123 subdomains).
-KEY_RE = re.compile(r"^[a-z0-9][-a-z0-9.]*$")
+KEY_RE = names.KEY_RE
 _TAG_RE = re.compile(r"\{\{.*?\}\}")
 
 

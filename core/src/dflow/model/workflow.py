@@ -6,10 +6,10 @@ Everything that talks to a backend goes through the engine chosen by configurati
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from ..names import SUBDOMAIN_RE, check_workflow_id
 from . import context
 from .dag import DAG
 from .op_template import OPTemplate
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..engine import Engine
     from ..rendering import Renderer
 
-WORKFLOW_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+WORKFLOW_NAME_RE = SUBDOMAIN_RE
 
 
 class Workflow:
@@ -64,7 +64,7 @@ class Workflow:
         self.name = name
         self.entrypoint: Steps | DAG | None = steps if steps is not None else dag
         self.namespace = namespace
-        self.id = id
+        self.id = id if id is None else check_workflow_id(id, f"Workflow('{name}', id=...)")
         self.uid = uid or id
         self.host = host
         self.token = token

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..names import check_rendered_key
 from ..python.op import OP, make_instance, raw_execute
 from ..python.opio import OPIO, Artifact
 from ..python.sign_check import check_inputs, check_outputs
@@ -73,8 +74,8 @@ def run_op(
     try:
         run = _prepare(op, inputs_dir, outputs_dir, workdir, slices, slice_index is not None)
         run.tolerate_failures = success_tag
-        if key is not None:
-            run.op.key = key
+        if key is not None:  # rendered from the step's values: it must still be a name
+            run.op.key = check_rendered_key(key, f"OP {run.name}") if key else key
         if workflow_name is not None:
             run.op.workflow_name = workflow_name
         if progress_file is not None:

@@ -38,6 +38,7 @@ RUNTIME_MODULES = (
     "dflow.catalog",
     "dflow.config",
     "dflow.config_keys",
+    "dflow.names",
     "dflow.serialization",
     "dflow.python",
     "dflow.python.errors",

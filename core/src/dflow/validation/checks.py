@@ -104,6 +104,8 @@ class _Checker:
                 spath = f"{path}[{gi}]/{step.name}"
                 if step.name in earlier:
                     self.add(spath, f"step name '{step.name}' is used twice in '{tmpl.name}'")
+                if self.circular(step, spath):
+                    continue
                 for ref in sorted(step.referenced_nodes()):
                     if ref in earlier:
                         continue
@@ -133,8 +135,9 @@ class _Checker:
             if t.name in by_name:
                 self.add(f"{path}/{t.name}", f"task name '{t.name}' is used twice in '{tmpl.name}'")
             by_name[t.name] = t
+        tasks = [t for t in tmpl.tasks if not self.circular(t, f"{path}/{t.name}")]
         graph: dict[str, set[str]] = {}
-        for t in tmpl.tasks:
+        for t in tasks:
             deps = t.dependency_names()
             for d in sorted(deps - by_name.keys()):
                 self.add(
@@ -144,11 +147,27 @@ class _Checker:
         cycle = _find_cycle(graph)
         if cycle:
             self.add(path, "dependency cycle: " + " -> ".join(cycle))
-        for t in tmpl.tasks:
+        for t in tasks:
             scope = {n: by_name[n] for n in _closure(graph, t.name)}
             self.step(t, f"{path}/{t.name}", tmpl, scope)
 
     # -- steps ---------------------------------------------------------------------------
+
+    def circular(self, step: Step, path: str) -> bool:
+        """Report each input parameter whose value contains itself; True if any does (the
+        step's other checks, which walk values, are skipped)."""
+        found = False
+        for name, param in step.inputs.parameters.items():
+            where = circular_path(getattr(param, "value", None), name) if param.has_value else None
+            if where is not None:
+                found = True
+                self.add(
+                    path,
+                    f"input parameter '{name}' is circular: {where} is the value itself (or "
+                    "contains it); a parameter must be a tree of dicts/lists, pass a copy "
+                    "without the back-reference",
+                )
+        return found
 
     def step(self, step: Step, path: str, parent: OPTemplate, scope: dict[str, Step]) -> None:
         tmpl = step.template
@@ -359,6 +378,23 @@ class _Checker:
                     f"output artifact '{name}' comes from {src.step.kind} "
                     f"'{src.step.name}', which is not in '{tmpl.name}'",
                 )
+
+
+def circular_path(value: Any, name: str) -> str | None:
+    """Where ``value`` (a parameter named ``name``) contains a dict/list/tuple that is one of
+    its own ancestors, as ``name['a'][0]``; None when it is a tree. Iterative: a deep value
+    cannot exhaust the stack."""
+    todo: list[tuple[Any, str, tuple[int, ...]]] = [(value, name, ())]
+    while todo:
+        item, where, ancestors = todo.pop()
+        if not isinstance(item, dict | list | tuple):
+            continue
+        if id(item) in ancestors:
+            return where
+        inside = (*ancestors, id(item))
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        todo.extend((v, f"{where}[{k!r}]", inside) for k, v in pairs)
+    return None
 
 
 def _is_artifact_source(src: Any) -> bool:

@@ -21,6 +21,7 @@ from dflow.model.io import MISSING, contains_var
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
 from dflow.model.steps import Steps
+from dflow.names import rendered_key_problem
 from dflow.semantics import (
     EMPTY_LOOP_MESSAGE,
     OMITTED_MESSAGE,
@@ -366,6 +367,8 @@ class Walker:
         try:
             scope = frame.scope(self.ctx, item)
             key = render_text(step.key, scope, where) if step.key else None
+            if key is not None and (problem := rendered_key_problem(key)):
+                raise StepError(f"{where}: {problem}")
             node_id = self.nodes.node_id_for(step.name, path, key)
             old = self.ctx.journal.get(node_id)
             if old is not None and old.phase == "Succeeded":
