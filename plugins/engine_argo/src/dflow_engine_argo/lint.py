@@ -14,7 +14,9 @@ reported as notes, not checked.
 
 from __future__ import annotations
 
+import json
 import re
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,6 +60,13 @@ ARTIFACT_LOCATIONS = (
     "plugin",
 )
 POD_GC = ("", "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess")
+#: the largest request etcd takes by default (its ``--max-request-bytes``, 1.5 MiB: etcd's
+#: server/embed/config.go DefaultMaxRequestBytes); the API server relays etcd's refusal as
+#: "etcdserver: request is too large" (Argo v3.7.18 util/kube/errors/errors.go,
+#: docs/offloading-large-workflows.md). Argo's controller already compresses or offloads the
+#: node status of a workflow over 1 MiB (v3.7.18 workflow/packer/packer.go,
+#: MAX_WORKFLOW_SIZE): the spec alone near the limit leaves no room for the status.
+MAX_REQUEST_BYTES = 3 * 512 * 1024
 FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
 METRIC_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
@@ -68,10 +77,16 @@ class LintIssue:
 
     path: str
     message: str
-    severity: str = "error"  # "note": something not checked; never fails check()
+    #: "note": something not checked; "warning": likely refused by the cluster, not by
+    #: Argo's validator (check() warns); neither fails check()
+    severity: str = "error"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+class LintWarning(UserWarning):
+    """A manifest Argo's validator accepts but the cluster may not (the message says why)."""
 
 
 class LintError(ValueError):
@@ -89,12 +104,17 @@ def lint(manifest: dict[str, Any]) -> list[LintIssue]:
 
 
 def check(manifest: dict[str, Any]) -> list[LintIssue]:
-    """Raise :class:`LintError` on any error; return the notes (unchecked references)."""
+    """Raise :class:`LintError` on any error; warn (:class:`LintWarning`) about warnings;
+    return the notes and warnings."""
     issues = lint(manifest)
     errors = [i for i in issues if i.severity == "error"]
+    meta = manifest.get("metadata") or {} if isinstance(manifest, dict) else {}
+    name = meta.get("name") or meta.get("generateName") or "workflow"
     if errors:
-        meta = manifest.get("metadata") or {} if isinstance(manifest, dict) else {}
-        raise LintError(errors, meta.get("name") or meta.get("generateName") or "workflow")
+        raise LintError(errors, name)
+    for issue in issues:
+        if issue.severity == "warning":
+            warnings.warn(f"{name}: {issue}", LintWarning, stacklevel=2)
     return issues
 
 
@@ -136,6 +156,22 @@ class Linter:
                 self.error(where, message)
 
     # -- workflow level ----------------------------------------------------------------------
+    def check_size(self) -> None:
+        """Warn when the manifest is larger than Kubernetes takes in one request."""
+        size = len(json.dumps(self.manifest, separators=(",", ":"), default=str).encode())
+        if size > MAX_REQUEST_BYTES:
+            self.issues.append(
+                LintIssue(
+                    "(whole manifest)",
+                    f"the manifest is {size / 2**20:.2f} MiB as JSON, over the "
+                    f"{MAX_REQUEST_BYTES / 2**20:.1f} MiB etcd takes in one request: Kubernetes "
+                    "will likely refuse it ('etcdserver: request is too large'). Pass large "
+                    "values as artifacts, not parameters, and loop over one template "
+                    "(with_param) instead of repeating steps",
+                    "warning",
+                )
+            )
+
     @property
     def spec(self) -> dict[str, Any]:
         spec = self.manifest.get("spec") or {}
@@ -151,6 +187,7 @@ class Linter:
             self.error(self.base, "is required")
             return self.issues
         spec, base = self.spec, self.base
+        self.check_size()
         name = (self.manifest.get("metadata") or {}).get("name") or ""
         limit = 52 if self.kind == "CronWorkflow" else 63
         if len(name) > limit:
