@@ -21,6 +21,8 @@ import re
 import shlex
 from typing import Any
 
+from dflow.credentials import check_plain_envs
+
 from . import staging
 
 DEFAULT_IMAGE = "dptechnology/dpdispatcher:latest"
@@ -275,6 +277,7 @@ def render(executor: Any, tmpl: Any) -> Any:
             "put the password in a Kubernetes secret and pass password_secret='<name>' (SSH), "
             "or drop the field"
         )
+    check_plain_envs(executor.resources_dict.get("envs"), f"the Argo manifest ({what}, envs)")
     machine = json.loads(json.dumps(executor.machine_dict))
     key_path = secret_wiring(
         tmpl,

@@ -18,6 +18,7 @@ import shlex
 from typing import Any
 
 import yaml
+from dflow.credentials import check_plain_envs
 
 API_VERSION = "wlm.sylabs.io/v1alpha1"
 
@@ -194,6 +195,7 @@ def _copy_lines(pairs: list[tuple[str, str]]) -> list[str]:
 
 def task_script(tmpl: Any, outputs: list[str], command: list[str]) -> str:
     """What the Slurm job runs in its work directory (the ``in`` folder, copied there)."""
+    check_plain_envs(tmpl.envs, f"the Slurm job script of template '{tmpl.name}' (Argo manifest)")
     envs = [
         f"export {k}={shlex.quote(str(v))}"
         for k, v in (tmpl.envs or {}).items()

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import attrs
+from dflow.credentials import check_plain_envs
 from dflow.model.io import MISSING
 from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate
 
@@ -424,6 +425,7 @@ class LeafRenderer:
         if tmpl.image_pull_policy:
             script["imagePullPolicy"] = tmpl.image_pull_policy
         script["command"] = list(tmpl.command or ["sh"])
+        check_plain_envs(tmpl.envs, f"the Argo manifest (template '{tmpl.name}')")
         env += env_entries(tmpl.envs or {}, self.owner.secrets)
         if tmpl.wrap_script is not None:  # an executor runs it elsewhere (e.g. DPDispatcher)
             source = tmpl.wrap_script(source, [e["name"] for e in env])
