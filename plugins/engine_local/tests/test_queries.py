@@ -44,8 +44,11 @@ def test_copy_methods(workdir, method):
     Path("src/f.txt").write_text("x")
     t = ShellOPTemplate(name="cat", script="cat /tmp/inputs/artifacts/i/src/f.txt")
     t.inputs.artifacts = {"i": InputArtifact(path="/tmp/inputs/artifacts/i")}
+    from dflow.backends import get_storage_client
+
+    art = upload_artifact("src", archive=None)
     wf = Workflow("copy")
-    wf.add(Step("cat", t, artifacts={"i": upload_artifact("src", archive=None)}))
+    wf.add(Step("cat", t, artifacts={"i": art}))
     wf.submit()
     [s] = wf.query_step(name="cat")
     assert s.phase == "Succeeded"
@@ -53,8 +56,11 @@ def test_copy_methods(workdir, method):
     assert (workdir / wf.id / s.id / "inputs" / "artifacts" / "i").is_symlink()
     placed = workdir / wf.id / s.id / "workdir" / "tmp" / "inputs" / "artifacts" / "i"
     assert placed.is_symlink() == (method == "symlink")
-    linked = (placed / "src" / "f.txt").stat().st_nlink > 1
-    assert linked == (method != "copy") or method == "symlink"
+    # "link" is a hard link of the stored file itself (the same inode), "copy" a new file
+    stored = Path(get_storage_client().local_path(art.key), "src", "f.txt").stat()
+    got = (placed / "src" / "f.txt").lstat()
+    assert (got.st_ino == stored.st_ino) == (method in ("symlink", "link")), method
+    assert (got.st_nlink >= 2) == (method == "link"), method
     assert (workdir / wf.id / s.id / "log.txt").read_text() == "x"
 
 

@@ -24,6 +24,26 @@ _START_WITH_BACKLOG = (
     "from gcp_storage_emulator.__main__ import main; main(sys.argv[1:])"
 )
 
+# GCS behaviour the emulator lacks, added for the tests that need it: a media download names
+# the object's generation (x-goog-generation), and a download asking for another generation
+# than the live one gets 404, as from a bucket without versioning (old generations are gone)
+_GENERATIONS = (
+    "from gcp_storage_emulator.handlers import objects as _o; _download = _o.download\n"
+    "def _with_generation(request, response, storage, *a, **kw):\n"
+    "    try:\n"
+    "        live = str(storage.get_file_obj(request.params['bucket_name'], "
+    "request.params['object_id'])['generation'])\n"
+    "    except Exception:\n"
+    "        return _download(request, response, storage, *a, **kw)\n"
+    "    asked = (request.query.get('generation') or [live])[0]\n"
+    "    if asked != live:\n"
+    "        response.status = 404\n"
+    "        return\n"
+    "    response['x-goog-generation'] = live\n"
+    "    return _download(request, response, storage, *a, **kw)\n"
+    "_o.download = _with_generation\n"
+)
+
 
 class GCSEmulator:
     """``gcp-storage-emulator`` on ``127.0.0.1:<free port>``, stopped by its PID.
@@ -32,9 +52,12 @@ class GCSEmulator:
     objects are files there (``object_path``), so a test can damage one.
     """
 
-    def __init__(self, data_dir: str | None = None, bucket: str = BUCKET) -> None:
+    def __init__(
+        self, data_dir: str | None = None, bucket: str = BUCKET, generations: bool = False
+    ) -> None:
         self.bucket = bucket
         self.data_dir = data_dir
+        self.generations = generations
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
@@ -53,7 +76,7 @@ class GCSEmulator:
             [
                 sys.executable,
                 "-c",
-                _START_WITH_BACKLOG,
+                (_GENERATIONS if self.generations else "") + _START_WITH_BACKLOG,
                 "start",
                 "--host",
                 "127.0.0.1",
@@ -108,6 +131,14 @@ class GCSEmulator:
 @pytest.fixture(scope="session")
 def gcs_emulator():
     emulator = GCSEmulator().start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def gcs_generations():
+    """An emulator that names and honours object generations on downloads, as GCS does."""
+    emulator = GCSEmulator(generations=True).start()
     yield emulator
     emulator.stop()
 
