@@ -52,6 +52,7 @@ def _checking_id(method: Callable[..., Any]) -> Callable[..., Any]:
             raise InvalidWorkflowId(f"{self.name} engine, {method.__name__}(): {problem}")
         return method(self, workflow_id, *args, **kwargs)
 
+    checked._dflow_checks_id = True  # type: ignore[attr-defined]
     return checked
 
 
@@ -64,6 +65,7 @@ def _checking_submit(method: Callable[..., Any]) -> Callable[..., Any]:
             raise InvalidWorkflowId(f"{self.name} engine, submit(): {problem}")
         return method(self, workflow, *args, **kwargs)
 
+    checked._dflow_checks_id = True  # type: ignore[attr-defined]
     return checked
 
 
@@ -79,11 +81,11 @@ class Engine(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for attr in BY_ID:
-            if attr in cls.__dict__:
-                setattr(cls, attr, _checking_id(cls.__dict__[attr]))
-        if "submit" in cls.__dict__:
-            cls.submit = _checking_submit(cls.__dict__["submit"])  # type: ignore[method-assign]
+        # resolved through the MRO: a method a mixin provides is wrapped too, once
+        for attr, wrap in [(a, _checking_id) for a in BY_ID] + [("submit", _checking_submit)]:
+            method = getattr(cls, attr)
+            if not getattr(method, "_dflow_checks_id", False):
+                setattr(cls, attr, wrap(method))
 
     @abc.abstractmethod
     def submit(
