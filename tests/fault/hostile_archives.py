@@ -145,6 +145,11 @@ def corpus() -> list[tuple[str, str, bytes]]:
             _tar(_dir("top"), _file("top/a.txt", b"a"), _link("top/up", "..")),
         ),
         (
+            "wrong depth: up and back into the top",
+            "top/l",
+            _tar(_dir("top"), _file("top/x", b"x"), _link("top/l", "../top/x")),
+        ),
+        (
             "wrong depth: link to a sibling of the top",
             "top/s",
             _tar(_dir("top"), _link("top/s", "../other")),

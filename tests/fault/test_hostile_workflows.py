@@ -13,7 +13,7 @@ from dflow import S3Artifact, Step, Workflow
 from dflow.python import OP, OPIO, Artifact, OPIOSign, PythonOPTemplate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import hostile_archives  # noqa: E402
+import hostile_archives
 
 pytestmark = pytest.mark.fault
 
@@ -87,7 +87,8 @@ def test_a_tgz_input_that_climbs_out_fails_the_step_and_the_file_outside_is_inta
     steps = {s.name.rpartition(".")[2]: s for s in wf.query_step()}
     assert {steps["count0"].phase, steps["count1"].phase} <= {"Failed", "Error"}
     first, second = steps["count0"].get("message", ""), steps["count1"].get("message", "")
-    assert "archive 'hostile/evil.tgz': link 'top/up' -> '..' leads outside" in first
+    assert "archive 'hostile/evil.tgz': link 'top/up' -> '..'" in first
+    assert "leads outside the artifact" in first
     assert "merged away" in first
     assert "member 'top/up' of 'hostile/evil2.tgz' (-> '../..') leads outside" in second
     assert sorted(p.name for p in tmp_path.iterdir()) == [

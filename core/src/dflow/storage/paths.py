@@ -97,8 +97,11 @@ class Layout:
         self.kinds[parts] = kind
         return kind
 
-    def resolve(self, parts: list[str], follow_last: bool, what: str) -> tuple[str, ...]:
-        """Follow ``parts`` through the map's links; the real parts it lands on."""
+    def resolve(
+        self, parts: list[str], follow_last: bool, what: str, floor: tuple[str, ...] = ()
+    ) -> tuple[str, ...]:
+        """Follow ``parts`` through the map's links; the real parts it lands on. Going above
+        ``floor`` (a directory that becomes the root once merged away) is leaving."""
         todo = list(reversed(parts))
         where: list[str] = []
         hops = 0
@@ -107,8 +110,9 @@ class Layout:
             if part in ("", "."):
                 continue
             if part == "..":
-                if not where:
-                    raise UnsafePath(f"{what} leads outside the destination")
+                if len(where) <= len(floor):
+                    where_to = "the artifact" if floor else "the destination"
+                    raise UnsafePath(f"{what} leads outside {where_to}")
                 where.pop()
                 continue
             here = (*where, part)
@@ -186,14 +190,12 @@ class Layout:
         for here, target in sorted(self.links.items()):
             if here[: len(root)] != root:
                 continue  # not kept
-            name = f"{what}: link '{'/'.join(here)}' -> '{target}'"
-            real = self.resolve(list(here), True, name)
-            if real[: len(root)] != root:
-                top = "/".join(root)
-                raise UnsafePath(
-                    f"{name} leads outside the artifact once its top directory '{top}' "
-                    "is merged away"
-                )
+            top = "/".join(root)
+            name = f"{what}: link '{'/'.join(here)}' -> '{target}'" + (
+                f" (its top directory '{top}' is merged away)" if root else ""
+            )
+            # from inside root, never above it: '../top/x' leaves once 'top' is gone
+            self.resolve(list(here), True, name, floor=root)
 
 
 __all__ = ["Layout", "MAX_LINK_HOPS", "PATH_MAX", "UnsafePath", "local_path_under"]
