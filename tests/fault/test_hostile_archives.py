@@ -7,6 +7,7 @@ The corpus (``hostile_archives.py``) includes CVE-2025-4517's long symlink chain
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -94,6 +95,26 @@ def test_every_hostile_archive_is_refused_by_name_and_nothing_escapes(tmp_path):
             got_through.append(f"{label} (wrote outside)")
     assert not os.path.exists("/tmp/dflow-hostile-absolute")
     assert (len(corpus) - len(got_through), got_through, badly_named) == (len(corpus), [], [])
+
+
+def test_without_merging_the_top_away_links_and_chains_are_still_checked(tmp_path):
+    # extract_archive used directly (no top directory merged away): only the merge-specific
+    # cases may pass, and nothing is written outside
+    merge_only = {
+        "wrong depth: up -> .. merged away",
+        "wrong depth: up and back into the top",
+        "wrong depth: link to a sibling of the top",
+    }
+    through = []
+    for i, (label, _member, data) in enumerate(hostile_archives.corpus()):
+        secret = _sentinel(tmp_path / str(i))
+        try:
+            extract_archive(io.BytesIO(data), str(tmp_path / str(i) / "work" / "out"))
+            through.append(label)
+        except UnsafeArchive:
+            pass
+        assert secret.read_text() == "keep", label
+    assert sorted(through) == sorted(merge_only)
 
 
 @pytest.mark.parametrize("python", OLD_PYTHONS, ids=lambda p: p.parts[-3])

@@ -363,12 +363,13 @@ def extract_archive(
                 pending = [f for f in pending if not f.done()]
         for done in pending:
             done.result()
-    if merge_top:
-        root = os.path.relpath(content_root(dest), dest)
-        try:
-            layout.check_links(() if root == "." else (root,), f"archive '{label}'")
-        except UnsafePath as exc:
-            raise UnsafeArchive(f"refused {exc.reason}", key=label) from None
+    # every link again, now that all exist: a chain made of links that were each inside
+    # when written can still lead out
+    root = os.path.relpath(content_root(dest), dest) if merge_top else "."
+    try:
+        layout.check_links(() if root == "." else (root,), f"archive '{label}'")
+    except UnsafePath as exc:
+        raise UnsafeArchive(f"refused {exc.reason}", key=label) from None
     return written
 
 
