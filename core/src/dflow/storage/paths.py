@@ -12,6 +12,7 @@ is ever followed while writing.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any, Literal
 
 from .errors import StorageError
@@ -91,9 +92,9 @@ class Layout:
             st = os.lstat(os.path.join(self.dest, *parts))
         except FileNotFoundError:
             return None
-        if os.path.stat.S_ISLNK(st.st_mode):
+        if stat.S_ISLNK(st.st_mode):
             raise UnsafePath(f"'{'/'.join(parts)}' is a link already in the destination")
-        kind = "dir" if os.path.stat.S_ISDIR(st.st_mode) else "file"
+        kind = "dir" if stat.S_ISDIR(st.st_mode) else "file"
         self.kinds[parts] = kind
         return kind
 
