@@ -30,7 +30,7 @@ def _render(envs=None, executor=None) -> dict:
     tmpl = ShellOPTemplate(name="job", image="alpine:3", script="echo hi", envs=envs)
     wf = Workflow("sec")
     wf.add(Step("run", tmpl, executor=executor))
-    return ArgoRenderer(artifact_kind="s3").render(wf)
+    return ArgoRenderer(artifact_kind="s3").manifest(wf)
 
 
 def _refused(make) -> list[str]:
