@@ -16,6 +16,7 @@ from dflow.storage import (
     StorageError,
     download_artifact,
     download_s3,
+    upload_artifact,
     upload_s3,
 )
 
@@ -27,6 +28,19 @@ def test_s3_artifact_prefix_rules(monkeypatch):
     assert S3Artifact(key="p/a/b").key == "p/a/b"
     assert S3Artifact(key="shared/x").key == "shared/x"
     assert S3Artifact().key is None
+
+
+@pytest.mark.parametrize("archive", [None, "tar"])
+def test_upload_artifact_stores_under_the_prefixed_key(monkeypatch, tmp_path, archive):
+    monkeypatch.setitem(s3_config, "prefix", "team-a/")
+    store = LocalStorageClient(tmp_path / "store")
+    (tmp_path / "foo.txt").write_text("one two\n")
+    monkeypatch.chdir(tmp_path)
+    art = upload_artifact("foo.txt", archive=archive, storage_client=store)
+    assert art.key.startswith("team-a/upload/")
+    assert store.list(art.key, recursive=True)  # the object is where the key says
+    out = download_artifact(art, path=str(tmp_path / "out"), storage_client=store)
+    assert [open(p).read() for p in out] == ["one two\n"]
 
 
 def test_s3_artifact_sub_path_slice_and_equality():

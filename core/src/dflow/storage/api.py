@@ -137,15 +137,17 @@ def upload_artifact(
         items = catalog.items_for(_replace_paths(path, mapping), Path(stage))
         catalog.write_catalog(Path(stage), items)
         key = f"upload/{uuid.uuid4()}/{name}"
+        # S3Artifact puts s3_config["prefix"] in front of the key: store under its key
         if archive == "tar":
             art = S3Artifact(key=key + ".tgz", path_list=items)
+            stored = art.key or key + ".tgz"
             # the archive streams into the store as it is made (no local .tgz for stores
             # that override open_write)
-            with client.open_write(key + ".tgz", spool_dir=tmp) as out:
+            with client.open_write(stored, spool_dir=tmp) as out:
                 write_tgz(stage, name, out)
         else:
             art = S3Artifact(key=key, path_list=items)
-            upload_tree(client, stage, key)
+            upload_tree(client, stage, art.key or key)
     if namespace and dataset_name:
         from dflow.config import lineage_client
 
