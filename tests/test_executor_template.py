@@ -73,7 +73,8 @@ def test_template_executor_is_installed_and_selected_by_config(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "RESULT Succeeded 7" in proc.stdout
+    # `nice -n 7` is relative: under `nice make test` the step runs at ours + 7 (at most 19)
+    assert f"RESULT Succeeded {min(19, os.nice(0) + 7)}" in proc.stdout
     logs = list(work.glob("nice-*/*/log.txt"))
     assert any("[nice] running at niceness 7" in p.read_text() for p in logs)
 
