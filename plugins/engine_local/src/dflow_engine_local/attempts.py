@@ -26,6 +26,7 @@ from .journal import Node
 from .layout import StepDir, write_text
 from .outcome import Outcome
 from .pool import WorkerDied, WorkerTimeout
+from .procs import sigkill_note
 from .remote_op import attempt_python_job
 from .state import RunContext, executor_for, leaf_template, workflow_scope
 from .stepfiles import python_script, reset_outputs
@@ -123,11 +124,12 @@ async def attempt_python(
             f"worker died (exit code {exc.exit_code}) while running step '{display}'",
             exc.exit_code,
         )
-    except WorkerTimeout:
+    except WorkerTimeout as exc:
         return Outcome(
             "Failed",
             "timeout",
-            f"step '{display}' timed out after {timeout:g} s (its worker was killed)",
+            f"step '{display}' timed out after {timeout:g} s (its worker was killed"
+            + (sigkill_note() if exc.sigkill else ")"),
         )
     except asyncio.CancelledError:
         if ctx.control.stopping:
@@ -176,7 +178,7 @@ async def attempt_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) ->
     assert ctx.control.script_sem is not None  # set when the run starts
     try:
         async with ctx.control.script_sem:
-            code, timed_out = await scripts.run_subprocess(
+            code, timed_out, sigkill = await scripts.run_subprocess(
                 [*tmpl.command, sd.script],
                 sd.workdir,
                 env,
@@ -184,6 +186,8 @@ async def attempt_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) ->
                 timeout,
                 ctx.control.cancel,
                 pid_path=sd.pid,
+                book=ctx.procs,
+                node_id=leaf.node.id,
             )
     except asyncio.CancelledError:
         if ctx.control.stopping:
@@ -193,7 +197,8 @@ async def attempt_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) ->
         return Outcome(
             "Failed",
             "timeout",
-            f"step '{display}' timed out after {timeout:g} s (its process group was killed)",
+            f"step '{display}' timed out after {timeout:g} s (its process group was killed"
+            + (sigkill_note() if sigkill else ")"),
         )
     if code == 0:
         return Outcome("Succeeded", exit_code=0)

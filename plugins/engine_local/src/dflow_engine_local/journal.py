@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     ord TEXT
 );
 CREATE INDEX IF NOT EXISTS nodes_parent ON nodes(parent_id, seq);
+CREATE TABLE IF NOT EXISTS procs (pgid INTEGER PRIMARY KEY, start INTEGER, node_id TEXT);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     node_id TEXT, phase TEXT, at TEXT, message TEXT
@@ -237,6 +238,26 @@ class Journal:
                     del self.by_path[gone.path]
                 self.conn.execute("DELETE FROM nodes WHERE id=?", (k,))
             stack.extend(kids)
+
+    # -- process groups a run started (a resumed run kills what is left of them) -----------
+
+    def add_proc(self, pgid: int, start: int | None, node_id: str | None) -> None:
+        self._begin()
+        self.conn.execute(
+            "INSERT OR REPLACE INTO procs(pgid, start, node_id) VALUES(?, ?, ?)",
+            (pgid, start, node_id),
+        )
+
+    def drop_proc(self, pgid: int) -> None:
+        self._begin()
+        self.conn.execute("DELETE FROM procs WHERE pgid=?", (pgid,))
+
+    def clear_procs(self) -> None:
+        self._begin()
+        self.conn.execute("DELETE FROM procs")
+
+    def proc_groups(self) -> list[tuple[int, int | None]]:
+        return list(self.conn.execute("SELECT pgid, start FROM procs"))
 
 
 def read_meta(conn: sqlite3.Connection, k: str, default: Any = None) -> Any:

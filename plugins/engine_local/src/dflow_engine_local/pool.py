@@ -8,7 +8,9 @@ template by its index in the run's template registry, which the worker inherited
 
 A worker that dies (``os._exit``, a signal, the OOM killer) is replaced; the step it was
 running fails with "worker died (exit code N) while running step 'x'". A step over its
-timeout gets its worker killed (and replaced). Workers die with the runner (PDEATHSIG).
+timeout gets its worker killed (and replaced) with everything the OP started. Workers die
+with the runner (PDEATHSIG). Each worker leads its own process group and is a subreaper:
+what an OP leaves running is killed when the step ends (see :mod:`.procs`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import signal
 import sys
 import traceback
 from multiprocessing.connection import Connection, Pipe
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
+
+from . import procs
 
 _PR_SET_PDEATHSIG = 1
 
@@ -43,22 +47,42 @@ class WorkerDied(RuntimeError):
 
 
 class WorkerTimeout(RuntimeError):
-    pass
+    def __init__(self, sigkill: bool = False) -> None:
+        super().__init__("worker timed out")
+        self.sigkill = sigkill  # the OP ignored SIGTERM
 
 
 @attrs.define
 class _Worker:
     pid: int
     conn: Connection
+    start: int | None = None
+
+
+class ProcessBook(Protocol):
+    """Where a run journals the process groups it starts (so a resumed run can reap them)."""
+
+    def add_proc(self, pgid: int, start: int | None, node_id: str | None) -> None: ...
+
+    def drop_proc(self, pgid: int) -> None: ...
 
 
 class WorkerPool:
     """``size`` forked workers serving :func:`serve` requests."""
 
-    def __init__(self, size: int, registry: list[Any], close_in_child: list[int]) -> None:
+    def __init__(
+        self,
+        size: int,
+        registry: list[Any],
+        close_in_child: list[int],
+        book: ProcessBook | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.size = size
         self.registry = registry
         self.close_in_child = close_in_child  # fds workers must not keep (the runner lock)
+        self.book = book
+        self.env = env or {}  # set in every worker (the run token its OPs' children inherit)
         self.workers: list[_Worker] = []
         self.idle: asyncio.Queue[_Worker] | None = None
 
@@ -83,6 +107,9 @@ class WorkerPool:
                     except OSError:
                         pass
                 die_with_parent()
+                os.setpgid(0, 0)  # the worker's group holds its OPs' children
+                procs.become_subreaper()
+                os.environ.update(self.env)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's business
                 _worker_loop(child, self.registry)
             except BaseException:
@@ -91,7 +118,10 @@ class WorkerPool:
             finally:
                 os._exit(code)
         child.close()
-        return _Worker(pid, parent)
+        worker = _Worker(pid, parent, procs.start_time(pid))
+        if self.book is not None:
+            self.book.add_proc(pid, worker.start, None)
+        return worker
 
     def bind(self) -> None:
         """Attach to the running event loop (call once inside it)."""
@@ -136,7 +166,7 @@ class WorkerPool:
             )
         except asyncio.CancelledError:
             loop.remove_reader(fd)
-            self._kill(worker)
+            await self._kill(worker)
             raise
         finally:
             if cancel_task is not None:
@@ -146,23 +176,24 @@ class WorkerPool:
                 result = fut.result()
             except (EOFError, OSError):
                 code = self._reap(worker)
+                await procs.terminate_async([], [worker.pid])  # its OP's orphans
                 self._replace(worker)
                 raise WorkerDied(code) from None
             self.idle.put_nowait(worker)
             return result
         loop.remove_reader(fd)
-        self._kill(worker)
+        sigkill = await self._kill(worker)
         if cancel is not None and cancel.is_set():
             raise asyncio.CancelledError()
-        raise WorkerTimeout()
+        raise WorkerTimeout(sigkill)
 
-    def _kill(self, worker: _Worker) -> None:
-        try:
-            os.kill(worker.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self._reap(worker)
+    async def _kill(self, worker: _Worker) -> bool:
+        """Kill the worker, its group and what it started (SIGTERM, then SIGKILL); True when
+        SIGKILL was needed."""
+        below = procs.descendants(worker.pid)
+        sigkill = await procs.terminate_async(below, [worker.pid], leader=worker.pid)
         self._replace(worker)
+        return sigkill
 
     def _reap(self, worker: _Worker) -> int:
         try:
@@ -173,6 +204,8 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         worker.conn.close()
+        if self.book is not None:
+            self.book.drop_proc(worker.pid)
         if worker in self.workers:
             self.workers.remove(worker)
         new = self._fork()
@@ -181,10 +214,11 @@ class WorkerPool:
         self.idle.put_nowait(new)
 
     def shutdown(self) -> None:
+        # idle workers have reaped their OPs' children already: nothing is left but them
         for w in self.workers:
             try:
                 w.conn.close()
-                os.kill(w.pid, signal.SIGKILL)
+                os.killpg(w.pid, signal.SIGKILL)
             except (OSError, ProcessLookupError):
                 pass
         for w in self.workers:
@@ -192,6 +226,8 @@ class WorkerPool:
                 os.waitpid(w.pid, 0)
             except ChildProcessError:
                 pass
+            if self.book is not None:
+                self.book.drop_proc(w.pid)
         self.workers.clear()
 
 
@@ -248,6 +284,11 @@ def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
             sys.stderr.write(result.traceback)
         return (result.phase, result.error, result.message, result.exit_code)
     finally:
+        # the step is over: what it left running dies now, as with a pod
+        left, sigkill = procs.reap_children()
+        if left:
+            how = "SIGKILL (it ignored SIGTERM)" if sigkill else "SIGTERM"
+            sys.stderr.write(f"[dflow] the step left {left} process(es) running: killed ({how})\n")
         sys.stdout.flush()
         sys.stderr.flush()
         sys.stdout, sys.stderr = streams

@@ -32,6 +32,7 @@ from .layout import write_status
 from .mirror import Mirror
 from .nodes import NodeBook, outputs_json
 from .pool import WorkerPool
+from .procs import RunProcesses
 from .state import RunContext
 from .stepfiles import restore_files
 from .values import Result
@@ -121,6 +122,7 @@ class Run:
             seq=max((n.seq for n in journal.cache.values()), default=0),
         )
         registry = [t for t in collect_templates(wf) if isinstance(t, PythonOPTemplate)]
+        procs = RunProcesses(journal)
         self.ctx = RunContext(
             wf=wf,
             wf_id=wf_id,
@@ -129,7 +131,12 @@ class Run:
             journal=journal,
             mirror=mirror,
             nodes=nodes,
-            pool=WorkerPool(settings.pool_workers, registry, [lock_fd]) if registry else None,
+            pool=(
+                WorkerPool(settings.pool_workers, registry, [lock_fd], procs, procs.env)
+                if registry
+                else None
+            ),
+            procs=procs,
             registry_index={id(t): i for i, t in enumerate(registry)},
             wf_params={k: dump_value(v) for k, v in (wf.parameters or {}).items()},
             globals=journal.get_meta("global_outputs", {"parameters": {}, "artifacts": {}}),
@@ -152,14 +159,19 @@ class Run:
             ctx.nodes.on_event = partial(_emit, get_plugin_manager(), ctx.wf_id)
         except Exception:  # observers are optional; a broken plugin never stops a run
             pass
+        assert ctx.procs is not None
+        ctx.procs.reap_previous()  # a crashed run's steps must not run beside ours
+        ctx.procs.start()
         if ctx.pool is not None:
             ctx.pool.start()
+            ctx.journal.flush()
         try:
             return asyncio.run(self._main())
         finally:
             ctx.mirror.flush_all()
             if ctx.pool is not None:
                 ctx.pool.shutdown()
+            ctx.procs.finish()
             ctx.journal.close()
 
     async def _main(self) -> str:

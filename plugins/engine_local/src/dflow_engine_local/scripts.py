@@ -14,7 +14,9 @@ rewritten by blind substitution (pydflow replaced every ``/tmp`` substring): onl
   points at the step's private ``workdir/tmp``.
 
 The subprocess runs in its own session (process group) with cwd = the step's workdir; its
-output goes to ``log.txt``; on timeout the whole group is killed.
+output goes to ``log.txt``; on timeout, stop or cancellation the whole group is killed
+(SIGTERM, then SIGKILL after a grace period), and what the script left running in the
+background is killed when it exits (see :mod:`.procs`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 from typing import Any
 
+from . import procs
 from .pool import die_with_parent
 
 
@@ -70,10 +72,16 @@ async def run_subprocess(
     timeout: float | None,
     cancel: asyncio.Event | None = None,
     pid_path: str | None = None,
-) -> tuple[int, bool]:
-    """Run ``argv``; return (exit code, timed out). Cancellation kills the process group.
+    book: procs.RunProcesses | None = None,
+    node_id: str | None = None,
+) -> tuple[int, bool, bool]:
+    """Run ``argv``; return (exit code, timed out, killed by SIGKILL). Cancellation kills the
+    process group.
 
-    ``pid_path`` gets the process id (pydflow's step ``pid`` file)."""
+    ``pid_path`` gets the process id (pydflow's step ``pid`` file); ``book`` journals the
+    group (and gives the run's environment marker)."""
+    if book is not None and node_id is not None:
+        env = {**env, **book.step_env(node_id)}
     with open(log_path, "ab") as log:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -85,6 +93,26 @@ async def run_subprocess(
             start_new_session=True,
             preexec_fn=_preexec,
         )
+    if book is not None:
+        book.add_proc(proc.pid, procs.start_time(proc.pid), node_id)
+    try:
+        return await _wait(proc, log_path, timeout, cancel, pid_path)
+    finally:
+        if book is not None:
+            book.drop_proc(proc.pid)
+            if node_id is not None:
+                left, sigkill = await book.end_step(node_id)
+                if left:
+                    _note_killed(log_path, sigkill)
+
+
+async def _wait(
+    proc: asyncio.subprocess.Process,
+    log_path: str,
+    timeout: float | None,
+    cancel: asyncio.Event | None,
+    pid_path: str | None,
+) -> tuple[int, bool, bool]:
     if pid_path is not None:
         with open(pid_path, "w") as f:
             f.write(str(proc.pid))
@@ -100,30 +128,27 @@ async def run_subprocess(
         for w in waiters[1:]:
             w.cancel()
     if waiters[0] in done:
-        return proc.returncode or 0, False
-    await _kill_group(proc)
+        procs.reap_orphans([proc.pid])
+        if procs.group_alive(proc.pid):  # background children: the step is over, so are they
+            _note_killed(log_path, await procs.terminate_async([], [proc.pid]))
+        return proc.returncode or 0, False, False
+    sigkill = await _kill_group(proc)
     if cancel is not None and cancel.is_set():
         raise asyncio.CancelledError()
-    return proc.returncode if proc.returncode is not None else -9, True
+    return proc.returncode if proc.returncode is not None else -9, True, sigkill
 
 
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            break
-        try:
-            await asyncio.wait_for(proc.wait(), 2)
-            # the leader is gone; make sure no member of its group survives it
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-        except TimeoutError:
-            continue
-        except (ProcessLookupError, PermissionError):
-            break
+def _note_killed(log_path: str, sigkill: bool) -> None:
+    how = "SIGKILL (they ignored SIGTERM)" if sigkill else "SIGTERM"
+    with open(log_path, "a") as log:
+        log.write(f"[dflow] the step left processes running: killed ({how})\n")
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> bool:
+    sigkill = await procs.terminate_async([], [proc.pid])
     if proc.returncode is None:
         await proc.wait()
+    return sigkill
 
 
 def log_tail(path: str, lines: int = 5) -> str:

@@ -25,6 +25,7 @@ from .config import Resolved
 from .journal import Journal, Node
 from .mirror import Mirror
 from .nodes import NodeBook
+from .procs import RunProcesses
 from .values import Result, StepError, TextCache
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class RunContext:
     inner_types: dict[int, dict[str, str]] = attrs.field(factory=dict)  # Steps/DAG -> types
     context: Any = None  # Workflow(context=) when it renders templates (dflow.contexts)
     rendered: dict[int, OPTemplate] = attrs.field(factory=dict)  # template -> as it runs
+    procs: RunProcesses | None = None  # the run's process groups (set when the run starts)
 
 
 def workflow_scope(ctx: RunContext) -> dict[str, Any]:
