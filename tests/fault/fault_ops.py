@@ -54,3 +54,29 @@ class Count(OP):
             f.flush()
             os.fsync(f.fileno())
         return OPIO({"y": op_in["x"] + 1})
+
+
+class Fill(OP):
+    """Fills the file system holding ``path`` (a file it leaves there), then succeeds; only
+    once: it creates ``once`` (elsewhere) and does nothing when it exists."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"path": str, "once": str})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"y": int})
+
+    def execute(self, op_in):
+        if os.path.exists(op_in["once"]):
+            return OPIO({"y": 1})
+        open(op_in["once"], "w").close()
+        try:
+            with open(op_in["path"], "ab") as f:
+                while True:
+                    f.write(bytes(65536))
+                    f.flush()
+        except OSError:
+            pass
+        return OPIO({"y": 1})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from conftest import read_pids, running
 from dflow import ShellOPTemplate, Step, Workflow
 from dflow.python import PythonOPTemplate
+from fault_helpers import read_pids, running
 from fault_ops import Spawn
 
 SCRIPT = """

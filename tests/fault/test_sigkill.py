@@ -12,7 +12,7 @@ import textwrap
 import time
 import uuid
 
-from conftest import HERE, kill_all, tagged
+from fault_helpers import HERE, kill_all, tagged
 
 SEED = int(os.environ.get("FAULT_SEED", "0")) or random.randrange(1, 2**31)
 print(f"tests/fault/test_sigkill.py: FAULT_SEED={SEED}")  # re-run a failure with it
@@ -143,7 +143,7 @@ def test_sigkill_at_random_points_of_a_chain_a_fan_out_and_script_steps(tmp_path
 
 
 RESUME = """
-t = ShellOPTemplate(name="long", script="sh -c 'sleep 3; echo ran >> {out}'")
+t = ShellOPTemplate(name="long", script="sh -c 'echo >> {out}.started; sleep 3; echo ran >> {out}'")
 wf.add(Step("long", t))
 """
 
@@ -155,12 +155,9 @@ def test_a_resumed_run_first_kills_the_script_step_the_crashed_run_left(tmp_path
     tag = uuid.uuid4().hex
     env = {**os.environ, "FAULT_TAG": tag}
     first = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
-    pid_file = None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and pid_file is None:
-        pid_file = next(iter(tmp_path.glob("resume-1/*-long-*/pid")), None)
-        time.sleep(0.05)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not os.path.exists(out + ".started"):
+        time.sleep(0.02)
     first.kill()
     first.wait()
     try:
@@ -171,6 +168,7 @@ def test_a_resumed_run_first_kills_the_script_step_the_crashed_run_left(tmp_path
         assert "PHASE Succeeded" in again.stdout, again.stdout + again.stderr
         time.sleep(3.5)  # long enough for a surviving first copy to have written its line
         assert open(out).read().split() == ["ran"]
+        assert open(out + ".started").read().count("\n") == 2  # started twice, ran once
         assert tagged(tag) == []
     finally:
         kill_all(tagged(tag))

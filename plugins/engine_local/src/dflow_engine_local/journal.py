@@ -6,11 +6,17 @@ in one turn of the event loop are committed together (``flush``), and a leaf ste
 phase is committed before anything depends on it. SQLite makes each commit atomic, so after a
 SIGKILL the journal holds exactly the transitions committed before it: a step or slice
 journaled ``Succeeded`` is never run again, one journaled ``Running`` is run again.
+
+A write that fails (a full disk, an I/O error) rolls back the open transaction and raises
+:class:`JournalError` ("no space left on device writing <path>"); every later write raises it
+again, so the run stops with that reason and stays resumable from what was committed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import json
 import os
 import sqlite3
@@ -20,6 +26,8 @@ from typing import Any
 import attrs
 
 DB_NAME = "journal.db"
+RESERVE_NAME = "journal.reserve"
+RESERVE_BYTES = 128 * 1024  # room to write "Error: no space left" once the disk is full
 TERMINAL = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
 
 _SCHEMA = """
@@ -76,6 +84,29 @@ NODE_FIELDS = (
     "progress",
     "ord",
 )
+
+
+class JournalError(OSError):
+    """The journal could not be written: the run cannot go on (its message says why)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def io_message(exc: BaseException, path: str | None = None) -> str:
+    """What went wrong, for a user: "no space left on device writing <path>"."""
+    if isinstance(exc, JournalError):
+        return str(exc)
+    if isinstance(exc, sqlite3.Error):
+        text = str(exc)
+        if "full" in text:
+            return f"no space left on device writing {path}"
+        return f"{text} writing {path}"
+    if isinstance(exc, OSError):
+        where = exc.filename or path
+        what = "no space left on device" if exc.errno == errno.ENOSPC else exc.strerror or exc
+        return f"{what} writing {where}" if where else str(what)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def now_iso() -> str:
@@ -144,7 +175,9 @@ class Journal:
     def __init__(self, wf_dir: str) -> None:
         self.path = os.path.join(wf_dir, DB_NAME)
         self.conn = connect(self.path)
-        self._in_tx = False
+        self.broken: JournalError | None = None
+        self.reserve = os.path.join(wf_dir, RESERVE_NAME)
+        _make_reserve(self.reserve)
         self.cache: dict[str, Node] = {}
         self.by_path: dict[str, str] = {}  # node path -> id: a resumed run finds its ids again
         for row in self.conn.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes"):
@@ -154,27 +187,52 @@ class Journal:
 
     # -- transactions ---------------------------------------------------------------------
 
+    def _x(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """Execute a write; a failure breaks the journal for good (see the module doc)."""
+        if self.broken is not None:
+            raise self.broken
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:  # SQLite may keep it: nothing of it is trusted
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            full = "full" in str(exc)
+            self.broken = JournalError(
+                errno.ENOSPC if full else errno.EIO, io_message(exc, self.path), self.path
+            )
+            raise self.broken from exc
+
     def _begin(self) -> None:
-        if not self._in_tx:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self._in_tx = True
+        # SQLite's own state, never a flag of ours: after a failed statement it may have
+        # rolled the transaction back already
+        if not self.conn.in_transaction:
+            self._x("BEGIN IMMEDIATE")
 
     def flush(self) -> None:
         """Commit what was written since the last flush (one atomic transaction)."""
-        if self._in_tx:
-            self.conn.execute("COMMIT")
-            self._in_tx = False
+        if self.broken is not None:
+            raise self.broken
+        if self.conn.in_transaction:
+            self._x("COMMIT")
 
     def close(self) -> None:
-        self.flush()
-        self.conn.close()
+        try:
+            if self.broken is None:
+                self.flush()
+        finally:
+            self.conn.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.reserve)
 
     # -- workflow metadata ----------------------------------------------------------------
 
     def set_meta(self, **values: Any) -> None:
         self._begin()
         for k, v in values.items():
-            self.conn.execute(
+            self._x(
                 "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
                 (k, json.dumps(v)),
             )
@@ -195,7 +253,7 @@ class Journal:
         values = [getattr(node, f) for f in NODE_FIELDS]
         values[NODE_FIELDS.index("inputs")] = json.dumps(node.inputs)
         values[NODE_FIELDS.index("outputs")] = json.dumps(node.outputs)
-        self.conn.execute(
+        self._x(
             f"INSERT OR REPLACE INTO nodes({', '.join(NODE_FIELDS)}) "
             f"VALUES({', '.join('?' * len(NODE_FIELDS))})",
             values,
@@ -209,9 +267,9 @@ class Journal:
             setattr(node, k, v)
         cols = ", ".join(f"{k}=?" for k in changes)
         values = [json.dumps(v) if k in ("inputs", "outputs") else v for k, v in changes.items()]
-        self.conn.execute(f"UPDATE nodes SET {cols} WHERE id=?", (*values, node.id))
+        self._x(f"UPDATE nodes SET {cols} WHERE id=?", (*values, node.id))
         if "phase" in changes:
-            self.conn.execute(
+            self._x(
                 "INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
                 (node.id, node.phase, now_iso(), node.message),
             )
@@ -220,7 +278,7 @@ class Journal:
     def record(self, node: Node, phase: str, message: str) -> None:
         """An event that is not a phase change of the node (a failed attempt before a retry)."""
         self._begin()
-        self.conn.execute(
+        self._x(
             "INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
             (node.id, phase, now_iso(), message),
         )
@@ -236,28 +294,76 @@ class Journal:
                 gone = self.cache.pop(k, None)
                 if gone is not None and self.by_path.get(gone.path) == k:
                     del self.by_path[gone.path]
-                self.conn.execute("DELETE FROM nodes WHERE id=?", (k,))
+                self._x("DELETE FROM nodes WHERE id=?", (k,))
             stack.extend(kids)
 
     # -- process groups a run started (a resumed run kills what is left of them) -----------
 
     def add_proc(self, pgid: int, start: int | None, node_id: str | None) -> None:
         self._begin()
-        self.conn.execute(
+        self._x(
             "INSERT OR REPLACE INTO procs(pgid, start, node_id) VALUES(?, ?, ?)",
             (pgid, start, node_id),
         )
 
     def drop_proc(self, pgid: int) -> None:
         self._begin()
-        self.conn.execute("DELETE FROM procs WHERE pgid=?", (pgid,))
+        self._x("DELETE FROM procs WHERE pgid=?", (pgid,))
 
     def clear_procs(self) -> None:
         self._begin()
-        self.conn.execute("DELETE FROM procs")
+        self._x("DELETE FROM procs")
 
     def proc_groups(self) -> list[tuple[int, int | None]]:
         return list(self.conn.execute("SELECT pgid, start FROM procs"))
+
+
+def mark_error(wf_dir: str, message: str) -> bool:
+    """Best effort, after a failed write: the run is Error with ``message``; False when even
+    that cannot be written (the run shows as dead, and stays resumable)."""
+    try:
+        conn = sqlite3.connect(os.path.join(wf_dir, DB_NAME), timeout=5)
+        try:
+            with conn:
+                for k, v in (("status", "Error"), ("message", message), ("finishedAt", now_iso())):
+                    conn.execute(
+                        "INSERT INTO meta(k, v) VALUES(?, ?) "
+                        "ON CONFLICT(k) DO UPDATE SET v=excluded.v",
+                        (k, json.dumps(v)),
+                    )
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def fail_run(wf_dir: str, journal: Journal, exc: BaseException) -> JournalError:
+    """The error a run that could not write stops with; the run is marked Error with it
+    when that can still be written."""
+    message = io_message(exc, journal.path)
+    code = exc.errno if isinstance(exc, OSError) and exc.errno else errno.EIO
+    if "no space left" in message:
+        code = errno.ENOSPC
+    with contextlib.suppress(OSError):  # the room set aside for this very write
+        os.unlink(journal.reserve)
+    if mark_error(wf_dir, message):
+        try:
+            with open(os.path.join(wf_dir, "status"), "w") as f:
+                f.write("Error")
+        except OSError:
+            pass
+    hint = "; free some space and submit the workflow again with the same id to resume it"
+    return JournalError(code, message + hint, journal.path)
+
+
+def _make_reserve(path: str) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(bytes(RESERVE_BYTES))  # real blocks, not a sparse file
+    except OSError:  # already full: nothing to set aside
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def read_meta(conn: sqlite3.Connection, k: str, default: Any = None) -> Any:

@@ -30,6 +30,7 @@ to ``workdir/tmp/inputs/artifacts/x`` / ``workdir/data/in`` (see :func:`host_pat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -52,8 +53,13 @@ def write_text(path: str | os.PathLike, text: str, make_dirs: bool = True) -> No
     if make_dirs:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+    except OSError as exc:  # a full disk fails the write, not the open: name the file
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OSError(exc.errno, exc.strerror, path) from exc
     os.replace(tmp, path)
 
 

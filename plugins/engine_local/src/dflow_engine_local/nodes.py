@@ -7,6 +7,7 @@ of its path>``) so a resubmitted run finds its journaled nodes again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -17,7 +18,7 @@ import attrs
 from dflow.model.op_template import OPTemplate
 from dflow.model.step import Step
 
-from .journal import TERMINAL, Journal, Node, now_iso
+from .journal import TERMINAL, Journal, JournalError, Node, now_iso
 from .layout import StepDir
 from .mirror import Mirror
 from .values import Result
@@ -84,7 +85,8 @@ class NodeBook:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        self.journal.flush()
+        with contextlib.suppress(JournalError):  # it stays broken: the next write stops the run
+            self.journal.flush()
 
     def open(
         self,

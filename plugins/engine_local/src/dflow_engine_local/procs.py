@@ -27,6 +27,8 @@ from typing import Any
 
 import attrs
 
+from .journal import JournalError
+
 GRACE_SECONDS = 2.0  # SIGTERM -> SIGKILL, as a pod's terminationGracePeriodSeconds (shorter)
 RUN_ENV = "DFLOW_LOCAL_RUN"
 STEP_ENV = "DFLOW_LOCAL_STEP"
@@ -321,11 +323,16 @@ class RunProcesses:
         self.journal.flush()
         return left
 
+    # a journal that cannot be written stops the run on its next transition; the groups it
+    # cannot record are found again by the run token
+
     def add_proc(self, pgid: int, start: int | None, node_id: str | None) -> None:
-        self.journal.add_proc(pgid, start, node_id)
+        with contextlib.suppress(JournalError):
+            self.journal.add_proc(pgid, start, node_id)
 
     def drop_proc(self, pgid: int) -> None:
-        self.journal.drop_proc(pgid)
+        with contextlib.suppress(JournalError):
+            self.journal.drop_proc(pgid)
 
 
 def sigkill_note() -> str:

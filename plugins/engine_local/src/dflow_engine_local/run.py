@@ -9,9 +9,11 @@ other processes are rows in the journal's ``meta`` table, polled by the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import signal
+import sqlite3
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,7 @@ from dflow.serialization import dump_value
 
 from .config import Resolved
 from .interpreter import Walker
-from .journal import Journal, Node, now_iso
+from .journal import Journal, Node, fail_run, now_iso
 from .layout import write_status
 from .mirror import Mirror
 from .nodes import NodeBook, outputs_json
@@ -160,15 +162,18 @@ class Run:
         except Exception:  # observers are optional; a broken plugin never stops a run
             pass
         assert ctx.procs is not None
-        ctx.procs.reap_previous()  # a crashed run's steps must not run beside ours
-        ctx.procs.start()
-        if ctx.pool is not None:
-            ctx.pool.start()
-            ctx.journal.flush()
         try:
+            ctx.procs.reap_previous()  # a crashed run's steps must not run beside ours
+            ctx.procs.start()
+            if ctx.pool is not None:
+                ctx.pool.start()
+                ctx.journal.flush()
             return asyncio.run(self._main())
+        except (OSError, sqlite3.Error) as exc:  # a full disk, an I/O error: the run stops
+            raise fail_run(ctx.wf_dir, ctx.journal, exc) from exc
         finally:
-            ctx.mirror.flush_all()
+            with contextlib.suppress(OSError):  # the journal, not these files, is the record
+                ctx.mirror.flush_all()
             if ctx.pool is not None:
                 ctx.pool.shutdown()
             ctx.procs.finish()
