@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sqlite3
@@ -9,8 +10,11 @@ import subprocess
 import sys
 import textwrap
 import time
+import weakref
 
-from dflow import Step, Workflow
+import pytest
+from dflow import ShellOPTemplate, Step, Workflow
+from dflow.engine import EngineError
 from dflow.python import PythonOPTemplate, Slices
 from local_engine_ops import Square, Sum
 
@@ -91,3 +95,29 @@ def test_sigkill_mid_fan_out_then_resume(workdir):
     assert all(counts[i] >= 1 for i in range(200))
     assert all(counts[i] == 1 for i in finished_before)  # exactly once once journaled
     assert len(lines) - 200 <= 2 * 2  # at most the slices in flight at the kill ran twice
+
+
+def test_the_engine_does_not_keep_every_workflow_it_ran(workdir):
+    """Definitions are kept for retry/resubmit: the latest 16 and those still in use (was:
+    every workflow ever submitted from the process, 105 after 105 submissions)."""
+
+    def tiny(i):
+        wf = Workflow(f"keep{i}")
+        wf.add(Step("s", ShellOPTemplate(name="t", script="true")))
+        wf.submit()
+        assert wf.query_status() == "Succeeded"
+        return wf
+
+    first = tiny(0)
+    first_id, freed = first.id, weakref.ref(first)
+    held = tiny(1)  # still referenced here: it stays retryable however many follow
+    for i in range(2, 20):
+        last = tiny(i)
+    del first
+    gc.collect()
+    assert freed() is None
+    with pytest.raises(EngineError, match="keeps those of its 16 latest submissions"):
+        Workflow(id=first_id).retry()
+    held.retry()
+    last.retry()
+    assert held.query_status() == last.query_status() == "Succeeded"

@@ -10,6 +10,7 @@ by id (``Workflow(id=...)``) as long as it uses the same ``debug_workdir``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import copy
 import os
 import shutil
@@ -17,6 +18,7 @@ import sqlite3
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +32,8 @@ from .query import build_workflow, global_outputs
 from .relaunch import launch_record, pinned_id, relaunch, save_launch
 from .run import AlreadyRunning, Run, acquire_lock, is_running
 
+KEEP_DEFINITIONS = 16  # definitions kept for retry/resubmit beyond those the caller holds
+
 
 class LocalEngine(Engine):
     """The embedded engine (``engine = "local"``; pydflow's ``mode = "debug"``)."""
@@ -38,7 +42,21 @@ class LocalEngine(Engine):
 
     def __init__(self, config: LocalEngineConfig | None = None) -> None:
         self.config = config or LocalEngineConfig()
-        self._workflows: dict[str, Any] = {}  # id -> Workflow submitted from this process
+        # id -> Workflow submitted from this process (retry and resubmit need it): the most
+        # recent ones, and any other the caller still holds; never all of them
+        self._recent: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        self._held: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+
+    def _remember(self, wf_id: str, workflow: Any) -> None:
+        self._recent[wf_id] = workflow
+        self._recent.move_to_end(wf_id)
+        while len(self._recent) > KEEP_DEFINITIONS:
+            self._recent.popitem(last=False)
+        self._held[wf_id] = workflow
+
+    def _forget_definition(self, wf_id: str) -> None:
+        self._recent.pop(wf_id, None)
+        self._held.pop(wf_id, None)
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -70,8 +88,8 @@ class LocalEngine(Engine):
         wf_dir = os.path.join(settings.workdir, wf_id)
         os.makedirs(wf_dir, exist_ok=True)
         if not reuse_step and _finished_ok(wf_dir):
-            workflow.id = wf_id
-            self._workflows[wf_id] = workflow
+            workflow.id = given.id = wf_id
+            self._remember(wf_id, given)
             print(f"Workflow {wf_id} has already succeeded; nothing to run", file=sys.stderr)
             return self.query(wf_id)
         try:
@@ -88,7 +106,7 @@ class LocalEngine(Engine):
         save_launch(wf_dir, launch_record(workflow))  # so `dflow retry ID` can run it again
         workflow.id = given.id = wf_id
         workflow.uid = given.uid = workflow.uid or wf_id
-        self._workflows[wf_id] = workflow
+        self._remember(wf_id, given)  # the caller's object: retry renders it again
         write_text(os.path.join(wf_dir, "type"), type(workflow.entrypoint).__name__)
         background = wait is False or (wait is None and settings.detach)
         if background:
@@ -268,12 +286,13 @@ class LocalEngine(Engine):
             )
 
     def _definition(self, workflow_id: str, what: str) -> Any:
-        wf = self._workflows.get(workflow_id)
+        wf = self._recent.get(workflow_id) or self._held.get(workflow_id)
         if wf is None:
             raise EngineError(
                 f"cannot {what} workflow '{workflow_id}' from this process: the local engine "
-                "needs the workflow's definition; build it again and call "
-                f"Workflow(..., id='{workflow_id}').submit() to resume it"
+                "needs the workflow's definition (it keeps those of its "
+                f"{KEEP_DEFINITIONS} latest submissions and of the workflows still in use); "
+                f"build it again and call Workflow(..., id='{workflow_id}').submit() to resume it"
             )
         return wf
 
@@ -315,7 +334,7 @@ class LocalEngine(Engine):
             while is_running(wf_dir) and time.monotonic() < deadline:
                 time.sleep(0.05)
         shutil.rmtree(wf_dir, ignore_errors=True)
-        self._workflows.pop(workflow_id, None)
+        self._forget_definition(workflow_id)
 
     def query_workflows(self, labels: dict[str, str] | None = None) -> list[Any]:
         root = self.settings().workdir
