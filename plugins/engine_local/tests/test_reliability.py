@@ -13,7 +13,7 @@ import time
 import weakref
 
 import pytest
-from dflow import ShellOPTemplate, Step, Workflow
+from dflow import InputParameter, Inputs, ShellOPTemplate, Step, Workflow
 from dflow.engine import EngineError
 from dflow.python import PythonOPTemplate, Slices
 from local_engine_ops import Square, Sum
@@ -121,3 +121,20 @@ def test_the_engine_does_not_keep_every_workflow_it_ran(workdir):
     held.retry()
     last.retry()
     assert held.query_status() == last.query_status() == "Succeeded"
+
+
+def test_a_big_parameter_is_journaled_once(workdir):
+    """SQLite rewrites a whole row on UPDATE: inputs in the nodes row were written again by
+    every phase change (the journal held a 50 MB parameter twice)."""
+    big = "x" * (8 * 1024 * 1024)
+    wf = Workflow("big")
+    t = ShellOPTemplate(
+        name="take", script="true", inputs=Inputs(parameters={"s": InputParameter()})
+    )
+    wf.add(Step("take", t, parameters={"s": big}))
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    [take] = wf.query_step(name="take")
+    assert take.inputs.parameters["s"].value == big
+    size = os.path.getsize(workdir / wf.id / "journal.db")
+    assert size < 1.5 * len(big), f"journal of {size} bytes for a parameter of {len(big)}"

@@ -7,6 +7,10 @@ phase is committed before anything depends on it. SQLite makes each commit atomi
 SIGKILL the journal holds exactly the transitions committed before it: a step or slice
 journaled ``Succeeded`` is never run again, one journaled ``Running`` is run again.
 
+A node's inputs live in a table of their own (``node_inputs``; ``nodes.inputs`` is read only
+from older journals): SQLite rewrites a whole row on every UPDATE, and a phase change must not
+rewrite (and leave a free copy of) a 50 MB parameter.
+
 A write that fails (a full disk, an I/O error) rolls back the open transaction and raises
 :class:`JournalError` ("no space left on device writing <path>"); every later write raises it
 again, so the run stops with that reason and stays resumable from what was committed.
@@ -55,6 +59,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     ord TEXT
 );
 CREATE INDEX IF NOT EXISTS nodes_parent ON nodes(parent_id, seq);
+CREATE TABLE IF NOT EXISTS node_inputs (id TEXT PRIMARY KEY, inputs TEXT);
 CREATE TABLE IF NOT EXISTS procs (pgid INTEGER PRIMARY KEY, start INTEGER, node_id TEXT);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -180,7 +185,7 @@ class Journal:
         _make_reserve(self.reserve)
         self.cache: dict[str, Node] = {}
         self.by_path: dict[str, str] = {}  # node path -> id: a resumed run finds its ids again
-        for row in self.conn.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes"):
+        for row in self.conn.execute(_select(self.conn)):
             node = Node.from_row(row)
             self.cache[node.id] = node
             self.by_path.setdefault(node.path, node.id)
@@ -251,23 +256,34 @@ class Journal:
         self.cache[node.id] = node
         self.by_path.setdefault(node.path, node.id)
         values = [getattr(node, f) for f in NODE_FIELDS]
-        values[NODE_FIELDS.index("inputs")] = json.dumps(node.inputs)
+        values[NODE_FIELDS.index("inputs")] = None
         values[NODE_FIELDS.index("outputs")] = json.dumps(node.outputs)
         self._x(
             f"INSERT OR REPLACE INTO nodes({', '.join(NODE_FIELDS)}) "
             f"VALUES({', '.join('?' * len(NODE_FIELDS))})",
             values,
         )
+        self._put_inputs(node)
         return node
+
+    def _put_inputs(self, node: Node) -> None:
+        self._x(
+            "INSERT OR REPLACE INTO node_inputs(id, inputs) VALUES(?, ?)",
+            (node.id, json.dumps(node.inputs)),
+        )
 
     def update(self, node: Node, **changes: Any) -> Node:
         """Change some fields of ``node``; a phase change is also recorded as an event."""
         self._begin()
         for k, v in changes.items():
             setattr(node, k, v)
-        cols = ", ".join(f"{k}=?" for k in changes)
-        values = [json.dumps(v) if k in ("inputs", "outputs") else v for k, v in changes.items()]
-        self._x(f"UPDATE nodes SET {cols} WHERE id=?", (*values, node.id))
+        if "inputs" in changes:
+            changes = {k: v for k, v in changes.items() if k != "inputs"}
+            self._put_inputs(node)
+        if changes:
+            cols = ", ".join(f"{k}=?" for k in changes)
+            values = [json.dumps(v) if k == "outputs" else v for k, v in changes.items()]
+            self._x(f"UPDATE nodes SET {cols} WHERE id=?", (*values, node.id))
         if "phase" in changes:
             self._x(
                 "INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
@@ -295,6 +311,7 @@ class Journal:
                 if gone is not None and self.by_path.get(gone.path) == k:
                     del self.by_path[gone.path]
                 self._x("DELETE FROM nodes WHERE id=?", (k,))
+                self._x("DELETE FROM node_inputs WHERE id=?", (k,))
             stack.extend(kids)
 
     # -- process groups a run started (a resumed run kills what is left of them) -----------
@@ -388,10 +405,9 @@ def read_all(
     try:
         conn.execute("BEGIN")  # one consistent snapshot for all tables
         meta = {k: json.loads(v) for k, v in conn.execute("SELECT k, v FROM meta")}
-        nodes = [
-            Node.from_row(r)
-            for r in conn.execute(f"SELECT {_columns(conn)} FROM nodes ORDER BY seq")
-        ]
+        # sorted here: an ORDER BY makes SQLite copy every row, 50 MB parameters included,
+        # into its sorter (a 50 MB parameter cost 200 MB more at peak)
+        nodes = sorted((Node.from_row(r) for r in conn.execute(_select(conn))), key=_seq)
         if events is not None and any(n.attempts > 1 for n in nodes):
             for node_id, phase, at, message in conn.execute(
                 "SELECT node_id, phase, at, message FROM events WHERE node_id IN "
@@ -408,10 +424,25 @@ def read_all(
     return meta, nodes
 
 
-def _columns(conn: sqlite3.Connection) -> str:
-    """NODE_FIELDS as a select list (NULL for a column an older journal does not have)."""
+def _seq(node: Node) -> int:
+    return node.seq
+
+
+def _select(conn: sqlite3.Connection) -> str:
+    """SELECT of NODE_FIELDS, inputs from their own table (NULL for a column an older journal
+    does not have)."""
     have = {row[1] for row in conn.execute("PRAGMA table_info(nodes)")}
-    return ", ".join(f if f in have or not have else f"NULL AS {f}" for f in NODE_FIELDS)
+    split = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='node_inputs'"
+    ).fetchone()
+    cols = []
+    for f in NODE_FIELDS:
+        if f == "inputs" and split:
+            cols.append("COALESCE(ni.inputs, nodes.inputs)")
+        else:
+            cols.append(f"nodes.{f}" if f in have or not have else f"NULL AS {f}")
+    join = " LEFT JOIN node_inputs ni ON ni.id = nodes.id" if split else ""
+    return f"SELECT {', '.join(cols)} FROM nodes{join}"
 
 
 def iter_children(nodes: list[Node], parent_id: str) -> Iterator[Node]:
