@@ -1,0 +1,128 @@
+"""Soak: N back-to-back 1,000-way fan-outs in one driver process (not a test).
+
+Each run fans ``square`` out over 1,000 slices on the local engine and sums the stacked
+outputs; a run fails when it does not succeed or its sum is wrong. Reported: failures,
+p50 / p95 / max seconds per run, and the driver's RSS over time (a leak shows as growth).
+Each run's directory is removed after it is checked (``--keep`` keeps them).
+
+    .venv/bin/python benchmarks/soak.py [N=20] [--width 1000] [--workers 2] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+from dflow import Step, Workflow, config
+from dflow.python import OP, OPIO, OPIOSign, PythonOPTemplate, Slices
+
+
+class Square(OP):
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"x": int})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"y": int})
+
+    def execute(self, op_in):
+        return OPIO({"y": op_in["x"] ** 2})
+
+
+class Sum(OP):
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"xs": list})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"total": int})
+
+    def execute(self, op_in):
+        return OPIO({"total": sum(op_in["xs"])})
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def one_run(i: int, width: int) -> str | None:
+    """Run once; None when it succeeded with the right sum, else what went wrong."""
+    fan = Step(
+        "sq",
+        PythonOPTemplate(Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+        parameters={"x": list(range(width))},
+    )
+    total = Step("sum", PythonOPTemplate(Sum), parameters={"xs": fan.outputs.parameters["y"]})
+    wf = Workflow(f"soak{i}")
+    wf.add(fan)
+    wf.add(total)
+    wf.submit()
+    phase = wf.query_status()
+    if phase != "Succeeded":
+        return f"run {i}: {phase} {wf.query().status.message}"
+    [s] = wf.query_step(name="sum")
+    got = s.outputs.parameters["total"].value
+    if got != sum(x * x for x in range(width)):
+        return f"run {i}: sum {got}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("n", nargs="?", type=int, default=20, help="runs (default 20)")
+    p.add_argument("--width", type=int, default=1000, help="slices per run (default 1000)")
+    p.add_argument("--workers", type=int, default=2, help="pool workers (default 2)")
+    p.add_argument("--keep", action="store_true", help="keep each run's directory")
+    p.add_argument("--workdir", help="where runs go (default: a temporary directory)")
+    a = p.parse_args(argv)
+    root = a.workdir or tempfile.mkdtemp(prefix="dflow-soak-")
+    config["mode"] = "local"
+    config["debug_workdir"] = root
+    config["debug_pool_workers"] = a.workers
+    print(f"soak: {a.n} runs of a {a.width}-way fan-out, {a.workers} workers, in {root}")
+    times, failures, rss = [], [], [(0, rss_mb())]
+    every = max(1, a.n // 20)
+    for i in range(a.n):
+        t0 = time.perf_counter()
+        try:
+            problem = one_run(i, a.width)
+        except Exception as exc:  # a crash is a failure to report, not the end of the soak
+            problem = f"run {i}: {type(exc).__name__}: {exc}"
+        times.append(time.perf_counter() - t0)
+        if problem:
+            failures.append(problem)
+            print("  FAILED", problem, flush=True)
+        if not a.keep:
+            for name in os.listdir(root):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        gc.collect()
+        rss.append((i + 1, rss_mb()))
+        if (i + 1) % every == 0 or i + 1 == a.n:
+            print(
+                f"  run {i + 1:4d}: {times[-1]:6.2f} s, driver RSS {rss[-1][1]:6.1f} MB", flush=True
+            )
+    q = statistics.quantiles(times, n=20) if len(times) > 1 else times * 19
+    print(f"failures: {len(failures)} of {a.n}")
+    print(
+        f"seconds per run: p50 {statistics.median(times):.2f}, p95 {q[18]:.2f}, max {max(times):.2f}"
+    )
+    print(
+        f"driver RSS: {rss[0][1]:.1f} MB before, {rss[1][1]:.1f} MB after run 1, "
+        f"{rss[-1][1]:.1f} MB after run {a.n} (max {max(r for _, r in rss):.1f} MB)"
+    )
+    if not a.workdir and not a.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
