@@ -23,11 +23,10 @@ import signal
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 import attrs
 
-from .journal import JournalError
+from .journal import Journal, JournalError
 
 GRACE_SECONDS = 2.0  # SIGTERM -> SIGKILL, as a pod's terminationGracePeriodSeconds (shorter)
 RUN_ENV = "DFLOW_LOCAL_RUN"
@@ -271,7 +270,7 @@ class RunProcesses:
     """A run's process bookkeeping (a :class:`~.pool.ProcessBook`): the run's token, put in
     the environment of everything it starts, and the journal's rows of its process groups."""
 
-    def __init__(self, journal: Any) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.token = uuid.uuid4().hex
         self.env = {RUN_ENV: self.token}
