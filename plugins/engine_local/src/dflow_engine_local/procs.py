@@ -250,7 +250,10 @@ def leftovers(token: str | None, groups: Iterable[tuple[int, int | None]]) -> li
         p = stat(int(name))
         if p is None or p.state in ("Z", "X"):
             continue
-        in_group = p.pgid in ours and (ours[p.pgid] is None or p.start >= ours[p.pgid])
+        in_group = False
+        if p.pgid in ours:  # a member started after the journaled leader, not a reused pgid
+            since = ours[p.pgid]
+            in_group = since is None or p.start >= since
         if in_group or (marker is not None and _carries(p.pid, marker)):
             out.append(p)
     return out
