@@ -54,6 +54,10 @@ class LocalEngine(Engine):
             self._recent.popitem(last=False)
         self._held[wf_id] = workflow
 
+    def _known(self, wf_id: str) -> Any:
+        """The definition of ``wf_id`` if this process still has it, else None."""
+        return self._recent.get(wf_id) or self._held.get(wf_id)
+
     def _forget_definition(self, wf_id: str) -> None:
         self._recent.pop(wf_id, None)
         self._held.pop(wf_id, None)
@@ -286,7 +290,7 @@ class LocalEngine(Engine):
             )
 
     def _definition(self, workflow_id: str, what: str) -> Any:
-        wf = self._recent.get(workflow_id) or self._held.get(workflow_id)
+        wf = self._known(workflow_id)
         if wf is None:
             raise EngineError(
                 f"cannot {what} workflow '{workflow_id}' from this process: the local engine "
@@ -299,7 +303,7 @@ class LocalEngine(Engine):
     def retry(self, workflow_id: str, step_ids: Sequence[str] | None = None) -> None:
         """Run the failed steps again (and ``step_ids``); from another process than the one
         that submitted it, by running its script again (see :mod:`.relaunch`)."""
-        wf = self._workflows.get(workflow_id)
+        wf = self._known(workflow_id)
         if is_running(self.wf_dir(workflow_id)):
             raise EngineError(f"workflow '{workflow_id}' is still running; wait for it first")
         if step_ids:
@@ -319,7 +323,7 @@ class LocalEngine(Engine):
             conn.close()
 
     def resubmit(self, workflow_id: str) -> None:
-        if workflow_id not in self._workflows:
+        if self._known(workflow_id) is None:
             relaunch(self.wf_dir(workflow_id), workflow_id, "resubmit")
             return
         wf = copy.copy(self._definition(workflow_id, "resubmit"))
