@@ -138,6 +138,7 @@ class _FileModel:
     renderers: dict[str, dict[str, Any]] = attrs.Factory(dict)
     config: dict[str, Any] = attrs.Factory(dict)
     s3_config: dict[str, Any] = attrs.Factory(dict)
+    cache: dict[str, Any] = attrs.Factory(dict)  # checked by dflow.cache.settings
 
 
 @attrs.frozen
@@ -152,6 +153,7 @@ class Settings:
     sections: dict[str, dict[str, dict[str, Any]]] = attrs.Factory(dict)
     config: dict[str, Any] = attrs.Factory(dict)
     s3_config: dict[str, Any] = attrs.Factory(dict)
+    cache: dict[str, Any] = attrs.Factory(dict)  # the [cache] table (dflow.cache.settings)
 
     @property
     def source(self) -> str:
@@ -316,6 +318,7 @@ def _parse(path: Path) -> Settings:
         sections={kind: getattr(model, table) for kind, table in SECTIONS.items()},
         config=model.config,
         s3_config=model.s3_config,
+        cache=model.cache,
     )
 
 

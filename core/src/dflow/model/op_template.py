@@ -89,6 +89,9 @@ def _timeout_seconds(timeout: Any) -> float | None:
 class OPTemplate:
     """Base of every template (script templates, Steps, DAG)."""
 
+    #: reuse results from the step cache (None: as configured; docs/cache.md)
+    cache: bool | None = None
+
     def __init__(
         self,
         name: str | None = None,

@@ -111,6 +111,7 @@ class Step:
         failure_hook: HookStep | None = None,
         dependencies: list[Any] | None = None,
         timeout: float | str | None = None,
+        cache: bool | None = None,
     ) -> None:
         if not isinstance(name, str) or not STEP_NAME_RE.match(name):
             raise ValueError(
@@ -132,9 +133,12 @@ class Step:
                 f"template '{template.name}' is a {type(template).__name__}; set timeouts on "
                 "the steps inside it"
             )
+        if cache is not None and not isinstance(cache, bool):
+            raise TypeError(f"{self.kind} '{name}': cache must be True, False or None")
         self.name = name
         self.id = name
         self.timeout = timeout
+        self.cache = cache  # None: the template's, else the configuration's (docs/cache.md)
         if slices is not None:
             template = copy.deepcopy(template)
             template.slices = slices

@@ -81,6 +81,7 @@ class PythonOPTemplate(ScriptOPTemplate):
         create_slice_dir: bool = False,
         skip_slice_input: bool = False,
         name: str | None = None,
+        cache: bool | None = None,
     ) -> None:
         op = op_class
         op_type = op if isinstance(op, type) else type(op)
@@ -111,6 +112,7 @@ class PythonOPTemplate(ScriptOPTemplate):
             sidecars=sidecars,
         )
         self.op_class = op_class
+        self.cache = cache
         self.slices = slices
         self.python_packages = list(upload_packages) + list(python_packages or [])
         self.upload_dflow = upload_dflow

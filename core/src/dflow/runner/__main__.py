@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workflow-name", help="the workflow's name")
     p.add_argument("--progress-file", help="progress file (default: $ARGO_PROGRESS_FILE)")
     p.add_argument("--input-types", help="JSON object: parameter name -> type name override")
+    p.add_argument("--cache", help="JSON: the step cache to use (dflow.runner.cache.CacheSpec)")
     p.add_argument("--sys-path", action="append", default=[], help="dir prepended to sys.path")
     return p
 
@@ -62,6 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     input_types = _json(args.input_types, "input-types") or {}
     if not isinstance(input_types, dict):
         raise SystemExit("dflow.runner: --input-types must be a JSON object of type names")
+    cache = None
+    if args.cache:
+        from .cache import CacheSpec
+
+        try:
+            cache = CacheSpec.from_json(args.cache)
+        except (ValueError, TypeError) as exc:
+            raise SystemExit(f"dflow.runner: --cache: {exc}: {args.cache}")
     try:
         op = locate_op(args.op) if args.op else load_op_file(args.op_file)
         slices = Slices(**slices_args) if slices_args is not None else None
@@ -82,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         success_tag=args.success_tag,
         input_types={k: _TYPE_NAMES.get(v, v) for k, v in input_types.items()},
         parameters_dir=args.parameters,
+        cache=cache,
     )
     if not result.ok:
         if result.traceback:

@@ -12,7 +12,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..names import check_rendered_key
 from ..python.op import OP, make_instance, raw_execute
@@ -28,6 +28,9 @@ from .outputs import (
     write_stacked_parameter,
 )
 from .result import SUCCEEDED, OPResult, failure
+
+if TYPE_CHECKING:
+    from .cache import CacheSpec, Lookup
 
 
 @dataclasses.dataclass
@@ -63,12 +66,15 @@ def run_op(
     success_tag: bool = False,
     input_types: dict | None = None,
     parameters_dir: Path | None = None,
+    cache: CacheSpec | None = None,
 ) -> OPResult:
     """Run ``op`` once (or once per slice of a group) and return how it ended.
 
     ``slice_index`` (an int, or a list of ints for ``Slices(group_size=...)``) picks the items
     of the inputs named in ``slices.input_parameter``/``input_artifact``. Input parameters
     are read from ``parameters_dir`` if given, else from ``<inputs_dir>/parameters``.
+    With ``cache``, a run whose key has a sound entry restores its outputs instead of
+    running, and a successful run stores them (see :mod:`dflow.runner.cache`).
     """
     inputs_dir, outputs_dir, workdir = _abs(inputs_dir), _abs(outputs_dir), _abs(workdir)
     try:
@@ -86,18 +92,53 @@ def run_op(
     except (Exception, SystemExit) as exc:
         result, slices_failed = failure(exc), False
     else:
-        if isinstance(slice_index, (list, tuple)):
+        looked = _lookup(cache, run, whole, slice_index, inputs_dir, outputs_dir)
+        if looked is not None and looked.reused:
+            result = SUCCEEDED
+        elif isinstance(slice_index, (list, tuple)):
             from .group import run_group
 
             result = run_group(run, whole, [int(i) for i in slice_index])
         else:
             result = _run_one(run, whole, None if slice_index is None else int(slice_index))
         slices_failed = run.slices_failed
+        if looked is not None:
+            from .cache import store
+
+            store(looked, str(outputs_dir), result.ok and not run.slices_failed)
     if success_tag:
         outputs_dir.mkdir(parents=True, exist_ok=True)
         succeeded = result.ok and not slices_failed
         (outputs_dir / "success_tag").write_text("true" if succeeded else "false")
     return result
+
+
+def _lookup(
+    spec: CacheSpec | None,
+    run: _Run,
+    whole: dict[str, Any],
+    slice_index: Any,
+    inputs_dir: Path,
+    outputs_dir: Path,
+) -> Lookup | None:
+    """Ask the cache about this run (None: no cache, or inputs it cannot key)."""
+    if spec is None:
+        return None
+    from .cache import lookup
+
+    if slice_index is None:
+        op_ins = [whole]
+    else:
+        indices = slice_index if isinstance(slice_index, (list, tuple)) else [slice_index]
+        try:
+            op_ins = [select_slice(run.name, whole, run.sliced_inputs, int(i)) for i in indices]
+        except Exception:  # reported by the run itself
+            return None
+    arts = {n for n, s in run.in_sign.items() if isinstance(s, Artifact)}
+    roots = {n: str(inputs_dir / "artifacts" / n) for n in arts}
+    op_class = type(run.op)
+    names = list(run.in_sign)
+    return lookup(spec, op_class, names, arts, op_ins, roots, slice_index, str(outputs_dir))
 
 
 def _prepare(

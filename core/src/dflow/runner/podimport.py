@@ -51,6 +51,7 @@ RUNTIME_MODULES = (
     "dflow.python.typecheck",
     "dflow.runner",
     "dflow.runner.__main__",
+    "dflow.runner.cache",
     "dflow.runner.core",
     "dflow.runner.group",
     "dflow.runner.hdf5",

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import attrs
+from dflow.cache import runner_cache_json
 from dflow.executor import Executor, ScriptJob
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
@@ -113,6 +114,10 @@ async def attempt_python(
         "pid_file": sd.pid,
         "env": env_strings(tmpl),
         "sys_path": package_paths(tmpl),
+        # the step cache's spec (or None): the runner checks and fills it (docs/cache.md)
+        "cache": runner_cache_json(
+            leaf.step, leaf.step.template, ctx.wf.name, ctx.wf_id, leaf.node.path
+        ),
     }
     ctx.mirror.write(sd.script, python_script(ctx, tmpl, request))
     try:

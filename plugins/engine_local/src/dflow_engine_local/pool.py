@@ -243,6 +243,7 @@ def _worker_loop(conn: Connection, registry: list[Any]) -> None:  # pragma: no c
 def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
     """Run one Python OP step in this worker; return the OPResult fields as a tuple."""
     from dflow.runner import run_op
+    from dflow.runner.cache import CacheSpec
 
     template = registry[request["template"]]
     if request.get("pid_file"):  # the step's ``pid`` file names the process running it
@@ -279,6 +280,7 @@ def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
             progress_file=request["progress_file"],
             success_tag=request["success_tag"],
             parameters_dir=request.get("parameters_dir"),
+            cache=CacheSpec.from_json(request["cache"]) if request.get("cache") else None,
         )
         if result.traceback:
             sys.stderr.write(result.traceback)

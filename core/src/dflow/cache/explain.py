@@ -1,0 +1,149 @@
+"""Why a step ran or was reused: compare its key record with the previous one of that step.
+
+Every run of a cached step appends a record to ``<cache>/history/`` (key record, outcome,
+run). :func:`explain_step` finds the records of one run of a step and, for each, the nearest
+earlier record of the same step (same workflow name and step path, same slice) from another
+run, and says what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class StepExplanation:
+    """One run (one slice) of a step: ``outcome`` is "reused", "computed" or "failed"."""
+
+    step: str
+    slice: Any
+    outcome: str
+    key: str
+    text: str
+    source_run: str | None = None
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    if text.startswith("sha256:"):
+        text = text[7:]
+    return text[:12] if len(text) == 64 else text
+
+
+def _changes(kind: str, old: dict, new: dict, fmt: Any) -> list[str]:
+    out = []
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            out.append(f"{kind} `{name}` was added")
+        elif name not in new:
+            out.append(f"{kind} `{name}` was removed")
+        elif old[name] != new[name]:
+            out.append(f"{kind} `{name}` changed ({fmt(old[name])} -> {fmt(new[name])})")
+    return out
+
+
+def differences(old: dict, new: dict) -> list[str]:
+    """What changed from key record ``old`` to ``new``, in words."""
+    if old.get("format") != new.get("format"):
+        return ["the cache format changed"]
+    reasons = []
+    old_op, new_op = old.get("op", {}), new.get("op", {})
+    if old_op.get("name") != new_op.get("name"):
+        reasons.append(f"the OP changed ({old_op.get('name')} -> {new_op.get('name')})")
+    elif old_op.get("source") != new_op.get("source"):
+        reasons.append("the OP source changed")
+    reasons += _changes("template field", old.get("template", {}), new.get("template", {}), str)
+    if old.get("slice") != new.get("slice"):
+        reasons.append(f"the slice changed ({old.get('slice')} -> {new.get('slice')})")
+    reasons += _changes("parameter", old.get("parameters", {}), new.get("parameters", {}), str)
+    reasons += _changes(
+        "input artifact", old.get("artifacts", {}), new.get("artifacts", {}), _digest_text
+    )
+    return reasons
+
+
+def _digest_text(value: Any) -> str:
+    return "absent" if value is None else f"digest {_short(value)}"
+
+
+def _read(path: str) -> dict | None:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _matches(identity: str, step: str) -> bool:
+    path = identity.split("/", 1)[-1]
+    return step in (identity, path) or path.endswith("." + step)
+
+
+def _step_records(root: str, step: str) -> list[list[dict]]:
+    """The history of every step identity matching ``step``, each oldest first."""
+    base = os.path.join(root, "history")
+    found = []
+    for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        files = sorted(os.listdir(os.path.join(base, name)))
+        records = [r for r in (_read(os.path.join(base, name, f)) for f in files) if r]
+        if records and _matches(str(records[0].get("step", "")), step):
+            found.append(sorted(records, key=lambda r: r.get("created", 0)))
+    return found
+
+
+def _explain(record: dict, previous: dict | None) -> str:
+    key = str(record.get("key", ""))
+    outcome = record.get("outcome")
+    if outcome == "reused":
+        return f"reused from run {record.get('source_run')} (key {_short(key)})"
+    head = "failed (not cached)" if outcome == "failed" else "ran"
+    if previous is None:
+        return f"{head}: no earlier run of this step is recorded in the cache"
+    if previous.get("key") == key:
+        why = record.get("lookup") or "missing"
+        if why == "missing":
+            return f"{head} because the entry of key {_short(key)} was not in the cache (pruned?)"
+        return f"{head} because the entry of key {_short(key)} was unusable ({why})"
+    reasons = differences(previous.get("record") or {}, record.get("record") or {})
+    return f"{head} because " + ("; ".join(reasons) or "its key changed")
+
+
+def explain_step(run_id: str, step: str, root: str | None = None) -> list[StepExplanation]:
+    """For each slice of ``step`` (a step name or path) in run ``run_id``: reused (from which
+    run) or why it ran, against the nearest earlier record of the same step and slice."""
+    if root is None:
+        from .settings import cache_settings
+
+        root = cache_settings().root
+    result = []
+    for records in _step_records(root, step):
+        latest: dict[str, dict] = {}
+        for r in records:
+            if r.get("run") == run_id:
+                latest[json.dumps(r.get("record", {}).get("slice"))] = r
+        for slice_key, record in sorted(latest.items()):
+            earlier = [
+                r
+                for r in records
+                if r.get("run") != run_id
+                and r.get("created", 0) < record.get("created", 0)
+                and json.dumps(r.get("record", {}).get("slice")) == slice_key
+                and r.get("outcome") in ("computed", "reused")
+            ]
+            previous = earlier[-1] if earlier else None
+            result.append(
+                StepExplanation(
+                    str(record.get("step")),
+                    (record.get("record") or {}).get("slice"),
+                    str(record.get("outcome")),
+                    str(record.get("key")),
+                    _explain(record, previous),
+                    record.get("source_run"),
+                )
+            )
+    return result

@@ -1,0 +1,73 @@
+"""OPs for tests/test_cache*.py: each leaves one file per computation in ``log`` (the count)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from dflow import Step, Workflow, upload_artifact
+from dflow.python import OP, Artifact, PythonOPTemplate, Slices
+
+
+def _mark(log: str, what: str) -> None:
+    Path(log, f"{what}-{uuid.uuid4().hex}").touch()
+
+
+def computed(log: Path, what: str = "") -> int:
+    """How many computations (of ``what``) left their mark in ``log``."""
+    return len([p for p in os.listdir(log) if p.startswith(what)])
+
+
+@OP.function
+def square(x: int, log: str) -> {"y": int}:
+    _mark(log, f"square-{x}")
+    return {"y": x * x}
+
+
+@OP.function
+def total(ys: list, log: str) -> {"s": int, "report": Artifact(Path)}:
+    _mark(log, "total")
+    Path("report.txt").write_text(f"sum {sum(ys)}\n")
+    return {"s": sum(ys), "report": Path("report.txt")}
+
+
+@OP.function
+def count_words(text: Artifact(Path), log: str) -> {"n": int}:
+    _mark(log, "count")
+    return {"n": len(Path(text).read_text().split())}
+
+
+def fan_out(xs: list, log: Path, cache_total: bool | None = True) -> Workflow:
+    """square over ``xs`` (sliced), then total of the squares."""
+    wf = Workflow(name="cache-fan")
+    sliced = Slices(input_parameter=["x"], output_parameter=["y"])
+    sq = Step(
+        "square",
+        PythonOPTemplate(square, slices=sliced),
+        parameters={"x": xs, "log": str(log)},
+        cache=True,
+    )
+    wf.add(sq)
+    tot = Step(
+        "total",
+        PythonOPTemplate(total),
+        parameters={"ys": sq.outputs.parameters["y"], "log": str(log)},
+        cache=cache_total,
+    )
+    wf.add(tot)
+    return wf
+
+
+def words(path: Path, log: Path) -> Workflow:
+    wf = Workflow(name="cache-words")
+    wf.add(
+        Step(
+            "count",
+            PythonOPTemplate(count_words),
+            artifacts={"text": upload_artifact(str(path))},
+            parameters={"log": str(log)},
+            cache=True,
+        )
+    )
+    return wf

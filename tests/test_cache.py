@@ -1,0 +1,202 @@
+"""The step cache on the local engine: reuse, re-run of exactly what changed, explanations,
+damaged and concurrent entries, opt-out, and ``dflow cache`` (docs/cache.md)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from dflow.cache import explain_step, list_entries
+from dflow.cache.cli import explain_lines
+from dflow.cli import main as dflow_main
+from dflow.runner import cache as rcache
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cache_ops import computed, fan_out, words  # noqa: E402
+
+
+@pytest.fixture
+def local(tmp_path, monkeypatch):
+    """The local engine in ``tmp_path``, the cache in ``tmp_path/cache``, a side-effect log."""
+    from dflow.config import config
+
+    saved = dict(config)
+    config.update(mode="local", debug_workdir=str(tmp_path / "runs"), debug_pool_workers=1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("DFLOW_CACHE", raising=False)
+    (tmp_path / "log").mkdir()
+    yield tmp_path
+    config.clear()
+    config.update(saved)
+
+
+def run(wf) -> str:
+    wf.submit()
+    wf.wait()
+    assert wf.query_status() == "Succeeded"
+    return wf.id
+
+
+def value(wf, step: str, name: str):
+    return wf.query_step(name=step)[0].outputs.parameters[name].value
+
+
+def test_second_run_computes_nothing_and_says_where_results_came_from(local):
+    log = local / "log"
+    first = fan_out([1, 2, 3], log)
+    first_id = run(first)
+    assert computed(log) == 4
+    again = fan_out([1, 2, 3], log)
+    run(again)
+    assert computed(log) == 4  # nothing computed the second time
+    assert value(again, "total", "s") == 14
+    report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
+    assert Path(report, "report.txt").read_text() == "sum 14\n"
+    assert explain_lines(again.id, "total") == [
+        f"cache-fan/main.total: reused from run {first_id} "
+        f"(key {explain_step(again.id, 'total')[0].key[:12]})"
+    ]
+    assert explain_lines(again.id, "square") == [
+        f"cache-fan/main.square: 3 slices reused from run {first_id}"
+    ]
+
+
+def test_one_changed_item_reruns_its_slice_and_the_dependents_only(local):
+    log = local / "log"
+    run(fan_out([1, 2, 3], log))
+    changed = fan_out([1, 2, 4], log)
+    run(changed)
+    assert computed(log, "square-4") == 1
+    assert computed(log) == 4 + 2  # square(4) and total, nothing else
+    assert value(changed, "total", "s") == 21
+    lines = explain_lines(changed.id, "square")
+    assert "cache-fan/main.square slice 2: ran because parameter `x` changed (3 -> 4)" in lines
+    assert explain_lines(changed.id, "total") == [
+        "cache-fan/main.total: ran because parameter `ys` changed ([1,4,9] -> [1,4,16])"
+    ]
+
+
+def test_a_changed_input_artifact_is_named_with_its_digests(local):
+    log = local / "log"
+    text = local / "words.txt"
+    text.write_text("one two three")
+    run(words(text, log))
+    text.write_text("one two three four")
+    changed = words(text, log)
+    run(changed)
+    assert computed(log, "count") == 2
+    assert value(changed, "count", "n") == 4
+    (line,) = explain_lines(changed.id, "count")
+    assert line.startswith(
+        "cache-words/main.count: ran because input artifact `text` changed (digest "
+    )
+
+
+def test_per_step_opt_out_and_configuration_switch(local, monkeypatch):
+    log = local / "log"
+    run(fan_out([1, 2], log, cache_total=False))
+    run(fan_out([1, 2], log, cache_total=False))
+    assert computed(log, "total") == 2  # cache=False: computed every time
+    assert computed(log, "square") == 2
+    monkeypatch.setenv("DFLOW_CACHE", "0")  # the step's cache=True still wins
+    run(fan_out([1, 2], log, cache_total=None))
+    assert computed(log, "total") == 3
+    run(fan_out([1, 2], log, cache_total=None))
+    assert computed(log, "total") == 4  # None: as configured, and the configuration says no
+    assert computed(log, "square") == 2
+
+
+def _only_entry(root: Path, step: str):
+    (entry,) = [e for e in list_entries(str(root)) if e.step.endswith(step)]
+    return entry
+
+
+def _entry(root: Path, key: str):
+    (entry,) = [e for e in list_entries(str(root)) if e.key == key]
+    return entry
+
+
+def test_a_truncated_entry_is_detected_ignored_and_rewritten(local, capsys):
+    log = local / "log"
+    run(fan_out([5], log))
+    entry = _only_entry(local / "cache", "total")
+    stored = Path(rcache.entry_dir(str(local / "cache"), entry.key), "outputs")
+    (victim,) = [p for p in stored.rglob("report.txt")]
+    victim.write_text("su")  # truncated
+    assert "has 2 bytes, 7 expected" in _entry(local / "cache", entry.key).problem
+    again = fan_out([5], log)
+    run(again)
+    assert computed(log, "total") == 2  # recomputed, not restored from the damaged entry
+    report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
+    assert Path(report, "report.txt").read_text() == "sum 25\n"
+    assert _entry(local / "cache", entry.key).problem == ""  # rewritten whole
+    (line,) = explain_lines(again.id, "total")
+    assert "was unusable (object " in line
+
+
+def test_same_size_corruption_is_caught_by_the_digest_on_restore(local):
+    log = local / "log"
+    run(fan_out([5], log))
+    entry = _only_entry(local / "cache", "total")
+    stored = Path(rcache.entry_dir(str(local / "cache"), entry.key), "outputs")
+    (victim,) = [p for p in stored.rglob("report.txt")]
+    victim.write_text("sum 99\n")
+    again = fan_out([5], log)
+    run(again)
+    assert computed(log, "total") == 2
+    report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
+    assert Path(report, "report.txt").read_text() == "sum 25\n"
+
+
+def _publish(args: tuple) -> str:
+    root, outputs, barrier = args
+    spec = rcache.CacheSpec(root=root, run=f"run-{os.getpid()}", step="wf/main.s")
+    barrier.wait()
+    manifest = rcache.publish(spec, "ab" * 32, {"format": 1}, outputs, rcache.Digests(root))
+    return manifest["run"] if manifest else ""
+
+
+def test_concurrent_writers_of_one_entry_leave_one_valid_entry(tmp_path):
+    outputs = tmp_path / "outputs"
+    (outputs / "parameters").mkdir(parents=True)
+    (outputs / "parameters" / "y").write_text("4")
+    (outputs / "artifacts" / "big").mkdir(parents=True)
+    (outputs / "artifacts" / "big" / "data").write_bytes(os.urandom(1 << 20))
+    root = str(tmp_path / "cache")
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(6)
+        with ctx.Pool(6) as pool:
+            winners = pool.map(_publish, [(root, str(outputs), barrier)] * 6)
+    assert len(set(winners)) == 1 and winners[0]  # every writer sees the one published entry
+    (entry,) = list_entries(root)
+    assert entry.problem == "" and entry.run == winners[0]
+    assert os.listdir(os.path.join(root, "tmp")) == []  # no leftovers
+    manifest, why = rcache.read_manifest(root, "ab" * 32)
+    assert why == "" and manifest["files"]["artifacts/big/data"]["size"] == 1 << 20
+
+
+def test_dflow_cache_ls_show_prune(local, capsys):
+    log = local / "log"
+    run(fan_out([1, 2, 3], log))
+    capsys.readouterr()
+    assert dflow_main(["cache", "ls"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("cache-fan/main.square") == 3
+    assert "4 entries" in listing
+    key = _only_entry(local / "cache", "total").key
+    assert dflow_main(["cache", "show", key[:10]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["record"]["parameters"]["ys"] == "[1,4,9]"
+    assert dflow_main(["cache", "prune", "--max-size", "60"]) == 0
+    assert "removed 3 entries" in capsys.readouterr().out
+    assert dflow_main(["cache", "prune", "--older-than", "0s"]) == 0
+    assert "removed 1 entries" in capsys.readouterr().out
+    assert list_entries(str(local / "cache")) == []
+    assert dflow_main(["explain", "nope-12345", "total"]) == 1
+    assert "no cache record of step 'total'" in capsys.readouterr().err
