@@ -157,7 +157,7 @@ def _publish(args: tuple) -> str:
     root, outputs, barrier = args
     spec = rcache.CacheSpec(root=root, run=f"run-{os.getpid()}", step="wf/main.s")
     barrier.wait()
-    manifest = rcache.publish(spec, "ab" * 32, {"format": 1}, outputs, rcache.Digests(root))
+    manifest = rcache.publish(spec, "ab" * 32, {"format": 1}, outputs)
     return manifest["run"] if manifest else ""
 
 

@@ -34,6 +34,8 @@ FORMAT = 1
 #: parameter values longer than this are recorded as their digest (the key covers them alike)
 _SHOWN = 200
 _CHUNK = 1 << 20
+#: files from this size on have their digest memoised
+_MEMO_FROM = 1 << 20
 
 
 @dataclasses.dataclass
@@ -101,6 +103,8 @@ class Digests:
 
     def file(self, path: str) -> str:
         st = os.stat(path)
+        if st.st_size < _MEMO_FROM:
+            return _hash_file(path)  # reading it is cheaper than a memo
         memo = self._memo(st)
         try:
             with open(memo) as f:
@@ -228,9 +232,13 @@ def key_of(record: dict) -> str:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    with open(tmp, "w") as f:
+    try:
+        f = open(tmp, "w")
+    except FileNotFoundError:  # the first file of its dir: cheaper than making it each time
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        f = open(tmp, "w")
+    with f:
         f.write(text)
     os.replace(tmp, path)
 
@@ -273,7 +281,7 @@ def read_manifest(root: str, key: str) -> tuple[dict | None, str]:
     return manifest, ""
 
 
-def _scan(base: str, digests: Digests | None = None) -> dict:
+def _scan(base: str) -> dict:
     """{relative path: {kind, size, sha256 | target}} of a tree (files, links, empty dirs)."""
     files: dict = {}
     for dirpath, dirnames, filenames in os.walk(base):
@@ -291,11 +299,8 @@ def _scan(base: str, digests: Digests | None = None) -> dict:
             if os.path.islink(full):
                 files[rel] = {"kind": "link", "target": os.readlink(full)}
                 continue
-            st = os.stat(full)
-            digest = _hash_file(full)
-            if digests is not None:
-                digests.remember(st, digest)  # the next step reads this file as an input
-            files[rel] = {"kind": "file", "size": st.st_size, "sha256": digest}
+            size = os.path.getsize(full)
+            files[rel] = {"kind": "file", "size": size, "sha256": _hash_file(full)}
     return files
 
 
@@ -309,16 +314,13 @@ def _move_aside(root: str, path: str) -> None:
         pass  # another process moved it first
 
 
-def publish(
-    spec: CacheSpec, key: str, record: dict, outputs_dir: str, digests: Digests
-) -> dict | None:
+def publish(spec: CacheSpec, key: str, record: dict, outputs_dir: str) -> dict | None:
     """Store ``outputs_dir`` as the entry of ``key``; the published manifest (ours, or the one
     a concurrent writer published first), or None when the cache cannot be written."""
     tmp = os.path.join(spec.root, "tmp", f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     try:
         shutil.copytree(outputs_dir, os.path.join(tmp, "outputs"), symlinks=True)
         files = _scan(os.path.join(tmp, "outputs"))
-        _scan(outputs_dir, digests)  # memoise what the next steps will read
         manifest = {
             "format": FORMAT,
             "key": key,
@@ -333,11 +335,12 @@ def publish(
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
             f.write(canonical(manifest))
         final = entry_dir(spec.root, key)
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        for _ in range(2):
+        for _ in range(3):
             try:
                 os.rename(tmp, final)  # fails when the dir exists: one writer wins
                 return manifest
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(final), exist_ok=True)
             except OSError:
                 existing, _why = read_manifest(spec.root, key)
                 if existing is not None:
@@ -449,7 +452,7 @@ def store(lk: Lookup, outputs_dir: str, ok: bool) -> None:
     if not ok:
         record_history(lk.spec, lk.key, lk.record, {"outcome": "failed", "lookup": lk.why})
         return
-    manifest = publish(lk.spec, lk.key, lk.record or {}, outputs_dir, lk.digests)
+    manifest = publish(lk.spec, lk.key, lk.record or {}, outputs_dir)
     if manifest is None:
         note(f"cannot write the entry of key {lk.key[:12]} under {lk.spec.root}")
     record_history(lk.spec, lk.key, lk.record, {"outcome": "computed", "lookup": lk.why})
