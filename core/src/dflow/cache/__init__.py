@@ -28,6 +28,7 @@ __all__ = [
     "prune",
     "runner_cache_json",
     "show_entry",
+    "step_cache_json",
     "step_identity",
     "template_fields",
 ]
@@ -47,3 +48,13 @@ def runner_cache_json(
     """The ``--cache`` argument of the runner for one run of ``step`` (None: no cache)."""
     spec = cache_spec(step, template, workflow_name, run_id, step_identity(path))
     return spec.to_json() if spec is not None else None
+
+
+def step_cache_json(step: Any, workflow_name: str) -> str | None:
+    """The cache spec of a Python OP step using the cache, for an engine that fills in the
+    run when it runs (Argo: the container script), with the step's name as its path."""
+    from ..python.template import PythonOPTemplate
+
+    if not isinstance(step.template, PythonOPTemplate):
+        return None
+    return runner_cache_json(step, step.template, workflow_name, "", step.name)

@@ -167,3 +167,12 @@ def continue_sink() -> dict[str, Any]:
 
 SLICES_PATH_SCRIPT = _SLICES_PATH_SCRIPT
 CHECK_SCRIPT = _CHECK_SCRIPT
+
+
+def cache_params(step: Any, workflow_name: str) -> list[dict[str, str]]:
+    """``dflow_cache``: the step cache's spec, for a Python OP step using the cache (the
+    container script hands it to the runner; docs/cache.md)."""
+    from dflow.cache import step_cache_json
+
+    spec = step_cache_json(step, workflow_name)
+    return [{"name": "dflow_cache", "value": spec}] if spec is not None else []

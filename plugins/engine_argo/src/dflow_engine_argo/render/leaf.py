@@ -49,6 +49,7 @@ class Variant:
     art_slices: tuple = ()  # ((artifact, has_sub_path), ...): items of artifacts
     timeout: float | None = None  # Step(timeout=): replaces the template's own timeout
     sub_path_arts: tuple[str, ...] = ()  # Slices(sub_path=True): one item each, at its path
+    cached: bool = False  # the step cache's spec arrives in dflow_cache (docs/cache.md)
 
 
 def retry_strategy(policy: RetryPolicy | None) -> dict[str, Any] | None:
@@ -193,6 +194,7 @@ class LeafRenderer:
             ("dflow_slice_index", variant.sliced),
             ("dflow_group_items", bool(variant.group_size)),
             ("dflow_artifact_key", bool(variant.sliced_outputs)),
+            ("dflow_cache", variant.cached),
         ]
         params += [{"name": n} for n, on in extra if on]
         params += [{"name": artargs.SUB_PATH_PARAM.format(n)} for n in variant.sub_path_arts]
@@ -575,6 +577,7 @@ class LeafRenderer:
             shuffle=bool(sl.shuffle) if sl is not None else False,
             random_seed=int(sl.random_seed) if sl is not None else 0,
             keyed=variant.keyed,
+            cached=variant.cached,
             success_tag=variant.success_tag or bool(getattr(tmpl, "success_tag", False)),
             packages=bool(paths),
             parts=variant.parts,

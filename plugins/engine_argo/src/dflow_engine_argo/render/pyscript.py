@@ -52,6 +52,7 @@ class RunnerSpec:
     shuffle: bool = False
     random_seed: int = 0
     keyed: bool = False
+    cached: bool = False  # dflow_cache holds the step cache's spec (dflow.runner.cache)
     success_tag: bool = False
     packages: bool = True
     parts: Sequence = ()  # ((artifact, (order, ...)), ...) merged from dflow_<name>_<i>
@@ -161,6 +162,13 @@ def dflow_main():
         argv += ["--key", key]
     if os.environ.get("DFLOW_WORKFLOW_NAME"):
         argv += ["--workflow-name", os.environ["DFLOW_WORKFLOW_NAME"]]
+    cache = dflow_value("dflow_cache", "") if CACHED else ""
+    if cache:
+        import json
+
+        cache = json.loads(cache)
+        cache["run"] = os.environ.get("DFLOW_WORKFLOW_NAME", "")
+        argv += ["--cache", json.dumps(cache)]
     if SUCCESS_TAG:
         argv.append("--success-tag")
     from dflow.runner.__main__ import main
@@ -219,7 +227,7 @@ def runner_script(spec: RunnerSpec) -> str:
         f"SLICED, KEYED = {bool(spec.sliced)!r}, {bool(spec.keyed)!r}",
         f"GROUP_SIZE, GROUP_FIELD = {spec.group_size!r}, {spec.group_field!r}",
         f"SHUFFLE, RANDOM_SEED = {bool(spec.shuffle)!r}, {int(spec.random_seed)!r}",
-        f"SUCCESS_TAG = {bool(spec.success_tag)!r}",
+        f"SUCCESS_TAG, CACHED = {bool(spec.success_tag)!r}, {bool(spec.cached)!r}",
         "",
     ]
     body = _BODY

@@ -1,0 +1,68 @@
+"""The step cache on Argo (through the conformance harness: real pods run our runner) and
+across engines: an entry written by one engine serves the other.
+
+Both engines use one cache directory, mounted into the pods at its own path (hostPath), as a
+shared volume would be on a cluster (docs/cache.md). Side effects are counted as files in a
+directory the pods also see.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from dflow.cache.cli import explain_lines
+from dflow.config_keys import IgnoredConfigWarning
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cache_ops import computed, fan_out  # noqa: E402
+from test_conformance import run as engine_run  # noqa: E402, F401 (the engines' fixture)
+
+pytestmark = pytest.mark.filterwarnings(
+    f"ignore::{IgnoredConfigWarning.__module__}.IgnoredConfigWarning"
+)
+
+
+def _submit(run, wf, engine: str) -> str:
+    from dflow import config
+
+    run.monkeypatch.setitem(config, "mode", "debug" if engine == "local" else "default")
+    if engine == "argo":
+        for step in wf.entrypoint.iter_steps():
+            run.share_workdir(step.template)  # the log and the cache dir live in the workdir
+    phase = run.submit(wf)
+    assert phase == "Succeeded", run.explain()
+    return wf.id
+
+
+def _value(wf, step: str, name: str):
+    return wf.query_step(name=step)[0].outputs.parameters[name].value
+
+
+@pytest.mark.parametrize(
+    ("name", "engine", "order"),
+    [
+        pytest.param("cache", "argo", ("argo", "argo"), id="argo-then-argo"),
+        pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
+        pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
+    ],
+)
+def test_an_entry_written_on_one_engine_serves_the_next_run(name, engine, order, request):
+    run = request.getfixturevalue("engine_run")  # reads `name` and `engine` from the params
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(run.workdir / "cache"))
+    log = run.workdir / "log"
+    log.mkdir()
+    first, second = order
+    first_id = _submit(run, fan_out([1, 2, 3], log), first)
+    assert computed(log) == 4
+    again = fan_out([1, 2, 3], log)
+    _submit(run, again, second)
+    assert computed(log) == 4  # the second run computed nothing
+    assert _value(again, "total", "s") == 14
+    assert any(f"reused from run {first_id}" in line for line in explain_lines(again.id, "total"))
+    changed = fan_out([1, 2, 4], log)
+    _submit(run, changed, second)
+    assert computed(log) == 6  # square(4) and total
+    assert computed(log, "square-4") == 1
+    assert _value(changed, "total", "s") == 21
