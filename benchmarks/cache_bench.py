@@ -7,10 +7,11 @@ Runs, each in a fresh run directory, one cache directory shared by the cached ru
 * ``warm, unchanged``: a re-run: every slice and the reduce restored;
 * ``warm, 1% changed``: a re-run with N/100 items changed: those slices and the reduce run.
 
-    .venv/bin/python benchmarks/cache_bench.py [N] [--quick]
+    .venv/bin/python benchmarks/cache_bench.py [N] [--quick] [--work-ms 50]
 
-Prints wall times and ratios against ``cold, no cache``. Each slice's OP squares a number and
-writes a 1 KiB artifact, so the OP itself costs almost nothing: the worst case for overhead.
+Prints wall times and ratios against ``cold, no cache``. Each slice's OP sleeps ``--work-ms``
+(default 0), squares a number and writes a 1 KiB artifact: with no work, the OP costs almost
+nothing, the worst case for the cache's overhead and the least it can save.
 """
 
 from __future__ import annotations
@@ -29,23 +30,24 @@ from dflow.python import OP, Artifact, PythonOPTemplate, Slices
 
 
 @OP.function
-def bench_square(x: int) -> {"y": int, "blob": Artifact(Path)}:
+def bench_square(x: int, work: float) -> {"y": int, "blob": Artifact(Path)}:  # noqa: F821
+    time.sleep(work)  # the OP's own work (I/O, or compute elsewhere)
     Path("blob.bin").write_bytes(x.to_bytes(8, "big") * 128)
     return {"y": x * x, "blob": Path("blob.bin")}
 
 
 @OP.function
-def bench_total(ys: list) -> {"s": int}:
+def bench_total(ys: list) -> {"s": int}:  # noqa: F821
     return {"s": sum(ys)}
 
 
-def build(xs: list[int], cache: bool) -> Workflow:
+def build(xs: list[int], cache: bool, work: float) -> Workflow:
     wf = Workflow(name="cache-bench")
     sliced = Slices(input_parameter=["x"], output_parameter=["y"], output_artifact=["blob"])
     sq = Step(
         "square",
         PythonOPTemplate(bench_square, slices=sliced),
-        parameters={"x": xs},
+        parameters={"x": xs, "work": work},
         cache=cache,
     )
     tot = Step(
@@ -57,9 +59,9 @@ def build(xs: list[int], cache: bool) -> Workflow:
     return wf
 
 
-def timed_run(xs: list[int], cache: bool, base: Path, label: str) -> float:
+def timed_run(xs: list[int], cache: bool, work: float, base: Path, label: str) -> float:
     config["debug_workdir"] = str(base / label.replace(" ", "-").replace(",", ""))
-    wf = build(xs, cache)
+    wf = build(xs, cache, work)
     start = time.perf_counter()
     wf.submit()
     wf.wait()
@@ -77,8 +79,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=1000, help="slices (default 1000)")
     parser.add_argument("--quick", action="store_true", help="200 slices")
+    parser.add_argument(
+        "--work-ms", type=float, default=0.0, help="each slice's own work, in ms (default 0)"
+    )
     args = parser.parse_args()
     n = 200 if args.quick else args.n
+    work = args.work_ms / 1000
     base = Path(tempfile.mkdtemp(prefix="dflow-cache-bench-"))
     os.environ["DFLOW_CACHE_DIR"] = str(base / "cache")
     config["mode"] = "local"
@@ -88,15 +94,18 @@ def main() -> int:
         changed[i] += 10 * n
     try:
         rows = [
-            ("cold, no cache", timed_run(xs, False, base, "cold, no cache")),
-            ("cold, cache", timed_run(xs, True, base, "cold, cache")),
-            ("warm, unchanged", timed_run(xs, True, base, "warm, unchanged")),
-            ("warm, 1% changed", timed_run(changed, True, base, "warm, 1% changed")),
+            ("cold, no cache", timed_run(xs, False, work, base, "cold, no cache")),
+            ("cold, cache", timed_run(xs, True, work, base, "cold, cache")),
+            ("warm, unchanged", timed_run(xs, True, work, base, "warm, unchanged")),
+            ("warm, 1% changed", timed_run(changed, True, work, base, "warm, 1% changed")),
         ]
     finally:
         shutil.rmtree(base, ignore_errors=True)
     baseline = rows[0][1]
-    print(f"step cache, local engine, {n} slices + 1 reduce (baseline: cold, no cache)")
+    print(
+        f"step cache, local engine, {n} slices of {args.work_ms:g} ms work + 1 reduce "
+        "(baseline: cold, no cache)"
+    )
     print(f"{'run':<20}{'wall s':>10}{'vs baseline':>14}")
     for label, seconds in rows:
         print(f"{label:<20}{seconds:>10.2f}{seconds / baseline:>13.2f}x")

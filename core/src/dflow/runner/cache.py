@@ -162,14 +162,21 @@ def _map_leaves(obj: Any, fn: Any) -> Any:
 # -- the key ----------------------------------------------------------------------------------
 
 
+_SOURCES: dict = {}
+
+
 def op_source_digest(op_class: type) -> str | None:
     """The digest of the source of the module defining the OP (the class or function and the
     helpers beside it), else of the class alone; None when no source can be found."""
     module = sys.modules.get(op_class.__module__)
     path = getattr(module, "__file__", None)
     if path and os.path.isfile(path) and not path.endswith((".pyc", ".so", ".pyd")):
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
+        st = os.stat(path)
+        memo = (path, st.st_size, st.st_mtime_ns)
+        if memo not in _SOURCES:  # a worker runs many slices of one OP
+            with open(path, "rb") as f:
+                _SOURCES[memo] = hashlib.sha256(f.read()).hexdigest()
+        return _SOURCES[memo]
     try:
         return sha256_text(inspect.getsource(op_class))
     except (OSError, TypeError):
@@ -304,6 +311,13 @@ def _scan(base: str) -> dict:
     return files
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed
+        shutil.copy2(src, dst)
+
+
 def _move_aside(root: str, path: str) -> None:
     trash = os.path.join(root, "tmp", f"bad-{uuid.uuid4().hex}")
     try:
@@ -319,7 +333,10 @@ def publish(spec: CacheSpec, key: str, record: dict, outputs_dir: str) -> dict |
     a concurrent writer published first), or None when the cache cannot be written."""
     tmp = os.path.join(spec.root, "tmp", f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     try:
-        shutil.copytree(outputs_dir, os.path.join(tmp, "outputs"), symlinks=True)
+        # linked where it can be: the digests checked on restore catch a file changed since
+        shutil.copytree(
+            outputs_dir, os.path.join(tmp, "outputs"), symlinks=True, copy_function=_link_or_copy
+        )
         files = _scan(os.path.join(tmp, "outputs"))
         manifest = {
             "format": FORMAT,
@@ -359,7 +376,7 @@ def restore(root: str, key: str, manifest: dict, outputs_dir: str) -> str:
     base = os.path.join(entry_dir(root, key), "outputs")
     staging = f"{outputs_dir}.restore-{uuid.uuid4().hex[:8]}"
     try:
-        shutil.copytree(base, staging, symlinks=True)
+        shutil.copytree(base, staging, symlinks=True, copy_function=_link_or_copy)
         for rel, meta in manifest["files"].items():
             if meta.get("kind") == "file" and _hash_file(os.path.join(staging, rel)) != meta.get(
                 "sha256"
