@@ -71,3 +71,21 @@ def words(path: Path, log: Path) -> Workflow:
         )
     )
     return wf
+
+
+@OP.function
+def flaky(x: int, log: str) -> {"y": int}:
+    """Fails (transiently) on its first attempt in ``log``, then succeeds."""
+    _mark(log, "flaky")
+    if computed(Path(log), "flaky") == 1:
+        from dflow.python import TransientError
+
+        raise TransientError("first attempt fails")
+    return {"y": x + 1}
+
+
+def retried(log: Path) -> Workflow:
+    wf = Workflow(name="cache-retry")
+    tmpl = PythonOPTemplate(flaky, retry_on_transient_error=2, cache=True)
+    wf.add(Step("flaky", tmpl, parameters={"x": 1, "log": str(log)}))
+    return wf

@@ -14,9 +14,10 @@ from dflow.cache import explain_step, list_entries
 from dflow.cache.cli import explain_lines
 from dflow.cli import main as dflow_main
 from dflow.runner import cache as rcache
+from dflow.runner import cacheentries as rentries
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out, words  # noqa: E402
+from cache_ops import computed, fan_out, retried, words  # noqa: E402
 
 
 @pytest.fixture
@@ -116,6 +117,11 @@ def _only_entry(root: Path, step: str):
     return entry
 
 
+def _object(root: Path, key: str, rel: str) -> Path:
+    manifest, why = rentries.read_manifest(str(root), key)
+    return Path(rentries.object_path(str(root), manifest["files"][rel]["sha256"]))
+
+
 def _entry(root: Path, key: str):
     (entry,) = [e for e in list_entries(str(root)) if e.key == key]
     return entry
@@ -125,10 +131,9 @@ def test_a_truncated_entry_is_detected_ignored_and_rewritten(local, capsys):
     log = local / "log"
     run(fan_out([5], log))
     entry = _only_entry(local / "cache", "total")
-    stored = Path(rcache.entry_dir(str(local / "cache"), entry.key), "outputs")
-    (victim,) = [p for p in stored.rglob("report.txt")]
+    victim = _object(local / "cache", entry.key, "artifacts/report/report.txt")
     victim.write_text("su")  # truncated
-    assert "has 2 bytes, 7 expected" in _entry(local / "cache", entry.key).problem
+    assert "report.txt has 2 bytes, 7 expected" in _entry(local / "cache", entry.key).problem
     again = fan_out([5], log)
     run(again)
     assert computed(log, "total") == 2  # recomputed, not restored from the damaged entry
@@ -143,8 +148,8 @@ def test_same_size_corruption_is_caught_by_the_digest_on_restore(local):
     log = local / "log"
     run(fan_out([5], log))
     entry = _only_entry(local / "cache", "total")
-    stored = Path(rcache.entry_dir(str(local / "cache"), entry.key), "outputs")
-    (victim,) = [p for p in stored.rglob("report.txt")]
+    victim = _object(local / "cache", entry.key, "artifacts/report/report.txt")
+    victim.unlink()  # the step's output shares the object's inode: write a new file
     victim.write_text("sum 99\n")
     again = fan_out([5], log)
     run(again)
@@ -177,7 +182,7 @@ def test_concurrent_writers_of_one_entry_leave_one_valid_entry(tmp_path):
     (entry,) = list_entries(root)
     assert entry.problem == "" and entry.run == winners[0]
     assert os.listdir(os.path.join(root, "tmp")) == []  # no leftovers
-    manifest, why = rcache.read_manifest(root, "ab" * 32)
+    manifest, why = rentries.read_manifest(root, "ab" * 32)
     assert why == "" and manifest["files"]["artifacts/big/data"]["size"] == 1 << 20
 
 
@@ -200,3 +205,37 @@ def test_dflow_cache_ls_show_prune(local, capsys):
     assert list_entries(str(local / "cache")) == []
     assert dflow_main(["explain", "nope-12345", "total"]) == 1
     assert "no cache record of step 'total'" in capsys.readouterr().err
+
+
+def test_dflow_toml_cache_table_turns_the_cache_on_and_checks_its_keys(local, monkeypatch):
+    monkeypatch.delenv("DFLOW_CACHE_DIR")
+    (local / "dflow.toml").write_text('[cache]\nenabled = true\nlocation = "shared-cache"\n')
+    log = local / "log"
+    run(fan_out([1], log, cache_total=None))
+    run(fan_out([1], log, cache_total=None))
+    assert computed(log, "total") == 1  # cache=None: the file's enabled = true
+    assert len(list_entries(str(local / "shared-cache"))) == 2
+    (local / "dflow.toml").write_text("[cache]\nenable = true\n")
+    assert "cache.enable: extra key (did you mean 'enabled'?)" in _step_error(fan_out([1], log))
+    (local / "dflow.toml").write_text('[cache]\nmax_size = "lots"\n')
+    assert "'lots' is not a size; write a number of bytes" in _step_error(fan_out([1], log))
+
+
+def _step_error(wf) -> str:
+    wf.submit()
+    wf.wait()
+    assert wf.query_status() != "Succeeded"
+    return "\n".join(str(s.get("message")) for s in wf.query_step())
+
+
+def test_only_the_successful_attempt_is_stored(local):
+    log = local / "log"
+    first = retried(log)
+    run(first)
+    assert computed(log, "flaky") == 2  # one failed attempt, one success
+    (entry,) = list_entries(str(local / "cache"))
+    assert entry.run == first.id
+    again = retried(log)
+    run(again)
+    assert computed(log, "flaky") == 2
+    assert value(again, "flaky", "y") == 2

@@ -12,7 +12,7 @@ from typing import Any
 
 from .explain import explain_step
 from .settings import cache_settings, parse_size
-from .store import list_entries, prune, show_entry
+from .store import disk_usage, list_entries, prune, show_entry
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -45,7 +45,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         state = f"  UNUSABLE: {e.problem}" if e.problem else ""
         print(f"{e.key[:16]}  {_size(e.size):>7}  {when}  {e.run}  {e.step}{state}")
     total = sum(e.size for e in entries)
-    print(f"{len(entries)} entries, {_size(total)} in {_root(args)}")
+    on_disk = disk_usage(_root(args))
+    print(f"{len(entries)} entries, {_size(total)} ({_size(on_disk)} on disk) in {_root(args)}")
     return 0
 
 

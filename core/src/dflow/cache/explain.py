@@ -70,15 +70,6 @@ def _digest_text(value: Any) -> str:
     return "absent" if value is None else f"digest {_short(value)}"
 
 
-def _read(path: str) -> dict | None:
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _matches(identity: str, step: str) -> bool:
     path = identity.split("/", 1)[-1]
     return step in (identity, path) or path.endswith("." + step)
@@ -89,8 +80,15 @@ def _step_records(root: str, step: str) -> list[list[dict]]:
     base = os.path.join(root, "history")
     found = []
     for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
-        files = sorted(os.listdir(os.path.join(base, name)))
-        records = [r for r in (_read(os.path.join(base, name, f)) for f in files) if r]
+        records = []
+        with open(os.path.join(base, name), encoding="utf-8") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a crash
+                if isinstance(record, dict):
+                    records.append(record)
         if records and _matches(str(records[0].get("step", "")), step):
             found.append(sorted(records, key=lambda r: r.get("created", 0)))
     return found

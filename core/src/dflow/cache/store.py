@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
-import uuid
 
 import attrs
 
-from ..runner.cache import entry_dir, read_manifest
+from ..runner.cacheentries import discard, object_path, read_manifest
+
+#: objects linked this recently may belong to an entry whose manifest is being written
+_GRACE = 600.0
 
 
 @attrs.frozen
@@ -30,19 +31,8 @@ def _keys(root: str) -> list[str]:
     for shard in sorted(os.listdir(base)) if os.path.isdir(base) else []:
         shard_dir = os.path.join(base, shard)
         if os.path.isdir(shard_dir):
-            keys.extend(sorted(os.listdir(shard_dir)))
+            keys += sorted(n[:-5] for n in os.listdir(shard_dir) if n.endswith(".json"))
     return keys
-
-
-def _disk_size(path: str) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 def list_entries(root: str) -> list[CacheEntry]:
@@ -51,9 +41,7 @@ def list_entries(root: str) -> list[CacheEntry]:
     for key in _keys(root):
         manifest, why = read_manifest(root, key)
         if manifest is None:
-            path = entry_dir(root, key)
-            created = os.path.getmtime(path) if os.path.exists(path) else 0.0
-            entries.append(CacheEntry(key, "", "", _disk_size(path), created, why))
+            entries.append(CacheEntry(key, "", "", 0, 0.0, why))
             continue
         entries.append(
             CacheEntry(
@@ -81,30 +69,51 @@ def show_entry(root: str, key: str) -> dict:
     return manifest
 
 
-def _remove(root: str, key: str) -> None:
-    trash = os.path.join(root, "tmp", f"prune-{uuid.uuid4().hex}")
-    os.makedirs(os.path.dirname(trash), exist_ok=True)
-    try:
-        os.rename(entry_dir(root, key), trash)  # readers never see half an entry
-    except OSError:
-        return
-    shutil.rmtree(trash, ignore_errors=True)
+def disk_usage(root: str) -> int:
+    """Bytes of the objects (each stored once, however many entries share it)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(os.path.join(root, "objects")):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _collect_garbage(root: str) -> None:
+    """Remove the objects no entry refers to (but not ones linked in the last minutes)."""
+    used = set()
+    for key in _keys(root):
+        manifest, _why = read_manifest(root, key)
+        if manifest is not None:
+            used |= {m["sha256"] for m in manifest["files"].values() if m.get("kind") == "file"}
+    now = time.time()
+    base = os.path.join(root, "objects")
+    for dirpath, _dirs, files in os.walk(base):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if name in used or path != object_path(root, name):
+                continue
+            try:
+                if now - os.lstat(path).st_ctime > _GRACE:
+                    os.unlink(path)
+            except OSError:
+                pass
 
 
 def prune(
     root: str, older_than: float | None = None, max_size: int | None = None
 ) -> list[CacheEntry]:
     """Remove damaged entries, entries older than ``older_than`` seconds, then the oldest
-    until the sound ones total at most ``max_size`` bytes; return what was removed."""
+    until the sound ones total at most ``max_size`` bytes, then the objects no entry uses;
+    return the entries removed."""
     now = time.time()
     removed = []
     kept = []
     for entry in list_entries(root):
         too_old = older_than is not None and now - entry.created > older_than
-        if entry.problem or too_old:
-            removed.append(entry)
-        else:
-            kept.append(entry)
+        (removed if entry.problem or too_old else kept).append(entry)
     if max_size is not None:
         total = sum(e.size for e in kept)
         while kept and total > max_size:
@@ -112,5 +121,6 @@ def prune(
             total -= oldest.size
             removed.append(oldest)
     for entry in removed:
-        _remove(root, entry.key)
+        discard(root, entry.key)
+    _collect_garbage(root)
     return removed

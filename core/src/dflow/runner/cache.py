@@ -1,18 +1,9 @@
 """The runner side of the step cache: key a run by what determines its result, reuse or store.
 
-Runs in pods and HPC jobs (Python 3.7+, standard library only). The cache is a directory
-(a local one, or a shared one mounted where the runner runs) laid out as::
-
-    <root>/entries/<k[:2]>/<key>/manifest.json    written last: no manifest, no entry
-    <root>/entries/<k[:2]>/<key>/outputs/...       a copy of the outputs directory
-    <root>/history/<step digest>/<ns>-<pid>.json   one record per run of a step (explain)
-    <root>/digests/<k[:2]>/<stat digest>           file content digests, by inode and mtime
-    <root>/tmp/                                    entries under construction
-
-An entry is built under ``tmp/`` and published with one ``rename``: concurrent writers of one
-key leave exactly one entry, and a reader never sees a half-written one. A manifest carries a
-digest of itself and the size and sha256 of every file; a restore checks both and an entry
-that fails is moved aside and rewritten, never used. What goes into a key: docs/cache.md.
+Runs in pods and HPC jobs (Python 3.7+, standard library only). The cache is a directory (a
+local one, or a shared one mounted where the runner runs); its entries are laid out as
+:mod:`dflow.runner.cacheentries` says, with remembered content digests of big input files
+under ``digests/``. What goes into a key: docs/cache.md.
 """
 
 from __future__ import annotations
@@ -22,18 +13,17 @@ import hashlib
 import inspect
 import json
 import os
-import shutil
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
+from . import cacheentries as entries
+
 #: the version of the key record and of the entry layout; bump it to invalidate all entries
-FORMAT = 1
+FORMAT = entries.FORMAT
 #: parameter values longer than this are recorded as their digest (the key covers them alike)
 _SHOWN = 200
-_CHUNK = 1 << 20
 #: files from this size on have their digest memoised
 _MEMO_FROM = 1 << 20
 
@@ -61,7 +51,8 @@ class CacheSpec:
 
 
 def canonical(obj: Any) -> str:
-    """Canonical JSON: sorted keys, no spaces; paths as strings, sets sorted."""
+    """Canonical JSON: sorted keys, no spaces; paths as strings, sets sorted, other objects
+    by their repr."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_plain)
 
 
@@ -82,12 +73,7 @@ def sha256_text(text: str) -> str:
 # -- content digests ------------------------------------------------------------------------
 
 
-def _hash_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
+_hash_file = entries.hash_file
 
 
 class Digests:
@@ -240,177 +226,38 @@ def key_of(record: dict) -> str:
 
 def _write_atomic(path: str, text: str) -> None:
     tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        f = open(tmp, "w")
-    except FileNotFoundError:  # the first file of its dir: cheaper than making it each time
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        f = open(tmp, "w")
-    with f:
-        f.write(text)
+    entries.write_file(tmp, text)
     os.replace(tmp, path)
-
-
-def entry_dir(root: str, key: str) -> str:
-    return os.path.join(root, "entries", key[:2], key)
-
-
-def manifest_digest(manifest: dict) -> str:
-    return sha256_text(canonical({k: v for k, v in manifest.items() if k != "digest"}))
-
-
-def read_manifest(root: str, key: str) -> tuple[dict | None, str]:
-    """(manifest, "") for a sound entry; (None, why) for a missing or damaged one. Checks the
-    manifest's own digest and every file's presence and size (contents: on restore)."""
-    path = os.path.join(entry_dir(root, key), "manifest.json")
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
-        return None, "missing"
-    except (OSError, ValueError) as exc:
-        return None, f"unreadable manifest ({exc})"
-    if not isinstance(manifest, dict) or manifest.get("digest") != manifest_digest(manifest):
-        return None, "manifest digest mismatch"
-    if manifest.get("key") != key or manifest.get("format") != FORMAT:
-        return None, "manifest of another key or format"
-    base = os.path.join(entry_dir(root, key), "outputs")
-    for rel, meta in manifest.get("files", {}).items():
-        full = os.path.join(base, rel)
-        if meta.get("kind") == "file":
-            try:
-                size = os.path.getsize(full)
-            except OSError:
-                return None, f"missing object {rel}"
-            if size != meta.get("size"):
-                return None, f"object {rel} has {size} bytes, {meta.get('size')} expected"
-        elif not os.path.lexists(full):
-            return None, f"missing object {rel}"
-    return manifest, ""
-
-
-def _scan(base: str) -> dict:
-    """{relative path: {kind, size, sha256 | target}} of a tree (files, links, empty dirs)."""
-    files: dict = {}
-    for dirpath, dirnames, filenames in os.walk(base):
-        rel_dir = os.path.relpath(dirpath, base)
-        for name in list(dirnames):
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):  # os.walk lists a link to a dir as a dir
-                dirnames.remove(name)
-                filenames.append(name)
-        if not filenames and not dirnames and rel_dir != ".":
-            files[rel_dir] = {"kind": "dir"}
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            if os.path.islink(full):
-                files[rel] = {"kind": "link", "target": os.readlink(full)}
-                continue
-            size = os.path.getsize(full)
-            files[rel] = {"kind": "file", "size": size, "sha256": _hash_file(full)}
-    return files
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or links not allowed
-        shutil.copy2(src, dst)
-
-
-def _move_aside(root: str, path: str) -> None:
-    trash = os.path.join(root, "tmp", f"bad-{uuid.uuid4().hex}")
-    try:
-        os.makedirs(os.path.dirname(trash), exist_ok=True)
-        os.rename(path, trash)
-        shutil.rmtree(trash, ignore_errors=True)
-    except OSError:
-        pass  # another process moved it first
 
 
 def publish(spec: CacheSpec, key: str, record: dict, outputs_dir: str) -> dict | None:
     """Store ``outputs_dir`` as the entry of ``key``; the published manifest (ours, or the one
     a concurrent writer published first), or None when the cache cannot be written."""
-    tmp = os.path.join(spec.root, "tmp", f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     try:
-        # linked where it can be: the digests checked on restore catch a file changed since
-        shutil.copytree(
-            outputs_dir, os.path.join(tmp, "outputs"), symlinks=True, copy_function=_link_or_copy
-        )
-        files = _scan(os.path.join(tmp, "outputs"))
-        manifest = {
-            "format": FORMAT,
-            "key": key,
-            "record": record,
-            "files": files,
-            "size": sum(m.get("size", 0) for m in files.values()),
-            "run": spec.run,
-            "step": spec.step,
-            "created": time.time(),
-        }
-        manifest["digest"] = manifest_digest(manifest)
-        with open(os.path.join(tmp, "manifest.json"), "w") as f:
-            f.write(canonical(manifest))
-        final = entry_dir(spec.root, key)
-        for _ in range(3):
-            try:
-                os.rename(tmp, final)  # fails when the dir exists: one writer wins
-                return manifest
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-            except OSError:
-                existing, _why = read_manifest(spec.root, key)
-                if existing is not None:
-                    return existing
-                _move_aside(spec.root, final)  # a damaged entry: replace it
-        return None
+        files = entries.scan_and_store(spec.root, outputs_dir)
     except OSError:
         return None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def restore(root: str, key: str, manifest: dict, outputs_dir: str) -> str:
-    """Copy the entry's outputs into ``outputs_dir``, checking every file's digest; "" when
-    done, else why the entry is unusable (then ``outputs_dir`` is left untouched)."""
-    base = os.path.join(entry_dir(root, key), "outputs")
-    staging = f"{outputs_dir}.restore-{uuid.uuid4().hex[:8]}"
-    try:
-        shutil.copytree(base, staging, symlinks=True, copy_function=_link_or_copy)
-        for rel, meta in manifest["files"].items():
-            if meta.get("kind") == "file" and _hash_file(os.path.join(staging, rel)) != meta.get(
-                "sha256"
-            ):
-                return f"object {rel} does not match its digest"
-        os.makedirs(outputs_dir, exist_ok=True)
-        for name in os.listdir(staging):
-            target = os.path.join(outputs_dir, name)
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target)
-            elif os.path.lexists(target):
-                os.unlink(target)
-            os.rename(os.path.join(staging, name), target)
-        return ""
-    except OSError as exc:
-        return f"cannot restore ({exc})"
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    manifest = {
+        "format": entries.FORMAT,
+        "key": key,
+        "record": record,
+        "files": files,
+        "size": sum(m.get("size", 0) for m in files.values()),
+        "run": spec.run,
+        "step": spec.step,
+        "created": entries.now(),
+    }
+    return entries.publish_manifest(spec.root, key, manifest)
 
 
 def record_history(spec: CacheSpec, key: str, record: dict | None, outcome: dict) -> None:
     """Append one record of this run of the step (what ``dflow explain`` compares)."""
     if not spec.step:
         return
-    now = time.time_ns()
-    path = os.path.join(
-        spec.root, "history", sha256_text(spec.step)[:32], f"{now}-{os.getpid()}.json"
-    )
-    entry = {"step": spec.step, "run": spec.run, "key": key, "record": record, "created": now}
+    entry = {"step": spec.step, "run": spec.run, "key": key, "record": record}
+    entry["created"] = time.time_ns()
     entry.update(outcome)
-    try:
-        _write_atomic(path, canonical(entry))
-    except OSError:
-        pass
+    entries.append_history(spec.root, spec.step, entry)
 
 
 @dataclasses.dataclass
@@ -444,9 +291,9 @@ def lookup(
         note(f"not cached: the source of OP {op_class.__qualname__} cannot be found")
         return Lookup(spec, why="no OP source")
     key = key_of(record)
-    manifest, why = read_manifest(spec.root, key)
+    manifest, why = entries.read_manifest(spec.root, key)
     if manifest is not None:
-        why = restore(spec.root, key, manifest, outputs_dir)
+        why = entries.restore(spec.root, manifest, outputs_dir)
         if not why:
             note(f"reused from run {manifest.get('run')} (key {key[:12]})")
             outcome = {
@@ -458,7 +305,7 @@ def lookup(
             return Lookup(spec, key, record, True, "", digests)
     if why != "missing":
         note(f"entry {key[:12]} ignored: {why}; the step runs and rewrites it")
-        _move_aside(spec.root, entry_dir(spec.root, key))
+        entries.discard(spec.root, key)
     return Lookup(spec, key, record, False, why, digests)
 
 
@@ -478,7 +325,3 @@ def store(lk: Lookup, outputs_dir: str, ok: bool) -> None:
 def note(text: str) -> None:
     """A line in the step's log."""
     print(f"[dflow cache] {text}", file=sys.stderr, flush=True)
-
-
-def abspath(path: Any) -> str:
-    return os.path.abspath(os.fspath(path)) if isinstance(path, (str, Path)) else ""

@@ -52,6 +52,7 @@ RUNTIME_MODULES = (
     "dflow.runner",
     "dflow.runner.__main__",
     "dflow.runner.cache",
+    "dflow.runner.cacheentries",
     "dflow.runner.core",
     "dflow.runner.group",
     "dflow.runner.hdf5",
