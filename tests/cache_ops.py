@@ -38,20 +38,22 @@ def count_words(text: Artifact(Path), log: str) -> {"n": int}:
     return {"n": len(Path(text).read_text().split())}
 
 
-def fan_out(xs: list, log: Path, cache_total: bool | None = True) -> Workflow:
-    """square over ``xs`` (sliced), then total of the squares."""
+def fan_out(
+    xs: list, log: Path, cache_total: bool | None = True, image: str | None = None
+) -> Workflow:
+    """square over ``xs`` (sliced), then total of the squares (in ``image`` on Argo)."""
     wf = Workflow(name="cache-fan")
     sliced = Slices(input_parameter=["x"], output_parameter=["y"])
     sq = Step(
         "square",
-        PythonOPTemplate(square, slices=sliced),
+        PythonOPTemplate(square, slices=sliced, image=image),
         parameters={"x": xs, "log": str(log)},
         cache=True,
     )
     wf.add(sq)
     tot = Step(
         "total",
-        PythonOPTemplate(total),
+        PythonOPTemplate(total, image=image),
         parameters={"ys": sq.outputs.parameters["y"], "log": str(log)},
         cache=cache_total,
     )

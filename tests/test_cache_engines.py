@@ -41,27 +41,29 @@ def _value(wf, step: str, name: str):
 
 
 @pytest.mark.parametrize(
-    ("name", "engine", "order"),
+    ("name", "engine", "order", "image"),
     [
-        pytest.param("cache", "argo", ("argo", "argo"), id="argo-then-argo"),
-        pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
-        pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
+        pytest.param("cache", "argo", ("argo", "argo"), None, id="argo-then-argo"),
+        pytest.param("cache", "argo", ("local", "argo"), None, id="local-then-argo"),
+        pytest.param("cache", "argo", ("argo", "local"), None, id="argo-then-local"),
+        # the runner's cache code on the oldest Python a pod may have
+        pytest.param("cache", "argo", ("argo", "local"), "python:3.7", id="py37-then-local"),
     ],
 )
-def test_an_entry_written_on_one_engine_serves_the_next_run(name, engine, order, request):
+def test_an_entry_written_on_one_engine_serves_the_next_run(name, engine, order, image, request):
     run = request.getfixturevalue("engine_run")  # reads `name` and `engine` from the params
     run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(run.workdir / "cache"))
     log = run.workdir / "log"
     log.mkdir()
     first, second = order
-    first_id = _submit(run, fan_out([1, 2, 3], log), first)
+    first_id = _submit(run, fan_out([1, 2, 3], log, image=image), first)
     assert computed(log) == 4
-    again = fan_out([1, 2, 3], log)
+    again = fan_out([1, 2, 3], log, image=image)
     _submit(run, again, second)
     assert computed(log) == 4  # the second run computed nothing
     assert _value(again, "total", "s") == 14
     assert any(f"reused from run {first_id}" in line for line in explain_lines(again.id, "total"))
-    changed = fan_out([1, 2, 4], log)
+    changed = fan_out([1, 2, 4], log, image=image)
     _submit(run, changed, second)
     assert computed(log) == 6  # square(4) and total
     assert computed(log, "square-4") == 1
