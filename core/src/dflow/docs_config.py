@@ -226,6 +226,7 @@ def _core_section() -> list[str]:
         "executor": "the default executor of script steps (`slurm`, `dispatcher`, ...)",
         "config": "any `config` key below, as in `set_config(...)`",
         "s3_config": "any `s3_config` key below",
+        "cache": "the step cache: `enabled`, `location`, `max_size` (see cache.md)",
     }
     for field in attrs.fields(_FileModel):
         if field.name in SECTIONS.values():
@@ -233,7 +234,7 @@ def _core_section() -> list[str]:
             text = f"`[{field.name}.<name>]`: the section of the {kind} `<name>` (below)"
             out.append(f"| `{field.name}` | table | | {text} |")
         else:
-            type_text = "table" if field.name in ("config", "s3_config") else "string"
+            type_text = "table" if field.name in ("config", "s3_config", "cache") else "string"
             out.append(f"| `{field.name}` | {type_text} | | {meaning[field.name]} |")
     return out
 
