@@ -17,7 +17,7 @@ from dflow.runner import cache as rcache
 from dflow.runner import cacheentries as rentries
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out, retried, words  # noqa: E402
+from cache_ops import computed, fan_out, retried, words
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from dflow.cache.cli import explain_lines
 from dflow.config_keys import IgnoredConfigWarning
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out  # noqa: E402
-from test_conformance import run as engine_run  # noqa: E402, F401 (the engines' fixture)
+from cache_ops import computed, fan_out
+from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
 pytestmark = pytest.mark.filterwarnings(
     f"ignore::{IgnoredConfigWarning.__module__}.IgnoredConfigWarning"

@@ -51,7 +51,7 @@ def manifest_digest(manifest: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _retry_in_new_dir(fn, path: str) -> None:  # noqa: ANN001
+def _retry_in_new_dir(fn, path: str) -> None:
     """``fn()``, making ``path``'s directory first if it is missing (rarely: only once)."""
     try:
         fn()

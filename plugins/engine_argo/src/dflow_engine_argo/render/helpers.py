@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .values import Locations, var
+from .values import Locations, text, var
 
 INIT_ROOT = "/tmp/dflow"
 
@@ -169,10 +169,20 @@ SLICES_PATH_SCRIPT = _SLICES_PATH_SCRIPT
 CHECK_SCRIPT = _CHECK_SCRIPT
 
 
-def cache_params(step: Any, workflow_name: str) -> list[dict[str, str]]:
-    """``dflow_cache``: the step cache's spec, for a Python OP step using the cache (the
-    container script hands it to the runner; docs/cache.md)."""
+def cache_spec(step: Any, workflow_name: str) -> str | None:
+    """The step cache's spec of a Python OP step using the cache (docs/cache.md)."""
     from dflow.cache import step_cache_json
 
-    spec = step_cache_json(step, workflow_name)
-    return [{"name": "dflow_cache", "value": spec}] if spec is not None else []
+    return step_cache_json(step, workflow_name)
+
+
+def key_and_cache_params(step: Any, workflow_name: str) -> list[dict[str, str]]:
+    """A step's ``dflow_key`` (its key) and ``dflow_cache`` (the step cache's spec, which the
+    container script hands to the runner) arguments, for those it has."""
+    params = []
+    if step.key is not None:
+        params.append({"name": "dflow_key", "value": text(step.key)})
+    spec = cache_spec(step, workflow_name)
+    if spec is not None:
+        params.append({"name": "dflow_cache", "value": spec})
+    return params
