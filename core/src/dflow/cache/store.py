@@ -109,8 +109,8 @@ def prune(
     until the sound ones total at most ``max_size`` bytes, then the objects no entry uses;
     return the entries removed."""
     now = time.time()
-    removed = []
-    kept = []
+    removed: list[CacheEntry] = []
+    kept: list[CacheEntry] = []
     for entry in list_entries(root):
         too_old = older_than is not None and now - entry.created > older_than
         (removed if entry.problem or too_old else kept).append(entry)

@@ -254,7 +254,7 @@ def record_history(spec: CacheSpec, key: str, record: dict | None, outcome: dict
     """Append one record of this run of the step (what ``dflow explain`` compares)."""
     if not spec.step:
         return
-    entry = {"step": spec.step, "run": spec.run, "key": key, "record": record}
+    entry: dict[str, Any] = {"step": spec.step, "run": spec.run, "key": key, "record": record}
     entry["created"] = time.time_ns()
     entry.update(outcome)
     entries.append_history(spec.root, spec.step, entry)
