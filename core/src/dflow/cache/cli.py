@@ -1,10 +1,10 @@
-"""``dflow cache ls|show|prune`` and ``dflow explain ID STEP``."""
+"""What ``dflow cache ls|show|prune`` and ``dflow explain ID STEP`` do (the parser is in
+:mod:`dflow.cli.cache`, which imports this module only when one of them runs)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections import Counter
@@ -13,17 +13,6 @@ from typing import Any
 from .explain import explain_step
 from .settings import cache_settings, parse_size
 from .store import disk_usage, list_entries, prune, show_entry
-
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_age(text: str) -> float:
-    """Seconds from ``90``, ``30m``, ``12h``, ``7d``, ``2w``."""
-    match = _AGE.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age; write e.g. 30m, 12h, 7d")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
 
 
 def _size(n: float) -> str:
@@ -97,23 +86,3 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 1
     print("\n".join(lines))
     return 0
-
-
-def register(sub: Any) -> None:
-    """Add ``cache`` and ``explain`` to the ``dflow`` command's subparsers."""
-    p = sub.add_parser("cache", help="list, show and prune step cache entries")
-    p.add_argument("--cache-dir", help="the cache directory (default: [cache] location)")
-    verbs = p.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
-    verbs.add_parser("ls", help="list entries").set_defaults(func=cmd_ls)
-    show = verbs.add_parser("show", help="show an entry's manifest")
-    show.add_argument("key", help="a key or its prefix")
-    show.set_defaults(func=cmd_show)
-    pr = verbs.add_parser("prune", help="remove unusable, old or excess entries")
-    pr.add_argument("--older-than", type=parse_age, help="age: 30m, 12h, 7d")
-    pr.add_argument("--max-size", help="keep at most this much: 500M, 10G")
-    pr.set_defaults(func=cmd_prune)
-    p = sub.add_parser("explain", help="why a step ran or was reused from the cache")
-    p.add_argument("id", help="the workflow id of the run")
-    p.add_argument("step", help="the step's name or path")
-    p.add_argument("--cache-dir", help="the cache directory (default: [cache] location)")
-    p.set_defaults(func=cmd_explain)

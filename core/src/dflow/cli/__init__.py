@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     graph_cli.add_graph_command(sub)
     graph_cli.add_report_command(sub)
-    from ..cache.cli import register as register_cache  # cache, explain: docs/cache.md
+    from .cache import register as register_cache  # cache, explain: docs/cache.md
 
     register_cache(sub)
     return parser
