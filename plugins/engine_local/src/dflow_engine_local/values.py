@@ -194,9 +194,12 @@ class TextCache:
             return value_text(value, scope, where)
         cached = self._text.get(id(p))
         if cached is None or cached[0] is not value:
-            cached = (value, render_value(value))
+            text = render_value(value)
+            # whether the text needs rendering is decided once: every item of a fan-out
+            # would otherwise scan the whole list text (quadratic in the item count)
+            cached = (value, text, needs_render(text))
             self._text[id(p)] = cached
-        return render_text(cached[1], scope, where)
+        return render_text(cached[1], scope, where) if cached[2] else cached[1]
 
     def parsed_list(self, text: str) -> list:
         # one parse per distinct list text, shared by every slice of a fan-out
