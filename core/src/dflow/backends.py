@@ -30,7 +30,9 @@ _instances: weakref.WeakKeyDictionary[PluginManager, dict[tuple[str, str, str], 
 )
 
 
-_checked: set[tuple[int, int]] = set()  # (id of the manager, id of the settings) checked
+# (id of the manager, id of the settings) checked -> both objects: holding them keeps their
+# ids from being reused by new objects (a new file's settings would skip the check)
+_checked: dict[tuple[int, int], tuple[PluginManager, Settings]] = {}
 
 
 def _settings() -> Settings:
@@ -39,7 +41,7 @@ def _settings() -> Settings:
     pm = get_plugin_manager()
     if (id(pm), id(settings)) not in _checked:  # settings are cached per file version
         settings.check_sections(pm)  # a misspelled [engines.locl] fails here, not silently
-        _checked.add((id(pm), id(settings)))
+        _checked[(id(pm), id(settings))] = (pm, settings)
     return settings
 
 
