@@ -82,3 +82,23 @@ def test_task_results_name_one_result(phase):
 def test_a_malformed_expression_is_a_clear_error():
     with pytest.raises(ValueError, match=r"depends 'a\.Succeeded &&': "):
         depends_met("a.Succeeded &&", {"a": "Succeeded"})
+
+
+def test_a_step_executor_must_be_an_executor():
+    # one rule for both engines: Argo used to call render() on anything, the local engine ran
+    # the step itself
+    from dflow import ShellOPTemplate, Step
+    from dflow.executor import Executor
+
+    tmpl = ShellOPTemplate(image="alpine", script="echo hi")
+    with pytest.raises(TypeError) as info:
+        Step("run", tmpl, executor="slurm")
+    assert "Step 'run': executor must be a dflow Executor" in str(info.value)
+    assert "got str 'slurm'" in str(info.value)
+
+    class Mine(Executor):
+        def render(self, template):
+            return template
+
+    assert isinstance(Step("run", tmpl, executor=Mine()).executor, Mine)
+    assert Step("run", tmpl).executor is None

@@ -157,7 +157,7 @@ class Step:
         self.continue_on_num_success = continue_on_num_success
         self.continue_on_success_ratio = continue_on_success_ratio
         self.key = key
-        self.executor = executor
+        self.executor = _checked_executor(name, executor)
         self.use_resource = use_resource
         self.util_image = util_image
         self.util_image_pull_policy = util_image_pull_policy
@@ -314,3 +314,19 @@ class HookStep(Step):
             super().__init__(name, template, **kwargs)
         finally:
             context.pop(None)
+
+
+def _checked_executor(step: str, executor: Any) -> Any:
+    """``executor`` if it is a :class:`dflow.executor.Executor` (or None).
+
+    One rule for every engine: the Argo renderer would otherwise call ``render`` on whatever
+    was given while the local engine ran the step itself, silently."""
+    from dflow.executor import Executor
+
+    if executor is None or isinstance(executor, Executor):
+        return executor
+    raise TypeError(
+        f"Step '{step}': executor must be a dflow Executor (DispatcherExecutor, "
+        f"SlurmJobTemplate, ContainerExecutor, or a subclass of dflow.executor.Executor), "
+        f"got {type(executor).__name__} {executor!r}"
+    )
