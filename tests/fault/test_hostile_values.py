@@ -52,3 +52,11 @@ def test_submitting_it_says_so_on_both_engines(engine, tmp_path, monkeypatch):
     with pytest.raises(ValidationError, match="take: input parameter 'v' is circular"):
         wf.submit()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("call", ["to_dict", "lint"])
+def test_rendering_it_says_so_too(call):
+    wf = Workflow("circ")
+    wf.add(Step("take", PythonOPTemplate(Take), parameters={"v": _circular()}))
+    with pytest.raises(ValidationError, match="take: input parameter 'v' is circular"):
+        getattr(wf, call)()

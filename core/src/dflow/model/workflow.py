@@ -6,8 +6,8 @@ Everything that talks to a backend goes through the engine chosen by configurati
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..names import SUBDOMAIN_RE, check_workflow_id
 from . import context
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..rendering import Renderer
 
 WORKFLOW_NAME_RE = SUBDOMAIN_RE
+_T = TypeVar("_T")
 
 
 class Workflow:
@@ -131,7 +132,7 @@ class Workflow:
         """The Argo manifest (needs the argo engine plugin; no network call)."""
         from ..config_keys import active_components, warn_ignored
 
-        manifest = self._renderer().render(self).manifest
+        manifest = self._explained(lambda: self._renderer().render(self).manifest)
         # keys set that nothing reads (a manifest naturally leaves out the local engine's keys)
         warn_ignored(active_components("argo"), unread_only=True)
         return manifest
@@ -150,7 +151,20 @@ class Workflow:
     def lint(self) -> list[Any]:
         """Render to Argo and run Argo's validator checks (argo engine plugin); raise on
         problems, return the notes."""
-        return self._renderer().lint(self)
+        return self._explained(lambda: self._renderer().lint(self))
+
+    def _explained(self, render: Callable[[], _T]) -> _T:
+        """``render()``, with a value that cannot be rendered (a parameter containing itself
+        exhausts the stack) reported as validation reports it, naming the step and parameter."""
+        try:
+            return render()
+        except RecursionError:
+            from ..validation import ValidationError, errors_of
+
+            errors = errors_of(self)
+            if errors:
+                raise ValidationError(errors) from None
+            raise
 
     @classmethod
     def from_dict(cls, manifest: dict) -> Workflow:
