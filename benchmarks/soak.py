@@ -1,7 +1,8 @@
 """Soak: N back-to-back 1,000-way fan-outs in one driver process (not a test).
 
-Each run fans ``square`` out over 1,000 slices on the local engine and sums the stacked
-outputs; a run fails when it does not succeed or its sum is wrong. Reported: failures,
+Each run is the fan-out workload of ``workloads/fanout.py`` (1,000 ``square`` slices, each
+with a parameter and a file output, then a reduce step) on the local engine; a run fails when
+it does not succeed or its sums are wrong. Reported: failures,
 p50 / p95 / max seconds per run, and the driver's RSS over time (a leak shows as growth).
 Each run's directory is removed after it is checked (``--keep`` keeps them).
 
@@ -18,35 +19,13 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from dflow import Step, Workflow, config
-from dflow.python import OP, OPIO, OPIOSign, PythonOPTemplate, Slices
+from dflow import config
 
-
-class Square(OP):
-    @classmethod
-    def get_input_sign(cls):
-        return OPIOSign({"x": int})
-
-    @classmethod
-    def get_output_sign(cls):
-        return OPIOSign({"y": int})
-
-    def execute(self, op_in):
-        return OPIO({"y": op_in["x"] ** 2})
-
-
-class Sum(OP):
-    @classmethod
-    def get_input_sign(cls):
-        return OPIOSign({"xs": list})
-
-    @classmethod
-    def get_output_sign(cls):
-        return OPIOSign({"total": int})
-
-    def execute(self, op_in):
-        return OPIO({"total": sum(op_in["xs"])})
+# the fan-out workload the other local-engine benchmarks run (workloads/fanout.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent / "workloads"))
+from fanout import build, check
 
 
 def rss_mb() -> float:
@@ -55,25 +34,14 @@ def rss_mb() -> float:
 
 
 def one_run(i: int, width: int) -> str | None:
-    """Run once; None when it succeeded with the right sum, else what went wrong."""
-    fan = Step(
-        "sq",
-        PythonOPTemplate(Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
-        parameters={"x": list(range(width))},
-    )
-    total = Step("sum", PythonOPTemplate(Sum), parameters={"xs": fan.outputs.parameters["y"]})
-    wf = Workflow(f"soak{i}")
-    wf.add(fan)
-    wf.add(total)
+    """Run once; None when it succeeded with the right sums, else what went wrong."""
+    wf = build(width)
     wf.submit()
     phase = wf.query_status()
     if phase != "Succeeded":
         return f"run {i}: {phase} {wf.query().status.message}"
-    [s] = wf.query_step(name="sum")
-    got = s.outputs.parameters["total"].value
-    if got != sum(x * x for x in range(width)):
-        return f"run {i}: sum {got}"
-    return None
+    ok, result = check(wf, width)
+    return None if ok else f"run {i}: {result}"
 
 
 def main(argv: list[str] | None = None) -> int:
