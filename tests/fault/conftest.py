@@ -22,20 +22,23 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """Workflows run on the local engine under ``tmp_path``."""
+    """Workflows run on the local engine under ``tmp_path/work`` (also the current directory):
+    ``tmp_path`` around it is where anything escaping the workdir would land."""
     from dflow.config import config
 
     saved = dict(config)
+    work = tmp_path / "work"
+    work.mkdir()
     config["mode"] = "local"
-    config["debug_workdir"] = str(tmp_path)
+    config["debug_workdir"] = str(work)
     config["debug_pool_workers"] = 2
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    monkeypatch.chdir(work)
+    yield work
     try:
         from dflow_engine_local.engine import LocalEngine
         from dflow_engine_local.run import is_running
 
-        for wf_dir in tmp_path.iterdir():  # a failed assertion can leave a run behind
+        for wf_dir in work.iterdir():  # a failed assertion can leave a run behind
             if (wf_dir / "journal.db").exists() and is_running(str(wf_dir)):
                 LocalEngine().terminate(wf_dir.name)
     finally:

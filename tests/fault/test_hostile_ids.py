@@ -27,21 +27,6 @@ class Echo(OP):
         return OPIO({"v": op_in["v"]})
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    from dflow.config import config
-
-    saved = dict(config)
-    work = tmp_path / "work"
-    work.mkdir()
-    config["mode"] = "local"
-    config["debug_workdir"] = str(work)
-    monkeypatch.chdir(work)
-    yield work
-    config.clear()
-    config.update(saved)
-
-
 def _echo_workflow(name: str) -> Workflow:
     wf = Workflow(name)
     wf.add(Step("echo", PythonOPTemplate(Echo), parameters={"v": "x"}))

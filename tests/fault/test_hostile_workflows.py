@@ -31,21 +31,6 @@ class Count(OP):
         return OPIO({"n": len(list(Path(op_in["data"]).rglob("*")))})
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    from dflow.config import config
-
-    saved = dict(config)
-    work = tmp_path / "work"
-    work.mkdir()
-    config["mode"] = "local"
-    config["debug_workdir"] = str(work)
-    monkeypatch.chdir(work)
-    yield work
-    config.clear()
-    config.update(saved)
-
-
 def _tgz(*members) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as tar:
