@@ -64,17 +64,22 @@ def test_terminate_kills_running_step(workdir):
 
 
 def test_suspend_and_resume(workdir):
+    # the first step waits for a flag, so it is still running whatever the machine's load
+    flag = workdir / "go"
+    gate = ShellOPTemplate(name="first", script=f"while [ ! -e {flag} ]; do sleep 0.02; done")
     wf = Workflow("susp")
-    wf.add(Step("first", _sleeper("first", 0.3)))
+    wf.add(Step("first", gate))
     wf.add(Step("second", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}))
     wf.submit(wait=False)
-    wf.suspend()
+    wf.suspend()  # returns once the runner has applied it
+    flag.write_text("")
     _wait_phase(wf, "first", "Succeeded")
     time.sleep(0.6)
     assert not wf.query_step(name="second") or wf.query_step(name="second")[0].phase == "Pending"
     assert wf.query_status() == "Running"
     wf.resume()
     assert wf.wait(interval=0.05) == "Succeeded"
+    assert wf.query_step(name="second")[0].outputs.parameters["c"].value == 2
 
 
 def test_retry_resubmit_delete(workdir):

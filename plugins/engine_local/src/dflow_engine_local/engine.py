@@ -32,6 +32,8 @@ from .query import build_workflow, global_outputs
 from .relaunch import launch_record, pinned_id, relaunch, save_launch
 from .run import AlreadyRunning, Run, acquire_lock, is_running
 
+ACK_TIMEOUT = 10.0  # seconds suspend()/resume() wait for the runner to apply them
+
 KEEP_DEFINITIONS = 16  # definitions kept for retry/resubmit beyond those the caller holds
 
 
@@ -279,8 +281,10 @@ class LocalEngine(Engine):
             self._mark_failed(workflow_id, "workflow stopped")
 
     def suspend(self, workflow_id: str) -> None:
+        """Suspend the run; when this returns, no further step starts until :meth:`resume`."""
         if not self._request(workflow_id, "suspend"):
             raise EngineError(f"workflow '{workflow_id}' is not running: nothing to suspend")
+        self._await_acknowledged(workflow_id, suspended=True)
 
     def resume(self, workflow_id: str) -> None:
         if not self._request(workflow_id, "resume"):
@@ -288,6 +292,26 @@ class LocalEngine(Engine):
                 f"workflow '{workflow_id}' is not running: submit it again (same id) to "
                 "resume a stopped or killed run"
             )
+        self._await_acknowledged(workflow_id, suspended=False)
+
+    def _await_acknowledged(self, workflow_id: str, *, suspended: bool) -> None:
+        """Wait until the runner has applied a suspend/resume request (it polls for them).
+
+        Without this a step could still start after ``suspend()`` returned: the request was
+        only recorded, and a loaded machine can delay the runner's next poll past the end of
+        the running step. Gives up quietly after ACK_TIMEOUT seconds or when the run ends; the
+        request stays recorded and is applied at the runner's next poll.
+        """
+        wf_dir = self.wf_dir(workflow_id)
+        deadline = time.monotonic() + ACK_TIMEOUT
+        while time.monotonic() < deadline and is_running(wf_dir):
+            conn = connect(os.path.join(wf_dir, DB_NAME))
+            try:
+                if bool(read_meta(conn, "suspended", False)) == suspended:
+                    return
+            finally:
+                conn.close()
+            time.sleep(0.02)
 
     def _definition(self, workflow_id: str, what: str) -> Any:
         wf = self._known(workflow_id)
