@@ -91,3 +91,50 @@ def retried(log: Path) -> Workflow:
     tmpl = PythonOPTemplate(flaky, retry_on_transient_error=2, cache=True)
     wf.add(Step("flaky", tmpl, parameters={"x": 1, "log": str(log)}))
     return wf
+
+
+#: appends a line to ``<log>/script-runs`` each time it runs: the count of computations
+WORDS_SCRIPT = """\
+echo run >> {{inputs.parameters.log}}/script-runs
+mkdir -p /tmp/outputs/artifacts/out
+cat $(find -L /tmp/inputs/artifacts/text -name '*.txt') > /tmp/outputs/artifacts/out/copy.txt
+words=$(wc -w < /tmp/outputs/artifacts/out/copy.txt)
+echo $(( {{inputs.parameters.n}} * words )) > /tmp/outputs/parameters/y
+"""
+
+
+def script_runs(log: Path) -> int:
+    """How many times the script of :func:`script_words` ran."""
+    try:
+        return len(Path(log, "script-runs").read_text().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
+def script_words(
+    n: int, text: Path, log: Path, cache: bool | None = True, image: str = "alpine:3.19"
+) -> Workflow:
+    """A shell step: ``y`` = n times the words of ``text``, ``out`` a copy of ``text``."""
+    from dflow import (
+        InputArtifact,
+        InputParameter,
+        OutputArtifact,
+        OutputParameter,
+        ShellOPTemplate,
+    )
+
+    tmpl = ShellOPTemplate(name="words-sh", image=image, script=WORDS_SCRIPT, cache=cache)
+    tmpl.inputs.parameters = {"n": InputParameter(), "log": InputParameter()}
+    tmpl.inputs.artifacts = {"text": InputArtifact(path="/tmp/inputs/artifacts/text")}
+    tmpl.outputs.parameters = {"y": OutputParameter(value_from_path="/tmp/outputs/parameters/y")}
+    tmpl.outputs.artifacts = {"out": OutputArtifact(path="/tmp/outputs/artifacts/out")}
+    wf = Workflow(name="cache-sh")
+    wf.add(
+        Step(
+            "words",
+            tmpl,
+            parameters={"n": n, "log": str(log)},
+            artifacts={"text": upload_artifact(str(text))},
+        )
+    )
+    return wf

@@ -59,11 +59,11 @@ def test_second_run_computes_nothing_and_says_where_results_came_from(local):
     report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
     assert Path(report, "report.txt").read_text() == "sum 14\n"
     assert explain_lines(again.id, "total") == [
-        f"cache-fan/main.total: reused from run {first_id} "
+        f"cache-fan/total: reused from run {first_id} "
         f"(key {explain_step(again.id, 'total')[0].key[:12]})"
     ]
     assert explain_lines(again.id, "square") == [
-        f"cache-fan/main.square: 3 slices reused from run {first_id}"
+        f"cache-fan/square: 3 slices reused from run {first_id}"
     ]
 
 
@@ -76,9 +76,9 @@ def test_one_changed_item_reruns_its_slice_and_the_dependents_only(local):
     assert computed(log) == 4 + 2  # square(4) and total, nothing else
     assert value(changed, "total", "s") == 21
     lines = explain_lines(changed.id, "square")
-    assert "cache-fan/main.square slice 2: ran because parameter `x` changed (3 -> 4)" in lines
+    assert "cache-fan/square slice 2: ran because parameter `x` changed (3 -> 4)" in lines
     assert explain_lines(changed.id, "total") == [
-        "cache-fan/main.total: ran because parameter `ys` changed ([1,4,9] -> [1,4,16])"
+        "cache-fan/total: ran because parameter `ys` changed ([1,4,9] -> [1,4,16])"
     ]
 
 
@@ -93,9 +93,7 @@ def test_a_changed_input_artifact_is_named_with_its_digests(local):
     assert computed(log, "count") == 2
     assert value(changed, "count", "n") == 4
     (line,) = explain_lines(changed.id, "count")
-    assert line.startswith(
-        "cache-words/main.count: ran because input artifact `text` changed (digest "
-    )
+    assert line.startswith("cache-words/count: ran because input artifact `text` changed (digest ")
 
 
 def test_per_step_opt_out_and_configuration_switch(local, monkeypatch):
@@ -192,7 +190,7 @@ def test_dflow_cache_ls_show_prune(local, capsys):
     capsys.readouterr()
     assert dflow_main(["cache", "ls"]) == 0
     listing = capsys.readouterr().out
-    assert listing.count("cache-fan/main.square") == 3
+    assert listing.count("cache-fan/square") == 3
     assert "4 entries" in listing
     key = _only_entry(local / "cache", "total").key
     assert dflow_main(["cache", "show", key[:10]]) == 0

@@ -7,11 +7,11 @@ behaves alike; see docs/cache.md for what a key holds.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .explain import StepExplanation, explain_step
 from .fields import cache_spec, template_fields
+from .identity import canonical_identity, step_identity
 from .settings import CacheSettings, cache_enabled, cache_settings, parse_size
 from .store import CacheEntry, list_entries, prune, show_entry
 
@@ -20,6 +20,7 @@ __all__ = [
     "CacheSettings",
     "StepExplanation",
     "cache_enabled",
+    "canonical_identity",
     "cache_settings",
     "cache_spec",
     "explain_step",
@@ -33,28 +34,18 @@ __all__ = [
     "template_fields",
 ]
 
-#: a loop item or slice index in an engine's step path: ``square(3:...)``, ``square[3]``
-_INDEX = re.compile(r"\(\d+[^)]*\)|\[\d+\]")
 
-
-def step_identity(path: str) -> str:
-    """A step's path without item indices: every slice of a step shares its history."""
-    return _INDEX.sub("", path)
-
-
-def runner_cache_json(
-    step: Any, template: Any, workflow_name: str, run_id: str, path: str
-) -> str | None:
+def runner_cache_json(step: Any, template: Any, workflow_name: str, run_id: str) -> str | None:
     """The ``--cache`` argument of the runner for one run of ``step`` (None: no cache)."""
-    spec = cache_spec(step, template, workflow_name, run_id, step_identity(path))
+    spec = cache_spec(step, template, workflow_name, run_id, step.name)
     return spec.to_json() if spec is not None else None
 
 
 def step_cache_json(step: Any, workflow_name: str) -> str | None:
     """The cache spec of a Python OP step using the cache, for an engine that fills in the
-    run when it runs (Argo: the container script), with the step's name as its path."""
+    run when it runs (Argo: the container script)."""
     from ..python.template import PythonOPTemplate
 
     if not isinstance(step.template, PythonOPTemplate):
         return None
-    return runner_cache_json(step, step.template, workflow_name, "", step.name)
+    return runner_cache_json(step, step.template, workflow_name, "")

@@ -2,8 +2,8 @@
 
 Every run of a cached step appends a record to ``<cache>/history/`` (key record, outcome,
 run). :func:`explain_step` finds the records of one run of a step and, for each, the nearest
-earlier record of the same step (same workflow name and step path, same slice) from another
-run, and says what differs.
+earlier record of the same step (same workflow and step name: :mod:`.identity`, same slice)
+from another run, on either engine, and says what differs.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import os
 from typing import Any
 
 import attrs
+
+from .identity import canonical_identity, step_name_of
 
 
 @attrs.frozen
@@ -55,7 +57,8 @@ def differences(old: dict, new: dict) -> list[str]:
     if old_op.get("name") != new_op.get("name"):
         reasons.append(f"the OP changed ({old_op.get('name')} -> {new_op.get('name')})")
     elif old_op.get("source") != new_op.get("source"):
-        reasons.append("the OP source changed")
+        scripted = new.get("kind") == "script"
+        reasons.append("the script changed" if scripted else "the OP source changed")
     reasons += _changes("template field", old.get("template", {}), new.get("template", {}), str)
     if old.get("slice") != new.get("slice"):
         reasons.append(f"the slice changed ({old.get('slice')} -> {new.get('slice')})")
@@ -71,14 +74,17 @@ def _digest_text(value: Any) -> str:
 
 
 def _matches(identity: str, step: str) -> bool:
-    path = identity.split("/", 1)[-1]
-    return step in (identity, path) or path.endswith("." + step)
+    """Whether ``step`` (a step name, a local path, or an identity) names ``identity``."""
+    name = identity.split("/", 1)[-1]
+    return step == identity or step_name_of(step) == name
 
 
-def _step_records(root: str, step: str) -> list[list[dict]]:
-    """The history of every step identity matching ``step``, each oldest first."""
+def _step_records(root: str, step: str) -> dict[str, list[dict]]:
+    """{identity: records, oldest first} of the steps matching ``step``. Records of one step
+    are gathered from every history file whatever form their identity takes (older local
+    records name the step by its path), so runs on either engine are compared."""
     base = os.path.join(root, "history")
-    found = []
+    found: dict[str, list[dict]] = {}
     for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
         records = []
         with open(os.path.join(base, name), encoding="utf-8") as f:
@@ -89,8 +95,13 @@ def _step_records(root: str, step: str) -> list[list[dict]]:
                     continue  # a line cut short by a crash
                 if isinstance(record, dict):
                     records.append(record)
-        if records and _matches(str(records[0].get("step", "")), step):
-            found.append(sorted(records, key=lambda r: r.get("created", 0)))
+        if not records:
+            continue
+        identity = canonical_identity(str(records[0].get("step", "")))
+        if _matches(identity, step):
+            found.setdefault(identity, []).extend(records)
+    for records in found.values():
+        records.sort(key=lambda r: r.get("created", 0))
     return found
 
 
@@ -119,7 +130,7 @@ def explain_step(run_id: str, step: str, root: str | None = None) -> list[StepEx
 
         root = cache_settings().root
     result = []
-    for records in _step_records(root, step):
+    for identity, records in sorted(_step_records(root, step).items()):
         latest: dict[str, dict] = {}
         for r in records:
             if r.get("run") == run_id:
@@ -136,7 +147,7 @@ def explain_step(run_id: str, step: str, root: str | None = None) -> list[StepEx
             previous = earlier[-1] if earlier else None
             result.append(
                 StepExplanation(
-                    str(record.get("step")),
+                    identity,
                     (record.get("record") or {}).get("slice"),
                     str(record.get("outcome")),
                     str(record.get("key")),

@@ -11,12 +11,15 @@ import hashlib
 from typing import Any
 
 from ..runner.cache import CacheSpec, canonical
+from ..runner.scriptcache import SCRIPT_FIELD
+from .identity import step_identity
 from .settings import CacheSettings, cache_enabled, cache_settings
 
 
 def template_fields(step: Any, template: Any) -> dict[str, Any]:
     """image, command, a digest of the environment variables and the executor's kind: what,
-    besides the OP and its inputs, can change a result."""
+    besides the OP and its inputs, can change a result; for a script, also its text's
+    digest."""
     envs = {str(k): str(getattr(v, "value", v)) for k, v in (template.envs or {}).items()}
     fields: dict[str, Any] = {
         "image": template.image,
@@ -26,7 +29,23 @@ def template_fields(step: Any, template: Any) -> dict[str, Any]:
     }
     if step.executor is not None:
         fields["executor"] = type(step.executor).__name__
+    if not _is_python_op(template):  # a script: its text (before substitution) is its code
+        fields[SCRIPT_FIELD] = hashlib.sha256((template.script or "").encode()).hexdigest()
     return fields
+
+
+def _is_python_op(template: Any) -> bool:
+    from ..python.template import PythonOPTemplate
+
+    return isinstance(template, PythonOPTemplate)
+
+
+def cacheable(template: Any) -> bool:
+    """Python OP and script templates are; HTTP requests are not (their answer is not a
+    function of their inputs), nor are Steps/DAG templates (their leaves are)."""
+    from ..model.op_template import ScriptOPTemplate
+
+    return isinstance(template, ScriptOPTemplate)
 
 
 def cache_spec(
@@ -34,20 +53,22 @@ def cache_spec(
     template: Any,
     workflow_name: str,
     run_id: str,
-    step_path: str,
+    step_name: str,
     settings: CacheSettings | None = None,
 ) -> CacheSpec | None:
     """The ``CacheSpec`` of one run of ``step``, or None when it does not use the cache.
 
-    ``step_path`` names the step inside its workflow (no run id, no slice index), so runs of
-    one workflow find each other's records.
+    ``step_name`` with the workflow's name is the step's identity across runs and engines
+    (:mod:`.identity`), so runs of one workflow find each other's records.
     """
+    if not cacheable(template):
+        return None
     settings = settings if settings is not None else cache_settings()
     if not cache_enabled(step, template, settings):
         return None
     return CacheSpec(
         root=settings.root,
         run=run_id,
-        step=f"{workflow_name}/{step_path}",
+        step=step_identity(workflow_name, step_name),
         fields=template_fields(step, template),
     )

@@ -179,8 +179,12 @@ class ScriptOPTemplate(OPTemplate):
         init_containers: list | None = None,
         sidecars: list | None = None,
         script_rendered: bool = False,
+        cache: bool | None = None,
     ) -> None:
         super().__init__(name, inputs, outputs, memoize_key, pvcs, annotations, labels)
+        if cache is not None and not isinstance(cache, bool):
+            raise TypeError(f"template '{self.name}': cache must be True, False or None")
+        self.cache = cache  # None: as configured (docs/cache.md)
         self.node_selector = node_selector
         self.tolerations = tolerations
         self.affinity = affinity

@@ -281,8 +281,11 @@ def lookup(
     art_roots: dict,
     slice_index: Any,
     outputs_dir: str,
+    probe: bool = False,
 ) -> Lookup:
-    """Key this run; restore the outputs of a sound entry of its key into ``outputs_dir``."""
+    """Key this run; restore the outputs of a sound entry of its key into ``outputs_dir``.
+    ``probe``: an engine's check before scheduling, which leaves a damaged entry to the
+    runner's own check (which says why, and replaces it)."""
     digests = Digests(spec.root)
     record = key_record(
         spec, op_class, names, artifact_names, op_ins, art_roots, slice_index, digests
@@ -303,7 +306,7 @@ def lookup(
             }
             record_history(spec, key, record, outcome)
             return Lookup(spec, key, record, True, "", digests)
-    if why != "missing":
+    if why != "missing" and not probe:
         note(f"entry {key[:12]} ignored: {why}; the step runs and rewrites it")
         entries.discard(spec.root, key)
     return Lookup(spec, key, record, False, why, digests)

@@ -113,6 +113,31 @@ def run_op(
     return result
 
 
+def probe_cache(
+    op: type[OP] | OP,
+    cache: CacheSpec,
+    *,
+    inputs_dir: Path | str,
+    outputs_dir: Path | str,
+    workdir: Path | str,
+    slices: Slices | None = None,
+    slice_index: Any = None,
+    parameters_dir: Path | str | None = None,
+) -> Lookup | None:
+    """Only the cache check of :func:`run_op`: key the run and restore a sound entry's outputs
+    into ``outputs_dir``; the OP never runs. An engine that has the inputs at hand calls it
+    to skip scheduling a cached step; None when the inputs cannot be read (the run says
+    why)."""
+    ins, outs, cwd = _abs(inputs_dir), _abs(outputs_dir), _abs(workdir)
+    pars = Path(parameters_dir) if parameters_dir is not None else None
+    try:
+        run = _prepare(op, ins, outs, cwd, slices, slice_index is not None)
+        whole = read_inputs(run.name, run.in_sign, ins, run.sliced_inputs, None, pars)
+    except (Exception, SystemExit):
+        return None
+    return _lookup(cache, run, whole, slice_index, ins, outs, probe=True)
+
+
 def _lookup(
     spec: CacheSpec | None,
     run: _Run,
@@ -120,6 +145,7 @@ def _lookup(
     slice_index: Any,
     inputs_dir: Path,
     outputs_dir: Path,
+    probe: bool = False,
 ) -> Lookup | None:
     """Ask the cache about this run (None: no cache, or inputs it cannot key)."""
     if spec is None:
@@ -138,7 +164,7 @@ def _lookup(
     roots = {n: str(inputs_dir / "artifacts" / n) for n in arts}
     op_class = type(run.op)
     names = list(run.in_sign)
-    return lookup(spec, op_class, names, arts, op_ins, roots, slice_index, str(outputs_dir))
+    return lookup(spec, op_class, names, arts, op_ins, roots, slice_index, str(outputs_dir), probe)
 
 
 def _prepare(

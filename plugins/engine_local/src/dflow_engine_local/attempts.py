@@ -20,7 +20,7 @@ from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
 from dflow.python.template import PythonOPTemplate
 
-from . import scripts
+from . import cachecheck, scripts
 from .batch import job_outcome, run_job
 from .http import attempt_http
 from .journal import Node
@@ -115,9 +115,7 @@ async def attempt_python(
         "env": env_strings(tmpl),
         "sys_path": package_paths(tmpl),
         # the step cache's spec (or None): the runner checks and fills it (docs/cache.md)
-        "cache": runner_cache_json(
-            leaf.step, leaf.step.template, ctx.wf.name, ctx.wf_id, leaf.node.path
-        ),
+        "cache": runner_cache_json(leaf.step, leaf.step.template, ctx.wf.name, ctx.wf_id),
     }
     ctx.mirror.write(sd.script, python_script(ctx, tmpl, request))
     try:
@@ -146,7 +144,18 @@ async def attempt_python(
 
 
 async def attempt_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) -> Outcome:
-    """A script: a subprocess in its own process group, or a job of the step's executor."""
+    """A script: a subprocess in its own process group, or a job of the step's executor;
+    with the cache on, restored from it, or stored in it when it succeeds."""
+    lk = cachecheck.check_script(ctx, leaf, tmpl)
+    if lk is not None and lk.reused:
+        return cachecheck.reused(lk.spec, lk)
+    out = await run_script(ctx, tmpl, leaf)
+    if lk is not None:
+        cachecheck.store_script_run(leaf, tmpl, lk, out.ok)
+    return out
+
+
+async def run_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) -> Outcome:
     step, sd, display = leaf.step, leaf.sd, leaf.display
     executor = executor_for(ctx, step)
     mapped = map_paths(tmpl, sd, leaf.arts, executor is not None, ctx.settings.copy_method)

@@ -1,6 +1,7 @@
 """A leaf step's path once its node is open: slots, attempts with retries, its outputs.
 
-:func:`run_leaf` waits for a slot (:func:`gated`), runs attempts (:func:`attempts.attempt`)
+:func:`run_leaf` restores a step the step cache holds (:func:`cachecheck.probe`), else
+waits for a slot (:func:`gated`), runs attempts (:func:`attempts.attempt`)
 until one succeeds or the retry policy gives up, then reads the outputs and ends the node.
 """
 
@@ -13,6 +14,7 @@ from functools import partial
 from dflow.model.op_template import OPTemplate
 
 from .attempts import Leaf, attempt
+from .cachecheck import probe
 from .layout import StepDir
 from .nodes import outputs_json
 from .outcome import Outcome, retry_policy, retryable
@@ -26,16 +28,9 @@ async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
     """Run ``leaf`` to its end: attempts per its retry policy, then its outputs."""
     node, sd = leaf.node, leaf.sd
     tmpl = leaf.step.template
-    policy = retry_policy(tmpl)
-    limit = policy.limit if policy is not None else 0
-    number = 0
-    while True:
-        number += 1
-        out = await gated(ctx, frame, partial(attempt, ctx, leaf, number))
-        if out.ok or number > limit or not retryable(policy, out):
-            break
-        ctx.journal.update(node, message=f"attempt {number} failed: {out.message}")
-        ctx.journal.record(node, out.phase, out.message)  # the attempt's end, for queries
+    # served by the step cache: restored now, with no slot taken and no process started
+    cached = probe(ctx, leaf)
+    out, number = (cached, 0) if cached is not None else await run_attempts(ctx, frame, leaf)
     res = Result(out.phase, node.id, exit_code=out.exit_code, message=out.message)
     if out.ok:
         try:
@@ -61,6 +56,22 @@ async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
         progress=progress,
     )
     return res
+
+
+async def run_attempts(ctx: RunContext, frame: Frame, leaf: Leaf) -> tuple[Outcome, int]:
+    """Attempts until one succeeds or the retry policy gives up: the last one's outcome and
+    the number of attempts."""
+    node = leaf.node
+    policy = retry_policy(leaf.step.template)
+    limit = policy.limit if policy is not None else 0
+    number = 0
+    while True:
+        number += 1
+        out = await gated(ctx, frame, partial(attempt, ctx, leaf, number))
+        if out.ok or number > limit or not retryable(policy, out):
+            return out, number
+        ctx.journal.update(node, message=f"attempt {number} failed: {out.message}")
+        ctx.journal.record(node, out.phase, out.message)  # the attempt's end, for queries
 
 
 async def gated(ctx: RunContext, frame: Frame, call: Callable[[], Awaitable[Outcome]]) -> Outcome:

@@ -1,0 +1,196 @@
+"""The step cache for script steps (Shell / PythonScript templates): key, reuse, store.
+
+Standard library only, like :mod:`.cache`, whose entries, history and content digests it
+shares: a script's entry is an entry like a Python OP's, with a key record of another kind.
+The record holds ``"kind": "script"`` and, as ``op``, ``{"name": "script", "source": <sha256
+of the template's script text>}`` (the text before any parameter is substituted: the
+parameters are in the record themselves, so both engines compute one key); the template
+fields (image, command, env digest, executor kind), the slice, every input parameter as
+its text, and each input artifact's content digest. What the caller calls the outputs is a
+map of names (``parameters/<name>``, ``artifacts/<name>``) to the paths the script writes:
+they are stored as one tree, and restored to those paths.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from typing import Any
+
+from . import cacheentries as entries
+from .cache import (
+    FORMAT,
+    CacheSpec,
+    Digests,
+    Lookup,
+    canonical,
+    key_of,
+    note,
+    publish,
+    record_history,
+    sha256_text,
+)
+
+KIND = "script"
+#: the template field holding the digest of the script text (set by the client)
+SCRIPT_FIELD = "script"
+_SHOWN = 200
+
+
+def _shown(text: str) -> str:
+    """A parameter's text as recorded: itself (Argo passes scripts text, not JSON), or its
+    digest when long."""
+    return text if len(text) <= _SHOWN else "sha256:" + sha256_text(text)
+
+
+def artifact_digest(path: str, digests: Digests, catalog: str) -> str:
+    """An input artifact's content digest as a script sees it: a file's, or a directory's
+    over its sorted entries, where a catalog directory (``catalog``, ``.dflow``) counts by the
+    contents of its files, not their names (which are unique per upload)."""
+    if not os.path.isdir(path):
+        return digests.tree(path)
+    rows: list = []
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if name == catalog and os.path.isdir(full) and not os.path.islink(full):
+            files = [os.path.join(full, f) for f in os.listdir(full)]
+            rows.append([name, "catalog", sorted(digests.tree(f) for f in files)])
+        elif os.path.isdir(full) and not os.path.islink(full):
+            rows.append([name, "dir", artifact_digest(full, digests, catalog)])
+        else:
+            rows.append([name, "entry", digests.tree(full)])
+    return sha256_text(canonical(rows))
+
+
+def script_record(
+    spec: CacheSpec,
+    parameters: dict[str, str],
+    artifacts: dict[str, str | None],
+    slice_index: Any,
+    digests: Digests,
+    catalog: str = ".dflow",
+) -> dict | None:
+    """The key record of a script run on ``parameters`` (name -> text) and ``artifacts``
+    (name -> local path, None when absent); None without the script's digest."""
+    fields = dict(spec.fields)
+    source = fields.pop(SCRIPT_FIELD, None)
+    if not source:
+        return None
+    arts: dict[str, Any] = {}
+    for name, path in sorted(artifacts.items()):
+        present = path is not None and os.path.lexists(path)
+        arts[name] = artifact_digest(path, digests, catalog) if path and present else None
+    return {
+        "format": FORMAT,
+        "kind": KIND,
+        "op": {"name": KIND, "source": source},
+        "template": fields,
+        "slice": list(slice_index) if isinstance(slice_index, (list, tuple)) else slice_index,
+        "parameters": {n: _shown(v) for n, v in sorted(parameters.items())},
+        "artifacts": arts,
+    }
+
+
+def lookup_script(
+    spec: CacheSpec,
+    parameters: dict[str, str],
+    artifacts: dict[str, str | None],
+    slice_index: Any,
+    outputs: dict[str, str],
+    scratch: str,
+    probe: bool = False,
+    catalog: str = ".dflow",
+) -> Lookup:
+    """Key this run; a sound entry of its key is restored to the ``outputs`` paths (name ->
+    path), through ``scratch`` (a directory on the outputs' file system). ``probe``: as in
+    :func:`.cache.lookup`, a damaged entry is left to the run's own check."""
+    digests = Digests(spec.root)
+    record = script_record(spec, parameters, artifacts, slice_index, digests, catalog)
+    if record is None:
+        return Lookup(spec, why="no script digest")
+    key = key_of(record)
+    manifest, why = entries.read_manifest(spec.root, key)
+    if manifest is not None:
+        why = _restore(spec.root, manifest, outputs, scratch)
+        if not why:
+            note(f"reused from run {manifest.get('run')} (key {key[:12]})")
+            outcome = {
+                "outcome": "reused",
+                "source_run": manifest.get("run"),
+                "source_step": manifest.get("step"),
+            }
+            record_history(spec, key, record, outcome)
+            return Lookup(spec, key, record, True, "", digests)
+    if why != "missing" and not probe:
+        note(f"entry {key[:12]} ignored: {why}; the step runs and rewrites it")
+        entries.discard(spec.root, key)
+    return Lookup(spec, key, record, False, why, digests)
+
+
+def store_script(lk: Lookup, outputs: dict[str, str], scratch: str, ok: bool) -> None:
+    """After the run: store the ``outputs`` paths as the entry when it succeeded; record the
+    run for ``dflow explain``."""
+    if not lk.key or lk.reused or lk.digests is None:
+        return
+    if not ok:
+        record_history(lk.spec, lk.key, lk.record, {"outcome": "failed", "lookup": lk.why})
+        return
+    staging = os.path.join(scratch, f"cache-store-{uuid.uuid4().hex[:8]}")
+    try:
+        for name, path in sorted(outputs.items()):
+            if os.path.lexists(path):
+                _link_tree(path, os.path.join(staging, name))
+        os.makedirs(staging, exist_ok=True)
+        manifest = publish(lk.spec, lk.key, lk.record or {}, staging)
+    except OSError as exc:
+        note(f"cannot stage the outputs for the cache ({exc})")
+        manifest = None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if manifest is None:
+        note(f"cannot write the entry of key {lk.key[:12]} under {lk.spec.root}")
+    record_history(lk.spec, lk.key, lk.record, {"outcome": "computed", "lookup": lk.why})
+
+
+def _link_file(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _link_tree(src: str, dst: str) -> None:
+    """``src`` (a file, a link or a directory) at ``dst``, files hard-linked where possible."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if os.path.islink(src):
+        os.symlink(os.readlink(src), dst)
+    elif os.path.isdir(src):
+        shutil.copytree(src, dst, symlinks=True, copy_function=_link_file)
+    else:
+        _link_file(src, dst)
+
+
+def _restore(root: str, manifest: dict, outputs: dict[str, str], scratch: str) -> str:
+    """Restore the entry into ``scratch``, then move each output to its path; "" when done,
+    else why the entry is unusable (the outputs are then left alone)."""
+    staging = os.path.join(scratch, f"cache-restore-{uuid.uuid4().hex[:8]}")
+    try:
+        why = entries.restore(root, manifest, staging)
+        if why:
+            return why
+        for name, path in sorted(outputs.items()):
+            src = os.path.join(staging, name)
+            if not os.path.lexists(src):
+                continue  # an output the script did not write (optional)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            shutil.move(src, path)
+        return ""
+    except OSError as exc:
+        return f"cannot restore ({exc})"
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,144 @@
+"""The step cache on the local engine: a cached step is restored before it is scheduled.
+
+The check and the restore are the runner's (:func:`dflow.runner.core.probe_cache` for Python
+OPs, :mod:`dflow.runner.scriptcache` for scripts), called here in the engine's process with
+the step's inputs already on disk: a hit takes no slot (workflow or template parallelism,
+script semaphore) and starts no process, and its node says where its outputs came from.
+A miss is scheduled as usual, and the runner checks again (for Python OPs in the worker;
+for scripts in :func:`script_cached`): Argo pods and executor jobs rely on that check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from dflow.cache import cache_spec
+from dflow.catalog import catalog_dir_name
+from dflow.model.op_template import ScriptOPTemplate
+from dflow.python.template import PythonOPTemplate
+from dflow.runner import cacheentries
+from dflow.runner.cache import CacheSpec, Lookup
+from dflow.runner.core import probe_cache
+from dflow.runner.scriptcache import lookup_script, store_script
+
+from .layout import host_path
+from .outcome import Outcome
+from .state import RunContext, executor_for
+from .stepfiles import reset_outputs
+
+if TYPE_CHECKING:
+    from .attempts import Leaf
+
+
+def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
+    """The cache spec of this run of ``leaf`` (None: it does not use the cache)."""
+    return cache_spec(leaf.step, leaf.step.template, ctx.wf.name, ctx.wf_id, leaf.step.name)
+
+
+@contextlib.contextmanager
+def _to_log(path: str) -> Iterator[None]:
+    """The runner's notes (``[dflow cache] ...``) go to the step's log, as in a worker."""
+    with open(path, "a", encoding="utf-8") as log, contextlib.redirect_stderr(log):
+        yield
+
+
+def reused(spec: CacheSpec, lk: Lookup) -> Outcome:
+    """The outcome of a step restored from the cache: Succeeded, saying from which run."""
+    run = None
+    with contextlib.suppress(OSError, ValueError):
+        with open(cacheentries.manifest_path(spec.root, lk.key)) as f:
+            run = json.load(f).get("run")
+    return Outcome("Succeeded", message=f"reused from run {run} (key {lk.key[:12]})", exit_code=0)
+
+
+def probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
+    """Before ``leaf`` is scheduled: its outcome when the cache holds its outputs (restored
+    now), else None (schedule it: the attempt checks again and says what went wrong).
+    Python OPs sent to an executor run the runner elsewhere without the cache
+    (docs/cache.md) and are not probed."""
+    if ctx.control.stopping:
+        return None
+    try:
+        return _probe(ctx, leaf)
+    except Exception:
+        return None
+
+
+def _probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
+    tmpl = leaf.step.template
+    if not isinstance(tmpl, ScriptOPTemplate):
+        return None
+    is_python = isinstance(tmpl, PythonOPTemplate)
+    if is_python and executor_for(ctx, leaf.step) is not None:
+        return None
+    spec = spec_of(ctx, leaf)
+    if spec is None:
+        return None
+    sd = leaf.sd
+    if leaf.node.attempts:  # a resumed run: start from empty outputs, as an attempt would
+        reset_outputs(ctx, sd, tmpl)
+    with _to_log(sd.log):
+        if is_python:
+            assert isinstance(tmpl, PythonOPTemplate)
+            tmp = sd.tmp(tmpl.tmp_root)
+            lk = probe_cache(
+                tmpl.op_class,
+                spec,
+                inputs_dir=os.path.join(tmp, "inputs"),
+                outputs_dir=os.path.join(tmp, "outputs"),
+                workdir=sd.workdir,
+                slices=tmpl.slices if leaf.slice_index is not None else None,
+                slice_index=leaf.slice_index,
+                parameters_dir=os.path.join(sd.inputs, "parameters"),
+            )
+        else:
+            lk = _lookup_script(spec, leaf, tmpl, probe=True)
+    return reused(spec, lk) if lk is not None and lk.reused else None
+
+
+def script_outputs(tmpl: ScriptOPTemplate, workdir: str) -> dict[str, str]:
+    """The outputs of a script as the cache stores them: name -> where the script writes."""
+    out = {
+        f"parameters/{n}": host_path(workdir, p.value_from_path)
+        for n, p in tmpl.outputs.parameters.items()
+        if p.value_from_path
+    }
+    out.update(
+        {
+            f"artifacts/{n}": host_path(workdir, a.path)
+            for n, a in tmpl.outputs.artifacts.items()
+            if a.path
+        }
+    )
+    return out
+
+
+def _lookup_script(
+    spec: CacheSpec, leaf: Leaf, tmpl: ScriptOPTemplate, probe: bool = False
+) -> Lookup:
+    arts: dict[str, Any] = dict(leaf.arts)
+    outputs = script_outputs(tmpl, leaf.sd.workdir)
+    catalog = catalog_dir_name()
+    return lookup_script(
+        spec, leaf.params, arts, leaf.slice_index, outputs, leaf.sd.root, probe, catalog
+    )
+
+
+def check_script(ctx: RunContext, leaf: Leaf, tmpl: ScriptOPTemplate) -> Lookup | None:
+    """An attempt's own check (the runner's, as in a pod): None when the step does not use
+    the cache; a Lookup, ``reused`` when the outputs were restored."""
+    spec = spec_of(ctx, leaf)
+    if spec is None:
+        return None
+    with _to_log(leaf.sd.log):
+        return _lookup_script(spec, leaf, tmpl)
+
+
+def store_script_run(leaf: Leaf, tmpl: ScriptOPTemplate, lk: Lookup, ok: bool) -> None:
+    """After an attempt: store its outputs when it succeeded, record it for ``explain``."""
+    with _to_log(leaf.sd.log):
+        store_script(lk, script_outputs(tmpl, leaf.sd.workdir), leaf.sd.root, ok)
