@@ -68,3 +68,31 @@ def test_an_entry_written_on_one_engine_serves_the_next_run(name, engine, order,
     assert computed(log) == 6  # square(4) and total
     assert computed(log, "square-4") == 1
     assert _value(changed, "total", "s") == 21
+
+
+@pytest.mark.parametrize(
+    ("name", "engine", "order"),
+    [
+        pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
+        pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
+    ],
+)
+def test_explain_compares_with_the_previous_run_on_the_other_engine(name, engine, order, request):
+    """Both engines file a step's history under one identity (workflow and step name), so a
+    run is explained against the nearest earlier run whichever engine ran it."""
+    run = request.getfixturevalue("engine_run")
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(run.workdir / "cache"))
+    log = run.workdir / "log"
+    log.mkdir()
+    first, second = order
+    first_id = _submit(run, fan_out([1, 2, 3], log), first)
+    changed = fan_out([1, 2, 4], log)
+    _submit(run, changed, second)
+    assert computed(log) == 6
+    assert explain_lines(changed.id, "square") == [
+        "cache-fan/square slice 2: ran because parameter `x` changed (3 -> 4)",
+        f"cache-fan/square: 2 slices reused from run {first_id}",
+    ]
+    assert explain_lines(changed.id, "total") == [
+        "cache-fan/total: ran because parameter `ys` changed ([1,4,9] -> [1,4,16])"
+    ]

@@ -4,6 +4,7 @@ again, ``cache=False`` opts out; a cached step is restored without a worker or a
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -101,3 +102,25 @@ def test_a_cached_python_step_is_restored_before_it_is_scheduled(cache_local):
     runs = cache_local / "runs" / again.id
     assert not [p for p in runs.rglob("pid") if p.parent != runs], "a worker ran a cached step"
     assert value(again, "total", "s") == 5
+
+
+def test_records_of_the_older_path_identity_are_still_compared(cache_local):
+    """Before one identity served both engines, the local engine filed a step's history
+    under its path (``cache-fan/main.total``): such records are still the previous run."""
+    from dflow.runner import cacheentries
+
+    log, root = cache_local / "log", cache_local / "cache"
+    run(fan_out([1, 2], log))
+    history = root / "history"
+    for path in history.iterdir():  # as the older engine wrote them
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        path.unlink()
+        for r in records:
+            r["step"] = r["step"].replace("cache-fan/", "cache-fan/main.")
+            cacheentries.append_history(str(root), r["step"], r)
+    assert all("main." in p.read_text() for p in history.iterdir())
+    changed = fan_out([1, 3], log)
+    run(changed)
+    assert explain_lines(changed.id, "total") == [
+        "cache-fan/total: ran because parameter `ys` changed ([1,4] -> [1,9])"
+    ]

@@ -13,18 +13,16 @@ import contextlib
 import os
 from pathlib import Path
 
-import attrs
 from dflow.cache import runner_cache_json
 from dflow.executor import Executor, ScriptJob
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
-from dflow.model.step import Step
 from dflow.python.template import PythonOPTemplate
 
 from . import cachecheck, scripts
 from .batch import job_outcome, run_job
 from .http import attempt_http
-from .journal import Node
-from .layout import StepDir, write_text
+from .layout import write_text
+from .leaf import Leaf
 from .outcome import Outcome
 from .pool import WorkerDied, WorkerTimeout
 from .procs import sigkill_note
@@ -33,23 +31,6 @@ from .state import RunContext, executor_for, leaf_template, workflow_scope
 from .stepfiles import python_script, reset_outputs
 from .stepio import map_paths
 from .values import StepError, env_strings, package_paths, render_text
-
-
-@attrs.frozen(eq=False)
-class Leaf:
-    """A leaf step instance, as its attempts see it."""
-
-    step: Step
-    node: Node
-    sd: StepDir
-    params: dict[str, str]
-    arts: dict[str, str | None]
-    slice_index: int | list[int] | None
-    key: str | None
-
-    @property
-    def display(self) -> str:
-        return self.node.display_name
 
 
 async def attempt(ctx: RunContext, leaf: Leaf, number: int) -> Outcome:

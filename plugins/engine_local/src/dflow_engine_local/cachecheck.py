@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dflow.cache import cache_spec
 from dflow.catalog import catalog_dir_name
@@ -26,12 +26,10 @@ from dflow.runner.core import probe_cache
 from dflow.runner.scriptcache import lookup_script, store_script
 
 from .layout import host_path
+from .leaf import Leaf
 from .outcome import Outcome
 from .state import RunContext, executor_for
 from .stepfiles import reset_outputs
-
-if TYPE_CHECKING:
-    from .attempts import Leaf
 
 
 def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:

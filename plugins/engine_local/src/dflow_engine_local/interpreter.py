@@ -32,13 +32,13 @@ from dflow.semantics import (
 from dflow.serialization import load_value
 
 from .artifacts import prefetch, resolve_artifact
-from .attempts import Leaf
 from .batch import fan_out_batch
 from .fanout import run_items
 from .hooks import fire as fire_hooks
 from .hooks import step_hooks
 from .journal import Node
 from .layout import StepDir
+from .leaf import Leaf
 from .leaves import run_leaf
 from .nodes import outputs_json, result_of
 from .outputs import aggregate, skipped_result, template_outputs

@@ -13,9 +13,10 @@ from functools import partial
 
 from dflow.model.op_template import OPTemplate
 
-from .attempts import Leaf, attempt
+from .attempts import attempt
 from .cachecheck import probe
 from .layout import StepDir
+from .leaf import Leaf
 from .nodes import outputs_json
 from .outcome import Outcome, retry_policy, retryable
 from .state import Frame, RunContext
