@@ -5,7 +5,9 @@ Runs, each in a fresh run directory, one cache directory shared by the cached ru
 * ``cold, no cache``: the baseline (``cache=False``);
 * ``cold, cache``: the same with an empty cache: the cost of keying and storing every slice;
 * ``warm, unchanged``: a re-run: every slice and the reduce restored;
-* ``warm, 1% changed``: a re-run with N/100 items changed: those slices and the reduce run.
+* ``warm, 1% changed``: a re-run with N/100 items changed: those slices and the reduce run;
+* ``warm, worker check``: ``warm, unchanged`` with the local engine's check before scheduling
+  turned off, so each hit goes to a worker whose runner restores it (as before that check).
 
     .venv/bin/python benchmarks/cache_bench.py [N] [--quick] [--work-ms 50] [--repeat 3]
 
@@ -60,11 +62,20 @@ def build(xs: list[int], cache: bool, work: float) -> Workflow:
 
 
 def timed_run(xs: list[int], cache: bool, work: float, base: Path, label: str) -> float:
+    import contextlib
+
+    from dflow_engine_local import leaves
+
     config["debug_workdir"] = str(base / label.replace(" ", "-").replace(",", ""))
     wf = build(xs, cache, work)
     start = time.perf_counter()
-    wf.submit()
-    wf.wait()
+    with contextlib.ExitStack() as stack:
+        if label == WORKER_CHECK:  # the engine's check off: every hit goes to a worker
+            saved = leaves.probe
+            leaves.probe = lambda ctx, leaf: None
+            stack.callback(setattr, leaves, "probe", saved)
+        wf.submit()
+        wf.wait()
     elapsed = time.perf_counter() - start
     if wf.query_status() != "Succeeded":
         raise SystemExit(f"{label}: the workflow ended {wf.query_status()}")
@@ -73,6 +84,9 @@ def timed_run(xs: list[int], cache: bool, work: float, base: Path, label: str) -
     if int(got) != expected:
         raise SystemExit(f"{label}: total {got}, expected {expected}")
     return elapsed
+
+
+WORKER_CHECK = "warm, worker check"
 
 
 def runner_cost(n: int, base: Path, cache: bool) -> float:
@@ -128,6 +142,7 @@ def main() -> int:
         ("cold, cache", xs, True),  # fills this round's empty cache
         ("warm, unchanged", xs, True),
         ("warm, 1% changed", changed, True),
+        (WORKER_CHECK, xs, True),
     ]
     best = {label: float("inf") for label, _, _ in plan}
     try:

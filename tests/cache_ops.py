@@ -96,7 +96,7 @@ def retried(log: Path) -> Workflow:
 #: appends a line to ``<log>/script-runs`` each time it runs: the count of computations
 WORDS_SCRIPT = """\
 echo run >> {{inputs.parameters.log}}/script-runs
-mkdir -p /tmp/outputs/artifacts/out
+mkdir -p /tmp/outputs/artifacts/out /tmp/outputs/parameters
 cat $(find -L /tmp/inputs/artifacts/text -name '*.txt') > /tmp/outputs/artifacts/out/copy.txt
 words=$(wc -w < /tmp/outputs/artifacts/out/copy.txt)
 echo $(( {{inputs.parameters.n}} * words )) > /tmp/outputs/parameters/y
@@ -112,7 +112,7 @@ def script_runs(log: Path) -> int:
 
 
 def script_words(
-    n: int, text: Path, log: Path, cache: bool | None = True, image: str = "alpine:3.19"
+    n: int, text: Path, log: Path, cache: bool | None = True, image: str | None = "alpine:3.19"
 ) -> Workflow:
     """A shell step: ``y`` = n times the words of ``text``, ``out`` a copy of ``text``."""
     from dflow import (

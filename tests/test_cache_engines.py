@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from dflow import download_artifact
 from dflow.cache.cli import explain_lines
 from dflow.config_keys import IgnoredConfigWarning
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out
+from cache_ops import computed, fan_out, script_runs, script_words
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
 pytestmark = pytest.mark.filterwarnings(
@@ -96,3 +97,37 @@ def test_explain_compares_with_the_previous_run_on_the_other_engine(name, engine
     assert explain_lines(changed.id, "total") == [
         "cache-fan/total: ran because parameter `ys` changed ([1,4,9] -> [1,4,16])"
     ]
+
+
+@pytest.mark.parametrize(("name", "engine"), [("cache", "argo")])
+def test_a_cached_script_step_in_pods(name, engine, request):
+    """A script step through the runner's cache in its pod: the second run computes nothing,
+    a changed parameter runs it again (and says why), ``cache=False`` opts out."""
+    run = request.getfixturevalue("engine_run")
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(run.workdir / "cache"))
+    log, text = run.workdir / "log", run.workdir / "words.txt"
+    log.mkdir()
+    text.write_text("one two three")
+    first = script_words(3, text, log, image=None)
+    first_id = _submit(run, first, "argo")
+    assert script_runs(log) == 1
+    assert _value(first, "words", "y") == "9"
+    again = script_words(3, text, log, image=None)
+    _submit(run, again, "argo")
+    assert script_runs(log) == 1  # restored in the pod: the script did not run
+    assert _value(again, "words", "y") == "9"
+    art = again.query_step(name="words")[0].outputs.artifacts["out"]
+    (path,) = download_artifact(art, path=str(run.workdir / "dl"))
+    assert Path(path, "copy.txt").read_text() == "one two three"
+    (line,) = explain_lines(again.id, "words")
+    assert line.startswith(f"cache-sh/words: reused from run {first_id} (key ")
+    changed = script_words(4, text, log, image=None)
+    _submit(run, changed, "argo")
+    assert script_runs(log) == 2
+    assert _value(changed, "words", "y") == "12"
+    assert explain_lines(changed.id, "words") == [
+        "cache-sh/words: ran because parameter `n` changed (3 -> 4)"
+    ]
+    for _ in range(2):
+        _submit(run, script_words(4, text, log, cache=False, image=None), "argo")
+    assert script_runs(log) == 4

@@ -42,10 +42,6 @@ def runner_cache_json(step: Any, template: Any, workflow_name: str, run_id: str)
 
 
 def step_cache_json(step: Any, workflow_name: str) -> str | None:
-    """The cache spec of a Python OP step using the cache, for an engine that fills in the
-    run when it runs (Argo: the container script)."""
-    from ..python.template import PythonOPTemplate
-
-    if not isinstance(step.template, PythonOPTemplate):
-        return None
+    """The cache spec of a step using the cache, for an engine that fills in the run when it
+    runs (Argo: the container script)."""
     return runner_cache_json(step, step.template, workflow_name, "")

@@ -61,6 +61,7 @@ RUNTIME_MODULES = (
     "dflow.runner.outputs",
     "dflow.runner.podimport",
     "dflow.runner.result",
+    "dflow.runner.scriptcache",
 )
 _RUNTIME = frozenset(RUNTIME_MODULES)
 #: dflow's plugin distributions: client-side too (a script importing them may be shipped)

@@ -194,3 +194,47 @@ def _restore(root: str, manifest: dict, outputs: dict[str, str], scratch: str) -
         return f"cannot restore ({exc})"
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_cached(
+    root: str,
+    command: list[str],
+    script: str,
+    parameters: list[str],
+    artifacts: dict[str, str],
+    outputs: dict[str, str],
+    catalog: str = ".dflow",
+) -> int:
+    """A script step in a pod (Argo): check the cache, else run ``command + [script]`` and
+    store its outputs when it exits with 0; the exit code. The step cache's spec and the
+    input parameters are files under ``<root>/inputs/parameters`` (raw input artifacts, as
+    for a Python OP); the run is the workflow (``DFLOW_WORKFLOW_NAME``)."""
+    import json
+    import subprocess
+
+    def value(name: str) -> str | None:
+        try:
+            with open(os.path.join(root, "inputs", "parameters", name), encoding="utf-8") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    spec_text = value("dflow_cache")
+    lk = None
+    scratch = os.path.join(root, "dflow-cache-scratch")
+    if spec_text:
+        data = json.loads(spec_text)
+        data["run"] = os.environ.get("DFLOW_WORKFLOW_NAME", "")
+        spec = CacheSpec.from_json(json.dumps(data))
+        params = {n: v for n, v in ((n, value(n)) for n in parameters) if v is not None}
+        arts: dict[str, str | None] = {
+            n: p if os.path.lexists(p) else None for n, p in artifacts.items()
+        }
+        os.makedirs(scratch, exist_ok=True)
+        lk = lookup_script(spec, params, arts, None, outputs, scratch, catalog=catalog)
+        if lk.reused:
+            return 0
+    code = subprocess.call([*command, script])
+    if lk is not None:
+        store_script(lk, outputs, scratch, code == 0)
+    return code

@@ -170,9 +170,17 @@ CHECK_SCRIPT = _CHECK_SCRIPT
 
 
 def cache_spec(step: Any, workflow_name: str) -> str | None:
-    """The step cache's spec of a Python OP step using the cache (docs/cache.md)."""
+    """The step cache's spec of a Python OP or script step using the cache (docs/cache.md).
+    Not for a script an executor runs elsewhere (the pod only submits it) or one whose
+    success tag the renderer adds: they run uncached."""
     from dflow.cache import step_cache_json
 
+    if not hasattr(step.template, "op_class") and (
+        step.executor is not None
+        or step.continue_on_num_success is not None
+        or step.continue_on_success_ratio is not None
+    ):
+        return None
     return step_cache_json(step, workflow_name)
 
 

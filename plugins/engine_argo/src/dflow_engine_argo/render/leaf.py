@@ -13,6 +13,7 @@ from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplat
 
 from . import artargs
 from . import packages as pk
+from .cachedscript import cached_env, cached_script_source, script_artifact
 from .memoize import DEFAULT_MAX_AGE, cache
 from .pyscript import (
     PACKAGES_ARTIFACT,
@@ -414,8 +415,11 @@ class LeafRenderer:
         if meta:
             body["metadata"] = meta
         inputs = self.inputs(tmpl, variant, pod=True)
+        cached = variant.cached and not is_python_op
         if is_python_op:
             source, env = self.python_script(tmpl, variant, inputs)
+        elif cached:
+            source, env = self.cached_script(tmpl, inputs)
         else:
             source, env = self.plain_script(tmpl, variant), []
         if inputs:
@@ -426,7 +430,7 @@ class LeafRenderer:
         script: dict[str, Any] = {"image": tmpl.image or self.owner.default_image}
         if tmpl.image_pull_policy:
             script["imagePullPolicy"] = tmpl.image_pull_policy
-        script["command"] = list(tmpl.command or ["sh"])
+        script["command"] = ["python3"] if cached else list(tmpl.command or ["sh"])
         check_plain_envs(tmpl.envs, f"the Argo manifest (template '{tmpl.name}')")
         env += env_entries(tmpl.envs or {}, self.owner.secrets)
         if tmpl.wrap_script is not None:  # an executor runs it elsewhere (e.g. DPDispatcher)
@@ -491,7 +495,6 @@ class LeafRenderer:
         return source
 
     def python_script(self, tmpl: Any, variant: Variant, inputs: dict[str, Any]) -> tuple:
-        owner = self.owner
         try:
             flag, spec, own_path = pk.op_location(tmpl.op_type)
         except ValueError as exc:  # no source to ship (e.g. an OP of __main__ without one)
@@ -527,20 +530,8 @@ class LeafRenderer:
         paths = list(dict.fromkeys(paths))
         if flag == "--op-file" and own_path is None:
             raise RenderError(f"template '{tmpl.name}': cannot locate the file of the OP")
-        key = None
         if paths:
-            pk.check_unique(paths, f"template '{tmpl.name}'")
-            memo = (tuple(paths), owner.key_prefix)
-            key = self._package_keys.get(memo)
-            if key is None:
-                key = self._package_keys[memo] = pk.packages_key(paths, owner.key_prefix)
-            owner.packages.setdefault(key, paths)
-            art = {
-                "name": PACKAGES_ARTIFACT,
-                "path": f"{self.root(tmpl)}/inputs/artifacts/{PACKAGES_ARTIFACT}",
-            }
-            art.update(self.locs.of_key(key))
-            inputs.setdefault("artifacts", []).append(art)
+            self.ship(tmpl, paths, inputs)
         sl = tmpl.slices
         slices_args = None
         if sl is not None and variant.sliced:
@@ -586,6 +577,42 @@ class LeafRenderer:
             post_script=tmpl.post_script or "",
         )
         return runner_script(spec_obj), runner_env(spec_obj)
+
+    def ship(self, tmpl: Any, paths: list[str], inputs: dict[str, Any]) -> None:
+        """Ship ``paths`` (packages, dflow's pod runtime) as the packages input artifact."""
+        owner = self.owner
+        pk.check_unique(paths, f"template '{tmpl.name}'")
+        memo = (tuple(paths), owner.key_prefix)
+        key = self._package_keys.get(memo)
+        if key is None:
+            key = self._package_keys[memo] = pk.packages_key(paths, owner.key_prefix)
+        owner.packages.setdefault(key, paths)
+        art = {
+            "name": PACKAGES_ARTIFACT,
+            "path": f"{self.root(tmpl)}/inputs/artifacts/{PACKAGES_ARTIFACT}",
+        }
+        art.update(self.locs.of_key(key))
+        inputs.setdefault("artifacts", []).append(art)
+
+    def cached_script(self, tmpl: ScriptOPTemplate, inputs: dict[str, Any]) -> tuple:
+        """The container script and env of a script step using the step cache: the runner's
+        check around the user's script (:mod:`.cachedscript`)."""
+        root = self.root(tmpl)
+        params = [p["name"] for p in inputs.get("parameters", [])]
+        raw = [*parameter_artifacts(root, params), script_artifact(root, tmpl.script or "")]
+        taken = {a["name"] for a in inputs.get("artifacts", [])} & {a["name"] for a in raw}
+        if taken:
+            raise RenderError(
+                f"template '{tmpl.name}': input artifact name '{sorted(taken)[0]}' is "
+                "reserved for the step cache's files; rename the artifact"
+            )
+        inputs.setdefault("artifacts", []).extend(raw)
+        self.ship(tmpl, pk.dflow_paths(False), inputs)
+        try:
+            source = cached_script_source(tmpl, root, params, PACKAGES_ARTIFACT)
+        except ValueError as exc:
+            raise RenderError(f"template '{tmpl.name}': {exc}") from None
+        return source, cached_env()
 
     def http_body(self, tmpl: HTTPOPTemplate, variant: Variant) -> dict[str, Any]:
         body: dict[str, Any] = {}
