@@ -25,10 +25,15 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
-def _submit(run, wf, engine: str) -> str:
+def _use(run, engine: str) -> None:
+    """Submit to ``engine`` from now on (and upload artifacts to its storage)."""
     from dflow import config
 
     run.monkeypatch.setitem(config, "mode", "debug" if engine == "local" else "default")
+
+
+def _submit(run, wf, engine: str) -> str:
+    _use(run, engine)
     if engine == "argo":
         for step in wf.entrypoint.iter_steps():
             run.share_workdir(step.template)  # the log and the cache dir live in the workdir
@@ -99,17 +104,26 @@ def test_explain_compares_with_the_previous_run_on_the_other_engine(name, engine
     ]
 
 
-@pytest.mark.parametrize(("name", "engine"), [("cache", "argo")])
-def test_a_cached_script_step_in_pods(name, engine, request):
-    """A script step through the runner's cache in its pod: the second run computes nothing,
-    a changed parameter runs it again (and says why), ``cache=False`` opts out."""
+@pytest.mark.parametrize(
+    ("name", "engine", "first_engine"),
+    [
+        pytest.param("cache", "argo", "argo", id="argo-then-argo"),
+        pytest.param("cache", "argo", "local", id="local-then-argo"),
+    ],
+)
+def test_a_cached_script_step_in_pods(name, engine, first_engine, request):
+    """A script step through the runner's cache in its pod: the second run computes nothing
+    (also when the local engine filled the cache), a changed parameter runs it again (and
+    says why), ``cache=False`` opts out."""
     run = request.getfixturevalue("engine_run")
     run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(run.workdir / "cache"))
     log, text = run.workdir / "log", run.workdir / "words.txt"
     log.mkdir()
     text.write_text("one two three")
+    _use(run, first_engine)  # the upload goes where that engine reads it
     first = script_words(3, text, log, image=None)
-    first_id = _submit(run, first, "argo")
+    first_id = _submit(run, first, first_engine)
+    _use(run, "argo")
     assert script_runs(log) == 1
     assert _value(first, "words", "y") == "9"
     again = script_words(3, text, log, image=None)

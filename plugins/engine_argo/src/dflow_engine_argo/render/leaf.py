@@ -608,8 +608,9 @@ class LeafRenderer:
             )
         inputs.setdefault("artifacts", []).extend(raw)
         self.ship(tmpl, pk.dflow_paths(False), inputs)
+        keyed = [n for n in params if n in tmpl.inputs.parameters]  # not dflow's own
         try:
-            source = cached_script_source(tmpl, root, params, PACKAGES_ARTIFACT)
+            source = cached_script_source(tmpl, root, keyed, PACKAGES_ARTIFACT)
         except ValueError as exc:
             raise RenderError(f"template '{tmpl.name}': {exc}") from None
         return source, cached_env()
