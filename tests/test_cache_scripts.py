@@ -101,6 +101,8 @@ def test_a_cached_python_step_is_restored_before_it_is_scheduled(cache_local):
         assert step.message.startswith(f"reused from run {first_id} (key "), step.message
     runs = cache_local / "runs" / again.id
     assert not [p for p in runs.rglob("pid") if p.parent != runs], "a worker ran a cached step"
+    logs = [p.read_text() for p in runs.rglob("log.txt")]
+    assert sum(f"[dflow cache] reused from run {first_id}" in text for text in logs) == 3
     assert value(again, "total", "s") == 5
 
 

@@ -284,8 +284,9 @@ def lookup(
     probe: bool = False,
 ) -> Lookup:
     """Key this run; restore the outputs of a sound entry of its key into ``outputs_dir``.
-    ``probe``: an engine's check before scheduling, which leaves a damaged entry to the
-    runner's own check (which says why, and replaces it)."""
+    ``probe``: an engine's check before scheduling, silent (it may run in a thread of the
+    engine), which leaves a damaged entry to the runner's own check (which says why, and
+    replaces it)."""
     digests = Digests(spec.root)
     record = key_record(
         spec, op_class, names, artifact_names, op_ins, art_roots, slice_index, digests
@@ -298,7 +299,8 @@ def lookup(
     if manifest is not None:
         why = entries.restore(spec.root, manifest, outputs_dir)
         if not why:
-            note(f"reused from run {manifest.get('run')} (key {key[:12]})")
+            if not probe:  # a probing engine says it itself, where it logs the step
+                note(f"reused from run {manifest.get('run')} (key {key[:12]})")
             outcome = {
                 "outcome": "reused",
                 "source_run": manifest.get("run"),

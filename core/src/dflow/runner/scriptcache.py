@@ -114,7 +114,8 @@ def lookup_script(
     if manifest is not None:
         why = _restore(spec.root, manifest, outputs, scratch)
         if not why:
-            note(f"reused from run {manifest.get('run')} (key {key[:12]})")
+            if not probe:  # a probing engine says it itself, where it logs the step
+                note(f"reused from run {manifest.get('run')} (key {key[:12]})")
             outcome = {
                 "outcome": "reused",
                 "source_run": manifest.get("run"),

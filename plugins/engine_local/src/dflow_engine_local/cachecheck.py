@@ -10,10 +10,11 @@ for scripts in :func:`script_cached`): Argo pods and executor jobs rely on that 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dflow.cache import cache_spec
@@ -53,20 +54,24 @@ def reused(spec: CacheSpec, lk: Lookup) -> Outcome:
     return Outcome("Succeeded", message=f"reused from run {run} (key {lk.key[:12]})", exit_code=0)
 
 
-def probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
+async def probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
     """Before ``leaf`` is scheduled: its outcome when the cache holds its outputs (restored
     now), else None (schedule it: the attempt checks again and says what went wrong).
-    Python OPs sent to an executor run the runner elsewhere without the cache
-    (docs/cache.md) and are not probed."""
+    The check runs in a thread: it is mostly file system calls, which then overlap with the
+    engine's own work. Python OPs sent to an executor run the runner elsewhere without the
+    cache (docs/cache.md) and are not probed."""
     if ctx.control.stopping:
         return None
     try:
-        return _probe(ctx, leaf)
+        check = _check_of(ctx, leaf)
+        return None if check is None else await asyncio.to_thread(check)
     except Exception:
         return None
 
 
-def _probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
+def _check_of(ctx: RunContext, leaf: Leaf) -> Callable[[], Outcome | None] | None:
+    """The blocking check of ``leaf`` (thread-safe: silent, its own files only), or None
+    when the step does not use the cache or is not checked before scheduling."""
     tmpl = leaf.step.template
     if not isinstance(tmpl, ScriptOPTemplate):
         return None
@@ -79,9 +84,9 @@ def _probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
     sd = leaf.sd
     if leaf.node.attempts:  # a resumed run: start from empty outputs, as an attempt would
         reset_outputs(ctx, sd, tmpl)
-    with _to_log(sd.log):
-        if is_python:
-            assert isinstance(tmpl, PythonOPTemplate)
+
+    def check() -> Outcome | None:
+        if isinstance(tmpl, PythonOPTemplate):
             tmp = sd.tmp(tmpl.tmp_root)
             lk = probe_cache(
                 tmpl.op_class,
@@ -95,7 +100,14 @@ def _probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
             )
         else:
             lk = _lookup_script(spec, leaf, tmpl, probe=True)
-    return reused(spec, lk) if lk is not None and lk.reused else None
+        if lk is None or not lk.reused:
+            return None
+        out = reused(spec, lk)
+        with open(sd.log, "a", encoding="utf-8") as log:  # as the runner notes it
+            log.write(f"[dflow cache] {out.message}\n")
+        return out
+
+    return check
 
 
 def script_outputs(tmpl: ScriptOPTemplate, workdir: str) -> dict[str, str]:

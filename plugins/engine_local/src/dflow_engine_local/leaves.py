@@ -30,7 +30,7 @@ async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
     node, sd = leaf.node, leaf.sd
     tmpl = leaf.step.template
     # served by the step cache: restored now, with no slot taken and no process started
-    cached = probe(ctx, leaf)
+    cached = await probe(ctx, leaf)
     out, number = (cached, 0) if cached is not None else await run_attempts(ctx, frame, leaf)
     res = Result(out.phase, node.id, exit_code=out.exit_code, message=out.message)
     if out.ok:
