@@ -5,12 +5,15 @@ again, ``cache=False`` opts out; a cached step is restored without a worker or a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from dflow import download_artifact
 from dflow.cache.cli import explain_lines
+from dflow.executor import Executor, JobResult
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cache_ops import computed, fan_out, script_runs, script_words
@@ -126,3 +129,45 @@ def test_records_of_the_older_path_identity_are_still_compared(cache_local):
     assert explain_lines(changed.id, "total") == [
         "cache-fan/total: ran because parameter `ys` changed ([1,4] -> [1,9])"
     ]
+
+
+class _Here(Executor):
+    """An executor whose jobs run here, in the step's workdir (as on a shared file system)."""
+
+    def __init__(self) -> None:
+        self.jobs: list = []
+
+    def run(self, job):
+        self.jobs.append(job)
+        with open(job.log_path, "ab") as log:
+            proc = subprocess.run(
+                [*job.command, str(job.script_path)],
+                cwd=job.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **job.env},
+            )
+        return JobResult(proc.returncode, job_id=str(len(self.jobs)))
+
+
+def test_a_script_sent_to_an_executor_is_cached_by_the_local_engine(cache_local):
+    """The engine checks before submitting the job and stores the outputs it brought back."""
+    from dflow import OutputParameter, ShellOPTemplate, Step, Workflow
+
+    def workflow(ex: Executor, word: str) -> Workflow:
+        t = ShellOPTemplate(
+            name="echo", script=f"echo {word} > /tmp/outputs/parameters/o", cache=True
+        )
+        t.outputs.parameters = {"o": OutputParameter(value_from_path="/tmp/outputs/parameters/o")}
+        wf = Workflow("cache-exec")
+        wf.add(Step("sh", t, executor=ex))
+        return wf
+
+    ex = _Here()
+    run(workflow(ex, "hi"))
+    again = workflow(ex, "hi")
+    run(again)
+    assert len(ex.jobs) == 1  # the second run submitted nothing
+    assert value(again, "sh", "o") == "hi"
+    run(workflow(ex, "ho"))  # another script text: another key
+    assert len(ex.jobs) == 2
