@@ -5,7 +5,8 @@ OPs, :mod:`dflow.runner.scriptcache` for scripts), called here in the engine's p
 the step's inputs already on disk: a hit takes no slot (workflow or template parallelism,
 script semaphore) and starts no process, and its node says where its outputs came from.
 A miss is scheduled as usual, and the runner checks again (for Python OPs in the worker;
-for scripts in :func:`script_cached`): Argo pods and executor jobs rely on that check.
+for scripts in :func:`check_script`): Argo pods and executor jobs rely on that check. A step
+(a fan-out) whose probes keep missing is not probed further in the run (:data:`COLD_AFTER`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,6 +33,12 @@ from .leaf import Leaf
 from .outcome import Outcome
 from .state import RunContext, executor_for
 from .stepfiles import reset_outputs
+
+#: a step whose last probes all missed is taken to be cold in this run: its other slices go
+#: straight to the runner, which checks anyway (a cold fan-out is not keyed twice per slice)
+COLD_AFTER = 8
+#: run -> step (id) -> its probes that missed in a row
+_MISSES: weakref.WeakKeyDictionary[RunContext, dict[int, int]] = weakref.WeakKeyDictionary()
 
 
 def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
@@ -62,11 +70,17 @@ async def probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
     cache (docs/cache.md) and are not probed."""
     if ctx.control.stopping:
         return None
+    misses = _MISSES.setdefault(ctx, {})
+    if misses.get(id(leaf.step), 0) >= COLD_AFTER:
+        return None
     try:
         check = _check_of(ctx, leaf)
-        return None if check is None else await asyncio.to_thread(check)
+        out = None if check is None else await asyncio.to_thread(check)
     except Exception:
         return None
+    if check is not None:
+        misses[id(leaf.step)] = 0 if out is not None else misses.get(id(leaf.step), 0) + 1
+    return out
 
 
 def _check_of(ctx: RunContext, leaf: Leaf) -> Callable[[], Outcome | None] | None:
