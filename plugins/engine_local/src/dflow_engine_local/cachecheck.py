@@ -68,8 +68,8 @@ async def probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
     The check runs in a thread: it is mostly file system calls, which then overlap with the
     engine's own work. Python OPs sent to an executor run the runner elsewhere without the
     cache (docs/cache.md) and are not probed."""
-    if ctx.control.stopping:
-        return None
+    if ctx.control.stopping or not ctx.control.resumed.is_set():
+        return None  # a suspended run starts nothing: the attempt waits, then checks
     misses = _MISSES.setdefault(ctx, {})
     if misses.get(id(leaf.step), 0) >= COLD_AFTER:
         return None

@@ -171,14 +171,18 @@ CHECK_SCRIPT = _CHECK_SCRIPT
 
 def cache_spec(step: Any, workflow_name: str) -> str | None:
     """The step cache's spec of a Python OP or script step using the cache (docs/cache.md).
-    Not for a script an executor runs elsewhere (the pod only submits it) or one whose
-    success tag the renderer adds: they run uncached."""
+    Not for a script an executor runs elsewhere (the pod only submits it), one whose
+    success tag the renderer adds, or one with ``save_as_artifact`` parameters: they run
+    uncached."""
     from dflow.cache import step_cache_json
 
-    if not hasattr(step.template, "op_class") and (
+    tmpl = step.template
+    if not hasattr(tmpl, "op_class") and (
         step.executor is not None
         or step.continue_on_num_success is not None
         or step.continue_on_success_ratio is not None
+        # a parameter passed as a file at its own path is not read into the key
+        or any(p.save_as_artifact for p in tmpl.inputs.parameters.values())
     ):
         return None
     return step_cache_json(step, workflow_name)
