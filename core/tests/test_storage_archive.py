@@ -63,6 +63,48 @@ def test_round_trip_through_tarfile(tmp_path, monkeypatch):
     assert "top/sub1/f01.dat" in names
 
 
+def test_member_headers_are_tarfiles_own_with_whole_second_times(tmp_path):
+    """Our header builder (names cached per archive) writes what tarfile would, except the
+    mtime, which is whole seconds; symlinks are followed."""
+    src = tmp_path / "src"
+    _tree(src)
+    (src / "link.dat").symlink_to(src / "sub0" / "f00.dat")
+    os.chmod(src / "sub1" / "f01.dat", 0o640)
+    dest = tmp_path / "a.tgz"
+    write_tgz(str(src), "top", str(dest))
+    fields = ("name", "mode", "uid", "gid", "size", "type", "uname", "gname", "linkname")
+    with tarfile.open(dest) as tar:
+        ours = {m.name: m for m in tar.getmembers()}
+    with tarfile.open(tmp_path / "ref.tar", "w", dereference=True) as ref:
+        ref.add(src, arcname="top")
+    with tarfile.open(tmp_path / "ref.tar") as ref:
+        theirs = {m.name: m for m in ref.getmembers()}
+    assert sorted(ours) == sorted(theirs)
+    for name, member in theirs.items():
+        assert [getattr(ours[name], f) for f in fields] == [getattr(member, f) for f in fields]
+        assert ours[name].mtime == int(member.mtime)
+    assert ours["top/link.dat"].isreg() and ours["top/sub1/f01.dat"].mode == 0o640
+
+
+def test_owner_names_are_looked_up_once_per_archive(tmp_path, monkeypatch):
+    """tarfile asks pwd/grp for every member (each call reads /etc/passwd or /etc/group)."""
+    import grp
+    import pwd
+
+    calls = []
+    real_user, real_group = pwd.getpwuid, grp.getgrgid
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: calls.append(uid) or real_user(uid))
+    monkeypatch.setattr(grp, "getgrgid", lambda gid: calls.append(gid) or real_group(gid))
+    src = tmp_path / "src"
+    for i in range(40):
+        (src / f"d{i % 4}").mkdir(parents=True, exist_ok=True)
+        (src / f"d{i % 4}" / f"f{i}").write_text(str(i))
+    write_tgz(str(src), "top", str(tmp_path / "a.tgz"))
+    assert len(calls) == 2  # one user, one group: 45 members
+    with tarfile.open(tmp_path / "a.tgz") as tar:
+        assert {m.uname for m in tar} == {real_user(os.getuid()).pw_name}
+
+
 def _gzip(data: bytes, **kwargs) -> bytes:
     out = io.BytesIO()
     with ParallelGzipWriter(out, **kwargs) as gz:
