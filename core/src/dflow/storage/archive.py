@@ -190,7 +190,7 @@ class _WholeSecondTar(tarfile.TarFile):
 
     def gettarinfo(
         self, name: Any = None, arcname: str | None = None, fileobj: Any = None
-    ) -> tarfile.TarInfo | None:
+    ) -> tarfile.TarInfo:
         if fileobj is not None or name is None or not self.dereference:
             info = super().gettarinfo(name, arcname, fileobj)
             if info is not None:
@@ -208,8 +208,8 @@ class _WholeSecondTar(tarfile.TarFile):
             kind = tarfile.CHRTYPE
         elif stat.S_ISBLK(mode):
             kind = tarfile.BLKTYPE
-        else:  # a socket: tarfile skips it too
-            return None
+        else:  # a socket: None, as tarfile's own (typeshed omits it), and add() skips it
+            return None  # type: ignore[return-value]
         member = os.fspath(name if arcname is None else arcname)
         info = self.tarinfo(os.path.splitdrive(member)[1].replace(os.sep, "/").lstrip("/"))
         info.tarfile = self

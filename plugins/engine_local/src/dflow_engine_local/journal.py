@@ -62,7 +62,7 @@ CREATE INDEX IF NOT EXISTS nodes_parent ON nodes(parent_id, seq);
 CREATE TABLE IF NOT EXISTS node_inputs (id TEXT PRIMARY KEY, inputs TEXT);
 CREATE TABLE IF NOT EXISTS procs (pgid INTEGER PRIMARY KEY, start INTEGER, node_id TEXT);
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     node_id TEXT, phase TEXT, at TEXT, message TEXT
 );
 """

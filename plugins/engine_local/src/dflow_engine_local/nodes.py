@@ -17,9 +17,10 @@ from typing import Any
 import attrs
 from dflow.model.op_template import OPTemplate
 from dflow.model.step import Step
+from dflow.python.template import PythonOPTemplate
 
 from .journal import TERMINAL, Journal, JournalError, Node, now_iso
-from .layout import StepDir
+from .layout import SpareDirs, StepDir
 from .mirror import Mirror
 from .values import Result
 
@@ -27,6 +28,9 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 # the node types that hold a ``children`` file (a loop's group lists none: pydflow has no dir)
 STRUCTURES = ("Steps", "DAG")
+#: the longest a journaled change waits to be committed with others (what other processes see
+#: of a running workflow lags by at most this); a finished leaf is committed at once
+GROUP_COMMIT = 0.05
 
 
 def suffix(text: str) -> str:
@@ -60,7 +64,12 @@ class NodeBook:
     wf_dir: str
     seq: int = 0
     on_event: Callable[[Node], None] | None = None  # the plugins' step events
+    spares: SpareDirs | None = None  # step dirs made ahead (a run's; None: made on open)
     _flush_scheduled: bool = False
+    _shapes: dict[int, tuple[str, ...] | None] = attrs.field(factory=dict)  # template -> shape
+    #: step dirs moved in from a spare, whose inputs have not been written yet (their dirs
+    #: are there: :func:`stepfiles.write_inputs` makes none)
+    spared: set[str] = attrs.field(factory=set)
 
     def node_id_for(self, name: str, path: str, key: str | None) -> str:
         """The step's id and directory name: its key, or ``<wf-id>-<step name>-<5 chars>``."""
@@ -78,10 +87,15 @@ class NodeBook:
             salt += "#"
 
     def dirty(self) -> None:
-        """Flush the journal soon (once per turn of the event loop, not per change)."""
+        """Commit the journal within ``GROUP_COMMIT`` seconds (a group commit).
+
+        Changes that nothing depends on yet (a node opened, a step Running) wait for the next
+        commit: a finished leaf's, the control poll's, or this one. Crash-safety does not need
+        them sooner: a node journaled Running, or not at all, is run again on resume either way.
+        """
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_later(GROUP_COMMIT, self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -100,9 +114,15 @@ class NodeBook:
         node_id: str | None = None,
         inputs: dict | None = None,
         order: str | None = None,
+        spare: bool = False,
     ) -> Node:
+        """The node of a step (journaled, its dir and files made), new or found again.
+
+        ``spare``: the step is about to run, so its dir may come from a spare
+        (:class:`layout.SpareDirs`) with the dirs it will have already made."""
         node_id = node_id or self.node_id_for(name, path, key)
         node = self.journal.get(node_id)
+        fresh = node is None
         if node is None:
             self.seq += 1
             # pydflow's layout: a dir per step, none for the workflow's own template, a loop
@@ -140,7 +160,15 @@ class NodeBook:
             self.journal.update(node, **changes)
         if node.dir:
             sd = StepDir(self.wf_dir, node.dir)
-            sd.create(name, type_, self.mirror)
+            made = False
+            if spare and fresh and self.spares is not None and type_ == "Pod":
+                shape = self._shapes.get(id(template), ())
+                if shape == ():
+                    shape = self._shapes[id(template)] = spare_shape(template)
+                if shape is not None and self.spares.take(shape, sd.root):
+                    made = True
+                    self.spared.add(sd.root)
+            sd.create(name, type_, self.mirror, made)
             sd.set_phase(node.phase, self.mirror)
             if node.ord:
                 holder = children_holder(self.journal, self.wf_dir, node)
@@ -207,6 +235,38 @@ class NodeBook:
                     "Error",
                     message=f"the run ended before this step finished: {why}".rstrip(": "),
                 )
+
+
+def spare_shape(template: OPTemplate) -> tuple[str, ...] | None:
+    """The dirs a step of ``template`` has before its OP runs and after it succeeded (the
+    ones :class:`layout.SpareDirs` makes ahead), parents first; None: no spare fits.
+
+    ``inputs/`` always; below ``workdir/tmp``, ``inputs/artifacts`` when the OP takes
+    artifacts, ``outputs/parameters`` and ``outputs/artifacts/<name>`` when it declares them
+    (the OP runner writes all of these on success; :func:`stepfiles.record_outputs` removes
+    the empty ones of a step that failed, which pydflow does not have)."""
+    if not isinstance(template, PythonOPTemplate) or template.tmp_root.rstrip("/") != "/tmp":
+        return None
+    dirs = ["inputs", "inputs/parameters", "inputs/artifacts"]
+    ins, outs = template.inputs.artifacts, template.outputs
+    if ins or outs.parameters or outs.artifacts:
+        dirs += ["workdir", "workdir/tmp"]
+    if ins:
+        dirs += ["workdir/tmp/inputs", "workdir/tmp/inputs/artifacts"]
+    dirs += output_dirs(template)
+    return tuple(dirs)
+
+
+def output_dirs(template: PythonOPTemplate) -> list[str]:
+    """The dirs below a Python OP step's dir that its successful run writes outputs to."""
+    outs = template.outputs
+    dirs = ["workdir/tmp/outputs"] if outs.parameters or outs.artifacts else []
+    if outs.parameters:
+        dirs.append("workdir/tmp/outputs/parameters")
+    if outs.artifacts:
+        dirs.append("workdir/tmp/outputs/artifacts")
+        dirs += [f"workdir/tmp/outputs/artifacts/{name}" for name in outs.artifacts]
+    return dirs
 
 
 def outputs_json(res: Result, tmpl: OPTemplate | None = None) -> dict:

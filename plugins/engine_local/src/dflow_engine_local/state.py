@@ -10,6 +10,7 @@ class mixed into another.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -124,6 +125,26 @@ def executor_for(ctx: RunContext, step: Step) -> Executor | None:
     return ctx.control.default_executor
 
 
+class ResultScopes(Mapping[str, Any]):
+    """``steps``/``tasks`` in a frame's scope: a step's scope is built when an expression
+    looks it up. (A dict of every result's scope, built for each step that starts, made each
+    step of a long chain cost time in proportion to the steps before it.)"""
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: dict[str, Result]) -> None:
+        self._results = results
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return self._results[name].scope()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
 @attrs.define(eq=False)
 class Frame:
     """One running instance of a Steps or DAG template."""
@@ -143,7 +164,7 @@ class Frame:
                 "parameters": dict(self.params),
                 "artifacts": {k: v for k, v in self.arts.items() if v is not None},
             },
-            self.kind: {name: r.scope() for name, r in self.results.items()},
+            self.kind: ResultScopes(self.results),
             "workflow": workflow_scope(ctx),
         }
         if item is not MISSING:

@@ -8,6 +8,7 @@ metadata with the global name, artifact links), the ``script`` of a Python OP st
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -23,7 +24,7 @@ from dflow.python.template import PythonOPTemplate
 
 from .journal import Node
 from .layout import StepDir, overwrite, place, read_text, remove, write_new, write_text
-from .nodes import children_holder
+from .nodes import children_holder, output_dirs
 from .remote_op import op_spec
 from .state import Frame, RunContext, SliceIndex
 from .values import Result, param_type
@@ -113,7 +114,11 @@ def write_inputs(
     step reads is written now; metadata and empty dirs go through the mirror."""
     tmpl, mirror = step.template, ctx.mirror
     pars = os.path.join(sd.inputs, "parameters")
-    mkdirs(sd.inputs, pars)
+    spared = sd.root in ctx.nodes.spared  # a spare holds every dir made here (spare_shape)
+    if spared:
+        ctx.nodes.spared.discard(sd.root)
+    else:
+        mkdirs(sd.inputs, pars)
     sliced = (
         set(step.slices.input_parameter)
         if (step.slices is not None and slice_index is not None)
@@ -139,17 +144,19 @@ def write_inputs(
         mirror.write(os.path.join(pars, "dflow_key"), key)
     given = {n: p for n, p in arts.items() if p is not None}
     if given:
-        mkdirs(os.path.join(sd.inputs, "artifacts"))
+        if not spared:
+            mkdirs(os.path.join(sd.inputs, "artifacts"))
         for name, path in given.items():
             place(path, sd.artifact_path("inputs", name), "symlink")
-    else:
+    elif not spared:
         mirror.mkdir(os.path.join(sd.inputs, "artifacts"))
     if not isinstance(tmpl, PythonOPTemplate):
         return
     if given:
         # the OP reads its artifacts where its template says: <tmp_root>/inputs/artifacts/x
         dest = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
-        mkdirs(*_down_to(sd.root, dest))  # workdir, workdir/tmp, .../inputs, .../artifacts
+        if not spared:
+            mkdirs(*_down_to(sd.root, dest))  # workdir, workdir/tmp, .../inputs, .../artifacts
         for name in given:
             item = (items or {}).get(name)
             if item:
@@ -191,6 +198,11 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
     with metadata, links to the artifacts (``.dflow/<name>`` holds a global name)."""
     mirror = ctx.mirror
     if not res.ok and isinstance(tmpl, PythonOPTemplate):
+        # the output dirs a spare made ahead (nodes.spare_shape): a failed step has none
+        # in pydflow, unless its OP wrote there
+        for rel in reversed(output_dirs(tmpl)):
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(sd.root, rel))
         # pydflow makes a Python OP's tmp_root for every step (one that succeeded wrote there)
         mirror.mkdir(*_down_to(sd.root, sd.tmp(tmpl.tmp_root)))
     if not res.ok and not res.params and not any(res.arts.values()):

@@ -1,0 +1,139 @@
+"""What a chain step costs the engine, as counts (never as time): journal commits, step dirs
+made ahead (spares), and scope building that must not grow with the steps done before."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dflow import Step, Workflow, upload_artifact
+from dflow.python import PythonOPTemplate
+from dflow_engine_local import journal, layout, nodes, run
+from dflow_engine_local.state import Frame
+from dflow_engine_local.values import Result
+from local_engine_ops import Boom, Hello, Square
+
+
+def _chain(n: int) -> Workflow:
+    Path("seed.txt").write_text("a")
+    wf = Workflow("chain")
+    art = upload_artifact("seed.txt")
+    for i in range(n):
+        step = Step(
+            f"s{i}",
+            PythonOPTemplate(Hello),
+            parameters={"msg": "m", "num": 1},
+            artifacts={"foo": art},
+        )
+        wf.add(step)
+        art = step.outputs.artifacts["bar"]
+    return wf
+
+
+def test_a_chain_commits_the_journal_once_per_step(workdir, monkeypatch):
+    """A step's open and Running are committed with its end (a group commit), not alone."""
+    commits = []
+    real_flush = journal.Journal.flush
+
+    def counting_flush(self):
+        if self.broken is None and self.conn.in_transaction:
+            commits.append(1)
+        real_flush(self)
+
+    monkeypatch.setattr(journal.Journal, "flush", counting_flush)
+    # only the commits the steps need: no timed group commit, no control poll, in this test
+    monkeypatch.setattr(nodes, "GROUP_COMMIT", 3600)
+    monkeypatch.setattr(run, "POLL_SECONDS", 3600)
+    wf = Workflow("commits")
+    prev = None
+    for i in range(8):
+        step = Step(
+            f"sq{i}",
+            PythonOPTemplate(Square),
+            parameters={"x": 2 if prev is None else prev.outputs.parameters["y"]},
+        )
+        wf.add(step)
+        prev = step
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    assert [s.phase for s in wf.query_step(type="Pod")] == ["Succeeded"] * 8
+    # one per finished step, and five for the run (start, workers, end); two per step before
+    assert len(commits) <= 8 + 5, len(commits)
+
+
+def test_chain_steps_get_their_dirs_from_spares(workdir, monkeypatch):
+    """Each step after the first has its dirs moved in from a spare made while the step
+    before ran; none is left when the run ends, and the step dirs are the usual ones."""
+    taken = []
+    real_take = layout.SpareDirs.take
+
+    def recording_take(self, shape, dest):
+        ok = real_take(self, shape, dest)
+        taken.append((os.path.basename(dest), ok))
+        return ok
+
+    monkeypatch.setattr(layout.SpareDirs, "take", recording_take)
+    wf = _chain(5)
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    last = wf.query_step(name="s4")[0]
+    assert Path(last.outputs.artifacts["bar"].local_path, "output.txt").read_text() == "a"
+    assert len(taken) == 5 and all(ok for _, ok in taken[1:]), taken
+    wf_dir = workdir / wf.id
+    assert ".spare" not in os.listdir(wf_dir)
+    sd = wf_dir / taken[-1][0]
+    for sub in ("inputs/parameters", "inputs/artifacts", "workdir/tmp/inputs/artifacts"):
+        assert (sd / sub).is_dir(), sub
+    assert (sd / "workdir/tmp/outputs/artifacts/bar/output.txt").read_text() == "a"
+    assert os.path.islink(sd / "inputs/artifacts/foo")
+
+
+def test_a_failed_step_keeps_no_empty_output_dirs_of_its_spare(workdir):
+    """A spare holds the output dirs a success writes to; a failed step (pydflow: no
+    ``workdir/tmp/outputs``) must not show them empty."""
+    wf = Workflow("fails")
+    wf.add(Step("ok", PythonOPTemplate(Square), parameters={"x": 3}))
+    wf.add(Step("boom", PythonOPTemplate(Boom), parameters={"mode": "raise", "counter": ""}))
+    wf.submit()
+    assert wf.query_status() == "Failed"
+    [boom] = wf.query_step(name="boom")
+    sd = workdir / wf.id / boom.id
+    assert (sd / "workdir" / "tmp").is_dir()
+    assert not (sd / "workdir" / "tmp" / "outputs").exists()
+    [ok] = wf.query_step(name="ok")
+    assert (workdir / wf.id / ok.id / "workdir/tmp/outputs/parameters/y").read_text() == "9"
+
+
+def test_a_killed_runs_spares_are_removed_by_the_next_run(tmp_path):
+    stale = tmp_path / ".spare" / "0" / "inputs"
+    stale.mkdir(parents=True)
+    spares = layout.SpareDirs(str(tmp_path))
+    spares.discard()
+    assert not (tmp_path / ".spare").exists()
+    assert not spares.take(("inputs",), str(tmp_path / "step"))  # none ready outside a run
+
+
+def test_a_steps_scope_does_not_build_every_finished_steps_scope():
+    """``steps.<name>`` is built when looked up: a chain's 1,000th step must not pay for the
+    999 before it."""
+    built = []
+
+    class Counted(Result):
+        def scope(self):
+            built.append(self.node_id)
+            return super().scope()
+
+    frame = Frame(None, None, "main", {}, {}, "steps")  # type: ignore[arg-type]
+    frame.results = {f"s{i}": Counted("Succeeded", f"s{i}", {"y": str(i)}) for i in range(1000)}
+
+    class Ctx:
+        wf_id, wf_params = "w", {}
+        globals = {"parameters": {}, "artifacts": {}}
+
+        class control:
+            status = "Running"
+
+    scope = frame.scope(Ctx())  # type: ignore[arg-type]
+    assert scope["steps"]["s998"]["outputs"]["parameters"]["y"] == "998"
+    assert built == ["s998"]
+    assert len(scope["steps"]) == 1000 and "s0" in scope["steps"]
