@@ -12,6 +12,13 @@ is installed once with uv into its own venv (default ``.work/bench/pydflow-venv`
 
     .venv/bin/python benchmarks/local_engine_bench.py            # full: 50 / 1,000 / 10,000
     .venv/bin/python benchmarks/local_engine_bench.py --quick    # 20 / 200, no 10,000 run
+    .venv/bin/python benchmarks/local_engine_bench.py --only chain --repeat 5 --strace \
+        --pydflow-venv /work/ref/pydflow-venv                    # the chain row of the README
+
+For the chain, a second run at N/2 gives the marginal cost of a step (start-up excluded): wall
+time and CPU time of the whole process tree (the runner, its pool workers: ``RUSAGE_CHILDREN``
+of the workload process), and with ``--strace`` the system calls per step (``strace -f -c`` at
+N and N/2). CPU and system-call counts move much less than wall time on a shared machine.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -44,6 +52,9 @@ class Run:
     peak_mb: float | None = None
     note: str = ""  # "did not finish in X s", "failed: ...", "skipped"
     marginal_ms: float | None = None  # chain: (T(N) - T(N/2)) / (N - N/2), start-up excluded
+    cpu_s: float | None = None  # CPU (user + system) of the whole process tree
+    marginal_cpu_ms: float | None = None  # chain: the same difference of CPU time
+    syscalls: dict[str, float] | None = None  # chain, --strace: calls per step (N vs N/2)
     log: str = ""  # where the full output was kept (failures only)
     tail: str = ""  # the last lines of the output of a failed run
 
@@ -111,16 +122,25 @@ class PeakSampler(threading.Thread):
 
 # -- running one workload ---------------------------------------------------------------
 def run_workload(
-    python: str, script: str, n: int, env: dict[str, str], cap: float, work: Path, label: str
+    python: str,
+    script: str,
+    n: int,
+    env: dict[str, str],
+    cap: float,
+    work: Path,
+    label: str,
+    prefix: tuple[str, ...] = (),
 ) -> Run:
-    """Run ``python workloads/<script> n`` in a fresh dir under ``work``, killed after ``cap`` s."""
+    """Run ``python workloads/<script> n`` in a fresh dir under ``work``, killed after ``cap`` s
+    (``prefix``: a command that runs it, ``strace ...``)."""
     rundir = work / f"{label}-{script.removesuffix('.py')}-{n}"
     shutil.rmtree(rundir, ignore_errors=True)
     rundir.mkdir(parents=True)
     log_path = rundir / "output.log"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [python, str(WORKLOADS / script), str(n)],
+            [*prefix, python, str(WORKLOADS / script), str(n)],
             cwd=rundir,
             env=env,
             stdout=log,
@@ -141,8 +161,11 @@ def run_workload(
             pass
         proc.wait()
         peak = sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     text = log_path.read_text(errors="replace")
     run = Run(peak_mb=round(peak, 1))
+    # everything the workload's tree used and waited for: the runner and its pool workers
+    run.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [ln for ln in text.splitlines() if ln.startswith("RESULT ")]
     if timed_out:
         run.note = f"did not finish in {cap:g} s"
@@ -174,15 +197,91 @@ def run_workload(
 def best_of(
     repeat: int, python: str, script: str, n: int, env: dict[str, str], cap: float, work: Path
 ) -> Run:
-    """The fastest successful of ``repeat`` runs of ours (the first failure is returned)."""
+    """The fastest successful of ``repeat`` runs of ours (the first failure is returned), with
+    the least CPU time of them (the two need not come from the same run)."""
     best: Run | None = None
+    least_cpu = None
     for _ in range(max(1, repeat)):
         run = run_workload(python, script, n, env, cap, work, "ours")
         if not run.ok:
             return run
         if best is None or run.seconds < best.seconds:
             best = run
+        if run.cpu_s is not None and (least_cpu is None or run.cpu_s < least_cpu):
+            least_cpu = run.cpu_s
+    assert best is not None  # repeat >= 1
+    best.cpu_s = least_cpu
     return best
+
+
+def syscalls_per_step(
+    python: str, n: int, env: dict[str, str], cap: float, work: Path
+) -> dict[str, float] | None:
+    """System calls per chain step, by name: ``strace -f -c`` of the chain at N and N/2, the
+    difference over N - N/2 (None when strace is missing or a run failed)."""
+    strace = shutil.which("strace")
+    if strace is None or n < 4:
+        return None
+    counts = []
+    for size in (n // 2, n):
+        out = work / f"strace-{size}.txt"
+        run = run_workload(
+            python, "chain.py", size, env, cap, work, "strace", (strace, "-f", "-c", "-o", str(out))
+        )
+        if not run.ok:
+            return None
+        counts.append(_strace_counts(out.read_text()))
+        out.unlink()
+    steps = n - n // 2
+    names = set(counts[0]) | set(counts[1])
+    per = {k: (counts[1].get(k, 0) - counts[0].get(k, 0)) / steps for k in names}
+    return dict(sorted(((k, v) for k, v in per.items() if v > 0), key=lambda kv: -kv[1]))
+
+
+def _strace_counts(text: str) -> dict[str, int]:
+    """Successful calls by name from a ``strace -c`` summary (calls minus errors)."""
+    counts = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or not parts[0][0].isdigit() or parts[-1] == "total":
+            continue
+        try:
+            calls, errors = int(parts[3]), int(parts[4]) if len(parts) == 6 else 0
+        except ValueError:
+            continue
+        counts[parts[-1]] = calls - errors
+    return counts
+
+
+def print_chain_row(
+    head: str, load: str, n: int, ours: Run, theirs: Run | None, cap: float
+) -> None:
+    """The chain's row of the table in benchmarks/README.md (and the system calls behind it)."""
+    per_step = f"{ours.seconds / n * 1000:.1f}" if ours.ok and ours.seconds else "-"
+    calls = ours.syscalls or {}
+    total = f"{sum(calls.values()):.0f}" if calls else "-"
+    fs = ", ".join(f"{k} {calls[k]:.1f}" for k in ("mkdir", "openat", "newfstatat") if k in calls)
+    cells = (
+        head,
+        load,
+        str(n),
+        _secs(ours),
+        _secs(theirs),
+        _ratio(ours, theirs, cap),
+        per_step,
+        f"{ours.marginal_ms:.1f}" if ours.marginal_ms is not None else "-",
+        f"{ours.marginal_cpu_ms:.1f}" if ours.marginal_cpu_ms is not None else "-",
+        total,
+        fs or "-",
+    )
+    print(
+        "README row: | commit | load | N | ours (s) | pydflow (s) | ratio | ms/step | marginal "
+        "ms/step | marginal CPU ms/step | syscalls/step | of which |"
+    )
+    print("| " + " | ".join(cells) + " |")
+    if calls:
+        shown = ", ".join(f"{k} {v:.1f}" for k, v in calls.items() if v >= 0.5)
+        print(f"system calls per step (strace -f -c, N vs N/2, successful calls): {shown}")
 
 
 def _succeeded_steps(rundir: Path) -> int:
@@ -208,8 +307,7 @@ def ensure_pydflow(venv: Path, version: str) -> str:
             capture_output=True,
             text=True,
         )
-        if probe.stdout.strip() == version:
-            marker.touch()
+        if probe.stdout.strip() == version:  # (no marker: the venv may not be ours to write)
             return str(python)
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if uv is None:
@@ -319,6 +417,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pydflow-version", default="1.8.134")
     p.add_argument("--workdir", type=Path, default=ROOT / ".work" / "bench" / "runs")
     p.add_argument("--json", type=Path, help="also write the results to this file")
+    p.add_argument(
+        "--strace", action="store_true", help="count the chain's system calls per step (strace)"
+    )
+    p.add_argument(
+        "--ours-src",
+        type=Path,
+        help="run ours from this source tree instead (another commit's files, e.g. `git archive"
+        " main core/src plugins | tar -x -C DIR`): its core/src and plugins/*/src come first",
+    )
+    p.add_argument("--label", help="the commit column for --ours-src (default: its directory)")
     a = p.parse_args(argv)
     cap = a.pydflow_cap or (180.0 if a.quick else 600.0)
     plan = []
@@ -333,6 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     base_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     base_env["DFLOW_MODE"] = "debug"  # pydflow's switch; dflow reads it as the local engine
     ours_env = dict(base_env)
+    if a.ours_src is not None:
+        src = a.ours_src.resolve()
+        paths = [src / "core" / "src", *sorted((src / "plugins").glob("*/src"))]
+        if not paths[0].is_dir():
+            sys.exit(f"error: --ours-src {src}: no core/src below it (see --help)")
+        ours_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths if p.is_dir())
     pyd_python = None if a.no_pydflow else ensure_pydflow(a.pydflow_venv, a.pydflow_version)
     # pydflow's debug mode starts each step as `python3` found on PATH: make it the venv's
     pyd_env = dict(base_env, PATH=f"{a.pydflow_venv / 'bin'}{os.pathsep}{base_env['PATH']}")
@@ -341,10 +455,14 @@ def main(argv: list[str] | None = None) -> int:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     head = (
         subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         or "?"
     )
+    if a.ours_src is not None:
+        head = a.label or str(a.ours_src)
     print(f"dflow at commit {head}")
     print(
         f"local engine vs pydflow {a.pydflow_version} debug mode; {os.cpu_count()} CPUs, "
@@ -360,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
             half = best_of(a.repeat, sys.executable, script, n // 2, ours_env, a.ours_cap, work)
             if half.ok:
                 ours.marginal_ms = (ours.seconds - half.seconds) / (n - n // 2) * 1000
+                if ours.cpu_s is not None and half.cpu_s is not None:
+                    ours.marginal_cpu_ms = (ours.cpu_s - half.cpu_s) / (n - n // 2) * 1000
+            if a.strace:
+                ours.syscalls = syscalls_per_step(sys.executable, n, ours_env, a.ours_cap, work)
         theirs = None
         if pyd_python and with_pydflow:
             print("; pydflow ...", end="", flush=True)
@@ -369,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, n, ours, theirs))
     print()
     print_table(rows, cap)
+    for name, n, ours, theirs in rows:
+        if name == "(a) chain":
+            print_chain_row(head, load.split(",")[0], n, ours, theirs, cap)
     print(
         f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
         f"(above {os.cpu_count()}, other work shared the CPUs and the times are inflated)"
