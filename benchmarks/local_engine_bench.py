@@ -16,9 +16,9 @@ is installed once with uv into its own venv (default ``.work/bench/pydflow-venv`
         --pydflow-venv /work/ref/pydflow-venv                    # the chain row of the README
 
 For the chain, a second run at N/2 gives the marginal cost of a step (start-up excluded): wall
-time and CPU time of the whole process tree (the runner, its pool workers: ``RUSAGE_CHILDREN``
-of the workload process), and with ``--strace`` the system calls per step (``strace -f -c`` at
-N and N/2). CPU and system-call counts move much less than wall time on a shared machine.
+time and CPU time of the whole process tree from submit() to the end (the runner and its pool
+workers, as the workload reports it), and with ``--strace`` the system calls per step
+(``strace -f -c`` at N and N/2). CPU and system-call counts move much less than wall time on a shared machine.
 """
 
 from __future__ import annotations
@@ -177,6 +177,8 @@ def run_workload(
     else:
         data = json.loads(lines[-1][len("RESULT ") :])
         run.seconds, run.ok, run.result = data["seconds"], data["ok"], data["result"]
+        if data.get("cpu") is not None:  # submit..finish only: start-up and imports left out
+            run.cpu_s = data["cpu"]
         if not run.ok:
             run.note = f"wrong or failed: {data['result']}"
     if run.note:  # keep the output for the report
