@@ -11,7 +11,7 @@ from dflow.python import PythonOPTemplate
 from dflow_engine_local import journal, layout, nodes, run
 from dflow_engine_local.state import Frame
 from dflow_engine_local.values import Result
-from local_engine_ops import Boom, Hello, Square
+from local_engine_ops import Hello, Square
 
 
 def _chain(n: int) -> Workflow:
@@ -86,22 +86,6 @@ def test_chain_steps_get_their_dirs_from_spares(workdir, monkeypatch):
         assert (sd / sub).is_dir(), sub
     assert (sd / "workdir/tmp/outputs/artifacts/bar/output.txt").read_text() == "a"
     assert os.path.islink(sd / "inputs/artifacts/foo")
-
-
-def test_a_failed_step_keeps_no_empty_output_dirs_of_its_spare(workdir):
-    """A spare holds the output dirs a success writes to; a failed step (pydflow: no
-    ``workdir/tmp/outputs``) must not show them empty."""
-    wf = Workflow("fails")
-    wf.add(Step("ok", PythonOPTemplate(Square), parameters={"x": 3}))
-    wf.add(Step("boom", PythonOPTemplate(Boom), parameters={"mode": "raise", "counter": ""}))
-    wf.submit()
-    assert wf.query_status() == "Failed"
-    [boom] = wf.query_step(name="boom")
-    sd = workdir / wf.id / boom.id
-    assert (sd / "workdir" / "tmp").is_dir()
-    assert not (sd / "workdir" / "tmp" / "outputs").exists()
-    [ok] = wf.query_step(name="ok")
-    assert (workdir / wf.id / ok.id / "workdir/tmp/outputs/parameters/y").read_text() == "9"
 
 
 def test_a_killed_runs_spares_are_removed_by_the_next_run(tmp_path):

@@ -242,9 +242,9 @@ def write_status(wf_dir: str, phase: str) -> None:
 class SpareDirs:
     """Step directories made ahead of time, while a worker runs a step.
 
-    A Python OP step's dirs (its ``inputs/``, and below ``workdir/tmp`` what the OP reads and
-    writes) cost 4 to 14 ``mkdir`` calls, 60 µs or more each on ext4, on the critical path of
-    a chain (the next step cannot start before them). A spare of the step's shape (a tuple of
+    A Python OP step's input dirs (``inputs/``, and ``workdir/tmp/inputs/artifacts`` for its
+    artifacts) cost 4 to 8 ``mkdir`` calls, 60 µs or more each on ext4, on the critical path
+    of a chain (the next step cannot start before them). A spare of the step's shape (a tuple of
     dirs relative to the step dir, parents first) is moved into place instead: one
     ``rename``. Spares live in
     ``<wf-dir>/.spare/`` and are made by the event loop when it is idle (``call_soon`` after a

@@ -238,34 +238,17 @@ class NodeBook:
 
 
 def spare_shape(template: OPTemplate) -> tuple[str, ...] | None:
-    """The dirs a step of ``template`` has before its OP runs and after it succeeded (the
-    ones :class:`layout.SpareDirs` makes ahead), parents first; None: no spare fits.
+    """The dirs a step of ``template`` has before its OP runs (the ones the runner makes,
+    which :class:`layout.SpareDirs` makes ahead), parents first; None: no spare fits.
 
-    ``inputs/`` always; below ``workdir/tmp``, ``inputs/artifacts`` when the OP takes
-    artifacts, ``outputs/parameters`` and ``outputs/artifacts/<name>`` when it declares them
-    (the OP runner writes all of these on success; :func:`stepfiles.record_outputs` removes
-    the empty ones of a step that failed, which pydflow does not have)."""
+    ``inputs/`` always, and the OP's ``workdir/tmp/inputs/artifacts`` when it takes artifacts.
+    The output dirs are left to the OP's worker: the runner has more work per step than the
+    worker, so what the worker makes on its own way costs a chain less than a bigger spare."""
     if not isinstance(template, PythonOPTemplate) or template.tmp_root.rstrip("/") != "/tmp":
         return None
-    dirs = ["inputs", "inputs/parameters", "inputs/artifacts"]
-    ins, outs = template.inputs.artifacts, template.outputs
-    if ins or outs.parameters or outs.artifacts:
-        dirs += ["workdir", "workdir/tmp"]
-    if ins:
-        dirs += ["workdir/tmp/inputs", "workdir/tmp/inputs/artifacts"]
-    dirs += output_dirs(template)
-    return tuple(dirs)
-
-
-def output_dirs(template: PythonOPTemplate) -> list[str]:
-    """The dirs below a Python OP step's dir that its successful run writes outputs to."""
-    outs = template.outputs
-    dirs = ["workdir/tmp/outputs"] if outs.parameters or outs.artifacts else []
-    if outs.parameters:
-        dirs.append("workdir/tmp/outputs/parameters")
-    if outs.artifacts:
-        dirs.append("workdir/tmp/outputs/artifacts")
-        dirs += [f"workdir/tmp/outputs/artifacts/{name}" for name in outs.artifacts]
+    dirs: tuple[str, ...] = ("inputs", "inputs/parameters", "inputs/artifacts")
+    if template.inputs.artifacts:
+        dirs += ("workdir", "workdir/tmp", "workdir/tmp/inputs", "workdir/tmp/inputs/artifacts")
     return dirs
 
 

@@ -8,7 +8,6 @@ metadata with the global name, artifact links), the ``script`` of a Python OP st
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -24,7 +23,7 @@ from dflow.python.template import PythonOPTemplate
 
 from .journal import Node
 from .layout import StepDir, overwrite, place, read_text, remove, write_new, write_text
-from .nodes import children_holder, output_dirs
+from .nodes import children_holder
 from .remote_op import op_spec
 from .state import Frame, RunContext, SliceIndex
 from .values import Result, param_type
@@ -198,11 +197,6 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
     with metadata, links to the artifacts (``.dflow/<name>`` holds a global name)."""
     mirror = ctx.mirror
     if not res.ok and isinstance(tmpl, PythonOPTemplate):
-        # the output dirs a spare made ahead (nodes.spare_shape): a failed step has none
-        # in pydflow, unless its OP wrote there
-        for rel in reversed(output_dirs(tmpl)):
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.join(sd.root, rel))
         # pydflow makes a Python OP's tmp_root for every step (one that succeeded wrote there)
         mirror.mkdir(*_down_to(sd.root, sd.tmp(tmpl.tmp_root)))
     if not res.ok and not res.params and not any(res.arts.values()):
