@@ -107,6 +107,8 @@ class Key(NamedTuple):
 _C, _S, _E = "config", "s3_config", "env"
 _ARGO, _LOCAL = "engine:argo", "engine:local"
 _MINIO = "storage:minio"
+#: the step cache in an s3:// location reads the storage's endpoint and credentials
+_CACHE_S3 = "cache:object-store"
 
 
 def _k(
@@ -202,12 +204,16 @@ KEYS: tuple[Key, ...] = (
     _k(_C, "dereference_symlink", "DFLOW_DEREFERENCE_SYMLINK", False, boolize, [],
        "input artifacts are placed by debug_copy_method"),
 
-    _k(_S, "endpoint", "DFLOW_S3_ENDPOINT", "127.0.0.1:9000", _text, [_MINIO], "S3 endpoint"),
+    _k(_S, "endpoint", "DFLOW_S3_ENDPOINT", "127.0.0.1:9000", _text, [_MINIO, _CACHE_S3],
+       "S3 endpoint"),
     _k(_S, "console", "DFLOW_S3_CONSOLE", "http://127.0.0.1:9001", _text, [],
        "OP.get_*_artifact_link is not provided"),
-    _k(_S, "access_key", "DFLOW_S3_ACCESS_KEY", "admin", _text, [_MINIO], "S3 access key"),
-    _k(_S, "secret_key", "DFLOW_S3_SECRET_KEY", "password", _text, [_MINIO], "S3 secret key"),
-    _k(_S, "secure", "DFLOW_S3_SECURE", False, boolize, [_MINIO], "https to the S3 endpoint"),
+    _k(_S, "access_key", "DFLOW_S3_ACCESS_KEY", "admin", _text, [_MINIO, _CACHE_S3],
+       "S3 access key"),
+    _k(_S, "secret_key", "DFLOW_S3_SECRET_KEY", "password", _text, [_MINIO, _CACHE_S3],
+       "S3 secret key"),
+    _k(_S, "secure", "DFLOW_S3_SECURE", False, boolize, [_MINIO, _CACHE_S3],
+       "https to the S3 endpoint"),
     _k(_S, "bucket_name", "DFLOW_S3_BUCKET_NAME", "my-bucket", _text, [_MINIO], "S3 bucket"),
     _k(_S, "repo_key", "DFLOW_S3_REPO_KEY", None, _text, [_ARGO],
        "default artifactRepositoryRef key of Argo workflows (the ConfigMap itself is not "
@@ -344,4 +350,11 @@ def active_components(engine: str) -> set[str]:
         except (PluginError, ConfigError):  # reported when an artifact needs the store
             pass
     active |= {f"executor:{name}" for name in pm.executors()}
+    from .cache.settings import cache_settings
+
+    try:
+        if cache_settings().in_object_store:
+            active.add(_CACHE_S3)
+    except ValueError:  # a bad [cache] table is reported where the cache is used
+        pass
     return active

@@ -66,9 +66,12 @@ def cache_spec(
     settings = settings if settings is not None else cache_settings()
     if not cache_enabled(step, template, settings):
         return None
-    return CacheSpec(
+    spec = CacheSpec(
         root=settings.root,
         run=run_id,
         step=step_identity(workflow_name, step_name),
         fields=template_fields(step, template),
     )
+    if settings.in_object_store:  # where the bucket is; credentials travel apart (env)
+        spec.endpoint, spec.region = settings.s3_endpoint(), settings.region
+    return spec

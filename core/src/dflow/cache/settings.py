@@ -7,6 +7,12 @@
     location = "~/.cache/dflow"     # the cache directory (entries/, history/, digests/)
     max_size = "10G"                # `dflow cache prune` with no option trims to this
 
+    # or in an S3 bucket (endpoint and credentials: the configured storage's, s3_config)
+    location = "s3://bucket/prefix"
+    endpoint = "http://127.0.0.1:9000"   # default: s3_config endpoint (and secure)
+    region = "us-east-1"
+    secret = "cache-cred"           # Argo: a Secret with keys accesskey/secretkey (optional)
+
 ``DFLOW_CACHE=1|0`` and ``DFLOW_CACHE_DIR`` override the file. A Step's ``cache`` wins over
 its template's, which wins over ``enabled``.
 """
@@ -20,6 +26,7 @@ from typing import Any
 import attrs
 
 from ..config_keys import boolize
+from ..runner.caches3 import ACCESS_ENV, SECRET_ENV
 from ..settings import SettingsError, load_settings, structure
 
 DEFAULT_LOCATION = os.path.join("~", ".cache", "dflow")
@@ -48,10 +55,59 @@ class CacheSettings:
     enabled: bool = False
     location: str = DEFAULT_LOCATION
     max_size: str | None = None  # "10G"; a number of bytes may be given as an int too
+    endpoint: str | None = None  # an s3:// location's endpoint (default: s3_config's)
+    region: str = "us-east-1"
+    secret: str | None = None  # Argo: the Secret holding accesskey/secretkey for the pods
+
+    @property
+    def in_object_store(self) -> bool:
+        return "://" in self.location
 
     @property
     def root(self) -> str:
+        """The cache directory, or the ``s3://bucket/prefix`` location."""
+        if self.in_object_store:
+            return self.location.rstrip("/")
         return os.path.abspath(os.path.expanduser(self.location))
+
+    def check_location(self, where: str = "[cache] location") -> None:
+        """A clear error for a location no runner can use."""
+        if not self.in_object_store:
+            return
+        scheme = self.location.split("://", 1)[0]
+        if scheme != "s3":
+            raise SettingsError(
+                f"{where}: {self.location!r}: the step cache can live in a directory or in an "
+                "S3 bucket (s3://bucket/prefix), not in a(n) "
+                f"{scheme}:// store; an OSS or GCS bucket serves through its S3-compatible "
+                "endpoint as s3:// with [cache] endpoint (docs/cache.md)"
+            )
+        bucket = self.location[len("s3://") :].split("/", 1)[0]
+        if not bucket:
+            raise SettingsError(f"{where}: {self.location!r} names no bucket: s3://bucket/prefix")
+
+    def s3_endpoint(self) -> str:
+        """``http(s)://host:port`` of an s3:// location: ``endpoint``, else s3_config's."""
+        if self.endpoint:
+            return self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}"
+        from ..config import s3_config
+
+        endpoint = str(s3_config["endpoint"])
+        if "://" in endpoint:
+            return endpoint
+        return f"{'https' if s3_config.get('secure') else 'http'}://{endpoint}"
+
+    def runner_env(self) -> dict[str, str]:
+        """The environment a runner needs to reach an s3:// location: the credentials of
+        the configured storage (s3_config); {} for a directory."""
+        if not self.in_object_store:
+            return {}
+        from ..config import s3_config
+
+        return {
+            ACCESS_ENV: str(s3_config.get("access_key") or ""),
+            SECRET_ENV: str(s3_config.get("secret_key") or ""),
+        }
 
     @property
     def max_bytes(self) -> int | None:
@@ -67,11 +123,13 @@ def cache_settings() -> CacheSettings:
         table["max_size"] = str(table["max_size"])
     value: CacheSettings = structure(table, CacheSettings, source=found.source, path=where)
     value.max_bytes  # noqa: B018 - a bad size is an error where it is written
+    value.check_location(f"{found.source}: {where}.location" if found.source else where)
     env = os.environ.get("DFLOW_CACHE")
     if env:
         value = attrs.evolve(value, enabled=boolize(env))
     if os.environ.get("DFLOW_CACHE_DIR"):
         value = attrs.evolve(value, location=os.environ["DFLOW_CACHE_DIR"])
+        value.check_location("DFLOW_CACHE_DIR")
     return value
 
 

@@ -30,14 +30,18 @@ _MEMO_FROM = 1 << 20
 
 @dataclasses.dataclass
 class CacheSpec:
-    """How one run uses the cache: ``root`` (the directory), ``run`` (the workflow id), ``step``
-    (the step's identity across runs: workflow name and step path), ``fields`` (template
-    fields in the key: image, command, executor; the same on every engine)."""
+    """How one run uses the cache: ``root`` (the directory, or ``s3://bucket/prefix`` with its
+    ``endpoint`` and ``region``), ``run`` (the workflow id), ``step`` (the step's identity
+    across runs: workflow name and step path), ``fields`` (template fields in the key: image,
+    command, executor; the same on every engine). Never credentials: engines write the spec
+    into scripts and manifests."""
 
     root: str
     run: str = ""
     step: str = ""
     fields: dict = dataclasses.field(default_factory=dict)
+    endpoint: str = ""
+    region: str = ""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -47,7 +51,30 @@ class CacheSpec:
         data = json.loads(text)
         if not isinstance(data, dict) or not isinstance(data.get("root"), str):
             raise ValueError("a cache spec is a JSON object with a 'root' directory")
-        return cls(**{k: data[k] for k in ("root", "run", "step", "fields") if k in data})
+        names = ("root", "run", "step", "fields", "endpoint", "region")
+        return cls(**{k: data[k] for k in names if k in data})
+
+
+_STORES: dict = {}
+
+
+def open_store(spec: CacheSpec) -> Any:
+    """The entries of the spec's location (one per process: an S3 store keeps its connection);
+    raises ``CacheLocationError`` for a location the runner cannot use."""
+    ident = (spec.root, spec.endpoint, spec.region)
+    if ident not in _STORES:
+        if "://" in spec.root:
+            from .caches3 import CacheLocationError, S3Store
+
+            if not spec.root.startswith("s3://"):
+                raise CacheLocationError(
+                    f"cache location {spec.root!r}: only a directory or s3://bucket/prefix "
+                    "can hold the step cache (docs/cache.md)"
+                )
+            _STORES[ident] = S3Store(spec.root, spec.endpoint, spec.region)
+        else:
+            _STORES[ident] = entries.DirStore(spec.root)
+    return _STORES[ident]
 
 
 def canonical(obj: Any) -> str:
@@ -80,8 +107,8 @@ class Digests:
     """File content digests memoised by (device, inode, size, mtime): a file handed on from
     step to step by link or rename is read once, when it is first seen."""
 
-    def __init__(self, root: str) -> None:
-        self.dir = os.path.join(root, "digests")
+    def __init__(self, memo_dir: str | None) -> None:
+        self.dir = memo_dir  # None: nothing memoised
 
     def _memo(self, st: os.stat_result) -> str:
         ident = sha256_text(f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
@@ -89,7 +116,7 @@ class Digests:
 
     def file(self, path: str) -> str:
         st = os.stat(path)
-        if st.st_size < _MEMO_FROM:
+        if st.st_size < _MEMO_FROM or self.dir is None:
             return _hash_file(path)  # reading it is cheaper than a memo
         memo = self._memo(st)
         try:
@@ -104,6 +131,8 @@ class Digests:
         return digest
 
     def remember(self, st: os.stat_result, digest: str) -> None:
+        if self.dir is None:
+            return
         memo = self._memo(st)
         try:
             _write_atomic(memo, digest)
@@ -230,11 +259,14 @@ def _write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def publish(spec: CacheSpec, key: str, record: dict, outputs_dir: str) -> dict | None:
+def publish(
+    spec: CacheSpec, key: str, record: dict, outputs_dir: str, store: Any = None
+) -> dict | None:
     """Store ``outputs_dir`` as the entry of ``key``; the published manifest (ours, or the one
     a concurrent writer published first), or None when the cache cannot be written."""
+    store = store or open_store(spec)
     try:
-        files = entries.scan_and_store(spec.root, outputs_dir)
+        files = store.scan_and_store(outputs_dir)
     except OSError:
         return None
     manifest = {
@@ -247,17 +279,19 @@ def publish(spec: CacheSpec, key: str, record: dict, outputs_dir: str) -> dict |
         "step": spec.step,
         "created": entries.now(),
     }
-    return entries.publish_manifest(spec.root, key, manifest)
+    return store.publish_manifest(key, manifest)
 
 
-def record_history(spec: CacheSpec, key: str, record: dict | None, outcome: dict) -> None:
+def record_history(
+    spec: CacheSpec, key: str, record: dict | None, outcome: dict, store: Any = None
+) -> None:
     """Append one record of this run of the step (what ``dflow explain`` compares)."""
     if not spec.step:
         return
     entry: dict[str, Any] = {"step": spec.step, "run": spec.run, "key": key, "record": record}
     entry["created"] = time.time_ns()
     entry.update(outcome)
-    entries.append_history(spec.root, spec.step, entry)
+    (store or open_store(spec)).append_history(spec.step, entry)
 
 
 @dataclasses.dataclass
@@ -270,6 +304,7 @@ class Lookup:
     reused: bool = False
     why: str = ""
     digests: Digests | None = None
+    store: Any = None
 
 
 def lookup(
@@ -287,7 +322,13 @@ def lookup(
     ``probe``: an engine's check before scheduling, silent (it may run in a thread of the
     engine), which leaves a damaged entry to the runner's own check (which says why, and
     replaces it)."""
-    digests = Digests(spec.root)
+    try:
+        where = open_store(spec)
+    except ValueError as exc:  # CacheLocationError: the step runs, uncached
+        if not probe:
+            note(f"not cached: {exc}")
+        return Lookup(spec, why=str(exc))
+    digests = Digests(where.digests_dir)
     record = key_record(
         spec, op_class, names, artifact_names, op_ins, art_roots, slice_index, digests
     )
@@ -295,9 +336,9 @@ def lookup(
         note(f"not cached: the source of OP {op_class.__qualname__} cannot be found")
         return Lookup(spec, why="no OP source")
     key = key_of(record)
-    manifest, why = entries.read_manifest(spec.root, key)
+    manifest, why = where.read_manifest(key)
     if manifest is not None:
-        why = entries.restore(spec.root, manifest, outputs_dir)
+        why = where.restore(manifest, outputs_dir)
         if not why:
             if not probe:  # a probing engine says it itself, where it logs the step
                 note(f"reused from run {manifest.get('run')} (key {key[:12]})")
@@ -306,12 +347,12 @@ def lookup(
                 "source_run": manifest.get("run"),
                 "source_step": manifest.get("step"),
             }
-            record_history(spec, key, record, outcome)
-            return Lookup(spec, key, record, True, "", digests)
+            record_history(spec, key, record, outcome, where)
+            return Lookup(spec, key, record, True, "", digests, where)
     if why != "missing" and not probe:
         note(f"entry {key[:12]} ignored: {why}; the step runs and rewrites it")
-        entries.discard(spec.root, key)
-    return Lookup(spec, key, record, False, why, digests)
+        where.discard(key)
+    return Lookup(spec, key, record, False, why, digests, where)
 
 
 def store(lk: Lookup, outputs_dir: str, ok: bool) -> None:
@@ -319,12 +360,14 @@ def store(lk: Lookup, outputs_dir: str, ok: bool) -> None:
     if not lk.key or lk.reused or lk.digests is None:
         return
     if not ok:
-        record_history(lk.spec, lk.key, lk.record, {"outcome": "failed", "lookup": lk.why})
+        outcome = {"outcome": "failed", "lookup": lk.why}
+        record_history(lk.spec, lk.key, lk.record, outcome, lk.store)
         return
-    manifest = publish(lk.spec, lk.key, lk.record or {}, outputs_dir)
+    manifest = publish(lk.spec, lk.key, lk.record or {}, outputs_dir, lk.store)
     if manifest is None:
         note(f"cannot write the entry of key {lk.key[:12]} under {lk.spec.root}")
-    record_history(lk.spec, lk.key, lk.record, {"outcome": "computed", "lookup": lk.why})
+    outcome = {"outcome": "computed", "lookup": lk.why}
+    record_history(lk.spec, lk.key, lk.record, outcome, lk.store)
 
 
 def note(text: str) -> None:

@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 import uuid
+from typing import Callable
 
 FORMAT = 1
 _CHUNK = 1 << 20
@@ -73,11 +74,21 @@ def read_manifest(root: str, key: str) -> tuple[dict | None, str]:
     manifest's own digest and that every object is there with its size (contents: on
     restore)."""
     try:
-        with open(manifest_path(root, key)) as f:
-            manifest = json.load(f)
+        with open(manifest_path(root, key), "rb") as f:
+            text = f.read()
     except FileNotFoundError:
         return None, "missing"
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        return None, f"unreadable manifest ({exc})"
+    return check_manifest(text, key, lambda sha: os.path.getsize(object_path(root, sha)))
+
+
+def check_manifest(text: bytes, key: str, size_of: Callable) -> tuple[dict | None, str]:
+    """(manifest, "") when ``text`` is a sound manifest of ``key`` whose objects all have
+    their size (``size_of(sha)``, OSError when missing); else (None, why)."""
+    try:
+        manifest = json.loads(text.decode("utf-8"))
+    except ValueError as exc:
         return None, f"unreadable manifest ({exc})"
     if not isinstance(manifest, dict) or manifest.get("digest") != manifest_digest(manifest):
         return None, "manifest digest mismatch"
@@ -87,7 +98,7 @@ def read_manifest(root: str, key: str) -> tuple[dict | None, str]:
         if meta.get("kind") != "file":
             continue
         try:
-            size = os.path.getsize(object_path(root, meta["sha256"]))
+            size = size_of(meta["sha256"])
         except OSError:
             return None, f"missing object for {rel}"
         if size != meta.get("size"):
@@ -121,9 +132,10 @@ def _store_object(root: str, sha: str, src: str, size: int) -> None:
     _retry_in_new_dir(link, obj)
 
 
-def scan_and_store(root: str, outputs_dir: str) -> dict:
+def scan_and_store(root: str, outputs_dir: str, put: Callable | None = None) -> dict:
     """{relative path: {kind, size, sha256 | target}} of ``outputs_dir``; files go to the
-    objects."""
+    objects (through ``put(sha, path, size)`` when given: another kind of store)."""
+    put = put or (lambda sha, full, size: _store_object(root, sha, full, size))
     files: dict = {}
     for dirpath, dirnames, filenames in os.walk(outputs_dir):
         rel_dir = os.path.relpath(dirpath, outputs_dir)
@@ -140,7 +152,7 @@ def scan_and_store(root: str, outputs_dir: str) -> dict:
                 continue
             size = os.path.getsize(full)
             sha = hash_file(full)
-            _store_object(root, sha, full, size)
+            put(sha, full, size)
             files[rel] = {"kind": "file", "size": size, "sha256": sha}
     return files
 
@@ -184,10 +196,27 @@ def discard(root: str, key: str) -> None:
         pass
 
 
-def restore(root: str, manifest: dict, outputs_dir: str) -> str:
+def _fetch_object(root: str, sha: str, dst: str) -> None:
+    obj = object_path(root, sha)
+    try:
+        os.link(obj, dst)
+    except OSError:
+        shutil.copy2(obj, dst)
+
+
+def restore(
+    root: str,
+    manifest: dict,
+    outputs_dir: str,
+    fetch: Callable | None = None,
+    drop: Callable | None = None,
+) -> str:
     """Put the entry's files into ``outputs_dir``, checking every file's digest; "" when
     done, else why the entry is unusable (then ``outputs_dir`` is left untouched and an
-    altered object is removed)."""
+    altered object is removed). ``fetch(sha, dst)`` and ``drop(sha)`` read and remove an
+    object of another kind of store."""
+    fetch = fetch or (lambda sha, dst: _fetch_object(root, sha, dst))
+    drop = drop or (lambda sha: os.unlink(object_path(root, sha)))
     staging = f"{outputs_dir}.restore-{uuid.uuid4().hex[:8]}"
     made = set()
     try:
@@ -203,13 +232,9 @@ def restore(root: str, manifest: dict, outputs_dir: str) -> str:
             if meta.get("kind") == "link":
                 os.symlink(meta["target"], dst)
                 continue
-            obj = object_path(root, meta["sha256"])
-            try:
-                os.link(obj, dst)
-            except OSError:
-                shutil.copy2(obj, dst)
+            fetch(meta["sha256"], dst)
             if hash_file(dst) != meta["sha256"]:
-                os.unlink(obj)
+                drop(meta["sha256"])
                 return f"object {rel} does not match its digest"
         os.makedirs(outputs_dir, exist_ok=True)
         for name in os.listdir(staging) if os.path.isdir(staging) else []:
@@ -251,3 +276,29 @@ def append_history(root: str, step: str, entry: dict) -> None:
 
 def now() -> float:
     return time.time()
+
+
+class DirStore:
+    """The entries of a cache directory (local, or a shared volume mounted here)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.digests_dir: str | None = os.path.join(root, "digests")
+
+    def read_manifest(self, key: str) -> tuple[dict | None, str]:
+        return read_manifest(self.root, key)
+
+    def restore(self, manifest: dict, outputs_dir: str) -> str:
+        return restore(self.root, manifest, outputs_dir)
+
+    def scan_and_store(self, outputs_dir: str) -> dict:
+        return scan_and_store(self.root, outputs_dir)
+
+    def publish_manifest(self, key: str, manifest: dict) -> dict | None:
+        return publish_manifest(self.root, key, manifest)
+
+    def discard(self, key: str) -> None:
+        discard(self.root, key)
+
+    def append_history(self, step: str, entry: dict) -> None:
+        append_history(self.root, step, entry)

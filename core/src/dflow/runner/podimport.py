@@ -53,6 +53,7 @@ RUNTIME_MODULES = (
     "dflow.runner.__main__",
     "dflow.runner.cache",
     "dflow.runner.cacheentries",
+    "dflow.runner.caches3",
     "dflow.runner.core",
     "dflow.runner.group",
     "dflow.runner.hdf5",
@@ -62,6 +63,7 @@ RUNTIME_MODULES = (
     "dflow.runner.podimport",
     "dflow.runner.result",
     "dflow.runner.scriptcache",
+    "dflow.runner.s3",
 )
 _RUNTIME = frozenset(RUNTIME_MODULES)
 #: dflow's plugin distributions: client-side too (a script importing them may be shipped)

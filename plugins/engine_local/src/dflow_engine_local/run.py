@@ -76,6 +76,17 @@ def is_running(wf_dir: str) -> bool:
     return False
 
 
+def worker_env(procs: RunProcesses) -> dict[str, str]:
+    """What every worker's environment carries: the run's token, and the credentials a step
+    cache in an object store needs (never written to the workdir; docs/cache.md)."""
+    from dflow.cache import cache_settings
+
+    try:
+        return {**procs.env, **cache_settings().runner_env()}
+    except ValueError:  # a bad [cache] table: the steps using the cache report it
+        return dict(procs.env)
+
+
 def collect_templates(wf: Workflow) -> list[Any]:
     """Every template reachable from the workflow (recursion-safe), Python OPs first."""
     seen: dict[int, Any] = {}
@@ -137,7 +148,7 @@ class Run:
             mirror=mirror,
             nodes=nodes,
             pool=(
-                WorkerPool(settings.pool_workers, registry, [lock_fd], procs, procs.env)
+                WorkerPool(settings.pool_workers, registry, [lock_fd], procs, worker_env(procs))
                 if registry
                 else None
             ),

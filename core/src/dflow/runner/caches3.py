@@ -1,0 +1,137 @@
+"""The step cache's entries in an S3 bucket: ``s3://bucket/prefix``, the layout of a cache
+directory under the prefix.
+
+Standard library only (Python 3.7+), through :mod:`dflow.runner.s3`. Objects are put first
+(each PUT carries the sha256 of its body, which the server checks), the manifest last: an entry
+exists when its manifest does, and a manifest is put only after its objects. A PUT is atomic
+per key, so concurrent writers of one entry leave one whole manifest (both are sound: the
+objects are addressed by content). A history record is one object per run
+(``history/<step digest>/<time>-<random>.json``): an object cannot be appended to.
+
+Credentials come from the environment, never from the spec (which engines write into scripts
+and manifests): ``DFLOW_CACHE_S3_ACCESS_KEY``, ``DFLOW_CACHE_S3_SECRET_KEY`` and optionally
+``DFLOW_CACHE_S3_SESSION_TOKEN``. The local engine sets them in its workers from the
+configured storage; on Argo they come from a Kubernetes Secret (docs/cache.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+
+from . import cacheentries as entries
+from .s3 import S3
+
+ACCESS_ENV = "DFLOW_CACHE_S3_ACCESS_KEY"
+SECRET_ENV = "DFLOW_CACHE_S3_SECRET_KEY"
+TOKEN_ENV = "DFLOW_CACHE_S3_SESSION_TOKEN"
+#: the location schemes a cache may have (others: a clear error, see docs/cache.md)
+SCHEMES = ("s3://",)
+
+
+class CacheLocationError(ValueError):
+    """A cache location the runner cannot use (bad form, unsupported store, no credentials)."""
+
+
+def split_location(location: str) -> tuple[str, str]:
+    """(bucket, key prefix ending in "/" or "") of ``s3://bucket[/prefix]``."""
+    if not location.startswith("s3://"):
+        raise CacheLocationError(f"cache location {location!r} is not s3://bucket[/prefix]")
+    bucket, _, prefix = location[len("s3://") :].partition("/")
+    prefix = prefix.strip("/")
+    if not bucket:
+        raise CacheLocationError(f"cache location {location!r} names no bucket")
+    return bucket, prefix + "/" if prefix else ""
+
+
+class S3Store:
+    """The entries under ``s3://bucket/prefix`` at ``endpoint``."""
+
+    digests_dir = None  # content digests of big inputs are not memoised in a bucket
+
+    def __init__(self, location: str, endpoint: str, region: str = "") -> None:
+        self.bucket, self.prefix = split_location(location)
+        access, secret = os.environ.get(ACCESS_ENV), os.environ.get(SECRET_ENV)
+        if not access or not secret:
+            raise CacheLocationError(
+                f"cache location {location}: no credentials: {ACCESS_ENV} and {SECRET_ENV} "
+                "are not set where the step runs (the engines set them from the configured "
+                "storage; see docs/cache.md)"
+            )
+        if not endpoint:
+            raise CacheLocationError(f"cache location {location}: no S3 endpoint given")
+        self.client = S3(
+            endpoint, access, secret, region or "us-east-1", os.environ.get(TOKEN_ENV, "")
+        )
+
+    def _manifest_key(self, key: str) -> str:
+        return f"{self.prefix}entries/{key[:2]}/{key}.json"
+
+    def _object_key(self, sha: str) -> str:
+        return f"{self.prefix}objects/{sha[:2]}/{sha}"
+
+    def _size(self, sha: str) -> int:
+        head = self.client.head(self.bucket, self._object_key(sha))
+        if head is None:
+            raise FileNotFoundError(sha)
+        return int(head.get("content-length", -1))
+
+    def read_manifest(self, key: str) -> tuple[dict | None, str]:
+        try:
+            text = self.client.get(self.bucket, self._manifest_key(key))
+            if text is None:
+                return None, "missing"
+            return entries.check_manifest(text, key, self._size)
+        except OSError as exc:
+            return None, f"unreadable manifest ({exc})"
+
+    def _fetch(self, sha: str, dst: str) -> None:
+        if not self.client.download(self.bucket, self._object_key(sha), dst):
+            raise FileNotFoundError(f"object {sha} is gone")
+
+    def _drop(self, sha: str) -> None:
+        self.client.delete(self.bucket, self._object_key(sha))
+
+    def restore(self, manifest: dict, outputs_dir: str) -> str:
+        return entries.restore("", manifest, outputs_dir, fetch=self._fetch, drop=self._drop)
+
+    def _put(self, sha: str, path: str, size: int) -> None:
+        try:
+            if self._size(sha) == size:
+                return  # stored before, by this entry's twin or another entry
+        except FileNotFoundError:
+            pass
+        self.client.upload(self.bucket, self._object_key(sha), path, sha, size)
+
+    def scan_and_store(self, outputs_dir: str) -> dict:
+        return entries.scan_and_store("", outputs_dir, put=self._put)
+
+    def publish_manifest(self, key: str, manifest: dict) -> dict | None:
+        """Put the manifest, unless a sound one is there (a concurrent writer's)."""
+        manifest["digest"] = entries.manifest_digest(manifest)
+        existing, _why = self.read_manifest(key)
+        if existing is not None:
+            return existing
+        try:
+            body = entries.canonical(manifest).encode("utf-8")
+            self.client.put(self.bucket, self._manifest_key(key), body)
+        except OSError:
+            return None
+        return manifest
+
+    def discard(self, key: str) -> None:
+        try:
+            self.client.delete(self.bucket, self._manifest_key(key))
+        except OSError:
+            pass
+
+    def append_history(self, step: str, entry: dict) -> None:
+        ident = hashlib.sha256(step.encode("utf-8")).hexdigest()[:32]
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+        try:
+            body = entries.canonical(entry).encode("utf-8")
+            self.client.put(self.bucket, f"{self.prefix}history/{ident}/{name}", body)
+        except OSError:
+            pass  # explanations are lost, results are not

@@ -1,0 +1,293 @@
+"""A small S3 client for the step cache: GET, HEAD, PUT, DELETE and list by prefix.
+
+Standard library only (runs in pods and HPC jobs, Python 3.7+, where boto3 may be absent).
+Requests are signed with AWS Signature Version 4 (header signing, path-style addressing); a
+PUT signs the sha256 of its body, so the server refuses a body damaged on the way. One
+keep-alive connection per client; a request that fails on a reused connection is sent again
+on a fresh one, and 5xx or connection errors are retried a few times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import os
+import re
+import ssl
+import time
+import xml.etree.ElementTree as ET
+from typing import Any, BinaryIO, Iterator
+from urllib.parse import quote, urlsplit
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_BLOCK = 1 << 20
+_RETRY = {500, 502, 503, 504}
+_NS = re.compile(r"^\{[^}]*\}")
+
+
+class S3Error(OSError):
+    """A request the server refused (``status``, S3 ``code``) or could not be sent (status 0);
+    an OSError, as a failing disk would be."""
+
+    def __init__(self, message: str, status: int = 0, code: str = "") -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+# -- Signature Version 4 -------------------------------------------------------------------
+
+
+def _uri_encode(text: str, safe: str = "-_.~") -> str:
+    return quote(text, safe=safe)
+
+
+def canonical_query(query: dict) -> str:
+    """The canonical query string: names and values URI-encoded, sorted by name."""
+    pairs = sorted((_uri_encode(str(k)), _uri_encode(str(v))) for k, v in query.items())
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    key = ("AWS4" + secret).encode("utf-8")
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key
+
+
+def sign(
+    method: str,
+    path: str,
+    query: dict,
+    headers: dict,
+    payload_sha256: str,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    service: str,
+    amz_date: str,
+) -> str:
+    """The ``Authorization`` header of a request.
+
+    ``path`` is already URI-encoded (S3 signs it as sent, without encoding it twice);
+    ``headers`` are every header to sign (``host`` and ``x-amz-date`` included): names are
+    lower-cased and sorted, values trimmed with inner runs of spaces folded to one.
+    """
+    values = {}
+    for name, value in headers.items():
+        values[name.lower()] = " ".join(str(value).split())
+    names = sorted(values)
+    signed = ";".join(names)
+    canonical = "\n".join(
+        [
+            method,
+            path or "/",
+            canonical_query(query),
+            "".join(f"{n}:{values[n]}\n" for n in names),
+            signed,
+            payload_sha256,
+        ]
+    )
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(
+        [
+            "AWS4-HMAC-SHA256",
+            amz_date,
+            scope,
+            hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        ]
+    )
+    key = signing_key(secret_key, amz_date[:8], region, service)
+    signature = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return (
+        f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
+        f"SignedHeaders={signed}, Signature={signature}"
+    )
+
+
+# -- the client ------------------------------------------------------------------------------
+
+
+class S3:
+    """Path-style requests to ``endpoint`` (``http(s)://host[:port]``) as ``access_key``."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        region: str = "us-east-1",
+        session_token: str = "",
+        timeout: float = 60.0,
+        attempts: int = 3,
+    ) -> None:
+        parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"S3 endpoint {endpoint!r} is not http(s)://host[:port]")
+        self.endpoint = f"{parts.scheme}://{parts.netloc}"
+        self.scheme, self.host = parts.scheme, parts.netloc
+        self.access_key, self._secret, self.region = access_key, secret_key, region
+        self.session_token = session_token
+        self.timeout, self.attempts = timeout, max(1, attempts)
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        if self._conn is not None:
+            return self._conn, True
+        if self.scheme == "https":
+            ctx = ssl.create_default_context()
+            self._conn = http.client.HTTPSConnection(self.host, timeout=self.timeout, context=ctx)
+        else:
+            self._conn = http.client.HTTPConnection(self.host, timeout=self.timeout)
+        return self._conn, False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(
+        self,
+        method: str,
+        bucket: str,
+        key: str = "",
+        query: dict | None = None,
+        body: Any = None,
+        payload_sha256: str = EMPTY_SHA256,
+        size: int = 0,
+        sink: BinaryIO | None = None,
+    ) -> tuple[int, dict, bytes]:
+        """(status, headers, body) of one request; a 2xx body goes to ``sink`` when given.
+        Statuses of 300 and up other than 404 raise :class:`S3Error`."""
+        path = "/" + _uri_encode(bucket) + ("/" + _uri_encode(key, "-_.~/") if key else "")
+        query = query or {}
+        target = path + ("?" + canonical_query(query) if query else "")
+        attempt = 0
+        while True:
+            attempt += 1
+            conn, reused = self._connection()
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            headers = {
+                "host": self.host,
+                "x-amz-date": stamp,
+                "x-amz-content-sha256": payload_sha256,
+            }
+            if self.session_token:
+                headers["x-amz-security-token"] = self.session_token
+            if method == "PUT":
+                headers["content-length"] = str(size)
+            headers["Authorization"] = sign(
+                method,
+                path,
+                query,
+                headers,
+                payload_sha256,
+                self.access_key,
+                self._secret,
+                self.region,
+                "s3",
+                stamp,
+            )
+            try:
+                if hasattr(body, "seek"):
+                    body.seek(0)
+                if sink is not None:
+                    sink.seek(0)
+                    sink.truncate()
+                conn.request(method, target, body=body, headers=headers)
+                resp = conn.getresponse()
+                got = {k.lower(): v for k, v in resp.getheaders()}
+                if 200 <= resp.status < 300 and sink is not None and method == "GET":
+                    block = resp.read(_BLOCK)
+                    while block:
+                        sink.write(block)
+                        block = resp.read(_BLOCK)
+                    data = b""
+                else:
+                    data = resp.read()
+                if got.get("connection", "").lower() == "close":
+                    self.close()
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if reused:
+                    attempt -= 1  # the server closed an idle keep-alive connection
+                    continue
+                if attempt < self.attempts:
+                    time.sleep(0.1 * attempt)
+                    continue
+                raise S3Error(f"{method} {self.endpoint}{target}: {exc}") from exc
+            if resp.status in _RETRY and attempt < self.attempts:
+                time.sleep(0.1 * attempt)
+                continue
+            if resp.status >= 300 and resp.status != 404:
+                code, message = _error(data)
+                raise S3Error(
+                    f"{method} {self.endpoint}{target}: {resp.status} {code} {message}".rstrip(),
+                    resp.status,
+                    code,
+                )
+            return resp.status, got, data
+
+    # -- operations ---------------------------------------------------------------------
+    def get(self, bucket: str, key: str) -> bytes | None:
+        """The object's bytes, None when there is none."""
+        status, _h, data = self.request("GET", bucket, key)
+        return None if status == 404 else data
+
+    def download(self, bucket: str, key: str, path: str) -> bool:
+        """Write the object to ``path`` (False when there is none)."""
+        with open(path, "wb") as f:
+            status, _h, _d = self.request("GET", bucket, key, sink=f)
+        if status == 404:
+            os.unlink(path)
+            return False
+        return True
+
+    def head(self, bucket: str, key: str) -> dict | None:
+        """The object's headers (``content-length`` ...), None when there is none."""
+        status, headers, _d = self.request("HEAD", bucket, key)
+        return None if status == 404 else headers
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        sha = hashlib.sha256(data).hexdigest()
+        self.request("PUT", bucket, key, body=data, payload_sha256=sha, size=len(data))
+
+    def upload(self, bucket: str, key: str, path: str, sha256: str, size: int) -> None:
+        """PUT the file at ``path`` whose content digest is ``sha256`` (the server checks it)."""
+        with open(path, "rb") as f:
+            self.request("PUT", bucket, key, body=f, payload_sha256=sha256, size=size)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.request("DELETE", bucket, key)
+
+    def list(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object whose key starts with ``prefix`` (ListObjectsV2)."""
+        token = ""
+        while True:
+            query = {"list-type": "2", "prefix": prefix}
+            if token:
+                query["continuation-token"] = token
+            status, _h, data = self.request("GET", bucket, query=query)
+            if status == 404:
+                raise S3Error(f"bucket {bucket!r} does not exist at {self.endpoint}", 404)
+            root = ET.fromstring(data)
+            token = ""
+            for node in root:
+                tag = _NS.sub("", node.tag)
+                if tag == "Contents":
+                    fields = {_NS.sub("", c.tag): c.text or "" for c in node}
+                    yield fields.get("Key", ""), int(fields.get("Size") or 0)
+                elif tag == "NextContinuationToken":
+                    token = node.text or ""
+            if not token:
+                return
+
+
+def _error(data: bytes) -> tuple[str, str]:
+    """(Code, Message) of an S3 error document."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError:
+        return "", data[:200].decode("utf-8", "replace")
+    fields = {_NS.sub("", c.tag): c.text or "" for c in root}
+    return fields.get("Code", ""), fields.get("Message", "")

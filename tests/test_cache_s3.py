@@ -1,0 +1,271 @@
+"""The step cache in an S3 bucket (``[cache] location = "s3://bucket/prefix"``), against a real
+SeaweedFS server that checks SigV4 signatures: the runner's stdlib client signs like AWS's
+published test vectors, the local engine fills and reuses the bucket, damaged and concurrent
+entries behave as on disk (docs/cache.md)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from dflow.cache import cache_settings
+from dflow.runner import cache as rcache
+from dflow.runner.caches3 import ACCESS_ENV, SECRET_ENV, S3Store
+from dflow.runner.s3 import EMPTY_SHA256, S3, S3Error, sign
+from dflow.settings import SettingsError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cache_ops import computed, fan_out
+
+# -- the signer against AWS's published Signature V4 examples ----------------------------
+
+_SUITE = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1", "service")
+_SUITE_HEADERS = {"host": "example.amazonaws.com", "x-amz-date": "20150830T123600Z"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "signature"),
+    [  # aws-sig-v4-test-suite: get-vanilla, get-vanilla-query-order-key-case, get-utf8,
+        # post-vanilla
+        ("GET", "/", {}, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+        (
+            "GET",
+            "/",
+            {"Param2": "value2", "Param1": "value1"},
+            "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
+        ),
+        (
+            "GET",
+            "/%E1%88%B4",
+            {},
+            "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85",
+        ),
+        ("POST", "/", {}, "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"),
+    ],
+)
+def test_the_signer_matches_the_aws_test_suite(method, path, query, signature):
+    access, secret, region, service = _SUITE
+    header = sign(
+        method, path, query, _SUITE_HEADERS, EMPTY_SHA256, access, secret, region, service,
+        "20150830T123600Z",
+    )  # fmt: skip
+    assert header == (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+        f"SignedHeaders=host;x-amz-date, Signature={signature}"
+    )
+
+
+def test_the_signer_matches_the_s3_get_object_example():
+    # the Amazon S3 API reference's "GET Object" example (a Range header, the s3 service)
+    headers = {
+        "Host": "examplebucket.s3.amazonaws.com",
+        "Range": "bytes=0-9",
+        "x-amz-content-sha256": EMPTY_SHA256,
+        "x-amz-date": "20130524T000000Z",
+    }
+    header = sign(
+        "GET", "/test.txt", {}, headers, EMPTY_SHA256, "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1", "s3", "20130524T000000Z",
+    )  # fmt: skip
+    assert header.endswith(
+        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+    )
+
+
+# -- a real server ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seaweedfs(tmp_path_factory):
+    from dflow.testing.seaweedfs import start_seaweedfs
+
+    secret = f"cache-secret-{uuid.uuid4().hex}"  # distinctive: the test looks for it in files
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"), secret_key=secret)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bucket(seaweedfs):
+    name = f"cache-{uuid.uuid4().hex[:8]}"
+    S3(seaweedfs.url, seaweedfs.access_key, seaweedfs.secret_key).request("PUT", name)
+    return name
+
+
+@pytest.fixture
+def s3_local(tmp_path, monkeypatch, seaweedfs, bucket):
+    """The local engine, the cache in ``s3://<bucket>/team/cache`` with the configured
+    storage's endpoint and credentials (s3_config), and a side-effect log."""
+    from dflow.config import config, s3_config
+
+    saved, saved_s3 = dict(config), dict(s3_config)
+    config.update(mode="local", debug_workdir=str(tmp_path / "runs"), debug_pool_workers=1)
+    s3_config.update(
+        endpoint=seaweedfs.endpoint,
+        secure=False,
+        access_key=seaweedfs.access_key,
+        secret_key=seaweedfs.secret_key,
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DFLOW_CACHE_DIR", f"s3://{bucket}/team/cache")
+    monkeypatch.delenv("DFLOW_CACHE", raising=False)
+    monkeypatch.delenv(ACCESS_ENV, raising=False)
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    (tmp_path / "log").mkdir()
+    yield tmp_path
+    config.clear()
+    config.update(saved)
+    s3_config.clear()
+    s3_config.update(saved_s3)
+
+
+def _client(seaweedfs) -> S3:
+    return S3(seaweedfs.url, seaweedfs.access_key, seaweedfs.secret_key)
+
+
+def run(wf) -> str:
+    wf.submit()
+    wf.wait()
+    assert wf.query_status() == "Succeeded"
+    return wf.id
+
+
+def _step_log(wf, step: str) -> str:
+    return Path("runs", wf.id, wf.query_step(name=step)[0].id, "log.txt").read_text()
+
+
+def _files_holding(top: Path, text: str) -> list[str]:
+    found = []
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            if text.encode() in Path(dirpath, name).read_bytes():
+                found.append(os.path.join(dirpath, name))
+    return found
+
+
+def test_a_wrong_secret_is_refused_by_the_server(seaweedfs, bucket):
+    client = S3(seaweedfs.url, seaweedfs.access_key, "not-the-secret")
+    with pytest.raises(S3Error) as info:
+        client.put(bucket, "x", b"data")
+    assert info.value.status == 403 and "SignatureDoesNotMatch" in str(info.value)
+    good = _client(seaweedfs)
+    good.put(bucket, "dir/with space+plus~", b"data")
+    assert good.get(bucket, "dir/with space+plus~") == b"data"
+    assert list(good.list(bucket, "dir/")) == [("dir/with space+plus~", 4)]
+    assert good.get(bucket, "absent") is None
+
+
+def test_the_local_engine_fills_the_bucket_and_a_second_run_computes_nothing(
+    s3_local, seaweedfs, bucket
+):
+    log = s3_local / "log"
+    first_id = run(fan_out([1, 2, 3], log))
+    assert computed(log) == 4
+    keys = [k for k, _size in _client(seaweedfs).list(bucket, "team/cache/")]
+    assert len([k for k in keys if k.startswith("team/cache/entries/")]) == 4
+    assert any(k.startswith("team/cache/objects/") for k in keys)
+    assert any(k.startswith("team/cache/history/") for k in keys)
+    assert not os.path.exists(s3_local / "cache")  # nothing went to a local directory
+    again = fan_out([1, 2, 3], log)
+    run(again)
+    assert computed(log) == 4  # the second run computed nothing
+    assert again.query_step(name="total")[0].outputs.parameters["s"].value == 14
+    report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
+    assert Path(report, "report.txt").read_text() == "sum 14\n"
+    assert f"reused from run {first_id}" in _step_log(again, "total")
+    assert _files_holding(s3_local / "runs", seaweedfs.secret_key) == []  # never written
+
+
+def _report_object(seaweedfs, bucket) -> str:
+    """The key of the object holding total's report ("sum 25\\n")."""
+    client = _client(seaweedfs)
+    for key, _size in client.list(bucket, "team/cache/objects/"):
+        if client.get(bucket, key) == b"sum 25\n":
+            return key
+    raise AssertionError("no object holds the report")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "altered"])
+def test_a_damaged_object_in_the_bucket_is_detected_and_rewritten(
+    s3_local, seaweedfs, bucket, damage
+):
+    log = s3_local / "log"
+    run(fan_out([5], log))
+    victim = _report_object(seaweedfs, bucket)
+    _client(seaweedfs).put(bucket, victim, b"sum" if damage == "truncated" else b"sum 99\n")
+    again = fan_out([5], log)
+    run(again)
+    assert computed(log, "total") == 2  # the damaged entry was not used
+    report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
+    assert Path(report, "report.txt").read_text() == "sum 25\n"
+    why = "has 3 bytes, 7 expected" if damage == "truncated" else "does not match its digest"
+    assert why in _step_log(again, "total")
+    assert _client(seaweedfs).get(bucket, victim) == b"sum 25\n"  # rewritten
+    third = fan_out([5], log)
+    run(third)
+    assert computed(log, "total") == 2  # the rewritten entry serves
+
+
+def _publish(args: tuple) -> str:
+    location, endpoint, outputs, barrier = args
+    rcache._STORES.clear()  # a forked writer opens its own connection
+    spec = rcache.CacheSpec(
+        root=location, run=f"run-{os.getpid()}", step="wf/main.s", endpoint=endpoint
+    )
+    barrier.wait()
+    manifest = rcache.publish(spec, "ab" * 32, {"format": 1}, outputs)
+    return manifest["run"] if manifest else ""
+
+
+def test_concurrent_writers_of_one_entry_leave_one_valid_entry(
+    tmp_path, monkeypatch, seaweedfs, bucket
+):
+    monkeypatch.setenv(ACCESS_ENV, seaweedfs.access_key)
+    monkeypatch.setenv(SECRET_ENV, seaweedfs.secret_key)
+    outputs = tmp_path / "outputs"
+    (outputs / "parameters").mkdir(parents=True)
+    (outputs / "parameters" / "y").write_text("4")
+    (outputs / "artifacts" / "big").mkdir(parents=True)
+    (outputs / "artifacts" / "big" / "data").write_bytes(os.urandom(1 << 20))
+    location = f"s3://{bucket}/c"
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(4)
+        with ctx.Pool(4) as pool:
+            runs = pool.map(_publish, [(location, seaweedfs.url, str(outputs), barrier)] * 4)
+    assert all(runs)  # every writer ended with a published entry
+    manifests = [k for k, _ in _client(seaweedfs).list(bucket, "c/entries/")]
+    assert manifests == [f"c/entries/ab/{'ab' * 32}.json"]
+    manifest, why = S3Store(location, seaweedfs.url).read_manifest("ab" * 32)
+    assert why == "" and manifest["run"] in runs
+    assert manifest["files"]["artifacts/big/data"]["size"] == 1 << 20
+
+
+def test_a_runner_without_credentials_runs_the_step_uncached(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(ACCESS_ENV, raising=False)
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    rcache._STORES.clear()
+    spec = rcache.CacheSpec(root="s3://b/p", endpoint="http://127.0.0.1:1")
+    looked = rcache.lookup(spec, type, [], set(), [{}], {}, None, str(tmp_path))
+    assert not looked.reused and not looked.key
+    assert f"not cached: cache location s3://b/p: no credentials: {ACCESS_ENV}" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("location", ["oss://bucket/cache", "gs://bucket/cache", "s3:///x"])
+def test_an_unsupported_location_is_a_clear_error(monkeypatch, location):
+    monkeypatch.setenv("DFLOW_CACHE_DIR", location)
+    with pytest.raises(SettingsError) as info:
+        cache_settings()
+    text = str(info.value)
+    assert text.startswith(f"DFLOW_CACHE_DIR: {location!r}")
+    if location.startswith("s3"):
+        assert "names no bucket" in text
+    else:
+        assert "a directory or in an S3 bucket (s3://bucket/prefix)" in text
