@@ -145,3 +145,41 @@ def test_a_cached_script_step_in_pods(name, engine, first_engine, request):
     for _ in range(2):
         _submit(run, script_words(4, text, log, cache=False, image=None), "argo")
     assert script_runs(log) == 4
+
+
+def _cache_env(wf) -> list:
+    """The cache's environment entries of the rendered templates (what the manifest holds)."""
+    return [
+        e
+        for t in wf.to_dict()["spec"]["templates"]
+        for e in (t.get("script") or {}).get("env") or []
+        if e["name"].startswith("DFLOW_CACHE_S3_")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "engine", "order"),
+    [
+        pytest.param("cache", "argo", ("local", "argo"), id="s3-local-then-argo"),
+        pytest.param("cache", "argo", ("argo", "local"), id="s3-argo-then-local"),
+    ],
+)
+def test_a_cache_in_the_object_store_serves_the_other_engine(name, engine, order, request):
+    import uuid
+
+    run = request.getfixturevalue("engine_run")
+    bucket = request.getfixturevalue("argo_repository").bucket
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", f"s3://{bucket}/cache-{uuid.uuid4().hex[:8]}")
+    log = run.workdir / "log"
+    log.mkdir()
+    first, second = order
+    _submit(run, fan_out([1, 2, 3], log), first)
+    assert computed(log) == 4
+    assert not (run.workdir / "cache").exists()  # no shared directory is involved
+    again = fan_out([1, 2, 3], log)
+    _submit(run, again, second)
+    assert computed(log) == 4  # the second run, on the other engine, computed nothing
+    assert _value(again, "total", "s") == 14
+    refs = _cache_env(again)
+    assert refs and all(set(e) == {"name", "valueFrom"} for e in refs)  # secret refs only
+    assert {e["valueFrom"]["secretKeyRef"]["key"] for e in refs} == {"accesskey", "secretkey"}

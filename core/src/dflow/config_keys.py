@@ -300,7 +300,10 @@ def ignored_keys(
         if not key.honoured_by:
             why = f"dflow ignores it: {key.note}"
         else:
-            why = f"only {_who(key.honoured_by)} reads it ({key.note}), which this run does not use"
+            verb = "reads" if len(key.honoured_by) == 1 else "read"
+            why = (
+                f"only {_who(key.honoured_by)} {verb} it ({key.note}), which this run does not use"
+            )
         out.append((key.label, f"{key.label} is set{how} but {why}"))
     for env in sorted(os.environ):
         if env.startswith("DFLOW_") and env not in _DOCUMENTED_ENV:

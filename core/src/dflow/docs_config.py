@@ -226,7 +226,8 @@ def _core_section() -> list[str]:
         "executor": "the default executor of script steps (`slurm`, `dispatcher`, ...)",
         "config": "any `config` key below, as in `set_config(...)`",
         "s3_config": "any `s3_config` key below",
-        "cache": "the step cache: `enabled`, `location`, `max_size` (see cache.md)",
+        "cache": "the step cache: `enabled`, `location`, `max_size`, `endpoint`, `region`, "
+        "`secret` (see cache.md)",
     }
     for field in attrs.fields(_FileModel):
         if field.name in SECTIONS.values():

@@ -15,7 +15,7 @@ from dflow.config_keys import KEYS, IgnoredConfigWarning, ignored_keys, warn_ign
 from dflow.settings import SettingsError, load_settings
 
 REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "dflow-api.md"
-_COMPONENT = re.compile(r"^(core|cli|engine:[-a-z0-9]+|storage:[-a-z0-9]+|executor:[-a-z0-9]+)$")
+_COMPONENT = re.compile(r"^(core|cli|(engine|storage|executor|cache):[-a-z0-9]+)$")
 
 
 def _pydflow_keys(section: str) -> set[str]:
@@ -94,7 +94,10 @@ def test_s3_keys_are_read_by_the_minio_storage_only(monkeypatch):
     s3 = dict(default_s3_config(), endpoint="10.0.0.1:9000")
     assert ignored_keys({"engine:argo", "storage:minio"}, default_config(), s3) == []
     [(label, message)] = ignored_keys({"engine:local", "storage:local"}, default_config(), s3)
-    assert label == "s3_config['endpoint']" and "only the minio storage reads it" in message
+    assert label == "s3_config['endpoint']"
+    assert "only the object-store cache and the minio storage read it" in message
+    # a step cache in an S3 bucket reaches it with the storage's endpoint and credentials
+    assert ignored_keys({"engine:local", "cache:object-store"}, default_config(), s3) == []
 
 
 def test_a_misspelled_variable_gets_a_did_you_mean(monkeypatch):

@@ -19,6 +19,7 @@ its template's, which wins over ``enabled``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from typing import Any
@@ -112,6 +113,32 @@ class CacheSettings:
     @property
     def max_bytes(self) -> int | None:
         return parse_size(self.max_size, "[cache] max_size")
+
+    def pod_env(self) -> dict[str, Any]:
+        """The environment a pod's runner needs for an s3:// location, as ``Secret``
+        references (never values): to ``secret`` when set (keys ``accesskey`` and
+        ``secretkey``, as Argo's artifact repositories name them), else to Secrets dflow
+        creates at submit from the configured storage's credentials; {} for a directory."""
+        if not self.in_object_store:
+            return {}
+        from ..model.op_template import Secret
+
+        if self.secret:
+            return {
+                ACCESS_ENV: Secret(name=self.secret, key="accesskey"),
+                SECRET_ENV: Secret(name=self.secret, key="secretkey"),
+            }
+        values = self.runner_env()
+        # one name per endpoint and identity: a resubmission replaces the same Secrets
+        tag = hashlib.sha256(f"{self.s3_endpoint()} {values[ACCESS_ENV]}".encode()).hexdigest()
+        return {
+            ACCESS_ENV: Secret(
+                values[ACCESS_ENV], name=f"dflow-cache-{tag[:12]}-a", key="accesskey"
+            ),
+            SECRET_ENV: Secret(
+                values[SECRET_ENV], name=f"dflow-cache-{tag[:12]}-s", key="secretkey"
+            ),
+        }
 
 
 def cache_settings() -> CacheSettings:

@@ -111,6 +111,7 @@ class Digests:
         self.dir = memo_dir  # None: nothing memoised
 
     def _memo(self, st: os.stat_result) -> str:
+        assert self.dir is not None  # callers check
         ident = sha256_text(f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
         return os.path.join(self.dir, ident[:2], ident)
 

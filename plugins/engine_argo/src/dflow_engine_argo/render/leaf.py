@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import attrs
+from dflow.cache import cache_settings
 from dflow.credentials import check_plain_envs
 from dflow.model.io import MISSING
 from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate
@@ -433,6 +434,8 @@ class LeafRenderer:
         script["command"] = ["python3"] if cached else list(tmpl.command or ["sh"])
         check_plain_envs(tmpl.envs, f"the Argo manifest (template '{tmpl.name}')")
         env += env_entries(tmpl.envs or {}, self.owner.secrets)
+        if variant.cached:  # a cache in an object store: its credentials, as secret refs
+            env += env_entries(cache_settings().pod_env(), self.owner.secrets)
         if tmpl.wrap_script is not None:  # an executor runs it elsewhere (e.g. DPDispatcher)
             source = tmpl.wrap_script(source, [e["name"] for e in env])
         script["source"] = source
