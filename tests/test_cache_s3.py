@@ -12,7 +12,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dflow.cache import cache_settings
+from dflow.cache import cache_settings, list_entries
+from dflow.cache.cli import explain_lines
+from dflow.cli import main as dflow_main
 from dflow.runner import cache as rcache
 from dflow.runner.caches3 import ACCESS_ENV, SECRET_ENV, S3Store
 from dflow.runner.s3 import EMPTY_SHA256, S3, S3Error, sign
@@ -178,7 +180,33 @@ def test_the_local_engine_fills_the_bucket_and_a_second_run_computes_nothing(
     report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
     assert Path(report, "report.txt").read_text() == "sum 14\n"
     assert f"reused from run {first_id}" in _step_log(again, "total")
+    assert explain_lines(again.id, "square") == [
+        f"cache-fan/main.square: 3 slices reused from run {first_id}"
+    ]
     assert _files_holding(s3_local / "runs", seaweedfs.secret_key) == []  # never written
+
+
+def test_dflow_cache_ls_show_prune_and_explain_on_the_bucket(s3_local, seaweedfs, bucket, capsys):
+    log = s3_local / "log"
+    run(fan_out([1, 2], log))
+    changed = fan_out([1, 3], log)
+    run(changed)
+    assert "cache-fan/main.square slice 1: ran because parameter `x` changed (2 -> 3)" in (
+        explain_lines(changed.id, "square")
+    )
+    capsys.readouterr()
+    assert dflow_main(["cache", "ls"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("cache-fan/main.square") == 3 and "5 entries" in listing
+    assert f"in s3://{bucket}/team/cache" in listing
+    entries = list_entries(f"s3://{bucket}/team/cache")
+    total = next(e for e in entries if e.step.endswith("total"))
+    assert dflow_main(["cache", "show", total.key[:12]]) == 0
+    assert '"step": "cache-fan/main.total"' in capsys.readouterr().out
+    assert dflow_main(["cache", "prune", "--max-size", "0"]) == 0
+    assert "removed 5 entries" in capsys.readouterr().out
+    keys = [k for k, _ in _client(seaweedfs).list(bucket, "team/cache/entries/")]
+    assert keys == []
 
 
 def _report_object(seaweedfs, bucket) -> str:

@@ -35,10 +35,20 @@ __all__ = [
 ]
 
 
+_SPECS: dict[tuple, str | None] = {}
+
+
 def runner_cache_json(step: Any, template: Any, workflow_name: str, run_id: str) -> str | None:
-    """The ``--cache`` argument of the runner for one run of ``step`` (None: no cache)."""
-    spec = cache_spec(step, template, workflow_name, run_id, step.name)
-    return spec.to_json() if spec is not None else None
+    """The ``--cache`` argument of the runner for one run of ``step`` (None: no cache).
+
+    Computed once per step of a run: every slice of a fan-out shares it."""
+    memo = (id(step), id(template), workflow_name, run_id)
+    if memo not in _SPECS:
+        if len(_SPECS) > 4096:  # a long-lived process runs many workflows
+            _SPECS.clear()
+        spec = cache_spec(step, template, workflow_name, run_id, step.name)
+        _SPECS[memo] = spec.to_json() if spec is not None else None
+    return _SPECS[memo]
 
 
 def step_cache_json(step: Any, workflow_name: str) -> str | None:

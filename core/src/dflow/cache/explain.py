@@ -79,12 +79,15 @@ def _matches(identity: str, step: str) -> bool:
     return step == identity or step_name_of(step) == name
 
 
-def _step_records(root: str, step: str) -> dict[str, list[dict]]:
-    """{identity: records, oldest first} of the steps matching ``step``. Records of one step
-    are gathered from every history file whatever form their identity takes (older local
-    records name the step by its path), so runs on either engine are compared."""
+def _histories(root: str) -> list[list[dict]]:
+    """The records of each history: ``history/*.jsonl`` in a directory, one object per
+    record (grouped by step digest) in an ``s3://`` location."""
+    if "://" in root:
+        from .settings import object_store
+
+        return object_store(root).histories()
     base = os.path.join(root, "history")
-    found: dict[str, list[dict]] = {}
+    groups = []
     for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
         records = []
         with open(os.path.join(base, name), encoding="utf-8") as f:
@@ -95,6 +98,16 @@ def _step_records(root: str, step: str) -> dict[str, list[dict]]:
                     continue  # a line cut short by a crash
                 if isinstance(record, dict):
                     records.append(record)
+        groups.append(records)
+    return groups
+
+
+def _step_records(root: str, step: str) -> dict[str, list[dict]]:
+    """{identity: records, oldest first} of the steps matching ``step``. Records of one step
+    are gathered from every history whatever form their identity takes (older local
+    records name the step by its path), so runs on either engine are compared."""
+    found: dict[str, list[dict]] = {}
+    for records in _histories(root):
         if not records:
             continue
         identity = canonical_identity(str(records[0].get("step", "")))

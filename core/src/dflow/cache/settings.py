@@ -141,6 +141,23 @@ class CacheSettings:
         }
 
 
+def object_store(location: str, settings: CacheSettings | None = None) -> Any:
+    """The entries at an ``s3://`` ``location`` as the client reaches them: the endpoint and
+    region of ``[cache]``, the configured storage's credentials (s3_config)."""
+    from ..config import s3_config
+    from ..runner.caches3 import S3Store
+
+    settings = attrs.evolve(settings or cache_settings(), location=location)
+    settings.check_location(location)
+    return S3Store(
+        settings.root,
+        settings.s3_endpoint(),
+        settings.region,
+        str(s3_config.get("access_key") or ""),
+        str(s3_config.get("secret_key") or ""),
+    )
+
+
 def cache_settings() -> CacheSettings:
     """The cache settings in effect (file, then environment)."""
     found = load_settings()

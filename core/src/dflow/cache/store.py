@@ -1,13 +1,14 @@
-"""The cache directory as a user manages it: list, show and prune entries; size accounting."""
+"""The cache as a user manages it: list, show and prune entries; size accounting (a
+directory or an ``s3://`` location alike)."""
 
 from __future__ import annotations
 
-import os
 import time
+from typing import Any
 
 import attrs
 
-from ..runner.cacheentries import discard, object_path, read_manifest
+from ..runner.cacheentries import DirStore
 
 #: objects linked this recently may belong to an entry whose manifest is being written
 _GRACE = 600.0
@@ -25,21 +26,22 @@ class CacheEntry:
     problem: str = ""  # why the entry is unusable ("" for a sound one)
 
 
-def _keys(root: str) -> list[str]:
-    base = os.path.join(root, "entries")
-    keys = []
-    for shard in sorted(os.listdir(base)) if os.path.isdir(base) else []:
-        shard_dir = os.path.join(base, shard)
-        if os.path.isdir(shard_dir):
-            keys += sorted(n[:-5] for n in os.listdir(shard_dir) if n.endswith(".json"))
-    return keys
+def _store(root: str) -> Any:
+    """The entries at ``root``: a directory, or an ``s3://`` location (reached with the
+    configured storage's endpoint and credentials)."""
+    if "://" in root:
+        from .settings import object_store
+
+        return object_store(root)
+    return DirStore(root)
 
 
 def list_entries(root: str) -> list[CacheEntry]:
     """Every entry under ``root``, oldest first (damaged ones with their ``problem``)."""
     entries = []
-    for key in _keys(root):
-        manifest, why = read_manifest(root, key)
+    store = _store(root)
+    for key in store.keys():
+        manifest, why = store.read_manifest(key)
         if manifest is None:
             entries.append(CacheEntry(key, "", "", 0, 0.0, why))
             continue
@@ -57,13 +59,14 @@ def list_entries(root: str) -> list[CacheEntry]:
 
 def show_entry(root: str, key: str) -> dict:
     """The manifest of the entry whose key starts with ``key``."""
-    matches = [k for k in _keys(root) if k.startswith(key)]
+    store = _store(root)
+    matches = [k for k in store.keys() if k.startswith(key)]
     if len(matches) != 1:
         found = "no entry" if not matches else f"{len(matches)} entries"
         raise LookupError(
             f"{found} in {root} has a key starting with {key!r}; `dflow cache ls` lists them"
         )
-    manifest, why = read_manifest(root, matches[0])
+    manifest, why = store.read_manifest(matches[0])
     if manifest is None:
         raise LookupError(f"entry {matches[0]} in {root} is unusable: {why}")
     return manifest
@@ -71,35 +74,20 @@ def show_entry(root: str, key: str) -> dict:
 
 def disk_usage(root: str) -> int:
     """Bytes of the objects (each stored once, however many entries share it)."""
-    total = 0
-    for dirpath, _dirs, files in os.walk(os.path.join(root, "objects")):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
+    return sum(size for _sha, size, _when in _store(root).objects())
 
 
-def _collect_garbage(root: str) -> None:
-    """Remove the objects no entry refers to (but not ones linked in the last minutes)."""
+def _collect_garbage(store: Any) -> None:
+    """Remove the objects no entry refers to (but not ones stored in the last minutes)."""
     used = set()
-    for key in _keys(root):
-        manifest, _why = read_manifest(root, key)
+    for key in store.keys():
+        manifest, _why = store.read_manifest(key)
         if manifest is not None:
             used |= {m["sha256"] for m in manifest["files"].values() if m.get("kind") == "file"}
     now = time.time()
-    base = os.path.join(root, "objects")
-    for dirpath, _dirs, files in os.walk(base):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            if name in used or path != object_path(root, name):
-                continue
-            try:
-                if now - os.lstat(path).st_ctime > _GRACE:
-                    os.unlink(path)
-            except OSError:
-                pass
+    for sha, _size, when in store.objects():
+        if sha not in used and now - when > _GRACE:
+            store.drop_object(sha)
 
 
 def prune(
@@ -120,7 +108,8 @@ def prune(
             oldest = kept.pop(0)
             total -= oldest.size
             removed.append(oldest)
+    store = _store(root)
     for entry in removed:
-        discard(root, entry.key)
-    _collect_garbage(root)
+        store.discard(entry.key)
+    _collect_garbage(store)
     return removed

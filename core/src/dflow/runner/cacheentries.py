@@ -7,6 +7,10 @@ Standard library only (runs in pods and HPC jobs, Python 3.7+). Layout under the
     history/<step digest>.jsonl      one line per run of a step (``dflow explain``)
     tmp/                             manifests being written
 
+Output parameters and artifact catalogs of up to 4 KiB are kept in the manifest itself (base64
+``data``): they are many and tiny, and a file of their own (or an object PUT) each would cost
+more than the step's bookkeeping. Artifacts' files are always objects.
+
 A manifest is written to ``tmp/`` and published with ``os.link``, which fails when the entry
 exists: of concurrent writers of one key the first wins and the others use its entry. It
 carries a digest of itself and each file's size and sha256: an entry whose manifest does not
@@ -15,6 +19,7 @@ check out, or whose objects are missing, short or (checked on restore) altered, 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -23,8 +28,12 @@ import time
 import uuid
 from typing import Callable
 
-FORMAT = 1
+from ..catalog import catalog_dir_name
+
+FORMAT = 2  # 2: small parameter and catalog files inline in the manifest
 _CHUNK = 1 << 20
+#: files up to this size under parameters/ or a catalog dir live in the manifest
+INLINE_MAX = 4096
 
 
 def canonical(obj: object) -> str:
@@ -47,9 +56,12 @@ def object_path(root: str, sha: str) -> str:
     return os.path.join(root, "objects", sha[:2], sha)
 
 
-def manifest_digest(manifest: dict) -> str:
-    text = canonical({k: v for k, v in manifest.items() if k != "digest"})
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def encode_manifest(manifest: dict) -> bytes:
+    """The manifest file: the sha256 of the body, a newline, the body (canonical JSON), so a
+    reader checks it without serialising it again; sets ``manifest["digest"]``."""
+    body = canonical({k: v for k, v in manifest.items() if k != "digest"}).encode("utf-8")
+    manifest["digest"] = hashlib.sha256(body).hexdigest()
+    return manifest["digest"].encode("ascii") + b"\n" + body
 
 
 def _retry_in_new_dir(fn, path: str) -> None:
@@ -61,10 +73,17 @@ def _retry_in_new_dir(fn, path: str) -> None:
         fn()
 
 
-def write_file(path: str, text: str) -> None:
+def write_file(path: str, data: str | bytes) -> None:
+    """Create ``path`` (and its directory when missing) holding ``data``. No fsync: a crash
+    loses at most a cache entry, which is detected (digest) and recomputed."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+
     def write() -> None:
-        with open(path, "w") as f:
-            f.write(text)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, raw)
+        finally:
+            os.close(fd)
 
     _retry_in_new_dir(write, path)
 
@@ -86,16 +105,20 @@ def read_manifest(root: str, key: str) -> tuple[dict | None, str]:
 def check_manifest(text: bytes, key: str, size_of: Callable) -> tuple[dict | None, str]:
     """(manifest, "") when ``text`` is a sound manifest of ``key`` whose objects all have
     their size (``size_of(sha)``, OSError when missing); else (None, why)."""
+    digest, _, body = text.partition(b"\n")
+    if hashlib.sha256(body).hexdigest().encode("ascii") != digest:
+        return None, "manifest digest mismatch"
     try:
-        manifest = json.loads(text.decode("utf-8"))
+        manifest = json.loads(body.decode("utf-8"))
     except ValueError as exc:
         return None, f"unreadable manifest ({exc})"
-    if not isinstance(manifest, dict) or manifest.get("digest") != manifest_digest(manifest):
-        return None, "manifest digest mismatch"
+    if not isinstance(manifest, dict):
+        return None, "unreadable manifest (not an object)"
+    manifest["digest"] = digest.decode("ascii")
     if manifest.get("key") != key or manifest.get("format") != FORMAT:
         return None, "manifest of another key or format"
     for rel, meta in sorted(manifest.get("files", {}).items()):
-        if meta.get("kind") != "file":
+        if meta.get("kind") != "file" or "data" in meta:
             continue
         try:
             size = size_of(meta["sha256"])
@@ -133,27 +156,39 @@ def _store_object(root: str, sha: str, src: str, size: int) -> None:
 
 
 def scan_and_store(root: str, outputs_dir: str, put: Callable | None = None) -> dict:
-    """{relative path: {kind, size, sha256 | target}} of ``outputs_dir``; files go to the
-    objects (through ``put(sha, path, size)`` when given: another kind of store)."""
+    """{relative path: {kind, size, sha256 | data | target}} of ``outputs_dir``; files go to
+    the objects (through ``put(sha, path, size)`` when given: another kind of store), small
+    parameter and catalog files into the manifest."""
     put = put or (lambda sha, full, size: _store_object(root, sha, full, size))
+    catalog = catalog_dir_name()
     files: dict = {}
-    for dirpath, dirnames, filenames in os.walk(outputs_dir):
-        rel_dir = os.path.relpath(dirpath, outputs_dir)
-        for name in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            dirnames.remove(name)  # os.walk lists a link to a dir as a dir
-            filenames.append(name)
-        if not filenames and not dirnames and rel_dir != ".":
-            files[rel_dir] = {"kind": "dir"}
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            if os.path.islink(full):
-                files[rel] = {"kind": "link", "target": os.readlink(full)}
-                continue
-            size = os.path.getsize(full)
-            sha = hash_file(full)
-            put(sha, full, size)
-            files[rel] = {"kind": "file", "size": size, "sha256": sha}
+
+    def walk(path: str, rel: str, small: bool) -> None:
+        with os.scandir(path) as listing:
+            items = list(listing)
+        if not items and rel:
+            files[rel] = {"kind": "dir"}
+        for item in items:
+            sub = rel + "/" + item.name if rel else item.name
+            if item.is_symlink():  # a link to a dir too: kept as a link
+                files[sub] = {"kind": "link", "target": os.readlink(item.path)}
+            elif item.is_dir():
+                inline = (not rel and item.name == "parameters") or item.name == catalog
+                walk(item.path, sub, small or inline)
+            elif small and item.stat().st_size <= INLINE_MAX:
+                with open(item.path, "rb") as f:
+                    data = f.read()
+                meta = {"kind": "file", "size": len(data)}
+                meta["sha256"] = hashlib.sha256(data).hexdigest()
+                meta["data"] = base64.b64encode(data).decode("ascii")
+                files[sub] = meta
+            else:
+                size = item.stat().st_size
+                sha = hash_file(item.path)
+                put(sha, item.path, size)
+                files[sub] = {"kind": "file", "size": size, "sha256": sha}
+
+    walk(outputs_dir, "", False)
     return files
 
 
@@ -161,11 +196,11 @@ def publish_manifest(root: str, key: str, manifest: dict) -> dict | None:
     """Publish ``manifest`` as the entry of ``key``: ours, or the sound one a concurrent
     writer published first (a damaged one is replaced); None when the cache is not
     writable."""
-    manifest["digest"] = manifest_digest(manifest)
+    data = encode_manifest(manifest)
     tmp = os.path.join(root, "tmp", f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.json")
     final = manifest_path(root, key)
     try:
-        write_file(tmp, canonical(manifest))
+        write_file(tmp, data)
         for _ in range(3):
             try:
                 _retry_in_new_dir(lambda: os.link(tmp, final), final)
@@ -232,6 +267,10 @@ def restore(
             if meta.get("kind") == "link":
                 os.symlink(meta["target"], dst)
                 continue
+            if "data" in meta:  # covered by the manifest's digest
+                with open(dst, "wb") as f:
+                    f.write(base64.b64decode(meta["data"]))
+                continue
             fetch(meta["sha256"], dst)
             if hash_file(dst) != meta["sha256"]:
                 drop(meta["sha256"])
@@ -245,7 +284,7 @@ def restore(
                 os.unlink(target)
             os.rename(os.path.join(staging, name), target)
         return ""
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, ValueError) as exc:
         return f"cannot restore ({exc})"
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -302,3 +341,34 @@ class DirStore:
 
     def append_history(self, step: str, entry: dict) -> None:
         append_history(self.root, step, entry)
+
+    def keys(self) -> list:
+        """The keys of every entry."""
+        base = os.path.join(self.root, "entries")
+        keys = []
+        for shard in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+            shard_dir = os.path.join(base, shard)
+            if os.path.isdir(shard_dir):
+                keys += sorted(n[:-5] for n in os.listdir(shard_dir) if n.endswith(".json"))
+        return keys
+
+    def objects(self) -> list:
+        """(sha, size, last change) of every object."""
+        found = []
+        for dirpath, _dirs, names in os.walk(os.path.join(self.root, "objects")):
+            for name in names:
+                path = os.path.join(dirpath, name)
+                if path != object_path(self.root, name):
+                    continue  # not an object (a copy being written)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                found.append((name, st.st_size, st.st_ctime))
+        return found
+
+    def drop_object(self, sha: str) -> None:
+        try:
+            os.unlink(object_path(self.root, sha))
+        except OSError:
+            pass

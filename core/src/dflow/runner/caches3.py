@@ -17,6 +17,7 @@ configured storage; on Argo they come from a Kubernetes Secret (docs/cache.md).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 import uuid
@@ -51,9 +52,17 @@ class S3Store:
 
     digests_dir = None  # content digests of big inputs are not memoised in a bucket
 
-    def __init__(self, location: str, endpoint: str, region: str = "") -> None:
+    def __init__(
+        self,
+        location: str,
+        endpoint: str,
+        region: str = "",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> None:
         self.bucket, self.prefix = split_location(location)
-        access, secret = os.environ.get(ACCESS_ENV), os.environ.get(SECRET_ENV)
+        access = access_key or os.environ.get(ACCESS_ENV)
+        secret = secret_key or os.environ.get(SECRET_ENV)
         if not access or not secret:
             raise CacheLocationError(
                 f"cache location {location}: no credentials: {ACCESS_ENV} and {SECRET_ENV} "
@@ -109,13 +118,10 @@ class S3Store:
         return entries.scan_and_store("", outputs_dir, put=self._put)
 
     def publish_manifest(self, key: str, manifest: dict) -> dict | None:
-        """Put the manifest, unless a sound one is there (a concurrent writer's)."""
-        manifest["digest"] = entries.manifest_digest(manifest)
-        existing, _why = self.read_manifest(key)
-        if existing is not None:
-            return existing
+        """Put the manifest: of concurrent writers the last one's stays, and each is sound
+        (the same key, objects by content), so no read before the PUT."""
+        body = entries.encode_manifest(manifest)
         try:
-            body = entries.canonical(manifest).encode("utf-8")
             self.client.put(self.bucket, self._manifest_key(key), body)
         except OSError:
             return None
@@ -135,3 +141,34 @@ class S3Store:
             self.client.put(self.bucket, f"{self.prefix}history/{ident}/{name}", body)
         except OSError:
             pass  # explanations are lost, results are not
+
+    # -- managing the cache (dflow cache ls|show|prune, dflow explain) ------------------
+    def keys(self) -> list:
+        """The keys of every entry."""
+        base = f"{self.prefix}entries/"
+        names = (k[len(base) :].rpartition("/")[2] for k, _ in self.client.list(self.bucket, base))
+        return sorted(n[:-5] for n in names if n.endswith(".json"))
+
+    def objects(self) -> list:
+        """(sha, size, last modified) of every object."""
+        base = f"{self.prefix}objects/"
+        found = self.client.list_dated(self.bucket, base)
+        return [(k.rpartition("/")[2], size, when) for k, size, when in found]
+
+    def drop_object(self, sha: str) -> None:
+        self._drop(sha)
+
+    def histories(self) -> list:
+        """The history records of each step identity (lists of dicts, in no order)."""
+        groups: dict = {}
+        base = f"{self.prefix}history/"
+        for k, _size in self.client.list(self.bucket, base):
+            ident = k[len(base) :].partition("/")[0]
+            text = self.client.get(self.bucket, k)
+            try:
+                record = json.loads((text or b"").decode("utf-8"))
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                groups.setdefault(ident, []).append(record)
+        return list(groups.values())

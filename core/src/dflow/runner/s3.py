@@ -9,6 +9,7 @@ on a fresh one, and 5xx or connection errors are retried a few times.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import http.client
@@ -262,6 +263,11 @@ class S3:
 
     def list(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object whose key starts with ``prefix`` (ListObjectsV2)."""
+        for key, size, _when in self.list_dated(bucket, prefix):
+            yield key, size
+
+    def list_dated(self, bucket: str, prefix: str) -> Iterator[tuple[str, int, float]]:
+        """(key, size, last modified as epoch seconds) of the objects under ``prefix``."""
         token = ""
         while True:
             query = {"list-type": "2", "prefix": prefix}
@@ -276,7 +282,8 @@ class S3:
                 tag = _NS.sub("", node.tag)
                 if tag == "Contents":
                     fields = {_NS.sub("", c.tag): c.text or "" for c in node}
-                    yield fields.get("Key", ""), int(fields.get("Size") or 0)
+                    when = _epoch(fields.get("LastModified", ""))
+                    yield fields.get("Key", ""), int(fields.get("Size") or 0), when
                 elif tag == "NextContinuationToken":
                     token = node.text or ""
             if not token:
@@ -291,3 +298,11 @@ def _error(data: bytes) -> tuple[str, str]:
         return "", data[:200].decode("utf-8", "replace")
     fields = {_NS.sub("", c.tag): c.text or "" for c in root}
     return fields.get("Code", ""), fields.get("Message", "")
+
+
+def _epoch(stamp: str) -> float:
+    """Seconds since the epoch of an S3 ``LastModified`` (``2026-01-02T03:04:05.000Z``)."""
+    try:
+        return float(calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return 0.0
