@@ -239,6 +239,26 @@ def test_a_damaged_object_in_the_bucket_is_detected_and_rewritten(
     assert computed(log, "total") == 2  # the rewritten entry serves
 
 
+def test_a_cut_short_manifest_in_the_bucket_is_ignored_and_rewritten(s3_local, seaweedfs, bucket):
+    log = s3_local / "log"
+    run(fan_out([6], log))
+    client = _client(seaweedfs)
+    (manifest,) = [
+        k
+        for k, _ in client.list(bucket, "team/cache/entries/")
+        if b"main.total" in (client.get(bucket, k) or b"")
+    ]
+    whole = client.get(bucket, manifest)
+    client.put(bucket, manifest, whole[: len(whole) // 2])
+    again = fan_out([6], log)
+    run(again)
+    assert computed(log, "total") == 2
+    assert "ignored: manifest digest mismatch" in _step_log(again, "total")
+    assert client.get(bucket, manifest) != whole[: len(whole) // 2]  # a sound one again
+    run(fan_out([6], log))
+    assert computed(log, "total") == 2
+
+
 def _publish(args: tuple) -> str:
     location, endpoint, outputs, barrier = args
     rcache._STORES.clear()  # a forked writer opens its own connection
