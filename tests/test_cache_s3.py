@@ -181,7 +181,7 @@ def test_the_local_engine_fills_the_bucket_and_a_second_run_computes_nothing(
     assert Path(report, "report.txt").read_text() == "sum 14\n"
     assert f"reused from run {first_id}" in _step_log(again, "total")
     assert explain_lines(again.id, "square") == [
-        f"cache-fan/main.square: 3 slices reused from run {first_id}"
+        f"cache-fan/square: 3 slices reused from run {first_id}"
     ]
     assert _files_holding(s3_local / "runs", seaweedfs.secret_key) == []  # never written
 
@@ -191,18 +191,18 @@ def test_dflow_cache_ls_show_prune_and_explain_on_the_bucket(s3_local, seaweedfs
     run(fan_out([1, 2], log))
     changed = fan_out([1, 3], log)
     run(changed)
-    assert "cache-fan/main.square slice 1: ran because parameter `x` changed (2 -> 3)" in (
+    assert "cache-fan/square slice 1: ran because parameter `x` changed (2 -> 3)" in (
         explain_lines(changed.id, "square")
     )
     capsys.readouterr()
     assert dflow_main(["cache", "ls"]) == 0
     listing = capsys.readouterr().out
-    assert listing.count("cache-fan/main.square") == 3 and "5 entries" in listing
+    assert listing.count("cache-fan/square") == 3 and "5 entries" in listing
     assert f"in s3://{bucket}/team/cache" in listing
     entries = list_entries(f"s3://{bucket}/team/cache")
     total = next(e for e in entries if e.step.endswith("total"))
     assert dflow_main(["cache", "show", total.key[:12]]) == 0
-    assert '"step": "cache-fan/main.total"' in capsys.readouterr().out
+    assert '"step": "cache-fan/total"' in capsys.readouterr().out
     assert dflow_main(["cache", "prune", "--max-size", "0"]) == 0
     assert "removed 5 entries" in capsys.readouterr().out
     keys = [k for k, _ in _client(seaweedfs).list(bucket, "team/cache/entries/")]
@@ -246,7 +246,7 @@ def test_a_cut_short_manifest_in_the_bucket_is_ignored_and_rewritten(s3_local, s
     (manifest,) = [
         k
         for k, _ in client.list(bucket, "team/cache/entries/")
-        if b"main.total" in (client.get(bucket, k) or b"")
+        if b"cache-fan/total" in (client.get(bucket, k) or b"")
     ]
     whole = client.get(bucket, manifest)
     client.put(bucket, manifest, whole[: len(whole) // 2])

@@ -306,6 +306,7 @@ class Lookup:
     why: str = ""
     digests: Digests | None = None
     store: Any = None
+    source_run: str = ""  # of a reused entry: the run that computed it
 
 
 def lookup(
@@ -349,7 +350,9 @@ def lookup(
                 "source_step": manifest.get("step"),
             }
             record_history(spec, key, record, outcome, where)
-            return Lookup(spec, key, record, True, "", digests, where)
+            found = Lookup(spec, key, record, True, "", digests, where)
+            found.source_run = str(manifest.get("run") or "")
+            return found
     if why != "missing" and not probe:
         note(f"entry {key[:12]} ignored: {why}; the step runs and rewrites it")
         where.discard(key)

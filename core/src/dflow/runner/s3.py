@@ -3,8 +3,8 @@
 Standard library only (runs in pods and HPC jobs, Python 3.7+, where boto3 may be absent).
 Requests are signed with AWS Signature Version 4 (header signing, path-style addressing); a
 PUT signs the sha256 of its body, so the server refuses a body damaged on the way. One
-keep-alive connection per client; a request that fails on a reused connection is sent again
-on a fresh one, and 5xx or connection errors are retried a few times.
+keep-alive connection per client and thread; a request that fails on a reused connection is
+sent again on a fresh one, and 5xx or connection errors are retried a few times.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import http.client
 import os
 import re
 import ssl
+import threading
 import time
 import xml.etree.ElementTree as ET
 from typing import Any, BinaryIO, Iterator
@@ -130,22 +131,25 @@ class S3:
         self.access_key, self._secret, self.region = access_key, secret_key, region
         self.session_token = session_token
         self.timeout, self.attempts = timeout, max(1, attempts)
-        self._conn: http.client.HTTPConnection | None = None
+        self._local = threading.local()  # a connection per thread (engines probe in threads)
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        if self._conn is not None:
-            return self._conn, True
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn, True
         if self.scheme == "https":
             ctx = ssl.create_default_context()
-            self._conn = http.client.HTTPSConnection(self.host, timeout=self.timeout, context=ctx)
+            conn = http.client.HTTPSConnection(self.host, timeout=self.timeout, context=ctx)
         else:
-            self._conn = http.client.HTTPConnection(self.host, timeout=self.timeout)
-        return self._conn, False
+            conn = http.client.HTTPConnection(self.host, timeout=self.timeout)
+        self._local.conn = conn
+        return conn, False
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def request(
         self,

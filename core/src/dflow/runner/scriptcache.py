@@ -18,7 +18,6 @@ import shutil
 import uuid
 from typing import Any
 
-from . import cacheentries as entries
 from .cache import (
     FORMAT,
     CacheSpec,
@@ -27,6 +26,7 @@ from .cache import (
     canonical,
     key_of,
     note,
+    open_store,
     publish,
     record_history,
     sha256_text,
@@ -105,14 +105,20 @@ def lookup_script(
     """Key this run; a sound entry of its key is restored to the ``outputs`` paths (name ->
     path), through ``scratch`` (a directory on the outputs' file system). ``probe``: as in
     :func:`.cache.lookup`, a damaged entry is left to the run's own check."""
-    digests = Digests(spec.root)
+    try:
+        where = open_store(spec)
+    except ValueError as exc:  # CacheLocationError: the step runs, uncached
+        if not probe:
+            note(f"not cached: {exc}")
+        return Lookup(spec, why=str(exc))
+    digests = Digests(where.digests_dir)
     record = script_record(spec, parameters, artifacts, slice_index, digests, catalog)
     if record is None:
         return Lookup(spec, why="no script digest")
     key = key_of(record)
-    manifest, why = entries.read_manifest(spec.root, key)
+    manifest, why = where.read_manifest(key)
     if manifest is not None:
-        why = _restore(spec.root, manifest, outputs, scratch)
+        why = _restore(where, manifest, outputs, scratch)
         if not why:
             if not probe:  # a probing engine says it itself, where it logs the step
                 note(f"reused from run {manifest.get('run')} (key {key[:12]})")
@@ -121,12 +127,14 @@ def lookup_script(
                 "source_run": manifest.get("run"),
                 "source_step": manifest.get("step"),
             }
-            record_history(spec, key, record, outcome)
-            return Lookup(spec, key, record, True, "", digests)
+            record_history(spec, key, record, outcome, where)
+            found = Lookup(spec, key, record, True, "", digests, where)
+            found.source_run = str(manifest.get("run") or "")
+            return found
     if why != "missing" and not probe:
         note(f"entry {key[:12]} ignored: {why}; the step runs and rewrites it")
-        entries.discard(spec.root, key)
-    return Lookup(spec, key, record, False, why, digests)
+        where.discard(key)
+    return Lookup(spec, key, record, False, why, digests, where)
 
 
 def store_script(lk: Lookup, outputs: dict[str, str], scratch: str, ok: bool) -> None:
@@ -135,7 +143,8 @@ def store_script(lk: Lookup, outputs: dict[str, str], scratch: str, ok: bool) ->
     if not lk.key or lk.reused or lk.digests is None:
         return
     if not ok:
-        record_history(lk.spec, lk.key, lk.record, {"outcome": "failed", "lookup": lk.why})
+        outcome = {"outcome": "failed", "lookup": lk.why}
+        record_history(lk.spec, lk.key, lk.record, outcome, lk.store)
         return
     staging = os.path.join(scratch, f"cache-store-{uuid.uuid4().hex[:8]}")
     try:
@@ -143,7 +152,7 @@ def store_script(lk: Lookup, outputs: dict[str, str], scratch: str, ok: bool) ->
             if os.path.lexists(path):
                 _link_tree(path, os.path.join(staging, name))
         os.makedirs(staging, exist_ok=True)
-        manifest = publish(lk.spec, lk.key, lk.record or {}, staging)
+        manifest = publish(lk.spec, lk.key, lk.record or {}, staging, lk.store)
     except OSError as exc:
         note(f"cannot stage the outputs for the cache ({exc})")
         manifest = None
@@ -151,7 +160,8 @@ def store_script(lk: Lookup, outputs: dict[str, str], scratch: str, ok: bool) ->
         shutil.rmtree(staging, ignore_errors=True)
     if manifest is None:
         note(f"cannot write the entry of key {lk.key[:12]} under {lk.spec.root}")
-    record_history(lk.spec, lk.key, lk.record, {"outcome": "computed", "lookup": lk.why})
+    outcome = {"outcome": "computed", "lookup": lk.why}
+    record_history(lk.spec, lk.key, lk.record, outcome, lk.store)
 
 
 def _link_file(src: str, dst: str) -> None:
@@ -172,12 +182,12 @@ def _link_tree(src: str, dst: str) -> None:
         _link_file(src, dst)
 
 
-def _restore(root: str, manifest: dict, outputs: dict[str, str], scratch: str) -> str:
+def _restore(where: Any, manifest: dict, outputs: dict[str, str], scratch: str) -> str:
     """Restore the entry into ``scratch``, then move each output to its path; "" when done,
     else why the entry is unusable (the outputs are then left alone)."""
     staging = os.path.join(scratch, f"cache-restore-{uuid.uuid4().hex[:8]}")
     try:
-        why = entries.restore(root, manifest, staging)
+        why = where.restore(manifest, staging)
         if why:
             return why
         for name, path in sorted(outputs.items()):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import weakref
 from collections.abc import Callable, Iterator
@@ -23,7 +22,6 @@ from dflow.cache import cache_spec
 from dflow.catalog import catalog_dir_name
 from dflow.model.op_template import ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
-from dflow.runner import cacheentries
 from dflow.runner.cache import CacheSpec, Lookup
 from dflow.runner.core import probe_cache
 from dflow.runner.scriptcache import lookup_script, store_script
@@ -55,10 +53,7 @@ def _to_log(path: str) -> Iterator[None]:
 
 def reused(spec: CacheSpec, lk: Lookup) -> Outcome:
     """The outcome of a step restored from the cache: Succeeded, saying from which run."""
-    run = None
-    with contextlib.suppress(OSError, ValueError):
-        with open(cacheentries.manifest_path(spec.root, lk.key)) as f:
-            run = json.load(f).get("run")
+    run = lk.source_run or None
     return Outcome("Succeeded", message=f"reused from run {run} (key {lk.key[:12]})", exit_code=0)
 
 
