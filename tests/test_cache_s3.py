@@ -317,3 +317,20 @@ def test_an_unsupported_location_is_a_clear_error(monkeypatch, location):
         assert "names no bucket" in text
     else:
         assert "a directory or in an S3 bucket (s3://bucket/prefix)" in text
+
+
+def test_pods_get_the_credentials_as_secret_references_only(monkeypatch):
+    from dflow.cache.settings import CacheSettings
+    from dflow.config import s3_config
+
+    monkeypatch.setitem(s3_config, "access_key", "AKIA-CACHE")
+    monkeypatch.setitem(s3_config, "secret_key", "s3cr3t-value")
+    named = CacheSettings(location="s3://b/p", secret="cache-cred").pod_env()
+    assert {k: (v.name, v.key, v.value) for k, v in named.items()} == {
+        ACCESS_ENV: ("cache-cred", "accesskey", None),  # an existing Secret: no value sent
+        SECRET_ENV: ("cache-cred", "secretkey", None),
+    }
+    made = CacheSettings(location="s3://b/p", endpoint="http://s3:9000").pod_env()
+    assert made[ACCESS_ENV].value == "AKIA-CACHE" and made[SECRET_ENV].value == "s3cr3t-value"
+    assert made[ACCESS_ENV].name != made[SECRET_ENV].name  # one key per Secret
+    assert CacheSettings(location="/shared/cache").pod_env() == {}
