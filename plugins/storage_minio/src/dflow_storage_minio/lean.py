@@ -16,8 +16,6 @@ would raise, so :func:`dflow_storage_minio.errors.translate` reports both paths 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import random
 import re
@@ -28,6 +26,8 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
+
+from dflow.runner.s3 import sign as sigv4
 
 #: request bodies and responses move in blocks of this size
 BLOCK = 1024 * 1024
@@ -61,7 +61,6 @@ class LeanS3:
         self.pool_size = pool_size
         self._idle: dict[str, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
-        self._signing_key: tuple[str, bytes] | None = None
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
 
     # -- requests ---------------------------------------------------------------------
@@ -160,38 +159,21 @@ class LeanS3:
             return f"{bucket}.{self.netloc}", "/" + quoted
         return self.netloc, f"/{bucket}/{quoted}"
 
-    def _key(self, day: str) -> bytes:
-        cached = self._signing_key
-        if cached and cached[0] == day:
-            return cached[1]
-        key = ("AWS4" + self._secret).encode()
-        for part in (day, self.region, "s3", "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        self._signing_key = (day, key)
-        return key
-
     def _sign(self, method: str, host: str, path: str, extra: dict[str, str]) -> dict[str, str]:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        scope = f"{stamp[:8]}/{self.region}/s3/aws4_request"
         # SigV4 signs every x-amz-* header sent (x-amz-checksum-crc32 included)
         amz = {k.lower(): v.strip() for k, v in extra.items() if k.lower().startswith("x-amz-")}
         amz.update({"x-amz-content-sha256": _UNSIGNED, "x-amz-date": stamp})
-        names = sorted(["host", *amz])
-        values = {"host": host, **amz}
-        signed = ";".join(names)
-        lines = "".join(f"{n}:{values[n]}\n" for n in names)
-        canonical = f"{method}\n{path}\n\n{lines}\n{signed}\n{_UNSIGNED}"
-        to_sign = (
-            f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        )
-        signature = hmac.new(self._key(stamp[:8]), to_sign.encode(), hashlib.sha256).hexdigest()
+        authorization = sigv4(
+            method, path, {}, {"host": host, **amz}, _UNSIGNED,
+            self.access_key, self._secret, self.region, "s3", stamp,
+        )  # fmt: skip
         return {
             **extra,
             "Host": host,
             "x-amz-date": stamp,
             "x-amz-content-sha256": _UNSIGNED,
-            "Authorization": f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
-            f"SignedHeaders={signed}, Signature={signature}",
+            "Authorization": authorization,
         }
 
     # -- the connection pool ----------------------------------------------------------
