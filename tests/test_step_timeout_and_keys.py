@@ -58,7 +58,7 @@ def test_step_timeout_kills_a_script_step_on_the_local_engine(local):
     [s] = wf.query_step(name="hang")
     assert s.phase == "Failed"
     assert "step 'hang' timed out after 1 s (its process group was killed)" in s.message
-    deadline = time.monotonic() + 5  # the group was killed; give the kernel a moment to reap
+    deadline = time.monotonic() + 30  # the group was killed; this bounds how long reaping may take
     while not _gone(int(pidfile.read_text())) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(int(pidfile.read_text()))

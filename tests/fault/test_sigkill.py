@@ -12,7 +12,7 @@ import textwrap
 import time
 import uuid
 
-from fault_helpers import HERE, kill_all, tagged
+from fault_helpers import HERE, kill_all, running, tagged
 
 SEED = int(os.environ.get("FAULT_SEED", "0")) or random.randrange(1, 2**31)
 print(f"tests/fault/test_sigkill.py: FAULT_SEED={SEED}")  # re-run a failure with it
@@ -143,7 +143,7 @@ def test_sigkill_at_random_points_of_a_chain_a_fan_out_and_script_steps(tmp_path
 
 
 RESUME = """
-t = ShellOPTemplate(name="long", script="sh -c 'echo >> {out}.started; sleep 3; echo ran >> {out}'")
+t = ShellOPTemplate(name="long", script="sh -c 'echo $$ >> {out}.started; sleep 3; echo ran >> {out}'")
 wf.add(Step("long", t))
 """
 
@@ -166,9 +166,11 @@ def test_a_resumed_run_first_kills_the_script_step_the_crashed_run_left(tmp_path
             [sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True
         )
         assert "PHASE Succeeded" in again.stdout, again.stdout + again.stderr
-        time.sleep(3.5)  # long enough for a surviving first copy to have written its line
-        assert open(out).read().split() == ["ran"]
-        assert open(out + ".started").read().count("\n") == 2  # started twice, ran once
+        started = [int(pid) for pid in open(out + ".started").read().split()]
+        assert len(started) == 2, started  # started twice...
+        # ...and the first copy is gone (had it survived, it wrote its line before ending)
+        assert running(started[:1], settle=30) == []
+        assert open(out).read().split() == ["ran"]  # ...and ran once
         assert tagged(tag) == []
     finally:
         kill_all(tagged(tag))

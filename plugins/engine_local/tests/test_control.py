@@ -10,6 +10,7 @@ import time
 
 from dflow import ShellOPTemplate, Step, Workflow
 from dflow.python import PythonOPTemplate
+from dflow_engine_local.procs import is_alive
 from local_engine_ops import Add, Boom
 
 
@@ -17,7 +18,7 @@ def _sleeper(name, seconds):
     return ShellOPTemplate(name=name, script=f"sleep {seconds}")
 
 
-def _wait_phase(wf, step, phase, timeout=20):
+def _wait_phase(wf, step, phase, timeout=120):  # the timeout only bounds a hang
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = wf.query_step(name=step)
@@ -49,18 +50,27 @@ def test_background_run_queried_from_another_process(workdir):
 
 
 def test_terminate_kills_running_step(workdir):
+    pidfile = workdir / "sleep.pid"
     wf = Workflow("term")
-    wf.add(Step("long", _sleeper("long", 60)))
+    long_ = ShellOPTemplate(name="long", script=f"sleep 600 & echo $! > {pidfile}; wait")
+    wf.add(Step("long", long_))
     wf.add(Step("never", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}))
     wf.submit(wait=False)
     _wait_phase(wf, "long", "Running")
-    started = time.monotonic()
+    deadline = time.monotonic() + 120
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        assert time.monotonic() < deadline, "the step's script never started its sleep"
+        time.sleep(0.05)
     wf.terminate()
     assert wf.wait(interval=0.05) == "Failed"
-    assert time.monotonic() - started < 10
     [long] = wf.query_step(name="long")
     assert long.phase == "Failed" and "terminated" in long.message
     assert not wf.query_step(name="never")
+    # the script's child was killed, not left to finish its 600 s (the deadline bounds a hang)
+    child = int(pidfile.read_text())
+    while is_alive(child):
+        assert time.monotonic() < deadline, f"the step's child {child} outlived terminate()"
+        time.sleep(0.05)
 
 
 def test_suspend_and_resume(workdir):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import os
 import subprocess
 import sys
 import threading
@@ -68,11 +67,16 @@ def test_script_timeout_kills_the_process_group(workdir):
     [s] = wf.query_step(name="hang")
     assert s.phase == "Failed" and "timed out after 1 s" in s.message
     child = int(pidfile.read_text())
-    time.sleep(0.2)
-    assert (
-        not os.path.exists(f"/proc/{child}")
-        or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
-    )
+
+    def gone() -> bool:
+        stat = Path(f"/proc/{child}/stat")
+        return not stat.exists() or stat.read_text().split()[2] == "Z"
+
+    # the group was signalled; the deadline only bounds how long the kernel may take
+    deadline = time.monotonic() + 30
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone()
 
 
 def test_stop_runs_exit_handler_and_terminate_does_not(workdir):
@@ -80,8 +84,9 @@ def test_stop_runs_exit_handler_and_terminate_does_not(workdir):
     wf = Workflow("stopme", on_exit=ShellOPTemplate(name="bye", script=f"echo bye >> {mark}"))
     wf.add(Step("long", ShellOPTemplate(name="long", script="sleep 60")))
     wf.submit(wait=False)
-    deadline = time.monotonic() + 20
-    while not wf.query_step(name="long", phase="Running") and time.monotonic() < deadline:
+    deadline = time.monotonic() + 120  # bounds a hang only
+    while not wf.query_step(name="long", phase="Running"):
+        assert time.monotonic() < deadline, "step 'long' never started"
         time.sleep(0.05)
     wf.stop()
     assert wf.wait(interval=0.05) == "Failed"
@@ -100,8 +105,9 @@ def test_dead_runner_reported_and_double_submit_refused(workdir):
     proc = subprocess.Popen([sys.executable, str(script)])
     wf = Workflow("dead", id="dead-1")
     wf.add(Step("s", ShellOPTemplate(name="s", script="true")))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 120  # bounds a hang only
+    while True:
+        assert time.monotonic() < deadline, "the first run never started step 's'"
         try:
             if wf.query_step(name="s", phase="Running"):
                 break
