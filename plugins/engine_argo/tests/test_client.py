@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import logging
-import socket
 import warnings
 
 import pytest
 from argo_server import MANIFEST, TOKEN, FakeArgoServer
 from conformance.nodes import fnv32a
+from dflow.testing.ports import refused_port
 from dflow_engine_argo.client import (
     ArgoAuthError,
     ArgoClient,
@@ -181,19 +181,18 @@ def test_not_found_names_the_workflow(client):
 
 
 def test_connection_refused_names_the_host():
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sleeps: list[float] = []
-    c = ArgoClient(f"http://127.0.0.1:{port}", retries=2, backoff=0.01, sleep=sleeps.append)
-    with pytest.raises(ArgoConnectionError) as info:
-        c.create(MANIFEST)  # never reached the server: even a create is repeated
-    assert sleeps == [0.01, 0.02]
-    msg = str(info.value)
-    assert (
-        f"cannot connect to the Argo server at http://127.0.0.1:{port} (connection refused)" in msg
-    )
-    assert "port-forward" in msg and "DFLOW_HOST" in msg
+    with refused_port() as port:
+        sleeps: list[float] = []
+        c = ArgoClient(f"http://127.0.0.1:{port}", retries=2, backoff=0.01, sleep=sleeps.append)
+        with pytest.raises(ArgoConnectionError) as info:
+            c.create(MANIFEST)  # never reached the server: even a create is repeated
+        assert sleeps == [0.01, 0.02]
+        msg = str(info.value)
+        assert (
+            f"cannot connect to the Argo server at http://127.0.0.1:{port} (connection refused)"
+            in msg
+        )
+        assert "port-forward" in msg and "DFLOW_HOST" in msg
 
 
 def test_tls_is_verified_by_default(self_signed_cert):

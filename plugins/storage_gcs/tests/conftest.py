@@ -19,9 +19,19 @@ BUCKET = "dflow-test"
 # The emulator serves one request at a time on http.server's HTTPServer, whose listen
 # backlog is 5: sixteen threads uploading at once overflow it and the kernel resets
 # connections for as long as the burst lasts. A deeper backlog lets requests wait their turn.
-_START_WITH_BACKLOG = (
-    "import sys, http.server; http.server.HTTPServer.request_queue_size = 128; "
-    "from gcp_storage_emulator.__main__ import main; main(sys.argv[1:])"
+# It has no "port 0" either, and a port picked and released can be taken (by another test's
+# server) before the emulator binds it: it serves on a socket this process bound and listens
+# on (passed as DFLOW_EMULATOR_FD) instead.
+_START_ON_SOCKET = (
+    "import os, socket, sys, http.server\n"
+    "def _inherited(self):\n"
+    "    self.socket.close()\n"
+    "    self.socket = socket.socket(fileno=int(os.environ['DFLOW_EMULATOR_FD']))\n"
+    "    self.server_address = self.socket.getsockname()\n"
+    "    self.server_name, self.server_port = self.server_address[:2]\n"
+    "http.server.HTTPServer.server_bind = _inherited\n"
+    "http.server.HTTPServer.server_activate = lambda self: None  # it listens already\n"
+    "from gcp_storage_emulator.__main__ import main; main(sys.argv[1:])\n"
 )
 
 # GCS behaviour the emulator lacks, added for the tests that need it: a media download names
@@ -65,10 +75,11 @@ class GCSEmulator:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> GCSEmulator:
-        with socket.socket() as s:  # the emulator has no "port 0": pick a free one
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+    def start(self, timeout: float = 120.0) -> GCSEmulator:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        self.port = listener.getsockname()[1]
         # a file, not a pipe nobody reads: tracebacks of clients hanging up early (a sliced
         # download closes its first stream after one part) would fill a pipe and stall it
         self.log = tempfile.TemporaryFile()
@@ -76,7 +87,7 @@ class GCSEmulator:
             [
                 sys.executable,
                 "-c",
-                (_GENERATIONS if self.generations else "") + _START_WITH_BACKLOG,
+                (_GENERATIONS if self.generations else "") + _START_ON_SOCKET,
                 "start",
                 "--host",
                 "127.0.0.1",
@@ -90,8 +101,14 @@ class GCSEmulator:
             stdout=subprocess.DEVNULL,
             stderr=self.log,
             cwd=self.data_dir,
-            env={**os.environ, "STORAGE_BASE": self.data_dir or "."},
+            env={
+                **os.environ,
+                "STORAGE_BASE": self.data_dir or ".",
+                "DFLOW_EMULATOR_FD": str(listener.fileno()),
+            },
+            pass_fds=(listener.fileno(),),
         )
+        listener.close()  # the emulator holds it now
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 
 import pytest
 from dflow.config import ConfigError
 from dflow.plugins.manager import PluginManager
 from dflow.storage import BucketMissing, IntegrityError, NotFound, Unreachable
+from dflow.testing.ports import refused_port
 from dflow_storage_gcs import GCSClient, GCSConfig
 
 
@@ -50,14 +50,12 @@ def test_missing_key(make_client, prefix, tmp_path):
 
 
 def test_unreachable_endpoint(make_client, prefix, tmp_path):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    client = make_client(endpoint=f"http://127.0.0.1:{port}", retry_timeout=1.0)
-    with pytest.raises(Unreachable) as info:
-        client.download(prefix + "f", str(tmp_path / "out"))
-    assert f"cannot reach GCS endpoint http://127.0.0.1:{port}" in str(info.value)
-    assert not (tmp_path / "out").exists()
+    with refused_port() as port:
+        client = make_client(endpoint=f"http://127.0.0.1:{port}", retry_timeout=1.0)
+        with pytest.raises(Unreachable) as info:
+            client.download(prefix + "f", str(tmp_path / "out"))
+        assert f"cannot reach GCS endpoint http://127.0.0.1:{port}" in str(info.value)
+        assert not (tmp_path / "out").exists()
 
 
 def test_damaged_object_raises_integrity_error(gcs_disk_emulator, make_client, prefix, tmp_path):

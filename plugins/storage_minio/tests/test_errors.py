@@ -17,7 +17,7 @@ from dflow.storage import (
     download_artifact,
     upload_artifact,
 )
-from dflow.testing.seaweedfs import free_ports
+from dflow.testing.ports import refused_port
 from dflow_storage_minio import MinioClient
 
 MiB = 1024 * 1024
@@ -61,19 +61,19 @@ def test_missing_bucket(client_factory, tmp_path):
 
 
 def test_unreachable_endpoint(tmp_path):
-    (port,) = free_ports(1)  # nothing listens there
-    client = MinioClient(
-        endpoint=f"127.0.0.1:{port}",
-        access_key="a",
-        secret_key="b",
-        bucket_name="bkt",
-        max_attempts=1,
-        connect_timeout=1,
-    )
-    with pytest.raises(Unreachable) as info:
-        client.list("any/")
-    assert f"127.0.0.1:{port}" in str(info.value)
-    assert "server is running" in str(info.value)
+    with refused_port() as port:
+        client = MinioClient(
+            endpoint=f"127.0.0.1:{port}",
+            access_key="a",
+            secret_key="b",
+            bucket_name="bkt",
+            max_attempts=1,
+            connect_timeout=1,
+        )
+        with pytest.raises(Unreachable) as info:
+            client.list("any/")
+        assert f"127.0.0.1:{port}" in str(info.value)
+        assert "server is running" in str(info.value)
 
 
 def test_missing_key_and_bad_local_paths(bucket_client, tmp_path):

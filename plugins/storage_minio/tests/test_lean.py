@@ -9,7 +9,7 @@ import uuid
 import pytest
 from dflow.storage import NotFound, Unreachable, download_s3, upload_s3
 from dflow.storage.objects import fetch_objects
-from dflow.testing.seaweedfs import free_ports
+from dflow.testing.ports import refused_port
 from dflow_storage_minio import MinioClient
 
 AWKWARD = ["a b/c+d.txt", "ünï/cödé ✓", "p%20q/r~s=t&u", "x/(1)[2]{3};,'!@$"]
@@ -68,22 +68,22 @@ def test_connection_closed_by_the_server_is_replaced(bucket_client, tmp_path):
 
 
 def test_unreachable_endpoint_on_the_lean_path(tmp_path):
-    (port,) = free_ports(1)
-    client = MinioClient(
-        endpoint=f"127.0.0.1:{port}",
-        access_key="a",
-        secret_key="b",
-        bucket_name="bkt",
-        max_attempts=2,
-        connect_timeout=1,
-    )
-    src = tmp_path / "f"
-    src.write_text("x")
-    with pytest.raises(Unreachable, match=f"127.0.0.1:{port}"):
-        client.upload("k", str(src))
-    with pytest.raises(Unreachable):
-        client.download("k", str(tmp_path / "g"))
-    assert not (tmp_path / "g").exists()
+    with refused_port() as port:
+        client = MinioClient(
+            endpoint=f"127.0.0.1:{port}",
+            access_key="a",
+            secret_key="b",
+            bucket_name="bkt",
+            max_attempts=2,
+            connect_timeout=1,
+        )
+        src = tmp_path / "f"
+        src.write_text("x")
+        with pytest.raises(Unreachable, match=f"127.0.0.1:{port}"):
+            client.upload("k", str(src))
+        with pytest.raises(Unreachable):
+            client.download("k", str(tmp_path / "g"))
+        assert not (tmp_path / "g").exists()
 
 
 def test_tree_download_lands_in_one_piece(bucket_client, tmp_path):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 
 import pytest
 from dflow.config import ConfigError
 from dflow.plugins.manager import PluginManager
 from dflow.storage import AccessDenied, BucketMissing, IntegrityError, NotFound, Unreachable
+from dflow.testing.ports import refused_port
 from dflow_storage_oss import OSSClient, OSSConfig
 
 MiB = 1024 * 1024
@@ -56,15 +56,13 @@ def test_missing_bucket(make_client, prefix, tmp_path):
 
 
 def test_unreachable_endpoint(make_client, prefix, tmp_path):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    client = make_client(endpoint=f"http://127.0.0.1:{port}", retries=2)
-    with pytest.raises(Unreachable) as info:
-        client.download(prefix + "f", str(tmp_path / "out"))
-    assert f"cannot reach OSS endpoint http://127.0.0.1:{port}" in str(info.value)
-    assert "check the endpoint" in str(info.value)
-    assert not (tmp_path / "out").exists()
+    with refused_port() as port:
+        client = make_client(endpoint=f"http://127.0.0.1:{port}", retries=2)
+        with pytest.raises(Unreachable) as info:
+            client.download(prefix + "f", str(tmp_path / "out"))
+        assert f"cannot reach OSS endpoint http://127.0.0.1:{port}" in str(info.value)
+        assert "check the endpoint" in str(info.value)
+        assert not (tmp_path / "out").exists()
 
 
 def test_missing_key_names_the_key_not_the_prefix(make_client, prefix, tmp_path):

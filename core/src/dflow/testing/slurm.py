@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .ports import free_ports
+
 SLURM_PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 SSHD_PACKAGES = ("openssh-server",)
 
@@ -57,13 +59,6 @@ def ensure_apt_packages(binary: str, packages: tuple[str, ...]) -> None:
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"{what}; `{' '.join(cmd)}` failed:\n{done.stderr[-2000:]}")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -250,11 +245,12 @@ class LocalSlurm:
         for pid_file in (ctld / "slurmctld.pid", run / "slurmd.pid"):
             _guard_pid_file(pid_file)
         cpus = os.cpu_count() or 1
+        ctld_port, slurmd_port = free_ports(2)  # two calls of one could give the same port
         lines = {
             "ClusterName": f"dflow{secrets.token_hex(3)}",
             "SlurmctldHost": f"{self.node}(127.0.0.1)",
-            "SlurmctldPort": free_port(),
-            "SlurmdPort": free_port(),
+            "SlurmctldPort": ctld_port,
+            "SlurmdPort": slurmd_port,
             "CommunicationParameters": "NoInAddrAny",
             "AuthType": "auth/munge",
             "CredType": "cred/munge",
@@ -457,7 +453,7 @@ class LocalSshd:
         shutil.copy(self.dir / "client_key.pub", self.dir / "authorized_keys")
         # sshd refuses to start without its privilege separation directory
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        self.port = free_port()
+        (self.port,) = free_ports(1)
         lines = [
             f"Port {self.port}",
             f"ListenAddress {self.host}",
