@@ -136,7 +136,7 @@ def check_chain(root: Path, wf: Workflow, slurm: bool = True) -> list[str]:
     return ids
 
 
-def wait_for_job(root: Path, wf: Workflow, name: str, timeout: float = 30) -> str:
+def wait_for_job(root: Path, wf: Workflow, name: str, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pods = [s for s in wf.query_step(name=name) if s.type == "Pod"]
@@ -152,7 +152,7 @@ def queued(local_slurm) -> set[str]:
     return set(local_slurm.run("squeue", "-h", "-o", "%i").stdout.split())
 
 
-def new_job(local_slurm, before: set[str], timeout: float = 30) -> str:
+def new_job(local_slurm, before: set[str], timeout: float = 120) -> str:
     """The id of a job that appears in squeue (DPDispatcher logs ids when the step ends)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -289,7 +289,7 @@ def test_terminate_cancels_the_slurm_job(hpc_workdir, local_slurm, executor):
     job = new_job(local_slurm, before)
     wf.terminate()
     assert wf.wait(interval=0.1) == "Failed"
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # bounds a hang; the job itself sleeps 120 s
     while job in queued(local_slurm) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert job not in queued(local_slurm)

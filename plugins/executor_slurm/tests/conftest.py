@@ -48,7 +48,7 @@ def make_job(tmp_path: Path) -> Callable[..., ScriptJob]:
     return make
 
 
-def _submitted_id(log_path: Path, timeout: float = 30.0) -> str:
+def _submitted_id(log_path: Path, timeout: float = 120.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if log_path.exists():
@@ -92,4 +92,4 @@ def time_limited_job(local_slurm: LocalSlurm, tmp_path_factory: pytest.TempPathF
     thread.start()
     yield job, thread, results
     job.cancelled.set()
-    thread.join(15)
+    thread.join(60)

@@ -73,7 +73,7 @@ def test_cancel_over_ssh(remote, make_job, local_slurm, submitted_id):
     thread.start()
     job_id = submitted_id(job.log_path)
     job.cancelled.set()
-    thread.join(15)
+    thread.join(60)  # bounds a hang; the job itself sleeps 120 s
 
     assert results and "cancelled" in results[0].message
     assert local_slurm.run("squeue", "-h", "-j", job_id, check=False).stdout.strip() == "" or (
