@@ -108,7 +108,7 @@ def test_terminate_and_stop_a_running_workflow(engine, emulated_argo, action, ex
     # Stop still runs the exit handler; Terminate does not (ShouldExecute, v3.7.18)
     assert (f"{wf.id}.onExit" in steps) is exit_runs
     # and the sleeping pod was killed, not left to sleep its 60 s
-    wait_until(lambda: emulated_argo.cluster.running == 0, timeout=30)
+    wait_until(lambda: emulated_argo.cluster.running == 0, timeout=50)  # < the pod's 60 s
 
 
 def test_suspend_holds_new_pods_until_resume(engine, emulated_server):

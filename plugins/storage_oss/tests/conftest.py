@@ -23,7 +23,7 @@ class OSSServerProcess:
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
-    def start(self, timeout: float = 20.0) -> OSSServerProcess:
+    def start(self, timeout: float = 120.0) -> OSSServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, str(SERVER), "--port", "0", *self.args],
             stdout=subprocess.PIPE,

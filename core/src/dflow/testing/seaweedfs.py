@@ -118,7 +118,7 @@ def start_seaweedfs(
     directory: str | os.PathLike[str],
     access_key: str = "AK",
     secret_key: str = "SK",
-    timeout: float = 30.0,
+    timeout: float = 120.0,
     extra_args: Sequence[str] = (),
 ) -> SeaweedServer:
     """Start ``weed mini`` with its data in ``directory``; return once S3 accepts writes.

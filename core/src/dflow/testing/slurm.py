@@ -330,7 +330,7 @@ class LocalSlurm:
             timeout=30,
         )
 
-    def job_record(self, job_id: str, state: str | None = None, timeout: float = 15.0) -> str:
+    def job_record(self, job_id: str, state: str | None = None, timeout: float = 60.0) -> str:
         """``scontrol show job`` of ``job_id``; with ``state``, wait until the job reaches it
         (scancel and job ends are asynchronous: a job is COMPLETING for a moment)."""
         deadline = time.monotonic() + timeout
@@ -418,7 +418,7 @@ class LocalSshd:
     key is ``key_file``; connect with ``ssh -p <port> -i <key_file> root@127.0.0.1``.
     """
 
-    def __init__(self, env: dict[str, str] | None = None, start_timeout: float = 20.0) -> None:
+    def __init__(self, env: dict[str, str] | None = None, start_timeout: float = 60.0) -> None:
         self.env = dict(env or {})
         self.start_timeout = start_timeout
         self.host = "127.0.0.1"

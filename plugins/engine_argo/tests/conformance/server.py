@@ -158,7 +158,7 @@ class EmulatedArgo:
     def retry(self, wf: dict[str, Any], restart_successful: bool, selector: str) -> str | None:
         """RetryWorkflow: FormulateRetryWorkflow, then the controller reconciles again."""
         op = self.operator(wf["metadata"]["namespace"], wf["metadata"]["name"])
-        op.join(30)  # the pass that finished the workflow has ended
+        op.join(120)  # the pass that finished the workflow has ended (bounds a hang)
         with op.lock:
             try:
                 new, pods = formulate_retry(op.wf, restart_successful, selector)
