@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from dflow import DAG, InputParameter, ShellOPTemplate, Step, Task, Workflow, argo_range
+from dflow.cli.workflows import step_rows
 from dflow.graph import build_graph, phases_of
+from dflow.graph.phases import collect as phases_of_steps
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -105,6 +107,9 @@ def test_phases_per_node_agree_on_both_engines(engine):
     got = {"/".join(path): (s.phase, s.counts) for path, s in status.items() if path in drawn}
     assert got == EXPECTED
     assert status[("square",)].summary() == "3 Succeeded, 1 Failed"
+    # dflow get's tree folds the fan-out into one row, counted as the pictures count it
+    folded = [r for r in step_rows(wf.query_step()) if r[0].strip() == "square (4)"]
+    assert [r[2] for r in folded] == ["3 Succeeded, 1 Failed"]
     # the picture: every node coloured, the fan-out still one node with its counts
     root = ET.fromstring(wf.to_svg())
     shown = {
@@ -119,6 +124,35 @@ def test_phases_per_node_agree_on_both_engines(engine):
     mermaid = wf.to_mermaid()
     assert "classDef Failed fill:#f8d7da" in mermaid and "classDef Skipped" in mermaid
     assert "classDef Failed fill:#f8d7da" not in wf.to_mermaid(phases=False)
+
+
+def test_dflow_get_and_the_pictures_fold_a_fan_out_alike():
+    """One rule: most frequent phase first, in the tree as on the graph's node."""
+    items = [
+        {
+            "id": f"wf-{i}",
+            "displayName": f"sq({i}:{i})",
+            "type": "Pod",
+            "boundaryID": "wf",
+            "phase": phase,
+        }
+        for i, phase in enumerate(["Succeeded", "Failed", "Failed"])
+    ]
+    steps = [
+        {"id": "wf", "displayName": "wf", "type": "Steps", "phase": "Failed"},
+        {
+            "id": "wf-g",
+            "displayName": "[0]",
+            "type": "StepGroup",
+            "boundaryID": "wf",
+            "phase": "Failed",
+            "children": [s["id"] for s in items],
+        },
+        *items,
+    ]
+    [row] = [r for r in step_rows(steps) if r[0].strip() == "sq (3)"]
+    assert row[2] == "2 Failed, 1 Succeeded"
+    assert phases_of_steps(steps, "wf")[("sq",)].summary() == row[2]
 
 
 def test_a_run_known_by_id_is_drawn_from_what_the_engine_reports(engine, capsys):

@@ -94,18 +94,10 @@ def _base(name: str) -> str:
     return base_name(name)
 
 
-def _phase_counts(steps: Sequence[Any]) -> str:
-    counts: dict[str, int] = {}
-    for s in steps:
-        counts[get(s, "phase") or "Pending"] = counts.get(get(s, "phase") or "Pending", 0) + 1
-    order = ("Succeeded", "Failed", "Error", "Running", "Pending", "Skipped", "Omitted")
-    keys = sorted(counts, key=lambda p: order.index(p) if p in order else len(order))
-    return ", ".join(f"{counts[p]} {p}" for p in keys)
-
-
 def step_rows(steps: Sequence[Any], shown_failures: int = 3) -> list[tuple[str, ...]]:
     """The steps as a tree: (STEP, ID, PHASE, DURATION, MESSAGE) rows, fan-outs folded."""
     from ..events import containers
+    from ..graph.phases import NodeStatus
 
     by_id = {get(s, "id"): s for s in steps}
     parent = containers(steps)
@@ -153,7 +145,8 @@ def step_rows(steps: Sequence[Any], shown_failures: int = 3) -> list[tuple[str, 
                     walk(m, depth + 1, seen)
                 continue
             label = f"{base} ({len(members)})"
-            rows.append(("  " * (depth + 1) + label, "", _phase_counts(members), "", ""))
+            summary = NodeStatus.of(members).summary()  # as the graph's pictures fold it
+            rows.append(("  " * (depth + 1) + label, "", summary, "", ""))
             bad = [m for m in members if get(m, "phase") in ("Failed", "Error")]
             for m in bad[:shown_failures]:
                 walk(m, depth + 2, seen)

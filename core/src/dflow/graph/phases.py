@@ -34,6 +34,17 @@ class NodeStatus:
     counts: dict[str, int]
     steps: tuple[Any, ...]
 
+    @classmethod
+    def of(cls, steps: Iterable[Any]) -> NodeStatus:
+        """The folded status of ``steps``, the instances of one node (fan-out items, retry
+        attempts, loop groups): the graph's pictures and ``dflow get``'s tree both use it."""
+        steps = tuple(steps)
+        counts: dict[str, int] = {}
+        for s in steps:
+            phase = field(s, "phase") or "Pending"
+            counts[phase] = counts.get(phase, 0) + 1
+        return cls(fold_phase(counts), counts, steps)
+
     @property
     def total(self) -> int:
         return sum(self.counts.values())
@@ -161,10 +172,5 @@ def collect(steps: Iterable[Any], workflow_id: str | None = None) -> dict[tuple,
         kind.setdefault(path, []).append(s)
     out = {}
     for path in set(instances) | set(groups):
-        found = instances.get(path) or groups[path]
-        counts: dict[str, int] = {}
-        for s in found:
-            phase = field(s, "phase", "Pending")
-            counts[phase] = counts.get(phase, 0) + 1
-        out[path] = NodeStatus(fold_phase(counts), counts, tuple(found))
+        out[path] = NodeStatus.of(instances.get(path) or groups[path])
     return out
