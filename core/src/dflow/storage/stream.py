@@ -4,16 +4,19 @@
 answers ranged GETs: it keeps a few ranges in flight on a thread pool (so a single stream
 moves as fast as a parallel download), hands the bytes out in order, holds at most
 ``ahead + 1`` ranges in memory, and checks the object's integrity when the last byte is read,
-raising before the reader sees a clean end of file.
+raising before the reader sees a clean end of file. :func:`ranged_stream` serves one as a
+buffered stream whose errors are the store's own, translated to dflow's storage errors.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO
 
 
 class RangedReader(io.RawIOBase):
@@ -91,9 +94,59 @@ class RangedReader(io.RawIOBase):
         super().close()
 
 
+class _Translated(io.RawIOBase):
+    """``raw``'s bytes; what reading raises is raised as ``translate`` maps it."""
+
+    def __init__(self, raw: io.RawIOBase, translate: Callable[[Exception], BaseException]) -> None:
+        super().__init__()
+        self._raw, self._translate = raw, translate
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        try:
+            return self._raw.readinto(buffer)
+        except Exception as exc:
+            error = self._translate(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+@contextlib.contextmanager
+def ranged_stream(
+    fetch: Callable[[int, int], bytes],
+    size: int,
+    *,
+    part: int,
+    ahead: int,
+    verify: Callable[[list[bytes], str], None] | None = None,
+    translate: Callable[[Exception], BaseException] | None = None,
+    buffer_size: int = io.DEFAULT_BUFFER_SIZE,
+) -> Iterator[IO[bytes]]:
+    """A :class:`RangedReader` as a buffered binary stream, closed when the block ends.
+
+    What a read raises (a fetch, a short range, ``verify``) goes through ``translate``: the
+    store's exception to dflow's :class:`~dflow.storage.StorageError` (an exception it returns
+    unchanged is raised as it is). Every store's ``open_read`` reports errors the same way.
+    """
+    raw: io.RawIOBase = RangedReader(fetch, size, part=part, ahead=ahead, verify=verify)
+    if translate is not None:
+        raw = _Translated(raw, translate)
+    with io.BufferedReader(raw, buffer_size) as stream:
+        yield stream
+
+
 def multipart_etag(part_md5s: list[bytes]) -> str:
     """The S3-style ETag of an object uploaded in these parts: ``md5(concat(md5s))-count``."""
     return f"{hashlib.md5(b''.join(part_md5s), usedforsecurity=False).hexdigest()}-{len(part_md5s)}"
 
 
-__all__ = ["RangedReader", "multipart_etag"]
+__all__ = ["RangedReader", "multipart_etag", "ranged_stream"]

@@ -11,14 +11,15 @@ with a ``Range`` request from the last byte written (the running CRC carries on)
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 import google_crc32c
-from dflow.storage.stream import RangedReader
+from dflow.storage.stream import ranged_stream
 from dflow.storage.transfer import run_concurrently
 
 CHUNK = 1024 * 1024
@@ -152,9 +153,15 @@ class Downloader:
         return size
 
     def stream(
-        self, name: str, size: int, generation: int | None, crc32c: str | None
-    ) -> RangedReader:
-        """Object ``name`` as a stream of ranged GETs fetched ahead in parallel, in order.
+        self,
+        name: str,
+        size: int,
+        generation: int | None,
+        crc32c: str | None,
+        translate: Callable[[Exception], BaseException] | None = None,
+    ) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """Object ``name`` as a stream of ranged GETs fetched ahead in parallel, in order
+        (:func:`dflow.storage.stream.ranged_stream`: errors go through ``translate``).
 
         Each range is pinned to ``generation`` (the version whose metadata gave ``size`` and
         ``crc32c``); the ranges' CRC32Cs are combined and compared with ``crc32c`` when the last
@@ -191,7 +198,15 @@ class Downloader:
                     f"{base64.b64encode(got).decode()}, GCS reported {crc32c}"
                 )
 
-        return RangedReader(fetch, size, part=step, ahead=max(1, self.workers), verify=verify)
+        return ranged_stream(
+            fetch,
+            size,
+            part=step,
+            ahead=max(1, self.workers),
+            verify=verify,
+            translate=translate,
+            buffer_size=CHUNK,
+        )
 
     @staticmethod
     def _verify(

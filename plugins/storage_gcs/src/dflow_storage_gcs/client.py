@@ -13,11 +13,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import os
 import threading
 from collections.abc import Iterator
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import attrs
 from dflow.storage.client import StorageCapabilities, StorageClient
@@ -25,34 +24,11 @@ from dflow.storage.errors import NotFound, StorageError, describe_store
 from dflow.storage.parts import finish_or_abort
 from dflow.storage.transfer import atomic_file, retrying
 
-from ._download import CHUNK, Downloader, NeedsSDK, parse_hashes
+from ._download import Downloader, NeedsSDK, parse_hashes
 from ._errors import is_corruption, translate
 from .config import GCSConfig
 
 GOOGLE_ENDPOINT = "https://storage.googleapis.com"
-
-
-class _Translating(io.RawIOBase):
-    """A read-only stream whose errors are raised as dflow's storage errors."""
-
-    def __init__(self, inner: io.BufferedIOBase, translate: Any) -> None:
-        super().__init__()
-        self._inner, self._translate = inner, translate
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            return self._inner.readinto(buffer)
-        except Exception as exc:
-            raise self._translate(exc) from exc
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return self._inner.read(size)
-        except Exception as exc:
-            raise self._translate(exc) from exc
 
 
 class _HashingWriter:
@@ -293,17 +269,14 @@ class GCSClient(StorageClient):
             with super().open_read(key, spool_dir) as stream:
                 yield stream
             return
-        reader = self.downloader.stream(full, blob.size or 0, blob.generation, blob.crc32c)
-        try:
-            with io.BufferedReader(reader, CHUNK) as stream:
-                yield cast(  # a binary stream: io.RawIOBase is not typeshed's IO[bytes]
-                    IO[bytes],
-                    _Translating(
-                        stream, lambda exc: translate(exc, op="download", key=key, client=self)
-                    ),
-                )
-        finally:
-            reader.close()
+        with self.downloader.stream(
+            full,
+            blob.size or 0,
+            blob.generation,
+            blob.crc32c,
+            translate=lambda exc: translate(exc, op="download", key=key, client=self),
+        ) as stream:
+            yield stream
 
     @property
     def downloader(self) -> Downloader:

@@ -17,7 +17,6 @@ import base64
 import contextlib
 import hashlib
 import http.client
-import io
 import os
 import re
 import threading
@@ -29,7 +28,7 @@ import attrs
 from dflow.storage.client import StorageCapabilities, StorageClient
 from dflow.storage.errors import NotFound, StorageError, describe_store
 from dflow.storage.parts import finish_or_abort
-from dflow.storage.stream import RangedReader
+from dflow.storage.stream import ranged_stream
 from dflow.storage.transfer import CHUNK, atomic_file, md5_file, retrying, run_concurrently
 
 from . import _crc
@@ -332,16 +331,18 @@ class OSSClient(StorageClient):
             combined = 0
             for start in sorted(crcs):
                 combined = _crc.combine(combined, crcs[start], min(step, size - start))
-            try:
-                _crc.check(f"streamed download of '{full}'", combined, server_crc, None)
-            except Exception as exc:
-                raise translate(exc, op="download", key=key, client=self) from exc
+            _crc.check(f"streamed download of '{full}'", combined, server_crc, None)
 
         step = self.config.part_size
-        reader = RangedReader(
-            fetch, size, part=step, ahead=max(1, self.config.workers), verify=verify
-        )
-        with io.BufferedReader(reader, CHUNK) as stream:
+        with ranged_stream(
+            fetch,
+            size,
+            part=step,
+            ahead=max(1, self.config.workers),
+            verify=verify,
+            translate=lambda exc: translate(exc, op="download", key=key, client=self),
+            buffer_size=CHUNK,
+        ) as stream:
             yield stream
 
     def _download_to(self, full: str, tmp: str) -> None:
