@@ -1,13 +1,25 @@
-"""OPs of the fault suite: steps that misbehave with processes (imported by runner scripts)."""
+"""OPs of the fault suite: steps that misbehave with processes (imported by runner scripts).
+
+``Count``, the counted side effect, is the local engine tests' ``AppendLine``: one
+implementation for both suites' kill-and-resume tests.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 from dflow.python import OP, OPIO, OPIOSign
+
+_ENGINE_TESTS = str(Path(__file__).resolve().parents[2] / "plugins" / "engine_local" / "tests")
+if _ENGINE_TESTS not in sys.path:
+    sys.path.insert(0, _ENGINE_TESTS)
+
+from local_engine_ops import AppendLine as Count  # noqa: E402
 
 
 class Spawn(OP):
@@ -36,26 +48,6 @@ class Spawn(OP):
         return OPIO({"ok": 1})
 
 
-class Count(OP):
-    """Appends ``x`` to the file ``path`` after ``delay`` seconds (one line per run)."""
-
-    @classmethod
-    def get_input_sign(cls):
-        return OPIOSign({"x": int, "path": str, "delay": float})
-
-    @classmethod
-    def get_output_sign(cls):
-        return OPIOSign({"y": int})
-
-    def execute(self, op_in):
-        time.sleep(op_in["delay"])
-        with open(op_in["path"], "a") as f:
-            f.write(f"{op_in['x']}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        return OPIO({"y": op_in["x"] + 1})
-
-
 class Fill(OP):
     """Fills the file system holding ``path`` (a file it leaves there), then succeeds; only
     once: it creates ``once`` (elsewhere) and does nothing when it exists."""
@@ -80,3 +72,6 @@ class Fill(OP):
         except OSError:
             pass
         return OPIO({"y": 1})
+
+
+__all__ = ["Count", "Fill", "Spawn"]

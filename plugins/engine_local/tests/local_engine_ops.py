@@ -65,7 +65,8 @@ class Add(OP):
 
 
 class AppendLine(OP):
-    """Side effect per slice: append the slice's value to a file."""
+    """A counted side effect: after ``delay`` s, append ``x`` to the file ``path`` (one line
+    per run, on disk before the step succeeds); ``y`` is ``x + 1``, for chains."""
 
     @classmethod
     def get_input_sign(cls):
@@ -79,7 +80,9 @@ class AppendLine(OP):
         time.sleep(op_in["delay"])
         with open(op_in["path"], "a") as f:
             f.write(f"{op_in['x']}\n")
-        return OPIO({"y": op_in["x"]})
+            f.flush()
+            os.fsync(f.fileno())
+        return OPIO({"y": op_in["x"] + 1})
 
 
 class Boom(OP):
