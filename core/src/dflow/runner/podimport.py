@@ -64,6 +64,7 @@ RUNTIME_MODULES = (
     "dflow.runner.result",
     "dflow.runner.scriptcache",
     "dflow.runner.s3",
+    "dflow.runner.threshold",
 )
 _RUNTIME = frozenset(RUNTIME_MODULES)
 #: dflow's plugin distributions: client-side too (a script importing them may be shipped)

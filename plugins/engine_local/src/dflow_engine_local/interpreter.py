@@ -22,6 +22,7 @@ from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
 from dflow.model.steps import Steps
 from dflow.names import rendered_key_problem
+from dflow.runner.threshold import required
 from dflow.semantics import (
     EMPTY_LOOP_MESSAGE,
     OMITTED_MESSAGE,
@@ -318,11 +319,8 @@ class Walker:
         res = Result("Succeeded", group.id)
         ok = sum(1 for r in done if r.ok)
         bad = [r for r in done if r.phase in FAILED]
-        threshold: float | None = None
-        if step.continue_on_num_success is not None:
-            threshold = int(step.continue_on_num_success)
-        elif step.continue_on_success_ratio is not None:
-            threshold = float(step.continue_on_success_ratio) * n
+        # the rule Argo's check step runs too
+        threshold = required(n, step.continue_on_num_success, step.continue_on_success_ratio)
         if threshold is not None:
             if ok < threshold:
                 res.phase = "Failed"

@@ -6,7 +6,8 @@
 * ``dflow-slices-path``: lists the catalog of artifacts for ``Slices(sub_path=True)``; its
   output ``dflow_slices_path`` (``[{"order": i, <art>: <path>}, ...]``) drives the loop.
 * ``dflow-check-success``: fails unless enough items of a fan-out succeeded
-  (``continue_on_num_success`` / ``continue_on_success_ratio``).
+  (``continue_on_num_success`` / ``continue_on_success_ratio``); its script is
+  :mod:`dflow.runner.threshold`.
 * ``dflow-continue``: a pod-less no-op (``suspend`` for 0 s) that keeps a continued failure
   of a DAG task from failing the DAG (see ``dagtasks``).
 
@@ -43,22 +44,14 @@ with open(os.path.join(root, "dflow", "slices_path"), "w") as fh:
     json.dump(out, fh)
 """
 
-_CHECK_SCRIPT = """\
-import json
-import os
-import sys
 
-tags = json.loads(os.environ["DFLOW_TAGS"] or "[]")
-if isinstance(tags, str):
-    tags = [tags]
-ok = sum(1 for t in tags if str(t).strip().lower() == "true")
-total = int(os.environ.get("DFLOW_TOTAL") or len(tags))
-threshold = float(os.environ["DFLOW_THRESHOLD"])
-if os.environ["DFLOW_MODE"] == "ratio":
-    threshold *= total
-print(f"{ok} of {total} items succeeded (need {threshold:g})")
-sys.exit(0 if ok >= threshold else 1)
-"""
+def _check_script() -> str:
+    """The check step's script: core's threshold module itself (the util image has no dflow),
+    so Argo judges a fan-out by the rule the local engine uses."""
+    from dflow.runner import threshold
+
+    with open(threshold.__file__, encoding="utf-8") as f:
+        return f.read()
 
 
 def _util_script(
@@ -154,7 +147,7 @@ def check_success(image: str, pull_policy: str | None = None) -> dict[str, Any]:
     env = [{"name": f"DFLOW_{n.upper()}", "value": var(f"inputs.parameters.{n}")} for n in names]
     return {
         "inputs": {"parameters": [{"name": n} for n in names]},
-        "script": _util_script(image, ["python3"], _CHECK_SCRIPT, env, pull_policy),
+        "script": _util_script(image, ["python3"], _check_script(), env, pull_policy),
     }
 
 
@@ -166,7 +159,6 @@ def continue_sink() -> dict[str, Any]:
 
 
 SLICES_PATH_SCRIPT = _SLICES_PATH_SCRIPT
-CHECK_SCRIPT = _CHECK_SCRIPT
 
 
 def cache_spec(step: Any, workflow_name: str) -> str | None:
