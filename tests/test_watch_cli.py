@@ -17,13 +17,16 @@ SCRIPT = textwrap.dedent(
     from dflow import InputParameter, ShellOPTemplate, Step, Workflow, argo_range
 
     gate = sys.argv[5] if len(sys.argv) > 5 else "/nonexistent"
+    # items wait until the file ``hold`` exists (a watcher sees them running, however slow)
+    hold = sys.argv[6] if len(sys.argv) > 6 else ""
+    wait = f"while [ ! -e {hold} ]; do sleep 0.05; done; " if hold else ""
     hello = ShellOPTemplate(
         name="hello", image="alpine", script=f"echo hello; echo run >> {gate}.runs"
     )
     item = ShellOPTemplate(
         name="item",
         image="alpine",
-        script="sleep {{inputs.parameters.nap}}; echo item {{inputs.parameters.i}}; "
+        script=wait + "sleep {{inputs.parameters.nap}}; echo item {{inputs.parameters.i}}; "
         f"test {{{{inputs.parameters.i}}}} -ne 1 || test -e {gate}",
     )
     item.inputs.parameters = {"i": InputParameter(), "nap": InputParameter()}
@@ -140,14 +143,36 @@ def test_list_get_logs_wait(failed: Path) -> None:
 
 
 def test_watch_a_run_from_another_process(tmp_path: Path) -> None:
-    started = script(tmp_path, "slow-1", "2", 3, "detach")
+    hold = tmp_path / "hold"  # the items run until the watch has shown them running
+    started = script(tmp_path, "slow-1", "0", 3, "detach", "/nonexistent", str(hold))
     assert started.stdout.splitlines()[0] == "status: Running", started.stderr
-    watched = dflow("watch", "slow-1", "-i", "0.2", cwd=tmp_path, DFLOW_PROGRESS_INTERVAL="1")
-    assert watched.returncode == 1  # it fails: item 1
-    lines = watched.stderr.splitlines()
-    assert any(line.startswith("[dflow] slow-1 Running ") for line in lines), watched.stderr
-    assert any("[dflow] item (3): " in line and "running" in line for line in lines)
-    assert "dflow: workflow slow-1 Failed" in watched.stderr
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "dflow", "watch", "slow-1", "-i", "0.2"],
+        cwd=tmp_path,
+        env=_env(DFLOW_PROGRESS_INTERVAL="1"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watch.stderr is not None
+        seen = []
+        for line in watch.stderr:
+            seen.append(line)
+            if "[dflow] item (3): " in line and "running" in line:
+                break
+        hold.touch()
+        _, rest = watch.communicate(timeout=300)
+    finally:
+        hold.touch()
+        if watch.poll() is None:
+            watch.kill()
+            watch.wait()
+    err = "".join(seen) + rest
+    assert watch.returncode == 1, err  # it fails: item 1
+    lines = err.splitlines()
+    assert any(line.startswith("[dflow] slow-1 Running ") for line in lines), err
+    assert any("[dflow] item (3): " in line and "running" in line for line in lines), err
+    assert "dflow: workflow slow-1 Failed" in err
 
 
 def test_submit_yaml_exits_non_zero_on_failure(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ statuses ``wait()`` polls). The harness is test code emulating Argo, not an engi
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,22 @@ from dflow.reporting import WorkflowFailed
 sys.path.insert(0, str(Path(__file__).parent))
 from test_conformance import Run, sh
 from test_conformance import run as run
+
+
+class _Tee:
+    """A stream that sets ``event`` once ``marker`` is written through it."""
+
+    def __init__(self, inner, marker: str, event: threading.Event) -> None:
+        self.inner, self.marker, self.event = inner, marker, event
+
+    def write(self, text: str) -> int:
+        written = self.inner.write(text)
+        if self.marker in text:
+            self.event.set()
+        return written
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
 
 
 class Recorder:
@@ -123,14 +140,27 @@ def test_dflow_watch_shows_progress(name, engine, run: Run, capsys, monkeypatch)
     from dflow.cli import main
 
     monkeypatch.setitem(config, "progress_interval", 1)
-    slow = sh("slow", "sleep 2; test {{inputs.parameters.i}} -ne 1")
+    # the items run until the watch has drawn them running (however loaded the machine)
+    hold = run.workdir / "hold"
+    slow = sh(
+        "slow",
+        f"while [ ! -e {hold} ]; do sleep 0.05; done; test {{{{inputs.parameters.i}}}} -ne 1",
+    )
     slow.inputs.parameters = {"i": InputParameter()}
     run.share_workdir(slow)
     wf = Workflow(name="watched")
     wf.add(Step("slow", slow, parameters={"i": "{{item}}"}, with_param=argo_range(3)))
     wf.submit(wait=False)  # the local engine runs it in the background
     capsys.readouterr()
-    assert main(["watch", wf.id, "-i", "0.1"]) == 1  # it fails: item 1
+    drawn = threading.Event()
+    monkeypatch.setattr(sys, "stderr", _Tee(sys.stderr, "[dflow] slow (3): ", drawn))
+    opener = threading.Thread(target=lambda: (drawn.wait(120), hold.touch()), daemon=True)
+    opener.start()
+    try:
+        assert main(["watch", wf.id, "-i", "0.1"]) == 1  # it fails: item 1
+    finally:
+        hold.touch()
+        opener.join()
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert any(line.startswith(f"[dflow] {wf.id} Running ") for line in lines), err
