@@ -111,21 +111,28 @@ def test_terminate_and_stop_a_running_workflow(engine, emulated_argo, action, ex
     wait_until(lambda: emulated_argo.cluster.running == 0, timeout=50)  # < the pod's 60 s
 
 
-def test_suspend_holds_new_pods_until_resume(engine, emulated_server):
-    manifest = yaml.safe_load("""
-metadata: {generateName: held-}
+def test_suspend_holds_new_pods_until_resume(engine, emulated_server, tmp_path):
+    gate = tmp_path / "gate"  # step a ends only once the workflow is suspended
+    manifest = yaml.safe_load(f"""
+metadata: {{generateName: held-}}
 spec:
   entrypoint: main
   templates:
   - name: main
     steps:
-    - - {name: a, template: t}
-    - - {name: b, template: t}
+    - - {{name: a, template: t}}
+    - - {{name: b, template: t}}
   - name: t
-    container: {image: alpine:3, command: [sh, -c], args: ["sleep 1"]}
+    volumes: [{{name: gate, hostPath: {{path: "{tmp_path}"}}}}]
+    container:
+      image: alpine:3
+      command: [sh, -c]
+      args: ["while [ ! -e {gate} ]; do sleep 0.05; done"]
+      volumeMounts: [{{name: gate, mountPath: "{tmp_path}"}}]
 """)
     wf = engine.submit_manifest(manifest)
     engine.suspend(wf.id)
+    gate.touch()
     # the pass that sees step a finished leaves step b alone while the workflow is suspended
     wait_until(lambda: steps_by_name(engine, wf.id)[f"{wf.id}[0].a"].phase == "Succeeded")
     names = steps_by_name(engine, wf.id)
