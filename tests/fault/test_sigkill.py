@@ -143,29 +143,43 @@ def test_sigkill_at_random_points_of_a_chain_a_fan_out_and_script_steps(tmp_path
 
 
 RESUME = """
-t = ShellOPTemplate(name="long", script="sh -c 'echo $$ >> {out}.started; sleep 3; echo ran >> {out}'")
+t = ShellOPTemplate(name="long", script="sh -c 'echo $$ >> {out}.started; "
+    "while [ ! -e {out}.gate ]; do sleep 0.05; done; echo ran >> {out}'")
 wf.add(Step("long", t))
 """
 
 
 def test_a_resumed_run_first_kills_the_script_step_the_crashed_run_left(tmp_path):
-    """The runner dies while a script step's child sleeps: the resumed run kills that child
-    before running the step again, so it completes exactly once."""
+    """The runner dies while a script step's child waits: the resumed run kills that child
+    before running the step again, so it completes exactly once. (The step's copies wait for
+    a gate the test opens once the second copy runs: however long the resumed run takes to
+    start, the first copy cannot finish first.)"""
     script, out = _script(tmp_path, "resume", RESUME)
     tag = uuid.uuid4().hex
     env = {**os.environ, "FAULT_TAG": tag}
     first = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not os.path.exists(out + ".started"):
         time.sleep(0.02)
     first.kill()
     first.wait()
     try:
         assert len(tagged(tag)) >= 1  # the step's child outlived the runner
-        again = subprocess.run(
-            [sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True
+        again = subprocess.Popen(
+            [sys.executable, str(script)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        assert "PHASE Succeeded" in again.stdout, again.stdout + again.stderr
+        deadline = time.monotonic() + 120
+        while len(_lines(out + ".started")) < 2 and again.poll() is None:
+            assert time.monotonic() < deadline, "the resumed run never started the step again"
+            time.sleep(0.02)
+        open(out + ".gate", "w").close()
+        stdout, stderr = again.communicate(timeout=120)
+        assert "PHASE Succeeded" in stdout, stdout + stderr
         started = [int(pid) for pid in open(out + ".started").read().split()]
         assert len(started) == 2, started  # started twice...
         # ...and the first copy is gone (had it survived, it wrote its line before ending)
