@@ -92,6 +92,21 @@ def test_suspend_and_resume(workdir):
     assert wf.query_step(name="second")[0].outputs.parameters["c"].value == 2
 
 
+def test_no_step_starts_after_terminate_returns(workdir):
+    # the first step waits for a flag opened only once terminate() has returned
+    flag = workdir / "go"
+    gate = ShellOPTemplate(name="first", script=f"while [ ! -e {flag} ]; do sleep 0.01; done")
+    wf = Workflow("term-gate")
+    wf.add(Step("first", gate))
+    wf.add(Step("second", PythonOPTemplate(Add), parameters={"a": 1, "b": 1}))
+    wf.submit(wait=False)
+    _wait_phase(wf, "first", "Running")
+    wf.terminate()  # returns once the runner has applied it
+    flag.write_text("")
+    assert wf.wait(interval=0.05) == "Failed"
+    assert wf.query_step(name="second") == []
+
+
 def test_retry_resubmit_delete(workdir):
     counter = str(workdir / "count")
     flag = workdir / "flag"

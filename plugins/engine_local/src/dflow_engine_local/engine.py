@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dflow.engine import Engine, EngineError
@@ -32,7 +32,7 @@ from .query import build_workflow, global_outputs
 from .relaunch import launch_record, pinned_id, relaunch, save_launch
 from .run import AlreadyRunning, Run, acquire_lock, is_running
 
-ACK_TIMEOUT = 10.0  # seconds suspend()/resume() wait for the runner to apply them
+ACK_TIMEOUT = 10.0  # seconds suspend/resume/terminate/stop wait for the runner to apply them
 
 KEEP_DEFINITIONS = 16  # definitions kept for retry/resubmit beyond those the caller holds
 
@@ -107,7 +107,7 @@ class LocalEngine(Engine):
             ) from None
         # a new run starts with no pending request (a stale "terminate" must not stop it)
         conn = connect(os.path.join(wf_dir, DB_NAME))
-        conn.execute("DELETE FROM meta WHERE k IN ('control', 'suspended')")
+        conn.execute("DELETE FROM meta WHERE k IN ('control', 'suspended', 'stopping')")
         conn.close()
         save_launch(wf_dir, launch_record(workflow))  # so `dflow retry ID` can run it again
         workflow.id = given.id = wf_id
@@ -273,18 +273,25 @@ class LocalEngine(Engine):
             conn.close()
 
     def terminate(self, workflow_id: str) -> None:
+        """Terminate the run; when this returns, no further step starts."""
         if not self._request(workflow_id, "terminate"):
             self._mark_failed(workflow_id, "workflow terminated")
+            return
+        self._await_acknowledged(workflow_id, lambda conn: bool(read_meta(conn, "stopping")))
 
     def stop(self, workflow_id: str) -> None:
+        """Stop the run (its exit handler still runs); when this returns, no further step of
+        the workflow starts."""
         if not self._request(workflow_id, "stop"):
             self._mark_failed(workflow_id, "workflow stopped")
+            return
+        self._await_acknowledged(workflow_id, lambda conn: bool(read_meta(conn, "stopping")))
 
     def suspend(self, workflow_id: str) -> None:
         """Suspend the run; when this returns, no further step starts until :meth:`resume`."""
         if not self._request(workflow_id, "suspend"):
             raise EngineError(f"workflow '{workflow_id}' is not running: nothing to suspend")
-        self._await_acknowledged(workflow_id, suspended=True)
+        self._await_acknowledged(workflow_id, lambda conn: bool(read_meta(conn, "suspended")))
 
     def resume(self, workflow_id: str) -> None:
         if not self._request(workflow_id, "resume"):
@@ -292,22 +299,24 @@ class LocalEngine(Engine):
                 f"workflow '{workflow_id}' is not running: submit it again (same id) to "
                 "resume a stopped or killed run"
             )
-        self._await_acknowledged(workflow_id, suspended=False)
+        self._await_acknowledged(workflow_id, lambda conn: not read_meta(conn, "suspended", False))
 
-    def _await_acknowledged(self, workflow_id: str, *, suspended: bool) -> None:
-        """Wait until the runner has applied a suspend/resume request (it polls for them).
+    def _await_acknowledged(self, workflow_id: str, applied: Callable[[Any], bool]) -> None:
+        """Wait until the runner has applied a control request (it polls for them): until
+        ``applied(journal connection)``.
 
-        Without this a step could still start after ``suspend()`` returned: the request was
-        only recorded, and a loaded machine can delay the runner's next poll past the end of
-        the running step. Gives up quietly after ACK_TIMEOUT seconds or when the run ends; the
-        request stays recorded and is applied at the runner's next poll.
+        Without this a step could still start after ``suspend()`` or ``terminate()`` returned
+        (a terminated run could even end Succeeded): the request was only recorded, and the
+        runner's next poll can come after the running step ended. Gives up quietly after
+        ACK_TIMEOUT seconds or when the run ends; the request stays recorded and is applied at
+        the runner's next poll.
         """
         wf_dir = self.wf_dir(workflow_id)
         deadline = time.monotonic() + ACK_TIMEOUT
         while time.monotonic() < deadline and is_running(wf_dir):
             conn = connect(os.path.join(wf_dir, DB_NAME))
             try:
-                if bool(read_meta(conn, "suspended", False)) == suspended:
+                if applied(conn):
                     return
             finally:
                 conn.close()

@@ -291,6 +291,8 @@ class Run:
                         f"workflow {request}ped" if request == "stop" else "workflow terminated",
                         exit_handler=request == "stop",
                     )
+                if not journal.get_meta("stopping"):
+                    journal.set_meta(stopping=request)  # what terminate()/stop() wait for
             elif request == "suspend":
                 control.resumed.clear()
                 journal.set_meta(suspended=True)
