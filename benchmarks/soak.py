@@ -15,6 +15,7 @@ import argparse
 import gc
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -59,37 +60,50 @@ def main(argv: list[str] | None = None) -> int:
     print(f"soak: {a.n} runs of a {a.width}-way fan-out, {a.workers} workers, in {root}")
     times, failures, rss = [], [], [(0, rss_mb())]
     every = max(1, a.n // 20)
-    for i in range(a.n):
-        t0 = time.perf_counter()
-        try:
-            problem = one_run(i, a.width)
-        except Exception as exc:  # a crash is a failure to report, not the end of the soak
-            problem = f"run {i}: {type(exc).__name__}: {exc}"
-        times.append(time.perf_counter() - t0)
-        if problem:
-            failures.append(problem)
-            print("  FAILED", problem, flush=True)
-        if not a.keep:
-            for name in os.listdir(root):
-                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-        gc.collect()
-        rss.append((i + 1, rss_mb()))
-        if (i + 1) % every == 0 or i + 1 == a.n:
-            print(
-                f"  run {i + 1:4d}: {times[-1]:6.2f} s, driver RSS {rss[-1][1]:6.1f} MB", flush=True
-            )
-    q = statistics.quantiles(times, n=20) if len(times) > 1 else times * 19
-    print(f"failures: {len(failures)} of {a.n}")
+    # SIGTERM (or ^C) ends the soak early with the numbers of the runs done so far
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        for i in range(a.n):
+            t0 = time.perf_counter()
+            try:
+                problem = one_run(i, a.width)
+            except Exception as exc:  # a crash is a failure to report, not the end of the soak
+                problem = f"run {i}: {type(exc).__name__}: {exc}"
+            times.append(time.perf_counter() - t0)
+            if problem:
+                failures.append(problem)
+                print("  FAILED", problem, flush=True)
+            if not a.keep:
+                for name in os.listdir(root):
+                    shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            gc.collect()
+            rss.append((i + 1, rss_mb()))
+            if (i + 1) % every == 0 or i + 1 == a.n:
+                print(
+                    f"  run {i + 1:4d}: {times[-1]:6.2f} s, driver RSS {rss[-1][1]:6.1f} MB",
+                    flush=True,
+                )
+        stopped = False
+    except KeyboardInterrupt:
+        stopped = True
+    if not times:
+        print("stopped before the first run ended")
+        return 1
+    done = len(times)
+    if stopped:
+        print(f"stopped after {done} of {a.n} runs (the run in progress is not counted)")
+    q = statistics.quantiles(times, n=20, method="inclusive") if len(times) > 1 else times * 19
+    print(f"failures: {len(failures)} of {done}")
     print(
         f"seconds per run: p50 {statistics.median(times):.2f}, p95 {q[18]:.2f}, max {max(times):.2f}"
     )
     print(
-        f"driver RSS: {rss[0][1]:.1f} MB before, {rss[1][1]:.1f} MB after run 1, "
-        f"{rss[-1][1]:.1f} MB after run {a.n} (max {max(r for _, r in rss):.1f} MB)"
+        f"driver RSS: {rss[0][1]:.1f} MB before, {rss[min(1, len(rss) - 1)][1]:.1f} MB after "
+        f"run 1, {rss[-1][1]:.1f} MB after run {rss[-1][0]} (max {max(r for _, r in rss):.1f} MB)"
     )
     if not a.workdir and not a.keep:
         shutil.rmtree(root, ignore_errors=True)
-    return 1 if failures else 0
+    return 1 if failures or stopped else 0
 
 
 if __name__ == "__main__":
