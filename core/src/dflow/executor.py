@@ -59,6 +59,18 @@ class Executor(abc.ABC):  # noqa: B024 - every method has a default; ABC marks t
     #: run the items of a sliced fan-out as one submission (see ``run_batch``)
     merge_sliced_step: bool = False
 
+    @property
+    def runs_here(self) -> bool:
+        """Whether ``run(job)`` starts the job's processes on this machine, outside any
+        scheduler (DPDispatcher's Shell batch in a local context).
+
+        The local engine then puts its own markers in ``job.env`` and kills whatever marked
+        process is still running when the step ends, as it does for a script step. An
+        executor whose jobs run on another host or under a scheduler (which kills them on
+        cancel) keeps the default, False: its jobs never see the engine's local markers.
+        """
+        return False
+
     def render(self, template: OPTemplate) -> OPTemplate:
         """Return the template to use on Argo (default: unchanged)."""
         return template

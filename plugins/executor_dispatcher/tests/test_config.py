@@ -43,6 +43,21 @@ def test_without_host_submits_from_this_machine():
     assert (machine["context_type"], machine["batch_type"]) == ("LocalContext", "Slurm")
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "here"),
+    [
+        ({"machine_dict": {"batch_type": "Shell"}}, True),
+        ({"machine_dict": {"batch_type": "shell", "context_type": "LazyLocal"}}, True),
+        ({}, False),  # a Slurm job belongs to Slurm (scancel ends it)
+        ({"host": "h", "machine_dict": {"batch_type": "Shell"}}, False),  # another host
+        ({"machine_dict": {"batch_type": "Shell", "context_type": "SSHContext"}}, False),
+    ],
+)
+def test_runs_here_only_for_a_shell_batch_in_a_local_context(kwargs, here):
+    """The local engine marks (and kills) the processes of jobs that run here, no others."""
+    assert DispatcherExecutor(**kwargs).runs_here is here
+
+
 def test_merge_order_defaults_then_json_file_then_explicit(tmp_path):
     path = tmp_path / "dispatcher.json"
     path.write_text(

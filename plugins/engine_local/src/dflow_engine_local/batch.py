@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
-from dflow.executor import Executor, JobResult
+from dflow.executor import Executor, JobResult, ScriptJob
 from dflow.model.step import Step
 
 from .outcome import Outcome
+from .procs import RunProcesses
 from .scripts import log_tail
 from .state import RunContext, executor_for
 from .values import StepError
@@ -45,12 +46,43 @@ _current: contextvars.ContextVar[FanOutBatch | None] = contextvars.ContextVar(
 )
 
 
-async def run_job(ctx: RunContext, executor: Any, job: Any) -> Any:
-    """Run ``job`` on ``executor`` (in a merged batch when its fan-out has one)."""
-    batch = _current.get()
-    if batch is not None and batch.executor is executor:
-        return await batch.submit(job)
-    return await _in_thread(ctx, lambda: executor.run(job), [job], executor)
+async def run_job(ctx: RunContext, executor: Executor, job: ScriptJob) -> JobResult:
+    """Run ``job`` on ``executor`` (in a merged batch when its fan-out has one).
+
+    A job that runs on this machine (``executor.runs_here``) carries the step's markers in
+    its environment; whatever of it still runs when the job returns, times out, is stopped
+    or cancelled is killed (SIGTERM, then SIGKILL), and the step's log and message say so.
+    """
+    book = ctx.procs if executor.runs_here else None
+    if book is not None:
+        job = attrs.evolve(job, env={**job.env, **book.step_env(job.name)})
+    try:
+        batch = _current.get()
+        if batch is not None and batch.executor is executor:
+            result = await batch.submit(job)
+        else:
+            result = await _in_thread(ctx, lambda: executor.run(job), [job], executor)
+    except BaseException:  # cancelled (failfast): its processes go with it
+        if book is not None:
+            await _end_job(book, job, None)
+        raise
+    return result if book is None else await _end_job(book, job, result)
+
+
+async def _end_job(book: RunProcesses, job: ScriptJob, result: JobResult | None) -> Any:
+    """Kill the job's processes still running here; note it in the log (and the result)."""
+    left, sigkill = await book.end_job(job.name)
+    if not left:
+        return result
+    how = "SIGKILL (they ignored SIGTERM)" if sigkill else "SIGTERM"
+    _append(
+        job.log_path,
+        f"[dflow] the job left {left} process(es) running on this machine: killed ({how})\n",
+    )
+    if result is None or result.exit_code == 0:
+        return result
+    note = f"killed the {left} process(es) it left running on this machine ({how})"
+    return attrs.evolve(result, message=f"{result.message}; {note}")
 
 
 async def _in_thread(

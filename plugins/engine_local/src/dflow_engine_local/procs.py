@@ -7,6 +7,10 @@
   (``PR_SET_CHILD_SUBREAPER``): children an OP left behind, even daemonised ones, are
   reparented to the worker, which kills and reaps them after each step (:func:`reap_children`).
   A worker killed on timeout takes its group and its descendants with it (:func:`kill_tree`).
+* An executor job that runs on this machine (``Executor.runs_here``) gets the step's markers
+  in its environment; when the step ends (or times out, or is stopped) every process still
+  carrying them is killed, wherever it sits in the process tree (:meth:`RunProcesses.end_job`).
+  Jobs on other hosts or under a scheduler never receive these markers.
 * Every process a run starts carries ``DFLOW_LOCAL_RUN=<token>`` in its environment and every
   group is journaled as (pgid, leader start time). A resumed run first kills what the previous
   run left (:func:`reap_previous`), so a step is never running twice. Start times come from
@@ -230,6 +234,23 @@ def _carries(pid: int, *markers: bytes) -> bool:
     return all(m in env for m in markers)
 
 
+def marked(*markers: bytes) -> list[Proc]:
+    """Every live process (other than us) carrying all ``markers`` in its environment, with
+    the processes below it: a job's processes wherever they are in the process tree."""
+    me = os.getpid()
+    out: dict[int, Proc] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me or int(name) in out:
+            continue
+        p = stat(int(name))
+        if p is None or p.state in ("Z", "X") or not _carries(p.pid, *markers):
+            continue
+        out[p.pid] = p
+        for d in descendants(p.pid):
+            out.setdefault(d.pid, d)
+    return [p for p in out.values() if p.state not in ("Z", "X")]
+
+
 def leftovers(token: str | None, groups: Iterable[tuple[int, int | None]]) -> list[Proc]:
     """Live processes of a previous run: members of its journaled groups (when the leader,
     if still there, is the one journaled) and any process carrying its run token."""
@@ -313,6 +334,15 @@ class RunProcesses:
             if p is not None and p.state not in ("Z", "X") and _carries(pid, *marks):
                 left.append(p)
                 left.extend(descendants(pid))
+        if not left:
+            return 0, False
+        return len(left), await terminate_async(left, [])
+
+    async def end_job(self, node_id: str) -> tuple[int, bool]:
+        """Kill what an executor job of ``node_id`` still runs on this machine: the processes
+        carrying the step's markers (the executor put :meth:`step_env` in their environment),
+        wherever they are in the process tree; (how many, SIGKILL needed)."""
+        left = marked(f"{RUN_ENV}={self.token}".encode(), f"{STEP_ENV}={node_id}".encode())
         if not left:
             return 0, False
         return len(left), await terminate_async(left, [])

@@ -19,6 +19,9 @@ from dflow.executor import Executor, JobResult, ScriptJob
 from . import quiet, staging
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: DPDispatcher contexts whose jobs start on the submitting machine (lower-cased; its
+#: registry accepts the names with and without the ``Context`` suffix)
+_LOCAL_CONTEXTS = frozenset({"local", "localcontext", "lazylocal", "lazylocalcontext"})
 
 
 def update_dict(base: dict, update: dict | None) -> dict:
@@ -188,6 +191,14 @@ class DispatcherExecutor(Executor):
         if self.queue_name is not None:
             resources["queue_name"] = self.queue_name
         return resources
+
+    @property
+    def runs_here(self) -> bool:
+        """A Shell batch in a local context runs the job's processes on this machine (as
+        orphans of the submitting process); a scheduler or a remote host owns the others."""
+        context = str(self.machine_dict.get("context_type", "")).lower()
+        batch = str(self.machine_dict.get("batch_type", "")).lower()
+        return context in _LOCAL_CONTEXTS and batch == "shell"
 
     def render(self, template):
         """The template of a pod running the step through DPDispatcher (Argo engine)."""

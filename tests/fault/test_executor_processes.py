@@ -1,0 +1,196 @@
+"""No process of an executor job outlives its step: DPDispatcher's Shell batch on this machine.
+
+A job whose processes start here (``Executor.runs_here``) carries the step's markers; what
+still runs when the step ends, times out or is stopped is killed. A job on another host (an
+SSHContext, here against a real sshd on 127.0.0.1) never receives those markers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from dflow import OutputArtifact, ShellOPTemplate, Step, Workflow
+from fault_helpers import HERE, kill_all, read_pids, running, tagged
+
+pytest.importorskip("dflow_executor_dispatcher")
+from dflow_engine_local.procs import RUN_ENV, STEP_ENV
+from dflow_executor_dispatcher import DispatcherExecutor
+
+LEAVE = """
+sleep 300 & echo $! >> {pids}
+(setsid sleep 301 & echo $! >> {pids})
+{end}
+"""
+
+
+@pytest.fixture
+def shell(workdir, tmp_path, monkeypatch):
+    """A DPDispatcher Shell executor staging under the test's tmp_path (a LocalContext)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # dpdispatcher's records go there
+    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell"})
+    ex.check_interval = 0.2
+    ex.stage_root = str(tmp_path)
+    return ex
+
+
+def _step(workdir, ex, end="echo end", name="job", **kw):
+    pids = workdir / f"{name}-pids"
+    t = ShellOPTemplate(name=name, script=LEAVE.format(pids=pids, end=end))
+    return Step(name, t, executor=ex, **kw), pids
+
+
+def _log(workdir, name):
+    [log] = workdir.glob(f"*/*-{name}-*/log.txt")
+    return log.read_text()
+
+
+def test_shell_job_leftovers_die_when_the_step_ends(workdir, shell):
+    assert shell.runs_here
+    step, pids = _step(workdir, shell)
+    wf = Workflow("dp-leftovers")
+    wf.add(step)
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    assert len(read_pids(pids)) == 2
+    assert running(read_pids(pids), settle=0) == []  # gone when the step ended
+    log = _log(workdir, "job")
+    assert "[dflow] the job left 2 process(es) running on this machine: killed (SIGTERM)" in log
+
+
+def test_shell_job_killed_by_the_step_timeout_leaves_nothing(workdir, shell):
+    step, pids = _step(workdir, shell, end="sleep 302", timeout=1)
+    wf = Workflow("dp-timeout")
+    wf.add(step)
+    wf.submit()
+    [s] = wf.query_step(name="job")
+    assert s.phase == "Failed"
+    assert "timed out" in s.message and "exceeded the step timeout of 1s" in s.message
+    # the script's shell, its foreground sleep and both background ones
+    assert re.search(
+        r"killed the [34] process\(es\) it left running on this machine \(SIGTERM\)", s.message
+    ), s.message
+    assert len(read_pids(pids)) == 2
+    assert running(read_pids(pids), settle=0) == []
+
+
+def test_terminate_kills_a_running_shell_job(workdir, shell):
+    step, pids = _step(workdir, shell, end="sleep 302")
+    wf = Workflow("dp-terminate")
+    wf.add(step)
+    wf.submit(wait=False)
+    deadline = time.monotonic() + 60
+    while len(read_pids(pids)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(read_pids(pids)) == 2
+    wf.terminate()
+    assert wf.wait(interval=0.05) == "Failed"
+    assert running(read_pids(pids), settle=0) == []
+    assert "running on this machine: killed (SIGTERM)" in _log(workdir, "job")
+
+
+ENV_DUMP = "mkdir -p out\nenv > out/env.txt\n"
+
+
+def _env_step(ex):
+    t = ShellOPTemplate(name="env", script=ENV_DUMP)
+    t.outputs.artifacts = {"env": OutputArtifact(path="out")}
+    return Step("env", t, executor=ex)
+
+
+def test_markers_reach_a_local_job(workdir, shell):
+    wf = Workflow("dp-env-local")
+    wf.add(_env_step(shell))
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    [env] = workdir.glob("*/*-env-*/**/env.txt")
+    assert f"{STEP_ENV}=" in env.read_text() and f"{RUN_ENV}=" in env.read_text()
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    from dflow.testing.slurm import LocalSshd
+
+    with LocalSshd(env={"HOME": str(tmp_path_factory.mktemp("ssh-home"))}) as server:
+        yield server
+
+
+def test_a_job_on_a_remote_host_gets_no_local_marker(workdir, tmp_path, sshd, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    remote = tmp_path / "remote"
+    ex = DispatcherExecutor(
+        host=sshd.host,
+        port=sshd.port,
+        username=sshd.user,
+        private_key_file=sshd.key_file,
+        remote_root=str(remote),
+        machine_dict={"batch_type": "Shell"},
+        clean=False,
+    )
+    ex.check_interval = 0.2
+    ex.stage_root = str(tmp_path)
+    assert not ex.runs_here
+    wf = Workflow("dp-env-remote")
+    wf.add(_env_step(ex))
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    [env] = workdir.glob("*/*-env-*/**/env.txt")
+    assert "DFLOW_POD=" in env.read_text()  # the job's own environment did arrive
+    written = [p for p in remote.rglob("*") if p.is_file()]
+    assert any(p.name == ".dflow-task.sh" for p in written)
+    for path in [env, *written]:
+        text = path.read_text(errors="replace")
+        assert RUN_ENV not in text and STEP_ENV not in text, path
+
+
+RESUME = """
+import sys
+sys.path.insert(0, {here!r})
+from dflow import ShellOPTemplate, Step, Workflow, config
+from dflow_executor_dispatcher import DispatcherExecutor
+config["mode"] = "local"
+config["debug_workdir"] = {workdir!r}
+ex = DispatcherExecutor(machine_dict={{"batch_type": "Shell"}})
+ex.check_interval = 0.2
+ex.stage_root = {workdir!r}
+script = "echo >> {out}.started; sleep 3; echo ran >> {out}"
+wf = Workflow("dp-resume", id="dp-resume-1")
+wf.add(Step("long", ShellOPTemplate(name="long", script=script), executor=ex))
+wf.submit()
+print("PHASE", wf.query_status())
+"""
+
+
+def test_a_resumed_run_first_kills_the_shell_job_the_crashed_run_left(tmp_path):
+    """The runner dies while its Shell job sleeps; the resumed run kills that job's processes
+    before running the step again, so the step completes exactly once."""
+    out = str(tmp_path / "count")
+    script = tmp_path / "run.py"
+    script.write_text(RESUME.format(here=str(HERE), workdir=str(tmp_path), out=out))
+    tag = uuid.uuid4().hex
+    env = {**os.environ, "FAULT_TAG": tag, "HOME": str(tmp_path / "home")}
+    first = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not os.path.exists(out + ".started"):
+        time.sleep(0.02)
+    first.kill()
+    first.wait()
+    try:
+        left = tagged(tag)
+        assert left, "the job's processes outlived the runner"
+        again = subprocess.run(
+            [sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert "PHASE Succeeded" in again.stdout, again.stdout + again.stderr
+        assert running(left, settle=0) == []  # killed before the step ran again
+        time.sleep(3.5)  # long enough for a surviving first copy to have written its line
+        assert open(out).read().split() == ["ran"]
+        assert open(out + ".started").read().count("\n") == 2  # started twice, ran once
+        assert running(tagged(tag)) == []
+    finally:
+        kill_all(tagged(tag))
