@@ -25,7 +25,8 @@ from local_engine_ops import AppendLine as Count  # noqa: E402
 class Spawn(OP):
     """Starts a child (``sleep``) and a daemonised grandchild (``setsid sleep``), writes their
     pids to ``pids``, then: ``leave`` returns, ``hang`` sleeps, ``deaf`` ignores SIGTERM and
-    sleeps."""
+    sleeps. ``fail-after-<n>`` starts nothing: it fails once ``pids`` holds ``n`` pids (its
+    siblings' children are running by then)."""
 
     @classmethod
     def get_input_sign(cls):
@@ -36,6 +37,12 @@ class Spawn(OP):
         return OPIOSign({"ok": int})
 
     def execute(self, op_in):
+        if op_in["mode"].startswith("fail-after-"):
+            want = int(op_in["mode"].rsplit("-", 1)[1])
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and _count(op_in["pids"]) < want:
+                time.sleep(0.02)
+            raise RuntimeError(f"failing on purpose with {_count(op_in['pids'])} pids written")
         child = subprocess.Popen(["sleep", "300"])
         # the shell exits at once: its setsid'd child is an orphan in a session of its own
         subprocess.run(["sh", "-c", f"setsid sleep 301 & echo $! >> {op_in['pids']}"], check=True)
