@@ -15,7 +15,8 @@ import time
 import uuid
 
 import pytest
-from dflow import OutputArtifact, ShellOPTemplate, Step, Workflow
+from dflow import InputParameter, OutputArtifact, ShellOPTemplate, Step, Workflow, config
+from dflow.testing.slurm_fixtures import local_slurm  # noqa: F401 - a fixture
 from fault_helpers import HERE, kill_all, read_pids, running, tagged
 
 pytest.importorskip("dflow_executor_dispatcher")
@@ -194,3 +195,64 @@ def test_a_resumed_run_first_kills_the_shell_job_the_crashed_run_left(tmp_path):
         assert running(tagged(tag)) == []
     finally:
         kill_all(tagged(tag))
+
+
+@pytest.mark.usefixtures("local_slurm")
+@pytest.mark.parametrize("kind", ["SlurmJobTemplate", "DispatcherExecutor"])
+def test_a_slurm_job_gets_no_local_marker(workdir, tmp_path, monkeypatch, kind):
+    """Slurm owns its jobs' processes (scancel ends them): they never carry our markers."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if kind == "SlurmJobTemplate":
+        from dflow_executor_slurm import SlurmJobTemplate
+
+        ex = SlurmJobTemplate()
+        ex.poll_interval = 0.2
+    else:
+        ex = DispatcherExecutor(clean=False)  # batch_type Slurm, LocalContext
+        ex.check_interval = 0.2
+        ex.stage_root = str(tmp_path)
+    assert not ex.runs_here
+    wf = Workflow("slurm-env")
+    wf.add(_env_step(ex))
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    [env] = workdir.glob("*/*-env-*/**/env.txt")
+    assert "SLURM_JOB_ID=" in env.read_text()  # it did run as a Slurm job
+    scripts = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".sh", ".sub")]
+    assert scripts
+    for path in [env, *scripts]:
+        text = path.read_text(errors="replace")
+        assert RUN_ENV not in text and STEP_ENV not in text, path
+
+
+def test_failfast_fan_out_of_shell_jobs_kills_the_jobs_in_flight(workdir, shell):
+    pids = workdir / "pids"
+    body = LEAVE.format(pids=pids, end="sleep 302").strip().replace("\n", "; ")
+    script = f"""
+case "{{{{inputs.parameters.mode}}}}" in
+  fail) while [ "$(cat {pids} 2>/dev/null | wc -l)" -lt 4 ]; do sleep 0.02; done; exit 3 ;;
+  *) {body} ;;
+esac
+"""
+    t = ShellOPTemplate(name="item", script=script)
+    t.inputs.parameters = {"mode": InputParameter()}
+    wf = Workflow("dp-failfast")
+    wf.add(
+        Step(
+            "fan",
+            t,
+            parameters={"mode": "{{item}}"},
+            with_param=["hang", "fail", "hang"],
+            executor=shell,
+        )
+    )
+    config["debug_failfast"] = True
+    config["debug_pool_workers"] = 3  # every item runs at once
+    wf.submit()
+    assert wf.query_status() == "Failed"
+    assert "first: step 'fan(1:fail)'" in wf.query().status.message
+    assert len(read_pids(pids)) == 4
+    assert running(read_pids(pids), settle=0) == []
+    for name in ("fan(0:hang)", "fan(2:hang)"):
+        [s] = [s for s in wf.query_step(type="Pod") if s.displayName == name]
+        assert s.phase == "Failed" and "debug_failfast" in s.message
