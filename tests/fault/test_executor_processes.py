@@ -80,18 +80,23 @@ def test_shell_job_killed_by_the_step_timeout_leaves_nothing(workdir, shell):
     assert running(read_pids(pids), settle=0) == []
 
 
-def test_terminate_kills_a_running_shell_job(workdir, shell):
+@pytest.mark.parametrize(("how", "done"), [("terminate", "terminated"), ("stop", "stopped")])
+def test_terminate_and_stop_kill_a_running_shell_job(workdir, shell, how, done):
     step, pids = _step(workdir, shell, end="sleep 302")
-    wf = Workflow("dp-terminate")
+    wf = Workflow(f"dp-{how}")
     wf.add(step)
     wf.submit(wait=False)
     deadline = time.monotonic() + 60
     while len(read_pids(pids)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(read_pids(pids)) == 2
-    wf.terminate()
+    getattr(wf, how)()
     assert wf.wait(interval=0.05) == "Failed"
     assert running(read_pids(pids), settle=0) == []
+    [s] = wf.query_step(name="job")
+    assert s.phase == "Failed"
+    assert s.message.startswith(f"step 'job': workflow {done}: dpdispatcher task Shell job")
+    assert "was cancelled; killed the" in s.message  # not "the workflow was terminated"
     assert "running on this machine: killed (SIGTERM)" in _log(workdir, "job")
 
 

@@ -216,9 +216,7 @@ class DispatcherExecutor(Executor):
         if not jobs:
             return []
         if any(job.cancelled.is_set() for job in jobs):
-            return [
-                JobResult(143, "cancelled before submission: the workflow was terminated")
-            ] * len(jobs)
+            return [JobResult(143, "cancelled before submission")] * len(jobs)
         dp = quiet.dpdispatcher()
         stage = Path(tempfile.mkdtemp(prefix="dflow-dispatcher-", dir=self.stage_root))
         local_root = stage / "local"
@@ -357,9 +355,7 @@ class DispatcherExecutor(Executor):
                 True,
             )
         elif stopped:
-            result = JobResult(
-                143, f"dpdispatcher task {where} cancelled: the workflow was terminated", job_id
-            )
+            result = JobResult(143, f"dpdispatcher task {where} was cancelled", job_id)
         elif code == 0 and not missing:
             result = JobResult(0, f"dpdispatcher task finished ({where})", job_id)
         elif code == 0:

@@ -108,7 +108,7 @@ class SlurmJobTemplate(Executor):
     def run(self, job: ScriptJob) -> JobResult:
         """Submit ``job`` with sbatch, wait for it, and append its output to ``job.log_path``."""
         if job.cancelled.is_set():
-            return JobResult(143, "cancelled before submission: the workflow was terminated")
+            return JobResult(143, "cancelled before submission")
         workdir = str(Path(job.workdir).resolve())
         stage = job.log_path.with_name(job.log_path.name + ".slurm")
         stage.mkdir(parents=True, exist_ok=True)

@@ -198,7 +198,7 @@ class SlurmRemoteExecutor(RemoteExecutor):
     def run(self, job: ScriptJob) -> JobResult:
         """Upload, submit, wait, download; the job id and output go to ``job.log_path``."""
         if job.cancelled.is_set():
-            return JobResult(143, "cancelled before submission: the workflow was terminated")
+            return JobResult(143, "cancelled before submission")
         try:
             shell = self.connect()
         except ConnectionError as err:

@@ -130,9 +130,7 @@ def watch(shell: Shell, job_id: str, job: ScriptJob, interval: float = 1.0) -> J
             )
         if job.cancelled.wait(delay):
             cancel(shell, job_id)
-            return JobResult(
-                143, f"Slurm job {job_id} cancelled: the workflow was terminated", job_id
-            )
+            return JobResult(143, f"Slurm job {job_id} was cancelled (scancel)", job_id)
         delay = min(interval, delay * 1.5)
 
 
