@@ -158,13 +158,11 @@ RESUME = """
 import sys
 sys.path.insert(0, {here!r})
 from dflow import ShellOPTemplate, Step, Workflow, config
-from dflow_executor_dispatcher import DispatcherExecutor
 config["mode"] = "local"
 config["debug_workdir"] = {workdir!r}
-ex = DispatcherExecutor(machine_dict={{"batch_type": "Shell"}})
-ex.check_interval = 0.2
-ex.stage_root = {workdir!r}
-script = "echo >> {out}.started; sleep 3; echo ran >> {out}"
+# the executor
+# the first copy sleeps long enough to be caught running, the second one not
+script = "echo >> {out}.started; [ $(wc -l < {out}.started) = 1 ] && sleep 60; echo ran >> {out}"
 wf = Workflow("dp-resume", id="dp-resume-1")
 wf.add(Step("long", ShellOPTemplate(name="long", script=script), executor=ex))
 wf.submit()
@@ -172,13 +170,32 @@ print("PHASE", wf.query_status())
 """
 
 
-def test_a_resumed_run_first_kills_the_shell_job_the_crashed_run_left(tmp_path):
-    """The runner dies while its Shell job sleeps; the resumed run kills that job's processes
-    before running the step again, so the step completes exactly once."""
+SHELL_JOBS = """
+from dflow_executor_dispatcher import DispatcherExecutor
+ex = DispatcherExecutor(machine_dict={{"batch_type": "Shell"}})
+ex.check_interval = 0.2
+ex.stage_root = {workdir!r}
+"""
+SLURM_JOBS = """
+from dflow_executor_slurm import SlurmJobTemplate
+ex = SlurmJobTemplate()
+ex.poll_interval = 0.2
+"""
+
+
+@pytest.mark.parametrize("jobs", ["Shell", "Slurm"])
+def test_a_resumed_run_first_kills_the_job_the_crashed_run_left(tmp_path, jobs, request):
+    """The runner dies while its job sleeps; the resumed run ends that job (kills its processes
+    here, or scancels it) before running the step again: the step completes exactly once."""
+    if jobs == "Slurm":
+        request.getfixturevalue("local_slurm")  # SLURM_CONF is in the environment
     out = str(tmp_path / "count")
     script = tmp_path / "run.py"
-    script.write_text(RESUME.format(here=str(HERE), workdir=str(tmp_path), out=out))
+    prelude = (SHELL_JOBS if jobs == "Shell" else SLURM_JOBS).format(workdir=str(tmp_path))
+    text = RESUME.format(here=str(HERE), workdir=str(tmp_path), out=out)
+    script.write_text(text.replace("# the executor\n", prelude))
     tag = uuid.uuid4().hex
+    (tmp_path / "home").mkdir()  # batch scripts may run login shells: no dotfiles
     env = {**os.environ, "FAULT_TAG": tag, "HOME": str(tmp_path / "home")}
     first = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
     deadline = time.monotonic() + 60
@@ -188,15 +205,20 @@ def test_a_resumed_run_first_kills_the_shell_job_the_crashed_run_left(tmp_path):
     first.wait()
     try:
         left = tagged(tag)
-        assert left, "the job's processes outlived the runner"
+        assert left or jobs == "Slurm", "the job's processes outlived the runner"
         again = subprocess.run(
             [sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True
         )
         assert "PHASE Succeeded" in again.stdout, again.stdout + again.stderr
-        assert running(left, settle=0) == []  # killed before the step ran again
-        time.sleep(3.5)  # long enough for a surviving first copy to have written its line
-        assert open(out).read().split() == ["ran"]
-        assert open(out + ".started").read().count("\n") == 2  # started twice, ran once
+        assert open(out + ".started").read().count("\n") == 2  # started twice
+        assert open(out).read().split() == ["ran"]  # the second copy ran
+        if jobs == "Slurm":  # the first copy was scancelled
+            [log] = tmp_path.glob("dp-resume-1/*-long-*/log.txt")
+            first_id = re.search(r"submitted Slurm job (\d+) ", log.read_text()).group(1)
+            assert f"cancelled Slurm job {first_id}, left by an earlier run" in log.read_text()
+            record = request.getfixturevalue("local_slurm").job_record(first_id, "CANCELLED")
+            assert "JobState=CANCELLED" in record, record
+        assert running(left, settle=0) == []  # killed, not left sleeping
         assert running(tagged(tag)) == []
     finally:
         kill_all(tagged(tag))

@@ -131,6 +131,7 @@ class SlurmJobTemplate(Executor):
         )
         out_pattern = str(stage / "slurm-%j.out")
         shell = self._shell()
+        scheduler.cancel_leftovers(shell, job.log_path)
         try:
             job_id = scheduler.submit(
                 shell,

@@ -236,6 +236,7 @@ class SlurmRemoteExecutor(RemoteExecutor):
             0o755,
         )
         output = posixpath.join(workdir, ".dflow", "slurm-%j.out")
+        scheduler.cancel_leftovers(shell, job.log_path)
         try:
             job_id = scheduler.submit(
                 shell,

@@ -104,6 +104,29 @@ def cancel(shell: Shell, job_id: str) -> None:
     shell.call(["scancel", job_id])
 
 
+_SUBMITTED = re.compile(r"^\[dflow\] submitted Slurm job (\d+) ", re.M)
+_ENDED = re.compile(r"^\[dflow\] output of Slurm job (\d+):", re.M)
+
+
+def cancel_leftovers(shell: Shell, log_path: Path) -> list[str]:
+    """``scancel`` the jobs an earlier run of this step submitted and never saw end.
+
+    The step's log records each submission and each end; a submission without an end is a job
+    whose runner was killed. A resumed run cancels it before submitting the step again, so
+    the step never runs twice at once (as the local engine kills a crashed run's processes).
+    """
+    try:
+        text = Path(log_path).read_text(errors="replace")
+    except OSError:
+        return []
+    ended = set(_ENDED.findall(text))
+    left = [job_id for job_id in dict.fromkeys(_SUBMITTED.findall(text)) if job_id not in ended]
+    for job_id in left:
+        cancel(shell, job_id)
+        append_log(log_path, f"[dflow] cancelled Slurm job {job_id}, left by an earlier run")
+    return left
+
+
 def watch(shell: Shell, job_id: str, job: ScriptJob, interval: float = 1.0) -> JobResult:
     """Poll until the job ends, ``job.cancelled`` is set or ``job.timeout`` passes.
 
