@@ -16,8 +16,10 @@ import uuid
 
 import pytest
 from dflow import InputParameter, OutputArtifact, ShellOPTemplate, Step, Workflow, config
+from dflow.python import PythonOPTemplate
 from dflow.testing.slurm_fixtures import local_slurm  # noqa: F401 - a fixture
 from fault_helpers import HERE, kill_all, read_pids, running, tagged
+from fault_ops import Spawn
 
 pytest.importorskip("dflow_executor_dispatcher")
 from dflow_engine_local.procs import RUN_ENV, STEP_ENV
@@ -62,6 +64,25 @@ def test_shell_job_leftovers_die_when_the_step_ends(workdir, shell):
     assert running(read_pids(pids), settle=0) == []  # gone when the step ended
     log = _log(workdir, "job")
     assert "[dflow] the job left 2 process(es) running on this machine: killed (SIGTERM)" in log
+
+
+def test_python_op_job_leftovers_die_when_the_step_ends(workdir, shell):
+    """A Python OP sent to the executor (``python -m dflow.runner`` as the job) likewise."""
+    pids = workdir / "pids"
+    wf = Workflow("dp-op-leftovers")
+    wf.add(
+        Step(
+            "op",
+            PythonOPTemplate(Spawn, command=[sys.executable]),
+            parameters={"mode": "leave", "pids": str(pids)},
+            executor=shell,
+        )
+    )
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    assert len(read_pids(pids)) == 2
+    assert running(read_pids(pids), settle=0) == []
+    assert "[dflow] the job left 2 process(es) running on this machine" in _log(workdir, "op")
 
 
 def test_shell_job_killed_by_the_step_timeout_leaves_nothing(workdir, shell):
