@@ -3,7 +3,8 @@
 Each run is the fan-out workload of ``workloads/fanout.py`` (1,000 ``square`` slices, each
 with a parameter and a file output, then a reduce step) on the local engine; a run fails when
 it does not succeed or its sums are wrong. Reported: failures,
-p50 / p95 / max seconds per run, and the driver's RSS over time (a leak shows as growth).
+p50 / p95 / max seconds per run, the driver's RSS over time (a leak shows as growth) and
+the machine's load average.
 Each run's directory is removed after it is checked (``--keep`` keeps them).
 
     .venv/bin/python benchmarks/soak.py [N=20] [--width 1000] [--workers 2] [--keep]
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     config["debug_pool_workers"] = a.workers
     print(f"soak: {a.n} runs of a {a.width}-way fan-out, {a.workers} workers, in {root}")
     times, failures, rss = [], [], [(0, rss_mb())]
+    loads = [os.getloadavg()[0]]  # the machine is shared: its load explains the times
     every = max(1, a.n // 20)
     # SIGTERM (or ^C) ends the soak early with the numbers of the runs done so far
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -78,9 +80,11 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.rmtree(os.path.join(root, name), ignore_errors=True)
             gc.collect()
             rss.append((i + 1, rss_mb()))
+            loads.append(os.getloadavg()[0])
             if (i + 1) % every == 0 or i + 1 == a.n:
                 print(
-                    f"  run {i + 1:4d}: {times[-1]:6.2f} s, driver RSS {rss[-1][1]:6.1f} MB",
+                    f"  run {i + 1:4d}: {times[-1]:6.2f} s, driver RSS {rss[-1][1]:6.1f} MB, "
+                    f"load {loads[-1]:.1f}",
                     flush=True,
                 )
         stopped = False
@@ -100,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"driver RSS: {rss[0][1]:.1f} MB before, {rss[min(1, len(rss) - 1)][1]:.1f} MB after "
         f"run 1, {rss[-1][1]:.1f} MB after run {rss[-1][0]} (max {max(r for _, r in rss):.1f} MB)"
+    )
+    print(
+        f"load average (1 min) over the runs: min {min(loads):.1f}, "
+        f"median {statistics.median(loads):.1f}, max {max(loads):.1f}"
     )
     if not a.workdir and not a.keep:
         shutil.rmtree(root, ignore_errors=True)
