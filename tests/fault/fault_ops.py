@@ -55,6 +55,14 @@ class Spawn(OP):
         return OPIO({"ok": 1})
 
 
+def _count(path: str) -> int:
+    try:
+        with open(path) as f:
+            return len(f.read().split())
+    except OSError:
+        return 0
+
+
 class Fill(OP):
     """Fills the file system holding ``path`` (a file it leaves there), then succeeds; only
     once: it creates ``once`` (elsewhere) and does nothing when it exists."""
