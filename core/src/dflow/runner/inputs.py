@@ -6,8 +6,10 @@ Layout: ``<inputs>/parameters/<name>`` holds a parameter's text (``dflow.seriali
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -133,15 +135,52 @@ def read_inputs(
                 values[name] = read_artifact(op_name, name, s, root, name in sliced)
             continue
         path = os.path.join(par_dir, name)
+        if name in sliced:
+            whole = _sliced_list(path)
+            if whole is not _ABSENT:
+                values[name] = whole
+            continue
         try:
             with open(path) as f:
                 text = f.read()
         except FileNotFoundError:
             continue
         tp = (input_types or {}).get(name, sign_type(s))
-        value = load_value(text, list if name in sliced else tp)
+        value = load_value(text, tp)
         values[name] = flatten_stacked(value) if isinstance(value, list) else value
     return values
+
+
+_ABSENT = object()
+# A sliced parameter holds the whole list and every slice of a fan-out reads the same file
+# (the engine links each slice's parameter to one copy): a warm worker serving thousands of
+# slices decodes it once, not once per slice, which made a fan-out quadratic in its size.
+# Keyed by the file's identity, so a rewritten file is read again; the last few lists only.
+_SLICED: OrderedDict[tuple, Any] = OrderedDict()
+_SLICED_KEEP = 4
+
+
+def _sliced_list(path: str) -> Any:
+    """The decoded, flattened list of a sliced parameter file (``_ABSENT`` if none)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return _ABSENT
+    ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if ident in _SLICED:
+        _SLICED.move_to_end(ident)
+        return _SLICED[ident]
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return _ABSENT
+    value = load_value(text, list)
+    value = flatten_stacked(value) if isinstance(value, list) else value
+    _SLICED[ident] = value
+    while len(_SLICED) > _SLICED_KEEP:
+        _SLICED.popitem(last=False)
+    return value
 
 
 def select_slice(
@@ -170,5 +209,6 @@ def select_slice(
                 f"OP {op_name}: slice {index} is out of range for input '{name}' "
                 f"(a list of {len(whole)})"
             )
-        result[name] = whole[index]
+        # a copy: the list is shared by the slices a worker serves (see _sliced_list)
+        result[name] = copy.deepcopy(whole[index])
     return result
