@@ -16,11 +16,13 @@ what an OP leaves running is killed when the step ends (see :mod:`.procs`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
 import sys
 import traceback
+from collections import deque
 from multiprocessing.connection import Connection, Pipe
 from typing import Any, Protocol
 
@@ -41,9 +43,10 @@ def die_with_parent() -> None:
 
 
 class WorkerDied(RuntimeError):
-    def __init__(self, exit_code: int) -> None:
+    def __init__(self, exit_code: int, pid: int) -> None:
         super().__init__(f"worker died (exit code {exit_code})")
         self.exit_code = exit_code
+        self.pid = pid  # its process group may hold what its OP left running
 
 
 class WorkerTimeout(RuntimeError):
@@ -52,11 +55,23 @@ class WorkerTimeout(RuntimeError):
         self.sigkill = sigkill  # the OP ignored SIGTERM
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Worker:
     pid: int
     conn: Connection
     start: int | None = None
+    chunk: list[_Job] = attrs.Factory(list)  # in flight, in the order the worker runs them
+    done: int = 0  # how many of ``chunk`` it has answered
+
+
+@attrs.define(eq=False)
+class _Job:
+    request: dict[str, Any]
+    timeout: float | None
+    cancel: asyncio.Event | None
+    fut: asyncio.Future
+    sent: asyncio.Future  # set when a worker got the job (a timeout counts from then)
+    worker: _Worker | None = None
 
 
 class ProcessBook(Protocol):
@@ -68,7 +83,15 @@ class ProcessBook(Protocol):
 
 
 class WorkerPool:
-    """``size`` forked workers serving :func:`serve` requests."""
+    """``size`` forked workers serving :func:`serve` requests, sent in chunks.
+
+    Requests queue up while every worker is busy; a worker that becomes idle gets the next
+    ones in one message (up to ``CHUNK``, and no more than its share of the queue) and
+    answers each as it finishes it, so a fan-out's slices do not wait for a round trip
+    through the event loop each. A request with a timeout goes alone: its clock starts
+    when its worker gets it."""
+
+    CHUNK = 8  # slices a worker may run ahead of the journal (re-run after a SIGKILL)
 
     def __init__(
         self,
@@ -84,7 +107,9 @@ class WorkerPool:
         self.book = book
         self.env = env or {}  # set in every worker (the run token its OPs' children inherit)
         self.workers: list[_Worker] = []
-        self.idle: asyncio.Queue[_Worker] | None = None
+        self.idle: deque[_Worker] = deque()
+        self.pending: deque[_Job] = deque()
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
         for _ in range(self.size):
@@ -125,67 +150,142 @@ class WorkerPool:
 
     def bind(self) -> None:
         """Attach to the running event loop (call once inside it)."""
-        self.idle = asyncio.Queue()
-        for w in self.workers:
-            self.idle.put_nowait(w)
+        self.loop = asyncio.get_running_loop()
+        self.idle = deque(self.workers)
 
     async def run(
         self, request: dict[str, Any], timeout: float | None, cancel: asyncio.Event | None = None
     ) -> tuple:
-        """Serve ``request`` on an idle worker; raise WorkerDied / WorkerTimeout."""
-        assert self.idle is not None
-        worker = await self.idle.get()
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future = loop.create_future()
-        fd = worker.conn.fileno()
-
-        def ready() -> None:
-            loop.remove_reader(fd)
-            if fut.done():
-                return
-            try:
-                fut.set_result(worker.conn.recv())
-            except Exception as exc:  # EOF: the worker died
-                fut.set_exception(exc)
-
+        """Serve ``request`` on a worker; raise WorkerDied / WorkerTimeout."""
+        loop = self.loop
+        assert loop is not None
+        job = _Job(request, timeout, cancel, loop.create_future(), loop.create_future())
+        self.pending.append(job)
+        self._dispatch()
+        cancel_task = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
         try:
-            worker.conn.send(request)
-        except OSError:
-            code = self._reap(worker)
-            self._replace(worker)
-            raise WorkerDied(code) from None
-        loop.add_reader(fd, ready)
-        waiters = [fut]
-        cancel_task = None
-        if cancel is not None:
-            cancel_task = asyncio.ensure_future(cancel.wait())
-            waiters.append(cancel_task)
-        try:
-            done, _ = await asyncio.wait(
-                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            if timeout is not None:
+                await self._first(job.sent, cancel_task, None)
+                if job.sent.done():
+                    await self._first(job.fut, cancel_task, timeout)
+            else:
+                await self._first(job.fut, cancel_task, None)
         except asyncio.CancelledError:
-            loop.remove_reader(fd)
-            await self._kill(worker)
+            await self._abort(job)
             raise
         finally:
             if cancel_task is not None:
                 cancel_task.cancel()
-        if fut in done:
-            try:
-                result = fut.result()
-            except (EOFError, OSError):
-                code = self._reap(worker)
-                await procs.terminate_async([], [worker.pid])  # its OP's orphans
-                self._replace(worker)
-                raise WorkerDied(code) from None
-            self.idle.put_nowait(worker)
-            return result
-        loop.remove_reader(fd)
-        sigkill = await self._kill(worker)
+        if job.fut.done():
+            died = job.fut.exception()
+            if isinstance(died, WorkerDied):
+                await procs.terminate_async([], [died.pid])  # its OP's orphans
+                raise died
+            return job.fut.result()
+        sigkill = await self._abort(job)
         if cancel is not None and cancel.is_set():
             raise asyncio.CancelledError()
-        raise WorkerTimeout(sigkill)
+        raise WorkerTimeout(bool(sigkill))
+
+    @staticmethod
+    async def _first(fut: asyncio.Future, cancel: asyncio.Future | None, timeout: float | None):
+        waiters = [fut] if cancel is None else [fut, cancel]
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+
+    def _dispatch(self) -> None:
+        """Hand queued jobs to idle workers, in chunks."""
+        while self.idle and self.pending:
+            job = self.pending.popleft()
+            if job.cancel is not None and job.cancel.is_set():
+                continue  # stopped before it started: its waiter reports it
+            chunk = [job]
+            if job.timeout is None:
+                share = -(-(len(self.pending) + 1) // max(1, len(self.workers)))
+                while len(chunk) < min(self.CHUNK, share) and self.pending:
+                    nxt = self.pending[0]
+                    if nxt.timeout is not None:
+                        break
+                    self.pending.popleft()
+                    if nxt.cancel is None or not nxt.cancel.is_set():
+                        chunk.append(nxt)
+            self._send(self.idle.popleft(), chunk)
+
+    def _send(self, worker: _Worker, chunk: list[_Job]) -> None:
+        assert self.loop is not None
+        try:
+            worker.conn.send([j.request for j in chunk])
+        except OSError:
+            for j in chunk[1:]:
+                self.pending.appendleft(j)
+            self._died(worker, [chunk[0]])
+            return
+        worker.chunk, worker.done = chunk, 0
+        for j in chunk:
+            j.worker = worker
+            if not j.sent.done():
+                j.sent.set_result(None)
+        self.loop.add_reader(worker.conn.fileno(), self._readable, worker)
+
+    def _readable(self, worker: _Worker) -> None:
+        """Answers from ``worker``, one per job of its chunk, in order; EOF: it died."""
+        assert self.loop is not None
+        while True:
+            try:
+                answer = worker.conn.recv()
+            except (EOFError, OSError):
+                self._died(worker, worker.chunk[worker.done :])
+                return
+            job = worker.chunk[worker.done]
+            worker.done += 1
+            job.worker = None
+            if not job.fut.done():
+                job.fut.set_result(answer)
+            if worker.done == len(worker.chunk):
+                self.loop.remove_reader(worker.conn.fileno())
+                worker.chunk, worker.done = [], 0
+                self.idle.append(worker)
+                self._dispatch()
+                return
+            if not worker.conn.poll():
+                return
+
+    def _died(self, worker: _Worker, unfinished: list[_Job]) -> None:
+        """``worker`` died: the job it was running fails, the jobs it had not started go
+        back to the queue."""
+        assert self.loop is not None
+        with contextlib.suppress(ValueError, OSError):
+            self.loop.remove_reader(worker.conn.fileno())
+        code = self._reap(worker)
+        if unfinished:
+            job, rest = unfinished[0], unfinished[1:]
+            job.worker = None
+            if not job.fut.done():
+                job.fut.set_exception(WorkerDied(code, worker.pid))
+            self._requeue(rest)
+        worker.chunk = []
+        self._replace(worker)
+
+    def _requeue(self, jobs: list[_Job]) -> None:
+        for j in reversed(jobs):
+            j.worker = None
+            if not j.fut.done():
+                self.pending.appendleft(j)
+
+    async def _abort(self, job: _Job) -> bool | None:
+        """Stop ``job``: out of the queue, or its worker killed (then the other jobs of its
+        chunk go back to the queue). True when the kill needed SIGKILL."""
+        worker = job.worker
+        if worker is None:
+            with contextlib.suppress(ValueError):
+                self.pending.remove(job)
+            return None
+        assert self.loop is not None
+        self.loop.remove_reader(worker.conn.fileno())
+        others = [j for j in worker.chunk[worker.done :] if j is not job]
+        job.worker = None
+        worker.chunk = []
+        self._requeue(others)
+        return await self._kill(worker)
 
     async def _kill(self, worker: _Worker) -> bool:
         """Kill the worker, its group and what it started (SIGTERM, then SIGKILL); True when
@@ -210,8 +310,8 @@ class WorkerPool:
             self.workers.remove(worker)
         new = self._fork()
         self.workers.append(new)
-        assert self.idle is not None
-        self.idle.put_nowait(new)
+        self.idle.append(new)
+        self._dispatch()
 
     def shutdown(self) -> None:
         # idle workers have reaped their OPs' children already: nothing is left but them
@@ -234,10 +334,11 @@ class WorkerPool:
 def _worker_loop(conn: Connection, registry: list[Any]) -> None:  # pragma: no cover - child
     while True:
         try:
-            request = conn.recv()
+            chunk = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(serve(request, registry))
+        for request in chunk:  # one answer per request, as soon as it is done
+            conn.send(serve(request, registry))
 
 
 def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
