@@ -9,7 +9,9 @@ remote store are downloaded once per key into ``<artifact dir>/.cache/`` (pydflo
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import os
 import shutil
 import threading
@@ -20,7 +22,7 @@ from dflow import catalog
 from dflow.model.io import ArtifactRef, InputArtifact, OutputArtifact
 
 from .journal import Node
-from .layout import place, resolve_source
+from .layout import place, resolve_source, write_text
 from .state import Frame, RunContext
 from .stepfiles import groups_dir
 from .values import StepError, digest, parse_artifact_ref, render_text
@@ -225,25 +227,68 @@ def _describe(source: Any) -> Any:
 
 
 def merge_stacked(ctx: RunContext, group: Node, name: str, sources: list[str]) -> str:
-    """One artifact dir holding every slice's files and catalog entries (links)."""
+    """One artifact dir holding every slice's files (links) and one catalog merging theirs.
 
+    Work proportional to the outputs: a scan of each slice's artifact dir and a link per
+    file, the slices' catalog entries read and written as one catalog file (not a copy of
+    each slice's catalog file, which cost a file create per slice)."""
     root = os.path.join(groups_dir(ctx, group), "outputs", "artifacts", name)
     cat = catalog.catalog_dir_name()
     os.makedirs(root, exist_ok=True)
+    items: list[dict] = []
     for src in sources:
-        src = os.path.realpath(src)
-        if not os.path.isdir(src):
+        src = _link_target(src)
+        try:
+            _link_files(src, root, cat, items)
+        except NotADirectoryError:
             place(src, os.path.join(root, os.path.basename(src)), "symlink")
-            continue
-        for dirpath, _dirs, filenames in os.walk(src):
-            rel = os.path.relpath(dirpath, src)
-            for f in filenames:
-                target = os.path.join(root, rel, f) if rel != "." else os.path.join(root, f)
-                if rel.split(os.sep)[0] == cat:
-                    # catalog files have unique names: copies keep each slice's entries
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    if not os.path.exists(target):
-                        Path(target).write_bytes(Path(dirpath, f).read_bytes())
-                    continue
-                place(os.path.join(dirpath, f), target, "symlink")
+    if items:
+        os.makedirs(os.path.join(root, cat), exist_ok=True)
+        # a fixed name: a fan-out stacked again (a resumed run) replaces it
+        write_text(os.path.join(root, cat, "stacked"), json.dumps({"path_list": items}))
     return root
+
+
+def _link_target(path: str) -> str:
+    """``path`` with its last component followed if a link (a slice's output artifact is a
+    link into its workdir): the stacked links point at the files themselves."""
+    try:
+        return os.path.join(os.path.dirname(path), os.readlink(path))
+    except OSError:  # not a link
+        return path
+
+
+def _link_files(src: str, dst: str, cat: str | None, items: list[dict]) -> None:
+    """Link each file below ``src`` into ``dst`` (same relative path); collect the entries
+    of the catalog files in ``src/<cat>`` (``cat`` None: below the top, no catalog)."""
+    with os.scandir(src) as scan:
+        entries = list(scan)
+    for e in entries:
+        target = os.path.join(dst, e.name)
+        if cat is not None and e.name == cat and e.is_dir(follow_symlinks=False):
+            _read_catalogs(e.path, target, items)
+        elif e.is_dir(follow_symlinks=False):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(target)
+            _link_files(e.path, target, None, items)
+        else:
+            place(e.path, target, "symlink")
+
+
+def _read_catalogs(cat_dir: str, dst: str, items: list[dict]) -> None:
+    for e in sorted(os.scandir(cat_dir), key=lambda x: x.name):
+        with open(e.path, "rb") as f:
+            raw = f.read()
+        try:
+            got = json.loads(raw)["path_list"]
+        except (ValueError, KeyError, TypeError):
+            got = None
+        if isinstance(got, list):
+            items.extend(got)
+            continue
+        # not a catalog this merge understands: kept as it is, for its reader to judge
+        os.makedirs(dst, exist_ok=True)
+        target = os.path.join(dst, e.name)
+        if not os.path.exists(target):
+            with open(target, "wb") as f:
+                f.write(raw)
