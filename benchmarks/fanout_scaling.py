@@ -6,9 +6,11 @@
 
 Runs ``workloads/fanout.py N`` (the same workload as ``local_engine_bench.py`` (b)) for each N
 in 10, 100, 1k, 10k, 100k up to ``--max``, on the local engine, and prints per N: wall time,
-ms per slice, the peak memory of the whole process tree, and the growth factor against the
-previous N (time(10N)/time(N): 10 means the cost per slice is flat; more means something grows
-faster than linearly). pydflow's debug mode runs the smallest sizes as the baseline in the same
+ms per slice, CPU ms per slice (user + system of the whole process tree: the runner and its
+workers; load on a shared machine inflates it far less than the wall time), the peak memory of
+the whole process tree, the growth factor against the previous N (time(10N)/time(N): 10 means
+the cost per slice is flat; more means something grows faster than linearly) and the 1-minute
+load average when the run ended. pydflow's debug mode runs the smallest sizes as the baseline in the same
 run (``--pydflow-max``, default 100: it takes about 0.15-0.3 s per slice).
 
 The issue's targets: time(100k)/time(10k) within 11x, 100,000 slices under 3 minutes with the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -29,14 +32,27 @@ from local_engine_bench import DEFAULT_VENV, ROOT, Run, ensure_pydflow, run_work
 SIZES = (10, 100, 1_000, 10_000, 100_000)
 
 
-def _row(n: int, run: Run, prev: tuple[int, Run] | None) -> str:
+def _row(n: int, run: Run, prev: tuple[int, Run] | None, cpu: float) -> str:
+    load = os.getloadavg()[0]
     if not run.ok or run.seconds is None:
         return f"{n:>8,}  {run.note or 'failed'}"
     growth = ""
     if prev is not None and prev[1].ok and prev[1].seconds:
         growth = f"{run.seconds / prev[1].seconds:7.1f}x"
     per = run.seconds / n * 1000
-    return f"{n:>8,}  {run.seconds:9.2f}  {per:9.3f}  {run.peak_mb or 0:9.0f}  {growth:>8}"
+    return (
+        f"{n:>8,}  {run.seconds:9.2f}  {per:9.3f}  {cpu / n * 1000:9.3f}  "
+        f"{run.peak_mb or 0:9.0f}  {growth:>8}  {load:5.1f}"
+    )
+
+
+def _timed(python: str, n: int, env: dict[str, str], a: argparse.Namespace, label: str):
+    """The run and the CPU seconds of its process tree (the workload reaps its workers)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = run_workload(python, "fanout.py", n, env, a.cap, a.workdir, label)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return run, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="stop at 1,000 slices; pydflow at 10")
     p.add_argument("--pydflow-max", type=int, default=100, help="largest N run under pydflow")
     p.add_argument("--no-pydflow", action="store_true")
+    p.add_argument("--min", type=int, default=10, help="smallest N (default 10)")
+    p.add_argument("--pydflow-sizes", default="", help="N run under pydflow, e.g. 200,1000")
     p.add_argument("--cap", type=float, default=900, help="seconds per run")
     p.add_argument("--workdir", type=Path, default=ROOT / ".work" / "bench" / "scaling")
     a = p.parse_args(argv)
@@ -56,24 +74,31 @@ def main(argv: list[str] | None = None) -> int:
     pyd_env = dict(env, PATH=f"{DEFAULT_VENV / 'bin'}{os.pathsep}{env['PATH']}")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"fan-out scaling on the local engine; {os.cpu_count()} CPUs, load average {load}")
-    print(f"{'N':>8}  {'seconds':>9}  {'ms/slice':>9}  {'peak MB':>9}  {'growth':>8}")
+    print(
+        f"{'N':>8}  {'seconds':>9}  {'ms/slice':>9}  {'CPU ms/sl':>9}  {'peak MB':>9}  "
+        f"{'growth':>8}  {'load':>5}"
+    )
     prev: tuple[int, Run] | None = None
     results: dict[int, Run] = {}
-    for n in (s for s in SIZES if s <= top):
-        run = run_workload(sys.executable, "fanout.py", n, env, a.cap, a.workdir, "ours")
-        print(_row(n, run, prev), flush=True)
+    for n in (s for s in SIZES if a.min <= s <= top):
+        run, cpu = _timed(sys.executable, n, env, a, "ours")
+        print(_row(n, run, prev, cpu), flush=True)
         results[n], prev = run, (n, run)
         if not run.ok:
             break
     if pyd_python:
         print("pydflow 1.8.134 debug mode, the same workload:")
-        for n in (s for s in SIZES if s <= pyd_top):
-            theirs = run_workload(pyd_python, "fanout.py", n, pyd_env, a.cap, a.workdir, "pydflow")
+        sizes = [int(x) for x in a.pydflow_sizes.split(",") if x.strip()]
+        for n in sizes or [s for s in SIZES if s <= pyd_top]:
             ours = results.get(n)
+            if ours is None:  # the same size on our side, for the ratio
+                ours, cpu = _timed(sys.executable, n, env, a, "ours")
+                print(_row(n, ours, None, cpu) + "  (dflow)", flush=True)
+            theirs, cpu = _timed(pyd_python, n, pyd_env, a, "pydflow")
             ratio = ""
             if theirs.ok and ours and ours.ok and ours.seconds:
                 ratio = f"  (dflow {theirs.seconds / ours.seconds:.0f}x faster)"
-            print(_row(n, theirs, None) + ratio, flush=True)
+            print(_row(n, theirs, None, cpu) + ratio, flush=True)
     big, ten = results.get(100_000), results.get(10_000)
     if big and ten and big.ok and ten.ok and big.seconds and ten.seconds:
         print(
