@@ -311,7 +311,10 @@ class WorkerPool:
         new = self._fork()
         self.workers.append(new)
         self.idle.append(new)
-        self._dispatch()
+        if self.loop is not None:
+            # on the next turn: the requests a fan-out's failfast cancelled together with the
+            # one that killed this worker leave the queue first, and so never start
+            self.loop.call_soon(self._dispatch)
 
     def shutdown(self) -> None:
         # idle workers have reaped their OPs' children already: nothing is left but them
