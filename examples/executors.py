@@ -25,6 +25,10 @@ class NiceExecutor(Executor):
     def __init__(self, increment: int = 10) -> None:
         self.increment = increment
 
+    @property
+    def runs_here(self) -> bool:  # its processes run on this machine: the engine reaps them
+        return True
+
     def run(self, job: ScriptJob) -> JobResult:
         argv = ["nice", "-n", str(self.increment), *job.command, str(job.script_path)]
         with open(job.log_path, "ab") as log:
