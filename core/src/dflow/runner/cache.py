@@ -337,10 +337,24 @@ def lookup(
     if record is None:
         note(f"not cached: the source of OP {op_class.__qualname__} cannot be found")
         return Lookup(spec, why="no OP source")
+    return settle(spec, record, digests, where, lambda m: where.restore(m, outputs_dir), probe)
+
+
+def settle(
+    spec: CacheSpec,
+    record: dict,
+    digests: Digests,
+    where: Any,
+    restore: Any,
+    probe: bool,
+) -> Lookup:
+    """Look up ``record``'s key in ``where``; a sound entry is restored by ``restore(manifest)``
+    (returns why it could not, or ""), recorded in the history and reported. A damaged entry
+    is discarded unless ``probe``. Shared by OP and script steps."""
     key = key_of(record)
     manifest, why = where.read_manifest(key)
     if manifest is not None:
-        why = where.restore(manifest, outputs_dir)
+        why = restore(manifest)
         if not why:
             if not probe:  # a probing engine says it itself, where it logs the step
                 note(f"reused from run {manifest.get('run')} (key {key[:12]})")

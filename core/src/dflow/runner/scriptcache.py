@@ -24,11 +24,11 @@ from .cache import (
     Digests,
     Lookup,
     canonical,
-    key_of,
     note,
     open_store,
     publish,
     record_history,
+    settle,
     sha256_text,
 )
 
@@ -115,26 +115,9 @@ def lookup_script(
     record = script_record(spec, parameters, artifacts, slice_index, digests, catalog)
     if record is None:
         return Lookup(spec, why="no script digest")
-    key = key_of(record)
-    manifest, why = where.read_manifest(key)
-    if manifest is not None:
-        why = _restore(where, manifest, outputs, scratch)
-        if not why:
-            if not probe:  # a probing engine says it itself, where it logs the step
-                note(f"reused from run {manifest.get('run')} (key {key[:12]})")
-            outcome = {
-                "outcome": "reused",
-                "source_run": manifest.get("run"),
-                "source_step": manifest.get("step"),
-            }
-            record_history(spec, key, record, outcome, where)
-            found = Lookup(spec, key, record, True, "", digests, where)
-            found.source_run = str(manifest.get("run") or "")
-            return found
-    if why != "missing" and not probe:
-        note(f"entry {key[:12]} ignored: {why}; the step runs and rewrites it")
-        where.discard(key)
-    return Lookup(spec, key, record, False, why, digests, where)
+    return settle(
+        spec, record, digests, where, lambda m: _restore(where, m, outputs, scratch), probe
+    )
 
 
 def store_script(lk: Lookup, outputs: dict[str, str], scratch: str, ok: bool) -> None:
