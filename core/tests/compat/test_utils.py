@@ -196,6 +196,12 @@ def test_file_helpers(tmp_path):
 def test_small_helpers():
     assert len(randstr()) == 5 and len(randstr(8)) == 8
     assert set(randstr(50)) <= set("abcdefghijklmnopqrstuvwxyz0123456789")
+    import random
+
+    random.seed(42)  # as DPDispatcher does on each submission: ids must still differ
+    first = randstr(10)
+    random.seed(42)
+    assert randstr(10) != first
 
     class A:
         pass

@@ -7,6 +7,7 @@ subprocess, a container, an HPC job). Nothing here does I/O.
 from __future__ import annotations
 
 import copy
+import os
 import random
 import string
 from collections.abc import Callable
@@ -17,11 +18,16 @@ import attrs
 from .io import Inputs, Outputs
 
 _NAME_CHARS = string.ascii_lowercase + string.digits
+#: names draw from their own generator: libraries that seed the global one (DPDispatcher's
+#: Submission calls ``random.seed(42)``) would otherwise give two workflows one id
+_RANDOM = random.Random()
+if hasattr(os, "register_at_fork"):  # a forked runner must not repeat its parent's names
+    os.register_at_fork(after_in_child=_RANDOM.seed)
 
 
 def randstr(length: int = 5) -> str:
-    """A random lower-case suffix (pydflow's ``randstr``)."""
-    return "".join(random.choice(_NAME_CHARS) for _ in range(length))
+    """A random lower-case suffix (pydflow's ``randstr``; ``random.seed`` does not fix it)."""
+    return "".join(_RANDOM.choice(_NAME_CHARS) for _ in range(length))
 
 
 @attrs.frozen
