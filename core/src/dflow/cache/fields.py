@@ -16,10 +16,11 @@ from .identity import step_identity
 from .settings import CacheSettings, cache_enabled, cache_settings
 
 
-def template_fields(step: Any, template: Any) -> dict[str, Any]:
+def template_fields(step: Any, template: Any, executor: Any = None) -> dict[str, Any]:
     """image, command, a digest of the environment variables and the executor's kind: what,
     besides the OP and its inputs, can change a result; for a script, also its text's
-    digest."""
+    digest. ``executor``: the one that runs the step when it is not the step's own (a
+    workflow's or dflow.toml's default), so both ways of choosing it give one key."""
     envs = {str(k): str(getattr(v, "value", v)) for k, v in (template.envs or {}).items()}
     fields: dict[str, Any] = {
         "image": template.image,
@@ -27,8 +28,9 @@ def template_fields(step: Any, template: Any) -> dict[str, Any]:
         # values may be secrets: only their digest is kept
         "envs": hashlib.sha256(canonical(envs).encode()).hexdigest() if envs else None,
     }
-    if step.executor is not None:
-        fields["executor"] = type(step.executor).__name__
+    executor = step.executor if step.executor is not None else executor
+    if executor is not None:
+        fields["executor"] = type(executor).__name__
     if not _is_python_op(template):  # a script: its text (before substitution) is its code
         fields[SCRIPT_FIELD] = hashlib.sha256((template.script or "").encode()).hexdigest()
     return fields
@@ -55,11 +57,13 @@ def cache_spec(
     run_id: str,
     step_name: str,
     settings: CacheSettings | None = None,
+    executor: Any = None,
 ) -> CacheSpec | None:
     """The ``CacheSpec`` of one run of ``step``, or None when it does not use the cache.
 
     ``step_name`` with the workflow's name is the step's identity across runs and engines
-    (:mod:`.identity`), so runs of one workflow find each other's records.
+    (:mod:`.identity`), so runs of one workflow find each other's records. ``executor``:
+    as in :func:`template_fields`.
     """
     if not cacheable(template):
         return None
@@ -70,7 +74,7 @@ def cache_spec(
         root=settings.root,
         run=run_id,
         step=step_identity(workflow_name, step_name),
-        fields=template_fields(step, template),
+        fields=template_fields(step, template, executor),
     )
     if settings.in_object_store:  # where the bucket is; credentials travel apart (env)
         spec.endpoint, spec.region = settings.s3_endpoint(), settings.region

@@ -77,6 +77,13 @@ def open_store(spec: CacheSpec) -> Any:
     return _STORES[ident]
 
 
+def adopt_store(spec: CacheSpec, store: Any) -> None:
+    """Make ``store`` what :func:`open_store` gives for the spec's location in this process:
+    an engine that holds the credentials in its settings, not in its environment (which the
+    user's scripts inherit), opens the bucket itself (docs/cache.md)."""
+    _STORES[(spec.root, spec.endpoint, spec.region)] = store
+
+
 def canonical(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces; paths as strings, sets sorted, other objects
     by their repr."""

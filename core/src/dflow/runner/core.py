@@ -123,11 +123,13 @@ def probe_cache(
     slices: Slices | None = None,
     slice_index: Any = None,
     parameters_dir: Path | str | None = None,
+    probe: bool = True,
 ) -> Lookup | None:
     """Only the cache check of :func:`run_op`: key the run and restore a sound entry's outputs
     into ``outputs_dir``; the OP never runs. An engine that has the inputs at hand calls it
     to skip scheduling a cached step; None when the inputs cannot be read (the run says
-    why)."""
+    why). ``probe=False``: the run's own check (an engine that runs the OP elsewhere, with
+    no cache there), which notes a damaged entry and discards it, as :func:`run_op` does."""
     ins, outs, cwd = _abs(inputs_dir), _abs(outputs_dir), _abs(workdir)
     pars = Path(parameters_dir) if parameters_dir is not None else None
     try:
@@ -135,7 +137,7 @@ def probe_cache(
         whole = read_inputs(run.name, run.in_sign, ins, run.sliced_inputs, None, pars)
     except (Exception, SystemExit):
         return None
-    return _lookup(cache, run, whole, slice_index, ins, outs, probe=True)
+    return _lookup(cache, run, whole, slice_index, ins, outs, probe=probe)
 
 
 def _lookup(

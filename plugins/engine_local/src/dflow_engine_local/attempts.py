@@ -1,7 +1,7 @@
 """One attempt of a leaf step, one function per kind of template, each returning an Outcome.
 
 :func:`attempt` picks the function: a Python OP in the warm pool (:func:`attempt_python`) or
-as an executor job (:func:`remote_op.attempt_python_job`), a script as a subprocess or an
+as an executor job (:func:`attempt_cached_job`), a script as a subprocess or an
 executor job (:func:`attempt_script`), an HTTP request (:func:`http.attempt_http`). Steps and
 DAG templates (super-OPs) are not leaves: the walker runs them.
 """
@@ -55,17 +55,7 @@ async def _attempt(ctx: RunContext, leaf: Leaf, number: int) -> Outcome:
         executor = executor_for(ctx, step)
         if executor is None:
             return await attempt_python(ctx, tmpl, leaf, step.timeout_seconds)
-        return await attempt_python_job(
-            ctx,
-            executor,
-            tmpl,
-            node,
-            sd,
-            leaf.slice_index,
-            leaf.key,
-            leaf.display,
-            step.timeout_seconds,
-        )
+        return await attempt_cached_job(ctx, executor, tmpl, leaf, step.timeout_seconds)
     if isinstance(tmpl, ScriptOPTemplate):
         return await attempt_script(ctx, tmpl, leaf)
     if isinstance(tmpl, HTTPOPTemplate):
@@ -122,6 +112,27 @@ async def attempt_python(
     if phase == "Succeeded":
         return Outcome("Succeeded", exit_code=0)
     return Outcome("Failed", error, f"step '{display}' failed: {message}", code)
+
+
+async def attempt_cached_job(
+    ctx: RunContext,
+    executor: Executor,
+    tmpl: PythonOPTemplate,
+    leaf: Leaf,
+    timeout: float | None,
+) -> Outcome:
+    """A Python OP as a job of ``executor``; with the cache on, restored from it without a
+    job, or stored in it when the job succeeded."""
+    lk = cachecheck.check_python(ctx, leaf, tmpl)
+    if lk is not None and lk.reused:
+        return cachecheck.reused(lk.spec, lk)
+    node, sd = leaf.node, leaf.sd
+    out = await attempt_python_job(
+        ctx, executor, tmpl, node, sd, leaf.slice_index, leaf.key, leaf.display, timeout
+    )
+    if lk is not None:
+        cachecheck.store_python_run(leaf, tmpl, lk, out.ok)
+    return out
 
 
 async def attempt_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) -> Outcome:

@@ -5,8 +5,14 @@ OPs, :mod:`dflow.runner.scriptcache` for scripts), called here in the engine's p
 the step's inputs already on disk: a hit takes no slot (workflow or template parallelism,
 script semaphore) and starts no process, and its node says where its outputs came from.
 A miss is scheduled as usual, and the runner checks again (for Python OPs in the worker;
-for scripts in :func:`check_script`): Argo pods and executor jobs rely on that check. A step
-(a fan-out) whose probes keep missing is not probed further in the run (:data:`COLD_AFTER`).
+for scripts in :func:`check_script`; for Python OPs sent to an executor, which runs the
+runner elsewhere without the cache, in :func:`check_python` before the job is submitted,
+and :func:`store_python_run` stores what the job brought back). A step (a fan-out) whose
+probes keep missing is not probed further in the run (:data:`COLD_AFTER`).
+
+With the cache in a bucket, the engine opens it with the credentials it hands its workers
+(:func:`dflow.cache.settings.CacheSettings.runner_env`), never through its own environment,
+which the user's scripts inherit.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dflow.cache import cache_spec
+from dflow.cache import cache_settings, cache_spec
 from dflow.catalog import catalog_dir_name
 from dflow.model.op_template import ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
-from dflow.runner.cache import CacheSpec, Lookup
+from dflow.runner.cache import CacheSpec, Lookup, adopt_store, store
+from dflow.runner.caches3 import ACCESS_ENV, SECRET_ENV, S3Store
 from dflow.runner.core import probe_cache
 from dflow.runner.scriptcache import lookup_script, store_script
 
@@ -37,11 +44,31 @@ from .stepfiles import reset_outputs
 COLD_AFTER = 8
 #: run -> step (id) -> its probes that missed in a row
 _MISSES: weakref.WeakKeyDictionary[RunContext, dict[int, int]] = weakref.WeakKeyDictionary()
+#: the buckets (and credentials) this process opened for the engine's own checks
+_OPENED: set[tuple[str, ...]] = set()
 
 
 def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
-    """The cache spec of this run of ``leaf`` (None: it does not use the cache)."""
-    return cache_spec(leaf.step, leaf.step.template, ctx.wf.name, ctx.wf_id, leaf.step.name)
+    """The cache spec of this run of ``leaf`` (None: it does not use the cache). The key
+    names the executor that runs the step, the step's own or the workflow's default."""
+    step = leaf.step
+    executor = executor_for(ctx, step) if step.executor is None else None
+    spec = cache_spec(step, step.template, ctx.wf.name, ctx.wf_id, step.name, executor=executor)
+    if spec is not None and spec.endpoint:
+        _open_bucket(spec)
+    return spec
+
+
+def _open_bucket(spec: CacheSpec) -> None:
+    """Let this process's checks reach the spec's bucket as its workers do: with the
+    configured storage's credentials (the ones :func:`.run.worker_env` hands them)."""
+    env = cache_settings().runner_env()
+    access, secret = env.get(ACCESS_ENV, ""), env.get(SECRET_ENV, "")
+    ident = (spec.root, spec.endpoint, spec.region, access, secret)
+    if ident in _OPENED or not access or not secret:
+        return  # no credentials: the checks say so, and the step runs uncached
+    adopt_store(spec, S3Store(spec.root, spec.endpoint, spec.region, access, secret))
+    _OPENED.add(ident)
 
 
 @contextlib.contextmanager
@@ -61,8 +88,7 @@ async def probe(ctx: RunContext, leaf: Leaf) -> Outcome | None:
     """Before ``leaf`` is scheduled: its outcome when the cache holds its outputs (restored
     now), else None (schedule it: the attempt checks again and says what went wrong).
     The check runs in a thread: it is mostly file system calls, which then overlap with the
-    engine's own work. Python OPs sent to an executor run the runner elsewhere without the
-    cache (docs/cache.md) and are not probed."""
+    engine's own work."""
     if ctx.control.stopping or not ctx.control.resumed.is_set():
         return None  # a suspended run starts nothing: the attempt waits, then checks
     misses = _MISSES.setdefault(ctx, {})
@@ -84,9 +110,6 @@ def _check_of(ctx: RunContext, leaf: Leaf) -> Callable[[], Outcome | None] | Non
     tmpl = leaf.step.template
     if not isinstance(tmpl, ScriptOPTemplate):
         return None
-    is_python = isinstance(tmpl, PythonOPTemplate)
-    if is_python and executor_for(ctx, leaf.step) is not None:
-        return None
     spec = spec_of(ctx, leaf)
     if spec is None:
         return None
@@ -96,17 +119,7 @@ def _check_of(ctx: RunContext, leaf: Leaf) -> Callable[[], Outcome | None] | Non
 
     def check() -> Outcome | None:
         if isinstance(tmpl, PythonOPTemplate):
-            tmp = sd.tmp(tmpl.tmp_root)
-            lk = probe_cache(
-                tmpl.op_class,
-                spec,
-                inputs_dir=os.path.join(tmp, "inputs"),
-                outputs_dir=os.path.join(tmp, "outputs"),
-                workdir=sd.workdir,
-                slices=tmpl.slices if leaf.slice_index is not None else None,
-                slice_index=leaf.slice_index,
-                parameters_dir=os.path.join(sd.inputs, "parameters"),
-            )
+            lk = _lookup_python(spec, leaf, tmpl, probe=True)
         else:
             lk = _lookup_script(spec, leaf, tmpl, probe=True)
         if lk is None or not lk.reused:
@@ -161,3 +174,40 @@ def store_script_run(leaf: Leaf, tmpl: ScriptOPTemplate, lk: Lookup, ok: bool) -
     """After an attempt: store its outputs when it succeeded, record it for ``explain``."""
     with _to_log(leaf.sd.log):
         store_script(lk, script_outputs(tmpl, leaf.sd.workdir), leaf.sd.root, ok)
+
+
+def _lookup_python(
+    spec: CacheSpec, leaf: Leaf, tmpl: PythonOPTemplate, probe: bool = False
+) -> Lookup | None:
+    """The runner's check of a Python OP on the inputs the step's worker would read."""
+    sd = leaf.sd
+    tmp = sd.tmp(tmpl.tmp_root)
+    return probe_cache(
+        tmpl.op_class,
+        spec,
+        inputs_dir=os.path.join(tmp, "inputs"),
+        outputs_dir=os.path.join(tmp, "outputs"),
+        workdir=sd.workdir,
+        slices=tmpl.slices if leaf.slice_index is not None else None,
+        slice_index=leaf.slice_index,
+        parameters_dir=os.path.join(sd.inputs, "parameters"),
+        probe=probe,
+    )
+
+
+def check_python(ctx: RunContext, leaf: Leaf, tmpl: PythonOPTemplate) -> Lookup | None:
+    """The own check of an attempt that sends a Python OP to an executor (whose runner runs
+    without the cache): as a worker's runner checks. None when the step does not use the
+    cache or its inputs cannot be read (the job says why); ``reused`` when restored."""
+    spec = spec_of(ctx, leaf)
+    if spec is None:
+        return None
+    with _to_log(leaf.sd.log):
+        return _lookup_python(spec, leaf, tmpl)
+
+
+def store_python_run(leaf: Leaf, tmpl: PythonOPTemplate, lk: Lookup, ok: bool) -> None:
+    """After an executor's job: store the outputs it brought back when it succeeded (the
+    ``outputs`` directory a worker's runner stores), record it for ``explain``."""
+    with _to_log(leaf.sd.log):
+        store(lk, os.path.join(leaf.sd.tmp(tmpl.tmp_root), "outputs"), ok)

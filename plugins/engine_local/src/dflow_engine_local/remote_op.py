@@ -5,6 +5,10 @@ receives real files), ``tmp/packages`` (the template's ``python_packages`` and t
 file, linked) and gets ``tmp/outputs``; the OP is named ``module:qualname`` or, for OPs
 defined in a script or test file, ``path/to/file.py:qualname``. The step's outputs are read
 from ``tmp/outputs`` (or the template's ``tmp_root``), as for a step run in the pool.
+
+The job's runner runs without the step cache (a remote host has neither the cache nor its
+credentials): :func:`.attempts.attempt_cached_job` checks before submitting, with the inputs
+here, and stores the outputs the job brought back (docs/cache.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dflow.python.template import PythonOPTemplate
 from .batch import job_outcome, run_job
 from .journal import Node
 from .layout import StepDir, place, remove, write_text
+from .outcome import Outcome
 from .state import RunContext, SliceIndex
 from .values import env_strings
 
@@ -115,7 +120,7 @@ async def attempt_python_job(
     key: str | None,
     display: str,
     timeout: float | None,
-) -> Any:
+) -> Outcome:
     from dflow.executor import ScriptJob
 
     tmp = os.path.join(sd.workdir, "tmp")

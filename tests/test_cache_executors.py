@@ -1,0 +1,300 @@
+"""The step cache for Python OPs sent to an executor, and the local engine's own check on a
+cache in a bucket (docs/cache.md, "Executor steps").
+
+The job's runner runs without the cache; the engine checks before submitting (its inputs are
+here) and stores what the job brought back. Jobs go to the real local Slurm
+(``dflow.testing.slurm``) and to DPDispatcher (Shell batch, LocalContext); submissions are
+counted by the scheduler (``scontrol show jobs`` keeps finished jobs for ``MinJobAge``) and by
+the dispatcher's remote root, computations by the marks the OPs leave in ``log``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from dflow import Step, Workflow
+from dflow.python import PythonOPTemplate, Slices
+from dflow.runner.caches3 import ACCESS_ENV, SECRET_ENV
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cache_ops import computed, fan_out, square, total
+
+pytest.importorskip("dflow_executor_slurm")
+pytest.importorskip("dflow_executor_dispatcher")
+
+from dflow_executor_dispatcher import DispatcherExecutor
+from dflow_executor_slurm import SlurmJobTemplate
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def cached(tmp_path, monkeypatch):
+    """The local engine in ``tmp_path/runs``, the cache in ``tmp_path/cache``, a log of
+    computations in ``tmp_path/log``; HOME empty (batch scripts may run login shells)."""
+    from dflow.config import config
+
+    saved = dict(config)
+    config.update(mode="local", debug_workdir=str(tmp_path / "runs"), debug_pool_workers=1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("DFLOW_CACHE", raising=False)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "log").mkdir()
+    yield tmp_path
+    config.clear()
+    config.update(saved)
+
+
+def sent(xs: list, log: Path, executor, name: str = "cache-exec") -> Workflow:
+    """square over ``xs`` (sliced), then total of the squares: both as jobs of ``executor``."""
+    wf = Workflow(name=name)
+    sliced = Slices(input_parameter=["x"], output_parameter=["y"])
+    sq = Step(
+        "square",
+        PythonOPTemplate(square, slices=sliced),
+        parameters={"x": xs, "log": str(log)},
+        executor=executor,
+        cache=True,
+    )
+    tot = Step(
+        "total",
+        PythonOPTemplate(total),
+        parameters={"ys": sq.outputs.parameters["y"], "log": str(log)},
+        executor=executor,
+        cache=True,
+    )
+    wf.add(sq)
+    wf.add(tot)
+    return wf
+
+
+def run(wf: Workflow) -> str:
+    wf.submit()
+    wf.wait()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    return wf.id
+
+
+def pods(wf: Workflow) -> list:
+    return wf.query_step(type="Pod")
+
+
+def assert_all_reused(wf: Workflow, source: str, root: Path) -> None:
+    """Every leaf restored before it was scheduled: the engine's message, and no worker or
+    job touched it (no ``pid`` file, no job script)."""
+    steps = pods(wf)
+    assert steps
+    for step in steps:
+        assert step.phase == "Succeeded"
+        assert step.message.startswith(f"reused from run {source} (key "), step.message
+    runs = root / "runs" / wf.id
+    assert not [p for p in runs.rglob("pid") if p.parent != runs], "a worker ran a cached step"
+    assert not list(runs.glob("*/script")), "a job script was written for a cached step"
+
+
+def total_of(wf: Workflow) -> int:
+    return wf.query_step(name="total")[0].outputs.parameters["s"].value
+
+
+def report_of(wf: Workflow) -> str:
+    art = wf.query_step(name="total")[0].outputs.artifacts["report"].local_path
+    return Path(art, "report.txt").read_text()
+
+
+# -- Slurm ---------------------------------------------------------------------------------
+
+
+def slurm_jobs(local_slurm, under: Path) -> int:
+    """Jobs the scheduler ran from a working directory under ``under`` (finished jobs stay
+    listed for MinJobAge, 600 s)."""
+    out = local_slurm.run("scontrol", "-o", "show", "jobs").stdout
+    return sum(f"WorkDir={under}" in line for line in out.splitlines())
+
+
+def test_python_ops_sent_to_slurm_are_cached_by_the_local_engine(cached, local_slurm):
+    log = cached / "log"
+    first = run(sent([1, 2, 3], log, SlurmJobTemplate()))
+    assert computed(log) == 4
+    assert slurm_jobs(local_slurm, cached) == 4
+    again = sent([1, 2, 3], log, SlurmJobTemplate())
+    run(again)
+    assert computed(log) == 4  # nothing computed
+    assert slurm_jobs(local_slurm, cached) == 4  # and nothing submitted
+    assert_all_reused(again, first, cached)
+    assert total_of(again) == 14 and report_of(again) == "sum 14\n"
+    changed = sent([1, 2, 4], log, SlurmJobTemplate())
+    run(changed)
+    # exactly the changed slice and the step reading it: two jobs
+    assert computed(log, "square-4") == 1 and computed(log, "total") == 2
+    assert computed(log) == 6
+    assert slurm_jobs(local_slurm, cached) == 6
+    assert total_of(changed) == 21
+    fresh = {s.message for s in pods(changed) if not s.message.startswith("reused")}
+    assert len(pods(changed)) - len(fresh) >= 2  # the two unchanged slices were reused
+
+
+# -- DPDispatcher ----------------------------------------------------------------------------
+
+
+def shell(root: Path) -> DispatcherExecutor:
+    """DPDispatcher's Shell batch on LocalContext; its submissions kept under ``root/dp``."""
+    return DispatcherExecutor(
+        machine_dict={"batch_type": "Shell", "context_type": "LocalContext"},
+        remote_root=str(root / "dp"),
+        clean=False,
+    )
+
+
+def submissions(root: Path) -> int:
+    """The tasks DPDispatcher ran (their directories in its remote root)."""
+    return len(list((root / "dp").glob("*/task.*"))) if (root / "dp").exists() else 0
+
+
+def test_python_ops_sent_to_dpdispatcher_are_cached_by_the_local_engine(cached):
+    log = cached / "log"
+    first = run(sent([1, 2], log, shell(cached)))
+    assert computed(log) == 3
+    jobs = submissions(cached)
+    assert jobs == 3
+    again = sent([1, 2], log, shell(cached))
+    run(again)
+    assert computed(log) == 3
+    assert submissions(cached) == jobs  # the second run submitted nothing
+    assert_all_reused(again, first, cached)
+    assert total_of(again) == 5 and report_of(again) == "sum 5\n"
+
+
+def test_an_entry_damaged_after_the_check_is_replaced_by_the_job(cached):
+    """The engine's check before scheduling leaves a damaged entry to the attempt's own
+    check, which says why, submits the job and rewrites the entry."""
+    from dflow.cache import list_entries
+
+    log = cached / "log"
+    wf = Workflow(name="cache-exec-one")
+    wf.add(
+        Step(
+            "total",
+            PythonOPTemplate(total),
+            parameters={"ys": [3], "log": str(log)},
+            executor=shell(cached),
+            cache=True,
+        )
+    )
+    run(wf)
+    [entry] = list_entries(str(cached / "cache"))
+    manifest = next((cached / "cache" / "entries").rglob(f"{entry.key}.json"))
+    manifest.write_text(manifest.read_text()[:-20])  # cut short
+    again = Workflow(name="cache-exec-one")
+    again.add(
+        Step(
+            "total",
+            PythonOPTemplate(total),
+            parameters={"ys": [3], "log": str(log)},
+            executor=shell(cached),
+            cache=True,
+        )
+    )
+    run(again)
+    assert computed(log, "total") == 2
+    [step] = pods(again)
+    text = (cached / "runs" / again.id / step.id / "log.txt").read_text()
+    assert f"[dflow cache] entry {entry.key[:12]} ignored" in text
+    [entry2] = list_entries(str(cached / "cache"))
+    assert entry2.key == entry.key and entry2.problem == ""
+
+
+def test_a_default_executor_is_in_the_key_as_a_steps_own(cached):
+    """A workflow's default executor (``context=``) runs the step as the step's own would:
+    one key, so either run serves the other; a local run of the same OP has another."""
+    log = cached / "log"
+    first = Workflow(name="cache-exec-ctx", context=shell(cached))
+    first.add(
+        Step("total", PythonOPTemplate(total), parameters={"ys": [2], "log": str(log)}, cache=True)
+    )
+    first_id = run(first)
+    own = Workflow(name="cache-exec-ctx")
+    own.add(
+        Step(
+            "total",
+            PythonOPTemplate(total),
+            parameters={"ys": [2], "log": str(log)},
+            executor=shell(cached),
+            cache=True,
+        )
+    )
+    run(own)
+    assert computed(log, "total") == 1
+    assert pods(own)[0].message.startswith(f"reused from run {first_id}")
+    here = Workflow(name="cache-exec-ctx")
+    here.add(
+        Step("total", PythonOPTemplate(total), parameters={"ys": [2], "log": str(log)}, cache=True)
+    )
+    run(here)
+    assert computed(log, "total") == 2  # no executor: another key
+
+
+# -- a cache in a bucket ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seaweedfs(tmp_path_factory):
+    from dflow.testing.seaweedfs import start_seaweedfs
+
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def in_bucket(cached, monkeypatch, seaweedfs):
+    """``cached``, with the cache in ``s3://<bucket>/cache`` reached with the configured
+    storage's endpoint and credentials (none in this process's environment)."""
+    from dflow.config import s3_config
+    from dflow.runner.s3 import S3
+
+    bucket = f"cache-{uuid.uuid4().hex[:8]}"
+    S3(seaweedfs.url, seaweedfs.access_key, seaweedfs.secret_key).request("PUT", bucket)
+    saved = dict(s3_config)
+    s3_config.update(
+        endpoint=seaweedfs.endpoint,
+        secure=False,
+        access_key=seaweedfs.access_key,
+        secret_key=seaweedfs.secret_key,
+    )
+    monkeypatch.setenv("DFLOW_CACHE_DIR", f"s3://{bucket}/cache")
+    monkeypatch.delenv(ACCESS_ENV, raising=False)
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    yield cached
+    s3_config.clear()
+    s3_config.update(saved)
+
+
+def test_the_engine_restores_every_slice_from_a_bucket_without_a_worker(in_bucket):
+    log = in_bucket / "log"
+    first = run(fan_out([1, 2, 3], log))
+    assert computed(log) == 4
+    again = fan_out([1, 2, 3], log)
+    run(again)
+    assert computed(log) == 4
+    assert len(pods(again)) == 4  # three slices and the total
+    assert_all_reused(again, first, in_bucket)
+    assert total_of(again) == 14 and report_of(again) == "sum 14\n"
+    assert ACCESS_ENV not in os.environ  # the engine kept the credentials to itself
+
+
+def test_python_ops_sent_to_an_executor_are_cached_in_a_bucket(in_bucket):
+    log = in_bucket / "log"
+    first = run(sent([1, 2], log, shell(in_bucket)))
+    assert computed(log) == 3
+    jobs = submissions(in_bucket)
+    again = sent([1, 2], log, shell(in_bucket))
+    run(again)
+    assert computed(log) == 3 and submissions(in_bucket) == jobs
+    assert_all_reused(again, first, in_bucket)
+    assert total_of(again) == 5
