@@ -123,6 +123,11 @@ def _check_of(ctx: RunContext, leaf: Leaf) -> Callable[[], Outcome | None] | Non
         else:
             lk = _lookup_script(spec, leaf, tmpl, probe=True)
         if lk is None or not lk.reused:
+            if lk is not None and lk.key and lk.why not in ("", "missing"):
+                # the step's own check discards the entry; what this one saw is said here,
+                # as it may have removed an altered object (the next check finds it missing)
+                with open(sd.log, "a", encoding="utf-8") as log:
+                    log.write(f"[dflow cache] entry {lk.key[:12]} unusable: {lk.why}\n")
             return None
         out = reused(spec, lk)
         with open(sd.log, "a", encoding="utf-8") as log:  # as the runner notes it
