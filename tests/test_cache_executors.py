@@ -153,7 +153,7 @@ def shell(root: Path) -> DispatcherExecutor:
 
 def submissions(root: Path) -> int:
     """The tasks DPDispatcher ran (their directories in its remote root)."""
-    return len(list((root / "dp").glob("*/task.*"))) if (root / "dp").exists() else 0
+    return len(list((root / "dp").glob("*/task*/"))) if (root / "dp").exists() else 0
 
 
 def test_python_ops_sent_to_dpdispatcher_are_cached_by_the_local_engine(cached):
@@ -298,3 +298,53 @@ def test_python_ops_sent_to_an_executor_are_cached_in_a_bucket(in_bucket):
     assert computed(log) == 3 and submissions(in_bucket) == jobs
     assert_all_reused(again, first, in_bucket)
     assert total_of(again) == 5
+
+
+# -- on Argo: the job's runner checks --------------------------------------------------------
+
+
+def _cache_argument(manifest: dict) -> str:
+    """The ``dflow_cache`` argument the workflow's step passes to its template."""
+    for tmpl in manifest["spec"]["templates"]:
+        for group in tmpl.get("steps") or []:
+            for step in group:
+                for arg in (step.get("arguments") or {}).get("parameters") or []:
+                    if arg["name"] == "dflow_cache":
+                        return arg["value"]
+    raise AssertionError("no step passes dflow_cache")
+
+
+def test_on_argo_the_job_of_a_python_op_checks_the_cache_itself(cached):
+    """On Argo the dispatcher pod submits the job whatever the cache holds; the job's runner
+    (which every backend uses) gets the spec and restores instead of computing, so a second
+    run computes nothing, but still submits a job (docs/cache.md, "Executor steps")."""
+    from test_executors_argo import SHELL_LOCAL, argo_reads, run_pod
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "plugins/engine_argo/tests/render"))
+    from dflow_engine_argo.render import ArgoRenderer
+    from sandbox import place_packages
+
+    log = cached / "log"
+    ex = DispatcherExecutor(
+        machine_dict={**SHELL_LOCAL, "remote_root": str(cached / "dp")}, clean=False
+    )
+    ex.argo_check_interval = 0.2
+    wf = Workflow(name="cache-argo-exec")
+    tmpl = PythonOPTemplate(square)
+    wf.add(Step("sq", tmpl, parameters={"x": 3, "log": str(log)}, executor=ex, cache=True))
+    renderer = ArgoRenderer(artifact_kind="s3")
+    manifest = renderer.manifest(wf)
+    pod = next(t for t in manifest["spec"]["templates"] if "script" in t)
+    packages = pod["inputs"]["artifacts"][-1]["s3"]["key"]
+    params = {"x": "3", "log": str(log), "dflow_cache": _cache_argument(manifest)}
+    for attempt in (1, 2):
+        root = cached / f"pod{attempt}" / "tmp"
+        root.mkdir(parents=True)
+        place_packages(root, renderer.packages_to_upload(wf)[packages])
+        proc = run_pod(pod, root, params)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert argo_reads(root / "outputs" / "parameters" / "y") == "9"
+        assert submissions(cached) == attempt  # the pod submitted a job each time
+    assert computed(log) == 1  # the second job restored the entry
+    assert "[dflow cache] reused from run wf-test" in proc.stdout + proc.stderr
+    assert list((cached / "cache" / "entries").rglob("*.json"))
