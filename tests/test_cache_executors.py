@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dflow import Step, Workflow
+from dflow import InputParameter, Step, Workflow
 from dflow.python import PythonOPTemplate, Slices
 from dflow.runner.caches3 import ACCESS_ENV, SECRET_ENV
 
@@ -348,3 +348,29 @@ def test_on_argo_the_job_of_a_python_op_checks_the_cache_itself(cached):
     assert computed(log) == 1  # the second job restored the entry
     assert "[dflow cache] reused from run wf-test" in proc.stdout + proc.stderr
     assert list((cached / "cache" / "entries").rglob("*.json"))
+
+
+def test_on_argo_a_default_executor_is_in_the_key_as_a_steps_own(cached):
+    """The renderer keys a step the workflow's default executor runs as the local engine
+    does; a script it runs is not cached on Argo, as one with its own executor."""
+    from dflow import ShellOPTemplate
+    from dflow_engine_argo.render import ArgoRenderer
+
+    def cache_argument(context, own, tmpl) -> str | None:
+        wf = Workflow(name="cache-argo-ctx", context=context)
+        wf.add(Step("s", tmpl, parameters={"ys": [2], "log": "l"}, executor=own, cache=True))
+        try:
+            return _cache_argument(ArgoRenderer(artifact_kind="s3").manifest(wf))
+        except AssertionError:
+            return None
+
+    op = PythonOPTemplate(total)
+    by_context = cache_argument(shell(cached), None, op)
+    by_step = cache_argument(None, shell(cached), op)
+    assert by_context == by_step
+    assert '"executor": "DispatcherExecutor"' in by_context
+    assert '"executor"' not in cache_argument(None, None, op)
+    script = ShellOPTemplate(name="sh", script="echo hi")
+    script.inputs.parameters = {"ys": InputParameter(), "log": InputParameter()}
+    assert cache_argument(shell(cached), None, script) is None
+    assert cache_argument(None, None, script) is not None

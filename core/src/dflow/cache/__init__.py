@@ -38,20 +38,23 @@ __all__ = [
 _SPECS: dict[tuple, str | None] = {}
 
 
-def runner_cache_json(step: Any, template: Any, workflow_name: str, run_id: str) -> str | None:
-    """The ``--cache`` argument of the runner for one run of ``step`` (None: no cache).
+def runner_cache_json(
+    step: Any, template: Any, workflow_name: str, run_id: str, executor: Any = None
+) -> str | None:
+    """The ``--cache`` argument of the runner for one run of ``step`` (None: no cache);
+    ``executor``: the workflow's default that runs it, when it names none.
 
     Computed once per step of a run: every slice of a fan-out shares it."""
-    memo = (id(step), id(template), workflow_name, run_id)
+    memo = (id(step), id(template), workflow_name, run_id, id(executor))
     if memo not in _SPECS:
         if len(_SPECS) > 4096:  # a long-lived process runs many workflows
             _SPECS.clear()
-        spec = cache_spec(step, template, workflow_name, run_id, step.name)
+        spec = cache_spec(step, template, workflow_name, run_id, step.name, executor=executor)
         _SPECS[memo] = spec.to_json() if spec is not None else None
     return _SPECS[memo]
 
 
-def step_cache_json(step: Any, workflow_name: str) -> str | None:
+def step_cache_json(step: Any, workflow_name: str, executor: Any = None) -> str | None:
     """The cache spec of a step using the cache, for an engine that fills in the run when it
-    runs (Argo: the container script)."""
-    return runner_cache_json(step, step.template, workflow_name, "")
+    runs (Argo: the container script); ``executor`` as in :func:`runner_cache_json`."""
+    return runner_cache_json(step, step.template, workflow_name, "", executor)

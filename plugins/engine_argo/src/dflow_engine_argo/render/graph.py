@@ -255,7 +255,7 @@ class RenderPass:
             art_slices=art_slices,
             timeout=timeout,
             sub_path_arts=subs,
-            cached=helpers.cache_spec(step, self.workflow.name) is not None,
+            cached=helpers.cache_spec(step, self.workflow.name, self.default_executor) is not None,
         )
 
     def composite(self, tmpl: Any, keyed: bool = False) -> str:
@@ -410,7 +410,7 @@ class RenderPass:
         sl = _slices(step)
         if sl is not None and (_looped(step) or sl.sub_path):
             with_param = self.slice_node(step, kind, node, sl, params, arts, with_param)
-        params += helpers.key_and_cache_params(step, self.workflow.name)
+        params += helpers.key_and_cache_params(step, self.workflow.name, self.default_executor)
         entry = node.entry
         entry["template"] = self.template(tmpl, step)
         args = {k: v for k, v in (("parameters", params), ("artifacts", arts)) if v}

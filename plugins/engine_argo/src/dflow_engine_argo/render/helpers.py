@@ -161,32 +161,36 @@ def continue_sink() -> dict[str, Any]:
 SLICES_PATH_SCRIPT = _SLICES_PATH_SCRIPT
 
 
-def cache_spec(step: Any, workflow_name: str) -> str | None:
+def cache_spec(step: Any, workflow_name: str, default_executor: Any = None) -> str | None:
     """The step cache's spec of a Python OP or script step using the cache (docs/cache.md).
     Not for a script an executor runs elsewhere (the pod only submits it), one whose
     success tag the renderer adds, or one with ``save_as_artifact`` parameters: they run
-    uncached."""
+    uncached. ``default_executor``: the workflow's, which runs a step naming none."""
     from dflow.cache import step_cache_json
 
     tmpl = step.template
+    executor = None if step.executor is not None else default_executor
     if not hasattr(tmpl, "op_class") and (
         step.executor is not None
+        or executor is not None
         or step.continue_on_num_success is not None
         or step.continue_on_success_ratio is not None
         # a parameter passed as a file at its own path is not read into the key
         or any(p.save_as_artifact for p in tmpl.inputs.parameters.values())
     ):
         return None
-    return step_cache_json(step, workflow_name)
+    return step_cache_json(step, workflow_name, executor)
 
 
-def key_and_cache_params(step: Any, workflow_name: str) -> list[dict[str, str]]:
+def key_and_cache_params(
+    step: Any, workflow_name: str, default_executor: Any = None
+) -> list[dict[str, str]]:
     """A step's ``dflow_key`` (its key) and ``dflow_cache`` (the step cache's spec, which the
     container script hands to the runner) arguments, for those it has."""
     params = []
     if step.key is not None:
         params.append({"name": "dflow_key", "value": text(step.key)})
-    spec = cache_spec(step, workflow_name)
+    spec = cache_spec(step, workflow_name, default_executor)
     if spec is not None:
         params.append({"name": "dflow_cache", "value": spec})
     return params
