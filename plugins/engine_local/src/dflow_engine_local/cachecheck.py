@@ -44,8 +44,8 @@ from .stepfiles import reset_outputs
 COLD_AFTER = 8
 #: run -> step (id) -> its probes that missed in a row
 _MISSES: weakref.WeakKeyDictionary[RunContext, dict[int, int]] = weakref.WeakKeyDictionary()
-#: the buckets (and credentials) this process opened for the engine's own checks
-_OPENED: set[tuple[str, ...]] = set()
+#: run -> the buckets it opened for the engine's own checks (once per run: settings are read)
+_OPENED: weakref.WeakKeyDictionary[RunContext, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
 
 
 def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
@@ -55,20 +55,23 @@ def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
     executor = executor_for(ctx, step) if step.executor is None else None
     spec = cache_spec(step, step.template, ctx.wf.name, ctx.wf_id, step.name, executor=executor)
     if spec is not None and spec.endpoint:
-        _open_bucket(spec)
+        _open_bucket(ctx, spec)
     return spec
 
 
-def _open_bucket(spec: CacheSpec) -> None:
+def _open_bucket(ctx: RunContext, spec: CacheSpec) -> None:
     """Let this process's checks reach the spec's bucket as its workers do: with the
     configured storage's credentials (the ones :func:`.run.worker_env` hands them)."""
+    opened = _OPENED.setdefault(ctx, set())
+    ident = (spec.root, spec.endpoint, spec.region)
+    if ident in opened:
+        return
     env = cache_settings().runner_env()
     access, secret = env.get(ACCESS_ENV, ""), env.get(SECRET_ENV, "")
-    ident = (spec.root, spec.endpoint, spec.region, access, secret)
-    if ident in _OPENED or not access or not secret:
+    if not access or not secret:
         return  # no credentials: the checks say so, and the step runs uncached
     adopt_store(spec, S3Store(spec.root, spec.endpoint, spec.region, access, secret))
-    _OPENED.add(ident)
+    opened.add(ident)
 
 
 @contextlib.contextmanager
