@@ -30,9 +30,9 @@ _MEMO_FROM = 1 << 20
 
 @dataclasses.dataclass
 class CacheSpec:
-    """How one run uses the cache: ``root`` (the directory, or ``s3://bucket/prefix`` with its
-    ``endpoint`` and ``region``), ``run`` (the workflow id), ``step`` (the step's identity
-    across runs: workflow name and step path), ``fields`` (template fields in the key: image,
+    """How one run uses the cache: ``root`` (the directory, or ``s3://``, ``oss://`` or
+    ``gs://bucket/prefix`` with its ``endpoint`` and ``region``), ``run`` (the workflow id),
+    ``step`` (the step's identity across runs: workflow name and step path), ``fields`` (template fields in the key: image,
     command, executor; the same on every engine). Never credentials: engines write the spec
     into scripts and manifests."""
 
@@ -64,14 +64,9 @@ def open_store(spec: CacheSpec) -> Any:
     ident = (spec.root, spec.endpoint, spec.region)
     if ident not in _STORES:
         if "://" in spec.root:
-            from .caches3 import CacheLocationError, S3Store
+            from .cacheobj import open_bucket
 
-            if not spec.root.startswith("s3://"):
-                raise CacheLocationError(
-                    f"cache location {spec.root!r}: only a directory or s3://bucket/prefix "
-                    "can hold the step cache (docs/cache.md)"
-                )
-            _STORES[ident] = S3Store(spec.root, spec.endpoint, spec.region)
+            _STORES[ident] = open_bucket(spec.root, spec.endpoint, spec.region)
         else:
             _STORES[ident] = entries.DirStore(spec.root)
     return _STORES[ident]

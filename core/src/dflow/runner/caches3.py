@@ -21,6 +21,7 @@ import json
 import os
 import time
 import uuid
+from typing import Any
 
 from . import cacheentries as entries
 from .s3 import S3
@@ -29,7 +30,7 @@ ACCESS_ENV = "DFLOW_CACHE_S3_ACCESS_KEY"
 SECRET_ENV = "DFLOW_CACHE_S3_SECRET_KEY"
 TOKEN_ENV = "DFLOW_CACHE_S3_SESSION_TOKEN"
 #: the location schemes a cache may have (others: a clear error, see docs/cache.md)
-SCHEMES = ("s3://",)
+SCHEMES = ("s3://", "oss://", "gs://")
 
 
 class CacheLocationError(ValueError):
@@ -37,43 +38,27 @@ class CacheLocationError(ValueError):
 
 
 def split_location(location: str) -> tuple[str, str]:
-    """(bucket, key prefix ending in "/" or "") of ``s3://bucket[/prefix]``."""
-    if not location.startswith("s3://"):
+    """(bucket, key prefix ending in "/" or "") of ``s3://bucket[/prefix]`` (oss://, gs://)."""
+    scheme = next((s for s in SCHEMES if location.startswith(s)), "")
+    if not scheme:
         raise CacheLocationError(f"cache location {location!r} is not s3://bucket[/prefix]")
-    bucket, _, prefix = location[len("s3://") :].partition("/")
+    bucket, _, prefix = location[len(scheme) :].partition("/")
     prefix = prefix.strip("/")
     if not bucket:
         raise CacheLocationError(f"cache location {location!r} names no bucket")
     return bucket, prefix + "/" if prefix else ""
 
 
-class S3Store:
-    """The entries under ``s3://bucket/prefix`` at ``endpoint``."""
+class BucketStore:
+    """The entries under ``<scheme>://bucket/prefix``, through ``client``: an object client
+    with ``get``, ``download``, ``size``, ``put``, ``upload``, ``delete``, ``list`` and
+    ``list_dated`` as :class:`dflow.runner.s3.S3` has them (and ``oss.OSS``, ``gcs.GCS``)."""
 
     digests_dir = None  # content digests of big inputs are not memoised in a bucket
 
-    def __init__(
-        self,
-        location: str,
-        endpoint: str,
-        region: str = "",
-        access_key: str | None = None,
-        secret_key: str | None = None,
-    ) -> None:
+    def __init__(self, location: str, client: Any) -> None:
         self.bucket, self.prefix = split_location(location)
-        access = access_key or os.environ.get(ACCESS_ENV)
-        secret = secret_key or os.environ.get(SECRET_ENV)
-        if not access or not secret:
-            raise CacheLocationError(
-                f"cache location {location}: no credentials: {ACCESS_ENV} and {SECRET_ENV} "
-                "are not set where the step runs (the engines set them from the configured "
-                "storage; see docs/cache.md)"
-            )
-        if not endpoint:
-            raise CacheLocationError(f"cache location {location}: no S3 endpoint given")
-        self.client = S3(
-            endpoint, access, secret, region or "us-east-1", os.environ.get(TOKEN_ENV, "")
-        )
+        self.client = client
 
     def _manifest_key(self, key: str) -> str:
         return f"{self.prefix}entries/{key[:2]}/{key}.json"
@@ -82,10 +67,10 @@ class S3Store:
         return f"{self.prefix}objects/{sha[:2]}/{sha}"
 
     def _size(self, sha: str) -> int:
-        head = self.client.head(self.bucket, self._object_key(sha))
-        if head is None:
+        size = self.client.size(self.bucket, self._object_key(sha))
+        if size is None:
             raise FileNotFoundError(sha)
-        return int(head.get("content-length", -1))
+        return size
 
     def read_manifest(self, key: str) -> tuple[dict | None, str]:
         try:
@@ -172,3 +157,28 @@ class S3Store:
             if isinstance(record, dict):
                 groups.setdefault(ident, []).append(record)
         return list(groups.values())
+
+
+class S3Store(BucketStore):
+    """The entries under ``s3://bucket/prefix`` at ``endpoint``."""
+
+    def __init__(
+        self,
+        location: str,
+        endpoint: str,
+        region: str = "",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> None:
+        access = access_key or os.environ.get(ACCESS_ENV)
+        secret = secret_key or os.environ.get(SECRET_ENV)
+        if not access or not secret:
+            raise CacheLocationError(
+                f"cache location {location}: no credentials: {ACCESS_ENV} and {SECRET_ENV} "
+                "are not set where the step runs (the engines set them from the configured "
+                "storage; see docs/cache.md)"
+            )
+        if not endpoint:
+            raise CacheLocationError(f"cache location {location}: no S3 endpoint given")
+        token = os.environ.get(TOKEN_ENV, "")
+        super().__init__(location, S3(endpoint, access, secret, region or "us-east-1", token))

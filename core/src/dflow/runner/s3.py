@@ -257,6 +257,11 @@ class S3:
         status, headers, _d = self.request("HEAD", bucket, key)
         return None if status == 404 else headers
 
+    def size(self, bucket: str, key: str) -> int | None:
+        """The object's size in bytes, None when there is none."""
+        head = self.head(bucket, key)
+        return None if head is None else int(head.get("content-length", -1))
+
     def put(self, bucket: str, key: str, data: bytes) -> None:
         sha = hashlib.sha256(data).hexdigest()
         self.request("PUT", bucket, key, body=data, payload_sha256=sha, size=len(data))
