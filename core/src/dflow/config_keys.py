@@ -356,7 +356,7 @@ def active_components(engine: str) -> set[str]:
     from .cache.settings import cache_settings
 
     try:
-        if cache_settings().in_object_store:
+        if cache_settings().scheme == "s3":
             active.add(_CACHE_S3)
     except ValueError:  # a bad [cache] table is reported where the cache is used
         pass

@@ -77,5 +77,6 @@ def cache_spec(
         fields=template_fields(step, template, executor),
     )
     if settings.in_object_store:  # where the bucket is; credentials travel apart (env)
-        spec.endpoint, spec.region = settings.s3_endpoint(), settings.region
+        access = settings.access()
+        spec.endpoint, spec.region = access.endpoint, access.region
     return spec

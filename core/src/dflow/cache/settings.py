@@ -13,6 +13,10 @@
     region = "us-east-1"
     secret = "cache-cred"           # Argo: a Secret with keys accesskey/secretkey (optional)
 
+    # or in an Aliyun OSS / Google Cloud Storage bucket (endpoint and credentials: those of
+    # the oss / gcs storage plugin, [storages.oss] / [storages.gcs])
+    location = "oss://bucket/prefix"     # or "gs://bucket/prefix"
+
 ``DFLOW_CACHE=1|0`` and ``DFLOW_CACHE_DIR`` override the file. A Step's ``cache`` wins over
 its template's, which wins over ``enabled``.
 """
@@ -27,10 +31,13 @@ from typing import Any
 import attrs
 
 from ..config_keys import boolize
+from ..plugins.records import CacheAccess
 from ..runner.caches3 import ACCESS_ENV, SECRET_ENV
 from ..settings import SettingsError, load_settings, structure
 
 DEFAULT_LOCATION = os.path.join("~", ".cache", "dflow")
+#: bucket schemes, and the storage plugin whose configuration reaches each (None: s3_config)
+SCHEMES = {"s3": None, "oss": "oss", "gs": "gcs"}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
@@ -56,7 +63,7 @@ class CacheSettings:
     enabled: bool = False
     location: str = DEFAULT_LOCATION
     max_size: str | None = None  # "10G"; a number of bytes may be given as an int too
-    endpoint: str | None = None  # an s3:// location's endpoint (default: s3_config's)
+    endpoint: str | None = None  # the bucket store's endpoint (default: its storage's)
     region: str = "us-east-1"
     secret: str | None = None  # Argo: the Secret holding accesskey/secretkey for the pods
 
@@ -71,91 +78,117 @@ class CacheSettings:
             return self.location.rstrip("/")
         return os.path.abspath(os.path.expanduser(self.location))
 
+    @property
+    def scheme(self) -> str:
+        """``s3``, ``oss`` or ``gs`` for a bucket, "" for a directory."""
+        return self.location.split("://", 1)[0] if self.in_object_store else ""
+
     def check_location(self, where: str = "[cache] location") -> None:
         """A clear error for a location no runner can use."""
         if not self.in_object_store:
             return
-        scheme = self.location.split("://", 1)[0]
-        if scheme != "s3":
+        scheme = self.scheme
+        if scheme not in SCHEMES:
             raise SettingsError(
-                f"{where}: {self.location!r}: the step cache can live in a directory or in an "
-                "S3 bucket (s3://bucket/prefix), not in a(n) "
-                f"{scheme}:// store; an OSS or GCS bucket serves through its S3-compatible "
-                "endpoint as s3:// with [cache] endpoint (docs/cache.md)"
+                f"{where}: {self.location!r}: the step cache can live in a directory or in a "
+                "bucket (s3://, oss:// or gs://bucket/prefix), not in a(n) "
+                f"{scheme}:// store (docs/cache.md)"
             )
-        bucket = self.location[len("s3://") :].split("/", 1)[0]
+        bucket = self.location.split("://", 1)[1].split("/", 1)[0]
         if not bucket:
-            raise SettingsError(f"{where}: {self.location!r} names no bucket: s3://bucket/prefix")
+            raise SettingsError(
+                f"{where}: {self.location!r} names no bucket: {scheme}://bucket/prefix"
+            )
 
-    def s3_endpoint(self) -> str:
-        """``http(s)://host:port`` of an s3:// location: ``endpoint``, else s3_config's."""
+    def access(self) -> CacheAccess:
+        """How runners reach the bucket: for s3://, s3_config's endpoint and keys (and
+        ``region``); for oss:// and gs://, what the oss / gcs storage plugin derives from its
+        configuration. ``endpoint`` overrides the endpoint."""
+        found = self._access()
         if self.endpoint:
-            return self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}"
-        from ..config import s3_config
+            endpoint = self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}"
+            found = attrs.evolve(found, endpoint=endpoint)
+        return found
 
-        endpoint = str(s3_config["endpoint"])
-        if "://" in endpoint:
-            return endpoint
-        return f"{'https' if s3_config.get('secure') else 'http'}://{endpoint}"
+    def _access(self) -> CacheAccess:
+        name = SCHEMES.get(self.scheme)
+        if name is None:
+            from ..config import s3_config
+
+            endpoint = str(s3_config["endpoint"])
+            if "://" not in endpoint:
+                endpoint = f"{'https' if s3_config.get('secure') else 'http'}://{endpoint}"
+            keys = (
+                (ACCESS_ENV, "accesskey", str(s3_config.get("access_key") or "")),
+                (SECRET_ENV, "secretkey", str(s3_config.get("secret_key") or "")),
+            )
+            return CacheAccess(endpoint=endpoint, region=self.region, secrets=keys)
+        from ..plugins.manager import PluginNotFoundError, get_plugin_manager
+
+        where = f"[cache] location {self.location!r}"
+        try:
+            record = get_plugin_manager().get("storage", name)
+        except PluginNotFoundError:
+            raise SettingsError(
+                f"{where}: a {self.scheme}:// cache is reached with the {name} storage's "
+                f"settings ([storages.{name}]), and the dflow-storage-{name} plugin is not "
+                f"installed: pip install dflow-storage-{name}"
+            ) from None
+        if record.cache_access is None:
+            raise SettingsError(f"{where}: the installed {name} storage cannot hold the cache")
+        return record.cache_access(load_settings().plugin_config("storage", name, record))
+
+    def endpoint_url(self) -> str:
+        """``http(s)://host:port`` of the bucket's store (see :meth:`access`)."""
+        return self.access().endpoint
 
     def runner_env(self) -> dict[str, str]:
-        """The environment a runner needs to reach an s3:// location: the credentials of
-        the configured storage (s3_config); {} for a directory."""
+        """The environment a local runner needs to reach the bucket (credentials as values:
+        never written to a workdir); {} for a directory."""
         if not self.in_object_store:
             return {}
-        from ..config import s3_config
-
-        return {
-            ACCESS_ENV: str(s3_config.get("access_key") or ""),
-            SECRET_ENV: str(s3_config.get("secret_key") or ""),
-        }
+        found = self.access()
+        env = {name: value for name, _key, value in found.secrets}
+        return {**env, **found.plain, **found.workers}
 
     @property
     def max_bytes(self) -> int | None:
         return parse_size(self.max_size, "[cache] max_size")
 
     def pod_env(self) -> dict[str, Any]:
-        """The environment a pod's runner needs for an s3:// location, as ``Secret``
-        references (never values): to ``secret`` when set (keys ``accesskey`` and
+        """The environment a pod's runner needs for a bucket, credentials as ``Secret``
+        references (never values): to ``secret`` when set (its keys ``accesskey`` and
         ``secretkey``, as Argo's artifact repositories name them), else to Secrets dflow
-        creates at submit from the configured storage's credentials; {} for a directory."""
+        creates at submit from the storage's credentials; {} for a directory."""
         if not self.in_object_store:
             return {}
         from ..model.op_template import Secret
 
+        found = self.access()
+        env: dict[str, Any] = dict(found.plain)
         if self.secret:
-            return {
-                ACCESS_ENV: Secret(name=self.secret, key="accesskey"),
-                SECRET_ENV: Secret(name=self.secret, key="secretkey"),
-            }
-        values = self.runner_env()
-        # one name per endpoint and identity: a resubmission replaces the same Secrets
-        tag = hashlib.sha256(f"{self.s3_endpoint()} {values[ACCESS_ENV]}".encode()).hexdigest()
-        return {
-            ACCESS_ENV: Secret(
-                values[ACCESS_ENV], name=f"dflow-cache-{tag[:12]}-a", key="accesskey"
-            ),
-            SECRET_ENV: Secret(
-                values[SECRET_ENV], name=f"dflow-cache-{tag[:12]}-s", key="secretkey"
-            ),
-        }
+            for name, key, _value in found.secrets:
+                env[name] = Secret(name=self.secret, key=key)
+            return env
+        if found.secrets:
+            # one name per endpoint and identity: a resubmission replaces the same Secrets
+            ident = f"{found.endpoint} {found.secrets[0][2]}"
+            tag = hashlib.sha256(ident.encode()).hexdigest()[:12]
+            for name, key, value in found.secrets:
+                env[name] = Secret(value, name=f"dflow-cache-{tag}-{key[:1]}", key=key)
+        return env
 
 
 def object_store(location: str, settings: CacheSettings | None = None) -> Any:
-    """The entries at an ``s3://`` ``location`` as the client reaches them: the endpoint and
-    region of ``[cache]``, the configured storage's credentials (s3_config)."""
-    from ..config import s3_config
-    from ..runner.caches3 import S3Store
+    """The entries at a bucket ``location`` as this process reaches them: the endpoint and
+    credentials runners get (:meth:`CacheSettings.runner_env`)."""
+    from ..runner.cacheobj import open_bucket
 
     settings = attrs.evolve(settings or cache_settings(), location=location)
     settings.check_location(location)
-    return S3Store(
-        settings.root,
-        settings.s3_endpoint(),
-        settings.region,
-        str(s3_config.get("access_key") or ""),
-        str(s3_config.get("secret_key") or ""),
-    )
+    found = settings.access()
+    env = {**os.environ, **settings.runner_env()}
+    return open_bucket(settings.root, found.endpoint, found.region, env)
 
 
 def cache_settings() -> CacheSettings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from typing import Any
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -26,7 +27,11 @@ def _run(name: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
         from ..cache import cli
 
-        return int(getattr(cli, name)(args))
+        try:
+            return int(getattr(cli, name)(args))
+        except OSError as exc:  # a bucket refusing us (credentials) or unreachable
+            print(f"dflow: error: the step cache: {exc}", file=sys.stderr)
+            return 1
 
     return handler
 

@@ -35,13 +35,34 @@ class EngineRecord(_Record):
 
 
 @attrs.frozen
+class CacheAccess:
+    """How the step cache's runner reaches a bucket of a storage (docs/cache.md).
+
+    ``endpoint`` is ``http(s)://host[:port]``; ``region`` what the signer needs ("" for
+    none). ``secrets`` are ``(variable, Secret key, value)``: workers get the value, Argo pods
+    a Secret reference. ``plain`` variables are no secret: workers and pods get the value.
+    ``workers`` variables reach the local engine's workers only (e.g. a short-lived token,
+    where pods have their own way in).
+    """
+
+    endpoint: str
+    region: str = ""
+    secrets: tuple[tuple[str, str, str], ...] = ()
+    plain: dict[str, str] = attrs.field(factory=dict)
+    workers: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class StorageRecord(_Record):
     """A storage client: ``factory(config)`` returns a :class:`dflow.storage.StorageClient`.
 
     ``artifact_kind`` is the Argo artifact location it renders to (``s3``, ``oss``, ``gcs``).
+    ``cache_access(config)``, when given, is the :class:`CacheAccess` of a step cache in a
+    bucket of this storage's kind (``[cache] location = "oss://..."``, ``"gs://..."``).
     """
 
     artifact_kind: str = "s3"
+    cache_access: Callable[[Any], CacheAccess] | None = None
 
 
 @attrs.frozen

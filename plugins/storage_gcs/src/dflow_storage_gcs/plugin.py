@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dflow.plugins import hookimpl
-from dflow.plugins.records import StorageRecord
+from dflow.plugins.records import CacheAccess, StorageRecord
 
 from .config import GCSConfig
 
@@ -14,6 +14,53 @@ def _make_client(config: GCSConfig | None = None):
     return GCSClient.from_config(config or GCSConfig())
 
 
+_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
+_minted: dict = {}  # credentials file ("" for ADC) -> google-auth credentials (they cache)
+
+
+def _token(config: GCSConfig) -> str:
+    """An access token of this storage's credentials (a service-account file, else
+    Application Default Credentials); "" when there are none here."""
+    import google.auth
+    import google.auth.exceptions
+    from google.auth.transport.requests import Request
+
+    source = config.credentials_file or ""
+    try:
+        creds = _minted.get(source)
+        if creds is None:
+            if source:
+                from google.oauth2 import service_account
+
+                creds = service_account.Credentials.from_service_account_file(
+                    source, scopes=[_SCOPE]
+                )
+            else:
+                creds, _project = google.auth.default(scopes=[_SCOPE])
+            _minted[source] = creds
+        if not creds.valid:
+            creds.refresh(Request())
+        return str(creds.token or "")
+    except google.auth.exceptions.GoogleAuthError:
+        return ""
+
+
+def _cache_access(config: GCSConfig | None = None) -> CacheAccess:
+    """The step cache in a gs:// bucket: this storage's endpoint; an emulator's or an
+    anonymous storage's runners send no token; the local engine's workers get a token minted
+    from this storage's credentials, Argo pods (and workers when none can be minted here) ask
+    the metadata server (docs/cache.md)."""
+    from dflow.runner.gcs import ANONYMOUS, GOOGLE, METADATA, TOKEN_ENV
+
+    c = config or GCSConfig()
+    endpoint = (c.endpoint or GOOGLE).rstrip("/")
+    if c.anonymous or (c.endpoint and not c.credentials_file):  # as the client: no credentials
+        return CacheAccess(endpoint=endpoint, plain={TOKEN_ENV: ANONYMOUS})
+    token = _token(c)
+    workers = {TOKEN_ENV: token} if token else {}
+    return CacheAccess(endpoint=endpoint, plain={TOKEN_ENV: METADATA}, workers=workers)
+
+
 @hookimpl
 def dflow_storage_clients() -> list[StorageRecord]:
     return [
@@ -22,6 +69,7 @@ def dflow_storage_clients() -> list[StorageRecord]:
             factory=_make_client,
             config_type=GCSConfig,
             artifact_kind="gcs",
+            cache_access=_cache_access,
             description="Google Cloud Storage bucket (google-cloud-storage), or a GCS emulator",
         )
     ]
