@@ -50,14 +50,16 @@ class Transport:
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
         conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        # a connection opened before a fork is the parent's (an engine forks its workers
+        # after probing): the child opens its own rather than share the socket
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             return conn, True
         if self.scheme == "https":
             ctx = ssl.create_default_context()
             conn = http.client.HTTPSConnection(self.host, timeout=self.timeout, context=ctx)
         else:
             conn = http.client.HTTPConnection(self.host, timeout=self.timeout)
-        self._local.conn = conn
+        self._local.conn, self._local.pid = conn, os.getpid()
         return conn, False
 
     def close(self) -> None:

@@ -4,7 +4,8 @@ Standard library only (runs in pods and HPC jobs, Python 3.7+, where boto3 may b
 Requests are signed with AWS Signature Version 4 (header signing, path-style addressing); a
 PUT signs the sha256 of its body, so the server refuses a body damaged on the way. One
 keep-alive connection per client and thread; a request that fails on a reused connection is
-sent again on a fresh one, and 5xx or connection errors are retried a few times.
+sent again on a fresh one, and 429/5xx or connection errors are retried a few times
+(:class:`dflow.runner.cacheobj.Transport`, shared with the OSS and GCS clients).
 """
 
 from __future__ import annotations
@@ -13,29 +14,22 @@ import calendar
 import functools
 import hashlib
 import hmac
-import http.client
 import os
 import re
-import ssl
-import threading
 import time
 import xml.etree.ElementTree as ET
 from typing import Any, BinaryIO, Iterator
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from .cacheobj import StoreError, Transport, split_endpoint
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_BLOCK = 1 << 20
-_RETRY = {500, 502, 503, 504}
 _NS = re.compile(r"^\{[^}]*\}")
 
 
-class S3Error(OSError):
+class S3Error(StoreError):
     """A request the server refused (``status``, S3 ``code``) or could not be sent (status 0);
     an OSError, as a failing disk would be."""
-
-    def __init__(self, message: str, status: int = 0, code: str = "") -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
 
 
 # -- Signature Version 4 -------------------------------------------------------------------
@@ -125,35 +119,15 @@ class S3:
         timeout: float = 60.0,
         attempts: int = 3,
     ) -> None:
-        parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"S3 endpoint {endpoint!r} is not http(s)://host[:port]")
-        self.endpoint = f"{parts.scheme}://{parts.netloc}"
-        self.scheme, self.host = parts.scheme, parts.netloc
+        self.scheme, self.host = split_endpoint(endpoint, "S3")
+        self.endpoint = f"{self.scheme}://{self.host}"
         self.access_key, self._secret, self.region = access_key, secret_key, region
         self.session_token = session_token
-        self.timeout, self.attempts = timeout, max(1, attempts)
-        self._local = threading.local()  # a connection per thread (engines probe in threads)
-
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        conn = getattr(self._local, "conn", None)
-        # a connection opened before a fork is the parent's (an engine forks its workers
-        # after probing): the child opens its own rather than share the socket
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            return conn, True
-        if self.scheme == "https":
-            ctx = ssl.create_default_context()
-            conn = http.client.HTTPSConnection(self.host, timeout=self.timeout, context=ctx)
-        else:
-            conn = http.client.HTTPConnection(self.host, timeout=self.timeout)
-        self._local.conn, self._local.pid = conn, os.getpid()
-        return conn, False
+        # a keep-alive connection per thread (engines probe in threads), retries
+        self.transport = Transport(self.scheme, self.host, timeout, attempts)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.transport.close()
 
     def request(
         self,
@@ -171,25 +145,23 @@ class S3:
         path = "/" + _uri_encode(bucket) + ("/" + _uri_encode(key, "-_.~/") if key else "")
         query = query or {}
         target = path + ("?" + canonical_query(query) if query else "")
-        attempt = 0
-        while True:
-            attempt += 1
-            conn, reused = self._connection()
+
+        def headers() -> dict:
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            headers = {
+            sent = {
                 "host": self.host,
                 "x-amz-date": stamp,
                 "x-amz-content-sha256": payload_sha256,
             }
             if self.session_token:
-                headers["x-amz-security-token"] = self.session_token
+                sent["x-amz-security-token"] = self.session_token
             if method == "PUT":
-                headers["content-length"] = str(size)
-            headers["Authorization"] = sign(
+                sent["content-length"] = str(size)
+            sent["Authorization"] = sign(
                 method,
                 path,
                 query,
-                headers,
+                sent,
                 payload_sha256,
                 self.access_key,
                 self._secret,
@@ -197,45 +169,17 @@ class S3:
                 "s3",
                 stamp,
             )
-            try:
-                if hasattr(body, "seek"):
-                    body.seek(0)
-                if sink is not None:
-                    sink.seek(0)
-                    sink.truncate()
-                conn.request(method, target, body=body, headers=headers)
-                resp = conn.getresponse()
-                got = {k.lower(): v for k, v in resp.getheaders()}
-                if 200 <= resp.status < 300 and sink is not None and method == "GET":
-                    block = resp.read(_BLOCK)
-                    while block:
-                        sink.write(block)
-                        block = resp.read(_BLOCK)
-                    data = b""
-                else:
-                    data = resp.read()
-                if got.get("connection", "").lower() == "close":
-                    self.close()
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                if reused:
-                    attempt -= 1  # the server closed an idle keep-alive connection
-                    continue
-                if attempt < self.attempts:
-                    time.sleep(0.1 * attempt)
-                    continue
-                raise S3Error(f"{method} {self.endpoint}{target}: {exc}") from exc
-            if resp.status in _RETRY and attempt < self.attempts:
-                time.sleep(0.1 * attempt)
-                continue
-            if resp.status >= 300 and resp.status != 404:
-                code, message = _error(data)
-                raise S3Error(
-                    f"{method} {self.endpoint}{target}: {resp.status} {code} {message}".rstrip(),
-                    resp.status,
-                    code,
-                )
-            return resp.status, got, data
+            return sent
+
+        where = f"{self.endpoint}{target}"
+        try:
+            status, got, data = self.transport.send(method, target, headers, body, sink, where)
+        except StoreError as exc:
+            raise S3Error(str(exc)) from exc.__cause__
+        if status >= 300 and status != 404:
+            code, message = _error(data)
+            raise S3Error(f"{method} {where}: {status} {code} {message}".rstrip(), status, code)
+        return status, got, data
 
     # -- operations ---------------------------------------------------------------------
     def get(self, bucket: str, key: str) -> bytes | None:
