@@ -492,13 +492,22 @@ def test_pods_use_the_metadata_server_for_gcs_or_no_token_for_an_emulator(monkey
 
 
 @pytest.mark.parametrize(
-    ("name", "engine", "scheme"),
+    ("name", "engine", "scheme", "order", "image"),
     [
-        pytest.param("cache", "argo", "oss", id="oss-local-then-argo"),
-        pytest.param("cache", "argo", "gs", id="gs-local-then-argo"),
+        pytest.param("cache", "argo", "oss", ("local", "argo"), None, id="oss-local-then-argo"),
+        pytest.param("cache", "argo", "gs", ("local", "argo"), None, id="gs-local-then-argo"),
+        # pods on the oldest Python they may have fill the bucket, the local engine reuses
+        pytest.param(
+            "cache", "argo", "oss", ("argo", "local"), "python:3.7", id="oss-py37-then-local"
+        ),
+        pytest.param(
+            "cache", "argo", "gs", ("argo", "local"), "python:3.7", id="gs-py37-then-local"
+        ),
     ],
 )
-def test_an_entry_the_local_engine_stored_serves_an_argo_pod(name, engine, scheme, request):
+def test_an_entry_stored_by_one_engine_serves_the_other(
+    name, engine, scheme, order, image, request
+):
     from test_cache_engines import _submit, _value
 
     run = request.getfixturevalue("engine_run")
@@ -515,11 +524,12 @@ def test_an_entry_the_local_engine_stored_serves_an_argo_pod(name, engine, schem
     rcache._STORES.clear()
     log = run.workdir / "log"
     log.mkdir()
-    first_id = _submit(run, fan_out([1, 2, 3], log), "local")
+    first, second = order
+    first_id = _submit(run, fan_out([1, 2, 3], log, image=image), first)
     assert computed(log) == 4
-    again = fan_out([1, 2, 3], log)
-    _submit(run, again, "argo")
-    assert computed(log) == 4  # the pods restored every step from the bucket
+    again = fan_out([1, 2, 3], log, image=image)
+    _submit(run, again, second)
+    assert computed(log) == 4  # the other engine restored every step from the bucket
     assert _value(again, "total", "s") == 14
     assert any(f"reused from run {first_id}" in line for line in explain_lines(again.id, "total"))
     manifest = again.to_dict()
