@@ -239,7 +239,6 @@ def test_the_oss_client_pages_through_a_long_listing(oss_server):
     base = f"page/{uuid.uuid4().hex[:6]}/"
     for i in range(3):
         client.put(oss_server.bucket, f"{base}{i}", b"x" * i)
-    listing = []
     query_pages = []
     original = client.request
 
@@ -319,6 +318,90 @@ def test_a_pod_gets_its_gcs_token_from_the_metadata_server(monkeypatch):
     assert f"cache location gs://b/p: no credentials: {rgcs.TOKEN_ENV} is not set" in str(
         info.value
     )
+
+
+class _OAuth(http.server.BaseHTTPRequestHandler):
+    """A stand-in for Google's OAuth2 token endpoint (no network here): it grants a token
+    for a JWT bearer assertion only when the assertion's RS256 signature verifies with the
+    service account's public key, as Google's does."""
+
+    public_key = None
+    granted: list = []
+
+    def do_POST(self) -> None:
+        from urllib.parse import parse_qs
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        head, claims, signature = form["assertion"][0].split(".")
+
+        def unb64(text: str) -> bytes:
+            import base64
+
+            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+        try:
+            self.public_key.verify(
+                unb64(signature), f"{head}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        except Exception:  # any failure (a bad signature, a bad assertion) is a refusal
+            self.send_response(400)
+            self.end_headers()
+            return
+        scope = json.loads(unb64(claims))["scope"]
+        type(self).granted.append(scope)
+        body = json.dumps({"access_token": "minted-1", "expires_in": 3600}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_the_local_engine_workers_get_a_token_minted_from_the_gcs_credentials(
+    tmp_path, monkeypatch
+):
+    """A service-account key (Application Default Credentials) is exchanged for a token
+    that the workers get by value; the pods' environment holds no credential."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from dflow.cache.settings import CacheSettings
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _OAuth.public_key = key.public_key()
+    server = http.server.HTTPServer(("127.0.0.1", 0), _OAuth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    account = {
+        "type": "service_account",
+        "project_id": "p",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "cache@p.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": f"http://127.0.0.1:{server.server_address[1]}/token",
+    }
+    (tmp_path / "sa.json").write_text(json.dumps(account))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "sa.json"))
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    try:
+        settings = CacheSettings(location="gs://b/p")
+        assert settings.runner_env() == {rgcs.TOKEN_ENV: "minted-1"}
+        assert settings.runner_env() == {rgcs.TOKEN_ENV: "minted-1"}  # kept while valid
+        assert _OAuth.granted == ["https://www.googleapis.com/auth/devstorage.read_write"]
+        assert settings.pod_env() == {rgcs.TOKEN_ENV: "metadata"}
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_the_gcs_client_checks_what_the_server_stored(gcs_server):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dflow.plugins import hookimpl
 from dflow.plugins.records import CacheAccess, StorageRecord
 
@@ -15,7 +17,9 @@ def _make_client(config: GCSConfig | None = None):
 
 
 _SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
-_minted: dict = {}  # credentials file ("" for ADC) -> google-auth credentials (they cache)
+#: (credentials file, ADC file) -> google-auth credentials (they keep their token), or None
+#: when there were none (this process does not look again)
+_minted: dict = {}
 
 
 def _token(config: GCSConfig) -> str:
@@ -25,15 +29,18 @@ def _token(config: GCSConfig) -> str:
     import google.auth.exceptions
     from google.auth.transport.requests import Request
 
-    source = config.credentials_file or ""
+    # a service-account file, else ADC (which GOOGLE_APPLICATION_CREDENTIALS may point at)
+    source = (config.credentials_file or "", os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
+    if source in _minted and _minted[source] is None:
+        return ""  # none found before: finding ADC may ping a metadata server, once is enough
     try:
         creds = _minted.get(source)
         if creds is None:
-            if source:
+            if config.credentials_file:
                 from google.oauth2 import service_account
 
                 creds = service_account.Credentials.from_service_account_file(
-                    source, scopes=[_SCOPE]
+                    config.credentials_file, scopes=[_SCOPE]
                 )
             else:
                 creds, _project = google.auth.default(scopes=[_SCOPE])
@@ -41,7 +48,8 @@ def _token(config: GCSConfig) -> str:
         if not creds.valid:
             creds.refresh(Request())
         return str(creds.token or "")
-    except google.auth.exceptions.GoogleAuthError:
+    except (google.auth.exceptions.GoogleAuthError, OSError, ValueError):
+        _minted.setdefault(source, None)
         return ""
 
 
