@@ -448,6 +448,11 @@ def test_the_local_engine_fills_the_bucket_and_a_second_run_computes_nothing(loc
     report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
     assert Path(report, "report.txt").read_text() == "sum 14\n"
     assert f"reused from run {first_id}" in _step_log(again, "total")
+    # the engine restored every step before scheduling it: no worker ran one
+    for step in again.query_step(type="Pod"):
+        assert step.message.startswith(f"reused from run {first_id} (key "), step.message
+    runs = local / "runs" / again.id
+    assert not [p for p in runs.rglob("pid") if p.parent != runs], "a worker ran a cached step"
     assert explain_lines(again.id, "square") == [
         f"cache-fan/square: 3 slices reused from run {first_id}"
     ]

@@ -29,7 +29,8 @@ from dflow.catalog import catalog_dir_name
 from dflow.model.op_template import ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
 from dflow.runner.cache import CacheSpec, Lookup, adopt_store, store
-from dflow.runner.caches3 import ACCESS_ENV, SECRET_ENV, S3Store
+from dflow.runner.cacheobj import open_bucket
+from dflow.runner.caches3 import CacheLocationError
 from dflow.runner.core import probe_cache
 from dflow.runner.scriptcache import lookup_script, store_script
 
@@ -66,11 +67,11 @@ def _open_bucket(ctx: RunContext, spec: CacheSpec) -> None:
     ident = (spec.root, spec.endpoint, spec.region)
     if ident in opened:
         return
-    env = cache_settings().runner_env()
-    access, secret = env.get(ACCESS_ENV, ""), env.get(SECRET_ENV, "")
-    if not access or not secret:
-        return  # no credentials: the checks say so, and the step runs uncached
-    adopt_store(spec, S3Store(spec.root, spec.endpoint, spec.region, access, secret))
+    try:
+        bucket = open_bucket(spec.root, spec.endpoint, spec.region, cache_settings().runner_env())
+    except CacheLocationError:
+        return  # e.g. no credentials: the checks say so, and the step runs uncached
+    adopt_store(spec, bucket)
     opened.add(ident)
 
 
