@@ -6,8 +6,6 @@ import contextlib
 import copy
 import json
 import re
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -16,7 +14,7 @@ from typing import Any
 
 from dflow.executor import Executor, JobResult, ScriptJob
 
-from . import quiet, staging
+from . import quiet, recovery, staging
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: DPDispatcher contexts whose jobs start on the submitting machine (lower-cased; its
@@ -218,11 +216,13 @@ class DispatcherExecutor(Executor):
         if any(job.cancelled.is_set() for job in jobs):
             return [JobResult(143, "cancelled before submission")] * len(jobs)
         dp = quiet.dpdispatcher()
-        stage = Path(tempfile.mkdtemp(prefix="dflow-dispatcher-", dir=self.stage_root))
-        local_root = stage / "local"
+        # a stage that a resumed run finds again (see recovery.py)
+        stage = recovery.stage_dir(jobs, self.stage_root)
+        attempt, resumed = recovery.open_attempt(stage)
+        local_root = attempt / "local"
         machine_dict = update_dict(self.machine_dict, {"local_root": str(local_root)})
         if machine_dict.get("remote_root") is None:
-            machine_dict["remote_root"] = str(stage / "remote")
+            machine_dict["remote_root"] = str(attempt / "remote")
         resources_dict = update_dict(
             {"envs": {"DFLOW_WORKFLOW": jobs[0].workflow_id}}, self.resources_dict
         )
@@ -260,42 +260,51 @@ class DispatcherExecutor(Executor):
                     k: v for k, v in profile.items() if k != "password"
                 }
             resources = dp.Resources.load_from_dict(resources_dict)
+            # an absolute work base: its path is part of the submission's hash, which must
+            # not depend on the directory the runner was started from
             submission = dp.Submission(
-                work_base=".", machine=machine, resources=resources, task_list=tasks
+                work_base=str(local_root), machine=machine, resources=resources, task_list=tasks
             )
         except Exception as err:  # dpdispatcher reports bad dicts in many ways
-            shutil.rmtree(stage, ignore_errors=True)
+            recovery.close_attempt(stage, attempt, clean=True)
             message = f"DispatcherExecutor: invalid machine/resources settings: {err}"
             for job in jobs:
                 _append(job.log_path, f"[dflow] {message}\n")
             return [JobResult(1, message)] * len(jobs)
-        # which scheduler job runs which task (cancellation later drops tasks from jobs)
         submission.generate_jobs()
-        owners = {
-            task.task_hash: dp_job
-            for dp_job in submission.belonging_jobs
-            for task in dp_job.job_task_list
-        }
+        batch = str(machine_dict.get("batch_type"))
+        tracker = _Tracker(jobs, tasks, batch)
+        try:
+            self._take_over(dp, submission, jobs, tracker, resumed)
+        except Exception as err:  # the scheduler or the record could not be read
+            message = (
+                f"DispatcherExecutor: cannot check the jobs an earlier (killed) run of this "
+                f"step submitted ({_ANSI.sub('', str(err)).strip()[:500]}); resume again once "
+                f"the scheduler answers, or delete {stage} to submit the step afresh"
+            )
+            for job in jobs:
+                _append(job.log_path, f"[dflow] {message}\n")
+            return [JobResult(1, message)] * len(jobs)
         outcome = _Outcome()
-        name = f"dflow-dispatcher-{stage.name}"
+        name = f"dflow-dispatcher-{attempt.name}"
         worker = threading.Thread(
             target=self._submit, args=(submission, outcome), name=name, daemon=True
         )
         lines: list[str] = []
         with quiet.capture(lines, name):
             worker.start()
-            stopped = _wait(worker, jobs, submission)
+            stopped = _wait(worker, jobs, submission, tracker)
         worker.join(5 if stopped else None)
         if outcome.error is not None or stopped:
             with contextlib.suppress(Exception):
                 submission.download_jobs(include_failed=True)
-        job_ids = {key: str(dp_job.job_id) or None for key, dp_job in owners.items()}
+        tracker.poll(submission)
         results = [
             self._result(
                 job,
                 task,
                 task_dir,
-                job_ids.get(task.task_hash),
+                tracker.ids.get(task.task_hash),
                 outcome,
                 stopped,
                 lines,
@@ -303,11 +312,46 @@ class DispatcherExecutor(Executor):
             )
             for job, task, task_dir in zip(jobs, tasks, dirs, strict=True)
         ]
-        if self.clean and not worker.is_alive():
+        clean = self.clean and not worker.is_alive()
+        if clean:
             with contextlib.suppress(Exception):
                 submission.clean_jobs()
-            shutil.rmtree(stage, ignore_errors=True)
+        recovery.close_attempt(stage, attempt, clean)
         return results
+
+    def _take_over(
+        self,
+        dp: Any,
+        submission: Any,
+        jobs: list[ScriptJob],
+        tracker: _Tracker,
+        resumed: bool,
+    ) -> None:
+        """Before submitting: adopt the jobs a killed run left in flight for this submission,
+        and cancel those it left for another one (the fan-out was batched differently, or the
+        executor's settings changed), so that no step runs twice at once."""
+        adopted, again = recovery.adopt(dp, submission) if resumed else ([], [])
+        batch = tracker.batch
+        for dp_job in submission.belonging_jobs:
+            job_id = str(dp_job.job_id or "")
+            if job_id in adopted:
+                tracker.note(
+                    dp_job,
+                    f"[dflow] adopted {batch} job {job_id}, submitted by an earlier run that was killed\n",
+                )
+        for job_id in again:
+            tracker.note_all(
+                f"[dflow] {batch} job {job_id}, submitted by an earlier run that was killed, "
+                "ended without finishing its tasks (cancelled?): submitting it again\n"
+            )
+        if self.runs_here:
+            return  # the local engine already killed such jobs' processes (by their markers)
+        for job_id, kind in recovery.leftovers(jobs).items():
+            if job_id in adopted or job_id in again:
+                continue
+            with contextlib.suppress(Exception):
+                recovery.cancel(dp, submission, job_id)
+            tracker.note_all(f"[dflow] cancelled {kind} job {job_id}, left by an earlier run\n")
 
     def _command(self, job: ScriptJob) -> list[str]:
         command = self.remote_command
@@ -389,12 +433,45 @@ class _Outcome:
     error: BaseException | None = None
 
 
-def _wait(worker: threading.Thread, jobs: list[ScriptJob], submission: Any) -> str | None:
+class _Tracker:
+    """Which scheduler job runs each task, noted in the step's log as soon as DPDispatcher
+    has its id: a resumed run cancels what a killed run noted and never saw end."""
+
+    def __init__(self, jobs: list[ScriptJob], tasks: list[Any], batch: str) -> None:
+        self.logs = {task.task_hash: job.log_path for job, task in zip(jobs, tasks, strict=True)}
+        self.batch = batch
+        #: task hash -> scheduler job id (kept after cancellation drops tasks from jobs)
+        self.ids: dict[str, str] = {}
+
+    def note(self, dp_job: Any, text: str) -> None:
+        for task in list(dp_job.job_task_list):
+            if task.task_hash in self.logs:
+                _append(self.logs[task.task_hash], text)
+                self.ids[task.task_hash] = str(dp_job.job_id)
+
+    def note_all(self, text: str) -> None:
+        for log in dict.fromkeys(self.logs.values()):
+            _append(log, text)
+
+    def poll(self, submission: Any) -> None:
+        """Note the ids DPDispatcher got since the last poll (it runs on another thread)."""
+        for dp_job in list(submission.belonging_jobs):
+            job_id = str(dp_job.job_id or "")
+            if job_id and any(
+                self.ids.get(task.task_hash) != job_id for task in list(dp_job.job_task_list)
+            ):
+                self.note(dp_job, recovery.submitted_line(self.batch, job_id))
+
+
+def _wait(
+    worker: threading.Thread, jobs: list[ScriptJob], submission: Any, tracker: _Tracker
+) -> str | None:
     """Wait for the submission; stop it on cancellation or timeout. Returns why it stopped."""
     timeouts = [job.timeout for job in jobs if job.timeout is not None]
     deadline = time.monotonic() + min(timeouts) if timeouts else None
     while worker.is_alive():
         worker.join(0.1)
+        tracker.poll(submission)
         reason = None
         if any(job.cancelled.is_set() for job in jobs):
             reason = "cancelled"

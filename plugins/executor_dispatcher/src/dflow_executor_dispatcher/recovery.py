@@ -1,0 +1,159 @@
+"""A step's DPDispatcher submission outlives a killed run: the resumed run adopts its jobs.
+
+DPDispatcher records a submission's jobs (their scheduler ids and states) in
+``<remote_root>/<submission hash>.json`` and recovers them when the same submission is built
+again (``Submission.try_recover_from_json``). The hash covers the machine (its local and
+remote roots), the resources, the work base and the tasks (command, work path and the NAMES
+of the forward and backward files, not their contents). So each step keeps its submission
+under a stage directory that depends only on the step (its log path), in an attempt directory
+named by a marker file: the marker exists from before the submission until the step ends, so
+a run that was killed leaves it behind and the resumed run rebuilds the same submission in the
+same directory. A step that ends normally drops the marker; its next attempt (a retry or a
+rerun) gets a new attempt directory, hence a new hash: it never adopts a finished attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dflow.executor import ScriptJob
+
+from . import staging
+
+#: the stage directory of a step's submission starts with this
+PREFIX = "dflow-dispatcher-"
+#: names the attempt directory of a submission in flight
+MARKER = "in-flight"
+
+
+def stage_dir(jobs: Sequence[ScriptJob], stage_root: str | None) -> Path:
+    """Where ``jobs`` (one step, or the items of a merged fan-out) stage their submission:
+    beside the first job's log (the step directory) or under ``stage_root``, named after the
+    jobs' log paths, which stay the same when the workflow is resumed."""
+    logs = "\n".join(str(Path(job.log_path).resolve()) for job in jobs)
+    key = hashlib.sha1(logs.encode()).hexdigest()[:16]
+    anchor = Path(stage_root) if stage_root else Path(jobs[0].log_path).parent
+    return anchor / f"{PREFIX}{key}"
+
+
+def open_attempt(stage: Path) -> tuple[Path, bool]:
+    """The attempt directory to submit from, and whether a killed run left it in flight.
+
+    A left attempt keeps its remote side (the jobs' files, DPDispatcher's record); its local
+    side is staged again from the step's current files.
+    """
+    marker = stage / MARKER
+    try:
+        name = marker.read_text().strip()
+    except OSError:
+        name = ""
+    attempt = stage / name if name and os.sep not in name else None
+    if attempt is not None and attempt.is_dir():
+        shutil.rmtree(attempt / "local", ignore_errors=True)
+        return attempt, True
+    stage.mkdir(parents=True, exist_ok=True)
+    attempt = Path(tempfile.mkdtemp(prefix="attempt-", dir=stage))
+    partial = stage / f".{MARKER}.{os.getpid()}"
+    partial.write_text(attempt.name + "\n")
+    os.replace(partial, marker)  # a crash leaves the old marker or the new one, not half
+    return attempt, False
+
+
+def close_attempt(stage: Path, attempt: Path, clean: bool) -> None:
+    """The step ended (whatever its outcome): nothing is left to adopt."""
+    (stage / MARKER).unlink(missing_ok=True)
+    if clean:
+        shutil.rmtree(attempt, ignore_errors=True)
+        try:
+            stage.rmdir()
+        except OSError:
+            pass  # attempts kept by clean=False, or another step's marker
+
+
+def adopt(dp: Any, submission: Any) -> tuple[list[str], list[str]]:
+    """Take over the jobs a killed run submitted, from DPDispatcher's record of them.
+
+    Returns the scheduler ids of the adopted jobs, and those to submit again: a job that ended
+    without its scripts ending by themselves (cancelled, killed, lost by the scheduler) never
+    did the work, so it is submitted once more rather than failing the step on the resume. A
+    job whose scripts did end (with any exit code of their own) is collected as it is.
+    """
+    context = submission.machine.context
+    if not context.check_file_exists(f"{submission.submission_hash}.json"):
+        return [], []
+    submission.try_recover_from_json()
+    submission.update_submission_state()
+    status = dp.submission.JobStatus
+    adopted, again = [], []
+    for job in submission.belonging_jobs:
+        job_id = str(job.job_id or "")
+        if not job_id:
+            continue  # never submitted: DPDispatcher submits it
+        ran = all(_ran(context, task) for task in job.job_task_list)
+        if job.job_state in (status.terminated, status.failed) and not ran:
+            # drop the dead id and its count of failures: the new copy starts afresh
+            job.job_id, job.job_state, job.fail_count = "", status.unsubmitted, 0
+            job.failure_reason = None
+            again.append(job_id)
+        else:
+            adopted.append(job_id)
+    if again:
+        submission.submission_to_json()  # run_submission recovers from this record again
+    return adopted, again
+
+
+def _ran(context: Any, task: Any) -> bool:
+    """Whether a task's script ended by itself: the wrapper recorded an exit status that is
+    not a signal's (``scancel`` sends SIGTERM; the wrapper may still write 143)."""
+    name = f"{task.task_work_path}{staging.EXIT_FILE}"
+    if not context.check_file_exists(name):
+        return False
+    try:
+        return 0 <= int(context.read_file(name).split()[0]) <= 128
+    except (ValueError, IndexError):
+        return False
+
+
+_SUBMITTED = re.compile(r"^\[dflow\] submitted (\S+) job (\S+) \(dpdispatcher\)$", re.M)
+# lines that close a job id: its result, its cancellation, its resubmission on a resume
+_ENDED = re.compile(
+    r"^\[dflow\] (?:\S+ job (\S+) via \S+, task "
+    r"|cancelled \S+ job (\S+), left by an earlier run"
+    r"|\S+ job (\S+), submitted by an earlier run)",
+    re.M,
+)
+
+
+def submitted_line(batch: str, job_id: str) -> str:
+    """The log line noting a job as soon as DPDispatcher has its scheduler id."""
+    return f"[dflow] submitted {batch} job {job_id} (dpdispatcher)\n"
+
+
+def leftovers(jobs: Sequence[ScriptJob]) -> dict[str, str]:
+    """Scheduler jobs an earlier run noted in these steps' logs and never saw end (id: batch)."""
+    left: dict[str, str] = {}
+    for job in jobs:
+        try:
+            text = Path(job.log_path).read_text(errors="replace")
+        except OSError:
+            continue
+        ended = {i for match in _ENDED.findall(text) for i in match if i}
+        for batch, job_id in _SUBMITTED.findall(text):
+            if job_id not in ended:
+                left[job_id] = batch
+    return left
+
+
+def cancel(dp: Any, submission: Any, job_id: str) -> None:
+    """Kill one scheduler job through the submission's machine (scancel, qdel, bkill, ...)."""
+    machine = submission.machine
+    stub = dp.Job(job_task_list=[], resources=submission.resources, machine=machine)
+    stub.register_job_id(job_id)
+    machine.kill(stub)

@@ -1,0 +1,173 @@
+"""A DPDispatcher job in a scheduler batch survives a killed run: the resumed run adopts it.
+
+The runner of a workflow is SIGKILLed while its DPDispatcher/Slurm step's job waits on a gate
+file (the real local Slurm runs it). The resumed run must not submit the step a second time:
+it adopts the job the killed run submitted (still running, or finished meanwhile) and collects
+its output. A job cancelled behind dflow's back while no runner watched it never finished, so
+the resumed run submits it again (the work has not been done; running it is no duplicate).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dflow.testing.slurm_fixtures import local_slurm  # noqa: F401 - a fixture
+
+pytest.importorskip("dflow_executor_dispatcher")
+
+pytestmark = pytest.mark.slurm
+
+
+@pytest.fixture
+def slurm(request):
+    """The local Slurm (``SLURM_CONF`` is in the environment the runners inherit)."""
+    return request.getfixturevalue("local_slurm")
+
+
+RUN = """
+from dflow import OutputParameter, ShellOPTemplate, Step, Workflow, config
+from dflow_executor_dispatcher import DispatcherExecutor
+config["mode"] = "local"
+config["debug_workdir"] = {workdir!r}
+ex = DispatcherExecutor()  # batch_type Slurm, LocalContext
+ex.check_interval = 0.2
+# each copy of the job says it started, waits for the gate, then counts its run
+script = (
+    "echo $SLURM_JOB_ID >> {base}.started\\n"
+    "while [ ! -e {base}.gate ]; do sleep 0.1; done\\n"
+    "echo ran >> {base}.count\\n"
+    "echo done > /tmp/answer.txt\\n"
+)
+t = ShellOPTemplate(name="gated", script=script)
+t.outputs.parameters["answer"] = OutputParameter(value_from_path="/tmp/answer.txt")
+wf = Workflow("dp-adopt", id="dp-adopt-1")
+wf.add(Step("gated", t, executor=ex))
+wf.submit()
+step = wf.query_step(name="gated")[0]
+print("PHASE", wf.query_status(), "ANSWER", step.outputs.parameters["answer"].value)
+"""
+
+
+def _wait_for(what, check, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+class _Case:
+    """The run script of one test, its files and the runner's environment."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.base = tmp_path / "job"
+        self.started = Path(f"{self.base}.started")
+        self.count = Path(f"{self.base}.count")
+        self.gate = Path(f"{self.base}.gate")
+        self.script = tmp_path / "run.py"
+        self.script.write_text(RUN.format(workdir=str(tmp_path), base=str(self.base)))
+        (tmp_path / "home").mkdir()  # batch scripts may run login shells: no dotfiles
+        self.env = {**os.environ, "HOME": str(tmp_path / "home")}
+        self.cwd = tmp_path
+        self.workdir = tmp_path
+
+    def start(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(self.script)],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def crash_while_running(self) -> str:
+        """Start a run, SIGKILL it once its job runs; return the Slurm job id."""
+        first = self.start()
+        _wait_for("the job to start", lambda: _lines(self.started))
+        first.kill()
+        first.communicate()
+        return _lines(self.started)[0]
+
+    def resume(self) -> str:
+        again = subprocess.run(
+            [sys.executable, str(self.script)],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return again.stdout + again.stderr
+
+    def log(self) -> str:
+        [log] = self.workdir.glob("dp-adopt-1/*-gated-*/log.txt")
+        return log.read_text()
+
+    def stages(self) -> list[Path]:
+        return list(self.workdir.glob("dp-adopt-1/*-gated-*/dflow-dispatcher-*"))
+
+
+def _queue(slurm) -> list[str]:
+    return slurm.run("squeue", "-h", "-o", "%i").stdout.split()
+
+
+def test_a_resumed_run_adopts_the_running_job(tmp_path, slurm):
+    """The job still runs when the run resumes: it is waited for, not submitted again."""
+    case = _Case(tmp_path)
+    job_id = case.crash_while_running()
+    assert job_id in _queue(slurm)  # the killed runner left its job running
+    resumed = case.start()
+    try:
+        time.sleep(3)  # the resumed run is watching by now (a second copy would start)
+        case.gate.touch()
+        out, _ = resumed.communicate(timeout=300)
+    finally:
+        resumed.kill()
+    assert "PHASE Succeeded ANSWER done" in out, out + case.log()
+    assert _lines(case.started) == [job_id]  # one Slurm job, started once
+    assert _lines(case.count) == ["ran"]  # the work ran exactly once
+    assert f"adopted Slurm job {job_id}" in case.log()
+    assert _queue(slurm) == []
+    assert case.stages() == []  # the submission's stage is cleaned after the step
+
+
+def test_a_job_that_finished_while_no_runner_watched_is_collected(tmp_path, slurm):
+    """The job ended while the runner was dead: its output is collected, nothing resubmitted."""
+    case = _Case(tmp_path)
+    job_id = case.crash_while_running()
+    case.gate.touch()
+    _wait_for("the job to end", lambda: _lines(case.count) and job_id not in _queue(slurm))
+    out = case.resume()
+    assert "PHASE Succeeded ANSWER done" in out, out + case.log()
+    assert _lines(case.started) == [job_id]
+    assert _lines(case.count) == ["ran"]
+    assert f"adopted Slurm job {job_id}" in case.log()
+    assert _queue(slurm) == []
+
+
+def test_a_job_cancelled_while_no_runner_watched_is_submitted_again(tmp_path, slurm):
+    """Someone scancelled the job after the crash: it never finished, so the resumed run
+    submits the step again (once), and the log says why."""
+    case = _Case(tmp_path)
+    job_id = case.crash_while_running()
+    slurm.run("scancel", job_id)
+    assert "JobState=CANCELLED" in slurm.job_record(job_id, "CANCELLED")
+    case.gate.touch()
+    out = case.resume()
+    assert "PHASE Succeeded ANSWER done" in out, out + case.log()
+    started = _lines(case.started)
+    assert len(started) == 2 and started[0] == job_id and started[1] != job_id, started
+    assert _lines(case.count) == ["ran"]  # the cancelled copy never got past the gate
+    log = case.log()
+    assert re.search(rf"Slurm job {job_id}, .*ended without finishing.* submitting it again", log)
+    assert _queue(slurm) == []
