@@ -35,7 +35,9 @@ from dflow import OutputParameter, ShellOPTemplate, Step, Workflow, config
 from dflow_executor_dispatcher import DispatcherExecutor
 config["mode"] = "local"
 config["debug_workdir"] = {workdir!r}
-ex = DispatcherExecutor()  # batch_type Slurm, LocalContext
+import os
+# batch_type Slurm, LocalContext; RUN_VARIANT changes the submission between runs
+ex = DispatcherExecutor(resources_dict={{"envs": {{"VARIANT": os.environ["RUN_VARIANT"]}}}})
 ex.check_interval = 0.2
 # each copy of the job says it started, waits for the gate, then counts its run
 script = (
@@ -76,7 +78,7 @@ class _Case:
         self.script = tmp_path / "run.py"
         self.script.write_text(RUN.format(workdir=str(tmp_path), base=str(self.base)))
         (tmp_path / "home").mkdir()  # batch scripts may run login shells: no dotfiles
-        self.env = {**os.environ, "HOME": str(tmp_path / "home")}
+        self.env = {**os.environ, "HOME": str(tmp_path / "home"), "RUN_VARIANT": "a"}
         self.cwd = tmp_path
         self.workdir = tmp_path
 
@@ -170,4 +172,26 @@ def test_a_job_cancelled_while_no_runner_watched_is_submitted_again(tmp_path, sl
     assert _lines(case.count) == ["ran"]  # the cancelled copy never got past the gate
     log = case.log()
     assert re.search(rf"Slurm job {job_id}, .*ended without finishing.* submitting it again", log)
+    assert _queue(slurm) == []
+
+
+def test_a_job_of_a_submission_that_changed_is_cancelled_before_the_new_one(tmp_path, slurm):
+    """The executor's settings changed before the resume, so its submission is another one
+    (DPDispatcher cannot recover it): the job the killed run noted in the step's log is
+    cancelled before the step is submitted again, so the two never run at once."""
+    case = _Case(tmp_path)
+    job_id = case.crash_while_running()
+    case.env["RUN_VARIANT"] = "b"
+    resumed = case.start()
+    try:
+        _wait_for("the second job to start", lambda: len(_lines(case.started)) == 2)
+        # scancel was sent before the second submission (the job may still be COMPLETING)
+        assert "JobState=CANCELLED" in slurm.job_record(job_id, "CANCELLED")
+        case.gate.touch()
+        out, _ = resumed.communicate(timeout=300)
+    finally:
+        resumed.kill()
+    assert "PHASE Succeeded ANSWER done" in out, out + case.log()
+    assert _lines(case.count) == ["ran"]  # only the second copy got past the gate
+    assert f"cancelled Slurm job {job_id}, left by an earlier run" in case.log()
     assert _queue(slurm) == []

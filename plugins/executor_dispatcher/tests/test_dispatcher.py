@@ -135,3 +135,24 @@ def test_ssh_context_over_the_test_sshd(local_slurm, slurm_sshd, make_job, tmp_p
     assert written, "clean=False keeps the remote files"
     for path in [*written, job.log_path]:
         assert secret not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_a_step_run_again_is_a_new_submission(local_slurm, make_job, clean):
+    """A step that ended (failed here) leaves nothing to adopt: running it again (a retry, a
+    rerun) submits a new Slurm job instead of recovering the ended one."""
+    job = make_job(script=FAIL)
+    ex = executor(clean=clean)
+    first = ex.run(job)
+    second = ex.run(job)
+
+    assert first.exit_code == second.exit_code == 3
+    assert first.job_id != second.job_id, (first, second)
+    assert "adopted" not in job.log_path.read_text()
+    stages = list(job.log_path.parent.glob("dflow-dispatcher-*"))
+    if clean:  # the stage (beside the step's log) is removed with the submission
+        assert stages == []
+    else:  # each attempt's files are kept apart; none is left in flight
+        [stage] = stages
+        assert len(list(stage.glob("attempt-*"))) == 2
+        assert not (stage / "in-flight").exists()

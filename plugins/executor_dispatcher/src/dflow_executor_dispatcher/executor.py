@@ -349,9 +349,13 @@ class DispatcherExecutor(Executor):
         for job_id, kind in recovery.leftovers(jobs).items():
             if job_id in adopted or job_id in again:
                 continue
-            with contextlib.suppress(Exception):
+            try:
                 recovery.cancel(dp, submission, job_id)
-            tracker.note_all(f"[dflow] cancelled {kind} job {job_id}, left by an earlier run\n")
+            except Exception as err:  # the step runs anyway; the log says what may be left
+                tracker.note_all(f"[dflow] could not cancel {kind} job {job_id}: {err}\n")
+            else:
+                note = f"[dflow] cancelled {kind} job {job_id}, left by an earlier run\n"
+                tracker.note_all(note)
 
     def _command(self, job: ScriptJob) -> list[str]:
         command = self.remote_command

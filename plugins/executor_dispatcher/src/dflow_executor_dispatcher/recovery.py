@@ -153,7 +153,12 @@ def leftovers(jobs: Sequence[ScriptJob]) -> dict[str, str]:
 
 def cancel(dp: Any, submission: Any, job_id: str) -> None:
     """Kill one scheduler job through the submission's machine (scancel, qdel, bkill, ...)."""
+    from dpdispatcher.contexts.local_context import LocalContext  # imported quietly by now
+
     machine = submission.machine
+    if isinstance(machine.context, LocalContext):
+        # a LocalContext runs commands in its remote root, which exists only after the upload
+        os.makedirs(machine.context.remote_root, exist_ok=True)
     stub = dp.Job(job_task_list=[], resources=submission.resources, machine=machine)
     stub.register_job_id(job_id)
     machine.kill(stub)
