@@ -195,3 +195,53 @@ def test_a_job_of_a_submission_that_changed_is_cancelled_before_the_new_one(tmp_
     assert _lines(case.count) == ["ran"]  # only the second copy got past the gate
     assert f"cancelled Slurm job {job_id}, left by an earlier run" in case.log()
     assert _queue(slurm) == []
+
+
+FAN_OUT = """
+from dflow import InputParameter, ShellOPTemplate, Step, Workflow, config
+from dflow_executor_dispatcher import DispatcherExecutor
+config["mode"] = "local"
+config["debug_workdir"] = "WORKDIR"
+# the items' jobs go as one submission of one Slurm job per item
+ex = DispatcherExecutor(merge_sliced_step=True, resources_dict={"group_size": 1})
+ex.check_interval = 0.2
+script = (
+    "echo $SLURM_JOB_ID >> BASE.started\\n"
+    "while [ ! -e BASE.gate ]; do sleep 0.1; done\\n"
+    "echo ran-{{inputs.parameters.item}} >> BASE.count\\n"
+)
+t = ShellOPTemplate(name="gated", script=script)
+t.inputs.parameters = {"item": InputParameter()}
+wf = Workflow("dp-adopt", id="dp-adopt-1")
+wf.add(Step("gated", t, parameters={"item": "{{item}}"}, with_param=[0, 1], executor=ex))
+wf.submit()
+print("PHASE", wf.query_status())
+"""
+
+
+def test_a_merged_fan_out_adopts_its_jobs(tmp_path, slurm):
+    """The items of a merged fan-out went as one submission: the resumed run, which batches
+    them again (in whatever order they arrive), adopts both jobs."""
+    case = _Case(tmp_path)
+    case.script.write_text(
+        FAN_OUT.replace("WORKDIR", str(tmp_path)).replace("BASE", str(case.base))
+    )
+    first = case.start()
+    _wait_for("both jobs", lambda: _lines(case.started) and len(_queue(slurm)) == 2)
+    submitted = sorted(_queue(slurm))
+    first.kill()
+    first.communicate()
+    resumed = case.start()
+    try:
+        time.sleep(3)  # the resumed run is watching by now (second copies would be queued)
+        assert sorted(_queue(slurm)) == submitted
+        case.gate.touch()
+        out, _ = resumed.communicate(timeout=300)
+    finally:
+        resumed.kill()
+    assert "PHASE Succeeded" in out, out
+    assert sorted(_lines(case.started)) == submitted  # the two first jobs, each started once
+    assert sorted(_lines(case.count)) == ["ran-0", "ran-1"]
+    logs = "".join(p.read_text() for p in tmp_path.glob("dp-adopt-1/*-gated-*/log.txt"))
+    assert all(f"adopted Slurm job {job_id}" in logs for job_id in submitted), logs
+    assert _queue(slurm) == []

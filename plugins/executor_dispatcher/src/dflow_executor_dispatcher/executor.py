@@ -49,7 +49,8 @@ class DispatcherExecutor(Executor):
     check_interval: float = 1.0
     #: the same in the pod of an Argo step (the scheduler is polled from the cluster)
     argo_check_interval: float = 30.0
-    #: where submissions are staged (local_root, and remote_root for LocalContext); system tmp
+    #: where submissions are staged (local_root, and remote_root for LocalContext); by default
+    #: beside the step's log, so that a resumed run finds a killed run's submission (recovery.py)
     stage_root: str | None = None
 
     def __init__(
@@ -215,6 +216,16 @@ class DispatcherExecutor(Executor):
             return []
         if any(job.cancelled.is_set() for job in jobs):
             return [JobResult(143, "cancelled before submission")] * len(jobs)
+        # the submission's hash follows the order of its tasks: take the jobs in an order that
+        # does not depend on when each arrived, so that a resumed run rebuilds the same one
+        order = sorted(range(len(jobs)), key=lambda i: str(jobs[i].log_path))
+        ordered = self._run_ordered([jobs[i] for i in order])
+        results: list[JobResult] = list(ordered)
+        for position, index in enumerate(order):
+            results[index] = ordered[position]
+        return results
+
+    def _run_ordered(self, jobs: list[ScriptJob]) -> list[JobResult]:
         dp = quiet.dpdispatcher()
         # a stage that a resumed run finds again (see recovery.py)
         stage = recovery.stage_dir(jobs, self.stage_root)
