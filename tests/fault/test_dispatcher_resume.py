@@ -9,6 +9,7 @@ the resumed run submits it again (the work has not been done; running it is no d
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,7 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
-from dflow.testing.slurm_fixtures import local_slurm  # noqa: F401 - a fixture
+from dflow.testing.slurm_fixtures import (  # noqa: F401 - fixtures
+    job_home,
+    local_slurm,
+    slurm_sshd,
+)
 
 pytest.importorskip("dflow_executor_dispatcher")
 
@@ -35,9 +40,13 @@ from dflow import OutputParameter, ShellOPTemplate, Step, Workflow, config
 from dflow_executor_dispatcher import DispatcherExecutor
 config["mode"] = "local"
 config["debug_workdir"] = {workdir!r}
-import os
-# batch_type Slurm, LocalContext; RUN_VARIANT changes the submission between runs
-ex = DispatcherExecutor(resources_dict={{"envs": {{"VARIANT": os.environ["RUN_VARIANT"]}}}})
+import json, os
+# batch_type Slurm, a LocalContext (or an SSHContext with the keywords of RUN_SSH);
+# RUN_VARIANT changes the submission between runs
+ex = DispatcherExecutor(
+    resources_dict={{"envs": {{"VARIANT": os.environ["RUN_VARIANT"]}}}},
+    **json.loads(os.environ.get("RUN_SSH", "{{}}")),
+)
 ex.check_interval = 0.2
 # each copy of the job says it started, waits for the gate, then counts its run
 script = (
@@ -123,9 +132,20 @@ def _queue(slurm) -> list[str]:
     return slurm.run("squeue", "-h", "-o", "%i").stdout.split()
 
 
-def test_a_resumed_run_adopts_the_running_job(tmp_path, slurm):
+@pytest.mark.parametrize("context", ["LocalContext", "SSHContext"])
+def test_a_resumed_run_adopts_the_running_job(tmp_path, slurm, context, request):
     """The job still runs when the run resumes: it is waited for, not submitted again."""
     case = _Case(tmp_path)
+    if context == "SSHContext":  # the same Slurm, reached through the test's sshd
+        sshd = request.getfixturevalue("slurm_sshd")
+        ssh = {
+            "host": sshd.host,
+            "port": sshd.port,
+            "username": sshd.user,
+            "private_key_file": sshd.key_file,
+            "remote_root": str(tmp_path / "remote"),
+        }
+        case.env["RUN_SSH"] = json.dumps(ssh)
     job_id = case.crash_while_running()
     assert job_id in _queue(slurm)  # the killed runner left its job running
     resumed = case.start()
@@ -139,6 +159,7 @@ def test_a_resumed_run_adopts_the_running_job(tmp_path, slurm):
     assert _lines(case.started) == [job_id]  # one Slurm job, started once
     assert _lines(case.count) == ["ran"]  # the work ran exactly once
     assert f"adopted Slurm job {job_id}" in case.log()
+    assert f"via {context}" in case.log()
     assert _queue(slurm) == []
     assert case.stages() == []  # the submission's stage is cleaned after the step
 
