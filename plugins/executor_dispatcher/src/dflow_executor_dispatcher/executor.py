@@ -229,7 +229,7 @@ class DispatcherExecutor(Executor):
         dp = quiet.dpdispatcher()
         # a stage that a resumed run finds again (see recovery.py)
         stage = recovery.stage_dir(jobs, self.stage_root)
-        attempt, resumed = recovery.open_attempt(stage)
+        attempt, resumed = recovery.open_attempt(stage, adopt=not self.runs_here)
         local_root = attempt / "local"
         machine_dict = update_dict(self.machine_dict, {"local_root": str(local_root)})
         if machine_dict.get("remote_root") is None:

@@ -43,11 +43,13 @@ def stage_dir(jobs: Sequence[ScriptJob], stage_root: str | None) -> Path:
     return anchor / f"{PREFIX}{key}"
 
 
-def open_attempt(stage: Path) -> tuple[Path, bool]:
+def open_attempt(stage: Path, adopt: bool = True) -> tuple[Path, bool]:
     """The attempt directory to submit from, and whether a killed run left it in flight.
 
     A left attempt keeps its remote side (the jobs' files, DPDispatcher's record); its local
-    side is staged again from the step's current files.
+    side is staged again from the step's current files. Without ``adopt`` (jobs that ran on
+    this machine, which the local engine killed before resuming: a Shell job is known by its
+    pid alone, which another process may have taken since) a left attempt is removed.
     """
     marker = stage / MARKER
     try:
@@ -56,8 +58,10 @@ def open_attempt(stage: Path) -> tuple[Path, bool]:
         name = ""
     attempt = stage / name if name and os.sep not in name else None
     if attempt is not None and attempt.is_dir():
-        shutil.rmtree(attempt / "local", ignore_errors=True)
-        return attempt, True
+        if adopt:
+            shutil.rmtree(attempt / "local", ignore_errors=True)
+            return attempt, True
+        shutil.rmtree(attempt, ignore_errors=True)
     stage.mkdir(parents=True, exist_ok=True)
     attempt = Path(tempfile.mkdtemp(prefix="attempt-", dir=stage))
     partial = stage / f".{MARKER}.{os.getpid()}"
