@@ -355,8 +355,10 @@ class DispatcherExecutor(Executor):
                 f"[dflow] {batch} job {job_id}, submitted by an earlier run that was killed, "
                 "ended without finishing its tasks (cancelled?): submitting it again\n"
             )
-        if self.runs_here:
-            return  # the local engine already killed such jobs' processes (by their markers)
+        if batch.lower() == "shell":
+            # a Shell job is known by its pid alone, which another process may have taken
+            # since; on this machine the local engine already killed it (by its markers)
+            return
         for job_id, kind in recovery.leftovers(jobs).items():
             if job_id in adopted or job_id in again:
                 continue
