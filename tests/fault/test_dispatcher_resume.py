@@ -266,3 +266,24 @@ def test_a_merged_fan_out_adopts_its_jobs(tmp_path, slurm):
     logs = "".join(p.read_text() for p in tmp_path.glob("dp-adopt-1/*-gated-*/log.txt"))
     assert all(f"adopted Slurm job {job_id}" in logs for job_id in submitted), logs
     assert _queue(slurm) == []
+
+
+def test_a_job_submitted_just_before_the_crash_is_adopted_by_its_id_file(tmp_path, slurm):
+    """The runner died between ``sbatch`` and DPDispatcher's record of the submission (the
+    record is removed here to stand for that instant): the job's id file, which DPDispatcher
+    writes as soon as the scheduler answers, is enough to adopt it."""
+    case = _Case(tmp_path)
+    job_id = case.crash_while_running()
+    [record] = [
+        p
+        for p in tmp_path.glob("dp-adopt-1/*-gated-*/dflow-dispatcher-*/attempt-*/remote/*/*.json")
+        if p.stem == p.parent.name
+    ]
+    record.unlink()
+    case.gate.touch()
+    out = case.resume()
+    assert "PHASE Succeeded ANSWER done" in out, out + case.log()
+    assert _lines(case.started) == [job_id]
+    assert _lines(case.count) == ["ran"]
+    assert f"adopted Slurm job {job_id}" in case.log()
+    assert _queue(slurm) == []

@@ -90,9 +90,20 @@ def adopt(dp: Any, submission: Any) -> tuple[list[str], list[str]]:
     job whose scripts did end (with any exit code of their own) is collected as it is.
     """
     context = submission.machine.context
-    if not context.check_file_exists(f"{submission.submission_hash}.json"):
+    recorded = context.check_file_exists(f"{submission.submission_hash}.json")
+    if recorded:
+        submission.try_recover_from_json()
+    # DPDispatcher writes a job's id beside it as soon as the scheduler gives one (Slurm,
+    # PBS, LSF, ...), before it updates its record: the latest submission of each job
+    found = False
+    for job in submission.belonging_jobs:
+        name = f"{job.job_hash}_job_id"
+        if context.check_file_exists(name):
+            latest = context.read_file(name).strip()
+            if latest and latest != str(job.job_id or ""):
+                job.job_id, job.job_state, found = latest, None, True
+    if not (recorded or found):
         return [], []
-    submission.try_recover_from_json()
     submission.update_submission_state()
     status = dp.submission.JobStatus
     adopted, again = [], []
@@ -108,7 +119,7 @@ def adopt(dp: Any, submission: Any) -> tuple[list[str], list[str]]:
             again.append(job_id)
         else:
             adopted.append(job_id)
-    if again:
+    if again or found:
         submission.submission_to_json()  # run_submission recovers from this record again
     return adopted, again
 
