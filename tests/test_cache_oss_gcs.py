@@ -14,8 +14,10 @@ import http.server
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -352,7 +354,8 @@ class _OAuth(http.server.BaseHTTPRequestHandler):
             return
         scope = json.loads(unb64(claims))["scope"]
         type(self).granted.append(scope)
-        body = json.dumps({"access_token": "minted-1", "expires_in": 3600}).encode()
+        token = f"minted-{len(type(self).granted)}"
+        body = json.dumps({"access_token": token, "expires_in": 3600}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -367,7 +370,8 @@ def test_the_local_engine_workers_get_a_token_minted_from_the_gcs_credentials(
     tmp_path, monkeypatch
 ):
     """A service-account key (Application Default Credentials) is exchanged for a token
-    that the workers get by value; the pods' environment holds no credential."""
+    that the workers read from a file the engine refreshes before the token expires (a run
+    may outlast a token's hour); the pods' environment holds no credential."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from dflow.cache.settings import CacheSettings
@@ -393,15 +397,38 @@ def test_the_local_engine_workers_get_a_token_minted_from_the_gcs_credentials(
     (tmp_path / "sa.json").write_text(json.dumps(account))
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "sa.json"))
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    _OAuth.granted = []
+    from dflow_storage_gcs import plugin as gcs_plugin
+
+    # refresh one second after minting, as if the token had five minutes left
+    monkeypatch.setattr(gcs_plugin, "REFRESH_BEFORE", 3599.0)
+    token_file = ""
     try:
         settings = CacheSettings(location="gs://b/p")
-        assert settings.runner_env() == {rgcs.TOKEN_ENV: "minted-1"}
-        assert settings.runner_env() == {rgcs.TOKEN_ENV: "minted-1"}  # kept while valid
-        assert _OAuth.granted == ["https://www.googleapis.com/auth/devstorage.read_write"]
+        env = settings.runner_env()
+        assert list(env) == [rgcs.TOKEN_ENV] and env[rgcs.TOKEN_ENV].startswith("file:")
+        token_file = env[rgcs.TOKEN_ENV][len("file:") :]
+        assert settings.runner_env() == env  # one file per credentials, kept fresh
+        assert os.stat(token_file).st_mode & 0o777 == 0o600
+        assert _OAuth.granted[0] == "https://www.googleapis.com/auth/devstorage.read_write"
+        store = rgcs.open_gcs("gs://b/p", "", env)  # what a worker opens
+        store.client.token.every = 0.0
+        first = store.client.token()
+        assert first.startswith("minted-")
+        deadline = time.monotonic() + 60
+        while store.client.token() == first and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # the engine's thread refreshed the file; the worker read it again
+        assert int(store.client.token().split("-")[1]) > int(first.split("-")[1])
         assert settings.pod_env() == {rgcs.TOKEN_ENV: "metadata"}
     finally:
+        if token_file:
+            shutil.rmtree(os.path.dirname(token_file), ignore_errors=True)  # ends the thread
         server.shutdown()
         server.server_close()
+    with pytest.raises(StoreError) as info:
+        store.client.token()
+    assert f"no GCS token: cannot read {token_file}" in str(info.value)
 
 
 def test_the_gcs_client_checks_what_the_server_stored(gcs_server):

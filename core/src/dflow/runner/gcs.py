@@ -6,8 +6,10 @@ Standard library only (Python 3.7+). The token comes from ``DFLOW_CACHE_GCS_TOKE
 - ``metadata``: from the metadata server (GKE Workload Identity, or a GCE node's service
   account), as Google's client libraries do in a pod; fetched again before it expires;
 - ``anonymous``: no ``Authorization`` header (an emulator, a public bucket);
-- anything else: that OAuth2 access token (the local engine mints one from the gcs storage's
-  credentials when it starts a run);
+- ``file:PATH``: the token in that file, read again when the file changes (the local engine's
+  workers: the engine mints a token from the gcs storage's credentials and refreshes the file
+  before the token expires, so runs longer than a token's hour keep their cache);
+- anything else: that OAuth2 access token;
 - unset: no credentials (the step runs uncached, and says so).
 
 After an upload, the MD5 that GCS computed is compared with the body's: an object damaged on
@@ -32,6 +34,7 @@ from .cacheobj import StoreError, Transport, split_endpoint
 TOKEN_ENV = "DFLOW_CACHE_GCS_TOKEN"
 ANONYMOUS = "anonymous"
 METADATA = "metadata"
+FILE_PREFIX = "file:"
 GOOGLE = "https://storage.googleapis.com"
 #: where a pod asks for its service account's token (GCE_METADATA_HOST moves it, as in
 #: Google's libraries)
@@ -63,6 +66,35 @@ class MetadataToken:
                     f"({exc}); set {TOKEN_ENV} (docs/cache.md)"
                 ) from exc
             self._until = time.time() + float(answer.get("expires_in", 300)) - 60
+            return self._token
+
+
+class FileToken:
+    """The token in a file someone else keeps fresh: read again when the file has changed,
+    looking at most every ``every`` seconds."""
+
+    def __init__(self, path: str, every: float = 10.0) -> None:
+        self.path, self.every = path, every
+        self._token, self._seen, self._next = "", -1, 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                return self._token
+            try:
+                changed = os.stat(self.path).st_mtime_ns
+                if changed != self._seen:
+                    with open(self.path, encoding="utf-8") as f:
+                        self._token = f.read().strip()
+                    self._seen = changed
+            except OSError as exc:
+                raise StoreError(
+                    f"no GCS token: cannot read {self.path} ({exc.strerror or exc}); the engine "
+                    f"that started this step keeps it, set {TOKEN_ENV} (docs/cache.md)"
+                ) from exc
+            self._next = now + self.every
             return self._token
 
 
@@ -220,6 +252,8 @@ def open_gcs(root: str, endpoint: str, env: Mapping[str, str]) -> Any:
         token: Any = None
     elif given == METADATA:
         token = MetadataToken()
+    elif given.startswith(FILE_PREFIX):
+        token = FileToken(given[len(FILE_PREFIX) :])
     else:
         token = lambda: given  # noqa: E731 - a fixed token
     return BucketStore(root, GCS(endpoint or GOOGLE, token))
