@@ -7,13 +7,20 @@ Where a returned path lands inside the artifact:
 * under an input artifact: its path below that artifact's root;
 * under the working directory: its path relative to the working directory;
 * anywhere else: its absolute path without the leading ``/``.
+
+A file the OP made in its working directory is hard-linked into the artifact, as pydflow does
+(one system call, no data written; the step is over, so nothing writes it again), and copied
+where a link cannot be made (another file system) or where the file is not the step's own (an
+input artifact, a path outside the working directory, a symbolic link), as pydflow copies them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import shutil
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +40,22 @@ def _is_relative_to(path: Path, base: Path) -> bool:
     return True
 
 
+def _real(path: Path) -> Path:
+    """``path.resolve()`` in three system calls: the kernel's own name of the opened path (a
+    resolve is one ``lstat`` per component, twice for a link into another step's dir)."""
+    try:
+        fd = os.open(path, os.O_PATH)  # follows the links; Linux only
+    except (OSError, AttributeError):
+        return path.resolve()
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # no /proc
+        return path.resolve()
+    finally:
+        os.close(fd)
+    return Path(real) if real.startswith("/") else path.resolve()
+
+
 @dataclasses.dataclass
 class OutputContext:
     """Where outputs go and how returned paths map to places inside artifacts."""
@@ -41,6 +64,7 @@ class OutputContext:
     outputs_dir: Path
     workdir: Path
     input_roots: Sequence[Path] = ()
+    _real_roots: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def parameters_dir(self) -> str:
@@ -48,15 +72,23 @@ class OutputContext:
 
     def rel_path(self, path: Path) -> str:
         """Where ``path`` (absolute) lands inside an output artifact."""
+        return self.place_of(path)[0]
+
+    def place_of(self, path: Path) -> tuple[str, bool]:
+        """:meth:`rel_path`, and whether ``path`` is the step's own (under its working
+        directory, not under an input artifact)."""
         for root in self.input_roots:
-            for base in (root, root.resolve()):
+            real = self._real_roots.get(root)
+            for base in (root, real):
+                if base is None:  # resolved on first need, once per step
+                    base = self._real_roots[root] = _real(root)
                 if path == base:
-                    return base.name
+                    return base.name, False
                 if _is_relative_to(path, base):
-                    return path.relative_to(base).as_posix()
+                    return path.relative_to(base).as_posix(), False
         if _is_relative_to(path, self.workdir):
-            return path.relative_to(self.workdir).as_posix() or "."
-        return path.as_posix().lstrip("/")
+            return path.relative_to(self.workdir).as_posix() or ".", True
+        return path.as_posix().lstrip("/"), False
 
 
 def _map_leaves(obj: Any, fn: Callable[[Any], Any]) -> Any:
@@ -68,31 +100,59 @@ def _map_leaves(obj: Any, fn: Callable[[Any], Any]) -> Any:
     return None if obj is None else fn(obj)
 
 
-def _copy(src: Path, dst: Path) -> None:
+def _copy(src: Path, dst: Path, own: bool = False) -> bool:
+    """Copy ``src`` (a file or a dir) to ``dst`` (``own``: hard-link the step's own regular
+    files); True if ``src`` is a dir."""
     if src == dst:
-        return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        _merge_tree(src, dst)
-    else:
-        shutil.copy2(src, dst)
+        return os.path.isdir(src)
+    try:
+        st = os.stat(src)
+    except FileNotFoundError:  # a dangling link: the copy below says so
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _merge_tree(src, dst, own)
+        return True
+    try:
+        _put_file(str(src), str(dst), own)
+    except FileNotFoundError:  # its dir is not there yet
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _put_file(str(src), str(dst), own)
+    return False
 
 
-def _merge_tree(src: Path, dst: Path) -> None:
+def _put_file(src: str, dst: str, own: bool) -> None:
+    if own and not os.path.islink(src):
+        try:
+            os.link(src, dst)
+            return
+        except FileExistsError:
+            os.unlink(dst)
+            return _put_file(src, dst, own)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise
+            # another file system, or no hard links there: copy
+    shutil.copy(src, dst)
+
+
+def _merge_tree(src: Path, dst: Path, own: bool = False) -> None:
     """``shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)`` (that flag is 3.8+)."""
     if not os.path.isdir(dst):
-        shutil.copytree(src, dst, symlinks=True)
+        shutil.copytree(src, dst, symlinks=True, copy_function=lambda s, d: _put_file(s, d, own))
         return
     for entry in os.scandir(src):
         target = dst / entry.name
         if entry.is_dir(follow_symlinks=False):
-            _merge_tree(Path(entry.path), target)
+            _merge_tree(Path(entry.path), target, own)
         elif entry.is_symlink():
             if os.path.lexists(target):
                 os.unlink(target)
             os.symlink(os.readlink(entry.path), target)
         else:
-            shutil.copy2(entry.path, target)
+            if os.path.lexists(target):
+                os.unlink(target)
+            _put_file(entry.path, str(target), own)
 
 
 def write_artifact(
@@ -127,10 +187,12 @@ def write_artifact(
                     f"(relative paths are relative to the working directory {cwd})"
                 )
             return ""
-        rel = ctx.rel_path(src)
-        _copy(src, root / rel if rel != "." else root)
+        rel, own = ctx.place_of(src)
+        if _copy(src, root / rel if rel != "." else root, own):
+            dirs_placed.append(rel)
         return rel
 
+    dirs_placed: list[str] = []
     rel_obj = _map_leaves(value, place)
     if not strict:
         rel_obj = _map_leaves(rel_obj, lambda r: r or None)
@@ -142,7 +204,8 @@ def write_artifact(
                 it["order"] = order
     if items:
         catalog.write_catalog(root, items)
-    if catalog.detect_empty_dir():
+    # only a copied dir (or an artifact of no paths) can leave an empty dir behind
+    if (dirs_placed or not items) and catalog.detect_empty_dir():
         catalog.mark_empty_dirs(root)
 
 
