@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dflow.cache import cache_settings, cache_spec
+from dflow.cache.fields import cacheable
 from dflow.catalog import catalog_dir_name
 from dflow.model.op_template import ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
@@ -37,7 +38,7 @@ from dflow.runner.scriptcache import lookup_script, store_script
 from .layout import host_path
 from .leaf import Leaf
 from .outcome import Outcome
-from .state import RunContext, executor_for
+from .state import RunContext, executor_for, run_cache_settings
 from .stepfiles import reset_outputs
 
 #: a step whose last probes all missed is taken to be cold in this run: its other slices go
@@ -54,7 +55,12 @@ def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
     names the executor that runs the step, the step's own or the workflow's default."""
     step = leaf.step
     executor = executor_for(ctx, step) if step.executor is None else None
-    spec = cache_spec(step, step.template, ctx.wf.name, ctx.wf_id, step.name, executor=executor)
+    if not cacheable(step.template):
+        return None
+    settings = run_cache_settings(ctx)
+    spec = cache_spec(
+        step, step.template, ctx.wf.name, ctx.wf_id, step.name, settings, executor=executor
+    )
     if spec is not None and spec.endpoint:
         _open_bucket(ctx, spec)
     return spec

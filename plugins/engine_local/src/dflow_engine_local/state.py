@@ -52,6 +52,7 @@ class Control:
     wf_sem: asyncio.Semaphore | None = None
     script_sem: asyncio.Semaphore | None = None
     default_executor: Any = MISSING  # built on first use: dflow.toml's ``executor``
+    cache: Any = None  # the run's [cache] settings, or the error reading them (first use)
 
     def stop(self, message: str, exit_handler: bool) -> None:
         self.stopping = True
@@ -108,6 +109,21 @@ def leaf_template(ctx: RunContext, tmpl: OPTemplate) -> OPTemplate:
     if found is None:
         found = ctx.rendered[id(tmpl)] = contexts.render_template(ctx.context, tmpl)
     return found
+
+
+def run_cache_settings(ctx: RunContext) -> Any:
+    """The ``[cache]`` settings in effect, read once per run: a read looks for a ``dflow.toml``
+    in every dir up to ``/`` (twice per step before); a bad table raises its error each time."""
+    if ctx.control.cache is None:
+        from dflow.cache import cache_settings as read
+
+        try:
+            ctx.control.cache = read()
+        except ValueError as exc:
+            ctx.control.cache = exc
+    if isinstance(ctx.control.cache, ValueError):
+        raise ctx.control.cache
+    return ctx.control.cache
 
 
 def executor_for(ctx: RunContext, step: Step) -> Executor | None:
