@@ -39,17 +39,25 @@ _SPECS: dict[tuple, str | None] = {}
 
 
 def runner_cache_json(
-    step: Any, template: Any, workflow_name: str, run_id: str, executor: Any = None
+    step: Any,
+    template: Any,
+    workflow_name: str,
+    run_id: str,
+    executor: Any = None,
+    settings: Any = None,
 ) -> str | None:
     """The ``--cache`` argument of the runner for one run of ``step`` (None: no cache);
-    ``executor``: the workflow's default that runs it, when it names none.
+    ``executor``: the workflow's default that runs it, when it names none; ``settings``: the
+    ``[cache]`` settings when the caller has read them (default: read them now).
 
     Computed once per step of a run: every slice of a fan-out shares it."""
     memo = (id(step), id(template), workflow_name, run_id, id(executor))
     if memo not in _SPECS:
         if len(_SPECS) > 4096:  # a long-lived process runs many workflows
             _SPECS.clear()
-        spec = cache_spec(step, template, workflow_name, run_id, step.name, executor=executor)
+        spec = cache_spec(
+            step, template, workflow_name, run_id, step.name, settings, executor=executor
+        )
         _SPECS[memo] = spec.to_json() if spec is not None else None
     return _SPECS[memo]
 

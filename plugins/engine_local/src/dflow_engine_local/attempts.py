@@ -27,7 +27,7 @@ from .outcome import Outcome
 from .pool import WorkerDied, WorkerTimeout
 from .procs import sigkill_note
 from .remote_op import attempt_python_job
-from .state import RunContext, executor_for, leaf_template, workflow_scope
+from .state import RunContext, executor_for, leaf_template, run_cache_settings, workflow_scope
 from .stepfiles import python_script, reset_outputs
 from .stepio import map_paths
 from .values import StepError, env_strings, package_paths, render_text
@@ -86,7 +86,9 @@ async def attempt_python(
         "env": env_strings(tmpl),
         "sys_path": package_paths(tmpl),
         # the step cache's spec (or None): the runner checks and fills it (docs/cache.md)
-        "cache": runner_cache_json(leaf.step, leaf.step.template, ctx.wf.name, ctx.wf_id),
+        "cache": runner_cache_json(
+            leaf.step, leaf.step.template, ctx.wf.name, ctx.wf_id, settings=run_cache_settings(ctx)
+        ),
     }
     ctx.mirror.write(sd.script, python_script(ctx, tmpl, request))
     try:
