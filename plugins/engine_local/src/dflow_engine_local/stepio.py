@@ -16,7 +16,7 @@ from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value
 
 from .artifacts import resolve_artifact
-from .layout import StepDir, host_path, place, remove, sub_path_item
+from .layout import StepDir, host_path, place, read_small, remove, sub_path_item
 from .state import Frame, RunContext, SliceIndex
 from .stepfiles import input_type
 from .values import Result, StepError, param_type
@@ -68,8 +68,7 @@ def read_outputs(tmpl: OPTemplate, sd: StepDir, res: Result, who: str, strict: b
             continue
         text = None
         try:
-            with open(path) as f:
-                text = f.read()
+            text = read_small(path)
             # Argo's executor trims exactly one trailing newline ("for user
             # convenience"): "a\n" -> "a", "a\n\n" -> "a\n", "a" -> "a"; the OP runner
             # writes one more, so a Python OP's value survives it on both engines
