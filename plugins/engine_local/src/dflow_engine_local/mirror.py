@@ -3,18 +3,21 @@
 ``name``, ``type``, ``phase``, parameter type metadata, ``dflow_key``, copies of outputs and
 links to them, empty ``inputs/``/``outputs/`` dirs, a Python OP's ``script``: none of these is
 on a step's critical path, and on a slow disk each costs about as much as a step's own work.
-They are queued and written by the run's event loop about a millisecond later, typically while
-a worker runs the next step, in slices of a few milliseconds so that a wide fan-out's backlog
-never keeps the loop from handing out work; a phase changed several times before it is written
-(Pending, Running) is written once.
+They are queued and written by a writer thread about a millisecond later, typically while a
+worker runs the next step: the event loop only queues them, so a step's reply is never kept
+waiting behind a batch of writes (each ``mkdir`` or file creation waits 50-300 µs for ext4's
+journal, with the GIL released); a phase changed several times before it is written (Pending,
+Running) is written once.
 
-Order is kept: a node's files queued before its terminal phase are on disk whenever its
-``phase`` file shows that phase, so a resumed run (see :func:`stepfiles.restore_files`) only
-rewrites the steps whose ``phase`` file lags the journal. A ``children`` file grows with every
-child (a 10,000-item fan-out), so it is rewritten at most every ``CHILDREN_DELAY`` seconds per
-thousand entries of the largest: rewriting it at a fixed rate made a wide fan-out cost
-quadratic time (at 10,000 items, a quarter of the run went to encoding ``children`` files).
-Outside a running event loop (reuse, resume) writes happen at once.
+Order is kept: one writer at a time takes the ops in queue order, so a node's files queued
+before its terminal phase are on disk whenever its ``phase`` file shows that phase, and a
+resumed run (see :func:`stepfiles.restore_files`) only rewrites the steps whose ``phase`` file
+lags the journal. :meth:`Mirror.flush` writes what is queued before it returns (a retried
+step's outputs are reset after it; the run's end). A ``children`` file grows with every
+child (a 10,000-item fan-out), so it is rewritten on the event loop at most every
+``CHILDREN_DELAY`` seconds per thousand entries of the largest: rewriting it at a fixed rate
+made a wide fan-out cost quadratic time (at 10,000 items, a quarter of the run went to encoding
+``children`` files). Outside a running event loop (reuse, resume) writes happen at once.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import asyncio
 import collections
 import json
 import os
+import threading
 import time
 from typing import Any
 
@@ -32,10 +36,9 @@ _PUT, _WRITE, _LINK, _MKDIR = range(4)
 
 
 class Mirror:
-    """A queue of file writes, written in order on the run's event loop."""
+    """A queue of file writes, written in order by a writer thread."""
 
-    DELAY = 0.001  # seconds from the first queued write to the batch
-    SLICE = 0.004  # seconds of writing per turn of the event loop
+    DELAY = 0.001  # seconds from waking to a batch (writes of one step's end come together)
     CHILDREN_DELAY = 0.1
 
     def __init__(self) -> None:
@@ -43,18 +46,26 @@ class Mirror:
         self._largest = 0  # entries of the largest children file written so far
         self.latest: dict[str, tuple[int, str]] = {}  # path -> (version, text) of puts
         self.version = 0
-        self._handle: asyncio.Handle | None = None
         self.children: dict[str, dict[str, str]] = {}  # holder dir -> {order: step dir name}
         self._dirty: set[str] = set()
         self._children_handle: asyncio.TimerHandle | None = None
+        # one op at a time, in queue order, by the writer or by flush(); held over one op only
+        self._writing = threading.Lock()
+        self._latest_lock = threading.Lock()  # a put against the writer's check of ``latest``
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.error: OSError | None = None  # what stopped the writer (a full disk)
 
     # -- queueing ----------------------------------------------------------------------------
 
     def put(self, path: str, text: str) -> None:
         """Replace a small file (the last put of a path wins, written in its place in order)."""
-        self.version += 1
-        self.latest[path] = (self.version, text)
-        self._queue(_PUT, path, self.version)
+        with self._latest_lock:
+            self.version += 1
+            self.latest[path] = (self.version, text)
+            version = self.version
+        self._queue(_PUT, path, version)
 
     def write(self, path: str, text: str) -> None:
         """Write a new file (parent dirs made on demand)."""
@@ -70,42 +81,69 @@ class Mirror:
 
     def _queue(self, op: int, a: Any, b: Any) -> None:
         self.ops.append((op, a, b))
-        if self._handle is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # outside the run's loop: write now
-                self.flush()
-                return
-            self._handle = loop.call_later(self.DELAY, self._write_slice)
+        if self._closed:
+            self.flush()
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # outside the run's loop: write now
+            self.flush()
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="dflow-mirror", daemon=True)
+            self._thread.start()
+        self._wake.set()
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _write_slice(self) -> None:
-        self._handle = None
-        deadline = time.monotonic() + self.SLICE
-        ops = self.ops
-        while ops:
-            self._do(*ops.popleft())
-            if time.monotonic() > deadline and ops:
-                self._handle = asyncio.get_running_loop().call_soon(self._write_slice)
+    def _writer(self) -> None:
+        while True:
+            self._wake.wait()
+            if not self._closed:
+                time.sleep(self.DELAY)  # let the rest of the batch come (a step's end: ~10 ops)
+            self._wake.clear()
+            try:
+                self._drain()
+            except OSError as exc:  # a full disk: flush() (the run's end) raises it
+                self.error = exc
+                return
+            # checked after the clear: a close() before it left the event set, one after it
+            # is seen here
+            if self._closed:
                 return
 
-    def flush(self) -> None:
-        """Write everything queued, now."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+    def _drain(self) -> None:
         ops = self.ops
         while ops:
-            self._do(*ops.popleft())
+            with self._writing:
+                if not ops:
+                    return
+                self._do(*ops.popleft())
+
+    def flush(self) -> None:
+        """Write everything queued, now (the writer's op under way first)."""
+        self._drain()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def close(self) -> None:
+        """Write everything queued and stop the writer (the end of a run)."""
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.flush()
 
     def _do(self, op: int, a: Any, b: Any) -> None:
         try:
             if op == _PUT:
-                version, text = self.latest.get(a, (None, ""))
-                if version != b:
-                    return  # a later put of the same path comes further on
-                del self.latest[a]
+                with self._latest_lock:
+                    version, text = self.latest.get(a, (None, ""))
+                    if version != b:
+                        return  # a later put of the same path comes further on
+                    del self.latest[a]
                 overwrite(a, text)
             elif op == _WRITE:
                 write_new(a, b)
@@ -157,6 +195,6 @@ class Mirror:
                 pass
 
     def flush_all(self) -> None:
-        """Write everything queued (the end of a run)."""
-        self.flush()
+        """Write everything queued and stop the writer (the end of a run)."""
+        self.close()
         self.flush_children()
