@@ -4,11 +4,12 @@ made ahead (spares), and scope building that must not grow with the steps done b
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from dflow import Step, Workflow, upload_artifact
 from dflow.python import PythonOPTemplate
-from dflow_engine_local import journal, layout, nodes, run
+from dflow_engine_local import journal, layout, mirror, nodes, run
 from dflow_engine_local.state import Frame
 from dflow_engine_local.values import Result
 from local_engine_ops import Hello, Square
@@ -121,3 +122,45 @@ def test_a_steps_scope_does_not_build_every_finished_steps_scope():
     assert scope["steps"]["s998"]["outputs"]["parameters"]["y"] == "998"
     assert built == ["s998"]
     assert len(scope["steps"]) == 1000 and "s0" in scope["steps"]
+
+
+def test_a_run_reads_the_cache_settings_once_not_per_step(workdir, monkeypatch):
+    """Each read of the ``[cache]`` settings looks for a dflow.toml in every dir up to ``/``:
+    a chain step read them three times (its probe, its spec, then the attempt)."""
+    from dflow.cache import settings as cache_settings
+
+    reads = []
+    real = cache_settings.load_settings
+
+    def counting(*args, **kwargs):
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache_settings, "load_settings", counting)
+    wf = _chain(6)
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    assert len(reads) <= 3, len(reads)  # submit's check, the workers' environment, the run
+
+
+def test_the_layouts_deferred_files_are_written_off_the_event_loop(workdir, monkeypatch):
+    """The mirror's files (name, type, phase, metadata, output links) are written by its
+    writer thread while the loop hands out steps; the loop writes only what is left when the
+    run ends."""
+    threads = []
+    real_overwrite = mirror.overwrite
+
+    def recording(path, text):
+        threads.append((os.path.basename(path), threading.current_thread().name))
+        real_overwrite(path, text)
+
+    monkeypatch.setattr(mirror, "overwrite", recording)
+    wf = _chain(6)
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    names = [t for _, t in threads]
+    assert names.count("dflow-mirror") >= 12, threads  # name, type and phases of most steps
+    for sd in (workdir / wf.id).iterdir():
+        if sd.is_dir() and (sd / "type").is_file() and (sd / "type").read_text() == "Pod":
+            assert (sd / "phase").read_text() == "Succeeded"
+            assert (sd / "outputs/artifacts/bar").is_symlink()
