@@ -84,12 +84,12 @@ class Mirror:
         if self._closed:
             self.flush()
             return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # outside the run's loop: write now
-            self.flush()
-            return
-        if self._thread is None:
+        if self._thread is None:  # started inside the run's loop, closed when the run ends
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # outside the run's loop: write now
+                self.flush()
+                return
             self._thread = threading.Thread(target=self._writer, name="dflow-mirror", daemon=True)
             self._thread.start()
         self._wake.set()
