@@ -1,0 +1,89 @@
+"""The chain workload of several source trees, interleaved: median wall and CPU per step.
+
+On a shared machine the load moves within a minute, so runs of the trees being compared
+alternate (tree A at N/2 and N, tree B at N/2 and N, then again), and the medians over the
+rounds are compared. "marginal" is (T(N) - T(N/2)) / (N/2): start-up and imports excluded.
+CPU is that of the whole process tree from submit() to the end, as the workload reports it.
+
+    git archive 942d3a5 core/src plugins | (mkdir -p /tmp/before && tar -x -C /tmp/before)
+    .venv/bin/python benchmarks/_chain_interleaved.py --dir /tmp --rounds 5 \\
+        before=/tmp/before after=.
+    .venv/bin/python benchmarks/_chain_interleaved.py --dir /dev/shm before=/tmp/before after=.
+
+Not run by ``run_all.py`` (a leading underscore): it compares trees, it has no baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHAIN = Path(__file__).resolve().parent / "workloads" / "chain.py"
+
+
+def run_once(src: Path, n: int, base: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one chain of ``n`` run from the tree ``src``."""
+    rundir = tempfile.mkdtemp(dir=base, prefix="dflow-chain-")
+    paths = [src / "core" / "src", *sorted((src / "plugins").glob("*/src"))]
+    env = {**os.environ, "DFLOW_MODE": "debug", "PYTHONPATH": os.pathsep.join(map(str, paths))}
+    try:
+        out = subprocess.run(
+            [sys.executable, str(CHAIN), str(n)],
+            cwd=rundir,
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        shutil.rmtree(rundir, ignore_errors=True)
+    lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        sys.exit(f"error: the chain of {n} from {src} printed no RESULT line:\n{out[-2000:]}")
+    result = json.loads(lines[0][len("RESULT ") :])
+    if not result["ok"]:
+        sys.exit(f"error: the chain of {n} from {src} gave a wrong result: {result}")
+    return result["seconds"], result["cpu"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("trees", nargs="+", help="label=source tree (with core/src and plugins/)")
+    p.add_argument("--dir", default=tempfile.gettempdir(), help="where the runs' dirs go")
+    p.add_argument("-n", type=int, default=200, help="steps of the long chain (and n/2)")
+    p.add_argument("--rounds", type=int, default=4)
+    a = p.parse_args()
+    trees = {}
+    for spec in a.trees:
+        label, _, src = spec.partition("=")
+        if not src or not (Path(src) / "core" / "src").is_dir():
+            sys.exit(f"error: {spec!r}: give label=DIR, DIR holding core/src and plugins/")
+        trees[label] = Path(src).resolve()
+    half = a.n // 2
+    runs: dict[str, dict[int, list[tuple[float, float]]]] = {t: {half: [], a.n: []} for t in trees}
+    for _ in range(a.rounds):
+        for label, src in trees.items():
+            for n in (half, a.n):
+                runs[label][n].append(run_once(src, n, a.dir))
+    load = os.getloadavg()
+    print(f"chain of {a.n} and {half} in {a.dir}, {a.rounds} rounds; load {load[0]:.1f}")
+    for label, by_n in runs.items():
+        wall = {n: statistics.median(w for w, _ in r) for n, r in by_n.items()}
+        cpu = {n: statistics.median(c for _, c in r) for n, r in by_n.items()}
+        best = min(w for w, _ in by_n[a.n])
+        print(
+            f"{label}: wall/step {wall[a.n] / a.n * 1e3:.2f} ms (best {best / a.n * 1e3:.2f}), "
+            f"marginal wall {(wall[a.n] - wall[half]) / (a.n - half) * 1e3:.2f} ms, "
+            f"CPU/step {cpu[a.n] / a.n * 1e3:.2f} ms, "
+            f"marginal CPU {(cpu[a.n] - cpu[half]) / (a.n - half) * 1e3:.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
