@@ -152,6 +152,9 @@ def main() -> int:
     work = args.work_ms / 1000
     base = Path(tempfile.mkdtemp(prefix="dflow-cache-bench-"))
     config["mode"] = "local"
+    load = os.getloadavg()
+    # a first run pays for imports and the engine's start: not in any measured row
+    timed_run(list(range(20)), False, work, base / "warm-up", "warm up")
     xs = list(range(n))
     changed = list(xs)
     for i in range(0, n, 100):  # 1% of the items
@@ -180,7 +183,8 @@ def main() -> int:
     wall0, cpu0 = rows[0][1], rows[0][2]
     print(
         f"step cache, local engine, {n} slices of {args.work_ms:g} ms work + 1 reduce, best of "
-        f"{args.repeat} (baseline: cold, no cache)"
+        f"{args.repeat} (baseline: cold, no cache); load average {load[0]:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs"
     )
     print(f"{'run':<20}{'wall s':>10}{'vs baseline':>14}{'CPU s':>10}{'vs baseline':>14}")
     for label, wall, cpu in rows:

@@ -5,16 +5,16 @@ Standard library only (runs in pods and HPC jobs, Python 3.7+). Layout under the
     entries/<key[:2]>/<key>.json     the manifest: the entry exists when this file does
     objects/<sha[:2]>/<sha256>       output files by content (shared by entries alike)
     history/<step digest>.jsonl      one line per run of a step (``dflow explain``)
-    tmp/                             manifests being written
 
-Output parameters and artifact catalogs of up to 4 KiB are kept in the manifest itself (base64
-``data``): they are many and tiny, and a file of their own (or an object PUT) each would cost
-more than the step's bookkeeping. Artifacts' files are always objects.
+Output files of up to 4 KiB (parameters, catalogs, small artifact files; up to 64 KiB per
+entry) are kept in the manifest itself (base64 ``data``): they are many and tiny, and a file
+of their own (or an object PUT) each would cost more than the step's bookkeeping.
 
-A manifest is written to ``tmp/`` and published with ``os.link``, which fails when the entry
-exists: of concurrent writers of one key the first wins and the others use its entry. It
-carries a digest of itself and each file's size and sha256: an entry whose manifest does not
-check out, or whose objects are missing, short or (checked on restore) altered, is never used.
+A manifest is created in place with ``O_EXCL``, which fails when the entry exists: of
+concurrent writers of one key the first wins and the others use its entry. It carries a
+digest of itself and each file's size and sha256: an entry whose manifest does not check out
+(one cut short by a crash, or still being written), or whose objects are missing, short or
+(checked on restore) altered, is never used.
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ import time
 import uuid
 from typing import Callable
 
-from ..catalog import catalog_dir_name
-
-FORMAT = 2  # 2: small parameter and catalog files inline in the manifest
+FORMAT = 2  # 2: small files inline in the manifest (any file with ``data``)
 _CHUNK = 1 << 20
-#: files up to this size under parameters/ or a catalog dir live in the manifest
+#: output files up to this size live in the manifest ...
 INLINE_MAX = 4096
+#: ... up to this many bytes per entry (the rest are objects)
+INLINE_TOTAL = 64 * 1024
+#: how long a writer that finds a damaged manifest of its key waits for it to be completed
+#: by a concurrent writer (whose single ``write`` follows its ``O_EXCL`` open at once)
+_SETTLE_S = (0.005, 0.02, 0.05)
 
 
 def canonical(obj: object) -> str:
@@ -41,11 +44,39 @@ def canonical(obj: object) -> str:
 
 
 def hash_file(path: str) -> str:
+    return hash_and_size(path)[0]
+
+
+def hash_and_size(path: str) -> tuple[str, int]:
+    """(sha256, bytes) of the file at ``path``, read once (unbuffered: a tiny file costs an
+    open, two reads and a close)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
+    size = 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while True:
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                return h.hexdigest(), size
             h.update(chunk)
-    return h.hexdigest()
+            size += len(chunk)
+    finally:
+        os.close(fd)
+
+
+def read_small(path: str, limit: int) -> bytes | None:
+    """The content of the file at ``path`` when it holds at most ``limit`` bytes, else None."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(fd, limit + 1 - len(data))
+            if not chunk:
+                return data
+            data += chunk
+        return None
+    finally:
+        os.close(fd)
 
 
 def manifest_path(root: str, key: str) -> str:
@@ -156,71 +187,88 @@ def _store_object(root: str, sha: str, src: str, size: int) -> None:
 
 
 def scan_and_store(root: str, outputs_dir: str, put: Callable | None = None) -> dict:
-    """{relative path: {kind, size, sha256 | data | target}} of ``outputs_dir``; files go to
-    the objects (through ``put(sha, path, size)`` when given: another kind of store), small
-    parameter and catalog files into the manifest."""
+    """{relative path: {kind, size, sha256, data | target}} of ``outputs_dir``, each file read
+    once: small ones into the manifest, the others to the objects (through ``put(sha, path,
+    size)`` when given: another kind of store)."""
     put = put or (lambda sha, full, size: _store_object(root, sha, full, size))
-    catalog = catalog_dir_name()
     files: dict = {}
+    budget = [INLINE_TOTAL]
 
-    def walk(path: str, rel: str, small: bool) -> None:
+    def walk(path: str, rel: str) -> None:
         with os.scandir(path) as listing:
             items = list(listing)
         if not items and rel:
             files[rel] = {"kind": "dir"}
-        for item in items:
+        for item in items:  # kinds from the listing itself: no stat
             sub = rel + "/" + item.name if rel else item.name
             if item.is_symlink():  # a link to a dir too: kept as a link
                 files[sub] = {"kind": "link", "target": os.readlink(item.path)}
             elif item.is_dir():
-                inline = (not rel and item.name == "parameters") or item.name == catalog
-                walk(item.path, sub, small or inline)
-            elif small and item.stat().st_size <= INLINE_MAX:
-                with open(item.path, "rb") as f:
-                    data = f.read()
-                meta = {"kind": "file", "size": len(data)}
-                meta["sha256"] = hashlib.sha256(data).hexdigest()
-                meta["data"] = base64.b64encode(data).decode("ascii")
-                files[sub] = meta
+                walk(item.path, sub)
             else:
-                size = item.stat().st_size
-                sha = hash_file(item.path)
-                put(sha, item.path, size)
-                files[sub] = {"kind": "file", "size": size, "sha256": sha}
+                files[sub] = _file_meta(item.path, budget, put)
 
-    walk(outputs_dir, "", False)
+    walk(outputs_dir, "")
     return files
+
+
+def _file_meta(path: str, budget: list, put: Callable) -> dict:
+    """A file's entry in the manifest: inline while the entry's budget lasts, else an
+    object."""
+    data = read_small(path, min(INLINE_MAX, budget[0]))
+    if data is not None:
+        budget[0] -= len(data)
+        sha = hashlib.sha256(data).hexdigest()
+        encoded = base64.b64encode(data).decode("ascii")
+        return {"kind": "file", "size": len(data), "sha256": sha, "data": encoded}
+    sha, size = hash_and_size(path)
+    put(sha, path, size)
+    return {"kind": "file", "size": size, "sha256": sha}
 
 
 def publish_manifest(root: str, key: str, manifest: dict) -> dict | None:
     """Publish ``manifest`` as the entry of ``key``: ours, or the sound one a concurrent
     writer published first (a damaged one is replaced); None when the cache is not
-    writable."""
+    writable. Written in place, no rename, no fsync: a reader checks the manifest's digest,
+    so one cut short (by a crash, or still being written) is never used."""
     data = encode_manifest(manifest)
-    tmp = os.path.join(root, "tmp", f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.json")
     final = manifest_path(root, key)
-    try:
-        write_file(tmp, data)
-        for _ in range(3):
-            try:
-                _retry_in_new_dir(lambda: os.link(tmp, final), final)
-                return manifest
-            except FileExistsError:
-                existing, _why = read_manifest(root, key)
-                if existing is not None:
-                    return existing
-                discard(root, key)
-            except OSError:  # no hard links here: atomic, though not exclusive
-                os.replace(tmp, final)
-                return manifest
-        return None
-    except OSError:
-        return None
-    finally:
+    for _ in range(3):
         try:
-            os.unlink(tmp)
+            _retry_in_new_dir(lambda: _create(final, data), final)
+            return manifest
+        except FileExistsError:
+            existing = _settled(root, key)
+            if existing is not None:
+                return existing
+            discard(root, key)
         except OSError:
-            pass
+            return None
+    return None
+
+
+def _create(path: str, data: bytes) -> None:
+    """Create ``path`` holding ``data``; FileExistsError when it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        os.unlink(path)  # a full disk: no entry rather than a damaged one
+        raise
+    finally:
+        os.close(fd)
+
+
+def _settled(root: str, key: str) -> dict | None:
+    """The sound entry of ``key``, waiting briefly for a concurrent writer to finish it."""
+    for pause in (0.0, *_SETTLE_S):
+        time.sleep(pause)
+        existing, why = read_manifest(root, key)
+        if existing is not None or why == "missing":
+            return existing
+    return None
 
 
 def discard(root: str, key: str) -> None:
