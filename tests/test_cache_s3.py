@@ -16,6 +16,7 @@ from dflow.cache import cache_settings, list_entries
 from dflow.cache.cli import explain_lines
 from dflow.cli import main as dflow_main
 from dflow.runner import cache as rcache
+from dflow.runner import cacheentries as rentries
 from dflow.runner.caches3 import ACCESS_ENV, SECRET_ENV, S3Store
 from dflow.runner.s3 import EMPTY_SHA256, S3, S3Error, sign
 from dflow.settings import SettingsError
@@ -170,7 +171,7 @@ def test_the_local_engine_fills_the_bucket_and_a_second_run_computes_nothing(
     assert computed(log) == 4
     keys = [k for k, _size in _client(seaweedfs).list(bucket, "team/cache/")]
     assert len([k for k in keys if k.startswith("team/cache/entries/")]) == 4
-    assert any(k.startswith("team/cache/objects/") for k in keys)
+    assert not any(k.startswith("team/cache/objects/") for k in keys)  # tiny: in manifests
     assert any(k.startswith("team/cache/history/") for k in keys)
     assert not os.path.exists(s3_local / "cache")  # nothing went to a local directory
     again = fan_out([1, 2, 3], log)
@@ -220,8 +221,9 @@ def _report_object(seaweedfs, bucket) -> str:
 
 @pytest.mark.parametrize("damage", ["truncated", "altered"])
 def test_a_damaged_object_in_the_bucket_is_detected_and_rewritten(
-    s3_local, seaweedfs, bucket, damage
+    s3_local, seaweedfs, bucket, damage, monkeypatch
 ):
+    monkeypatch.setattr(rentries, "INLINE_MAX", 0)  # the report an object, not inline
     log = s3_local / "log"
     run(fan_out([5], log))
     victim = _report_object(seaweedfs, bucket)
@@ -292,6 +294,56 @@ def test_concurrent_writers_of_one_entry_leave_one_valid_entry(
     manifest, why = S3Store(location, seaweedfs.url).read_manifest("ab" * 32)
     assert why == "" and manifest["run"] in runs
     assert manifest["files"]["artifacts/big/data"]["size"] == 1 << 20
+
+
+def _other_histories(store: S3Store, steps: int) -> None:
+    """Records of ``steps`` other steps in two workflows, three runs each, and of a step
+    named ``square`` in another workflow: what explain must not read."""
+    for wf in ("other-a", "other-b"):
+        names = [f"step-{i}" for i in range(steps)] + (["square"] if wf == "other-a" else [])
+        for name in names:
+            for r in range(3):
+                entry = {"step": f"{wf}/{name}", "run": f"{wf}-{r}", "key": "k" * 64}
+                entry.update(record={"slice": None}, created=r, outcome="computed")
+                store.append_history(f"{wf}/{name}", entry)
+
+
+def test_explain_on_a_bucket_lists_one_step_and_reads_only_its_records(
+    s3_local, seaweedfs, bucket, monkeypatch
+):
+    log = s3_local / "log"
+    run(fan_out([1, 2], log))
+    changed = fan_out([1, 3], log)
+    run(changed)
+    location = f"s3://{bucket}/team/cache"
+    store = S3Store(location, seaweedfs.url, "", seaweedfs.access_key, seaweedfs.secret_key)
+    _other_histories(store, steps=20)
+    sent: list = []
+    original = S3.request
+
+    def counted(self, method, bucket, key="", query=None, *args, **kwargs):
+        sent.append((method, key, dict(query or {})))
+        return original(self, method, bucket, key, query, *args, **kwargs)
+
+    monkeypatch.setattr(S3, "request", counted)
+    lines = explain_lines(changed.id, "square")
+    assert "cache-fan/square slice 1: ran because parameter `x` changed (2 -> 3)" in lines
+    listed = [q["prefix"] for m, k, q in sent if m == "GET" and not k]
+    assert listed == ["team/cache/history/square/"]  # one listing, of the asked step only
+    read = [k for m, k, q in sent if m == "GET" and k]
+    assert len(read) == 4  # square's 2 slices in 2 runs; not the 123 other records
+    assert all(k.startswith("team/cache/history/square/cache-fan/") for k in read)
+
+
+def test_history_of_steps_with_unusual_names_is_filed_and_found(seaweedfs, bucket):
+    location = f"s3://{bucket}/c"
+    store = S3Store(location, seaweedfs.url, "", seaweedfs.access_key, seaweedfs.secret_key)
+    entry = {"step": "wf one/sq ü", "run": "run/1", "key": "k", "record": {}, "created": 1}
+    store.append_history("wf one/sq ü", entry)
+    store.append_history("wf one/sq ü", {**entry, "run": "run/2"})
+    assert store.step_histories("sq ü", "run/1") == [[entry, {**entry, "run": "run/2"}]]
+    assert store.step_histories("sq ü", "run/3") == []
+    assert store.step_histories("sq", None) == []
 
 
 def test_a_runner_without_credentials_runs_the_step_uncached(tmp_path, monkeypatch, capsys):

@@ -79,13 +79,19 @@ def _matches(identity: str, step: str) -> bool:
     return step == identity or step_name_of(step) == name
 
 
-def _histories(root: str) -> list[list[dict]]:
-    """The records of each history: ``history/*.jsonl`` in a directory, one object per
-    record (grouped by step digest) in an ``s3://`` location."""
+def _asked_name(step: str) -> str:
+    """The step name in what a user asks about: an identity, a step path or a name."""
+    return step_name_of(step.partition("/")[2] or step)
+
+
+def _histories(root: str, step: str, run_id: str) -> list[list[dict]]:
+    """The records of each history that may hold ``step``'s: every ``history/*.jsonl`` in a
+    directory; in an ``s3://`` location, only the records of the workflows whose step of
+    that name ran in ``run_id`` (listed by prefix)."""
     if "://" in root:
         from .settings import object_store
 
-        return object_store(root).histories()
+        return object_store(root).step_histories(_asked_name(step), run_id)
     base = os.path.join(root, "history")
     groups = []
     for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
@@ -102,12 +108,12 @@ def _histories(root: str) -> list[list[dict]]:
     return groups
 
 
-def _step_records(root: str, step: str) -> dict[str, list[dict]]:
+def _step_records(root: str, step: str, run_id: str) -> dict[str, list[dict]]:
     """{identity: records, oldest first} of the steps matching ``step``. Records of one step
     are gathered from every history whatever form their identity takes (older local
     records name the step by its path), so runs on either engine are compared."""
     found: dict[str, list[dict]] = {}
-    for records in _histories(root):
+    for records in _histories(root, step, run_id):
         if not records:
             continue
         identity = canonical_identity(str(records[0].get("step", "")))
@@ -143,7 +149,7 @@ def explain_step(run_id: str, step: str, root: str | None = None) -> list[StepEx
 
         root = cache_settings().root
     result = []
-    for identity, records in sorted(_step_records(root, step).items()):
+    for identity, records in sorted(_step_records(root, step, run_id).items()):
         latest: dict[str, dict] = {}
         for r in records:
             if r.get("run") == run_id:

@@ -5,8 +5,10 @@ Standard library only (Python 3.7+), through :mod:`dflow.runner.s3`. Objects are
 (each PUT carries the sha256 of its body, which the server checks), the manifest last: an entry
 exists when its manifest does, and a manifest is put only after its objects. A PUT is atomic
 per key, so concurrent writers of one entry leave one whole manifest (both are sound: the
-objects are addressed by content). A history record is one object per run
-(``history/<step digest>/<time>-<random>.json``): an object cannot be appended to.
+objects are addressed by content). A history record is one object per run (an object cannot be
+appended to), filed by step name, then workflow name
+(``history/<step>/<workflow>/<time>-<run>-<random>.json``), so ``dflow explain`` lists one
+step's records by prefix and reads only those of the workflows the asked run ran it in.
 
 Credentials come from the environment, never from the spec (which engines write into scripts
 and manifests): ``DFLOW_CACHE_S3_ACCESS_KEY``, ``DFLOW_CACHE_S3_SECRET_KEY`` and optionally
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 from typing import Any
@@ -31,6 +34,32 @@ SECRET_ENV = "DFLOW_CACHE_S3_SECRET_KEY"
 TOKEN_ENV = "DFLOW_CACHE_S3_SESSION_TOKEN"
 #: the location schemes a cache may have (others: a clear error, see docs/cache.md)
 SCHEMES = ("s3://", "oss://", "gs://")
+
+
+#: a key segment kept as it is (workflow and step names are); others become a digest
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def key_part(text: str) -> str:
+    """``text`` as one segment of an object key: itself when plain, else ``~`` and a digest."""
+    if _PLAIN.fullmatch(text):
+        return text
+    return "~" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def history_key(step: str, run: str) -> str:
+    """Where a record of ``run`` of ``step`` (``<workflow>/<step name>``) goes, under the
+    prefix: by step name, then workflow, then time (names sort by time) and run."""
+    workflow, sep, name = step.partition("/")
+    if not sep:
+        workflow, name = "", step
+    stamp = f"{time.time_ns():020d}-{key_part(run)}-{uuid.uuid4().hex[:8]}"
+    return f"history/{key_part(name)}/{key_part(workflow)}/{stamp}.json"
+
+
+def run_of_history_key(name: str) -> str:
+    """The run segment of a history record's name (``<time>-<run>-<random>.json``)."""
+    return name[:-5].partition("-")[2].rpartition("-")[0]
 
 
 class CacheLocationError(ValueError):
@@ -119,11 +148,10 @@ class BucketStore:
             pass
 
     def append_history(self, step: str, entry: dict) -> None:
-        ident = hashlib.sha256(step.encode("utf-8")).hexdigest()[:32]
-        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
         try:
             body = entries.canonical(entry).encode("utf-8")
-            self.client.put(self.bucket, f"{self.prefix}history/{ident}/{name}", body)
+            where = history_key(step, str(entry.get("run", "")))
+            self.client.put(self.bucket, self.prefix + where, body)
         except OSError:
             pass  # explanations are lost, results are not
 
@@ -143,20 +171,29 @@ class BucketStore:
     def drop_object(self, sha: str) -> None:
         self._drop(sha)
 
-    def histories(self) -> list:
-        """The history records of each step identity (lists of dicts, in no order)."""
+    def step_histories(self, name: str, run: str | None = None) -> list:
+        """The history records (lists of dicts, in no order) of each workflow's step named
+        ``name``, of the workflows with a record of ``run`` only (every one when None): one
+        listing of the step's prefix, then a GET per record of those."""
+        base = f"{self.prefix}history/{key_part(name)}/"
         groups: dict = {}
-        base = f"{self.prefix}history/"
         for k, _size in self.client.list(self.bucket, base):
-            ident = k[len(base) :].partition("/")[0]
-            text = self.client.get(self.bucket, k)
-            try:
-                record = json.loads((text or b"").decode("utf-8"))
-            except ValueError:
+            workflow, _, leaf = k[len(base) :].partition("/")
+            groups.setdefault(workflow, []).append((k, run_of_history_key(leaf)))
+        found = []
+        for listed in groups.values():
+            if run is not None and all(r != key_part(run) for _k, r in listed):
                 continue
-            if isinstance(record, dict):
-                groups.setdefault(ident, []).append(record)
-        return list(groups.values())
+            records = []
+            for k, _r in listed:
+                try:
+                    record = json.loads((self.client.get(self.bucket, k) or b"").decode("utf-8"))
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    records.append(record)
+            found.append(records)
+        return found
 
 
 class S3Store(BucketStore):
