@@ -149,6 +149,26 @@ def test_a_truncated_entry_is_detected_ignored_and_rewritten(local, objects_only
     assert "was unusable (object " in line
 
 
+def test_a_manifest_cut_short_is_ignored_and_rewritten(local):
+    """Manifests are written in place, unsynced: one a crash cut short is never used."""
+    log = local / "log"
+    run(fan_out([5], log))
+    entry = _only_entry(local / "cache", "total")
+    manifest = Path(rentries.manifest_path(str(local / "cache"), entry.key))
+    body = manifest.read_bytes()
+    assert b"sum 25" not in body and b"c3VtIDI1Cg==" in body  # the report, inline (base64)
+    assert not (local / "cache" / "objects").exists()  # small outputs: no object at all
+    manifest.write_bytes(body[: len(body) // 2])
+    again = fan_out([5], log)
+    run(again)
+    assert computed(log, "total") == 2  # recomputed, not restored from half a manifest
+    report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
+    assert Path(report, "report.txt").read_text() == "sum 25\n"
+    assert _entry(local / "cache", entry.key).problem == ""  # rewritten whole
+    (line,) = explain_lines(again.id, "total")
+    assert "was unusable (manifest digest mismatch)" in line
+
+
 def test_same_size_corruption_is_caught_by_the_digest_on_restore(local, objects_only):
     log = local / "log"
     run(fan_out([5], log))

@@ -13,6 +13,7 @@ import hashlib
 import inspect
 import json
 import os
+import stat
 import sys
 import time
 import uuid
@@ -188,8 +189,8 @@ def op_source_digest(op_class: type) -> str | None:
     helpers beside it), else of the class alone; None when no source can be found."""
     module = sys.modules.get(op_class.__module__)
     path = getattr(module, "__file__", None)
-    if path and os.path.isfile(path) and not path.endswith((".pyc", ".so", ".pyd")):
-        st = os.stat(path)
+    st = _stat(path) if path and not path.endswith((".pyc", ".so", ".pyd")) else None
+    if path and st is not None and stat.S_ISREG(st.st_mode):
         memo = (path, st.st_size, st.st_mtime_ns)
         if memo not in _SOURCES:  # a worker runs many slices of one OP
             with open(path, "rb") as f:
@@ -198,6 +199,13 @@ def op_source_digest(op_class: type) -> str | None:
     try:
         return sha256_text(inspect.getsource(op_class))
     except (OSError, TypeError):
+        return None
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
         return None
 
 
