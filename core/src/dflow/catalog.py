@@ -16,7 +16,9 @@ import importlib
 import json
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,52 @@ def read_catalog(root: Path) -> list[dict]:
         items.extend(data.get("path_list", []) if isinstance(data, dict) else [])
     items.sort(key=_order_key)
     return items
+
+
+@dataclass(frozen=True)
+class CatalogIndex:
+    """The merged catalog of an artifact, read once and shared: never modify ``items``."""
+
+    items: list[dict]  # sorted by order, as read_catalog returns them
+    keyed: bool  # some order is a str: the artifact is a dict
+
+    @property
+    def is_list(self) -> bool:
+        """Whether the artifact is a list of its items (see :func:`path_object`)."""
+        single = len(self.items) == 1 and self.items[0].get("order") is None
+        return bool(self.items) and not self.keyed and not single
+
+
+_INDEXES: OrderedDict[tuple, CatalogIndex] = OrderedDict()
+_INDEXES_KEEP = 8
+
+
+def catalog_index(root: str | os.PathLike) -> CatalogIndex:
+    """:func:`read_catalog` of ``root``, parsed once per catalog and kept (the last few).
+
+    Every slice of a fan-out over a sliced artifact takes one item of the same catalog; parsing
+    it per slice made such a fan-out quadratic in its size. A catalog is known by its files'
+    identities (device, inode, size, mtime), so a rewritten or added file is read again: the
+    cost per call is one scan of the catalog dir and a stat per catalog file.
+    """
+    cat_dir = os.path.join(root, catalog_dir_name())
+    try:
+        with os.scandir(cat_dir) as scan:
+            files = [(e.name, e.stat()) for e in scan if e.is_file()]
+    except (FileNotFoundError, NotADirectoryError):
+        return CatalogIndex([], False)
+    key = tuple(sorted((n, s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns) for n, s in files))
+    found = _INDEXES.get(key)
+    if found is not None:
+        _INDEXES.move_to_end(key)
+        return found
+    items = read_catalog(Path(root))
+    found = CatalogIndex(items, any(isinstance(it.get("order"), str) for it in items))
+    if key:
+        _INDEXES[key] = found
+        while len(_INDEXES) > _INDEXES_KEEP:
+            _INDEXES.popitem(last=False)
+    return found
 
 
 def _set_nested(target: dict, dotted: str, value: Any) -> None:

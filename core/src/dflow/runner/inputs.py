@@ -10,7 +10,7 @@ import copy
 import json
 import os
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +90,10 @@ def read_artifact(op_name: str, name: str, sign: Artifact, root: Path, whole_lis
         from .hdf5 import read_hdf5
 
         return read_hdf5(root)
-    obj = catalog.path_object(root)
     leaf = _leaf_type(sign.type)
     if whole_list:
-        if not isinstance(obj, list):
-            obj = [obj]
-        return _convert(obj, leaf)
+        return _sliced_paths(root, leaf)
+    obj = catalog.path_object(root)
     if shape == "path":
         if isinstance(obj, list) and len(obj) == 1:  # upload_artifact("f") catalogs ["f"]
             obj = obj[0]
@@ -111,6 +109,35 @@ def read_artifact(op_name: str, name: str, sign: Artifact, root: Path, whole_lis
             f"artifact at {root} holds {'a list' if isinstance(obj, list) else 'one path'}"
         )
     return _convert(obj, leaf)
+
+
+class SlicedPaths(Sequence):
+    """The paths of a sliced artifact that is a list, made on demand: a slice takes one.
+
+    A fan-out's slices share the artifact's catalog (:func:`catalog.catalog_index`), so a
+    slice costs the same whatever the number of items."""
+
+    def __init__(self, root: Path, items: list[dict], leaf: type) -> None:
+        self.root, self.items, self.leaf = root, items, leaf
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return _convert(self.root / self.items[index]["dflow_list_item"], self.leaf)
+
+    def __repr__(self) -> str:
+        return f"SlicedPaths({self.root}, {len(self)} items)"
+
+
+def _sliced_paths(root: Path, leaf: type) -> Sequence:
+    """A sliced artifact as its whole list (one item unless its catalog makes it a list)."""
+    index = catalog.catalog_index(root)
+    if index.is_list:
+        return SlicedPaths(root, index.items, leaf)
+    return _convert([catalog.path_object(root, index.items)], leaf)
 
 
 def read_inputs(
@@ -183,6 +210,9 @@ def _sliced_list(path: str) -> Any:
     return value
 
 
+_SEQUENCES = (list, tuple, SlicedPaths)
+
+
 def select_slice(
     op_name: str, values: Mapping[str, Any], sliced: set[str], index: int
 ) -> dict[str, Any]:
@@ -191,7 +221,7 @@ def select_slice(
     Sliced inputs must be of equal length: a longer one is an error, never cut short.
     """
     result = dict(values)
-    lengths = {n: len(v) for n, v in values.items() if n in sliced and isinstance(v, (list, tuple))}
+    lengths = {n: len(v) for n, v in values.items() if n in sliced and isinstance(v, _SEQUENCES)}
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"'{n}' has {k}" for n, k in lengths.items())
         raise SignatureError(
@@ -200,7 +230,7 @@ def select_slice(
         )
     for name in [n for n in values if n in sliced]:  # in sign order: stable messages
         whole = values[name]
-        if not isinstance(whole, (list, tuple)):
+        if not isinstance(whole, _SEQUENCES):
             raise SignatureError(
                 f"OP {op_name}: sliced input '{name}' must be a list, got {type(whole).__name__}"
             )

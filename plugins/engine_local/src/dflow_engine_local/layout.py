@@ -159,20 +159,25 @@ def remove(path: str) -> None:
 def resolve_source(path: str, sub_path: str | None = None, index: int | None = None) -> str:
     """The path of an artifact narrowed to ``sub_path`` and/or list item ``index``."""
     if index is not None:
-        obj = catalog.path_object(Path(path))
-        if isinstance(obj, list):
-            if not -len(obj) <= index < len(obj):
+        # one parse per catalog: each slice of a fan-out resolves its own item of the same one
+        cat = catalog.catalog_index(path)
+        if cat.is_list:
+            if not -len(cat.items) <= index < len(cat.items):
                 raise IndexError(
-                    f"artifact {path} holds {len(obj)} items; item {index} does not exist"
+                    f"artifact {path} holds {len(cat.items)} items; item {index} does not exist"
                 )
-            path = str(obj[index])
-        elif isinstance(obj, dict):
-            path = str(obj[str(index)])
-        elif index != 0:
-            raise IndexError(f"artifact {path} holds one item; item {index} does not exist")
-    if sub_path:
-        path = os.path.join(path, sub_path)
-    return path
+            path = str(Path(path) / cat.items[index]["dflow_list_item"])
+        else:
+            obj = catalog.path_object(Path(path), cat.items)
+            if isinstance(obj, dict):
+                path = str(obj[str(index)])
+            elif index != 0:
+                raise IndexError(f"artifact {path} holds one item; item {index} does not exist")
+    return _narrow(path, sub_path)
+
+
+def _narrow(path: str, sub_path: str | None) -> str:
+    return os.path.join(path, sub_path) if sub_path else path
 
 
 def sub_path_item(path: str, index: int) -> tuple[str, str]:
