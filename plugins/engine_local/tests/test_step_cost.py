@@ -1,5 +1,5 @@
-"""What a chain step costs the engine, as counts (never as time): journal commits, step dirs
-made ahead (spares), and scope building that must not grow with the steps done before."""
+"""What a chain step costs the engine, as counts (never as time): journal commits, and scope
+building that must not grow with the steps done before."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dflow import Step, Workflow, upload_artifact
 from dflow.python import PythonOPTemplate
-from dflow_engine_local import journal, layout, mirror, nodes, run
+from dflow_engine_local import journal, mirror, nodes, run
 from dflow_engine_local.state import Frame
 from dflow_engine_local.values import Result
 from local_engine_ops import Hello, Square
@@ -60,42 +60,6 @@ def test_a_chain_commits_the_journal_once_per_step(workdir, monkeypatch):
     assert [s.phase for s in wf.query_step(type="Pod")] == ["Succeeded"] * 8
     # one per finished step, and five for the run (start, workers, end); two per step before
     assert len(commits) <= 8 + 5, len(commits)
-
-
-def test_chain_steps_get_their_dirs_from_spares(workdir, monkeypatch):
-    """Each step after the first has its dirs moved in from a spare made while the step
-    before ran; none is left when the run ends, and the step dirs are the usual ones."""
-    taken = []
-    real_take = layout.SpareDirs.take
-
-    def recording_take(self, shape, dest):
-        ok = real_take(self, shape, dest)
-        taken.append((os.path.basename(dest), ok))
-        return ok
-
-    monkeypatch.setattr(layout.SpareDirs, "take", recording_take)
-    wf = _chain(5)
-    wf.submit()
-    assert wf.query_status() == "Succeeded"
-    last = wf.query_step(name="s4")[0]
-    assert Path(last.outputs.artifacts["bar"].local_path, "output.txt").read_text() == "a"
-    assert len(taken) == 5 and all(ok for _, ok in taken[1:]), taken
-    wf_dir = workdir / wf.id
-    assert ".spare" not in os.listdir(wf_dir)
-    sd = wf_dir / taken[-1][0]
-    for sub in ("inputs/parameters", "inputs/artifacts", "workdir/tmp/inputs/artifacts"):
-        assert (sd / sub).is_dir(), sub
-    assert (sd / "workdir/tmp/outputs/artifacts/bar/output.txt").read_text() == "a"
-    assert os.path.islink(sd / "inputs/artifacts/foo")
-
-
-def test_a_killed_runs_spares_are_removed_by_the_next_run(tmp_path):
-    stale = tmp_path / ".spare" / "0" / "inputs"
-    stale.mkdir(parents=True)
-    spares = layout.SpareDirs(str(tmp_path))
-    spares.discard()
-    assert not (tmp_path / ".spare").exists()
-    assert not spares.take(("inputs",), str(tmp_path / "step"))  # none ready outside a run
 
 
 def test_a_steps_scope_does_not_build_every_finished_steps_scope():

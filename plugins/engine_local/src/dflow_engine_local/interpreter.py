@@ -402,7 +402,6 @@ class Walker:
             node_id,
             inputs,
             order_of(self.ctx, frame, step, index),
-            spare=True,
         )
         assert node.dir is not None  # a step (not a loop, not skipped) has its dir
         sd = StepDir(self.ctx.wf_dir, node.dir)

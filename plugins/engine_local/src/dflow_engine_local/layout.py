@@ -18,8 +18,6 @@
                                              # workdir/tmp the container's /tmp
         .groups/<loop-id>/               # a fan-out's shared inputs and stacked outputs
         .combined/<digest>/              # lists/dicts of artifacts given as one input
-        .spare/<n>/                      # step dirs made ahead (:class:`SpareDirs`), gone
-                                         # when the run ends
 
 Step dirs are flat whatever the nesting; ``children`` files hold the tree (order
 ``"<group>-<index>[-<item>]"`` in Steps, ``"<task>[-<item>]"`` in a DAG). Small mirror files
@@ -32,7 +30,6 @@ to ``workdir/tmp/inputs/artifacts/x`` / ``workdir/data/in`` (see :func:`host_pat
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -208,17 +205,14 @@ class StepDir:
         """The host dir of a Python OP's ``tmp_root`` (its ``inputs/`` and ``outputs/``)."""
         return host_path(self.workdir, tmp_root)
 
-    def create(
-        self, name: str, type_: str, mirror: Mirror | None = None, made: bool = False
-    ) -> None:
-        """The dir (unless ``made``: a spare was moved in) and its ``name`` and ``type``."""
-        if not made:
-            try:
-                os.mkdir(self.root)
-            except FileExistsError:
-                pass
-            except FileNotFoundError:
-                os.makedirs(self.root, exist_ok=True)
+    def create(self, name: str, type_: str, mirror: Mirror | None = None) -> None:
+        """The dir and its ``name`` and ``type``."""
+        try:
+            os.mkdir(self.root)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(self.root, exist_ok=True)
         put = mirror.put if mirror is not None else overwrite
         put(os.path.join(self.root, "name"), name)
         put(os.path.join(self.root, "type"), type_)
@@ -259,78 +253,3 @@ def write_new(path: str, text: str) -> None:
 
 def write_status(wf_dir: str, phase: str) -> None:
     write_text(os.path.join(wf_dir, "status"), phase)
-
-
-class SpareDirs:
-    """Step directories made ahead of time, while a worker runs a step.
-
-    A Python OP step's input dirs (``inputs/``, and ``workdir/tmp/inputs/artifacts`` for its
-    artifacts) cost 4 to 8 ``mkdir`` calls, 60 µs or more each on ext4, on the critical path
-    of a chain (the next step cannot start before them). A spare of the step's shape (a tuple of
-    dirs relative to the step dir, parents first) is moved into place instead: one
-    ``rename``. Spares live in
-    ``<wf-dir>/.spare/`` and are made by the event loop when it is idle (``call_soon`` after a
-    take, so after the step's request went to its worker); :meth:`discard` removes the ones
-    left when the run ends. A step dir that exists already (a retried or resumed step) is
-    never replaced: its take fails and the caller makes the dirs as before.
-    """
-
-    KEEP = 2  # spares of each shape kept ready
-
-    def __init__(self, wf_dir: str) -> None:
-        self.root = os.path.join(wf_dir, ".spare")
-        self.ready: dict[tuple[str, ...], list[str]] = {}
-        self.made = 0
-        self.broken = False  # a spare could not be made (a full disk): stop trying
-        self._handle: asyncio.Handle | None = None
-
-    def take(self, shape: tuple[str, ...], dest: str) -> bool:
-        """Move a spare of ``shape`` to ``dest``; False when none is ready or ``dest`` exists
-        (not empty)."""
-        ready = self.ready.setdefault(shape, [])
-        self._schedule(shape)
-        if not ready:
-            return False
-        spare = ready.pop()
-        try:
-            os.rename(spare, dest)
-        except OSError:  # ENOTEMPTY, EEXIST: the step's dir is there from an earlier run
-            ready.append(spare)
-            return False
-        return True
-
-    def _schedule(self, shape: tuple[str, ...]) -> None:
-        if self._handle is not None or self.broken or len(self.ready[shape]) >= self.KEEP:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # outside the run's loop (reuse): no spares
-            return
-        self._handle = loop.call_soon(self._make, shape)
-
-    def _make(self, shape: tuple[str, ...]) -> None:
-        self._handle = None
-        path = os.path.join(self.root, str(self.made))
-        try:
-            if self.made == 0:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(self.root)
-            os.mkdir(path)
-            for sub in shape:
-                os.mkdir(os.path.join(path, sub))
-        except OSError:
-            self.broken = True  # the steps make their own dirs; a full disk fails them there
-            return
-        finally:
-            self.made += 1
-        self.ready[shape].append(path)
-        self._schedule(shape)
-
-    def discard(self) -> None:
-        """Remove the spares (the end of a run, or the start of one after a crash)."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        for ready in self.ready.values():
-            ready.clear()
-        shutil.rmtree(self.root, ignore_errors=True)

@@ -17,10 +17,9 @@ from typing import Any
 import attrs
 from dflow.model.op_template import OPTemplate
 from dflow.model.step import Step
-from dflow.python.template import PythonOPTemplate
 
 from .journal import TERMINAL, Journal, JournalError, Node, now_iso
-from .layout import SpareDirs, StepDir
+from .layout import StepDir
 from .mirror import Mirror
 from .values import Result
 
@@ -64,12 +63,7 @@ class NodeBook:
     wf_dir: str
     seq: int = 0
     on_event: Callable[[Node], None] | None = None  # the plugins' step events
-    spares: SpareDirs | None = None  # step dirs made ahead (a run's; None: made on open)
     _flush_scheduled: bool = False
-    _shapes: dict[int, tuple[str, ...] | None] = attrs.field(factory=dict)  # template -> shape
-    #: step dirs moved in from a spare, whose inputs have not been written yet (their dirs
-    #: are there: :func:`stepfiles.write_inputs` makes none)
-    spared: set[str] = attrs.field(factory=set)
 
     def node_id_for(self, name: str, path: str, key: str | None) -> str:
         """The step's id and directory name: its key, or ``<wf-id>-<step name>-<5 chars>``."""
@@ -114,15 +108,10 @@ class NodeBook:
         node_id: str | None = None,
         inputs: dict | None = None,
         order: str | None = None,
-        spare: bool = False,
     ) -> Node:
-        """The node of a step (journaled, its dir and files made), new or found again.
-
-        ``spare``: the step is about to run, so its dir may come from a spare
-        (:class:`layout.SpareDirs`) with the dirs it will have already made."""
+        """The node of a step (journaled, its dir and files made), new or found again."""
         node_id = node_id or self.node_id_for(name, path, key)
         node = self.journal.get(node_id)
-        fresh = node is None
         if node is None:
             self.seq += 1
             # pydflow's layout: a dir per step, none for the workflow's own template, a loop
@@ -160,15 +149,7 @@ class NodeBook:
             self.journal.update(node, **changes)
         if node.dir:
             sd = StepDir(self.wf_dir, node.dir)
-            made = False
-            if spare and fresh and self.spares is not None and type_ == "Pod":
-                shape = self._shapes.get(id(template), ())
-                if shape == ():
-                    shape = self._shapes[id(template)] = spare_shape(template)
-                if shape is not None and self.spares.take(shape, sd.root):
-                    made = True
-                    self.spared.add(sd.root)
-            sd.create(name, type_, self.mirror, made)
+            sd.create(name, type_, self.mirror)
             sd.set_phase(node.phase, self.mirror)
             if node.ord:
                 holder = children_holder(self.journal, self.wf_dir, node)
@@ -235,21 +216,6 @@ class NodeBook:
                     "Error",
                     message=f"the run ended before this step finished: {why}".rstrip(": "),
                 )
-
-
-def spare_shape(template: OPTemplate) -> tuple[str, ...] | None:
-    """The dirs a step of ``template`` has before its OP runs (the ones the runner makes,
-    which :class:`layout.SpareDirs` makes ahead), parents first; None: no spare fits.
-
-    ``inputs/`` always, and the OP's ``workdir/tmp/inputs/artifacts`` when it takes artifacts.
-    The output dirs are left to the OP's worker: the runner has more work per step than the
-    worker, so what the worker makes on its own way costs a chain less than a bigger spare."""
-    if not isinstance(template, PythonOPTemplate) or template.tmp_root.rstrip("/") != "/tmp":
-        return None
-    dirs: tuple[str, ...] = ("inputs", "inputs/parameters", "inputs/artifacts")
-    if template.inputs.artifacts:
-        dirs += ("workdir", "workdir/tmp", "workdir/tmp/inputs", "workdir/tmp/inputs/artifacts")
-    return dirs
 
 
 def outputs_json(res: Result, tmpl: OPTemplate | None = None) -> dict:

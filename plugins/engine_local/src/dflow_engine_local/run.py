@@ -30,7 +30,7 @@ from dflow.serialization import dump_value
 from .config import Resolved
 from .interpreter import Walker
 from .journal import Journal, Node, fail_run, now_iso
-from .layout import SpareDirs, write_status
+from .layout import write_status
 from .mirror import Mirror
 from .nodes import NodeBook, outputs_json
 from .pool import WorkerPool
@@ -127,15 +127,12 @@ class Run:
     ) -> None:
         journal = Journal(wf_dir)
         mirror = Mirror()
-        spares = SpareDirs(wf_dir)
-        spares.discard()  # what a killed run left
         nodes = NodeBook(
             journal,
             mirror,
             wf_id,
             wf_dir,
             seq=max((n.seq for n in journal.cache.values()), default=0),
-            spares=spares,
         )
         registry = [t for t in collect_templates(wf) if isinstance(t, PythonOPTemplate)]
         procs = RunProcesses(journal)
@@ -188,8 +185,6 @@ class Run:
         finally:
             with contextlib.suppress(OSError):  # the journal, not these files, is the record
                 ctx.mirror.flush_all()
-            if ctx.nodes.spares is not None:
-                ctx.nodes.spares.discard()
             if ctx.pool is not None:
                 ctx.pool.shutdown()
             ctx.procs.finish()

@@ -113,11 +113,7 @@ def write_inputs(
     step reads is written now; metadata and empty dirs go through the mirror."""
     tmpl, mirror = step.template, ctx.mirror
     pars = os.path.join(sd.inputs, "parameters")
-    spared = sd.root in ctx.nodes.spared  # a spare holds every dir made here (spare_shape)
-    if spared:
-        ctx.nodes.spared.discard(sd.root)
-    else:
-        mkdirs(sd.inputs, pars)
+    mkdirs(sd.inputs, pars)
     sliced = (
         set(step.slices.input_parameter)
         if (step.slices is not None and slice_index is not None)
@@ -143,19 +139,17 @@ def write_inputs(
         mirror.write(os.path.join(pars, "dflow_key"), key)
     given = {n: p for n, p in arts.items() if p is not None}
     if given:
-        if not spared:
-            mkdirs(os.path.join(sd.inputs, "artifacts"))
+        mkdirs(os.path.join(sd.inputs, "artifacts"))
         for name, path in given.items():
             place(path, sd.artifact_path("inputs", name), "symlink")
-    elif not spared:
+    else:
         mirror.mkdir(os.path.join(sd.inputs, "artifacts"))
     if not isinstance(tmpl, PythonOPTemplate):
         return
     if given:
         # the OP reads its artifacts where its template says: <tmp_root>/inputs/artifacts/x
         dest = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
-        if not spared:
-            mkdirs(*_down_to(sd.root, dest))  # workdir, workdir/tmp, .../inputs, .../artifacts
+        mkdirs(*_down_to(sd.root, dest))  # workdir, workdir/tmp, .../inputs, .../artifacts
         for name in given:
             item = (items or {}).get(name)
             if item:
