@@ -3,6 +3,12 @@
     .venv/bin/python benchmarks/fanout_scaling.py                  # 10 .. 10,000
     .venv/bin/python benchmarks/fanout_scaling.py --max 100000     # the full range (minutes)
     .venv/bin/python benchmarks/fanout_scaling.py --quick          # 10 .. 1,000
+    .venv/bin/python benchmarks/fanout_scaling.py --workdir /dev/shm/fanout   # on tmpfs
+    .venv/bin/python benchmarks/fanout_scaling.py --workload fanout_artifact --min 1000
+
+``--workload fanout_artifact`` runs ``workloads/fanout_artifact.py N`` instead: N slices over one
+sliced input artifact of N files, each slice reading its own (the artifact's catalog is parsed
+once per fan-out, so its cost per slice should stay flat too).
 
 Runs ``workloads/fanout.py N`` (the same workload as ``local_engine_bench.py`` (b)) for each N
 in 10, 100, 1k, 10k, 100k up to ``--max``, on the local engine, and prints per N: wall time,
@@ -49,7 +55,7 @@ def _row(n: int, run: Run, prev: tuple[int, Run] | None, cpu: float) -> str:
 def _timed(python: str, n: int, env: dict[str, str], a: argparse.Namespace, label: str):
     """The run and the CPU seconds of its process tree (the workload reaps its workers)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run = run_workload(python, "fanout.py", n, env, a.cap, a.workdir, label)
+    run = run_workload(python, f"{a.workload}.py", n, env, a.cap, a.workdir, label)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return run, cpu
@@ -64,7 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min", type=int, default=10, help="smallest N (default 10)")
     p.add_argument("--pydflow-sizes", default="", help="N run under pydflow, e.g. 200,1000")
     p.add_argument("--cap", type=float, default=900, help="seconds per run")
-    p.add_argument("--workdir", type=Path, default=ROOT / ".work" / "bench" / "scaling")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=ROOT / ".work" / "bench" / "scaling",
+        help="where the runs' dirs go (a tmpfs such as /dev/shm/... shows the disk's share)",
+    )
+    p.add_argument(
+        "--workload",
+        choices=("fanout", "fanout_artifact"),
+        default="fanout",
+        help="fanout: stacked parameter and file per slice; fanout_artifact: a sliced artifact",
+    )
     a = p.parse_args(argv)
     top = 1_000 if a.quick else a.max
     pyd_top = 10 if a.quick else a.pydflow_max
@@ -73,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     pyd_python = None if a.no_pydflow else ensure_pydflow(DEFAULT_VENV, "1.8.134")
     pyd_env = dict(env, PATH=f"{DEFAULT_VENV / 'bin'}{os.pathsep}{env['PATH']}")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"fan-out scaling on the local engine; {os.cpu_count()} CPUs, load average {load}")
+    print(
+        f"fan-out scaling ({a.workload}) on the local engine, in {a.workdir}; "
+        f"{os.cpu_count()} CPUs, load average {load}"
+    )
     print(
         f"{'N':>8}  {'seconds':>9}  {'ms/slice':>9}  {'CPU ms/sl':>9}  {'peak MB':>9}  "
         f"{'growth':>8}  {'load':>5}"
