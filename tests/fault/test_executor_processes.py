@@ -182,8 +182,13 @@ from dflow import ShellOPTemplate, Step, Workflow, config
 config["mode"] = "local"
 config["debug_workdir"] = {workdir!r}
 # the executor
-# the first copy sleeps long enough to be caught running, the second one not
-script = "echo >> {out}.started; [ $(wc -l < {out}.started) = 1 ] && sleep 60; echo ran >> {out}"
+# the first copy sleeps long enough to be caught running, the second one not; a copy whose
+# sleep is killed stops there (scancel signals the job's processes one by one: the shell
+# may outlive its sleep for a moment)
+script = (
+    "echo >> {out}.started; [ $(wc -l < {out}.started) = 1 ] && {{ sleep 60 || exit 1; }}; "
+    "echo ran >> {out}"
+)
 wf = Workflow("dp-resume", id="dp-resume-1")
 wf.add(Step("long", ShellOPTemplate(name="long", script=script), executor=ex))
 wf.submit()

@@ -123,7 +123,17 @@ def cancel_leftovers(shell: Shell, log_path: Path) -> list[str]:
     left = [job_id for job_id in dict.fromkeys(_SUBMITTED.findall(text)) if job_id not in ended]
     for job_id in left:
         cancel(shell, job_id)
-        append_log(log_path, f"[dflow] cancelled Slurm job {job_id}, left by an earlier run")
+    for job_id in left:
+        # the step must not run twice at once: a cancelled job's processes get SIGTERM, and
+        # SIGKILL only after the cluster's KillWait (30 s by default)
+        if _settle(shell, job_id, LEFTOVER_WAIT):
+            append_log(log_path, f"[dflow] cancelled Slurm job {job_id}, left by an earlier run")
+        else:
+            append_log(
+                log_path,
+                f"[dflow] cancelled Slurm job {job_id}, left by an earlier run; it had not "
+                f"ended {LEFTOVER_WAIT:g} s later (see `scontrol show job {job_id}`)",
+            )
     return left
 
 
@@ -157,13 +167,21 @@ def watch(shell: Shell, job_id: str, job: ScriptJob, interval: float = 1.0) -> J
         delay = min(interval, delay * 1.5)
 
 
-def _settle(shell: Shell, job_id: str, limit: float = 5.0) -> None:
-    """Wait briefly for a cancelled job to end so its output file is complete."""
+#: how long a resumed run waits for a killed run's cancelled job to end before submitting
+#: the step again (Slurm's default KillWait, 30 s, and some)
+LEFTOVER_WAIT = 45.0
+
+
+def _settle(shell: Shell, job_id: str, limit: float = 5.0) -> bool:
+    """Wait up to ``limit`` seconds for a cancelled job to end (so its output file is
+    complete, and its processes are gone); whether it did."""
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
+    while True:
         record = job_record(shell, job_id)
         if record is None or record.get("JobState") in TERMINAL_STATES:
-            return
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.2)
 
 
