@@ -3,7 +3,6 @@ building that must not grow with the steps done before."""
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -107,24 +106,56 @@ def test_a_run_reads_the_cache_settings_once_not_per_step(workdir, monkeypatch):
     assert len(reads) <= 3, len(reads)  # submit's check, the workers' environment, the run
 
 
-def test_the_layouts_deferred_files_are_written_off_the_event_loop(workdir, monkeypatch):
-    """The mirror's files (name, type, phase, metadata, output links) are written by its
-    writer thread while the loop hands out steps; the loop writes only what is left when the
-    run ends."""
+def _writers_of_a_chain(workdir, monkeypatch, memory: bool) -> list[str]:
+    """The threads that wrote the mirror's files of a chain of 6, the workflow dir taken to
+    be on tmpfs (``memory``) or on a disk; the layout checked as a user sees it."""
     threads = []
     real_overwrite = mirror.overwrite
 
     def recording(path, text):
-        threads.append((os.path.basename(path), threading.current_thread().name))
+        threads.append(threading.current_thread().name)
         real_overwrite(path, text)
 
     monkeypatch.setattr(mirror, "overwrite", recording)
+    monkeypatch.setattr(run, "memory_backed", lambda path: memory)
     wf = _chain(6)
     wf.submit()
     assert wf.query_status() == "Succeeded"
-    names = [t for _, t in threads]
-    assert names.count("dflow-mirror") >= 12, threads  # name, type and phases of most steps
     for sd in (workdir / wf.id).iterdir():
         if sd.is_dir() and (sd / "type").is_file() and (sd / "type").read_text() == "Pod":
             assert (sd / "phase").read_text() == "Succeeded"
             assert (sd / "outputs/artifacts/bar").is_symlink()
+    return threads
+
+
+def test_on_a_disk_the_layouts_deferred_files_are_written_off_the_event_loop(workdir, monkeypatch):
+    """On a disk the mirror's files (name, type, phase, metadata, output links) are written by
+    its writer thread while the loop hands out steps; the loop writes only what is left when
+    the run ends."""
+    threads = _writers_of_a_chain(workdir, monkeypatch, memory=False)
+    # name, type and phases of most steps
+    assert threads.count("dflow-mirror") >= 12, threads
+
+
+def test_on_tmpfs_the_event_loop_writes_the_layouts_deferred_files(workdir, monkeypatch):
+    """On tmpfs a write costs less than handing the GIL to a thread: the loop writes them."""
+    threads = _writers_of_a_chain(workdir, monkeypatch, memory=True)
+    assert len(threads) >= 12 and set(threads) == {threading.main_thread().name}, threads
+
+
+def test_memory_backed_reads_the_mount_of_the_path(tmp_path):
+    """The longest mount point above the path decides; an unknown table means a disk."""
+    table = tmp_path / "mountinfo"
+    table.write_text(
+        "22 1 252:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+        "25 22 0:21 / /dev/shm rw,nosuid shared:3 - tmpfs tmpfs rw\n"
+        "26 25 252:0 / /dev/shm/disk rw - ext4 /dev/vdb rw\n"
+        "27 22 0:30 / /my\\040runs rw - tmpfs tmpfs rw\n"
+    )
+    assert mirror.memory_backed("/dev/shm/wf", str(table))
+    assert mirror.memory_backed("/dev/shm", str(table))
+    assert not mirror.memory_backed("/dev/shmx/wf", str(table))
+    assert not mirror.memory_backed("/dev/shm/disk/wf", str(table))
+    assert not mirror.memory_backed("/home/wf", str(table))
+    assert mirror.memory_backed("/my runs/wf", str(table))
+    assert not mirror.memory_backed("/dev/shm/wf", str(tmp_path / "missing"))

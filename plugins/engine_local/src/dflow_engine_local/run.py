@@ -31,7 +31,7 @@ from .config import Resolved
 from .interpreter import Walker
 from .journal import Journal, Node, fail_run, now_iso
 from .layout import write_status
-from .mirror import Mirror
+from .mirror import Mirror, memory_backed
 from .nodes import NodeBook, outputs_json
 from .pool import WorkerPool
 from .procs import RunProcesses
@@ -126,7 +126,7 @@ class Run:
         reuse: list[Any] | None = None,
     ) -> None:
         journal = Journal(wf_dir)
-        mirror = Mirror()
+        mirror = Mirror(threaded=not memory_backed(wf_dir))
         nodes = NodeBook(
             journal,
             mirror,
