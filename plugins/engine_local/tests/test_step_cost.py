@@ -159,3 +159,16 @@ def test_memory_backed_reads_the_mount_of_the_path(tmp_path):
     assert not mirror.memory_backed("/home/wf", str(table))
     assert mirror.memory_backed("/my runs/wf", str(table))
     assert not mirror.memory_backed("/dev/shm/wf", str(tmp_path / "missing"))
+
+
+def test_now_iso_formats_each_second_once_and_stays_exact(monkeypatch):
+    """Argo's timestamp, with the second's text reused only within that second."""
+    clock = [1_700_000_000.5]
+    monkeypatch.setattr(journal.time, "time", lambda: clock[0])
+    assert journal.now_iso() == "2023-11-14T22:13:20.500000Z"
+    clock[0] = 1_700_000_000.999999
+    assert journal.now_iso() == "2023-11-14T22:13:20.999999Z"
+    clock[0] = 1_700_000_001.000042
+    assert journal.now_iso() == "2023-11-14T22:13:21.000042Z"
+    clock[0] = 1_700_086_400.25  # a day later
+    assert journal.now_iso() == "2023-11-15T22:13:20.250000Z"
