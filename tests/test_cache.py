@@ -211,6 +211,41 @@ def test_concurrent_writers_of_one_entry_leave_one_valid_entry(tmp_path):
     assert why == "" and manifest["files"]["artifacts/big/data"]["size"] == 1 << 20
 
 
+def test_restore_fills_a_missing_an_empty_or_a_used_outputs_dir(tmp_path):
+    outputs = tmp_path / "outputs"
+    (outputs / "parameters").mkdir(parents=True)
+    (outputs / "parameters" / "y").write_text("4")
+    (outputs / "artifacts" / "big" / "empty").mkdir(parents=True)
+    (outputs / "artifacts" / "big" / "data").write_bytes(b"x" * 5000)  # an object
+    (outputs / "artifacts" / "big" / "to-data").symlink_to("data")
+    root = str(tmp_path / "cache")
+    files = rentries.scan_and_store(root, str(outputs))
+    manifest = {"files": files}
+    expected = sorted(str(p.relative_to(outputs)) for p in outputs.rglob("*"))
+    used = tmp_path / "used"
+    (used / "parameters").mkdir(parents=True)
+    (used / "parameters" / "y").write_text("old")
+    (used / "parameters" / "z").write_text("replaced with its directory")
+    (used / "other").write_text("kept")
+    (tmp_path / "empty").mkdir()
+    for where in (tmp_path / "a" / "b" / "outputs", tmp_path / "empty", used):
+        assert rentries.restore(root, manifest, str(where)) == ""
+        got = sorted(str(p.relative_to(where)) for p in where.rglob("*"))
+        extra = ["other"] if where == used else []
+        assert got == sorted(expected + extra), where
+        assert (where / "parameters" / "y").read_text() == "4"
+        assert (where / "artifacts" / "big" / "to-data").read_bytes() == b"x" * 5000
+    assert (used / "other").read_text() == "kept"
+    # an altered object: the outputs are left as they were, nothing is left beside them
+    obj = Path(rentries.object_path(root, files["artifacts/big/data"]["sha256"]))
+    obj.unlink()
+    obj.write_bytes(b"y" * 5000)
+    (tmp_path / "fresh").mkdir()
+    why = rentries.restore(root, manifest, str(tmp_path / "fresh" / "outputs"))
+    assert why == "object artifacts/big/data does not match its digest"
+    assert os.listdir(tmp_path / "fresh") == []
+
+
 def test_dflow_cache_ls_show_prune(local, capsys):
     log = local / "log"
     run(fan_out([1, 2, 3], log))

@@ -300,42 +300,72 @@ def restore(
     object of another kind of store."""
     fetch = fetch or (lambda sha, dst: _fetch_object(root, sha, dst))
     drop = drop or (lambda sha: os.unlink(object_path(root, sha)))
-    staging = f"{outputs_dir}.restore-{uuid.uuid4().hex[:8]}"
-    made = set()
-    try:
-        for rel, meta in sorted(manifest["files"].items()):
-            dst = os.path.join(staging, rel)
-            if meta.get("kind") == "dir":
-                os.makedirs(dst, exist_ok=True)
-                continue
-            parent = os.path.dirname(dst)
-            if parent not in made:
-                os.makedirs(parent, exist_ok=True)
-                made.add(parent)
-            if meta.get("kind") == "link":
-                os.symlink(meta["target"], dst)
-                continue
-            if "data" in meta:  # covered by the manifest's digest
-                with open(dst, "wb") as f:
-                    f.write(base64.b64decode(meta["data"]))
-                continue
-            fetch(meta["sha256"], dst)
-            if hash_file(dst) != meta["sha256"]:
-                drop(meta["sha256"])
-                return f"object {rel} does not match its digest"
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return "cannot restore (the manifest lists no files)"
+    if not files:
         os.makedirs(outputs_dir, exist_ok=True)
-        for name in os.listdir(staging) if os.path.isdir(staging) else []:
-            target = os.path.join(outputs_dir, name)
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target)
-            elif os.path.lexists(target):
-                os.unlink(target)
-            os.rename(os.path.join(staging, name), target)
         return ""
-    except (OSError, KeyError, ValueError) as exc:
+    # built aside, then moved in whole: a step restored on a hit is the only hot path of a
+    # warm run, so each directory is made once (no makedirs' stats) and files are written
+    # with one open each
+    staging = f"{outputs_dir}.restore-{uuid.uuid4().hex[:8]}"
+    moved = False
+    try:
+        _retry_in_new_dir(lambda: os.mkdir(staging), staging)
+        for rel in _dirs_of(files)[1:]:
+            os.mkdir(os.path.join(staging, rel))
+        for rel, meta in sorted(files.items()):
+            dst = os.path.join(staging, rel)
+            kind = meta.get("kind")
+            if kind == "dir":
+                continue
+            if kind == "link":
+                os.symlink(meta["target"], dst)
+            elif "data" in meta:  # covered by the manifest's digest
+                _create(dst, base64.b64decode(meta["data"]))
+            else:
+                fetch(meta["sha256"], dst)
+                if hash_file(dst) != meta["sha256"]:
+                    drop(meta["sha256"])
+                    return f"object {rel} does not match its digest"
+        moved = _move_in(staging, outputs_dir)
+        return ""
+    except (OSError, KeyError, ValueError, AttributeError, TypeError) as exc:
         return f"cannot restore ({exc})"
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not moved:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _dirs_of(files: dict) -> list:
+    """The directories (relative; "" the top) the entry's files need, parents first."""
+    dirs = {""}
+    for rel, meta in files.items():
+        parts = rel.split("/")
+        last = len(parts) if meta.get("kind") == "dir" else len(parts) - 1
+        for i in range(1, last + 1):
+            dirs.add("/".join(parts[:i]))
+    return sorted(dirs, key=lambda d: (d.count("/") + bool(d), d))
+
+
+def _move_in(staging: str, outputs_dir: str) -> bool:
+    """Move the restored tree into ``outputs_dir``: one rename when that is absent or empty
+    (True: ``staging`` is gone), else entry by entry, replacing what is there (False)."""
+    try:
+        os.rename(staging, outputs_dir)  # replaces an empty directory too
+        return True
+    except OSError:
+        pass  # a non-empty directory (or another file system's quirk): entry by entry
+    os.makedirs(outputs_dir, exist_ok=True)
+    for name in os.listdir(staging):
+        target = os.path.join(outputs_dir, name)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)
+        elif os.path.lexists(target):
+            os.unlink(target)
+        os.rename(os.path.join(staging, name), target)
+    return False
 
 
 def history_path(root: str, step: str) -> str:
