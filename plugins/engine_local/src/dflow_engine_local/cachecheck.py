@@ -48,12 +48,21 @@ COLD_AFTER = 8
 _MISSES: weakref.WeakKeyDictionary[RunContext, dict[int, int]] = weakref.WeakKeyDictionary()
 #: run -> the buckets it opened for the engine's own checks (once per run: settings are read)
 _OPENED: weakref.WeakKeyDictionary[RunContext, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
+#: run -> step (id) -> (the step, its spec): one spec for all the slices of a fan-out
+_SPECS: weakref.WeakKeyDictionary[RunContext, dict[int, tuple[Any, CacheSpec | None]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
-    """The cache spec of this run of ``leaf`` (None: it does not use the cache). The key
-    names the executor that runs the step, the step's own or the workflow's default."""
+    """The cache spec of this run of ``leaf`` (None: it does not use the cache), computed
+    once per step and run (the same for every slice). The key names the executor that runs
+    the step, the step's own or the workflow's default."""
     step = leaf.step
+    specs = _SPECS.setdefault(ctx, {})
+    known = specs.get(id(step))
+    if known is not None and known[0] is step:  # computed for an earlier slice of the step
+        return known[1]
     executor = executor_for(ctx, step) if step.executor is None else None
     if not cacheable(step.template):
         return None
@@ -63,6 +72,7 @@ def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
     )
     if spec is not None and spec.endpoint:
         _open_bucket(ctx, spec)
+    specs[id(step)] = (step, spec)
     return spec
 
 
