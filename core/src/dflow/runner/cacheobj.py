@@ -9,12 +9,13 @@ the same for every store; the clients only move bytes.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import ssl
 import threading
 import time
-from typing import Any, BinaryIO, Callable, Mapping
+from typing import Any, BinaryIO, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 _BLOCK = 1 << 20
@@ -116,6 +117,47 @@ class Transport:
                 time.sleep(0.1 * attempt)
                 continue
             return resp.status, got, data
+
+
+class ObjectClient:
+    """The operations every store's client answers in terms of its own ``fetch`` (a GET of
+    one object into a sink) and ``list_dated``: what :class:`caches3.BucketStore` calls."""
+
+    def fetch(self, bucket: str, key: str, sink: BinaryIO | None = None) -> tuple[int, bytes]:
+        """(status, body) of a GET of the object; the body goes to ``sink`` when given."""
+        raise NotImplementedError
+
+    def list_dated(self, bucket: str, prefix: str) -> Iterator[tuple[str, int, float]]:
+        """(key, size, last modified as epoch seconds) of the objects under ``prefix``."""
+        raise NotImplementedError
+
+    def get(self, bucket: str, key: str) -> bytes | None:
+        """The object's bytes, None when there is none."""
+        status, data = self.fetch(bucket, key)
+        return None if status == 404 else data
+
+    def download(self, bucket: str, key: str, path: str) -> bool:
+        """Write the object to ``path`` (False, and no file, when there is none)."""
+        with open(path, "wb") as f:
+            status, _data = self.fetch(bucket, key, f)
+        if status == 404:
+            os.unlink(path)
+            return False
+        return True
+
+    def list(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object whose key starts with ``prefix``."""
+        for key, size, _when in self.list_dated(bucket, prefix):
+            yield key, size
+
+
+def file_md5(f: BinaryIO) -> bytes:
+    """The MD5 of an open file from its start, left positioned at its end (OSS and GCS check
+    an upload against it)."""
+    digest = hashlib.md5()
+    for block in iter(lambda: f.read(_BLOCK), b""):
+        digest.update(block)
+    return digest.digest()
 
 
 def open_bucket(

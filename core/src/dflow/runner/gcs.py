@@ -26,10 +26,10 @@ import os
 import threading
 import time
 import urllib.request
-from typing import Any, Iterator, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 from urllib.parse import quote, urlencode
 
-from .cacheobj import StoreError, Transport, split_endpoint
+from .cacheobj import ObjectClient, StoreError, Transport, file_md5, split_endpoint
 
 TOKEN_ENV = "DFLOW_CACHE_GCS_TOKEN"
 ANONYMOUS = "anonymous"
@@ -98,7 +98,7 @@ class FileToken:
             return self._token
 
 
-class GCS:
+class GCS(ObjectClient):
     """JSON API requests to ``endpoint`` (Google's, or an emulator's) with ``token()``'s
     bearer token ("" sends none)."""
 
@@ -150,23 +150,13 @@ class GCS:
         return f"/storage/v1/b/{quote(bucket, safe='')}/o/{quote(key, safe='')}"
 
     # -- operations (as dflow.runner.s3.S3 has them) ------------------------------------
-    def get(self, bucket: str, key: str) -> bytes | None:
+    def fetch(self, bucket: str, key: str, sink: BinaryIO | None = None) -> tuple[int, bytes]:
         where = f"gs://{bucket}/{key}"
+        query = {"alt": "media"}
         status, _h, data = self.request(
-            "GET", self._object(bucket, key), {"alt": "media"}, where=where
+            "GET", self._object(bucket, key), query, sink=sink, where=where
         )
-        return None if status == 404 else data
-
-    def download(self, bucket: str, key: str, path: str) -> bool:
-        where = f"gs://{bucket}/{key}"
-        with open(path, "wb") as f:
-            status, _h, _d = self.request(
-                "GET", self._object(bucket, key), {"alt": "media"}, sink=f, where=where
-            )
-        if status == 404:
-            os.unlink(path)
-            return False
-        return True
+        return status, data
 
     def size(self, bucket: str, key: str) -> int | None:
         where = f"gs://{bucket}/{key}"
@@ -189,18 +179,11 @@ class GCS:
 
     def upload(self, bucket: str, key: str, path: str, sha256: str, size: int) -> None:
         """Upload the file at ``path``; GCS's MD5 of what it stored is checked."""
-        digest = hashlib.md5()
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-            self._insert(bucket, key, f, size, digest.digest())
+            self._insert(bucket, key, f, size, file_md5(f))
 
     def delete(self, bucket: str, key: str) -> None:
         self.request("DELETE", self._object(bucket, key), where=f"gs://{bucket}/{key}")
-
-    def list(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
-        for key, size, _when in self.list_dated(bucket, prefix):
-            yield key, size
 
     def list_dated(self, bucket: str, prefix: str) -> Iterator[tuple[str, int, float]]:
         """(name, size, updated) of the objects under ``prefix``, page by page."""

@@ -17,14 +17,13 @@ import email.utils
 import hashlib
 import hmac
 import ipaddress
-import os
 import re
 import time
 import xml.etree.ElementTree as ET
-from typing import Any, Iterator, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 from urllib.parse import quote, urlsplit
 
-from .cacheobj import StoreError, Transport, split_endpoint
+from .cacheobj import ObjectClient, StoreError, Transport, file_md5, split_endpoint
 
 ACCESS_ENV = "DFLOW_CACHE_OSS_ACCESS_KEY"
 SECRET_ENV = "DFLOW_CACHE_OSS_SECRET_KEY"
@@ -111,7 +110,7 @@ def _path_style(host: str) -> bool:
     return True
 
 
-class OSS:
+class OSS(ObjectClient):
     """Requests to the OSS ``endpoint`` as ``access_key`` (V4 with ``region``, else V1)."""
 
     def __init__(
@@ -195,17 +194,9 @@ class OSS:
         return status, got, data
 
     # -- operations (as dflow.runner.s3.S3 has them) ------------------------------------
-    def get(self, bucket: str, key: str) -> bytes | None:
-        status, _h, data = self.request("GET", bucket, key)
-        return None if status == 404 else data
-
-    def download(self, bucket: str, key: str, path: str) -> bool:
-        with open(path, "wb") as f:
-            status, _h, _d = self.request("GET", bucket, key, sink=f)
-        if status == 404:
-            os.unlink(path)
-            return False
-        return True
+    def fetch(self, bucket: str, key: str, sink: BinaryIO | None = None) -> tuple[int, bytes]:
+        status, _h, data = self.request("GET", bucket, key, sink=sink)
+        return status, data
 
     def size(self, bucket: str, key: str) -> int | None:
         status, headers, _d = self.request("HEAD", bucket, key)
@@ -217,18 +208,11 @@ class OSS:
 
     def upload(self, bucket: str, key: str, path: str, sha256: str, size: int) -> None:
         """PUT the file at ``path`` (its MD5 goes along, and OSS checks it)."""
-        digest = hashlib.md5()
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-            self.request("PUT", bucket, key, body=f, md5=digest.digest(), size=size)
+            self.request("PUT", bucket, key, body=f, md5=file_md5(f), size=size)
 
     def delete(self, bucket: str, key: str) -> None:
         self.request("DELETE", bucket, key)
-
-    def list(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
-        for key, size, _when in self.list_dated(bucket, prefix):
-            yield key, size
 
     def list_dated(self, bucket: str, prefix: str) -> Iterator[tuple[str, int, float]]:
         """(key, size, last modified) under ``prefix`` (ListObjectsV2, 1000 a page)."""

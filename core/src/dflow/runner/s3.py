@@ -14,14 +14,13 @@ import calendar
 import functools
 import hashlib
 import hmac
-import os
 import re
 import time
 import xml.etree.ElementTree as ET
 from typing import Any, BinaryIO, Iterator
 from urllib.parse import quote
 
-from .cacheobj import StoreError, Transport, split_endpoint
+from .cacheobj import ObjectClient, StoreError, Transport, split_endpoint
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _NS = re.compile(r"^\{[^}]*\}")
@@ -106,7 +105,7 @@ def sign(
 # -- the client ------------------------------------------------------------------------------
 
 
-class S3:
+class S3(ObjectClient):
     """Path-style requests to ``endpoint`` (``http(s)://host[:port]``) as ``access_key``."""
 
     def __init__(
@@ -182,19 +181,9 @@ class S3:
         return status, got, data
 
     # -- operations ---------------------------------------------------------------------
-    def get(self, bucket: str, key: str) -> bytes | None:
-        """The object's bytes, None when there is none."""
-        status, _h, data = self.request("GET", bucket, key)
-        return None if status == 404 else data
-
-    def download(self, bucket: str, key: str, path: str) -> bool:
-        """Write the object to ``path`` (False when there is none)."""
-        with open(path, "wb") as f:
-            status, _h, _d = self.request("GET", bucket, key, sink=f)
-        if status == 404:
-            os.unlink(path)
-            return False
-        return True
+    def fetch(self, bucket: str, key: str, sink: BinaryIO | None = None) -> tuple[int, bytes]:
+        status, _h, data = self.request("GET", bucket, key, sink=sink)
+        return status, data
 
     def head(self, bucket: str, key: str) -> dict | None:
         """The object's headers (``content-length`` ...), None when there is none."""
@@ -217,11 +206,6 @@ class S3:
 
     def delete(self, bucket: str, key: str) -> None:
         self.request("DELETE", bucket, key)
-
-    def list(self, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
-        """(key, size) of every object whose key starts with ``prefix`` (ListObjectsV2)."""
-        for key, size, _when in self.list_dated(bucket, prefix):
-            yield key, size
 
     def list_dated(self, bucket: str, prefix: str) -> Iterator[tuple[str, int, float]]:
         """(key, size, last modified as epoch seconds) of the objects under ``prefix``."""
