@@ -300,7 +300,7 @@ def test_python_ops_sent_to_an_executor_are_cached_in_a_bucket(in_bucket):
     assert total_of(again) == 5
 
 
-# -- on Argo: the job's runner checks --------------------------------------------------------
+# -- on Argo: the job's runner stores, the pod checks ---------------------------------------
 
 
 def _cache_argument(manifest: dict) -> str:
@@ -315,9 +315,9 @@ def _cache_argument(manifest: dict) -> str:
 
 
 def test_on_argo_the_job_of_a_python_op_checks_the_cache_itself(cached):
-    """On Argo the dispatcher pod submits the job whatever the cache holds; the job's runner
-    (which every backend uses) gets the spec and restores instead of computing, so a second
-    run computes nothing, but still submits a job (docs/cache.md, "Executor steps")."""
+    """On Argo the job's runner (which every backend uses) gets the spec: the first run
+    stores the entry; the second run's pod keys the step itself and submits no job
+    (docs/cache.md, "Executor steps"; tests/test_cache_argo_executors.py)."""
     from test_executors_argo import SHELL_LOCAL, argo_reads, run_pod
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "plugins/engine_argo/tests/render"))
@@ -344,8 +344,8 @@ def test_on_argo_the_job_of_a_python_op_checks_the_cache_itself(cached):
         proc = run_pod(pod, root, params)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert argo_reads(root / "outputs" / "parameters" / "y") == "9"
-        assert submissions(cached) == attempt  # the pod submitted a job each time
-    assert computed(log) == 1  # the second job restored the entry
+        assert submissions(cached) == 1  # the second pod submitted nothing
+    assert computed(log) == 1
     assert "[dflow cache] reused from run wf-test" in proc.stdout + proc.stderr
     assert list((cached / "cache" / "entries").rglob("*.json"))
 

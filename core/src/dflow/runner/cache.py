@@ -223,10 +223,12 @@ def key_record(
     art_roots: dict,
     slice_index: Any,
     digests: Digests,
+    source: str | None = None,
 ) -> dict | None:
     """What determines the result of running ``op_class`` on ``op_ins`` (one per slice of a
-    group; one for a plain run). None when the OP's source cannot be found (never cached)."""
-    source = op_source_digest(op_class)
+    group; one for a plain run). None when the OP's source cannot be found (never cached).
+    ``source``: its digest computed where the OP was at hand (:mod:`.cacheop`)."""
+    source = source or op_source_digest(op_class)
     if source is None:
         return None
     params: dict = {}
@@ -329,6 +331,7 @@ def lookup(
     slice_index: Any,
     outputs_dir: str,
     probe: bool = False,
+    source: str | None = None,
 ) -> Lookup:
     """Key this run; restore the outputs of a sound entry of its key into ``outputs_dir``.
     ``probe``: an engine's check before scheduling, silent (it may run in a thread of the
@@ -342,7 +345,7 @@ def lookup(
         return Lookup(spec, why=str(exc))
     digests = Digests(where.digests_dir)
     record = key_record(
-        spec, op_class, names, artifact_names, op_ins, art_roots, slice_index, digests
+        spec, op_class, names, artifact_names, op_ins, art_roots, slice_index, digests, source
     )
     if record is None:
         note(f"not cached: the source of OP {op_class.__qualname__} cannot be found")

@@ -124,12 +124,15 @@ def probe_cache(
     slice_index: Any = None,
     parameters_dir: Path | str | None = None,
     probe: bool = True,
+    source: str | None = None,
 ) -> Lookup | None:
     """Only the cache check of :func:`run_op`: key the run and restore a sound entry's outputs
     into ``outputs_dir``; the OP never runs. An engine that has the inputs at hand calls it
     to skip scheduling a cached step; None when the inputs cannot be read (the run says
     why). ``probe=False``: the run's own check (an engine that runs the OP elsewhere, with
-    no cache there), which notes a damaged entry and discards it, as :func:`run_op` does."""
+    no cache there), which notes a damaged entry and discards it, as :func:`run_op` does.
+    ``source``: the OP's source digest, when ``op`` stands in for an OP that cannot be
+    imported here (:mod:`.cacheop`)."""
     ins, outs, cwd = _abs(inputs_dir), _abs(outputs_dir), _abs(workdir)
     pars = Path(parameters_dir) if parameters_dir is not None else None
     try:
@@ -137,7 +140,7 @@ def probe_cache(
         whole = read_inputs(run.name, run.in_sign, ins, run.sliced_inputs, None, pars)
     except (Exception, SystemExit):
         return None
-    return _lookup(cache, run, whole, slice_index, ins, outs, probe=probe)
+    return _lookup(cache, run, whole, slice_index, ins, outs, probe=probe, source=source)
 
 
 def _lookup(
@@ -148,6 +151,7 @@ def _lookup(
     inputs_dir: Path,
     outputs_dir: Path,
     probe: bool = False,
+    source: str | None = None,
 ) -> Lookup | None:
     """Ask the cache about this run (None: no cache, or inputs it cannot key)."""
     if spec is None:
@@ -166,7 +170,8 @@ def _lookup(
     roots = {n: str(inputs_dir / "artifacts" / n) for n in arts}
     op_class = type(run.op)
     names = list(run.in_sign)
-    return lookup(spec, op_class, names, arts, op_ins, roots, slice_index, str(outputs_dir), probe)
+    outs = str(outputs_dir)
+    return lookup(spec, op_class, names, arts, op_ins, roots, slice_index, outs, probe, source)
 
 
 def _prepare(

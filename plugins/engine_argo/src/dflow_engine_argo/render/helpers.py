@@ -179,7 +179,33 @@ def cache_spec(step: Any, workflow_name: str, default_executor: Any = None) -> s
         or any(p.save_as_artifact for p in tmpl.inputs.parameters.values())
     ):
         return None
-    return step_cache_json(step, workflow_name, executor)
+    spec = step_cache_json(step, workflow_name, executor)
+    if spec is not None and hasattr(tmpl, "op_class") and (step.executor or executor) is not None:
+        spec = _with_op(spec, tmpl)
+    return spec
+
+
+def _with_op(spec: str, tmpl: Any) -> str:
+    """``spec`` with the description of the template's OP (``op``), by which an executor's pod
+    keys the step before it submits the job, without importing the OP there
+    (:mod:`dflow.runner.cacheop`). Only for an OP imported by its module's name: the module
+    of one loaded from a file is named after the file's path in the job, which the pod
+    cannot know; the job keys such a step."""
+    import json
+
+    from dflow.runner.cacheop import describe
+
+    from .packages import op_location
+
+    try:
+        if op_location(tmpl.op_type)[0] != "--op":
+            return spec
+    except ValueError:  # the renderer says why
+        return spec
+    desc = describe(tmpl.op_class)
+    if desc is None:
+        return spec
+    return json.dumps({**json.loads(spec), "op": desc}, sort_keys=True)
 
 
 def key_and_cache_params(

@@ -137,7 +137,7 @@ def dflow_value(name, default=None):
         return default
 
 
-def dflow_main():
+def dflow_main(probe=False):
     op = os.path.join(PACKAGES, OP_SPEC) if OP_FLAG == "--op-file" else OP_SPEC
     argv = [OP_FLAG, op, "--inputs", os.path.join(ROOT, "inputs"),
             "--outputs", os.path.join(ROOT, "outputs"), "--workdir", os.getcwd()]
@@ -171,6 +171,10 @@ def dflow_main():
         argv += ["--cache", json.dumps(cache)]
     if SUCCESS_TAG:
         argv.append("--success-tag")
+    if probe:
+        from dflow.runner.cacheop import probe_main
+
+        return probe_main(argv)
     from dflow.runner.__main__ import main
 
     return main(argv)
@@ -187,6 +191,15 @@ if os.path.isdir(PACKAGES):
         sys.path.append(os.path.join(PACKAGES, DEPS))  # the image's own versions first
 """
 
+
+# An executor's pod runs the script with DFLOW_CACHE_PROBE set before it submits the job:
+# the step is keyed (without importing the OP) and a hit restored (dflow.runner.cacheop).
+# It comes before pre_script, the user's code for the job.
+_PROBE = """\
+if os.environ.get("DFLOW_CACHE_PROBE"):
+    sys.exit(dflow_main(probe=True))
+
+"""
 
 _PREPARE_AT = "    op = os.path.join(PACKAGES, OP_SPEC)"
 _PREPARE_CALL = '    dflow_prepare_artifacts(os.path.join(ROOT, "inputs", "artifacts"))\n'
@@ -238,9 +251,14 @@ def runner_script(spec: RunnerSpec) -> str:
         ]
         body = _PREPARE + body.replace(_PREPARE_AT, _PREPARE_CALL + _PREPARE_AT)
     lines.append(_PATHS)
+    # the pod keys the step as the job would; with parts of artifacts to link (into the
+    # inputs it then stages) it does not, and the job checks
+    probed = spec.cached and not (spec.parts or spec.art_slices)
+    if probed:
+        lines += [body, _PROBE]
     if spec.pre_script:
         lines += [spec.pre_script.replace("{tmp_root}", spec.tmp_root), ""]
-    text = "\n".join(lines) + "\n" + body + "code = dflow_main()\n"
+    text = "\n".join(lines) + "\n" + ("" if probed else body) + "code = dflow_main()\n"
     if spec.post_script:
         text += spec.post_script.replace("{tmp_root}", spec.tmp_root) + "\n"
     return text + "sys.exit(code)\n"

@@ -1,0 +1,215 @@
+"""The step cache for executor steps on Argo (docs/cache.md, "Executor steps").
+
+The pod of a Python OP sent through DPDispatcher keys the step before it submits the job,
+without importing the OP (the renderer describes it in the step's cache spec:
+``dflow.runner.cacheop``): on a hit it restores the outputs and submits nothing. Workflows run
+through the Argo conformance harness (real pods, in an image with dpdispatcher and without
+dflow: the pod runtime is shipped) and on the local engine, which share one cache directory
+(mounted into the pods at its own path). Jobs go to DPDispatcher's Shell batch on
+LocalContext; submissions are counted in its remote root, computations by the marks the OPs
+leave in ``log``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from dflow import Step, Workflow
+from dflow.config_keys import IgnoredConfigWarning
+from dflow.python import OP, Artifact, PythonOPTemplate, Slices
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cache_ops import computed, square, total
+from test_conformance import DISPATCHER_IMAGE
+from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
+
+pytest.importorskip("dflow_executor_dispatcher")
+from dflow_executor_dispatcher import DispatcherExecutor
+
+pytestmark = [
+    pytest.mark.timeout(600),
+    pytest.mark.filterwarnings(f"ignore::{IgnoredConfigWarning.__module__}.IgnoredConfigWarning"),
+]
+
+
+def shell(root: Path) -> DispatcherExecutor:
+    """DPDispatcher's Shell batch on LocalContext, in the dispatcher image on Argo; its
+    submissions kept under ``root/dp``."""
+    ex = DispatcherExecutor(
+        machine_dict={"batch_type": "Shell", "context_type": "LocalContext"},
+        remote_root=str(root / "dp"),
+        image=DISPATCHER_IMAGE,
+        clean=False,
+    )
+    ex.argo_check_interval = 0.2  # the Shell "scheduler" is a local process
+    return ex
+
+
+def submissions(root: Path) -> int:
+    """The tasks DPDispatcher ran (their directories in its remote root)."""
+    return len(list((root / "dp").glob("*/task*/"))) if (root / "dp").exists() else 0
+
+
+def sent(xs: list, log: Path, executor) -> Workflow:
+    """square over ``xs`` (sliced), then total of the squares: both as jobs of ``executor``."""
+    wf = Workflow(name="cache-argo-exec")
+    sliced = Slices(input_parameter=["x"], output_parameter=["y"])
+    sq = Step(
+        "square",
+        PythonOPTemplate(square, slices=sliced),
+        parameters={"x": xs, "log": str(log)},
+        executor=executor,
+        cache=True,
+    )
+    tot = Step(
+        "total",
+        PythonOPTemplate(total),
+        parameters={"ys": sq.outputs.parameters["y"], "log": str(log)},
+        executor=executor,
+        cache=True,
+    )
+    wf.add(sq)
+    wf.add(tot)
+    return wf
+
+
+def _use(run, engine: str) -> None:
+    from dflow import config
+
+    run.monkeypatch.setitem(config, "mode", "debug" if engine == "local" else "default")
+
+
+def _submit(run, wf: Workflow, engine: str) -> str:
+    _use(run, engine)
+    if engine == "argo":
+        from conformance.images import python_image, register_image
+
+        register_image(
+            DISPATCHER_IMAGE,
+            python_image(DISPATCHER_IMAGE, "3.11", requirements=("dpdispatcher==1.1.0",)),
+        )
+        for step in wf.entrypoint.iter_steps():
+            run.share_workdir(step.template)  # the log, the cache and the remote root
+    phase = run.submit(wf)
+    assert phase == "Succeeded", run.explain()
+    return wf.id
+
+
+def _total(wf: Workflow) -> int:
+    return wf.query_step(name="total")[0].outputs.parameters["s"].value
+
+
+@pytest.mark.parametrize(
+    ("name", "engine", "order"),
+    [
+        pytest.param("cache", "argo", ("argo", "argo"), id="argo-then-argo"),
+        pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
+        pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
+    ],
+)
+def test_a_dispatcher_pod_submits_no_job_for_a_cached_step(name, engine, order, request):
+    """A second run submits no job, on Argo too (the pod's key is the job's and the local
+    engine's: an entry any of them stored serves the others); one changed item re-runs its
+    slice and the step reading it."""
+    run = request.getfixturevalue("engine_run")
+    root = run.workdir
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(root / "cache"))
+    log = root / "log"
+    log.mkdir()
+    first, second = order
+    _submit(run, sent([1, 2, 3], log, shell(root)), first)
+    assert computed(log) == 4
+    assert submissions(root) == 4
+    again = sent([1, 2, 3], log, shell(root))
+    _submit(run, again, second)
+    assert computed(log) == 4
+    assert submissions(root) == 4  # the second run submitted nothing
+    assert _total(again) == 14
+    changed = sent([1, 2, 4], log, shell(root))
+    _submit(run, changed, second)
+    assert computed(log) == 6 and computed(log, "square-4") == 1
+    assert submissions(root) == 6  # square(4) and total
+    assert _total(changed) == 21
+
+
+# -- one key in the pod, the job and a local worker -----------------------------------------
+
+
+class Mixed(OP):
+    """Inputs of every kind the runner reads: texts, decoded values, artifact shapes."""
+
+    @classmethod
+    def get_input_sign(cls):
+        from dflow.python import OPIOSign, Parameter
+
+        return OPIOSign(
+            {
+                "word": str,
+                "n": int,
+                "maybe": Parameter(str | None, default=None),
+                "conf": dict,
+                "one": Artifact(Path),
+                "many": Artifact(list[Path]),
+                "named": Artifact(dict[str, Path]),
+                "absent": Artifact(Path, optional=True),
+            }
+        )
+
+    @classmethod
+    def get_output_sign(cls):
+        from dflow.python import OPIOSign
+
+        return OPIOSign({"y": int})
+
+    def execute(self, op_in):
+        raise AssertionError("keying never runs the OP")
+
+
+def _inputs(root: Path) -> Path:
+    from dflow import catalog
+
+    ins = root / "inputs"
+    pars = ins / "parameters"
+    pars.mkdir(parents=True)
+    for name, text in {
+        "word": "12",
+        "n": "12",
+        "maybe": '"x"',
+        "conf": '{"b": 1, "a": [2]}',
+    }.items():
+        (pars / name).write_text(text)
+    arts = ins / "artifacts"
+    (arts / "one").mkdir(parents=True)
+    (arts / "one" / "a.txt").write_text("a")
+    for name, items in {"many": ["p.txt", "q.txt"], "named": ["k.txt"]}.items():
+        (arts / name).mkdir()
+        for item in items:
+            (arts / name / item).write_text(item)
+        if name == "many":
+            listed = [{"dflow_list_item": i, "order": n} for n, i in enumerate(items)]
+        else:
+            listed = [{"dflow_list_item": i, "order": "k"} for i in items]
+        catalog.write_catalog(arts / name, listed)
+    return ins
+
+
+def test_the_pod_keys_a_step_as_the_job_and_a_worker_do(tmp_path, monkeypatch):
+    """The stand-in of a described OP reads every kind of input as the OP would: one key."""
+    from dflow.runner.cache import CacheSpec
+    from dflow.runner.cacheop import describe, stand_in
+    from dflow.runner.core import probe_cache
+
+    ins = _inputs(tmp_path)
+    spec = CacheSpec(root=str(tmp_path / "cache"), fields={"image": "python:3.11"})
+    desc = describe(Mixed)
+    assert desc is not None
+    kw = dict(inputs_dir=ins, outputs_dir=tmp_path / "outputs", workdir=tmp_path, probe=True)
+    real = probe_cache(Mixed, spec, **kw)
+    pod = probe_cache(stand_in(desc), spec, source=desc["source"], **kw)
+    assert real is not None and pod is not None
+    assert real.record["parameters"]["word"] == '"12"' and real.record["parameters"]["n"] == "12"
+    assert real.record["artifacts"]["absent"] is None and real.record["artifacts"]["named"]
+    assert pod.record == real.record
+    assert pod.key == real.key
