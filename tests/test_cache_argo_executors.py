@@ -21,7 +21,7 @@ from dflow.config_keys import IgnoredConfigWarning
 from dflow.python import OP, Artifact, PythonOPTemplate, Slices
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, square, total
+from cache_ops import computed, script_runs, script_words, square, total
 from test_conformance import DISPATCHER_IMAGE
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
@@ -132,6 +132,46 @@ def test_a_dispatcher_pod_submits_no_job_for_a_cached_step(name, engine, order, 
     assert computed(log) == 6 and computed(log, "square-4") == 1
     assert submissions(root) == 6  # square(4) and total
     assert _total(changed) == 21
+
+
+def _words(n: int, root: Path) -> Workflow:
+    """A shell step (``y`` = n times the words of ``words.txt``) as a DPDispatcher job."""
+    wf = script_words(n, root / "words.txt", root / "log", image=None)
+    for step in wf.entrypoint.iter_steps():
+        step.executor = shell(root)
+    return wf
+
+
+@pytest.mark.parametrize(
+    ("name", "engine", "first"),
+    [
+        pytest.param("cache", "argo", "argo", id="argo-then-argo"),
+        pytest.param("cache", "argo", "local", id="local-then-argo"),
+    ],
+)
+def test_a_dispatcher_pod_wraps_the_submission_of_a_cached_script(name, engine, first, request):
+    """A script with an executor: the pod keys it as ``run_cached`` keys a script, restores a
+    hit and submits nothing, else submits the job and stores what it brought back."""
+    run = request.getfixturevalue("engine_run")
+    root = run.workdir
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(root / "cache"))
+    (root / "log").mkdir()
+    (root / "words.txt").write_text("one two three")
+    _use(run, first)  # the upload goes where that engine reads it
+    _submit(run, _words(3, root), first)
+    assert script_runs(root / "log") == 1 and submissions(root) == 1
+    _use(run, "argo")
+    again = _words(3, root)
+    _submit(run, again, "argo")
+    assert script_runs(root / "log") == 1
+    assert submissions(root) == 1  # restored in the pod: nothing submitted
+    step = again.query_step(name="words")[0]
+    assert step.outputs.parameters["y"].value == "9"
+    assert run.text(step.outputs.artifacts["out"]) == "one two three"
+    changed = _words(4, root)
+    _submit(run, changed, "argo")
+    assert script_runs(root / "log") == 2 and submissions(root) == 2
+    assert changed.query_step(name="words")[0].outputs.parameters["y"].value == "12"
 
 
 # -- one key in the pod, the job and a local worker -----------------------------------------

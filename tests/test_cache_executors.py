@@ -352,7 +352,7 @@ def test_on_argo_the_job_of_a_python_op_checks_the_cache_itself(cached):
 
 def test_on_argo_a_default_executor_is_in_the_key_as_a_steps_own(cached):
     """The renderer keys a step the workflow's default executor runs as the local engine
-    does; a script it runs is not cached on Argo, as one with its own executor."""
+    does, a Python OP's and a script's alike."""
     from dflow import ShellOPTemplate
     from dflow_engine_argo.render import ArgoRenderer
 
@@ -372,5 +372,7 @@ def test_on_argo_a_default_executor_is_in_the_key_as_a_steps_own(cached):
     assert '"executor"' not in cache_argument(None, None, op)
     script = ShellOPTemplate(name="sh", script="echo hi")
     script.inputs.parameters = {"ys": InputParameter(), "log": InputParameter()}
-    assert cache_argument(shell(cached), None, script) is None
-    assert cache_argument(None, None, script) is not None
+    script_by_context = cache_argument(shell(cached), None, script)
+    assert script_by_context == cache_argument(None, shell(cached), script)
+    assert '"executor": "DispatcherExecutor"' in script_by_context
+    assert '"executor"' not in cache_argument(None, None, script)

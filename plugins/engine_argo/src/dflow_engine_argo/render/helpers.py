@@ -163,17 +163,16 @@ SLICES_PATH_SCRIPT = _SLICES_PATH_SCRIPT
 
 def cache_spec(step: Any, workflow_name: str, default_executor: Any = None) -> str | None:
     """The step cache's spec of a Python OP or script step using the cache (docs/cache.md).
-    Not for a script an executor runs elsewhere (the pod only submits it), one whose
-    success tag the renderer adds, or one with ``save_as_artifact`` parameters: they run
-    uncached. ``default_executor``: the workflow's, which runs a step naming none."""
+    Not for a script whose success tag the renderer adds, or one with ``save_as_artifact``
+    parameters: they run uncached. A script an executor runs elsewhere is keyed by its pod,
+    around the submission (:mod:`.cachedscript`). ``default_executor``: the workflow's,
+    which runs a step naming none."""
     from dflow.cache import step_cache_json
 
     tmpl = step.template
     executor = None if step.executor is not None else default_executor
     if not hasattr(tmpl, "op_class") and (
-        step.executor is not None
-        or executor is not None
-        or step.continue_on_num_success is not None
+        step.continue_on_num_success is not None
         or step.continue_on_success_ratio is not None
         # a parameter passed as a file at its own path is not read into the key
         or any(p.save_as_artifact for p in tmpl.inputs.parameters.values())
