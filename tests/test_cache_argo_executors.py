@@ -12,6 +12,7 @@ leave in ``log``.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from dflow.python import OP, Artifact, PythonOPTemplate, Slices
 sys.path.insert(0, str(Path(__file__).parent))
 from cache_ops import computed, script_runs, script_words, square, total
 from test_conformance import DISPATCHER_IMAGE
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "engine_argo" / "tests"))
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
 pytest.importorskip("dflow_executor_dispatcher")
@@ -97,6 +100,14 @@ def _submit(run, wf: Workflow, engine: str) -> str:
     return wf.id
 
 
+def _history(root: Path, step: str) -> list:
+    """The cache's records of ``step`` (``workflow/step``), oldest first."""
+    from dflow.runner.cacheentries import history_path
+
+    text = Path(history_path(str(root / "cache"), step)).read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
 def _total(wf: Workflow) -> int:
     return wf.query_step(name="total")[0].outputs.parameters["s"].value
 
@@ -127,6 +138,10 @@ def test_a_dispatcher_pod_submits_no_job_for_a_cached_step(name, engine, order, 
     assert computed(log) == 4
     assert submissions(root) == 4  # the second run submitted nothing
     assert _total(again) == 14
+    # one key: computed by the first run's job (or local worker), reused by the second's pod
+    records = _history(root, "cache-argo-exec/total")
+    assert [r["outcome"] for r in records] == ["computed", "reused"]
+    assert records[0]["key"] == records[1]["key"]
     changed = sent([1, 2, 4], log, shell(root))
     _submit(run, changed, second)
     assert computed(log) == 6 and computed(log, "square-4") == 1
@@ -253,3 +268,36 @@ def test_the_pod_keys_a_step_as_the_job_and_a_worker_do(tmp_path, monkeypatch):
     assert real.record["artifacts"]["absent"] is None and real.record["artifacts"]["named"]
     assert pod.record == real.record
     assert pod.key == real.key
+
+
+def test_the_rendered_spec_describes_the_op_and_the_manifest_is_valid(tmp_path, monkeypatch):
+    """The step's ``dflow_cache`` argument carries the OP's description (only for an OP sent
+    to an executor); the manifest passes the Argo schemas and the linter."""
+    from argo_schema import assert_valid
+    from dflow_engine_argo.lint import check
+    from dflow_engine_argo.render import ArgoRenderer
+
+    monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "words.txt").write_text("one")
+    wf = sent([1, 2], tmp_path / "log", shell(tmp_path))
+    for step in _words(2, tmp_path).entrypoint.iter_steps():
+        wf.add(step)
+    plain = Step("plain", PythonOPTemplate(square), parameters={"x": 1, "log": "l"}, cache=True)
+    wf.add(plain)
+    manifest = ArgoRenderer(artifact_kind="s3").manifest(wf)
+    assert_valid(manifest)
+    check(manifest)
+    specs = {
+        step["name"]: json.loads(arg["value"])
+        for tmpl in manifest["spec"]["templates"]
+        for group in tmpl.get("steps") or []
+        for step in group
+        for arg in (step.get("arguments") or {}).get("parameters") or []
+        if arg["name"] == "dflow_cache"
+    }
+    assert specs["square"]["op"]["name"] == "cache_ops.square"
+    assert specs["square"]["op"]["inputs"] == [["x", "json"], ["log", "text"]]
+    assert len(specs["square"]["op"]["source"]) == 64
+    assert "op" not in specs["plain"]  # its pod imports the OP
+    assert "op" not in specs["words"] and specs["words"]["fields"]["script"]
