@@ -22,10 +22,9 @@ from dflow.config_keys import IgnoredConfigWarning
 from dflow.python import OP, Artifact, PythonOPTemplate, Slices
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "engine_argo" / "tests"))
 from cache_ops import computed, script_runs, script_words, square, total
 from test_conformance import DISPATCHER_IMAGE
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "engine_argo" / "tests"))
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
 pytest.importorskip("dflow_executor_dispatcher")
