@@ -23,6 +23,7 @@ from dflow.python import OP, Artifact, PythonOPTemplate, Slices
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "engine_argo" / "tests"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "engine_argo" / "tests" / "render"))
 from cache_ops import computed, script_runs, script_words, square, total
 from test_conformance import DISPATCHER_IMAGE
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
@@ -300,3 +301,142 @@ def test_the_rendered_spec_describes_the_op_and_the_manifest_is_valid(tmp_path, 
     assert len(specs["square"]["op"]["source"]) == 64
     assert "op" not in specs["plain"]  # its pod imports the OP
     assert "op" not in specs["words"] and specs["words"]["fields"]["script"]
+
+
+# -- SlurmJobTemplate: the prepare pod checks, the run step is skipped ------------------------
+
+
+def _slurm_chain(tmp_path: Path, manifest: dict, renderer, wf, attempt: int) -> tuple:
+    """Run the step's chain as Argo and wlm-operator would: the prepare pod, the job's batch
+    script (unless its `when` is false), the collect pod; (prepare's dflow_cached, y)."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    import yaml
+    from sandbox import place_packages
+    from test_executors_argo import argo_reads, substitute, template
+
+    steps = template(manifest, "square-slurm")
+    spec = next(
+        a["value"]
+        for t in manifest["spec"]["templates"]
+        for g in t.get("steps") or []
+        for s in g
+        for a in (s.get("arguments") or {}).get("parameters") or []
+        if a["name"] == "dflow_cache"
+    )
+    prepare = template(manifest, "square-slurm-prepare")
+    collect = template(manifest, "square-slurm-collect")
+    cr = yaml.safe_load(template(manifest, "square-slurm-run-resource")["resource"]["manifest"])
+    base = tmp_path / f"attempt{attempt}"
+    node, pod, job, out = tmp_path / "node", base / "pod", base / "job", base / "collect"
+    pkg = next(a for a in prepare["inputs"]["artifacts"] if a["name"] == "dflow_python_packages")
+    place_packages(pod / "tmp", renderer.packages_to_upload(wf)[pkg["s3"]["key"]])
+
+    def as_pod(text, tmp=pod):  # absolute paths of the pod (not those under "$dir"), here
+        where = {"/dflow-slurm/": f"{node}/", "/tmp/": f"{tmp}/tmp/"}
+        text = text.replace('"$dir"/', "\0")
+        text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
+        return text.replace("\0", '"$dir"/')
+
+    values = {
+        "inputs.parameters.x": "3",
+        "inputs.parameters.log": str(tmp_path / "log"),
+        "inputs.parameters.dflow_cache": spec,
+        "workflow.name": "wf",
+        "pod.name": f"wf-{attempt}",
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    for e in prepare["script"]["env"]:
+        env[e["name"]] = substitute(e["value"], values)
+    for art in prepare["inputs"]["artifacts"]:  # Argo writes raw artifacts in the pod
+        if "raw" in art:
+            dest = pod / art["path"].lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(substitute(art["raw"]["data"], values))
+    src = base / "prepare.sh"
+    src.write_text(as_pod(substitute(prepare["script"]["source"], values)))
+    pod_env = {**env, "DFLOW_TMP_ROOT": str(pod / "tmp")}  # the runner's /tmp in this pod
+    proc = subprocess.run(["sh", str(src)], capture_output=True, text=True, env=pod_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    key = (pod / "tmp" / "dflow-slurm-key").read_text()
+    cached = (pod / "tmp" / "dflow-slurm-cached").read_text()
+    run = next(s for g in steps["steps"] for s in g if s["name"] == "slurm-run")
+    when = substitute(run["when"], {"steps.slurm-prepare.outputs.parameters.dflow_cached": cached})
+    assert when in ("false != true", "true != true")
+    if when == "false != true":  # Argo's govaluate: the run step executes
+        shutil.copytree(node / key / "in", job)
+        proc = subprocess.run(
+            ["sh", "-c", cr["spec"]["batch"]], cwd=job, capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        shutil.copytree(job / ".dflow-out", node / key / "out")
+    src = base / "collect.sh"
+    text = substitute(collect["script"]["source"], {"inputs.parameters.dflow_slurm_key": key})
+    src.write_text(as_pod(text, out))
+    proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return cached, argo_reads(out / "tmp" / "outputs" / "parameters" / "y")
+
+
+def _local_slurm_run(tmp_path: Path, monkeypatch) -> None:
+    """The step on the local engine, its job on the real local Slurm."""
+    from dflow.config import config
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    monkeypatch.setitem(config, "mode", "local")
+    monkeypatch.setitem(config, "debug_workdir", str(tmp_path / "runs"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir(exist_ok=True)
+    wf = Workflow(name="cache-slurm")
+    log = str(tmp_path / "log")
+    ex = SlurmJobTemplate()
+    wf.add(Step("sq", PythonOPTemplate(square), {"x": 3, "log": log}, executor=ex, cache=True))
+    wf.submit()
+    wf.wait()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    assert wf.query_step(name="sq")[0].outputs.parameters["y"].value == 9
+
+
+@pytest.mark.parametrize("first", ["argo", "local"])
+def test_a_slurm_job_template_step_is_restored_by_its_prepare_pod(
+    first, tmp_path, monkeypatch, request
+):
+    """SlurmJobTemplate on Argo: the first run's job computes and stores (its runner gets
+    the spec), or the local engine with the real local Slurm does; the next Argo run's
+    prepare pod restores the outputs where collect reads them and says so, and the run
+    step's `when` is false (no job). An entry the Argo job stored serves the local engine."""
+    from argo_schema import assert_valid
+    from dflow.config import config
+    from dflow_engine_argo.lint import check
+    from dflow_engine_argo.render import ArgoRenderer
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(config, "util_image", "python:3.8")
+    (tmp_path / "log").mkdir()
+    ex = SlurmJobTemplate(header="#!/bin/sh\n#SBATCH -N 1", node_selector={"k": "v"})
+    wf = Workflow(name="cache-slurm")
+    log = str(tmp_path / "log")
+    wf.add(Step("sq", PythonOPTemplate(square), {"x": 3, "log": log}, executor=ex, cache=True))
+    renderer = ArgoRenderer(artifact_kind="s3")
+    manifest = renderer.manifest(wf)
+    assert_valid(manifest)
+    check(manifest)
+    if first == "local":
+        request.getfixturevalue("local_slurm")
+        _local_slurm_run(tmp_path, monkeypatch)
+    else:
+        assert _slurm_chain(tmp_path, manifest, renderer, wf, 1) == ("false", "9")
+        assert list((tmp_path / "cache" / "entries").rglob("*.json"))  # stored by the job
+    assert computed(tmp_path / "log") == 1
+    assert _slurm_chain(tmp_path, manifest, renderer, wf, 2) == ("true", "9")
+    assert computed(tmp_path / "log") == 1
+    assert not (tmp_path / "attempt2" / "job").exists()  # no job
+    if first == "argo":
+        request.getfixturevalue("local_slurm")
+        _local_slurm_run(tmp_path, monkeypatch)
+        assert computed(tmp_path / "log") == 1  # the local engine reused the Argo job's entry

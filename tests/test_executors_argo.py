@@ -457,6 +457,7 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
     values = {
         "inputs.parameters.text": NASTY,
         "inputs.parameters.n": "2",
+        "inputs.parameters.dflow_cache": "",  # the Steps template's default: no step cache
         "workflow.name": "wf",
         "pod.name": "wf-1",
     }

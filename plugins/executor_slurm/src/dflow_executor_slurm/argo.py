@@ -170,6 +170,9 @@ def render_remote(executor: Any, tmpl: Any) -> Any:
 HOST_DIR = "/tmp/dflow-slurm"  # on the node: shared by the prepare, job and collect pods
 MOUNT = "/dflow-slurm"  # where prepare and collect see it
 KEY_PATH = "/tmp/dflow-slurm-key"
+#: "true" when the prepare pod restored the step from the step cache (the job is skipped)
+CACHED_PATH = "/tmp/dflow-slurm-cached"
+CACHE_PARAM = "dflow_cache"
 _PART = "dflow_slurm_part"  # marks the templates made here (never rendered again)
 
 
@@ -271,9 +274,34 @@ def _prepare_script(
         'mkdir -p "$(dirname ' + KEY_PATH + ')"',
         f'printf %s "$key" > {KEY_PATH}',
     ]
-    skip = len("\n".join(lines).split("\n")) + 2
-    lines += [f'tail -n +{skip + 1} "$0" > "$dir/.dflow-script"', "exit 0"]
+    tail = _cache_lines(tmpl, outs) if env_names is not None else []
+    skip = len("\n".join(lines).split("\n")) + 1 + len(tail) + 1
+    lines += [f'tail -n +{skip + 1} "$0" > "$dir/.dflow-script"', *tail, "exit 0"]
     return "\n".join(lines) + "\n" + payload
+
+
+def _cache_lines(tmpl: Any, outs: list[str]) -> list[str]:
+    """A Python OP's prepare pod with the step cache's spec: the runner script keys the step
+    here as the job's runner would (``DFLOW_CACHE_PROBE``, dflow.runner.cacheop) and restores
+    a hit's outputs; they go where collect reads the job's, with exit status 0, and
+    ``CACHED_PATH`` says "true", which skips the run step. Needs ``python3`` in the util image
+    (pydflow's default, python:3.8); without it the job checks."""
+    root = (getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/")
+    spec = shlex.quote(f"{root}/inputs/parameters/{CACHE_PARAM}")
+    out = f'"{MOUNT}/$key/out"'
+    lines = [
+        f"printf false > {CACHED_PATH}",
+        f"if [ -s {spec} ] && command -v python3 >/dev/null 2>&1 \\",
+        '    && DFLOW_CACHE_PROBE=1 python3 "$dir/.dflow-script"; then',
+        f"  mkdir -p {out}",
+    ]
+    for p in outs:
+        src, dst = shlex.quote(p), f'"{MOUNT}/$key/out/"' + shlex.quote(p.lstrip("/"))
+        lines.append(
+            f'  if [ -e {src} ]; then mkdir -p "$(dirname {dst})" && cp -RL {src} {dst}; fi'
+        )
+    lines += [f"  echo 0 > {out}/.dflow-exit-code", f"  printf true > {CACHED_PATH}", "fi"]
+    return lines
 
 
 def render_template(ex: Any, tmpl: Any) -> Any:
@@ -326,6 +354,8 @@ def render_template(ex: Any, tmpl: Any) -> Any:
         # the job's policies are the step's: the prepare pod is not retried nor timed out by them
         prepare.retry_strategy = prepare.timeout = prepare.memoize_key = None
         prepare.outputs = Outputs()
+        # the step cache's spec, when the step passes one ("" otherwise): the prepare pod checks
+        prepare.inputs.parameters[CACHE_PARAM] = InputParameter()
     else:
         prepare = ShellOPTemplate(
             name=f"{tmpl.name}-slurm-prepare",
@@ -339,6 +369,8 @@ def render_template(ex: Any, tmpl: Any) -> Any:
         )
         prepare.inputs = copy_inputs(tmpl)
     prepare.outputs.parameters = {"dflow_slurm_key": OutputParameter(value_from_path=KEY_PATH)}
+    if is_python_op:
+        prepare.outputs.parameters["dflow_cached"] = OutputParameter(value_from_path=CACHED_PATH)
 
     run = ShellOPTemplate(name=f"{tmpl.name}-slurm-run")
     run.inputs.parameters = {"dflow_slurm_key": InputParameter()}
@@ -367,14 +399,22 @@ def render_template(ex: Any, tmpl: Any) -> Any:
 
     steps = Steps(name=f"{tmpl.name}-slurm")
     steps.inputs = copy_inputs(tmpl, paths=False)
+    if is_python_op:
+        steps.inputs.parameters[CACHE_PARAM] = InputParameter(value="")
     s_prep = Step(
         "slurm-prepare",
         prepare,
-        parameters={n: steps.inputs.parameters[n] for n in tmpl.inputs.parameters},
+        parameters={n: steps.inputs.parameters[n] for n in prepare.inputs.parameters},
         artifacts={n: steps.inputs.artifacts[n] for n in tmpl.inputs.artifacts},
     )
     key_ref = s_prep.outputs.parameters["dflow_slurm_key"]
-    s_run = Step("slurm-run", run, parameters={"dflow_slurm_key": key_ref}, use_resource=job)
+    # a step restored by the prepare pod is not run (Argo: a false `when` makes the node
+    # Skipped and the next step runs, steps.go executeStepGroup/shouldExecute, v3.7.18 and
+    # v4.1.2; govaluate compares the substituted words `true`/`false` as booleans)
+    when = f"{s_prep.outputs.parameters['dflow_cached']} != true" if is_python_op else None
+    s_run = Step(
+        "slurm-run", run, parameters={"dflow_slurm_key": key_ref}, use_resource=job, when=when
+    )
     s_coll = Step("slurm-collect", collect, parameters={"dflow_slurm_key": key_ref})
     steps.add(s_prep)
     steps.add(s_run)

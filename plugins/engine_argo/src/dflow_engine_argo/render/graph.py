@@ -255,7 +255,7 @@ class RenderPass:
             art_slices=art_slices,
             timeout=timeout,
             sub_path_arts=subs,
-            cached=helpers.cache_spec(step, self.workflow.name, self.default_executor) is not None,
+            cached=helpers.uses_cache(step, tmpl, self.workflow.name, self.default_executor),
         )
 
     def composite(self, tmpl: Any, keyed: bool = False) -> str:

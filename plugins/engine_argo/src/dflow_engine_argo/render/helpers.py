@@ -184,6 +184,15 @@ def cache_spec(step: Any, workflow_name: str, default_executor: Any = None) -> s
     return spec
 
 
+def uses_cache(step: Any, tmpl: Any, workflow_name: str, default_executor: Any = None) -> bool:
+    """Whether the leaf template ``tmpl`` of ``step`` gets the step cache's spec
+    (``dflow_cache``): its step's, or, for an executor's part that declares it (the prepare
+    pod of ``SlurmJobTemplate``), its caller's."""
+    if cache_spec(step, workflow_name, default_executor) is not None:
+        return True
+    return "dflow_cache" in tmpl.inputs.parameters
+
+
 def _with_op(spec: str, tmpl: Any) -> str:
     """``spec`` with the description of the template's OP (``op``), by which an executor's pod
     keys the step before it submits the job, without importing the OP there

@@ -198,7 +198,7 @@ class LeafRenderer:
             ("dflow_artifact_key", bool(variant.sliced_outputs)),
             ("dflow_cache", variant.cached),
         ]
-        params += [{"name": n} for n, on in extra if on]
+        params += [{"name": n} for n, on in extra if on and n not in tmpl.inputs.parameters]
         params += [{"name": artargs.SUB_PATH_PARAM.format(n)} for n in variant.sub_path_arts]
         parts = dict(variant.parts)
         sliced = dict(variant.art_slices)
