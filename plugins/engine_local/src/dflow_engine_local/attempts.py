@@ -13,7 +13,6 @@ import contextlib
 import os
 from pathlib import Path
 
-from dflow.cache import runner_cache_json
 from dflow.executor import Executor, ScriptJob
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
@@ -27,7 +26,7 @@ from .outcome import Outcome
 from .pool import WorkerDied, WorkerTimeout
 from .procs import sigkill_note
 from .remote_op import attempt_python_job
-from .state import RunContext, executor_for, leaf_template, run_cache_settings, workflow_scope
+from .state import RunContext, executor_for, leaf_template, workflow_scope
 from .stepfiles import python_script, reset_outputs
 from .stepio import map_paths
 from .values import StepError, env_strings, package_paths, render_text
@@ -85,10 +84,9 @@ async def attempt_python(
         "pid_file": sd.pid,
         "env": env_strings(tmpl),
         "sys_path": package_paths(tmpl),
-        # the step cache's spec (or None): the runner checks and fills it (docs/cache.md)
-        "cache": runner_cache_json(
-            leaf.step, leaf.step.template, ctx.wf.name, ctx.wf_id, settings=run_cache_settings(ctx)
-        ),
+        # the step cache's spec (or None): the runner checks and fills it (docs/cache.md);
+        # the engine's probe's own, so both key a slice alike (the executor that runs it)
+        "cache": cachecheck.spec_json(ctx, leaf),
     }
     ctx.mirror.write(sd.script, python_script(ctx, tmpl, request))
     try:

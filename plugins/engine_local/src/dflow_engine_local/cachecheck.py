@@ -49,32 +49,44 @@ COLD_AFTER = 8
 _MISSES: weakref.WeakKeyDictionary[RunContext, dict[int, int]] = weakref.WeakKeyDictionary()
 #: run -> the buckets it opened for the engine's own checks (once per run: settings are read)
 _OPENED: weakref.WeakKeyDictionary[RunContext, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
-#: run -> step (id) -> (the step, its spec): one spec for all the slices of a fan-out
-_SPECS: weakref.WeakKeyDictionary[RunContext, dict[int, tuple[Any, CacheSpec | None]]] = (
-    weakref.WeakKeyDictionary()
-)
+#: run -> step (id) -> (the step, its spec, the spec as JSON): one spec for all the slices of
+#: a fan-out
+_SPECS: weakref.WeakKeyDictionary[
+    RunContext, dict[int, tuple[Any, CacheSpec | None, str | None]]
+] = weakref.WeakKeyDictionary()
 
 
 def spec_of(ctx: RunContext, leaf: Leaf) -> CacheSpec | None:
     """The cache spec of this run of ``leaf`` (None: it does not use the cache), computed
     once per step and run (the same for every slice). The key names the executor that runs
     the step, the step's own or the workflow's default."""
+    return _spec_entry(ctx, leaf)[1]
+
+
+def spec_json(ctx: RunContext, leaf: Leaf) -> str | None:
+    """:func:`spec_of` as the runner's ``cache`` argument (what a worker is sent): the
+    engine's probe and the worker key a slice with one spec."""
+    return _spec_entry(ctx, leaf)[2]
+
+
+def _spec_entry(ctx: RunContext, leaf: Leaf) -> tuple[Any, CacheSpec | None, str | None]:
     step = leaf.step
     specs = _SPECS.setdefault(ctx, {})
     known = specs.get(id(step))
     if known is not None and known[0] is step:  # computed for an earlier slice of the step
-        return known[1]
+        return known
     executor = executor_for(ctx, step) if step.executor is None else None
     if not cacheable(step.template):
-        return None
+        specs[id(step)] = (step, None, None)
+        return specs[id(step)]
     settings = run_cache_settings(ctx)
     spec = cache_spec(
         step, step.template, ctx.wf.name, ctx.wf_id, step.name, settings, executor=executor
     )
     if spec is not None and spec.endpoint:
         _open_bucket(ctx, spec)
-    specs[id(step)] = (step, spec)
-    return spec
+    specs[id(step)] = (step, spec, spec.to_json() if spec is not None else None)
+    return specs[id(step)]
 
 
 def _open_bucket(ctx: RunContext, spec: CacheSpec) -> None:
