@@ -260,7 +260,11 @@ def key_record(
 
 
 def key_of(record: dict) -> str:
-    return sha256_text(canonical(record))
+    """The key of ``record``; a :class:`~.cacheentries.KeyRecord` keeps the text keyed."""
+    text = canonical(record)
+    if isinstance(record, entries.KeyRecord):
+        record.text = text
+    return sha256_text(text)
 
 
 # -- entries ---------------------------------------------------------------------------------
@@ -273,13 +277,20 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def publish(
-    spec: CacheSpec, key: str, record: dict, outputs_dir: str, store: Any = None
+    spec: CacheSpec,
+    key: str,
+    record: dict,
+    outputs_dir: str,
+    store: Any = None,
+    listed: dict | None = None,
 ) -> dict | None:
     """Store ``outputs_dir`` as the entry of ``key``; the published manifest (ours, or the one
-    a concurrent writer published first), or None when the cache cannot be written."""
+    a concurrent writer published first), or None when the cache cannot be written.
+    ``listed``: the files in ``outputs_dir`` as the runner wrote them (see
+    :func:`.cacheentries.scan_and_store`)."""
     store = store or open_store(spec)
     try:
-        files = store.scan_and_store(outputs_dir)
+        files = store.scan_and_store(outputs_dir, listed)
     except OSError:
         return None
     manifest = {
@@ -364,6 +375,7 @@ def settle(
     """Look up ``record``'s key in ``where``; a sound entry is restored by ``restore(manifest)``
     (returns why it could not, or ""), recorded in the history and reported. A damaged entry
     is discarded unless ``probe``. Shared by OP and script steps."""
+    record = entries.KeyRecord(record)  # serialised once: for the key, the entry, the history
     key = key_of(record)
     manifest, why = where.read_manifest(key)
     if manifest is not None:
@@ -386,15 +398,16 @@ def settle(
     return Lookup(spec, key, record, False, why, digests, where)
 
 
-def store(lk: Lookup, outputs_dir: str, ok: bool) -> None:
-    """After the run: publish its outputs when it succeeded; record it for ``explain``."""
+def store(lk: Lookup, outputs_dir: str, ok: bool, listed: dict | None = None) -> None:
+    """After the run: publish its outputs when it succeeded; record it for ``explain``.
+    ``listed``: as in :func:`publish`."""
     if not lk.key or lk.reused or lk.digests is None:
         return
     if not ok:
         outcome = {"outcome": "failed", "lookup": lk.why}
         record_history(lk.spec, lk.key, lk.record, outcome, lk.store)
         return
-    manifest = publish(lk.spec, lk.key, lk.record or {}, outputs_dir, lk.store)
+    manifest = publish(lk.spec, lk.key, lk.record or {}, outputs_dir, lk.store, listed)
     if manifest is None:
         note(f"cannot write the entry of key {lk.key[:12]} under {lk.spec.root}")
     outcome = {"outcome": "computed", "lookup": lk.why}

@@ -43,6 +43,25 @@ def canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+class KeyRecord(dict):
+    """A key record (a plain dict to every reader) that keeps its canonical JSON, ``text``,
+    from when it was keyed: the manifest and the history line embed that text rather than
+    serialising the record again (:func:`dumps`). Never changed once keyed."""
+
+    text = ""
+
+
+def dumps(obj: dict) -> str:
+    """Compact JSON of ``obj`` (in its own order: what reads it parses it), with each
+    :class:`KeyRecord` value spliced in as its kept text."""
+    kept = {k: v.text for k, v in obj.items() if isinstance(v, KeyRecord) and v.text}
+    if not kept:
+        return json.dumps(obj, separators=(",", ":"))
+    rest = json.dumps({k: v for k, v in obj.items() if k not in kept}, separators=(",", ":"))
+    tail = ",".join(json.dumps(k) + ":" + text for k, text in kept.items())
+    return rest[:-1] + ("," if len(rest) > 2 else "") + tail + "}"
+
+
 def hash_file(path: str) -> str:
     return hash_and_size(path)[0]
 
@@ -80,7 +99,7 @@ def read_small(path: str, limit: int) -> bytes | None:
 
 
 def manifest_path(root: str, key: str) -> str:
-    return os.path.join(root, "entries", key[:2], key + ".json")
+    return f"{root}{os.sep}entries{os.sep}{key[:2]}{os.sep}{key}.json"
 
 
 def object_path(root: str, sha: str) -> str:
@@ -88,9 +107,10 @@ def object_path(root: str, sha: str) -> str:
 
 
 def encode_manifest(manifest: dict) -> bytes:
-    """The manifest file: the sha256 of the body, a newline, the body (canonical JSON), so a
-    reader checks it without serialising it again; sets ``manifest["digest"]``."""
-    body = canonical({k: v for k, v in manifest.items() if k != "digest"}).encode("utf-8")
+    """The manifest file: the sha256 of the body, a newline, the body (JSON, :func:`dumps`),
+    so a reader checks it as it is, without serialising it again; sets
+    ``manifest["digest"]``."""
+    body = dumps({k: v for k, v in manifest.items() if k != "digest"}).encode("utf-8")
     manifest["digest"] = hashlib.sha256(body).hexdigest()
     return manifest["digest"].encode("ascii") + b"\n" + body
 
@@ -123,13 +143,24 @@ def read_manifest(root: str, key: str) -> tuple[dict | None, str]:
     """(manifest, "") for a sound entry; (None, why) for a missing or damaged one. Checks the
     manifest's own digest and that every object is there with its size (contents: on
     restore)."""
-    try:
-        with open(manifest_path(root, key), "rb") as f:
-            text = f.read()
+    try:  # os-level: a miss (every cold slice's) costs one failed open
+        fd = os.open(manifest_path(root, key), os.O_RDONLY)
     except FileNotFoundError:
         return None, "missing"
     except OSError as exc:
         return None, f"unreadable manifest ({exc})"
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        text = b"".join(chunks)
+    except OSError as exc:
+        return None, f"unreadable manifest ({exc})"
+    finally:
+        os.close(fd)
     return check_manifest(text, key, lambda sha: os.path.getsize(object_path(root, sha)))
 
 
@@ -186,13 +217,21 @@ def _store_object(root: str, sha: str, src: str, size: int) -> None:
     _retry_in_new_dir(link, obj)
 
 
-def scan_and_store(root: str, outputs_dir: str, put: Callable | None = None) -> dict:
+def scan_and_store(
+    root: str, outputs_dir: str, put: Callable | None = None, listed: dict | None = None
+) -> dict:
     """{relative path: {kind, size, sha256, data | target}} of ``outputs_dir``, each file read
     once: small ones into the manifest, the others to the objects (through ``put(sha, path,
-    size)`` when given: another kind of store)."""
+    size)`` when given: another kind of store). ``listed``: every file in ``outputs_dir``,
+    {relative path: (path, its bytes or None)}, as the runner wrote them: no listing, and
+    the files whose bytes are known are not read."""
     put = put or (lambda sha, full, size: _store_object(root, sha, full, size))
     files: dict = {}
     budget = [INLINE_TOTAL]
+    if listed is not None:
+        for rel, (path, data) in listed.items():
+            files[rel] = _file_meta(path, budget, put, data)
+        return files
 
     def walk(path: str, rel: str) -> None:
         with os.scandir(path) as listing:
@@ -212,10 +251,14 @@ def scan_and_store(root: str, outputs_dir: str, put: Callable | None = None) -> 
     return files
 
 
-def _file_meta(path: str, budget: list, put: Callable) -> dict:
+def _file_meta(path: str, budget: list, put: Callable, known: bytes | None = None) -> dict:
     """A file's entry in the manifest: inline while the entry's budget lasts, else an
-    object."""
-    data = read_small(path, min(INLINE_MAX, budget[0]))
+    object. ``known``: the file's bytes, when the caller has them."""
+    limit = min(INLINE_MAX, budget[0])
+    if known is not None:
+        data: bytes | None = known if len(known) <= limit else None
+    else:
+        data = read_small(path, limit)
     if data is not None:
         budget[0] -= len(data)
         sha = hashlib.sha256(data).hexdigest()
@@ -368,15 +411,22 @@ def _move_in(staging: str, outputs_dir: str) -> bool:
     return False
 
 
+_HISTORIES: dict = {}
+
+
 def history_path(root: str, step: str) -> str:
-    ident = hashlib.sha256(step.encode("utf-8")).hexdigest()[:32]
-    return os.path.join(root, "history", ident + ".jsonl")
+    if (root, step) not in _HISTORIES:  # a worker appends to one step's history many times
+        if len(_HISTORIES) > 1024:
+            _HISTORIES.clear()
+        ident = hashlib.sha256(step.encode("utf-8")).hexdigest()[:32]
+        _HISTORIES[root, step] = os.path.join(root, "history", ident + ".jsonl")
+    return _HISTORIES[root, step]
 
 
 def append_history(root: str, step: str, entry: dict) -> None:
     """Append one line: a single ``O_APPEND`` write, so concurrent runs never interleave."""
     path = history_path(root, step)
-    line = (canonical(entry) + "\n").encode("utf-8")
+    line = (dumps(entry) + "\n").encode("utf-8")
 
     def append() -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -408,8 +458,8 @@ class DirStore:
     def restore(self, manifest: dict, outputs_dir: str) -> str:
         return restore(self.root, manifest, outputs_dir)
 
-    def scan_and_store(self, outputs_dir: str) -> dict:
-        return scan_and_store(self.root, outputs_dir)
+    def scan_and_store(self, outputs_dir: str, listed: dict | None = None) -> dict:
+        return scan_and_store(self.root, outputs_dir, listed=listed)
 
     def publish_manifest(self, key: str, manifest: dict) -> dict | None:
         return publish_manifest(self.root, key, manifest)

@@ -128,8 +128,8 @@ class BucketStore:
             pass
         self.client.upload(self.bucket, self._object_key(sha), path, sha, size)
 
-    def scan_and_store(self, outputs_dir: str) -> dict:
-        return entries.scan_and_store("", outputs_dir, put=self._put)
+    def scan_and_store(self, outputs_dir: str, listed: dict | None = None) -> dict:
+        return entries.scan_and_store("", outputs_dir, put=self._put, listed=listed)
 
     def publish_manifest(self, key: str, manifest: dict) -> dict | None:
         """Put the manifest: of concurrent writers the last one's stays, and each is sound
@@ -149,7 +149,7 @@ class BucketStore:
 
     def append_history(self, step: str, entry: dict) -> None:
         try:
-            body = entries.canonical(entry).encode("utf-8")
+            body = entries.dumps(entry).encode("utf-8")
             where = history_key(step, str(entry.get("run", "")))
             self.client.put(self.bucket, self.prefix + where, body)
         except OSError:

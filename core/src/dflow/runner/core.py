@@ -93,6 +93,8 @@ def run_op(
         result, slices_failed = failure(exc), False
     else:
         looked = _lookup(cache, run, whole, slice_index, inputs_dir, outputs_dir)
+        if looked is not None and looked.key and not looked.reused:
+            run.ctx.track()  # stored after the run: what it writes is listed as it goes
         if looked is not None and looked.reused:
             result = SUCCEEDED
         elif isinstance(slice_index, (list, tuple)):
@@ -105,7 +107,8 @@ def run_op(
         if looked is not None:
             from .cache import store
 
-            store(looked, str(outputs_dir), result.ok and not run.slices_failed)
+            ok = result.ok and not run.slices_failed
+            store(looked, str(outputs_dir), ok, run.ctx.written)
     if success_tag:
         outputs_dir.mkdir(parents=True, exist_ok=True)
         succeeded = result.ok and not slices_failed
@@ -133,14 +136,32 @@ def probe_cache(
     no cache there), which notes a damaged entry and discards it, as :func:`run_op` does.
     ``source``: the OP's source digest, when ``op`` stands in for an OP that cannot be
     imported here (:mod:`.cacheop`)."""
-    ins, outs, cwd = _abs(inputs_dir), _abs(outputs_dir), _abs(workdir)
+    ins, outs = _abs(inputs_dir), Path(os.path.abspath(outputs_dir))
     pars = Path(parameters_dir) if parameters_dir is not None else None
     try:
-        run = _prepare(op, ins, outs, cwd, slices, slice_index is not None)
+        run = _probe_shape(op, slices, slice_index is not None)
         whole = read_inputs(run.name, run.in_sign, ins, run.sliced_inputs, None, pars)
     except (Exception, SystemExit):
         return None
     return _lookup(cache, run, whole, slice_index, ins, outs, probe=probe, source=source)
+
+
+_SHAPES: dict[tuple[int, int, bool], tuple[Any, Any, _Run]] = {}
+
+
+def _probe_shape(op: type[OP] | OP, slices: Slices | None, indexed: bool) -> _Run:
+    """What a probe needs of ``op``'s runs (its name, signs and sliced inputs), made once
+    per OP and slicing: an engine probes every slice of a fan-out, and a probe neither runs
+    the OP nor writes outputs (so the run's directories do not matter)."""
+    memo = (id(op), id(slices), indexed)
+    known = _SHAPES.get(memo)
+    if known is None or known[0] is not op or known[1] is not slices:
+        if len(_SHAPES) > 256:  # a long-lived engine probes many OPs
+            _SHAPES.clear()
+        # dirs with different parents: an OP instance's tmp_root is left alone
+        ins, outs = Path("/probe/inputs"), Path("/probe-outputs/outputs")
+        known = _SHAPES[memo] = (op, slices, _prepare(op, ins, outs, outs, slices, indexed))
+    return known[2]
 
 
 def _lookup(

@@ -65,6 +65,37 @@ class OutputContext:
     workdir: Path
     input_roots: Sequence[Path] = ()
     _real_roots: dict = dataclasses.field(default_factory=dict, repr=False)
+    #: once :meth:`track` is called, every file written under ``outputs_dir``: its relative
+    #: path -> (its path, its bytes when known), so the step cache stores the outputs without
+    #: listing their tree again; None when not tracking, or once something not listed here
+    #: was written (a directory tree, HDF5 datasets, an empty artifact): the cache lists it
+    written: dict[str, tuple[str, bytes | None]] | None = None
+
+    def track(self) -> None:
+        """List what is written from now on: only into an absent or empty ``outputs_dir``
+        (what is already there would not be listed)."""
+        try:
+            with os.scandir(self.outputs_dir) as listing:
+                empty = next(listing, None) is None
+        except FileNotFoundError:
+            empty = True
+        except OSError:
+            empty = False
+        self.written = {} if empty else None
+
+    def wrote(self, path: str, data: bytes | None = None) -> None:
+        """The file at ``path`` (under ``outputs_dir``) was written (holding ``data``)."""
+        if self.written is None:
+            return
+        top = os.fspath(self.outputs_dir) + os.sep
+        if path.startswith(top):
+            self.written[path[len(top) :].replace(os.sep, "/")] = (path, data)
+        else:  # not under the outputs (a path the OP gave that is there already)
+            self.written = None
+
+    def wrote_unlisted(self) -> None:
+        """Something not listed file by file was written: the listing is incomplete."""
+        self.written = None
 
     @property
     def parameters_dir(self) -> str:
@@ -169,10 +200,12 @@ def write_artifact(
     root = ctx.outputs_dir / "artifacts" / name
     root.mkdir(parents=True, exist_ok=True)
     if value is None:
+        ctx.wrote_unlisted()  # an empty dir
         return
     if _as_hdf5(sign.type, value):
         from .hdf5 import write_hdf5
 
+        ctx.wrote_unlisted()
         write_hdf5(root, value, order)
         return
 
@@ -188,8 +221,12 @@ def write_artifact(
                 )
             return ""
         rel, own = ctx.place_of(src)
-        if _copy(src, root / rel if rel != "." else root, own):
+        dst = root / rel if rel != "." else root
+        if _copy(src, dst, own):
             dirs_placed.append(rel)
+            ctx.wrote_unlisted()  # a tree
+        else:
+            ctx.wrote(str(dst))
         return rel
 
     dirs_placed: list[str] = []
@@ -203,7 +240,9 @@ def write_artifact(
             if not isinstance(it.get("order"), str):
                 it["order"] = order
     if items:
-        catalog.write_catalog(root, items)
+        ctx.wrote(str(catalog.write_catalog(root, items)))
+    else:
+        ctx.wrote_unlisted()  # an empty dir, or its marker
     # only a copied dir (or an artifact of no paths) can leave an empty dir behind
     if (dirs_placed or not items) and catalog.detect_empty_dir():
         catalog.mark_empty_dirs(root)
@@ -226,7 +265,8 @@ def _is_paths(value: Any) -> bool:
     return False
 
 
-def _write_text(dir_: str, name: str, text: str) -> None:
+def _write_text(ctx: OutputContext, name: str, text: str) -> None:
+    dir_ = ctx.parameters_dir
     path = os.path.join(dir_, name)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     try:  # os-level: a text-mode open() adds four system calls and a buffer to one write
@@ -236,6 +276,7 @@ def _write_text(dir_: str, name: str, text: str) -> None:
         fd = os.open(path, flags, 0o666)
     try:
         data = text.encode()
+        ctx.wrote(path, data)
         while data:
             data = data[os.write(fd, data) :]
     finally:
@@ -247,13 +288,13 @@ def write_parameter(ctx: OutputContext, name: str, sign: Any, value: Any) -> Non
     # Argo's wait container trims one trailing newline of an output parameter file
     # (workflow/executor/executor.go SaveParameters, strings.TrimSuffix, v3.7.18); every engine
     # reads the files by that rule, so one more keeps the value the OP returned ("a\n")
-    _write_text(ctx.parameters_dir, name, text + "\n" if text.endswith("\n") else text)
+    _write_text(ctx, name, text + "\n" if text.endswith("\n") else text)
 
 
 def write_stacked_parameter(ctx: OutputContext, name: str, pairs: list[tuple[Any, Any]]) -> None:
     """A sliced output parameter: ``[{"dflow_list_item": value, "order": index}, ...]``."""
     stacked = [{"dflow_list_item": v, "order": i} for i, v in pairs]
-    _write_text(ctx.parameters_dir, name, dump_value(stacked, list))
+    _write_text(ctx, name, dump_value(stacked, list))
 
 
 def write_outputs(
