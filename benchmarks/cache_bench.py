@@ -27,6 +27,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -143,14 +144,38 @@ def runner_cost(n: int, base: Path) -> tuple[float, float]:
     return totals[0] / n, totals[1] / n
 
 
+def _rounds_plan(n: int, r: int) -> list[tuple[str, list[int], bool]]:
+    """One round's runs, in order. Each cold run with the cache is paired with a run without
+    it next to it, the pair's order alternating from round to round (so drifting load and
+    the bench process's own state weigh on both alike); warm runs follow the cold run that
+    filled the cache."""
+    xs = list(range(n))
+    changed = list(xs)
+    for i in range(0, n, 100):  # 1% of the items
+        changed[i] += 10 * n
+    fresh = [x + (20 + r) * n * 10 for x in xs]  # never run before: misses in a used cache
+    first = [(NO_CACHE, xs, False), (COLD, xs, True)]
+    second = [(NO_CACHE, xs, False), (USED, fresh, True)]
+    if r % 2:
+        first.reverse()
+        second.reverse()
+    warm = [(WARM, xs, True), ("warm, 1% changed", changed, True), (WORKER_CHECK, xs, True)]
+    return first + warm + second
+
+
+NO_CACHE, COLD, WARM, USED = "cold, no cache", "cold, cache", "warm, unchanged", "cold, used cache"
+ROWS = [NO_CACHE, COLD, WARM, "warm, 1% changed", WORKER_CHECK, USED]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=1000, help="slices (default 1000)")
     parser.add_argument("--quick", action="store_true", help="200 slices")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds; the best is shown")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
     parser.add_argument(
         "--work-ms", type=float, default=0.0, help="each slice's own work, in ms (default 0)"
     )
+    parser.add_argument("--no-runner", action="store_true", help="skip run_op's own cost")
     args = parser.parse_args()
     n = 200 if args.quick else args.n
     work = args.work_ms / 1000
@@ -159,54 +184,78 @@ def main() -> int:
     load = os.getloadavg()
     # a first run pays for imports and the engine's start: not in any measured row
     timed_run(list(range(20)), False, work, base / "warm-up", "warm up")
-    xs = list(range(n))
-    changed = list(xs)
-    for i in range(0, n, 100):  # 1% of the items
-        changed[i] += 10 * n
-    plan = [
-        ("cold, no cache", xs, False),
-        ("cold, cache", xs, True),  # fills this round's empty cache
-        ("warm, unchanged", xs, True),
-        ("warm, 1% changed", changed, True),
-        (WORKER_CHECK, xs, True),
-        ("cold, used cache", [x + 20 * n for x in xs], True),
-    ]
-    best = {label: (float("inf"), float("inf")) for label, _, _ in plan}
-    runner = [0.0, float("inf")]
+    runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in ROWS}
+    # each run against the run without the cache next to it (cold) or first in its round
+    ratios: dict[str, list[tuple[float, float]]] = {label: [] for label in ROWS}
+    runner: list[tuple[float, float]] = []
     try:
-        for r in range(args.repeat):  # the machine is shared: the best of a few rounds
+        for r in range(args.repeat):
             os.environ["DFLOW_CACHE_DIR"] = str(base / f"cache-{r}")
-            for label, items, cache in plan:
+            plain: list[tuple[float, float, float]] = []  # this round's, in order
+            seen: dict[str, tuple[float, float, float]] = {}
+            for label, items, cache in _rounds_plan(n, r):
+                own = resource.getrusage(resource.RUSAGE_SELF)
                 wall, cpu = timed_run(items, cache, work, base / f"round-{r}", label)
-                best[label] = (min(best[label][0], wall), min(best[label][1], cpu))
-            plain, cached = runner_cost(n, base / f"runner-{r}")
-            if cached - plain < runner[1] - runner[0]:
-                runner = [plain, cached]
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                engine = (after.ru_utime + after.ru_stime) - (own.ru_utime + own.ru_stime)
+                runs[label].append((wall, cpu, engine))
+                shutil.rmtree(base / f"round-{r}", ignore_errors=True)
+                if label == NO_CACHE:
+                    plain.append((wall, cpu, engine))
+                else:
+                    seen[label] = (wall, cpu, engine)
+            for label, row in seen.items():  # USED's twin is the round's second plain run
+                twin = plain[1] if label == USED else plain[0]
+                ratios[label].append((row[0] / twin[0], row[1] / twin[1]))
+            if not args.no_runner:
+                runner.append(runner_cost(n, base / f"runner-{r}"))
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    rows = [(label, *best[label]) for label, _, _ in plan]
-    wall0, cpu0 = rows[0][1], rows[0][2]
-    print(
-        f"step cache, local engine, {n} slices of {args.work_ms:g} ms work + 1 reduce, best of "
-        f"{args.repeat} (baseline: cold, no cache); load average {load[0]:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs"
-    )
-    print(f"{'run':<20}{'wall s':>10}{'vs baseline':>14}{'CPU s':>10}{'vs baseline':>14}")
-    for label, wall, cpu in rows:
-        print(f"{label:<20}{wall:>10.2f}{wall / wall0:>13.2f}x{cpu:>10.2f}{cpu / cpu0:>13.2f}x")
-    for row in (rows[1], rows[-1]):
-        print(
-            f"key computation and storing ({row[0]}): "
-            f"{(row[1] - wall0) / wall0 * 100:+.1f}% of the wall time, "
-            f"{(row[2] - cpu0) / cpu0 * 100:+.1f}% of the CPU time"
-        )
-    extra = runner[1] - runner[0]
-    print(
-        f"run_op alone, CPU per slice: {runner[0] * 1000:.2f} ms, with an empty cache "
-        f"{runner[1] * 1000:.2f} ms: +{extra * 1000:.2f} ms, {extra / (cpu0 / n) * 100:.1f}% "
-        "of the run's CPU time per slice in the cold run"
-    )
+    report(args, n, load, runs, ratios, runner)
     return 0
+
+
+def report(
+    args: argparse.Namespace,
+    n: int,
+    load: tuple[float, float, float],
+    runs: dict[str, list[tuple[float, float, float]]],
+    ratios: dict[str, list[tuple[float, float]]],
+    runner: list[tuple[float, float]],
+) -> None:
+    print(
+        f"step cache, local engine, {n} slices of {args.work_ms:g} ms work + 1 reduce, "
+        f"{args.repeat} rounds; load average {load[0]:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs, TMPDIR "
+        f"{tempfile.gettempdir()}"
+    )
+    print(
+        "best / median of the runs; 'vs plain': the median of each run's ratio to the run "
+        "without the cache paired with it (cold) or first in its round (warm)"
+    )
+    head = f"{'run':<19}{'wall s':>12}{'CPU s':>12}{'engine CPU s':>14}"
+    print(f"{head}{'vs plain: wall':>16}{'CPU':>8}")
+    for label in ROWS:
+        rows = runs[label]
+        cols = [
+            f"{min(r[i] for r in rows):.2f}/{statistics.median(r[i] for r in rows):.2f}"
+            for i in range(3)
+        ]
+        line = f"{label:<19}{cols[0]:>12}{cols[1]:>12}{cols[2]:>14}"
+        if ratios[label]:
+            wall = statistics.median(x[0] for x in ratios[label])
+            cpu = statistics.median(x[1] for x in ratios[label])
+            line += f"{(wall - 1) * 100:>+15.1f}%{(cpu - 1) * 100:>+7.1f}%"
+        print(line)
+    if runner:
+        plain = statistics.median(x[0] for x in runner)
+        extra = statistics.median(x[1] - x[0] for x in runner)
+        per_slice = statistics.median(r[1] for r in runs[NO_CACHE]) / n
+        print(
+            f"run_op alone, CPU per slice (median of {len(runner)}): {plain * 1000:.3f} ms, "
+            f"with an empty cache +{extra * 1000:.3f} ms: {extra / per_slice * 100:.1f}% "
+            "of a slice's CPU time in the cold run without the cache"
+        )
 
 
 if __name__ == "__main__":
