@@ -11,11 +11,14 @@ Runs, each in a fresh run directory, one cache directory shared by the cached ru
 * ``cold, used cache``: N new items into the cache the runs above filled: a cold run without
   the one-time cost of an empty cache (its 256 ``entries/`` shard directories).
 
-    .venv/bin/python benchmarks/cache_bench.py [N] [--quick] [--work-ms 50] [--repeat 3]
+    .venv/bin/python benchmarks/cache_bench.py [N] [--quick] [--work-ms 50] [--repeat 3] [--raw]
 
-Prints wall and CPU times (this process and its reaped children: the engine and its workers;
-CPU time is what load on a shared machine inflates least) and ratios against ``cold, no
-cache``, and ``run_op``'s own CPU time per slice with and without the cache. Each slice's OP
+Each round runs them in that order, with a ``cold, no cache`` run next to each cold run with
+the cache (the pair's order alternating from round to round), so each is compared with a
+run made under the same load. Prints, best and median over the rounds, wall and CPU times
+(this process and its reaped children: the engine and its workers; CPU time is what load on
+a shared machine inflates least) and the engine's own CPU time, the median ratio of each run
+to its plain twin, and ``run_op``'s own CPU time per slice with and without the cache. Each slice's OP
 sleeps ``--work-ms``
 (default 0), squares a number and writes a 1 KiB artifact: with no work, the OP costs almost
 nothing, the worst case for the cache's overhead and the least it can save.
@@ -77,15 +80,15 @@ def cpu_seconds() -> float:
 
 def timed_run(
     xs: list[int], cache: bool, work: float, base: Path, label: str
-) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one run."""
+) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, the engine's own CPU seconds) of one run."""
     import contextlib
 
     from dflow_engine_local import leaves
 
     config["debug_workdir"] = str(base / label.replace(" ", "-").replace(",", ""))
     wf = build(xs, cache, work)
-    start, cpu = time.perf_counter(), cpu_seconds()
+    start, cpu, own = time.perf_counter(), cpu_seconds(), time.process_time()
     with contextlib.ExitStack() as stack:
         if label == WORKER_CHECK:  # the engine's check off: every hit goes to a worker
             saved = leaves.probe
@@ -95,13 +98,14 @@ def timed_run(
         wf.wait()
     elapsed = time.perf_counter() - start
     cpu = cpu_seconds() - cpu
+    own = time.process_time() - own
     if wf.query_status() != "Succeeded":
         raise SystemExit(f"{label}: the workflow ended {wf.query_status()}")
     expected = sum(x * x for x in xs)
     got = wf.query_step(name="total")[0].outputs.parameters["s"].value
     if int(got) != expected:
         raise SystemExit(f"{label}: total {got}, expected {expected}")
-    return elapsed, cpu
+    return elapsed, cpu, own
 
 
 WORKER_CHECK = "warm, worker check"
@@ -176,6 +180,7 @@ def main() -> int:
         "--work-ms", type=float, default=0.0, help="each slice's own work, in ms (default 0)"
     )
     parser.add_argument("--no-runner", action="store_true", help="skip run_op's own cost")
+    parser.add_argument("--raw", action="store_true", help="print each run as it ends")
     args = parser.parse_args()
     n = 200 if args.quick else args.n
     work = args.work_ms / 1000
@@ -194,11 +199,10 @@ def main() -> int:
             plain: list[tuple[float, float, float]] = []  # this round's, in order
             seen: dict[str, tuple[float, float, float]] = {}
             for label, items, cache in _rounds_plan(n, r):
-                own = resource.getrusage(resource.RUSAGE_SELF)
-                wall, cpu = timed_run(items, cache, work, base / f"round-{r}", label)
-                after = resource.getrusage(resource.RUSAGE_SELF)
-                engine = (after.ru_utime + after.ru_stime) - (own.ru_utime + own.ru_stime)
+                wall, cpu, engine = timed_run(items, cache, work, base / f"round-{r}", label)
                 runs[label].append((wall, cpu, engine))
+                if args.raw:
+                    print(f"round {r}: {label:<19}{wall:>8.2f}{cpu:>8.2f}{engine:>8.2f}")
                 shutil.rmtree(base / f"round-{r}", ignore_errors=True)
                 if label == NO_CACHE:
                     plain.append((wall, cpu, engine))
