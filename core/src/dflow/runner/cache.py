@@ -83,7 +83,7 @@ def adopt_store(spec: CacheSpec, store: Any) -> None:
 def canonical(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces; paths as strings, sets sorted, other objects
     by their repr."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_plain)
+    return _CANONICAL.encode(obj)
 
 
 def _plain(obj: Any) -> Any:
@@ -94,6 +94,10 @@ def _plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return dataclasses.asdict(obj)
     return {"__repr__": repr(obj)}
+
+
+# built once, as ``json.dumps(..., default=_plain)`` would build it on every call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain)
 
 
 def sha256_text(text: str) -> str:

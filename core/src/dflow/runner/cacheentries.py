@@ -39,8 +39,14 @@ INLINE_TOTAL = 64 * 1024
 _SETTLE_S = (0.005, 0.02, 0.05)
 
 
+# built once: ``json.dumps`` with any argument builds an encoder per call, which cost more
+# than the encoding of a key record
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def canonical(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(obj)
 
 
 class KeyRecord(dict):
@@ -56,8 +62,8 @@ def dumps(obj: dict) -> str:
     :class:`KeyRecord` value spliced in as its kept text."""
     kept = {k: v.text for k, v in obj.items() if isinstance(v, KeyRecord) and v.text}
     if not kept:
-        return json.dumps(obj, separators=(",", ":"))
-    rest = json.dumps({k: v for k, v in obj.items() if k not in kept}, separators=(",", ":"))
+        return _COMPACT.encode(obj)
+    rest = _COMPACT.encode({k: v for k, v in obj.items() if k not in kept})
     tail = ",".join(json.dumps(k) + ":" + text for k, text in kept.items())
     return rest[:-1] + ("," if len(rest) > 2 else "") + tail + "}"
 
