@@ -1,4 +1,6 @@
-"""OPs for tests/test_cache*.py: each leaves one file per computation in ``log`` (the count)."""
+"""OPs for tests/test_cache*.py: each leaves one file per computation in ``log`` (the count);
+the helpers that run and read their workflows. Pods import this module for its OPs: no pytest
+here (the ``local`` fixture is in cache_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,29 @@ from pathlib import Path
 
 from dflow import Step, Workflow, upload_artifact
 from dflow.python import OP, Artifact, PythonOPTemplate, Slices
+
+
+def run(wf: Workflow) -> str:
+    """Submit ``wf``, wait, and check it succeeded; its id."""
+    wf.submit()
+    wf.wait()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    return wf.id
+
+
+def step_log(wf: Workflow, step: str) -> str:
+    """The log of ``wf``'s step ``step`` on the local engine (run from ``local``)."""
+    return Path("runs", wf.id, wf.query_step(name=step)[0].id, "log.txt").read_text()
+
+
+def files_holding(top: Path, text: str) -> list[str]:
+    """The files under ``top`` that contain ``text`` (a secret must be in none)."""
+    found = []
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            if text.encode() in Path(dirpath, name).read_bytes():
+                found.append(os.path.join(dirpath, name))
+    return found
 
 
 def _mark(log: str, what: str) -> None:

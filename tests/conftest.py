@@ -36,6 +36,24 @@ def in_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
+# -- the project's OSS test server (plugins/storage_oss/tests): cache and fault tests ---------
+
+
+@pytest.fixture(scope="module")
+def oss_server():
+    """The OSS test server (it checks V1 and V4 signatures), started with the test key pair,
+    bucket and region, which it carries as ``.access_key``, ``.secret_key``, ``.bucket`` and
+    ``.region``; stopped by its PID."""
+    pytest.importorskip("dflow_storage_oss")
+    path = Path(__file__).resolve().parents[1] / "plugins/storage_oss/tests/conftest.py"
+    spec = importlib.util.spec_from_file_location("dflow_oss_test_fixtures", path)
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    server = fixtures.start_test_server()
+    yield server
+    server.stop()
+
+
 # -- HPC workflows (test_hpc_workflows.py): the shared real Slurm ---------------------------
 
 from dflow.testing.slurm_fixtures import local_slurm  # noqa: E402, F401

@@ -17,30 +17,8 @@ from dflow.runner import cache as rcache
 from dflow.runner import cacheentries as rentries
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out, retried, words
-
-
-@pytest.fixture
-def local(tmp_path, monkeypatch):
-    """The local engine in ``tmp_path``, the cache in ``tmp_path/cache``, a side-effect log."""
-    from dflow.config import config
-
-    saved = dict(config)
-    config.update(mode="local", debug_workdir=str(tmp_path / "runs"), debug_pool_workers=1)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("DFLOW_CACHE", raising=False)
-    (tmp_path / "log").mkdir()
-    yield tmp_path
-    config.clear()
-    config.update(saved)
-
-
-def run(wf) -> str:
-    wf.submit()
-    wf.wait()
-    assert wf.query_status() == "Succeeded"
-    return wf.id
+from cache_fixtures import local_fixture  # noqa: F401 (the fixture)
+from cache_ops import computed, fan_out, retried, run, words
 
 
 def value(wf, step: str, name: str):

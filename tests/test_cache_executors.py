@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from dflow import InputParameter, Step, Workflow
 from dflow.python import PythonOPTemplate, Slices
-from dflow.runner.caches3 import ACCESS_ENV, SECRET_ENV
+from dflow.runner.caches3 import ACCESS_ENV
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out, square, total
+from cache_fixtures import cache_in_s3
+from cache_ops import computed, fan_out, run, square, total
 
 pytest.importorskip("dflow_executor_slurm")
 pytest.importorskip("dflow_executor_dispatcher")
@@ -74,11 +75,13 @@ def sent(xs: list, log: Path, executor, name: str = "cache-exec") -> Workflow:
     return wf
 
 
-def run(wf: Workflow) -> str:
-    wf.submit()
-    wf.wait()
-    assert wf.query_status() == "Succeeded", wf.query().status.message
-    return wf.id
+def one_total(name: str, ys: list, log: Path, executor=None, context=None) -> Workflow:
+    """One cached ``total`` step, run by ``executor`` (or the workflow's ``context``)."""
+    wf = Workflow(name=name, context=context)
+    tmpl = PythonOPTemplate(total)
+    params = {"ys": ys, "log": str(log)}
+    wf.add(Step("total", tmpl, parameters=params, executor=executor, cache=True))
+    return wf
 
 
 def pods(wf: Workflow) -> list:
@@ -107,7 +110,7 @@ def report_of(wf: Workflow) -> str:
     return Path(art, "report.txt").read_text()
 
 
-# -- Slurm ---------------------------------------------------------------------------------
+# -- Slurm and DPDispatcher ------------------------------------------------------------------------
 
 
 def slurm_jobs(local_slurm, under: Path) -> int:
@@ -115,31 +118,6 @@ def slurm_jobs(local_slurm, under: Path) -> int:
     listed for MinJobAge, 600 s)."""
     out = local_slurm.run("scontrol", "-o", "show", "jobs").stdout
     return sum(f"WorkDir={under}" in line for line in out.splitlines())
-
-
-def test_python_ops_sent_to_slurm_are_cached_by_the_local_engine(cached, local_slurm):
-    log = cached / "log"
-    first = run(sent([1, 2, 3], log, SlurmJobTemplate()))
-    assert computed(log) == 4
-    assert slurm_jobs(local_slurm, cached) == 4
-    again = sent([1, 2, 3], log, SlurmJobTemplate())
-    run(again)
-    assert computed(log) == 4  # nothing computed
-    assert slurm_jobs(local_slurm, cached) == 4  # and nothing submitted
-    assert_all_reused(again, first, cached)
-    assert total_of(again) == 14 and report_of(again) == "sum 14\n"
-    changed = sent([1, 2, 4], log, SlurmJobTemplate())
-    run(changed)
-    # exactly the changed slice and the step reading it: two jobs
-    assert computed(log, "square-4") == 1 and computed(log, "total") == 2
-    assert computed(log) == 6
-    assert slurm_jobs(local_slurm, cached) == 6
-    assert total_of(changed) == 21
-    fresh = {s.message for s in pods(changed) if not s.message.startswith("reused")}
-    assert len(pods(changed)) - len(fresh) >= 2  # the two unchanged slices were reused
-
-
-# -- DPDispatcher ----------------------------------------------------------------------------
 
 
 def shell(root: Path) -> DispatcherExecutor:
@@ -156,18 +134,33 @@ def submissions(root: Path) -> int:
     return len(list((root / "dp").glob("*/task*/"))) if (root / "dp").exists() else 0
 
 
-def test_python_ops_sent_to_dpdispatcher_are_cached_by_the_local_engine(cached):
+@pytest.mark.parametrize("backend", ["slurm", "dpdispatcher"])
+def test_python_ops_sent_to_an_executor_are_cached_by_the_local_engine(backend, cached, request):
+    """Counted by the scheduler (Slurm's jobs) or by DPDispatcher's task directories."""
+    if backend == "slurm":
+        local_slurm = request.getfixturevalue("local_slurm")
+        executor, jobs = SlurmJobTemplate, lambda: slurm_jobs(local_slurm, cached)
+    else:
+        executor, jobs = (lambda: shell(cached)), (lambda: submissions(cached))
     log = cached / "log"
-    first = run(sent([1, 2], log, shell(cached)))
-    assert computed(log) == 3
-    jobs = submissions(cached)
-    assert jobs == 3
-    again = sent([1, 2], log, shell(cached))
+    first = run(sent([1, 2, 3], log, executor()))
+    assert computed(log) == 4
+    assert jobs() == 4
+    again = sent([1, 2, 3], log, executor())
     run(again)
-    assert computed(log) == 3
-    assert submissions(cached) == jobs  # the second run submitted nothing
+    assert computed(log) == 4  # nothing computed
+    assert jobs() == 4  # and nothing submitted
     assert_all_reused(again, first, cached)
-    assert total_of(again) == 5 and report_of(again) == "sum 5\n"
+    assert total_of(again) == 14 and report_of(again) == "sum 14\n"
+    changed = sent([1, 2, 4], log, executor())
+    run(changed)
+    # exactly the changed slice and the step reading it: two jobs
+    assert computed(log, "square-4") == 1 and computed(log, "total") == 2
+    assert computed(log) == 6
+    assert jobs() == 6
+    assert total_of(changed) == 21
+    fresh = {s.message for s in pods(changed) if not s.message.startswith("reused")}
+    assert len(pods(changed)) - len(fresh) >= 2  # the two unchanged slices were reused
 
 
 def test_an_entry_damaged_after_the_check_is_replaced_by_the_job(cached):
@@ -176,30 +169,11 @@ def test_an_entry_damaged_after_the_check_is_replaced_by_the_job(cached):
     from dflow.cache import list_entries
 
     log = cached / "log"
-    wf = Workflow(name="cache-exec-one")
-    wf.add(
-        Step(
-            "total",
-            PythonOPTemplate(total),
-            parameters={"ys": [3], "log": str(log)},
-            executor=shell(cached),
-            cache=True,
-        )
-    )
-    run(wf)
+    run(one_total("cache-exec-one", [3], log, shell(cached)))
     [entry] = list_entries(str(cached / "cache"))
     manifest = next((cached / "cache" / "entries").rglob(f"{entry.key}.json"))
     manifest.write_text(manifest.read_text()[:-20])  # cut short
-    again = Workflow(name="cache-exec-one")
-    again.add(
-        Step(
-            "total",
-            PythonOPTemplate(total),
-            parameters={"ys": [3], "log": str(log)},
-            executor=shell(cached),
-            cache=True,
-        )
-    )
+    again = one_total("cache-exec-one", [3], log, shell(cached))
     run(again)
     assert computed(log, "total") == 2
     [step] = pods(again)
@@ -213,29 +187,12 @@ def test_a_default_executor_is_in_the_key_as_a_steps_own(cached):
     """A workflow's default executor (``context=``) runs the step as the step's own would:
     one key, so either run serves the other; a local run of the same OP has another."""
     log = cached / "log"
-    first = Workflow(name="cache-exec-ctx", context=shell(cached))
-    first.add(
-        Step("total", PythonOPTemplate(total), parameters={"ys": [2], "log": str(log)}, cache=True)
-    )
-    first_id = run(first)
-    own = Workflow(name="cache-exec-ctx")
-    own.add(
-        Step(
-            "total",
-            PythonOPTemplate(total),
-            parameters={"ys": [2], "log": str(log)},
-            executor=shell(cached),
-            cache=True,
-        )
-    )
+    first_id = run(one_total("cache-exec-ctx", [2], log, context=shell(cached)))
+    own = one_total("cache-exec-ctx", [2], log, shell(cached))
     run(own)
     assert computed(log, "total") == 1
     assert pods(own)[0].message.startswith(f"reused from run {first_id}")
-    here = Workflow(name="cache-exec-ctx")
-    here.add(
-        Step("total", PythonOPTemplate(total), parameters={"ys": [2], "log": str(log)}, cache=True)
-    )
-    run(here)
+    run(one_total("cache-exec-ctx", [2], log))
     assert computed(log, "total") == 2  # no executor: another key
 
 
@@ -255,24 +212,12 @@ def seaweedfs(tmp_path_factory):
 def in_bucket(cached, monkeypatch, seaweedfs):
     """``cached``, with the cache in ``s3://<bucket>/cache`` reached with the configured
     storage's endpoint and credentials (none in this process's environment)."""
-    from dflow.config import s3_config
     from dflow.runner.s3 import S3
 
     bucket = f"cache-{uuid.uuid4().hex[:8]}"
     S3(seaweedfs.url, seaweedfs.access_key, seaweedfs.secret_key).request("PUT", bucket)
-    saved = dict(s3_config)
-    s3_config.update(
-        endpoint=seaweedfs.endpoint,
-        secure=False,
-        access_key=seaweedfs.access_key,
-        secret_key=seaweedfs.secret_key,
-    )
-    monkeypatch.setenv("DFLOW_CACHE_DIR", f"s3://{bucket}/cache")
-    monkeypatch.delenv(ACCESS_ENV, raising=False)
-    monkeypatch.delenv(SECRET_ENV, raising=False)
-    yield cached
-    s3_config.clear()
-    s3_config.update(saved)
+    with cache_in_s3(monkeypatch, seaweedfs, f"s3://{bucket}/cache"):
+        yield cached
 
 
 def test_the_engine_restores_every_slice_from_a_bucket_without_a_worker(in_bucket):

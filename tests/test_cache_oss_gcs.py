@@ -33,7 +33,8 @@ from dflow.runner import oss as ross
 from dflow.runner.cacheobj import StoreError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out
+from cache_fixtures import local_fixture  # noqa: F401 (the fixture)
+from cache_ops import computed, fan_out, files_holding, run, step_log
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,26 +51,6 @@ def _load(path: Path, name: str):
 
 
 # -- servers ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def oss_server():
-    pytest.importorskip("dflow_storage_oss")
-    fixtures = _load(ROOT / "plugins/storage_oss/tests/conftest.py", "dflow_oss_cache_fixtures")
-    server = fixtures.OSSServerProcess(
-        "--access-key-id",
-        fixtures.ACCESS_KEY_ID,
-        "--access-key-secret",
-        fixtures.ACCESS_KEY_SECRET,
-        "--bucket",
-        fixtures.BUCKET,
-        "--region",
-        fixtures.REGION,
-    ).start()
-    server.access_key, server.secret_key = fixtures.ACCESS_KEY_ID, fixtures.ACCESS_KEY_SECRET
-    server.bucket, server.region = fixtures.BUCKET, fixtures.REGION
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -128,40 +109,6 @@ def remote(request, monkeypatch):
     monkeypatch.delenv("DFLOW_CACHE", raising=False)
     yield found
     rcache._STORES.clear()
-
-
-@pytest.fixture
-def local(tmp_path, monkeypatch):
-    """The local engine in ``tmp_path`` with a side-effect log."""
-    from dflow.config import config
-
-    saved = dict(config)
-    config.update(mode="local", debug_workdir=str(tmp_path / "runs"), debug_pool_workers=1)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "log").mkdir()
-    yield tmp_path
-    config.clear()
-    config.update(saved)
-
-
-def run(wf) -> str:
-    wf.submit()
-    wf.wait()
-    assert wf.query_status() == "Succeeded"
-    return wf.id
-
-
-def _step_log(wf, step: str) -> str:
-    return Path("runs", wf.id, wf.query_step(name=step)[0].id, "log.txt").read_text()
-
-
-def _files_holding(top: Path, text: str) -> list[str]:
-    found = []
-    for dirpath, _dirs, files in os.walk(top):
-        for name in files:
-            if text.encode() in Path(dirpath, name).read_bytes():
-                found.append(os.path.join(dirpath, name))
-    return found
 
 
 # -- the OSS signers -------------------------------------------------------------------------
@@ -476,7 +423,7 @@ def test_the_local_engine_fills_the_bucket_and_a_second_run_computes_nothing(loc
     assert again.query_step(name="total")[0].outputs.parameters["s"].value == 14
     report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
     assert Path(report, "report.txt").read_text() == "sum 14\n"
-    assert f"reused from run {first_id}" in _step_log(again, "total")
+    assert f"reused from run {first_id}" in step_log(again, "total")
     # the engine restored every step before scheduling it: no worker ran one
     for step in again.query_step(type="Pod"):
         assert step.message.startswith(f"reused from run {first_id} (key "), step.message
@@ -486,7 +433,7 @@ def test_the_local_engine_fills_the_bucket_and_a_second_run_computes_nothing(loc
         f"cache-fan/square: 3 slices reused from run {first_id}"
     ]
     if remote.secret:
-        assert _files_holding(local / "runs", remote.secret) == []  # never written
+        assert files_holding(local / "runs", remote.secret) == []  # never written
 
 
 def test_dflow_cache_ls_show_prune_on_the_bucket(local, remote, capsys):
@@ -521,7 +468,7 @@ def test_a_truncated_object_is_detected_and_rewritten(local, remote, monkeypatch
     assert computed(log, "total") == 2  # the damaged entry was not used
     report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
     assert Path(report, "report.txt").read_text() == "sum 25\n"
-    assert "has 3 bytes, 7 expected" in _step_log(again, "total")
+    assert "has 3 bytes, 7 expected" in step_log(again, "total")
     assert remote.get(victim) == b"sum 25\n"  # rewritten
     run(fan_out([5], log))
     assert computed(log, "total") == 2  # the rewritten entry serves
@@ -538,7 +485,7 @@ def test_wrong_oss_credentials_are_a_clear_error_naming_the_location(
     wf = fan_out([2], log)
     run(wf)  # the steps run, uncached, and say why
     assert computed(log) == 2
-    text = _step_log(wf, "total")
+    text = step_log(wf, "total")
     assert f"oss://{oss_server.bucket}/" in text and "SignatureDoesNotMatch" in text
     capsys.readouterr()
     assert dflow_main(["cache", "ls"]) == 1

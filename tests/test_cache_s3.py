@@ -22,7 +22,8 @@ from dflow.runner.s3 import EMPTY_SHA256, S3, S3Error, sign
 from dflow.settings import SettingsError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out
+from cache_fixtures import cache_in_s3, local_fixture  # noqa: F401 (the fixture)
+from cache_ops import computed, fan_out, files_holding, run, step_log
 
 # -- the signer against AWS's published Signature V4 examples ----------------------------
 
@@ -101,54 +102,15 @@ def bucket(seaweedfs):
 
 
 @pytest.fixture
-def s3_local(tmp_path, monkeypatch, seaweedfs, bucket):
-    """The local engine, the cache in ``s3://<bucket>/team/cache`` with the configured
-    storage's endpoint and credentials (s3_config), and a side-effect log."""
-    from dflow.config import config, s3_config
-
-    saved, saved_s3 = dict(config), dict(s3_config)
-    config.update(mode="local", debug_workdir=str(tmp_path / "runs"), debug_pool_workers=1)
-    s3_config.update(
-        endpoint=seaweedfs.endpoint,
-        secure=False,
-        access_key=seaweedfs.access_key,
-        secret_key=seaweedfs.secret_key,
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DFLOW_CACHE_DIR", f"s3://{bucket}/team/cache")
-    monkeypatch.delenv("DFLOW_CACHE", raising=False)
-    monkeypatch.delenv(ACCESS_ENV, raising=False)
-    monkeypatch.delenv(SECRET_ENV, raising=False)
-    (tmp_path / "log").mkdir()
-    yield tmp_path
-    config.clear()
-    config.update(saved)
-    s3_config.clear()
-    s3_config.update(saved_s3)
+def s3_local(local, monkeypatch, seaweedfs, bucket):
+    """``local``, with the cache in ``s3://<bucket>/team/cache`` reached with the configured
+    storage's endpoint and credentials (s3_config)."""
+    with cache_in_s3(monkeypatch, seaweedfs, f"s3://{bucket}/team/cache"):
+        yield local
 
 
 def _client(seaweedfs) -> S3:
     return S3(seaweedfs.url, seaweedfs.access_key, seaweedfs.secret_key)
-
-
-def run(wf) -> str:
-    wf.submit()
-    wf.wait()
-    assert wf.query_status() == "Succeeded"
-    return wf.id
-
-
-def _step_log(wf, step: str) -> str:
-    return Path("runs", wf.id, wf.query_step(name=step)[0].id, "log.txt").read_text()
-
-
-def _files_holding(top: Path, text: str) -> list[str]:
-    found = []
-    for dirpath, _dirs, files in os.walk(top):
-        for name in files:
-            if text.encode() in Path(dirpath, name).read_bytes():
-                found.append(os.path.join(dirpath, name))
-    return found
 
 
 def test_a_wrong_secret_is_refused_by_the_server(seaweedfs, bucket):
@@ -180,11 +142,11 @@ def test_the_local_engine_fills_the_bucket_and_a_second_run_computes_nothing(
     assert again.query_step(name="total")[0].outputs.parameters["s"].value == 14
     report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
     assert Path(report, "report.txt").read_text() == "sum 14\n"
-    assert f"reused from run {first_id}" in _step_log(again, "total")
+    assert f"reused from run {first_id}" in step_log(again, "total")
     assert explain_lines(again.id, "square") == [
         f"cache-fan/square: 3 slices reused from run {first_id}"
     ]
-    assert _files_holding(s3_local / "runs", seaweedfs.secret_key) == []  # never written
+    assert files_holding(s3_local / "runs", seaweedfs.secret_key) == []  # never written
 
 
 def test_dflow_cache_ls_show_prune_and_explain_on_the_bucket(s3_local, seaweedfs, bucket, capsys):
@@ -234,7 +196,7 @@ def test_a_damaged_object_in_the_bucket_is_detected_and_rewritten(
     report = again.query_step(name="total")[0].outputs.artifacts["report"].local_path
     assert Path(report, "report.txt").read_text() == "sum 25\n"
     why = "has 3 bytes, 7 expected" if damage == "truncated" else "does not match its digest"
-    assert why in _step_log(again, "total")
+    assert why in step_log(again, "total")
     assert _client(seaweedfs).get(bucket, victim) == b"sum 25\n"  # rewritten
     third = fan_out([5], log)
     run(third)
@@ -255,7 +217,7 @@ def test_a_cut_short_manifest_in_the_bucket_is_ignored_and_rewritten(s3_local, s
     again = fan_out([6], log)
     run(again)
     assert computed(log, "total") == 2
-    assert "ignored: manifest digest mismatch" in _step_log(again, "total")
+    assert "ignored: manifest digest mismatch" in step_log(again, "total")
     assert client.get(bucket, manifest) != whole[: len(whole) // 2]  # a sound one again
     run(fan_out([6], log))
     assert computed(log, "total") == 2

@@ -16,8 +16,9 @@ from dflow.cache.cli import explain_lines
 from dflow.executor import Executor, JobResult
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cache_ops import computed, fan_out, script_runs, script_words
-from test_cache import local, run, value  # noqa: F401 (local: a fixture)
+from cache_fixtures import local_fixture  # noqa: F401 (the fixture)
+from cache_ops import computed, fan_out, run, script_runs, script_words
+from test_cache import value
 
 
 @pytest.fixture

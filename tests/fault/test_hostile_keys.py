@@ -7,7 +7,6 @@ Every download path refuses them by the one rule, :func:`dflow.storage.paths.loc
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from dflow.storage import S3Artifact, StorageError, download_artifact, download_
 
 pytestmark = pytest.mark.fault
 
-ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ("x/../../../escaped.txt", "../escaped.txt", "x/..")
 
 
@@ -49,34 +47,17 @@ def seaweed(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def oss(tmp_path_factory):
-    pytest.importorskip("dflow_storage_oss")
+def oss(oss_server, tmp_path_factory):
     from dflow_storage_oss import OSSClient
 
-    spec = importlib.util.spec_from_file_location(
-        "dflow_oss_test_fixtures", ROOT / "plugins" / "storage_oss" / "tests" / "conftest.py"
-    )
-    fixtures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fixtures)
-    server = fixtures.OSSServerProcess(
-        "--access-key-id",
-        fixtures.ACCESS_KEY_ID,
-        "--access-key-secret",
-        fixtures.ACCESS_KEY_SECRET,
-        "--bucket",
-        fixtures.BUCKET,
-        "--region",
-        fixtures.REGION,
-    ).start()
-    yield OSSClient(
-        endpoint=server.endpoint,
-        bucket_name=fixtures.BUCKET,
-        access_key_id=fixtures.ACCESS_KEY_ID,
-        access_key_secret=fixtures.ACCESS_KEY_SECRET,
+    return OSSClient(
+        endpoint=oss_server.endpoint,
+        bucket_name=oss_server.bucket,
+        access_key_id=oss_server.access_key,
+        access_key_secret=oss_server.secret_key,
         prefix="",
         checkpoint_dir=str(tmp_path_factory.mktemp("ckpt")),
     )
-    server.stop()
 
 
 def test_seaweedfs_itself_refuses_to_store_a_dot_dot_key(seaweed):

@@ -79,9 +79,9 @@ BUCKET = "dflow-test"
 REGION = "cn-dflow-test"
 
 
-@pytest.fixture(scope="session")
-def oss_server():
-    """A running OSS test server (``.endpoint``, ``.corrupt_next_gets(n)``, ``.fail_next(n)``)."""
+def start_test_server() -> OSSServerProcess:
+    """The server started with the test key pair, bucket and region, which it also carries as
+    ``.access_key``, ``.secret_key``, ``.bucket`` and ``.region`` (also for tests/conftest.py)."""
     server = OSSServerProcess(
         "--access-key-id",
         ACCESS_KEY_ID,
@@ -92,6 +92,15 @@ def oss_server():
         "--region",
         REGION,
     ).start()
+    server.access_key, server.secret_key = ACCESS_KEY_ID, ACCESS_KEY_SECRET
+    server.bucket, server.region = BUCKET, REGION
+    return server
+
+
+@pytest.fixture(scope="session")
+def oss_server():
+    """A running OSS test server (``.endpoint``, ``.corrupt_next_gets(n)``, ``.fail_next(n)``)."""
+    server = start_test_server()
     yield server
     server.stop()
 
