@@ -16,14 +16,14 @@ Not run by ``run_all.py`` (a leading underscore): it compares trees, it has no b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _proc import workload_result
 
 CHAIN = Path(__file__).resolve().parent / "workloads" / "chain.py"
 
@@ -34,21 +34,9 @@ def run_once(src: Path, n: int, base: str) -> tuple[float, float]:
     paths = [src / "core" / "src", *sorted((src / "plugins").glob("*/src"))]
     env = {**os.environ, "DFLOW_MODE": "debug", "PYTHONPATH": os.pathsep.join(map(str, paths))}
     try:
-        out = subprocess.run(
-            [sys.executable, str(CHAIN), str(n)],
-            cwd=rundir,
-            env=env,
-            capture_output=True,
-            text=True,
-        ).stdout
+        result = workload_result(CHAIN, n, f"the chain of {n} from {src}", cwd=rundir, env=env)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
-    lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
-    if not lines:
-        sys.exit(f"error: the chain of {n} from {src} printed no RESULT line:\n{out[-2000:]}")
-    result = json.loads(lines[0][len("RESULT ") :])
-    if not result["ok"]:
-        sys.exit(f"error: the chain of {n} from {src} gave a wrong result: {result}")
     return result["seconds"], result["cpu"]
 
 

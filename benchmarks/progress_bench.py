@@ -19,16 +19,15 @@ Two measurements, each against a baseline measured in the same run:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pty
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from _proc import workload_result
 
 WORKLOAD = Path(__file__).resolve().parent / "workloads" / "fanout.py"
 MODES = ("quiet", "plain", "rich")
@@ -41,36 +40,18 @@ def run_once(mode: str, n: int) -> float:
         env["DFLOW_QUIET"] = "1"
     with tempfile.TemporaryDirectory(prefix="dflow-progress-bench-") as cwd:
         drained: list[bytes] = []
+        what = f"{mode}: the workload"
         if mode == "rich":
             master, slave = pty.openpty()
             reader = threading.Thread(target=_drain, args=(master, drained), daemon=True)
             reader.start()
-            proc = subprocess.run(
-                [sys.executable, str(WORKLOAD), str(n)],
-                cwd=cwd,
-                env={**env, "COLUMNS": "120", "TERM": "xterm-256color"},
-                stdout=subprocess.PIPE,
-                stderr=slave,
-                check=False,
-            )
+            tty = {**env, "COLUMNS": "120", "TERM": "xterm-256color"}
+            report = workload_result(WORKLOAD, n, what, cwd=cwd, env=tty, stderr=slave)
             os.close(slave)
             reader.join(timeout=5)
             os.close(master)
         else:
-            proc = subprocess.run(
-                [sys.executable, str(WORKLOAD), str(n)],
-                cwd=cwd,
-                env=env,
-                capture_output=True,
-                check=False,
-            )
-        out = proc.stdout.decode()
-    result = [line for line in out.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode or not result:
-        raise SystemExit(f"{mode}: the workload failed (exit {proc.returncode}):\n{out[-2000:]}")
-    report = json.loads(result[-1][len("RESULT ") :])
-    if not report["ok"]:
-        raise SystemExit(f"{mode}: wrong result: {report}")
+            report = workload_result(WORKLOAD, n, what, cwd=cwd, env=env)
     return float(report["seconds"])
 
 
