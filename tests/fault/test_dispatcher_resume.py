@@ -41,10 +41,15 @@ from dflow_executor_dispatcher import DispatcherExecutor
 config["mode"] = "local"
 config["debug_workdir"] = {workdir!r}
 import json, os
+from dflow_executor_dispatcher import recovery
+recovery.LEFTOVER_WAIT = float(os.environ.get("RUN_LEFTOVER_WAIT", recovery.LEFTOVER_WAIT))
 # batch_type Slurm, a LocalContext (or an SSHContext with the keywords of RUN_SSH);
-# RUN_VARIANT changes the submission between runs
+# RUN_VARIANT changes the submission between runs; RUN_PREPEND: lines atop the batch script
 ex = DispatcherExecutor(
-    resources_dict={{"envs": {{"VARIANT": os.environ["RUN_VARIANT"]}}}},
+    resources_dict={{
+        "envs": {{"VARIANT": os.environ["RUN_VARIANT"]}},
+        "prepend_script": json.loads(os.environ.get("RUN_PREPEND", "[]")),
+    }},
     **json.loads(os.environ.get("RUN_SSH", "{{}}")),
 )
 ex.check_interval = 0.2
@@ -215,6 +220,109 @@ def test_a_job_of_a_submission_that_changed_is_cancelled_before_the_new_one(tmp_
     assert "PHASE Succeeded ANSWER done" in out, out + case.log()
     assert _lines(case.count) == ["ran"]  # only the second copy got past the gate
     assert f"cancelled Slurm job {job_id}, left by an earlier run" in case.log()
+    assert _queue(slurm) == []
+
+
+# atop a batch script: the job notes its start; cancelled, it keeps running (and noting)
+# for about 3 s, as a job that saves its state on SIGTERM does
+LINGERING = [
+    "echo start $SLURM_JOB_ID $(date +%s.%N) >> {base}.times",
+    "trap 'for i in $(seq 30); do echo alive $SLURM_JOB_ID $(date +%s.%N) >> {base}.times; "
+    "sleep 0.1; done; exit 143' TERM",
+]
+
+
+def _times(path: Path) -> dict[str, list[float]]:
+    """Each job's own timestamps (its start first) from its notes in ``path``."""
+    times: dict[str, list[float]] = {}
+    for line in path.read_text().splitlines():
+        _what, job_id, stamp = line.split()
+        times.setdefault(job_id, []).append(float(stamp))
+    return times
+
+
+def test_a_cancelled_job_that_lingers_has_ended_before_the_new_copy_starts(tmp_path, slurm):
+    """The killed run's job traps SIGTERM in its batch script and goes on for a few seconds
+    when the resumed run (whose submission changed) cancels it: the new copy is submitted
+    only once it has ended (so it cannot start beside it on another node; this one-node
+    cluster itself starts no job on a node while another one is completing there)."""
+    case = _Case(tmp_path)
+    case.env["RUN_PREPEND"] = json.dumps([line.format(base=case.base) for line in LINGERING])
+    job_id = case.crash_while_running()
+    case.env["RUN_VARIANT"] = "b"
+    resumed = case.start()
+    try:
+        _wait_for("the second job to start", lambda: len(_lines(case.started)) == 2)
+        case.gate.touch()
+        out, _ = resumed.communicate(timeout=300)
+    finally:
+        resumed.kill()
+    assert "PHASE Succeeded ANSWER done" in out, out + case.log()
+    times = _times(Path(f"{case.base}.times"))
+    [new_id] = [i for i in times if i != job_id]
+    assert len(times[job_id]) > 1  # the cancelled job did linger
+    assert max(times[job_id]) < times[new_id][0], times  # and had ended when the new began
+    # ... and when the new one was submitted (the scheduler's SubmitTime is in whole seconds)
+    record = slurm.job_record(new_id)
+    submitted = re.search(r"SubmitTime=(\S+)", record).group(1)
+    assert int(max(times[job_id])) <= time.mktime(time.strptime(submitted, "%Y-%m-%dT%H:%M:%S"))
+    assert _lines(case.count) == ["ran"]
+    assert f"cancelled Slurm job {job_id}, left by an earlier run" in case.log()
+    assert _queue(slurm) == []
+
+
+def test_a_step_whose_cancelled_job_does_not_end_fails_without_a_second_copy(tmp_path, slurm):
+    """The wait for the cancelled job is bounded (here shorter than the job lingers): past it,
+    the step fails, saying which job is still there, and submits no second copy."""
+    case = _Case(tmp_path)
+    case.env["RUN_PREPEND"] = json.dumps([line.format(base=case.base) for line in LINGERING])
+    job_id = case.crash_while_running()
+    case.env.update(RUN_VARIANT="b", RUN_LEFTOVER_WAIT="0.5")
+    out = case.resume()
+    assert "PHASE Succeeded" not in out, out
+    assert (
+        f"[dflow] DispatcherExecutor: Slurm job {job_id}, left by an earlier run of this step, "
+        "was cancelled but is still completing 0.5 s later: the step was not submitted again, "
+        "so that it does not run twice at once; resume the workflow once that job has ended"
+    ) in case.log()
+    assert _lines(case.started) == [job_id]  # no second copy
+    assert _lines(case.count) == []
+    _wait_for("the cancelled job to end", lambda: job_id not in _queue(slurm))
+
+
+def test_a_cancelled_job_that_does_not_end_is_a_clear_error(tmp_path, slurm):
+    """The wait for a cancelled job is bounded: past it, the error names the job."""
+    from dflow_executor_dispatcher import quiet, recovery
+
+    dp = quiet.dpdispatcher()
+    (tmp_path / "home").mkdir()
+    script = tmp_path / "job.sh"
+    lines = ["#!/bin/bash", *LINGERING, "sleep 60", ""]
+    script.write_text("\n".join(lines).format(base=tmp_path / "job"))
+    job_id = slurm.run("sbatch", "--parsable", "-o", "/dev/null", str(script)).stdout.strip()
+    _wait_for("the job to start", lambda: Path(tmp_path / "job.times").exists())
+    machine = dp.Machine.load_from_dict(
+        {
+            "batch_type": "Slurm",
+            "context_type": "LocalContext",
+            "local_root": str(tmp_path),
+            "remote_root": str(tmp_path / "remote"),
+        }
+    )
+    submission = dp.Submission(
+        work_base=str(tmp_path),
+        machine=machine,
+        resources=dp.Resources.load_from_dict(
+            {"number_node": 1, "cpu_per_node": 1, "group_size": 1}
+        ),
+    )
+    with pytest.raises(recovery.LeftoverRunning) as info:
+        recovery.cancel(dp, submission, job_id, wait=0.5)
+    assert str(info.value) == (
+        f"Slurm job {job_id}, left by an earlier run of this step, was cancelled but is "
+        "still completing 0.5 s later"
+    )
+    recovery.cancel(dp, submission, job_id)  # ends within the usual wait
     assert _queue(slurm) == []
 
 

@@ -287,6 +287,14 @@ class DispatcherExecutor(Executor):
         tracker = _Tracker(jobs, tasks, batch)
         try:
             self._take_over(dp, submission, jobs, tracker, resumed)
+        except recovery.LeftoverRunning as err:
+            message = (
+                f"DispatcherExecutor: {err}: the step was not submitted again, so that it "
+                "does not run twice at once; resume the workflow once that job has ended"
+            )
+            for job in jobs:
+                _append(job.log_path, f"[dflow] {message}\n")
+            return [JobResult(1, message)] * len(jobs)
         except Exception as err:  # the scheduler or the record could not be read
             message = (
                 f"DispatcherExecutor: cannot check the jobs an earlier (killed) run of this "
@@ -364,6 +372,8 @@ class DispatcherExecutor(Executor):
                 continue
             try:
                 recovery.cancel(dp, submission, job_id)
+            except recovery.LeftoverRunning:
+                raise  # submitting now would run the step twice at once
             except Exception as err:  # the step runs anyway; the log says what may be left
                 tracker.note_all(f"[dflow] could not cancel {kind} job {job_id}: {err}\n")
             else:

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,13 @@ from . import staging
 PREFIX = "dflow-dispatcher-"
 #: names the attempt directory of a submission in flight
 MARKER = "in-flight"
+#: how long a resumed run waits for a cancelled job of a killed run to end before it submits
+#: the step again (Slurm's default KillWait, 30 s, and some: as the Slurm executors wait)
+LEFTOVER_WAIT = 45.0
+
+
+class LeftoverRunning(RuntimeError):
+    """A cancelled job of an earlier run was still queued or running after the wait."""
 
 
 def stage_dir(jobs: Sequence[ScriptJob], stage_root: str | None) -> Path:
@@ -166,8 +174,12 @@ def leftovers(jobs: Sequence[ScriptJob]) -> dict[str, str]:
     return left
 
 
-def cancel(dp: Any, submission: Any, job_id: str) -> None:
-    """Kill one scheduler job through the submission's machine (scancel, qdel, bkill, ...)."""
+def cancel(dp: Any, submission: Any, job_id: str, wait: float | None = None) -> None:
+    """Kill one scheduler job through the submission's machine (scancel, qdel, bkill, ...),
+    then wait up to ``wait`` seconds (:data:`LEFTOVER_WAIT`) until the machine no longer reports it queued, running
+    or completing: its processes get SIGTERM, and SIGKILL only after the scheduler's grace
+    time (Slurm's KillWait), so the step's new copy must not start before. Raises
+    :class:`LeftoverRunning` naming the job if it has not ended by then."""
     from dpdispatcher.contexts.local_context import LocalContext  # imported quietly by now
 
     machine = submission.machine
@@ -177,3 +189,16 @@ def cancel(dp: Any, submission: Any, job_id: str) -> None:
     stub = dp.Job(job_task_list=[], resources=submission.resources, machine=machine)
     stub.register_job_id(job_id)
     machine.kill(stub)
+    status = dp.submission.JobStatus
+    alive = (status.waiting, status.running, status.completing, status.unknown)
+    wait = LEFTOVER_WAIT if wait is None else wait
+    deadline = time.monotonic() + wait
+    delay = 0.1
+    while (state := machine.check_status(stub)) in alive:
+        if time.monotonic() >= deadline:
+            raise LeftoverRunning(
+                f"{type(machine).__name__} job {job_id}, left by an earlier run of this step, "
+                f"was cancelled but is still {state.name} {wait:g} s later"
+            )
+        time.sleep(delay)
+        delay = min(1.0, delay * 1.5)
