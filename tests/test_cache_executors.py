@@ -199,18 +199,10 @@ def test_a_default_executor_is_in_the_key_as_a_steps_own(cached):
 # -- a cache in a bucket ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def seaweedfs(tmp_path_factory):
-    from dflow.testing.seaweedfs import start_seaweedfs
-
-    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def in_bucket(cached, monkeypatch, seaweedfs):
-    """``cached``, with the cache in ``s3://<bucket>/cache`` reached with the configured
+    """``cached``, with the cache in ``s3://<bucket>/cache`` (a fresh bucket on the session's
+    SeaweedFS, tests/conftest.py) reached with the configured
     storage's endpoint and credentials (none in this process's environment)."""
     from dflow.runner.s3 import S3
 

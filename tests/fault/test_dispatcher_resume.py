@@ -155,7 +155,8 @@ def test_a_resumed_run_adopts_the_running_job(tmp_path, slurm, context, request)
     assert job_id in _queue(slurm)  # the killed runner left its job running
     resumed = case.start()
     try:
-        time.sleep(3)  # the resumed run is watching by now (a second copy would start)
+        # a second copy would be submitted after this, and found out by its run at the end
+        _wait_for("the adoption", lambda: f"adopted Slurm job {job_id}" in case.log())
         case.gate.touch()
         out, _ = resumed.communicate(timeout=300)
     finally:
@@ -352,6 +353,10 @@ def test_a_merged_fan_out_adopts_its_jobs(tmp_path, slurm):
     """The items of a merged fan-out went as one submission: the resumed run, which batches
     them again (in whatever order they arrive), adopts both jobs."""
     case = _Case(tmp_path)
+
+    def _logs() -> str:
+        return "".join(p.read_text() for p in tmp_path.glob("dp-adopt-1/*-gated-*/log.txt"))
+
     case.script.write_text(
         FAN_OUT.replace("WORKDIR", str(tmp_path)).replace("BASE", str(case.base))
     )
@@ -362,7 +367,10 @@ def test_a_merged_fan_out_adopts_its_jobs(tmp_path, slurm):
     first.communicate()
     resumed = case.start()
     try:
-        time.sleep(3)  # the resumed run is watching by now (second copies would be queued)
+        # second copies would be submitted after this, and found out by their runs at the end
+        _wait_for(
+            "the adoptions", lambda: all(f"adopted Slurm job {i}" in _logs() for i in submitted)
+        )
         assert sorted(_queue(slurm)) == submitted
         case.gate.touch()
         out, _ = resumed.communicate(timeout=300)
@@ -371,7 +379,7 @@ def test_a_merged_fan_out_adopts_its_jobs(tmp_path, slurm):
     assert "PHASE Succeeded" in out, out
     assert sorted(_lines(case.started)) == submitted  # the two first jobs, each started once
     assert sorted(_lines(case.count)) == ["ran-0", "ran-1"]
-    logs = "".join(p.read_text() for p in tmp_path.glob("dp-adopt-1/*-gated-*/log.txt"))
+    logs = _logs()
     assert all(f"adopted Slurm job {job_id}" in logs for job_id in submitted), logs
     assert _queue(slurm) == []
 

@@ -28,22 +28,20 @@ def _files_under(root: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def seaweed(tmp_path_factory):
+def seaweed(seaweedfs):
+    """A fresh bucket on the session's SeaweedFS (tests/conftest.py)."""
     pytest.importorskip("dflow_storage_minio")
-    from dflow.testing.seaweedfs import start_seaweedfs
     from dflow_storage_minio import MinioClient
 
-    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
     client = MinioClient(
-        endpoint=server.endpoint,
+        endpoint=seaweedfs.endpoint,
         secure=False,
         bucket_name=f"dflow-{uuid.uuid4().hex[:8]}",
-        access_key=server.access_key,
-        secret_key=server.secret_key,
+        access_key=seaweedfs.access_key,
+        secret_key=seaweedfs.secret_key,
     )
     client.create_bucket()
-    yield client
-    server.stop()
+    return client
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import subprocess
+import uuid
 from pathlib import Path
 
 import pod_ops
@@ -176,15 +177,6 @@ Path("submitted.txt").write_text(wf.id)
 '''
 
 
-@pytest.fixture(scope="module")
-def seaweedfs(tmp_path_factory):
-    from dflow.testing.seaweedfs import start_seaweedfs
-
-    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
-    yield server
-    server.stop()
-
-
 def _download(client, prefix: str, dest: Path) -> None:
     for key in client.list(prefix.rstrip("/") + "/", recursive=True):
         target = dest / key[len(prefix.rstrip("/")) + 1 :]
@@ -204,10 +196,11 @@ def test_op_of_a_script_that_submits_unguarded_runs_without_the_script(
     from argo_server import TOKEN
     from dflow_storage_minio import MinioClient
 
+    bucket = f"pods-{uuid.uuid4().hex[:8]}"  # on the session's SeaweedFS (conftest.py)
     store = MinioClient(
         endpoint=seaweedfs.endpoint,
         secure=False,
-        bucket_name="pods",
+        bucket_name=bucket,
         access_key=seaweedfs.access_key,
         secret_key=seaweedfs.secret_key,
     )
@@ -223,7 +216,7 @@ def test_op_of_a_script_that_submits_unguarded_runs_without_the_script(
         DFLOW_S3_ENDPOINT=seaweedfs.endpoint,
         DFLOW_S3_ACCESS_KEY=seaweedfs.access_key,
         DFLOW_S3_SECRET_KEY=seaweedfs.secret_key,
-        DFLOW_S3_BUCKET_NAME="pods",
+        DFLOW_S3_BUCKET_NAME=bucket,
         DFLOW_TEMPDIR=str(tmp_path / "dflow-tmp"),
     )
     proc = subprocess.run(
