@@ -110,7 +110,7 @@ def report_of(wf: Workflow) -> str:
     return Path(art, "report.txt").read_text()
 
 
-# -- Slurm and DPDispatcher ------------------------------------------------------------------------
+# -- Slurm and DPDispatcher -------------------------------------------------------------------
 
 
 def slurm_jobs(local_slurm, under: Path) -> int:
