@@ -440,3 +440,66 @@ def test_a_slurm_job_template_step_is_restored_by_its_prepare_pod(
         request.getfixturevalue("local_slurm")
         _local_slurm_run(tmp_path, monkeypatch)
         assert computed(tmp_path / "log") == 1  # the local engine reused the Argo job's entry
+
+
+# -- an OP loaded from a file (--op-file): one key in every job -------------------------------
+
+
+def _from_file(name: str):
+    """``cache_ops``' OP ``name`` from its file under another module name: not importable by
+    that name, so the job loads it from the shipped file (``--op-file``), as a script's OP."""
+    import importlib.util
+
+    path = Path(__file__).parent / "cache_ops.py"
+    spec = importlib.util.spec_from_file_location("cache_ops_as_file", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cache_ops_as_file"] = module
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+@pytest.mark.parametrize(("name", "engine"), [pytest.param("cache", "argo", id="argo")])
+def test_an_op_loaded_from_a_file_is_reused_by_the_next_job(name, engine, request):
+    """The job names the module of an ``--op-file`` OP after the file, not the path of the
+    job's work directory (new for each submission), so the second run's job reuses the
+    first's entry (before, the key changed with every submission)."""
+    run = request.getfixturevalue("engine_run")
+    root = run.workdir
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(root / "cache"))
+    log = root / "log"
+    log.mkdir()
+    op = _from_file("square")
+
+    def one() -> Workflow:
+        wf = Workflow(name="cache-op-file")
+        tmpl = PythonOPTemplate(op)
+        wf.add(Step("sq", tmpl, {"x": 3, "log": str(log)}, executor=shell(root), cache=True))
+        return wf
+
+    _submit(run, one(), "argo")
+    again = one()
+    _submit(run, again, "argo")
+    assert again.query_step(name="sq")[0].outputs.parameters["y"].value == 9
+    records = _history(root, "cache-op-file/sq")
+    assert [r["outcome"] for r in records] == ["computed", "reused"], records
+    assert records[0]["record"]["op"]["name"].startswith("dflow_op_file_cache_ops")
+    assert computed(log) == 1
+
+
+def test_a_file_op_is_named_alike_from_any_path_and_an_importable_op_as_before(tmp_path):
+    """Two copies of one OP file (two submissions' work directories) load as one module
+    name; an OP imported by its module's name keeps its key name (existing entries hit)."""
+    import shutil
+
+    from dflow.runner import load_op_file, locate_op
+    from dflow.runner.cacheop import describe
+
+    src = Path(__file__).parent / "cache_ops.py"
+    names = []
+    for where in ("job-a/tmp/packages", "job-b/tmp/packages"):
+        (tmp_path / where).mkdir(parents=True)
+        shutil.copy(src, tmp_path / where / "cache_ops.py")
+        op = load_op_file(f"{tmp_path / where / 'cache_ops.py'}:square")
+        names.append(describe(op)["name"])
+    assert names[0] == names[1] and names[0].startswith("dflow_op_file_cache_ops_")
+    assert describe(locate_op("cache_ops:square"))["name"] == "cache_ops.square"

@@ -36,8 +36,8 @@ def locate_op(spec: str) -> Any:
 def load_op_file(spec: str) -> Any:
     """The object ``qualname`` defined in the Python file of ``path.py:qualname``.
 
-    The file is imported as a module named ``dflow_op_file_<stem>_<hash>``, not ``__main__``,
-    so its ``if __name__ == "__main__":`` block does not run. Its other top-level statements
+    The file is imported as a module named ``dflow_op_file_<stem>_<hash of its bytes>``, not
+    ``__main__``, so its ``if __name__ == "__main__":`` block does not run. Its other top-level statements
     do: for an OP of a script the engines ship the selection of the script's code made by
     :mod:`dflow.shipping.mainsource` (no workflow code), not the script. Its own relative
     imports fail since it is not part of a package; its directory is put on ``sys.path``.
@@ -46,7 +46,9 @@ def load_op_file(spec: str) -> Any:
     path = Path(path_text).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"OP file '{path_text}' does not exist")
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    # named after the file's name and contents, not its path: the step cache keys an OP by
+    # its module's name, and a job's work directory (so the file's path) is new per submission
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:8]
     name = f"dflow_op_file_{path.stem.replace('-', '_')}_{digest}"
     module = sys.modules.get(name)
     if module is None:
