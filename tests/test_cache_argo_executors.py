@@ -461,8 +461,9 @@ def _from_file(name: str):
 @pytest.mark.parametrize(("name", "engine"), [pytest.param("cache", "argo", id="argo")])
 def test_an_op_loaded_from_a_file_is_reused_by_the_next_job(name, engine, request):
     """The job names the module of an ``--op-file`` OP after the file, not the path of the
-    job's work directory (new for each submission), so the second run's job reuses the
-    first's entry (before, the key changed with every submission)."""
+    job's work directory (new for each submission), so the first job's entry serves the next
+    run (before, the key changed with every submission); the pod keys the step as the job
+    does (the renderer describes the shipped file) and submits no job."""
     run = request.getfixturevalue("engine_run")
     root = run.workdir
     run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(root / "cache"))
@@ -477,13 +478,16 @@ def test_an_op_loaded_from_a_file_is_reused_by_the_next_job(name, engine, reques
         return wf
 
     _submit(run, one(), "argo")
+    assert submissions(root) == 1
     again = one()
     _submit(run, again, "argo")
     assert again.query_step(name="sq")[0].outputs.parameters["y"].value == 9
     records = _history(root, "cache-op-file/sq")
     assert [r["outcome"] for r in records] == ["computed", "reused"], records
-    assert records[0]["record"]["op"]["name"].startswith("dflow_op_file_cache_ops")
+    assert records[0]["key"] == records[1]["key"]
+    assert records[0]["record"]["op"]["name"].startswith("dflow_op_file_cache_ops_")
     assert computed(log) == 1
+    assert submissions(root) == 1  # the pod restored the step: no job
 
 
 def test_a_file_op_is_named_alike_from_any_path_and_an_importable_op_as_before(tmp_path):

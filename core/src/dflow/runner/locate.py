@@ -33,6 +33,16 @@ def locate_op(spec: str) -> Any:
     return _attr(module, qualname, f"module '{module_name}'")
 
 
+def op_file_module(file_name: str, data: bytes) -> str:
+    """The module name of an OP file (:func:`load_op_file`) of that name and contents.
+
+    Not its path: the step cache keys an OP by its module's name, and a job's work directory
+    (so the file's path) is new per submission; a renderer computes it from the file it ships
+    (:mod:`.cacheop`)."""
+    stem = Path(file_name).stem.replace("-", "_")
+    return f"dflow_op_file_{stem}_{hashlib.sha1(data).hexdigest()[:8]}"
+
+
 def load_op_file(spec: str) -> Any:
     """The object ``qualname`` defined in the Python file of ``path.py:qualname``.
 
@@ -46,10 +56,7 @@ def load_op_file(spec: str) -> Any:
     path = Path(path_text).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"OP file '{path_text}' does not exist")
-    # named after the file's name and contents, not its path: the step cache keys an OP by
-    # its module's name, and a job's work directory (so the file's path) is new per submission
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:8]
-    name = f"dflow_op_file_{path.stem.replace('-', '_')}_{digest}"
+    name = op_file_module(path.name, path.read_bytes())
     module = sys.modules.get(name)
     if module is None:
         spec_obj = importlib.util.spec_from_file_location(name, path)

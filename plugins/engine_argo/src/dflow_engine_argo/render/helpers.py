@@ -196,9 +196,8 @@ def uses_cache(step: Any, tmpl: Any, workflow_name: str, default_executor: Any =
 def _with_op(spec: str, tmpl: Any) -> str:
     """``spec`` with the description of the template's OP (``op``), by which an executor's pod
     keys the step before it submits the job, without importing the OP there
-    (:mod:`dflow.runner.cacheop`). Only for an OP imported by its module's name: the module
-    of one loaded from a file is named after the file's path in the job, which the pod
-    cannot know; the job keys such a step."""
+    (:mod:`dflow.runner.cacheop`). An OP the job loads from a file (``--op-file``) is
+    described by the file shipped: the job names its module after the file's name and bytes."""
     import json
 
     from dflow.runner.cacheop import describe
@@ -206,11 +205,10 @@ def _with_op(spec: str, tmpl: Any) -> str:
     from .packages import op_location
 
     try:
-        if op_location(tmpl.op_type)[0] != "--op":
-            return spec
+        flag, _, path = op_location(tmpl.op_type)
     except ValueError:  # the renderer says why
         return spec
-    desc = describe(tmpl.op_class)
+    desc = describe(tmpl.op_class, path if flag == "--op-file" else None)
     if desc is None:
         return spec
     return json.dumps({**json.loads(spec), "op": desc}, sort_keys=True)
