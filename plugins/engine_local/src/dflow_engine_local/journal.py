@@ -1,11 +1,13 @@
 """The run journal: one SQLite database (WAL mode) per workflow, ``<wf-dir>/journal.db``.
 
 Only the runner process writes (from its event-loop thread); any process may read while it
-runs (WAL readers never block the writer). Every phase change is one UPDATE; the changes made
-in one turn of the event loop are committed together (``flush``), and a leaf step's terminal
-phase is committed before anything depends on it. SQLite makes each commit atomic, so after a
-SIGKILL the journal holds exactly the transitions committed before it: a step or slice
-journaled ``Succeeded`` is never run again, one journaled ``Running`` is run again.
+runs (WAL readers never block the writer). Every phase change is one UPDATE; changes are
+committed in groups (``flush``: every 50 ms or 32 finished slices of a fan-out, see
+:mod:`.nodes`; a step outside a fan-out is committed when it ends), and as all go through one
+connection, a commit holds every change made before it. SQLite makes each
+commit atomic, so after a SIGKILL the journal holds exactly the transitions committed before
+it: a step or slice journaled ``Succeeded`` is never run again, one journaled ``Running`` (or
+lost with the last group) is run again.
 
 A node's inputs live in a table of their own (``node_inputs``; ``nodes.inputs`` is read only
 from older journals): SQLite rewrites a whole row on every UPDATE, and a phase change must not

@@ -28,8 +28,11 @@ _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 # the node types that hold a ``children`` file (a loop's group lists none: pydflow has no dir)
 STRUCTURES = ("Steps", "DAG")
 #: the longest a journaled change waits to be committed with others (what other processes see
-#: of a running workflow lags by at most this); a finished leaf is committed at once
+#: of a running workflow lags by at most this), a finished fan-out slice's included
 GROUP_COMMIT = 0.05
+#: ...or until this many slices have finished since the last commit, whichever comes first: a
+#: SIGKILL loses at most that window, whose finished slices a resumed run runs again
+GROUP_LEAVES = 32
 
 
 def suffix(text: str) -> str:
@@ -64,6 +67,8 @@ class NodeBook:
     seq: int = 0
     on_event: Callable[[Node], None] | None = None  # the plugins' step events
     _flush_scheduled: bool = False
+    _unsaved_leaves: int = 0  # slices finished since the last group commit
+    fanouts: set[str] = attrs.Factory(set)  # the running fan-outs' group nodes
 
     def node_id_for(self, name: str, path: str, key: str | None) -> str:
         """The step's id and directory name: its key, or ``<wf-id>-<step name>-<5 chars>``."""
@@ -83,16 +88,25 @@ class NodeBook:
     def dirty(self) -> None:
         """Commit the journal within ``GROUP_COMMIT`` seconds (a group commit).
 
-        Changes that nothing depends on yet (a node opened, a step Running) wait for the next
-        commit: a finished leaf's, the control poll's, or this one. Crash-safety does not need
-        them sooner: a node journaled Running, or not at all, is run again on resume either way.
+        Every change but the end of a step outside a fan-out waits for the next commit: the
+        control poll's, a full group's of finished slices, or this one. Writes go through one
+        connection, so a commit holds every change made before it: whatever depends on a
+        finished slice (the fan-out's end, the next step) is never on record without it. A SIGKILL loses the changes of the last window at most: a
+        node journaled Running, or not at all, is run again on resume (docs/processes.md,
+        "After a crash").
         """
         if not self._flush_scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # outside the run's loop (a resumed run's set-up): now
+                self._flush()
+                return
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_later(GROUP_COMMIT, self._flush)
+            loop.call_later(GROUP_COMMIT, self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._unsaved_leaves = 0
         with contextlib.suppress(JournalError):  # it stays broken: the next write stops the run
             self.journal.flush()
 
@@ -196,9 +210,16 @@ class NodeBook:
         if self.on_event is not None:
             self.on_event(node)
         if phase in TERMINAL and node.type == "Pod":
-            self.journal.flush()  # a finished leaf is never run again after a crash
-        else:
-            self.dirty()
+            if node.parent_id not in self.fanouts:
+                self.journal.flush()  # a finished step is never run again after a crash
+                return
+            # a fan-out's slices: one commit per group (a commit per slice was about half of
+            # a slice's journal time)
+            self._unsaved_leaves += 1
+            if self._unsaved_leaves >= GROUP_LEAVES:
+                self._flush()
+                return
+        self.dirty()
 
     def error(self, parent: Node, path: str, step: Step, message: str) -> Result:
         """A step that could not start (bad input): an Error node of its own."""
