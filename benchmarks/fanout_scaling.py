@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/fanout_scaling.py --quick          # 10 .. 1,000
     .venv/bin/python benchmarks/fanout_scaling.py --workdir /dev/shm/fanout   # on tmpfs
     .venv/bin/python benchmarks/fanout_scaling.py --workload fanout_artifact --min 1000
+    .venv/bin/python benchmarks/fanout_scaling.py --src /tmp/before --min 1000   # another commit
 
 ``--workload fanout_artifact`` runs ``workloads/fanout_artifact.py N`` instead: N slices over one
 sliced input artifact of N files, each slice reading its own (the artifact's catalog is parsed
@@ -82,16 +83,26 @@ def main(argv: list[str] | None = None) -> int:
         default="fanout",
         help="fanout: stacked parameter and file per slice; fanout_artifact: a sliced artifact",
     )
+    p.add_argument(
+        "--src",
+        type=Path,
+        help="run dflow from this source tree (its core/src and plugins/*/src first on "
+        "PYTHONPATH), e.g. `git archive main core/src plugins | tar -x -C /tmp/before`",
+    )
     a = p.parse_args(argv)
     top = 1_000 if a.quick else a.max
     pyd_top = 10 if a.quick else a.pydflow_max
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["DFLOW_MODE"] = "debug"  # pydflow's switch; dflow reads it as the local engine
-    pyd_python = None if a.no_pydflow else ensure_pydflow(DEFAULT_VENV, "1.8.134")
     pyd_env = dict(env, PATH=f"{DEFAULT_VENV / 'bin'}{os.pathsep}{env['PATH']}")
+    if a.src is not None:  # another commit's code, this venv's dependencies
+        paths = [a.src / "core" / "src", *sorted((a.src / "plugins").glob("*/src"))]
+        env["PYTHONPATH"] = os.pathsep.join(str(x.resolve()) for x in paths)
+    pyd_python = None if a.no_pydflow else ensure_pydflow(DEFAULT_VENV, "1.8.134")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"fan-out scaling ({a.workload}) on the local engine, in {a.workdir}; "
+        f"fan-out scaling ({a.workload}) on the local engine"
+        f"{f' from {a.src}' if a.src else ''}, in {a.workdir}; "
         f"{os.cpu_count()} CPUs, load average {load}"
     )
     print(
