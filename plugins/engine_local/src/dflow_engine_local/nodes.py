@@ -91,14 +91,14 @@ class NodeBook:
         Every change but the end of a step outside a fan-out waits for the next commit: the
         control poll's, a full group's of finished slices, or this one. Writes go through one
         connection, so a commit holds every change made before it: whatever depends on a
-        finished slice (the fan-out's end, the next step) is never on record without it. A SIGKILL loses the changes of the last window at most: a
-        node journaled Running, or not at all, is run again on resume (docs/processes.md,
-        "After a crash").
+        finished slice (the fan-out's end, the next step) is never on record without it. A
+        SIGKILL loses the changes of the last window at most: a node journaled Running, or not
+        at all, is run again on resume (docs/processes.md, "After a crash").
         """
         if not self._flush_scheduled:
             try:
                 loop = asyncio.get_running_loop()
-            except RuntimeError:  # outside the run's loop (a resumed run's set-up): now
+            except RuntimeError:  # no running event loop: commit now
                 self._flush()
                 return
             self._flush_scheduled = True
