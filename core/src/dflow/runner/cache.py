@@ -186,11 +186,63 @@ def _map_leaves(obj: Any, fn: Any) -> Any:
 
 
 _SOURCES: dict = {}
+_MAIN_SOURCES: dict = {}
+
+#: the module part of the keyed name of an OP defined in a script (``__main__``) or loaded
+#: from an OP file: such a module's name differs where the OP runs (``__main__`` in the
+#: user's process, a name made from the shipped file in a pod or job), its code does not
+SCRIPT_OP = "<script>"
+
+
+def op_identity(op_class: type) -> tuple[str, str | None]:
+    """The name and source digest the key takes for the OP ``op_class``; the digest is None
+    when no source can be found (never cached). One rule on every engine, in pods and jobs:
+
+    * an OP of an importable module: ``module.qualname``, the digest of the module's file;
+    * an OP of a script or notebook (``__main__``): ``<script>.qualname``, the digest of the
+      code shipped to a pod for it (:func:`dflow.shipping.mainsource.main_source`);
+    * an OP loaded from a shipped file (:func:`.locate.load_op_file`): ``<script>.qualname``,
+      the digest of the file (:func:`shipped_op_identity`), so the two above meet.
+    """
+    module = op_class.__module__
+    if module == "__main__":
+        digest = _main_source_digest(op_class)
+        if digest is not None:
+            return f"{SCRIPT_OP}.{op_class.__qualname__}", digest
+    else:
+        from .locate import OP_FILES
+
+        digest = OP_FILES.get(module)
+        if digest is not None:
+            return f"{SCRIPT_OP}.{op_class.__qualname__}", digest
+    return f"{module}.{op_class.__qualname__}", op_source_digest(op_class)
+
+
+def shipped_op_identity(qualname: str, data: bytes) -> tuple[str, str]:
+    """:func:`op_identity` of the OP ``qualname`` of a file shipped with bytes ``data``:
+    what a renderer computes from the file it ships (:mod:`.cacheop`)."""
+    return f"{SCRIPT_OP}.{qualname}", hashlib.sha256(data).hexdigest()
+
+
+def _main_source_digest(op_class: type) -> str | None:
+    # memoised per class: a worker keys many slices of one OP, and a script's code (so the
+    # selection shipped for it) does not change under the process that runs it
+    if op_class not in _MAIN_SOURCES:
+        from ..shipping.mainsource import SourceError, main_source
+
+        try:
+            text = main_source(op_class).text
+        except SourceError:  # it cannot be shipped either: keyed by the whole script
+            _MAIN_SOURCES[op_class] = None
+        else:
+            _MAIN_SOURCES[op_class] = shipped_op_identity("", text.encode("utf-8"))[1]
+    return _MAIN_SOURCES[op_class]
 
 
 def op_source_digest(op_class: type) -> str | None:
     """The digest of the source of the module defining the OP (the class or function and the
-    helpers beside it), else of the class alone; None when no source can be found."""
+    helpers beside it), else of the class alone; None when no source can be found. The key
+    takes :func:`op_identity`, which uses this for an OP of an importable module."""
     module = sys.modules.get(op_class.__module__)
     path = getattr(module, "__file__", None)
     st = _stat(path) if path and not path.endswith((".pyc", ".so", ".pyd")) else None
@@ -231,8 +283,12 @@ def key_record(
 ) -> dict | None:
     """What determines the result of running ``op_class`` on ``op_ins`` (one per slice of a
     group; one for a plain run). None when the OP's source cannot be found (never cached).
-    ``source``: its digest computed where the OP was at hand (:mod:`.cacheop`)."""
-    source = source or op_source_digest(op_class)
+    ``source``: its digest computed where the OP was at hand (:mod:`.cacheop`), when
+    ``op_class`` is a stand-in named as that OP is keyed."""
+    if source is not None:
+        op_name = f"{op_class.__module__}.{op_class.__qualname__}"
+    else:
+        op_name, source = op_identity(op_class)
     if source is None:
         return None
     params: dict = {}
@@ -255,7 +311,7 @@ def key_record(
             params[name] = _shown(values if group else values[0])
     return {
         "format": FORMAT,
-        "op": {"name": f"{op_class.__module__}.{op_class.__qualname__}", "source": source},
+        "op": {"name": op_name, "source": source},
         "template": spec.fields,
         "slice": list(slice_index) if group else slice_index,
         "parameters": params,

@@ -50,21 +50,15 @@ def describe(op: Any, op_file: str | None = None) -> dict[str, Any] | None:
     ``source`` and ``inputs`` (``[name, how]`` pairs); None when it cannot be keyed
     without importing it (no source, or an HDF5 artifact, whose reading needs h5py).
     ``op_file``: the file shipped for a job that loads the OP from it (``--op-file``), whose
-    name and bytes are the job's module name and source (:func:`.locate.op_file_module`)."""
-    import hashlib
-
-    from .cache import op_source_digest
-    from .locate import op_file_module
+    bytes the job keys it by (:func:`.cache.shipped_op_identity`)."""
+    from .cache import op_identity, shipped_op_identity
 
     instance = make_instance(op)
     cls = type(instance)
-    module = cls.__module__
     if op_file is not None:
-        data = Path(op_file).read_bytes()
-        module = op_file_module(os.path.basename(op_file), data)
-        source: str | None = hashlib.sha256(data).hexdigest()  # as op_source_digest reads it
+        op_name, source = shipped_op_identity(cls.__qualname__, Path(op_file).read_bytes())
     else:
-        source = op_source_digest(cls)
+        op_name, source = op_identity(cls)
     if source is None:
         return None
     inputs = []
@@ -78,7 +72,7 @@ def describe(op: Any, op_file: str | None = None) -> dict[str, Any] | None:
             # the runner decodes a parameter's text unless its type is a string: ask it how
             decoded = load_value("1", sign_type(sign)) != "1"
             inputs.append([name, "json" if decoded else "text"])
-    return {"name": f"{module}.{cls.__qualname__}", "source": source, "inputs": inputs}
+    return {"name": op_name, "source": source, "inputs": inputs}
 
 
 def stand_in(desc: dict[str, Any]) -> type[OP]:

@@ -33,12 +33,16 @@ def locate_op(spec: str) -> Any:
     return _attr(module, qualname, f"module '{module_name}'")
 
 
+#: module name -> sha256 of the bytes of each OP file loaded in this process; the step
+#: cache keys their OPs by it (:func:`.cache.op_identity`), not by the module's name
+OP_FILES: dict[str, str] = {}
+
+
 def op_file_module(file_name: str, data: bytes) -> str:
     """The module name of an OP file (:func:`load_op_file`) of that name and contents.
 
-    Not its path: the step cache keys an OP by its module's name, and a job's work directory
-    (so the file's path) is new per submission; a renderer computes it from the file it ships
-    (:mod:`.cacheop`)."""
+    Not its path: a job's work directory (so the file's path) is new per submission, and a
+    pool pickles the file's OPs by reference to this name."""
     stem = Path(file_name).stem.replace("-", "_")
     return f"dflow_op_file_{stem}_{hashlib.sha1(data).hexdigest()[:8]}"
 
@@ -56,7 +60,9 @@ def load_op_file(spec: str) -> Any:
     path = Path(path_text).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"OP file '{path_text}' does not exist")
-    name = op_file_module(path.name, path.read_bytes())
+    data = path.read_bytes()
+    name = op_file_module(path.name, data)
+    OP_FILES.setdefault(name, hashlib.sha256(data).hexdigest())
     module = sys.modules.get(name)
     if module is None:
         spec_obj = importlib.util.spec_from_file_location(name, path)

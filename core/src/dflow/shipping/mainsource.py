@@ -206,6 +206,8 @@ def main_source(op_type: type) -> MainSource:
         cells, cell, line = notebook
         stem = "notebook"
     else:
+        # the script as it is now: a long-lived process may have run an earlier version
+        linecache.checkcache(file)
         lines = linecache.getlines(file)
         if not lines:
             raise SourceError(

@@ -197,7 +197,8 @@ def _with_op(spec: str, tmpl: Any) -> str:
     """``spec`` with the description of the template's OP (``op``), by which an executor's pod
     keys the step before it submits the job, without importing the OP there
     (:mod:`dflow.runner.cacheop`). An OP the job loads from a file (``--op-file``) is
-    described by the file shipped: the job names its module after the file's name and bytes."""
+    described by the file shipped, whose bytes the job keys it by (one rule on every engine:
+    :func:`dflow.runner.cache.op_identity`)."""
     import json
 
     from dflow.runner.cacheop import describe
