@@ -19,7 +19,6 @@ from dflow.config_keys import IgnoredConfigWarning
 sys.path.insert(0, str(Path(__file__).parent))
 from cache_ops import computed
 from test_cache_engines import _submit, _value
-from test_cache_executors import cached as local_cached  # noqa: F401 (the fixture)
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
 pytestmark = pytest.mark.filterwarnings(
@@ -163,20 +162,32 @@ def test_an_op_of_an_importable_module_keeps_its_key():
     )
 
 
-def test_the_local_engine_checks_a_script_op_sent_to_an_executor_before_submitting(request):
-    """The job loads the OP from its shipped code and stores the entry under that code's
-    identity; the local engine, holding the OP in ``__main__``, now finds it before it
-    submits: the second run submits no job."""
-    from cache_ops import run as run_local
-    from test_cache_executors import shell, submissions
+@pytest.mark.parametrize(
+    ("name", "engine", "order"),
+    [
+        pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
+        pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
+    ],
+)
+def test_a_script_op_sent_to_dpdispatcher_submits_no_job_on_the_other_engine(
+    name, engine, order, request
+):
+    """The OP as a DPDispatcher job: the job loads it from its shipped code, the Argo pod keys
+    the renderer's description of it, the local engine holds it in ``__main__``: one key, so
+    the second engine submits no job."""
+    from test_cache_argo_executors import _submit as submit_dp
+    from test_cache_argo_executors import shell, submissions
 
-    root = request.getfixturevalue("local_cached")
+    run = request.getfixturevalue("engine_run")
+    root = run.workdir
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(root / "cache"))
+    log = root / "log"
+    log.mkdir()
     script = _load(root / "squares.py")
-    log = str(root / "log")
-    first = script["build"]([1, 2, 3], log, shell(root))
-    run_local(first)
-    assert (computed(root / "log"), submissions(root)) == (4, 4)
-    again = script["build"]([1, 2, 3], log, shell(root))
-    run_local(again)
-    assert (computed(root / "log"), submissions(root)) == (4, 4)
+    first, second = order
+    submit_dp(run, script["build"]([1, 2, 3], str(log), shell(root)), first)
+    assert (computed(log), submissions(root)) == (4, 4)
+    again = script["build"]([1, 2, 3], str(log), shell(root))
+    submit_dp(run, again, second)
+    assert (computed(log), submissions(root)) == (4, 4)  # the second run submitted nothing
     assert _value(again, "total", "s") == 14
