@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 from . import cacheentries as entries
+from .locate import OP_FILES
 
 #: the version of the key record and of the entry layout; bump it to invalidate all entries
 FORMAT = entries.FORMAT
@@ -210,8 +211,6 @@ def op_identity(op_class: type) -> tuple[str, str | None]:
         if digest is not None:
             return f"{SCRIPT_OP}.{op_class.__qualname__}", digest
     else:
-        from .locate import OP_FILES
-
         digest = OP_FILES.get(module)
         if digest is not None:
             return f"{SCRIPT_OP}.{op_class.__qualname__}", digest
