@@ -55,6 +55,7 @@ def describe(op: Any, op_file: str | None = None) -> dict[str, Any] | None:
 
     instance = make_instance(op)
     cls = type(instance)
+    source: str | None
     if op_file is not None:
         op_name, source = shipped_op_identity(cls.__qualname__, Path(op_file).read_bytes())
     else:
