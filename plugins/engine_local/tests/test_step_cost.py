@@ -1,14 +1,17 @@
-"""What a chain step costs the engine, as counts (never as time): journal commits, and scope
-building that must not grow with the steps done before."""
+"""What a chain step costs the engine, as counts (never as time): journal commits, step dirs
+made ahead (spares), and scope building that must not grow with the steps done before."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
+import time
 from pathlib import Path
 
 from dflow import Step, Workflow, upload_artifact
-from dflow.python import PythonOPTemplate
-from dflow_engine_local import journal, mirror, nodes, run
+from dflow.python import OP, Artifact, OPIOSign, PythonOPTemplate
+from dflow_engine_local import journal, layout, mirror, nodes, run
 from dflow_engine_local.state import Frame
 from dflow_engine_local.values import Result
 from local_engine_ops import Hello, Square
@@ -172,3 +175,145 @@ def test_now_iso_formats_each_second_once_and_stays_exact(monkeypatch):
     assert journal.now_iso() == "2023-11-14T22:13:21.000042Z"
     clock[0] = 1_700_086_400.25  # a day later
     assert journal.now_iso() == "2023-11-15T22:13:20.250000Z"
+
+
+def _tree(root: Path) -> list[str]:
+    """Every path below ``root`` (the random step-dir suffixes and artifact ids cut)."""
+    paths = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        rel = re.sub(r"-[0-9a-z]{5}(?=/|$)", "-*", rel)
+        rel = re.sub(r"\.dflow/[0-9a-f-]{36}", ".dflow/<id>", rel)
+        paths.append(rel)
+    return sorted(set(paths))
+
+
+class Boom(OP):
+    """Hello's signature; fails after reading its input (its output dirs stay empty)."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"msg": str, "num": int, "foo": Artifact(Path)})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"msg": str, "bar": Artifact(Path)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in):
+        raise RuntimeError("boom " + op_in["foo"].read_text())
+
+
+def _chain_then_boom(n: int) -> Workflow:
+    Path("seed.txt").write_text("a")
+    wf = Workflow("boom")
+    art = upload_artifact("seed.txt")
+    for i in range(n + 1):
+        op = Hello if i < n else Boom
+        step = Step(
+            f"s{i}" if i < n else "boom",
+            PythonOPTemplate(op),
+            parameters={"msg": "m", "num": 1},
+            artifacts={"foo": art},
+        )
+        wf.add(step)
+        art = step.outputs.artifacts["bar"]
+    return wf
+
+
+_TAKE = layout.SpareDirs.take
+
+
+def _run_with_spares(workdir, monkeypatch, build, use: bool):
+    """(phase, files of the finished run, the takes) of ``build()`` on a disk, spares taken
+    (waiting for the writer thread to make each) or never."""
+    monkeypatch.setattr(run, "memory_backed", lambda path: False)
+    taken = []
+
+    def waiting_take(self, kind, dest):
+        if not use:
+            return False
+        if kind in self.ready:  # asked for before: the writer thread makes them, wait for it
+            deadline = time.monotonic() + 30
+            while not self.ready[kind] and time.monotonic() < deadline:
+                time.sleep(0.005)
+        ok = _TAKE(self, kind, dest)
+        taken.append((kind, ok))
+        return ok
+
+    monkeypatch.setattr(layout.SpareDirs, "take", waiting_take)
+    wf = build()
+    wf.submit()
+    wf_dir = workdir / wf.id
+    assert ".spare" not in os.listdir(wf_dir)
+    files = [p.replace(wf.id, "<wf>") for p in _tree(wf_dir) if "journal.db" not in p]
+    return wf, files, taken
+
+
+def test_chain_steps_take_their_dirs_from_spares_and_keep_the_layout(workdir, monkeypatch):
+    """On a disk, the writer thread makes a step's ``inputs/`` and ``workdir/tmp/{inputs/
+    artifacts,outputs/*}`` ahead and the runner moves them in (two renames for 10 mkdirs);
+    the finished run's files are those of a run without spares, and no ``.spare`` is left."""
+    wf, without, _ = _run_with_spares(workdir, monkeypatch, lambda: _chain(4), use=False)
+    wf, files, taken = _run_with_spares(workdir, monkeypatch, lambda: _chain(4), use=True)
+    assert wf.query_status() == "Succeeded"
+    last = wf.query_step(name="s3")[0]
+    assert Path(last.outputs.artifacts["bar"].local_path, "output.txt").read_text() == "a"
+    # the first step asks for each kind; every later one finds a spare of each
+    assert taken == [("inputs", False), ("workdir-out", False)] + [
+        ("inputs", True),
+        ("workdir-out", True),
+    ] * 3, taken
+    assert files == without, sorted(set(files) ^ set(without))
+    assert "<wf>-s3-*/workdir/tmp/inputs/artifacts/foo" in files
+    assert "<wf>-s3-*/workdir/tmp/outputs/artifacts/bar/output.txt" in files
+
+
+def test_a_failed_step_keeps_no_empty_output_dirs_from_its_spare(workdir, monkeypatch):
+    """A step that fails writes no outputs: the output dirs its spare held are removed, so
+    its files are those of a run without spares (pydflow's: ``workdir/tmp`` only)."""
+    build = lambda: _chain_then_boom(2)  # noqa: E731
+    wf, without, _ = _run_with_spares(workdir, monkeypatch, build, use=False)
+    wf, files, taken = _run_with_spares(workdir, monkeypatch, build, use=True)
+    assert wf.query_status() == "Failed"
+    assert ("workdir-out", True) == taken[-1], taken
+    assert files == without, sorted(set(files) ^ set(without))
+    boom = [p for p in files if p.startswith("<wf>-boom-*/workdir")]
+    assert "<wf>-boom-*/workdir/tmp/outputs" not in boom, boom
+    assert "<wf>-boom-*/workdir/tmp/inputs/artifacts/foo" in boom, boom
+
+
+def test_a_spare_never_replaces_a_step_dir_that_is_there(tmp_path):
+    """A retried or resumed step's ``inputs/`` is there already: the take fails, the spare
+    stays ready for the next step, and the step's files are untouched."""
+    spares = layout.SpareDirs(str(tmp_path))
+    spares.make_one()
+    assert not (tmp_path / ".spare").exists()  # none made of a kind nobody asked for
+    step = tmp_path / "step"
+    assert not spares.take("inputs", str(step / "inputs"))  # asks for the kind
+    assert not spares.take("workdir", str(step / "workdir"))
+    spares.make_one()
+    spares.make_one()
+    assert {k: len(r) for k, r in spares.ready.items()} == {"inputs": 1, "workdir": 1}
+    (step / "inputs" / "parameters").mkdir(parents=True)
+    (step / "inputs" / "parameters" / "x").write_text("1")
+    assert not spares.take("inputs", str(step / "inputs"))
+    assert (step / "inputs" / "parameters" / "x").read_text() == "1"
+    assert len(spares.ready["inputs"]) == 1
+    assert spares.take("workdir", str(step / "workdir"))
+    assert (step / "workdir" / "tmp" / "inputs" / "artifacts").is_dir()
+    assert not spares.take("workdir", str(tmp_path / "other"))  # none ready
+    spares.discard()
+    assert not (tmp_path / ".spare").exists()
+    spares.make_one()  # none after the run's end
+    assert not (tmp_path / ".spare").exists()
+
+
+def test_a_killed_runs_spares_are_removed_when_the_next_run_starts(tmp_path):
+    stale = tmp_path / ".spare" / "inputs-0" / "parameters"
+    stale.mkdir(parents=True)
+    m = mirror.Mirror(threaded=True, spares=layout.SpareDirs(str(tmp_path)))
+    assert not (tmp_path / ".spare").exists()
+    m.close()
+    # no spares where the loop writes (tmpfs): a mkdir costs less than a thread hand-off
+    assert mirror.Mirror(threaded=False, spares=layout.SpareDirs(str(tmp_path))).spares is None

@@ -35,9 +35,9 @@ import threading
 import time
 from typing import Any
 
-from .layout import overwrite, place, write_new, write_text
+from .layout import SpareDirs, overwrite, place, write_new, write_text
 
-_PUT, _WRITE, _LINK, _MKDIR = range(4)
+_PUT, _WRITE, _LINK, _MKDIR, _RMDIR = range(5)
 
 
 #: file systems held in memory, where a write costs less than handing the GIL to a thread
@@ -75,8 +75,12 @@ class Mirror:
     SLICE = 0.004  # seconds of writing per turn of the event loop (without the thread)
     CHILDREN_DELAY = 0.1
 
-    def __init__(self, threaded: bool = True) -> None:
+    def __init__(self, threaded: bool = True, spares: SpareDirs | None = None) -> None:
         self.threaded = threaded
+        # made by the writer thread when idle; none without it (on tmpfs a mkdir costs 4 µs)
+        self.spares = spares if threaded else None
+        if self.spares is not None:
+            self.spares.discard(final=False)  # a killed run's
         self._handle: asyncio.Handle | None = None  # the loop's next slice (no thread)
         self.ops: collections.deque[tuple[int, Any, Any]] = collections.deque()
         self._largest = 0  # entries of the largest children file written so far
@@ -115,6 +119,10 @@ class Mirror:
         """Make these dirs, in order (parents first)."""
         self._queue(_MKDIR, paths, None)
 
+    def rmdir_empty(self, *paths: str) -> None:
+        """Remove these dirs, in order (children first), each only if it is empty."""
+        self._queue(_RMDIR, paths, None)
+
     def _queue(self, op: int, a: Any, b: Any) -> None:
         self.ops.append((op, a, b))
         if self._closed:
@@ -149,6 +157,12 @@ class Mirror:
             self._wake.clear()
             try:
                 self._drain()
+                spares = self.spares
+                # one spare at a time: queued writes go first
+                while spares is not None and spares.wanted() and not self.ops:
+                    if self._closed:
+                        break
+                    spares.make_one()
             except OSError as exc:  # a full disk: flush() (the run's end) raises it
                 self.error = exc
                 return
@@ -195,7 +209,18 @@ class Mirror:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self.spares is not None:
+            self.spares.discard()
         self.flush()
+
+    def take_spare(self, kind: str, dest: str) -> bool:
+        """Move a spare dir of ``kind`` (:class:`layout.SpareDirs`) to ``dest``; False when
+        there is none (the caller makes the dirs)."""
+        if self.spares is None or not self.spares.take(kind, dest):
+            return False
+        if self._thread is not None:
+            self._wake.set()  # make another while the step runs
+        return True
 
     def _do(self, op: int, a: Any, b: Any) -> None:
         try:
@@ -210,6 +235,12 @@ class Mirror:
                 write_new(a, b)
             elif op == _LINK:
                 place(a, b, "symlink")
+            elif op == _RMDIR:
+                for path in a:
+                    try:
+                        os.rmdir(path)
+                    except OSError:  # not empty (the step wrote there), or not there
+                        pass
             else:
                 for path in a:
                     try:

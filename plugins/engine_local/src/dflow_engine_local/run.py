@@ -30,7 +30,7 @@ from dflow.serialization import dump_value
 from .config import Resolved
 from .interpreter import Walker
 from .journal import Journal, Node, fail_run, now_iso
-from .layout import write_status
+from .layout import SpareDirs, write_status
 from .mirror import Mirror, memory_backed
 from .nodes import NodeBook, outputs_json
 from .pool import WorkerPool
@@ -126,7 +126,8 @@ class Run:
         reuse: list[Any] | None = None,
     ) -> None:
         journal = Journal(wf_dir)
-        mirror = Mirror(threaded=not memory_backed(wf_dir))
+        threaded = not memory_backed(wf_dir)
+        mirror = Mirror(threaded, SpareDirs(wf_dir) if threaded else None)
         nodes = NodeBook(
             journal,
             mirror,

@@ -85,6 +85,8 @@ class RunContext:
     context: Any = None  # Workflow(context=) when it renders templates (dflow.contexts)
     rendered: dict[int, OPTemplate] = attrs.field(factory=dict)  # template -> as it runs
     procs: RunProcesses | None = None  # the run's process groups (set when the run starts)
+    #: step dirs whose worker output dirs came from a spare (stepfiles: removed if unused)
+    spared_outputs: set[str] = attrs.field(factory=set)
 
 
 def workflow_scope(ctx: RunContext) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import os
 import sys
 
 from dflow import catalog
+from dflow.cache import runner_cache_json
 from dflow.model.dag import DAG
 from dflow.model.io import InputParameter, OutputParameter
 from dflow.model.op_template import OPTemplate
@@ -25,8 +26,8 @@ from .journal import Node
 from .layout import StepDir, overwrite, place, read_text, remove, write_new, write_text
 from .nodes import children_holder
 from .remote_op import op_spec
-from .state import Frame, RunContext, SliceIndex
-from .values import Result, param_type
+from .state import Frame, RunContext, SliceIndex, executor_for, run_cache_settings
+from .values import Result, StepError, param_type
 
 
 def type_text(name: str | None) -> str | None:
@@ -113,7 +114,10 @@ def write_inputs(
     step reads is written now; metadata and empty dirs go through the mirror."""
     tmpl, mirror = step.template, ctx.mirror
     pars = os.path.join(sd.inputs, "parameters")
-    mkdirs(sd.inputs, pars)
+    # a spare holds inputs/{parameters,artifacts}: one rename instead of three mkdirs
+    spared = mirror.take_spare("inputs", sd.inputs)
+    if not spared:
+        mkdirs(sd.inputs, pars)
     sliced = (
         set(step.slices.input_parameter)
         if (step.slices is not None and slice_index is not None)
@@ -139,17 +143,23 @@ def write_inputs(
         mirror.write(os.path.join(pars, "dflow_key"), key)
     given = {n: p for n, p in arts.items() if p is not None}
     if given:
-        mkdirs(os.path.join(sd.inputs, "artifacts"))
+        if not spared:
+            mkdirs(os.path.join(sd.inputs, "artifacts"))
         for name, path in given.items():
             place(path, sd.artifact_path("inputs", name), "symlink")
-    else:
+    elif not spared:
         mirror.mkdir(os.path.join(sd.inputs, "artifacts"))
     if not isinstance(tmpl, PythonOPTemplate):
         return
     if given:
         # the OP reads its artifacts where its template says: <tmp_root>/inputs/artifacts/x
         dest = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
-        mkdirs(*_down_to(sd.root, dest))  # workdir, workdir/tmp, .../inputs, .../artifacts
+        # workdir, workdir/tmp, .../inputs, .../artifacts: a spare's (one rename) for /tmp
+        kind = _workdir_kind(ctx, step, slice_index)
+        if os.path.normpath(tmpl.tmp_root) != "/tmp" or not mirror.take_spare(kind, sd.workdir):
+            mkdirs(*_down_to(sd.root, dest))
+        elif kind == "workdir-out":
+            ctx.spared_outputs.add(sd.root)
         for name in given:
             item = (items or {}).get(name)
             if item:
@@ -165,6 +175,23 @@ def write_inputs(
                     os.path.join(dest, name),
                     ctx.settings.copy_method,
                 )
+
+
+def _workdir_kind(ctx: RunContext, step: Step, slice_index: SliceIndex) -> str:
+    """The spare a Python OP step's workdir comes from (:class:`layout.SpareDirs`): with the
+    worker's output dirs too when it surely makes both (outputs of both kinds, one step in
+    the pool, no cache whose hit moves a whole outputs dir in)."""
+    tmpl = step.template
+    if slice_index is not None or not (tmpl.outputs.parameters and tmpl.outputs.artifacts):
+        return "workdir"
+    try:
+        if executor_for(ctx, step) is not None or runner_cache_json(
+            step, tmpl, ctx.wf.name, ctx.wf_id, settings=run_cache_settings(ctx)
+        ):
+            return "workdir"
+    except (StepError, ValueError):  # the attempt reports it
+        return "workdir"
+    return "workdir-out"
 
 
 def place_item(src: str, root: str, item: str, method: str) -> None:
@@ -190,6 +217,17 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
     """``outputs/`` of a finished step from its Result, through the mirror: parameter files
     with metadata, links to the artifacts (``.dflow/<name>`` holds a global name)."""
     mirror = ctx.mirror
+    spared = sd.root in ctx.spared_outputs
+    ctx.spared_outputs.discard(sd.root)
+    if spared and (not res.ok or not res.params or not any(res.arts.values())):
+        # a spare made the worker's output dirs (``workdir-out``): as in pydflow, only those
+        # the step wrote to stay (a failed step's, an optional artifact's); res.params holds
+        # defaults too, so each dir is tried (rmdir leaves one that is not empty)
+        assert isinstance(tmpl, PythonOPTemplate)  # the spare is a Python OP's
+        produced = os.path.join(sd.tmp(tmpl.tmp_root), "outputs")
+        mirror.rmdir_empty(
+            os.path.join(produced, "parameters"), os.path.join(produced, "artifacts"), produced
+        )
     if not res.ok and isinstance(tmpl, PythonOPTemplate):
         # pydflow makes a Python OP's tmp_root for every step (one that succeeded wrote there)
         mirror.mkdir(*_down_to(sd.root, sd.tmp(tmpl.tmp_root)))
