@@ -351,8 +351,12 @@ def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
 
     template = registry[request["template"]]
     if request.get("pid_file"):  # the step's ``pid`` file names the process running it
-        with open(request["pid_file"], "w") as f:
-            f.write(str(os.getpid()))
+        # os-level: 3 system calls where a text-mode open() makes 7 (on the critical path)
+        fd = os.open(request["pid_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, str(os.getpid()).encode())
+        finally:
+            os.close(fd)
     log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
