@@ -260,10 +260,15 @@ def test_chain_steps_take_their_dirs_from_spares_and_keep_the_layout(workdir, mo
     last = wf.query_step(name="s3")[0]
     assert Path(last.outputs.artifacts["bar"].local_path, "output.txt").read_text() == "a"
     # the first step asks for each kind; every later one finds a spare of each
-    assert taken == [("inputs", False), ("workdir-out", False)] + [
-        ("inputs", True),
-        ("workdir-out", True),
-    ] * 3, taken
+    assert (
+        taken
+        == [("inputs", False), ("workdir-out", False)]
+        + [
+            ("inputs", True),
+            ("workdir-out", True),
+        ]
+        * 3
+    ), taken
     assert files == without, sorted(set(files) ^ set(without))
     assert "<wf>-s3-*/workdir/tmp/inputs/artifacts/foo" in files
     assert "<wf>-s3-*/workdir/tmp/outputs/artifacts/bar/output.txt" in files
