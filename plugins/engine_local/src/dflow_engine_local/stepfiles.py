@@ -114,8 +114,11 @@ def write_inputs(
     step reads is written now; metadata and empty dirs go through the mirror."""
     tmpl, mirror = step.template, ctx.mirror
     pars = os.path.join(sd.inputs, "parameters")
-    # a spare holds inputs/{parameters,artifacts}: one rename instead of three mkdirs
-    spared = mirror.take_spare("inputs", sd.inputs)
+    # a spare holds inputs/{parameters,artifacts}: one rename instead of three mkdirs. Not
+    # for a fan-out's slices: there the loop and the workers keep both cores busy, so the
+    # writer thread's mkdirs would only add GIL hand-offs (and a rename per slice)
+    single = slice_index is None
+    spared = single and mirror.take_spare("inputs", sd.inputs)
     if not spared:
         mkdirs(sd.inputs, pars)
     sliced = (
@@ -155,8 +158,12 @@ def write_inputs(
         # the OP reads its artifacts where its template says: <tmp_root>/inputs/artifacts/x
         dest = os.path.join(sd.tmp(tmpl.tmp_root), "inputs", "artifacts")
         # workdir, workdir/tmp, .../inputs, .../artifacts: a spare's (one rename) for /tmp
-        kind = _workdir_kind(ctx, step, slice_index)
-        if os.path.normpath(tmpl.tmp_root) != "/tmp" or not mirror.take_spare(kind, sd.workdir):
+        kind = _workdir_kind(ctx, step)
+        if (
+            not single
+            or os.path.normpath(tmpl.tmp_root) != "/tmp"
+            or not mirror.take_spare(kind, sd.workdir)
+        ):
             mkdirs(*_down_to(sd.root, dest))
         elif kind == "workdir-out":
             ctx.spared_outputs.add(sd.root)
@@ -177,12 +184,12 @@ def write_inputs(
                 )
 
 
-def _workdir_kind(ctx: RunContext, step: Step, slice_index: SliceIndex) -> str:
+def _workdir_kind(ctx: RunContext, step: Step) -> str:
     """The spare a Python OP step's workdir comes from (:class:`layout.SpareDirs`): with the
-    worker's output dirs too when it surely makes both (outputs of both kinds, one step in
-    the pool, no cache whose hit moves a whole outputs dir in)."""
+    worker's output dirs too when it surely makes both (outputs of both kinds, run in the
+    pool, no cache whose hit moves a whole outputs dir in)."""
     tmpl = step.template
-    if slice_index is not None or not (tmpl.outputs.parameters and tmpl.outputs.artifacts):
+    if not (tmpl.outputs.parameters and tmpl.outputs.artifacts):
         return "workdir"
     try:
         if executor_for(ctx, step) is not None or runner_cache_json(
