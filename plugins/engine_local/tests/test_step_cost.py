@@ -322,3 +322,30 @@ def test_a_killed_runs_spares_are_removed_when_the_next_run_starts(tmp_path):
     m.close()
     # no spares where the loop writes (tmpfs): a mkdir costs less than a thread hand-off
     assert mirror.Mirror(threaded=False, spares=layout.SpareDirs(str(tmp_path))).spares is None
+
+
+def test_a_fan_outs_slices_make_their_own_dirs(workdir, monkeypatch):
+    """In a fan-out the loop and the workers keep both cores busy: spares would only move
+    mkdirs onto the writer thread at the cost of GIL hand-offs, so slices take none (the
+    steps around the fan-out do)."""
+    from dflow.python import Slices
+
+    monkeypatch.setattr(run, "memory_backed", lambda path: False)
+    asked = []
+    monkeypatch.setattr(
+        mirror.Mirror, "take_spare", lambda self, kind, dest: asked.append(dest) or False
+    )
+    wf = Workflow("fan")
+    first = Step("sq", PythonOPTemplate(Square), parameters={"x": 3})
+    wf.add(first)
+    wf.add(
+        Step(
+            "fan",
+            PythonOPTemplate(Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+            parameters={"x": [1, 2, 3, 4]},
+        )
+    )
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    assert [s.outputs.parameters["y"].value for s in wf.query_step(name="sq")] == [9]
+    assert len(asked) == 1 and "-sq-" in asked[0], asked
