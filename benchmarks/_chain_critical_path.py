@@ -125,6 +125,7 @@ def main() -> None:
     p.add_argument("tree", nargs="?", default=".", help="source tree (core/src, plugins/)")
     p.add_argument("--dir", default=tempfile.gettempdir(), help="where the run's dir goes")
     p.add_argument("-n", type=int, default=40, help="steps of the chain")
+    p.add_argument("--list", action="store_true", help="also list one step's calls in order")
     a = p.parse_args()
     if shutil.which("strace") is None:
         sys.exit("error: strace is not installed (apt-get install strace)")
@@ -152,6 +153,12 @@ def main() -> None:
         print(f"{label}: per step, median count / strace ms")
         for k, (n, ms) in sorted(summary(steps).items(), key=lambda kv: -kv[1][1]):
             print(f"  {k:<22} {n:5.1f}  {ms:6.3f}")
+        if a.list and steps:
+            print(f"  step {len(steps) * 3 // 4}, in order (µs in the call, by strace):")
+            for _, call, args, ret, sec in steps[len(steps) * 3 // 4]:
+                if kind_of(call, args, ret) is not None:
+                    where = args.split(",", 2)[1 if call == "openat" else 0][:90]
+                    print(f"    {call:<11} {sec * 1e6:7.0f}  {where}")
 
 
 if __name__ == "__main__":
