@@ -230,8 +230,7 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
         # a spare made the worker's output dirs (``workdir-out``): as in pydflow, only those
         # the step wrote to stay (a failed step's, an optional artifact's); res.params holds
         # defaults too, so each dir is tried (rmdir leaves one that is not empty)
-        assert isinstance(tmpl, PythonOPTemplate)  # the spare is a Python OP's
-        produced = os.path.join(sd.tmp(tmpl.tmp_root), "outputs")
+        produced = os.path.join(sd.tmp("/tmp"), "outputs")  # spares are for tmp_root /tmp
         mirror.rmdir_empty(
             os.path.join(produced, "parameters"), os.path.join(produced, "artifacts"), produced
         )
