@@ -96,6 +96,7 @@ class Mirror:
         self._thread: threading.Thread | None = None
         self._closed = False
         self.error: OSError | None = None  # what stopped the writer (a full disk)
+        self.queued_at = 0.0  # monotonic time of the last op queued (spares wait for quiet)
 
     # -- queueing ----------------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class Mirror:
 
     def _queue(self, op: int, a: Any, b: Any) -> None:
         self.ops.append((op, a, b))
+        self.queued_at = time.monotonic()
         if self._closed:
             self.flush()
             return
@@ -158,10 +160,16 @@ class Mirror:
             try:
                 self._drain()
                 spares = self.spares
-                # one spare at a time: queued writes go first
+                # one spare at a time, queued writes first, and only while the loop queues
+                # nothing (a worker runs the step): made beside the runner's own work, they
+                # hand the GIL back and forth with it and delay it
                 while spares is not None and spares.wanted() and not self.ops:
                     if self._closed:
                         break
+                    quiet = time.monotonic() - self.queued_at
+                    if quiet < self.DELAY:
+                        time.sleep(self.DELAY - quiet)
+                        continue
                     spares.make_one()
             except OSError as exc:  # a full disk: flush() (the run's end) raises it
                 self.error = exc
