@@ -23,6 +23,9 @@ child (a 10,000-item fan-out), so it is rewritten on the event loop at most ever
 ``CHILDREN_DELAY`` seconds per thousand entries of the largest: rewriting it at a fixed rate
 made a wide fan-out cost quadratic time (at 10,000 items, a quarter of the run went to encoding
 ``children`` files). Outside a running event loop (reuse, resume) writes happen at once.
+
+With nothing queued and the loop quiet for ``DELAY`` (a worker runs the step), the writer
+thread also makes the next steps' dirs ahead (:class:`layout.SpareDirs`, :meth:`take_spare`).
 """
 
 from __future__ import annotations
