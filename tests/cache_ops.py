@@ -163,3 +163,26 @@ def script_words(
         )
     )
     return wf
+
+
+def sent(xs: list, log: Path, executor, name: str = "cache-exec") -> Workflow:
+    """square over ``xs`` (sliced), then total of the squares: both as jobs of ``executor``."""
+    wf = Workflow(name=name)
+    sliced = Slices(input_parameter=["x"], output_parameter=["y"])
+    sq = Step(
+        "square",
+        PythonOPTemplate(square, slices=sliced),
+        parameters={"x": xs, "log": str(log)},
+        executor=executor,
+        cache=True,
+    )
+    tot = Step(
+        "total",
+        PythonOPTemplate(total),
+        parameters={"ys": sq.outputs.parameters["y"], "log": str(log)},
+        executor=executor,
+        cache=True,
+    )
+    wf.add(sq)
+    wf.add(tot)
+    return wf

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from dflow import Step, Workflow
 from dflow.config_keys import IgnoredConfigWarning
-from dflow.python import OP, Artifact, PythonOPTemplate, Slices
+from dflow.python import OP, Artifact, PythonOPTemplate
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "engine_argo" / "tests"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "engine_argo" / "tests" / "render"))
-from cache_ops import computed, script_runs, script_words, square, total
+from cache_ops import computed, script_runs, script_words, sent, square
 from test_conformance import DISPATCHER_IMAGE
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
@@ -53,29 +53,6 @@ def shell(root: Path) -> DispatcherExecutor:
 def submissions(root: Path) -> int:
     """The tasks DPDispatcher ran (their directories in its remote root)."""
     return len(list((root / "dp").glob("*/task*/"))) if (root / "dp").exists() else 0
-
-
-def sent(xs: list, log: Path, executor) -> Workflow:
-    """square over ``xs`` (sliced), then total of the squares: both as jobs of ``executor``."""
-    wf = Workflow(name="cache-argo-exec")
-    sliced = Slices(input_parameter=["x"], output_parameter=["y"])
-    sq = Step(
-        "square",
-        PythonOPTemplate(square, slices=sliced),
-        parameters={"x": xs, "log": str(log)},
-        executor=executor,
-        cache=True,
-    )
-    tot = Step(
-        "total",
-        PythonOPTemplate(total),
-        parameters={"ys": sq.outputs.parameters["y"], "log": str(log)},
-        executor=executor,
-        cache=True,
-    )
-    wf.add(sq)
-    wf.add(tot)
-    return wf
 
 
 def _use(run, engine: str) -> None:
@@ -130,10 +107,10 @@ def test_a_dispatcher_pod_submits_no_job_for_a_cached_step(name, engine, order, 
     log = root / "log"
     log.mkdir()
     first, second = order
-    _submit(run, sent([1, 2, 3], log, shell(root)), first)
+    _submit(run, sent([1, 2, 3], log, shell(root), "cache-argo-exec"), first)
     assert computed(log) == 4
     assert submissions(root) == 4
-    again = sent([1, 2, 3], log, shell(root))
+    again = sent([1, 2, 3], log, shell(root), "cache-argo-exec")
     _submit(run, again, second)
     assert computed(log) == 4
     assert submissions(root) == 4  # the second run submitted nothing
@@ -142,7 +119,7 @@ def test_a_dispatcher_pod_submits_no_job_for_a_cached_step(name, engine, order, 
     records = _history(root, "cache-argo-exec/total")
     assert [r["outcome"] for r in records] == ["computed", "reused"]
     assert records[0]["key"] == records[1]["key"]
-    changed = sent([1, 2, 4], log, shell(root))
+    changed = sent([1, 2, 4], log, shell(root), "cache-argo-exec")
     _submit(run, changed, second)
     assert computed(log) == 6 and computed(log, "square-4") == 1
     assert submissions(root) == 6  # square(4) and total
@@ -280,7 +257,7 @@ def test_the_rendered_spec_describes_the_op_and_the_manifest_is_valid(tmp_path, 
     monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "words.txt").write_text("one")
-    wf = sent([1, 2], tmp_path / "log", shell(tmp_path))
+    wf = sent([1, 2], tmp_path / "log", shell(tmp_path), "cache-argo-exec")
     for step in _words(2, tmp_path).entrypoint.iter_steps():
         wf.add(step)
     plain = Step("plain", PythonOPTemplate(square), parameters={"x": 1, "log": "l"}, cache=True)
@@ -310,13 +287,11 @@ def _slurm_chain(tmp_path: Path, manifest: dict, renderer, wf, attempt: int) -> 
     """Run the step's chain as Argo and wlm-operator would: the prepare pod, the job's batch
     script (unless its `when` is false), the collect pod; (prepare's dflow_cached, y)."""
     import os
-    import re
     import shutil
     import subprocess
 
     import yaml
-    from sandbox import place_packages
-    from test_executors_argo import argo_reads, substitute, template
+    from test_executors_argo import argo_reads, slurm_prepare, substitute, template
 
     steps = template(manifest, "square-slurm")
     spec = next(
@@ -332,15 +307,6 @@ def _slurm_chain(tmp_path: Path, manifest: dict, renderer, wf, attempt: int) -> 
     cr = yaml.safe_load(template(manifest, "square-slurm-run-resource")["resource"]["manifest"])
     base = tmp_path / f"attempt{attempt}"
     node, pod, job, out = tmp_path / "node", base / "pod", base / "job", base / "collect"
-    pkg = next(a for a in prepare["inputs"]["artifacts"] if a["name"] == "dflow_python_packages")
-    place_packages(pod / "tmp", renderer.packages_to_upload(wf)[pkg["s3"]["key"]])
-
-    def as_pod(text, tmp=pod):  # absolute paths of the pod (not those under "$dir"), here
-        where = {"/dflow-slurm/": f"{node}/", "/tmp/": f"{tmp}/tmp/"}
-        text = text.replace('"$dir"/', "\0")
-        text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
-        return text.replace("\0", '"$dir"/')
-
     values = {
         "inputs.parameters.x": "3",
         "inputs.parameters.log": str(tmp_path / "log"),
@@ -350,15 +316,9 @@ def _slurm_chain(tmp_path: Path, manifest: dict, renderer, wf, attempt: int) -> 
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    for e in prepare["script"]["env"]:
-        env[e["name"]] = substitute(e["value"], values)
-    for art in prepare["inputs"]["artifacts"]:  # Argo writes raw artifacts in the pod
-        if "raw" in art:
-            dest = pod / art["path"].lstrip("/")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(substitute(art["raw"]["data"], values))
+    text, as_pod = slurm_prepare(renderer, wf, prepare, node, pod, values, env)
     src = base / "prepare.sh"
-    src.write_text(as_pod(substitute(prepare["script"]["source"], values)))
+    src.write_text(text)
     pod_env = {**env, "DFLOW_TMP_ROOT": str(pod / "tmp")}  # the runner's /tmp in this pod
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True, env=pod_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 from dflow import InputParameter, Step, Workflow
-from dflow.python import PythonOPTemplate, Slices
+from dflow.python import PythonOPTemplate
 from dflow.runner.caches3 import ACCESS_ENV
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cache_fixtures import cache_in_s3
-from cache_ops import computed, fan_out, run, square, total
+from cache_ops import computed, fan_out, run, sent, square, total
 
 pytest.importorskip("dflow_executor_slurm")
 pytest.importorskip("dflow_executor_dispatcher")
@@ -50,29 +50,6 @@ def cached(tmp_path, monkeypatch):
     yield tmp_path
     config.clear()
     config.update(saved)
-
-
-def sent(xs: list, log: Path, executor, name: str = "cache-exec") -> Workflow:
-    """square over ``xs`` (sliced), then total of the squares: both as jobs of ``executor``."""
-    wf = Workflow(name=name)
-    sliced = Slices(input_parameter=["x"], output_parameter=["y"])
-    sq = Step(
-        "square",
-        PythonOPTemplate(square, slices=sliced),
-        parameters={"x": xs, "log": str(log)},
-        executor=executor,
-        cache=True,
-    )
-    tot = Step(
-        "total",
-        PythonOPTemplate(total),
-        parameters={"ys": sq.outputs.parameters["y"], "log": str(log)},
-        executor=executor,
-        cache=True,
-    )
-    wf.add(sq)
-    wf.add(tot)
-    return wf
 
 
 def one_total(name: str, ys: list, log: Path, executor=None, context=None) -> Workflow:

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,40 @@ def template(manifest: dict, name: str) -> dict:
 
 def substitute(text: str, values: dict[str, str]) -> str:
     return _VAR.sub(lambda m: values[m.group(1)] if m.group(1) in values else m.group(0), text)
+
+
+def pod_paths(node: Path, pod: Path) -> Callable[..., str]:
+    """``as_pod(text, tmp=pod)``: ``text`` with a SlurmJobTemplate pod's absolute paths (not
+    those under "$dir") mapped here: the Slurm node's ``/dflow-slurm/`` under ``node``, the
+    pod's ``/tmp/`` under ``tmp``."""
+
+    def as_pod(text: str, tmp: Path = pod) -> str:
+        where = {"/dflow-slurm/": f"{node}/", "/tmp/": f"{tmp}/tmp/"}
+        text = text.replace('"$dir"/', "\0")
+        text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
+        return text.replace("\0", '"$dir"/')
+
+    return as_pod
+
+
+def slurm_prepare(renderer, wf, prepare: dict, node: Path, pod: Path, values: dict, env: dict):
+    """Lay out here the prepare pod of a SlurmJobTemplate step (its packages, raw artifacts and
+    variables, from ``values``; ``env`` gains the variables); return ``(script text, as_pod)``:
+    ``as_pod`` is :func:`pod_paths`'s."""
+    from sandbox import place_packages
+
+    pkg = next(a for a in prepare["inputs"]["artifacts"] if a["name"] == "dflow_python_packages")
+    place_packages(pod / "tmp", renderer.packages_to_upload(wf)[pkg["s3"]["key"]])
+
+    as_pod = pod_paths(node, pod)
+    for e in prepare["script"]["env"]:
+        env[e["name"]] = substitute(e["value"], values)
+    for art in prepare["inputs"].get("artifacts", []):  # Argo writes raw artifacts in the pod
+        if "raw" in art:
+            dest = pod / art["path"].lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(substitute(art["raw"]["data"], values))
+    return as_pod(substitute(prepare["script"]["source"], values)), as_pod
 
 
 def run_pod(
@@ -363,12 +398,7 @@ def test_slurm_job_template_prepare_run_collect(tmp_path):
     (pod / "tmp" / "inputs" / "artifacts").mkdir(parents=True)
     (pod / "tmp" / "inputs" / "artifacts" / "data").write_text("payload\n")
 
-    def as_pod(text, tmp=pod):  # absolute paths of the pod (not those under "$dir"), here
-        where = {"/dflow-slurm/": f"{node}/", "/tmp/": f"{tmp}/tmp/"}
-        text = text.replace('"$dir"/', "\0")
-        text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
-        return text.replace("\0", '"$dir"/')
-
+    as_pod = pod_paths(node, pod)
     values = {
         "inputs.parameters.msg": "m $(x)",
         "inputs.parameters.rc": "0",
@@ -418,7 +448,6 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
 
     sys.path.insert(0, str(REPO / "plugins" / "engine_argo" / "tests" / "render"))
     import argo_render_ops as ops
-    from sandbox import place_packages
 
     monkeypatch.setitem(config, "util_image", "registry.local/util:1")
     ex = SlurmJobTemplate(
@@ -445,15 +474,6 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
     assert prepare["script"]["command"] == ["sh"]
     cr = yaml.safe_load(template(m, "echo-slurm-run-resource")["resource"]["manifest"])
     node, pod, job, out = (tmp_path / n for n in ("node", "pod", "job", "collect"))
-    pkg = next(a for a in prepare["inputs"]["artifacts"] if a["name"] == "dflow_python_packages")
-    place_packages(pod / "tmp", renderer.packages_to_upload(wf)[pkg["s3"]["key"]])
-
-    def as_pod(text, tmp=pod):  # absolute paths of the pod (not those under "$dir"), here
-        where = {"/dflow-slurm/": f"{node}/", "/tmp/": f"{tmp}/tmp/"}
-        text = text.replace('"$dir"/', "\0")
-        text = re.sub(r"(?<=[\"' ])(/dflow-slurm/|/tmp/)", lambda m: where[m.group(1)], text)
-        return text.replace("\0", '"$dir"/')
-
     values = {
         "inputs.parameters.text": NASTY,
         "inputs.parameters.n": "2",
@@ -462,15 +482,9 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
         "pod.name": "wf-1",
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
-    for e in prepare["script"]["env"]:
-        env[e["name"]] = substitute(e["value"], values)
-    for art in prepare["inputs"].get("artifacts", []):  # Argo writes raw artifacts in the pod
-        if "raw" in art:
-            dest = pod / art["path"].lstrip("/")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(substitute(art["raw"]["data"], values))
+    text, as_pod = slurm_prepare(renderer, wf, prepare, node, pod, values, env)
     src = tmp_path / "prepare.sh"
-    src.write_text(as_pod(substitute(prepare["script"]["source"], values)))
+    src.write_text(text)
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     key = (pod / "tmp" / "dflow-slurm-key").read_text()
