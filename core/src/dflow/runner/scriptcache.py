@@ -13,6 +13,7 @@ they are stored as one tree, and restored to those paths.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -190,6 +191,38 @@ def _restore(where: Any, manifest: dict, outputs: dict[str, str], scratch: str) 
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _pod_lookup(
+    root: str,
+    parameters: list[str],
+    artifacts: dict[str, str],
+    outputs: dict[str, str],
+    scratch: str,
+    catalog: str,
+) -> Lookup | None:
+    """The lookup of a script step in a pod, from the spec and the input parameters written
+    as files under ``<root>/inputs/parameters`` (None when the step passes no spec)."""
+
+    def value(name: str) -> str | None:
+        try:
+            with open(os.path.join(root, "inputs", "parameters", name), encoding="utf-8") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    spec_text = value("dflow_cache")
+    if not spec_text:
+        return None
+    data = json.loads(spec_text)
+    data["run"] = os.environ.get("DFLOW_WORKFLOW_NAME", "")
+    spec = CacheSpec.from_json(json.dumps(data))
+    params = {n: v for n, v in ((n, value(n)) for n in parameters) if v is not None}
+    arts: dict[str, str | None] = {
+        n: p if os.path.lexists(p) else None for n, p in artifacts.items()
+    }
+    os.makedirs(scratch, exist_ok=True)
+    return lookup_script(spec, params, arts, None, outputs, scratch, catalog=catalog)
+
+
 def run_cached(
     root: str,
     command: list[str],
@@ -203,32 +236,59 @@ def run_cached(
     store its outputs when it exits with 0; the exit code. The step cache's spec and the
     input parameters are files under ``<root>/inputs/parameters`` (raw input artifacts, as
     for a Python OP); the run is the workflow (``DFLOW_WORKFLOW_NAME``)."""
-    import json
     import subprocess
 
-    def value(name: str) -> str | None:
-        try:
-            with open(os.path.join(root, "inputs", "parameters", name), encoding="utf-8") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
-
-    spec_text = value("dflow_cache")
-    lk = None
     scratch = os.path.join(root, "dflow-cache-scratch")
-    if spec_text:
-        data = json.loads(spec_text)
-        data["run"] = os.environ.get("DFLOW_WORKFLOW_NAME", "")
-        spec = CacheSpec.from_json(json.dumps(data))
-        params = {n: v for n, v in ((n, value(n)) for n in parameters) if v is not None}
-        arts: dict[str, str | None] = {
-            n: p if os.path.lexists(p) else None for n, p in artifacts.items()
-        }
-        os.makedirs(scratch, exist_ok=True)
-        lk = lookup_script(spec, params, arts, None, outputs, scratch, catalog=catalog)
-        if lk.reused:
-            return 0
+    lk = _pod_lookup(root, parameters, artifacts, outputs, scratch, catalog)
+    if lk is not None and lk.reused:
+        return 0
     code = subprocess.call([*command, script])
     if lk is not None:
         store_script(lk, outputs, scratch, code == 0)
     return code
+
+
+#: the lookup a pod saves for the pod that stores the job's outputs (:func:`store_saved`)
+STATE_FILE = "dflow-cache-state.json"
+
+
+def lookup_for_job(
+    root: str,
+    parameters: list[str],
+    artifacts: dict[str, str],
+    outputs: dict[str, str],
+    state_dir: str,
+    catalog: str = ".dflow",
+) -> bool:
+    """A script step whose job runs elsewhere, without dflow (``SlurmJobTemplate``'s prepare
+    pod): key it as :func:`run_cached` does; True when an entry was restored to the
+    ``outputs`` paths, else the lookup is saved in ``state_dir`` for :func:`store_saved`."""
+    lk = _pod_lookup(root, parameters, artifacts, outputs, state_dir, catalog)
+    if lk is None or lk.reused:
+        return lk is not None
+    if lk.key and lk.digests is not None:
+        state = {"spec": json.loads(lk.spec.to_json()), "key": lk.key}
+        state.update(record=lk.record, why=lk.why)
+        with open(os.path.join(state_dir, STATE_FILE), "w", encoding="utf-8") as f:
+            json.dump(state, f)
+    return False
+
+
+def store_saved(state_dir: str, outputs: dict[str, str], ok: bool) -> None:
+    """After the job of a :func:`lookup_for_job` miss (its collect pod): store the
+    ``outputs`` paths as the entry of the saved key when the job succeeded (``ok``), and
+    record the run for ``dflow explain``; nothing without a saved lookup."""
+    try:
+        with open(os.path.join(state_dir, STATE_FILE), encoding="utf-8") as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        return
+    spec = CacheSpec.from_json(json.dumps(state["spec"]))
+    try:
+        where = open_store(spec)
+    except ValueError as exc:  # CacheLocationError
+        note(f"not stored: {exc}")
+        return
+    digests = Digests(where.digests_dir)
+    lk = Lookup(spec, state["key"], state["record"], False, state["why"], digests, where)
+    store_script(lk, outputs, state_dir, ok)
