@@ -402,6 +402,173 @@ def test_a_slurm_job_template_step_is_restored_by_its_prepare_pod(
         assert computed(tmp_path / "log") == 1  # the local engine reused the Argo job's entry
 
 
+# -- SlurmJobTemplate and a script: prepare keys it, collect stores the job's outputs ---------
+
+TRIPLE = """\
+echo run >> {{inputs.parameters.log}}/script-runs
+mkdir -p "$(dirname /tmp/outputs/parameters/y)"
+echo $(( {{inputs.parameters.n}} * 3 )) > /tmp/outputs/parameters/y
+"""
+
+
+def _triple(n: int, log: Path, ex) -> Workflow:
+    """A cached shell step (``y`` = 3 n) sent through ``ex``."""
+    from dflow import InputParameter, OutputParameter, ShellOPTemplate
+
+    tmpl = ShellOPTemplate(name="triple", image="alpine:3.19", script=TRIPLE, cache=True)
+    tmpl.inputs.parameters = {"n": InputParameter(), "log": InputParameter()}
+    tmpl.outputs.parameters = {"y": OutputParameter(value_from_path="/tmp/outputs/parameters/y")}
+    wf = Workflow(name="cache-slurm-sh")
+    wf.add(Step("tr", tmpl, {"n": n, "log": str(log)}, executor=ex))
+    return wf
+
+
+def _pod_run(renderer, wf, tmpl: dict, node: Path, pod: Path, values: dict) -> None:
+    """One pod of the chain, with the step cache (python3 running the shipped runtime): its
+    shell script (``dflow_script``, pod paths mapped up to its payload) run by its source."""
+    import os
+    import subprocess
+
+    from test_executors_argo import slurm_prepare
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    text, as_pod = slurm_prepare(renderer, wf, tmpl, node, pod, values, env)
+    script = pod / "tmp" / "dflow_script"
+    head, sep, payload = script.read_text().partition("\nexit 0\n")  # the user's script: as is
+    script.write_text(as_pod(head) + sep + payload)
+    (pod / "source.py").write_text(text)
+    env["DFLOW_TMP_ROOT"] = str(pod / "tmp")
+    proc = subprocess.run([sys.executable, str(pod / "source.py")], capture_output=True, env=env)
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+
+
+def _script_chain(tmp_path: Path, manifest: dict, renderer, wf, n: int, attempt: int) -> tuple:
+    """The script step's chain as Argo and wlm-operator run it; (prepare's dflow_cached, y)."""
+    import shutil
+    import subprocess
+
+    import yaml
+    from test_executors_argo import argo_reads, substitute, template
+
+    steps = template(manifest, "triple-slurm")
+    [spec] = [
+        a["value"]
+        for t in manifest["spec"]["templates"]
+        for g in t.get("steps") or []
+        for s in g
+        for a in (s.get("arguments") or {}).get("parameters") or []
+        if a["name"] == "dflow_cache" and "{{" not in a["value"]
+    ]
+    cr = yaml.safe_load(template(manifest, "triple-slurm-run-resource")["resource"]["manifest"])
+    base = tmp_path / f"attempt{attempt}"
+    node, pod, job, out = tmp_path / "node", base / "pod", base / "job", base / "collect"
+    values = {
+        "inputs.parameters.n": str(n),
+        "inputs.parameters.log": str(tmp_path / "log"),
+        "inputs.parameters.dflow_cache": spec,
+        "workflow.name": "wf",
+        "pod.name": f"wf-{attempt}",
+    }
+    _pod_run(renderer, wf, template(manifest, "triple-slurm-prepare"), node, pod, values)
+    key = (pod / "tmp" / "dflow-slurm-key").read_text()
+    cached = (pod / "tmp" / "dflow-slurm-cached").read_text()
+    run = next(s for g in steps["steps"] for s in g if s["name"] == "slurm-run")
+    when = substitute(run["when"], {"steps.slurm-prepare.outputs.parameters.dflow_cached": cached})
+    assert when in ("false != true", "true != true")
+    if when == "false != true":  # Argo's govaluate: the run step executes
+        shutil.copytree(node / key / "in", job)
+        proc = subprocess.run(["sh", "-c", cr["spec"]["batch"]], cwd=job, capture_output=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        shutil.copytree(job / ".dflow-out", node / key / "out")
+    values = {"inputs.parameters.dflow_slurm_key": key, "inputs.parameters.dflow_cache": spec}
+    _pod_run(renderer, wf, template(manifest, "triple-slurm-collect"), node, out, values)
+    return cached, argo_reads(out / "tmp" / "outputs" / "parameters" / "y")
+
+
+@pytest.mark.parametrize("first", ["argo", "local"])
+def test_a_slurm_job_template_script_is_keyed_by_prepare_and_stored_by_collect(
+    first, tmp_path, monkeypatch, request
+):
+    """A script through SlurmJobTemplate on Argo: the first run's job computes and its
+    collect pod stores the outputs (or the local engine with the real local Slurm does: one
+    key); the next run's prepare pod restores them and says so, the run step's `when` is
+    false (no job); a changed parameter runs the job again."""
+    from argo_schema import assert_valid
+    from dflow.config import config
+    from dflow_engine_argo.lint import check
+    from dflow_engine_argo.render import ArgoRenderer
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(config, "util_image", "python:3.8")
+    log = tmp_path / "log"
+    log.mkdir()
+    ex = SlurmJobTemplate(header="#!/bin/sh\n#SBATCH -N 1", node_selector={"k": "v"})
+    renderer = ArgoRenderer(artifact_kind="s3")
+
+    def manifest(n: int) -> tuple:
+        wf = _triple(n, log, ex)
+        m = renderer.manifest(wf)
+        assert_valid(m)
+        check(m)
+        return m, wf
+
+    m3, wf3 = manifest(3)
+    if first == "local":
+        request.getfixturevalue("local_slurm")
+        _local_script_run(tmp_path, monkeypatch)
+    else:
+        assert _script_chain(tmp_path, m3, renderer, wf3, 3, 1) == ("false", "9")
+        assert list((tmp_path / "cache" / "entries").rglob("*.json"))  # stored by collect
+    assert script_runs(log) == 1
+    assert _script_chain(tmp_path, m3, renderer, wf3, 3, 2) == ("true", "9")
+    assert script_runs(log) == 1
+    assert not (tmp_path / "attempt2" / "job").exists()  # no job
+    m4, wf4 = manifest(4)
+    assert _script_chain(tmp_path, m4, renderer, wf4, 4, 3) == ("false", "12")
+    assert script_runs(log) == 2
+    if first == "argo":
+        request.getfixturevalue("local_slurm")
+        _local_script_run(tmp_path, monkeypatch)
+        assert script_runs(log) == 2  # the local engine reused the Argo collect's entry
+
+
+def _local_script_run(tmp_path: Path, monkeypatch) -> None:
+    """The script step (n = 3) on the local engine, its job on the real local Slurm."""
+    from dflow.config import config
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    monkeypatch.setitem(config, "mode", "local")
+    monkeypatch.setitem(config, "debug_workdir", str(tmp_path / "runs"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir(exist_ok=True)
+    wf = _triple(3, tmp_path / "log", SlurmJobTemplate())
+    wf.submit()
+    wf.wait()
+    assert wf.query_status() == "Succeeded", wf.query().status.message
+    assert wf.query_step(name="tr")[0].outputs.parameters["y"].value == "9"
+
+
+def test_an_uncached_slurm_job_template_script_renders_as_before(tmp_path, monkeypatch):
+    """Without the step cache the script's prepare and collect stay plain ``sh`` pods, with no
+    ``dflow_cache`` and no `when` on the run step."""
+    from dflow_engine_argo.render import ArgoRenderer
+    from dflow_executor_slurm import SlurmJobTemplate
+    from test_executors_argo import template
+
+    monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    wf = _triple(3, tmp_path, SlurmJobTemplate(node_selector={"k": "v"}))
+    wf.entrypoint.iter_steps().__next__().template.cache = False
+    m = ArgoRenderer(artifact_kind="s3").manifest(wf)
+    for name in ("triple-slurm-prepare", "triple-slurm-collect"):
+        t = template(m, name)
+        assert t["script"]["command"] == ["sh"]
+        assert "dflow_cache" not in [p["name"] for p in t["inputs"]["parameters"]]
+    steps = template(m, "triple-slurm")
+    assert all("when" not in s for g in steps["steps"] for s in g)
+
+
 # -- an OP loaded from a file (--op-file): one key in every job -------------------------------
 
 

@@ -157,6 +157,11 @@ class ScriptOPTemplate(OPTemplate):
     ``wrap_script(script, names of the container's environment variables)`` and runs what it
     returns (DPDispatcher and Slurm executors submit the script from inside the pod)."""
 
+    step_cached: bool = False
+    """Set by the Argo renderer on the copy of a template it hands to an executor's
+    ``render()`` when the step uses the step cache (docs/cache.md): an executor whose pods
+    key the step themselves (``SlurmJobTemplate``'s prepare) renders them for it."""
+
     def __init__(
         self,
         name: str | None = None,
@@ -213,6 +218,7 @@ class ScriptOPTemplate(OPTemplate):
         self.sidecars = sidecars
         self.script_rendered = script_rendered
         self.wrap_script = None
+        self.step_cached = False
 
     @property
     def timeout_seconds(self) -> float | None:

@@ -309,7 +309,9 @@ def render_template(ex: Any, tmpl: Any) -> Any:
 
     A Python OP's runner script is made by the Argo renderer after this: the prepare step is
     then a copy of the OP template whose ``wrap_script`` (called by the renderer with the
-    script and the names of its environment variables) makes the prepare pod's script.
+    script and the names of its environment variables) makes the prepare pod's script. A
+    script whose step uses the step cache (``tmpl.step_cached``, set by the Argo renderer) is
+    keyed by its prepare pod and stored by its collect pod (:mod:`.script_cache`).
     """
     if not hasattr(tmpl, "script") or not hasattr(tmpl, "inputs"):
         raise TypeError(
@@ -368,8 +370,9 @@ def render_template(ex: Any, tmpl: Any) -> Any:
             mounts=mount,
         )
         prepare.inputs = copy_inputs(tmpl)
+    cached = is_python_op or tmpl.step_cached
     prepare.outputs.parameters = {"dflow_slurm_key": OutputParameter(value_from_path=KEY_PATH)}
-    if is_python_op:
+    if cached:
         prepare.outputs.parameters["dflow_cached"] = OutputParameter(value_from_path=CACHED_PATH)
 
     run = ShellOPTemplate(name=f"{tmpl.name}-slurm-run")
@@ -394,12 +397,16 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     )
     collect.inputs.parameters = {"dflow_slurm_key": InputParameter()}
     collect.outputs = copy.deepcopy(tmpl.outputs)
+    if cached and not is_python_op:  # the job runs the bare script: its pods key and store
+        from .script_cache import add
+
+        add(tmpl, prepare, collect)
     for t in (prepare, run, collect):
         setattr(t, _PART, True)
 
     steps = Steps(name=f"{tmpl.name}-slurm")
     steps.inputs = copy_inputs(tmpl, paths=False)
-    if is_python_op:
+    if cached:
         steps.inputs.parameters[CACHE_PARAM] = InputParameter(value="")
     s_prep = Step(
         "slurm-prepare",
@@ -411,11 +418,14 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     # a step restored by the prepare pod is not run (Argo: a false `when` makes the node
     # Skipped and the next step runs, steps.go executeStepGroup/shouldExecute, v3.7.18 and
     # v4.1.2; govaluate compares the substituted words `true`/`false` as booleans)
-    when = f"{s_prep.outputs.parameters['dflow_cached']} != true" if is_python_op else None
+    when = f"{s_prep.outputs.parameters['dflow_cached']} != true" if cached else None
     s_run = Step(
         "slurm-run", run, parameters={"dflow_slurm_key": key_ref}, use_resource=job, when=when
     )
-    s_coll = Step("slurm-collect", collect, parameters={"dflow_slurm_key": key_ref})
+    coll_args: dict[str, Any] = {"dflow_slurm_key": key_ref}
+    if CACHE_PARAM in collect.inputs.parameters:
+        coll_args[CACHE_PARAM] = steps.inputs.parameters[CACHE_PARAM]
+    s_coll = Step("slurm-collect", collect, parameters=coll_args)
     steps.add(s_prep)
     steps.add(s_run)
     steps.add(s_coll)

@@ -174,13 +174,13 @@ class RenderPass:
         keyed = step is not None and step.key is not None
         if not _is_leaf(tmpl):
             return self.composite(tmpl, keyed)
-        executor = None
-        if step is not None and isinstance(tmpl, ScriptOPTemplate):
-            executor = step.executor or self.default_executor
+        sent = step is not None and isinstance(tmpl, ScriptOPTemplate)
+        executor = (step.executor or self.default_executor) if sent else None
         if executor is not None:
             try:
                 mine = copy.deepcopy(tmpl)
                 mine.name = leaf_base(tmpl)  # what the executor derives names from is stable
+                mine.step_cached = self.variant(step, mine).cached  # its pods may key the step
                 tmpl = executor.render(mine)
             except NotImplementedError as exc:
                 raise RenderError(

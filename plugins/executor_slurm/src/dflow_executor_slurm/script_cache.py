@@ -1,0 +1,113 @@
+"""The step cache for a script step sent through ``SlurmJobTemplate`` on Argo (docs/cache.md).
+
+The job runs the bare script (no dflow on the Slurm node), so the pods around it key and
+store the step: the prepare and collect templates declare ``dflow_cache``, which makes the
+Argo renderer ship dflow's pod runtime, write the input parameters as files and run them with
+``python3`` around their shell script (the renderer's step-cache container,
+``dflow_engine_argo.render.cachedscript``). Their ``wrap_script`` keeps that container's
+set-up and replaces its last call:
+
+* prepare runs its shell script (inputs and task staged, ``KEY_PATH`` written), then keys the
+  step as :func:`dflow.runner.scriptcache.run_cached` does (one key on both engines); a hit is
+  restored where collect reads the job's outputs, with exit status 0, and ``CACHED_PATH``
+  says ``true``: the run step's ``when`` skips the job. A miss saves the lookup on the node.
+* collect copies the outputs (its shell script), then stores them as the saved key's entry
+  when the job's exit status is 0.
+
+Nothing a user controls is pasted into the Python source: names and paths are Python literals
+made with :func:`repr`, checked to hold no ``{{``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .argo import CACHE_PARAM, CACHED_PATH, KEY_PATH, MOUNT
+
+#: the last call of the renderer's step-cache container, which the pods here replace
+_RUN_CALL = "sys.exit(run_cached("
+
+
+def _static(value: str, what: str) -> str:
+    if "{{" in value:
+        raise ValueError(f"{what} {value!r} contains '{{{{', which Argo would substitute")
+    return value
+
+
+def _outputs(tmpl: Any) -> dict[str, str]:
+    """The step's outputs as the cache names them, with their paths in the pod."""
+    outs = {
+        f"parameters/{n}": _static(p.value_from_path, "path")
+        for n, p in tmpl.outputs.parameters.items()
+        if p.value_from_path
+    }
+    outs.update(
+        {f"artifacts/{n}": _static(a.path, "path") for n, a in tmpl.outputs.artifacts.items()}
+    )
+    return outs
+
+
+def _wrapper(name: str, tail: list[str]) -> Any:
+    def wrap(source: str, env_names: list[str]) -> str:
+        head, found, _ = source.rpartition(_RUN_CALL)
+        if not found:
+            raise ValueError(
+                f"template '{name}': the renderer's step-cache container has no "
+                f"'{_RUN_CALL}' call to replace (dflow-engine-argo and "
+                "dflow-executor-slurm of one release are needed)"
+            )
+        return head + "\n".join(tail) + "\n"
+
+    return wrap
+
+
+def add(tmpl: Any, prepare: Any, collect: Any) -> None:
+    """Make ``prepare`` and ``collect`` (ShellOPTemplates of ``render_template``) key the
+    script step ``tmpl`` and store its job's outputs."""
+    from dflow.model.io import InputParameter
+
+    keyed = [_static(n, "parameter name") for n in tmpl.inputs.parameters]
+    arts = {n: _static(a.path, "path") for n, a in tmpl.inputs.artifacts.items() if a.path}
+    outs = _outputs(tmpl)
+    rel = {n: p.lstrip("/") for n, p in outs.items()}
+    node = MOUNT.rstrip("/") + "/"  # a trailing slash: the tests map the node's paths by it
+    common = [
+        "import subprocess  # noqa: E402",
+        "",
+        "CODE = subprocess.call(['sh', SCRIPT])",
+    ]
+    prepare.inputs.parameters[CACHE_PARAM] = InputParameter()
+    prepare.wrap_script = _wrapper(
+        prepare.name,
+        [
+            *common,
+            "if CODE:",
+            "    sys.exit(CODE)",
+            "from dflow.runner.scriptcache import lookup_for_job  # noqa: E402",
+            "",
+            f"with open({KEY_PATH!r}, encoding='utf-8') as f:",
+            f"    NODE = os.path.join({node!r}, f.read())",
+            "OUT = os.path.join(NODE, 'out')",
+            f"OUTS = {{n: os.path.join(OUT, p) for n, p in {rel!r}.items()}}",
+            f"HIT = lookup_for_job(ROOT, {keyed!r}, {arts!r}, OUTS, NODE)",
+            "if HIT:  # as the job leaves it, for collect",
+            "    os.makedirs(OUT, exist_ok=True)",
+            "    with open(os.path.join(OUT, '.dflow-exit-code'), 'w') as f:",
+            "        f.write('0\\n')",
+            f"with open({CACHED_PATH!r}, 'w') as f:",
+            "    f.write('true' if HIT else 'false')",
+        ],
+    )
+    collect.inputs.parameters[CACHE_PARAM] = InputParameter()
+    collect.wrap_script = _wrapper(
+        collect.name,
+        [
+            *common,
+            "from dflow.runner.scriptcache import store_saved  # noqa: E402",
+            "",
+            "with open(os.path.join(ROOT, 'inputs', 'parameters', 'dflow_slurm_key')) as f:",
+            f"    NODE = os.path.join({node!r}, f.read())",
+            f"store_saved(NODE, {outs!r}, CODE == 0)",
+            "sys.exit(CODE)",
+        ],
+    )
