@@ -162,6 +162,12 @@ class ScriptOPTemplate(OPTemplate):
     ``render()`` when the step uses the step cache (docs/cache.md): an executor whose pods
     key the step themselves (``SlurmJobTemplate``'s prepare) renders them for it."""
 
+    cache_call: list[str] | None = None
+    """Set by an executor whose pods key or store a cached step themselves (``SlurmJobTemplate``'s
+    prepare and collect): the Python lines a renderer's step-cache container runs in place of
+    its ``run_cached`` call, after the set-up that defines ``ROOT``, ``COMMAND``, ``SCRIPT``,
+    ``PARAMETERS``, ``ARTIFACTS`` and ``OUTPUTS`` (docs/cache.md)."""
+
     def __init__(
         self,
         name: str | None = None,
@@ -219,6 +225,18 @@ class ScriptOPTemplate(OPTemplate):
         self.script_rendered = script_rendered
         self.wrap_script = None
         self.step_cached = False
+        self.cache_call = None
+
+    def cache_output_paths(self) -> dict[str, str]:
+        """The outputs the step cache stores and restores, by their names in an entry
+        (``parameters/<name>``: its ``value_from_path``; ``artifacts/<name>``: its path)."""
+        outs = {
+            f"parameters/{n}": p.value_from_path
+            for n, p in self.outputs.parameters.items()
+            if p.value_from_path
+        }
+        outs.update({f"artifacts/{n}": a.path for n, a in self.outputs.artifacts.items()})
+        return outs
 
     @property
     def timeout_seconds(self) -> float | None:

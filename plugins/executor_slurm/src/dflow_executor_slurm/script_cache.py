@@ -3,9 +3,9 @@
 The job runs the bare script (no dflow on the Slurm node), so the pods around it key and
 store the step: the prepare and collect templates declare ``dflow_cache``, which makes the
 Argo renderer ship dflow's pod runtime, write the input parameters as files and run them with
-``python3`` around their shell script (the renderer's step-cache container,
-``dflow_engine_argo.render.cachedscript``). Their ``wrap_script`` keeps that container's
-set-up and replaces its last call:
+``python3`` around their shell script (the renderer's step-cache container). Their
+``cache_call`` (a declared field of the template) is what that container runs after its
+set-up, in place of ``run_cached``:
 
 * prepare runs its shell script (inputs and task staged, ``KEY_PATH`` written), then keys the
   step as :func:`dflow.runner.scriptcache.run_cached` does (one key on both engines); a hit is
@@ -24,9 +24,6 @@ from typing import Any
 
 from .argo import CACHE_PARAM, CACHED_PATH, KEY_PATH, MOUNT
 
-#: the last call of the renderer's step-cache container, which the pods here replace
-_RUN_CALL = "sys.exit(run_cached("
-
 
 def _static(value: str, what: str) -> str:
     if "{{" in value:
@@ -36,29 +33,7 @@ def _static(value: str, what: str) -> str:
 
 def _outputs(tmpl: Any) -> dict[str, str]:
     """The step's outputs as the cache names them, with their paths in the pod."""
-    outs = {
-        f"parameters/{n}": _static(p.value_from_path, "path")
-        for n, p in tmpl.outputs.parameters.items()
-        if p.value_from_path
-    }
-    outs.update(
-        {f"artifacts/{n}": _static(a.path, "path") for n, a in tmpl.outputs.artifacts.items()}
-    )
-    return outs
-
-
-def _wrapper(name: str, tail: list[str]) -> Any:
-    def wrap(source: str, env_names: list[str]) -> str:
-        head, found, _ = source.rpartition(_RUN_CALL)
-        if not found:
-            raise ValueError(
-                f"template '{name}': the renderer's step-cache container has no "
-                f"'{_RUN_CALL}' call to replace (dflow-engine-argo and "
-                "dflow-executor-slurm of one release are needed)"
-            )
-        return head + "\n".join(tail) + "\n"
-
-    return wrap
+    return {n: _static(path, "path") for n, path in tmpl.cache_output_paths().items()}
 
 
 def add(tmpl: Any, prepare: Any, collect: Any) -> None:
@@ -77,37 +52,31 @@ def add(tmpl: Any, prepare: Any, collect: Any) -> None:
         "CODE = subprocess.call(['sh', SCRIPT])",
     ]
     prepare.inputs.parameters[CACHE_PARAM] = InputParameter()
-    prepare.wrap_script = _wrapper(
-        prepare.name,
-        [
-            *common,
-            "if CODE:",
-            "    sys.exit(CODE)",
-            "from dflow.runner.scriptcache import lookup_for_job  # noqa: E402",
-            "",
-            f"with open({KEY_PATH!r}, encoding='utf-8') as f:",
-            f"    NODE = os.path.join({node!r}, f.read())",
-            "OUT = os.path.join(NODE, 'out')",
-            f"OUTS = {{n: os.path.join(OUT, p) for n, p in {rel!r}.items()}}",
-            f"HIT = lookup_for_job(ROOT, {keyed!r}, {arts!r}, OUTS, NODE)",
-            "if HIT:  # as the job leaves it, for collect",
-            "    os.makedirs(OUT, exist_ok=True)",
-            "    with open(os.path.join(OUT, '.dflow-exit-code'), 'w') as f:",
-            "        f.write('0\\n')",
-            f"with open({CACHED_PATH!r}, 'w') as f:",
-            "    f.write('true' if HIT else 'false')",
-        ],
-    )
+    prepare.cache_call = [
+        *common,
+        "if CODE:",
+        "    sys.exit(CODE)",
+        "from dflow.runner.scriptcache import lookup_for_job  # noqa: E402",
+        "",
+        f"with open({KEY_PATH!r}, encoding='utf-8') as f:",
+        f"    NODE = os.path.join({node!r}, f.read())",
+        "OUT = os.path.join(NODE, 'out')",
+        f"OUTS = {{n: os.path.join(OUT, p) for n, p in {rel!r}.items()}}",
+        f"HIT = lookup_for_job(ROOT, {keyed!r}, {arts!r}, OUTS, NODE)",
+        "if HIT:  # as the job leaves it, for collect",
+        "    os.makedirs(OUT, exist_ok=True)",
+        "    with open(os.path.join(OUT, '.dflow-exit-code'), 'w') as f:",
+        "        f.write('0\\n')",
+        f"with open({CACHED_PATH!r}, 'w') as f:",
+        "    f.write('true' if HIT else 'false')",
+    ]
     collect.inputs.parameters[CACHE_PARAM] = InputParameter()
-    collect.wrap_script = _wrapper(
-        collect.name,
-        [
-            *common,
-            "from dflow.runner.scriptcache import store_saved  # noqa: E402",
-            "",
-            "with open(os.path.join(ROOT, 'inputs', 'parameters', 'dflow_slurm_key')) as f:",
-            f"    NODE = os.path.join({node!r}, f.read())",
-            f"store_saved(NODE, {outs!r}, CODE == 0)",
-            "sys.exit(CODE)",
-        ],
-    )
+    collect.cache_call = [
+        *common,
+        "from dflow.runner.scriptcache import store_saved  # noqa: E402",
+        "",
+        "with open(os.path.join(ROOT, 'inputs', 'parameters', 'dflow_slurm_key')) as f:",
+        f"    NODE = os.path.join({node!r}, f.read())",
+        f"store_saved(NODE, {outs!r}, CODE == 0)",
+        "sys.exit(CODE)",
+    ]
