@@ -283,11 +283,33 @@ def test_the_rendered_spec_describes_the_op_and_the_manifest_is_valid(tmp_path, 
 # -- SlurmJobTemplate: the prepare pod checks, the run step is skipped ------------------------
 
 
+def _prepared_then_job(pod: Path, node: Path, job: Path, steps: dict, cr: dict, env) -> tuple:
+    """After a SlurmJobTemplate step's prepare pod: its job key and ``dflow_cached``; the job
+    run here (from the node's ``in/`` into its ``out/``) when the run step's ``when`` holds."""
+    import shutil
+    import subprocess
+
+    from test_executors_argo import substitute
+
+    key = (pod / "tmp" / "dflow-slurm-key").read_text()
+    cached = (pod / "tmp" / "dflow-slurm-cached").read_text()
+    run = next(s for g in steps["steps"] for s in g if s["name"] == "slurm-run")
+    when = substitute(run["when"], {"steps.slurm-prepare.outputs.parameters.dflow_cached": cached})
+    assert when in ("false != true", "true != true")
+    if when == "false != true":  # Argo's govaluate: the run step executes
+        shutil.copytree(node / key / "in", job)
+        proc = subprocess.run(
+            ["sh", "-c", cr["spec"]["batch"]], cwd=job, capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        shutil.copytree(job / ".dflow-out", node / key / "out")
+    return key, cached
+
+
 def _slurm_chain(tmp_path: Path, manifest: dict, renderer, wf, attempt: int) -> tuple:
     """Run the step's chain as Argo and wlm-operator would: the prepare pod, the job's batch
     script (unless its `when` is false), the collect pod; (prepare's dflow_cached, y)."""
     import os
-    import shutil
     import subprocess
 
     import yaml
@@ -322,18 +344,7 @@ def _slurm_chain(tmp_path: Path, manifest: dict, renderer, wf, attempt: int) -> 
     pod_env = {**env, "DFLOW_TMP_ROOT": str(pod / "tmp")}  # the runner's /tmp in this pod
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True, env=pod_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    key = (pod / "tmp" / "dflow-slurm-key").read_text()
-    cached = (pod / "tmp" / "dflow-slurm-cached").read_text()
-    run = next(s for g in steps["steps"] for s in g if s["name"] == "slurm-run")
-    when = substitute(run["when"], {"steps.slurm-prepare.outputs.parameters.dflow_cached": cached})
-    assert when in ("false != true", "true != true")
-    if when == "false != true":  # Argo's govaluate: the run step executes
-        shutil.copytree(node / key / "in", job)
-        proc = subprocess.run(
-            ["sh", "-c", cr["spec"]["batch"]], cwd=job, capture_output=True, text=True, env=env
-        )
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        shutil.copytree(job / ".dflow-out", node / key / "out")
+    key, cached = _prepared_then_job(pod, node, job, steps, cr, env)
     src = base / "collect.sh"
     text = substitute(collect["script"]["source"], {"inputs.parameters.dflow_slurm_key": key})
     src.write_text(as_pod(text, out))
@@ -445,11 +456,9 @@ def _pod_run(renderer, wf, tmpl: dict, node: Path, pod: Path, values: dict) -> N
 
 def _script_chain(tmp_path: Path, manifest: dict, renderer, wf, n: int, attempt: int) -> tuple:
     """The script step's chain as Argo and wlm-operator run it; (prepare's dflow_cached, y)."""
-    import shutil
-    import subprocess
 
     import yaml
-    from test_executors_argo import argo_reads, substitute, template
+    from test_executors_argo import argo_reads, template
 
     steps = template(manifest, "triple-slurm")
     [spec] = [
@@ -471,16 +480,7 @@ def _script_chain(tmp_path: Path, manifest: dict, renderer, wf, n: int, attempt:
         "pod.name": f"wf-{attempt}",
     }
     _pod_run(renderer, wf, template(manifest, "triple-slurm-prepare"), node, pod, values)
-    key = (pod / "tmp" / "dflow-slurm-key").read_text()
-    cached = (pod / "tmp" / "dflow-slurm-cached").read_text()
-    run = next(s for g in steps["steps"] for s in g if s["name"] == "slurm-run")
-    when = substitute(run["when"], {"steps.slurm-prepare.outputs.parameters.dflow_cached": cached})
-    assert when in ("false != true", "true != true")
-    if when == "false != true":  # Argo's govaluate: the run step executes
-        shutil.copytree(node / key / "in", job)
-        proc = subprocess.run(["sh", "-c", cr["spec"]["batch"]], cwd=job, capture_output=True)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        shutil.copytree(job / ".dflow-out", node / key / "out")
+    key, cached = _prepared_then_job(pod, node, job, steps, cr, None)
     values = {"inputs.parameters.dflow_slurm_key": key, "inputs.parameters.dflow_cache": spec}
     _pod_run(renderer, wf, template(manifest, "triple-slurm-collect"), node, out, values)
     return cached, argo_reads(out / "tmp" / "outputs" / "parameters" / "y")
