@@ -191,3 +191,42 @@ def test_a_script_op_sent_to_dpdispatcher_submits_no_job_on_the_other_engine(
     submit_dp(run, again, second)
     assert (computed(log), submissions(root)) == (4, 4)  # the second run submitted nothing
     assert _value(again, "total", "s") == 14
+
+
+@pytest.mark.parametrize(
+    ("name", "engine", "order"),
+    [
+        pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
+        pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
+    ],
+)
+def test_an_op_imported_from_a_file_under_another_name_hits_on_the_other_engine(
+    name, engine, order, request
+):
+    """An OP of a module imported from its path under another name (``cache_ops.py`` as
+    ``cache_ops_as_file``): the pod loads it from the shipped file, the local engine has it
+    imported; both key it as ``<script>.square`` with the file's digest, so an entry stored
+    by either serves the other."""
+    from dflow import Step, Workflow
+    from dflow.python import PythonOPTemplate
+    from test_cache_argo_executors import _from_file
+
+    run = request.getfixturevalue("engine_run")
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(run.workdir / "cache"))
+    log = run.workdir / "log"
+    log.mkdir()
+    op = _from_file("square")
+
+    def one() -> Workflow:
+        wf = Workflow(name="cache-other-name")
+        wf.add(Step("sq", PythonOPTemplate(op), {"x": 3, "log": str(log)}, cache=True))
+        return wf
+
+    first, second = order
+    _submit(run, one(), first)
+    assert computed(log) == 1
+    again = one()
+    again_id = _submit(run, again, second)
+    assert _value(again, "sq", "y") == 9
+    assert computed(log) == 1  # the other engine computed nothing
+    assert explain_lines(again_id, "sq")[0].startswith("cache-other-name/sq: reused from run")

@@ -203,7 +203,10 @@ def op_identity(op_class: type) -> tuple[str, str | None]:
     * an OP of a script or notebook (``__main__``): ``<script>.qualname``, the digest of the
       code shipped to a pod for it (:func:`dflow.shipping.mainsource.main_source`);
     * an OP loaded from a shipped file (:func:`.locate.load_op_file`): ``<script>.qualname``,
-      the digest of the file (:func:`shipped_op_identity`), so the two above meet.
+      the digest of the file (:func:`shipped_op_identity`), so the two above meet;
+    * an OP of a module imported from a file not named after it (``spec_from_file_location``
+      under another name): ``<script>.qualname``, the digest of that file, which is what a
+      pod loads it from (the renderer cannot ship it under its name).
     """
     module = op_class.__module__
     if module == "__main__":
@@ -212,9 +215,29 @@ def op_identity(op_class: type) -> tuple[str, str | None]:
             return f"{SCRIPT_OP}.{op_class.__qualname__}", digest
     else:
         digest = OP_FILES.get(module)
+        if digest is None and _named_otherwise(module):
+            digest = op_source_digest(op_class)
         if digest is not None:
             return f"{SCRIPT_OP}.{op_class.__qualname__}", digest
     return f"{module}.{op_class.__qualname__}", op_source_digest(op_class)
+
+
+def _named_otherwise(module: str) -> bool:
+    """Whether ``module``'s top-level module was imported from a file (or package directory)
+    of another name, so it cannot be imported by its name elsewhere (the Argo renderer's
+    rule for shipping it as a file: ``op_location``)."""
+    top = module.split(".")[0]
+    path = getattr(sys.modules.get(top), "__file__", None)
+    if not path:
+        return False
+    name = os.path.basename(path)
+    if name == "__init__.py":
+        name = os.path.basename(os.path.dirname(path))
+    elif name.endswith(".py"):
+        name = name[:-3]
+    else:
+        return False  # an extension module: never shipped
+    return name != top
 
 
 def shipped_op_identity(qualname: str, data: bytes) -> tuple[str, str]:
