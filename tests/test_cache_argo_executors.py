@@ -126,6 +126,41 @@ def test_a_dispatcher_pod_submits_no_job_for_a_cached_step(name, engine, order, 
     assert _total(changed) == 21
 
 
+@pytest.mark.parametrize(("name", "engine"), [pytest.param("cache", "argo", id="argo")])
+def test_a_job_without_cache_access_leaves_an_entry_its_pod_stored(name, engine, request):
+    """A cache in a bucket, and a job whose environment has no credentials for it (its
+    pre_script drops them, as a cluster that never gets them): the pod keyed the step, so it
+    stores the outputs the job brought back; the next Argo run restores them in its pod and
+    submits nothing, and so does the local engine."""
+    import uuid
+
+    run = request.getfixturevalue("engine_run")
+    root = run.workdir
+    bucket = request.getfixturevalue("argo_repository").bucket
+    run.monkeypatch.setenv("DFLOW_CACHE_DIR", f"s3://{bucket}/cache-{uuid.uuid4().hex[:8]}")
+    log = root / "log"
+    log.mkdir()
+
+    def one() -> Workflow:
+        ex = shell(root)
+        ex.pre_script = "unset DFLOW_CACHE_S3_ACCESS_KEY DFLOW_CACHE_S3_SECRET_KEY"
+        wf = Workflow(name="cache-no-access")
+        tmpl = PythonOPTemplate(square)
+        wf.add(Step("sq", tmpl, {"x": 3, "log": str(log)}, executor=ex, cache=True))
+        return wf
+
+    _submit(run, one(), "argo")
+    assert computed(log) == 1 and submissions(root) == 1
+    again = one()
+    _submit(run, again, "argo")
+    assert submissions(root) == 1  # restored by the pod from the entry the first pod stored
+    assert again.query_step(name="sq")[0].outputs.parameters["y"].value == 9
+    local = one()
+    _submit(run, local, "local")
+    assert local.query_step(name="sq")[0].outputs.parameters["y"].value == 9
+    assert computed(log) == 1 and submissions(root) == 1
+
+
 def _words(n: int, root: Path) -> Workflow:
     """A shell step (``y`` = n times the words of ``words.txt``) as a DPDispatcher job."""
     wf = script_words(n, root / "words.txt", root / "log", image=None)
@@ -285,7 +320,9 @@ def test_the_rendered_spec_describes_the_op_and_the_manifest_is_valid(tmp_path, 
 
 def _prepared_then_job(pod: Path, node: Path, job: Path, steps: dict, cr: dict, env) -> tuple:
     """After a SlurmJobTemplate step's prepare pod: its job key and ``dflow_cached``; the job
-    run here (from the node's ``in/`` into its ``out/``) when the run step's ``when`` holds."""
+    run here (from the node's ``in/`` into its ``out/``) when the run step's ``when`` holds.
+    The job never reaches the cache: its directory (``<tmp_path>/cache``) is an empty tmpfs
+    where the job runs (a mount namespace of its own), as on a Slurm node without the mount."""
     import shutil
     import subprocess
 
@@ -298,12 +335,43 @@ def _prepared_then_job(pod: Path, node: Path, job: Path, steps: dict, cr: dict, 
     assert when in ("false != true", "true != true")
     if when == "false != true":  # Argo's govaluate: the run step executes
         shutil.copytree(node / key / "in", job)
+        hide = 'mkdir -p "$0" && mount -t tmpfs dflow-no-cache "$0" && exec sh -c "$1"'
+        cache = node.parent / "cache"
         proc = subprocess.run(
-            ["sh", "-c", cr["spec"]["batch"]], cwd=job, capture_output=True, text=True, env=env
+            ["unshare", "-m", "sh", "-c", hide, str(cache), cr["spec"]["batch"]],
+            cwd=job,
+            capture_output=True,
+            text=True,
+            env=env,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         shutil.copytree(job / ".dflow-out", node / key / "out")
     return key, cached
+
+
+def _chain_parts(tmp_path: Path, manifest: dict, name: str, attempt: int, params: dict) -> tuple:
+    """A SlurmJobTemplate step's Steps template, SlurmJob resource, the chain's folders (the
+    node, prepare's pod, the job, collect's pod) and prepare's variables (``params`` and the
+    step's cache spec)."""
+    import yaml
+    from test_executors_argo import template
+
+    [spec] = [
+        a["value"]
+        for t in manifest["spec"]["templates"]
+        for g in t.get("steps") or []
+        for s in g
+        for a in (s.get("arguments") or {}).get("parameters") or []
+        if a["name"] == "dflow_cache" and "{{" not in a["value"]
+    ]
+    cr = yaml.safe_load(template(manifest, f"{name}-slurm-run-resource")["resource"]["manifest"])
+    base = tmp_path / f"attempt{attempt}"
+    folders = (tmp_path / "node", base / "pod", base / "job", base / "collect")
+    values = {f"inputs.parameters.{k}": v for k, v in params.items()}
+    values.update(
+        {"inputs.parameters.dflow_cache": spec, "workflow.name": "wf", "pod.name": f"wf-{attempt}"}
+    )
+    return template(manifest, f"{name}-slurm"), cr, folders, values
 
 
 def _slurm_chain(tmp_path: Path, manifest: dict, renderer, wf, attempt: int) -> tuple:
@@ -312,44 +380,24 @@ def _slurm_chain(tmp_path: Path, manifest: dict, renderer, wf, attempt: int) -> 
     import os
     import subprocess
 
-    import yaml
-    from test_executors_argo import argo_reads, slurm_prepare, substitute, template
+    from test_executors_argo import argo_reads, slurm_prepare, template
 
-    steps = template(manifest, "square-slurm")
-    spec = next(
-        a["value"]
-        for t in manifest["spec"]["templates"]
-        for g in t.get("steps") or []
-        for s in g
-        for a in (s.get("arguments") or {}).get("parameters") or []
-        if a["name"] == "dflow_cache"
+    params = {"x": "3", "log": str(tmp_path / "log")}
+    steps, cr, (node, pod, job, out), values = _chain_parts(
+        tmp_path, manifest, "square", attempt, params
     )
-    prepare = template(manifest, "square-slurm-prepare")
-    collect = template(manifest, "square-slurm-collect")
-    cr = yaml.safe_load(template(manifest, "square-slurm-run-resource")["resource"]["manifest"])
-    base = tmp_path / f"attempt{attempt}"
-    node, pod, job, out = tmp_path / "node", base / "pod", base / "job", base / "collect"
-    values = {
-        "inputs.parameters.x": "3",
-        "inputs.parameters.log": str(tmp_path / "log"),
-        "inputs.parameters.dflow_cache": spec,
-        "workflow.name": "wf",
-        "pod.name": f"wf-{attempt}",
-    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    prepare = template(manifest, "square-slurm-prepare")
     text, as_pod = slurm_prepare(renderer, wf, prepare, node, pod, values, env)
-    src = base / "prepare.sh"
+    src = pod.parent / "prepare.sh"
     src.write_text(text)
     pod_env = {**env, "DFLOW_TMP_ROOT": str(pod / "tmp")}  # the runner's /tmp in this pod
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True, env=pod_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     key, cached = _prepared_then_job(pod, node, job, steps, cr, env)
-    src = base / "collect.sh"
-    text = substitute(collect["script"]["source"], {"inputs.parameters.dflow_slurm_key": key})
-    src.write_text(as_pod(text, out))
-    proc = subprocess.run(["sh", str(src)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    values = {"inputs.parameters.dflow_slurm_key": key, **values}
+    _pod_run(renderer, wf, template(manifest, "square-slurm-collect"), node, out, values)
     return cached, argo_reads(out / "tmp" / "outputs" / "parameters" / "y")
 
 
@@ -376,10 +424,11 @@ def _local_slurm_run(tmp_path: Path, monkeypatch) -> None:
 def test_a_slurm_job_template_step_is_restored_by_its_prepare_pod(
     first, tmp_path, monkeypatch, request
 ):
-    """SlurmJobTemplate on Argo: the first run's job computes and stores (its runner gets
-    the spec), or the local engine with the real local Slurm does; the next Argo run's
-    prepare pod restores the outputs where collect reads them and says so, and the run
-    step's `when` is false (no job). An entry the Argo job stored serves the local engine."""
+    """SlurmJobTemplate on Argo: the first run's job computes, without reaching the cache,
+    and its collect pod stores the outputs under the key prepare saved (or the local engine
+    with the real local Slurm computes and stores); the next Argo run's prepare pod restores
+    the outputs where collect reads them and says so, and the run step's `when` is false (no
+    job). An entry the Argo collect pod stored serves the local engine."""
     from argo_schema import assert_valid
     from dflow.config import config
     from dflow_engine_argo.lint import check
@@ -402,7 +451,7 @@ def test_a_slurm_job_template_step_is_restored_by_its_prepare_pod(
         _local_slurm_run(tmp_path, monkeypatch)
     else:
         assert _slurm_chain(tmp_path, manifest, renderer, wf, 1) == ("false", "9")
-        assert list((tmp_path / "cache" / "entries").rglob("*.json"))  # stored by the job
+        assert list((tmp_path / "cache" / "entries").rglob("*.json"))  # stored by collect
     assert computed(tmp_path / "log") == 1
     assert _slurm_chain(tmp_path, manifest, renderer, wf, 2) == ("true", "9")
     assert computed(tmp_path / "log") == 1
@@ -456,32 +505,15 @@ def _pod_run(renderer, wf, tmpl: dict, node: Path, pod: Path, values: dict) -> N
 
 def _script_chain(tmp_path: Path, manifest: dict, renderer, wf, n: int, attempt: int) -> tuple:
     """The script step's chain as Argo and wlm-operator run it; (prepare's dflow_cached, y)."""
-
-    import yaml
     from test_executors_argo import argo_reads, template
 
-    steps = template(manifest, "triple-slurm")
-    [spec] = [
-        a["value"]
-        for t in manifest["spec"]["templates"]
-        for g in t.get("steps") or []
-        for s in g
-        for a in (s.get("arguments") or {}).get("parameters") or []
-        if a["name"] == "dflow_cache" and "{{" not in a["value"]
-    ]
-    cr = yaml.safe_load(template(manifest, "triple-slurm-run-resource")["resource"]["manifest"])
-    base = tmp_path / f"attempt{attempt}"
-    node, pod, job, out = tmp_path / "node", base / "pod", base / "job", base / "collect"
-    values = {
-        "inputs.parameters.n": str(n),
-        "inputs.parameters.log": str(tmp_path / "log"),
-        "inputs.parameters.dflow_cache": spec,
-        "workflow.name": "wf",
-        "pod.name": f"wf-{attempt}",
-    }
+    params = {"n": str(n), "log": str(tmp_path / "log")}
+    steps, cr, (node, pod, job, out), values = _chain_parts(
+        tmp_path, manifest, "triple", attempt, params
+    )
     _pod_run(renderer, wf, template(manifest, "triple-slurm-prepare"), node, pod, values)
     key, cached = _prepared_then_job(pod, node, job, steps, cr, None)
-    values = {"inputs.parameters.dflow_slurm_key": key, "inputs.parameters.dflow_cache": spec}
+    values = {"inputs.parameters.dflow_slurm_key": key, **values}
     _pod_run(renderer, wf, template(manifest, "triple-slurm-collect"), node, out, values)
     return cached, argo_reads(out / "tmp" / "outputs" / "parameters" / "y")
 

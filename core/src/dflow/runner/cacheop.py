@@ -8,6 +8,10 @@ is rendered (the OP is at hand there) and the renderer puts it in the step's cac
 ``op``; :func:`probe_main`, in the pod, keys the step with a stand-in OP of that description
 through the runner's own :func:`~dflow.runner.core.probe_cache`, so the pod, the job's runner
 and a local worker compute one key. The job's runner ignores ``op``: it has the OP.
+
+On a miss the pod saves its lookup (``DFLOW_CACHE_STATE``: a directory), and the pod that
+brings the job's outputs back stores them under that key (:func:`store_main`): the job then
+runs without the cache, so the HPC side needs neither the cache directory nor credentials.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from ..serialization import load_value
 MISSED = 10
 #: the exit status when the step cannot be keyed here (no description of its OP)
 NOT_KEYED = 11
+#: the environment variable naming the directory where a miss saves its lookup
+STATE_ENV = "DFLOW_CACHE_STATE"
 
 _SHAPES: dict[str, Any] = {
     "path": Path,
@@ -134,9 +140,49 @@ def probe_main(argv: Sequence[str]) -> int:
         note("the pod cannot read the step's inputs to key it: the job checks")
         return NOT_KEYED
     if not found.reused:
+        if os.environ.get(STATE_ENV):  # the pod that brings the outputs back stores them
+            from .scriptcache import save_lookup
+
+            save_lookup(found, os.environ[STATE_ENV])
         return MISSED
     if args.success_tag:  # as run_op writes it for a run that succeeded
         os.makedirs(args.outputs, exist_ok=True)
         with open(os.path.join(args.outputs, "success_tag"), "w") as f:
             f.write("true")
+    return 0
+
+
+def store_outputs(state_dir: str, outputs_dir: str, ok: bool) -> None:
+    """In the pod that brought a job's outputs back to ``outputs_dir``: store them under the
+    key :func:`probe_main` saved in ``state_dir`` when the job succeeded (``ok``, and its
+    success tag, if any, says true); the run is recorded for ``dflow explain`` either way.
+    Nothing without a saved lookup (the pod did not key the step: the job's runner did)."""
+    from .cache import store
+    from .scriptcache import saved_lookup
+
+    lk = saved_lookup(state_dir) if state_dir else None
+    if lk is None:
+        return
+    # the tag is the job's verdict on its slices, not an output of the OP: kept out of the
+    # entry (a hit writes it as run_op does)
+    tag = os.path.join(outputs_dir, "success_tag")
+    aside = outputs_dir.rstrip("/") + ".dflow-success-tag"
+    if os.path.exists(tag):
+        with open(tag, encoding="utf-8") as f:
+            ok = ok and f.read().strip() == "true"
+        os.replace(tag, aside)
+    try:
+        store(lk, outputs_dir, ok)
+    finally:
+        if os.path.exists(aside):
+            os.replace(aside, tag)
+
+
+def store_main(argv: Sequence[str], ok: bool) -> int:
+    """``python -m dflow.runner`` arguments, in a DPDispatcher pod after the job:
+    :func:`store_outputs` of ``--outputs`` with the lookup saved in ``DFLOW_CACHE_STATE``."""
+    from .__main__ import _parser
+
+    args = _parser().parse_args(list(argv))
+    store_outputs(os.environ.get(STATE_ENV, ""), args.outputs, ok)
     return 0

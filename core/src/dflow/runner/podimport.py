@@ -54,6 +54,7 @@ RUNTIME_MODULES = (
     "dflow.runner.cache",
     "dflow.runner.cacheentries",
     "dflow.runner.cacheobj",
+    "dflow.runner.cacheop",
     "dflow.runner.caches3",
     "dflow.runner.core",
     "dflow.runner.gcs",

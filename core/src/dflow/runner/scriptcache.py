@@ -248,8 +248,39 @@ def run_cached(
     return code
 
 
-#: the lookup a pod saves for the pod that stores the job's outputs (:func:`store_saved`)
+#: the lookup a pod saves for the pod that stores the job's outputs (:func:`saved_lookup`)
 STATE_FILE = "dflow-cache-state.json"
+
+
+def save_lookup(lk: Lookup, state_dir: str) -> bool:
+    """Save a missed lookup in ``state_dir``, for the pod that brings the job's outputs back
+    and stores them (:func:`saved_lookup`); False when there is nothing to store (no key)."""
+    if not lk.key or lk.reused or lk.digests is None:
+        return False
+    state = {"spec": json.loads(lk.spec.to_json()), "key": lk.key}
+    state.update(record=lk.record, why=lk.why)
+    os.makedirs(state_dir, exist_ok=True)
+    with open(os.path.join(state_dir, STATE_FILE), "w", encoding="utf-8") as f:
+        json.dump(state, f)
+    return True
+
+
+def saved_lookup(state_dir: str) -> Lookup | None:
+    """The lookup :func:`save_lookup` saved in ``state_dir``, with its store open; None
+    without one, or when the store cannot be opened here (noted)."""
+    try:
+        with open(os.path.join(state_dir, STATE_FILE), encoding="utf-8") as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        return None
+    spec = CacheSpec.from_json(json.dumps(state["spec"]))
+    try:
+        where = open_store(spec)
+    except ValueError as exc:  # CacheLocationError
+        note(f"not stored: {exc}")
+        return None
+    digests = Digests(where.digests_dir)
+    return Lookup(spec, state["key"], state["record"], False, state["why"], digests, where)
 
 
 def lookup_for_job(
@@ -266,11 +297,7 @@ def lookup_for_job(
     lk = _pod_lookup(root, parameters, artifacts, outputs, state_dir, catalog)
     if lk is None or lk.reused:
         return lk is not None
-    if lk.key and lk.digests is not None:
-        state = {"spec": json.loads(lk.spec.to_json()), "key": lk.key}
-        state.update(record=lk.record, why=lk.why)
-        with open(os.path.join(state_dir, STATE_FILE), "w", encoding="utf-8") as f:
-            json.dump(state, f)
+    save_lookup(lk, state_dir)
     return False
 
 
@@ -278,17 +305,6 @@ def store_saved(state_dir: str, outputs: dict[str, str], ok: bool) -> None:
     """After the job of a :func:`lookup_for_job` miss (its collect pod): store the
     ``outputs`` paths as the entry of the saved key when the job succeeded (``ok``), and
     record the run for ``dflow explain``; nothing without a saved lookup."""
-    try:
-        with open(os.path.join(state_dir, STATE_FILE), encoding="utf-8") as f:
-            state = json.load(f)
-    except FileNotFoundError:
-        return
-    spec = CacheSpec.from_json(json.dumps(state["spec"]))
-    try:
-        where = open_store(spec)
-    except ValueError as exc:  # CacheLocationError
-        note(f"not stored: {exc}")
-        return
-    digests = Digests(where.digests_dir)
-    lk = Lookup(spec, state["key"], state["record"], False, state["why"], digests, where)
-    store_script(lk, outputs, state_dir, ok)
+    lk = saved_lookup(state_dir)
+    if lk is not None:
+        store_script(lk, outputs, state_dir, ok)

@@ -76,26 +76,33 @@ def task_script(env):
     return "\n".join(lines) + "\n"
 
 
-def reused(payload):
+def runner(payload, mode, state):
     # the step cache: the runner script keys the step here as its job would (without importing
     # the OP: dflow.runner.cacheop) and restores a sound entry's outputs to their paths
-    spec = in_pod(CONFIG["tmp_root"].rstrip("/") + "/inputs/parameters/dflow_cache")
-    if not CONFIG["probe"] or not os.path.exists(spec):
-        return False
+    # (mode "1"), saving a miss in `state`; after the job, it stores the outputs it brought
+    # back under that key (mode "stored", or "failed": recorded, not stored)
     fd, path = tempfile.mkstemp(prefix="dflow-cache-probe-", suffix=".py")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(payload)
+    env = dict(os.environ, DFLOW_CACHE_PROBE=mode, DFLOW_CACHE_STATE=state)
     try:
-        rc = subprocess.call([sys.executable, path], env=dict(os.environ, DFLOW_CACHE_PROBE="1"))
+        return subprocess.call([sys.executable, path], env=env)
     finally:
         os.unlink(path)
-    return rc == 0
 
 
 def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         payload = f.read().split("\n%s\n" % CONFIG["heredoc"], 1)[1]
-    if reused(payload):
+    spec = in_pod(CONFIG["tmp_root"].rstrip("/") + "/inputs/parameters/dflow_cache")
+    state = tempfile.mkdtemp(prefix="dflow-cache-state-")
+    hit = CONFIG["probe"] and os.path.exists(spec) and runner(payload, "1", state) == 0
+    # a miss saved by the pod is stored by the pod: the job runs without the cache (neither
+    # its spec nor its credentials are sent to the cluster)
+    keyed = bool(os.listdir(state))
+    if hit or not keyed:
+        shutil.rmtree(state)
+    if hit:
         print("[dflow] the step cache holds this step: no job submitted", flush=True)
         return 0
     import dpdispatcher as dp
@@ -110,7 +117,11 @@ def main():
             forward.append(rel(p))
     with open(os.path.join(task, ".dflow-script"), "w", encoding="utf-8") as f:
         f.write(payload)
-    env = {k: os.environ[k] for k in CONFIG["env"] if k in os.environ}
+    if keyed:  # the job's copy of the spec: empty (the runner then runs uncached)
+        open(os.path.join(task, rel(CONFIG["tmp_root"]), "inputs", "parameters", "dflow_cache"),
+             "w").close()
+    env = {k: os.environ[k] for k in CONFIG["env"]
+           if k in os.environ and not (keyed and k.startswith("DFLOW_CACHE_"))}
     with open(os.path.join(task, ".dflow-task.sh"), "w", encoding="utf-8") as f:
         f.write(task_script(env))
     machine = CONFIG["machine"]
@@ -159,6 +170,9 @@ def main():
     if rc == 0 and missing:
         print("[dflow] the dispatcher task did not produce: " + ", ".join(missing), flush=True)
         rc = 1
+    if keyed:
+        runner(payload, "stored" if rc == 0 else "failed", state)
+        shutil.rmtree(state, ignore_errors=True)
     if CONFIG["clean"]:
         submission.clean_jobs()
         shutil.rmtree(work, ignore_errors=True)

@@ -173,6 +173,9 @@ KEY_PATH = "/tmp/dflow-slurm-key"
 #: "true" when the prepare pod restored the step from the step cache (the job is skipped)
 CACHED_PATH = "/tmp/dflow-slurm-cached"
 CACHE_PARAM = "dflow_cache"
+#: the lookup a prepare pod saves on the node for its collect pod
+#: (``dflow.runner.scriptcache.STATE_FILE``: the util image need not have dflow's client)
+STATE_FILE = "dflow-cache-state.json"
 _PART = "dflow_slurm_part"  # marks the templates made here (never rendered again)
 
 
@@ -284,15 +287,21 @@ def _cache_lines(tmpl: Any, outs: list[str]) -> list[str]:
     """A Python OP's prepare pod with the step cache's spec: the runner script keys the step
     here as the job's runner would (``DFLOW_CACHE_PROBE``, dflow.runner.cacheop) and restores
     a hit's outputs; they go where collect reads the job's, with exit status 0, and
-    ``CACHED_PATH`` says "true", which skips the run step. Needs ``python3`` in the util image
-    (pydflow's default, python:3.8); without it the job checks."""
+    ``CACHED_PATH`` says "true", which skips the run step. A miss is saved on the node for
+    the collect pod, which stores the job's outputs (:mod:`.script_cache`): the job gets an
+    empty spec and no cache credentials. Needs ``python3`` in the util image (pydflow's
+    default, python:3.8); without it the job checks and stores, as before."""
     root = (getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/")
     spec = shlex.quote(f"{root}/inputs/parameters/{CACHE_PARAM}")
     out = f'"{MOUNT}/$key/out"'
     lines = [
         f"printf false > {CACHED_PATH}",
-        f"if [ -s {spec} ] && command -v python3 >/dev/null 2>&1 \\",
-        '    && DFLOW_CACHE_PROBE=1 python3 "$dir/.dflow-script"; then',
+        "rc=1",
+        f"if [ -s {spec} ] && command -v python3 >/dev/null 2>&1; then",
+        f'  rc=0; DFLOW_CACHE_PROBE=1 DFLOW_CACHE_STATE="{MOUNT}/$key" \\',
+        '    python3 "$dir/.dflow-script" || rc=$?',
+        "fi",
+        'if [ "$rc" = 0 ]; then',
         f"  mkdir -p {out}",
     ]
     for p in outs:
@@ -300,7 +309,14 @@ def _cache_lines(tmpl: Any, outs: list[str]) -> list[str]:
         lines.append(
             f'  if [ -e {src} ]; then mkdir -p "$(dirname {dst})" && cp -RL {src} {dst}; fi'
         )
-    lines += [f"  echo 0 > {out}/.dflow-exit-code", f"  printf true > {CACHED_PATH}", "fi"]
+    lines += [f"  echo 0 > {out}/.dflow-exit-code", f"  printf true > {CACHED_PATH}"]
+    job_spec = '"$dir"/' + shlex.quote(f"{root.lstrip('/')}/inputs/parameters/{CACHE_PARAM}")
+    lines += [
+        f'elif [ -f "{MOUNT}/$key/{STATE_FILE}" ]; then',
+        f"  : > {job_spec}",
+        '  rm -f "$dir"/.dflow-env/DFLOW_CACHE_*',
+        "fi",
+    ]
     return lines
 
 
@@ -401,6 +417,10 @@ def render_template(ex: Any, tmpl: Any) -> Any:
         from .script_cache import add
 
         add(tmpl, prepare, collect)
+    elif is_python_op and tmpl.step_cached:  # prepare keys the step, collect stores it
+        from .script_cache import store_op
+
+        store_op(tmpl, collect)
     for t in (prepare, run, collect):
         setattr(t, _PART, True)
 

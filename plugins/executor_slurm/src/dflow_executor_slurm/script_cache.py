@@ -1,4 +1,4 @@
-"""The step cache for a script step sent through ``SlurmJobTemplate`` on Argo (docs/cache.md).
+"""The step cache for a step sent through ``SlurmJobTemplate`` on Argo (docs/cache.md).
 
 The job runs the bare script (no dflow on the Slurm node), so the pods around it key and
 store the step: the prepare and collect templates declare ``dflow_cache``, which makes the
@@ -13,6 +13,9 @@ set-up, in place of ``run_cached``:
   says ``true``: the run step's ``when`` skips the job. A miss saves the lookup on the node.
 * collect copies the outputs (its shell script), then stores them as the saved key's entry
   when the job's exit status is 0.
+
+A Python OP's prepare pod keys the step with its runner script (``argo._cache_lines``); its
+collect pod stores the job's outputs under the key prepare saved (:func:`store_op`).
 
 Nothing a user controls is pasted into the Python source: names and paths are Python literals
 made with :func:`repr`, checked to hold no ``{{``.
@@ -78,5 +81,28 @@ def add(tmpl: Any, prepare: Any, collect: Any) -> None:
         "with open(os.path.join(ROOT, 'inputs', 'parameters', 'dflow_slurm_key')) as f:",
         f"    NODE = os.path.join({node!r}, f.read())",
         f"store_saved(NODE, {outs!r}, CODE == 0)",
+        "sys.exit(CODE)",
+    ]
+
+
+def store_op(tmpl: Any, collect: Any) -> None:
+    """Make ``collect`` store the outputs of Python OP ``tmpl``'s job under the key its
+    prepare pod saved on the node (``dflow.runner.cacheop.store_outputs``), when the job's
+    exit status is 0; nothing when prepare saved none (it could not key the step: the job's
+    runner then checked and stored)."""
+    from dflow.model.io import InputParameter
+
+    root = _static((getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/"), "tmp_root")
+    node = MOUNT.rstrip("/") + "/"
+    collect.inputs.parameters[CACHE_PARAM] = InputParameter()
+    collect.cache_call = [
+        "import subprocess  # noqa: E402",
+        "",
+        "CODE = subprocess.call(['sh', SCRIPT])",
+        "from dflow.runner.cacheop import store_outputs  # noqa: E402",
+        "",
+        "with open(os.path.join(ROOT, 'inputs', 'parameters', 'dflow_slurm_key')) as f:",
+        f"    NODE = os.path.join({node!r}, f.read())",
+        f"store_outputs(NODE, {root + '/outputs'!r}, CODE == 0)",
         "sys.exit(CODE)",
     ]

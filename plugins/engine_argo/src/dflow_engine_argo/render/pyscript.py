@@ -172,9 +172,11 @@ def dflow_main(probe=False):
     if SUCCESS_TAG:
         argv.append("--success-tag")
     if probe:
-        from dflow.runner.cacheop import probe_main
+        from dflow.runner import cacheop
 
-        return probe_main(argv)
+        if probe == "1":
+            return cacheop.probe_main(argv)
+        return cacheop.store_main(argv, probe == "stored")
     from dflow.runner.__main__ import main
 
     return main(argv)
@@ -192,12 +194,14 @@ if os.path.isdir(PACKAGES):
 """
 
 
-# An executor's pod runs the script with DFLOW_CACHE_PROBE set before it submits the job:
-# the step is keyed (without importing the OP) and a hit restored (dflow.runner.cacheop).
-# It comes before pre_script, the user's code for the job.
+# An executor's pod runs the script with DFLOW_CACHE_PROBE=1 before it submits the job: the
+# step is keyed (without importing the OP) and a hit restored (dflow.runner.cacheop); a miss
+# is saved in DFLOW_CACHE_STATE, and the pod that brings the job's outputs back runs it again
+# with DFLOW_CACHE_PROBE=stored (or failed) to store them. It comes before pre_script, the
+# user's code for the job.
 _PROBE = """\
 if os.environ.get("DFLOW_CACHE_PROBE"):
-    sys.exit(dflow_main(probe=True))
+    sys.exit(dflow_main(probe=os.environ["DFLOW_CACHE_PROBE"]))
 
 """
 
