@@ -315,6 +315,26 @@ def test_the_rendered_spec_describes_the_op_and_the_manifest_is_valid(tmp_path, 
     assert "op" not in specs["words"] and specs["words"]["fields"]["script"]
 
 
+def test_a_path_argo_would_substitute_is_refused_by_the_step_cache_pods(tmp_path, monkeypatch):
+    """A declared path pasted as a literal into a step-cache pod's source must hold no
+    ``{{`` (one check in core, ``static_literal``, for the renderer's and SlurmJobTemplate's
+    pods): the error names the path."""
+    from dflow import InputParameter, OutputParameter, ShellOPTemplate
+    from dflow_engine_argo.render import ArgoRenderer
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    monkeypatch.setenv("DFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    bad = "/tmp/outputs/{{workflow.name}}/y"
+    for ex in (None, SlurmJobTemplate(node_selector={"k": "v"})):
+        tmpl = ShellOPTemplate(name="odd", image="alpine:3.19", script="echo 1", cache=True)
+        tmpl.inputs.parameters = {"n": InputParameter()}
+        tmpl.outputs.parameters = {"y": OutputParameter(value_from_path=bad)}
+        wf = Workflow(name="cache-odd")
+        wf.add(Step("odd", tmpl, {"n": 1}, executor=ex))
+        with pytest.raises(Exception, match=r"contains '\{\{', which Argo would substitute"):
+            ArgoRenderer(artifact_kind="s3").manifest(wf)
+
+
 # -- SlurmJobTemplate: the prepare pod checks, the run step is skipped ------------------------
 
 

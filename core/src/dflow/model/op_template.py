@@ -247,6 +247,15 @@ class ScriptOPTemplate(OPTemplate):
         return retry_policy_from(self.retry_strategy)
 
 
+def static_literal(value: str, what: str) -> str:
+    """``value``, refused when it holds ``{{``: a name or path that a pod's generated source
+    holds as a literal, where Argo would substitute it (the Argo renderer's containers,
+    ``SlurmJobTemplate``'s step-cache pods)."""
+    if "{{" in value:
+        raise ValueError(f"{what} {value!r} contains '{{{{', which Argo would substitute")
+    return value
+
+
 class ShellOPTemplate(ScriptOPTemplate):
     """A shell script (``command`` defaults to ``["sh"]``)."""
 

@@ -25,18 +25,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from dflow.model.op_template import static_literal
+
 from .argo import CACHE_PARAM, CACHED_PATH, KEY_PATH, MOUNT
-
-
-def _static(value: str, what: str) -> str:
-    if "{{" in value:
-        raise ValueError(f"{what} {value!r} contains '{{{{', which Argo would substitute")
-    return value
 
 
 def _outputs(tmpl: Any) -> dict[str, str]:
     """The step's outputs as the cache names them, with their paths in the pod."""
-    return {n: _static(path, "path") for n, path in tmpl.cache_output_paths().items()}
+    return {n: static_literal(path, "path") for n, path in tmpl.cache_output_paths().items()}
 
 
 def add(tmpl: Any, prepare: Any, collect: Any) -> None:
@@ -44,8 +40,8 @@ def add(tmpl: Any, prepare: Any, collect: Any) -> None:
     script step ``tmpl`` and store its job's outputs."""
     from dflow.model.io import InputParameter
 
-    keyed = [_static(n, "parameter name") for n in tmpl.inputs.parameters]
-    arts = {n: _static(a.path, "path") for n, a in tmpl.inputs.artifacts.items() if a.path}
+    keyed = [static_literal(n, "parameter name") for n in tmpl.inputs.parameters]
+    arts = {n: static_literal(a.path, "path") for n, a in tmpl.inputs.artifacts.items() if a.path}
     outs = _outputs(tmpl)
     rel = {n: p.lstrip("/") for n, p in outs.items()}
     node = MOUNT.rstrip("/") + "/"  # a trailing slash: the tests map the node's paths by it
@@ -92,7 +88,7 @@ def store_op(tmpl: Any, collect: Any) -> None:
     runner then checked and stored)."""
     from dflow.model.io import InputParameter
 
-    root = _static((getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/"), "tmp_root")
+    root = static_literal((getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/"), "tmp_root")
     node = MOUNT.rstrip("/") + "/"
     collect.inputs.parameters[CACHE_PARAM] = InputParameter()
     collect.cache_call = [
