@@ -29,6 +29,11 @@ from dflow.model.op_template import static_literal
 
 from .argo import CACHE_PARAM, CACHED_PATH, KEY_PATH, MOUNT
 
+#: the node's folder as the pods mount it (a trailing slash: the tests map the node's paths by it)
+_NODE = MOUNT.rstrip("/") + "/"
+#: the pod's own shell script, first
+_RUN = ["import subprocess  # noqa: E402", "", "CODE = subprocess.call(['sh', SCRIPT])"]
+
 
 def _outputs(tmpl: Any) -> dict[str, str]:
     """The step's outputs as the cache names them, with their paths in the pod."""
@@ -44,21 +49,15 @@ def add(tmpl: Any, prepare: Any, collect: Any) -> None:
     arts = {n: static_literal(a.path, "path") for n, a in tmpl.inputs.artifacts.items() if a.path}
     outs = _outputs(tmpl)
     rel = {n: p.lstrip("/") for n, p in outs.items()}
-    node = MOUNT.rstrip("/") + "/"  # a trailing slash: the tests map the node's paths by it
-    common = [
-        "import subprocess  # noqa: E402",
-        "",
-        "CODE = subprocess.call(['sh', SCRIPT])",
-    ]
     prepare.inputs.parameters[CACHE_PARAM] = InputParameter()
     prepare.cache_call = [
-        *common,
+        *_RUN,
         "if CODE:",
         "    sys.exit(CODE)",
         "from dflow.runner.scriptcache import lookup_for_job  # noqa: E402",
         "",
         f"with open({KEY_PATH!r}, encoding='utf-8') as f:",
-        f"    NODE = os.path.join({node!r}, f.read())",
+        f"    NODE = os.path.join({_NODE!r}, f.read())",
         "OUT = os.path.join(NODE, 'out')",
         f"OUTS = {{n: os.path.join(OUT, p) for n, p in {rel!r}.items()}}",
         f"HIT = lookup_for_job(ROOT, {keyed!r}, {arts!r}, OUTS, NODE)",
@@ -69,16 +68,7 @@ def add(tmpl: Any, prepare: Any, collect: Any) -> None:
         f"with open({CACHED_PATH!r}, 'w') as f:",
         "    f.write('true' if HIT else 'false')",
     ]
-    collect.inputs.parameters[CACHE_PARAM] = InputParameter()
-    collect.cache_call = [
-        *common,
-        "from dflow.runner.scriptcache import store_saved  # noqa: E402",
-        "",
-        "with open(os.path.join(ROOT, 'inputs', 'parameters', 'dflow_slurm_key')) as f:",
-        f"    NODE = os.path.join({node!r}, f.read())",
-        f"store_saved(NODE, {outs!r}, CODE == 0)",
-        "sys.exit(CODE)",
-    ]
+    _store_in(collect, "scriptcache", f"store_saved(NODE, {outs!r}, CODE == 0)")
 
 
 def store_op(tmpl: Any, collect: Any) -> None:
@@ -86,19 +76,24 @@ def store_op(tmpl: Any, collect: Any) -> None:
     prepare pod saved on the node (``dflow.runner.cacheop.store_outputs``), when the job's
     exit status is 0; nothing when prepare saved none (it could not key the step: the job's
     runner then checked and stored)."""
+    root = static_literal((getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/"), "tmp_root")
+    _store_in(collect, "cacheop", f"store_outputs(NODE, {root + '/outputs'!r}, CODE == 0)")
+
+
+def _store_in(collect: Any, module: str, call: str) -> None:
+    """``collect`` runs its shell script (the job's outputs copied to their paths), then
+    ``call`` of ``dflow.runner.<module>`` with ``NODE`` (the job's folder on the node, where
+    prepare saved its lookup) and ``CODE`` (the job's exit status), and exits with it."""
     from dflow.model.io import InputParameter
 
-    root = static_literal((getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/"), "tmp_root")
-    node = MOUNT.rstrip("/") + "/"
+    name = call.split("(", 1)[0]
     collect.inputs.parameters[CACHE_PARAM] = InputParameter()
     collect.cache_call = [
-        "import subprocess  # noqa: E402",
-        "",
-        "CODE = subprocess.call(['sh', SCRIPT])",
-        "from dflow.runner.cacheop import store_outputs  # noqa: E402",
+        *_RUN,
+        f"from dflow.runner.{module} import {name}  # noqa: E402",
         "",
         "with open(os.path.join(ROOT, 'inputs', 'parameters', 'dflow_slurm_key')) as f:",
-        f"    NODE = os.path.join({node!r}, f.read())",
-        f"store_outputs(NODE, {root + '/outputs'!r}, CODE == 0)",
+        f"    NODE = os.path.join({_NODE!r}, f.read())",
+        call,
         "sys.exit(CODE)",
     ]
