@@ -14,7 +14,6 @@ import json
 import re
 from typing import Any
 
-import attrs
 from dflow import contexts
 from dflow.model.dag import DAG
 from dflow.model.io import MISSING as _MISSING
@@ -30,6 +29,15 @@ from dflow.model.op_template import ScriptOPTemplate
 from dflow.model.steps import Steps
 
 from . import artargs, helpers
+from .helpersteps import (
+    HelperSteps,
+    Node,
+    is_leaf,
+    looped,
+    sliced_outputs,
+    step_slices,
+    sub_path_names,
+)
 from .leaf import LeafRenderer, Variant, timeout_text
 from .memoize import DEFAULT_MAX_AGE, cache
 from .values import (
@@ -39,14 +47,11 @@ from .values import (
     big_parameter_argument,
     default_text,
     described,
-    loop_total,
-    sequence_items,
     text,
     var,
 )
 
 _INVALID = re.compile(r"[^a-zA-Z0-9-]+")
-_ITEM_TAG = re.compile(r"{{=?\s*item[^}]*}}")
 
 
 def sanitize(name: str) -> str:
@@ -64,52 +69,7 @@ def leaf_base(tmpl: Any) -> str:
     return sanitize(name)
 
 
-@attrs.define
-class Node:
-    """A rendered step/task and the helper nodes around it."""
-
-    entry: dict[str, Any]
-    pre: list[dict[str, Any]] = attrs.field(factory=list)
-    post: list[dict[str, Any]] = attrs.field(factory=list)
-    helpers_deps: list[str] = attrs.field(factory=list)  # helper tasks the node waits for
-    check: str | None = None  # name of its success check (dependents wait for it)
-
-
-def _is_leaf(tmpl: Any) -> bool:
-    return not isinstance(tmpl, Steps | DAG)
-
-
-def _slices(step: Any) -> Any:
-    return getattr(step.template, "slices", None) if hasattr(step.template, "op_class") else None
-
-
-def _looped(step: Any) -> bool:
-    return step.with_param is not None or step.with_sequence is not None
-
-
-def group_key(key: str) -> str:
-    """A keyed fan-out's key as a whole: ``{{item...}}`` read as ``group`` (dflow_group_key)."""
-    return _ITEM_TAG.sub("group", key)
-
-
-def sub_path_names(step: Any) -> tuple[str, ...]:
-    """The input artifacts a ``Slices(sub_path=True)`` step hands over one item at a time."""
-    sl = _slices(step)
-    return tuple(
-        n
-        for n in sl.input_artifact
-        if n in step.inputs.artifacts and step.inputs.artifacts[n].source is not None
-    )
-
-
-def sliced_outputs(step: Any) -> tuple[str, ...]:
-    sl = _slices(step)
-    if sl is None or not (_looped(step) or sl.sub_path):
-        return ()
-    return tuple(n for n in sl.output_artifact if n in step.template.outputs.artifacts)
-
-
-class RenderPass:
+class RenderPass(HelperSteps):
     """State of one ``render`` call."""
 
     def __init__(
@@ -172,7 +132,7 @@ class RenderPass:
     # -- templates --------------------------------------------------------------------------
     def template(self, tmpl: Any, step: Any = None) -> str:
         keyed = step is not None and step.key is not None
-        if not _is_leaf(tmpl):
+        if not is_leaf(tmpl):
             return self.composite(tmpl, keyed)
         sent = step is not None and isinstance(tmpl, ScriptOPTemplate)
         executor = (step.executor or self.default_executor) if sent else None
@@ -193,7 +153,7 @@ class RenderPass:
                     f"step '{step.name}': executor {type(executor).__name__}: {exc}"
                 ) from None
             self.keep.append(tmpl)
-            if not _is_leaf(tmpl):
+            if not is_leaf(tmpl):
                 self.check_whole_step(step, executor)
                 return self.composite(tmpl, keyed)
         if self.context is not None and contexts.applies_to(tmpl):
@@ -236,7 +196,7 @@ class RenderPass:
 
     def variant(self, step: Any, tmpl: Any) -> Variant:
         sl = getattr(tmpl, "slices", None) if hasattr(tmpl, "op_class") else None
-        sliced = sl is not None and (_looped(step) or sl.sub_path)
+        sliced = sl is not None and (looped(step) or sl.sub_path)
         outs = sliced_outputs(step) if sliced else ()
         group = int(sl.group_size) if sl is not None and sliced and sl.group_size else None
         tag = step.continue_on_num_success is not None or step.continue_on_success_ratio is not None
@@ -371,7 +331,7 @@ class RenderPass:
         node = Node({"name": step.name})
         params: list[dict[str, Any]] = []
         arts: list[dict[str, Any]] = []
-        leaf = _is_leaf(tmpl)
+        leaf = is_leaf(tmpl)
         for name, p in step.inputs.parameters.items():
             if not p.has_value:
                 continue
@@ -407,8 +367,8 @@ class RenderPass:
             if entry is not None:
                 arts.append(entry)
         with_param: Any = step.with_param
-        sl = _slices(step)
-        if sl is not None and (_looped(step) or sl.sub_path):
+        sl = step_slices(step)
+        if sl is not None and (looped(step) or sl.sub_path):
             with_param = self.slice_node(step, kind, node, sl, params, arts, with_param)
         params += helpers.key_and_cache_params(step, self.workflow.name, self.default_executor)
         entry = node.entry
@@ -479,186 +439,6 @@ class RenderPass:
         if sub:
             params.append({"name": artargs.SUB_PARAM + name, "value": text(sub)})
         return True
-
-    def slice_node(
-        self, step: Any, kind: str, node: Node, sl: Any, params: list, arts: list, with_param: Any
-    ) -> Any:
-        where = f"{kind[:-1]} '{step.name}'"
-        if sl.sub_path:
-            names = list(sub_path_names(step))
-            if not names:
-                raise RenderError(f"{where}: Slices(sub_path=True) needs a sliced input artifact")
-            for n in names:
-                self.check_unarchived(step, n, where)
-                if not any(a["name"] == n for a in arts):  # the template's own location
-                    own = step.template.inputs.artifacts[n].source
-                    arts.append(self.artifact_arg(n, own, where))
-            init = f"{step.name}-slices-path"
-            init_arts, sub_params = [], []
-            for i, a in enumerate(arts):
-                if a["name"] in names:
-                    # the helper reads the catalog only; each item then gets only its own
-                    # path (a group takes the whole artifact and picks by position)
-                    init_arts.append(artargs.narrow(a, self.catalog_dir, where))
-                    if not sl.group_size:
-                        item = var(f"item.{a['name']}")
-                        arts[i] = artargs.narrow(a, item, where)
-                        sub_params.append(
-                            {"name": artargs.SUB_PATH_PARAM.format(a["name"]), "value": item}
-                        )
-            tname = self.add_body(
-                "dflow-slices-path",
-                helpers.slices_path(
-                    names, self.util_image_for(step), self.util_pull_for(step), self.catalog_dir
-                ),
-            )
-            node.pre.append(
-                {"name": init, "template": tname, "arguments": {"artifacts": init_arts}}
-            )
-            node.helpers_deps.append(init)
-            with_param = var(f"{kind}.{init}.outputs.parameters.dflow_slices_path")
-            if sl.group_size:
-                size = int(sl.group_size)
-                count = (
-                    f"len(sprig.fromJson({kind}['{init}'].outputs.parameters['dflow_slices_path']))"
-                )
-                params.append({"name": "dflow_slice_index", "value": "{{item}}"})
-                params.append(
-                    {
-                        "name": "dflow_group_items",
-                        "value": var(f"=toJson(sprig.untilStep(0, {count}, 1))"),
-                    }
-                )
-                with_param = var(
-                    f"=toJson(sprig.untilStep(0, int(({count} + {size - 1}) / {size}), 1))"
-                )
-            else:
-                params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
-            params += sub_params  # in the order the template declares them
-        elif sl.group_size:
-            size = int(sl.group_size)
-            if with_param is None and step.with_sequence is not None:
-                with_param = sequence_items(step.with_sequence, where)
-            if with_param is None:
-                raise RenderError(
-                    f"{where}: Slices(group_size=...) needs with_param (a list or "
-                    "argo_range) or with_sequence"
-                )
-            params.append({"name": "dflow_slice_index", "value": "{{item}}"})
-            params.append({"name": "dflow_group_items", "value": text(with_param)})
-            static = getattr(with_param, "static_items", lambda: None)()
-            if isinstance(with_param, list | tuple) or static is not None:
-                total = len(with_param) if static is None else len(static)
-                with_param = list(range((total + size - 1) // size))
-            else:
-                e = with_param.expr if isinstance(with_param, ArgoVar) else None
-                if e is None:
-                    raise RenderError(
-                        f"{where}: Slices(group_size=...) needs with_param as a "
-                        "list, a parameter or argo_range(...)"
-                    )
-                with_param = ArgoVar(
-                    f"toJson(sprig.untilStep(0, int((len(sprig.fromJson({e})) + {size - 1}) / {size}),"
-                    " 1))"
-                )
-        else:
-            params.append({"name": "dflow_slice_index", "value": str(sl.slices)})
-        outs = sliced_outputs(step)
-        if outs:
-            init = f"{step.name}-init-artifact"
-            keyed = step.key is not None
-            tname = self.add_body(
-                "dflow-init-artifact",
-                helpers.init_artifact(
-                    list(outs),
-                    self.locs,
-                    self.key_prefix,
-                    self.util_image_for(step),
-                    self.util_pull_for(step),
-                    self.catalog_dir,
-                    keyed,
-                    copy.deepcopy(self.memoize) if keyed else None,
-                ),
-            )
-            pre: dict[str, Any] = {"name": init, "template": tname}
-            if keyed:
-                group = group_key(text(step.key))
-                pre["arguments"] = {
-                    "parameters": [
-                        {"name": "dflow_group_key", "value": group},
-                        {"name": "dflow_key", "value": f"{group}-init-artifact"},
-                    ]
-                }
-                params.append({"name": "dflow_group_key", "value": group})
-            node.pre.append(pre)
-            node.helpers_deps.append(init)
-            params.append(
-                {
-                    "name": "dflow_artifact_key",
-                    "value": var(f"{kind}.{init}.outputs.parameters.dflow_artifact_key"),
-                }
-            )
-        return with_param
-
-    def check_unarchived(self, step: Any, name: str, where: str) -> None:
-        """Items of a sub_path slice are paths inside the stored artifact: a tarred output
-        has none (Argo stores it as one ``.tgz`` object)."""
-        src = step.inputs.artifacts[name].source
-        key = getattr(src, "full_key", None) if not isinstance(src, str) else None
-        if isinstance(key, str) and key.endswith((".tgz", ".tar.gz")):
-            raise RenderError(
-                f"{where}: Slices(sub_path=True) over artifact '{name}' stored as one tar archive "
-                f"({key}): upload it unarchived (upload_artifact(..., archive=None))"
-            )
-        up = getattr(src, "step", None)
-        if (
-            not isinstance(src, OutputArtifact)
-            or up is None
-            or not _is_leaf(up.template)
-            or src.name in sliced_outputs(up)
-        ):
-            return
-        decl = up.template.outputs.artifacts.get(src.name)
-        if decl is not None and self.leaf.archive_of(decl) is not None:
-            raise RenderError(
-                f"{where}: Slices(sub_path=True) over output artifact '{src.name}' of "
-                f"{up.kind} '{up.name}', which Argo stores as one tar archive: declare it "
-                "unarchived (Artifact(..., archive=None)) or set config['archive_mode'] = None"
-            )
-
-    def util_image_for(self, step: Any) -> str:
-        return step.util_image or self.util_image
-
-    def util_pull_for(self, step: Any) -> str | None:
-        return step.util_image_pull_policy or self.util_pull_policy
-
-    def check_node(self, step: Any, kind: str, node: Node) -> None:
-        num, ratio = step.continue_on_num_success, step.continue_on_success_ratio
-        tname = self.add_body(
-            "dflow-check-success",
-            helpers.check_success(self.util_image_for(step), self.util_pull_for(step)),
-        )
-        name = f"{step.name}-check"
-        node.check = name
-        node.post.append(
-            {
-                "name": name,
-                "template": tname,
-                "arguments": {
-                    "parameters": [
-                        {
-                            "name": "tags",
-                            "value": var(
-                                f"{kind}.{step.name}.outputs.parameters.dflow_success_tag"
-                            ),
-                        },
-                        {"name": "total", "value": loop_total(step)},
-                        {"name": "threshold", "value": str(num if num is not None else ratio)},
-                        {"name": "mode", "value": "number" if num is not None else "ratio"},
-                    ]
-                },
-            }
-        )
 
     def hooks(self, step: Any, kind: str) -> dict[str, Any]:
         out = {}
