@@ -288,6 +288,48 @@ def test_the_pod_keys_a_step_as_the_job_and_a_worker_do(tmp_path, monkeypatch):
     assert pod.key == real.key
 
 
+def test_the_pod_stores_the_job_s_outputs_only_when_it_succeeded(tmp_path):
+    """After the job, the pod stores what it brought back under the key its check saved: not
+    for a failed job nor one whose success tag says false (recorded as failed), and never
+    the tag itself; the next check restores the entry."""
+    from dflow.runner.cache import CacheSpec
+    from dflow.runner.cacheentries import history_path, read_manifest
+    from dflow.runner.cacheop import describe, stand_in, store_outputs
+    from dflow.runner.core import probe_cache
+    from dflow.runner.scriptcache import save_lookup
+
+    ins, out = _inputs(tmp_path), tmp_path / "outputs"
+    cache = tmp_path / "cache"
+    spec = CacheSpec(root=str(cache), run="r1", step="wf/mixed", fields={"image": "py"})
+    desc = describe(Mixed)
+
+    def check(n: int):
+        kw = dict(inputs_dir=ins, outputs_dir=out, workdir=tmp_path, probe=False)
+        return probe_cache(stand_in(desc), spec, source=desc["source"], **kw)
+
+    def saved(n: int) -> str:
+        lk = check(n)
+        assert not lk.reused and save_lookup(lk, str(tmp_path / f"state{n}"))
+        return str(tmp_path / f"state{n}")
+
+    (out / "parameters").mkdir(parents=True)
+    (out / "parameters" / "y").write_text("7")
+    (out / "success_tag").write_text("false")  # a slice failed, tolerated by the tag
+    store_outputs(saved(1), str(out), True)
+    store_outputs(saved(2), str(out), False)  # the job's exit status was not 0
+    key = check(3).key
+    assert read_manifest(str(cache), key)[1] == "missing"
+    (out / "success_tag").write_text("true")
+    store_outputs(saved(4), str(out), True)
+    manifest, why = read_manifest(str(cache), key)
+    assert why == "" and sorted(manifest["files"]) == ["parameters/y"]
+    assert (out / "success_tag").read_text() == "true"  # put back
+    lines = Path(history_path(str(cache), "wf/mixed")).read_text().splitlines()
+    assert [json.loads(line)["outcome"] for line in lines] == ["failed", "failed", "computed"]
+    (out / "parameters" / "y").unlink()
+    assert check(5).reused and (out / "parameters" / "y").read_text() == "7"
+
+
 def test_the_rendered_spec_describes_the_op_and_the_manifest_is_valid(tmp_path, monkeypatch):
     """The step's ``dflow_cache`` argument carries the OP's description (only for an OP sent
     to an executor); the manifest passes the Argo schemas and the linter."""
