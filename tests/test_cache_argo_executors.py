@@ -389,8 +389,9 @@ def test_a_path_argo_would_substitute_is_refused_by_the_step_cache_pods(tmp_path
 def _prepared_then_job(pod: Path, node: Path, job: Path, steps: dict, cr: dict, env) -> tuple:
     """After a SlurmJobTemplate step's prepare pod: its job key and ``dflow_cached``; the job
     run here (from the node's ``in/`` into its ``out/``) when the run step's ``when`` holds.
-    The job never reaches the cache: its directory (``<tmp_path>/cache``) is an empty tmpfs
-    where the job runs (a mount namespace of its own), as on a Slurm node without the mount."""
+    The job never reaches the cache: its directory (``<tmp_path>/cache``) is an empty,
+    read-only tmpfs where the job runs (a mount namespace of its own), as on a Slurm node
+    without the mount; a job that tried to use it would say so in its log."""
     import shutil
     import subprocess
 
@@ -403,7 +404,7 @@ def _prepared_then_job(pod: Path, node: Path, job: Path, steps: dict, cr: dict, 
     assert when in ("false != true", "true != true")
     if when == "false != true":  # Argo's govaluate: the run step executes
         shutil.copytree(node / key / "in", job)
-        hide = 'mkdir -p "$0" && mount -t tmpfs dflow-no-cache "$0" && exec sh -c "$1"'
+        hide = 'mkdir -p "$0" && mount -t tmpfs -o ro dflow-no-cache "$0" && exec sh -c "$1"'
         cache = node.parent / "cache"
         proc = subprocess.run(
             ["unshare", "-m", "sh", "-c", hide, str(cache), cr["spec"]["batch"]],
@@ -413,6 +414,7 @@ def _prepared_then_job(pod: Path, node: Path, job: Path, steps: dict, cr: dict, 
             env=env,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "[dflow cache]" not in proc.stdout + proc.stderr  # it ran uncached
         shutil.copytree(job / ".dflow-out", node / key / "out")
     return key, cached
 
