@@ -144,9 +144,11 @@ def test_a_job_without_cache_access_leaves_an_entry_its_pod_stored(name, engine,
     def one() -> Workflow:
         ex = shell(root)
         # the cache's variables the task script sets (what a cluster's job would get; here
-        # the Shell batch's job also inherits the pod's environment), then none of them
+        # the Shell batch's job also inherits the pod's environment) and the size of the
+        # job's cache spec, then none of the variables
         ex.pre_script = (
             f"grep '^export DFLOW_CACHE_' .dflow-task.sh > {root / 'job-env'};"
+            f" wc -c < tmp/inputs/parameters/dflow_cache > {root / 'job-spec'};"
             " unset DFLOW_CACHE_S3_ACCESS_KEY DFLOW_CACHE_S3_SECRET_KEY"
         )
         wf = Workflow(name="cache-no-access")
@@ -157,6 +159,7 @@ def test_a_job_without_cache_access_leaves_an_entry_its_pod_stored(name, engine,
     _submit(run, one(), "argo")
     assert computed(log) == 1 and submissions(root) == 1
     assert (root / "job-env").read_text() == ""  # the cache's credentials were not sent
+    assert (root / "job-spec").read_text().strip() == "0"  # the job runs uncached
     again = one()
     _submit(run, again, "argo")
     assert submissions(root) == 1  # restored by the pod from the entry the first pod stored
