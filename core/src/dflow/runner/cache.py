@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 from . import cacheentries as entries
-from .locate import OP_FILES
+from .locate import OP_FILES, named_otherwise
 
 #: the version of the key record and of the entry layout; bump it to invalidate all entries
 FORMAT = entries.FORMAT
@@ -215,29 +215,11 @@ def op_identity(op_class: type) -> tuple[str, str | None]:
             return f"{SCRIPT_OP}.{op_class.__qualname__}", digest
     else:
         digest = OP_FILES.get(module)
-        if digest is None and _named_otherwise(module):
+        if digest is None and named_otherwise(module):
             digest = op_source_digest(op_class)
         if digest is not None:
             return f"{SCRIPT_OP}.{op_class.__qualname__}", digest
     return f"{module}.{op_class.__qualname__}", op_source_digest(op_class)
-
-
-def _named_otherwise(module: str) -> bool:
-    """Whether ``module``'s top-level module was imported from a file (or package directory)
-    of another name, so it cannot be imported by its name elsewhere (the Argo renderer's
-    rule for shipping it as a file: ``op_location``)."""
-    top = module.split(".")[0]
-    path = getattr(sys.modules.get(top), "__file__", None)
-    if not path:
-        return False
-    name = os.path.basename(path)
-    if name == "__init__.py":
-        name = os.path.basename(os.path.dirname(path))
-    elif name.endswith(".py"):
-        name = name[:-3]
-    else:
-        return False  # an extension module: never shipped
-    return name != top
 
 
 def shipped_op_identity(qualname: str, data: bytes) -> tuple[str, str]:

@@ -5,9 +5,41 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+
+def module_path(name: str) -> str | None:
+    """The file (single module) or directory (package) of importable module ``name``; None
+    for a built-in, frozen or compiled one."""
+    mod = sys.modules.get(name)
+    origin = getattr(mod, "__file__", None) if mod is not None else None
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        origin = spec.origin if spec is not None else None
+    if not origin or origin in ("built-in", "frozen"):
+        return None
+    if os.path.basename(origin) == "__init__.py":
+        return os.path.dirname(origin)
+    return origin if origin.endswith(".py") else None
+
+
+def named_otherwise(module: str) -> bool:
+    """Whether ``module``'s top-level module came from a file (or package directory) of
+    another name (``spec_from_file_location`` under a chosen name): it cannot be imported by
+    its name elsewhere, so a pod loads it from the shipped file and the step cache keys it
+    by that file (:func:`.cache.op_identity`)."""
+    top = module.split(".")[0]
+    path = module_path(top)
+    if path is None:
+        return False
+    stem = os.path.basename(path.rstrip("/"))
+    return (stem[:-3] if stem.endswith(".py") else stem) != top
 
 
 def _attr(obj: Any, qualname: str, where: str) -> Any:

@@ -20,11 +20,12 @@ links (the runtime and deps directories are trees of links).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import sys
 from collections.abc import Iterable
 from typing import Any
+
+from dflow.runner.locate import module_path, named_otherwise
 
 #: dflow's pure-Python dependencies, shipped in ``dflow_deps/`` with ``upload_dflow=True``
 DEPENDENCIES = (
@@ -33,23 +34,6 @@ DEPENDENCIES = (
 DEPS_DIR = "dflow_deps"
 _SKIP_DIRS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 _cache: dict[str, tuple[tuple, str]] = {}
-
-
-def module_path(name: str) -> str | None:
-    """The file (single module) or directory (package) of importable module ``name``."""
-    mod = sys.modules.get(name)
-    origin = getattr(mod, "__file__", None) if mod is not None else None
-    if origin is None:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            return None
-        origin = spec.origin if spec is not None else None
-    if not origin or origin in ("built-in", "frozen"):
-        return None
-    if os.path.basename(origin) == "__init__.py":
-        return os.path.dirname(origin)
-    return origin if origin.endswith(".py") else None
 
 
 #: not shipped: bytecode, and compiled extensions (built for the client's Python, useless in
@@ -118,10 +102,8 @@ def op_location(op_type: type) -> tuple[str, str, str | None]:
         )
     top = module.split(".")[0]
     top_path = module_path(top) if module != "__main__" else None
-    if top_path is not None:
-        stem = os.path.basename(top_path.rstrip("/"))
-        if stem.removesuffix(".py") == top:
-            return "--op", f"{module}:{qualname}", None if _in_site_packages(top_path) else top_path
+    if top_path is not None and not named_otherwise(module):
+        return "--op", f"{module}:{qualname}", None if _in_site_packages(top_path) else top_path
     if module == "__main__":
         from dflow.config import tempdir
         from dflow.shipping.mainsource import main_source
