@@ -355,17 +355,21 @@ def restore(
     if not files:
         os.makedirs(outputs_dir, exist_ok=True)
         return ""
-    # built aside, then moved in whole: a step restored on a hit is the only hot path of a
-    # warm run, so each directory is made once (no makedirs' stats) and files are written
-    # with one open each
-    staging = f"{outputs_dir}.restore-{uuid.uuid4().hex[:8]}"
-    moved = False
+    # a step restored on a hit is the only hot path of a warm run: each directory is made
+    # once (no makedirs' stats) and files are written with one open each. Into an absent
+    # ``outputs_dir`` (a fresh step's: the usual case) the tree is built in place, removed
+    # again if the entry proves unusable; over an existing one it is built aside, then
+    # moved in whole
+    target, done = "", False
     try:
-        _retry_in_new_dir(lambda: os.mkdir(staging), staging)
+        fresh = _make_fresh(outputs_dir)
+        target = outputs_dir if fresh else f"{outputs_dir}.restore-{uuid.uuid4().hex[:8]}"
+        if not fresh:
+            _retry_in_new_dir(lambda: os.mkdir(target), target)
         for rel in _dirs_of(files)[1:]:
-            os.mkdir(os.path.join(staging, rel))
+            os.mkdir(os.path.join(target, rel))
         for rel, meta in sorted(files.items()):
-            dst = os.path.join(staging, rel)
+            dst = os.path.join(target, rel)
             kind = meta.get("kind")
             if kind == "dir":
                 continue
@@ -378,13 +382,22 @@ def restore(
                 if hash_file(dst) != meta["sha256"]:
                     drop(meta["sha256"])
                     return f"object {rel} does not match its digest"
-        moved = _move_in(staging, outputs_dir)
+        done = fresh or _move_in(target, outputs_dir)
         return ""
     except (OSError, KeyError, ValueError, AttributeError, TypeError) as exc:
         return f"cannot restore ({exc})"
     finally:
-        if not moved:
-            shutil.rmtree(staging, ignore_errors=True)
+        if target and not done:
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def _make_fresh(outputs_dir: str) -> bool:
+    """Make ``outputs_dir`` (and its parent when missing); False when it exists already."""
+    try:
+        _retry_in_new_dir(lambda: os.mkdir(outputs_dir), outputs_dir)
+        return True
+    except FileExistsError:
+        return False
 
 
 def _dirs_of(files: dict) -> list:
