@@ -1,11 +1,12 @@
-"""The journal commits finished slices in groups: a SIGKILL loses one short window at most.
+"""The journal commits finished steps in groups: a SIGKILL loses one short window at most.
 
-A fan-out's slices are committed together, every ``GROUP_COMMIT`` seconds or every
-``GROUP_LEAVES`` finished leaves (docs/processes.md, "After a crash"). The runner is killed
-at a random point of a 100-way fan-out; then, before the run resumes, every slice the runner
-had seen finish (its ``phase`` file, written just after, says Succeeded) more than a short
-window before the kill must be journaled Succeeded; after the resume, no slice journaled
-Succeeded ran again and every slice's result is in the fan-out's outputs.
+A fan-out's slices and a chain's steps are committed together, every ``GROUP_COMMIT`` seconds
+or every ``GROUP_LEAVES`` finished leaves (docs/processes.md, "What a crash loses"). The
+runner is killed at a random point of a 100-way fan-out, and of a chain of 60 steps; then,
+before the run resumes, every step the runner had seen finish (its ``phase`` file, written
+just after, says Succeeded) more than a short window before the kill must be journaled
+Succeeded, and a chain's step is never journaled ahead of the step it follows; after the
+resume, no step journaled Succeeded ran again and every step's result is right.
 """
 
 from __future__ import annotations
@@ -118,5 +119,87 @@ def test_sigkill_mid_fan_out_loses_one_group_window_at_most(tmp_path):
         # re-run: the slices in flight (2 workers) and those of the lost window
         assert len(twice) <= 2 + 32, (twice, len(lines_before))
         assert sorted(int(v) for v in set(lines)) == list(range(N))
+    finally:
+        kill_all(tagged(tag))
+
+
+CHAIN = """
+import json, sys
+sys.path.insert(0, {here!r})
+from dflow import Step, Workflow, config
+from dflow.python import PythonOPTemplate
+from fault_ops import Count
+config["mode"] = "local"
+config["debug_workdir"] = {workdir!r}
+config["debug_pool_workers"] = 2
+wf = Workflow("chain", id="chain-1")
+prev = None
+for i in range({n}):
+    x = 0 if prev is None else prev.outputs.parameters["y"]
+    prev = Step(f"c{{i}}", PythonOPTemplate(Count), parameters={{"x": x, "path": {out!r},
+        "delay": 0.02}})
+    wf.add(prev)
+wf.submit()
+print("PHASE", wf.query_status())
+print("Y", wf.query_step(name="c{last}")[0].outputs.parameters["y"].value)
+"""
+
+
+def test_sigkill_mid_chain_loses_one_group_window_and_never_a_predecessor(tmp_path):
+    """A chain's steps are committed in groups too: a kill loses the last window's ends
+    at most, the journal never holds a step without the one before it, and the resumed
+    run re-runs only the lost and the running steps, each giving the same value."""
+    rng = random.Random(SEED)
+    n = 60
+    out = str(tmp_path / "count")
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            CHAIN.format(here=str(HERE), workdir=str(tmp_path), n=n, out=out, last=n - 1)
+        )
+    )
+    tag = uuid.uuid4().hex
+    env = {**os.environ, "FAULT_TAG": tag}
+    after, extra = rng.randrange(20, 55), rng.uniform(0, 0.1)
+    first = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if os.path.exists(out) and len(open(out).read().split()) >= after:
+                break
+            time.sleep(0.005)
+        time.sleep(extra)
+        killed_at = time.time()
+        first.kill()
+        first.wait()
+        wf_dir = str(tmp_path / "chain-1")
+        journaled = _journal(os.path.join(wf_dir, "journal.db"))
+        seen = _seen_finished(wf_dir)
+        where = f"FAULT_SEED={SEED} (killed {extra:.3f} s after line {after})"
+        lost = {
+            journaled.get(d, ("", d))[1]: round(killed_at - t, 3)
+            for d, t in seen.items()
+            if t < killed_at - WINDOW and journaled.get(d, ("",))[0] != "Succeeded"
+        }
+        assert not lost, f"{where}: seconds before the kill: {lost}"
+        steps = sorted(int(name[1:]) for _, name in journaled.values())
+        done = sorted(int(name[1:]) for phase, name in journaled.values() if phase == "Succeeded")
+        assert done == list(range(len(done))), f"{where}: journaled Succeeded: {done}"
+        # what the journal holds beyond the Succeeded steps is the one step that was running
+        assert steps == list(range(len(steps))) and len(steps) - len(done) <= 1, (where, steps)
+        assert done, f"{where}: nothing committed after {after} steps"
+        again = subprocess.run(
+            [sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert "PHASE Succeeded" in again.stdout, again.stdout + again.stderr
+        assert again.stdout.split("Y ", 1)[1].split()[0] == str(n), again.stdout
+        lines = [int(v) for v in open(out).read().split()]
+        assert sorted(set(lines)) == list(range(n)), f"{where}: {lines}"
+        for i in done:
+            assert lines.count(i) == 1, f"{where}: c{i} journaled Succeeded ran again"
+        twice = sorted({v for v in lines if lines.count(v) > 1})
+        # re-run: the steps of the lost window and the one running
+        assert len(twice) <= 1 + 32, (where, twice)
+        assert all(v >= len(done) for v in twice), (where, twice)
     finally:
         kill_all(tagged(tag))

@@ -314,11 +314,7 @@ class Walker:
             results[i] = res
             return res
 
-        self.nodes.fanouts.add(group.id)  # its slices' ends are committed in groups
-        try:
-            await run_items(self.ctx, group, n, limit, failfast, one)
-        finally:
-            self.nodes.fanouts.discard(group.id)
+        await run_items(self.ctx, group, n, limit, failfast, one)
         done = [r for r in results if r is not None]
         res = Result("Succeeded", group.id)
         ok = sum(1 for r in done if r.ok)

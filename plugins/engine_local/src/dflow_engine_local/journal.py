@@ -2,9 +2,9 @@
 
 Only the runner process writes (from its event-loop thread); any process may read while it
 runs (WAL readers never block the writer). Every phase change is one UPDATE; changes are
-committed in groups (``flush``: every 50 ms or 32 finished slices of a fan-out, see
-:mod:`.nodes`; a step outside a fan-out is committed when it ends), and as all go through one
-connection, a commit holds every change made before it. SQLite makes each
+committed in groups (``flush``: every 50 ms or 32 finished steps or slices, see
+:mod:`.nodes`), and as all go through one connection, a commit holds every change made
+before it. SQLite makes each
 commit atomic, so after a SIGKILL the journal holds exactly the transitions committed before
 it: a step or slice journaled ``Succeeded`` is never run again, one journaled ``Running`` (or
 lost with the last group) is run again.

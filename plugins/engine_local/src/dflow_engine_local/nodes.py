@@ -28,10 +28,10 @@ _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 # the node types that hold a ``children`` file (a loop's group lists none: pydflow has no dir)
 STRUCTURES = ("Steps", "DAG")
 #: the longest a journaled change waits to be committed with others (what other processes see
-#: of a running workflow lags by at most this), a finished fan-out slice's included
+#: of a running workflow lags by at most this), a finished step's or slice's included
 GROUP_COMMIT = 0.05
-#: ...or until this many slices have finished since the last commit, whichever comes first: a
-#: SIGKILL loses at most that window, whose finished slices a resumed run runs again
+#: ...or until this many steps or slices have finished since the last commit, whichever comes
+#: first: a SIGKILL loses at most that window, whose finished steps a resumed run runs again
 GROUP_LEAVES = 32
 
 
@@ -67,8 +67,7 @@ class NodeBook:
     seq: int = 0
     on_event: Callable[[Node], None] | None = None  # the plugins' step events
     _flush_scheduled: bool = False
-    _unsaved_leaves: int = 0  # slices finished since the last group commit
-    fanouts: set[str] = attrs.Factory(set)  # the running fan-outs' group nodes
+    _unsaved_leaves: int = 0  # steps and slices finished since the last group commit
 
     def node_id_for(self, name: str, path: str, key: str | None) -> str:
         """The step's id and directory name: its key, or ``<wf-id>-<step name>-<5 chars>``."""
@@ -88,12 +87,12 @@ class NodeBook:
     def dirty(self) -> None:
         """Commit the journal within ``GROUP_COMMIT`` seconds (a group commit).
 
-        Every change but the end of a step outside a fan-out waits for the next commit: the
-        control poll's, a full group's of finished slices, or this one. Writes go through one
-        connection, so a commit holds every change made before it: whatever depends on a
-        finished slice (the fan-out's end, the next step) is never on record without it. A
-        SIGKILL loses the changes of the last window at most: a node journaled Running, or not
-        at all, is run again on resume (docs/processes.md, "After a crash").
+        Every change waits for the next commit: the control poll's, a full group's of finished
+        steps, or this one. Writes go through one connection, so a commit holds every change
+        made before it: whatever depends on a finished step (the next step, a fan-out's end) is
+        never on record without it. A SIGKILL loses the changes of the last window at most: a
+        node journaled Running, or not at all, is run again on resume (docs/processes.md, "What
+        a crash loses").
         """
         if not self._flush_scheduled:
             try:
@@ -210,11 +209,9 @@ class NodeBook:
         if self.on_event is not None:
             self.on_event(node)
         if phase in TERMINAL and node.type == "Pod":
-            if node.parent_id not in self.fanouts:
-                self.journal.flush()  # a finished step is never run again after a crash
-                return
-            # a fan-out's slices: one commit per group (a commit per slice was about half of
-            # a slice's journal time)
+            # one commit per group of finished steps, a chain's as a fan-out's: a commit per
+            # step was 14-18 SQLite page writes on a chain's critical path, and about half of
+            # a slice's journal time
             self._unsaved_leaves += 1
             if self._unsaved_leaves >= GROUP_LEAVES:
                 self._flush()
