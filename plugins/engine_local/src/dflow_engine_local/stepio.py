@@ -128,7 +128,7 @@ def input_artifacts(
                 raise StepError(f"{where}: input artifact '{name}': {exc}") from None
             if item:
                 items[name] = item
-        if not os.path.lexists(path) or not os.path.exists(path):
+        if not os.path.exists(path):  # a dangling link too: one stat, no lstat before it
             raise StepError(f"{where}: input artifact '{name}' does not exist: {path}")
         arts[name] = path
     return arts, items
