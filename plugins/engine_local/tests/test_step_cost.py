@@ -3,6 +3,7 @@ made ahead (spares), and scope building that must not grow with the steps done b
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import threading
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 from dflow import Step, Workflow, upload_artifact
-from dflow.python import OP, Artifact, OPIOSign, PythonOPTemplate
+from dflow.python import OP, OPIO, Artifact, OPIOSign, PythonOPTemplate
 from dflow_engine_local import journal, layout, mirror, nodes, run
 from dflow_engine_local.state import Frame
 from dflow_engine_local.values import Result
@@ -350,3 +351,32 @@ def test_a_fan_outs_slices_make_their_own_dirs(workdir, monkeypatch):
     assert wf.query_status() == "Succeeded"
     assert [s.outputs.parameters["y"].value for s in wf.query_step(name="sq")] == [9]
     assert len(asked) == 1 and "-sq-" in asked[0], asked
+
+
+class FrozenCount(OP):
+    """How many objects the process running the OP keeps out of the collector's reach."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"n": int})
+
+    def execute(self, op_in):
+        return OPIO({"n": gc.get_freeze_count()})
+
+
+def test_a_runs_objects_are_frozen_while_it_runs_and_collected_again_after(workdir):
+    """What exists when the run starts (the workflow, the modules) is frozen: a full
+    collection in the runner or a worker does not walk it (one took 30-60 ms, mid-chain);
+    when submit() returns, the caller's process collects it again."""
+    assert gc.get_freeze_count() == 0
+    wf = Workflow("frozen")
+    wf.add(Step("count", PythonOPTemplate(FrozenCount)))
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    # the pool's worker was forked with the runner's objects frozen
+    assert int(wf.query_step(name="count")[0].outputs.parameters["n"].value) > 10_000
+    assert gc.get_freeze_count() == 0
