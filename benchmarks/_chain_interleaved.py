@@ -5,8 +5,9 @@ alternate (tree A at N/2 and N, tree B at N/2 and N, then again), and the median
 rounds are compared. "marginal" is (T(N) - T(N/2)) / (N/2): start-up and imports excluded.
 CPU is that of the whole process tree from submit() to the end, as the workload reports it.
 "cycle" is read from the journal of each long run: the time from one step's start to the
-next one's, median and mean over the second half of the chain; the median shows a typical
-step, whatever the machine did meanwhile, and the mean minus the median what pauses cost.
+next one's, over the second half of the chain: the median shows a typical step whatever the
+machine did meanwhile, the 10th percentile a step that met no other load, and the mean minus
+the median what pauses cost.
 
     git archive 942d3a5 core/src plugins | (mkdir -p /tmp/before && tar -x -C /tmp/before)
     .venv/bin/python benchmarks/_chain_interleaved.py --dir /tmp --rounds 5 \\
@@ -97,8 +98,9 @@ def main() -> None:
         cycles = [c for _, _, cs in by_n[a.n] for c in cs[len(cs) // 2 :]]
         cycle = (
             f", cycle median {statistics.median(cycles) * 1e3:.2f} ms, "
+            f"p10 {statistics.quantiles(cycles, n=10)[0] * 1e3:.2f} ms, "
             f"mean {statistics.fmean(cycles) * 1e3:.2f} ms"
-            if cycles
+            if len(cycles) > 1
             else ""
         )
         print(
