@@ -75,6 +75,17 @@ def test_a_file_from_an_input_artifact_is_copied(tmp_path):
     assert os.stat(out).st_ino != os.stat(tmp_path / "in/artifacts/inp/given.txt").st_ino
 
 
+def test_a_file_in_a_dir_whose_name_extends_the_workdirs_is_not_the_ops_own(tmp_path):
+    """``wd2/x.txt`` is not under ``wd``: its place is its absolute path, and it is copied."""
+    (tmp_path / "wd2").mkdir()
+    beside = tmp_path / "wd2/x.txt"
+    beside.write_text("x")
+    art = _run(tmp_path, str(beside))
+    out = art / str(beside).lstrip("/")
+    assert out.read_text() == "x"
+    assert os.stat(out).st_ino != os.stat(beside).st_ino
+
+
 def test_a_symlink_in_the_workdir_is_copied_not_linked_to_its_target(tmp_path):
     art = _run(tmp_path, "alias")
     out = art / "alias"

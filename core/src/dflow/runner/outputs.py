@@ -32,12 +32,10 @@ from ..serialization import dump_value
 
 
 def _is_relative_to(path: Path, base: Path) -> bool:
-    """``path.is_relative_to(base)`` (3.9+)."""
-    try:
-        path.relative_to(base)
-    except ValueError:
-        return False
-    return True
+    """``path.is_relative_to(base)`` (3.9+) for absolute paths, as a prefix of their text:
+    a third of the time of ``relative_to`` and its exception (three calls per output)."""
+    text, top = str(path), str(base)
+    return text == top or text.startswith(top if top.endswith("/") else top + "/")
 
 
 def _real(path: Path) -> Path:
