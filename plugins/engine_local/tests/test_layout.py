@@ -37,7 +37,9 @@ from dflow import (
 from dflow.python import PythonOPTemplate
 from local_engine_ops import Add, Boom, Hello, Square
 
-ENGINE_FILES = {"journal.db", "journal.db-wal", "journal.db-shm", "runner.lock"}
+# the engine's own state; .groups holds a loop's shared inputs and stacked outputs, and the
+# one copy of the small files many steps hold alike (their step files link to it)
+ENGINE_FILES = {"journal.db", "journal.db-wal", "journal.db-shm", "runner.lock", ".groups"}
 
 
 def listing(root: Path) -> set[str]:

@@ -38,9 +38,9 @@ import threading
 import time
 from typing import Any
 
-from .layout import SpareDirs, overwrite, place, write_new, write_text
+from .layout import SpareDirs, link_shared, overwrite, place, write_new, write_text
 
-_PUT, _WRITE, _LINK, _MKDIR, _RMDIR = range(5)
+_PUT, _WRITE, _LINK, _MKDIR, _RMDIR, _SHARE = range(6)
 
 
 #: file systems held in memory, where a write costs less than handing the GIL to a thread
@@ -78,8 +78,11 @@ class Mirror:
     SLICE = 0.004  # seconds of writing per turn of the event loop (without the thread)
     CHILDREN_DELAY = 0.1
 
-    def __init__(self, threaded: bool = True, spares: SpareDirs | None = None) -> None:
+    def __init__(
+        self, threaded: bool = True, spares: SpareDirs | None = None, store: str | None = None
+    ) -> None:
         self.threaded = threaded
+        self.store = store  # where :meth:`share` keeps the one copy of each text
         # made by the writer thread when idle; none without it (on tmpfs a mkdir costs 4 µs)
         self.spares = spares if threaded else None
         if self.spares is not None:
@@ -114,6 +117,11 @@ class Mirror:
     def write(self, path: str, text: str) -> None:
         """Write a new file (parent dirs made on demand)."""
         self._queue(_WRITE, path, text)
+
+    def share(self, path: str, text: str) -> None:
+        """Write a new file whose text many steps hold alike (``name``, ``type``, ``.dflow``
+        metadata): a hard link to one copy of it (:func:`layout.link_shared`)."""
+        self._queue(_SHARE, path, text)
 
     def link(self, target: str, path: str) -> None:
         """``path`` becomes a symlink to ``target``."""
@@ -244,6 +252,11 @@ class Mirror:
                 overwrite(a, text)
             elif op == _WRITE:
                 write_new(a, b)
+            elif op == _SHARE:
+                if self.store is None:
+                    write_new(a, b)
+                else:
+                    link_shared(self.store, a, b)
             elif op == _LINK:
                 place(a, b, "symlink")
             elif op == _RMDIR:

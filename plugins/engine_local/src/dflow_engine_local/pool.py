@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import attrs
 
 from . import procs
+from .layout import link_shared
 
 _PR_SET_PDEATHSIG = 1
 
@@ -100,8 +101,10 @@ class WorkerPool:
         close_in_child: list[int],
         book: ProcessBook | None = None,
         env: dict[str, str] | None = None,
+        store: str | None = None,
     ) -> None:
         self.size = size
+        self.store = store  # where a worker's ``pid`` files link to (layout.link_shared)
         self.registry = registry
         self.close_in_child = close_in_child  # fds workers must not keep (the runner lock)
         self.book = book
@@ -136,7 +139,7 @@ class WorkerPool:
                 procs.become_subreaper()
                 os.environ.update(self.env)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's business
-                _worker_loop(child, self.registry)
+                _worker_loop(child, self.registry, self.store)
             except BaseException:
                 traceback.print_exc()
                 code = 70
@@ -152,6 +155,19 @@ class WorkerPool:
         """Attach to the running event loop (call once inside it)."""
         self.loop = asyncio.get_running_loop()
         self.idle = deque(self.workers)
+        for worker in self.workers:
+            self._watch(worker)
+
+    def _watch(self, worker: _Worker) -> None:
+        """Read ``worker``'s answers (and its EOF) whenever they come: registered once per
+        worker, not once per chunk (two ``epoll_ctl`` calls and a handle per chunk)."""
+        assert self.loop is not None
+        self.loop.add_reader(worker.conn.fileno(), self._readable, worker)
+
+    def _unwatch(self, worker: _Worker) -> None:
+        if self.loop is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self.loop.remove_reader(worker.conn.fileno())
 
     async def run(
         self, request: dict[str, Any], timeout: float | None, cancel: asyncio.Event | None = None
@@ -224,7 +240,6 @@ class WorkerPool:
             j.worker = worker
             if not j.sent.done():
                 j.sent.set_result(None)
-        self.loop.add_reader(worker.conn.fileno(), self._readable, worker)
 
     def _readable(self, worker: _Worker) -> None:
         """Answers from ``worker``, one per job of its chunk, in order; EOF: it died."""
@@ -235,13 +250,14 @@ class WorkerPool:
             except (EOFError, OSError):
                 self._died(worker, worker.chunk[worker.done :])
                 return
+            if worker.done >= len(worker.chunk):  # not asked (an aborted chunk's): dropped
+                return
             job = worker.chunk[worker.done]
             worker.done += 1
             job.worker = None
             if not job.fut.done():
                 job.fut.set_result(answer)
             if worker.done == len(worker.chunk):
-                self.loop.remove_reader(worker.conn.fileno())
                 worker.chunk, worker.done = [], 0
                 self.idle.append(worker)
                 self._dispatch()
@@ -253,8 +269,7 @@ class WorkerPool:
         """``worker`` died: the job it was running fails, the jobs it had not started go
         back to the queue."""
         assert self.loop is not None
-        with contextlib.suppress(ValueError, OSError):
-            self.loop.remove_reader(worker.conn.fileno())
+        self._unwatch(worker)
         code = self._reap(worker)
         if unfinished:
             job, rest = unfinished[0], unfinished[1:]
@@ -280,7 +295,7 @@ class WorkerPool:
                 self.pending.remove(job)
             return None
         assert self.loop is not None
-        self.loop.remove_reader(worker.conn.fileno())
+        self._unwatch(worker)
         others = [j for j in worker.chunk[worker.done :] if j is not job]
         job.worker = None
         worker.chunk = []
@@ -303,6 +318,7 @@ class WorkerPool:
             return -1
 
     def _replace(self, worker: _Worker) -> None:
+        self._unwatch(worker)
         worker.conn.close()
         if self.book is not None:
             self.book.drop_proc(worker.pid)
@@ -312,6 +328,7 @@ class WorkerPool:
         self.workers.append(new)
         self.idle.append(new)
         if self.loop is not None:
+            self._watch(new)
             # on the next turn: the requests a fan-out's failfast cancelled together with the
             # one that killed this worker leave the queue first, and so never start
             self.loop.call_soon(self._dispatch)
@@ -319,6 +336,7 @@ class WorkerPool:
     def shutdown(self) -> None:
         # idle workers have reaped their OPs' children already: nothing is left but them
         for w in self.workers:
+            self._unwatch(w)
             try:
                 w.conn.close()
                 os.killpg(w.pid, signal.SIGKILL)
@@ -334,29 +352,34 @@ class WorkerPool:
         self.workers.clear()
 
 
-def _worker_loop(conn: Connection, registry: list[Any]) -> None:  # pragma: no cover - child
+def _worker_loop(
+    conn: Connection, registry: list[Any], store: str | None = None
+) -> None:  # pragma: no cover - child
     while True:
         try:
             chunk = conn.recv()
         except (EOFError, OSError):
             return
         for request in chunk:  # one answer per request, as soon as it is done
-            conn.send(serve(request, registry))
+            conn.send(serve(request, registry, store))
 
 
-def serve(request: dict[str, Any], registry: list[Any]) -> tuple:
+def serve(request: dict[str, Any], registry: list[Any], store: str | None = None) -> tuple:
     """Run one Python OP step in this worker; return the OPResult fields as a tuple."""
     from dflow.runner import run_op
     from dflow.runner.cache import CacheSpec
 
     template = registry[request["template"]]
     if request.get("pid_file"):  # the step's ``pid`` file names the process running it
-        # os-level: 3 system calls where a text-mode open() makes 7 (on the critical path)
-        fd = os.open(request["pid_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, str(os.getpid()).encode())
-        finally:
-            os.close(fd)
+        pid = str(os.getpid())
+        if store is not None:  # every step of this worker holds the same text: one inode
+            link_shared(store, request["pid_file"], pid)
+        else:  # os-level: 3 system calls where a text-mode open() makes 7
+            fd = os.open(request["pid_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, pid.encode())
+            finally:
+                os.close(fd)
     log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()

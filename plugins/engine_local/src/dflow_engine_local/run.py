@@ -31,7 +31,7 @@ from dflow.serialization import dump_value
 from .config import Resolved
 from .interpreter import Walker
 from .journal import Journal, Node, fail_run, now_iso
-from .layout import SpareDirs, write_status
+from .layout import SpareDirs, shared_store, write_status
 from .mirror import Mirror, memory_backed
 from .nodes import NodeBook, outputs_json
 from .pool import WorkerPool
@@ -128,7 +128,7 @@ class Run:
     ) -> None:
         journal = Journal(wf_dir)
         threaded = not memory_backed(wf_dir)
-        mirror = Mirror(threaded, SpareDirs(wf_dir) if threaded else None)
+        mirror = Mirror(threaded, SpareDirs(wf_dir) if threaded else None, shared_store(wf_dir))
         nodes = NodeBook(
             journal,
             mirror,
@@ -147,7 +147,14 @@ class Run:
             mirror=mirror,
             nodes=nodes,
             pool=(
-                WorkerPool(settings.pool_workers, registry, [lock_fd], procs, worker_env(procs))
+                WorkerPool(
+                    settings.pool_workers,
+                    registry,
+                    [lock_fd],
+                    procs,
+                    worker_env(procs),
+                    shared_store(wf_dir),
+                )
                 if registry
                 else None
             ),

@@ -23,7 +23,16 @@ from dflow.model.steps import Steps
 from dflow.python.template import PythonOPTemplate
 
 from .journal import Node
-from .layout import StepDir, overwrite, place, read_text, remove, write_new, write_text
+from .layout import (
+    StepDir,
+    link_shared,
+    overwrite,
+    place,
+    read_text,
+    remove,
+    write_new,
+    write_text,
+)
 from .nodes import children_holder
 from .remote_op import op_spec
 from .state import Frame, RunContext, SliceIndex, executor_for, run_cache_settings
@@ -133,7 +142,11 @@ def write_inputs(
             shared = os.path.join(groups_dir(ctx, group), "inputs", "parameters", name)
             if not os.path.exists(shared):
                 write_text(shared, text)
-            place(shared, os.path.join(pars, name), "symlink")
+            target, link = os.path.abspath(shared), os.path.join(pars, name)
+            if mirror.store is not None:  # one inode for all the slices' links
+                link_shared(mirror.store, link, target, symlink=True)
+            else:
+                place(target, link, "symlink")
         else:
             write_new(os.path.join(pars, name), text)
         meta = meta_text(types.get(name))
@@ -141,7 +154,7 @@ def write_inputs(
             if not typed:
                 mirror.mkdir(os.path.join(pars, ".dflow"))
                 typed = True
-            mirror.write(os.path.join(pars, ".dflow", name), meta)
+            mirror.share(os.path.join(pars, ".dflow", name), meta)
     if key:
         mirror.write(os.path.join(pars, "dflow_key"), key)
     given = {n: p for n, p in arts.items() if p is not None}
