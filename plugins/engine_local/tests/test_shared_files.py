@@ -1,10 +1,11 @@
 """Small step files many steps hold alike are hard links to one copy (issue 15, ext4 cost).
 
 ``name``, ``type``, ``.dflow`` type metadata, a pool worker's ``pid`` and a slice's link to its
-loop's list are written as hard links to one file per text in ``<wf>/.groups/.files``: the
-layout and every file's text stay pydflow's, but a fan-out's slice makes 6 fewer inodes (on
-ext4 100-300 µs each, a link about 7 µs). A writer that rewrites one of them in place must
-never change the other steps' files.
+loop's list are written as hard links to one file per text in ``<wf>/.groups/.files``, and a
+Python OP's output parameter file as a link to the file the OP wrote: the layout and every
+file's text stay pydflow's, but a fan-out's slice makes 7 fewer inodes (on ext4 100-300 µs
+each, a link about 7 µs). A writer that rewrites one of them in place must never change the
+other steps' files.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def test_fanout_slices_share_one_inode_per_text(workdir):
     ys = [json.loads((s / "outputs/parameters/y").read_text()) for s in slices]
     assert sorted(y[0]["dflow_list_item"] for y in ys) == [i * i for i in range(6)]
     assert len({os.lstat(s / "outputs/parameters/y").st_ino for s in slices}) == 6
+    # ... and one inode with the file the OP wrote (workdir/tmp/outputs), same text
+    for s in slices:
+        own, produced = s / "outputs/parameters/y", s / "workdir/tmp/outputs/parameters/y"
+        assert own.read_text() == produced.read_text()
+        assert os.lstat(own).st_ino == os.lstat(produced).st_ino
     # a pid file per worker (the pool has 2), each naming a worker that ran the slice
     pids = {(s / "pid").read_text() for s in slices}
     assert 1 <= len(pids) <= 2 and all(p.isdigit() for p in pids)

@@ -57,6 +57,8 @@ class Mirror(Protocol):
 
     def share(self, path: str, text: str) -> None: ...
 
+    def write_like(self, path: str, text: str, source: str) -> None: ...
+
 
 def write_text(path: str | os.PathLike, text: str, make_dirs: bool = True) -> None:
     """Write ``text`` to ``path`` atomically (parent dirs created unless ``make_dirs=False``)."""
@@ -114,8 +116,9 @@ def link_shared(store: str, path: str, text: str, symlink: bool = False) -> None
     (with ``symlink``: ``path`` is a symlink to ``text``, a hard link to one such symlink).
 
     For the files many steps hold alike (``name``, ``type``, ``.dflow`` metadata, a pool
-    worker's ``pid``, a slice's link to its loop's list): on ext4 a new inode costs 100-300
-    µs of system time, a link to an existing one about 7 µs. Writers of these files in place
+    worker's ``pid``, a slice's link to its loop's list): on ext4 a new inode costs
+    100-300 µs of system time, a link to an existing one about 7 µs. An existing ``path`` is
+    replaced atomically (a reader sees the old text or the new one). Writers of these files in place
     (:func:`overwrite`, :func:`write_new`) replace a link by a file of their own first. Where
     links are not possible (no hard links there, too many) ``path`` is written as before.
     """
@@ -125,9 +128,17 @@ def link_shared(store: str, path: str, text: str, symlink: bool = False) -> None
         try:
             os.link(src, path, follow_symlinks=False)
             return
-        except FileExistsError:  # a rewritten step (retried, resumed): its own file goes
-            os.unlink(path)
-            continue
+        except FileExistsError:  # a step rewritten (resumed, retried): replaced atomically
+            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            try:
+                os.link(src, tmp, follow_symlinks=False)
+            except FileExistsError:  # a killed writer's
+                os.unlink(tmp)
+                continue
+            except OSError:  # src went away (a deleted run): the loop tries again
+                continue
+            os.replace(tmp, path)
+            return
         except FileNotFoundError:  # no copy yet (the first of its text), or no dir
             if not os.path.isdir(os.path.dirname(path)):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -312,11 +323,23 @@ class StepDir:
             remove(self.outputs)
 
     def write_parameter(
-        self, io: str, name: str, text: str, meta: str | None = None, mirror: Mirror | None = None
+        self,
+        io: str,
+        name: str,
+        text: str,
+        meta: str | None = None,
+        mirror: Mirror | None = None,
+        source: str | None = None,
     ) -> None:
-        """A parameter's text and, with ``meta``, its ``.dflow/<name>`` metadata."""
-        write = mirror.write if mirror is not None else write_new
-        write(os.path.join(self.root, io, "parameters", name), text)
+        """A parameter's text and, with ``meta``, its ``.dflow/<name>`` metadata; ``source``:
+        the file the OP wrote it to (linked to when it holds the same text)."""
+        path = os.path.join(self.root, io, "parameters", name)
+        if mirror is None:
+            write_new(path, text)
+        elif source is not None:
+            mirror.write_like(path, text, source)
+        else:
+            mirror.write(path, text)
         if meta is not None:
             path = os.path.join(self.root, io, "parameters", ".dflow", name)
             (mirror.share if mirror is not None else write_new)(path, meta)
@@ -339,6 +362,28 @@ def write_new(path: str, text: str) -> None:
             os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
+
+
+def write_like(path: str, text: str, source: str) -> None:
+    """Write ``path`` as a hard link to ``source`` when that holds ``text`` already (an
+    output parameter the OP wrote: one inode for both files), else as a file of its own."""
+    data = text.encode()
+    try:
+        fd = os.open(source, os.O_RDONLY)
+    except OSError:
+        fd = None
+    if fd is not None:
+        try:
+            same = os.read(fd, len(data) + 1) == data
+        finally:
+            os.close(fd)
+        if same:
+            try:
+                os.link(source, path)
+                return
+            except OSError:  # there already (a rewrite), or no links here
+                pass
+    write_new(path, text)
 
 
 def write_status(wf_dir: str, phase: str) -> None:

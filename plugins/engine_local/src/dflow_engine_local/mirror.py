@@ -38,9 +38,17 @@ import threading
 import time
 from typing import Any
 
-from .layout import SpareDirs, link_shared, overwrite, place, write_new, write_text
+from .layout import (
+    SpareDirs,
+    link_shared,
+    overwrite,
+    place,
+    write_like,
+    write_new,
+    write_text,
+)
 
-_PUT, _WRITE, _LINK, _MKDIR, _RMDIR, _SHARE = range(6)
+_PUT, _WRITE, _LINK, _MKDIR, _RMDIR, _SHARE, _LIKE = range(7)
 
 
 #: file systems held in memory, where a write costs less than handing the GIL to a thread
@@ -122,6 +130,11 @@ class Mirror:
         """Write a new file whose text many steps hold alike (``name``, ``type``, ``.dflow``
         metadata): a hard link to one copy of it (:func:`layout.link_shared`)."""
         self._queue(_SHARE, path, text)
+
+    def write_like(self, path: str, text: str, source: str) -> None:
+        """Write a new file holding ``text``: a hard link to ``source`` when that holds it
+        (:func:`layout.write_like`)."""
+        self._queue(_LIKE, path, (text, source))
 
     def link(self, target: str, path: str) -> None:
         """``path`` becomes a symlink to ``target``."""
@@ -249,9 +262,13 @@ class Mirror:
                     if version != b:
                         return  # a later put of the same path comes further on
                     del self.latest[a]
+                # a file of its own, never a shared link: the phase is the file users and
+                # tools rewrite in place
                 overwrite(a, text)
             elif op == _WRITE:
                 write_new(a, b)
+            elif op == _LIKE:
+                write_like(a, *b)
             elif op == _SHARE:
                 if self.store is None:
                     write_new(a, b)

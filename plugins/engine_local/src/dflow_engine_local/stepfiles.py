@@ -257,13 +257,20 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
     )
     declared = tmpl.outputs.parameters
     typed = False
+    # a Python OP's parameter files: the outputs/ files are links to them when alike
+    produced = (
+        os.path.join(sd.tmp(tmpl.tmp_root), "outputs", "parameters")
+        if isinstance(tmpl, PythonOPTemplate)
+        else None
+    )
     for name, text in res.params.items():
         global_name = getattr(declared.get(name), "global_name", None)
         meta = meta_text(res.types.get(name), global_name)
         if meta is not None and not typed:
             mirror.mkdir(os.path.join(sd.outputs, "parameters", ".dflow"))
             typed = True
-        sd.write_parameter("outputs", name, text, meta, mirror)
+        source = os.path.join(produced, name) if produced is not None else None
+        sd.write_parameter("outputs", name, text, meta, mirror, source)
     for name, path in res.arts.items():
         if path is None:
             continue
