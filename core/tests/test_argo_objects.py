@@ -287,3 +287,33 @@ def test_durations_accept_epoch_numbers():
     wf = ArgoWorkflow({"id": "w", "status": {"startedAt": 100.0, "finishedAt": 160.5}})
     assert wf.get_duration() == dt.timedelta(seconds=60.5)
     assert ArgoStep({"id": "s"}).get_duration() == dt.timedelta(0)
+
+
+def test_workflow_nodes_read_as_attribute_dicts_every_way(wf_dict):
+    # status.nodes is wrapped node by node when read (a 10,000-slice query wrapped them all):
+    # every way user code reads it must still give attribute dicts
+    def fresh():
+        return ArgoWorkflow(copy.deepcopy(wf_dict))
+
+    assert fresh().status.nodes["h0"].outputs.parameters[0].value == "hi"
+    assert fresh().status.nodes.h1.phase == "Failed"
+    assert fresh().status.nodes.get("add1").phase == "Running"
+    assert fresh().status.nodes.get("nope", 7) == 7
+    assert [n.displayName for n in fresh().status.nodes.values()][:2] == ["wf", "[0]"]
+    assert {k: n.phase for k, n in fresh().status.nodes.items()}["h1"] == "Failed"
+    assert dict(fresh().status.nodes)["h0"].inputs.parameters[1].name == "n"
+    assert {**fresh().status.nodes}["g0"].boundaryID == "wf"
+    assert fresh().status.nodes.copy()["g1"].children == ["add1"]
+    assert fresh().status.nodes.pop("add1").phase == "Running"
+    assert fresh().status.nodes.setdefault("h0").type == "Pod"
+    assert pickle.loads(pickle.dumps(fresh().status.nodes))["h1"].phase == "Failed"
+    assert copy.deepcopy(fresh()).status.nodes["h0"].phase == "Succeeded"
+    wf = fresh()
+    assert json.loads(json.dumps(wf)) == wf_dict
+    assert wf.recover() == wf_dict
+    assert wf.status.nodes == wf_dict["status"]["nodes"]
+    assert len(wf.status.nodes) == 6 and "h0" in wf.status.nodes
+    # a change made through the nodes is what the step queries see
+    wf.status.nodes["h1"].phase = "Succeeded"
+    assert [s.id for s in wf.get_step(phase="Failed")] == []
+    assert wf.get_step(name="hello")[1].phase == "Succeeded"
