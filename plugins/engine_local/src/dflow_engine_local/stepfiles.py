@@ -258,7 +258,7 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
     declared = tmpl.outputs.parameters
     typed = False
     # a Python OP's parameter files: the outputs/ files are links to them when alike
-    produced = (
+    op_params = (
         os.path.join(sd.tmp(tmpl.tmp_root), "outputs", "parameters")
         if isinstance(tmpl, PythonOPTemplate)
         else None
@@ -269,7 +269,7 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
         if meta is not None and not typed:
             mirror.mkdir(os.path.join(sd.outputs, "parameters", ".dflow"))
             typed = True
-        source = os.path.join(produced, name) if produced is not None else None
+        source = os.path.join(op_params, name) if op_params is not None else None
         sd.write_parameter("outputs", name, text, meta, mirror, source)
     for name, path in res.arts.items():
         if path is None:
