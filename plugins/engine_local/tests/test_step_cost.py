@@ -115,13 +115,18 @@ def _writers_of_a_chain(workdir, monkeypatch, memory: bool) -> list[str]:
     """The threads that wrote the mirror's files of a chain of 6, the workflow dir taken to
     be on tmpfs (``memory``) or on a disk; the layout checked as a user sees it."""
     threads = []
-    real_overwrite = mirror.overwrite
+    real_overwrite, real_link_shared = mirror.overwrite, mirror.link_shared
 
     def recording(path, text):
         threads.append(threading.current_thread().name)
         real_overwrite(path, text)
 
+    def recording_shared(store, path, text, symlink=False):  # name, type, metadata
+        threads.append(threading.current_thread().name)
+        real_link_shared(store, path, text, symlink)
+
     monkeypatch.setattr(mirror, "overwrite", recording)
+    monkeypatch.setattr(mirror, "link_shared", recording_shared)
     monkeypatch.setattr(run, "memory_backed", lambda path: memory)
     wf = _chain(6)
     wf.submit()
@@ -248,7 +253,12 @@ def _run_with_spares(workdir, monkeypatch, build, use: bool):
     wf.submit()
     wf_dir = workdir / wf.id
     assert ".spare" not in os.listdir(wf_dir)
-    files = [p.replace(wf.id, "<wf>") for p in _tree(wf_dir) if "journal.db" not in p]
+    # (the shared copies' names are digests of their texts, a worker's pid among them)
+    files = [
+        p.replace(wf.id, "<wf>")
+        for p in _tree(wf_dir)
+        if "journal.db" not in p and not p.startswith(".groups/.files/")
+    ]
     return wf, files, taken
 
 
