@@ -3,9 +3,11 @@ damaged and concurrent entries, opt-out, and ``dflow cache`` (docs/cache.md)."""
 
 from __future__ import annotations
 
+import html
 import json
 import multiprocessing
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -58,6 +60,29 @@ def test_one_changed_item_reruns_its_slice_and_the_dependents_only(local):
     assert explain_lines(changed.id, "total") == [
         "cache-fan/total: ran because parameter `ys` changed ([1,4,9] -> [1,4,16])"
     ]
+
+
+def test_explain_without_a_step_and_the_report_say_it_for_every_cached_step(
+    local, tmp_path, capsys
+):
+    log = local / "log"
+    first_id = run(fan_out([1, 2, 3], log))
+    changed = fan_out([1, 2, 4], log)
+    run(changed)
+    expected = [
+        "cache-fan/square slice 2: ran because parameter `x` changed (3 -> 4)",
+        "cache-fan/total: ran because parameter `ys` changed ([1,4,9] -> [1,4,16])",
+        f"cache-fan/square: 2 slices reused from run {first_id}",
+    ]
+    assert explain_lines(changed.id, None) == expected
+    capsys.readouterr()
+    assert dflow_main(["explain", changed.id]) == 0
+    assert capsys.readouterr().out.splitlines() == expected
+    page = Path(changed.report(str(tmp_path / "report.html"))).read_text()
+    section = page[page.index("<h2>Step cache</h2>") :]
+    assert [html.unescape(li) for li in re.findall(r"<li>(.*?)</li>", section)] == expected
+    assert dflow_main(["explain", "nope-12345"]) == 1
+    assert "no cache record of any step in run 'nope-12345'" in capsys.readouterr().err
 
 
 def test_a_changed_input_artifact_is_named_with_its_digests(local):

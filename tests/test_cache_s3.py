@@ -157,6 +157,9 @@ def test_dflow_cache_ls_show_prune_and_explain_on_the_bucket(s3_local, seaweedfs
     assert "cache-fan/square slice 1: ran because parameter `x` changed (2 -> 3)" in (
         explain_lines(changed.id, "square")
     )
+    every = explain_lines(changed.id, None)  # every step's: one listing of history/
+    assert "cache-fan/square slice 1: ran because parameter `x` changed (2 -> 3)" in every
+    assert any(line.startswith("cache-fan/total: ran because") for line in every), every
     capsys.readouterr()
     assert dflow_main(["cache", "ls"]) == 0
     listing = capsys.readouterr().out

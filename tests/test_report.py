@@ -74,6 +74,7 @@ def test_report_shows_failures_values_logs_and_artifacts(engine, tmp_path):  # n
     else:
         assert link.group(2).startswith("s3://") and "out" in link.group(2)
     assert '<g class="node op phase-Failed" data-path="break"' in page
+    assert "<h2>Step cache</h2>" not in page  # no step of it was cached
 
 
 def test_report_of_a_running_workflow(engine, tmp_path):  # noqa: F811

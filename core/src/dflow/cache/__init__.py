@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .explain import StepExplanation, explain_step
+from .explain import StepExplanation, explain_lines, explain_step
 from .fields import cache_spec, template_fields
 from .identity import canonical_identity, step_identity
 from .settings import CacheSettings, cache_enabled, cache_settings, parse_size
@@ -23,6 +23,7 @@ __all__ = [
     "canonical_identity",
     "cache_settings",
     "cache_spec",
+    "explain_lines",
     "explain_step",
     "list_entries",
     "parse_size",

@@ -1,4 +1,4 @@
-"""What ``dflow cache ls|show|prune`` and ``dflow explain ID STEP`` do (the parser is in
+"""What ``dflow cache ls|show|prune`` and ``dflow explain ID [STEP]`` do (the parser is in
 :mod:`dflow.cli.cache`, which imports this module only when one of them runs)."""
 
 from __future__ import annotations
@@ -7,10 +7,8 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
-from typing import Any
 
-from .explain import explain_step
+from .explain import explain_lines
 from .settings import cache_settings, parse_size
 from .store import disk_usage, list_entries, prune, show_entry
 
@@ -59,27 +57,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain_lines(run_id: str, step: str, root: str | None = None) -> list[str]:
-    """``dflow explain``'s lines: reused slices counted per source run, the others each."""
-    found = explain_step(run_id, step, root)
-    lines: list[str] = []
-    reused: Counter[Any] = Counter()
-    for e in found:
-        if e.outcome == "reused" and e.slice is not None:
-            reused[(e.step, e.source_run)] += 1
-            continue
-        where = f"{e.step} slice {e.slice}" if e.slice is not None else e.step
-        lines.append(f"{where}: {e.text}")
-    for (name, run), count in sorted(reused.items()):
-        lines.append(f"{name}: {count} slices reused from run {run}")
-    return lines
-
-
 def cmd_explain(args: argparse.Namespace) -> int:
     lines = explain_lines(args.id, args.step, args.cache_dir)
     if not lines:
+        what = "any step" if args.step is None else f"step {args.step!r}"
         print(
-            f"dflow: no cache record of step {args.step!r} in run {args.id!r} (did the step "
+            f"dflow: no cache record of {what} in run {args.id!r} (did the step "
             "run with cache=True, and is this the cache it used?)",
             file=sys.stderr,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from typing import Any
 
 import attrs
@@ -84,14 +85,15 @@ def _asked_name(step: str) -> str:
     return step_name_of(step.partition("/")[2] or step)
 
 
-def _histories(root: str, step: str, run_id: str) -> list[list[dict]]:
-    """The records of each history that may hold ``step``'s: every ``history/*.jsonl`` in a
-    directory; in an ``s3://`` location, only the records of the workflows whose step of
-    that name ran in ``run_id`` (listed by prefix)."""
+def _histories(root: str, step: str | None, run_id: str) -> list[list[dict]]:
+    """The records of each history that may hold ``step``'s (every step's when None): every
+    ``history/*.jsonl`` in a directory; in a bucket, only the records of the workflows whose
+    step of that name (any step) ran in ``run_id`` (listed by prefix)."""
     if "://" in root:
         from .settings import object_store
 
-        return object_store(root).step_histories(_asked_name(step), run_id)
+        name = None if step is None else _asked_name(step)
+        return object_store(root).step_histories(name, run_id)
     base = os.path.join(root, "history")
     groups = []
     for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
@@ -108,8 +110,8 @@ def _histories(root: str, step: str, run_id: str) -> list[list[dict]]:
     return groups
 
 
-def _step_records(root: str, step: str, run_id: str) -> dict[str, list[dict]]:
-    """{identity: records, oldest first} of the steps matching ``step``. Records of one step
+def _step_records(root: str, step: str | None, run_id: str) -> dict[str, list[dict]]:
+    """{identity: records, oldest first} of the steps matching ``step`` (all when None). Records of one step
     are gathered from every history whatever form their identity takes (older local
     records name the step by its path), so runs on either engine are compared."""
     found: dict[str, list[dict]] = {}
@@ -117,7 +119,7 @@ def _step_records(root: str, step: str, run_id: str) -> dict[str, list[dict]]:
         if not records:
             continue
         identity = canonical_identity(str(records[0].get("step", "")))
-        if _matches(identity, step):
+        if step is None or _matches(identity, step):
             found.setdefault(identity, []).extend(records)
     for records in found.values():
         records.sort(key=lambda r: r.get("created", 0))
@@ -141,9 +143,10 @@ def _explain(record: dict, previous: dict | None) -> str:
     return f"{head} because " + ("; ".join(reasons) or "its key changed")
 
 
-def explain_step(run_id: str, step: str, root: str | None = None) -> list[StepExplanation]:
-    """For each slice of ``step`` (a step name or path) in run ``run_id``: reused (from which
-    run) or why it ran, against the nearest earlier record of the same step and slice."""
+def explain_step(run_id: str, step: str | None, root: str | None = None) -> list[StepExplanation]:
+    """For each slice of ``step`` (a step name or path; every cached step when None) in run
+    ``run_id``: reused (from which run) or why it ran, against the nearest earlier record of
+    the same step and slice."""
     if root is None:
         from .settings import cache_settings
 
@@ -175,3 +178,20 @@ def explain_step(run_id: str, step: str, root: str | None = None) -> list[StepEx
                 )
             )
     return result
+
+
+def explain_lines(run_id: str, step: str | None, root: str | None = None) -> list[str]:
+    """``dflow explain``'s lines (and the HTML report's): the slices of a step reused from
+    one run counted in one line, every other step or slice a line of its own."""
+    found = explain_step(run_id, step, root)
+    lines: list[str] = []
+    reused: Counter[Any] = Counter()
+    for e in found:
+        if e.outcome == "reused" and e.slice is not None:
+            reused[(e.step, e.source_run)] += 1
+            continue
+        where = f"{e.step} slice {e.slice}" if e.slice is not None else e.step
+        lines.append(f"{where}: {e.text}")
+    for (name, run), count in sorted(reused.items()):
+        lines.append(f"{name}: {count} slices reused from run {run}")
+    return lines

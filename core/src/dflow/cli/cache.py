@@ -51,6 +51,8 @@ def register(sub: Any) -> None:
     pr.set_defaults(func=_run("cmd_prune"))
     p = sub.add_parser("explain", help="why a step ran or was reused from the cache")
     p.add_argument("id", help="the workflow id of the run")
-    p.add_argument("step", help="the step's name or path")
+    p.add_argument(
+        "step", nargs="?", help="the step's name or path (default: every cached step of the run)"
+    )
     p.add_argument("--cache-dir", help="the cache directory (default: [cache] location)")
     p.set_defaults(func=_run("cmd_explain"))

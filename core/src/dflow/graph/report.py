@@ -181,6 +181,7 @@ def build_report(workflow: Any, now: dt.datetime | None = None) -> str:
             f'<p class="note">{len(leaves) - MAX_ROWS} more steps not shown; '
             f"<code>dflow get {escape(str(wf_id))}</code> lists them all.</p>"
         )
+    body.append(_cache_section(str(wf_id)))
     others = [s for s in leaves if field(s, "phase") not in FAILED and field(s, "type") == "Pod"][
         :MAX_LOGS
     ]
@@ -197,6 +198,27 @@ def build_report(workflow: Any, now: dt.datetime | None = None) -> str:
         f'<meta name="viewport" content="width=device-width"><style>{_CSS}</style></head>\n'
         f"<body>\n{chr(10).join(body)}\n<script>{_JS}</script>\n</body></html>\n"
     )
+
+
+def _cache_section(run_id: str) -> str:
+    """Why each cached step ran or where it was reused from (``dflow explain ID``); empty
+    when the run has no record in the configured cache."""
+    from ..cache.explain import explain_lines
+
+    try:
+        lines = explain_lines(run_id, None)
+    except (OSError, ValueError) as exc:  # a bucket refusing us, a bad [cache] location
+        return f'<h2>Step cache</h2><p class="note">Not read: {escape(str(exc))}</p>'
+    if not lines:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines[:MAX_ROWS])
+    more = (
+        f'<p class="note">{len(lines) - MAX_ROWS} more lines: <code>dflow explain '
+        f"{escape(run_id)}</code> lists them all.</p>"
+        if len(lines) > MAX_ROWS
+        else ""
+    )
+    return f'<h2>Step cache</h2><ul class="io">{items}</ul>{more}'
 
 
 def _where(step: Any, by_id: dict[str, Any]) -> str:

@@ -171,15 +171,17 @@ class BucketStore:
     def drop_object(self, sha: str) -> None:
         self._drop(sha)
 
-    def step_histories(self, name: str, run: str | None = None) -> list:
+    def step_histories(self, name: str | None, run: str | None = None) -> list:
         """The history records (lists of dicts, in no order) of each workflow's step named
-        ``name``, of the workflows with a record of ``run`` only (every one when None): one
-        listing of the step's prefix, then a GET per record of those."""
-        base = f"{self.prefix}history/{key_part(name)}/"
+        ``name`` (of every step when None), of the workflows with a record of ``run`` only
+        (every one when None): one listing of the step's prefix (of ``history/``), then a
+        GET per record of those."""
+        base = f"{self.prefix}history/" + ("" if name is None else f"{key_part(name)}/")
         groups: dict = {}
         for k, _size in self.client.list(self.bucket, base):
-            workflow, _, leaf = k[len(base) :].partition("/")
-            groups.setdefault(workflow, []).append((k, run_of_history_key(leaf)))
+            # <workflow>/<leaf> under a step's prefix, <step>/<workflow>/<leaf> under history/
+            group, _, leaf = k[len(base) :].rpartition("/")
+            groups.setdefault(group, []).append((k, run_of_history_key(leaf)))
         found = []
         for listed in groups.values():
             if run is not None and all(r != key_part(run) for _k, r in listed):
