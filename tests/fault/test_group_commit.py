@@ -72,6 +72,22 @@ def _seen_finished(wf_dir: str) -> dict[str, float]:
     return out
 
 
+def _kill_midway(script, env, cwd, out: str, after: int, extra: float, poll: float) -> float:
+    """Run ``script`` and SIGKILL it ``extra`` seconds after its OPs have written ``after``
+    lines to ``out``; the time of the kill."""
+    first = subprocess.Popen([sys.executable, str(script)], env=env, cwd=cwd)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if os.path.exists(out) and len(open(out).read().split()) >= after:
+            break
+        time.sleep(poll)
+    time.sleep(extra)
+    killed_at = time.time()
+    first.kill()
+    first.wait()
+    return killed_at
+
+
 def test_sigkill_mid_fan_out_loses_one_group_window_at_most(tmp_path):
     rng = random.Random(SEED)
     out = str(tmp_path / "count")
@@ -82,17 +98,8 @@ def test_sigkill_mid_fan_out_loses_one_group_window_at_most(tmp_path):
     tag = uuid.uuid4().hex
     env = {**os.environ, "FAULT_TAG": tag}
     after, extra = rng.randrange(40, 80), rng.uniform(0, 0.2)
-    first = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if os.path.exists(out) and len(open(out).read().split()) >= after:
-                break
-            time.sleep(0.01)
-        time.sleep(extra)
-        killed_at = time.time()
-        first.kill()
-        first.wait()
+        killed_at = _kill_midway(script, env, tmp_path, out, after, extra, poll=0.01)
         wf_dir = str(tmp_path / "group-1")
         journaled = _journal(os.path.join(wf_dir, "journal.db"))
         seen = _seen_finished(wf_dir)
@@ -161,17 +168,8 @@ def test_sigkill_mid_chain_loses_one_group_window_and_never_a_predecessor(tmp_pa
     tag = uuid.uuid4().hex
     env = {**os.environ, "FAULT_TAG": tag}
     after, extra = rng.randrange(20, 55), rng.uniform(0, 0.1)
-    first = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if os.path.exists(out) and len(open(out).read().split()) >= after:
-                break
-            time.sleep(0.005)
-        time.sleep(extra)
-        killed_at = time.time()
-        first.kill()
-        first.wait()
+        killed_at = _kill_midway(script, env, tmp_path, out, after, extra, poll=0.005)
         wf_dir = str(tmp_path / "chain-1")
         journaled = _journal(os.path.join(wf_dir, "journal.db"))
         seen = _seen_finished(wf_dir)
