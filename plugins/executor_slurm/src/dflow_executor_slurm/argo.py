@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 from dflow.credentials import check_plain_envs
+from dflow.runner.scriptcache import STATE_FILE  # the lookup prepare saves for collect
 
 API_VERSION = "wlm.sylabs.io/v1alpha1"
 
@@ -173,9 +174,6 @@ KEY_PATH = "/tmp/dflow-slurm-key"
 #: "true" when the prepare pod restored the step from the step cache (the job is skipped)
 CACHED_PATH = "/tmp/dflow-slurm-cached"
 CACHE_PARAM = "dflow_cache"
-#: the lookup a prepare pod saves on the node for its collect pod
-#: (``dflow.runner.scriptcache.STATE_FILE``: the util image need not have dflow's client)
-STATE_FILE = "dflow-cache-state.json"
 _PART = "dflow_slurm_part"  # marks the templates made here (never rendered again)
 
 
