@@ -29,7 +29,8 @@ N = 100
 # late timers and the mirror writing the phase file after the journal was told
 WINDOW = 0.6
 
-SCRIPT = """
+# the run scripts' first lines: the engine and the counting OP
+PREAMBLE = """
 import json, sys
 sys.path.insert(0, {here!r})
 from dflow import Step, Workflow, config
@@ -38,6 +39,11 @@ from fault_ops import Count
 config["mode"] = "local"
 config["debug_workdir"] = {workdir!r}
 config["debug_pool_workers"] = 2
+"""
+
+SCRIPT = (
+    PREAMBLE
+    + """
 wf = Workflow("group", id="group-1")
 wf.add(Step("fan", PythonOPTemplate(Count, slices=Slices(input_parameter=["x"],
     output_parameter=["y"])), parameters={{"x": list(range({n})), "path": {out!r},
@@ -46,6 +52,7 @@ wf.submit()
 print("PHASE", wf.query_status())
 print("Y", json.dumps(wf.query_step(name="fan")[0].outputs.parameters["y"].value))
 """
+)
 
 
 def _journal(db: str) -> dict[str, tuple[str, str]]:
@@ -130,15 +137,9 @@ def test_sigkill_mid_fan_out_loses_one_group_window_at_most(tmp_path):
         kill_all(tagged(tag))
 
 
-CHAIN = """
-import json, sys
-sys.path.insert(0, {here!r})
-from dflow import Step, Workflow, config
-from dflow.python import PythonOPTemplate
-from fault_ops import Count
-config["mode"] = "local"
-config["debug_workdir"] = {workdir!r}
-config["debug_pool_workers"] = 2
+CHAIN = (
+    PREAMBLE
+    + """
 wf = Workflow("chain", id="chain-1")
 prev = None
 for i in range({n}):
@@ -150,6 +151,7 @@ wf.submit()
 print("PHASE", wf.query_status())
 print("Y", wf.query_step(name="c{last}")[0].outputs.parameters["y"].value)
 """
+)
 
 
 def test_sigkill_mid_chain_loses_one_group_window_and_never_a_predecessor(tmp_path):
