@@ -93,13 +93,17 @@ def _total(run, script: dict, log: Path, engine: str) -> tuple[str, int]:
     return wf_id, _value(wf, "total", "s")
 
 
-@pytest.mark.parametrize(
+#: the engine_run fixture on Argo; a cache filled by one engine, read by the other
+BOTH_ORDERS = pytest.mark.parametrize(
     ("name", "engine", "order"),
     [
         pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
         pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
     ],
 )
+
+
+@BOTH_ORDERS
 def test_an_op_of_the_script_hits_on_the_other_engine(name, engine, order, request):
     run = request.getfixturevalue("engine_run")  # reads `name` and `engine` from the params
     run.monkeypatch.setenv("DFLOW_CACHE_DIR", str(run.workdir / "cache"))
@@ -162,13 +166,7 @@ def test_an_op_of_an_importable_module_keeps_its_key():
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "engine", "order"),
-    [
-        pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
-        pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
-    ],
-)
+@BOTH_ORDERS
 def test_a_script_op_sent_to_dpdispatcher_submits_no_job_on_the_other_engine(
     name, engine, order, request
 ):
@@ -193,13 +191,7 @@ def test_a_script_op_sent_to_dpdispatcher_submits_no_job_on_the_other_engine(
     assert _value(again, "total", "s") == 14
 
 
-@pytest.mark.parametrize(
-    ("name", "engine", "order"),
-    [
-        pytest.param("cache", "argo", ("local", "argo"), id="local-then-argo"),
-        pytest.param("cache", "argo", ("argo", "local"), id="argo-then-local"),
-    ],
-)
+@BOTH_ORDERS
 def test_an_op_imported_from_a_file_under_another_name_hits_on_the_other_engine(
     name, engine, order, request
 ):
