@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -225,12 +227,24 @@ def test_a_job_of_a_submission_that_changed_is_cancelled_before_the_new_one(tmp_
 
 
 # atop a batch script: the job notes its start; cancelled, it keeps running (and noting)
-# for about 3 s, as a job that saves its state on SIGTERM does
+# for about 3 s, as a job that saves its state on SIGTERM does (Slurm's KillWait, 2 s here,
+# ends it sooner). Only builtins: under load a fork per note could let KillWait pass first.
 LINGERING = [
-    "echo start $SLURM_JOB_ID $(date +%s.%N) >> {base}.times",
-    "trap 'for i in $(seq 30); do echo alive $SLURM_JOB_ID $(date +%s.%N) >> {base}.times; "
+    "echo start $SLURM_JOB_ID $EPOCHREALTIME >> {times}",
+    "trap 'for i in {{1..30}}; do echo alive $SLURM_JOB_ID $EPOCHREALTIME >> {times}; "
     "sleep 0.1; done; exit 143' TERM",
 ]
+
+
+@pytest.fixture
+def times_file(tmp_path):
+    """Where the lingering jobs note their times: on tmpfs when there is one, since a note
+    held up by the disk's writeback for KillWait's 2 s would be no note at all."""
+    shm = Path("/dev/shm")
+    where = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path
+    yield where / "jobs.times"
+    if where != tmp_path:
+        shutil.rmtree(where)
 
 
 def _times(path: Path) -> dict[str, list[float]]:
@@ -242,13 +256,15 @@ def _times(path: Path) -> dict[str, list[float]]:
     return times
 
 
-def test_a_cancelled_job_that_lingers_has_ended_before_the_new_copy_starts(tmp_path, slurm):
+def test_a_cancelled_job_that_lingers_has_ended_before_the_new_copy_starts(
+    tmp_path, slurm, times_file
+):
     """The killed run's job traps SIGTERM in its batch script and goes on for a few seconds
     when the resumed run (whose submission changed) cancels it: the new copy is submitted
     only once it has ended (so it cannot start beside it on another node; this one-node
     cluster itself starts no job on a node while another one is completing there)."""
     case = _Case(tmp_path)
-    case.env["RUN_PREPEND"] = json.dumps([line.format(base=case.base) for line in LINGERING])
+    case.env["RUN_PREPEND"] = json.dumps([line.format(times=times_file) for line in LINGERING])
     job_id = case.crash_while_running()
     case.env["RUN_VARIANT"] = "b"
     resumed = case.start()
@@ -259,7 +275,7 @@ def test_a_cancelled_job_that_lingers_has_ended_before_the_new_copy_starts(tmp_p
     finally:
         resumed.kill()
     assert "PHASE Succeeded ANSWER done" in out, out + case.log()
-    times = _times(Path(f"{case.base}.times"))
+    times = _times(times_file)
     [new_id] = [i for i in times if i != job_id]
     assert len(times[job_id]) > 1  # the cancelled job did linger
     assert max(times[job_id]) < times[new_id][0], times  # and had ended when the new began
@@ -272,11 +288,13 @@ def test_a_cancelled_job_that_lingers_has_ended_before_the_new_copy_starts(tmp_p
     assert _queue(slurm) == []
 
 
-def test_a_step_whose_cancelled_job_does_not_end_fails_without_a_second_copy(tmp_path, slurm):
+def test_a_step_whose_cancelled_job_does_not_end_fails_without_a_second_copy(
+    tmp_path, slurm, times_file
+):
     """The wait for the cancelled job is bounded (here shorter than the job lingers): past it,
     the step fails, saying which job is still there, and submits no second copy."""
     case = _Case(tmp_path)
-    case.env["RUN_PREPEND"] = json.dumps([line.format(base=case.base) for line in LINGERING])
+    case.env["RUN_PREPEND"] = json.dumps([line.format(times=times_file) for line in LINGERING])
     job_id = case.crash_while_running()
     case.env.update(RUN_VARIANT="b", RUN_LEFTOVER_WAIT="0.5")
     out = case.resume()
@@ -291,7 +309,7 @@ def test_a_step_whose_cancelled_job_does_not_end_fails_without_a_second_copy(tmp
     _wait_for("the cancelled job to end", lambda: job_id not in _queue(slurm))
 
 
-def test_a_cancelled_job_that_does_not_end_is_a_clear_error(tmp_path, slurm):
+def test_a_cancelled_job_that_does_not_end_is_a_clear_error(tmp_path, slurm, times_file):
     """The wait for a cancelled job is bounded: past it, the error names the job."""
     from dflow_executor_dispatcher import quiet, recovery
 
@@ -299,9 +317,9 @@ def test_a_cancelled_job_that_does_not_end_is_a_clear_error(tmp_path, slurm):
     (tmp_path / "home").mkdir()
     script = tmp_path / "job.sh"
     lines = ["#!/bin/bash", *LINGERING, "sleep 60", ""]
-    script.write_text("\n".join(lines).format(base=tmp_path / "job"))
+    script.write_text("\n".join(lines).format(times=times_file))
     job_id = slurm.run("sbatch", "--parsable", "-o", "/dev/null", str(script)).stdout.strip()
-    _wait_for("the job to start", lambda: Path(tmp_path / "job.times").exists())
+    _wait_for("the job to start", times_file.exists)
     machine = dp.Machine.load_from_dict(
         {
             "batch_type": "Slurm",
