@@ -263,20 +263,22 @@ def _run_with_spares(workdir, monkeypatch, build, use: bool):
 
 
 def test_chain_steps_take_their_dirs_from_spares_and_keep_the_layout(workdir, monkeypatch):
-    """On a disk, the writer thread makes a step's ``inputs/`` and ``workdir/tmp/{inputs/
-    artifacts,outputs/*}`` ahead and the runner moves them in (two renames for 10 mkdirs);
-    the finished run's files are those of a run without spares, and no ``.spare`` is left."""
+    """On a disk, the writer thread makes a step's dir with its ``inputs/`` and an empty
+    ``log.txt``, and its ``workdir/tmp/{inputs/artifacts,outputs/*}``, ahead and the runner
+    moves them in (two renames for 11 mkdirs and a file); the finished run's files are
+    those of a run without spares, and no ``.spare`` is left."""
     wf, without, _ = _run_with_spares(workdir, monkeypatch, lambda: _chain(4), use=False)
     wf, files, taken = _run_with_spares(workdir, monkeypatch, lambda: _chain(4), use=True)
     assert wf.query_status() == "Succeeded"
     last = wf.query_step(name="s3")[0]
     assert Path(last.outputs.artifacts["bar"].local_path, "output.txt").read_text() == "a"
-    # the first step asks for each kind; every later one finds a spare of each
+    # the first step asks for each kind (its own dir, then its inputs/ in a dir it made);
+    # every later one finds a spare of each
     assert (
         taken
-        == [("inputs", False), ("workdir-out", False)]
+        == [("pod", False), ("inputs", False), ("workdir-out", False)]
         + [
-            ("inputs", True),
+            ("pod", True),
             ("workdir-out", True),
         ]
         * 3
@@ -298,6 +300,51 @@ def test_a_failed_step_keeps_no_empty_output_dirs_from_its_spare(workdir, monkey
     boom = [p for p in files if p.startswith("<wf>-boom-*/workdir")]
     assert "<wf>-boom-*/workdir/tmp/outputs" not in boom, boom
     assert "<wf>-boom-*/workdir/tmp/inputs/artifacts/foo" in boom, boom
+
+
+def test_a_pod_spare_is_a_step_dir_with_its_inputs_and_an_empty_log(tmp_path):
+    """A leaf step's own dir comes from a ``pod`` spare: ``inputs/{parameters,artifacts}``
+    and an empty ``log.txt``, moved in by one rename; never over a step dir holding files."""
+    spares = layout.SpareDirs(str(tmp_path))
+    taken = tmp_path / "wf-a-1"
+    assert not spares.take("pod", str(taken))  # asks for the kind
+    spares.make_one()
+    spares.make_one()
+    busy = tmp_path / "wf-b-2"
+    (busy / "inputs").mkdir(parents=True)
+    (busy / "log.txt").write_text("an earlier attempt's\n")
+    assert not spares.take("pod", str(busy))
+    assert (busy / "log.txt").read_text() == "an earlier attempt's\n"
+    assert spares.take("pod", str(taken))
+    tree = sorted(str(p.relative_to(taken)) for p in taken.rglob("*"))
+    assert tree == ["inputs", "inputs/artifacts", "inputs/parameters", "log.txt"], tree
+    assert (taken / "log.txt").read_text() == ""
+    spares.discard()
+
+
+def test_the_writer_makes_spares_as_soon_as_the_runner_waits(tmp_path, monkeypatch):
+    """In a chain a worker's step lasts about as long as the writer's wait for quiet
+    (``Mirror.DELAY``), so spares were seldom ready: once the runner has handed a step to a
+    worker (:meth:`Mirror.idle`) the writer makes them without that wait."""
+    import asyncio
+
+    monkeypatch.setattr(mirror.Mirror, "DELAY", 30.0)
+    spares = layout.SpareDirs(str(tmp_path))
+    spares.take("pod", str(tmp_path / "first"))  # the kind is asked for
+    m = mirror.Mirror(threaded=True, spares=spares)
+
+    async def step_handed_over() -> int:
+        m.put(str(tmp_path / "phase"), "Running")  # the runner's writes for the step
+        m.idle()
+        deadline = time.monotonic() + 10  # a third of DELAY: without idle() none is made
+        while len(spares.ready["pod"]) < layout.SpareDirs.KEEP and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return len(spares.ready["pod"])
+
+    assert asyncio.run(step_handed_over()) == layout.SpareDirs.KEEP
+    assert (tmp_path / "phase").read_text() == "Running"  # the queued writes first
+    m.close()
+    spares.discard()
 
 
 def test_a_spare_never_replaces_a_step_dir_that_is_there(tmp_path):
@@ -360,7 +407,8 @@ def test_a_fan_outs_slices_make_their_own_dirs(workdir, monkeypatch):
     wf.submit()
     assert wf.query_status() == "Succeeded"
     assert [s.outputs.parameters["y"].value for s in wf.query_step(name="sq")] == [9]
-    assert len(asked) == 1 and "-sq-" in asked[0], asked
+    # the first step's dir, then its inputs/ (none was ready); none for a slice
+    assert len(asked) == 2 and all("-sq-" in dest for dest in asked), asked
 
 
 class FrozenCount(OP):

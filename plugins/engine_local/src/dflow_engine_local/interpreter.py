@@ -402,6 +402,8 @@ class Walker:
             node_id,
             inputs,
             order_of(self.ctx, frame, step, index),
+            # a chain's steps (the slices of a fan-out keep both cores busy without one)
+            spare=type_ == "Pod" and slice_index is None,
         )
         assert node.dir is not None  # a step (not a loop, not skipped) has its dir
         sd = StepDir(self.ctx.wf_dir, node.dir)

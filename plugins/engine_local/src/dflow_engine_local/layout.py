@@ -59,6 +59,8 @@ class Mirror(Protocol):
 
     def write_like(self, path: str, text: str, source: str) -> None: ...
 
+    def take_spare(self, kind: str, dest: str) -> bool: ...
+
 
 def write_text(path: str | os.PathLike, text: str, make_dirs: bool = True) -> None:
     """Write ``text`` to ``path`` atomically (parent dirs created unless ``make_dirs=False``)."""
@@ -302,17 +304,24 @@ class StepDir:
         """The host dir of a Python OP's ``tmp_root`` (its ``inputs/`` and ``outputs/``)."""
         return host_path(self.workdir, tmp_root)
 
-    def create(self, name: str, type_: str, mirror: Mirror | None = None) -> None:
-        """The dir and its ``name`` and ``type``."""
-        try:
-            os.mkdir(self.root)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            os.makedirs(self.root, exist_ok=True)
+    def create(
+        self, name: str, type_: str, mirror: Mirror | None = None, spare: bool = False
+    ) -> bool:
+        """The dir and its ``name`` and ``type``; ``spare``: a leaf step's dir may be a
+        ``pod`` spare (:class:`SpareDirs`), with its ``inputs/`` and an empty ``log.txt``.
+        Whether it was (False for a dir that existed: a re-run step's)."""
+        spared = spare and mirror is not None and mirror.take_spare("pod", self.root)
+        if not spared:
+            try:
+                os.mkdir(self.root)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                os.makedirs(self.root, exist_ok=True)
         put = mirror.share if mirror is not None else overwrite
         put(os.path.join(self.root, "name"), name)
         put(os.path.join(self.root, "type"), type_)
+        return spared
 
     def set_phase(self, phase: str, mirror: Mirror | None = None) -> None:
         (mirror.put if mirror is not None else overwrite)(os.path.join(self.root, "phase"), phase)
@@ -396,7 +405,8 @@ class SpareDirs:
     Between one chain step's end and the next one's start the runner made ``inputs/``,
     ``inputs/parameters``, ``inputs/artifacts`` and a Python OP's ``workdir/tmp/inputs/artifacts``
     (7 ``mkdir`` calls, 60-100 µs of CPU each on ext4), and its worker then made
-    ``workdir/tmp/outputs/{parameters,artifacts}`` (3 more). On a disk the writer thread makes
+    ``workdir/tmp/outputs/{parameters,artifacts}`` (3 more); before them the runner made the
+    step's own dir and the worker its ``log.txt``. On a disk the writer thread makes
     them while a worker runs the step before (the other core is idle in a chain), as trees
     ``<wf-dir>/.spare/<kind>-<n>`` of the :data:`KINDS` that steps have asked for;
     :meth:`take` moves one into a step dir with one ``rename`` (about 25 µs). A spare is the
@@ -408,6 +418,9 @@ class SpareDirs:
 
     #: kind -> the dirs below the spare's root, parents first
     KINDS = {
+        # a leaf step's own dir (``mkdir`` of it, then its ``inputs`` spare's rename, and its
+        # worker's creation of ``log.txt`` were on the critical path: one rename now)
+        "pod": ("inputs", "inputs/parameters", "inputs/artifacts"),
         "inputs": ("parameters", "artifacts"),
         "workdir": ("tmp", "tmp/inputs", "tmp/inputs/artifacts"),
         # a Python OP with output parameters and artifacts, no cache (a cache hit's restore
@@ -421,6 +434,8 @@ class SpareDirs:
             "tmp/outputs/artifacts",
         ),
     }
+    #: kind -> the empty files in the spare (a step's log is opened for appending)
+    FILES = {"pod": ("log.txt",)}
     KEEP = 2  # spares of each kind kept ready (a chain takes one a step)
 
     def __init__(self, wf_dir: str) -> None:
@@ -468,6 +483,8 @@ class SpareDirs:
                 os.mkdir(path)
             for sub in self.KINDS[kind]:
                 os.mkdir(os.path.join(path, sub))
+            for name in self.FILES.get(kind, ()):
+                os.close(os.open(os.path.join(path, name), os.O_WRONLY | os.O_CREAT, 0o644))
         except OSError:
             self.broken = True  # the steps make their own dirs; a full disk fails there
             return

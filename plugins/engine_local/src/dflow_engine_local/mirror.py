@@ -24,8 +24,9 @@ child (a 10,000-item fan-out), so it is rewritten on the event loop at most ever
 made a wide fan-out cost quadratic time (at 10,000 items, a quarter of the run went to encoding
 ``children`` files). Outside a running event loop (reuse, resume) writes happen at once.
 
-With nothing queued and the loop quiet for ``DELAY`` (a worker runs the step), the writer
-thread also makes the next steps' dirs ahead (:class:`layout.SpareDirs`, :meth:`take_spare`).
+With nothing queued and the loop quiet for ``DELAY`` (a worker runs the step), or at once
+when the runner has handed a step to a worker and waits (:meth:`idle`), the writer thread also
+makes the next steps' dirs ahead (:class:`layout.SpareDirs`, :meth:`take_spare`).
 """
 
 from __future__ import annotations
@@ -107,10 +108,14 @@ class Mirror:
         self._writing = threading.Lock()
         self._latest_lock = threading.Lock()  # a put against the writer's check of ``latest``
         self._wake = threading.Event()
+        self._hurry = threading.Event()  # ends the writer's waits: the runner idles, or closes
         self._thread: threading.Thread | None = None
         self._closed = False
         self.error: OSError | None = None  # what stopped the writer (a full disk)
         self.queued_at = 0.0  # monotonic time of the last op queued (spares wait for quiet)
+        self._pods: set[str] = set()  # step dirs from a ``pod`` spare, ``inputs/`` unused yet
+        # monotonic time the runner last handed a step to a worker and waited (:meth:`idle`)
+        self.idle_at = 0.0
 
     # -- queueing ----------------------------------------------------------------------------
 
@@ -173,14 +178,30 @@ class Mirror:
             self._thread.start()
         self._wake.set()
 
+    def idle(self) -> None:
+        """The runner has handed a step to a worker and waits for it: what it queued before is
+        the whole batch, and the writer need not wait for ``DELAY`` of quiet to make spares
+        (in a chain a worker's step is about as long as ``DELAY``: the spares were seldom
+        ready)."""
+        if self.spares is not None and self._thread is not None:
+            self.idle_at = time.monotonic()
+            self._hurry.set()
+            self._wake.set()
+
+    def _waiting(self) -> bool:
+        """Whether nothing was queued since the runner went idle (:meth:`idle`)."""
+        return self.idle_at >= self.queued_at
+
     # -- writing -----------------------------------------------------------------------------
 
     def _writer(self) -> None:
         while True:
             self._wake.wait()
-            if not self._closed:
-                time.sleep(self.DELAY)  # let the rest of the batch come (a step's end: ~10 ops)
+            if not self._closed and not self._waiting():
+                # let the rest of the batch come (a step's end: ~10 ops), or the runner idle
+                self._hurry.wait(self.DELAY)
             self._wake.clear()
+            self._hurry.clear()  # (one set after this finds _waiting() true below)
             try:
                 self._drain()
                 spares = self.spares
@@ -191,8 +212,9 @@ class Mirror:
                     if self._closed:
                         break
                     quiet = time.monotonic() - self.queued_at
-                    if quiet < self.DELAY:
-                        time.sleep(self.DELAY - quiet)
+                    if quiet < self.DELAY and not self._waiting():
+                        self._hurry.wait(self.DELAY - quiet)
+                        self._hurry.clear()
                         continue
                     spares.make_one()
             except OSError as exc:  # a full disk: flush() (the run's end) raises it
@@ -237,6 +259,7 @@ class Mirror:
     def close(self) -> None:
         """Write everything queued and stop the writer (the end of a run)."""
         self._closed = True
+        self._hurry.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
@@ -250,8 +273,19 @@ class Mirror:
         there is none (the caller makes the dirs)."""
         if self.spares is None or not self.spares.take(kind, dest):
             return False
+        if kind == "pod":
+            self._pods.add(dest)
         if self._thread is not None:
             self._wake.set()  # make another while the step runs
+        return True
+
+    def inputs_spared(self, root: str) -> bool:
+        """Whether the step dir ``root`` came from a ``pod`` spare holding its ``inputs/``
+        (asked once, when the step's inputs are written)."""
+        try:
+            self._pods.remove(root)
+        except KeyError:
+            return False
         return True
 
     def _do(self, op: int, a: Any, b: Any) -> None:

@@ -121,8 +121,10 @@ class NodeBook:
         node_id: str | None = None,
         inputs: dict | None = None,
         order: str | None = None,
+        spare: bool = False,
     ) -> Node:
-        """The node of a step (journaled, its dir and files made), new or found again."""
+        """The node of a step (journaled, its dir and files made), new or found again;
+        ``spare``: its dir may be one made ahead (:meth:`layout.StepDir.create`)."""
         node_id = node_id or self.node_id_for(name, path, key)
         node = self.journal.get(node_id)
         if node is None:
@@ -162,7 +164,7 @@ class NodeBook:
             self.journal.update(node, **changes)
         if node.dir:
             sd = StepDir(self.wf_dir, node.dir)
-            sd.create(name, type_, self.mirror)
+            sd.create(name, type_, self.mirror, spare)
             sd.set_phase(node.phase, self.mirror)
             if node.ord:
                 holder = children_holder(self.journal, self.wf_dir, node)
