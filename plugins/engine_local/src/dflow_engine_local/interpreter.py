@@ -314,7 +314,9 @@ class Walker:
             results[i] = res
             return res
 
-        await run_items(self.ctx, group, n, limit, failfast, one)
+        # several items at once keep both cores busy: the loop writes the layout's files
+        with self.ctx.mirror.fan_out() if limit > 1 else contextlib.nullcontext():
+            await run_items(self.ctx, group, n, limit, failfast, one)
         done = [r for r in results if r is not None]
         res = Result("Succeeded", group.id)
         ok = sum(1 for r in done if r.ok)
