@@ -12,8 +12,8 @@ thread takes them, so a step's reply never waits behind a batch of writes on the
 On tmpfs (4-20 µs each) the GIL hand-offs of such a thread cost more than the writes: with
 the loop busy, the writer waits up to the interpreter's switch interval (5 ms) for the GIL
 after each system call, and the loop is interrupted as often (a 1,000-way fan-out took 1.6 s
-against 1.2 s). There the event loop writes them itself, in slices of at most ``SLICE``; so it does on a disk
-while a fan-out keeps both cores busy (:meth:`fan_out`).
+against 1.2 s). There the event loop writes them itself, in slices of at most ``SLICE``; so
+it does on a disk while a fan-out keeps both cores busy (:meth:`fan_out`).
 
 Order is kept: one writer at a time takes the ops in queue order, so a node's files queued
 before its terminal phase are on disk whenever its ``phase`` file shows that phase, and a
