@@ -90,8 +90,7 @@ async def attempt_python(
     }
     ctx.mirror.write(sd.script, python_script(ctx, tmpl, request))
     run = ctx.pool.run(request, timeout, ctx.control.cancel)
-    if leaf.slice_index is None:  # (a fan-out's loop and workers leave no core idle)
-        ctx.mirror.idle()  # the request is sent when ``run`` starts, just after this
+    ctx.mirror.idle()  # the request is sent when ``run`` starts, just after this
     try:
         phase, error, message, code = await run
     except WorkerDied as exc:

@@ -306,12 +306,10 @@ class StepDir:
 
     def create(
         self, name: str, type_: str, mirror: Mirror | None = None, spare: bool = False
-    ) -> bool:
+    ) -> None:
         """The dir and its ``name`` and ``type``; ``spare``: a leaf step's dir may be a
-        ``pod`` spare (:class:`SpareDirs`), with its ``inputs/`` and an empty ``log.txt``.
-        Whether it was (False for a dir that existed: a re-run step's)."""
-        spared = spare and mirror is not None and mirror.take_spare("pod", self.root)
-        if not spared:
+        ``pod`` spare (:class:`SpareDirs`), with its ``inputs/`` and an empty ``log.txt``."""
+        if not (spare and mirror is not None and mirror.take_spare("pod", self.root)):
             try:
                 os.mkdir(self.root)
             except FileExistsError:
@@ -321,7 +319,6 @@ class StepDir:
         put = mirror.share if mirror is not None else overwrite
         put(os.path.join(self.root, "name"), name)
         put(os.path.join(self.root, "type"), type_)
-        return spared
 
     def set_phase(self, phase: str, mirror: Mirror | None = None) -> None:
         (mirror.put if mirror is not None else overwrite)(os.path.join(self.root, "phase"), phase)

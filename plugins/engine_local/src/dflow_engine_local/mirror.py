@@ -116,7 +116,6 @@ class Mirror:
         self._closed = False
         self.error: OSError | None = None  # what stopped the writer (a full disk)
         self.queued_at = 0.0  # monotonic time of the last op queued (spares wait for quiet)
-        self._pods: set[str] = set()  # step dirs from a ``pod`` spare, ``inputs/`` unused yet
         # monotonic time the runner last handed a step to a worker and waited (:meth:`idle`)
         self.idle_at = 0.0
         self._fanning = 0  # fan-outs running: the loop writes, as on tmpfs (:meth:`fan_out`)
@@ -186,8 +185,8 @@ class Mirror:
         """The runner has handed a step to a worker and waits for it: what it queued before is
         the whole batch, and the writer need not wait for ``DELAY`` of quiet to make spares
         (in a chain a worker's step is about as long as ``DELAY``: the spares were seldom
-        ready)."""
-        if self.spares is not None and self._thread is not None:
+        ready). Not while a fan-out runs: no core is idle then (:meth:`fan_out`)."""
+        if self.spares is not None and self._thread is not None and not self._fanning:
             self.idle_at = time.monotonic()
             self._hurry.set()
             self._wake.set()
@@ -304,19 +303,8 @@ class Mirror:
         there is none (the caller makes the dirs)."""
         if self.spares is None or not self.spares.take(kind, dest):
             return False
-        if kind == "pod":
-            self._pods.add(dest)
         if self._thread is not None:
             self._wake.set()  # make another while the step runs
-        return True
-
-    def inputs_spared(self, root: str) -> bool:
-        """Whether the step dir ``root`` came from a ``pod`` spare holding its ``inputs/``
-        (asked once, when the step's inputs are written)."""
-        try:
-            self._pods.remove(root)
-        except KeyError:
-            return False
         return True
 
     def _do(self, op: int, a: Any, b: Any) -> None:

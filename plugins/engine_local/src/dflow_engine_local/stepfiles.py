@@ -127,7 +127,12 @@ def write_inputs(
     # for a fan-out's slices: there the loop and the workers keep both cores busy, so the
     # writer thread's mkdirs would only add GIL hand-offs (and a rename per slice)
     single = slice_index is None
-    spared = single and (mirror.inputs_spared(sd.root) or mirror.take_spare("inputs", sd.inputs))
+    # inputs/artifacts, made last, is there when the step's dir was a ``pod`` spare (or a
+    # re-run step's): its inputs/ is complete
+    spared = single and (
+        os.path.isdir(os.path.join(sd.inputs, "artifacts"))
+        or mirror.take_spare("inputs", sd.inputs)
+    )
     if not spared:
         mkdirs(sd.inputs, pars)
     sliced = (
