@@ -111,9 +111,9 @@ def _histories(root: str, step: str | None, run_id: str) -> list[list[dict]]:
 
 
 def _step_records(root: str, step: str | None, run_id: str) -> dict[str, list[dict]]:
-    """{identity: records, oldest first} of the steps matching ``step`` (all when None). Records of one step
-    are gathered from every history whatever form their identity takes (older local
-    records name the step by its path), so runs on either engine are compared."""
+    """{identity: records, oldest first} of the steps matching ``step`` (all when None).
+    Records of one step are gathered from every history whatever form their identity takes
+    (older local records name the step by its path), so runs on either engine are compared."""
     found: dict[str, list[dict]] = {}
     for records in _histories(root, step, run_id):
         if not records:

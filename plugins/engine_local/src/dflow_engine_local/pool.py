@@ -101,7 +101,8 @@ class WorkerPool:
         close_in_child: list[int],
         book: ProcessBook | None = None,
         env: dict[str, str] | None = None,
-        store: str | None = None,
+        *,
+        store: str,
     ) -> None:
         self.size = size
         self.store = store  # where a worker's ``pid`` files link to (layout.link_shared)
@@ -353,7 +354,7 @@ class WorkerPool:
 
 
 def _worker_loop(
-    conn: Connection, registry: list[Any], store: str | None = None
+    conn: Connection, registry: list[Any], store: str
 ) -> None:  # pragma: no cover - child
     while True:
         try:
@@ -364,22 +365,16 @@ def _worker_loop(
             conn.send(serve(request, registry, store))
 
 
-def serve(request: dict[str, Any], registry: list[Any], store: str | None = None) -> tuple:
+def serve(request: dict[str, Any], registry: list[Any], store: str) -> tuple:
     """Run one Python OP step in this worker; return the OPResult fields as a tuple."""
     from dflow.runner import run_op
     from dflow.runner.cache import CacheSpec
 
     template = registry[request["template"]]
     if request.get("pid_file"):  # the step's ``pid`` file names the process running it
-        pid = str(os.getpid())
-        if store is not None:  # every step of this worker holds the same text: one inode
-            link_shared(store, request["pid_file"], pid)
-        else:  # os-level: 3 system calls where a text-mode open() makes 7
-            fd = os.open(request["pid_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, pid.encode())
-            finally:
-                os.close(fd)
+        # every step of this worker holds the same text: one inode (a file of its own
+        # where links cannot be made)
+        link_shared(store, request["pid_file"], str(os.getpid()))
     log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -153,7 +153,7 @@ class Run:
                     [lock_fd],
                     procs,
                     worker_env(procs),
-                    shared_store(wf_dir),
+                    store=shared_store(wf_dir),
                 )
                 if registry
                 else None
