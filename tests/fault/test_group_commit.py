@@ -79,6 +79,17 @@ def _seen_finished(wf_dir: str) -> dict[str, float]:
     return out
 
 
+def _script(tmp_path, template: str, **fields: object) -> tuple:
+    """(script, the file its OPs count into, the tag of its processes, its environment):
+    ``template`` written to ``run.py`` in ``tmp_path``, the workflow dir beside it."""
+    out = str(tmp_path / "count")
+    script = tmp_path / "run.py"
+    text = template.format(here=str(HERE), workdir=str(tmp_path), out=out, **fields)
+    script.write_text(textwrap.dedent(text))
+    tag = uuid.uuid4().hex
+    return script, out, tag, {**os.environ, "FAULT_TAG": tag}
+
+
 def _kill_midway(script, env, cwd, out: str, after: int, extra: float, poll: float) -> float:
     """Run ``script`` and SIGKILL it ``extra`` seconds after its OPs have written ``after``
     lines to ``out``; the time of the kill."""
@@ -97,13 +108,7 @@ def _kill_midway(script, env, cwd, out: str, after: int, extra: float, poll: flo
 
 def test_sigkill_mid_fan_out_loses_one_group_window_at_most(tmp_path):
     rng = random.Random(SEED)
-    out = str(tmp_path / "count")
-    script = tmp_path / "run.py"
-    script.write_text(
-        textwrap.dedent(SCRIPT.format(here=str(HERE), workdir=str(tmp_path), n=N, out=out))
-    )
-    tag = uuid.uuid4().hex
-    env = {**os.environ, "FAULT_TAG": tag}
+    script, out, tag, env = _script(tmp_path, SCRIPT, n=N)
     after, extra = rng.randrange(40, 80), rng.uniform(0, 0.2)
     try:
         killed_at = _kill_midway(script, env, tmp_path, out, after, extra, poll=0.01)
@@ -160,15 +165,7 @@ def test_sigkill_mid_chain_loses_one_group_window_and_never_a_predecessor(tmp_pa
     run re-runs only the lost and the running steps, each giving the same value."""
     rng = random.Random(SEED)
     n = 60
-    out = str(tmp_path / "count")
-    script = tmp_path / "run.py"
-    script.write_text(
-        textwrap.dedent(
-            CHAIN.format(here=str(HERE), workdir=str(tmp_path), n=n, out=out, last=n - 1)
-        )
-    )
-    tag = uuid.uuid4().hex
-    env = {**os.environ, "FAULT_TAG": tag}
+    script, out, tag, env = _script(tmp_path, CHAIN, n=n, last=n - 1)
     after, extra = rng.randrange(20, 55), rng.uniform(0, 0.1)
     try:
         killed_at = _kill_midway(script, env, tmp_path, out, after, extra, poll=0.005)
