@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -79,6 +80,35 @@ def test_s3_input_downloaded_once_for_a_20_way_fan_out(s3_store, workdir):
     # one download into the run's artifact cache, shared by the 20 items
     cached = [p for p in Path(workdir, ".cache").iterdir() if p.is_dir()]
     assert len(cached) == 1 and cached[0].name.startswith("s3-")
+
+
+def test_a_killed_download_is_removed_by_the_next_download_of_its_key(s3_store, workdir):
+    (workdir / "num.txt").write_text("4")
+    art = upload_artifact(workdir / "num.txt")
+
+    def run() -> list[int]:
+        wf = Workflow("s3again")
+        wf.add(
+            Step("read", PythonOPTemplate(ReadNum), parameters={"i": 1}, artifacts={"data": art})
+        )
+        wf.submit()
+        assert wf.query_status() == "Succeeded"
+        return [s.outputs.parameters["v"].value for s in wf.query_step(name="read")]
+
+    assert run() == [401]
+    cache = Path(workdir, ".cache")
+    [done] = [p for p in cache.iterdir() if p.is_dir()]
+    # a run killed while downloading that key left its temporary dir (named for its pid),
+    # and the finished copy is gone (an emptied cache)
+    shutil.rmtree(done)
+    killed = cache / f"{done.name}.99999.tmp"
+    killed.mkdir()
+    (killed / "num.txt").write_text("partial")
+    other = cache / "s3-0123456789abcdef.99999.tmp"  # another key's: its own download removes it
+    other.mkdir()
+    assert run() == [401]
+    assert sorted(p.name for p in cache.iterdir() if p.is_dir()) == sorted([done.name, other.name])
+    assert (done / "num.txt").read_text() == "4"
 
 
 def test_debug_s3_with_the_local_store_is_refused(workdir):

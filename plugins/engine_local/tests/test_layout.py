@@ -333,6 +333,19 @@ def test_resumed_run_rewrites_files_a_crash_left_behind(workdir):
     (wf_dir / sa.id / "outputs/parameters/c").unlink()
     (wf_dir / sa.id / "outputs/parameters/.dflow/c").unlink()
     (wf_dir / "children").write_text("{}")
+    # and the temporary files the writers had under way (named <name>.<pid>[.<thread>].tmp)
+    stray = [
+        wf_dir / sa.id / "phase.4242.tmp",
+        wf_dir / sa.id / "outputs/parameters/c.4242.77.tmp",
+        wf_dir / "children.4242.tmp",
+        wf_dir / ".groups/.files/f0123abcd.4242.77.tmp",
+    ]
+    for path in stray:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half")
+    users = wf_dir / sa.id / "workdir/data.4242.tmp"  # the OP's own file: not the engine's
+    users.parent.mkdir(exist_ok=True)
+    users.write_text("mine")
     assert files_match_journal(wf_dir)
     b.template = PythonOPTemplate(Boom)
     wf2 = Workflow("lag", id="lag-1")
@@ -345,6 +358,8 @@ def test_resumed_run_rewrites_files_a_crash_left_behind(workdir):
     assert (sd / "outputs/parameters/c").read_text() == "3"
     assert (sd / "outputs/parameters/.dflow/c").read_text() == '{"type": "int"}'
     assert list(children(wf_dir)) == ["0-0", "1-0"]
+    assert [p for p in stray if p.exists()] == []
+    assert users.read_text() == "mine"
 
 
 KILLED = textwrap.dedent("""

@@ -22,7 +22,7 @@ from dflow import catalog
 from dflow.model.io import ArtifactRef, InputArtifact, OutputArtifact
 
 from .journal import Node
-from .layout import place, resolve_source, write_text
+from .layout import place, remove_stray_temps, resolve_source, write_text
 from .state import Frame, RunContext
 from .stepfiles import groups_dir
 from .values import StepError, digest, parse_artifact_ref, render_text
@@ -159,7 +159,8 @@ def _download(ctx: RunContext, art: Any, name: str) -> str:
     Every item of a fan-out resolves its inputs on the run's event loop, so one run never
     downloads a key twice; an ``flock`` on ``<name>.lock`` serializes runs (processes) sharing
     the artifact dir, and the download goes to a temporary dir renamed into place, so a
-    crashed download is never taken for a finished one.
+    crashed download is never taken for a finished one (and is removed by the next download
+    of that key: whoever holds the lock is the only one downloading it).
     """
     from dflow.storage.api import download_artifact
 
@@ -176,9 +177,8 @@ def _download(ctx: RunContext, art: Any, name: str) -> str:
                 plain = type(art).from_dict(
                     {k: v for k, v in art.to_dict().items() if k not in ("sub_path", "slice")}
                 )
+                remove_stray_temps(cache, prefix=name + ".")  # a killed download's
                 tmp = f"{dest}.{os.getpid()}.tmp"
-                if os.path.lexists(tmp):
-                    shutil.rmtree(tmp)
                 os.makedirs(tmp)
                 try:
                     download_artifact(plain, path=tmp, remove_catalog=False)

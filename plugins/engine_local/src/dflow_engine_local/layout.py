@@ -40,6 +40,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -175,6 +176,32 @@ def _new_copy(src: str, data: bytes, symlink: bool) -> None:
         finally:
             os.close(fd)
     os.replace(tmp, src)
+
+
+#: a temporary name of this module's writers: ``<name>.<pid>[.<thread>].tmp``, renamed into
+#: place when written; a killed run leaves the one it was writing
+TEMP_NAME = re.compile(r"\.\d+(?:\.\d+)?\.tmp$")
+
+
+def remove_stray_temps(directory: str, prefix: str = "") -> int:
+    """Remove the temporary files (and dirs) a killed writer left in ``directory`` (only
+    those named ``<prefix>...``): how many. Call it where no writer runs (a resumed run's
+    own dirs, a cache entry under its lock); layout dirs hold no user file of that name
+    (parameter and artifact names have no dots)."""
+    removed = 0
+    try:
+        with os.scandir(directory) as scan:
+            stray = [e for e in scan if e.name.startswith(prefix) and TEMP_NAME.search(e.name)]
+    except OSError:  # not there
+        return 0
+    for e in stray:
+        with contextlib.suppress(OSError):
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+            removed += 1
+    return removed
 
 
 def read_small(path: str) -> str:

@@ -30,6 +30,8 @@ from .layout import (
     place,
     read_text,
     remove,
+    remove_stray_temps,
+    shared_store,
     write_new,
     write_text,
 )
@@ -382,19 +384,40 @@ def restore_files(ctx: RunContext) -> None:
 
     The mirror writes a step's files in order, its phase last; a run killed at any point
     leaves the files of some steps behind the journal, and only those (their ``phase`` file
-    differs) are rewritten, from the journal. ``children`` files are rebuilt whole.
+    differs) are rewritten, from the journal. ``children`` files are rebuilt whole. The
+    temporary file a killed writer left (``<name>.<pid>.tmp``) goes: in the shared store,
+    ``.combined``, the dirs holding ``children`` files and the steps rewritten.
     """
+    for where in (ctx.wf_dir, shared_store(ctx.wf_dir), os.path.join(ctx.wf_dir, ".combined")):
+        remove_stray_temps(where)
     for node in list(ctx.journal.cache.values()):
         if not node.dir:
             continue
         sd = StepDir(ctx.wf_dir, node.dir)
         if os.path.isdir(sd.root) and read_text(os.path.join(sd.root, "phase")) != node.phase:
+            for sub in _LAYOUT_DIRS:
+                remove_stray_temps(os.path.join(sd.root, sub))
             write_node_files(sd, node, inputs=False)
+        elif node.type in ("Steps", "DAG"):  # its children file is rewritten in place
+            remove_stray_temps(sd.root)
         if node.ord:
             ctx.mirror.add_child(
                 children_holder(ctx.journal, ctx.wf_dir, node), node.ord, node.dir, schedule=False
             )
     ctx.mirror.flush_children()
+
+
+#: a step dir's dirs the engine writes (the step's own files are in ``workdir``)
+_LAYOUT_DIRS = (
+    ".",
+    "inputs/parameters",
+    "inputs/parameters/.dflow",
+    "inputs/artifacts",
+    "outputs/parameters",
+    "outputs/parameters/.dflow",
+    "outputs/artifacts",
+    "outputs/artifacts/.dflow",
+)
 
 
 def write_node_files(sd: StepDir, node: Node, name: str | None = None, inputs: bool = True) -> None:
