@@ -130,9 +130,11 @@ def run_workload(
     work: Path,
     label: str,
     prefix: tuple[str, ...] = (),
+    keep: bool = False,
 ) -> Run:
     """Run ``python workloads/<script> n`` in a fresh dir under ``work``, killed after ``cap`` s
-    (``prefix``: a command that runs it, ``strace ...``)."""
+    (``prefix``: a command that runs it, ``strace ...``; ``keep``: its dir is left for the
+    caller to read and remove)."""
     rundir = work / f"{label}-{script.removesuffix('.py')}-{n}"
     shutil.rmtree(rundir, ignore_errors=True)
     rundir.mkdir(parents=True)
@@ -192,7 +194,8 @@ def run_workload(
             shutil.rmtree(dest, ignore_errors=True)
             rundir.rename(dest)
             run.log += f"; workflow directory: {dest}"
-    shutil.rmtree(rundir, ignore_errors=True)
+    if not (keep and run.ok):
+        shutil.rmtree(rundir, ignore_errors=True)
     return run
 
 
