@@ -29,168 +29,41 @@ Node dict (``ArgoStep(node, workflow_id)``)::
 A parameter value is always text (see :mod:`dflow.serialization`); its type comes from the
 ``description`` JSON (``{"type": "int"}``, as rendered for Argo) or from a ``type`` field
 (as the local engine records it), and ``ArgoParameter.value`` is decoded accordingly.
+
+The attribute dicts live in :mod:`dflow.argo_dicts`, pod names, the name filter and durations
+in :mod:`dflow.argo_names`; both are importable from here, as from pydflow's module.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
 import logging
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .argo_dicts import ArgoObjectDict as ArgoObjectDict
+from .argo_dicts import ArgoObjectList as ArgoObjectList
+from .argo_dicts import _LazyNodes, _plain
+from .argo_names import FNV1_32_INIT as FNV1_32_INIT
+from .argo_names import FNV_32_PRIME as FNV_32_PRIME
+from .argo_names import duration as duration
+from .argo_names import fnva as fnva
+from .argo_names import get_duration as get_duration
+from .argo_names import get_hash as get_hash
+from .argo_names import get_pod_name as get_pod_name
+from .argo_names import k8s_naming_hash_length as k8s_naming_hash_length
+from .argo_names import match as match
+from .argo_names import max_k8s_resource_name_length as max_k8s_resource_name_length
+from .argo_names import name_matches as name_matches
+from .argo_names import parse_time as parse_time
 from .serialization import dump_value, load_value, type_name
 
 BIGPAR_PREFIX = "dflow_bigpar_"
 
 logger = logging.getLogger(__name__)
-
-
-def _wrap(value: Any) -> Any:
-    if isinstance(value, (ArgoObjectDict, ArgoObjectList)):
-        return value
-    if isinstance(value, Mapping):
-        return ArgoObjectDict(value)
-    if isinstance(value, (list, tuple)):
-        return ArgoObjectList(value)
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, ArgoObjectDict):
-        return value.recover()
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-class ArgoObjectDict(dict):
-    """A dict whose keys read as attributes (``obj.status.phase``), recursively.
-
-    Nested dicts become ``ArgoObjectDict`` and lists ``ArgoObjectList``. Keys that collide
-    with dict methods (``items``, ``keys``, ``values``...) are read with ``obj["items"]``.
-    """
-
-    def __init__(self, d: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__()
-        for k, v in {**(d or {}), **kwargs}.items():
-            self[k] = v
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, _wrap(value))
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(
-                f"{type(self).__name__} has no attribute or key '{name}'"
-                f" (keys: {', '.join(map(str, self)) or 'none'})"
-            ) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_") or hasattr(type(self), name):
-            object.__setattr__(self, name, value)
-        else:
-            self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        if name in self:
-            del self[name]
-        else:
-            object.__delattr__(self, name)
-
-    def recover(self) -> dict[str, Any]:
-        """Plain dicts and lists, as JSON would hold them."""
-        return {k: _plain(v) for k, v in self.items()}
-
-
-class ArgoObjectList(list):
-    """A list whose dict items read as attributes."""
-
-    def __init__(self, items: Iterable[Any] = ()) -> None:
-        super().__init__(_wrap(v) for v in items)
-
-    def append(self, value: Any) -> None:
-        super().append(_wrap(value))
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        if isinstance(index, slice):
-            super().__setitem__(index, [_wrap(v) for v in value])
-        else:
-            super().__setitem__(index, _wrap(value))
-
-    def recover(self) -> list[Any]:
-        return [_plain(v) for v in self]
-
-
-class _LazyNodes(ArgoObjectDict):
-    """A queried workflow's ``status.nodes``: each node becomes an :class:`ArgoObjectDict`
-    when first read, not when the workflow is built (a 10,000-slice fan-out's query wrapped
-    every node, 40-80 µs each, and most are never read). It reads as the eager dict did:
-    indexing, ``get``, ``items``/``values``, ``dict(...)``, ``copy``, pickling and JSON give
-    wrapped nodes (``items``/``values`` wrap the rest at once)."""
-
-    def __init__(self, nodes: Mapping[str, Any]) -> None:
-        dict.__init__(self, nodes)
-
-    def __getitem__(self, key: str) -> Any:
-        value = dict.__getitem__(self, key)
-        if type(value) is dict:
-            value = ArgoObjectDict(value)
-            dict.__setitem__(self, key, value)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in self else default
-
-    def __iter__(self) -> Any:  # not dict's: dict(nodes) and {**nodes} go through __getitem__
-        return dict.__iter__(self)
-
-    def _wrap_all(self) -> None:
-        for key, value in dict.items(self):
-            if type(value) is dict:  # replacing a value keeps the dict's size: safe here
-                dict.__setitem__(self, key, ArgoObjectDict(value))
-
-    def items(self) -> Any:
-        self._wrap_all()
-        return dict.items(self)
-
-    def values(self) -> Any:
-        self._wrap_all()
-        return dict.values(self)
-
-    def copy(self) -> dict[str, Any]:
-        self._wrap_all()
-        return dict.copy(self)
-
-    def pop(self, key: str, *default: Any) -> Any:
-        if key in self:
-            self[key]  # wrapped first
-        return dict.pop(self, key, *default)
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        self._wrap_all()
-        return ArgoObjectDict, (dict.copy(self),)
-
-    def recover(self) -> dict[str, Any]:
-        return {k: _plain(v) for k, v in dict.items(self)}
-
-    def raw(self) -> dict[str, Any]:  # as stored, wrapped or not: the workflow's own lookups
-        return dict.copy(self)
 
 
 def _declared_type(d: Mapping[str, Any]) -> Any:
@@ -280,101 +153,10 @@ def read_local_artifact(artifact: Mapping[str, Any]) -> str:
         return f.read()
 
 
-def parse_time(value: Any) -> _dt.datetime | None:
-    """An aware datetime from Argo's ISO text (``...Z``) or an epoch number; None if unset."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)):
-        return _dt.datetime.fromtimestamp(value, tz=_dt.UTC)
-    if isinstance(value, _dt.datetime):
-        t = value
-    else:
-        text = str(value)
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        t = _dt.datetime.fromisoformat(text)
-    return t if t.tzinfo else t.replace(tzinfo=_dt.UTC)
-
-
-def duration(started: Any, finished: Any) -> _dt.timedelta:
-    """Elapsed time; a running node (no ``finishedAt``) counts up to now."""
-    start = parse_time(started)
-    if start is None:
-        return _dt.timedelta(0)
-    end = parse_time(finished) or _dt.datetime.now(_dt.UTC)
-    return end - start
-
-
-def get_duration(status: Any) -> _dt.timedelta:
-    """Run time of a node or workflow status (``startedAt``/``finishedAt``; up to now)."""
-    return duration(status.get("startedAt"), status.get("finishedAt"))
-
-
-# Argo's pod names (workflow/util/pod_name.go, v3.7.18 and v4.1.2: GeneratePodName, "v2" names)
-max_k8s_resource_name_length = 253
-k8s_naming_hash_length = 10
-FNV_32_PRIME = 0x01000193
-FNV1_32_INIT = 0x811C9DC5
-
-
-def fnva(data: bytes, hval_init: int, fnv_prime: int, fnv_size: int) -> int:
-    """FNV-1a of ``data`` (xor each byte in, then multiply), modulo ``fnv_size``."""
-    hval = hval_init
-    for byte in data:
-        hval = ((hval ^ byte) * fnv_prime) % fnv_size
-    return hval
-
-
-def get_hash(node_name: str) -> int:
-    """32-bit FNV-1a of a node name, as Argo hashes it into pod names."""
-    return fnva(node_name.encode(), FNV1_32_INIT, FNV_32_PRIME, 2**32)
-
-
-def get_pod_name(wf_name: str, node_name: str, template_name: str, node_id: str = "") -> str:
-    """The pod Argo creates for node ``node_name``: ``<wf>-<template>-<fnv32a(node name)>``."""
-    if wf_name == node_name:
-        return wf_name
-    prefix = f"{wf_name}-{template_name}" if template_name else wf_name
-    limit = max_k8s_resource_name_length - k8s_naming_hash_length - 1
-    return f"{prefix[:limit]}-{get_hash(node_name)}"
-
-
 def _as_list(v: str | Iterable[str] | None) -> list[str] | None:
     if v is None:
         return None
     return [v] if isinstance(v, str) else list(v)
-
-
-@functools.lru_cache(maxsize=256)
-def _pattern(name: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(name)
-    except re.error:
-        return None  # not a regular expression: it still matches literally
-
-
-def name_matches(shown: str, names: Iterable[str]) -> bool:
-    """Whether a node's display name matches one of ``names`` (``query_step(name=...)``).
-
-    A name matches the display name, or the part of it before a ``(`` (so ``hello`` matches
-    the loop item ``hello(0:1)`` and its retry ``hello(0:1)(0)``, as in pydflow), either
-    literally or as a regular expression over the whole part (``re.fullmatch``: ``hello``
-    never matches ``hello-world``; ``hel.*`` does). A name that is not a valid regular
-    expression matches literally only.
-    """
-    parts = [shown] + [shown[:i] for i, c in enumerate(shown) if c == "("]
-    for name in names:
-        if name in parts:
-            return True
-        pattern = _pattern(name)
-        if pattern is not None and any(pattern.fullmatch(p) for p in parts):
-            return True
-    return False
-
-
-def match(n: str, names: Iterable[str]) -> bool:
-    """pydflow's name filter (``dflow.argo_objects.match``): :func:`name_matches`."""
-    return name_matches(n, [names] if isinstance(names, str) else names)
 
 
 def _io_section(section: Any, loader: Callable[[Any], str]) -> ArgoObjectDict:
