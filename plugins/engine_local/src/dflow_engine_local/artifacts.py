@@ -22,7 +22,7 @@ from dflow import catalog
 from dflow.model.io import ArtifactRef, InputArtifact, OutputArtifact
 
 from .journal import Node
-from .layout import place, remove_stray_temps, resolve_source, write_text
+from .layout import place, remove_stray_temps, resolve_source, temp_path, write_text
 from .state import Frame, RunContext
 from .stepfiles import groups_dir
 from .values import StepError, digest, parse_artifact_ref, render_text
@@ -178,7 +178,7 @@ def _download(ctx: RunContext, art: Any, name: str) -> str:
                     {k: v for k, v in art.to_dict().items() if k not in ("sub_path", "slice")}
                 )
                 remove_stray_temps(cache, prefix=name + ".")  # a killed download's
-                tmp = f"{dest}.{os.getpid()}.tmp"
+                tmp = temp_path(dest)
                 os.makedirs(tmp)
                 try:
                     download_artifact(plain, path=tmp, remove_catalog=False)
@@ -196,7 +196,7 @@ def _combine(ctx: RunContext, frame: Frame | None, source: Any, scope: dict, whe
     root = os.path.join(ctx.wf_dir, ".combined", digest(repr(_describe(source)) + where, 16))
     if os.path.isdir(root):
         return root
-    tmp = root + f".{os.getpid()}.tmp"
+    tmp = temp_path(root)
     os.makedirs(tmp, exist_ok=True)
     pairs = list(enumerate(source)) if isinstance(source, list | tuple) else list(source.items())
     items = []

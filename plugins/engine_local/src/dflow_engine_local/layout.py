@@ -63,12 +63,23 @@ class Mirror(Protocol):
     def take_spare(self, kind: str, dest: str) -> bool: ...
 
 
+#: the temporary name of the engine's writers (:func:`temp_path`): a killed run leaves the
+#: one it was writing, and :func:`remove_stray_temps` finds it by this pattern
+TEMP_NAME = re.compile(r"\.\d+(?:\.\d+)?\.tmp$")
+
+
+def temp_path(path: str) -> str:
+    """Where a writer of ``path`` puts it before renaming it into place: a name of this
+    process and thread (the loop and the mirror's writer thread may write alike)."""
+    return f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+
+
 def write_text(path: str | os.PathLike, text: str, make_dirs: bool = True) -> None:
     """Write ``text`` to ``path`` atomically (parent dirs created unless ``make_dirs=False``)."""
     path = os.fspath(path)
     if make_dirs:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = temp_path(path)
     try:
         with open(tmp, "w") as f:
             f.write(text)
@@ -132,7 +143,7 @@ def link_shared(store: str, path: str, text: str, symlink: bool = False) -> None
             os.link(src, path, follow_symlinks=False)
             return
         except FileExistsError:  # a step rewritten (resumed, retried): replaced atomically
-            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            tmp = temp_path(path)
             try:
                 os.link(src, tmp, follow_symlinks=False)
             except FileExistsError:  # a killed writer's
@@ -164,7 +175,7 @@ def _new_copy(src: str, data: bytes, symlink: bool) -> None:
     """Put a fresh copy at ``src`` (atomically: a concurrent link sees the old copy or the
     new one; the loop and the mirror's writer thread may both make copies)."""
     os.makedirs(os.path.dirname(src), exist_ok=True)
-    tmp = f"{src}.{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp = temp_path(src)
     if symlink:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -176,11 +187,6 @@ def _new_copy(src: str, data: bytes, symlink: bool) -> None:
         finally:
             os.close(fd)
     os.replace(tmp, src)
-
-
-#: a temporary name of this module's writers: ``<name>.<pid>[.<thread>].tmp``, renamed into
-#: place when written; a killed run leaves the one it was writing
-TEMP_NAME = re.compile(r"\.\d+(?:\.\d+)?\.tmp$")
 
 
 def remove_stray_temps(directory: str, prefix: str = "") -> int:
