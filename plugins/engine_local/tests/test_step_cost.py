@@ -376,8 +376,8 @@ def test_a_fan_outs_files_are_written_by_the_loop_and_a_chains_by_the_writer(wor
     wf.submit()
     assert wf.query_status() == "Succeeded"
     loop, thread = threading.main_thread().name, "dflow-mirror"
-    # the chain step's: the writer (from its dispatch on)
-    assert writers["sq"][(thread, "outside")] >= 1, writers
+    # the chain step's: the writer (from its dispatch on; its last op may meet the fan-out)
+    assert sum(n for (who, _), n in writers["sq"].items() if who == thread) >= 1, writers
     # while the fan-out runs the loop writes, the thread none (but the one op it may have
     # begun as the fan-out began); the last slices' ends, still queued when the fan-out
     # ended, are the thread's again (how many depends on the machine's load: 0-36 of 88)
