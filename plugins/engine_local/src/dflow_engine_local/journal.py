@@ -1,13 +1,14 @@
 """The run journal: one SQLite database (WAL mode) per workflow, ``<wf-dir>/journal.db``.
 
 Only the runner process writes (from its event-loop thread); any process may read while it
-runs (WAL readers never block the writer). Every phase change is one UPDATE; changes are
-committed in groups (``flush``: every 50 ms or 32 finished steps or slices, see
-:mod:`.nodes`), and as all go through one connection, a commit holds every change made
-before it. SQLite makes each
-commit atomic, so after a SIGKILL the journal holds exactly the transitions committed before
-it: a step or slice journaled ``Succeeded`` is never run again, one journaled ``Running`` (or
-lost with the last group) is run again.
+runs (WAL readers never block the writer). Changes to nodes are kept in memory and written at
+the next commit; commits come in groups (``flush``: every 50 ms or 32 finished steps or
+slices, see :mod:`.nodes`). A node changed since the last commit is written once (a slice's
+insert and its two phase changes: one row, not three statements), its events in order, so a
+commit holds every change made before it. SQLite makes each commit atomic, so after a SIGKILL
+the journal holds exactly the transitions committed before it: a step or slice journaled
+``Succeeded`` is never run again, one journaled ``Running`` (or lost with the last group) is
+run again.
 
 A node's inputs live in a table of their own (``node_inputs``; ``nodes.inputs`` is read only
 from older journals): SQLite rewrites a whole row on every UPDATE, and a phase change must not
@@ -196,6 +197,11 @@ class Journal:
         self.reserve = os.path.join(wf_dir, RESERVE_NAME)
         _make_reserve(self.reserve)
         self.cache: dict[str, Node] = {}
+        # written at the next flush: nodes changed since the last one (None: the whole row,
+        # else the changed columns), nodes whose inputs changed, events in order
+        self._changed: dict[str, set[str] | None] = {}
+        self._inputs: dict[str, Node] = {}
+        self._events: list[tuple[str, str, str, str]] = []
         self.by_path: dict[str, str] = {}  # node path -> id: a resumed run finds its ids again
         for row in self.conn.execute(_select(self.conn)):
             node = Node.from_row(row)
@@ -206,10 +212,17 @@ class Journal:
 
     def _x(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """Execute a write; a failure breaks the journal for good (see the module doc)."""
+        return self._guarded(self.conn.execute, sql, params)
+
+    def _xmany(self, sql: str, rows: list) -> None:
+        """:meth:`_x` for many rows of one statement."""
+        self._guarded(self.conn.executemany, sql, rows)
+
+    def _guarded(self, call: Any, sql: str, params: Any) -> sqlite3.Cursor:
         if self.broken is not None:
             raise self.broken
         try:
-            return self.conn.execute(sql, params)
+            return call(sql, params)
         except sqlite3.Error as exc:
             if self.conn.in_transaction:  # SQLite may keep it: nothing of it is trusted
                 try:
@@ -229,11 +242,40 @@ class Journal:
             self._x("BEGIN IMMEDIATE")
 
     def flush(self) -> None:
-        """Commit what was written since the last flush (one atomic transaction)."""
+        """Commit what changed since the last flush (one atomic transaction)."""
         if self.broken is not None:
             raise self.broken
+        if self._changed or self._inputs or self._events:
+            self._write_changes()
         if self.conn.in_transaction:
             self._x("COMMIT")
+
+    def _write_changes(self) -> None:
+        changed, inputs, events = self._changed, self._inputs, self._events
+        self._changed, self._inputs, self._events = {}, {}, []
+        self._begin()
+        rows: list[tuple] = []
+        partial: dict[tuple[str, ...], list[tuple]] = {}  # changed columns -> their rows
+        for node_id, columns in changed.items():
+            node = self.cache[node_id]
+            if columns is None:
+                rows.append(_row(node))
+            elif columns:
+                key = tuple(sorted(columns))
+                partial.setdefault(key, []).append((*(_column(node, c) for c in key), node_id))
+        if rows:
+            self._xmany(_UPSERT, rows)
+        for key, values in partial.items():
+            self._xmany(f"UPDATE nodes SET {', '.join(f'{c}=?' for c in key)} WHERE id=?", values)
+        if inputs:
+            self._xmany(
+                "INSERT OR REPLACE INTO node_inputs(id, inputs) VALUES(?, ?)",
+                [(n.id, json.dumps(n.inputs)) for n in inputs.values()],
+            )
+        if events:
+            self._xmany(
+                "INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)", events
+            )
 
     def close(self) -> None:
         try:
@@ -263,53 +305,36 @@ class Journal:
         return self.cache.get(node_id)
 
     def put(self, node: Node) -> Node:
-        """Insert or replace ``node`` (all fields)."""
-        self._begin()
+        """Insert or replace ``node`` (all fields), at the next flush."""
+        if self.broken is not None:
+            raise self.broken
         self.cache[node.id] = node
         self.by_path.setdefault(node.path, node.id)
-        values = [getattr(node, f) for f in NODE_FIELDS]
-        values[NODE_FIELDS.index("inputs")] = None
-        values[NODE_FIELDS.index("outputs")] = json.dumps(node.outputs)
-        self._x(
-            f"INSERT OR REPLACE INTO nodes({', '.join(NODE_FIELDS)}) "
-            f"VALUES({', '.join('?' * len(NODE_FIELDS))})",
-            values,
-        )
-        self._put_inputs(node)
+        self._changed[node.id] = None
+        self._inputs[node.id] = node
         return node
 
-    def _put_inputs(self, node: Node) -> None:
-        self._x(
-            "INSERT OR REPLACE INTO node_inputs(id, inputs) VALUES(?, ?)",
-            (node.id, json.dumps(node.inputs)),
-        )
-
     def update(self, node: Node, **changes: Any) -> Node:
-        """Change some fields of ``node``; a phase change is also recorded as an event."""
-        self._begin()
+        """Change some fields of ``node`` (written at the next flush); a phase change is also
+        recorded as an event."""
+        if self.broken is not None:
+            raise self.broken
         for k, v in changes.items():
             setattr(node, k, v)
         if "inputs" in changes:
-            changes = {k: v for k, v in changes.items() if k != "inputs"}
-            self._put_inputs(node)
-        if changes:
-            cols = ", ".join(f"{k}=?" for k in changes)
-            values = [json.dumps(v) if k == "outputs" else v for k, v in changes.items()]
-            self._x(f"UPDATE nodes SET {cols} WHERE id=?", (*values, node.id))
+            self._inputs[node.id] = node
+        columns = self._changed.get(node.id, ())
+        if columns is not None:  # else the whole row is written already
+            self._changed[node.id] = {*columns, *changes} - {"inputs"}
         if "phase" in changes:
-            self._x(
-                "INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
-                (node.id, node.phase, now_iso(), node.message),
-            )
+            self._events.append((node.id, node.phase, now_iso(), node.message))
         return node
 
     def record(self, node: Node, phase: str, message: str) -> None:
         """An event that is not a phase change of the node (a failed attempt before a retry)."""
-        self._begin()
-        self._x(
-            "INSERT INTO events(node_id, phase, at, message) VALUES(?, ?, ?, ?)",
-            (node.id, phase, now_iso(), message),
-        )
+        if self.broken is not None:
+            raise self.broken
+        self._events.append((node.id, phase, now_iso(), message))
 
     def delete_below(self, node_id: str) -> None:
         """Forget the descendants of ``node_id`` (a retried or re-expanded node)."""
@@ -320,6 +345,8 @@ class Journal:
             kids = [n.id for n in self.cache.values() if n.parent_id == current]
             for k in kids:
                 gone = self.cache.pop(k, None)
+                self._changed.pop(k, None)
+                self._inputs.pop(k, None)
                 if gone is not None and self.by_path.get(gone.path) == k:
                     del self.by_path[gone.path]
                 self._x("DELETE FROM nodes WHERE id=?", (k,))
@@ -345,6 +372,26 @@ class Journal:
 
     def proc_groups(self) -> list[tuple[int, int | None]]:
         return list(self.conn.execute("SELECT pgid, start FROM procs"))
+
+
+_UPSERT = (
+    f"INSERT INTO nodes({', '.join(NODE_FIELDS)}) VALUES({', '.join('?' * len(NODE_FIELDS))}) "
+    f"ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{f}=excluded.{f}" for f in NODE_FIELDS if f != "id")
+)
+
+
+def _column(node: Node, field: str) -> Any:
+    """A node field as its ``nodes`` column holds it (inputs live in ``node_inputs``)."""
+    if field == "outputs":
+        return json.dumps(node.outputs)
+    if field == "inputs":
+        return None
+    return getattr(node, field)
+
+
+def _row(node: Node) -> tuple:
+    return tuple(_column(node, f) for f in NODE_FIELDS)
 
 
 def mark_error(wf_dir: str, message: str) -> bool:
