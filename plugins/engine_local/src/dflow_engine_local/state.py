@@ -81,6 +81,7 @@ class RunContext:
     texts: TextCache = attrs.field(factory=TextCache)
     orders: dict[int, dict[int, str]] = attrs.field(factory=dict)  # template -> step -> order
     op_specs: dict[int, list[str]] = attrs.field(factory=dict)  # template -> its OP's spec
+    slices_json: dict[int, str] = attrs.field(factory=dict)  # sliced template -> its Slices
     inner_types: dict[int, dict[str, str]] = attrs.field(factory=dict)  # Steps/DAG -> types
     context: Any = None  # Workflow(context=) when it renders templates (dflow.contexts)
     rendered: dict[int, OPTemplate] = attrs.field(factory=dict)  # template -> as it runs

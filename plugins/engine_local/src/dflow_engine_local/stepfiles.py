@@ -342,12 +342,10 @@ def python_script(ctx: RunContext, tmpl: PythonOPTemplate, request: dict) -> str
     ]
     if request["slice_index"] is not None:
         assert tmpl.slices is not None  # a slice index exists only for a sliced template
-        argv += [
-            "--slice-index",
-            json.dumps(request["slice_index"]),
-            "--slices",
-            json.dumps(tmpl.slices.to_dict()),
-        ]
+        slices = ctx.slices_json.get(id(tmpl))
+        if slices is None:  # once per template: a fan-out writes a script per slice
+            slices = ctx.slices_json[id(tmpl)] = json.dumps(tmpl.slices.to_dict())
+        argv += ["--slice-index", json.dumps(request["slice_index"]), "--slices", slices]
     if request["key"]:
         argv += ["--key", request["key"]]
     for p in request["sys_path"]:
