@@ -137,6 +137,15 @@ class _Case:
         return list(self.workdir.glob("dp-adopt-1/*-gated-*/dflow-dispatcher-*"))
 
 
+def _cancelled(slurm, job_id: str) -> tuple[bool, str]:
+    """Whether ``job_id`` ended CANCELLED (waiting up to 60 s), and its state, reason, exit
+    code and times for the failure message (pytest cuts the whole record short)."""
+    record = slurm.job_record(job_id, "CANCELLED")
+    fields = ("JobState", "Reason", "ExitCode", "RunTime", "SubmitTime", "StartTime", "EndTime")
+    shown = " ".join(m.group(0) for f in fields if (m := re.search(rf"\b{f}=\S*", record)))
+    return "JobState=CANCELLED" in record, f"job {job_id}: {shown}"
+
+
 def _queue(slurm) -> list[str]:
     return slurm.run("squeue", "-h", "-o", "%i").stdout.split()
 
@@ -205,7 +214,8 @@ def test_a_job_cancelled_while_no_runner_watched_is_submitted_again(tmp_path, sl
     case = _Case(tmp_path)
     job_id = case.crash_while_running()
     slurm.run("scancel", job_id)
-    assert "JobState=CANCELLED" in slurm.job_record(job_id, "CANCELLED")
+    cancelled, state = _cancelled(slurm, job_id)
+    assert cancelled, state
     case.gate.touch()
     out = case.resume()
     assert "PHASE Succeeded ANSWER done" in out, out + case.log()
@@ -228,7 +238,8 @@ def test_a_job_of_a_submission_that_changed_is_cancelled_before_the_new_one(tmp_
     try:
         _wait_for("the second job to start", lambda: len(_lines(case.started)) == 2)
         # scancel was sent before the second submission (the job may still be COMPLETING)
-        assert "JobState=CANCELLED" in slurm.job_record(job_id, "CANCELLED")
+        cancelled, state = _cancelled(slurm, job_id)
+        assert cancelled, state + "\n" + case.log()
         case.gate.touch()
         out, _ = resumed.communicate(timeout=300)
     finally:
