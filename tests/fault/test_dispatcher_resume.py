@@ -108,10 +108,15 @@ class _Case:
             text=True,
         )
 
-    def crash_while_running(self) -> str:
-        """Start a run, SIGKILL it once its job runs; return the Slurm job id."""
+    def crash_while_running(self, noted: bool = False) -> str:
+        """Start a run, SIGKILL it once its job runs (``noted``: and the step's log names the
+        job: the runner notes an id within 0.1 s of DPDispatcher getting it, but under load
+        the job may start first); return the Slurm job id."""
         first = self.start()
         _wait_for("the job to start", lambda: _lines(self.started))
+        if noted:
+            job = _lines(self.started)[0]
+            _wait_for(f"the log to name job {job}", lambda: f" job {job} (" in self.log())
         first.kill()
         first.communicate()
         return _lines(self.started)[0]
@@ -232,7 +237,7 @@ def test_a_job_of_a_submission_that_changed_is_cancelled_before_the_new_one(tmp_
     (DPDispatcher cannot recover it): the job the killed run noted in the step's log is
     cancelled before the step is submitted again, so the two never run at once."""
     case = _Case(tmp_path)
-    job_id = case.crash_while_running()
+    job_id = case.crash_while_running(noted=True)
     case.env["RUN_VARIANT"] = "b"
     resumed = case.start()
     try:
@@ -289,7 +294,7 @@ def test_a_cancelled_job_that_lingers_has_ended_before_the_new_copy_starts(
     cluster itself starts no job on a node while another one is completing there)."""
     case = _Case(tmp_path)
     case.env["RUN_PREPEND"] = json.dumps([line.format(times=times_file) for line in LINGERING])
-    job_id = case.crash_while_running()
+    job_id = case.crash_while_running(noted=True)
     case.env["RUN_VARIANT"] = "b"
     resumed = case.start()
     try:
@@ -319,7 +324,7 @@ def test_a_step_whose_cancelled_job_does_not_end_fails_without_a_second_copy(
     the step fails, saying which job is still there, and submits no second copy."""
     case = _Case(tmp_path)
     case.env["RUN_PREPEND"] = json.dumps([line.format(times=times_file) for line in LINGERING])
-    job_id = case.crash_while_running()
+    job_id = case.crash_while_running(noted=True)
     case.env.update(RUN_VARIANT="b", RUN_LEFTOVER_WAIT="0.5")
     out = case.resume()
     assert "PHASE Succeeded" not in out, out
