@@ -78,6 +78,7 @@ def _children_map() -> dict[int, list[int]]:
 
 
 def _proc_mb(pid: int) -> float:
+    """PSS of ``pid`` in MiB (its RSS where PSS is unreadable)."""
     try:
         with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
             for line in f:
@@ -85,11 +86,7 @@ def _proc_mb(pid: int) -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * PAGE / 2**20
-    except OSError:
-        return 0.0
+    return _rss_mb(pid)
 
 
 def _rss_mb(pid: int) -> float:
@@ -101,6 +98,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _tree(root: int) -> list[int]:
+    """``root`` and all its descendants."""
     kids, out, todo = _children_map(), [], [root]
     while todo:
         pid = todo.pop()
@@ -109,13 +107,9 @@ def _tree(root: int) -> list[int]:
     return out
 
 
-def tree_mb(root: int) -> float:
-    """Memory of ``root`` and all its descendants, in MiB (shared pages counted once, by PSS)."""
-    return sum(_proc_mb(pid) for pid in _tree(root))
-
-
 class PeakSampler(threading.Thread):
-    """Samples :func:`tree_mb` of a process and keeps the maximum.
+    """The peak memory of a process and its descendants, in MiB (shared pages counted once,
+    by PSS).
 
     Every ``interval`` s it reads the tree's RSS (``statm``: a few µs), and its PSS when that
     RSS has grown 2% past the last PSS sample's or ``pss_every`` s after it (a forked
@@ -131,7 +125,7 @@ class PeakSampler(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        sampled_rss, sampled_at = 0.0, 0.0
+        sampled_rss, sampled_at = 0.0, float("-inf")
         while not self._halt.is_set():
             pids = _tree(self.pid)
             rss = sum(_rss_mb(pid) for pid in pids)

@@ -27,7 +27,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -197,9 +197,9 @@ class Journal:
         self.reserve = os.path.join(wf_dir, RESERVE_NAME)
         _make_reserve(self.reserve)
         self.cache: dict[str, Node] = {}
-        # written at the next flush: nodes changed since the last one (None: the whole row,
-        # else the changed columns), nodes whose inputs changed, events in order
-        self._changed: dict[str, set[str] | None] = {}
+        # written at the next flush: nodes changed since the last one, with their changed
+        # columns (None: the whole row), nodes whose inputs changed, events in order
+        self._changed: dict[str, tuple[Node, set[str] | None]] = {}
         self._inputs: dict[str, Node] = {}
         self._events: list[tuple[str, str, str, str]] = []
         self.by_path: dict[str, str] = {}  # node path -> id: a resumed run finds its ids again
@@ -218,7 +218,7 @@ class Journal:
         """:meth:`_x` for many rows of one statement."""
         self._guarded(self.conn.executemany, sql, rows)
 
-    def _guarded(self, call: Any, sql: str, params: Any) -> sqlite3.Cursor:
+    def _guarded(self, call: Callable[[str, Any], Any], sql: str, params: Any) -> Any:
         if self.broken is not None:
             raise self.broken
         try:
@@ -256,13 +256,12 @@ class Journal:
         self._begin()
         rows: list[tuple] = []
         partial: dict[tuple[str, ...], list[tuple]] = {}  # changed columns -> their rows
-        for node_id, columns in changed.items():
-            node = self.cache[node_id]
+        for node, columns in changed.values():
             if columns is None:
                 rows.append(_row(node))
             elif columns:
                 key = tuple(sorted(columns))
-                partial.setdefault(key, []).append((*(_column(node, c) for c in key), node_id))
+                partial.setdefault(key, []).append((*(_column(node, c) for c in key), node.id))
         if rows:
             self._xmany(_UPSERT, rows)
         for key, values in partial.items():
@@ -310,7 +309,7 @@ class Journal:
             raise self.broken
         self.cache[node.id] = node
         self.by_path.setdefault(node.path, node.id)
-        self._changed[node.id] = None
+        self._changed[node.id] = (node, None)
         self._inputs[node.id] = node
         return node
 
@@ -323,9 +322,9 @@ class Journal:
             setattr(node, k, v)
         if "inputs" in changes:
             self._inputs[node.id] = node
-        columns = self._changed.get(node.id, ())
+        columns = self._changed.get(node.id, (node, set()))[1]
         if columns is not None:  # else the whole row is written already
-            self._changed[node.id] = {*columns, *changes} - {"inputs"}
+            self._changed[node.id] = (node, {*columns, *changes} - {"inputs"})
         if "phase" in changes:
             self._events.append((node.id, node.phase, now_iso(), node.message))
         return node
