@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .fileio import write_file
+
 EMPTY_DIR_MARKER = ".empty_dir"
 _config_module: Any = None
 
@@ -50,11 +52,14 @@ def detect_empty_dir() -> bool:
 
 def write_catalog(root: Path, items: list[dict]) -> Path:
     """Write one catalog file into ``root``'s catalog dir and return its path."""
-    cat_dir = Path(root) / catalog_dir_name()
-    cat_dir.mkdir(parents=True, exist_ok=True)
-    path = cat_dir / str(uuid.uuid4())
-    path.write_text(json.dumps({"path_list": items}))
-    return path
+    cat_dir = os.path.join(root, catalog_dir_name())
+    try:  # os-level (a fan-out writes one per slice): pathlib's mkdir stats first
+        os.mkdir(cat_dir)
+    except (FileExistsError, FileNotFoundError):  # the latter: write_file makes the dirs
+        pass
+    path = os.path.join(cat_dir, str(uuid.uuid4()))
+    write_file(path, json.dumps({"path_list": items}))
+    return Path(path)
 
 
 def _order_key(item: dict) -> tuple:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import io
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from dflow import (
 )
 from dflow.engine import EngineError
 from dflow.model.op_template import HTTPOPTemplate
-from dflow.python import PythonOPTemplate
+from dflow.python import OP, PythonOPTemplate
 from local_engine_ops import Add
 
 
@@ -208,3 +209,50 @@ def test_script_output_parameters_lose_exactly_one_trailing_newline(workdir):
     [s] = wf.query_step(name="nl")
     got = {n: s.outputs.parameters[n].value for n in ("one", "two", "none", "spaces", "missing")}
     assert got == {"one": "a", "two": "b\n", "none": "c", "spaces": " d ", "missing": "e"}
+
+
+@OP.function
+def prints_partial(i: int) -> {"o": int}:  # noqa: F821
+    print(f"partial-{i}", end="")  # no newline: still this step's, not the next one's
+    return {"o": i}
+
+
+@OP.function
+def closes_stdout(i: int) -> {"o": int}:  # noqa: F821
+    print(f"closing-{i}")
+    sys.stdout.close()
+    return {"o": i}
+
+
+@OP.function
+def replaces_stdout(i: int) -> {"o": int}:  # noqa: F821
+    sys.stdout.write(f"replacing-{i}")
+    sys.stdout = io.StringIO()
+    print("into the StringIO")
+    return {"o": i}
+
+
+def test_each_step_logs_its_own_output_when_an_op_closes_orreplaces_stdout(workdir):
+    """One worker serves every step (its streams on fds 1 and 2 live as long as it does): an
+    OP closing ``sys.stdout`` or replacing it after a partial line neither kills the worker
+    nor moves a line into another step's log."""
+    from dflow.config import config
+
+    config["debug_pool_workers"] = 1
+    ops = [prints_partial, closes_stdout, prints_partial, replaces_stdout, prints_partial]
+    wf = Workflow("streams")
+    for n, op in enumerate(ops):
+        wf.add(Step(f"s{n}", PythonOPTemplate(op), parameters={"i": n}))
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    logs = {}
+    for n in range(len(ops)):
+        [s] = wf.query_step(name=f"s{n}")
+        logs[n] = (workdir / wf.id / s.id / "log.txt").read_text()
+    assert logs == {
+        0: "partial-0",
+        1: "closing-1\n",
+        2: "partial-2",
+        3: "replacing-3",
+        4: "partial-4",
+    }

@@ -28,6 +28,8 @@ import time
 import uuid
 from typing import Callable
 
+from .. import fileio
+
 FORMAT = 2  # 2: small files inline in the manifest (any file with ``data``)
 _CHUNK = 1 << 20
 #: output files up to this size live in the manifest ...
@@ -133,16 +135,7 @@ def _retry_in_new_dir(fn, path: str) -> None:
 def write_file(path: str, data: str | bytes) -> None:
     """Create ``path`` (and its directory when missing) holding ``data``. No fsync: a crash
     loses at most a cache entry, which is detected (digest) and recomputed."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-
-    def write() -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, raw)
-        finally:
-            os.close(fd)
-
-    _retry_in_new_dir(write, path)
+    fileio.write_file(path, data, 0o644)
 
 
 def read_manifest(root: str, key: str) -> tuple[dict | None, str]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
+from ..fileio import write_file
 from ..python.errors import SignatureError
 from ..python.opio import Artifact, HDF5Datasets, artifact_has_hdf5, sign_type
 from ..serialization import dump_value
@@ -129,35 +130,40 @@ def _map_leaves(obj: Any, fn: Callable[[Any], Any]) -> Any:
     return None if obj is None else fn(obj)
 
 
-def _copy(src: Path, dst: Path, own: bool = False) -> bool:
+def _copy(src: Path, dst: Path, own: bool = False, lst: os.stat_result | None = None) -> bool:
     """Copy ``src`` (a file or a dir) to ``dst`` (``own``: hard-link the step's own regular
-    files); True if ``src`` is a dir."""
+    files); True if ``src`` is a dir. ``lst``: ``src``'s ``lstat`` when the caller has it (a
+    regular file then needs no other look)."""
     if src == dst:
         return os.path.isdir(src)
+    regular = lst is not None and stat.S_ISREG(lst.st_mode)
+    if not regular:
+        try:
+            st = os.stat(src)
+        except FileNotFoundError:  # a dangling link: the copy below says so
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            _merge_tree(src, dst, own)
+            return True
+    link = False if regular else None
     try:
-        st = os.stat(src)
-    except FileNotFoundError:  # a dangling link: the copy below says so
-        st = None
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        _merge_tree(src, dst, own)
-        return True
-    try:
-        _put_file(str(src), str(dst), own)
+        _put_file(str(src), str(dst), own, link)
     except FileNotFoundError:  # its dir is not there yet
         dst.parent.mkdir(parents=True, exist_ok=True)
-        _put_file(str(src), str(dst), own)
+        _put_file(str(src), str(dst), own, link)
     return False
 
 
-def _put_file(src: str, dst: str, own: bool) -> None:
-    if own and not os.path.islink(src):
+def _put_file(src: str, dst: str, own: bool, link: bool | None = None) -> None:
+    """``link``: whether ``src`` is a symbolic link (None: not known)."""
+    if own and not (os.path.islink(src) if link is None else link):
         try:
             os.link(src, dst)
             return
         except FileExistsError:
             os.unlink(dst)
-            return _put_file(src, dst, own)
+            return _put_file(src, dst, own, link)
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 raise
@@ -211,7 +217,11 @@ def write_artifact(
         src = Path(p)
         src = src if src.is_absolute() else cwd / src
         src = Path(os.path.normpath(src))
-        if not os.path.lexists(src):
+        try:
+            lst: os.stat_result | None = os.lstat(src)
+        except OSError:
+            lst = None
+        if lst is None:
             if strict:
                 raise SignatureError(
                     f"OP {ctx.op_name}: output artifact '{name}': path '{p}' does not exist "
@@ -220,7 +230,7 @@ def write_artifact(
             return ""
         rel, own = ctx.place_of(src)
         dst = root / rel if rel != "." else root
-        if _copy(src, dst, own):
+        if _copy(src, dst, own, lst):
             dirs_placed.append(rel)
             ctx.wrote_unlisted()  # a tree
         else:
@@ -264,21 +274,10 @@ def _is_paths(value: Any) -> bool:
 
 
 def _write_text(ctx: OutputContext, name: str, text: str) -> None:
-    dir_ = ctx.parameters_dir
-    path = os.path.join(dir_, name)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    try:  # os-level: a text-mode open() adds four system calls and a buffer to one write
-        fd = os.open(path, flags, 0o666)
-    except FileNotFoundError:  # the first output: make the dir (cheaper than checking first)
-        os.makedirs(dir_, exist_ok=True)
-        fd = os.open(path, flags, 0o666)
-    try:
-        data = text.encode()
-        ctx.wrote(path, data)
-        while data:
-            data = data[os.write(fd, data) :]
-    finally:
-        os.close(fd)
+    path = os.path.join(ctx.parameters_dir, name)
+    data = text.encode()
+    write_file(path, data)
+    ctx.wrote(path, data)
 
 
 def write_parameter(ctx: OutputContext, name: str, sign: Any, value: Any) -> None:

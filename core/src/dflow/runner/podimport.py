@@ -38,6 +38,7 @@ RUNTIME_MODULES = (
     "dflow.catalog",
     "dflow.config",
     "dflow.config_keys",
+    "dflow.fileio",
     "dflow.names",
     "dflow.serialization",
     "dflow.python",

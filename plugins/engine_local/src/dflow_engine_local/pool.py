@@ -365,6 +365,18 @@ def _worker_loop(
             conn.send(serve(request, registry, store))
 
 
+_LOG_STREAMS: list[Any] = []
+
+
+def _log_streams() -> tuple[Any, Any]:
+    """Text streams on fds 1 and 2, made once per worker: each step points those fds at its
+    log (``dup2``), and a stream writes to whatever its fd is (made per step, each cost a
+    buffer and four system calls). Remade if an OP closed one."""
+    if not _LOG_STREAMS or _LOG_STREAMS[0].closed or _LOG_STREAMS[1].closed:
+        _LOG_STREAMS[:] = [open(fd, "w", closefd=False, buffering=1) for fd in (1, 2)]
+    return _LOG_STREAMS[0], _LOG_STREAMS[1]
+
+
 def serve(request: dict[str, Any], registry: list[Any], store: str) -> tuple:
     """Run one Python OP step in this worker; return the OPResult fields as a tuple."""
     from dflow.runner import run_op
@@ -384,8 +396,7 @@ def serve(request: dict[str, Any], registry: list[Any], store: str) -> tuple:
     os.close(log_fd)
     # print() goes to the log even when sys.stdout was replaced (pytest, notebooks)
     streams = (sys.stdout, sys.stderr)
-    sys.stdout = open(1, "w", closefd=False, buffering=1)
-    sys.stderr = open(2, "w", closefd=False, buffering=1)
+    sys.stdout, sys.stderr = _log_streams()
     env_saved = {k: os.environ.get(k) for k in request["env"]}
     os.environ.update(request["env"])
     path_saved = list(sys.path)
@@ -417,8 +428,10 @@ def serve(request: dict[str, Any], registry: list[Any], store: str) -> tuple:
         if left:
             how = "SIGKILL (it ignored SIGTERM)" if sigkill else "SIGTERM"
             sys.stderr.write(f"[dflow] the step left {left} process(es) running: killed ({how})\n")
-        sys.stdout.flush()
-        sys.stderr.flush()
+        # an OP may have replaced sys.stdout (ours holds what it wrote before) or closed it
+        for stream in {id(s): s for s in (sys.stdout, sys.stderr, *_LOG_STREAMS)}.values():
+            with contextlib.suppress(ValueError, OSError, AttributeError):
+                stream.flush()
         sys.stdout, sys.stderr = streams
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
