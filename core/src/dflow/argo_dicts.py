@@ -148,4 +148,6 @@ class _LazyNodes(ArgoObjectDict):
         return {k: _plain(v) for k, v in dict.items(self)}
 
     def raw(self) -> dict[str, Any]:  # as stored, wrapped or not: the workflow's own lookups
-        return dict.copy(self)
+        # not dict.copy(self): for a dict whose __iter__ is its own, CPython copies through
+        # keys() and __getitem__, which wraps every node
+        return dict(dict.items(self))
