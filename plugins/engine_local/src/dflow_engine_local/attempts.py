@@ -71,14 +71,14 @@ async def attempt_python(
     tmp = sd.tmp(tmpl.tmp_root)  # the OP's tmp_root: workdir/tmp, as in pydflow
     request = {
         "template": ctx.registry_index[id(leaf.step.template)],  # the pool holds the original
-        "inputs_dir": os.path.join(tmp, "inputs"),
-        "outputs_dir": os.path.join(tmp, "outputs"),
-        "parameters_dir": os.path.join(sd.inputs, "parameters"),
+        "inputs_dir": tmp + "/inputs",
+        "outputs_dir": tmp + "/outputs",
+        "parameters_dir": sd.inputs + "/parameters",
         "workdir": sd.workdir,
         "slice_index": leaf.slice_index,
         "key": leaf.key,
         "workflow_name": ctx.wf_id,
-        "progress_file": os.path.join(sd.root, "progress"),
+        "progress_file": sd.root + "/progress",
         "success_tag": False,
         "log": sd.log,
         "pid_file": sd.pid,

@@ -137,7 +137,7 @@ def link_shared(store: str, path: str, text: str, symlink: bool = False) -> None
     links are not possible (no hard links there, too many) ``path`` is written as before.
     """
     data = text.encode()
-    src = os.path.join(store, ("l" if symlink else "f") + hashlib.sha1(data).hexdigest())
+    src = store + ("/l" if symlink else "/f") + hashlib.sha1(data).hexdigest()
     for _ in range(3):
         try:
             os.link(src, path, follow_symlinks=False)
@@ -326,8 +326,9 @@ class StepDir:
 
     def __init__(self, wf_dir: str, name: str) -> None:
         # made four times per slice: a concatenation costs a tenth of an os.path.join (the
-        # local engine runs on POSIX systems: "/" is the separator)
-        self.root = root = os.path.join(wf_dir, name)
+        # local engine runs on POSIX systems: "/" is the separator; names are node ids and
+        # parameter names, never absolute paths, so this file's paths are concatenated)
+        self.root = root = wf_dir + "/" + name
         self.inputs = root + "/inputs"
         self.outputs = root + "/outputs"
         self.workdir = root + "/workdir"
@@ -337,7 +338,7 @@ class StepDir:
 
     def tmp(self, tmp_root: str = "/tmp") -> str:
         """The host dir of a Python OP's ``tmp_root`` (its ``inputs/`` and ``outputs/``)."""
-        return host_path(self.workdir, tmp_root)
+        return self.workdir + "/tmp" if tmp_root == "/tmp" else host_path(self.workdir, tmp_root)
 
     def create(
         self, name: str, type_: str, mirror: Mirror | None = None, spare: bool = False
@@ -352,11 +353,11 @@ class StepDir:
             except FileNotFoundError:
                 os.makedirs(self.root, exist_ok=True)
         put = mirror.share if mirror is not None else overwrite
-        put(os.path.join(self.root, "name"), name)
-        put(os.path.join(self.root, "type"), type_)
+        put(self.root + "/name", name)
+        put(self.root + "/type", type_)
 
     def set_phase(self, phase: str, mirror: Mirror | None = None) -> None:
-        (mirror.put if mirror is not None else overwrite)(os.path.join(self.root, "phase"), phase)
+        (mirror.put if mirror is not None else overwrite)(self.root + "/phase", phase)
 
     def reset_outputs(self) -> None:
         """A step run again starts from empty outputs (its inputs are rewritten too)."""
@@ -374,7 +375,7 @@ class StepDir:
     ) -> None:
         """A parameter's text and, with ``meta``, its ``.dflow/<name>`` metadata; ``source``:
         the file the OP wrote it to (linked to when it holds the same text)."""
-        path = os.path.join(self.root, io, "parameters", name)
+        path = f"{self.root}/{io}/parameters/{name}"
         if mirror is None:
             write_new(path, text)
         elif source is not None:
@@ -382,11 +383,11 @@ class StepDir:
         else:
             mirror.write(path, text)
         if meta is not None:
-            path = os.path.join(self.root, io, "parameters", ".dflow", name)
+            path = f"{self.root}/{io}/parameters/.dflow/{name}"
             (mirror.share if mirror is not None else write_new)(path, meta)
 
     def artifact_path(self, io: str, name: str) -> str:
-        return os.path.join(self.root, io, "artifacts", name)
+        return f"{self.root}/{io}/artifacts/{name}"
 
 
 def write_new(path: str, text: str) -> None:

@@ -95,7 +95,7 @@ def input_type(ctx: RunContext, step: Step, name: str) -> str | None:
 
 def groups_dir(ctx: RunContext, group: Node) -> str:
     """Where a fan-out keeps what its items share (pydflow has no dir for the loop itself)."""
-    return os.path.join(ctx.wf_dir, ".groups", group.id)
+    return ctx.wf_dir + "/.groups/" + group.id
 
 
 def mkdirs(*paths: str) -> None:
@@ -124,7 +124,7 @@ def write_inputs(
     ``items``: the path inside its artifact of each ``Slices(sub_path=True)`` item. What the
     step reads is written now; metadata and empty dirs go through the mirror."""
     tmpl, mirror = step.template, ctx.mirror
-    pars = os.path.join(sd.inputs, "parameters")
+    pars = sd.inputs + "/parameters"
     # a spare holds inputs/{parameters,artifacts}: one rename instead of three mkdirs. Not
     # for a fan-out's slices: there the loop and the workers keep both cores busy, so the
     # writer thread's mkdirs would only add GIL hand-offs (and a rename per slice)
@@ -132,8 +132,7 @@ def write_inputs(
     # inputs/artifacts, made last, is there when the step's dir was a ``pod`` spare (or a
     # re-run step's): its inputs/ is complete
     spared = single and (
-        os.path.isdir(os.path.join(sd.inputs, "artifacts"))
-        or mirror.take_spare("inputs", sd.inputs)
+        os.path.isdir(sd.inputs + "/artifacts") or mirror.take_spare("inputs", sd.inputs)
     )
     if not spared:
         mkdirs(sd.inputs, pars)
@@ -146,32 +145,32 @@ def write_inputs(
     for name, text in params.items():
         if name in sliced and group is not None:
             # the whole list is written once for the loop; each slice links to it
-            shared = os.path.join(groups_dir(ctx, group), "inputs", "parameters", name)
+            shared = groups_dir(ctx, group) + "/inputs/parameters/" + name
             if not os.path.exists(shared):
                 write_text(shared, text)
-            target, link = os.path.abspath(shared), os.path.join(pars, name)
+            target, link = os.path.abspath(shared), pars + "/" + name
             if mirror.store is not None:  # one inode for all the slices' links
                 link_shared(mirror.store, link, target, symlink=True)
             else:
                 place(target, link, "symlink")
         else:
-            write_new(os.path.join(pars, name), text)
+            write_new(pars + "/" + name, text)
         meta = meta_text(types.get(name))
         if meta is not None:
             if not typed:
-                mirror.mkdir(os.path.join(pars, ".dflow"))
+                mirror.mkdir(pars + "/.dflow")
                 typed = True
-            mirror.share(os.path.join(pars, ".dflow", name), meta)
+            mirror.share(pars + "/.dflow/" + name, meta)
     if key:
-        mirror.write(os.path.join(pars, "dflow_key"), key)
+        mirror.write(pars + "/dflow_key", key)
     given = {n: p for n, p in arts.items() if p is not None}
     if given:
         if not spared:
-            mkdirs(os.path.join(sd.inputs, "artifacts"))
+            mkdirs(sd.inputs + "/artifacts")
         for name, path in given.items():
             place(path, sd.artifact_path("inputs", name), "symlink")
     elif not spared:
-        mirror.mkdir(os.path.join(sd.inputs, "artifacts"))
+        mirror.mkdir(sd.inputs + "/artifacts")
     if not isinstance(tmpl, PythonOPTemplate):
         return
     if given:
@@ -259,14 +258,12 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
         mirror.mkdir(*_down_to(sd.root, sd.tmp(tmpl.tmp_root)))
     if not res.ok and not res.params and not any(res.arts.values()):
         return  # as in pydflow, a step that failed without outputs has no outputs/
-    mirror.mkdir(
-        sd.outputs, os.path.join(sd.outputs, "parameters"), os.path.join(sd.outputs, "artifacts")
-    )
+    mirror.mkdir(sd.outputs, sd.outputs + "/parameters", sd.outputs + "/artifacts")
     declared = tmpl.outputs.parameters
     typed = False
     # a Python OP's parameter files: the outputs/ files are links to them when alike
     op_params = (
-        os.path.join(sd.tmp(tmpl.tmp_root), "outputs", "parameters")
+        sd.tmp(tmpl.tmp_root) + "/outputs/parameters"
         if isinstance(tmpl, PythonOPTemplate)
         else None
     )
@@ -274,9 +271,9 @@ def record_outputs(ctx: RunContext, sd: StepDir, tmpl: OPTemplate, res: Result) 
         global_name = getattr(declared.get(name), "global_name", None)
         meta = meta_text(res.types.get(name), global_name)
         if meta is not None and not typed:
-            mirror.mkdir(os.path.join(sd.outputs, "parameters", ".dflow"))
+            mirror.mkdir(sd.outputs + "/parameters/.dflow")
             typed = True
-        source = os.path.join(op_params, name) if op_params is not None else None
+        source = op_params + "/" + name if op_params is not None else None
         sd.write_parameter("outputs", name, text, meta, mirror, source)
     for name, path in res.arts.items():
         if path is None:

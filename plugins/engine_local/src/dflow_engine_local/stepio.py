@@ -54,14 +54,14 @@ def read_outputs(tmpl: OPTemplate, sd: StepDir, res: Result, who: str, strict: b
     """Read what the step produced into ``res`` (``strict``: a missing output is an error)."""
     # Python OPs write <tmp_root>/outputs, HTTP steps outputs/, scripts their declared paths
     if isinstance(tmpl, PythonOPTemplate):
-        produced: str | None = os.path.join(sd.tmp(tmpl.tmp_root), "outputs")
+        produced: str | None = sd.tmp(tmpl.tmp_root) + "/outputs"
     elif isinstance(tmpl, HTTPOPTemplate):
         produced = sd.outputs
     else:
         produced = None
     for name, p in tmpl.outputs.parameters.items():
         if produced is not None:
-            path = os.path.join(produced, "parameters", name)
+            path = produced + "/parameters/" + name
         elif p.value_from_path:
             path = host_path(sd.workdir, p.value_from_path)
         else:
@@ -88,7 +88,7 @@ def read_outputs(tmpl: OPTemplate, sd: StepDir, res: Result, who: str, strict: b
             res.types[name] = param_type(p)
     for name, a in tmpl.outputs.artifacts.items():
         if produced is not None:
-            path = os.path.join(produced, "artifacts", name)
+            path = produced + "/artifacts/" + name
         elif a.path:
             path = host_path(sd.workdir, a.path)
         else:
