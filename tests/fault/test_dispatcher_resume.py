@@ -255,6 +255,52 @@ def test_a_job_of_a_submission_that_changed_is_cancelled_before_the_new_one(tmp_
     assert _queue(slurm) == []
 
 
+@pytest.mark.parametrize("context", ["LocalContext", "SSHContext"])
+def test_a_job_of_a_changed_submission_the_log_never_named_is_cancelled(
+    tmp_path, slurm, context, request
+):
+    """The runner died between ``sbatch`` and both the note of the job in the step's log and
+    DPDispatcher's record (the note and the record are removed here to stand for that
+    instant), and the executor's settings changed before the resume: the job is found by
+    the id file of the submission the attempt recorded before submitting, and cancelled
+    before the new copy is submitted."""
+    case = _Case(tmp_path)
+    remote = "dp-adopt-1/*-gated-*/dflow-dispatcher-*/attempt-*/remote"
+    if context == "SSHContext":  # the same Slurm, reached through the test's sshd
+        sshd = request.getfixturevalue("slurm_sshd")
+        ssh = {
+            "host": sshd.host,
+            "port": sshd.port,
+            "username": sshd.user,
+            "private_key_file": sshd.key_file,
+            "remote_root": str(tmp_path / "remote"),
+        }
+        case.env["RUN_SSH"] = json.dumps(ssh)
+        remote = "remote"
+    job_id = case.crash_while_running(noted=True)
+    [log] = tmp_path.glob("dp-adopt-1/*-gated-*/log.txt")
+    noted = f"[dflow] submitted Slurm job {job_id} (dpdispatcher)\n"
+    assert noted in log.read_text()
+    log.write_text(log.read_text().replace(noted, ""))
+    [record] = [p for p in tmp_path.glob(f"{remote}/*/*.json") if p.stem == p.parent.name]
+    record.unlink()
+    case.env["RUN_VARIANT"] = "b"
+    resumed = case.start()
+    try:
+        _wait_for("the second job to start", lambda: len(_lines(case.started)) == 2)
+        cancelled, state = _cancelled(slurm, job_id)
+        assert cancelled, state + "\n" + case.log()
+        case.gate.touch()
+        out, _ = resumed.communicate(timeout=300)
+    finally:
+        resumed.kill()
+    assert "PHASE Succeeded ANSWER done" in out, out + case.log()
+    assert _lines(case.count) == ["ran"]  # only the second copy got past the gate
+    assert f"cancelled Slurm job {job_id}, left by an earlier run" in case.log()
+    assert f"via {context}" in case.log()
+    assert _queue(slurm) == []
+
+
 # atop a batch script: the job notes its start; cancelled, it keeps running (and noting)
 # for about 3 s, as a job that saves its state on SIGTERM does (Slurm's KillWait, 2 s here,
 # ends it sooner). Only builtins: under load a fork per note could let KillWait pass first.

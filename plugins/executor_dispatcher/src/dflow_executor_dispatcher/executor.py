@@ -286,7 +286,8 @@ class DispatcherExecutor(Executor):
         batch = str(machine_dict.get("batch_type"))
         tracker = _Tracker(jobs, tasks, batch)
         try:
-            self._take_over(dp, submission, jobs, tracker, resumed)
+            self._take_over(dp, submission, jobs, tracker, attempt if resumed else None)
+            recovery.note_submission(attempt, submission)
         except recovery.LeftoverRunning as err:
             message = (
                 f"DispatcherExecutor: {err}: the step was not submitted again, so that it "
@@ -344,11 +345,12 @@ class DispatcherExecutor(Executor):
         submission: Any,
         jobs: list[ScriptJob],
         tracker: _Tracker,
-        resumed: bool,
+        resumed: Path | None,
     ) -> None:
         """Before submitting: adopt the jobs a killed run left in flight for this submission,
         and cancel those it left for another one (the fan-out was batched differently, or the
-        executor's settings changed), so that no step runs twice at once."""
+        executor's settings changed), so that no step runs twice at once. ``resumed``: the
+        attempt directory a killed run left."""
         adopted, again = recovery.adopt(dp, submission) if resumed else ([], [])
         batch = tracker.batch
         for dp_job in submission.belonging_jobs:
@@ -367,7 +369,8 @@ class DispatcherExecutor(Executor):
             # a Shell job is known by its pid alone, which another process may have taken
             # since; on this machine the local engine already killed it (by its markers)
             return
-        for job_id, kind in recovery.leftovers(jobs).items():
+        unnoted = recovery.earlier_jobs(resumed, submission, batch) if resumed else {}
+        for job_id, kind in recovery.leftovers(jobs, unnoted).items():
             if job_id in adopted or job_id in again:
                 continue
             try:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import re
+import shlex
 import shutil
 import tempfile
 import time
@@ -32,6 +34,8 @@ from . import staging
 PREFIX = "dflow-dispatcher-"
 #: names the attempt directory of a submission in flight
 MARKER = "in-flight"
+#: in an attempt directory: each submission made from it, "<submission hash> <job hash>..."
+SUBMISSIONS = "submissions"
 #: how long a resumed run waits for a cancelled job of a killed run to end before it submits
 #: the step again (Slurm's default KillWait, 30 s, and some: as the Slurm executors wait)
 LEFTOVER_WAIT = 45.0
@@ -159,19 +163,75 @@ def submitted_line(batch: str, job_id: str) -> str:
     return f"[dflow] submitted {batch} job {job_id} (dpdispatcher)\n"
 
 
-def leftovers(jobs: Sequence[ScriptJob]) -> dict[str, str]:
-    """Scheduler jobs an earlier run noted in these steps' logs and never saw end (id: batch)."""
+def leftovers(jobs: Sequence[ScriptJob], unnoted: dict[str, str] | None = None) -> dict[str, str]:
+    """Scheduler jobs an earlier run noted in these steps' logs and never saw end (id: batch),
+    and those of ``unnoted`` (:func:`earlier_jobs`) that the logs do not say ended."""
     left: dict[str, str] = {}
+    ended: set[str] = set()
     for job in jobs:
         try:
             text = Path(job.log_path).read_text(errors="replace")
         except OSError:
             continue
-        ended = {i for match in _ENDED.findall(text) for i in match if i}
+        ended |= {i for match in _ENDED.findall(text) for i in match if i}
         for batch, job_id in _SUBMITTED.findall(text):
-            if job_id not in ended:
-                left[job_id] = batch
-    return left
+            left[job_id] = batch
+    left.update(unnoted or {})
+    return {job_id: batch for job_id, batch in left.items() if job_id not in ended}
+
+
+def note_submission(attempt: Path, submission: Any) -> None:
+    """Record, before anything is submitted, which submission (and which jobs) this attempt
+    makes: a run killed between ``sbatch`` and the note of the job in the step's log leaves
+    only DPDispatcher's job id file, under the submission's own hash, which a resumed run
+    with other settings (another hash) would not look at (:func:`earlier_jobs`)."""
+    line = " ".join([submission.submission_hash, *(j.job_hash for j in submission.belonging_jobs)])
+    path = attempt / SUBMISSIONS
+    try:
+        known = path.read_text().splitlines()
+    except FileNotFoundError:
+        known = []
+    if line not in known:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+
+
+def earlier_jobs(attempt: Path, submission: Any, batch: str) -> dict[str, str]:
+    """The scheduler jobs (id: batch) of the other submissions this attempt recorded: a
+    killed run's, made with settings that have changed since. Read from DPDispatcher's job
+    id files, which it writes as soon as the scheduler answers."""
+    try:
+        lines = (attempt / SUBMISSIONS).read_text().splitlines()
+    except OSError:
+        return {}
+    context = submission.machine.context
+    # the remote root the user configured; each submission's files are in <root>/<its hash>
+    # (dpdispatcher's contexts: bind_submission); a context without one keeps no such files
+    root = getattr(context, "temp_remote_root", None)
+    paths = []
+    for line in lines:
+        earlier, *job_hashes = line.split()
+        if earlier != submission.submission_hash and root:
+            paths += [posixpath.join(str(root), earlier, f"{h}_job_id") for h in job_hashes]
+    if not paths:
+        return {}
+    # the context's own file calls stay inside the current submission's dir: read them as
+    # the scheduler's commands are run, on the machine (a missing file is no job: skipped)
+    _machine_ready(submission.machine)
+    _code, _in, out, _err = context.block_call(
+        "cat " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null"
+    )
+    text = out.read()
+    ids = (text.decode(errors="replace") if isinstance(text, bytes) else str(text)).split()
+    return dict.fromkeys(ids, batch)
+
+
+def _machine_ready(machine: Any) -> None:
+    """A LocalContext runs commands in its remote root, which exists only after the upload."""
+    from dpdispatcher.contexts.local_context import LocalContext  # imported quietly by now
+
+    if isinstance(machine.context, LocalContext):
+        os.makedirs(machine.context.remote_root, exist_ok=True)
 
 
 def cancel(dp: Any, submission: Any, job_id: str, wait: float | None = None) -> None:
@@ -180,12 +240,8 @@ def cancel(dp: Any, submission: Any, job_id: str, wait: float | None = None) -> 
     or completing: its processes get SIGTERM, and SIGKILL only after the scheduler's grace
     time (Slurm's KillWait), so the step's new copy must not start before. Raises
     :class:`LeftoverRunning` naming the job if it has not ended by then."""
-    from dpdispatcher.contexts.local_context import LocalContext  # imported quietly by now
-
     machine = submission.machine
-    if isinstance(machine.context, LocalContext):
-        # a LocalContext runs commands in its remote root, which exists only after the upload
-        os.makedirs(machine.context.remote_root, exist_ok=True)
+    _machine_ready(machine)
     stub = dp.Job(job_task_list=[], resources=submission.resources, machine=machine)
     stub.register_job_id(job_id)
     machine.kill(stub)
