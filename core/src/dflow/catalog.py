@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .fileio import write_file
+from .fileio import read_file, write_file
 
 EMPTY_DIR_MARKER = ".empty_dir"
 _config_module: Any = None
@@ -81,7 +81,7 @@ def read_catalog(root: Path) -> list[dict]:
         if not entry.is_file():
             continue
         try:
-            data = json.loads(Path(entry.path).read_text())
+            data = json.loads(read_file(entry.path))
         except (OSError, ValueError) as exc:
             raise ValueError(f"artifact catalog {entry.path} is not valid JSON: {exc}") from exc
         items.extend(data.get("path_list", []) if isinstance(data, dict) else [])

@@ -1,8 +1,10 @@
-"""Small files written with os-level calls.
+"""Small files written and read with os-level calls.
 
-A text-mode ``open()`` costs a buffer and four system calls more than ``open``/``write``/
-``close`` (``fstat``, ``ioctl``, two ``lseek``): per file that is little, but a fan-out writes
-several files per slice. Shared by the runner (output parameters, catalogs) and the step cache.
+A text-mode ``open()`` costs a buffer and four or five system calls more than ``open``/
+``write``/``close`` (``fstat``, ``ioctl``, two ``lseek``; one more ``fstat`` to read): per file
+that is little, but a fan-out writes and reads several files per slice. Shared by the runner
+(input and output parameters, catalogs) and the step cache. Text is UTF-8, as the writers
+write it, whatever the locale.
 """
 
 from __future__ import annotations
@@ -26,3 +28,20 @@ def write_file(path: str, data: str | bytes, mode: int = 0o666) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
+
+
+def read_file(path: str | os.PathLike) -> str:
+    """The text of ``path`` (UTF-8) with its line ends made ``\\n``, as a text-mode
+    ``open().read()`` gives it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    text = b"".join(chunks).decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

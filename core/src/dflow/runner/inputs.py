@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
+from ..fileio import read_file
 from ..python.errors import SignatureError
 from ..python.opio import (
     Artifact,
@@ -168,8 +169,7 @@ def read_inputs(
                 values[name] = whole
             continue
         try:
-            with open(path) as f:
-                text = f.read()
+            text = read_file(path)
         except FileNotFoundError:
             continue
         tp = (input_types or {}).get(name, sign_type(s))
@@ -198,8 +198,7 @@ def _sliced_list(path: str) -> Any:
         _SLICED.move_to_end(ident)
         return _SLICED[ident]
     try:
-        with open(path) as f:
-            text = f.read()
+        text = read_file(path)
     except FileNotFoundError:
         return _ABSENT
     value = load_value(text, list)

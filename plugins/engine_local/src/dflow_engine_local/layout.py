@@ -210,23 +210,6 @@ def remove_stray_temps(directory: str, prefix: str = "") -> int:
     return removed
 
 
-def read_small(path: str) -> str:
-    """A small file's text, read as ``open(path).read()`` does (UTF-8, ``\\r\\n`` and ``\\r``
-    read as ``\\n``) in four system calls where a text-mode ``open()`` makes eight."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    text = b"".join(chunks).decode()
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
 def read_text(path: str | os.PathLike, default: str | None = None) -> str | None:
     try:
         with open(path) as f:

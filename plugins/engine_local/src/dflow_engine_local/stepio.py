@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from dflow.fileio import read_file
 from dflow.model.io import MISSING, step_input_names, step_input_optional, step_input_value
 from dflow.model.op_template import HTTPOPTemplate, OPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
@@ -16,7 +17,7 @@ from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value
 
 from .artifacts import resolve_artifact
-from .layout import StepDir, host_path, place, read_small, remove, sub_path_item
+from .layout import StepDir, host_path, place, remove, sub_path_item
 from .state import Frame, RunContext, SliceIndex
 from .stepfiles import input_type
 from .values import Result, StepError, param_type
@@ -68,7 +69,7 @@ def read_outputs(tmpl: OPTemplate, sd: StepDir, res: Result, who: str, strict: b
             continue
         text = None
         try:
-            text = read_small(path)
+            text = read_file(path)
             # Argo's executor trims exactly one trailing newline ("for user
             # convenience"): "a\n" -> "a", "a\n\n" -> "a\n", "a" -> "a"; the OP runner
             # writes one more, so a Python OP's value survives it on both engines
