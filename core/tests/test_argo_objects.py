@@ -353,3 +353,40 @@ def test_a_query_makes_steps_of_the_matching_nodes_only(wf_dict, monkeypatch):
     squares = wf.get_step(name="square")
     assert [s.id for s in squares] == [f"s{i}" for i in reversed(range(2000))]
     assert [s.id for s in wf.get_step(key="hello-1")] == ["h1"]
+
+
+def test_deferred_nodes_are_made_once_when_read_and_read_as_eager_ones(wf_dict):
+    """An engine may give a query's nodes as DeferredNode: made on first read, once, and
+    every way of reading the workflow gives what the eager dicts give."""
+    from dflow.argo_dicts import DeferredNode
+
+    made: list[str] = []
+
+    def deferred():
+        nodes = {}
+        for i, d in wf_dict["status"]["nodes"].items():
+            nodes[i] = DeferredNode(lambda i=i, d=d: made.append(i) or copy.deepcopy(d))
+        return ArgoWorkflow({**wf_dict, "status": {**wf_dict["status"], "nodes": nodes}})
+
+    wf = deferred()
+    assert wf.status.phase == "Running" and made == []
+    assert wf.status.nodes["h1"].phase == "Failed" and made == ["h1"]
+    assert wf.status.nodes.h1.inputs.parameters[0].value == "hello-1" and made == ["h1"]
+    eager = ArgoWorkflow(copy.deepcopy(wf_dict))
+    assert deferred().status.nodes == eager.status.nodes
+    assert eager.status.nodes == deferred().status.nodes
+    assert deferred().status.nodes == deferred().status.nodes
+    assert not (deferred().status.nodes != wf_dict["status"]["nodes"])
+    assert repr(deferred().status.nodes) == repr(eager.status.nodes)
+    assert json.loads(json.dumps(deferred())) == wf_dict
+    assert deferred().recover() == wf_dict
+    assert pickle.loads(pickle.dumps(deferred().status.nodes))["h0"].phase == "Succeeded"
+    assert copy.deepcopy(deferred()).status.nodes["g1"].children == ["add1"]
+    assert [s.id for s in deferred().get_step(phase=["Failed", "Running"])] == ["h1", "add1"]
+    below = [s.id for s in eager.get_sub_nodes("g0")]
+    assert [s.id for s in deferred().get_sub_nodes("g0")] == below and "h1" in below
+    made.clear()
+    wf = deferred()
+    [n.phase for n in wf.status.nodes.values()]
+    list(wf.status.nodes.values())
+    assert sorted(made) == sorted(wf_dict["status"]["nodes"])  # each made once

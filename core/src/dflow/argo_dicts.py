@@ -4,7 +4,7 @@ re-exported there)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
@@ -90,20 +90,38 @@ class ArgoObjectList(list):
         return [_plain(v) for v in self]
 
 
+class DeferredNode:
+    """A node of a queried workflow that its engine makes on first read: ``make()`` returns
+    the node's dict. A query's nodes are many (one per slice of a fan-out) and most are
+    never read: the local engine's ``submit`` returns its run's workflow, whose 100,000 node
+    dicts cost seconds to make."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], dict[str, Any]]) -> None:
+        self.make = make
+
+
 class _LazyNodes(ArgoObjectDict):
     """A queried workflow's ``status.nodes``: each node becomes an :class:`ArgoObjectDict`
     when first read, not when the workflow is built (a 10,000-slice fan-out's query wrapped
-    every node, 40-80 µs each, and most are never read). It reads as the eager dict did:
-    indexing, ``get``, ``items``/``values``, ``dict(...)``, ``copy``, pickling and JSON give
-    wrapped nodes (``items``/``values`` wrap the rest at once)."""
+    every node, 40-80 µs each, and most are never read), and a :class:`DeferredNode` is made
+    then too. It reads as the eager dict did: indexing, ``get``, ``items``/``values``,
+    ``dict(...)``, ``copy``, ``==``, ``repr``, pickling and JSON give wrapped nodes
+    (``items``/``values`` wrap the rest at once)."""
 
     def __init__(self, nodes: Mapping[str, Any]) -> None:
         dict.__init__(self, nodes)
 
+    def _make_all(self) -> None:
+        for key, value in dict.items(self):
+            if type(value) is DeferredNode:  # replacing a value keeps the dict's size: safe
+                dict.__setitem__(self, key, value.make())
+
     def __getitem__(self, key: str) -> Any:
         value = dict.__getitem__(self, key)
-        if type(value) is dict:
-            value = ArgoObjectDict(value)
+        if type(value) is DeferredNode or type(value) is dict:
+            value = _wrap(value.make() if type(value) is DeferredNode else value)
             dict.__setitem__(self, key, value)
         return value
 
@@ -114,9 +132,26 @@ class _LazyNodes(ArgoObjectDict):
         return dict.__iter__(self)
 
     def _wrap_all(self) -> None:
+        self._make_all()
         for key, value in dict.items(self):
             if type(value) is dict:  # replacing a value keeps the dict's size: safe here
                 dict.__setitem__(self, key, ArgoObjectDict(value))
+
+    def __eq__(self, other: object) -> bool:
+        self._make_all()
+        if isinstance(other, _LazyNodes):
+            other._make_all()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]  # as a dict's
+
+    def __repr__(self) -> str:
+        self._make_all()
+        return dict.__repr__(self)
 
     def items(self) -> Any:
         self._wrap_all()
@@ -145,9 +180,11 @@ class _LazyNodes(ArgoObjectDict):
         return ArgoObjectDict, (dict.copy(self),)
 
     def recover(self) -> dict[str, Any]:
+        self._make_all()
         return {k: _plain(v) for k, v in dict.items(self)}
 
     def raw(self) -> dict[str, Any]:  # as stored, wrapped or not: the workflow's own lookups
         # not dict.copy(self): for a dict whose __iter__ is its own, CPython copies through
         # keys() and __getitem__, which wraps every node
+        self._make_all()
         return dict(dict.items(self))

@@ -85,3 +85,33 @@ def test_step_events_reach_observers(workdir):
     finally:
         pm.unregister("test-observer")
     assert ("one", "Running") in seen and ("one", "Succeeded") in seen
+
+
+def test_a_query_makes_a_node_when_it_is_read(workdir, monkeypatch):
+    """``submit`` returns the run's workflow without making its nodes' dicts (a fan-out of
+    100,000 slices: seconds); each is made once, when read, and reads as an eager one."""
+    import json
+
+    import dflow_engine_local.query as query
+
+    made = []
+    node_dict = query.node_dict
+
+    def counted(node, children, wf_dir):
+        made.append(node.id)
+        return node_dict(node, children, wf_dir)
+
+    monkeypatch.setattr(query, "node_dict", counted)
+    wf = Workflow("lazy")
+    s = Step("add", PythonOPTemplate(Add), parameters={"a": 1, "b": 2})
+    wf.add(s)
+    result = wf.submit()
+    assert result.status.phase == "Succeeded" and made == []
+    [node_id] = [i for i in result.status.nodes if i != result.id]
+    assert result.status.nodes[node_id].outputs.parameters[0].value == "3"
+    assert made == [node_id]
+    assert result.status.nodes[node_id].phase == "Succeeded" and made == [node_id]
+    eager = json.loads(json.dumps(wf.query()))
+    assert json.loads(json.dumps(result)) == eager
+    assert result.status.nodes == wf.query().status.nodes
+    assert [x.id for x in wf.query().get_step(name="add")] == [node_id]

@@ -121,6 +121,13 @@ def test_dead_runner_reported_and_double_submit_refused(workdir):
     proc.wait()
     assert wf.query_status() == "Failed"
     assert "submit it again" in wf.query().status.message
+    # what the dead runner left running is reported as over: an Error of its own
+    [s] = wf.query_step(name="s")
+    assert (s.phase, s.message) == (
+        "Error",
+        "the process running this workflow died while this step was unfinished",
+    )
+    assert wf.query().status.nodes[s.id].phase == "Error"
     wf.submit()  # resume: the step runs again and succeeds
     assert wf.query_status() == "Succeeded"
 

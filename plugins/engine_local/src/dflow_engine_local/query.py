@@ -6,8 +6,10 @@ Readable from any process while the run goes on (a read-only WAL snapshot).
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
+from dflow.argo_dicts import DeferredNode
 from dflow.argo_objects import ArgoObjectDict, ArgoParameter, ArgoWorkflow
 
 from .journal import Node, read_all
@@ -125,6 +127,20 @@ def retry_view(node: Node, wf_dir: str, events: list[tuple]) -> list[dict[str, A
     return out
 
 
+def _after_death(d: dict[str, Any]) -> dict[str, Any]:
+    if d["phase"] in ("Pending", "Running"):
+        d.update(
+            phase="Error",
+            message="the process running this workflow died while this step was unfinished",
+        )
+    return d
+
+
+def _node_view(node: Node, children: list[str], wf_dir: str, dead: bool) -> dict[str, Any]:
+    d = node_dict(node, children, wf_dir)
+    return _after_death(d) if dead else d
+
+
 def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWorkflow:
     """The workflow as Argo reports it; ``retry_nodes``: retried steps as Retry nodes."""
     events: dict[str, list[tuple]] = {}
@@ -134,20 +150,14 @@ def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWo
         if n.parent_id:
             kids.setdefault(n.parent_id, []).append(n.id)
     phase, message = workflow_phase(meta, wf_dir)
+    dead = message == DEAD_MESSAGE  # the runner died: nothing of it is running any more
     out: dict[str, Any] = {}
     for n in nodes:
         if n.type == "Pod" and n.attempts > 1 and n.id in events:
             for d in retry_view(n, wf_dir, events[n.id]):
-                out[d["id"]] = d
-        else:
-            out[n.id] = node_dict(n, kids.get(n.id, []), wf_dir)
-    if message == DEAD_MESSAGE:  # the runner died: nothing of it is running any more
-        for d in out.values():
-            if d["phase"] in ("Pending", "Running"):
-                d.update(
-                    phase="Error",
-                    message="the process running this workflow died while this step was unfinished",
-                )
+                out[d["id"]] = _after_death(d) if dead else d
+        else:  # made when read: a run's 100,000 nodes cost seconds, most are never read
+            out[n.id] = DeferredNode(partial(_node_view, n, kids.get(n.id, []), wf_dir, dead))
     status = {
         "phase": phase,
         "message": message,
