@@ -71,7 +71,11 @@ def _convert(obj: Any, leaf: type) -> Any:
         return {k: _convert(v, leaf) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_convert(v, leaf) for v in obj]
-    return str(obj) if leaf is str else Path(obj)
+    if leaf is str:
+        return str(obj)
+    # a catalog's paths are Paths already: Path(path) would parse each again (a reduce
+    # step over a 10,000-slice fan-out reads 10,000 of them)
+    return obj if isinstance(obj, Path) else Path(obj)
 
 
 def _holds_hdf5(root: Path) -> bool:
