@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _proc import workload_result
+from _proc import tree_path, workload_result
 
 CHAIN = Path(__file__).resolve().parent / "workloads" / "chain.py"
 
@@ -39,8 +39,7 @@ def run_once(src: Path, n: int, base: str) -> tuple[float, float, list[float]]:
     """(wall seconds, CPU seconds, step cycles in seconds) of one chain of ``n`` run from
     the tree ``src``."""
     rundir = tempfile.mkdtemp(dir=base, prefix="dflow-chain-")
-    paths = [src / "core" / "src", *sorted((src / "plugins").glob("*/src"))]
-    env = {**os.environ, "DFLOW_MODE": "debug", "PYTHONPATH": os.pathsep.join(map(str, paths))}
+    env = {**os.environ, "DFLOW_MODE": "debug", "PYTHONPATH": tree_path(src)}
     try:
         result = workload_result(CHAIN, n, f"the chain of {n} from {src}", cwd=rundir, env=env)
         cycles = step_cycles(rundir)

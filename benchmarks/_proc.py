@@ -1,9 +1,11 @@
 """Shared by the benchmarks that run a workload script (not a benchmark itself: run_all skips
-``_*.py``): :func:`workload_result` runs one and reads the ``RESULT`` line it prints."""
+``_*.py``): :func:`workload_result` runs one and reads the ``RESULT`` line it prints;
+:func:`tree_path` runs dflow from another source tree."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +27,12 @@ def workload_result(script: Path, n: int, what: str, **run: Any) -> dict:
     if not result["ok"]:
         sys.exit(f"error: {what} gave a wrong result: {result}")
     return result
+
+
+def tree_path(src: Path) -> str:
+    """A ``PYTHONPATH`` running dflow from the source tree ``src`` (a checkout, or ``git
+    archive <rev> core/src plugins`` unpacked): its ``core/src`` and ``plugins/*/src`` first,
+    this venv's dependencies after."""
+    src = Path(src).resolve()
+    paths = [src / "core" / "src", *sorted((src / "plugins").glob("*/src"))]
+    return os.pathsep.join(str(p) for p in paths)

@@ -18,7 +18,6 @@ Not run by ``run_all.py`` (a leading underscore): it compares trees, it has no b
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import re
 import shutil
@@ -27,13 +26,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _proc import tree_path
+
 FANOUT = Path(__file__).resolve().parent / "workloads" / "fanout.py"
 
 
 def instructions(src: Path, n: int, base: str) -> int:
     """Instructions the runner process executed for a fan-out of ``n`` run from ``src``."""
-    paths = [str(src / "core" / "src"), *sorted(glob.glob(str(src / "plugins" / "*" / "src")))]
-    env = dict(os.environ, DFLOW_MODE="debug", PYTHONPATH=os.pathsep.join(paths))
+    env = dict(os.environ, DFLOW_MODE="debug", PYTHONPATH=tree_path(src))
     workdir = tempfile.mkdtemp(prefix="instr-", dir=base)
     out = os.path.join(workdir, "callgrind.out")
     try:

@@ -20,7 +20,6 @@ Not run by ``run_all.py`` (a leading underscore): it compares trees, it has no b
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -30,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _proc import tree_path
 
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
 
@@ -74,11 +75,6 @@ def serve_slices(n: int, base: str) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _env(src: Path) -> dict[str, str]:
-    paths = [str(src / "core" / "src"), *sorted(glob.glob(str(src / "plugins" / "*" / "src")))]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
-
-
 def _child(src: Path, n: int, base: str, valgrind: bool) -> str:
     workdir = tempfile.mkdtemp(prefix="worker-", dir=base)
     cmd = [sys.executable, __file__, "--serve", str(n), "--in", workdir]
@@ -86,7 +82,13 @@ def _child(src: Path, n: int, base: str, valgrind: bool) -> str:
         out = os.path.join(workdir, "callgrind.out")
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd]
     try:
-        proc = subprocess.run(cmd, env=_env(src), capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            cmd,
+            env=dict(os.environ, PYTHONPATH=tree_path(src)),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             sys.exit(f"error: serving {n} slices from {src} failed:\n{proc.stderr[-2000:]}")
         return proc.stdout + proc.stderr

@@ -98,6 +98,18 @@ class _Case:
         self.cwd = tmp_path
         self.workdir = tmp_path
 
+    def over_ssh(self, sshd) -> None:
+        """Reach the same Slurm through the test's sshd (an SSHContext, remote root
+        ``<tmp>/remote``)."""
+        ssh = {
+            "host": sshd.host,
+            "port": sshd.port,
+            "username": sshd.user,
+            "private_key_file": sshd.key_file,
+            "remote_root": str(self.workdir / "remote"),
+        }
+        self.env["RUN_SSH"] = json.dumps(ssh)
+
     def start(self) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, str(self.script)],
@@ -170,16 +182,8 @@ def _no_job_left(slurm):
 def test_a_resumed_run_adopts_the_running_job(tmp_path, slurm, context, request):
     """The job still runs when the run resumes: it is waited for, not submitted again."""
     case = _Case(tmp_path)
-    if context == "SSHContext":  # the same Slurm, reached through the test's sshd
-        sshd = request.getfixturevalue("slurm_sshd")
-        ssh = {
-            "host": sshd.host,
-            "port": sshd.port,
-            "username": sshd.user,
-            "private_key_file": sshd.key_file,
-            "remote_root": str(tmp_path / "remote"),
-        }
-        case.env["RUN_SSH"] = json.dumps(ssh)
+    if context == "SSHContext":
+        case.over_ssh(request.getfixturevalue("slurm_sshd"))
     job_id = case.crash_while_running()
     assert job_id in _queue(slurm)  # the killed runner left its job running
     resumed = case.start()
@@ -266,16 +270,8 @@ def test_a_job_of_a_changed_submission_the_log_never_named_is_cancelled(
     before the new copy is submitted."""
     case = _Case(tmp_path)
     remote = "dp-adopt-1/*-gated-*/dflow-dispatcher-*/attempt-*/remote"
-    if context == "SSHContext":  # the same Slurm, reached through the test's sshd
-        sshd = request.getfixturevalue("slurm_sshd")
-        ssh = {
-            "host": sshd.host,
-            "port": sshd.port,
-            "username": sshd.user,
-            "private_key_file": sshd.key_file,
-            "remote_root": str(tmp_path / "remote"),
-        }
-        case.env["RUN_SSH"] = json.dumps(ssh)
+    if context == "SSHContext":
+        case.over_ssh(request.getfixturevalue("slurm_sshd"))
         remote = "remote"
     job_id = case.crash_while_running(noted=True)
     [log] = tmp_path.glob("dp-adopt-1/*-gated-*/log.txt")
