@@ -47,7 +47,7 @@ import shutil
 import subprocess
 
 from _layout_replay import shape
-from _proc import tree_path
+from _proc import compile_dirs, tree_dirs, tree_path
 from local_engine_bench import DEFAULT_VENV, ROOT, Run, ensure_pydflow, run_workload
 
 SIZES = (10, 100, 1_000, 10_000, 100_000)
@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     pyd_env = dict(env, PATH=f"{DEFAULT_VENV / 'bin'}{os.pathsep}{env['PATH']}")
     if a.src is not None:  # another commit's code, this venv's dependencies
         env["PYTHONPATH"] = tree_path(a.src)
+    else:
+        compile_dirs(tree_dirs(ROOT))
     pyd_python = None if a.no_pydflow else ensure_pydflow(DEFAULT_VENV, "1.8.134")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(

@@ -37,6 +37,9 @@ from pathlib import Path
 
 import attrs
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _proc import compile_dirs, tree_dirs, tree_path
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
 DEFAULT_VENV = ROOT / ".work" / "bench" / "pydflow-venv"
@@ -321,10 +324,15 @@ def _succeeded_steps(rundir: Path) -> int:
 
 
 def ensure_pydflow(venv: Path, version: str) -> str:
-    """The venv's python, creating the venv and installing pydflow with uv the first time."""
+    """The venv's python, creating the venv and installing pydflow with uv the first time,
+    byte-compiled (uv does not compile by default: see :func:`_proc.compile_dirs`)."""
     python = venv / "bin" / "python"
     marker = venv / f".pydflow-{version}"
+    compiled = venv / f".pydflow-{version}.compiled"
     if marker.exists():
+        if not compiled.exists():  # installed by an older run, without bytecode
+            compile_dirs(sorted(venv.glob("lib/python*/site-packages")), str(python))
+            compiled.touch()
         return str(python)
     if python.exists():  # made by hand or by an older run: reuse it if the version matches
         probe = subprocess.run(
@@ -341,9 +349,12 @@ def ensure_pydflow(venv: Path, version: str) -> str:
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     subprocess.run([uv, "venv", "-q", "--clear", "--python", py, str(venv)], check=True)
     subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(python), f"pydflow=={version}"], check=True
-    )
+        [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(python),
+         f"pydflow=={version}"],
+        check=True,
+    )  # fmt: skip
     marker.touch()
+    compiled.touch()
     return str(python)
 
 
@@ -467,11 +478,11 @@ def main(argv: list[str] | None = None) -> int:
     base_env["DFLOW_MODE"] = "debug"  # pydflow's switch; dflow reads it as the local engine
     ours_env = dict(base_env)
     if a.ours_src is not None:
-        src = a.ours_src.resolve()
-        paths = [src / "core" / "src", *sorted((src / "plugins").glob("*/src"))]
-        if not paths[0].is_dir():
-            sys.exit(f"error: --ours-src {src}: no core/src below it (see --help)")
-        ours_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths if p.is_dir())
+        if not (a.ours_src / "core" / "src").is_dir():
+            sys.exit(f"error: --ours-src {a.ours_src}: no core/src below it (see --help)")
+        ours_env["PYTHONPATH"] = tree_path(a.ours_src)
+    else:
+        compile_dirs(tree_dirs(ROOT))
     pyd_python = None if a.no_pydflow else ensure_pydflow(a.pydflow_venv, a.pydflow_version)
     # pydflow's debug mode starts each step as `python3` found on PATH: make it the venv's
     pyd_env = dict(base_env, PATH=f"{a.pydflow_venv / 'bin'}{os.pathsep}{base_env['PATH']}")
