@@ -379,9 +379,9 @@ class ArgoWorkflow(ArgoObjectDict):
         children = {c for n in nodes.values() for c in (n.get("children") or [])}
         return [i for i, n in nodes.items() if i not in children and not n.get("boundaryID")]
 
-    def _inside(self, node_id: str, boundary: str | None) -> bool:
+    @staticmethod
+    def _inside(nodes: Mapping[str, Any], node_id: str, boundary: str | None) -> bool:
         """Whether ``node_id`` lies within the template node ``boundary`` (when known)."""
-        nodes = self._nodes()
         current = nodes.get(node_id, {}).get("boundaryID")
         if boundary is None or current is None:
             return True  # no boundary information: trust the children maps
@@ -410,7 +410,7 @@ class ArgoWorkflow(ArgoObjectDict):
             if current in stop:
                 continue
             for child in nodes.get(current, {}).get("children") or []:
-                if child in seen or child not in nodes or not self._inside(child, boundary):
+                if child in seen or child not in nodes or not self._inside(nodes, child, boundary):
                     continue
                 seen.add(child)
                 order.append(child)
