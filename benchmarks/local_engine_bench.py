@@ -341,6 +341,8 @@ def ensure_pydflow(venv: Path, version: str) -> str:
             text=True,
         )
         if probe.stdout.strip() == version:  # (no marker: the venv may not be ours to write)
+            # but its bytecode is what any import there would write (and pip compiles)
+            compile_dirs(sorted(venv.glob("lib/python*/site-packages")), str(python))
             return str(python)
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if uv is None:

@@ -120,8 +120,10 @@ class _LazyNodes(ArgoObjectDict):
 
     def __getitem__(self, key: str) -> Any:
         value = dict.__getitem__(self, key)
-        if type(value) is DeferredNode or type(value) is dict:
-            value = _wrap(value.make() if type(value) is DeferredNode else value)
+        if type(value) is DeferredNode:
+            value = value.make()  # a dict, wrapped and kept below
+        if type(value) is dict:
+            value = ArgoObjectDict(value)
             dict.__setitem__(self, key, value)
         return value
 

@@ -287,7 +287,6 @@ class DispatcherExecutor(Executor):
         tracker = _Tracker(jobs, tasks, batch)
         try:
             self._take_over(dp, submission, jobs, tracker, attempt if resumed else None)
-            recovery.note_submission(attempt, submission)
         except recovery.LeftoverRunning as err:
             message = (
                 f"DispatcherExecutor: {err}: the step was not submitted again, so that it "
@@ -305,6 +304,7 @@ class DispatcherExecutor(Executor):
             for job in jobs:
                 _append(job.log_path, f"[dflow] {message}\n")
             return [JobResult(1, message)] * len(jobs)
+        recovery.note_submission(attempt, submission)  # before anything is submitted
         outcome = _Outcome()
         name = f"dflow-dispatcher-{attempt.name}"
         worker = threading.Thread(
