@@ -15,10 +15,25 @@ import json
 import sys
 from typing import Any
 
-try:
-    import jsonpickle
-except Exception:  # not installed, or it does not import on this Python
-    jsonpickle = None
+#: the jsonpickle module, False where it does not import; None until a value needs it (its
+#: import, with the package metadata and yaml it loads, was a sixth of ``import dflow``)
+_jsonpickle: Any = None
+
+
+def _pickler(what: str) -> Any:
+    """jsonpickle, imported on first use; ``what`` names the value in the error without it."""
+    global _jsonpickle
+    if _jsonpickle is None:
+        try:
+            import jsonpickle
+
+            _jsonpickle = jsonpickle
+        except Exception:  # not installed, or it does not import on this Python
+            _jsonpickle = False
+    if _jsonpickle is False:
+        raise _no_jsonpickle(what)
+    return _jsonpickle
+
 
 _JSON_SCALARS = (str, bool, int, float)
 
@@ -48,9 +63,8 @@ def dump_value(value: Any, type_: Any = None) -> str:
         return value
     if _json_native(value):
         return json.dumps(value)
-    if jsonpickle is None:
-        raise _no_jsonpickle(f"a value of type {type(value).__name__} ({_short(value)})")
-    return jsonpickle.dumps(value, keys=True)
+    what = f"a value of type {type(value).__name__} ({_short(value)})"
+    return _pickler(what).dumps(value, keys=True)
 
 
 def _short(value: Any) -> str:
@@ -77,9 +91,7 @@ def load_value(text: str, type_: Any = None) -> Any:
     except ValueError:
         return text  # a plain word for a non-str type: the type check reports it
     if _has_pickle_tags(value):
-        if jsonpickle is None:
-            raise _no_jsonpickle(f"the jsonpickle-encoded value {_short(text)}")
-        return jsonpickle.loads(text, keys=True)
+        return _pickler(f"the jsonpickle-encoded value {_short(text)}").loads(text, keys=True)
     return value
 
 

@@ -330,3 +330,26 @@ def test_a_plugin_whose_hook_raises_is_named_and_the_others_still_work(
         "dflow plugin 'test-raising' (dflow-test-raising 0.9): hook dflow_engines raised and is "
         "skipped: KeyError: 'HPC_ENDPOINT'"
     ) in caplog.text
+
+
+def test_loading_every_installed_plugin_imports_no_client_or_sdk() -> None:
+    # every run loads all installed plugins' entry points (and so their packages): a plugin
+    # package that imported its client at the top made each run pay for every SDK installed
+    code = (
+        "import sys\n"
+        "from dflow import Step, Workflow, upload_artifact\n"
+        "from dflow.python import OP, Artifact, PythonOPTemplate\n"
+        "from dflow.plugins.manager import get_plugin_manager\n"
+        "pm = get_plugin_manager()\n"
+        "names = sorted(info.name for info in pm.describe())\n"
+        "heavy = ('boto3', 'botocore', 'oss2', 'google', 'dpdispatcher', 'kubernetes',\n"
+        "         'paramiko', 'jsonpickle', 'typeguard', 'urllib3', 'requests')\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy or (\n"
+        "    m.startswith('dflow_') and m.split('.')[-1] in ('client', 'executor', 'remote')))\n"
+        "print(names, loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    names, loaded = out.stdout.strip().split("] [")
+    for plugin in ("engine-argo", "engine-local", "storage-minio", "storage-oss", "storage-gcs"):
+        assert plugin in names  # the test means something only with the plugins installed
+    assert loaded == "]", f"loading the plugins imported: [{loaded}"

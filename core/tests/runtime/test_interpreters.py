@@ -22,7 +22,12 @@ for name in mods:
     importlib.import_module(name)
 import dflow.python.typecheck as t, dflow.serialization as s
 others = sorted(m for m in sys.modules if m.split(".")[0] == "dflow" and m not in mods)
-print(json.dumps([t.BACKEND, s.jsonpickle is None, others]))
+try:  # a tuple needs jsonpickle, which this Python does not have: a clear error
+    s.dump_value((1, 2))
+    no_jsonpickle = False
+except RuntimeError as e:
+    no_jsonpickle = "needs jsonpickle" in str(e)
+print(json.dumps([t.BACKEND, no_jsonpickle, others]))
 """
 
 

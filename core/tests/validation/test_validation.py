@@ -141,6 +141,20 @@ def test_parameter_type_against_the_op_sign():
     assert messages(wf) == ["wf/wf-steps[0]/sq: input 'x' expects int, got float (2.5)"]
 
 
+@OP.function
+def total(xs: list[int]) -> {"y": int}:
+    return {"y": sum(xs)}
+
+
+def test_parameter_type_checks_every_item_as_the_step_will():
+    # the step checks every item when it runs: validation says so before submitting
+    wf = wf_of(Step("total", PythonOPTemplate(total), parameters={"xs": [1, 2, "three"]}))
+    assert messages(wf) == [
+        "wf/wf-steps[0]/total: input 'xs' expects list[int], got list ([1, 2, 'three'])"
+    ]
+    assert messages(wf_of(Step("total", PythonOPTemplate(total), parameters={"xs": [1, 2]}))) == []
+
+
 def test_parameter_type_of_a_reference_against_the_op_sign():
     h = Step("hello", PythonOPTemplate(hello), parameters={"name": "a"})
     sq = Step("square", PythonOPTemplate(square), parameters={"x": h.outputs.parameters["msg"]})

@@ -20,16 +20,35 @@ import collections.abc as cabc
 import sys
 import types
 import typing
-from typing import Any, Callable, Union
+from typing import Any, Union
 
-check_type: Callable[..., Any] | None
-try:  # typeguard 4's API; 2.x/3.x have another one, and 4.6 imports on 3.10+ only
-    from typeguard import CollectionCheckStrategy, TypeCheckError, check_type
-except Exception:  # not installed, an older API, or a SyntaxError/ImportError on this Python
-    check_type = None
+#: typeguard 4's (check_type, CollectionCheckStrategy, TypeCheckError), or () where it does not
+#: import; None until first asked: its import (with the unittest.mock and asyncio it loads) was
+#: a fifth of ``from dflow.python import OP``, and most checks need no typeguard (``_PLAIN``)
+_typeguard_api: tuple[Any, ...] | None = None
 
-#: which checker ``value_ok`` uses here: "typeguard" or "stdlib"
-BACKEND = "typeguard" if check_type is not None else "stdlib"
+
+def _typeguard() -> tuple[Any, ...]:
+    global _typeguard_api
+    if _typeguard_api is None:
+        try:  # typeguard 4's API; 2.x/3.x have another one, and 4.6 imports on 3.10+ only
+            from typeguard import CollectionCheckStrategy, TypeCheckError, check_type
+
+            _typeguard_api = (check_type, CollectionCheckStrategy, TypeCheckError)
+        except Exception:  # not installed, an older API, a SyntaxError/ImportError here
+            _typeguard_api = ()
+    return _typeguard_api
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BACKEND":  # which checker ``value_ok`` uses here: "typeguard" or "stdlib"
+        return "typeguard" if _typeguard() else "stdlib"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: bare classes whose check is one isinstance (with the numeric tower): the stdlib's answer
+#: is typeguard's, without importing it
+_PLAIN = frozenset({int, str, bool, float, complex, bytes, dict, list, tuple, set, frozenset})
 
 _UNION_TYPES = tuple(t for t in (Union, getattr(types, "UnionType", None)) if t is not None)
 _LITERAL = getattr(typing, "Literal", None)
@@ -77,17 +96,19 @@ def is_typeddict(tp: Any) -> bool:
 
 def value_ok(value: Any, tp: Any) -> bool:
     """Whether ``value`` fits type ``tp`` (every item of a collection is checked)."""
-    if check_type is None:
+    if (type(tp) is type and tp in _PLAIN) or not _typeguard():
         return stdlib_ok(value, tp)
     return typeguard_ok(value, tp)
 
 
 def typeguard_ok(value: Any, tp: Any) -> bool:
     """typeguard's answer (an annotation it cannot check is accepted)."""
-    assert check_type is not None, "typeguard 4 is not importable here: use value_ok"
+    api = _typeguard()
+    assert api, "typeguard 4 is not importable here: use value_ok"
+    check_type, strategy, check_error = api
     try:
-        check_type(value, tp, collection_check_strategy=CollectionCheckStrategy.ALL_ITEMS)
-    except TypeCheckError:
+        check_type(value, tp, collection_check_strategy=strategy.ALL_ITEMS)
+    except check_error:
         return False
     except TypeError:
         return True
@@ -204,7 +225,7 @@ def _typeddict_ok(value: Any, tp: Any) -> bool:
 
 
 __all__ = [
-    "BACKEND",
+    "BACKEND",  # noqa: F822 (made on first access, by __getattr__)
     "get_args",
     "get_origin",
     "is_typeddict",

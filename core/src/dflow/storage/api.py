@@ -18,8 +18,6 @@ import json
 import os
 import tarfile
 import tempfile
-import urllib.parse
-import urllib.request
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -430,6 +428,8 @@ def _extract(client: StorageClient, key: str, tmp: str) -> str:
 
 
 def _download_http(url: str, path: str) -> str:
+    import urllib.request  # here: with http.client and email, 6 ms of every `import dflow`
+
     name = os.path.basename(urllib.parse.urlparse(url).path) or "index"
     dest = os.path.join(path, name)
     try:
