@@ -24,7 +24,7 @@ from typing import Any, Union
 
 #: typeguard 4's (check_type, CollectionCheckStrategy, TypeCheckError), or () where it does not
 #: import; None until first asked: its import (with the unittest.mock and asyncio it loads) was
-#: a fifth of ``from dflow.python import OP``, and most checks need no typeguard (``_PLAIN``)
+#: a fifth of ``from dflow.python import OP``, and most checks need no typeguard (``value_ok``)
 _typeguard_api: tuple[Any, ...] | None = None
 
 
@@ -45,10 +45,6 @@ def __getattr__(name: str) -> Any:
         return "typeguard" if _typeguard() else "stdlib"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-#: bare classes whose check is one isinstance (with the numeric tower): the stdlib's answer
-#: is typeguard's, without importing it
-_PLAIN = frozenset({int, str, bool, float, complex, bytes, dict, list, tuple, set, frozenset})
 
 _UNION_TYPES = tuple(t for t in (Union, getattr(types, "UnionType", None)) if t is not None)
 _LITERAL = getattr(typing, "Literal", None)
@@ -96,7 +92,9 @@ def is_typeddict(tp: Any) -> bool:
 
 def value_ok(value: Any, tp: Any) -> bool:
     """Whether ``value`` fits type ``tp`` (every item of a collection is checked)."""
-    if (type(tp) is type and tp in _PLAIN) or not _typeguard():
+    # a plain class (metaclass ``type``: no generic, Protocol, TypedDict, Enum or ABC) is one
+    # isinstance with the numeric tower for both checkers: no need to import typeguard
+    if type(tp) is type or not _typeguard():
         return stdlib_ok(value, tp)
     return typeguard_ok(value, tp)
 
