@@ -23,14 +23,13 @@ import argparse
 import datetime
 import glob
 import os
-import shutil
 import sqlite3
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from _proc import tree_path, workload_result
+from _proc import discard, tree_path, workload_result
 
 CHAIN = Path(__file__).resolve().parent / "workloads" / "chain.py"
 
@@ -44,7 +43,7 @@ def run_once(src: Path, n: int, base: str) -> tuple[float, float, list[float]]:
         result = workload_result(CHAIN, n, f"the chain of {n} from {src}", cwd=rundir, env=env)
         cycles = step_cycles(rundir)
     finally:
-        shutil.rmtree(rundir, ignore_errors=True)
+        discard(rundir)
     return result["seconds"], result["cpu"], cycles
 
 

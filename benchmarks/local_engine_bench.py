@@ -38,7 +38,7 @@ from pathlib import Path
 import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import compile_dirs, tree_dirs, tree_path
+from _proc import compile_dirs, discard, tree_dirs, tree_path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
@@ -218,7 +218,7 @@ def run_workload(
             rundir.rename(dest)
             run.log += f"; workflow directory: {dest}"
     if not (keep and run.ok):
-        shutil.rmtree(rundir, ignore_errors=True)
+        discard(rundir)  # removed at exit: a removal now would slow the next run (see discard)
     return run
 
 
