@@ -116,10 +116,11 @@ def _freeze_survivors(pid: int, phase: str, info: dict[str, int]) -> None:
     A fan-out keeps its slices' records alive while its steps pass through the old generation
     and die there, so CPython started a full collection about every tenth young one, each
     walking every live record: quadratic (10,000 slices: 43 ms in 2 full collections, 30,000:
-    586 ms in 7; 22 and 106 ms with this). Frozen objects are still freed by their reference counts; only a cycle among
-    them waits for the run's end (``unfreeze``): a 10,000-slice run made 62 objects of cycles
-    that reached a full collection. Only in the runner (``pid``): the pool's workers, forked
-    with the callback, run the user's OPs, whose cycles must not wait for the run's end."""
+    586 ms in 7; 22 and 106 ms with this). Frozen objects are still freed by their reference
+    counts; only a cycle among them waits for the run's end (``unfreeze``): a 10,000-slice run
+    made 62 objects of cycles that reached a full collection. Only in the runner (``pid``):
+    the pool's workers, forked with the callback, run the user's OPs, whose cycles must not
+    wait for the run's end."""
     if phase == "stop" and info.get("generation") == 2 and os.getpid() == pid:
         gc.freeze()
 
