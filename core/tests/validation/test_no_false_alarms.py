@@ -135,6 +135,23 @@ def test_two_templates_with_one_name_are_fine():
     assert problems(Step("a", a), Step("b", b, parameters={"x": 1})) == []
 
 
+def test_a_list_literal_holding_a_reference_is_checked_at_run_time():
+    # engines fill in the reference inside the list: its items are known only then
+    make = op("Make", {}, {"n": int})
+    a = Step("a", PythonOPTemplate(make))
+    assert problems(Step("s", PythonOPTemplate(SumList), parameters={"ys": [1, "{{item}}"]})) == []
+    assert (
+        problems(
+            a,
+            Step("s", PythonOPTemplate(SumList), parameters={"ys": [1, a.outputs.parameters["n"]]}),
+        )
+        == []
+    )
+    assert problems(Step("s", PythonOPTemplate(SumList), parameters={"ys": [1, "two"]})) == [
+        ("error", "wf/wf-steps[0]/s: input 'ys' expects List[int], got list ([1, 'two'])")
+    ]
+
+
 def test_none_parts_of_a_list_or_dict_of_artifacts_are_left_out():
     write = op("Write", {}, {"f": Artifact(Path)})
     cat = op("Cat", {"files": Artifact(List[Path])}, {})

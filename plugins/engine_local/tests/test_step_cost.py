@@ -16,7 +16,7 @@ from dflow.python import OP, OPIO, Artifact, OPIOSign, PythonOPTemplate
 from dflow_engine_local import journal, layout, mirror, nodes, run
 from dflow_engine_local.state import Frame
 from dflow_engine_local.values import Result
-from local_engine_ops import Hello, Square
+from local_engine_ops import AppendLine, Hello, Square
 
 
 def _chain(n: int) -> Workflow:
@@ -370,7 +370,10 @@ def test_a_fan_outs_files_are_written_by_the_loop_and_a_chains_by_the_writer(wor
 
     monkeypatch.setattr(mirror.Mirror, "_do", spying_do)
     wf = Workflow("fan")
-    wf.add(Step("sq", PythonOPTemplate(Square), parameters={"x": 3}))
+    # the chain step runs 50 ms, the writer's window: a step ending within a millisecond could
+    # end before the thread woke on a loaded machine (the fan-out's loop then took them all)
+    line = {"x": 3, "path": str(workdir / "lines"), "delay": 0.05}
+    wf.add(Step("sq", PythonOPTemplate(AppendLine), parameters=line))
     fan = PythonOPTemplate(Square, slices=Slices(input_parameter=["x"], output_parameter=["y"]))
     wf.add(Step("fan", fan, parameters={"x": list(range(8))}))
     wf.submit()

@@ -48,9 +48,22 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+def _holds_template(value: Any) -> bool:
+    """Whether a ``{{...}}`` reference sits inside a list or dict literal (engines fill it in)."""
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, (list, tuple)):
+        return any(_holds_template(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_template(k) or _holds_template(v) for k, v in value.items())
+    return isinstance(value, ArgoVar)
+
+
 def _literal_type_error(value: Any, expected: Any) -> str | None:
     if expected is None or isinstance(value, ArgoVar):
         return None
+    if isinstance(value, (list, tuple, dict)) and _holds_template(value):
+        return None  # [1, "{{inputs.parameters.n}}"]: its items are known at run time
     if isinstance(value, str) and expected is not str:
         if "{{" in value:
             return None  # a template ({{item}}...), checked at run time
