@@ -323,6 +323,10 @@ def _succeeded_steps(rundir: Path) -> int:
     return count
 
 
+def _compile_venv(venv: Path) -> None:
+    compile_dirs(sorted(venv.glob("lib/python*/site-packages")), str(venv / "bin" / "python"))
+
+
 def ensure_pydflow(venv: Path, version: str) -> str:
     """The venv's python, creating the venv and installing pydflow with uv the first time,
     byte-compiled (uv does not compile by default: see :func:`_proc.compile_dirs`)."""
@@ -331,7 +335,7 @@ def ensure_pydflow(venv: Path, version: str) -> str:
     compiled = venv / f".pydflow-{version}.compiled"
     if marker.exists():
         if not compiled.exists():  # installed by an older run, without bytecode
-            compile_dirs(sorted(venv.glob("lib/python*/site-packages")), str(python))
+            _compile_venv(venv)
             compiled.touch()
         return str(python)
     if python.exists():  # made by hand or by an older run: reuse it if the version matches
@@ -341,8 +345,7 @@ def ensure_pydflow(venv: Path, version: str) -> str:
             text=True,
         )
         if probe.stdout.strip() == version:  # (no marker: the venv may not be ours to write)
-            # but its bytecode is what any import there would write (and pip compiles)
-            compile_dirs(sorted(venv.glob("lib/python*/site-packages")), str(python))
+            _compile_venv(venv)  # the bytecode any import there would write (pip compiles)
             return str(python)
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if uv is None:
@@ -532,9 +535,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, n, ours, theirs in rows:
         if name == "(a) chain":
             print_chain_row(head, load.split(",")[0], n, ours, theirs, cap)
+    loads = os.getloadavg()
+    busy = loads[0] > (os.cpu_count() or 1)
     print(
-        f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
-        f"(above {os.cpu_count()}, other work shared the CPUs and the times are inflated)"
+        f"load average at the end: {', '.join(f'{x:.1f}' for x in loads)}"
+        + (
+            " (above the CPU count: other work shared the CPUs, the times are inflated)"
+            if busy
+            else ""
+        )
     )
     if a.json:
         a.json.write_text(
