@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -346,10 +347,10 @@ def test_loading_every_installed_plugin_imports_no_client_or_sdk() -> None:
         "         'paramiko', 'jsonpickle', 'typeguard', 'urllib3', 'requests')\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy or (\n"
         "    m.startswith('dflow_') and m.split('.')[-1] in ('client', 'executor', 'remote')))\n"
-        "print(names, loaded)\n"
+        "import json; print(json.dumps([names, loaded]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    names, loaded = out.stdout.strip().split("] [")
+    names, loaded = json.loads(out.stdout)
     for plugin in ("engine-argo", "engine-local", "storage-minio", "storage-oss", "storage-gcs"):
         assert plugin in names  # the test means something only with the plugins installed
-    assert loaded == "]", f"loading the plugins imported: [{loaded}"
+    assert loaded == [], f"loading the plugins imported: {loaded}"

@@ -428,6 +428,7 @@ def _extract(client: StorageClient, key: str, tmp: str) -> str:
 
 
 def _download_http(url: str, path: str) -> str:
+    import urllib.parse
     import urllib.request  # here: with http.client and email, 6 ms of every `import dflow`
 
     name = os.path.basename(urllib.parse.urlparse(url).path) or "index"

@@ -49,7 +49,8 @@ class Problem:
 
 
 def _holds_template(value: Any) -> bool:
-    """Whether a ``{{...}}`` reference sits inside a list or dict literal (engines fill it in)."""
+    """Whether a value is, or holds in its lists and dicts, a ``{{...}}`` reference or an
+    output (engines fill them in when the step runs)."""
     if isinstance(value, str):
         return "{{" in value
     if isinstance(value, (list, tuple)):
@@ -60,13 +61,9 @@ def _holds_template(value: Any) -> bool:
 
 
 def _literal_type_error(value: Any, expected: Any) -> str | None:
-    if expected is None or isinstance(value, ArgoVar):
-        return None
-    if isinstance(value, (list, tuple, dict)) and _holds_template(value):
-        return None  # [1, "{{inputs.parameters.n}}"]: its items are known at run time
+    if expected is None or _holds_template(value):
+        return None  # "{{item}}", [1, "{{inputs.parameters.n}}"]: known at run time
     if isinstance(value, str) and expected is not str:
-        if "{{" in value:
-            return None  # a template ({{item}}...), checked at run time
         # a parameter travels as text: "3" is a fine int, as on Argo
         from ..serialization import load_value
 
