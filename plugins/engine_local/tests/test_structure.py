@@ -5,6 +5,9 @@ parameter is typed as the engine itself (``run: Any``)."""
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import dflow_engine_local
@@ -84,3 +87,26 @@ def test_no_parameter_is_typed_as_the_engine_itself():
             if isinstance(node, ast.arg) and node.arg in ("run", "engine", "runner"):
                 loose.append(f"{name}.py:{node.lineno}: {node.arg}")
     assert loose == []
+
+
+def test_loading_the_engine_imports_only_what_every_run_needs():
+    # the engine module is imported inside every submit(): what it pulls in is paid by every
+    # run, so the parts only some workflows use come with their first use (an expression,
+    # a float rendered, an HTTP step, a cache in a bucket)
+    code = (
+        "import json, sys\n"
+        "import dflow_engine_local.engine\n"
+        "optional = ('dflow.expressions.parser', 'dflow.expressions.interpreter',\n"
+        "            'dflow.expressions.nodes', 'dflow.runner.s3', 'dflow.runner.cacheobj',\n"
+        "            'decimal', 'urllib.request', 'http.client', 'xml.etree.ElementTree')\n"
+        "before = [m for m in optional if m in sys.modules]\n"
+        "from dflow import expressions\n"
+        "expressions.render('{{=1.5 * 2}}', {})\n"
+        "after = [m for m in optional if m in sys.modules]\n"
+        "print(json.dumps([before, after]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = json.loads(out.stdout)
+    assert before == [], f"loading the local engine imported: {before}"
+    # and the first expression brings what it needs
+    assert {"dflow.expressions.parser", "dflow.expressions.interpreter", "decimal"} <= set(after)

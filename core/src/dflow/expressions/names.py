@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from .analysis import read_paths
 from .errors import ExpressionError, Problem, describe_position
 from .template import scan_or_raise
 
 
 def expression_names(expression: str) -> set[str]:
     """Dotted paths read by one expr-lang expression (no braces)."""
+    from .analysis import read_paths  # the parser, on first use (see template.evaluate_or_raise)
+
     try:
         return set(read_paths(expression))
     except Problem as exc:

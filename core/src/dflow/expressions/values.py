@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 
@@ -48,6 +47,8 @@ def go_type(value: Any) -> str:
 
 def _digits_and_exponent(value: float) -> tuple[str, int]:
     """Shortest round-trip digits of abs(value) and its decimal exponent (d.ddd x 10^exp)."""
+    from decimal import Decimal  # by the first float rendered: 1 ms of every run's start
+
     _, digits, exp = Decimal(repr(abs(value))).as_tuple()
     if not isinstance(exp, int):  # 'n', 'N', 'F': callers handle nan and infinities first
         raise ValueError(f"{value!r} is not a finite number")
@@ -65,6 +66,8 @@ def _format_e(value: float) -> str:
 
 
 def _format_f(value: float) -> str:
+    from decimal import Decimal
+
     text = format(Decimal(repr(value)), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")

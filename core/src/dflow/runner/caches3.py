@@ -27,7 +27,6 @@ import uuid
 from typing import Any
 
 from . import cacheentries as entries
-from .s3 import S3
 
 ACCESS_ENV = "DFLOW_CACHE_S3_ACCESS_KEY"
 SECRET_ENV = "DFLOW_CACHE_S3_SECRET_KEY"
@@ -220,4 +219,8 @@ class S3Store(BucketStore):
         if not endpoint:
             raise CacheLocationError(f"cache location {location}: no S3 endpoint given")
         token = os.environ.get(TOKEN_ENV, "")
+        # imported here: the client brings http.client, ssl and ElementTree, which a run that
+        # only reads these names (the engine's settings at start-up) never needs
+        from .s3 import S3
+
         super().__init__(location, S3(endpoint, access, secret, region or "us-east-1", token))

@@ -31,7 +31,6 @@ from dflow.catalog import catalog_dir_name
 from dflow.model.op_template import ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
 from dflow.runner.cache import CacheSpec, Lookup, adopt_store, store
-from dflow.runner.cacheobj import open_bucket
 from dflow.runner.caches3 import CacheLocationError
 from dflow.runner.core import probe_cache
 from dflow.runner.scriptcache import lookup_script, store_script
@@ -96,6 +95,9 @@ def _open_bucket(ctx: RunContext, spec: CacheSpec) -> None:
     ident = (spec.root, spec.endpoint, spec.region)
     if ident in opened:
         return
+    # the object-store clients (http.client, ssl) only for a run with a cache in a bucket
+    from dflow.runner.cacheobj import open_bucket
+
     try:
         bucket = open_bucket(spec.root, spec.endpoint, spec.region, cache_settings().runner_env())
     except CacheLocationError:

@@ -9,8 +9,6 @@ and ``response.body``) decides success; by default any 2xx status succeeds.
 from __future__ import annotations
 
 import asyncio
-import urllib.error
-import urllib.request
 from typing import Any
 
 from dflow import expressions as ex
@@ -47,6 +45,10 @@ async def attempt_http(
         timeout = timeout_seconds(step_timeout, where) or timeout
 
     def send() -> tuple[int, str]:
+        # imported by the first HTTP step: urllib.request costs every run's start 2 ms
+        import urllib.error
+        import urllib.request
+
         req = urllib.request.Request(
             url, data=body, headers=headers, method=(tmpl.method or "get").upper()
         )
