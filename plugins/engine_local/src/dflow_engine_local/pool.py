@@ -111,6 +111,7 @@ class WorkerPool:
         self.book = book
         self.env = env or {}  # set in every worker (the run token its OPs' children inherit)
         self.workers: list[_Worker] = []
+        self.killed: list[_Worker] = []  # by kill(), not yet reaped
         self.idle: deque[_Worker] = deque()
         self.pending: deque[_Job] = deque()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -334,8 +335,13 @@ class WorkerPool:
             # one that killed this worker leave the queue first, and so never start
             self.loop.call_soon(self._dispatch)
 
-    def shutdown(self) -> None:
-        # idle workers have reaped their OPs' children already: nothing is left but them
+    def kill(self) -> None:
+        """SIGKILL every worker (the run's end); :meth:`reap` waits for them.
+
+        Their records leave the book now: a SIGKILL cannot be caught, and an idle worker has
+        reaped its OPs' children already, so nothing of theirs can outlive it. Between the two
+        calls the kernel frees each worker's copy of this process (2-4 ms) on the other core
+        while the runner closes its journal."""
         for w in self.workers:
             self._unwatch(w)
             try:
@@ -343,14 +349,19 @@ class WorkerPool:
                 os.killpg(w.pid, signal.SIGKILL)
             except (OSError, ProcessLookupError):
                 pass
-        for w in self.workers:
-            try:
-                os.waitpid(w.pid, 0)
-            except ChildProcessError:
-                pass
             if self.book is not None:
                 self.book.drop_proc(w.pid)
+        self.killed.extend(self.workers)
         self.workers.clear()
+
+    def reap(self) -> None:
+        """Wait for the workers :meth:`kill` killed."""
+        for w in self.killed:
+            try:
+                os.waitpid(w.pid, 0)
+            except ChildProcessError:  # reaped already (RunProcesses.finish collects zombies)
+                pass
+        self.killed.clear()
 
 
 def _worker_loop(

@@ -218,9 +218,13 @@ class Run:
             with contextlib.suppress(OSError):  # the journal, not these files, is the record
                 ctx.mirror.flush_all()
             if ctx.pool is not None:
-                ctx.pool.shutdown()
-            ctx.procs.finish()
-            ctx.journal.close()
+                ctx.pool.kill()
+            try:
+                ctx.procs.finish()
+                ctx.journal.close()  # its checkpoint (3-4 ms on a disk) while the workers exit
+            finally:
+                if ctx.pool is not None:
+                    ctx.pool.reap()
             if frozen:  # the caller's process goes on: its objects are collected again
                 gc.callbacks.remove(freezer)
                 gc.unfreeze()
