@@ -7,6 +7,7 @@ An ``OPIOSign`` maps each input or output name to its sign: a plain type (a para
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Union
@@ -206,10 +207,11 @@ def _type_str(tp: Any) -> str:
     """A short readable name of a type: ``int``, ``List[Path]``, ``NestedDict[str]``."""
     if isinstance(tp, type) and not get_args(tp):
         return tp.__qualname__ if tp.__module__ not in ("builtins", "pathlib") else tp.__name__
-    text = repr(tp)
-    for prefix in ("typing.", "pathlib.", "dflow.python.opio."):
-        text = text.replace(prefix, "")
-    return text
+    return _MODULE_PREFIX.sub("", repr(tp))
+
+
+#: the module paths dropped from a type's repr; Python 3.13 defines Path in pathlib._local
+_MODULE_PREFIX = re.compile(r"\b(?:typing|pathlib(?:\._\w+)?|dflow\.python\.opio)\.")
 
 
 type_str = _type_str

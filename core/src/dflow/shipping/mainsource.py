@@ -59,7 +59,9 @@ def definition_site(op_type: type) -> tuple[str, int]:
         code = getattr(f, "__code__", None)
         if code is not None and not code.co_filename.startswith(_DFLOW_DIR + os.sep):
             sites.append((code.co_filename, code.co_firstlineno))
-    first = getattr(op_type, "__firstlineno__", None)  # 3.13+
+    # 3.13+: the class statement's line, read from the class itself (a class OP.function
+    # made would otherwise report its base's line, in dflow's own module)
+    first = vars(op_type).get("__firstlineno__")
     if first is not None and sites:
         return sites[0][0], first
     if not sites:

@@ -212,7 +212,6 @@ class _WholeSecondTar(tarfile.TarFile):
             return None  # type: ignore[return-value]
         member = os.fspath(name if arcname is None else arcname)
         info = self.tarinfo(os.path.splitdrive(member)[1].replace(os.sep, "/").lstrip("/"))
-        info.tarfile = self
         info.mode = mode
         info.uid, info.gid = st.st_uid, st.st_gid
         info.size = st.st_size if kind == tarfile.REGTYPE else 0
