@@ -478,14 +478,14 @@ def test_a_runs_objects_are_frozen_while_it_runs_and_collected_again_after(workd
     """What exists when the run starts (the workflow, the modules) is frozen: a full
     collection in the runner or a worker does not walk it (one took 30-60 ms, mid-chain);
     when submit() returns, the caller's process collects it again."""
-    assert gc.get_freeze_count() == 0
+    before = gc.get_freeze_count()  # 0, or what CPython 3.12.1 starts with (375)
     wf = Workflow("frozen")
     wf.add(Step("count", PythonOPTemplate(FrozenCount)))
     wf.submit()
     assert wf.query_status() == "Succeeded"
     # the pool's worker was forked with the runner's objects frozen
     assert int(wf.query_step(name="count")[0].outputs.parameters["n"].value) > 10_000
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() <= before
 
 
 class CollectInWorker(OP):
