@@ -218,7 +218,13 @@ class LiveView:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._live is not None or self._thread is not None
+
     def start(self) -> None:
+        if self.started:
+            return
         if self.mode == "rich":
             from rich.live import Live
 

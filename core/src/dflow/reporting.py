@@ -209,6 +209,12 @@ class Session:
             self.announce(event.workflow_id, running=True)
         if self.view is not None:
             self.view.model.apply(event)
+            if not self.view.started:
+                # drawn from the first event on, never before: the local engine forks its
+                # workers (and a detached runner) first, and a fork while the drawing thread
+                # holds the console's lock leaves that lock held forever in the child
+                # (Python 3.12+ warns of any fork with threads running)
+                self.view.start()
 
     def __enter__(self) -> Session:
         from .config import config
@@ -220,7 +226,6 @@ class Session:
             mode = "rich" if is_terminal() else "plain"
             interval = float(config.get("progress_interval") or 10)
             self.view = LiveView(ProgressModel(self.workflow_id), mode, interval)
-            self.view.start()
         pm = get_plugin_manager()
         pm.load()
         self._label = pm.register(self, f"dflow-session-{id(self)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from dflow import (
@@ -16,7 +17,7 @@ from dflow import (
     upload_artifact,
 )
 from dflow.python import PythonOPTemplate
-from local_engine_ops import Hello
+from local_engine_ops import AppendLine, Hello
 
 
 def test_python_and_shell_steps(workdir):
@@ -62,3 +63,35 @@ def test_python_and_shell_steps(workdir):
     assert os.path.exists(wf_dir / c.id / "script")
     # the declared paths were mapped, the script itself kept its text elsewhere
     assert str(wf_dir / c.id / "workdir" / "tmp") in (wf_dir / c.id / "script").read_text()
+
+
+def test_the_workers_are_forked_before_any_thread_of_the_run_starts(workdir, monkeypatch, capsys):
+    """A fork while another thread holds a lock (the progress view writing to the console)
+    leaves that lock held forever in the child, and Python 3.12+ warns of every fork with
+    threads running: the pool forks first, and the progress view draws from the run's first
+    event on (it still draws: a step outlasts a few of its intervals)."""
+    from dflow.config import config
+
+    config["quiet"] = False
+    config["progress_interval"] = 0.05
+    before = {t.name for t in threading.enumerate()}
+    at_fork: list[set[str]] = []
+    fork = os.fork
+
+    def observed_fork() -> int:
+        at_fork.append({t.name for t in threading.enumerate()} - before)
+        return fork()
+
+    monkeypatch.setattr(os, "fork", observed_fork)
+    wf = Workflow("forks")
+    wf.add(
+        Step(
+            "slow",
+            PythonOPTemplate(AppendLine),
+            parameters={"x": 1, "path": str(workdir / "lines"), "delay": 0.5},
+        )
+    )
+    wf.submit()
+    assert wf.query_status() == "Succeeded"
+    assert at_fork and all(extra == set() for extra in at_fork), at_fork
+    assert "[dflow] " in capsys.readouterr().err
