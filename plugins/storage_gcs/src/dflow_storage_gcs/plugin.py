@@ -88,7 +88,9 @@ def _keep_fresh(creds: Any, path: str) -> None:
 
     while os.path.isdir(os.path.dirname(path)):
         expiry = creds.expiry  # naive UTC, as google-auth keeps it
-        left = (expiry - datetime.datetime.utcnow()).total_seconds() if expiry else 3000.0
+        # naive UTC now, as the expiry is (utcnow() is deprecated since Python 3.12)
+        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        left = (expiry - now).total_seconds() if expiry else 3000.0
         time.sleep(min(max(left - REFRESH_BEFORE, 1.0), 3000.0))
         try:
             creds.refresh(Request())
