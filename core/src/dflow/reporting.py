@@ -209,12 +209,11 @@ class Session:
             self.announce(event.workflow_id, running=True)
         if self.view is not None:
             self.view.model.apply(event)
-            if not self.view.started:
-                # drawn from the first event on, never before: the local engine forks its
-                # workers (and a detached runner) first, and a fork while the drawing thread
-                # holds the console's lock leaves that lock held forever in the child
-                # (Python 3.12+ warns of any fork with threads running)
-                self.view.start()
+            # drawn from the first event on, never before: the local engine forks its workers
+            # (and a detached runner) first, and a fork while the drawing thread holds the
+            # console's lock leaves that lock held forever in the child (Python 3.12+ warns
+            # of any fork with threads running); start() does nothing once started
+            self.view.start()
 
     def __enter__(self) -> Session:
         from .config import config

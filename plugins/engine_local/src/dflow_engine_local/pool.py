@@ -111,7 +111,6 @@ class WorkerPool:
         self.book = book
         self.env = env or {}  # set in every worker (the run token its OPs' children inherit)
         self.workers: list[_Worker] = []
-        self.killed: list[_Worker] = []  # by kill(), not yet reaped
         self.idle: deque[_Worker] = deque()
         self.pending: deque[_Job] = deque()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -335,13 +334,14 @@ class WorkerPool:
             # one that killed this worker leave the queue first, and so never start
             self.loop.call_soon(self._dispatch)
 
-    def kill(self) -> None:
-        """SIGKILL every worker (the run's end); :meth:`reap` waits for them.
+    def kill(self) -> list[int]:
+        """SIGKILL every worker (the run's end); their pids, for :func:`reap_killed`.
 
         Their records leave the book now: a SIGKILL cannot be caught, and an idle worker has
         reaped its OPs' children already, so nothing of theirs can outlive it. Between the two
         calls the kernel frees each worker's copy of this process (2-4 ms) on the other core
         while the runner closes its journal."""
+        pids = [w.pid for w in self.workers]
         for w in self.workers:
             self._unwatch(w)
             try:
@@ -351,17 +351,17 @@ class WorkerPool:
                 pass
             if self.book is not None:
                 self.book.drop_proc(w.pid)
-        self.killed.extend(self.workers)
         self.workers.clear()
+        return pids
 
-    def reap(self) -> None:
-        """Wait for the workers :meth:`kill` killed."""
-        for w in self.killed:
-            try:
-                os.waitpid(w.pid, 0)
-            except ChildProcessError:  # reaped already (RunProcesses.finish collects zombies)
-                pass
-        self.killed.clear()
+
+def reap_killed(pids: list[int]) -> None:
+    """Wait for the workers :meth:`WorkerPool.kill` killed."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped already (RunProcesses.finish collects zombies)
+            pass
 
 
 def _worker_loop(

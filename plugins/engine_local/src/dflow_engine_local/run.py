@@ -34,7 +34,7 @@ from .journal import Journal, Node, fail_run, now_iso
 from .layout import SpareDirs, shared_store, write_status
 from .mirror import Mirror, memory_backed
 from .nodes import NodeBook, outputs_json
-from .pool import WorkerPool
+from .pool import WorkerPool, reap_killed
 from .procs import RunProcesses
 from .state import RunContext
 from .stepfiles import restore_files
@@ -221,14 +221,12 @@ class Run:
         finally:
             with contextlib.suppress(OSError):  # the journal, not these files, is the record
                 ctx.mirror.flush_all()
-            if ctx.pool is not None:
-                ctx.pool.kill()
+            killed = ctx.pool.kill() if ctx.pool is not None else []
             try:
                 ctx.procs.finish()
                 ctx.journal.close()  # its checkpoint (3-4 ms on a disk) while the workers exit
             finally:
-                if ctx.pool is not None:
-                    ctx.pool.reap()
+                reap_killed(killed)
             if frozen:  # the caller's process goes on: its objects are collected again
                 gc.callbacks.remove(freezer)
                 gc.unfreeze()
