@@ -176,28 +176,24 @@ class ArgoEngine(Engine):
     def upload_packages(self, packages: Mapping[str, Sequence[str]]) -> None:
         """Upload the Python packages Python OPs import in their containers.
 
-        Keys are content hashes, so a key already in the store is skipped. Symbolic links
-        are followed (the pod runtime and the dependencies are trees of links); the files are
-        those the key hashes (:func:`.render.packages.shipped_files`).
+        Each key's paths go up as one gzipped tar (:func:`.render.packages.write_packages`):
+        a pod's init container makes one request for them, where a tree of objects made one
+        per file (Argo's S3 driver fetches a directory's objects one by one). Keys are content
+        hashes, so a key already in the store is skipped.
         """
         if not packages:
             return
         from dflow.backends import get_storage_client
 
-        from .render.packages import shipped_files
+        from .render.packages import write_packages
+        from .render.pyscript import PACKAGES_ARTIFACT
 
         client = get_storage_client()
         for key, paths in packages.items():
-            if client.list(key.rstrip("/") + "/", recursive=False):
+            if key in client.list(key, recursive=False):
                 continue
-            for path in paths:
-                base = os.path.basename(os.path.normpath(path))
-                if os.path.isdir(path):
-                    for full in shipped_files(path):
-                        rel = os.path.relpath(full, path).replace(os.sep, "/")
-                        client.upload(f"{key}/{base}/{rel}", full)
-                else:
-                    client.upload(f"{key}/{base}", path)
+            with client.open_write(key) as f:
+                write_packages(paths, f, PACKAGES_ARTIFACT)
 
     def submit_manifest(self, manifest: Mapping[str, Any], wait: bool = False) -> ArgoWorkflow:
         """Lint (unless ``lint = false``) and submit an Argo Workflow manifest."""

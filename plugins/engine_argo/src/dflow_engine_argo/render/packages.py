@@ -22,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tarfile
+import time
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
 from dflow.runner.locate import module_path, named_otherwise
 
@@ -52,6 +54,35 @@ def shipped_files(path: str) -> list[str]:
     return out
 
 
+def write_packages(paths: Iterable[str], dest: IO[bytes], top: str) -> None:
+    """Write ``paths`` to ``dest`` as one gzipped tar: a directory ``top`` holding each path
+    (its shipped files, links followed) at its top level.
+
+    Argo's executor auto-detects a tarball input artifact and untars it; an archive of a
+    single top-level entry becomes the artifact's path itself (``unpack`` in
+    workflow/executor/executor.go, v3.7.18 and v4.1.2), so the container finds
+    ``<path>/dflow/...`` whatever the number of paths. Directory entries precede their files
+    (older executors do not create missing parents).
+    """
+    with tarfile.open(fileobj=dest, mode="w:gz", compresslevel=6, dereference=True) as tar:
+        root = tarfile.TarInfo(top)
+        root.type, root.mode, root.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+        tar.addfile(root)
+        for path in paths:
+            base = os.path.dirname(os.path.normpath(path))
+            made = {base}
+            for full in shipped_files(path):
+                parents = []
+                parent = os.path.dirname(full)
+                while parent not in made:
+                    parents.append(parent)
+                    parent = os.path.dirname(parent)
+                for d in reversed(parents):
+                    made.add(d)
+                    tar.add(d, f"{top}/{os.path.relpath(d, base)}", recursive=False)
+                tar.add(full, f"{top}/{os.path.relpath(full, base)}", recursive=False)
+
+
 def content_hash(path: str) -> str:
     """sha256 of the names and contents of the files under ``path`` (cached by mtime/size)."""
     files = shipped_files(path)
@@ -71,11 +102,12 @@ def content_hash(path: str) -> str:
 
 
 def packages_key(paths: Iterable[str], prefix: str = "") -> str:
-    """The storage key of the artifact holding ``paths``: ``<prefix>dflow/packages/<hash>``."""
+    """The storage key of the artifact holding ``paths``: ``<prefix>dflow/packages/<hash>.tgz``
+    (one object: see :func:`write_packages`)."""
     h = hashlib.sha256()
     for p in sorted(set(paths), key=os.path.basename):
         h.update(os.path.basename(p.rstrip("/")).encode() + b"\0" + content_hash(p).encode())
-    return f"{prefix}dflow/packages/{h.hexdigest()[:32]}"
+    return f"{prefix}dflow/packages/{h.hexdigest()[:32]}.tgz"
 
 
 def _in_site_packages(path: str) -> bool:
