@@ -71,7 +71,8 @@ def time_limited_job(local_slurm: LocalSlurm, tmp_path_factory: pytest.TempPathF
 
     Slurm counts time limits in minutes and checks them every 30 s, so reaching TIMEOUT takes
     60-90 s: the job runs in the background while the other tests run, and
-    ``test_time_limit.py`` (collected last) collects its result.
+    ``test_time_limit.py`` (run last of the session: ``pytest_collection_modifyitems``)
+    collects its result.
     """
     from dflow_executor_slurm import SlurmJobTemplate
 
@@ -93,3 +94,12 @@ def time_limited_job(local_slurm: LocalSlurm, tmp_path_factory: pytest.TempPathF
     yield job, thread, results
     job.cancelled.set()
     thread.join(60)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move ``test_time_limit.py`` to the end of the session: run right after this plugin's
+    other tests (10 s), it waited about a minute for its job's TIMEOUT."""
+    here = Path(__file__).parent
+    last = [item for item in items if item.path == here / "test_time_limit.py"]
+    if last:
+        items[:] = [item for item in items if item not in last] + last
