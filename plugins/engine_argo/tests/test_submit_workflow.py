@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tarfile
 
 import pytest
 from argo_server import TOKEN
@@ -61,10 +62,12 @@ def test_submit_renders_uploads_packages_once_and_creates(engine, argo_server, s
     (posted,) = [w for w in argo_server.workflows.values() if w["metadata"]["name"] == wf.id]
     assert posted["spec"]["entrypoint"] == engine.render(wf)["spec"]["entrypoint"]
     keys = store.list("", recursive=True)
-    package_keys = {k.split("/dflow/")[0] for k in keys if "/dflow/" in k}
-    assert len(package_keys) == 1, keys
-    prefix = package_keys.pop()
-    assert f"{prefix}/dflow/runner/__main__.py" in keys  # the runner travels with the OP
+    (package_key,) = [k for k in keys if k.startswith("dflow/packages/")]
+    # one object, the tarball Argo's executor untars to the artifact's path
+    with tarfile.open(store.local_path(package_key)) as tar:
+        names = tar.getnames()
+    assert "dflow_python_packages/dflow/runner/__main__.py" in names  # the runner travels
+    assert {n.split("/")[0] for n in names} == {"dflow_python_packages"}
     before = {k: os.stat(store.local_path(k)).st_mtime_ns for k in keys}
     engine.submit(build())  # same content hash: nothing uploaded again
     assert {

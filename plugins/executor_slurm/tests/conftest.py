@@ -71,8 +71,8 @@ def time_limited_job(local_slurm: LocalSlurm, tmp_path_factory: pytest.TempPathF
 
     Slurm counts time limits in minutes and checks them every 30 s, so reaching TIMEOUT takes
     60-90 s: the job runs in the background while the other tests run, and
-    ``test_time_limit.py`` (run last of the session: ``pytest_collection_modifyitems``)
-    collects its result.
+    ``test_time_limit.py`` (run after the other plugins' tests:
+    ``pytest_collection_modifyitems``) collects its result.
     """
     from dflow_executor_slurm import SlurmJobTemplate
 
@@ -97,9 +97,15 @@ def time_limited_job(local_slurm: LocalSlurm, tmp_path_factory: pytest.TempPathF
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Move ``test_time_limit.py`` to the end of the session: run right after this plugin's
-    other tests (10 s), it waited about a minute for its job's TIMEOUT."""
+    """Move ``test_time_limit.py`` after the last test of the plugins' directories: run right
+    after this plugin's other tests (10 s), it waited about a minute for its job's TIMEOUT.
+    Not later: tests of the whole system (``tests/fault/test_dispatcher_resume.py``) need the
+    cluster's queue empty."""
     here = Path(__file__).parent
-    last = [item for item in items if item.path == here / "test_time_limit.py"]
-    if last:
-        items[:] = [item for item in items if item not in last] + last
+    plugins = here.parent.parent
+    moved = [item for item in items if item.path == here / "test_time_limit.py"]
+    if not moved:
+        return
+    rest = [item for item in items if item not in moved]
+    at = max((i + 1 for i, item in enumerate(rest) if item.path.is_relative_to(plugins)), default=0)
+    items[:] = rest[:at] + moved + rest[at:]
