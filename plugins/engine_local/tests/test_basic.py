@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -132,39 +131,6 @@ def test_a_worker_forked_while_a_thread_writes_to_stdout_runs_steps(workdir):
         os.close(read_end)
     assert wf.query_status() == "Succeeded"
     assert (workdir / "lines").read_text() == "1\n"
-
-
-CLOSED_OUTPUT = """
-import os, sys
-from dflow import Step, Workflow
-from dflow.python import OP, PythonOPTemplate
-
-@OP.function
-def hello(i: int) -> {"o": int}:
-    print("hello", i)
-    return {"o": i + 1}
-
-wf = Workflow("closed")
-wf.add(Step("s", PythonOPTemplate(hello), parameters={"i": 1}))
-os.close(1)  # a daemon's output
-wf.submit()
-[s] = wf.query_step(name="s")
-with open(os.path.join(wf.id, s.id, "log.txt")) as f:
-    sys.stderr.write(f"status {wf.query_status()} log {f.read()!r}")
-"""
-
-
-def test_a_caller_with_its_output_closed_runs_steps(workdir):
-    """A process that closed fd 1 still runs Python OP steps, their output in their logs:
-    the log's descriptor took the closed number and was closed with it ("worker died");
-    a worker opens a closed fd 1 or 2 on the null device first."""
-    script = workdir / "closed_output.py"
-    script.write_text(CLOSED_OUTPUT)
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.endswith("status Succeeded log 'hello 1\\n'"), done.stderr
 
 
 def _one_step(name: str, workdir: Path, delay: float, **step: Any) -> Workflow:
