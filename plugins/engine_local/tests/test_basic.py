@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from dflow import (
     InputArtifact,
@@ -87,7 +86,14 @@ def test_the_workers_are_forked_before_any_thread_of_the_run_starts(workdir, mon
         return fork()
 
     monkeypatch.setattr(os, "fork", observed_fork)
-    wf = _one_step("forks", workdir, delay=0.5)
+    wf = Workflow("forks")
+    wf.add(
+        Step(
+            "slow",
+            PythonOPTemplate(AppendLine),
+            parameters={"x": 1, "path": str(workdir / "lines"), "delay": 0.5},
+        )
+    )
     wf.submit()
     assert wf.query_status() == "Succeeded"
     assert at_fork and all(extra == set() for extra in at_fork), at_fork
@@ -120,8 +126,15 @@ def test_a_worker_forked_while_a_thread_writes_to_stdout_runs_steps(workdir):
             writer.join()
         return pid
 
-    # a worker stuck on the inherited stream fails the step, not the test run
-    wf = _one_step("fork-held-stdout", workdir, delay=0.0, timeout=20)
+    wf = Workflow("fork-held-stdout")
+    wf.add(
+        Step(
+            "step",
+            PythonOPTemplate(AppendLine),
+            parameters={"x": 1, "path": str(workdir / "lines"), "delay": 0.0},
+            timeout=20,  # a worker stuck on the inherited stream fails the step, not the test run
+        )
+    )
     os.fork, sys.stdout = fork_during_a_blocked_write, console
     try:
         wf.submit()
@@ -131,20 +144,6 @@ def test_a_worker_forked_while_a_thread_writes_to_stdout_runs_steps(workdir):
         os.close(read_end)
     assert wf.query_status() == "Succeeded"
     assert (workdir / "lines").read_text() == "1\n"
-
-
-def _one_step(name: str, workdir: Path, delay: float, **step: Any) -> Workflow:
-    """A workflow of one step appending ``1`` to ``workdir/lines`` after ``delay`` s."""
-    wf = Workflow(name)
-    wf.add(
-        Step(
-            "step",
-            PythonOPTemplate(AppendLine),
-            parameters={"x": 1, "path": str(workdir / "lines"), "delay": delay},
-            **step,
-        )
-    )
-    return wf
 
 
 def _drain(fd: int) -> bool:
