@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 import threading
-import time
 from pathlib import Path
 
 from dflow import (
@@ -98,56 +95,3 @@ def test_the_workers_are_forked_before_any_thread_of_the_run_starts(workdir, mon
     assert wf.query_status() == "Succeeded"
     assert at_fork and all(extra == set() for extra in at_fork), at_fork
     assert "[dflow] " in capsys.readouterr().err
-
-
-def test_a_worker_forked_while_a_thread_writes_to_stdout_runs_steps(workdir):
-    """A fork while another thread is inside a write to ``sys.stdout`` leaves the stream's
-    lock held in the child by a thread it does not have (a dead worker's replacement forks
-    beside the run's threads; the caller may have threads of its own): the worker writes to
-    streams of its own and never waits on the inherited one."""
-    read_end, write_end = os.pipe()
-    console = open(write_end, "w", buffering=1)  # closed below
-    fork, stdout = os.fork, sys.stdout
-
-    def fork_during_a_blocked_write() -> int:
-        os.set_blocking(write_end, False)
-        with contextlib.suppress(BlockingIOError):
-            while True:  # the pipe full: the next write blocks, holding the stream's lock
-                os.write(write_end, b"." * 65536)
-        os.set_blocking(write_end, True)
-        writer = threading.Thread(target=console.buffer.write, args=(b"!" * 65536,))
-        writer.start()
-        time.sleep(0.2)  # inside the write
-        pid = fork()
-        if pid:
-            os.set_blocking(read_end, False)
-            while _drain(read_end) or writer.is_alive():  # until the write is over
-                time.sleep(0.01)
-            writer.join()
-        return pid
-
-    wf = Workflow("fork-held-stdout")
-    wf.add(
-        Step(
-            "step",
-            PythonOPTemplate(AppendLine),
-            parameters={"x": 1, "path": str(workdir / "lines"), "delay": 0.0},
-            timeout=20,  # a worker stuck on the inherited stream fails the step, not the test run
-        )
-    )
-    os.fork, sys.stdout = fork_during_a_blocked_write, console
-    try:
-        wf.submit()
-    finally:
-        os.fork, sys.stdout = fork, stdout
-        console.close()
-        os.close(read_end)
-    assert wf.query_status() == "Succeeded"
-    assert (workdir / "lines").read_text() == "1\n"
-
-
-def _drain(fd: int) -> bool:
-    try:
-        return bool(os.read(fd, 1 << 20))
-    except BlockingIOError:
-        return False

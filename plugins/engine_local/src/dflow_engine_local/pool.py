@@ -126,14 +126,6 @@ class WorkerPool:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             code = 0
-            # a stream another thread was writing to at the fork keeps its lock here, held by
-            # a thread this process does not have: flushing it would wait forever (a dead
-            # worker's replacement forks beside the run's threads, and the caller may have
-            # threads of its own). The worker never touches the inherited streams; these are
-            # its own between steps (a step's are _log_streams(), which an OP may close).
-            _LOG_STREAMS.clear()
-            sys.stdout = open(1, "w", buffering=1, closefd=False)
-            sys.stderr = open(2, "w", buffering=1, closefd=False)
             try:
                 parent.close()
                 for w in self.workers:
