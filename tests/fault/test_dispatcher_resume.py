@@ -489,3 +489,29 @@ def test_a_job_submitted_just_before_the_crash_is_adopted_by_its_id_file(tmp_pat
     assert _lines(case.count) == ["ran"]
     assert f"adopted Slurm job {job_id}" in case.log()
     assert _queue(slurm) == []
+
+
+@pytest.mark.parametrize("context", ["LocalContext", "SSHContext"])
+def test_a_job_whose_id_was_never_written_is_found_in_the_queue(tmp_path, slurm, context, request):
+    """The runner died right after ``sbatch`` answered: neither DPDispatcher's record nor
+    its job id file exists (both are removed here to stand for that instant; over SSH the id
+    file is an upload after the answer). Slurm still knows the job by its batch script:
+    the resumed run adopts it instead of running the step a second time."""
+    case = _Case(tmp_path)
+    remote = "dp-adopt-1/*-gated-*/dflow-dispatcher-*/attempt-*/remote"
+    if context == "SSHContext":
+        case.over_ssh(request.getfixturevalue("slurm_sshd"))
+        remote = "remote"
+    job_id = case.crash_while_running()
+    _drop_record(tmp_path, remote)
+    id_files = list(tmp_path.glob(f"{remote}/*/*_job_id"))
+    assert len(id_files) <= 1, id_files
+    for id_file in id_files:
+        id_file.unlink()
+    case.gate.touch()
+    out = case.resume()
+    assert "PHASE Succeeded ANSWER done" in out, out + case.log()
+    assert _lines(case.started) == [job_id]  # no second copy was submitted
+    assert _lines(case.count) == ["ran"]
+    assert f"adopted Slurm job {job_id}" in case.log()
+    assert _queue(slurm) == []

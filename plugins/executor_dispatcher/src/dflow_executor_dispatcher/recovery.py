@@ -114,6 +114,11 @@ def adopt(dp: Any, submission: Any) -> tuple[list[str], list[str]]:
             latest = context.read_file(name).strip()
             if latest and latest != str(job.job_id or ""):
                 job.job_id, job.job_state, found = latest, None, True
+    # a run killed between ``sbatch`` and the id file (over SSH, an upload apart) left a
+    # job no file names: Slurm knows it by its batch script, which only this job has
+    unnamed = [job for job in submission.belonging_jobs if not job.job_id]
+    for job, job_id in _queued_by_script(submission, unnamed):
+        job.job_id, job.job_state, found = job_id, None, True
     if not (recorded or found):
         return [], []
     submission.update_submission_state()
@@ -134,6 +139,45 @@ def adopt(dp: Any, submission: Any) -> tuple[list[str], list[str]]:
     if again or found:
         submission.submission_to_json()  # run_submission recovers from this record again
     return adopted, again
+
+
+def _queued_by_script(submission: Any, jobs: list[Any]) -> list[tuple[Any, str]]:
+    """The Slurm jobs ``slurmctld`` still knows for ``jobs`` (queued, running, or ended
+    within its ``MinJobAge``, 300 s by default), found by their batch scripts: DPDispatcher
+    runs ``sbatch <job hash>.sub`` in the submission's remote root, whose name holds the
+    submission's hash, and Slurm keeps that directory and the script's name (``squeue -o
+    %Z``, ``%o``). Other schedulers (and Slurm job arrays, whose tasks share a script) are
+    not asked: their jobs are found by their id files alone."""
+    from dpdispatcher.machines.slurm import Slurm, SlurmJobArray  # imported quietly by now
+
+    machine = submission.machine
+    if not jobs or not isinstance(machine, Slurm) or isinstance(machine, SlurmJobArray):
+        return []
+    root = str(machine.context.remote_root)
+    _machine_ready(machine)
+    # Slurm records the submit directory with its links resolved: ask the machine for both
+    code, _in, out, _err = machine.context.block_call(
+        f"cd {shlex.quote(root)} && pwd -P && "
+        "squeue --noheader --states=all --user \"$(id -un)\" --format '%i|%Z|%o'"
+    )
+    if code != 0:
+        return []  # no remote root (nothing was submitted from it), or no queue to ask
+    text = out.read()
+    resolved, *lines = (
+        text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    ).splitlines() or [""]
+    roots = {posixpath.normpath(root), posixpath.normpath(resolved.strip() or root)}
+    by_script = {posixpath.basename(job.script_file_name): i for i, job in enumerate(jobs)}
+    found: dict[int, str] = {}  # (dpdispatcher's Job compares by value: not a key)
+    for line in lines:
+        job_id, _, rest = line.strip().partition("|")
+        workdir, _, script = rest.rpartition("|")
+        path = posixpath.normpath(posixpath.join(workdir, script))
+        index = by_script.get(posixpath.basename(path))
+        if index is not None and posixpath.dirname(path) in roots and job_id.isdigit():
+            # the newest job of a script: an older one was cancelled and submitted again
+            found[index] = max(found.get(index, job_id), job_id, key=int)
+    return [(jobs[i], job_id) for i, job_id in found.items()]
 
 
 def _ran(context: Any, task: Any) -> bool:
