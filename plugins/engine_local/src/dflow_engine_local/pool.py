@@ -135,6 +135,14 @@ class WorkerPool:
                         os.close(fd)
                     except OSError:
                         pass
+                # a stream another thread was writing to at the fork keeps its lock here, held
+                # by a thread this process does not have: flushing it would wait forever (a
+                # dead worker's replacement forks beside the run's threads, and the caller may
+                # have threads of its own). The worker never touches the inherited streams;
+                # these are its own between steps (a step's are _log_streams(), which an OP
+                # may close).
+                _LOG_STREAMS.clear()
+                sys.stdout, sys.stderr = _own_stream(1), _own_stream(2)
                 die_with_parent()
                 os.setpgid(0, 0)  # the worker's group holds its OPs' children
                 procs.become_subreaper()
@@ -377,6 +385,20 @@ def _worker_loop(
 
 
 _LOG_STREAMS: list[Any] = []
+
+
+def _own_stream(fd: int) -> Any:
+    """A text stream on ``fd`` of this process's own; a closed ``fd`` is first opened on
+    the null device (a step points fds 1 and 2 at its log, and a caller may have closed its
+    output: the log's descriptor would otherwise take that number and be closed with it)."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    return open(fd, "w", buffering=1, closefd=False)
 
 
 def _log_streams() -> tuple[Any, Any]:
