@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 
 from dflow import ShellOPTemplate, Step, Workflow
@@ -111,3 +113,24 @@ def test_terminate_kills_the_running_script_and_what_it_started(workdir):
     assert wf.wait(interval=0.05) == "Failed"
     assert len(read_pids(pids)) == 2
     assert running(read_pids(pids)) == []
+
+
+def test_a_process_in_the_middle_of_its_exec_is_known_by_its_markers():
+    """How a step's leftovers are found: by the markers in their environment. A process whose
+    ``execve`` is under way reads an empty one (about one in five when ``Popen`` has just
+    returned); it must still be found, as the daemon a script starts as it ends must be."""
+    from dflow_engine_local.procs import carries, is_alive
+
+    token = f"{os.getpid()}-{time.monotonic_ns()}"
+    started, missed = [], []
+    try:
+        for _ in range(100):
+            p = subprocess.Popen(["sleep", "30"], env={**os.environ, "DFLOW_TEST_MARK": token})
+            started.append(p)
+            if not carries(p.pid, f"DFLOW_TEST_MARK={token}".encode()) and is_alive(p.pid):
+                missed.append(p.pid)
+    finally:
+        for p in started:
+            p.kill()
+            p.wait()
+    assert missed == [], f"{len(missed)} of {len(started)} live processes not found"
