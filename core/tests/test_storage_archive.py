@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 from dflow.storage import archive
-from dflow.storage.archive import ParallelGzipWriter, extract_archive, write_tgz
+from dflow.storage.archive import (
+    ParallelGzipWriter,
+    extract_archive,
+    write_tgz,
+    write_tgz_members,
+)
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -61,6 +66,34 @@ def test_round_trip_through_tarfile(tmp_path, monkeypatch):
     with tarfile.open(dest, "r|gz") as tar:
         names = [m.name for m in tar]
     assert "top/sub1/f01.dat" in names
+
+
+def test_listed_members_are_written_in_order_each_alone(tmp_path):
+    """``write_tgz_members``: the archive holds exactly the listed entries, in their order (a
+    listed directory without its content; a made-up directory first), links followed."""
+    src = tmp_path / "src"
+    files = _tree(src)
+    (src / "link.dat").symlink_to(src / "sub0" / "f00.dat")
+    members = [
+        (None, "top"),
+        (str(src / "sub0"), "top/a"),
+        (str(src / "link.dat"), "top/a/linked.dat"),
+        (str(src / "sub1" / "f01.dat"), "top/f.dat"),
+    ]
+    dest = tmp_path / "m.tgz"
+    write_tgz_members(members, str(dest), level=6)
+    with tarfile.open(dest, "r|gz") as tar:
+        got = [(m.name, m.type) for m in tar]
+    assert got == [
+        ("top", tarfile.DIRTYPE),
+        ("top/a", tarfile.DIRTYPE),  # its files were not listed: not walked
+        ("top/a/linked.dat", tarfile.REGTYPE),
+        ("top/f.dat", tarfile.REGTYPE),
+    ]
+    extract_archive(str(dest), str(tmp_path / "out"))
+    out = tmp_path / "out" / "top"
+    assert (out / "a" / "linked.dat").read_bytes() == files["sub0/f00.dat"]
+    assert (out / "f.dat").read_bytes() == files["sub1/f01.dat"]
 
 
 def test_member_headers_are_tarfiles_own_with_whole_second_times(tmp_path):

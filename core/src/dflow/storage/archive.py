@@ -25,6 +25,7 @@ import stat
 import struct
 import tarfile
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -160,6 +161,30 @@ def write_tgz(src: str, arcname: str, dest: str | IO[bytes], level: int = 1) -> 
 
     Symlinks are followed (the archive holds copies), like ``tar --dereference``.
     """
+    with _tgz_writer(dest, level) as tar:
+        tar.add(src, arcname=arcname)
+
+
+def write_tgz_members(
+    members: Iterable[tuple[str | None, str]], dest: str | IO[bytes], level: int = 1
+) -> None:
+    """Write ``members``, pairs of (path, name in the archive), as ``dest``: each path on its
+    own (a directory's content is not walked; list it), links followed; a path of None is a
+    directory made in the archive alone (mode 755, modified now). Directories should come
+    before their files: some extractors do not make missing parents."""
+    with _tgz_writer(dest, level) as tar:
+        now = int(time.time())
+        for path, name in members:
+            if path is None:
+                info = tarfile.TarInfo(name)
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+                tar.addfile(info)
+            else:
+                tar.add(path, arcname=name, recursive=False)
+
+
+@contextlib.contextmanager
+def _tgz_writer(dest: str | IO[bytes], level: int) -> Iterator[tarfile.TarFile]:
     with contextlib.ExitStack() as stack:
         f = stack.enter_context(open(dest, "wb")) if isinstance(dest, str) else dest
         gz = stack.enter_context(ParallelGzipWriter(f, level))
@@ -169,7 +194,7 @@ def write_tgz(src: str, arcname: str, dest: str | IO[bytes], level: int = 1) -> 
         with _WholeSecondTar(
             fileobj=cast(Any, gz), mode="w", dereference=True, copybufsize=1024 * 1024
         ) as tar:
-            tar.add(src, arcname=arcname)
+            yield tar
 
 
 class _WholeSecondTar(tarfile.TarFile):

@@ -22,12 +22,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tarfile
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from dflow.runner.locate import module_path, named_otherwise
+from dflow.storage.archive import write_tgz_members
 
 #: dflow's pure-Python dependencies, shipped in ``dflow_deps/`` with ``upload_dflow=True``
 DEPENDENCIES = (
@@ -45,13 +44,21 @@ _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd")
 
 def shipped_files(path: str) -> list[str]:
     """The files of ``path`` (a file or a directory, links followed) that are shipped."""
+    return [full for full, is_dir in _shipped(path) if not is_dir]
+
+
+def _shipped(path: str) -> Iterator[tuple[str, bool]]:
+    """``path``'s shipped entries in archive order, (path, whether a directory): each
+    directory (``path`` itself included) before its files and its subdirectories."""
     if os.path.isfile(path):
-        return [path]
-    out = []
+        yield path, False
+        return
     for root, dirs, files in os.walk(path, followlinks=True):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-        out += [os.path.join(root, f) for f in sorted(files) if not f.endswith(_SKIP_SUFFIXES)]
-    return out
+        yield root, True
+        for f in sorted(files):
+            if not f.endswith(_SKIP_SUFFIXES):
+                yield os.path.join(root, f), False
 
 
 def write_packages(paths: Iterable[str], dest: IO[bytes], top: str) -> None:
@@ -64,23 +71,12 @@ def write_packages(paths: Iterable[str], dest: IO[bytes], top: str) -> None:
     ``<path>/dflow/...`` whatever the number of paths. Directory entries precede their files
     (older executors do not create missing parents).
     """
-    with tarfile.open(fileobj=dest, mode="w:gz", compresslevel=6, dereference=True) as tar:
-        root = tarfile.TarInfo(top)
-        root.type, root.mode, root.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
-        tar.addfile(root)
-        for path in paths:
-            base = os.path.dirname(os.path.normpath(path))
-            made = {base}
-            for full in shipped_files(path):
-                parents = []
-                parent = os.path.dirname(full)
-                while parent not in made:
-                    parents.append(parent)
-                    parent = os.path.dirname(parent)
-                for d in reversed(parents):
-                    made.add(d)
-                    tar.add(d, f"{top}/{os.path.relpath(d, base)}", recursive=False)
-                tar.add(full, f"{top}/{os.path.relpath(full, base)}", recursive=False)
+    members: list[tuple[str | None, str]] = [(None, top)]
+    for path in paths:
+        base = os.path.dirname(os.path.normpath(path))
+        members += [(full, f"{top}/{os.path.relpath(full, base)}") for full, _ in _shipped(path)]
+    # level 6, as tarfile's default: uploaded once per content, fetched by every pod
+    write_tgz_members(members, dest, level=6)
 
 
 def content_hash(path: str) -> str:
