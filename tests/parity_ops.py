@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import List  # noqa: UP035 - pods may run a Python older than 3.9
 
 from dflow.python import OP, Artifact
 
@@ -22,3 +24,16 @@ def joined(names: list, texts: list, wheres: list) -> {"summary": str}:
     """The stacked outputs of a fan-out, one ``name:text:where`` per item."""
     # (no zip(strict=): pods may run a Python older than 3.10)
     return {"summary": ",".join(f"{n}:{t}:{w}" for n, t, w in zip(names, texts, wheres))}  # noqa: B905
+
+
+@OP.function
+def written(name: str) -> {"file": Artifact(Path)}:
+    """A file ``name`` holding its own name."""
+    Path(name).write_text(name)
+    return {"file": Path(name)}
+
+
+@OP.function
+def listed(files: Artifact(List[Path])) -> {"names": str}:  # noqa: UP006
+    """The names of the files a fan-out stacked, in order (``[]`` when it had no items)."""
+    return {"names": json.dumps([Path(f).name for f in files])}

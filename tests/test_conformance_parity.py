@@ -21,12 +21,13 @@ from dflow import (
     Step,
     Task,
     Workflow,
+    argo_range,
     upload_artifact,
 )
 from dflow.python import PythonOPTemplate, Slices
 
 sys.path.insert(0, str(Path(__file__).parent))
-from parity_ops import joined, where_is  # the engines' fixture
+from parity_ops import joined, listed, where_is, written  # the engines' fixture
 from test_conformance import Run
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
@@ -197,6 +198,38 @@ def sub_path_item_under_its_own_name(run: Run) -> Any:
         "phase": phase,
         "summary": wf.query_step(name="join")[0].outputs.parameters["summary"].value,
     }
+
+
+@case({"phase": "Succeeded", "two": '["a.txt", "b.txt"]', "none": "[]"})
+def stacked_artifact_of_a_fan_out_without_items_is_empty(run: Run) -> Any:
+    """A sliced fan-out's stacked output artifact lists its items' files in order, and none
+    when it had no items: the step reading it gets an empty list, not an error (on Argo the
+    init-artifact step made its location; pydflow's example test_loop_slices.py relies on it)."""
+    out = {}
+    for key, names in (("two", ["a.txt", "b.txt"]), ("none", [])):
+        make = Step(
+            "make",
+            PythonOPTemplate(
+                written,
+                slices=Slices("{{item}}", input_parameter=["name"], output_artifact=["file"]),
+            ),
+            parameters={"name": names},
+            with_param=argo_range(len(names)),
+        )
+        wf = Workflow(name=f"stack{len(names)}")
+        wf.add(make)
+        wf.add(
+            Step(
+                "list",
+                PythonOPTemplate(listed),
+                artifacts={"files": make.outputs.artifacts["file"]},
+            )
+        )
+        out["phase"] = run.submit(wf)
+        out[key] = wf.query_step(name="list")[0].outputs.parameters["names"].value
+        if out["phase"] != "Succeeded":
+            break
+    return out
 
 
 @pytest.mark.parametrize(

@@ -95,12 +95,15 @@ class CatalogIndex:
 
     items: list[dict]  # sorted by order, as read_catalog returns them
     keyed: bool  # some order is a str: the artifact is a dict
+    #: the artifact has catalog files: with no items it is an empty list (a sliced fan-out
+    #: without items stacked nothing; ``upload_artifact([])``), not one path
+    declared: bool = False
 
     @property
     def is_list(self) -> bool:
         """Whether the artifact is a list of its items (see :func:`path_object`)."""
         single = len(self.items) == 1 and self.items[0].get("order") is None
-        return bool(self.items) and not self.keyed and not single
+        return (bool(self.items) or self.declared) and not self.keyed and not single
 
 
 _INDEXES: OrderedDict[tuple, CatalogIndex] = OrderedDict()
@@ -127,7 +130,7 @@ def catalog_index(root: str | os.PathLike) -> CatalogIndex:
         _INDEXES.move_to_end(key)
         return found
     items = read_catalog(Path(root))
-    found = CatalogIndex(items, any(isinstance(it.get("order"), str) for it in items))
+    found = CatalogIndex(items, any(isinstance(it.get("order"), str) for it in items), bool(files))
     if key:
         _INDEXES[key] = found
         while len(_INDEXES) > _INDEXES_KEEP:

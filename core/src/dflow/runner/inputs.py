@@ -106,6 +106,8 @@ def read_artifact(op_name: str, name: str, sign: Artifact, root: Path, whole_lis
     if shape in ("list", "set"):
         if isinstance(obj, dict):
             obj = list(obj.values())
+        elif obj == root and catalog.catalog_index(root).declared:
+            obj = []  # a catalog that lists nothing: an empty list, not the directory
         obj = _convert(obj if isinstance(obj, list) else [obj], leaf)
         return set(obj) if shape == "set" else obj
     if not isinstance(obj, dict):

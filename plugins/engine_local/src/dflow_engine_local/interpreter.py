@@ -42,7 +42,7 @@ from .layout import StepDir
 from .leaf import Leaf
 from .leaves import run_leaf
 from .nodes import outputs_json, result_of
-from .outputs import aggregate, skipped_result, template_outputs
+from .outputs import aggregate, empty_stacked, skipped_result, template_outputs
 from .state import Frame, RunContext, SliceIndex
 from .stepfiles import order_of, record_outputs, write_inputs
 from .stepio import input_artifacts, input_parameters
@@ -225,7 +225,9 @@ class Walker:
                 frame.node, path, step.name, step.name, None, "Skipped", step.template
             )
             self.nodes.transition(node, "Skipped", message=EMPTY_LOOP_MESSAGE)
-            return skipped_result(step, node.id, "Skipped", EMPTY_LOOP_MESSAGE)
+            res = skipped_result(step, node.id, "Skipped", EMPTY_LOOP_MESSAGE)
+            empty_stacked(self.ctx, step, res, node)
+            return res
         if running is not None:
             running()
         if items is None:

@@ -34,6 +34,16 @@ def skipped_result(step: Step, node_id: str, phase: str, why: str = "") -> Resul
     return res
 
 
+def empty_stacked(ctx: RunContext, step: Step, res: Result, group: Node) -> None:
+    """A sliced fan-out without items still gives its stacked output artifacts, empty: on Argo
+    its init-artifact step makes their location before the loop, and a step reading them gets
+    an empty list (pydflow's debug mode passes one too)."""
+    slices = step.slices
+    for name in slices.output_artifact if slices is not None else ():
+        if name in step.template.outputs.artifacts:
+            res.arts[name] = merge_stacked(ctx, group, name, [])
+
+
 def aggregate(ctx: RunContext, step: Step, done: list[Result], res: Result, group: Node) -> None:
     """Loop outputs: a JSON list per parameter; sliced outputs stacked in item order."""
     slices = step.slices
