@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 
@@ -156,3 +157,27 @@ def test_a_step_run_again_is_a_new_submission(local_slurm, make_job, clean):
         [stage] = stages
         assert len(list(stage.glob("attempt-*"))) == 2
         assert not (stage / "in-flight").exists()
+
+
+def test_an_unreachable_ssh_host_is_named_in_the_error(make_job):
+    """An SSH machine that refuses the connection: the step fails saying which address could
+    not be reached (not "invalid settings"), and nothing is submitted."""
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    job = make_job()
+    result = executor(host="127.0.0.1", port=port, username="someone", password="x").run(job)
+
+    assert result.exit_code == 1
+    assert f"cannot connect to someone@127.0.0.1:{port} over SSH" in result.message
+    assert "Connection refused" in result.message
+    assert "check the host, port and credentials" in job.log_path.read_text()
+
+
+def test_invalid_settings_say_so(make_job):
+    job = make_job()
+    result = executor(machine_dict={"batch_type": "NoSuchBatch"}).run(job)
+
+    assert result.exit_code == 1
+    assert "DispatcherExecutor: invalid machine/resources settings" in result.message
+    assert "NoSuchBatch" in result.message

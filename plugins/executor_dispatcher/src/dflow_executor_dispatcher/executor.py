@@ -6,6 +6,7 @@ import contextlib
 import copy
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -278,7 +279,7 @@ class DispatcherExecutor(Executor):
             )
         except Exception as err:  # dpdispatcher reports bad dicts in many ways
             recovery.close_attempt(stage, attempt, clean=True)
-            message = f"DispatcherExecutor: invalid machine/resources settings: {err}"
+            message = _settings_error(machine_dict, err)
             for job in jobs:
                 _append(job.log_path, f"[dflow] {message}\n")
             return [JobResult(1, message)] * len(jobs)
@@ -534,3 +535,21 @@ class DispatcherArtifact:
             "DispatcherArtifact downloads are not supported yet; fetch the files with "
             "DPDispatcher directly or declare them as step outputs"
         )
+
+
+def _settings_error(machine_dict: dict, err: Exception) -> str:
+    """What went wrong building the submission: its SSH connection (made when the machine is
+    loaded) or the settings themselves."""
+    # ConnectionError: refused, reset; socket.gaierror: an unknown host; paramiko's
+    # NoValidConnectionsError is an OSError too, its SSHException (authentication) is not
+    connection = isinstance(err, ConnectionError | TimeoutError | socket.gaierror) or (
+        type(err).__module__.startswith("paramiko")
+    )
+    profile = machine_dict.get("remote_profile") or {}
+    if connection and isinstance(profile, dict) and profile.get("hostname"):
+        where = f"{profile.get('username') or ''}@{profile['hostname']}:{profile.get('port') or 22}"
+        return (
+            f"DispatcherExecutor: cannot connect to {where.lstrip('@')} over SSH: {err}; check "
+            "the host, port and credentials, and that the machine is up"
+        )
+    return f"DispatcherExecutor: invalid machine/resources settings: {err}"
