@@ -35,6 +35,9 @@ from .values import StepError, env_strings, package_paths, render_text
 async def attempt(ctx: RunContext, leaf: Leaf, number: int) -> Outcome:
     """Attempt ``number`` of ``leaf``; an unexpected exception is the step's Error, never a
     step left Running in a finished workflow."""
+    echo = ctx.echo
+    if echo is not None:
+        echo.follow(leaf.sd.log)
     try:
         return await _attempt(ctx, leaf, number)
     except Exception as exc:
@@ -42,6 +45,9 @@ async def attempt(ctx: RunContext, leaf: Leaf, number: int) -> Outcome:
         with contextlib.suppress(OSError), open(leaf.sd.log, "a", encoding="utf-8") as log:
             log.write(f"[dflow] {message}\n")
         return Outcome("Error", "error", message)
+    finally:
+        if echo is not None:
+            echo.done(leaf.sd.log)
 
 
 async def _attempt(ctx: RunContext, leaf: Leaf, number: int) -> Outcome:

@@ -28,7 +28,9 @@ class LocalEngineConfig:
     ``detach``: run in a background process (``detach``);
     ``retry_nodes``: show a retried step as Argo does, a ``Retry`` node whose children are
     its attempts ``<step>(i)`` (off by default: a retried step is one ``Pod`` node with
-    ``attempts``, which code written against earlier versions expects).
+    ``attempts``, which code written against earlier versions expects);
+    ``echo_logs``: copy each step's output to the console as it is written, as pydflow's
+    debug mode does (it stays in the step's ``log.txt`` either way).
     """
 
     workdir: str | None = None
@@ -38,6 +40,7 @@ class LocalEngineConfig:
     failfast: bool | None = None
     detach: bool | None = None
     retry_nodes: bool = False
+    echo_logs: bool = True
 
 
 @attrs.frozen
@@ -54,6 +57,7 @@ class Resolved:
     batch_size: int | None
     batch_interval: float
     retry_nodes: bool = False
+    echo_logs: bool = True
 
 
 def _config() -> dict[str, Any]:
@@ -95,4 +99,5 @@ def resolve(cfg: LocalEngineConfig | None) -> Resolved:
         batch_size=c.get("debug_batch_size"),
         batch_interval=float(c.get("debug_batch_interval") or 0),
         retry_nodes=bool(cfg.retry_nodes),
+        echo_logs=bool(cfg.echo_logs),
     )

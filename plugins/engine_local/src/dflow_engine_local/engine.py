@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 from dflow.engine import Engine, EngineError
 from dflow.model.op_template import randstr
 
@@ -171,7 +172,10 @@ class LocalEngine(Engine):
                 sys.stderr = open(2, "w", buffering=1, closefd=False)
                 os.closerange(3, lock_fd)
                 os.closerange(lock_fd + 1, os.sysconf("SC_OPEN_MAX"))
-                phase = self._run(workflow, wf_id, wf_dir, settings, lock_fd, reuse)
+                # no console to echo the steps' output to: the workflow's log.txt would
+                # repeat every step's own log (``dflow logs`` shows both)
+                quiet = attrs.evolve(settings, echo_logs=False)
+                phase = self._run(workflow, wf_id, wf_dir, quiet, lock_fd, reuse)
                 code = 0 if phase == "Succeeded" else 1
             except BaseException:
                 import traceback

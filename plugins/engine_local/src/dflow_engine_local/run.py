@@ -29,6 +29,7 @@ from dflow.python.template import PythonOPTemplate
 from dflow.serialization import dump_value
 
 from .config import Resolved
+from .echo import LogEcho
 from .interpreter import Walker
 from .journal import Journal, Node, fail_run, now_iso
 from .layout import SpareDirs, shared_store, write_status
@@ -182,6 +183,7 @@ class Run:
             wf_params={k: dump_value(v) for k, v in (wf.parameters or {}).items()},
             globals=journal.get_meta("global_outputs", {"parameters": {}, "artifacts": {}}),
             context=contexts.workflow_context(wf),
+            echo=LogEcho() if settings.echo_logs else None,
         )
         if journal.cache:
             restore_files(self.ctx)
@@ -254,11 +256,15 @@ class Run:
         finally:
             poller.cancel()
         control.status = phase
-        if wf.on_exit is not None and control.run_exit_handler:
-            control.stopping = False
-            control.cancel = asyncio.Event()  # the handler itself must not be cancelled
-            control.resumed.set()
-            await self._run_exit_handler()
+        try:
+            if wf.on_exit is not None and control.run_exit_handler:
+                control.stopping = False
+                control.cancel = asyncio.Event()  # the handler itself must not be cancelled
+                control.resumed.set()
+                await self._run_exit_handler()
+        finally:
+            if ctx.echo is not None:
+                ctx.echo.close()
         ctx.nodes.settle_unfinished(message)
         ctx.journal.set_meta(status=phase, finishedAt=now_iso(), message=message)
         ctx.journal.flush()

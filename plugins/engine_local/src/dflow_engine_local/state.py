@@ -32,6 +32,7 @@ from .values import Result, StepError, TextCache
 if TYPE_CHECKING:
     from dflow.executor import Executor
 
+    from .echo import LogEcho
     from .pool import WorkerPool
 
 
@@ -88,6 +89,7 @@ class RunContext:
     procs: RunProcesses | None = None  # the run's process groups (set when the run starts)
     #: step dirs whose worker output dirs came from a spare (stepfiles: removed if unused)
     spared_outputs: set[str] = attrs.field(factory=set)
+    echo: LogEcho | None = None  # steps' output to the console ([engines.local] echo_logs)
 
 
 def workflow_scope(ctx: RunContext) -> dict[str, Any]:
