@@ -58,7 +58,8 @@ class LogEcho:
                 for log, state in list(self.followed.items()):
                     self._read(log, state, final=False)
         finally:
-            self.task = None  # the next attempt to start polls again
+            if self.task is asyncio.current_task():
+                self.task = None  # the next attempt to start polls again
 
     def _read(self, log: str, state: list, final: bool) -> None:
         try:
