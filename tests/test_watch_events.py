@@ -106,6 +106,8 @@ def test_step_events_and_failure_report(name, engine, run: Run, capsys) -> None:
     assert f"dflow: workflow {wf.id} Failed" in err
     assert f"  step item(1:1) ({step.id}) Failed: " in err
     assert "    | item 1" in err  # the last lines of its log
+    # ...shown once: not again in the step's and the workflow's messages, which carry them
+    assert err.count("item 1") == 1, err
     assert f"    more: dflow logs {wf.id} {step.id}" in err
 
     # dflow get: the tree by containment, the fan-out folded

@@ -158,9 +158,11 @@ def failure_text(
     with_logs: bool = True,
 ) -> str:
     """The loud report of a failed workflow (also the text of :class:`WorkflowFailed`)."""
+    message = headline(message)
     lines = [f"workflow {workflow_id} {phase}" + (f": {message}" if message else "")]
     for step in steps[:SHOWN_STEPS]:
-        lines.append(f"  step {step.name} ({step.id}) {step.phase}: {step.message or '-'}")
+        said = headline(step.message) if with_logs and step.log_tail else step.message
+        lines.append(f"  step {step.name} ({step.id}) {step.phase}: {said or '-'}")
         if with_logs and step.log_tail:
             lines.append(f"    last {len(step.log_tail)} lines of its log:")
             lines += [f"    | {line}" for line in step.log_tail]
@@ -170,6 +172,20 @@ def failure_text(
             f"  ... and {len(steps) - SHOWN_STEPS} more failed steps: dflow get {workflow_id}"
         )
     return "\n".join(lines)
+
+
+_LOG_TAIL = "; log tail:\n"
+
+
+def with_log_tail(message: str, tail: str) -> str:
+    """A failed step's message carrying its log's last lines (``tail``; none: unchanged)."""
+    return message + (f"{_LOG_TAIL}{tail}" if tail else "")
+
+
+def headline(message: str) -> str:
+    """``message`` without the log lines :func:`with_log_tail` added: the report shows the
+    failing steps' logs under them (a workflow's message repeats its first failed step's)."""
+    return message.split(_LOG_TAIL, 1)[0] if message else message
 
 
 def workflow_message(engine: Engine, workflow_id: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from dflow.executor import Executor, ScriptJob
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
+from dflow.reporting import with_log_tail
 
 from . import cachecheck, scripts
 from .batch import job_outcome, run_job
@@ -221,8 +222,7 @@ async def run_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) -> Out
     return Outcome(
         "Failed",
         kind,
-        f"step '{display}': script exited with code {code}"
-        + (f"; log tail:\n{tail}" if tail else ""),
+        with_log_tail(f"step '{display}': script exited with code {code}", tail),
         code,
     )
 

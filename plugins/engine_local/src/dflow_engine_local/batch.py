@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 from dflow.executor import Executor, JobResult, ScriptJob
 from dflow.model.step import Step
+from dflow.reporting import with_log_tail
 
 from .outcome import Outcome
 from .procs import RunProcesses
@@ -192,7 +193,7 @@ def job_outcome(
         return Outcome("Succeeded", exit_code=0)
     where = f"step '{display}'"
     tail = log_tail(str(log)) if log is not None else ""
-    detail = result.message + (f"; log tail:\n{tail}" if tail else "")
+    detail = with_log_tail(result.message, tail)
     if ctx.control.stopping:
         return Outcome(
             "Failed",
