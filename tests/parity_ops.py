@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import List  # noqa: UP035 - pods may run a Python older than 3.9
 
-from dflow.python import OP, Artifact
+from dflow.python import OP, Artifact, BigParameter
 
 
 @OP.function
@@ -37,3 +37,9 @@ def written(name: str) -> {"file": Artifact(Path)}:
 def listed(files: Artifact(List[Path])) -> {"names": str}:  # noqa: UP006
     """The names of the files a fan-out stacked, in order (``[]`` when it had no items)."""
     return {"names": json.dumps([Path(f).name for f in files])}
+
+
+@OP.function
+def doubled(foo: BigParameter(str)) -> {"foo": BigParameter(str)}:
+    """``foo`` twice, in and out as big parameters (files on Argo)."""
+    return {"foo": foo * 2}

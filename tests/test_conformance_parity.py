@@ -19,6 +19,7 @@ from dflow import (
     OutputParameter,
     ShellOPTemplate,
     Step,
+    Steps,
     Task,
     Workflow,
     argo_range,
@@ -27,7 +28,7 @@ from dflow import (
 from dflow.python import PythonOPTemplate, Slices
 
 sys.path.insert(0, str(Path(__file__).parent))
-from parity_ops import joined, listed, where_is, written  # the engines' fixture
+from parity_ops import doubled, joined, listed, where_is, written  # the engines' fixture
 from test_conformance import Run
 from test_conformance import run as engine_run  # noqa: F401 (the engines' fixture)
 
@@ -230,6 +231,33 @@ def stacked_artifact_of_a_fan_out_without_items_is_empty(run: Run) -> Any:
         if out["phase"] != "Succeeded":
             break
     return out
+
+
+@case({"phase": "Succeeded", "after": "ab" * 8})
+def big_output_of_a_steps_template(run: Run) -> Any:
+    """A Steps template's output taken from a big parameter is big too: the step after it
+    reads the value (on Argo, the file its inner step stored; pydflow's example
+    test_big_parameter.py)."""
+    steps = Steps("big-steps")
+    steps.inputs.parameters["foo"] = InputParameter()
+    steps.outputs.parameters["foo"] = OutputParameter()
+    s1 = Step("s1", PythonOPTemplate(doubled), parameters={"foo": steps.inputs.parameters["foo"]})
+    s2 = Step("s2", PythonOPTemplate(doubled), parameters={"foo": s1.outputs.parameters["foo"]})
+    steps.add(s1)
+    steps.add(s2)
+    steps.outputs.parameters["foo"].value_from_parameter = s2.outputs.parameters["foo"]
+    outer = Step("outer", steps, parameters={"foo": "ab"})
+    after = Step(
+        "after", PythonOPTemplate(doubled), parameters={"foo": outer.outputs.parameters["foo"]}
+    )
+    wf = Workflow(name="bigsteps")
+    wf.add(outer)
+    wf.add(after)
+    phase = run.submit(wf)
+    return {
+        "phase": phase,
+        "after": wf.query_step(name="after")[0].outputs.parameters["foo"].value,
+    }
 
 
 @pytest.mark.parametrize(

@@ -346,17 +346,29 @@ class OutputParameter(_IOBase):
         value: Any = MISSING,
         description: str | None = None,
     ) -> None:
+        self.save_as_artifact = save_as_artifact
         self.value_from_path = value_from_path
         self.value_from_parameter = value_from_parameter
         self.name, self.step, self.template = name, step, template
         self.type = type
         self.global_name = global_name
         self.value_from_expression = value_from_expression
-        self.save_as_artifact = save_as_artifact
         self.save_both = save_both
         self.default = default
         self.value = value
         self.description = description
+
+    @property
+    def value_from_parameter(self) -> Any:
+        return self._value_from_parameter
+
+    @value_from_parameter.setter
+    def value_from_parameter(self, source: Any) -> None:
+        # a Steps/DAG output taken from a big parameter is big too: on Argo it is the file
+        # its source is (an output artifact), as pydflow has it
+        self._value_from_parameter = source
+        if isinstance(source, InputParameter | OutputParameter) and source.save_as_artifact:
+            self.save_as_artifact = True
 
 
 class OutputArtifact(_IOBase):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dflow.argo_objects import ArgoStep, ArgoWorkflow
+from dflow.argo_objects import ArgoStep, ArgoWorkflow, read_local_artifact
 from dflow.engine import Engine, EngineError
 from dflow.model.op_template import randstr
 
@@ -215,7 +216,7 @@ class ArgoEngine(Engine):
     # -- queries -----------------------------------------------------------------------------
     def _wrap(self, d: Mapping[str, Any]) -> ArgoWorkflow:
         wf = ArgoWorkflow(d)
-        wf.set_engine(self)
+        wf.set_engine(self, loader=big_parameter_text)
         return wf
 
     def query(self, workflow_id: str, fields: str | None = None) -> ArgoWorkflow:
@@ -364,3 +365,13 @@ def _secret_manifest(secret: Any) -> dict[str, Any] | None:
     if getattr(secret, "value", None) is not None:
         return opaque_secret(secret.name, {secret.key: secret.value})
     return None
+
+
+def big_parameter_text(artifact: Mapping[str, Any]) -> str:
+    """The value of a big parameter a queried step holds: the one file of its
+    ``dflow_bigpar_<name>`` artifact in the workflow's storage, read when first asked for."""
+    from dflow.storage import download_artifact
+
+    with tempfile.TemporaryDirectory(prefix="dflow-bigpar-") as tmp:
+        download_artifact(artifact, path=tmp)
+        return read_local_artifact({"name": artifact.get("name"), "local_path": tmp})

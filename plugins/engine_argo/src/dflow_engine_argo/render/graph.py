@@ -273,7 +273,20 @@ class RenderPass(HelperSteps):
     def composite_outputs(self, tmpl: Any) -> dict[str, Any]:
         where = f"template '{tmpl.name}'"
         params = []
+        big: list[dict[str, Any]] = []
         for n, p in tmpl.outputs.parameters.items():
+            src = p.value_from_parameter
+            if p.save_as_artifact and isinstance(src, OutputParameter) and src.step is not None:
+                # a big parameter is a file: this output is the artifact its source step
+                # stored it as (pydflow's dflow_bigpar_<name>), which readers take as a file
+                stored = OutputArtifact(name=f"dflow_bigpar_{src.name}")
+                stored.step = src.step
+                file: dict[str, Any] = {"name": f"dflow_bigpar_{n}", "from": self.ref_text(stored)}
+                if p.global_name:
+                    file["globalName"] = p.global_name
+                big.append(file)
+                if not p.save_both:
+                    continue
             vf: dict[str, Any] = {}
             if p.value_from_parameter is not None:
                 vf["parameter"] = text(p.value_from_parameter)
@@ -310,6 +323,7 @@ class RenderPass(HelperSteps):
             if a.optional:
                 entry["optional"] = True
             arts.append(entry)
+        arts += big
         return {k: v for k, v in (("parameters", params), ("artifacts", arts)) if v}
 
     def ref_text(self, art: Any) -> str:
