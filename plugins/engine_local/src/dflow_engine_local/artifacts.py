@@ -242,11 +242,12 @@ def merge_stacked(ctx: RunContext, group: Node, name: str, sources: list[str]) -
             _link_files(src, root, cat, items)
         except NotADirectoryError:
             place(src, os.path.join(root, os.path.basename(src)), "symlink")
-    # written even when it lists nothing: a fan-out without items stacks an empty list (on
-    # Argo its init-artifact step writes such a catalog); a fixed name: a fan-out stacked
-    # again (a resumed run) replaces it
-    os.makedirs(os.path.join(root, cat), exist_ok=True)
-    write_text(os.path.join(root, cat, "stacked"), json.dumps({"path_list": items}))
+    if items or not sources:
+        # a fan-out without items stacks an empty list: a catalog that lists nothing (on
+        # Argo its init-artifact step writes one); a fixed name: a fan-out stacked again (a
+        # resumed run) replaces it
+        os.makedirs(os.path.join(root, cat), exist_ok=True)
+        write_text(os.path.join(root, cat, "stacked"), json.dumps({"path_list": items}))
     return root
 
 
