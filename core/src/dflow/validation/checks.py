@@ -11,6 +11,7 @@ from ..model.dag import DAG
 from ..model.helpers import ArgoRange
 from ..model.io import (
     MISSING,
+    PVC,
     ArgoVar,
     ArtifactRef,
     InputArtifact,
@@ -81,6 +82,23 @@ def _literal_type_error(value: Any, expected: Any) -> str | None:
     return None
 
 
+#: pydflow's ``.pvc()`` let a step read another's output while both ran (a shared volume)
+_VOLUME_NOTE = (
+    " (an artifact passed through a shared volume with .pvc() while its step runs is not "
+    "supported: dflow's engines pass artifacts when their step has finished)"
+)
+
+
+def _through_volume(step: Step, ref: str) -> bool:
+    """Whether ``step`` reads an output artifact of step ``ref`` that is saved to a PVC."""
+    for art in step.inputs.artifacts.values():
+        src = art.source.artifact if isinstance(art.source, ArtifactRef) else art.source
+        if isinstance(src, OutputArtifact) and src.step is not None and src.step.name == ref:
+            if any(isinstance(target, PVC) for target in src.save):
+                return True
+    return False
+
+
 class _Checker:
     def __init__(self, workflow: Workflow) -> None:
         self.wf = workflow
@@ -120,10 +138,11 @@ class _Checker:
                     if ref in earlier:
                         continue
                     if ref in names_in_group:
+                        note = _VOLUME_NOTE if _through_volume(step, ref) else ""
                         self.add(
                             spath,
                             f"refers to step '{ref}' of the same parallel group: "
-                            "it may not have finished; move it to a later group",
+                            "it may not have finished; move it to a later group" + note,
                         )
                     elif any(ref == s.name for g in tmpl.steps[gi + 1 :] for s in g):
                         self.add(
