@@ -98,7 +98,8 @@ def read_artifact(op_name: str, name: str, sign: Artifact, root: Path, whole_lis
     leaf = _leaf_type(sign.type)
     if whole_list:
         return _sliced_paths(root, leaf)
-    obj = catalog.path_object(root)
+    index = catalog.catalog_index(root)  # read once: the shape and the items
+    obj = catalog.path_object(root, index.items)
     if shape == "path":
         if isinstance(obj, list) and len(obj) == 1:  # upload_artifact("f") catalogs ["f"]
             obj = obj[0]
@@ -106,7 +107,7 @@ def read_artifact(op_name: str, name: str, sign: Artifact, root: Path, whole_lis
     if shape in ("list", "set"):
         if isinstance(obj, dict):
             obj = list(obj.values())
-        elif obj == root and catalog.catalog_index(root).declared:
+        elif index.declared and not index.items:
             obj = []  # a catalog that lists nothing: an empty list, not the directory
         obj = _convert(obj if isinstance(obj, list) else [obj], leaf)
         return set(obj) if shape == "set" else obj
