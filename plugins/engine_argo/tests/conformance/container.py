@@ -122,7 +122,7 @@ def _offload_args(argv: list[str], n_command: int, sandbox: Path) -> list[str]:
 
 def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[str, Path]]:
     """(mount path, directory here) of the container's volumeMounts: emptyDir, hostPath,
-    secret and configMap volumes of the template or the workflow."""
+    secret, configMap and persistentVolumeClaim volumes of the template or the workflow."""
     volumes = {v["name"]: v for v in [*req.volumes, *(pod.template.get("volumes") or [])]}
     out = []
     for m in ctr.get("volumeMounts") or []:
@@ -142,10 +142,19 @@ def volume_mounts(req: PodRequest, pod: Pod, ctr: dict[str, Any]) -> list[tuple[
                 src.mkdir(parents=True, exist_ok=True)
             elif not src.exists():
                 raise HarnessError(f"hostPath volume {m['name']!r}: {src} does not exist here")
+        elif "persistentVolumeClaim" in vol:
+            claim = vol["persistentVolumeClaim"].get("claimName")
+            src = req.claims.get(claim)
+            if src is None:
+                # the scheduler cannot place a pod whose claim does not exist: it stays Pending
+                raise HarnessError(
+                    f'volume {m["name"]!r}: persistentvolumeclaim "{claim}" not found: the pod '
+                    "would stay Pending (unschedulable); give it in PodRequest.claims"
+                )
         else:
             raise HarnessError(
-                f"volume {m['name']!r}: emptyDir, hostPath, secret and configMap "
-                f"volumes are emulated, not {sorted(set(vol) - {'name'})}"
+                f"volume {m['name']!r}: emptyDir, hostPath, secret, configMap and "
+                f"persistentVolumeClaim volumes are emulated, not {sorted(set(vol) - {'name'})}"
             )
         if m.get("subPath"):
             src = src / m["subPath"]

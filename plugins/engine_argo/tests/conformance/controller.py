@@ -9,6 +9,7 @@ and names (``status.nodes``), starting a pod per Pod node through the pod emulat
 reading finished pods back into their nodes. Retries, ``when``, loops, ``depends``,
 ``continueOn``, outputs and ``globalName``, ``onExit`` and hooks, ``parallelism``,
 ``timeout`` and memoization follow the cited functions; see the module of each.
+``volumeClaimTemplates`` become claims of the :class:`Cluster`, each a directory here.
 
 ``Operator.run()`` drives the passes until the workflow is fulfilled; the stand-in Argo
 Server runs it on a thread and serves :meth:`Operator.snapshot`.
@@ -25,12 +26,15 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
+import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .nodes import Nodes, duration_seconds, failed_or_error, fulfilled, now, parse_time
@@ -54,8 +58,17 @@ RUNS: list[tuple[int, int, str]] = []
 
 
 @dataclass
+class Claim:
+    """A PersistentVolumeClaim of the emulated cluster: a directory here, bound at once and
+    shared by every pod that mounts it (the cluster is one node)."""
+
+    owner: str  # uid of the workflow that created it (its ownerReference)
+    path: Path
+
+
+@dataclass
 class Cluster:
-    """What the emulated controller runs against: pods, artifacts, ConfigMaps."""
+    """What the emulated controller runs against: pods, artifacts, ConfigMaps, PVCs."""
 
     repository: ArtifactRepository
     pool: Executor
@@ -72,6 +85,44 @@ class Cluster:
     running: int = 0  # pods running now, and the most at once (for parallelism tests)
     max_running: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # PersistentVolumeClaims by (namespace, name): the workflows' volumeClaimTemplates
+    claims: dict[tuple[str, str], Claim] = field(default_factory=dict)
+
+    def create_claim(self, namespace: str, name: str, owner: str) -> str | None:
+        """Create the claim, or reuse it when ``owner`` already owns it (a retried
+        workflow's); Argo's error when another workflow owns it (createPVCs, operator.go,
+        v3.7.18)."""
+        with self.lock:
+            claim = self.claims.get((namespace, name))
+            if claim is None:
+                path = Path(tempfile.mkdtemp(prefix=f"conformance-pvc-{name}-"))
+                self.claims[(namespace, name)] = Claim(owner, path)
+            elif claim.owner != owner:
+                return f"{name} pvc already exists with different ownerreference"
+        return None
+
+    def claim_dirs(self, namespace: str) -> dict[str, Path]:
+        """The namespace's claims (name -> directory), as a pod may mount any of them."""
+        with self.lock:
+            return {n: c.path for (ns, n), c in self.claims.items() if ns == namespace}
+
+    def delete_claims(
+        self, namespace: str | None = None, names: list[str] | None = None, owner: str = ""
+    ) -> None:
+        """Delete claims and their directories: the ``names`` of ``namespace``, those
+        ``owner`` owns (garbage collection of a deleted workflow's), or all of them (the
+        cluster torn down, so tests leave nothing behind)."""
+        with self.lock:
+            doomed = [
+                key
+                for key, c in self.claims.items()
+                if (namespace is None or key[0] == namespace)
+                and (names is None or key[1] in names)
+                and (not owner or c.owner == owner)
+            ]
+            paths = [self.claims.pop(key).path for key in doomed]
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 class Operator:
@@ -208,6 +259,10 @@ class Operator:
             pods.fail_nodes_without_pods(self)
         if self.spec.get("suspend"):
             return
+        err = self.create_pvcs()
+        if err is not None:
+            self.mark_workflow("Error", f"pvc create error: {err}")
+            return
         self.active_pods = self.count_active_pods("")
         holder = {"template": self.spec["entrypoint"]}
         args = self.spec.get("arguments") or {}
@@ -215,6 +270,7 @@ class Operator:
         if err is not None:
             if err not in (ERR_PARALLELISM, ERR_DEADLINE):
                 self.mark_workflow("Error", f"error in entry template execution: {err}")
+                self.delete_pvcs()
             return
         phase = {
             "Pending": "Pending",
@@ -250,6 +306,7 @@ class Operator:
                 if err is not None:
                     if err not in (ERR_PARALLELISM, ERR_DEADLINE):
                         self.mark_workflow("Error", f"error in exit template execution : {err}")
+                        self.delete_pvcs()
                     return
                 if exit_node is None or not fulfilled(exit_node):
                     return
@@ -266,6 +323,51 @@ class Operator:
                 self.mark_workflow("Succeeded")
         else:
             self.mark_workflow(phase, message)
+        self.delete_pvcs()
+
+    # -- volumeClaimTemplates ----------------------------------------------------------------
+    @property
+    def namespace(self) -> str:
+        return self.wf["metadata"].get("namespace") or self.cluster.namespace
+
+    def create_pvcs(self) -> str | None:
+        """createPVCs (operator.go, v3.7.18): a claim ``<workflow>-<template name>`` per
+        volumeClaimTemplate (reused when this workflow already owns it: a retry), listed in
+        ``status.persistentVolumeClaims`` as a volume of the template's name, which every
+        template may mount. Returns Argo's error, if any."""
+        templates = self.spec.get("volumeClaimTemplates") or []
+        claimed = self.status.get("persistentVolumeClaims") or []
+        if len(templates) == len(claimed):
+            return None  # created already, or no templates
+        for i, tmpl in enumerate(templates):
+            ref = (tmpl.get("metadata") or {}).get("name")
+            if not ref:
+                return f"volumeClaimTemplates[{i}].metadata.name is required"
+            name = f"{self.name}-{ref}"
+            err = self.cluster.create_claim(
+                self.namespace, name, self.wf["metadata"].get("uid") or ""
+            )
+            if err is not None:
+                return err
+            claimed.append({"name": ref, "persistentVolumeClaim": {"claimName": name}})
+            self.status["persistentVolumeClaims"] = claimed
+        return None
+
+    def delete_pvcs(self) -> None:
+        """deletePVCs (operator.go, v3.7.18) for a completed workflow: with volumeClaimGC
+        ``OnWorkflowSuccess`` (the default, workflow_types.go) the claims of a workflow that
+        did not succeed are kept for a retry; ``OnWorkflowCompletion`` deletes them at any
+        end. Argo also removes the pvc-protection finalizer: the claim goes even while a
+        killed pod still mounts it."""
+        strategy = (self.spec.get("volumeClaimGC") or {}).get("strategy") or "OnWorkflowSuccess"
+        if strategy == "OnWorkflowSuccess" and self.status.get("phase") != "Succeeded":
+            return
+        if strategy not in ("OnWorkflowSuccess", "OnWorkflowCompletion"):
+            return  # Argo logs "unknown volume gc strategy" and deletes nothing
+        claimed = self.status.pop("persistentVolumeClaims", None) or []
+        names = [v["persistentVolumeClaim"]["claimName"] for v in claimed]
+        if names:
+            self.cluster.delete_claims(self.namespace, names)
 
     def failures(self) -> str:
         """workflow.failures: a JSON list of failed nodes, Go-quoted (operator.go, v3.7.18)."""

@@ -37,10 +37,10 @@ What happens, in the order of a real pod (each rule cites Argo's source beside i
 3. *main* under the emissary (cmd/argoexec/commands/emissary.go): ``command + args``
    (+ ``/argo/staging/script`` for a script), in private mount and PID namespaces (what the
    command leaves running dies with the pod) whose root is an overlay of the machine's root
-   (writes stay in the pod), ``/tmp`` an empty per-pod sandbox,
-   input artifacts and volumes (emptyDir, hostPath, secret, configMap) mounted at their
-   paths, ``/usr/local`` the image (see :mod:`conformance.images`: ``python``/``python3`` are
-   a pyenv interpreter of the image's version with nothing of the client's site-packages).
+   (writes stay in the pod), ``/tmp`` an empty per-pod sandbox, input artifacts and volumes
+   (emptyDir, hostPath, secret, configMap, persistentVolumeClaim) mounted at their paths,
+   ``/usr/local`` the image (see :mod:`conformance.images`: ``python``/``python3`` are a
+   pyenv interpreter of the image's version with nothing of the client's site-packages).
    The environment is the image's, the template's (``valueFrom`` secrets and ConfigMaps too)
    and Argo's (``ARGO_CONTAINER_NAME``, ``ARGO_NODE_ID``, ``ARGO_DEADLINE``,
    ``ARGO_PROGRESS_FILE``...); the kernel enforces the exec limits a real node has (one
@@ -152,9 +152,13 @@ class PodRequest:
     keep: bool = False
     #: seconds between SIGTERM and SIGKILL when the pod is killed (terminationGracePeriod)
     grace: float = 2.0
-    #: the workflow's ``spec.volumes`` (a template's volumeMounts may name them); emptyDir,
-    #: hostPath, secret and configMap volumes are emulated
+    #: the workflow's ``spec.volumes`` and ``status.persistentVolumeClaims`` (a template's
+    #: volumeMounts may name them; the later of two of one name wins); emptyDir, hostPath,
+    #: secret, configMap and persistentVolumeClaim volumes are emulated
     volumes: list[dict[str, Any]] = field(default_factory=list)
+    #: the namespace's PersistentVolumeClaims (claim name -> directory here, shared by every
+    #: pod that mounts the claim), for ``persistentVolumeClaim`` volumes
+    claims: dict[str, Path] = field(default_factory=dict)
     #: the namespace's Secrets and ConfigMaps (name -> data as text), for env ``valueFrom``
     #: and ``secret``/``configMap`` volumes
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -67,7 +67,12 @@ def create_pod(
         deadline=None if deadline is None else max(1.0, deadline - time.time()),
         global_params=dict(op.globals),
         cancel=cancel,
-        volumes=copy.deepcopy(op.spec.get("volumes") or []),
+        # addVolumeReferences (workflowpod.go, v3.7.18) looks a name up in the template's
+        # volumes, the workflow's, then its claims: the later of a name wins in volume_mounts
+        volumes=copy.deepcopy(
+            [*(op.status.get("persistentVolumeClaims") or []), *(op.spec.get("volumes") or [])]
+        ),
+        claims=op.cluster.claim_dirs(op.namespace),
         secrets=namespace_objects(op, "secrets"),
         config_maps=namespace_objects(op, "configmaps"),
         progress_ticks=op.cluster.progress_ticks,

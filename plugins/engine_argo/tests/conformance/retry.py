@@ -165,6 +165,8 @@ def formulate_retry(
     st.update(phase="Running", nodes={}, startedAt=now())
     st.pop("message", None)
     st.pop("finishedAt", None)
+    # createNewRetryWorkflow: the claims are listed again as the controller reuses them
+    st.pop("persistentVolumeClaims", None)
     new["spec"].pop("shutdown", None)
     if new["spec"].get("activeDeadlineSeconds") == 0:
         new["spec"].pop("activeDeadlineSeconds")

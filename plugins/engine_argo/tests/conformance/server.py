@@ -53,6 +53,7 @@ class EmulatedArgo:
         for op in self.operators.values():
             op.join(5)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.cluster.delete_claims()  # those kept by volumeClaimGC: the tests leave no dirs
 
     def __enter__(self) -> EmulatedArgo:
         return self
@@ -96,6 +97,7 @@ class EmulatedArgo:
             self.operators[key] = op
         if old is not None:
             old.close()
+            self._collect(old)
         op.start()
 
     def refresh(self, wf: dict[str, Any]) -> None:
@@ -128,6 +130,15 @@ class EmulatedArgo:
         op = self.operators.pop((namespace, name), None)
         if op is not None:
             op.close()
+            self._collect(op)
+
+    def _collect(self, op: Operator) -> None:
+        """Kubernetes' garbage collection of a deleted workflow: the PVCs it owns go too."""
+        names = [
+            f"{op.name}-{(t.get('metadata') or {}).get('name')}"
+            for t in op.spec.get("volumeClaimTemplates") or []
+        ]
+        self.cluster.delete_claims(op.namespace, names, owner=op.wf["metadata"].get("uid") or "")
 
     def shutdown(self, wf: dict[str, Any], strategy: str) -> str | None:
         """TerminateWorkflow / StopWorkflow (patchShutdownStrategy, util.go v3.7.18)."""

@@ -284,6 +284,117 @@ def test_volumes_are_mounts_and_wait_reads_them_directly(repo, tmp_path):
     )
 
 
+def sh(name: str, source: str, mount: dict) -> dict:
+    return {
+        "name": name,
+        "script": {
+            "image": "alpine:3",
+            "command": ["sh"],
+            "source": source,
+            "volumeMounts": [mount],
+        },
+    }
+
+
+CLAIM = {
+    "metadata": {"name": "public"},
+    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+}
+
+
+def test_a_volume_claim_template_is_one_volume_for_all_pods(emulated_argo):
+    """createPVCs (operator.go, v3.7.18): the claim is mounted by the template's name, the
+    same directory in every pod of the workflow, even in two pods running at once."""
+    mount = {"name": "public", "mountPath": "/tmp/mnt"}
+    reader = (
+        "i=0; while [ ! -e /tmp/mnt/x/msg ]; do i=$((i+1)); "
+        '[ "$i" -ge 200 ] && exit 3; sleep 0.1; done; cat /tmp/mnt/x/msg'
+    )
+    # renamed into place, so the reader never sees the file half written
+    writer = (
+        "sleep 0.5; mkdir -p /tmp/mnt/x; printf hello > /tmp/mnt/x/.m; "
+        "mv /tmp/mnt/x/.m /tmp/mnt/x/msg"
+    )
+    wf = emulated_argo.run(
+        {
+            "metadata": {"name": "pvc-shared"},
+            "spec": {
+                "entrypoint": "main",
+                "volumeClaimTemplates": [CLAIM],
+                "templates": [
+                    {
+                        "name": "main",
+                        "steps": [
+                            [
+                                {"name": "read", "template": "reader"},
+                                {"name": "write", "template": "writer"},
+                            ]
+                        ],
+                    },
+                    sh("reader", reader, mount),
+                    sh("writer", writer, mount),
+                ],
+            },
+        }
+    )
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    read = next(n for n in wf["status"]["nodes"].values() if n["displayName"] == "read")
+    assert emulated_argo.operator("argo", "pvc-shared").logs[read["id"]] == "hello"
+    # volumeClaimGC OnWorkflowSuccess (the default): a succeeded workflow's claims are deleted
+    assert "persistentVolumeClaims" not in wf["status"] and emulated_argo.cluster.claims == {}
+
+
+def test_a_failed_workflow_keeps_its_claim_for_the_retry(emulated_argo):
+    """deletePVCs keeps the claims of a failed workflow; a retry mounts the same one."""
+    mount = {"name": "public", "mountPath": "/work", "subPath": "runs"}
+    count = 'echo run >> /work/tries; [ "$(wc -l < /work/tries)" -ge 2 ]'
+    manifest = {
+        "metadata": {"name": "pvc-retry"},
+        "spec": {
+            "entrypoint": "count",
+            "volumeClaimTemplates": [CLAIM],
+            "templates": [sh("count", count, mount)],
+        },
+    }
+    wf = emulated_argo.run(manifest)
+    assert wf["status"]["phase"] == "Failed"
+    assert wf["status"]["persistentVolumeClaims"] == [
+        {"name": "public", "persistentVolumeClaim": {"claimName": "pvc-retry-public"}}
+    ]
+    claim = emulated_argo.cluster.claims[("argo", "pvc-retry-public")].path
+    assert (claim / "runs" / "tries").read_text() == "run\n"  # subPath: a directory of it
+    op = emulated_argo.operator("argo", "pvc-retry")
+    emulated_argo.retry(op.wf, False, "")
+    op.join(60)
+    assert op.snapshot()["status"]["phase"] == "Succeeded"
+    assert not claim.exists() and emulated_argo.cluster.claims == {}
+
+
+def test_a_claim_that_does_not_exist_is_a_harness_error(repo):
+    tmpl = script("true", "alpine:3", ["sh"], volumeMounts=[{"name": "d", "mountPath": "/d"}])
+    tmpl["volumes"] = [{"name": "d", "persistentVolumeClaim": {"claimName": "nope"}}]
+    with pytest.raises(HarnessError, match='persistentvolumeclaim "nope" not found: the pod would'):
+        run(repo, tmpl)
+
+
+def test_a_volume_claim_template_needs_a_name(emulated_argo):
+    tmpl = script("true", "alpine:3", ["sh"])
+    wf = emulated_argo.run(
+        {
+            "metadata": {"name": "pvc-nameless"},
+            "spec": {
+                "entrypoint": "t",
+                "volumeClaimTemplates": [{"spec": {}}],
+                "templates": [tmpl],
+            },
+        }
+    )
+    assert (wf["status"]["phase"], wf["status"]["message"]) == (
+        "Error",
+        "pvc create error: volumeClaimTemplates[0].metadata.name is required",
+    )
+
+
 def test_unknown_images_and_template_kinds_are_harness_errors(repo):
     with pytest.raises(HarnessError, match="not known to the conformance harness"):
         resolve_image("example.com/team/tool:1.0")
