@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 from dflow import (
     DAG,
+    InputArtifact,
     InputParameter,
+    OutputArtifact,
     OutputParameter,
+    PythonScriptOPTemplate,
     ShellOPTemplate,
     Step,
     Steps,
@@ -258,6 +261,87 @@ def big_output_of_a_steps_template(run: Run) -> Any:
         "phase": phase,
         "after": wf.query_step(name="after")[0].outputs.parameters["foo"].value,
     }
+
+
+_WAIT_SH = """n=0
+while [ ! -f /tmp/foo.txt ]; do
+  n=$((n+1)); [ $n -gt 600 ] && exit 3; sleep 0.05
+done
+cat /tmp/foo.txt > /tmp/text
+[ $n -gt 0 ] && echo waited > /tmp/waited || echo found > /tmp/waited
+"""
+_WAIT_PY = """import os, time
+for n in range(600):
+    if os.path.isdir("/tmp/in"):
+        break
+    time.sleep(0.05)
+files = sorted(os.listdir("/tmp/in"))
+text = " ".join(files) + ": " + " ".join(open("/tmp/in/" + f).read() for f in files)
+open("/tmp/text", "w").write(text)
+open("/tmp/waited", "w").write("waited" if n else "found")
+"""
+_WRITE_PY = """import os, time
+time.sleep(1)
+os.makedirs("/tmp/d")
+for name, value in (("a.txt", "1"), ("b.txt", "2")):
+    open("/tmp/d/" + name, "w").write(value)
+raise SystemExit(0)
+"""
+
+
+def _reader(name: str, script: str, path: str, python: bool) -> Any:
+    kind = PythonScriptOPTemplate if python else ShellOPTemplate
+    t = kind(name=name, image="python:3.11" if python else "alpine:3", script=script)
+    t.inputs.artifacts = {"foo": InputArtifact(path=path)}
+    t.outputs.parameters = {
+        n: OutputParameter(value_from_path=f"/tmp/{n}") for n in ("text", "waited")
+    }
+    return t
+
+
+@case(
+    {
+        "phase": "Succeeded",
+        "shell": ("Hello", "waited"),
+        "python": ("a.txt b.txt: 1 2", "waited"),
+        "after": "Hello",
+    }
+)
+def artifacts_through_a_shared_volume(run: Run) -> Any:
+    """pydflow's example test_async.py: a step reads another's output saved with .pvc()
+    while both run (one parallel group), and sees it once its producer has succeeded: a
+    file from a shell script, a directory from a Python script that ends with SystemExit(0).
+    The output is passed as usual too (``after`` reads it in the next group)."""
+    hello = ShellOPTemplate(
+        name="hello", image="alpine:3", script="sleep 1 && echo Hello > /tmp/bar.txt"
+    )
+    hello.outputs.artifacts = {"bar": OutputArtifact(path="/tmp/bar.txt")}
+    tree = PythonScriptOPTemplate(name="tree", image="python:3.11", script=_WRITE_PY)
+    tree.outputs.artifacts = {"d": OutputArtifact(path="/tmp/d")}
+    s_hello, s_tree = Step("hello", hello), Step("tree", tree)
+    s_echo = Step(
+        "echo",
+        _reader("echo", _WAIT_SH, "/tmp/foo.txt", False),
+        artifacts={"foo": s_hello.outputs.artifacts["bar"].pvc()},
+    )
+    s_list = Step(
+        "list",
+        _reader("list", _WAIT_PY, "/tmp/in", True),
+        artifacts={"foo": s_tree.outputs.artifacts["d"].pvc(size="2Gi")},
+    )
+    wf = Workflow(name="async")
+    wf.add([s_echo, s_hello, s_list, s_tree])  # the readers first: they must not block
+    show = ShellOPTemplate(name="show", image="alpine:3", script="cat /tmp/x > /tmp/y")
+    show.inputs.artifacts = {"x": InputArtifact(path="/tmp/x")}
+    show.outputs.parameters = {"y": OutputParameter(value_from_path="/tmp/y")}
+    wf.add(Step("after", show, artifacts={"x": s_hello.outputs.artifacts["bar"]}))
+    phase = run.submit(wf)
+    out: dict[str, Any] = {"phase": phase}
+    for key, name in (("shell", "echo"), ("python", "list")):
+        pars = wf.query_step(name=name)[0].outputs.parameters
+        out[key] = (pars["text"].value, pars["waited"].value)
+    out["after"] = wf.query_step(name="after")[0].outputs.parameters["y"].value
+    return out
 
 
 @pytest.mark.parametrize(

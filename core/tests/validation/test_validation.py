@@ -77,20 +77,6 @@ def test_reference_to_a_step_of_the_same_group():
     ]
 
 
-def test_an_artifact_through_a_shared_volume_in_the_same_group_names_pvc():
-    """pydflow's async pattern (a step reading another's ``.pvc()`` output while both run)."""
-    a = Step("a", shell(), parameters={"msg": "x"})
-    b = Step(
-        "b", shell(), parameters={"msg": "y"}, artifacts={"data": a.outputs.artifacts["res"].pvc()}
-    )
-    assert messages(wf_of([a, b])) == [
-        "wf/wf-steps[0]/b: refers to step 'a' of the same parallel group: it may not have "
-        "finished; move it to a later group (an artifact passed through a shared volume with "
-        ".pvc() while its step runs is not supported: dflow's engines pass artifacts when "
-        "their step has finished)"
-    ]
-
-
 def test_reference_to_a_later_step():
     later = Step("later", shell(), parameters={"msg": "x"})
     b = Step("b", shell(), parameters={"msg": "{{steps.later.outputs.parameters.out}}"})

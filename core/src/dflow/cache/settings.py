@@ -31,6 +31,7 @@ from typing import Any
 import attrs
 
 from ..config_keys import boolize
+from ..model.io import volume_reads
 from ..plugins.records import CacheAccess
 from ..runner.caches3 import ACCESS_ENV, SECRET_ENV
 from ..settings import SettingsError, load_settings, structure
@@ -211,7 +212,10 @@ def cache_settings() -> CacheSettings:
 
 
 def cache_enabled(step: Any, template: Any, settings: CacheSettings) -> bool:
-    """The step's choice, else the template's, else the configuration's."""
+    """The step's choice, else the template's, else the configuration's; never for a step
+    reading a shared volume (its input is written while it runs: nothing to key)."""
+    if volume_reads(step):
+        return False
     for choice in (step.cache, template.cache):
         if choice is not None:
             return bool(choice)

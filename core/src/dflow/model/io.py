@@ -406,9 +406,16 @@ class OutputArtifact(_IOBase):
     def __getitem__(self, index: Any) -> ArtifactRef:  # type: ignore[override]
         return ArtifactRef(self, slice=index)
 
-    def pvc(self, size: str = "1Gi", storage_class: str | None = None, access_modes=None):
-        self.save.append(PVC(f"{self.name}-pvc", "", size, storage_class, access_modes))
-        return self
+    def pvc(self, size: str = "1Gi", storage_class: str | None = None, access_modes=None) -> PVC:
+        """Also copy this artifact to a shared volume when its step succeeds, and return
+        the volume path as a source another step may read *while both run*: its input
+        is a link that resolves once the copy lands (docs/guide/shared-volumes.md)."""
+        from .op_template import randstr  # op_template imports this module
+
+        where = f"{self.name}-{randstr()}" if self.name else randstr()
+        volume = PVC("public", where, size, storage_class, access_modes)
+        self.save.append(volume)
+        return volume
 
 
 class ArtifactRef:
@@ -430,7 +437,9 @@ class ArtifactRef:
 
 
 class PVC:
-    """A persistent volume claim (Argo only)."""
+    """A path (``subpath``) on a volume shared by the steps of a workflow (``name``: one
+    claim per name, ``size``/``storage_class``/``access_modes`` of its claim on Argo).
+    ``OutputArtifact.pvc()`` makes one; as a step's input artifact it is read in place."""
 
     def __init__(
         self,
@@ -445,6 +454,9 @@ class PVC:
         self.size = size
         self.storage_class = storage_class
         self.access_modes = access_modes or ["ReadWriteOnce"]
+
+    def __repr__(self) -> str:
+        return f"PVC({self.name!r}, {self.subpath!r})"
 
 
 # -- containers -------------------------------------------------------------------------------
@@ -638,6 +650,26 @@ def step_input_names(step: Any, kind: str) -> list[str]:
     template gained after the step was built."""
     own = list(getattr(step.inputs, kind))
     return own + [n for n in getattr(step.template.inputs, kind) if n not in own]
+
+
+def volume_saves(step: Any) -> list[tuple[str, PVC]]:
+    """(output artifact name, volume path) of each ``.pvc()`` save of a step."""
+    return [
+        (name, target)
+        for name, art in step.outputs.artifacts.items()
+        for target in art.save
+        if isinstance(target, PVC)
+    ]
+
+
+def volume_reads(step: Any) -> list[tuple[str, PVC]]:
+    """(input artifact name, volume path) of each input of a step fed by a ``PVC``."""
+    out = []
+    for name in step_input_names(step, "artifacts"):
+        src = getattr(step.inputs.artifacts.get(name), "source", None)
+        if isinstance(src, PVC):
+            out.append((name, src))
+    return out
 
 
 def step_input_value(step: Any, name: str) -> Any:

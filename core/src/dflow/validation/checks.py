@@ -27,6 +27,7 @@ from ..model.step import Step, key_problem
 from ..model.steps import Steps
 from ..model.workflow import Workflow
 from .types import ERROR, OK, Stacked, label, produced_type, verdict
+from .volumes import VolumeChecks
 
 TEMPLATE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _VAR_RE = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
@@ -82,28 +83,12 @@ def _literal_type_error(value: Any, expected: Any) -> str | None:
     return None
 
 
-#: pydflow's ``.pvc()`` let a step read another's output while both ran (a shared volume)
-_VOLUME_NOTE = (
-    " (an artifact passed through a shared volume with .pvc() while its step runs is not "
-    "supported: dflow's engines pass artifacts when their step has finished)"
-)
-
-
-def _through_volume(step: Step, ref: str) -> bool:
-    """Whether ``step`` reads an output artifact of step ``ref`` that is saved to a PVC."""
-    for art in step.inputs.artifacts.values():
-        src = art.source.artifact if isinstance(art.source, ArtifactRef) else art.source
-        if isinstance(src, OutputArtifact) and src.step is not None and src.step.name == ref:
-            if any(isinstance(target, PVC) for target in src.save):
-                return True
-    return False
-
-
 class _Checker:
     def __init__(self, workflow: Workflow) -> None:
         self.wf = workflow
         self.problems: list[Problem] = []
         self.seen: set[int] = set()
+        self.volumes = VolumeChecks(self.add)
 
     def add(self, path: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(path, message, severity))
@@ -138,11 +123,10 @@ class _Checker:
                     if ref in earlier:
                         continue
                     if ref in names_in_group:
-                        note = _VOLUME_NOTE if _through_volume(step, ref) else ""
                         self.add(
                             spath,
                             f"refers to step '{ref}' of the same parallel group: "
-                            "it may not have finished; move it to a later group" + note,
+                            "it may not have finished; move it to a later group",
                         )
                     elif any(ref == s.name for g in tmpl.steps[gi + 1 :] for s in g):
                         self.add(
@@ -254,6 +238,7 @@ class _Checker:
         for v in (step.when, step.with_param, step.key):
             self.value_refs(v, path, parent, scope)
         self.slice_lengths(step, path)
+        self.volumes.step(step, path)
         for hook in (step.success_hook, step.running_hook, step.failure_hook):
             if hook is not None:
                 self.template(hook.template, f"{path}/{hook.name}")
@@ -427,7 +412,7 @@ def circular_path(value: Any, name: str) -> str | None:
 
 
 def _is_artifact_source(src: Any) -> bool:
-    if isinstance(src, InputArtifact | OutputArtifact | ArtifactRef | str):
+    if isinstance(src, InputArtifact | OutputArtifact | ArtifactRef | PVC | str):
         return True
     if isinstance(src, list | tuple):  # a None part is left out (as a None argument is)
         return all(s is None or _is_artifact_source(s) for s in src)
@@ -481,4 +466,5 @@ def check_workflow(wf: Workflow) -> list[Problem]:
         checker.template(wf.entrypoint, f"{wf.name}/{wf.entrypoint.name}")
     if wf.on_exit is not None:
         checker.template(wf.on_exit, f"{wf.name}/on-exit/{wf.on_exit.name}")
+    checker.volumes.finish()
     return checker.problems

@@ -60,9 +60,6 @@ def test_output_saved_to_a_key(render, kind, monkeypatch):
 
 def test_save_errors():
     sh = ShellOPTemplate(name="sh", image="alpine:3", script="echo x > /tmp/o")
-    sh.outputs.artifacts = {"o": OutputArtifact(path="/tmp/o").pvc()}
-    with pytest.raises(RenderError, match="output artifact 'o' is saved to PVC"):
-        ArgoRenderer().manifest(_wf(Step("a", sh)))
     sh.outputs.artifacts = {
         "o": OutputArtifact(path="/tmp/o", save=[S3Artifact(key="a"), S3Artifact(key="b")])
     }

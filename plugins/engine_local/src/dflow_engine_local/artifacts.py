@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from dflow import catalog
-from dflow.model.io import ArtifactRef, InputArtifact, OutputArtifact
+from dflow.model.io import PVC, ArtifactRef, InputArtifact, OutputArtifact
 
 from .journal import Node
 from .layout import place, remove_stray_temps, resolve_source, temp_path, write_text
 from .state import Frame, RunContext
 from .stepfiles import groups_dir
 from .values import StepError, digest, parse_artifact_ref, render_text
+from .volumes import volume_path
 
 _download_lock = threading.Lock()
 
@@ -79,6 +80,8 @@ def resolve_artifact(
         return resolve_source(path, render_text(sub, scope, where) if sub else None)
     if isinstance(source, list | tuple | dict):
         return _combine(ctx, frame, source, scope, where)
+    if isinstance(source, PVC):  # written by its producer while the reader runs
+        return volume_path(ctx, source)
     return _stored(ctx, source, where)
 
 

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from dflow.executor import Executor, ScriptJob
+from dflow.model.io import volume_reads
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
 from dflow.python.template import PythonOPTemplate
 from dflow.reporting import with_log_tail
@@ -159,7 +160,8 @@ async def attempt_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) ->
 async def run_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) -> Outcome:
     step, sd, display = leaf.step, leaf.sd, leaf.display
     executor = executor_for(ctx, step)
-    mapped = map_paths(tmpl, sd, leaf.arts, executor is not None, ctx.settings.copy_method)
+    linked = frozenset(n for n, _ in volume_reads(step)) if tmpl.inputs.artifacts else frozenset()
+    mapped = map_paths(tmpl, sd, leaf.arts, executor is not None, ctx.settings.copy_method, linked)
     scope = {
         "inputs": {
             "parameters": dict(leaf.params),
@@ -191,8 +193,11 @@ async def run_script(ctx: RunContext, tmpl: ScriptOPTemplate, leaf: Leaf) -> Out
     if executor is not None:
         return await attempt_script_job(ctx, executor, tmpl, leaf, env, timeout, mapped)
     assert ctx.control.script_sem is not None  # set when the run starts
+    # a step reading a shared volume waits for its producer: taking a slot while it waits
+    # could leave none for the producer
+    slot = contextlib.nullcontext() if linked else ctx.control.script_sem
     try:
-        async with ctx.control.script_sem:
+        async with slot:
             code, timed_out, sigkill = await scripts.run_subprocess(
                 [*tmpl.command, sd.script],
                 sd.workdir,

@@ -11,6 +11,7 @@ import os
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from dflow.model.io import volume_saves
 from dflow.model.op_template import OPTemplate
 
 from .attempts import attempt
@@ -23,6 +24,7 @@ from .state import Frame, RunContext
 from .stepfiles import record_outputs
 from .stepio import read_outputs
 from .values import Result, StepError
+from .volumes import save_to_volumes
 
 
 async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
@@ -36,8 +38,13 @@ async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
     if out.ok:
         try:
             collect_outputs(ctx, tmpl, sd, res, display=node.display_name)
+            if leaf.step.outputs.artifacts and volume_saves(leaf.step):
+                await save_to_volumes(ctx, leaf.step, res)
         except StepError as exc:
             res.phase, res.message = "Failed", str(exc)
+        except OSError as exc:
+            res.phase = "Failed"
+            res.message = f"step '{node.display_name}': copying an output to its volume: {exc}"
     elif tmpl.outputs.parameters:
         collect_outputs(ctx, tmpl, sd, res, strict=False, display=node.display_name)
     else:

@@ -10,7 +10,13 @@ from __future__ import annotations
 import os
 
 from dflow.fileio import read_file
-from dflow.model.io import MISSING, step_input_names, step_input_optional, step_input_value
+from dflow.model.io import (
+    MISSING,
+    PVC,
+    step_input_names,
+    step_input_optional,
+    step_input_value,
+)
 from dflow.model.op_template import HTTPOPTemplate, OPTemplate, ScriptOPTemplate
 from dflow.model.step import Step
 from dflow.python.template import PythonOPTemplate
@@ -24,9 +30,15 @@ from .values import Result, StepError, param_type
 
 
 def map_paths(
-    tmpl: ScriptOPTemplate, sd: StepDir, arts: dict, relative: bool, copy_method: str
+    tmpl: ScriptOPTemplate,
+    sd: StepDir,
+    arts: dict,
+    relative: bool,
+    copy_method: str,
+    linked: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
-    """Container path -> local path (below the workdir); inputs placed, parents made."""
+    """Container path -> local path (below the workdir); inputs placed (the ``linked`` ones
+    as links, whatever ``copy_method``: a shared volume's), parents made."""
     mapped: dict[str, str] = {}
 
     def local(p: str) -> str:
@@ -38,7 +50,8 @@ def map_paths(
         if a.path:
             host = local(a.path)
             if arts.get(name) is not None:
-                place(sd.artifact_path("inputs", name), host, copy_method)
+                method = "symlink" if name in linked else copy_method
+                place(sd.artifact_path("inputs", name), host, method)
     for p in tmpl.outputs.parameters.values():
         if p.value_from_path:
             remove(local(p.value_from_path))
@@ -129,7 +142,9 @@ def input_artifacts(
                 raise StepError(f"{where}: input artifact '{name}': {exc}") from None
             if item:
                 items[name] = item
-        if not os.path.exists(path):  # a dangling link too: one stat, no lstat before it
+        if isinstance(source, PVC):
+            pass  # its producer writes it while this step runs
+        elif not os.path.exists(path):  # a dangling link too: one stat, no lstat before it
             raise StepError(f"{where}: input artifact '{name}' does not exist: {path}")
         arts[name] = path
     return arts, items

@@ -18,12 +18,15 @@ from dflow import contexts
 from dflow.model.dag import DAG
 from dflow.model.io import MISSING as _MISSING
 from dflow.model.io import (
+    PVC,
     ArgoVar,
     OutputArtifact,
     OutputParameter,
     _IOBase,
     output_parameter_type,
     to_expr,
+    volume_reads,
+    volume_saves,
 )
 from dflow.model.op_template import ScriptOPTemplate
 from dflow.model.steps import Steps
@@ -104,6 +107,7 @@ class RenderPass(HelperSteps):
         self.data_uploads: dict[str, str] = {}  # storage key -> text (BigParameter literals)
         self.memoize: dict[str, Any] | None = None  # memoize of keyed templates (reuse)
         self.keep: list[Any] = []  # objects whose id() is used as a cache key stay alive
+        self.claims: dict[str, PVC] = {}  # shared volumes (.pvc()) by claim name: the first
         self.leaf = LeafRenderer(self)
         try:  # the same default as on the local engine: context=, else dflow.toml's
             self.default_executor = contexts.default_executor(workflow)
@@ -132,6 +136,8 @@ class RenderPass(HelperSteps):
     # -- templates --------------------------------------------------------------------------
     def template(self, tmpl: Any, step: Any = None) -> str:
         keyed = step is not None and step.key is not None
+        for pvc in tmpl.pvcs:  # OPTemplate(pvcs=[...]): claims its own mounts name
+            self.claims.setdefault(pvc.name, pvc)
         if not is_leaf(tmpl):
             return self.composite(tmpl, keyed)
         sent = step is not None and isinstance(tmpl, ScriptOPTemplate)
@@ -205,6 +211,9 @@ class RenderPass(HelperSteps):
         subs = (
             sub_path_names(step) if sl is not None and sliced and sl.sub_path and not group else ()
         )
+        reads, saves = volume_reads(step), volume_saves(step)
+        for _, pvc in reads + saves:
+            self.claims.setdefault(pvc.name, pvc)
         return Variant(
             keyed=step.key is not None,
             sliced=sliced,
@@ -216,6 +225,8 @@ class RenderPass(HelperSteps):
             timeout=timeout,
             sub_path_arts=subs,
             cached=helpers.uses_cache(step, tmpl, self.workflow.name, self.default_executor),
+            volume_reads=tuple((n, p.name, p.subpath) for n, p in reads),
+            volume_saves=tuple((n, p.name, p.subpath) for n, p in saves),
         )
 
     def composite(self, tmpl: Any, keyed: bool = False) -> str:
@@ -370,6 +381,8 @@ class RenderPass(HelperSteps):
             params.append({"name": name, "value": text(v)})
         python_op = leaf and hasattr(tmpl, "op_class")
         for name, a in step.inputs.artifacts.items():
+            if isinstance(a.source, PVC):
+                continue  # the step's script links it (volumes.py)
             if self.special_artifact(name, a.source, where, python_op, params, arts):
                 continue
             entry = self.artifact_arg(name, a.source, where)

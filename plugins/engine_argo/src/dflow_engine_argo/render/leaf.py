@@ -9,10 +9,10 @@ from typing import Any
 import attrs
 from dflow.cache import cache_settings
 from dflow.credentials import check_plain_envs
-from dflow.model.io import MISSING
+from dflow.model.io import MISSING, PVC
 from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate
 
-from . import artargs
+from . import artargs, volumes
 from . import packages as pk
 from .cachedscript import cached_env, cached_script_source, script_artifact
 from .memoize import DEFAULT_MAX_AGE, cache
@@ -52,6 +52,9 @@ class Variant:
     timeout: float | None = None  # Step(timeout=): replaces the template's own timeout
     sub_path_arts: tuple[str, ...] = ()  # Slices(sub_path=True): one item each, at its path
     cached: bool = False  # the step cache's spec arrives in dflow_cache (docs/cache.md)
+    # ((artifact, claim, subpath), ...): inputs read from / outputs saved to shared volumes
+    volume_reads: tuple[tuple[str, str, str], ...] = ()
+    volume_saves: tuple[tuple[str, str, str], ...] = ()
 
 
 def retry_strategy(policy: RetryPolicy | None) -> dict[str, Any] | None:
@@ -206,7 +209,10 @@ class LeafRenderer:
             params.append({"name": artargs.SLICE_PARAM + name})
             if sliced[name]:
                 params.append({"name": artargs.SUB_PARAM + name})
+        from_volume = {n for n, _, _ in variant.volume_reads}  # linked by the script itself
         for name, a in tmpl.inputs.artifacts.items():
+            if name in from_volume:
+                continue
             if name in parts:
                 for i in range(len(parts[name])):
                     part = artargs.PART.format(name, i)
@@ -364,11 +370,8 @@ class LeafRenderer:
         where = f"template '{tmpl.name}': output artifact '{name}'"
         keys = []
         for target in art.save:
-            if type(target).__name__ == "PVC":
-                raise RenderError(
-                    f"{where} is saved to PVC '{target.name}', which the Argo "
-                    "renderer does not create: save it to a storage key instead"
-                )
+            if isinstance(target, PVC):
+                continue  # copied by the step's script (volumes.py)
             key = getattr(target, "full_key", None)
             if not key:
                 raise RenderError(f"{where}: cannot save to {target!r}; give S3Artifact(key=...)")
@@ -436,6 +439,11 @@ class LeafRenderer:
         env += env_entries(tmpl.envs or {}, self.owner.secrets)
         if variant.cached:  # a cache in an object store: its credentials, as secret refs
             env += env_entries(cache_settings().pod_env(), self.owner.secrets)
+        claims = sorted({c for _, c, _ in variant.volume_reads + variant.volume_saves})
+        if claims:
+            source = volumes.with_volumes(
+                tmpl, source, variant.volume_reads, variant.volume_saves, variant.success_tag
+            )
         if tmpl.wrap_script is not None:  # an executor runs it elsewhere (e.g. DPDispatcher)
             source = tmpl.wrap_script(source, [e["name"] for e in env])
         script["source"] = source
@@ -448,8 +456,10 @@ class LeafRenderer:
         }
         if resources:
             script["resources"] = resources
-        if tmpl.mounts:
-            script["volumeMounts"] = _k8s(list(tmpl.mounts), where)
+        mounts = _k8s(list(tmpl.mounts), where) if tmpl.mounts else []
+        mounts += volumes.volume_mounts(claims)
+        if mounts:
+            script["volumeMounts"] = mounts
         body["script"] = script
         for field, value in (
             ("nodeSelector", tmpl.node_selector),

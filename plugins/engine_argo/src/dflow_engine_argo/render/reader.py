@@ -14,7 +14,7 @@ from typing import Any
 
 from dflow.model.dag import DAG
 from dflow.model.helpers import ArgoSequence
-from dflow.model.io import InputArtifact, InputParameter, OutputArtifact, OutputParameter
+from dflow.model.io import PVC, InputArtifact, InputParameter, OutputArtifact, OutputParameter
 from dflow.model.op_template import (
     HTTPOPTemplate,
     OPTemplate,
@@ -316,7 +316,17 @@ class _Reader:
             parameters={p["name"]: p.get("value", "") for p in args},
             on_exit=self.template(self.spec["onExit"]) if self.spec.get("onExit") else None,
         )
+        # the claims, on the entrypoint: a template's pvcs render as volumeClaimTemplates
+        entry.pvcs = [claim_of(c) for c in self.spec.get("volumeClaimTemplates") or []]
         return wf
+
+
+def claim_of(entry: dict[str, Any]) -> PVC:
+    """The claim of a ``volumeClaimTemplates`` entry."""
+    spec = entry.get("spec") or {}
+    size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+    name = (entry.get("metadata") or {}).get("name") or ""
+    return PVC(name, "", str(size), spec.get("storageClassName"), spec.get("accessModes"))
 
 
 def workflow_from_manifest(manifest: dict[str, Any]) -> Workflow:

@@ -13,6 +13,7 @@ from ..config import ArgoConfig
 from .graph import RenderPass, sanitize
 from .memoize import ReusePlan, memoize_field, plan_reuse, reused_global_outputs
 from .values import Locations, RenderError, text
+from .volumes import claim_template
 
 if TYPE_CHECKING:
     from dflow.model.workflow import Workflow
@@ -180,6 +181,8 @@ class ArgoRenderer:
         if repo_key:
             spec["artifactRepositoryRef"] = {"key": repo_key}
         spec["templates"] = list(rp.templates.values())
+        if rp.claims:
+            spec["volumeClaimTemplates"] = [claim_template(p) for p in rp.claims.values()]
         manifest: dict[str, Any] = {
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Workflow",

@@ -1,0 +1,92 @@
+"""Checks of artifacts passed through a shared volume (``OutputArtifact.pvc()``).
+
+A producer's output artifact saved with ``.pvc()`` is copied to ``<volume>/<subpath>`` when
+its script succeeds; a reader's input artifact fed by that ``PVC`` is a link to the same
+place, made before its script starts, so the reader may run beside the producer and wait
+for the file (pydflow's ``test_async.py``). Both engines do this by adding to the *script*
+of the step, so only script templates (Shell, PythonScript) run on the pod or the host
+itself may take part, and one volume path must have exactly one writer that runs once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..model.io import PVC, step_input_names, volume_reads, volume_saves
+from ..model.op_template import ScriptOPTemplate
+from ..model.step import Step
+from ..python.template import PythonOPTemplate
+
+
+def _place(pvc: PVC) -> str:
+    return f"{pvc.name}/{pvc.subpath}"
+
+
+class VolumeChecks:
+    """Collects the steps' volume reads and saves; ``finish`` matches them up."""
+
+    def __init__(self, add: Callable[[str, str], None]) -> None:
+        self.add = add
+        self.saved: dict[str, str] = {}  # volume path -> the path of the step saving it
+        self.read: list[tuple[str, str, PVC]] = []  # (step path, input name, volume path)
+
+    def step(self, step: Step, path: str) -> None:
+        for name in step_input_names(step, "artifacts"):
+            src = getattr(step.inputs.artifacts.get(name), "source", None)
+            parts = src.values() if isinstance(src, dict) else src
+            if isinstance(parts, list | tuple) and any(isinstance(p, PVC) for p in parts):
+                self.add(
+                    path,
+                    f"input artifact '{name}' gets a shared volume path (.pvc()) inside a "
+                    "list or dict: pass it alone, as the whole artifact",
+                )
+        saves, reads = volume_saves(step), volume_reads(step)
+        if not saves and not reads:
+            return
+        tmpl = step.template
+        if not isinstance(tmpl, ScriptOPTemplate) or isinstance(tmpl, PythonOPTemplate):
+            self.add(
+                path,
+                f"template '{tmpl.name}' ({type(tmpl).__name__}) cannot pass an artifact "
+                "through a shared volume (.pvc()): only script templates (ShellOPTemplate, "
+                "PythonScriptOPTemplate) can; pass the artifact itself instead",
+            )
+            return
+        if step.executor is not None:
+            self.add(
+                path,
+                "a step run by an executor cannot pass an artifact through a shared volume "
+                "(.pvc()): the volume is not mounted where the executor runs it",
+            )
+        looped = step.slices is not None or step.with_param is not None
+        for name, pvc in saves:
+            if looped or step.with_sequence is not None:
+                self.add(
+                    path,
+                    f"output artifact '{name}' is saved to a shared volume (.pvc()) by a "
+                    "looped or sliced step: every item would write the same volume path; "
+                    "save it from a step that runs once",
+                )
+            elif not tmpl.outputs.artifacts[name].path:
+                self.add(path, f"output artifact '{name}' saved with .pvc() has no path")
+            first = self.saved.setdefault(_place(pvc), path)
+            if first != path:
+                self.add(
+                    path,
+                    f"output artifact '{name}' is saved to volume path '{_place(pvc)}', "
+                    f"which {first} saves too: call .pvc() once per writer",
+                )
+        for name, pvc in reads:
+            if not tmpl.inputs.artifacts[name].path:
+                self.add(path, f"input artifact '{name}' read from a shared volume has no path")
+            self.read.append((path, name, pvc))
+
+    def finish(self) -> None:
+        for path, name, pvc in self.read:
+            if _place(pvc) not in self.saved:
+                self.add(
+                    path,
+                    f"input artifact '{name}' reads volume path '{_place(pvc)}', which no "
+                    "step of the workflow saves: give it the .pvc() of a step's output "
+                    "artifact that runs in this workflow",
+                )
