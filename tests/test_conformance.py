@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,9 @@ class Run:
 
     def text(self, artifact: Any, **kwargs: Any) -> Any:
         """The content of a downloaded artifact: text of one file, or {relative path: text}."""
-        dest = self.workdir / "downloads" / str(id(artifact))
+        # a fresh directory each time: id() of a freed artifact object may come back
+        (self.workdir / "downloads").mkdir(exist_ok=True)
+        dest = Path(tempfile.mkdtemp(dir=self.workdir / "downloads"))
         download_artifact(artifact, path=str(dest), **kwargs)
         files = sorted(p for p in dest.rglob("*") if p.is_file())
         out = {str(p.relative_to(dest)): p.read_text() for p in files}
@@ -253,6 +256,13 @@ def example_loops(run: Run) -> Any:
             s.outputs.parameters["out"].value for s in pods if s.displayName.startswith("seq")
         ),
     }
+
+
+@case({"phase": "Succeeded", "seen": "frame 1..100 (waited for it: yes)"})
+def example_shared_volume(run: Run) -> Any:
+    wf = run.example("shared_volume").build()
+    phase = run.submit(wf)
+    return {"phase": phase, "seen": params(wf.query_step(name="monitor")[0])["seen"]}
 
 
 @case({"phase": "Succeeded", "total": {"sum": 14, "text": "alphabetagamma"}})

@@ -344,6 +344,51 @@ def artifacts_through_a_shared_volume(run: Run) -> Any:
     return out
 
 
+@case(
+    {
+        "phase": "Succeeded",
+        "tree": {"a.txt": "abc", "sub/b.txt": "abc!"},
+        "tarred": {"a.txt": "abc", "sub/b.txt": "abc!"},
+        "file": "abc",
+        "op": "n.txt",
+    }
+)
+def outputs_saved_to_keys(run: Run) -> Any:
+    """``save=[S3Artifact(key=...)]``: the output is stored at the templated key as well,
+    as Argo's executor stores it (a tree with archive=None, one .tgz by default), and a
+    user downloads it from there after the run; a Python OP's output_artifact_save too
+    (``op``: its file holds its own name). The local engine stored nothing before."""
+    from dflow import S3Artifact
+
+    t = ShellOPTemplate(
+        name="keep",
+        image="alpine:3",
+        script="mkdir -p /tmp/o/sub && echo -n {{inputs.parameters.x}} > /tmp/o/a.txt\n"
+        "echo -n {{inputs.parameters.x}}! > /tmp/o/sub/b.txt\n"
+        "echo -n {{inputs.parameters.x}} > /tmp/f.txt",
+    )
+    t.inputs.parameters = {"x": InputParameter()}
+    at = "saved/{{workflow.name}}/{{inputs.parameters.x}}"
+    t.outputs.artifacts = {
+        "tree": OutputArtifact(path="/tmp/o", archive=None, save=[S3Artifact(key=at + "/tree")]),
+        "tarred": OutputArtifact(path="/tmp/o", save=[S3Artifact(key=at + "/o.tgz")]),
+        "file": OutputArtifact(path="/tmp/f.txt", archive=None, save=[S3Artifact(key=at + "/f")]),
+    }
+    op = PythonOPTemplate(
+        written,
+        output_artifact_save={"file": [S3Artifact(key="saved/{{workflow.name}}/py.tgz")]},
+    )
+    wf = Workflow(name="keys")
+    wf.add([Step("keep", t, parameters={"x": "abc"}), Step("op", op, parameters={"name": "n.txt"})])
+    out: dict[str, Any] = {"phase": run.submit(wf)}
+    out["op"] = run.text(S3Artifact(key=f"saved/{wf.id}/py.tgz"))
+    at = f"saved/{wf.id}/abc"
+    out["tree"] = run.text(S3Artifact(key=at + "/tree"))  # archive=None: files under the key
+    out["tarred"] = run.text(S3Artifact(key=at + "/o.tgz"))
+    out["file"] = run.text(S3Artifact(key=at + "/f"))
+    return out
+
+
 @pytest.mark.parametrize(
     ("name", "engine"),
     [pytest.param(n, e, id=f"{n}-{e}") for n in sorted(CASES) for e in ("local", "argo")],

@@ -26,8 +26,8 @@ from ..model.op_template import OPTemplate, ScriptOPTemplate
 from ..model.step import Step, key_problem
 from ..model.steps import Steps
 from ..model.workflow import Workflow
+from .saves import SaveChecks
 from .types import ERROR, OK, Stacked, label, produced_type, verdict
-from .volumes import VolumeChecks
 
 TEMPLATE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _VAR_RE = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
@@ -88,7 +88,7 @@ class _Checker:
         self.wf = workflow
         self.problems: list[Problem] = []
         self.seen: set[int] = set()
-        self.volumes = VolumeChecks(self.add)
+        self.saves = SaveChecks(self.add)
 
     def add(self, path: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(path, message, severity))
@@ -238,7 +238,7 @@ class _Checker:
         for v in (step.when, step.with_param, step.key):
             self.value_refs(v, path, parent, scope)
         self.slice_lengths(step, path)
-        self.volumes.step(step, path)
+        self.saves.step(step, path)
         for hook in (step.success_hook, step.running_hook, step.failure_hook):
             if hook is not None:
                 self.template(hook.template, f"{path}/{hook.name}")
@@ -466,5 +466,5 @@ def check_workflow(wf: Workflow) -> list[Problem]:
         checker.template(wf.entrypoint, f"{wf.name}/{wf.entrypoint.name}")
     if wf.on_exit is not None:
         checker.template(wf.on_exit, f"{wf.name}/on-exit/{wf.on_exit.name}")
-    checker.volumes.finish()
+    checker.saves.finish()
     return checker.problems

@@ -23,10 +23,10 @@ from dflow.model.io import PVC, ArtifactRef, InputArtifact, OutputArtifact
 
 from .journal import Node
 from .layout import place, remove_stray_temps, resolve_source, temp_path, write_text
+from .saves import volume_path
 from .state import Frame, RunContext
 from .stepfiles import groups_dir
 from .values import StepError, digest, parse_artifact_ref, render_text
-from .volumes import volume_path
 
 _download_lock = threading.Lock()
 

@@ -11,8 +11,8 @@ import os
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from dflow.model.io import volume_saves
 from dflow.model.op_template import OPTemplate
+from dflow.storage.errors import StorageError
 
 from .attempts import attempt
 from .cachecheck import probe
@@ -20,11 +20,11 @@ from .layout import StepDir
 from .leaf import Leaf
 from .nodes import outputs_json
 from .outcome import Outcome, retry_policy, retryable
+from .saves import save_outputs
 from .state import Frame, RunContext
 from .stepfiles import record_outputs
 from .stepio import read_outputs
 from .values import Result, StepError
-from .volumes import save_to_volumes
 
 
 async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
@@ -38,13 +38,13 @@ async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
     if out.ok:
         try:
             collect_outputs(ctx, tmpl, sd, res, display=node.display_name)
-            if leaf.step.outputs.artifacts and volume_saves(leaf.step):
-                await save_to_volumes(ctx, leaf.step, res)
+            if tmpl.outputs.artifacts:
+                await save_outputs(ctx, leaf, tmpl, res)
         except StepError as exc:
             res.phase, res.message = "Failed", str(exc)
-        except OSError as exc:
+        except (OSError, StorageError) as exc:  # Argo's wait container fails the step too
             res.phase = "Failed"
-            res.message = f"step '{node.display_name}': copying an output to its volume: {exc}"
+            res.message = f"step '{node.display_name}': saving an output: {exc}"
     elif tmpl.outputs.parameters:
         collect_outputs(ctx, tmpl, sd, res, strict=False, display=node.display_name)
     else:

@@ -1,4 +1,4 @@
-"""Validation of artifacts passed through a shared volume (``OutputArtifact.pvc()``)."""
+"""Validation of where outputs are saved: storage keys and shared volumes (``.pvc()``)."""
 
 from __future__ import annotations
 
@@ -93,4 +93,26 @@ def test_two_writers_of_one_volume_path():
         f"wf/wf-steps[0]/b: output artifact 'bar' is saved to volume path "
         f"'public/{pvc.subpath}', which wf/wf-steps[0]/a saves too: call .pvc() once per "
         "writer"
+    ]
+
+
+@OP.function
+def make(name: str) -> {"file": Artifact(str)}:  # noqa: F821 (a key, not a name)
+    return {"file": name}
+
+
+def test_a_stacked_output_saved_to_a_key():
+    """Both engines refuse it before the run (Argo's items write into one shared prefix)."""
+    from dflow.python import Slices
+    from dflow.storage import S3Artifact
+
+    op = PythonOPTemplate(
+        make,
+        slices=Slices(input_parameter=["name"], output_artifact=["file"]),
+        output_artifact_save={"file": [S3Artifact(key="kept/file")]},
+    )
+    assert messages(Step("fan", op, parameters={"name": ["a", "b"]})) == [
+        "wf/wf-steps[0]/fan: output artifact 'file' is stacked by Slices and saved to a key: "
+        "the items write into one shared prefix; drop save, or copy the stacked artifact in "
+        "a later step"
     ]

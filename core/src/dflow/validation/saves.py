@@ -1,6 +1,9 @@
-"""Checks of artifacts passed through a shared volume (``OutputArtifact.pvc()``).
+"""Checks of where outputs are saved besides the step: storage keys and shared volumes.
 
-A producer's output artifact saved with ``.pvc()`` is copied to ``<volume>/<subpath>`` when
+An output artifact stacked by ``Slices`` cannot be saved to a storage key: its items write
+into the one prefix of the fan-out (Argo), so there is no one artifact to store.
+
+A shared volume (``OutputArtifact.pvc()``): a producer's output artifact saved with ``.pvc()`` is copied to ``<volume>/<subpath>`` when
 its script succeeds; a reader's input artifact fed by that ``PVC`` is a link to the same
 place, made before its script starts, so the reader may run beside the producer and wait
 for the file (pydflow's ``test_async.py``). Both engines do this by adding to the *script*
@@ -22,8 +25,8 @@ def _place(pvc: PVC) -> str:
     return f"{pvc.name}/{pvc.subpath}"
 
 
-class VolumeChecks:
-    """Collects the steps' volume reads and saves; ``finish`` matches them up."""
+class SaveChecks:
+    """Checks the steps' saves; collects volume reads and saves, ``finish`` matches them."""
 
     def __init__(self, add: Callable[[str, str], None]) -> None:
         self.add = add
@@ -31,6 +34,15 @@ class VolumeChecks:
         self.read: list[tuple[str, str, PVC]] = []  # (step path, input name, volume path)
 
     def step(self, step: Step, path: str) -> None:
+        stacked = set(step.slices.output_artifact or []) if step.slices is not None else set()
+        for name, art in step.template.outputs.artifacts.items():
+            if name in stacked and any(not isinstance(t, PVC) for t in art.save):
+                self.add(
+                    path,
+                    f"output artifact '{name}' is stacked by Slices and saved to a key: "
+                    "the items write into one shared prefix; drop save, or copy the "
+                    "stacked artifact in a later step",
+                )
         for name in step_input_names(step, "artifacts"):
             src = getattr(step.inputs.artifacts.get(name), "source", None)
             parts = src.values() if isinstance(src, dict) else src
