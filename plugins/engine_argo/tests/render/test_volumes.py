@@ -63,7 +63,8 @@ def test_a_reader_beside_its_producer(render):
         "cat /tmp/foo.txt"
     )
     header = template(m, group[0][2]["template"])["script"]["source"]
-    assert f"[('/tmp/in/foo', '{vol}')], []" in header and header.endswith("\nprint(1)")
+    assert f"for path, vol in [('/tmp/in/foo', '{vol}')]:" in header
+    assert "for src, vol in" not in header and header.endswith("\nprint(1)")
     usual = template(m, group[1][0]["template"])  # the same template read as usual
     assert usual["inputs"]["artifacts"] == [{"name": "foo", "path": "/tmp/foo.txt"}]
     assert usual["script"]["source"] == "cat /tmp/foo.txt" and "volumeMounts" not in usual["script"]

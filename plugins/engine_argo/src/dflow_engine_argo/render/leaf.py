@@ -16,6 +16,7 @@ from . import artargs, volumes
 from . import packages as pk
 from .cachedscript import cached_env, cached_script_source, script_artifact
 from .memoize import DEFAULT_MAX_AGE, cache
+from .pyheader import with_header
 from .pyscript import (
     PACKAGES_ARTIFACT,
     RunnerSpec,
@@ -126,46 +127,18 @@ def env_entries(envs: dict[str, Any], secrets: list) -> list[dict[str, Any]]:
     return out
 
 
-_PY_TAG = """\
-import sys as _dflow_sys
-
-
-def _dflow_run_tagged():
-    # run the script below (this file, from line {start}) and write the success tag when it
-    # ends with status 0, however it ends; its own line numbers stay right in tracebacks
-    import os
-
-    path = _dflow_sys.argv[0]
-    with open(path) as f:
-        lines = f.read().split("\\n")
-    body = "\\n" * {skip} + "\\n".join(lines[{skip}:])
-    code = 0
-    try:
-        exec(compile(body, path, "exec"), {{"__name__": "__main__", "__file__": path,
-                                           "__builtins__": __builtins__}})
-    except SystemExit as exc:
-        code = exc.code
-    if code in (0, None):
-        out = os.path.join(os.environ.get("DFLOW_TMP_ROOT") or {root!r}, "outputs")
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "success_tag"), "w") as f:
-            f.write("true")
-    return code
-
-
-_dflow_sys.exit(_dflow_run_tagged())
-"""
-
-
 def python_success_tag(source: str, root: str) -> str:
-    """``source`` (a Python script) run by a header that writes the success tag; nothing
-    of the script is quoted into the header, so any text in it is safe."""
+    """``source`` (a Python script) run by a header that writes the success tag when it ends
+    with status 0."""
     if "{{" in root:
         raise RenderError(f"tmp_root {root!r} contains '{{{{'")
-    skip = _PY_TAG.count("\n")
-    header = _PY_TAG.format(start=skip + 1, skip=skip, root=root)
-    assert header.count("\n") == skip
-    return header + source
+    write = f"""\
+out = os.path.join(os.environ.get("DFLOW_TMP_ROOT") or {root!r}, "outputs")
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "success_tag"), "w") as f:
+    f.write("true")
+"""
+    return with_header(source, write, purpose="then the success tag if it ended with status 0")
 
 
 class LeafRenderer:

@@ -21,6 +21,7 @@ from typing import Any
 
 from dflow.model.io import PVC
 
+from .pyheader import with_header
 from .values import RenderError
 
 MOUNT_ROOT = "/tmp/mnt"
@@ -80,60 +81,39 @@ def shell_script(
     return "\n".join(lines) + "\n" + source
 
 
-_PY_HEADER = """\
-import sys as _dflow_sys
-
-
-def _dflow_run_with_volumes(links, copies):
-    # link the inputs read from shared volumes, run the script below (this file, from line
-    # {start}; its own line numbers stay right in tracebacks), copy the outputs saved to
-    # volumes when it ends with status 0, however it ends
-    import os
-    import shutil
-
-    for path, vol in links:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        if os.path.lexists(path):
-            os.remove(path)
-        os.symlink(vol, path)
-    path = _dflow_sys.argv[0]
-    with open(path) as f:
-        lines = f.read().split("\\n")
-    body = "\\n" * {skip} + "\\n".join(lines[{skip}:])
-    code = 0
-    try:
-        exec(compile(body, path, "exec"), {{"__name__": "__main__", "__file__": path,
-                                           "__builtins__": __builtins__}})
-    except SystemExit as exc:
-        code = exc.code
-    if code in (0, None):
-        for src, vol in copies:
-            part = vol + ".part"
-            os.makedirs(os.path.dirname(vol), exist_ok=True)
-            for old in (part, vol):
-                if os.path.isdir(old) and not os.path.islink(old):
-                    shutil.rmtree(old)
-                elif os.path.lexists(old):
-                    os.remove(old)
-            if os.path.isdir(src):
-                shutil.copytree(src, part, symlinks=True)
-            else:
-                shutil.copy2(src, part)
-            os.replace(part, vol)
-    return code
-
-
-_dflow_sys.exit(_dflow_run_with_volumes({links!r}, {copies!r}))
+_LINK = """\
+for path, vol in {links!r}:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if os.path.lexists(path):
+        os.remove(path)
+    os.symlink(vol, path)
+"""
+_COPY = """\
+for src, vol in {copies!r}:
+    part = vol + ".part"
+    os.makedirs(os.path.dirname(vol), exist_ok=True)
+    for old in (part, vol):
+        if os.path.isdir(old) and not os.path.islink(old):
+            shutil.rmtree(old)
+        elif os.path.lexists(old):
+            os.remove(old)
+    if os.path.isdir(src):
+        shutil.copytree(src, part, symlinks=True)
+    else:
+        shutil.copy2(src, part)
+    os.replace(part, vol)
 """
 
 
 def python_script(source: str, reads: list[tuple[str, str]], saves: list[tuple[str, str]]) -> str:
-    """``source`` (a Python script) run by a header that makes the links and the copies;
-    nothing of the script is quoted into the header."""
-    skip = _PY_HEADER.count("\n")
-    header = _PY_HEADER.format(start=skip + 1, skip=skip, links=reads, copies=saves)
-    assert header.count("\n") == skip
-    return header + source
+    """``source`` (a Python script) run by a header that makes the links first and the
+    copies when it ends with status 0."""
+    return with_header(
+        source,
+        _COPY.format(copies=saves) if saves else "pass",
+        before=_LINK.format(links=reads) if reads else "",
+        purpose="links from shared volumes first, copies to them if it ended with status 0",
+    )
 
 
 def with_volumes(tmpl: Any, source: str, reads: tuple, saves: tuple, success_tag: bool) -> str:
