@@ -395,10 +395,8 @@ def _prepared_then_job(pod: Path, node: Path, job: Path, steps: dict, cr: dict, 
     The job never reaches the cache: its directory (``<tmp_path>/cache``) is an empty,
     read-only tmpfs where the job runs (a mount namespace of its own), as on a Slurm node
     without the mount; a job that tried to use it would say so in its log."""
-    import shutil
-    import subprocess
 
-    from test_executors_argo import substitute
+    from test_executors_argo import play_slurm_job, substitute
 
     key = (pod / "tmp" / "dflow-slurm-key").read_text()
     cached = (pod / "tmp" / "dflow-slurm-cached").read_text()
@@ -406,19 +404,18 @@ def _prepared_then_job(pod: Path, node: Path, job: Path, steps: dict, cr: dict, 
     when = substitute(run["when"], {"steps.slurm-prepare.outputs.parameters.dflow_cached": cached})
     assert when in ("false != true", "true != true")
     if when == "false != true":  # Argo's govaluate: the run step executes
-        shutil.copytree(node / key / "in", job)
         hide = 'mkdir -p "$0" && mount -t tmpfs -o ro dflow-no-cache "$0" && exec sh -c "$1"'
         cache = node.parent / "cache"
-        proc = subprocess.run(
-            ["unshare", "-m", "sh", "-c", hide, str(cache), cr["spec"]["batch"]],
-            cwd=job,
-            capture_output=True,
-            text=True,
+        proc = play_slurm_job(
+            cr,
+            key,
+            node,
+            job,
+            argv=lambda batch: ["unshare", "-m", "sh", "-c", hide, str(cache), batch],
             env=env,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "[dflow cache]" not in proc.stdout + proc.stderr  # it ran uncached
-        shutil.copytree(job / ".dflow-out", node / key / "out")
     return key, cached
 
 

@@ -66,6 +66,33 @@ def substitute(text: str, values: dict[str, str]) -> str:
     return _VAR.sub(lambda m: values[m.group(1)] if m.group(1) in values else m.group(0), text)
 
 
+def play_slurm_job(
+    cr: dict,
+    key: str,
+    node: Path,
+    redbox: Path,
+    argv: Callable[[str], list[str]] | None = None,
+    **kw,
+) -> subprocess.CompletedProcess:
+    """wlm-operator (DeepModeling's fork) on one SlurmJob of a SlurmJobTemplate step, by hand
+    (the emulated controller runs it whole: conformance/wlm.py): the node's ``in`` folder
+    staged under ``to``, the batch run in red-box's directory ``redbox`` (by ``argv(batch)``,
+    ``sh -c`` by default), then ``from`` back into the node's ``out`` folder."""
+    from conformance import wlm
+
+    spec = json.loads(
+        substitute(json.dumps(cr["spec"]), {"inputs.parameters.dflow_slurm_key": key})
+    )
+    redbox.mkdir(parents=True, exist_ok=True)
+    wlm.stage(spec, redbox, node / key / "in")
+    cmd = argv(spec["batch"]) if argv is not None else ["sh", "-c", spec["batch"]]
+    proc = subprocess.run(cmd, cwd=redbox, capture_output=True, text=True, **kw)
+    if proc.returncode == 0:
+        (node / key / "out").mkdir(parents=True, exist_ok=True)
+        wlm.collect(spec, redbox, node / key / "out")
+    return proc
+
+
 def pod_paths(node: Path, pod: Path) -> Callable[..., str]:
     """``as_pod(text, tmp=pod)``: ``text`` with a SlurmJobTemplate pod's absolute paths (not
     those under "$dir") mapped here: the Slurm node's ``/dflow-slurm/`` under ``node``, the
@@ -411,15 +438,8 @@ def test_slurm_job_template_prepare_run_collect(tmp_path):
     assert proc.returncode == 0, proc.stderr
     key = (pod / "tmp" / "dflow-slurm-key").read_text()
     assert key == "wf/wf-1"
-    jobdir = tmp_path / "job"
-    import shutil
-
-    shutil.copytree(node / key / "in", jobdir)
-    proc = subprocess.run(
-        ["sh", "-c", cr["spec"]["batch"]], cwd=jobdir, capture_output=True, text=True
-    )
+    proc = play_slurm_job(cr, key, node, tmp_path / "redbox")
     assert proc.returncode == 0, proc.stderr
-    shutil.copytree(jobdir / ".dflow-out", node / key / "out")
     out = tmp_path / "collect"
     src = tmp_path / "collect.sh"
     src.write_text(
@@ -440,7 +460,6 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
     """Regression: SlurmJobTemplate refused Python OPs ("a Python OP needs its runner
     script"); pydflow supports them. The chain runs here: the prepare pod (packages, values
     from its environment), the job's batch script in its work directory, the collect pod."""
-    import shutil
 
     from dflow.config import config
     from dflow.python import PythonOPTemplate
@@ -488,14 +507,11 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
     proc = subprocess.run(["sh", str(src)], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     key = (pod / "tmp" / "dflow-slurm-key").read_text()
-    shutil.copytree(node / key / "in", job)
     # the Slurm node's python3: here, the one with the client's packages importable
-    batch = cr["spec"]["batch"]
     job_env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
     job_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{job_env.get('PATH', '')}"
-    proc = subprocess.run(["sh", "-c", batch], cwd=job, capture_output=True, text=True, env=job_env)
+    proc = play_slurm_job(cr, key, node, job, env=job_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    shutil.copytree(job / ".dflow-out", node / key / "out")
     collect = template(m, "echo-slurm-collect")
     src = tmp_path / "collect.sh"
     src.write_text(
@@ -507,6 +523,46 @@ def test_slurm_job_template_runs_a_python_op(tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert argo_reads(out / "tmp" / "outputs" / "parameters" / "out") == NASTY * 2
     assert (out / "tmp" / "outputs" / "parameters" / "length").read_text() == str(len(NASTY) * 2)
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("#SBATCH --mem=4G", "--mem must be a plain integer (megabytes, no suffix), not '4G'"),
+        ("#SBATCH -N 1 --exclusive", "--exclusive ends its line without a value"),
+        ("#SBATCH --time=2h", "--time '2h' is not a Slurm duration the operator reads"),
+        ("#SBATCH --cpus-per-task four", "--cpus-per-task must be a plain integer"),
+    ],
+)
+def test_slurm_job_template_refuses_a_header_wlm_operator_cannot_read(header, problem):
+    """The operator sizes the job's pod from the leading #SBATCH lines (parse.go of
+    dptech-corp/wlm-operator); one it cannot read leaves the SlurmJob without a status and the
+    step waiting forever, so the workflow is refused when it is rendered. What it can read
+    renders: ranges of nodes, durations, values after a space, lines after the block."""
+    from dflow_engine_argo.render import RenderError
+    from dflow_executor_slurm import SlurmJob, SlurmJobTemplate
+
+    def rendered(head: str, resource: bool = False) -> dict:
+        node = {"kubernetes.io/hostname": "slurm-cpu"}
+        if resource:
+            step = Step("run", ShellOPTemplate(name="t", script="true"))
+            step.use_resource = SlurmJob(header=head, node_selector=node)
+        else:
+            ex = SlurmJobTemplate(header=head, node_selector=node)
+            step = Step("run", ShellOPTemplate(name="t", script="true"), executor=ex)
+        wf = Workflow(name="hdr")
+        wf.add(step)
+        return ArgoRenderer(artifact_kind="s3").manifest(wf)
+
+    with pytest.raises(RenderError, match=re.escape(problem)) as err:
+        rendered(f"#!/bin/sh\n{header}")
+    assert "step 'run': executor SlurmJobTemplate" in str(err.value)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        rendered(f"#!/bin/sh\n{header}", resource=True)
+    fine = (
+        "#!/bin/bash\n#SBATCH -N 1-2 --time=1-00:30 -t 30:00\n#SBATCH --mem 4096\nmodule load x\n"
+    )
+    assert rendered(fine + "#SBATCH --mem=4G")["spec"]["templates"]
 
 
 def test_slurm_job_template_refuses_what_only_an_op_pod_does():
@@ -523,7 +579,8 @@ def test_slurm_job_template_refuses_what_only_an_op_pod_does():
         Step(
             "sq",
             PythonOPTemplate(
-                ops.square, slices=Slices(input_parameter=["x"], output_parameter=["y"])
+                ops.square,
+                slices=Slices(input_parameter=["x"], output_parameter=["y"], group_size=2),
             ),
             parameters={"x": [1, 2]},
             executor=ex,
@@ -532,9 +589,65 @@ def test_slurm_job_template_refuses_what_only_an_op_pod_does():
     with pytest.raises(
         RenderError,
         match="step 'sq': executor SlurmJobTemplate runs the step "
-        "as a Steps template on Argo, which cannot take Slices",
+        "as a Steps template on Argo, which cannot take Slices with group_size or sub_path",
     ):
         ArgoRenderer(artifact_kind="s3").manifest(wf)
+
+
+def test_slurm_job_template_runs_each_slice_of_a_sliced_step():
+    """pydflow's example test_wlm.py: the fan-out loops over the executor's Steps template;
+    each slice's prepare lays out the OP for its item (dflow_slice_index) and not a loop of
+    its own, and collect stores the slice's file into the fan-out's stacked artifact. The
+    run itself: tests/test_hpc_workflows.py (through the emulated wlm-operator)."""
+    from dflow import argo_range
+    from dflow.python import PythonOPTemplate, Slices
+    from dflow_executor_slurm import SlurmJobTemplate
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from parity_ops import listed, written
+
+    ex = SlurmJobTemplate(node_selector={"kubernetes.io/hostname": "slurm-cpu"})
+    make = Step(
+        "make",
+        PythonOPTemplate(
+            written,
+            slices=Slices("{{item}}", input_parameter=["name"], output_artifact=["file"]),
+        ),
+        parameters={"name": ["a.txt", "b.txt"]},
+        with_param=argo_range(2),
+        key="make-{{item}}",
+        executor=ex,
+    )
+    wf = Workflow(name="wlm")
+    wf.add(make)
+    wf.add(
+        Step("list", PythonOPTemplate(listed), artifacts={"files": make.outputs.artifacts["file"]})
+    )
+    m = ArgoRenderer(artifact_kind="s3").manifest(wf)
+    assert_valid(m)
+    check(m)
+    outer = template(m, "wlm-steps")["steps"]
+    assert [s["name"] for g in outer for s in g] == ["make-init-artifact", "make", "list"]
+    fan = outer[1][0]
+    assert fan["template"] == "written-slurm" and fan["withParam"]
+    slice_args = {
+        p["name"]: p["value"] for p in fan["arguments"]["parameters"] if p["name"] != "name"
+    }
+    assert slice_args["dflow_slice_index"] == "{{item}}"
+    assert "make-init-artifact" in slice_args["dflow_artifact_key"]
+    one = template(m, "written-slurm")
+    declared = {p["name"] for p in one["inputs"]["parameters"]}
+    assert {"dflow_slice_index", "dflow_artifact_key", "dflow_group_key", "dflow_key"} <= declared
+    prep, _, coll = (g[0] for g in one["steps"])
+    assert "withParam" not in prep
+    prep_args = {p["name"]: p["value"] for p in prep["arguments"]["parameters"]}
+    assert prep_args["dflow_slice_index"] == "{{inputs.parameters.dflow_slice_index}}"
+    assert "SLICED, KEYED = True, False" in template(m, prep["template"])["script"]["source"]
+    coll_args = {p["name"]: p["value"] for p in coll["arguments"]["parameters"]}
+    assert coll_args["dflow_artifact_key"] == "{{inputs.parameters.dflow_artifact_key}}"
+    stacked = template(m, coll["template"])["outputs"]["artifacts"][0]
+    assert stacked["s3"]["key"] == "{{inputs.parameters.dflow_artifact_key}}/file"
+    assert stacked["archive"] == {"none": {}}
 
 
 def test_dispatcher_runs_a_python_op_through_the_declared_wrap_script(tmp_path):

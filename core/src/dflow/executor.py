@@ -58,6 +58,9 @@ class Executor(abc.ABC):  # noqa: B024 - every method has a default; ABC marks t
 
     #: run the items of a sliced fan-out as one submission (see ``run_batch``)
     merge_sliced_step: bool = False
+    #: ``render`` may return a Steps template for one slice of a sliced step (Argo): its
+    #: steps say which part of the slice they play (``Step.slice_part``)
+    threads_slices: bool = False
 
     @property
     def runs_here(self) -> bool:

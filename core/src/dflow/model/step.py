@@ -84,6 +84,11 @@ class Step:
 
     is_task = False
     kind = "step"
+    #: the part this step plays inside the Steps template an executor renders for one slice
+    #: of a sliced step on Argo (``Executor.threads_slices``): ``"run"`` runs the OP on the
+    #: slice (it gets the slice's ``dflow_slice_index``), ``"outputs"`` gives the slice's
+    #: outputs (its stacked artifacts go to the fan-out's ``dflow_artifact_key``)
+    slice_part: str | None = None
 
     def __init__(
         self,

@@ -87,6 +87,9 @@ class Cluster:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # PersistentVolumeClaims by (namespace, name): the workflows' volumeClaimTemplates
     claims: dict[tuple[str, str], Claim] = field(default_factory=dict)
+    # red-box's working directory on the emulated Slurm cluster (conformance.wlm), where
+    # every SlurmJob runs: made by slurm_home() on first use
+    slurm_dir: Path | None = None
 
     def create_claim(self, namespace: str, name: str, owner: str) -> str | None:
         """Create the claim, or reuse it when ``owner`` already owns it (a retried
@@ -123,6 +126,14 @@ class Cluster:
             paths = [self.claims.pop(key).path for key in doomed]
         for path in paths:
             shutil.rmtree(path, ignore_errors=True)
+
+    def slurm_home(self) -> Path:
+        """red-box's working directory (made now if need be), shared by the cluster's
+        SlurmJobs as a login node's directory is."""
+        with self.lock:
+            if self.slurm_dir is None:
+                self.slurm_dir = Path(tempfile.mkdtemp(prefix="conformance-slurm-"))
+            return self.slurm_dir
 
 
 class Operator:

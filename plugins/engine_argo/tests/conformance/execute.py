@@ -1,9 +1,9 @@
 """executeTemplate: one node of the tree, as Argo's controller evaluates it each pass.
 
 Follows workflow/controller/operator.go (executeTemplate, processNodeRetries,
-checkParallelism, checkTemplateTimeout, executeContainer/executeScript), the memoization of
-workflow/controller/cache/configmap_cache.go and workflow/common/util.go (ProcessArgs,
-SubstituteParams), all at v3.7.18.
+checkParallelism, checkTemplateTimeout, executeContainer/executeScript/executeResource), the
+memoization of workflow/controller/cache/configmap_cache.go and workflow/common/util.go
+(ProcessArgs, SubstituteParams), all at v3.7.18.
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def execute_template(
     kind = template_type(processed)
     err = None
     try:
-        if kind in ("container", "script"):
+        if kind in ("container", "script", "resource"):
             node = execute_pod(op, name, processed, holder, opts)
         elif kind == "steps":
             node, err = steps.execute_steps(op, name, processed, holder, opts)
@@ -321,7 +321,8 @@ def execute_template(
 def execute_pod(
     op: Operator, name: str, tmpl: dict[str, Any], holder: dict[str, Any], opts: Opts
 ) -> dict[str, Any]:
-    """executeContainer / executeScript (operator.go, v3.7.18): a Pod node, then its pod."""
+    """executeContainer / executeScript / executeResource (operator.go, v3.7.18): a Pod
+    node, then its pod (a resource template's runs ``argoexec resource``)."""
     node = op.nodes.by_name(name)
     if node is None:
         node = initialize_executable(op, name, "Pod", tmpl, holder, opts, "Pending")

@@ -56,6 +56,10 @@ What happens, in the order of a real pod (each rule cites Argo's source beside i
 5. Phase and message as the controller infers them from the containers
    (operator.go ``inferFailedReason``).
 
+A ``resource`` template (``action: create``) runs as ``argoexec resource`` does, without a
+container: :mod:`conformance.resources` creates the object and waits for its conditions, the
+operator of its kind (:mod:`conformance.wlm` for wlm-operator's SlurmJob) runs it.
+
 Needs root (mount and PID namespaces, overlayfs) and pyenv interpreters 3.7-3.13. A problem
 of the test setup (unknown image, a missing Secret, an artifact kind or template feature this
 emulation does not cover: sidecars, daemons, zip outputs, oss/gcs/git artifacts) raises
@@ -166,6 +170,13 @@ class PodRequest:
     #: the controller's progress ticks in seconds (patch, file read): defaults 1m and 3s
     #: (controller.go v3.7.18); progress read from the file reaches the node only at a patch
     progress_ticks: tuple[float, float] = (60.0, 3.0)
+    #: for resource templates (:mod:`conformance.resources`): the pod's namespace, the
+    #: stand-in kube-apiserver's store the object is created in (``Cluster.kube_objects``;
+    #: None: one of the pod's own) and red-box's working directory, where SlurmJobs run
+    #: (:mod:`conformance.wlm`; None: a fresh one per job)
+    namespace: str = "argo"
+    kube_objects: dict[tuple[str, str, str], dict[str, Any]] | None = None
+    slurm_dir: Path | None = None
 
 
 @dataclass

@@ -70,6 +70,13 @@ class Pod:
 def run(req: PodRequest) -> PodResult:
     started = time.time()
     tmpl = prepare(req)
+    if "resource" in tmpl:
+        from conformance import resources
+
+        result = resources.run(req, tmpl, started)
+        with _runs_lock:
+            RUNS.append(("none", "resource", result.phase))
+        return result
     template_json = json.dumps(_simplified(tmpl), separators=(",", ":"))
     if len("ARGO_TEMPLATE") + len(template_json) > MAX_CONFIGMAP_BYTES:
         # workflowpod.go (v3.7.18): a template over MaxEnvVarLen goes to a ConfigMap, which the
@@ -151,14 +158,13 @@ def prepare(req: PodRequest) -> dict[str, Any]:
     if req.argo_version not in ARGO_VERSIONS:
         raise HarnessError(f"argo_version {req.argo_version!r}: one of {ARGO_VERSIONS}")
     tmpl = copy.deepcopy(req.template)
-    if "script" not in tmpl and "container" not in tmpl:
+    if not {"script", "container", "resource"} & set(tmpl):
         kinds = sorted(
-            set(tmpl)
-            & {"steps", "dag", "resource", "suspend", "http", "plugin", "data", "containerSet"}
+            set(tmpl) & {"steps", "dag", "suspend", "http", "plugin", "data", "containerSet"}
         )
         raise HarnessError(
-            f"template {tmpl.get('name')!r} ({kinds}): only container and "
-            "script templates run as pods in this emulation"
+            f"template {tmpl.get('name')!r} ({kinds}): only container, script and "
+            "resource templates run as pods in this emulation"
         )
     unsupported = [k for k in ("sidecars", "initContainers", "daemon") if tmpl.get(k)]
     if unsupported:

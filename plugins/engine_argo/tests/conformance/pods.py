@@ -77,6 +77,9 @@ def create_pod(
         config_maps=namespace_objects(op, "configmaps"),
         progress_ticks=op.cluster.progress_ticks,
         include_script_output=include_script_output(op, node_name, boundary_id),
+        namespace=op.namespace,
+        kube_objects=op.cluster.kube_objects,
+        slurm_dir=op.cluster.slurm_home() if "resource" in tmpl else None,
     )
     run = PodRun(name, None, threading.Event(), cancel, on_exit)
     op.pods[nid] = run

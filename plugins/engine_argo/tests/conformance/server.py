@@ -12,6 +12,7 @@ trees the client reads are valid Argo responses. Test code only.
 from __future__ import annotations
 
 import copy
+import shutil
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,8 @@ class EmulatedArgo:
             op.join(5)
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.cluster.delete_claims()  # those kept by volumeClaimGC: the tests leave no dirs
+        if self.cluster.slurm_dir is not None:
+            shutil.rmtree(self.cluster.slurm_dir, ignore_errors=True)
 
     def __enter__(self) -> EmulatedArgo:
         return self

@@ -27,6 +27,7 @@ from dflow import (
 from dflow.python import PythonOPTemplate, Slices
 from dflow.storage import S3Artifact
 
+from conformance import wlm
 from conformance.common import cache_dir
 from conformance.execute import process_args
 from conformance.images import python_image, register_image
@@ -246,9 +247,8 @@ def test_dispatcher_wrapper(dispatcher_image, repo, s3, store):
 
 def test_slurm_job_template_prepare_and_collect_pods(repo, s3, store, tmp_path):
     """SlurmJobTemplate: a prepare pod lays the job out on the node's hostPath, wlm-operator
-    runs the batch script there (played here by sh in a copy, as its prepare/results mounts
-    do), a collect pod reads the results back."""
-    import shutil
+    stages it, runs the batch script and brings its results back (played here by
+    conformance.wlm's prepare and results steps and sh), a collect pod reads them."""
     import subprocess
 
     import yaml
@@ -294,13 +294,18 @@ def test_slurm_job_template_prepare_and_collect_pods(repo, s3, store, tmp_path):
     assert key == f"{WORKFLOW}/{WORKFLOW}-prepare-1"
     templates = {t["name"]: t for t in manifest["spec"]["templates"]}
     job = yaml.safe_load(templates["hpc-slurm-run-resource"]["resource"]["manifest"])
-    workdir = tmp_path / "job"
-    shutil.copytree(node / key / "in", workdir)
-    done = subprocess.run(
-        ["sh", "-c", job["spec"]["batch"]], cwd=workdir, capture_output=True, text=True
+    # wlm-operator's part (the whole chain through the emulated controller:
+    # test_pod_resources.py): in/ staged under the job's folder, its results back to out/
+    spec = yaml.safe_load(
+        yaml.safe_dump(job["spec"]).replace("{{inputs.parameters.dflow_slurm_key}}", key)
     )
+    redbox = tmp_path / "redbox"
+    redbox.mkdir()
+    wlm.stage(spec, redbox, node / key / "in")
+    done = subprocess.run(["sh", "-c", spec["batch"]], cwd=redbox, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    shutil.copytree(workdir / ".dflow-out", node / key / "out")
+    (node / key / "out").mkdir()
+    wlm.collect(spec, redbox, node / key / "out")
     collect = on_node(
         process_args(
             types.SimpleNamespace(globals={"workflow.name": WORKFLOW}),

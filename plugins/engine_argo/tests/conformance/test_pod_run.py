@@ -398,7 +398,7 @@ def test_a_volume_claim_template_needs_a_name(emulated_argo):
 def test_unknown_images_and_template_kinds_are_harness_errors(repo):
     with pytest.raises(HarnessError, match="not known to the conformance harness"):
         resolve_image("example.com/team/tool:1.0")
-    with pytest.raises(HarnessError, match="only container and script templates"):
+    with pytest.raises(HarnessError, match="only container, script and resource templates"):
         run(repo, {"name": "s", "steps": []})
     with pytest.raises(HarnessError, match=r"\['sidecars'\] are not emulated"):
         run(repo, {**script("print(1)"), "sidecars": [{"name": "db", "image": "redis"}]})

@@ -53,6 +53,65 @@ def _container(
     return [singularity, "exec", image, *command]
 
 
+# The #SBATCH values wlm-operator reads to size the job's pod (extractBatchResources and
+# applySbatchParam in pkg/operator/controller/slurmjob/parse.go, ParseDuration in
+# pkg/slurm/parse.go of dptech-corp/wlm-operator): plain integers (a range's minimum for
+# --nodes), Slurm durations for --time. One it cannot read makes it give up on the job: the
+# SlurmJob never gets a status and the Argo step waits forever.
+_INTEGER_FLAGS = ("-N", "--nodes", "--mem", "-c", "--cpus-per-task", "--ntasks-per-node")
+_DURATION = re.compile(r"UNLIMITED|\d+-\d+(:\d+){0,2}|\d+(:\d+){0,2}")
+
+
+def header_problems(header: str) -> list[str]:
+    """What wlm-operator cannot read in the leading #SBATCH lines of ``header``."""
+    problems = []
+    for line in header.splitlines():
+        if not line or line.startswith("#!"):
+            continue
+        if not line.startswith("#SBATCH"):
+            break  # the operator reads the leading block only
+        words = line[len("#SBATCH") :].split()
+        j = 0
+        while j < len(words):
+            param, eq, value = words[j].partition("=")
+            if not eq:  # "--param value": the operator takes the next word, whatever it is
+                if j == len(words) - 1:
+                    problems.append(
+                        f"'{line}': {param} ends its line without a value: the operator "
+                        "reads the next word as its value and fails past the end of the "
+                        "line; put another option after it on the same line (e.g. "
+                        f"'#SBATCH {param} --nodes=1')"
+                    )
+                    break
+                j += 1
+                value = words[j]
+            if param in _INTEGER_FLAGS:
+                number = value.split("-", 1)[0] if param in ("-N", "--nodes") else value
+                if not re.fullmatch(r"[-+]?\d+", number):
+                    unit = " (megabytes, no suffix)" if param == "--mem" else ""
+                    problems.append(
+                        f"'{line}': {param} must be a plain integer{unit}, not {value!r}"
+                    )
+            elif param in ("-t", "--time") and not _DURATION.fullmatch(value):
+                problems.append(
+                    f"'{line}': {param} {value!r} is not a Slurm duration the operator reads "
+                    "(minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes"
+                    "[:seconds]] or UNLIMITED)"
+                )
+            j += 1
+    return problems
+
+
+def check_header(header: str, where: str) -> None:
+    """Refuse a header wlm-operator cannot read (see :func:`header_problems`)."""
+    problems = header_problems(header)
+    if problems:
+        raise ValueError(
+            f"{where}: wlm-operator cannot read the #SBATCH header, so the SlurmJob would "
+            "never start and the step would wait forever: " + "; ".join(problems)
+        )
+
+
 def batch_script(header: str, script: str, command: list[str]) -> str:
     """``header``, the script as a file (quoted here-document), then the command running it."""
     script = script if script.endswith("\n") else script + "\n"
@@ -77,6 +136,7 @@ def slurm_job_manifest(job: Any, tmpl: Any) -> str:
         job.singularity_executable,
         job.podman_executable,
     )
+    check_header(job.header, f"SlurmJob of template '{tmpl.name}'")
     spec: dict[str, Any] = {"batch": batch_script(job.header, tmpl.script or "", command)}
     if job.node_selector:
         spec["nodeSelector"] = {str(k): str(v) for k, v in job.node_selector.items()}
@@ -170,6 +230,15 @@ def render_remote(executor: Any, tmpl: Any) -> Any:
 
 HOST_DIR = "/tmp/dflow-slurm"  # on the node: shared by the prepare, job and collect pods
 MOUNT = "/dflow-slurm"  # where prepare and collect see it
+# What wlm-operator (DeepModeling's fork, whose SlurmJob has spec.prepare) does with the
+# folders (cmd/results/main.go of dptech-corp/wlm-operator; providers/wlm/pod.go of
+# dptech-corp/virtual-kubelet): prepare zips its mount with the mount's *name* as top folder
+# and unzips it at `to`, so the job's files land in <to>/<mount name>/; results zips `from`
+# with its base name as top folder and unzips it in the results mount. sbatch runs in the
+# login node's (red-box's) working directory, the same for every job: each job works in a
+# folder of its own below it.
+JOB_ROOT = "dflow-slurm"  # below red-box's working directory: <JOB_ROOT>/<key>/in
+RESULTS = ".dflow-out"  # the job's results: in the job's folder, then in the out mount
 KEY_PATH = "/tmp/dflow-slurm-key"
 #: "true" when the prepare pod restored the step from the step cache (the job is skipped)
 CACHED_PATH = "/tmp/dflow-slurm-cached"
@@ -198,7 +267,7 @@ def _copy_lines(pairs: list[tuple[str, str]]) -> list[str]:
 
 
 def task_script(tmpl: Any, outputs: list[str], command: list[str]) -> str:
-    """What the Slurm job runs in its work directory (the ``in`` folder, copied there)."""
+    """What the Slurm job runs in its work directory (the ``in`` folder, staged there)."""
     check_plain_envs(tmpl.envs, f"the Slurm job script of template '{tmpl.name}' (Argo manifest)")
     envs = [
         f"export {k}={shlex.quote(str(v))}"
@@ -212,10 +281,10 @@ def task_script(tmpl: Any, outputs: list[str], command: list[str]) -> str:
         f'export DFLOW_TMP_ROOT="$PWD/{root.lstrip("/")}"',
         f"{run} .dflow-script",
         "rc=$?",
-        "mkdir -p .dflow-out",
+        f"mkdir -p {RESULTS}",
     ]
-    lines += _copy_lines([(p.lstrip("/"), ".dflow-out/" + p.lstrip("/")) for p in outputs])
-    lines.append("echo $rc > .dflow-out/.dflow-exit-code")
+    lines += _copy_lines([(p.lstrip("/"), f"{RESULTS}/" + p.lstrip("/")) for p in outputs])
+    lines.append(f"echo $rc > {RESULTS}/.dflow-exit-code")
     return "\n".join(lines) + "\n"
 
 
@@ -291,7 +360,7 @@ def _cache_lines(tmpl: Any, outs: list[str]) -> list[str]:
     default, python:3.8); without it the job checks and stores, as before."""
     root = (getattr(tmpl, "tmp_root", None) or "/tmp").rstrip("/")
     spec = shlex.quote(f"{root}/inputs/parameters/{CACHE_PARAM}")
-    out = f'"{MOUNT}/$key/out"'
+    out = f'"{MOUNT}/$key/out/{RESULTS}"'
     lines = [
         f"printf false > {CACHED_PATH}",
         "rc=1",
@@ -303,7 +372,7 @@ def _cache_lines(tmpl: Any, outs: list[str]) -> list[str]:
         f"  mkdir -p {out}",
     ]
     for p in outs:
-        src, dst = shlex.quote(p), f'"{MOUNT}/$key/out/"' + shlex.quote(p.lstrip("/"))
+        src, dst = shlex.quote(p), f'"{MOUNT}/$key/out/{RESULTS}/"' + shlex.quote(p.lstrip("/"))
         lines.append(
             f'  if [ -e {src} ]; then mkdir -p "$(dirname {dst})" && cp -RL {src} {dst}; fi'
         )
@@ -345,6 +414,7 @@ def render_template(ex: Any, tmpl: Any) -> Any:
             f"SlurmJobTemplate (template '{tmpl.name}'): give node_selector, the "
             "label of the wlm-operator virtual node of the Slurm partition"
         )
+    check_header(ex.header, f"SlurmJobTemplate (template '{tmpl.name}')")
     ins, outs = _io(tmpl)
     command = _container(
         _command(ex.remote_command, tmpl),
@@ -393,10 +463,11 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     run.inputs.parameters = {"dflow_slurm_key": InputParameter()}
     job = _RunJob(ex, key)
 
-    coll_lines = ["set -e", f'dir="{MOUNT}/{key}/out"']
-    coll_lines += _copy_lines([(f"{MOUNT}/{key}/out/" + p.lstrip("/"), p) for p in outs])
+    results = f"{MOUNT}/{key}/out/{RESULTS}"
+    coll_lines = ["set -e"]
+    coll_lines += _copy_lines([(f"{results}/" + p.lstrip("/"), p) for p in outs])
     coll_lines += [
-        f'rc=$(cat "{MOUNT}/{key}/out/.dflow-exit-code" 2>/dev/null || echo 1)',
+        f'rc=$(cat "{results}/.dflow-exit-code" 2>/dev/null || echo 1)',
         'echo "[dflow] Slurm job exit status: $rc"',
         'exit "$rc"',
     ]
@@ -444,6 +515,10 @@ def render_template(ex: Any, tmpl: Any) -> Any:
     if CACHE_PARAM in collect.inputs.parameters:
         coll_args[CACHE_PARAM] = steps.inputs.parameters[CACHE_PARAM]
     s_coll = Step("slurm-collect", collect, parameters=coll_args)
+    # a slice of a sliced step (Argo renderer): prepare lays out the OP for its slice and
+    # the job's runner picks the item; collect's stacked outputs join the fan-out's
+    s_prep.slice_part, s_coll.slice_part = "run", "outputs"
+    s_prep.with_param = None  # the fan-out is the sliced step's own, around this template
     steps.add(s_prep)
     steps.add(s_run)
     steps.add(s_coll)
@@ -488,8 +563,9 @@ def copy_inputs(tmpl: Any, paths: bool = True) -> Any:
 
 
 class _RunJob:
-    """The SlurmJob resource of the run step: the job's work directory comes from the
-    hostPath ``in`` folder of this invocation, its ``.dflow-out`` goes to ``out``."""
+    """The SlurmJob resource of the run step: the hostPath ``in`` folder of this invocation
+    is staged as ``<JOB_ROOT>/<key>/in`` (the job's work directory), and the job's
+    ``.dflow-out`` there comes back as ``out/.dflow-out`` (see JOB_ROOT)."""
 
     action = "create"
     success_condition = "status.status == Succeeded"
@@ -499,13 +575,14 @@ class _RunJob:
         self.ex, self.key = ex, key
 
     def get_manifest(self, template: Any) -> str:
+        job = f"{JOB_ROOT}/{self.key}"
+        head = self.ex.header.rstrip("\n") + "\n" if self.ex.header else "#!/bin/sh\n"
         spec = {
-            "batch": (self.ex.header.rstrip("\n") + "\n" if self.ex.header else "#!/bin/sh\n")
-            + "sh .dflow-task.sh\n",
+            "batch": f"{head}cd {job}/in && sh .dflow-task.sh\n",
             "nodeSelector": {str(k): str(v) for k, v in self.ex.node_selector.items()},
-            "prepare": {"to": ".", "mount": _volume(f"{HOST_DIR}/{self.key}/in", "in")},
+            "prepare": {"to": job, "mount": _volume(f"{HOST_DIR}/{self.key}/in", "in")},
             "results": {
-                "from": ".dflow-out",
+                "from": f"{job}/in/{RESULTS}",
                 "mount": _volume(f"{HOST_DIR}/{self.key}/out", "out"),
             },
         }

@@ -62,9 +62,11 @@ class SlurmJobTemplate(Executor):
     step's work directory and run the step's script), submits it with ``sbatch`` on this machine
     and waits. The work directory must be visible to the compute nodes (a shared filesystem, or
     a one-node cluster). On Argo the template is turned into prepare/run/collect steps on a
-    wlm-operator virtual node (``node_selector``); that rendering is not available yet.
+    wlm-operator virtual node (``node_selector``), one such Steps template per slice of a
+    sliced step.
     """
 
+    threads_slices = True  # the prepare step runs the slice, collect gives its outputs
     #: longest pause between two state polls, seconds
     poll_interval: float = 1.0
     #: extra sbatch attempts when the controller is busy or unreachable

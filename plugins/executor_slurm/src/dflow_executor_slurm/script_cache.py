@@ -27,7 +27,7 @@ from typing import Any
 
 from dflow.model.op_template import static_literal
 
-from .argo import CACHE_PARAM, CACHED_PATH, KEY_PATH, MOUNT
+from .argo import CACHE_PARAM, CACHED_PATH, KEY_PATH, MOUNT, RESULTS
 
 #: the node's folder as the pods mount it (a trailing slash: the tests map the node's paths by it)
 _NODE = MOUNT.rstrip("/") + "/"
@@ -58,7 +58,7 @@ def add(tmpl: Any, prepare: Any, collect: Any) -> None:
         "",
         f"with open({KEY_PATH!r}, encoding='utf-8') as f:",
         f"    NODE = os.path.join({_NODE!r}, f.read())",
-        "OUT = os.path.join(NODE, 'out')",
+        f"OUT = os.path.join(NODE, 'out', {RESULTS!r})",
         f"OUTS = {{n: os.path.join(OUT, p) for n, p in {rel!r}.items()}}",
         f"HIT = lookup_for_job(ROOT, {keyed!r}, {arts!r}, OUTS, NODE)",
         "if HIT:  # as the job leaves it, for collect",

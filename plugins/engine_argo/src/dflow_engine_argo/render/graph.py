@@ -61,6 +61,16 @@ def sanitize(name: str) -> str:
     return _INVALID.sub("-", str(name)).strip("-")[:100] or "template"
 
 
+def slice_parameters(v: Variant, keyed: bool) -> list[str]:
+    """What the fan-out hands each slice of a sliced step (helpersteps.slice_node)."""
+    names = ["dflow_slice_index"]
+    if v.sliced_outputs:
+        names.append("dflow_artifact_key")
+        if keyed:
+            names.append("dflow_group_key")
+    return names
+
+
 def leaf_base(tmpl: Any) -> str:
     """The Argo name of a leaf template, without the random suffix of an auto-named OP."""
     name = tmpl.name
@@ -108,6 +118,8 @@ class RenderPass(HelperSteps):
         self.memoize: dict[str, Any] | None = None  # memoize of keyed templates (reuse)
         self.keep: list[Any] = []  # objects whose id() is used as a cache key stay alive
         self.claims: dict[str, PVC] = {}  # shared volumes (.pvc()) by claim name: the first
+        # the sliced steps whose executor's Steps template (one slice) is being rendered
+        self.slicing: list[Variant] = []
         self.leaf = LeafRenderer(self)
         try:  # the same default as on the local engine: context=, else dflow.toml's
             self.default_executor = contexts.default_executor(workflow)
@@ -160,8 +172,9 @@ class RenderPass(HelperSteps):
                 ) from None
             self.keep.append(tmpl)
             if not is_leaf(tmpl):
-                self.check_whole_step(step, executor)
-                return self.composite(tmpl, keyed)
+                whole = self.variant(step, step.template)
+                self.check_whole_step(step, executor, whole)
+                return self.composite(tmpl, keyed, whole if whole.sliced else None)
         if self.context is not None and contexts.applies_to(tmpl):
             tmpl = contexts.render_template(self.context, tmpl)
             self.keep.append(tmpl)
@@ -178,15 +191,19 @@ class RenderPass(HelperSteps):
             self.leaf_cache[ck] = name
         return name
 
-    def check_whole_step(self, step: Any, executor: Any) -> None:
+    def check_whole_step(self, step: Any, executor: Any, v: Variant) -> None:
         """An executor that turns a step into a Steps/DAG template runs it whole: what only a
-        Python OP's own pod does (slices, lists or items of artifacts, success tags) is not
-        available there."""
-        v = self.variant(step, step.template)
+        Python OP's own pod does (lists or items of artifacts, success tags; slices, unless
+        the executor threads them through: ``Executor.threads_slices``) is not available
+        there."""
+        threads = executor.threads_slices and not (v.group_size or v.sub_path_arts)
         used = [
             what
             for what, on in (
-                ("Slices", v.sliced),
+                (
+                    "Slices" if not v.sliced or threads else "Slices with group_size or sub_path",
+                    v.sliced and not threads,
+                ),
                 ("lists of artifacts", v.parts),
                 ("items of artifacts", v.art_slices),
                 ("continue_on_num_success/ratio", v.success_tag),
@@ -214,6 +231,11 @@ class RenderPass(HelperSteps):
         reads, saves = volume_reads(step), volume_saves(step)
         for _, pvc in reads + saves:
             self.claims.setdefault(pvc.name, pvc)
+        whole = self.slicing[-1] if self.slicing else None
+        if whole is not None and step.slice_part == "run":  # runs the OP on one slice
+            sliced = True
+        elif whole is not None and step.slice_part == "outputs":  # gives the slice's outputs
+            outs = whole.sliced_outputs
         return Variant(
             keyed=step.key is not None,
             sliced=sliced,
@@ -229,9 +251,12 @@ class RenderPass(HelperSteps):
             volume_saves=tuple((n, p.name, p.subpath) for n, p in saves),
         )
 
-    def composite(self, tmpl: Any, keyed: bool = False) -> str:
+    def composite(self, tmpl: Any, keyed: bool = False, slicing: Variant | None = None) -> str:
         """The Steps/DAG template; a keyed step's variant declares ``dflow_key`` (so the node
-        records its key for ``query_step(key=)``) and, when reusing, is memoized by it."""
+        records its key for ``query_step(key=)``) and, when reusing, is memoized by it. With
+        ``slicing`` (the variant of a sliced step an executor rendered as this template, one
+        slice of it), it takes the slice's parameters and hands them to the steps playing
+        their part of the slice (``Step.slice_part``)."""
         name = self.by_obj.get((id(tmpl), keyed))
         if name is not None:
             return name
@@ -244,6 +269,10 @@ class RenderPass(HelperSteps):
         inputs = self.composite_inputs(tmpl)
         if keyed:
             inputs.setdefault("parameters", []).append({"name": "dflow_key"})
+        if slicing is not None:
+            inputs.setdefault("parameters", []).extend(
+                {"name": n} for n in slice_parameters(slicing, keyed)
+            )
         if inputs:
             body["inputs"] = inputs
         outputs = self.composite_outputs(tmpl)
@@ -259,10 +288,16 @@ class RenderPass(HelperSteps):
                 "maxAge": DEFAULT_MAX_AGE,
                 "cache": cache("dflow-memoize"),
             }
-        if isinstance(tmpl, Steps):
-            body["steps"] = self.steps_groups(tmpl)
-        else:
-            body["dag"] = {"tasks": self.dag_tasks(tmpl)}
+        if slicing is not None:
+            self.slicing.append(slicing)
+        try:
+            if isinstance(tmpl, Steps):
+                body["steps"] = self.steps_groups(tmpl)
+            else:
+                body["dag"] = {"tasks": self.dag_tasks(tmpl)}
+        finally:
+            if slicing is not None:
+                self.slicing.pop()
         self.templates[name] = body
         return name
 
@@ -393,6 +428,14 @@ class RenderPass(HelperSteps):
                     continue  # the template's own location
             if entry is not None:
                 arts.append(entry)
+        if step.slice_part is not None and self.slicing:
+            # the slice's parameters, as the composite received them
+            wanted = {"run": ("dflow_slice_index",), "outputs": ("dflow_artifact_key",)}
+            params += [
+                {"name": n, "value": var(f"inputs.parameters.{n}")}
+                for n in wanted.get(step.slice_part, ())
+                if n in slice_parameters(self.slicing[-1], False)
+            ]
         with_param: Any = step.with_param
         sl = step_slices(step)
         if sl is not None and (looped(step) or sl.sub_path):
