@@ -346,18 +346,21 @@ def artifacts_through_a_shared_volume(run: Run) -> Any:
 
 @case(
     {
-        "phase": "Succeeded",
+        "phase": ["Succeeded", "Succeeded"],
         "tree": {"a.txt": "abc", "sub/b.txt": "abc!"},
         "tarred": {"a.txt": "abc", "sub/b.txt": "abc!"},
         "file": "abc",
         "op": "n.txt",
+        "read": {"tar": "a.txt\nsub abc", "tree": "a.txt\nsub abc"},
     }
 )
 def outputs_saved_to_keys(run: Run) -> Any:
     """``save=[S3Artifact(key=...)]``: the output is stored at the templated key as well,
     as Argo's executor stores it (a tree with archive=None, one .tgz by default), and a
     user downloads it from there after the run; a Python OP's output_artifact_save too
-    (``op``: its file holds its own name). The local engine stored nothing before."""
+    (``op``: its file holds its own name). The local engine stored nothing before. A later
+    workflow reading the keys gets the tree, and the tarred one unpacked although its key
+    does not say .tgz (``read``), as Argo's executor loads any gzipped tar."""
     from dflow import S3Artifact
 
     t = ShellOPTemplate(
@@ -372,6 +375,7 @@ def outputs_saved_to_keys(run: Run) -> Any:
     t.outputs.artifacts = {
         "tree": OutputArtifact(path="/tmp/o", archive=None, save=[S3Artifact(key=at + "/tree")]),
         "tarred": OutputArtifact(path="/tmp/o", save=[S3Artifact(key=at + "/o.tgz")]),
+        "plain": OutputArtifact(path="/tmp/o", save=[S3Artifact(key=at + "/o-plain")]),
         "file": OutputArtifact(path="/tmp/f.txt", archive=None, save=[S3Artifact(key=at + "/f")]),
     }
     op = PythonOPTemplate(
@@ -386,6 +390,27 @@ def outputs_saved_to_keys(run: Run) -> Any:
     out["tree"] = run.text(S3Artifact(key=at + "/tree"))  # archive=None: files under the key
     out["tarred"] = run.text(S3Artifact(key=at + "/o.tgz"))
     out["file"] = run.text(S3Artifact(key=at + "/f"))
+    # a later workflow reads them as inputs: Argo's executor untars the default (tarred)
+    # one whatever its key's name, and takes the tree as it is
+    show = ShellOPTemplate(
+        name="show",
+        image="alpine:3",
+        script='echo -n "$(ls /tmp/in) $(cat /tmp/in/a.txt)" > /tmp/y',
+    )
+    show.inputs.artifacts = {"in": InputArtifact(path="/tmp/in")}
+    show.outputs.parameters = {"y": OutputParameter(value_from_path="/tmp/y")}
+    later = Workflow(name="reads")
+    tarred = S3Artifact(key=at + "/o-plain")
+    later.add(
+        [
+            Step("tar", show, artifacts={"in": tarred}),
+            Step("tree", show, artifacts={"in": S3Artifact(key=at + "/tree")}),
+        ]
+    )
+    out["phase"] = [out["phase"], run.submit(later)]
+    out["read"] = {
+        n: later.query_step(name=n)[0].outputs.parameters["y"].value for n in ("tar", "tree")
+    }
     return out
 
 

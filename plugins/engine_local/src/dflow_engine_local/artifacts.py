@@ -152,8 +152,49 @@ def _from_store(ctx: RunContext, art: Any) -> str:
     client = get_storage_client()
     key = art.key
     if client.capabilities.local_files and not key.endswith(".tgz"):
-        return client.local_path(key.rstrip("/"))
-    return _download(ctx, art, "s3-" + digest(key))
+        return _untarred(ctx, client.local_path(key.rstrip("/")), key)
+    got = _download(ctx, art, "s3-" + digest(key))
+    if key.endswith(".tgz"):
+        return got
+    inside = os.listdir(got) if os.path.isdir(got) else []
+    return _untarred(ctx, os.path.join(got, inside[0]), key) if len(inside) == 1 else got
+
+
+def _untarred(ctx: RunContext, path: str, key: str) -> str:
+    """``path`` (the object stored at ``key``), or its content when it is a gzipped tar
+    whatever its name, as Argo's executor loads an input artifact (loadArtifacts auto-detects
+    a tarball, then untars it and renames a single top entry to the artifact's path:
+    workflow/executor/executor.go, v3.7.18). An output saved to a key by default is one."""
+    if not os.path.isfile(path) or not _is_tarball(path):
+        return path
+    from dflow.storage.archive import extract_archive
+
+    st = os.stat(path)  # the key may be saved again: its content, not its name, is cached
+    dest = os.path.join(
+        ctx.settings.artifact_dir,
+        ".cache",
+        "untar-" + digest(f"{key}:{st.st_size}:{st.st_mtime_ns}"),
+    )
+    with _download_lock:
+        if not os.path.isdir(dest):
+            tmp = temp_path(dest)
+            extract_archive(path, tmp, name=key)
+            os.rename(tmp, dest)
+    entries = os.listdir(dest)
+    return os.path.join(dest, entries[0]) if len(entries) == 1 else dest
+
+
+def _is_tarball(path: str) -> bool:
+    import tarfile
+
+    with open(path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":  # gzip's magic number first: one read for most files
+            return False
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            return tar.next() is not None
+    except (tarfile.TarError, OSError, EOFError):
+        return False
 
 
 def _download(ctx: RunContext, art: Any, name: str) -> str:
