@@ -92,13 +92,14 @@ def test_no_parameter_is_typed_as_the_engine_itself():
 def test_loading_the_engine_imports_only_what_every_run_needs():
     # the engine module is imported inside every submit(): what it pulls in is paid by every
     # run, so the parts only some workflows use come with their first use (an expression,
-    # a float rendered, an HTTP step, a cache in a bucket)
+    # a float rendered, an HTTP step, a cache in a bucket, an output saved to a key)
     code = (
         "import json, sys\n"
         "import dflow_engine_local.engine\n"
         "optional = ('dflow.expressions.parser', 'dflow.expressions.interpreter',\n"
         "            'dflow.expressions.nodes', 'dflow.runner.s3', 'dflow.runner.cacheobj',\n"
-        "            'decimal', 'urllib.request', 'http.client', 'xml.etree.ElementTree')\n"
+        "            'decimal', 'urllib.request', 'http.client', 'xml.etree.ElementTree',\n"
+        "            'dflow.storage.archive', 'dflow.storage.objects', 'tarfile')\n"
         "before = [m for m in optional if m in sys.modules]\n"
         "from dflow import expressions\n"
         "expressions.render('{{=1.5 * 2}}', {})\n"

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from dflow.model.op_template import OPTemplate
-from dflow.storage.errors import StorageError
 
 from .attempts import attempt
 from .cachecheck import probe
@@ -42,7 +41,7 @@ async def run_leaf(ctx: RunContext, frame: Frame, leaf: Leaf) -> Result:
                 await save_outputs(ctx, leaf, tmpl, res)
         except StepError as exc:
             res.phase, res.message = "Failed", str(exc)
-        except (OSError, StorageError) as exc:  # Argo's wait container fails the step too
+        except OSError as exc:  # a volume's copy, a file the store could not read
             res.phase = "Failed"
             res.message = f"step '{node.display_name}': saving an output: {exc}"
     elif tmpl.outputs.parameters:

@@ -22,13 +22,11 @@ import tempfile
 from typing import Any
 
 from dflow.model.io import PVC, volume_saves
-from dflow.storage.archive import write_tgz
-from dflow.storage.objects import upload_tree
 
 from .layout import remove
 from .leaf import Leaf
 from .state import RunContext, workflow_scope
-from .values import Result, render_text
+from .values import Result, StepError, render_text
 
 
 def volume_path(ctx: RunContext, pvc: PVC) -> str:
@@ -59,7 +57,7 @@ async def save_outputs(ctx: RunContext, leaf: Leaf, tmpl: Any, res: Result) -> N
             where = f"step '{leaf.display}': output artifact '{name}' saved to a key"
             key = render_text(target.full_key, scope, where)
             archive = _archive(tmpl.outputs.artifacts[name].archive)
-            await asyncio.to_thread(_store, src, key, archive)
+            await asyncio.to_thread(_store, src, key, archive, where)
     for name, pvc in volume_saves(leaf.step):
         src = res.arts.get(name)
         if src is not None:
@@ -74,18 +72,25 @@ def _archive(archive: Any) -> str | None:
     return archive
 
 
-def _store(src: str, key: str, archive: str | None) -> None:
+def _store(src: str, key: str, archive: str | None, where: str) -> None:
+    # imported here: storage is loaded by the runs that store something, not by every run
     from dflow.backends import get_storage_client
+    from dflow.storage.archive import write_tgz
+    from dflow.storage.errors import StorageError
+    from dflow.storage.objects import upload_tree
 
-    client = get_storage_client()
     src = os.path.realpath(src)  # the output may be a link to the file a Python OP wrote
-    if archive == "tar":
-        with tempfile.TemporaryDirectory() as tmp, client.open_write(key, spool_dir=tmp) as out:
-            write_tgz(src, os.path.basename(src), out)
-    elif os.path.isdir(src):
-        upload_tree(client, src, key)
-    else:
-        client.upload(key, src)
+    try:
+        client = get_storage_client()
+        if archive == "tar":
+            with tempfile.TemporaryDirectory() as tmp, client.open_write(key, spool_dir=tmp) as out:
+                write_tgz(src, os.path.basename(src), out)
+        elif os.path.isdir(src):
+            upload_tree(client, src, key)
+        else:
+            client.upload(key, src)
+    except StorageError as exc:  # Argo's wait container fails the step too
+        raise StepError(f"{where} '{key}': {exc}") from exc
 
 
 def _copy_in(src: str, dst: str) -> None:
