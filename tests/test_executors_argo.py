@@ -593,6 +593,22 @@ def test_slurm_job_template_refuses_what_only_an_op_pod_does():
     ):
         ArgoRenderer(artifact_kind="s3").manifest(wf)
 
+    from dflow import Steps
+    from dflow.executor import Executor
+
+    class Whole(Executor):  # a Steps template of its own, no slices threaded through
+        def render(self, template):
+            steps = Steps(name=f"{template.name}-whole")
+            steps.add(Step("only", ShellOPTemplate(name="only", script="true")))
+            return steps
+
+    wf = Workflow(name="whole")
+    sliced = Slices(input_parameter=["x"], output_parameter=["y"])
+    op = PythonOPTemplate(ops.square, slices=sliced)
+    wf.add(Step("sq", op, parameters={"x": [1, 2]}, executor=Whole()))
+    with pytest.raises(RenderError, match="executor Whole runs the step .*cannot take Slices;"):
+        ArgoRenderer(artifact_kind="s3").manifest(wf)
+
 
 def test_slurm_job_template_runs_each_slice_of_a_sliced_step():
     """pydflow's example test_wlm.py: the fan-out loops over the executor's Steps template;

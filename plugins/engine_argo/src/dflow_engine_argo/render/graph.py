@@ -197,13 +197,11 @@ class RenderPass(HelperSteps):
         the executor threads them through: ``Executor.threads_slices``) is not available
         there."""
         threads = executor.threads_slices and not (v.group_size or v.sub_path_arts)
+        slices = "Slices with group_size or sub_path" if executor.threads_slices else "Slices"
         used = [
             what
             for what, on in (
-                (
-                    "Slices" if not v.sliced or threads else "Slices with group_size or sub_path",
-                    v.sliced and not threads,
-                ),
+                (slices, v.sliced and not threads),
                 ("lists of artifacts", v.parts),
                 ("items of artifacts", v.art_slices),
                 ("continue_on_num_success/ratio", v.success_tag),
