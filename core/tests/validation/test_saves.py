@@ -116,3 +116,21 @@ def test_a_stacked_output_saved_to_a_key():
         "the items write into one shared prefix; drop save, or copy the stacked artifact in "
         "a later step"
     ]
+
+
+def test_an_output_saved_to_two_keys_or_to_no_key():
+    """Argo stores an output at one location: both engines refuse more (one rule,
+    ``dflow.model.io.saved_key``, which the Argo renderer applies too)."""
+    from dflow.storage import S3Artifact
+
+    t = writer()
+    t.outputs.artifacts["bar"].save = [S3Artifact(key="a"), S3Artifact(key="b")]
+    assert messages(Step("a", t)) == [
+        "wf/wf-steps[0]/a: output artifact 'bar' is saved to 2 keys (a, b); Argo stores an "
+        "output at one location: keep one"
+    ]
+    t.outputs.artifacts["bar"].save = ["results/bar"]
+    assert messages(Step("a", t)) == [
+        "wf/wf-steps[0]/a: output artifact 'bar': cannot save to 'results/bar'; give "
+        "S3Artifact(key=...)"
+    ]

@@ -214,9 +214,6 @@ def cache_settings() -> CacheSettings:
 def cache_enabled(step: Any, template: Any, settings: CacheSettings) -> bool:
     """The step's choice, else the template's, else the configuration's; never for a step
     reading a shared volume (its input is written while it runs: nothing to key)."""
-    if volume_reads(step):
-        return False
-    for choice in (step.cache, template.cache):
-        if choice is not None:
-            return bool(choice)
-    return settings.enabled
+    chosen = next((c for c in (step.cache, template.cache) if c is not None), settings.enabled)
+    # asked last: most steps use no cache, and they pay nothing for the question
+    return bool(chosen) and not volume_reads(step)

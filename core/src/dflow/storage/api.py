@@ -88,6 +88,14 @@ def _replace_paths(obj: Any, mapping: dict[str, str]) -> Any:
     return None if obj is None else mapping[os.fspath(obj)]
 
 
+def resolved_archive(archive: Any) -> str | None:
+    """An artifact's ``archive``, with ``"default"`` read as ``config["archive_mode"]``."""
+    if archive == "default":
+        config, _ = config_dicts()
+        return config.get("archive_mode", "tar")
+    return archive
+
+
 def upload_artifact(
     path: Any,
     archive: str | None = "default",
@@ -103,9 +111,7 @@ def upload_artifact(
     (``config["archive_mode"]``). With ``namespace`` and ``dataset_name`` the artifact is
     registered with the lineage client and its URN set.
     """
-    config, _ = config_dicts()
-    if archive == "default":
-        archive = config.get("archive_mode", "tar")
+    archive = resolved_archive(archive)
     if archive not in ("tar", None):
         raise ValueError(
             f"upload_artifact: archive must be 'tar', None or 'default', not {archive!r}"

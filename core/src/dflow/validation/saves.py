@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..model.io import PVC, step_input_names, volume_reads, volume_saves
+from ..model.io import PVC, saved_key, step_input_names, volume_reads, volume_saves
 from ..model.op_template import ScriptOPTemplate
 from ..model.step import Step
 from ..python.template import PythonOPTemplate
@@ -36,7 +36,12 @@ class SaveChecks:
     def step(self, step: Step, path: str) -> None:
         stacked = set(step.slices.output_artifact or []) if step.slices is not None else set()
         for name, art in step.template.outputs.artifacts.items():
-            if name in stacked and any(not isinstance(t, PVC) for t in art.save):
+            try:
+                key = saved_key(art, f"output artifact '{name}'")
+            except ValueError as exc:
+                self.add(path, str(exc))
+                continue
+            if key and name in stacked:
                 self.add(
                     path,
                     f"output artifact '{name}' is stacked by Slices and saved to a key: "

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from dflow.model.io import PVC, volume_saves
+from dflow.model.io import PVC, saved_key, volume_saves
 
 from .layout import remove
 from .leaf import Leaf
@@ -34,47 +34,33 @@ def volume_path(ctx: RunContext, pvc: PVC) -> str:
     return os.path.join(ctx.wf_dir, "volumes", pvc.name, pvc.subpath)
 
 
-def key_saves(tmpl: Any) -> list[tuple[str, Any]]:
-    """(output artifact name, S3Artifact) of each storage key the template saves to."""
-    return [
-        (name, target)
-        for name, art in tmpl.outputs.artifacts.items()
-        for target in art.save
-        if not isinstance(target, PVC)
-    ]
-
-
 async def save_outputs(ctx: RunContext, leaf: Leaf, tmpl: Any, res: Result) -> None:
     """Save the succeeded step's outputs to their keys and volume paths."""
-    for name, target in key_saves(tmpl):
+    for name, art in tmpl.outputs.artifacts.items():
+        where = f"step '{leaf.display}': output artifact '{name}'"
+        try:
+            saved = saved_key(art, where)  # validation refused what it would refuse
+        except ValueError as exc:
+            raise StepError(str(exc)) from None
         src = res.arts.get(name)
-        if src is not None:  # an optional output not produced: nothing to store
+        if saved is not None and src is not None:  # an optional output not produced: none
             scope = {
                 "inputs": {"parameters": dict(leaf.params)},
                 "workflow": workflow_scope(ctx),
                 "pod": {"name": leaf.node.id},
             }
-            where = f"step '{leaf.display}': output artifact '{name}' saved to a key"
-            key = render_text(target.full_key, scope, where)
-            archive = _archive(tmpl.outputs.artifacts[name].archive)
-            await asyncio.to_thread(_store, src, key, archive, where)
+            key = render_text(saved, scope, f"{where} saved to a key")
+            await asyncio.to_thread(_store, src, key, art.archive, f"{where} saved to a key")
     for name, pvc in volume_saves(leaf.step):
         src = res.arts.get(name)
         if src is not None:
             await asyncio.to_thread(_copy_in, src, volume_path(ctx, pvc))
 
 
-def _archive(archive: Any) -> str | None:
-    if archive == "default":
-        from dflow.config import config
-
-        archive = config.get("archive_mode", "tar")
-    return archive
-
-
 def _store(src: str, key: str, archive: str | None, where: str) -> None:
     # imported here: storage is loaded by the runs that store something, not by every run
     from dflow.backends import get_storage_client
+    from dflow.storage.api import resolved_archive
     from dflow.storage.archive import write_tgz
     from dflow.storage.errors import StorageError
     from dflow.storage.objects import upload_tree
@@ -82,7 +68,7 @@ def _store(src: str, key: str, archive: str | None, where: str) -> None:
     src = os.path.realpath(src)  # the output may be a link to the file a Python OP wrote
     try:
         client = get_storage_client()
-        if archive == "tar":
+        if resolved_archive(archive) == "tar":
             with tempfile.TemporaryDirectory() as tmp, client.open_write(key, spool_dir=tmp) as out:
                 write_tgz(src, os.path.basename(src), out)
         elif os.path.isdir(src):

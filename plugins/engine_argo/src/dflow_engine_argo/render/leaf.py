@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 from dflow.cache import cache_settings
 from dflow.credentials import check_plain_envs
-from dflow.model.io import MISSING, PVC
+from dflow.model.io import MISSING, saved_key
 from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate
 
 from . import artargs, volumes
@@ -340,21 +340,11 @@ class LeafRenderer:
     def save_keys(tmpl: Any, name: str, art: Any) -> list[str]:
         """The storage key an output artifact is saved to (``save=[S3Artifact(key=...)]``);
         Argo stores an output at one location."""
-        where = f"template '{tmpl.name}': output artifact '{name}'"
-        keys = []
-        for target in art.save:
-            if isinstance(target, PVC):
-                continue  # copied by the step's script (volumes.py)
-            key = getattr(target, "full_key", None)
-            if not key:
-                raise RenderError(f"{where}: cannot save to {target!r}; give S3Artifact(key=...)")
-            keys.append(key)
-        if len(keys) > 1:
-            raise RenderError(
-                f"{where} is saved to {len(keys)} keys ({', '.join(keys)}); Argo "
-                "stores an output at one location: keep one"
-            )
-        return keys
+        try:  # core's rule, the local engine's too (a .pvc() is copied by the step's script)
+            key = saved_key(art, f"template '{tmpl.name}': output artifact '{name}'")
+        except ValueError as exc:
+            raise RenderError(str(exc)) from None
+        return [key] if key else []
 
     # -- bodies ----------------------------------------------------------------------------
     def body(self, tmpl: Any, variant: Variant, resource: Any = None) -> dict[str, Any]:
