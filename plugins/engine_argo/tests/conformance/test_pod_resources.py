@@ -113,22 +113,31 @@ def shell_template() -> ShellOPTemplate:
     return t
 
 
+def shell_workflow(name: str, msg: str, executor) -> Workflow:
+    """One step of :func:`shell_template` on ``data.txt`` (written here), run by ``executor``."""
+    Path("data.txt").write_text("payload\n")
+    wf = Workflow(name=name)
+    data = upload_artifact("data.txt")
+    wf.add(
+        Step(
+            "run",
+            shell_template(),
+            parameters={"msg": msg},
+            artifacts={"data": data},
+            executor=executor,
+        )
+    )
+    return wf
+
+
 # -- dflow's Slurm executors, end to end ------------------------------------------------------
 
 
 def test_slurm_job_template_runs_a_shell_step(user):
     from dflow_executor_slurm import SlurmJobTemplate
 
-    Path("data.txt").write_text("payload\n")
-    wf = Workflow(name="slurm-shell")
-    wf.add(
-        Step(
-            "run",
-            shell_template(),
-            parameters={"msg": "m $(x)"},
-            artifacts={"data": upload_artifact("data.txt")},
-            executor=SlurmJobTemplate(header=HEADER, node_selector=NODE),
-        )
+    wf = shell_workflow(
+        "slurm-shell", "m $(x)", SlurmJobTemplate(header=HEADER, node_selector=NODE)
     )
     assert user.submit(wf) == "Succeeded", user.explain(wf)
     run = wf.query_step(name="run")[0]
@@ -214,18 +223,8 @@ def test_a_failed_batch_fails_the_run_step_with_argos_message(user):
     collect never runs."""
     from dflow_executor_slurm import SlurmJobTemplate
 
-    Path("data.txt").write_text("payload\n")
     header = HEADER + "\necho 'module: no such module: gcc/99'; exit 3"
-    wf = Workflow(name="slurm-fail")
-    wf.add(
-        Step(
-            "run",
-            shell_template(),
-            parameters={"msg": "m"},
-            artifacts={"data": upload_artifact("data.txt")},
-            executor=SlurmJobTemplate(header=header, node_selector=NODE),
-        )
-    )
+    wf = shell_workflow("slurm-fail", "m", SlurmJobTemplate(header=header, node_selector=NODE))
     assert user.submit(wf) == "Failed"
     steps = user.steps(wf)
     assert steps["slurm-prepare"].phase == "Succeeded"
