@@ -120,7 +120,7 @@ def test_a_stacked_output_saved_to_a_key():
 
 def test_an_output_saved_to_two_keys_or_to_no_key():
     """Argo stores an output at one location: both engines refuse more (one rule,
-    ``dflow.model.io.saved_key``, which the Argo renderer applies too)."""
+    ``dflow.model.saves.saved_key``, which the Argo renderer applies too)."""
     from dflow.storage import S3Artifact
 
     t = writer()

@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from ..config_keys import boolize
-from ..model.io import volume_reads
+from ..model.saves import volume_reads
 from ..plugins.records import CacheAccess
 from ..runner.caches3 import ACCESS_ENV, SECRET_ENV
 from ..settings import SettingsError, load_settings, structure

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..model.io import PVC, saved_key, step_input_names, volume_reads, volume_saves
+from ..model.io import PVC, step_input_names
 from ..model.op_template import ScriptOPTemplate
+from ..model.saves import saved_key, volume_reads, volume_saves
 from ..model.step import Step
 from ..python.template import PythonOPTemplate
 

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from dflow.executor import Executor, ScriptJob
-from dflow.model.io import volume_reads
 from dflow.model.op_template import HTTPOPTemplate, ScriptOPTemplate
+from dflow.model.saves import volume_reads
 from dflow.python.template import PythonOPTemplate
 from dflow.reporting import with_log_tail
 

@@ -21,7 +21,8 @@ import shutil
 import tempfile
 from typing import Any
 
-from dflow.model.io import PVC, saved_key, volume_saves
+from dflow.model.io import PVC
+from dflow.model.saves import saved_key, volume_saves
 
 from .layout import remove
 from .leaf import Leaf

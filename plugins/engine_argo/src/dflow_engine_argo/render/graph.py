@@ -25,10 +25,9 @@ from dflow.model.io import (
     _IOBase,
     output_parameter_type,
     to_expr,
-    volume_reads,
-    volume_saves,
 )
 from dflow.model.op_template import ScriptOPTemplate
+from dflow.model.saves import volume_reads, volume_saves
 from dflow.model.steps import Steps
 
 from . import artargs, helpers

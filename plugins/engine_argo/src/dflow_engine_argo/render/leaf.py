@@ -9,8 +9,9 @@ from typing import Any
 import attrs
 from dflow.cache import cache_settings
 from dflow.credentials import check_plain_envs
-from dflow.model.io import MISSING, saved_key
+from dflow.model.io import MISSING
 from dflow.model.op_template import HTTPOPTemplate, RetryPolicy, ScriptOPTemplate
+from dflow.model.saves import saved_key
 
 from . import artargs, volumes
 from . import packages as pk
