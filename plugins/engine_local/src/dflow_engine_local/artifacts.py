@@ -14,9 +14,10 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from dflow import catalog
 from dflow.model.io import PVC, ArtifactRef, InputArtifact, OutputArtifact
@@ -91,43 +92,45 @@ def _scope(frame: Frame | None, where: str) -> Frame:
     return frame
 
 
-def pending_downloads(ctx: RunContext, source: Any) -> list[tuple[Any, str]]:
-    """``(artifact, cache name)`` of the remote artifacts in ``source`` not cached yet.
+def pending_fetches(ctx: RunContext, source: Any) -> list[Any]:
+    """The stored artifacts in ``source`` still to download or to unpack.
 
     The scheduler fetches these on a thread before resolving a step's inputs, so a large
-    download does not stall every other step of the run (the event loop) while it lasts.
+    download or archive does not stall every other step of the run (the event loop) while it
+    lasts; once fetched, resolving them costs a ``stat`` or two.
     """
     if isinstance(source, ArtifactRef):
-        return pending_downloads(ctx, source.artifact)
+        return pending_fetches(ctx, source.artifact)
     if isinstance(source, list | tuple):
-        return [p for item in source for p in pending_downloads(ctx, item)]
+        return [p for item in source for p in pending_fetches(ctx, item)]
     if isinstance(source, dict):
-        return [p for item in source.values() for p in pending_downloads(ctx, item)]
-    if source is None or isinstance(source, str | OutputArtifact | InputArtifact):
+        return [p for item in source.values() for p in pending_fetches(ctx, item)]
+    if source is None or isinstance(source, str | OutputArtifact | InputArtifact | PVC):
         return []
     if hasattr(source, "local_path") and not hasattr(source, "key"):
         return []
     if getattr(source, "key", None):
-        name = "s3-" + digest(source.key)
-        from dflow.backends import get_storage_client
-
-        if get_storage_client().capabilities.local_files and not source.key.endswith(".tgz"):
-            return []  # a local store is read in place
-    elif getattr(source, "url", None):
-        name = "http-" + digest(source.url)
-    else:
-        return []
-    cached = os.path.join(ctx.settings.artifact_dir, ".cache", name)
-    return [] if os.path.isdir(cached) else [(source, name)]
+        return [] if _from_store(ctx, source, fetch=False) is not None else [source]
+    if getattr(source, "url", None):
+        cached = os.path.join(ctx.settings.artifact_dir, ".cache", "http-" + digest(source.url))
+        return [] if os.path.isdir(cached) else [source]
+    return []
 
 
 async def prefetch(ctx: RunContext, sources: list[Any]) -> None:
-    """Download the remote artifacts among ``sources`` into the cache, off the event loop."""
+    """Download and unpack the stored artifacts among ``sources``, off the event loop."""
     import asyncio
 
     for source in sources:
-        for art, name in pending_downloads(ctx, source):
-            await asyncio.to_thread(_download, ctx, art, name)
+        for art in pending_fetches(ctx, source):
+            await asyncio.to_thread(_fetch, ctx, art)
+
+
+def _fetch(ctx: RunContext, art: Any) -> None:
+    if getattr(art, "key", None):
+        _from_store(ctx, art)
+    else:
+        _download(ctx, art, "http-" + digest(art.url))
 
 
 def _stored(ctx: RunContext, art: Any, where: str) -> str:
@@ -146,40 +149,70 @@ def _stored(ctx: RunContext, art: Any, where: str) -> str:
     return resolve_source(base, sub, int(index) if index is not None else None)
 
 
-def _from_store(ctx: RunContext, art: Any) -> str:
+@overload
+def _from_store(ctx: RunContext, art: Any) -> str: ...
+@overload
+def _from_store(ctx: RunContext, art: Any, fetch: bool) -> str | None: ...
+def _from_store(ctx: RunContext, art: Any, fetch: bool = True) -> str | None:
+    """The local path of the object(s) at ``art.key``; with ``fetch=False``, None when
+    they are still to download or to unpack (and nothing is done)."""
     from dflow.backends import get_storage_client
 
     client = get_storage_client()
     key = art.key
     if client.capabilities.local_files and not key.endswith(".tgz"):
-        return _untarred(ctx, client.local_path(key.rstrip("/")), key)
-    got = _download(ctx, art, "s3-" + digest(key))
+        return _unpacked(ctx, client.local_path(key.rstrip("/")), key, fetch)
+    name = "s3-" + digest(key)
+    got = os.path.join(ctx.settings.artifact_dir, ".cache", name)
+    if fetch:
+        _download(ctx, art, name)
+    elif not os.path.isdir(got):
+        return None
     if key.endswith(".tgz"):
         return got
     inside = os.listdir(got) if os.path.isdir(got) else []
-    return _untarred(ctx, os.path.join(got, inside[0]), key) if len(inside) == 1 else got
+    return _unpacked(ctx, os.path.join(got, inside[0]), key, fetch) if len(inside) == 1 else got
 
 
-def _untarred(ctx: RunContext, path: str, key: str) -> str:
+#: (object path, size, mtime) -> whether it is a gzipped tar: one look per object and content
+_sniffed: dict[tuple[str, int, int], bool] = {}
+
+
+def _unpacked(ctx: RunContext, path: str, key: str, unpack: bool) -> str | None:
     """``path`` (the object stored at ``key``), or its content when it is a gzipped tar
     whatever its name, as Argo's executor loads an input artifact (loadArtifacts auto-detects
     a tarball, then untars it and renames a single top entry to the artifact's path:
-    workflow/executor/executor.go, v3.7.18). An output saved to a key by default is one."""
-    if not os.path.isfile(path) or not _is_tarball(path):
+    workflow/executor/executor.go, v3.7.18). An output saved to a key by default is one.
+    With ``unpack=False``, None when that is still to find out or to do."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path  # absent: the caller says so
+    if not stat.S_ISREG(st.st_mode):
         return path
-    from dflow.storage.archive import extract_archive
-
-    st = os.stat(path)  # the key may be saved again: its content, not its name, is cached
+    stamp = (path, st.st_size, st.st_mtime_ns)
+    # the key may be saved again during the run: its content, not its name, is cached
     dest = os.path.join(
         ctx.settings.artifact_dir,
         ".cache",
         "untar-" + digest(f"{key}:{st.st_size}:{st.st_mtime_ns}"),
     )
-    with _download_lock:
-        if not os.path.isdir(dest):
-            tmp = temp_path(dest)
-            extract_archive(path, tmp, name=key)
-            os.rename(tmp, dest)
+    tarball = _sniffed.get(stamp)
+    if tarball is None or (tarball and not os.path.isdir(dest)):
+        if not unpack:
+            return None
+        with _download_lock:
+            tarball = _sniffed.get(stamp)
+            if tarball is None:
+                tarball = _sniffed[stamp] = _is_tarball(path)
+            if tarball and not os.path.isdir(dest):
+                from dflow.storage.archive import extract_archive
+
+                tmp = temp_path(dest)
+                extract_archive(path, tmp, name=key)
+                os.rename(tmp, dest)
+    if not tarball:
+        return path
     entries = os.listdir(dest)
     return os.path.join(dest, entries[0]) if len(entries) == 1 else dest
 
