@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,29 @@ def test_loading_the_engine_imports_only_what_every_run_needs():
     assert before == [], f"loading the local engine imported: {before}"
     # and the first expression brings what it needs
     assert {"dflow.expressions.parser", "dflow.expressions.interpreter", "decimal"} <= set(after)
+
+
+def test_a_run_without_a_configuration_file_does_not_load_the_settings_converter(tmp_path):
+    # cattrs (about 13 ms to import) structures what a dflow.toml says; with no file the
+    # plugins' settings are their defaults, so a run goes without it. With a file, the same
+    # strict converter reports a misspelled key.
+    code = (
+        "import json, sys\n"
+        "from dflow import ShellOPTemplate, Step, Workflow\n"
+        "wf = Workflow('plain')\n"
+        "wf.add(Step('s', ShellOPTemplate(name='t', image='alpine', script='echo hi')))\n"
+        "wf.submit()\n"
+        "print(json.dumps([wf.query_status(), [m for m in ('cattrs', 'tomllib') if m in sys.modules]]))\n"
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DFLOW_MODE": "debug"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == ["Succeeded", []]
+    (tmp_path / "dflow.toml").write_text("[engines.local]\npool_workerz = 1\n")
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert run.returncode != 0
+    assert "engines.local.pool_workerz: extra key (did you mean 'pool_workers'?)" in run.stderr
