@@ -22,8 +22,10 @@ def versions() -> str:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from ..plugins.manager import get_plugin_manager
+    from ..plugins.discovery import installed
+    from ..plugins.manager import GROUP, get_plugin_manager
 
+    installed(GROUP, fresh=True)  # the truth, not the cache's: this is where users look
     pm = get_plugin_manager()
     rows = [(p.name, p.distribution, p.version, ", ".join(p.hooks)) for p in pm.describe()]
     print_table(rows, ("NAME", "DISTRIBUTION", "VERSION", "HOOKS"))

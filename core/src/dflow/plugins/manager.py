@@ -16,7 +16,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
-from importlib import metadata
 from typing import Any
 
 import attrs
@@ -24,6 +23,7 @@ import pluggy
 
 from .._compat import FIRST_PARTY as _DISTRIBUTIONS
 from . import hookspecs
+from .discovery import FoundEntryPoint, Installed, installed
 from .records import (
     EngineRecord,
     ExecutorRecord,
@@ -100,10 +100,7 @@ def _split(value: str | None) -> set[str] | None:
 
 
 def _core_version() -> str:
-    try:
-        return metadata.version("dflow-core")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return installed(GROUP).core_version
 
 
 class PluginManager:
@@ -154,11 +151,12 @@ class PluginManager:
             try:
                 from . import builtin
 
+                found = installed(GROUP)
                 self.register(
-                    builtin, "builtin", distribution="dflow-core", version=_core_version()
+                    builtin, "builtin", distribution="dflow-core", version=found.core_version
                 )
                 if self._use_entry_points:
-                    self._load_entry_points()
+                    self._load_entry_points(found)
                 try:
                     self._pm.check_pending()
                 except pluggy.PluginValidationError as exc:
@@ -181,12 +179,23 @@ class PluginManager:
         )
         return allow, deny or set()
 
-    def _load_entry_points(self) -> None:
+    def _load_entry_points(self, found: Installed) -> None:
+        failed = self._load_points(found.entry_points)
+        if failed and found.from_cache:
+            # the installation changed in a way the fingerprint missed (a custom finder):
+            # search afresh, and load what the search finds that was not loaded yet
+            fresh = installed(GROUP, fresh=True)
+            if fresh.entry_points != found.entry_points:
+                log.debug("dflow plugins: the cached entry points were stale; searched again")
+                self.failures = [f for f in self.failures if f.name not in failed]
+                self._load_points([p for p in fresh.entry_points if p.name not in self._info])
+
+    def _load_points(self, points: Iterable[FoundEntryPoint]) -> set[str]:
+        """Register each allowed entry point; the names of those that failed to load."""
         allow, deny = self._filters()
-        for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.name if dist is not None else "unknown distribution"
-            version = dist.version if dist is not None else "unknown"
+        failed = set()
+        for ep in points:
+            dist_name, version = ep.distribution, ep.version
             if deny & _ALL or ep.name in deny or (allow is not None and ep.name not in allow):
                 log.debug(
                     "dflow plugin %r (%s %s) disabled by configuration", ep.name, dist_name, version
@@ -214,8 +223,10 @@ class PluginManager:
                 self.failures.append(
                     PluginFailure(ep.name, dist_name, version, f"{type(exc).__name__}: {exc}")
                 )
+                failed.add(ep.name)
                 continue
             self.register(plugin, ep.name, distribution=dist_name, version=version)
+        return failed
 
     def register(
         self,
