@@ -141,3 +141,37 @@ def test_the_cache_keeps_the_newest_files_only(tmp_path):
         os.utime(path, ns=(i * 10**9, i * 10**9))
     _trim(str(folder), keep=64)
     assert sorted(p.name for p in folder.iterdir()) == [f"{i:02d}.json" for i in range(6, 70)]
+
+
+def test_dflow_plugins_searches_afresh_and_mends_the_cache(tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    site.mkdir()
+    _install(site, "1.0", "found-one")
+    _probe(site, cache)
+    [path] = (cache / "dflow" / "entry-points").iterdir()
+    # a stale entry that still imports: a plain run cannot tell, `dflow plugins` must
+    (site / "dflow_test_found" / "ghost.py").write_text(PLUGIN.replace("{name}", "ghost-exec"))
+    data = json.loads(path.read_text())
+    data["entry_points"].append(
+        {"name": "ghost", "value": "dflow_test_found.ghost", "distribution": "x", "version": "1"}
+    )
+    path.write_text(json.dumps(data))
+    assert "ghost" in _probe(site, cache)["plugins"]
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(cache),
+        "PYTHONPATH": os.pathsep.join([str(site), *sys.path[1:]]),
+    }
+    env.pop("DFLOW_PLUGINS", None)
+    env.pop("DFLOW_DISABLE_PLUGINS", None)
+    listed = subprocess.run(
+        [sys.executable, "-m", "dflow", "plugins"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=site,  # the same sys.path as the probes: the same cache file
+    )
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()]
+    assert "test-found" in names and "ghost" not in names
+    assert "ghost" not in _probe(site, cache)["plugins"]  # the cache was rewritten
