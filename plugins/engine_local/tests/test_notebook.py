@@ -63,3 +63,73 @@ def test_a_fan_out_submitted_from_a_notebook_cell(tmp_path, monkeypatch):
     assert shown.startswith("ArgoWorkflow(id='nb-local-") and "phase='Succeeded'" in shown
     assert shown.endswith("nodes=23)"), shown  # the workflow, the two steps, the 20 slices
     assert len(shown) < 300
+
+
+def _cell(
+    client, code: str | None, until: str | None = None, msg_id: str | None = None
+) -> tuple[str, str, str]:
+    """Run ``code`` in the kernel (or follow the cell ``msg_id`` already sent): its stream
+    output, the error's name or "", and its id. With ``until``, return as soon as that text
+    has been printed, leaving the cell running."""
+    if msg_id is None:
+        msg_id = client.execute(code)
+    out, error = [], ""
+    while True:
+        msg = client.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind = msg["msg_type"]
+        if kind == "stream":
+            out.append(msg["content"]["text"])
+            if until is not None and until in "".join(out):
+                return "".join(out), "", msg_id
+        elif kind == "error":
+            error = msg["content"]["ename"]
+        elif kind == "status" and msg["content"]["execution_state"] == "idle":
+            return "".join(out), error, msg_id
+
+
+def test_interrupting_the_cell_stops_the_run_and_it_resumes(tmp_path):
+    """The kernel's interrupt (the notebook's stop button) reaches the cell's thread, not the
+    run's: the run must stop as Ctrl-C stops a script's, its step killed, and resume."""
+    jupyter_client = pytest.importorskip("jupyter_client.manager")
+    import os
+    import subprocess
+    import time
+
+    marker = f"sleep 61.{os.getpid()}"  # the step's process, found by its command line
+    env = {**os.environ, "DFLOW_MODE": "debug"}
+    manager, client = jupyter_client.start_new_kernel(
+        kernel_name="python3", cwd=str(tmp_path), env=env
+    )
+    try:
+        _cell(
+            client,
+            "from dflow import Step, Workflow, ShellOPTemplate\n"
+            "wf = Workflow(name='nb-stop')\n"
+            "wf.add(Step('first', ShellOPTemplate(name='first', image='a', script='echo first')))\n"
+            f"slow = 'if [ -f {tmp_path}/go ]; then echo fast; else echo started; "
+            f"{marker}; fi'\n"
+            "wf.add(Step('slow', ShellOPTemplate(name='slow', image='a', script=slow)))",
+        )
+        out, _, submitted = _cell(client, "wf.submit()", until="started")
+        assert "first" in out
+        stopped_at = time.monotonic()
+        manager.interrupt_kernel()
+        _, error, _ = _cell(client, None, msg_id=submitted)
+        waited = time.monotonic() - stopped_at
+        assert error == "KeyboardInterrupt"
+        out, _, _ = _cell(client, "print(wf.query_status())")
+        assert out.strip() == "Failed"
+        left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+        assert left == "", f"the step's process outlived the interrupt: {left}"
+        assert waited < 30
+        # the same workflow submitted again resumes: the first step is not run again
+        (tmp_path / "go").write_text("")
+        out, error, _ = _cell(client, "wf.submit()\nprint(wf.query_status())")
+        assert error == ""
+        assert "fast" in out and "first\n" not in out
+        assert out.strip().endswith("Succeeded")
+    finally:
+        manager.shutdown_kernel(now=True)
+        subprocess.run(["pkill", "-f", marker], check=False)

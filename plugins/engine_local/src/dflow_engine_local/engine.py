@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import copy
 import os
 import shutil
@@ -134,10 +135,28 @@ class LocalEngine(Engine):
             return run.execute()
         # called from inside an event loop (a notebook): run on a thread of our own
         box: list[Any] = []
-        t = threading.Thread(target=lambda: box.append(run.execute()))
+
+        def execute() -> None:
+            try:
+                box.append(run.execute())
+            except BaseException as exc:  # raised again in the caller's thread below
+                box.append(exc)
+
+        t = threading.Thread(target=execute, name=f"dflow run {wf_id}")
         t.start()
-        t.join()
-        return box[0] if box else "Error"
+        try:
+            t.join()
+        except KeyboardInterrupt:
+            # the kernel's interrupt reaches this thread, not the run's: stop the run as
+            # Ctrl-C stops a script's, and wait until its steps are stopped
+            run.interrupt()
+            while t.is_alive():
+                with contextlib.suppress(KeyboardInterrupt):
+                    t.join()
+            raise
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return str(box[0])
 
     def _fork_run(
         self, workflow: Any, wf_id: str, wf_dir: str, settings: Resolved, lock_fd: int, reuse: Any

@@ -192,6 +192,19 @@ class Run:
 
             apply_reuse(self.ctx, reuse)
         self.walker = Walker(self.ctx)
+        # the run's loop and main task, for interrupt() from another thread
+        self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task] | None = None
+        self._interrupted = False
+
+    def interrupt(self) -> None:
+        """Stop the run as Ctrl-C stops a script's: its main task is cancelled, so its steps
+        are killed and it ends Failed, resumable. For a run on a thread of its own (a
+        notebook's cell, whose kernel takes the interrupt); safe from any thread."""
+        self._interrupted = True
+        running = self._running
+        if running is not None:
+            loop, task = running
+            loop.call_soon_threadsafe(task.cancel)
 
     def execute(self) -> str:
         """Run to the end; return the workflow phase."""
@@ -234,6 +247,11 @@ class Run:
                 gc.unfreeze()
 
     async def _main(self) -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running = (asyncio.get_running_loop(), task)
+        if self._interrupted:  # interrupt() came before the loop ran: it saw nothing to cancel
+            raise asyncio.CancelledError
         ctx, control = self.ctx, self.ctx.control
         wf = ctx.wf
         if ctx.pool is not None:
