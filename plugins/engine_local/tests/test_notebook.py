@@ -119,8 +119,13 @@ def test_interrupting_the_cell_stops_the_run_and_it_resumes(tmp_path):
         _, error, _ = _cell(client, None, msg_id=submitted)
         waited = time.monotonic() - stopped_at
         assert error == "KeyboardInterrupt"
-        out, _, _ = _cell(client, "print(wf.query_status())")
-        assert out.strip() == "Failed"
+        out, _, _ = _cell(
+            client, "print(wf.query_status())\nprint(wf.query_step(name='slow')[0].message)"
+        )
+        assert out.splitlines() == [
+            "Failed",
+            "interrupted (Ctrl-C); submit it again with the same id to resume it",
+        ]
         left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
         assert left == "", f"the step's process outlived the interrupt: {left}"
         assert waited < 30

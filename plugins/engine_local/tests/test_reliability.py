@@ -66,12 +66,17 @@ def _succeeded_slices(db: str) -> set[int]:
     return {int(r[0].split("(")[1].split(":")[0]) for r in rows}
 
 
-def test_sigkill_mid_fan_out_then_resume(workdir):
+def _interrupt_fan_out_then_resume(workdir, sig: int) -> tuple[subprocess.CompletedProcess, str]:
+    """Run SCRIPT, send ``sig`` once 40 of its 200 slices are journaled, run it again; the
+    resumed run ran each journaled slice once. The interrupted process's output, and the
+    status its journal held when it had ended."""
     out = str(workdir / "lines.txt")
     script = workdir / "run.py"
     script.write_text(SCRIPT.format(tests=os.path.dirname(__file__), workdir=str(workdir), out=out))
     db = str(workdir / "killme-1" / "journal.db")
-    proc = subprocess.Popen([sys.executable, str(script)])
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     done: set[int] = set()
     while time.monotonic() < deadline:
@@ -83,10 +88,15 @@ def test_sigkill_mid_fan_out_then_resume(workdir):
             if len(done) >= 40:
                 break
         time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
     assert 40 <= len(done) < 200
     finished_before = _succeeded_slices(db)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        [(status,)] = conn.execute("SELECT v FROM meta WHERE k='status'").fetchall()
+    finally:
+        conn.close()
     resumed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert resumed.stdout.strip().endswith("Succeeded"), resumed.stderr
     lines = [int(x) for x in open(out).read().split()]
@@ -96,6 +106,22 @@ def test_sigkill_mid_fan_out_then_resume(workdir):
     # at most the slices in flight at the kill ran twice: a chunk per worker (2 workers),
     # each of which may have run ahead of what the runner journaled
     assert len(lines) - 200 <= 2 * (WorkerPool.CHUNK + 1)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), status
+
+
+def test_sigkill_mid_fan_out_then_resume(workdir):
+    _interrupt_fan_out_then_resume(workdir, signal.SIGKILL)
+
+
+def test_ctrl_c_mid_fan_out_stops_the_run_then_resume(workdir):
+    """Ctrl-C (SIGINT to the script; its steps lead process groups of their own, so the
+    terminal's signal reaches only the script): the run is cancelled, its workers stopped, the
+    journal says Failed, the script ends with KeyboardInterrupt, and it resumes."""
+    stopped, status = _interrupt_fan_out_then_resume(workdir, signal.SIGINT)
+    assert status == '"Failed"'
+    assert stopped.returncode != 0
+    assert stopped.stderr.rstrip().endswith("KeyboardInterrupt"), stopped.stderr[-2000:]
+    assert "Succeeded" not in stopped.stdout
 
 
 def test_the_engine_does_not_keep_every_workflow_it_ran(workdir):

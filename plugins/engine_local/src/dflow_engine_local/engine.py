@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import copy
 import os
 import shutil
@@ -135,25 +134,25 @@ class LocalEngine(Engine):
             return run.execute()
         # called from inside an event loop (a notebook): run on a thread of our own
         box: list[Any] = []
+        done = threading.Event()  # not Thread.join: an interrupted join() marks a live
+        # thread stopped on 3.11 (threading._wait_for_tstate_lock releases its lock)
 
         def execute() -> None:
             try:
                 box.append(run.execute())
             except BaseException as exc:  # raised again in the caller's thread below
                 box.append(exc)
+            finally:
+                done.set()
 
-        t = threading.Thread(target=execute, name=f"dflow run {wf_id}")
-        t.start()
-        try:
-            t.join()
-        except KeyboardInterrupt:
-            # the kernel's interrupt reaches this thread, not the run's: stop the run as
-            # Ctrl-C stops a script's, and wait until its steps are stopped
-            run.interrupt()
-            while t.is_alive():
-                with contextlib.suppress(KeyboardInterrupt):
-                    t.join()
-            raise
+        threading.Thread(target=execute, name=f"dflow run {wf_id}").start()
+        while not done.is_set():
+            try:
+                done.wait()
+            except KeyboardInterrupt:
+                # the kernel's interrupt reaches this thread, not the run's: the run stops as
+                # Ctrl-C stops a script's (a second one outright), and raises it once stopped
+                run.interrupt()
         if isinstance(box[0], BaseException):
             raise box[0]
         return str(box[0])

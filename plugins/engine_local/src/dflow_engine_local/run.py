@@ -15,6 +15,7 @@ import gc
 import os
 import signal
 import sqlite3
+import threading
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -130,6 +131,10 @@ def _freeze_survivors(pid: int, phase: str, info: dict[str, int]) -> None:
         gc.freeze()
 
 
+#: why a run stopped by Ctrl-C or a notebook's interrupt stopped (its steps' and its message)
+INTERRUPTED = "interrupted (Ctrl-C); submit it again with the same id to resume it"
+
+
 class Run:
     """Runs ``wf`` as workflow ``wf_id`` in ``wf_dir`` (resuming what its journal holds).
 
@@ -192,18 +197,23 @@ class Run:
 
             apply_reuse(self.ctx, reuse)
         self.walker = Walker(self.ctx)
-        # the run's loop and main task, for interrupt() from another thread
+        # the run's loop and main task once it runs, and the interrupts so far
         self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task] | None = None
-        self._interrupted = False
+        self._interrupts = 0
+        self._takes_sigint = False  # Ctrl-C is the run's while it runs (see execute)
 
     def interrupt(self) -> None:
-        """Stop the run as Ctrl-C stops a script's: its main task is cancelled, so its steps
-        are killed and it ends Failed, resumable. For a run on a thread of its own (a
-        notebook's cell, whose kernel takes the interrupt); safe from any thread."""
-        self._interrupted = True
+        """Ctrl-C, or a notebook's interrupt (from the cell's thread): the first stops the run
+        as ``terminate`` does (running steps killed and marked, the workflow Failed saying so,
+        resumable with the same id), a second cancels it outright. Safe from any thread."""
+        self._interrupts += 1
         running = self._running
-        if running is not None:
-            loop, task = running
+        if running is None:
+            return  # _main reads the count when it starts
+        loop, task = running
+        if self._interrupts == 1:
+            loop.call_soon_threadsafe(self.ctx.control.stop, INTERRUPTED, False)
+        else:
             loop.call_soon_threadsafe(task.cancel)
 
     def execute(self) -> str:
@@ -230,7 +240,20 @@ class Run:
             if ctx.pool is not None:
                 ctx.pool.start()
                 ctx.journal.flush()
-            return asyncio.run(self._main())
+            # Ctrl-C stops the run as terminate does, when nobody else asked for SIGINT
+            self._takes_sigint = (
+                threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            )
+            try:
+                phase = asyncio.run(self._main())
+            except asyncio.CancelledError:
+                if self._interrupts:  # a second interrupt: stopped outright
+                    raise KeyboardInterrupt from None
+                raise
+            if self._interrupts:  # the run ended as asked: the caller stops too
+                raise KeyboardInterrupt
+            return phase
         except (OSError, sqlite3.Error) as exc:  # a full disk, an I/O error: the run stops
             raise fail_run(ctx.wf_dir, ctx.journal, exc) from exc
         finally:
@@ -247,11 +270,6 @@ class Run:
                 gc.unfreeze()
 
     async def _main(self) -> str:
-        task = asyncio.current_task()
-        assert task is not None
-        self._running = (asyncio.get_running_loop(), task)
-        if self._interrupted:  # interrupt() came before the loop ran: it saw nothing to cancel
-            raise asyncio.CancelledError
         ctx, control = self.ctx, self.ctx.control
         wf = ctx.wf
         if ctx.pool is not None:
@@ -262,6 +280,22 @@ class Run:
         par = wf.parallelism
         control.wf_sem = asyncio.Semaphore(int(par)) if par else None
         control.script_sem = asyncio.Semaphore(ctx.settings.pool_workers)
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        self._running = (loop, task)
+        if self._interrupts:  # one came before the loop ran: it found nothing to stop
+            control.stop(INTERRUPTED, exit_handler=False)
+        if self._takes_sigint:  # instead of asyncio.run's, which cancels this task at once
+            loop.add_signal_handler(signal.SIGINT, self.interrupt)
+        try:
+            return await self._run_to_end()
+        finally:
+            if self._takes_sigint:
+                loop.remove_signal_handler(signal.SIGINT)  # Ctrl-C raises KeyboardInterrupt again
+
+    async def _run_to_end(self) -> str:
+        ctx, control = self.ctx, self.ctx.control
+        wf = ctx.wf
         started = ctx.journal.get_meta("startedAt") or now_iso()
         ctx.journal.set_meta(
             status="Running", startedAt=started, finishedAt=None, pid=os.getpid(), name=wf.name
