@@ -12,6 +12,7 @@ import textwrap
 import time
 import weakref
 
+import pytest
 from dflow import InputParameter, Inputs, ShellOPTemplate, Step, Workflow
 from dflow.python import PythonOPTemplate, Slices
 from dflow_engine_local.pool import WorkerPool
@@ -115,13 +116,71 @@ def test_sigkill_mid_fan_out_then_resume(workdir):
 
 def test_ctrl_c_mid_fan_out_stops_the_run_then_resume(workdir):
     """Ctrl-C (SIGINT to the script; its steps lead process groups of their own, so the
-    terminal's signal reaches only the script): the run is cancelled, its workers stopped, the
-    journal says Failed, the script ends with KeyboardInterrupt, and it resumes."""
+    terminal's signal reaches only the script): the run stops, the journal says Failed, the
+    script ends with KeyboardInterrupt, and it resumes."""
     stopped, status = _interrupt_fan_out_then_resume(workdir, signal.SIGINT)
     assert status == '"Failed"'
     assert stopped.returncode != 0
     assert stopped.stderr.rstrip().endswith("KeyboardInterrupt"), stopped.stderr[-2000:]
     assert "Succeeded" not in stopped.stdout
+
+
+STOPPED_SCRIPT = textwrap.dedent("""
+    from dflow import ShellOPTemplate, Step, Workflow, config
+    config["mode"] = "local"
+    config["debug_workdir"] = {workdir!r}
+    slow = ShellOPTemplate(name="slow", image="alpine", script="{marker}; echo done")
+    wf = Workflow("stopme", id="stopme-1")
+    wf.add(Step("slow", slow))
+    wf.submit()
+    print(wf.query_status())
+""")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_a_script_step_and_all_it_started(workdir, sig):
+    """Ctrl-C, or SIGTERM (a batch system's time limit, ``timeout``, ``kill``): the script
+    step's own children die too (a process killed with its runner left them running until
+    the workflow's next submit), the step and the workflow say why, and the script ends as
+    the signal says: KeyboardInterrupt, or killed by SIGTERM."""
+    marker = f"sleep 61.{os.getpid()}{int(sig)}"
+    script = workdir / "stop.py"
+    script.write_text(STOPPED_SCRIPT.format(workdir=str(workdir), marker=marker))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _pids(marker):
+            time.sleep(0.05)
+        assert _pids(marker), "the step never started"
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert _pids(marker) == []
+    finally:
+        subprocess.run(["pkill", "-f", marker], check=False)
+        if proc.poll() is None:
+            proc.kill()
+    if sig == signal.SIGTERM:
+        assert proc.returncode == -signal.SIGTERM
+        why = "terminated (SIGTERM)"
+    else:
+        assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr[-2000:]
+        why = "interrupted (Ctrl-C)"
+    conn = sqlite3.connect(f"file:{workdir / 'stopme-1' / 'journal.db'}?mode=ro", uri=True)
+    try:
+        [(status,)] = conn.execute("SELECT v FROM meta WHERE k='status'").fetchall()
+        [(phase, message)] = conn.execute(
+            "SELECT phase, message FROM nodes WHERE type='Pod'"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert (status, phase) == ('"Failed"', "Failed")
+    assert message == f"{why}; submit it again with the same id to resume it"
+
+
+def _pids(pattern: str) -> list[str]:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
 
 
 def test_the_engine_does_not_keep_every_workflow_it_ran(workdir):

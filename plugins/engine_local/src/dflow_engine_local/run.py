@@ -131,8 +131,11 @@ def _freeze_survivors(pid: int, phase: str, info: dict[str, int]) -> None:
         gc.freeze()
 
 
-#: why a run stopped by Ctrl-C or a notebook's interrupt stopped (its steps' and its message)
-INTERRUPTED = "interrupted (Ctrl-C); submit it again with the same id to resume it"
+#: why a run stopped by a signal stopped (its steps' message and its own), by signal
+STOPPED_BY: dict[int, str] = {
+    signal.SIGINT: "interrupted (Ctrl-C); submit it again with the same id to resume it",
+    signal.SIGTERM: "terminated (SIGTERM); submit it again with the same id to resume it",
+}
 
 
 class Run:
@@ -197,22 +200,23 @@ class Run:
 
             apply_reuse(self.ctx, reuse)
         self.walker = Walker(self.ctx)
-        # the run's loop and main task once it runs, and the interrupts so far
+        # the run's loop and main task once it runs, and the signals that stopped it so far
         self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task] | None = None
-        self._interrupts = 0
-        self._takes_sigint = False  # Ctrl-C is the run's while it runs (see execute)
+        self._stops: list[int] = []
+        self._signals: list[int] = []  # the ones the run takes while it runs (see execute)
 
-    def interrupt(self) -> None:
-        """Ctrl-C, or a notebook's interrupt (from the cell's thread): the first stops the run
-        as ``terminate`` does (running steps killed and marked, the workflow Failed saying so,
-        resumable with the same id), a second cancels it outright. Safe from any thread."""
-        self._interrupts += 1
+    def interrupt(self, signum: int = signal.SIGINT) -> None:
+        """Ctrl-C, SIGTERM, or a notebook's interrupt (from the cell's thread): the first stops
+        the run as ``terminate`` does (running steps killed and marked, the workflow Failed
+        saying why, resumable with the same id), a second cancels it outright. Safe from any
+        thread."""
+        self._stops.append(signum)
         running = self._running
         if running is None:
-            return  # _main reads the count when it starts
+            return  # _main reads them when it starts
         loop, task = running
-        if self._interrupts == 1:
-            loop.call_soon_threadsafe(self.ctx.control.stop, INTERRUPTED, False)
+        if len(self._stops) == 1:
+            loop.call_soon_threadsafe(self.ctx.control.stop, STOPPED_BY[signum], False)
         else:
             loop.call_soon_threadsafe(task.cancel)
 
@@ -240,20 +244,22 @@ class Run:
             if ctx.pool is not None:
                 ctx.pool.start()
                 ctx.journal.flush()
-            # Ctrl-C stops the run as terminate does, when nobody else asked for SIGINT
-            self._takes_sigint = (
-                threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-            )
+            # Ctrl-C and SIGTERM stop the run as terminate does, unless the caller handles them
+            if threading.current_thread() is threading.main_thread():
+                self._signals = [
+                    sig
+                    for sig, default in (
+                        (signal.SIGINT, signal.default_int_handler),
+                        (signal.SIGTERM, signal.SIG_DFL),
+                    )
+                    if signal.getsignal(sig) is default
+                ]
             try:
                 phase = asyncio.run(self._main())
             except asyncio.CancelledError:
-                if self._interrupts:  # a second interrupt: stopped outright
-                    raise KeyboardInterrupt from None
-                raise
-            if self._interrupts:  # the run ended as asked: the caller stops too
-                raise KeyboardInterrupt
-            return phase
+                if not self._stops:
+                    raise
+                phase = "Failed"  # a second signal: stopped outright
         except (OSError, sqlite3.Error) as exc:  # a full disk, an I/O error: the run stops
             raise fail_run(ctx.wf_dir, ctx.journal, exc) from exc
         finally:
@@ -268,6 +274,12 @@ class Run:
             if frozen:  # the caller's process goes on: its objects are collected again
                 gc.callbacks.remove(freezer)
                 gc.unfreeze()
+        if self._stops:  # the run stopped as asked, cleaned up: now the caller stops too
+            if self._stops[0] == signal.SIGTERM:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)  # ends as the sender expects
+            raise KeyboardInterrupt
+        return phase
 
     async def _main(self) -> str:
         ctx, control = self.ctx, self.ctx.control
@@ -283,15 +295,15 @@ class Run:
         loop, task = asyncio.get_running_loop(), asyncio.current_task()
         assert task is not None
         self._running = (loop, task)
-        if self._interrupts:  # one came before the loop ran: it found nothing to stop
-            control.stop(INTERRUPTED, exit_handler=False)
-        if self._takes_sigint:  # instead of asyncio.run's, which cancels this task at once
-            loop.add_signal_handler(signal.SIGINT, self.interrupt)
+        if self._stops:  # one came before the loop ran: it found nothing to stop
+            control.stop(STOPPED_BY[self._stops[0]], exit_handler=False)
+        for sig in self._signals:  # SIGINT: instead of asyncio.run's, which cancels at once
+            loop.add_signal_handler(sig, self.interrupt, sig)
         try:
             return await self._run_to_end()
         finally:
-            if self._takes_sigint:
-                loop.remove_signal_handler(signal.SIGINT)  # Ctrl-C raises KeyboardInterrupt again
+            for sig in self._signals:
+                loop.remove_signal_handler(sig)  # back to KeyboardInterrupt and SIG_DFL
 
     async def _run_to_end(self) -> str:
         ctx, control = self.ctx, self.ctx.control
