@@ -34,7 +34,7 @@ PLUGIN = (
 )
 
 
-def _probe(site: Path, cache: Path) -> dict:
+def _env(site: Path, cache: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "XDG_CACHE_HOME": str(cache),
@@ -42,11 +42,33 @@ def _probe(site: Path, cache: Path) -> dict:
     }
     for var in ("DFLOW_PLUGINS", "DFLOW_DISABLE_PLUGINS"):
         env.pop(var, None)
+    return env
+
+
+def _probe(site: Path, cache: Path) -> dict:
     run = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, cwd=site
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        env=_env(site, cache),
+        cwd=site,
     )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
+
+
+def _cached_with(tmp_path: Path, entry: dict[str, str]) -> tuple[Path, Path, Path]:
+    """(site, cache, cache file) after a probe, ``entry`` added to the cached entry points:
+    what a change the fingerprint cannot see would leave."""
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    site.mkdir()
+    _install(site, "1.0", "found-one")
+    _probe(site, cache)
+    [path] = (cache / "dflow" / "entry-points").iterdir()
+    data = json.loads(path.read_text())
+    data["entry_points"].append({**entry, "distribution": "x", "version": "1"})
+    path.write_text(json.dumps(data))
+    return site, cache, path
 
 
 def _install(site: Path, version: str, executor: str) -> None:
@@ -97,17 +119,8 @@ def test_the_second_process_reads_the_cache_and_an_installation_change_is_seen(t
 
 
 def test_a_stale_cache_entry_is_searched_again_not_reported_as_broken(tmp_path):
-    site, cache = tmp_path / "site", tmp_path / "cache"
-    site.mkdir()
-    _install(site, "1.0", "found-one")
-    _probe(site, cache)
-    [path] = (cache / "dflow" / "entry-points").iterdir()
-    # what a change the fingerprint cannot see would leave: a cached entry point that is gone
-    data = json.loads(path.read_text())
-    data["entry_points"].append(
-        {"name": "gone", "value": "dflow_test_gone.plugin", "distribution": "x", "version": "1"}
-    )
-    path.write_text(json.dumps(data))
+    # a cached entry point whose module is gone
+    site, cache, path = _cached_with(tmp_path, {"name": "gone", "value": "dflow_test_gone.plugin"})
     got = _probe(site, cache)
     assert got["searched"] is True
     assert got["failures"] == []
@@ -144,31 +157,15 @@ def test_the_cache_keeps_the_newest_files_only(tmp_path):
 
 
 def test_dflow_plugins_searches_afresh_and_mends_the_cache(tmp_path):
-    site, cache = tmp_path / "site", tmp_path / "cache"
-    site.mkdir()
-    _install(site, "1.0", "found-one")
-    _probe(site, cache)
-    [path] = (cache / "dflow" / "entry-points").iterdir()
     # a stale entry that still imports: a plain run cannot tell, `dflow plugins` must
+    site, cache, path = _cached_with(tmp_path, {"name": "ghost", "value": "dflow_test_found.ghost"})
     (site / "dflow_test_found" / "ghost.py").write_text(PLUGIN.replace("{name}", "ghost-exec"))
-    data = json.loads(path.read_text())
-    data["entry_points"].append(
-        {"name": "ghost", "value": "dflow_test_found.ghost", "distribution": "x", "version": "1"}
-    )
-    path.write_text(json.dumps(data))
     assert "ghost" in _probe(site, cache)["plugins"]
-    env = {
-        **os.environ,
-        "XDG_CACHE_HOME": str(cache),
-        "PYTHONPATH": os.pathsep.join([str(site), *sys.path[1:]]),
-    }
-    env.pop("DFLOW_PLUGINS", None)
-    env.pop("DFLOW_DISABLE_PLUGINS", None)
     listed = subprocess.run(
         [sys.executable, "-m", "dflow", "plugins"],
         capture_output=True,
         text=True,
-        env=env,
+        env=_env(site, cache),
         cwd=site,  # the same sys.path as the probes: the same cache file
     )
     assert listed.returncode == 0, listed.stderr
