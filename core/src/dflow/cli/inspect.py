@@ -10,11 +10,12 @@ from .tables import print_table
 
 def versions() -> str:
     """``dflow-core 1.2.3`` and a line per installed plugin distribution."""
-    from ..plugins.manager import _core_version, get_plugin_manager
+    from ..plugins.manager import get_plugin_manager
 
-    lines = [f"dflow-core {_core_version()}"]
+    infos = get_plugin_manager().describe()  # the builtin plugin carries dflow-core's version
+    lines = [f"dflow-core {info.version}" for info in infos if info.name == "builtin"]
     seen = {"dflow-core"}
-    for info in get_plugin_manager().describe():
+    for info in infos:
         if info.distribution not in seen and info.distribution != "registered directly":
             seen.add(info.distribution)
             lines.append(f"{info.distribution} {info.version}  (plugin {info.name})")

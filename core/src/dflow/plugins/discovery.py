@@ -156,27 +156,29 @@ def _write(path: str, fingerprint: str, found: Installed) -> None:
         "core_version": found.core_version,
         "entry_points": [attrs.asdict(p) for p in found.entry_points],
     }
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from ..storage.transfer import atomic_file  # on a miss only: not every process's import
+
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+        with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)  # readers see the old file or the new one, never half of one
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return
     _trim(os.path.dirname(path))
 
 
 def _trim(folder: str, keep: int = _KEEP) -> None:
     """Remove all but the ``keep`` newest files: each new ``sys.path`` (a test's temporary
-    site dir, a script run from a new folder) adds one."""
+    site dir, a script run from a new folder) adds one. Another writer's temporary file is
+    not one of them."""
+    from ..storage.transfer import TMP_PREFIX
+
     try:
         with os.scandir(folder) as it:
-            files = [(e.stat().st_mtime_ns, e.path) for e in it if e.name.endswith(".json")]
+            files = [
+                (e.stat().st_mtime_ns, e.path)
+                for e in it
+                if e.name.endswith(".json") and not e.name.startswith(TMP_PREFIX)
+            ]
     except OSError:
         return
     for _, old in sorted(files, reverse=True)[keep:]:

@@ -99,10 +99,6 @@ def _split(value: str | None) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def _core_version() -> str:
-    return installed(GROUP).core_version
-
-
 class PluginManager:
     """dflow's plugin registry: a ``pluggy.PluginManager("dflow")`` plus name resolution.
 
