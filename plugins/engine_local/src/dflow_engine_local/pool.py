@@ -148,6 +148,11 @@ class WorkerPool:
                 procs.become_subreaper()
                 os.environ.update(self.env)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's business
+                # a replacement forks while the runner's loop takes SIGTERM: the handler
+                # writes to the loop's wakeup fd, which this copy shares, so a SIGTERM to the
+                # worker (its kill) would read as one to the runner
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 _worker_loop(child, self.registry, self.store)
             except BaseException:
                 traceback.print_exc()
