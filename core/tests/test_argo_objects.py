@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gc
 import json
 import pickle
 
@@ -408,3 +409,56 @@ def test_walking_the_nodes_reads_them_a_fixed_number_of_times(wf_dict, monkeypat
     ordered = [s.id for s in wf.get_step(sort_by_generation=True)]
     assert ordered[:3] == ["wf", "g0", "h0"] and len(ordered) == len(nodes)
     assert len(reads) < 10
+
+
+def _collections_during(action):
+    """The cyclic collections (by generation) that ran while ``action()`` did."""
+    seen: list[int] = []
+
+    def count(phase, info):
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        result = action()
+    finally:
+        gc.callbacks.remove(count)
+    return result, seen
+
+
+def test_a_query_of_thousands_of_steps_runs_no_cyclic_collection():
+    """Each collection during a big query walked the query made so far (a 100,000-slice
+    query took 9-10 s, 5-6 s without them): the collector waits until the steps are made,
+    and is on again after."""
+    nodes = {
+        f"n{i}": node(
+            f"n{i}",
+            f"sq({i})",
+            inputs={"parameters": [{"name": "x", "value": str(i), "description": INT}]},
+        )
+        for i in range(3000)
+    }
+    wf = ArgoWorkflow({"metadata": {"name": "wf"}, "status": {"nodes": nodes}})
+    steps, collections = _collections_during(lambda: wf.get_step(name="sq"))
+    assert len(steps) == 3000 and steps[2999].inputs.parameters["x"].value == 2999
+    # at most the young collection the collector starts with when it is back on
+    assert collections in ([], [0]), collections
+    assert gc.isenabled()
+
+
+def test_collector_pauses_nest_and_leave_a_callers_gc_disable_alone():
+    from dflow.gc_pause import gc_paused
+
+    with gc_paused():
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # the caller turned it off: it stays off
+    finally:
+        gc.enable()

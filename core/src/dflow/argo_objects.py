@@ -59,6 +59,7 @@ from .argo_names import match as match
 from .argo_names import max_k8s_resource_name_length as max_k8s_resource_name_length
 from .argo_names import name_matches as name_matches
 from .argo_names import parse_time as parse_time
+from .gc_pause import gc_paused
 from .serialization import dump_value, load_value, type_name
 
 BIGPAR_PREFIX = "dflow_bigpar_"
@@ -443,6 +444,7 @@ class ArgoWorkflow(ArgoObjectDict):
         out += [s for i, s in steps.items() if i not in seen]
         return out
 
+    @gc_paused()  # it may make 100,000s of steps: see dflow.gc_pause
     def get_step(
         self,
         name: str | list[str] | None = None,

@@ -179,6 +179,40 @@ def test_a_signal_stops_a_script_step_and_all_it_started(workdir, sig):
     assert message == f"{why}; submit it again with the same id to resume it"
 
 
+REPLACED_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from dflow import Step, Workflow, config
+    from dflow.python import PythonOPTemplate
+    from local_engine_ops import Boom
+    config["mode"] = "local"
+    config["debug_workdir"] = {workdir!r}
+    config["debug_pool_workers"] = 1
+    def boom(name, mode, **kw):
+        return Step(name, PythonOPTemplate(Boom, **kw), parameters={{"mode": mode, "counter": ""}},
+                    continue_on_failed=True, continue_on_error=True)
+    wf = Workflow("replaced")
+    wf.add(boom("dies", "exit"))
+    wf.add(boom("slow", "sleep", timeout=1))
+    wf.add(boom("after", "ok"))
+    wf.submit()
+    print({{s.displayName: s.phase for s in wf.query_step(type="Pod")}})
+""")
+
+
+def test_killing_a_replacement_worker_does_not_stop_the_run(workdir):
+    """A worker that dies is replaced by a fork of the runner while the runner's event loop
+    takes SIGTERM. The copy must not keep that handler: the runner SIGTERMs a worker whose
+    step timed out, and a copy that kept it wrote the signal into the runner's own loop, which
+    then stopped the run and ended the user's process by SIGTERM."""
+    script = workdir / "replaced.py"
+    script.write_text(REPLACED_SCRIPT.format(tests=os.path.dirname(__file__), workdir=str(workdir)))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    phases = run.stdout.strip().splitlines()[-1]
+    assert phases == "{'dies': 'Error', 'slow': 'Failed', 'after': 'Succeeded'}", run.stdout
+
+
 def _pids(pattern: str) -> list[str]:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from dflow.argo_dicts import DeferredNode
 from dflow.argo_objects import ArgoObjectDict, ArgoParameter, ArgoWorkflow
+from dflow.gc_pause import gc_paused
 
 from .journal import Node, read_all
 from .layout import read_text
@@ -141,6 +142,7 @@ def _node_view(node: Node, children: list[str], wf_dir: str, dead: bool) -> dict
     return _after_death(d) if dead else d
 
 
+@gc_paused()  # a fan-out's record is 100,000s of nodes: see dflow.gc_pause
 def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWorkflow:
     """The workflow as Argo reports it; ``retry_nodes``: retried steps as Retry nodes."""
     events: dict[str, list[tuple]] = {}
