@@ -7,8 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
 
 def _wrap(value: Any) -> Any:
+    if type(value) in _SCALARS:  # most values: no isinstance against the ABCs below
+        return value
     if isinstance(value, (ArgoObjectDict, ArgoObjectList)):
         return value
     if isinstance(value, Mapping):
@@ -37,8 +41,10 @@ class ArgoObjectDict(dict):
 
     def __init__(self, d: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__()
-        for k, v in {**(d or {}), **kwargs}.items():
-            self[k] = v
+        put = dict.__setitem__  # what __setitem__ does, without a call of it per key
+        for items in ((d or {}).items(), kwargs.items()):
+            for k, v in items:
+                put(self, k, _wrap(v))
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, _wrap(value))
