@@ -88,8 +88,9 @@ def test_step_events_reach_observers(workdir):
 
 
 def test_a_query_makes_a_node_when_it_is_read(workdir, monkeypatch):
-    """``submit`` returns the run's workflow without making its nodes' dicts (a fan-out of
-    100,000 slices: seconds); each is made once, when read, and reads as an eager one."""
+    """``submit`` returns the run's workflow without making its nodes' dicts or parsing their
+    journaled inputs and outputs (a fan-out of 100,000 slices: seconds); each is made once,
+    when read, and reads as an eager one."""
     import json
 
     import dflow_engine_local.query as query
@@ -102,14 +103,22 @@ def test_a_query_makes_a_node_when_it_is_read(workdir, monkeypatch):
         return node_dict(node, children, wf_dir)
 
     monkeypatch.setattr(query, "node_dict", counted)
+    parsed = []  # rows whose inputs and outputs were read from their JSON
+    from_row = query.Node.from_row
+
+    def parse(row):
+        parsed.append(row[0])
+        return from_row(row)
+
+    monkeypatch.setattr(query.Node, "from_row", parse)
     wf = Workflow("lazy")
     s = Step("add", PythonOPTemplate(Add), parameters={"a": 1, "b": 2})
     wf.add(s)
     result = wf.submit()
-    assert result.status.phase == "Succeeded" and made == []
+    assert result.status.phase == "Succeeded" and made == [] and parsed == []
     [node_id] = [i for i in result.status.nodes if i != result.id]
     assert result.status.nodes[node_id].outputs.parameters[0].value == "3"
-    assert made == [node_id]
+    assert made == [node_id] and parsed == [node_id]
     assert result.status.nodes[node_id].phase == "Succeeded" and made == [node_id]
     eager = json.loads(json.dumps(wf.query()))
     assert json.loads(json.dumps(result)) == eager

@@ -451,6 +451,10 @@ def read_meta(conn: sqlite3.Connection, k: str, default: Any = None) -> Any:
     return default if row is None else json.loads(row[0])
 
 
+#: where :func:`read_rows` puts a node's fields in its rows
+ROW = {f: i for i, f in enumerate(NODE_FIELDS)}
+
+
 def read_all(
     wf_dir: str, events: dict[str, list[tuple]] | None = None
 ) -> tuple[dict[str, Any], list[Node]]:
@@ -459,14 +463,25 @@ def read_all(
     With ``events``, it is filled with the (phase, at, message) events of every retried leaf
     (``attempts > 1``), oldest first, from the same snapshot.
     """
+    meta, rows = read_rows(wf_dir, events)
+    return meta, [Node.from_row(r) for r in rows]
+
+
+def read_rows(
+    wf_dir: str, events: dict[str, list[tuple]] | None = None
+) -> tuple[dict[str, Any], list[tuple]]:
+    """:func:`read_all` with the nodes as rows (fields at :data:`ROW`) for
+    :meth:`Node.from_row`: a query parses a node's inputs and outputs when it is read, not
+    every node's when the workflow is (a 100,000-slice fan-out's 200,000 JSON texts)."""
     conn = connect(os.path.join(wf_dir, DB_NAME), readonly=True)
+    seq, attempts = ROW["seq"], ROW["attempts"]
     try:
         conn.execute("BEGIN")  # one consistent snapshot for all tables
         meta = {k: json.loads(v) for k, v in conn.execute("SELECT k, v FROM meta")}
         # sorted here: an ORDER BY makes SQLite copy every row, 50 MB parameters included,
         # into its sorter (a 50 MB parameter cost 200 MB more at peak)
-        nodes = sorted((Node.from_row(r) for r in conn.execute(_select(conn))), key=_seq)
-        if events is not None and any(n.attempts > 1 for n in nodes):
+        rows = sorted(conn.execute(_select(conn)), key=lambda r: r[seq] or 0)
+        if events is not None and any((r[attempts] or 0) > 1 for r in rows):
             for node_id, phase, at, message in conn.execute(
                 "SELECT node_id, phase, at, message FROM events WHERE node_id IN "
                 "(SELECT id FROM nodes WHERE attempts > 1) ORDER BY seq"
@@ -476,14 +491,10 @@ def read_all(
     except sqlite3.OperationalError as exc:  # a journal being created: no tables yet
         if "no such table" not in str(exc):
             raise
-        meta, nodes = {}, []
+        meta, rows = {}, []
     finally:
         conn.close()
-    return meta, nodes
-
-
-def _seq(node: Node) -> int:
-    return node.seq
+    return meta, rows
 
 
 def _select(conn: sqlite3.Connection) -> str:

@@ -13,7 +13,7 @@ from dflow.argo_dicts import DeferredNode
 from dflow.argo_objects import ArgoObjectDict, ArgoParameter, ArgoWorkflow
 from dflow.gc_pause import gc_paused
 
-from .journal import Node, read_all
+from .journal import ROW, Node, read_rows
 from .layout import read_text
 from .run import is_running
 
@@ -137,8 +137,8 @@ def _after_death(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def _node_view(node: Node, children: list[str], wf_dir: str, dead: bool) -> dict[str, Any]:
-    d = node_dict(node, children, wf_dir)
+def _node_view(row: tuple, children: list[str], wf_dir: str, dead: bool) -> dict[str, Any]:
+    d = node_dict(Node.from_row(row), children, wf_dir)
     return _after_death(d) if dead else d
 
 
@@ -146,20 +146,22 @@ def _node_view(node: Node, children: list[str], wf_dir: str, dead: bool) -> dict
 def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWorkflow:
     """The workflow as Argo reports it; ``retry_nodes``: retried steps as Retry nodes."""
     events: dict[str, list[tuple]] = {}
-    meta, nodes = read_all(wf_dir, events if retry_nodes else None)
+    meta, rows = read_rows(wf_dir, events if retry_nodes else None)
+    id_, parent = ROW["id"], ROW["parent_id"]
     kids: dict[str, list[str]] = {}
-    for n in nodes:
-        if n.parent_id:
-            kids.setdefault(n.parent_id, []).append(n.id)
+    for r in rows:
+        if r[parent]:
+            kids.setdefault(r[parent], []).append(r[id_])
     phase, message = workflow_phase(meta, wf_dir)
     dead = message == DEAD_MESSAGE  # the runner died: nothing of it is running any more
     out: dict[str, Any] = {}
-    for n in nodes:
-        if n.type == "Pod" and n.attempts > 1 and n.id in events:
+    for r in rows:
+        if r[id_] in events and r[ROW["type"]] == "Pod":  # a retried leaf (events: only theirs)
+            n = Node.from_row(r)
             for d in retry_view(n, wf_dir, events[n.id]):
                 out[d["id"]] = _after_death(d) if dead else d
         else:  # made when read: a run's 100,000 nodes cost seconds, most are never read
-            out[n.id] = DeferredNode(partial(_node_view, n, kids.get(n.id, []), wf_dir, dead))
+            out[r[id_]] = DeferredNode(partial(_node_view, r, kids.get(r[id_], []), wf_dir, dead))
     status = {
         "phase": phase,
         "message": message,
@@ -172,7 +174,7 @@ def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWo
 
 
 def global_outputs(wf_dir: str) -> ArgoObjectDict | None:
-    meta, _ = read_all(wf_dir)
+    meta, _ = read_rows(wf_dir)
     g = meta.get("global_outputs")
     if not g:
         return None
