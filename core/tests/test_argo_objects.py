@@ -16,6 +16,7 @@ from dflow.argo_objects import (
     ArgoStep,
     ArgoWorkflow,
 )
+from dflow.testing.collections import collections_during
 
 INT = json.dumps({"type": "int"})
 
@@ -411,22 +412,6 @@ def test_walking_the_nodes_reads_them_a_fixed_number_of_times(wf_dict, monkeypat
     assert len(reads) < 10
 
 
-def _collections_during(action):
-    """The cyclic collections (by generation) that ran while ``action()`` did."""
-    seen: list[int] = []
-
-    def count(phase, info):
-        if phase == "start":
-            seen.append(info["generation"])
-
-    gc.callbacks.append(count)
-    try:
-        result = action()
-    finally:
-        gc.callbacks.remove(count)
-    return result, seen
-
-
 def test_a_query_of_thousands_of_steps_runs_no_cyclic_collection():
     """Each collection during a big query walked the query made so far (a 100,000-slice
     query took 9-10 s, 5-6 s without them): the collector waits until the steps are made,
@@ -440,7 +425,7 @@ def test_a_query_of_thousands_of_steps_runs_no_cyclic_collection():
         for i in range(3000)
     }
     wf = ArgoWorkflow({"metadata": {"name": "wf"}, "status": {"nodes": nodes}})
-    steps, collections = _collections_during(lambda: wf.get_step(name="sq"))
+    steps, collections = collections_during(lambda: wf.get_step(name="sq"))
     assert len(steps) == 3000 and steps[2999].inputs.parameters["x"].value == 2999
     # at most the young collection the collector starts with when it is back on
     assert collections in ([], [0]), collections

@@ -133,6 +133,7 @@ def test_the_record_of_a_wide_fan_out_is_built_with_the_collector_paused(workdir
     import gc
 
     from dflow.python import Slices
+    from dflow.testing.collections import collections_during
     from local_engine_ops import Square
 
     fan = Step(
@@ -143,17 +144,7 @@ def test_the_record_of_a_wide_fan_out_is_built_with_the_collector_paused(workdir
     wf = Workflow("wide")
     wf.add(fan)
     wf.submit()
-    seen: list[int] = []
-
-    def count(phase, info):
-        if phase == "start":
-            seen.append(info["generation"])
-
-    gc.callbacks.append(count)
-    try:
-        record = wf.query()
-    finally:
-        gc.callbacks.remove(count)
+    record, seen = collections_during(wf.query)
     assert len(record.status.nodes) == 1502  # the workflow, sq and its 1,500 slices
     assert seen in ([], [0]), seen
     assert gc.isenabled()
