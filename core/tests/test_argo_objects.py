@@ -447,3 +447,13 @@ def test_collector_pauses_nest_and_leave_a_callers_gc_disable_alone():
         assert not gc.isenabled()  # the caller turned it off: it stays off
     finally:
         gc.enable()
+
+
+def test_reading_thousands_of_nodes_at_once_runs_no_cyclic_collection():
+    """``wf.status.nodes.values()`` (and ``items()``, ``recover()``, ``==``) make and wrap every
+    node at once, as ``get_step`` does: the same pause (``_LazyNodes``)."""
+    nodes = {f"n{i}": node(f"n{i}", f"sq({i})") for i in range(3000)}
+    wf = ArgoWorkflow({"metadata": {"name": "wf"}, "status": {"nodes": nodes}})
+    values, collections = collections_during(lambda: list(wf.status.nodes.values()))
+    assert len(values) == 3000 and values[2999].displayName == "sq(2999)"
+    assert len(collections) <= 1, collections

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .gc_pause import gc_paused
+
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
@@ -119,6 +121,7 @@ class _LazyNodes(ArgoObjectDict):
     def __init__(self, nodes: Mapping[str, Any]) -> None:
         dict.__init__(self, nodes)
 
+    @gc_paused()  # 100,000s of nodes made at once: see dflow.gc_pause
     def _make_all(self) -> None:
         for key, value in dict.items(self):
             if type(value) is DeferredNode:  # replacing a value keeps the dict's size: safe
@@ -139,6 +142,7 @@ class _LazyNodes(ArgoObjectDict):
     def __iter__(self) -> Any:  # not dict's: dict(nodes) and {**nodes} go through __getitem__
         return dict.__iter__(self)
 
+    @gc_paused()
     def _wrap_all(self) -> None:
         self._make_all()
         for key, value in dict.items(self):

@@ -1,6 +1,6 @@
 """The journal keeps a node's changes in memory until the next flush, then writes them at once.
 
-What another process reads (``read_all``, as ``wf.query()`` from a second process does) must be
+What another process reads (``read_rows``, as ``wf.query()`` from a second process does) must be
 what the runner was told, in order, and only what was committed.
 """
 
@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 
-from dflow_engine_local.journal import DB_NAME, Journal, Node, read_all
+from dflow_engine_local.journal import DB_NAME, Journal, Node, read_rows
+
+
+def _read_nodes(wf_dir: str) -> list[Node]:
+    return [Node.from_row(row) for row in read_rows(wf_dir)[1]]
 
 
 def _leaf(i: int) -> Node:
@@ -48,11 +52,11 @@ def test_a_reader_sees_each_node_as_last_changed_and_its_events_in_order(tmp_pat
     gone.parent_id = "wf-sq-holder"  # a node deleted before the flush is never written
     j.delete_below("wf-sq-holder")
 
-    _, before = read_all(str(tmp_path))
+    before = _read_nodes(str(tmp_path))
     assert {n.id: n.phase for n in before} == {"wf": "Running"}  # nothing uncommitted shows
 
     j.flush()
-    _, nodes = read_all(str(tmp_path))
+    nodes = _read_nodes(str(tmp_path))
     by_id = {n.id: n for n in nodes}
     assert sorted(by_id) == ["wf", "wf-sq-1", "wf-sq-2"]
     assert (by_id["wf-sq-1"].phase, by_id["wf-sq-1"].attempts) == ("Succeeded", 1)
@@ -72,7 +76,7 @@ def test_a_reader_sees_each_node_as_last_changed_and_its_events_in_order(tmp_pat
     j.update(b, phase="Succeeded", outputs={"parameters": {"y": {"value": 400}}})
     j.flush()
     j.close()
-    _, nodes = read_all(str(tmp_path))
+    nodes = _read_nodes(str(tmp_path))
     b2 = {n.id: n for n in nodes}["wf-sq-2"]
     assert (b2.phase, b2.outputs["parameters"]["y"]["value"], b2.display_name) == (
         "Succeeded",

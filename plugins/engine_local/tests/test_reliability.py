@@ -67,6 +67,16 @@ def _succeeded_slices(db: str) -> set[int]:
     return {int(r[0].split("(")[1].split(":")[0]) for r in rows}
 
 
+def _journal_status(db: str) -> str:
+    """The workflow status a journal holds, as stored (JSON text: ``'"Failed"'``)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        [(status,)] = conn.execute("SELECT v FROM meta WHERE k='status'").fetchall()
+    finally:
+        conn.close()
+    return status
+
+
 def _interrupt_fan_out_then_resume(workdir, sig: int) -> tuple[subprocess.CompletedProcess, str]:
     """Run SCRIPT, send ``sig`` once 40 of its 200 slices are journaled, run it again; the
     resumed run ran each journaled slice once. The interrupted process's output, and the
@@ -93,11 +103,7 @@ def _interrupt_fan_out_then_resume(workdir, sig: int) -> tuple[subprocess.Comple
     stdout, stderr = proc.communicate(timeout=60)
     assert 40 <= len(done) < 200
     finished_before = _succeeded_slices(db)
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        [(status,)] = conn.execute("SELECT v FROM meta WHERE k='status'").fetchall()
-    finally:
-        conn.close()
+    status = _journal_status(db)
     resumed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert resumed.stdout.strip().endswith("Succeeded"), resumed.stderr
     lines = [int(x) for x in open(out).read().split()]
@@ -167,9 +173,10 @@ def test_a_signal_stops_a_script_step_and_all_it_started(workdir, sig):
     else:
         assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr[-2000:]
         why = "interrupted (Ctrl-C)"
-    conn = sqlite3.connect(f"file:{workdir / 'stopme-1' / 'journal.db'}?mode=ro", uri=True)
+    db = str(workdir / "stopme-1" / "journal.db")
+    status = _journal_status(db)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        [(status,)] = conn.execute("SELECT v FROM meta WHERE k='status'").fetchall()
         [(phase, message)] = conn.execute(
             "SELECT phase, message FROM nodes WHERE type='Pod'"
         ).fetchall()

@@ -455,24 +455,16 @@ def read_meta(conn: sqlite3.Connection, k: str, default: Any = None) -> Any:
 ROW = {f: i for i, f in enumerate(NODE_FIELDS)}
 
 
-def read_all(
-    wf_dir: str, events: dict[str, list[tuple]] | None = None
-) -> tuple[dict[str, Any], list[Node]]:
-    """(metadata, nodes) of a workflow, read with a read-only connection.
-
-    With ``events``, it is filled with the (phase, at, message) events of every retried leaf
-    (``attempts > 1``), oldest first, from the same snapshot.
-    """
-    meta, rows = read_rows(wf_dir, events)
-    return meta, [Node.from_row(r) for r in rows]
-
-
 def read_rows(
     wf_dir: str, events: dict[str, list[tuple]] | None = None
 ) -> tuple[dict[str, Any], list[tuple]]:
-    """:func:`read_all` with the nodes as rows (fields at :data:`ROW`) for
-    :meth:`Node.from_row`: a query parses a node's inputs and outputs when it is read, not
-    every node's when the workflow is (a 100,000-slice fan-out's 200,000 JSON texts)."""
+    """(metadata, nodes) of a workflow, read with a read-only connection, in one snapshot.
+
+    The nodes are rows in ``seq`` order (fields at :data:`ROW`) for :meth:`Node.from_row`: a
+    query parses a node's inputs and outputs when it is read, not every node's when the
+    workflow is (a 100,000-slice fan-out's 200,000 JSON texts). With ``events``, it is filled
+    with the (phase, at, message) events of every retried leaf (``attempts > 1``), oldest
+    first."""
     conn = connect(os.path.join(wf_dir, DB_NAME), readonly=True)
     seq, attempts = ROW["seq"], ROW["attempts"]
     try:

@@ -147,7 +147,7 @@ def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWo
     """The workflow as Argo reports it; ``retry_nodes``: retried steps as Retry nodes."""
     events: dict[str, list[tuple]] = {}
     meta, rows = read_rows(wf_dir, events if retry_nodes else None)
-    id_, parent = ROW["id"], ROW["parent_id"]
+    id_, parent, type_ = ROW["id"], ROW["parent_id"], ROW["type"]
     kids: dict[str, list[str]] = {}
     for r in rows:
         if r[parent]:
@@ -156,7 +156,7 @@ def build_workflow(wf_id: str, wf_dir: str, retry_nodes: bool = False) -> ArgoWo
     dead = message == DEAD_MESSAGE  # the runner died: nothing of it is running any more
     out: dict[str, Any] = {}
     for r in rows:
-        if r[id_] in events and r[ROW["type"]] == "Pod":  # a retried leaf (events: only theirs)
+        if r[id_] in events and r[type_] == "Pod":  # a retried leaf (events: only theirs)
             n = Node.from_row(r)
             for d in retry_view(n, wf_dir, events[n.id]):
                 out[d["id"]] = _after_death(d) if dead else d
